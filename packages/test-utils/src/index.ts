@@ -1,1 +1,22 @@
-export {}
+export { createFaultProxy } from './faultProxy.js'
+export type { FaultProxy, FaultProxyCounters, FaultProxyOptions } from './faultProxy.js'
+export { startWsServer, stopDefaults } from './wsServer.js'
+export type {
+  ConnectionHandler,
+  ReceivedMessage,
+  ServerConnection,
+  SocketError,
+  StopOptions,
+  WsServerFixture,
+  WsServerFixtureOptions,
+} from './wsServer.js'
+export { TimeoutError, expectNoEvent, once, waitDefaults, waitFor, withTimeout } from './wait.js'
+export type { EventEmitterLike, EventTargetLike, Truthy, WaitForOptions } from './wait.js'
+export { createFixtureScope, fixtureScopeDefaults, useFixtures } from './fixtures.js'
+export type {
+  Closable,
+  FixtureResource,
+  FixtureScope,
+  FixtureScopeOptions,
+  TerminableSocket,
+} from './fixtures.js'
