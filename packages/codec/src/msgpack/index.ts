@@ -1,0 +1,2 @@
+export { msgpack } from './msgpack.js'
+export type { MsgpackCodecOptions } from './msgpack.js'

@@ -1,0 +1,103 @@
+import { Packr } from 'msgpackr'
+import { codecNames, type BinaryCodec, type InboundFrame } from '../codec.js'
+import {
+  decodeFailed,
+  encodedTooLarge,
+  encodeFailed,
+  frameTooLarge,
+  unsupportedFrame,
+} from '../failures.js'
+import { resolveLimits, type CodecLimits } from '../limits.js'
+import { scanMsgpack } from './scan.js'
+
+/** Options of {@link msgpack}. */
+export type MsgpackCodecOptions = CodecLimits
+
+/**
+ * msgpackr settings for standard MessagePack and untrusted input. Every choice is also
+ * enforced by the frame scan, which refuses what these settings alone would still accept.
+ */
+const packrOptions = {
+  // Records are msgpackr's own extension: compact and fast, but no other MessagePack library
+  // reads them, and `lifeline.v1.msgpack` must be speakable from any language.
+  useRecords: false,
+  // Maps become plain objects (keys stringified), never `Map`s.
+  mapsAsObjects: true,
+  // No Set/Error/RegExp/typed-array extensions on encode; no cycles, no shared references.
+  moreTypes: false,
+  structuredClone: false,
+  // Smallest map header per object ("preferred serialization"), and no 65,535-key ceiling.
+  variableMapSize: true,
+  // The scan admits only 64-bit integers inside the safe range, so this conversion is exact.
+  int64AsType: 'number',
+  // Decoded binary is a copy: it never aliases, nor keeps alive, the frame it came from.
+  copyBuffers: true,
+} as const
+
+/**
+ * The MessagePack codec (msgpackr): binary frames, standard MessagePack on the wire, and a
+ * value domain of null, booleans, numbers, strings, arrays, plain objects, `Uint8Array` and
+ * `Date` (plus `undefined`, as msgpackr writes it). Frames are checked before msgpackr reads
+ * them: see `scanMsgpack` for exactly what is refused.
+ *
+ * Text frames are refused with `DECODE_FAILED` (close code 1003).
+ */
+export function msgpack(options?: MsgpackCodecOptions): BinaryCodec {
+  const { maxBytes, maxDepth } = resolveLimits(options)
+  const name = codecNames.msgpack
+  const packr = new Packr(packrOptions)
+
+  return {
+    name,
+    binary: true,
+
+    encode(value: unknown): Uint8Array {
+      let bytes: Uint8Array
+      try {
+        bytes = packr.pack(value)
+      } catch (error) {
+        // RangeError for a cycle (unbounded recursion) or a BigInt wider than 64 bits; Error
+        // for a symbol.
+        throw encodeFailed('value cannot be encoded as msgpack (a cycle, a symbol?)', error)
+      }
+      if (bytes.byteLength > maxBytes) throw encodedTooLarge(maxBytes)
+      // The same check a peer's decoder makes, so this codec never emits a frame the other
+      // side refuses (and that would otherwise be resent forever after each reconnect).
+      const problem = scanMsgpack(bytes, maxDepth, true)
+      if (problem !== undefined) throw encodeFailed(`value ${problem}`)
+      return bytes
+    },
+
+    decode(frame: InboundFrame): unknown {
+      const bytes = toBytes(frame)
+      if (bytes === undefined) throw unsupportedFrame(name, 'binary')
+      if (bytes.byteLength > maxBytes) throw frameTooLarge(maxBytes)
+      const problem = scanMsgpack(bytes, maxDepth, false)
+      if (problem !== undefined) throw decodeFailed(`msgpack frame ${problem}`)
+      try {
+        return packr.unpack(bytes) as unknown
+      } catch (error) {
+        throw decodeFailed('msgpack frame could not be decoded', error)
+      }
+    },
+  }
+}
+
+/**
+ * A plain `Uint8Array` over the frame's bytes, without copying. A Node `Buffer` is re-viewed
+ * too: msgpackr returns binary values of the input's class and caches a `DataView` on the
+ * input, and neither should leak to or touch the caller's object.
+ */
+function toBytes(frame: unknown): Uint8Array | undefined {
+  if (ArrayBuffer.isView(frame)) {
+    return new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength)
+  }
+  // `instanceof` fails for an ArrayBuffer from another realm (a worker, an iframe, `vm`).
+  if (
+    frame instanceof ArrayBuffer ||
+    Object.prototype.toString.call(frame) === '[object ArrayBuffer]'
+  ) {
+    return new Uint8Array(frame as ArrayBuffer)
+  }
+  return undefined
+}

@@ -1,0 +1,269 @@
+/**
+ * A structural check of a MessagePack frame, run before msgpackr builds anything from it.
+ *
+ * msgpackr is fast and correct on well-formed input, but as a general-purpose library it also
+ * accepts far more than a message may hold: its built-in extensions (structured-clone
+ * references, `Set`, `Error`, `RegExp`, typed arrays, BigInt, msgpackr records) are registered
+ * process-wide and cannot be switched off per instance; it renames a `__proto__` key to
+ * `__proto_` instead of refusing it; it recurses once per nesting level; and it trusts length
+ * prefixes far enough to allocate a 4-billion-slot array. This scan walks the tokens once,
+ * without allocating, and accepts exactly the value domain of the codec:
+ *
+ * nil, booleans, integers and floats, strings, binary, arrays, maps with string or number keys,
+ * the timestamp extension (-1, decoded as `Date`) and msgpackr's fixext 1 type 0 (`undefined`).
+ *
+ * It also bounds nesting by `maxDepth`, checks every length prefix against the bytes that are
+ * actually there, refuses the forbidden keys, refuses trailing bytes, and refuses 64-bit
+ * integers outside `Number.MIN_SAFE_INTEGER..Number.MAX_SAFE_INTEGER` rather than round them.
+ */
+
+/** Why a frame is refused; the codec prefixes it with "frame" or "value". */
+export type MsgpackProblem = string
+
+const truncated: MsgpackProblem = 'is truncated or declares more data than it holds'
+
+/** `__proto__`, `prototype` and `constructor` as UTF-8 bytes. */
+const protoBytes = [0x5f, 0x5f, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x5f, 0x5f]
+const prototypeBytes = [0x70, 0x72, 0x6f, 0x74, 0x6f, 0x74, 0x79, 0x70, 0x65]
+const constructorBytes = [0x63, 0x6f, 0x6e, 0x73, 0x74, 0x72, 0x75, 0x63, 0x74, 0x6f, 0x72]
+
+// The container stack, reused across calls: the scan is synchronous and never re-entered, and
+// its depth is bounded by `maxDepth`.
+const stackRemaining: number[] = []
+const stackIsMap: boolean[] = []
+
+/**
+ * Returns why the frame is refused, or `undefined` when msgpackr may decode it.
+ *
+ * `encoding` is set when checking a frame msgpackr just produced: 64-bit integers then come only
+ * from `BigInt` values, which are outside the domain (a decoder turns them into numbers).
+ */
+export function scanMsgpack(
+  bytes: Uint8Array,
+  maxDepth: number,
+  encoding: boolean,
+): MsgpackProblem | undefined {
+  const end = bytes.length
+  let position = 0
+  let depth = 0
+  // Items still to read in the current container; the top level holds exactly one value.
+  let remaining = 1
+  // Maps hold 2 items per entry; an item is a key when an odd number remain after taking it.
+  let isMap = false
+
+  for (;;) {
+    if (remaining === 0) {
+      if (depth === 0) break
+      depth--
+      remaining = stackRemaining[depth] ?? 0
+      isMap = stackIsMap[depth] ?? false
+      continue
+    }
+    remaining--
+    if (position >= end) return truncated
+    const token = bytes[position++] ?? 0
+    const isKey = isMap && remaining % 2 === 1
+
+    // fixstr: the most common token in messages (keys).
+    if (token >= 0xa0 && token <= 0xbf) {
+      const length = token & 0x1f
+      if (length > end - position) return truncated
+      if (isKey && isForbiddenKey(bytes, position, length)) return forbiddenKeyProblem
+      position += length
+      continue
+    }
+    // positive and negative fixint
+    if (token <= 0x7f || token >= 0xe0) continue
+
+    if (isKey && !isKeyToken(token)) return 'has a map key that is not a string or a number'
+
+    let count = -1
+    let countIsMap = false
+    if (token <= 0x8f) {
+      count = token & 0x0f
+      countIsMap = true
+    } else if (token <= 0x9f) {
+      count = token & 0x0f
+    } else {
+      switch (token) {
+        case 0xc0: // nil
+        case 0xc2: // false
+        case 0xc3: // true
+          continue
+        case 0xc1:
+          return 'uses the reserved byte 0xc1'
+        case 0xc4: // bin 8
+        case 0xc5: // bin 16
+        case 0xc6: // bin 32
+        case 0xd9: // str 8
+        case 0xda: // str 16
+        case 0xdb: {
+          // str 32
+          const size =
+            token === 0xc4 || token === 0xd9 ? 1 : token === 0xc5 || token === 0xda ? 2 : 4
+          if (size > end - position) return truncated
+          const length = readLength(bytes, position, size)
+          position += size
+          if (length > end - position) return truncated
+          if (isKey && isForbiddenKey(bytes, position, length)) return forbiddenKeyProblem
+          position += length
+          continue
+        }
+        case 0xca: // float 32
+        case 0xce: // uint 32
+        case 0xd2: // int 32
+          if (4 > end - position) return truncated
+          position += 4
+          continue
+        case 0xcb: // float 64
+          if (8 > end - position) return truncated
+          position += 8
+          continue
+        case 0xcc: // uint 8
+        case 0xd0: // int 8
+          if (1 > end - position) return truncated
+          position += 1
+          continue
+        case 0xcd: // uint 16
+        case 0xd1: // int 16
+          if (2 > end - position) return truncated
+          position += 2
+          continue
+        case 0xcf: // uint 64
+        case 0xd3: {
+          // int 64
+          if (encoding) return 'holds a BigInt, which is outside the value domain'
+          if (8 > end - position) return truncated
+          if (!isSafeInt64(bytes, position, token === 0xd3)) {
+            return 'holds a 64-bit integer outside the safe integer range'
+          }
+          position += 8
+          continue
+        }
+        case 0xd4: // fixext 1
+        case 0xd5: // fixext 2
+        case 0xd6: // fixext 4
+        case 0xd7: // fixext 8
+        case 0xd8: {
+          // fixext 16
+          const length = 1 << (token - 0xd4)
+          if (1 + length > end - position) return truncated
+          const problem = extensionProblem(bytes[position] ?? 0, length, true)
+          if (problem !== undefined) return problem
+          position += 1 + length
+          continue
+        }
+        case 0xc7: // ext 8
+        case 0xc8: // ext 16
+        case 0xc9: {
+          // ext 32
+          const size = token === 0xc7 ? 1 : token === 0xc8 ? 2 : 4
+          if (size + 1 > end - position) return truncated
+          const length = readLength(bytes, position, size)
+          position += size
+          if (1 + length > end - position) return truncated
+          const problem = extensionProblem(bytes[position] ?? 0, length, false)
+          if (problem !== undefined) return problem
+          position += 1 + length
+          continue
+        }
+        case 0xdc: // array 16
+        case 0xde: // map 16
+          if (2 > end - position) return truncated
+          count = readLength(bytes, position, 2)
+          position += 2
+          countIsMap = token === 0xde
+          break
+        case 0xdd: // array 32
+        case 0xdf: // map 32
+          if (4 > end - position) return truncated
+          count = readLength(bytes, position, 4)
+          position += 4
+          countIsMap = token === 0xdf
+          break
+      }
+    }
+
+    // A container: every item takes at least one byte, so a count the rest of the frame cannot
+    // hold is a lie, refused before anything is allocated for it.
+    const items = countIsMap ? count * 2 : count
+    if (items > end - position) return truncated
+    if (depth >= maxDepth) return `nests deeper than maxDepth (${maxDepth})`
+    if (items === 0) continue
+    stackRemaining[depth] = remaining
+    stackIsMap[depth] = isMap
+    depth++
+    remaining = items
+    isMap = countIsMap
+  }
+
+  if (position !== end) return 'has bytes after the end of its value'
+  return undefined
+}
+
+const forbiddenKeyProblem: MsgpackProblem =
+  'has a forbidden key (__proto__, constructor or prototype)'
+
+/**
+ * Map keys msgpackr turns into property names: strings, and numbers (stringified, as a JS
+ * object would). fixstr and fixint are handled before this is asked.
+ */
+function isKeyToken(token: number): boolean {
+  return (
+    (token >= 0xd9 && token <= 0xdb) || // str 8/16/32
+    (token >= 0xca && token <= 0xd3) // float 32/64, uint 8..64, int 8..64
+  )
+}
+
+function isForbiddenKey(bytes: Uint8Array, start: number, length: number): boolean {
+  if (length === 9) {
+    return matches(bytes, start, protoBytes) || matches(bytes, start, prototypeBytes)
+  }
+  return length === 11 && matches(bytes, start, constructorBytes)
+}
+
+function matches(bytes: Uint8Array, start: number, expected: readonly number[]): boolean {
+  for (let i = 0; i < expected.length; i++) {
+    if (bytes[start + i] !== expected[i]) return false
+  }
+  return true
+}
+
+/** A big-endian unsigned length of 1, 2 or 4 bytes. */
+function readLength(bytes: Uint8Array, start: number, size: number): number {
+  const b0 = bytes[start] ?? 0
+  if (size === 1) return b0
+  const b1 = bytes[start + 1] ?? 0
+  if (size === 2) return (b0 << 8) | b1
+  // Multiplication rather than `<< 24`, which would turn lengths of 2 GiB and over negative.
+  return b0 * 0x1000000 + ((b1 << 16) | ((bytes[start + 2] ?? 0) << 8) | (bytes[start + 3] ?? 0))
+}
+
+/**
+ * Whether the 64-bit integer at `start` is a safe JS integer. The high word times 2^32 plus the
+ * low word is exact inside the safe range and rounds to a value outside it otherwise, so
+ * `Number.isSafeInteger` of the sum decides exactly.
+ */
+function isSafeInt64(bytes: Uint8Array, start: number, signed: boolean): boolean {
+  let high = readLength(bytes, start, 4)
+  if (signed && high >= 0x80000000) high -= 0x100000000
+  return Number.isSafeInteger(high * 0x100000000 + readLength(bytes, start + 4, 4))
+}
+
+/**
+ * The extensions in the domain: the timestamp (type -1) in its three standard sizes, plus the
+ * fixext 1 form msgpackr writes for an invalid `Date`, and fixext 1 type 0 for `undefined`.
+ * Everything else, msgpackr's records and structured-clone references included, is refused.
+ */
+function extensionProblem(
+  type: number,
+  length: number,
+  fixed: boolean,
+): MsgpackProblem | undefined {
+  if (type === 0xff) {
+    if (length === 4 || length === 8 || length === 12 || (fixed && length === 1)) return undefined
+    return 'has a timestamp of an invalid size'
+  }
+  if (type === 0 && fixed && length === 1) return undefined
+  return `uses the unsupported extension type ${type > 0x7f ? type - 0x100 : type}`
+}
