@@ -1,0 +1,221 @@
+import { Unpackr } from 'msgpackr'
+import { describe, expect, it } from 'vitest'
+import {
+  expectLifelineError,
+  nestedArrays,
+  nestedObjects,
+  objectPrototypeSnapshot,
+} from '../testHelpers.js'
+import { msgpack } from './msgpack.js'
+
+const hex = (text: string) => Uint8Array.from(Buffer.from(text.replace(/\s+/g, ''), 'hex'))
+const ascii = (text: string) => Buffer.from(text, 'latin1').toString('hex')
+
+describe('msgpack() decode', () => {
+  const codec = msgpack()
+  const encoded = codec.encode({ a: 1, b: 'x' })
+
+  it('decodes a Uint8Array, a Buffer, an ArrayBuffer and a view at an offset', () => {
+    const inLargerBuffer = new Uint8Array(encoded.byteLength + 8)
+    inLargerBuffer.set(encoded, 4)
+    const frames = [
+      new Uint8Array(encoded),
+      Buffer.from(encoded),
+      new Uint8Array(encoded).buffer,
+      inLargerBuffer.subarray(4, 4 + encoded.byteLength),
+    ]
+    for (const frame of frames) expect(codec.decode(frame)).toEqual({ a: 1, b: 'x' })
+  })
+
+  it('refuses a text frame with DECODE_FAILED and close code 1003, not a parse error', () => {
+    const error = expectLifelineError(() => codec.decode('{"a":1}'), 'DECODE_FAILED', 1003)
+    expect(error.message).toBe('lifeline.v1.msgpack accepts only binary frames')
+    for (const frame of [undefined, null, 42, {}, [1, 2]]) {
+      expectLifelineError(() => codec.decode(frame as never), 'DECODE_FAILED', 1003)
+    }
+  })
+
+  it('returns binary as a plain Uint8Array copy that does not alias the frame', () => {
+    const frame = Buffer.from(codec.encode({ bin: new Uint8Array([1, 2, 3]) }))
+    const decoded = codec.decode(frame) as { bin: Uint8Array }
+    expect(decoded.bin.constructor).toBe(Uint8Array)
+    expect(decoded.bin).toEqual(new Uint8Array([1, 2, 3]))
+    frame.fill(0)
+    expect(decoded.bin).toEqual(new Uint8Array([1, 2, 3]))
+  })
+
+  it('leaves the caller’s frame object untouched', () => {
+    const frame = Buffer.from(encoded)
+    codec.decode(frame)
+    expect(Object.keys(frame)).toEqual(Object.keys(Buffer.from(encoded)))
+    expect('dataView' in frame).toBe(false)
+  })
+
+  it('reads MessagePack as other implementations write it', () => {
+    // {1: "a", "k": 2^53 - 1 as uint64, "f": 1.5 as float32, "s": "é" as str8, "m": {} as map32}
+    const frame = hex(`
+      85
+      01 a1 61
+      a1 6b cf 00 1f ff ff ff ff ff ff
+      a1 66 ca 3f c0 00 00
+      a1 73 d9 02 c3 a9
+      a1 6d df 00 00 00 00`)
+    expect(codec.decode(frame)).toEqual({ 1: 'a', k: 2 ** 53 - 1, f: 1.5, s: 'é', m: {} })
+  })
+
+  it('decodes the timestamp extension as a Date', () => {
+    expect(codec.decode(hex('d6 ff 00 00 00 01'))).toEqual(new Date(1000))
+    expect(codec.decode(codec.encode(new Date(1_732_500_000_123)))).toEqual(
+      new Date(1_732_500_000_123),
+    )
+  })
+
+  it('counts maxBytes exactly', () => {
+    const frame = codec.encode('x'.repeat(20)) // fixstr header + 20 bytes
+    expect(msgpack({ maxBytes: 21 }).decode(frame)).toBe('x'.repeat(20))
+    expectLifelineError(() => msgpack({ maxBytes: 20 }).decode(frame), 'MESSAGE_TOO_LARGE', 1009)
+  })
+
+  it('refuses a frame over the 1 MiB default', () => {
+    const frame = new Uint8Array(1_048_577)
+    expectLifelineError(() => codec.decode(frame), 'MESSAGE_TOO_LARGE', 1009)
+  })
+
+  it.each([
+    ['arrays', nestedArrays],
+    ['objects', nestedObjects],
+  ])('accepts %s nested 64 deep and refuses 65 (default maxDepth)', (_, nest) => {
+    const deep = msgpack({ maxDepth: 100 })
+    expect(codec.decode(deep.encode(nest(64)))).toEqual(nest(64))
+    const error = expectLifelineError(
+      () => codec.decode(deep.encode(nest(65))),
+      'DECODE_FAILED',
+      1007,
+    )
+    expect(error.message).toBe('msgpack frame nests deeper than maxDepth (64)')
+  })
+
+  it('refuses a 1 MiB depth bomb fast, without a stack overflow', () => {
+    const bombs = [
+      new Uint8Array(1_048_576).fill(0x91),
+      Uint8Array.from({ length: 1_048_576 }, (_, i) => [0x81, 0xa1, 0x61][i % 3] ?? 0),
+    ]
+    for (const bomb of bombs) {
+      const start = performance.now()
+      expectLifelineError(() => codec.decode(bomb), 'DECODE_FAILED', 1007)
+      expect(performance.now() - start).toBeLessThan(100)
+    }
+  })
+
+  it('refuses a length-prefix lie (a str 32 header claiming 4 GiB) before allocating', () => {
+    const start = performance.now()
+    const error = expectLifelineError(
+      () => codec.decode(hex('db ff ff ff ff 61 62 63')),
+      'DECODE_FAILED',
+      1007,
+    )
+    expect(error.message).toBe('msgpack frame is truncated or declares more data than it holds')
+    expectLifelineError(() => codec.decode(hex('dd ff ff ff ff c0')), 'DECODE_FAILED', 1007)
+    expect(performance.now() - start).toBeLessThan(100)
+  })
+
+  it('refuses __proto__ where msgpackr alone would silently rename it', () => {
+    const frame = hex(`81 a9 ${ascii('__proto__')} 81 a8 ${ascii('polluted')} c3`)
+    expect(new Unpackr({ useRecords: false }).unpack(frame)).toEqual({
+      __proto_: { polluted: true },
+    })
+    const error = expectLifelineError(() => codec.decode(frame), 'DECODE_FAILED', 1007)
+    expect(error.message).toBe(
+      'msgpack frame has a forbidden key (__proto__, constructor or prototype)',
+    )
+  })
+
+  it('refuses extensions msgpackr would otherwise turn into Set, RegExp, cycles or records', () => {
+    const frames = [
+      hex('d4 73 00 90'), // Set
+      hex(`d4 78 00 92 a1 ${ascii('a')} a0`), // RegExp
+      hex('d6 69 00 00 00 01 80'), // structured-clone id
+      hex(`d4 72 40 91 a1 ${ascii('a')} 01`), // msgpackr record
+    ]
+    for (const frame of frames) {
+      expect(new Unpackr({ useRecords: false }).unpack(frame)).toBeDefined()
+      expectLifelineError(() => codec.decode(frame), 'DECODE_FAILED', 1007)
+    }
+  })
+
+  it('never lets a frame touch a prototype', () => {
+    const before = objectPrototypeSnapshot()
+    const frames = [
+      hex(`81 a9 ${ascii('__proto__')} 81 a8 ${ascii('polluted')} c3`),
+      hex(`81 ab ${ascii('constructor')} 81 a9 ${ascii('prototype')} 81 a1 ${ascii('x')} c3`),
+      codec.encode({ toString: 'x', valueOf: 1, hasOwnProperty: 2, __proto_: 3 }),
+    ]
+    for (const frame of frames) {
+      let decoded: unknown = {}
+      try {
+        decoded = codec.decode(frame)
+      } catch {
+        // refused: that is the point
+      }
+      const merged: Record<string, unknown> = Object.assign({}, decoded)
+      expect(Object.getPrototypeOf(merged)).toBe(Object.prototype)
+      expect(merged.polluted).toBeUndefined()
+    }
+    expect(objectPrototypeSnapshot()).toBe(before)
+  })
+})
+
+describe('msgpack() encode', () => {
+  const codec = msgpack()
+
+  it('writes standard MessagePack: smallest headers, no records', () => {
+    expect(Buffer.from(codec.encode({ a: 1 })).toString('hex')).toBe('81a16101')
+    expect(Buffer.from(codec.encode([{ a: 1 }, { a: 2 }])).toString('hex')).toBe(
+      '9281a1610181a16102',
+    )
+  })
+
+  it('refuses BigInt of any size with ENCODE_FAILED', () => {
+    expectLifelineError(() => codec.encode({ n: 1n }), 'ENCODE_FAILED')
+    expectLifelineError(() => codec.encode(2n ** 80n), 'ENCODE_FAILED')
+  })
+
+  it('refuses symbols, cycles and values deeper than the stack with ENCODE_FAILED', () => {
+    const cyclic: Record<string, unknown> = {}
+    cyclic.self = cyclic
+    for (const value of [Symbol('s'), { s: Symbol('s') }, cyclic, nestedArrays(200_000)]) {
+      const error = expectLifelineError(() => codec.encode(value), 'ENCODE_FAILED')
+      expect(error.closeCode).toBeUndefined()
+    }
+  })
+
+  it('refuses what a peer would refuse: too deep, forbidden keys', () => {
+    expect(codec.encode(nestedArrays(64))).toBeInstanceOf(Uint8Array)
+    expectLifelineError(() => codec.encode(nestedArrays(65)), 'ENCODE_FAILED')
+    expectLifelineError(() => codec.encode(JSON.parse('{"__proto__":1}')), 'ENCODE_FAILED')
+    expectLifelineError(() => codec.encode({ a: [{ constructor: 'Ford' }] }), 'ENCODE_FAILED')
+  })
+
+  it('refuses a frame over maxBytes with MESSAGE_TOO_LARGE and no close code', () => {
+    const limited = msgpack({ maxBytes: 10 })
+    expect(limited.encode('x'.repeat(9))).toHaveLength(10)
+    const error = expectLifelineError(() => limited.encode('x'.repeat(10)), 'MESSAGE_TOO_LARGE')
+    expect(error.closeCode).toBeUndefined()
+  })
+
+  it('keeps working after every kind of failure', () => {
+    const cyclic: Record<string, unknown> = {}
+    cyclic.self = cyclic
+    for (const bad of [cyclic, 1n, Symbol('s'), nestedArrays(100)]) {
+      expectLifelineError(() => codec.encode(bad), 'ENCODE_FAILED')
+      expect(codec.decode(codec.encode({ ok: [1, 'two'] }))).toEqual({ ok: [1, 'two'] })
+    }
+  })
+
+  it('returns frames that later encodes never overwrite', () => {
+    const first = codec.encode({ n: 1 })
+    const copy = Uint8Array.from(first)
+    for (let i = 0; i < 2_000; i++) codec.encode({ n: i, pad: 'x'.repeat(i % 100) })
+    expect(Uint8Array.from(first)).toEqual(copy)
+  })
+})
