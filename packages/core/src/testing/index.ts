@@ -1,1 +1,2 @@
-export {}
+export { FakeWebSocket } from './fakeWebSocket.js'
+export { ManualClock } from './manualClock.js'

@@ -1,0 +1,860 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { isLifelineError } from '@lifeline/codec'
+import { ReconnectingWebSocket } from './reconnectingWebSocket.js'
+import type { ReconnectingWebSocketOptions } from './options.js'
+import { fatalCloseCodes } from './reconnectPolicy.js'
+import { FakeWebSocket } from './testing/fakeWebSocket.js'
+import { ManualClock } from './testing/manualClock.js'
+
+let clock: ManualClock
+
+function create(
+  options: ReconnectingWebSocketOptions = {},
+  url: ConstructorParameters<typeof ReconnectingWebSocket>[0] = 'ws://test.local/socket',
+  protocols?: ConstructorParameters<typeof ReconnectingWebSocket>[1],
+): ReconnectingWebSocket {
+  return new ReconnectingWebSocket(url, protocols, {
+    WebSocket: FakeWebSocket,
+    clock,
+    random: () => 0.5,
+    ...options,
+  })
+}
+
+/** Records every event of the given types, in order, as `type` or `type:detail`. */
+function record(socket: ReconnectingWebSocket): string[] {
+  const log: string[] = []
+  socket.addEventListener('open', () => log.push('open'))
+  socket.addEventListener('message', (event) => log.push(`message:${String(event.data)}`))
+  socket.addEventListener('close', (event) => log.push(`close:${event.code}`))
+  socket.addEventListener('error', (event) => log.push(`error:${event.error.code}`))
+  socket.addEventListener('connecting', (event) => log.push(`connecting:${event.attempt}`))
+  socket.addEventListener('reconnecting', (event) =>
+    log.push(`reconnecting:${event.attempt}:${event.delayMs}`),
+  )
+  socket.addEventListener('drop', (event) => log.push(`drop:${String(event.data)}`))
+  return log
+}
+
+const flushMicrotasks = () => new Promise<void>((resolve) => setTimeout(resolve, 0))
+
+beforeEach(() => {
+  FakeWebSocket.reset()
+  clock = new ManualClock(1_000_000)
+})
+
+afterEach(() => {
+  vi.restoreAllMocks()
+})
+
+describe('connecting', () => {
+  it('makes the first attempt at once, in the constructor', () => {
+    const socket = create({}, 'ws://test.local/a', ['p1', 'p2'])
+    expect(FakeWebSocket.instances).toHaveLength(1)
+    expect(FakeWebSocket.last.url).toBe('ws://test.local/a')
+    expect(FakeWebSocket.last.protocols).toEqual(['p1', 'p2'])
+    expect(socket.readyState).toBe(ReconnectingWebSocket.CONNECTING)
+    expect(socket.state).toEqual({ status: 'connecting', attempt: 1 })
+  })
+
+  it('does not connect with startClosed until reconnect()', () => {
+    const socket = create({ startClosed: true })
+    expect(FakeWebSocket.instances).toHaveLength(0)
+    expect(socket.readyState).toBe(ReconnectingWebSocket.CLOSED)
+    socket.send('early')
+    socket.reconnect()
+    FakeWebSocket.last.accept()
+    expect(FakeWebSocket.last.sent).toEqual(['early'])
+  })
+
+  it('throws INVALID_URL synchronously for a bad static URL', () => {
+    for (const url of ['not a url', 'ftp://host/x', 'ws://host/#fragment']) {
+      expect(() => create({}, url)).toThrow(
+        expect.objectContaining({ name: 'LifelineError', code: 'INVALID_URL' }),
+      )
+    }
+    expect(FakeWebSocket.instances).toHaveLength(0)
+  })
+
+  it('maps http(s) URLs to ws(s) as the standard does', () => {
+    const socket = create({}, 'https://test.local/x')
+    expect(socket.url).toBe('wss://test.local/x')
+  })
+
+  it('calls an async URL provider before every attempt and uses its fresh value', async () => {
+    let calls = 0
+    const socket = create({}, async () => `ws://test.local/?token=t${++calls}`)
+    expect(FakeWebSocket.instances).toHaveLength(0)
+    await flushMicrotasks()
+    expect(FakeWebSocket.last.url).toBe('ws://test.local/?token=t1')
+    FakeWebSocket.last.fail()
+    clock.advance(250)
+    await flushMicrotasks()
+    expect(FakeWebSocket.instances).toHaveLength(2)
+    expect(FakeWebSocket.last.url).toBe('ws://test.local/?token=t2')
+    expect(calls).toBe(2)
+    socket.close()
+  })
+
+  it('reports a failing URL provider and keeps retrying per policy', async () => {
+    let calls = 0
+    const socket = create({}, () => {
+      calls++
+      if (calls < 3) return Promise.reject(new Error('token service down'))
+      return 'ws://test.local/ok'
+    })
+    const log = record(socket)
+    await flushMicrotasks()
+    expect(log).toEqual(['error:CONNECTION_ERROR', 'reconnecting:2:250'])
+    clock.advance(250)
+    await flushMicrotasks()
+    clock.advance(500)
+    expect(FakeWebSocket.instances).toHaveLength(1)
+    expect(FakeWebSocket.last.url).toBe('ws://test.local/ok')
+    expect(calls).toBe(3)
+    socket.close()
+  })
+
+  it('reports an invalid URL from a provider and retries', async () => {
+    let calls = 0
+    const socket = create({}, () => (++calls === 1 ? 'nope' : 'ws://test.local/'))
+    const log = record(socket)
+    expect(log).toEqual([])
+    expect(socket.state.status).toBe('reconnecting')
+    clock.advance(250)
+    expect(log).toEqual(['connecting:2'])
+    expect(FakeWebSocket.instances).toHaveLength(1)
+    socket.close()
+  })
+
+  it('turns a throwing WebSocket constructor into an error event with a redacted URL', () => {
+    class Throwing extends FakeWebSocket {
+      constructor(url: string) {
+        super(url)
+        throw new SyntaxError(`The URL '${url}' is invalid`)
+      }
+    }
+    const errors: string[] = []
+    const socket = new ReconnectingWebSocket('ws://test.local/?token=secret', undefined, {
+      WebSocket: Throwing,
+      clock,
+      startClosed: true,
+    })
+    socket.onerror = (event) => errors.push(event.message)
+    socket.reconnect()
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toContain('token=[redacted]')
+    expect(errors[0]).not.toContain('secret')
+    expect(socket.state.status).toBe('reconnecting')
+    socket.close()
+  })
+})
+
+describe('the standard surface', () => {
+  it('fires open, message, close and error through on-properties and listeners', () => {
+    const socket = create()
+    const seen: string[] = []
+    socket.onopen = () => seen.push('onopen')
+    socket.addEventListener('open', () => seen.push('listener'))
+    socket.onmessage = (event) => seen.push(`onmessage:${String(event.data)}`)
+    socket.onerror = (event) => seen.push(`onerror:${event.error.code}`)
+    socket.onclose = (event) => seen.push(`onclose:${event.code}:${event.wasClean}`)
+    FakeWebSocket.last.accept('chat')
+    expect(socket.protocol).toBe('chat')
+    expect(socket.readyState).toBe(socket.OPEN)
+    FakeWebSocket.last.receive('hi')
+    FakeWebSocket.last.fail('reset')
+    expect(seen).toEqual([
+      'onopen',
+      'listener',
+      'onmessage:hi',
+      'onerror:CONNECTION_ERROR',
+      'onclose:1006:false',
+    ])
+    socket.close()
+  })
+
+  it('keeps an on-property at its place when it is replaced, and removes it with null', () => {
+    const socket = create()
+    const seen: string[] = []
+    socket.onopen = () => seen.push('first')
+    socket.addEventListener('open', () => seen.push('listener'))
+    socket.onopen = () => seen.push('replaced')
+    FakeWebSocket.last.accept()
+    expect(seen).toEqual(['replaced', 'listener'])
+    socket.onopen = null
+    expect(socket.onopen).toBeNull()
+    socket.close()
+  })
+
+  it('supports once, handleEvent objects, removeEventListener and AbortSignal', () => {
+    const socket = create()
+    const seen: string[] = []
+    const controller = new AbortController()
+    const removed = () => seen.push('removed')
+    socket.addEventListener('message', () => seen.push('once'), { once: true })
+    socket.addEventListener('message', { handleEvent: (event) => seen.push(`obj:${event.data}`) })
+    socket.addEventListener('message', () => seen.push('signal'), { signal: controller.signal })
+    socket.addEventListener('message', removed)
+    socket.removeEventListener('message', removed)
+    FakeWebSocket.last.accept()
+    FakeWebSocket.last.receive('a')
+    controller.abort()
+    FakeWebSocket.last.receive('b')
+    expect(seen).toEqual(['once', 'obj:a', 'signal', 'obj:b'])
+    socket.close()
+  })
+
+  it('has the standard constants and applies binaryType to every socket', () => {
+    const socket = create()
+    expect([socket.CONNECTING, socket.OPEN, socket.CLOSING, socket.CLOSED]).toEqual([0, 1, 2, 3])
+    expect(socket.binaryType).toBe('blob')
+    expect(FakeWebSocket.last.binaryType).toBe('blob')
+    socket.binaryType = 'arraybuffer'
+    expect(FakeWebSocket.last.binaryType).toBe('arraybuffer')
+    socket.binaryType = 'nodebuffer' as BinaryType
+    expect(socket.binaryType).toBe('arraybuffer')
+    FakeWebSocket.last.fail()
+    clock.advance(250)
+    expect(FakeWebSocket.last.binaryType).toBe('arraybuffer')
+    socket.close()
+  })
+
+  it('sends strings, ArrayBuffers, views and Blobs', () => {
+    const socket = create()
+    FakeWebSocket.last.accept()
+    const buffer = new Uint8Array([1, 2, 3]).buffer
+    const view = new DataView(new ArrayBuffer(2))
+    const blob = new Blob(['x'])
+    socket.send('text')
+    socket.send(buffer)
+    socket.send(view)
+    socket.send(blob)
+    expect(FakeWebSocket.last.sent).toEqual(['text', buffer, view, blob])
+    socket.close()
+  })
+
+  it('validates close() like the standard, with a clear synchronous error', () => {
+    const socket = create()
+    for (const code of [0, 999, 1001, 1005, 2999, 5000]) {
+      expect(() => socket.close(code)).toThrow(
+        expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+      )
+    }
+    expect(() => socket.close(1000, 'é'.repeat(62))).toThrow(/123 UTF-8 bytes/)
+    expect(socket.readyState).toBe(socket.CONNECTING)
+    socket.close(4000, 'é'.repeat(61))
+    expect(socket.readyState).toBe(socket.CLOSED)
+  })
+
+  it('closes cleanly with the code and reason, and wasClean', async () => {
+    const socket = create()
+    const closes: unknown[] = []
+    socket.onclose = (event) => closes.push([event.code, event.reason, event.wasClean])
+    FakeWebSocket.last.accept()
+    socket.close(1000, 'done')
+    expect(socket.readyState).toBe(socket.CLOSING)
+    expect(FakeWebSocket.last.closedWith).toEqual({ code: 1000, reason: 'done' })
+    await flushMicrotasks()
+    expect(closes).toEqual([[1000, 'done', true]])
+    expect(socket.readyState).toBe(socket.CLOSED)
+    expect(clock.pending).toBe(0)
+  })
+
+  it('bounds the closing handshake over a dead link', () => {
+    const socket = create({ connectionTimeoutMs: 3000 })
+    const closes: number[] = []
+    socket.onclose = (event) => closes.push(event.code)
+    FakeWebSocket.last.accept()
+    FakeWebSocket.last.blackhole()
+    socket.close(1000)
+    clock.advance(2999)
+    expect(socket.readyState).toBe(socket.CLOSING)
+    clock.advance(1)
+    expect(socket.readyState).toBe(socket.CLOSED)
+    expect(closes).toEqual([1006])
+    expect(FakeWebSocket.last.terminated).toBe(true)
+    expect(clock.pending).toBe(0)
+  })
+
+  it('reports bufferedAmount as socket buffer plus queued bytes', () => {
+    const socket = create()
+    socket.send('héllo')
+    expect(socket.bufferedAmount).toBe(6)
+    FakeWebSocket.last.accept()
+    FakeWebSocket.last.bufferedAmount = 10
+    expect(socket.bufferedAmount).toBe(10)
+    socket.close()
+  })
+})
+
+describe('reconnecting', () => {
+  it('backs off exponentially with full jitter up to maxDelayMs', () => {
+    const socket = create({ initialDelayMs: 100, factor: 3, maxDelayMs: 2000, random: () => 0.5 })
+    const delays: number[] = []
+    socket.addEventListener('reconnecting', (event) => delays.push(event.delayMs))
+    for (let i = 0; i < 6; i++) {
+      FakeWebSocket.last.fail()
+      clock.runNext()
+    }
+    expect(delays).toEqual([50, 150, 450, 1000, 1000, 1000])
+    expect(FakeWebSocket.instances).toHaveLength(7)
+    socket.close()
+  })
+
+  it('emits close, then reconnecting, with the cause and the next attempt', () => {
+    const socket = create()
+    const log = record(socket)
+    const states: string[] = []
+    socket.addEventListener('statechange', (event) =>
+      states.push(`${event.previous.status}>${event.state.status}`),
+    )
+    FakeWebSocket.last.accept()
+    FakeWebSocket.last.serverClose(1011, 'oops')
+    expect(log).toEqual(['open', 'close:1011', 'reconnecting:2:250'])
+    expect(socket.state).toMatchObject({
+      status: 'reconnecting',
+      attempt: 2,
+      delayMs: 250,
+      cause: { code: 1011, reason: 'oops', wasClean: true },
+    })
+    clock.advance(250)
+    expect(log.at(-1)).toBe('connecting:2')
+    expect(states).toEqual(['connecting>open', 'open>reconnecting', 'reconnecting>connecting'])
+    socket.close()
+  })
+
+  it('resets the attempt counter only after the link stayed up minUptimeMs', () => {
+    const socket = create({ minUptimeMs: 5000 })
+    const delays: number[] = []
+    socket.addEventListener('reconnecting', (event) => delays.push(event.delayMs))
+    FakeWebSocket.last.fail()
+    clock.runNext()
+    FakeWebSocket.last.accept()
+    clock.advance(4999)
+    FakeWebSocket.last.serverClose(1006, '', false)
+    clock.runNext()
+    FakeWebSocket.last.accept()
+    clock.advance(5000)
+    FakeWebSocket.last.serverClose(1006, '', false)
+    expect(delays).toEqual([250, 500, 250])
+    socket.close()
+  })
+
+  it('abandons an attempt that does not open within connectionTimeoutMs', () => {
+    const socket = create({ connectionTimeoutMs: 2000 })
+    const log = record(socket)
+    const first = FakeWebSocket.last
+    clock.advance(1999)
+    expect(log).toEqual([])
+    clock.advance(1)
+    expect(log).toEqual(['error:CONNECT_TIMEOUT', 'close:1006', 'reconnecting:2:250'])
+    expect(first.terminated).toBe(true)
+    clock.advance(250)
+    expect(FakeWebSocket.instances).toHaveLength(2)
+    socket.close()
+  })
+
+  it('ignores late events from an abandoned socket', () => {
+    const socket = create({ connectionTimeoutMs: 1000 })
+    const first = FakeWebSocket.last
+    clock.advance(1000)
+    clock.advance(250)
+    const log = record(socket)
+    expect(() => first.fail()).not.toThrow()
+    expect(log).toEqual([])
+    expect(socket.state.status).toBe('connecting')
+    socket.close()
+  })
+
+  it('retries 1012 (service restart) promptly, within the first delay window', () => {
+    const socket = create({ random: () => 0.99 })
+    const delays: number[] = []
+    socket.addEventListener('reconnecting', (event) => delays.push(event.delayMs))
+    for (let i = 0; i < 3; i++) {
+      FakeWebSocket.last.fail()
+      clock.runNext()
+    }
+    FakeWebSocket.last.accept()
+    FakeWebSocket.last.serverClose(1012, 'restart')
+    expect(delays).toEqual([495, 990, 1980, 495])
+    socket.close()
+  })
+
+  it('uses a custom delay function with the retry number and close event', () => {
+    const calls: [number, number][] = []
+    const socket = create({
+      delayMs: ({ retry, event }) => {
+        calls.push([retry, event.code])
+        return 42
+      },
+    })
+    FakeWebSocket.last.fail()
+    expect(socket.state).toMatchObject({ delayMs: 42 })
+    clock.advance(42)
+    FakeWebSocket.last.serverClose(4000, 'x')
+    expect(calls).toEqual([
+      [0, 1006],
+      [1, 4000],
+    ])
+    socket.close()
+  })
+
+  it.each([...fatalCloseCodes])('does not reconnect after fatal close code %i', (code) => {
+    const socket = create()
+    const log = record(socket)
+    FakeWebSocket.last.accept()
+    FakeWebSocket.last.serverClose(code, 'no')
+    clock.advance(60_000)
+    expect(FakeWebSocket.instances).toHaveLength(1)
+    expect(socket.readyState).toBe(socket.CLOSED)
+    expect(socket.state).toMatchObject({ status: 'closed', cause: { code } })
+    expect(log.slice(0, 2)).toEqual(['open', `close:${code}`])
+    expect(clock.pending).toBe(0)
+  })
+
+  it('names the auth failures as errors', () => {
+    const errors: string[] = []
+    for (const code of [4401, 4403]) {
+      const socket = create()
+      socket.onerror = (event) => errors.push(event.error.code)
+      FakeWebSocket.last.accept()
+      FakeWebSocket.last.serverClose(code, 'bad token')
+    }
+    expect(errors).toEqual(['UNAUTHENTICATED', 'FORBIDDEN'])
+  })
+
+  it.each([1000, 1001, 1006, 1011, 1012, 1013, 4000, 4500, 4999])('reconnects after %i', (code) => {
+    const socket = create()
+    FakeWebSocket.last.accept()
+    FakeWebSocket.last.serverClose(code, '', code !== 1006)
+    clock.advance(250)
+    expect(FakeWebSocket.instances).toHaveLength(2)
+    socket.close()
+  })
+
+  it('lets shouldReconnect override the fatal list, e.g. to refresh a token on 4401', () => {
+    const socket = create({ shouldReconnect: (event) => event.code === 4401 || event.code < 4000 })
+    FakeWebSocket.last.accept()
+    FakeWebSocket.last.serverClose(4401, 'expired')
+    clock.advance(250)
+    expect(FakeWebSocket.instances).toHaveLength(2)
+    FakeWebSocket.last.accept()
+    FakeWebSocket.last.serverClose(4500, 'nope')
+    clock.advance(30_000)
+    expect(FakeWebSocket.instances).toHaveLength(2)
+    expect(socket.readyState).toBe(socket.CLOSED)
+  })
+
+  it('gives up after maxRetries, and reconnect() starts again', () => {
+    const socket = create({ maxRetries: 2 })
+    const log = record(socket)
+    FakeWebSocket.last.fail()
+    clock.runNext()
+    FakeWebSocket.last.fail()
+    clock.runNext()
+    FakeWebSocket.last.fail()
+    expect(clock.pending).toBe(0)
+    expect(log.slice(-2)).toEqual(['close:1006', 'error:RETRIES_EXHAUSTED'])
+    expect(socket.state).toMatchObject({
+      status: 'closed',
+      cause: { error: { code: 'RETRIES_EXHAUSTED' } },
+    })
+    socket.send('kept')
+    socket.reconnect()
+    FakeWebSocket.last.accept()
+    expect(FakeWebSocket.instances).toHaveLength(4)
+    expect(FakeWebSocket.last.sent).toEqual(['kept'])
+    socket.close()
+  })
+
+  it('reconnect() drops the current link and connects at once', () => {
+    const socket = create()
+    const log = record(socket)
+    const first = FakeWebSocket.last
+    first.accept()
+    socket.reconnect(4001, 'switch')
+    expect(first.closedWith).toEqual({ code: 4001, reason: 'switch' })
+    expect(FakeWebSocket.instances).toHaveLength(2)
+    expect(log).toEqual(['open', 'close:4001', 'connecting:1'])
+    socket.close()
+  })
+
+  it('never reconnects after close(), and leaves no timer behind', async () => {
+    const socket = create()
+    FakeWebSocket.last.accept()
+    FakeWebSocket.last.fail()
+    expect(socket.state.status).toBe('reconnecting')
+    socket.close()
+    expect(clock.pending).toBe(0)
+    clock.advance(120_000)
+    await flushMicrotasks()
+    expect(FakeWebSocket.instances).toHaveLength(1)
+    expect(socket.readyState).toBe(socket.CLOSED)
+  })
+
+  it('stops when close() is called from inside a close listener', () => {
+    const socket = create()
+    socket.onclose = () => socket.close()
+    FakeWebSocket.last.accept()
+    FakeWebSocket.last.serverClose(1011)
+    expect(clock.pending).toBe(0)
+    expect(socket.readyState).toBe(socket.CLOSED)
+  })
+
+  it('keeps working when a listener throws', () => {
+    const reported: unknown[] = []
+    vi.spyOn(console, 'error').mockImplementation((_message, error) => reported.push(error))
+    const socket = create()
+    socket.addEventListener('close', () => {
+      throw new Error('listener bug')
+    })
+    socket.addEventListener('reconnecting', () => {
+      throw new Error('another bug')
+    })
+    FakeWebSocket.last.accept()
+    FakeWebSocket.last.fail()
+    clock.advance(250)
+    FakeWebSocket.last.accept()
+    expect(socket.readyState).toBe(socket.OPEN)
+    expect(reported.map((error) => (error as Error).message)).toEqual([
+      'listener bug',
+      'another bug',
+    ])
+    socket.close()
+  })
+
+  it('emits statechange only on change, with the previous state', () => {
+    const socket = create()
+    const changes: string[] = []
+    socket.addEventListener('statechange', (event) => {
+      expect(event.state).toBe(socket.state)
+      changes.push(`${event.previous.status}>${event.state.status}`)
+    })
+    FakeWebSocket.last.accept()
+    socket.close()
+    socket.close()
+    expect(changes).toEqual(['connecting>open', 'open>closing'])
+  })
+
+  it('logs state changes with token-like query values redacted', () => {
+    const lines: string[] = []
+    const socket = create(
+      { debug: (message, details) => lines.push(`${message} ${JSON.stringify(details)}`) },
+      'ws://user:pw@test.local/?token=abc123&room=1',
+    )
+    FakeWebSocket.last.fail()
+    socket.close()
+    const text = lines.join('\n')
+    expect(text).toContain('token=[redacted]')
+    expect(text).not.toContain('abc123')
+    expect(text).not.toContain(':pw@')
+    expect(text).toContain('state reconnecting -> closed')
+  })
+})
+
+describe('send queue', () => {
+  it('flushes queued messages in order before anything sent from the open handler', () => {
+    const socket = create()
+    socket.send('1')
+    socket.send('2')
+    socket.onopen = () => socket.send('3')
+    FakeWebSocket.last.accept()
+    socket.send('4')
+    expect(FakeWebSocket.last.sent).toEqual(['1', '2', '3', '4'])
+  })
+
+  it('queues while reconnecting and flushes on the next link', () => {
+    const socket = create()
+    FakeWebSocket.last.accept()
+    socket.send('a')
+    FakeWebSocket.last.fail()
+    socket.send('b')
+    socket.send('c')
+    expect(socket.queuedMessages).toBe(2)
+    clock.advance(250)
+    FakeWebSocket.last.accept()
+    expect(FakeWebSocket.instances[0]?.sent).toEqual(['a'])
+    expect(FakeWebSocket.last.sent).toEqual(['b', 'c'])
+    expect(socket.queuedMessages).toBe(0)
+    socket.close()
+  })
+
+  it('queues when the socket is already closing under an open state', () => {
+    const socket = create()
+    FakeWebSocket.last.accept()
+    FakeWebSocket.last.readyState = FakeWebSocket.CLOSING
+    socket.send('late')
+    expect(socket.queuedMessages).toBe(1)
+    FakeWebSocket.last.serverClose(1001)
+    clock.advance(250)
+    FakeWebSocket.last.accept()
+    expect(FakeWebSocket.last.sent).toEqual(['late'])
+    socket.close()
+  })
+
+  it("throws QUEUE_FULL under 'error' and loses nothing already queued", () => {
+    const socket = create({ queue: { maxMessages: 2 } })
+    socket.send('1')
+    socket.send('2')
+    expect(() => socket.send('3')).toThrow(expect.objectContaining({ code: 'QUEUE_FULL' }))
+    FakeWebSocket.last.accept()
+    expect(FakeWebSocket.last.sent).toEqual(['1', '2'])
+    socket.close()
+  })
+
+  it('bounds the queue by bytes too', () => {
+    const socket = create({ queue: { maxBytes: 10 } })
+    socket.send('12345')
+    socket.send('12345')
+    expect(() => socket.send('x')).toThrow(expect.objectContaining({ code: 'QUEUE_FULL' }))
+    socket.close()
+  })
+
+  it("drops the oldest under 'drop-oldest', reporting each drop", () => {
+    const socket = create({ queue: { maxMessages: 2, overflow: 'drop-oldest' } })
+    const log = record(socket)
+    for (const n of ['1', '2', '3', '4']) socket.send(n)
+    expect(log).toEqual(['drop:1', 'drop:2'])
+    FakeWebSocket.last.accept()
+    expect(FakeWebSocket.last.sent).toEqual(['3', '4'])
+    socket.close()
+  })
+
+  it("drops the new message under 'drop-newest', reporting it", () => {
+    const socket = create({ queue: { maxMessages: 2, overflow: 'drop-newest' } })
+    const log = record(socket)
+    for (const n of ['1', '2', '3', '4']) socket.send(n)
+    expect(log).toEqual(['drop:3', 'drop:4'])
+    FakeWebSocket.last.accept()
+    expect(FakeWebSocket.last.sent).toEqual(['1', '2'])
+    socket.close()
+  })
+
+  it('drops a message larger than maxBytes under a drop policy rather than emptying the queue', () => {
+    const socket = create({ queue: { maxBytes: 4, overflow: 'drop-oldest' } })
+    const log = record(socket)
+    socket.send('ab')
+    socket.send('toolong')
+    expect(log).toEqual(['drop:toolong'])
+    expect(socket.queuedMessages).toBe(1)
+    socket.close()
+  })
+
+  it('copies queued binary data, as the standard copies at send()', () => {
+    const socket = create()
+    const bytes = new Uint8Array([1, 2, 3])
+    socket.send(bytes)
+    bytes[0] = 9
+    FakeWebSocket.last.accept()
+    expect([...(FakeWebSocket.last.sent[0] as Uint8Array)]).toEqual([1, 2, 3])
+    socket.close()
+  })
+
+  it('refuses what is not WebSocket data with INVALID_ARGUMENT', () => {
+    const socket = create()
+    expect(() => socket.send({ not: 'data' } as unknown as string)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+    )
+    socket.close()
+  })
+
+  it('throws CLOSED after close(), keeps the queue, and flushes it after reconnect()', () => {
+    const socket = create()
+    socket.send('queued')
+    socket.close()
+    let thrown: unknown
+    try {
+      socket.send('after')
+    } catch (error) {
+      thrown = error
+    }
+    expect(isLifelineError(thrown, 'CLOSED')).toBe(true)
+    socket.reconnect()
+    FakeWebSocket.last.accept()
+    expect(FakeWebSocket.last.sent).toEqual(['queued'])
+    socket.close()
+  })
+
+  it('pauses the flush while bufferedAmount is above the high-water mark', () => {
+    const socket = create({ highWaterMarkBytes: 100 })
+    for (let i = 0; i < 5; i++) socket.send(`m${i}`)
+    const fake = FakeWebSocket.last
+    const send = fake.send.bind(fake)
+    fake.send = (data) => {
+      send(data)
+      fake.bufferedAmount += 60
+    }
+    fake.accept()
+    expect(fake.sent).toEqual(['m0', 'm1'])
+    socket.send('new')
+    clock.advance(50)
+    expect(fake.sent).toHaveLength(2)
+    fake.bufferedAmount = 0
+    clock.advance(10)
+    expect(fake.sent).toEqual(['m0', 'm1', 'm2', 'm3'])
+    fake.bufferedAmount = 0
+    clock.advance(10)
+    expect(fake.sent).toEqual(['m0', 'm1', 'm2', 'm3', 'm4', 'new'])
+    socket.close()
+  })
+
+  it('yields to the event loop during a large flush, keeping order', () => {
+    // Every reading of this clock is 1 ms later than the last: a slow machine, made exact.
+    class SlowClock extends ManualClock {
+      private readings = 0
+      override now(): number {
+        return super.now() + this.readings++
+      }
+    }
+    const slowClock = new SlowClock()
+    const socket = new ReconnectingWebSocket('ws://test.local/', undefined, {
+      WebSocket: FakeWebSocket,
+      clock: slowClock,
+      queue: { maxMessages: 100_000, maxBytes: 10_000_000 },
+    })
+    for (let i = 0; i < 10_000; i++) socket.send(String(i))
+    FakeWebSocket.last.accept()
+    const firstSlice = FakeWebSocket.last.sent.length
+    expect(firstSlice).toBeGreaterThan(0)
+    expect(firstSlice).toBeLessThan(10_000)
+    socket.send('last')
+    for (let slices = 0; socket.queuedMessages > 0 && slices < 1000; slices++) slowClock.runNext()
+    const sent = FakeWebSocket.last.sent
+    expect(sent).toHaveLength(10_001)
+    expect(sent.every((data, i) => data === (i === 10_000 ? 'last' : String(i)))).toBe(true)
+    socket.close()
+  })
+})
+
+describe('heartbeat', () => {
+  const heartbeat = {
+    intervalMs: 1000,
+    timeoutMs: 500,
+    ping: 'ping',
+    isPong: (data: unknown) => data === 'pong',
+  }
+
+  /** Makes the fake server answer every ping with a pong. */
+  function answerPings(fake: FakeWebSocket): void {
+    const send = fake.send.bind(fake)
+    fake.send = (data) => {
+      send(data)
+      if (data === 'ping') queueMicrotask(() => fake.receive('pong'))
+    }
+  }
+
+  it('pings after intervalMs of quiet and consumes the pong', async () => {
+    const socket = create({ heartbeat })
+    const log = record(socket)
+    const fake = FakeWebSocket.last
+    answerPings(fake)
+    fake.accept()
+    clock.advance(999)
+    expect(fake.sent).toEqual([])
+    clock.advance(1)
+    expect(fake.sent).toEqual(['ping'])
+    await flushMicrotasks()
+    fake.receive('data')
+    for (let i = 0; i < 20; i++) {
+      clock.advance(500)
+      await flushMicrotasks()
+    }
+    expect(log).toEqual(['open', 'message:data'])
+    expect(fake.sent.length).toBeGreaterThanOrEqual(6)
+    expect(socket.readyState).toBe(socket.OPEN)
+    socket.close()
+  })
+
+  it('detects a half-open link within intervalMs + timeoutMs (+10%) and reconnects', () => {
+    const socket = create({ heartbeat })
+    const log = record(socket)
+    const fake = FakeWebSocket.last
+    fake.accept()
+    clock.advance(700)
+    fake.receive('last words')
+    fake.blackhole()
+    const silentSince = clock.now()
+    let detectedAt = 0
+    socket.addEventListener('error', () => (detectedAt = clock.now()))
+    clock.advance(3000)
+    const detectionMs = detectedAt - silentSince
+    expect(detectionMs).toBeGreaterThanOrEqual(1500)
+    expect(detectionMs).toBeLessThanOrEqual(1650)
+    const detected = log.indexOf('error:HEARTBEAT_TIMEOUT')
+    expect(log.slice(detected, detected + 3)).toEqual([
+      'error:HEARTBEAT_TIMEOUT',
+      'close:4000',
+      'reconnecting:2:250',
+    ])
+    expect(fake.closedWith).toEqual({ code: 4000, reason: 'heartbeat timeout' })
+    expect(fake.terminated).toBe(true)
+    socket.close()
+  })
+
+  it('counts any inbound frame when no ping is configured', () => {
+    const socket = create({ heartbeat: { intervalMs: 1000, timeoutMs: 1000 } })
+    const fake = FakeWebSocket.last
+    fake.accept()
+    for (let i = 0; i < 10; i++) {
+      clock.advance(1500)
+      fake.receive('server tick')
+    }
+    expect(socket.readyState).toBe(socket.OPEN)
+    expect(fake.sent).toEqual([])
+    clock.advance(1999)
+    expect(socket.readyState).toBe(socket.OPEN)
+    clock.advance(201)
+    expect(socket.state.status).toBe('reconnecting')
+    socket.close()
+  })
+
+  it('is not fooled by throttled timers: a late ping still gets its full timeout', () => {
+    // Intensive throttling in a background tab: no timer fires sooner than a minute.
+    class ThrottledClock extends ManualClock {
+      override setTimeout(callback: () => void, delayMs: number) {
+        return super.setTimeout(callback, Math.max(delayMs, 60_000))
+      }
+    }
+    const throttled = new ThrottledClock()
+    const socket = new ReconnectingWebSocket('ws://test.local/', undefined, {
+      WebSocket: FakeWebSocket,
+      clock: throttled,
+      heartbeat,
+    })
+    const fake = FakeWebSocket.last
+    fake.accept()
+    let answered = 0
+    for (let minute = 1; minute <= 6; minute++) {
+      throttled.advance(60_000)
+      expect(socket.readyState).toBe(socket.OPEN)
+      if (fake.sent.length > answered) {
+        answered = fake.sent.length
+        fake.receive('pong')
+      }
+    }
+    expect(fake.sent.filter((data) => data === 'ping')).toHaveLength(3)
+    // Unanswered, the late ping fails the link at the next check.
+    throttled.advance(60_000)
+    expect(fake.sent.at(-1)).toBe('ping')
+    throttled.advance(60_000)
+    expect(socket.state.status).toBe('reconnecting')
+    socket.close()
+  })
+
+  it('stops with the socket: no timer after close()', async () => {
+    const socket = create({ heartbeat })
+    FakeWebSocket.last.accept()
+    socket.close()
+    await flushMicrotasks()
+    expect(clock.pending).toBe(0)
+  })
+
+  it('checkNow() pings an open link at once', () => {
+    const socket = create({ heartbeat })
+    FakeWebSocket.last.accept()
+    socket.checkNow()
+    expect(FakeWebSocket.last.sent).toEqual(['ping'])
+    socket.close()
+  })
+})

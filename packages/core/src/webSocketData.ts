@@ -1,0 +1,43 @@
+import { LifelineError } from '@lifeline/codec'
+import { utf8ByteLength } from './utf8.js'
+import type { WebSocketData } from './webSocketLike.js'
+
+function isArrayBuffer(value: unknown): value is ArrayBufferLike {
+  // The tag check also accepts buffers from another realm (an iframe, a vm context) and
+  // SharedArrayBuffer, where `instanceof ArrayBuffer` would not.
+  const tag = Object.prototype.toString.call(value)
+  return tag === '[object ArrayBuffer]' || tag === '[object SharedArrayBuffer]'
+}
+
+function isBlob(value: unknown): value is Blob {
+  return typeof Blob !== 'undefined' && value instanceof Blob
+}
+
+/** Bytes a message will take on the wire; throws `INVALID_ARGUMENT` for what `send` refuses. */
+export function byteSizeOf(data: WebSocketData): number {
+  if (typeof data === 'string') return utf8ByteLength(data)
+  if (ArrayBuffer.isView(data) || isArrayBuffer(data)) return data.byteLength
+  if (isBlob(data)) return data.size
+  throw new LifelineError(
+    'INVALID_ARGUMENT',
+    `send() takes a string, ArrayBuffer, typed array, DataView or Blob, got ${describe(data)}`,
+  )
+}
+
+/**
+ * What the queue keeps of a message: binary data is copied, because the standard copies at
+ * `send()` and callers reuse their buffers; strings and Blobs are immutable and kept as they are.
+ */
+export function snapshotOf(data: WebSocketData): WebSocketData {
+  if (ArrayBuffer.isView(data)) {
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice()
+  }
+  if (isArrayBuffer(data)) return data.slice(0)
+  return data
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null'
+  if (typeof value === 'object') return value.constructor?.name ?? 'object'
+  return typeof value
+}
