@@ -14,7 +14,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['examples/**', 'bench/**', '**/scripts/**'],
+    files: ['examples/**', 'bench/**', '**/scripts/**', '**/test/**', '**/*.test.ts'],
     rules: { 'no-console': 'off' },
   },
 )

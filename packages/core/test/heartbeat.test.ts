@@ -1,0 +1,82 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { createFaultProxy, startWsServer, useFixtures, waitFor } from '@lifeline/test-utils'
+import { ReconnectingWebSocket } from '../src/index.js'
+import { nextEvent, quickRetry } from './helpers.js'
+
+const fx = useFixtures(afterEach)
+
+describe('heartbeat over a real link', () => {
+  it('detects a black-holed link within intervalMs + timeoutMs + 10%, then reconnects', async () => {
+    const intervalMs = 1000
+    const timeoutMs = 500
+    // The server answers pings and also talks on its own, so the link is busy until it stalls.
+    const server = fx.add(
+      await startWsServer({
+        onConnection: ({ socket }) => {
+          const ticker = setInterval(() => socket.send('tick'), 20)
+          socket.on('close', () => clearInterval(ticker))
+          socket.on('message', (data) => {
+            if (String(data) === 'ping') socket.send('pong')
+          })
+        },
+      }),
+    )
+    const proxy = fx.add(await createFaultProxy({ targetPort: server.port }))
+    const socket = fx.add(
+      new ReconnectingWebSocket(proxy.url(), undefined, {
+        ...quickRetry,
+        heartbeat: { intervalMs, timeoutMs, ping: 'ping', isPong: (data) => data === 'pong' },
+      }),
+    )
+    await nextEvent(socket, 'open')
+    await nextEvent(socket, 'message')
+
+    const detected = nextEvent(socket, 'error', 5_000)
+    const stalledAt = performance.now()
+    proxy.blackhole()
+    const error = await detected
+    const detectionMs = performance.now() - stalledAt
+    proxy.blackhole(false)
+
+    expect(error.error.code).toBe('HEARTBEAT_TIMEOUT')
+    expect(detectionMs).toBeGreaterThanOrEqual(intervalMs + timeoutMs - 50)
+    expect(detectionMs).toBeLessThanOrEqual((intervalMs + timeoutMs) * 1.1)
+    console.info(
+      `half-open link detected in ${detectionMs.toFixed(0)} ms (window ${intervalMs + timeoutMs} ms)`,
+    )
+    await waitFor(
+      () => socket.readyState === ReconnectingWebSocket.OPEN && proxy.counters.accepted === 2,
+      {
+        message: 'reconnected through a fresh link',
+      },
+    )
+  })
+
+  it('keeps a quiet but healthy link open: pongs answer pings', async () => {
+    const server = fx.add(
+      await startWsServer({
+        onConnection: ({ socket }) =>
+          socket.on('message', (data) => {
+            if (String(data) === 'ping') socket.send('pong')
+          }),
+      }),
+    )
+    const socket = fx.add(
+      new ReconnectingWebSocket(server.url(), undefined, {
+        heartbeat: {
+          intervalMs: 50,
+          timeoutMs: 100,
+          ping: 'ping',
+          isPong: (data) => data === 'pong',
+        },
+      }),
+    )
+    const messages: unknown[] = []
+    socket.onmessage = (event) => messages.push(event.data)
+    await nextEvent(socket, 'open')
+    await waitFor(() => server.messages.length >= 10, { message: '10 pings went out' })
+    expect(socket.readyState).toBe(ReconnectingWebSocket.OPEN)
+    expect(server.connections).toHaveLength(1)
+    expect(messages).toEqual([])
+  })
+})

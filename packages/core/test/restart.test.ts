@@ -1,0 +1,85 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { startWsServer, useFixtures, waitFor } from '@lifeline/test-utils'
+import { ReconnectingWebSocket } from '../src/index.js'
+import { nextEvent, quickRetry } from './helpers.js'
+
+const fx = useFixtures(afterEach)
+
+describe('against a real ws server that restarts', () => {
+  it('delivers every message sent while the server was down exactly once, in order', async () => {
+    const server = fx.add(await startWsServer())
+    const socket = fx.add(new ReconnectingWebSocket(server.url('/feed'), undefined, quickRetry))
+    const states: string[] = []
+    socket.addEventListener('statechange', (event) => states.push(event.state.status))
+    await nextEvent(socket, 'open')
+
+    let sent = 0
+    const sendSome = (count: number) => {
+      for (let i = 0; i < count; i++) socket.send(`m${++sent}`)
+    }
+    sendSome(100)
+    await server.waitForMessages(100)
+
+    // The listener goes away (clients get 1012) while the app keeps sending.
+    await server.stop()
+    await waitFor(() => socket.state.status === 'reconnecting', { message: 'client saw the stop' })
+    const sentBeforeDown = sent
+    for (let round = 0; round < 10; round++) {
+      sendSome(25)
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    expect(socket.queuedMessages).toBe(sent - sentBeforeDown)
+    await server.restart()
+    sendSome(50)
+
+    const received = await server.waitForMessages(sent, 10_000)
+    const texts = received.map((message) => message.text)
+    expect(texts).toEqual(Array.from({ length: sent }, (_, i) => `m${i + 1}`))
+    expect(new Set(texts).size).toBe(sent)
+    expect(socket.queuedMessages).toBe(0)
+    expect(states).toContain('reconnecting')
+    expect(socket.readyState).toBe(ReconnectingWebSocket.OPEN)
+  })
+
+  it('flushes 100,000 queued messages in order once the server is back', async () => {
+    const server = fx.add(await startWsServer())
+    await server.stop()
+    const socket = fx.add(
+      new ReconnectingWebSocket(server.url(), undefined, {
+        ...quickRetry,
+        queue: { maxMessages: 100_000, maxBytes: 64 * 1024 * 1024 },
+      }),
+    )
+    const total = 100_000
+    for (let i = 0; i < total; i++) socket.send(String(i))
+    expect(socket.queuedMessages).toBe(total)
+    const started = performance.now()
+    await server.restart()
+    const received = await server.waitForMessages(total, 30_000)
+    const elapsedMs = performance.now() - started
+    expect(received.every((message, i) => message.text === String(i))).toBe(true)
+    expect(socket.queuedMessages).toBe(0)
+    console.info(`flushed ${total} queued messages in ${elapsedMs.toFixed(0)} ms`)
+  })
+
+  it('passes binary frames both ways with binaryType arraybuffer', async () => {
+    const server = fx.add(
+      await startWsServer({
+        onConnection: ({ socket }) =>
+          socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary })),
+      }),
+    )
+    const socket = fx.add(new ReconnectingWebSocket(server.url(), undefined, quickRetry))
+    socket.binaryType = 'arraybuffer'
+    const received: unknown[] = []
+    socket.onmessage = (event) => received.push(event.data)
+    socket.send(new Uint8Array([1, 2, 3]))
+    socket.send(new Blob([new Uint8Array([4, 5])]))
+    await waitFor(() => received.length === 2, { message: 'both echoes arrived' })
+    expect(received[0]).toBeInstanceOf(ArrayBuffer)
+    expect(received.map((data) => [...new Uint8Array(data as ArrayBuffer)])).toEqual([
+      [1, 2, 3],
+      [4, 5],
+    ])
+  })
+})
