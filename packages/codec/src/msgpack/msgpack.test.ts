@@ -1,4 +1,4 @@
-import { Unpackr } from 'msgpackr'
+import { Packr, Unpackr } from 'msgpackr'
 import { describe, expect, it } from 'vitest'
 import {
   expectLifelineError,
@@ -187,6 +187,22 @@ describe('msgpack() encode', () => {
       const error = expectLifelineError(() => codec.encode(value), 'ENCODE_FAILED')
       expect(error.closeCode).toBeUndefined()
     }
+  })
+
+  it('refuses typed arrays msgpackr alone would write as wrong bytes', () => {
+    const raw = new Packr({ useRecords: false }).pack(new Float64Array([1.5, 2.5]))
+    expect(Array.from(new Unpackr().unpack(raw) as Uint8Array).slice(0, 2)).toEqual([1, 2])
+    const error = expectLifelineError(() => codec.encode(new Float64Array([1.5])), 'ENCODE_FAILED')
+    expect(error.message).toBe('value holds a Float64Array, which is outside the value domain')
+  })
+
+  it('refuses a getter that throws with ENCODE_FAILED', () => {
+    const value = {
+      get a(): never {
+        throw new Error('nope')
+      },
+    }
+    expectLifelineError(() => codec.encode(value), 'ENCODE_FAILED')
   })
 
   it('refuses what a peer would refuse: too deep, forbidden keys', () => {

@@ -7,7 +7,9 @@ import {
   frameTooLarge,
   unsupportedFrame,
 } from '../failures.js'
+import { isLifelineError } from '../errors.js'
 import { resolveLimits, type CodecLimits } from '../limits.js'
+import { findDomainProblem } from './domain.js'
 import { scanMsgpack } from './scan.js'
 
 /** Options of {@link msgpack}. */
@@ -37,8 +39,9 @@ const packrOptions = {
 /**
  * The MessagePack codec (msgpackr): binary frames, standard MessagePack on the wire, and a
  * value domain of null, booleans, numbers, strings, arrays, plain objects, `Uint8Array` and
- * `Date` (plus `undefined`, as msgpackr writes it). Frames are checked before msgpackr reads
- * them: see `scanMsgpack` for exactly what is refused.
+ * `Date` (plus `undefined`, as msgpackr writes it). Values are checked against that domain
+ * before msgpackr writes them (`findDomainProblem`), and frames before msgpackr reads them
+ * (`scanMsgpack`): anything else is refused in both directions.
  *
  * Text frames are refused with `DECODE_FAILED` (close code 1003).
  */
@@ -54,17 +57,19 @@ export function msgpack(options?: MsgpackCodecOptions): BinaryCodec {
     encode(value: unknown): Uint8Array {
       let bytes: Uint8Array
       try {
+        // The domain walk first: it keeps msgpackr from ever seeing a value it would corrupt,
+        // or a cycle it would recurse into until the stack runs out. It also refuses what a
+        // peer's decoder would refuse (too deep, forbidden keys), so a frame this codec emits
+        // is never one the other side rejects, and resends, forever after each reconnect.
+        const problem = findDomainProblem(value, maxDepth)
+        if (problem !== undefined) throw encodeFailed(`value ${problem}`)
         bytes = packr.pack(value)
       } catch (error) {
-        // RangeError for a cycle (unbounded recursion) or a BigInt wider than 64 bits; Error
-        // for a symbol.
-        throw encodeFailed('value cannot be encoded as msgpack (a cycle, a symbol?)', error)
+        if (isLifelineError(error)) throw error
+        // A getter or proxy that throws, or a frame over msgpackr's 4 GiB buffer ceiling.
+        throw encodeFailed('value cannot be encoded as msgpack', error)
       }
       if (bytes.byteLength > maxBytes) throw encodedTooLarge(maxBytes)
-      // The same check a peer's decoder makes, so this codec never emits a frame the other
-      // side refuses (and that would otherwise be resent forever after each reconnect).
-      const problem = scanMsgpack(bytes, maxDepth, true)
-      if (problem !== undefined) throw encodeFailed(`value ${problem}`)
       return bytes
     },
 
@@ -72,7 +77,7 @@ export function msgpack(options?: MsgpackCodecOptions): BinaryCodec {
       const bytes = toBytes(frame)
       if (bytes === undefined) throw unsupportedFrame(name, 'binary')
       if (bytes.byteLength > maxBytes) throw frameTooLarge(maxBytes)
-      const problem = scanMsgpack(bytes, maxDepth, false)
+      const problem = scanMsgpack(bytes, maxDepth)
       if (problem !== undefined) throw decodeFailed(`msgpack frame ${problem}`)
       try {
         return packr.unpack(bytes) as unknown

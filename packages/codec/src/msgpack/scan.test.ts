@@ -14,7 +14,7 @@ function frame(...parts: (number | readonly number[] | string)[]): Uint8Array {
   return Uint8Array.from(bytes)
 }
 
-const scan = (bytes: Uint8Array, maxDepth = 64) => scanMsgpack(bytes, maxDepth, false)
+const scan = (bytes: Uint8Array, maxDepth = 64) => scanMsgpack(bytes, maxDepth)
 
 describe('scanMsgpack accepts the value domain', () => {
   it.each([
@@ -183,7 +183,7 @@ describe('scanMsgpack refuses', () => {
     expect(scan(bytes)).toMatch(/map key that is not a string or a number/)
   })
 
-  it('64-bit integers outside the safe range, and any when checking an encode', () => {
+  it('64-bit integers outside the safe range', () => {
     const maxSafe = frame(0xcf, 0, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
     const twoTo53 = frame(0xcf, 0, 0x20, 0, 0, 0, 0, 0, 0)
     const minSafe = frame(0xd3, 0xff, 0xe0, 0, 0, 0, 0, 0, 1)
@@ -194,7 +194,6 @@ describe('scanMsgpack refuses', () => {
     for (const bytes of [twoTo53, minusTwoTo53, uint64Max]) {
       expect(scan(bytes)).toMatch(/outside the safe integer range/)
     }
-    expect(scanMsgpack(maxSafe, 64, true)).toMatch(/BigInt/)
   })
 
   it('nesting over maxDepth, empty containers included', () => {

@@ -32,17 +32,8 @@ const constructorBytes = [0x63, 0x6f, 0x6e, 0x73, 0x74, 0x72, 0x75, 0x63, 0x74, 
 const stackRemaining: number[] = []
 const stackIsMap: boolean[] = []
 
-/**
- * Returns why the frame is refused, or `undefined` when msgpackr may decode it.
- *
- * `encoding` is set when checking a frame msgpackr just produced: 64-bit integers then come only
- * from `BigInt` values, which are outside the domain (a decoder turns them into numbers).
- */
-export function scanMsgpack(
-  bytes: Uint8Array,
-  maxDepth: number,
-  encoding: boolean,
-): MsgpackProblem | undefined {
+/** Returns why the frame is refused, or `undefined` when msgpackr may decode it. */
+export function scanMsgpack(bytes: Uint8Array, maxDepth: number): MsgpackProblem | undefined {
   const end = bytes.length
   let position = 0
   let depth = 0
@@ -132,7 +123,6 @@ export function scanMsgpack(
         case 0xcf: // uint 64
         case 0xd3: {
           // int 64
-          if (encoding) return 'holds a BigInt, which is outside the value domain'
           if (8 > end - position) return truncated
           if (!isSafeInt64(bytes, position, token === 0xd3)) {
             return 'holds a 64-bit integer outside the safe integer range'
