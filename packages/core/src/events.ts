@@ -29,7 +29,7 @@ export function reportListenerError(error: unknown): void {
  * `on<type>` handler properties that keep the position where they were first set, as the
  * standard does. Events are plain objects, dispatched without cloning.
  */
-export class Listeners<Events extends { [K in keyof Events]: object }> {
+export class Listeners<Events> {
   private readonly byType: { [K in keyof Events]?: Entry<Events[K]>[] } = {}
   private readonly handlers: { [K in keyof Events]?: Entry<Events[K]> } = {}
 

@@ -10,7 +10,7 @@ export type { HeartbeatOptions } from './heartbeat.js'
 export { reconnectingWebSocketDefaults } from './options.js'
 export type { DebugLogger, ReconnectingWebSocketOptions, RetryContext } from './options.js'
 export { ReconnectingWebSocket } from './reconnectingWebSocket.js'
-export { defaultShouldReconnect, fatalCloseCodes } from './reconnectPolicy.js'
+export { defaultShouldReconnect, fatalCloseCodes } from './closeCodes.js'
 export { sendQueueDefaults } from './sendQueue.js'
 export type { OverflowPolicy, SendQueueOptions } from './sendQueue.js'
 export type {

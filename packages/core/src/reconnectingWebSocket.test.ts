@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { isLifelineError } from '@lifeline/codec'
 import { ReconnectingWebSocket } from './reconnectingWebSocket.js'
 import type { ReconnectingWebSocketOptions } from './options.js'
-import { fatalCloseCodes } from './reconnectPolicy.js'
+import { fatalCloseCodes } from './closeCodes.js'
 import { FakeWebSocket } from './testing/fakeWebSocket.js'
 import { ManualClock } from './testing/manualClock.js'
 

@@ -4,17 +4,20 @@ import { computeBackoffDelay } from './backoff.js'
 import type { TimerHandle } from './clock.js'
 import { abandonSocket, detachSocket, openSocket } from './connection.js'
 import type { SocketHandlers } from './connection.js'
-import type { Listener, ListenerOptions } from './events.js'
-import { Listeners, reportListenerError } from './events.js'
+import { reportListenerError } from './events.js'
+import { SocketEventTarget } from './socketEventTarget.js'
 import { HeartbeatMonitor } from './heartbeat.js'
 import type { ReconnectingWebSocketOptions, ResolvedOptions } from './options.js'
 import { resolveOptions } from './options.js'
+import { describeError, providerError, redactText } from './failures.js'
+import { fatalCloseError, validateCloseArguments } from './closeCodes.js'
+import { QueueFlusher } from './queueFlusher.js'
 import { SendQueue } from './sendQueue.js'
 import type { ReconnectingWebSocketEventMap } from './socketEvents.js'
 import type { ConnectionAction, ConnectionState, DisconnectCause } from './state.js'
 import { readyStateOf, transition } from './state.js'
 import type { ProtocolsProvider, UrlProvider } from './url.js'
-import { parseWebSocketUrl, redactUrl, resolveProvider } from './url.js'
+import { isPromise, parseWebSocketUrl, redactUrl, resolveProvider } from './url.js'
 import { byteSizeOf, snapshotOf } from './webSocketData.js'
 import type {
   CloseEventLike,
@@ -26,19 +29,13 @@ import type {
 import { readyStates } from './webSocketLike.js'
 
 type EventMap = ReconnectingWebSocketEventMap<ReconnectingWebSocket>
-type Handler<K extends keyof EventMap> = ((event: EventMap[K]) => void) | null
-
-/** A queue flush gives the event loop back after this long, so a huge backlog cannot freeze it. */
-const flushSliceMs = 8
-/** How often a flush paused by backpressure looks at `bufferedAmount` again. */
-const drainPollMs = 4
 
 /**
  * A drop-in replacement for `WebSocket` that does not let go: it reconnects with jittered
  * backoff, queues what is sent while the link is down and flushes it in order, and (optionally)
  * detects half-open links with a heartbeat. It speaks to any WebSocket server.
  */
-export class ReconnectingWebSocket {
+export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
   static readonly CONNECTING = readyStates.CONNECTING
   static readonly OPEN = readyStates.OPEN
   static readonly CLOSING = readyStates.CLOSING
@@ -51,8 +48,8 @@ export class ReconnectingWebSocket {
   private readonly options: ResolvedOptions
   private readonly urlProvider: UrlProvider
   private readonly protocolsProvider: ProtocolsProvider
-  private readonly listeners = new Listeners<EventMap>()
   private readonly queue: SendQueue<WebSocketData>
+  private readonly flusher: QueueFlusher
   private readonly heartbeat: HeartbeatMonitor | undefined
   private readonly handlers: SocketHandlers
   private current: ConnectionState = { status: 'closed' }
@@ -68,7 +65,6 @@ export class ReconnectingWebSocket {
   private reconnectTimer: TimerHandle | undefined
   private connectTimer: TimerHandle | undefined
   private closeTimer: TimerHandle | undefined
-  private flushTimer: TimerHandle | undefined
 
   /**
    * @param url The server URL, or a function (sync or async) called before every attempt, e.g.
@@ -80,11 +76,24 @@ export class ReconnectingWebSocket {
     protocols?: ProtocolsProvider,
     options: ReconnectingWebSocketOptions = {},
   ) {
+    super()
     this.options = resolveOptions(options, WebSocketDefault as unknown as WebSocketConstructor)
     if (typeof url === 'string' || url instanceof URL) this.currentUrl = parseWebSocketUrl(url)
     this.urlProvider = url
     this.protocolsProvider = protocols
     this.queue = new SendQueue(this.options.queue)
+    this.flusher = new QueueFlusher(
+      this.queue,
+      this.options.clock,
+      this.options.highWaterMarkBytes,
+      () => (this.current.status === 'open' ? this.socket : undefined),
+      (error) =>
+        this.emitError(
+          new LifelineError('CONNECTION_ERROR', `send failed: ${describeError(error)}`, {
+            cause: error,
+          }),
+        ),
+    )
     const { heartbeat } = this.options
     this.heartbeat =
       heartbeat === undefined
@@ -147,46 +156,6 @@ export class ReconnectingWebSocket {
     if (this.socket !== undefined) this.socket.binaryType = value
   }
 
-  get onopen(): Handler<'open'> {
-    return this.listeners.getHandler('open')
-  }
-  set onopen(handler: Handler<'open'>) {
-    this.listeners.setHandler('open', handler)
-  }
-  get onmessage(): Handler<'message'> {
-    return this.listeners.getHandler('message')
-  }
-  set onmessage(handler: Handler<'message'>) {
-    this.listeners.setHandler('message', handler)
-  }
-  get onclose(): Handler<'close'> {
-    return this.listeners.getHandler('close')
-  }
-  set onclose(handler: Handler<'close'>) {
-    this.listeners.setHandler('close', handler)
-  }
-  get onerror(): Handler<'error'> {
-    return this.listeners.getHandler('error')
-  }
-  set onerror(handler: Handler<'error'>) {
-    this.listeners.setHandler('error', handler)
-  }
-
-  addEventListener<K extends keyof EventMap>(
-    type: K,
-    listener: Listener<EventMap[K]> | null,
-    options?: boolean | ListenerOptions,
-  ): void {
-    this.listeners.add(type, listener, options)
-  }
-
-  removeEventListener<K extends keyof EventMap>(
-    type: K,
-    listener: Listener<EventMap[K]> | null,
-  ): void {
-    this.listeners.remove(type, listener)
-  }
-
   /**
    * Sends at once when the link is open and nothing is queued; otherwise queues, and the queue
    * flushes in order on the next open, before anything sent from the `open` handler. Throws
@@ -213,7 +182,7 @@ export class ReconnectingWebSocket {
    * messages are kept, and sent if `reconnect()` is called later.
    */
   close(code?: number, reason?: string): void {
-    validateClose(code, reason)
+    validateCloseArguments(code, reason)
     const { status } = this.current
     if (status === 'closing' || status === 'closed') {
       this.closedByUser = true
@@ -256,7 +225,7 @@ export class ReconnectingWebSocket {
    * any state: after `close()`, after a fatal close code, after retries ran out.
    */
   reconnect(code?: number, reason?: string): void {
-    validateClose(code, reason)
+    validateCloseArguments(code, reason)
     this.closedByUser = false
     this.stopWork()
     const socket = this.socket
@@ -281,7 +250,7 @@ export class ReconnectingWebSocket {
   private connect(): void {
     const attempt = this.failures + 1
     if (!this.setState({ type: 'connect', attempt })) return
-    this.dispatch('connecting', { type: 'connecting', attempt, target: this })
+    this.listeners.dispatch('connecting', { type: 'connecting', attempt, target: this })
     if (this.current.status !== 'connecting') return
     const id = ++this.attemptId
     this.connectTimer = this.options.clock.setTimeout(
@@ -345,8 +314,9 @@ export class ReconnectingWebSocket {
     this.openedAt = this.options.clock.now()
     this.setState({ type: 'opened' })
     this.heartbeat?.start()
-    this.flush()
-    if (this.current.status === 'open') this.dispatch('open', { type: 'open', target: this })
+    this.flusher.flush()
+    if (this.current.status === 'open')
+      this.listeners.dispatch('open', { type: 'open', target: this })
   }
 
   private onSocketMessage(data: unknown): void {
@@ -429,7 +399,7 @@ export class ReconnectingWebSocket {
     if (status === 'open' && clock.now() - this.openedAt >= minUptimeMs) this.failures = 0
     const closeEvent = { code: cause.code, reason: cause.reason, wasClean: cause.wasClean }
     if (!this.decideReconnect(closeEvent)) {
-      const error = fatalError(cause)
+      const error = fatalCloseError(cause)
       this.setState({ type: 'closed', cause: error === undefined ? cause : { ...cause, error } })
       if (hadSocket) this.dispatchClose(cause)
       if (error !== undefined) this.emitError(error)
@@ -457,7 +427,13 @@ export class ReconnectingWebSocket {
     }, delayMs)
     if (hadSocket) this.dispatchClose(cause)
     if (this.current === waiting) {
-      this.dispatch('reconnecting', { type: 'reconnecting', attempt, delayMs, cause, target: this })
+      this.listeners.dispatch('reconnecting', {
+        type: 'reconnecting',
+        attempt,
+        delayMs,
+        cause,
+        target: this,
+      })
     }
   }
 
@@ -499,48 +475,14 @@ export class ReconnectingWebSocket {
     const size = byteSizeOf(data)
     const dropped = this.queue.push(snapshotOf(data), size)
     for (const item of dropped) {
-      this.dispatch('drop', { type: 'drop', data: item, reason: 'overflow', target: this })
+      this.listeners.dispatch('drop', {
+        type: 'drop',
+        data: item,
+        reason: 'overflow',
+        target: this,
+      })
     }
-    if (status === 'open' && this.flushTimer === undefined) {
-      this.flushTimer = this.options.clock.setTimeout(this.flush, 0)
-    }
-  }
-
-  /**
-   * Writes queued messages in order. Yields to the event loop every `flushSliceMs`, and pauses
-   * while the socket holds more than `highWaterMarkBytes`, so a 100k backlog neither freezes the
-   * process nor gets copied into the socket's buffer at once.
-   */
-  private flush = (): void => {
-    this.flushTimer = undefined
-    const socket = this.socket
-    if (socket === undefined || this.current.status !== 'open') return
-    const { clock, highWaterMarkBytes } = this.options
-    const started = clock.now()
-    let written = 0
-    while (this.queue.length > 0) {
-      // Not open any more: its close event is on the way; the rest waits for the next link.
-      if (socket.readyState !== readyStates.OPEN) return
-      if (socket.bufferedAmount > highWaterMarkBytes) {
-        this.flushTimer = clock.setTimeout(this.flush, drainPollMs)
-        return
-      }
-      try {
-        socket.send(this.queue.peek() as WebSocketData)
-      } catch (error) {
-        this.emitError(
-          new LifelineError('CONNECTION_ERROR', `send failed: ${describeError(error)}`, {
-            cause: error,
-          }),
-        )
-        return
-      }
-      this.queue.shift()
-      if ((++written & 255) === 0 && clock.now() - started >= flushSliceMs) {
-        this.flushTimer = clock.setTimeout(this.flush, 0)
-        return
-      }
-    }
+    if (status === 'open') this.flusher.schedule()
   }
 
   private sendPing(data: WebSocketData): void {
@@ -570,7 +512,7 @@ export class ReconnectingWebSocket {
     this.socket = undefined
     this.heartbeat?.stop()
     this.clearTimer('connectTimer')
-    this.clearTimer('flushTimer')
+    this.flusher.cancel()
   }
 
   /** Stops every timer and pending attempt (not the current socket). */
@@ -580,10 +522,10 @@ export class ReconnectingWebSocket {
     this.clearTimer('reconnectTimer')
     this.clearTimer('connectTimer')
     this.clearTimer('closeTimer')
-    this.clearTimer('flushTimer')
+    this.flusher.cancel()
   }
 
-  private clearTimer(name: 'reconnectTimer' | 'connectTimer' | 'closeTimer' | 'flushTimer'): void {
+  private clearTimer(name: 'reconnectTimer' | 'connectTimer' | 'closeTimer'): void {
     const handle = this[name]
     if (handle !== undefined) this.options.clock.clearTimeout(handle)
     this[name] = undefined
@@ -596,12 +538,17 @@ export class ReconnectingWebSocket {
     if (next === previous) return false
     this.current = next
     this.debug(`state ${previous.status} -> ${next.status}`, { ...next })
-    this.dispatch('statechange', { type: 'statechange', state: next, previous, target: this })
+    this.listeners.dispatch('statechange', {
+      type: 'statechange',
+      state: next,
+      previous,
+      target: this,
+    })
     return true
   }
 
   private dispatchClose(cause: DisconnectCause): void {
-    this.dispatch('close', {
+    this.listeners.dispatch('close', {
       type: 'close',
       code: cause.code,
       reason: cause.reason,
@@ -612,66 +559,10 @@ export class ReconnectingWebSocket {
 
   private emitError(error: LifelineError): void {
     this.debug(`error ${error.code}`, { message: error.message })
-    this.dispatch('error', { type: 'error', error, message: error.message, target: this })
-  }
-
-  private dispatch<K extends keyof EventMap>(type: K, event: EventMap[K]): void {
-    this.listeners.dispatch(type, event)
+    this.listeners.dispatch('error', { type: 'error', error, message: error.message, target: this })
   }
 
   private debug(message: string, details?: Record<string, unknown>): void {
     this.options.debug?.(message, details)
   }
-}
-
-function validateClose(code: number | undefined, reason: string | undefined): void {
-  if (code !== undefined && code !== 1000 && !(code >= 3000 && code <= 4999)) {
-    throw new LifelineError(
-      'INVALID_ARGUMENT',
-      `close code must be 1000 or in 3000–4999, got ${code}`,
-    )
-  }
-  if (reason !== undefined && new TextEncoder().encode(reason).length > 123) {
-    throw new LifelineError('INVALID_ARGUMENT', 'close reason must be at most 123 UTF-8 bytes')
-  }
-}
-
-/** Closes that end the socket for good carry an error that says why. */
-function fatalError(cause: DisconnectCause): LifelineError | undefined {
-  if (cause.error !== undefined) return cause.error
-  if (cause.code === 4401) {
-    return new LifelineError('UNAUTHENTICATED', `server refused the credentials: ${cause.reason}`, {
-      closeCode: 4401,
-    })
-  }
-  if (cause.code === 4403) {
-    return new LifelineError('FORBIDDEN', `server refused access: ${cause.reason}`, {
-      closeCode: 4403,
-    })
-  }
-  return undefined
-}
-
-function providerError(error: unknown): LifelineError {
-  if (error instanceof LifelineError) return error
-  return new LifelineError(
-    'CONNECTION_ERROR',
-    `the url or protocols provider failed: ${redactText(describeError(error))}`,
-    { cause: error },
-  )
-}
-
-function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
-  return typeof (value as { then?: unknown } | null)?.then === 'function'
-}
-
-function describeError(error: unknown): string {
-  if (error instanceof Error) return error.message
-  if (typeof error === 'string') return error
-  return ''
-}
-
-/** Redacts every URL inside a free text (error messages of sockets may quote the URL). */
-function redactText(text: string): string {
-  return text.replace(/\b(?:wss?|https?):\/\/\S+/g, (url) => redactUrl(url))
 }

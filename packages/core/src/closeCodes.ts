@@ -1,0 +1,54 @@
+import { LifelineError } from '@lifeline/codec'
+import type { DisconnectCause } from './state.js'
+import type { CloseEventLike } from './webSocketLike.js'
+import { utf8ByteLength } from './utf8.js'
+
+/**
+ * Close codes after which reconnecting cannot help: the server will refuse the same request
+ * again. Everything else (1006 abnormal, 1011 server error, 1012 service restart, 1013 try
+ * again later, other 4xxx) is retried.
+ */
+export const fatalCloseCodes: ReadonlySet<number> = new Set([
+  1002, // protocol error
+  1003, // unsupported data
+  1007, // invalid payload
+  1008, // policy violation
+  1009, // message too big
+  1010, // missing extension
+  4401, // unauthenticated
+  4403, // forbidden
+])
+
+/** The default `shouldReconnect`: retry unless the close code is in `fatalCloseCodes`. */
+export function defaultShouldReconnect(event: CloseEventLike): boolean {
+  return !fatalCloseCodes.has(event.code)
+}
+
+/** Checks `close()` arguments as the standard does, with a `LifelineError` instead of a DOMException. */
+export function validateCloseArguments(code: number | undefined, reason: string | undefined): void {
+  if (code !== undefined && code !== 1000 && !(code >= 3000 && code <= 4999)) {
+    throw new LifelineError(
+      'INVALID_ARGUMENT',
+      `close code must be 1000 or in 3000–4999, got ${code}`,
+    )
+  }
+  if (reason !== undefined && utf8ByteLength(reason) > 123) {
+    throw new LifelineError('INVALID_ARGUMENT', 'close reason must be at most 123 UTF-8 bytes')
+  }
+}
+
+/** Closes that end the socket for good carry an error that says why. */
+export function fatalCloseError(cause: DisconnectCause): LifelineError | undefined {
+  if (cause.error !== undefined) return cause.error
+  if (cause.code === 4401) {
+    return new LifelineError('UNAUTHENTICATED', `server refused the credentials: ${cause.reason}`, {
+      closeCode: 4401,
+    })
+  }
+  if (cause.code === 4403) {
+    return new LifelineError('FORBIDDEN', `server refused access: ${cause.reason}`, {
+      closeCode: 4403,
+    })
+  }
+  return undefined
+}
