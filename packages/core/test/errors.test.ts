@@ -61,7 +61,7 @@ describe('clear errors, and retrying per policy', () => {
   it('reports an upgrade refused by the server (wrong path) and retries', async () => {
     const server = fx.add(
       await startWsServer({
-        verifyClient: (info: { req: { url?: string } }) => info.req.url === '/right',
+        verifyClient: (info: { req: { url?: string | undefined } }) => info.req.url === '/right',
       }),
     )
     const socket = fx.add(
