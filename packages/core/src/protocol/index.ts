@@ -1,0 +1,24 @@
+export {
+  controlTypes,
+  isControlType,
+  isKnownControlType,
+  parseEnvelope,
+  protocolCloseCodes,
+  protocolError,
+  protocolVersion,
+} from './envelope.js'
+export type { ControlType, Envelope } from './envelope.js'
+export { ReliableStream, reliableStreamDefaults } from './reliableStream.js'
+export type { Arrival, ReliableStreamOptions } from './reliableStream.js'
+export type {
+  AnySchema,
+  ClientMessages,
+  ClientMethods,
+  MessageType,
+  RequestOf,
+  ResponseOf,
+  RpcMethod,
+  Schema,
+  ServerMessages,
+  ServerMethods,
+} from './schema.js'
