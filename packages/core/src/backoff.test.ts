@@ -143,3 +143,19 @@ describe('computeBackoffDelay with backoffDefaults', () => {
     expect(computeBackoffDelay(40, flat, () => 0.5)).toBe(250)
   })
 })
+
+describe('computeBackoffDelay with a zero initial delay', () => {
+  it('is 0, not NaN, however many retries failed', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.integer({ min: 0, max: 60 }), fc.integer({ min: 61, max: 2 ** 31 })),
+        fc.double({ min: 1, max: 1e9, noNaN: true, noDefaultInfinity: true }),
+        fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+        (retry, factor, random) => {
+          const options = { ...backoffDefaults, initialDelayMs: 0, factor }
+          expect(computeBackoffDelay(retry, options, () => random)).toBe(0)
+        },
+      ),
+    )
+  })
+})

@@ -35,6 +35,8 @@ export function computeBackoffDelay(
   options: BackoffOptions,
   random: () => number,
 ): number {
-  const ceiling = Math.min(options.maxDelayMs, options.initialDelayMs * options.factor ** retry)
+  // 0 * Infinity is NaN once factor ** retry overflows: a zero initial delay stays zero.
+  const growth = options.initialDelayMs === 0 ? 0 : options.initialDelayMs * options.factor ** retry
+  const ceiling = Math.min(options.maxDelayMs, growth)
   return Math.floor(random() * ceiling)
 }

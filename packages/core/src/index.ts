@@ -1,6 +1,17 @@
 export { LifelineError, isLifelineError } from '@lifeline/codec'
 export type { LifelineErrorCode, LifelineErrorOptions } from '@lifeline/codec'
 export { backoffDefaults, computeBackoffDelay } from './backoff.js'
+export { Client, clientDefaults, createClient, defaultFraming } from './client/index.js'
+export type {
+  ClientEvents,
+  ClientOptions,
+  ClientState,
+  ClientStatus,
+  RawFraming,
+  RequestOptions,
+  ResetEvent,
+  SendOptions,
+} from './client/index.js'
 export type { BackoffOptions } from './backoff.js'
 export { systemClock } from './clock.js'
 export type { Clock, TimerHandle } from './clock.js'
@@ -25,6 +36,18 @@ export type {
   StateChangeEvent,
 } from './socketEvents.js'
 export type { ConnectionState, ConnectionStatus, DisconnectCause } from './state.js'
+export type {
+  AnySchema,
+  ClientMessages,
+  ClientMethods,
+  MessageType,
+  RequestOf,
+  ResponseOf,
+  RpcMethod,
+  Schema,
+  ServerMessages,
+  ServerMethods,
+} from './protocol/schema.js'
 export { redactUrl } from './url.js'
 export type { ProtocolsProvider, Provider, UrlProvider } from './url.js'
 export type {

@@ -124,6 +124,19 @@ function nonNegative(name: string, value: number): number {
   return value
 }
 
+/** Timers take at most 2^31 - 1 ms; beyond, Node and browsers fire them at once. */
+const maxTimerDelayMs = 2 ** 31 - 1
+
+function timerDelay(name: string, value: number): number {
+  if (!(value >= 0 && value <= maxTimerDelayMs)) {
+    throw new LifelineError(
+      'INVALID_ARGUMENT',
+      `${name} must be a number of ms from 0 to ${maxTimerDelayMs}, got ${value}`,
+    )
+  }
+  return value
+}
+
 /** Fills in defaults and rejects values that would make the socket misbehave. */
 export function resolveOptions(
   options: ReconnectingWebSocketOptions,
@@ -155,12 +168,12 @@ export function resolveOptions(
     backoff: {
       initialDelayMs: nonNegative('initialDelayMs', options.initialDelayMs ?? d.initialDelayMs),
       factor: nonNegative('factor', options.factor ?? d.factor),
-      maxDelayMs: nonNegative('maxDelayMs', options.maxDelayMs ?? d.maxDelayMs),
+      maxDelayMs: timerDelay('maxDelayMs', options.maxDelayMs ?? d.maxDelayMs),
     },
     delayMs: options.delayMs,
     minUptimeMs: nonNegative('minUptimeMs', options.minUptimeMs ?? d.minUptimeMs),
     maxRetries: nonNegative('maxRetries', options.maxRetries ?? d.maxRetries),
-    connectionTimeoutMs: nonNegative(
+    connectionTimeoutMs: timerDelay(
       'connectionTimeoutMs',
       options.connectionTimeoutMs ?? d.connectionTimeoutMs,
     ),

@@ -300,3 +300,11 @@ describe('SendQueue after a large burst', () => {
     expect(queue.bytes).toBe(1)
   })
 })
+
+describe('SendQueue with room for nothing', () => {
+  it.each(['drop-oldest', 'drop-newest'] as const)('drops the new item under %s', (overflow) => {
+    const queue = new SendQueue<string>({ maxMessages: 0, maxBytes: 100, overflow })
+    expect(queue.push('a', 1)).toEqual(['a'])
+    expect(queue.length).toBe(0)
+  })
+})

@@ -71,7 +71,8 @@ export class SendQueue<T> {
         `send queue is full (${this.count}/${maxMessages} messages, ${this.byteCount}+${size}/${maxBytes} bytes)`,
       )
     }
-    if (overflow === 'drop-newest' || size > maxBytes) return [item]
+    // An item that could never fit is itself the one dropped, not everything before it.
+    if (overflow === 'drop-newest' || size > maxBytes || maxMessages === 0) return [item]
     const dropped: T[] = []
     while (!fits()) dropped.push(this.shift() as T)
     this.append(item, size)

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { LifelineError, isLifelineError } from '@lifeline/codec'
@@ -58,9 +59,9 @@ describe('parseWebSocketUrl', () => {
     expect(isLifelineError(error, 'INVALID_URL')).toBe(true)
   })
 
-  it('keeps the parser’s error as the cause of an unparseable URL', () => {
+  it('attaches no cause to an unparseable URL: the parser’s error would quote the input', () => {
     const error = thrownBy(() => parseWebSocketUrl('ws://[::1/'))
-    expect((error as Error).cause).toBeInstanceOf(TypeError)
+    expect((error as Error).cause).toBeUndefined()
   })
 
   it('never puts a query token in the error message', () => {
@@ -164,5 +165,25 @@ describe('redactUrl', () => {
     'wss://alice@example.com/x',
   ])('leaves %s, which has no query or password, unchanged', (input) => {
     expect(redactUrl(input)).toBe(input)
+  })
+})
+
+describe('URL edge cases', () => {
+  it('refuses an empty fragment, as the standard constructor does', () => {
+    const error = thrownBy(() => parseWebSocketUrl('ws://example.com/#'))
+    expect(isLifelineError(error, 'INVALID_URL')).toBe(true)
+  })
+
+  it('keeps a query token out of the whole error, cause included', () => {
+    const error = thrownBy(() => parseWebSocketUrl('ws://[::1/?token=s3cretT0kenValue'))
+    expect(isLifelineError(error, 'INVALID_URL')).toBe(true)
+    expect(inspect(error)).not.toContain('s3cretT0kenValue')
+  })
+
+  it('redacts a bare query name and a fragment', () => {
+    const redacted = redactUrl('wss://example.com/x?SECRETTOKEN#access_token=abc')
+    expect(redacted).not.toContain('SECRETTOKEN')
+    expect(redacted).not.toContain('abc')
+    expect(redacted).toBe('wss://example.com/x?[redacted]#[redacted]')
   })
 })

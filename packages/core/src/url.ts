@@ -14,10 +14,9 @@ export function parseWebSocketUrl(input: string | URL): string {
   let url: URL
   try {
     url = new URL(String(input))
-  } catch (cause) {
-    throw new LifelineError('INVALID_URL', `invalid WebSocket URL: ${redactUrl(String(input))}`, {
-      cause,
-    })
+  } catch {
+    // No `cause`: the parser's error keeps the raw input, token and all.
+    throw new LifelineError('INVALID_URL', `invalid WebSocket URL: ${redactUrl(String(input))}`)
   }
   if (url.protocol === 'http:') url.protocol = 'ws:'
   else if (url.protocol === 'https:') url.protocol = 'wss:'
@@ -27,7 +26,8 @@ export function parseWebSocketUrl(input: string | URL): string {
       `WebSocket URL must use ws:, wss:, http: or https:, got ${url.protocol} (${redactUrl(url.href)})`,
     )
   }
-  if (url.hash !== '') {
+  // An empty fragment (`…/#`) leaves `hash` empty but is still a fragment to the standard.
+  if (url.hash !== '' || url.href.endsWith('#')) {
     throw new LifelineError(
       'INVALID_URL',
       `WebSocket URL must not have a fragment: ${redactUrl(url.href)}`,
@@ -49,9 +49,16 @@ export function redactUrl(input: string): string {
     return input.replace(/\?.*$/s, '?[redacted]').replace(/\/\/[^/@]*@/, '//[redacted]@')
   }
   if (url.password !== '') url.password = 'redacted'
-  const names = [...url.searchParams.keys()]
-  if (names.length === 0) return url.href
-  url.search = names.map((name) => `${encodeURIComponent(name)}=[redacted]`).join('&')
+  // A fragment may carry a token too (`#access_token=…`).
+  if (url.hash !== '') url.hash = '[redacted]'
+  const entries = [...url.searchParams.entries()]
+  if (entries.length === 0) return url.href
+  // A bare `?name` is itself the secret (`?SECRETTOKEN`): redact the name too.
+  url.search = entries
+    .map(([name, value]) =>
+      value === '' ? '[redacted]' : `${encodeURIComponent(name)}=[redacted]`,
+    )
+    .join('&')
   return url.href
 }
 

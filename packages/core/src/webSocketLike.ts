@@ -19,6 +19,8 @@ export interface CloseEventLike {
 
 /** What Lifeline reads from an error event (implementations disagree on the rest). */
 export interface ErrorEventLike {
+  /** Present on every real event; declared so that the DOM's `Event` matches this weak type. */
+  readonly type?: string
   readonly message?: string
   readonly error?: unknown
 }

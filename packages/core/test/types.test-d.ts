@@ -14,6 +14,13 @@ type InjectableWebSocket = NonNullable<ReconnectingWebSocketOptions['WebSocket']
 // `ws`'s WebSocket and the fake plug in as the `WebSocket` option.
 expectTypeOf<typeof WebSocket>().toExtend<InjectableWebSocket>()
 expectTypeOf<typeof FakeWebSocket>().toExtend<InjectableWebSocket>()
+expectTypeOf<typeof globalThis.WebSocket>().toExtend<InjectableWebSocket>()
+expectTypeOf((url: string) => {
+  return new ReconnectingWebSocket(url, undefined, {
+    WebSocket: globalThis.WebSocket,
+    startClosed: true,
+  })
+}).returns.toEqualTypeOf<ReconnectingWebSocket>()
 
 // And a socket can be made with each (the functions are only type-checked, never called).
 expectTypeOf((url: string) => {

@@ -1,0 +1,428 @@
+import { beforeEach, describe, expect, it, vi } from 'vitest'
+import { json } from '@lifeline/codec'
+import type { LifelineError } from '@lifeline/codec'
+import { FakeWebSocket } from '../testing/fakeWebSocket.js'
+import { ManualClock } from '../testing/manualClock.js'
+import type { Envelope } from '../protocol/envelope.js'
+import type { RpcMethod } from '../protocol/schema.js'
+import { createClient } from './client.js'
+import type { Client } from './client.js'
+import type { ClientOptions } from './clientOptions.js'
+
+interface Chat {
+  client: { say: { text: string }; error: string }
+  server: { said: { text: string }; statechange: number }
+  rpc: { add: RpcMethod<{ a: number; b: number }, number> }
+  clientRpc: { confirm: RpcMethod<string, boolean> }
+}
+
+const codec = json()
+let clock: ManualClock
+
+/** What the fake server received, decoded. */
+const received = (socket = FakeWebSocket.last) =>
+  socket.sent.map((frame) => codec.decode(frame as string) as Envelope)
+const receivedTypes = (socket = FakeWebSocket.last) => received(socket).map((e) => e.t)
+const deliver = (envelope: Envelope, socket = FakeWebSocket.last) =>
+  socket.receive(codec.encode(envelope))
+const flushMicrotasks = () => new Promise<void>((resolve) => setTimeout(resolve, 0))
+
+function create(options: Partial<ClientOptions> = {}): Client<Chat> {
+  return createClient<Chat>({
+    url: 'ws://test.local/',
+    ...options,
+    socket: { WebSocket: FakeWebSocket, clock, random: () => 0.5, ...options.socket },
+  })
+}
+
+/** Opens the current fake socket and completes the handshake. */
+function welcome(sid = 'S1', resumed = false, a = 0, socket = FakeWebSocket.last) {
+  if (socket.readyState === FakeWebSocket.CONNECTING) socket.accept('lifeline.v1.json')
+  deliver({ t: '$welcome', d: { sid, resumed, a } }, socket)
+}
+
+beforeEach(() => {
+  FakeWebSocket.reset()
+  clock = new ManualClock(1_000)
+})
+
+describe('handshake', () => {
+  it('offers the codecs as subprotocols, says $hello first and is open on $welcome', () => {
+    const client = create()
+    expect(FakeWebSocket.last.protocols).toEqual(['lifeline.v1.json'])
+    expect(client.state.status).toBe('connecting')
+    FakeWebSocket.last.accept('lifeline.v1.json')
+    expect(received()).toEqual([{ t: '$hello', d: { v: 1 } }])
+    expect(client.state.status).toBe('connecting')
+    deliver({ t: '$welcome', d: { sid: 'S1', resumed: false, a: 0 } })
+    expect(client.state).toMatchObject({ status: 'open', sessionId: 'S1', resumed: false })
+    client.close()
+  })
+
+  it('holds messages sent before $welcome and sends them numbered after it, in order', () => {
+    const client = create()
+    client.send('say', { text: 'one' })
+    client.send('say', { text: 'two' })
+    FakeWebSocket.last.accept('lifeline.v1.json')
+    expect(receivedTypes()).toEqual(['$hello'])
+    deliver({ t: '$welcome', d: { sid: 'S1', resumed: false, a: 0 } })
+    expect(received().slice(1)).toEqual([
+      { t: 'say', d: { text: 'one' }, s: 1, a: 0 },
+      { t: 'say', d: { text: 'two' }, s: 2, a: 0 },
+    ])
+    expect(client.unacked).toBe(2)
+    deliver({ t: '$ack', a: 2 })
+    expect(client.unacked).toBe(0)
+    client.close()
+  })
+
+  it('refuses a server that chose no Lifeline subprotocol', () => {
+    const client = create()
+    const errors: LifelineError[] = []
+    client.events.on('error', (error) => errors.push(error))
+    FakeWebSocket.last.accept('')
+    expect(errors.map((error) => error.code)).toEqual(['PROTOCOL_ERROR'])
+    expect(errors[0]?.message).toMatch(/Lifeline subprotocol/)
+  })
+
+  it('reports $error from the server', () => {
+    const client = create()
+    const errors: LifelineError[] = []
+    client.events.on('error', (error) => errors.push(error))
+    FakeWebSocket.last.accept('lifeline.v1.json')
+    deliver({ t: '$error', d: { code: 'TOO_MANY', message: 'slow down' } })
+    expect(errors[0]).toMatchObject({ code: 'REMOTE_ERROR', remoteCode: 'TOO_MANY' })
+    client.close()
+  })
+})
+
+describe('reliable delivery', () => {
+  it('dispatches inbound messages once and in order, dropping duplicates', () => {
+    const client = create()
+    const texts: string[] = []
+    client.on('said', (data) => texts.push(data.text))
+    welcome()
+    deliver({ t: 'said', d: { text: 'a' }, s: 1 })
+    deliver({ t: 'said', d: { text: 'b' }, s: 2 })
+    deliver({ t: 'said', d: { text: 'a' }, s: 1 })
+    deliver({ t: 'said', d: { text: 'c' }, s: 3 })
+    expect(texts).toEqual(['a', 'b', 'c'])
+    client.close()
+  })
+
+  it('batches acknowledgements: after ackEvery messages, or ackDelayMs after the first', () => {
+    const client = create({ ackEvery: 4, ackDelayMs: 20 })
+    welcome()
+    for (let s = 1; s <= 5; s++) deliver({ t: 'said', d: { text: String(s) }, s })
+    expect(received().filter((e) => e.t === '$ack')).toEqual([{ t: '$ack', a: 4 }])
+    clock.advance(19)
+    expect(received().filter((e) => e.t === '$ack')).toHaveLength(1)
+    clock.advance(1)
+    expect(
+      received()
+        .filter((e) => e.t === '$ack')
+        .at(-1),
+    ).toEqual({ t: '$ack', a: 5 })
+    client.close()
+  })
+
+  it('piggybacks the ack on outgoing messages instead of sending $ack', () => {
+    const client = create({ ackDelayMs: 20 })
+    welcome()
+    deliver({ t: 'said', d: { text: 'x' }, s: 1 })
+    client.send('say', { text: 'reply' })
+    clock.advance(100)
+    expect(received().slice(1)).toEqual([{ t: 'say', d: { text: 'reply' }, s: 1, a: 1 }])
+    client.close()
+  })
+
+  it('resumes after a reconnect: asks with sid and ack, resends only what the server lacks', () => {
+    const client = create()
+    const first = FakeWebSocket.last
+    welcome('S1')
+    deliver({ t: 'said', d: { text: 'a' }, s: 1 }, first)
+    client.send('say', { text: '1' })
+    client.send('say', { text: '2' })
+    first.fail()
+    client.send('say', { text: '3' })
+    clock.advance(250)
+    const second = FakeWebSocket.last
+    second.accept('lifeline.v1.json')
+    expect(received(second)).toEqual([{ t: '$hello', d: { v: 1, sid: 'S1', a: 1 } }])
+    deliver({ t: '$welcome', d: { sid: 'S1', resumed: true, a: 1 } }, second)
+    expect(
+      received(second)
+        .slice(1)
+        .map((e) => [e.s, (e.d as { text: string }).text]),
+    ).toEqual([
+      [2, '2'],
+      [3, '3'],
+    ])
+    expect(client.state).toMatchObject({ status: 'open', resumed: true })
+    client.close()
+  })
+
+  it("tells 'reset' and resends unacknowledged messages as new when the session is gone", () => {
+    const client = create()
+    const resets: unknown[] = []
+    client.events.on('reset', (event) => resets.push(event))
+    const texts: string[] = []
+    client.on('said', (data) => texts.push(data.text))
+    welcome('S1')
+    deliver({ t: 'said', d: { text: 'old' }, s: 1 })
+    client.send('say', { text: '1' })
+    client.send('say', { text: '2' })
+    deliver({ t: '$ack', a: 1 })
+    FakeWebSocket.last.fail()
+    clock.advance(250)
+    welcome('S2', false, 0)
+    expect(resets).toEqual([{ previousSessionId: 'S1', sessionId: 'S2', resent: 1 }])
+    expect(received().slice(1)).toEqual([{ t: 'say', d: { text: '2' }, s: 1, a: 0 }])
+    deliver({ t: 'said', d: { text: 'new' }, s: 1 })
+    expect(texts).toEqual(['old', 'new'])
+    client.close()
+  })
+
+  it('drops the link on a sequence gap, reports it, and resumes', () => {
+    const client = create()
+    const errors: string[] = []
+    client.events.on('error', (error) => errors.push(error.code))
+    welcome()
+    const first = FakeWebSocket.last
+    deliver({ t: 'said', d: { text: 'a' }, s: 2 })
+    expect(errors).toEqual(['PROTOCOL_ERROR'])
+    expect(first.closedWith).toEqual({ code: 4002, reason: 'protocol_error' })
+    expect(FakeWebSocket.instances).toHaveLength(2)
+    client.close()
+  })
+
+  it('drops the link on an undecodable frame and resumes', () => {
+    const client = create()
+    const errors: string[] = []
+    client.events.on('error', (error) => errors.push(error.code))
+    welcome()
+    FakeWebSocket.last.receive('{not json')
+    expect(errors).toEqual(['DECODE_FAILED'])
+    expect(FakeWebSocket.instances).toHaveLength(2)
+    client.close()
+  })
+
+  it("reports a fire-and-forget message as 'drop' while the link is down", () => {
+    const client = create()
+    const drops: unknown[] = []
+    client.events.on('drop', (event) => drops.push(event))
+    client.send('say', { text: 'lost?' }, { reliable: false })
+    expect(drops).toEqual([{ type: 'say', data: { text: 'lost?' } }])
+    welcome()
+    client.send('say', { text: 'now' }, { reliable: false })
+    expect(received().at(-1)).toEqual({ t: 'say', d: { text: 'now' } })
+    client.close()
+  })
+
+  it('throws QUEUE_FULL when maxUnacked messages await acknowledgement', () => {
+    const client = create({ maxUnacked: 2 })
+    client.send('say', { text: '1' })
+    client.send('say', { text: '2' })
+    expect(() => client.send('say', { text: '3' })).toThrow(
+      expect.objectContaining({ code: 'QUEUE_FULL' }),
+    )
+    client.close()
+  })
+})
+
+describe('RPC', () => {
+  it('resolves with the typed response', async () => {
+    const client = create()
+    welcome()
+    const result = client.request('add', { a: 1, b: 2 })
+    const request = received().at(-1)
+    expect(request).toMatchObject({ t: '$req', s: 1, d: { id: 1, m: 'add', d: { a: 1, b: 2 } } })
+    deliver({ t: '$res', d: { id: 1, d: 3 }, s: 1, a: 1 })
+    await expect(result).resolves.toBe(3)
+    client.close()
+  })
+
+  it('rejects with REMOTE_ERROR carrying the server code and message', async () => {
+    const client = create()
+    welcome()
+    const result = client.request('add', { a: 1, b: 2 })
+    deliver({ t: '$res', d: { id: 1, e: { code: 'OVERFLOW', message: 'too big' } }, s: 1 })
+    await expect(result).rejects.toMatchObject({ code: 'REMOTE_ERROR', remoteCode: 'OVERFLOW' })
+    client.close()
+  })
+
+  it('rejects with REQUEST_TIMEOUT, then ignores the late response', async () => {
+    const client = create()
+    welcome()
+    const result = client.request('add', { a: 1, b: 2 }, { timeoutMs: 100 })
+    clock.advance(100)
+    await expect(result).rejects.toMatchObject({ code: 'REQUEST_TIMEOUT' })
+    expect(() => deliver({ t: '$res', d: { id: 1, d: 3 }, s: 1 })).not.toThrow()
+    client.close()
+  })
+
+  it('rejects with ABORTED when its signal aborts, and at once for an aborted signal', async () => {
+    const client = create()
+    welcome()
+    const controller = new AbortController()
+    const result = client.request('add', { a: 1, b: 2 }, { signal: controller.signal })
+    controller.abort()
+    await expect(result).rejects.toMatchObject({ code: 'ABORTED' })
+    await expect(
+      client.request('add', { a: 1, b: 2 }, { signal: controller.signal }),
+    ).rejects.toMatchObject({ code: 'ABORTED' })
+    client.close()
+  })
+
+  it('rejects pending requests with CLOSED on close(), leaving no timer', async () => {
+    const client = create()
+    welcome()
+    const result = client.request('add', { a: 1, b: 2 })
+    client.close()
+    await expect(result).rejects.toMatchObject({ code: 'CLOSED' })
+    await flushMicrotasks()
+    expect(clock.pending).toBe(0)
+  })
+
+  it('survives a reconnect: the request is resent and answered once', async () => {
+    const client = create()
+    welcome('S1')
+    const result = client.request('add', { a: 2, b: 2 })
+    FakeWebSocket.last.fail()
+    clock.advance(250)
+    welcome('S1', true, 0)
+    expect(received().slice(1)).toMatchObject([{ t: '$req', s: 1, d: { id: 1, m: 'add' } }])
+    deliver({ t: '$res', d: { id: 1, d: 4 }, s: 1 })
+    await expect(result).resolves.toBe(4)
+    client.close()
+  })
+
+  it('answers server requests with its handlers, NOT_FOUND for unknown methods', async () => {
+    const client = create()
+    client.handle('confirm', (question) => question === 'sure?')
+    welcome()
+    deliver({ t: '$req', d: { id: 7, m: 'confirm', d: 'sure?' }, s: 1 })
+    deliver({ t: '$req', d: { id: 8, m: 'nope', d: null }, s: 2 })
+    await flushMicrotasks()
+    const responses = received().filter((e) => e.t === '$res')
+    expect(responses.map((e) => e.d)).toEqual([
+      { id: 8, e: { code: 'NOT_FOUND', message: "no method 'nope' on this client" } },
+      { id: 7, d: true },
+    ])
+    client.close()
+  })
+})
+
+describe('state, heartbeat and events', () => {
+  it('keeps lifecycle events apart from message types of the same name', () => {
+    const client = create()
+    const messages: number[] = []
+    const transitions: string[] = []
+    client.on('statechange', (data) => messages.push(data))
+    client.events.on('statechange', (state, previous) =>
+      transitions.push(`${previous.status}>${state.status}`),
+    )
+    welcome()
+    deliver({ t: 'statechange', d: 42, s: 1 })
+    expect(messages).toEqual([42])
+    expect(transitions).toEqual(['connecting>open'])
+    client.close()
+  })
+
+  it('gives a stable snapshot and notifies subscribers on change only', () => {
+    const client = create()
+    const listener = vi.fn()
+    client.subscribe(listener)
+    const before = client.state
+    expect(client.state).toBe(before)
+    welcome()
+    expect(listener).toHaveBeenCalledTimes(1)
+    expect(client.state).not.toBe(before)
+    FakeWebSocket.last.fail()
+    expect(client.state).toMatchObject({ status: 'reconnecting', closeCode: 1006, delayMs: 250 })
+    client.close()
+    expect(client.state.status).toBe('closed')
+  })
+
+  it('pings when quiet, measures RTT from $pong, answers $ping', () => {
+    const client = create({ heartbeat: { intervalMs: 1000, timeoutMs: 500 } })
+    welcome()
+    clock.advance(1100)
+    expect(received().at(-1)?.t).toBe('$ping')
+    client.socket.checkNow()
+    const ping = received().at(-1)
+    expect(ping).toEqual({ t: '$ping', d: { ts: clock.now() } })
+    clock.advance(30)
+    deliver({ t: '$pong', d: ping?.d })
+    expect(client.rtt).toBe(30)
+    deliver({ t: '$ping', d: { ts: 5 } })
+    expect(received().at(-1)).toEqual({ t: '$pong', d: { ts: 5 } })
+    client.close()
+  })
+
+  it('throws CLOSED after close() and works again after connect()', () => {
+    const client = create()
+    client.close()
+    expect(() => client.send('say', { text: 'x' })).toThrow(
+      expect.objectContaining({ code: 'CLOSED' }),
+    )
+    client.connect()
+    client.send('say', { text: 'x' })
+    welcome()
+    expect(receivedTypes()).toEqual(['$hello', 'say'])
+    client.close()
+  })
+
+  it("refuses '$' message types at run time", () => {
+    const client = create()
+    expect(() => client.send('$hello' as 'say', { text: '' })).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+    )
+    client.close()
+  })
+})
+
+describe('raw mode', () => {
+  it('sends and receives { t, d } frames over the socket queue, with no handshake', () => {
+    const client = create({ mode: 'raw' })
+    const texts: string[] = []
+    client.on('said', (data) => texts.push(data.text))
+    client.send('say', { text: 'queued' })
+    FakeWebSocket.last.accept()
+    expect(FakeWebSocket.last.protocols).toEqual([])
+    expect(received()).toEqual([{ t: 'say', d: { text: 'queued' } }])
+    deliver({ t: 'said', d: { text: 'hi' } })
+    expect(texts).toEqual(['hi'])
+    expect(client.state.status).toBe('open')
+    client.close()
+  })
+
+  it('uses a custom framing', () => {
+    const client = create({
+      mode: 'raw',
+      framing: {
+        wrap: (type, data) => ({ type, ...(data as object) }),
+        unwrap: (value) => {
+          const { type, ...data } = value as { type: string }
+          return { type, data }
+        },
+      },
+    })
+    const texts: string[] = []
+    client.on('said', (data) => texts.push(data.text))
+    FakeWebSocket.last.accept()
+    client.send('say', { text: 'x' })
+    expect(received()).toEqual([{ type: 'say', text: 'x' }] as unknown as Envelope[])
+    FakeWebSocket.last.receive(codec.encode({ type: 'said', text: 'y' }))
+    expect(texts).toEqual(['y'])
+    client.close()
+  })
+
+  it('rejects request() in raw mode', async () => {
+    const client = create({ mode: 'raw' })
+    await expect(client.request('add', { a: 1, b: 1 })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    })
+    client.close()
+  })
+})

@@ -1,0 +1,73 @@
+import type { Codec } from '@lifeline/codec'
+import type { ReconnectingWebSocketOptions } from '../options.js'
+import type { ProtocolsProvider, UrlProvider } from '../url.js'
+
+/** How the client frames messages in raw mode, for a server that is not a Lifeline server. */
+export interface RawFraming {
+  /** Turns a typed message into the value the codec encodes. */
+  wrap(type: string, data: unknown): unknown
+  /** Reads the type and payload out of a decoded value; `undefined` when it is not a message. */
+  unwrap(value: unknown): { type: string; data: unknown } | undefined
+}
+
+export interface ClientOptions {
+  /** Server URL, or a function (sync or async) called before every attempt. */
+  url: UrlProvider
+  /**
+   * `'protocol'`: the Lifeline wire protocol (sessions, acks, resend, RPC) against
+   * `@lifeline/server`. `'raw'`: plain frames over any server, with the socket's own queue.
+   * @default 'protocol'
+   */
+  mode?: 'protocol' | 'raw'
+  /**
+   * Codecs in order of preference. Protocol mode offers their names as subprotocols and uses
+   * the one the server picks; raw mode uses the first.
+   * @default [json()]
+   */
+  codecs?: readonly Codec[]
+  /** Raw mode only: subprotocols to ask for (protocol mode asks for the codecs' names). */
+  protocols?: ProtocolsProvider
+  /** Raw mode only: the frame shape. @default `{ t: type, d: data }` */
+  framing?: RawFraming
+  /**
+   * Socket options: WebSocket implementation, backoff, timeouts, `clock`, `random`, `debug`.
+   * Raw mode also takes the socket's `queue` and `heartbeat`.
+   */
+  socket?: Omit<ReconnectingWebSocketOptions, 'startClosed'>
+  /**
+   * Protocol mode heartbeat: `$ping` after `intervalMs` of quiet; no frame for
+   * `intervalMs + timeoutMs` means the link is half-open and is replaced.
+   * @default { intervalMs: 25000, timeoutMs: 10000 }
+   */
+  heartbeat?: { intervalMs?: number; timeoutMs?: number } | false
+  /**
+   * Protocol mode: most reliable messages kept until the server acknowledges them; `send`
+   * throws `QUEUE_FULL` beyond.
+   * @default 10000
+   */
+  maxUnacked?: number
+  /** Protocol mode: acknowledge after this many messages. @default 64 */
+  ackEvery?: number
+  /** Protocol mode: or this long after the first unacknowledged one. @default 20 */
+  ackDelayMs?: number
+  /** Default timeout of `request()`. @default 30000 */
+  requestTimeoutMs?: number
+  /** Create closed; `client.connect()` connects. @default false */
+  startClosed?: boolean
+}
+
+export const clientDefaults = {
+  mode: 'protocol',
+  heartbeat: { intervalMs: 25_000, timeoutMs: 10_000 },
+  requestTimeoutMs: 30_000,
+} as const
+
+/** The default raw framing: `{ t, d }`, the same field names as the protocol's envelope. */
+export const defaultFraming: RawFraming = {
+  wrap: (type, data) => ({ t: type, d: data }),
+  unwrap: (value) => {
+    if (typeof value !== 'object' || value === null) return undefined
+    const { t, d } = value as { t?: unknown; d?: unknown }
+    return typeof t === 'string' ? { type: t, data: d } : undefined
+  },
+}

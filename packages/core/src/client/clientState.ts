@@ -1,0 +1,43 @@
+import type { LifelineError } from '@lifeline/codec'
+
+/**
+ * The client's lifecycle as data. In protocol mode `open` means the handshake is done (the
+ * session is live), not merely that the socket opened.
+ */
+export type ClientState =
+  | { readonly status: 'connecting'; readonly attempt: number; readonly lastError?: LifelineError }
+  | {
+      readonly status: 'open'
+      readonly attempt: number
+      /** Protocol mode: the session id and whether this link resumed it. */
+      readonly sessionId?: string
+      readonly resumed?: boolean
+    }
+  | {
+      readonly status: 'reconnecting'
+      readonly attempt: number
+      readonly delayMs: number
+      readonly closeCode: number
+      readonly lastError?: LifelineError
+    }
+  | { readonly status: 'closing' }
+  | { readonly status: 'closed'; readonly closeCode?: number; readonly lastError?: LifelineError }
+
+export type ClientStatus = ClientState['status']
+
+/** Told when the server did not keep the session: unacknowledged messages were sent again as new. */
+export interface ResetEvent {
+  readonly previousSessionId: string
+  readonly sessionId: string
+  /** Messages sent again as new: they may have been processed once already (at-least-once). */
+  readonly resent: number
+}
+
+/** Lifecycle events, kept apart from message types: `client.events.on('reset', …)`. */
+export interface ClientEvents {
+  statechange: [state: ClientState, previous: ClientState]
+  reset: [event: ResetEvent]
+  error: [error: LifelineError]
+  /** A fire-and-forget message that could not be sent because the link was down. */
+  drop: [event: { readonly type: string; readonly data: unknown }]
+}
