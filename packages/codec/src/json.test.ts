@@ -101,6 +101,15 @@ describe('json() decode', () => {
     )
   })
 
+  it('checks texts with more brackets than it parses first (16,384) by scanning them', () => {
+    const wide = Array.from({ length: 20_000 }, () => ({}))
+    expect(codec.decode(JSON.stringify(wide))).toHaveLength(20_000)
+    const withKey = JSON.stringify([...wide, { a: [{ prototype: 1 }] }])
+    expectLifelineError(() => codec.decode(withKey), 'DECODE_FAILED', 1007)
+    const deep = JSON.stringify([...wide, nestedArrays(64)])
+    expectLifelineError(() => codec.decode(deep), 'DECODE_FAILED', 1007)
+  })
+
   it('refuses forbidden keys in texts with many brackets too', () => {
     const many = Array.from({ length: 70 }, () => ({}))
     const text = JSON.stringify([...many, { __proto__: null, constructor: 1 }])
@@ -189,6 +198,20 @@ describe('json() encode', () => {
     expectLifelineError(() => codec.encode(JSON.parse('{"__proto__":1}')), 'ENCODE_FAILED')
     expectLifelineError(() => codec.encode({ a: { constructor: 'Ford' } }), 'ENCODE_FAILED')
     expectLifelineError(() => codec.encode({ prototype: 1 }), 'ENCODE_FAILED')
+  })
+
+  it('checks large values exactly, toJSON results and class instances included', () => {
+    const many = Array.from({ length: 100 }, (_, i) => ({ id: i, at: new Date(i) }))
+    expect(codec.encode(many)).toHaveLength(JSON.stringify(many).length)
+    expectLifelineError(() => codec.encode([...many, { x: { prototype: 1 } }]), 'ENCODE_FAILED')
+    const sneaky = { toJSON: () => ({ constructor: 'hidden from a walk' }) }
+    expectLifelineError(() => codec.encode([...many, sneaky]), 'ENCODE_FAILED')
+    class Holder {
+      inner = nestedArrays(64)
+    }
+    expectLifelineError(() => codec.encode([...many, new Holder()]), 'ENCODE_FAILED')
+    const vanishing = { constructor: { toJSON: () => undefined } }
+    expect(codec.encode([...many, vanishing])).toMatch(/,\{\}\]$/)
   })
 
   it('refuses a frame over maxBytes with MESSAGE_TOO_LARGE and no close code', () => {

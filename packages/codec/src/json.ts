@@ -7,10 +7,12 @@ import {
   unsupportedFrame,
 } from './failures.js'
 import {
-  findForbiddenKey,
-  hasFewOpeners,
-  mayHaveForbiddenKey,
+  findParsedProblem,
+  findStringifiedProblem,
+  hasMoreOpeners,
+  parseFirstOpenerLimit,
   scanJsonText,
+  undecided,
   type JsonProblem,
 } from './jsonGuard.js'
 import { resolveLimits, textExceeds, type CodecLimits } from './limits.js'
@@ -19,25 +21,25 @@ import { resolveLimits, textExceeds, type CodecLimits } from './limits.js'
 export type JsonCodecOptions = CodecLimits
 
 /**
- * The JSON codec: text frames, `JSON.stringify` and `JSON.parse` semantics, plus a depth limit,
- * a size limit and refusal of `__proto__`, `constructor` and `prototype` keys in both
+ * The JSON codec: text frames, `JSON.stringify` and `JSON.parse` semantics, plus a size limit,
+ * a depth limit and refusal of `__proto__`, `constructor` and `prototype` keys, in both
  * directions.
  *
  * Binary frames are refused with `DECODE_FAILED` (close code 1003): a peer that sends JSON as
- * bytes is talking another protocol, and guessing an encoding would hide that.
+ * bytes is speaking another protocol, and guessing an encoding would hide that.
  */
 export function json(options?: JsonCodecOptions): TextCodec {
   const { maxBytes, maxDepth } = resolveLimits(options)
   const name = codecNames.json
 
   /**
-   * The problem with a JSON text, or `undefined`. Most messages are proven safe by a few native
-   * searches; only texts with more than `maxDepth` brackets or a suspicious word pay for the
-   * exact scan (which also refuses depth bombs before any parsing).
+   * The problem with the text `JSON.stringify` made of `value`, or `undefined`. A walk of the
+   * value is exact for plain data and costs a fraction of a text scan; only values that
+   * `JSON.stringify` reshapes (a custom `toJSON`, a class instance) need the text scanned.
    */
-  function problemOf(text: string): JsonProblem | undefined {
-    if (hasFewOpeners(text, maxDepth) && !mayHaveForbiddenKey(text)) return undefined
-    return scanJsonText(text, maxDepth)
+  function encodedProblem(value: unknown, text: string): JsonProblem | undefined {
+    const problem = findStringifiedProblem(value, maxDepth)
+    return problem === undecided ? scanJsonText(text, maxDepth) : problem
   }
 
   return {
@@ -49,7 +51,8 @@ export function json(options?: JsonCodecOptions): TextCodec {
       try {
         text = JSON.stringify(value)
       } catch (error) {
-        // TypeError for a BigInt or a cycle, RangeError for nesting deeper than the stack.
+        // TypeError for a BigInt or a cycle, RangeError for nesting deeper than the stack, or
+        // whatever a toJSON or getter threw.
         throw encodeFailed('value cannot be encoded as JSON (a BigInt, a cycle?)', error)
       }
       // `JSON.stringify` returns undefined, not a string, for undefined, functions and symbols.
@@ -57,7 +60,15 @@ export function json(options?: JsonCodecOptions): TextCodec {
         throw encodeFailed(`JSON cannot encode a message that is ${typeof value}`)
       }
       if (textExceeds(text, maxBytes)) throw encodedTooLarge(maxBytes)
-      const problem = problemOf(text)
+      let problem: JsonProblem | undefined
+      try {
+        problem = encodedProblem(value, text)
+      } catch (error) {
+        // A getter that throws on the second read.
+        throw encodeFailed('value cannot be inspected', error)
+      }
+      // Refused here, a frame the peer would refuse never reaches the send queue, where it
+      // would be resent, and refused, after every reconnect.
       if (problem !== undefined) throw encodeFailed(`value ${problem}`)
       return text
     },
@@ -65,18 +76,17 @@ export function json(options?: JsonCodecOptions): TextCodec {
     decode(frame: InboundFrame): unknown {
       if (typeof frame !== 'string') throw unsupportedFrame(name, 'text')
       if (textExceeds(frame, maxBytes)) throw frameTooLarge(maxBytes)
-      if (hasFewOpeners(frame, maxDepth)) {
-        // Depth is provably within the limit: parse, then look for keys only if a forbidden
-        // name or a `\u` escape appears anywhere in the text. A walk of the parsed value is
-        // cheaper than the text scan here (see the README for the figures).
-        const value = parse(frame)
-        const problem = mayHaveForbiddenKey(frame) ? findForbiddenKey(value) : undefined
+      if (hasMoreOpeners(frame, parseFirstOpenerLimit)) {
+        // So many brackets that parsing could be the attack: scan first, which stops at the
+        // first level over the limit, then parse what is known to be safe.
+        const problem = scanJsonText(frame, maxDepth)
         if (problem !== undefined) throw decodeFailed(`JSON frame ${problem}`)
-        return value
+        return parse(frame)
       }
-      const problem = scanJsonText(frame, maxDepth)
+      const value = parse(frame)
+      const problem = findParsedProblem(value, maxDepth)
       if (problem !== undefined) throw decodeFailed(`JSON frame ${problem}`)
-      return parse(frame)
+      return value
     },
   }
 }

@@ -1,13 +1,12 @@
 /**
  * The checks `JSON.parse` and `JSON.stringify` do not make: nesting depth and forbidden keys.
  *
- * Three tools, cheapest first, chosen per text by the JSON codec (measurements in the README):
- * - `hasFewOpeners` + `mayHaveForbiddenKey`: a handful of native string searches that prove
- *   most messages safe without looking at them character by character;
- * - `findForbiddenKey`: a walk of an already parsed value, bounded by `maxDepth`;
- * - `scanJsonText`: an exact scan of the text, for texts too nested to prove safe cheaply. It
- *   stops at the first violation, so a depth bomb is refused before `JSON.parse` spends time
- *   building it.
+ * Measured against the cost of `JSON.parse` itself (package README, "Decisions"): a walk of
+ * the parsed value costs 6–16%, counting brackets with `indexOf` about 3%, an exact scan of the
+ * text about 50%, and a `JSON.parse` reviver over 200%. So the codec parses first and walks the
+ * result, and keeps the text scan for what a walk cannot handle: a text whose nesting could be
+ * so deep that parsing it is the attack (V8 spends superlinear time on deep nesting: 1 MiB of
+ * `[` takes about 200 ms to parse), and the output of a custom `toJSON` on encode.
  */
 
 const QUOTE = 0x22
@@ -18,7 +17,7 @@ const CLOSE_BRACE = 0x7d
 const OPEN_BRACKET = 0x5b
 const CLOSE_BRACKET = 0x5d
 
-/** Why a JSON text is refused; the codec prefixes it with "frame" or "value". */
+/** Why a JSON text or value is refused; the codec prefixes it with "frame" or "value". */
 export type JsonProblem = string
 
 export const forbiddenKeyProblem: JsonProblem =
@@ -29,65 +28,123 @@ export function tooDeepProblem(maxDepth: number): JsonProblem {
 }
 
 /**
- * True when the text has at most `maxDepth` opening brackets and braces in all, counting those
- * inside strings: then it cannot nest deeper than `maxDepth`. Stops counting as soon as the
- * answer is known, so a large text costs only the search up to its `maxDepth + 1`th opener.
+ * Texts with at most this many brackets and braces are parsed before they are checked: even if
+ * every one of them nested, `JSON.parse` would finish in about a millisecond. Texts with more
+ * are scanned first.
  */
-export function hasFewOpeners(text: string, maxDepth: number): boolean {
+export const parseFirstOpenerLimit = 16_384
+
+/**
+ * Whether a text has more than `limit` opening brackets and braces, counted anywhere (strings
+ * included, so the count bounds the nesting depth from above). A text no longer than `limit`
+ * cannot, and is not searched; a longer one is searched only until the answer is known.
+ */
+export function hasMoreOpeners(text: string, limit: number): boolean {
+  if (text.length <= limit) return false
   let count = 0
   for (let i = text.indexOf('{'); i !== -1; i = text.indexOf('{', i + 1)) {
-    if (++count > maxDepth) return false
+    if (++count > limit) return true
   }
   for (let i = text.indexOf('['); i !== -1; i = text.indexOf('[', i + 1)) {
-    if (++count > maxDepth) return false
+    if (++count > limit) return true
   }
-  return true
+  return false
 }
 
 /**
- * False when the text provably has no forbidden key: none of the three names appears, and no
- * `\u` escape could spell one. (Other JSON escapes cannot produce letters or `_`.) True means
- * "look closer", usually because a string value mentions one of the words.
+ * Walks a value `JSON.parse` returned, for nesting deeper than `maxDepth` and forbidden keys.
+ * Stops descending at `maxDepth + 1`, so its recursion is bounded whatever the value.
  */
-export function mayHaveForbiddenKey(text: string): boolean {
-  return (
-    text.includes('__proto__') ||
-    text.includes('constructor') ||
-    text.includes('prototype') ||
-    text.includes('\\u')
-  )
+export function findParsedProblem(value: unknown, maxDepth: number): JsonProblem | undefined {
+  return walkParsed(value, 0, maxDepth)
 }
 
-/**
- * Walks a parsed JSON value for a forbidden own key. Only called on values whose depth is
- * already known to be within `maxDepth`, so the recursion is bounded.
- */
-export function findForbiddenKey(value: unknown): JsonProblem | undefined {
+function walkParsed(value: unknown, depth: number, maxDepth: number): JsonProblem | undefined {
   if (typeof value !== 'object' || value === null) return undefined
+  if (depth >= maxDepth) return tooDeepProblem(maxDepth)
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const problem = findForbiddenKey(value[i])
+      const problem = walkParsed(value[i], depth + 1, maxDepth)
       if (problem !== undefined) return problem
     }
     return undefined
   }
   const object = value as Record<string, unknown>
-  // `for...in` lists own keys of parsed objects (their prototype has no enumerable keys), and
-  // is the fastest way V8 offers to visit them.
+  // Parsed objects have only own keys to list (their prototype has no enumerable ones), and
+  // `for...in` is the fastest way V8 offers to visit them.
   for (const key in object) {
     if (key === '__proto__' || key === 'constructor' || key === 'prototype') {
       return forbiddenKeyProblem
     }
-    const problem = findForbiddenKey(object[key])
+    const problem = walkParsed(object[key], depth + 1, maxDepth)
     if (problem !== undefined) return problem
   }
   return undefined
 }
 
+/** The answer of `findStringifiedProblem` when the value has parts it cannot judge. */
+export const undecided = Symbol('undecided')
+
+/**
+ * Walks a value `JSON.stringify` just serialized, for what its text would hold: nesting deeper
+ * than `maxDepth` and forbidden keys. Exact for plain data (primitives, arrays, plain objects,
+ * `Date`s); for anything that `JSON.stringify` reshapes through `toJSON`, or a class instance,
+ * it answers `undecided`, and the codec scans the text instead.
+ */
+export function findStringifiedProblem(
+  value: unknown,
+  maxDepth: number,
+): JsonProblem | undefined | typeof undecided {
+  return walkStringified(value, 0, maxDepth)
+}
+
+function walkStringified(
+  value: unknown,
+  depth: number,
+  maxDepth: number,
+): JsonProblem | undefined | typeof undecided {
+  if (typeof value !== 'object' || value === null) return undefined
+  const toJSON: unknown = (value as { toJSON?: unknown }).toJSON
+  if (typeof toJSON === 'function') {
+    // A Date's own toJSON yields a string (or null): a leaf. Any other may return anything.
+    return toJSON === Date.prototype.toJSON ? undefined : undecided
+  }
+  if (Array.isArray(value)) {
+    if (depth >= maxDepth) return tooDeepProblem(maxDepth)
+    for (let i = 0; i < value.length; i++) {
+      const problem = walkStringified(value[i], depth + 1, maxDepth)
+      if (problem !== undefined) return problem
+    }
+    return undefined
+  }
+  const prototype: unknown = Object.getPrototypeOf(value)
+  if (prototype !== Object.prototype && prototype !== null) return undecided
+  if (depth >= maxDepth) return tooDeepProblem(maxDepth)
+  const object = value as Record<string, unknown>
+  for (const key in object) {
+    const child = object[key]
+    // `JSON.stringify` leaves out properties whose value has no JSON form.
+    if (child === undefined || typeof child === 'function' || typeof child === 'symbol') continue
+    if (key === '__proto__' || key === 'constructor' || key === 'prototype') {
+      // Unless a toJSON makes the property vanish: then only the text can tell.
+      return hasCustomToJSON(child) ? undecided : forbiddenKeyProblem
+    }
+    const problem = walkStringified(child, depth + 1, maxDepth)
+    if (problem !== undefined) return problem
+  }
+  return undefined
+}
+
+function hasCustomToJSON(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false
+  const toJSON: unknown = (value as { toJSON?: unknown }).toJSON
+  return typeof toJSON === 'function' && toJSON !== Date.prototype.toJSON
+}
+
 /**
  * Scans a JSON text for nesting deeper than `maxDepth` and for forbidden keys (also when
  * spelled with `\u` escapes), without building anything. Strings are skipped with native
- * `indexOf`. Returns the problem, or `undefined`.
+ * `indexOf`, and the scan stops at the first violation, so a depth bomb costs almost nothing.
  *
  * The scan does not validate JSON: on a text `JSON.parse` rejects it may return either result,
  * and the parse that follows rejects the text. On valid JSON it is exact.
