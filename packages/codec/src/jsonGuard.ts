@@ -1,7 +1,7 @@
 /**
  * The checks `JSON.parse` and `JSON.stringify` do not make: nesting depth and forbidden keys.
  *
- * Measured against the cost of `JSON.parse` itself (package README, "Decisions"): a walk of
+ * Measured against the cost of `JSON.parse` itself (package README, FAQ): a walk of
  * the parsed value costs 6–16%, counting brackets with `indexOf` about 3%, an exact scan of the
  * text about 50%, and a `JSON.parse` reviver over 200%. So the codec parses first and walks the
  * result, and keeps the text scan for what a walk cannot handle: a text whose nesting could be
