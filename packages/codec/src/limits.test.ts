@@ -1,5 +1,5 @@
 import fc from 'fast-check'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { isLifelineError } from './errors.js'
 import { codecLimitsDefaults, resolveLimits, textExceeds, utf8Length } from './limits.js'
 
@@ -49,12 +49,23 @@ describe('utf8Length', () => {
 })
 
 describe('textExceeds', () => {
-  it('is exact at the limit for 1-, 2-, 3- and 4-byte characters', () => {
-    for (const char of ['a', 'é', '日', '😀']) {
+  const exactAtTheLimit = () => {
+    for (const char of ['a', 'é', '日', '😀', '\ud800']) {
       const bytes = utf8Length(char)
       const text = char.repeat(10)
       expect(textExceeds(text, bytes * 10)).toBe(false)
       expect(textExceeds(text, bytes * 10 - 1)).toBe(true)
+    }
+  }
+
+  it('is exact at the limit for 1-, 2-, 3- and 4-byte characters', exactAtTheLimit)
+
+  it('is exact without a native counter too, as in browsers', () => {
+    vi.stubGlobal('Buffer', undefined)
+    try {
+      exactAtTheLimit()
+    } finally {
+      vi.unstubAllGlobals()
     }
   })
 })

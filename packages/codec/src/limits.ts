@@ -71,30 +71,36 @@ export function isForbiddenKey(key: string): boolean {
  * which is what every UTF-8 encoder on the web platform writes for them.
  */
 export function utf8Length(text: string): number {
-  let bytes = 0
   const length = text.length
+  let bytes = length
   for (let i = 0; i < length; i++) {
     const unit = text.charCodeAt(i)
-    if (unit < 0x80) bytes += 1
-    else if (unit < 0x800) bytes += 2
-    else if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < length) {
-      const next = text.charCodeAt(i + 1)
-      if (next >= 0xdc00 && next <= 0xdfff) {
-        bytes += 4
-        i++
-      } else bytes += 3
-    } else bytes += 3
+    if (unit < 0x80) continue
+    if (unit < 0x800) bytes += 1
+    else if (
+      unit >= 0xd800 &&
+      unit <= 0xdbff &&
+      i + 1 < length &&
+      (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00
+    ) {
+      // A surrogate pair: two units, four bytes.
+      bytes += 2
+      i++
+    } else bytes += 2
   }
   return bytes
 }
 
 /**
  * True when a text frame is over `maxBytes` UTF-8 bytes. Each UTF-16 unit is 1 to 3 bytes, so
- * the exact count is only needed when `length` and `3 * length` straddle the limit.
+ * the exact count is only needed when `length` and `3 * length` straddle the limit. Then the
+ * runtime's native count is used where there is one (Node, Bun, Deno: 4 to 40 times faster than
+ * counting in JS, which costs more than parsing the text).
  */
 export function textExceeds(text: string, maxBytes: number): boolean {
   const length = text.length
   if (length > maxBytes) return true
   if (length * 3 <= maxBytes) return false
-  return utf8Length(text) > maxBytes
+  const bytes = typeof Buffer === 'function' ? Buffer.byteLength(text, 'utf8') : utf8Length(text)
+  return bytes > maxBytes
 }
