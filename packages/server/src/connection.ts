@@ -1,0 +1,333 @@
+import type { IncomingMessage } from 'node:http'
+import { isLifelineError, type Codec, type OutboundFrame } from '@lifeline/codec'
+import type { TimerHandle } from '@lifeline/core'
+import {
+  controlTypes,
+  parseEnvelope,
+  protocolCloseCodes,
+  protocolError,
+  type Schema,
+} from '@lifeline/core/protocol'
+import type { RawData, WebSocket } from 'ws'
+import { runAuthenticate, type AuthOutcome } from './auth.js'
+import type { ServerContext } from './context.js'
+import { parseHello, type Hello } from './handshake.js'
+import type { Link, Session } from './session.js'
+import type { StatsCounter } from './stats.js'
+
+/** What a connection needs of the server beyond the shared context. */
+export interface ConnectionHost<S extends Schema, User> {
+  readonly context: ServerContext<S, User>
+  /**
+   * Resumes or creates the session for `hello`, binds it (`connection.bind`), writes
+   * `$welcome` and the replay, and tells the application. May finish asynchronously (a store
+   * lookup); throws or rejects with a protocol violation.
+   */
+  openSession(connection: Connection<S, User>, hello: Hello, user: User): void | Promise<void>
+  /** The session lost this connection (it was not taken over). */
+  detached(session: Session<S, User>, code: number, reason: string): void
+  /** The socket is closed. */
+  closed(connection: Connection<S, User>): void
+}
+
+type State = 'authenticating' | 'hello' | 'resolving' | 'open' | 'closed'
+
+const OPEN = 1
+/** Frames a client may send before the handshake is answered; the protocol expects one. */
+const maxEarlyFrames = 16
+const maxReasonBytes = 123
+
+/** A close reason that fits a close frame (123 bytes). */
+export function closeReason(text: string): string {
+  let reason = text
+  while (Buffer.byteLength(reason) > maxReasonBytes) reason = reason.slice(0, -1)
+  return reason
+}
+
+function counterFor(closeCode: number): StatsCounter | undefined {
+  if (closeCode === 1002 || closeCode === 1008) return 'protocolErrors'
+  if (closeCode === 1003 || closeCode === 1007) return 'decodeErrors'
+  if (closeCode === 1009) return 'oversize'
+  return undefined
+}
+
+/** `ws` reports frames it refuses itself (size, UTF-8, framing) as socket errors with a code. */
+function wsErrorCounter(code: unknown): StatsCounter | undefined {
+  if (typeof code !== 'string' || !code.startsWith('WS_ERR_')) return undefined
+  if (code.endsWith('_LENGTH')) return 'oversize'
+  if (code === 'WS_ERR_INVALID_UTF8') return 'decodeErrors'
+  return 'protocolErrors'
+}
+
+/**
+ * One socket's protocol handling: authentication, the `$hello` deadline, decoding and checking
+ * every frame, the heartbeat, and closing with the right code. Everything that outlives the
+ * socket belongs to the session it is bound to.
+ */
+export class Connection<S extends Schema, User> implements Link {
+  session: Session<S, User> | undefined
+  private state: State
+  private user: User | undefined
+  private early: Array<[RawData, boolean]> = []
+  private helloTimer: TimerHandle | undefined
+  private heartbeatTimer: TimerHandle | undefined
+  /** Something arrived (a frame or a pong) since the last ping. */
+  private heard = true
+  private readonly context: ServerContext<S, User>
+  readonly closedPromise: Promise<void>
+  private resolveClosed!: () => void
+
+  constructor(
+    readonly socket: WebSocket,
+    readonly request: IncomingMessage,
+    readonly codec: Codec,
+    private readonly host: ConnectionHost<S, User>,
+  ) {
+    this.context = host.context
+    const { options } = this.context
+    this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve))
+    socket.on('message', this.onMessage)
+    socket.on('close', this.onClose)
+    socket.on('error', this.onError)
+    socket.on('pong', this.onPong)
+    this.helloTimer = options.clock.setTimeout(this.onHelloTimeout, options.helloTimeoutMs)
+    this.scheduleHeartbeat()
+    if (options.authenticate === undefined) {
+      this.state = 'hello'
+      this.user = undefined
+    } else {
+      this.state = 'authenticating'
+      void runAuthenticate(options.authenticate, request).then(this.onAuthenticated)
+    }
+  }
+
+  get writable(): boolean {
+    return this.state !== 'closed' && this.session !== undefined && this.socket.readyState === OPEN
+  }
+
+  /** Not closed (yet). */
+  get alive(): boolean {
+    return this.state !== 'closed'
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.request.socket.remoteAddress
+  }
+
+  write(frame: OutboundFrame): void {
+    this.context.counters.framesSent++
+    this.socket.send(frame)
+  }
+
+  /** The handshake chose `session`: from now on the connection carries its envelopes. */
+  bind(session: Session<S, User>): void {
+    this.session = session
+    this.clearHelloTimer()
+  }
+
+  /** `$welcome` and the replay are out: process the client's frames from now on. */
+  opened(): void {
+    if (this.state === 'closed') return
+    this.state = 'open'
+    this.drainEarly()
+  }
+
+  close(code: number, reason: string, errorCode?: string): void {
+    if (this.state === 'closed') return
+    this.state = 'closed'
+    this.stopTimers()
+    if (errorCode !== undefined && this.socket.readyState === OPEN) {
+      try {
+        this.write(
+          this.codec.encode({ t: controlTypes.error, d: { code: errorCode, message: reason } }),
+        )
+      } catch {
+        // The close below says it all; an `$error` is a courtesy.
+      }
+    }
+    this.socket.close(code, closeReason(reason))
+    this.detachSession(code, reason)
+  }
+
+  /** Drops the connection without a closing handshake. */
+  terminate(): void {
+    this.state = 'closed'
+    this.stopTimers()
+    this.socket.terminate()
+  }
+
+  /** Refuses the connection for `error` (a protocol violation, a bad frame) with its close code. */
+  fail(error: unknown): void {
+    if (this.state === 'closed') return
+    if (!isLifelineError(error) || error.closeCode === undefined) {
+      // Not bad input: a defect on the server's side. Report it, and close with 1011.
+      this.context.failure('unexpected error while handling a frame', error, this.session)
+      this.close(1011, 'internal error')
+      return
+    }
+    const counter = counterFor(error.closeCode)
+    if (counter !== undefined) this.context.counters[counter]++
+    this.warn(`connection refused: ${error.message}`, error.code, error.closeCode)
+    this.close(error.closeCode, error.message, error.code)
+  }
+
+  private readonly onMessage = (data: RawData, isBinary: boolean): void => {
+    this.heard = true
+    const state = this.state
+    if (state === 'open') {
+      this.dispatch(data, isBinary)
+    } else if (state === 'hello' && this.early.length === 0) {
+      this.first(data, isBinary)
+    } else if (state !== 'closed') {
+      if (this.early.length >= maxEarlyFrames) {
+        this.fail(protocolError('too many frames before $welcome'))
+        return
+      }
+      this.early.push([data, isBinary])
+    }
+  }
+
+  /** The hot path: decode, check, and hand to the session. */
+  private dispatch(data: RawData, isBinary: boolean): void {
+    try {
+      const frame = isBinary ? (data as Buffer) : (data as Buffer).toString()
+      ;(this.session as Session<S, User>).receive(parseEnvelope(this.codec.decode(frame)))
+    } catch (error) {
+      this.fail(error)
+    }
+  }
+
+  private first(data: RawData, isBinary: boolean): void {
+    let hello: Hello
+    try {
+      const frame = isBinary ? (data as Buffer) : (data as Buffer).toString()
+      hello = parseHello(parseEnvelope(this.codec.decode(frame)))
+    } catch (error) {
+      this.fail(error)
+      return
+    }
+    this.state = 'resolving'
+    let pending: void | Promise<void>
+    try {
+      pending = this.host.openSession(this, hello, this.user as User)
+    } catch (error) {
+      this.fail(error)
+      return
+    }
+    if (pending === undefined) return
+    pending.then(undefined, (error: unknown) => this.fail(error))
+  }
+
+  private drainEarly(): void {
+    while (this.early.length > 0 && (this.state === 'hello' || this.state === 'open')) {
+      const [data, isBinary] = this.early.shift() as [RawData, boolean]
+      if (this.state === 'open') this.dispatch(data, isBinary)
+      else this.first(data, isBinary)
+    }
+  }
+
+  private readonly onAuthenticated = (outcome: AuthOutcome<User>): void => {
+    if (this.state === 'closed') return
+    if (!outcome.ok) {
+      this.context.counters[
+        outcome.closeCode === protocolCloseCodes.forbidden ? 'forbidden' : 'authFailures'
+      ]++
+      this.warn('connection refused by authenticate', outcome.code, outcome.closeCode)
+      this.close(outcome.closeCode, outcome.message, outcome.code)
+      return
+    }
+    this.user = outcome.user
+    this.state = 'hello'
+    this.drainEarly()
+  }
+
+  private readonly onHelloTimeout = (): void => {
+    this.helloTimer = undefined
+    if (this.state === 'closed' || this.session !== undefined) return
+    this.context.counters.helloTimeouts++
+    this.warn('no $hello in time', 'HELLO_TIMEOUT', protocolCloseCodes.helloTimeout)
+    this.close(protocolCloseCodes.helloTimeout, 'no $hello in time', 'HELLO_TIMEOUT')
+  }
+
+  private readonly onClose = (code: number, reason: Buffer): void => {
+    this.state = 'closed'
+    this.stopTimers()
+    this.detachSession(code, reason.toString())
+    this.host.closed(this)
+    this.resolveClosed()
+  }
+
+  private readonly onError = (error: Error): void => {
+    // `ws` closes the socket itself (with 1009, 1007, 1002…); count and log the cause once.
+    const counter = wsErrorCounter((error as { code?: unknown }).code)
+    if (counter === undefined || this.state === 'closed') return
+    this.context.counters[counter]++
+    this.warn(
+      `connection refused: ${error.message}`,
+      String((error as { code?: unknown }).code),
+      undefined,
+    )
+    this.state = 'closed'
+    this.stopTimers()
+  }
+
+  private readonly onPong = (): void => {
+    this.heard = true
+  }
+
+  private scheduleHeartbeat(): void {
+    const heartbeat = this.context.options.heartbeat
+    if (heartbeat === undefined) return
+    this.heartbeatTimer = this.context.options.clock.setTimeout(this.ping, heartbeat.intervalMs)
+  }
+
+  private readonly ping = (): void => {
+    const heartbeat = this.context.options.heartbeat
+    if (heartbeat === undefined || this.state === 'closed') return
+    this.heard = false
+    try {
+      this.socket.ping()
+    } catch {
+      // The socket is closing: its close event follows.
+    }
+    this.heartbeatTimer = this.context.options.clock.setTimeout(this.checkPong, heartbeat.timeoutMs)
+  }
+
+  private readonly checkPong = (): void => {
+    if (this.state === 'closed') return
+    if (this.heard) {
+      this.scheduleHeartbeat()
+      return
+    }
+    this.context.counters.heartbeatTimeouts++
+    this.warn('heartbeat timeout: connection terminated', 'HEARTBEAT_TIMEOUT', undefined)
+    this.detachSession(1006, 'heartbeat timeout')
+    this.terminate()
+  }
+
+  private detachSession(code: number, reason: string): void {
+    const session = this.session
+    if (session !== undefined && session.detach(this)) this.host.detached(session, code, reason)
+  }
+
+  private clearHelloTimer(): void {
+    if (this.helloTimer !== undefined) this.context.options.clock.clearTimeout(this.helloTimer)
+    this.helloTimer = undefined
+  }
+
+  private stopTimers(): void {
+    this.clearHelloTimer()
+    if (this.heartbeatTimer !== undefined)
+      this.context.options.clock.clearTimeout(this.heartbeatTimer)
+    this.heartbeatTimer = undefined
+  }
+
+  private warn(message: string, code: string, closeCode: number | undefined): void {
+    this.context.warn(message, {
+      code,
+      ...(closeCode === undefined ? {} : { closeCode }),
+      ...(this.remoteAddress === undefined ? {} : { remoteAddress: this.remoteAddress }),
+      ...(this.session === undefined ? {} : { peerId: this.session.id }),
+    })
+  }
+}

@@ -1,0 +1,36 @@
+import type { Schema } from '@lifeline/core/protocol'
+import type { ServerEvents, SessionEndReason } from './events.js'
+import type { LogDetails } from './logger.js'
+import type { ResolvedOptions } from './options.js'
+import type { Peer } from './peer.js'
+import type { Rooms } from './rooms.js'
+import type { Session } from './session.js'
+import type { StatsCounter } from './stats.js'
+
+/** An RPC method's implementation, as the server stores it. */
+export type MethodImplementation<S extends Schema, User> = (
+  data: never,
+  peer: Peer<S, User>,
+) => unknown
+
+/** What the parts of a server share: options, counters, rooms, methods, and ways to report. */
+export interface ServerContext<S extends Schema, User> {
+  readonly options: ResolvedOptions<User>
+  readonly counters: Record<StatsCounter, number>
+  readonly rooms: Rooms<Session<S, User>>
+  readonly methods: ReadonlyMap<string, MethodImplementation<S, User>>
+  /** True from the start of `close()`. */
+  isClosing(): boolean
+  /** Emits an event; a listener that throws is reported, never thrown into the caller. */
+  fire<E extends keyof ServerEvents<S, User>>(event: E, ...args: ServerEvents<S, User>[E]): void
+  /** The application's listener or handler threw. */
+  handlerError(error: unknown, peer: Peer<S, User> | undefined): void
+  /** The server's own side failed (store, listener, an encoding that cannot be). */
+  failure(message: string, error: unknown, peer: Peer<S, User> | undefined): void
+  /** A connection or frame was refused. */
+  warn(message: string, details: LogDetails): void
+  /** A session ended: forget it, tell the store and the application. */
+  sessionEnded(session: Session<S, User>, reason: SessionEndReason): void
+  /** Work (an RPC handler) that `close()` should give a chance to finish. */
+  track(work: Promise<unknown>): void
+}

@@ -1,0 +1,47 @@
+import {
+  controlTypes,
+  protocolError,
+  protocolVersion,
+  type Envelope,
+} from '@lifeline/core/protocol'
+
+/** A client's `$hello`, checked. */
+export interface Hello {
+  /** The session the client asks to resume. */
+  sid: string | undefined
+  /** The last server `s` the client processed. */
+  ack: number
+}
+
+/** Longest session id accepted: ours are 22 characters; this only bounds what a client sends. */
+const maxSessionIdLength = 128
+
+/** Checks the first envelope of a connection (PROTOCOL.md, section 4). Throws a violation. */
+export function parseHello(envelope: Envelope): Hello {
+  if (envelope.t !== controlTypes.hello) throw protocolError('the first frame must be $hello')
+  if (envelope.s !== undefined || envelope.a !== undefined) {
+    throw protocolError('$hello carries neither s nor a (the ack goes in its payload)')
+  }
+  const d = envelope.d
+  if (typeof d !== 'object' || d === null || Array.isArray(d)) {
+    throw protocolError('$hello needs a payload { v, sid?, a? }')
+  }
+  const { v, sid, a } = d as { v?: unknown; sid?: unknown; a?: unknown }
+  if (v !== protocolVersion)
+    throw protocolError(`unsupported protocol version (this server speaks ${protocolVersion})`)
+  if (
+    sid !== undefined &&
+    (typeof sid !== 'string' || sid === '' || sid.length > maxSessionIdLength)
+  ) {
+    throw protocolError('$hello `sid` must be a session id string')
+  }
+  if (a !== undefined && !(typeof a === 'number' && Number.isSafeInteger(a) && a >= 0)) {
+    throw protocolError('$hello `a` must be an integer >= 0')
+  }
+  return { sid, ack: a ?? 0 }
+}
+
+/** The server's answer to `$hello`. */
+export function welcome(sid: string, resumed: boolean, ack: number): Envelope {
+  return { t: controlTypes.welcome, d: { sid, resumed, a: ack } }
+}

@@ -1,0 +1,29 @@
+export { createServer, LifelineServer } from './server.js'
+export type { BroadcastOptions, MethodHandler, RoomTarget } from './server.js'
+export { serverDefaults } from './options.js'
+export type {
+  Authenticate,
+  OriginPredicate,
+  ServerHeartbeatOptions,
+  ServerOptions,
+} from './options.js'
+export type { MessageHandler, MethodName, Peer, RequestOptions, SendOptions } from './peer.js'
+export type {
+  ConnectionInfo,
+  DisconnectInfo,
+  ResetReason,
+  ServerEvents,
+  SessionEndReason,
+} from './events.js'
+export { forbidden, unauthenticated } from './auth.js'
+export { RpcError } from './rpc.js'
+export type { ErrorPayload } from './rpc.js'
+export { createMemorySessionStore, memorySessionStoreDefaults } from './memorySessionStore.js'
+export type { MemorySessionStore, MemorySessionStoreOptions } from './memorySessionStore.js'
+export type { SessionRecord, SessionStore, StoredEnvelope } from './sessionStore.js'
+export type { ServerStats } from './stats.js'
+export { defaultLogger } from './logger.js'
+export type { LogDetails, Logger } from './logger.js'
+export { LifelineError, isLifelineError } from '@lifeline/codec'
+export type { LifelineErrorCode } from '@lifeline/codec'
+export type { AnySchema, RpcMethod, Schema } from '@lifeline/core/protocol'

@@ -1,0 +1,270 @@
+import type { IncomingMessage, Server as HttpServer } from 'node:http'
+import type { Server as HttpsServer } from 'node:https'
+import { json, LifelineError, type Codec } from '@lifeline/codec'
+import { systemClock, type Clock } from '@lifeline/core'
+import { reliableStreamDefaults } from '@lifeline/core/protocol'
+import type { Logger } from './logger.js'
+import { defaultLogger } from './logger.js'
+import { createMemorySessionStore } from './memorySessionStore.js'
+import type { SessionStore } from './sessionStore.js'
+
+/** Protocol-level (RFC 6455) ping, answered by every WebSocket client without its help. */
+export interface ServerHeartbeatOptions {
+  /**
+   * A ping goes to every connection this often.
+   * @default 25000
+   */
+  intervalMs?: number
+  /**
+   * A connection from which neither a pong nor any frame arrived this long after a ping is
+   * dead (half-open): it is terminated, and its session waits for a resume.
+   * @default 10000
+   */
+  timeoutMs?: number
+}
+
+/** Decides whether a browser page from `origin` may connect. */
+export type OriginPredicate = (origin: string, request: IncomingMessage) => boolean
+
+/**
+ * Checks the credentials of an upgrade request and returns what the application knows of the
+ * user (it becomes `peer.user`). Return `false` or throw to refuse with 4401; throw a
+ * `LifelineError` with code `FORBIDDEN` (see `forbidden()`) to refuse with 4403.
+ */
+export type Authenticate<User> = (request: IncomingMessage) => User | false | Promise<User | false>
+
+export interface ServerOptions<User = unknown> {
+  /**
+   * Port to listen on; `0` picks a free one (read it from `server.port` after `ready`).
+   * Exactly one of `port` and `server` is required.
+   */
+  port?: number
+  /**
+   * An HTTP(S) server of the application to attach to, instead of `port`. Lifeline handles its
+   * `upgrade` requests (those on `path`) and never closes it.
+   */
+  server?: HttpServer | HttpsServer
+  /**
+   * Interface to listen on with `port`. The default listens on loopback only; pass `'0.0.0.0'`
+   * or `'::'` to accept connections from other machines.
+   * @default '127.0.0.1'
+   */
+  host?: string
+  /**
+   * Only upgrade requests for this path are accepted (others get HTTP 400, or are left to the
+   * server's other `upgrade` listeners when `server` has some).
+   * @default undefined (every path)
+   */
+  path?: string
+  /**
+   * Codecs, in order of preference: the first one the client also offers (by subprotocol,
+   * `lifeline.v1.json` / `lifeline.v1.msgpack`) is used on the connection.
+   * @default [json({ maxBytes: maxMessageSize })]
+   */
+  codecs?: readonly Codec[]
+  /**
+   * Runs for every connection after the upgrade and before the handshake. Its result is
+   * `peer.user`. Tokens and its error messages are never logged.
+   * @default undefined (everyone is let in; `peer.user` is `undefined`)
+   */
+  authenticate?: Authenticate<User>
+  /**
+   * Browser origins allowed to connect: exact `Origin` values (`'https://app.example.com'`) or
+   * a predicate. A disallowed origin is refused at the upgrade with HTTP 403.
+   * @default undefined (every origin)
+   */
+  allowedOrigins?: readonly string[] | OriginPredicate
+  /**
+   * Refuse (HTTP 403) upgrade requests without an `Origin` header. Browsers always send one;
+   * other clients (services, CLIs) usually do not.
+   * @default false
+   */
+  requireOrigin?: boolean
+  /**
+   * Largest inbound frame in bytes (`ws`'s `maxPayload`). A larger one closes the connection
+   * with 1009.
+   * @default 1048576 (1 MiB)
+   */
+  maxMessageSize?: number
+  /**
+   * Protocol-level heartbeat; `false` turns it off.
+   * @default { intervalMs: 25000, timeoutMs: 10000 }
+   */
+  heartbeat?: ServerHeartbeatOptions | false
+  /**
+   * Time from the upgrade until the client's `$hello` has been answered (authentication
+   * included). Past it the connection is closed with 4408.
+   * @default 10000
+   */
+  helloTimeoutMs?: number
+  /**
+   * How long a session waits for its client to come back after its last connection closed.
+   * @default 120000
+   */
+  sessionTtlMs?: number
+  /**
+   * Most server-to-client envelopes a session keeps until the client acknowledges them. When
+   * more are waiting, the oldest is dropped and the session cannot be resumed exactly any more:
+   * the client's next `$hello` gets `resumed: false`.
+   * @default 10000
+   */
+  replayLimit?: number
+  /**
+   * Default timeout of `peer.request()`.
+   * @default 10000
+   */
+  requestTimeoutMs?: number
+  /**
+   * On `close()`, how long clients get to complete the closing handshake (and running RPC
+   * handlers to finish) before their sockets are terminated.
+   * @default 1000
+   */
+  closeTimeoutMs?: number
+  /**
+   * Acknowledge at once after this many inbound reliable envelopes with nothing sent back.
+   * @default 64
+   */
+  ackEvery?: number
+  /**
+   * Otherwise acknowledge this long after the first unacknowledged one.
+   * @default 20
+   */
+  ackDelayMs?: number
+  /**
+   * Where sessions live while their client is away, and across a restart of the listener.
+   * @default createMemorySessionStore({ clock })
+   */
+  store?: SessionStore
+  /**
+   * Source of time for every timer and expiry of the server.
+   * @default systemClock
+   */
+  clock?: Clock
+  /**
+   * Receives one line per refused connection or frame (`warn`) and per failure on the server's
+   * side that no `'error'` listener took (`error`).
+   * @default warnings dropped, errors to console.error
+   */
+  logger?: Logger
+}
+
+export const serverDefaults = {
+  host: '127.0.0.1',
+  requireOrigin: false,
+  maxMessageSize: 1_048_576,
+  heartbeat: { intervalMs: 25_000, timeoutMs: 10_000 },
+  helloTimeoutMs: 10_000,
+  sessionTtlMs: 120_000,
+  replayLimit: 10_000,
+  requestTimeoutMs: 10_000,
+  closeTimeoutMs: 1_000,
+  ackEvery: reliableStreamDefaults.ackEvery,
+  ackDelayMs: reliableStreamDefaults.ackDelayMs,
+} as const
+
+/** Options after defaults and validation. */
+export interface ResolvedOptions<User> {
+  readonly port: number | undefined
+  readonly server: HttpServer | HttpsServer | undefined
+  readonly host: string
+  readonly path: string | undefined
+  readonly codecs: readonly Codec[]
+  readonly authenticate: Authenticate<User> | undefined
+  readonly allowedOrigins: readonly string[] | OriginPredicate | undefined
+  readonly requireOrigin: boolean
+  readonly maxMessageSize: number
+  readonly heartbeat: Required<ServerHeartbeatOptions> | undefined
+  readonly helloTimeoutMs: number
+  readonly sessionTtlMs: number
+  readonly replayLimit: number
+  readonly requestTimeoutMs: number
+  readonly closeTimeoutMs: number
+  readonly ackEvery: number
+  readonly ackDelayMs: number
+  readonly store: SessionStore
+  readonly clock: Clock
+  readonly logger: Logger
+}
+
+function invalid(message: string): LifelineError {
+  return new LifelineError('INVALID_ARGUMENT', message)
+}
+
+function positive(name: string, value: number): number {
+  if (!(Number.isFinite(value) && value > 0)) {
+    throw invalid(`${name} must be a positive number, got ${String(value)}`)
+  }
+  return value
+}
+
+function positiveInteger(name: string, value: number): number {
+  if (!(Number.isSafeInteger(value) && value > 0)) {
+    throw invalid(`${name} must be a positive integer, got ${String(value)}`)
+  }
+  return value
+}
+
+/** Applies defaults and refuses nonsense at once, where the caller can see the mistake. */
+export function resolveOptions<User>(options: ServerOptions<User>): ResolvedOptions<User> {
+  const { port, server } = options
+  if ((port === undefined) === (server === undefined)) {
+    throw invalid('pass exactly one of `port` and `server`')
+  }
+  if (port !== undefined && !(Number.isSafeInteger(port) && port >= 0 && port <= 65_535)) {
+    throw invalid(`port must be an integer from 0 to 65535, got ${String(port)}`)
+  }
+  const maxMessageSize = positiveInteger(
+    'maxMessageSize',
+    options.maxMessageSize ?? serverDefaults.maxMessageSize,
+  )
+  const codecs = options.codecs ?? [json({ maxBytes: maxMessageSize })]
+  if (codecs.length === 0) throw invalid('codecs must name at least one codec')
+  if (new Set(codecs.map((codec) => codec.name)).size !== codecs.length) {
+    throw invalid('codecs must not name the same subprotocol twice')
+  }
+  const heartbeat =
+    options.heartbeat === false
+      ? undefined
+      : {
+          intervalMs: positive(
+            'heartbeat.intervalMs',
+            options.heartbeat?.intervalMs ?? serverDefaults.heartbeat.intervalMs,
+          ),
+          timeoutMs: positive(
+            'heartbeat.timeoutMs',
+            options.heartbeat?.timeoutMs ?? serverDefaults.heartbeat.timeoutMs,
+          ),
+        }
+  const clock = options.clock ?? systemClock
+  return {
+    port,
+    server,
+    host: options.host ?? serverDefaults.host,
+    path: options.path,
+    codecs,
+    authenticate: options.authenticate,
+    allowedOrigins: options.allowedOrigins,
+    requireOrigin: options.requireOrigin ?? serverDefaults.requireOrigin,
+    maxMessageSize,
+    heartbeat,
+    helloTimeoutMs: positive(
+      'helloTimeoutMs',
+      options.helloTimeoutMs ?? serverDefaults.helloTimeoutMs,
+    ),
+    sessionTtlMs: positive('sessionTtlMs', options.sessionTtlMs ?? serverDefaults.sessionTtlMs),
+    replayLimit: positiveInteger('replayLimit', options.replayLimit ?? serverDefaults.replayLimit),
+    requestTimeoutMs: positive(
+      'requestTimeoutMs',
+      options.requestTimeoutMs ?? serverDefaults.requestTimeoutMs,
+    ),
+    closeTimeoutMs: positive(
+      'closeTimeoutMs',
+      options.closeTimeoutMs ?? serverDefaults.closeTimeoutMs,
+    ),
+    ackEvery: positiveInteger('ackEvery', options.ackEvery ?? serverDefaults.ackEvery),
+    ackDelayMs: positive('ackDelayMs', options.ackDelayMs ?? serverDefaults.ackDelayMs),
+    store: options.store ?? createMemorySessionStore({ clock }),
+    clock,
+    logger: options.logger ?? defaultLogger,
+  }
+}

@@ -1,0 +1,104 @@
+import type {
+  AnySchema,
+  ClientMessages,
+  ClientMethods,
+  MessageType,
+  RequestOf,
+  ResponseOf,
+  Schema,
+  ServerMessages,
+} from '@lifeline/core/protocol'
+
+/** The method names of a method map. */
+export type MethodName<M> = Extract<keyof M, string>
+
+export interface SendOptions {
+  /**
+   * `true`: numbered, kept until the client acknowledges it, replayed after a reconnect, and
+   * processed exactly once. `false`: fire and forget, sent only if the link is up now.
+   * @default true
+   */
+  reliable?: boolean
+}
+
+export interface RequestOptions {
+  /**
+   * The request rejects with `REQUEST_TIMEOUT` if no response came by then.
+   * @default the server's requestTimeoutMs (10000)
+   */
+  timeoutMs?: number
+  /** Aborting rejects the request with `ABORTED`; a late response is ignored. */
+  signal?: AbortSignal
+}
+
+/** Handles one client message type: the payload, and the session it came from. */
+export type MessageHandler<S extends Schema, User, T> = (
+  data: T,
+  peer: Peer<S, User>,
+) => void | Promise<void>
+
+/**
+ * One client session. It outlives its connections: a client that reconnects and resumes gets
+ * the same peer object back, with its handlers, rooms, pending requests and unacknowledged
+ * messages, so code that holds a peer keeps working across reconnects.
+ */
+export interface Peer<S extends Schema = AnySchema, User = unknown> {
+  /** The public name of the session: safe to log and to show to other clients. */
+  readonly id: string
+  /**
+   * The session id the client presents to resume. A secret, like a session cookie: never send
+   * it to anyone else nor log it.
+   */
+  readonly sessionId: string
+  /** What `authenticate` returned for the latest connection of the session. */
+  readonly user: User
+  /** True while a connection is attached and past the handshake. */
+  readonly connected: boolean
+  /** True once the session has ended (expired, or `close()`d); it cannot be used any more. */
+  readonly closed: boolean
+  /** The rooms the session is in. */
+  readonly rooms: readonly string[]
+  /**
+   * Sends a message to the client. Reliable messages sent while the client is away wait in the
+   * session's replay buffer (bounded by `replayLimit`). Returns `false` only for an unreliable
+   * message that was dropped because the link is down.
+   *
+   * Throws `ENCODE_FAILED` or `MESSAGE_TOO_LARGE` for data the codec refuses (nothing is sent),
+   * `INVALID_ARGUMENT` for a `$` type, `CLOSED` after the session ended.
+   */
+  send<K extends MessageType<ServerMessages<S>>>(
+    type: K,
+    data: ServerMessages<S>[K],
+    options?: SendOptions,
+  ): boolean
+  /**
+   * Calls `handler` for every message of `type` from this session, once per message (resends
+   * are de-duplicated). Returns a function that removes the handler. A handler that throws or
+   * rejects is reported (`'error'` event) and does not disturb the connection.
+   */
+  on<K extends MessageType<ClientMessages<S>>>(
+    type: K,
+    handler: MessageHandler<S, User, ClientMessages<S>[K]>,
+  ): () => void
+  /**
+   * Calls a method the client implements. Rejects with a `LifelineError`: `REQUEST_TIMEOUT`,
+   * `ABORTED`, `REMOTE_ERROR` (with the client's code in `remoteCode`) or `CLOSED` when the
+   * session ends first. The request survives reconnects of the session.
+   */
+  request<K extends MethodName<ClientMethods<S>>>(
+    method: K,
+    data: RequestOf<ClientMethods<S>, K>,
+    options?: RequestOptions,
+  ): Promise<ResponseOf<ClientMethods<S>, K>>
+  /** Adds the session to a room (idempotent). Membership holds across reconnects. */
+  join(room: string): void
+  /** Removes the session from a room (idempotent). */
+  leave(room: string): void
+  /**
+   * Ends the session: closes its connection with `code` (and `reason`), leaves every room,
+   * rejects pending requests with `CLOSED` and forgets the session, so a later resume gets
+   * `resumed: false`.
+   * @param code 1000 or 3000–4999. @default 1000
+   */
+  close(code?: number, reason?: string): void
+}

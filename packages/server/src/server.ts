@@ -1,0 +1,431 @@
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server as HttpServer,
+} from 'node:http'
+import type { Server as HttpsServer } from 'node:https'
+import type { Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
+import { LifelineError, selectCodec, type Codec, type OutboundFrame } from '@lifeline/codec'
+import type {
+  AnySchema,
+  MessageType,
+  RequestOf,
+  ResponseOf,
+  Schema,
+  ServerMessages,
+  ServerMethods,
+} from '@lifeline/core/protocol'
+import { EventEmitter } from 'eventemitter3'
+import { WebSocketServer, type WebSocket } from 'ws'
+import { Connection, type ConnectionHost } from './connection.js'
+import type { MethodImplementation, ServerContext } from './context.js'
+import type { ServerEvents } from './events.js'
+import type { LogDetails } from './logger.js'
+import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js'
+import type { MethodName, Peer, SendOptions } from './peer.js'
+import { Rooms } from './rooms.js'
+import type { Session } from './session.js'
+import { SessionRegistry } from './sessions.js'
+import { createCounters, type ServerStats } from './stats.js'
+import { originAllowed, pathOf, refuseUpgrade } from './upgrade.js'
+
+export interface BroadcastOptions<
+  S extends Schema = AnySchema,
+  User = unknown,
+> extends SendOptions {
+  /** A peer not to send to (typically the sender of what is being relayed). */
+  except?: Peer<S, User>
+}
+
+/** Sends to every session in a room. */
+export interface RoomTarget<S extends Schema = AnySchema, User = unknown> {
+  /** Sends to every member (see `peer.send`); returns how many it was sent or queued to. */
+  send<K extends MessageType<ServerMessages<S>>>(
+    type: K,
+    data: ServerMessages<S>[K],
+    options?: BroadcastOptions<S, User>,
+  ): number
+}
+
+/** Implements one RPC method: returns the response or a promise of it; a throw fails the call. */
+export type MethodHandler<S extends Schema, User, K extends MethodName<ServerMethods<S>>> = (
+  data: RequestOf<ServerMethods<S>, K>,
+  peer: Peer<S, User>,
+) => ResponseOf<ServerMethods<S>, K> | Promise<ResponseOf<ServerMethods<S>, K>>
+
+const noop = (): void => undefined
+
+/** Resolves after two check phases, which straddle a close phase: closed handles are released. */
+function afterClosePhase(): Promise<void> {
+  return new Promise((resolve) => setImmediate(() => setImmediate(resolve)))
+}
+
+/** Waits for `promise`, at most `ms` of real time (I/O deadlines, not the injectable clock). */
+function within(promise: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms)
+    void promise.then(noop, noop).then(() => {
+      clearTimeout(timer)
+      resolve()
+    })
+  })
+}
+
+/**
+ * A Lifeline server: sessions with exactly-once, in-order delivery across reconnects, RPC in both
+ * directions, and rooms, over `ws`. Create it with `createServer`.
+ */
+export class LifelineServer<S extends Schema = AnySchema, User = unknown> extends EventEmitter<
+  ServerEvents<S, User>
+> {
+  /** Resolves when the server is listening; rejects if it cannot listen. */
+  readonly ready: Promise<void>
+  private readonly options: ResolvedOptions<User>
+  private readonly counters = createCounters()
+  private readonly rooms = new Rooms<Session<S, User>>()
+  private readonly methods = new Map<string, MethodImplementation<S, User>>()
+  private readonly context: ServerContext<S, User>
+  private readonly registry: SessionRegistry<S, User>
+  private readonly host: ConnectionHost<S, User>
+  private readonly codecsByName: ReadonlyMap<string, Codec>
+  private readonly wss: WebSocketServer
+  private readonly httpServer: HttpServer | HttpsServer
+  private readonly ownsServer: boolean
+  private readonly connections = new Set<Connection<S, User>>()
+  /** Sockets refused before the handshake (no subprotocol), until they are closed. */
+  private readonly refused = new Set<WebSocket>()
+  /** Raw sockets of the HTTP server this server owns, to destroy what never upgraded. */
+  private readonly rawSockets = new Set<Socket>()
+  /** Running RPC handlers, which `close()` lets finish (within `closeTimeoutMs`). */
+  private readonly work = new Set<Promise<unknown>>()
+  private closing: Promise<void> | undefined
+  private lastPort: number
+
+  constructor(options: ServerOptions<User>) {
+    super()
+    this.options = resolveOptions(options)
+    this.context = {
+      options: this.options,
+      counters: this.counters,
+      rooms: this.rooms,
+      methods: this.methods,
+      isClosing: () => this.closing !== undefined,
+      fire: (event, ...args) => this.fire(event, ...args),
+      handlerError: (error, peer) => {
+        this.counters.handlerErrors++
+        this.report('a listener or handler threw', error, peer)
+      },
+      failure: (message, error, peer) => this.report(message, error, peer),
+      warn: (message, details) => this.warn(message, details),
+      track: (work) => {
+        this.work.add(work)
+        void work.finally(() => this.work.delete(work))
+      },
+      sessionEnded: (session, reason) => this.registry.ended(session, reason),
+    }
+    this.registry = new SessionRegistry(this.context)
+    this.host = {
+      context: this.context,
+      openSession: (connection, hello, user) => this.registry.open(connection, hello, user),
+      detached: (session, code, reason) => this.registry.detached(session, code, reason),
+      closed: (connection) => this.connections.delete(connection),
+    }
+    this.codecsByName = new Map(this.options.codecs.map((codec) => [codec.name, codec]))
+    this.wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      perMessageDeflate: false,
+      maxPayload: this.options.maxMessageSize,
+      handleProtocols: (protocols) => selectCodec(protocols, this.options.codecs)?.name ?? false,
+    })
+    this.lastPort = this.options.port ?? 0
+    if (this.options.server !== undefined) {
+      this.httpServer = this.options.server
+      this.ownsServer = false
+      this.httpServer.on('upgrade', this.onUpgrade)
+      const attached = this.httpServer
+      this.ready = attached.listening
+        ? Promise.resolve()
+        : new Promise((resolve) => attached.once('listening', () => resolve()))
+    } else {
+      this.httpServer = createHttpServer((_request, response) => {
+        response.writeHead(426, { Connection: 'close' }).end('Upgrade Required')
+      })
+      this.ownsServer = true
+      this.httpServer.on('upgrade', this.onUpgrade)
+      this.httpServer.on('connection', (socket: Socket) => {
+        this.rawSockets.add(socket)
+        socket.once('close', () => this.rawSockets.delete(socket))
+      })
+      this.ready = this.listen(this.httpServer, this.options.port ?? 0, this.options.host)
+    }
+    // `ready` rejects for whoever awaits it; the failure is also reported, so that a server
+    // nobody awaits does not fail silently (nor crash the process with an unhandled rejection).
+    this.ready.catch(noop)
+  }
+
+  /** The port listened on (the one picked, after `ready`, for port 0). */
+  get port(): number {
+    const address = this.httpServer.address()
+    if (address !== null && typeof address === 'object') this.lastPort = address.port
+    return this.lastPort
+  }
+
+  /** Counters since the start, and what is live now. */
+  get stats(): ServerStats {
+    return {
+      connections: this.connections.size + this.refused.size,
+      sessions: this.registry.size,
+      ...this.counters,
+    }
+  }
+
+  /** Live sessions (attached, or waiting for a resume), by `peer.id`. */
+  get peers(): ReadonlyMap<string, Peer<S, User>> {
+    return this.registry.byPeerId
+  }
+
+  /**
+   * Implements an RPC method for clients. A thrown error (or rejection) with a string `code`
+   * reaches the caller as `REMOTE_ERROR` with that `remoteCode` and message; any other error as
+   * `INTERNAL` with a fixed message (and is reported here as an `'error'` event). Returns a
+   * function that removes the method. Throws `INVALID_ARGUMENT` if the method has a handler.
+   */
+  handle<K extends MethodName<ServerMethods<S>>>(
+    method: K,
+    handler: MethodHandler<S, User, K>,
+  ): () => void {
+    if (typeof method !== 'string' || typeof handler !== 'function') {
+      throw new LifelineError(
+        'INVALID_ARGUMENT',
+        'handle(method, handler) needs a name and a function',
+      )
+    }
+    if (this.methods.has(method)) {
+      throw new LifelineError('INVALID_ARGUMENT', `method ${method} already has a handler`)
+    }
+    const implementation = handler as MethodImplementation<S, User>
+    this.methods.set(method, implementation)
+    return () => {
+      if (this.methods.get(method) === implementation) this.methods.delete(method)
+    }
+  }
+
+  /** The sessions in `room`. */
+  to(room: string): RoomTarget<S, User> {
+    return {
+      send: (type, data, options) => this.fanOut(this.rooms.membersOf(room), type, data, options),
+    }
+  }
+
+  /** Sends to every session of this server; returns how many it was sent or queued to. */
+  broadcast<K extends MessageType<ServerMessages<S>>>(
+    type: K,
+    data: ServerMessages<S>[K],
+    options?: BroadcastOptions<S, User>,
+  ): number {
+    return this.fanOut(this.registry.sessions(), type, data, options)
+  }
+
+  /**
+   * Shuts down gracefully: stops accepting, closes every client with 1012 (service restart:
+   * clients come back, to this server's successor), waits for their close (`closeTimeoutMs`,
+   * then terminates), lets running RPC handlers finish (same bound), saves every session to the
+   * store, and releases the listener and every timer. A Node process with nothing else to do
+   * exits afterwards. Idempotent. A `server` passed in the options is left open.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutDown()
+    return this.closing
+  }
+
+  private async shutDown(): Promise<void> {
+    const closeTimeoutMs = this.options.closeTimeoutMs
+    await this.ready.catch(noop)
+    let listenerClosed: Promise<void> = Promise.resolve()
+    if (this.ownsServer) {
+      const server = this.httpServer
+      listenerClosed = new Promise((resolve) => server.close(() => resolve()))
+    } else {
+      this.httpServer.off('upgrade', this.onUpgrade)
+    }
+    const sockets: Promise<void>[] = []
+    for (const connection of this.connections) {
+      connection.close(1012, 'server restart')
+      sockets.push(connection.closedPromise)
+    }
+    for (const socket of this.refused) {
+      sockets.push(new Promise((resolve) => socket.once('close', () => resolve())))
+    }
+    await within(Promise.all(sockets), closeTimeoutMs)
+    for (const connection of this.connections) connection.terminate()
+    for (const socket of this.refused) socket.terminate()
+    await Promise.all(sockets)
+    await within(Promise.allSettled(this.work), closeTimeoutMs)
+    this.registry.shutDown()
+    await this.registry.flush()
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()))
+    for (const socket of this.rawSockets) socket.destroy()
+    await listenerClosed
+    await afterClosePhase()
+    this.fire('close')
+  }
+
+  private listen(server: HttpServer, port: number, host: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onError = (error: Error): void => {
+        this.report('the server cannot listen', error, undefined)
+        reject(error)
+      }
+      server.once('error', onError)
+      server.listen(port, host, () => {
+        server.off('error', onError)
+        server.on('error', (error) => this.report('the HTTP listener failed', error, undefined))
+        resolve()
+      })
+    })
+  }
+
+  private readonly onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    // A socket that fails during the handshake must not become an uncaught 'error'.
+    socket.on('error', () => socket.destroy())
+    const { path, allowedOrigins, requireOrigin } = this.options
+    if (path !== undefined && pathOf(request) !== path) {
+      // On an application's server, another `upgrade` listener may own this path.
+      if (!this.ownsServer && this.httpServer.listenerCount('upgrade') > 1) return
+      refuseUpgrade(socket, 400)
+      return
+    }
+    if (this.closing !== undefined) {
+      refuseUpgrade(socket, 503)
+      return
+    }
+    if (!originAllowed(request, allowedOrigins, requireOrigin)) {
+      this.counters.originRejected++
+      this.warn('upgrade refused: origin not allowed', {
+        code: 'FORBIDDEN',
+        ...(request.socket.remoteAddress === undefined
+          ? {}
+          : { remoteAddress: request.socket.remoteAddress }),
+      })
+      refuseUpgrade(socket, 403)
+      return
+    }
+    this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws, request))
+  }
+
+  private accept(socket: WebSocket, request: IncomingMessage): void {
+    this.counters.connectionsAccepted++
+    const codec = this.codecsByName.get(socket.protocol)
+    if (codec === undefined || this.closing !== undefined) {
+      this.refused.add(socket)
+      socket.on('error', noop)
+      socket.once('close', () => this.refused.delete(socket))
+      if (this.closing !== undefined) {
+        socket.close(1012, 'server restart')
+        return
+      }
+      this.counters.protocolErrors++
+      this.warn('connection refused: no Lifeline subprotocol', {
+        code: 'PROTOCOL_ERROR',
+        closeCode: 1002,
+        ...(request.socket.remoteAddress === undefined
+          ? {}
+          : { remoteAddress: request.socket.remoteAddress }),
+      })
+      socket.close(1002, 'no Lifeline subprotocol')
+      return
+    }
+    this.connections.add(new Connection(socket, request, codec, this.host))
+  }
+
+  private fanOut(
+    targets: Iterable<Session<S, User>>,
+    type: string,
+    data: unknown,
+    options: BroadcastOptions<S, User> | undefined,
+  ): number {
+    const except = options?.except
+    let count = 0
+    if (options?.reliable === false) {
+      // One envelope for everyone: encode it once per codec, not once per peer.
+      const envelope = { t: type, d: data }
+      let frames: Map<Codec, OutboundFrame> | undefined
+      for (const session of targets) {
+        const link = session.link
+        if (session === except || link === undefined || !link.writable) continue
+        frames ??= new Map()
+        let frame = frames.get(link.codec)
+        if (frame === undefined) frames.set(link.codec, (frame = link.codec.encode(envelope)))
+        link.write(frame)
+        count++
+      }
+      return count
+    }
+    for (const session of targets) {
+      if (session === except || session.closed) continue
+      session.send(type, data)
+      count++
+    }
+    return count
+  }
+
+  private fire<E extends keyof ServerEvents<S, User>>(
+    event: E,
+    ...args: ServerEvents<S, User>[E]
+  ): void {
+    try {
+      ;(this.emit as (event: E, ...args: ServerEvents<S, User>[E]) => boolean)(event, ...args)
+    } catch (error) {
+      this.counters.handlerErrors++
+      const peer = args[0]
+      this.report(`a '${String(event)}' listener threw`, error, isPeer<S, User>(peer) ? peer : undefined)
+    }
+  }
+
+  private report(message: string, error: unknown, peer: Peer<S, User> | undefined): void {
+    if (this.listenerCount('error') > 0) {
+      try {
+        this.emit('error', error, peer)
+        return
+      } catch (listenerError) {
+        this.options.logger.error("an 'error' listener threw", { error: listenerError })
+      }
+    }
+    this.options.logger.error(message, {
+      error,
+      ...(peer === undefined ? {} : { peerId: peer.id }),
+    })
+  }
+
+  private warn(message: string, details: LogDetails): void {
+    try {
+      this.options.logger.warn(message, details)
+    } catch {
+      // A logger that throws must not take a connection down with it.
+    }
+  }
+}
+
+function isPeer<S extends Schema, User>(value: unknown): value is Peer<S, User> {
+  return typeof value === 'object' && value !== null && 'sessionId' in value && 'send' in value
+}
+
+/**
+ * Creates a Lifeline server and starts listening (`await server.ready`).
+ *
+ * ```ts
+ * const server = createServer<Chat>({ port: 8080, authenticate: (request) => userOf(request) })
+ * server.on('connection', (peer) => {
+ *   peer.join('lobby')
+ *   peer.on('say', ({ text }) => server.to('lobby').send('said', { text, from: peer.id }))
+ * })
+ * await server.ready
+ * ```
+ */
+export function createServer<S extends Schema = AnySchema, User = unknown>(
+  options: ServerOptions<User>,
+): LifelineServer<S, User> {
+  return new LifelineServer<S, User>(options)
+}

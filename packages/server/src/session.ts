@@ -1,0 +1,397 @@
+import { LifelineError, type Codec, type OutboundFrame } from '@lifeline/codec'
+import type { TimerHandle } from '@lifeline/core'
+import {
+  controlTypes,
+  protocolError,
+  ReliableStream,
+  type Envelope,
+  type Schema,
+} from '@lifeline/core/protocol'
+import type { MethodImplementation, ServerContext } from './context.js'
+import type { SessionEndReason } from './events.js'
+import type { MessageHandler, Peer, RequestOptions, SendOptions } from './peer.js'
+import { errorPayload, parseRequest, PendingRequests, type InboundRequest } from './rpc.js'
+import type { SessionRecord } from './sessionStore.js'
+import { restoreStream, snapshotStream, type StreamState } from './streamState.js'
+
+/** What a session needs of the connection it is attached to. */
+export interface Link {
+  readonly codec: Codec
+  /** True while the socket is open and past the handshake. */
+  readonly writable: boolean
+  write(frame: OutboundFrame): void
+  /** Closes the socket; an `errorCode` sends `$error` first. */
+  close(code: number, reason: string, errorCode?: string): void
+}
+
+export interface SessionInit<User> {
+  id: string
+  sessionId: string
+  user: User
+  codec: Codec
+  state?: StreamState
+  rooms?: readonly string[]
+}
+
+type AnyHandler = (data: unknown, peer: unknown) => unknown
+
+const closedMessage = 'the session has ended'
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  )
+}
+
+function checkType(type: unknown): void {
+  if (typeof type !== 'string' || type === '' || type.charCodeAt(0) === 36 /* $ */) {
+    throw new LifelineError(
+      'INVALID_ARGUMENT',
+      'a message type is a non-empty string that does not start with $',
+    )
+  }
+}
+
+/** One session: the peer the application holds, and the protocol state behind it. */
+export class Session<S extends Schema, User> implements Peer<S, User> {
+  readonly id: string
+  readonly sessionId: string
+  user: User
+  /** The connection attached now, if any. */
+  link: Link | undefined
+  /** The codec of the latest connection; checks what is sent while no connection is attached. */
+  codec: Codec
+  readonly stream: ReliableStream
+  /** When the session expires while detached (clock milliseconds); Infinity while attached. */
+  expiresAt = Infinity
+  expiryTimer: TimerHandle | undefined
+  private ended = false
+  private readonly handlers = new Map<string, AnyHandler[]>()
+  private readonly requests: PendingRequests
+  /** The frame `sendReliable` encoded, for `transmit` to reuse instead of encoding twice. */
+  private preEncoded: OutboundFrame | undefined
+  private preEncodedSeq = 0
+
+  constructor(
+    private readonly context: ServerContext<S, User>,
+    init: SessionInit<User>,
+  ) {
+    const { options } = context
+    this.id = init.id
+    this.sessionId = init.sessionId
+    this.user = init.user
+    this.codec = init.codec
+    this.requests = new PendingRequests(options.clock)
+    this.stream = new ReliableStream({
+      clock: options.clock,
+      transmit: this.transmit,
+      isLinkUp: () => this.link !== undefined && this.link.writable,
+      ackEvery: options.ackEvery,
+      ackDelayMs: options.ackDelayMs,
+      maxUnacked: options.replayLimit,
+      overflow: 'drop-oldest',
+    })
+    if (init.state !== undefined) restoreStream(this.stream, init.state)
+    for (const room of init.rooms ?? []) context.rooms.join(this, room)
+  }
+
+  get connected(): boolean {
+    return this.link !== undefined && this.link.writable
+  }
+
+  get closed(): boolean {
+    return this.ended
+  }
+
+  get rooms(): readonly string[] {
+    return this.context.rooms.roomsOf(this)
+  }
+
+  send(type: string, data: unknown, options?: SendOptions): boolean {
+    if (this.ended) throw new LifelineError('CLOSED', closedMessage)
+    checkType(type)
+    if (options?.reliable === false) {
+      const link = this.link
+      if (link === undefined || !link.writable) return false
+      link.write(link.codec.encode({ t: type, d: data }))
+      return true
+    }
+    this.sendReliable(type, data)
+    return true
+  }
+
+  on(type: string, handler: MessageHandler<S, User, never>): () => void {
+    checkType(type)
+    if (typeof handler !== 'function') {
+      throw new LifelineError('INVALID_ARGUMENT', 'a message handler must be a function')
+    }
+    const registered = handler as AnyHandler
+    // Copy on write: dispatch iterates the array it got, whatever handlers do meanwhile.
+    this.handlers.set(type, [...(this.handlers.get(type) ?? []), registered])
+    let active = true
+    return () => {
+      if (!active) return
+      active = false
+      const rest = (this.handlers.get(type) ?? []).filter((each) => each !== registered)
+      if (rest.length === 0) this.handlers.delete(type)
+      else this.handlers.set(type, rest)
+    }
+  }
+
+  request(method: string, data: unknown, options: RequestOptions = {}): Promise<never> {
+    if (this.ended) return Promise.reject(new LifelineError('CLOSED', closedMessage))
+    const timeoutMs = options.timeoutMs ?? this.context.options.requestTimeoutMs
+    if (typeof method !== 'string' || !(timeoutMs > 0)) {
+      return Promise.reject(
+        new LifelineError(
+          'INVALID_ARGUMENT',
+          'request needs a method name and a positive timeoutMs',
+        ),
+      )
+    }
+    if (options.signal?.aborted === true) {
+      return Promise.reject(new LifelineError('ABORTED', `request ${method} was aborted`))
+    }
+    // The id is the `s` the `$req` gets: unique per session and direction, restarts included.
+    const id = this.stream.lastSent + 1
+    try {
+      this.sendReliable(controlTypes.request, { id, m: method, d: data })
+    } catch (error) {
+      return Promise.reject(error as Error)
+    }
+    return this.requests.add(id, method, timeoutMs, options.signal) as Promise<never>
+  }
+
+  join(room: string): void {
+    if (this.ended) throw new LifelineError('CLOSED', closedMessage)
+    if (typeof room !== 'string') throw new LifelineError('INVALID_ARGUMENT', 'a room is a string')
+    this.context.rooms.join(this, room)
+  }
+
+  leave(room: string): void {
+    this.context.rooms.leave(this, room)
+  }
+
+  close(code = 1000, reason = ''): void {
+    if (!(code === 1000 || (Number.isInteger(code) && code >= 3000 && code <= 4999))) {
+      throw new LifelineError(
+        'INVALID_ARGUMENT',
+        `close code must be 1000 or 3000-4999, got ${code}`,
+      )
+    }
+    if (Buffer.byteLength(reason) > 123) {
+      throw new LifelineError('INVALID_ARGUMENT', 'close reason must be at most 123 bytes')
+    }
+    const link = this.link
+    this.end('closed')
+    link?.close(code, reason)
+  }
+
+  /** Handles one inbound envelope of an attached connection. Throws a protocol violation. */
+  receive(envelope: Envelope): void {
+    const { t, s, a } = envelope
+    if (a !== undefined) this.stream.acknowledge(a)
+    if (t.charCodeAt(0) === 36 /* $ */) {
+      this.control(envelope)
+      return
+    }
+    if (s !== undefined && this.stream.receive(s) === 'duplicate') return
+    this.context.counters.messagesReceived++
+    const handlers = this.handlers.get(t)
+    if (handlers === undefined) return
+    for (let i = 0; i < handlers.length; i++) this.call(handlers[i] as AnyHandler, envelope.d)
+  }
+
+  /** A connection takes the session over. */
+  attach(link: Link, user: User): void {
+    this.link = link
+    this.codec = link.codec
+    this.user = user
+    this.expiresAt = Infinity
+  }
+
+  /** The connection went away; false if it was not the one attached. */
+  detach(link: Link): boolean {
+    if (this.link !== link) return false
+    this.link = undefined
+    this.stream.linkDown()
+    return true
+  }
+
+  /** Ends the session for good. The server forgets it and tells the store. */
+  end(reason: SessionEndReason): void {
+    if (this.ended) return
+    this.ended = true
+    this.link = undefined
+    this.stream.dispose()
+    this.requests.rejectAll(closedMessage)
+    this.context.rooms.leaveAll(this)
+    this.context.sessionEnded(this, reason)
+  }
+
+  /** The server is closing: requests fail, timers stop; the state is kept for the store. */
+  shutDown(): void {
+    this.stream.dispose()
+    this.requests.rejectAll('the server is closing')
+  }
+
+  /** What the store keeps of this session. */
+  toRecord(expiresAt: number): SessionRecord {
+    const state = snapshotStream(this.stream)
+    return {
+      id: this.sessionId,
+      peerId: this.id,
+      lastClientSeq: state.lastProcessed,
+      lastServerSeq: state.lastSent,
+      replay: state.replay,
+      lossy: state.lossy,
+      rooms: this.context.rooms.roomsOf(this),
+      expiresAt,
+    }
+  }
+
+  private sendReliable(type: string, data: unknown): void {
+    const stream = this.stream
+    const seq = stream.lastSent + 1
+    // Encoded before the stream numbers and keeps it: a value the codec refuses throws here,
+    // to the caller, instead of sitting in the replay buffer and failing on every resend.
+    this.preEncoded = this.codec.encode({ t: type, d: data, s: seq, a: stream.lastProcessed })
+    this.preEncodedSeq = seq
+    try {
+      stream.send(type, data)
+    } finally {
+      this.preEncoded = undefined
+    }
+  }
+
+  private readonly transmit = (envelope: Envelope): void => {
+    const link = this.link
+    if (link === undefined || !link.writable) return
+    const preEncoded = this.preEncoded
+    if (preEncoded !== undefined && envelope.s === this.preEncodedSeq) {
+      this.preEncoded = undefined
+      link.write(preEncoded)
+      return
+    }
+    let frame: OutboundFrame
+    try {
+      frame = link.codec.encode(envelope)
+    } catch (error) {
+      // A replayed envelope the codec of this connection cannot encode (the session resumed on
+      // another codec): it cannot be delivered exactly, so the session must not be resumed.
+      this.stream.lossy = true
+      this.context.failure(
+        'a replayed message cannot be encoded with this connection codec',
+        error,
+        this,
+      )
+      link.close(1011, 'cannot replay the session')
+      return
+    }
+    link.write(frame)
+  }
+
+  private control(envelope: Envelope): void {
+    const { t, s } = envelope
+    switch (t) {
+      case controlTypes.request: {
+        if (s === undefined) throw protocolError('$req must be reliable (carry s)')
+        if (this.stream.receive(s) === 'duplicate') return
+        this.runMethod(parseRequest(envelope.d))
+        return
+      }
+      case controlTypes.response: {
+        if (s === undefined) throw protocolError('$res must be reliable (carry s)')
+        if (this.stream.receive(s) === 'duplicate') return
+        this.requests.respond(envelope.d)
+        return
+      }
+      case controlTypes.ack:
+      case controlTypes.ping:
+      case controlTypes.pong:
+        if (s !== undefined) throw protocolError(`${t} is not reliable (carries no s)`)
+        if (t === controlTypes.ping) {
+          const link = this.link
+          if (link?.writable === true)
+            link.write(link.codec.encode({ t: controlTypes.pong, d: envelope.d }))
+        }
+        return
+      case controlTypes.hello:
+        throw protocolError('$hello after the handshake')
+      case controlTypes.welcome:
+      case controlTypes.error:
+        throw protocolError(`${t} is sent by servers only`)
+      default:
+        throw protocolError('unknown control frame type')
+    }
+  }
+
+  private call(handler: AnyHandler, data: unknown): void {
+    try {
+      const result = handler(data, this)
+      if (isThenable(result)) {
+        result.then(undefined, (error: unknown) => this.context.handlerError(error, this))
+      }
+    } catch (error) {
+      this.context.handlerError(error, this)
+    }
+  }
+
+  private runMethod(request: InboundRequest): void {
+    const method = this.context.methods.get(request.method) as
+      MethodImplementation<S, User> | undefined
+    if (method === undefined) {
+      this.respond(request.id, undefined, {
+        code: 'NOT_FOUND',
+        message: `no method named ${JSON.stringify(request.method.slice(0, 64))}`,
+      })
+      return
+    }
+    let result: unknown
+    try {
+      result = (method as (data: unknown, peer: Peer<S, User>) => unknown)(request.data, this)
+    } catch (error) {
+      this.reject(request.id, error)
+      return
+    }
+    if (!isThenable(result)) {
+      this.respond(request.id, result)
+      return
+    }
+    this.context.track(
+      Promise.resolve(result).then(
+        (value) => this.respond(request.id, value),
+        (error: unknown) => this.reject(request.id, error),
+      ),
+    )
+  }
+
+  private reject(id: string | number, error: unknown): void {
+    const { payload, deliberate } = errorPayload(error)
+    if (!deliberate) this.context.handlerError(error, this)
+    this.respond(id, undefined, payload)
+  }
+
+  private respond(
+    id: string | number,
+    value: unknown,
+    error?: { code: string; message: string },
+  ): void {
+    // A session that ended while the handler ran has nobody to answer.
+    if (this.ended) return
+    try {
+      this.sendReliable(
+        controlTypes.response,
+        error === undefined ? { id, d: value } : { id, e: error },
+      )
+    } catch (encodeError) {
+      this.context.failure('an RPC response cannot be encoded', encodeError, this)
+      this.sendReliable(controlTypes.response, {
+        id,
+        e: { code: 'INTERNAL', message: 'the response could not be encoded' },
+      })
+    }
+  }
+}

@@ -1,0 +1,262 @@
+import { randomBytes } from 'node:crypto'
+import { protocolCloseCodes, protocolError, type Schema } from '@lifeline/core/protocol'
+import type { Connection } from './connection.js'
+import type { ServerContext } from './context.js'
+import type { ResetReason, SessionEndReason } from './events.js'
+import { welcome, type Hello } from './handshake.js'
+import { unref } from './memorySessionStore.js'
+import { Session } from './session.js'
+import type { SessionRecord } from './sessionStore.js'
+
+/** 128 random bits: a session id is the secret that resumes a session. */
+function newSessionId(): string {
+  return randomBytes(16).toString('base64url')
+}
+
+/** 72 random bits: public, only needs to be unique. */
+function newPeerId(): string {
+  return randomBytes(9).toString('base64url')
+}
+
+const noop = (): void => undefined
+
+/**
+ * The sessions of a server: the handshake's decisions (resume, restore from the store, or new),
+ * expiry while detached, and every read and write of the store.
+ */
+export class SessionRegistry<S extends Schema, User> {
+  private readonly bySessionId = new Map<string, Session<S, User>>()
+  readonly byPeerId = new Map<string, Session<S, User>>()
+  /** The last store operation per session id: the next one waits for it (store contract). */
+  private readonly storeOps = new Map<string, Promise<void>>()
+
+  constructor(private readonly context: ServerContext<S, User>) {}
+
+  get size(): number {
+    return this.bySessionId.size
+  }
+
+  sessions(): IterableIterator<Session<S, User>> {
+    return this.bySessionId.values()
+  }
+
+  /** Answers a `$hello` (PROTOCOL.md, section 4). */
+  open(connection: Connection<S, User>, hello: Hello, user: User): void | Promise<void> {
+    if (hello.sid === undefined) {
+      this.create(connection, user, undefined)
+      return
+    }
+    const live = this.bySessionId.get(hello.sid)
+    if (live === undefined) return this.restore(connection, hello as Hello & { sid: string }, user)
+    const reason = this.unresumable(live)
+    if (reason === undefined) {
+      this.resume(live, connection, hello, user, false)
+      return
+    }
+    live.end(reason)
+    this.create(connection, user, reason)
+  }
+
+  /** A session lost its connection: it waits `sessionTtlMs` for its client. */
+  detached(session: Session<S, User>, code: number, reason: string): void {
+    if (!this.context.isClosing()) {
+      const { clock, sessionTtlMs } = this.context.options
+      session.expiresAt = clock.now() + sessionTtlMs
+      this.clearExpiry(session)
+      session.expiryTimer = clock.setTimeout(() => this.expire(session), sessionTtlMs)
+      unref(session.expiryTimer)
+      this.persist(session)
+    }
+    this.context.fire('disconnect', session, { code, reason })
+  }
+
+  /** A session ended (`Session.end`): forget it here and in the store. */
+  ended(session: Session<S, User>, reason: SessionEndReason): void {
+    this.clearExpiry(session)
+    this.bySessionId.delete(session.sessionId)
+    this.byPeerId.delete(session.id)
+    const id = session.sessionId
+    this.queued(id, () => this.context.options.store.delete(id)).catch((error: unknown) =>
+      this.context.failure('the session store failed to delete a session', error, session),
+    )
+    this.context.fire('session:end', session, { reason })
+  }
+
+  /**
+   * The server closes: every session goes to the store as it is (to be resumed by the next
+   * server on the same store), its timers stop and its pending requests fail.
+   */
+  shutDown(): void {
+    const { clock, sessionTtlMs } = this.context.options
+    const expiresAt = clock.now() + sessionTtlMs
+    for (const session of this.bySessionId.values()) {
+      this.clearExpiry(session)
+      session.shutDown()
+      const record = session.toRecord(expiresAt)
+      this.write(session, record)
+    }
+    this.bySessionId.clear()
+    this.byPeerId.clear()
+  }
+
+  /** Resolves when every store operation issued so far has settled. */
+  async flush(): Promise<void> {
+    await Promise.all(this.storeOps.values())
+  }
+
+  private unresumable(session: Session<S, User>): 'expired' | 'lossy' | undefined {
+    if (session.link === undefined && session.expiresAt <= this.context.options.clock.now()) {
+      return 'expired'
+    }
+    if (session.stream.lossy) return 'lossy'
+    return undefined
+  }
+
+  private async restore(
+    connection: Connection<S, User>,
+    hello: Hello & { sid: string },
+    user: User,
+  ): Promise<void> {
+    const { store, clock } = this.context.options
+    const sid = hello.sid
+    let record: SessionRecord | undefined
+    try {
+      record = await this.queued(sid, () => store.get(sid))
+    } catch (error) {
+      this.context.failure('the session store failed to read a session', error, undefined)
+    }
+    if (!connection.alive) return
+    // Another connection may have restored it while the store answered.
+    if (this.bySessionId.has(sid)) return this.open(connection, hello, user)
+    let reason: ResetReason = 'unknown'
+    if (record !== undefined) {
+      reason = record.expiresAt <= clock.now() ? 'expired' : record.lossy ? 'lossy' : 'unknown'
+      if (reason === 'unknown') {
+        if (hello.ack > record.lastServerSeq) throw ackTooHigh(hello.ack, record.lastServerSeq)
+        const session = new Session(this.context, {
+          id: record.peerId,
+          sessionId: record.id,
+          user,
+          codec: connection.codec,
+          state: {
+            lastProcessed: record.lastClientSeq,
+            lastSent: record.lastServerSeq,
+            replay: record.replay,
+            lossy: false,
+          },
+          rooms: record.rooms,
+        })
+        this.add(session)
+        this.resume(session, connection, hello, user, true)
+        return
+      }
+      this.queued(sid, () => store.delete(sid)).catch(noop)
+    }
+    this.create(connection, user, reason)
+  }
+
+  private resume(
+    session: Session<S, User>,
+    connection: Connection<S, User>,
+    hello: Hello,
+    user: User,
+    restored: boolean,
+  ): void {
+    const { stream } = session
+    if (hello.ack > stream.lastSent) throw ackTooHigh(hello.ack, stream.lastSent)
+    const previous = session.link
+    if (previous !== undefined) {
+      session.detach(previous)
+      this.context.counters.takeovers++
+      previous.close(
+        protocolCloseCodes.sessionTakenOver,
+        'session taken over',
+        'SESSION_TAKEN_OVER',
+      )
+      this.context.fire('disconnect', session, {
+        code: protocolCloseCodes.sessionTakenOver,
+        reason: 'session taken over',
+      })
+    }
+    this.clearExpiry(session)
+    connection.bind(session)
+    session.attach(connection, user)
+    connection.write(
+      connection.codec.encode(welcome(session.sessionId, true, stream.lastProcessed)),
+    )
+    stream.resume(hello.ack)
+    this.context.counters.sessionsResumed++
+    this.context.fire(restored ? 'connection' : 'resume', session, {
+      request: connection.request,
+      restored,
+    })
+    connection.opened()
+  }
+
+  private create(
+    connection: Connection<S, User>,
+    user: User,
+    reset: ResetReason | undefined,
+  ): void {
+    const session = new Session(this.context, {
+      id: newPeerId(),
+      sessionId: newSessionId(),
+      user,
+      codec: connection.codec,
+    })
+    this.add(session)
+    connection.bind(session)
+    session.attach(connection, user)
+    connection.write(connection.codec.encode(welcome(session.sessionId, false, 0)))
+    this.context.fire('connection', session, { request: connection.request, restored: false })
+    if (reset !== undefined) this.context.fire('session:reset', session, { reason: reset })
+    connection.opened()
+  }
+
+  private add(session: Session<S, User>): void {
+    this.bySessionId.set(session.sessionId, session)
+    this.byPeerId.set(session.id, session)
+    this.context.counters.sessionsCreated++
+  }
+
+  private expire(session: Session<S, User>): void {
+    session.expiryTimer = undefined
+    if (session.link !== undefined || session.closed) return
+    this.context.counters.sessionsExpired++
+    session.end('expired')
+  }
+
+  private clearExpiry(session: Session<S, User>): void {
+    if (session.expiryTimer !== undefined) {
+      this.context.options.clock.clearTimeout(session.expiryTimer)
+    }
+    session.expiryTimer = undefined
+  }
+
+  private persist(session: Session<S, User>): void {
+    this.write(session, session.toRecord(session.expiresAt))
+  }
+
+  private write(session: Session<S, User>, record: SessionRecord): void {
+    const { store } = this.context.options
+    this.queued(record.id, () => store.set(record)).catch((error: unknown) =>
+      this.context.failure('the session store failed to save a session', error, session),
+    )
+  }
+
+  /** Runs `operation` after the previous store operation on `id` has settled. */
+  private queued<T>(id: string, operation: () => T | Promise<T>): Promise<T> {
+    const previous = this.storeOps.get(id) ?? Promise.resolve()
+    const result = previous.then(operation)
+    const tail = result.then(noop, noop)
+    this.storeOps.set(id, tail)
+    void tail.then(() => {
+      if (this.storeOps.get(id) === tail) this.storeOps.delete(id)
+    })
+    return result
+  }
+}
+
+function ackTooHigh(ack: number, lastSent: number): Error {
+  return protocolError(`$hello acknowledges ${ack}, but only ${lastSent} were sent`)
+}

@@ -1,0 +1,62 @@
+/** Counters of a server since it was created, and what is live now. */
+export interface ServerStats {
+  /** Sockets open now (handshaking or attached to a session). */
+  connections: number
+  /** Sessions held now: attached, or waiting for their client to resume. */
+  sessions: number
+  /** Sockets accepted since the start. */
+  connectionsAccepted: number
+  /** Sessions created (new, or restored from the store after a restart). */
+  sessionsCreated: number
+  /** Handshakes that resumed a session. */
+  sessionsResumed: number
+  /** Sessions that expired without their client coming back. */
+  sessionsExpired: number
+  /** Frames that did not decode, or came as the wrong kind (closes 1007 and 1003). */
+  decodeErrors: number
+  /** Protocol violations: bad envelopes, unknown control frames, sequence gaps, no subprotocol (1002). */
+  protocolErrors: number
+  /** Frames over `maxMessageSize` (1009). */
+  oversize: number
+  /** Connections refused by `authenticate` as unauthenticated (4401). */
+  authFailures: number
+  /** Connections refused by `authenticate` as forbidden (4403). */
+  forbidden: number
+  /** Upgrade requests refused for their `Origin` (HTTP 403). */
+  originRejected: number
+  /** Connections that sent no `$hello` in time (4408). */
+  helloTimeouts: number
+  /** Connections terminated for missing the heartbeat. */
+  heartbeatTimeouts: number
+  /** Connections closed because a newer one resumed their session (4409). */
+  takeovers: number
+  /** Exceptions thrown by the application's listeners and handlers. */
+  handlerErrors: number
+  /** User messages received and processed (duplicates excluded). */
+  messagesReceived: number
+  /** Envelopes written to sockets (control frames and resends included). */
+  framesSent: number
+}
+
+export type StatsCounter = Exclude<keyof ServerStats, 'connections' | 'sessions'>
+
+export function createCounters(): Record<StatsCounter, number> {
+  return {
+    connectionsAccepted: 0,
+    sessionsCreated: 0,
+    sessionsResumed: 0,
+    sessionsExpired: 0,
+    decodeErrors: 0,
+    protocolErrors: 0,
+    oversize: 0,
+    authFailures: 0,
+    forbidden: 0,
+    originRejected: 0,
+    helloTimeouts: 0,
+    heartbeatTimeouts: 0,
+    takeovers: 0,
+    handlerErrors: 0,
+    messagesReceived: 0,
+    framesSent: 0,
+  }
+}

@@ -1,0 +1,40 @@
+import { STATUS_CODES, type IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
+import type { OriginPredicate } from './options.js'
+
+/** The path of a request URL, without its query (which may carry a token). */
+export function pathOf(request: IncomingMessage): string {
+  const url = request.url ?? '/'
+  const query = url.indexOf('?')
+  return query === -1 ? url : url.slice(0, query)
+}
+
+/** Whether the `Origin` of an upgrade request may connect. */
+export function originAllowed(
+  request: IncomingMessage,
+  allowed: readonly string[] | OriginPredicate | undefined,
+  requireOrigin: boolean,
+): boolean {
+  const origin = request.headers.origin
+  // Browsers always send Origin; clients that are not browsers usually do not, and cannot be
+  // used for cross-site request forgery, so they pass unless the server asks for an Origin.
+  if (origin === undefined) return !requireOrigin
+  if (allowed === undefined) return true
+  if (typeof allowed === 'function') {
+    try {
+      return allowed(origin, request)
+    } catch {
+      return false
+    }
+  }
+  return allowed.includes(origin)
+}
+
+/** Answers an upgrade request with an HTTP error and closes its socket. */
+export function refuseUpgrade(socket: Duplex, status: number): void {
+  if (socket.destroyed) return
+  socket.once('finish', () => socket.destroy())
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
+  )
+}
