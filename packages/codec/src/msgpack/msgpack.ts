@@ -7,7 +7,6 @@ import {
   frameTooLarge,
   unsupportedFrame,
 } from '../failures.js'
-import { isLifelineError } from '../errors.js'
 import { resolveLimits, type CodecLimits } from '../limits.js'
 import { findDomainProblem } from './domain.js'
 import { scanMsgpack } from './scan.js'
@@ -16,8 +15,9 @@ import { scanMsgpack } from './scan.js'
 export type MsgpackCodecOptions = CodecLimits
 
 /**
- * msgpackr settings for standard MessagePack and untrusted input. Every choice is also
- * enforced by the frame scan, which refuses what these settings alone would still accept.
+ * msgpackr settings for standard MessagePack. They are not enough for untrusted input on their
+ * own: msgpackr still reads every extension it knows and writes what it likes for values
+ * outside the domain, hence the frame scan on decode and the domain walk on encode.
  */
 const packrOptions = {
   // Records are msgpackr's own extension: compact and fast, but no other MessagePack library
@@ -25,7 +25,8 @@ const packrOptions = {
   useRecords: false,
   // Maps become plain objects (keys stringified), never `Map`s.
   mapsAsObjects: true,
-  // No Set/Error/RegExp/typed-array extensions on encode; no cycles, no shared references.
+  // No msgpackr extensions for Set, Error, RegExp or typed arrays, and no structured-clone
+  // references (which would let a frame build cycles).
   moreTypes: false,
   structuredClone: false,
   // Smallest map header per object ("preferred serialization"), and no 65,535-key ceiling.
@@ -55,18 +56,23 @@ export function msgpack(options?: MsgpackCodecOptions): BinaryCodec {
     binary: true,
 
     encode(value: unknown): Uint8Array {
-      let bytes: Uint8Array
+      let problem: string | undefined
       try {
         // The domain walk first: it keeps msgpackr from ever seeing a value it would corrupt,
         // or a cycle it would recurse into until the stack runs out. It also refuses what a
         // peer's decoder would refuse (too deep, forbidden keys), so a frame this codec emits
         // is never one the other side rejects, and resends, forever after each reconnect.
-        const problem = findDomainProblem(value, maxDepth)
-        if (problem !== undefined) throw encodeFailed(`value ${problem}`)
+        problem = findDomainProblem(value, maxDepth)
+      } catch (error) {
+        // A getter or proxy that throws.
+        throw encodeFailed('value cannot be inspected', error)
+      }
+      if (problem !== undefined) throw encodeFailed(`value ${problem}`)
+      let bytes: Uint8Array
+      try {
         bytes = packr.pack(value)
       } catch (error) {
-        if (isLifelineError(error)) throw error
-        // A getter or proxy that throws, or a frame over msgpackr's 4 GiB buffer ceiling.
+        // A getter that throws on the second read, or a frame over msgpackr's 4 GiB ceiling.
         throw encodeFailed('value cannot be encoded as msgpack', error)
       }
       if (bytes.byteLength > maxBytes) throw encodedTooLarge(maxBytes)
