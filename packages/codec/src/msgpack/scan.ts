@@ -5,9 +5,9 @@
  * accepts far more than a message may hold: its built-in extensions (structured-clone
  * references, `Set`, `Error`, `RegExp`, typed arrays, BigInt, msgpackr records) are registered
  * process-wide and cannot be switched off per instance; it renames a `__proto__` key to
- * `__proto_` instead of refusing it; it recurses once per nesting level; and it trusts length
- * prefixes far enough to allocate a 4-billion-slot array. This scan walks the tokens once,
- * without allocating, and accepts exactly the value domain of the codec:
+ * `__proto_` instead of refusing it; it recurses once per nesting level; and it learns that a
+ * length prefix lies only after it has started building the value. This scan walks the tokens
+ * once, without allocating, and accepts exactly the value domain of the codec:
  *
  * nil, booleans, integers and floats, strings, binary, arrays, maps with string or number keys,
  * the timestamp extension (-1, decoded as `Date`) and msgpackr's fixext 1 type 0 (`undefined`).
@@ -17,7 +17,7 @@
  * integers outside `Number.MIN_SAFE_INTEGER..Number.MAX_SAFE_INTEGER` rather than round them.
  */
 
-/** Why a frame is refused; the codec prefixes it with "frame" or "value". */
+/** Why a frame is refused; the codec prefixes it with "msgpack frame". */
 export type MsgpackProblem = string
 
 const truncated: MsgpackProblem = 'is truncated or declares more data than it holds'
