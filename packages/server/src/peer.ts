@@ -31,11 +31,11 @@ export interface RequestOptions {
   signal?: AbortSignal
 }
 
-/** Handles one client message type: the payload, and the session it came from. */
-export type MessageHandler<S extends Schema, User, T> = (
-  data: T,
-  peer: Peer<S, User>,
-) => void | Promise<void>
+/**
+ * Handles one client message type: the payload, and the session it came from. What it returns
+ * is ignored, except that a rejected promise is reported like a throw.
+ */
+export type MessageHandler<S extends Schema, User, T> = (data: T, peer: Peer<S, User>) => unknown
 
 /**
  * One client session. It outlives its connections: a client that reconnects and resumes gets

@@ -380,7 +380,11 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
     } catch (error) {
       this.counters.handlerErrors++
       const peer = args[0]
-      this.report(`a '${String(event)}' listener threw`, error, isPeer<S, User>(peer) ? peer : undefined)
+      this.report(
+        `a '${String(event)}' listener threw`,
+        error,
+        isPeer<S, User>(peer) ? peer : undefined,
+      )
     }
   }
 

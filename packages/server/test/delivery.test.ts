@@ -1,0 +1,174 @@
+import { useFixtures, waitFor } from '@lifeline/test-utils'
+import { afterEach, describe, expect, it } from 'vitest'
+import type { Peer } from '../src/index.js'
+import { ProtocolClient, startServer, urlOf } from './helpers.js'
+
+const fx = useFixtures(afterEach)
+
+/** A server whose peers record every `m` message they process. */
+async function recordingServer(options: Parameters<typeof startServer>[1] = {}) {
+  const server = await startServer(fx, options)
+  const processed: unknown[] = []
+  let peer: Peer | undefined
+  server.on('connection', (p) => {
+    peer = p
+    p.on('m', (data) => {
+      processed.push(data)
+    })
+  })
+  return { server, processed, peer: () => peer }
+}
+
+describe('reliable delivery, client to server', () => {
+  it('processes a duplicate envelope (same s) once', async () => {
+    const { server, processed } = await recordingServer()
+    const { client } = await ProtocolClient.connect(fx, urlOf(server))
+    client.send({ t: 'm', d: 'a', s: 1 })
+    client.send({ t: 'm', d: 'a', s: 1 })
+    client.send({ t: 'm', d: 'b', s: 2 })
+    await waitFor(() => processed.length === 2, { message: 'two messages processed' })
+    client.send({ t: 'm', d: 'b', s: 2 })
+    client.send({ t: 'm', d: 'c', s: 3 })
+    await waitFor(() => processed.length === 3, { message: 'three messages processed' })
+    expect(processed).toEqual(['a', 'b', 'c'])
+    expect(server.stats.messagesReceived).toBe(3)
+  })
+
+  it('processes resent envelopes once across a reconnect', async () => {
+    const { server, processed } = await recordingServer()
+    const first = await ProtocolClient.connect(fx, urlOf(server))
+    first.client.send({ t: 'm', d: 1, s: 1 })
+    first.client.send({ t: 'm', d: 2, s: 2 })
+    await waitFor(() => processed.length === 2, { message: 'two messages processed' })
+    await first.client.drop()
+    const second = await ProtocolClient.connect(fx, urlOf(server), { sid: first.welcome.sid, a: 0 })
+    // The server says what it processed; a client resends from there, but a careless one
+    // resending everything must not cause a second processing.
+    expect(second.welcome).toMatchObject({ resumed: true, a: 2 })
+    second.client.send({ t: 'm', d: 1, s: 1 })
+    second.client.send({ t: 'm', d: 2, s: 2 })
+    second.client.send({ t: 'm', d: 3, s: 3 })
+    await waitFor(() => processed.length === 3, { message: 'the third message' })
+    expect(processed).toEqual([1, 2, 3])
+  })
+
+  it('closes with 1002 on a sequence gap', async () => {
+    const { server, processed } = await recordingServer()
+    const { client } = await ProtocolClient.connect(fx, urlOf(server))
+    client.send({ t: 'm', d: 1, s: 1 })
+    client.send({ t: 'm', d: 3, s: 3 })
+    expect((await client.waitClose()).code).toBe(1002)
+    expect((await client.next('$error')).d).toMatchObject({ code: 'PROTOCOL_ERROR' })
+    expect(processed).toEqual([1])
+    expect(server.stats.protocolErrors).toBe(1)
+  })
+
+  it('acknowledges in batches: after ackEvery envelopes, or ackDelayMs after the first', async () => {
+    const { server } = await recordingServer({ ackEvery: 4, ackDelayMs: 30 })
+    const { client } = await ProtocolClient.connect(fx, urlOf(server))
+    for (let s = 1; s <= 4; s++) client.send({ t: 'm', d: s, s })
+    expect((await client.next('$ack')).a).toBe(4)
+    client.send({ t: 'm', d: 5, s: 5 })
+    expect((await client.next('$ack')).a).toBe(5)
+    expect(client.received.filter((frame) => frame.t === '$ack')).toHaveLength(2)
+  })
+
+  it('piggybacks the ack on what it sends', async () => {
+    const { server, peer } = await recordingServer()
+    const { client } = await ProtocolClient.connect(fx, urlOf(server))
+    client.send({ t: 'm', d: 1, s: 1 })
+    await waitFor(() => server.stats.messagesReceived === 1, { message: 'the message' })
+    peer()?.send('x', 'y')
+    expect(await client.next('x')).toEqual({ t: 'x', d: 'y', s: 1, a: 1 })
+  })
+
+  it('delivers unreliable envelopes (no s) without numbering them', async () => {
+    const { server, processed, peer } = await recordingServer()
+    const { client } = await ProtocolClient.connect(fx, urlOf(server))
+    client.send({ t: 'm', d: 'loose' })
+    await waitFor(() => processed.length === 1, { message: 'the message' })
+    expect(peer()?.send('x', 1, { reliable: false })).toBe(true)
+    expect(await client.next('x')).toEqual({ t: 'x', d: 1 })
+    await client.drop()
+    await waitFor(() => peer()?.connected === false, { message: 'the drop' })
+    expect(peer()?.send('x', 2, { reliable: false })).toBe(false)
+  })
+
+  it('answers $ping with $pong carrying the same ts', async () => {
+    const { server } = await recordingServer()
+    const { client } = await ProtocolClient.connect(fx, urlOf(server))
+    client.send({ t: '$ping', d: { ts: 1234 } })
+    expect((await client.next('$pong')).d).toEqual({ ts: 1234 })
+  })
+})
+
+describe('handlers that fail', () => {
+  it('reports a throwing or rejecting handler and keeps processing', async () => {
+    const server = await startServer(fx)
+    const errors: unknown[] = []
+    server.on('error', (error) => errors.push(error))
+    const processed: unknown[] = []
+    server.on('connection', (peer) => {
+      peer.on('m', () => {
+        throw new Error('sync failure')
+      })
+      peer.on('m', () => Promise.reject(new Error('async failure')))
+      peer.on('m', (data) => {
+        processed.push(data)
+      })
+    })
+    const { client } = await ProtocolClient.connect(fx, urlOf(server))
+    client.send({ t: 'm', d: 1, s: 1 })
+    client.send({ t: 'm', d: 2, s: 2 })
+    await waitFor(() => processed.length === 2 && errors.length === 4, {
+      message: () => `2 processed, 4 errors (have ${processed.length}, ${errors.length})`,
+    })
+    expect(server.stats.handlerErrors).toBe(4)
+    expect(client.closed).toBeUndefined()
+  })
+
+  it('keeps the connection when a connection listener throws', async () => {
+    const errors: unknown[] = []
+    const server = await startServer(fx, {
+      logger: { warn: () => undefined, error: (_message, details) => errors.push(details.error) },
+    })
+    server.on('connection', () => {
+      throw new Error('listener failure')
+    })
+    const { client, welcome } = await ProtocolClient.connect(fx, urlOf(server))
+    expect(welcome.resumed).toBe(false)
+    client.send({ t: '$ping', d: { ts: 1 } })
+    await client.next('$pong')
+    expect(errors).toHaveLength(1)
+    expect(server.stats.handlerErrors).toBe(1)
+  })
+
+  it('stops calling a handler after its unsubscribe', async () => {
+    const server = await startServer(fx)
+    const seen: unknown[] = []
+    let off: (() => void) | undefined
+    server.on('connection', (peer) => {
+      off = peer.on('m', (data) => {
+        seen.push(data)
+      })
+    })
+    const { client } = await ProtocolClient.connect(fx, urlOf(server))
+    client.send({ t: 'm', d: 1, s: 1 })
+    await waitFor(() => seen.length === 1, { message: 'the first message' })
+    off?.()
+    client.send({ t: 'm', d: 2, s: 2 })
+    await waitFor(() => server.stats.messagesReceived === 2, { message: 'the second message' })
+    expect(seen).toEqual([1])
+  })
+
+  it('refuses data the codec cannot encode, at the call, without touching the stream', async () => {
+    const server = await startServer(fx)
+    let peer: Peer | undefined
+    server.on('connection', (p) => (peer = p))
+    const { client } = await ProtocolClient.connect(fx, urlOf(server))
+    expect(() => peer?.send('x', 10n)).toThrow(expect.objectContaining({ code: 'ENCODE_FAILED' }))
+    expect(() => peer?.send('$x', 1)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }))
+    peer?.send('x', 'fine')
+    expect(await client.next('x')).toMatchObject({ d: 'fine', s: 1 })
+  })
+})

@@ -1,0 +1,165 @@
+import { useFixtures, waitFor } from '@lifeline/test-utils'
+import { afterEach, describe, expect, it } from 'vitest'
+import type { Peer } from '../src/index.js'
+import { ProtocolClient, startServer, urlOf } from './helpers.js'
+
+const fx = useFixtures(afterEach)
+
+describe('handshake', () => {
+  it('answers $hello with a new session and fires connection once', async () => {
+    const server = await startServer(fx)
+    const peers: Peer[] = []
+    server.on('connection', (peer, info) => {
+      peers.push(peer)
+      expect(info.restored).toBe(false)
+    })
+    const { welcome } = await ProtocolClient.connect(fx, urlOf(server))
+    expect(welcome.resumed).toBe(false)
+    expect(welcome.a).toBe(0)
+    expect(welcome.sid).toMatch(/^[\w-]{22}$/)
+    expect(peers).toHaveLength(1)
+    expect(peers[0]?.sessionId).toBe(welcome.sid)
+    expect(peers[0]?.id).not.toBe(welcome.sid)
+    expect(peers[0]?.connected).toBe(true)
+    expect(server.stats).toMatchObject({ connections: 1, sessions: 1, sessionsCreated: 1 })
+  })
+
+  it('resumes a session and replays what was sent while the client was away, once and in order', async () => {
+    const server = await startServer(fx)
+    let peer: Peer | undefined
+    let resumes = 0
+    server.on('connection', (p) => (peer = p))
+    server.on('resume', (p) => {
+      resumes++
+      expect(p).toBe(peer)
+    })
+    const first = await ProtocolClient.connect(fx, urlOf(server))
+    peer?.send('m', 1)
+    await first.client.waitForMessages(1)
+    await first.client.drop()
+    await waitFor(() => peer?.connected === false, { message: 'the server to see the drop' })
+    for (let i = 2; i <= 5; i++) peer?.send('m', i)
+
+    // The client processed s=1 only.
+    const second = await ProtocolClient.connect(fx, urlOf(server), { sid: first.welcome.sid, a: 1 })
+    expect(second.welcome).toEqual({ sid: first.welcome.sid, resumed: true, a: 0 })
+    const replayed = await second.client.waitForMessages(4)
+    expect(replayed.map((frame) => [frame.s, frame.d])).toEqual([
+      [2, 2],
+      [3, 3],
+      [4, 4],
+      [5, 5],
+    ])
+    peer?.send('m', 6)
+    const all = await second.client.waitForMessages(5)
+    expect(all.map((frame) => frame.d)).toEqual([2, 3, 4, 5, 6])
+    expect(resumes).toBe(1)
+    expect(server.stats).toMatchObject({ sessions: 1, sessionsCreated: 1, sessionsResumed: 1 })
+  })
+
+  it('replays what the client had not acknowledged when the link died, and nothing it had', async () => {
+    const server = await startServer(fx)
+    let peer: Peer | undefined
+    server.on('connection', (p) => (peer = p))
+    const first = await ProtocolClient.connect(fx, urlOf(server))
+    for (let i = 1; i <= 3; i++) peer?.send('m', i)
+    await first.client.waitForMessages(3)
+    first.client.send({ t: '$ack', a: 2 })
+    await waitFor(
+      () => (peer as unknown as { stream: { unackedCount: number } }).stream.unackedCount === 1,
+      {
+        message: 'the ack to arrive',
+      },
+    )
+    await first.client.drop()
+    const second = await ProtocolClient.connect(fx, urlOf(server), { sid: first.welcome.sid, a: 2 })
+    expect(second.welcome.resumed).toBe(true)
+    const replayed = await second.client.waitForMessages(1)
+    expect(replayed.map((frame) => frame.s)).toEqual([3])
+  })
+
+  it('gives a new session (resumed: false) for an unknown session id', async () => {
+    const server = await startServer(fx)
+    const resets: string[] = []
+    server.on('session:reset', (_peer, info) => resets.push(info.reason))
+    const { welcome } = await ProtocolClient.connect(fx, urlOf(server), { sid: 'nope', a: 3 })
+    expect(welcome.resumed).toBe(false)
+    expect(welcome.sid).not.toBe('nope')
+    expect(resets).toEqual(['unknown'])
+  })
+
+  it('does not resume an expired session', async () => {
+    const server = await startServer(fx, { sessionTtlMs: 30 })
+    const ends: string[] = []
+    server.on('session:end', (_peer, info) => ends.push(info.reason))
+    const resets: string[] = []
+    server.on('session:reset', (_peer, info) => resets.push(info.reason))
+    const first = await ProtocolClient.connect(fx, urlOf(server))
+    await first.client.drop()
+    await waitFor(() => server.stats.sessions === 0, { message: 'the session to expire' })
+    expect(ends).toEqual(['expired'])
+    expect(server.stats.sessionsExpired).toBe(1)
+    const second = await ProtocolClient.connect(fx, urlOf(server), { sid: first.welcome.sid, a: 0 })
+    expect(second.welcome.resumed).toBe(false)
+    expect(second.welcome.sid).not.toBe(first.welcome.sid)
+    expect(resets).toEqual(['unknown'])
+  })
+
+  it('does not resume a session whose replay buffer overflowed (lossy)', async () => {
+    const server = await startServer(fx, { replayLimit: 3 })
+    let peer: Peer | undefined
+    server.on('connection', (p) => (peer = p))
+    const resets: string[] = []
+    server.on('session:reset', (_peer, info) => resets.push(info.reason))
+    const ends: string[] = []
+    server.on('session:end', (_peer, info) => ends.push(info.reason))
+    const first = await ProtocolClient.connect(fx, urlOf(server))
+    await first.client.drop()
+    await waitFor(() => peer?.connected === false, { message: 'the server to see the drop' })
+    for (let i = 1; i <= 4; i++) peer?.send('m', i)
+    const old = peer
+    const second = await ProtocolClient.connect(fx, urlOf(server), { sid: first.welcome.sid, a: 0 })
+    expect(second.welcome.resumed).toBe(false)
+    expect(second.client.messages()).toEqual([])
+    expect(resets).toEqual(['lossy'])
+    expect(ends).toEqual(['lossy'])
+    expect(old?.closed).toBe(true)
+    expect(peer).not.toBe(old)
+    expect(server.stats.sessions).toBe(1)
+  })
+
+  it('closes the connection still attached to a resumed session with 4409', async () => {
+    const server = await startServer(fx)
+    let peer: Peer | undefined
+    server.on('connection', (p) => (peer = p))
+    const disconnects: number[] = []
+    server.on('disconnect', (_peer, info) => disconnects.push(info.code))
+    const first = await ProtocolClient.connect(fx, urlOf(server))
+    const second = await ProtocolClient.connect(fx, urlOf(server), { sid: first.welcome.sid, a: 0 })
+    expect(second.welcome.resumed).toBe(true)
+    expect((await first.client.waitClose()).code).toBe(4409)
+    expect((await first.client.next('$error')).d).toMatchObject({ code: 'SESSION_TAKEN_OVER' })
+    expect(disconnects).toEqual([4409])
+    peer?.send('m', 'after')
+    await second.client.waitForMessages(1)
+    expect(first.client.messages()).toEqual([])
+    expect(server.stats).toMatchObject({ takeovers: 1, sessions: 1 })
+  })
+
+  it('refuses a resume that acknowledges more than was sent (1002)', async () => {
+    const server = await startServer(fx)
+    const first = await ProtocolClient.connect(fx, urlOf(server))
+    await first.client.drop()
+    const client = await ProtocolClient.open(fx, urlOf(server))
+    client.send({ t: '$hello', d: { v: 1, sid: first.welcome.sid, a: 5 } })
+    expect((await client.waitClose()).code).toBe(1002)
+    expect(server.stats.protocolErrors).toBe(1)
+  })
+
+  it('refuses a $hello of another protocol version (1002)', async () => {
+    const server = await startServer(fx)
+    const client = await ProtocolClient.open(fx, urlOf(server))
+    client.send({ t: '$hello', d: { v: 2 } })
+    expect((await client.waitClose()).code).toBe(1002)
+  })
+})

@@ -1,0 +1,176 @@
+import { isLifelineError } from '@lifeline/codec'
+import { useFixtures, waitFor } from '@lifeline/test-utils'
+import { afterEach, describe, expect, it } from 'vitest'
+import { RpcError, type Peer } from '../src/index.js'
+import { ProtocolClient, startServer, urlOf } from './helpers.js'
+
+const fx = useFixtures(afterEach)
+
+describe('RPC: client calls server', () => {
+  it('answers with the handler result, sync or async, as a reliable $res', async () => {
+    const server = await startServer(fx)
+    server.handle('add', (data) => {
+      const { x, y } = data as { x: number; y: number }
+      return x + y
+    })
+    server.handle('later', async (data) => `later ${String(data)}`)
+    const { client } = await ProtocolClient.connect(fx, urlOf(server))
+    client.send({ t: '$req', d: { id: 7, m: 'add', d: { x: 2, y: 3 } }, s: 1 })
+    expect(await client.next('$res')).toEqual({ t: '$res', d: { id: 7, d: 5 }, s: 1, a: 1 })
+    client.send({ t: '$req', d: { id: 'b', m: 'later', d: 1 }, s: 2 })
+    expect((await client.next('$res')).d).toEqual({ id: 'b', d: 'later 1' })
+  })
+
+  it("turns a thrown error's code into e.code, and an error without one into INTERNAL", async () => {
+    const server = await startServer(fx)
+    const errors: unknown[] = []
+    server.on('error', (error) => errors.push(error))
+    server.handle('coded', () => {
+      throw new RpcError('NO_ROOM', 'room is full')
+    })
+    server.handle('rejects', () => Promise.reject(new RpcError('LATE', 'too late')))
+    server.handle('bug', () => {
+      throw new TypeError('secret internals')
+    })
+    const { client } = await ProtocolClient.connect(fx, urlOf(server))
+    client.send({ t: '$req', d: { id: 1, m: 'coded' }, s: 1 })
+    expect((await client.next('$res')).d).toEqual({
+      id: 1,
+      e: { code: 'NO_ROOM', message: 'room is full' },
+    })
+    client.send({ t: '$req', d: { id: 2, m: 'rejects' }, s: 2 })
+    expect((await client.next('$res')).d).toEqual({
+      id: 2,
+      e: { code: 'LATE', message: 'too late' },
+    })
+    client.send({ t: '$req', d: { id: 3, m: 'bug' }, s: 3 })
+    expect((await client.next('$res')).d).toEqual({
+      id: 3,
+      e: { code: 'INTERNAL', message: 'internal error' },
+    })
+    expect(errors).toEqual([expect.objectContaining({ message: 'secret internals' })])
+  })
+
+  it('answers NOT_FOUND for an unknown method', async () => {
+    const server = await startServer(fx)
+    const { client } = await ProtocolClient.connect(fx, urlOf(server))
+    client.send({ t: '$req', d: { id: 1, m: 'nope', d: null }, s: 1 })
+    expect((await client.next('$res')).d).toMatchObject({ id: 1, e: { code: 'NOT_FOUND' } })
+  })
+
+  it('executes a request once when the client resends it with the same s, and replays the response', async () => {
+    const server = await startServer(fx)
+    let calls = 0
+    let release: (() => void) | undefined
+    server.handle('once', () => {
+      calls++
+      return new Promise<string>((resolve) => (release = () => resolve('done')))
+    })
+    const first = await ProtocolClient.connect(fx, urlOf(server))
+    first.client.send({ t: '$req', d: { id: 1, m: 'once' }, s: 1 })
+    await waitFor(() => calls === 1, { message: 'the handler to run' })
+    first.client.send({ t: '$req', d: { id: 1, m: 'once' }, s: 1 })
+    await first.client.drop()
+    release?.()
+    const second = await ProtocolClient.connect(fx, urlOf(server), { sid: first.welcome.sid, a: 0 })
+    expect(second.welcome).toMatchObject({ resumed: true, a: 1 })
+    second.client.send({ t: '$req', d: { id: 1, m: 'once' }, s: 1 })
+    expect((await second.client.next('$res')).d).toEqual({ id: 1, d: 'done' })
+    second.client.send({ t: '$ping', d: { ts: 0 } })
+    await second.client.next('$pong')
+    expect(calls).toBe(1)
+    expect(second.client.received.filter((frame) => frame.t === '$res')).toHaveLength(1)
+  })
+
+  it('closes with 1002 on a $req without s or without a method', async () => {
+    const server = await startServer(fx)
+    const a = await ProtocolClient.connect(fx, urlOf(server))
+    a.client.send({ t: '$req', d: { id: 1, m: 'x' } })
+    expect((await a.client.waitClose()).code).toBe(1002)
+    const b = await ProtocolClient.connect(fx, urlOf(server))
+    b.client.send({ t: '$req', d: { id: 1 }, s: 1 })
+    expect((await b.client.waitClose()).code).toBe(1002)
+  })
+})
+
+describe('RPC: server calls client', () => {
+  async function connected(options: Parameters<typeof startServer>[1] = {}) {
+    const server = await startServer(fx, options)
+    let peer: Peer | undefined
+    server.on('connection', (p) => (peer = p))
+    const { client, welcome } = await ProtocolClient.connect(fx, urlOf(server))
+    return { server, client, welcome, peer: peer as Peer }
+  }
+
+  it('resolves with the client response; the id is the s of the $req', async () => {
+    const { client, peer } = await connected()
+    const answer = peer.request('confirm', { q: 'sure?' })
+    const request = await client.next('$req')
+    expect(request).toEqual({
+      t: '$req',
+      d: { id: 1, m: 'confirm', d: { q: 'sure?' } },
+      s: 1,
+      a: 0,
+    })
+    client.send({ t: '$res', d: { id: 1, d: true }, s: 1, a: 1 })
+    await expect(answer).resolves.toBe(true)
+  })
+
+  it('rejects with REMOTE_ERROR carrying the remote code', async () => {
+    const { client, peer } = await connected()
+    const answer = peer.request('confirm', null)
+    await client.next('$req')
+    client.send({ t: '$res', d: { id: 1, e: { code: 'NOPE', message: 'no way' } }, s: 1 })
+    const error: unknown = await answer.catch((e: unknown) => e)
+    expect(isLifelineError(error, 'REMOTE_ERROR')).toBe(true)
+    expect(error).toMatchObject({ remoteCode: 'NOPE', message: 'no way' })
+  })
+
+  it('rejects with REQUEST_TIMEOUT, and ignores the late response', async () => {
+    const { client, peer } = await connected()
+    const answer = peer.request('slow', null, { timeoutMs: 30 })
+    await expect(answer).rejects.toMatchObject({ code: 'REQUEST_TIMEOUT' })
+    client.send({ t: '$res', d: { id: 1, d: 'late' }, s: 1 })
+    client.send({ t: '$ping', d: { ts: 0 } })
+    await client.next('$pong')
+    expect(client.closed).toBeUndefined()
+  })
+
+  it('rejects with ABORTED through its signal', async () => {
+    const { peer } = await connected()
+    const controller = new AbortController()
+    const answer = peer.request('slow', null, { signal: controller.signal })
+    controller.abort()
+    await expect(answer).rejects.toMatchObject({ code: 'ABORTED' })
+    await expect(peer.request('x', null, { signal: controller.signal })).rejects.toMatchObject({
+      code: 'ABORTED',
+    })
+  })
+
+  it('rejects with CLOSED when the session ends', async () => {
+    const { client, peer } = await connected()
+    const answer = peer.request('slow', null)
+    peer.close(4000, 'bye')
+    await expect(answer).rejects.toMatchObject({ code: 'CLOSED' })
+    expect((await client.waitClose()).code).toBe(4000)
+    await expect(peer.request('x', null)).rejects.toMatchObject({ code: 'CLOSED' })
+  })
+
+  it('survives a reconnect: the $req is replayed and the response settles it', async () => {
+    const { server, client, welcome, peer } = await connected()
+    await client.drop()
+    await waitFor(() => !peer.connected, { message: 'the drop' })
+    const answer = peer.request('confirm', 'again?')
+    const second = await ProtocolClient.connect(fx, urlOf(server), { sid: welcome.sid, a: 0 })
+    const request = await second.client.next('$req')
+    expect(request.d).toEqual({ id: 1, m: 'confirm', d: 'again?' })
+    second.client.send({ t: '$res', d: { id: 1, d: 'yes' }, s: 1, a: 1 })
+    await expect(answer).resolves.toBe('yes')
+  })
+
+  it('closes with 1002 on a malformed $res', async () => {
+    const { client } = await connected()
+    client.send({ t: '$res', d: { id: 1, e: 'bad' }, s: 1 })
+    expect((await client.waitClose()).code).toBe(1002)
+  })
+})
