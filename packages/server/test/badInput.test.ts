@@ -1,0 +1,337 @@
+import type { ClientRequest, IncomingMessage } from 'node:http'
+import { json } from '@lifeline/codec'
+import { once, useFixtures } from '@lifeline/test-utils'
+import { afterEach, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
+import {
+  forbidden,
+  type LifelineServer,
+  type ServerOptions,
+  type ServerStats,
+} from '../src/index.js'
+import { ProtocolClient, startServer, urlOf } from './helpers.js'
+
+const fx = useFixtures(afterEach)
+
+type Counter = keyof ServerStats
+const errorCounters: Counter[] = [
+  'decodeErrors',
+  'protocolErrors',
+  'oversize',
+  'authFailures',
+  'forbidden',
+  'originRejected',
+  'helloTimeouts',
+]
+
+/** Resolves with the HTTP status of a refused upgrade. */
+async function upgradeStatus(url: string, headers: Record<string, string>): Promise<number> {
+  const socket = fx.add(new WebSocket(url, [json().name], { headers }))
+  const [request, response] = (await once(socket, 'unexpected-response')) as [
+    ClientRequest,
+    IncomingMessage,
+  ]
+  response.resume()
+  request.destroy()
+  return response.statusCode ?? 0
+}
+
+/** What a client does wrong, and what it must get for it. */
+interface BadCase {
+  name: string
+  options?: Omit<ServerOptions, 'port' | 'server'>
+  /** Misbehaves and resolves with the close code (or HTTP status) it got. */
+  act(server: LifelineServer): Promise<number>
+  expected: number
+  counter: Counter
+  /** The `$error` code sent before the close, if the server can send one. */
+  errorCode?: string
+}
+
+async function afterHello(server: LifelineServer, frame: string | Buffer, binary: boolean) {
+  const { client } = await ProtocolClient.connect(fx, urlOf(server))
+  client.socket.send(frame, { binary })
+  return { client, close: await client.waitClose() }
+}
+
+async function asFirstFrame(server: LifelineServer, frame: unknown) {
+  const client = await ProtocolClient.open(fx, urlOf(server), {
+    headers: { authorization: 'secret-abc123' },
+  })
+  client.send(frame)
+  return (await client.waitClose()).code
+}
+
+/** The client of the latest case that got past the handshake, to read its `$error`. */
+const last: { client?: ProtocolClient } = {}
+const current = (): ProtocolClient | undefined => last.client
+
+async function closeCodeAfterHello(
+  server: LifelineServer,
+  frame: string | Buffer,
+  binary: boolean,
+) {
+  const { client, close } = await afterHello(server, frame, binary)
+  last.client = client
+  return close.code
+}
+
+const cases: BadCase[] = [
+  {
+    name: 'an undecodable frame',
+    act: (server) => closeCodeAfterHello(server, '{"t":', false),
+    expected: 1007,
+    counter: 'decodeErrors',
+    errorCode: 'DECODE_FAILED',
+  },
+  {
+    name: 'invalid UTF-8 in a text frame',
+    act: (server) => closeCodeAfterHello(server, Buffer.from([0x7b, 0xff, 0x7d]), false),
+    expected: 1007,
+    counter: 'decodeErrors',
+  },
+  {
+    name: 'a binary frame on the JSON codec',
+    act: (server) => closeCodeAfterHello(server, Buffer.from('{"t":"m"}'), true),
+    expected: 1003,
+    counter: 'decodeErrors',
+    errorCode: 'DECODE_FAILED',
+  },
+  {
+    name: 'an unknown control frame',
+    act: (server) => closeCodeAfterHello(server, '{"t":"$nope"}', false),
+    expected: 1002,
+    counter: 'protocolErrors',
+    errorCode: 'PROTOCOL_ERROR',
+  },
+  {
+    name: 'an envelope that is an array',
+    act: (server) => closeCodeAfterHello(server, '[1,2]', false),
+    expected: 1002,
+    counter: 'protocolErrors',
+    errorCode: 'PROTOCOL_ERROR',
+  },
+  {
+    name: 'an envelope without t',
+    act: (server) => closeCodeAfterHello(server, '{"d":1}', false),
+    expected: 1002,
+    counter: 'protocolErrors',
+    errorCode: 'PROTOCOL_ERROR',
+  },
+  {
+    name: 'an envelope with s = 0',
+    act: (server) => closeCodeAfterHello(server, '{"t":"m","s":0}', false),
+    expected: 1002,
+    counter: 'protocolErrors',
+    errorCode: 'PROTOCOL_ERROR',
+  },
+  {
+    name: 'an envelope with another field',
+    act: (server) => closeCodeAfterHello(server, '{"t":"m","x":1}', false),
+    expected: 1002,
+    counter: 'protocolErrors',
+    errorCode: 'PROTOCOL_ERROR',
+  },
+  {
+    name: 'an ack of what was never sent',
+    act: (server) => closeCodeAfterHello(server, '{"t":"$ack","a":3}', false),
+    expected: 1002,
+    counter: 'protocolErrors',
+    errorCode: 'PROTOCOL_ERROR',
+  },
+  {
+    name: 'a frame over maxMessageSize (ws maxPayload)',
+    options: { maxMessageSize: 1024 },
+    act: (server) =>
+      closeCodeAfterHello(server, JSON.stringify({ t: 'm', d: 'x'.repeat(2000) }), false),
+    expected: 1009,
+    counter: 'oversize',
+  },
+  {
+    name: "a frame over the codec's maxBytes",
+    options: { maxMessageSize: 4096, codecs: [json({ maxBytes: 512 })] },
+    act: (server) =>
+      closeCodeAfterHello(server, JSON.stringify({ t: 'm', d: 'x'.repeat(1000) }), false),
+    expected: 1009,
+    counter: 'oversize',
+    errorCode: 'MESSAGE_TOO_LARGE',
+  },
+  {
+    name: 'a first frame that is not $hello',
+    act: (server) => asFirstFrame(server, { t: 'm', d: 1, s: 1 }),
+    expected: 1002,
+    counter: 'protocolErrors',
+  },
+  {
+    name: 'no $hello in time',
+    options: { helloTimeoutMs: 50 },
+    act: async (server) => (await (await ProtocolClient.open(fx, urlOf(server))).waitClose()).code,
+    expected: 4408,
+    counter: 'helloTimeouts',
+  },
+  {
+    name: 'credentials authenticate refuses (false)',
+    options: { authenticate: (request) => request.headers.authorization === 'good' && {} },
+    act: (server) => asFirstFrame(server, { t: '$hello', d: { v: 1 } }),
+    expected: 4401,
+    counter: 'authFailures',
+  },
+  {
+    name: 'credentials authenticate refuses (throws)',
+    options: {
+      authenticate: (request) => {
+        if (request.headers.authorization === 'good') return {}
+        throw new Error(`token ${request.headers.authorization} is invalid`)
+      },
+    },
+    act: (server) => asFirstFrame(server, { t: '$hello', d: { v: 1 } }),
+    expected: 4401,
+    counter: 'authFailures',
+  },
+  {
+    name: 'a user authenticate forbids',
+    options: {
+      authenticate: async (request) => {
+        if (request.headers.authorization === 'good') return {}
+        throw forbidden('banned')
+      },
+    },
+    act: (server) => asFirstFrame(server, { t: '$hello', d: { v: 1 } }),
+    expected: 4403,
+    counter: 'forbidden',
+  },
+  {
+    name: 'a disallowed Origin',
+    options: { allowedOrigins: ['https://app.example'] },
+    act: (server) => upgradeStatus(urlOf(server), { Origin: 'https://evil.example' }),
+    expected: 403,
+    counter: 'originRejected',
+  },
+  {
+    name: 'no Origin when requireOrigin is set',
+    options: { requireOrigin: true },
+    act: (server) => upgradeStatus(urlOf(server), {}),
+    expected: 403,
+    counter: 'originRejected',
+  },
+  {
+    // A client that offered subprotocols fails the handshake itself when none is chosen (ws
+    // and browsers alike): it sees 1006. The server has refused it all the same.
+    name: 'only other subprotocols',
+    act: async (server) => {
+      const socket = fx.add(new WebSocket(urlOf(server), ['chat']))
+      socket.on('error', () => undefined)
+      const [code] = (await once(socket, 'close')) as [number]
+      return code
+    },
+    expected: 1006,
+    counter: 'protocolErrors',
+  },
+  {
+    name: 'no subprotocol at all',
+    act: async (server) => {
+      const client = await ProtocolClient.open(fx, urlOf(server), { protocols: [] })
+      return (await client.waitClose()).code
+    },
+    expected: 1002,
+    counter: 'protocolErrors',
+  },
+]
+
+describe('bad input never crashes the server', () => {
+  it.each(cases)('$name → $expected, counted and logged once', async (badCase) => {
+    delete last.client
+    const warnings: unknown[] = []
+    const logged: string[] = []
+    const server = await startServer(fx, {
+      ...badCase.options,
+      logger: {
+        warn: (message, details) => {
+          warnings.push(details)
+          logged.push(message)
+        },
+        error: (message) => logged.push(`error: ${message}`),
+      },
+    })
+    expect(await badCase.act(server)).toBe(badCase.expected)
+    const stats = server.stats
+    for (const counter of errorCounters) {
+      expect(stats[counter], counter).toBe(counter === badCase.counter ? 1 : 0)
+    }
+    expect(warnings).toHaveLength(1)
+    // Nothing the client sent, nor a token, reaches the log.
+    expect(JSON.stringify([logged, warnings])).not.toMatch(/secret-abc123|xxxx/)
+    if (badCase.errorCode !== undefined) {
+      expect((await (current() as ProtocolClient).next('$error')).d).toMatchObject({
+        code: badCase.errorCode,
+      })
+    }
+
+    // And the server goes on serving.
+    const good = await ProtocolClient.connect(
+      fx,
+      urlOf(server),
+      {},
+      { headers: { Origin: 'https://app.example', authorization: 'good' } },
+    )
+    expect(good.welcome.resumed).toBe(false)
+    good.client.send({ t: '$ping', d: { ts: 1 } })
+    expect((await good.client.next('$pong')).d).toEqual({ ts: 1 })
+  })
+
+  it('sends $error with the reason before closing for authentication', async () => {
+    const server = await startServer(fx, {
+      authenticate: () => Promise.reject(forbidden('banned')),
+    })
+    const client = await ProtocolClient.open(fx, urlOf(server))
+    client.send({ t: '$hello', d: { v: 1 } })
+    expect(await client.waitClose()).toEqual({ code: 4403, reason: 'banned' })
+    expect((await client.next('$error')).d).toEqual({ code: 'FORBIDDEN', message: 'banned' })
+  })
+
+  it('lets an allowed Origin, a predicate-approved one, and a client without Origin in', async () => {
+    const server = await startServer(fx, {
+      allowedOrigins: (origin) => origin.endsWith('.example'),
+    })
+    const browser = await ProtocolClient.connect(
+      fx,
+      urlOf(server),
+      {},
+      {
+        headers: { Origin: 'https://app.example' },
+      },
+    )
+    expect(browser.welcome.resumed).toBe(false)
+    const service = await ProtocolClient.connect(fx, urlOf(server))
+    expect(service.welcome.resumed).toBe(false)
+    expect(await upgradeStatus(urlOf(server), { Origin: 'https://evil.test' })).toBe(403)
+  })
+
+  it('authenticates before the handshake and gives peer.user what authenticate returned', async () => {
+    const server = await startServer<{ client: object }, { name: string }>(fx, {
+      authenticate: async (request) => {
+        const token = request.headers.authorization
+        return token === 'Bearer good' ? { name: 'ada' } : false
+      },
+    })
+    const users: string[] = []
+    server.on('connection', (peer) => users.push(peer.user.name))
+    const refused = await ProtocolClient.open(fx, urlOf(server))
+    refused.send({ t: '$hello', d: { v: 1 } })
+    expect((await refused.waitClose()).code).toBe(4401)
+    await ProtocolClient.connect(
+      fx,
+      urlOf(server),
+      {},
+      { headers: { authorization: 'Bearer good' } },
+    )
+    expect(users).toEqual(['ada'])
+  })
+
+  it('accepts only its path', async () => {
+    const server = await startServer(fx, { path: '/live' })
+    const { welcome } = await ProtocolClient.connect(fx, urlOf(server, '/live?token=x'))
+    expect(welcome.resumed).toBe(false)
+    expect(await upgradeStatus(urlOf(server, '/other'), {})).toBe(400)
+  })
+})

@@ -1,0 +1,104 @@
+import { useFixtures, waitFor } from '@lifeline/test-utils'
+import { afterEach, describe, expect, it } from 'vitest'
+import type { Peer } from '../src/index.js'
+import { ProtocolClient, startServer, urlOf } from './helpers.js'
+
+const fx = useFixtures(afterEach)
+
+async function roomServer() {
+  const server = await startServer(fx)
+  const peers: Peer[] = []
+  server.on('connection', (peer) => {
+    peers.push(peer)
+    peer.on('join', (room) => peer.join(room as string))
+  })
+  return { server, peers }
+}
+
+async function member(url: string, room: string | undefined) {
+  const connected = await ProtocolClient.connect(fx, url)
+  if (room !== undefined) connected.client.send({ t: 'join', d: room, s: 1 })
+  return connected
+}
+
+describe('rooms', () => {
+  it('sends to the members of a room only, and broadcast to everyone', async () => {
+    const { server, peers } = await roomServer()
+    const a = await member(urlOf(server), 'red')
+    const b = await member(urlOf(server), 'red')
+    const c = await member(urlOf(server), 'blue')
+    await waitFor(() => peers.filter((peer) => peer.rooms.length === 1).length === 3, {
+      message: 'three peers in rooms',
+    })
+    expect(server.to('red').send('news', 'for red')).toBe(2)
+    expect(server.broadcast('news', 'for all')).toBe(3)
+    expect((await a.client.waitForMessages(2)).map((frame) => frame.d)).toEqual([
+      'for red',
+      'for all',
+    ])
+    expect((await b.client.waitForMessages(2)).map((frame) => frame.d)).toEqual([
+      'for red',
+      'for all',
+    ])
+    expect((await c.client.waitForMessages(1)).map((frame) => frame.d)).toEqual(['for all'])
+    expect(server.to('nobody').send('news', 'void')).toBe(0)
+  })
+
+  it('leaves a room, and skips the peer given as except', async () => {
+    const { server, peers } = await roomServer()
+    const a = await member(urlOf(server), 'red')
+    const b = await member(urlOf(server), 'red')
+    await waitFor(() => peers.length === 2 && peers.every((peer) => peer.rooms.length === 1), {
+      message: 'two peers in red',
+    })
+    const [pa, pb] = peers as [Peer, Peer]
+    expect(server.to('red').send('news', 1, { except: pa })).toBe(1)
+    pb.leave('red')
+    expect(pb.rooms).toEqual([])
+    expect(server.to('red').send('news', 2)).toBe(1)
+    expect((await a.client.waitForMessages(1)).map((frame) => frame.d)).toEqual([2])
+    expect((await b.client.waitForMessages(1)).map((frame) => frame.d)).toEqual([1])
+  })
+
+  it('keeps membership across a reconnect and replays what the room got meanwhile', async () => {
+    const { server, peers } = await roomServer()
+    const a = await member(urlOf(server), 'red')
+    await waitFor(() => peers[0]?.rooms.length === 1, { message: 'a in red' })
+    await a.client.drop()
+    await waitFor(() => peers[0]?.connected === false, { message: 'the drop' })
+    expect(server.to('red').send('news', 'while away')).toBe(1)
+    expect(server.broadcast('news', 'to all while away')).toBe(1)
+    const back = await ProtocolClient.connect(fx, urlOf(server), { sid: a.welcome.sid, a: 0 })
+    expect(back.welcome.resumed).toBe(true)
+    expect((await back.client.waitForMessages(2)).map((frame) => frame.d)).toEqual([
+      'while away',
+      'to all while away',
+    ])
+    expect(peers).toHaveLength(1)
+    expect(peers[0]?.rooms).toEqual(['red'])
+    expect(server.to('red').send('news', 'back')).toBe(1)
+    await back.client.waitForMessages(3)
+  })
+
+  it('sends unreliable room messages to connected members only, encoded once', async () => {
+    const { server, peers } = await roomServer()
+    const a = await member(urlOf(server), 'red')
+    const b = await member(urlOf(server), 'red')
+    await waitFor(() => peers.filter((peer) => peer.rooms.length === 1).length === 2, {
+      message: 'two peers in red',
+    })
+    await b.client.drop()
+    await waitFor(() => peers[1]?.connected === false, { message: 'the drop' })
+    expect(server.to('red').send('tick', 1, { reliable: false })).toBe(1)
+    expect(await a.client.next('tick')).toEqual({ t: 'tick', d: 1 })
+  })
+
+  it('forgets the rooms of an ended session', async () => {
+    const { server, peers } = await roomServer()
+    await member(urlOf(server), 'red')
+    await waitFor(() => peers[0]?.rooms.length === 1, { message: 'a in red' })
+    peers[0]?.close()
+    expect(server.to('red').send('news', 'x')).toBe(0)
+    expect(() => peers[0]?.send('news', 'x')).toThrow(expect.objectContaining({ code: 'CLOSED' }))
+  })
+})
