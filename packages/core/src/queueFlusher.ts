@@ -6,7 +6,7 @@ import { readyStates } from './webSocketLike.js'
 /** A flush gives the event loop back after this long, so a huge backlog cannot freeze it. */
 const flushSliceMs = 8
 /** How often a flush paused by backpressure looks at `bufferedAmount` again. */
-const drainPollMs = 4
+const drainPollMs = 1
 
 /**
  * Writes a send queue into an open socket, in order. Yields to the event loop every
