@@ -1,0 +1,144 @@
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { createFaultProxy, once, useFixtures, waitFor } from '@lifeline/test-utils'
+import { afterEach, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
+import { createMemorySessionStore, createServer, type Peer } from '../src/index.js'
+import { ProtocolClient, startServer, urlOf } from './helpers.js'
+
+const fx = useFixtures(afterEach)
+const child = fileURLToPath(new URL('./fixtures/serveAndClose.ts', import.meta.url))
+
+/** Runs the child and resolves with its exit code and output; fails if it does not exit. */
+function run(limitMs = 8_000): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, ['--import', 'tsx', child], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    let out = ''
+    proc.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()))
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL')
+      reject(new Error(`the process did not exit within ${limitMs} ms after close(): ${out}`))
+    }, limitMs)
+    proc.on('exit', (code) => {
+      clearTimeout(timer)
+      resolve({ code, out })
+    })
+  })
+}
+
+describe('graceful close', () => {
+  it('closes every client with 1012, resolves, and refuses new connections', async () => {
+    const server = await startServer(fx)
+    const closes: string[] = []
+    server.on('close', () => closes.push('server'))
+    const a = await ProtocolClient.connect(fx, urlOf(server))
+    const b = await ProtocolClient.connect(fx, urlOf(server))
+    const handshaking = await ProtocolClient.open(fx, urlOf(server))
+    await server.close()
+    expect((await a.client.waitClose()).code).toBe(1012)
+    expect((await b.client.waitClose()).code).toBe(1012)
+    expect((await handshaking.waitClose()).code).toBe(1012)
+    expect(closes).toEqual(['server'])
+    expect(server.stats.connections).toBe(0)
+    const late = fx.add(new WebSocket(urlOf(server), ['lifeline.v1.json']))
+    const [error] = (await once(late, 'error')) as [Error & { code?: string }]
+    expect(error.code).toBe('ECONNREFUSED')
+    expect(server.close()).toBe(server.close())
+  })
+
+  it('terminates a client that does not complete the closing handshake, within closeTimeoutMs', async () => {
+    const server = await startServer(fx, { closeTimeoutMs: 100 })
+    const proxy = fx.add(await createFaultProxy({ targetPort: server.port }))
+    await ProtocolClient.connect(fx, proxy.url())
+    proxy.blackhole()
+    const started = performance.now()
+    await server.close()
+    expect(performance.now() - started).toBeLessThan(1_000)
+    expect(server.stats.connections).toBe(0)
+  })
+
+  it('a new server on the same port and store resumes the sessions: replay, rooms, ids, seqs', async () => {
+    const store = createMemorySessionStore()
+    const first = createServer({ port: 0, store })
+    fx.add(() => first.close())
+    await first.ready
+    let peer: Peer | undefined
+    first.on('connection', (p) => {
+      peer = p
+      p.join('red')
+    })
+    const { client, welcome } = await ProtocolClient.connect(fx, urlOf(first))
+    client.send({ t: 'm', d: 1, s: 1 })
+    peer?.send('m', 'one')
+    await client.waitForMessages(1)
+    await waitFor(() => first.stats.messagesReceived === 1, { message: 'the client message' })
+    await first.close()
+    expect((await client.waitClose()).code).toBe(1012)
+    expect(store.size).toBe(1)
+
+    const second = createServer({ port: first.port, store })
+    fx.add(() => second.close())
+    await second.ready
+    const restored: Peer[] = []
+    second.on('connection', (p, info) => {
+      expect(info.restored).toBe(true)
+      restored.push(p)
+    })
+    second.to('red').send('m', 'nobody yet')
+    const back = await ProtocolClient.connect(fx, urlOf(second), { sid: welcome.sid, a: 0 })
+    expect(back.welcome).toEqual({ sid: welcome.sid, resumed: true, a: 1 })
+    expect(restored).toHaveLength(1)
+    expect(restored[0]?.id).toBe(peer?.id)
+    expect(restored[0]?.rooms).toEqual(['red'])
+    const replayed = await back.client.waitForMessages(1)
+    expect(replayed).toEqual([{ t: 'm', d: 'one', s: 1, a: 1 }])
+    expect(second.to('red').send('m', 'two')).toBe(1)
+    expect((await back.client.waitForMessages(2))[1]).toMatchObject({ d: 'two', s: 2 })
+  })
+
+  it('lets a running RPC handler finish and keeps its response for the resumed client', async () => {
+    const store = createMemorySessionStore()
+    const first = createServer({ port: 0, store })
+    fx.add(() => first.close())
+    await first.ready
+    let started = false
+    first.handle('slow', () => {
+      started = true
+      return new Promise((resolve) => setTimeout(() => resolve('done'), 50))
+    })
+    const { client, welcome } = await ProtocolClient.connect(fx, urlOf(first))
+    client.send({ t: '$req', d: { id: 1, m: 'slow' }, s: 1 })
+    await waitFor(() => started, { message: 'the handler to start' })
+    await first.close()
+    const second = createServer({ port: first.port, store })
+    fx.add(() => second.close())
+    await second.ready
+    const back = await ProtocolClient.connect(fx, urlOf(second), { sid: welcome.sid, a: 0 })
+    expect(back.welcome).toMatchObject({ resumed: true, a: 1 })
+    expect((await back.client.next('$res')).d).toEqual({ id: 1, d: 'done' })
+  })
+
+  it('leaves a server passed in the options open', async () => {
+    const { createServer: createHttpServer } = await import('node:http')
+    const http = createHttpServer()
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
+    fx.add(() => new Promise<void>((resolve) => http.close(() => resolve())))
+    const server = createServer({ server: http, path: '/live' })
+    await server.ready
+    const { client } = await ProtocolClient.connect(fx, urlOf(server, '/live'))
+    await server.close()
+    expect((await client.waitClose()).code).toBe(1012)
+    expect(http.listening).toBe(true)
+    expect(http.listenerCount('upgrade')).toBe(0)
+  })
+
+  it('leaves nothing behind: a Node process exits by itself after close()', async () => {
+    const { code, out } = await run()
+    expect(code).toBe(0)
+    expect(out.split('\n').sort()).toEqual(
+      ['', 'client closed 1012', 'request CLOSED', 'request CLOSED', 'server closed'].sort(),
+    )
+  }, 12_000)
+})
