@@ -1,0 +1,99 @@
+import { msgpack } from '@lifeline/codec/msgpack'
+import { createClient, type RpcMethod } from '@lifeline/core'
+import { useFixtures, waitFor } from '@lifeline/test-utils'
+import { afterEach, describe, expect, it } from 'vitest'
+import { json } from '@lifeline/codec'
+import { createMemorySessionStore, createServer, type Peer } from '../src/index.js'
+import { ProtocolClient, startServer, urlOf } from './helpers.js'
+
+const fx = useFixtures(afterEach)
+
+interface Chat {
+  client: { say: { text: string } }
+  server: { said: { text: string; from: string } }
+  rpc: { count: RpcMethod<{ room: string }, number> }
+  clientRpc: { confirm: RpcMethod<{ question: string }, boolean> }
+}
+
+describe('codec negotiation', () => {
+  it("picks the server's first codec that the client offers", async () => {
+    const server = await startServer(fx, { codecs: [msgpack(), json()] })
+    const both = await ProtocolClient.connect(
+      fx,
+      urlOf(server),
+      {},
+      {
+        codec: msgpack(),
+        protocols: ['lifeline.v1.json', 'lifeline.v1.msgpack'],
+      },
+    )
+    expect(both.client.socket.protocol).toBe('lifeline.v1.msgpack')
+    expect(both.welcome.resumed).toBe(false)
+    const jsonOnly = await ProtocolClient.connect(fx, urlOf(server))
+    expect(jsonOnly.client.socket.protocol).toBe('lifeline.v1.json')
+  })
+
+  it('speaks msgpack in binary frames and refuses text frames there with 1003', async () => {
+    const server = await startServer(fx, { codecs: [msgpack()] })
+    server.on('connection', (peer) => peer.on('m', (data) => peer.send('echo', data)))
+    const { client } = await ProtocolClient.connect(fx, urlOf(server), {}, { codec: msgpack() })
+    client.send({ t: 'm', d: new Uint8Array([1, 2, 3]), s: 1 })
+    expect((await client.next('echo')).d).toEqual(new Uint8Array([1, 2, 3]))
+    client.socket.send('{"t":"m"}')
+    expect((await client.waitClose()).code).toBe(1003)
+    expect(server.stats.decodeErrors).toBe(1)
+  })
+})
+
+describe('with the typed client of @lifeline/core', () => {
+  it('messages and RPC both ways', async () => {
+    const server = await startServer<Chat>(fx)
+    server.handle('count', ({ room }) => room.length)
+    server.on('connection', (peer) => {
+      peer.on('say', ({ text }) => peer.send('said', { text, from: peer.id }))
+    })
+    const client = createClient<Chat>({ url: urlOf(server) })
+    fx.add(() => client.close())
+    client.handle('confirm', ({ question }) => question === 'ok?')
+    const said: string[] = []
+    client.on('said', ({ text }) => said.push(text))
+    client.send('say', { text: 'hi' })
+    await waitFor(() => said.length === 1, { message: 'the echo' })
+    expect(said).toEqual(['hi'])
+    expect(await client.request('count', { room: 'lobby' })).toBe(5)
+    const [peer] = [...server.peers.values()] as [Peer<Chat>]
+    expect(await peer.request('confirm', { question: 'ok?' })).toBe(true)
+  })
+
+  it('delivers exactly once, in order, across a restart of the listener', async () => {
+    const store = createMemorySessionStore()
+    const received: number[] = []
+    const start = async (port: number) => {
+      const server = createServer<{ client: { n: number } }>({ port, store })
+      fx.add(() => server.close())
+      server.on('connection', (peer) => peer.on('n', (n) => received.push(n)))
+      await server.ready
+      return server
+    }
+    const first = await start(0)
+    const port = first.port
+    const client = createClient<{ client: { n: number } }>({
+      url: `ws://127.0.0.1:${port}/`,
+      socket: { initialDelayMs: 10, maxDelayMs: 50 },
+    })
+    fx.add(() => client.close())
+    const resets: unknown[] = []
+    client.events.on('reset', (event) => resets.push(event))
+    for (let n = 1; n <= 100; n++) client.send('n', n)
+    await waitFor(() => received.length >= 50, { message: 'half the messages' })
+    await first.close()
+    for (let n = 101; n <= 200; n++) client.send('n', n)
+    await start(port)
+    await waitFor(() => received.length >= 200 && client.unacked === 0, {
+      message: () =>
+        `200 messages acknowledged (have ${received.length}, ${client.unacked} unacked)`,
+    })
+    expect(received).toEqual(Array.from({ length: 200 }, (_, i) => i + 1))
+    expect(resets).toEqual([])
+  })
+})
