@@ -1,0 +1,114 @@
+// Checked by `tsc -p tsconfig.json` (the package typecheck): each `@ts-expect-error` must be an
+// error, and each `expectTypeOf` must hold.
+import { expectTypeOf } from 'vitest'
+import {
+  createServer,
+  type LifelineServer,
+  type Peer,
+  type RpcMethod,
+  type ServerStats,
+} from '../src/index.js'
+
+interface Chat {
+  client: { say: { room: string; text: string }; typing: boolean }
+  server: { said: { room: string; text: string; from: string } }
+  rpc: { history: RpcMethod<{ room: string }, string[]> }
+  clientRpc: { confirm: RpcMethod<{ question: string }, boolean> }
+}
+
+interface User {
+  name: string
+}
+
+const server = createServer<Chat, User>({ port: 0 })
+expectTypeOf(server).toEqualTypeOf<LifelineServer<Chat, User>>()
+expectTypeOf(server.ready).toEqualTypeOf<Promise<void>>()
+expectTypeOf(server.port).toEqualTypeOf<number>()
+expectTypeOf(server.stats).toEqualTypeOf<ServerStats>()
+
+server.on('connection', (peer, info) => {
+  expectTypeOf(peer).toEqualTypeOf<Peer<Chat, User>>()
+  expectTypeOf(peer.user).toEqualTypeOf<User>()
+  expectTypeOf(info.restored).toEqualTypeOf<boolean>()
+
+  // Handler payloads are inferred from the schema.
+  peer.on('say', (data, from) => {
+    expectTypeOf(data).toEqualTypeOf<{ room: string; text: string }>()
+    expectTypeOf(from).toEqualTypeOf<Peer<Chat, User>>()
+  })
+  peer.on('typing', (data) => expectTypeOf(data).toEqualTypeOf<boolean>())
+  expectTypeOf(peer.on('typing', () => undefined)).toEqualTypeOf<() => void>()
+  // @ts-expect-error: not a client message type
+  peer.on('said', () => undefined)
+
+  peer.send('said', { room: 'a', text: 'b', from: peer.id })
+  peer.send('said', { room: 'a', text: 'b', from: peer.id }, { reliable: false })
+  // @ts-expect-error: not a server message type
+  peer.send('wrong', {})
+  // @ts-expect-error: wrong payload
+  peer.send('said', { room: 'a' })
+  // @ts-expect-error: wrong payload type
+  peer.send('said', { room: 1, text: 'b', from: 'c' })
+  // @ts-expect-error: control types are not message types
+  peer.send('$error', {})
+
+  const answer = peer.request('confirm', { question: 'sure?' }, { timeoutMs: 1_000 })
+  expectTypeOf(answer).toEqualTypeOf<Promise<boolean>>()
+  // @ts-expect-error: not a client method
+  void peer.request('history', { room: 'a' })
+  // @ts-expect-error: wrong request payload
+  void peer.request('confirm', { q: 'sure?' })
+})
+
+server.on('disconnect', (peer, info) => {
+  expectTypeOf(peer).toEqualTypeOf<Peer<Chat, User>>()
+  expectTypeOf(info.code).toEqualTypeOf<number>()
+})
+server.on('session:end', (_peer, info) => {
+  expectTypeOf(info.reason).toEqualTypeOf<'expired' | 'closed' | 'lossy'>()
+})
+// @ts-expect-error: no such event
+server.on('nope', () => undefined)
+
+// Method handlers: typed request, enforced response, sync or async.
+server.handle('history', (data, peer) => {
+  expectTypeOf(data).toEqualTypeOf<{ room: string }>()
+  expectTypeOf(peer).toEqualTypeOf<Peer<Chat, User>>()
+  return [data.room]
+})
+server.handle('history', async ({ room }) => [room])
+// @ts-expect-error: wrong response type
+server.handle('history', () => 42)
+// @ts-expect-error: wrong async response type
+server.handle('history', async () => [1, 2])
+// @ts-expect-error: not a server method
+server.handle('confirm', () => true)
+
+// Rooms and broadcast are typed like peer.send.
+server.to('lobby').send('said', { room: 'lobby', text: 'hi', from: 'server' })
+server.broadcast('said', { room: 'lobby', text: 'hi', from: 'server' }, { reliable: false })
+// @ts-expect-error: wrong payload
+server.to('lobby').send('said', { text: 'hi' })
+// @ts-expect-error: not a server message type
+server.broadcast('say', { room: 'a', text: 'b' })
+
+// Without a schema, everything goes with unknown payloads.
+const loose = createServer({ port: 0 })
+loose.on('connection', (peer) => {
+  peer.send('anything', { at: 1 })
+  peer.on('whatever', (data) => expectTypeOf(data).toEqualTypeOf<unknown>())
+  expectTypeOf(peer.request('m', 1)).toEqualTypeOf<Promise<unknown>>()
+  expectTypeOf(peer.user).toEqualTypeOf<unknown>()
+})
+loose.handle('echo', (data) => data)
+
+// authenticate's result type is the peer's user type.
+createServer<Chat, User>({
+  port: 0,
+  authenticate: async (request) => (request.headers.authorization ? { name: 'ada' } : false),
+})
+createServer<Chat, User>({
+  port: 0,
+  // @ts-expect-error: authenticate must return a User (or false)
+  authenticate: () => ({ id: 1 }),
+})
