@@ -1,0 +1,211 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { LifelineError } from '@lifeline/codec'
+import {
+  controlTypes,
+  isControlType,
+  isKnownControlType,
+  parseEnvelope,
+  protocolCloseCodes,
+} from './envelope.js'
+
+function thrownBy(action: () => unknown): unknown {
+  try {
+    action()
+  } catch (error) {
+    return error
+  }
+  throw new Error('expected a throw')
+}
+
+/** The rejection every protocol violation gets: `PROTOCOL_ERROR`, to be closed with 1002. */
+function expectProtocolError(value: unknown): void {
+  const error = thrownBy(() => parseEnvelope(value))
+  expect(error).toBeInstanceOf(LifelineError)
+  expect(error).toMatchObject({ code: 'PROTOCOL_ERROR', closeCode: 1002 })
+}
+
+/** PROTOCOL.md, section 2, written down independently of the implementation. */
+function isEnvelopeBySpec(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false
+  const record = value as Record<string, unknown>
+  const allowed = new Set(['t', 'd', 's', 'a'])
+  if (Object.keys(record).some((key) => !allowed.has(key))) return false
+  if (typeof record.t !== 'string' || record.t.length === 0) return false
+  const nonNegativeSafeInteger = (field: unknown) =>
+    typeof field === 'number' && Number.isSafeInteger(field) && field >= 0
+  if ('s' in record && !(nonNegativeSafeInteger(record.s) && (record.s as number) >= 1)) {
+    return false
+  }
+  if ('a' in record && !nonNegativeSafeInteger(record.a)) return false
+  return true
+}
+
+describe('parseEnvelope accepts', () => {
+  it.each([
+    ['a type alone', { t: 'say' }],
+    ['a type and a payload', { t: 'say', d: { text: 'hi' } }],
+    ['a null payload', { t: 'say', d: null }],
+    ['a reliable envelope with its ack', { t: 'say', d: [1, 2], s: 1, a: 0 }],
+    ['a control frame with only an ack', { t: '$ack', a: 7 }],
+    ['the largest safe sequence number', { t: 'x', s: Number.MAX_SAFE_INTEGER }],
+    ['the largest safe ack', { t: 'x', a: Number.MAX_SAFE_INTEGER }],
+    ['an unknown $-type (the receiver refuses it, not the parser)', { t: '$nope' }],
+  ])('%s', (_name, value) => {
+    expect(parseEnvelope(value)).toBe(value)
+  })
+
+  it('keeps every field as it was', () => {
+    const value = { t: 'said', d: { text: 'hi', from: 'ann' }, s: 12, a: 3 }
+    expect(parseEnvelope(value)).toEqual({ t: 'said', d: { text: 'hi', from: 'ann' }, s: 12, a: 3 })
+  })
+})
+
+describe('parseEnvelope rejects with PROTOCOL_ERROR and close code 1002', () => {
+  it.each([
+    ['a string', 'say'],
+    ['a number', 42],
+    ['a boolean', true],
+    ['undefined', undefined],
+    ['null', null],
+    ['an array', ['say', {}]],
+    ['an array of an envelope', [{ t: 'say' }]],
+    ['an empty array that carries a `t`', Object.assign([], { t: 'say' })],
+  ])('a frame that is not an object: %s', (_name, value) => {
+    expectProtocolError(value)
+  })
+
+  it.each([
+    ['missing', { d: 1 }],
+    ['empty', { t: '' }],
+    ['a number', { t: 1 }],
+    ['null', { t: null }],
+    ['an object', { t: { name: 'say' } }],
+  ])('a type `t` that is %s', (_name, value) => {
+    expectProtocolError(value)
+  })
+
+  it.each([
+    ['0', 0],
+    ['negative', -1],
+    ['a fraction', 1.5],
+    ['NaN', Number.NaN],
+    ['Infinity', Number.POSITIVE_INFINITY],
+    ['a string', '1'],
+    ['null', null],
+    ['above MAX_SAFE_INTEGER', Number.MAX_SAFE_INTEGER + 1],
+  ])('a sequence number `s` that is %s', (_name, s) => {
+    expectProtocolError({ t: 'say', s })
+  })
+
+  it.each([
+    ['negative', -1],
+    ['a fraction', 0.5],
+    ['NaN', Number.NaN],
+    ['a string', '0'],
+    ['null', null],
+    ['above MAX_SAFE_INTEGER', Number.MAX_SAFE_INTEGER + 1],
+  ])('an ack `a` that is %s', (_name, a) => {
+    expectProtocolError({ t: '$ack', a })
+  })
+
+  it.each([
+    ['an unknown field', { t: 'say', x: 1 }],
+    ['an extra field on a full envelope', { t: 'say', d: 1, s: 1, a: 0, id: 5 }],
+    ['a capitalised field', { t: 'say', D: 1 }],
+    ['an own __proto__ field', JSON.parse('{"t":"say","__proto__":{"d":1}}') as unknown],
+  ])('%s', (_name, value) => {
+    expectProtocolError(value)
+  })
+})
+
+describe('parseEnvelope on arbitrary input', () => {
+  const fieldValue = fc.oneof(
+    fc.jsonValue({ maxDepth: 2 }),
+    fc.integer({ min: -3, max: 3 }),
+    fc.constantFrom(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER + 1, 0.5, -0),
+  )
+  /** Mostly envelope-shaped objects, so that both accepting and rejecting are explored. */
+  const nearEnvelope = fc.oneof(
+    fc.jsonValue({ maxDepth: 3 }),
+    fc.record(
+      {
+        t: fc.oneof(fc.string({ maxLength: 4 }), fieldValue),
+        d: fc.jsonValue({ maxDepth: 2 }),
+        s: fieldValue,
+        a: fieldValue,
+        x: fieldValue,
+      },
+      { requiredKeys: [] },
+    ),
+  )
+
+  it('throws nothing but a LifelineError PROTOCOL_ERROR for any JSON value', () => {
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 4 }), (value) => {
+        try {
+          parseEnvelope(value)
+        } catch (error) {
+          expect(error).toBeInstanceOf(LifelineError)
+          expect(error).toMatchObject({ code: 'PROTOCOL_ERROR', closeCode: 1002 })
+        }
+      }),
+      { numRuns: 500 },
+    )
+  })
+
+  it('accepts exactly what PROTOCOL.md calls an envelope, and returns it unchanged', () => {
+    fc.assert(
+      fc.property(nearEnvelope, (value) => {
+        if (isEnvelopeBySpec(value)) {
+          expect(parseEnvelope(value)).toBe(value)
+        } else {
+          expectProtocolError(value)
+        }
+      }),
+      { numRuns: 2_000 },
+    )
+  })
+})
+
+describe('control types', () => {
+  it('isControlType is true exactly for types starting with $', () => {
+    expect(isControlType('$hello')).toBe(true)
+    expect(isControlType('$')).toBe(true)
+    expect(isControlType('$anything')).toBe(true)
+    expect(isControlType('hello')).toBe(false)
+    expect(isControlType('say$')).toBe(false)
+    expect(isControlType(' $ack')).toBe(false)
+    expect(isControlType('')).toBe(false)
+    fc.assert(
+      fc.property(fc.string(), (type) => {
+        expect(isControlType(type)).toBe(type.startsWith('$'))
+      }),
+    )
+  })
+
+  it('isKnownControlType knows the eight control frames of PROTOCOL.md, section 3', () => {
+    const known = ['$hello', '$welcome', '$ack', '$ping', '$pong', '$req', '$res', '$error']
+    expect(Object.values(controlTypes).sort()).toEqual([...known].sort())
+    for (const type of known) expect(isKnownControlType(type)).toBe(true)
+  })
+
+  it('isKnownControlType refuses unknown $-types and user types', () => {
+    for (const type of ['$', '$nope', '$Hello', '$hello ', 'hello', 'ack', '', 'toString']) {
+      expect(isKnownControlType(type)).toBe(false)
+    }
+  })
+
+  it('close codes match PROTOCOL.md, section 10', () => {
+    expect(protocolCloseCodes).toEqual({
+      protocolError: 1002,
+      serviceRestart: 1012,
+      heartbeatTimeout: 4000,
+      clientProtocolError: 4002,
+      unauthenticated: 4401,
+      forbidden: 4403,
+      helloTimeout: 4408,
+      sessionTakenOver: 4409,
+    })
+  })
+})
