@@ -1,5 +1,6 @@
 export { createServer, LifelineServer } from './server.js'
-export type { BroadcastOptions, MethodHandler, RoomTarget } from './server.js'
+export type { MethodHandler } from './server.js'
+export type { BroadcastOptions, RoomTarget } from './broadcast.js'
 export { serverDefaults } from './options.js'
 export type {
   Authenticate,

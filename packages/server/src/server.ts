@@ -6,7 +6,7 @@ import {
 import type { Server as HttpsServer } from 'node:https'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
-import { LifelineError, selectCodec, type Codec, type OutboundFrame } from '@lifeline/codec'
+import { LifelineError, selectCodec, type Codec } from '@lifeline/codec'
 import type {
   AnySchema,
   MessageType,
@@ -23,30 +23,13 @@ import type { MethodImplementation, ServerContext } from './context.js'
 import type { ServerEvents } from './events.js'
 import type { LogDetails } from './logger.js'
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js'
-import type { MethodName, Peer, SendOptions } from './peer.js'
+import type { MethodName, Peer } from './peer.js'
+import { sendToAll, type BroadcastOptions, type RoomTarget } from './broadcast.js'
 import { Rooms } from './rooms.js'
 import type { Session } from './session.js'
 import { SessionRegistry } from './sessions.js'
 import { createCounters, type ServerStats } from './stats.js'
 import { originAllowed, pathOf, refuseUpgrade } from './upgrade.js'
-
-export interface BroadcastOptions<
-  S extends Schema = AnySchema,
-  User = unknown,
-> extends SendOptions {
-  /** A peer not to send to (typically the sender of what is being relayed). */
-  except?: Peer<S, User>
-}
-
-/** Sends to every session in a room. */
-export interface RoomTarget<S extends Schema = AnySchema, User = unknown> {
-  /** Sends to every member (see `peer.send`); returns how many it was sent or queued to. */
-  send<K extends MessageType<ServerMessages<S>>>(
-    type: K,
-    data: ServerMessages<S>[K],
-    options?: BroadcastOptions<S, User>,
-  ): number
-}
 
 /** Implements one RPC method: returns the response or a promise of it; a throw fails the call. */
 export type MethodHandler<S extends Schema, User, K extends MethodName<ServerMethods<S>>> = (
@@ -215,7 +198,7 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
   /** The sessions in `room`. */
   to(room: string): RoomTarget<S, User> {
     return {
-      send: (type, data, options) => this.fanOut(this.rooms.membersOf(room), type, data, options),
+      send: (type, data, options) => sendToAll(this.rooms.membersOf(room), type, data, options),
     }
   }
 
@@ -225,7 +208,7 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
     data: ServerMessages<S>[K],
     options?: BroadcastOptions<S, User>,
   ): number {
-    return this.fanOut(this.registry.sessions(), type, data, options)
+    return sendToAll(this.registry.sessions(), type, data, options)
   }
 
   /**
@@ -242,9 +225,10 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
 
   private async shutDown(): Promise<void> {
     const closeTimeoutMs = this.options.closeTimeoutMs
-    await this.ready.catch(noop)
     let listenerClosed: Promise<void> = Promise.resolve()
     if (this.ownsServer) {
+      // A listen in progress completes (or fails) first; closing it midway would not stop it.
+      await this.ready.catch(noop)
       const server = this.httpServer
       listenerClosed = new Promise((resolve) => server.close(() => resolve()))
     } else {
@@ -338,37 +322,6 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
       return
     }
     this.connections.add(new Connection(socket, request, codec, this.host))
-  }
-
-  private fanOut(
-    targets: Iterable<Session<S, User>>,
-    type: string,
-    data: unknown,
-    options: BroadcastOptions<S, User> | undefined,
-  ): number {
-    const except = options?.except
-    let count = 0
-    if (options?.reliable === false) {
-      // One envelope for everyone: encode it once per codec, not once per peer.
-      const envelope = { t: type, d: data }
-      let frames: Map<Codec, OutboundFrame> | undefined
-      for (const session of targets) {
-        const link = session.link
-        if (session === except || link === undefined || !link.writable) continue
-        frames ??= new Map()
-        let frame = frames.get(link.codec)
-        if (frame === undefined) frames.set(link.codec, (frame = link.codec.encode(envelope)))
-        link.write(frame)
-        count++
-      }
-      return count
-    }
-    for (const session of targets) {
-      if (session === except || session.closed) continue
-      session.send(type, data)
-      count++
-    }
-    return count
   }
 
   private fire<E extends keyof ServerEvents<S, User>>(

@@ -45,7 +45,8 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   )
 }
 
-function checkType(type: unknown): void {
+/** Throws `INVALID_ARGUMENT` for a message type a user may not send. */
+export function checkType(type: unknown): void {
   if (typeof type !== 'string' || type === '' || type.charCodeAt(0) === 36 /* $ */) {
     throw new LifelineError(
       'INVALID_ARGUMENT',

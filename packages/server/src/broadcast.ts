@@ -1,0 +1,59 @@
+import type { Codec, OutboundFrame } from '@lifeline/codec'
+import type { AnySchema, MessageType, Schema, ServerMessages } from '@lifeline/core/protocol'
+import type { Peer, SendOptions } from './peer.js'
+import { checkType, type Session } from './session.js'
+
+export interface BroadcastOptions<
+  S extends Schema = AnySchema,
+  User = unknown,
+> extends SendOptions {
+  /** A peer not to send to (typically the sender of what is being relayed). */
+  except?: Peer<S, User>
+}
+
+/** Sends to every session in a room. */
+export interface RoomTarget<S extends Schema = AnySchema, User = unknown> {
+  /** Sends to every member (see `peer.send`); returns how many it was sent or queued to. */
+  send<K extends MessageType<ServerMessages<S>>>(
+    type: K,
+    data: ServerMessages<S>[K],
+    options?: BroadcastOptions<S, User>,
+  ): number
+}
+
+/**
+ * Sends one message to many sessions (a room, or all). Reliable messages go through each
+ * session's stream (each has its own numbering); an unreliable one is the same envelope for
+ * everyone, so it is encoded once per codec rather than once per peer.
+ */
+export function sendToAll<S extends Schema, User>(
+  targets: Iterable<Session<S, User>>,
+  type: string,
+  data: unknown,
+  options: BroadcastOptions<S, User> | undefined,
+): number {
+  checkType(type)
+  const except = options?.except
+  let count = 0
+  if (options?.reliable === false) {
+    // One envelope for everyone: encode it once per codec, not once per peer.
+    const envelope = { t: type, d: data }
+    let frames: Map<Codec, OutboundFrame> | undefined
+    for (const session of targets) {
+      const link = session.link
+      if (session === except || link === undefined || !link.writable) continue
+      frames ??= new Map()
+      let frame = frames.get(link.codec)
+      if (frame === undefined) frames.set(link.codec, (frame = link.codec.encode(envelope)))
+      link.write(frame)
+      count++
+    }
+    return count
+  }
+  for (const session of targets) {
+    if (session === except || session.closed) continue
+    session.send(type, data)
+    count++
+  }
+  return count
+}
