@@ -1,0 +1,96 @@
+import { useFixtures, waitFor } from '@lifeline/test-utils'
+import { afterEach, describe, expect, it } from 'vitest'
+import {
+  createMemorySessionStore,
+  createServer,
+  type SessionRecord,
+  type SessionStore,
+} from '../src/index.js'
+import { ProtocolClient, startServer, urlOf } from './helpers.js'
+
+const fx = useFixtures(afterEach)
+
+/**
+ * A store that answers later, as one over a network would, and checks the contract's promise
+ * that calls for one id never overlap.
+ */
+function asyncStore() {
+  const inner = createMemorySessionStore()
+  const inFlight = new Map<string, number>()
+  const calls: string[] = []
+  let overlaps = 0
+  const later = <T>(id: string, name: string, work: () => T): Promise<T> => {
+    calls.push(`${name} ${id}`)
+    const count = (inFlight.get(id) ?? 0) + 1
+    inFlight.set(id, count)
+    if (count > 1) overlaps++
+    return new Promise((resolve) =>
+      setTimeout(() => {
+        inFlight.set(id, (inFlight.get(id) ?? 1) - 1)
+        resolve(work())
+      }, 5),
+    )
+  }
+  const store: SessionStore = {
+    get: (id) => later(id, 'get', () => inner.get(id)),
+    set: (record: SessionRecord) => later(record.id, 'set', () => inner.set(record)),
+    delete: (id) => later(id, 'delete', () => inner.delete(id)),
+  }
+  return { store, calls, overlaps: () => overlaps, inner }
+}
+
+describe('session stores', () => {
+  it('resumes across a restart through a store that answers asynchronously', async () => {
+    const { store, calls, overlaps, inner } = asyncStore()
+    const first = createServer({ port: 0, store })
+    fx.add(() => first.close())
+    await first.ready
+    first.on('connection', (peer) => peer.send('m', 'kept'))
+    const { client, welcome } = await ProtocolClient.connect(fx, urlOf(first))
+    await client.waitForMessages(1)
+    // A drop and a resume on the same server write the session; close() writes it again.
+    await client.drop()
+    await waitFor(() => calls.length >= 1, { message: 'the write at detach' })
+    await first.close()
+    expect(inner.get(welcome.sid)?.replay).toEqual([{ t: 'm', d: 'kept', s: 1 }])
+
+    const second = createServer({ port: first.port, store })
+    fx.add(() => second.close())
+    await second.ready
+    const back = await ProtocolClient.connect(fx, urlOf(second), { sid: welcome.sid, a: 0 })
+    expect(back.welcome.resumed).toBe(true)
+    expect((await back.client.waitForMessages(1))[0]).toMatchObject({ d: 'kept', s: 1 })
+    expect(calls).toEqual([`set ${welcome.sid}`, `set ${welcome.sid}`, `get ${welcome.sid}`])
+    expect(overlaps()).toBe(0)
+  })
+
+  it('treats a store that fails as not knowing the session, and reports the failure', async () => {
+    const failing: SessionStore = {
+      get: () => Promise.reject(new Error('store down')),
+      set: () => undefined,
+      delete: () => undefined,
+    }
+    const server = await startServer(fx, { store: failing })
+    const errors: unknown[] = []
+    server.on('error', (error) => errors.push(error))
+    const { welcome } = await ProtocolClient.connect(fx, urlOf(server), { sid: 'elsewhere', a: 0 })
+    expect(welcome.resumed).toBe(false)
+    expect(errors).toEqual([expect.objectContaining({ message: 'store down' })])
+  })
+
+  it('deletes an ended session from the store', async () => {
+    const store = createMemorySessionStore()
+    const server = await startServer(fx, { store })
+    const ended: string[] = []
+    server.on('session:end', (peer) => ended.push(peer.id))
+    let sid = ''
+    server.on('connection', (peer) => (sid = peer.sessionId))
+    const { client } = await ProtocolClient.connect(fx, urlOf(server))
+    await client.drop()
+    await waitFor(() => store.get(sid) !== undefined, { message: 'the session in the store' })
+    const [peer] = [...server.peers.values()]
+    peer?.close()
+    await waitFor(() => store.get(sid) === undefined, { message: 'the store to forget it' })
+    expect(ended).toEqual([peer?.id])
+  })
+})
