@@ -162,4 +162,18 @@ describe('handshake', () => {
     client.send({ t: '$hello', d: { v: 2 } })
     expect((await client.waitClose()).code).toBe(1002)
   })
+
+  it('processes frames sent right behind $hello after $welcome, with the handlers of connection', async () => {
+    const server = await startServer(fx, {
+      authenticate: () => new Promise<object>((resolve) => setTimeout(() => resolve({}), 20)),
+    })
+    const seen: unknown[] = []
+    server.on('connection', (peer) => peer.on('m', (data) => seen.push(data)))
+    const client = await ProtocolClient.open(fx, urlOf(server))
+    client.send({ t: '$hello', d: { v: 1 } })
+    client.send({ t: 'm', d: 'early', s: 1 })
+    await client.next('$welcome')
+    await waitFor(() => seen.length === 1, { message: 'the early message' })
+    expect(seen).toEqual(['early'])
+  })
 })
