@@ -5,6 +5,7 @@ import {
   protocolError,
   ReliableStream,
   type Envelope,
+  type ReliableStreamState,
   type Schema,
 } from '@lifeline/core/protocol'
 import type { MethodImplementation, ServerContext } from './context.js'
@@ -12,7 +13,6 @@ import type { SessionEndReason } from './events.js'
 import type { MessageHandler, Peer, RequestOptions, SendOptions } from './peer.js'
 import { errorPayload, parseRequest, PendingRequests, type InboundRequest } from './rpc.js'
 import type { SessionRecord } from './sessionStore.js'
-import { restoreStream, snapshotStream, type StreamState } from './streamState.js'
 
 /** What a session needs of the connection it is attached to. */
 export interface Link {
@@ -29,7 +29,7 @@ export interface SessionInit<User> {
   sessionId: string
   user: User
   codec: Codec
-  state?: StreamState
+  state?: ReliableStreamState
   rooms?: readonly string[]
 }
 
@@ -94,7 +94,7 @@ export class Session<S extends Schema, User> implements Peer<S, User> {
       maxUnacked: options.replayLimit,
       overflow: 'drop-oldest',
     })
-    if (init.state !== undefined) restoreStream(this.stream, init.state)
+    if (init.state !== undefined) this.stream.restore(init.state)
     for (const room of init.rooms ?? []) context.rooms.join(this, room)
   }
 
@@ -240,13 +240,13 @@ export class Session<S extends Schema, User> implements Peer<S, User> {
 
   /** What the store keeps of this session. */
   toRecord(expiresAt: number): SessionRecord {
-    const state = snapshotStream(this.stream)
+    const state = this.stream.snapshot()
     return {
       id: this.sessionId,
       peerId: this.id,
       lastClientSeq: state.lastProcessed,
       lastServerSeq: state.lastSent,
-      replay: state.replay,
+      replay: state.unacked,
       lossy: state.lossy,
       rooms: this.context.rooms.roomsOf(this),
       expiresAt,

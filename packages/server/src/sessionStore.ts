@@ -1,9 +1,7 @@
+import type { KeptEnvelope } from '@lifeline/core/protocol'
+
 /** A server-to-client envelope kept for replay: type, payload and sequence number. */
-export interface StoredEnvelope {
-  t: string
-  d?: unknown
-  s: number
-}
+export type StoredEnvelope = KeptEnvelope
 
 /**
  * Everything needed to resume a session in another server (a restarted listener, or another

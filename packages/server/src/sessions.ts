@@ -141,7 +141,7 @@ export class SessionRegistry<S extends Schema, User> {
           state: {
             lastProcessed: record.lastClientSeq,
             lastSent: record.lastServerSeq,
-            replay: record.replay,
+            unacked: record.replay,
             lossy: false,
           },
           rooms: record.rooms,

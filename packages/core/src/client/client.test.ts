@@ -219,6 +219,22 @@ describe('reliable delivery', () => {
     client.close()
   })
 
+  it('refuses data the codec cannot encode at send(), up or down, and keeps nothing', () => {
+    const client = create()
+    const bad = { text: 10n } as unknown as { text: string }
+    expect(() => client.send('say', bad)).toThrow(
+      expect.objectContaining({ code: 'ENCODE_FAILED' }),
+    )
+    welcome()
+    expect(() => client.send('say', bad)).toThrow(
+      expect.objectContaining({ code: 'ENCODE_FAILED' }),
+    )
+    expect(client.unacked).toBe(0)
+    client.send('say', { text: 'fine' })
+    expect(received().at(-1)).toMatchObject({ t: 'say', s: 1 })
+    client.close()
+  })
+
   it('throws QUEUE_FULL when maxUnacked messages await acknowledgement', () => {
     const client = create({ maxUnacked: 2 })
     client.send('say', { text: '1' })

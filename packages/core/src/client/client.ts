@@ -95,6 +95,8 @@ export class Client<S extends Schema = AnySchema> {
       clock: this.clock,
       transmit: (envelope) => this.transmit(envelope),
       isLinkUp: () => this.welcomed,
+      // While the link is down, encode once anyway: data the codec refuses throws at send().
+      check: (envelope) => void this.codec.encode(envelope),
       ...(options.maxUnacked === undefined ? {} : { maxUnacked: options.maxUnacked }),
       ...(options.ackEvery === undefined ? {} : { ackEvery: options.ackEvery }),
       ...(options.ackDelayMs === undefined ? {} : { ackDelayMs: options.ackDelayMs }),

@@ -9,7 +9,12 @@ export {
 } from './envelope.js'
 export type { ControlType, Envelope } from './envelope.js'
 export { ReliableStream, reliableStreamDefaults } from './reliableStream.js'
-export type { Arrival, ReliableStreamOptions } from './reliableStream.js'
+export type {
+  Arrival,
+  KeptEnvelope,
+  ReliableStreamOptions,
+  ReliableStreamState,
+} from './reliableStream.js'
 export type {
   AnySchema,
   ClientMessages,

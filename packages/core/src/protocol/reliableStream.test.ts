@@ -554,3 +554,60 @@ describe('ReliableStream, two peers over a lossy link (model test)', () => {
     expect(client.processed).toEqual(server.sentData)
   })
 })
+
+describe('ReliableStream, saved state', () => {
+  it('snapshots to plain data and restores into a fresh stream that resends the same', () => {
+    const first = streamWith()
+    first.link.up = false
+    first.stream.send('a', 1)
+    first.stream.send('b', 2)
+    first.stream.receive(1)
+    first.stream.receive(2)
+    const state = first.stream.snapshot()
+    expect(state).toEqual({
+      lastProcessed: 2,
+      lastSent: 2,
+      unacked: [
+        { t: 'a', d: 1, s: 1 },
+        { t: 'b', d: 2, s: 2 },
+      ],
+      lossy: false,
+    })
+    const second = streamWith()
+    second.stream.restore(JSON.parse(JSON.stringify(state)))
+    second.stream.resume(1)
+    expect(second.sent).toEqual([{ t: 'b', d: 2, s: 2, a: 2 }])
+    expect(second.stream.send('c', 3).s).toBe(3)
+  })
+})
+
+describe('ReliableStream, a message the link refuses', () => {
+  it('keeps nothing and uses no number when transmitting throws', () => {
+    const clock = new ManualClock()
+    const stream = new ReliableStream({
+      clock,
+      transmit: (envelope) => {
+        if (envelope.d === 'bad') throw new LifelineError('ENCODE_FAILED', 'refused')
+      },
+      isLinkUp: () => true,
+    })
+    expect(() => stream.send('x', 'bad')).toThrow(LifelineError)
+    expect(stream.unackedCount).toBe(0)
+    expect(stream.send('x', 'good').s).toBe(1)
+  })
+
+  it('checks a message kept while the link is down, with the same guarantee', () => {
+    const clock = new ManualClock()
+    const stream = new ReliableStream({
+      clock,
+      transmit: () => undefined,
+      isLinkUp: () => false,
+      check: (envelope) => {
+        if (envelope.d === 'bad') throw new LifelineError('ENCODE_FAILED', 'refused')
+      },
+    })
+    expect(() => stream.send('x', 'bad')).toThrow(LifelineError)
+    expect(stream.unackedCount).toBe(0)
+    expect(stream.send('x', 'good').s).toBe(1)
+  })
+})

@@ -1,3 +1,4 @@
+import { LifelineError } from '@lifeline/codec'
 import type { Clock, TimerHandle } from '../clock.js'
 import type { OverflowPolicy } from '../sendQueue.js'
 import { SendQueue } from '../sendQueue.js'
@@ -10,6 +11,11 @@ export interface ReliableStreamOptions {
   transmit(envelope: Envelope): void
   /** Whether the session's link is up (handshake done) and may carry envelopes now. */
   isLinkUp(): boolean
+  /**
+   * Checks an envelope that is kept while the link is down (e.g. by encoding it), so a message
+   * that could never be sent is refused at `send` rather than on every resend.
+   */
+  check?(envelope: Envelope): void
   /**
    * Acknowledge at once after this many processed envelopes with nothing sent back.
    * @default 64
@@ -44,6 +50,22 @@ export const reliableStreamDefaults = {
 /** What to do with an inbound reliable envelope. */
 export type Arrival = 'process' | 'duplicate'
 
+/** A reliable envelope as kept for resending (without its volatile `a`). */
+export interface KeptEnvelope {
+  t: string
+  d?: unknown
+  s: number
+}
+
+/** Everything a stream holds, as plain data: what a session store saves and restores. */
+export interface ReliableStreamState {
+  lastProcessed: number
+  lastSent: number
+  /** Sent and not yet acknowledged, oldest first. */
+  unacked: KeptEnvelope[]
+  lossy: boolean
+}
+
 /**
  * One side of a session's reliable streams: numbers and keeps what it sends until the peer
  * acknowledges it, resends after a reconnect, de-duplicates what it receives, and batches its
@@ -56,6 +78,8 @@ export class ReliableStream {
   lossy = false
   private nextSeq = 1
   private readonly unacked: SendQueue<Envelope>
+  private readonly maxUnacked: number
+  private readonly overflow: 'error' | 'drop-oldest'
   private readonly ackEvery: number
   private readonly ackDelayMs: number
   private pendingAcks = 0
@@ -64,10 +88,12 @@ export class ReliableStream {
   constructor(private readonly options: ReliableStreamOptions) {
     this.ackEvery = options.ackEvery ?? reliableStreamDefaults.ackEvery
     this.ackDelayMs = options.ackDelayMs ?? reliableStreamDefaults.ackDelayMs
+    this.maxUnacked = options.maxUnacked ?? reliableStreamDefaults.maxUnacked
+    this.overflow = options.overflow ?? reliableStreamDefaults.overflow
     this.unacked = new SendQueue({
-      maxMessages: options.maxUnacked ?? reliableStreamDefaults.maxUnacked,
+      maxMessages: this.maxUnacked,
       maxBytes: Infinity,
-      overflow: options.overflow ?? reliableStreamDefaults.overflow,
+      overflow: this.overflow,
     })
   }
 
@@ -82,16 +108,53 @@ export class ReliableStream {
   }
 
   /**
-   * Numbers an envelope, keeps it until acknowledged, and transmits it now if the link is up.
-   * Throws `QUEUE_FULL` when the buffer is full under `'error'`.
+   * Numbers an envelope, transmits it now if the link is up, and keeps it until acknowledged.
+   * Throws `QUEUE_FULL` when the buffer is full under `'error'`. If transmitting throws (the
+   * codec refuses the data), nothing is kept and no number is used: a message that can never
+   * be encoded must not wait in the buffer to fail again on every resend.
    */
   send(type: string, data: unknown): Envelope {
+    // Checked before transmitting: a message sent but not kept would be lost on a reconnect.
+    if (this.overflow === 'error' && this.unacked.length >= this.maxUnacked) {
+      throw new LifelineError(
+        'QUEUE_FULL',
+        `${this.maxUnacked} messages await acknowledgement (maxUnacked); wait for the link`,
+      )
+    }
     const envelope: Envelope = { t: type, d: data, s: this.nextSeq }
+    if (this.options.isLinkUp()) this.transmit(envelope)
+    else this.options.check?.(envelope)
     const dropped = this.unacked.push(envelope, 0)
     if (dropped.length > 0) this.lossy = true
     this.nextSeq++
-    if (this.options.isLinkUp()) this.transmit(envelope)
     return envelope
+  }
+
+  /** The stream's state as plain data (copies: a live stream rewrites its envelopes' `a`). */
+  snapshot(): ReliableStreamState {
+    const unacked: KeptEnvelope[] = []
+    for (const envelope of this.keptInOrder()) {
+      unacked.push(
+        'd' in envelope
+          ? { t: envelope.t, d: envelope.d, s: envelope.s as number }
+          : { t: envelope.t, s: envelope.s as number },
+      )
+    }
+    return {
+      lastProcessed: this.lastProcessed,
+      lastSent: this.lastSent,
+      unacked,
+      lossy: this.lossy,
+    }
+  }
+
+  /** Loads a saved state into this stream, replacing what it held. */
+  restore(state: ReliableStreamState): void {
+    this.unacked.drain()
+    this.lastProcessed = state.lastProcessed
+    this.nextSeq = state.lastSent + 1
+    this.lossy = state.lossy
+    for (const kept of state.unacked) this.unacked.push({ ...kept }, 0)
   }
 
   /** Classifies an inbound reliable envelope by its `s`; a gap throws `PROTOCOL_ERROR`. */
@@ -125,7 +188,7 @@ export class ReliableStream {
   resume(peerAck: number): void {
     this.acknowledge(peerAck)
     if (!this.options.isLinkUp()) return
-    for (const envelope of this.pending()) this.transmit(envelope)
+    for (const envelope of this.keptInOrder()) this.transmit(envelope)
   }
 
   /**
@@ -164,11 +227,11 @@ export class ReliableStream {
     this.clearAckTimer()
   }
 
-  private *pending(): Generator<Envelope> {
-    // Copy first: transmit may not touch the buffer, but a listener woken by it might.
+  /** What is kept, oldest first, as a copy of the list (the buffer itself is left as it is). */
+  private keptInOrder(): Envelope[] {
     const all = this.unacked.drain()
     for (const envelope of all) this.unacked.push(envelope, 0)
-    yield* all
+    return all
   }
 
   private transmit(envelope: Envelope): void {
