@@ -35,6 +35,7 @@ async function chaosRun(seed: number, reliable: boolean) {
 
   let clientSent = 0
   let faultsApplied = 0
+  let acceptedAtLastFault = 0
   const started = performance.now()
   while (clientSent < total || serverSent < total) {
     const burst = 1 + Math.floor(random() * 40)
@@ -54,11 +55,17 @@ async function chaosRun(seed: number, reliable: boolean) {
     }
     while (faults.length > 0 && (faults[0]?.at ?? Infinity) <= clientSent) {
       const fault = faults.shift()
-      // Every fault hits a live, resumed link: one that is not up yet cannot be cut.
-      await waitFor(() => client.state.status === 'open' && peer?.connected === true, {
-        message: 'link up before the next fault',
-        timeoutMs: 10_000,
-      })
+      // Every fault hits a live, resumed link made after the previous fault: a link that is not
+      // up yet (or one already cut but not yet noticed) cannot be cut again.
+      await waitFor(
+        () =>
+          rig.proxy.counters.accepted > acceptedAtLastFault &&
+          rig.proxy.connections > 0 &&
+          client.state.status === 'open' &&
+          peer?.connected === true,
+        { message: 'a fresh link up before the next fault', timeoutMs: 10_000 },
+      )
+      acceptedAtLastFault = rig.proxy.counters.accepted
       faultsApplied++
       if (fault?.kind === 'cut') rig.proxy.cut()
       else {
