@@ -1,0 +1,48 @@
+/**
+ * Browser tests of `@lifeline/core` (project `core-browser`): `test/browser/*.browser.test.ts`
+ * run in a real headless Chromium, Debian's (`/usr/bin/chromium`, or `CHROMIUM_PATH`), through
+ * Playwright; no browser is ever downloaded. The page uses the browser's own `WebSocket`.
+ *
+ * `test/browser/globalSetup.ts` runs in Node before the page opens: it starts the `ws` servers
+ * on 127.0.0.1 port 0 and a control link the page uses to stop, restart and black-hole them,
+ * and hands their ports to the tests with `provide` (read with `inject`). A missing Chromium
+ * fails the run there with what to install; it is never skipped.
+ *
+ * Run alone with `pnpm vitest run --project core-browser` (after `pnpm build`, since core
+ * imports `@lifeline/codec` through its package exports); `pnpm test:unit` runs it with the rest.
+ */
+import { playwright } from '@vitest/browser-playwright'
+import { defineProject } from 'vitest/config'
+import { chromiumPath } from './test/browser/chromium.js'
+
+export default defineProject({
+  test: {
+    name: 'core-browser',
+    include: ['test/browser/**/*.browser.test.ts'],
+    globalSetup: ['test/browser/globalSetup.ts'],
+    // Every wait in these tests has its own bound (up to 10 s, for a restart under load) and
+    // names what it waited for; the test timeout only has to stay out of their way.
+    testTimeout: 15_000,
+    browser: {
+      enabled: true,
+      headless: true,
+      screenshotFailures: false,
+      provider: playwright({
+        launchOptions: {
+          executablePath: chromiumPath(),
+          args: [
+            '--headless',
+            '--no-sandbox',
+            '--disable-gpu',
+            '--disable-quic',
+            '--no-first-run',
+            '--disable-background-networking',
+            '--disable-component-update',
+            '--disable-sync',
+          ],
+        },
+      }),
+      instances: [{ browser: 'chromium' }],
+    },
+  },
+})
