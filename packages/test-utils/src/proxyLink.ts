@@ -100,12 +100,12 @@ export function createProxyLink(
     // side, as a broken path would; a clean close has already sent its FIN through the pipe.
     client.on('close', (hadError) => {
       openSockets -= 1
-      if (hadError && !blackholed) upstream.resetAndDestroy()
+      if (hadError && !blackholed) reset(upstream)
       settle()
     })
     upstream.on('close', (hadError) => {
       openSockets -= 1
-      if (hadError && !blackholed) client.resetAndDestroy()
+      if (hadError && !blackholed) reset(client)
       settle()
     })
   }
@@ -186,7 +186,7 @@ export function createProxyLink(
     },
     cut() {
       for (const pipe of pipes) pipe.clear()
-      client.resetAndDestroy()
+      reset(client)
       for (const socket of sockets) if (socket !== client) socket.destroy()
       if (live) {
         live = false
@@ -203,4 +203,21 @@ export function createProxyLink(
 function whenClosed(socket: Socket): Promise<void> {
   if (socket.closed) return Promise.resolve()
   return new Promise((resolve) => socket.once('close', () => resolve()))
+}
+
+/**
+ * Ends a socket with an RST, as a broken path would. A socket whose own end() is already under
+ * way cannot be reset (Node refuses with EINVAL and the handle would leak): it is destroyed.
+ */
+function reset(socket: Socket): void {
+  if (socket.destroyed) return
+  if (socket.writableEnded) {
+    socket.destroy()
+    return
+  }
+  try {
+    socket.resetAndDestroy()
+  } catch {
+    socket.destroy()
+  }
 }
