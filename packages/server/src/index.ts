@@ -17,8 +17,8 @@ export type {
   SessionEndReason,
 } from './events.js'
 export { forbidden, unauthenticated } from './auth.js'
-export { RpcError } from './rpc.js'
-export type { ErrorPayload } from './rpc.js'
+export { RpcError } from '@lifeline/core/protocol'
+export type { ErrorPayload } from '@lifeline/core/protocol'
 export { createMemorySessionStore, memorySessionStoreDefaults } from './memorySessionStore.js'
 export type { MemorySessionStore, MemorySessionStoreOptions } from './memorySessionStore.js'
 export type { SessionRecord, SessionStore, StoredEnvelope } from './sessionStore.js'

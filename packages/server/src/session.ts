@@ -7,11 +7,14 @@ import {
   type Envelope,
   type ReliableStreamState,
   type Schema,
+  errorPayload,
+  parseRequest,
+  PendingRequests,
+  type InboundRequest,
 } from '@lifeline/core/protocol'
 import type { MethodImplementation, ServerContext } from './context.js'
 import type { SessionEndReason } from './events.js'
 import type { MessageHandler, Peer, RequestOptions, SendOptions } from './peer.js'
-import { errorPayload, parseRequest, PendingRequests, type InboundRequest } from './rpc.js'
 import type { SessionRecord } from './sessionStore.js'
 
 /** What a session needs of the connection it is attached to. */

@@ -32,8 +32,8 @@ import type { StateChangeEvent } from '../socketEvents.js'
 import type { ClientOptions, RawFraming } from './clientOptions.js'
 import { clientDefaults, defaultFraming } from './clientOptions.js'
 import type { ClientEvents, ClientState } from './clientState.js'
-import type { RemoteFailure } from './pendingRequests.js'
-import { PendingRequests } from './pendingRequests.js'
+import type { ErrorPayload } from '../protocol/rpc.js'
+import { PendingRequests, errorPayload, parseRequest } from '../protocol/rpc.js'
 
 export interface SendOptions {
   /**
@@ -80,6 +80,7 @@ export class Client<S extends Schema = AnySchema> {
   private welcomed = false
   private closedByUser = false
   private rttMs: number | undefined
+  private nextRequestId = 1
 
   constructor(options: ClientOptions) {
     this.protocolMode = (options.mode ?? clientDefaults.mode) === 'protocol'
@@ -210,9 +211,20 @@ export class Client<S extends Schema = AnySchema> {
       return Promise.reject(error)
     }
     const timeoutMs = options.timeoutMs ?? this.requestTimeoutMs
-    return this.requests.create(method, timeoutMs, options.signal, (id) =>
-      this.stream.send(controlTypes.request, { id, m: method, d: data }),
-    ) as Promise<ResponseOf<ServerMethods<S>, K>>
+    if (options.signal?.aborted === true) {
+      return Promise.reject(new LifelineError('ABORTED', `request ${method} was aborted`))
+    }
+    // A counter of its own, not the `$req`'s `s`: numbers start again after a session reset,
+    // while requests from before it may still be waiting.
+    const id = this.nextRequestId++
+    try {
+      this.stream.send(controlTypes.request, { id, m: method, d: data })
+    } catch (error) {
+      return Promise.reject(error as Error)
+    }
+    return this.requests.add(id, method, timeoutMs, options.signal) as Promise<
+      ResponseOf<ServerMethods<S>, K>
+    >
   }
 
   /** Implements a method the server may call (`peer.request`). Returns a function that removes it. */
@@ -241,7 +253,7 @@ export class Client<S extends Schema = AnySchema> {
     this.socket.close(code, reason)
     this.welcomed = false
     this.stream.dispose()
-    this.requests.failAll(new LifelineError('CLOSED', 'the client was closed'))
+    this.requests.rejectAll('the client was closed')
   }
 
   private socketOptions(options: ClientOptions): ReconnectingWebSocketOptions {
@@ -340,7 +352,7 @@ export class Client<S extends Schema = AnySchema> {
       case controlTypes.ping:
         return this.transmit({ t: controlTypes.pong, d: envelope.d })
       case controlTypes.response:
-        return this.onResponse(envelope.d)
+        return this.requests.respond(envelope.d)
       case controlTypes.request:
         return this.onRequest(envelope.d)
       case controlTypes.error:
@@ -377,34 +389,26 @@ export class Client<S extends Schema = AnySchema> {
     if (typeof ts === 'number') this.rttMs = Math.max(0, this.clock.now() - ts)
   }
 
-  private onResponse(data: unknown): void {
-    const { id, d, e } = (data ?? {}) as { id?: unknown; d?: unknown; e?: RemoteFailure }
-    if (typeof id !== 'number') throw protocolError("malformed '$res'")
-    const failure =
-      e === undefined
-        ? undefined
-        : { code: String(e.code ?? 'INTERNAL'), message: String(e.message ?? '') }
-    this.requests.settle(id, d, failure)
-  }
-
   private onRequest(data: unknown): void {
-    const { id, m, d } = (data ?? {}) as { id?: unknown; m?: unknown; d?: unknown }
-    if (typeof m !== 'string' || (typeof id !== 'number' && typeof id !== 'string')) {
-      throw protocolError("malformed '$req'")
-    }
-    const respond = (body: { d?: unknown; e?: RemoteFailure }) => {
+    const { id, method, data: payload } = parseRequest(data)
+    const respond = (body: { d?: unknown; e?: ErrorPayload }) => {
       if (this.current.status !== 'closed') this.stream.send(controlTypes.response, { id, ...body })
     }
-    const method = this.methods.get(m)
-    if (method === undefined) {
-      respond({ e: { code: 'NOT_FOUND', message: `no method '${m}' on this client` } })
+    const handler = this.methods.get(method)
+    if (handler === undefined) {
+      respond({ e: { code: 'NOT_FOUND', message: `no method '${method}' on this client` } })
       return
     }
     Promise.resolve()
-      .then(() => method(d))
+      .then(() => handler(payload))
       .then(
         (result) => respond({ d: result }),
-        (error: unknown) => respond({ e: remoteFailureOf(error) }),
+        (error: unknown) => {
+          // A deliberate error (with a code) goes to the server; anything else stays here.
+          const { payload: failure, deliberate } = errorPayload(error)
+          if (!deliberate) reportListenerError(error)
+          respond({ e: failure })
+        },
       )
   }
 
@@ -529,13 +533,5 @@ function safeUnwrap(framing: RawFraming, value: unknown) {
   } catch (error) {
     reportListenerError(error)
     return undefined
-  }
-}
-
-function remoteFailureOf(error: unknown): RemoteFailure {
-  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown }
-  return {
-    code: typeof code === 'string' ? code : 'INTERNAL',
-    message: typeof message === 'string' ? message : String(error),
   }
 }

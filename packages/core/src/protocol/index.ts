@@ -9,6 +9,8 @@ export {
 } from './envelope.js'
 export type { ControlType, Envelope } from './envelope.js'
 export { ReliableStream, reliableStreamDefaults } from './reliableStream.js'
+export { PendingRequests, RpcError, errorPayload, parseRequest } from './rpc.js'
+export type { ErrorPayload, InboundRequest } from './rpc.js'
 export type {
   Arrival,
   KeptEnvelope,
