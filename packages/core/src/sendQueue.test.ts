@@ -1,5 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { thrownBy } from '@lifeline/test-utils'
 import { LifelineError, isLifelineError } from '@lifeline/codec'
 import type { SendQueueOptions } from './sendQueue.js'
 import { SendQueue, sendQueueDefaults } from './sendQueue.js'
@@ -14,15 +15,6 @@ function queueOf(options: Partial<SendQueueOptions>, ...items: [string, number][
   const queue = new SendQueue<string>({ ...unbounded, ...options })
   for (const [item, size] of items) expect(queue.push(item, size)).toEqual([])
   return queue
-}
-
-function thrownBy(action: () => unknown): unknown {
-  try {
-    action()
-  } catch (error) {
-    return error
-  }
-  throw new Error('expected a throw')
 }
 
 type Operation = { readonly op: 'push'; readonly size: number } | { readonly op: 'shift' }

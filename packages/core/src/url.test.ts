@@ -1,17 +1,9 @@
 import { inspect } from 'node:util'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { thrownBy } from '@lifeline/test-utils'
 import { LifelineError, isLifelineError } from '@lifeline/codec'
 import { parseWebSocketUrl, redactUrl } from './url.js'
-
-function thrownBy(action: () => unknown): unknown {
-  try {
-    action()
-  } catch (error) {
-    return error
-  }
-  throw new Error('expected a throw')
-}
 
 /** Long enough that it cannot appear in the rest of a URL or a message by chance. */
 const secret = fc.stringMatching(/^[A-Za-z0-9_-]{16,32}$/)

@@ -1,6 +1,5 @@
-import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { createFaultProxy, once, useFixtures, waitFor } from '@lifeline/test-utils'
+import { createFaultProxy, once, runScript, useFixtures, waitFor } from '@lifeline/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { createMemorySessionStore, createServer, type Peer } from '../src/index.js'
@@ -8,25 +7,6 @@ import { ProtocolClient, startServer, urlOf } from './helpers.js'
 
 const fx = useFixtures(afterEach)
 const child = fileURLToPath(new URL('./fixtures/serveAndClose.ts', import.meta.url))
-
-/** Runs the child and resolves with its exit code and output; fails if it does not exit. */
-function run(limitMs = 8_000): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', child], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    })
-    let out = ''
-    proc.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()))
-    const timer = setTimeout(() => {
-      proc.kill('SIGKILL')
-      reject(new Error(`the process did not exit within ${limitMs} ms after close(): ${out}`))
-    }, limitMs)
-    proc.on('exit', (code) => {
-      clearTimeout(timer)
-      resolve({ code, out })
-    })
-  })
-}
 
 describe('graceful close', () => {
   it('closes every client with 1012, resolves, and refuses new connections', async () => {
@@ -135,7 +115,7 @@ describe('graceful close', () => {
   })
 
   it('leaves nothing behind: a Node process exits by itself after close()', async () => {
-    const { code, out } = await run()
+    const { code, out } = await runScript(child, [], 8_000)
     expect(code).toBe(0)
     expect(out.split('\n').sort()).toEqual(
       ['', 'client closed 1012', 'request CLOSED', 'request CLOSED', 'server closed'].sort(),

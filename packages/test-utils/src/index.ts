@@ -20,3 +20,6 @@ export type {
   FixtureScopeOptions,
   TerminableSocket,
 } from './fixtures.js'
+export { runScript } from './runScript.js'
+export type { ScriptResult } from './runScript.js'
+export { thrownBy } from './thrownBy.js'

@@ -1,5 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { thrownBy } from '@lifeline/test-utils'
 import { LifelineError } from '@lifeline/codec'
 import {
   controlTypes,
@@ -8,15 +9,6 @@ import {
   parseEnvelope,
   protocolCloseCodes,
 } from './envelope.js'
-
-function thrownBy(action: () => unknown): unknown {
-  try {
-    action()
-  } catch (error) {
-    return error
-  }
-  throw new Error('expected a throw')
-}
 
 /** The rejection every protocol violation gets: `PROTOCOL_ERROR`, to be closed with 1002. */
 function expectProtocolError(value: unknown): void {

@@ -1,19 +1,11 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { thrownBy } from '@lifeline/test-utils'
 import { LifelineError } from '@lifeline/codec'
 import { ManualClock } from '../testing/manualClock.js'
 import type { Envelope } from './envelope.js'
 import type { ReliableStreamOptions } from './reliableStream.js'
 import { ReliableStream, reliableStreamDefaults } from './reliableStream.js'
-
-function thrownBy(action: () => unknown): unknown {
-  try {
-    action()
-  } catch (error) {
-    return error
-  }
-  throw new Error('expected a throw')
-}
 
 function expectErrorCode(action: () => unknown, code: string, closeCode?: number): void {
   const error = thrownBy(action)
