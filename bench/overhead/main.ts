@@ -1,0 +1,167 @@
+// Per-message overhead of a reconnecting socket over the bare socket, in one process, over an
+// in-memory socket (no I/O): the ns that ReconnectingWebSocket (and partysocket, measured the
+// same way) add to `send` and to delivering a received message to a listener, against calling
+// the in-memory socket directly. Runs on lib/measure.ts: warm-up, 7 interleaved rounds; the
+// added ns is taken within each round and reported as median (min–max).
+import { ReconnectingWebSocket } from '@lifeline/core'
+import { WebSocket as PartySocket } from 'partysocket'
+import { measure, median, type Variant } from '../lib/measure.js'
+import { markdownTable, progress, section } from '../lib/samples.js'
+
+type Listener = (event: unknown) => void
+
+/**
+ * The smallest socket both libraries accept: open at once when told, `send` keeps the last
+ * frame, events go to the `on<type>` property and to `addEventListener` listeners.
+ */
+class MemorySocket {
+  static readonly CONNECTING = 0
+  static readonly OPEN = 1
+  static readonly CLOSING = 2
+  static readonly CLOSED = 3
+  static latest: MemorySocket | undefined
+
+  readyState = 0
+  protocol = ''
+  extensions = ''
+  bufferedAmount = 0
+  binaryType = 'blob'
+  onopen: Listener | null = null
+  onmessage: Listener | null = null
+  onclose: Listener | null = null
+  onerror: Listener | null = null
+  sent = 0
+  lastSent: unknown
+  private readonly listeners = new Map<string, Listener[]>()
+
+  constructor(readonly url: string) {
+    MemorySocket.latest = this
+  }
+
+  send(data: unknown): void {
+    this.sent++
+    this.lastSent = data
+  }
+
+  close(): void {
+    if (this.readyState === 3) return
+    this.readyState = 3
+    this.emit('close', { type: 'close', code: 1000, reason: '', wasClean: true })
+  }
+
+  addEventListener(type: string, listener: Listener): void {
+    this.listeners.set(type, [...(this.listeners.get(type) ?? []), listener])
+  }
+
+  removeEventListener(type: string, listener: Listener): void {
+    this.listeners.set(
+      type,
+      (this.listeners.get(type) ?? []).filter((existing) => existing !== listener),
+    )
+  }
+
+  open(): void {
+    this.readyState = 1
+    this.emit('open', { type: 'open' })
+  }
+
+  emit(type: 'open' | 'message' | 'close', event: unknown): void {
+    const handler =
+      type === 'open' ? this.onopen : type === 'message' ? this.onmessage : this.onclose
+    handler?.(event)
+    const listeners = this.listeners.get(type)
+    if (listeners !== undefined) for (const listener of listeners) listener(event)
+  }
+}
+
+function latestSocket(): MemorySocket {
+  const socket = MemorySocket.latest
+  if (socket === undefined) throw new Error('no socket was created')
+  MemorySocket.latest = undefined
+  return socket
+}
+
+const payload = JSON.stringify({ t: 'm', d: { n: 12345, text: 'x'.repeat(50), at: 1 } })
+let received: unknown
+const onMessage = (event: { data: unknown }) => {
+  received = event.data
+}
+
+const bare = new MemorySocket('ws://memory/')
+bare.open()
+bare.addEventListener('message', onMessage as Listener)
+
+const lifeline = new ReconnectingWebSocket('ws://memory/', undefined, { WebSocket: MemorySocket })
+const lifelineSocket = latestSocket()
+lifelineSocket.open()
+lifeline.addEventListener('message', onMessage)
+
+const party = new PartySocket('ws://memory/', undefined, { WebSocket: MemorySocket })
+// partysocket creates its socket after a promise resolves.
+await new Promise((resolve) => setTimeout(resolve, 10))
+const partySocket = latestSocket()
+partySocket.open()
+party.addEventListener('message', onMessage)
+
+if (lifeline.readyState !== 1 || party.readyState !== 1) throw new Error('sockets did not open')
+
+const operations: { name: string; variants: Variant[] }[] = [
+  {
+    name: 'send',
+    variants: [
+      { name: 'bare', run: () => bare.send(payload) },
+      { name: 'lifeline', run: () => lifeline.send(payload) },
+      { name: 'partysocket', run: () => party.send(payload) },
+    ],
+  },
+  {
+    name: 'receive',
+    variants: [
+      { name: 'bare', run: () => bare.emit('message', { data: payload }) },
+      { name: 'lifeline', run: () => lifelineSocket.emit('message', { data: payload }) },
+      { name: 'partysocket', run: () => partySocket.emit('message', { data: payload }) },
+    ],
+  },
+]
+
+const labels: Record<string, string> = {
+  lifeline: 'Lifeline ReconnectingWebSocket',
+  partysocket: 'partysocket',
+}
+const targets: Record<string, number> = { send: 25, receive: 35 }
+const rows: string[][] = []
+for (const operation of operations) {
+  progress(`overhead ${operation.name}`)
+  const results = measure(operation.variants)
+  const nsPerOp = (samples: readonly number[]) => samples.map((opsPerSecond) => 1e9 / opsPerSecond)
+  const baseline = nsPerOp(results[0]?.samples ?? [])
+  const fmt = (value: number) => value.toFixed(1)
+  rows.push([operation.name, 'bare in-memory socket', fmt(median(baseline)), '—', '—'])
+  for (const result of results.slice(1)) {
+    const own = nsPerOp(result.samples)
+    const added = own.map((ns, i) => ns - (baseline[i] ?? NaN))
+    rows.push([
+      operation.name,
+      labels[result.name] ?? result.name,
+      fmt(median(own)),
+      `${fmt(median(added))} (${fmt(Math.min(...added))}–${fmt(Math.max(...added))})`,
+      result.name === 'lifeline' ? `≤ +${targets[operation.name] ?? NaN}` : '',
+    ])
+  }
+}
+if (lifelineSocket.sent === 0 || partySocket.sent === 0 || received !== payload) {
+  throw new Error('a variant did not reach its socket or its listener')
+}
+lifeline.close()
+party.close()
+console.log(
+  section(
+    'Per-message overhead',
+    'ns per message that a reconnecting socket adds over calling an in-memory socket directly (no I/O): `send`, and delivery of a received frame to a listener; one process, warm-up then 7 interleaved rounds, added ns taken within each round.',
+    markdownTable(
+      ['operation', 'socket', 'ns/msg, median', 'added ns/msg, median (min–max)', 'target'],
+      rows,
+    ),
+  ),
+)
+process.exit(0)
