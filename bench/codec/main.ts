@@ -14,8 +14,9 @@ import { json } from '@lifeline/codec'
 import { msgpack } from '@lifeline/codec/msgpack'
 import { Packr } from 'msgpackr'
 import os from 'node:os'
-import { formatBytes, formatRate, formatRatio, table } from '../lib/format.js'
+import { formatBytes, formatRate, formatRatio } from '../lib/format.js'
 import { measure, type Variant } from '../lib/measure.js'
+import { markdownTable, progress, section } from '../lib/samples.js'
 import { fixtures, type Fixture } from './fixtures.js'
 
 const jsonCodec = json()
@@ -137,7 +138,7 @@ function sizes(): string {
       ...cells.map((bytes) => `${formatBytes(bytes)} (${formatRatio(bytes / jsonBytes)})`),
     ]
   })
-  return table(
+  return markdownTable(
     [
       'message',
       'JSON.stringify',
@@ -156,31 +157,36 @@ function header(): string {
     .loadavg()
     .map((value) => value.toFixed(2))
     .join(' ')
-  return [
-    `Node ${process.version}, ${os.platform()} ${os.arch()}, ${cpus.length} × ${cpus[0]?.model ?? 'unknown CPU'}`,
-    `load average at start: ${load} (figures from a busy machine are noisy)`,
-    'ops/s: median of 7 interleaved rounds, min–max in brackets; ratio: median against the JSON built-in',
-  ].join('\n')
+  return `Node ${process.version}, ${cpus.length} × ${cpus[0]?.model ?? 'unknown CPU'}, load average at start: ${load}`
 }
 
 function main(): void {
-  console.log(`Lifeline codec benchmark\n${header()}\n`)
+  progress(`codec benchmark: ${header()}`)
   for (const fixture of fixtures) checkCorrectness(fixture)
-  console.log(`Encoded size (ratio against JSON)\n${sizes()}\n`)
+  const parts = [`Encoded size (ratio against JSON):\n\n${sizes()}`]
   for (const operation of operations) {
     for (const fixture of fixtures) {
+      progress(`codec ${operation.name}, ${fixture.name}`)
       const results = measure(operation.variants(fixture.value))
       const baseline = results[0]?.median ?? 1
       const rows = results.map((result) => [
         result.name,
         formatRate(result.median),
-        `[${formatRate(result.min)} – ${formatRate(result.max)}]`,
+        `${formatRate(result.min)} – ${formatRate(result.max)}`,
         formatRatio(result.median / baseline),
       ])
-      console.log(`${operation.name}, ${fixture.name} message`)
-      console.log(`${table(['variant', 'ops/s', 'min – max', 'ratio'], rows)}\n`)
+      parts.push(
+        `${operation.name}, ${fixture.name} message:\n\n${markdownTable(['variant', 'ops/s, median', 'min – max', 'vs JSON built-in'], rows)}`,
+      )
     }
   }
+  console.log(
+    section(
+      'Codec',
+      "Encode, decode and round trip of `json()` and `msgpack()` (and msgpackr without the codec's guards) against `JSON.stringify`/`JSON.parse` for ~100 B, ~1 KB and ~64 KB messages; in-process, warm-up then 7 interleaved rounds, ops/s median with min–max.",
+      parts.join('\n\n'),
+    ),
+  )
 }
 
 main()

@@ -5,6 +5,7 @@
 import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { median } from '../lib/measure.js'
+import { markdownTable, progress, section } from '../lib/samples.js'
 
 interface Sample {
   variant: string
@@ -24,27 +25,43 @@ const run = (variant: string): Sample =>
     }).trim(),
   ) as Sample
 
-for (const variant of variants) run(variant)
+for (const variant of variants) {
+  progress(`protocol warm-up ${variant}`)
+  run(variant)
+}
 const results = new Map<string, Sample[]>(variants.map((variant) => [variant, []]))
 for (let round = 0; round < rounds; round++) {
   const order = variants.map((_, i) => variants[(i + round) % variants.length] as string)
-  for (const variant of order) results.get(variant)?.push(run(variant))
+  for (const variant of order) {
+    progress(`protocol round ${round + 1}/${rounds} ${variant}`)
+    results.get(variant)?.push(run(variant))
+  }
 }
 const fmt = (value: number, digits = 1) => value.toFixed(digits)
 const spread = (values: number[], digits = 1) =>
   `${fmt(median(values), digits)} (${fmt(Math.min(...values), digits)}–${fmt(Math.max(...values), digits)})`
 const baseline = results.get('raw-ws') ?? []
-console.log(`${count} messages of ~100 B, one way, ${rounds} rounds\n`)
-console.log('| variant | msgs/s, median (min–max) | send CPU µs/msg | throughput vs raw ws |')
-console.log('| --- | --- | --- | --- |')
-for (const variant of variants) {
+const rows = variants.map((variant) => {
   const samples = results.get(variant) ?? []
   const rates = samples.map((sample) => (count / sample.ms) * 1000)
   const ratios = samples.map((sample, i) => (baseline[i]?.ms ?? NaN) / sample.ms)
-  console.log(
-    `| ${variant} | ${spread(rates, 0)} | ${spread(
+  return [
+    variant,
+    spread(rates, 0),
+    spread(
       samples.map((s) => s.sendCpuUsPerMessage),
       2,
-    )} | ${fmt(median(ratios), 2)}× |`,
-  )
-}
+    ),
+    `${fmt(median(ratios), 2)}×`,
+  ]
+})
+console.log(
+  section(
+    'Protocol-mode overhead',
+    `${count.toLocaleString('en')} ~100-byte JSON messages one way through raw ws, the client in raw mode and in protocol mode (reliable, acks) against @lifeline/server, server in the same process; fresh process per sample, ${rounds} rounds after a warm-up.`,
+    markdownTable(
+      ['variant', 'msgs/s, median (min–max)', 'send CPU µs/msg', 'throughput vs raw ws'],
+      rows,
+    ),
+  ),
+)
