@@ -25,13 +25,13 @@ import type {
   ServerMessages,
   ServerMethods,
 } from '../protocol/schema.js'
-import type { ReconnectingWebSocketOptions } from '../options.js'
 import { ReconnectingWebSocket } from '../reconnectingWebSocket.js'
-import { defaultShouldReconnect } from '../closeCodes.js'
 import type { StateChangeEvent } from '../socketEvents.js'
 import type { ClientOptions, RawFraming } from './clientOptions.js'
 import { clientDefaults, defaultFraming } from './clientOptions.js'
 import type { ClientEvents, ClientState } from './clientState.js'
+import { clientStateOf, sameState } from './clientState.js'
+import { clientSocketOptions } from './socketOptions.js'
 import type { ErrorPayload } from '../protocol/rpc.js'
 import { PendingRequests, errorPayload, parseRequest } from '../protocol/rpc.js'
 
@@ -106,7 +106,9 @@ export class Client<S extends Schema = AnySchema> {
     this.socket = new ReconnectingWebSocket(
       options.url,
       this.protocolMode ? this.codecs.map((codec) => codec.name) : options.protocols,
-      this.socketOptions(options),
+      clientSocketOptions(options, this.protocolMode, this.clock, (ping) =>
+        this.codec.encode(ping),
+      ),
     )
     this.socket.binaryType = 'arraybuffer'
     this.socket.addEventListener('open', () => this.onOpen())
@@ -254,31 +256,6 @@ export class Client<S extends Schema = AnySchema> {
     this.welcomed = false
     this.stream.dispose()
     this.requests.rejectAll('the client was closed')
-  }
-
-  private socketOptions(options: ClientOptions): ReconnectingWebSocketOptions {
-    const socket = { ...options.socket, startClosed: true }
-    if (!this.protocolMode) return socket
-    const heartbeat = options.heartbeat ?? clientDefaults.heartbeat
-    return {
-      ...socket,
-      // The reliable stream is the queue in protocol mode: a frame the socket cannot write now
-      // must not wait in the socket's own queue and go out before the next `$hello`.
-      queue: { maxMessages: 0, maxBytes: 0, overflow: 'drop-newest' as const },
-      // 4409: a newer connection took the session over; ours must not fight it.
-      shouldReconnect:
-        socket.shouldReconnect ??
-        ((event: { code: number; reason: string; wasClean: boolean }) =>
-          event.code !== protocolCloseCodes.sessionTakenOver && defaultShouldReconnect(event)),
-      heartbeat:
-        heartbeat === false
-          ? (false as const)
-          : {
-              ...heartbeat,
-              // Any inbound frame (the `$pong` included) counts as life; the pong also gives RTT.
-              ping: () => this.codec.encode({ t: controlTypes.ping, d: { ts: this.clock.now() } }),
-            },
-    }
   }
 
   private onOpen(): void {
@@ -450,32 +427,9 @@ export class Client<S extends Schema = AnySchema> {
   }
 
   private onSocketState({ state }: StateChangeEvent): void {
-    switch (state.status) {
-      case 'connecting':
-        return this.setState({ status: 'connecting', attempt: state.attempt })
-      case 'open':
-        // Protocol mode: open only once `$welcome` arrives.
-        return
-      case 'reconnecting':
-        return this.setState({
-          status: 'reconnecting',
-          attempt: state.attempt,
-          delayMs: state.delayMs,
-          closeCode: state.cause.code,
-          ...(state.cause.error === undefined ? {} : { lastError: state.cause.error }),
-        })
-      case 'closing':
-        return this.setState({ status: 'closing' })
-      case 'closed': {
-        this.onLinkDown()
-        const cause = state.cause
-        return this.setState({
-          status: 'closed',
-          ...(cause === undefined ? {} : { closeCode: cause.code }),
-          ...(cause?.error === undefined ? {} : { lastError: cause.error }),
-        })
-      }
-    }
+    if (state.status === 'closed') this.onLinkDown()
+    const next = clientStateOf(state)
+    if (next !== undefined) this.setState(next)
   }
 
   private attemptOf(): number {
@@ -511,11 +465,6 @@ export class Client<S extends Schema = AnySchema> {
 /** Creates a typed client. See `ClientOptions`. */
 export function createClient<S extends Schema = AnySchema>(options: ClientOptions): Client<S> {
   return new Client<S>(options)
-}
-
-function sameState(a: ClientState, b: ClientState): boolean {
-  const keys = Object.keys(a) as (keyof ClientState)[]
-  return keys.length === Object.keys(b).length && keys.every((key) => a[key] === b[key])
 }
 
 function assertUserType(type: string): void {

@@ -1,4 +1,5 @@
 import type { LifelineError } from '@lifeline/codec'
+import type { ConnectionState } from '../state.js'
 
 /**
  * The client's lifecycle as data. In protocol mode `open` means the handshake is done (the
@@ -40,4 +41,42 @@ export interface ClientEvents {
   error: [error: LifelineError]
   /** A fire-and-forget message that could not be sent because the link was down. */
   drop: [event: { readonly type: string; readonly data: unknown }]
+}
+
+/**
+ * The client state that follows from the socket's, or `undefined` when the socket's change does
+ * not change the client's: a socket that opens is not an open client in protocol mode until
+ * `$welcome` (the client sets that itself).
+ */
+export function clientStateOf(state: ConnectionState): ClientState | undefined {
+  switch (state.status) {
+    case 'connecting':
+      return { status: 'connecting', attempt: state.attempt }
+    case 'open':
+      return undefined
+    case 'reconnecting':
+      return {
+        status: 'reconnecting',
+        attempt: state.attempt,
+        delayMs: state.delayMs,
+        closeCode: state.cause.code,
+        ...(state.cause.error === undefined ? {} : { lastError: state.cause.error }),
+      }
+    case 'closing':
+      return { status: 'closing' }
+    case 'closed': {
+      const { cause } = state
+      return {
+        status: 'closed',
+        ...(cause === undefined ? {} : { closeCode: cause.code }),
+        ...(cause?.error === undefined ? {} : { lastError: cause.error }),
+      }
+    }
+  }
+}
+
+/** Same status and same fields: no change to tell subscribers about. */
+export function sameState(a: ClientState, b: ClientState): boolean {
+  const keys = Object.keys(a) as (keyof ClientState)[]
+  return keys.length === Object.keys(b).length && keys.every((key) => a[key] === b[key])
 }
