@@ -3,7 +3,7 @@
 // same way) add to `send` and to delivering a received message to a listener, against calling
 // the in-memory socket directly. Runs on lib/measure.ts: warm-up, 7 interleaved rounds; the
 // added ns is taken within each round and reported as median (min–max).
-import { ReconnectingWebSocket } from '@lifeline/core'
+import { ReconnectingWebSocket, createClient } from '@lifeline/core'
 import { WebSocket as PartySocket } from 'partysocket'
 import { measure, median, type Variant } from '../lib/measure.js'
 import { markdownTable, progress, section } from '../lib/samples.js'
@@ -105,6 +105,43 @@ party.addEventListener('message', onMessage)
 
 if (lifeline.readyState !== 1 || party.readyState !== 1) throw new Error('sockets did not open')
 
+// The typed Client over the same in-memory socket, in raw mode and in protocol mode (welcomed,
+// acknowledged by a fake server every 1,000 messages so the outbox stays small).
+const message = { n: 12345, text: 'x'.repeat(50), at: 1 }
+let clientReceived: unknown
+const rawClient = createClient<{ client: { m: typeof message }; server: { m: typeof message } }>({
+  url: 'ws://memory/',
+  mode: 'raw',
+  socket: { WebSocket: MemorySocket },
+})
+const rawClientSocket = latestSocket()
+rawClientSocket.open()
+rawClient.on('m', (data) => (clientReceived = data))
+
+const protoClient = createClient<{ client: { m: typeof message }; server: { m: typeof message } }>({
+  url: 'ws://memory/',
+  heartbeat: false,
+  socket: { WebSocket: MemorySocket },
+})
+const protoSocket = latestSocket()
+protoSocket.protocol = 'lifeline.v1.json'
+protoSocket.open()
+protoSocket.emit('message', {
+  data: JSON.stringify({ t: '$welcome', d: { sid: 'bench', resumed: false, a: 0 } }),
+})
+if (protoClient.state.status !== 'open') throw new Error('the protocol client was not welcomed')
+protoClient.on('m', (data) => (clientReceived = data))
+let protoSent = 0
+let protoReceived = 0
+const protoSend = () => {
+  protoClient.send('m', message)
+  if (++protoSent % 1_000 === 0) {
+    protoSocket.emit('message', { data: JSON.stringify({ t: '$ack', a: protoSent }) })
+  }
+}
+const protoReceive = () =>
+  protoSocket.emit('message', { data: JSON.stringify({ t: 'm', d: message, s: ++protoReceived }) })
+
 const operations: { name: string; variants: Variant[] }[] = [
   {
     name: 'send',
@@ -124,9 +161,41 @@ const operations: { name: string; variants: Variant[] }[] = [
   },
 ]
 
+operations.push(
+  {
+    name: 'encode + send',
+    variants: [
+      { name: 'bare', run: () => bare.send(JSON.stringify({ t: 'm', d: message })) },
+      { name: 'client-raw', run: () => rawClient.send('m', message) },
+      { name: 'client-proto', run: protoSend },
+    ],
+  },
+  {
+    name: 'receive + decode',
+    variants: [
+      {
+        name: 'bare',
+        run: () => {
+          const data = JSON.stringify({ t: 'm', d: message })
+          bare.emit('message', { data })
+          clientReceived = JSON.parse(data)
+        },
+      },
+      {
+        name: 'client-raw',
+        run: () =>
+          rawClientSocket.emit('message', { data: JSON.stringify({ t: 'm', d: message }) }),
+      },
+      { name: 'client-proto', run: protoReceive },
+    ],
+  },
+)
+
 const labels: Record<string, string> = {
   lifeline: 'Lifeline ReconnectingWebSocket',
   partysocket: 'partysocket',
+  'client-raw': 'Lifeline Client, raw mode',
+  'client-proto': 'Lifeline Client, protocol mode',
 }
 const targets: Record<string, number> = { send: 25, receive: 35 }
 const rows: string[][] = []
@@ -136,7 +205,10 @@ for (const operation of operations) {
   const nsPerOp = (samples: readonly number[]) => samples.map((opsPerSecond) => 1e9 / opsPerSecond)
   const baseline = nsPerOp(results[0]?.samples ?? [])
   const fmt = (value: number) => value.toFixed(1)
-  rows.push([operation.name, 'bare in-memory socket', fmt(median(baseline)), '—', '—'])
+  const bareLabel = operation.name.includes('+')
+    ? 'JSON + bare in-memory socket'
+    : 'bare in-memory socket'
+  rows.push([operation.name, bareLabel, fmt(median(baseline)), '—', '—'])
   for (const result of results.slice(1)) {
     const own = nsPerOp(result.samples)
     const added = own.map((ns, i) => ns - (baseline[i] ?? NaN))
@@ -149,15 +221,24 @@ for (const operation of operations) {
     ])
   }
 }
-if (lifelineSocket.sent === 0 || partySocket.sent === 0 || received !== payload) {
+if (
+  lifelineSocket.sent === 0 ||
+  partySocket.sent === 0 ||
+  received !== payload ||
+  rawClientSocket.sent === 0 ||
+  protoSocket.sent === 0 ||
+  clientReceived === undefined
+) {
   throw new Error('a variant did not reach its socket or its listener')
 }
 lifeline.close()
 party.close()
+rawClient.close()
+protoClient.close()
 console.log(
   section(
     'Per-message overhead',
-    'ns per message that a reconnecting socket adds over calling an in-memory socket directly (no I/O): `send`, and delivery of a received frame to a listener; one process, warm-up then 7 interleaved rounds, added ns taken within each round.',
+    'ns per message that a reconnecting socket adds over calling an in-memory socket directly (no I/O): `send`, and delivery of a received frame to a listener; then the typed Client (encode + send, and receive + decode, of a ~100-byte JSON message; every receive variant also pays one `JSON.stringify` to make the frame) against `JSON.stringify`/`JSON.parse` on the bare socket. One process, warm-up then 7 interleaved rounds, added ns taken within each round.',
     markdownTable(
       ['operation', 'socket', 'ns/msg, median', 'added ns/msg, median (min–max)', 'target'],
       rows,
