@@ -46,16 +46,22 @@ const serverScript = fileURLToPath(new URL('../lib/peerServer.ts', import.meta.u
 // Each client holds one descriptor and the server one per client: check before starting.
 const fdLimit = Number(execFileSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).trim())
 if (fdLimit < count + 500) {
-  throw new Error(`ulimit -n is ${fdLimit}; ${count} clients need at least ${count + 500} per process`)
+  throw new Error(
+    `ulimit -n is ${fdLimit}; ${count} clients need at least ${count + 500} per process`,
+  )
 }
 
 async function run(variant: string): Promise<Sample> {
   const server = await startServer(serverScript, [variant === 'socket.io' ? 'socket.io' : 'ws'])
   try {
-    return await runSample<Sample>(sampleScript, [variant, String(server.info.port), String(count)], {
-      flags: ['--expose-gc'],
-      timeoutMs: 180_000,
-    })
+    return await runSample<Sample>(
+      sampleScript,
+      [variant, String(server.info.port), String(count)],
+      {
+        flags: ['--expose-gc'],
+        timeoutMs: 180_000,
+      },
+    )
   } finally {
     await server.stop()
   }
