@@ -6,7 +6,7 @@
  * Kinds: `ws` (plain `ws` server, JSON text frames `{t, d}`), `lifeline` (`@lifeline/server`,
  * protocol mode, json codec) and `socketio` (socket.io, websocket transport only).
  * Modes: `sink` counts `m` messages and answers `done` after the `count`-th of a connection;
- * `echo` sends every `m` message back as it came. The Lifeline server also implements the RPC
+ * `echo` decodes every `m` message and sends it back. The Lifeline server also implements the RPC
  * method `echo`.
  */
 import { spawn } from 'node:child_process'
@@ -22,8 +22,11 @@ export type ServerMode = 'sink' | 'echo'
 
 export interface ServerHandle {
   readonly port: number
-  /** Ends the child (closing its stdin) and waits for it to exit. */
-  stop(): Promise<void>
+  /**
+   * Ends the child (closing its stdin) and waits for it to exit. Resolves with the CPU time
+   * (user + system, µs) the server process spent since it started listening.
+   */
+  stop(): Promise<number>
 }
 
 const self = fileURLToPath(import.meta.url)
@@ -36,17 +39,20 @@ export async function spawnServer(
   const child = spawn(process.execPath, ['--import', 'tsx', self, kind, mode, String(count)], {
     stdio: ['pipe', 'pipe', 'inherit'],
   })
+  let output = ''
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  const lines = () => output.split('\n').filter((line) => line !== '')
   const port = await new Promise<number>((resolve, reject) => {
-    let buffered = ''
     const timer = setTimeout(() => reject(new Error(`${kind} server did not start`)), 30_000)
     child.once('exit', (code) => reject(new Error(`${kind} server exited with ${code}`)))
-    child.stdout.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString()
-      const line = buffered.split('\n')[0] ?? ''
-      if (!buffered.includes('\n')) return
+    const check = () => {
+      const first = lines()[0]
+      if (first === undefined || !output.includes('\n')) return
       clearTimeout(timer)
-      resolve((JSON.parse(line) as { port: number }).port)
-    })
+      child.stdout.off('data', check)
+      resolve((JSON.parse(first) as { port: number }).port)
+    }
+    child.stdout.on('data', check)
   })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   return {
@@ -56,6 +62,8 @@ export async function spawnServer(
       const timer = setTimeout(() => child.kill('SIGKILL'), 5_000)
       await exited
       clearTimeout(timer)
+      const last = lines()[1]
+      return last === undefined ? NaN : (JSON.parse(last) as { cpuUs: number }).cpuUs
     },
   }
 }
@@ -111,12 +119,12 @@ async function serve(kind: ServerKind, mode: ServerMode, count: number): Promise
   server.on('connection', (socket) => {
     let received = 0
     socket.on('message', (data, isBinary) => {
+      // The work an application server does with a frame: decode it (and, to echo, encode it).
+      const frame = JSON.parse(String(data)) as unknown
       if (mode === 'echo') {
-        socket.send(data, { binary: isBinary })
+        socket.send(JSON.stringify(frame), { binary: isBinary })
         return
       }
-      // The work a server does with a frame: decode it.
-      JSON.parse(String(data))
       if (++received === count) socket.send(JSON.stringify({ t: 'done', d: { n: received } }))
     })
   })
@@ -127,8 +135,18 @@ async function serve(kind: ServerKind, mode: ServerMode, count: number): Promise
 if (process.argv[1] === self) {
   const [kind = 'ws', mode = 'sink', countText = '0'] = process.argv.slice(2)
   const port = await serve(kind as ServerKind, mode as ServerMode, Number(countText))
+  const cpuBefore = process.cpuUsage()
   process.stdout.write(`${JSON.stringify({ port })}\n`)
+  let ended = false
+  const end = () => {
+    if (ended) return
+    ended = true
+    const cpu = process.cpuUsage(cpuBefore)
+    process.stdout.write(`${JSON.stringify({ cpuUs: cpu.user + cpu.system })}\n`, () =>
+      process.exit(0),
+    )
+  }
   process.stdin.resume()
-  process.stdin.once('end', () => process.exit(0))
-  process.stdin.once('close', () => process.exit(0))
+  process.stdin.once('end', end)
+  process.stdin.once('close', end)
 }

@@ -11,6 +11,7 @@ import { markdownTable, ratioOf, runRounds, runSample, section, spread } from '.
 interface Sample {
   ms: number
   cpuUsPerMessage: number
+  serverCpuUsPerMessage: number
 }
 
 const rounds = 5
@@ -42,6 +43,10 @@ for (const mode of ['oneway', 'echo'] as const) {
         samples.map((sample) => sample.cpuUsPerMessage),
         2,
       ),
+      spread(
+        samples.map((sample) => sample.serverCpuUsPerMessage),
+        2,
+      ),
       ratioOf(rate(samples), baseline),
     ]
   })
@@ -59,6 +64,7 @@ for (const mode of ['oneway', 'echo'] as const) {
           'client',
           'msgs/s, median (min–max)',
           'client CPU µs/msg, median (min–max)',
+          'server CPU µs/msg',
           'throughput vs raw ws',
         ],
         rows,

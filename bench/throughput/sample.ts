@@ -1,7 +1,8 @@
 // One sample, in a fresh process: N ~100-byte JSON messages from one client variant to a server
 // in its own child process on 127.0.0.1, either one way (timed until the server reports it has
 // handled the last) or echoed (timed until the client has received the last reply). Prints one
-// JSON line: elapsed ms and the client process's CPU µs per message over the same span.
+// JSON line: elapsed ms, the client process's CPU µs per message over the same span, and the
+// server process's CPU µs per message over its whole life (connection and handshake included).
 import { openClient, serverKindOf, type ClientVariant } from '../lib/clients.js'
 import { benchText, spawnServer, type ServerMode } from '../lib/serverProcess.js'
 
@@ -40,7 +41,7 @@ const finished = await done
 const cpu = process.cpuUsage(cpuBefore)
 clearTimeout(timer)
 client.close()
-await server.stop()
+const serverCpuUs = await server.stop()
 console.log(
   JSON.stringify({
     variant,
@@ -48,6 +49,7 @@ console.log(
     count,
     ms: finished - started,
     cpuUsPerMessage: (cpu.user + cpu.system) / count,
+    serverCpuUsPerMessage: serverCpuUs / count,
   }),
 )
 process.exit(0)
