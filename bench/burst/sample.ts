@@ -11,6 +11,7 @@
 import type { Socket } from 'node:net'
 import { WebSocket } from 'ws'
 import { ReconnectingWebSocket } from '@lifeline/core'
+import type { WebSocketConstructor } from '@lifeline/core'
 import { withTimeout } from '../lib/processes.js'
 
 const [variant = 'ws', portText = '0', burstText = '100', totalText = '100000'] =
@@ -25,19 +26,21 @@ const netSocketOf = (socket: WebSocket): Socket =>
   (socket as unknown as { _socket: Socket })._socket
 
 let latest: WebSocket | undefined
-/** `ws` with a hand on the socket in use: what a Node preset would hold for its user. */
-class TrackedWebSocket extends WebSocket {
-  constructor(address: string, protocols?: string | string[]) {
-    super(address, protocols)
-    latest = this
-  }
-}
+/**
+ * `ws` with a hand on the socket in use: what a Node preset would hold for its user. A plain
+ * function called with `new` returns the object it builds, so this works as a constructor.
+ */
+const TrackedWebSocket = function (address: string, protocols?: string | string[]) {
+  latest = new WebSocket(address, protocols)
+  return latest
+} as unknown as WebSocketConstructor
 
 let send: (data: string) => void
 let done: Promise<unknown>
 let close: () => void
 if (variant.startsWith('ws')) {
-  const socket = new TrackedWebSocket(url)
+  const socket = new WebSocket(url)
+  latest = socket
   await withTimeout(new Promise((resolve) => socket.once('open', resolve)), 10_000, 'open')
   send = (data) => socket.send(data)
   done = new Promise((resolve) => socket.once('message', resolve))

@@ -6,7 +6,7 @@
 import { WebSocket } from 'ws'
 import { ReconnectingWebSocket } from '@lifeline/core'
 import PartySocket from 'partysocket/ws'
-import PeerReconnectingWebSocket from 'reconnecting-websocket'
+import { PeerReconnectingWebSocket } from '../lib/reconnectingWebSocketPeer.js'
 import { io } from 'socket.io-client'
 import { withTimeout } from '../lib/processes.js'
 
@@ -44,7 +44,11 @@ function open(onOpen: () => void): Idle {
     }
     case 'reconnecting-websocket': {
       const socket = new PeerReconnectingWebSocket(url, [], { WebSocket })
-      socket.addEventListener('open', onOpen, { once: true })
+      let seen = false
+      socket.addEventListener('open', () => {
+        if (!seen) onOpen()
+        seen = true
+      })
       return socket
     }
     case 'socket.io': {
