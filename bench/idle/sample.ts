@@ -5,6 +5,7 @@
 //   usage: sample.ts <variant> <port> <count>
 import { WebSocket } from 'ws'
 import { ReconnectingWebSocket } from '@lifeline/core'
+import type { ReconnectingWebSocketOptions } from '@lifeline/core'
 import PartySocket from 'partysocket/ws'
 import { PeerReconnectingWebSocket } from '../lib/reconnectingWebSocketPeer.js'
 import { io } from 'socket.io-client'
@@ -16,6 +17,12 @@ const url = `ws://127.0.0.1:${portText}/`
 const window = 100
 const gc = (globalThis as { gc?: () => void }).gc
 if (gc === undefined) throw new Error('run with --expose-gc')
+
+// One options object for all clients, as an application configuring them in one place would.
+const withHeartbeat: ReconnectingWebSocketOptions = {
+  heartbeat: { ping: 'ping', isPong: (data) => data === 'pong' },
+}
+const withoutHeartbeat: ReconnectingWebSocketOptions = { heartbeat: false }
 
 interface Idle {
   close(): void
@@ -31,9 +38,11 @@ function open(onOpen: () => void): Idle {
     }
     case 'lifeline':
     case 'lifeline-no-heartbeat': {
-      const socket = new ReconnectingWebSocket(url, undefined, {
-        heartbeat: variant === 'lifeline' ? { ping: 'ping', isPong: (d) => d === 'pong' } : false,
-      })
+      const socket = new ReconnectingWebSocket(
+        url,
+        undefined,
+        variant === 'lifeline' ? withHeartbeat : withoutHeartbeat,
+      )
       socket.addEventListener('open', onOpen, { once: true })
       return socket
     }
