@@ -1,15 +1,20 @@
 import type {
   CloseEventLike,
   ErrorEventLike,
+  MessageEventLike,
   Terminable,
   WebSocketConstructor,
   WebSocketLike,
 } from './webSocketLike.js'
 
-/** What the reconnecting socket hears from one underlying socket. */
+/**
+ * What the reconnecting socket hears from one underlying socket. Made once per reconnecting
+ * socket and assigned as they are to every underlying socket, so a reconnect allocates no
+ * closures.
+ */
 export interface SocketHandlers {
   open(): void
-  message(data: unknown): void
+  message(event: MessageEventLike): void
   close(event: CloseEventLike): void
   error(event: ErrorEventLike): void
 }
@@ -31,10 +36,10 @@ export function openSocket(
   const socket =
     protocols === undefined ? new WebSocketImpl(url) : new WebSocketImpl(url, protocols)
   socket.binaryType = binaryType
-  socket.onopen = () => handlers.open()
-  socket.onmessage = (event) => handlers.message(event.data)
-  socket.onclose = (event) => handlers.close(event)
-  socket.onerror = (event) => handlers.error(event)
+  socket.onopen = handlers.open
+  socket.onmessage = handlers.message
+  socket.onclose = handlers.close
+  socket.onerror = handlers.error
   return socket
 }
 

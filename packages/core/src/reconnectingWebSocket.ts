@@ -106,7 +106,7 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
           )
     this.handlers = {
       open: () => this.onSocketOpen(),
-      message: (data) => this.onSocketMessage(data),
+      message: (event) => this.onSocketMessage(event.data),
       close: (event) => this.onSocketClose(event),
       error: (event) => this.onSocketError(event),
     }

@@ -37,8 +37,10 @@ const nothingDropped: readonly never[] = []
  * every element and make a 100k-message flush quadratic.
  */
 export class SendQueue<T> {
-  private items: (T | undefined)[] = new Array<T | undefined>(initialCapacity)
-  private sizes: number[] = new Array<number>(initialCapacity).fill(0)
+  // Empty until the first push: most sockets never queue anything, and thousands of idle ones
+  // should not each hold a buffer.
+  private items: (T | undefined)[] = []
+  private sizes: number[] = []
   private head = 0
   private count = 0
   private byteCount = 0
@@ -116,8 +118,9 @@ export class SendQueue<T> {
   /** Doubles the capacity (a power of two, so indices wrap with a mask). */
   private grow(): void {
     const capacity = this.items.length
-    const items = new Array<T | undefined>(capacity * 2)
-    const sizes = new Array<number>(capacity * 2).fill(0)
+    const next = capacity === 0 ? initialCapacity : capacity * 2
+    const items = new Array<T | undefined>(next)
+    const sizes = new Array<number>(next).fill(0)
     for (let i = 0; i < this.count; i++) {
       const from = (this.head + i) & (capacity - 1)
       items[i] = this.items[from]
@@ -133,8 +136,8 @@ export class SendQueue<T> {
     this.head = 0
     this.byteCount = 0
     if (this.items.length > 1024) {
-      this.items = new Array<T | undefined>(initialCapacity)
-      this.sizes = new Array<number>(initialCapacity).fill(0)
+      this.items = []
+      this.sizes = []
     }
   }
 }
