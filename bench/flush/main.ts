@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { median } from '../lib/measure.js'
-import { markdownTable, progress, section } from '../lib/samples.js'
+import { markdownTable, progress, section, spread } from '../lib/samples.js'
 
 interface Sample {
   variant: string
@@ -30,8 +30,6 @@ const run = (variant: string, count: number): Sample =>
 
 const rounds = 5
 const fmt = (value: number) => value.toFixed(1)
-const spread = (values: number[]) =>
-  `${fmt(median(values))} (${fmt(Math.min(...values))}–${fmt(Math.max(...values))})`
 
 progress('flush warm-up')
 run('raw', 10_000)

@@ -99,21 +99,13 @@ export function rotated<T>(variants: readonly T[], round: number): T[] {
   return variants.map((_, i) => variants[(i + round) % variants.length] as T)
 }
 
-/** `median (min–max)` with a fixed number of digits. */
-export function spread(values: readonly number[], digits = 1): string {
-  const fmt = (value: number) => value.toFixed(digits)
-  return `${fmt(median(values))} (${fmt(Math.min(...values))}–${fmt(Math.max(...values))})`
-}
-
 /** Median of per-round ratios `values[i] / baseline[i]`. */
 export function medianRatio(values: readonly number[], baseline: readonly number[]): number {
   return median(values.map((value, i) => value / (baseline[i] ?? NaN)))
 }
 
-/** One line on stderr, so stdout stays the Markdown section. */
-export const progress = (message: string): void => {
-  process.stderr.write(`${message}\n`)
-}
-
 /** The 1-minute load average, for the section's header. */
 export { loadavg } from 'node:os'
+
+// One implementation of each, shared with the benchmarks that run samples synchronously.
+export { progress, spread } from './samples.js'

@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { median } from '../lib/measure.js'
-import { markdownTable, progress, section } from '../lib/samples.js'
+import { markdownTable, progress, section, spread } from '../lib/samples.js'
 
 interface Sample {
   variant: string
@@ -38,8 +38,6 @@ for (let round = 0; round < rounds; round++) {
   }
 }
 const fmt = (value: number, digits = 1) => value.toFixed(digits)
-const spread = (values: number[], digits = 1) =>
-  `${fmt(median(values), digits)} (${fmt(Math.min(...values), digits)}–${fmt(Math.max(...values), digits)})`
 const baseline = results.get('raw-ws') ?? []
 const rows = variants.map((variant) => {
   const samples = results.get(variant) ?? []
