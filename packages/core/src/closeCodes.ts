@@ -25,30 +25,31 @@ export function defaultShouldReconnect(event: CloseEventLike): boolean {
 }
 
 /** Checks `close()` arguments as the standard does, with a `LifelineError` instead of a DOMException. */
-export function validateCloseArguments(code: number | undefined, reason: string | undefined): void {
+export function validateCloseArguments(code: number | undefined, reason = ''): void {
   if (code !== undefined && code !== 1000 && !(code >= 3000 && code <= 4999)) {
-    throw new LifelineError(
-      'INVALID_ARGUMENT',
-      `close code must be 1000 or in 3000–4999, got ${code}`,
-    )
+    throw new LifelineError('INVALID_ARGUMENT', `close code must be 1000 or 3000–4999, got ${code}`)
   }
-  if (reason !== undefined && utf8ByteLength(reason) > 123) {
+  if (utf8ByteLength(reason) > 123) {
     throw new LifelineError('INVALID_ARGUMENT', 'close reason must be at most 123 UTF-8 bytes')
   }
 }
 
 /** Closes that end the socket for good carry an error that says why. */
-export function fatalCloseError(cause: DisconnectCause): LifelineError | undefined {
-  if (cause.error !== undefined) return cause.error
-  if (cause.code === 4401) {
-    return new LifelineError('UNAUTHENTICATED', `server refused the credentials: ${cause.reason}`, {
-      closeCode: 4401,
-    })
-  }
-  if (cause.code === 4403) {
-    return new LifelineError('FORBIDDEN', `server refused access: ${cause.reason}`, {
-      closeCode: 4403,
-    })
-  }
-  return undefined
+export function fatalCloseError({
+  code,
+  reason,
+  error,
+}: DisconnectCause): LifelineError | undefined {
+  return (
+    error ??
+    (code === 4401 || code === 4403
+      ? new LifelineError(
+          code === 4401 ? 'UNAUTHENTICATED' : 'FORBIDDEN',
+          `server refused: ${reason}`,
+          {
+            closeCode: code,
+          },
+        )
+      : undefined)
+  )
 }

@@ -3,22 +3,18 @@ import { redactUrl } from './url.js'
 
 /** The message of whatever was thrown or reported, or '' when there is none. */
 export function describeError(error: unknown): string {
-  if (error instanceof Error) return error.message
-  if (typeof error === 'string') return error
-  return ''
+  return error instanceof Error ? error.message : typeof error === 'string' ? error : ''
 }
 
-/** Redacts every URL inside a free text: sockets' error messages may quote the URL, token and all. */
-export function redactText(text: string): string {
-  return text.replace(/\b(?:wss?|https?):\/\/\S+/g, (url) => redactUrl(url))
-}
-
-/** A failed URL or protocols provider, as the error event reports it. */
-export function providerError(error: unknown): LifelineError {
+/**
+ * A `CONNECTION_ERROR` as an error event reports it, with every URL in the detail redacted:
+ * sockets' and providers' messages may quote the URL, token and all. A `LifelineError` passes
+ * as it is. `cause` is left out where it would carry the raw URL.
+ */
+export function failure(message: string, error: unknown, cause?: unknown): LifelineError {
   if (error instanceof LifelineError) return error
-  return new LifelineError(
-    'CONNECTION_ERROR',
-    `the url or protocols provider failed: ${redactText(describeError(error))}`,
-    { cause: error },
-  )
+  const detail = describeError(error).replace(/\b(?:wss?|https?):\/\/\S+/g, redactUrl)
+  return new LifelineError('CONNECTION_ERROR', detail ? `${message}: ${detail}` : message, {
+    cause,
+  })
 }

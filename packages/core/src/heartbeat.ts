@@ -30,95 +30,118 @@ export const heartbeatDefaults = {
 } as const
 
 /**
- * Watches one open link. Inbound frames only set a flag (`markSeen`): reading the clock per
- * message would cost more than everything else done per message. The flag is folded into a
- * timestamp at each check, and checks run every tenth of the shorter period and exactly at the
- * deadline, so detection lands within `intervalMs + timeoutMs` plus at most a tenth of the
- * shorter period. Decisions use `clock.now()`, never a count of ticks, so throttled timers
- * (background tabs, a sleeping laptop) can delay a check but not fool it.
+ * One timer per clock drives every heartbeat on it: thousands of idle sockets hold no timer of
+ * their own. It ticks at the finest step any of its monitors asked for, and stops when the last
+ * one leaves, so an idle process can exit.
+ */
+interface Ticker {
+  readonly monitors: Set<HeartbeatMonitor>
+  stepMs: number
+  timer?: TimerHandle
+}
+
+const tickers = new WeakMap<Clock, Ticker>()
+
+function arm(clock: Clock, ticker: Ticker): void {
+  ticker.timer = clock.setTimeout(() => {
+    arm(clock, ticker)
+    // One clock reading per tick for all monitors.
+    const now = clock.now()
+    for (const monitor of ticker.monitors) monitor.check(now)
+  }, ticker.stepMs)
+}
+
+/**
+ * Watches one open link. Inbound frames only set `seen`: reading the clock per message would
+ * cost more than everything else done per message. The flag is folded into a timestamp at the
+ * next tick, and ticks come every tenth of the shorter period, so detection lands within
+ * `intervalMs + timeoutMs` plus at most a fifth of the shorter period (under 10 %). Decisions
+ * use `clock.now()`, never a count of ticks, so throttled timers (background tabs, a sleeping
+ * laptop) can delay a check but not fool it.
  */
 export class HeartbeatMonitor {
   /** Set by the owner on every inbound frame. */
   seen = false
-  private readonly intervalMs: number
-  private readonly timeoutMs: number
-  private readonly stepMs: number
-  private lastSeenAt = 0
-  private lastPingAt = -Infinity
-  private timer: TimerHandle | undefined
-  private running = false
+  readonly #options: HeartbeatOptions
+  readonly #clock: Clock
+  readonly #send: (data: WebSocketData) => void
+  readonly #dead: () => void
+  #lastSeenAt = 0
+  #lastPingAt = -Infinity
+  #running = false
 
   constructor(
-    private readonly options: HeartbeatOptions,
-    private readonly clock: Clock,
-    private readonly sendPing: (data: WebSocketData) => void,
-    private readonly onDead: () => void,
+    options: HeartbeatOptions,
+    clock: Clock,
+    send: (data: WebSocketData) => void,
+    dead: () => void,
   ) {
-    this.intervalMs = options.intervalMs ?? heartbeatDefaults.intervalMs
-    this.timeoutMs = options.timeoutMs ?? heartbeatDefaults.timeoutMs
-    this.stepMs = Math.max(1, Math.min(this.intervalMs, this.timeoutMs) / 10)
+    this.#options = options
+    this.#clock = clock
+    this.#send = send
+    this.#dead = dead
   }
 
   start(): void {
-    this.stop()
-    this.running = true
+    const clock = this.#clock
+    const { intervalMs = heartbeatDefaults.intervalMs, timeoutMs = heartbeatDefaults.timeoutMs } =
+      this.#options
+    const stepMs = Math.max(1, Math.min(intervalMs, timeoutMs) / 10)
+    this.#running = true
     this.seen = false
-    this.lastSeenAt = this.clock.now()
-    this.lastPingAt = -Infinity
-    this.schedule(this.lastSeenAt)
+    this.#lastSeenAt = clock.now()
+    this.#lastPingAt = -Infinity
+    let ticker = tickers.get(clock)
+    if (ticker === undefined) tickers.set(clock, (ticker = { monitors: new Set(), stepMs }))
+    ticker.monitors.add(this)
+    if (ticker.timer === undefined || stepMs < ticker.stepMs) {
+      if (ticker.timer !== undefined) clock.clearTimeout(ticker.timer)
+      ticker.stepMs = stepMs
+      arm(clock, ticker)
+    }
   }
 
   stop(): void {
-    this.running = false
-    if (this.timer !== undefined) this.clock.clearTimeout(this.timer)
-    this.timer = undefined
+    if (!this.#running) return
+    this.#running = false
+    const clock = this.#clock
+    const ticker = tickers.get(clock)
+    if (ticker?.monitors.delete(this) && ticker.monitors.size === 0) {
+      clock.clearTimeout(ticker.timer)
+      tickers.delete(clock)
+    }
   }
 
   /** Sends a ping now (e.g. when the page becomes visible) without waiting for the interval. */
   pingNow(): void {
-    if (!this.running || this.options.ping === undefined) return
-    this.ping(this.clock.now())
+    if (this.#running) this.#ping(this.#clock.now())
   }
 
-  private check = (): void => {
-    this.timer = undefined
-    if (!this.running) return
-    const now = this.clock.now()
+  /** Called by the ticker. */
+  check(now: number): void {
+    const { intervalMs = heartbeatDefaults.intervalMs, timeoutMs = heartbeatDefaults.timeoutMs } =
+      this.#options
     if (this.seen) {
       this.seen = false
-      this.lastSeenAt = now
+      this.#lastSeenAt = now
     }
-    const quietMs = now - this.lastSeenAt
-    const pings = this.options.ping !== undefined
+    const quietMs = now - this.#lastSeenAt
+    const pinged = this.#lastPingAt >= this.#lastSeenAt
     // With pings, silence alone is not enough: a ping must have gone out since the last inbound
     // frame and had its full timeout, however late a throttled timer let it go.
-    const pongOverdue =
-      !pings || (this.lastPingAt >= this.lastSeenAt && now - this.lastPingAt >= this.timeoutMs)
-    if (quietMs >= this.intervalMs + this.timeoutMs && pongOverdue) {
-      this.running = false
-      this.onDead()
-      return
-    }
-    if (pings && quietMs >= this.intervalMs && this.lastPingAt < this.lastSeenAt) this.ping(now)
-    this.schedule(now)
+    if (
+      quietMs >= intervalMs + timeoutMs &&
+      (this.#options.ping === undefined || (pinged && now - this.#lastPingAt >= timeoutMs))
+    ) {
+      this.stop()
+      this.#dead()
+    } else if (quietMs >= intervalMs && !pinged) this.#ping(now)
   }
 
-  private ping(now: number): void {
-    const { ping } = this.options
-    this.lastPingAt = now
-    this.sendPing(typeof ping === 'function' ? ping() : (ping as WebSocketData))
-  }
-
-  private schedule(now: number): void {
-    const deadline = Math.max(
-      this.lastSeenAt + this.intervalMs + this.timeoutMs,
-      this.lastPingAt + this.timeoutMs,
-    )
-    const pingDue =
-      this.options.ping !== undefined && this.lastPingAt < this.lastSeenAt
-        ? this.lastSeenAt + this.intervalMs
-        : Infinity
-    const next = Math.min(now + this.stepMs, deadline, pingDue)
-    this.timer = this.clock.setTimeout(this.check, Math.max(0, next - now))
+  #ping(now: number): void {
+    const { ping } = this.#options
+    if (ping === undefined) return
+    this.#lastPingAt = now
+    this.#send(typeof ping === 'function' ? ping() : ping)
   }
 }

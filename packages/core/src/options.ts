@@ -1,11 +1,8 @@
 import { LifelineError } from '@lifeline/codec'
 import { backoffDefaults } from './backoff.js'
 import type { Clock } from './clock.js'
-import { systemClock } from './clock.js'
 import type { HeartbeatOptions } from './heartbeat.js'
-import { defaultShouldReconnect } from './closeCodes.js'
 import type { SendQueueOptions } from './sendQueue.js'
-import { sendQueueDefaults } from './sendQueue.js'
 import type { CloseEventLike, WebSocketConstructor } from './webSocketLike.js'
 
 /** A debug sink: gets one line per state change or cause, with URLs already redacted. */
@@ -19,6 +16,10 @@ export interface RetryContext {
   readonly event: CloseEventLike
 }
 
+/**
+ * Options of a `ReconnectingWebSocket`. The object is kept as it is given, not copied, and read
+ * when a value is needed: sockets made from one options object share it and hold nothing more.
+ */
 export interface ReconnectingWebSocketOptions {
   /**
    * The WebSocket implementation: the browser's, `ws`, Node 22+'s global, Bun's, a fake.
@@ -90,22 +91,6 @@ export interface ReconnectingWebSocketOptions {
   debug?: boolean | DebugLogger
 }
 
-export interface ResolvedOptions {
-  readonly WebSocket: WebSocketConstructor
-  readonly backoff: typeof backoffDefaults
-  readonly delayMs: ((context: RetryContext) => number) | undefined
-  readonly minUptimeMs: number
-  readonly maxRetries: number
-  readonly connectionTimeoutMs: number
-  readonly shouldReconnect: (event: CloseEventLike) => boolean
-  readonly queue: SendQueueOptions
-  readonly highWaterMarkBytes: number
-  readonly heartbeat: HeartbeatOptions | undefined
-  readonly clock: Clock
-  readonly random: () => number
-  readonly debug: DebugLogger | undefined
-}
-
 export const reconnectingWebSocketDefaults = {
   ...backoffDefaults,
   minUptimeMs: 5_000,
@@ -114,78 +99,35 @@ export const reconnectingWebSocketDefaults = {
   highWaterMarkBytes: 1024 * 1024,
 } as const
 
-const consoleDebug: DebugLogger = (message, details) =>
-  console.debug(`lifeline: ${message}`, details ?? '')
-
-function nonNegative(name: string, value: number): number {
-  if (!(value >= 0)) {
-    throw new LifelineError('INVALID_ARGUMENT', `${name} must be a number >= 0, got ${value}`)
-  }
-  return value
-}
-
 /** Timers take at most 2^31 - 1 ms; beyond, Node and browsers fire them at once. */
-const maxTimerDelayMs = 2 ** 31 - 1
+const maxTimerMs = 2 ** 31 - 1
 
-function timerDelay(name: string, value: number): number {
-  if (!(value >= 0 && value <= maxTimerDelayMs)) {
+function check(name: string, value: number | undefined, max = Infinity): void {
+  if (value !== undefined && !(value >= 0 && value <= max)) {
     throw new LifelineError(
       'INVALID_ARGUMENT',
-      `${name} must be a number of ms from 0 to ${maxTimerDelayMs}, got ${value}`,
+      `${name} must be a number in 0..${max}, got ${value}`,
     )
   }
-  return value
 }
 
-/** Fills in defaults and rejects values that would make the socket misbehave. */
-export function resolveOptions(
-  options: ReconnectingWebSocketOptions,
-  defaultWebSocket: WebSocketConstructor | undefined,
-): ResolvedOptions {
-  const d = reconnectingWebSocketDefaults
-  const WebSocketImpl = options.WebSocket ?? defaultWebSocket
-  if (typeof WebSocketImpl !== 'function') {
-    throw new LifelineError(
-      'INVALID_ARGUMENT',
-      'no WebSocket implementation: pass one as the `WebSocket` option',
-    )
-  }
-  const queue = { ...sendQueueDefaults, ...options.queue }
-  nonNegative('queue.maxMessages', queue.maxMessages)
-  nonNegative('queue.maxBytes', queue.maxBytes)
-  if (!['error', 'drop-oldest', 'drop-newest'].includes(queue.overflow)) {
+/** Rejects values that would make the socket misbehave; throws `INVALID_ARGUMENT`. */
+export function checkOptions(options: ReconnectingWebSocketOptions): void {
+  const { queue = {}, heartbeat } = options
+  check('initialDelayMs', options.initialDelayMs)
+  check('factor', options.factor)
+  check('maxDelayMs', options.maxDelayMs, maxTimerMs)
+  check('minUptimeMs', options.minUptimeMs)
+  check('maxRetries', options.maxRetries)
+  check('connectionTimeoutMs', options.connectionTimeoutMs, maxTimerMs)
+  check('highWaterMarkBytes', options.highWaterMarkBytes)
+  check('queue.maxMessages', queue.maxMessages)
+  check('queue.maxBytes', queue.maxBytes)
+  if (queue.overflow !== undefined && !/^(error|drop-oldest|drop-newest)$/.test(queue.overflow)) {
     throw new LifelineError('INVALID_ARGUMENT', `unknown queue.overflow ${String(queue.overflow)}`)
   }
-  const heartbeat = options.heartbeat === false ? undefined : options.heartbeat
-  if (heartbeat !== undefined) {
-    if (heartbeat.intervalMs !== undefined)
-      nonNegative('heartbeat.intervalMs', heartbeat.intervalMs)
-    if (heartbeat.timeoutMs !== undefined) nonNegative('heartbeat.timeoutMs', heartbeat.timeoutMs)
-  }
-  const debug = options.debug === true ? consoleDebug : options.debug || undefined
-  return {
-    WebSocket: WebSocketImpl,
-    backoff: {
-      initialDelayMs: nonNegative('initialDelayMs', options.initialDelayMs ?? d.initialDelayMs),
-      factor: nonNegative('factor', options.factor ?? d.factor),
-      maxDelayMs: timerDelay('maxDelayMs', options.maxDelayMs ?? d.maxDelayMs),
-    },
-    delayMs: options.delayMs,
-    minUptimeMs: nonNegative('minUptimeMs', options.minUptimeMs ?? d.minUptimeMs),
-    maxRetries: nonNegative('maxRetries', options.maxRetries ?? d.maxRetries),
-    connectionTimeoutMs: timerDelay(
-      'connectionTimeoutMs',
-      options.connectionTimeoutMs ?? d.connectionTimeoutMs,
-    ),
-    shouldReconnect: options.shouldReconnect ?? defaultShouldReconnect,
-    queue,
-    highWaterMarkBytes: nonNegative(
-      'highWaterMarkBytes',
-      options.highWaterMarkBytes ?? d.highWaterMarkBytes,
-    ),
-    heartbeat,
-    clock: options.clock ?? systemClock,
-    random: options.random ?? Math.random,
-    debug,
+  if (heartbeat) {
+    check('heartbeat.intervalMs', heartbeat.intervalMs, maxTimerMs)
+    check('heartbeat.timeoutMs', heartbeat.timeoutMs, maxTimerMs)
   }
 }

@@ -1,66 +1,31 @@
-import type { Clock, TimerHandle } from './clock.js'
+import type { Clock } from './clock.js'
 import type { SendQueue } from './sendQueue.js'
 import type { WebSocketData, WebSocketLike } from './webSocketLike.js'
-import { readyStates } from './webSocketLike.js'
 
 /** A flush gives the event loop back after this long, so a huge backlog cannot freeze it. */
 const flushSliceMs = 8
-/** How often a flush paused by backpressure looks at `bufferedAmount` again. */
-const drainPollMs = 1
 
 /**
- * Writes a send queue into an open socket, in order. Yields to the event loop every
- * `flushSliceMs`, and pauses while the socket holds more than `highWaterMarkBytes`, so a 100k
- * backlog neither freezes the process nor gets copied into the socket's buffer at once.
+ * Writes a send queue into an open socket, in order, and says when to go on: `undefined` when
+ * there is nothing more to do now (queue empty, or the socket is not open any more: its close
+ * event is on the way and the rest waits for the next link), `0` after a slice of
+ * `flushSliceMs`, `1` (ms, a poll) while the socket holds more than `highWaterMarkBytes`. So a
+ * 100k backlog neither freezes the process nor gets copied into the socket's buffer at once.
+ * Throws what `socket.send` throws; the failed message stays queued.
  */
-export class QueueFlusher {
-  private timer: TimerHandle | undefined
-
-  constructor(
-    private readonly queue: SendQueue<WebSocketData>,
-    private readonly clock: Clock,
-    private readonly highWaterMarkBytes: number,
-    /** The socket to write to, or `undefined` while the link is not open. */
-    private readonly openSocket: () => WebSocketLike | undefined,
-    private readonly onSendError: (error: unknown) => void,
-  ) {}
-
-  /** Flushes soon (on a timer), unless a flush is already pending. */
-  schedule(): void {
-    if (this.timer === undefined) this.timer = this.clock.setTimeout(this.flush, 0)
+export function flushQueue(
+  queue: SendQueue<WebSocketData>,
+  socket: WebSocketLike,
+  clock: Clock,
+  highWaterMarkBytes: number,
+): number | undefined {
+  const started = clock.now()
+  for (let written = 1; queue.length > 0 && socket.readyState === 1; written++) {
+    if (socket.bufferedAmount > highWaterMarkBytes) return 1
+    socket.send(queue.peek() as WebSocketData)
+    queue.shift()
+    // Reading the clock costs more than a send: look at it every 256 messages.
+    if ((written & 255) === 0 && clock.now() - started >= flushSliceMs) return 0
   }
-
-  cancel(): void {
-    if (this.timer !== undefined) this.clock.clearTimeout(this.timer)
-    this.timer = undefined
-  }
-
-  /** Writes what the socket takes now and schedules the rest. */
-  flush = (): void => {
-    this.cancel()
-    const socket = this.openSocket()
-    if (socket === undefined) return
-    const { clock, queue } = this
-    const started = clock.now()
-    let written = 0
-    while (queue.length > 0) {
-      // Not open any more: its close event is on the way; the rest waits for the next link.
-      if (socket.readyState !== readyStates.OPEN) return
-      if (socket.bufferedAmount > this.highWaterMarkBytes) {
-        this.timer = clock.setTimeout(this.flush, drainPollMs)
-        return
-      }
-      try {
-        socket.send(queue.peek() as WebSocketData)
-      } catch (error) {
-        this.onSendError(error)
-        return
-      }
-      queue.shift()
-      if ((++written & 255) === 0 && clock.now() - started >= flushSliceMs) {
-        this.timer = clock.setTimeout(this.flush, 0)
-        return
-      }
-    }
-  }
+  return undefined
 }

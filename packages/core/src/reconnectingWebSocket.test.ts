@@ -67,6 +67,26 @@ describe('connecting', () => {
     expect(FakeWebSocket.last.sent).toEqual(['early'])
   })
 
+  it.each<[string, ReconnectingWebSocketOptions]>([
+    ['a negative delay', { initialDelayMs: -1 }],
+    ['NaN', { factor: Number.NaN }],
+    ['a timer delay over 2^31 - 1 ms', { connectionTimeoutMs: 2 ** 31 }],
+    ['a negative retry count', { maxRetries: -1 }],
+    ['a negative queue bound', { queue: { maxBytes: -5 } }],
+    ['an unknown overflow policy', { queue: { overflow: 'wait' as 'error' } }],
+    ['a heartbeat period over 2^31 - 1 ms', { heartbeat: { intervalMs: Infinity } }],
+  ])('refuses %s with INVALID_ARGUMENT before connecting', (_, options) => {
+    expect(() => create(options)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }))
+    expect(FakeWebSocket.instances).toHaveLength(0)
+  })
+
+  it('keeps the options object it was given, so sockets made from one share it', () => {
+    const options: ReconnectingWebSocketOptions = { WebSocket: FakeWebSocket, clock }
+    const sockets = [1, 2].map(() => new ReconnectingWebSocket('ws://test.local/', [], options))
+    expect(options).toEqual({ WebSocket: FakeWebSocket, clock })
+    for (const socket of sockets) socket.close()
+  })
+
   it('throws INVALID_URL synchronously for a bad static URL', () => {
     for (const url of ['not a url', 'ftp://host/x', 'ws://host/#fragment']) {
       expect(() => create({}, url)).toThrow(
@@ -848,6 +868,49 @@ describe('heartbeat', () => {
     socket.close()
     await flushMicrotasks()
     expect(clock.pending).toBe(0)
+  })
+
+  it('shares one timer among all sockets on a clock, and drops it with the last one', async () => {
+    const sockets = [1, 2, 3].map(() => create({ heartbeat }))
+    for (const fake of FakeWebSocket.instances) fake.accept()
+    // One heartbeat timer for three open sockets; connect timers were cleared on open.
+    expect(clock.pending).toBe(1)
+    // A socket with a shorter period makes the shared timer tick finer, for everyone.
+    const fine = create({ heartbeat: { ...heartbeat, intervalMs: 100, timeoutMs: 100 } })
+    FakeWebSocket.last.accept()
+    expect(clock.pending).toBe(1)
+    FakeWebSocket.last.blackhole()
+    clock.advance(230)
+    expect(fine.state.status).toBe('reconnecting')
+    for (const socket of sockets) expect(socket.readyState).toBe(socket.OPEN)
+    fine.close()
+    for (const socket of sockets) socket.close()
+    await flushMicrotasks()
+    expect(clock.pending).toBe(0)
+  })
+
+  it('detects each dead link on a shared timer within its own window', () => {
+    const slow = create({ heartbeat: { intervalMs: 2000, timeoutMs: 1000 } })
+    const slowFake = FakeWebSocket.last
+    slowFake.accept()
+    const slowSince = clock.now()
+    clock.advance(333)
+    const fast = create({ heartbeat })
+    const fastFake = FakeWebSocket.last
+    fastFake.accept()
+    const fastSince = clock.now()
+    const detected = new Map<ReconnectingWebSocket, number>()
+    for (const socket of [slow, fast]) {
+      socket.addEventListener('error', () => detected.set(socket, clock.now()))
+    }
+    clock.advance(4000)
+    // Windows of 3000 ms and 1500 ms, the second starting off the shared timer's beat.
+    expect((detected.get(slow) ?? 0) - slowSince).toBeGreaterThanOrEqual(3000)
+    expect((detected.get(slow) ?? 0) - slowSince).toBeLessThanOrEqual(3300)
+    expect((detected.get(fast) ?? 0) - fastSince).toBeGreaterThanOrEqual(1500)
+    expect((detected.get(fast) ?? 0) - fastSince).toBeLessThanOrEqual(1650)
+    slow.close()
+    fast.close()
   })
 
   it('checkNow() pings an open link at once', () => {

@@ -2,25 +2,21 @@ import { LifelineError } from '@lifeline/codec'
 import { utf8ByteLength } from './utf8.js'
 import type { WebSocketData } from './webSocketLike.js'
 
-function isArrayBuffer(value: unknown): value is ArrayBufferLike {
-  // The tag check also accepts buffers from another realm (an iframe, a vm context) and
-  // SharedArrayBuffer, where `instanceof ArrayBuffer` would not.
-  const tag = Object.prototype.toString.call(value)
-  return tag === '[object ArrayBuffer]' || tag === '[object SharedArrayBuffer]'
-}
-
-function isBlob(value: unknown): value is Blob {
-  return typeof Blob !== 'undefined' && value instanceof Blob
-}
+/**
+ * The tag check also accepts buffers from another realm (an iframe, a vm context) and
+ * SharedArrayBuffer, where `instanceof ArrayBuffer` would not.
+ */
+const isArrayBuffer = (value: unknown): value is ArrayBufferLike =>
+  /^\[object (Shared)?ArrayBuffer\]$/.test(Object.prototype.toString.call(value))
 
 /** Bytes a message will take on the wire; throws `INVALID_ARGUMENT` for what `send` refuses. */
 export function byteSizeOf(data: WebSocketData): number {
   if (typeof data === 'string') return utf8ByteLength(data)
   if (ArrayBuffer.isView(data) || isArrayBuffer(data)) return data.byteLength
-  if (isBlob(data)) return data.size
+  if (typeof Blob !== 'undefined' && data instanceof Blob) return data.size
   throw new LifelineError(
     'INVALID_ARGUMENT',
-    `send() takes a string, ArrayBuffer, typed array, DataView or Blob, got ${describe(data)}`,
+    'send() takes a string, ArrayBuffer, typed array, DataView or Blob',
   )
 }
 
@@ -32,12 +28,5 @@ export function snapshotOf(data: WebSocketData): WebSocketData {
   if (ArrayBuffer.isView(data)) {
     return new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice()
   }
-  if (isArrayBuffer(data)) return data.slice(0)
-  return data
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null'
-  if (typeof value === 'object') return value.constructor?.name ?? 'object'
-  return typeof value
+  return isArrayBuffer(data) ? data.slice(0) : data
 }
