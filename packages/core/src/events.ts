@@ -33,7 +33,7 @@ export function reportListenerError(error: unknown): void {
  * write, so a dispatch in progress keeps iterating the array it started with.
  */
 export class Listeners<Events> {
-  #byType: { [K in keyof Events]?: Entry<Events[K]>[] } = {}
+  #byType: { [K in keyof Events]?: Entry<Events[K]>[] | undefined } = {}
 
   add<K extends keyof Events>(
     type: K,
@@ -102,6 +102,8 @@ export class Listeners<Events> {
   #drop<K extends keyof Events>(type: K, removed: Entry<Events[K]> | undefined): void {
     if (removed === undefined) return
     removed.removed = true
-    this.#byType[type] = this.#of(type).filter((entry) => entry !== removed)
+    const rest = this.#of(type).filter((entry) => entry !== removed)
+    // No empty array kept per type: a `once` open listener would leave one in every socket.
+    this.#byType[type] = rest.length > 0 ? rest : undefined
   }
 }

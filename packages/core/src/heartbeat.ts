@@ -35,7 +35,7 @@ export const heartbeatDefaults = {
  * one leaves, so an idle process can exit.
  */
 interface Ticker {
-  readonly monitors: Set<HeartbeatMonitor>
+  readonly monitors: Set<{ check(now: number): void }>
   stepMs: number
   timer?: TimerHandle
 }
@@ -51,6 +51,12 @@ function arm(clock: Clock, ticker: Ticker): void {
   }, ticker.stepMs)
 }
 
+/** What a monitor does to its owner: send a ping, or report the link dead. */
+export interface HeartbeatHooks<Owner> {
+  ping(owner: Owner, data: WebSocketData): void
+  dead(owner: Owner): void
+}
+
 /**
  * Watches one open link. Inbound frames only set `seen`: reading the clock per message would
  * cost more than everything else done per message. The flag is folded into a timestamp at the
@@ -59,27 +65,23 @@ function arm(clock: Clock, ticker: Ticker): void {
  * use `clock.now()`, never a count of ticks, so throttled timers (background tabs, a sleeping
  * laptop) can delay a check but not fool it.
  */
-export class HeartbeatMonitor {
+export class HeartbeatMonitor<Owner = unknown> {
   /** Set by the owner on every inbound frame. */
   seen = false
   readonly #options: HeartbeatOptions
   readonly #clock: Clock
-  readonly #send: (data: WebSocketData) => void
-  readonly #dead: () => void
+  // An owner and hooks shared by all its monitors, rather than two closures per monitor.
+  readonly #owner: Owner
+  readonly #hooks: HeartbeatHooks<Owner>
   #lastSeenAt = 0
   #lastPingAt = -Infinity
   #running = false
 
-  constructor(
-    options: HeartbeatOptions,
-    clock: Clock,
-    send: (data: WebSocketData) => void,
-    dead: () => void,
-  ) {
+  constructor(options: HeartbeatOptions, clock: Clock, owner: Owner, hooks: HeartbeatHooks<Owner>) {
     this.#options = options
     this.#clock = clock
-    this.#send = send
-    this.#dead = dead
+    this.#owner = owner
+    this.#hooks = hooks
   }
 
   start(): void {
@@ -134,7 +136,7 @@ export class HeartbeatMonitor {
       (this.#options.ping === undefined || (pinged && now - this.#lastPingAt >= timeoutMs))
     ) {
       this.stop()
-      this.#dead()
+      this.#hooks.dead(this.#owner)
     } else if (quietMs >= intervalMs && !pinged) this.#ping(now)
   }
 
@@ -142,6 +144,6 @@ export class HeartbeatMonitor {
     const { ping } = this.#options
     if (ping === undefined) return
     this.#lastPingAt = now
-    this.#send(typeof ping === 'function' ? ping() : ping)
+    this.#hooks.ping(this.#owner, typeof ping === 'function' ? ping() : ping)
   }
 }

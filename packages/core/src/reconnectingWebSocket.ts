@@ -3,11 +3,11 @@ import WebSocketDefault from 'isomorphic-ws'
 import { backoffDefaults, computeBackoffDelay } from './backoff.js'
 import type { Clock, TimerHandle } from './clock.js'
 import { systemClock } from './clock.js'
-import { abandonSocket, detachSocket, openSocket } from './connection.js'
-import type { SocketHandlers } from './connection.js'
+import { abandonSocket, bindSockets, detachSocket } from './connection.js'
 import { reportListenerError } from './events.js'
 import { SocketEventTarget } from './socketEventTarget.js'
 import { HeartbeatMonitor } from './heartbeat.js'
+import type { HeartbeatHooks } from './heartbeat.js'
 import type { ReconnectingWebSocketOptions } from './options.js'
 import { checkOptions, reconnectingWebSocketDefaults as defaults } from './options.js'
 import { describeError, failure } from './failures.js'
@@ -41,17 +41,52 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
   static readonly OPEN = readyStates.OPEN
   static readonly CLOSING = readyStates.CLOSING
   static readonly CLOSED = readyStates.CLOSED
-  readonly CONNECTING = readyStates.CONNECTING
-  readonly OPEN = readyStates.OPEN
-  readonly CLOSING = readyStates.CLOSING
-  readonly CLOSED = readyStates.CLOSED
+  // On the prototype, as the standard's: instance fields would cost every socket four slots.
+  get CONNECTING(): 0 {
+    return readyStates.CONNECTING
+  }
+  get OPEN(): 1 {
+    return readyStates.OPEN
+  }
+  get CLOSING(): 2 {
+    return readyStates.CLOSING
+  }
+  get CLOSED(): 3 {
+    return readyStates.CLOSED
+  }
+
+  /**
+   * Every socket's handlers, shared: a socket holds no closures of its own (thousands of idle
+   * sockets each paid for five). Static members of the class may reach its instances' `#fields`.
+   */
+  static readonly #openSocket = bindSockets<ReconnectingWebSocket>({
+    open: (owner) => owner.#onOpen(),
+    message: (owner, data) => owner.#onMessage(data),
+    close: (owner, event) => {
+      owner.#release()
+      const cause = { code: event.code, reason: event.reason, wasClean: event.wasClean }
+      if (owner.#state.status === 'closing') owner.#finishClose(cause)
+      else owner.#linkLost(cause, true)
+    },
+    error: (owner, event) =>
+      owner.#emitError(
+        failure(
+          `WebSocket error on ${redactUrl(owner.#url)}`,
+          event.message ?? describeError(event.error),
+          event.error ?? event,
+        ),
+      ),
+  })
+
+  static readonly #heartbeatHooks: HeartbeatHooks<ReconnectingWebSocket> = {
+    ping: (owner, data) => owner.#sendPing(data),
+    dead: (owner) => owner.#onHeartbeatTimeout(),
+  }
 
   readonly #options: ReconnectingWebSocketOptions
-  readonly #clock: Clock
   readonly #urlProvider: UrlProvider
   readonly #protocolsProvider: ProtocolsProvider
-  readonly #heartbeat: HeartbeatMonitor | undefined
-  readonly #handlers: SocketHandlers
+  readonly #heartbeat: HeartbeatMonitor<ReconnectingWebSocket> | undefined
   /** Made on the first message queued: most sockets never queue. */
   #queue: SendQueue<WebSocketData> | undefined
   #state: ConnectionState = { status: 'closed' }
@@ -85,7 +120,6 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
       throw new LifelineError('INVALID_ARGUMENT', 'no WebSocket implementation: pass `WebSocket`')
     }
     this.#options = options
-    this.#clock = options.clock ?? systemClock
     if (typeof url === 'string' || url instanceof URL) this.#url = parseWebSocketUrl(url)
     this.#urlProvider = url
     this.#protocolsProvider = protocols
@@ -93,28 +127,10 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
     if (heartbeat) {
       this.#heartbeat = new HeartbeatMonitor(
         heartbeat,
-        this.#clock,
-        (ping) => this.#sendPing(ping),
-        () => this.#onHeartbeatTimeout(),
+        this.#clock(),
+        this,
+        ReconnectingWebSocket.#heartbeatHooks,
       )
-    }
-    this.#handlers = {
-      open: () => this.#onOpen(),
-      message: (event) => this.#onMessage(event.data),
-      close: (event) => {
-        this.#release()
-        const cause = { code: event.code, reason: event.reason, wasClean: event.wasClean }
-        if (this.#state.status === 'closing') this.#finishClose(cause)
-        else this.#linkLost(cause, true)
-      },
-      error: (event) =>
-        this.#emitError(
-          failure(
-            `WebSocket error on ${redactUrl(this.#url)}`,
-            event.message ?? describeError(event.error),
-            event.error ?? event,
-          ),
-        ),
     }
     if (!options.startClosed) this.#connect()
   }
@@ -192,7 +208,7 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
         target: this,
       })
     }
-    if (status === 'open') this.#flushTimer ??= this.#clock.setTimeout(() => this.#flush(), 0)
+    if (status === 'open') this.#flushTimer ??= this.#clock().setTimeout(() => this.#flush(), 0)
   }
 
   /**
@@ -225,7 +241,7 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
       this.#emitError(new LifelineError('INVALID_ARGUMENT', describeError(error), { cause: error }))
     }
     // A closing handshake over a dead link would never end: bound it.
-    this.#timer = this.#clock.setTimeout(() => {
+    this.#timer = this.#clock().setTimeout(() => {
       this.#abandon(socket, code, reason)
       this.#finishClose({ code: 1006, reason: '', wasClean: false })
     }, this.#connectionTimeoutMs())
@@ -264,7 +280,7 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
     if (this.#state.status !== 'connecting') return
     const id = ++this.#attemptId
     const timeoutMs = this.#connectionTimeoutMs()
-    this.#timer = this.#clock.setTimeout(() => {
+    this.#timer = this.#clock().setTimeout(() => {
       const error = new LifelineError(
         'CONNECT_TIMEOUT',
         `no connection to ${redactUrl(this.#url)} within ${timeoutMs} ms`,
@@ -305,12 +321,12 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
     }
     this.#debug('connecting', { url: redactUrl(href), attempt: this.#failures + 1 })
     try {
-      this.#socket = openSocket(
+      this.#socket = ReconnectingWebSocket.#openSocket(
         (this.#options.WebSocket ?? WebSocketDefault) as WebSocketConstructor,
         href,
         protocols,
         this.#binaryType,
-        this.#handlers,
+        this,
       )
     } catch (error) {
       // Constructor messages may quote the URL, token and all: no `cause`, a redacted message.
@@ -320,7 +336,7 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
 
   #onOpen(): void {
     this.#clearTimer()
-    this.#openedAt = this.#clock.now()
+    this.#openedAt = this.#clock().now()
     this.#setState({ type: 'opened' })
     this.#heartbeat?.start()
     this.#flush()
@@ -369,7 +385,7 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
     const { status } = this.#state
     if (status !== 'open' && status !== 'connecting') return
     const options = this.#options
-    const clock = this.#clock
+    const clock = this.#clock()
     if (
       status === 'open' &&
       clock.now() - this.#openedAt >= (options.minUptimeMs ?? defaults.minUptimeMs)
@@ -459,13 +475,14 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
       nextMs = flushQueue(
         queue,
         socket,
-        this.#clock,
+        this.#clock(),
         this.#options.highWaterMarkBytes ?? defaults.highWaterMarkBytes,
       )
     } catch (error) {
       return this.#emitError(failure('send failed', error, error))
     }
-    if (nextMs !== undefined) this.#flushTimer = this.#clock.setTimeout(() => this.#flush(), nextMs)
+    if (nextMs !== undefined)
+      this.#flushTimer = this.#clock().setTimeout(() => this.#flush(), nextMs)
   }
 
   #sendPing(data: WebSocketData): void {
@@ -502,13 +519,18 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
   }
 
   #clearTimer(): void {
-    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer)
+    if (this.#timer !== undefined) this.#clock().clearTimeout(this.#timer)
     this.#timer = undefined
   }
 
   #clearFlush(): void {
-    if (this.#flushTimer !== undefined) this.#clock.clearTimeout(this.#flushTimer)
+    if (this.#flushTimer !== undefined) this.#clock().clearTimeout(this.#flushTimer)
     this.#flushTimer = undefined
+  }
+
+  /** Read from the options when needed, rather than a field in every socket. */
+  #clock(): Clock {
+    return this.#options.clock ?? systemClock
   }
 
   #connectionTimeoutMs(): number {

@@ -1,0 +1,72 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { WebSocket } from 'ws'
+import { startWsServer, useFixtures, waitFor } from '@lifeline/test-utils'
+import { ReconnectingWebSocket } from '../src/index.js'
+import { nextEvent, quickRetry } from './helpers.js'
+
+const fx = useFixtures(afterEach)
+
+// A `ws` socket is listened to through its EventEmitter side (open, message, error) and its
+// `onclose`: these tests hold that path to what the standard's events would have said.
+describe('over a ws socket', () => {
+  it('gives text as strings and binary per binaryType, in order', async () => {
+    const server = fx.add(
+      await startWsServer({
+        onConnection: ({ socket }) => {
+          socket.send('text é')
+          socket.send(new Uint8Array([1, 2, 3]))
+          socket.send('')
+        },
+      }),
+    )
+    const socket = fx.add(new ReconnectingWebSocket(server.url('/'), undefined, quickRetry))
+    socket.binaryType = 'arraybuffer'
+    const received: unknown[] = []
+    socket.addEventListener('message', (event) => received.push(event.data))
+    await waitFor(() => received.length === 3, { message: 'three messages' })
+    expect(received[0]).toBe('text é')
+    expect(received[1]).toBeInstanceOf(ArrayBuffer)
+    expect([...new Uint8Array(received[1] as ArrayBuffer)]).toEqual([1, 2, 3])
+    expect(received[2]).toBe('')
+  })
+
+  it('reports a clean close with its code and reason, and an abnormal one as unclean', async () => {
+    const server = fx.add(await startWsServer())
+    const socket = fx.add(
+      new ReconnectingWebSocket(server.url('/'), undefined, { ...quickRetry, maxRetries: 0 }),
+    )
+    await nextEvent(socket, 'open')
+    const closed = nextEvent(socket, 'close')
+    for (const client of server.wss.clients) client.close(4100, 'bye')
+    expect(await closed).toMatchObject({ code: 4100, reason: 'bye', wasClean: true })
+    socket.reconnect()
+    await nextEvent(socket, 'open')
+    const dropped = nextEvent(socket, 'close')
+    for (const client of server.wss.clients) client.terminate()
+    expect(await dropped).toMatchObject({ code: 1006, wasClean: false })
+  })
+
+  it('reports errors of the current socket, and ignores (without crashing) an abandoned one', async () => {
+    const server = fx.add(await startWsServer())
+    const created: WebSocket[] = []
+    class Recorded extends WebSocket {
+      constructor(url: string, protocols?: string | string[]) {
+        super(url, protocols)
+        created.push(this)
+      }
+    }
+    const socket = fx.add(
+      new ReconnectingWebSocket(server.url('/'), undefined, { ...quickRetry, WebSocket: Recorded }),
+    )
+    await nextEvent(socket, 'open')
+    const errors: string[] = []
+    socket.addEventListener('error', (event) => errors.push(event.message))
+    socket.reconnect()
+    await nextEvent(socket, 'open')
+    // An EventEmitter's 'error' with no listener would throw here.
+    created[0]?.emit('error', new Error('late error of the old socket'))
+    created[1]?.emit('error', new Error('error of the current socket'))
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toContain('error of the current socket')
+  })
+})
