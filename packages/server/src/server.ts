@@ -296,10 +296,10 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
       refuseUpgrade(socket, 403)
       return
     }
-    this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws, request))
+    this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws, socket, request))
   }
 
-  private accept(socket: WebSocket, request: IncomingMessage): void {
+  private accept(socket: WebSocket, transport: Duplex, request: IncomingMessage): void {
     this.counters.connectionsAccepted++
     const codec = this.codecsByName.get(socket.protocol)
     if (codec === undefined || this.closing !== undefined) {
@@ -321,7 +321,7 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
       socket.close(1002, 'no Lifeline subprotocol')
       return
     }
-    this.connections.add(new Connection(socket, request, codec, this.host))
+    this.connections.add(new Connection(socket, transport, request, codec, this.host))
   }
 
   private fire<E extends keyof ServerEvents<S, User>>(
