@@ -319,7 +319,7 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
     } catch (error) {
       return this.#attemptFailed(error as LifelineError)
     }
-    this.#debug('connecting', { url: redactUrl(href), attempt: this.#failures + 1 })
+    this.#debug('connecting', () => ({ url: redactUrl(href), attempt: this.#failures + 1 }))
     try {
       this.#socket = ReconnectingWebSocket.#openSocket(
         (this.#options.WebSocket ?? WebSocketDefault) as WebSocketConstructor,
@@ -543,7 +543,7 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
     const state = transition(previous, action)
     if (state === previous) return false
     this.#state = state
-    this.#debug(`state ${previous.status} -> ${state.status}`, { ...state })
+    this.#debug(`state ${previous.status} -> ${state.status}`, () => ({ ...state }))
     this.listeners.dispatch('statechange', { type: 'statechange', state, previous, target: this })
     return true
   }
@@ -554,12 +554,13 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
 
   #emitError(error: LifelineError): void {
     const { message } = error
-    this.#debug(`error ${error.code}`, { message })
+    this.#debug(`error ${error.code}`, () => ({ message }))
     this.listeners.dispatch('error', { type: 'error', error, message, target: this })
   }
 
-  #debug(message: string, details: Record<string, unknown>): void {
+  /** Details are made only when someone listens: redacting a URL parses it. */
+  #debug(message: string, details: () => Record<string, unknown>): void {
     const { debug } = this.#options
-    if (debug) (debug === true ? consoleDebug : debug)(message, details)
+    if (debug) (debug === true ? consoleDebug : debug)(message, details())
   }
 }
