@@ -38,13 +38,17 @@ export interface BinaryCodec extends Codec {
   encode(value: unknown): Uint8Array
 }
 
+// Top-level constants, which bundlers inline: a bundle with one codec carries only its name.
+export const jsonCodecName = 'lifeline.v1.json'
+export const msgpackCodecName = 'lifeline.v1.msgpack'
+
 /**
  * Subprotocol names of the built-in codecs. The version is that of the Lifeline wire protocol:
  * a new envelope format gets a new name, so old and new peers never misread each other.
  */
 export const codecNames = {
-  json: 'lifeline.v1.json',
-  msgpack: 'lifeline.v1.msgpack',
+  json: jsonCodecName,
+  msgpack: msgpackCodecName,
 } as const
 
 export type CodecName = (typeof codecNames)[keyof typeof codecNames]
@@ -65,15 +69,9 @@ export function selectCodec<C extends Codec>(
   offered: string | Iterable<string> | null | undefined,
   supported: readonly C[],
 ): C | undefined {
-  if (offered === null || offered === undefined) return undefined
   const names = new Set<string>()
-  if (typeof offered === 'string') {
-    for (const part of offered.split(',')) names.add(part.trim())
-  } else {
-    for (const name of offered) names.add(name.trim())
+  for (const name of typeof offered === 'string' ? offered.split(',') : (offered ?? [])) {
+    names.add(name.trim())
   }
-  for (const codec of supported) {
-    if (names.has(codec.name)) return codec
-  }
-  return undefined
+  return supported.find((codec) => names.has(codec.name))
 }

@@ -1,37 +1,39 @@
 import { LifelineError } from './errors.js'
 
+// Top-level constants, so bundlers inline the numbers where the factories below use them.
+const unsupportedData = 1003
+const invalidPayload = 1007
+const messageTooBig = 1009
+
 /**
  * WebSocket close codes (RFC 6455, section 7.4.1) that go with a refused inbound frame, so the
  * connection layer can close with the right one without re-deriving it from the error code.
  */
 export const frameCloseCodes = {
   /** A text frame on a binary codec, or the reverse. */
-  unsupportedData: 1003,
+  unsupportedData,
   /** The frame is malformed, too deep, outside the value domain, or carries a forbidden key. */
-  invalidPayload: 1007,
+  invalidPayload,
   /** The frame is over `maxBytes`. */
-  messageTooBig: 1009,
+  messageTooBig,
 } as const
 
 /** An inbound frame the codec refuses (close code 1007). */
 export function decodeFailed(message: string, cause?: unknown): LifelineError {
-  return new LifelineError('DECODE_FAILED', message, {
-    closeCode: frameCloseCodes.invalidPayload,
-    cause,
-  })
+  return new LifelineError('DECODE_FAILED', message, { closeCode: invalidPayload, cause })
 }
 
 /** An inbound frame of the wrong kind: text for a binary codec or binary for a text one (1003). */
 export function unsupportedFrame(codecName: string, expected: 'text' | 'binary'): LifelineError {
   return new LifelineError('DECODE_FAILED', `${codecName} accepts only ${expected} frames`, {
-    closeCode: frameCloseCodes.unsupportedData,
+    closeCode: unsupportedData,
   })
 }
 
 /** An inbound frame over `maxBytes` (1009). */
 export function frameTooLarge(maxBytes: number): LifelineError {
   return new LifelineError('MESSAGE_TOO_LARGE', `frame is larger than maxBytes (${maxBytes})`, {
-    closeCode: frameCloseCodes.messageTooBig,
+    closeCode: messageTooBig,
   })
 }
 

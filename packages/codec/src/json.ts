@@ -1,4 +1,4 @@
-import { codecNames, type InboundFrame, type TextCodec } from './codec.js'
+import { jsonCodecName, type InboundFrame, type TextCodec } from './codec.js'
 import {
   decodeFailed,
   encodedTooLarge,
@@ -7,12 +7,10 @@ import {
   unsupportedFrame,
 } from './failures.js'
 import {
-  findParsedProblem,
-  findStringifiedProblem,
+  findJsonProblem,
   hasMoreOpeners,
+  nestsDeeper,
   parseFirstOpenerLimit,
-  scanJsonText,
-  undecided,
   type JsonProblem,
 } from './jsonGuard.js'
 import { resolveLimits, textExceeds, type CodecLimits } from './limits.js'
@@ -30,17 +28,11 @@ export type JsonCodecOptions = CodecLimits
  */
 export function json(options?: JsonCodecOptions): TextCodec {
   const { maxBytes, maxDepth } = resolveLimits(options)
-  const name = codecNames.json
-
-  /**
-   * The problem with the text `JSON.stringify` made of `value`, or `undefined`. A walk of the
-   * value is exact for plain data and costs a fraction of a text scan; only values that
-   * `JSON.stringify` reshapes (a custom `toJSON`, a class instance) need the text scanned.
-   */
-  function encodedProblem(value: unknown, text: string): JsonProblem | undefined {
-    const problem = findStringifiedProblem(value, maxDepth)
-    return problem === undecided ? scanJsonText(text, maxDepth) : problem
-  }
+  const name = jsonCodecName
+  const describe = (problem: JsonProblem) =>
+    problem === 'key'
+      ? 'has a forbidden key (__proto__, constructor or prototype)'
+      : `nests deeper than maxDepth (${maxDepth})`
 
   return {
     name,
@@ -48,53 +40,47 @@ export function json(options?: JsonCodecOptions): TextCodec {
 
     encode(value: unknown): string {
       let text: string | undefined
+      let tooLarge = false
+      let problem: JsonProblem | undefined
       try {
         text = JSON.stringify(value)
+        // `JSON.stringify` returns undefined, not a string, for undefined, functions and symbols.
+        tooLarge = text !== undefined && textExceeds(text, maxBytes)
+        // Refused here, a frame the peer would refuse never reaches the send queue, where it
+        // would be resent, and refused, after every reconnect.
+        if (text !== undefined && !tooLarge) problem = findJsonProblem(value, text, maxDepth, false)
       } catch (error) {
         // TypeError for a BigInt or a cycle, RangeError for nesting deeper than the stack, or
         // whatever a toJSON or getter threw.
         throw encodeFailed('value cannot be encoded as JSON (a BigInt, a cycle?)', error)
       }
-      // `JSON.stringify` returns undefined, not a string, for undefined, functions and symbols.
-      if (typeof text !== 'string') {
-        throw encodeFailed(`JSON cannot encode a message that is ${typeof value}`)
-      }
-      if (textExceeds(text, maxBytes)) throw encodedTooLarge(maxBytes)
-      let problem: JsonProblem | undefined
-      try {
-        problem = encodedProblem(value, text)
-      } catch (error) {
-        // A getter that throws on the second read.
-        throw encodeFailed('value cannot be inspected', error)
-      }
-      // Refused here, a frame the peer would refuse never reaches the send queue, where it
-      // would be resent, and refused, after every reconnect.
-      if (problem !== undefined) throw encodeFailed(`value ${problem}`)
+      if (text === undefined) throw encodeFailed(`JSON cannot encode ${typeof value}`)
+      if (tooLarge) throw encodedTooLarge(maxBytes)
+      if (problem) throw encodeFailed(`value ${describe(problem)}`)
       return text
     },
 
     decode(frame: InboundFrame): unknown {
       if (typeof frame !== 'string') throw unsupportedFrame(name, 'text')
       if (textExceeds(frame, maxBytes)) throw frameTooLarge(maxBytes)
-      if (hasMoreOpeners(frame, parseFirstOpenerLimit)) {
-        // So many brackets that parsing could be the attack: scan first, which stops at the
-        // first level over the limit, then parse what is known to be safe.
-        const problem = scanJsonText(frame, maxDepth)
-        if (problem !== undefined) throw decodeFailed(`JSON frame ${problem}`)
-        return parse(frame)
+      let value: unknown
+      let problem: JsonProblem | undefined = 'depth'
+      // So many brackets that parsing could be the attack: scan first, which stops at the first
+      // level over the limit, and parse only what is known to be safe.
+      if (
+        frame.length <= parseFirstOpenerLimit ||
+        !hasMoreOpeners(frame, parseFirstOpenerLimit) ||
+        !nestsDeeper(frame, maxDepth)
+      ) {
+        try {
+          value = JSON.parse(frame)
+        } catch (error) {
+          throw decodeFailed('frame is not valid JSON', error)
+        }
+        problem = findJsonProblem(value, frame, maxDepth, true)
       }
-      const value = parse(frame)
-      const problem = findParsedProblem(value, maxDepth)
-      if (problem !== undefined) throw decodeFailed(`JSON frame ${problem}`)
+      if (problem) throw decodeFailed(`JSON frame ${describe(problem)}`)
       return value
     },
-  }
-}
-
-function parse(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown
-  } catch (error) {
-    throw decodeFailed('frame is not valid JSON', error)
   }
 }

@@ -21,10 +21,14 @@ export interface CodecLimits {
   maxDepth?: number
 }
 
+// Top-level constants, so bundlers inline them into `resolveLimits`.
+const defaultMaxBytes = 1_048_576
+const defaultMaxDepth = 64
+
 /** The defaults of {@link CodecLimits}. */
 export const codecLimitsDefaults = {
-  maxBytes: 1_048_576,
-  maxDepth: 64,
+  maxBytes: defaultMaxBytes,
+  maxDepth: defaultMaxDepth,
 } as const satisfies Required<CodecLimits>
 
 /** Limits after defaults and validation. */
@@ -38,32 +42,20 @@ export interface ResolvedLimits {
  * mistake, and silently treating it as "no limit" would hide it.
  */
 export function resolveLimits(options: CodecLimits | undefined): ResolvedLimits {
-  const maxBytes = options?.maxBytes ?? codecLimitsDefaults.maxBytes
-  const maxDepth = options?.maxDepth ?? codecLimitsDefaults.maxDepth
-  if (!(maxBytes === Infinity || (Number.isSafeInteger(maxBytes) && maxBytes > 0))) {
-    throw new LifelineError(
-      'INVALID_ARGUMENT',
-      `maxBytes must be a positive integer or Infinity, got ${String(maxBytes)}`,
-    )
+  const limits = {
+    maxBytes: options?.maxBytes ?? defaultMaxBytes,
+    maxDepth: options?.maxDepth ?? defaultMaxDepth,
   }
-  if (!(Number.isSafeInteger(maxDepth) && maxDepth > 0)) {
-    throw new LifelineError(
-      'INVALID_ARGUMENT',
-      `maxDepth must be a positive integer, got ${String(maxDepth)}`,
-    )
+  for (const [name, value] of Object.entries(limits)) {
+    // Only the size may be unlimited.
+    if (!(Number.isSafeInteger(value) ? value > 0 : name === 'maxBytes' && value === Infinity)) {
+      throw new LifelineError(
+        'INVALID_ARGUMENT',
+        `${name} must be a positive integer, got ${value}`,
+      )
+    }
   }
-  return { maxBytes, maxDepth }
-}
-
-/**
- * Object keys no decoder lets through. `__proto__` would replace the prototype of whatever the
- * value is later merged or `Object.assign`ed into; `constructor` and `prototype` are the other
- * two steps of the classic `obj.constructor.prototype` pollution gadget.
- */
-export const forbiddenKeys: readonly string[] = ['__proto__', 'constructor', 'prototype']
-
-export function isForbiddenKey(key: string): boolean {
-  return key === '__proto__' || key === 'constructor' || key === 'prototype'
+  return limits
 }
 
 /**
@@ -71,22 +63,13 @@ export function isForbiddenKey(key: string): boolean {
  * which is what every UTF-8 encoder on the web platform writes for them.
  */
 export function utf8Length(text: string): number {
-  const length = text.length
-  let bytes = length
-  for (let i = 0; i < length; i++) {
+  let bytes = text.length
+  for (let i = 0; i < text.length; i++) {
     const unit = text.charCodeAt(i)
     if (unit < 0x80) continue
-    if (unit < 0x800) bytes += 1
-    else if (
-      unit >= 0xd800 &&
-      unit <= 0xdbff &&
-      i + 1 < length &&
-      (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00
-    ) {
-      // A surrogate pair: two units, four bytes.
-      bytes += 2
-      i++
-    } else bytes += 2
+    // One unit, two or three bytes; a surrogate pair is two units and four bytes.
+    bytes += unit < 0x800 ? 1 : 2
+    if ((unit & 0xfc00) === 0xd800 && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) i++
   }
   return bytes
 }
@@ -99,8 +82,9 @@ export function utf8Length(text: string): number {
  */
 export function textExceeds(text: string, maxBytes: number): boolean {
   const length = text.length
-  if (length > maxBytes) return true
-  if (length * 3 <= maxBytes) return false
-  const bytes = typeof Buffer === 'function' ? Buffer.byteLength(text, 'utf8') : utf8Length(text)
-  return bytes > maxBytes
+  return (
+    length > maxBytes ||
+    (length * 3 > maxBytes &&
+      (typeof Buffer === 'function' ? Buffer.byteLength(text) : utf8Length(text)) > maxBytes)
+  )
 }

@@ -1,5 +1,5 @@
 import { Packr } from 'msgpackr'
-import { codecNames, type BinaryCodec, type InboundFrame } from '../codec.js'
+import { msgpackCodecName, type BinaryCodec, type InboundFrame } from '../codec.js'
 import {
   decodeFailed,
   encodedTooLarge,
@@ -48,7 +48,7 @@ const packrOptions = {
  */
 export function msgpack(options?: MsgpackCodecOptions): BinaryCodec {
   const { maxBytes, maxDepth } = resolveLimits(options)
-  const name = codecNames.msgpack
+  const name = msgpackCodecName
   const packr = new Packr(packrOptions)
 
   return {
