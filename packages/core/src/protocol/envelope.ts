@@ -28,18 +28,24 @@ export const controlTypes = {
 
 export type ControlType = (typeof controlTypes)[keyof typeof controlTypes]
 
-const controlTypeSet: ReadonlySet<string> = new Set(Object.values(controlTypes))
+// The close codes the client uses, as top-level constants that bundlers inline.
+/** The peer broke the protocol. */
+export const protocolErrorCode = 1002
+/** The client drops a link whose server broke the protocol, and resumes on a new one. */
+export const clientProtocolErrorCode = 4002
+/** A newer connection took the session over. */
+export const sessionTakenOverCode = 4409
 
 /** Close codes of the protocol beyond the standard ones (see PROTOCOL.md, section 10). */
 export const protocolCloseCodes = {
-  protocolError: 1002,
+  protocolError: protocolErrorCode,
   serviceRestart: 1012,
   heartbeatTimeout: 4000,
-  clientProtocolError: 4002,
+  clientProtocolError: clientProtocolErrorCode,
   unauthenticated: 4401,
   forbidden: 4403,
   helloTimeout: 4408,
-  sessionTakenOver: 4409,
+  sessionTakenOver: sessionTakenOverCode,
 } as const
 
 export function isControlType(type: string): boolean {
@@ -47,17 +53,17 @@ export function isControlType(type: string): boolean {
 }
 
 export function isKnownControlType(type: string): type is ControlType {
-  return controlTypeSet.has(type)
+  // No lookup table at module level: an unused one would stay in every bundle.
+  return (Object.values(controlTypes) as string[]).includes(type)
 }
 
 export function protocolError(message: string): LifelineError {
-  return new LifelineError('PROTOCOL_ERROR', message, {
-    closeCode: protocolCloseCodes.protocolError,
-  })
+  return new LifelineError('PROTOCOL_ERROR', message, { closeCode: protocolErrorCode })
 }
 
-function isSeq(value: unknown, min: number): value is number {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= min
+/** Absent, or a safe integer of at least `min`. */
+function isSeqOrAbsent(value: unknown, min: number): boolean {
+  return value === undefined || (Number.isSafeInteger(value) && (value as number) >= min)
 }
 
 /**
@@ -66,25 +72,20 @@ function isSeq(value: unknown, min: number): value is number {
  * this checks the protocol's own rules.
  */
 export function parseEnvelope(value: unknown): Envelope {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw protocolError('a frame must be an envelope object')
+  const envelope = value as Envelope
+  if (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    typeof envelope.t === 'string' &&
+    envelope.t !== '' &&
+    isSeqOrAbsent(envelope.s, 1) &&
+    isSeqOrAbsent(envelope.a, 0) &&
+    // No other field. A present `s` or `a` is defined (checked above), so counting is enough.
+    Object.keys(value).length ===
+      1 + +('d' in value) + +(envelope.s !== undefined) + +(envelope.a !== undefined)
+  ) {
+    return envelope
   }
-  const envelope = value as Record<string, unknown>
-  if (typeof envelope.t !== 'string' || envelope.t === '') {
-    throw protocolError('an envelope needs a non-empty string type `t`')
-  }
-  if (envelope.s !== undefined && !isSeq(envelope.s, 1)) {
-    throw protocolError('envelope field `s` must be an integer >= 1')
-  }
-  if (envelope.a !== undefined && !isSeq(envelope.a, 0)) {
-    throw protocolError('envelope field `a` must be an integer >= 0')
-  }
-  let fields = 1
-  if ('d' in envelope) fields++
-  if (envelope.s !== undefined) fields++
-  if (envelope.a !== undefined) fields++
-  if (Object.keys(envelope).length !== fields) {
-    throw protocolError('an envelope has only the fields t, d, s and a')
-  }
-  return envelope as unknown as Envelope
+  throw protocolError('a frame must be an envelope { t, d?, s?, a? } (PROTOCOL.md, section 2)')
 }

@@ -206,15 +206,37 @@ describe('ReliableStream, acknowledgements', () => {
     expect(clock.pending).toBe(0)
   })
 
-  it('piggybacks the ack on a send: no $ack follows', () => {
+  it('piggybacks the ack on a send: no $ack follows, and no timer is left', () => {
     const { clock, sent, stream } = streamWith()
     stream.receive(1)
     stream.receive(2)
     stream.send('say', 'hi')
     expect(sent).toEqual([{ t: 'say', d: 'hi', s: 1, a: 2 }])
-    expect(clock.pending).toBe(0)
+    // The batch's timer is not cleared on each send (that would cost a clearTimeout per
+    // message): it fires, finds nothing owed, and stops.
     clock.advance(1_000)
     expect(sent).toHaveLength(1)
+    expect(clock.pending).toBe(0)
+  })
+
+  it('acknowledges what arrives after a piggybacked ack within ackDelayMs', () => {
+    const { clock, sent, stream } = streamWith({ ackDelayMs: 20 })
+    stream.receive(1)
+    clock.advance(5)
+    stream.send('say', 'hi')
+    clock.advance(5)
+    stream.receive(2)
+    clock.advance(9)
+    expect(sent.map((envelope) => envelope.t)).toEqual(['say'])
+    // The timer armed for envelope 1 acknowledges envelope 2, 10 ms after it arrived.
+    clock.advance(1)
+    expect(sent.at(-1)).toEqual({ t: '$ack', a: 2 })
+    stream.receive(3)
+    clock.advance(19)
+    expect(sent).toHaveLength(2)
+    clock.advance(1)
+    expect(sent.at(-1)).toEqual({ t: '$ack', a: 3 })
+    expect(clock.pending).toBe(0)
   })
 
   it('acknowledges again after a duplicate, since the peer missed the ack', () => {

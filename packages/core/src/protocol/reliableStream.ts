@@ -1,9 +1,8 @@
 import { LifelineError } from '@lifeline/codec'
 import type { Clock, TimerHandle } from '../clock.js'
 import type { OverflowPolicy } from '../sendQueue.js'
-import { SendQueue } from '../sendQueue.js'
 import type { Envelope } from './envelope.js'
-import { controlTypes, protocolError } from './envelope.js'
+import { protocolError } from './envelope.js'
 
 export interface ReliableStreamOptions {
   clock: Clock
@@ -22,7 +21,7 @@ export interface ReliableStreamOptions {
    */
   ackEvery?: number
   /**
-   * Otherwise acknowledge this long after the first unacknowledged one.
+   * Otherwise acknowledge at most this long after the first unacknowledged one.
    * @default 20
    */
   ackDelayMs?: number
@@ -40,10 +39,15 @@ export interface ReliableStreamOptions {
   overflow?: Extract<OverflowPolicy, 'error' | 'drop-oldest'>
 }
 
+// Top-level constants, which bundlers inline.
+const defaultAckEvery = 64
+const defaultAckDelayMs = 20
+const defaultMaxUnacked = 10_000
+
 export const reliableStreamDefaults = {
-  ackEvery: 64,
-  ackDelayMs: 20,
-  maxUnacked: 10_000,
+  ackEvery: defaultAckEvery,
+  ackDelayMs: defaultAckDelayMs,
+  maxUnacked: defaultMaxUnacked,
   overflow: 'error',
 } as const
 
@@ -76,35 +80,38 @@ export class ReliableStream {
   lastProcessed = 0
   /** True once the unacknowledged buffer overflowed under `'drop-oldest'`. */
   lossy = false
-  private nextSeq = 1
-  private readonly unacked: SendQueue<Envelope>
-  private readonly maxUnacked: number
-  private readonly overflow: 'error' | 'drop-oldest'
-  private readonly ackEvery: number
-  private readonly ackDelayMs: number
-  private pendingAcks = 0
-  private ackTimer: TimerHandle | undefined
+  readonly #options: ReliableStreamOptions
+  readonly #ackEvery: number
+  readonly #ackDelayMs: number
+  readonly #maxUnacked: number
+  readonly #dropOldest: boolean
+  /**
+   * Sent and not yet acknowledged, oldest first, from `#head` on. Acknowledged envelopes are cut
+   * off once they are most of the array: O(1) amortised, where `Array.shift` would be O(n).
+   */
+  #kept: Envelope[] = []
+  #head = 0
+  #nextSeq = 1
+  /** Envelopes processed since our last acknowledgement went out. */
+  #acksOwed = 0
+  #ackTimer: TimerHandle | undefined
 
-  constructor(private readonly options: ReliableStreamOptions) {
-    this.ackEvery = options.ackEvery ?? reliableStreamDefaults.ackEvery
-    this.ackDelayMs = options.ackDelayMs ?? reliableStreamDefaults.ackDelayMs
-    this.maxUnacked = options.maxUnacked ?? reliableStreamDefaults.maxUnacked
-    this.overflow = options.overflow ?? reliableStreamDefaults.overflow
-    this.unacked = new SendQueue({
-      maxMessages: this.maxUnacked,
-      maxBytes: Infinity,
-      overflow: this.overflow,
-    })
+  constructor(options: ReliableStreamOptions) {
+    this.#options = options
+    this.#ackEvery = options.ackEvery ?? defaultAckEvery
+    this.#ackDelayMs = options.ackDelayMs ?? defaultAckDelayMs
+    this.#maxUnacked = options.maxUnacked ?? defaultMaxUnacked
+    this.#dropOldest = options.overflow === 'drop-oldest'
   }
 
   /** Envelopes sent (or waiting to be) and not yet acknowledged. */
   get unackedCount(): number {
-    return this.unacked.length
+    return this.#kept.length - this.#head
   }
 
   /** The `s` of the last envelope numbered. */
   get lastSent(): number {
-    return this.nextSeq - 1
+    return this.#nextSeq - 1
   }
 
   /**
@@ -114,62 +121,63 @@ export class ReliableStream {
    * be encoded must not wait in the buffer to fail again on every resend.
    */
   send(type: string, data: unknown): Envelope {
+    const full = this.unackedCount >= this.#maxUnacked
     // Checked before transmitting: a message sent but not kept would be lost on a reconnect.
-    if (this.overflow === 'error' && this.unacked.length >= this.maxUnacked) {
+    if (full && !this.#dropOldest) {
       throw new LifelineError(
         'QUEUE_FULL',
-        `${this.maxUnacked} messages await acknowledgement (maxUnacked); wait for the link`,
+        `${this.#maxUnacked} messages await acknowledgement (maxUnacked)`,
       )
     }
-    const envelope: Envelope = { t: type, d: data, s: this.nextSeq }
-    if (this.options.isLinkUp()) this.transmit(envelope)
-    else this.options.check?.(envelope)
-    const dropped = this.unacked.push(envelope, 0)
-    if (dropped.length > 0) this.lossy = true
-    this.nextSeq++
+    const envelope: Envelope = { t: type, d: data, s: this.#nextSeq }
+    if (this.#options.isLinkUp()) this.#transmit(envelope)
+    else this.#options.check?.(envelope)
+    if (full) {
+      this.#forget(1)
+      this.lossy = true
+    }
+    this.#kept.push(envelope)
+    this.#nextSeq++
     return envelope
   }
 
   /** The stream's state as plain data (copies: a live stream rewrites its envelopes' `a`). */
   snapshot(): ReliableStreamState {
-    const unacked: KeptEnvelope[] = []
-    for (const envelope of this.keptInOrder()) {
-      unacked.push(
-        'd' in envelope
-          ? { t: envelope.t, d: envelope.d, s: envelope.s as number }
-          : { t: envelope.t, s: envelope.s as number },
-      )
-    }
     return {
       lastProcessed: this.lastProcessed,
       lastSent: this.lastSent,
-      unacked,
+      unacked: this.#kept.slice(this.#head).map((envelope) => {
+        const kept: KeptEnvelope = { t: envelope.t, s: envelope.s as number }
+        if ('d' in envelope) kept.d = envelope.d
+        return kept
+      }),
       lossy: this.lossy,
     }
   }
 
   /** Loads a saved state into this stream, replacing what it held. */
   restore(state: ReliableStreamState): void {
-    this.unacked.drain()
+    this.#kept = state.unacked.map((kept) => ({ ...kept }))
+    this.#head = 0
     this.lastProcessed = state.lastProcessed
-    this.nextSeq = state.lastSent + 1
+    this.#nextSeq = state.lastSent + 1
     this.lossy = state.lossy
-    for (const kept of state.unacked) this.unacked.push({ ...kept }, 0)
   }
 
   /** Classifies an inbound reliable envelope by its `s`; a gap throws `PROTOCOL_ERROR`. */
   receive(seq: number): Arrival {
-    if (seq <= this.lastProcessed) {
-      // Already processed: the peer missed our ack (the link dropped); tell it again.
-      this.noteAckOwed()
-      return 'duplicate'
+    const next = this.lastProcessed + 1
+    if (seq > next) throw protocolError(`sequence gap: expected ${next}, got ${seq}`)
+    if (seq === next) this.lastProcessed = seq
+    // A duplicate is acknowledged again: the peer missed our ack (the link dropped).
+    if (++this.#acksOwed >= this.#ackEvery) this.flushAck()
+    else if (this.#ackTimer === undefined && this.#options.isLinkUp()) {
+      // Not cleared when the ack rides on an envelope sent (a clearTimeout per message): it
+      // fires, finds nothing owed, and stops; or it acknowledges a later arrival, sooner than
+      // `ackDelayMs` after it, never later.
+      this.#ackTimer = this.#options.clock.setTimeout(this.#onAckTimer, this.#ackDelayMs)
     }
-    if (seq !== this.lastProcessed + 1) {
-      throw protocolError(`sequence gap: expected ${this.lastProcessed + 1}, got ${seq}`)
-    }
-    this.lastProcessed = seq
-    this.noteAckOwed()
-    return 'process'
+    return seq === next ? 'process' : 'duplicate'
   }
 
   /** The peer processed everything up to `ack`: forget it. */
@@ -177,18 +185,18 @@ export class ReliableStream {
     if (ack > this.lastSent) {
       throw protocolError(`acknowledgement of ${ack}, but only ${this.lastSent} were sent`)
     }
-    for (;;) {
-      const head = this.unacked.peek()
-      if (head === undefined || (head.s as number) > ack) return
-      this.unacked.shift()
+    let count = 0
+    while (count < this.unackedCount && (this.#kept[this.#head + count]?.s as number) <= ack) {
+      count++
     }
+    this.#forget(count)
   }
 
   /** After a handshake: drops what the peer has processed and resends the rest in order. */
   resume(peerAck: number): void {
     this.acknowledge(peerAck)
-    if (!this.options.isLinkUp()) return
-    for (const envelope of this.keptInOrder()) this.transmit(envelope)
+    if (this.#options.isLinkUp())
+      for (const envelope of this.#kept.slice(this.#head)) this.#transmit(envelope)
   }
 
   /**
@@ -196,62 +204,53 @@ export class ReliableStream {
    * to be sent as new, and inbound counting starts again.
    */
   restart(): void {
-    const kept = this.unacked.drain()
-    this.nextSeq = 1
+    this.#kept = this.#kept.slice(this.#head)
+    this.#head = 0
+    this.#nextSeq = 1
+    for (const envelope of this.#kept) envelope.s = this.#nextSeq++
     this.lastProcessed = 0
     this.lossy = false
-    this.clearAckTimer()
-    this.pendingAcks = 0
-    for (const envelope of kept) {
-      envelope.s = this.nextSeq++
-      this.unacked.push(envelope, 0)
-    }
+    this.linkDown()
   }
 
   /** Sends a `$ack` now if one is owed. */
-  flushAck = (): void => {
-    this.clearAckTimer()
-    if (this.pendingAcks === 0 || !this.options.isLinkUp()) return
-    this.pendingAcks = 0
-    this.options.transmit({ t: controlTypes.ack, a: this.lastProcessed })
+  flushAck(): void {
+    this.dispose()
+    if (this.#acksOwed > 0 && this.#options.isLinkUp()) {
+      this.#acksOwed = 0
+      this.#options.transmit({ t: '$ack', a: this.lastProcessed })
+    }
   }
 
   /** The link went down: owed acks will travel in the next handshake. */
   linkDown(): void {
-    this.clearAckTimer()
-    this.pendingAcks = 0
+    this.dispose()
+    this.#acksOwed = 0
   }
 
   /** Stops the ack timer for good. */
   dispose(): void {
-    this.clearAckTimer()
+    if (this.#ackTimer !== undefined) this.#options.clock.clearTimeout(this.#ackTimer)
+    this.#ackTimer = undefined
   }
 
-  /** What is kept, oldest first, as a copy of the list (the buffer itself is left as it is). */
-  private keptInOrder(): Envelope[] {
-    const all = this.unacked.drain()
-    for (const envelope of all) this.unacked.push(envelope, 0)
-    return all
+  #onAckTimer = (): void => {
+    this.#ackTimer = undefined
+    this.flushAck()
   }
 
-  private transmit(envelope: Envelope): void {
-    // Every envelope carries the latest ack, so a busy stream needs no `$ack` frames at all.
-    envelope.a = this.lastProcessed
-    this.pendingAcks = 0
-    this.clearAckTimer()
-    this.options.transmit(envelope)
-  }
-
-  private noteAckOwed(): void {
-    this.pendingAcks++
-    if (this.pendingAcks >= this.ackEvery) this.flushAck()
-    else if (this.ackTimer === undefined && this.options.isLinkUp()) {
-      this.ackTimer = this.options.clock.setTimeout(this.flushAck, this.ackDelayMs)
+  #forget(count: number): void {
+    this.#head += count
+    if (this.#head * 2 > this.#kept.length) {
+      this.#kept = this.#kept.slice(this.#head)
+      this.#head = 0
     }
   }
 
-  private clearAckTimer(): void {
-    if (this.ackTimer !== undefined) this.options.clock.clearTimeout(this.ackTimer)
-    this.ackTimer = undefined
+  #transmit(envelope: Envelope): void {
+    // Every envelope carries the latest ack, so a busy stream needs no `$ack` frames at all.
+    envelope.a = this.lastProcessed
+    this.#acksOwed = 0
+    this.#options.transmit(envelope)
   }
 }

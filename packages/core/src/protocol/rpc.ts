@@ -1,5 +1,5 @@
 import { LifelineError } from '@lifeline/codec'
-import type { Clock, TimerHandle } from '../clock.js'
+import type { Clock } from '../clock.js'
 import { protocolError } from './envelope.js'
 
 /**
@@ -28,16 +28,11 @@ export interface ErrorPayload {
  * internals: the client gets `INTERNAL` and a fixed message, and the server reports the error.
  */
 export function errorPayload(error: unknown): { payload: ErrorPayload; deliberate: boolean } {
-  if (typeof error === 'object' && error !== null) {
-    const { code, message } = error as { code?: unknown; message?: unknown }
-    if (typeof code === 'string' && code !== '') {
-      return {
-        payload: { code, message: typeof message === 'string' ? message : code },
-        deliberate: true,
-      }
-    }
-  }
-  return { payload: { code: 'INTERNAL', message: 'internal error' }, deliberate: false }
+  const { code, message }: { code?: unknown; message?: unknown } =
+    (typeof error === 'object' && error) || {}
+  return typeof code === 'string' && code !== ''
+    ? { payload: { code, message: typeof message === 'string' ? message : code }, deliberate: true }
+    : { payload: { code: 'INTERNAL', message: 'internal error' }, deliberate: false }
 }
 
 /** A `$req` payload, checked. */
@@ -48,24 +43,20 @@ export interface InboundRequest {
 }
 
 function isRequestId(value: unknown): value is string | number {
-  return typeof value === 'string' || (typeof value === 'number' && Number.isSafeInteger(value))
+  return typeof value === 'string' || Number.isSafeInteger(value)
+}
+
+/** The fields of a `$req` or `$res` payload, unchecked; nothing for a payload that is no object. */
+function fieldsOf(d: unknown): { id?: unknown; m?: unknown; d?: unknown; e?: unknown } {
+  return typeof d === 'object' && d !== null && !Array.isArray(d) ? d : {}
 }
 
 export function parseRequest(d: unknown): InboundRequest {
-  if (typeof d !== 'object' || d === null || Array.isArray(d)) {
+  const { id, m, d: data } = fieldsOf(d)
+  if (!isRequestId(id) || typeof m !== 'string') {
     throw protocolError('$req needs a payload { id, m, d }')
   }
-  const { id, m, d: data } = d as { id?: unknown; m?: unknown; d?: unknown }
-  if (!isRequestId(id)) throw protocolError('$req needs an `id` (string or integer)')
-  if (typeof m !== 'string') throw protocolError('$req needs a string method `m`')
   return { id, method: m, data }
-}
-
-interface Pending {
-  resolve(value: unknown): void
-  reject(error: LifelineError): void
-  timer: TimerHandle
-  release(): void
 }
 
 /**
@@ -75,12 +66,16 @@ interface Pending {
  * counter that survives session resets).
  */
 export class PendingRequests {
-  private readonly pending = new Map<number, Pending>()
+  /** What ends each request: it forgets the request, stops its timer and settles its promise. */
+  readonly #pending = new Map<number, (error: LifelineError | undefined, value?: unknown) => void>()
+  readonly #clock: Clock
 
-  constructor(private readonly clock: Clock) {}
+  constructor(clock: Clock) {
+    this.#clock = clock
+  }
 
   get size(): number {
-    return this.pending.size
+    return this.#pending.size
   }
 
   /** Waits for the response to `id` (sent by the caller). */
@@ -91,70 +86,51 @@ export class PendingRequests {
     signal: AbortSignal | undefined,
   ): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      const onAbort = (): void =>
-        this.settle(id, () => reject(new LifelineError('ABORTED', `request ${method} was aborted`)))
-      const timer = this.clock.setTimeout(
+      const end = (error: LifelineError | undefined, value?: unknown): void => {
+        this.#pending.delete(id)
+        this.#clock.clearTimeout(timer)
+        signal?.removeEventListener('abort', onAbort)
+        if (error) reject(error)
+        else resolve(value)
+      }
+      const onAbort = (): void => end(new LifelineError('ABORTED', `request ${method} was aborted`))
+      const timer = this.#clock.setTimeout(
         () =>
-          this.settle(id, () =>
-            reject(
-              new LifelineError(
-                'REQUEST_TIMEOUT',
-                `request ${method} got no response in ${timeoutMs} ms`,
-              ),
+          end(
+            new LifelineError(
+              'REQUEST_TIMEOUT',
+              `request ${method} got no response in ${timeoutMs} ms`,
             ),
           ),
         timeoutMs,
       )
       signal?.addEventListener('abort', onAbort, { once: true })
-      this.pending.set(id, {
-        resolve,
-        reject,
-        timer,
-        release: () => {
-          this.clock.clearTimeout(timer)
-          signal?.removeEventListener('abort', onAbort)
-        },
-      })
+      this.#pending.set(id, end)
     })
   }
 
   /** A `$res` arrived: settles its request; a response to nothing pending is ignored (late). */
   respond(d: unknown): void {
-    if (typeof d !== 'object' || d === null || Array.isArray(d)) {
-      throw protocolError('$res needs a payload { id, d } or { id, e }')
+    const { id, d: data, e } = fieldsOf(d)
+    const { code, message } = fieldsOf(e) as { code?: unknown; message?: unknown }
+    if (
+      !isRequestId(id) ||
+      (e !== undefined && (typeof code !== 'string' || typeof message !== 'string'))
+    ) {
+      throw protocolError('$res needs a payload { id, d } or { id, e: { code, message } }')
     }
-    const { id, d: data, e } = d as { id?: unknown; d?: unknown; e?: unknown }
-    if (!isRequestId(id)) throw protocolError('$res needs an `id`')
-    if (e !== undefined) {
-      const { code, message } = (typeof e === 'object' && e !== null ? e : {}) as {
-        code?: unknown
-        message?: unknown
-      }
-      if (typeof code !== 'string' || typeof message !== 'string') {
-        throw protocolError('$res error `e` needs a string code and message')
-      }
-      if (typeof id !== 'number') return
-      this.settle(id, (entry) =>
-        entry.reject(new LifelineError('REMOTE_ERROR', message, { remoteCode: code })),
-      )
-      return
-    }
-    if (typeof id !== 'number') return
-    this.settle(id, (entry) => entry.resolve(data))
+    // A string id is never one of ours (the client numbers its requests): nothing to settle.
+    this.#pending.get(id as number)?.(
+      e === undefined
+        ? undefined
+        : new LifelineError('REMOTE_ERROR', message as string, { remoteCode: code as string }),
+      data,
+    )
   }
 
   /** Rejects every pending request (the session ended or the server closes). */
   rejectAll(message: string): void {
-    for (const id of [...this.pending.keys()]) {
-      this.settle(id, (entry) => entry.reject(new LifelineError('CLOSED', message)))
-    }
-  }
-
-  private settle(id: number, action: (entry: Pending) => void): void {
-    const entry = this.pending.get(id)
-    if (entry === undefined) return
-    this.pending.delete(id)
-    entry.release()
-    action(entry)
+    // Each one deletes itself, which a Map's iteration allows.
+    for (const end of this.#pending.values()) end(new LifelineError('CLOSED', message))
   }
 }
