@@ -376,6 +376,31 @@ describe('state, heartbeat and events', () => {
     client.close()
   })
 
+  it('survives lifecycle listeners and subscribers that throw', () => {
+    const reportError = vi.fn()
+    vi.stubGlobal('reportError', reportError)
+    try {
+      const client = create()
+      client.events.on('statechange', () => {
+        throw new Error('listener bug')
+      })
+      client.subscribe(() => {
+        throw new Error('subscriber bug')
+      })
+      const texts: string[] = []
+      client.on('said', (data) => texts.push(data.text))
+      welcome()
+      deliver({ t: 'said', d: { text: 'a' }, s: 1 })
+      expect(client.state.status).toBe('open')
+      expect(texts).toEqual(['a'])
+      expect(reportError).toHaveBeenCalledTimes(2)
+      client.events.off()
+      client.close()
+    } finally {
+      vi.unstubAllGlobals()
+    }
+  })
+
   it('throws CLOSED after close() and works again after connect()', () => {
     const client = create()
     client.close()

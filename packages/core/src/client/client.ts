@@ -1,19 +1,19 @@
 import type { Codec, InboundFrame } from '@lifeline/codec'
 import { LifelineError, json, selectCodec } from '@lifeline/codec'
-import { EventEmitter } from 'eventemitter3'
 import { systemClock } from '../clock.js'
 import type { Clock } from '../clock.js'
 import { reportListenerError } from '../events.js'
 import type { Envelope } from '../protocol/envelope.js'
 import {
-  controlTypes,
+  clientProtocolErrorCode,
   isControlType,
   parseEnvelope,
-  protocolCloseCodes,
   protocolError,
   protocolVersion,
 } from '../protocol/envelope.js'
 import { ReliableStream } from '../protocol/reliableStream.js'
+import { PendingRequests, errorPayload, parseRequest } from '../protocol/rpc.js'
+import type { ErrorPayload } from '../protocol/rpc.js'
 import type {
   AnySchema,
   ClientMessages,
@@ -26,14 +26,12 @@ import type {
   ServerMethods,
 } from '../protocol/schema.js'
 import { ReconnectingWebSocket } from '../reconnectingWebSocket.js'
-import type { StateChangeEvent } from '../socketEvents.js'
-import type { ClientOptions, RawFraming } from './clientOptions.js'
-import { clientDefaults, defaultFraming } from './clientOptions.js'
+import type { ClientOptions } from './clientOptions.js'
+import { defaultFraming, defaultRequestTimeoutMs } from './clientOptions.js'
 import type { ClientEvents, ClientState } from './clientState.js'
 import { clientStateOf, sameState } from './clientState.js'
+import { Emitter } from './emitter.js'
 import { clientSocketOptions } from './socketOptions.js'
-import type { ErrorPayload } from '../protocol/rpc.js'
-import { PendingRequests, errorPayload, parseRequest } from '../protocol/rpc.js'
 
 export interface SendOptions {
   /**
@@ -58,86 +56,93 @@ type MethodHandler = (data: unknown) => unknown
  * A typed messaging client over a `ReconnectingWebSocket` and a codec. In protocol mode (against
  * `@lifeline/server`) every reliable message is processed exactly once and in order across
  * reconnects; in raw mode it talks to any server.
+ *
+ * Private state is in `#fields`: minifiers shorten those names, and this class is most of what
+ * a browser bundle of the client weighs.
  */
 export class Client<S extends Schema = AnySchema> {
   /** Lifecycle events (`statechange`, `reset`, `error`, `drop`), apart from message types. */
-  readonly events = new EventEmitter<ClientEvents>()
+  readonly events = new Emitter<ClientEvents>()
   /** The underlying socket (for its own events and `bufferedAmount`). */
   readonly socket: ReconnectingWebSocket
-  private readonly protocolMode: boolean
-  private readonly codecs: readonly Codec[]
-  private readonly framing: RawFraming
-  private readonly clock: Clock
-  private readonly requestTimeoutMs: number
-  private readonly stream: ReliableStream
-  private readonly requests: PendingRequests
-  private readonly handlers = new Map<string, Set<Handler>>()
-  private readonly methods = new Map<string, MethodHandler>()
-  private readonly stateListeners = new Set<() => void>()
-  private codec: Codec
-  private current: ClientState
-  private sessionId: string | undefined
-  private welcomed = false
-  private closedByUser = false
-  private rttMs: number | undefined
-  private nextRequestId = 1
+  readonly #options: ClientOptions
+  readonly #protocolMode: boolean
+  readonly #codecs: readonly Codec[]
+  readonly #clock: Clock
+  readonly #stream: ReliableStream
+  readonly #requests: PendingRequests
+  /** Handlers of server messages, by type. */
+  readonly #messages = new Emitter<Record<string, [data: unknown]>>()
+  readonly #methods = new Map<string, MethodHandler>()
+  #codec: Codec
+  #state: ClientState
+  #sessionId: string | undefined
+  /** The handshake is done: envelopes may go out. */
+  #welcomed = false
+  #closedByUser = false
+  #rtt: number | undefined
+  #nextRequestId = 1
 
   constructor(options: ClientOptions) {
-    this.protocolMode = (options.mode ?? clientDefaults.mode) === 'protocol'
-    this.codecs = options.codecs ?? [json()]
-    const first = this.codecs[0]
-    if (first === undefined) throw new LifelineError('INVALID_ARGUMENT', 'codecs must not be empty')
-    this.codec = first
-    this.framing = options.framing ?? defaultFraming
-    this.clock = options.socket?.clock ?? systemClock
-    this.requestTimeoutMs = options.requestTimeoutMs ?? clientDefaults.requestTimeoutMs
-    this.requests = new PendingRequests(this.clock)
-    this.stream = new ReliableStream({
-      clock: this.clock,
-      transmit: (envelope) => this.transmit(envelope),
-      isLinkUp: () => this.welcomed,
+    const protocolMode = (options.mode ?? 'protocol') === 'protocol'
+    const codecs = options.codecs ?? [json()]
+    const clock = options.socket?.clock ?? systemClock
+    if (!codecs[0]) throw new LifelineError('INVALID_ARGUMENT', 'codecs must not be empty')
+    this.#options = options
+    this.#protocolMode = protocolMode
+    this.#codecs = codecs
+    this.#codec = codecs[0]
+    this.#clock = clock
+    this.#requests = new PendingRequests(clock)
+    // `maxUnacked`, `ackEvery` and `ackDelayMs` are the stream's own option names.
+    this.#stream = new ReliableStream({
+      ...options,
+      clock,
+      transmit: (envelope) => this.#transmit(envelope),
+      isLinkUp: () => this.#welcomed,
       // While the link is down, encode once anyway: data the codec refuses throws at send().
-      check: (envelope) => void this.codec.encode(envelope),
-      ...(options.maxUnacked === undefined ? {} : { maxUnacked: options.maxUnacked }),
-      ...(options.ackEvery === undefined ? {} : { ackEvery: options.ackEvery }),
-      ...(options.ackDelayMs === undefined ? {} : { ackDelayMs: options.ackDelayMs }),
+      check: (envelope) => void this.#codec.encode(envelope),
     })
-    this.current = { status: options.startClosed === true ? 'closed' : 'connecting', attempt: 1 }
-    this.socket = new ReconnectingWebSocket(
+    this.#state = { status: options.startClosed ? 'closed' : 'connecting', attempt: 1 }
+    const socket = (this.socket = new ReconnectingWebSocket(
       options.url,
-      this.protocolMode ? this.codecs.map((codec) => codec.name) : options.protocols,
-      clientSocketOptions(options, this.protocolMode, this.clock, (ping) =>
-        this.codec.encode(ping),
+      protocolMode ? codecs.map((codec) => codec.name) : options.protocols,
+      clientSocketOptions(options, protocolMode, () =>
+        this.#codec.encode({ t: '$ping', d: { ts: clock.now() } }),
       ),
-    )
-    this.socket.binaryType = 'arraybuffer'
-    this.socket.addEventListener('open', () => this.onOpen())
-    this.socket.addEventListener('message', (event) => this.onFrame(event.data as InboundFrame))
-    this.socket.addEventListener('close', () => this.onLinkDown())
-    this.socket.addEventListener('error', (event) => this.emitError(event.error))
-    this.socket.addEventListener('statechange', (event) => this.onSocketState(event))
-    if (options.startClosed !== true) this.socket.reconnect()
+    ))
+    socket.binaryType = 'arraybuffer'
+    socket.addEventListener('open', () => this.#onOpen())
+    socket.addEventListener('message', (event) => this.#onFrame(event.data as InboundFrame))
+    socket.addEventListener('close', () => this.#linkDown())
+    socket.addEventListener('error', (event) => this.events.emit('error', event.error))
+    socket.addEventListener('statechange', ({ state }) => {
+      if (state.status === 'closed') this.#linkDown()
+      const next = clientStateOf(state)
+      if (next) this.#setState(next)
+    })
+    if (!options.startClosed) socket.reconnect()
   }
 
   /** The lifecycle as an immutable snapshot: a new object on every change, the same otherwise. */
   get state(): ClientState {
-    return this.current
+    return this.#state
   }
 
   /** Round-trip time of the last `$ping`/`$pong`, in ms (protocol mode). */
   get rtt(): number | undefined {
-    return this.rttMs
+    return this.#rtt
   }
 
   /** Reliable messages not yet acknowledged by the server (protocol mode). */
   get unacked(): number {
-    return this.stream.unackedCount
+    return this.#stream.unackedCount
   }
 
   /** Calls `listener` on every state change; for `useSyncExternalStore`. Returns unsubscribe. */
   subscribe(listener: () => void): () => void {
-    this.stateListeners.add(listener)
-    return () => this.stateListeners.delete(listener)
+    this.events.on('statechange', listener)
+    return () => this.events.off('statechange', listener)
   }
 
   /**
@@ -150,18 +155,19 @@ export class Client<S extends Schema = AnySchema> {
     data: ClientMessages<S>[K],
     options: SendOptions = {},
   ): void {
-    this.assertOpenForUse()
+    this.#assertUsable()
     assertUserType(type)
-    if (!this.protocolMode) {
-      this.socket.send(this.codec.encode(this.framing.wrap(type, data)))
-      return
+    if (!this.#protocolMode) {
+      this.socket.send(
+        this.#codec.encode((this.#options.framing ?? defaultFraming).wrap(type, data)),
+      )
+    } else if (options.reliable !== false) {
+      this.#stream.send(type, data)
+    } else if (this.#welcomed) {
+      this.#transmit({ t: type, d: data })
+    } else {
+      this.events.emit('drop', { type, data })
     }
-    if (options.reliable === false) {
-      if (this.welcomed) this.transmit({ t: type, d: data })
-      else this.events.emit('drop', { type, data })
-      return
-    }
-    this.stream.send(type, data)
   }
 
   /** Calls `handler` for every message of `type`. Returns a function that unsubscribes. */
@@ -169,15 +175,7 @@ export class Client<S extends Schema = AnySchema> {
     type: K,
     handler: (data: ServerMessages<S>[K]) => void,
   ): () => void {
-    assertUserType(type)
-    let set = this.handlers.get(type)
-    if (set === undefined) this.handlers.set(type, (set = new Set()))
-    const entry = handler as Handler
-    set.add(entry)
-    return () => {
-      set.delete(entry)
-      if (set.size === 0 && this.handlers.get(type) === set) this.handlers.delete(type)
-    }
+    return this.#listen(type, handler as Handler, false)
   }
 
   /** Like `on`, for the next message of `type` only. */
@@ -185,48 +183,37 @@ export class Client<S extends Schema = AnySchema> {
     type: K,
     handler: (data: ServerMessages<S>[K]) => void,
   ): () => void {
-    const off = this.on(type, (data) => {
-      off()
-      handler(data)
-    })
-    return off
+    return this.#listen(type, handler as Handler, true)
   }
 
   /**
    * Calls a server method. Resolves with its typed response; rejects with `REQUEST_TIMEOUT`,
    * `ABORTED`, `REMOTE_ERROR` (with the server's `remoteCode`) or `CLOSED`. The request is a
-   * reliable message: it reaches the server once even across reconnects.
+   * reliable message: it reaches the server once even across reconnects. Every failure is a
+   * rejection, never a synchronous throw.
    */
-  request<K extends MessageType<ServerMethods<S>>>(
+  async request<K extends MessageType<ServerMethods<S>>>(
     method: K,
     data: RequestOf<ServerMethods<S>, K>,
     options: RequestOptions = {},
   ): Promise<ResponseOf<ServerMethods<S>, K>> {
-    if (!this.protocolMode) {
-      return Promise.reject(
-        new LifelineError('INVALID_ARGUMENT', 'request() needs protocol mode (a Lifeline server)'),
-      )
+    if (!this.#protocolMode) {
+      throw new LifelineError('INVALID_ARGUMENT', 'request() needs protocol mode')
     }
-    try {
-      this.assertOpenForUse()
-    } catch (error) {
-      return Promise.reject(error)
-    }
-    const timeoutMs = options.timeoutMs ?? this.requestTimeoutMs
-    if (options.signal?.aborted === true) {
-      return Promise.reject(new LifelineError('ABORTED', `request ${method} was aborted`))
+    this.#assertUsable()
+    if (options.signal?.aborted) {
+      throw new LifelineError('ABORTED', `request ${method} was aborted`)
     }
     // A counter of its own, not the `$req`'s `s`: numbers start again after a session reset,
     // while requests from before it may still be waiting.
-    const id = this.nextRequestId++
-    try {
-      this.stream.send(controlTypes.request, { id, m: method, d: data })
-    } catch (error) {
-      return Promise.reject(error as Error)
-    }
-    return this.requests.add(id, method, timeoutMs, options.signal) as Promise<
-      ResponseOf<ServerMethods<S>, K>
-    >
+    const id = this.#nextRequestId++
+    this.#stream.send('$req', { id, m: method, d: data })
+    return this.#requests.add(
+      id,
+      method,
+      options.timeoutMs ?? this.#options.requestTimeoutMs ?? defaultRequestTimeoutMs,
+      options.signal,
+    ) as Promise<ResponseOf<ServerMethods<S>, K>>
   }
 
   /** Implements a method the server may call (`peer.request`). Returns a function that removes it. */
@@ -236,146 +223,129 @@ export class Client<S extends Schema = AnySchema> {
       data: RequestOf<ClientMethods<S>, K>,
     ) => ResponseOf<ClientMethods<S>, K> | Promise<ResponseOf<ClientMethods<S>, K>>,
   ): () => void {
-    const entry = fn as MethodHandler
-    this.methods.set(method, entry)
+    const methods = this.#methods
+    methods.set(method, fn as MethodHandler)
     return () => {
-      if (this.methods.get(method) === entry) this.methods.delete(method)
+      if (methods.get(method) === fn) methods.delete(method)
     }
   }
 
   /** Connects a client created with `startClosed`, or after `close()`. */
   connect(): void {
-    this.closedByUser = false
+    this.#closedByUser = false
     this.socket.reconnect()
   }
 
   /** Closes for good: pending requests reject with `CLOSED`, no reconnect follows. */
   close(code = 1000, reason = ''): void {
-    this.closedByUser = true
+    this.#closedByUser = true
     this.socket.close(code, reason)
-    this.welcomed = false
-    this.stream.dispose()
-    this.requests.rejectAll('the client was closed')
+    this.#linkDown()
+    this.#requests.rejectAll('the client was closed')
   }
 
-  private onOpen(): void {
-    if (!this.protocolMode) {
-      this.setState({ status: 'open', attempt: this.attemptOf() })
-      return
-    }
-    const codec = selectCodec(this.socket.protocol, this.codecs)
-    if (codec === undefined) {
-      this.emitError(
+  #onOpen(): void {
+    if (!this.#protocolMode) return this.#setState({ status: 'open', attempt: this.#attempt() })
+    const { protocol } = this.socket
+    const codec = selectCodec(protocol, this.#codecs)
+    if (!codec) {
+      this.events.emit(
+        'error',
         protocolError(
-          `the server chose no Lifeline subprotocol (offered ${this.codecs.map((c) => c.name).join(', ')}; ` +
-            `got '${this.socket.protocol}'): is it a Lifeline server? Use mode 'raw' for others`,
+          `the server chose no Lifeline subprotocol (got '${protocol}'): use mode 'raw' for other servers`,
         ),
       )
-      this.socket.close(protocolCloseCodes.clientProtocolError, 'no lifeline subprotocol')
-      return
+      return this.socket.close(clientProtocolErrorCode, 'no lifeline subprotocol')
     }
-    this.codec = codec
-    const hello =
-      this.sessionId === undefined
-        ? { v: protocolVersion }
-        : { v: protocolVersion, sid: this.sessionId, a: this.stream.lastProcessed }
-    this.transmit({ t: controlTypes.hello, d: hello })
+    this.#codec = codec
+    const sid = this.#sessionId
+    this.#transmit({
+      t: '$hello',
+      d:
+        sid === undefined
+          ? { v: protocolVersion }
+          : { v: protocolVersion, sid, a: this.#stream.lastProcessed },
+    })
   }
 
-  private onFrame(frame: InboundFrame): void {
-    let value: unknown
+  #onFrame(frame: InboundFrame): void {
     try {
-      value = this.codec.decode(frame)
-    } catch (error) {
-      this.linkFailed(error as LifelineError)
-      return
-    }
-    if (!this.protocolMode) {
-      const message = safeUnwrap(this.framing, value)
-      if (message === undefined) {
-        this.emitError(new LifelineError('DECODE_FAILED', 'a frame that is not a message arrived'))
-        return
+      const value = this.#codec.decode(frame)
+      if (this.#protocolMode) return this.#onEnvelope(parseEnvelope(value))
+      let message
+      try {
+        message = (this.#options.framing ?? defaultFraming).unwrap(value)
+      } catch (error) {
+        reportListenerError(error)
       }
-      this.dispatch(message.type, message.data)
-      return
-    }
-    try {
-      this.onEnvelope(parseEnvelope(value))
+      if (message) this.#messages.emit(message.type, message.data)
+      else {
+        this.events.emit(
+          'error',
+          new LifelineError('DECODE_FAILED', 'a frame that is not a message arrived'),
+        )
+      }
     } catch (error) {
-      if (error instanceof LifelineError) this.linkFailed(error)
-      else throw error
+      // The codec or the server broke the protocol: report, drop the link, resume afresh.
+      // Anything else is a bug of ours, not the server's, and goes on to be reported.
+      if (!(error instanceof LifelineError)) throw error
+      this.events.emit('error', error)
+      this.#linkDown()
+      this.socket.reconnect(clientProtocolErrorCode, error.code.toLowerCase())
     }
   }
 
-  private onEnvelope(envelope: Envelope): void {
-    const { t } = envelope
-    if (!this.welcomed) {
-      if (t === controlTypes.welcome) this.onWelcome(envelope.d)
-      else if (t === controlTypes.error) this.onServerError(envelope.d)
-      else if (t !== controlTypes.pong) throw protocolError(`'${t}' before '$welcome'`)
+  #onEnvelope({ t, d, s, a }: Envelope): void {
+    const stream = this.#stream
+    if (!this.#welcomed) {
+      if (t === '$welcome') this.#onWelcome(d)
+      else if (t === '$error') this.#onServerError(d)
+      else if (t !== '$pong') throw protocolError(`'${t}' before '$welcome'`)
       return
     }
-    if (envelope.a !== undefined) this.stream.acknowledge(envelope.a)
-    if (envelope.s !== undefined && this.stream.receive(envelope.s) === 'duplicate') return
-    if (!isControlType(t)) {
-      this.dispatch(t, envelope.d)
-      return
-    }
-    switch (t) {
-      case controlTypes.ack:
-        return
-      case controlTypes.pong:
-        return this.onPong(envelope.d)
-      case controlTypes.ping:
-        return this.transmit({ t: controlTypes.pong, d: envelope.d })
-      case controlTypes.response:
-        return this.requests.respond(envelope.d)
-      case controlTypes.request:
-        return this.onRequest(envelope.d)
-      case controlTypes.error:
-        return this.onServerError(envelope.d)
-      default:
-        throw protocolError(`unknown control frame '${t}'`)
-    }
+    if (a !== undefined) stream.acknowledge(a)
+    if (s !== undefined && stream.receive(s) === 'duplicate') return
+    if (!isControlType(t)) return void this.#messages.emit(t, d)
+    const { ts } = (d ?? {}) as { ts?: unknown }
+    if (t === '$pong') {
+      if (typeof ts === 'number') this.#rtt = Math.max(0, this.#clock.now() - ts)
+    } else if (t === '$ping') this.#transmit({ t: '$pong', d })
+    else if (t === '$res') this.#requests.respond(d)
+    else if (t === '$req') this.#onRequest(d)
+    else if (t === '$error') this.#onServerError(d)
+    else if (t !== '$ack') throw protocolError(`unknown control frame '${t}'`)
   }
 
-  private onWelcome(data: unknown): void {
+  #onWelcome(data: unknown): void {
     const { sid, resumed, a } = (data ?? {}) as { sid?: unknown; resumed?: unknown; a?: unknown }
     if (typeof sid !== 'string' || typeof resumed !== 'boolean' || typeof a !== 'number') {
       throw protocolError("malformed '$welcome'")
     }
-    const previous = this.sessionId
+    const stream = this.#stream
+    const previous = this.#sessionId
+    this.#sessionId = sid
     if (previous !== undefined && (!resumed || sid !== previous)) {
       // The server lost the session: what it had not acknowledged goes again, as new.
-      this.stream.restart()
-      this.sessionId = sid
+      stream.restart()
       this.events.emit('reset', {
         previousSessionId: previous,
         sessionId: sid,
-        resent: this.stream.unackedCount,
+        resent: stream.unackedCount,
       })
     }
-    this.sessionId = sid
-    this.welcomed = true
-    this.stream.resume(a)
-    this.setState({ status: 'open', attempt: this.attemptOf(), sessionId: sid, resumed })
+    this.#welcomed = true
+    stream.resume(a)
+    this.#setState({ status: 'open', attempt: this.#attempt(), sessionId: sid, resumed })
   }
 
-  private onPong(data: unknown): void {
-    const ts = (data as { ts?: unknown } | undefined)?.ts
-    if (typeof ts === 'number') this.rttMs = Math.max(0, this.clock.now() - ts)
-  }
-
-  private onRequest(data: unknown): void {
+  #onRequest(data: unknown): void {
     const { id, method, data: payload } = parseRequest(data)
-    const respond = (body: { d?: unknown; e?: ErrorPayload }) => {
-      if (this.current.status !== 'closed') this.stream.send(controlTypes.response, { id, ...body })
+    const respond = (body: { d: unknown } | { e: ErrorPayload }) => {
+      if (this.#state.status !== 'closed') this.#stream.send('$res', { id, ...body })
     }
-    const handler = this.methods.get(method)
-    if (handler === undefined) {
-      respond({ e: { code: 'NOT_FOUND', message: `no method '${method}' on this client` } })
-      return
-    }
+    const handler = this.#methods.get(method)
+    if (!handler)
+      return respond({ e: { code: 'NOT_FOUND', message: `no method '${method}' on this client` } })
     Promise.resolve()
       .then(() => handler(payload))
       .then(
@@ -389,76 +359,48 @@ export class Client<S extends Schema = AnySchema> {
       )
   }
 
-  private onServerError(data: unknown): void {
+  #onServerError(data: unknown): void {
     const { code, message } = (data ?? {}) as { code?: unknown; message?: unknown }
-    this.emitError(
+    this.events.emit(
+      'error',
       new LifelineError('REMOTE_ERROR', `server: ${String(message ?? 'error')}`, {
         remoteCode: String(code ?? 'UNKNOWN'),
       }),
     )
   }
 
-  private dispatch(type: string, data: unknown): void {
-    const set = this.handlers.get(type)
-    if (set === undefined) return
-    for (const handler of set) {
-      try {
-        handler(data)
-      } catch (error) {
-        reportListenerError(error)
-      }
-    }
+  #listen(type: string, handler: Handler, once: boolean): () => void {
+    assertUserType(type)
+    const messages = this.#messages
+    if (once) messages.once(type, handler)
+    else messages.on(type, handler)
+    return () => messages.off(type, handler)
   }
 
-  private transmit(envelope: Envelope): void {
-    this.socket.send(this.codec.encode(envelope))
+  #transmit(envelope: Envelope): void {
+    this.socket.send(this.#codec.encode(envelope))
   }
 
-  /** The server broke the protocol or sent garbage: report, drop the link, resume afresh. */
-  private linkFailed(error: LifelineError): void {
-    this.emitError(error)
-    this.onLinkDown()
-    this.socket.reconnect(protocolCloseCodes.clientProtocolError, error.code.toLowerCase())
+  #linkDown(): void {
+    this.#welcomed = false
+    this.#stream.linkDown()
   }
 
-  private onLinkDown(): void {
-    this.welcomed = false
-    this.stream.linkDown()
-  }
-
-  private onSocketState({ state }: StateChangeEvent): void {
-    if (state.status === 'closed') this.onLinkDown()
-    const next = clientStateOf(state)
-    if (next !== undefined) this.setState(next)
-  }
-
-  private attemptOf(): number {
+  #attempt(): number {
     const state = this.socket.state
     return 'attempt' in state ? state.attempt : 1
   }
 
-  private setState(next: ClientState): void {
-    const previous = this.current
+  #setState(next: ClientState): void {
+    const previous = this.#state
     if (sameState(previous, next)) return
-    this.current = next
+    this.#state = next
     this.events.emit('statechange', next, previous)
-    for (const listener of this.stateListeners) {
-      try {
-        listener()
-      } catch (error) {
-        reportListenerError(error)
-      }
-    }
   }
 
-  private emitError(error: LifelineError): void {
-    this.events.emit('error', error)
-  }
-
-  private assertOpenForUse(): void {
-    if (this.closedByUser) {
-      throw new LifelineError('CLOSED', 'the client is closed: call connect() to use it again')
-    }
+  #assertUsable(): void {
+    if (this.#closedByUser)
+      throw new LifelineError('CLOSED', 'the client is closed: connect() it again')
   }
 }
 
@@ -468,19 +410,10 @@ export function createClient<S extends Schema = AnySchema>(options: ClientOption
 }
 
 function assertUserType(type: string): void {
-  if (typeof type !== 'string' || type === '' || isControlType(type)) {
+  if (typeof type !== 'string' || !type || isControlType(type)) {
     throw new LifelineError(
       'INVALID_ARGUMENT',
-      `message types are non-empty strings not starting with '$', got '${String(type)}'`,
+      `a message type is a non-empty string not starting with '$', got '${String(type)}'`,
     )
-  }
-}
-
-function safeUnwrap(framing: RawFraming, value: unknown) {
-  try {
-    return framing.unwrap(value)
-  } catch (error) {
-    reportListenerError(error)
-    return undefined
   }
 }

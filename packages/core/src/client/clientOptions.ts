@@ -48,7 +48,7 @@ export interface ClientOptions {
   maxUnacked?: number
   /** Protocol mode: acknowledge after this many messages. @default 64 */
   ackEvery?: number
-  /** Protocol mode: or this long after the first unacknowledged one. @default 20 */
+  /** Protocol mode: or at most this long after the first unacknowledged one. @default 20 */
   ackDelayMs?: number
   /** Default timeout of `request()`. @default 30000 */
   requestTimeoutMs?: number
@@ -56,18 +56,20 @@ export interface ClientOptions {
   startClosed?: boolean
 }
 
+// A top-level constant, which bundlers inline.
+export const defaultRequestTimeoutMs = 30_000
+
 export const clientDefaults = {
   mode: 'protocol',
   heartbeat: { intervalMs: 25_000, timeoutMs: 10_000 },
-  requestTimeoutMs: 30_000,
+  requestTimeoutMs: defaultRequestTimeoutMs,
 } as const
 
 /** The default raw framing: `{ t, d }`, the same field names as the protocol's envelope. */
 export const defaultFraming: RawFraming = {
   wrap: (type, data) => ({ t: type, d: data }),
   unwrap: (value) => {
-    if (typeof value !== 'object' || value === null) return undefined
-    const { t, d } = value as { t?: unknown; d?: unknown }
+    const { t, d } = (value ?? {}) as { t?: unknown; d?: unknown }
     return typeof t === 'string' ? { type: t, data: d } : undefined
   },
 }

@@ -49,30 +49,20 @@ export interface ClientEvents {
  * `$welcome` (the client sets that itself).
  */
 export function clientStateOf(state: ConnectionState): ClientState | undefined {
-  switch (state.status) {
-    case 'connecting':
-      return { status: 'connecting', attempt: state.attempt }
-    case 'open':
-      return undefined
-    case 'reconnecting':
-      return {
+  if (state.status === 'open') return undefined
+  if (state.status === 'connecting') return { status: 'connecting', attempt: state.attempt }
+  if (state.status === 'closing') return { status: 'closing' }
+  const { cause } = state
+  const lastError = cause?.error && { lastError: cause.error }
+  return state.status === 'reconnecting'
+    ? {
         status: 'reconnecting',
         attempt: state.attempt,
         delayMs: state.delayMs,
         closeCode: state.cause.code,
-        ...(state.cause.error === undefined ? {} : { lastError: state.cause.error }),
+        ...lastError,
       }
-    case 'closing':
-      return { status: 'closing' }
-    case 'closed': {
-      const { cause } = state
-      return {
-        status: 'closed',
-        ...(cause === undefined ? {} : { closeCode: cause.code }),
-        ...(cause?.error === undefined ? {} : { lastError: cause.error }),
-      }
-    }
-  }
+    : { status: 'closed', ...(cause && { closeCode: cause.code }), ...lastError }
 }
 
 /** Same status and same fields: no change to tell subscribers about. */
