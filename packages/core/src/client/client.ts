@@ -12,7 +12,7 @@ import {
   protocolVersion,
 } from '../protocol/envelope.js'
 import { ReliableStream } from '../protocol/reliableStream.js'
-import { PendingRequests, errorPayload, parseRequest } from '../protocol/rpc.js'
+import { PendingRequests, abortedError, errorPayload, parseRequest } from '../protocol/rpc.js'
 import type { ErrorPayload } from '../protocol/rpc.js'
 import type {
   AnySchema,
@@ -201,9 +201,7 @@ export class Client<S extends Schema = AnySchema> {
       throw new LifelineError('INVALID_ARGUMENT', 'request() needs protocol mode')
     }
     this.#assertUsable()
-    if (options.signal?.aborted) {
-      throw new LifelineError('ABORTED', `request ${method} was aborted`)
-    }
+    if (options.signal?.aborted) throw abortedError(method)
     // A counter of its own, not the `$req`'s `s`: numbers start again after a session reset,
     // while requests from before it may still be waiting.
     const id = this.#nextRequestId++

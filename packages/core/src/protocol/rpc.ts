@@ -35,6 +35,11 @@ export function errorPayload(error: unknown): { payload: ErrorPayload; deliberat
     : { payload: { code: 'INTERNAL', message: 'internal error' }, deliberate: false }
 }
 
+/** The rejection of a request whose `AbortSignal` aborted. */
+export function abortedError(method: string): LifelineError {
+  return new LifelineError('ABORTED', `request ${method} was aborted`)
+}
+
 /** A `$req` payload, checked. */
 export interface InboundRequest {
   id: string | number
@@ -93,7 +98,7 @@ export class PendingRequests {
         if (error) reject(error)
         else resolve(value)
       }
-      const onAbort = (): void => end(new LifelineError('ABORTED', `request ${method} was aborted`))
+      const onAbort = (): void => end(abortedError(method))
       const timer = this.#clock.setTimeout(
         () =>
           end(
