@@ -3,16 +3,19 @@
 // Lifeline's ReconnectingWebSocket. The receiving server runs in another process. Fresh processes
 // per sample, variants in rotated order, a warm-up round, 5 measured rounds; medians with
 // min–max and the ratio to raw `ws` (one write per frame) of the same round.
+import { loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import {
-  loadavg,
-  medianRatio,
+  markdownTable,
   progress,
-  rotated,
+  ratioOf,
+  roundsFrom,
+  runRounds,
   runSample,
+  section,
   spread,
-  startServer,
-} from '../lib/processes.js'
+} from '../lib/samples.js'
+import { startServer } from '../lib/serverProcess.js'
 
 interface Sample {
   ms: number
@@ -28,11 +31,16 @@ const labels: Record<(typeof variants)[number], string> = {
 }
 const bursts = [10, 100, 1_000]
 const total = Number(process.env.BURST_MESSAGES ?? 100_000)
-const rounds = Number(process.env.BURST_ROUNDS ?? 5)
+const rounds = roundsFrom('BURST_ROUNDS', 5)
 const sampleScript = fileURLToPath(new URL('./sample.ts', import.meta.url))
 const serverScript = fileURLToPath(new URL('./server.ts', import.meta.url))
 
-async function run(variant: string, burst: number): Promise<Sample> {
+interface Case {
+  variant: (typeof variants)[number]
+  burst: number
+}
+
+async function run({ variant, burst }: Case): Promise<Sample> {
   const server = await startServer(serverScript, [String(total)])
   try {
     return await runSample<Sample>(sampleScript, [
@@ -47,36 +55,44 @@ async function run(variant: string, burst: number): Promise<Sample> {
 }
 
 const load = loadavg()[0] ?? 0
-const cases = bursts.flatMap((burst) => variants.map((variant) => ({ variant, burst })))
-const key = ({ variant, burst }: { variant: string; burst: number }) => `${variant}/${burst}`
-progress('burst: warm-up round')
-for (const variant of variants) await run(variant, 100)
-const results = new Map<string, Sample[]>(cases.map((c) => [key(c), []]))
-for (let round = 0; round < rounds; round++) {
-  progress(`burst: round ${round + 1}/${rounds}`)
-  for (const c of rotated(cases, round)) results.get(key(c))?.push(await run(c.variant, c.burst))
+const cases: Case[] = bursts.flatMap((burst) => variants.map((variant) => ({ variant, burst })))
+// One warm-up per variant (at bursts of 100), not one per case.
+for (const variant of variants) {
+  progress(`burst warm-up ${variant}`)
+  await run({ variant, burst: 100 })
 }
+const results = await runRounds(cases, rounds, run, {
+  label: 'burst',
+  name: (c) => `${c.variant}/${c.burst}`,
+  warmUp: false,
+})
 
-const rate = (sample: Sample) => (total / sample.ms) * 1000
-console.log('## Burst sends in Node: one syscall per burst\n')
-console.log(
-  `${total} ~100 B messages sent in bursts of N (one burst per event-loop turn) to a ws server in ` +
-    `another process, until it has them all; ${rounds} rounds, load average ${load.toFixed(1)} at the start.\n`,
-)
-console.log('| burst | sender | msgs/s, median (min–max) | vs raw ws | send CPU µs/msg |')
-console.log('| --- | --- | --- | --- | --- |')
-for (const burst of bursts) {
-  const baseline = results.get(key({ variant: 'ws', burst })) ?? []
-  for (const variant of variants) {
-    const samples = results.get(key({ variant, burst })) ?? []
-    console.log(
-      `| ${burst} | ${labels[variant]} | ${spread(samples.map(rate), 0)} | ${medianRatio(
-        samples.map(rate),
-        baseline.map(rate),
-      ).toFixed(2)}× | ${spread(
+const rate = (samples: readonly Sample[]) => samples.map((sample) => (total / sample.ms) * 1000)
+const samplesOf = (variant: string, burst: number) =>
+  results.get(cases.find((c) => c.variant === variant && c.burst === burst) as Case) ?? []
+const rows = bursts.flatMap((burst) => {
+  const baseline = rate(samplesOf('ws', burst))
+  return variants.map((variant) => {
+    const samples = samplesOf(variant, burst)
+    return [
+      String(burst),
+      labels[variant],
+      spread(rate(samples), 0),
+      ratioOf(rate(samples), baseline),
+      spread(
         samples.map((s) => s.sendCpuUsPerMessage),
         2,
-      )} |`,
-    )
-  }
-}
+      ),
+    ]
+  })
+})
+console.log(
+  section(
+    'Burst sends in Node: one syscall per burst',
+    `${total} ~100 B messages sent in bursts of N (one burst per event-loop turn) to a ws server in another process, until it has them all; ${rounds} rounds, load average ${load.toFixed(1)} at the start.`,
+    markdownTable(
+      ['burst', 'sender', 'msgs/s, median (min–max)', 'vs raw ws', 'send CPU µs/msg'],
+      rows,
+    ),
+  ),
+)

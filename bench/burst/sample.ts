@@ -12,7 +12,7 @@ import type { Socket } from 'node:net'
 import { WebSocket } from 'ws'
 import { ReconnectingWebSocket } from '@lifeline/core'
 import type { WebSocketConstructor } from '@lifeline/core'
-import { withTimeout } from '../lib/processes.js'
+import { withTimeout } from '../lib/samples.js'
 
 const [variant = 'ws', portText = '0', burstText = '100', totalText = '100000'] =
   process.argv.slice(2)

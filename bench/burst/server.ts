@@ -1,8 +1,9 @@
 // The receiving side of the burst benchmark, in its own process: a plain `ws` server that counts
 // the frames of each connection and answers `done` once it has `total` of them. Prints `{ port }`
-// once listening and runs until it is signalled.
+// once listening and runs until its parent lets it go (`serverProcess.ts`).
 //   usage: server.ts <total>
 import { WebSocketServer } from 'ws'
+import { announce, exitWithParent } from '../lib/serverProcess.js'
 
 const total = Number(process.argv[2] ?? 100_000)
 const server = new WebSocketServer({ host: '127.0.0.1', port: 0 })
@@ -13,5 +14,5 @@ server.on('connection', (socket) => {
     if (++received === total) socket.send('done')
   })
 })
-process.stdout.write(`${JSON.stringify({ port: (server.address() as { port: number }).port })}\n`)
-process.on('SIGTERM', () => process.exit(0))
+announce({ port: (server.address() as { port: number }).port })
+exitWithParent()

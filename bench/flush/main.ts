@@ -2,10 +2,17 @@
 // flushed on open, against raw `ws` sending the same right after open. Each sample is a fresh
 // process; variants alternate in rotated order; 5 rounds after a warm-up; medians with min–max
 // and the ratio to raw from the same round. Also 10k and 1M queued, to show the growth.
-import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { median } from '../lib/measure.js'
-import { markdownTable, progress, section, spread } from '../lib/samples.js'
+import {
+  markdownTable,
+  progress,
+  ratioOf,
+  roundsFrom,
+  runRounds,
+  runSample,
+  section,
+  spread,
+} from '../lib/samples.js'
 
 interface Sample {
   variant: string
@@ -16,34 +23,21 @@ interface Sample {
 }
 
 const sampleScript = fileURLToPath(new URL('./sample.ts', import.meta.url))
-const run = (variant: string, count: number): Sample =>
-  JSON.parse(
-    execFileSync(
-      process.execPath,
-      ['--expose-gc', '--import', 'tsx', sampleScript, variant, String(count)],
-      {
-        encoding: 'utf8',
-        timeout: 120_000,
-      },
-    ).trim(),
-  ) as Sample
+const run = (variant: string, count: number) =>
+  runSample<Sample>(sampleScript, [variant, String(count)], {
+    flags: ['--expose-gc'],
+    timeoutMs: 120_000,
+  })
 
-const rounds = 5
+const rounds = roundsFrom('FLUSH_ROUNDS', 5)
 const fmt = (value: number) => value.toFixed(1)
 
-progress('flush warm-up')
-run('raw', 10_000)
-run('rws', 10_000)
-const raw: Sample[] = []
-const rws: Sample[] = []
-for (let round = 0; round < rounds; round++) {
-  const order = round % 2 === 0 ? ['raw', 'rws'] : ['rws', 'raw']
-  for (const variant of order) {
-    progress(`flush round ${round + 1}/${rounds} ${variant}`)
-    ;(variant === 'raw' ? raw : rws).push(run(variant, 100_000))
-  }
-}
-const ratios = rws.map((sample, i) => sample.ms / (raw[i]?.ms ?? NaN))
+const results = await runRounds(['raw', 'rws'], rounds, (variant) => run(variant, 100_000), {
+  label: 'flush',
+  warmUp: (variant) => run(variant, 10_000),
+})
+const raw = results.get('raw') ?? []
+const rws = results.get('rws') ?? []
 const main = markdownTable(
   [
     '100,000 queued messages',
@@ -62,21 +56,25 @@ const main = markdownTable(
       'ReconnectingWebSocket flush',
       spread(rws.map((s) => s.ms)),
       spread(rws.map((s) => s.maxBlockMs)),
-      `${median(ratios).toFixed(2)}×`,
+      ratioOf(
+        rws.map((s) => s.ms),
+        raw.map((s) => s.ms),
+      ),
     ],
   ],
 )
-const growth = [10_000, 100_000, 1_000_000].map((count) => {
+const growth: string[][] = []
+for (const count of [10_000, 100_000, 1_000_000]) {
   progress(`flush of ${count}`)
-  const sample = run('rws', count)
-  return [
+  const sample = await run('rws', count)
+  growth.push([
     count.toLocaleString('en'),
     fmt(sample.ms),
     fmt((sample.ms * 1000) / count),
     fmt(sample.maxBlockMs),
     fmt(sample.queuedBytesPerMessage),
-  ]
-})
+  ])
+}
 console.log(
   section(
     'Flush of a queued backlog',

@@ -3,17 +3,18 @@
 // the peers. Each sample is a fresh client process against a fresh server process; variants in
 // rotated order; a warm-up round; medians with min–max and the ratio to raw `ws` of the same round.
 import { execFileSync } from 'node:child_process'
+import { loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
-import { median } from '../lib/measure.js'
 import {
-  loadavg,
-  medianRatio,
-  progress,
-  rotated,
+  markdownTable,
+  ratioOf,
+  roundsFrom,
+  runRounds,
   runSample,
+  section,
   spread,
-  startServer,
-} from '../lib/processes.js'
+} from '../lib/samples.js'
+import { startServer } from '../lib/serverProcess.js'
 
 interface Sample {
   variant: string
@@ -39,7 +40,7 @@ const labels: Record<(typeof variants)[number], string> = {
   'socket.io': 'socket.io-client (websocket transport)',
 }
 const count = Number(process.env.IDLE_CLIENTS ?? 5_000)
-const rounds = Number(process.env.IDLE_ROUNDS ?? 5)
+const rounds = roundsFrom('IDLE_ROUNDS', 5)
 const sampleScript = fileURLToPath(new URL('./sample.ts', import.meta.url))
 const serverScript = fileURLToPath(new URL('../lib/peerServer.ts', import.meta.url))
 
@@ -59,7 +60,6 @@ async function run(variant: string): Promise<Sample> {
       [variant, String(server.info.port), String(count)],
       {
         flags: ['--expose-gc'],
-        timeoutMs: 180_000,
       },
     )
   } finally {
@@ -68,39 +68,50 @@ async function run(variant: string): Promise<Sample> {
 }
 
 const load = loadavg()[0] ?? 0
-progress(`idle: warm-up round (${count} clients per sample)`)
-for (const variant of variants) await run(variant)
-const results = new Map<string, Sample[]>(variants.map((variant) => [variant, []]))
-for (let round = 0; round < rounds; round++) {
-  progress(`idle: round ${round + 1}/${rounds}`)
-  for (const variant of rotated(variants, round)) results.get(variant)?.push(await run(variant))
-}
+const results = await runRounds(variants, rounds, run, { label: `idle (${count} clients):` })
 
 const kb = (bytes: number) => bytes / 1024
 const baseline = results.get('ws') ?? []
-console.log('## Idle clients: memory and connection rate\n')
-console.log(
-  `${count} idle clients in one process against a server in another, heap measured after GC ` +
-    `before and after opening them; ${rounds} rounds, fresh processes, load average ${load.toFixed(1)} at the start.\n`,
-)
-console.log(
-  '| client | heap KB/client, median (min–max) | heap vs raw ws | RSS KB/client | opened/s | opened/s vs raw ws |',
-)
-console.log('| --- | --- | --- | --- | --- | --- |')
-for (const variant of variants) {
+const rows = variants.map((variant) => {
   const samples = results.get(variant) ?? []
-  const heap = samples.map((s) => kb(s.heapPerClient))
-  const rate = samples.map((s) => s.opensPerSecond)
-  console.log(
-    `| ${labels[variant]} | ${spread(heap, 2)} | ${medianRatio(
+  return [
+    labels[variant],
+    spread(
+      samples.map((s) => kb(s.heapPerClient)),
+      2,
+    ),
+    ratioOf(
       samples.map((s) => s.heapPerClient),
       baseline.map((s) => s.heapPerClient),
-    ).toFixed(2)}× | ${spread(
+    ),
+    spread(
       samples.map((s) => kb(s.rssPerClient)),
       1,
-    )} | ${median(rate).toFixed(0)} (${Math.min(...rate).toFixed(0)}–${Math.max(...rate).toFixed(0)}) | ${medianRatio(
-      rate,
+    ),
+    spread(
+      samples.map((s) => s.opensPerSecond),
+      0,
+    ),
+    ratioOf(
+      samples.map((s) => s.opensPerSecond),
       baseline.map((s) => s.opensPerSecond),
-    ).toFixed(2)}× |`,
-  )
-}
+    ),
+  ]
+})
+console.log(
+  section(
+    'Idle clients: memory and connection rate',
+    `${count} idle clients in one process against a server in another, heap measured after GC before and after opening them; ${rounds} rounds, fresh processes, load average ${load.toFixed(1)} at the start.`,
+    markdownTable(
+      [
+        'client',
+        'heap KB/client, median (min–max)',
+        'heap vs raw ws',
+        'RSS KB/client',
+        'opened/s',
+        'opened/s vs raw ws',
+      ],
+      rows,
+    ),
+  ),
+)

@@ -9,7 +9,7 @@ import type { ReconnectingWebSocketOptions } from '@lifeline/core'
 import PartySocket from 'partysocket/ws'
 import { PeerReconnectingWebSocket } from '../lib/reconnectingWebSocketPeer.js'
 import { io } from 'socket.io-client'
-import { withTimeout } from '../lib/processes.js'
+import { withTimeout } from '../lib/samples.js'
 
 const [variant = 'ws', portText = '0', countText = '5000'] = process.argv.slice(2)
 const count = Number(countText)

@@ -1,6 +1,6 @@
 /**
  * The clients the network benchmarks compare, behind one small interface: each opens a link to
- * a server from `serverProcess.ts` on loopback, sends `m` messages as ~100-byte JSON frames,
+ * a server from `benchServer.ts` on loopback, sends `m` messages as ~100-byte JSON frames,
  * decodes every frame it receives (as an application would) and hands `m` and `done` messages
  * to `onMessage`.
  */
@@ -9,7 +9,7 @@ import { ReconnectingWebSocket, createClient } from '@lifeline/core'
 import { WebSocket as PartySocket } from 'partysocket'
 import ReconnectingWebSocketModule from 'reconnecting-websocket'
 import { io } from 'socket.io-client'
-import type { BenchMessage, BenchSchema, ServerKind } from './serverProcess.js'
+import type { BenchMessage, BenchSchema, ServerKind } from './schema.js'
 
 // The package's types declare an ES default export; its CommonJS build exports the class itself.
 const ReconnectingWebSocketLib = ((ReconnectingWebSocketModule as unknown as { default?: unknown })

@@ -1,46 +1,114 @@
 /**
  * Shared pieces of the benchmarks that run each sample in a fresh process: the runner, rotated
- * rounds, medians with min–max, and Markdown tables (every `main.ts` prints a `## Title`, a
- * one-line description and its table on stdout; progress goes to stderr).
+ * rounds, bounded waits, medians with min–max, ratios, and Markdown tables (every `main.ts`
+ * prints a `## Title`, a one-line description and its table on stdout; progress goes to
+ * stderr). A sample script prints one JSON line on stdout, its last.
  */
-import { execFileSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { median } from './measure.js'
 
-/** Runs `script` in a fresh Node process and parses the one JSON line it prints. */
-export function runSample<T>(script: string, args: readonly string[], timeoutMs = 180_000): T {
-  const output = execFileSync(process.execPath, ['--import', 'tsx', script, ...args], {
-    encoding: 'utf8',
-    timeout: timeoutMs,
-    stdio: ['ignore', 'pipe', 'inherit'],
+export interface SampleOptions {
+  /** Node flags before the script, e.g. `--expose-gc`. */
+  readonly flags?: readonly string[]
+  /** The sample is killed and fails after this long. @default 180000 */
+  readonly timeoutMs?: number
+}
+
+/** Runs `script` (TypeScript, through tsx) in a fresh Node process and parses its last line. */
+export function runSample<T>(
+  script: string,
+  args: readonly string[],
+  options: SampleOptions = {},
+): Promise<T> {
+  const timeoutMs = options.timeoutMs ?? 180_000
+  const what = `${script} ${args.join(' ')}`
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [...(options.flags ?? []), '--import', 'tsx', script, ...args],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    )
+    let stdout = ''
+    child.stdout.setEncoding('utf8')
+    child.stdout.on('data', (chunk: string) => (stdout += chunk))
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+    child.once('error', (error) => {
+      clearTimeout(timer)
+      reject(new Error(`${what} failed: ${error.message}`))
+    })
+    child.once('close', (code, signal) => {
+      clearTimeout(timer)
+      if (code !== 0) {
+        const why = signal === null ? `exit code ${code}` : `signal ${signal}`
+        reject(new Error(`${what} failed (${why}; timeout ${timeoutMs} ms)`))
+        return
+      }
+      const line = stdout.trim().split('\n').at(-1) ?? ''
+      try {
+        resolve(JSON.parse(line) as T)
+      } catch {
+        reject(new Error(`${what} printed no JSON line: ${line.slice(0, 200)}`))
+      }
+    })
   })
-  const line = output.trim().split('\n').at(-1) ?? ''
-  return JSON.parse(line) as T
+}
+
+/** The variants of one round, rotated by the round number. */
+export function rotated<T>(variants: readonly T[], round: number): T[] {
+  return variants.map((_, i) => variants[(i + round) % variants.length] as T)
+}
+
+export interface RoundsOptions<V> {
+  /** Prefix of the progress lines. */
+  readonly label?: string
+  /** The warm-up of a variant; `false` when the caller warmed up. @default one `sample(variant)`, not kept */
+  readonly warmUp?: ((variant: V) => Promise<unknown>) | false
+  /** How a variant is named in progress lines. @default String(variant) */
+  readonly name?: (variant: V) => string
 }
 
 /**
- * One warm-up sample per variant, then `rounds` rounds in which every variant runs once, the
- * order rotated each round so a slow phase of the machine hurts all variants alike. Returns the
+ * A warm-up per variant, then `rounds` rounds in which every variant runs once, the order
+ * rotated each round so a slow phase of the machine hurts all variants alike. Returns the
  * samples per variant, indexed by round, so ratios can be taken within a round.
  */
-export function runRounds<T>(
-  variants: readonly string[],
+export async function runRounds<V, T>(
+  variants: readonly V[],
   rounds: number,
-  sample: (variant: string) => T,
-  label = '',
-): Map<string, T[]> {
-  const results = new Map<string, T[]>(variants.map((variant) => [variant, []]))
-  for (const variant of variants) {
-    progress(`${label} warm-up ${variant}`)
-    sample(variant)
+  sample: (variant: V) => Promise<T>,
+  options: RoundsOptions<V> = {},
+): Promise<Map<V, T[]>> {
+  const { label = '', warmUp = sample, name = String } = options
+  const results = new Map<V, T[]>(variants.map((variant) => [variant, []]))
+  for (const variant of warmUp === false ? [] : variants) {
+    progress(`${label} warm-up ${name(variant)}`)
+    await (warmUp as (variant: V) => Promise<unknown>)(variant)
   }
   for (let round = 0; round < rounds; round++) {
-    for (let i = 0; i < variants.length; i++) {
-      const variant = variants[(i + round) % variants.length] as string
-      progress(`${label} round ${round + 1}/${rounds} ${variant}`)
-      results.get(variant)?.push(sample(variant))
+    for (const variant of rotated(variants, round)) {
+      progress(`${label} round ${round + 1}/${rounds} ${name(variant)}`)
+      results.get(variant)?.push(await sample(variant))
     }
   }
   return results
+}
+
+/** `promise`, or a rejection naming `what` after `ms`. */
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms)
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
+
+/** A round count from the environment (for a short run), or the benchmark's default. */
+export function roundsFrom(variable: string, fallback: number): number {
+  const value = Number(process.env[variable] ?? fallback)
+  if (!(Number.isInteger(value) && value > 0)) {
+    throw new Error(`${variable} must be a positive integer`)
+  }
+  return value
 }
 
 export function progress(message: string): void {

@@ -2,10 +2,16 @@
 // mode, and in protocol mode (reliable, sequence numbers, batched acks) against @lifeline/server.
 // Fresh process per sample, variants in rotated order, a warm-up round, 5 measured rounds;
 // medians with min–max and the ratio to raw `ws` from the same round.
-import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { median } from '../lib/measure.js'
-import { markdownTable, progress, section, spread } from '../lib/samples.js'
+import {
+  markdownTable,
+  ratioOf,
+  roundsFrom,
+  runRounds,
+  runSample,
+  section,
+  spread,
+} from '../lib/samples.js'
 
 interface Sample {
   variant: string
@@ -15,42 +21,27 @@ interface Sample {
 
 const variants = ['raw-ws', 'client-raw', 'client-proto'] as const
 const count = 50_000
-const rounds = 5
+const rounds = roundsFrom('PROTOCOL_ROUNDS', 5)
 const script = fileURLToPath(new URL('./sample.ts', import.meta.url))
-const run = (variant: string): Sample =>
-  JSON.parse(
-    execFileSync(process.execPath, ['--import', 'tsx', script, variant, String(count)], {
-      encoding: 'utf8',
-      timeout: 120_000,
-    }).trim(),
-  ) as Sample
 
-for (const variant of variants) {
-  progress(`protocol warm-up ${variant}`)
-  run(variant)
-}
-const results = new Map<string, Sample[]>(variants.map((variant) => [variant, []]))
-for (let round = 0; round < rounds; round++) {
-  const order = variants.map((_, i) => variants[(i + round) % variants.length] as string)
-  for (const variant of order) {
-    progress(`protocol round ${round + 1}/${rounds} ${variant}`)
-    results.get(variant)?.push(run(variant))
-  }
-}
-const fmt = (value: number, digits = 1) => value.toFixed(digits)
-const baseline = results.get('raw-ws') ?? []
+const results = await runRounds(
+  variants,
+  rounds,
+  (variant) => runSample<Sample>(script, [variant, String(count)], { timeoutMs: 120_000 }),
+  { label: 'protocol' },
+)
+const rate = (samples: readonly Sample[]) => samples.map((sample) => (count / sample.ms) * 1000)
+const baseline = rate(results.get('raw-ws') ?? [])
 const rows = variants.map((variant) => {
   const samples = results.get(variant) ?? []
-  const rates = samples.map((sample) => (count / sample.ms) * 1000)
-  const ratios = samples.map((sample, i) => (baseline[i]?.ms ?? NaN) / sample.ms)
   return [
     variant,
-    spread(rates, 0),
+    spread(rate(samples), 0),
     spread(
       samples.map((s) => s.sendCpuUsPerMessage),
       2,
     ),
-    `${fmt(median(ratios), 2)}×`,
+    ratioOf(rate(samples), baseline),
   ]
 })
 console.log(

@@ -3,8 +3,17 @@
 // every 100 ms; then a storm: 1,000 clients after a restart, the peak share of them reopening in
 // any 100 ms window. Each sample is a fresh client process with the server in a child process of
 // its own; variants in rotated order; a warm-up round; medians with min–max.
+import { loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
-import { loadavg, medianRatio, progress, rotated, runSample, spread } from '../lib/processes.js'
+import {
+  markdownTable,
+  ratioOf,
+  roundsFrom,
+  runRounds,
+  runSample,
+  section,
+  spread,
+} from '../lib/samples.js'
 
 interface Sample {
   variant: string
@@ -36,75 +45,82 @@ const stormVariants = [
 ]
 const clients = Number(process.env.RECONNECT_CLIENTS ?? 20)
 const stormClients = Number(process.env.RECONNECT_STORM_CLIENTS ?? 1_000)
-const rounds = Number(process.env.RECONNECT_ROUNDS ?? 5)
-const stormRounds = Number(process.env.RECONNECT_STORM_ROUNDS ?? 3)
+const rounds = roundsFrom('RECONNECT_ROUNDS', 5)
+const stormRounds = roundsFrom('RECONNECT_STORM_ROUNDS', 3)
 const downMs = 2_000
 const script = fileURLToPath(new URL('./sample.ts', import.meta.url))
 const run = (variant: string, count: number) =>
   runSample<Sample>(script, [variant, String(count), String(downMs)], { timeoutMs: 180_000 })
 
-async function measure(variants: readonly string[], count: number, roundCount: number) {
-  progress(`reconnect: warm-up round, ${count} clients per sample`)
-  for (const variant of variants) await run(variant, Math.min(count, 20))
-  const results = new Map<string, Sample[]>(variants.map((variant) => [variant, []]))
-  for (let round = 0; round < roundCount; round++) {
-    progress(`reconnect: ${count} clients, round ${round + 1}/${roundCount}`)
-    for (const variant of rotated(variants, round))
-      results.get(variant)?.push(await run(variant, count))
-  }
-  return results
-}
+/** A warm-up sample of each variant with at most 20 clients, then the rounds with `count`. */
+const measure = (variants: readonly string[], count: number, roundCount: number) =>
+  runRounds(variants, roundCount, (variant) => run(variant, count), {
+    label: `reconnect (${count} clients):`,
+    warmUp: (variant) => run(variant, Math.min(count, 20)),
+  })
 
 const load = loadavg()[0] ?? 0
 const times = await measure(timeVariants, clients, rounds)
 const storm = await measure(stormVariants, stormClients, stormRounds)
 
-console.log('## Reconnect after a server restart\n')
-console.log(
-  `The server (another process) is killed, stays down ${downMs} ms and listens again on the same port; ` +
-    `time from that listen to each client's open. ${clients} clients per sample, ${rounds} rounds; ` +
-    `storm: ${stormClients} clients, ${stormRounds} rounds; load average ${load.toFixed(1)} at the start.\n`,
-)
 const baseline = times.get('ws') ?? []
-console.log(
-  '| client | listen → open ms, median of clients (min–max over rounds) | slowest client ms | vs raw ws |',
-)
-console.log('| --- | --- | --- | --- |')
-for (const variant of timeVariants) {
+const timeRows = timeVariants.map((variant) => {
   const samples = times.get(variant) ?? []
-  console.log(
-    `| ${labels[variant]} | ${spread(
+  return [
+    labels[variant] ?? variant,
+    spread(
       samples.map((s) => s.medianMs),
       0,
-    )} | ${spread(
+    ),
+    spread(
       samples.map((s) => s.maxMs),
       0,
-    )} | ${medianRatio(
+    ),
+    ratioOf(
       samples.map((s) => s.medianMs),
       baseline.map((s) => s.medianMs),
-    ).toFixed(2)}× |`,
-  )
-}
-console.log(
-  `\nStorm: ${stormClients} clients, peak reopens in any 100 ms window (target ≤ 20% for Lifeline)\n`,
-)
-console.log(
-  '| client | peak share per 100 ms, median (min–max) | all reopened after ms | vs raw ws (peak) |',
-)
-console.log('| --- | --- | --- | --- |')
+    ),
+  ]
+})
 const stormBaseline = storm.get('ws') ?? []
-for (const variant of stormVariants) {
+const stormRows = stormVariants.map((variant) => {
   const samples = storm.get(variant) ?? []
-  console.log(
-    `| ${labels[variant]} | ${spread(
+  return [
+    labels[variant] ?? variant,
+    `${spread(
       samples.map((s) => s.peakShare * 100),
       0,
-    )}% | ${spread(
+    )}%`,
+    spread(
       samples.map((s) => s.maxMs),
       0,
-    )} | ${medianRatio(
+    ),
+    ratioOf(
       samples.map((s) => s.peakShare),
       stormBaseline.map((s) => s.peakShare),
-    ).toFixed(2)}× |`,
-  )
-}
+    ),
+  ]
+})
+console.log(
+  section(
+    'Reconnect after a server restart',
+    `The server (another process) is killed, stays down ${downMs} ms and listens again on the same port; time from that listen to each client's open. ${clients} clients per sample, ${rounds} rounds; storm: ${stormClients} clients, ${stormRounds} rounds; load average ${load.toFixed(1)} at the start.`,
+    `${markdownTable(
+      [
+        'client',
+        'listen → open ms, median of clients (min–max over rounds)',
+        'slowest client ms',
+        'vs raw ws',
+      ],
+      timeRows,
+    )}\n\nStorm: ${stormClients} clients, peak reopens in any 100 ms window (target ≤ 20% for Lifeline)\n\n${markdownTable(
+      [
+        'client',
+        'peak share per 100 ms, median (min–max)',
+        'all reopened after ms',
+        'vs raw ws (peak)',
+      ],
+      stormRows,
+    )}`,
+  ),
+)

@@ -11,7 +11,8 @@ import PartySocket from 'partysocket/ws'
 import { PeerReconnectingWebSocket } from '../lib/reconnectingWebSocketPeer.js'
 import { io } from 'socket.io-client'
 import { median } from '../lib/measure.js'
-import { startServer, wallClockMs, withTimeout } from '../lib/processes.js'
+import { withTimeout } from '../lib/samples.js'
+import { startServer, wallClockMs } from '../lib/serverProcess.js'
 
 const [variant = 'lifeline', clientsText = '20', downText = '2000'] = process.argv.slice(2)
 const clients = Number(clientsText)

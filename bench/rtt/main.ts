@@ -5,7 +5,15 @@
 import { fileURLToPath } from 'node:url'
 import { clientVariants, variantLabels } from '../lib/clients.js'
 import { median } from '../lib/measure.js'
-import { markdownTable, ratioOf, runRounds, runSample, section, spread } from '../lib/samples.js'
+import {
+  markdownTable,
+  ratioOf,
+  roundsFrom,
+  runRounds,
+  runSample,
+  section,
+  spread,
+} from '../lib/samples.js'
 
 interface Sample {
   firstConnectMs: number
@@ -15,17 +23,17 @@ interface Sample {
   cpuUsPerRoundTrip: number
 }
 
-const rounds = 5
+const rounds = roundsFrom('RTT_ROUNDS', 5)
 const count = 10_000
-const variants = [...clientVariants, 'rpc'] as const
+const variants: readonly string[] = [...clientVariants, 'rpc']
 const labels: Record<string, string> = { ...variantLabels, rpc: 'Lifeline client.request() RPC' }
 const script = fileURLToPath(new URL('./sample.ts', import.meta.url))
 
-const results = runRounds(
+const results = await runRounds(
   variants,
   rounds,
   (variant) => runSample<Sample>(script, [variant, String(count)]),
-  'rtt',
+  { label: 'rtt' },
 )
 const pick = (variant: string, key: keyof Sample) =>
   (results.get(variant) ?? []).map((sample) => sample[key])

@@ -6,7 +6,8 @@
 // round-trip p50/p99 in µs and client CPU µs per round trip.
 import { openClient, serverKindOf, type BenchClient, type ClientVariant } from '../lib/clients.js'
 import { median } from '../lib/measure.js'
-import { benchText, spawnServer, type BenchMessage } from '../lib/serverProcess.js'
+import { benchText, type BenchMessage } from '../lib/schema.js'
+import { spawnBenchServer } from '../lib/serverProcess.js'
 
 const [variantText = 'raw-ws', countText = '10000'] = process.argv.slice(2)
 const rpc = variantText === 'rpc'
@@ -20,7 +21,7 @@ const timer = setTimeout(() => {
   process.stderr.write(`${variantText}: no end within ${timeoutMs} ms\n`)
   process.exit(1)
 }, timeoutMs)
-const server = await spawnServer(serverKindOf(variant), 'echo')
+const server = await spawnBenchServer(serverKindOf(variant), 'echo')
 
 let onReply: () => void = () => undefined
 const connect = async (): Promise<{ client: BenchClient; ms: number }> => {

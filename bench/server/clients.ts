@@ -6,7 +6,7 @@
 // Runs until the parent ends it once the server has handled everything.
 //   usage: clients.ts <lifeline|ws> <port> <clients> <perClient>
 import { WebSocket } from 'ws'
-import { withTimeout } from '../lib/processes.js'
+import { withTimeout } from '../lib/samples.js'
 
 const [variant = 'lifeline', portText = '0', clientsText = '100', perClientText = '2000'] =
   process.argv.slice(2)

@@ -4,16 +4,18 @@
 // Fresh processes per sample, variants in rotated order, a warm-up round, 5 measured rounds;
 // medians with min–max and the ratio to the raw `ws` server of the same round.
 import { spawn } from 'node:child_process'
+import { loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import {
-  loadavg,
-  medianRatio,
-  progress,
-  rotated,
+  markdownTable,
+  ratioOf,
+  roundsFrom,
+  runRounds,
+  section,
   spread,
-  startServer,
   withTimeout,
-} from '../lib/processes.js'
+} from '../lib/samples.js'
+import { startServer } from '../lib/serverProcess.js'
 
 interface Result {
   ms: number
@@ -28,7 +30,7 @@ const labels = {
 const clients = 100
 const perClient = Number(process.env.SERVER_MESSAGES_PER_CLIENT ?? 2_000)
 const total = clients * perClient
-const rounds = Number(process.env.SERVER_ROUNDS ?? 5)
+const rounds = roundsFrom('SERVER_ROUNDS', 5)
 const serverScript = fileURLToPath(new URL('./server.ts', import.meta.url))
 const clientScript = fileURLToPath(new URL('./clients.ts', import.meta.url))
 
@@ -60,36 +62,34 @@ async function run(variant: string): Promise<Result> {
 }
 
 const load = loadavg()[0] ?? 0
-progress('server: warm-up round')
-for (const variant of variants) await run(variant)
-const results = new Map<string, Result[]>(variants.map((variant) => [variant, []]))
-for (let round = 0; round < rounds; round++) {
-  progress(`server: round ${round + 1}/${rounds}`)
-  for (const variant of rotated(variants, round)) results.get(variant)?.push(await run(variant))
-}
+const results = await runRounds(variants, rounds, run, { label: 'server:' })
 
-const rate = (result: Result) => (total / result.ms) * 1000
+const rate = (samples: readonly Result[]) => samples.map((result) => (total / result.ms) * 1000)
+const cpu = (samples: readonly Result[]) => samples.map((result) => result.cpuUsPerMessage)
 const baseline = results.get('ws') ?? []
-console.log('## Server throughput, 100 clients\n')
-console.log(
-  `${clients} raw ws clients (one process) each send ${perClient} ~100 B JSON messages to a server in ` +
-    `another process; messages handled per second, from the first to the last; ${rounds} rounds, load average ${load.toFixed(1)} at the start.\n`,
-)
-console.log(
-  '| server | msgs/s, median (min–max) | msgs/s vs raw ws | server CPU µs/msg | CPU/msg vs raw ws |',
-)
-console.log('| --- | --- | --- | --- | --- |')
-for (const variant of variants) {
+const rows = variants.map((variant) => {
   const samples = results.get(variant) ?? []
-  const cpu = samples.map((s) => s.cpuUsPerMessage)
-  const cpuRatio = medianRatio(
-    cpu,
-    baseline.map((s) => s.cpuUsPerMessage),
-  )
-  console.log(
-    `| ${labels[variant]} | ${spread(samples.map(rate), 0)} | ${medianRatio(
-      samples.map(rate),
-      baseline.map(rate),
-    ).toFixed(2)}× | ${spread(cpu, 2)} | ${cpuRatio.toFixed(2)}× |`,
-  )
-}
+  return [
+    labels[variant],
+    spread(rate(samples), 0),
+    ratioOf(rate(samples), rate(baseline)),
+    spread(cpu(samples), 2),
+    ratioOf(cpu(samples), cpu(baseline)),
+  ]
+})
+console.log(
+  section(
+    'Server throughput, 100 clients',
+    `${clients} raw ws clients (one process) each send ${perClient} ~100 B JSON messages to a server in another process; messages handled per second, from the first to the last; ${rounds} rounds, load average ${load.toFixed(1)} at the start.`,
+    markdownTable(
+      [
+        'server',
+        'msgs/s, median (min–max)',
+        'msgs/s vs raw ws',
+        'server CPU µs/msg',
+        'CPU/msg vs raw ws',
+      ],
+      rows,
+    ),
+  ),
+)

@@ -2,10 +2,12 @@
 // mode (JSON codec) or a plain `ws` server doing the same work per frame (decode the JSON
 // envelope, dispatch on its type to a handler). Prints `{ port }` once listening, then one line
 // `{ ms, cpuUsPerMessage }` once `total` messages have reached the handler: time and this
-// process's CPU from the first handled message to the last. Runs until it is signalled.
+// process's CPU from the first handled message to the last. Runs until its parent lets it go
+// (`serverProcess.ts`).
 //   usage: server.ts <lifeline|ws> <total>
 import { WebSocketServer } from 'ws'
 import { createServer } from '@lifeline/server'
+import { announce, exitWithParent } from '../lib/serverProcess.js'
 
 const [variant = 'lifeline', totalText = '200000'] = process.argv.slice(2)
 const total = Number(totalText)
@@ -50,5 +52,5 @@ if (variant === 'lifeline') {
   )
   port = (server.address() as { port: number }).port
 }
-process.stdout.write(`${JSON.stringify({ port })}\n`)
-process.on('SIGTERM', () => process.exit(0))
+announce({ port })
+exitWithParent()

@@ -6,7 +6,15 @@
 // per message, and the ratio to raw `ws` from the same round.
 import { fileURLToPath } from 'node:url'
 import { clientVariants, variantLabels } from '../lib/clients.js'
-import { markdownTable, ratioOf, runRounds, runSample, section, spread } from '../lib/samples.js'
+import {
+  markdownTable,
+  ratioOf,
+  roundsFrom,
+  runRounds,
+  runSample,
+  section,
+  spread,
+} from '../lib/samples.js'
 
 interface Sample {
   ms: number
@@ -14,7 +22,7 @@ interface Sample {
   serverCpuUsPerMessage: number
 }
 
-const rounds = 5
+const rounds = roundsFrom('THROUGHPUT_ROUNDS', 5)
 const counts = { oneway: 50_000, echo: 20_000 } as const
 const script = fileURLToPath(new URL('./sample.ts', import.meta.url))
 
@@ -26,11 +34,11 @@ const targets = {
 
 for (const mode of ['oneway', 'echo'] as const) {
   const count = counts[mode]
-  const results = runRounds(
+  const results = await runRounds(
     clientVariants,
     rounds,
     (variant) => runSample<Sample>(script, [variant, mode, String(count)]),
-    `throughput ${mode}`,
+    { label: `throughput ${mode}` },
   )
   const rate = (samples: readonly Sample[]) => samples.map((sample) => (count / sample.ms) * 1000)
   const baseline = rate(results.get('raw-ws') ?? [])

@@ -4,7 +4,8 @@
 // JSON line: elapsed ms, the client process's CPU µs per message over the same span, and the
 // server process's CPU µs per message over its whole life (connection and handshake included).
 import { openClient, serverKindOf, type ClientVariant } from '../lib/clients.js'
-import { benchText, spawnServer, type ServerMode } from '../lib/serverProcess.js'
+import { benchText, type ServerMode } from '../lib/schema.js'
+import { spawnBenchServer } from '../lib/serverProcess.js'
 
 const [variantText = 'raw-ws', modeText = 'oneway', countText = '50000'] = process.argv.slice(2)
 const variant = variantText as ClientVariant
@@ -12,7 +13,7 @@ const mode: ServerMode = modeText === 'echo' ? 'echo' : 'sink'
 const count = Number(countText)
 const timeoutMs = 60_000
 
-const server = await spawnServer(serverKindOf(variant), mode, count)
+const server = await spawnBenchServer(serverKindOf(variant), mode, count)
 let received = 0
 let resolveDone: (at: number) => void = () => undefined
 const done = new Promise<number>((resolve) => (resolveDone = resolve))
