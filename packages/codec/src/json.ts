@@ -54,7 +54,8 @@ export function json(options?: JsonCodecOptions): TextCodec {
         // whatever a toJSON or getter threw.
         throw encodeFailed('value cannot be encoded as JSON (a BigInt, a cycle?)', error)
       }
-      if (text === undefined) throw encodeFailed(`JSON cannot encode ${typeof value}`)
+      if (text === undefined)
+        throw encodeFailed(`JSON cannot encode a message that is ${typeof value}`)
       if (tooLarge) throw encodedTooLarge(maxBytes)
       if (problem) throw encodeFailed(`value ${describe(problem)}`)
       return text
