@@ -38,7 +38,8 @@ export interface BinaryCodec extends Codec {
   encode(value: unknown): Uint8Array
 }
 
-// Top-level constants, which bundlers inline: a bundle with one codec carries only its name.
+// Top-level constants rather than properties of `codecNames`: a bundle with one codec carries
+// only its name.
 export const jsonCodecName = 'lifeline.v1.json'
 export const msgpackCodecName = 'lifeline.v1.msgpack'
 

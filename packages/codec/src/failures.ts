@@ -1,6 +1,7 @@
 import { LifelineError } from './errors.js'
 
-// Top-level constants, so bundlers inline the numbers where the factories below use them.
+// Top-level constants rather than properties of `frameCloseCodes`: a bundle that only uses them
+// does not carry the object.
 const unsupportedData = 1003
 const invalidPayload = 1007
 const messageTooBig = 1009

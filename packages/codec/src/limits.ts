@@ -21,7 +21,8 @@ export interface CodecLimits {
   maxDepth?: number
 }
 
-// Top-level constants, so bundlers inline them into `resolveLimits`.
+// Top-level constants rather than properties of `codecLimitsDefaults`: a bundle that only uses
+// them does not carry the object.
 const defaultMaxBytes = 1_048_576
 const defaultMaxDepth = 64
 

@@ -56,7 +56,8 @@ export interface ClientOptions {
   startClosed?: boolean
 }
 
-// A top-level constant, which bundlers inline.
+// A top-level constant rather than a property of `clientDefaults`: a bundle that only uses it
+// does not carry the object.
 export const defaultRequestTimeoutMs = 30_000
 
 export const clientDefaults = {

@@ -28,7 +28,8 @@ export const controlTypes = {
 
 export type ControlType = (typeof controlTypes)[keyof typeof controlTypes]
 
-// The close codes the client uses, as top-level constants that bundlers inline.
+// The close codes the client uses, as top-level constants rather than properties of
+// `protocolCloseCodes`: a bundle that only uses them does not carry the object.
 /** The peer broke the protocol. */
 export const protocolErrorCode = 1002
 /** The client drops a link whose server broke the protocol, and resumes on a new one. */

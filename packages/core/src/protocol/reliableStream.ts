@@ -39,7 +39,8 @@ export interface ReliableStreamOptions {
   overflow?: Extract<OverflowPolicy, 'error' | 'drop-oldest'>
 }
 
-// Top-level constants, which bundlers inline.
+// Top-level constants rather than properties of `reliableStreamDefaults`: a bundle that only
+// uses them does not carry the object.
 const defaultAckEvery = 64
 const defaultAckDelayMs = 20
 const defaultMaxUnacked = 10_000
