@@ -6,7 +6,7 @@ import { systemClock } from './clock.js'
 import { abandonSocket, bindSockets, detachSocket } from './connection.js'
 import { reportListenerError } from './events.js'
 import { SocketEventTarget } from './socketEventTarget.js'
-import { HeartbeatMonitor } from './heartbeat.js'
+import { HeartbeatMonitor, heartbeatDefaults } from './heartbeat.js'
 import type { HeartbeatHooks } from './heartbeat.js'
 import type { ReconnectingWebSocketOptions } from './options.js'
 import { checkOptions, reconnectingWebSocketDefaults as defaults } from './options.js'
@@ -361,7 +361,8 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
   #onHeartbeatTimeout(): void {
     const socket = this.#socket
     if (!socket) return
-    const { intervalMs = 25_000, timeoutMs = 10_000 } = this.#options.heartbeat || {}
+    const { intervalMs = heartbeatDefaults.intervalMs, timeoutMs = heartbeatDefaults.timeoutMs } =
+      this.#options.heartbeat || {}
     const error = new LifelineError(
       'HEARTBEAT_TIMEOUT',
       `no frame from ${redactUrl(this.#url)} within ${intervalMs + timeoutMs} ms: link is half-open`,
