@@ -91,6 +91,30 @@ export function bindSockets<Owner>(handlers: SocketHandlers<Owner>) {
   }
 }
 
+/** A stream whose writes can be held and then sent together, as `net.Socket`'s are. */
+interface Corkable {
+  cork(): void
+  uncork(): void
+}
+
+/**
+ * Runs `write` with the socket's writes held and sent together, in one `writev`, where the
+ * implementation allows it, and returns what `write` returns. `ws` keeps its `net.Socket` as
+ * `_socket`, a private field that has not changed across its major versions; where it is
+ * missing (browsers, other implementations, a future `ws`) `write` just runs, uncorked. A queue
+ * flush written this way leaves in a few system calls instead of one per message.
+ */
+export function corked<T>(socket: WebSocketLike, write: () => T): T {
+  const stream = (socket as { _socket?: Partial<Corkable> | null })._socket
+  if (typeof stream?.cork !== 'function' || typeof stream.uncork !== 'function') return write()
+  stream.cork()
+  try {
+    return write()
+  } finally {
+    stream.uncork()
+  }
+}
+
 /**
  * Stops hearing a socket we are done with: its late events find no owner. The listeners stay, as
  * no-ops: `ws` sockets are EventEmitters, and an `error` emitted with no listener would crash the

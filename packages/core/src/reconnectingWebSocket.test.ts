@@ -745,6 +745,34 @@ describe('send queue', () => {
     expect(sent.every((data, i) => data === (i === 10_000 ? 'last' : String(i)))).toBe(true)
     socket.close()
   })
+
+  it('corks the stream under a ws-like socket around each flush slice, even when a send throws', () => {
+    const socket = create({ highWaterMarkBytes: 100 })
+    for (let i = 0; i < 4; i++) socket.send(`m${i}`)
+    const fake = FakeWebSocket.last
+    const log: string[] = []
+    // `ws` keeps its net.Socket as `_socket`; the flush holds its writes and sends them as one.
+    Object.assign(fake, {
+      _socket: { cork: () => log.push('cork'), uncork: () => log.push('uncork') },
+    })
+    const send = fake.send.bind(fake)
+    fake.send = (data) => {
+      if (data === 'm3') throw new Error('socket broke')
+      send(data)
+      log.push(String(data))
+      fake.bufferedAmount += 60
+    }
+    const errors: string[] = []
+    socket.addEventListener('error', (event) => errors.push(event.error.code))
+    fake.accept()
+    expect(log).toEqual(['cork', 'm0', 'm1', 'uncork'])
+    fake.bufferedAmount = 0
+    clock.advance(1)
+    expect(log).toEqual(['cork', 'm0', 'm1', 'uncork', 'cork', 'm2', 'uncork'])
+    expect(errors).toEqual(['CONNECTION_ERROR'])
+    expect(socket.queuedMessages).toBe(1)
+    socket.close()
+  })
 })
 
 describe('heartbeat', () => {

@@ -3,7 +3,7 @@ import WebSocketDefault from 'isomorphic-ws'
 import { backoffDefaults, computeBackoffDelay } from './backoff.js'
 import type { Clock, TimerHandle } from './clock.js'
 import { systemClock } from './clock.js'
-import { abandonSocket, bindSockets, detachSocket } from './connection.js'
+import { abandonSocket, bindSockets, corked, detachSocket } from './connection.js'
 import { reportListenerError } from './events.js'
 import { SocketEventTarget } from './socketEventTarget.js'
 import { HeartbeatMonitor, heartbeatDefaults } from './heartbeat.js'
@@ -473,11 +473,13 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
     if (this.#state.status !== 'open' || !socket || !queue) return
     let nextMs: number | undefined
     try {
-      nextMs = flushQueue(
-        queue,
-        socket,
-        this.#clock(),
-        this.#options.highWaterMarkBytes ?? defaults.highWaterMarkBytes,
+      nextMs = corked(socket, () =>
+        flushQueue(
+          queue,
+          socket,
+          this.#clock(),
+          this.#options.highWaterMarkBytes ?? defaults.highWaterMarkBytes,
+        ),
       )
     } catch (error) {
       return this.#emitError(failure('send failed', error, error))

@@ -69,4 +69,52 @@ describe('over a ws socket', () => {
     expect(errors).toHaveLength(1)
     expect(errors[0]).toContain('error of the current socket')
   })
+
+  it('flushes a queued backlog in order with the net socket corked around each slice', async () => {
+    const count = 5000
+    const received: string[] = []
+    const server = fx.add(
+      await startWsServer({
+        onConnection: ({ socket }) => socket.on('message', (data) => received.push(String(data))),
+      }),
+    )
+    // The most frames one outermost cork held: `ws` corks around a frame's two parts itself.
+    let mostWritesInOneCork = 0
+    class Watched extends WebSocket {
+      constructor(url: string, protocols?: string | string[]) {
+        super(url, protocols)
+        // The upgrade response's socket is the net.Socket `ws` goes on to write to.
+        this.once('upgrade', ({ socket: stream }) => {
+          const { cork, uncork, write } = stream
+          let depth = 0
+          let writes = 0
+          stream.cork = () => {
+            if (depth++ === 0) writes = 0
+            cork.call(stream)
+          }
+          stream.uncork = () => {
+            if (--depth === 0) mostWritesInOneCork = Math.max(mostWritesInOneCork, writes)
+            uncork.call(stream)
+          }
+          stream.write = ((...args: unknown[]) => {
+            writes++
+            return (write as (...args: unknown[]) => boolean).apply(stream, args)
+          }) as typeof write
+        })
+      }
+    }
+    const socket = fx.add(
+      new ReconnectingWebSocket(server.url('/'), undefined, {
+        ...quickRetry,
+        WebSocket: Watched,
+        startClosed: true,
+        queue: { maxMessages: count, maxBytes: count * 100 },
+      }),
+    )
+    for (let i = 0; i < count; i++) socket.send(`message ${i}`)
+    socket.reconnect()
+    await waitFor(() => received.length === count, { message: `${count} messages` })
+    expect(received.every((data, i) => data === `message ${i}`)).toBe(true)
+    expect(mostWritesInOneCork).toBeGreaterThan(100)
+  })
 })
