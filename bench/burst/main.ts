@@ -33,7 +33,7 @@ const bursts = [10, 100, 1_000]
 const total = Number(process.env.BURST_MESSAGES ?? 100_000)
 const rounds = roundsFrom('BURST_ROUNDS', 5)
 const sampleScript = fileURLToPath(new URL('./sample.ts', import.meta.url))
-const serverScript = fileURLToPath(new URL('./server.ts', import.meta.url))
+const serverScript = fileURLToPath(new URL('../lib/countingServer.ts', import.meta.url))
 
 interface Case {
   variant: (typeof variants)[number]

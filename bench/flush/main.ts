@@ -13,6 +13,7 @@ import {
   section,
   spread,
 } from '../lib/samples.js'
+import { startServer } from '../lib/serverProcess.js'
 
 interface Sample {
   variant: string
@@ -20,23 +21,41 @@ interface Sample {
   ms: number
   maxBlockMs: number
   queuedBytesPerMessage: number
+  messageBytesPerMessage: number
 }
 
 const sampleScript = fileURLToPath(new URL('./sample.ts', import.meta.url))
-const run = (variant: string, count: number) =>
-  runSample<Sample>(sampleScript, [variant, String(count)], {
-    flags: ['--expose-gc'],
-    timeoutMs: 120_000,
-  })
+const serverScript = fileURLToPath(new URL('../lib/countingServer.ts', import.meta.url))
+async function run(variant: string, count: number): Promise<Sample> {
+  const server = await startServer(serverScript, [String(count)])
+  try {
+    return await runSample<Sample>(
+      sampleScript,
+      [variant, String(server.info.port), String(count)],
+      {
+        flags: ['--expose-gc'],
+        timeoutMs: 180_000,
+      },
+    )
+  } finally {
+    await server.stop()
+  }
+}
 
 const rounds = roundsFrom('FLUSH_ROUNDS', 5)
 const fmt = (value: number) => value.toFixed(1)
 
-const results = await runRounds(['raw', 'rws'], rounds, (variant) => run(variant, 100_000), {
-  label: 'flush',
-  warmUp: (variant) => run(variant, 10_000),
-})
+const results = await runRounds(
+  ['raw', 'raw-corked', 'rws'],
+  rounds,
+  (variant) => run(variant, 100_000),
+  {
+    label: 'flush',
+    warmUp: (variant) => run(variant, 10_000),
+  },
+)
 const raw = results.get('raw') ?? []
+const rawCorked = results.get('raw-corked') ?? []
 const rws = results.get('rws') ?? []
 const main = markdownTable(
   [
@@ -51,6 +70,15 @@ const main = markdownTable(
       spread(raw.map((s) => s.ms)),
       spread(raw.map((s) => s.maxBlockMs)),
       '1.00×',
+    ],
+    [
+      'raw ws, sent after open with its net socket corked',
+      spread(rawCorked.map((s) => s.ms)),
+      spread(rawCorked.map((s) => s.maxBlockMs)),
+      ratioOf(
+        rawCorked.map((s) => s.ms),
+        raw.map((s) => s.ms),
+      ),
     ],
     [
       'ReconnectingWebSocket flush',
@@ -78,8 +106,8 @@ for (const count of [10_000, 100_000, 1_000_000]) {
 console.log(
   section(
     'Flush of a queued backlog',
-    `100,000 ~100-byte messages queued in a ReconnectingWebSocket while closed and flushed on open, against raw ws sending the same after open (server in the same process); fresh process per sample, ${rounds} rounds after a warm-up; then one flush each of 10k, 100k and 1M.`,
-    `${main}\n\nqueued heap per message: ${spread(rws.map((s) => s.queuedBytesPerMessage))} bytes\n\n${markdownTable(
+    `100,000 ~100-byte messages queued in a ReconnectingWebSocket while closed and flushed on open, against raw ws sending the same after open, to a counting ws server in another process; fresh process per sample, ${rounds} rounds after a warm-up; then one flush each of 10k, 100k and 1M.`,
+    `${main}\n\nqueued heap per message, the queue's own: ${spread(rws.map((s) => s.queuedBytesPerMessage))} bytes, on top of the message strings themselves: ${spread(rws.map((s) => s.messageBytesPerMessage))} bytes\n\n${markdownTable(
       ['queued', 'flush ms', 'µs/message', 'longest block ms', 'heap B/message queued'],
       growth,
     )}`,

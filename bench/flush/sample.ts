@@ -1,69 +1,103 @@
-// One sample, in a fresh process: sends N messages to a ws server on 127.0.0.1 — either with raw
-// `ws` right after open, or by queueing them in a ReconnectingWebSocket while it is closed and
-// letting it flush them on open — and prints what it measured as one JSON line.
+// One sample, in a fresh process: sends N distinct ~100-byte JSON messages to a counting `ws`
+// server in another process — either with raw `ws` right after open, or by queueing them in a
+// ReconnectingWebSocket while it is closed and letting it flush them on open — timed until the
+// server says it has them all. `raw-corked` corks the net socket under `ws` around the sends. Prints what it measured as one JSON line.
+//   usage: sample.ts <variant> <port> <count>
+import type { Socket } from 'node:net'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
-import { WebSocket, WebSocketServer } from 'ws'
+import { WebSocket } from 'ws'
 import { ReconnectingWebSocket } from '@lifeline/core'
+import { withTimeout } from '../lib/samples.js'
 
-const [variant = 'raw', countText = '100000'] = process.argv.slice(2)
+/** The net socket under a `ws` WebSocket: `ws` keeps it as `_socket`. */
+const netSocketOf = (socket: WebSocket): Socket =>
+  (socket as unknown as { _socket: Socket })._socket
+
+const [variant = 'raw', portText = '0', countText = '100000'] = process.argv.slice(2)
 const count = Number(countText)
-const payload = 'x'.repeat(100)
+const url = `ws://127.0.0.1:${portText}/`
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => undefined)
+/**
+ * Heap in use once settled. `heapUsed` right after a collection still counts garbage that the
+ * concurrent sweeper has not reached: collect, let the sweeper finish, collect again.
+ */
+const heap = async () => {
+  gc()
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  gc()
+  return process.memoryUsage().heapUsed
+}
 
-const server = new WebSocketServer({ host: '127.0.0.1', port: 0 })
-await new Promise<void>((resolve) => server.once('listening', () => resolve()))
-const { port } = server.address() as { port: number }
-let received = 0
-const allReceived = new Promise<number>((resolve) => {
-  server.on('connection', (socket) =>
-    socket.on('message', () => {
-      if (++received === count) resolve(performance.now())
-    }),
-  )
-})
-const url = `ws://127.0.0.1:${port}/`
+// Flat strings, built before either clock starts. Copied to exact size: a string from
+// JSON.stringify leaves a trimmed tail in the heap that a later compaction frees, which would
+// show up as a negative cost of queueing.
+const heapBefore = await heap()
+const text = 'x'.repeat(80)
+const messages = Array.from({ length: count }, (_, seq) =>
+  Buffer.from(JSON.stringify({ seq, text })).toString('latin1'),
+)
+// What the messages themselves hold, so the queue's own cost can be told apart.
+const messageBytesPerMessage = ((await heap()) - heapBefore) / count
+
+// The monitor measures the gap between its own ticks, and a block before its first tick goes
+// unseen (as after `reset()`): it is enabled a few ticks before the timed part begins.
 const loop = monitorEventLoopDelay({ resolution: 1 })
-
 let started = 0
 let queuedBytesPerMessage = 0
-let client: { close(): void }
-if (variant === 'raw') {
+let done: Promise<unknown>
+let close: () => void
+const corked = variant === 'raw-corked'
+if (variant.startsWith('raw')) {
   const socket = new WebSocket(url)
-  client = socket
-  await new Promise((resolve) => socket.once('open', resolve))
+  close = () => socket.close()
+  done = new Promise((resolve) => socket.once('message', resolve))
+  await withTimeout(new Promise((resolve) => socket.once('open', resolve)), 10_000, 'open')
+  const stream = corked ? netSocketOf(socket) : undefined
   loop.enable()
+  await new Promise((resolve) => setTimeout(resolve, 5))
   started = performance.now()
-  for (let i = 0; i < count; i++) socket.send(payload)
+  stream?.cork()
+  for (const message of messages) socket.send(message)
+  stream?.uncork()
 } else {
   const socket = new ReconnectingWebSocket(url, undefined, {
     startClosed: true,
     queue: { maxMessages: count, maxBytes: count * 200 },
   })
-  client = socket
-  gc()
-  const before = process.memoryUsage().heapUsed
-  for (let i = 0; i < count; i++) socket.send(payload.slice(0, 99) + (i % 10))
-  gc()
-  queuedBytesPerMessage = (process.memoryUsage().heapUsed - before) / count
+  close = () => socket.close()
+  done = new Promise((resolve) => socket.addEventListener('message', resolve, { once: true }))
+  // A first link, as raw ws has before its clock starts: the block measured is the flush's,
+  // not the cold start of Node's HTTP client.
+  const first = new WebSocket(url)
+  await withTimeout(new Promise((resolve) => first.once('open', resolve)), 10_000, 'open')
+  first.close()
+  const beforeQueue = await heap()
+  for (const message of messages) socket.send(message)
+  queuedBytesPerMessage = ((await heap()) - beforeQueue) / count
   socket.addEventListener('statechange', ({ state }) => {
     if (state.status === 'open') {
-      loop.enable()
       started = performance.now()
     }
   })
+  // Connecting takes more than a few ticks: the handshake, then the flush, on open.
+  loop.enable()
   socket.reconnect()
 }
-const finished = await allReceived
+await withTimeout(done, 120_000, 'the server to receive everything')
+const ms = performance.now() - started
 loop.disable()
-client.close()
-server.close()
-for (const socket of server.clients) socket.terminate()
+close()
 console.log(
   JSON.stringify({
     variant,
     count,
-    ms: finished - started,
+    ms,
     maxBlockMs: loop.max / 1e6,
     queuedBytesPerMessage,
+    messageBytesPerMessage,
+    // Read here so `messages` stays alive to the end: were it collected once queued, its
+    // strings' cost would seem to vanish from the queue's.
+    sent: messages.length,
   }),
 )
+process.exit(0)

@@ -3,7 +3,7 @@ import type { SendQueue } from './sendQueue.js'
 import type { WebSocketData, WebSocketLike } from './webSocketLike.js'
 
 /** A flush gives the event loop back after this long, so a huge backlog cannot freeze it. */
-const flushSliceMs = 8
+const flushSliceMs = 5
 
 /**
  * Writes a send queue into an open socket, in order, and says when to go on: `undefined` when
