@@ -95,24 +95,33 @@ export function bindSockets<Owner>(handlers: SocketHandlers<Owner>) {
 interface Corkable {
   cork(): void
   uncork(): void
+  readonly writableCorked?: number
+}
+
+/** Streams corked in this turn, uncorked together when it ends. */
+const corkedStreams: Corkable[] = []
+
+function uncorkAll(): void {
+  for (const stream of corkedStreams) stream.uncork()
+  corkedStreams.length = 0
 }
 
 /**
- * Runs `write` with the socket's writes held and sent together, in one `writev`, where the
- * implementation allows it, and returns what `write` returns. `ws` keeps its `net.Socket` as
- * `_socket`, a private field that has not changed across its major versions; where it is
- * missing (browsers, other implementations, a future `ws`) `write` just runs, uncorked. A queue
- * flush written this way leaves in a few system calls instead of one per message.
+ * Holds the socket's writes until the current turn's synchronous code (and its microtasks) is
+ * done, then sends them together in one `writev`, where the implementation allows it. Called
+ * before each send: a burst of sends or a queue flush leaves in a few system calls instead of
+ * one per message, and a lone send leaves at the end of its turn, as it would have anyway.
+ *
+ * `ws` keeps its `net.Socket` as `_socket`, a private field that has not changed across its
+ * major versions; where it is missing (browsers, other implementations, a future `ws`) writes
+ * go out as they did. A stream already corked (by `ws` itself, or by a caller) is left alone.
  */
-export function corked<T>(socket: WebSocketLike, write: () => T): T {
+export function batchWrites(socket: WebSocketLike): void {
   const stream = (socket as { _socket?: Partial<Corkable> | null })._socket
-  if (typeof stream?.cork !== 'function' || typeof stream.uncork !== 'function') return write()
+  if (typeof stream?.cork !== 'function' || typeof stream.uncork !== 'function') return
+  if (stream.writableCorked) return
   stream.cork()
-  try {
-    return write()
-  } finally {
-    stream.uncork()
-  }
+  if (corkedStreams.push(stream as Corkable) === 1) queueMicrotask(uncorkAll)
 }
 
 /**

@@ -746,15 +746,18 @@ describe('send queue', () => {
     socket.close()
   })
 
-  it('corks the stream under a ws-like socket around each flush slice, even when a send throws', () => {
+  it('holds the writes of a ws-like socket to the end of the turn, for a flush and for sends', async () => {
     const socket = create({ highWaterMarkBytes: 100 })
     for (let i = 0; i < 4; i++) socket.send(`m${i}`)
     const fake = FakeWebSocket.last
     const log: string[] = []
-    // `ws` keeps its net.Socket as `_socket`; the flush holds its writes and sends them as one.
-    Object.assign(fake, {
-      _socket: { cork: () => log.push('cork'), uncork: () => log.push('uncork') },
-    })
+    // `ws` keeps its net.Socket as `_socket`; writes held by cork() leave as one at uncork().
+    const stream = {
+      writableCorked: 0,
+      cork: () => log.push(`cork ${++stream.writableCorked}`),
+      uncork: () => log.push(`uncork ${--stream.writableCorked}`),
+    }
+    Object.assign(fake, { _socket: stream })
     const send = fake.send.bind(fake)
     fake.send = (data) => {
       if (data === 'm3') throw new Error('socket broke')
@@ -765,12 +768,35 @@ describe('send queue', () => {
     const errors: string[] = []
     socket.addEventListener('error', (event) => errors.push(event.error.code))
     fake.accept()
-    expect(log).toEqual(['cork', 'm0', 'm1', 'uncork'])
+    expect(log).toEqual(['cork 1', 'm0', 'm1'])
+    await flushMicrotasks()
+    expect(log.splice(0)).toEqual(['cork 1', 'm0', 'm1', 'uncork 0'])
     fake.bufferedAmount = 0
     clock.advance(1)
-    expect(log).toEqual(['cork', 'm0', 'm1', 'uncork', 'cork', 'm2', 'uncork'])
+    await flushMicrotasks()
+    // A send that throws still has its turn's writes let go.
+    expect(log.splice(0)).toEqual(['cork 1', 'm2', 'uncork 0'])
     expect(errors).toEqual(['CONNECTION_ERROR'])
     expect(socket.queuedMessages).toBe(1)
+    socket.close()
+  })
+
+  it('holds the sends of one turn together on an open link, and corks a stream only once', async () => {
+    const socket = create()
+    FakeWebSocket.last.accept()
+    const log: string[] = []
+    const stream = {
+      writableCorked: 0,
+      cork: () => log.push(`cork ${++stream.writableCorked}`),
+      uncork: () => log.push(`uncork ${--stream.writableCorked}`),
+    }
+    Object.assign(FakeWebSocket.last, { _socket: stream })
+    socket.send('a')
+    socket.send('b')
+    expect(log).toEqual(['cork 1'])
+    expect(FakeWebSocket.last.sent).toEqual(['a', 'b'])
+    await flushMicrotasks()
+    expect(log).toEqual(['cork 1', 'uncork 0'])
     socket.close()
   })
 })

@@ -3,7 +3,7 @@ import WebSocketDefault from 'isomorphic-ws'
 import { backoffDefaults, computeBackoffDelay } from './backoff.js'
 import type { Clock, TimerHandle } from './clock.js'
 import { systemClock } from './clock.js'
-import { abandonSocket, bindSockets, corked, detachSocket } from './connection.js'
+import { abandonSocket, batchWrites, bindSockets, detachSocket } from './connection.js'
 import { reportListenerError } from './events.js'
 import { SocketEventTarget } from './socketEventTarget.js'
 import { HeartbeatMonitor, heartbeatDefaults } from './heartbeat.js'
@@ -191,6 +191,7 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
       !this.#queue?.length &&
       socket?.readyState === readyStates.OPEN
     ) {
+      batchWrites(socket)
       socket.send(data)
       return
     }
@@ -473,13 +474,12 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
     if (this.#state.status !== 'open' || !socket || !queue) return
     let nextMs: number | undefined
     try {
-      nextMs = corked(socket, () =>
-        flushQueue(
-          queue,
-          socket,
-          this.#clock(),
-          this.#options.highWaterMarkBytes ?? defaults.highWaterMarkBytes,
-        ),
+      batchWrites(socket)
+      nextMs = flushQueue(
+        queue,
+        socket,
+        this.#clock(),
+        this.#options.highWaterMarkBytes ?? defaults.highWaterMarkBytes,
       )
     } catch (error) {
       return this.#emitError(failure('send failed', error, error))

@@ -70,7 +70,7 @@ describe('over a ws socket', () => {
     expect(errors[0]).toContain('error of the current socket')
   })
 
-  it('flushes a queued backlog in order with the net socket corked around each slice', async () => {
+  it('writes a flushed backlog and a turn of sends many frames to a write, in order', async () => {
     const count = 5000
     const received: string[] = []
     const server = fx.add(
@@ -114,6 +114,12 @@ describe('over a ws socket', () => {
     for (let i = 0; i < count; i++) socket.send(`message ${i}`)
     socket.reconnect()
     await waitFor(() => received.length === count, { message: `${count} messages` })
+    expect(received.every((data, i) => data === `message ${i}`)).toBe(true)
+    expect(mostWritesInOneCork).toBeGreaterThan(100)
+    // Sends made in one turn on an open link leave together too, and arrive in order.
+    mostWritesInOneCork = 0
+    for (let i = count; i < 2 * count; i++) socket.send(`message ${i}`)
+    await waitFor(() => received.length === 2 * count, { message: `${2 * count} messages` })
     expect(received.every((data, i) => data === `message ${i}`)).toBe(true)
     expect(mostWritesInOneCork).toBeGreaterThan(100)
   })
