@@ -1,6 +1,6 @@
-// Burst sends in Node: bursts of N messages written with one syscall (the net socket under `ws`
-// corked around each burst) against raw `ws` writing one frame per write, for raw `ws` and for
-// Lifeline's ReconnectingWebSocket. The receiving server runs in another process. Fresh processes
+// Burst sends in Node: bursts of N messages written with one syscall against raw `ws` writing
+// one frame per write: raw `ws` with its net socket corked around each burst by hand, and
+// Lifeline's ReconnectingWebSocket, which holds each turn's sends together by itself. The receiving server runs in another process. Fresh processes
 // per sample, variants in rotated order, a warm-up round, 5 measured rounds; medians with
 // min–max and the ratio to raw `ws` (one write per frame) of the same round.
 import { loadavg } from 'node:os'
@@ -22,12 +22,11 @@ interface Sample {
   sendCpuUsPerMessage: number
 }
 
-const variants = ['ws', 'ws-corked', 'lifeline', 'lifeline-corked'] as const
+const variants = ['ws', 'ws-corked', 'lifeline'] as const
 const labels: Record<(typeof variants)[number], string> = {
   ws: 'raw ws, one write per frame',
-  'ws-corked': 'raw ws, corked per burst',
-  lifeline: 'Lifeline, one write per frame',
-  'lifeline-corked': 'Lifeline, corked per burst',
+  'ws-corked': 'raw ws, corked per burst by hand',
+  lifeline: 'Lifeline ReconnectingWebSocket, as it is',
 }
 const bursts = [10, 100, 1_000]
 const total = Number(process.env.BURST_MESSAGES ?? 100_000)

@@ -3,15 +3,12 @@
 // says it has them all. Variants:
 //   ws               raw `ws`, one frame per write (one syscall per message)
 //   ws-corked        raw `ws`, the underlying net socket corked around each burst
-//   lifeline         ReconnectingWebSocket, one frame per write
-//   lifeline-corked  ReconnectingWebSocket whose current `ws` socket is corked around each burst,
-//                    as a user of a Node preset would do it
+//   lifeline         ReconnectingWebSocket as it is: it holds the sends of a turn together itself
 // Prints one JSON line: elapsed ms and the sender's CPU µs per message while sending.
 //   usage: sample.ts <variant> <port> <burst> <total>
 import type { Socket } from 'node:net'
 import { WebSocket } from 'ws'
 import { ReconnectingWebSocket } from '@lifeline/core'
-import type { WebSocketConstructor } from '@lifeline/core'
 import { withTimeout } from '../lib/samples.js'
 
 const [variant = 'ws', portText = '0', burstText = '100', totalText = '100000'] =
@@ -25,28 +22,19 @@ const payload = 'x'.repeat(100)
 const netSocketOf = (socket: WebSocket): Socket =>
   (socket as unknown as { _socket: Socket })._socket
 
-let latest: WebSocket | undefined
-/**
- * `ws` with a hand on the socket in use: what a Node preset would hold for its user. A plain
- * function called with `new` returns the object it builds, so this works as a constructor.
- */
-const TrackedWebSocket = function (address: string, protocols?: string | string[]) {
-  latest = new WebSocket(address, protocols)
-  return latest
-} as unknown as WebSocketConstructor
-
+let net: Socket | undefined
 let send: (data: string) => void
 let done: Promise<unknown>
 let close: () => void
 if (variant.startsWith('ws')) {
   const socket = new WebSocket(url)
-  latest = socket
   await withTimeout(new Promise((resolve) => socket.once('open', resolve)), 10_000, 'open')
+  net = variant === 'ws-corked' ? netSocketOf(socket) : undefined
   send = (data) => socket.send(data)
   done = new Promise((resolve) => socket.once('message', resolve))
   close = () => socket.close()
 } else {
-  const socket = new ReconnectingWebSocket(url, undefined, { WebSocket: TrackedWebSocket })
+  const socket = new ReconnectingWebSocket(url)
   await withTimeout(
     new Promise((resolve) => socket.addEventListener('open', resolve, { once: true })),
     10_000,
@@ -56,13 +44,11 @@ if (variant.startsWith('ws')) {
   done = new Promise((resolve) => socket.addEventListener('message', resolve, { once: true }))
   close = () => socket.close()
 }
-const corked = variant.endsWith('-corked')
 
 let cpuUs = 0
 const started = performance.now()
 for (let sent = 0; sent < total;) {
   const cpuBefore = process.cpuUsage()
-  const net = corked && latest !== undefined ? netSocketOf(latest) : undefined
   net?.cork()
   for (let i = 0; i < burst && sent < total; i++, sent++) send(payload)
   net?.uncork()
