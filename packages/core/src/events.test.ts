@@ -125,6 +125,27 @@ describe('Listeners once', () => {
     expect(log).toEqual(['once', 'always', 'always'])
   })
 
+  it('works as new once every listener of every type is gone', () => {
+    const listeners = new Listeners<TestEvents>()
+    const log: string[] = []
+    const pong = logger(log, 'pong')
+    listeners.add('ping', logger(log, 'once'), { once: true })
+    listeners.add('pong', pong)
+    listeners.setHandler('ping', logger(log, 'handler'))
+    listeners.setHandler('ping', null)
+    listeners.remove('pong', pong)
+    listeners.dispatch('ping', ping)
+    listeners.dispatch('ping', ping)
+    expect(log).toEqual(['once'])
+    expect(listeners.has('ping') || listeners.has('pong')).toBe(false)
+    listeners.add('pong', pong)
+    listeners.setHandler('ping', logger(log, 'handler'))
+    listeners.dispatch('pong', ping)
+    listeners.dispatch('ping', ping)
+    expect(log).toEqual(['once', 'pong', 'handler'])
+    expect(listeners.getHandler('ping')).toBeTypeOf('function')
+  })
+
   it('removes a once listener before calling it, so a nested dispatch does not call it again', () => {
     const listeners = new Listeners<TestEvents>()
     const listener = vi.fn(() => listeners.dispatch('ping', { n: 2 }))

@@ -32,8 +32,11 @@ export function reportListenerError(error: unknown): void {
  * standard does. Events are plain objects, dispatched without cloning. Arrays are copied on
  * write, so a dispatch in progress keeps iterating the array it started with.
  */
+type ByType<Events> = { [K in keyof Events]?: Entry<Events[K]>[] | undefined }
+
 export class Listeners<Events> {
-  #byType: { [K in keyof Events]?: Entry<Events[K]>[] | undefined } = {}
+  /** Made on the first listener and let go with the last: an idle socket holds nothing here. */
+  #byType: ByType<Events> | undefined
 
   add<K extends keyof Events>(
     type: K,
@@ -42,7 +45,7 @@ export class Listeners<Events> {
   ): void {
     const { once = false, signal } = typeof options === 'object' ? options : {}
     if (listener === null || signal?.aborted || this.#find(type, listener)) return
-    this.#byType[type] = [...this.#of(type), { listener, once }]
+    this.#table()[type] = [...this.#of(type), { listener, once }]
     signal?.addEventListener('abort', () => this.remove(type, listener), { once: true })
   }
 
@@ -62,7 +65,7 @@ export class Listeners<Events> {
     const entry: Entry<Events[K]> = { listener: handler, once: false, handler: true }
     const entries = this.#of(type)
     if (previous) previous.removed = true
-    this.#byType[type] = previous
+    this.#table()[type] = previous
       ? entries.map((existing) => (existing === previous ? entry : existing))
       : [...entries, entry]
   }
@@ -72,7 +75,7 @@ export class Listeners<Events> {
   }
 
   dispatch<K extends keyof Events>(type: K, event: Events[K]): void {
-    const entries = this.#byType[type]
+    const entries = this.#byType?.[type]
     if (entries === undefined) return
     for (const entry of entries) {
       if (entry.removed) continue
@@ -87,8 +90,12 @@ export class Listeners<Events> {
     }
   }
 
+  #table(): ByType<Events> {
+    return (this.#byType ??= {})
+  }
+
   #of<K extends keyof Events>(type: K): Entry<Events[K]>[] {
-    return this.#byType[type] ?? []
+    return this.#byType?.[type] ?? []
   }
 
   #find<K extends keyof Events>(type: K, listener: Listener<Events[K]> | null) {
@@ -102,8 +109,11 @@ export class Listeners<Events> {
   #drop<K extends keyof Events>(type: K, removed: Entry<Events[K]> | undefined): void {
     if (removed === undefined) return
     removed.removed = true
+    const byType = this.#byType
+    if (byType === undefined) return
     const rest = this.#of(type).filter((entry) => entry !== removed)
-    // No empty array kept per type: a `once` open listener would leave one in every socket.
-    this.#byType[type] = rest.length > 0 ? rest : undefined
+    // Nothing kept for no listeners: a `once` open listener would leave it in every socket.
+    byType[type] = rest.length > 0 ? rest : undefined
+    if (Object.values(byType).every((entries) => entries === undefined)) this.#byType = undefined
   }
 }

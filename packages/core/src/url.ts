@@ -24,7 +24,9 @@ export function parseWebSocketUrl(input: string | URL): string {
       `invalid WebSocket URL (ws:, wss:, http: or https:, no fragment): ${redactUrl(href || text)}`,
     )
   }
-  return href
+  // The caller's own string when it was already in this form: thousands of sockets to one URL
+  // then share one string.
+  return href === text ? text : href
 }
 
 /**
