@@ -8,7 +8,7 @@ import { gzipSync } from 'node:zlib'
 import { build } from 'esbuild'
 
 /** Ceilings in bytes (min+gzip); see the comment on `entries`. */
-const rwsBudget = 6_100
+const rwsBudget = 6_250
 const clientBudget = 10_700
 
 interface Entry {

@@ -137,10 +137,10 @@ function uncorkAll(): void {
  */
 export function batchWrites(socket: WebSocketLike): void {
   const stream = (socket as { _socket?: Partial<Corkable> | null })._socket
-  if (typeof stream?.cork !== 'function' || typeof stream.uncork !== 'function') return
-  if (stream.writableCorked) return
-  stream.cork()
-  if (corkedStreams.push(stream as Corkable) === 1) queueMicrotask(uncorkAll)
+  if (stream?.cork && stream.uncork && !stream.writableCorked) {
+    stream.cork()
+    if (corkedStreams.push(stream as Corkable) === 1) queueMicrotask(uncorkAll)
+  }
 }
 
 /**
