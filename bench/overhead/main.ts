@@ -65,12 +65,13 @@ class MemorySocket {
     this.emit('open', { type: 'open' })
   }
 
+  /** As the standard dispatches: handlers and listeners are called with the socket as `this`. */
   emit(type: 'open' | 'message' | 'close', event: unknown): void {
     const handler =
       type === 'open' ? this.onopen : type === 'message' ? this.onmessage : this.onclose
-    handler?.(event)
+    handler?.call(this, event)
     const listeners = this.listeners.get(type)
-    if (listeners !== undefined) for (const listener of listeners) listener(event)
+    if (listeners !== undefined) for (const listener of listeners) listener.call(this, event)
   }
 }
 

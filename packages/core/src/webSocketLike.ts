@@ -30,7 +30,9 @@ export type WebSocketData = string | ArrayBufferLike | Blob | ArrayBufferView
 
 /**
  * The standard WebSocket surface Lifeline needs. The browser's `WebSocket`, `ws`, the global
- * `WebSocket` of Node 22+, Bun and Deno, React Native's and `FakeWebSocket` all fit.
+ * `WebSocket` of Node 22+, Bun and Deno, React Native's and `FakeWebSocket` all fit. As the
+ * standard says, an implementation calls its `on<type>` handlers with the socket as `this`:
+ * Lifeline's handlers are shared by all sockets and find their owner through it.
  */
 export interface WebSocketLike {
   readonly readyState: number
