@@ -115,7 +115,14 @@ interface Corkable {
   cork(): void
   uncork(): void
   readonly writableCorked?: number
+  readonly writableLength?: number
 }
+
+/**
+ * Most bytes a turn holds back in one stream: past this, what it holds goes out at once, so a
+ * long synchronous loop of sends neither waits for its end nor piles up in memory first.
+ */
+const maxBatchBytes = 64 * 1024
 
 /** Streams corked in this turn, uncorked together when it ends. */
 const corkedStreams: Corkable[] = []
@@ -137,9 +144,17 @@ function uncorkAll(): void {
  */
 export function batchWrites(socket: WebSocketLike): void {
   const stream = (socket as { _socket?: Partial<Corkable> | null })._socket
-  if (stream?.cork && stream.uncork && !stream.writableCorked) {
+  if (!stream?.cork || !stream.uncork) return
+  if (!stream.writableCorked) {
     stream.cork()
     if (corkedStreams.push(stream as Corkable) === 1) queueMicrotask(uncorkAll)
+  } else if (
+    (stream.writableLength ?? 0) > maxBatchBytes &&
+    corkedStreams.includes(stream as Corkable)
+  ) {
+    // Ours, and full: write out what it holds; the stream stays corked for the rest of the turn.
+    stream.uncork()
+    stream.cork()
   }
 }
 

@@ -799,6 +799,42 @@ describe('send queue', () => {
     expect(log).toEqual(['cork 1', 'uncork 0'])
     socket.close()
   })
+
+  it('lets the held writes of a turn go once they pass 64 KiB, and holds the rest of it', async () => {
+    const socket = create()
+    FakeWebSocket.last.accept()
+    const log: string[] = []
+    const stream = {
+      writableCorked: 0,
+      writableLength: 0,
+      cork: () => log.push(`cork ${++stream.writableCorked}`),
+      uncork: () => {
+        log.push(`uncork ${--stream.writableCorked} at ${stream.writableLength}`)
+        if (stream.writableCorked === 0) stream.writableLength = 0
+      },
+    }
+    const fake = FakeWebSocket.last
+    Object.assign(fake, { _socket: stream })
+    const send = fake.send.bind(fake)
+    fake.send = (data) => {
+      send(data)
+      stream.writableLength += String(data).length
+    }
+    const kib = 'x'.repeat(1024)
+    for (let i = 0; i < 70; i++) socket.send(kib)
+    // The send after the 65th KiB found 65 KiB held: they went out, the rest waits for the turn.
+    expect(log).toEqual(['cork 1', `uncork 0 at ${65 * 1024}`, 'cork 1'])
+    await flushMicrotasks()
+    expect(log.at(-1)).toBe(`uncork 0 at ${5 * 1024}`)
+    expect(fake.sent).toHaveLength(70)
+    // A stream corked by someone else is never uncorked by the socket.
+    log.length = 0
+    stream.cork()
+    stream.writableLength = 100 * 1024
+    socket.send('a')
+    expect(log).toEqual(['cork 1'])
+    socket.close()
+  })
 })
 
 describe('heartbeat', () => {
