@@ -46,7 +46,7 @@ const stormVariants = [
 const clients = Number(process.env.RECONNECT_CLIENTS ?? 20)
 const stormClients = Number(process.env.RECONNECT_STORM_CLIENTS ?? 1_000)
 const rounds = roundsFrom('RECONNECT_ROUNDS', 5)
-const stormRounds = roundsFrom('RECONNECT_STORM_ROUNDS', 3)
+const stormRounds = roundsFrom('RECONNECT_STORM_ROUNDS', 5)
 const downMs = 2_000
 const script = fileURLToPath(new URL('./sample.ts', import.meta.url))
 const run = (variant: string, count: number) =>
