@@ -1,5 +1,5 @@
 import { LifelineError } from '@lifeline/codec'
-import type { Clock } from '../clock.js'
+import type { Clock, TimerHandle } from '../clock.js'
 import { protocolError } from './envelope.js'
 
 /**
@@ -64,16 +64,36 @@ export function parseRequest(d: unknown): InboundRequest {
   return { id, method: m, data }
 }
 
+/** A request waiting for its response. */
+interface Waiting {
+  resolve(value: unknown): void
+  reject(error: LifelineError): void
+  method: string
+  timeoutMs: number
+  /** `clock.now()` past which it fails with `REQUEST_TIMEOUT`. */
+  deadline: number
+  signal: AbortSignal | undefined
+  onAbort: (() => void) | undefined
+}
+
 /**
  * Requests that wait for their response, by id: each ends exactly once, by its response, its
  * timeout, its AbortSignal or `rejectAll`, and never hangs past its timeout. The caller picks
  * ids unique per session and direction (the server uses the `$req`'s own `s`, the client a
  * counter that survives session resets).
+ *
+ * One timer serves every request, armed for the earliest deadline: a timer of its own per
+ * request cost more CPU than the rest of a round trip's bookkeeping (in Node each one made and
+ * dropped a timer list, since no other timer has the same duration). A response leaves the timer
+ * alone; when it fires it fails what is due and re-arms for the next deadline, or stops when
+ * nothing waits. `rejectAll` stops it, so a closed client or session holds no timer.
  */
 export class PendingRequests {
-  /** What ends each request: it forgets the request, stops its timer and settles its promise. */
-  readonly #pending = new Map<number, (error: LifelineError | undefined, value?: unknown) => void>()
+  readonly #pending = new Map<number, Waiting>()
   readonly #clock: Clock
+  #timer: TimerHandle | undefined
+  /** The deadline the timer is armed for; Infinity when it is not. */
+  #timerAt = Infinity
 
   constructor(clock: Clock) {
     this.#clock = clock
@@ -91,26 +111,22 @@ export class PendingRequests {
     signal: AbortSignal | undefined,
   ): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      const end = (error: LifelineError | undefined, value?: unknown): void => {
-        this.#pending.delete(id)
-        this.#clock.clearTimeout(timer)
-        signal?.removeEventListener('abort', onAbort)
-        if (error) reject(error)
-        else resolve(value)
-      }
-      const onAbort = (): void => end(abortedError(method))
-      const timer = this.#clock.setTimeout(
-        () =>
-          end(
-            new LifelineError(
-              'REQUEST_TIMEOUT',
-              `request ${method} got no response in ${timeoutMs} ms`,
-            ),
-          ),
+      const deadline = this.#clock.now() + timeoutMs
+      const waiting: Waiting = {
+        resolve,
+        reject,
+        method,
         timeoutMs,
-      )
-      signal?.addEventListener('abort', onAbort, { once: true })
-      this.#pending.set(id, end)
+        deadline,
+        signal,
+        onAbort: undefined,
+      }
+      if (signal !== undefined) {
+        waiting.onAbort = () => this.#end(id, abortedError(method))
+        signal.addEventListener('abort', waiting.onAbort, { once: true })
+      }
+      this.#pending.set(id, waiting)
+      if (deadline < this.#timerAt) this.#arm(deadline)
     })
   }
 
@@ -125,7 +141,8 @@ export class PendingRequests {
       throw protocolError('$res needs a payload { id, d } or { id, e: { code, message } }')
     }
     // A string id is never one of ours (the client numbers its requests): nothing to settle.
-    this.#pending.get(id as number)?.(
+    this.#end(
+      id as number,
       e === undefined
         ? undefined
         : new LifelineError('REMOTE_ERROR', message as string, { remoteCode: code as string }),
@@ -135,7 +152,50 @@ export class PendingRequests {
 
   /** Rejects every pending request (the session ended or the server closes). */
   rejectAll(message: string): void {
+    this.#disarm()
     // Each one deletes itself, which a Map's iteration allows.
-    for (const end of this.#pending.values()) end(new LifelineError('CLOSED', message))
+    for (const id of this.#pending.keys()) this.#end(id, new LifelineError('CLOSED', message))
+  }
+
+  /** Ends a request, if it still waits: forgets it and settles its promise. */
+  #end(id: number, error: LifelineError | undefined, value?: unknown): void {
+    const waiting = this.#pending.get(id)
+    if (waiting === undefined) return
+    this.#pending.delete(id)
+    if (waiting.onAbort !== undefined) waiting.signal?.removeEventListener('abort', waiting.onAbort)
+    if (error === undefined) waiting.resolve(value)
+    else waiting.reject(error)
+  }
+
+  #arm(deadline: number): void {
+    this.#disarm()
+    this.#timerAt = deadline
+    this.#timer = this.#clock.setTimeout(this.#onTimer, Math.max(0, deadline - this.#clock.now()))
+  }
+
+  #disarm(): void {
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer)
+    this.#timer = undefined
+    this.#timerAt = Infinity
+  }
+
+  /** Fails every request that is due, then waits for the earliest deadline left. */
+  readonly #onTimer = (): void => {
+    this.#timer = undefined
+    this.#timerAt = Infinity
+    const now = this.#clock.now()
+    let next = Infinity
+    for (const [id, { method, timeoutMs, deadline }] of this.#pending) {
+      if (deadline <= now) {
+        this.#end(
+          id,
+          new LifelineError(
+            'REQUEST_TIMEOUT',
+            `request ${method} got no response in ${timeoutMs} ms`,
+          ),
+        )
+      } else if (deadline < next) next = deadline
+    }
+    if (next < this.#timerAt) this.#arm(next)
   }
 }

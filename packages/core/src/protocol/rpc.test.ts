@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest'
+import { ManualClock } from '../testing/index.js'
+import { PendingRequests } from './rpc.js'
+
+/** Settles of each request, as they happen: 'id:value' or 'id:CODE'. */
+function track(requests: PendingRequests, log: string[]) {
+  return (id: number, timeoutMs: number, signal?: AbortSignal) =>
+    requests.add(id, `m${id}`, timeoutMs, signal).then(
+      (value) => void log.push(`${id}:${String(value)}`),
+      (error: { code: string }) => void log.push(`${id}:${error.code}`),
+    )
+}
+
+const settle = () => new Promise<void>((resolve) => setTimeout(resolve, 0))
+
+describe('PendingRequests', () => {
+  it('serves every request with one timer and fails each at its own deadline', async () => {
+    const clock = new ManualClock()
+    const requests = new PendingRequests(clock)
+    const log: string[] = []
+    const add = track(requests, log)
+    void add(1, 1000)
+    clock.advance(100)
+    void add(2, 1000)
+    // A later request with a shorter timeout moves the one timer earlier.
+    void add(3, 300)
+    expect(clock.pending).toBe(1)
+    clock.advance(299)
+    await settle()
+    expect(log).toEqual([])
+    clock.advance(1)
+    await settle()
+    expect(log).toEqual(['3:REQUEST_TIMEOUT'])
+    clock.advance(599)
+    await settle()
+    expect(log).toEqual(['3:REQUEST_TIMEOUT'])
+    clock.advance(1)
+    await settle()
+    expect(log).toEqual(['3:REQUEST_TIMEOUT', '1:REQUEST_TIMEOUT'])
+    clock.advance(100)
+    await settle()
+    expect(log).toEqual(['3:REQUEST_TIMEOUT', '1:REQUEST_TIMEOUT', '2:REQUEST_TIMEOUT'])
+    expect(requests.size).toBe(0)
+    expect(clock.pending).toBe(0)
+  })
+
+  it('leaves the timer to a response, and stops it once it finds nothing waiting', async () => {
+    const clock = new ManualClock()
+    const requests = new PendingRequests(clock)
+    const log: string[] = []
+    const add = track(requests, log)
+    void add(1, 1000)
+    requests.respond({ id: 1, d: 'one' })
+    void add(2, 1000)
+    clock.advance(500)
+    requests.respond({ id: 2, d: 'two' })
+    await settle()
+    expect(log).toEqual(['1:one', '2:two'])
+    expect(clock.pending).toBe(1)
+    // The timer fires for the first deadline, finds nothing due, and is not armed again.
+    clock.advance(500)
+    expect(clock.pending).toBe(0)
+    // A late response is ignored; a new request arms the timer again.
+    requests.respond({ id: 1, d: 'late' })
+    void add(3, 50)
+    clock.advance(50)
+    await settle()
+    expect(log).toEqual(['1:one', '2:two', '3:REQUEST_TIMEOUT'])
+  })
+
+  it('re-arms for a request still waiting after the earlier one was answered', async () => {
+    const clock = new ManualClock()
+    const requests = new PendingRequests(clock)
+    const log: string[] = []
+    const add = track(requests, log)
+    void add(1, 100)
+    clock.advance(50)
+    void add(2, 100)
+    requests.respond({ id: 1, d: 'one' })
+    clock.advance(50)
+    expect(clock.pending).toBe(1)
+    clock.advance(49)
+    await settle()
+    expect(log).toEqual(['1:one'])
+    clock.advance(1)
+    await settle()
+    expect(log).toEqual(['1:one', '2:REQUEST_TIMEOUT'])
+  })
+
+  it('ends a request once: by its signal, by rejectAll, never twice', async () => {
+    const clock = new ManualClock()
+    const requests = new PendingRequests(clock)
+    const log: string[] = []
+    const add = track(requests, log)
+    const controller = new AbortController()
+    void add(1, 1000, controller.signal)
+    void add(2, 1000)
+    controller.abort()
+    requests.respond({ id: 1, d: 'after abort' })
+    requests.rejectAll('closed')
+    expect(clock.pending).toBe(0)
+    clock.advance(1000)
+    await settle()
+    expect(log).toEqual(['1:ABORTED', '2:CLOSED'])
+    expect(requests.size).toBe(0)
+  })
+})
