@@ -9,7 +9,7 @@ import { build } from 'esbuild'
 
 /** Ceilings in bytes (min+gzip); see the comment on `entries`. */
 const rwsBudget = 6_250
-const clientBudget = 10_700
+const clientBudget = 10_850
 
 interface Entry {
   name: string
