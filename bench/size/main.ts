@@ -9,7 +9,7 @@ import { build } from 'esbuild'
 
 /** Ceilings in bytes (min+gzip); see the comment on `entries`. */
 const rwsBudget = 6_250
-const clientBudget = 10_850
+const clientBudget = 10_900
 
 interface Entry {
   name: string

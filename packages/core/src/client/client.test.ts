@@ -300,6 +300,19 @@ describe('RPC', () => {
     expect(clock.pending).toBe(0)
   })
 
+  it('leaves no timer once the link is closed for good after its requests were answered', async () => {
+    const client = create()
+    welcome()
+    const result = client.request('add', { a: 1, b: 2 })
+    deliver({ t: '$res', d: { id: 1, d: 3 }, s: 1, a: 1 })
+    await expect(result).resolves.toBe(3)
+    // The server refuses the client for good: nothing reconnects, and nothing may stay armed.
+    FakeWebSocket.last.serverClose(4403, 'forbidden')
+    expect(client.state.status).toBe('closed')
+    await flushMicrotasks()
+    expect(clock.pending).toBe(0)
+  })
+
   it('survives a reconnect: the request is resent and answered once', async () => {
     const client = create()
     welcome('S1')

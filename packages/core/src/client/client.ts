@@ -389,6 +389,7 @@ export class Client<S extends Schema = AnySchema> {
   #linkDown(): void {
     this.#welcomed = false
     this.#stream.linkDown()
+    this.#requests.stopIfIdle()
   }
 
   #attempt(): number {

@@ -86,7 +86,7 @@ interface Waiting {
  * request cost more CPU than the rest of a round trip's bookkeeping (in Node each one made and
  * dropped a timer list, since no other timer has the same duration). A response leaves the timer
  * alone; when it fires it fails what is due and re-arms for the next deadline, or stops when
- * nothing waits. `rejectAll` stops it, so a closed client or session holds no timer.
+ * nothing waits. `rejectAll` and `stopIfIdle` stop it, so a closed client holds no timer.
  */
 export class PendingRequests {
   readonly #pending = new Map<number, Waiting>()
@@ -112,20 +112,9 @@ export class PendingRequests {
   ): Promise<unknown> {
     return new Promise((resolve, reject) => {
       const deadline = this.#clock.now() + timeoutMs
-      const waiting: Waiting = {
-        resolve,
-        reject,
-        method,
-        timeoutMs,
-        deadline,
-        signal,
-        onAbort: undefined,
-      }
-      if (signal !== undefined) {
-        waiting.onAbort = () => this.#end(id, abortedError(method))
-        signal.addEventListener('abort', waiting.onAbort, { once: true })
-      }
-      this.#pending.set(id, waiting)
+      const onAbort = signal && (() => this.#end(id, abortedError(method)))
+      if (onAbort) signal?.addEventListener('abort', onAbort, { once: true })
+      this.#pending.set(id, { resolve, reject, method, timeoutMs, deadline, signal, onAbort })
       if (deadline < this.#timerAt) this.#arm(deadline)
     })
   }
@@ -157,12 +146,20 @@ export class PendingRequests {
     for (const id of this.#pending.keys()) this.#end(id, new LifelineError('CLOSED', message))
   }
 
+  /**
+   * Stops the timer when nothing waits. Called when the link goes down: a timer left armed by
+   * answered requests would otherwise keep a Node process alive until it fires.
+   */
+  stopIfIdle(): void {
+    if (this.#pending.size === 0) this.#disarm()
+  }
+
   /** Ends a request, if it still waits: forgets it and settles its promise. */
   #end(id: number, error: LifelineError | undefined, value?: unknown): void {
     const waiting = this.#pending.get(id)
     if (waiting === undefined) return
     this.#pending.delete(id)
-    if (waiting.onAbort !== undefined) waiting.signal?.removeEventListener('abort', waiting.onAbort)
+    if (waiting.onAbort) waiting.signal?.removeEventListener('abort', waiting.onAbort)
     if (error === undefined) waiting.resolve(value)
     else waiting.reject(error)
   }
