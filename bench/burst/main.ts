@@ -1,8 +1,9 @@
 // Burst sends in Node: bursts of N messages written with one syscall against raw `ws` writing
 // one frame per write: raw `ws` with its net socket corked around each burst by hand, and
-// Lifeline's ReconnectingWebSocket, which holds each turn's sends together by itself. The receiving server runs in another process. Fresh processes
-// per sample, variants in rotated order, a warm-up round, 5 measured rounds; medians with
-// min–max and the ratio to raw `ws` (one write per frame) of the same round.
+// Lifeline's ReconnectingWebSocket, which holds each turn's sends together by itself. The
+// receiving server runs in another process. Fresh processes per sample, variants in rotated
+// order, a warm-up round, 5 measured rounds; medians with min–max and the ratio to raw `ws`
+// (one write per frame) of the same round.
 import { loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import {

@@ -1,7 +1,8 @@
 // One sample, in a fresh process: sends N distinct ~100-byte JSON messages to a counting `ws`
 // server in another process — either with raw `ws` right after open, or by queueing them in a
 // ReconnectingWebSocket while it is closed and letting it flush them on open — timed until the
-// server says it has them all. `raw-corked` corks the net socket under `ws` around the sends. Prints what it measured as one JSON line.
+// server says it has them all. `raw-corked` corks the net socket under `ws` around the sends.
+// Prints what it measured as one JSON line.
 //   usage: sample.ts <variant> <port> <count>
 import type { Socket } from 'node:net'
 import { monitorEventLoopDelay } from 'node:perf_hooks'

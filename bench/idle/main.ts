@@ -1,7 +1,8 @@
 // Idle clients: heap and RSS per open, idle client (5,000 in one process) and the rate at which
 // they open, for Lifeline's ReconnectingWebSocket with its heartbeat on (and off), raw `ws` and
 // the peers. Each sample is a fresh client process against a fresh server process; variants in
-// rotated order; a warm-up round; medians with min–max and the ratio to raw `ws` of the same round.
+// rotated order; a warm-up round; medians with min–max and the ratio to raw `ws` of the same
+// round.
 import { execFileSync } from 'node:child_process'
 import { loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'

@@ -1,6 +1,6 @@
-// The receiving side of the burst and flush benchmarks, in its own process: a plain `ws` server that counts
-// the frames of each connection and answers `done` once it has `total` of them. Prints `{ port }`
-// once listening and runs until its parent lets it go (`serverProcess.ts`).
+// The receiving side of the burst and flush benchmarks, in its own process: a plain `ws` server
+// that counts the frames of each connection and answers `done` once it has `total` of them.
+// Prints `{ port }` once listening and runs until its parent lets it go (`serverProcess.ts`).
 //   usage: countingServer.ts <total>
 import { WebSocketServer } from 'ws'
 import { announce, exitWithParent } from '../lib/serverProcess.js'
