@@ -221,6 +221,7 @@ export class Session<S extends Schema, User> implements Peer<S, User> {
     if (this.link !== link) return false
     this.link = undefined
     this.stream.linkDown()
+    this.requests.stopIfIdle()
     return true
   }
 
