@@ -2,23 +2,24 @@ import { describe, expect, it } from 'vitest'
 import { ManualClock } from '../testing/index.js'
 import { PendingRequests } from './rpc.js'
 
-/** Settles of each request, as they happen: 'id:value' or 'id:CODE'. */
-function track(requests: PendingRequests, log: string[]) {
-  return (id: number, timeoutMs: number, signal?: AbortSignal) =>
+/** Pending requests on a manual clock, with a log of how each settles: 'id:value' or 'id:CODE'. */
+function setup() {
+  const clock = new ManualClock()
+  const requests = new PendingRequests(clock)
+  const log: string[] = []
+  const add = (id: number, timeoutMs: number, signal?: AbortSignal) =>
     requests.add(id, `m${id}`, timeoutMs, signal).then(
       (value) => void log.push(`${id}:${String(value)}`),
       (error: { code: string }) => void log.push(`${id}:${error.code}`),
     )
+  return { clock, requests, log, add }
 }
 
 const settle = () => new Promise<void>((resolve) => setTimeout(resolve, 0))
 
 describe('PendingRequests', () => {
   it('serves every request with one timer and fails each at its own deadline', async () => {
-    const clock = new ManualClock()
-    const requests = new PendingRequests(clock)
-    const log: string[] = []
-    const add = track(requests, log)
+    const { clock, requests, log, add } = setup()
     void add(1, 1000)
     clock.advance(100)
     void add(2, 1000)
@@ -45,10 +46,7 @@ describe('PendingRequests', () => {
   })
 
   it('leaves the timer to a response, and stops it once it finds nothing waiting', async () => {
-    const clock = new ManualClock()
-    const requests = new PendingRequests(clock)
-    const log: string[] = []
-    const add = track(requests, log)
+    const { clock, requests, log, add } = setup()
     void add(1, 1000)
     requests.respond({ id: 1, d: 'one' })
     void add(2, 1000)
@@ -69,10 +67,7 @@ describe('PendingRequests', () => {
   })
 
   it('re-arms for a request still waiting after the earlier one was answered', async () => {
-    const clock = new ManualClock()
-    const requests = new PendingRequests(clock)
-    const log: string[] = []
-    const add = track(requests, log)
+    const { clock, requests, log, add } = setup()
     void add(1, 100)
     clock.advance(50)
     void add(2, 100)
@@ -88,10 +83,7 @@ describe('PendingRequests', () => {
   })
 
   it('ends a request once: by its signal, by rejectAll, never twice', async () => {
-    const clock = new ManualClock()
-    const requests = new PendingRequests(clock)
-    const log: string[] = []
-    const add = track(requests, log)
+    const { clock, requests, log, add } = setup()
     const controller = new AbortController()
     void add(1, 1000, controller.signal)
     void add(2, 1000)
