@@ -277,6 +277,18 @@ describe('RPC', () => {
     client.close()
   })
 
+  it('rejects a timeout that is not a positive number, and sends nothing for it', async () => {
+    const client = create()
+    welcome()
+    for (const timeoutMs of [0, -1, Number.NaN]) {
+      await expect(client.request('add', { a: 1, b: 2 }, { timeoutMs })).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+      })
+    }
+    expect(receivedTypes()).toEqual(['$hello'])
+    client.close()
+  })
+
   it('rejects with ABORTED when its signal aborts, and at once for an aborted signal', async () => {
     const client = create()
     welcome()

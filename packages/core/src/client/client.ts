@@ -44,7 +44,11 @@ export interface SendOptions {
 }
 
 export interface RequestOptions {
-  /** @default the client's `requestTimeoutMs` (30000) */
+  /**
+   * Milliseconds to wait for the response before `REQUEST_TIMEOUT`: a positive number
+   * (`Infinity` waits as long as the client lives); anything else rejects `INVALID_ARGUMENT`.
+   * @default the client's `requestTimeoutMs` (30000)
+   */
   timeoutMs?: number
   signal?: AbortSignal
 }
@@ -205,17 +209,19 @@ export class Client<S extends Schema = AnySchema> {
         throw new LifelineError('INVALID_ARGUMENT', 'request() needs protocol mode')
       }
       this.#assertUsable()
+      const timeoutMs =
+        options.timeoutMs ?? this.#options.requestTimeoutMs ?? defaultRequestTimeoutMs
+      if (!(timeoutMs > 0)) {
+        throw new LifelineError('INVALID_ARGUMENT', `timeoutMs must be positive, got ${timeoutMs}`)
+      }
       if (options.signal?.aborted) throw abortedError(method)
       // A counter of its own, not the `$req`'s `s`: numbers start again after a session reset,
       // while requests from before it may still be waiting.
       const id = this.#nextRequestId++
       this.#stream.send('$req', { id, m: method, d: data })
-      return this.#requests.add(
-        id,
-        method,
-        options.timeoutMs ?? this.#options.requestTimeoutMs ?? defaultRequestTimeoutMs,
-        options.signal,
-      ) as Promise<ResponseOf<ServerMethods<S>, K>>
+      return this.#requests.add(id, method, timeoutMs, options.signal) as Promise<
+        ResponseOf<ServerMethods<S>, K>
+      >
     } catch (error) {
       return Promise.reject(error)
     }

@@ -82,6 +82,27 @@ describe('PendingRequests', () => {
     expect(log).toEqual(['1:one', '2:REQUEST_TIMEOUT'])
   })
 
+  it('waits past the longest timer delay in steps, and never times out with an infinite timeout', async () => {
+    const { clock, requests, log, add } = setup()
+    const maxTimerMs = 2 ** 31 - 1
+    void add(1, 3 * maxTimerMs)
+    void add(2, Infinity)
+    expect(clock.nextDelay()).toBe(maxTimerMs)
+    clock.advance(2 * maxTimerMs)
+    await settle()
+    expect(log).toEqual([])
+    expect(clock.pending).toBe(1)
+    clock.advance(maxTimerMs)
+    await settle()
+    expect(log).toEqual(['1:REQUEST_TIMEOUT'])
+    // What is left never times out: no timer is armed for it.
+    expect(clock.pending).toBe(0)
+    expect(requests.size).toBe(1)
+    requests.respond({ id: 2, d: 'two' })
+    await settle()
+    expect(log).toEqual(['1:REQUEST_TIMEOUT', '2:two'])
+  })
+
   it('ends a request once: by its signal, by rejectAll, never twice', async () => {
     const { clock, requests, log, add } = setup()
     const controller = new AbortController()

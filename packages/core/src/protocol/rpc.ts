@@ -64,6 +64,9 @@ export function parseRequest(d: unknown): InboundRequest {
   return { id, method: m, data }
 }
 
+/** The longest delay a timer takes. */
+const maxTimerMs = 2 ** 31 - 1
+
 /** A request waiting for its response. */
 interface Waiting {
   resolve(value: unknown): void
@@ -167,7 +170,10 @@ export class PendingRequests {
   #arm(deadline: number): void {
     this.#disarm()
     this.#timerAt = deadline
-    this.#timer = this.#clock.setTimeout(this.#onTimer, Math.max(0, deadline - this.#clock.now()))
+    // Timers take at most 2^31 - 1 ms (Node fires a longer one after 1 ms): a later deadline
+    // is checked when that much has passed, and the timer armed again.
+    const delayMs = Math.min(maxTimerMs, Math.max(0, deadline - this.#clock.now()))
+    this.#timer = this.#clock.setTimeout(this.#onTimer, delayMs)
   }
 
   #disarm(): void {
