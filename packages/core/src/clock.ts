@@ -1,3 +1,6 @@
+/** Timers take at most 2^31 - 1 ms; beyond, Node and browsers fire them at once. */
+export const maxTimerMs = 2 ** 31 - 1
+
 /** An opaque timer handle: whatever the clock's `setTimeout` returns. */
 export type TimerHandle = unknown
 

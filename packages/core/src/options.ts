@@ -1,5 +1,6 @@
 import { LifelineError } from '@lifeline/codec'
 import { backoffDefaults } from './backoff.js'
+import { maxTimerMs } from './clock.js'
 import type { Clock } from './clock.js'
 import type { HeartbeatOptions } from './heartbeat.js'
 import type { SendQueueOptions } from './sendQueue.js'
@@ -98,9 +99,6 @@ export const reconnectingWebSocketDefaults = {
   connectionTimeoutMs: 10_000,
   highWaterMarkBytes: 1024 * 1024,
 } as const
-
-/** Timers take at most 2^31 - 1 ms; beyond, Node and browsers fire them at once. */
-const maxTimerMs = 2 ** 31 - 1
 
 function check(name: string, value: number | undefined, max = Infinity): void {
   if (value !== undefined && !(value >= 0 && value <= max)) {

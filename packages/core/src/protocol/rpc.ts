@@ -1,4 +1,5 @@
 import { LifelineError } from '@lifeline/codec'
+import { maxTimerMs } from '../clock.js'
 import type { Clock, TimerHandle } from '../clock.js'
 import { protocolError } from './envelope.js'
 
@@ -63,9 +64,6 @@ export function parseRequest(d: unknown): InboundRequest {
   }
   return { id, method: m, data }
 }
-
-/** The longest delay a timer takes. */
-const maxTimerMs = 2 ** 31 - 1
 
 /** A request waiting for its response. */
 interface Waiting {
@@ -170,8 +168,8 @@ export class PendingRequests {
   #arm(deadline: number): void {
     this.#disarm()
     this.#timerAt = deadline
-    // Timers take at most 2^31 - 1 ms (Node fires a longer one after 1 ms): a later deadline
-    // is checked when that much has passed, and the timer armed again.
+    // A deadline further than a timer can wait is checked when that much has passed, and the
+    // timer armed again.
     const delayMs = Math.min(maxTimerMs, Math.max(0, deadline - this.#clock.now()))
     this.#timer = this.#clock.setTimeout(this.#onTimer, delayMs)
   }
@@ -199,6 +197,6 @@ export class PendingRequests {
         )
       } else if (deadline < next) next = deadline
     }
-    if (next < this.#timerAt) this.#arm(next)
+    if (next !== Infinity) this.#arm(next)
   }
 }
