@@ -1,6 +1,7 @@
 import { LifelineError, type Codec, type OutboundFrame } from '@lifeline/codec'
 import type { TimerHandle } from '@lifeline/core'
 import {
+  checkRequest,
   controlTypes,
   protocolError,
   ReliableStream,
@@ -147,20 +148,10 @@ export class Session<S extends Schema, User> implements Peer<S, User> {
   request(method: string, data: unknown, options: RequestOptions = {}): Promise<never> {
     if (this.ended) return Promise.reject(new LifelineError('CLOSED', closedMessage))
     const timeoutMs = options.timeoutMs ?? this.context.options.requestTimeoutMs
-    if (typeof method !== 'string' || !(timeoutMs > 0)) {
-      return Promise.reject(
-        new LifelineError(
-          'INVALID_ARGUMENT',
-          'request needs a method name and a positive timeoutMs',
-        ),
-      )
-    }
-    if (options.signal?.aborted === true) {
-      return Promise.reject(new LifelineError('ABORTED', `request ${method} was aborted`))
-    }
     // The id is the `s` the `$req` gets: unique per session and direction, restarts included.
     const id = this.stream.lastSent + 1
     try {
+      checkRequest(method, timeoutMs, options.signal)
       this.sendReliable(controlTypes.request, { id, m: method, d: data })
     } catch (error) {
       return Promise.reject(error as Error)

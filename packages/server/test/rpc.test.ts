@@ -147,6 +147,21 @@ describe('RPC: server calls client', () => {
     })
   })
 
+  it('rejects a bad method or timeout with INVALID_ARGUMENT and sends nothing for it', async () => {
+    const { client, peer } = await connected()
+    for (const timeoutMs of [0, -1, Number.NaN]) {
+      await expect(peer.request('x', null, { timeoutMs })).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+      })
+    }
+    await expect(peer.request(42 as unknown as string, null)).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    })
+    // The next request is the first one on the wire, with the first id.
+    void peer.request('after', null).catch(() => undefined)
+    expect(await client.next('$req')).toMatchObject({ d: { id: 1, m: 'after' }, s: 1 })
+  })
+
   it('rejects with CLOSED when the session ends', async () => {
     const { client, peer } = await connected()
     const answer = peer.request('slow', null)

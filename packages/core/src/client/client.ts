@@ -12,7 +12,7 @@ import {
   protocolVersion,
 } from '../protocol/envelope.js'
 import { ReliableStream } from '../protocol/reliableStream.js'
-import { PendingRequests, abortedError, errorPayload, parseRequest } from '../protocol/rpc.js'
+import { PendingRequests, checkRequest, errorPayload, parseRequest } from '../protocol/rpc.js'
 import type { ErrorPayload } from '../protocol/rpc.js'
 import type {
   AnySchema,
@@ -211,10 +211,7 @@ export class Client<S extends Schema = AnySchema> {
       this.#assertUsable()
       const timeoutMs =
         options.timeoutMs ?? this.#options.requestTimeoutMs ?? defaultRequestTimeoutMs
-      if (!(timeoutMs > 0)) {
-        throw new LifelineError('INVALID_ARGUMENT', `timeoutMs must be positive, got ${timeoutMs}`)
-      }
-      if (options.signal?.aborted) throw abortedError(method)
+      checkRequest(method, timeoutMs, options.signal)
       // A counter of its own, not the `$req`'s `s`: numbers start again after a session reset,
       // while requests from before it may still be waiting.
       const id = this.#nextRequestId++

@@ -9,7 +9,7 @@ export {
 } from './envelope.js'
 export type { ControlType, Envelope } from './envelope.js'
 export { ReliableStream, reliableStreamDefaults } from './reliableStream.js'
-export { PendingRequests, RpcError, errorPayload, parseRequest } from './rpc.js'
+export { PendingRequests, RpcError, checkRequest, errorPayload, parseRequest } from './rpc.js'
 export type { ErrorPayload, InboundRequest } from './rpc.js'
 export type {
   Arrival,

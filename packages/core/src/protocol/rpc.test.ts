@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { ManualClock } from '../testing/index.js'
-import { PendingRequests } from './rpc.js'
+import { PendingRequests, checkRequest } from './rpc.js'
 
 /** Pending requests on a manual clock, with a log of how each settles: 'id:value' or 'id:CODE'. */
 function setup() {
@@ -116,5 +116,32 @@ describe('PendingRequests', () => {
     await settle()
     expect(log).toEqual(['1:ABORTED', '2:CLOSED'])
     expect(requests.size).toBe(0)
+  })
+})
+
+describe('checkRequest', () => {
+  it('passes a method name, a positive timeout and a live signal', () => {
+    expect(() => checkRequest('m', 1, new AbortController().signal)).not.toThrow()
+    expect(() => checkRequest('m', Number.POSITIVE_INFINITY, undefined)).not.toThrow()
+  })
+
+  it.each([0, -5, Number.NaN])('throws INVALID_ARGUMENT for timeoutMs %s', (timeoutMs) => {
+    expect(() => checkRequest('m', timeoutMs, undefined)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+    )
+  })
+
+  it('throws INVALID_ARGUMENT for a method that is not a string', () => {
+    expect(() => checkRequest(7, 1000, undefined)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+    )
+  })
+
+  it('throws ABORTED for a signal that has already aborted', () => {
+    const controller = new AbortController()
+    controller.abort()
+    expect(() => checkRequest('m', 1000, controller.signal)).toThrow(
+      expect.objectContaining({ code: 'ABORTED', message: 'request m was aborted' }),
+    )
   })
 })

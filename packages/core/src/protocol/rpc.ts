@@ -37,8 +37,30 @@ export function errorPayload(error: unknown): { payload: ErrorPayload; deliberat
 }
 
 /** The rejection of a request whose `AbortSignal` aborted. */
-export function abortedError(method: string): LifelineError {
+function abortedError(method: string): LifelineError {
   return new LifelineError('ABORTED', `request ${method} was aborted`)
+}
+
+/**
+ * Checks a request before anything is sent, on either side: `INVALID_ARGUMENT` for a method that
+ * is not a string or a timeout that is not a positive number (with one timer for all requests, a
+ * `NaN` deadline would never come), `ABORTED` for a signal that has already aborted.
+ */
+export function checkRequest(
+  method: unknown,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): asserts method is string {
+  if (typeof method !== 'string') {
+    throw new LifelineError('INVALID_ARGUMENT', 'a request needs a method name (a string)')
+  }
+  if (!(timeoutMs > 0)) {
+    throw new LifelineError(
+      'INVALID_ARGUMENT',
+      `timeoutMs must be a positive number, got ${String(timeoutMs)}`,
+    )
+  }
+  if (signal?.aborted) throw abortedError(method)
 }
 
 /** A `$req` payload, checked. */
