@@ -6,6 +6,7 @@ import type {
   WebSocketConstructor,
   WebSocketLike,
 } from './webSocketLike.js'
+import { holdWrites, type Corkable } from './writeBatch.js'
 
 /** What the owner of sockets hears from each of them; `owner` is the one the socket was opened for. */
 export interface SocketHandlers<Owner> {
@@ -110,52 +111,14 @@ export function bindSockets<Owner>(handlers: SocketHandlers<Owner>) {
   }
 }
 
-/** A stream whose writes can be held and then sent together, as `net.Socket`'s are. */
-interface Corkable {
-  cork(): void
-  uncork(): void
-  readonly writableCorked?: number
-  readonly writableLength?: number
-}
-
 /**
- * Most bytes a turn holds back in one stream: past this, what it holds goes out at once, so a
- * long synchronous loop of sends neither waits for its end nor piles up in memory first.
- */
-const maxBatchBytes = 64 * 1024
-
-/** Streams corked in this turn, uncorked together when it ends. */
-const corkedStreams: Corkable[] = []
-
-function uncorkAll(): void {
-  for (const stream of corkedStreams) stream.uncork()
-  corkedStreams.length = 0
-}
-
-/**
- * Holds the socket's writes until the current turn's synchronous code (and its microtasks) is
- * done, then sends them together in one `writev`, where the implementation allows it. Called
- * before each send: a burst of sends or a queue flush leaves in a few system calls instead of
- * one per message, and a lone send leaves at the end of its turn, as it would have anyway.
- *
- * `ws` keeps its `net.Socket` as `_socket`, a private field that has not changed across its
- * major versions; where it is missing (browsers, other implementations, a future `ws`) writes
- * go out as they did. A stream already corked (by `ws` itself, or by a caller) is left alone.
+ * Batches the socket's writes per turn (see `holdWrites`) where it is a `ws` socket: `ws` keeps
+ * its `net.Socket` as `_socket`, a private field that has not changed across its major versions.
+ * Where it is missing (browsers, other implementations, a future `ws`) writes go out as they did.
  */
 export function batchWrites(socket: WebSocketLike): void {
   const stream = (socket as { _socket?: Partial<Corkable> | null })._socket
-  if (!stream?.cork || !stream.uncork) return
-  if (!stream.writableCorked) {
-    stream.cork()
-    if (corkedStreams.push(stream as Corkable) === 1) queueMicrotask(uncorkAll)
-  } else if (
-    (stream.writableLength ?? 0) > maxBatchBytes &&
-    corkedStreams.includes(stream as Corkable)
-  ) {
-    // Ours, and full: write out what it holds; the stream stays corked for the rest of the turn.
-    stream.uncork()
-    stream.cork()
-  }
+  if (stream?.cork && stream.uncork) holdWrites(stream as Corkable)
 }
 
 /**

@@ -748,24 +748,15 @@ describe('send queue', () => {
 
   /**
    * Gives a fake socket the `_socket` that `ws` keeps its net.Socket in: cork() and uncork() are
-   * logged with the depth they leave, and the bytes written while corked (`writableLength`) go
-   * out, into `flushed`, when the last cork is let go.
+   * logged with the depth they leave (the batching itself is tested in writeBatch.test.ts).
    */
   function corkableStream(fake: FakeWebSocket, log: string[]) {
     const stream = {
       writableCorked: 0,
-      writableLength: 0,
-      flushed: [] as number[],
       cork: () => log.push(`cork ${++stream.writableCorked}`),
-      uncork: () => {
-        log.push(`uncork ${--stream.writableCorked}`)
-        if (stream.writableCorked > 0) return
-        stream.flushed.push(stream.writableLength)
-        stream.writableLength = 0
-      },
+      uncork: () => log.push(`uncork ${--stream.writableCorked}`),
     }
     Object.assign(fake, { _socket: stream })
-    return stream
   }
 
   it('holds the writes of a ws-like socket to the end of the turn, for a flush and for sends', async () => {
@@ -808,35 +799,6 @@ describe('send queue', () => {
     expect(FakeWebSocket.last.sent).toEqual(['a', 'b'])
     await flushMicrotasks()
     expect(log).toEqual(['cork 1', 'uncork 0'])
-    socket.close()
-  })
-
-  it('lets the held writes of a turn go once they pass 64 KiB, and holds the rest of it', async () => {
-    const socket = create()
-    FakeWebSocket.last.accept()
-    const log: string[] = []
-    const fake = FakeWebSocket.last
-    const stream = corkableStream(fake, log)
-    const send = fake.send.bind(fake)
-    fake.send = (data) => {
-      send(data)
-      stream.writableLength += String(data).length
-    }
-    const kib = 'x'.repeat(1024)
-    for (let i = 0; i < 70; i++) socket.send(kib)
-    // The send after the 65th KiB found 65 KiB held: they went out, the rest waits for the turn.
-    expect(log).toEqual(['cork 1', 'uncork 0', 'cork 1'])
-    expect(stream.flushed).toEqual([65 * 1024])
-    await flushMicrotasks()
-    expect(log.at(-1)).toBe('uncork 0')
-    expect(stream.flushed).toEqual([65 * 1024, 5 * 1024])
-    expect(fake.sent).toHaveLength(70)
-    // A stream corked by someone else is never uncorked by the socket.
-    log.length = 0
-    stream.cork()
-    stream.writableLength = 100 * 1024
-    socket.send('a')
-    expect(log).toEqual(['cork 1'])
     socket.close()
   })
 })

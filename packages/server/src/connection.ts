@@ -4,6 +4,7 @@ import { isLifelineError, type Codec, type OutboundFrame } from '@lifeline/codec
 import type { TimerHandle } from '@lifeline/core'
 import {
   controlTypes,
+  holdWrites,
   parseEnvelope,
   protocolCloseCodes,
   protocolError,
@@ -15,7 +16,6 @@ import type { ServerContext } from './context.js'
 import { parseHello, type Hello } from './handshake.js'
 import type { Link, Session } from './session.js'
 import type { StatsCounter } from './stats.js'
-import { WriteBatch } from './writeBatch.js'
 
 /** What a connection needs of the server beyond the shared context. */
 export interface ConnectionHost<S extends Schema, User> {
@@ -76,7 +76,6 @@ export class Connection<S extends Schema, User> implements Link {
   /** Something arrived (a frame or a pong) since the last ping. */
   private heard = true
   private readonly context: ServerContext<S, User>
-  private readonly batch: WriteBatch
   readonly closedPromise: Promise<void>
   private resolveClosed!: () => void
 
@@ -86,13 +85,12 @@ export class Connection<S extends Schema, User> implements Link {
    */
   constructor(
     readonly socket: WebSocket,
-    transport: Duplex,
+    private readonly transport: Duplex,
     readonly request: IncomingMessage,
     readonly codec: Codec,
     private readonly host: ConnectionHost<S, User>,
   ) {
     this.context = host.context
-    this.batch = new WriteBatch(transport)
     const { options } = this.context
     this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve))
     socket.on('message', this.onMessage)
@@ -125,7 +123,7 @@ export class Connection<S extends Schema, User> implements Link {
 
   write(frame: OutboundFrame): void {
     this.context.counters.framesSent++
-    this.batch.add(typeof frame === 'string' ? frame.length : frame.byteLength)
+    holdWrites(this.transport)
     this.socket.send(frame)
   }
 

@@ -1,9 +1,9 @@
 import { createServer as createHttpServer } from 'node:http'
 import type { Socket } from 'node:net'
+import { maxBatchBytes } from '@lifeline/core/protocol'
 import { useFixtures, waitFor } from '@lifeline/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createServer, type Peer } from '../src/index.js'
-import { maxBatchBytes } from '../src/writeBatch.js'
 import { ProtocolClient, urlOf } from './helpers.js'
 
 const fx = useFixtures(afterEach)

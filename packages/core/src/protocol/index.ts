@@ -29,3 +29,6 @@ export type {
   ServerMessages,
   ServerMethods,
 } from './schema.js'
+// Not wire protocol, but shared with `@lifeline/server` like the rest of this entry point.
+export { holdWrites, maxBatchBytes } from '../writeBatch.js'
+export type { Corkable } from '../writeBatch.js'
