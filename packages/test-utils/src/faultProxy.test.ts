@@ -114,6 +114,42 @@ describe('createFaultProxy', () => {
     expect(server.messages.map((m) => m.text)).toEqual(['fresh'])
   })
 
+  it('blackhole(true, direction) stalls one direction and keeps the other forwarding', async () => {
+    const { server, proxy } = await setup()
+    const upstreamDead = await openClient(proxy.url())
+    const { socket: upstreamDeadServer } = await server.waitForConnection()
+
+    proxy.blackhole(true, 'toTarget')
+    upstreamDead.send('lost upstream')
+    const heard = once(upstreamDead, 'message')
+    upstreamDeadServer.send('still downstream')
+    expect(String((await heard)[0])).toBe('still downstream')
+    await expectNoEvent(upstreamDeadServer, 'message', 150)
+    await waitFor(() => proxy.counters.bytesDropped > 0, { message: 'dropped bytes' })
+    // A link accepted meanwhile stalls the same way: its upgrade request never arrives.
+    const late = fx.add(new WebSocket(proxy.url()))
+    await expectNoEvent(late, 'open', 150)
+    expect(server.connections).toHaveLength(1)
+
+    proxy.blackhole(false, 'toTarget')
+    proxy.blackhole(true, 'toClient')
+    const downstreamDead = fx.add(new WebSocket(proxy.url()))
+    const { socket: downstreamDeadServer } = await server.waitForConnection()
+    // The server accepted the upgrade, but its answer goes nowhere.
+    await expectNoEvent(downstreamDead, 'open', 150)
+    expect(downstreamDead.readyState).toBe(WebSocket.CONNECTING)
+    downstreamDeadServer.send('lost downstream')
+    await expectNoEvent(downstreamDead, 'message', 100)
+
+    proxy.blackhole(false, 'toClient')
+    const fresh = await openClient(proxy.url())
+    expect(await echo(fresh, 'fresh')).toBe('fresh')
+    // The first link, black-holed one way and then the other, is dead both ways for good.
+    upstreamDeadServer.send('lost downstream too')
+    await expectNoEvent(upstreamDead, 'message', 100)
+    expect(server.messages.map((m) => m.text)).toEqual(['fresh'])
+  })
+
   it('refuse() fails new connections and leaves existing links working', async () => {
     const { server, proxy } = await setup()
     const client = await openClient(proxy.url())

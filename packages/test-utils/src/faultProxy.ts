@@ -1,7 +1,7 @@
 import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
-import { createProxyLink } from './proxyLink.js'
-import type { Direction, LinkTarget, ProxyLink } from './proxyLink.js'
+import { createProxyLink, directionsOf } from './proxyLink.js'
+import type { BlackholeDirection, Direction, LinkTarget, ProxyLink } from './proxyLink.js'
 import { afterClosePhase } from './realTime.js'
 import { waitDefaults, waitFor } from './wait.js'
 
@@ -44,15 +44,18 @@ export interface FaultProxy {
    */
   cut(): void
   /**
-   * `on`: every current link and every link accepted from now on stalls. The TCP connections
-   * stay open at both ends but no byte and no FIN passes in either direction; bytes are read and
-   * dropped (counted in `bytesDropped`), never buffered. New links do not even reach the target.
+   * `on`: every current link and every link accepted from now on stalls in `direction`
+   * (`'toTarget'`: client to target, `'toClient'`: target to client, `'both'` by default). The TCP
+   * connections stay open at both ends but no byte and no FIN passes that way; bytes are read
+   * and dropped (counted in `bytesDropped`), never buffered. The other direction, if any, keeps
+   * forwarding. Black-holed both ways, new links do not even reach the target; one way, they
+   * connect to it and stall in that direction.
    *
-   * `off`: links accepted from now on forward again. Links that were black-holed stay dead for
-   * good, because the bytes they lost would leave a hole in the stream: use `cut()` or let the
-   * endpoints' timeouts end them.
+   * `off`: links accepted from now on forward again in `direction`. Links that were black-holed
+   * stay dead for good, because the bytes they lost would leave a hole in the stream: use
+   * `cut()` or let the endpoints' timeouts end them.
    */
-  blackhole(on?: boolean): void
+  blackhole(on?: boolean, direction?: BlackholeDirection): void
   /**
    * `on`: connections arriving from now on are reset right after the TCP accept, so a client's
    * connect fails while the port stays reserved. Existing links are not touched.
@@ -72,7 +75,8 @@ export interface FaultProxy {
 export async function createFaultProxy(options: FaultProxyOptions): Promise<FaultProxy> {
   let target: LinkTarget = { port: options.targetPort, host: options.targetHost ?? '127.0.0.1' }
   let latencyMs = 0
-  let blackholing = false
+  /** The directions in which links accepted from now on stall. */
+  const blackholing = new Set<Direction>()
   let refusing = false
   let closing: Promise<void> | undefined
   const links = new Set<ProxyLink>()
@@ -110,7 +114,9 @@ export async function createFaultProxy(options: FaultProxyOptions): Promise<Faul
       return
     }
     counters.accepted += 1
-    const link = createProxyLink(socket, blackholing ? undefined : { ...target }, context)
+    const deadBothWays = blackholing.size === 2
+    const link = createProxyLink(socket, deadBothWays ? undefined : { ...target }, context)
+    for (const direction of blackholing) link.blackhole(direction)
     links.add(link)
     allLinks.add(link)
     void link.closed().then(() => allLinks.delete(link))
@@ -139,9 +145,12 @@ export async function createFaultProxy(options: FaultProxyOptions): Promise<Faul
     cut() {
       for (const link of [...links]) link.cut()
     },
-    blackhole(on = true) {
-      blackholing = on
-      if (on) for (const link of links) link.blackhole()
+    blackhole(on = true, direction = 'both') {
+      for (const way of directionsOf(direction)) {
+        if (on) blackholing.add(way)
+        else blackholing.delete(way)
+      }
+      if (on) for (const link of links) link.blackhole(direction)
     },
     refuse(on = true) {
       refusing = on

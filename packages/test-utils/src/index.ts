@@ -1,5 +1,6 @@
 export { createFaultProxy } from './faultProxy.js'
 export type { FaultProxy, FaultProxyCounters, FaultProxyOptions } from './faultProxy.js'
+export type { BlackholeDirection } from './proxyLink.js'
 export { startWsServer, stopDefaults } from './wsServer.js'
 export type {
   ConnectionHandler,

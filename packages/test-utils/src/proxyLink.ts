@@ -4,6 +4,14 @@ import { realTime } from './realTime.js'
 
 export type Direction = 'toTarget' | 'toClient'
 
+/** Which way a black hole swallows bytes: one direction, or both. */
+export type BlackholeDirection = Direction | 'both'
+
+/** The one-way directions a black hole of `direction` covers. */
+export function directionsOf(direction: BlackholeDirection): readonly Direction[] {
+  return direction === 'both' ? ['toTarget', 'toClient'] : [direction]
+}
+
 /** What a link needs from the proxy that owns it. */
 export interface LinkContext {
   /** Read on every chunk, so a latency change applies to bytes already flowing. */
@@ -23,8 +31,11 @@ export interface LinkTarget {
 export interface ProxyLink {
   /** False once both sockets have closed or the link was cut. */
   readonly live: boolean
-  /** Stalls the link for good: from now on every byte and FIN is read and thrown away. */
-  blackhole(): void
+  /**
+   * Stalls the link in `direction` for good: from now on every byte and FIN going that way is
+   * read and thrown away. The other direction keeps forwarding.
+   */
+  blackhole(direction?: BlackholeDirection): void
   /** RST to the client, destroy towards the target. */
   cut(): void
   /** Resolves when both sockets have released their handles. */
@@ -32,6 +43,9 @@ export interface ProxyLink {
 }
 
 interface Pipe {
+  readonly direction: Direction
+  /** The socket the pipe reads. */
+  readonly from: Socket
   push(chunk: Buffer | typeof END): void
   /** Drops whatever waits for its latency to pass; returns how many bytes that was. */
   clear(): number
@@ -41,7 +55,8 @@ const END = Symbol('end')
 
 /**
  * Joins `client` (accepted by the proxy, paused) to a new connection towards `target`, or, when
- * there is no target (the proxy is black-holing), to nothing: a dead path never reaches the server.
+ * there is no target (the proxy is black-holing both ways), to nothing: a dead path never reaches
+ * the server.
  */
 export function createProxyLink(
   client: Socket,
@@ -51,7 +66,8 @@ export function createProxyLink(
   const sockets: Socket[] = [client]
   const pipes: Pipe[] = []
   let live = true
-  let blackholed = target === undefined
+  /** The directions that swallow bytes. */
+  const blackholed = new Set<Direction>(target === undefined ? directionsOf('both') : [])
   let openSockets = 0
 
   const track = (socket: Socket): void => {
@@ -100,12 +116,12 @@ export function createProxyLink(
     // side, as a broken path would; a clean close has already sent its FIN through the pipe.
     client.on('close', (hadError) => {
       openSockets -= 1
-      if (hadError && !blackholed) reset(upstream)
+      if (hadError && !blackholed.has('toTarget')) reset(upstream)
       settle()
     })
     upstream.on('close', (hadError) => {
       openSockets -= 1
-      if (hadError && !blackholed) reset(client)
+      if (hadError && !blackholed.has('toClient')) reset(client)
       settle()
     })
   }
@@ -115,7 +131,7 @@ export function createProxyLink(
     let timer: ReturnType<typeof realTime.setTimeout> | undefined
 
     const deliver = (chunk: Buffer | typeof END): void => {
-      if (blackholed) {
+      if (blackholed.has(direction)) {
         if (chunk !== END) context.onDropped(chunk.length)
         return
       }
@@ -152,6 +168,8 @@ export function createProxyLink(
     }
 
     return {
+      direction,
+      from,
       push(chunk) {
         const latencyMs = context.latencyMs()
         // A chunk only skips the queue when nothing waits in it: order is preserved even when
@@ -177,12 +195,17 @@ export function createProxyLink(
     get live() {
       return live
     },
-    blackhole() {
-      if (blackholed) return
-      blackholed = true
-      for (const pipe of pipes) context.onDropped(pipe.clear())
-      // Keep reading so the bytes are counted and dropped, even if backpressure paused a side.
-      for (const socket of sockets) socket.resume()
+    blackhole(direction = 'both') {
+      for (const way of directionsOf(direction)) {
+        if (blackholed.has(way)) continue
+        blackholed.add(way)
+        for (const pipe of pipes) {
+          if (pipe.direction !== way) continue
+          context.onDropped(pipe.clear())
+          // Keep reading so the bytes are counted and dropped, even if backpressure paused it.
+          pipe.from.resume()
+        }
+      }
     },
     cut() {
       for (const pipe of pipes) pipe.clear()
