@@ -4,7 +4,9 @@ import { isLifelineError, type Codec, type OutboundFrame } from '@lifeline/codec
 import type { TimerHandle } from '@lifeline/core'
 import {
   controlTypes,
+  HeartbeatMonitor,
   holdWrites,
+  type HeartbeatHooks,
   parseEnvelope,
   protocolCloseCodes,
   protocolError,
@@ -46,6 +48,32 @@ export function closeReason(text: string): string {
   return reason
 }
 
+/**
+ * The monitor needs a ping value to know that it pings; a protocol-level ping carries none, and
+ * every client answers it without its application's help.
+ */
+const protocolPing = ''
+
+/** What the heartbeat needs of a connection. */
+interface Pingable {
+  readonly socket: WebSocket
+  heartbeatTimeout(): void
+}
+
+// One pair of hooks for every connection, rather than two closures each.
+const heartbeatHooks: HeartbeatHooks<Pingable> = {
+  ping(connection) {
+    try {
+      connection.socket.ping()
+    } catch {
+      // The socket is closing: its close event follows.
+    }
+  },
+  dead(connection) {
+    connection.heartbeatTimeout()
+  },
+}
+
 function counterFor(closeCode: number): StatsCounter | undefined {
   if (closeCode === 1002 || closeCode === 1008) return 'protocolErrors'
   if (closeCode === 1003 || closeCode === 1007) return 'decodeErrors'
@@ -72,9 +100,8 @@ export class Connection<S extends Schema, User> implements Link {
   private user: User | undefined
   private early: Array<[RawData, boolean]> = []
   private helloTimer: TimerHandle | undefined
-  private heartbeatTimer: TimerHandle | undefined
-  /** Something arrived (a frame or a pong) since the last ping. */
-  private heard = true
+  /** Pings after `intervalMs` of quiet; finds the link dead after `intervalMs + timeoutMs`. */
+  private readonly heartbeat: HeartbeatMonitor<Pingable> | undefined
   private readonly context: ServerContext<S, User>
   readonly closedPromise: Promise<void>
   private resolveClosed!: () => void
@@ -98,7 +125,15 @@ export class Connection<S extends Schema, User> implements Link {
     socket.on('error', this.onError)
     socket.on('pong', this.onPong)
     this.helloTimer = options.clock.setTimeout(this.onHelloTimeout, options.helloTimeoutMs)
-    this.scheduleHeartbeat()
+    if (options.heartbeat !== undefined) {
+      this.heartbeat = new HeartbeatMonitor(
+        { ...options.heartbeat, ping: protocolPing },
+        options.clock,
+        this,
+        heartbeatHooks,
+      )
+      this.heartbeat.start()
+    }
     if (options.authenticate === undefined) {
       this.state = 'hello'
       this.user = undefined
@@ -180,7 +215,7 @@ export class Connection<S extends Schema, User> implements Link {
   }
 
   private readonly onMessage = (data: RawData, isBinary: boolean): void => {
-    this.heard = true
+    if (this.heartbeat !== undefined) this.heartbeat.seen = true
     const state = this.state
     if (state === 'open') {
       this.dispatch(data, isBinary)
@@ -280,33 +315,12 @@ export class Connection<S extends Schema, User> implements Link {
   }
 
   private readonly onPong = (): void => {
-    this.heard = true
+    if (this.heartbeat !== undefined) this.heartbeat.seen = true
   }
 
-  private scheduleHeartbeat(): void {
-    const heartbeat = this.context.options.heartbeat
-    if (heartbeat === undefined) return
-    this.heartbeatTimer = this.context.options.clock.setTimeout(this.ping, heartbeat.intervalMs)
-  }
-
-  private readonly ping = (): void => {
-    const heartbeat = this.context.options.heartbeat
-    if (heartbeat === undefined || this.state === 'closed') return
-    this.heard = false
-    try {
-      this.socket.ping()
-    } catch {
-      // The socket is closing: its close event follows.
-    }
-    this.heartbeatTimer = this.context.options.clock.setTimeout(this.checkPong, heartbeat.timeoutMs)
-  }
-
-  private readonly checkPong = (): void => {
+  /** The heartbeat found the link dead (half-open): drop it, and let its session wait. */
+  heartbeatTimeout(): void {
     if (this.state === 'closed') return
-    if (this.heard) {
-      this.scheduleHeartbeat()
-      return
-    }
     this.context.counters.heartbeatTimeouts++
     this.warn('heartbeat timeout: connection terminated', 'HEARTBEAT_TIMEOUT', undefined)
     this.detachSession(1006, 'heartbeat timeout')
@@ -325,9 +339,7 @@ export class Connection<S extends Schema, User> implements Link {
 
   private stopTimers(): void {
     this.clearHelloTimer()
-    if (this.heartbeatTimer !== undefined)
-      this.context.options.clock.clearTimeout(this.heartbeatTimer)
-    this.heartbeatTimer = undefined
+    this.heartbeat?.stop()
   }
 
   private warn(message: string, code: string, closeCode: number | undefined): void {

@@ -11,13 +11,13 @@ import type { SessionStore } from './sessionStore.js'
 /** Protocol-level (RFC 6455) ping, answered by every WebSocket client without its help. */
 export interface ServerHeartbeatOptions {
   /**
-   * A ping goes to every connection this often.
+   * A connection from which nothing (no frame, no pong) arrived for this long is pinged.
    * @default 25000
    */
   intervalMs?: number
   /**
-   * A connection from which neither a pong nor any frame arrived this long after a ping is
-   * dead (half-open): it is terminated, and its session waits for a resume.
+   * A connection from which nothing arrived for `intervalMs + timeoutMs` is dead (half-open):
+   * it is terminated, and its session waits for a resume. Found at most 10 % later.
    * @default 10000
    */
   timeoutMs?: number

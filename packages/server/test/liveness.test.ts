@@ -1,5 +1,6 @@
+import { createClient, type ClientState } from '@lifeline/core'
 import { ManualClock } from '@lifeline/core/testing'
-import { createFaultProxy, useFixtures, waitFor } from '@lifeline/test-utils'
+import { createFaultProxy, once, useFixtures, waitFor } from '@lifeline/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createMemorySessionStore, type Peer } from '../src/index.js'
 import { ProtocolClient, startServer, urlOf } from './helpers.js'
@@ -19,6 +20,84 @@ describe('heartbeat', () => {
     // The terminated socket's close event comes a moment later.
     await waitFor(() => server.stats.connections === 0, { message: 'the socket to close' })
     expect(server.stats.sessions).toBe(1)
+  })
+
+  // Detection within intervalMs + timeoutMs and 10 % (PROTOCOL.md, section 7), plus an allowance
+  // for timers and sockets on a loaded 2-core machine. A heartbeat that waits `intervalMs` after
+  // its last check, rather than after the last frame, takes intervalMs + 2 × timeoutMs here
+  // (1.9 s): the timeout is large next to the interval so that the two cannot be confused.
+  const intervalMs = 100
+  const timeoutMs = 900
+  const detectionBoundMs = (intervalMs + timeoutMs) * 1.1 + 250
+
+  it('finds a client it no longer hears within intervalMs + timeoutMs (client to server dead)', async () => {
+    const server = await startServer(fx, { heartbeat: { intervalMs, timeoutMs } })
+    const proxy = fx.add(await createFaultProxy({ targetPort: server.port }))
+    let lastHeardAt = 0
+    let detectedAt = 0
+    server.on('connection', (peer) =>
+      peer.on('last words', () => {
+        lastHeardAt = performance.now()
+        proxy.blackhole(true, 'toTarget')
+      }),
+    )
+    server.on('disconnect', () => (detectedAt = performance.now()))
+    const { client } = await ProtocolClient.connect(fx, proxy.url())
+    // Right after a ping: the worst moment for a heartbeat that counts from its last check.
+    await once(client.socket, 'ping')
+    let pingsAfter = 0
+    client.socket.on('ping', () => pingsAfter++)
+    client.send({ t: 'last words' })
+    await waitFor(() => server.stats.heartbeatTimeouts === 1, {
+      timeoutMs: 4_000,
+      message: 'the heartbeat timeout',
+    })
+    const detectionMs = detectedAt - lastHeardAt
+    expect(detectionMs).toBeGreaterThanOrEqual(intervalMs + timeoutMs - 5)
+    expect(detectionMs).toBeLessThan(detectionBoundMs)
+    // The server's pings still reached the client, and so does the end of the link; only what
+    // the client sent was lost.
+    expect(pingsAfter).toBeGreaterThanOrEqual(1)
+    expect((await client.waitClose()).code).toBe(1006)
+    expect(server.stats.sessions).toBe(1)
+  })
+
+  it('leaves a client that it hears but that hears nothing to detect it (server to client dead)', async () => {
+    // The server's pings and frames go nowhere, but the client's `$ping`s still arrive: the
+    // server keeps the link; the client finds it silent, closes it with 4000 (a close frame the
+    // server receives) and resumes on a new link.
+    const server = await startServer(fx, { heartbeat: { intervalMs, timeoutMs } })
+    const proxy = fx.add(await createFaultProxy({ targetPort: server.port }))
+    const disconnects: number[] = []
+    server.on('disconnect', (_peer, info) => disconnects.push(info.code))
+    const client = createClient({
+      url: proxy.url(),
+      heartbeat: { intervalMs: 100, timeoutMs: 300 },
+      socket: { delayMs: () => 0 },
+    })
+    fx.add(() => client.close())
+    const states: ClientState[] = []
+    client.events.on('statechange', (state) => states.push(state))
+    await waitFor(() => client.state.status === 'open', { message: 'the client to open' })
+    const sessionId = (client.state as { sessionId: string }).sessionId
+
+    const blackholedAt = performance.now()
+    proxy.blackhole(true, 'toClient')
+    // Links from now on forward again: the reconnect gets through.
+    proxy.blackhole(false, 'toClient')
+    await waitFor(() => states.some((state) => state.status === 'reconnecting'), {
+      message: 'the client to find the link dead',
+    })
+    const clientDetectionMs = performance.now() - blackholedAt
+    expect(states.find((state) => state.status === 'reconnecting')).toMatchObject({
+      closeCode: 4000,
+    })
+    expect(clientDetectionMs).toBeLessThan((100 + 300) * 1.1 + 250)
+    await waitFor(() => disconnects.length === 1, { message: "the client's close frame" })
+    expect(disconnects).toEqual([4000])
+    expect(server.stats.heartbeatTimeouts).toBe(0)
+    await waitFor(() => client.state.status === 'open', { message: 'the resume' })
+    expect(client.state).toMatchObject({ sessionId, resumed: true })
   })
 
   it('keeps a client that answers pings', async () => {

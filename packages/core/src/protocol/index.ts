@@ -32,3 +32,5 @@ export type {
 // Not wire protocol, but shared with `@lifeline/server` like the rest of this entry point.
 export { holdWrites, maxBatchBytes } from '../writeBatch.js'
 export type { Corkable } from '../writeBatch.js'
+export { HeartbeatMonitor } from '../heartbeat.js'
+export type { HeartbeatHooks } from '../heartbeat.js'
