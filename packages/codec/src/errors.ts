@@ -36,6 +36,10 @@ export type LifelineErrorCode =
   | 'UNAUTHENTICATED'
   /** The server refused access (close code 4403). */
   | 'FORBIDDEN'
+  /** The server refused a connection: too many new connections from one address (close code 1013). */
+  | 'RATE_LIMITED'
+  /** The server refused a new session: too many from one address, or in all (close code 1013). */
+  | 'TOO_MANY_SESSIONS'
 
 export interface LifelineErrorOptions {
   /** The underlying error, if any. */

@@ -1,5 +1,6 @@
 import type { Schema } from '@lifeline/core/protocol'
 import type { ServerEvents, SessionEndReason } from './events.js'
+import type { AddressLimits } from './limits.js'
 import type { LogDetails } from './logger.js'
 import type { ResolvedOptions } from './options.js'
 import type { Peer } from './peer.js'
@@ -19,6 +20,8 @@ export interface ServerContext<S extends Schema, User> {
   readonly counters: Record<StatsCounter, number>
   readonly rooms: Rooms<Session<S, User>>
   readonly methods: ReadonlyMap<string, MethodImplementation<S, User>>
+  /** The limits per client address and in all; `undefined` when they are off. */
+  readonly limits: AddressLimits<Session<S, User>> | undefined
   /** True from the start of `close()`. */
   isClosing(): boolean
   /** Emits an event; a listener that throws is reported, never thrown into the caller. */

@@ -3,6 +3,8 @@ import type { Server as HttpsServer } from 'node:https'
 import { json, LifelineError, type Codec } from '@lifeline/codec'
 import { systemClock, type Clock } from '@lifeline/core'
 import { reliableStreamDefaults } from '@lifeline/core/protocol'
+import type { ClientAddress } from './address.js'
+import type { ResolvedConnectionLimits } from './limits.js'
 import type { Logger } from './logger.js'
 import { defaultLogger } from './logger.js'
 import { createMemorySessionStore } from './memorySessionStore.js'
@@ -21,6 +23,47 @@ export interface ServerHeartbeatOptions {
    * @default 10000
    */
   timeoutMs?: number
+}
+
+/**
+ * Limits per client address and in all, against a client (or a few) that would take the server's
+ * memory or CPU by opening connections and sessions in a loop. A refusal is a close 1013 (try
+ * again later: clients back off) after an `$error` with code `RATE_LIMITED` or
+ * `TOO_MANY_SESSIONS`. The defaults leave room for many users behind one address (an office's
+ * NAT, a mobile carrier's CGNAT): they stop a loop, not a crowd. `Infinity` lifts one limit.
+ */
+export interface ConnectionLimitOptions {
+  /**
+   * New connections per second from one address, sustained: its bucket refills at this rate.
+   * Resumes count too (each is a new connection).
+   * @default 50
+   */
+  connectionsPerSecond?: number
+  /**
+   * New connections one address may open at once before the rate applies, e.g. an office's
+   * clients coming back together after a server restart.
+   * @default 500
+   */
+  connectionBurst?: number
+  /**
+   * Live sessions (attached, or waiting for a resume) created from one address. A session counts
+   * against the address that created it until it ends.
+   * @default 5000
+   */
+  sessionsPerAddress?: number
+  /**
+   * Live sessions in all. A session costs about 2 KB with nothing queued, for up to
+   * `sessionTtlMs` after its client left.
+   * @default 100000
+   */
+  maxSessions?: number
+  /**
+   * Addresses whose connection rate is remembered at once (about 150 bytes each). Past it the
+   * least recently seen one is forgotten (a fresh burst for it), so a flood of distinct addresses
+   * cannot grow the limiter. A bucket that has refilled is dropped anyway.
+   * @default 10000
+   */
+  maxTrackedAddresses?: number
 }
 
 /** Decides whether a browser page from `origin` may connect. */
@@ -92,6 +135,28 @@ export interface ServerOptions<User = unknown> {
    */
   heartbeat?: ServerHeartbeatOptions | false
   /**
+   * Connection rate and session caps per client address, and in all; `false` turns them off.
+   * @default { connectionsPerSecond: 50, connectionBurst: 500, sessionsPerAddress: 5000, maxSessions: 100000, maxTrackedAddresses: 10000 }
+   */
+  connectionLimits?: ConnectionLimitOptions | false
+  /**
+   * The client's address for `connectionLimits` (and nothing else), when the server is behind a
+   * proxy: e.g. the last entry of `X-Forwarded-For` as set by your own proxy. Only trust a header
+   * that your proxy sets and overwrites: a client can write any value in a header that reaches the
+   * server unchanged, and dodge the limits or have others refused. `undefined` or a throw falls
+   * back to the socket's address. IPv6 addresses are limited by their /64.
+   * @default undefined (`request.socket.remoteAddress`)
+   */
+  clientAddress?: ClientAddress
+  /**
+   * Time a client gets, from its TCP connect, to send a complete HTTP upgrade request; past it
+   * the socket is dropped (HTTP 408). Applied to the HTTP server Lifeline creates for `port`
+   * (`headersTimeout` and `requestTimeout`); an application's own `server` must set them itself
+   * (see the README).
+   * @default 10000
+   */
+  upgradeTimeoutMs?: number
+  /**
    * Time from the upgrade until the client's `$hello` has been answered (authentication
    * included). Past it the connection is closed with 4408.
    * @default 10000
@@ -154,6 +219,14 @@ export const serverDefaults = {
   maxMessageSize: 1_048_576,
   heartbeat: { intervalMs: 25_000, timeoutMs: 10_000 },
   helloTimeoutMs: 10_000,
+  connectionLimits: {
+    connectionsPerSecond: 50,
+    connectionBurst: 500,
+    sessionsPerAddress: 5_000,
+    maxSessions: 100_000,
+    maxTrackedAddresses: 10_000,
+  },
+  upgradeTimeoutMs: 10_000,
   sessionTtlMs: 120_000,
   replayLimit: 10_000,
   requestTimeoutMs: 10_000,
@@ -175,6 +248,9 @@ export interface ResolvedOptions<User> {
   readonly maxMessageSize: number
   readonly heartbeat: Required<ServerHeartbeatOptions> | undefined
   readonly helloTimeoutMs: number
+  readonly connectionLimits: ResolvedConnectionLimits | undefined
+  readonly clientAddress: ClientAddress | undefined
+  readonly upgradeTimeoutMs: number
   readonly sessionTtlMs: number
   readonly replayLimit: number
   readonly requestTimeoutMs: number
@@ -202,6 +278,39 @@ function positiveInteger(name: string, value: number): number {
     throw invalid(`${name} must be a positive integer, got ${String(value)}`)
   }
   return value
+}
+
+/** A positive whole number, or `Infinity` for no limit. */
+function limit(name: string, value: number): number {
+  return value === Infinity ? value : positiveInteger(name, value)
+}
+
+function resolveConnectionLimits(
+  options: ConnectionLimitOptions | false | undefined,
+): ResolvedConnectionLimits | undefined {
+  if (options === false) return undefined
+  const defaults = serverDefaults.connectionLimits
+  const rate = options?.connectionsPerSecond ?? defaults.connectionsPerSecond
+  return {
+    connectionsPerSecond:
+      rate === Infinity ? rate : positive('connectionLimits.connectionsPerSecond', rate),
+    connectionBurst: limit(
+      'connectionLimits.connectionBurst',
+      options?.connectionBurst ?? defaults.connectionBurst,
+    ),
+    sessionsPerAddress: limit(
+      'connectionLimits.sessionsPerAddress',
+      options?.sessionsPerAddress ?? defaults.sessionsPerAddress,
+    ),
+    maxSessions: limit(
+      'connectionLimits.maxSessions',
+      options?.maxSessions ?? defaults.maxSessions,
+    ),
+    maxTrackedAddresses: positiveInteger(
+      'connectionLimits.maxTrackedAddresses',
+      options?.maxTrackedAddresses ?? defaults.maxTrackedAddresses,
+    ),
+  }
 }
 
 /** Applies defaults and refuses nonsense at once, where the caller can see the mistake. */
@@ -235,6 +344,9 @@ export function resolveOptions<User>(options: ServerOptions<User>): ResolvedOpti
             options.heartbeat?.timeoutMs ?? serverDefaults.heartbeat.timeoutMs,
           ),
         }
+  if (options.clientAddress !== undefined && typeof options.clientAddress !== 'function') {
+    throw invalid('clientAddress must be a function of the request')
+  }
   const clock = options.clock ?? systemClock
   return {
     port,
@@ -250,6 +362,12 @@ export function resolveOptions<User>(options: ServerOptions<User>): ResolvedOpti
     helloTimeoutMs: positive(
       'helloTimeoutMs',
       options.helloTimeoutMs ?? serverDefaults.helloTimeoutMs,
+    ),
+    connectionLimits: resolveConnectionLimits(options.connectionLimits),
+    clientAddress: options.clientAddress,
+    upgradeTimeoutMs: positiveInteger(
+      'upgradeTimeoutMs',
+      options.upgradeTimeoutMs ?? serverDefaults.upgradeTimeoutMs,
     ),
     sessionTtlMs: positive('sessionTtlMs', options.sessionTtlMs ?? serverDefaults.sessionTtlMs),
     replayLimit: positiveInteger('replayLimit', options.replayLimit ?? serverDefaults.replayLimit),

@@ -1,6 +1,7 @@
 import {
   createServer as createHttpServer,
   type IncomingMessage,
+  type ServerOptions as HttpServerOptions,
   type Server as HttpServer,
 } from 'node:http'
 import type { Server as HttpsServer } from 'node:https'
@@ -16,11 +17,13 @@ import type {
   ServerMessages,
   ServerMethods,
 } from '@lifeline/core/protocol'
+import { controlTypes } from '@lifeline/core/protocol'
 import { EventEmitter } from 'eventemitter3'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { Connection, type ConnectionHost } from './connection.js'
 import type { MethodImplementation, ServerContext } from './context.js'
 import type { ServerEvents } from './events.js'
+import { AddressLimits, tryAgainLater } from './limits.js'
 import type { LogDetails } from './logger.js'
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js'
 import type { MethodName, Peer } from './peer.js'
@@ -69,6 +72,7 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
   private readonly rooms = new Rooms<Session<S, User>>()
   private readonly methods = new Map<string, MethodImplementation<S, User>>()
   private readonly context: ServerContext<S, User>
+  private readonly limits: AddressLimits<Session<S, User>> | undefined
   private readonly registry: SessionRegistry<S, User>
   private readonly host: ConnectionHost<S, User>
   private readonly codecsByName: ReadonlyMap<string, Codec>
@@ -88,11 +92,17 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
   constructor(options: ServerOptions<User>) {
     super()
     this.options = resolveOptions(options)
+    const { connectionLimits, clientAddress } = this.options
+    this.limits =
+      connectionLimits === undefined
+        ? undefined
+        : new AddressLimits(connectionLimits, clientAddress)
     this.context = {
       options: this.options,
       counters: this.counters,
       rooms: this.rooms,
       methods: this.methods,
+      limits: this.limits,
       isClosing: () => this.closing !== undefined,
       fire: (event, ...args) => this.fire(event, ...args),
       handlerError: (error, peer) => {
@@ -132,11 +142,15 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
         ? Promise.resolve()
         : new Promise((resolve) => attached.once('listening', () => resolve()))
     } else {
-      this.httpServer = createHttpServer((_request, response) => {
-        response.writeHead(426, { Connection: 'close' }).end('Upgrade Required')
-      })
+      this.httpServer = createHttpServer(
+        upgradeDeadline(this.options.upgradeTimeoutMs),
+        (_, response) => {
+          response.writeHead(426, { Connection: 'close' }).end('Upgrade Required')
+        },
+      )
       this.ownsServer = true
       this.httpServer.on('upgrade', this.onUpgrade)
+      this.httpServer.on('clientError', this.onClientError)
       this.httpServer.on('connection', (socket: Socket) => {
         this.rawSockets.add(socket)
         socket.once('close', () => this.rawSockets.delete(socket))
@@ -299,29 +313,77 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
     this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws, socket, request))
   }
 
+  /**
+   * A request that did not complete in `upgradeTimeoutMs` (or that `ws`' parser refused) on the
+   * listener this server owns: counted, then answered as Node would without this listener.
+   */
+  private readonly onClientError = (error: Error & { code?: unknown }, socket: Duplex): void => {
+    const timedOut = error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+    if (timedOut) this.counters.upgradeTimeouts++
+    const untouched = socket.writable && (socket as Socket).bytesWritten === 0
+    if (!untouched) {
+      socket.destroy()
+      return
+    }
+    refuseUpgrade(socket, timedOut ? 408 : error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400)
+  }
+
   private accept(socket: WebSocket, transport: Duplex, request: IncomingMessage): void {
     this.counters.connectionsAccepted++
     const codec = this.codecsByName.get(socket.protocol)
-    if (codec === undefined || this.closing !== undefined) {
-      this.refused.add(socket)
-      socket.on('error', noop)
-      socket.once('close', () => this.refused.delete(socket))
-      if (this.closing !== undefined) {
-        socket.close(1012, 'server restart')
-        return
-      }
+    if (this.closing !== undefined) {
+      this.refuse(socket, 1012, 'server restart')
+      return
+    }
+    if (this.limits?.admitConnection(request, this.options.clock.now()) === false) {
+      this.counters.rateLimited++
+      this.warn('connection refused: too many new connections from this address', {
+        code: 'RATE_LIMITED',
+        closeCode: tryAgainLater,
+        ...remoteAddressOf(request),
+      })
+      this.refuse(socket, tryAgainLater, 'too many connections: try again later', {
+        codec,
+        errorCode: 'RATE_LIMITED',
+      })
+      return
+    }
+    if (codec === undefined) {
       this.counters.protocolErrors++
       this.warn('connection refused: no Lifeline subprotocol', {
         code: 'PROTOCOL_ERROR',
         closeCode: 1002,
-        ...(request.socket.remoteAddress === undefined
-          ? {}
-          : { remoteAddress: request.socket.remoteAddress }),
+        ...remoteAddressOf(request),
       })
-      socket.close(1002, 'no Lifeline subprotocol')
+      this.refuse(socket, 1002, 'no Lifeline subprotocol')
       return
     }
     this.connections.add(new Connection(socket, transport, request, codec, this.host))
+  }
+
+  /** Closes a socket that will carry no session, after an `$error` when a codec is agreed. */
+  private refuse(
+    socket: WebSocket,
+    code: number,
+    reason: string,
+    error?: { codec: Codec | undefined; errorCode: string },
+  ): void {
+    this.refused.add(socket)
+    socket.on('error', noop)
+    socket.once('close', () => this.refused.delete(socket))
+    if (error?.codec !== undefined) {
+      try {
+        socket.send(
+          error.codec.encode({
+            t: controlTypes.error,
+            d: { code: error.errorCode, message: reason },
+          }),
+        )
+      } catch {
+        // The close says it all; an `$error` is a courtesy.
+      }
+    }
+    socket.close(code, reason)
   }
 
   private fire<E extends keyof ServerEvents<S, User>>(
@@ -362,6 +424,27 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
     } catch {
       // A logger that throws must not take a connection down with it.
     }
+  }
+}
+
+/** The `remoteAddress` detail of a log line, if the socket has one. */
+function remoteAddressOf(request: IncomingMessage): { remoteAddress?: string } {
+  const address = request.socket.remoteAddress
+  return address === undefined ? {} : { remoteAddress: address }
+}
+
+/**
+ * Options of the HTTP server Lifeline owns: an upgrade request must be complete within
+ * `timeoutMs` of the TCP connect. Node checks its connections every
+ * `connectionsCheckingInterval` (30 s by default, which with its 60 s `headersTimeout` held a
+ * half-sent request for up to 90 s): a tenth of the deadline, at most a second, keeps the drop
+ * within 10 % of it.
+ */
+function upgradeDeadline(timeoutMs: number): HttpServerOptions {
+  return {
+    headersTimeout: timeoutMs,
+    requestTimeout: timeoutMs,
+    connectionsCheckingInterval: Math.max(1, Math.min(1_000, Math.round(timeoutMs / 10))),
   }
 }
 

@@ -75,6 +75,7 @@ export class SessionRegistry<S extends Schema, User> {
     this.clearExpiry(session)
     this.bySessionId.delete(session.sessionId)
     this.byPeerId.delete(session.id)
+    this.context.limits?.sessionEnded(session)
     const id = session.sessionId
     this.queued(id, () => this.context.options.store.delete(id)).catch((error: unknown) =>
       this.context.failure('the session store failed to delete a session', error, session),
@@ -97,6 +98,7 @@ export class SessionRegistry<S extends Schema, User> {
     }
     this.bySessionId.clear()
     this.byPeerId.clear()
+    this.context.limits?.clearSessions()
   }
 
   /** Resolves when every store operation issued so far has settled. */
@@ -146,7 +148,7 @@ export class SessionRegistry<S extends Schema, User> {
           },
           rooms: record.rooms,
         })
-        this.add(session)
+        this.add(session, connection)
         this.resume(session, connection, hello, user, true)
         return
       }
@@ -198,13 +200,18 @@ export class SessionRegistry<S extends Schema, User> {
     user: User,
     reset: ResetReason | undefined,
   ): void {
+    const refusal = this.context.limits?.sessionRefusal(connection.request)
+    if (refusal !== undefined) {
+      this.context.counters.sessionsRefused++
+      throw refusal
+    }
     const session = new Session(this.context, {
       id: newPeerId(),
       sessionId: newSessionId(),
       user,
       codec: connection.codec,
     })
-    this.add(session)
+    this.add(session, connection)
     connection.bind(session)
     session.attach(connection, user)
     connection.write(connection.codec.encode(welcome(session.sessionId, false, 0)))
@@ -213,9 +220,10 @@ export class SessionRegistry<S extends Schema, User> {
     connection.opened()
   }
 
-  private add(session: Session<S, User>): void {
+  private add(session: Session<S, User>, connection: Connection<S, User>): void {
     this.bySessionId.set(session.sessionId, session)
     this.byPeerId.set(session.id, session)
+    this.context.limits?.sessionAdded(session, connection.request)
     this.context.counters.sessionsCreated++
   }
 

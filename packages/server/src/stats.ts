@@ -30,6 +30,12 @@ export interface ServerStats {
   heartbeatTimeouts: number
   /** Connections closed because a newer one resumed their session (4409). */
   takeovers: number
+  /** Connections refused for their address's connection rate (1013, `RATE_LIMITED`). */
+  rateLimited: number
+  /** New sessions refused by `sessionsPerAddress` or `maxSessions` (1013, `TOO_MANY_SESSIONS`). */
+  sessionsRefused: number
+  /** Sockets dropped for not completing their upgrade request in `upgradeTimeoutMs` (HTTP 408). */
+  upgradeTimeouts: number
   /** Exceptions thrown by the application's listeners and handlers. */
   handlerErrors: number
   /** User messages received and processed (duplicates excluded). */
@@ -55,6 +61,9 @@ export function createCounters(): Record<StatsCounter, number> {
     helloTimeouts: 0,
     heartbeatTimeouts: 0,
     takeovers: 0,
+    rateLimited: 0,
+    sessionsRefused: 0,
+    upgradeTimeouts: 0,
     handlerErrors: 0,
     messagesReceived: 0,
     framesSent: 0,
