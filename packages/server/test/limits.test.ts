@@ -1,6 +1,6 @@
 import { connect } from 'node:net'
 import { json } from '@lifeline/codec'
-import { createClient, type LifelineError } from '@lifeline/core'
+import { createClient, type ClientState, type LifelineError } from '@lifeline/core'
 import { once, useFixtures, waitFor } from '@lifeline/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
@@ -101,10 +101,16 @@ describe('connection rate per address', () => {
     fx.add(() => client.close())
     const errors: LifelineError[] = []
     client.events.on('error', (error) => errors.push(error))
+    const states: ClientState[] = []
+    client.events.on('statechange', (state) => states.push(state))
     await waitFor(() => retries.length >= 3, { message: 'three retries' })
     // 1013 is not fatal, and a link that opened only to be refused does not reset the backoff.
     expect(retries.slice(0, 3)).toEqual([0, 1, 2])
-    expect(client.state).toMatchObject({ status: 'reconnecting', closeCode: 1013 })
+    const lost = states.filter((state) => state.status === 'reconnecting').slice(0, 3)
+    expect(lost.map((state) => (state as { closeCode: number }).closeCode)).toEqual([
+      1013, 1013, 1013,
+    ])
+    expect(states.some((state) => state.status === 'closed')).toBe(false)
     expect(errors[0]).toMatchObject({ code: 'REMOTE_ERROR', remoteCode: 'RATE_LIMITED' })
   })
 })
