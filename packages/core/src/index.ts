@@ -3,6 +3,7 @@ export type { LifelineErrorCode, LifelineErrorOptions } from '@lifeline/codec'
 export { backoffDefaults, computeBackoffDelay } from './backoff.js'
 export { Client, clientDefaults, createClient, defaultFraming } from './client/index.js'
 export type {
+  ClientDropEvent,
   ClientEvents,
   ClientOptions,
   ClientState,

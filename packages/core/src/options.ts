@@ -109,9 +109,34 @@ function check(name: string, value: number | undefined, max = Infinity): void {
   }
 }
 
-/** Rejects values that would make the socket misbehave; throws `INVALID_ARGUMENT`. */
-export function checkOptions(options: ReconnectingWebSocketOptions): void {
+/**
+ * Refuses keys that are not in `known` (space-separated), naming the first: a misspelt or
+ * foreign option would otherwise be ignored without a word, or worse, reach code it was not
+ * meant for. Throws `INVALID_ARGUMENT`.
+ */
+export function checkKeys(prefix: string, options: object | undefined, known: string): void {
+  const names = known.split(' ')
+  for (const key of Object.keys(options ?? {})) {
+    if (!names.includes(key)) {
+      throw new LifelineError('INVALID_ARGUMENT', `unknown option '${prefix}${key}'`)
+    }
+  }
+}
+
+/** The keys of `ReconnectingWebSocketOptions`, for `checkKeys`. */
+export const socketOptionKeys =
+  'WebSocket initialDelayMs factor maxDelayMs delayMs minUptimeMs maxRetries connectionTimeoutMs ' +
+  'shouldReconnect queue highWaterMarkBytes heartbeat startClosed clock random debug'
+
+/**
+ * Rejects unknown keys and values that would make the socket misbehave; throws
+ * `INVALID_ARGUMENT`.
+ */
+export function checkOptions(options: ReconnectingWebSocketOptions, prefix = ''): void {
   const { queue = {}, heartbeat } = options
+  checkKeys(prefix, options, socketOptionKeys)
+  checkKeys(`${prefix}queue.`, queue, 'maxMessages maxBytes overflow')
+  if (heartbeat) checkKeys(`${prefix}heartbeat.`, heartbeat, 'intervalMs timeoutMs ping isPong')
   check('initialDelayMs', options.initialDelayMs)
   check('factor', options.factor)
   check('maxDelayMs', options.maxDelayMs, maxTimerMs)

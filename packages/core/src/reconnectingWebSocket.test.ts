@@ -75,9 +75,18 @@ describe('connecting', () => {
     ['a negative queue bound', { queue: { maxBytes: -5 } }],
     ['an unknown overflow policy', { queue: { overflow: 'wait' as 'error' } }],
     ['a heartbeat period over 2^31 - 1 ms', { heartbeat: { intervalMs: Infinity } }],
+    ['an unknown option', { retries: 3 } as ReconnectingWebSocketOptions],
+    ['an unknown queue option', { queue: { limit: 3 } } as ReconnectingWebSocketOptions],
+    ['an unknown heartbeat option', { heartbeat: { every: 5 } } as ReconnectingWebSocketOptions],
   ])('refuses %s with INVALID_ARGUMENT before connecting', (_, options) => {
     expect(() => create(options)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }))
     expect(FakeWebSocket.instances).toHaveLength(0)
+  })
+
+  it('names the unknown option it refuses', () => {
+    expect(() => create({ queue: { limit: 3 } } as ReconnectingWebSocketOptions)).toThrow(
+      "unknown option 'queue.limit'",
+    )
   })
 
   it('keeps the options object it was given, so sockets made from one share it', () => {

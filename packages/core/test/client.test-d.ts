@@ -162,7 +162,11 @@ client.events.on('statechange', (next, previous) => {
 })
 client.events.on('error', (error) => expectTypeOf(error).toEqualTypeOf<LifelineError>())
 client.events.on('drop', (e) =>
-  expectTypeOf(e).toEqualTypeOf<{ readonly type: string; readonly data: unknown }>(),
+  expectTypeOf(e).toEqualTypeOf<{
+    readonly type: string
+    readonly data: unknown
+    readonly reason: 'offline' | 'overflow'
+  }>(),
 )
 // @ts-expect-error no such event
 client.events.on('nope', () => {})

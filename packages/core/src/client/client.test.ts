@@ -212,7 +212,7 @@ describe('reliable delivery', () => {
     const drops: unknown[] = []
     client.events.on('drop', (event) => drops.push(event))
     client.send('say', { text: 'lost?' }, { reliable: false })
-    expect(drops).toEqual([{ type: 'say', data: { text: 'lost?' } }])
+    expect(drops).toEqual([{ type: 'say', data: { text: 'lost?' }, reason: 'offline' }])
     welcome()
     client.send('say', { text: 'now' }, { reliable: false })
     expect(received().at(-1)).toEqual({ t: 'say', d: { text: 'now' } })
@@ -489,6 +489,48 @@ describe('raw mode', () => {
     await expect(client.request('add', { a: 1, b: 1 })).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',
     })
+    client.close()
+  })
+})
+
+describe('options', () => {
+  it.each([
+    [{ overflow: 'drop-oldest' }, "'overflow'"],
+    [{ socket: { WebSocket: FakeWebSocket, retries: 3 } }, "'socket.retries'"],
+    [{ socket: { WebSocket: FakeWebSocket, queue: { max: 3 } } }, "'socket.queue.max'"],
+    [{ heartbeat: { interval: 5 } }, "'heartbeat.interval'"],
+  ])('refuses an unknown option %j with INVALID_ARGUMENT naming it', (extra, name) => {
+    const options = { url: 'ws://test.local/', ...extra } as unknown as ClientOptions
+    expect(() => createClient(options)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining(name) }),
+    )
+    expect(FakeWebSocket.instances).toHaveLength(0)
+  })
+})
+
+describe('raw mode drops', () => {
+  it("tells what the socket queue's overflow policy dropped as a client 'drop' event", () => {
+    const client = create({
+      mode: 'raw',
+      socket: {
+        WebSocket: FakeWebSocket,
+        clock,
+        queue: { maxMessages: 2, overflow: 'drop-oldest' },
+      },
+    })
+    const drops: unknown[] = []
+    client.events.on('drop', (event) => drops.push(event))
+    for (const text of ['a', 'b', 'c']) client.send('say', { text })
+    client.socket.send('not a message')
+    expect(drops).toEqual([
+      { type: 'say', data: { text: 'a' }, reason: 'overflow' },
+      { type: 'say', data: { text: 'b' }, reason: 'overflow' },
+    ])
+    FakeWebSocket.last.accept()
+    expect(FakeWebSocket.last.sent).toEqual([
+      codec.encode({ t: 'say', d: { text: 'c' } }),
+      'not a message',
+    ])
     client.close()
   })
 })

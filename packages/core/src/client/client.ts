@@ -27,7 +27,7 @@ import type {
 } from '../protocol/schema.js'
 import { ReconnectingWebSocket } from '../reconnectingWebSocket.js'
 import type { ClientOptions } from './clientOptions.js'
-import { defaultFraming, defaultRequestTimeoutMs } from './clientOptions.js'
+import { checkClientOptions, defaultFraming, defaultRequestTimeoutMs } from './clientOptions.js'
 import type { ClientEvents, ClientState } from './clientState.js'
 import { clientStateOf, sameState } from './clientState.js'
 import { Emitter } from './emitter.js'
@@ -88,6 +88,7 @@ export class Client<S extends Schema = AnySchema> {
   #nextRequestId = 1
 
   constructor(options: ClientOptions) {
+    checkClientOptions(options)
     const protocolMode = (options.mode ?? 'protocol') === 'protocol'
     const codecs = options.codecs ?? [json()]
     const clock = options.socket?.clock ?? systemClock
@@ -98,9 +99,12 @@ export class Client<S extends Schema = AnySchema> {
     this.#codec = codecs[0]
     this.#clock = clock
     this.#requests = new PendingRequests(clock)
-    // `maxUnacked`, `ackEvery` and `ackDelayMs` are the stream's own option names.
+    // Named one by one: the stream has options (`overflow`) that would change the protocol's
+    // guarantees, and none of them is the client's to pass on.
     this.#stream = new ReliableStream({
-      ...options,
+      maxUnacked: options.maxUnacked,
+      ackEvery: options.ackEvery,
+      ackDelayMs: options.ackDelayMs,
       clock,
       transmit: (envelope) => this.#transmit(envelope),
       isLinkUp: () => this.#welcomed,
@@ -120,6 +124,8 @@ export class Client<S extends Schema = AnySchema> {
     socket.addEventListener('message', (event) => this.#onFrame(event.data as InboundFrame))
     socket.addEventListener('close', () => this.#linkDown())
     socket.addEventListener('error', (event) => this.events.emit('error', event.error))
+    // Raw mode sends through the socket's queue: what its overflow policy drops is lost too.
+    if (!protocolMode) socket.addEventListener('drop', (event) => this.#onRawDrop(event.data))
     socket.addEventListener('statechange', ({ state }) => {
       if (state.status === 'closed') this.#linkDown()
       const next = clientStateOf(state)
@@ -170,7 +176,7 @@ export class Client<S extends Schema = AnySchema> {
     } else if (this.#welcomed) {
       this.#transmit({ t: type, d: data })
     } else {
-      this.events.emit('drop', { type, data })
+      this.events.emit('drop', { type, data, reason: 'offline' })
     }
   }
 
@@ -365,6 +371,19 @@ export class Client<S extends Schema = AnySchema> {
           respond({ e: failure })
         },
       )
+  }
+
+  /** Raw mode: a frame the socket's queue dropped, told as the message it carried. */
+  #onRawDrop(frame: unknown): void {
+    let message
+    try {
+      message = (this.#options.framing ?? defaultFraming).unwrap(
+        this.#codec.decode(frame as InboundFrame),
+      )
+    } catch {
+      // Not a message of ours (sent through `client.socket` directly): told as the frame.
+    }
+    this.events.emit('drop', { ...(message ?? { type: '', data: frame }), reason: 'overflow' })
   }
 
   #onServerError(data: unknown): void {

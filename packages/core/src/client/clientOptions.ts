@@ -1,5 +1,6 @@
 import type { Codec } from '@lifeline/codec'
 import type { ReconnectingWebSocketOptions } from '../options.js'
+import { checkKeys, checkOptions } from '../options.js'
 import type { ProtocolsProvider, UrlProvider } from '../url.js'
 
 /** How the client frames messages in raw mode, for a server that is not a Lifeline server. */
@@ -65,6 +66,22 @@ export const clientDefaults = {
   heartbeat: { intervalMs: 25_000, timeoutMs: 10_000 },
   requestTimeoutMs: defaultRequestTimeoutMs,
 } as const
+
+/**
+ * Refuses unknown keys, here and in `socket` and `heartbeat`, with `INVALID_ARGUMENT` naming the
+ * key: an option the client does not know must not be ignored, nor passed on to where it would
+ * change the protocol's guarantees.
+ */
+export function checkClientOptions(options: ClientOptions): void {
+  checkKeys(
+    '',
+    options,
+    'url mode codecs protocols framing socket heartbeat maxUnacked ackEvery ackDelayMs ' +
+      'requestTimeoutMs startClosed',
+  )
+  if (options.socket) checkOptions(options.socket, 'socket.')
+  if (options.heartbeat) checkKeys('heartbeat.', options.heartbeat, 'intervalMs timeoutMs')
+}
 
 /** The default raw framing: `{ t, d }`, the same field names as the protocol's envelope. */
 export const defaultFraming: RawFraming = {

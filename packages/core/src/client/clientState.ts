@@ -34,13 +34,24 @@ export interface ResetEvent {
   readonly resent: number
 }
 
+/** A message the client could not send; see `ClientEvents.drop`. */
+export interface ClientDropEvent {
+  readonly type: string
+  readonly data: unknown
+  readonly reason: 'offline' | 'overflow'
+}
+
 /** Lifecycle events, kept apart from message types: `client.events.on('reset', …)`. */
 export interface ClientEvents {
   statechange: [state: ClientState, previous: ClientState]
   reset: [event: ResetEvent]
   error: [error: LifelineError]
-  /** A fire-and-forget message that could not be sent because the link was down. */
-  drop: [event: { readonly type: string; readonly data: unknown }]
+  /**
+   * A message that will not be sent: `'offline'`, a fire-and-forget message (protocol mode) while
+   * the link was down; `'overflow'`, raw mode, dropped by the socket queue's overflow policy
+   * (`type` is `''` and `data` the frame for a frame sent through `client.socket` directly).
+   */
+  drop: [event: ClientDropEvent]
 }
 
 /**

@@ -19,17 +19,17 @@ export interface ReliableStreamOptions {
    * Acknowledge at once after this many processed envelopes with nothing sent back.
    * @default 64
    */
-  ackEvery?: number
+  ackEvery?: number | undefined
   /**
    * Otherwise acknowledge at most this long after the first unacknowledged one.
    * @default 20
    */
-  ackDelayMs?: number
+  ackDelayMs?: number | undefined
   /**
    * Most envelopes kept until acknowledged.
    * @default 10000
    */
-  maxUnacked?: number
+  maxUnacked?: number | undefined
   /**
    * `'error'` (client outbox): sending throws `QUEUE_FULL`. `'drop-oldest'` (server replay
    * buffer): the oldest is dropped and the stream is marked `lossy`, so the session will not be
