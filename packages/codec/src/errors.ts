@@ -40,6 +40,12 @@ export type LifelineErrorCode =
   | 'RATE_LIMITED'
   /** The server refused a new session: too many from one address, or in all (close code 1013). */
   | 'TOO_MANY_SESSIONS'
+  /** The server closed the link for a policy violation (close code 1008). */
+  | 'POLICY_VIOLATION'
+  /** A newer connection took the session over (close code 4409); this one does not fight it. */
+  | 'SESSION_TAKEN_OVER'
+  /** The link closed with a code `shouldReconnect` refused and no other code names. */
+  | 'CLOSED_BY_PEER'
 
 export interface LifelineErrorOptions {
   /** The underlying error, if any. */

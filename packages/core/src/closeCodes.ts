@@ -1,4 +1,5 @@
 import { LifelineError } from '@lifeline/codec'
+import type { LifelineErrorCode } from '@lifeline/codec'
 import type { DisconnectCause } from './state.js'
 import type { CloseEventLike } from './webSocketLike.js'
 import { utf8ByteLength } from './utf8.js'
@@ -34,22 +35,34 @@ export function validateCloseArguments(code: number | undefined, reason = ''): v
   }
 }
 
-/** Closes that end the socket for good carry an error that says why. */
-export function fatalCloseError({
-  code,
-  reason,
-  error,
-}: DisconnectCause): LifelineError | undefined {
+/**
+ * The error code of each close code that ends the socket for good; any other code that
+ * `shouldReconnect` refused is `CLOSED_BY_PEER`.
+ */
+const closeErrorCodes: Partial<Record<number, LifelineErrorCode>> = {
+  1002: 'PROTOCOL_ERROR',
+  1003: 'DECODE_FAILED',
+  1007: 'DECODE_FAILED',
+  1008: 'POLICY_VIOLATION',
+  1009: 'MESSAGE_TOO_LARGE',
+  1010: 'PROTOCOL_ERROR',
+  4401: 'UNAUTHENTICATED',
+  4403: 'FORBIDDEN',
+  4409: 'SESSION_TAKEN_OVER',
+}
+
+/**
+ * The error a close that ends the socket for good is reported with: the cause's own error when
+ * it has one (a timeout, already reported), else one named after the close code, with
+ * `closeCode`. Never silent: a socket that stops for good always says why.
+ */
+export function fatalCloseError({ code, reason, error }: DisconnectCause): LifelineError {
   return (
     error ??
-    (code === 4401 || code === 4403
-      ? new LifelineError(
-          code === 4401 ? 'UNAUTHENTICATED' : 'FORBIDDEN',
-          `server refused: ${reason}`,
-          {
-            closeCode: code,
-          },
-        )
-      : undefined)
+    new LifelineError(
+      closeErrorCodes[code] ?? 'CLOSED_BY_PEER',
+      `closed for good with ${code}${reason ? `: ${reason}` : ''}`,
+      { closeCode: code },
+    )
   )
 }

@@ -442,6 +442,46 @@ describe('reconnecting', () => {
     expect(clock.pending).toBe(0)
   })
 
+  it.each([
+    [1002, 'PROTOCOL_ERROR'],
+    [1003, 'DECODE_FAILED'],
+    [1007, 'DECODE_FAILED'],
+    [1008, 'POLICY_VIOLATION'],
+    [1009, 'MESSAGE_TOO_LARGE'],
+    [1010, 'PROTOCOL_ERROR'],
+  ])('reports the fatal close %i as an error %s with its closeCode', (code, errorCode) => {
+    const socket = create()
+    const errors: unknown[] = []
+    socket.onerror = (event) => errors.push(event.error)
+    FakeWebSocket.last.accept()
+    FakeWebSocket.last.serverClose(code, 'bad')
+    expect(errors).toEqual([expect.objectContaining({ code: errorCode, closeCode: code })])
+    expect(socket.state).toMatchObject({ status: 'closed', cause: { error: errors[0] } })
+  })
+
+  it('reports any other close that shouldReconnect refused as CLOSED_BY_PEER, 4409 by name', () => {
+    const errors: unknown[] = []
+    for (const code of [4500, 4409, 1006]) {
+      const socket = create({ shouldReconnect: () => false })
+      socket.onerror = (event) => errors.push(event.error)
+      FakeWebSocket.last.accept()
+      FakeWebSocket.last.serverClose(code, '', code !== 1006)
+    }
+    expect(errors).toEqual([
+      expect.objectContaining({ code: 'CLOSED_BY_PEER', closeCode: 4500 }),
+      expect.objectContaining({ code: 'SESSION_TAKEN_OVER', closeCode: 4409 }),
+      expect.objectContaining({ code: 'CLOSED_BY_PEER', closeCode: 1006 }),
+    ])
+  })
+
+  it('reports a timeout that ends the socket for good once, not again as the close', () => {
+    const socket = create({ shouldReconnect: () => false, connectionTimeoutMs: 100 })
+    const log = record(socket)
+    clock.advance(100)
+    expect(log.filter((entry) => entry.startsWith('error'))).toEqual(['error:CONNECT_TIMEOUT'])
+    expect(socket.state.status).toBe('closed')
+  })
+
   it('names the auth failures as errors', () => {
     const errors: string[] = []
     for (const code of [4401, 4403]) {

@@ -414,7 +414,8 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
     if (!reconnect || error) {
       this.#setState({ type: 'closed', cause: error ? { ...cause, error } : cause })
       if (hadSocket) this.#dispatchClose(cause)
-      if (error) this.#emitError(error)
+      // The cause's own error (a timeout, a failed attempt) was reported when it happened.
+      if (error && error !== cause.error) this.#emitError(error)
       return
     }
     const attempt = this.#failures + 1

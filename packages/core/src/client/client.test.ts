@@ -448,6 +448,30 @@ describe('state, heartbeat and events', () => {
   })
 })
 
+describe('fatal closes', () => {
+  it("reports 4409 (session taken over) without an '$error' frame, and stops", () => {
+    const client = create()
+    const errors: LifelineError[] = []
+    client.events.on('error', (error) => errors.push(error))
+    welcome()
+    FakeWebSocket.last.serverClose(4409, 'session taken over')
+    expect(errors).toEqual([
+      expect.objectContaining({ code: 'SESSION_TAKEN_OVER', closeCode: 4409 }),
+    ])
+    expect(client.state).toMatchObject({ status: 'closed', closeCode: 4409, lastError: errors[0] })
+  })
+
+  it.each([1002, 1003, 1007, 1008, 1009, 1010])('reports the fatal close %i', (code) => {
+    const client = create()
+    const errors: LifelineError[] = []
+    client.events.on('error', (error) => errors.push(error))
+    welcome()
+    FakeWebSocket.last.serverClose(code)
+    expect(errors).toEqual([expect.objectContaining({ closeCode: code })])
+    expect(client.state.status).toBe('closed')
+  })
+})
+
 describe('raw mode', () => {
   it('sends and receives { t, d } frames over the socket queue, with no handshake', () => {
     const client = create({ mode: 'raw' })
