@@ -156,6 +156,71 @@ describe('connecting', () => {
     socket.close()
   })
 
+  it.each<[string, unknown]>([
+    ['a duplicate', ['chat', 'chat']],
+    ['an empty string', ['']],
+    ['a space', 'a b'],
+    ['a comma', ['a,b']],
+    ['a non-string', ['chat', 42]],
+    ['an object', { chat: true }],
+  ])('refuses static subprotocols with %s: INVALID_ARGUMENT, nothing created', (_, protocols) => {
+    expect(() => create({}, undefined, protocols as string[])).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+    )
+    expect(FakeWebSocket.instances).toHaveLength(0)
+  })
+
+  it('takes null subprotocols as none', () => {
+    create({}, undefined, null)
+    expect(FakeWebSocket.last.protocols).toEqual([])
+  })
+
+  it("backs off a protocols provider's invalid value as a failed attempt, on the schedule", () => {
+    let calls = 0
+    const socket = create({}, undefined, () => (++calls < 4 ? ['chat', 'chat'] : ['chat']))
+    const log = record(socket)
+    expect(socket.state).toMatchObject({ status: 'reconnecting', attempt: 2, delayMs: 250 })
+    expect(socket.state).toMatchObject({ cause: { error: { code: 'INVALID_ARGUMENT' } } })
+    // random() is 0.5: the delays are half of 500, 1000, 2000 ms.
+    clock.advance(249)
+    expect(calls).toBe(1)
+    clock.advance(1)
+    clock.advance(499)
+    expect(calls).toBe(2)
+    clock.advance(1)
+    clock.advance(1000)
+    expect(log).toEqual([
+      'connecting:2',
+      'error:INVALID_ARGUMENT',
+      'reconnecting:3:500',
+      'connecting:3',
+      'error:INVALID_ARGUMENT',
+      'reconnecting:4:1000',
+      'connecting:4',
+    ])
+    expect(FakeWebSocket.last.protocols).toEqual(['chat'])
+    socket.close()
+  })
+
+  it('backs off a WebSocket constructor that throws, on the schedule', () => {
+    class Throwing extends FakeWebSocket {
+      constructor(url: string) {
+        super(url)
+        throw new SyntaxError('An invalid or duplicated subprotocol was specified')
+      }
+    }
+    const socket = create({ WebSocket: Throwing })
+    const log = record(socket)
+    clock.advance(250 + 500 + 1000)
+    expect(log.filter((entry) => entry.startsWith('reconnecting'))).toEqual([
+      'reconnecting:3:500',
+      'reconnecting:4:1000',
+      'reconnecting:5:2000',
+    ])
+    expect(FakeWebSocket.instances).toHaveLength(4)
+    socket.close()
+  })
+
   it('turns a throwing WebSocket constructor into an error event with a redacted URL', () => {
     class Throwing extends FakeWebSocket {
       constructor(url: string) {

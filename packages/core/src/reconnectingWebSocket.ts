@@ -18,7 +18,7 @@ import type { ReconnectingWebSocketEventMap } from './socketEvents.js'
 import type { ConnectionAction, ConnectionState, DisconnectCause } from './state.js'
 import { readyStateOf, transition } from './state.js'
 import type { ProtocolsProvider, UrlProvider } from './url.js'
-import { isPromise, parseWebSocketUrl, redactUrl, resolveProvider } from './url.js'
+import { checkProtocols, isPromise, parseWebSocketUrl, redactUrl, resolveProvider } from './url.js'
 import { byteSizeOf, snapshotOf } from './webSocketData.js'
 import type { WebSocketConstructor, WebSocketData, WebSocketLike } from './webSocketLike.js'
 import { readyStates } from './webSocketLike.js'
@@ -106,7 +106,9 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
   /**
    * @param url The server URL, or a function (sync or async) called before every attempt, e.g.
    *   to put a fresh token in the query. A plain invalid URL throws `INVALID_URL` here.
-   * @param protocols Subprotocols, or a function called before every attempt.
+   * @param protocols Subprotocols (`null` for none), or a function called before every attempt.
+   *   A list that is not distinct non-empty tokens throws `INVALID_ARGUMENT` here; a provider's
+   *   is a failed attempt.
    * @param options Kept, not copied; see `ReconnectingWebSocketOptions`.
    */
   constructor(
@@ -122,7 +124,8 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
     this.#options = options
     if (typeof url === 'string' || url instanceof URL) this.#url = parseWebSocketUrl(url)
     this.#urlProvider = url
-    this.#protocolsProvider = protocols
+    this.#protocolsProvider =
+      typeof protocols === 'function' ? protocols : checkProtocols(protocols)
     const { heartbeat } = options
     if (heartbeat) {
       this.#heartbeat = new HeartbeatMonitor(
@@ -293,7 +296,8 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
       this.#linkLost({ code: 1006, reason: '', wasClean: false, error }, !!socket)
     }, timeoutMs)
     let url: string | URL | Promise<string | URL>
-    let protocols: string | string[] | undefined | Promise<string | string[] | undefined>
+    let protocols:
+      string | string[] | null | undefined | Promise<string | string[] | null | undefined>
     try {
       url = resolveProvider(this.#urlProvider)
       protocols = resolveProvider(this.#protocolsProvider)
@@ -313,10 +317,12 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
     )
   }
 
-  #open(url: string | URL, protocols: string | string[] | undefined): void {
+  #open(url: string | URL, provided: string | string[] | null | undefined): void {
     let href: string
+    let protocols: string | string[] | undefined
     try {
       href = this.#url = parseWebSocketUrl(url)
+      protocols = checkProtocols(provided)
     } catch (error) {
       return this.#attemptFailed(error as LifelineError)
     }

@@ -4,7 +4,36 @@ import { LifelineError } from '@lifeline/codec'
 export type Provider<T> = T | (() => T | Promise<T>)
 
 export type UrlProvider = Provider<string | URL>
-export type ProtocolsProvider = Provider<string | string[] | undefined>
+/** Subprotocols, or a provider of them; `null` and `undefined` mean none. */
+export type ProtocolsProvider = Provider<string | string[] | null | undefined>
+
+/** What a subprotocol may be: an HTTP token (RFC 6455 section 4.1). */
+const subprotocolToken = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+
+/**
+ * Checks subprotocols as the standard constructor does (each a non-empty token, none twice),
+ * with `INVALID_ARGUMENT` rather than a `SyntaxError`. `null` means none, as in partysocket and
+ * reconnecting-websocket, where code written for plain JavaScript passes it to reach the options.
+ */
+export function checkProtocols(protocols: unknown): string | string[] | undefined {
+  if (protocols === null || protocols === undefined) return undefined
+  const list: unknown[] = typeof protocols === 'string' ? [protocols] : (protocols as unknown[])
+  const bad = Array.isArray(list)
+    ? list.findIndex(
+        (protocol, index) =>
+          typeof protocol !== 'string' ||
+          !subprotocolToken.test(protocol) ||
+          list.indexOf(protocol) !== index,
+      )
+    : 0
+  if (bad >= 0) {
+    throw new LifelineError(
+      'INVALID_ARGUMENT',
+      `subprotocols are distinct non-empty tokens; got '${String(Array.isArray(list) ? list[bad] : protocols)}'`,
+    )
+  }
+  return protocols as string | string[]
+}
 
 /**
  * Checks a WebSocket URL as the standard constructor does: ws:, wss:, or http(s): mapped to

@@ -9,6 +9,13 @@ const fx = useFixtures(afterEach)
 // A `ws` socket is listened to through its EventEmitter side (open, message, error) and its
 // `onclose`: these tests hold that path to what the standard's events would have said.
 describe('over a ws socket', () => {
+  it('takes null protocols as none, as partysocket and reconnecting-websocket do', async () => {
+    const server = fx.add(await startWsServer())
+    const socket = fx.add(new ReconnectingWebSocket(server.url('/'), null, quickRetry))
+    await nextEvent(socket, 'open')
+    expect(socket.protocol).toBe('')
+  })
+
   it('gives text as strings and binary per binaryType, in order', async () => {
     const server = fx.add(
       await startWsServer({
