@@ -449,6 +449,22 @@ describe('reconnecting', () => {
     socket.close()
   })
 
+  it('ends an attempt at an error before open, as a 1006 close, and ignores a late close', () => {
+    const socket = create()
+    const log = record(socket)
+    const refused = FakeWebSocket.last
+    refused.fail('connection refused', { close: false })
+    expect(log).toEqual(['error:CONNECTION_ERROR', 'close:1006', 'reconnecting:2:250'])
+    expect(socket.state).toMatchObject({ status: 'reconnecting', cause: { code: 1006 } })
+    refused.serverClose(1006, '', false)
+    expect(log).toHaveLength(3)
+    clock.advance(250)
+    expect(FakeWebSocket.instances).toHaveLength(2)
+    FakeWebSocket.last.accept()
+    expect(log.slice(3)).toEqual(['connecting:2', 'open'])
+    socket.close()
+  })
+
   it('ignores late events from an abandoned socket', () => {
     const socket = create({ connectionTimeoutMs: 1000 })
     const first = FakeWebSocket.last

@@ -20,7 +20,12 @@ import { readyStateOf, transition } from './state.js'
 import type { ProtocolsProvider, UrlProvider } from './url.js'
 import { checkProtocols, isPromise, parseWebSocketUrl, redactUrl, resolveProvider } from './url.js'
 import { byteSizeOf, snapshotOf } from './webSocketData.js'
-import type { WebSocketConstructor, WebSocketData, WebSocketLike } from './webSocketLike.js'
+import type {
+  ErrorEventLike,
+  WebSocketConstructor,
+  WebSocketData,
+  WebSocketLike,
+} from './webSocketLike.js'
 import { readyStates } from './webSocketLike.js'
 
 type EventMap = ReconnectingWebSocketEventMap<ReconnectingWebSocket>
@@ -68,14 +73,7 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
       if (owner.#state.status === 'closing') owner.#finishClose(cause)
       else owner.#linkLost(cause, true)
     },
-    error: (owner, event) =>
-      owner.#emitError(
-        failure(
-          `WebSocket error on ${redactUrl(owner.#url)}`,
-          event.message ?? describeError(event.error),
-          event.error ?? event,
-        ),
-      ),
+    error: (owner, event) => owner.#onSocketError(event),
   })
 
   static readonly #heartbeatHooks: HeartbeatHooks<ReconnectingWebSocket> = {
@@ -349,6 +347,25 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
     this.#flush()
     if (this.#state.status === 'open')
       this.listeners.dispatch('open', { type: 'open', target: this })
+  }
+
+  #onSocketError(event: ErrorEventLike): void {
+    const socket = this.#socket
+    this.#emitError(
+      failure(
+        `WebSocket error on ${redactUrl(this.#url)}`,
+        event.message ?? describeError(event.error),
+        event.error ?? event,
+      ),
+    )
+    // An error before `open` ends the attempt now, as a 1006 close: Node 22's global WebSocket
+    // (undici) fires `error` and never `close` when a connection is refused, which left every
+    // attempt waiting `connectionTimeoutMs`. The socket is let go first, so a `close` it fires
+    // later is not counted again.
+    if (socket && socket === this.#socket && this.#state.status === 'connecting') {
+      this.#abandon(socket)
+      this.#linkLost({ code: 1006, reason: '', wasClean: false }, true)
+    }
   }
 
   #onMessage(data: unknown): void {

@@ -124,11 +124,15 @@ export class FakeWebSocket implements WebSocketLike {
     this.finish(code, reason, wasClean)
   }
 
-  /** Server side: the link fails (refused, reset): `error`, then `close` 1006. */
-  fail(message = 'connection failed'): void {
+  /**
+   * Server side: the link fails (refused, reset): `error`, then `close` 1006. With
+   * `{ close: false }`, `error` alone, as Node 22's global WebSocket (undici) reports a refused
+   * connection; `serverClose` may send a late `close` after it.
+   */
+  fail(message = 'connection failed', { close = true }: { close?: boolean } = {}): void {
     if (this.readyState === readyStates.CLOSED) return
     this.onerror?.({ message, error: new Error(message) })
-    this.finish(1006, '', false)
+    if (close) this.finish(1006, '', false)
   }
 
   /** The link goes silent both ways while both ends still believe it open (half-open). */
