@@ -65,6 +65,40 @@ describe('with the typed client of @lifeline/core', () => {
     expect(await peer.request('confirm', { question: 'ok?' })).toBe(true)
   })
 
+  it('answers peer.request with a coded error when it cannot answer as asked, and lives', async () => {
+    // Before, each of these was an unhandled rejection in the client's process (vitest fails
+    // the run on one): a result the codec refuses, and an answer that found the outbox full.
+    const server = await startServer<Chat>(fx)
+    const peers: Peer<Chat>[] = []
+    server.on('connection', (peer) => peers.push(peer))
+    const client = createClient<Chat>({ url: urlOf(server), maxUnacked: 3 })
+    fx.add(() => client.close())
+    const errors: string[] = []
+    client.events.on('error', (error) => errors.push(error.code))
+    let fill = false
+    client.handle('confirm', () => {
+      // Three sends the server has not acknowledged yet: the outbox is full when the answer goes.
+      if (fill) for (let i = 0; i < 3; i++) client.send('say', { text: `${i}` })
+      return 10n as unknown as boolean
+    })
+    await waitFor(() => client.state.status === 'open' && peers.length === 1, {
+      message: 'the session',
+    })
+    const peer = peers[0] as Peer<Chat>
+    await expect(peer.request('confirm', { question: 'ok?' })).rejects.toMatchObject({
+      code: 'REMOTE_ERROR',
+      remoteCode: 'ENCODE_FAILED',
+    })
+    fill = true
+    await expect(peer.request('confirm', { question: 'ok?' })).rejects.toMatchObject({
+      code: 'REMOTE_ERROR',
+      remoteCode: 'QUEUE_FULL',
+    })
+    expect(errors).toEqual(['ENCODE_FAILED', 'QUEUE_FULL'])
+    await waitFor(() => client.unacked === 0, { message: 'every message acknowledged' })
+    expect(client.state.status).toBe('open')
+  })
+
   it('delivers exactly once, in order, across a restart of the listener', async () => {
     const store = createMemorySessionStore()
     const received: number[] = []

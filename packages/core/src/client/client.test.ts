@@ -354,6 +354,76 @@ describe('RPC', () => {
   })
 })
 
+describe('answering server requests it cannot answer as asked', () => {
+  const answers = () =>
+    received()
+      .filter((e) => e.t === '$res')
+      .map((e) => e.d)
+
+  it('answers ENCODE_FAILED for a result the codec refuses, and emits error', async () => {
+    const client = create()
+    const errors: LifelineError[] = []
+    client.events.on('error', (error) => errors.push(error))
+    client.handle('confirm', () => 10n as unknown as boolean)
+    welcome()
+    deliver({ t: '$req', d: { id: 7, m: 'confirm', d: 'sure?' }, s: 1 })
+    await flushMicrotasks()
+    expect(answers()).toEqual([
+      { id: 7, e: { code: 'ENCODE_FAILED', message: expect.any(String) as string } },
+    ])
+    expect(errors).toEqual([expect.objectContaining({ code: 'ENCODE_FAILED' })])
+    expect(errors[0]?.message).toContain("request 'confirm'")
+    client.close()
+  })
+
+  it('answers MESSAGE_TOO_LARGE for a result over maxBytes', async () => {
+    const client = create({ codecs: [json({ maxBytes: 1024 })] })
+    const errors: LifelineError[] = []
+    client.events.on('error', (error) => errors.push(error))
+    client.handle('confirm', () => 'x'.repeat(2048) as unknown as boolean)
+    welcome()
+    deliver({ t: '$req', d: { id: 7, m: 'confirm', d: 'sure?' }, s: 1 })
+    await flushMicrotasks()
+    expect(answers()).toMatchObject([{ id: 7, e: { code: 'MESSAGE_TOO_LARGE' } }])
+    expect(errors).toMatchObject([{ code: 'MESSAGE_TOO_LARGE' }])
+    client.close()
+  })
+
+  it('answers QUEUE_FULL past maxUnacked when the outbox is full, and errors as they are', async () => {
+    const client = create({ maxUnacked: 2 })
+    const errors: LifelineError[] = []
+    client.events.on('error', (error) => errors.push(error))
+    client.handle('confirm', () => true)
+    welcome()
+    client.send('say', { text: '1' })
+    client.send('say', { text: '2' })
+    deliver({ t: '$req', d: { id: 7, m: 'confirm', d: 'sure?' }, s: 1 })
+    deliver({ t: '$req', d: { id: 8, m: 'nope', d: null }, s: 2 })
+    await flushMicrotasks()
+    expect(answers()).toMatchObject([
+      { id: 8, e: { code: 'NOT_FOUND' } },
+      { id: 7, e: { code: 'QUEUE_FULL' } },
+    ])
+    expect(errors).toMatchObject([{ code: 'QUEUE_FULL' }])
+    expect(client.unacked).toBe(4)
+    client.close()
+  })
+
+  it('answers QUEUE_FULL with the outbox full offline, and sends it on resume', async () => {
+    const client = create({ maxUnacked: 1 })
+    client.handle('confirm', () => true)
+    welcome('S1')
+    client.send('say', { text: '1' })
+    deliver({ t: '$req', d: { id: 7, m: 'confirm', d: 'sure?' }, s: 1 })
+    FakeWebSocket.last.fail()
+    await flushMicrotasks()
+    clock.advance(250)
+    welcome('S1', true, 0)
+    expect(answers()).toMatchObject([{ id: 7, e: { code: 'QUEUE_FULL' } }])
+    client.close()
+  })
+})
+
 describe('state, heartbeat and events', () => {
   it('keeps lifecycle events apart from message types of the same name', () => {
     const client = create()

@@ -1,8 +1,9 @@
 import type { Codec, InboundFrame } from '@lifeline/codec'
-import { LifelineError, json, selectCodec } from '@lifeline/codec'
+import { LifelineError, isLifelineError, json, selectCodec } from '@lifeline/codec'
 import { systemClock } from '../clock.js'
 import type { Clock } from '../clock.js'
 import { reportListenerError } from '../events.js'
+import { describeError } from '../failures.js'
 import type { Envelope } from '../protocol/envelope.js'
 import {
   clientProtocolErrorCode,
@@ -354,23 +355,58 @@ export class Client<S extends Schema = AnySchema> {
 
   #onRequest(data: unknown): void {
     const { id, method, data: payload } = parseRequest(data)
-    const respond = (body: { d: unknown } | { e: ErrorPayload }) => {
-      if (this.#state.status !== 'closed') this.#stream.send('$res', { id, ...body })
-    }
     const handler = this.#methods.get(method)
-    if (!handler)
-      return respond({ e: { code: 'NOT_FOUND', message: `no method '${method}' on this client` } })
+    if (!handler) {
+      return this.#answer(id, method, {
+        e: { code: 'NOT_FOUND', message: `no method '${method}' on this client` },
+      })
+    }
     Promise.resolve()
       .then(() => handler(payload))
       .then(
-        (result) => respond({ d: result }),
+        (result) => this.#answer(id, method, { d: result }),
         (error: unknown) => {
           // A deliberate error (with a code) goes to the server; anything else stays here.
           const { payload: failure, deliberate } = errorPayload(error)
           if (!deliberate) reportListenerError(error)
-          respond({ e: failure })
+          this.#answer(id, method, { e: failure })
         },
       )
+      // Whatever a hostile error object throws while it is read: reported, never unhandled.
+      .catch(reportListenerError)
+  }
+
+  /**
+   * Answers a server's request; the server always gets an answer. When this one cannot be sent
+   * (the outbox is full, the codec refuses the result or it is too large) the client emits
+   * `error` with that code and answers with it instead. Error answers are kept past
+   * `maxUnacked` rather than lost: they are small, one per request the server makes while the
+   * outbox is full.
+   */
+  #answer(id: string | number, method: string, body: { d: unknown } | { e: ErrorPayload }): void {
+    if (this.#state.status === 'closed') return
+    const stream = this.#stream
+    try {
+      // An error answer goes past `maxUnacked` too: small, and the server waits for it.
+      stream.send('$res', { id, ...body }, 'e' in body)
+    } catch (thrown) {
+      const { code } = isLifelineError(thrown) ? thrown : { code: 'ENCODE_FAILED' as const }
+      this.events.emit(
+        'error',
+        new LifelineError(
+          code,
+          `could not answer the server's request '${method}': ${describeError(thrown)}`,
+          { cause: thrown },
+        ),
+      )
+      try {
+        const message = `the client could not send its answer (${code})`
+        stream.send('$res', { id, e: { code, message } }, true)
+      } catch (error) {
+        // Only a codec that refuses even this small answer gets here: the error above said why.
+        reportListenerError(error)
+      }
+    }
   }
 
   /** Raw mode: a frame the socket's queue dropped, told as the message it carried. */

@@ -119,10 +119,11 @@ export class ReliableStream {
    * Numbers an envelope, transmits it now if the link is up, and keeps it until acknowledged.
    * Throws `QUEUE_FULL` when the buffer is full under `'error'`. If transmitting throws (the
    * codec refuses the data), nothing is kept and no number is used: a message that can never
-   * be encoded must not wait in the buffer to fail again on every resend.
+   * be encoded must not wait in the buffer to fail again on every resend. `pastLimit` keeps it
+   * even when the buffer is full (for a small answer that must not be lost, not for data).
    */
-  send(type: string, data: unknown): Envelope {
-    const full = this.unackedCount >= this.#maxUnacked
+  send(type: string, data: unknown, pastLimit = false): Envelope {
+    const full = !pastLimit && this.unackedCount >= this.#maxUnacked
     // Checked before transmitting: a message sent but not kept would be lost on a reconnect.
     if (full && !this.#dropOldest) {
       throw new LifelineError(
