@@ -14,6 +14,19 @@ export default tseslint.config(
     },
   },
   {
+    // Library source is linted with types: a floating promise there is an unhandled rejection
+    // waiting to end a user's process. Tests and bench stay on the fast untyped rules.
+    files: ['packages/*/src/**/*.ts'],
+    ignores: ['**/*.test.ts', '**/*.test-d.ts'],
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+    },
+  },
+  {
     files: ['examples/**', 'bench/**', '**/scripts/**', '**/test/**', '**/*.test.ts'],
     rules: { 'no-console': 'off' },
   },
