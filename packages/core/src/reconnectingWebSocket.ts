@@ -10,7 +10,7 @@ import { HeartbeatMonitor, heartbeatDefaults } from './heartbeat.js'
 import type { HeartbeatHooks } from './heartbeat.js'
 import type { ReconnectingWebSocketOptions } from './options.js'
 import { checkOptions, reconnectingWebSocketDefaults as defaults } from './options.js'
-import { describeError, failure } from './failures.js'
+import { describeError, failure, providerFailure } from './failures.js'
 import { defaultShouldReconnect, fatalCloseError, validateCloseArguments } from './closeCodes.js'
 import { flushQueue } from './queueFlusher.js'
 import { SendQueue, sendQueueDefaults } from './sendQueue.js'
@@ -300,7 +300,7 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
       url = resolveProvider(this.#urlProvider)
       protocols = resolveProvider(this.#protocolsProvider)
     } catch (error) {
-      return this.#attemptFailed(failure('the url or protocols provider failed', error, error))
+      return this.#attemptFailed(providerFailure(error))
     }
     if (!isPromise(url) && !isPromise(protocols)) return this.#open(url, protocols)
     Promise.all([url, protocols]).then(
@@ -309,7 +309,7 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
       },
       (error: unknown) => {
         if (id === this.#attemptId) {
-          this.#attemptFailed(failure('the url or protocols provider failed', error, error))
+          this.#attemptFailed(providerFailure(error))
         }
       },
     )
@@ -352,11 +352,7 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
   #onSocketError(event: ErrorEventLike): void {
     const socket = this.#socket
     this.#emitError(
-      failure(
-        `WebSocket error on ${redactUrl(this.#url)}`,
-        event.message ?? describeError(event.error),
-        event.error ?? event,
-      ),
+      failure(`WebSocket error on ${redactUrl(this.#url)}`, event.error ?? event.message),
     )
     // An error before `open` ends the attempt now, as a 1006 close: Node 22's global WebSocket
     // (undici) fires `error` and never `close` when a connection is refused, which left every
@@ -506,7 +502,7 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
         this.#options.highWaterMarkBytes ?? defaults.highWaterMarkBytes,
       )
     } catch (error) {
-      return this.#emitError(failure('send failed', error, error))
+      return this.#emitError(failure('send failed', error))
     }
     if (nextMs !== undefined)
       this.#flushTimer = this.#clock().setTimeout(() => this.#flush(), nextMs)
