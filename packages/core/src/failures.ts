@@ -34,8 +34,5 @@ export function failure(message: string, error: unknown): LifelineError {
  */
 export function providerFailure(error: unknown): LifelineError {
   const name = error instanceof Error ? error.name : typeof error
-  return new LifelineError(
-    'CONNECTION_ERROR',
-    `the url or protocols provider threw (${name}; its message is left out, as it may hold a secret)`,
-  )
+  return new LifelineError('CONNECTION_ERROR', `the url or protocols provider threw ${name}`)
 }

@@ -29,7 +29,7 @@ export function checkProtocols(protocols: unknown): string | string[] | undefine
   if (bad >= 0) {
     throw new LifelineError(
       'INVALID_ARGUMENT',
-      `subprotocols are distinct non-empty tokens; got '${String(Array.isArray(list) ? list[bad] : protocols)}'`,
+      `invalid subprotocol '${String(Array.isArray(list) ? list[bad] : protocols)}'`,
     )
   }
   return protocols as string | string[]
