@@ -8,8 +8,8 @@ import { gzipSync } from 'node:zlib'
 import { build } from 'esbuild'
 
 /** Budgets in bytes (min+gzip), just above today's sizes; see the comment on `entries`. */
-const rwsBudget = 6_250
-const clientBudget = 10_950
+const rwsBudget = 6_800
+const clientBudget = 11_750
 
 interface Entry {
   name: string
