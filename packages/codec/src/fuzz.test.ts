@@ -365,20 +365,19 @@ describe('explicit hostile frames', () => {
       [jsonCodec, text],
       [msgpackCodec, bytes],
     ] as const) {
-      const started = performance.now()
       expect(() => codec.decode(frame)).toThrow(expect.objectContaining({ code: 'DECODE_FAILED' }))
-      expect(performance.now() - started).toBeLessThan(slowMs)
+      // The fastest of three: a pause of a loaded machine is not the decoder's slowness.
+      expect(Math.min(...[0, 1, 2].map(() => timeDecode(codec, frame)))).toBeLessThan(slowMs)
     }
   })
 
   it('refuses a msgpack header claiming 4 GiB without allocating for it', () => {
     for (const header of [0xdb, 0xc6, 0xdd, 0xdf]) {
       const frame = Uint8Array.from([header, 0xff, 0xff, 0xff, 0xff, 0x61])
-      const started = performance.now()
       expect(() => msgpackCodec.decode(frame)).toThrow(
         expect.objectContaining({ code: 'DECODE_FAILED', closeCode: 1007 }),
       )
-      expect(performance.now() - started).toBeLessThan(slowMs)
+      expect(Math.min(...[0, 1, 2].map(() => timeDecode(msgpackCodec, frame)))).toBeLessThan(slowMs)
     }
   })
 })

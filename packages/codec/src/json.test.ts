@@ -80,11 +80,16 @@ describe('json() decode', () => {
       '{"a":'.repeat(170_000) + '1' + '}'.repeat(170_000),
       '[1,'.repeat(262_000),
     ]
-    for (const bomb of bombs) {
-      const start = performance.now()
-      expectLifelineError(() => codec.decode(bomb), 'DECODE_FAILED', 1007)
-      expect(performance.now() - start).toBeLessThan(100)
-    }
+    const fastestMs = (bomb: string) =>
+      Math.min(
+        ...[0, 1, 2].map(() => {
+          const start = performance.now()
+          expectLifelineError(() => codec.decode(bomb), 'DECODE_FAILED', 1007)
+          return performance.now() - start
+        }),
+      )
+    // The fastest of three: a pause of a loaded machine is not the decoder's slowness.
+    for (const bomb of bombs) expect(fastestMs(bomb)).toBeLessThan(100)
   })
 
   it.each([
