@@ -2,7 +2,16 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', '**/coverage/**'] },
+  {
+    ignores: [
+      '**/dist/**',
+      '**/node_modules/**',
+      '**/coverage/**',
+      'checks/.generated/**',
+      // Fragments put in front of README blocks; they are compiled with their block.
+      'checks/readme/contexts/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -27,7 +36,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['examples/**', 'bench/**', '**/scripts/**', '**/test/**', '**/*.test.ts'],
+    files: ['examples/**', 'bench/**', '**/scripts/**', 'checks/**', '**/test/**', '**/*.test.ts'],
     rules: { 'no-console': 'off' },
   },
 )

@@ -2,6 +2,10 @@ import { defineConfig } from 'vitest/config'
 
 export default defineConfig({
   test: {
-    projects: ['packages/*/vitest.config.ts', 'packages/core/vitest.browser.config.ts'],
+    projects: [
+      'packages/*/vitest.config.ts',
+      'checks/vitest.config.ts',
+      'packages/core/vitest.browser.config.ts',
+    ],
   },
 })

@@ -1,11 +1,28 @@
 import { accessSync, constants } from 'node:fs'
+import { delimiter, join } from 'node:path'
 
 /** Debian's Chromium; the browser tests never use a browser downloaded by a test tool. */
 export const defaultChromiumPath = '/usr/bin/chromium'
 
-/** The Chromium the browser tests launch: `CHROMIUM_PATH`, else Debian's. */
+const isExecutable = (path: string): boolean => {
+  try {
+    accessSync(path, constants.X_OK)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
+ * The Chromium the browser tests launch: `CHROMIUM_PATH`, else `chromium` on `PATH` (where the
+ * test command's preparation step, `scripts/prepare-test-env.sh`, looks too), else Debian's.
+ */
 export function chromiumPath(): string {
-  return process.env.CHROMIUM_PATH || defaultChromiumPath
+  if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (dir !== '' && isExecutable(join(dir, 'chromium'))) return join(dir, 'chromium')
+  }
+  return defaultChromiumPath
 }
 
 /**
@@ -13,13 +30,10 @@ export function chromiumPath(): string {
  * suggest downloading a browser, which these tests must never do.
  */
 export function assertChromium(path = chromiumPath()): void {
-  try {
-    accessSync(path, constants.X_OK)
-  } catch {
-    throw new Error(
-      `The core-browser tests need Chromium, and there is no executable at ${path}. ` +
-        'Install it with `apt-get install -y chromium`, or set CHROMIUM_PATH to a Chromium ' +
-        'executable.',
-    )
-  }
+  if (isExecutable(path)) return
+  throw new Error(
+    `The core-browser tests need Chromium, and there is no executable at ${path}. ` +
+      'Install it with `apt-get install -y chromium`, or set CHROMIUM_PATH to a Chromium ' +
+      'executable.',
+  )
 }
