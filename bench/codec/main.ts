@@ -12,7 +12,7 @@
  */
 import { json } from '@lifeline/codec'
 import { msgpack } from '@lifeline/codec/msgpack'
-import { Packr } from 'msgpackr'
+import { Packr } from 'msgpackr/pack'
 import os from 'node:os'
 import { formatBytes, formatRate, formatRatio } from '../lib/format.js'
 import { measure, type Variant } from '../lib/measure.js'

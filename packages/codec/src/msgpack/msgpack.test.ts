@@ -1,4 +1,4 @@
-import { Packr, Unpackr } from 'msgpackr'
+import { Packr, Unpackr } from 'msgpackr/pack'
 import { describe, expect, it } from 'vitest'
 import {
   expectLifelineError,

@@ -1,4 +1,4 @@
-import { Packr } from 'msgpackr'
+import { Packr } from 'msgpackr/pack'
 import { msgpackCodecName, type BinaryCodec, type InboundFrame } from '../codec.js'
 import {
   decodeFailed,
