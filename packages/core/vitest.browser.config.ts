@@ -1,7 +1,9 @@
 /**
  * Browser tests of `@lifeline/core` (project `core-browser`): `test/browser/*.browser.test.ts`
- * run in a real headless Chromium, Debian's (`/usr/bin/chromium`, or `CHROMIUM_PATH`), through
- * Playwright; no browser is ever downloaded. The page uses the browser's own `WebSocket`.
+ * run in a real headless Chromium, Debian's (`CHROMIUM_PATH`, else `chromium` on PATH), through
+ * Playwright; no browser is ever downloaded (the test command's first step,
+ * `scripts/prepare-test-env.sh`, installs Debian's when it can). The page uses the browser's
+ * own `WebSocket`.
  *
  * `test/browser/globalSetup.ts` runs in Node before the page opens: it starts the `ws` servers
  * on 127.0.0.1 port 0 and a control link the page uses to stop, restart and black-hole them,
