@@ -37,6 +37,7 @@ export interface ConnectionHost<S extends Schema, User> {
 type State = 'authenticating' | 'hello' | 'resolving' | 'open' | 'closed'
 
 const OPEN = 1
+const CLOSED = 3
 /** Frames a client may send before the handshake is answered; the protocol expects one. */
 const maxEarlyFrames = 16
 const maxReasonBytes = 123
@@ -46,6 +47,19 @@ export function closeReason(text: string): string {
   let reason = text
   while (Buffer.byteLength(reason) > maxReasonBytes) reason = reason.slice(0, -1)
   return reason
+}
+
+/**
+ * Terminates `socket` if its peer has not answered the server's close frame within `timeoutMs`.
+ * `ws` waits 30 s: a peer that never answers would hold every socket the server refuses or
+ * closes for that long, whatever the limits on new connections.
+ */
+export function dropUnanswered(socket: WebSocket, timeoutMs: number): void {
+  if (socket.readyState === CLOSED) return
+  // Real time, as every I/O deadline: the injectable clock may be a test's, standing still.
+  const timer = setTimeout(() => socket.terminate(), timeoutMs)
+  timer.unref()
+  socket.once('close', () => clearTimeout(timer))
 }
 
 /**
@@ -189,6 +203,7 @@ export class Connection<S extends Schema, User> implements Link {
       }
     }
     this.socket.close(code, closeReason(reason))
+    dropUnanswered(this.socket, this.context.options.closeTimeoutMs)
     this.detachSession(code, reason)
   }
 
@@ -312,6 +327,7 @@ export class Connection<S extends Schema, User> implements Link {
     )
     this.state = 'closed'
     this.stopTimers()
+    dropUnanswered(this.socket, this.context.options.closeTimeoutMs)
   }
 
   private readonly onPong = (): void => {

@@ -180,8 +180,9 @@ export interface ServerOptions<User = unknown> {
    */
   requestTimeoutMs?: number
   /**
-   * On `close()`, how long clients get to complete the closing handshake (and running RPC
-   * handlers to finish) before their sockets are terminated.
+   * How long a client gets to answer the server's close frame before its socket is terminated:
+   * on `close()` (where running RPC handlers get as long again to finish), and whenever the
+   * server closes or refuses a connection, so that a peer that never answers holds no socket.
    * @default 1000
    */
   closeTimeoutMs?: number

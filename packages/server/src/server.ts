@@ -20,7 +20,7 @@ import type {
 import { controlTypes } from '@lifeline/core/protocol'
 import { EventEmitter } from 'eventemitter3'
 import { WebSocketServer, type WebSocket } from 'ws'
-import { Connection, type ConnectionHost } from './connection.js'
+import { Connection, dropUnanswered, type ConnectionHost } from './connection.js'
 import type { MethodImplementation, ServerContext } from './context.js'
 import type { ServerEvents } from './events.js'
 import { AddressLimits, tryAgainLater } from './limits.js'
@@ -384,6 +384,7 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
       }
     }
     socket.close(code, reason)
+    dropUnanswered(socket, this.options.closeTimeoutMs)
   }
 
   private fire<E extends keyof ServerEvents<S, User>>(

@@ -166,6 +166,47 @@ describe('sessions', () => {
   })
 })
 
+describe('a peer that never answers a close frame', () => {
+  /** Upgrades by hand, then sends `frame` (if any) and never reads nor answers a close frame. */
+  async function silentPeer(port: number, frame?: Buffer): Promise<void> {
+    const socket = connect(port, '127.0.0.1')
+    fx.add(() => socket.destroy())
+    socket.on('error', () => undefined)
+    await once(socket, 'connect')
+    socket.write(
+      'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n' +
+        `Sec-WebSocket-Protocol: ${jsonProtocol}\r\n\r\n`,
+    )
+    await once(socket, 'data')
+    if (frame !== undefined) socket.write(frame)
+    socket.pause()
+  }
+
+  it('is dropped closeTimeoutMs after the server closed its socket, not 30 s later', async () => {
+    const server = await startServer(fx, {
+      connectionLimits: { connectionsPerSecond: 0.01, connectionBurst: 2 },
+      helloTimeoutMs: 100,
+      closeTimeoutMs: 100,
+      maxMessageSize: 4096,
+    })
+    // No `$hello` (closed with 4408); a frame header over maxMessageSize (closed by `ws` with
+    // 1009); past the rate (refused with 1013). `ws` alone holds each for 30 s.
+    await silentPeer(server.port)
+    const oversize = Buffer.from([0x82, 0xff, 0, 0, 0, 0, 0, 0x0f, 0x42, 0x40, 1, 2, 3, 4])
+    await silentPeer(server.port, oversize)
+    await silentPeer(server.port)
+    await waitFor(() => server.stats.rateLimited === 1 && server.stats.helloTimeouts === 1, {
+      message: 'the refusal and the hello timeout',
+    })
+    expect(server.stats.oversize).toBe(1)
+    await waitFor(() => server.stats.connections === 0, {
+      timeoutMs: 3_000,
+      message: 'the unanswered sockets to be dropped',
+    })
+  })
+})
+
 describe('upgrade deadline', () => {
   it('drops a socket that does not complete its upgrade request in upgradeTimeoutMs', async () => {
     const server = await startServer(fx, { upgradeTimeoutMs: 200 })
