@@ -136,6 +136,16 @@ describe('redactUrl', () => {
     ],
     ['a bad IPv6 address', 'ws://[::1/?token=abc', 'ws://[::1/?[redacted]'],
     ['no scheme', 'example.com/socket?token=abc&x=1', 'example.com/socket?[redacted]'],
+    [
+      'a bad port and a fragment',
+      'wss://example.com:99999/#access_token=abc',
+      'wss://example.com:99999/#[redacted]',
+    ],
+    [
+      'a slash in the password',
+      'wss://alice:s3/cret@example.com/',
+      'wss://[redacted]@example.com/',
+    ],
   ])('still removes the query and credentials of an unparseable URL (%s)', (_, input, expected) => {
     expect(redactUrl(input)).toBe(expected)
   })
@@ -150,14 +160,17 @@ describe('redactUrl', () => {
     )
   })
 
-  it.each([
-    'wss://example.com/',
-    'wss://example.com/a/b',
-    'ws://example.com:8080/socket',
-    'wss://alice@example.com/x',
-  ])('leaves %s, which has no query or password, unchanged', (input) => {
-    expect(redactUrl(input)).toBe(input)
+  it('replaces a user name that has no password: it is the credential', () => {
+    expect(redactUrl('wss://s3cretT0ken@example.com/x')).toBe('wss://redacted@example.com/x')
+    expect(redactUrl('https://sk_live_s3cret:@example.com/')).toBe('https://redacted@example.com/')
   })
+
+  it.each(['wss://example.com/', 'wss://example.com/a/b', 'ws://example.com:8080/socket'])(
+    'leaves %s, which has no query or password, unchanged',
+    (input) => {
+      expect(redactUrl(input)).toBe(input)
+    },
+  )
 })
 
 describe('URL edge cases', () => {

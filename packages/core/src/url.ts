@@ -61,13 +61,15 @@ export function parseWebSocketUrl(input: string | URL): string {
 /**
  * A URL fit for logs and error messages: every query value, any password and the fragment are
  * replaced, since tokens travel there (`?token=…`, `#access_token=…`) and which names carry
- * secrets cannot be known. A bare `?name` is itself the secret: the name goes too.
+ * secrets cannot be known. A bare `?name` is itself the secret: the name goes too; so does a user
+ * name without a password (`wss://TOKEN@host`, `https://API_KEY:@host`).
  */
 export function redactUrl(input: string): string {
   try {
     const url = new URL(input)
     const entries = [...url.searchParams]
     if (url.password) url.password = 'redacted'
+    else if (url.username) url.username = 'redacted'
     if (url.hash) url.hash = '[redacted]'
     if (entries.length > 0) {
       url.search = entries
@@ -76,8 +78,9 @@ export function redactUrl(input: string): string {
     }
     return url.href
   } catch {
-    // Not parseable: drop everything after a `?` or `@`-credentials rather than guess.
-    return input.replace(/\?.*$/s, '?[redacted]').replace(/\/\/[^/@]*@/, '//[redacted]@')
+    // Not parseable: drop everything after a `?` or `#`, and anything that may be credentials
+    // (up to the last `@`), rather than guess.
+    return input.replace(/([?#]).*$/s, '$1[redacted]').replace(/\/\/.*@/s, '//[redacted]@')
   }
 }
 
