@@ -100,8 +100,9 @@ export const reconnectingWebSocketDefaults = {
   highWaterMarkBytes: 1024 * 1024,
 } as const
 
-function check(name: string, value: number | undefined, max = Infinity): void {
-  if (value !== undefined && !(value >= 0 && value <= max)) {
+export function check(name: string, value: number | undefined, max = Infinity): void {
+  // `typeof`: a string or `null` compares as a number, and would be taken as one.
+  if (value !== undefined && !(typeof value === 'number' && value >= 0 && value <= max)) {
     throw new LifelineError(
       'INVALID_ARGUMENT',
       `${name} must be a number in 0..${max}, got ${value}`,
@@ -115,6 +116,12 @@ function check(name: string, value: number | undefined, max = Infinity): void {
  * meant for. Throws `INVALID_ARGUMENT`.
  */
 export function checkKeys(prefix: string, options: object | undefined, known: string): void {
+  if (options !== undefined && (typeof options !== 'object' || options === null)) {
+    throw new LifelineError(
+      'INVALID_ARGUMENT',
+      `${prefix.slice(0, -1) || 'options'} must be an object`,
+    )
+  }
   const names = known.split(' ')
   for (const key of Object.keys(options ?? {})) {
     if (!names.includes(key)) {
@@ -133,10 +140,17 @@ export const socketOptionKeys =
  * `INVALID_ARGUMENT`.
  */
 export function checkOptions(options: ReconnectingWebSocketOptions, prefix = ''): void {
-  const { queue = {}, heartbeat } = options
   checkKeys(prefix, options, socketOptionKeys)
+  const { queue = {}, heartbeat } = options
   checkKeys(`${prefix}queue.`, queue, 'maxMessages maxBytes overflow')
-  if (heartbeat) checkKeys(`${prefix}heartbeat.`, heartbeat, 'intervalMs timeoutMs ping isPong')
+  if (heartbeat !== false)
+    checkKeys(`${prefix}heartbeat.`, heartbeat, 'intervalMs timeoutMs ping isPong')
+  for (const name of ['delayMs', 'shouldReconnect', 'random'] as const) {
+    const value = options[name]
+    if (value !== undefined && typeof value !== 'function') {
+      throw new LifelineError('INVALID_ARGUMENT', `${prefix}${name} must be a function`)
+    }
+  }
   check('initialDelayMs', options.initialDelayMs)
   check('factor', options.factor)
   check('maxDelayMs', options.maxDelayMs, maxTimerMs)

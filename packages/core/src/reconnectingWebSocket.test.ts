@@ -78,6 +78,13 @@ describe('connecting', () => {
     ['an unknown option', { retries: 3 } as ReconnectingWebSocketOptions],
     ['an unknown queue option', { queue: { limit: 3 } } as ReconnectingWebSocketOptions],
     ['an unknown heartbeat option', { heartbeat: { every: 5 } } as ReconnectingWebSocketOptions],
+    ['a null queue', { queue: null } as unknown as ReconnectingWebSocketOptions],
+    ['a heartbeat that is a number', { heartbeat: 5 } as unknown as ReconnectingWebSocketOptions],
+    [
+      'a number given as a string',
+      { initialDelayMs: '500' } as unknown as ReconnectingWebSocketOptions,
+    ],
+    ['a random that is not a function', { random: 0.5 } as unknown as ReconnectingWebSocketOptions],
   ])('refuses %s with INVALID_ARGUMENT before connecting', (_, options) => {
     expect(() => create(options)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }))
     expect(FakeWebSocket.instances).toHaveLength(0)

@@ -600,6 +600,22 @@ describe('options', () => {
     )
     expect(FakeWebSocket.instances).toHaveLength(0)
   })
+
+  it.each([
+    [{ heartbeat: 5 }],
+    [{ heartbeat: null }],
+    [{ socket: 'fast' }],
+    [{ socket: { WebSocket: FakeWebSocket, queue: null } }],
+    [{ maxUnacked: -1 }],
+    [{ ackDelayMs: '20' }],
+    [{ requestTimeoutMs: Number.NaN }],
+  ])('refuses %j with INVALID_ARGUMENT', (extra) => {
+    const options = { url: 'ws://test.local/', ...extra } as unknown as ClientOptions
+    expect(() => createClient(options)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+    )
+    expect(FakeWebSocket.instances).toHaveLength(0)
+  })
 })
 
 describe('raw mode drops', () => {

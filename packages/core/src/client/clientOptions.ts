@@ -1,6 +1,7 @@
 import type { Codec } from '@lifeline/codec'
 import type { ReconnectingWebSocketOptions } from '../options.js'
-import { checkKeys, checkOptions } from '../options.js'
+import { check, checkKeys, checkOptions } from '../options.js'
+import { maxTimerMs } from '../clock.js'
 import type { ProtocolsProvider, UrlProvider } from '../url.js'
 
 /** How the client frames messages in raw mode, for a server that is not a Lifeline server. */
@@ -79,8 +80,13 @@ export function checkClientOptions(options: ClientOptions): void {
     'url mode codecs protocols framing socket heartbeat maxUnacked ackEvery ackDelayMs ' +
       'requestTimeoutMs startClosed',
   )
-  if (options.socket) checkOptions(options.socket, 'socket.')
-  if (options.heartbeat) checkKeys('heartbeat.', options.heartbeat, 'intervalMs timeoutMs')
+  if (options.socket !== undefined) checkOptions(options.socket, 'socket.')
+  if (options.heartbeat !== false)
+    checkKeys('heartbeat.', options.heartbeat, 'intervalMs timeoutMs')
+  check('maxUnacked', options.maxUnacked)
+  check('ackEvery', options.ackEvery)
+  check('ackDelayMs', options.ackDelayMs, maxTimerMs)
+  check('requestTimeoutMs', options.requestTimeoutMs)
 }
 
 /** The default raw framing: `{ t, d }`, the same field names as the protocol's envelope. */
