@@ -51,6 +51,29 @@ describe('RPC: client calls server', () => {
     expect(errors).toEqual([expect.objectContaining({ message: 'secret internals' })])
   })
 
+  it('answers INTERNAL for an error whose fields throw when read, sync or async', async () => {
+    const server = await startServer(fx)
+    const errors: unknown[] = []
+    server.on('error', (error) => errors.push(error))
+    const hostile = {
+      get code(): string {
+        throw new Error('a getter that throws')
+      },
+    }
+    server.handle('throws', () => {
+      throw hostile
+    })
+    server.handle('rejects', () => Promise.reject(hostile))
+    const { client } = await ProtocolClient.connect(fx, urlOf(server))
+    client.send({ t: '$req', d: { id: 1, m: 'throws' }, s: 1 })
+    client.send({ t: '$req', d: { id: 2, m: 'rejects' }, s: 2 })
+    const internal = { code: 'INTERNAL', message: 'internal error' }
+    expect((await client.next('$res')).d).toEqual({ id: 1, e: internal })
+    expect((await client.next('$res')).d).toEqual({ id: 2, e: internal })
+    expect(client.closed).toBeUndefined()
+    expect(errors).toEqual([hostile, hostile])
+  })
+
   it('answers NOT_FOUND for an unknown method', async () => {
     const server = await startServer(fx)
     const { client } = await ProtocolClient.connect(fx, urlOf(server))

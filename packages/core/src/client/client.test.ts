@@ -376,6 +376,21 @@ describe('answering server requests it cannot answer as asked', () => {
     client.close()
   })
 
+  it('answers INTERNAL for a rejection whose fields throw when read', async () => {
+    const client = create()
+    const hostile = {
+      get code(): string {
+        throw new Error('a getter that throws')
+      },
+    }
+    client.handle('confirm', () => Promise.reject(hostile as unknown as Error))
+    welcome()
+    deliver({ t: '$req', d: { id: 7, m: 'confirm', d: 'sure?' }, s: 1 })
+    await flushMicrotasks()
+    expect(answers()).toEqual([{ id: 7, e: { code: 'INTERNAL', message: 'internal error' } }])
+    client.close()
+  })
+
   it('answers MESSAGE_TOO_LARGE for a result over maxBytes', async () => {
     const client = create({ codecs: [json({ maxBytes: 1024 })] })
     const errors: LifelineError[] = []

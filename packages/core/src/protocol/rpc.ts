@@ -29,8 +29,18 @@ export interface ErrorPayload {
  * internals: the client gets `INTERNAL` and a fixed message, and the server reports the error.
  */
 export function errorPayload(error: unknown): { payload: ErrorPayload; deliberate: boolean } {
-  const { code, message }: { code?: unknown; message?: unknown } =
-    (typeof error === 'object' && error) || {}
+  let code: unknown
+  let message: unknown
+  try {
+    ;({ code, message } = ((typeof error === 'object' && error) || {}) as {
+      code?: unknown
+      message?: unknown
+    })
+  } catch {
+    // Fields that throw when read (a getter, a proxy): nothing deliberate, and the caller still
+    // gets its answer.
+    code = undefined
+  }
   return typeof code === 'string' && code !== ''
     ? { payload: { code, message: typeof message === 'string' ? message : code }, deliberate: true }
     : { payload: { code: 'INTERNAL', message: 'internal error' }, deliberate: false }
