@@ -10,41 +10,48 @@ export type ClientAddress = (request: IncomingMessage) => string | undefined
 /** A key longer than this is cut: a header's value must not size the limiter's memory. */
 const maxKeyLength = 64
 
-/** The first four groups of an IPv6 address (its /64), in canonical hexadecimal. */
-function ipv6Prefix64(address: string): string {
+/** The eight 16-bit groups of a valid IPv6 address; a zone id (`%eth0`) is dropped. */
+function ipv6Groups(address: string): number[] {
   const bare = address.split('%')[0] as string
-  const gap = bare.indexOf('::')
-  const head = (gap === -1 ? bare : bare.slice(0, gap)).split(':').filter(Boolean)
-  const tail =
-    gap === -1
+  const parse = (part: string): number[] =>
+    part === ''
       ? []
-      : bare
-          .slice(gap + 2)
-          .split(':')
-          .filter(Boolean)
-  // A dotted IPv4 tail stands for two groups; it is always past the first four.
-  const tailGroups = tail.reduce((n, group) => n + (group.includes('.') ? 2 : 1), 0)
-  const groups = [...head, ...Array<string>(Math.max(0, 8 - head.length - tailGroups)).fill('0')]
-  groups.push(...tail)
-  return groups
-    .slice(0, 4)
-    .map((group) => parseInt(group, 16).toString(16))
-    .join(':')
+      : part.split(':').flatMap((group) => {
+          if (!group.includes('.')) return [parseInt(group, 16)]
+          // A dotted IPv4 tail stands for the last two groups.
+          const [a = 0, b = 0, c = 0, d = 0] = group.split('.').map(Number)
+          return [a * 256 + b, c * 256 + d]
+        })
+  const gap = bare.indexOf('::')
+  if (gap === -1) return parse(bare)
+  const head = parse(bare.slice(0, gap))
+  const tail = parse(bare.slice(gap + 2))
+  return [...head, ...Array<number>(8 - head.length - tail.length).fill(0), ...tail]
 }
 
 /**
- * The key an address is limited by. IPv4 addresses (IPv4-mapped IPv6 ones included) count one
- * by one; an IPv6 address counts with its /64, since a single host may use any address of its
- * /64 at will. Anything else (a name from `clientAddress`) is used as it is, cut to 64
- * characters.
+ * The key an address is limited by. IPv4 addresses (IPv4-mapped IPv6 ones included, in any
+ * notation) count one by one; an IPv6 address counts with its /64, since a single host may use
+ * any address of its /64 at will. A bracketed IPv6 address (`[…]`, `[…]:port`, as in a
+ * `Forwarded` header) counts as the address. Anything else (a name from `clientAddress`) is
+ * used as it is, cut to 64 characters.
  */
 export function addressKey(address: string | undefined): string {
   if (address === undefined || address === '') return 'unknown'
   const trimmed = address.trim()
-  if (isIPv6(trimmed)) {
-    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(trimmed)
-    if (mapped !== null) return mapped[1] as string
-    return `${ipv6Prefix64(trimmed)}::/64`
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(trimmed)?.[1]
+  const ip = bracketed !== undefined && isIPv6(bracketed) ? bracketed : trimmed
+  if (isIPv6(ip)) {
+    const groups = ipv6Groups(ip)
+    const [, , , , , ffff = 0, high = 0, low = 0] = groups
+    // ::ffff:a.b.c.d, however written, is the IPv4 client a dual-stack socket reports it as.
+    if (ffff === 0xffff && groups.slice(0, 5).every((group) => group === 0)) {
+      return [high >> 8, high & 255, low >> 8, low & 255].join('.')
+    }
+    return `${groups
+      .slice(0, 4)
+      .map((group) => group.toString(16))
+      .join(':')}::/64`
   }
   return trimmed.length > maxKeyLength ? trimmed.slice(0, maxKeyLength) : trimmed
 }

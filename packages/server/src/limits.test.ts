@@ -27,6 +27,16 @@ describe('addressKey', () => {
     expect(addressKey('2001:db8:0:2::1')).not.toBe(addressKey('2001:db8:0:1::1'))
   })
 
+  it('reads an IPv4-mapped address in any notation, and a bracketed IPv6 address', () => {
+    // Not one bucket `0:0:0:0::/64` for every IPv4 client a proxy names in hexadecimal.
+    expect(addressKey('::ffff:0a00:0001')).toBe('10.0.0.1')
+    expect(addressKey('0:0:0:0:0:FFFF:C0A8:0101')).toBe('192.168.1.1')
+    expect(addressKey('::ffff:10.0.0.1%eth0')).toBe('10.0.0.1')
+    expect(addressKey('[2001:db8:0:1::a]')).toBe('2001:db8:0:1::/64')
+    expect(addressKey('[2001:db8:0:1::b]:443')).toBe('2001:db8:0:1::/64')
+    expect(addressKey('[not an address]')).toBe('[not an address]')
+  })
+
   it('keeps other names as they are, cut to 64 characters', () => {
     expect(addressKey(undefined)).toBe('unknown')
     expect(addressKey(' proxy-7 ')).toBe('proxy-7')
