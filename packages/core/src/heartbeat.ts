@@ -1,4 +1,5 @@
 import type { Clock, TimerHandle } from './clock.js'
+import { reportListenerError } from './events.js'
 import type { WebSocketData } from './webSocketLike.js'
 
 /** Dead-link detection for any server (raw mode). Off unless given. */
@@ -144,6 +145,16 @@ export class HeartbeatMonitor<Owner = unknown> {
     const { ping } = this.#options
     if (ping === undefined) return
     this.#lastPingAt = now
-    this.#hooks.ping(this.#owner, typeof ping === 'function' ? ping() : ping)
+    let data: WebSocketData
+    try {
+      data = typeof ping === 'function' ? ping() : ping
+    } catch (error) {
+      // The application's function: reported, never thrown into the ticker, which would skip
+      // every other link's check (and, in Node, end the process). The link is then judged by
+      // its silence alone.
+      reportListenerError(error)
+      return
+    }
+    this.#hooks.ping(this.#owner, data)
   }
 }

@@ -979,6 +979,34 @@ describe('heartbeat', () => {
     socket.close()
   })
 
+  it("survives a ping function that throws: reported, and the other sockets' heartbeats go on", async () => {
+    const reported: unknown[] = []
+    vi.spyOn(console, 'error').mockImplementation((_message, error) => reported.push(error))
+    const broken = create({
+      heartbeat: {
+        ...heartbeat,
+        ping: () => {
+          throw new Error('ping bug')
+        },
+      },
+    })
+    FakeWebSocket.last.accept()
+    const healthy = create({ heartbeat })
+    const fake = FakeWebSocket.last
+    answerPings(fake)
+    fake.accept()
+    expect(() => clock.advance(1000)).not.toThrow()
+    expect(fake.sent).toEqual(['ping'])
+    expect(reported.map((error) => (error as Error).message)).toEqual(['ping bug'])
+    await flushMicrotasks()
+    // A link it cannot ping is judged by its silence, as any other.
+    clock.advance(600)
+    expect(broken.state).toMatchObject({ status: 'reconnecting', cause: { code: 4000 } })
+    expect(healthy.readyState).toBe(healthy.OPEN)
+    broken.close()
+    healthy.close()
+  })
+
   it('detects a half-open link within intervalMs + timeoutMs (+10%) and reconnects', () => {
     const socket = create({ heartbeat })
     const log = record(socket)
