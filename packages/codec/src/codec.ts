@@ -14,6 +14,12 @@ export interface Codec {
   /** True when `encode` produces binary frames (`Uint8Array`), false for text frames. */
   readonly binary: boolean
   /**
+   * The largest frame this codec encodes or decodes, in bytes (`Infinity`: no limit). The
+   * Lifeline handshake tells the peer this figure, so it refuses larger messages where they are
+   * produced. A codec without it announces nothing.
+   */
+  readonly maxBytes?: number
+  /**
    * Encodes one message. Throws a `LifelineError` with code `ENCODE_FAILED` for a value the
    * codec cannot represent, or one its peer's decoder would refuse, and `MESSAGE_TOO_LARGE` for
    * a frame over `maxBytes`.

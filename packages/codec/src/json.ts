@@ -37,6 +37,7 @@ export function json(options?: JsonCodecOptions): TextCodec {
   return {
     name,
     binary: false,
+    maxBytes,
 
     encode(value: unknown): string {
       let text: string | undefined

@@ -55,6 +55,15 @@ export interface ReconnectingWebSocketOptions {
    */
   maxRetries?: number
   /**
+   * Links dropped in a row by `failLink(…, 'violation')` (the peer broke the protocol) before
+   * giving up for good: state `closed`, error `PROTOCOL_ERROR` with the link's close code. A
+   * link that stays open `minUptimeMs` before it is dropped starts the count again. Each such
+   * drop is a failed attempt meanwhile, with the backoff's delay. `0` or `1`: the first
+   * violation ends the socket. `Infinity`: never give up (the backoff still spaces attempts).
+   * @default 5
+   */
+  maxViolations?: number
+  /**
    * An attempt that has not opened in this time is abandoned and retried. Also bounds the
    * closing handshake of `close()`.
    * @default 10000
@@ -96,6 +105,7 @@ export const reconnectingWebSocketDefaults = {
   ...backoffDefaults,
   minUptimeMs: 5_000,
   maxRetries: Infinity,
+  maxViolations: 5,
   connectionTimeoutMs: 10_000,
   highWaterMarkBytes: 1024 * 1024,
 } as const
@@ -156,6 +166,7 @@ export function checkOptions(options: ReconnectingWebSocketOptions, prefix = '')
   check('maxDelayMs', options.maxDelayMs, maxTimerMs)
   check('minUptimeMs', options.minUptimeMs)
   check('maxRetries', options.maxRetries)
+  check('maxViolations', options.maxViolations)
   check('connectionTimeoutMs', options.connectionTimeoutMs, maxTimerMs)
   check('highWaterMarkBytes', options.highWaterMarkBytes)
   check('queue.maxMessages', queue.maxMessages)

@@ -30,6 +30,15 @@ import { readyStates } from './webSocketLike.js'
 
 type EventMap = ReconnectingWebSocketEventMap<ReconnectingWebSocket>
 
+/**
+ * How `failLink` treats the link it drops. `'retry'`: a failed attempt (it never became
+ * usable, e.g. a handshake of the application's own that did not complete in time), through
+ * the backoff. `'violation'`: the peer broke the protocol; a failed attempt too, and
+ * `maxViolations` of them in a row end the socket. `'fatal'`: reconnecting cannot help; the
+ * socket closes for good.
+ */
+export type LinkFailure = 'retry' | 'violation' | 'fatal'
+
 const consoleDebug = (message: string, details?: Record<string, unknown>) =>
   console.debug(`lifeline: ${message}`, details ?? '')
 
@@ -93,6 +102,8 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
   #binaryType: BinaryType = 'blob'
   /** Failed attempts since the link was last stable; drives the backoff. */
   #failures = 0
+  /** Links dropped by `failLink(…, 'violation')` since the link was last stable. */
+  #violations = 0
   #openedAt = 0
   /** Bumped whenever an attempt is abandoned, so its late async URL resolution is ignored. */
   #attemptId = 0
@@ -257,7 +268,7 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
     validateCloseArguments(code, reason)
     this.#closedByUser = false
     this.#stop()
-    this.#failures = 0
+    this.#failures = this.#violations = 0
     const socket = this.#socket
     if (socket) {
       const wasOpen = socket.readyState === readyStates.OPEN
@@ -265,6 +276,25 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
       if (wasOpen) this.#dispatchClose({ code: code ?? 1000, reason, wasClean: true })
     }
     this.#connect()
+  }
+
+  /**
+   * Drops the current link (open, or still connecting) as a failure, for a reason only the
+   * application sees: the peer broke the protocol, or its handshake did not complete. The link
+   * is closed with `code` and `reason` (1000 or 3000–4999, as `close()`), `error` is reported
+   * as an `error` event and kept as the cause in the state, and then, as for any lost link,
+   * the backoff decides when the next attempt is made (`reconnecting` with its delay; the retry
+   * count is not reset), or `shouldReconnect` and `maxRetries` end it. See `LinkFailure` for
+   * `kind`; `maxViolations` violations in a row end the socket with `PROTOCOL_ERROR`. Does
+   * nothing when there is no link (closed, closing, or waiting to reconnect).
+   */
+  failLink(error: LifelineError, code: number, reason = '', kind: LinkFailure = 'violation'): void {
+    validateCloseArguments(code, reason)
+    const socket = this.#socket
+    if (!socket || this.#state.status === 'closing') return
+    this.#abandon(socket, code, reason)
+    if (kind !== 'fatal') this.#emitError(error)
+    this.#linkLost({ code, reason, wasClean: false, error }, true, kind)
   }
 
   /**
@@ -401,35 +431,49 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
     this.#linkLost({ code: 1006, reason: '', wasClean: false, error }, false)
   }
 
-  /** The link or attempt is gone without the user asking: reconnect, or stop per policy. */
-  #linkLost(cause: DisconnectCause, hadSocket: boolean): void {
+  /**
+   * The link or attempt is gone without the user asking: reconnect, or stop per policy.
+   * `failure` is set when `failLink` dropped it (a `'retry'` link never counts as stable).
+   */
+  #linkLost(cause: DisconnectCause, hadSocket: boolean, failure?: LinkFailure): void {
     const { status } = this.#state
     if (status !== 'open' && status !== 'connecting') return
     const options = this.#options
     const clock = this.#clock()
     if (
       status === 'open' &&
+      failure !== 'retry' &&
       clock.now() - this.#openedAt >= (options.minUptimeMs ?? defaults.minUptimeMs)
     ) {
       this.#failures = 0
+      this.#violations = 0
     }
     const { code, reason, wasClean } = cause
-    let reconnect = true
+    let reconnect = failure !== 'fatal'
     try {
-      reconnect = (options.shouldReconnect ?? defaultShouldReconnect)({ code, reason, wasClean })
+      if (reconnect) {
+        reconnect = (options.shouldReconnect ?? defaultShouldReconnect)({ code, reason, wasClean })
+      }
     } catch (error) {
       reportListenerError(error)
     }
     const maxRetries = options.maxRetries ?? defaults.maxRetries
+    const maxViolations = options.maxViolations ?? defaults.maxViolations
     const error = !reconnect
       ? fatalCloseError(cause)
-      : ++this.#failures > maxRetries
+      : failure === 'violation' && ++this.#violations >= maxViolations
         ? new LifelineError(
-            'RETRIES_EXHAUSTED',
-            `gave up after ${maxRetries} retries; call reconnect() to try again`,
-            { closeCode: code },
+            'PROTOCOL_ERROR',
+            `gave up after ${this.#violations} links in a row broke the protocol (maxViolations); call reconnect() to try again`,
+            { closeCode: code, cause: cause.error },
           )
-        : undefined
+        : ++this.#failures > maxRetries
+          ? new LifelineError(
+              'RETRIES_EXHAUSTED',
+              `gave up after ${maxRetries} retries; call reconnect() to try again`,
+              { closeCode: code },
+            )
+          : undefined
     if (!reconnect || error) {
       this.#setState({ type: 'closed', cause: error ? { ...cause, error } : cause })
       if (hadSocket) this.#dispatchClose(cause)

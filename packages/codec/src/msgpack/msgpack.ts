@@ -54,6 +54,7 @@ export function msgpack(options?: MsgpackCodecOptions): BinaryCodec {
   return {
     name,
     binary: true,
+    maxBytes,
 
     encode(value: unknown): Uint8Array {
       let problem: string | undefined

@@ -52,7 +52,7 @@ describe('handshake', () => {
     expect(FakeWebSocket.last.protocols).toEqual(['lifeline.v1.json'])
     expect(client.state.status).toBe('connecting')
     FakeWebSocket.last.accept('lifeline.v1.json')
-    expect(received()).toEqual([{ t: '$hello', d: { v: 1 } }])
+    expect(received()).toEqual([{ t: '$hello', d: { v: 1, max: 1_048_576 } }])
     expect(client.state.status).toBe('connecting')
     deliver({ t: '$welcome', d: { sid: 'S1', resumed: false, a: 0 } })
     expect(client.state).toMatchObject({ status: 'open', sessionId: 'S1', resumed: false })
@@ -148,7 +148,9 @@ describe('reliable delivery', () => {
     clock.advance(250)
     const second = FakeWebSocket.last
     second.accept('lifeline.v1.json')
-    expect(received(second)).toEqual([{ t: '$hello', d: { v: 1, sid: 'S1', a: 1 } }])
+    expect(received(second)).toEqual([
+      { t: '$hello', d: { v: 1, sid: 'S1', a: 1, max: 1_048_576 } },
+    ])
     deliver({ t: '$welcome', d: { sid: 'S1', resumed: true, a: 1 } }, second)
     expect(
       received(second)
@@ -183,7 +185,7 @@ describe('reliable delivery', () => {
     client.close()
   })
 
-  it('drops the link on a sequence gap, reports it, and resumes', () => {
+  it('drops the link on a sequence gap, reports it, and resumes after the backoff', () => {
     const client = create()
     const errors: string[] = []
     client.events.on('error', (error) => errors.push(error.code))
@@ -192,17 +194,21 @@ describe('reliable delivery', () => {
     deliver({ t: 'said', d: { text: 'a' }, s: 2 })
     expect(errors).toEqual(['PROTOCOL_ERROR'])
     expect(first.closedWith).toEqual({ code: 4002, reason: 'protocol_error' })
+    expect(client.state).toMatchObject({ status: 'reconnecting', delayMs: 250, closeCode: 4002 })
+    clock.advance(250)
     expect(FakeWebSocket.instances).toHaveLength(2)
     client.close()
   })
 
-  it('drops the link on an undecodable frame and resumes', () => {
+  it('drops the link on an undecodable frame and resumes after the backoff', () => {
     const client = create()
     const errors: string[] = []
     client.events.on('error', (error) => errors.push(error.code))
     welcome()
     FakeWebSocket.last.receive('{not json')
     expect(errors).toEqual(['DECODE_FAILED'])
+    expect(client.state.status).toBe('reconnecting')
+    clock.advance(250)
     expect(FakeWebSocket.instances).toHaveLength(2)
     client.close()
   })

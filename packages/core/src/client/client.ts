@@ -1,12 +1,13 @@
 import type { Codec, InboundFrame } from '@lifeline/codec'
 import { LifelineError, isLifelineError, json, selectCodec } from '@lifeline/codec'
 import { systemClock } from '../clock.js'
-import type { Clock } from '../clock.js'
+import type { Clock, TimerHandle } from '../clock.js'
 import { reportListenerError } from '../events.js'
 import { describeError } from '../failures.js'
 import type { Envelope } from '../protocol/envelope.js'
 import {
   clientProtocolErrorCode,
+  handshakeTimeoutCode,
   isControlType,
   parseEnvelope,
   protocolError,
@@ -27,6 +28,8 @@ import type {
   ServerMethods,
 } from '../protocol/schema.js'
 import { ReconnectingWebSocket } from '../reconnectingWebSocket.js'
+import { reconnectingWebSocketDefaults } from '../options.js'
+import { utf8ByteLength } from '../utf8.js'
 import type { ClientOptions } from './clientOptions.js'
 import { checkClientOptions, defaultFraming, defaultRequestTimeoutMs } from './clientOptions.js'
 import type { ClientEvents, ClientState } from './clientState.js'
@@ -84,6 +87,11 @@ export class Client<S extends Schema = AnySchema> {
   #sessionId: string | undefined
   /** The handshake is done: envelopes may go out. */
   #welcomed = false
+  /** The largest frame the server accepts, from its latest `$welcome`; unknown: not checked. */
+  #serverMax: number | undefined
+  /** When the current attempt started: `$welcome` is due `connectionTimeoutMs` after it. */
+  #attemptStartedAt = 0
+  #welcomeTimer: TimerHandle | undefined
   #closedByUser = false
   #rtt: number | undefined
   #nextRequestId = 1
@@ -109,8 +117,9 @@ export class Client<S extends Schema = AnySchema> {
       clock,
       transmit: (envelope) => this.#transmit(envelope),
       isLinkUp: () => this.#welcomed,
-      // While the link is down, encode once anyway: data the codec refuses throws at send().
-      check: (envelope) => void this.#codec.encode(envelope),
+      // While the link is down, encode once anyway: data the codec (or the server, as far as it
+      // is known) refuses throws at send().
+      check: (envelope) => void this.#encode(envelope),
     })
     this.#state = { status: options.startClosed ? 'closed' : 'connecting', attempt: 1 }
     const socket = (this.socket = new ReconnectingWebSocket(
@@ -121,6 +130,7 @@ export class Client<S extends Schema = AnySchema> {
       ),
     ))
     socket.binaryType = 'arraybuffer'
+    socket.addEventListener('connecting', () => (this.#attemptStartedAt = clock.now()))
     socket.addEventListener('open', () => this.#onOpen())
     socket.addEventListener('message', (event) => this.#onFrame(event.data as InboundFrame))
     socket.addEventListener('close', () => this.#linkDown())
@@ -274,13 +284,41 @@ export class Client<S extends Schema = AnySchema> {
     }
     this.#codec = codec
     const sid = this.#sessionId
-    this.#transmit({
-      t: '$hello',
-      d:
-        sid === undefined
-          ? { v: protocolVersion }
-          : { v: protocolVersion, sid, a: this.#stream.lastProcessed },
-    })
+    const hello: Record<string, unknown> = { v: protocolVersion }
+    if (sid !== undefined) {
+      hello.sid = sid
+      hello.a = this.#stream.lastProcessed
+    }
+    // Our largest frame, so the server refuses bigger ones where they are produced.
+    if (codec.maxBytes !== undefined && codec.maxBytes !== Infinity) hello.max = codec.maxBytes
+    this.#transmit({ t: '$hello', d: hello })
+    this.#awaitWelcome()
+  }
+
+  /**
+   * A server that opens the socket but never says `$welcome` must not hold the client in
+   * `connecting`: the attempt has `connectionTimeoutMs` from its start to complete the handshake,
+   * else it fails as any attempt does (backoff, no violation counted).
+   */
+  #awaitWelcome(): void {
+    const timeoutMs =
+      this.#options.socket?.connectionTimeoutMs ?? reconnectingWebSocketDefaults.connectionTimeoutMs
+    const clock = this.#clock
+    this.#welcomeTimer = clock.setTimeout(
+      () => {
+        this.#welcomeTimer = undefined
+        this.#linkDown()
+        this.socket.failLink(
+          new LifelineError('CONNECT_TIMEOUT', `no '$welcome' within ${timeoutMs} ms`, {
+            closeCode: handshakeTimeoutCode,
+          }),
+          handshakeTimeoutCode,
+          'no $welcome in time',
+          'retry',
+        )
+      },
+      Math.max(0, this.#attemptStartedAt + timeoutMs - clock.now()),
+    )
   }
 
   #onFrame(frame: InboundFrame): void {
@@ -301,12 +339,18 @@ export class Client<S extends Schema = AnySchema> {
         )
       }
     } catch (error) {
-      // The codec or the server broke the protocol: report, drop the link, resume afresh.
-      // Anything else is a bug of ours, not the server's, and goes on to be reported.
+      // The codec or the server broke the protocol: drop the link as a failed attempt (the
+      // socket reports it and backs off; `maxViolations` in a row end it). Anything else is a
+      // bug of ours, not the server's, and goes on to be reported.
       if (!(error instanceof LifelineError)) throw error
-      this.events.emit('error', error)
       this.#linkDown()
-      this.socket.reconnect(clientProtocolErrorCode, error.code.toLowerCase())
+      this.socket.failLink(
+        error,
+        clientProtocolErrorCode,
+        error.code.toLowerCase(),
+        // A frame over our own limit would come again with every resume: stop at once.
+        error.code === 'MESSAGE_TOO_LARGE' ? 'fatal' : 'violation',
+      )
     }
   }
 
@@ -332,16 +376,45 @@ export class Client<S extends Schema = AnySchema> {
   }
 
   #onWelcome(data: unknown): void {
-    const { sid, resumed, a } = (data ?? {}) as { sid?: unknown; resumed?: unknown; a?: unknown }
-    if (typeof sid !== 'string' || typeof resumed !== 'boolean' || typeof a !== 'number') {
+    const { sid, resumed, a, max } = (data ?? {}) as {
+      sid?: unknown
+      resumed?: unknown
+      a?: unknown
+      max?: unknown
+    }
+    if (
+      typeof sid !== 'string' ||
+      typeof resumed !== 'boolean' ||
+      typeof a !== 'number' ||
+      (max !== undefined && !(Number.isSafeInteger(max) && (max as number) > 0))
+    ) {
       throw protocolError("malformed '$welcome'")
     }
     const stream = this.#stream
     const previous = this.#sessionId
+    const sameSession = resumed && sid === previous
+    // Acknowledgements only grow: a server that forgot what it had acknowledged is broken.
+    if (sameSession && a < stream.acknowledged) {
+      throw protocolError(
+        `'$welcome' acknowledges ${a}, but the server had acknowledged ${stream.acknowledged}`,
+      )
+    }
+    this.#clearWelcomeTimer()
     this.#sessionId = sid
-    if (previous !== undefined && (!resumed || sid !== previous)) {
+    this.#serverMax = max as number | undefined
+    if (previous !== undefined && !sameSession) {
       // The server lost the session: what it had not acknowledged goes again, as new.
       stream.restart()
+    }
+    stream.acknowledge(a)
+    // Kept before the server's limit was known (never transmitted, or not processed: the
+    // server's `a` says so): what it can never accept leaves the outbox now, reported.
+    if (this.#limitsServer()) {
+      for (const envelope of stream.discard((envelope) => this.#refusedByServer(envelope))) {
+        this.#refused(envelope)
+      }
+    }
+    if (previous !== undefined && !sameSession) {
       this.events.emit('reset', {
         previousSessionId: previous,
         sessionId: sid,
@@ -351,6 +424,43 @@ export class Client<S extends Schema = AnySchema> {
     this.#welcomed = true
     stream.resume(a)
     this.#setState({ status: 'open', attempt: this.#attempt(), sessionId: sid, resumed })
+  }
+
+  /** Whether the server accepts less than our codec produces: only then are sizes compared. */
+  #limitsServer(): boolean {
+    const max = this.#serverMax
+    return max !== undefined && max < (this.#codec.maxBytes ?? Infinity)
+  }
+
+  /**
+   * For `discard` after `$welcome`: true for an envelope the server will never accept. A `$res`
+   * is answered with an error instead, so the server's request does not wait for nothing.
+   */
+  #refusedByServer(envelope: Envelope): boolean {
+    try {
+      this.#encode(envelope)
+      return false
+    } catch (error) {
+      if (envelope.t !== '$res') return true
+      const { id } = envelope.d as { id: unknown }
+      envelope.d = { id, e: { code: 'MESSAGE_TOO_LARGE', message: describeError(error) } }
+      return false
+    }
+  }
+
+  /** A kept message the server cannot accept left the outbox: the caller hears of it. */
+  #refused({ t, d }: Envelope): void {
+    const error = new LifelineError(
+      'MESSAGE_TOO_LARGE',
+      `'${t}' was not sent: its frame is over the ${this.#serverMax} bytes the server accepts`,
+    )
+    if (t === '$req') {
+      const { id, m } = d as { id: number; m: string }
+      this.#requests.fail(id, error)
+      t = m
+    }
+    this.events.emit('error', error)
+    this.events.emit('drop', { type: t, data: d })
   }
 
   #onRequest(data: unknown): void {
@@ -441,10 +551,32 @@ export class Client<S extends Schema = AnySchema> {
   }
 
   #transmit(envelope: Envelope): void {
-    this.socket.send(this.#codec.encode(envelope))
+    this.socket.send(this.#encode(envelope))
+  }
+
+  /** Encodes an envelope; throws `MESSAGE_TOO_LARGE` for a frame over the server's limit. */
+  #encode(envelope: Envelope): string | Uint8Array {
+    const frame = this.#codec.encode(envelope)
+    if (this.#limitsServer()) {
+      const max = this.#serverMax as number
+      const size = typeof frame === 'string' ? utf8ByteLength(frame) : frame.byteLength
+      if (size > max) {
+        throw new LifelineError(
+          'MESSAGE_TOO_LARGE',
+          `encoded frame of ${size} bytes is over the ${max} bytes the server accepts`,
+        )
+      }
+    }
+    return frame
+  }
+
+  #clearWelcomeTimer(): void {
+    if (this.#welcomeTimer !== undefined) this.#clock.clearTimeout(this.#welcomeTimer)
+    this.#welcomeTimer = undefined
   }
 
   #linkDown(): void {
+    this.#clearWelcomeTimer()
     this.#welcomed = false
     this.#stream.linkDown()
     this.#requests.stopIfIdle()

@@ -34,6 +34,8 @@ export type ControlType = (typeof controlTypes)[keyof typeof controlTypes]
 export const protocolErrorCode = 1002
 /** The client drops a link whose server broke the protocol, and resumes on a new one. */
 export const clientProtocolErrorCode = 4002
+/** The peer's handshake frame (`$hello`, `$welcome`) did not come in time. */
+export const handshakeTimeoutCode = 4408
 /** A newer connection took the session over. */
 export const sessionTakenOverCode = 4409
 
@@ -45,7 +47,7 @@ export const protocolCloseCodes = {
   clientProtocolError: clientProtocolErrorCode,
   unauthenticated: 4401,
   forbidden: 4403,
-  helloTimeout: 4408,
+  helloTimeout: handshakeTimeoutCode,
   sessionTakenOver: sessionTakenOverCode,
 } as const
 

@@ -116,6 +116,16 @@ export class ReliableStream {
   }
 
   /**
+   * The highest `s` the peer has acknowledged: what it acknowledges next must not be lower.
+   * Derived from what is kept (numbers have no gaps), so it costs no field; on a stream that
+   * dropped envelopes under `'drop-oldest'` it is an upper bound.
+   */
+  get acknowledged(): number {
+    const first = this.#kept[this.#head]
+    return first === undefined ? this.lastSent : (first.s as number) - 1
+  }
+
+  /**
    * Numbers an envelope, transmits it now if the link is up, and keeps it until acknowledged.
    * Throws `QUEUE_FULL` when the buffer is full under `'error'`. If transmitting throws (the
    * codec refuses the data), nothing is kept and no number is used: a message that can never
@@ -199,6 +209,31 @@ export class ReliableStream {
     this.acknowledge(peerAck)
     if (this.#options.isLinkUp())
       for (const envelope of this.#kept.slice(this.#head)) this.#transmit(envelope)
+  }
+
+  /**
+   * Removes the kept envelopes `refuse` returns true for (it may also rewrite one in place) and
+   * numbers the rest again without a gap, from the number the first had. Only right after a
+   * handshake and before `resume` resends: the peer has processed none of what is kept then, so
+   * new numbers are as good as the old. Returns the removed envelopes, oldest first.
+   */
+  discard(refuse: (envelope: Envelope) => boolean): Envelope[] {
+    const kept = this.#kept.slice(this.#head)
+    const first = kept[0]
+    if (first === undefined) return []
+    const removed: Envelope[] = []
+    let seq = first.s as number
+    this.#kept = []
+    this.#head = 0
+    for (const envelope of kept) {
+      if (refuse(envelope)) removed.push(envelope)
+      else {
+        envelope.s = seq++
+        this.#kept.push(envelope)
+      }
+    }
+    this.#nextSeq = seq
+    return removed
   }
 
   /**

@@ -172,6 +172,11 @@ export class PendingRequests {
     )
   }
 
+  /** Rejects one pending request, if it still waits. */
+  fail(id: number, error: LifelineError): void {
+    this.#end(id, error)
+  }
+
   /** Rejects every pending request (the session ended or the server closes). */
   rejectAll(message: string): void {
     this.#disarm()

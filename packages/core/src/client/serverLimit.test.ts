@@ -1,0 +1,124 @@
+import { beforeEach, describe, expect, it } from 'vitest'
+import { json } from '@lifeline/codec'
+import type { Codec } from '@lifeline/codec'
+import { FakeWebSocket } from '../testing/fakeWebSocket.js'
+import { ManualClock } from '../testing/manualClock.js'
+import type { Envelope } from '../protocol/envelope.js'
+import { createClient } from './client.js'
+import type { Client } from './client.js'
+import type { ClientOptions } from './clientOptions.js'
+
+// The largest frame each side accepts travels in the handshake (`max`), and a message the server
+// can never accept is refused on the client, where it is produced.
+
+const codec = json()
+let clock: ManualClock
+
+const received = (socket = FakeWebSocket.last) =>
+  socket.sent.map((frame) => codec.decode(frame as string) as Envelope)
+const deliver = (envelope: Envelope, socket = FakeWebSocket.last) =>
+  socket.receive(codec.encode(envelope))
+
+function create(options: Partial<ClientOptions> = {}): Client {
+  return createClient({
+    url: 'ws://test.local/',
+    ...options,
+    socket: { WebSocket: FakeWebSocket, clock, random: () => 0.5, ...options.socket },
+  })
+}
+
+function welcome(d: Record<string, unknown>) {
+  const socket = FakeWebSocket.last
+  if (socket.readyState === FakeWebSocket.CONNECTING) socket.accept('lifeline.v1.json')
+  deliver({ t: '$welcome', d: { sid: 'S1', resumed: false, a: 0, ...d } }, socket)
+}
+
+const tooLarge = expect.objectContaining({ code: 'MESSAGE_TOO_LARGE' })
+
+beforeEach(() => {
+  FakeWebSocket.reset()
+  clock = new ManualClock(1_000)
+})
+
+describe('the limits in the handshake', () => {
+  it("announces its codec's maxBytes in $hello, and nothing for a codec without a limit", () => {
+    create({ codecs: [json({ maxBytes: 4_096 })] })
+    FakeWebSocket.last.accept('lifeline.v1.json')
+    expect(received()[0]).toEqual({ t: '$hello', d: { v: 1, max: 4_096 } })
+    create({ codecs: [json({ maxBytes: Infinity })] })
+    FakeWebSocket.last.accept('lifeline.v1.json')
+    expect(received()[0]).toEqual({ t: '$hello', d: { v: 1 } })
+    const custom: Codec = {
+      name: 'lifeline.v1.json',
+      binary: false,
+      encode: JSON.stringify,
+      decode: (f) => JSON.parse(String(f)),
+    }
+    create({ codecs: [custom] })
+    FakeWebSocket.last.accept('lifeline.v1.json')
+    expect(received()[0]).toEqual({ t: '$hello', d: { v: 1 } })
+  })
+
+  it("refuses at send() and request() what is over the server's max, up or down", async () => {
+    const client = create()
+    welcome({ max: 100 })
+    expect(() => client.send('say', 'x'.repeat(100))).toThrow(tooLarge)
+    await expect(client.request('echo', 'x'.repeat(100))).rejects.toEqual(tooLarge)
+    expect(client.unacked).toBe(0)
+    client.send('say', 'small')
+    expect(received().at(-1)).toEqual({ t: 'say', d: 'small', s: 1, a: 0 })
+    FakeWebSocket.last.serverClose(1006, '', false)
+    // While the link is down the last server's limit still applies.
+    expect(() => client.send('say', 'x'.repeat(100))).toThrow(tooLarge)
+    expect(client.unacked).toBe(1)
+    client.close()
+  })
+
+  it('checks nothing more when the server announces no max, or one above our own', () => {
+    const client = create({ codecs: [json({ maxBytes: 1_000 })] })
+    welcome({ max: 5_000 })
+    client.send('say', 'x'.repeat(900))
+    expect(client.unacked).toBe(1)
+    FakeWebSocket.last.serverClose(1006, '', false)
+    clock.advance(250)
+    welcome({ resumed: true, a: 1 })
+    client.send('say', 'y'.repeat(900))
+    expect(client.unacked).toBe(1)
+    client.close()
+  })
+
+  it('takes what was queued before the first $welcome and is too large out of the outbox, reported, and renumbers the rest', async () => {
+    const client = create()
+    const events: string[] = []
+    client.events.on('error', (error) => events.push(`error:${error.code}`))
+    client.events.on('drop', (event) => events.push(`drop:${event.type}`))
+    client.send('say', 'one')
+    client.send('big', 'x'.repeat(200))
+    const request = client.request('echo', 'y'.repeat(200))
+    client.send('say', 'two')
+    expect(client.unacked).toBe(4)
+    welcome({ max: 100 })
+    await expect(request).rejects.toEqual(tooLarge)
+    expect(events).toEqual([
+      'error:MESSAGE_TOO_LARGE',
+      'drop:big',
+      'error:MESSAGE_TOO_LARGE',
+      'drop:echo',
+    ])
+    // Sequence numbers without a gap: a gap would be a protocol violation at the server.
+    expect(received().slice(1)).toEqual([
+      { t: 'say', d: 'one', s: 1, a: 0 },
+      { t: 'say', d: 'two', s: 2, a: 0 },
+    ])
+    client.send('say', 'three')
+    expect(received().at(-1)).toMatchObject({ s: 3 })
+    client.close()
+  })
+
+  it('treats a $welcome with a max that is not a positive integer as a violation', () => {
+    const client = create()
+    welcome({ max: 0 })
+    expect(client.state).toMatchObject({ status: 'reconnecting', closeCode: 4002 })
+    client.close()
+  })
+})
