@@ -11,6 +11,8 @@ export type {
   WsServerFixture,
   WsServerFixtureOptions,
 } from './wsServer.js'
+export { startScriptedServer } from './scriptedServer.js'
+export type { ScriptedEnvelope, ScriptedLink } from './scriptedServer.js'
 export { TimeoutError, expectNoEvent, once, waitDefaults, waitFor, withTimeout } from './wait.js'
 export type { EventEmitterLike, EventTargetLike, Truthy, WaitForOptions } from './wait.js'
 export { createFixtureScope, fixtureScopeDefaults, useFixtures } from './fixtures.js'

@@ -1,0 +1,106 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { json } from '@lifeline/codec'
+import { WebSocket } from 'ws'
+import { expectNoEvent, startScriptedServer, useFixtures, waitFor } from '@lifeline/test-utils'
+import { createClient } from '../../src/index.js'
+import type { ClientOptions } from '../../src/index.js'
+import { quickRetry } from '../helpers.js'
+
+// Scripted raw servers that break the protocol, against `createClient`: every failure is a
+// reported, backed-off attempt, and repeated ones end in a fatal state, never in a loop.
+
+const fx = useFixtures(afterEach)
+
+function connect(url: string, options: Partial<ClientOptions> = {}) {
+  const client = fx.add(
+    createClient({
+      url,
+      ...options,
+      socket: { WebSocket, ...quickRetry, ...options.socket },
+    }),
+  )
+  const errors: string[] = []
+  client.events.on('error', (error) => errors.push(error.code))
+  return { client, errors }
+}
+
+const welcome = { t: '$welcome', d: { sid: 'S1', resumed: false, a: 0 } }
+
+describe('a server that breaks the protocol on every connection', () => {
+  it('gets maxViolations connections through the backoff, then a fatal PROTOCOL_ERROR', async () => {
+    // An unknown `$` type right after `$welcome`: what an older client sees from a newer server.
+    const closeCodes: number[] = []
+    const server = fx.add(
+      await startScriptedServer((link) => {
+        link.socket.on('close', (code) => closeCodes.push(code))
+        link.send(welcome)
+        link.send({ t: '$newer-control-frame', d: {} })
+      }),
+    )
+    const { client, errors } = connect(server.url('/'))
+    const delays: number[] = []
+    client.socket.addEventListener('reconnecting', (event) => delays.push(event.delayMs))
+    // Before, the client reconnected at once, without end: thousands of connections in 5 s.
+    await waitFor(() => client.state.status === 'closed', {
+      message: () => `the client to give up (${server.connections.length} connections so far)`,
+    })
+    expect(server.connections).toHaveLength(5)
+    expect(delays).toHaveLength(4)
+    expect(client.state).toMatchObject({ closeCode: 4002, lastError: { code: 'PROTOCOL_ERROR' } })
+    expect(errors).toEqual(Array(6).fill('PROTOCOL_ERROR'))
+    await expectNoEvent(server.wss, 'connection', 200)
+    expect(closeCodes).toEqual(Array(5).fill(4002))
+  })
+
+  it('ends at once on a frame over its maxBytes, that an old server would replay forever', async () => {
+    const server = fx.add(
+      await startScriptedServer((link) => {
+        link.send(welcome)
+        link.send({ t: 'big', d: 'x'.repeat(4_000), s: 1 })
+      }),
+    )
+    const { client, errors } = connect(server.url('/'), { codecs: [json({ maxBytes: 1_000 })] })
+    await waitFor(() => client.state.status === 'closed', { message: 'the client to stop' })
+    expect(errors).toEqual(['MESSAGE_TOO_LARGE'])
+    expect(server.connections[0]?.index).toBe(0)
+    await expectNoEvent(server.wss, 'connection', 200)
+    expect(server.connections).toHaveLength(1)
+  })
+})
+
+describe('a server that never says $welcome', () => {
+  it('fails each attempt after connectionTimeoutMs and backs off, answered pings or not', async () => {
+    const server = fx.add(await startScriptedServer(() => undefined))
+    const { client, errors } = connect(server.url('/'), {
+      heartbeat: { intervalMs: 50, timeoutMs: 1_000 },
+      socket: { connectionTimeoutMs: 300 },
+    })
+    await waitFor(() => server.connections.length >= 3, { message: 'three attempts' })
+    expect(errors.slice(0, 2)).toEqual(['CONNECT_TIMEOUT', 'CONNECT_TIMEOUT'])
+    expect(client.state.status).not.toBe('open')
+    expect(client.state.status).not.toBe('closed')
+  })
+})
+
+describe('a server whose $welcome acknowledges less than it had', () => {
+  it('is refused as a violation (4002), reported', async () => {
+    const server = fx.add(
+      await startScriptedServer((link) => {
+        if (link.index === 0) {
+          link.send(welcome)
+          link.socket.once('message', () => {
+            // Acknowledge the client's first message, then drop the link.
+            link.send({ t: '$ack', a: 1 })
+            link.socket.close(1012)
+          })
+        } else link.send({ t: '$welcome', d: { sid: 'S1', resumed: true, a: 0 } })
+      }),
+    )
+    const { client, errors } = connect(server.url('/'), { socket: { maxViolations: 1 } })
+    client.send('say', 'one')
+    await waitFor(() => client.state.status === 'closed', { message: 'the violation' })
+    expect(errors).toEqual(['PROTOCOL_ERROR', 'PROTOCOL_ERROR'])
+    expect(client.state).toMatchObject({ closeCode: 4002 })
+    expect(server.connections).toHaveLength(2)
+  })
+})
