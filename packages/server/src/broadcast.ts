@@ -45,15 +45,19 @@ export function sendToAll<S extends Schema, User>(
       frames ??= new Map()
       let frame = frames.get(link.codec)
       if (frame === undefined) frames.set(link.codec, (frame = link.codec.encode(envelope)))
+      // Over this member's own limit: skipped and reported, the others still get it.
+      const size = session.oversize(frame)
+      if (size !== undefined) {
+        session.tooLarge(size, true)
+        continue
+      }
       link.write(frame)
       count++
     }
     return count
   }
   for (const session of targets) {
-    if (session === except || session.closed) continue
-    session.send(type, data)
-    count++
+    if (session !== except && session.offer(type, data)) count++
   }
   return count
 }

@@ -18,11 +18,15 @@ export interface DisconnectInfo {
   reason: string
 }
 
-/** Why a client that asked to resume got a new session (`resumed: false`). */
-export type ResetReason = 'unknown' | 'expired' | 'lossy'
+/**
+ * Why a client that asked to resume got a new session (`resumed: false`). `'oversize'`: its
+ * replay buffer holds a message over the largest frame the client now accepts (`max` of its
+ * `$hello`), which could never be delivered.
+ */
+export type ResetReason = 'unknown' | 'expired' | 'lossy' | 'oversize'
 
 /** Why a session ended. */
-export type SessionEndReason = 'expired' | 'closed' | 'lossy'
+export type SessionEndReason = 'expired' | 'closed' | 'lossy' | 'oversize'
 
 /** The events of a server, with their arguments. */
 export interface ServerEvents<S extends Schema, User> {

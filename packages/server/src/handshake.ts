@@ -11,6 +11,8 @@ export interface Hello {
   sid: string | undefined
   /** The last server `s` the client processed. */
   ack: number
+  /** The largest frame the client accepts, in bytes; `Infinity` when it did not say. */
+  max: number
 }
 
 /** Longest session id accepted: ours are 22 characters; this only bounds what a client sends. */
@@ -26,7 +28,7 @@ export function parseHello(envelope: Envelope): Hello {
   if (typeof d !== 'object' || d === null || Array.isArray(d)) {
     throw protocolError('$hello needs a payload { v, sid?, a? }')
   }
-  const { v, sid, a } = d as { v?: unknown; sid?: unknown; a?: unknown }
+  const { v, sid, a, max } = d as { v?: unknown; sid?: unknown; a?: unknown; max?: unknown }
   if (v !== protocolVersion)
     throw protocolError(`unsupported protocol version (this server speaks ${protocolVersion})`)
   if (
@@ -38,10 +40,13 @@ export function parseHello(envelope: Envelope): Hello {
   if (a !== undefined && !(typeof a === 'number' && Number.isSafeInteger(a) && a >= 0)) {
     throw protocolError('$hello `a` must be an integer >= 0')
   }
-  return { sid, ack: a ?? 0 }
+  if (max !== undefined && !(typeof max === 'number' && Number.isSafeInteger(max) && max > 0)) {
+    throw protocolError('$hello `max` must be an integer > 0')
+  }
+  return { sid, ack: a ?? 0, max: max ?? Infinity }
 }
 
-/** The server's answer to `$hello`. */
-export function welcome(sid: string, resumed: boolean, ack: number): Envelope {
-  return { t: controlTypes.welcome, d: { sid, resumed, a: ack } }
+/** The server's answer to `$hello`; `max` is the largest frame the server accepts. */
+export function welcome(sid: string, resumed: boolean, ack: number, max: number): Envelope {
+  return { t: controlTypes.welcome, d: { sid, resumed, a: ack, max } }
 }

@@ -1,4 +1,4 @@
-import { LifelineError, type Codec, type OutboundFrame } from '@lifeline/codec'
+import { isLifelineError, LifelineError, type Codec, type OutboundFrame } from '@lifeline/codec'
 import type { TimerHandle } from '@lifeline/core'
 import {
   checkRequest,
@@ -68,6 +68,11 @@ export class Session<S extends Schema, User> implements Peer<S, User> {
   link: Link | undefined
   /** The codec of the latest connection; checks what is sent while no connection is attached. */
   codec: Codec
+  /**
+   * The largest frame the client accepts, from the `max` of its latest `$hello`; `Infinity`
+   * when it did not say (older clients), and then nothing is checked.
+   */
+  peerMax = Infinity
   readonly stream: ReliableStream
   /** When the session expires while detached (clock milliseconds); Infinity while attached. */
   expiresAt = Infinity
@@ -120,11 +125,41 @@ export class Session<S extends Schema, User> implements Peer<S, User> {
     if (options?.reliable === false) {
       const link = this.link
       if (link === undefined || !link.writable) return false
-      link.write(link.codec.encode({ t: type, d: data }))
+      const frame = link.codec.encode({ t: type, d: data })
+      const size = this.oversize(frame)
+      if (size !== undefined) throw this.tooLarge(size, false)
+      link.write(frame)
       return true
     }
-    this.sendReliable(type, data)
+    this.sendReliable(type, data, false)
     return true
+  }
+
+  /**
+   * `send` for a room or a broadcast: a message over this client's limit skips this client and
+   * is reported (`'error'` event), so the other members still get it. Returns whether it went.
+   */
+  offer(type: string, data: unknown): boolean {
+    return !this.ended && this.sendReliable(type, data, true)
+  }
+
+  /** The frame's size when it is over the largest frame the client accepts; else undefined. */
+  oversize(frame: OutboundFrame): number | undefined {
+    const max = this.peerMax
+    // Only worth measuring when the client accepts less than the codec produces.
+    if (max >= (this.codec.maxBytes ?? Infinity)) return undefined
+    const size = typeof frame === 'string' ? Buffer.byteLength(frame) : frame.byteLength
+    return size > max ? size : undefined
+  }
+
+  /** The refusal of a frame over the client's limit; reported when the caller will not see it. */
+  tooLarge(size: number, report: boolean): LifelineError {
+    const error = new LifelineError(
+      'MESSAGE_TOO_LARGE',
+      `a frame of ${size} bytes is over the ${this.peerMax} bytes this client accepts`,
+    )
+    if (report) this.context.failure('a message was not sent to a client', error, this)
+    return error
   }
 
   on(type: string, handler: MessageHandler<S, User, never>): () => void {
@@ -152,7 +187,7 @@ export class Session<S extends Schema, User> implements Peer<S, User> {
     const id = this.stream.lastSent + 1
     try {
       checkRequest(method, timeoutMs, options.signal)
-      this.sendReliable(controlTypes.request, { id, m: method, d: data })
+      this.sendReliable(controlTypes.request, { id, m: method, d: data }, false)
     } catch (error) {
       return Promise.reject(error as Error)
     }
@@ -199,10 +234,11 @@ export class Session<S extends Schema, User> implements Peer<S, User> {
     for (let i = 0; i < handlers.length; i++) this.call(handlers[i] as AnyHandler, envelope.d)
   }
 
-  /** A connection takes the session over. */
-  attach(link: Link, user: User): void {
+  /** A connection takes the session over; `peerMax` is the `max` of its `$hello`. */
+  attach(link: Link, user: User, peerMax: number): void {
     this.link = link
     this.codec = link.codec
+    this.peerMax = peerMax
     this.user = user
     this.expiresAt = Infinity
   }
@@ -248,18 +284,31 @@ export class Session<S extends Schema, User> implements Peer<S, User> {
     }
   }
 
-  private sendReliable(type: string, data: unknown): void {
+  /**
+   * Encodes, numbers, keeps and (when attached) writes a reliable envelope. A frame over the
+   * client's limit throws `MESSAGE_TOO_LARGE`, or with `report` is reported and skipped (false).
+   */
+  private sendReliable(type: string, data: unknown, report: boolean): boolean {
     const stream = this.stream
     const seq = stream.lastSent + 1
-    // Encoded before the stream numbers and keeps it: a value the codec refuses throws here,
-    // to the caller, instead of sitting in the replay buffer and failing on every resend.
-    this.preEncoded = this.codec.encode({ t: type, d: data, s: seq, a: stream.lastProcessed })
+    // Encoded before the stream numbers and keeps it: a value the codec (or the client) refuses
+    // throws here, to the caller, instead of sitting in the replay buffer and failing on every
+    // resend.
+    const frame = this.codec.encode({ t: type, d: data, s: seq, a: stream.lastProcessed })
+    const size = this.oversize(frame)
+    if (size !== undefined) {
+      const error = this.tooLarge(size, report)
+      if (report) return false
+      throw error
+    }
+    this.preEncoded = frame
     this.preEncodedSeq = seq
     try {
       stream.send(type, data)
     } finally {
       this.preEncoded = undefined
     }
+    return true
   }
 
   private readonly transmit = (envelope: Envelope): void => {
@@ -381,13 +430,22 @@ export class Session<S extends Schema, User> implements Peer<S, User> {
       this.sendReliable(
         controlTypes.response,
         error === undefined ? { id, d: value } : { id, e: error },
+        false,
       )
     } catch (encodeError) {
       this.context.failure('an RPC response cannot be encoded', encodeError, this)
-      this.sendReliable(controlTypes.response, {
-        id,
-        e: { code: 'INTERNAL', message: 'the response could not be encoded' },
-      })
+      // Too large for this client is a limit the caller can act on: it gets that code.
+      const tooLarge = isLifelineError(encodeError, 'MESSAGE_TOO_LARGE')
+      this.sendReliable(
+        controlTypes.response,
+        {
+          id,
+          e: tooLarge
+            ? { code: 'MESSAGE_TOO_LARGE', message: 'the response is too large for this client' }
+            : { code: 'INTERNAL', message: 'the response could not be encoded' },
+        },
+        false,
+      )
     }
   }
 }

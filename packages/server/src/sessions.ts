@@ -1,5 +1,11 @@
 import { randomBytes } from 'node:crypto'
-import { protocolCloseCodes, protocolError, type Schema } from '@lifeline/core/protocol'
+import type { Codec } from '@lifeline/codec'
+import {
+  protocolCloseCodes,
+  protocolError,
+  type KeptEnvelope,
+  type Schema,
+} from '@lifeline/core/protocol'
 import type { Connection } from './connection.js'
 import type { ServerContext } from './context.js'
 import type { ResetReason, SessionEndReason } from './events.js'
@@ -43,18 +49,18 @@ export class SessionRegistry<S extends Schema, User> {
   /** Answers a `$hello` (PROTOCOL.md, section 4). */
   open(connection: Connection<S, User>, hello: Hello, user: User): void | Promise<void> {
     if (hello.sid === undefined) {
-      this.create(connection, user, undefined)
+      this.create(connection, hello, user, undefined)
       return
     }
     const live = this.bySessionId.get(hello.sid)
     if (live === undefined) return this.restore(connection, hello as Hello & { sid: string }, user)
-    const reason = this.unresumable(live)
+    const reason = this.unresumable(live, connection, hello)
     if (reason === undefined) {
       this.resume(live, connection, hello, user, false)
       return
     }
     live.end(reason)
-    this.create(connection, user, reason)
+    this.create(connection, hello, user, reason)
   }
 
   /** A session lost its connection: it waits `sessionTtlMs` for its client. */
@@ -106,12 +112,34 @@ export class SessionRegistry<S extends Schema, User> {
     await Promise.all(this.storeOps.values())
   }
 
-  private unresumable(session: Session<S, User>): 'expired' | 'lossy' | undefined {
+  private unresumable(
+    session: Session<S, User>,
+    connection: Connection<S, User>,
+    hello: Hello,
+  ): Exclude<ResetReason, 'unknown'> | undefined {
     if (session.link === undefined && session.expiresAt <= this.context.options.clock.now()) {
       return 'expired'
     }
     if (session.stream.lossy) return 'lossy'
+    const { stream } = session
+    if (replayTooLarge(() => stream.snapshot().unacked, stream.lastProcessed, connection, hello)) {
+      return this.oversize(connection)
+    }
     return undefined
+  }
+
+  /** A resume refused for a message the client can never accept: logged, then reset. */
+  private oversize(connection: Connection<S, User>): 'oversize' {
+    this.context.warn(
+      'session not resumed: its replay buffer holds a message over the client max',
+      {
+        code: 'MESSAGE_TOO_LARGE',
+        ...(connection.remoteAddress === undefined
+          ? {}
+          : { remoteAddress: connection.remoteAddress }),
+      },
+    )
+    return 'oversize'
   }
 
   private async restore(
@@ -132,7 +160,14 @@ export class SessionRegistry<S extends Schema, User> {
     if (this.bySessionId.has(sid)) return this.open(connection, hello, user)
     let reason: ResetReason = 'unknown'
     if (record !== undefined) {
-      reason = record.expiresAt <= clock.now() ? 'expired' : record.lossy ? 'lossy' : 'unknown'
+      reason =
+        record.expiresAt <= clock.now()
+          ? 'expired'
+          : record.lossy
+            ? 'lossy'
+            : replayTooLarge(() => record.replay, record.lastClientSeq, connection, hello)
+              ? this.oversize(connection)
+              : 'unknown'
       if (reason === 'unknown') {
         if (hello.ack > record.lastServerSeq) throw ackTooHigh(hello.ack, record.lastServerSeq)
         const session = new Session(this.context, {
@@ -154,7 +189,7 @@ export class SessionRegistry<S extends Schema, User> {
       }
       this.queued(sid, () => store.delete(sid)).catch(noop)
     }
-    this.create(connection, user, reason)
+    this.create(connection, hello, user, reason)
   }
 
   private resume(
@@ -182,9 +217,11 @@ export class SessionRegistry<S extends Schema, User> {
     }
     this.clearExpiry(session)
     connection.bind(session)
-    session.attach(connection, user)
+    session.attach(connection, user, hello.max)
     connection.write(
-      connection.codec.encode(welcome(session.sessionId, true, stream.lastProcessed)),
+      connection.codec.encode(
+        welcome(session.sessionId, true, stream.lastProcessed, this.maxFrame(connection)),
+      ),
     )
     stream.resume(hello.ack)
     this.context.counters.sessionsResumed++
@@ -197,6 +234,7 @@ export class SessionRegistry<S extends Schema, User> {
 
   private create(
     connection: Connection<S, User>,
+    hello: Hello,
     user: User,
     reset: ResetReason | undefined,
   ): void {
@@ -213,11 +251,18 @@ export class SessionRegistry<S extends Schema, User> {
     })
     this.add(session, connection)
     connection.bind(session)
-    session.attach(connection, user)
-    connection.write(connection.codec.encode(welcome(session.sessionId, false, 0)))
+    session.attach(connection, user, hello.max)
+    connection.write(
+      connection.codec.encode(welcome(session.sessionId, false, 0, this.maxFrame(connection))),
+    )
     this.context.fire('connection', session, { request: connection.request, restored: false })
     if (reset !== undefined) this.context.fire('session:reset', session, { reason: reset })
     connection.opened()
+  }
+
+  /** The largest frame this server accepts on `connection`: what `$welcome` announces. */
+  private maxFrame(connection: Connection<S, User>): number {
+    return Math.min(this.context.options.maxMessageSize, connection.codec.maxBytes ?? Infinity)
   }
 
   private add(session: Session<S, User>, connection: Connection<S, User>): void {
@@ -263,6 +308,32 @@ export class SessionRegistry<S extends Schema, User> {
     })
     return result
   }
+}
+
+/**
+ * Whether the replay a resume would send holds an envelope over the client's `max`: it would be
+ * refused on every resume, forever. Measured only when the client accepts less than the codec
+ * produces; an envelope the codec cannot encode is left to the replay to report.
+ */
+function replayTooLarge(
+  replay: () => readonly KeptEnvelope[],
+  lastProcessed: number,
+  connection: { codec: Codec },
+  hello: Hello,
+): boolean {
+  const { codec } = connection
+  const max = hello.max
+  if (max >= (codec.maxBytes ?? Infinity)) return false
+  return replay().some((envelope) => {
+    if (envelope.s <= hello.ack) return false
+    let frame
+    try {
+      frame = codec.encode({ ...envelope, a: lastProcessed })
+    } catch {
+      return false
+    }
+    return (typeof frame === 'string' ? Buffer.byteLength(frame) : frame.byteLength) > max
+  })
 }
 
 function ackTooHigh(ack: number, lastSent: number): Error {

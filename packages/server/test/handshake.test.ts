@@ -42,7 +42,12 @@ describe('handshake', () => {
 
     // The client processed s=1 only.
     const second = await ProtocolClient.connect(fx, urlOf(server), { sid: first.welcome.sid, a: 1 })
-    expect(second.welcome).toEqual({ sid: first.welcome.sid, resumed: true, a: 0 })
+    expect(second.welcome).toEqual({
+      sid: first.welcome.sid,
+      resumed: true,
+      a: 0,
+      max: 1_048_576,
+    })
     const replayed = await second.client.waitForMessages(4)
     expect(replayed.map((frame) => [frame.s, frame.d])).toEqual([
       [2, 2],

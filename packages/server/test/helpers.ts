@@ -22,6 +22,8 @@ export interface Welcome {
   sid: string
   resumed: boolean
   a: number
+  /** The largest frame the server accepts. */
+  max: number
 }
 
 /** Starts a server on 127.0.0.1 port 0, closed after the test. */
@@ -89,7 +91,7 @@ export class ProtocolClient {
   static async connect(
     fx: FixtureScope,
     url: string,
-    hello: { sid?: string; a?: number } = {},
+    hello: { sid?: string; a?: number; max?: number } = {},
     options: ConnectOptions = {},
   ): Promise<{ client: ProtocolClient; welcome: Welcome }> {
     const client = await ProtocolClient.open(fx, url, options)
