@@ -7,7 +7,7 @@
 //              (what an older client sees from a newer server)
 //   oversize   two honest peers: `@lifeline/server` with `maxMessageSize` 2 MiB sends each new
 //              session one reliable 1.5 MiB message; the client's codec accepts 1 MiB
-import { WebSocketServer, WebSocket } from 'ws'
+import { WebSocketServer, type WebSocket } from 'ws'
 import { json } from '@lifeline/codec'
 import { createClient } from '@lifeline/core'
 import { createServer } from '@lifeline/server'
