@@ -464,7 +464,7 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
       : failure === 'violation' && ++this.#violations >= maxViolations
         ? new LifelineError(
             'PROTOCOL_ERROR',
-            `gave up after ${this.#violations} links in a row broke the protocol (maxViolations); call reconnect() to try again`,
+            `gave up: ${this.#violations} links in a row broke the protocol (maxViolations)`,
             { closeCode: code, cause: cause.error },
           )
         : ++this.#failures > maxRetries

@@ -409,11 +409,9 @@ export class Client<S extends Schema = AnySchema> {
     stream.acknowledge(a)
     // Kept before the server's limit was known (never transmitted, or not processed: the
     // server's `a` says so): what it can never accept leaves the outbox now, reported.
-    if (this.#limitsServer()) {
-      for (const envelope of stream.discard((envelope) => this.#refusedByServer(envelope))) {
-        this.#refused(envelope)
-      }
-    }
+    const refused = this.#limitsServer()
+      ? stream.discard((envelope) => this.#refusedByServer(envelope))
+      : []
     if (previous !== undefined && !sameSession) {
       this.events.emit('reset', {
         previousSessionId: previous,
@@ -424,6 +422,17 @@ export class Client<S extends Schema = AnySchema> {
     this.#welcomed = true
     stream.resume(a)
     this.#setState({ status: 'open', attempt: this.#attempt(), sessionId: sid, resumed })
+    for (const { t, d } of refused) {
+      // A request is told by its rejection; a message by a `drop`.
+      const error = this.#overServerMax(`'${t}'`)
+      const request = t === '$req' && (d as { id: number; m: string; d: unknown })
+      if (request) this.#requests.fail(request.id, error)
+      this.events.emit('error', error)
+      this.events.emit(
+        'drop',
+        request ? { type: request.m, data: request.d } : { type: t, data: d },
+      )
+    }
   }
 
   /** Whether the server accepts less than our codec produces: only then are sizes compared. */
@@ -446,21 +455,6 @@ export class Client<S extends Schema = AnySchema> {
       envelope.d = { id, e: { code: 'MESSAGE_TOO_LARGE', message: describeError(error) } }
       return false
     }
-  }
-
-  /** A kept message the server cannot accept left the outbox: the caller hears of it. */
-  #refused({ t, d }: Envelope): void {
-    const error = new LifelineError(
-      'MESSAGE_TOO_LARGE',
-      `'${t}' was not sent: its frame is over the ${this.#serverMax} bytes the server accepts`,
-    )
-    if (t === '$req') {
-      const { id, m } = d as { id: number; m: string }
-      this.#requests.fail(id, error)
-      t = m
-    }
-    this.events.emit('error', error)
-    this.events.emit('drop', { type: t, data: d })
   }
 
   #onRequest(data: unknown): void {
@@ -560,14 +554,16 @@ export class Client<S extends Schema = AnySchema> {
     if (this.#limitsServer()) {
       const max = this.#serverMax as number
       const size = typeof frame === 'string' ? utf8ByteLength(frame) : frame.byteLength
-      if (size > max) {
-        throw new LifelineError(
-          'MESSAGE_TOO_LARGE',
-          `encoded frame of ${size} bytes is over the ${max} bytes the server accepts`,
-        )
-      }
+      if (size > max) throw this.#overServerMax(`a frame of ${size} bytes`)
     }
     return frame
+  }
+
+  #overServerMax(what: string): LifelineError {
+    return new LifelineError(
+      'MESSAGE_TOO_LARGE',
+      `${what} is over the ${this.#serverMax} bytes the server accepts`,
+    )
   }
 
   #clearWelcomeTimer(): void {
