@@ -322,8 +322,10 @@ export class Client<S extends Schema = AnySchema> {
   }
 
   #onFrame(frame: InboundFrame): void {
+    let decoded = false
     try {
       const value = this.#codec.decode(frame)
+      decoded = true
       if (this.#protocolMode) return this.#onEnvelope(parseEnvelope(value))
       let message
       try {
@@ -348,8 +350,8 @@ export class Client<S extends Schema = AnySchema> {
         error,
         clientProtocolErrorCode,
         error.code.toLowerCase(),
-        // A frame over our own limit would come again with every resume: stop at once.
-        error.code === 'MESSAGE_TOO_LARGE' ? 'fatal' : 'violation',
+        // An inbound frame over our own limit would come again with every resume: stop at once.
+        !decoded && error.code === 'MESSAGE_TOO_LARGE' ? 'fatal' : 'violation',
       )
     }
   }
