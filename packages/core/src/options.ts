@@ -65,7 +65,8 @@ export interface ReconnectingWebSocketOptions {
   maxViolations?: number
   /**
    * An attempt that has not opened in this time is abandoned and retried. Also bounds the
-   * closing handshake of `close()`.
+   * closing handshake of `close()`. A `createClient` in protocol mode also gives each attempt
+   * this long, from its start, to complete the handshake (`$welcome`).
    * @default 10000
    */
   connectionTimeoutMs?: number
