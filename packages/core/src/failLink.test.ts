@@ -128,7 +128,7 @@ describe('failLink', () => {
       status: 'closed',
       cause: { code: 4002, reason: 'message_too_large', wasClean: false, error },
     })
-    expect(log).toEqual(['close:4002', 'error:MESSAGE_TOO_LARGE'])
+    expect(log).toEqual(['error:MESSAGE_TOO_LARGE', 'close:4002'])
     clock.advance(600_000)
     expect(FakeWebSocket.instances).toHaveLength(1)
   })

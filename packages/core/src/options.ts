@@ -143,8 +143,9 @@ export function checkKeys(prefix: string, options: object | undefined, known: st
 
 /** The keys of `ReconnectingWebSocketOptions`, for `checkKeys`. */
 export const socketOptionKeys =
-  'WebSocket initialDelayMs factor maxDelayMs delayMs minUptimeMs maxRetries connectionTimeoutMs ' +
-  'shouldReconnect queue highWaterMarkBytes heartbeat startClosed clock random debug'
+  'WebSocket initialDelayMs factor maxDelayMs delayMs minUptimeMs maxRetries maxViolations ' +
+  'connectionTimeoutMs shouldReconnect queue highWaterMarkBytes heartbeat startClosed clock ' +
+  'random debug'
 
 /**
  * Rejects unknown keys and values that would make the socket misbehave; throws

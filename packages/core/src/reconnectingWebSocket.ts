@@ -293,7 +293,7 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
     const socket = this.#socket
     if (!socket || this.#state.status === 'closing') return
     this.#abandon(socket, code, reason)
-    if (kind !== 'fatal') this.#emitError(error)
+    this.#emitError(error)
     this.#linkLost({ code, reason, wasClean: false, error }, true, kind)
   }
 

@@ -115,6 +115,24 @@ describe('the limits in the handshake', () => {
     client.close()
   })
 
+  it("answers a server request whose result is over the server's max with a coded error", async () => {
+    const client = create()
+    const errors: string[] = []
+    client.events.on('error', (error) => errors.push(error.code))
+    client.handle('dump', () => 'z'.repeat(500))
+    welcome({ max: 300 })
+    deliver({ t: '$req', d: { id: 1, m: 'dump', d: null }, s: 1 })
+    await new Promise((resolve) => setTimeout(resolve, 0))
+    // Refused at once, where it is produced: the link stays up and the server is told.
+    expect(client.state.status).toBe('open')
+    expect(errors).toEqual(['MESSAGE_TOO_LARGE'])
+    expect(received().at(-1)).toMatchObject({
+      t: '$res',
+      d: { id: 1, e: { code: 'MESSAGE_TOO_LARGE' } },
+    })
+    client.close()
+  })
+
   it('treats a $welcome with a max that is not a positive integer as a violation', () => {
     const client = create()
     welcome({ max: 0 })
