@@ -165,7 +165,7 @@ client.events.on('drop', (e) =>
   expectTypeOf(e).toEqualTypeOf<{
     readonly type: string
     readonly data: unknown
-    readonly reason: 'offline' | 'overflow'
+    readonly reason: 'offline' | 'overflow' | 'too-large'
   }>(),
 )
 // @ts-expect-error no such event

@@ -430,10 +430,11 @@ export class Client<S extends Schema = AnySchema> {
       const request = t === '$req' && (d as { id: number; m: string; d: unknown })
       if (request) this.#requests.fail(request.id, error)
       this.events.emit('error', error)
-      this.events.emit(
-        'drop',
-        request ? { type: request.m, data: request.d } : { type: t, data: d },
-      )
+      this.events.emit('drop', {
+        type: request ? request.m : t,
+        data: request ? request.d : d,
+        reason: 'too-large',
+      })
     }
   }
 

@@ -38,7 +38,7 @@ export interface ResetEvent {
 export interface ClientDropEvent {
   readonly type: string
   readonly data: unknown
-  readonly reason: 'offline' | 'overflow'
+  readonly reason: 'offline' | 'overflow' | 'too-large'
 }
 
 /** Lifecycle events, kept apart from message types: `client.events.on('reset', …)`. */
@@ -49,7 +49,9 @@ export interface ClientEvents {
   /**
    * A message that will not be sent: `'offline'`, a fire-and-forget message (protocol mode) while
    * the link was down; `'overflow'`, raw mode, dropped by the socket queue's overflow policy
-   * (`type` is `''` and `data` the frame for a frame sent through `client.socket` directly).
+   * (`type` is `''` and `data` the frame for a frame sent through `client.socket` directly);
+   * `'too-large'`, protocol mode, a reliable message queued before a `$welcome` whose `max` it
+   * exceeds, taken out of the outbox (an `error` event `MESSAGE_TOO_LARGE` comes with it).
    */
   drop: [event: ClientDropEvent]
 }
