@@ -29,12 +29,12 @@ const entries: Entry[] = [
   {
     name: '`ReconnectingWebSocket`',
     source: "export { ReconnectingWebSocket } from '@lifeline/core'",
-    reference: 6_889,
+    reference: 7_069,
   },
   {
     name: 'typed client + JSON codec',
     source: "export { createClient } from '@lifeline/core'\nexport { json } from '@lifeline/codec'",
-    reference: 11_882,
+    reference: 12_624,
   },
   { name: 'JSON codec alone', source: "export { json } from '@lifeline/codec'" },
   { name: 'msgpack codec', source: "export { msgpack } from '@lifeline/codec/msgpack'" },
