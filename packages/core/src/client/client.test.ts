@@ -250,6 +250,46 @@ describe('reliable delivery', () => {
     )
     client.close()
   })
+
+  it('throws QUEUE_FULL when maxUnackedBytes of encoded messages await acknowledgement', async () => {
+    // Each `say` below encodes to 1,042 bytes: {"t":"say","d":{"text":"xx…"},"s":1,"a":0}.
+    const text = 'x'.repeat(1000)
+    const client = create({ maxUnackedBytes: 2100 })
+    client.send('say', { text })
+    client.send('say', { text })
+    expect(() => client.send('say', { text })).toThrow(
+      expect.objectContaining({ code: 'QUEUE_FULL' }),
+    )
+    await expect(client.request('add', { a: 1, b: 2 })).rejects.toMatchObject({
+      code: 'QUEUE_FULL',
+    })
+    welcome()
+    expect(receivedTypes()).toEqual(['$hello', 'say', 'say'])
+    expect(() => client.send('say', { text })).toThrow(
+      expect.objectContaining({ code: 'QUEUE_FULL' }),
+    )
+    deliver({ t: '$ack', a: 2 })
+    client.send('say', { text })
+    expect(received().at(-1)).toMatchObject({ t: 'say', s: 3 })
+    client.close()
+  })
+
+  it('encodes a reliable message once, whether it goes out now or after $welcome', () => {
+    const counting = json()
+    let encodes = 0
+    const encode = counting.encode.bind(counting)
+    counting.encode = (value) => {
+      encodes++
+      return encode(value)
+    }
+    const client = create({ codecs: [counting] })
+    welcome()
+    encodes = 0
+    client.send('say', { text: 'now' })
+    expect(encodes).toBe(1)
+    expect(received().at(-1)).toEqual({ t: 'say', d: { text: 'now' }, s: 1, a: 0 })
+    client.close()
+  })
 })
 
 describe('RPC', () => {
@@ -489,6 +529,31 @@ describe('state, heartbeat and events', () => {
     expect(client.rtt).toBe(30)
     deliver({ t: '$ping', d: { ts: 5 } })
     expect(received().at(-1)).toEqual({ t: '$pong', d: { ts: 5 } })
+    client.close()
+  })
+
+  it('refuses a $ping over 1 KiB or without a numeric ts as a protocol violation, unanswered', () => {
+    const client = create()
+    const errors: string[] = []
+    client.events.on('error', (error) => errors.push(error.code))
+    welcome()
+    const first = FakeWebSocket.last
+    deliver({ t: '$ping', d: { ts: 5, pad: 'x'.repeat(512 * 1024) } }, first)
+    expect(errors).toEqual(['PROTOCOL_ERROR'])
+    expect(first.readyState).not.toBe(FakeWebSocket.OPEN)
+    welcome('S1', true, 0)
+    const second = FakeWebSocket.last
+    deliver({ t: '$ping', d: { when: 5 } }, second)
+    expect(errors).toEqual(['PROTOCOL_ERROR', 'PROTOCOL_ERROR'])
+    expect([...received(first), ...received(second)].some((e) => e.t === '$pong')).toBe(false)
+    client.close()
+  })
+
+  it('answers a $ping with its ts only', () => {
+    const client = create()
+    welcome()
+    deliver({ t: '$ping', d: { ts: 7, extra: 'y'.repeat(100) } })
+    expect(received().at(-1)).toEqual({ t: '$pong', d: { ts: 7 } })
     client.close()
   })
 

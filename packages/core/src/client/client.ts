@@ -1,4 +1,4 @@
-import type { Codec, InboundFrame } from '@lifeline/codec'
+import type { Codec, InboundFrame, OutboundFrame } from '@lifeline/codec'
 import { LifelineError, isLifelineError, json, selectCodec } from '@lifeline/codec'
 import { systemClock } from '../clock.js'
 import type { Clock, TimerHandle } from '../clock.js'
@@ -6,6 +6,7 @@ import { reportListenerError } from '../events.js'
 import { describeError } from '../failures.js'
 import type { Envelope } from '../protocol/envelope.js'
 import {
+  checkControlFrame,
   clientProtocolErrorCode,
   handshakeTimeoutCode,
   isControlType,
@@ -95,6 +96,9 @@ export class Client<S extends Schema = AnySchema> {
   #closedByUser = false
   #rtt: number | undefined
   #nextRequestId = 1
+  /** The envelope the stream's `check` encoded while the link was up, and its frame. */
+  #encoded: Envelope | undefined
+  #encodedFrame: OutboundFrame | undefined
 
   constructor(options: ClientOptions) {
     checkClientOptions(options)
@@ -112,14 +116,23 @@ export class Client<S extends Schema = AnySchema> {
     // guarantees, and none of them is the client's to pass on.
     this.#stream = new ReliableStream({
       maxUnacked: options.maxUnacked,
+      maxUnackedBytes: options.maxUnackedBytes,
       ackEvery: options.ackEvery,
       ackDelayMs: options.ackDelayMs,
       clock,
       transmit: (envelope) => this.#transmit(envelope),
       isLinkUp: () => this.#welcomed,
-      // While the link is down, encode once anyway: data the codec (or the server, as far as it
-      // is known) refuses throws at send().
-      check: (envelope) => void this.#encode(envelope),
+      // Encoded once, before the stream keeps it: data the codec (or the server, as far as it is
+      // known) refuses throws at send(), the size counts against `maxUnackedBytes`, and
+      // `#transmit` sends this very frame.
+      check: (envelope) => {
+        const frame = this.#encode(envelope)
+        if (this.#welcomed) {
+          this.#encoded = envelope
+          this.#encodedFrame = frame
+        }
+        return typeof frame === 'string' ? utf8ByteLength(frame) : frame.byteLength
+      },
     })
     this.#state = { status: options.startClosed ? 'closed' : 'connecting', attempt: 1 }
     const socket = (this.socket = new ReconnectingWebSocket(
@@ -326,7 +339,11 @@ export class Client<S extends Schema = AnySchema> {
     try {
       const value = this.#codec.decode(frame)
       decoded = true
-      if (this.#protocolMode) return this.#onEnvelope(parseEnvelope(value))
+      if (this.#protocolMode) {
+        const envelope = parseEnvelope(value)
+        if (isControlType(envelope.t)) checkControlFrame(envelope, frame)
+        return this.#onEnvelope(envelope)
+      }
       let message
       try {
         message = (this.#options.framing ?? defaultFraming).unwrap(value)
@@ -370,7 +387,7 @@ export class Client<S extends Schema = AnySchema> {
     const { ts } = (d ?? {}) as { ts?: unknown }
     if (t === '$pong') {
       if (typeof ts === 'number') this.#rtt = Math.max(0, this.#clock.now() - ts)
-    } else if (t === '$ping') this.#transmit({ t: '$pong', d })
+    } else if (t === '$ping') this.#transmit({ t: '$pong', d: { ts } })
     else if (t === '$res') this.#requests.respond(d)
     else if (t === '$req') this.#onRequest(d)
     else if (t === '$error') this.#onServerError(d)
@@ -548,7 +565,9 @@ export class Client<S extends Schema = AnySchema> {
   }
 
   #transmit(envelope: Envelope): void {
-    this.socket.send(this.#encode(envelope))
+    const encoded = this.#encoded === envelope ? this.#encodedFrame : undefined
+    this.#encoded = this.#encodedFrame = undefined
+    this.socket.send(encoded ?? this.#encode(envelope))
   }
 
   /** Encodes an envelope; throws `MESSAGE_TOO_LARGE` for a frame over the server's limit. */

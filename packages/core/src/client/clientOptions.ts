@@ -48,6 +48,13 @@ export interface ClientOptions {
    * @default 10000
    */
   maxUnacked?: number
+  /**
+   * Protocol mode: most bytes (encoded) of reliable messages kept until the server acknowledges
+   * them; `send` and `request` throw `QUEUE_FULL` beyond, so an outbox that cannot drain (the
+   * server unreachable for long) holds a bounded amount of memory.
+   * @default 8388608 (8 MiB)
+   */
+  maxUnackedBytes?: number
   /** Protocol mode: acknowledge after this many messages. @default 64 */
   ackEvery?: number
   /** Protocol mode: or at most this long after the first unacknowledged one. @default 20 */
@@ -77,8 +84,8 @@ export function checkClientOptions(options: ClientOptions): void {
   checkKeys(
     '',
     options,
-    'url mode codecs protocols framing socket heartbeat maxUnacked ackEvery ackDelayMs ' +
-      'requestTimeoutMs startClosed',
+    'url mode codecs protocols framing socket heartbeat maxUnacked maxUnackedBytes ackEvery ' +
+      'ackDelayMs requestTimeoutMs startClosed',
   )
   if (options.socket !== undefined) checkOptions(options.socket, 'socket.')
   if (options.heartbeat !== false)

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { thrownBy } from '@lifeline/test-utils'
 import { LifelineError } from '@lifeline/codec'
 import {
+  checkControlFrame,
   controlTypes,
   isControlType,
   isKnownControlType,
@@ -198,6 +199,47 @@ describe('control types', () => {
       forbidden: 4403,
       helloTimeout: 4408,
       sessionTakenOver: 4409,
+      slowConsumer: 4429,
     })
+  })
+})
+
+describe('checkControlFrame', () => {
+  const frameOf = (value: unknown) => JSON.stringify(value)
+
+  it('passes small control frames and every frame of other types', () => {
+    for (const envelope of [
+      { t: '$hello', d: { v: 1 } },
+      { t: '$welcome', d: { sid: 'x'.repeat(32), resumed: false, a: 0 } },
+      { t: '$ack', a: 5 },
+      { t: '$ping', d: { ts: 12 } },
+      { t: '$pong', d: { ts: 12 } },
+      { t: '$req', s: 1, d: { id: 1, m: 'm', d: 'x'.repeat(5000) } },
+      { t: 'say', d: 'x'.repeat(5000) },
+    ]) {
+      expect(() => checkControlFrame(envelope, frameOf(envelope))).not.toThrow()
+    }
+  })
+
+  it('refuses a $hello, $welcome, $ack, $ping or $pong over 1 KiB (UTF-8 bytes) with 1002', () => {
+    for (const t of ['$hello', '$welcome', '$ack', '$ping', '$pong']) {
+      const envelope = { t, d: { ts: 1, pad: 'x'.repeat(1024) } }
+      const error = thrownBy(() => checkControlFrame(envelope, frameOf(envelope)))
+      expect(error).toMatchObject({ code: 'PROTOCOL_ERROR', closeCode: 1002 })
+      const binary = new TextEncoder().encode(frameOf(envelope))
+      expect(() => checkControlFrame(envelope, binary)).toThrow(LifelineError)
+      expect(() => checkControlFrame(envelope, binary.buffer)).toThrow(LifelineError)
+    }
+    // 400 three-byte characters: 1,200 bytes in 400-odd string units.
+    const wide = { t: '$ping', d: { ts: 1, pad: '€'.repeat(400) } }
+    expect(() => checkControlFrame(wide, frameOf(wide))).toThrow(LifelineError)
+  })
+
+  it('refuses a $ping without a numeric ts', () => {
+    for (const d of [undefined, null, 5, 'ts', {}, { ts: '1' }, [1]]) {
+      const envelope = { t: '$ping', d }
+      const error = thrownBy(() => checkControlFrame(envelope, frameOf(envelope)))
+      expect(error).toMatchObject({ code: 'PROTOCOL_ERROR', closeCode: 1002 })
+    }
   })
 })

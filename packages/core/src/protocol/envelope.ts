@@ -1,4 +1,5 @@
 import { LifelineError } from '@lifeline/codec'
+import { utf8ByteLength } from '../utf8.js'
 
 /** The wire protocol version this package speaks (see PROTOCOL.md). */
 export const protocolVersion = 1
@@ -49,6 +50,7 @@ export const protocolCloseCodes = {
   forbidden: 4403,
   helloTimeout: handshakeTimeoutCode,
   sessionTakenOver: sessionTakenOverCode,
+  slowConsumer: 4429,
 } as const
 
 export function isControlType(type: string): boolean {
@@ -58,6 +60,34 @@ export function isControlType(type: string): boolean {
 export function isKnownControlType(type: string): type is ControlType {
   // No lookup table at module level: an unused one would stay in every bundle.
   return (Object.values(controlTypes) as string[]).includes(type)
+}
+
+/**
+ * Largest `$hello`, `$welcome`, `$ack`, `$ping` or `$pong` frame, in bytes. They carry no
+ * application data: a big one is an attack (a `$ping` is echoed, so a peer that sends big ones
+ * and never reads would make the other side buffer them without end).
+ */
+export const maxControlFrameBytes = 1024
+
+/**
+ * Checks the size of a `$hello`, `$welcome`, `$ack`, `$ping` or `$pong` frame (at most
+ * `maxControlFrameBytes`) and the shape of a `$ping` (`d` is `{ ts: number }`); other control
+ * frames pass. Throws `PROTOCOL_ERROR` (close code 1002). The frame is measured only for those
+ * types, so the check costs nothing on the path of application messages.
+ */
+export function checkControlFrame(
+  envelope: Envelope,
+  frame: string | ArrayBuffer | Uint8Array,
+): void {
+  const { t } = envelope
+  if (t !== '$hello' && t !== '$welcome' && t !== '$ack' && t !== '$ping' && t !== '$pong') return
+  const size = typeof frame === 'string' ? utf8ByteLength(frame) : frame.byteLength
+  if (size > maxControlFrameBytes) {
+    throw protocolError(`a ${t} frame of ${size} bytes (at most ${maxControlFrameBytes})`)
+  }
+  if (t === '$ping' && typeof (envelope.d as { ts?: unknown } | undefined)?.ts !== 'number') {
+    throw protocolError('a $ping must carry { ts: number }')
+  }
 }
 
 export function protocolError(message: string): LifelineError {

@@ -1,7 +1,9 @@
 export {
+  checkControlFrame,
   controlTypes,
   isControlType,
   isKnownControlType,
+  maxControlFrameBytes,
   parseEnvelope,
   protocolCloseCodes,
   protocolError,

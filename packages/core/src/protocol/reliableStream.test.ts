@@ -176,6 +176,7 @@ describe('ReliableStream, acknowledgements', () => {
       ackEvery: 64,
       ackDelayMs: 20,
       maxUnacked: 10_000,
+      maxUnackedBytes: 8 * 1024 * 1024,
       overflow: 'error',
     })
     const { clock, sent, stream } = streamWith()
@@ -347,6 +348,72 @@ describe('ReliableStream, a full buffer', () => {
     ])
     stream.restart()
     expect(stream.lossy).toBe(false)
+  })
+})
+
+describe('ReliableStream, a buffer bounded in bytes', () => {
+  /** `check` measures each envelope as the length of its string payload. */
+  const measured = (envelope: Envelope) => (envelope.d as string).length
+
+  it("'error' throws QUEUE_FULL past maxUnackedBytes, before transmitting, without a number", () => {
+    const { sent, stream } = streamWith({ maxUnackedBytes: 10, check: measured })
+    stream.send('say', 'aaaa')
+    stream.send('say', 'bbbb')
+    expect(stream.unackedBytes).toBe(8)
+    expectErrorCode(() => stream.send('say', 'ccc'), 'QUEUE_FULL')
+    expect(sent).toHaveLength(2)
+    expect(stream.lastSent).toBe(2)
+    expect(stream.unackedBytes).toBe(8)
+    stream.acknowledge(1)
+    expect(stream.unackedBytes).toBe(4)
+    expect(stream.send('say', 'ccc')).toMatchObject({ s: 3 })
+    expect(stream.unackedBytes).toBe(7)
+    // A message that could never fit is refused even into an empty buffer.
+    stream.acknowledge(3)
+    expectErrorCode(() => stream.send('say', 'x'.repeat(11)), 'QUEUE_FULL')
+    expect(stream.unackedBytes).toBe(0)
+  })
+
+  it("'drop-oldest' drops the oldest until the new one fits, and marks the stream lossy", () => {
+    const { sent, link, stream } = streamWith({
+      maxUnackedBytes: 10,
+      overflow: 'drop-oldest',
+      check: measured,
+    })
+    link.up = false
+    stream.send('say', 'aaa')
+    stream.send('say', 'bbb')
+    stream.send('say', 'ccc')
+    expect(stream.lossy).toBe(false)
+    stream.send('say', 'dddddd')
+    expect(stream.lossy).toBe(true)
+    expect(stream.unackedBytes).toBe(9)
+    link.up = true
+    stream.resume(0)
+    expect(sent.map((envelope) => envelope.d)).toEqual(['ccc', 'dddddd'])
+    // One envelope over the bound is kept alone: it was sent, and must survive a reconnect.
+    stream.send('say', 'x'.repeat(12))
+    expect(stream.unackedCount).toBe(1)
+    expect(stream.unackedBytes).toBe(12)
+  })
+
+  it('counts what check measured, once per message, and forgets it on acknowledgement', () => {
+    let checks = 0
+    const { stream } = streamWith({
+      check: (envelope) => {
+        checks++
+        return measured(envelope)
+      },
+    })
+    for (let i = 0; i < 100; i++) stream.send('say', 'abcd')
+    expect(checks).toBe(100)
+    expect(stream.unackedBytes).toBe(400)
+    stream.acknowledge(90)
+    expect(stream.unackedBytes).toBe(40)
+    stream.restart()
+    expect(stream.unackedBytes).toBe(40)
+    stream.acknowledge(10)
+    expect(stream.unackedBytes).toBe(0)
   })
 })
 

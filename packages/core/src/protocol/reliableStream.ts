@@ -6,15 +6,20 @@ import { protocolError } from './envelope.js'
 
 export interface ReliableStreamOptions {
   clock: Clock
-  /** Writes an envelope to the link. Called only while `isLinkUp()` is true. */
+  /**
+   * Writes an envelope to the link. Called only while `isLinkUp()` is true; for a new message,
+   * right after `check` returned, so it may write the frame `check` encoded.
+   */
   transmit(envelope: Envelope): void
   /** Whether the session's link is up (handshake done) and may carry envelopes now. */
   isLinkUp(): boolean
   /**
-   * Checks an envelope that is kept while the link is down (e.g. by encoding it), so a message
-   * that could never be sent is refused at `send` rather than on every resend.
+   * Encodes (or otherwise checks) every new envelope before it is numbered and kept, so a
+   * message that could never be sent is refused at `send` rather than on every resend. Returns
+   * the encoded frame's size in bytes, counted against `maxUnackedBytes`; without `check`, or
+   * when it returns nothing, envelopes count 0 bytes.
    */
-  check?(envelope: Envelope): void
+  check?(envelope: Envelope): number | void
   /**
    * Acknowledge at once after this many processed envelopes with nothing sent back.
    * @default 64
@@ -31,6 +36,12 @@ export interface ReliableStreamOptions {
    */
   maxUnacked?: number | undefined
   /**
+   * Most bytes (encoded frame sizes, as `check` measures them) kept until acknowledged. Past
+   * it, the overflow policy applies as for `maxUnacked`.
+   * @default 8388608 (8 MiB)
+   */
+  maxUnackedBytes?: number | undefined
+  /**
    * `'error'` (client outbox): sending throws `QUEUE_FULL`. `'drop-oldest'` (server replay
    * buffer): the oldest is dropped and the stream is marked `lossy`, so the session will not be
    * resumed as if nothing was lost.
@@ -44,11 +55,13 @@ export interface ReliableStreamOptions {
 const defaultAckEvery = 64
 const defaultAckDelayMs = 20
 const defaultMaxUnacked = 10_000
+const defaultMaxUnackedBytes = 8 * 1024 * 1024
 
 export const reliableStreamDefaults = {
   ackEvery: defaultAckEvery,
   ackDelayMs: defaultAckDelayMs,
   maxUnacked: defaultMaxUnacked,
+  maxUnackedBytes: defaultMaxUnackedBytes,
   overflow: 'error',
 } as const
 
@@ -85,12 +98,17 @@ export class ReliableStream {
   readonly #ackEvery: number
   readonly #ackDelayMs: number
   readonly #maxUnacked: number
+  readonly #maxUnackedBytes: number
   readonly #dropOldest: boolean
   /**
    * Sent and not yet acknowledged, oldest first, from `#head` on. Acknowledged envelopes are cut
    * off once they are most of the array: O(1) amortised, where `Array.shift` would be O(n).
    */
   #kept: Envelope[] = []
+  /** The size in bytes of each envelope of `#kept`, at the same index. */
+  #sizes: number[] = []
+  /** The sum of `#sizes` from `#head` on. */
+  #bytes = 0
   #head = 0
   #nextSeq = 1
   /** Envelopes processed since our last acknowledgement went out. */
@@ -102,12 +120,18 @@ export class ReliableStream {
     this.#ackEvery = options.ackEvery ?? defaultAckEvery
     this.#ackDelayMs = options.ackDelayMs ?? defaultAckDelayMs
     this.#maxUnacked = options.maxUnacked ?? defaultMaxUnacked
+    this.#maxUnackedBytes = options.maxUnackedBytes ?? defaultMaxUnackedBytes
     this.#dropOldest = options.overflow === 'drop-oldest'
   }
 
   /** Envelopes sent (or waiting to be) and not yet acknowledged. */
   get unackedCount(): number {
     return this.#kept.length - this.#head
+  }
+
+  /** Bytes of the envelopes not yet acknowledged, as `check` measured them. */
+  get unackedBytes(): number {
+    return this.#bytes
   }
 
   /** The `s` of the last envelope numbered. */
@@ -127,10 +151,12 @@ export class ReliableStream {
 
   /**
    * Numbers an envelope, transmits it now if the link is up, and keeps it until acknowledged.
-   * Throws `QUEUE_FULL` when the buffer is full under `'error'`. If transmitting throws (the
-   * codec refuses the data), nothing is kept and no number is used: a message that can never
-   * be encoded must not wait in the buffer to fail again on every resend. `pastLimit` keeps it
-   * even when the buffer is full (for a small answer that must not be lost, not for data).
+   * Throws `QUEUE_FULL` when the buffer is full (in messages or bytes) under `'error'`. If
+   * `check` or transmitting throws (the codec refuses the data), nothing is kept and no number
+   * is used: a message that can never be encoded must not wait in the buffer to fail again on
+   * every resend. `pastLimit` keeps it even when the buffer is full (for a small answer that
+   * must not be lost, not for data). Under `'drop-oldest'`, a single envelope larger than
+   * `maxUnackedBytes` is kept alone.
    */
   send(type: string, data: unknown, pastLimit = false): Envelope {
     const full = !pastLimit && this.unackedCount >= this.#maxUnacked
@@ -141,14 +167,34 @@ export class ReliableStream {
         `${this.#maxUnacked} messages await acknowledgement (maxUnacked)`,
       )
     }
-    const envelope: Envelope = { t: type, d: data, s: this.#nextSeq }
+    const envelope: Envelope = { t: type, d: data, s: this.#nextSeq, a: this.lastProcessed }
+    const size = this.#options.check?.(envelope) ?? 0
+    const max = this.#maxUnackedBytes
+    const overBytes = !pastLimit && this.#bytes + size > max
+    if (overBytes && !this.#dropOldest) {
+      throw new LifelineError(
+        'QUEUE_FULL',
+        `${this.#bytes} bytes await acknowledgement, a message of ${size} does not fit (maxUnackedBytes ${max})`,
+      )
+    }
     if (this.#options.isLinkUp()) this.#transmit(envelope)
-    else this.#options.check?.(envelope)
-    if (full) {
-      this.#forget(1)
-      this.lossy = true
+    if (full || overBytes) {
+      // Oldest first, until the new one fits (or is alone).
+      let count = full ? 1 : 0
+      let bytes = this.#bytes + size
+      for (let i = 0; i < count; i++) bytes -= this.#sizes[this.#head + i] as number
+      while (bytes > max && count < this.unackedCount) {
+        bytes -= this.#sizes[this.#head + count] as number
+        count++
+      }
+      if (count > 0) {
+        this.#forget(count)
+        this.lossy = true
+      }
     }
     this.#kept.push(envelope)
+    this.#sizes.push(size)
+    this.#bytes += size
     this.#nextSeq++
     return envelope
   }
@@ -170,6 +216,9 @@ export class ReliableStream {
   /** Loads a saved state into this stream, replacing what it held. */
   restore(state: ReliableStreamState): void {
     this.#kept = state.unacked.map((kept) => ({ ...kept }))
+    // Their encoded sizes are not stored: they count 0 bytes (the store saved what was bounded).
+    this.#sizes = this.#kept.map(() => 0)
+    this.#bytes = 0
     this.#head = 0
     this.lastProcessed = state.lastProcessed
     this.#nextSeq = state.lastSent + 1
@@ -242,6 +291,7 @@ export class ReliableStream {
    */
   restart(): void {
     this.#kept = this.#kept.slice(this.#head)
+    this.#sizes = this.#sizes.slice(this.#head)
     this.#head = 0
     this.#nextSeq = 1
     for (const envelope of this.#kept) envelope.s = this.#nextSeq++
@@ -277,9 +327,11 @@ export class ReliableStream {
   }
 
   #forget(count: number): void {
+    for (let i = 0; i < count; i++) this.#bytes -= this.#sizes[this.#head + i] as number
     this.#head += count
     if (this.#head * 2 > this.#kept.length) {
       this.#kept = this.#kept.slice(this.#head)
+      this.#sizes = this.#sizes.slice(this.#head)
       this.#head = 0
     }
   }
