@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream'
 import { isLifelineError, type Codec, type OutboundFrame } from '@lifeline/codec'
 import type { TimerHandle } from '@lifeline/core'
 import {
+  checkControlFrame,
   controlTypes,
   HeartbeatMonitor,
   holdWrites,
@@ -116,6 +117,20 @@ export class Connection<S extends Schema, User> implements Link {
   private helloTimer: TimerHandle | undefined
   /** Pings after `intervalMs` of quiet; finds the link dead after `intervalMs + timeoutMs`. */
   private readonly heartbeat: HeartbeatMonitor<Pingable> | undefined
+  /** Frames are not read until the output drains (`outboundHighWaterBytes`). */
+  private readsPaused = false
+  /**
+   * Frames `ws` had already read when reading paused (the rest of one TCP read), processed
+   * once the output drains: handling them now would add output without bound.
+   */
+  private held: Array<[RawData, boolean]> = []
+  /** A `'drain'` listener is set on the transport. */
+  private awaitingDrain = false
+  /**
+   * Unsent output of the handshake (`$welcome` and the replay, bounded by the replay limit),
+   * allowed on top of `maxOutboundBytes` until the output has drained once.
+   */
+  private handshakeBytes = 0
   private readonly context: ServerContext<S, User>
   readonly closedPromise: Promise<void>
   private resolveClosed!: () => void
@@ -174,6 +189,14 @@ export class Connection<S extends Schema, User> implements Link {
     this.context.counters.framesSent++
     holdWrites(this.transport)
     this.socket.send(frame)
+    // The transport's `writableLength` (held writes included) plus what `ws` queued itself.
+    const unsent = this.socket.bufferedAmount
+    if (unsent > this.context.options.outboundHighWaterBytes) this.backlogged(unsent)
+  }
+
+  /** Bytes written to the socket and not sent yet. */
+  get unsentBytes(): number {
+    return this.socket.bufferedAmount
   }
 
   /** The handshake chose `session`: from now on the connection carries its envelopes. */
@@ -186,6 +209,11 @@ export class Connection<S extends Schema, User> implements Link {
   opened(): void {
     if (this.state === 'closed') return
     this.state = 'open'
+    if (this.transport.writableNeedDrain) {
+      const unsent = (this.handshakeBytes = this.socket.bufferedAmount)
+      this.awaitDrain()
+      if (unsent > this.context.options.outboundHighWaterBytes) this.backlogged(unsent)
+    }
     this.drainEarly()
   }
 
@@ -203,6 +231,8 @@ export class Connection<S extends Schema, User> implements Link {
       }
     }
     this.socket.close(code, closeReason(reason))
+    // `ws` must read the client's close frame to finish the closing handshake.
+    if (this.readsPaused) this.socket.resume()
     dropUnanswered(this.socket, this.context.options.closeTimeoutMs)
     this.detachSession(code, reason)
   }
@@ -229,11 +259,64 @@ export class Connection<S extends Schema, User> implements Link {
     this.close(error.closeCode, error.message, error.code)
   }
 
+  /**
+   * Output is piling up (past `outboundHighWaterBytes`): stop reading the client's frames, so
+   * that it cannot make the server produce more, until the output drains; past
+   * `maxOutboundBytes`, close it as a slow consumer. Its session stays, to be resumed.
+   */
+  private backlogged(unsent: number): void {
+    // The handshake's own output is bounded by the replay limit: `opened` looks at it.
+    if (this.state !== 'open') return
+    const { maxOutboundBytes } = this.context.options
+    if (unsent > maxOutboundBytes + this.handshakeBytes) {
+      this.context.counters.slowConsumers++
+      this.warn(
+        `slow consumer: ${unsent} bytes unsent`,
+        'SLOW_CONSUMER',
+        protocolCloseCodes.slowConsumer,
+      )
+      this.close(protocolCloseCodes.slowConsumer, 'slow consumer', 'SLOW_CONSUMER')
+      // Its close frame waits behind what it does not read: let go of the socket, and of the
+      // output it holds, after `closeTimeoutMs` rather than `ws`'s 30 s closing timeout.
+      const socket = this.socket
+      setTimeout(() => socket.terminate(), this.context.options.closeTimeoutMs).unref()
+      return
+    }
+    // Without a pending 'drain' the transport holds less than its own high-water mark.
+    if (this.readsPaused || !this.transport.writableNeedDrain) return
+    this.readsPaused = true
+    this.context.counters.readsPaused++
+    this.socket.pause()
+    this.awaitDrain()
+  }
+
+  private awaitDrain(): void {
+    if (this.awaitingDrain) return
+    this.awaitingDrain = true
+    this.transport.once('drain', this.onDrain)
+  }
+
+  private readonly onDrain = (): void => {
+    this.awaitingDrain = false
+    this.handshakeBytes = 0
+    if (!this.readsPaused) return
+    this.readsPaused = false
+    const held = this.held
+    let next = 0
+    while (next < held.length && !this.readsPaused && this.state === 'open') {
+      const [data, isBinary] = held[next++] as [RawData, boolean]
+      this.dispatch(data, isBinary)
+    }
+    this.held = held.slice(next)
+    if (!this.readsPaused && this.state === 'open') this.socket.resume()
+  }
+
   private readonly onMessage = (data: RawData, isBinary: boolean): void => {
     if (this.heartbeat !== undefined) this.heartbeat.seen = true
     const state = this.state
     if (state === 'open') {
-      this.dispatch(data, isBinary)
+      if (this.readsPaused) this.held.push([data, isBinary])
+      else this.dispatch(data, isBinary)
     } else if (state === 'hello' && this.early.length === 0) {
       this.first(data, isBinary)
     } else if (state !== 'closed') {
@@ -249,7 +332,9 @@ export class Connection<S extends Schema, User> implements Link {
   private dispatch(data: RawData, isBinary: boolean): void {
     try {
       const frame = isBinary ? (data as Buffer) : (data as Buffer).toString()
-      ;(this.session as Session<S, User>).receive(parseEnvelope(this.codec.decode(frame)))
+      const envelope = parseEnvelope(this.codec.decode(frame))
+      if (envelope.t.charCodeAt(0) === 36 /* $ */) checkControlFrame(envelope, data as Buffer)
+      ;(this.session as Session<S, User>).receive(envelope)
     } catch (error) {
       this.fail(error)
     }
@@ -259,7 +344,9 @@ export class Connection<S extends Schema, User> implements Link {
     let hello: Hello
     try {
       const frame = isBinary ? (data as Buffer) : (data as Buffer).toString()
-      hello = parseHello(parseEnvelope(this.codec.decode(frame)))
+      const envelope = parseEnvelope(this.codec.decode(frame))
+      checkControlFrame(envelope, data as Buffer)
+      hello = parseHello(envelope)
     } catch (error) {
       this.fail(error)
       return

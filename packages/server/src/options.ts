@@ -175,6 +175,29 @@ export interface ServerOptions<User = unknown> {
    */
   replayLimit?: number
   /**
+   * Most bytes (encoded) of server-to-client envelopes a session keeps until the client
+   * acknowledges them; past it, as past `replayLimit`, the oldest are dropped and the next
+   * `$hello` gets `resumed: false`. Twice `maxOutboundBytes`: a connection closed as a slow
+   * consumer usually still has everything it missed here, and can resume.
+   * @default 8388608 (8 MiB)
+   */
+  replayLimitBytes?: number
+  /**
+   * Unsent output of a connection (bytes the socket has not written yet) above which the server
+   * stops reading that connection's frames, until its output drains: a client that sends
+   * requests but does not read the answers cannot make the server produce more.
+   * @default 1048576 (1 MiB)
+   */
+  outboundHighWaterBytes?: number
+  /**
+   * Unsent output of a connection past which it is closed as a slow consumer (close code 4429,
+   * `$error` `SLOW_CONSUMER`; the client reconnects and resumes). Output written by the
+   * handshake (`$welcome` and the replay of a resumed session) is allowed on top of it until it
+   * has drained.
+   * @default 4194304 (4 MiB)
+   */
+  maxOutboundBytes?: number
+  /**
    * Default timeout of `peer.request()`.
    * @default 10000
    */
@@ -230,6 +253,9 @@ export const serverDefaults = {
   upgradeTimeoutMs: 10_000,
   sessionTtlMs: 120_000,
   replayLimit: 10_000,
+  replayLimitBytes: 8 * 1024 * 1024,
+  outboundHighWaterBytes: 1024 * 1024,
+  maxOutboundBytes: 4 * 1024 * 1024,
   requestTimeoutMs: 10_000,
   closeTimeoutMs: 1_000,
   ackEvery: reliableStreamDefaults.ackEvery,
@@ -254,6 +280,9 @@ export interface ResolvedOptions<User> {
   readonly upgradeTimeoutMs: number
   readonly sessionTtlMs: number
   readonly replayLimit: number
+  readonly replayLimitBytes: number
+  readonly outboundHighWaterBytes: number
+  readonly maxOutboundBytes: number
   readonly requestTimeoutMs: number
   readonly closeTimeoutMs: number
   readonly ackEvery: number
@@ -349,6 +378,17 @@ export function resolveOptions<User>(options: ServerOptions<User>): ResolvedOpti
     throw invalid('clientAddress must be a function of the request')
   }
   const clock = options.clock ?? systemClock
+  const outboundHighWaterBytes = positiveInteger(
+    'outboundHighWaterBytes',
+    options.outboundHighWaterBytes ?? serverDefaults.outboundHighWaterBytes,
+  )
+  const maxOutboundBytes = positiveInteger(
+    'maxOutboundBytes',
+    options.maxOutboundBytes ?? serverDefaults.maxOutboundBytes,
+  )
+  if (maxOutboundBytes < outboundHighWaterBytes) {
+    throw invalid('maxOutboundBytes must be at least outboundHighWaterBytes')
+  }
   return {
     port,
     server,
@@ -372,6 +412,12 @@ export function resolveOptions<User>(options: ServerOptions<User>): ResolvedOpti
     ),
     sessionTtlMs: positive('sessionTtlMs', options.sessionTtlMs ?? serverDefaults.sessionTtlMs),
     replayLimit: positiveInteger('replayLimit', options.replayLimit ?? serverDefaults.replayLimit),
+    replayLimitBytes: positiveInteger(
+      'replayLimitBytes',
+      options.replayLimitBytes ?? serverDefaults.replayLimitBytes,
+    ),
+    outboundHighWaterBytes,
+    maxOutboundBytes,
     requestTimeoutMs: positive(
       'requestTimeoutMs',
       options.requestTimeoutMs ?? serverDefaults.requestTimeoutMs,

@@ -171,9 +171,12 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
 
   /** Counters since the start, and what is live now. */
   get stats(): ServerStats {
+    let unsentBytes = 0
+    for (const connection of this.connections) unsentBytes += connection.unsentBytes
     return {
       connections: this.connections.size + this.refused.size,
       sessions: this.registry.size,
+      unsentBytes,
       ...this.counters,
     }
   }

@@ -80,9 +80,9 @@ export class Session<S extends Schema, User> implements Peer<S, User> {
   private ended = false
   private readonly handlers = new Map<string, AnyHandler[]>()
   private readonly requests: PendingRequests
-  /** The frame `sendReliable` encoded, for `transmit` to reuse instead of encoding twice. */
+  /** The envelope the stream's `check` encoded, and its frame, for `transmit` to reuse. */
+  private preEncodedEnvelope: Envelope | undefined
   private preEncoded: OutboundFrame | undefined
-  private preEncodedSeq = 0
 
   constructor(
     private readonly context: ServerContext<S, User>,
@@ -101,7 +101,9 @@ export class Session<S extends Schema, User> implements Peer<S, User> {
       ackEvery: options.ackEvery,
       ackDelayMs: options.ackDelayMs,
       maxUnacked: options.replayLimit,
+      maxUnackedBytes: options.replayLimitBytes,
       overflow: 'drop-oldest',
+      check: this.preEncode,
     })
     if (init.state !== undefined) this.stream.restore(init.state)
     for (const room of init.rooms ?? []) context.rooms.join(this, room)
@@ -302,21 +304,31 @@ export class Session<S extends Schema, User> implements Peer<S, User> {
       throw error
     }
     this.preEncoded = frame
-    this.preEncodedSeq = seq
     try {
       stream.send(type, data)
     } finally {
-      this.preEncoded = undefined
+      this.preEncodedEnvelope = this.preEncoded = undefined
     }
     return true
+  }
+
+  /**
+   * The stream's `check`: the frame `sendReliable` encoded is this envelope's, measured for
+   * `replayLimitBytes`; `transmit` sends it: one encode per message.
+   */
+  private readonly preEncode = (envelope: Envelope): number => {
+    const frame = this.preEncoded ?? this.codec.encode(envelope)
+    this.preEncodedEnvelope = envelope
+    this.preEncoded = frame
+    return typeof frame === 'string' ? Buffer.byteLength(frame) : frame.byteLength
   }
 
   private readonly transmit = (envelope: Envelope): void => {
     const link = this.link
     if (link === undefined || !link.writable) return
     const preEncoded = this.preEncoded
-    if (preEncoded !== undefined && envelope.s === this.preEncodedSeq) {
-      this.preEncoded = undefined
+    if (preEncoded !== undefined && envelope === this.preEncodedEnvelope) {
+      this.preEncodedEnvelope = this.preEncoded = undefined
       link.write(preEncoded)
       return
     }
@@ -359,8 +371,10 @@ export class Session<S extends Schema, User> implements Peer<S, User> {
         if (s !== undefined) throw protocolError(`${t} is not reliable (carries no s)`)
         if (t === controlTypes.ping) {
           const link = this.link
+          // Only `ts` goes back: the connection checked that the `$ping` is small and has one.
+          const { ts } = envelope.d as { ts: number }
           if (link?.writable === true)
-            link.write(link.codec.encode({ t: controlTypes.pong, d: envelope.d }))
+            link.write(link.codec.encode({ t: controlTypes.pong, d: { ts } }))
         }
         return
       case controlTypes.hello:

@@ -4,6 +4,8 @@ export interface ServerStats {
   connections: number
   /** Sessions held now: attached, or waiting for their client to resume. */
   sessions: number
+  /** Bytes written to open sockets and not sent yet, all connections together, now. */
+  unsentBytes: number
   /** Sockets accepted since the start. */
   connectionsAccepted: number
   /** Sessions created (new, or restored from the store after a restart). */
@@ -36,6 +38,13 @@ export interface ServerStats {
   sessionsRefused: number
   /** Sockets dropped for not completing their upgrade request in `upgradeTimeoutMs` (HTTP 408). */
   upgradeTimeouts: number
+  /**
+   * Times the server stopped reading a connection because its unsent output passed
+   * `outboundHighWaterBytes` (it reads again once the output drains).
+   */
+  readsPaused: number
+  /** Connections closed as slow consumers: unsent output past `maxOutboundBytes` (4429). */
+  slowConsumers: number
   /** Exceptions thrown by the application's listeners and handlers. */
   handlerErrors: number
   /** User messages received and processed (duplicates excluded). */
@@ -44,7 +53,7 @@ export interface ServerStats {
   framesSent: number
 }
 
-export type StatsCounter = Exclude<keyof ServerStats, 'connections' | 'sessions'>
+export type StatsCounter = Exclude<keyof ServerStats, 'connections' | 'sessions' | 'unsentBytes'>
 
 export function createCounters(): Record<StatsCounter, number> {
   return {
@@ -64,6 +73,8 @@ export function createCounters(): Record<StatsCounter, number> {
     rateLimited: 0,
     sessionsRefused: 0,
     upgradeTimeouts: 0,
+    readsPaused: 0,
+    slowConsumers: 0,
     handlerErrors: 0,
     messagesReceived: 0,
     framesSent: 0,

@@ -1,0 +1,157 @@
+import { EventEmitter } from 'node:events'
+import { createClient, type RpcMethod } from '@lifeline/core'
+import { expectNoEvent, useFixtures, waitFor } from '@lifeline/test-utils'
+import { afterEach, describe, expect, it } from 'vitest'
+import type { Peer } from '../src/index.js'
+import { ProtocolClient, startServer, urlOf } from './helpers.js'
+
+const fx = useFixtures(afterEach)
+
+const KiB = 1024
+
+interface Api {
+  server: { blob: string }
+  rpc: { big: RpcMethod<null, string>; small: RpcMethod<number, number> }
+}
+
+describe('control frames are small', () => {
+  it('closes a client that sends a 512 KiB $ping with 1002, and never echoes it', async () => {
+    const server = await startServer(fx)
+    const { client } = await ProtocolClient.connect(fx, urlOf(server))
+    client.send({ t: '$ping', d: { ts: 1, pad: 'x'.repeat(512 * KiB) } })
+    expect((await client.waitClose()).code).toBe(1002)
+    expect(client.received.map((frame) => frame.t)).toEqual(['$welcome', '$error'])
+    expect(client.received[1]?.d).toMatchObject({ code: 'PROTOCOL_ERROR' })
+    expect(server.stats.protocolErrors).toBe(1)
+  })
+
+  it('closes with 1002 for a $hello or $ack over 1 KiB, and a $ping without a numeric ts', async () => {
+    const server = await startServer(fx)
+    const pad = 'x'.repeat(KiB)
+    const hello = await ProtocolClient.open(fx, urlOf(server))
+    hello.send({ t: '$hello', d: { v: 1, pad } })
+    expect((await hello.waitClose()).code).toBe(1002)
+    for (const frame of [
+      { t: '$ack', d: pad, a: 0 },
+      { t: '$ping', d: { when: 1 } },
+      { t: '$ping' },
+    ]) {
+      const { client } = await ProtocolClient.connect(fx, urlOf(server))
+      client.send(frame)
+      expect((await client.waitClose()).code).toBe(1002)
+    }
+    expect(server.stats.protocolErrors).toBe(4)
+  })
+
+  it('answers a small $ping with its ts only', async () => {
+    const server = await startServer(fx)
+    const { client } = await ProtocolClient.connect(fx, urlOf(server))
+    client.send({ t: '$ping', d: { ts: 42, note: 'hi' } })
+    expect((await client.next('$pong')).d).toEqual({ ts: 42 })
+  })
+})
+
+describe('output bounded per connection', () => {
+  it('stops reading a client that floods requests without reading, and serves others', async () => {
+    const highWater = 64 * KiB
+    const response = 'r'.repeat(16 * KiB)
+    const server = await startServer<Api>(fx, {
+      outboundHighWaterBytes: highWater,
+      maxOutboundBytes: 64 * 1024 * KiB,
+    })
+    const calls = new EventEmitter()
+    let handled = 0
+    server.handle('big', () => {
+      handled++
+      calls.emit('call')
+      return response
+    })
+    server.handle('small', (n) => n + 1)
+    const { client: flooder } = await ProtocolClient.connect(fx, urlOf(server))
+    flooder.socket.pause()
+    // 2,000 answers of 16 KiB: 32 MiB, more than the kernel's socket buffers on both sides.
+    const requests = 2000
+    for (let s = 1; s <= requests; s++) flooder.send({ t: '$req', s, d: { id: s, m: 'big' } })
+    await waitFor(() => server.stats.readsPaused >= 1, { message: 'reading paused' })
+    // It stops: no more requests are handled, and what waits to be sent stays near the mark.
+    await expectNoEvent(calls, 'call', 200)
+    expect(handled).toBeLessThan(requests)
+    expect(server.stats.unsentBytes).toBeLessThanOrEqual(highWater + response.length + KiB)
+    expect(server.stats.slowConsumers).toBe(0)
+
+    // A well-behaved client is served meanwhile.
+    const good = createClient<Api>({ url: urlOf(server) })
+    fx.add(() => good.close())
+    expect(await good.request('small', 1)).toBe(2)
+
+    // Once the flooder reads, the server reads it again and answers everything, once.
+    flooder.socket.resume()
+    await waitFor(
+      () => flooder.received.filter((frame) => frame.t === '$res').length === requests,
+      {
+        message: () => `${requests} answers (have ${handled} handled)`,
+      },
+    )
+    expect(handled).toBe(requests)
+  })
+
+  it('closes a client whose output passes maxOutboundBytes as a slow consumer (4429), keeping its session', async () => {
+    const maxOutbound = 256 * KiB
+    const server = await startServer<Api>(fx, {
+      outboundHighWaterBytes: 64 * KiB,
+      maxOutboundBytes: maxOutbound,
+      replayLimitBytes: 256 * 1024 * KiB,
+    })
+    const { client: slow, welcome } = await ProtocolClient.connect(fx, urlOf(server))
+    slow.socket.pause()
+    const peer = [...server.peers.values()][0] as Peer<Api>
+    const blob = 'b'.repeat(16 * KiB)
+    let sent = 0
+    // Far more than the kernel buffers hold; the loop ends when the server lets the client go.
+    while (peer.connected && sent < 8000) {
+      peer.send('blob', blob)
+      sent++
+    }
+    expect(peer.connected).toBe(false)
+    expect(server.stats.slowConsumers).toBe(1)
+    // Bounded: the mark, plus the frame that crossed it and the `$error`.
+    expect(server.stats.unsentBytes).toBeLessThanOrEqual(maxOutbound + blob.length + KiB)
+    for (let i = 0; i < 10; i++) peer.send('blob', blob)
+    sent += 10
+
+    // When it reads at last, it finds the reason; its session waits for it.
+    slow.socket.resume()
+    expect(await slow.waitClose()).toMatchObject({ code: 4429 })
+    expect(slow.received.at(-1)).toMatchObject({ t: '$error', d: { code: 'SLOW_CONSUMER' } })
+    expect(server.stats.sessions).toBe(1)
+    const got = slow.messages().length
+    const { client, welcome: resumed } = await ProtocolClient.connect(fx, urlOf(server), {
+      sid: welcome.sid,
+      a: slow.lastSeq(),
+    })
+    expect(resumed.resumed).toBe(true)
+    const rest = await client.waitForMessages(sent - got)
+    expect(rest[0]?.s).toBe(got + 1)
+    expect(rest.at(-1)?.s).toBe(sent)
+  })
+})
+
+describe('replay buffer bounded in bytes', () => {
+  it('past replayLimitBytes, the session is not resumed: resumed false, and the client resets', async () => {
+    const server = await startServer<Api>(fx, { replayLimitBytes: 64 * KiB })
+    const client = createClient<Api>({ url: urlOf(server) })
+    fx.add(() => client.close())
+    const resets: unknown[] = []
+    client.events.on('reset', (event) => resets.push(event))
+    await waitFor(() => client.state.status === 'open', { message: 'open' })
+    const peer = [...server.peers.values()][0] as Peer<Api>
+    client.close()
+    await waitFor(() => !peer.connected, { message: 'the server sees the client go' })
+    // Five messages, far under `replayLimit` (10,000 envelopes), but 80 KiB.
+    for (let i = 0; i < 5; i++) peer.send('blob', 'z'.repeat(16 * KiB))
+    client.connect()
+    await waitFor(() => client.state.status === 'open', { message: 'open again' })
+    expect(client.state).toMatchObject({ resumed: false })
+    expect(resets).toHaveLength(1)
+  })
+})
