@@ -124,11 +124,9 @@ export class Connection<S extends Schema, User> implements Link {
    * once the output drains: handling them now would add output without bound.
    */
   private held: Array<[RawData, boolean]> = []
-  /** A `'drain'` listener is set on the transport. */
-  private awaitingDrain = false
   /**
-   * Unsent output of the handshake (`$welcome` and the replay, bounded by the replay limit),
-   * allowed on top of `maxOutboundBytes` until the output has drained once.
+   * Output of the handshake (`$welcome` and the replay, bounded by the replay limit), allowed
+   * on top of `maxOutboundBytes` for this connection.
    */
   private handshakeBytes = 0
   private readonly context: ServerContext<S, User>
@@ -191,7 +189,13 @@ export class Connection<S extends Schema, User> implements Link {
     this.socket.send(frame)
     // The transport's `writableLength` (held writes included) plus what `ws` queued itself.
     const unsent = this.socket.bufferedAmount
-    if (unsent > this.context.options.outboundHighWaterBytes) this.backlogged(unsent)
+    const { outboundHighWaterBytes, maxOutboundBytes } = this.context.options
+    // Not acknowledged yet: what the kernel's socket buffers took (tens of MiB on loopback) is
+    // not read either, for all the server can tell, until the client acknowledges it.
+    const unacked = this.session?.stream.unackedBytes ?? 0
+    if (unsent > outboundHighWaterBytes || unacked > maxOutboundBytes) {
+      this.backlogged(unsent, unacked)
+    }
   }
 
   /** Bytes written to the socket and not sent yet. */
@@ -209,11 +213,9 @@ export class Connection<S extends Schema, User> implements Link {
   opened(): void {
     if (this.state === 'closed') return
     this.state = 'open'
-    if (this.transport.writableNeedDrain) {
-      const unsent = (this.handshakeBytes = this.socket.bufferedAmount)
-      this.awaitDrain()
-      if (unsent > this.context.options.outboundHighWaterBytes) this.backlogged(unsent)
-    }
+    const unsent = this.socket.bufferedAmount
+    this.handshakeBytes = Math.max(unsent, this.session?.stream.unackedBytes ?? 0)
+    if (unsent > this.context.options.outboundHighWaterBytes) this.backlogged(unsent, 0)
     this.drainEarly()
   }
 
@@ -231,8 +233,9 @@ export class Connection<S extends Schema, User> implements Link {
       }
     }
     this.socket.close(code, closeReason(reason))
-    // `ws` must read the client's close frame to finish the closing handshake.
-    if (this.readsPaused) this.socket.resume()
+    // `ws` must read the client's close frame to finish the closing handshake; a slow consumer
+    // is terminated instead (it would have `ws` parse all it sent meanwhile, for nothing).
+    if (this.readsPaused && code !== protocolCloseCodes.slowConsumer) this.socket.resume()
     dropUnanswered(this.socket, this.context.options.closeTimeoutMs)
     this.detachSession(code, reason)
   }
@@ -260,18 +263,20 @@ export class Connection<S extends Schema, User> implements Link {
   }
 
   /**
-   * Output is piling up (past `outboundHighWaterBytes`): stop reading the client's frames, so
-   * that it cannot make the server produce more, until the output drains; past
-   * `maxOutboundBytes`, close it as a slow consumer. Its session stays, to be resumed.
+   * Output is piling up. Past `maxOutboundBytes` unsent or unacknowledged, the client is closed
+   * as a slow consumer; its session stays, to be resumed, and holds what it missed (the replay
+   * limit is above this one). Past `outboundHighWaterBytes` unsent, its frames are not read
+   * until the output drains, so that it cannot make the server produce more.
    */
-  private backlogged(unsent: number): void {
+  private backlogged(unsent: number, unacked: number): void {
     // The handshake's own output is bounded by the replay limit: `opened` looks at it.
     if (this.state !== 'open') return
-    const { maxOutboundBytes } = this.context.options
-    if (unsent > maxOutboundBytes + this.handshakeBytes) {
+    const { maxOutboundBytes, outboundHighWaterBytes } = this.context.options
+    const pending = Math.max(unsent, unacked)
+    if (pending > maxOutboundBytes + this.handshakeBytes) {
       this.context.counters.slowConsumers++
       this.warn(
-        `slow consumer: ${unsent} bytes unsent`,
+        `slow consumer: ${unsent} bytes unsent, ${unacked} unacknowledged`,
         'SLOW_CONSUMER',
         protocolCloseCodes.slowConsumer,
       )
@@ -283,23 +288,16 @@ export class Connection<S extends Schema, User> implements Link {
       return
     }
     // Without a pending 'drain' the transport holds less than its own high-water mark.
-    if (this.readsPaused || !this.transport.writableNeedDrain) return
+    if (unsent <= outboundHighWaterBytes || this.readsPaused || !this.transport.writableNeedDrain) {
+      return
+    }
     this.readsPaused = true
     this.context.counters.readsPaused++
     this.socket.pause()
-    this.awaitDrain()
-  }
-
-  private awaitDrain(): void {
-    if (this.awaitingDrain) return
-    this.awaitingDrain = true
     this.transport.once('drain', this.onDrain)
   }
 
   private readonly onDrain = (): void => {
-    this.awaitingDrain = false
-    this.handshakeBytes = 0
-    if (!this.readsPaused) return
     this.readsPaused = false
     const held = this.held
     let next = 0

@@ -178,7 +178,7 @@ export interface ServerOptions<User = unknown> {
    * Most bytes (encoded) of server-to-client envelopes a session keeps until the client
    * acknowledges them; past it, as past `replayLimit`, the oldest are dropped and the next
    * `$hello` gets `resumed: false`. Twice `maxOutboundBytes`: a connection closed as a slow
-   * consumer usually still has everything it missed here, and can resume.
+   * consumer still has everything it missed here, and resumes exactly.
    * @default 8388608 (8 MiB)
    */
   replayLimitBytes?: number
@@ -190,10 +190,12 @@ export interface ServerOptions<User = unknown> {
    */
   outboundHighWaterBytes?: number
   /**
-   * Unsent output of a connection past which it is closed as a slow consumer (close code 4429,
-   * `$error` `SLOW_CONSUMER`; the client reconnects and resumes). Output written by the
-   * handshake (`$welcome` and the replay of a resumed session) is allowed on top of it until it
-   * has drained.
+   * Output of a connection, unsent or not yet acknowledged by the client, past which it is
+   * closed as a slow consumer (close code 4429, `$error` `SLOW_CONSUMER`; the client reconnects
+   * and resumes: below `replayLimitBytes`, its session still holds all it missed). Counting
+   * what is unacknowledged bounds the work a client that does not read can cause, whatever
+   * the kernel's socket buffers take. The handshake's output (`$welcome` and the replay of a
+   * resumed session) is allowed on top of it.
    * @default 4194304 (4 MiB)
    */
   maxOutboundBytes?: number
