@@ -192,8 +192,9 @@ export class Connection<S extends Schema, User> implements Link {
     const { outboundHighWaterBytes, maxOutboundBytes } = this.context.options
     // Not acknowledged yet: what the kernel's socket buffers took (tens of MiB on loopback) is
     // not read either, for all the server can tell, until the client acknowledges it.
-    const unacked = this.session?.stream.unackedBytes ?? 0
-    if (unsent > outboundHighWaterBytes || unacked > maxOutboundBytes) {
+    const stream = this.session?.stream
+    const unacked = stream === undefined ? 0 : stream.unackedBytes
+    if (unsent > outboundHighWaterBytes || unacked > maxOutboundBytes || stream?.lossy === true) {
       this.backlogged(unsent, unacked)
     }
   }
@@ -265,15 +266,17 @@ export class Connection<S extends Schema, User> implements Link {
   /**
    * Output is piling up. Past `maxOutboundBytes` unsent or unacknowledged, the client is closed
    * as a slow consumer; its session stays, to be resumed, and holds what it missed (the replay
-   * limit is above this one). Past `outboundHighWaterBytes` unsent, its frames are not read
-   * until the output drains, so that it cannot make the server produce more.
+   * limit is above this one). So it is when its replay buffer overflowed while connected: the
+   * replay limit caps what counts as unacknowledged, and the session cannot resume exactly any
+   * more. Past `outboundHighWaterBytes` unsent, its frames are not read until the output
+   * drains, so that it cannot make the server produce more.
    */
   private backlogged(unsent: number, unacked: number): void {
     // The handshake's own output is bounded by the replay limit: `opened` looks at it.
     if (this.state !== 'open') return
     const { maxOutboundBytes, outboundHighWaterBytes } = this.context.options
     const pending = Math.max(unsent, unacked)
-    if (pending > maxOutboundBytes + this.handshakeBytes) {
+    if (pending > maxOutboundBytes + this.handshakeBytes || this.session?.stream.lossy === true) {
       this.context.counters.slowConsumers++
       this.warn(
         `slow consumer: ${unsent} bytes unsent, ${unacked} unacknowledged`,
@@ -281,9 +284,11 @@ export class Connection<S extends Schema, User> implements Link {
         protocolCloseCodes.slowConsumer,
       )
       this.close(protocolCloseCodes.slowConsumer, 'slow consumer', 'SLOW_CONSUMER')
-      // Its close frame waits behind what it does not read: let go of the socket, and of the
-      // output it holds, after `closeTimeoutMs` rather than `ws`'s 30 s closing timeout.
+      // Nothing it sends now is read (`ws` would parse a flood for nothing), and its close frame
+      // waits behind what it does not read: let go of the socket, and of the output it holds,
+      // after `closeTimeoutMs` rather than `ws`'s 30 s closing timeout.
       const socket = this.socket
+      socket.pause()
       setTimeout(() => socket.terminate(), this.context.options.closeTimeoutMs).unref()
       return
     }
