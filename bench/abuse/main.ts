@@ -1,0 +1,237 @@
+// The server under abuse: 100 raw clients that never read while making the server write (they
+// flood requests with 64 KiB answers, and the server broadcasts to everyone), beside 10
+// well-behaved `createClient`s calling `echo`. Server, abusers and good clients each run in a
+// process of their own. Per round: the good clients alone (quiet), then with the abusers;
+// reported: the server's memory peak (heap + array buffers) against the bound its options set,
+// the good clients' p50/p99 round trip quiet and under abuse, and the server's counters. Then
+// one client sending 512 KiB `$ping`s without reading, for the heap growth it causes.
+// Bounded: every phase has a fixed length and every wait a timeout; loopback only.
+import { writeFileSync } from 'node:fs'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { loadavg } from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { markdownTable, progress, roundsFrom, section, spread } from '../lib/samples.js'
+import { startServer, wallClockMs, type ServerProcess } from '../lib/serverProcess.js'
+
+const MiB = 1024 * 1024
+const bounds = {
+  outboundHighWaterBytes: 256 * 1024,
+  maxOutboundBytes: 1 * MiB,
+  replayLimitBytes: 2 * MiB,
+}
+const abuserCount = 100
+const goodCount = 10
+const quietMs = Number(process.env.ABUSE_QUIET_MS ?? 8_000)
+const abuseMs = Number(process.env.ABUSE_MS ?? 10_000)
+const pingMs = Number(process.env.ABUSE_PING_MS ?? 5_000)
+const rounds = roundsFrom('ABUSE_ROUNDS', 3)
+const pingOnly = process.env.ABUSE_PING_ONLY === '1'
+const script = (name: string) => fileURLToPath(new URL(`./${name}.ts`, import.meta.url))
+
+interface ServerReport {
+  samples: number[][]
+  answers: number
+  stats: Record<string, number>
+}
+interface GoodReport {
+  trips: number[][]
+  failures: string[]
+}
+
+function percentile(values: readonly number[], q: number): number {
+  if (values.length === 0) return NaN
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN
+}
+
+async function lastLine<T>(process: ServerProcess<{ port: number }>): Promise<T> {
+  await process.stop()
+  const line = await process.messages.next()
+  if (line.done === true) throw new Error('a benchmark process printed no result')
+  return line.value as T
+}
+
+/** Heap + array buffers of the server between `from` and `to` (wall clock): the peak. */
+function peakMemory(report: ServerReport, from: number, to: number): number {
+  let peak = 0
+  for (const [at = 0, heap = 0, buffers = 0] of report.samples) {
+    if (at >= from && at <= to) peak = Math.max(peak, heap + buffers)
+  }
+  return peak
+}
+
+function peakOf(report: ServerReport, column: number, from: number, to: number): number {
+  let peak = 0
+  for (const sample of report.samples) {
+    const at = sample[0] ?? 0
+    if (at >= from && at <= to) peak = Math.max(peak, sample[column] ?? 0)
+  }
+  return peak
+}
+
+interface Round {
+  quietPeak: number
+  abusePeak: number
+  bound: number
+  unsentPeak: number
+  quietP50: number
+  quietP99: number
+  abuseP50: number
+  abuseP99: number
+  quietCalls: number
+  abuseCalls: number
+  failures: number
+  stats: Record<string, number>
+}
+
+async function round(): Promise<Round> {
+  const server = await startServer<{ port: number }>(script('server'), [
+    String(bounds.outboundHighWaterBytes),
+    String(bounds.maxOutboundBytes),
+    String(bounds.replayLimitBytes),
+  ])
+  const port = String(server.info.port)
+  const good = await startServer<{ port: number }>(script('good'), [port, String(goodCount)])
+  await sleep(1_000)
+  const t0 = wallClockMs()
+  await sleep(quietMs)
+  const t1 = wallClockMs()
+  const abusers = await startServer<{ port: number }>(
+    script('abusers'),
+    ['requests', port, String(abuserCount)],
+    60_000,
+  )
+  const t2 = wallClockMs()
+  await sleep(abuseMs)
+  const t3 = wallClockMs()
+  const goodReport = await lastLine<GoodReport>(good)
+  await lastLine(abusers)
+  const serverReport = await lastLine<ServerReport>(server)
+  const latencies = (from: number, to: number) =>
+    goodReport.trips.filter(([at = 0]) => at >= from && at <= to).map(([, ms = 0]) => ms)
+  const quiet = latencies(t0, t1)
+  const abused = latencies(t2, t3)
+  const quietPeak = peakMemory(serverReport, t0, t1)
+  if (process.env.ABUSE_DUMP !== undefined) {
+    // For a closer look: every round trip and memory sample, with the phase boundaries.
+    writeFileSync(
+      process.env.ABUSE_DUMP,
+      JSON.stringify({ t0, t1, t2, t3, good: goodReport, server: serverReport }),
+    )
+  }
+  return {
+    quietPeak,
+    abusePeak: peakMemory(serverReport, t1, t3),
+    bound: quietPeak + abuserCount * (bounds.maxOutboundBytes + bounds.replayLimitBytes),
+    unsentPeak: peakOf(serverReport, 4, t1, t3),
+    quietP50: percentile(quiet, 0.5),
+    quietP99: percentile(quiet, 0.99),
+    abuseP50: percentile(abused, 0.5),
+    abuseP99: percentile(abused, 0.99),
+    quietCalls: quiet.length,
+    abuseCalls: abused.length,
+    failures: goodReport.failures.length,
+    stats: serverReport.stats,
+  }
+}
+
+/** One client sending 512 KiB `$ping`s without reading: the server's memory growth. */
+async function pingFlood(): Promise<{
+  growth: number
+  peak: number
+  stats: Record<string, number>
+}> {
+  const server = await startServer<{ port: number }>(script('server'), [
+    String(bounds.outboundHighWaterBytes),
+    String(bounds.maxOutboundBytes),
+    String(bounds.replayLimitBytes),
+  ])
+  await sleep(1_000)
+  const t0 = wallClockMs()
+  const abuser = await startServer<{ port: number }>(script('abusers'), [
+    'ping',
+    String(server.info.port),
+    '1',
+  ])
+  await sleep(pingMs)
+  const t1 = wallClockMs()
+  await lastLine(abuser)
+  const report = await lastLine<ServerReport>(server)
+  const before = peakMemory(report, t0 - 1_000, t0)
+  const peak = peakMemory(report, t0, t1)
+  return { growth: peak - before, peak, stats: report.stats }
+}
+
+const load = loadavg()[0] ?? 0
+const mb = (bytes: number) => (bytes / MiB).toFixed(1)
+if (!pingOnly) {
+  const results: Round[] = []
+  for (let i = 0; i < rounds; i++) {
+    progress(`abuse: round ${i + 1}/${rounds}`)
+    results.push(await round())
+  }
+  const column = (pick: (round: Round) => number, digits = 1) => spread(results.map(pick), digits)
+  console.log(
+    section(
+      'Server under abuse: 100 clients that never read, 10 that do',
+      `${abuserCount} raw clients flood \`$req\`s answered with 64 KiB and never read, while the server broadcasts 16 KiB every 100 ms to all; ${goodCount} \`createClient\`s call \`echo\` every 10 ms. Bounds: outboundHighWaterBytes ${bounds.outboundHighWaterBytes / 1024} KiB, maxOutboundBytes ${mb(bounds.maxOutboundBytes)} MiB, replayLimitBytes ${mb(bounds.replayLimitBytes)} MiB; memory bound = quiet peak + ${abuserCount} × (maxOutboundBytes + replayLimitBytes). ${quietMs / 1000} s quiet, then ${abuseMs / 1000} s of abuse; ${rounds} rounds, median (min–max); load average ${load.toFixed(1)} at the start.`,
+      markdownTable(
+        ['figure', 'quiet', 'under abuse', 'target'],
+        [
+          [
+            'server heap + array buffers, peak (MiB)',
+            column((r) => r.quietPeak / MiB),
+            column((r) => r.abusePeak / MiB),
+            `≤ 1.2 × bound (${column((r) => (1.2 * r.bound) / MiB, 0)})`,
+          ],
+          ['peak / bound', '—', column((r) => r.abusePeak / r.bound, 2), '≤ 1.20'],
+          [
+            'unsent output, all connections, peak (MiB)',
+            '—',
+            column((r) => r.unsentPeak / MiB),
+            `≤ ${mb(abuserCount * bounds.maxOutboundBytes)}`,
+          ],
+          [
+            'good clients p50 (ms)',
+            column((r) => r.quietP50, 2),
+            column((r) => r.abuseP50, 2),
+            '—',
+          ],
+          [
+            'good clients p99 (ms)',
+            column((r) => r.quietP99, 2),
+            column((r) => r.abuseP99, 2),
+            '≤ 2 × quiet',
+          ],
+          ['p99 under abuse / quiet', '—', column((r) => r.abuseP99 / r.quietP99, 2), '≤ 2.00'],
+          [
+            'good clients: calls completed',
+            column((r) => r.quietCalls, 0),
+            column((r) => r.abuseCalls, 0),
+            '—',
+          ],
+          ['good clients: calls failed (whole run)', '—', column((r) => r.failures, 0), '0'],
+          ['server: reads paused', '—', column((r) => r.stats.readsPaused ?? 0, 0), '—'],
+          [
+            'server: slow consumers closed (4429)',
+            '—',
+            column((r) => r.stats.slowConsumers ?? 0, 0),
+            '—',
+          ],
+        ],
+      ),
+    ),
+  )
+}
+progress('abuse: $ping flood')
+const ping = await pingFlood()
+console.log(
+  section(
+    'One client sending 512 KiB `$ping`s without reading',
+    `One raw client writes \`$ping\` frames with a 512 KiB payload for ${pingMs / 1000} s and never reads; growth of the server's heap + array buffers over its level before, load average ${load.toFixed(1)}.`,
+    markdownTable(
+      ['server memory growth (MiB)', 'peak (MiB)', 'closed for protocol errors'],
+      [[mb(ping.growth), mb(ping.peak), String(ping.stats.protocolErrors ?? 0)]],
+    ),
+  ),
+)

@@ -1,0 +1,57 @@
+// The server side of the abuse benchmark, in its own process: `@lifeline/server` with the bounds
+// the parent passes, a method `big` that answers 64 KiB (a fresh string each time, as real data
+// would be: nothing shared between replay buffers), `echo` for the well-behaved clients, and a
+// 16 KiB reliable broadcast every 100 ms, which a client that does not read cannot stop (the
+// slow-consumer limit is what bounds it). Samples its own memory and `stats.unsentBytes` every
+// 25 ms; prints `{ port }` once listening and, when the parent lets it go, the samples and the
+// counters as its last line.
+//   usage: server.ts <outboundHighWaterBytes> <maxOutboundBytes> <replayLimitBytes>
+import { createServer } from '@lifeline/server'
+import type { RpcMethod } from '@lifeline/core'
+import { announce, exitWithParent, wallClockMs } from '../lib/serverProcess.js'
+
+interface Api {
+  server: { news: string }
+  rpc: { big: RpcMethod<unknown, string>; echo: RpcMethod<number, number> }
+}
+
+const [highWaterText = '262144', maxOutboundText = '1048576', replayText = '2097152'] =
+  process.argv.slice(2)
+const server = createServer<Api>({
+  port: 0,
+  outboundHighWaterBytes: Number(highWaterText),
+  maxOutboundBytes: Number(maxOutboundText),
+  replayLimitBytes: Number(replayText),
+})
+const filler = 'x'.repeat(64 * 1024 - 16)
+let answers = 0
+server.handle('big', () => `${filler}${String(++answers).padStart(16, '0')}`)
+server.handle('echo', (n) => n)
+const news = 'n'.repeat(16 * 1024 - 16)
+let ticks = 0
+setInterval(() => server.broadcast('news', `${news}${String(++ticks).padStart(16, '0')}`), 100)
+
+/** `[wall-clock ms, heapUsed, arrayBuffers, rss, stats.unsentBytes, CPU µs]` every 25 ms. */
+const samples: number[][] = []
+setInterval(() => {
+  const memory = process.memoryUsage()
+  samples.push([
+    wallClockMs(),
+    memory.heapUsed,
+    memory.arrayBuffers,
+    memory.rss,
+    server.stats.unsentBytes,
+    process.cpuUsage().user + process.cpuUsage().system,
+  ])
+}, 25)
+
+await server.ready
+announce({ port: server.port })
+exitWithParent(() => {
+  const { readsPaused, slowConsumers, protocolErrors, sessionsCreated, sessions } = server.stats
+  return {
+    samples,
+    answers,
+    stats: { readsPaused, slowConsumers, protocolErrors, sessionsCreated, sessions },
+  }
+})
