@@ -57,7 +57,9 @@ describe('output bounded per connection', () => {
     const response = 'r'.repeat(16 * KiB)
     const server = await startServer<Api>(fx, {
       outboundHighWaterBytes: highWater,
+      // Above all it is answered: this is about reading, not about the hard limits.
       maxOutboundBytes: 64 * 1024 * KiB,
+      replayLimitBytes: 128 * 1024 * KiB,
     })
     const calls = new EventEmitter()
     let handled = 0
@@ -90,6 +92,8 @@ describe('output bounded per connection', () => {
       () => flooder.received.filter((frame) => frame.t === '$res').length === requests,
       {
         message: () => `${requests} answers (have ${handled} handled)`,
+        // 32 MiB to decode on a shared machine.
+        timeoutMs: 20_000,
       },
     )
     expect(handled).toBe(requests)
@@ -133,6 +137,39 @@ describe('output bounded per connection', () => {
     const rest = await client.waitForMessages(sent - got)
     expect(rest[0]?.s).toBe(got + 1)
     expect(rest.at(-1)?.s).toBe(sent)
+  })
+})
+
+describe('output unacknowledged', () => {
+  // The kernel's socket buffers take megabytes without the client reading a byte: only its
+  // acknowledgements tell the server what it has read.
+  it.each([
+    { bound: 'maxOutboundBytes', maxOutboundBytes: 256 * KiB, replayLimitBytes: 8192 * KiB },
+    { bound: 'replayLimitBytes', maxOutboundBytes: 64 * 1024 * KiB, replayLimitBytes: 128 * KiB },
+  ])('closes a client that does not acknowledge past $bound (4429)', async (limits) => {
+    const { maxOutboundBytes, replayLimitBytes } = limits
+    const most = Math.min(maxOutboundBytes, replayLimitBytes)
+    // Reading pauses at the hard limit at the earliest: only the hard limit acts.
+    const server = await startServer<Api>(fx, {
+      outboundHighWaterBytes: maxOutboundBytes,
+      maxOutboundBytes,
+      replayLimitBytes,
+    })
+    const answer = 'a'.repeat(16 * KiB)
+    let handled = 0
+    server.handle('big', () => {
+      handled++
+      return answer
+    })
+    const { client } = await ProtocolClient.connect(fx, urlOf(server))
+    client.socket.pause()
+    for (let s = 1; s <= 400; s++) client.send({ t: '$req', s, d: { id: s, m: 'big' } })
+    await waitFor(() => server.stats.slowConsumers === 1, { message: 'a slow consumer' })
+    // At most the bound's worth of answers, and the one that crossed it.
+    expect(handled).toBeLessThanOrEqual(Math.ceil(most / answer.length) + 1)
+    expect(server.stats.readsPaused).toBe(0)
+    client.socket.resume()
+    expect((await client.waitClose()).code).toBe(4429)
   })
 })
 
