@@ -82,11 +82,9 @@ export function checkControlFrame(
   const { t } = envelope
   if (t !== '$hello' && t !== '$welcome' && t !== '$ack' && t !== '$ping' && t !== '$pong') return
   const size = typeof frame === 'string' ? utf8ByteLength(frame) : frame.byteLength
-  if (size > maxControlFrameBytes) {
-    throw protocolError(`a ${t} frame of ${size} bytes (at most ${maxControlFrameBytes})`)
-  }
+  if (size > maxControlFrameBytes) throw protocolError(`${t} over ${maxControlFrameBytes} bytes`)
   if (t === '$ping' && typeof (envelope.d as { ts?: unknown } | undefined)?.ts !== 'number') {
-    throw protocolError('a $ping must carry { ts: number }')
+    throw protocolError('$ping without ts')
   }
 }
 

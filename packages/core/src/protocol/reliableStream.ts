@@ -172,10 +172,7 @@ export class ReliableStream {
     const max = this.#maxUnackedBytes
     const overBytes = !pastLimit && this.#bytes + size > max
     if (overBytes && !this.#dropOldest) {
-      throw new LifelineError(
-        'QUEUE_FULL',
-        `${this.#bytes} bytes await acknowledgement, a message of ${size} does not fit (maxUnackedBytes ${max})`,
-      )
+      throw new LifelineError('QUEUE_FULL', `over ${max} bytes would await acknowledgement`)
     }
     if (this.#options.isLinkUp()) this.#transmit(envelope)
     if (full || overBytes) {
