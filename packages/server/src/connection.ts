@@ -17,6 +17,7 @@ import type { RawData, WebSocket } from 'ws'
 import { runAuthenticate, type AuthOutcome } from './auth.js'
 import type { ServerContext } from './context.js'
 import { parseHello, type Hello } from './handshake.js'
+import { OutputBound } from './outputBound.js'
 import type { Link, Session } from './session.js'
 import type { StatsCounter } from './stats.js'
 
@@ -117,18 +118,7 @@ export class Connection<S extends Schema, User> implements Link {
   private helloTimer: TimerHandle | undefined
   /** Pings after `intervalMs` of quiet; finds the link dead after `intervalMs + timeoutMs`. */
   private readonly heartbeat: HeartbeatMonitor<Pingable> | undefined
-  /** Frames are not read until the output drains (`outboundHighWaterBytes`). */
-  private readsPaused = false
-  /**
-   * Frames `ws` had already read when reading paused (the rest of one TCP read), processed
-   * once the output drains: handling them now would add output without bound.
-   */
-  private held: Array<[RawData, boolean]> = []
-  /**
-   * Output of the handshake (`$welcome` and the replay, bounded by the replay limit), allowed
-   * on top of `maxOutboundBytes` for this connection.
-   */
-  private handshakeBytes = 0
+  private readonly output: OutputBound
   private readonly context: ServerContext<S, User>
   readonly closedPromise: Promise<void>
   private resolveClosed!: () => void
@@ -147,6 +137,18 @@ export class Connection<S extends Schema, User> implements Link {
     this.context = host.context
     const { options } = this.context
     this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve))
+    this.output = new OutputBound(
+      {
+        socket,
+        transport,
+        stream: () => this.session?.stream,
+        isOpen: () => this.state === 'open',
+        dispatch: (data, isBinary) => this.dispatch(data, isBinary),
+        paused: () => this.context.counters.readsPaused++,
+        slowConsumer: (unsent, unacked) => this.closeSlowConsumer(unsent, unacked),
+      },
+      options,
+    )
     socket.on('message', this.onMessage)
     socket.on('close', this.onClose)
     socket.on('error', this.onError)
@@ -187,21 +189,12 @@ export class Connection<S extends Schema, User> implements Link {
     this.context.counters.framesSent++
     holdWrites(this.transport)
     this.socket.send(frame)
-    // The transport's `writableLength` (held writes included) plus what `ws` queued itself.
-    const unsent = this.socket.bufferedAmount
-    const { outboundHighWaterBytes, maxOutboundBytes } = this.context.options
-    // Not acknowledged yet: what the kernel's socket buffers took (tens of MiB on loopback) is
-    // not read either, for all the server can tell, until the client acknowledges it.
-    const stream = this.session?.stream
-    const unacked = stream === undefined ? 0 : stream.unackedBytes
-    if (unsent > outboundHighWaterBytes || unacked > maxOutboundBytes || stream?.lossy === true) {
-      this.backlogged(unsent, unacked)
-    }
+    this.output.written()
   }
 
   /** Bytes written to the socket and not sent yet. */
   get unsentBytes(): number {
-    return this.socket.bufferedAmount
+    return this.output.unsentBytes
   }
 
   /** The handshake chose `session`: from now on the connection carries its envelopes. */
@@ -214,9 +207,7 @@ export class Connection<S extends Schema, User> implements Link {
   opened(): void {
     if (this.state === 'closed') return
     this.state = 'open'
-    const unsent = this.socket.bufferedAmount
-    this.handshakeBytes = Math.max(unsent, this.session?.stream.unackedBytes ?? 0)
-    if (unsent > this.context.options.outboundHighWaterBytes) this.backlogged(unsent, 0)
+    this.output.opened()
     this.drainEarly()
   }
 
@@ -236,7 +227,7 @@ export class Connection<S extends Schema, User> implements Link {
     this.socket.close(code, closeReason(reason))
     // `ws` must read the client's close frame to finish the closing handshake; a slow consumer
     // is terminated instead (it would have `ws` parse all it sent meanwhile, for nothing).
-    if (this.readsPaused && code !== protocolCloseCodes.slowConsumer) this.socket.resume()
+    if (this.output.readsPaused && code !== protocolCloseCodes.slowConsumer) this.socket.resume()
     dropUnanswered(this.socket, this.context.options.closeTimeoutMs)
     this.detachSession(code, reason)
   }
@@ -263,63 +254,25 @@ export class Connection<S extends Schema, User> implements Link {
     this.close(error.closeCode, error.message, error.code)
   }
 
-  /**
-   * Output is piling up. Past `maxOutboundBytes` unsent or unacknowledged, the client is closed
-   * as a slow consumer; its session stays, to be resumed, and holds what it missed (the replay
-   * limit is above this one). So it is when its replay buffer overflowed while connected: the
-   * replay limit caps what counts as unacknowledged, and the session cannot resume exactly any
-   * more. Past `outboundHighWaterBytes` unsent, its frames are not read until the output
-   * drains, so that it cannot make the server produce more.
-   */
-  private backlogged(unsent: number, unacked: number): void {
-    // The handshake's own output is bounded by the replay limit: `opened` looks at it.
-    if (this.state !== 'open') return
-    const { maxOutboundBytes, outboundHighWaterBytes } = this.context.options
-    const pending = Math.max(unsent, unacked)
-    if (pending > maxOutboundBytes + this.handshakeBytes || this.session?.stream.lossy === true) {
-      this.context.counters.slowConsumers++
-      this.warn(
-        `slow consumer: ${unsent} bytes unsent, ${unacked} unacknowledged`,
-        'SLOW_CONSUMER',
-        protocolCloseCodes.slowConsumer,
-      )
-      this.close(protocolCloseCodes.slowConsumer, 'slow consumer', 'SLOW_CONSUMER')
-      // Nothing it sends now is read (`ws` would parse a flood for nothing), and its close frame
-      // waits behind what it does not read: let go of the socket, and of the output it holds,
-      // after `closeTimeoutMs` rather than `ws`'s 30 s closing timeout.
-      const socket = this.socket
-      socket.pause()
-      setTimeout(() => socket.terminate(), this.context.options.closeTimeoutMs).unref()
-      return
-    }
-    // Without a pending 'drain' the transport holds less than its own high-water mark.
-    if (unsent <= outboundHighWaterBytes || this.readsPaused || !this.transport.writableNeedDrain) {
-      return
-    }
-    this.readsPaused = true
-    this.context.counters.readsPaused++
+  /** Closes a client that does not read what it is sent; its session waits for a resume. */
+  private closeSlowConsumer(unsent: number, unacked: number): void {
+    this.context.counters.slowConsumers++
+    this.warn(
+      `slow consumer: ${unsent} bytes unsent, ${unacked} unacknowledged`,
+      'SLOW_CONSUMER',
+      protocolCloseCodes.slowConsumer,
+    )
+    this.close(protocolCloseCodes.slowConsumer, 'slow consumer', 'SLOW_CONSUMER')
+    // Nothing it sends now is read (`ws` would parse a flood for nothing); `close` lets go of
+    // the socket, and of the output it holds, after `closeTimeoutMs`.
     this.socket.pause()
-    this.transport.once('drain', this.onDrain)
-  }
-
-  private readonly onDrain = (): void => {
-    this.readsPaused = false
-    const held = this.held
-    let next = 0
-    while (next < held.length && !this.readsPaused && this.state === 'open') {
-      const [data, isBinary] = held[next++] as [RawData, boolean]
-      this.dispatch(data, isBinary)
-    }
-    this.held = held.slice(next)
-    if (!this.readsPaused && this.state === 'open') this.socket.resume()
   }
 
   private readonly onMessage = (data: RawData, isBinary: boolean): void => {
     if (this.heartbeat !== undefined) this.heartbeat.seen = true
     const state = this.state
     if (state === 'open') {
-      if (this.readsPaused) this.held.push([data, isBinary])
-      else this.dispatch(data, isBinary)
+      if (!this.output.hold(data, isBinary)) this.dispatch(data, isBinary)
     } else if (state === 'hello' && this.early.length === 0) {
       this.first(data, isBinary)
     } else if (state !== 'closed') {
