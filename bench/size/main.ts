@@ -34,7 +34,7 @@ const entries: Entry[] = [
   {
     name: 'typed client + JSON codec',
     source: "export { createClient } from '@lifeline/core'\nexport { json } from '@lifeline/codec'",
-    reference: 12_624,
+    reference: 12_955,
   },
   { name: 'JSON codec alone', source: "export { json } from '@lifeline/codec'" },
   { name: 'msgpack codec', source: "export { msgpack } from '@lifeline/codec/msgpack'" },
