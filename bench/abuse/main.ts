@@ -74,6 +74,8 @@ interface Round {
   abusePeak: number
   bound: number
   unsentPeak: number
+  quietLoopDelay: number
+  abuseLoopDelay: number
   quietP50: number
   quietP99: number
   abuseP50: number
@@ -124,6 +126,8 @@ async function round(): Promise<Round> {
     abusePeak: peakMemory(serverReport, t1, t3),
     bound: quietPeak + abuserCount * (bounds.maxOutboundBytes + bounds.replayLimitBytes),
     unsentPeak: peakOf(serverReport, 4, t1, t3),
+    quietLoopDelay: peakOf(serverReport, 6, t0, t1) / 1e6,
+    abuseLoopDelay: peakOf(serverReport, 6, t2, t3) / 1e6,
     quietP50: percentile(quiet, 0.5),
     quietP99: percentile(quiet, 0.99),
     abuseP50: percentile(abused, 0.5),
@@ -211,6 +215,12 @@ if (!pingOnly) {
             '—',
           ],
           ['good clients: calls failed (whole run)', '—', column((r) => r.failures, 0), '0'],
+          [
+            'server event-loop delay, longest (ms)',
+            column((r) => r.quietLoopDelay),
+            column((r) => r.abuseLoopDelay),
+            '—',
+          ],
           ['server: reads paused', '—', column((r) => r.stats.readsPaused ?? 0, 0), '—'],
           [
             'server: slow consumers closed (4429)',

@@ -6,6 +6,7 @@
 // 25 ms; prints `{ port }` once listening and, when the parent lets it go, the samples and the
 // counters as its last line.
 //   usage: server.ts <outboundHighWaterBytes> <maxOutboundBytes> <replayLimitBytes>
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { createServer } from '@lifeline/server'
 import type { RpcMethod } from '@lifeline/core'
 import { announce, exitWithParent, wallClockMs } from '../lib/serverProcess.js'
@@ -31,8 +32,13 @@ const news = 'n'.repeat(16 * 1024 - 16)
 let ticks = 0
 setInterval(() => server.broadcast('news', `${news}${String(++ticks).padStart(16, '0')}`), 100)
 
-/** `[wall-clock ms, heapUsed, arrayBuffers, rss, stats.unsentBytes, CPU µs]` every 25 ms. */
+/**
+ * `[wall-clock ms, heapUsed, arrayBuffers, rss, stats.unsentBytes, CPU µs, longest event-loop
+ * delay since the last sample in ns]` every 25 ms.
+ */
 const samples: number[][] = []
+const loopDelay = monitorEventLoopDelay({ resolution: 1 })
+loopDelay.enable()
 setInterval(() => {
   const memory = process.memoryUsage()
   samples.push([
@@ -42,7 +48,9 @@ setInterval(() => {
     memory.rss,
     server.stats.unsentBytes,
     process.cpuUsage().user + process.cpuUsage().system,
+    loopDelay.max,
   ])
+  loopDelay.reset()
 }, 25)
 
 await server.ready
