@@ -253,8 +253,25 @@ export class ReliableStream {
   /** After a handshake: drops what the peer has processed and resends the rest in order. */
   resume(peerAck: number): void {
     this.acknowledge(peerAck)
-    if (this.#options.isLinkUp())
-      for (const envelope of this.#kept.slice(this.#head)) this.#transmit(envelope)
+    if (this.#options.isLinkUp()) this.resend(0)
+  }
+
+  /**
+   * Transmits the kept envelopes numbered after `after`, in order, while `more` (asked before
+   * each with its size as `check` measured it) allows; returns the `s` of the last one
+   * transmitted, or `after`. For a sender that paces a resume's replay: it calls again from
+   * what it got once its link has room.
+   */
+  resend(after: number, more?: (bytes: number) => boolean): number {
+    for (;;) {
+      // Found by number each time: `more` or a transmit may have the kept envelopes cut.
+      const first = this.#kept[this.#head]
+      const at = first ? this.#head + Math.max(0, after + 1 - (first.s as number)) : 0
+      const envelope = this.#kept[at]
+      if (!envelope || (more && !more(this.#sizes[at] as number))) return after
+      this.#transmit(envelope)
+      after = envelope.s as number
+    }
   }
 
   /**
