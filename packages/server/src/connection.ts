@@ -189,7 +189,15 @@ export class Connection<S extends Schema, User> implements Link {
     this.context.counters.framesSent++
     holdWrites(this.transport)
     this.socket.send(frame)
-    this.output.written()
+    this.output.written(typeof frame === 'string' ? frame.length : frame.byteLength)
+  }
+
+  hasRoom(): boolean {
+    return this.output.unsentBytes <= this.context.options.outboundHighWaterBytes
+  }
+
+  whenDrained(callback: () => void): void {
+    this.output.whenDrained(callback)
   }
 
   /** Bytes written to the socket and not sent yet. */

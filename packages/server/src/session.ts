@@ -24,6 +24,10 @@ export interface Link {
   /** True while the socket is open and past the handshake. */
   readonly writable: boolean
   write(frame: OutboundFrame): void
+  /** The unsent output is under the high-water mark: a paced replay may write more now. */
+  hasRoom(): boolean
+  /** Calls `callback` once the output has drained (or in a later turn if it need not). */
+  whenDrained(callback: () => void): void
   /** Closes the socket; an `errorCode` sends `$error` first. */
   close(code: number, reason: string, errorCode?: string): void
 }
@@ -78,6 +82,11 @@ export class Session<S extends Schema, User> implements Peer<S, User> {
   expiresAt = Infinity
   expiryTimer: TimerHandle | undefined
   private ended = false
+  /**
+   * While a resume's replay is paced: the `s` of the last envelope resent. New envelopes wait
+   * in the stream behind the replay, so the client still gets everything in order.
+   */
+  private replayed: number | undefined
   private readonly handlers = new Map<string, AnyHandler[]>()
   private readonly requests: PendingRequests
   /** The envelope the stream's `check` encoded, and its frame, for `transmit` to reuse. */
@@ -97,7 +106,7 @@ export class Session<S extends Schema, User> implements Peer<S, User> {
     this.stream = new ReliableStream({
       clock: options.clock,
       transmit: this.transmit,
-      isLinkUp: () => this.link !== undefined && this.link.writable,
+      isLinkUp: () => this.replayed === undefined && this.link !== undefined && this.link.writable,
       ackEvery: options.ackEvery,
       ackDelayMs: options.ackDelayMs,
       maxUnacked: options.replayLimit,
@@ -243,12 +252,26 @@ export class Session<S extends Schema, User> implements Peer<S, User> {
     this.peerMax = peerMax
     this.user = user
     this.expiresAt = Infinity
+    this.replayed = undefined
+  }
+
+  /**
+   * After a resume's `$welcome`: resends what the client has not acknowledged, paced by the
+   * link's output bound (a turn writes up to the high-water mark, the rest follows in later
+   * turns as the output drains), so that one client's replay of megabytes does not hold every
+   * other client up.
+   */
+  replay(ack: number): void {
+    this.stream.acknowledge(ack)
+    this.replayed = this.stream.acknowledged
+    this.replayMore()
   }
 
   /** The connection went away; false if it was not the one attached. */
   detach(link: Link): boolean {
     if (this.link !== link) return false
     this.link = undefined
+    this.replayed = undefined
     this.stream.linkDown()
     this.requests.stopIfIdle()
     return true
@@ -321,6 +344,33 @@ export class Session<S extends Schema, User> implements Peer<S, User> {
     this.preEncodedEnvelope = envelope
     this.preEncoded = frame
     return typeof frame === 'string' ? Buffer.byteLength(frame) : frame.byteLength
+  }
+
+  private replayMore(): void {
+    const link = this.link
+    const from = this.replayed
+    if (link === undefined || from === undefined || !link.writable) return
+    const stream = this.stream
+    // Up to the high-water mark per turn: the kernel may take megabytes at once, for nothing
+    // if the client does not read, and meanwhile every other client waits.
+    let budget = this.context.options.outboundHighWaterBytes
+    const last = stream.resend(from, (bytes) => {
+      if (budget <= 0 || !link.hasRoom()) return false
+      budget -= bytes
+      return true
+    })
+    // Closed meanwhile (a slow consumer): the next resume starts over.
+    if (this.link !== link || this.replayed === undefined) return
+    if (last < stream.lastSent) {
+      this.replayed = last
+      link.whenDrained(() => {
+        if (this.link === link) this.replayMore()
+      })
+      return
+    }
+    this.replayed = undefined
+    // Acknowledgements owed meanwhile waited for the replay.
+    stream.flushAck()
   }
 
   private readonly transmit = (envelope: Envelope): void => {

@@ -223,7 +223,7 @@ export class SessionRegistry<S extends Schema, User> {
         welcome(session.sessionId, true, stream.lastProcessed, this.maxFrame(connection)),
       ),
     )
-    stream.resume(hello.ack)
+    session.replay(hello.ack)
     this.context.counters.sessionsResumed++
     this.context.fire(restored ? 'connection' : 'resume', session, {
       request: connection.request,

@@ -140,6 +140,36 @@ describe('output bounded per connection', () => {
   })
 })
 
+describe('work per event-loop turn bounded per connection', () => {
+  it('answers a burst of requests about 64 KiB of output per turn, then lets others go first', async () => {
+    const server = await startServer<Api>(fx, {
+      // Above all of it: only the per-turn bound acts.
+      outboundHighWaterBytes: 64 * 1024 * KiB,
+      maxOutboundBytes: 64 * 1024 * KiB,
+      replayLimitBytes: 128 * 1024 * KiB,
+    })
+    const answer = 'a'.repeat(16 * KiB)
+    let handled = 0
+    let handledInFirstTurn = 0
+    server.handle('big', () => {
+      // Whatever else is waiting runs before a connection's next slice of work.
+      if (handled++ === 0) setImmediate(() => (handledInFirstTurn = handled))
+      return answer
+    })
+    const { client } = await ProtocolClient.connect(fx, urlOf(server))
+    // Written in one turn: the server reads them in one go (4 KiB).
+    const requests = 100
+    for (let s = 1; s <= requests; s++) client.send({ t: '$req', s, d: { id: s, m: 'big' } })
+    await waitFor(() => client.received.filter((frame) => frame.t === '$res').length === requests, {
+      message: () => `${requests} answers (have ${handled} handled)`,
+    })
+    expect(handled).toBe(requests)
+    // 64 KiB of answers, and the one that crossed it.
+    expect(handledInFirstTurn).toBeGreaterThan(0)
+    expect(handledInFirstTurn).toBeLessThanOrEqual(64 / 16 + 1)
+  })
+})
+
 describe('output unacknowledged', () => {
   // The kernel's socket buffers take megabytes without the client reading a byte: only its
   // acknowledgements tell the server what it has read.
@@ -190,5 +220,41 @@ describe('replay buffer bounded in bytes', () => {
     await waitFor(() => client.state.status === 'open', { message: 'open again' })
     expect(client.state).toMatchObject({ resumed: false })
     expect(resets).toHaveLength(1)
+  })
+})
+
+describe('replay paced by the output bound', () => {
+  it('resends a resumed session up to outboundHighWaterBytes per turn, the rest as it drains, in order', async () => {
+    const highWater = 64 * KiB
+    const server = await startServer<Api>(fx, {
+      outboundHighWaterBytes: highWater,
+      // Above all of it: this is about pacing, not about the hard limits.
+      maxOutboundBytes: 64 * 1024 * KiB,
+      replayLimitBytes: 128 * 1024 * KiB,
+    })
+    const { client: first, welcome } = await ProtocolClient.connect(fx, urlOf(server))
+    const peer = [...server.peers.values()][0] as Peer<Api>
+    await first.drop()
+    await waitFor(() => !peer.connected, { message: 'the server sees the client go' })
+    // 3 MiB to replay, all in one turn but for the pacing.
+    const blob = 'b'.repeat(16 * KiB)
+    const count = 192
+    for (let i = 0; i < count; i++) peer.send('blob', blob)
+    const sentBefore = server.stats.framesSent
+    const sentAtResume: number[] = []
+    server.on('resume', (resumed) => {
+      // The same turn as the resume's `$welcome` and the first writes of the replay.
+      sentAtResume.push(server.stats.framesSent - sentBefore)
+      resumed.send('blob', 'after')
+    })
+    const { client } = await ProtocolClient.connect(fx, urlOf(server), { sid: welcome.sid, a: 0 })
+    expect(sentAtResume).toHaveLength(1)
+    // The `$welcome`, the mark's worth of the replay and the frame that crossed it; however
+    // much the kernel takes at once (on loopback, megabytes).
+    expect(sentAtResume[0]).toBeLessThanOrEqual(1 + highWater / blob.length + 1)
+    // Everything arrives, once and in order, and what was sent meanwhile comes after.
+    const got = await client.waitForMessages(count + 1)
+    expect(got.map((frame) => frame.s)).toEqual(Array.from({ length: count + 1 }, (_, i) => i + 1))
+    expect(got.at(-1)?.d).toBe('after')
   })
 })
