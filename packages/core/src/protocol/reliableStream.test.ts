@@ -93,6 +93,27 @@ describe('ReliableStream, sending', () => {
     expect(stream.unackedCount).toBe(1)
   })
 
+  it('resend(after, more) transmits in order from a number while more allows, and says where it stopped', () => {
+    const { sent, link, stream } = streamWith({ check: (envelope) => String(envelope.d).length })
+    link.up = false
+    for (const word of ['a', 'bb', 'ccc', 'dddd']) stream.send('say', word)
+    stream.acknowledge(1)
+    link.up = true
+    const sizes: number[] = []
+    let budget = 5
+    const more = (bytes: number) => {
+      sizes.push(bytes)
+      return (budget -= bytes) >= 0
+    }
+    expect(stream.resend(stream.acknowledged, more)).toBe(3)
+    expect(sizes).toEqual([2, 3, 4])
+    // Acknowledged meanwhile: it goes on from the number, not from a position.
+    stream.acknowledge(2)
+    expect(stream.resend(3)).toBe(4)
+    expect(stream.resend(4)).toBe(4)
+    expect(sent.map((envelope) => envelope.s)).toEqual([2, 3, 4])
+  })
+
   it('acknowledge forgets up to the ack; an old ack changes nothing', () => {
     const { stream } = streamWith()
     for (let i = 0; i < 5; i++) stream.send('say', i)
