@@ -29,7 +29,8 @@ export function checkProtocols(protocols: unknown): string | string[] | undefine
   if (bad >= 0) {
     throw new LifelineError(
       'INVALID_ARGUMENT',
-      `invalid subprotocol '${String(Array.isArray(list) ? list[bad] : protocols)}'`,
+      // The position, not the value: subprotocols often carry a token.
+      `invalid subprotocol${Array.isArray(list) ? ` at index ${bad}` : ''}: each is a distinct RFC 7230 token`,
     )
   }
   return protocols as string | string[]

@@ -1,5 +1,6 @@
 import {
   controlTypes,
+  maxControlFrameBytes,
   protocolError,
   protocolVersion,
   type Envelope,
@@ -40,8 +41,13 @@ export function parseHello(envelope: Envelope): Hello {
   if (a !== undefined && !(typeof a === 'number' && Number.isSafeInteger(a) && a >= 0)) {
     throw protocolError('$hello `a` must be an integer >= 0')
   }
-  if (max !== undefined && !(typeof max === 'number' && Number.isSafeInteger(max) && max > 0)) {
-    throw protocolError('$hello `max` must be an integer > 0')
+  // No peer accepts less than a control frame: a smaller `max` could not even carry the error
+  // answer to a request, and would only make the server refuse (and log) everything it sends.
+  if (
+    max !== undefined &&
+    !(typeof max === 'number' && Number.isSafeInteger(max) && max >= maxControlFrameBytes)
+  ) {
+    throw protocolError(`$hello \`max\` must be an integer >= ${maxControlFrameBytes}`)
   }
   return { sid, ack: a ?? 0, max: max ?? Infinity }
 }

@@ -113,7 +113,9 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
       warn: (message, details) => this.warn(message, details),
       track: (work) => {
         this.work.add(work)
-        void work.finally(() => this.work.delete(work))
+        // Settled either way, never left rejected: a failure is reported where it happened.
+        const done = (): void => void this.work.delete(work)
+        work.then(done, done)
       },
       sessionEnded: (session, reason) => this.registry.ended(session, reason),
     }

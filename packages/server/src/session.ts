@@ -3,6 +3,7 @@ import type { TimerHandle } from '@lifeline/core'
 import {
   checkRequest,
   controlTypes,
+  protocolCloseCodes,
   protocolError,
   ReliableStream,
   type Envelope,
@@ -355,12 +356,19 @@ export class Session<S extends Schema, User> implements Peer<S, User> {
     // if the client does not read, and meanwhile every other client waits.
     let budget = this.context.options.outboundHighWaterBytes
     const last = stream.resend(from, (bytes) => {
-      if (budget <= 0 || !link.hasRoom()) return false
+      // An overflow meanwhile dropped envelopes not yet resent: stop short of the gap.
+      if (stream.lossy || budget <= 0 || !link.hasRoom()) return false
       budget -= bytes
       return true
     })
     // Closed meanwhile (a slow consumer): the next resume starts over.
     if (this.link !== link || this.replayed === undefined) return
+    if (stream.lossy) {
+      // What was sent meanwhile overflowed the replay buffer before it could go out: the rest
+      // has a gap, which the client must never see. It resumes to a reset.
+      link.close(protocolCloseCodes.slowConsumer, 'slow consumer', 'SLOW_CONSUMER')
+      return
+    }
     if (last < stream.lastSent) {
       this.replayed = last
       link.whenDrained(() => {
@@ -500,16 +508,22 @@ export class Session<S extends Schema, User> implements Peer<S, User> {
       this.context.failure('an RPC response cannot be encoded', encodeError, this)
       // Too large for this client is a limit the caller can act on: it gets that code.
       const tooLarge = isLifelineError(encodeError, 'MESSAGE_TOO_LARGE')
-      this.sendReliable(
-        controlTypes.response,
-        {
-          id,
-          e: tooLarge
-            ? { code: 'MESSAGE_TOO_LARGE', message: 'the response is too large for this client' }
-            : { code: 'INTERNAL', message: 'the response could not be encoded' },
-        },
-        false,
-      )
+      try {
+        this.sendReliable(
+          controlTypes.response,
+          {
+            id,
+            e: tooLarge
+              ? { code: 'MESSAGE_TOO_LARGE', message: 'the response is too large for this client' }
+              : { code: 'INTERNAL', message: 'the response could not be encoded' },
+          },
+          false,
+        )
+      } catch (fallbackError) {
+        // Not even a short error answer goes out: the link cannot carry this session's replies.
+        this.context.failure('an RPC error response cannot be sent', fallbackError, this)
+        this.link?.close(1011, 'internal error')
+      }
     }
   }
 }

@@ -23,18 +23,21 @@ async function limitServer(maxMessageSize?: number) {
 }
 
 describe('limits in the handshake', () => {
-  it("announces the server's max in $welcome, and refuses a $hello max that is not an integer > 0", async () => {
+  it("announces the server's max in $welcome, and refuses a $hello max that is not an integer of at least 1 KiB", async () => {
     const { server } = await limitServer(4_096)
-    const { welcome } = await ProtocolClient.connect(fx, urlOf(server), { max: 1_000 })
+    const { welcome } = await ProtocolClient.connect(fx, urlOf(server), { max: 1_100 })
     expect(welcome).toMatchObject({ resumed: false, a: 0, max: 4_096 })
-    const bad = await ProtocolClient.open(fx, urlOf(server))
-    bad.send({ t: '$hello', d: { v: 1, max: 0 } })
-    expect(await bad.waitClose()).toMatchObject({ code: 1002 })
+    // Below a control frame's 1 KiB, not even an error answer to a request would fit.
+    for (const max of [0, 512, 1_023]) {
+      const bad = await ProtocolClient.open(fx, urlOf(server))
+      bad.send({ t: '$hello', d: { v: 1, max } })
+      expect(await bad.waitClose()).toMatchObject({ code: 1002 })
+    }
   })
 
   it('peer.send and peer.request refuse what is over the client max, and keep nothing', async () => {
     const { server, peers } = await limitServer()
-    const { client } = await ProtocolClient.connect(fx, urlOf(server), { max: 1_000 })
+    const { client } = await ProtocolClient.connect(fx, urlOf(server), { max: 1_100 })
     const peer = peers[0] as Peer
     const big = 'x'.repeat(2_000)
     expect(() => peer.send('m', big)).toThrow(tooLarge)
@@ -55,7 +58,7 @@ describe('limits in the handshake', () => {
 
   it('a room send skips a member whose max it exceeds and reports it; the others get it', async () => {
     const { server, peers, errors } = await limitServer()
-    const small = await ProtocolClient.connect(fx, urlOf(server), { max: 1_000 })
+    const small = await ProtocolClient.connect(fx, urlOf(server), { max: 1_100 })
     const large = await ProtocolClient.connect(fx, urlOf(server), { max: 100_000 })
     for (const peer of peers) peer.join('room')
     const big = 'x'.repeat(2_000)
@@ -71,7 +74,7 @@ describe('limits in the handshake', () => {
   it('answers an RPC whose response is over the client max with a MESSAGE_TOO_LARGE error response', async () => {
     const { server, errors } = await limitServer()
     server.handle('dump', () => 'x'.repeat(2_000))
-    const { client } = await ProtocolClient.connect(fx, urlOf(server), { max: 1_000 })
+    const { client } = await ProtocolClient.connect(fx, urlOf(server), { max: 1_100 })
     client.send({ t: '$req', d: { id: 1, m: 'dump', d: null }, s: 1 })
     const response = await client.next('$res')
     expect(response.d).toMatchObject({ id: 1, e: { code: 'MESSAGE_TOO_LARGE' } })
@@ -93,7 +96,7 @@ describe('limits in the handshake', () => {
     const second = await ProtocolClient.connect(fx, urlOf(server), {
       sid: first.welcome.sid,
       a: 0,
-      max: 1_000,
+      max: 1_100,
     })
     expect(second.welcome).toMatchObject({ resumed: false })
     expect(resets).toEqual(['oversize'])

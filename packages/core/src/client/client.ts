@@ -10,6 +10,7 @@ import {
   clientProtocolErrorCode,
   handshakeTimeoutCode,
   isControlType,
+  maxControlFrameBytes,
   parseEnvelope,
   protocolError,
   protocolVersion,
@@ -405,7 +406,7 @@ export class Client<S extends Schema = AnySchema> {
       typeof sid !== 'string' ||
       typeof resumed !== 'boolean' ||
       typeof a !== 'number' ||
-      (max !== undefined && !(Number.isSafeInteger(max) && (max as number) > 0))
+      (max !== undefined && !(Number.isSafeInteger(max) && (max as number) >= maxControlFrameBytes))
     ) {
       throw protocolError("malformed '$welcome'")
     }

@@ -91,6 +91,7 @@ export function checkClientOptions(options: ClientOptions): void {
   if (options.heartbeat !== false)
     checkKeys('heartbeat.', options.heartbeat, 'intervalMs timeoutMs')
   check('maxUnacked', options.maxUnacked)
+  check('maxUnackedBytes', options.maxUnackedBytes)
   check('ackEvery', options.ackEvery)
   check('ackDelayMs', options.ackDelayMs, maxTimerMs)
   check('requestTimeoutMs', options.requestTimeoutMs)

@@ -61,15 +61,15 @@ describe('the limits in the handshake', () => {
 
   it("refuses at send() and request() what is over the server's max, up or down", async () => {
     const client = create()
-    welcome({ max: 100 })
-    expect(() => client.send('say', 'x'.repeat(100))).toThrow(tooLarge)
-    await expect(client.request('echo', 'x'.repeat(100))).rejects.toEqual(tooLarge)
+    welcome({ max: 1_100 })
+    expect(() => client.send('say', 'x'.repeat(1_200))).toThrow(tooLarge)
+    await expect(client.request('echo', 'x'.repeat(1_200))).rejects.toEqual(tooLarge)
     expect(client.unacked).toBe(0)
     client.send('say', 'small')
     expect(received().at(-1)).toEqual({ t: 'say', d: 'small', s: 1, a: 0 })
     FakeWebSocket.last.serverClose(1006, '', false)
     // While the link is down the last server's limit still applies.
-    expect(() => client.send('say', 'x'.repeat(100))).toThrow(tooLarge)
+    expect(() => client.send('say', 'x'.repeat(1_200))).toThrow(tooLarge)
     expect(client.unacked).toBe(1)
     client.close()
   })
@@ -93,11 +93,11 @@ describe('the limits in the handshake', () => {
     client.events.on('error', (error) => events.push(`error:${error.code}`))
     client.events.on('drop', (event) => events.push(`drop:${event.type}`))
     client.send('say', 'one')
-    client.send('big', 'x'.repeat(200))
-    const request = client.request('echo', 'y'.repeat(200))
+    client.send('big', 'x'.repeat(1_200))
+    const request = client.request('echo', 'y'.repeat(1_200))
     client.send('say', 'two')
     expect(client.unacked).toBe(4)
-    welcome({ max: 100 })
+    welcome({ max: 1_100 })
     await expect(request).rejects.toEqual(tooLarge)
     expect(events).toEqual([
       'error:MESSAGE_TOO_LARGE',
@@ -119,8 +119,8 @@ describe('the limits in the handshake', () => {
     const client = create()
     const errors: string[] = []
     client.events.on('error', (error) => errors.push(error.code))
-    client.handle('dump', () => 'z'.repeat(500))
-    welcome({ max: 300 })
+    client.handle('dump', () => 'z'.repeat(1_500))
+    welcome({ max: 1_300 })
     deliver({ t: '$req', d: { id: 1, m: 'dump', d: null }, s: 1 })
     await new Promise((resolve) => setTimeout(resolve, 0))
     // Refused at once, where it is produced: the link stays up and the server is told.
@@ -133,9 +133,9 @@ describe('the limits in the handshake', () => {
     client.close()
   })
 
-  it('treats a $welcome with a max that is not a positive integer as a violation', () => {
+  it('treats a $welcome with a max under 1 KiB as a violation', () => {
     const client = create()
-    welcome({ max: 0 })
+    welcome({ max: 1_000 }) // below a control frame's 1 KiB
     expect(client.state).toMatchObject({ status: 'reconnecting', closeCode: 4002 })
     client.close()
   })

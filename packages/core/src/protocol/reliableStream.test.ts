@@ -438,6 +438,30 @@ describe('ReliableStream, a buffer bounded in bytes', () => {
   })
 })
 
+describe('ReliableStream, resending and discarding', () => {
+  it('resend goes on from what the peer acknowledged meanwhile, and stops when it has all', () => {
+    const { sent, stream } = streamWith()
+    for (const d of ['a', 'b', 'c']) stream.send('say', d)
+    sent.length = 0
+    // The peer acknowledges everything while a paced replay is still at 1.
+    stream.acknowledge(3)
+    expect(stream.resend(1)).toBe(3)
+    expect(sent).toEqual([])
+  })
+
+  it('discard keeps the byte count of what it keeps and forgets what it removes', () => {
+    const { stream } = streamWith({ check: (envelope) => (envelope.d as string).length })
+    for (const d of ['aa', 'bbbbbbbb', 'cccc', 'dddddddddddd']) stream.send('say', d)
+    stream.acknowledge(1)
+    expect(stream.unackedBytes).toBe(24)
+    const removed = stream.discard((envelope) => (envelope.d as string).length > 8)
+    expect(removed.map((envelope) => envelope.d)).toEqual(['dddddddddddd'])
+    expect(stream.unackedBytes).toBe(12)
+    stream.acknowledge(3)
+    expect(stream.unackedBytes).toBe(0)
+  })
+})
+
 describe('ReliableStream, disposal', () => {
   it('dispose() leaves no timer behind', () => {
     const { clock, sent, stream } = streamWith()

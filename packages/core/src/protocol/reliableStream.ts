@@ -259,11 +259,13 @@ export class ReliableStream {
   /**
    * Transmits the kept envelopes numbered after `after`, in order, while `more` (asked before
    * each with its size as `check` measured it) allows; returns the `s` of the last one
-   * transmitted, or `after`. For a sender that paces a resume's replay: it calls again from
-   * what it got once its link has room.
+   * transmitted (or acknowledged meanwhile), or `after`. For a sender that paces a resume's
+   * replay: it calls again from what it got once its link has room.
    */
   resend(after: number, more?: (bytes: number) => boolean): number {
     for (;;) {
+      // What the peer acknowledged meanwhile needs no resending, whatever it was.
+      after = Math.max(after, this.acknowledged)
       // Found by number each time: `more` or a transmit may have the kept envelopes cut.
       const first = this.#kept[this.#head]
       const at = first ? this.#head + Math.max(0, after + 1 - (first.s as number)) : 0
@@ -282,19 +284,26 @@ export class ReliableStream {
    */
   discard(refuse: (envelope: Envelope) => boolean): Envelope[] {
     const kept = this.#kept.slice(this.#head)
+    const sizes = this.#sizes.slice(this.#head)
     const first = kept[0]
     if (first === undefined) return []
     const removed: Envelope[] = []
     let seq = first.s as number
     this.#kept = []
+    this.#sizes = []
+    this.#bytes = 0
     this.#head = 0
-    for (const envelope of kept) {
+    kept.forEach((envelope, i) => {
       if (refuse(envelope)) removed.push(envelope)
       else {
         envelope.s = seq++
         this.#kept.push(envelope)
+        // The bytes stay counted as they were measured: a rewritten envelope is smaller.
+        const size = sizes[i] as number
+        this.#sizes.push(size)
+        this.#bytes += size
       }
-    }
+    })
     this.#nextSeq = seq
     return removed
   }
