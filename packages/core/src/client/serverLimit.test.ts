@@ -3,29 +3,15 @@ import { json } from '@lifeline/codec'
 import type { Codec } from '@lifeline/codec'
 import { FakeWebSocket } from '../testing/fakeWebSocket.js'
 import { ManualClock } from '../testing/manualClock.js'
-import type { Envelope } from '../protocol/envelope.js'
-import { createClient } from './client.js'
+import { createFakeClient, deliver, received } from './fakeLink.js'
 import type { Client } from './client.js'
 import type { ClientOptions } from './clientOptions.js'
 
 // The largest frame each side accepts travels in the handshake (`max`), and a message the server
 // can never accept is refused on the client, where it is produced.
 
-const codec = json()
 let clock: ManualClock
-
-const received = (socket = FakeWebSocket.last) =>
-  socket.sent.map((frame) => codec.decode(frame as string) as Envelope)
-const deliver = (envelope: Envelope, socket = FakeWebSocket.last) =>
-  socket.receive(codec.encode(envelope))
-
-function create(options: Partial<ClientOptions> = {}): Client {
-  return createClient({
-    url: 'ws://test.local/',
-    ...options,
-    socket: { WebSocket: FakeWebSocket, clock, random: () => 0.5, ...options.socket },
-  })
-}
+const create = (options: Partial<ClientOptions> = {}): Client => createFakeClient(clock, options)
 
 function welcome(d: Record<string, unknown>) {
   const socket = FakeWebSocket.last

@@ -2,29 +2,15 @@ import { beforeEach, describe, expect, it } from 'vitest'
 import { json } from '@lifeline/codec'
 import { FakeWebSocket } from '../testing/fakeWebSocket.js'
 import { ManualClock } from '../testing/manualClock.js'
-import type { Envelope } from '../protocol/envelope.js'
-import { createClient } from './client.js'
+import { createFakeClient, deliver, received } from './fakeLink.js'
 import type { Client } from './client.js'
 import type { ClientOptions } from './clientOptions.js'
 
 // A server that breaks the protocol, a handshake that never completes, an acknowledgement that
 // goes back: each is a failed attempt through the backoff, and never a loop.
 
-const codec = json()
 let clock: ManualClock
-
-const received = (socket = FakeWebSocket.last) =>
-  socket.sent.map((frame) => codec.decode(frame as string) as Envelope)
-const deliver = (envelope: Envelope, socket = FakeWebSocket.last) =>
-  socket.receive(codec.encode(envelope))
-
-function create(options: Partial<ClientOptions> = {}): Client {
-  return createClient({
-    url: 'ws://test.local/',
-    ...options,
-    socket: { WebSocket: FakeWebSocket, clock, random: () => 0.5, ...options.socket },
-  })
-}
+const create = (options: Partial<ClientOptions> = {}): Client => createFakeClient(clock, options)
 
 function welcome(sid = 'S1', resumed = false, a = 0) {
   const socket = FakeWebSocket.last
