@@ -119,18 +119,24 @@ const rawClientSocket = latestSocket()
 rawClientSocket.open()
 rawClient.on('m', (data) => (clientReceived = data))
 
-const protoClient = createClient<{ client: { m: typeof message }; server: { m: typeof message } }>({
-  url: 'ws://memory/',
-  heartbeat: false,
-  socket: { WebSocket: MemorySocket },
-})
-const protoSocket = latestSocket()
-protoSocket.protocol = 'lifeline.v1.json'
-protoSocket.open()
-protoSocket.emit('message', {
-  data: JSON.stringify({ t: '$welcome', d: { sid: 'bench', resumed: false, a: 0 } }),
-})
-if (protoClient.state.status !== 'open') throw new Error('the protocol client was not welcomed')
+/** A protocol-mode client over an in-memory socket, welcomed by a fake server. */
+function welcomedClient() {
+  const client = createClient<{ client: { m: typeof message }; server: { m: typeof message } }>({
+    url: 'ws://memory/',
+    heartbeat: false,
+    socket: { WebSocket: MemorySocket },
+  })
+  const socket = latestSocket()
+  socket.protocol = 'lifeline.v1.json'
+  socket.open()
+  socket.emit('message', {
+    data: JSON.stringify({ t: '$welcome', d: { sid: 'bench', resumed: false, a: 0 } }),
+  })
+  if (client.state.status !== 'open') throw new Error('the protocol client was not welcomed')
+  return { client, socket }
+}
+
+const { client: protoClient, socket: protoSocket } = welcomedClient()
 protoClient.on('m', (data) => (clientReceived = data))
 let protoSent = 0
 let protoReceived = 0
@@ -139,6 +145,17 @@ const protoSend = () => {
   if (++protoSent % 1_000 === 0) {
     protoSocket.emit('message', { data: JSON.stringify({ t: '$ack', a: protoSent }) })
   }
+}
+// The same with a delivery receipt asked for every message, which the acknowledgements resolve:
+// what the fire-and-forget path does not pay.
+const { client: receiptClient, socket: receiptSocket } = welcomedClient()
+let receiptSent = 0
+const acknowledgeReceipts = () =>
+  receiptSocket.emit('message', { data: JSON.stringify({ t: '$ack', a: receiptSent }) })
+const receiptSend = () => {
+  const delivered = receiptClient.delivered(receiptClient.send('m', message))
+  if (++receiptSent % 1_000 === 0) acknowledgeReceipts()
+  return delivered
 }
 const protoReceive = () =>
   protoSocket.emit('message', { data: JSON.stringify({ t: 'm', d: message, s: ++protoReceived }) })
@@ -169,6 +186,7 @@ operations.push(
       { name: 'bare', run: () => bare.send(JSON.stringify({ t: 'm', d: message })) },
       { name: 'client-raw', run: () => rawClient.send('m', message) },
       { name: 'client-proto', run: protoSend },
+      { name: 'client-proto-receipt', run: receiptSend },
     ],
   },
   {
@@ -197,6 +215,7 @@ const labels: Record<string, string> = {
   partysocket: 'partysocket',
   'client-raw': 'Lifeline Client, raw mode',
   'client-proto': 'Lifeline Client, protocol mode',
+  'client-proto-receipt': 'Lifeline Client, protocol mode, `delivered()` asked',
 }
 const targets: Record<string, number> = { send: 25, receive: 35 }
 const rows: string[][] = []
@@ -228,6 +247,7 @@ if (
   received !== payload ||
   rawClientSocket.sent === 0 ||
   protoSocket.sent === 0 ||
+  receiptSocket.sent === 0 ||
   clientReceived === undefined
 ) {
   throw new Error('a variant did not reach its socket or its listener')
@@ -236,6 +256,9 @@ lifeline.close()
 party.close()
 rawClient.close()
 protoClient.close()
+// Every receipt resolves before the close, which would reject the unacknowledged ones.
+acknowledgeReceipts()
+receiptClient.close()
 console.log(
   section(
     'Per-message overhead',

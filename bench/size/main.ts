@@ -34,7 +34,7 @@ const entries: Entry[] = [
   {
     name: 'typed client + JSON codec',
     source: "export { createClient } from '@lifeline/core'\nexport { json } from '@lifeline/codec'",
-    reference: 12_955,
+    reference: 13_370,
   },
   { name: 'JSON codec alone', source: "export { json } from '@lifeline/codec'" },
   { name: 'msgpack codec', source: "export { msgpack } from '@lifeline/codec/msgpack'" },

@@ -22,7 +22,11 @@ client.send('say', { text: 'hi' }, { reliable: false })
 expectTypeOf(client.send<'say'>)
   .parameter(1)
   .toEqualTypeOf<{ text: string }>()
-expectTypeOf(client.send('say', { text: 'hi' })).toEqualTypeOf<void>()
+// A receipt: the message's id, for delivered().
+expectTypeOf(client.send('say', { text: 'hi' })).toEqualTypeOf<number>()
+expectTypeOf(client.delivered(client.send('say', { text: 'hi' }))).toEqualTypeOf<Promise<void>>()
+// @ts-expect-error a receipt is a number
+void client.delivered('1')
 // @ts-expect-error no such message type
 client.send('shout', { text: 'hi' })
 // @ts-expect-error the payload's field has the wrong type

@@ -37,6 +37,7 @@ import { checkClientOptions, defaultFraming, defaultRequestTimeoutMs } from './c
 import type { ClientEvents, ClientState } from './clientState.js'
 import { clientStateOf, sameState } from './clientState.js'
 import { Emitter } from './emitter.js'
+import { Receipts } from './receipts.js'
 import { clientSocketOptions } from './socketOptions.js'
 
 export interface SendOptions {
@@ -95,6 +96,8 @@ export class Client<S extends Schema = AnySchema> {
   #attemptStartedAt = 0
   #welcomeTimer: TimerHandle | undefined
   #closedByUser = false
+  /** Delivery receipts, made on the first `delivered()` or refusal of a kept message. */
+  #receipts: Receipts | undefined
   #rtt: number | undefined
   #nextRequestId = 1
   /** The envelope the stream's `check` encoded while the link was up, and its frame. */
@@ -184,12 +187,17 @@ export class Client<S extends Schema = AnySchema> {
    * Sends a typed message. Protocol mode: reliable unless `{ reliable: false }`; throws
    * `QUEUE_FULL` when `maxUnacked` messages await acknowledgement. Raw mode: the socket's queue
    * rules apply. Throws `CLOSED` after `close()`.
+   *
+   * Returns the message's receipt, for `delivered(receipt)`: a reliable message's id (1, 2, 3…
+   * in sending order, shared with requests, so not every number is a message), or 0 for a
+   * message the server does not acknowledge (raw mode, `reliable: false`). A plain number, so a
+   * caller who never asks for delivery pays nothing for it.
    */
   send<K extends MessageType<ClientMessages<S>>>(
     type: K,
     data: ClientMessages<S>[K],
     options: SendOptions = {},
-  ): void {
+  ): number {
     this.#assertUsable()
     assertUserType(type)
     if (!this.#protocolMode) {
@@ -197,12 +205,41 @@ export class Client<S extends Schema = AnySchema> {
         this.#codec.encode((this.#options.framing ?? defaultFraming).wrap(type, data)),
       )
     } else if (options.reliable !== false) {
-      this.#stream.send(type, data)
+      const stream = this.#stream
+      stream.send(type, data)
+      return stream.lastId
     } else if (this.#welcomed) {
       this.#transmit({ t: type, d: data })
     } else {
       this.events.emit('drop', { type, data, reason: 'offline' })
     }
+    return 0
+  }
+
+  /**
+   * Resolves once the server has acknowledged the reliable message `send` returned `receipt`
+   * for, that is, processed it (at once if it already has). Rejects with `MESSAGE_TOO_LARGE` if
+   * the outbox refused it (a `$welcome` announced a `max` below its size), with `CLOSED` if the
+   * client is closed (`close()`) before the acknowledgement, with the cause (e.g.
+   * `UNAUTHENTICATED`, `RETRIES_EXHAUSTED`) if it ends on its own, and with `INVALID_ARGUMENT`
+   * for a receipt that names no reliable message. Across a session reset the message is sent
+   * again as new and the receipt waits for the new session's acknowledgement (the old server may
+   * have processed it as well: see the `reset` event).
+   *
+   * The promise is made when asked for, and one per receipt: asking twice returns the same.
+   */
+  delivered(receipt: number): Promise<void> {
+    const stream = this.#stream
+    // Raw mode keeps nothing: its `lastId` is 0, so every receipt is refused here.
+    if (!Number.isSafeInteger(receipt) || receipt < 1 || receipt > stream.lastId) {
+      return Promise.reject(new LifelineError('INVALID_ARGUMENT', `no receipt ${String(receipt)}`))
+    }
+    const refusal = this.#receipts?.refusal(receipt)
+    if (refusal) return Promise.reject(refusal)
+    if (receipt < stream.firstUnackedId) return Promise.resolve()
+    const ended = this.#ended()
+    if (ended) return Promise.reject(ended)
+    return (this.#receipts ??= new Receipts()).wait(receipt)
   }
 
   /** Calls `handler` for every message of `type`. Returns a function that unsubscribes. */
@@ -275,12 +312,31 @@ export class Client<S extends Schema = AnySchema> {
     this.socket.reconnect()
   }
 
-  /** Closes for good: pending requests reject with `CLOSED`, no reconnect follows. */
+  /**
+   * Closes for good: pending requests and the receipts of unacknowledged messages reject with
+   * `CLOSED`, no reconnect follows. Unacknowledged messages stay in the outbox: a later
+   * `connect()` sends them.
+   */
   close(code = 1000, reason = ''): void {
     this.#closedByUser = true
     this.socket.close(code, reason)
     this.#linkDown()
     this.#requests.rejectAll('the client was closed')
+    this.#receipts?.rejectAll(this.#ended() as LifelineError)
+  }
+
+  /**
+   * Why a message unacknowledged now will not be, until `connect()`: the user's `close()`, or
+   * the error that ended the client on its own (a fatal close code, retries exhausted);
+   * undefined while it may be (a client created closed has no error yet).
+   */
+  #ended(): LifelineError | undefined {
+    const state = this.#state
+    return this.#closedByUser
+      ? new LifelineError('CLOSED', 'closed before the server acknowledged it')
+      : state.status === 'closed'
+        ? state.lastError
+        : undefined
   }
 
   #onOpen(): void {
@@ -382,7 +438,10 @@ export class Client<S extends Schema = AnySchema> {
       else if (t !== '$pong') throw protocolError(`'${t}' before '$welcome'`)
       return
     }
-    if (a !== undefined) stream.acknowledge(a)
+    if (a !== undefined) {
+      stream.acknowledge(a)
+      this.#receipts?.settle(stream.firstUnackedId)
+    }
     if (s !== undefined && stream.receive(s) === 'duplicate') return
     if (!isControlType(t)) return void this.#messages.emit(t, d)
     const { ts } = (d ?? {}) as { ts?: unknown }
@@ -427,10 +486,16 @@ export class Client<S extends Schema = AnySchema> {
       stream.restart()
     }
     stream.acknowledge(a)
+    this.#receipts?.settle(stream.firstUnackedId)
     // Kept before the server's limit was known (never transmitted, or not processed: the
     // server's `a` says so): what it can never accept leaves the outbox now, reported.
+    const refusedIds: number[] = []
     const refused = this.#limitsServer()
-      ? stream.discard((envelope) => this.#refusedByServer(envelope))
+      ? stream.discard((envelope, id) => {
+          const refuse = this.#refusedByServer(envelope)
+          if (refuse) refusedIds.push(id)
+          return refuse
+        })
       : []
     if (previous !== undefined && !sameSession) {
       this.events.emit('reset', {
@@ -442,18 +507,19 @@ export class Client<S extends Schema = AnySchema> {
     this.#welcomed = true
     stream.resume(a)
     this.#setState({ status: 'open', attempt: this.#attempt(), sessionId: sid, resumed })
-    for (const { t, d } of refused) {
-      // A request is told by its rejection; a message by a `drop`.
+    refused.forEach(({ t, d }, i) => {
+      // A request is told by its rejection; a message by its receipt and a `drop`.
       const error = this.#overServerMax(`'${t}'`)
       const request = t === '$req' && (d as { id: number; m: string; d: unknown })
       if (request) this.#requests.fail(request.id, error)
+      else (this.#receipts ??= new Receipts()).refuse(refusedIds[i] as number, error)
       this.events.emit('error', error)
       this.events.emit('drop', {
         type: request ? request.m : t,
         data: request ? request.d : d,
         reason: 'too-large',
       })
-    }
+    })
   }
 
   /** Whether the server accepts less than our codec produces: only then are sizes compared. */
@@ -610,6 +676,9 @@ export class Client<S extends Schema = AnySchema> {
     const previous = this.#state
     if (sameState(previous, next)) return
     this.#state = next
+    // Ended on its own: what the server has not acknowledged will not be, unless `connect()`.
+    const ended = !this.#closedByUser && this.#ended()
+    if (ended) this.#receipts?.rejectAll(ended)
     this.events.emit('statechange', next, previous)
   }
 

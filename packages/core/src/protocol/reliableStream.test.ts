@@ -460,6 +460,32 @@ describe('ReliableStream, resending and discarding', () => {
     stream.acknowledge(3)
     expect(stream.unackedBytes).toBe(0)
   })
+
+  it('gives every envelope an id in sending order that restart and discard do not renumber', () => {
+    const { stream } = streamWith()
+    expect([stream.lastId, stream.firstUnackedId]).toEqual([0, 1])
+    for (const d of ['a', 'b', 'c', 'd', 'e']) stream.send('say', d)
+    stream.acknowledge(1)
+    expect([stream.lastId, stream.firstUnackedId]).toEqual([5, 2])
+    stream.restart()
+    const ids: Record<string, number> = {}
+    stream.discard((envelope, id) => {
+      ids[envelope.d as string] = id
+      return envelope.d === 'b' || envelope.d === 'd'
+    })
+    expect(ids).toEqual({ b: 2, c: 3, d: 4, e: 5 })
+    expect(stream.snapshot().unacked).toEqual([
+      { t: 'say', d: 'c', s: 1 },
+      { t: 'say', d: 'e', s: 2 },
+    ])
+    expect(stream.firstUnackedId).toBe(3)
+    stream.acknowledge(1)
+    expect(stream.firstUnackedId).toBe(5)
+    stream.send('say', 'f')
+    expect(stream.lastId).toBe(6)
+    stream.acknowledge(3)
+    expect(stream.firstUnackedId).toBe(7)
+  })
 })
 
 describe('ReliableStream, disposal', () => {

@@ -107,6 +107,13 @@ export class ReliableStream {
   #kept: Envelope[] = []
   /** The size in bytes of each envelope of `#kept`, at the same index. */
   #sizes: number[] = []
+  /**
+   * The id of each envelope of `#kept`, at the same index: 1, 2, 3… in the order `send` was
+   * called, never renumbered (sequence numbers are, after `restart` or `discard`), so a delivery
+   * receipt keeps naming its message across resets.
+   */
+  #ids: number[] = []
+  #nextId = 1
   /** The sum of `#sizes` from `#head` on. */
   #bytes = 0
   #head = 0
@@ -137,6 +144,19 @@ export class ReliableStream {
   /** The `s` of the last envelope numbered. */
   get lastSent(): number {
     return this.#nextSeq - 1
+  }
+
+  /** The id `send` gave the last envelope it kept. */
+  get lastId(): number {
+    return this.#nextId - 1
+  }
+
+  /**
+   * The id of the oldest envelope still kept, or the next id when none is: every envelope with
+   * a lower id was acknowledged (or dropped under `'drop-oldest'`, or removed by `discard`).
+   */
+  get firstUnackedId(): number {
+    return this.#ids[this.#head] ?? this.#nextId
   }
 
   /**
@@ -191,6 +211,7 @@ export class ReliableStream {
     }
     this.#kept.push(envelope)
     this.#sizes.push(size)
+    this.#ids.push(this.#nextId++)
     this.#bytes += size
     this.#nextSeq++
     return envelope
@@ -215,6 +236,9 @@ export class ReliableStream {
     this.#kept = state.unacked.map((kept) => ({ ...kept }))
     // Their encoded sizes are not stored: they count 0 bytes (the store saved what was bounded).
     this.#sizes = this.#kept.map(() => 0)
+    // Ids are not saved either: they name messages for this process's receipts only.
+    this.#ids = this.#kept.map((_, i) => i + 1)
+    this.#nextId = this.#kept.length + 1
     this.#bytes = 0
     this.#head = 0
     this.lastProcessed = state.lastProcessed
@@ -280,24 +304,29 @@ export class ReliableStream {
    * Removes the kept envelopes `refuse` returns true for (it may also rewrite one in place) and
    * numbers the rest again without a gap, from the number the first had. Only right after a
    * handshake and before `resume` resends: the peer has processed none of what is kept then, so
-   * new numbers are as good as the old. Returns the removed envelopes, oldest first.
+   * new numbers are as good as the old. `refuse` is given each envelope's id too. Returns the
+   * removed envelopes, oldest first.
    */
-  discard(refuse: (envelope: Envelope) => boolean): Envelope[] {
+  discard(refuse: (envelope: Envelope, id: number) => boolean): Envelope[] {
     const kept = this.#kept.slice(this.#head)
     const sizes = this.#sizes.slice(this.#head)
+    const ids = this.#ids.slice(this.#head)
     const first = kept[0]
     if (first === undefined) return []
     const removed: Envelope[] = []
     let seq = first.s as number
     this.#kept = []
     this.#sizes = []
+    this.#ids = []
     this.#bytes = 0
     this.#head = 0
     kept.forEach((envelope, i) => {
-      if (refuse(envelope)) removed.push(envelope)
+      const id = ids[i] as number
+      if (refuse(envelope, id)) removed.push(envelope)
       else {
         envelope.s = seq++
         this.#kept.push(envelope)
+        this.#ids.push(id)
         // The bytes stay counted as they were measured: a rewritten envelope is smaller.
         const size = sizes[i] as number
         this.#sizes.push(size)
@@ -315,6 +344,7 @@ export class ReliableStream {
   restart(): void {
     this.#kept = this.#kept.slice(this.#head)
     this.#sizes = this.#sizes.slice(this.#head)
+    this.#ids = this.#ids.slice(this.#head)
     this.#head = 0
     this.#nextSeq = 1
     for (const envelope of this.#kept) envelope.s = this.#nextSeq++
@@ -355,6 +385,7 @@ export class ReliableStream {
     if (this.#head * 2 > this.#kept.length) {
       this.#kept = this.#kept.slice(this.#head)
       this.#sizes = this.#sizes.slice(this.#head)
+      this.#ids = this.#ids.slice(this.#head)
       this.#head = 0
     }
   }
