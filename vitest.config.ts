@@ -6,6 +6,7 @@ export default defineConfig({
       'packages/*/vitest.config.ts',
       'checks/vitest.config.ts',
       'packages/core/vitest.browser.config.ts',
+      'packages/react/vitest.react18.config.ts',
     ],
   },
 })

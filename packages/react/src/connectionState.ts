@@ -1,0 +1,42 @@
+import { useCallback, useRef, useSyncExternalStore } from 'react'
+import type { ClientState } from '@lifeline/core'
+import { useClient } from './context.js'
+
+/**
+ * What every client is while rendering on a server, and during hydration: the state a client
+ * starts in. The same object every time, so the server's HTML and the hydration agree.
+ */
+export const serverConnectionState: ClientState = Object.freeze({
+  status: 'connecting',
+  attempt: 1,
+})
+
+const identity = <T>(value: T): T => value
+
+/**
+ * The client's lifecycle state (`connecting`, `open`, `reconnecting` with its delay, `closing`,
+ * `closed`), or what `selector` picks of it. Re-renders on a change of state only, never on
+ * messages; with a selector, only when the value it picks changes (compared with `Object.is`:
+ * pick a primitive, or a value that is the same object while unchanged).
+ */
+export function useConnectionState(): ClientState
+export function useConnectionState<T>(selector: (state: ClientState) => T): T
+export function useConnectionState<T>(selector?: (state: ClientState) => T): T {
+  const client = useClient()
+  const select = (selector ?? identity) as (state: ClientState) => T
+  const subscribe = useCallback((onChange: () => void) => client.subscribe(onChange), [client])
+  // One selection per state and selector: React asks for the snapshot several times a render.
+  const last = useRef<{ state: ClientState; select: typeof select; value: T }>(undefined)
+  const snapshotOf = (state: ClientState): T => {
+    const cached = last.current
+    if (cached?.state === state && cached.select === select) return cached.value
+    const value = select(state)
+    last.current = { state, select, value }
+    return value
+  }
+  return useSyncExternalStore(
+    subscribe,
+    () => snapshotOf(client.state),
+    () => snapshotOf(serverConnectionState),
+  )
+}

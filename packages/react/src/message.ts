@@ -1,0 +1,68 @@
+import { useCallback, useEffect, useInsertionEffect, useRef, useSyncExternalStore } from 'react'
+import type { AnySchema, MessageType, Schema, ServerMessages } from '@lifeline/core'
+import { useClient } from './context.js'
+
+type Types<S extends Schema> = MessageType<ServerMessages<S>>
+
+/** What `useLatest` keeps: the last payload (boxed: a payload may be `undefined`) and its selection. */
+interface Latest<D, T> {
+  latest?: { data: D }
+  cache?: { from: { data: D }; select: unknown; value: T }
+}
+
+/**
+ * Calls `handler` for every server message of `type` while the component is mounted. The
+ * handler is kept in a ref, so a new function on every render is fine: it never subscribes
+ * again, and the latest one is called. Never re-renders the component by itself.
+ */
+export function useMessage<S extends Schema = AnySchema, K extends Types<S> = Types<S>>(
+  type: K,
+  handler: (data: ServerMessages<S>[K]) => void,
+): void {
+  const client = useClient<S>()
+  const latest = useRef(handler)
+  // Before any effect of this commit (and so before a message can arrive to one), and only for
+  // a committed render: a render React throws away never swaps the handler.
+  useInsertionEffect(() => {
+    latest.current = handler
+  })
+  useEffect(() => client.on(type, (data) => latest.current(data)), [client, type])
+}
+
+/**
+ * The last payload of server messages of `type` received since the component mounted, or what
+ * `selector` picks of it; `undefined` until the first. Re-renders only when that value changes
+ * (compared with `Object.is`): a selector that picks one field re-renders on that field only.
+ */
+export function useLatest<S extends Schema = AnySchema, K extends Types<S> = Types<S>>(
+  type: K,
+): ServerMessages<S>[K] | undefined
+export function useLatest<S extends Schema = AnySchema, K extends Types<S> = Types<S>, T = unknown>(
+  type: K,
+  selector: (data: ServerMessages<S>[K]) => T,
+): T | undefined
+export function useLatest<S extends Schema, K extends Types<S>, T>(
+  type: K,
+  selector?: (data: ServerMessages<S>[K]) => T,
+): T | undefined {
+  const client = useClient<S>()
+  const store = useRef<Latest<ServerMessages<S>[K], T>>({})
+  const subscribe = useCallback(
+    (onChange: () => void) =>
+      client.on(type, (data) => {
+        store.current.latest = { data }
+        onChange()
+      }),
+    [client, type],
+  )
+  const snapshot = (): T | undefined => {
+    const { latest, cache } = store.current
+    if (!latest) return undefined
+    // One selection per payload and selector: React asks for the snapshot several times a render.
+    if (cache?.from === latest && cache.select === selector) return cache.value
+    const value = selector ? selector(latest.data) : (latest.data as unknown as T)
+    store.current.cache = { from: latest, select: selector, value }
+    return value
+  }
+  return useSyncExternalStore(subscribe, snapshot, () => undefined)
+}

@@ -1,0 +1,55 @@
+import { createElement, useEffect, useState } from 'react'
+import type { ReactNode } from 'react'
+import { createClient } from '@lifeline/core'
+import type { AnySchema, Client, ClientOptions, Schema } from '@lifeline/core'
+import { ClientContext } from './context.js'
+import { hold } from './share.js'
+
+interface CommonProps {
+  /**
+   * How long the connection stays open after the last provider holding its client unmounted;
+   * a provider that mounts meanwhile keeps it. StrictMode and hot reload remount within the same
+   * commit, well inside it.
+   * @default 1000
+   */
+  closeDelayMs?: number
+  children?: ReactNode
+}
+
+/** A provider of a client you created (`createClient`, or a preset's). */
+export interface ClientProviderProps<S extends Schema = AnySchema> extends CommonProps {
+  client: Client<S>
+  options?: never
+}
+
+/**
+ * A provider that creates its client from these options, once (later options are ignored), as
+ * `startClosed`: it connects when the provider mounts, never while rendering on a server.
+ */
+export interface OptionsProviderProps extends CommonProps {
+  options: ClientOptions
+  client?: never
+}
+
+export type LifelineProviderProps<S extends Schema = AnySchema> =
+  | ClientProviderProps<S>
+  | OptionsProviderProps
+
+const defaultCloseDelayMs = 1_000
+
+/**
+ * Makes a client available to the hooks below it, and holds its connection while mounted:
+ * connected on mount, closed `closeDelayMs` after the last provider of that client unmounted.
+ * However many components and providers use one client, it has one socket.
+ */
+export function LifelineProvider<S extends Schema = AnySchema>(
+  props: LifelineProviderProps<S>,
+): ReactNode {
+  const { client: given, options, closeDelayMs = defaultCloseDelayMs, children } = props
+  const [created] = useState(() =>
+    given ? undefined : createClient<S>({ ...(options as ClientOptions), startClosed: true }),
+  )
+  const client = (given ?? created) as Client<never>
+  useEffect(() => hold(client, closeDelayMs), [client, closeDelayMs])
+  return createElement(ClientContext.Provider, { value: client }, children)
+}

@@ -1,0 +1,101 @@
+import { useCallback, useEffect, useInsertionEffect, useRef, useState } from 'react'
+import type {
+  AnySchema,
+  LifelineError,
+  MessageType,
+  RequestOf,
+  ResponseOf,
+  Schema,
+  ServerMethods,
+} from '@lifeline/core'
+import { useClient } from './context.js'
+
+type Methods<S extends Schema> = MessageType<ServerMethods<S>>
+
+export interface UseRequestOptions {
+  /**
+   * `false` makes no request (status `'idle'`) until it turns `true`.
+   * @default true
+   */
+  enabled?: boolean
+  /**
+   * The request is made again when one of these changes (compared as `useEffect` does), as it
+   * is when the method or `enabled` changes. `data` is not compared: name here what it depends on.
+   * @default []
+   */
+  deps?: readonly unknown[]
+  /** Milliseconds before `REQUEST_TIMEOUT`. @default the client's `requestTimeoutMs` (30000) */
+  timeoutMs?: number
+}
+
+export type RequestStatus = 'idle' | 'loading' | 'success' | 'error'
+
+export interface RequestResult<R> {
+  /** The last response, kept while a new request is loading. */
+  data: R | undefined
+  /** The last request's `LifelineError` (`REQUEST_TIMEOUT`, `REMOTE_ERROR`, `CLOSED`, …). */
+  error: LifelineError | undefined
+  status: RequestStatus
+  /** Makes the request again now (the one in flight, if any, is aborted). */
+  refetch: () => void
+}
+
+interface State<R> {
+  data: R | undefined
+  error: LifelineError | undefined
+  status: RequestStatus
+}
+
+/**
+ * Calls server method `method` with `data` when the component mounts (and again on a change
+ * of `deps`, `method` or `enabled`), and aborts it when the component unmounts or a newer one
+ * starts: a late response never lands in an unmounted or newer state. The request starts after
+ * the effect's turn, so StrictMode's mount–unmount–mount sends it once. On a server, and during
+ * hydration, the status is `'loading'` (`'idle'` when not enabled) and nothing is sent.
+ */
+export function useRequest<S extends Schema = AnySchema, K extends Methods<S> = Methods<S>>(
+  method: K,
+  data: RequestOf<ServerMethods<S>, K>,
+  options: UseRequestOptions = {},
+): RequestResult<ResponseOf<ServerMethods<S>, K>> {
+  type R = ResponseOf<ServerMethods<S>, K>
+  const { enabled = true, deps = [], timeoutMs } = options
+  const client = useClient<S>()
+  const [state, setState] = useState<State<R>>(() => ({
+    data: undefined,
+    error: undefined,
+    status: enabled ? 'loading' : 'idle',
+  }))
+  // The latest arguments, read when a request starts rather than when it was scheduled.
+  const args = useRef({ data, timeoutMs })
+  useInsertionEffect(() => {
+    args.current = { data, timeoutMs }
+  })
+  const [run, setRun] = useState(0)
+  const refetch = useCallback(() => setRun((n) => n + 1), [])
+
+  useEffect(() => {
+    if (!enabled) return setState((s) => (s.status === 'idle' ? s : { ...s, status: 'idle' }))
+    const controller = new AbortController()
+    const { signal } = controller
+    setState((s) => (s.status === 'loading' ? s : { ...s, status: 'loading' }))
+    queueMicrotask(() => {
+      if (signal.aborted) return
+      const { data: payload, timeoutMs: ms } = args.current
+      client
+        .request(method, payload, ms === undefined ? { signal } : { signal, timeoutMs: ms })
+        .then(
+          (response) => {
+            if (!signal.aborted) setState({ data: response as R, error: undefined, status: 'success' })
+          },
+          (error: LifelineError) => {
+            if (!signal.aborted) setState((s) => ({ data: s.data, error, status: 'error' }))
+          },
+        )
+    })
+    return () => controller.abort()
+    // `deps` stand for `data`, as documented.
+  }, [client, method, enabled, run, ...deps])
+
+  return { ...state, refetch }
+}

@@ -1,0 +1,23 @@
+import { useCallback } from 'react'
+import type { AnySchema, ClientMessages, MessageType, Schema, SendOptions } from '@lifeline/core'
+import { useClient } from './context.js'
+
+/** `client.send`, typed and stable: `(type, data, options?) => receipt`. */
+export type SendFunction<S extends Schema = AnySchema> = <K extends MessageType<ClientMessages<S>>>(
+  type: K,
+  data: ClientMessages<S>[K],
+  options?: SendOptions,
+) => number
+
+/**
+ * A stable function that sends through the provider's client: the same function for as long as
+ * the client is the same, so it can go into dependency lists and memoised children. It returns
+ * the message's receipt (`client.delivered(receipt)` settles on the server's acknowledgement).
+ */
+export function useSend<S extends Schema = AnySchema>(): SendFunction<S> {
+  const client = useClient<S>()
+  return useCallback<SendFunction<S>>(
+    (type, data, options) => client.send(type, data, options),
+    [client],
+  )
+}

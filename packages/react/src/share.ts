@@ -1,0 +1,36 @@
+import type { Client } from '@lifeline/core'
+
+/** How many providers hold a client, and its close while none does. */
+interface Holders {
+  count: number
+  closing: ReturnType<typeof setTimeout> | undefined
+}
+
+const holders = new WeakMap<Client<never>, Holders>()
+
+/**
+ * Holds `client` for a mounted provider and returns the release. The first holder connects a
+ * client that is not connected (created with `startClosed`, or closed by an earlier last
+ * release); the last release closes it `closeDelayMs` later, unless a holder comes back first.
+ * StrictMode's mount–unmount–mount and a hot reload release and hold again within one commit,
+ * so they keep the one socket instead of closing it and opening another.
+ */
+export function hold(client: Client<never>, closeDelayMs: number): () => void {
+  let holding = holders.get(client)
+  if (!holding) holders.set(client, (holding = { count: 0, closing: undefined }))
+  clearTimeout(holding.closing)
+  holding.closing = undefined
+  const { status } = client.state
+  if (holding.count++ === 0 && (status === 'closed' || status === 'closing')) client.connect()
+  const held = holding
+  let released = false
+  return () => {
+    if (released) return
+    released = true
+    if (--held.count > 0) return
+    held.closing = setTimeout(() => {
+      held.closing = undefined
+      client.close()
+    }, closeDelayMs)
+  }
+}

@@ -1,0 +1,197 @@
+import { act, cleanup, render } from '@testing-library/react'
+import { useState } from 'react'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import type { Client, ClientState } from '@lifeline/core'
+import {
+  createLifelineHooks,
+  LifelineProvider,
+  useConnectionState,
+  useMessage,
+} from '../src/index.js'
+import type { Chat } from './fake.js'
+import {
+  createFakeClient,
+  deliver,
+  FakeWebSocket,
+  ManualClock,
+  received,
+  serverSender,
+  strict,
+  welcome,
+} from './fake.js'
+
+const hooks = createLifelineHooks<Chat>()
+
+let clock: ManualClock
+let client: Client<Chat>
+
+beforeEach(() => {
+  FakeWebSocket.reset()
+  clock = new ManualClock(1_000)
+  client = createFakeClient(clock)
+})
+afterEach(() => {
+  cleanup()
+  client.close()
+})
+
+/** Renders `node` under a provider of `client` in StrictMode, welcomed; counts nothing itself. */
+function mount(node: React.ReactNode) {
+  const view = render(strict(<LifelineProvider client={client}>{node}</LifelineProvider>))
+  act(() => welcome())
+  return view
+}
+
+const said = (n: number, room = 'lobby') => ({ text: `m${n}`, room, n })
+
+describe('useConnectionState', () => {
+  it('re-renders on a change of state, never on messages; with a selector, only when its value changes', () => {
+    const renders = { full: 0, status: 0 }
+    const states: ClientState[] = []
+    function Full() {
+      renders.full++
+      const state = useConnectionState()
+      states.push(state)
+      return null
+    }
+    function Status() {
+      renders.status++
+      return <p>{useConnectionState((state) => (state.status === 'open' ? 'up' : 'down'))}</p>
+    }
+    const view = mount(
+      <>
+        <Full />
+        <Status />
+      </>,
+    )
+    expect(view.container.textContent).toBe('up')
+    const before = { ...renders }
+    const send = serverSender()
+    act(() => {
+      for (let n = 1; n <= 100; n++) send('said', said(n))
+    })
+    expect(renders).toEqual(before)
+
+    // A failed attempt: connecting, then reconnecting again; the selected value stays 'down'.
+    act(() => FakeWebSocket.last.serverClose(1006, '', false))
+    expect(view.container.textContent).toBe('down')
+    const reconnecting = { ...renders }
+    const first = client.state
+    act(() => clock.advance(250))
+    act(() => FakeWebSocket.last.fail())
+    expect(client.state).not.toBe(first)
+    expect(client.state).toMatchObject({ status: 'reconnecting' })
+    expect(renders.status).toBe(reconnecting.status)
+    // StrictMode renders twice per update: two changes of state, four renders.
+    expect(renders.full).toBe(reconnecting.full + 4)
+    expect(states.at(-1)).toBe(client.state)
+  })
+})
+
+describe('useMessage', () => {
+  it('calls the latest handler, never subscribes again for a new one, and never re-renders by itself', () => {
+    let renders = 0
+    const calls: string[] = []
+    let subscriptions = 0
+    const on = client.on.bind(client)
+    client.on = ((type: 'said', handler: (data: Chat['server']['said']) => void) => {
+      subscriptions++
+      return on(type, handler)
+    }) as typeof client.on
+    let rename: (name: string) => void = () => undefined
+    function Listener() {
+      renders++
+      const [name, setName] = useState('first')
+      rename = setName
+      hooks.useMessage('said', (data) => calls.push(`${name}:${data.n}`))
+      return null
+    }
+    mount(<Listener />)
+    const subscribed = subscriptions
+    const send = serverSender()
+    act(() => send('said', said(1)))
+    const rendered = renders
+    act(() => {
+      for (let n = 2; n <= 50; n++) send('said', said(n))
+    })
+    expect(renders).toBe(rendered)
+    act(() => rename('second'))
+    act(() => send('said', said(51)))
+    expect(subscriptions).toBe(subscribed)
+    expect(calls.slice(0, 2)).toEqual(['first:1', 'first:2'])
+    expect(calls.at(-1)).toBe('second:51')
+    expect(calls).toHaveLength(51)
+  })
+
+  it('unsubscribes on unmount', () => {
+    const calls: number[] = []
+    function Listener() {
+      useMessage('tick', (n) => calls.push(n as number))
+      return null
+    }
+    const view = mount(<Listener />)
+    const send = serverSender()
+    act(() => send('tick', 1))
+    view.rerender(strict(<LifelineProvider client={client}>{null}</LifelineProvider>))
+    act(() => send('tick', 2))
+    expect(calls).toEqual([1])
+  })
+})
+
+describe('useLatest', () => {
+  it('shows the last payload and re-renders only when the selected value changes', () => {
+    const renders = { room: 0, whole: 0 }
+    function Room() {
+      renders.room++
+      return <i>{hooks.useLatest('said', (data) => data.room) ?? 'none'}</i>
+    }
+    function Whole() {
+      renders.whole++
+      const latest = hooks.useLatest('said')
+      return <b>{latest ? latest.text : 'none'}</b>
+    }
+    const view = mount(
+      <>
+        <Room />
+        <Whole />
+      </>,
+    )
+    expect(view.container.textContent).toBe('nonenone')
+    const initial = { ...renders }
+    const send = serverSender()
+    act(() => send('said', said(1, 'lobby')))
+    expect(view.container.textContent).toBe('lobbym1')
+    act(() => {
+      for (let n = 2; n <= 20; n++) send('said', said(n, 'lobby'))
+    })
+    expect(view.container.textContent).toBe('lobbym20')
+    // The room changed once (none -> lobby): one update, rendered twice in StrictMode.
+    expect(renders.room).toBe(initial.room + 2)
+    act(() => send('said', said(21, 'garden')))
+    expect(renders.room).toBe(initial.room + 4)
+    expect(renders.whole).toBeGreaterThan(initial.whole + 2)
+  })
+})
+
+describe('useSend', () => {
+  it('is one function for the life of the client and returns the receipt', async () => {
+    let send: ReturnType<typeof hooks.useSend> = () => 0
+    let rerender: () => void = () => undefined
+    function Sender() {
+      const [, setTick] = useState(0)
+      rerender = () => setTick((n) => n + 1)
+      send = hooks.useSend()
+      return null
+    }
+    mount(<Sender />)
+    const mounted = send
+    act(() => rerender())
+    act(() => rerender())
+    expect(send).toBe(mounted)
+    const receipt = send('say', { text: 'hi' })
+    expect(received().at(-1)).toMatchObject({ t: 'say', d: { text: 'hi' }, s: receipt })
+    const delivered = client.delivered(receipt)
+    deliver({ t: '$ack', a: receipt })
+    await expect(delivered).resolves.toBeUndefined()
+  })
+})

@@ -1,0 +1,131 @@
+import { act, cleanup, render } from '@testing-library/react'
+import { Component } from 'react'
+import type { ReactNode } from 'react'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { isLifelineError } from '@lifeline/core'
+import { LifelineProvider, useClient, useConnectionState } from '../src/index.js'
+import { createFakeClient, FakeWebSocket, ManualClock, strict, welcome } from './fake.js'
+
+let clock: ManualClock
+
+beforeEach(() => {
+  FakeWebSocket.reset()
+  clock = new ManualClock(1_000)
+})
+afterEach(cleanup)
+
+/** Waits out a provider's deferred close (closeDelayMs 20 in these tests). */
+const afterCloseDelay = () => act(() => new Promise((resolve) => setTimeout(resolve, 40)))
+
+function Status() {
+  return <p>{useConnectionState((state) => state.status)}</p>
+}
+
+describe('LifelineProvider', () => {
+  it('opens one socket for a client however many components and providers use it, under StrictMode', async () => {
+    const client = createFakeClient(clock)
+    const view = render(
+      strict(
+        <>
+          <LifelineProvider client={client} closeDelayMs={20}>
+            <Status />
+            <Status />
+          </LifelineProvider>
+          <LifelineProvider client={client} closeDelayMs={20}>
+            <Status />
+          </LifelineProvider>
+        </>,
+      ),
+    )
+    expect(FakeWebSocket.instances).toHaveLength(1)
+    act(() => welcome())
+    expect(view.container.textContent).toBe('openopenopen')
+    await afterCloseDelay()
+    // StrictMode's unmount and remount closed nothing.
+    expect(client.state.status).toBe('open')
+    expect(FakeWebSocket.instances).toHaveLength(1)
+    view.unmount()
+    expect(client.state.status).toBe('open')
+    await afterCloseDelay()
+    expect(client.state.status).toBe('closed')
+  })
+
+  it('keeps the socket across a remount within closeDelayMs (a hot reload, a key change)', async () => {
+    const client = createFakeClient(clock)
+    const tree = (key: string) => (
+      <LifelineProvider key={key} client={client} closeDelayMs={20}>
+        <Status />
+      </LifelineProvider>
+    )
+    const view = render(tree('a'))
+    act(() => welcome())
+    view.rerender(tree('b'))
+    await afterCloseDelay()
+    expect(client.state.status).toBe('open')
+    expect(FakeWebSocket.instances).toHaveLength(1)
+    // Unmounted for longer than the delay, then mounted again: closed, then connected again.
+    view.unmount()
+    await afterCloseDelay()
+    expect(client.state.status).toBe('closed')
+    render(tree('c'))
+    expect(FakeWebSocket.instances).toHaveLength(2)
+    expect(client.state.status).toBe('connecting')
+  })
+
+  it('creates its client from options once, connects it on mount, and never twice under StrictMode', async () => {
+    const options = () => ({
+      url: 'ws://test.local/',
+      heartbeat: false as const,
+      socket: { WebSocket: FakeWebSocket, clock },
+    })
+    const seen = new Set<unknown>()
+    function Spy() {
+      seen.add(useClient())
+      return null
+    }
+    const tree = () => (
+      <LifelineProvider options={options()} closeDelayMs={20}>
+        <Spy />
+        <Status />
+      </LifelineProvider>
+    )
+    const view = render(strict(tree()))
+    view.rerender(strict(tree()))
+    expect(seen.size).toBe(1)
+    expect(FakeWebSocket.instances).toHaveLength(1)
+    act(() => welcome())
+    expect(view.container.textContent).toBe('open')
+    view.unmount()
+    await afterCloseDelay()
+    expect(FakeWebSocket.last.readyState).toBe(FakeWebSocket.CLOSED)
+  })
+
+  it('useClient() outside a provider throws INVALID_ARGUMENT', () => {
+    function Orphan() {
+      useClient()
+      return null
+    }
+    let caught: unknown
+    class Boundary extends Component<{ children: ReactNode }, { failed: boolean }> {
+      override state = { failed: false }
+      static getDerivedStateFromError() {
+        return { failed: true }
+      }
+      override componentDidCatch(error: unknown) {
+        caught = error
+      }
+      override render() {
+        return this.state.failed ? null : this.props.children
+      }
+    }
+    // React reports an error a boundary caught on the console; the assertion is on the error.
+    const quiet = vi.spyOn(console, 'error').mockImplementation(() => undefined)
+    render(
+      <Boundary>
+        <Orphan />
+      </Boundary>,
+    )
+    quiet.mockRestore()
+    expect(isLifelineError(caught, 'INVALID_ARGUMENT')).toBe(true)
+  })
+})
