@@ -1,10 +1,11 @@
 import { useCallback, useRef, useSyncExternalStore } from 'react'
 import type { ClientState } from '@lifeline/core'
 import { useClient } from './context.js'
+import { isHeld } from './share.js'
 
 /**
- * What every client is while rendering on a server, and during hydration: the state a client
- * starts in. The same object every time, so the server's HTML and the hydration agree.
+ * What every client is while rendering on a server, during hydration, and before its provider
+ * has connected it: the state a client starts in. The same object every time, so the server's HTML and the hydration agree.
  */
 export const serverConnectionState: ClientState = Object.freeze({
   status: 'connecting',
@@ -36,7 +37,14 @@ export function useConnectionState<T>(selector?: (state: ClientState) => T): T {
   }
   return useSyncExternalStore(
     subscribe,
-    () => snapshotOf(client.state),
+    () => {
+      // Rendered before its provider's effect connects it (the first render in a browser): the
+      // client is about to connect, and reads as it will, not as `closed` for a frame.
+      const { state } = client
+      return snapshotOf(
+        state.status === 'closed' && !isHeld(client) ? serverConnectionState : state,
+      )
+    },
     () => snapshotOf(serverConnectionState),
   )
 }

@@ -1,28 +1,39 @@
-import type { AnySchema, Client, Schema } from '@lifeline/core'
+import type {
+  AnySchema,
+  Client,
+  MessageType,
+  RequestOf,
+  ResponseOf,
+  Schema,
+  ServerMessages,
+  ServerMethods,
+} from '@lifeline/core'
 import { useConnectionState } from './connectionState.js'
 import { useClient } from './context.js'
 import { useLatest, useMessage } from './message.js'
 import { useRequest } from './request.js'
+import type { RequestResult, UseRequestOptions } from './request.js'
 import { useSend } from './send.js'
+import type { SendFunction } from './send.js'
+
+type Types<S extends Schema> = MessageType<ServerMessages<S>>
+type Methods<S extends Schema> = MessageType<ServerMethods<S>>
 
 /** The hooks, typed with one schema; see `createLifelineHooks`. */
 export interface LifelineHooks<S extends Schema> {
   useClient: () => Client<S>
   useConnectionState: typeof useConnectionState
-  useMessage: <K extends Parameters<typeof useMessage<S>>[0]>(
-    ...args: Parameters<typeof useMessage<S, K>>
-  ) => void
+  useMessage: <K extends Types<S>>(type: K, handler: (data: ServerMessages<S>[K]) => void) => void
   useLatest: {
-    <K extends Parameters<typeof useMessage<S>>[0]>(type: K): ReturnType<typeof useLatest<S, K>>
-    <K extends Parameters<typeof useMessage<S>>[0], T>(
-      type: K,
-      selector: (data: Parameters<Parameters<typeof useMessage<S, K>>[1]>[0]) => T,
-    ): T | undefined
+    <K extends Types<S>>(type: K): ServerMessages<S>[K] | undefined
+    <K extends Types<S>, T>(type: K, selector: (data: ServerMessages<S>[K]) => T): T | undefined
   }
-  useRequest: <K extends Parameters<typeof useRequest<S>>[0]>(
-    ...args: Parameters<typeof useRequest<S, K>>
-  ) => ReturnType<typeof useRequest<S, K>>
-  useSend: typeof useSend<S>
+  useRequest: <K extends Methods<S>>(
+    method: K,
+    data: RequestOf<ServerMethods<S>, K>,
+    options?: UseRequestOptions,
+  ) => RequestResult<ResponseOf<ServerMethods<S>, K>>
+  useSend: () => SendFunction<S>
 }
 
 /**

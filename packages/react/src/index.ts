@@ -1,5 +1,9 @@
 export { LifelineProvider } from './provider.js'
-export type { ClientProviderProps, LifelineProviderProps, OptionsProviderProps } from './provider.js'
+export type {
+  ClientProviderProps,
+  LifelineProviderProps,
+  OptionsProviderProps,
+} from './provider.js'
 export { useClient } from './context.js'
 export { serverConnectionState, useConnectionState } from './connectionState.js'
 export { useLatest, useMessage } from './message.js'

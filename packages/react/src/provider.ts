@@ -32,8 +32,7 @@ export interface OptionsProviderProps extends CommonProps {
 }
 
 export type LifelineProviderProps<S extends Schema = AnySchema> =
-  | ClientProviderProps<S>
-  | OptionsProviderProps
+  ClientProviderProps<S> | OptionsProviderProps
 
 const defaultCloseDelayMs = 1_000
 

@@ -86,7 +86,8 @@ export function useRequest<S extends Schema = AnySchema, K extends Methods<S> = 
         .request(method, payload, ms === undefined ? { signal } : { signal, timeoutMs: ms })
         .then(
           (response) => {
-            if (!signal.aborted) setState({ data: response as R, error: undefined, status: 'success' })
+            if (!signal.aborted)
+              setState({ data: response as R, error: undefined, status: 'success' })
           },
           (error: LifelineError) => {
             if (!signal.aborted) setState((s) => ({ data: s.data, error, status: 'error' }))

@@ -9,6 +9,15 @@ interface Holders {
 const holders = new WeakMap<Client<never>, Holders>()
 
 /**
+ * Whether a mounted provider holds `client` (or its close is pending). One that no provider
+ * holds yet is about to be connected by the provider that renders it.
+ */
+export function isHeld(client: Client<never>): boolean {
+  const holding = holders.get(client)
+  return holding !== undefined && (holding.count > 0 || holding.closing !== undefined)
+}
+
+/**
  * Holds `client` for a mounted provider and returns the release. The first holder connects a
  * client that is not connected (created with `startClosed`, or closed by an earlier last
  * release); the last release closes it `closeDelayMs` later, unless a holder comes back first.

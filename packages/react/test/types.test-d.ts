@@ -1,0 +1,32 @@
+import { expectTypeOf } from 'vitest'
+import type { Client, ClientState, LifelineError } from '@lifeline/core'
+import { createLifelineHooks, useClient, useConnectionState } from '../src/index.js'
+import type { Chat } from './fake.js'
+
+const hooks = createLifelineHooks<Chat>()
+
+expectTypeOf(hooks.useClient()).toEqualTypeOf<Client<Chat>>()
+expectTypeOf(useClient<Chat>()).toEqualTypeOf<Client<Chat>>()
+expectTypeOf(useConnectionState()).toEqualTypeOf<ClientState>()
+expectTypeOf(useConnectionState((state) => state.status)).toEqualTypeOf<ClientState['status']>()
+
+// Message types and payloads are inferred from the schema.
+hooks.useMessage('said', (data) => expectTypeOf(data).toEqualTypeOf<Chat['server']['said']>())
+// @ts-expect-error 'say' is a client -> server message
+hooks.useMessage('say', () => undefined)
+expectTypeOf(hooks.useLatest('said')).toEqualTypeOf<Chat['server']['said'] | undefined>()
+expectTypeOf(hooks.useLatest('said', (data) => data.n)).toEqualTypeOf<number | undefined>()
+// @ts-expect-error no such message type
+hooks.useLatest('shout')
+
+const sum = hooks.useRequest('add', { a: 1, b: 2 }, { enabled: true, deps: [1] })
+expectTypeOf(sum.data).toEqualTypeOf<number | undefined>()
+expectTypeOf(sum.error).toEqualTypeOf<LifelineError | undefined>()
+expectTypeOf(sum.status).toEqualTypeOf<'idle' | 'loading' | 'success' | 'error'>()
+// @ts-expect-error the request's payload has the wrong type
+hooks.useRequest('add', { a: '1', b: 2 })
+
+const send = hooks.useSend()
+expectTypeOf(send('say', { text: 'hi' })).toEqualTypeOf<number>()
+// @ts-expect-error the payload misses its field
+send('say', {})
