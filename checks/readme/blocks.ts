@@ -2,7 +2,8 @@ import { readdirSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
 
 /**
- * One ```ts block of a README, as the compiler sees it (see checks/README.md for the rules):
+ * One ```ts (or ```tsx, with JSX) block of a README, as the compiler sees it (see
+ * checks/README.md for the rules):
  * - a block whose first line is a comment naming a file (`// server.ts`) is that file, so
  *   blocks of one README can import each other (`import type { Chat } from './shared.js'`);
  *   any other block is a module of its own;
@@ -25,7 +26,7 @@ export interface ReadmeBlock {
 
 const fence = /^```(\S*)\s*$/
 const contextComment = /^<!--\s*readme-context:\s*([\w-]+)\s*-->$/
-const fileComment = /^\/\/ ([\w.-]+\.ts)$/
+const fileComment = /^\/\/ ([\w.-]+\.tsx?)$/
 
 /** The TypeScript blocks of one README, in order. */
 export function extractBlocks(readme: string, markdown: string): ReadmeBlock[] {
@@ -36,7 +37,8 @@ export function extractBlocks(readme: string, markdown: string): ReadmeBlock[] {
     if (open === null) continue
     const end = lines.findIndex((line, j) => j > i && /^```\s*$/.test(line))
     if (end === -1) throw new Error(`${readme}:${i + 1}: a code fence that is never closed`)
-    if (open[1] === 'ts' || open[1] === 'typescript') {
+    const language = open[1]
+    if (language === 'ts' || language === 'typescript' || language === 'tsx') {
       const code = lines.slice(i + 1, end)
       let before = i - 1
       while (before >= 0 && lines[before]?.trim() === '') before--
@@ -44,7 +46,7 @@ export function extractBlocks(readme: string, markdown: string): ReadmeBlock[] {
       blocks.push({
         readme,
         line: i + 2,
-        file: named?.[1] ?? `line-${i + 2}.ts`,
+        file: named?.[1] ?? `line-${i + 2}.${language === 'tsx' ? 'tsx' : 'ts'}`,
         context: contextComment.exec(lines[before]?.trim() ?? '')?.[1],
         code: code.join('\n') + '\n',
       })

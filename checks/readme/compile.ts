@@ -76,8 +76,10 @@ export async function compileBlocks(blocks: readonly ReadmeBlock[]): Promise<Blo
         noUnusedParameters: false,
         // Every block is a module, even one without imports, so blocks never share names.
         moduleDetection: 'force',
+        // ```tsx blocks (the React package's) use the automatic JSX runtime, as apps do.
+        jsx: 'react-jsx',
       },
-      include: ['**/*.ts'],
+      include: ['**/*.ts', '**/*.tsx'],
     }),
   )
   const output = await promisify(execFile)(
