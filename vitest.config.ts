@@ -7,6 +7,7 @@ export default defineConfig({
       'checks/vitest.config.ts',
       'packages/core/vitest.browser.config.ts',
       'packages/react/vitest.react18.config.ts',
+      'packages/react/vitest.browser.config.ts',
     ],
   },
 })
