@@ -8,6 +8,7 @@ export default defineConfig({
       'packages/core/vitest.browser.config.ts',
       'packages/react/vitest.react18.config.ts',
       'packages/react/vitest.browser.config.ts',
+      'examples/react-chat/vitest.config.ts',
     ],
   },
 })

@@ -1,0 +1,73 @@
+import { createServer as createHttpServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import { createMemorySessionStore, createServer } from '@lifeline/server'
+import type { LifelineServer } from '@lifeline/server'
+import { createServer as createViteServer } from 'vite'
+import type { ChatSchema, Said } from './src/schema.js'
+
+export interface ChatServer {
+  /** The page's URL. */
+  url: string
+  /** Stops the chat (clients are told 1012 and retry); the page's HTTP server stays up. */
+  stopChat(): Promise<void>
+  /** Starts the chat again, with the same sessions (they resume) and history. */
+  startChat(): void
+  close(): Promise<void>
+}
+
+/**
+ * The page (served by Vite) and the Lifeline chat on one port: the chat on `/chat`, Vite's own
+ * socket (hot reload) beside it. Sessions and history live in this process, so a restart of the
+ * chat resumes every session.
+ */
+export async function startChatServer(port = 0, hotReload = true): Promise<ChatServer> {
+  const http = createHttpServer()
+  const vite = await createViteServer({
+    root: fileURLToPath(new URL('.', import.meta.url)),
+    configFile: false,
+    logLevel: 'warn',
+    appType: 'spa',
+    server: { middlewareMode: true, hmr: hotReload ? { server: http } : false },
+  })
+  http.on('request', vite.middlewares)
+  const store = createMemorySessionStore()
+  const history = new Map<string, Said[]>()
+  let chat: LifelineServer<ChatSchema> | undefined
+  // While the chat is stopped, its connections are refused at once (the page retries).
+  http.on('upgrade', (request, socket) => {
+    if (!chat && request.url?.startsWith('/chat')) socket.destroy()
+  })
+
+  const startChat = () => {
+    const server = createServer<ChatSchema>({ server: http, path: '/chat', store })
+    server.on('connection', (peer) => {
+      peer.on('join', ({ room }) => peer.join(room))
+      peer.on('say', ({ room, id, text }) => {
+        const said: Said = { room, id, text: text.slice(0, 500), from: id.split('-')[0] ?? '' }
+        const messages = history.get(room) ?? []
+        messages.push(said)
+        history.set(room, messages.slice(-100))
+        server.to(room).send('said', said)
+      })
+    })
+    server.handle('history', ({ room }) => history.get(room) ?? [])
+    chat = server
+  }
+  startChat()
+  await new Promise<void>((resolve) => http.listen(port, '127.0.0.1', resolve))
+  return {
+    url: `http://127.0.0.1:${(http.address() as AddressInfo).port}/`,
+    async stopChat() {
+      const stopping = chat
+      chat = undefined
+      await stopping?.close()
+    },
+    startChat,
+    async close() {
+      await chat?.close()
+      await vite.close()
+      await new Promise<void>((resolve) => http.close(() => resolve()))
+    },
+  }
+}

@@ -1,0 +1,109 @@
+import { useCallback, useEffect, useRef, useState } from 'react'
+import { ConnectionBadge } from './ConnectionBadge.js'
+import { useClient, useConnectionState, useMessage, useRequest, useSend } from './hooks.js'
+import type { Said } from './schema.js'
+
+interface Line extends Said {
+  /** Sent by this page and not yet acknowledged by the server. */
+  pending: boolean
+}
+
+/** Adds `said` unless a line with its id is there already (a message is shown once). */
+function merge(lines: Line[], said: Said, pending = false): Line[] {
+  return lines.some((line) => line.id === said.id) ? lines : [...lines, { ...said, pending }]
+}
+
+/**
+ * The room's history, in the server's order, then what is not in it yet (ours still pending,
+ * or newer): each message once, in order, however it arrived.
+ */
+function withHistory(lines: Line[], history: Said[]): Line[] {
+  const shown = new Map(lines.map((line) => [line.id, line]))
+  const known = new Set(history.map((said) => said.id))
+  return [
+    ...history.map((said) => shown.get(said.id) ?? { ...said, pending: false }),
+    ...lines.filter((line) => !known.has(line.id)),
+  ]
+}
+
+/** The server acknowledged our message `id`: no longer pending. */
+function confirm(lines: Line[], id: string): Line[] {
+  return lines.map((line) => (line.id === id ? { ...line, pending: false } : line))
+}
+
+export function App({ name, initialRoom }: { name: string; initialRoom: string }) {
+  const client = useClient()
+  const send = useSend()
+  const [room, setRoom] = useState(initialRoom)
+  const [lines, setLines] = useState<Line[]>([])
+  const [draft, setDraft] = useState('')
+  const counter = useRef(0)
+
+  // Membership belongs to the session: joined once, kept across reconnects.
+  useEffect(() => void send('join', { room }), [send, room])
+  // The history again on every (re)connection: a room's message sent while this page's session
+  // was away from the server (rooms live in the server's process) is caught up from it.
+  const online = useConnectionState((state) => state.status === 'open')
+  const history = useRequest('history', { room }, { enabled: online, deps: [room, online] })
+  useEffect(() => {
+    if (history.data) setLines((current) => withHistory(current, history.data ?? []))
+  }, [history.data])
+  useMessage('said', (said) => {
+    if (said.room === room) setLines((current) => merge(current, said))
+  })
+
+  const say = useCallback(
+    (text: string) => {
+      const id = `${name}-${Date.now().toString(36)}-${++counter.current}`
+      const receipt = send('say', { room, id, text })
+      setLines((current) => merge(current, { room, id, from: name, text }, true))
+      // Pending until the server has it: its acknowledgement settles the receipt.
+      client.delivered(receipt).then(
+        () => setLines((current) => confirm(current, id)),
+        () => undefined,
+      )
+    },
+    [client, send, name, room],
+  )
+
+  return (
+    <main>
+      <h1>
+        #{room} <small>as {name}</small>
+      </h1>
+      <ConnectionBadge />
+      <label>
+        room{' '}
+        <input
+          value={room}
+          onChange={(event) => {
+            setLines([])
+            setRoom(event.target.value.trim() || 'lobby')
+          }}
+        />
+      </label>
+      <ol data-testid="messages">
+        {lines.map((line) => (
+          <li key={line.id} data-id={line.id} className={line.pending ? 'pending' : 'confirmed'}>
+            <b>{line.from}</b>: <span data-testid="text">{line.text}</span>{' '}
+            {line.pending ? '(pending)' : '✓'}
+          </li>
+        ))}
+      </ol>
+      <form
+        onSubmit={(event) => {
+          event.preventDefault()
+          if (draft.trim()) say(draft.trim())
+          setDraft('')
+        }}
+      >
+        <input
+          aria-label="message"
+          value={draft}
+          onChange={(event) => setDraft(event.target.value)}
+        />
+        <button type="submit">send</button>
+      </form>
+    </main>
+  )
+}

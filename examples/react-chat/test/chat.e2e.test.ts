@@ -1,0 +1,91 @@
+import { mkdirSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { chromium } from 'playwright'
+import type { Browser, Page } from 'playwright'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { chromiumPath } from '../../../packages/core/test/browser/chromium.js'
+import { startChatServer } from '../server.js'
+import type { ChatServer } from '../server.js'
+
+// Two pages in Debian's Chromium chat in one room while the chat server restarts; each page's
+// screenshot is saved in `artifacts/`.
+const artifacts = fileURLToPath(new URL('../artifacts/', import.meta.url))
+
+let server: ChatServer
+let browser: Browser
+
+beforeAll(async () => {
+  server = await startChatServer(0, false)
+  browser = await chromium.launch({
+    executablePath: chromiumPath(),
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
+  })
+}, 60_000)
+
+afterAll(async () => {
+  await browser?.close()
+  await server?.close()
+})
+
+const texts = (page: Page) => page.getByTestId('text').allTextContents()
+const connection = (page: Page) => page.getByTestId('connection')
+
+async function open(name: string): Promise<Page> {
+  const page = await browser.newPage()
+  await page.goto(`${server.url}?name=${name}&room=lobby`)
+  await expect.poll(() => connection(page).textContent(), { timeout: 20_000 }).toBe('connected')
+  return page
+}
+
+async function say(page: Page, text: string): Promise<void> {
+  await page.getByLabel('message').fill(text)
+  await page.getByRole('button', { name: 'send' }).click()
+}
+
+/** Waits until both pages show exactly `expected`, in order. */
+async function bothShow(pages: Page[], expected: string[]): Promise<void> {
+  for (const page of pages) {
+    await expect.poll(() => texts(page), { timeout: 10_000 }).toEqual(expected)
+  }
+}
+
+it('two pages chat in a room across a restart of the server: every message once, in order', async () => {
+  const ann = await open('ann')
+  const bob = await open('bob')
+  const pages = [ann, bob]
+
+  await say(ann, 'hello from ann')
+  await bothShow(pages, ['hello from ann'])
+  await say(bob, 'hi ann')
+  await bothShow(pages, ['hello from ann', 'hi ann'])
+
+  // The chat stops (1012): both pages show it, and what ann sends meanwhile is pending.
+  await server.stopChat()
+  for (const page of pages) {
+    await expect
+      .poll(() => connection(page).getAttribute('data-status'), { timeout: 10_000 })
+      .not.toBe('open')
+    expect(await connection(page).textContent()).toMatch(/^(reconnecting in \d+ s|connecting)$/)
+  }
+  await say(ann, 'sent while the server was down')
+  const offline = ann.locator('li', { hasText: 'sent while the server was down' })
+  await expect.poll(() => offline.getAttribute('class')).toBe('pending')
+  await expect.poll(() => offline.textContent()).toContain('(pending)')
+
+  server.startChat()
+  for (const page of pages) {
+    await expect.poll(() => connection(page).textContent(), { timeout: 15_000 }).toBe('connected')
+  }
+  // Its receipt confirms it once the server has it; bob gets it once.
+  await expect.poll(() => offline.getAttribute('class'), { timeout: 10_000 }).toBe('confirmed')
+  await say(bob, 'welcome back')
+  const expected = ['hello from ann', 'hi ann', 'sent while the server was down', 'welcome back']
+  await bothShow(pages, expected)
+  for (const page of pages) {
+    expect(await page.locator('li.pending').count()).toBe(0)
+  }
+
+  mkdirSync(artifacts, { recursive: true })
+  await ann.screenshot({ path: `${artifacts}ann.png` })
+  await bob.screenshot({ path: `${artifacts}bob.png` })
+}, 90_000)
