@@ -43,6 +43,8 @@ export async function startChatServer(port = 0, hotReload = true): Promise<ChatS
     const server = createServer<ChatSchema>({ server: http, path: '/chat', store })
     server.on('connection', (peer) => {
       peer.on('join', ({ room }) => peer.join(room))
+      // The sender's name is its ids' prefix: an example without accounts. An application takes
+      // it from the user its `authenticate` returns (`peer.user`), never from the client's data.
       peer.on('say', ({ room, id, text }) => {
         const said: Said = { room, id, text: text.slice(0, 500), from: id.split('-')[0] ?? '' }
         const messages = history.get(room) ?? []
