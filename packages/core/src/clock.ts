@@ -15,23 +15,14 @@ export interface Clock {
   clearTimeout(handle: TimerHandle): void
 }
 
-/** A zero-delay timer made with `setImmediate`, told apart from a `setTimeout` handle. */
-type Immediate = [handle: unknown]
-
 /**
  * The real clock. Each member calls the global at call time (not a reference taken at import),
- * so `vi.useFakeTimers()` and similar still work on it. A zero delay is a yield, not a wait:
- * where `setImmediate` exists (Node, Bun) it runs after pending I/O without the 1 ms
- * floor of `setTimeout(0)`, which a long queue flush would pay at every slice.
+ * so `vi.useFakeTimers()` and similar still work on it. A zero delay is how Lifeline yields the
+ * event loop (a long queue flush goes on in slices): a platform that yields more cheaply than
+ * `setTimeout(0)` passes a clock of its own, as `@lifeline/node` does with `setImmediate`.
  */
 export const systemClock: Clock = {
   now: () => Date.now(),
-  setTimeout: (callback, delayMs) =>
-    delayMs <= 0 && typeof setImmediate === 'function'
-      ? ([setImmediate(callback)] satisfies Immediate)
-      : setTimeout(callback, delayMs),
-  clearTimeout: (handle) => {
-    if (Array.isArray(handle)) clearImmediate((handle as Immediate)[0] as NodeJS.Immediate)
-    else clearTimeout(handle as Parameters<typeof clearTimeout>[0])
-  },
+  setTimeout: (callback, delayMs) => setTimeout(callback, delayMs),
+  clearTimeout: (handle) => clearTimeout(handle as Parameters<typeof clearTimeout>[0]),
 }

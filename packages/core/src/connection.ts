@@ -6,7 +6,6 @@ import type {
   WebSocketConstructor,
   WebSocketLike,
 } from './webSocketLike.js'
-import { holdWrites, type Corkable } from './writeBatch.js'
 
 /** What the owner of sockets hears from each of them; `owner` is the one the socket was opened for. */
 export interface SocketHandlers<Owner> {
@@ -109,16 +108,6 @@ export function bindSockets<Owner>(handlers: SocketHandlers<Owner>) {
     }
     return socket
   }
-}
-
-/**
- * Batches the socket's writes per turn (see `holdWrites`) where it is a `ws` socket: `ws` keeps
- * its `net.Socket` as `_socket`, a private field that has not changed across its major versions.
- * Where it is missing (browsers, other implementations, a future `ws`) writes go out as they did.
- */
-export function batchWrites(socket: WebSocketLike): void {
-  const stream = (socket as { _socket?: Partial<Corkable> | null })._socket
-  if (stream?.cork && stream.uncork) holdWrites(stream as Corkable)
 }
 
 /**

@@ -882,62 +882,6 @@ describe('send queue', () => {
     expect(sent.every((data, i) => data === (i === 10_000 ? 'last' : String(i)))).toBe(true)
     socket.close()
   })
-
-  /**
-   * Gives a fake socket the `_socket` that `ws` keeps its net.Socket in: cork() and uncork() are
-   * logged with the depth they leave (the batching itself is tested in writeBatch.test.ts).
-   */
-  function corkableStream(fake: FakeWebSocket, log: string[]) {
-    const stream = {
-      writableCorked: 0,
-      cork: () => log.push(`cork ${++stream.writableCorked}`),
-      uncork: () => log.push(`uncork ${--stream.writableCorked}`),
-    }
-    Object.assign(fake, { _socket: stream })
-  }
-
-  it('holds the writes of a ws-like socket to the end of the turn, for a flush and for sends', async () => {
-    const socket = create({ highWaterMarkBytes: 100 })
-    for (let i = 0; i < 4; i++) socket.send(`m${i}`)
-    const fake = FakeWebSocket.last
-    const log: string[] = []
-    corkableStream(fake, log)
-    const send = fake.send.bind(fake)
-    fake.send = (data) => {
-      if (data === 'm3') throw new Error('socket broke')
-      send(data)
-      log.push(String(data))
-      fake.bufferedAmount += 60
-    }
-    const errors: string[] = []
-    socket.addEventListener('error', (event) => errors.push(event.error.code))
-    fake.accept()
-    expect(log).toEqual(['cork 1', 'm0', 'm1'])
-    await flushMicrotasks()
-    expect(log.splice(0)).toEqual(['cork 1', 'm0', 'm1', 'uncork 0'])
-    fake.bufferedAmount = 0
-    clock.advance(1)
-    await flushMicrotasks()
-    // A send that throws still has its turn's writes let go.
-    expect(log.splice(0)).toEqual(['cork 1', 'm2', 'uncork 0'])
-    expect(errors).toEqual(['CONNECTION_ERROR'])
-    expect(socket.queuedMessages).toBe(1)
-    socket.close()
-  })
-
-  it('holds the sends of one turn together on an open link, and corks a stream only once', async () => {
-    const socket = create()
-    FakeWebSocket.last.accept()
-    const log: string[] = []
-    corkableStream(FakeWebSocket.last, log)
-    socket.send('a')
-    socket.send('b')
-    expect(log).toEqual(['cork 1'])
-    expect(FakeWebSocket.last.sent).toEqual(['a', 'b'])
-    await flushMicrotasks()
-    expect(log).toEqual(['cork 1', 'uncork 0'])
-    socket.close()
-  })
 })
 
 describe('heartbeat', () => {

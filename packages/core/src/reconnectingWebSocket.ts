@@ -3,7 +3,7 @@ import WebSocketDefault from 'isomorphic-ws'
 import { backoffDefaults, computeBackoffDelay } from './backoff.js'
 import type { Clock, TimerHandle } from './clock.js'
 import { systemClock } from './clock.js'
-import { abandonSocket, batchWrites, bindSockets, detachSocket } from './connection.js'
+import { abandonSocket, bindSockets, detachSocket } from './connection.js'
 import { reportListenerError } from './events.js'
 import { SocketEventTarget } from './socketEventTarget.js'
 import { HeartbeatMonitor, heartbeatDefaults } from './heartbeat.js'
@@ -31,13 +31,15 @@ import { readyStates } from './webSocketLike.js'
 type EventMap = ReconnectingWebSocketEventMap<ReconnectingWebSocket>
 
 /**
- * How `failLink` treats the link it drops. `'retry'`: a failed attempt (it never became
+ * How `failLink` treats the link it drops. `'lost'`: the link died as any link may (a heartbeat
+ * run outside the socket, such as `@lifeline/node`'s protocol-level ping, found it half-open):
+ * as a close from the peer. `'retry'`: a failed attempt (it never became
  * usable, e.g. a handshake of the application's own that did not complete in time), through
  * the backoff. `'violation'`: the peer broke the protocol; a failed attempt too, and
  * `maxViolations` of them in a row end the socket. `'fatal'`: reconnecting cannot help; the
  * socket closes for good.
  */
-export type LinkFailure = 'retry' | 'violation' | 'fatal'
+export type LinkFailure = 'lost' | 'retry' | 'violation' | 'fatal'
 
 const consoleDebug = (message: string, details?: Record<string, unknown>) =>
   console.debug(`lifeline: ${message}`, details ?? '')
@@ -203,7 +205,6 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
       !this.#queue?.length &&
       socket?.readyState === readyStates.OPEN
     ) {
-      batchWrites(socket)
       socket.send(data)
       return
     }
@@ -538,7 +539,6 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
     if (this.#state.status !== 'open' || !socket || !queue) return
     let nextMs: number | undefined
     try {
-      batchWrites(socket)
       nextMs = flushQueue(
         queue,
         socket,

@@ -6,13 +6,13 @@ import {
   checkControlFrame,
   controlTypes,
   HeartbeatMonitor,
-  holdWrites,
   type HeartbeatHooks,
   parseEnvelope,
   protocolCloseCodes,
   protocolError,
   type Schema,
 } from '@lifeline/core/protocol'
+import { holdWrites } from '@lifeline/node'
 import type { RawData, WebSocket } from 'ws'
 import { runAuthenticate, type AuthOutcome } from './auth.js'
 import type { ServerContext } from './context.js'

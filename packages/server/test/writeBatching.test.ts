@@ -1,6 +1,6 @@
 import { createServer as createHttpServer } from 'node:http'
 import type { Socket } from 'node:net'
-import { maxBatchBytes } from '@lifeline/core/protocol'
+import { maxBatchBytes } from '@lifeline/node'
 import { useFixtures, waitFor } from '@lifeline/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createServer, type Peer } from '../src/index.js'

@@ -31,8 +31,8 @@ export type {
   ServerMessages,
   ServerMethods,
 } from './schema.js'
-// Not wire protocol, but shared with `@lifeline/server` like the rest of this entry point.
-export { holdWrites, maxBatchBytes } from '../writeBatch.js'
-export type { Corkable } from '../writeBatch.js'
+// Not wire protocol, but shared with `@lifeline/server` and `@lifeline/node` like the rest of
+// this entry point.
 export { HeartbeatMonitor } from '../heartbeat.js'
+export { parseWebSocketUrl } from '../url.js'
 export type { HeartbeatHooks } from '../heartbeat.js'

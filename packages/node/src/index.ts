@@ -1,0 +1,64 @@
+import { ReconnectingWebSocket as CoreSocket, createClient as createCoreClient } from '@lifeline/core'
+import type { AnySchema, Client, ClientOptions, ProtocolsProvider, Schema } from '@lifeline/core'
+import type { UrlProvider } from '@lifeline/core'
+import { createNodeLink, nodeSocketDefaults } from './link.js'
+import type { NodeLink, NodeReconnectingWebSocketOptions } from './link.js'
+
+/** Core's client options, with Node's in `socket`. */
+export interface NodeClientOptions extends Omit<ClientOptions, 'socket'> {
+  /** Socket options: core's (backoff, timeouts, `clock`, `debug`, …) and Node's. */
+  socket?: Omit<NodeReconnectingWebSocketOptions, 'startClosed'>
+}
+
+/**
+ * Core's `ReconnectingWebSocket` on `ws`, with a protocol-level ping heartbeat (on by default),
+ * handshake `headers` evaluated per attempt, `agent` and TLS options, `maxPayload`, and the
+ * writes of each turn sent together.
+ */
+export class ReconnectingWebSocket extends CoreSocket {
+  readonly #link: NodeLink
+
+  constructor(
+    url: UrlProvider,
+    protocols?: ProtocolsProvider,
+    options: NodeReconnectingWebSocketOptions = {},
+  ) {
+    const link = createNodeLink(url, options, true)
+    super(link.url, protocols, link.core)
+    this.#link = link
+    link.attach(this)
+  }
+
+  /** Checks an open link now with a ping, without waiting for the heartbeat's interval. */
+  override checkNow(): void {
+    super.checkNow()
+    this.#link.checkNow()
+  }
+}
+
+/**
+ * Core's `createClient` on `ws`, with Node's socket options. `maxPayload` defaults to the
+ * largest `maxBytes` of the client's codecs; the ping heartbeat is on in raw mode (protocol
+ * mode has its `$ping`).
+ */
+export function createClient<S extends Schema = AnySchema>(options: NodeClientOptions): Client<S> {
+  const { socket = {}, ...rest } = options
+  const maxBytes = rest.codecs?.map((codec) => codec.maxBytes ?? nodeSocketDefaults.maxPayload)
+  const maxPayload = socket.maxPayload ?? (maxBytes?.length ? Math.max(...maxBytes) : undefined)
+  const withPayload = maxPayload === undefined ? socket : { ...socket, maxPayload }
+  const link = createNodeLink(rest.url, withPayload, rest.mode === 'raw')
+  const client = createCoreClient<S>({ ...rest, url: link.url, socket: link.core })
+  link.attach(client.socket)
+  return client
+}
+
+export { nodeClock } from './clock.js'
+export { nodeSocketDefaults } from './link.js'
+export type {
+  HandshakeHeaders,
+  NodeReconnectingWebSocketOptions,
+  NodeSocketOptions,
+  TlsOptions,
+} from './link.js'
+export { holdWrites, maxBatchBytes } from './writeBatch.js'
+export type { Corkable } from './writeBatch.js'
