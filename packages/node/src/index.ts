@@ -1,4 +1,7 @@
-import { ReconnectingWebSocket as CoreSocket, createClient as createCoreClient } from '@lifeline/core'
+import {
+  ReconnectingWebSocket as CoreSocket,
+  createClient as createCoreClient,
+} from '@lifeline/core'
 import type { AnySchema, Client, ClientOptions, ProtocolsProvider, Schema } from '@lifeline/core'
 import type { UrlProvider } from '@lifeline/core'
 import { createNodeLink, nodeSocketDefaults } from './link.js'

@@ -92,7 +92,8 @@ const pingHooks: HeartbeatHooks<Link> = {
  * same message again, forever. Told now with the code sent, the socket ends as for any 1009.
  */
 function tooLarge(this: WebSocket, error: { code?: unknown }): void {
-  if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.emit('close', 1009, 'too big')
+  if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH')
+    this.emit('close', 1009, 'maxPayload exceeded')
 }
 
 /** A `ws` socket whose writes of one turn leave together (see `holdWrites`). */
@@ -146,7 +147,8 @@ export function createNodeLink(
     const attempt = ++latest
     const value = provide()
     const next = typeof url === 'function' ? url() : url
-    if (!(value instanceof Promise || next instanceof Promise)) return (attemptHeaders = value), next
+    if (!(value instanceof Promise || next instanceof Promise))
+      return ((attemptHeaders = value), next)
     return Promise.all([value, next]).then(([resolved, nextUrl]) => {
       if (attempt === latest) attemptHeaders = resolved
       return nextUrl

@@ -1,0 +1,63 @@
+import { Agent } from 'node:http'
+import type { ClientRequestArgs } from 'node:http'
+import type { Socket } from 'node:net'
+import { afterEach, expect, it } from 'vitest'
+import { startWsServer, useFixtures, waitFor } from '@lifeline/test-utils'
+import { ReconnectingWebSocket } from '../src/index.js'
+import { quickRetry } from './helpers.js'
+
+const fx = useFixtures(afterEach)
+
+/**
+ * An agent whose connections count the most writes one outermost cork held (`ws` corks around
+ * a frame's two parts itself): the net.Socket the handshake runs on is the one `ws` writes to.
+ */
+class Watching extends Agent {
+  mostWritesInOneCork = 0
+
+  override createConnection(options: ClientRequestArgs, callback?: () => void) {
+    const stream = super.createConnection(options, callback) as Socket
+    const { cork, uncork, write } = stream
+    let depth = 0
+    let writes = 0
+    stream.cork = () => {
+      if (depth++ === 0) writes = 0
+      cork.call(stream)
+    }
+    stream.uncork = () => {
+      if (--depth === 0) this.mostWritesInOneCork = Math.max(this.mostWritesInOneCork, writes)
+      uncork.call(stream)
+    }
+    stream.write = ((...args: unknown[]) => {
+      writes++
+      return (write as (...args: unknown[]) => boolean).apply(stream, args)
+    }) as typeof write
+    return stream
+  }
+}
+
+it('writes a flushed backlog and a turn of sends many frames to a write, in order', async () => {
+  const count = 5000
+  const server = fx.add(await startWsServer())
+  const agent = new Watching()
+  const socket = fx.add(
+    new ReconnectingWebSocket(server.url('/'), null, {
+      ...quickRetry,
+      agent,
+      startClosed: true,
+      queue: { maxMessages: count, maxBytes: count * 100 },
+    }),
+  )
+  const texts = () => server.messages.map((message) => message.text)
+  for (let i = 0; i < count; i++) socket.send(`message ${i}`)
+  socket.reconnect()
+  await waitFor(() => server.messages.length === count, { message: `${count} messages` })
+  expect(texts().every((data, i) => data === `message ${i}`)).toBe(true)
+  expect(agent.mostWritesInOneCork).toBeGreaterThan(100)
+  // Sends made in one turn on an open link leave together too, and arrive in order.
+  agent.mostWritesInOneCork = 0
+  for (let i = count; i < 2 * count; i++) socket.send(`message ${i}`)
+  await waitFor(() => server.messages.length === 2 * count, { message: `${2 * count} messages` })
+  expect(texts().every((data, i) => data === `message ${i}`)).toBe(true)
+  expect(agent.mostWritesInOneCork).toBeGreaterThan(100)
+})

@@ -1,0 +1,174 @@
+import { Agent } from 'node:http'
+import type { ClientRequestArgs } from 'node:http'
+import type { Duplex } from 'node:stream'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { json } from '@lifeline/codec'
+import { expectNoEvent, startWsServer, thrownBy, useFixtures, waitFor } from '@lifeline/test-utils'
+import { ReconnectingWebSocket, createClient } from '../src/index.js'
+import { nextEvent, quickRetry } from './helpers.js'
+
+const fx = useFixtures(afterEach)
+const authorizationOf = (
+  index: number,
+  server: { connections: readonly { request: { headers: Record<string, unknown> } }[] },
+) => server.connections[index]?.request.headers.authorization
+
+describe('headers', () => {
+  it('sends a fixed value with every attempt', async () => {
+    const server = fx.add(await startWsServer())
+    const headers = { Authorization: 'Bearer fixed' }
+    const socket = fx.add(
+      new ReconnectingWebSocket(server.url('/'), null, { ...quickRetry, headers }),
+    )
+    await nextEvent(socket, 'open')
+    socket.reconnect()
+    await nextEvent(socket, 'open')
+    expect([0, 1].map((index) => authorizationOf(index, server))).toEqual([
+      'Bearer fixed',
+      'Bearer fixed',
+    ])
+  })
+
+  it.each([
+    ['sync', (token: string) => ({ Authorization: token })],
+    ['async', async (token: string) => ({ Authorization: token })],
+  ] as const)(
+    'calls a %s function before every attempt: the server sees the new value after a reconnect',
+    async (_, make) => {
+      const server = fx.add(await startWsServer())
+      let calls = 0
+      const headers = () => make(`Bearer token-${++calls}`)
+      const socket = fx.add(
+        new ReconnectingWebSocket(server.url('/'), null, { ...quickRetry, headers }),
+      )
+      await nextEvent(socket, 'open')
+      // The server drops the link: the next attempt asks for headers again.
+      ;(await server.waitForConnection()).socket.terminate()
+      await nextEvent(socket, 'open')
+      expect([0, 1].map((index) => authorizationOf(index, server))).toEqual([
+        'Bearer token-1',
+        'Bearer token-2',
+      ])
+    },
+  )
+
+  it("evaluates the client's headers per attempt too, with its URL provider", async () => {
+    const server = fx.add(await startWsServer())
+    let calls = 0
+    const client = createClient({
+      url: async () => server.url(`/?attempt=${calls}`),
+      mode: 'raw',
+      socket: { ...quickRetry, headers: async () => ({ Authorization: `Bearer ${++calls}` }) },
+    })
+    fx.add(() => client.close())
+    await server.waitForConnection()
+    server.connections[0]?.socket.terminate()
+    await server.waitForConnection()
+    expect([0, 1].map((index) => authorizationOf(index, server))).toEqual(['Bearer 1', 'Bearer 2'])
+    expect(server.connections[1]?.request.url).toBe('/?attempt=2')
+  })
+})
+
+describe('maxPayload', () => {
+  /** A server that sends `bytes` at every connection. */
+  async function sender(bytes: number) {
+    return fx.add(
+      await startWsServer({ onConnection: ({ socket }) => socket.send('x'.repeat(bytes)) }),
+    )
+  }
+
+  it('ends the socket with MESSAGE_TOO_LARGE (1009) over 1 MiB, without reconnecting', async () => {
+    const server = await sender(1024 * 1024 + 1)
+    const socket = fx.add(new ReconnectingWebSocket(server.url('/'), null, quickRetry))
+    const errors: unknown[] = []
+    socket.addEventListener('error', (event) => errors.push(event.error))
+    const closed = await nextEvent(socket, 'close')
+    expect([closed.code, closed.wasClean]).toEqual([1009, false])
+    expect(socket.state.status).toBe('closed')
+    expect(errors).toMatchObject([{ code: 'MESSAGE_TOO_LARGE', closeCode: 1009 }])
+    // The server would send the same message again: no second attempt is made.
+    await expectNoEvent(server.wss, 'connection', 200)
+    expect(server.connections).toHaveLength(1)
+  })
+
+  it("takes a message of exactly maxPayload, and a client takes its codecs' largest maxBytes", async () => {
+    const server = await sender(2048)
+    const socket = fx.add(new ReconnectingWebSocket(server.url('/'), null, { maxPayload: 2048 }))
+    expect(String((await nextEvent(socket, 'message')).data)).toHaveLength(2048)
+    const client = createClient({
+      url: server.url('/'),
+      mode: 'raw',
+      codecs: [json({ maxBytes: 1024 })],
+    })
+    fx.add(() => client.close())
+    await waitFor(() => client.state.status === 'closed', { message: 'the client to end' })
+    expect(client.state).toMatchObject({
+      closeCode: 1009,
+      lastError: { code: 'MESSAGE_TOO_LARGE' },
+    })
+  })
+})
+
+describe('what is passed to ws', () => {
+  it('uses the given agent and passes TLS options through to the request', async () => {
+    const server = fx.add(await startWsServer())
+    const seen: ClientRequestArgs[] = []
+    class Recording extends Agent {
+      override createConnection(
+        options: ClientRequestArgs,
+        callback?: (error: Error | null, stream: Duplex) => void,
+      ) {
+        seen.push(options)
+        return super.createConnection(options, callback)
+      }
+    }
+    const socket = fx.add(
+      new ReconnectingWebSocket(server.url('/'), null, {
+        agent: new Recording(),
+        tls: { rejectUnauthorized: false, ca: 'test-ca' },
+      }),
+    )
+    await nextEvent(socket, 'open')
+    expect(seen).toHaveLength(1)
+    expect(seen[0]).toMatchObject({ rejectUnauthorized: false, ca: 'test-ca' })
+  })
+
+  it('offers no permessage-deflate unless asked', async () => {
+    const server = fx.add(await startWsServer({ perMessageDeflate: true }))
+    const plain = fx.add(new ReconnectingWebSocket(server.url('/'), null))
+    await nextEvent(plain, 'open')
+    expect(plain.extensions).toBe('')
+    expect(server.connections[0]?.request.headers['sec-websocket-extensions']).toBeUndefined()
+    const deflating = fx.add(
+      new ReconnectingWebSocket(server.url('/'), null, { perMessageDeflate: true }),
+    )
+    await nextEvent(deflating, 'open')
+    expect(deflating.extensions).toContain('permessage-deflate')
+  })
+
+  it('runs on ws, with no global WebSocket (as on Node 20)', async () => {
+    vi.stubGlobal('WebSocket', undefined)
+    fx.add(() => vi.unstubAllGlobals())
+    const server = fx.add(await startWsServer())
+    const socket = fx.add(new ReconnectingWebSocket(server.url('/'), null))
+    await nextEvent(socket, 'open')
+    socket.send('hello')
+    expect((await server.waitForMessages(1))[0]?.text).toBe('hello')
+  })
+
+  it('refuses bad options with INVALID_ARGUMENT or INVALID_URL, at the call', () => {
+    const make =
+      (options: object, url = 'ws://127.0.0.1:1/') =>
+      () =>
+        new ReconnectingWebSocket(url, null, { startClosed: true, ...options })
+    expect(thrownBy(make({ headers: 'Bearer x' }))).toMatchObject({ code: 'INVALID_ARGUMENT' })
+    expect(thrownBy(make({ maxPayload: -1 }))).toMatchObject({ code: 'INVALID_ARGUMENT' })
+    expect(thrownBy(make({ heartbeat: { intervalMs: 'soon' } }))).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    })
+    expect(thrownBy(make({ unknown: 1 }))).toMatchObject({ code: 'INVALID_ARGUMENT' })
+    expect(thrownBy(make({ headers: () => ({}) }, 'ftp://x/'))).toMatchObject({
+      code: 'INVALID_URL',
+    })
+  })
+})
