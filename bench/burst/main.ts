@@ -1,6 +1,6 @@
 // Burst sends in Node: bursts of N messages written with one syscall against raw `ws` writing
 // one frame per write: raw `ws` with its net socket corked around each burst by hand, and
-// Lifeline's ReconnectingWebSocket, which holds each turn's sends together by itself. The
+// Lifeline's ReconnectingWebSocket from @lifeline/node, which holds each turn's sends together by itself. The
 // receiving server runs in another process. Fresh processes per sample, variants in rotated
 // order, a warm-up round, 5 measured rounds; medians with min–max and the ratio to raw `ws`
 // (one write per frame) of the same round.
@@ -27,7 +27,7 @@ const variants = ['ws', 'ws-corked', 'lifeline'] as const
 const labels: Record<(typeof variants)[number], string> = {
   ws: 'raw ws, one write per frame',
   'ws-corked': 'raw ws, corked per burst by hand',
-  lifeline: 'Lifeline ReconnectingWebSocket, as it is',
+  lifeline: 'Lifeline ReconnectingWebSocket (@lifeline/node), as it is',
 }
 const bursts = [10, 100, 1_000]
 const total = Number(process.env.BURST_MESSAGES ?? 100_000)

@@ -3,12 +3,13 @@
 // says it has them all. Variants:
 //   ws               raw `ws`, one frame per write (one syscall per message)
 //   ws-corked        raw `ws`, the underlying net socket corked around each burst
-//   lifeline         ReconnectingWebSocket as it is: it holds the sends of a turn together itself
+//   lifeline         @lifeline/node's ReconnectingWebSocket as it is: it holds the sends of a turn
+//                    together itself
 // Prints one JSON line: elapsed ms and the sender's CPU µs per message while sending.
 //   usage: sample.ts <variant> <port> <burst> <total>
 import type { Socket } from 'node:net'
 import { WebSocket } from 'ws'
-import { ReconnectingWebSocket } from '@lifeline/core'
+import { ReconnectingWebSocket } from '@lifeline/node'
 import { withTimeout } from '../lib/samples.js'
 
 const [variant = 'ws', portText = '0', burstText = '100', totalText = '100000'] =

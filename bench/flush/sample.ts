@@ -7,7 +7,7 @@
 import type { Socket } from 'node:net'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { WebSocket } from 'ws'
-import { ReconnectingWebSocket } from '@lifeline/core'
+import { ReconnectingWebSocket } from '@lifeline/node'
 import { withTimeout } from '../lib/samples.js'
 
 /** The net socket under a `ws` WebSocket: `ws` keeps it as `_socket`. */

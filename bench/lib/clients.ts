@@ -5,7 +5,8 @@
  * to `onMessage`.
  */
 import { WebSocket } from 'ws'
-import { ReconnectingWebSocket, createClient } from '@lifeline/core'
+// Node's preset: core on `ws`, with the writes of a turn sent together and `setImmediate` yields.
+import { ReconnectingWebSocket, createClient } from '@lifeline/node'
 import { WebSocket as PartySocket } from 'partysocket'
 import ReconnectingWebSocketModule from 'reconnecting-websocket'
 import { io } from 'socket.io-client'

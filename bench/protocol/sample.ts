@@ -5,7 +5,7 @@
 //   client-proto  Lifeline client in protocol mode (reliable, acks) -> @lifeline/server
 // Prints one JSON line: elapsed ms and client CPU µs per message.
 import { WebSocket, WebSocketServer } from 'ws'
-import { createClient } from '@lifeline/core'
+import { createClient } from '@lifeline/node'
 import { createServer } from '@lifeline/server'
 
 const [variant = 'raw-ws', countText = '50000'] = process.argv.slice(2)

@@ -56,6 +56,17 @@ export function createClient<S extends Schema = AnySchema>(options: NodeClientOp
 }
 
 export { nodeClock } from './clock.js'
+// What a service needs of core's beside the two presets, so it can depend on this package alone.
+export { LifelineError, isLifelineError } from '@lifeline/core'
+export type {
+  AnySchema,
+  Client,
+  ClientState,
+  ConnectionState,
+  LifelineErrorCode,
+  RpcMethod,
+  Schema,
+} from '@lifeline/core'
 export { nodeSocketDefaults } from './link.js'
 export type {
   HandshakeHeaders,
