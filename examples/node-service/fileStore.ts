@@ -1,0 +1,26 @@
+// A SessionStore on a JSON file, so that sessions outlive the ledger's process: `server.close()`
+// saves every session here on SIGTERM, and the next process resumes them. Written whole on every
+// change, which is fine for a handful of peer services; a fleet would use a shared store.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import type { SessionRecord, SessionStore } from '@lifeline/server'
+
+export function createFileSessionStore(path: string): SessionStore {
+  const records = new Map<string, SessionRecord>(
+    existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as [string, SessionRecord][]) : [],
+  )
+  const save = () => writeFileSync(path, JSON.stringify([...records]))
+  return {
+    get: (id) => {
+      const record = records.get(id)
+      return record && record.expiresAt > Date.now() ? record : undefined
+    },
+    set: (record) => {
+      records.set(record.id, record)
+      save()
+    },
+    delete: (id) => {
+      records.delete(id)
+      save()
+    },
+  }
+}

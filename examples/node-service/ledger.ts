@@ -1,0 +1,47 @@
+// The ledger service: a Lifeline server that books entries and answers balances. Its state (the
+// booked ids and balances) and its sessions are saved to files on SIGTERM, so the next process
+// goes on where this one stopped, and its clients resume their sessions there.
+//   usage: ledger.ts <port> <state dir>
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { createServer } from '@lifeline/server'
+import { createFileSessionStore } from './fileStore.js'
+import { token, type Ledger } from './schema.js'
+
+const [port = '0', dir = '.'] = process.argv.slice(2)
+const statePath = join(dir, 'ledger-state.json')
+const state = existsSync(statePath)
+  ? (JSON.parse(readFileSync(statePath, 'utf8')) as {
+      ids: number[]
+      balances: Record<string, number>
+      restarts: number
+    })
+  : { ids: [], balances: {}, restarts: -1 }
+state.restarts++
+
+const server = createServer<Ledger>({
+  port: Number(port),
+  host: '127.0.0.1',
+  store: createFileSessionStore(join(dir, 'ledger-sessions.json')),
+  authenticate: (request) => request.headers.authorization === `Bearer ${token}`,
+})
+server.on('connection', (peer, { restored }) => {
+  console.log(`ledger: ${restored ? 'resumed' : 'new'} session of ${peer.id}`)
+  peer.on('entry', ({ id, account, cents }) => {
+    state.ids.push(id)
+    const balance = (state.balances[account] = (state.balances[account] ?? 0) + cents)
+    peer.send('receipt', { id, balance })
+  })
+})
+server.handle('balance', ({ account }) => state.balances[account] ?? 0)
+server.handle('audit', () => ({ ids: state.ids, restarts: state.restarts }))
+
+process.once('SIGTERM', () => {
+  // Clients are told 1012 and come back to the next process; sessions go to the store.
+  void server.close().then(() => {
+    writeFileSync(statePath, JSON.stringify(state))
+    console.log(`ledger: stopped after ${state.ids.length} entries`)
+  })
+})
+await server.ready
+console.log(`ledger: listening on ${server.port}`)
