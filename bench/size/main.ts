@@ -37,7 +37,7 @@ const entries: Entry[] = [
   {
     name: '`ReconnectingWebSocket`',
     source: "export { ReconnectingWebSocket } from '@lifeline/core'",
-    reference: 7_069,
+    reference: 6_933,
   },
   {
     name: 'typed client + JSON codec',
