@@ -9,6 +9,7 @@ import { createClient } from '@lifeline/core'
 import type { RpcMethod } from '@lifeline/core'
 import { isControlType } from '@lifeline/core/protocol'
 import { FakeWebSocket, ManualClock } from '@lifeline/core/testing'
+import { createClient as createNodeClient } from '@lifeline/node'
 import { createServer } from '@lifeline/server'
 
 interface Chat {
@@ -35,6 +36,13 @@ const client = createClient<Chat>({
 })
 // @ts-expect-error a payload of the wrong type
 client.send('say', { text: 1 })
+const service = createNodeClient<Chat>({
+  url: 'ws://127.0.0.1:1',
+  socket: { headers: async () => ({ Authorization: 'Bearer t' }) },
+})
+service.send('say', { text: 'hi' })
+// @ts-expect-error headers are strings
+createNodeClient({ url: 'ws://127.0.0.1:1', socket: { headers: { 'X-Count': 1 } } })
 // @ts-expect-error msgpack takes options, not a number
 msgpack(1)
 // @ts-expect-error isControlType takes a message type

@@ -74,10 +74,11 @@ interface Link {
 
 const pingHooks: HeartbeatHooks<Link> = {
   ping: ({ socket }) => {
-    // Throws only before the socket is open; the link is then judged by its silence alone.
     try {
       socket?.ping()
-    } catch {}
+    } catch {
+      // Only before the socket is open: the link is then judged by its silence alone.
+    }
   },
   dead: ({ owner, quietMs }) => {
     const message = `no frame nor pong from ${redactUrl(owner?.url ?? '')} within ${quietMs} ms`

@@ -1,6 +1,7 @@
 import { Agent } from 'node:http'
 import type { ClientRequestArgs } from 'node:http'
 import type { Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
 import { afterEach, expect, it } from 'vitest'
 import { startWsServer, useFixtures, waitFor } from '@lifeline/test-utils'
 import { ReconnectingWebSocket } from '../src/index.js'
@@ -15,7 +16,10 @@ const fx = useFixtures(afterEach)
 class Watching extends Agent {
   mostWritesInOneCork = 0
 
-  override createConnection(options: ClientRequestArgs, callback?: () => void) {
+  override createConnection(
+    options: ClientRequestArgs,
+    callback?: (error: Error | null, stream: Duplex) => void,
+  ): Duplex {
     const stream = super.createConnection(options, callback) as Socket
     const { cork, uncork, write } = stream
     let depth = 0

@@ -1,5 +1,5 @@
-import type { ReconnectingWebSocketEventMap } from '@lifeline/core'
-import type { ReconnectingWebSocket } from '../src/index.js'
+// The events of `@lifeline/node`'s socket are core's, with core's socket as their target.
+import type { ReconnectingWebSocket, ReconnectingWebSocketEventMap } from '@lifeline/core'
 
 /** Fast retries for tests against real servers: the backoff rules are core's, tested there. */
 export const quickRetry = { initialDelayMs: 20, maxDelayMs: 100 } as const
