@@ -29,11 +29,18 @@ export interface NodeSocketOptions {
    * Headers of the opening handshake (e.g. `Authorization`), or a function (sync or async)
    * called before every attempt, as a URL provider is, so each attempt carries a fresh token.
    * Never logged nor put in an error.
+   * @default none but `ws`'s own
    */
   headers?: HandshakeHeaders | (() => HandshakeHeaders | Promise<HandshakeHeaders>)
-  /** The `http.Agent` or `https.Agent` of the handshake request (a proxy, a pool). */
+  /**
+   * The `http.Agent` or `https.Agent` of the handshake request (a proxy, a pool).
+   * @default Node's global agent
+   */
   agent?: Agent
-  /** `ca`, `cert`, `key`, `rejectUnauthorized`, … for `wss:` URLs. */
+  /**
+   * `ca`, `cert`, `key`, `rejectUnauthorized`, … for `wss:` URLs.
+   * @default Node's: the system's certificate authorities, certificates verified
+   */
   tls?: TlsOptions
   /**
    * Largest inbound message in bytes. A larger one closes the link with 1009 and ends the
