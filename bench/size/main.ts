@@ -42,7 +42,7 @@ const entries: Entry[] = [
   {
     name: 'typed client + JSON codec',
     source: "export { createClient } from '@lifeline/core'\nexport { json } from '@lifeline/codec'",
-    reference: 13_370,
+    reference: 13_329,
   },
   {
     name: '`@lifeline/react` on top of the client',
