@@ -30,7 +30,9 @@ describe('resolveLimits', () => {
   })
 })
 
-describe('textExceeds', () => {
+// Thousands of generated cases each: CPU-bound and finite, so the limit only has to outlast a
+// loaded 2-core machine, where 5 s was seen to run out.
+describe('textExceeds', { timeout: 30_000 }, () => {
   const encoder = new TextEncoder()
   const exactAtTheLimit = () => {
     for (const char of ['a', 'é', '日', '😀', '\ud800', '\ud800x']) {

@@ -30,7 +30,9 @@ const codePoints = fc
   )
   .map((points) => String.fromCodePoint(...points))
 
-describe('utf8ByteLength', () => {
+// Thousands of generated cases each: CPU-bound and finite, so the limit only has to outlast a
+// loaded 2-core machine, where 5 s was seen to run out.
+describe('utf8ByteLength', { timeout: 30_000 }, () => {
   it('agrees with TextEncoder on any string of code points, surrogate halves included', () => {
     fc.assert(
       fc.property(fc.string({ unit: 'binary', maxLength: 100 }), (text) => {
