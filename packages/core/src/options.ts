@@ -86,6 +86,14 @@ export interface ReconnectingWebSocketOptions {
   /** Dead-link detection. Off by default, since a ping means nothing to an unknown server. */
   heartbeat?: HeartbeatOptions | false
   /**
+   * Asked before each attempt. While it returns `false` no attempt is made and none is counted:
+   * the socket waits, `connecting` or `reconnecting`, with no timer, until `reconnect()` is
+   * called. For a platform that knows the network is down (a browser's `navigator.onLine`);
+   * whoever passes it calls `reconnect()` when the network is back.
+   * @default always true
+   */
+  canConnect?: () => boolean
+  /**
    * Create the socket closed; call `reconnect()` to connect.
    * @default false
    */
@@ -144,8 +152,8 @@ export function checkKeys(prefix: string, options: object | undefined, known: st
 /** The keys of `ReconnectingWebSocketOptions`, for `checkKeys`. */
 export const socketOptionKeys =
   'WebSocket initialDelayMs factor maxDelayMs delayMs minUptimeMs maxRetries maxViolations ' +
-  'connectionTimeoutMs shouldReconnect queue highWaterMarkBytes heartbeat startClosed clock ' +
-  'random debug'
+  'connectionTimeoutMs shouldReconnect queue highWaterMarkBytes heartbeat canConnect startClosed ' +
+  'clock random debug'
 
 /**
  * Rejects unknown keys and values that would make the socket misbehave; throws
@@ -157,7 +165,7 @@ export function checkOptions(options: ReconnectingWebSocketOptions, prefix = '')
   checkKeys(`${prefix}queue.`, queue, 'maxMessages maxBytes overflow')
   if (heartbeat !== false)
     checkKeys(`${prefix}heartbeat.`, heartbeat, 'intervalMs timeoutMs ping isPong')
-  for (const name of ['delayMs', 'shouldReconnect', 'random'] as const) {
+  for (const name of ['delayMs', 'shouldReconnect', 'canConnect', 'random'] as const) {
     const value = options[name]
     if (value !== undefined && typeof value !== 'function') {
       throw new LifelineError('INVALID_ARGUMENT', `${prefix}${name} must be a function`)

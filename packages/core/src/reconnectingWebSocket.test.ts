@@ -710,6 +710,55 @@ describe('reconnecting', () => {
   })
 })
 
+describe('canConnect', () => {
+  it('makes no attempt and counts none while it says no, until reconnect()', () => {
+    let online = false
+    const socket = create({ canConnect: () => online })
+    const log = record(socket)
+    expect(FakeWebSocket.instances).toHaveLength(0)
+    expect(socket.state).toEqual({ status: 'connecting', attempt: 1 })
+    socket.send('queued')
+    clock.advance(60_000)
+    expect(FakeWebSocket.instances).toHaveLength(0)
+    online = true
+    socket.reconnect()
+    FakeWebSocket.last.accept()
+    expect(FakeWebSocket.last.sent).toEqual(['queued'])
+    expect(log).toEqual(['connecting:1', 'open'])
+    socket.close()
+  })
+
+  it('parks a waiting reconnect when its delay is over, with no timer left', () => {
+    let online = true
+    const socket = create({ canConnect: () => online })
+    FakeWebSocket.last.accept()
+    online = false
+    FakeWebSocket.last.fail()
+    expect(socket.state).toMatchObject({ status: 'reconnecting', attempt: 2 })
+    clock.advance(60_000)
+    expect(FakeWebSocket.instances).toHaveLength(1)
+    expect(socket.state).toMatchObject({ status: 'reconnecting', attempt: 2 })
+    expect(clock.pending).toBe(0)
+    online = true
+    socket.reconnect()
+    expect(FakeWebSocket.instances).toHaveLength(2)
+    expect(socket.state).toEqual({ status: 'connecting', attempt: 1 })
+    socket.close()
+  })
+
+  it('reports, never throws, when it throws: the attempt goes ahead', () => {
+    const reported: unknown[] = []
+    vi.spyOn(console, 'error').mockImplementation((_message, error) => reported.push(error))
+    create({
+      canConnect: () => {
+        throw new Error('boom')
+      },
+    }).close()
+    expect(FakeWebSocket.instances).toHaveLength(1)
+    expect(reported).toEqual([new Error('boom')])
+  })
+})
+
 describe('send queue', () => {
   it('flushes queued messages in order before anything sent from the open handler', () => {
     const socket = create()

@@ -308,6 +308,14 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
 
   #connect(): void {
     const attempt = this.#failures + 1
+    if (!this.#mayConnect()) {
+      // Parked: no socket, no timer, no count; `reconnect()` makes the attempt.
+      const { status } = this.#state
+      if (status !== 'reconnecting' && status !== 'connecting') {
+        this.#setState({ type: 'connect', attempt })
+      }
+      return
+    }
     if (!this.#setState({ type: 'connect', attempt })) return
     this.listeners.dispatch('connecting', { type: 'connecting', attempt, target: this })
     if (this.#state.status !== 'connecting') return
@@ -344,6 +352,15 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
         }
       },
     )
+  }
+
+  #mayConnect(): boolean {
+    try {
+      return this.#options.canConnect?.() !== false
+    } catch (error) {
+      reportListenerError(error)
+      return true
+    }
   }
 
   #open(url: string | URL, provided: string | string[] | null | undefined): void {

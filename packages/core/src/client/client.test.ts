@@ -594,6 +594,21 @@ describe('state, heartbeat and events', () => {
     client.close()
   })
 
+  it('refuses a bad close() at the call and stays as it was', () => {
+    const client = create()
+    welcome()
+    for (const [code, reason] of [[1001, ''], [1005, ''], [5000, ''], [1000, 'é'.repeat(62)]]) {
+      expect(() => client.close(code as number, reason as string)).toThrow(
+        expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+      )
+    }
+    expect(client.state.status).toBe('open')
+    client.send('say', { text: 'still here' })
+    expect(receivedTypes()).toEqual(['$hello', 'say'])
+    client.close(4000, 'é'.repeat(61))
+    expect(FakeWebSocket.last.closedWith).toEqual({ code: 4000, reason: 'é'.repeat(61) })
+  })
+
   it("refuses '$' message types at run time", () => {
     const client = create()
     expect(() => client.send('$hello' as 'say', { text: '' })).toThrow(

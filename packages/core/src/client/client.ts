@@ -30,6 +30,7 @@ import type {
   ServerMethods,
 } from '../protocol/schema.js'
 import { ReconnectingWebSocket } from '../reconnectingWebSocket.js'
+import { validateCloseArguments } from '../closeCodes.js'
 import { reconnectingWebSocketDefaults } from '../options.js'
 import { utf8ByteLength } from '../utf8.js'
 import type { ClientOptions } from './clientOptions.js'
@@ -318,6 +319,8 @@ export class Client<S extends Schema = AnySchema> {
    * `connect()` sends them.
    */
   close(code = 1000, reason = ''): void {
+    // Checked before anything changes: a bad argument throws and leaves the client as it was.
+    validateCloseArguments(code, reason)
     this.#closedByUser = true
     this.socket.close(code, reason)
     this.#linkDown()
