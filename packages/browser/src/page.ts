@@ -1,0 +1,92 @@
+import type { ReconnectingWebSocket } from '@lifeline/core'
+
+/** The part of `window` the preset listens to; tests pass a plain `EventTarget`. */
+export interface PageLike extends EventTarget {
+  readonly document: EventTarget & { readonly visibilityState: DocumentVisibilityState }
+}
+
+/** The reason a link is closed with when the page goes into the back/forward cache. */
+export const pageHiddenReason = 'page hidden'
+
+/** The page is in the back/forward cache: every socket on it waits. One page, one flag. */
+let inCache = false
+
+/**
+ * The preset's `canConnect`: no attempt while the browser says it is offline (it would fail at
+ * once and count towards the backoff), nor while the page is in the back/forward cache.
+ */
+export const pageCanConnect = (): boolean => globalThis.navigator?.onLine !== false && !inCache
+
+/**
+ * Ties a socket to the page's lifecycle, the browser half of the preset (offline is the
+ * other half: `pageCanConnect`):
+ * - `online`: a waiting or held attempt is made now.
+ * - `visibilitychange` to visible, `pageshow` and `resume` (after a freeze): an open link is
+ *   checked now with a heartbeat ping; a waiting reconnect is made now, its backoff reset.
+ * - `pagehide` into the back/forward cache: the link is closed cleanly (an open WebSocket keeps
+ *   a page out of the cache) and the socket waits, queue and session kept; back from the cache,
+ *   it connects at once and the queue flushes (protocol mode: the session resumes).
+ *
+ * Returns a function that stops following (a no-op where there is no `window`). It also stops
+ * on its own once the socket is closed by its user, and starts again on `reconnect()`.
+ */
+export function followPage(
+  socket: ReconnectingWebSocket,
+  page: PageLike | undefined = globalThis.window,
+): () => void {
+  // No page (server-side rendering, a worker): nothing to follow.
+  if (page === undefined) return () => {}
+  let controller: AbortController | undefined
+  // This socket's link was closed for the back/forward cache.
+  let held = false
+  const waiting = () => /^(re)?connecting$/.test(socket.state.status)
+  const wake = (): void => {
+    inCache = false
+    if (held || socket.state.status === 'reconnecting') socket.reconnect()
+    else socket.checkNow()
+    held = false
+  }
+  const listeners: [EventTarget, string, (event: Event) => void][] = [
+    [page, 'online', () => waiting() && socket.reconnect()],
+    [
+      page.document,
+      'visibilitychange',
+      () => page.document.visibilityState === 'visible' && wake(),
+    ],
+    [page.document, 'resume', wake],
+    [page, 'pageshow', wake],
+    [
+      page,
+      'pagehide',
+      (event) => {
+        if (!(event as PageTransitionEvent).persisted) return
+        inCache = held = true
+        // Closes the link with 1000 and waits, since `pageCanConnect` now says no.
+        socket.reconnect(1000, pageHiddenReason)
+      },
+    ],
+  ]
+  const start = (): void => {
+    if (controller) return
+    const { signal } = (controller = new AbortController())
+    for (const [target, type, listener] of listeners) {
+      target.addEventListener(type, listener, { signal })
+    }
+  }
+  const stop = (): void => {
+    controller?.abort()
+    controller = undefined
+  }
+  const following = new AbortController()
+  // A page does not keep listening for a socket its user closed, so the socket can be collected.
+  socket.addEventListener(
+    'statechange',
+    ({ state }) => (state.status === 'closed' ? stop() : start()),
+    { signal: following.signal },
+  )
+  if (socket.state.status !== 'closed') start()
+  return () => {
+    following.abort()
+    stop()
+  }
+}
