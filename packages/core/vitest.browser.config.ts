@@ -13,9 +13,10 @@
  * Run alone with `pnpm vitest run --project core-browser` (after `pnpm build`, since core
  * imports `@lifeline/codec` through its package exports); `pnpm test:unit` runs it with the rest.
  */
-import { playwright } from '@vitest/browser-playwright'
+// By path: vitest loads config files natively, and cannot import a workspace package's
+// TypeScript source through its exports as tests do.
+import { chromiumBrowser } from '../test-utils/src/chromium/project.js'
 import { defineProject } from 'vitest/config'
-import { chromiumPath } from './test/browser/chromium.js'
 
 export default defineProject({
   test: {
@@ -25,26 +26,6 @@ export default defineProject({
     // Every wait in these tests has its own bound (up to 10 s, for a restart under load) and
     // names what it waited for; the test timeout only has to stay out of their way.
     testTimeout: 15_000,
-    browser: {
-      enabled: true,
-      headless: true,
-      screenshotFailures: false,
-      provider: playwright({
-        launchOptions: {
-          executablePath: chromiumPath(),
-          args: [
-            '--headless',
-            '--no-sandbox',
-            '--disable-gpu',
-            '--disable-quic',
-            '--no-first-run',
-            '--disable-background-networking',
-            '--disable-component-update',
-            '--disable-sync',
-          ],
-        },
-      }),
-      instances: [{ browser: 'chromium' }],
-    },
+    browser: chromiumBrowser(),
   },
 })

@@ -1,8 +1,8 @@
 import { createFaultProxy, startWsServer } from '@lifeline/test-utils'
 import type { FaultProxy, WsServerFixture } from '@lifeline/test-utils'
+import { assertChromium, closeAll, startControlServer } from '@lifeline/test-utils/chromium'
 import type { TestProject } from 'vitest/node'
-import { assertChromium } from './chromium.js'
-import type { ControlFrame, ControlReply, ControlResults } from './servers.js'
+import type { ControlRequest, ControlResults } from './servers.js'
 
 /**
  * Node side of the browser tests. Starts, on 127.0.0.1 port 0:
@@ -11,14 +11,9 @@ import type { ControlFrame, ControlReply, ControlResults } from './servers.js'
  * - a fault proxy in front of the echo server,
  * - a control server the page talks to.
  *
- * How the page controls the servers: over the control server, a plain WebSocket with one JSON
- * request per frame (`{ id, op, ... }`) and one reply per request (`{ id, ok, result | error }`).
- * Browser commands would need the fixtures shared between this module and the config file,
- * which vitest loads as separate module instances; the control link keeps the fixtures, their
- * controls and their teardown in this one file, and the page reaches it with the same
- * `WebSocket` it tests, with no vitest internals in between. Replies are sent only once the
- * action has completed (a stopped listener is closed, a restarted one listens), so the page
- * never has to guess with a sleep.
+ * The page controls the servers over the control link of `@lifeline/test-utils/chromium`
+ * (`startControlServer`, which says why it is a WebSocket): a stopped listener is closed, a
+ * restarted one listens, before the reply.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   // First, so a missing browser fails the run with what to install, before anything starts.
@@ -35,15 +30,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
     started.push(restartable)
     const proxy = await createFaultProxy({ targetPort: echo.port })
     started.push(proxy)
-    const control = await startWsServer({
-      recordMessages: false,
-      onConnection: ({ socket }) =>
-        socket.on('message', (data) => {
-          void handle(String(data), restartable, proxy).then((reply) =>
-            socket.send(JSON.stringify(reply)),
-          )
-        }),
-    })
+    const control = await startControlServer((request: ControlRequest) =>
+      perform(request, restartable, proxy),
+    )
     started.push(control)
     project.provide('lifelineServers', {
       echoPort: echo.port,
@@ -58,26 +47,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
   return () => closeAll(started)
 }
 
-async function handle(
-  text: string,
-  restartable: WsServerFixture,
-  proxy: FaultProxy,
-): Promise<ControlReply> {
-  let id = -1
-  try {
-    const frame = JSON.parse(text) as ControlFrame
-    id = frame.id
-    return { id, ok: true, result: await perform(frame, restartable, proxy) }
-  } catch (error) {
-    return { id, ok: false, error: error instanceof Error ? error.message : String(error) }
-  }
-}
-
 async function perform(
-  frame: ControlFrame,
+  frame: ControlRequest,
   restartable: WsServerFixture,
   proxy: FaultProxy,
-): Promise<ControlResults[ControlFrame['op']]> {
+): Promise<ControlResults[ControlRequest['op']]> {
   switch (frame.op) {
     case 'stop':
       await restartable.stop()
@@ -108,17 +82,4 @@ async function perform(
     default:
       throw new Error(`unknown control op ${(frame as { op: unknown }).op}`)
   }
-}
-
-/** In reverse order of start: the control server first, the proxy before the server behind it. */
-async function closeAll(started: { close(): Promise<void> }[]): Promise<void> {
-  const failures: unknown[] = []
-  for (const resource of started.reverse()) {
-    try {
-      await resource.close()
-    } catch (error) {
-      failures.push(error)
-    }
-  }
-  if (failures.length > 0) throw new AggregateError(failures, 'browser test servers did not close')
 }

@@ -1,6 +1,7 @@
 /**
  * What the Node side (`globalSetup.ts`) and the page (`control.ts`) agree on: the ports it
- * provides, and the requests of the control link. Types only, so both sides can import it.
+ * provides, and the requests of the control link (`@lifeline/test-utils/page`). Types only, so
+ * both sides can import it.
  */
 
 /** Ports on 127.0.0.1 of what `globalSetup.ts` started, each bound to port 0. */
@@ -52,16 +53,6 @@ export interface ControlResults {
     readonly bytesToClient: number
   }
 }
-
-export type ControlOp = ControlRequest['op']
-
-/** One frame from the page: a request and the id its reply carries. */
-export type ControlFrame = ControlRequest & { readonly id: number }
-
-/** One frame to the page. */
-export type ControlReply =
-  | { readonly id: number; readonly ok: true; readonly result: ControlResults[ControlOp] }
-  | { readonly id: number; readonly ok: false; readonly error: string }
 
 declare module 'vitest' {
   interface ProvidedContext {

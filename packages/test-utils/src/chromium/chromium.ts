@@ -32,7 +32,7 @@ export function chromiumPath(): string {
 export function assertChromium(path = chromiumPath()): void {
   if (isExecutable(path)) return
   throw new Error(
-    `The core-browser tests need Chromium, and there is no executable at ${path}. ` +
+    `The Chromium tests need Chromium, and there is no executable at ${path}. ` +
       'Install it with `apt-get install -y chromium`, or set CHROMIUM_PATH to a Chromium ' +
       'executable.',
   )
