@@ -9,6 +9,7 @@ export default defineConfig({
       'packages/react/vitest.react18.config.ts',
       'packages/react/vitest.browser.config.ts',
       'examples/react-chat/vitest.config.ts',
+      'packages/browser/vitest.browser.config.ts',
     ],
   },
 })

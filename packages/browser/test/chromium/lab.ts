@@ -1,0 +1,97 @@
+/**
+ * The script of `/lab.html`, a top-level page for the tests a vitest iframe cannot host (offline
+ * for a whole browser context, the back/forward cache, a frozen page). The tests drive it from
+ * Node with Playwright (`commands.ts`) and read `window.lab`.
+ */
+import type { Client, Clock } from '@lifeline/core'
+import { createClient as createCoreClient } from '@lifeline/core'
+import { createClient } from '../../src/index.js'
+import type { LabSchema } from './servers.js'
+
+interface LabOptions {
+  readonly url: string
+  readonly run: string
+  readonly heartbeat?: { intervalMs: number; timeoutMs: number }
+  /** Timers run late, at the next multiple of this (as Chromium's for a hidden page). */
+  readonly timerAlignMs?: number
+  readonly retry?: { initialDelayMs: number; maxDelayMs: number }
+  /** `false`: core's client alone, without the preset. */
+  readonly preset?: boolean
+}
+
+/** A clock whose timers fire at the next multiple of `alignMs`, wall-clock time untouched. */
+const alignedClock = (alignMs: number): Clock => ({
+  now: () => Date.now(),
+  setTimeout: (callback, delayMs) => {
+    const due = Date.now() + delayMs
+    return setTimeout(callback, Math.ceil(due / alignMs) * alignMs - Date.now())
+  },
+  clearTimeout: (handle) => clearTimeout(handle as number),
+})
+
+const log: string[] = []
+const received: number[] = []
+let client: Client<LabSchema> | undefined
+let run = ''
+const attempts = { count: 0 }
+const events: Record<string, number> = {}
+
+for (const type of ['pagehide', 'pageshow'] as const) {
+  addEventListener(type, (event) => log.push(`${type}:${event.persisted}`))
+}
+for (const type of ['visibilitychange', 'freeze', 'resume']) {
+  document.addEventListener(type, () => log.push(`${type}:${document.visibilityState}`))
+}
+
+const lab = {
+  log,
+  received,
+  attempts,
+  events,
+  connect(options: LabOptions): void {
+    run = options.run
+    client = (options.preset === false ? createCoreClient<LabSchema> : createClient<LabSchema>)({
+      url: options.url,
+      heartbeat: options.heartbeat ?? false,
+      socket: {
+        ...(options.retry ?? { initialDelayMs: 20, maxDelayMs: 100 }),
+        ...(options.timerAlignMs && { clock: alignedClock(options.timerAlignMs) }),
+      },
+    })
+    client.on('said', (data) => {
+      if (data.run === run) received.push(data.n)
+    })
+    client.events.on('statechange', (state) => log.push(`state:${state.status}`))
+    client.events.on('error', (error) => {
+      log.push(`error:${error.code}`)
+      events[error.code] = Date.now()
+    })
+    client.socket.addEventListener('connecting', () => attempts.count++)
+    client.socket.addEventListener('close', (event) => {
+      log.push(`close:${event.code}:${event.reason}`)
+      events[`close:${event.code}`] = Date.now()
+    })
+    client.socket.addEventListener('open', () => (events.open = Date.now()))
+  },
+  send(from: number, to: number): void {
+    for (let n = from; n <= to; n++) client?.send('say', { run, n })
+  },
+  status(): string {
+    return client?.state.status ?? 'none'
+  },
+  unacked(): number {
+    return client?.unacked ?? -1
+  },
+  notRestoredReasons(): unknown {
+    const [entry] = performance.getEntriesByType('navigation') as (PerformanceNavigationTiming & {
+      notRestoredReasons?: unknown
+    })[]
+    return entry?.notRestoredReasons ?? null
+  },
+  close(): void {
+    client?.close()
+  },
+}
+
+Object.assign(window, { lab })
+export type Lab = typeof lab
