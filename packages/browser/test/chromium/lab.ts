@@ -43,7 +43,16 @@ for (const type of ['visibilitychange', 'freeze', 'resume']) {
   document.addEventListener(type, () => log.push(`${type}:${document.visibilityState}`))
 }
 
+/** The longest time the page's timers were held back: a stopped page shows here. */
+const timers = { longestGapMs: 0 }
+let lastTick = Date.now()
+setInterval(() => {
+  timers.longestGapMs = Math.max(timers.longestGapMs, Date.now() - lastTick)
+  lastTick = Date.now()
+}, 50)
+
 const lab = {
+  timers,
   log,
   received,
   attempts,

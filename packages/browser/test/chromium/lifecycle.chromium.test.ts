@@ -103,3 +103,53 @@ it('control: with core alone, the browser kills the link in the cache; restored,
   expect(restored).toEqual(expect.arrayContaining(['error:CONNECTION_ERROR', 'close:1006:']))
   expect(log).not.toContain('close:1000:page hidden')
 })
+
+const heartbeat = { intervalMs: 400, timeoutMs: 200 }
+
+it('a page stopped for 2 s through the DevTools protocol keeps its live link', async () => {
+  await control()
+  await openLab({ heartbeat })
+  await lab('lab.send(1, 5)')
+  await labUntil('lab.received.length === 5', 'the first 5 echoed')
+  const resumedAt = await commands.labPause(2_000)
+  expect(await lab<number>('lab.timers.longestGapMs')).toBeGreaterThanOrEqual(1_500)
+  await lab('lab.send(6, 10)')
+  await labUntil('lab.received.length === 10', 'echoes after the freeze')
+  // Two heartbeat windows after the freeze, the link is the same one: nothing was taken for dead.
+  await until(async () => Date.now() - resumedAt > 2 * 600, 'two heartbeat windows')
+  const log = await lab<string[]>('lab.log')
+  expect(log.filter((event) => /^(error|close)/.test(event))).toEqual([])
+  expect(await lab<string>('lab.status()')).toBe('open')
+})
+
+it('detects a half-open link with timers throttled to 1 s, and measures it', async () => {
+  const link = await control()
+  // Timers fire on the next whole second, as Chromium's do in a hidden page; a live link stays.
+  await openLab({ heartbeat, timerAlignMs: 1_000 })
+  await new Promise((resolve) => setTimeout(resolve, 2_100))
+  expect(await lab<string[]>('lab.log')).not.toContain('error:HEARTBEAT_TIMEOUT')
+  await lab('lab.send(1, 1)')
+  await labUntil('lab.received.length === 1', 'an echo')
+  const lastFrameAt = Date.now()
+  await link.request({ op: 'blackhole', on: true })
+  await labUntil(`'HEARTBEAT_TIMEOUT' in lab.events`, 'the half-open link detected', 5_000)
+  const detectionMs = (await lab<number>('lab.events.HEARTBEAT_TIMEOUT')) - lastFrameAt
+  // The window (600 ms), plus up to two late timers (the ping's, the verdict's): 2.6 s.
+  expect(detectionMs).toBeGreaterThanOrEqual(600)
+  expect(detectionMs).toBeLessThanOrEqual(2_600 + 400)
+  console.info(
+    `half-open link, timers throttled to 1 s: detected in ${detectionMs} ms (window 600 ms)`,
+  )
+})
+
+it('detects a link that died while the page was stopped, soon after it runs again', async () => {
+  const link = await control()
+  await openLab({ heartbeat })
+  await link.request({ op: 'blackhole', on: true })
+  const resumedAt = await commands.labPause(2_000)
+  expect(await lab<number>('lab.timers.longestGapMs')).toBeGreaterThanOrEqual(1_500)
+  await labUntil(`'HEARTBEAT_TIMEOUT' in lab.events`, 'the half-open link detected')
+  const detectionMs = (await lab<number>('lab.events.HEARTBEAT_TIMEOUT')) - resumedAt
+  expect(detectionMs).toBeLessThanOrEqual(600 + 400)
+  console.info(`half-open link, page stopped 2 s: detected ${detectionMs} ms after it ran again`)
+})
