@@ -62,17 +62,14 @@ export function resolveLimits(options: CodecLimits | undefined): ResolvedLimits 
 /**
  * True when a text frame is over `maxBytes` UTF-8 bytes. Each UTF-16 unit is 1 to 3 bytes, so
  * the exact count is only needed when `length` and `3 * length` straddle the limit (frames of
- * 349,526 to 1,048,576 units by default). Then the runtime counts: `Buffer.byteLength` where there
- * is one (Node, Bun, Deno: no copy), else `TextEncoder`, whose copy costs less than a count in JS.
- * Both count a lone surrogate as the 3 bytes of U+FFFD, as every UTF-8 encoder writes it.
+ * 349,526 to 1,048,576 units by default). Then `TextEncoder` counts, whose copy costs less than a
+ * count in JS; it is on every platform (Node's `Buffer.byteLength` would spare the copy, but
+ * would put Node-only code in every browser bundle for a path that large frames alone take). It
+ * counts a lone surrogate as the 3 bytes of U+FFFD, as every UTF-8 encoder writes it.
  */
 export function textExceeds(text: string, maxBytes: number): boolean {
   const length = text.length
   return (
-    length > maxBytes ||
-    (length * 3 > maxBytes &&
-      (typeof Buffer === 'function'
-        ? Buffer.byteLength(text)
-        : new TextEncoder().encode(text).length) > maxBytes)
+    length > maxBytes || (length * 3 > maxBytes && new TextEncoder().encode(text).length > maxBytes)
   )
 }
