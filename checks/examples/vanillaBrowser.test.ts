@@ -1,0 +1,58 @@
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { chromium } from 'playwright'
+import { assertChromium, chromiumPath } from '@lifeline/test-utils/chromium'
+import { afterEach, expect, it } from 'vitest'
+import { startExample } from '../../examples/vanilla-browser/server.js'
+import { root } from '../readme/compile.js'
+
+/** Where the screenshots are saved (while the server is down, and after); git ignores it. */
+const artifacts = join(root, 'artifacts')
+
+const cleanups: (() => Promise<unknown>)[] = []
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+it('runs examples/vanilla-browser in Chromium: echoes, and rides out a server restart', async () => {
+  assertChromium()
+  const example = await startExample({ port: 0, downMs: 1_000 })
+  cleanups.push(() => example.close())
+  const browser = await chromium.launch({
+    executablePath: chromiumPath(),
+    args: ['--headless', '--no-sandbox', '--disable-gpu'],
+  })
+  cleanups.push(() => browser.close())
+  const page = await browser.newPage()
+  await page.goto(example.url)
+  const state = page.locator('#state')
+  const say = async (text: string) => {
+    await page.fill('#text', text)
+    await page.press('#text', 'Enter')
+  }
+  const echoes = () => page.locator('#messages li').allTextContents()
+
+  await page.waitForSelector('#state[data-status="open"]')
+  await say('hello')
+  await page.waitForSelector('#messages li:has-text("hello")')
+
+  await page.click('#restart')
+  await page.waitForSelector('#state:not([data-status="open"])')
+  const shownWhileDown = await state.textContent()
+  await say('sent while the server was down')
+  mkdirSync(artifacts, { recursive: true })
+  await page.screenshot({ path: join(artifacts, 'vanilla-browser-down.png') })
+  await page.waitForSelector('#state[data-status="open"]', { timeout: 10_000 })
+  await page.waitForSelector('#messages li:has-text("sent while the server was down")')
+  await say('after the restart')
+  await page.waitForSelector('#messages li:has-text("after the restart")')
+
+  expect(shownWhileDown).toMatch(/^(reconnecting in \d+ ms|connecting)/)
+  expect(await state.textContent()).toBe('connected (session resumed)')
+  expect((await echoes()).map((line) => line.replace(/^\S+ /, ''))).toEqual([
+    'hello',
+    'sent while the server was down',
+    'after the restart',
+  ])
+  await page.screenshot({ path: join(artifacts, 'vanilla-browser.png') })
+})

@@ -1,0 +1,56 @@
+/**
+ * The page: plain DOM, no framework, on the browser preset. The server bundles this file for
+ * the browser when it starts (see `server.ts`).
+ */
+import { createClient } from '@lifeline/browser'
+import type { ClientState } from '@lifeline/core'
+import type { EchoSchema } from './schema.js'
+
+const element = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
+const form = element<HTMLFormElement>('say')
+const input = element<HTMLInputElement>('text')
+const messages = element<HTMLOListElement>('messages')
+const state = element<HTMLSpanElement>('state')
+const restart = element<HTMLButtonElement>('restart')
+
+const client = createClient<EchoSchema>({
+  url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`,
+})
+
+function describe(current: ClientState): string {
+  switch (current.status) {
+    case 'open':
+      return current.resumed ? 'connected (session resumed)' : 'connected'
+    case 'reconnecting':
+      return `reconnecting in ${Math.round(current.delayMs)} ms (closed with ${current.closeCode})`
+    case 'connecting':
+      return navigator.onLine ? `connecting (attempt ${current.attempt})` : 'offline: waiting'
+    default:
+      return current.status
+  }
+}
+
+function show(current: ClientState): void {
+  state.textContent = describe(current)
+  state.dataset.status = current.status
+}
+
+show(client.state)
+client.subscribe(() => show(client.state))
+addEventListener('offline', () => show(client.state))
+
+client.on('echo', ({ text, at }) => {
+  const item = document.createElement('li')
+  item.textContent = `${at} ${text}`
+  messages.append(item)
+})
+
+form.addEventListener('submit', (event) => {
+  event.preventDefault()
+  if (input.value === '') return
+  // Sent now, or kept and sent on the next connection: the server sees each message once.
+  client.send('say', { text: input.value })
+  input.value = ''
+})
+
+restart.addEventListener('click', () => void fetch('/restart', { method: 'POST' }))

@@ -1,0 +1,92 @@
+/**
+ * The example's server: one Node `http` server for the page and, on `/ws`, a Lifeline server
+ * that echoes what it is told. `POST /restart` closes the Lifeline server (clients are told
+ * 1012), leaves `/ws` down for `downMs`, and starts a new one on the same session store, so
+ * every page resumes its session and what it sent meanwhile arrives once.
+ */
+import { readFile } from 'node:fs/promises'
+import { createServer as createHttpServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import { build } from 'esbuild'
+import { createMemorySessionStore, createServer } from '@lifeline/server'
+import type { LifelineServer } from '@lifeline/server'
+import type { EchoSchema } from './schema.js'
+
+export interface ExampleOptions {
+  /** `0` picks a free port. @default 8080 */
+  readonly port?: number
+  /** How long a restart leaves `/ws` down. @default 2000 */
+  readonly downMs?: number
+}
+
+export interface Example {
+  readonly url: string
+  /** Resolves when the Lifeline server is back. */
+  restart(): Promise<void>
+  close(): Promise<void>
+}
+
+const file = (name: string) => fileURLToPath(new URL(name, import.meta.url))
+
+export async function startExample({ port = 8080, downMs = 2_000 }: ExampleOptions = {}) {
+  const html = await readFile(file('index.html'), 'utf8')
+  // The page's script, bundled for the browser as an application's build would.
+  const bundle = await build({
+    entryPoints: [file('page.ts')],
+    bundle: true,
+    minify: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    write: false,
+    logLevel: 'error',
+  })
+  const script = bundle.outputFiles[0]?.text ?? ''
+  const store = createMemorySessionStore()
+  let lifeline: LifelineServer<EchoSchema> | undefined
+  let restarting: Promise<void> | undefined
+
+  const http = createHttpServer((request, response) => {
+    if (request.method === 'POST' && request.url === '/restart') {
+      void restart()
+      response.writeHead(202).end()
+    } else if (request.url === '/page.js') {
+      response.writeHead(200, { 'content-type': 'text/javascript' }).end(script)
+    } else {
+      response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html)
+    }
+  })
+
+  const start = async () => {
+    const server = createServer<EchoSchema>({ server: http, path: '/ws', store })
+    server.on('connection', (peer) => {
+      peer.on('say', ({ text }) => {
+        peer.send('echo', { text, at: new Date().toISOString().slice(11, 19) })
+      })
+    })
+    await server.ready
+    lifeline = server
+  }
+
+  const restart = () =>
+    (restarting ??= (async () => {
+      await lifeline?.close()
+      lifeline = undefined
+      await new Promise((resolve) => setTimeout(resolve, downMs))
+      await start()
+    })().finally(() => (restarting = undefined)))
+
+  await new Promise<void>((resolve) => http.listen(port, '127.0.0.1', resolve))
+  await start()
+  const example: Example = {
+    url: `http://127.0.0.1:${(http.address() as AddressInfo).port}/`,
+    restart,
+    async close() {
+      await restarting
+      await lifeline?.close()
+      await new Promise<void>((resolve) => http.close(() => resolve()))
+    },
+  }
+  return example
+}
