@@ -53,6 +53,19 @@ const entries: Entry[] = [
     over: 'typed client + JSON codec',
     maxAddedBytes: 1_500,
   },
+  {
+    name: '`@lifeline/browser` `ReconnectingWebSocket`',
+    source: "export { ReconnectingWebSocket } from '@lifeline/browser'",
+    over: '`ReconnectingWebSocket`',
+    maxAddedBytes: 500,
+  },
+  {
+    name: '`@lifeline/browser` client + JSON codec',
+    source:
+      "export { createClient } from '@lifeline/browser'\nexport { json } from '@lifeline/codec'",
+    over: 'typed client + JSON codec',
+    maxAddedBytes: 500,
+  },
   { name: 'JSON codec alone', source: "export { json } from '@lifeline/codec'" },
   { name: 'msgpack codec', source: "export { msgpack } from '@lifeline/codec/msgpack'" },
   { name: 'peer: partysocket', source: "export { WebSocket } from 'partysocket'" },
