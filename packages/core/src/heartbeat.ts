@@ -64,7 +64,8 @@ export interface HeartbeatHooks<Owner> {
  * next tick, and ticks come every tenth of the shorter period, so detection lands within
  * `intervalMs + timeoutMs` plus at most a fifth of the shorter period (under 10 %). Decisions
  * use `clock.now()`, never a count of ticks, so throttled timers (background tabs, a sleeping
- * laptop) can delay a check but not fool it.
+ * laptop) can delay a check but not fool it; a check that ran late confirms a death at the next
+ * one, so frames held back with the timer are read first (one more late tick, at worst).
  */
 export class HeartbeatMonitor<Owner = unknown> {
   /** Set by the owner on every inbound frame. */
@@ -76,6 +77,9 @@ export class HeartbeatMonitor<Owner = unknown> {
   readonly #hooks: HeartbeatHooks<Owner>
   #lastSeenAt = 0
   #lastPingAt = -Infinity
+  #lastCheckAt = 0
+  /** The last check found the link dead, but ran late: the next one confirms it. */
+  #suspect = false
   #running = false
 
   constructor(options: HeartbeatOptions, clock: Clock, owner: Owner, hooks: HeartbeatHooks<Owner>) {
@@ -92,8 +96,9 @@ export class HeartbeatMonitor<Owner = unknown> {
     const stepMs = Math.max(1, Math.min(intervalMs, timeoutMs) / 10)
     this.#running = true
     this.seen = false
-    this.#lastSeenAt = clock.now()
+    this.#lastSeenAt = this.#lastCheckAt = clock.now()
     this.#lastPingAt = -Infinity
+    this.#suspect = false
     let ticker = tickers.get(clock)
     if (ticker === undefined) tickers.set(clock, (ticker = { monitors: new Set(), stepMs }))
     ticker.monitors.add(this)
@@ -124,6 +129,10 @@ export class HeartbeatMonitor<Owner = unknown> {
   check(now: number): void {
     const { intervalMs = heartbeatDefaults.intervalMs, timeoutMs = heartbeatDefaults.timeoutMs } =
       this.#options
+    // Checks come every tenth of the shorter period; a gap of more than two steps means the
+    // timer ran late: the page was frozen or throttled, or the machine slept.
+    const late = now - this.#lastCheckAt > Math.min(intervalMs, timeoutMs) / 5
+    this.#lastCheckAt = now
     if (this.seen) {
       this.seen = false
       this.#lastSeenAt = now
@@ -136,9 +145,19 @@ export class HeartbeatMonitor<Owner = unknown> {
       quietMs >= intervalMs + timeoutMs &&
       (this.#options.ping === undefined || (pinged && now - this.#lastPingAt >= timeoutMs))
     ) {
+      // A late timer may run before the frames that arrived while it was held back (a pong
+      // waiting in the network stack as a page thaws or a machine wakes): it only suspects the
+      // link, and the next check, which those frames will have reached, confirms.
+      if (late && !this.#suspect) {
+        this.#suspect = true
+        return
+      }
       this.stop()
       this.#hooks.dead(this.#owner)
-    } else if (quietMs >= intervalMs && !pinged) this.#ping(now)
+      return
+    }
+    this.#suspect = false
+    if (quietMs >= intervalMs && !pinged) this.#ping(now)
   }
 
   #ping(now: number): void {

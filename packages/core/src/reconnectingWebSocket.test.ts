@@ -1068,10 +1068,38 @@ describe('heartbeat', () => {
       }
     }
     expect(fake.sent.filter((data) => data === 'ping')).toHaveLength(3)
-    // Unanswered, the late ping fails the link at the next check.
+    // Unanswered, the late ping fails the link: suspected at the next check, which ran late,
+    // and found dead at the one after.
     throttled.advance(60_000)
     expect(fake.sent.at(-1)).toBe('ping')
     throttled.advance(60_000)
+    expect(socket.readyState).toBe(socket.OPEN)
+    throttled.advance(60_000)
+    expect(socket.state.status).toBe('reconnecting')
+    socket.close()
+  })
+
+  it('reads what a late timer held back before it judges the link, and still finds a dead one', () => {
+    const socket = create({ heartbeat })
+    const fake = FakeWebSocket.last
+    fake.accept()
+    clock.advance(1_000)
+    expect(fake.sent).toEqual(['ping'])
+    // The page is frozen (or the machine sleeps) with the ping out. Its pong arrives meanwhile
+    // and waits to be read; when the page runs again, the overdue check may run first.
+    clock.jump(60_000)
+    clock.advance(0)
+    expect(socket.readyState).toBe(socket.OPEN)
+    fake.receive('pong')
+    clock.advance(100)
+    expect(socket.readyState).toBe(socket.OPEN)
+    // Frozen again, with no answer this time: found at the check after the late one.
+    clock.advance(1_000)
+    expect(fake.sent).toEqual(['ping', 'ping'])
+    clock.jump(60_000)
+    clock.advance(0)
+    expect(socket.readyState).toBe(socket.OPEN)
+    clock.advance(50)
     expect(socket.state.status).toBe('reconnecting')
     socket.close()
   })

@@ -134,9 +134,11 @@ it('detects a half-open link with timers throttled to 1 s, and measures it', asy
   await link.request({ op: 'blackhole', on: true })
   await labUntil(`'HEARTBEAT_TIMEOUT' in lab.events`, 'the half-open link detected', 5_000)
   const detectionMs = (await lab<number>('lab.events.HEARTBEAT_TIMEOUT')) - lastFrameAt
-  // The window (600 ms), plus up to two late timers (the ping's, the verdict's): 2.6 s.
+  // With a check a second, four checks at most: the one that reads the last frame, the one
+  // that pings, the one that suspects the link (it ran late) and the one that confirms. 4 s,
+  // and a second of slack for a loaded machine.
   expect(detectionMs).toBeGreaterThanOrEqual(600)
-  expect(detectionMs).toBeLessThanOrEqual(2_600 + 400)
+  expect(detectionMs).toBeLessThanOrEqual(5_000)
   console.info(
     `half-open link, timers throttled to 1 s: detected in ${detectionMs} ms (window 600 ms)`,
   )

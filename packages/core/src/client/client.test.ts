@@ -597,7 +597,12 @@ describe('state, heartbeat and events', () => {
   it('refuses a bad close() at the call and stays as it was', () => {
     const client = create()
     welcome()
-    for (const [code, reason] of [[1001, ''], [1005, ''], [5000, ''], [1000, 'é'.repeat(62)]]) {
+    for (const [code, reason] of [
+      [1001, ''],
+      [1005, ''],
+      [5000, ''],
+      [1000, 'é'.repeat(62)],
+    ]) {
       expect(() => client.close(code as number, reason as string)).toThrow(
         expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
       )
