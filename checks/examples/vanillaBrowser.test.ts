@@ -16,7 +16,7 @@ afterEach(async () => {
 
 it('runs examples/vanilla-browser in Chromium: echoes, and rides out a server restart', async () => {
   assertChromium()
-  const example = await startExample({ port: 0, downMs: 1_000 })
+  const example = await startExample({ port: 0, downMs: 500 })
   cleanups.push(() => example.close())
   const browser = await chromium.launch({
     executablePath: chromiumPath(),
