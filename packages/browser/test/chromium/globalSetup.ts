@@ -98,7 +98,7 @@ class RestartableServer {
         peer.send('said', { run, n })
       })
     })
-    server.handle('ping', () => 'pong')
+    server.handle('ping', () => 'pong' as const)
     await server.ready
     this.#server = server
   }
