@@ -1,14 +1,15 @@
 /**
  * Browser test of `@lifeline/react` (project `react-browser`): `test/browser/*.browser.test.tsx`
- * render with React 19 in Debian's headless Chromium (the one `@lifeline/core`'s browser tests
- * use, found the same way; never a downloaded one), against a real `@lifeline/server` that
+ * render with React 19 in Debian's headless Chromium (`@lifeline/test-utils/chromium`, as every
+ * Chromium test; never a downloaded one), against a real `@lifeline/server` that
  * `test/browser/globalSetup.ts` starts on 127.0.0.1 port 0 and restarts on the page's request.
  *
  * Run alone with `pnpm vitest run --project react-browser` (after `pnpm build`).
  */
-import { playwright } from '@vitest/browser-playwright'
 import { defineProject } from 'vitest/config'
-import { chromiumPath } from '../core/test/browser/chromium.js'
+// By path: vitest loads config files natively, and cannot import a workspace package's
+// TypeScript source through its exports as tests do.
+import { chromiumBrowser } from '../test-utils/src/chromium/project.js'
 
 export default defineProject({
   test: {
@@ -17,26 +18,6 @@ export default defineProject({
     globalSetup: ['test/browser/globalSetup.ts'],
     // Every wait has its own bound (up to 10 s, for a restart under load).
     testTimeout: 20_000,
-    browser: {
-      enabled: true,
-      headless: true,
-      screenshotFailures: false,
-      provider: playwright({
-        launchOptions: {
-          executablePath: chromiumPath(),
-          args: [
-            '--headless',
-            '--no-sandbox',
-            '--disable-gpu',
-            '--disable-quic',
-            '--no-first-run',
-            '--disable-background-networking',
-            '--disable-component-update',
-            '--disable-sync',
-          ],
-        },
-      }),
-      instances: [{ browser: 'chromium' }],
-    },
+    browser: chromiumBrowser(),
   },
 })

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright'
 import type { Browser, Page } from 'playwright'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { chromiumPath } from '../../../packages/core/test/browser/chromium.js'
+import { chromiumPath } from '../../../packages/test-utils/src/chromium/chromium.js'
 import { startChatServer } from '../server.js'
 import type { ChatServer } from '../server.js'
 

@@ -2,7 +2,7 @@ import { createMemorySessionStore, createServer } from '@lifeline/server'
 import type { LifelineServer } from '@lifeline/server'
 import { startWsServer } from '@lifeline/test-utils'
 import type { TestProject } from 'vitest/node'
-import { assertChromium } from '../../../core/test/browser/chromium.js'
+import { assertChromium } from '@lifeline/test-utils/chromium'
 import type { Echo } from './schema.js'
 
 /**
