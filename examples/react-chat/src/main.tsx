@@ -1,16 +1,16 @@
 import { StrictMode } from 'react'
 import { createRoot } from 'react-dom/client'
-import { createClient } from '@lifeline/core'
+import { createClient } from '@lifeline/browser'
 import { LifelineProvider } from '@lifeline/react'
 import { App } from './App.js'
 import type { ChatSchema } from './schema.js'
 
-// The browser's own WebSocket through core's `createClient`; `@lifeline/browser` (online and
-// offline events, page visibility) can take its place once it is released.
+// The browser preset: the page's own WebSocket, no attempts while offline, a link checked at once
+// when the page is shown again, and a clean close and resume around the back/forward cache.
 const client = createClient<ChatSchema>({
   url: () => `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/chat`,
   startClosed: true,
-  socket: { WebSocket, maxDelayMs: 5_000 },
+  socket: { maxDelayMs: 5_000 },
 })
 
 const params = new URLSearchParams(location.search)
