@@ -6,6 +6,8 @@
 // 25 ms; prints `{ port }` once listening and, when the parent lets it go, the samples and the
 // counters as its last line.
 //   usage: server.ts <outboundHighWaterBytes> <maxOutboundBytes> <replayLimitBytes>
+import { writeFileSync } from 'node:fs'
+import { Session as InspectorSession } from 'node:inspector'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { createServer } from '@lifeline/server'
 import type { RpcMethod } from '@lifeline/core'
@@ -53,9 +55,23 @@ setInterval(() => {
   loopDelay.reset()
 }, 25)
 
+// `ABUSE_PROFILE=prefix`: a CPU profile (`prefix.<pid>.cpuprofile`) of the server for the whole run (open it in DevTools).
+const profile = process.env.ABUSE_PROFILE
+const inspector = profile === undefined ? undefined : new InspectorSession()
+if (inspector !== undefined) {
+  inspector.connect()
+  inspector.post('Profiler.enable')
+  inspector.post('Profiler.start')
+}
+
 await server.ready
 announce({ port: server.port })
 exitWithParent(() => {
+  // The in-thread inspector session answers synchronously.
+  inspector?.post('Profiler.stop', (error, result) => {
+    if (error === null && profile !== undefined)
+      writeFileSync(`${profile}.${process.pid}.cpuprofile`, JSON.stringify(result.profile))
+  })
   const { readsPaused, slowConsumers, protocolErrors, sessionsCreated, sessions } = server.stats
   return {
     samples,

@@ -148,6 +148,7 @@ export class Connection<S extends Schema, User> implements Link {
         slowConsumer: (unsent, unacked) => this.closeSlowConsumer(unsent, unacked),
       },
       options,
+      this.context.turns,
     )
     socket.on('message', this.onMessage)
     socket.on('close', this.onClose)
@@ -237,6 +238,10 @@ export class Connection<S extends Schema, User> implements Link {
     // is terminated instead (it would have `ws` parse all it sent meanwhile, for nothing).
     if (this.output.readsPaused && code !== protocolCloseCodes.slowConsumer) this.socket.resume()
     dropUnanswered(this.socket, this.context.options.closeTimeoutMs)
+    if (code === protocolCloseCodes.slowConsumer && this.session?.link === this) {
+      // Its output waits for a client that does not read; dropped sooner if it comes back.
+      this.session.lingering = this
+    }
     this.detachSession(code, reason)
   }
 
@@ -361,6 +366,7 @@ export class Connection<S extends Schema, User> implements Link {
   private readonly onClose = (code: number, reason: Buffer): void => {
     this.state = 'closed'
     this.stopTimers()
+    if (this.session?.lingering === this) this.session.lingering = undefined
     this.detachSession(code, reason.toString())
     this.host.closed(this)
     this.resolveClosed()

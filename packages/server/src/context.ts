@@ -7,6 +7,7 @@ import type { Peer } from './peer.js'
 import type { Rooms } from './rooms.js'
 import type { Session } from './session.js'
 import type { StatsCounter } from './stats.js'
+import type { Turns } from './turns.js'
 
 /** An RPC method's implementation, as the server stores it. */
 export type MethodImplementation<S extends Schema, User> = (
@@ -20,6 +21,8 @@ export interface ServerContext<S extends Schema, User> {
   readonly counters: Record<StatsCounter, number>
   readonly rooms: Rooms<Session<S, User>>
   readonly methods: ReadonlyMap<string, MethodImplementation<S, User>>
+  /** The output of busy connections, shared out turn by turn. */
+  readonly turns: Turns
   /** The limits per client address and in all; `undefined` when they are off. */
   readonly limits: AddressLimits<Session<S, User>> | undefined
   /** True from the start of `close()`. */

@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream'
 import type { ReliableStream } from '@lifeline/core/protocol'
 import type { RawData, WebSocket } from 'ws'
+import type { Turns } from './turns.js'
 
 /** What the output bound needs of its connection. */
 export interface OutputBoundHost {
@@ -25,13 +26,6 @@ export interface OutputLimits {
 }
 
 /**
- * The output one connection may make the server write before the others' events are handled.
- * Measured with the abuse benchmark (bench/README.md): 64 KiB held the good clients' p99 at
- * 70 ms where 256 KiB held it at 173 ms.
- */
-const turnBytes = 64 * 1024
-
-/**
  * Bounds what one connection makes the server produce (PROTOCOL.md, section 9): past
  * `outboundHighWaterBytes` unsent, its frames are not read until the output drains; past
  * `maxOutboundBytes` unsent or unacknowledged, or once its replay buffer overflowed while it
@@ -51,12 +45,16 @@ export class OutputBound {
    * on top of `maxOutboundBytes` for this connection.
    */
   private handshakeBytes = 0
-  /** Output written since this connection last let the others go first. */
-  private sinceYield = 0
+  /** Output written in turn `turn` (of `turns`) for this connection. */
+  private turnBytes = 0
+  private turn = -1
+  /** The last turn in which this connection waited in line. */
+  private waited = -2
 
   constructor(
     private readonly host: OutputBoundHost,
     private readonly limits: OutputLimits,
+    private readonly turns: Turns,
   ) {}
 
   /** Bytes written to the socket and not sent yet: the transport's and `ws`'s own. */
@@ -66,9 +64,21 @@ export class OutputBound {
 
   /** After each frame written, of about `size` bytes. */
   written(size: number): void {
-    // Past `turnBytes` of output (the kernel takes megabytes at once on a fast link), reading
-    // waits for the next turn: one connection's burst of requests must not hold everyone up.
-    if ((this.sinceYield += size) > turnBytes) this.yieldTurn()
+    const turns = this.turns
+    turns.charge(size)
+    if (this.turn !== turns.turn) {
+      this.turn = turns.turn
+      this.turnBytes = 0
+    }
+    // Past its share of a turn (the kernel takes megabytes at once on a fast link), reading
+    // waits in line: one connection's burst of requests must not hold everyone up. So does a
+    // connection that waited in line just before, once the turn's budget is spent.
+    if (
+      (this.turnBytes += size) > turns.connectionBytes ||
+      (turns.spentOut && this.waited >= turns.turn - 1)
+    ) {
+      this.yieldTurn()
+    }
     const unsent = this.host.socket.bufferedAmount
     const stream = this.host.stream()
     const unacked = stream === undefined ? 0 : stream.unackedBytes
@@ -88,11 +98,14 @@ export class OutputBound {
     if (unsent > this.limits.outboundHighWaterBytes) this.backlogged(unsent, 0)
   }
 
-  /** Calls `callback` once the transport has drained; in the next turn if it need not drain. */
+  /**
+   * Calls `callback` once the transport has drained, or when this connection's turn comes if
+   * it need not drain.
+   */
   whenDrained(callback: () => void): void {
     const transport = this.host.transport
     if (transport.writableNeedDrain) transport.once('drain', callback)
-    else setImmediate(callback)
+    else this.turns.defer(callback)
   }
 
   /** Keeps a frame that arrived while reading is paused; false if it may be handled now. */
@@ -125,11 +138,11 @@ export class OutputBound {
   }
 
   private yieldTurn(): void {
-    this.sinceYield = 0
     if (this.readsPaused || !this.host.isOpen()) return
+    this.waited = this.turns.turn
     this.readsPaused = true
     this.host.socket.pause()
-    setImmediate(this.onDrain)
+    this.turns.defer(this.onDrain)
   }
 
   private readonly onDrain = (): void => {

@@ -32,6 +32,7 @@ import { Rooms } from './rooms.js'
 import type { Session } from './session.js'
 import { SessionRegistry } from './sessions.js'
 import { createCounters, type ServerStats } from './stats.js'
+import { Turns } from './turns.js'
 import { originAllowed, pathOf, refuseUpgrade } from './upgrade.js'
 
 /** Implements one RPC method: returns the response or a promise of it; a throw fails the call. */
@@ -103,6 +104,7 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
       rooms: this.rooms,
       methods: this.methods,
       limits: this.limits,
+      turns: new Turns(),
       isClosing: () => this.closing !== undefined,
       fire: (event, ...args) => this.fire(event, ...args),
       handlerError: (error, peer) => {

@@ -31,6 +31,8 @@ export interface Link {
   whenDrained(callback: () => void): void
   /** Closes the socket; an `errorCode` sends `$error` first. */
   close(code: number, reason: string, errorCode?: string): void
+  /** Drops the socket at once, without a closing handshake. */
+  terminate(): void
 }
 
 export interface SessionInit<User> {
@@ -71,6 +73,12 @@ export class Session<S extends Schema, User> implements Peer<S, User> {
   user: User
   /** The connection attached now, if any. */
   link: Link | undefined
+  /**
+   * The last connection closed as a slow consumer, while its socket waits for the client's
+   * close frame (up to `closeTimeoutMs`) with its unsent output. Dropped when the client comes
+   * back: it does not read that output, and its session resends what it needs.
+   */
+  lingering: Link | undefined
   /** The codec of the latest connection; checks what is sent while no connection is attached. */
   codec: Codec
   /**
@@ -88,6 +96,8 @@ export class Session<S extends Schema, User> implements Peer<S, User> {
    * in the stream behind the replay, so the client still gets everything in order.
    */
   private replayed: number | undefined
+  /** The paced replay waits for the client to acknowledge some of what it was resent. */
+  private replayAwaitsAck = false
   private readonly handlers = new Map<string, AnyHandler[]>()
   private readonly requests: PendingRequests
   /** The envelope the stream's `check` encoded, and its frame, for `transmit` to reuse. */
@@ -234,7 +244,13 @@ export class Session<S extends Schema, User> implements Peer<S, User> {
   /** Handles one inbound envelope of an attached connection. Throws a protocol violation. */
   receive(envelope: Envelope): void {
     const { t, s, a } = envelope
-    if (a !== undefined) this.stream.acknowledge(a)
+    if (a !== undefined) {
+      this.stream.acknowledge(a)
+      if (this.replayAwaitsAck) {
+        this.replayAwaitsAck = false
+        this.replayMore()
+      }
+    }
     if (t.charCodeAt(0) === 36 /* $ */) {
       this.control(envelope)
       return
@@ -248,19 +264,23 @@ export class Session<S extends Schema, User> implements Peer<S, User> {
 
   /** A connection takes the session over; `peerMax` is the `max` of its `$hello`. */
   attach(link: Link, user: User, peerMax: number): void {
+    this.dropLingering()
     this.link = link
     this.codec = link.codec
     this.peerMax = peerMax
     this.user = user
     this.expiresAt = Infinity
     this.replayed = undefined
+    this.replayAwaitsAck = false
   }
 
   /**
-   * After a resume's `$welcome`: resends what the client has not acknowledged, paced by the
-   * link's output bound (a turn writes up to the high-water mark, the rest follows in later
-   * turns as the output drains), so that one client's replay of megabytes does not hold every
-   * other client up.
+   * After a resume's `$welcome`: resends what the client has not acknowledged, paced so that
+   * one client's replay of megabytes neither holds every other client up nor makes the server
+   * write for a client that does not read: a connection's share of a turn at a time (see
+   * `Turns`), while the unsent output is under `outboundHighWaterBytes` (the rest follows as it
+   * drains), and while what was resent and not acknowledged is under `maxOutboundBytes` (the
+   * rest follows as the client acknowledges).
    */
   replay(ack: number): void {
     this.stream.acknowledge(ack)
@@ -273,6 +293,7 @@ export class Session<S extends Schema, User> implements Peer<S, User> {
     if (this.link !== link) return false
     this.link = undefined
     this.replayed = undefined
+    this.replayAwaitsAck = false
     this.stream.linkDown()
     this.requests.stopIfIdle()
     return true
@@ -282,6 +303,7 @@ export class Session<S extends Schema, User> implements Peer<S, User> {
   end(reason: SessionEndReason): void {
     if (this.ended) return
     this.ended = true
+    this.dropLingering()
     this.link = undefined
     this.stream.dispose()
     this.requests.rejectAll(closedMessage)
@@ -310,6 +332,12 @@ export class Session<S extends Schema, User> implements Peer<S, User> {
     }
   }
 
+  private dropLingering(): void {
+    const lingering = this.lingering
+    this.lingering = undefined
+    lingering?.terminate()
+  }
+
   /**
    * Encodes, numbers, keeps and (when attached) writes a reliable envelope. A frame over the
    * client's limit throws `MESSAGE_TOO_LARGE`, or with `report` is reported and skipped (false).
@@ -333,6 +361,8 @@ export class Session<S extends Schema, User> implements Peer<S, User> {
     } finally {
       this.preEncodedEnvelope = this.preEncoded = undefined
     }
+    // Kept behind a paced replay, it overflowed the buffer: the replay's guard closes the link.
+    if (stream.lossy && this.replayAwaitsAck) this.replayMore()
     return true
   }
 
@@ -352,23 +382,33 @@ export class Session<S extends Schema, User> implements Peer<S, User> {
     const from = this.replayed
     if (link === undefined || from === undefined || !link.writable) return
     const stream = this.stream
-    // Up to the high-water mark per turn: the kernel may take megabytes at once, for nothing
-    // if the client does not read, and meanwhile every other client waits.
-    let budget = this.context.options.outboundHighWaterBytes
-    const last = stream.resend(from, (bytes) => {
-      // An overflow meanwhile dropped envelopes not yet resent: stop short of the gap.
-      if (stream.lossy || budget <= 0 || !link.hasRoom()) return false
-      budget -= bytes
-      return true
-    })
-    // Closed meanwhile (a slow consumer): the next resume starts over.
-    if (this.link !== link || this.replayed === undefined) return
     if (stream.lossy) {
       // What was sent meanwhile overflowed the replay buffer before it could go out: the rest
       // has a gap, which the client must never see. It resumes to a reset.
       link.close(protocolCloseCodes.slowConsumer, 'slow consumer', 'SLOW_CONSUMER')
       return
     }
+    // A connection's share of a turn, within the turn's budget (see `Turns`): the kernel may
+    // take megabytes at once, for nothing if the client does not read, and meanwhile every
+    // other client waits.
+    const turns = this.context.turns
+    const unacknowledged = stream.bytesThrough(from)
+    let budget = Math.min(
+      turns.connectionBytes,
+      this.context.options.maxOutboundBytes - unacknowledged,
+    )
+    if (budget <= 0 && unacknowledged > 0) {
+      this.replayAwaitsAck = true
+      return
+    }
+    const last = stream.resend(from, (bytes) => {
+      // An overflow meanwhile dropped envelopes not yet resent: stop short of the gap.
+      if (stream.lossy || budget <= 0 || turns.spentOut || !link.hasRoom()) return false
+      budget -= bytes
+      return true
+    })
+    // Closed meanwhile (a slow consumer): the next resume starts over.
+    if (this.link !== link || this.replayed === undefined) return
     if (last < stream.lastSent) {
       this.replayed = last
       link.whenDrained(() => {

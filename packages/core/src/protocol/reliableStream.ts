@@ -141,6 +141,15 @@ export class ReliableStream {
     return this.#bytes
   }
 
+  /** Bytes of the kept envelopes numbered up to `s`, as `check` measured them. */
+  bytesThrough(s: number): number {
+    let bytes = 0
+    for (let i = this.#head; i < this.#kept.length && (this.#kept[i]?.s as number) <= s; i++) {
+      bytes += this.#sizes[i] as number
+    }
+    return bytes
+  }
+
   /** The `s` of the last envelope numbered. */
   get lastSent(): number {
     return this.#nextSeq - 1

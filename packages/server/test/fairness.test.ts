@@ -1,0 +1,196 @@
+import type { RpcMethod } from '@lifeline/core'
+import { expectNoEvent, useFixtures, waitFor } from '@lifeline/test-utils'
+import { afterEach, describe, expect, it } from 'vitest'
+import type { Peer } from '../src/index.js'
+import { turnDefaults } from '../src/turns.js'
+import { ProtocolClient, startServer, urlOf, type Frame } from './helpers.js'
+
+const fx = useFixtures(afterEach)
+
+const KiB = 1024
+
+interface Api {
+  server: { blob: string }
+  rpc: { big: RpcMethod<null, string> }
+}
+
+/** Sends `$ack`s for what `client` receives until it has `count` messages. */
+async function acknowledgeUntil(client: ProtocolClient, count: number): Promise<Frame[]> {
+  let acknowledged = 0
+  await waitFor(
+    () => {
+      const last = client.lastSeq()
+      if (last > acknowledged) {
+        client.send({ t: '$ack', a: last })
+        acknowledged = last
+      }
+      return client.messages().length >= count
+    },
+    { message: () => `${count} messages (have ${client.messages().length})` },
+  )
+  return client.messages()
+}
+
+describe('work per event-loop turn shared across connections', () => {
+  it('serves connections that flood requests a bounded amount of output per turn in all', async () => {
+    const server = await startServer<Api>(fx, {
+      // Above all of it: only the work per turn is bounded.
+      outboundHighWaterBytes: 64 * 1024 * KiB,
+      maxOutboundBytes: 64 * 1024 * KiB,
+      replayLimitBytes: 128 * 1024 * KiB,
+    })
+    const answer = 'a'.repeat(16 * KiB)
+    let handled = 0
+    // Turns of the event loop in which at least one request was answered, counted by a chain
+    // of `setImmediate`s (one per turn) that runs while requests are answered.
+    let turn = 0
+    let lastTurnAnswered = -1
+    let turnsAnswering = 0
+    let ticking = false
+    const tick = () => {
+      turn++
+      ticking = turn - lastTurnAnswered < 2
+      if (ticking) setImmediate(tick)
+    }
+    server.handle('big', () => {
+      handled++
+      if (lastTurnAnswered !== turn) turnsAnswering++
+      lastTurnAnswered = turn
+      if (!ticking) {
+        ticking = true
+        setImmediate(tick)
+      }
+      return answer
+    })
+    const connections = 10
+    const requests = 100
+    const clients = await Promise.all(
+      Array.from({ length: connections }, async () => {
+        const { client } = await ProtocolClient.connect(fx, urlOf(server))
+        return client
+      }),
+    )
+    // Each writes its requests in one go: the server reads them at once.
+    for (const client of clients) {
+      for (let s = 1; s <= requests; s++) client.send({ t: '$req', s, d: { id: s, m: 'big' } })
+    }
+    const total = connections * requests
+    await waitFor(() => handled === total, {
+      message: () => `${total} answers (have ${handled})`,
+    })
+    // Each connection answers its share of a turn (and the answer that crossed it) then waits
+    // in line; a turn serves the line until its budget is spent, and the connection served
+    // last finishes its share. Every connection's first share may come in the same turn, as
+    // it is read. Without a budget in all, every connection answers its share in every turn:
+    // about `requests / share` turns.
+    const perAnswer = answer.length
+    const share = Math.floor(turnDefaults.connectionBytes / perAnswer) + 1
+    const mostPerTurn = Math.ceil(turnDefaults.budgetBytes / perAnswer) + share
+    const fewestTurns = Math.ceil((total - connections * share) / mostPerTurn)
+    expect(fewestTurns).toBeGreaterThan(requests / share + 10)
+    expect(turnsAnswering).toBeGreaterThanOrEqual(fewestTurns)
+    for (const client of clients) {
+      await waitFor(
+        () => client.received.filter((frame) => frame.t === '$res').length === requests,
+        {
+          message: 'every answer delivered',
+        },
+      )
+    }
+  })
+})
+
+describe('a resume replays at most maxOutboundBytes unacknowledged', () => {
+  it('resends the rest as the client acknowledges, in order', async () => {
+    const maxOutbound = 256 * KiB
+    const server = await startServer<Api>(fx, {
+      outboundHighWaterBytes: 64 * KiB,
+      maxOutboundBytes: maxOutbound,
+      replayLimitBytes: 4096 * KiB,
+    })
+    const { client: first, welcome } = await ProtocolClient.connect(fx, urlOf(server))
+    const peer = [...server.peers.values()][0] as Peer<Api>
+    await first.drop()
+    await waitFor(() => !peer.connected, { message: 'the server sees the client go' })
+    // 1 MiB kept for it: four times what it may have unacknowledged.
+    const blob = 'b'.repeat(16 * KiB)
+    const count = 64
+    for (let i = 0; i < count; i++) peer.send('blob', blob)
+    const { client } = await ProtocolClient.connect(fx, urlOf(server), { sid: welcome.sid, a: 0 })
+    // It reads everything and acknowledges nothing: the replay stops at the bound.
+    await waitFor(() => client.messages().length >= maxOutbound / blob.length, {
+      message: 'the first part of the replay',
+    })
+    await expectNoEvent(client.socket, 'message', 200)
+    expect(client.messages().length).toBeLessThanOrEqual(maxOutbound / blob.length + 1)
+    expect(server.stats.slowConsumers).toBe(0)
+    // Its acknowledgements let the rest come, once and in order.
+    const got = await acknowledgeUntil(client, count)
+    expect(got.map((frame) => frame.s)).toEqual(Array.from({ length: count }, (_, i) => i + 1))
+  })
+
+  it('closes the link as a slow consumer when what waits behind the replay overflows the buffer', async () => {
+    const server = await startServer<Api>(fx, {
+      outboundHighWaterBytes: 64 * KiB,
+      maxOutboundBytes: 128 * KiB,
+      replayLimitBytes: 512 * KiB,
+    })
+    const { client: first, welcome } = await ProtocolClient.connect(fx, urlOf(server))
+    const peer = [...server.peers.values()][0] as Peer<Api>
+    await first.drop()
+    await waitFor(() => !peer.connected, { message: 'the server sees the client go' })
+    const blob = 'b'.repeat(16 * KiB)
+    for (let i = 0; i < 16; i++) peer.send('blob', blob)
+    const { client } = await ProtocolClient.connect(fx, urlOf(server), { sid: welcome.sid, a: 0 })
+    await waitFor(() => client.messages().length >= 8, { message: 'the first part of the replay' })
+    // It acknowledges nothing; what is sent now waits behind the replay, until the oldest of
+    // what it has not received is dropped.
+    for (let i = 0; i < 32 && peer.connected; i++) peer.send('blob', blob)
+    expect(await client.waitClose()).toMatchObject({ code: 4429 })
+    // No gap reached it; its session cannot be resumed exactly any more.
+    const got = client.messages().map((frame) => frame.s)
+    expect(got).toEqual(Array.from({ length: got.length }, (_, i) => i + 1))
+    const { welcome: again } = await ProtocolClient.connect(fx, urlOf(server), {
+      sid: welcome.sid,
+      a: client.lastSeq(),
+    })
+    expect(again.resumed).toBe(false)
+  })
+})
+
+describe('a slow consumer closed', () => {
+  it('is dropped when its client resumes, not closeTimeoutMs later', async () => {
+    const maxOutbound = 256 * KiB
+    const server = await startServer<Api>(fx, {
+      outboundHighWaterBytes: 64 * KiB,
+      maxOutboundBytes: maxOutbound,
+      replayLimitBytes: 256 * 1024 * KiB,
+      // Longer than the test waits.
+      closeTimeoutMs: 30_000,
+    })
+    const { client: slow, welcome } = await ProtocolClient.connect(fx, urlOf(server))
+    slow.socket.pause()
+    const peer = [...server.peers.values()][0] as Peer<Api>
+    const blob = 'b'.repeat(16 * KiB)
+    let sent = 0
+    // Far more than the kernel buffers hold; the loop ends when the server lets the client go.
+    while (peer.connected && sent < 8000) {
+      peer.send('blob', blob)
+      sent++
+    }
+    expect(server.stats.slowConsumers).toBe(1)
+    // Its socket waits for the answer to a close frame that the client does not read.
+    expect(server.stats.connections).toBe(1)
+    const { client } = await ProtocolClient.connect(fx, urlOf(server), {
+      sid: welcome.sid,
+      a: 0,
+    })
+    await waitFor(() => server.stats.connections === 1, {
+      message: 'the old socket dropped',
+      timeoutMs: 5_000,
+    })
+    // The session lost nothing: its client gets everything it acknowledges.
+    const got = await acknowledgeUntil(client, sent)
+    expect(got.at(-1)?.s).toBe(sent)
+  })
+})
