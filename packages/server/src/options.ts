@@ -195,7 +195,8 @@ export interface ServerOptions<User = unknown> {
    * and resumes: below `replayLimitBytes`, its session still holds all it missed). Counting
    * what is unacknowledged bounds the work a client that does not read can cause, whatever
    * the kernel's socket buffers take. The handshake's output (`$welcome` and the replay of a
-   * resumed session) is allowed on top of it.
+   * resumed session) is allowed on top of it; the replay writes at most this much that the
+   * client has not acknowledged, and the rest as it acknowledges.
    * @default 4194304 (4 MiB)
    */
   maxOutboundBytes?: number
@@ -208,6 +209,8 @@ export interface ServerOptions<User = unknown> {
    * How long a client gets to answer the server's close frame before its socket is terminated:
    * on `close()` (where running RPC handlers get as long again to finish), and whenever the
    * server closes or refuses a connection, so that a peer that never answers holds no socket.
+   * A connection closed as a slow consumer is dropped sooner if its client comes back for the
+   * session meanwhile.
    * @default 1000
    */
   closeTimeoutMs?: number
