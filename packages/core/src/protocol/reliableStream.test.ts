@@ -395,6 +395,14 @@ describe('ReliableStream, a buffer bounded in bytes', () => {
     expect(stream.unackedBytes).toBe(0)
   })
 
+  it('bytesThrough counts the kept envelopes numbered up to s', () => {
+    const { stream } = streamWith({ check: measured })
+    for (const d of ['a', 'bb', 'ccc', 'dddd']) stream.send('say', d)
+    expect([0, 1, 2, 3, 4, 9].map((s) => stream.bytesThrough(s))).toEqual([0, 1, 3, 6, 10, 10])
+    stream.acknowledge(2)
+    expect([2, 3, 4].map((s) => stream.bytesThrough(s))).toEqual([0, 3, 7])
+  })
+
   it("'drop-oldest' drops the oldest until the new one fits, and marks the stream lossy", () => {
     const { sent, link, stream } = streamWith({
       maxUnackedBytes: 10,
