@@ -69,6 +69,15 @@ function peakOf(report: ServerReport, column: number, from: number, to: number):
   return peak
 }
 
+/** The share of the wall-clock time between `from` and `to` that the collector took. */
+function gcShare(report: ServerReport, from: number, to: number): number {
+  const inside = report.samples.filter(([at = 0]) => at >= from && at <= to)
+  const first = inside[0]
+  const last = inside.at(-1)
+  if (first === undefined || last === undefined || last === first) return NaN
+  return ((last[7] ?? 0) - (first[7] ?? 0)) / ((last[0] ?? 0) - (first[0] ?? 0))
+}
+
 interface Round {
   quietPeak: number
   abusePeak: number
@@ -76,6 +85,10 @@ interface Round {
   unsentPeak: number
   quietLoopDelay: number
   abuseLoopDelay: number
+  quietGcLongest: number
+  abuseGcLongest: number
+  quietGcShare: number
+  abuseGcShare: number
   quietP50: number
   quietP99: number
   abuseP50: number
@@ -128,6 +141,10 @@ async function round(): Promise<Round> {
     unsentPeak: peakOf(serverReport, 4, t1, t3),
     quietLoopDelay: peakOf(serverReport, 6, t0, t1) / 1e6,
     abuseLoopDelay: peakOf(serverReport, 6, t2, t3) / 1e6,
+    quietGcLongest: peakOf(serverReport, 8, t0, t1),
+    abuseGcLongest: peakOf(serverReport, 8, t2, t3),
+    quietGcShare: gcShare(serverReport, t0, t1),
+    abuseGcShare: gcShare(serverReport, t2, t3),
     quietP50: percentile(quiet, 0.5),
     quietP99: percentile(quiet, 0.99),
     abuseP50: percentile(abused, 0.5),
@@ -219,6 +236,18 @@ if (!pingOnly) {
             'server event-loop delay, longest (ms)',
             column((r) => r.quietLoopDelay),
             column((r) => r.abuseLoopDelay),
+            '—',
+          ],
+          [
+            'server garbage collection, longest pause (ms)',
+            column((r) => r.quietGcLongest),
+            column((r) => r.abuseGcLongest),
+            '—',
+          ],
+          [
+            'server garbage collection, share of the time (%)',
+            column((r) => 100 * r.quietGcShare, 0),
+            column((r) => 100 * r.abuseGcShare, 0),
             '—',
           ],
           ['server: reads paused', '—', column((r) => r.stats.readsPaused ?? 0, 0), '—'],

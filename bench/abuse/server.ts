@@ -8,7 +8,7 @@
 //   usage: server.ts <outboundHighWaterBytes> <maxOutboundBytes> <replayLimitBytes>
 import { writeFileSync } from 'node:fs'
 import { Session as InspectorSession } from 'node:inspector'
-import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks'
 import { createServer } from '@lifeline/server'
 import type { RpcMethod } from '@lifeline/core'
 import { announce, exitWithParent, wallClockMs } from '../lib/serverProcess.js'
@@ -36,11 +36,20 @@ setInterval(() => server.broadcast('news', `${news}${String(++ticks).padStart(16
 
 /**
  * `[wall-clock ms, heapUsed, arrayBuffers, rss, stats.unsentBytes, CPU µs, longest event-loop
- * delay since the last sample in ns]` every 25 ms.
+ * delay since the last sample in ns, garbage-collection ms in all, longest collection since the
+ * last sample in ms]` every 25 ms.
  */
 const samples: number[][] = []
 const loopDelay = monitorEventLoopDelay({ resolution: 1 })
 loopDelay.enable()
+let gcMs = 0
+let gcLongestMs = 0
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    gcMs += entry.duration
+    gcLongestMs = Math.max(gcLongestMs, entry.duration)
+  }
+}).observe({ entryTypes: ['gc'] })
 setInterval(() => {
   const memory = process.memoryUsage()
   samples.push([
@@ -51,8 +60,11 @@ setInterval(() => {
     server.stats.unsentBytes,
     process.cpuUsage().user + process.cpuUsage().system,
     loopDelay.max,
+    gcMs,
+    gcLongestMs,
   ])
   loopDelay.reset()
+  gcLongestMs = 0
 }, 25)
 
 // `ABUSE_PROFILE=prefix`: a CPU profile (`prefix.<pid>.cpuprofile`) of the server for the whole run (open it in DevTools).
