@@ -50,6 +50,14 @@ export class OutputBound {
   private turn = -1
   /** The last turn in which this connection waited in line. */
   private waited = -2
+  /**
+   * It waited in line for its output, and has sent frames ever since: what it sends waits in
+   * line too, rather than being handled as it is read. It leaves the line once it has sent
+   * nothing for a turn after its last was handled.
+   */
+  private inLine = false
+  /** The turn in which it was last served in line. */
+  private served = -2
 
   constructor(
     private readonly host: OutputBoundHost,
@@ -108,9 +116,19 @@ export class OutputBound {
     else this.turns.defer(callback)
   }
 
-  /** Keeps a frame that arrived while reading is paused; false if it may be handled now. */
+  /**
+   * Keeps a frame that arrived while reading is paused, or while the connection is in line;
+   * false if it may be handled now.
+   */
   hold(data: RawData, isBinary: boolean): boolean {
-    if (!this.readsPaused) return false
+    if (!this.readsPaused) {
+      if (this.inLine && this.turns.turn > this.served + 1) this.inLine = false
+      if (!this.inLine) return false
+      // A connection that floods gets its frames handled in its turn only, however it reads.
+      this.readsPaused = true
+      this.host.socket.pause()
+      this.turns.defer(this.onDrain)
+    }
     this.held.push([data, isBinary])
     return true
   }
@@ -140,6 +158,7 @@ export class OutputBound {
   private yieldTurn(): void {
     if (this.readsPaused || !this.host.isOpen()) return
     this.waited = this.turns.turn
+    this.inLine = true
     this.readsPaused = true
     this.host.socket.pause()
     this.turns.defer(this.onDrain)
@@ -149,6 +168,7 @@ export class OutputBound {
     this.readsPaused = false
     const host = this.host
     const held = this.held
+    this.served = this.turns.turn
     let next = 0
     while (next < held.length && !this.readsPaused && host.isOpen()) {
       const [data, isBinary] = held[next++] as [RawData, boolean]

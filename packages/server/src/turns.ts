@@ -1,7 +1,7 @@
 /**
- * Measured with the abuse benchmark (bench/README.md). `connectionBytes`: about one large
- * answer; 64 KiB held the good clients' p99 at 70 ms where 256 KiB held it at 173 ms, before
- * the turn had a budget in all. `budgetBytes`: TODO.
+ * `connectionBytes`: with the abuse benchmark (bench/README.md), 64 KiB held the good clients'
+ * p99 at 70 ms where 256 KiB held it at 173 ms, before turns had a budget in all.
+ * `budgetBytes`: four connections' shares, a millisecond or two of encoding and writing.
  */
 export const turnDefaults = {
   connectionBytes: 64 * 1024,
@@ -11,10 +11,11 @@ export const turnDefaults = {
 /**
  * Shares the server's output between connections, turn by turn. A connection that made the
  * server write more than `connectionBytes` in one event-loop turn stops being read and waits
- * in line (`defer`); each later turn serves the line in order, oldest first, until that turn's
- * output reaches `turnBudgetBytes`, and the rest wait for the next turn. So the work that a
- * turn does for busy connections is bounded whatever their number, and a connection that
- * writes little (a client that calls now and then) is read at every turn, between them.
+ * in line (`defer`), and so do the frames it sends next until it goes quiet (`OutputBound`);
+ * each later turn serves the line in order, oldest first, until that turn's output reaches
+ * `turnBudgetBytes`, and the rest wait for the next turn. So the work that a turn does for
+ * busy connections is bounded whatever their number, and a connection that writes little (a
+ * client that calls now and then) is read at every turn, between them.
  */
 export class Turns {
   /** Incremented at the start of each turn in which something was written or deferred. */
