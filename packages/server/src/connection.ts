@@ -193,6 +193,10 @@ export class Connection<S extends Schema, User> implements Link {
     this.output.written(typeof frame === 'string' ? frame.length : frame.byteLength)
   }
 
+  produced(size: number): void {
+    this.output.produced(size)
+  }
+
   hasRoom(): boolean {
     return this.output.unsentBytes <= this.context.options.outboundHighWaterBytes
   }

@@ -72,6 +72,24 @@ export class OutputBound {
 
   /** After each frame written, of about `size` bytes. */
   written(size: number): void {
+    this.produced(size)
+    const unsent = this.host.socket.bufferedAmount
+    const stream = this.host.stream()
+    const unacked = stream === undefined ? 0 : stream.unackedBytes
+    if (
+      unsent > this.limits.outboundHighWaterBytes ||
+      unacked > this.limits.maxOutboundBytes ||
+      stream?.lossy === true
+    ) {
+      this.backlogged(unsent, unacked)
+    }
+  }
+
+  /**
+   * After each frame of about `size` bytes made for this connection, written or not (kept
+   * behind a replay): its share of the turn.
+   */
+  produced(size: number): void {
     const turns = this.turns
     turns.charge(size)
     if (this.turn !== turns.turn) {
@@ -86,16 +104,6 @@ export class OutputBound {
       (turns.spentOut && this.waited >= turns.turn - 1)
     ) {
       this.yieldTurn()
-    }
-    const unsent = this.host.socket.bufferedAmount
-    const stream = this.host.stream()
-    const unacked = stream === undefined ? 0 : stream.unackedBytes
-    if (
-      unsent > this.limits.outboundHighWaterBytes ||
-      unacked > this.limits.maxOutboundBytes ||
-      stream?.lossy === true
-    ) {
-      this.backlogged(unsent, unacked)
     }
   }
 

@@ -25,6 +25,8 @@ export interface Link {
   /** True while the socket is open and past the handshake. */
   readonly writable: boolean
   write(frame: OutboundFrame): void
+  /** A frame of about `size` bytes was made for this link and waits behind its replay. */
+  produced(size: number): void
   /** The unsent output is under the high-water mark: a paced replay may write more now. */
   hasRoom(): boolean
   /** Calls `callback` once the output has drained (or in a later turn if it need not). */
@@ -361,8 +363,13 @@ export class Session<S extends Schema, User> implements Peer<S, User> {
     } finally {
       this.preEncodedEnvelope = this.preEncoded = undefined
     }
-    // Kept behind a paced replay, it overflowed the buffer: the replay's guard closes the link.
-    if (stream.lossy && this.replayAwaitsAck) this.replayMore()
+    if (this.replayed !== undefined) {
+      // Kept behind a paced replay: the work counts all the same, or a client flooding
+      // requests meanwhile would have every frame it sends answered at once.
+      this.link?.produced(typeof frame === 'string' ? frame.length : frame.byteLength)
+      // It overflowed the buffer: the replay's guard closes the link.
+      if (stream.lossy && this.replayAwaitsAck) this.replayMore()
+    }
     return true
   }
 

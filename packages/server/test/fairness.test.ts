@@ -143,6 +143,35 @@ describe('a resume replays at most maxOutboundBytes unacknowledged', () => {
     expect(got.map((frame) => frame.s)).toEqual(Array.from({ length: count }, (_, i) => i + 1))
   })
 
+  it("counts what is answered behind the replay against the connection's share of a turn", async () => {
+    const server = await startServer<Api>(fx, {
+      outboundHighWaterBytes: 64 * KiB,
+      maxOutboundBytes: 256 * KiB,
+      replayLimitBytes: 64 * 1024 * KiB,
+    })
+    const answer = 'a'.repeat(16 * KiB)
+    let handled = 0
+    let handledInFirstTurn = 0
+    server.handle('big', () => {
+      if (handled++ === 0) setImmediate(() => (handledInFirstTurn = handled))
+      return answer
+    })
+    const { client: first, welcome } = await ProtocolClient.connect(fx, urlOf(server))
+    const peer = [...server.peers.values()][0] as Peer<Api>
+    await first.drop()
+    await waitFor(() => !peer.connected, { message: 'the server sees the client go' })
+    for (let i = 0; i < 32; i++) peer.send('blob', 'b'.repeat(16 * KiB))
+    const { client } = await ProtocolClient.connect(fx, urlOf(server), { sid: welcome.sid, a: 0 })
+    // It acknowledges nothing: the replay waits, and what it asks for now waits behind it.
+    await waitFor(() => client.messages().length >= 16, { message: 'the first part of the replay' })
+    const requests = 100
+    for (let s = 1; s <= requests; s++) client.send({ t: '$req', s, d: { id: s, m: 'big' } })
+    await waitFor(() => handled === requests, { message: () => `${requests} handled (${handled})` })
+    // A share of a turn (64 KiB, and the answer that crossed it), not all it sent at once.
+    expect(handledInFirstTurn).toBeGreaterThan(0)
+    expect(handledInFirstTurn).toBeLessThanOrEqual(64 / 16 + 1)
+  })
+
   it('closes the link as a slow consumer when what waits behind the replay overflows the buffer', async () => {
     const server = await startServer<Api>(fx, {
       outboundHighWaterBytes: 64 * KiB,
