@@ -53,9 +53,14 @@ export function bindSockets<Owner>(handlers: SocketHandlers<Owner>) {
     const owner = this[ownerKey]
     if (owner) handlers.message(owner, isBinary === false ? String(data) : data)
   }
+  /**
+   * Deno reports a link that ended without a close frame as code 0; the standard, and every
+   * other runtime, says 1006, which is what `shouldReconnect`, the state and the user read.
+   */
   function closeEvent(this: Owned<Owner>, event: CloseEventLike): void {
     const owner = this[ownerKey]
-    if (owner) handlers.close(owner, event)
+    if (!owner) return
+    handlers.close(owner, event.code ? event : { code: 1006, reason: '', wasClean: false })
   }
   /**
    * `ws` gives the code and the reason as a Buffer. `wasClean` is what its own `CloseEvent`

@@ -425,6 +425,21 @@ describe('reconnecting', () => {
     socket.close()
   })
 
+  it('reports a link lost with close code 0 (Deno) as 1006, the code the standard gives it', () => {
+    const socket = create()
+    const log = record(socket)
+    const codes: number[] = []
+    socket.addEventListener('statechange', (event) => {
+      if (event.state.status === 'reconnecting') codes.push(event.state.cause.code)
+    })
+    FakeWebSocket.last.accept()
+    // Deno's CloseEvent for a TCP connection that ends without a close frame.
+    FakeWebSocket.last.serverClose(0, '', false)
+    expect(log).toEqual(['open', 'close:1006', 'reconnecting:2:250'])
+    expect(codes).toEqual([1006])
+    socket.close()
+  })
+
   it('resets the attempt counter only after the link stayed up minUptimeMs', () => {
     const socket = create({ minUptimeMs: 5000 })
     const delays: number[] = []
