@@ -5,6 +5,7 @@ export default defineConfig({
     projects: [
       'packages/*/vitest.config.ts',
       'checks/vitest.config.ts',
+      'checks/runtimes/vitest.config.ts',
       'packages/core/vitest.browser.config.ts',
       'packages/react/vitest.react18.config.ts',
       'packages/react/vitest.browser.config.ts',
