@@ -132,7 +132,8 @@ export class Agent {
           (event, i) => i >= after && event.h === h && event.ev === ev && match(event),
         ),
       {
-        message: () => `${ev} from handle ${h} in ${this.runtime.name}${this.stderr()}`,
+        message: () =>
+          `${ev} from handle ${h} in ${this.runtime.name}; its last events: ${this.#recent(h)}${this.stderr()}`,
         timeoutMs,
       },
     )
@@ -152,6 +153,12 @@ export class Agent {
         `${this.runtime.name} did not exit by itself within ${limitMs} ms of its input ending (${this.exitDescription()})${this.stderr()}`,
       )
     }
+  }
+
+  /** The last events of handle `h` (messages left out), for a failure's message. */
+  #recent(h: number): string {
+    const events = this.of(h).filter((event) => event.ev !== 'message')
+    return JSON.stringify(events.slice(-12).map(({ h: _, ...event }) => event))
   }
 
   private exitDescription(): string {

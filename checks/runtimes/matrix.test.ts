@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createFaultProxy, startWsServer, useFixtures, waitFor } from '@lifeline/test-utils'
 import type { Peer } from '@lifeline/server'
+import type { FaultProxy } from '@lifeline/test-utils'
 import { Agent } from './agent.js'
 import { LifelineRig } from './rig.js'
 import type { Counted } from './rig.js'
@@ -10,6 +11,15 @@ const fx = useFixtures(afterEach)
 
 /** Fast retries: the backoff rules are unit-tested in core. */
 const quickRetry = { initialDelayMs: 20, maxDelayMs: 100 }
+
+/**
+ * Black-holes the links the proxy has now, for good, and lets the next ones through: the
+ * client's next attempt must not depend on how soon this process hears of the detection.
+ */
+function stallCurrentLinks(proxy: FaultProxy): void {
+  proxy.blackhole()
+  proxy.blackhole(false)
+}
 
 const range = (from: number, to: number) =>
   Array.from({ length: to - from + 1 }, (_, i) => from + i)
@@ -157,9 +167,8 @@ describe.each(runtimes)('$name', (runtime) => {
 
     const stalledAt = Date.now()
     const after = agent.events.length
-    proxy.blackhole()
+    stallCurrentLinks(proxy)
     const detected = await agent.next(h, 'error', { after })
-    proxy.blackhole(false)
     expect(detected.code).toBe('HEARTBEAT_TIMEOUT')
     // Not before the window; the upper bound leaves a loaded two-core machine a second (the
     // tight bound is core's own heartbeat test): what matters here is that it comes at all.
@@ -267,10 +276,9 @@ describe.each(runtimes)('$name', (runtime) => {
 
     const after = agent.events.length
     const stalledAt = Date.now()
-    rig.proxy.blackhole()
+    stallCurrentLinks(rig.proxy)
     await agent.call('up', { h, from: 11, count: 10 })
     const detected = await agent.next(h, 'error', { after })
-    rig.proxy.blackhole(false)
     expect(detected.code).toBe('HEARTBEAT_TIMEOUT')
     // Detection comes within `intervalMs + timeoutMs` of the last frame heard, plus the
     // heartbeat's tick; a second more leaves a loaded two-core machine room.

