@@ -1,8 +1,16 @@
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { promisify } from 'node:util'
 
 const run = promisify(execFile)
@@ -90,21 +98,20 @@ const manifest = {
   allowScripts: { bun: true, deno: true },
 }
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-
 /**
- * Where the runtimes are kept between runs: under the repository's `node_modules`, so a fresh
- * clone fetches them once; one folder per set of versions, so changing a version fetches anew.
+ * Where the runtimes are kept between runs: one folder per set of versions under the system's
+ * temporary folder, shared by every clone on the machine, so a fresh clone (CI's) fetches them
+ * only if no run on that machine has.
  */
-const cacheRoot = join(root, 'node_modules', '.cache', 'lifeline-runtimes')
+const cacheRoot = join(tmpdir(), 'lifeline-runtimes')
 export const runtimeCacheDir = join(
   cacheRoot,
   createHash('sha256').update(JSON.stringify(manifest)).digest('hex').slice(0, 12),
 )
 
 /** The installed executable of `runtime` (once `fetchRuntimes` has resolved). */
-export function executableOf(runtime: Runtime): string {
-  const dir = join(runtimeCacheDir, 'node_modules', runtime.alias)
+export function executableOf(runtime: Runtime, cacheDir = runtimeCacheDir): string {
+  const dir = join(cacheDir, 'node_modules', runtime.alias)
   const { bin } = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
     bin: string | Record<string, string>
   }
@@ -113,8 +120,8 @@ export function executableOf(runtime: Runtime): string {
   return join(dir, path)
 }
 
-async function checkVersion(runtime: Runtime): Promise<string> {
-  const executable = executableOf(runtime)
+async function checkVersion(runtime: Runtime, cacheDir: string): Promise<void> {
+  const executable = executableOf(runtime, cacheDir)
   let printed: string
   try {
     printed = (await run(executable, ['--version'], { timeout: 30_000 })).stdout.trim()
@@ -126,7 +133,6 @@ async function checkVersion(runtime: Runtime): Promise<string> {
   if (!printed.includes(runtime.npm.version)) {
     throw new Error(`${executable} says ${JSON.stringify(printed)}, not ${runtime.npm.version}`)
   }
-  return printed
 }
 
 /**
@@ -136,33 +142,34 @@ async function checkVersion(runtime: Runtime): Promise<string> {
  * runtime that cannot be had fails the run, it is never skipped.
  */
 export async function fetchRuntimes(): Promise<{ fetched: boolean }> {
-  const done = join(runtimeCacheDir, '.complete')
-  if (existsSync(done)) return { fetched: false }
-  // Other sets of versions are left from earlier runs: each is hundreds of MB.
-  if (existsSync(cacheRoot)) {
-    for (const entry of readdirSync(cacheRoot)) {
-      rmSync(join(cacheRoot, entry), { recursive: true, force: true })
-    }
-  }
-  mkdirSync(runtimeCacheDir, { recursive: true })
-  writeFileSync(join(runtimeCacheDir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`)
+  if (existsSync(runtimeCacheDir)) return { fetched: false }
+  // Installed beside the cache's folder and renamed into place once complete: two runs fetching
+  // at once (two clones) cannot see each other's half-installed runtimes.
+  mkdirSync(cacheRoot, { recursive: true })
+  const staging = mkdtempSync(`${runtimeCacheDir}.fetching-`)
   try {
-    await run(
-      'npm',
-      ['install', '--no-audit', '--no-fund', '--no-package-lock', '--loglevel=error'],
-      {
-        cwd: runtimeCacheDir,
-        timeout: 300_000,
-        maxBuffer: 16 * 1024 * 1024,
-      },
-    )
-  } catch (error) {
-    const { stderr = '', message } = error as { stderr?: string; message: string }
-    throw new Error(
-      `could not fetch the runtimes from npm (${Object.values(manifest.dependencies).join(', ')}): ${stderr.trim() || message}`,
-    )
+    writeFileSync(join(staging, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`)
+    try {
+      await run(
+        'npm',
+        ['install', '--no-audit', '--no-fund', '--no-package-lock', '--loglevel=error'],
+        { cwd: staging, timeout: 300_000, maxBuffer: 16 * 1024 * 1024 },
+      )
+    } catch (error) {
+      const { stderr = '', message } = error as { stderr?: string; message: string }
+      throw new Error(
+        `could not fetch the runtimes from npm (${Object.values(manifest.dependencies).join(', ')}): ${stderr.trim() || message}`,
+      )
+    }
+    await Promise.all(runtimes.map((runtime) => checkVersion(runtime, staging)))
+    try {
+      renameSync(staging, runtimeCacheDir)
+    } catch (error) {
+      // Another run put the same versions in place first: use theirs.
+      if (!existsSync(runtimeCacheDir)) throw error
+    }
+  } finally {
+    rmSync(staging, { recursive: true, force: true })
   }
-  const versions = await Promise.all(runtimes.map((runtime) => checkVersion(runtime)))
-  writeFileSync(done, `${versions.join('\n')}\n`)
   return { fetched: true }
 }
