@@ -158,7 +158,7 @@ export async function fetchRuntimes(): Promise<{ fetched: boolean }> {
     } catch (error) {
       const { stderr = '', message } = error as { stderr?: string; message: string }
       throw new Error(
-        `could not fetch the runtimes from npm (${Object.values(manifest.dependencies).join(', ')}): ${stderr.trim() || message}`,
+        `could not fetch the runtimes from npm (${runtimes.map(({ npm }) => `${npm.name}@${npm.version}`).join(', ')}): ${stderr.trim() || message}`,
       )
     }
     await Promise.all(runtimes.map((runtime) => checkVersion(runtime, staging)))
