@@ -51,4 +51,5 @@ install_missing() {
 }
 
 need chromium CHROMIUM_PATH chromium
+need redis-server REDIS_SERVER_PATH redis-server
 install_missing

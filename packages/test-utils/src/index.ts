@@ -23,6 +23,12 @@ export type {
   FixtureScopeOptions,
   TerminableSocket,
 } from './fixtures.js'
+export { startBalancer } from './balancer.js'
+export type { Balancer, BalancerBackend, BalancerCounters, BalancerOptions } from './balancer.js'
+export { redisServerDefaults, startRedisServer } from './redisServer.js'
+export type { RedisServerFixture, RedisServerOptions } from './redisServer.js'
+export { RedisReplyError, sendRedisCommand } from './redisCommand.js'
+export type { RedisReply } from './redisCommand.js'
 export { runScript } from './runScript.js'
 export type { ScriptResult } from './runScript.js'
 export { thrownBy } from './thrownBy.js'

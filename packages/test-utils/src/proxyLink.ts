@@ -1,5 +1,4 @@
-import { connect } from 'node:net'
-import type { Socket } from 'node:net'
+import { Socket, connect } from 'node:net'
 import { realTime } from './realTime.js'
 
 export type Direction = 'toTarget' | 'toClient'
@@ -54,13 +53,14 @@ interface Pipe {
 const END = Symbol('end')
 
 /**
- * Joins `client` (accepted by the proxy, paused) to a new connection towards `target`, or, when
- * there is no target (the proxy is black-holing both ways), to nothing: a dead path never reaches
- * the server.
+ * Joins `client` (accepted by the proxy, paused) to a new connection towards `target`, or to
+ * `target` itself when it is a socket already connected (a balancer that picked a backend that
+ * answered), or, when there is no target (the proxy is black-holing both ways), to nothing: a
+ * dead path never reaches the server.
  */
 export function createProxyLink(
   client: Socket,
-  target: LinkTarget | undefined,
+  target: LinkTarget | Socket | undefined,
   context: LinkContext,
 ): ProxyLink {
   const sockets: Socket[] = [client]
@@ -99,14 +99,18 @@ export function createProxyLink(
     })
     client.resume()
   } else {
-    const upstream = connect({ port: target.port, host: target.host, allowHalfOpen: true })
+    const upstream =
+      target instanceof Socket
+        ? target
+        : connect({ port: target.port, host: target.host, allowHalfOpen: true })
     sockets.push(upstream)
     track(upstream)
     const toTarget = createPipe(client, upstream, 'toTarget')
     const toClient = createPipe(upstream, client, 'toClient')
     pipes.push(toTarget, toClient)
 
-    upstream.on('connect', () => client.resume())
+    if (upstream.connecting) upstream.on('connect', () => client.resume())
+    else client.resume()
     client.on('data', (chunk: Buffer) => toTarget.push(chunk))
     upstream.on('data', (chunk: Buffer) => toClient.push(chunk))
     client.on('end', () => toTarget.push(END))
