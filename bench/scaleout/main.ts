@@ -1,0 +1,199 @@
+// Scale-out on Redis: Lifeline against socket.io with its two Redis adapters (pub/sub, and
+// streams with connection-state recovery), every server kind as two server processes on one
+// `redis-server` (started here on a free port), the clients in a load process of their own.
+// Four scenarios: fan-out to 1,000 members of one room, a chat load of 100 rooms × 10 members,
+// a resume after 10,000 room messages missed, and sessions per GiB of Redis memory. One run,
+// fresh server processes and an emptied Redis per scenario and kind; ratios against socket.io.
+//
+// Run: pnpm --filter @lifeline/bench scaleout
+//   SCALEOUT_KINDS=socketio-pubsub,lifeline-local narrows the kinds; see scenarioSizes() in schema.ts for the sizes.
+import { loadavg } from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { startRedisServer } from '@lifeline/test-utils'
+import { formatRate } from '../lib/format.js'
+import { markdownTable, progress, runSample, section, withTimeout } from '../lib/samples.js'
+import { startServer } from '../lib/serverProcess.js'
+import type { ServerProcess } from '../lib/serverProcess.js'
+import { lifelineRedisAvailable } from './lifelineRedis.js'
+import type { ResumeResult } from './resume.js'
+import { scenarioSizes, serverKinds, serverLabels } from './schema.js'
+import type { ServerKind, ServerReport } from './schema.js'
+import type { SessionsResult } from './sessions.js'
+import type { TrafficResult } from './traffic.js'
+
+const serverScript = fileURLToPath(new URL('./server.ts', import.meta.url))
+const loadScript = fileURLToPath(new URL('./load.ts', import.meta.url))
+
+const defaultKinds: ServerKind[] = [
+  'socketio-pubsub',
+  'socketio-streams',
+  lifelineRedisAvailable ? 'lifeline-redis' : 'lifeline-local',
+]
+const kinds = (process.env.SCALEOUT_KINDS?.split(',') ?? defaultKinds).map((kind) => {
+  if (!(serverKinds as readonly string[]).includes(kind)) throw new Error(`unknown kind ${kind}`)
+  return kind as ServerKind
+})
+const scenarios = ['fanout', 'chat', 'resume', 'sessions'] as const
+type Scenario = (typeof scenarios)[number]
+interface Outcome<T> {
+  result: T
+  /** CPU µs the server processes spent, together. */
+  serverCpuUs: number
+}
+
+const load = loadavg()[0] ?? 0
+const redis = await startRedisServer()
+const redisVersion = /redis_version:(\S+)/.exec(String(await redis.command('INFO', 'server')))?.[1]
+
+/** Runs one scenario against fresh servers of `kind` on an emptied Redis. */
+async function run<T>(scenario: Scenario, kind: ServerKind): Promise<Outcome<T>> {
+  await redis.command('FLUSHALL')
+  const count = kind === 'lifeline-local' ? 1 : 2
+  const servers: ServerProcess<{ port: number }>[] = []
+  try {
+    for (let i = 0; i < count; i++) servers.push(await startServer(serverScript, [kind, redis.url]))
+    const ports = servers.map((server) => String(server.info.port))
+    const result = await runSample<T>(
+      loadScript,
+      [scenario, kind, String(redis.port), ports[0] ?? '', ports.at(-1) ?? ''],
+      { timeoutMs: 300_000 },
+    )
+    return { result, serverCpuUs: await stopAll(servers) }
+  } finally {
+    await Promise.all(servers.map((server) => server.stop('SIGKILL')))
+  }
+}
+
+/** Lets every server go and adds up the CPU they report. */
+async function stopAll(servers: readonly ServerProcess<{ port: number }>[]): Promise<number> {
+  let cpuUs = 0
+  for (const server of servers) {
+    await server.stop()
+    const last = await withTimeout(server.messages.next(), 5_000, 'the server CPU figure')
+    cpuUs += last.done === true ? NaN : (last.value as ServerReport).cpuUs
+  }
+  return cpuUs
+}
+
+const outcomes = new Map<string, Outcome<unknown>>()
+try {
+  for (const scenario of scenarios) {
+    for (const kind of kinds) {
+      progress(`scaleout: ${scenario} ${kind}`)
+      outcomes.set(`${scenario} ${kind}`, await run(scenario, kind))
+    }
+  }
+} finally {
+  await redis.close()
+}
+
+const outcome = <T>(scenario: Scenario, kind: ServerKind) =>
+  outcomes.get(`${scenario} ${kind}`) as Outcome<T> | undefined
+const ms = (value: number) => (Number.isFinite(value) ? value.toFixed(1) : 'n/a')
+const ratio = (value: number, base: number | undefined) =>
+  base === undefined || !Number.isFinite(value / base) ? '—' : `${(value / base).toFixed(2)}×`
+
+function trafficTable(scenario: 'fanout' | 'chat'): string {
+  const baseline = outcome<TrafficResult>(scenario, 'socketio-pubsub')?.result
+  const streams = outcome<TrafficResult>(scenario, 'socketio-streams')?.result
+  const rows = kinds.map((kind) => {
+    const found = outcome<TrafficResult>(scenario, kind)
+    if (found === undefined) return [serverLabels[kind], 'failed']
+    const { result, serverCpuUs } = found
+    const complete = `${result.delivered}/${result.expected}${result.timedOut ? ' (timed out)' : ''}`
+    return [
+      serverLabels[kind],
+      formatRate(result.deliveriesPerSecond),
+      ratio(result.deliveriesPerSecond, baseline?.deliveriesPerSecond),
+      ratio(result.deliveriesPerSecond, streams?.deliveriesPerSecond),
+      ms(result.p50Ms),
+      ms(result.p99Ms),
+      ratio(result.p99Ms, baseline?.p99Ms),
+      (serverCpuUs / result.delivered).toFixed(1),
+      `${complete}, ${result.duplicates} dup., ${result.outOfOrder} out of order`,
+    ]
+  })
+  return markdownTable(
+    [
+      'server',
+      'deliveries/s',
+      'vs socket.io pub/sub',
+      'vs socket.io streams',
+      'p50 ms',
+      'p99 ms',
+      'p99 vs pub/sub',
+      'server CPU µs/delivery',
+      'delivered',
+    ],
+    rows,
+  )
+}
+
+function resumeTable(): string {
+  const rows = kinds.map((kind) => {
+    const found = outcome<ResumeResult>('resume', kind)
+    if (found === undefined) return [serverLabels[kind], 'failed']
+    const { result } = found
+    return [
+      serverLabels[kind],
+      result.recovered ? 'yes' : 'no',
+      `${result.received}/${result.history}`,
+      ms(result.ms),
+      String(result.redisCommands),
+      result.topCommands.map(([command, calls]) => `${command} ${calls}`).join(', ') || '—',
+    ]
+  })
+  return markdownTable(
+    ['server', 'recovered', 'missed messages got', 'ms', 'Redis commands', 'most called'],
+    rows,
+  )
+}
+
+function sessionsTable(): string {
+  const rows = kinds.map((kind) => {
+    const found = outcome<SessionsResult>('sessions', kind)
+    if (found === undefined) return [serverLabels[kind], 'failed']
+    const { result } = found
+    const perGiB = 2 ** 30 / result.awayBytesPerSession
+    return [
+      serverLabels[kind],
+      result.connectedBytesPerSession.toFixed(0),
+      result.awayBytesPerSession.toFixed(0),
+      result.keysPerSession.toFixed(2),
+      result.keysPerSession > 0 ? formatRate(perGiB) : '— (keeps no session in Redis)',
+    ]
+  })
+  return markdownTable(
+    [
+      'server',
+      'Redis bytes/session, connected',
+      'Redis bytes/session, away',
+      'keys/session, away',
+      'sessions per GiB (away)',
+    ],
+    rows,
+  )
+}
+
+const { fanOutMembers, fanOutMessages, fanOutWindow, chatMessages, history, sessionCount } =
+  scenarioSizes()
+const sizes = `fan-out: ${fanOutMembers} members, ${fanOutMessages} messages, ${fanOutWindow} in flight; chat: 100 rooms × 10 members, ${chatMessages} messages each; resume: ${history} missed; sessions: ${sessionCount}`
+const lifelineNote = kinds.includes('lifeline-local')
+  ? ' **Lifeline runs as ONE process without Redis here: a check of the harness, not a scale-out figure.**'
+  : ''
+console.log(
+  section(
+    'Scale-out on Redis',
+    `Two server processes per kind on one redis-server ${redisVersion} (persistence off), clients in a load process; one run, load average ${load.toFixed(1)} at the start; ${sizes}. Latency: receiver's clock minus the sender's timestamp in the message. Server CPU: both server processes, from listening to the end.${lifelineNote}`,
+    [
+      `### Fan-out: one message to ${fanOutMembers} room members over 2 processes`,
+      trafficTable('fanout'),
+      '### Chat: 100 rooms × 10 members, everyone sending',
+      trafficTable('chat'),
+      `### Resume after ${history} missed room messages`,
+      resumeTable(),
+      '### Sessions per GiB of Redis memory',
+      sessionsTable(),
+    ].join('\n\n'),
+  ),
+)

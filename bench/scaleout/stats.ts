@@ -1,0 +1,75 @@
+// Small measuring pieces of the scale-out benchmark: latency percentiles, Redis INFO sections,
+// opening many clients a few at a time, and bounded waits.
+import { sendRedisCommand } from '@lifeline/test-utils'
+
+/** The `p`-th percentile (0–100) of `values`, nearest rank; NaN for none. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return NaN
+  const sorted = Float64Array.from(values).sort()
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
+  return sorted[rank] ?? NaN
+}
+
+/** One `INFO <section>` of the Redis on `port`, as `field → value`. */
+export async function redisInfo(port: number, section: string): Promise<Map<string, string>> {
+  const text = String(await sendRedisCommand(port, ['INFO', section]))
+  const fields = new Map<string, string>()
+  for (const line of text.split('\r\n')) {
+    const colon = line.indexOf(':')
+    if (colon > 0 && !line.startsWith('#')) fields.set(line.slice(0, colon), line.slice(colon + 1))
+  }
+  return fields
+}
+
+/** Calls per command since the Redis started (`INFO commandstats`), INFO itself left out. */
+export async function commandCalls(port: number): Promise<Map<string, number>> {
+  const calls = new Map<string, number>()
+  for (const [field, value] of await redisInfo(port, 'commandstats')) {
+    const command = field.replace(/^cmdstat_/, '')
+    if (command === 'info') continue
+    calls.set(command, Number(/calls=(\d+)/.exec(value)?.[1] ?? 0))
+  }
+  return calls
+}
+
+/** Calls per command between two `commandCalls` snapshots, most called first. */
+export function callsBetween(
+  before: ReadonlyMap<string, number>,
+  after: ReadonlyMap<string, number>,
+): Array<[string, number]> {
+  return [...after]
+    .map(([command, calls]): [string, number] => [command, calls - (before.get(command) ?? 0)])
+    .filter(([, calls]) => calls > 0)
+    .sort((a, b) => b[1] - a[1])
+}
+
+export async function usedMemory(port: number): Promise<number> {
+  return Number((await redisInfo(port, 'memory')).get('used_memory'))
+}
+
+/** Runs `open(i)` for i in [0, n), at most `concurrency` at once; resolves with the results. */
+export async function openMany<T>(
+  n: number,
+  open: (i: number) => Promise<T>,
+  concurrency = 50,
+): Promise<T[]> {
+  const results: T[] = new Array<T>(n)
+  let next = 0
+  const worker = async () => {
+    while (next < n) {
+      const i = next++
+      results[i] = await open(i)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker))
+  return results
+}
+
+/** Polls `predicate` every 5 ms until it holds; rejects after `timeoutMs`. */
+export async function until(predicate: () => boolean, timeoutMs: number, what = 'a condition') {
+  const deadline = performance.now() + timeoutMs
+  while (!predicate()) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
