@@ -1,4 +1,5 @@
 import type { Schema } from '@lifeline/core/protocol'
+import type { Cluster } from './cluster.js'
 import type { ServerEvents, SessionEndReason } from './events.js'
 import type { AddressLimits } from './limits.js'
 import type { LogDetails } from './logger.js'
@@ -25,6 +26,8 @@ export interface ServerContext<S extends Schema, User> {
   readonly turns: Turns
   /** The limits per client address and in all; `undefined` when they are off. */
   readonly limits: AddressLimits<Session<S, User>> | undefined
+  /** The cluster the server runs in, if any (rooms and broadcast across processes). */
+  readonly cluster: Cluster | undefined
   /** True from the start of `close()`. */
   isClosing(): boolean
   /** Emits an event; a listener that throws is reported, never thrown into the caller. */

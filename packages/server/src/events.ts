@@ -25,8 +25,11 @@ export interface DisconnectInfo {
  */
 export type ResetReason = 'unknown' | 'expired' | 'lossy' | 'oversize'
 
-/** Why a session ended. */
-export type SessionEndReason = 'expired' | 'closed' | 'lossy' | 'oversize'
+/**
+ * Why a session ended. `'moved'`: with a shared store, another process took the session over
+ * (its client resumed there): the session lives on there, this process let go of it.
+ */
+export type SessionEndReason = 'expired' | 'closed' | 'lossy' | 'oversize' | 'moved'
 
 /** The events of a server, with their arguments. */
 export interface ServerEvents<S extends Schema, User> {
@@ -48,6 +51,12 @@ export interface ServerEvents<S extends Schema, User> {
   'session:reset': [peer: Peer<S, User>, info: { reason: ResetReason }]
   /** A session ended: it expired, was closed with `peer.close()`, or overflowed and was replaced. */
   'session:end': [peer: Peer<S, User>, info: { reason: SessionEndReason }]
+  /**
+   * With a cluster: the room's history no longer reaches back to the last room message this
+   * session got (it was away too long, or the history was lost): the messages in between are
+   * not delivered. Resynchronise the client (send it the room's state).
+   */
+  'room:reset': [peer: Peer<S, User>, info: { room: string }]
   /**
    * A listener or handler of the application threw, or the server failed (the store, the HTTP
    * listener). Without a listener these go to `logger.error`. Never fired for bad client input,

@@ -8,7 +8,14 @@ export type {
   ServerHeartbeatOptions,
   ServerOptions,
 } from './options.js'
-export type { MessageHandler, MethodName, Peer, RequestOptions, SendOptions } from './peer.js'
+export type {
+  MessageHandler,
+  MessageInfo,
+  MethodName,
+  Peer,
+  RequestOptions,
+  SendOptions,
+} from './peer.js'
 export type {
   ConnectionInfo,
   DisconnectInfo,
@@ -22,6 +29,16 @@ export type { ErrorPayload } from '@lifeline/core/protocol'
 export { createMemorySessionStore, memorySessionStoreDefaults } from './memorySessionStore.js'
 export type { MemorySessionStore, MemorySessionStoreOptions } from './memorySessionStore.js'
 export type { SessionRecord, SessionStore, StoredEnvelope } from './sessionStore.js'
+export type {
+  ClaimedSession,
+  Cluster,
+  ClusterHost,
+  ClusterMember,
+  CommitResult,
+  SessionChange,
+  SharedSessionStore,
+} from './cluster.js'
+export { closeOnSignals } from './signals.js'
 export type { ServerStats } from './stats.js'
 export { defaultLogger } from './logger.js'
 export type { LogDetails, Logger } from './logger.js'

@@ -8,6 +8,7 @@ import type { ResolvedConnectionLimits } from './limits.js'
 import type { Logger } from './logger.js'
 import { defaultLogger } from './logger.js'
 import { createMemorySessionStore } from './memorySessionStore.js'
+import type { Cluster } from './cluster.js'
 import type { SessionStore } from './sessionStore.js'
 
 /** Protocol-level (RFC 6455) ping, answered by every WebSocket client without its help. */
@@ -230,6 +231,14 @@ export interface ServerOptions<User = unknown> {
    */
   store?: SessionStore
   /**
+   * The cluster of server processes this one runs in (e.g. `createRedisCluster` of
+   * `@lifeline/redis`): its shared store holds the sessions (then `store` must be left out), so a
+   * client resumes on any process with no sticky routing, and rooms, broadcast and presence span
+   * every process.
+   * @default undefined (one process)
+   */
+  cluster?: Cluster
+  /**
    * Source of time for every timer and expiry of the server.
    * @default systemClock
    */
@@ -293,6 +302,7 @@ export interface ResolvedOptions<User> {
   readonly ackEvery: number
   readonly ackDelayMs: number
   readonly store: SessionStore
+  readonly cluster: Cluster | undefined
   readonly clock: Clock
   readonly logger: Logger
 }
@@ -351,6 +361,9 @@ function resolveConnectionLimits(
 /** Applies defaults and refuses nonsense at once, where the caller can see the mistake. */
 export function resolveOptions<User>(options: ServerOptions<User>): ResolvedOptions<User> {
   const { port, server } = options
+  if (options.cluster !== undefined && options.store !== undefined) {
+    throw invalid('pass `store` or `cluster` (which brings its own store), not both')
+  }
   if ((port === undefined) === (server === undefined)) {
     throw invalid('pass exactly one of `port` and `server`')
   }
@@ -433,7 +446,8 @@ export function resolveOptions<User>(options: ServerOptions<User>): ResolvedOpti
     ),
     ackEvery: positiveInteger('ackEvery', options.ackEvery ?? serverDefaults.ackEvery),
     ackDelayMs: positive('ackDelayMs', options.ackDelayMs ?? serverDefaults.ackDelayMs),
-    store: options.store ?? createMemorySessionStore({ clock }),
+    store: options.cluster?.store ?? options.store ?? createMemorySessionStore({ clock }),
+    cluster: options.cluster,
     clock,
     logger: options.logger ?? defaultLogger,
   }

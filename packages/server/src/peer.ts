@@ -31,11 +31,27 @@ export interface RequestOptions {
   signal?: AbortSignal
 }
 
+/** Which message a handler got: what an idempotent handler keys its effects by. */
+export interface MessageInfo {
+  /** The message's sequence number in its session; `undefined` for an unreliable message. */
+  seq: number | undefined
+  /**
+   * `${peer.id}:${seq}`: unique per reliable message. A message processed by a process that was
+   * then killed (SIGKILL) before its store write may be delivered once more, to any process,
+   * with the same id (PROTOCOL.md, section 11). `undefined` for an unreliable message.
+   */
+  id: string | undefined
+}
+
 /**
- * Handles one client message type: the payload, and the session it came from. What it returns
- * is ignored, except that a rejected promise is reported like a throw.
+ * Handles one client message type: the payload, the session it came from, and which message it
+ * is. What it returns is ignored, except that a rejected promise is reported like a throw.
  */
-export type MessageHandler<S extends Schema, User, T> = (data: T, peer: Peer<S, User>) => unknown
+export type MessageHandler<S extends Schema, User, T> = (
+  data: T,
+  peer: Peer<S, User>,
+  info: MessageInfo,
+) => unknown
 
 /**
  * One client session. It outlives its connections: a client that reconnects and resumes gets

@@ -29,7 +29,7 @@ import { resolveOptions, type ResolvedOptions, type ServerOptions } from './opti
 import type { MethodName, Peer } from './peer.js'
 import { sendToAll, type BroadcastOptions, type RoomTarget } from './broadcast.js'
 import { Rooms } from './rooms.js'
-import type { Session } from './session.js'
+import { checkType, type Session } from './session.js'
 import { SessionRegistry } from './sessions.js'
 import { createCounters, type ServerStats } from './stats.js'
 import { Turns } from './turns.js'
@@ -105,6 +105,7 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
       methods: this.methods,
       limits: this.limits,
       turns: new Turns(),
+      cluster: this.options.cluster,
       isClosing: () => this.closing !== undefined,
       fire: (event, ...args) => this.fire(event, ...args),
       handlerError: (error, peer) => {
@@ -122,6 +123,11 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
       sessionEnded: (session, reason) => this.registry.ended(session, reason),
     }
     this.registry = new SessionRegistry(this.context)
+    this.options.cluster?.attach({
+      members: (room) =>
+        room === undefined ? this.registry.sessions() : this.rooms.membersOf(room),
+      failure: (message, error) => this.report(message, error, undefined),
+    })
     this.host = {
       context: this.context,
       openSession: (connection, hello, user) => this.registry.open(connection, hello, user),
@@ -216,20 +222,48 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
     }
   }
 
-  /** The sessions in `room`. */
+  /**
+   * The sessions in `room`. With a `cluster`, a send reaches the members on every process (this
+   * one included, through the cluster) and returns the number of members on this process.
+   */
   to(room: string): RoomTarget<S, User> {
     return {
-      send: (type, data, options) => sendToAll(this.rooms.membersOf(room), type, data, options),
+      send: (type, data, options) => {
+        const members = this.rooms.membersOf(room)
+        if (this.clusterSend(room, type, data, options)) return members.size
+        return sendToAll(members, type, data, options)
+      },
     }
   }
 
-  /** Sends to every session of this server; returns how many it was sent or queued to. */
+  /**
+   * Sends to every session of this server (with a `cluster`, of every process: then it returns
+   * the number of sessions on this process); returns how many it was sent or queued to.
+   */
   broadcast<K extends MessageType<ServerMessages<S>>>(
     type: K,
     data: ServerMessages<S>[K],
     options?: BroadcastOptions<S, User>,
   ): number {
+    if (this.clusterSend(undefined, type, data, options)) return this.registry.size
     return sendToAll(this.registry.sessions(), type, data, options)
+  }
+
+  /** Hands a room send or broadcast to the cluster, if there is one. */
+  private clusterSend(
+    room: string | undefined,
+    type: string,
+    data: unknown,
+    options: BroadcastOptions<S, User> | undefined,
+  ): boolean {
+    const cluster = this.options.cluster
+    if (cluster === undefined) return false
+    checkType(type)
+    cluster.send(room, type, data, {
+      reliable: options?.reliable !== false,
+      except: options?.except?.id,
+    })
+    return true
   }
 
   /**
@@ -270,6 +304,7 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
     await within(Promise.allSettled(this.work), closeTimeoutMs)
     this.registry.shutDown()
     await this.registry.flush()
+    await this.options.cluster?.detach()
     await new Promise<void>((resolve) => this.wss.close(() => resolve()))
     for (const socket of this.rawSockets) socket.destroy()
     await listenerClosed

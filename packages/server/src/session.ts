@@ -14,10 +14,15 @@ import {
   PendingRequests,
   type InboundRequest,
 } from '@lifeline/core/protocol'
+import type { ClusterMember } from './cluster.js'
 import type { MethodImplementation, ServerContext } from './context.js'
 import type { SessionEndReason } from './events.js'
-import type { MessageHandler, Peer, RequestOptions, SendOptions } from './peer.js'
-import type { SessionRecord } from './sessionStore.js'
+import type { SessionJournal } from './journal.js'
+import type { MessageHandler, MessageInfo, Peer, RequestOptions, SendOptions } from './peer.js'
+import type { SessionRecord, StoredEnvelope } from './sessionStore.js'
+
+/** The key of the broadcast's cursor among a session's room cursors. */
+export const broadcastCursor = '\u0000'
 
 /** What a session needs of the connection it is attached to. */
 export interface Link {
@@ -44,9 +49,11 @@ export interface SessionInit<User> {
   codec: Codec
   state?: ReliableStreamState
   rooms?: readonly string[]
+  /** Per room, the id of the last room message the session got (with a cluster). */
+  roomCursors?: Readonly<Record<string, string>>
 }
 
-type AnyHandler = (data: unknown, peer: unknown) => unknown
+type AnyHandler = (data: unknown, peer: unknown, info: MessageInfo) => unknown
 
 const closedMessage = 'the session has ended'
 
@@ -69,7 +76,7 @@ export function checkType(type: unknown): void {
 }
 
 /** One session: the peer the application holds, and the protocol state behind it. */
-export class Session<S extends Schema, User> implements Peer<S, User> {
+export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMember {
   readonly id: string
   readonly sessionId: string
   user: User
@@ -92,6 +99,15 @@ export class Session<S extends Schema, User> implements Peer<S, User> {
   /** When the session expires while detached (clock milliseconds); Infinity while attached. */
   expiresAt = Infinity
   expiryTimer: TimerHandle | undefined
+  /**
+   * With a shared store: what was stored of this session. Then only what a commit stored is
+   * acknowledged to the client or sent to it, and `replayed` marks what was sent.
+   */
+  journal: SessionJournal | undefined
+  /** Per room, the id of the last room message delivered (with a cluster). */
+  readonly cursors = new Map<string, string>()
+  /** The highest `a` sent to the client (with a shared store). */
+  private ackSent = 0
   private ended = false
   /**
    * While a resume's replay is paced: the `s` of the last envelope resent. New envelopes wait
@@ -128,7 +144,17 @@ export class Session<S extends Schema, User> implements Peer<S, User> {
       check: this.preEncode,
     })
     if (init.state !== undefined) this.stream.restore(init.state)
+    for (const [room, id] of Object.entries(init.roomCursors ?? {})) {
+      if (id !== '') this.cursors.set(room, id)
+    }
     for (const room of init.rooms ?? []) context.rooms.join(this, room)
+  }
+
+  /** Joins the cluster's rooms once the session is registered (a restored session's rooms). */
+  joinCluster(): void {
+    const cluster = this.context.cluster
+    if (cluster === undefined) return
+    for (const room of this.rooms) cluster.joined(this, room)
   }
 
   get connected(): boolean {
@@ -221,11 +247,50 @@ export class Session<S extends Schema, User> implements Peer<S, User> {
   join(room: string): void {
     if (this.ended) throw new LifelineError('CLOSED', closedMessage)
     if (typeof room !== 'string') throw new LifelineError('INVALID_ARGUMENT', 'a room is a string')
+    if (this.context.rooms.has(this, room)) return
     this.context.rooms.join(this, room)
+    this.context.cluster?.joined(this, room)
+    this.journal?.roomsTouched()
   }
 
   leave(room: string): void {
+    if (!this.context.rooms.has(this, room)) return
     this.context.rooms.leave(this, room)
+    this.cursors.delete(room)
+    this.context.cluster?.left(this, room, false)
+    this.journal?.roomsTouched()
+  }
+
+  cursor(room: string): string | undefined {
+    return this.cursors.get(room)
+  }
+
+  setCursor(room: string, id: string): void {
+    if (this.ended) return
+    this.cursors.set(room, id)
+    this.journal?.roomsTouched()
+  }
+
+  deliver(room: string, id: string, type: string, data: unknown): void {
+    if (this.ended) return
+    // The cursor first: the commit that stores the envelope stores the cursor with it.
+    this.cursors.set(room, id)
+    this.journal?.roomsTouched()
+    this.offer(type, data)
+  }
+
+  sendUnreliable(type: string, data: unknown): void {
+    if (this.ended) return
+    try {
+      this.send(type, data, { reliable: false })
+    } catch (error) {
+      this.context.failure('a message was not sent to a client', error, this)
+    }
+  }
+
+  reset(room: string, id: string): void {
+    this.setCursor(room, id)
+    this.context.fire('room:reset', this, { room })
   }
 
   close(code = 1000, reason = ''): void {
@@ -248,6 +313,8 @@ export class Session<S extends Schema, User> implements Peer<S, User> {
     const { t, s, a } = envelope
     if (a !== undefined) {
       this.stream.acknowledge(a)
+      // The store may forget what the client acknowledged (in the next commit).
+      this.journal?.touch()
       if (this.replayAwaitsAck) {
         this.replayAwaitsAck = false
         this.replayMore()
@@ -257,11 +324,16 @@ export class Session<S extends Schema, User> implements Peer<S, User> {
       this.control(envelope)
       return
     }
-    if (s !== undefined && this.stream.receive(s) === 'duplicate') return
+    if (s !== undefined) {
+      if (this.stream.receive(s) === 'duplicate') return
+      this.journal?.touch()
+    }
     this.context.counters.messagesReceived++
     const handlers = this.handlers.get(t)
     if (handlers === undefined) return
-    for (let i = 0; i < handlers.length; i++) this.call(handlers[i] as AnyHandler, envelope.d)
+    const info: MessageInfo =
+      s === undefined ? { seq: undefined, id: undefined } : { seq: s, id: `${this.id}:${s}` }
+    for (let i = 0; i < handlers.length; i++) this.call(handlers[i] as AnyHandler, envelope.d, info)
   }
 
   /** A connection takes the session over; `peerMax` is the `max` of its `$hello`. */
@@ -272,8 +344,28 @@ export class Session<S extends Schema, User> implements Peer<S, User> {
     this.peerMax = peerMax
     this.user = user
     this.expiresAt = Infinity
-    this.replayed = undefined
+    // With a shared store, `replayed` always marks what was sent: the rest waits for commits.
+    this.replayed = this.journal === undefined ? undefined : this.stream.acknowledged
     this.replayAwaitsAck = false
+    this.ackSent = 0
+  }
+
+  /** A commit stored more (or the store is unreachable): acknowledge and send what may go. */
+  pump(): void {
+    if (this.link === undefined || this.replayed === undefined) return
+    this.replayMore()
+    this.sendAck()
+  }
+
+  /** With a shared store: `$ack` what a commit stored and the client was not told yet. */
+  private sendAck(): void {
+    const journal = this.journal
+    const link = this.link
+    if (journal === undefined || link === undefined || !link.writable) return
+    const a = Math.min(journal.ackable(), this.stream.lastProcessed)
+    if (a <= this.ackSent) return
+    this.ackSent = a
+    link.write(link.codec.encode({ t: controlTypes.ack, a }))
   }
 
   /**
@@ -308,8 +400,14 @@ export class Session<S extends Schema, User> implements Peer<S, User> {
     this.dropLingering()
     this.link = undefined
     this.stream.dispose()
+    this.journal?.stop()
     this.requests.rejectAll(closedMessage)
-    this.context.rooms.leaveAll(this)
+    const cluster = this.context.cluster
+    const moved = reason === 'moved'
+    for (const room of this.context.rooms.roomsOf(this)) {
+      this.context.rooms.leave(this, room)
+      cluster?.left(this, room, moved)
+    }
     this.context.sessionEnded(this, reason)
   }
 
@@ -330,6 +428,7 @@ export class Session<S extends Schema, User> implements Peer<S, User> {
       replay: state.unacked,
       lossy: state.lossy,
       rooms: this.context.rooms.roomsOf(this),
+      roomCursors: this.roomCursors(),
       expiresAt,
     }
   }
@@ -338,6 +437,16 @@ export class Session<S extends Schema, User> implements Peer<S, User> {
     const lingering = this.lingering
     this.lingering = undefined
     lingering?.terminate()
+  }
+
+  /** Every room of the session and its cursor (`''` before the first message). */
+  roomCursors(): Record<string, string> {
+    const cursors: Record<string, string> = {}
+    for (const room of this.context.rooms.roomsOf(this))
+      cursors[room] = this.cursors.get(room) ?? ''
+    const all = this.cursors.get(broadcastCursor)
+    if (all !== undefined) cursors[broadcastCursor] = all
+    return cursors
   }
 
   /**
@@ -381,6 +490,11 @@ export class Session<S extends Schema, User> implements Peer<S, User> {
     const frame = this.preEncoded ?? this.codec.encode(envelope)
     this.preEncodedEnvelope = envelope
     this.preEncoded = frame
+    if (this.journal !== undefined) {
+      const kept: StoredEnvelope = { t: envelope.t, s: envelope.s as number }
+      if ('d' in envelope) kept.d = envelope.d
+      this.journal.sent(kept)
+    }
     return typeof frame === 'string' ? Buffer.byteLength(frame) : frame.byteLength
   }
 
@@ -389,6 +503,10 @@ export class Session<S extends Schema, User> implements Peer<S, User> {
     const from = this.replayed
     if (link === undefined || from === undefined || !link.writable) return
     const stream = this.stream
+    const journal = this.journal
+    // With a shared store, only what a commit stored goes out.
+    const sendable = journal === undefined ? Infinity : journal.sendable(stream.lastSent)
+    let allowed = sendable - Math.max(from, stream.acknowledged)
     if (stream.lossy) {
       // What was sent meanwhile overflowed the replay buffer before it could go out: the rest
       // has a gap, which the client must never see. It resumes to a reset.
@@ -410,17 +528,26 @@ export class Session<S extends Schema, User> implements Peer<S, User> {
     }
     const last = stream.resend(from, (bytes) => {
       // An overflow meanwhile dropped envelopes not yet resent: stop short of the gap.
-      if (stream.lossy || budget <= 0 || turns.spentOut || !link.hasRoom()) return false
+      if (stream.lossy || budget <= 0 || allowed <= 0 || turns.spentOut || !link.hasRoom()) {
+        return false
+      }
       budget -= bytes
+      allowed--
       return true
     })
     // Closed meanwhile (a slow consumer): the next resume starts over.
     if (this.link !== link || this.replayed === undefined) return
     if (last < stream.lastSent) {
       this.replayed = last
+      // Waiting for a commit, which pumps again.
+      if (last >= sendable) return
       link.whenDrained(() => {
         if (this.link === link) this.replayMore()
       })
+      return
+    }
+    if (journal !== undefined) {
+      this.replayed = last
       return
     }
     this.replayed = undefined
@@ -431,6 +558,13 @@ export class Session<S extends Schema, User> implements Peer<S, User> {
   private readonly transmit = (envelope: Envelope): void => {
     const link = this.link
     if (link === undefined || !link.writable) return
+    const journal = this.journal
+    if (journal !== undefined) {
+      // Never acknowledge what a commit has not stored.
+      const a = Math.min(envelope.a ?? 0, journal.ackable())
+      envelope.a = a
+      if (a > this.ackSent) this.ackSent = a
+    }
     const preEncoded = this.preEncoded
     if (preEncoded !== undefined && envelope === this.preEncodedEnvelope) {
       this.preEncodedEnvelope = this.preEncoded = undefined
@@ -461,12 +595,14 @@ export class Session<S extends Schema, User> implements Peer<S, User> {
       case controlTypes.request: {
         if (s === undefined) throw protocolError('$req must be reliable (carry s)')
         if (this.stream.receive(s) === 'duplicate') return
+        this.journal?.touch()
         this.runMethod(parseRequest(envelope.d))
         return
       }
       case controlTypes.response: {
         if (s === undefined) throw protocolError('$res must be reliable (carry s)')
         if (this.stream.receive(s) === 'duplicate') return
+        this.journal?.touch()
         this.requests.respond(envelope.d)
         return
       }
@@ -492,9 +628,9 @@ export class Session<S extends Schema, User> implements Peer<S, User> {
     }
   }
 
-  private call(handler: AnyHandler, data: unknown): void {
+  private call(handler: AnyHandler, data: unknown, info: MessageInfo): void {
     try {
-      const result = handler(data, this)
+      const result = handler(data, this, info)
       if (isThenable(result)) {
         result.then(undefined, (error: unknown) => this.context.handlerError(error, this))
       }

@@ -23,6 +23,11 @@ export interface SessionRecord {
   lossy: boolean
   /** Rooms the session belongs to. */
   rooms: string[]
+  /**
+   * With a cluster: per room, the id of the last room message the session got (`''` before
+   * the first); the broadcast's under the key `'\u0000'`. Absent in stores without a cluster.
+   */
+  roomCursors?: Record<string, string>
   /** When the session expires, in the milliseconds of the server's clock. */
   expiresAt: number
 }
@@ -41,8 +46,10 @@ export interface SessionRecord {
  *   previous call on that id to settle), so a store needs no locking of its own for that.
  * - A server writes a session when its connection closes and when the server closes, and
  *   deletes it when the session ends or expires. It reads a session only when a client asks to
- *   resume one that it does not hold, so one process owns a live session at a time: sharing a
- *   store between processes that run at once needs sticky routing of a client to one process.
+ *   resume one that it does not hold, so one process owns a live session at a time: sharing
+ *   such a store between processes that run at once needs sticky routing of a client to one
+ *   process. A `SharedSessionStore` (see `cluster.ts`, e.g. `@lifeline/redis`) lifts that: it
+ *   fences each session to one process at a time and is written as the session changes.
  * - A store must not keep a Node process alive by itself (unref its timers and sockets, or
  *   document a `close()`); `close` is never called by the server, since a store outlives it.
  */

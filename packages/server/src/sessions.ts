@@ -10,9 +10,11 @@ import type { Connection } from './connection.js'
 import type { ServerContext } from './context.js'
 import type { ResetReason, SessionEndReason } from './events.js'
 import { welcome, type Hello } from './handshake.js'
+import { SessionJournal } from './journal.js'
 import { unref } from './memorySessionStore.js'
-import { Session } from './session.js'
+import { Session, type Link } from './session.js'
 import type { SessionRecord } from './sessionStore.js'
+import { isShared, type ClaimedSession, type SharedSessionStore } from './cluster.js'
 
 /** 128 random bits: a session id is the secret that resumes a session. */
 function newSessionId(): string {
@@ -35,8 +37,37 @@ export class SessionRegistry<S extends Schema, User> {
   readonly byPeerId = new Map<string, Session<S, User>>()
   /** The last store operation per session id: the next one waits for it (store contract). */
   private readonly storeOps = new Map<string, Promise<void>>()
+  /** The store, when it is shared between running processes; then sessions are journaled. */
+  private readonly shared: SharedSessionStore | undefined
+  private readonly keepAliveTimer: ReturnType<typeof setInterval> | undefined
+  private readonly stopRevoked: (() => void) | undefined
 
-  constructor(private readonly context: ServerContext<S, User>) {}
+  constructor(private readonly context: ServerContext<S, User>) {
+    const { store, sessionTtlMs } = context.options
+    if (!isShared(store)) return
+    this.shared = store
+    // Sessions held here do not expire in the store while this process lives; a killed
+    // process's expire `sessionTtlMs` (plus at most a quarter of it) after its last beat.
+    this.keepAliveTimer = setInterval(() => {
+      if (!store.available() || this.bySessionId.size === 0) return
+      store
+        .keepAlive([...this.bySessionId.keys()], this.storeTtlMs())
+        .catch((error: unknown) =>
+          context.failure('the shared session store failed to keep sessions', error, undefined),
+        )
+    }, sessionTtlMs / 4)
+    this.keepAliveTimer.unref()
+    this.stopRevoked = store.onRevoked((id, epoch) => {
+      const session = this.bySessionId.get(id)
+      const token = session?.journal?.token
+      if (session !== undefined && token !== undefined && token < epoch) this.letGo(session)
+    })
+  }
+
+  /** How long a session lives in a shared store without a write or a keep-alive. */
+  private storeTtlMs(): number {
+    return Math.ceil(this.context.options.sessionTtlMs * 1.25)
+  }
 
   get size(): number {
     return this.bySessionId.size
@@ -54,6 +85,9 @@ export class SessionRegistry<S extends Schema, User> {
     }
     const live = this.bySessionId.get(hello.sid)
     if (live === undefined) return this.restore(connection, hello as Hello & { sid: string }, user)
+    if (this.shared?.available() === true && live.journal !== undefined) {
+      return this.reclaim(live, connection, hello as Hello & { sid: string }, user)
+    }
     const reason = this.unresumable(live, connection, hello)
     if (reason === undefined) {
       this.resume(live, connection, hello, user, false)
@@ -71,7 +105,8 @@ export class SessionRegistry<S extends Schema, User> {
       this.clearExpiry(session)
       session.expiryTimer = clock.setTimeout(() => this.expire(session), sessionTtlMs)
       unref(session.expiryTimer)
-      this.persist(session)
+      // A journaled session is in the store already.
+      if (session.journal === undefined) this.persist(session)
     }
     this.context.fire('disconnect', session, { code, reason })
   }
@@ -83,9 +118,17 @@ export class SessionRegistry<S extends Schema, User> {
     this.byPeerId.delete(session.id)
     this.context.limits?.sessionEnded(session)
     const id = session.sessionId
-    this.queued(id, () => this.context.options.store.delete(id)).catch((error: unknown) =>
-      this.context.failure('the session store failed to delete a session', error, session),
-    )
+    const shared = this.shared
+    const token = session.journal?.token
+    if (shared === undefined) {
+      this.queued(id, () => this.context.options.store.delete(id)).catch((error: unknown) =>
+        this.context.failure('the session store failed to delete a session', error, session),
+      )
+    } else if (reason !== 'moved' && token !== undefined) {
+      this.queued(id, () => shared.release(id, token)).catch((error: unknown) =>
+        this.context.failure('the session store failed to delete a session', error, session),
+      )
+    }
     this.context.fire('session:end', session, { reason })
   }
 
@@ -96,9 +139,19 @@ export class SessionRegistry<S extends Schema, User> {
   shutDown(): void {
     const { clock, sessionTtlMs } = this.context.options
     const expiresAt = clock.now() + sessionTtlMs
+    if (this.keepAliveTimer !== undefined) clearInterval(this.keepAliveTimer)
+    this.stopRevoked?.()
     for (const session of this.bySessionId.values()) {
       this.clearExpiry(session)
       session.shutDown()
+      const journal = session.journal
+      if (journal !== undefined) {
+        // Journaled as it changed: what is left is the last commit, then the session stays in
+        // the store for the next process its client reaches.
+        const done = journal.drain().then(() => journal.stop())
+        this.storeOps.set(session.sessionId, done)
+        continue
+      }
       const record = session.toRecord(expiresAt)
       this.write(session, record)
     }
@@ -142,6 +195,63 @@ export class SessionRegistry<S extends Schema, User> {
     return 'oversize'
   }
 
+  /**
+   * With a shared store, a resume of a session this process holds goes through the store too:
+   * another process may have taken it over since (its client went there and came back), and
+   * then what this process holds is stale.
+   */
+  private async reclaim(
+    live: Session<S, User>,
+    connection: Connection<S, User>,
+    hello: Hello & { sid: string },
+    user: User,
+  ): Promise<void> {
+    const shared = this.shared as SharedSessionStore
+    const journal = live.journal as SessionJournal
+    const previous = live.link
+    if (previous !== undefined) {
+      // The old link stops here: nothing it brings may change the session while it is claimed.
+      live.detach(previous)
+      this.takenOver(live, previous)
+    }
+    await journal.drain()
+    const held = journal.token
+    let claimed: ClaimedSession | undefined
+    const claim = this.queued(hello.sid, () => shared.claim(hello.sid, this.storeTtlMs()))
+    journal.rebind(claim, held)
+    try {
+      claimed = await claim
+    } catch (error) {
+      this.context.failure('the shared session store failed to claim a session', error, live)
+      // Unreachable: this process still holds the session, and serves it.
+      if (!connection.alive || live.closed) return
+      this.resume(live, connection, hello, user, false)
+      return
+    }
+    if (!connection.alive) return
+    if (live.closed) return this.open(connection, hello, user)
+    if (claimed === undefined) {
+      // The store lost it (it restarted empty): this process holds it, and stores it again.
+      this.resume(live, connection, hello, user, false)
+      return
+    }
+    if (claimed.previousEpoch === held) {
+      this.resume(live, connection, hello, user, false)
+      return
+    }
+    // Another process took it over since: what is here is stale.
+    this.letGo(live)
+    this.restoreClaimed(connection, hello, user, claimed)
+  }
+
+  /** Another process owns the session now: forget it here, without touching the store. */
+  letGo(session: Session<S, User>): void {
+    const link = session.link
+    this.context.counters.sessionsMoved++
+    session.end('moved')
+    link?.close(1012, 'session moved')
+  }
+
   private async restore(
     connection: Connection<S, User>,
     hello: Hello & { sid: string },
@@ -150,14 +260,21 @@ export class SessionRegistry<S extends Schema, User> {
     const { store, clock } = this.context.options
     const sid = hello.sid
     let record: SessionRecord | undefined
+    let claimed: ClaimedSession | undefined
     try {
-      record = await this.queued(sid, () => store.get(sid))
+      const shared = this.shared
+      if (shared === undefined) record = await this.queued(sid, () => store.get(sid))
+      else {
+        claimed = await this.queued(sid, () => shared.claim(sid, this.storeTtlMs()))
+        record = claimed?.record
+      }
     } catch (error) {
       this.context.failure('the session store failed to read a session', error, undefined)
     }
     if (!connection.alive) return
     // Another connection may have restored it while the store answered.
     if (this.bySessionId.has(sid)) return this.open(connection, hello, user)
+    if (claimed !== undefined) return this.restoreClaimed(connection, hello, user, claimed)
     let reason: ResetReason = 'unknown'
     if (record !== undefined) {
       reason =
@@ -192,6 +309,79 @@ export class SessionRegistry<S extends Schema, User> {
     this.create(connection, hello, user, reason)
   }
 
+  /** A session this process claimed from the shared store: resumed here, or refused. */
+  private restoreClaimed(
+    connection: Connection<S, User>,
+    hello: Hello & { sid: string },
+    user: User,
+    claimed: ClaimedSession,
+  ): void {
+    const shared = this.shared as SharedSessionStore
+    const { record, epoch } = claimed
+    const reason: ResetReason | undefined = record.lossy
+      ? 'lossy'
+      : replayTooLarge(() => record.replay, record.lastClientSeq, connection, hello)
+        ? this.oversize(connection)
+        : undefined
+    if (reason !== undefined) {
+      this.queued(record.id, () => shared.release(record.id, epoch)).catch(noop)
+      this.create(connection, hello, user, reason)
+      return
+    }
+    if (hello.ack > record.lastServerSeq) throw ackTooHigh(hello.ack, record.lastServerSeq)
+    const session = new Session(this.context, {
+      id: record.peerId,
+      sessionId: record.id,
+      user,
+      codec: connection.codec,
+      state: {
+        lastProcessed: record.lastClientSeq,
+        lastSent: record.lastServerSeq,
+        unacked: record.replay,
+        lossy: false,
+      },
+      rooms: record.rooms,
+      ...(record.roomCursors === undefined ? {} : { roomCursors: record.roomCursors }),
+    })
+    this.journal(session, {
+      epoch,
+      clientSeq: record.lastClientSeq,
+      serverSeq: record.lastServerSeq,
+    })
+    this.add(session, connection)
+    this.resume(session, connection, hello, user, true)
+    session.joinCluster()
+  }
+
+  /** With a shared store: the session is written as it changes. */
+  private journal(
+    session: Session<S, User>,
+    start: { epoch: number; clientSeq: number; serverSeq: number } | undefined,
+  ): void {
+    const shared = this.shared
+    if (shared === undefined) return
+    const context = this.context
+    session.journal = new SessionJournal(
+      shared,
+      {
+        sessionId: session.sessionId,
+        lastProcessed: () => session.stream.lastProcessed,
+        acknowledged: () => session.stream.acknowledged,
+        lossy: () => session.stream.lossy,
+        rooms: () => session.roomCursors(),
+        record: () => session.toRecord(context.options.clock.now() + context.options.sessionTtlMs),
+        committed: () => session.pump(),
+        fenced: () => {
+          if (!session.closed) this.letGo(session)
+        },
+        failure: (message, error) => context.failure(message, error, session),
+      },
+      this.storeTtlMs(),
+      start,
+      context.options.replayLimit,
+    )
+  }
+
   private resume(
     session: Session<S, User>,
     connection: Connection<S, User>,
@@ -204,16 +394,7 @@ export class SessionRegistry<S extends Schema, User> {
     const previous = session.link
     if (previous !== undefined) {
       session.detach(previous)
-      this.context.counters.takeovers++
-      previous.close(
-        protocolCloseCodes.sessionTakenOver,
-        'session taken over',
-        'SESSION_TAKEN_OVER',
-      )
-      this.context.fire('disconnect', session, {
-        code: protocolCloseCodes.sessionTakenOver,
-        reason: 'session taken over',
-      })
+      this.takenOver(session, previous)
     }
     this.clearExpiry(session)
     connection.bind(session)
@@ -230,6 +411,16 @@ export class SessionRegistry<S extends Schema, User> {
       restored,
     })
     connection.opened()
+  }
+
+  /** A newer connection took `session` over from `previous`, which closes. */
+  private takenOver(session: Session<S, User>, previous: Link): void {
+    this.context.counters.takeovers++
+    previous.close(protocolCloseCodes.sessionTakenOver, 'session taken over', 'SESSION_TAKEN_OVER')
+    this.context.fire('disconnect', session, {
+      code: protocolCloseCodes.sessionTakenOver,
+      reason: 'session taken over',
+    })
   }
 
   private create(
@@ -249,6 +440,7 @@ export class SessionRegistry<S extends Schema, User> {
       user,
       codec: connection.codec,
     })
+    this.journal(session, undefined)
     this.add(session, connection)
     connection.bind(session)
     session.attach(connection, user, hello.max)

@@ -32,6 +32,8 @@ export interface ServerStats {
   heartbeatTimeouts: number
   /** Connections closed because a newer one resumed their session (4409). */
   takeovers: number
+  /** Sessions let go because another process of the cluster took them over (`'moved'`). */
+  sessionsMoved: number
   /** Connections refused for their address's connection rate (1013, `RATE_LIMITED`). */
   rateLimited: number
   /** New sessions refused by `sessionsPerAddress` or `maxSessions` (1013, `TOO_MANY_SESSIONS`). */
@@ -70,6 +72,7 @@ export function createCounters(): Record<StatsCounter, number> {
     helloTimeouts: 0,
     heartbeatTimeouts: 0,
     takeovers: 0,
+    sessionsMoved: 0,
     rateLimited: 0,
     sessionsRefused: 0,
     upgradeTimeouts: 0,

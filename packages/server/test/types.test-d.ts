@@ -65,7 +65,7 @@ server.on('disconnect', (peer, info) => {
   expectTypeOf(info.code).toEqualTypeOf<number>()
 })
 server.on('session:end', (_peer, info) => {
-  expectTypeOf(info.reason).toEqualTypeOf<'expired' | 'closed' | 'lossy' | 'oversize'>()
+  expectTypeOf(info.reason).toEqualTypeOf<'expired' | 'closed' | 'lossy' | 'oversize' | 'moved'>()
 })
 // @ts-expect-error: no such event
 server.on('nope', () => undefined)

@@ -1,0 +1,124 @@
+import type { SessionRecord, SessionStore, StoredEnvelope } from './sessionStore.js'
+
+/** What changed in a session since its last commit to a shared store. */
+export interface SessionChange {
+  /** The last client `s` processed. */
+  lastClientSeq: number
+  /**
+   * Server envelopes numbered since the last commit that succeeded, oldest first. It may repeat
+   * envelopes a commit that timed out did store: the store keeps each `s` once.
+   */
+  sent: StoredEnvelope[]
+  /** The highest server `s` the client acknowledged: the store may forget up to it. */
+  acknowledged: number
+  /** The rooms and their cursors now, when they changed since the last commit. */
+  rooms?: Record<string, string>
+  /** Whether the replay buffer overflowed (the session can no longer be resumed exactly). */
+  lossy: boolean
+}
+
+/** A session taken by this process: its state, and the fencing token its writes carry. */
+export interface ClaimedSession {
+  record: SessionRecord
+  /** The fencing token of this claim: every later commit must carry it. */
+  epoch: number
+  /** The token the session had before this claim (the previous owner's). */
+  previousEpoch: number
+}
+
+/** What a commit found. `'fenced'`: another process claimed the session since. */
+export type CommitResult = 'ok' | 'fenced' | 'missing'
+
+/**
+ * A `SessionStore` that several processes share while they run, with no sticky routing: a
+ * session is owned by one process at a time, by a fencing token (`epoch`) that a claim raises
+ * and that every write must carry, so the store refuses the writes of a process that lost it.
+ * The server writes a session as it changes (`commit`), not only when its connection closes,
+ * and acknowledges to either side only what a commit stored (PROTOCOL.md, section 11).
+ */
+export interface SharedSessionStore extends SessionStore {
+  /** Marks the store as shared: the server then uses the methods below, not `get`/`set`. */
+  readonly shared: true
+  /** True while the store can answer now; false while its service is unreachable. */
+  available(): boolean
+  /** Creates a session owned by this process; resolves to its token. */
+  create(record: SessionRecord, ttlMs: number): Promise<number>
+  /**
+   * Takes a session for this process: raises its token atomically, tells the previous owner
+   * to let go, and returns the state; `undefined` when there is no such session.
+   */
+  claim(id: string, ttlMs: number): Promise<ClaimedSession | undefined>
+  /**
+   * Applies `change` if `epoch` is still the session's token; `'missing'` when the session is
+   * not in the store any more (the store lost it: the server creates it again).
+   */
+  commit(id: string, epoch: number, change: SessionChange, ttlMs: number): Promise<CommitResult>
+  /** Deletes the session if `epoch` is still its token. */
+  release(id: string, epoch: number): Promise<void>
+  /** Keeps the sessions this process holds from expiring in the store for `ttlMs` more. */
+  keepAlive(ids: readonly string[], ttlMs: number): Promise<void>
+  /**
+   * Calls `listener` with the id of a session this process holds that another process claimed
+   * and the token of that claim, so that it lets go at once; returns a function that stops the
+   * calls.
+   */
+  onRevoked(listener: (id: string, epoch: number) => void): () => void
+}
+
+/** A local member of a room, as the cluster sees it. */
+export interface ClusterMember {
+  /** `peer.id`. */
+  readonly id: string
+  readonly closed: boolean
+  /** The id of the last room message this member got in `room`, if any yet. */
+  cursor(room: string): string | undefined
+  /** Moves the cursor without delivering (a reset, or the room's last id at the join). */
+  setCursor(room: string, id: string): void
+  /** Delivers room message `id` (reliable) and moves the cursor to it, in one step. */
+  deliver(room: string, id: string, type: string, data: unknown): void
+  /** Sends an unreliable message, if the link is up. */
+  sendUnreliable(type: string, data: unknown): void
+  /** The room's history no longer reaches back to this member's cursor: skip to `id`. */
+  reset(room: string, id: string): void
+}
+
+/** What a server offers the cluster it runs in. */
+export interface ClusterHost {
+  /** The local members of `room`, or every local session for `undefined` (a broadcast). */
+  members(room: string | undefined): Iterable<ClusterMember>
+  /** Reports a failure of the cluster (its service unreachable, a message that cannot be read). */
+  failure(message: string, error: unknown): void
+}
+
+/**
+ * Rooms, broadcast and presence across the server processes of a cluster. A room send goes to
+ * the cluster, which delivers it to the members of every process (this one included) through
+ * `ClusterMember.deliver`.
+ */
+export interface Cluster {
+  /** The shared store of the cluster's sessions. */
+  readonly store: SharedSessionStore
+  /** Called once by the server that uses the cluster. */
+  attach(host: ClusterHost): void
+  /**
+   * Sends to every member of `room` on every process (`undefined`: every session). Throws
+   * `QUEUE_FULL` when the cluster's service is unreachable and its buffer is full.
+   */
+  send(
+    room: string | undefined,
+    type: string,
+    data: unknown,
+    options: { reliable: boolean; except: string | undefined },
+  ): void
+  /** A local session joined a room (also when restored into its rooms). */
+  joined(member: ClusterMember, room: string): void
+  /** A local session left a room; `moved`: it lives on in another process. */
+  left(member: ClusterMember, room: string, moved: boolean): void
+  /** Stops the cluster's work for this server (`server.close()` calls it). */
+  detach(): Promise<void>
+}
+
+/** Whether a store is shared between running processes (and must be used as such). */
+export function isShared(store: SessionStore): store is SharedSessionStore {
+  return (store as Partial<SharedSessionStore>).shared === true
+}
