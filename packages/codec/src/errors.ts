@@ -46,6 +46,10 @@ export type LifelineErrorCode =
   | 'SESSION_TAKEN_OVER'
   /** The link closed with a code `shouldReconnect` refused and no other code names. */
   | 'CLOSED_BY_PEER'
+  /** A shared store (Redis) cannot be reached now; the server goes on without it meanwhile. */
+  | 'STORE_UNAVAILABLE'
+  /** A shared store refused a write: another process owns the session now (a newer token). */
+  | 'SESSION_FENCED'
 
 export interface LifelineErrorOptions {
   /** The underlying error, if any. */

@@ -1,5 +1,11 @@
 import type { SessionRecord, SessionStore, StoredEnvelope } from './sessionStore.js'
 
+/**
+ * The room name under which `Cluster.joined`/`left` and a member's cursor stand for the
+ * broadcast, which every session receives. Not a room a user may join.
+ */
+export const broadcastRoom = '\u0000'
+
 /** What changed in a session since its last commit to a shared store. */
 export interface SessionChange {
   /** The last client `s` processed. */

@@ -38,6 +38,7 @@ export type {
   SessionChange,
   SharedSessionStore,
 } from './cluster.js'
+export { broadcastRoom } from './cluster.js'
 export { closeOnSignals } from './signals.js'
 export type { ServerStats } from './stats.js'
 export { defaultLogger } from './logger.js'

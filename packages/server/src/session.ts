@@ -14,15 +14,12 @@ import {
   PendingRequests,
   type InboundRequest,
 } from '@lifeline/core/protocol'
-import type { ClusterMember } from './cluster.js'
+import { broadcastRoom, type ClusterMember } from './cluster.js'
 import type { MethodImplementation, ServerContext } from './context.js'
 import type { SessionEndReason } from './events.js'
 import type { SessionJournal } from './journal.js'
 import type { MessageHandler, MessageInfo, Peer, RequestOptions, SendOptions } from './peer.js'
 import type { SessionRecord, StoredEnvelope } from './sessionStore.js'
-
-/** The key of the broadcast's cursor among a session's room cursors. */
-export const broadcastCursor = '\u0000'
 
 /** What a session needs of the connection it is attached to. */
 export interface Link {
@@ -150,10 +147,11 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     for (const room of init.rooms ?? []) context.rooms.join(this, room)
   }
 
-  /** Joins the cluster's rooms once the session is registered (a restored session's rooms). */
+  /** Joins the cluster's rooms (a restored session's) and broadcast once it is registered. */
   joinCluster(): void {
     const cluster = this.context.cluster
     if (cluster === undefined) return
+    cluster.joined(this, broadcastRoom)
     for (const room of this.rooms) cluster.joined(this, room)
   }
 
@@ -246,7 +244,9 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
 
   join(room: string): void {
     if (this.ended) throw new LifelineError('CLOSED', closedMessage)
-    if (typeof room !== 'string') throw new LifelineError('INVALID_ARGUMENT', 'a room is a string')
+    if (typeof room !== 'string' || room === broadcastRoom) {
+      throw new LifelineError('INVALID_ARGUMENT', 'a room is a string other than "\\u0000"')
+    }
     if (this.context.rooms.has(this, room)) return
     this.context.rooms.join(this, room)
     this.context.cluster?.joined(this, room)
@@ -408,6 +408,7 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
       this.context.rooms.leave(this, room)
       cluster?.left(this, room, moved)
     }
+    cluster?.left(this, broadcastRoom, moved)
     this.context.sessionEnded(this, reason)
   }
 
@@ -444,8 +445,8 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     const cursors: Record<string, string> = {}
     for (const room of this.context.rooms.roomsOf(this))
       cursors[room] = this.cursors.get(room) ?? ''
-    const all = this.cursors.get(broadcastCursor)
-    if (all !== undefined) cursors[broadcastCursor] = all
+    const all = this.cursors.get(broadcastRoom)
+    if (all !== undefined) cursors[broadcastRoom] = all
     return cursors
   }
 

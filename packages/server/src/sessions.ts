@@ -442,6 +442,7 @@ export class SessionRegistry<S extends Schema, User> {
     })
     this.journal(session, undefined)
     this.add(session, connection)
+    session.joinCluster()
     connection.bind(session)
     session.attach(connection, user, hello.max)
     connection.write(

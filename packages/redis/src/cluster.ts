@@ -1,0 +1,371 @@
+import { randomBytes } from 'node:crypto'
+import { LifelineError } from '@lifeline/codec'
+import {
+  broadcastRoom,
+  type Cluster,
+  type ClusterHost,
+  type ClusterMember,
+} from '@lifeline/server'
+import type { Redis } from 'ioredis'
+import { EventEmitter } from 'node:events'
+import { createKeys, type Keys } from './keys.js'
+import { resolveOptions, type RedisClusterOptions, type ResolvedOptions } from './options.js'
+import { isReady, withScripts, type ScriptCommands } from './redisClient.js'
+import { RoomFeed, type RoomEntry, type RoomMessage } from './roomFeed.js'
+import { packr, RedisSessionStore } from './store.js'
+
+/** A join or a leave of a room, on any process of the cluster. */
+export interface PresenceEvent {
+  room: string
+  peerId: string
+  joined: boolean
+}
+
+/** The events of a `RedisCluster`. */
+export interface RedisClusterEvents {
+  /**
+   * A session joined or left a room, on any process. Heard by the processes that have members
+   * in the room (or `watch` it), within Redis' pub/sub delay; a process that died is cleaned up
+   * within `processTtlMs + heartbeatMs`.
+   */
+  presence: [event: PresenceEvent]
+  /** Redis failed or cannot be reached (the cluster goes on, and recovers by itself). */
+  error: [error: unknown]
+}
+
+interface Pending {
+  room: string | undefined
+  payload: Buffer
+  reliable: boolean
+}
+
+/**
+ * Rooms, broadcast, presence and sessions of a Lifeline server cluster on Redis: pass it as
+ * `createServer({ cluster })` in every process. Create it with `createRedisCluster`.
+ */
+export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cluster {
+  /** This process's id in the cluster (random, per cluster object). */
+  readonly processId = randomBytes(9).toString('base64url')
+  readonly store: RedisSessionStore
+  private readonly redis: Redis & ScriptCommands
+  private readonly subscriber: Redis
+  private readonly ownsSubscriber: boolean
+  private readonly keys: Keys
+  private readonly options: ResolvedOptions
+  private host: ClusterHost | undefined
+  private readonly feeds = new Map<string, RoomFeed>()
+  private readonly watched = new Set<string>()
+  private readonly pending: Pending[] = []
+  private pendingBytes = 0
+  private flushing = false
+  private heartbeat: ReturnType<typeof setInterval> | undefined
+  private uid = 0
+  private closed = false
+
+  constructor(options: RedisClusterOptions) {
+    super()
+    this.options = resolveOptions(options)
+    this.keys = createKeys(this.options.prefix)
+    this.redis = withScripts(options.redis)
+    this.ownsSubscriber = options.subscriber === undefined
+    this.subscriber = options.subscriber ?? options.redis.duplicate()
+    this.store = new RedisSessionStore(options.redis, this.keys, this.processId)
+    this.subscriber.on('messageBuffer', this.onMessage)
+    this.subscriber.on('ready', this.onSubscriberReady)
+    this.subscriber.on('error', this.onError)
+    this.redis.on('ready', this.onReady)
+    void this.subscribe(this.keys.revokeChannel(this.processId))
+  }
+
+  /** Called by the server. */
+  attach(host: ClusterHost): void {
+    if (this.host !== undefined) {
+      throw new LifelineError('INVALID_ARGUMENT', 'a cluster serves one server')
+    }
+    this.host = host
+    this.feed(broadcastRoom)
+    this.beat()
+    this.heartbeat = setInterval(this.beat, this.options.heartbeatMs)
+    this.heartbeat.unref()
+  }
+
+  send(
+    room: string | undefined,
+    type: string,
+    data: unknown,
+    options: { reliable: boolean; except: string | undefined },
+  ): void {
+    const uid = `${this.processId}.${++this.uid}`
+    const payload = options.reliable
+      ? packr.pack([uid, type, data, options.except ?? null])
+      : packr.pack([type, data, options.except ?? null])
+    if (this.pending.length > 0 || !isReady(this.redis)) {
+      if (this.pendingBytes + payload.byteLength > this.options.maxPendingBytes) {
+        throw new LifelineError(
+          'QUEUE_FULL',
+          `Redis is away and ${this.pendingBytes} bytes of room messages wait (maxPendingBytes)`,
+        )
+      }
+      this.pending.push({ room, payload, reliable: options.reliable })
+      this.pendingBytes += payload.byteLength
+      return
+    }
+    this.publish(room, payload, options.reliable).catch((error: unknown) => {
+      // Failed in flight: it may or may not have gone; the uid keeps a resend from doubling it.
+      this.pending.push({ room, payload, reliable: options.reliable })
+      this.pendingBytes += payload.byteLength
+      this.failure('a room message could not be published yet', error)
+    })
+  }
+
+  joined(member: ClusterMember, room: string): void {
+    const feed = this.feed(room)
+    feed.joined(member)
+    if (room === broadcastRoom || !isReady(this.redis)) return
+    this.redis
+      .lifelineJoin(
+        this.keys.presence(room),
+        this.keys.processMembers(this.processId),
+        member.id,
+        this.processId,
+        this.keys.channel(room),
+        room,
+      )
+      .catch((error: unknown) => this.failure('presence could not be stored', error))
+  }
+
+  left(member: ClusterMember, room: string, moved: boolean): void {
+    if (room !== broadcastRoom && isReady(this.redis)) {
+      this.redis
+        .lifelineLeave(
+          this.keys.presence(room),
+          this.keys.processMembers(this.processId),
+          member.id,
+          this.processId,
+          this.keys.channel(room),
+          room,
+          moved ? '1' : '0',
+        )
+        .catch((error: unknown) => this.failure('presence could not be stored', error))
+    }
+    this.unfeedIfEmpty(room)
+  }
+
+  /** The peer ids present in `room`, on every process. */
+  async presence(room: string): Promise<string[]> {
+    return this.redis.hkeys(this.keys.presence(room))
+  }
+
+  /** Hears the `'presence'` events of `room` on this process even without a member in it. */
+  async watch(room: string): Promise<void> {
+    this.watched.add(room)
+    this.feed(room)
+    await this.subscriber.subscribe(this.keys.channel(room))
+  }
+
+  /** Stops listening (the server's `close()` calls it); the application's client stays open. */
+  async detach(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    if (this.heartbeat !== undefined) clearInterval(this.heartbeat)
+    for (const feed of this.feeds.values()) feed.close()
+    this.feeds.clear()
+    this.redis.off('ready', this.onReady)
+    this.subscriber.off('messageBuffer', this.onMessage)
+    // The heartbeat key expires by itself: sessions resume on other processes meanwhile and
+    // take their presence with them, so a rolling restart shows no leave and join.
+    if (this.ownsSubscriber) this.subscriber.disconnect()
+    await this.flushPending()
+  }
+
+  private feed(room: string): RoomFeed {
+    let feed = this.feeds.get(room)
+    if (feed !== undefined) return feed
+    const key = this.keys.history(room)
+    feed = new RoomFeed(room, {
+      members: () => this.host?.members(room === broadcastRoom ? undefined : room) ?? [],
+      history: async (after, count) => {
+        const reply = (await this.redis.xrangeBuffer(
+          key,
+          `(${after}`,
+          '+',
+          'COUNT',
+          count,
+        )) as unknown as [Buffer, Buffer[]][]
+        return reply.map(([id, fields]) => entryOf(String(id), fields))
+      },
+      lastId: async () => {
+        const reply = await this.redis.xrevrange(key, '+', '-', 'COUNT', 1)
+        return reply[0]?.[0] ?? '0-0'
+      },
+      decode,
+      failure: (message, error) => this.failure(message, error),
+    })
+    this.feeds.set(room, feed)
+    const subscribed = this.subscribe(this.keys.channel(room))
+    void subscribed.then((ok) => (ok ? feed.resync() : undefined))
+    return feed
+  }
+
+  private unfeedIfEmpty(room: string): void {
+    if (room === broadcastRoom || this.watched.has(room)) return
+    const feed = this.feeds.get(room)
+    if (feed === undefined) return
+    for (const member of this.host?.members(room) ?? []) if (!member.closed) return
+    feed.close()
+    this.feeds.delete(room)
+    this.subscriber.unsubscribe(this.keys.channel(room)).catch(() => undefined)
+  }
+
+  private async subscribe(channel: string): Promise<boolean> {
+    try {
+      await this.subscriber.subscribe(channel)
+      return true
+    } catch (error) {
+      // Subscribed again with the others when the subscriber is back (`onSubscriberReady`).
+      this.failure('a Redis channel could not be subscribed to', error)
+      return false
+    }
+  }
+
+  private async publish(room: string | undefined, payload: Buffer, reliable: boolean): Promise<void> {
+    const name = room ?? broadcastRoom
+    if (!reliable) {
+      await this.redis.publish(this.keys.channel(name), Buffer.concat([unreliableTag, payload]))
+      return
+    }
+    await this.redis.lifelinePublish(
+      this.keys.history(name),
+      this.keys.channel(name),
+      this.options.historyLength,
+      this.options.historyTtlMs,
+      payload,
+    )
+  }
+
+  /** Sends what waited while Redis was away, in order. */
+  private async flushPending(): Promise<void> {
+    if (this.flushing) return
+    this.flushing = true
+    try {
+      while (this.pending.length > 0 && isReady(this.redis)) {
+        const next = this.pending[0] as Pending
+        try {
+          await this.publish(next.room, next.payload, next.reliable)
+        } catch (error) {
+          this.failure('a room message could not be published yet', error)
+          return
+        }
+        this.pending.shift()
+        this.pendingBytes -= next.payload.byteLength
+      }
+    } finally {
+      this.flushing = false
+    }
+  }
+
+  private readonly onReady = (): void => {
+    void this.flushPending()
+  }
+
+  /** The subscriber is back (ioredis subscribed again): catch up what was published meanwhile. */
+  private readonly onSubscriberReady = (): void => {
+    for (const feed of this.feeds.values()) void feed.resync()
+  }
+
+  private readonly onMessage = (channelBuffer: Buffer, message: Buffer): void => {
+    try {
+      const channel = String(channelBuffer)
+      const keys = this.keys
+      if (channel === keys.revokeChannel(this.processId)) {
+        this.store.revoke(String(message))
+        return
+      }
+      const room = channel.slice(keys.channel('').length)
+      const feed = this.feeds.get(room)
+      const tag = message[0]
+      if (tag === 0x4d /* M */) {
+        feed?.publication(parsePublication(message))
+      } else if (tag === 0x55 /* U */) {
+        const [type, data, except] = packr.unpack(message.subarray(1)) as [string, unknown, string | null]
+        for (const member of this.host?.members(room === broadcastRoom ? undefined : room) ?? []) {
+          if (member.id !== except) member.sendUnreliable(type, data)
+        }
+      } else if (tag === 0x4a /* J */ || tag === 0x4c /* L */) {
+        this.emit('presence', {
+          room,
+          peerId: String(message.subarray(1)),
+          joined: tag === 0x4a,
+        })
+      }
+    } catch (error) {
+      this.failure('a message from Redis could not be read', error)
+    }
+  }
+
+  private readonly onError = (error: unknown): void => this.failure('Redis failed', error)
+
+  /** Keeps this process alive in Redis, and cleans up after the processes that died. */
+  private readonly beat = (): void => {
+    if (!isReady(this.redis) || this.closed) return
+    const { keys, processId } = this
+    this.redis
+      .multi()
+      .set(keys.process(processId), '1', 'PX', this.options.processTtlMs)
+      .sadd(keys.processes(), processId)
+      .exec()
+      .then(() => this.redis.lifelineReap(keys.processes(), keys.prefix))
+      .catch((error: unknown) => this.failure('the cluster heartbeat failed', error))
+  }
+
+  private failure(message: string, error: unknown): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error)
+    else this.host?.failure(message, error)
+  }
+}
+
+const unreliableTag = Buffer.from('U')
+
+/** `M<id> <prev> <payload>` */
+function parsePublication(message: Buffer): RoomEntry {
+  const a = message.indexOf(0x20, 1)
+  const b = message.indexOf(0x20, a + 1)
+  return {
+    id: message.toString('latin1', 1, a),
+    prev: message.toString('latin1', a + 1, b),
+    payload: message.subarray(b + 1),
+  }
+}
+
+function entryOf(id: string, fields: Buffer[]): RoomEntry {
+  let prev = ''
+  let payload: Buffer = Buffer.alloc(0)
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const name = String(fields[i])
+    if (name === 'p') prev = String(fields[i + 1])
+    else if (name === 'm') payload = fields[i + 1] as Buffer
+  }
+  return { id, prev, payload }
+}
+
+function decode(payload: Buffer): RoomMessage {
+  const [uid, type, data, except] = packr.unpack(payload) as [string, string, unknown, string | null]
+  return { uid, type, data, except: except ?? undefined }
+}
+
+/**
+ * Creates the Redis cluster of a Lifeline server process: pass it as `cluster` to
+ * `createServer` in every process of the cluster, each with its own ioredis client.
+ *
+ * ```ts
+ * import { Redis } from 'ioredis'
+ * import { createServer } from '@lifeline/server'
+ * import { createRedisCluster } from '@lifeline/redis'
+ *
+ * const cluster = createRedisCluster({ redis: new Redis(process.env.REDIS_URL ?? '') })
+ * const server = createServer({ port: 8080, cluster })
+ * ```
+ */
+export function createRedisCluster(options: RedisClusterOptions): RedisCluster {
+  return new RedisCluster(options)
+}

@@ -1,0 +1,37 @@
+/** The names of every Redis key and channel, under one prefix. */
+export interface Keys {
+  /** A session's hash. */
+  session(id: string): string
+  /** A session's kept envelopes. */
+  replay(id: string): string
+  /** Where a process hears that another claimed one of its sessions. */
+  revokeChannel(processId: string): string
+  /** A room's history stream (the broadcast's for `'\u0000'`). */
+  history(room: string): string
+  /** A room's channel: its messages and presence events. */
+  channel(room: string): string
+  /** Who is in a room: peer id → process id. */
+  presence(room: string): string
+  /** A process's presence entries (`"<peer> <room>"`), for its cleanup when it dies. */
+  processMembers(processId: string): string
+  /** A process's heartbeat. */
+  process(processId: string): string
+  /** The processes of the cluster. */
+  processes(): string
+  readonly prefix: string
+}
+
+export function createKeys(prefix: string): Keys {
+  return {
+    prefix,
+    session: (id) => `${prefix}s:{${id}}`,
+    replay: (id) => `${prefix}s:{${id}}:r`,
+    revokeChannel: (processId) => `${prefix}revoke:${processId}`,
+    history: (room) => `${prefix}h:${room}`,
+    channel: (room) => `${prefix}c:${room}`,
+    presence: (room) => `${prefix}p:${room}`,
+    processMembers: (processId) => `${prefix}pm:${processId}`,
+    process: (processId) => `${prefix}proc:${processId}`,
+    processes: () => `${prefix}procs`,
+  }
+}

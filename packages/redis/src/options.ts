@@ -1,0 +1,99 @@
+import { LifelineError } from '@lifeline/codec'
+import type { Redis } from 'ioredis'
+
+export interface RedisClusterOptions {
+  /**
+   * The application's ioredis client. The cluster runs its commands on it (defining its Lua
+   * scripts on it) and never closes it.
+   */
+  redis: Redis
+  /**
+   * A second connection for pub/sub (a subscribed connection runs nothing else). Closed by the
+   * cluster only when it made it.
+   * @default redis.duplicate()
+   */
+  subscriber?: Redis
+  /**
+   * Prefix of every key and channel: several clusters may share one Redis.
+   * @default 'lifeline:'
+   */
+  prefix?: string
+  /**
+   * Room messages kept per room (and for the broadcast) for members that were away: `XADD
+   * MAXLEN ~`, so a little more may be kept. A member further behind gets a `'room:reset'`.
+   * @default 1000
+   */
+  historyLength?: number
+  /**
+   * A room's history is dropped when no message was sent to it for this long.
+   * @default 86400000 (a day)
+   */
+  historyTtlMs?: number
+  /**
+   * How often this process tells Redis it is alive, and cleans up after dead processes.
+   * @default 1000
+   */
+  heartbeatMs?: number
+  /**
+   * A process silent for this long is dead: its members leave their rooms (presence).
+   * @default 5000
+   */
+  processTtlMs?: number
+  /**
+   * Bytes of room messages kept while Redis is away, sent when it is back; past it a room send
+   * or broadcast throws `QUEUE_FULL`.
+   * @default 1048576 (1 MiB)
+   */
+  maxPendingBytes?: number
+}
+
+export const redisClusterDefaults = {
+  prefix: 'lifeline:',
+  historyLength: 1_000,
+  historyTtlMs: 86_400_000,
+  heartbeatMs: 1_000,
+  processTtlMs: 5_000,
+  maxPendingBytes: 1_048_576,
+} as const
+
+export interface ResolvedOptions {
+  prefix: string
+  historyLength: number
+  historyTtlMs: number
+  heartbeatMs: number
+  processTtlMs: number
+  maxPendingBytes: number
+}
+
+function positiveInteger(name: string, value: number): number {
+  if (!(Number.isSafeInteger(value) && value > 0)) {
+    throw new LifelineError(
+      'INVALID_ARGUMENT',
+      `${name} must be a positive integer, got ${String(value)}`,
+    )
+  }
+  return value
+}
+
+export function resolveOptions(options: RedisClusterOptions): ResolvedOptions {
+  if (typeof options?.redis?.defineCommand !== 'function') {
+    throw new LifelineError('INVALID_ARGUMENT', '`redis` must be an ioredis client')
+  }
+  const d = redisClusterDefaults
+  const heartbeatMs = positiveInteger('heartbeatMs', options.heartbeatMs ?? d.heartbeatMs)
+  const processTtlMs = positiveInteger('processTtlMs', options.processTtlMs ?? d.processTtlMs)
+  if (processTtlMs <= heartbeatMs) {
+    throw new LifelineError('INVALID_ARGUMENT', 'processTtlMs must be longer than heartbeatMs')
+  }
+  return {
+    prefix: options.prefix ?? d.prefix,
+    historyLength: positiveInteger('historyLength', options.historyLength ?? d.historyLength),
+    historyTtlMs: positiveInteger('historyTtlMs', options.historyTtlMs ?? d.historyTtlMs),
+    heartbeatMs,
+    processTtlMs,
+    maxPendingBytes: positiveInteger(
+      'maxPendingBytes',
+      options.maxPendingBytes ?? d.maxPendingBytes,
+    ),
+  }
+}

@@ -1,0 +1,55 @@
+import type { Redis } from 'ioredis'
+import {
+  claimScript,
+  commitScript,
+  createScript,
+  joinScript,
+  leaveScript,
+  publishScript,
+  reapScript,
+  releaseScript,
+} from './scripts.js'
+
+type Arg = string | number | Buffer
+
+/** The scripts as commands of the client (ioredis sends EVALSHA, and EVAL after a NOSCRIPT). */
+export interface ScriptCommands {
+  lifelineCreate(...args: Arg[]): Promise<string | number>
+  lifelineClaimBuffer(...args: Arg[]): Promise<ClaimReply | null>
+  lifelineCommit(...args: Arg[]): Promise<number>
+  lifelineRelease(...args: Arg[]): Promise<number>
+  lifelinePublish(...args: Arg[]): Promise<string>
+  lifelineJoin(...args: Arg[]): Promise<number>
+  lifelineLeave(...args: Arg[]): Promise<number>
+  lifelineReap(...args: Arg[]): Promise<number>
+}
+
+/** `claimScript`'s reply, every string as a Buffer. */
+export type ClaimReply = [Buffer, Buffer, (Buffer | null)[], Buffer[]]
+
+const definitions = {
+  lifelineCreate: [2, createScript],
+  lifelineClaim: [2, claimScript],
+  lifelineCommit: [2, commitScript],
+  lifelineRelease: [2, releaseScript],
+  lifelinePublish: [1, publishScript],
+  lifelineJoin: [2, joinScript],
+  lifelineLeave: [2, leaveScript],
+  lifelineReap: [1, reapScript],
+} as const
+
+/** Defines the scripts on the application's client (idempotent) and returns it typed with them. */
+export function withScripts(redis: Redis): Redis & ScriptCommands {
+  const defined = redis as Redis & Partial<ScriptCommands>
+  if (typeof defined.lifelineCommit !== 'function') {
+    for (const [name, [numberOfKeys, lua]] of Object.entries(definitions)) {
+      redis.defineCommand(name, { numberOfKeys, lua })
+    }
+  }
+  return redis as Redis & ScriptCommands
+}
+
+/** Whether the client can run a command now (not connecting, reconnecting or closed). */
+export function isReady(redis: Redis): boolean {
+  return redis.status === 'ready'
+}

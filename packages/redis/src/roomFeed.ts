@@ -1,0 +1,217 @@
+import type { ClusterMember } from '@lifeline/server'
+
+/** A room message as published and as kept in the room's history. */
+export interface RoomEntry {
+  /** Its stream id: the room's order. */
+  id: string
+  /** The id of the message before it in the room (`'0-0'` for the first). */
+  prev: string
+  /** Packed `[uid, type, data, except]`. */
+  payload: Buffer
+}
+
+/** A room message decoded. */
+export interface RoomMessage {
+  /** Unique per send: a publication resent after a lost reply is delivered once. */
+  uid: string
+  type: string
+  data: unknown
+  /** A peer id not to deliver to. */
+  except: string | undefined
+}
+
+export interface RoomFeedHost {
+  members(): Iterable<ClusterMember>
+  /** The history after `after` (exclusive), oldest first, at most `count`. */
+  history(after: string, count: number): Promise<RoomEntry[]>
+  /** The id of the room's newest message, `'0-0'` when it has none. */
+  lastId(): Promise<string>
+  decode(payload: Buffer): RoomMessage
+  failure(message: string, error: unknown): void
+}
+
+/** Compares two stream ids (`"<ms>-<seq>"`) by their order. */
+export function compareIds(a: string, b: string): number {
+  if (a === b) return 0
+  const ia = a.indexOf('-')
+  const ib = b.indexOf('-')
+  const ma = Number(a.slice(0, ia))
+  const mb = Number(b.slice(0, ib))
+  if (ma !== mb) return ma < mb ? -1 : 1
+  return Number(a.slice(ia + 1)) < Number(b.slice(ib + 1)) ? -1 : 1
+}
+
+/** History read per round trip while catching up. */
+const batch = 1_000
+/** Publications remembered to drop one that Redis got twice. */
+const recentLimit = 4_096
+const retryMs = 500
+
+/**
+ * One room's messages on one process, delivered to its local members exactly once and in the
+ * room's order. Each member has a cursor (the id of the last message it got); a publication
+ * that follows a member's cursor (`prev`) is delivered at once; a member behind (it was away,
+ * its session came from another process, a publication was missed while Redis was away) is
+ * caught up from the room's history first, from its own cursor, and gets an explicit reset when
+ * the history no longer reaches back. Live publications wait meanwhile, so order holds.
+ */
+export class RoomFeed {
+  /** The newest id this process knows of. */
+  private last: string | undefined
+  private busy = false
+  private readonly queue: RoomEntry[] = []
+  private readonly recent = new Map<string, string>()
+  private retry: ReturnType<typeof setTimeout> | undefined
+  private closed = false
+
+  constructor(
+    readonly room: string,
+    private readonly host: RoomFeedHost,
+  ) {}
+
+  /** A live publication. */
+  publication(entry: RoomEntry): void {
+    if (this.busy) this.queue.push(entry)
+    else this.live(entry)
+  }
+
+  /** A local member joined (or was restored into) the room. */
+  joined(member: ClusterMember): void {
+    const cursor = member.cursor(this.room)
+    const last = this.last
+    if (last === undefined) return // `resync` places it once the subscription is up
+    if (cursor === undefined) member.setCursor(this.room, last)
+    else if (compareIds(cursor, last) < 0) void this.catchUp()
+  }
+
+  /**
+   * The subscription is (again) up: messages published before it may have been missed; the
+   * room's newest id says who is behind. Members without a cursor start from there.
+   */
+  async resync(): Promise<void> {
+    let last: string
+    try {
+      last = await this.host.lastId()
+    } catch (error) {
+      this.failed('the room history cannot be read', error)
+      return
+    }
+    if (this.closed) return
+    if (this.last === undefined || compareIds(last, this.last) > 0) this.last = last
+    for (const member of this.host.members()) {
+      if (member.cursor(this.room) === undefined) member.setCursor(this.room, last)
+    }
+    await this.catchUp()
+  }
+
+  close(): void {
+    this.closed = true
+    if (this.retry !== undefined) clearTimeout(this.retry)
+  }
+
+  private live(entry: RoomEntry): void {
+    const room = this.room
+    let message: RoomMessage | undefined
+    let behind = false
+    for (const member of this.host.members()) {
+      const cursor = member.cursor(room)
+      if (cursor === undefined || cursor === entry.prev) {
+        message ??= this.decode(entry)
+        this.give(member, entry.id, message)
+      } else if (compareIds(cursor, entry.id) < 0) behind = true
+    }
+    if (this.last === undefined || compareIds(entry.id, this.last) > 0) this.last = entry.id
+    if (behind) void this.catchUp()
+  }
+
+  private async catchUp(): Promise<void> {
+    if (this.busy || this.closed) return
+    this.busy = true
+    const room = this.room
+    try {
+      for (;;) {
+        const target = this.last
+        if (target === undefined) break
+        const behind = [...this.host.members()].filter((member) => {
+          const cursor = member.cursor(room)
+          return cursor !== undefined && !member.closed && compareIds(cursor, target) < 0
+        })
+        if (behind.length === 0) break
+        let from = behind[0]?.cursor(room) as string
+        for (const member of behind) {
+          const cursor = member.cursor(room) as string
+          if (compareIds(cursor, from) < 0) from = cursor
+        }
+        const entries = await this.host.history(from, batch)
+        if (this.closed) return
+        const newest = entries[entries.length - 1]
+        if (newest !== undefined && compareIds(newest.id, target) > 0) this.last = newest.id
+        const decoded = new Map<RoomEntry, RoomMessage>()
+        for (const member of behind) {
+          if (member.closed) continue
+          const cursor = member.cursor(room) as string
+          const at = entries.findIndex((entry) => compareIds(entry.id, cursor) > 0)
+          const first = entries[at]
+          if (first === undefined) {
+            // Nothing after its cursor, yet it is behind: the history no longer has it.
+            if (entries.length < batch) member.reset(room, this.last as string)
+            continue
+          }
+          if (first.prev !== cursor) {
+            member.reset(room, this.last as string)
+            continue
+          }
+          for (let i = at; i < entries.length; i++) {
+            const entry = entries[i] as RoomEntry
+            let message = decoded.get(entry)
+            if (message === undefined) decoded.set(entry, (message = this.decode(entry)))
+            this.give(member, entry.id, message)
+          }
+        }
+      }
+    } catch (error) {
+      this.failed('the room history cannot be read', error)
+    } finally {
+      this.busy = false
+    }
+    const waiting = this.queue.splice(0)
+    for (const entry of waiting) this.publication(entry)
+  }
+
+  private give(member: ClusterMember, id: string, message: RoomMessage): void {
+    if (message.except === member.id || this.duplicate(message, id)) {
+      member.setCursor(this.room, id)
+      return
+    }
+    member.deliver(this.room, id, message.type, message.data)
+  }
+
+  /**
+   * A publication Redis got twice (a command resent after its reply was lost) has a new id but
+   * the same uid: the second copy only moves the cursor.
+   */
+  private duplicate(message: RoomMessage, id: string): boolean {
+    const known = this.recent.get(message.uid)
+    if (known !== undefined) return known !== id
+    this.recent.set(message.uid, id)
+    if (this.recent.size > recentLimit) {
+      this.recent.delete(this.recent.keys().next().value as string)
+    }
+    return false
+  }
+
+  private decode(entry: RoomEntry): RoomMessage {
+    return this.host.decode(entry.payload)
+  }
+
+  /** Redis is away or failed: report, and try again shortly. */
+  private failed(message: string, error: unknown): void {
+    this.host.failure(message, error)
+    if (this.retry !== undefined || this.closed) return
+    this.retry = setTimeout(() => {
+      this.retry = undefined
+      void this.resync()
+    }, retryMs)
+    this.retry.unref()
+  }
+}
