@@ -1,0 +1,121 @@
+import { startRedisServer, useFixtures, waitFor } from '@lifeline/test-utils'
+import type { SessionRecord } from '@lifeline/server'
+import { Redis } from 'ioredis'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createKeys } from '../src/keys.js'
+import { RedisSessionStore } from '../src/store.js'
+
+const fx = useFixtures(afterEach)
+
+async function redisPair() {
+  const server = await startRedisServer()
+  fx.add(server)
+  const open = async (): Promise<Redis> => {
+    const redis = new Redis(server.url, { lazyConnect: true })
+    fx.add(() => redis.disconnect())
+    await redis.connect()
+    return redis
+  }
+  return { server, a: await open(), b: await open() }
+}
+
+function record(overrides: Partial<SessionRecord> = {}): SessionRecord {
+  return {
+    id: 'sid-1',
+    peerId: 'peer-1',
+    lastClientSeq: 3,
+    lastServerSeq: 2,
+    replay: [
+      { t: 'x', d: { n: 1 }, s: 1 },
+      { t: 'y', d: new Uint8Array([1, 2, 3]), s: 2 },
+    ],
+    lossy: false,
+    rooms: ['lobby'],
+    roomCursors: { lobby: '5-0' },
+    expiresAt: Infinity,
+    ...overrides,
+  }
+}
+
+describe('RedisSessionStore', () => {
+  it('stores a session as it changes and gives it whole to a claim', async () => {
+    const { a, b } = await redisPair()
+    const keys = createKeys('t:')
+    const one = new RedisSessionStore(a, keys, 'one')
+    const two = new RedisSessionStore(b, keys, 'two')
+    const epoch = await one.create(record(), 60_000)
+    expect(
+      await one.commit(
+        'sid-1',
+        epoch,
+        {
+          lastClientSeq: 7,
+          // 2 again (a commit resent after a lost reply): kept once.
+          sent: [
+            { t: 'y', d: new Uint8Array([1, 2, 3]), s: 2 },
+            { t: 'z', s: 3 },
+            { t: 'w', d: 'four', s: 4 },
+          ],
+          acknowledged: 1,
+          lossy: false,
+          rooms: { lobby: '9-0', other: '' },
+        },
+        60_000,
+      ),
+    ).toBe('ok')
+    const claimed = await two.claim('sid-1', 60_000)
+    expect(claimed?.previousEpoch).toBe(epoch)
+    expect(claimed?.epoch).toBe(epoch + 1)
+    expect(claimed?.record).toMatchObject({
+      peerId: 'peer-1',
+      lastClientSeq: 7,
+      lastServerSeq: 4,
+      replay: [
+        // Binary data comes back as binary (a Buffer, which is a Uint8Array).
+        { t: 'y', d: expect.any(Uint8Array), s: 2 },
+        { t: 'z', s: 3 },
+        { t: 'w', d: 'four', s: 4 },
+      ],
+      rooms: ['lobby', 'other'],
+      roomCursors: { lobby: '9-0', other: '' },
+    })
+    expect([...(claimed?.record.replay[0]?.d as Uint8Array)]).toEqual([1, 2, 3])
+    expect(await two.claim('nope', 60_000)).toBeUndefined()
+  })
+
+  it('fences: two processes race for one session, the loser is refused and told to let go', async () => {
+    const { a, b } = await redisPair()
+    const keys = createKeys('t:')
+    const one = new RedisSessionStore(a, keys, 'one')
+    const two = new RedisSessionStore(b, keys, 'two')
+    const subscriber = a.duplicate()
+    fx.add(() => subscriber.disconnect())
+    const revoked: string[] = []
+    one.onRevoked((id, epoch) => revoked.push(`${id} ${epoch}`))
+    subscriber.on('message', (_channel: string, message: string) => one.revoke(message))
+    await subscriber.subscribe(keys.revokeChannel('one'))
+
+    const first = await one.create(record(), 60_000)
+    // Both claim at once: Redis orders them; each gets its own token, one after the other.
+    const [x, y] = await Promise.all([one.claim('sid-1', 60_000), two.claim('sid-1', 60_000)])
+    const tokens = [x?.epoch, y?.epoch].sort()
+    expect(tokens).toEqual([first + 1, first + 2])
+    const winner = x?.epoch === first + 2 ? one : two
+    const loser = winner === one ? two : one
+    const change = { lastClientSeq: 9, sent: [], acknowledged: 0, lossy: false }
+    const loserEpoch = winner === one ? (y?.epoch as number) : (x?.epoch as number)
+    const winnerEpoch = first + 2
+    expect(await loser.commit('sid-1', loserEpoch, change, 60_000)).toBe('fenced')
+    expect(await loser.commit('sid-1', first, change, 60_000)).toBe('fenced')
+    expect(await winner.commit('sid-1', winnerEpoch, change, 60_000)).toBe('ok')
+    // A release with a stale token leaves the session alone.
+    await loser.release('sid-1', loserEpoch)
+    expect((await winner.claim('sid-1', 60_000))?.record.lastClientSeq).toBe(9)
+    // `one` created it, so `two`'s claim told `one` to let go, with the token of that claim.
+    await waitFor(() => revoked.length > 0, { message: 'revocation' })
+    expect(revoked[0]).toMatch(/^sid-1 \d+$/)
+    // A session the store lost answers 'missing'; a create of one that exists is refused.
+    expect(await one.commit('gone', 1, change, 60_000)).toBe('missing')
+    await expect(one.create(record(), 60_000)).rejects.toMatchObject({ code: 'SESSION_FENCED' })
+  })
+})
