@@ -1,0 +1,95 @@
+import { startBalancer, startRedisServer, useFixtures, waitFor } from '@lifeline/test-utils'
+import type { Peer } from '@lifeline/server'
+import { afterEach, describe, expect, it } from 'vitest'
+import { clientOf, startNode, type Chat, type Node } from './harness.js'
+
+const fx = useFixtures(afterEach)
+
+/** Every server echoes `up` as `down`, and relays `say` to its room, on whichever process. */
+function serve(node: Node, seen: { peer: string; n: number; id: string | undefined }[]): void {
+  node.server.on('connection', (peer: Peer<Chat>) => {
+    peer.on('up', ({ n }, _peer, info) => {
+      seen.push({ peer: peer.id, n, id: info.id })
+      peer.send('down', { n })
+    })
+    peer.on('say', ({ text, room }) => {
+      peer.join(room)
+      node.server.to(room).send('said', { text, from: peer.id })
+    })
+  })
+}
+
+describe('a cluster on Redis', () => {
+  it('resumes a session on another process, exactly once and in order both ways', async () => {
+    const redis = fx.add(await startRedisServer())
+    const nodes = [await startNode(fx, redis), await startNode(fx, redis)]
+    const seen: { peer: string; n: number; id: string | undefined }[] = []
+    for (const node of nodes) serve(node, seen)
+    const balancer = fx.add(
+      await startBalancer({ backends: nodes.map((node) => node.server.port) }),
+    )
+    const client = clientOf(fx, balancer)
+    const down: number[] = []
+    client.on('down', ({ n }) => down.push(n))
+    let resets = 0
+    client.events.on('reset', () => resets++)
+    const total = 600
+    for (let n = 1; n <= total; n++) {
+      client.send('up', { n })
+      // A cut every 100 messages: the next connection goes to the other process.
+      if (n % 100 === 0) {
+        await waitFor(() => down.length >= n - 50, { message: `echoes of ${n - 50}` })
+        balancer.cut()
+      }
+    }
+    await waitFor(() => down.length >= total, { message: 'every echo', timeoutMs: 10_000 })
+    expect(resets).toBe(0)
+    expect(seen.map((each) => each.n)).toEqual(Array.from({ length: total }, (_, i) => i + 1))
+    expect(new Set(seen.map((each) => each.peer)).size).toBe(1)
+    expect(down).toEqual(Array.from({ length: total }, (_, i) => i + 1))
+    // Both processes served it, and let go when the other took it.
+    expect(nodes.every((node) => node.server.stats.sessionsResumed > 0)).toBe(true)
+    await waitFor(() => nodes.reduce((sum, node) => sum + node.server.stats.sessions, 0) === 1, {
+      message: 'one holder',
+    })
+  })
+
+  it('delivers a room send from any process to every member on every process, once', async () => {
+    const redis = fx.add(await startRedisServer())
+    const nodes = [await startNode(fx, redis), await startNode(fx, redis)]
+    for (const node of nodes) serve(node, [])
+    const balancer = fx.add(
+      await startBalancer({ backends: nodes.map((node) => node.server.port) }),
+    )
+    const clients = [clientOf(fx, balancer), clientOf(fx, balancer), clientOf(fx, balancer)]
+    const got = clients.map(() => [] as string[])
+    clients.forEach((client, i) => client.on('said', ({ text }) => got[i]?.push(text)))
+    // Everyone joins first (their first `say` joins them), then everyone talks.
+    clients.forEach((client, i) => client.send('say', { room: 'r', text: `hello ${i}` }))
+    await waitFor(() => got[2]?.includes('hello 2'), { message: 'joins' })
+    await waitFor(() => got.every((each) => each.length >= 1), { message: 'joined' })
+    const base = got.map((each) => each.length)
+    for (let k = 0; k < 50; k++) {
+      clients.forEach((client, i) => client.send('say', { room: 'r', text: `${i}:${k}` }))
+    }
+    await waitFor(() => got.every((each, i) => each.length - (base[i] as number) >= 150), {
+      message: 'every room message',
+      timeoutMs: 10_000,
+    })
+    for (const each of got) {
+      const after = each.filter((text) => text.includes(':'))
+      expect(after).toHaveLength(150)
+      expect(new Set(after).size).toBe(150)
+      // In order per sender.
+      for (let i = 0; i < 3; i++) {
+        expect(after.filter((text) => text.startsWith(`${i}:`))).toEqual(
+          Array.from({ length: 50 }, (_, k) => `${i}:${k}`),
+        )
+      }
+    }
+    // Every member got the room's messages in the same order.
+    const orders = got.map((each) => each.filter((text) => text.includes(':')).join(','))
+    expect(new Set(orders).size).toBe(1)
+    expect(new Set(balancer.counters.perBackend ? Object.keys(balancer.counters.perBackend) : []).size).toBe(2)
+  })
+})
