@@ -34,6 +34,13 @@ export interface Say {
 
 export const pad = 'x'.repeat(48)
 
+/**
+ * Room history kept in Redis, by socket.io's streams adapter (one stream for everything) and by
+ * Lifeline (one stream per room): above every scenario's message count, so neither drops what
+ * the resume needs.
+ */
+export const historyLength = 200_000
+
 /** The Lifeline application: a `join` request, `say` from clients, `msg` to room members. */
 export interface ChatSchema {
   client: { say: Say }

@@ -13,6 +13,7 @@ import { Server as SocketIoServer } from 'socket.io'
 import { createServer } from '@lifeline/server'
 import { announce, exitWithParent } from '../lib/serverProcess.js'
 import { lifelineRedisOptions } from './lifelineRedis.js'
+import { historyLength } from './schema.js'
 import type { ChatSchema, ServerKind, ServerReport, Say } from './schema.js'
 
 const [kind = 'socketio-pubsub', redisUrl = 'redis://127.0.0.1:6379'] = process.argv.slice(2) as [
@@ -20,8 +21,6 @@ const [kind = 'socketio-pubsub', redisUrl = 'redis://127.0.0.1:6379'] = process.
   string,
 ]
 
-/** Room history kept by socket.io's streams adapter: above every scenario's message count. */
-const streamMaxLen = 200_000
 /** How long a session waits for its client, on every kind: longer than any scenario's gap. */
 const sessionTtlMs = 120_000
 
@@ -31,7 +30,7 @@ async function startSocketIo(): Promise<number> {
   const adapter =
     kind === 'socketio-pubsub'
       ? createPubSubAdapter(redis, redis.duplicate())
-      : createStreamsAdapter(redis, { maxLen: streamMaxLen })
+      : createStreamsAdapter(redis, { maxLen: historyLength })
   const io = new SocketIoServer(http, {
     transports: ['websocket'],
     adapter,
