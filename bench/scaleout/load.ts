@@ -25,13 +25,14 @@ const result =
     ? await fanOut(
         kind,
         ports,
+        redisPort,
         sizes.fanOutMembers,
         sizes.fanOutMessages,
         sizes.fanOutWindow,
         timeoutMs,
       )
     : scenario === 'chat'
-      ? await chat(kind, ports, 100, 10, sizes.chatMessages, timeoutMs)
+      ? await chat(kind, ports, redisPort, 100, 10, sizes.chatMessages, timeoutMs)
       : scenario === 'resume'
         ? await resume(kind, ports, redisPort, sizes.history, timeoutMs)
         : await sessions(kind, ports, redisPort, sizes.sessionCount)

@@ -110,6 +110,9 @@ function trafficTable(scenario: 'fanout' | 'chat'): string {
       ms(result.p99Ms),
       ratio(result.p99Ms, baseline?.p99Ms),
       (serverCpuUs / result.delivered).toFixed(1),
+      `${result.redisCommandsPerMessage.toFixed(1)} (${result.topCommands
+        .map(([command, calls]) => `${command} ${calls.toFixed(1)}`)
+        .join(', ')})`,
       `${complete}, ${result.duplicates} dup., ${result.outOfOrder} out of order`,
     ]
   })
@@ -123,6 +126,7 @@ function trafficTable(scenario: 'fanout' | 'chat'): string {
       'p99 ms',
       'p99 vs pub/sub',
       'server CPU µs/delivery',
+      'Redis commands/message',
       'delivered',
     ],
     rows,

@@ -4,13 +4,14 @@
 //   keeps `window` messages in flight, sending the next when the oldest reached every member;
 // - chat: 100 rooms × 10 members, each room's members alternately on either server; every
 //   member sends `perClient` messages to its room, the next once its previous came back to it.
-// Latency is the receiver's wall clock minus the timestamp the sender put in the message.
+// Latency is the receiver's wall clock minus the timestamp the sender put in the message; the
+// Redis commands the servers ran meanwhile are counted with `INFO commandstats`.
 import { wallClockMs } from '../lib/serverProcess.js'
 import { openChatClient } from './clients.js'
 import type { ChatClient } from './clients.js'
 import type { Say, ServerKind } from './schema.js'
 import { pad } from './schema.js'
-import { openMany, percentile, until } from './stats.js'
+import { callsBetween, commandCalls, openMany, percentile, until } from './stats.js'
 
 export interface TrafficResult {
   /** Deliveries expected: messages × members. */
@@ -27,6 +28,10 @@ export interface TrafficResult {
   p99Ms: number
   /** The scenario did not complete within its time limit (the figures cover what arrived). */
   timedOut: boolean
+  /** Redis commands the servers ran per message sent, over the whole scenario. */
+  redisCommandsPerMessage: number
+  /** The most called ones, `[command, calls per message]`. */
+  topCommands: Array<[string, number]>
 }
 
 /** What a receiver checks: each sender's messages once, in order. */
@@ -60,7 +65,12 @@ class Tally {
     this.latencies = new Float64Array(expected)
   }
 
-  result(startedAt: number, timedOut: boolean): TrafficResult {
+  result(
+    startedAt: number,
+    timedOut: boolean,
+    messages: number,
+    calls: Array<[string, number]>,
+  ): TrafficResult {
     const ms = this.lastAt - startedAt
     const latencies = Array.from(this.latencies.subarray(0, this.delivered))
     return {
@@ -73,6 +83,8 @@ class Tally {
       p50Ms: percentile(latencies, 50),
       p99Ms: percentile(latencies, 99),
       timedOut,
+      redisCommandsPerMessage: calls.reduce((sum, [, count]) => sum + count, 0) / messages,
+      topCommands: calls.slice(0, 4).map(([command, count]) => [command, count / messages]),
     }
   }
 }
@@ -88,6 +100,7 @@ const say = (room: string, from: number, n: number): Say => ({
 export async function fanOut(
   kind: ServerKind,
   ports: readonly [number, number],
+  redisPort: number,
   members: number,
   messages: number,
   window: number,
@@ -116,16 +129,19 @@ export async function fanOut(
       sendNext()
     }
   }
+  const before = await commandCalls(redisPort)
   const startedAt = wallClockMs()
   for (let i = 0; i < window; i++) sendNext()
   const timedOut = await timesOut(until(() => complete === messages, timeoutMs))
+  const calls = callsBetween(before, await commandCalls(redisPort))
   closeAll([...clients, sender])
-  return tally.result(startedAt, timedOut)
+  return tally.result(startedAt, timedOut, sent, calls)
 }
 
 export async function chat(
   kind: ServerKind,
   ports: readonly [number, number],
+  redisPort: number,
   rooms: number,
   perRoom: number,
   perClient: number,
@@ -152,11 +168,14 @@ export async function chat(
     return client
   })
   clients = await clientsReady
+  const before = await commandCalls(redisPort)
   const startedAt = wallClockMs()
   clients.forEach((client, i) => client.say(say(`chat-${i % rooms}`, i, sent[i]!++)))
   const timedOut = await timesOut(until(() => tally.delivered >= tally.expected, timeoutMs))
+  const calls = callsBetween(before, await commandCalls(redisPort))
   closeAll(clients)
-  return tally.result(startedAt, timedOut)
+  const messages = sent.reduce((sum, count) => sum + count, 0)
+  return tally.result(startedAt, timedOut, messages, calls)
 }
 
 /** Whether `wait` rejected (ran out of time). */
