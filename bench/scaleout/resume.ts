@@ -7,7 +7,7 @@ import { wallClockMs } from '../lib/serverProcess.js'
 import { openChatClient } from './clients.js'
 import type { ServerKind } from './schema.js'
 import { pad } from './schema.js'
-import { callsBetween, commandCalls, until } from './stats.js'
+import { callsBetween, commandCalls, scriptCalls, until } from './stats.js'
 
 export interface ResumeResult {
   history: number
@@ -17,8 +17,10 @@ export interface ResumeResult {
   received: number
   /** From the server reachable again to the last missed message; NaN when none came. */
   ms: number
-  /** Redis commands run by the servers over that time. */
+  /** Redis commands run by the servers over that time, those Lua scripts ran included. */
   redisCommands: number
+  /** Of which script calls (`EVALSHA`, `EVAL`). */
+  redisScripts: number
   /** The most called ones, `[command, calls]`. */
   topCommands: Array<[string, number]>
 }
@@ -84,6 +86,7 @@ export async function resume(
     received,
     ms: lastAt - reachableAt,
     redisCommands: calls.reduce((sum, [, count]) => sum + count, 0),
+    redisScripts: scriptCalls(calls),
     topCommands: calls.slice(0, 4),
   }
 }

@@ -43,6 +43,13 @@ export function callsBetween(
     .sort((a, b) => b[1] - a[1])
 }
 
+/** How many of `calls` are script calls: one request each, whatever the script runs. */
+export function scriptCalls(calls: ReadonlyArray<[string, number]>): number {
+  return calls
+    .filter(([command]) => command === 'evalsha' || command === 'eval')
+    .reduce((sum, [, count]) => sum + count, 0)
+}
+
 export async function usedMemory(port: number): Promise<number> {
   return Number((await redisInfo(port, 'memory')).get('used_memory'))
 }

@@ -11,7 +11,7 @@ import { openChatClient } from './clients.js'
 import type { ChatClient } from './clients.js'
 import type { Say, ServerKind } from './schema.js'
 import { pad } from './schema.js'
-import { callsBetween, commandCalls, openMany, percentile, until } from './stats.js'
+import { callsBetween, commandCalls, openMany, percentile, scriptCalls, until } from './stats.js'
 
 export interface TrafficResult {
   /** Deliveries expected: messages × members. */
@@ -28,8 +28,13 @@ export interface TrafficResult {
   p99Ms: number
   /** The scenario did not complete within its time limit (the figures cover what arrived). */
   timedOut: boolean
-  /** Redis commands the servers ran per message sent, over the whole scenario. */
+  /**
+   * Redis commands the servers ran per message sent, over the whole scenario, those that Lua
+   * scripts ran included (`INFO commandstats` counts them).
+   */
   redisCommandsPerMessage: number
+  /** Of which script calls (`EVALSHA`, `EVAL`): each one request, whatever it runs. */
+  redisScriptsPerMessage: number
   /** The most called ones, `[command, calls per message]`. */
   topCommands: Array<[string, number]>
 }
@@ -84,6 +89,7 @@ class Tally {
       p99Ms: percentile(latencies, 99),
       timedOut,
       redisCommandsPerMessage: calls.reduce((sum, [, count]) => sum + count, 0) / messages,
+      redisScriptsPerMessage: scriptCalls(calls) / messages,
       topCommands: calls.slice(0, 4).map(([command, count]) => [command, count / messages]),
     }
   }
