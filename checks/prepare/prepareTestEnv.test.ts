@@ -29,29 +29,40 @@ function executable(path: string, body: string): string {
 interface Machine {
   /** What `id -u` prints. */
   uid: number
-  /** Whether `apt-get` exists; it records its arguments and, on install, makes `chromium`. */
+  /**
+   * Whether `apt-get` exists; it records its arguments and, on install, makes a program of each
+   * package's name (the packages the script asks for are named as their programs).
+   */
   apt?: boolean
-  /** Whether `apt-get install` really provides the program. @default true */
+  /** Whether `apt-get install` really provides the programs. @default true */
   aptProvides?: boolean
   /** Whether `chromium` is on PATH from the start. */
   chromium?: boolean
+  /**
+   * Whether `redis-server` is on PATH from the start: by default it is, so that the tests of
+   * Chromium see Chromium alone.
+   * @default true
+   */
+  redisServer?: boolean
   env?: Record<string, string>
 }
 
 /**
- * Runs the script on a simulated machine: PATH holds only a fake `id`, and the fake `apt-get`
- * and `chromium` asked for, so nothing is installed and the real Chromium stays hidden.
+ * Runs the script on a simulated machine: PATH holds only a fake `id`, and the fake `apt-get`,
+ * `chromium` and `redis-server` asked for, so nothing is installed and the real programs stay
+ * hidden.
  */
 function prepare(machine: Machine) {
   const bin = tempDir()
   const log = join(bin, 'apt.log')
   executable(join(bin, 'id'), `echo ${machine.uid}`)
   if (machine.chromium) executable(join(bin, 'chromium'), 'exit 0')
+  if (machine.redisServer ?? true) executable(join(bin, 'redis-server'), 'exit 0')
   if (machine.apt) {
     const install =
       machine.aptProvides === false
         ? ':'
-        : `printf '#!/bin/sh\\n' > ${bin}/chromium; /bin/chmod +x ${bin}/chromium`
+        : `shift 3; for p in "$@"; do printf '#!/bin/sh\\n' > ${bin}/$p; /bin/chmod +x ${bin}/$p; done`
     executable(
       join(bin, 'apt-get'),
       `echo "$*" >> ${log}\nif [ "$1" = install ]; then ${install}; fi`,
@@ -126,6 +137,47 @@ describe('scripts/prepare-test-env.sh', () => {
       'CHROMIUM_PATH is /nonexistent/chromium, which is not an executable: point it at chromium, or unset it to use chromium from PATH',
     ])
     expect(missing.apt).toEqual([])
+  })
+})
+
+describe('scripts/prepare-test-env.sh, redis-server', () => {
+  it('names every missing program in its one line', () => {
+    const result = prepare({ uid: 1000, apt: true, redisServer: false })
+    expect(result.status).toBe(1)
+    expect(result.stderrLines).toEqual([
+      'The tests need chromium redis-server: install it (Debian: apt-get install -y chromium redis-server) and run the tests again',
+    ])
+    expect(result.apt).toEqual([])
+  })
+
+  it('installs redis-server through apt, with Chromium in the same apt-get call', () => {
+    const alone = prepare({ uid: 0, apt: true, chromium: true, redisServer: false })
+    expect(alone.status).toBe(0)
+    expect(alone.apt).toEqual(['update -qq', 'install -y -qq redis-server'])
+
+    const both = prepare({ uid: 0, apt: true, redisServer: false })
+    expect(both.status).toBe(0)
+    expect(both.apt).toEqual(['update -qq', 'install -y -qq chromium redis-server'])
+    expect(both.stderrLines).toEqual(['installing chromium redis-server for the tests (apt-get)'])
+  })
+
+  it('takes REDIS_SERVER_PATH as the user’s choice', () => {
+    const redis = executable(join(tempDir(), 'my-redis-server'), 'exit 0')
+    const chosen = { REDIS_SERVER_PATH: redis }
+    expect(
+      prepare({ uid: 0, apt: true, chromium: true, redisServer: false, env: chosen }),
+    ).toMatchObject({ status: 0, stderrLines: [], apt: [] })
+
+    const missing = prepare({
+      uid: 0,
+      apt: true,
+      chromium: true,
+      env: { REDIS_SERVER_PATH: '/nonexistent/redis-server' },
+    })
+    expect(missing.status).toBe(1)
+    expect(missing.stderrLines).toEqual([
+      'REDIS_SERVER_PATH is /nonexistent/redis-server, which is not an executable: point it at redis-server, or unset it to use redis-server from PATH',
+    ])
   })
 })
 
