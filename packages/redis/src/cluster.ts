@@ -1,11 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { LifelineError } from '@lifeline/codec'
-import {
-  broadcastRoom,
-  type Cluster,
-  type ClusterHost,
-  type ClusterMember,
-} from '@lifeline/server'
+import { broadcastRoom, type Cluster, type ClusterHost, type ClusterMember } from '@lifeline/server'
 import type { Redis } from 'ioredis'
 import { EventEmitter } from 'node:events'
 import { createKeys, type Keys } from './keys.js'
@@ -37,6 +32,7 @@ interface Pending {
   room: string | undefined
   payload: Buffer
   reliable: boolean
+  id: string | undefined
 }
 
 /**
@@ -93,9 +89,9 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
     room: string | undefined,
     type: string,
     data: unknown,
-    options: { reliable: boolean; except: string | undefined },
+    options: { reliable: boolean; except: string | undefined; id: string | undefined },
   ): void {
-    const uid = `${this.processId}.${++this.uid}`
+    const uid = options.id === undefined ? `${this.processId}.${++this.uid}` : `=${options.id}`
     const payload = options.reliable
       ? packr.pack([uid, type, data, options.except ?? null])
       : packr.pack([type, data, options.except ?? null])
@@ -106,13 +102,13 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
           `Redis is away and ${this.pendingBytes} bytes of room messages wait (maxPendingBytes)`,
         )
       }
-      this.pending.push({ room, payload, reliable: options.reliable })
+      this.pending.push({ room, payload, reliable: options.reliable, id: options.id })
       this.pendingBytes += payload.byteLength
       return
     }
-    this.publish(room, payload, options.reliable).catch((error: unknown) => {
+    this.publish(room, payload, options.reliable, options.id).catch((error: unknown) => {
       // Failed in flight: it may or may not have gone; the uid keeps a resend from doubling it.
-      this.pending.push({ room, payload, reliable: options.reliable })
+      this.pending.push({ room, payload, reliable: options.reliable, id: options.id })
       this.pendingBytes += payload.byteLength
       this.failure('a room message could not be published yet', error)
     })
@@ -228,7 +224,12 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
     }
   }
 
-  private async publish(room: string | undefined, payload: Buffer, reliable: boolean): Promise<void> {
+  private async publish(
+    room: string | undefined,
+    payload: Buffer,
+    reliable: boolean,
+    id: string | undefined,
+  ): Promise<void> {
     const name = room ?? broadcastRoom
     if (!reliable) {
       await this.redis.publish(this.keys.channel(name), Buffer.concat([unreliableTag, payload]))
@@ -236,10 +237,12 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
     }
     await this.redis.lifelinePublish(
       this.keys.history(name),
+      id === undefined ? '' : this.keys.sent(id),
       this.keys.channel(name),
       this.options.historyLength,
       this.options.historyTtlMs,
       payload,
+      this.options.dedupeTtlMs,
     )
   }
 
@@ -251,7 +254,7 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
       while (this.pending.length > 0 && isReady(this.redis)) {
         const next = this.pending[0] as Pending
         try {
-          await this.publish(next.room, next.payload, next.reliable)
+          await this.publish(next.room, next.payload, next.reliable, next.id)
         } catch (error) {
           this.failure('a room message could not be published yet', error)
           return
@@ -287,7 +290,11 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
       if (tag === 0x4d /* M */) {
         feed?.publication(parsePublication(message))
       } else if (tag === 0x55 /* U */) {
-        const [type, data, except] = packr.unpack(message.subarray(1)) as [string, unknown, string | null]
+        const [type, data, except] = packr.unpack(message.subarray(1)) as [
+          string,
+          unknown,
+          string | null,
+        ]
         for (const member of this.host?.members(room === broadcastRoom ? undefined : room) ?? []) {
           if (member.id !== except) member.sendUnreliable(type, data)
         }
@@ -349,7 +356,12 @@ function entryOf(id: string, fields: Buffer[]): RoomEntry {
 }
 
 function decode(payload: Buffer): RoomMessage {
-  const [uid, type, data, except] = packr.unpack(payload) as [string, string, unknown, string | null]
+  const [uid, type, data, except] = packr.unpack(payload) as [
+    string,
+    string,
+    unknown,
+    string | null,
+  ]
   return { uid, type, data, except: except ?? undefined }
 }
 

@@ -30,6 +30,12 @@ export interface RedisClusterOptions {
    */
   historyTtlMs?: number
   /**
+   * How long the id of a room send (`{ id }`, e.g. the `info.id` of the client message that
+   * caused it) is remembered to drop a second send with the same id.
+   * @default 600000 (10 minutes)
+   */
+  dedupeTtlMs?: number
+  /**
    * How often this process tells Redis it is alive, and cleans up after dead processes.
    * @default 1000
    */
@@ -51,6 +57,7 @@ export const redisClusterDefaults = {
   prefix: 'lifeline:',
   historyLength: 1_000,
   historyTtlMs: 86_400_000,
+  dedupeTtlMs: 600_000,
   heartbeatMs: 1_000,
   processTtlMs: 5_000,
   maxPendingBytes: 1_048_576,
@@ -60,6 +67,7 @@ export interface ResolvedOptions {
   prefix: string
   historyLength: number
   historyTtlMs: number
+  dedupeTtlMs: number
   heartbeatMs: number
   processTtlMs: number
   maxPendingBytes: number
@@ -89,6 +97,7 @@ export function resolveOptions(options: RedisClusterOptions): ResolvedOptions {
     prefix: options.prefix ?? d.prefix,
     historyLength: positiveInteger('historyLength', options.historyLength ?? d.historyLength),
     historyTtlMs: positiveInteger('historyTtlMs', options.historyTtlMs ?? d.historyTtlMs),
+    dedupeTtlMs: positiveInteger('dedupeTtlMs', options.dedupeTtlMs ?? d.dedupeTtlMs),
     heartbeatMs,
     processTtlMs,
     maxPendingBytes: positiveInteger(

@@ -18,7 +18,7 @@ export interface ScriptCommands {
   lifelineClaimBuffer(...args: Arg[]): Promise<ClaimReply | null>
   lifelineCommit(...args: Arg[]): Promise<number>
   lifelineRelease(...args: Arg[]): Promise<number>
-  lifelinePublish(...args: Arg[]): Promise<string>
+  lifelinePublish(...args: Arg[]): Promise<string | null>
   lifelineJoin(...args: Arg[]): Promise<number>
   lifelineLeave(...args: Arg[]): Promise<number>
   lifelineReap(...args: Arg[]): Promise<number>
@@ -32,7 +32,7 @@ const definitions = {
   lifelineClaim: [2, claimScript],
   lifelineCommit: [2, commitScript],
   lifelineRelease: [2, releaseScript],
-  lifelinePublish: [1, publishScript],
+  lifelinePublish: [2, publishScript],
   lifelineJoin: [2, joinScript],
   lifelineLeave: [2, leaveScript],
   lifelineReap: [1, reapScript],

@@ -86,12 +86,17 @@ end
 return 1`
 
 /**
- * KEYS: the room's history stream. ARGV: channel, max length, ttl, message.
+ * KEYS: the room's history stream, the send's idempotency key ('' for none). ARGV: channel,
+ * max length, ttl, message, idempotency ttl. Returns the new id, or nil for a send whose key
+ * was seen already.
  * Appends to the history and publishes in one step, so that every process receives a room's
  * messages in the order of their ids; each carries the id before it (`prev`), so that a gap
  * (a missed publication, or history trimmed past a cursor) is seen.
  */
-export const publishScript = `local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+export const publishScript = `if KEYS[2] ~= '' then
+  if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[5]) then return false end
+end
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 local prev = '0-0'
 if #last > 0 then prev = last[1][1] end
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'p', prev, 'm', ARGV[4])

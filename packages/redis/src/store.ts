@@ -86,7 +86,8 @@ export class RedisSessionStore implements SharedSessionStore {
     const [previous, epoch, fields, list] = reply
     const [peerId, c, l, f, x, r] = fields
     const first = Number(String(f))
-    const roomCursors = r === null || r === undefined ? {} : (packr.unpack(r) as Record<string, string>)
+    const roomCursors =
+      r === null || r === undefined ? {} : (packr.unpack(r) as Record<string, string>)
     const replay = list.map((buffer, index): StoredEnvelope => {
       const [t, ...d] = packr.unpack(buffer) as [string, unknown?]
       return d.length === 0 ? { t, s: first + index } : { t, d: d[0], s: first + index }

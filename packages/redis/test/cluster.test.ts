@@ -90,6 +90,8 @@ describe('a cluster on Redis', () => {
     // Every member got the room's messages in the same order.
     const orders = got.map((each) => each.filter((text) => text.includes(':')).join(','))
     expect(new Set(orders).size).toBe(1)
-    expect(new Set(balancer.counters.perBackend ? Object.keys(balancer.counters.perBackend) : []).size).toBe(2)
+    expect(
+      new Set(balancer.counters.perBackend ? Object.keys(balancer.counters.perBackend) : []).size,
+    ).toBe(2)
   })
 })

@@ -9,6 +9,13 @@ export interface BroadcastOptions<
 > extends SendOptions {
   /** A peer not to send to (typically the sender of what is being relayed). */
   except?: Peer<S, User>
+  /**
+   * With a cluster: an idempotency key. A send with an id already sent within the cluster's
+   * `dedupeTtlMs` is dropped, so a handler that relays a client message with its
+   * `info.id` relays it once even when a process killed after the relay gets it again.
+   * @default undefined (no de-duplication)
+   */
+  id?: string
 }
 
 /** Sends to every session in a room. */

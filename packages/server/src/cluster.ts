@@ -114,7 +114,7 @@ export interface Cluster {
     room: string | undefined,
     type: string,
     data: unknown,
-    options: { reliable: boolean; except: string | undefined },
+    options: { reliable: boolean; except: string | undefined; id: string | undefined },
   ): void
   /** A local session joined a room (also when restored into its rooms). */
   joined(member: ClusterMember, room: string): void

@@ -262,6 +262,7 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
     cluster.send(room, type, data, {
       reliable: options?.reliable !== false,
       except: options?.except?.id,
+      id: options?.id,
     })
     return true
   }
@@ -302,9 +303,11 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
     for (const socket of this.refused) socket.terminate()
     await Promise.all(sockets)
     await within(Promise.allSettled(this.work), closeTimeoutMs)
+    // No more room messages come in: what the sessions did not get yet, their next process
+    // catches up from the rooms' history.
+    await this.options.cluster?.detach()
     this.registry.shutDown()
     await this.registry.flush()
-    await this.options.cluster?.detach()
     await new Promise<void>((resolve) => this.wss.close(() => resolve()))
     for (const socket of this.rawSockets) socket.destroy()
     await listenerClosed
