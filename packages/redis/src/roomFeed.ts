@@ -78,15 +78,36 @@ export class RoomFeed {
   /** A local member joined (or was restored into) the room. */
   joined(member: ClusterMember): void {
     const cursor = member.cursor(this.room)
+    if (cursor === undefined) {
+      void this.place(member)
+      return
+    }
     const last = this.last
-    if (last === undefined) return // `resync` places it once the subscription is up
-    if (cursor === undefined) member.setCursor(this.room, last)
-    else if (compareIds(cursor, last) < 0) void this.catchUp()
+    if (last !== undefined && compareIds(cursor, last) < 0) void this.catchUp()
+  }
+
+  /**
+   * A new member gets what is sent after its join: its cursor is the room's newest id as Redis
+   * answers it. The question goes out now, on the connection that will publish what the
+   * handler that joined it sends next, so Redis answers it first. A publication heard before
+   * the answer was delivered to it already (a member without a cursor gets what comes).
+   */
+  private async place(member: ClusterMember): Promise<void> {
+    let last: string
+    try {
+      last = await this.host.lastId()
+    } catch (error) {
+      this.host.failure('the room history cannot be read', error)
+      return
+    }
+    if (this.closed || member.closed || member.cursor(this.room) !== undefined) return
+    member.setCursor(this.room, last)
+    if (this.last !== undefined && compareIds(last, this.last) < 0) void this.catchUp()
   }
 
   /**
    * The subscription is (again) up: messages published before it may have been missed; the
-   * room's newest id says who is behind. Members without a cursor start from there.
+   * room's newest id says who is behind.
    */
   async resync(): Promise<void> {
     let last: string
@@ -98,9 +119,6 @@ export class RoomFeed {
     }
     if (this.closed) return
     if (this.last === undefined || compareIds(last, this.last) > 0) this.last = last
-    for (const member of this.host.members()) {
-      if (member.cursor(this.room) === undefined) member.setCursor(this.room, last)
-    }
     await this.catchUp()
   }
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import type { Codec } from '@lifeline/codec'
+import { LifelineError, type Codec } from '@lifeline/codec'
 import {
   protocolCloseCodes,
   protocolError,
@@ -11,6 +11,7 @@ import type { ServerContext } from './context.js'
 import type { ResetReason, SessionEndReason } from './events.js'
 import { welcome, type Hello } from './handshake.js'
 import { SessionJournal } from './journal.js'
+import { tryAgainLater } from './limits.js'
 import { unref } from './memorySessionStore.js'
 import { Session, type Link } from './session.js'
 import type { SessionRecord } from './sessionStore.js'
@@ -270,6 +271,17 @@ export class SessionRegistry<S extends Schema, User> {
       }
     } catch (error) {
       this.context.failure('the session store failed to read a session', error, undefined)
+      // A shared store away: the session may well be alive (on another process, or in the store
+      // when it is back). Try again later (1013) rather than lose it to a reset.
+      if (this.shared !== undefined) {
+        throw new LifelineError(
+          'STORE_UNAVAILABLE',
+          'sessions cannot be read now: try again later',
+          {
+            closeCode: tryAgainLater,
+          },
+        )
+      }
     }
     if (!connection.alive) return
     // Another connection may have restored it while the store answered.
