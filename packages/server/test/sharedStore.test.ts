@@ -1,0 +1,158 @@
+import { expectNoEvent, useFixtures, waitFor } from '@lifeline/test-utils'
+import { afterEach, describe, expect, it } from 'vitest'
+import type {
+  ClaimedSession,
+  CommitResult,
+  SessionChange,
+  SessionRecord,
+  SharedSessionStore,
+} from '../src/index.js'
+import { ProtocolClient, startServer, urlOf, type Frame } from './helpers.js'
+
+const fx = useFixtures(afterEach)
+
+/**
+ * A shared store in memory whose writes a test holds back, fails or fences, to see what the
+ * server acknowledges and sends meanwhile.
+ */
+function fakeSharedStore() {
+  const sessions = new Map<
+    string,
+    { epoch: number; lastClientSeq: number; lastServerSeq: number }
+  >()
+  let gate: Promise<void> = Promise.resolve()
+  let open: () => void = () => undefined
+  const state = { reachable: true, commits: 0 }
+  const store: SharedSessionStore = {
+    shared: true,
+    available: () => state.reachable,
+    async create(record: SessionRecord): Promise<number> {
+      sessions.set(record.id, {
+        epoch: 1,
+        lastClientSeq: record.lastClientSeq,
+        lastServerSeq: record.lastServerSeq,
+      })
+      return 1
+    },
+    async claim(): Promise<ClaimedSession | undefined> {
+      return undefined
+    },
+    async commit(id: string, epoch: number, change: SessionChange): Promise<CommitResult> {
+      await gate
+      state.commits++
+      const session = sessions.get(id)
+      if (session === undefined) return 'missing'
+      if (session.epoch !== epoch) return 'fenced'
+      session.lastClientSeq = Math.max(session.lastClientSeq, change.lastClientSeq)
+      for (const { s } of change.sent) session.lastServerSeq = Math.max(session.lastServerSeq, s)
+      return 'ok'
+    },
+    async release(): Promise<void> {},
+    async keepAlive(): Promise<void> {},
+    onRevoked: () => () => undefined,
+    get: () => undefined,
+    set: () => undefined,
+    delete: () => undefined,
+  }
+  return {
+    store,
+    sessions,
+    state,
+    /** Holds every write until `release()`. */
+    hold(): void {
+      gate = new Promise((resolve) => (open = resolve))
+    },
+    release(): void {
+      open()
+    },
+    /** Another process claims the session: this one's token is stale. */
+    fence(id: string): void {
+      const session = sessions.get(id)
+      if (session !== undefined) session.epoch++
+    },
+  }
+}
+
+/** The highest `a` the client has been sent. */
+function ackOf(client: ProtocolClient): number {
+  return Math.max(0, ...client.received.map((frame: Frame) => frame.a ?? 0))
+}
+
+describe('a server on a shared store', () => {
+  it('acknowledges a client message and sends its reply only once the store holds them', async () => {
+    const fake = fakeSharedStore()
+    const server = await startServer(fx, { store: fake.store })
+    const ids: (string | undefined)[] = []
+    server.on('connection', (peer) =>
+      peer.on('up', (n, _peer, info) => {
+        ids.push(info.id)
+        peer.send('down', n)
+      }),
+    )
+    const { client, welcome } = await ProtocolClient.connect(fx, urlOf(server))
+    await waitFor(() => fake.sessions.has(welcome.sid), { message: 'the session created' })
+    fake.hold()
+    client.send({ t: 'up', d: 1, s: 1 })
+    await waitFor(() => ids.length === 1, { message: 'processed' })
+    // Processed at once, but neither acknowledged nor answered while the write is held.
+    await expectNoEvent(client.socket, 'message', 150)
+    expect(ackOf(client)).toBe(0)
+    fake.release()
+    const down = await client.next('down')
+    expect(down).toMatchObject({ d: 1, s: 1, a: 1 })
+    expect(fake.sessions.get(welcome.sid)).toMatchObject({ lastClientSeq: 1, lastServerSeq: 1 })
+    // The handler's info names the message: peer id and sequence.
+    const peer = [...server.peers.values()][0]
+    expect(ids).toEqual([`${peer?.id}:1`])
+  })
+
+  it('lets go of a session another process took: 1012, and the session ends as moved', async () => {
+    const fake = fakeSharedStore()
+    const server = await startServer(fx, { store: fake.store })
+    const ends: string[] = []
+    server.on('session:end', (_peer, { reason }) => ends.push(reason))
+    server.on('connection', (peer) => peer.on('up', (n) => peer.send('down', n)))
+    const { client, welcome } = await ProtocolClient.connect(fx, urlOf(server))
+    await waitFor(() => fake.sessions.has(welcome.sid), { message: 'the session created' })
+    fake.fence(welcome.sid)
+    client.send({ t: 'up', d: 1, s: 1 })
+    expect(await client.waitClose()).toEqual({ code: 1012, reason: 'session moved' })
+    expect(ends).toEqual(['moved'])
+    // Nothing was acknowledged nor sent by the process that lost the session.
+    expect(ackOf(client)).toBe(0)
+    expect(client.messages()).toEqual([])
+    expect(server.stats).toMatchObject({ sessions: 0, sessionsMoved: 1 })
+  })
+
+  it('serves its clients at once while the store is unreachable', async () => {
+    const fake = fakeSharedStore()
+    const server = await startServer(fx, { store: fake.store })
+    server.on('connection', (peer) => peer.on('up', (n) => peer.send('down', n)))
+    const { client, welcome } = await ProtocolClient.connect(fx, urlOf(server))
+    await waitFor(() => fake.sessions.has(welcome.sid), { message: 'the session created' })
+    fake.state.reachable = false
+    for (let s = 1; s <= 3; s++) client.send({ t: 'up', d: s, s })
+    expect((await client.waitForMessages(3)).map((frame) => frame.d)).toEqual([1, 2, 3])
+    expect(ackOf(client)).toBe(3)
+    // Back: what was done meanwhile is stored.
+    fake.state.reachable = true
+    await waitFor(() => fake.sessions.get(welcome.sid)?.lastClientSeq === 3, {
+      message: 'stored once the store is back',
+    })
+    expect(fake.sessions.get(welcome.sid)?.lastServerSeq).toBe(3)
+  })
+
+  it('refuses a resume with 1013 while the store cannot be read, rather than reset it', async () => {
+    const fake = fakeSharedStore()
+    fake.state.reachable = false
+    fake.store.claim = () => Promise.reject(new Error('unreachable'))
+    const server = await startServer(fx, { store: fake.store })
+    server.on('error', () => undefined)
+    const client = await ProtocolClient.open(fx, urlOf(server))
+    client.send({ t: '$hello', d: { v: 1, sid: 'held-elsewhere', a: 0 } })
+    expect(await client.waitClose()).toMatchObject({ code: 1013 })
+    expect(client.received).toEqual([
+      { t: '$error', d: { code: 'STORE_UNAVAILABLE', message: expect.any(String) } },
+    ])
+  })
+})
