@@ -38,7 +38,10 @@ describe('a cluster on Redis', () => {
       client.send('up', { n })
       // A cut every 100 messages: the next connection goes to the other process.
       if (n % 100 === 0) {
-        await waitFor(() => down.length >= n - 50, { message: `echoes of ${n - 50}` })
+        await waitFor(() => down.length >= n - 50, {
+          message: `echoes of ${n - 50}`,
+          timeoutMs: 10_000,
+        })
         balancer.cut()
       }
     }
@@ -51,6 +54,7 @@ describe('a cluster on Redis', () => {
     expect(nodes.every((node) => node.server.stats.sessionsResumed > 0)).toBe(true)
     await waitFor(() => nodes.reduce((sum, node) => sum + node.server.stats.sessions, 0) === 1, {
       message: 'one holder',
+      timeoutMs: 10_000,
     })
   })
 
@@ -66,8 +70,11 @@ describe('a cluster on Redis', () => {
     clients.forEach((client, i) => client.on('said', ({ text }) => got[i]?.push(text)))
     // Everyone joins first (their first `say` joins them), then everyone talks.
     clients.forEach((client, i) => client.send('say', { room: 'r', text: `hello ${i}` }))
-    await waitFor(() => got[2]?.includes('hello 2'), { message: 'joins' })
-    await waitFor(() => got.every((each) => each.length >= 1), { message: 'joined' })
+    await waitFor(() => got[2]?.includes('hello 2'), { message: 'joins', timeoutMs: 10_000 })
+    await waitFor(() => got.every((each) => each.length >= 1), {
+      message: 'joined',
+      timeoutMs: 10_000,
+    })
     const base = got.map((each) => each.length)
     for (let k = 0; k < 50; k++) {
       clients.forEach((client, i) => client.send('say', { room: 'r', text: `${i}:${k}` }))

@@ -54,16 +54,23 @@ describe('recovery', () => {
     })
     await waitFor(() => said.every((each, i) => each.includes(`join ${i}`)), {
       message: 'joined',
+      timeoutMs: 10_000,
     })
     clients[1]?.send('say', { room: 'r', text: 'ready' })
-    await waitFor(() => said.every((each) => each.includes('ready')), { message: 'ready' })
+    await waitFor(() => said.every((each) => each.includes('ready')), {
+      message: 'ready',
+      timeoutMs: 10_000,
+    })
     let n = 0
     const burst = async (count: number): Promise<void> => {
       for (let k = 0; k < count; k++) {
         n++
         for (const client of clients) client.send('up', { n })
       }
-      await waitFor(() => down.every((each) => each.length >= n), { message: `echoes of ${n}` })
+      await waitFor(() => down.every((each) => each.length >= n), {
+        message: `echoes of ${n}`,
+        timeoutMs: 10_000,
+      })
     }
     await burst(100)
     await redis.stop()
@@ -108,18 +115,21 @@ describe('recovery', () => {
     away.on('said', ({ text }) => got.push(text))
     away.send('say', { room: 'r', text: 'in' })
     // A join takes effect when Redis has placed the member: at its own message at the latest.
-    await waitFor(() => got.includes('in'), { message: 'joined' })
+    await waitFor(() => got.includes('in'), { message: 'joined', timeoutMs: 10_000 })
     sender.send('say', { room: 'r', text: 'hello' })
-    await waitFor(() => got.includes('hello'), { message: 'both in the room' })
+    await waitFor(() => got.includes('hello'), { message: 'both in the room', timeoutMs: 10_000 })
 
     // `a` goes away with the session (stored); the room goes on without it.
     await a.server.close()
     for (let i = 1; i <= 3; i++) sender.send('say', { room: 'r', text: `missed ${i}` })
     const senderGot: string[] = []
     sender.on('said', ({ text }) => senderGot.push(text))
-    await waitFor(() => senderGot.includes('missed 3'), { message: 'sent' })
+    await waitFor(() => senderGot.includes('missed 3'), { message: 'sent', timeoutMs: 10_000 })
     target.port = b.server.port
-    await waitFor(() => got.includes('missed 3'), { message: 'caught up from the history' })
+    await waitFor(() => got.includes('missed 3'), {
+      message: 'caught up from the history',
+      timeoutMs: 10_000,
+    })
     expect(got.filter((text) => text.startsWith('missed'))).toEqual([
       'missed 1',
       'missed 2',
@@ -137,11 +147,11 @@ describe('recovery', () => {
     const lateGot: string[] = []
     lateSender.on('said', ({ text }) => lateGot.push(text))
     for (let i = 1; i <= 20; i++) lateSender.send('say', { room: 'r', text: `gone ${i}` })
-    await waitFor(() => lateGot.includes('gone 20'), { message: 'sent' })
+    await waitFor(() => lateGot.includes('gone 20'), { message: 'sent', timeoutMs: 10_000 })
     target.port = c.server.port
     await waitFor(() => got.includes('RESET'), { message: 'a reset', timeoutMs: 10_000 })
     lateSender.send('say', { room: 'r', text: 'after' })
-    await waitFor(() => got.includes('after'), { message: 'live again' })
+    await waitFor(() => got.includes('after'), { message: 'live again', timeoutMs: 10_000 })
     expect(got.filter((text) => text.startsWith('gone'))).toEqual([])
   })
 
@@ -166,7 +176,10 @@ describe('recovery', () => {
     const down: number[] = []
     client.on('down', ({ n }) => down.push(n))
     client.send('up', { n: 1, room: 'room-0' })
-    await waitFor(() => events.some((event) => event.joined), { message: 'a join' })
+    await waitFor(() => events.some((event) => event.joined), {
+      message: 'a join',
+      timeoutMs: 10_000,
+    })
     const peerId = events[0]?.peerId as string
     expect(await watcher.cluster.presence('room-0')).toEqual([peerId])
     await child.kill()
