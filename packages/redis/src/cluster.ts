@@ -122,10 +122,13 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
       .lifelineJoin(
         this.keys.presence(room),
         this.keys.processMembers(this.processId),
+        this.keys.processes(),
+        this.keys.process(this.processId),
         member.id,
         this.processId,
         this.keys.channel(room),
         room,
+        this.options.processTtlMs,
       )
       .catch((error: unknown) => this.failure('presence could not be stored', error))
   }
@@ -268,6 +271,7 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
   }
 
   private readonly onReady = (): void => {
+    this.beat()
     void this.flushPending()
   }
 

@@ -33,7 +33,7 @@ const definitions = {
   lifelineCommit: [2, commitScript],
   lifelineRelease: [2, releaseScript],
   lifelinePublish: [2, publishScript],
-  lifelineJoin: [2, joinScript],
+  lifelineJoin: [4, joinScript],
   lifelineLeave: [2, leaveScript],
   lifelineReap: [1, reapScript],
 } as const

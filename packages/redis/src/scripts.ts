@@ -105,11 +105,15 @@ redis.call('PUBLISH', ARGV[1], 'M' .. id .. ' ' .. prev .. ' ' .. ARGV[4])
 return id`
 
 /**
- * KEYS: the room's presence hash, the process's presence set. ARGV: peer, process, channel,
- * room. Publishes a join when the peer was not present (a session moving between processes
- * stays present).
+ * KEYS: the room's presence hash, the process's presence set, the set of processes, the
+ * process's heartbeat. ARGV: peer, process, channel, room, process ttl. Publishes a join when
+ * the peer was not present (a session moving between processes stays present). The process is
+ * registered (and its heartbeat set) here too: one that dies before its first heartbeat is
+ * cleaned up all the same.
  */
-export const joinScript = `local added = redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+export const joinScript = `redis.call('SADD', KEYS[3], ARGV[2])
+redis.call('SET', KEYS[4], '1', 'PX', ARGV[5])
+local added = redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[1] .. ' ' .. ARGV[4])
 if added == 1 then redis.call('PUBLISH', ARGV[3], 'J' .. ARGV[1]) end
 return added`
