@@ -144,7 +144,11 @@ export class SessionJournal {
 
   private readonly run = (): void => {
     this.scheduled = false
-    if (this.inflight !== undefined || this.stopped) return
+    if (this.stopped) return
+    // Served at once while the store is away: what came since is acknowledged and sent now,
+    // even while a commit that will fail or time out is still in flight.
+    if (this.degraded) this.host.committed()
+    if (this.inflight !== undefined) return
     if (!this.store.available()) {
       this.degrade()
       return
