@@ -275,9 +275,21 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
     void this.flushPending()
   }
 
-  /** The subscriber is back (ioredis subscribed again): catch up what was published meanwhile. */
+  /**
+   * The subscriber is back: catch up what was published meanwhile. ioredis says 'ready' just
+   * before it subscribes again; a PING sent after (in a later turn) is answered once the
+   * subscriptions are active, and only then does the rooms' newest id cover every message that
+   * was not heard live.
+   */
   private readonly onSubscriberReady = (): void => {
-    for (const feed of this.feeds.values()) void feed.resync()
+    setImmediate(() => {
+      this.subscriber
+        .ping()
+        .then(() => {
+          for (const feed of this.feeds.values()) void feed.resync()
+        })
+        .catch((error: unknown) => this.failure('the Redis subscriber failed', error))
+    })
   }
 
   private readonly onMessage = (channelBuffer: Buffer, message: Buffer): void => {

@@ -59,6 +59,8 @@ export class RoomFeed {
   /** The newest id this process knows of. */
   private last: string | undefined
   private busy = false
+  /** A catch-up was asked for while one ran: it runs again, for members that came meanwhile. */
+  private again = false
   private readonly queue: RoomEntry[] = []
   private readonly recent = new Map<string, string>()
   private retry: ReturnType<typeof setTimeout> | undefined
@@ -143,7 +145,12 @@ export class RoomFeed {
   }
 
   private async catchUp(): Promise<void> {
-    if (this.busy || this.closed) return
+    if (this.closed) return
+    if (this.busy) {
+      this.again = true
+      return
+    }
+    this.again = false
     this.busy = true
     const room = this.room
     try {
@@ -194,6 +201,7 @@ export class RoomFeed {
     }
     const waiting = this.queue.splice(0)
     for (const entry of waiting) this.publication(entry)
+    if (this.again && !this.busy) void this.catchUp()
   }
 
   private give(member: ClusterMember, id: string, message: RoomMessage): void {
