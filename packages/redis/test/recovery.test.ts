@@ -113,17 +113,20 @@ describe('recovery', () => {
     fx.add(() => sender.close())
     const got: string[] = []
     away.on('said', ({ text }) => got.push(text))
+    const senderGot: string[] = []
+    sender.on('said', ({ text }) => senderGot.push(text))
     away.send('say', { room: 'r', text: 'in' })
     // A join takes effect when Redis has placed the member: at its own message at the latest.
     await waitFor(() => got.includes('in'), { message: 'joined', timeoutMs: 10_000 })
     sender.send('say', { room: 'r', text: 'hello' })
-    await waitFor(() => got.includes('hello'), { message: 'both in the room', timeoutMs: 10_000 })
+    await waitFor(() => got.includes('hello') && senderGot.includes('hello'), {
+      message: 'both in the room',
+      timeoutMs: 10_000,
+    })
 
     // `a` goes away with the session (stored); the room goes on without it.
     await a.server.close()
     for (let i = 1; i <= 3; i++) sender.send('say', { room: 'r', text: `missed ${i}` })
-    const senderGot: string[] = []
-    sender.on('said', ({ text }) => senderGot.push(text))
     await waitFor(() => senderGot.includes('missed 3'), { message: 'sent', timeoutMs: 10_000 })
     target.port = b.server.port
     await waitFor(() => got.includes('missed 3'), {
@@ -146,6 +149,9 @@ describe('recovery', () => {
     fx.add(() => lateSender.close())
     const lateGot: string[] = []
     lateSender.on('said', ({ text }) => lateGot.push(text))
+    // In the room (and `c` subscribed to it) before the burst, which the tiny history trims.
+    lateSender.send('say', { room: 'r', text: 'gone 0' })
+    await waitFor(() => lateGot.includes('gone 0'), { message: 'in the room', timeoutMs: 10_000 })
     for (let i = 1; i <= 20; i++) lateSender.send('say', { room: 'r', text: `gone ${i}` })
     await waitFor(() => lateGot.includes('gone 20'), { message: 'sent', timeoutMs: 10_000 })
     target.port = c.server.port
