@@ -1,6 +1,6 @@
 import { createServer } from 'node:net'
 
-export { nextEvent } from './nextEvent.js'
+export { nextEvent } from '../src/testing/index.js'
 
 /** Fast retries for tests against real servers: the backoff rules are unit-tested elsewhere. */
 export const quickRetry = { initialDelayMs: 20, maxDelayMs: 100 } as const

@@ -1,27 +1,6 @@
-// The events of `@lifeline/node`'s socket are core's, with core's socket as their target.
-import type { ReconnectingWebSocket, ReconnectingWebSocketEventMap } from '@lifeline/core'
+// The events of `@lifeline/node`'s socket are core's, with core's socket as their target, so
+// core's `nextEvent` serves.
+export { nextEvent } from '@lifeline/core/testing'
 
 /** Fast retries for tests against real servers: the backoff rules are core's, tested there. */
 export const quickRetry = { initialDelayMs: 20, maxDelayMs: 100 } as const
-
-type EventMap = ReconnectingWebSocketEventMap<ReconnectingWebSocket>
-
-/** The next event of a type, or a rejection naming it after `timeoutMs`. */
-export function nextEvent<K extends keyof EventMap>(
-  socket: ReconnectingWebSocket,
-  type: K,
-  timeoutMs = 5_000,
-): Promise<EventMap[K]> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      socket.removeEventListener(type, listener)
-      reject(new Error(`no '${String(type)}' event within ${timeoutMs} ms`))
-    }, timeoutMs)
-    const listener = (event: EventMap[K]) => {
-      clearTimeout(timer)
-      socket.removeEventListener(type, listener)
-      resolve(event)
-    }
-    socket.addEventListener(type, listener)
-  })
-}

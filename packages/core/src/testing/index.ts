@@ -1,2 +1,3 @@
 export { FakeWebSocket } from './fakeWebSocket.js'
 export { ManualClock } from './manualClock.js'
+export { nextEvent } from './nextEvent.js'

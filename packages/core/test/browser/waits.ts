@@ -1,4 +1,4 @@
-export { nextEvent } from '../nextEvent.js'
+export { nextEvent } from '../../src/testing/index.js'
 export { until } from '@lifeline/test-utils/page'
 
 /** Fast retries: the backoff rules are unit-tested elsewhere; here they would only slow tests. */

@@ -1,8 +1,13 @@
-import type { ReconnectingWebSocket, ReconnectingWebSocketEventMap } from '../src/index.js'
+import type { ReconnectingWebSocket } from '../reconnectingWebSocket.js'
+import type { ReconnectingWebSocketEventMap } from '../socketEvents.js'
 
 type EventMap = ReconnectingWebSocketEventMap<ReconnectingWebSocket>
 
-/** The next event of a type, or a rejection naming it after `timeoutMs`. */
+/**
+ * The next event of `type` from a socket, or a rejection naming the event after `timeoutMs`: for
+ * tests over real servers, where a wait must end with a reason rather than the test's timeout.
+ * The listener and the timer are removed either way.
+ */
 export function nextEvent<K extends keyof EventMap>(
   socket: ReconnectingWebSocket,
   type: K,
