@@ -113,6 +113,8 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
   private replayed: number | undefined
   /** The paced replay waits for the client to acknowledge some of what it was resent. */
   private replayAwaitsAck = false
+  /** The link whose drain a paced replay waits for: one wait at a time, however often pumped. */
+  private replayAwaitsDrain: Link | undefined
   private readonly handlers = new Map<string, AnyHandler[]>()
   private readonly requests: PendingRequests
   /** The envelope the stream's `check` encoded, and its frame, for `transmit` to reuse. */
@@ -541,8 +543,11 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     if (last < stream.lastSent) {
       this.replayed = last
       // Waiting for a commit, which pumps again.
-      if (last >= sendable) return
+      if (last >= sendable || this.replayAwaitsDrain === link) return
+      // Every commit pumps the replay: without this, each would add a drain listener.
+      this.replayAwaitsDrain = link
       link.whenDrained(() => {
+        if (this.replayAwaitsDrain === link) this.replayAwaitsDrain = undefined
         if (this.link === link) this.replayMore()
       })
       return
