@@ -145,7 +145,8 @@ export function createNodeLink(
   if (headers === null || !/^(undefined|object|function)$/.test(typeof headers))
     throw invalid('headers must be an object or a function')
   for (const [name, value] of Object.entries({ maxPayload, ...heartbeat }))
-    if (!(typeof value === 'number' && value >= 0)) throw invalid(`${name} must be a number ≥ 0`)
+    // 0 would mean constant pings, or no message at all: never what was meant.
+    if (!(typeof value === 'number' && value > 0)) throw invalid(`${name} must be a number > 0`)
   if (typeof url === 'string' || url instanceof URL) parseWebSocketUrl(url)
   const link: Link = { quietMs: heartbeat.intervalMs + heartbeat.timeoutMs }
   const on = beat ?? heartbeatByDefault

@@ -163,6 +163,10 @@ describe('what is passed to ws', () => {
         new ReconnectingWebSocket(url, null, { startClosed: true, ...options })
     expect(thrownBy(make({ headers: 'Bearer x' }))).toMatchObject({ code: 'INVALID_ARGUMENT' })
     expect(thrownBy(make({ maxPayload: -1 }))).toMatchObject({ code: 'INVALID_ARGUMENT' })
+    expect(thrownBy(make({ maxPayload: 0 }))).toMatchObject({ code: 'INVALID_ARGUMENT' })
+    expect(thrownBy(make({ heartbeat: { intervalMs: 0 } }))).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    })
     expect(thrownBy(make({ heartbeat: { intervalMs: 'soon' } }))).toMatchObject({
       code: 'INVALID_ARGUMENT',
     })
