@@ -6,6 +6,8 @@ type Types<S extends Schema> = MessageType<ServerMessages<S>>
 
 /** What `useLatest` keeps: the last payload (boxed: a payload may be `undefined`) and its selection. */
 interface Latest<D, T> {
+  /** Whose payload `latest` is: a change of client or type must not show the old one. */
+  from?: { client: unknown; type: string }
   latest?: { data: D }
   cache?: { from: { data: D }; select: unknown; value: T }
 }
@@ -50,14 +52,14 @@ export function useLatest<S extends Schema, K extends Types<S>, T>(
   const subscribe = useCallback(
     (onChange: () => void) =>
       client.on(type, (data) => {
-        store.current.latest = { data }
+        store.current = { from: { client, type }, latest: { data } }
         onChange()
       }),
     [client, type],
   )
   const snapshot = (): T | undefined => {
-    const { latest, cache } = store.current
-    if (!latest) return undefined
+    const { from, latest, cache } = store.current
+    if (!latest || from?.client !== client || from.type !== type) return undefined
     // One selection per payload and selector: React asks for the snapshot several times a render.
     if (cache?.from === latest && cache.select === selector) return cache.value
     const value = selector ? selector(latest.data) : (latest.data as unknown as T)

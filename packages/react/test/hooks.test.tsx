@@ -171,6 +171,23 @@ describe('useLatest', () => {
     expect(renders.room).toBe(initial.room + 4)
     expect(renders.whole).toBeGreaterThan(initial.whole + 2)
   })
+
+  it('forgets the last payload when its type changes, rather than show it as the new type', () => {
+    let show: (type: 'said' | 'tick') => void = () => undefined
+    function Latest() {
+      const [type, setType] = useState<'said' | 'tick'>('said')
+      show = setType
+      return <i>{JSON.stringify(hooks.useLatest(type) ?? 'none')}</i>
+    }
+    const view = mount(<Latest />)
+    const send = serverSender()
+    act(() => send('said', said(1)))
+    expect(view.container.textContent).toBe(JSON.stringify(said(1)))
+    act(() => show('tick'))
+    expect(view.container.textContent).toBe('"none"')
+    act(() => send('tick', 7))
+    expect(view.container.textContent).toBe('7')
+  })
 })
 
 describe('useSend', () => {
