@@ -31,3 +31,16 @@ export const defaultLogger: Logger = {
   warn: () => undefined,
   error: (message, details) => console.error(`[lifeline] ${message}`, details),
 }
+
+/**
+ * A store's or cluster's error as it may be reported: Redis clients (ioredis) attach the failed
+ * command to their errors, and its arguments hold session ids (resume secrets) and payloads. The
+ * copy keeps the name, message and code, nothing else.
+ */
+export function withoutCommand(error: unknown): unknown {
+  if (!(error instanceof Error) || !('command' in error)) return error
+  const copy = new Error(error.message)
+  copy.name = error.name
+  if ('code' in error) Object.assign(copy, { code: error.code })
+  return copy
+}

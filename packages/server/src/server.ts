@@ -24,7 +24,7 @@ import { Connection, dropUnanswered, type ConnectionHost } from './connection.js
 import type { MethodImplementation, ServerContext } from './context.js'
 import type { ServerEvents } from './events.js'
 import { AddressLimits, tryAgainLater } from './limits.js'
-import type { LogDetails } from './logger.js'
+import { withoutCommand, type LogDetails } from './logger.js'
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js'
 import type { MethodName, Peer } from './peer.js'
 import { sendToAll, type BroadcastOptions, type RoomTarget } from './broadcast.js'
@@ -126,7 +126,7 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
     this.options.cluster?.attach({
       members: (room) =>
         room === undefined ? this.registry.sessions() : this.rooms.membersOf(room),
-      failure: (message, error) => this.report(message, error, undefined),
+      failure: (message, error) => this.report(message, withoutCommand(error), undefined),
     })
     this.host = {
       context: this.context,

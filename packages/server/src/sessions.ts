@@ -14,6 +14,7 @@ import { SessionJournal } from './journal.js'
 import { tryAgainLater } from './limits.js'
 import { unref } from './memorySessionStore.js'
 import { Session, type Link } from './session.js'
+import { withoutCommand } from './logger.js'
 import type { SessionRecord } from './sessionStore.js'
 import { isShared, type ClaimedSession, type SharedSessionStore } from './cluster.js'
 
@@ -54,7 +55,11 @@ export class SessionRegistry<S extends Schema, User> {
       store
         .keepAlive([...this.bySessionId.keys()], this.storeTtlMs())
         .catch((error: unknown) =>
-          context.failure('the shared session store failed to keep sessions', error, undefined),
+          context.failure(
+            'the shared session store failed to keep sessions',
+            withoutCommand(error),
+            undefined,
+          ),
         )
     }, sessionTtlMs / 4)
     this.keepAliveTimer.unref()
@@ -123,11 +128,19 @@ export class SessionRegistry<S extends Schema, User> {
     const token = session.journal?.token
     if (shared === undefined) {
       this.queued(id, () => this.context.options.store.delete(id)).catch((error: unknown) =>
-        this.context.failure('the session store failed to delete a session', error, session),
+        this.context.failure(
+          'the session store failed to delete a session',
+          withoutCommand(error),
+          session,
+        ),
       )
     } else if (reason !== 'moved' && token !== undefined) {
       this.queued(id, () => shared.release(id, token)).catch((error: unknown) =>
-        this.context.failure('the session store failed to delete a session', error, session),
+        this.context.failure(
+          'the session store failed to delete a session',
+          withoutCommand(error),
+          session,
+        ),
       )
     }
     this.context.fire('session:end', session, { reason })
@@ -223,7 +236,11 @@ export class SessionRegistry<S extends Schema, User> {
     try {
       claimed = await claim
     } catch (error) {
-      this.context.failure('the shared session store failed to claim a session', error, live)
+      this.context.failure(
+        'the shared session store failed to claim a session',
+        withoutCommand(error),
+        live,
+      )
       // Unreachable: this process still holds the session, and serves it.
       if (!connection.alive || live.closed) return
       this.resume(live, connection, hello, user, false)
@@ -270,7 +287,11 @@ export class SessionRegistry<S extends Schema, User> {
         record = claimed?.record
       }
     } catch (error) {
-      this.context.failure('the session store failed to read a session', error, undefined)
+      this.context.failure(
+        'the session store failed to read a session',
+        withoutCommand(error),
+        undefined,
+      )
       // A shared store away: the session may well be alive (on another process, or in the store
       // when it is back). Try again later (1013) rather than lose it to a reset.
       if (this.shared !== undefined) {
@@ -386,7 +407,7 @@ export class SessionRegistry<S extends Schema, User> {
         fenced: () => {
           if (!session.closed) this.letGo(session)
         },
-        failure: (message, error) => context.failure(message, error, session),
+        failure: (message, error) => context.failure(message, withoutCommand(error), session),
       },
       this.storeTtlMs(),
       start,
@@ -498,7 +519,11 @@ export class SessionRegistry<S extends Schema, User> {
   private write(session: Session<S, User>, record: SessionRecord): void {
     const { store } = this.context.options
     this.queued(record.id, () => store.set(record)).catch((error: unknown) =>
-      this.context.failure('the session store failed to save a session', error, session),
+      this.context.failure(
+        'the session store failed to save a session',
+        withoutCommand(error),
+        session,
+      ),
     )
   }
 

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util'
 import { expectNoEvent, useFixtures, waitFor } from '@lifeline/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
 import type {
@@ -22,7 +23,7 @@ function fakeSharedStore() {
   >()
   let gate: Promise<void> = Promise.resolve()
   let open: () => void = () => undefined
-  const state = { reachable: true, commits: 0 }
+  const state = { reachable: true, commits: 0, failWith: undefined as Error | undefined }
   const store: SharedSessionStore = {
     shared: true,
     available: () => state.reachable,
@@ -39,6 +40,7 @@ function fakeSharedStore() {
     },
     async commit(id: string, epoch: number, change: SessionChange): Promise<CommitResult> {
       await gate
+      if (state.failWith) throw state.failWith
       state.commits++
       const session = sessions.get(id)
       if (session === undefined) return 'missing'
@@ -140,6 +142,29 @@ describe('a server on a shared store', () => {
       message: 'stored once the store is back',
     })
     expect(fake.sessions.get(welcome.sid)?.lastServerSeq).toBe(3)
+  })
+
+  it("logs a store's failure without the failed command, whose arguments hold the session id", async () => {
+    const fake = fakeSharedStore()
+    const logged: unknown[] = []
+    const server = await startServer(fx, {
+      store: fake.store,
+      logger: { warn: () => undefined, error: (message, details) => logged.push(message, details) },
+    })
+    server.on('connection', (peer) => peer.on('up', (n) => peer.send('down', n)))
+    const { client, welcome } = await ProtocolClient.connect(fx, urlOf(server))
+    await waitFor(() => fake.sessions.has(welcome.sid), { message: 'the session created' })
+    // As ioredis reports a failed script: the command and its arguments on the error.
+    fake.state.failWith = Object.assign(new Error('OOM command not allowed'), {
+      name: 'ReplyError',
+      command: { name: 'evalsha', args: [`lifeline:s:{${welcome.sid}}`, 'payload'] },
+    })
+    client.send({ t: 'up', d: 1, s: 1 })
+    await waitFor(() => logged.length > 0, { message: 'the failure logged' })
+    const text = inspect(logged, { depth: 10 })
+    expect(text).toContain('OOM command not allowed')
+    expect(text).not.toContain(welcome.sid)
+    fake.state.failWith = undefined
   })
 
   it('refuses a resume with 1013 while the store cannot be read, rather than reset it', async () => {
