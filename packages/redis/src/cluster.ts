@@ -117,7 +117,12 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
   joined(member: ClusterMember, room: string): void {
     const feed = this.feed(room)
     feed.joined(member)
-    if (room === broadcastRoom || !isReady(this.redis)) return
+    if (room !== broadcastRoom) this.storePresence(member, room)
+  }
+
+  /** Writes one member's presence; while Redis is not ready, `onReady` writes it later. */
+  private storePresence(member: ClusterMember, room: string): void {
+    if (!isReady(this.redis)) return
     this.redis
       .lifelineJoin(
         this.keys.presence(room),
@@ -272,6 +277,13 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
 
   private readonly onReady = (): void => {
     this.beat()
+    // Joins made while Redis was not ready (a process that starts serving before its client has
+    // connected, or an outage) were not stored; joins are idempotent, so every member's is
+    // written again, which also restores presence lost with a Redis restarted empty.
+    for (const room of this.feeds.keys()) {
+      if (room === broadcastRoom) continue
+      for (const member of this.host?.members(room) ?? []) this.storePresence(member, room)
+    }
     void this.flushPending()
   }
 
