@@ -320,19 +320,7 @@ export class SessionRegistry<S extends Schema, User> {
               : 'unknown'
       if (reason === 'unknown') {
         if (hello.ack > record.lastServerSeq) throw ackTooHigh(hello.ack, record.lastServerSeq)
-        const session = new Session(this.context, {
-          id: record.peerId,
-          sessionId: record.id,
-          user,
-          codec: connection.codec,
-          state: {
-            lastProcessed: record.lastClientSeq,
-            lastSent: record.lastServerSeq,
-            unacked: record.replay,
-            lossy: false,
-          },
-          rooms: record.rooms,
-        })
+        const session = this.restored(record, user, connection)
         this.add(session, connection)
         this.resume(session, connection, hello, user, true)
         return
@@ -340,6 +328,28 @@ export class SessionRegistry<S extends Schema, User> {
       this.queued(sid, () => store.delete(sid)).catch(noop)
     }
     this.create(connection, hello, user, reason)
+  }
+
+  /** A session rebuilt from its stored record, for the connection that resumes it. */
+  private restored(
+    record: SessionRecord,
+    user: User,
+    connection: Connection<S, User>,
+  ): Session<S, User> {
+    return new Session(this.context, {
+      id: record.peerId,
+      sessionId: record.id,
+      user,
+      codec: connection.codec,
+      state: {
+        lastProcessed: record.lastClientSeq,
+        lastSent: record.lastServerSeq,
+        unacked: record.replay,
+        lossy: false,
+      },
+      rooms: record.rooms,
+      ...(record.roomCursors === undefined ? {} : { roomCursors: record.roomCursors }),
+    })
   }
 
   /** A session this process claimed from the shared store: resumed here, or refused. */
@@ -362,20 +372,7 @@ export class SessionRegistry<S extends Schema, User> {
       return
     }
     if (hello.ack > record.lastServerSeq) throw ackTooHigh(hello.ack, record.lastServerSeq)
-    const session = new Session(this.context, {
-      id: record.peerId,
-      sessionId: record.id,
-      user,
-      codec: connection.codec,
-      state: {
-        lastProcessed: record.lastClientSeq,
-        lastSent: record.lastServerSeq,
-        unacked: record.replay,
-        lossy: false,
-      },
-      rooms: record.rooms,
-      ...(record.roomCursors === undefined ? {} : { roomCursors: record.roomCursors }),
-    })
+    const session = this.restored(record, user, connection)
     this.journal(session, {
       epoch,
       clientSeq: record.lastClientSeq,
