@@ -1,5 +1,6 @@
+import { listenOnLoopback, loopbackUrl } from './loopback.js'
 import { connect, createServer } from 'node:net'
-import type { AddressInfo, Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { createProxyLink } from './proxyLink.js'
 import type { Direction, LinkTarget, ProxyLink } from './proxyLink.js'
 import { afterClosePhase } from './realTime.js'
@@ -148,19 +149,12 @@ export async function startBalancer(options: BalancerOptions): Promise<Balancer>
     serve(client)
   })
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject)
-      resolve()
-    })
-  })
-  const port = (server.address() as AddressInfo).port
+  const port = await listenOnLoopback(server)
 
   return {
     port,
     url(path = '/') {
-      return `ws://127.0.0.1:${port}${path.startsWith('/') ? path : `/${path}`}`
+      return loopbackUrl(port, path)
     },
     get connections() {
       return links.size

@@ -1,5 +1,5 @@
+import { listenOnLoopback, loopbackUrl } from './loopback.js'
 import { createServer } from 'node:net'
-import type { AddressInfo } from 'node:net'
 import { createProxyLink, directionsOf } from './proxyLink.js'
 import type { BlackholeDirection, Direction, LinkTarget, ProxyLink } from './proxyLink.js'
 import { afterClosePhase } from './realTime.js'
@@ -122,19 +122,12 @@ export async function createFaultProxy(options: FaultProxyOptions): Promise<Faul
     void link.closed().then(() => allLinks.delete(link))
   })
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject)
-      resolve()
-    })
-  })
-  const port = (server.address() as AddressInfo).port
+  const port = await listenOnLoopback(server)
 
   return {
     port,
     url(path = '/') {
-      return `ws://127.0.0.1:${port}${path.startsWith('/') ? path : `/${path}`}`
+      return loopbackUrl(port, path)
     },
     get connections() {
       return links.size

@@ -1,3 +1,4 @@
+import { loopbackUrl } from './loopback.js'
 import { createServer } from 'node:http'
 import type { IncomingMessage, Server } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
@@ -206,7 +207,7 @@ export async function startWsServer(
   return {
     port,
     url(path = '/') {
-      return `ws://127.0.0.1:${port}${path.startsWith('/') ? path : `/${path}`}`
+      return loopbackUrl(port, path)
     },
     wss,
     get listening() {
