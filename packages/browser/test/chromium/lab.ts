@@ -29,6 +29,42 @@ const alignedClock = (alignMs: number): Clock => ({
   clearTimeout: (handle) => clearTimeout(handle as number),
 })
 
+/** The lab client's timers: how many are set and how many have fired (positive signals). */
+const timerCounts = { pending: 0, fired: 0 }
+
+/** Counts the timers `clock` sets and fires, so a test can see a backoff or a check go by. */
+const countingClock = (clock: Clock): Clock => {
+  const live = new Map<unknown, unknown>()
+  return {
+    now: () => clock.now(),
+    setTimeout: (callback, delayMs) => {
+      const key = {}
+      const handle = clock.setTimeout(() => {
+        live.delete(key)
+        timerCounts.pending = live.size
+        timerCounts.fired++
+        callback()
+      }, delayMs)
+      live.set(key, handle)
+      timerCounts.pending = live.size
+      return key
+    },
+    clearTimeout: (key) => {
+      const handle = live.get(key)
+      if (handle === undefined) return
+      live.delete(key)
+      timerCounts.pending = live.size
+      clock.clearTimeout(handle)
+    },
+  }
+}
+
+const systemLabClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (callback, delayMs) => setTimeout(callback, delayMs),
+  clearTimeout: (handle) => clearTimeout(handle as number),
+}
+
 const log: string[] = []
 const received: number[] = []
 let client: Client<LabSchema> | undefined
@@ -53,6 +89,7 @@ setInterval(() => {
 
 const lab = {
   timers,
+  clock: timerCounts,
   log,
   received,
   attempts,
@@ -64,7 +101,9 @@ const lab = {
       heartbeat: options.heartbeat ?? false,
       socket: {
         ...(options.retry ?? { initialDelayMs: 20, maxDelayMs: 100 }),
-        ...(options.timerAlignMs && { clock: alignedClock(options.timerAlignMs) }),
+        clock: countingClock(
+          options.timerAlignMs ? alignedClock(options.timerAlignMs) : systemLabClock,
+        ),
       },
     })
     client.on('said', (data) => {

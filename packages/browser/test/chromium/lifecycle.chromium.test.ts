@@ -51,8 +51,13 @@ it('burns no attempt while offline, and connects at once when back online', asyn
   await link.request({ op: 'revive' })
   const attempts = await lab<number>('lab.attempts.count')
   await lab('lab.send(1, 20)')
-  // Two of the backoff's longest delays: online, two attempts would have gone out by then.
-  await new Promise((resolve) => setTimeout(resolve, 450))
+  // The backoff's delay has run out and the socket parked: still waiting to reconnect, with no
+  // timer left. Online, that timer would have made an attempt (and left its connection timeout
+  // pending), so this is the moment an attempt would have shown.
+  await labUntil(
+    `lab.status() === 'reconnecting' && lab.clock.pending === 0`,
+    'the reconnect parked once its delay ran out',
+  )
   expect(await lab<number>('lab.attempts.count')).toBe(attempts)
   expect(await lab<string>('lab.status()')).toMatch(/connecting|reconnecting/)
 
@@ -126,9 +131,13 @@ it('detects a half-open link with timers throttled to 1 s, and measures it', asy
   const link = await control()
   // Timers fire on the next whole second, as Chromium's do in a hidden page; a live link stays.
   await openLab({ heartbeat, timerAlignMs: 1_000 })
-  // Two heartbeat windows: a live link that a late timer misjudged would be gone by then.
-  await new Promise((resolve) => setTimeout(resolve, 1_200))
+  // Three checks, a second apart, each late by the heartbeat's own measure and each past the
+  // 600 ms window since the one before: the first pings, the next ones read the pong. A live
+  // link that a late timer misjudged would be gone by the last of them.
+  const firedAtOpen = await lab<number>('lab.clock.fired')
+  await labUntil(`lab.clock.fired >= ${firedAtOpen + 3}`, 'three heartbeat checks')
   expect(await lab<string[]>('lab.log')).not.toContain('error:HEARTBEAT_TIMEOUT')
+  expect(await lab<string>('lab.status()')).toBe('open')
   await lab('lab.send(1, 1)')
   await labUntil('lab.received.length === 1', 'an echo')
   const lastFrameAt = Date.now()

@@ -29,8 +29,14 @@ describe('delivery receipts against a real server', () => {
     await rig.restart()
     await waitFor(() => client.state.status === 'reconnecting', { message: 'the client is out' })
     const during = Array.from({ length: 5 }, (_, i) => sendWithReceipt(i + 6))
-    await new Promise((resolve) => setTimeout(resolve, 200))
+    // Two attempts made and refused after the sends: the client had its turns to flush and to
+    // reconnect, and no receipt resolved without an acknowledgement.
+    const refusedAtSend = rig.proxy.counters.refused
+    await waitFor(() => rig.proxy.counters.refused >= refusedAtSend + 2, {
+      message: 'two attempts refused after the sends',
+    })
     expect(processedWhenDelivered.size).toBe(5)
+    expect(client.unacked).toBe(5)
     rig.proxy.refuse(false)
     await Promise.all(during)
 
