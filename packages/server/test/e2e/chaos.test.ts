@@ -86,9 +86,22 @@ async function chaosRun(seed: number, reliable: boolean) {
       timeoutMs: 60_000,
     })
   } else {
-    // Fire-and-forget: wait for the link to settle, then take what arrived.
-    await waitFor(() => client.state.status === 'open', { message: 'link up', timeoutMs: 10_000 })
-    await new Promise((resolve) => setTimeout(resolve, 200))
+    // Fire-and-forget: once the link is up, one reliable marker each way, sent after everything
+    // else on the same ordered link. When both have arrived, whatever was sent before them has
+    // arrived too or is lost for good.
+    await waitFor(() => client.state.status === 'open' && peer?.connected === true, {
+      message: 'link up',
+      timeoutMs: 10_000,
+    })
+    const marker = total + 1
+    client.send('up', { n: marker }, { reliable: true })
+    peer?.send('down', { n: marker }, { reliable: true })
+    await waitFor(() => atServer.at(-1) === marker && atClient.at(-1) === marker, {
+      message: 'the markers sent after everything else',
+      timeoutMs: 10_000,
+    })
+    atServer.pop()
+    atClient.pop()
   }
   const elapsedMs = performance.now() - started
   client.close()
