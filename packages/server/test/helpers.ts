@@ -1,6 +1,6 @@
 import { codecNames, json, type Codec } from '@lifeline/codec'
 import type { FixtureScope } from '@lifeline/test-utils'
-import { once, waitFor } from '@lifeline/test-utils'
+import { once, waitDefaults, waitFor, withTimeout } from '@lifeline/test-utils'
 import WebSocket from 'ws'
 import {
   createServer,
@@ -142,8 +142,9 @@ export class ProtocolClient {
     return last
   }
 
-  waitClose(): Promise<{ code: number; reason: string }> {
-    return this.closedPromise
+  waitClose(timeoutMs = waitDefaults.timeoutMs): Promise<{ code: number; reason: string }> {
+    // Bounded: a server that never closes fails the test naming the wait, not on its timeout.
+    return withTimeout(this.closedPromise, timeoutMs, 'the server to close the connection')
   }
 
   /** Drops the TCP connection without a close frame (the server sees 1006). */
