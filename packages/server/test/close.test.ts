@@ -35,7 +35,9 @@ describe('graceful close', () => {
     proxy.blackhole()
     const started = performance.now()
     await server.close()
-    expect(performance.now() - started).toBeLessThan(1_000)
+    // Without the timeout, the close would wait on `ws`'s own 30 s; 2 s is slack for a loaded
+    // machine, not a measure of the 100 ms.
+    expect(performance.now() - started).toBeLessThan(2_000)
     expect(server.stats.connections).toBe(0)
   })
 

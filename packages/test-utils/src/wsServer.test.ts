@@ -139,7 +139,8 @@ describe('startWsServer', () => {
     proxy.blackhole()
     const startedAt = performance.now()
     await server.stop({ closeTimeoutMs: 100 })
-    expect(performance.now() - startedAt).toBeLessThan(1_000)
+    // Without the timeout, `ws` waits 30 s; 2 s is slack for a loaded machine.
+    expect(performance.now() - startedAt).toBeLessThan(2_000)
     expect(client.readyState).toBe(WebSocket.OPEN)
   })
 
