@@ -120,9 +120,19 @@ export class HeartbeatMonitor<Owner = unknown> {
     }
   }
 
-  /** Sends a ping now (e.g. when the page becomes visible) without waiting for the interval. */
+  /**
+   * Checks the link now (e.g. when the page becomes visible): the interval's ping, brought
+   * forward. With no frame within `timeoutMs` of it, the link is dead, however recent the last
+   * frame before it: after a page was hidden or frozen, that frame says nothing of the link now.
+   */
   pingNow(): void {
-    if (this.#running) this.#ping(this.#clock.now())
+    // Without a ping, the server's own frames are awaited: nothing to bring forward.
+    if (!this.#running || this.#options.ping === undefined) return
+    const now = this.#clock.now()
+    const { intervalMs = heartbeatDefaults.intervalMs } = this.#options
+    // Counted as quiet since at least an interval ago; a frame seen from now on ends it.
+    if (!this.seen) this.#lastSeenAt = Math.min(this.#lastSeenAt, now - intervalMs)
+    this.#ping(now)
   }
 
   /** Called by the ticker. */

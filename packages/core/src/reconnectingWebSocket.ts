@@ -299,8 +299,10 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
   }
 
   /**
-   * Checks an open link now: sends a heartbeat ping at once (when one is configured), e.g. when
-   * a page becomes visible again after its timers were throttled.
+   * Checks an open link now, e.g. when a page becomes visible again after its timers were
+   * throttled: sends a heartbeat ping at once (when one is configured), and a link with no frame
+   * within `heartbeat.timeoutMs` of it is closed as half-open (4000), however recent its last
+   * frame before the check.
    */
   checkNow(): void {
     if (this.#state.status === 'open') this.#heartbeat?.pingNow()
