@@ -170,6 +170,22 @@ describe('the back/forward cache', () => {
     socket.close()
   })
 
+  it('closes cleanly on freeze and reconnects at once on resume, queue kept', () => {
+    const socket = create({ heartbeat })
+    FakeWebSocket.last.accept()
+    page.show('hidden')
+    page.document.dispatchEvent(new Event('freeze'))
+    expect(FakeWebSocket.last.closedWith).toEqual({ code: 1000, reason: pageHiddenReason })
+    socket.send('while frozen')
+    clock.advance(60_000)
+    expect(FakeWebSocket.instances).toHaveLength(1)
+    page.document.dispatchEvent(new Event('resume'))
+    expect(FakeWebSocket.instances).toHaveLength(2)
+    FakeWebSocket.last.accept()
+    expect(FakeWebSocket.last.sent).toEqual(['while frozen'])
+    socket.close()
+  })
+
   it('ignores a pagehide that does not enter the cache, and a socket its user closed', () => {
     const socket = create()
     FakeWebSocket.last.accept()

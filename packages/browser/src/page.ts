@@ -8,14 +8,14 @@ export interface PageLike extends EventTarget {
 /** The reason a link is closed with when the page goes into the back/forward cache. */
 export const pageHiddenReason = 'page hidden'
 
-/** The page is in the back/forward cache: every socket on it waits. One page, one flag. */
-let inCache = false
+/** The page is in the back/forward cache or frozen: every socket on it waits. One page, one flag. */
+let asleep = false
 
 /**
  * The preset's `canConnect`: no attempt while the browser says it is offline (it would fail at
- * once and count towards the backoff), nor while the page is in the back/forward cache.
+ * once and count towards the backoff), nor while the page is in the back/forward cache or frozen.
  */
-export const pageCanConnect = (): boolean => globalThis.navigator?.onLine !== false && !inCache
+export const pageCanConnect = (): boolean => globalThis.navigator?.onLine !== false && !asleep
 
 /**
  * Ties a socket to the page's lifecycle, the browser half of the preset (offline is the
@@ -23,8 +23,9 @@ export const pageCanConnect = (): boolean => globalThis.navigator?.onLine !== fa
  * - `online`: a waiting or held attempt is made now.
  * - `visibilitychange` to visible, `pageshow` and `resume` (after a freeze): an open link is
  *   checked now with a heartbeat ping; a waiting reconnect is made now, its backoff reset.
- * - `pagehide` into the back/forward cache: the link is closed cleanly (an open WebSocket keeps
- *   a page out of the cache) and the socket waits, queue and session kept; back from the cache,
+ * - `pagehide` into the back/forward cache, and `freeze`: the link is closed cleanly (the browser
+ *   would close it, unclean: Chromium does, and a page with an open WebSocket used to be kept out
+ *   of the cache) and the socket waits, queue and session kept; back from the cache or resumed,
  *   it connects at once and the queue flushes (protocol mode: the session resumes).
  *
  * Returns a function that stops following (a no-op where there is no `window`). It also stops
@@ -37,14 +38,19 @@ export function followPage(
   // No page (server-side rendering, a worker): nothing to follow.
   if (page === undefined) return () => {}
   let controller: AbortController | undefined
-  // This socket's link was closed for the back/forward cache.
+  // This socket's link was closed for the back/forward cache or a freeze.
   let held = false
   const waiting = () => /^(re)?connecting$/.test(socket.state.status)
   const wake = (): void => {
-    inCache = false
+    asleep = false
     if (held || socket.state.status === 'reconnecting') socket.reconnect()
     else socket.checkNow()
     held = false
+  }
+  const sleep = (): void => {
+    asleep = held = true
+    // Closes the link with 1000 and waits, since `pageCanConnect` now says no.
+    socket.reconnect(1000, pageHiddenReason)
   }
   const listeners: [EventTarget, string, (event: Event) => void][] = [
     [page, 'online', () => waiting() && socket.reconnect()],
@@ -55,16 +61,8 @@ export function followPage(
     ],
     [page.document, 'resume', wake],
     [page, 'pageshow', wake],
-    [
-      page,
-      'pagehide',
-      (event) => {
-        if (!(event as PageTransitionEvent).persisted) return
-        inCache = held = true
-        // Closes the link with 1000 and waits, since `pageCanConnect` now says no.
-        socket.reconnect(1000, pageHiddenReason)
-      },
-    ],
+    [page, 'pagehide', (event) => (event as PageTransitionEvent).persisted && sleep()],
+    [page.document, 'freeze', sleep],
   ]
   const start = (): void => {
     if (controller) return

@@ -66,17 +66,29 @@ const systemLabClock: Clock = {
 }
 
 const log: string[] = []
+/** When each named event last happened (ms since the epoch). */
+const events: Record<string, number> = {}
 const received: number[] = []
 let client: Client<LabSchema> | undefined
 let run = ''
 const attempts = { count: 0 }
-const events: Record<string, number> = {}
 
 for (const type of ['pagehide', 'pageshow'] as const) {
   addEventListener(type, (event) => log.push(`${type}:${event.persisted}`))
 }
 for (const type of ['visibilitychange', 'freeze', 'resume']) {
-  document.addEventListener(type, () => log.push(`${type}:${document.visibilityState}`))
+  document.addEventListener(type, () => {
+    log.push(`${type}:${document.visibilityState}`)
+    events[`${type}:${document.visibilityState}`] = Date.now()
+  })
+}
+
+/** When the client sent each `$ping` of its heartbeat (ms since the epoch). */
+const pings: number[] = []
+const send = WebSocket.prototype.send
+WebSocket.prototype.send = function (this: WebSocket, data) {
+  if (typeof data === 'string' && data.includes('"t":"$ping"')) pings.push(Date.now())
+  send.call(this, data)
 }
 
 /** The longest time the page's timers were held back: a stopped page shows here. */
@@ -94,6 +106,7 @@ const lab = {
   received,
   attempts,
   events,
+  pings,
   connect(options: LabOptions): void {
     run = options.run
     client = (options.preset === false ? createCoreClient<LabSchema> : createClient<LabSchema>)({

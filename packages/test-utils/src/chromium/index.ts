@@ -2,3 +2,5 @@ export { assertChromium, chromiumPath, defaultChromiumPath } from './chromium.js
 export { closeAll, startControlServer } from './controlServer.js'
 export { chromiumBrowser } from './project.js'
 export type { ChromiumOptions } from './project.js'
+export { openUndrivenPage } from './undrivenPage.js'
+export type { UndrivenPage } from './undrivenPage.js'
