@@ -17,10 +17,11 @@ export interface HeartbeatOptions {
    */
   timeoutMs?: number
   /**
-   * What to send as a ping, or a function that makes it. Without it no ping is sent and any
-   * inbound frame counts as a sign of life (for servers that send their own heartbeat).
+   * What to send as a ping, or a function that makes it, or that sends a ping of its own and
+   * returns nothing (a WebSocket ping frame, where the WebSocket has them). Without it no ping is
+   * sent and any inbound frame counts as a sign of life (for servers that send their own heartbeat).
    */
-  ping?: WebSocketData | (() => WebSocketData)
+  ping?: WebSocketData | (() => WebSocketData | undefined)
   /** Recognises the server's pong; matched frames are consumed, not dispatched as messages. */
   isPong?: (data: unknown) => boolean
 }
@@ -174,7 +175,7 @@ export class HeartbeatMonitor<Owner = unknown> {
     const { ping } = this.#options
     if (ping === undefined) return
     this.#lastPingAt = now
-    let data: WebSocketData
+    let data: WebSocketData | undefined
     try {
       data = typeof ping === 'function' ? ping() : ping
     } catch (error) {
@@ -184,6 +185,6 @@ export class HeartbeatMonitor<Owner = unknown> {
       reportListenerError(error)
       return
     }
-    this.#hooks.ping(this.#owner, data)
+    if (data !== undefined) this.#hooks.ping(this.#owner, data)
   }
 }

@@ -1179,6 +1179,15 @@ describe('heartbeat', () => {
     socket.close()
   })
 
+  it('lets a ping function send a ping of its own: nothing returned, nothing sent', () => {
+    let pinged = 0
+    const socket = create({ heartbeat: { ...heartbeat, ping: () => void pinged++ } })
+    FakeWebSocket.last.accept()
+    socket.checkNow()
+    expect([pinged, FakeWebSocket.last.sent]).toEqual([1, []])
+    socket.close()
+  })
+
   it('checkNow() takes a link for dead with no frame within timeoutMs, however recent the last', () => {
     const socket = create({ heartbeat })
     const codes: string[] = []

@@ -5,7 +5,7 @@ import {
 import type { AnySchema, Client, ClientOptions, ProtocolsProvider, Schema } from '@lifeline/core'
 import type { UrlProvider } from '@lifeline/core'
 import { createNodeLink, nodeSocketDefaults } from './link.js'
-import type { NodeLink, NodeReconnectingWebSocketOptions } from './link.js'
+import type { NodeReconnectingWebSocketOptions } from './link.js'
 
 /** Core's client options, with Node's in `socket`. */
 export interface NodeClientOptions extends Omit<ClientOptions, 'socket'> {
@@ -19,8 +19,6 @@ export interface NodeClientOptions extends Omit<ClientOptions, 'socket'> {
  * writes of each turn sent together.
  */
 export class ReconnectingWebSocket extends CoreSocket {
-  readonly #link: NodeLink
-
   constructor(
     url: UrlProvider,
     protocols?: ProtocolsProvider,
@@ -28,14 +26,6 @@ export class ReconnectingWebSocket extends CoreSocket {
   ) {
     const link = createNodeLink(url, options, true)
     super(link.url, protocols, link.core)
-    this.#link = link
-    link.attach(this)
-  }
-
-  /** Checks an open link now with a ping, without waiting for the heartbeat's interval. */
-  override checkNow(): void {
-    super.checkNow()
-    this.#link.checkNow()
   }
 }
 
@@ -50,9 +40,7 @@ export function createClient<S extends Schema = AnySchema>(options: NodeClientOp
   const maxPayload = socket.maxPayload ?? (maxBytes?.length ? Math.max(...maxBytes) : undefined)
   const withPayload = maxPayload === undefined ? socket : { ...socket, maxPayload }
   const link = createNodeLink(rest.url, withPayload, rest.mode === 'raw')
-  const client = createCoreClient<S>({ ...rest, url: link.url, socket: link.core })
-  link.attach(client.socket)
-  return client
+  return createCoreClient<S>({ ...rest, url: link.url, socket: link.core })
 }
 
 export { nodeClock } from './clock.js'

@@ -1,13 +1,12 @@
 import type { Agent } from 'node:http'
 import type { SecureContextOptions } from 'node:tls'
-import { LifelineError, redactUrl } from '@lifeline/core'
+import { LifelineError } from '@lifeline/core'
 import type {
-  ReconnectingWebSocket,
   ReconnectingWebSocketOptions,
   UrlProvider,
   WebSocketConstructor,
 } from '@lifeline/core'
-import { HeartbeatMonitor, parseWebSocketUrl, type HeartbeatHooks } from '@lifeline/core/protocol'
+import { parseWebSocketUrl } from '@lifeline/core/protocol'
 import { WebSocket, type ClientOptions, type PerMessageDeflateOptions } from 'ws'
 import { nodeClock } from './clock.js'
 import { holdWrites, type Corkable } from './writeBatch.js'
@@ -55,7 +54,7 @@ export interface NodeSocketOptions {
    * answers; no frame nor pong for `intervalMs + timeoutMs` closes the link with 4000 and
    * `HEARTBEAT_TIMEOUT`, and it is reconnected.
    * @default { intervalMs: 25000, timeoutMs: 10000 }; a protocol-mode client's `$ping` does
-   *   this job, so there it is off unless given
+   *   this job, so there it is not used (as core's socket heartbeat is not)
    */
   heartbeat?: { intervalMs?: number; timeoutMs?: number } | false
 }
@@ -72,26 +71,15 @@ export const nodeSocketDefaults = {
   heartbeat: { intervalMs: 25_000, timeoutMs: 10_000 },
 } as const
 
-/** One socket's links: the newest `ws` socket (the open one's, once open) and its owner. */
-interface Link {
-  socket?: WebSocket
-  owner?: ReconnectingWebSocket
-  quietMs: number
-}
+/**
+ * What a `ws` socket hands core when a pong or a ping arrives: a message only core's heartbeat
+ * sees (its `isPong` takes it), as life on the link. Nothing else is a message of this identity.
+ */
+const pongMarker: unknown = Object.freeze({ pong: true })
 
-const pingHooks: HeartbeatHooks<Link> = {
-  ping: ({ socket }) => {
-    try {
-      socket?.ping()
-    } catch {
-      // Only before the socket is open: the link is then judged by its silence alone.
-    }
-  },
-  dead: ({ owner, quietMs }) => {
-    const message = `no frame nor pong from ${redactUrl(owner?.url ?? '')} within ${quietMs} ms`
-    const error = new LifelineError('HEARTBEAT_TIMEOUT', message, { closeCode: 4000 })
-    owner?.failLink(error, 4000, 'heartbeat timeout', 'lost')
-  },
+/** Relays a pong or a ping to core as `pongMarker`, binary, so `ws` passes it as it is. */
+function relayLife(this: WebSocket): void {
+  this.emit('message', pongMarker, true)
 }
 
 /**
@@ -120,24 +108,17 @@ class BatchingWebSocket extends WebSocket {
 
 const invalid = (message: string) => new LifelineError('INVALID_ARGUMENT', message)
 
-/** The `ws` sockets of one `ReconnectingWebSocket`, and what its owner is made with. */
-export interface NodeLink {
-  /** Core's options, with the link's sockets and `nodeClock` unless a clock is given. */
-  readonly core: ReconnectingWebSocketOptions
-  /** The URL provider, evaluating `headers` with the URL when they are a function. */
-  readonly url: UrlProvider
-  /** Runs the heartbeat (if any) on the owner's links. */
-  attach(owner: ReconnectingWebSocket): void
-  /** Pings the open link now. */
-  checkNow(): void
-}
-
-/** Makes a socket's link; throws `INVALID_ARGUMENT` or `INVALID_URL` for bad options. */
+/**
+ * What a socket is made with on `ws`: core's options (the `ws` sockets, `nodeClock` unless a
+ * clock is given, the ping heartbeat when on) and the URL provider, which evaluates `headers`
+ * with the URL when they are a function. Throws `INVALID_ARGUMENT` or `INVALID_URL` for bad
+ * options.
+ */
 export function createNodeLink(
   url: UrlProvider,
   options: NodeReconnectingWebSocketOptions,
-  heartbeatByDefault: boolean,
-): NodeLink {
+  pings: boolean,
+): { core: ReconnectingWebSocketOptions; url: UrlProvider } {
   const { headers, agent, tls, perMessageDeflate = false, heartbeat: beat, ...core } = options
   const { maxPayload = nodeSocketDefaults.maxPayload, ...coreOptions } = core
   const clock = core.clock ?? nodeClock
@@ -148,12 +129,11 @@ export function createNodeLink(
     // 0 would mean constant pings, or no message at all: never what was meant.
     if (!(typeof value === 'number' && value > 0)) throw invalid(`${name} must be a number > 0`)
   if (typeof url === 'string' || url instanceof URL) parseWebSocketUrl(url)
-  const link: Link = { quietMs: heartbeat.intervalMs + heartbeat.timeoutMs }
-  const on = beat ?? heartbeatByDefault
-  const monitor = on ? new HeartbeatMonitor({ ...heartbeat, ping: '' }, clock, link, pingHooks) : 0
-  function alive(this: WebSocket): void {
-    if (monitor && this === link.socket) monitor.seen = true
-  }
+  const on = pings && beat !== false
+  // Core's heartbeat runs while a link is open, on the newest socket: it pings with a WebSocket
+  // ping frame, which every server answers.
+  let newest: WebSocket | undefined
+  const ping = () => void newest?.ping()
   let attemptHeaders = typeof headers === 'function' ? undefined : headers
   let latest = 0
   const withHeaders = (provide: () => HandshakeHeaders | Promise<HandshakeHeaders>) => () => {
@@ -170,22 +150,19 @@ export function createNodeLink(
   /** Called with `new` by core: the object it returns is what `new` gives. */
   function NodeWebSocket(address: string, protocols?: string | string[]): WebSocket {
     const wsOptions = { ...tls, headers: attemptHeaders, agent, maxPayload, perMessageDeflate }
-    const socket = (link.socket = new BatchingWebSocket(address, protocols, wsOptions))
+    const socket = (newest = new BatchingWebSocket(address, protocols, wsOptions))
     socket.on('error', tooLarge)
-    if (monitor) for (const type of ['message', 'pong', 'ping']) socket.on(type, alive)
+    if (on) socket.on('pong', relayLife).on('ping', relayLife)
     return socket
   }
+  const isPong = (data: unknown) => data === pongMarker
   return {
-    core: { ...coreOptions, clock, WebSocket: NodeWebSocket as unknown as WebSocketConstructor },
-    url: typeof headers === 'function' ? withHeaders(headers) : url,
-    attach(owner) {
-      link.owner = owner
-      if (!monitor) return
-      owner.addEventListener('statechange', ({ state }) => {
-        if (state.status === 'open') monitor.start()
-        else monitor.stop()
-      })
+    core: {
+      ...coreOptions,
+      clock,
+      WebSocket: NodeWebSocket as unknown as WebSocketConstructor,
+      heartbeat: on && { ...heartbeat, ping, isPong },
     },
-    checkNow: () => monitor && monitor.pingNow(),
+    url: typeof headers === 'function' ? withHeaders(headers) : url,
   }
 }

@@ -25,6 +25,8 @@ describe('the protocol-level ping heartbeat', () => {
   it('pings a quiet link; a plain ws server answers, and the link is kept', async () => {
     const clock = new ManualClock()
     const { proxy, socket, pings } = await proxiedSocket(clock)
+    const messages: unknown[] = []
+    socket.addEventListener('message', (event) => messages.push(event.data))
     const bytesBack = proxy.counters.bytesToClient
     clock.advance(heartbeat.intervalMs)
     await waitFor(() => pings.length === 1, { message: 'the server to get a ping' })
@@ -33,6 +35,8 @@ describe('the protocol-level ping heartbeat', () => {
     await new Promise((resolve) => setImmediate(() => setImmediate(resolve)))
     clock.advance(heartbeat.timeoutMs + heartbeat.intervalMs - 1)
     expect(socket.state.status).toBe('open')
+    // The pong is life for the heartbeat, and no message.
+    expect(messages).toEqual([])
   })
 
   it.each<BlackholeDirection>(['both', 'toTarget', 'toClient'])(
