@@ -45,6 +45,9 @@ export class SessionJournal {
   private inflight: Promise<void> | undefined
   private retry: ReturnType<typeof setTimeout> | undefined
   private stopped = false
+  /** Resolves when the journal stops: a commit waiting for a token that never comes gives up. */
+  private readonly halted: Promise<undefined>
+  private halt: () => void = () => undefined
   private readonly idle: (() => void)[] = []
 
   constructor(
@@ -55,6 +58,7 @@ export class SessionJournal {
     /** The session's replay limit: more waiting envelopes than that were dropped anyway. */
     private readonly maxPending: number,
   ) {
+    this.halted = new Promise((resolve) => (this.halt = () => resolve(undefined)))
     if (start === undefined) {
       this.clientSeq = 0
       this.serverSeq = 0
@@ -97,14 +101,20 @@ export class SessionJournal {
   /**
    * A resume of the session here claims it again: commits wait for the claim, and go on with
    * its token if nobody took the session meanwhile (`held` was current); the store lost the
-   * session: it is stored again; another process took it: nothing more is written.
+   * session: it is stored again; another process took it: nothing more is written, and the
+   * session lets go of it (whether or not the resume that claimed it is still there).
    */
   rebind(claim: Promise<ClaimedSession | undefined>, held: number | undefined): void {
     this.epoch = claim.then(
       (claimed) => {
         if (this.stopped) return undefined
         if (claimed === undefined) return this.create()
-        if (claimed.previousEpoch !== held) return undefined
+        if (claimed.previousEpoch !== held) {
+          // Left waiting, the changes made meanwhile would have a commit tried every turn.
+          this.stop()
+          this.host.fenced()
+          return undefined
+        }
         this.epoch = claimed.epoch
         return claimed.epoch
       },
@@ -139,6 +149,7 @@ export class SessionJournal {
     this.stopped = true
     if (this.retry !== undefined) clearTimeout(this.retry)
     this.retry = undefined
+    this.halt()
     this.settle()
   }
 
@@ -162,7 +173,16 @@ export class SessionJournal {
   }
 
   private async commit(): Promise<void> {
-    const epoch = await this.epoch
+    // Waiting for the token (a create or a claim) counts as the commit's time too: a store that
+    // never answers has the session served at once after a second, and a stop ends the wait.
+    let slow = setTimeout(() => this.degrade(), commitTimeoutMs)
+    slow.unref()
+    let epoch
+    try {
+      epoch = await Promise.race([this.epoch, this.halted])
+    } finally {
+      clearTimeout(slow)
+    }
     if (epoch === undefined || this.stopped) return
     const sent = this.pending
     this.pending = []
@@ -176,7 +196,8 @@ export class SessionJournal {
       lossy: host.lossy(),
       ...(roomsChanged ? { rooms: host.rooms() } : {}),
     }
-    const slow = setTimeout(() => this.degrade(), commitTimeoutMs)
+    slow = setTimeout(() => this.degrade(), commitTimeoutMs)
+    slow.unref()
     let result
     try {
       result = await this.store.commit(host.sessionId, epoch, change, this.ttlMs)
@@ -228,12 +249,15 @@ export class SessionJournal {
       }
       this.degrade()
       host.failure('the shared session store failed to create a session', error)
-      // Tried again by the next commit.
+      // The session ended (or its server closed) meanwhile: nothing to create any more.
+      if (this.stopped) return undefined
+      // Tried again by the next commit; the timer does not hold the process (`stop` clears it).
       this.epoch = new Promise((resolve) => {
         this.retry = setTimeout(() => {
           this.retry = undefined
           resolve(this.stopped ? undefined : this.create())
         }, retryMs)
+        this.retry.unref()
       })
       return this.epoch
     }

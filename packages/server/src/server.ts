@@ -48,15 +48,23 @@ function afterClosePhase(): Promise<void> {
   return new Promise((resolve) => setImmediate(() => setImmediate(resolve)))
 }
 
-/** Waits for `promise`, at most `ms` of real time (I/O deadlines, not the injectable clock). */
-function within(promise: Promise<unknown>, ms: number): Promise<void> {
+/**
+ * Waits for `promise`, at most `ms` of real time (I/O deadlines, not the injectable clock);
+ * resolves to false when the time ran out first.
+ */
+function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms)
+    const timer = setTimeout(() => resolve(false), ms)
     void promise.then(noop, noop).then(() => {
       clearTimeout(timer)
-      resolve()
+      resolve(true)
     })
   })
+}
+
+/** What a close reports of a store or cluster that did not answer in time. */
+function timedOut(): LifelineError {
+  return new LifelineError('STORE_UNAVAILABLE', 'no answer within closeTimeoutMs')
 }
 
 /**
@@ -305,9 +313,16 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
     await within(Promise.allSettled(this.work), closeTimeoutMs)
     // No more room messages come in: what the sessions did not get yet, their next process
     // catches up from the rooms' history.
-    await this.options.cluster?.detach()
+    // A store or cluster whose service never answers (a command that hangs) must not hold the
+    // close: each gets `closeTimeoutMs`, and what they did not finish is reported.
+    const cluster = this.options.cluster
+    if (cluster !== undefined && !(await within(cluster.detach(), closeTimeoutMs))) {
+      this.report('the cluster did not finish sending within closeTimeoutMs', timedOut(), undefined)
+    }
     this.registry.shutDown()
-    await this.registry.flush()
+    if (!(await within(this.registry.flush(), closeTimeoutMs))) {
+      this.report('the session store did not finish within closeTimeoutMs', timedOut(), undefined)
+    }
     await new Promise<void>((resolve) => this.wss.close(() => resolve()))
     for (const socket of this.rawSockets) socket.destroy()
     await listenerClosed

@@ -247,19 +247,16 @@ export class SessionRegistry<S extends Schema, User> {
       return
     }
     if (!connection.alive) return
+    if (claimed !== undefined && claimed.previousEpoch !== held) {
+      // Another process took it over since: what is here is stale, and its journal let it go.
+      if (!live.closed) this.letGo(live)
+      this.restoreClaimed(connection, hello, user, claimed)
+      return
+    }
     if (live.closed) return this.open(connection, hello, user)
-    if (claimed === undefined) {
-      // The store lost it (it restarted empty): this process holds it, and stores it again.
-      this.resume(live, connection, hello, user, false)
-      return
-    }
-    if (claimed.previousEpoch === held) {
-      this.resume(live, connection, hello, user, false)
-      return
-    }
-    // Another process took it over since: what is here is stale.
-    this.letGo(live)
-    this.restoreClaimed(connection, hello, user, claimed)
+    // The store lost it (it restarted empty, `undefined`): this process holds it, and stores
+    // it again; or nobody took it meanwhile.
+    this.resume(live, connection, hello, user, false)
   }
 
   /** Another process owns the session now: forget it here, without touching the store. */

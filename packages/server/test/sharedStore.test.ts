@@ -1,9 +1,10 @@
 import { inspect } from 'node:util'
-import { expectNoEvent, useFixtures, waitFor } from '@lifeline/test-utils'
+import { expectNoEvent, useFixtures, waitFor, withTimeout } from '@lifeline/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
 import type {
   ClaimedSession,
   CommitResult,
+  Peer,
   SessionChange,
   SessionRecord,
   SharedSessionStore,
@@ -181,3 +182,140 @@ describe('a server on a shared store', () => {
     ])
   })
 })
+
+/** The timers keeping the process alive now (unref'd ones do not count). */
+function refTimers(): number {
+  return process.getActiveResourcesInfo().filter((name) => name === 'Timeout').length
+}
+
+describe('a shared store that does not answer', () => {
+  it('lets go of a session whose claim shows another owner after the resuming link went: no loop', async () => {
+    const fake = fakeSharedStore()
+    let asked = 0
+    fake.store.available = () => {
+      asked++
+      return fake.state.reachable
+    }
+    const server = await startServer(fx, { store: fake.store })
+    const ends: string[] = []
+    server.on('session:end', (_peer, { reason }) => ends.push(reason))
+    const { welcome } = await ProtocolClient.connect(fx, urlOf(server))
+    await waitFor(() => fake.sessions.has(welcome.sid), { message: 'the session created' })
+    const peer = [...server.peers.values()][0] as Peer
+    // The resume's claim is answered once its link is gone: another process took the session
+    // meanwhile (the token before the claim is not the one this process holds).
+    let answer: ((claimed: ClaimedSession) => void) | undefined
+    fake.store.claim = () => new Promise((resolve) => (answer = resolve))
+    const second = await ProtocolClient.open(fx, urlOf(server))
+    second.send({ t: '$hello', d: { v: 1, sid: welcome.sid, a: 0 } })
+    await waitFor(() => answer, { message: 'the claim' })
+    // A change while the claim is out: the journal has something to write.
+    peer.send('down', 1)
+    await second.drop()
+    await waitFor(() => server.stats.connections === 0, { message: 'both links closed' })
+    answer?.({
+      record: { ...recordOf(welcome.sid), lastServerSeq: 0 },
+      epoch: 3,
+      previousEpoch: 2,
+    })
+    await waitFor(() => ends.includes('moved'), { message: 'the session let go' })
+    expect(server.stats).toMatchObject({ sessions: 0, sessionsMoved: 1 })
+    // And nothing keeps trying to write it.
+    const before = asked
+    await expectNoEvent(server, 'session:end', 100)
+    expect(asked - before).toBeLessThan(5)
+  })
+
+  it('closes within a bound, and serves the session meanwhile, while a create never settles', async () => {
+    const fake = fakeSharedStore()
+    fake.store.create = () => new Promise<number>(() => undefined)
+    const server = await startServer(fx, { store: fake.store, closeTimeoutMs: 200 })
+    const errors: unknown[] = []
+    server.on('error', (error) => errors.push(error))
+    server.on('connection', (peer) => peer.on('up', (n) => peer.send('down', n)))
+    const { client } = await ProtocolClient.connect(fx, urlOf(server))
+    client.send({ t: 'up', d: 1, s: 1 })
+    // The store does not answer for over a second: served without waiting for it.
+    expect(await client.next('down', 5_000)).toMatchObject({ d: 1, a: 1 })
+    await withTimeout(server.close(), 5_000, 'server.close()')
+  })
+
+  it('closes within a bound while commits and releases never settle', async () => {
+    const fake = fakeSharedStore()
+    const server = await startServer(fx, { store: fake.store, closeTimeoutMs: 200 })
+    const errors: unknown[] = []
+    server.on('error', (error) => errors.push(error))
+    server.on('connection', (peer) =>
+      peer.on('up', (n) => {
+        peer.send('down', n)
+        if (n === 2) peer.close()
+      }),
+    )
+    const one = await ProtocolClient.connect(fx, urlOf(server))
+    const two = await ProtocolClient.connect(fx, urlOf(server))
+    await waitFor(() => fake.sessions.size === 2, { message: 'the sessions created' })
+    fake.store.commit = () => new Promise<CommitResult>(() => undefined)
+    fake.store.release = () => new Promise<void>(() => undefined)
+    one.client.send({ t: 'up', d: 1, s: 1 })
+    // Ended by its handler: its release never settles.
+    two.client.send({ t: 'up', d: 2, s: 1 })
+    await two.client.waitClose()
+    await withTimeout(server.close(), 5_000, 'server.close()')
+    // What the store did not finish is reported, without holding the close.
+    expect(errors).toContainEqual(expect.objectContaining({ code: 'STORE_UNAVAILABLE' }))
+  })
+
+  it('leaves no timer behind when a create fails after the server closed', async () => {
+    const fake = fakeSharedStore()
+    let fail: ((error: Error) => void) | undefined
+    fake.store.create = () => new Promise<number>((_resolve, reject) => (fail = reject))
+    const before = refTimers()
+    const server = await startServer(fx, { store: fake.store, closeTimeoutMs: 200 })
+    const errors: unknown[] = []
+    server.on('error', (error) => errors.push(error))
+    await ProtocolClient.connect(fx, urlOf(server))
+    await waitFor(() => fail, { message: 'the create' })
+    await withTimeout(server.close(), 5_000, 'server.close()')
+    fail?.(new Error('unreachable'))
+    await waitFor(() => errors.length > 0, { message: 'the failure reported' })
+    // Nothing retries the create of a session of a closed server, nor holds the process.
+    expect(refTimers()).toBeLessThanOrEqual(before)
+  })
+
+  it('closes within a bound while every create is refused', async () => {
+    const fake = fakeSharedStore()
+    let creates = 0
+    fake.store.create = async () => {
+      creates++
+      throw new Error('unreachable')
+    }
+    const before = refTimers()
+    const server = await startServer(fx, { store: fake.store, closeTimeoutMs: 200 })
+    server.on('error', () => undefined)
+    server.on('connection', (peer) => peer.on('up', (n) => peer.send('down', n)))
+    const { client } = await ProtocolClient.connect(fx, urlOf(server))
+    client.send({ t: 'up', d: 1, s: 1 })
+    expect(await client.next('down', 5_000)).toMatchObject({ d: 1, a: 1 })
+    await waitFor(() => creates >= 2, { message: 'the create tried again' })
+    // The retries do not hold the process while the server runs, nor after it closed.
+    expect(refTimers()).toBeLessThanOrEqual(before)
+    await withTimeout(server.close(), 5_000, 'server.close()')
+    const after = creates
+    await expectNoEvent(server, 'error', 150)
+    expect(refTimers()).toBeLessThanOrEqual(before)
+    expect(creates).toBe(after)
+  })
+})
+
+function recordOf(id: string): SessionRecord {
+  return {
+    id,
+    peerId: 'elsewhere',
+    lastClientSeq: 0,
+    lastServerSeq: 0,
+    replay: [],
+    lossy: false,
+    rooms: [],
+    expiresAt: Infinity,
+  }
+}
