@@ -1,6 +1,12 @@
 import { randomBytes } from 'node:crypto'
 import { LifelineError } from '@lifeline/codec'
-import { broadcastRoom, type Cluster, type ClusterHost, type ClusterMember } from '@lifeline/server'
+import {
+  broadcastRoom,
+  withoutCommand,
+  type Cluster,
+  type ClusterHost,
+  type ClusterMember,
+} from '@lifeline/server'
 import type { Redis } from 'ioredis'
 import { EventEmitter } from 'node:events'
 import { createKeys, type Keys } from './keys.js'
@@ -28,6 +34,10 @@ export interface RedisClusterEvents {
   error: [error: unknown]
 }
 
+/** The first wait before a room send that Redis refused is tried again; it doubles up to the max. */
+const firstRetryMs = 100
+const maxRetryMs = 2_000
+
 interface Pending {
   room: string | undefined
   payload: Buffer
@@ -54,6 +64,11 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
   private readonly pending: Pending[] = []
   private pendingBytes = 0
   private flushing = false
+  /** While room sends fail (Redis refuses them, or they time out): retried on this timer. */
+  private retry: ReturnType<typeof setTimeout> | undefined
+  private retryMs = firstRetryMs
+  /** A failure of room sends was reported: the next is reported once one succeeded again. */
+  private sendsFailing = false
   private heartbeat: ReturnType<typeof setInterval> | undefined
   private uid = 0
   private closed = false
@@ -106,12 +121,15 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
       this.pendingBytes += payload.byteLength
       return
     }
-    this.publish(room, payload, options.reliable, options.id).catch((error: unknown) => {
-      // Failed in flight: it may or may not have gone; the uid keeps a resend from doubling it.
-      this.pending.push({ room, payload, reliable: options.reliable, id: options.id })
-      this.pendingBytes += payload.byteLength
-      this.failure('a room message could not be published yet', error)
-    })
+    this.publish(room, payload, options.reliable, options.id).then(
+      () => this.sent(),
+      (error: unknown) => {
+        // Failed in flight: it may or may not have gone; the uid keeps a resend from doubling it.
+        this.pending.push({ room, payload, reliable: options.reliable, id: options.id })
+        this.pendingBytes += payload.byteLength
+        this.sendFailed(error)
+      },
+    )
   }
 
   joined(member: ClusterMember, room: string): void {
@@ -172,6 +190,7 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
     if (this.closed) return
     this.closed = true
     if (this.heartbeat !== undefined) clearInterval(this.heartbeat)
+    if (this.retry !== undefined) clearTimeout(this.retry)
     for (const feed of this.feeds.values()) feed.close()
     this.feeds.clear()
     this.redis.off('ready', this.onReady)
@@ -264,15 +283,42 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
         try {
           await this.publish(next.room, next.payload, next.reliable, next.id)
         } catch (error) {
-          this.failure('a room message could not be published yet', error)
+          this.sendFailed(error)
           return
         }
         this.pending.shift()
         this.pendingBytes -= next.payload.byteLength
+        this.sent()
       }
     } finally {
       this.flushing = false
     }
+  }
+
+  /**
+   * A room send failed while Redis may well stay ready (an error reply such as OOM, a command
+   * timeout): nothing else would send what waits, so it is tried again, backing off. Reported
+   * once until a send succeeds again.
+   */
+  private sendFailed(error: unknown): void {
+    if (!this.sendsFailing) {
+      this.sendsFailing = true
+      this.failure('a room message could not be published yet', error)
+    }
+    if (this.retry !== undefined || this.closed) return
+    const delay = this.retryMs
+    this.retryMs = Math.min(delay * 2, maxRetryMs)
+    this.retry = setTimeout(() => {
+      this.retry = undefined
+      void this.flushPending()
+    }, delay)
+    this.retry.unref()
+  }
+
+  /** A room send succeeded: the next failure is a new outage. */
+  private sent(): void {
+    this.sendsFailing = false
+    this.retryMs = firstRetryMs
   }
 
   private readonly onReady = (): void => {
@@ -354,7 +400,8 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
   }
 
   private failure(message: string, error: unknown): void {
-    if (this.listenerCount('error') > 0) this.emit('error', error)
+    // ioredis attaches the failed command, whose arguments hold payloads and session ids.
+    if (this.listenerCount('error') > 0) this.emit('error', withoutCommand(error))
     else this.host?.failure(message, error)
   }
 }

@@ -1,3 +1,4 @@
+import { createClient } from '@lifeline/core'
 import { startBalancer, startRedisServer, useFixtures, waitFor } from '@lifeline/test-utils'
 import type { Peer } from '@lifeline/server'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -100,5 +101,54 @@ describe('a cluster on Redis', () => {
     expect(
       new Set(balancer.counters.perBackend ? Object.keys(balancer.counters.perBackend) : []).size,
     ).toBe(2)
+  })
+})
+
+describe('a cluster whose Redis refuses writes while it stays ready', () => {
+  it('sends a room message refused (out of memory) again, in order, once Redis takes writes, and reports the outage once', async () => {
+    const redis = fx.add(await startRedisServer())
+    // No heartbeat during the test: the cluster's errors are its room sends' only.
+    const node = await startNode(fx, redis, { heartbeatMs: 60_000, processTtlMs: 120_000 })
+    serve(node, [])
+    const errors: unknown[] = []
+    node.cluster.on('error', (error) => errors.push(error))
+    const client = createClient<Chat>({ url: `ws://127.0.0.1:${node.server.port}/` })
+    client.events.on('error', () => undefined)
+    fx.add(() => client.close())
+    const got: string[] = []
+    client.on('said', ({ text }) => got.push(text))
+    client.send('say', { room: 'r', text: 'in' })
+    await waitFor(() => got.includes('in'), { message: 'in the room', timeoutMs: 10_000 })
+
+    const refused = async (): Promise<number> => {
+      const info = String(await redis.command('INFO', 'stats'))
+      return Number(/total_error_replies:(\d+)/.exec(info)?.[1])
+    }
+    const before = await refused()
+    await redis.command('CONFIG', 'SET', 'maxmemory-policy', 'noeviction')
+    await redis.command('CONFIG', 'SET', 'maxmemory', '1')
+    for (let i = 1; i <= 5; i++) node.server.to('r').send('said', { text: `oom ${i}`, from: 'x' })
+    // Tried again while Redis refuses: a few refusals, reported once.
+    await waitFor(async () => (await refused()) - before >= 3, {
+      message: 'the send tried again',
+      timeoutMs: 10_000,
+    })
+    expect(node.redis.status).toBe('ready')
+    await redis.command('CONFIG', 'SET', 'maxmemory', '0')
+    await waitFor(() => got.includes('oom 5'), {
+      message: 'the refused messages sent',
+      timeoutMs: 10_000,
+    })
+    expect(got.filter((text) => text.startsWith('oom'))).toEqual([
+      'oom 1',
+      'oom 2',
+      'oom 3',
+      'oom 4',
+      'oom 5',
+    ])
+    expect(errors).toHaveLength(1)
+    expect(String(errors[0])).toContain('OOM')
+    // Without the command, whose arguments hold payloads (and, for a session, its id).
+    expect(errors[0]).not.toHaveProperty('command')
   })
 })

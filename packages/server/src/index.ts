@@ -41,7 +41,7 @@ export type {
 export { broadcastRoom } from './cluster.js'
 export { closeOnSignals } from './signals.js'
 export type { ServerStats } from './stats.js'
-export { defaultLogger } from './logger.js'
+export { defaultLogger, withoutCommand } from './logger.js'
 export type { LogDetails, Logger } from './logger.js'
 export { LifelineError, isLifelineError } from '@lifeline/codec'
 export type { LifelineErrorCode } from '@lifeline/codec'
