@@ -63,7 +63,7 @@ export class RedisSessionStore implements SharedSessionStore {
       record.lastServerSeq,
       first,
       record.lossy ? '1' : '0',
-      packr.pack(rooms(record)),
+      packRooms(rooms(record)),
       ...record.replay.map(packEnvelope),
     )
     if (epoch === 0) {
@@ -86,8 +86,7 @@ export class RedisSessionStore implements SharedSessionStore {
     const [previous, epoch, fields, list] = reply
     const [peerId, c, l, f, x, r] = fields
     const first = Number(String(f))
-    const roomCursors =
-      r === null || r === undefined ? {} : (packr.unpack(r) as Record<string, string>)
+    const roomCursors = unpackRooms(r)
     const replay = list.map((buffer, index): StoredEnvelope => {
       const [t, ...d] = packr.unpack(buffer) as [string, unknown?]
       return d.length === 0 ? { t, s: first + index } : { t, d: d[0], s: first + index }
@@ -120,7 +119,7 @@ export class RedisSessionStore implements SharedSessionStore {
       change.lastClientSeq,
       change.acknowledged,
       change.lossy ? '1' : '0',
-      change.rooms === undefined ? '' : packr.pack(change.rooms),
+      change.rooms === undefined ? '' : packRooms(change.rooms),
       Math.ceil(ttlMs),
     ]
     for (const envelope of change.sent) {
@@ -174,7 +173,27 @@ export class RedisSessionStore implements SharedSessionStore {
 
 /** The rooms of a record and their cursors. */
 function rooms(record: SessionRecord): Record<string, string> {
-  const result: Record<string, string> = { ...record.roomCursors }
+  const result = Object.create(null) as Record<string, string>
+  Object.assign(result, record.roomCursors)
   for (const room of record.rooms) result[room] ??= ''
+  return result
+}
+
+/**
+ * Rooms and cursors as `[room, cursor]` pairs: any name survives, where a msgpack map read back
+ * as an object would rename `__proto__`.
+ */
+function packRooms(rooms: Record<string, string>): Buffer {
+  return packr.pack(Object.entries(rooms))
+}
+
+/** `packRooms` read back, as an object without a prototype (a map of earlier versions too). */
+function unpackRooms(packed: Buffer | null | undefined): Record<string, string> {
+  const result = Object.create(null) as Record<string, string>
+  if (packed === null || packed === undefined) return result
+  const value = packr.unpack(packed) as [string, string][] | Record<string, string>
+  for (const [room, cursor] of Array.isArray(value) ? value : Object.entries(value)) {
+    result[room] = cursor
+  }
   return result
 }

@@ -152,3 +152,40 @@ describe('a cluster whose Redis refuses writes while it stays ready', () => {
     expect(errors[0]).not.toHaveProperty('command')
   })
 })
+
+describe('room names', () => {
+  it('keeps a member of __proto__, constructor and toString in its rooms when its session moves to another process', async () => {
+    const redis = fx.add(await startRedisServer())
+    const a = await startNode(fx, redis)
+    const b = await startNode(fx, redis)
+    serve(a, [])
+    serve(b, [])
+    const rooms = ['__proto__', 'constructor', 'toString']
+    const target = { port: a.server.port }
+    const client = createClient<Chat>({
+      url: () => `ws://127.0.0.1:${target.port}/`,
+      socket: { initialDelayMs: 10, maxDelayMs: 50 },
+    })
+    client.events.on('error', () => undefined)
+    fx.add(() => client.close())
+    const got: string[] = []
+    client.on('said', ({ text }) => got.push(text))
+    for (const room of rooms) client.send('say', { room, text: `in ${room}` })
+    await waitFor(() => got.includes('in toString'), { message: 'joined', timeoutMs: 10_000 })
+    // `a` closes: the session is restored on `b` from Redis.
+    target.port = b.server.port
+    await a.server.close()
+    await waitFor(() => b.server.stats.sessionsResumed === 1, {
+      message: 'resumed on b',
+      timeoutMs: 10_000,
+    })
+    for (const room of rooms) b.server.to(room).send('said', { text: `to ${room}`, from: 'b' })
+    await waitFor(() => rooms.every((room) => got.includes(`to ${room}`)), {
+      message: () => `every room's message (got ${got.join(', ')})`,
+      timeoutMs: 10_000,
+    })
+    expect([...(b.server.peers.values().next().value?.rooms ?? [])].sort()).toEqual(
+      [...rooms].sort(),
+    )
+  })
+})

@@ -83,6 +83,32 @@ describe('RedisSessionStore', () => {
     expect(await two.claim('nope', 60_000)).toBeUndefined()
   })
 
+  it('keeps any room name: __proto__, constructor, toString', async () => {
+    const { a, b } = await redisPair()
+    const keys = createKeys('t:')
+    const one = new RedisSessionStore(a, keys, 'one')
+    const two = new RedisSessionStore(b, keys, 'two')
+    const cursors = (entries: [string, string][]): Record<string, string> =>
+      Object.assign(Object.create(null) as Record<string, string>, Object.fromEntries(entries))
+    const epoch = await one.create(
+      record({ rooms: ['__proto__', 'lobby'], roomCursors: cursors([['__proto__', '1-0']]) }),
+      60_000,
+    )
+    expect((await two.claim('sid-1', 60_000))?.record).toMatchObject({
+      rooms: ['__proto__', 'lobby'],
+    })
+    const rooms = cursors([
+      ['__proto__', '2-0'],
+      ['constructor', '3-0'],
+      ['toString', ''],
+    ])
+    const change = { lastClientSeq: 3, sent: [], acknowledged: 2, lossy: false, rooms }
+    expect(await two.commit('sid-1', epoch + 1, change, 60_000)).toBe('ok')
+    const claimed = (await one.claim('sid-1', 60_000))?.record
+    expect(claimed?.rooms).toEqual(['__proto__', 'constructor', 'toString'])
+    expect(Object.entries(claimed?.roomCursors ?? {})).toEqual(Object.entries(rooms))
+  })
+
   it('fences: two processes race for one session, the loser is refused and told to let go', async () => {
     const { a, b } = await redisPair()
     const keys = createKeys('t:')

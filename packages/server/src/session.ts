@@ -442,9 +442,12 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     lingering?.terminate()
   }
 
-  /** Every room of the session and its cursor (`''` before the first message). */
+  /**
+   * Every room of the session and its cursor (`''` before the first message). Without a
+   * prototype: a room may be named `__proto__`.
+   */
   roomCursors(): Record<string, string> {
-    const cursors: Record<string, string> = {}
+    const cursors = Object.create(null) as Record<string, string>
     for (const room of this.context.rooms.roomsOf(this))
       cursors[room] = this.cursors.get(room) ?? ''
     const all = this.cursors.get(broadcastRoom)

@@ -64,6 +64,28 @@ describe('session stores', () => {
     expect(overlaps()).toBe(0)
   })
 
+  it('keeps a session in rooms named __proto__, constructor and toString across a restart', async () => {
+    const store = createMemorySessionStore()
+    const rooms = ['__proto__', 'constructor', 'toString']
+    const first = createServer({ port: 0, store })
+    fx.add(() => first.close())
+    await first.ready
+    first.on('connection', (peer) => {
+      for (const room of rooms) peer.join(room)
+    })
+    const { welcome } = await ProtocolClient.connect(fx, urlOf(first))
+    await first.close()
+    const record = store.get(welcome.sid)
+    expect(record?.rooms).toEqual(rooms)
+    expect(Object.keys(record?.roomCursors ?? {})).toEqual(rooms)
+
+    const second = await startServer(fx, { store })
+    const back = await ProtocolClient.connect(fx, urlOf(second), { sid: welcome.sid, a: 0 })
+    expect(back.welcome.resumed).toBe(true)
+    for (const room of rooms) second.to(room).send('m', room)
+    expect((await back.client.waitForMessages(3)).map((frame) => frame.d)).toEqual(rooms)
+  })
+
   it('treats a store that fails as not knowing the session, and reports the failure', async () => {
     const failing: SessionStore = {
       get: () => Promise.reject(new Error('store down')),
