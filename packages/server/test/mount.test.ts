@@ -1,0 +1,79 @@
+import type { Server } from 'node:http'
+import { once, useFixtures } from '@lifeline/test-utils'
+import express from 'express'
+import Fastify from 'fastify'
+import { afterEach, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
+import { createServer, type LifelineServer } from '../src/index.js'
+import { jsonProtocol, ProtocolClient, urlOf } from './helpers.js'
+
+const fx = useFixtures(afterEach)
+
+/** The HTTP status an upgrade on `url` is refused with. */
+async function refusal(url: string): Promise<number | undefined> {
+  const socket = fx.add(new WebSocket(url, [jsonProtocol]))
+  socket.on('error', () => undefined)
+  const [, response] = (await once(socket, 'unexpected-response')) as [
+    unknown,
+    { statusCode?: number },
+  ]
+  return response.statusCode
+}
+
+async function get(server: { port: number }, path: string): Promise<string> {
+  const response = await fetch(`http://127.0.0.1:${server.port}${path}`)
+  return `${response.status} ${await response.text()}`
+}
+
+/**
+ * Both frameworks: the application's HTTP routes answer beside the WebSocket path, a client
+ * connects on the path and is served, another path is refused, and a graceful close of Lifeline
+ * leaves the application's server serving (and closable by the application).
+ */
+async function checkMounted(server: LifelineServer, http: Server): Promise<void> {
+  await server.ready
+  server.on('connection', (peer) => peer.on('up', (n) => peer.send('down', n)))
+  expect(await get(server, '/health')).toBe('200 ok')
+  const { client, welcome } = await ProtocolClient.connect(fx, urlOf(server, '/ws?token=x'))
+  expect(welcome.resumed).toBe(false)
+  client.send({ t: 'up', d: 1, s: 1 })
+  expect(await client.next('down')).toMatchObject({ d: 1, s: 1 })
+  expect(await get(server, '/health')).toBe('200 ok')
+  expect(await refusal(urlOf(server, '/other'))).toBe(400)
+
+  await server.close()
+  expect(await client.waitClose()).toMatchObject({ code: 1012 })
+  expect(http.listening).toBe(true)
+  expect(await get(server, '/health')).toBe('200 ok')
+  // The path is the application's again: nobody upgrades it.
+  expect(http.listenerCount('upgrade')).toBe(0)
+}
+
+describe('mounted on an application server', () => {
+  it('Express: createServer({ server: app.listen(…), path })', async () => {
+    const app = express()
+    app.get('/health', (_request, response) => {
+      response.send('ok')
+    })
+    const http = app.listen(0, '127.0.0.1')
+    fx.add(() => new Promise<void>((resolve) => http.close(() => resolve())))
+    const server = createServer({ server: http, path: '/ws' })
+    fx.add(() => server.close())
+    await checkMounted(server, http)
+    await new Promise<void>((resolve, reject) =>
+      http.close((error) => (error ? reject(error) : resolve())),
+    )
+  })
+
+  it('Fastify: createServer({ server: fastify.server, path }) after listen', async () => {
+    const app = Fastify()
+    app.get('/health', async () => 'ok')
+    fx.add(() => app.close())
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    const server = createServer({ server: app.server, path: '/ws' })
+    fx.add(() => server.close())
+    await checkMounted(server, app.server)
+    await app.close()
+    expect(app.server.listening).toBe(false)
+  })
+})
