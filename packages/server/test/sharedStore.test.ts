@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream'
 import { inspect } from 'node:util'
 import { expectNoEvent, useFixtures, waitFor, withTimeout } from '@lifeline/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -319,3 +320,60 @@ function recordOf(id: string): SessionRecord {
     expiresAt: Infinity,
   }
 }
+
+/** The TCP socket under the server's one connection (internal: the test counts its listeners). */
+function transportOf(server: object): Duplex {
+  const { connections } = server as { connections: Set<{ transport: Duplex }> }
+  const [connection] = connections
+  if (connection === undefined) throw new Error('no connection')
+  return connection.transport
+}
+
+describe('a paced replay on a shared store', () => {
+  it('waits for one drain at a time however many commits pump it', async () => {
+    const KiB = 1024
+    const fake = fakeSharedStore()
+    const server = await startServer(fx, {
+      store: fake.store,
+      outboundHighWaterBytes: 64 * KiB,
+      maxOutboundBytes: 256 * 1024 * KiB,
+      replayLimitBytes: 256 * 1024 * KiB,
+    })
+    const { client: first, welcome } = await ProtocolClient.connect(fx, urlOf(server))
+    const peer = [...server.peers.values()][0] as Peer
+    await first.drop()
+    await waitFor(() => !peer.connected, { message: 'the server sees the client go' })
+    // More than the kernel's buffers take at once: the replay waits for the socket to drain.
+    const blob = 'b'.repeat(16 * KiB)
+    const count = 1_500
+    for (let i = 0; i < count; i++) peer.send('blob', blob)
+    await waitFor(() => fake.sessions.get(welcome.sid)?.lastServerSeq === count, {
+      message: 'the replay stored',
+    })
+    fake.store.claim = async (id) => {
+      const session = fake.sessions.get(id) as { epoch: number }
+      session.epoch++
+      return { record: recordOf(id), epoch: session.epoch, previousEpoch: session.epoch - 1 }
+    }
+    const { client } = await ProtocolClient.connect(fx, urlOf(server), { sid: welcome.sid, a: 0 })
+    client.socket.pause()
+    await waitFor(() => transportOf(server).writableNeedDrain, {
+      message: 'the replay waiting for a drain',
+      timeoutMs: 5_000,
+    })
+    const transport = transportOf(server)
+    const listeners = transport.listenerCount('drain')
+    // Each send is a commit, and each commit pumps the replay.
+    const commits = fake.state.commits
+    for (let i = 1; i <= 30; i++) {
+      peer.send('more', i)
+      await waitFor(() => fake.state.commits >= commits + i, { message: `commit ${i}` })
+    }
+    expect(transport.writableNeedDrain).toBe(true)
+    expect(transport.listenerCount('drain')).toBe(listeners)
+    // And the replay goes on once the client reads: everything, once, in order.
+    client.socket.resume()
+    const got = await client.waitForMessages(count + 30)
+    expect(got.map((frame) => frame.s)).toEqual(Array.from({ length: count + 30 }, (_, i) => i + 1))
+  })
+})
