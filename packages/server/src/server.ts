@@ -323,6 +323,7 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
     if (!(await within(this.registry.flush(), closeTimeoutMs))) {
       this.report('the session store did not finish within closeTimeoutMs', timedOut(), undefined)
     }
+    this.registry.abandon()
     await new Promise<void>((resolve) => this.wss.close(() => resolve()))
     for (const socket of this.rawSockets) socket.destroy()
     await listenerClosed

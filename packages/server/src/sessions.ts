@@ -43,6 +43,8 @@ export class SessionRegistry<S extends Schema, User> {
   private readonly shared: SharedSessionStore | undefined
   private readonly keepAliveTimer: ReturnType<typeof setInterval> | undefined
   private readonly stopRevoked: (() => void) | undefined
+  /** The journals of a closing server, writing their last changes. */
+  private readonly closingJournals: SessionJournal[] = []
 
   constructor(private readonly context: ServerContext<S, User>) {
     const { store, sessionTtlMs } = context.options
@@ -164,6 +166,7 @@ export class SessionRegistry<S extends Schema, User> {
         // the store for the next process its client reaches.
         const done = journal.drain().then(() => journal.stop())
         this.storeOps.set(session.sessionId, done)
+        this.closingJournals.push(journal)
         continue
       }
       const record = session.toRecord(expiresAt)
@@ -172,6 +175,11 @@ export class SessionRegistry<S extends Schema, User> {
     this.bySessionId.clear()
     this.byPeerId.clear()
     this.context.limits?.clearSessions()
+  }
+
+  /** The close stops waiting for the store: a journal not done yet writes nothing more. */
+  abandon(): void {
+    for (const journal of this.closingJournals.splice(0)) journal.stop()
   }
 
   /** Resolves when every store operation issued so far has settled. */
