@@ -175,8 +175,11 @@ export class SessionJournal {
   private async commit(): Promise<void> {
     // Waiting for the token (a create or a claim) counts as the commit's time too: a store that
     // never answers has the session served at once after a second, and a stop ends the wait.
-    let slow = setTimeout(() => this.degrade(), commitTimeoutMs)
-    slow.unref()
+    let slow: ReturnType<typeof setTimeout> | undefined
+    if (typeof this.epoch !== 'number') {
+      slow = setTimeout(() => this.degrade(), commitTimeoutMs)
+      slow.unref()
+    }
     let epoch
     try {
       epoch = await Promise.race([this.epoch, this.halted])

@@ -25,9 +25,10 @@ export interface SessionRecord {
   rooms: string[]
   /**
    * With a cluster: per room, the id of the last room message the session got (`''` before
-   * the first); the broadcast's under the key `'\u0000'`. An object without a prototype, since
-   * a room may be named `__proto__`: a store that serialises it must keep every key (msgpack
-   * decoders rename `__proto__` in maps read as objects; pairs survive).
+   * the first); the broadcast's under the key `'\u0000'`. Absent in stores without a cluster.
+   * An object without a prototype, since a room may be named `__proto__`: a store that
+   * serialises it must keep every key (msgpack decoders rename `__proto__` in maps read as
+   * objects; pairs survive).
    */
   roomCursors?: Record<string, string>
   /** When the session expires, in the milliseconds of the server's clock. */
