@@ -351,6 +351,7 @@ describe('a paced replay on a shared store', () => {
     for (let i = 0; i < count; i++) peer.send('blob', blob)
     await waitFor(() => fake.sessions.get(welcome.sid)?.lastServerSeq === count, {
       message: 'the replay stored',
+      timeoutMs: 10_000,
     })
     fake.store.claim = async (id) => {
       const session = fake.sessions.get(id) as { epoch: number }
@@ -361,7 +362,7 @@ describe('a paced replay on a shared store', () => {
     client.socket.pause()
     await waitFor(() => transportOf(server).writableNeedDrain, {
       message: 'the replay waiting for a drain',
-      timeoutMs: 5_000,
+      timeoutMs: 10_000,
     })
     const transport = transportOf(server)
     const listeners = transport.listenerCount('drain')
@@ -375,7 +376,12 @@ describe('a paced replay on a shared store', () => {
     expect(transport.listenerCount('drain')).toBe(listeners)
     // And the replay goes on once the client reads: everything, once, in order.
     client.socket.resume()
-    const got = await client.waitForMessages(count + 30)
+    // 24 MiB of JSON to read: generous for a loaded 2-core machine.
+    await waitFor(() => client.messages().length >= count + 30, {
+      message: () => `the whole replay (have ${client.messages().length})`,
+      timeoutMs: 20_000,
+    })
+    const got = client.messages()
     expect(got.map((frame) => frame.s)).toEqual(Array.from({ length: count + 30 }, (_, i) => i + 1))
-  })
+  }, 30_000)
 })
