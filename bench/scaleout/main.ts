@@ -6,7 +6,8 @@
 // fresh server processes and an emptied Redis per scenario and kind; ratios against socket.io.
 //
 // Run: pnpm --filter @lifeline/bench scaleout
-//   SCALEOUT_KINDS=socketio-pubsub,lifeline-local narrows the kinds; see scenarioSizes() in schema.ts for the sizes.
+//   SCALEOUT_KINDS=socketio-pubsub,lifeline-local narrows the kinds, SCALEOUT_SCENARIOS=fanout,chat
+//   the scenarios; see scenarioSizes() in schema.ts for the sizes.
 import { loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { startRedisServer } from '@lifeline/test-utils'
@@ -33,8 +34,14 @@ const kinds = (process.env.SCALEOUT_KINDS?.split(',') ?? defaultKinds).map((kind
   if (!(serverKinds as readonly string[]).includes(kind)) throw new Error(`unknown kind ${kind}`)
   return kind as ServerKind
 })
-const scenarios = ['fanout', 'chat', 'resume', 'sessions'] as const
-type Scenario = (typeof scenarios)[number]
+const allScenarios = ['fanout', 'chat', 'resume', 'sessions'] as const
+type Scenario = (typeof allScenarios)[number]
+const scenarios = (process.env.SCALEOUT_SCENARIOS?.split(',') ?? allScenarios).map((scenario) => {
+  if (!(allScenarios as readonly string[]).includes(scenario)) {
+    throw new Error(`unknown scenario ${scenario}`)
+  }
+  return scenario as Scenario
+})
 interface Outcome<T> {
   result: T
   /** CPU µs the server processes spent, together. */
@@ -197,14 +204,21 @@ console.log(
     'Scale-out on Redis',
     `Two server processes per kind on one redis-server ${redisVersion} (persistence off), clients in a load process; one run, load average ${load.toFixed(1)} at the start; ${sizes}. Latency: receiver's clock minus the sender's timestamp in the message. Server CPU: both server processes, from listening to the end.${lifelineNote}`,
     [
-      `### Fan-out: one message to ${fanOutMembers} room members over 2 processes`,
-      trafficTable('fanout'),
-      '### Chat: 100 rooms × 10 members, everyone sending',
-      trafficTable('chat'),
-      `### Resume after ${history} missed room messages`,
-      resumeTable(),
-      '### Sessions per GiB of Redis memory',
-      sessionsTable(),
+      ...(scenarios.includes('fanout')
+        ? [
+            `### Fan-out: one message to ${fanOutMembers} room members over 2 processes`,
+            trafficTable('fanout'),
+          ]
+        : []),
+      ...(scenarios.includes('chat')
+        ? ['### Chat: 100 rooms × 10 members, everyone sending', trafficTable('chat')]
+        : []),
+      ...(scenarios.includes('resume')
+        ? [`### Resume after ${history} missed room messages`, resumeTable()]
+        : []),
+      ...(scenarios.includes('sessions')
+        ? ['### Sessions per GiB of Redis memory', sessionsTable()]
+        : []),
     ].join('\n\n'),
   ),
 )
