@@ -32,7 +32,10 @@ export async function startServer<Info extends { port: number }>(
   args: readonly string[],
   timeoutMs = 30_000,
 ): Promise<ServerProcess<Info>> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+  // BENCH_CPU_PROF=<dir>: each server process writes a V8 CPU profile there when it exits.
+  const profile = process.env.BENCH_CPU_PROF
+  const flags = profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profile}`]
+  const child = spawn(process.execPath, [...flags, '--import', 'tsx', script, ...args], {
     stdio: ['pipe', 'pipe', 'inherit'],
   })
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]()

@@ -12,8 +12,9 @@ import { EventEmitter } from 'node:events'
 import { createKeys, type Keys } from './keys.js'
 import { resolveOptions, type RedisClusterOptions, type ResolvedOptions } from './options.js'
 import { isReady, withScripts, type ScriptCommands } from './redisClient.js'
-import { RoomFeed, type RoomEntry, type RoomMessage } from './roomFeed.js'
-import { packr, RedisSessionStore } from './store.js'
+import { RoomFeed, type RoomEntry } from './roomFeed.js'
+import { decodeRoomMessage, entryOf, packr } from './packing.js'
+import { RedisSessionStore } from './store.js'
 
 /** A join or a leave of a room, on any process of the cluster. */
 export interface PresenceEvent {
@@ -221,7 +222,7 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
         const reply = await this.redis.xrevrange(key, '+', '-', 'COUNT', 1)
         return reply[0]?.[0] ?? '0-0'
       },
-      decode,
+      decode: decodeRoomMessage,
       failure: (message, error) => this.failure(message, error),
     })
     this.feeds.set(room, feed)
@@ -417,27 +418,6 @@ function parsePublication(message: Buffer): RoomEntry {
     prev: message.toString('latin1', a + 1, b),
     payload: message.subarray(b + 1),
   }
-}
-
-function entryOf(id: string, fields: Buffer[]): RoomEntry {
-  let prev = ''
-  let payload: Buffer = Buffer.alloc(0)
-  for (let i = 0; i + 1 < fields.length; i += 2) {
-    const name = String(fields[i])
-    if (name === 'p') prev = String(fields[i + 1])
-    else if (name === 'm') payload = fields[i + 1] as Buffer
-  }
-  return { id, prev, payload }
-}
-
-function decode(payload: Buffer): RoomMessage {
-  const [uid, type, data, except] = packr.unpack(payload) as [
-    string,
-    string,
-    unknown,
-    string | null,
-  ]
-  return { uid, type, data, except: except ?? undefined }
 }
 
 /**

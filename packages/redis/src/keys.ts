@@ -1,9 +1,7 @@
 /** The names of every Redis key and channel, under one prefix. */
 export interface Keys {
-  /** A session's hash. */
+  /** A session's hash (its state and its kept envelopes). */
   session(id: string): string
-  /** A session's kept envelopes. */
-  replay(id: string): string
   /** Where a process hears that another claimed one of its sessions. */
   revokeChannel(processId: string): string
   /** A room's history stream (the broadcast's for `'\u0000'`). */
@@ -27,7 +25,6 @@ export function createKeys(prefix: string): Keys {
   return {
     prefix,
     session: (id) => `${prefix}s:{${id}}`,
-    replay: (id) => `${prefix}s:{${id}}:r`,
     revokeChannel: (processId) => `${prefix}revoke:${processId}`,
     history: (room) => `${prefix}h:${room}`,
     sent: (id) => `${prefix}sent:${id}`,

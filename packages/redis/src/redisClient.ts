@@ -16,7 +16,8 @@ type Arg = string | number | Buffer
 export interface ScriptCommands {
   lifelineCreate(...args: Arg[]): Promise<string | number>
   lifelineClaimBuffer(...args: Arg[]): Promise<ClaimReply | null>
-  lifelineCommit(...args: Arg[]): Promise<number>
+  /** The number of sessions, their keys, then their arguments (`commitScript`). */
+  lifelineCommit(...args: Arg[]): Promise<number[]>
   lifelineRelease(...args: Arg[]): Promise<number>
   lifelinePublish(...args: Arg[]): Promise<string | null>
   lifelineJoin(...args: Arg[]): Promise<number>
@@ -27,23 +28,24 @@ export interface ScriptCommands {
 /** `claimScript`'s reply, every string as a Buffer. */
 export type ClaimReply = [Buffer, Buffer, (Buffer | null)[], Buffer[]]
 
-const definitions = {
-  lifelineCreate: [2, createScript],
-  lifelineClaim: [2, claimScript],
-  lifelineCommit: [2, commitScript],
-  lifelineRelease: [2, releaseScript],
+/** Each script and its number of keys (`undefined`: given first by each call). */
+const definitions: Record<string, readonly [number | undefined, string]> = {
+  lifelineCreate: [1, createScript],
+  lifelineClaim: [1, claimScript],
+  lifelineCommit: [undefined, commitScript],
+  lifelineRelease: [1, releaseScript],
   lifelinePublish: [2, publishScript],
   lifelineJoin: [4, joinScript],
   lifelineLeave: [2, leaveScript],
   lifelineReap: [1, reapScript],
-} as const
+}
 
 /** Defines the scripts on the application's client (idempotent) and returns it typed with them. */
 export function withScripts(redis: Redis): Redis & ScriptCommands {
   const defined = redis as Redis & Partial<ScriptCommands>
   if (typeof defined.lifelineCommit !== 'function') {
     for (const [name, [numberOfKeys, lua]] of Object.entries(definitions)) {
-      redis.defineCommand(name, { numberOfKeys, lua })
+      redis.defineCommand(name, numberOfKeys === undefined ? { lua } : { numberOfKeys, lua })
     }
   }
   return redis as Redis & ScriptCommands

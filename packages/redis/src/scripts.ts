@@ -3,85 +3,130 @@
  * the order of a room's messages hold across processes. Tokens are formatted with `%.0f` so
  * that the string a script stores is the string a client compares with.
  *
- * A session is a hash (`e` token, `o` owner process, `i` peer id, `c` last client seq, `l` last
- * server seq, `f` seq of the first kept envelope, `x` lossy, `r` rooms and cursors, packed) and
- * a list of its kept envelopes (`[t, d]` packed, the first numbered `f`).
+ * A session is one hash: `e` token, `o` owner process, `i` peer id, `c` last client seq, `l`
+ * last server seq, `f` seq of the first kept envelope, `x` lossy, `r` rooms and cursors
+ * (packed), and one field per kept envelope, named by its seq (`f` to `l`): `[t, d]` packed,
+ * or for a room message `R<id> <room>`, a reference to the room's history (the payload is
+ * there once for every member). Its expiry is set by a creation or a claim, and renewed by the
+ * holding process's keep-alive, not by every write.
  */
 
 /** A token no earlier claim can have had: Redis' clock in microseconds. */
 const newToken = `local t = redis.call('TIME')
 local epoch = string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2]))`
 
+/** Lua: `HSET key` of the pairs in `fields`, 500 pairs per call (Lua's stack is bounded). */
+const setFields = `local function setFields(key, fields)
+  for i = 1, #fields, 1000 do
+    redis.call('HSET', key, unpack(fields, i, math.min(i + 999, #fields)))
+  end
+end`
+
 /**
- * KEYS: hash, list. ARGV: owner, ttl, peer id, c, l, f, lossy, rooms, envelopes...
+ * KEYS: hash. ARGV: owner, ttl, peer id, c, l, f, lossy, rooms, envelopes (from seq f)...
  * Returns the token, or 0 when the session exists (another process holds it).
  */
 export const createScript = `if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 ${newToken}
-redis.call('DEL', KEYS[2])
-redis.call('HSET', KEYS[1], 'e', epoch, 'o', ARGV[1], 'i', ARGV[3], 'c', ARGV[4], 'l', ARGV[5],
-  'f', ARGV[6], 'x', ARGV[7], 'r', ARGV[8])
-for i = 9, #ARGV, 500 do
-  redis.call('RPUSH', KEYS[2], unpack(ARGV, i, math.min(i + 499, #ARGV)))
+${setFields}
+local fields = { 'e', epoch, 'o', ARGV[1], 'i', ARGV[3], 'c', ARGV[4], 'l', ARGV[5], 'f', ARGV[6],
+  'x', ARGV[7], 'r', ARGV[8] }
+local f = tonumber(ARGV[6])
+for i = 9, #ARGV do
+  fields[#fields + 1] = string.format('%.0f', f + i - 9)
+  fields[#fields + 1] = ARGV[i]
 end
+setFields(KEYS[1], fields)
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-redis.call('PEXPIRE', KEYS[2], ARGV[2])
 return epoch`
 
 /**
- * KEYS: hash, list. ARGV: owner, ttl, revoke channel prefix, session id.
+ * KEYS: hash. ARGV: owner, ttl, revoke channel prefix, session id.
  * Raises the token, tells the previous owner (another process) to let go, and returns
- * { previous token, token, {i, c, l, f, x, r}, envelopes }, or nil when there is no session.
+ * { previous token, token, {i, c, l, f, x, r}, envelopes f..l }, or nil when there is none.
  */
 export const claimScript = `if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-local previous = redis.call('HGET', KEYS[1], 'e')
-local owner = redis.call('HGET', KEYS[1], 'o')
+local h = redis.call('HMGET', KEYS[1], 'e', 'o', 'i', 'c', 'l', 'f', 'x', 'r')
+local previous = h[1]
+local owner = h[2]
 local epoch = string.format('%.0f', tonumber(previous) + 1)
 redis.call('HSET', KEYS[1], 'e', epoch, 'o', ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-redis.call('PEXPIRE', KEYS[2], ARGV[2])
 if owner ~= ARGV[1] then redis.call('PUBLISH', ARGV[3] .. owner, ARGV[4] .. ' ' .. epoch) end
-return { previous, epoch, redis.call('HMGET', KEYS[1], 'i', 'c', 'l', 'f', 'x', 'r'),
-  redis.call('LRANGE', KEYS[2], 0, -1) }`
+local kept = {}
+local f = tonumber(h[6])
+local l = tonumber(h[5])
+for from = f, l, 1000 do
+  local names = {}
+  for s = from, math.min(from + 999, l) do names[#names + 1] = string.format('%.0f', s) end
+  for _, value in ipairs(redis.call('HMGET', KEYS[1], unpack(names))) do kept[#kept + 1] = value end
+end
+return { previous, epoch, { h[3], h[4], h[5], h[6], h[7], h[8] }, kept }`
 
 /**
- * KEYS: hash, list. ARGV: token, c, acknowledged, lossy, rooms ('' unchanged), ttl, then
- * seq and envelope pairs. Returns 1, 0 when the token is not current (fenced), -1 when the
- * session is gone. Idempotent: an envelope is appended only as the next seq, the client seq
- * only grows, so a commit applied twice (resent after a lost reply) changes nothing more.
+ * KEYS: the sessions' hashes. ARGV, per session in the order of KEYS: token, c, acknowledged,
+ * lossy, rooms ('' unchanged), n, then n pairs of seq and envelope. Returns per session 1, 0
+ * when the token is not current (fenced: that session only), -1 when the session is gone.
+ * Idempotent: an envelope is added only as the next seq, the client seq only grows, so a commit
+ * applied twice (resent after a lost reply) changes nothing more.
  */
-export const commitScript = `local e = redis.call('HGET', KEYS[1], 'e')
-if not e then return -1 end
-if e ~= ARGV[1] then return 0 end
-local c = tonumber(ARGV[2])
-if c > tonumber(redis.call('HGET', KEYS[1], 'c')) then redis.call('HSET', KEYS[1], 'c', ARGV[2]) end
-local f = tonumber(redis.call('HGET', KEYS[1], 'f'))
-local l = tonumber(redis.call('HGET', KEYS[1], 'l'))
-local a = tonumber(ARGV[3])
-if a >= l then
-  redis.call('DEL', KEYS[2])
-  l = a
-  f = a + 1
-elseif a >= f then
-  redis.call('LTRIM', KEYS[2], a - f + 1, -1)
-  f = a + 1
-end
-for i = 7, #ARGV, 2 do
-  if tonumber(ARGV[i]) == l + 1 then
-    redis.call('RPUSH', KEYS[2], ARGV[i + 1])
-    l = l + 1
+export const commitScript = `${setFields}
+local results = {}
+local at = 1
+for k = 1, #KEYS do
+  local key = KEYS[k]
+  local n = tonumber(ARGV[at + 5])
+  local h = redis.call('HMGET', key, 'e', 'c', 'f', 'l')
+  if not h[1] then
+    results[k] = -1
+  elseif h[1] ~= ARGV[at] then
+    results[k] = 0
+  else
+    local c = math.max(tonumber(h[2]), tonumber(ARGV[at + 1]))
+    local f = tonumber(h[3])
+    local l = tonumber(h[4])
+    local a = tonumber(ARGV[at + 2])
+    if a >= f then
+      for from = f, math.min(a, l), 1000 do
+        local names = {}
+        for s = from, math.min(from + 999, a, l) do names[#names + 1] = string.format('%.0f', s) end
+        redis.call('HDEL', key, unpack(names))
+      end
+      l = math.max(l, a)
+      f = a + 1
+    end
+    local fields = {}
+    for i = at + 6, at + 5 + 2 * n, 2 do
+      if tonumber(ARGV[i]) == l + 1 then
+        l = l + 1
+        fields[#fields + 1] = ARGV[i]
+        fields[#fields + 1] = ARGV[i + 1]
+      end
+    end
+    fields[#fields + 1] = 'c'
+    fields[#fields + 1] = string.format('%.0f', c)
+    fields[#fields + 1] = 'f'
+    fields[#fields + 1] = string.format('%.0f', f)
+    fields[#fields + 1] = 'l'
+    fields[#fields + 1] = string.format('%.0f', l)
+    if ARGV[at + 3] == '1' then
+      fields[#fields + 1] = 'x'
+      fields[#fields + 1] = '1'
+    end
+    if ARGV[at + 4] ~= '' then
+      fields[#fields + 1] = 'r'
+      fields[#fields + 1] = ARGV[at + 4]
+    end
+    setFields(key, fields)
+    results[k] = 1
   end
+  at = at + 6 + 2 * n
 end
-redis.call('HSET', KEYS[1], 'f', string.format('%.0f', f), 'l', string.format('%.0f', l))
-if ARGV[4] == '1' then redis.call('HSET', KEYS[1], 'x', '1') end
-if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'r', ARGV[5]) end
-redis.call('PEXPIRE', KEYS[1], ARGV[6])
-redis.call('PEXPIRE', KEYS[2], ARGV[6])
-return 1`
+return results`
 
-/** KEYS: hash, list. ARGV: token. Deletes the session if the token is current. */
+/** KEYS: hash. ARGV: token. Deletes the session if the token is current. */
 export const releaseScript = `if redis.call('HGET', KEYS[1], 'e') == ARGV[1] then
-  redis.call('DEL', KEYS[1], KEYS[2])
+  redis.call('DEL', KEYS[1])
 end
 return 1`
 

@@ -2,22 +2,30 @@ import { LifelineError } from '@lifeline/codec'
 import type {
   ClaimedSession,
   CommitResult,
-  SessionChange,
+  JournaledEnvelope,
+  SessionCommit,
   SessionRecord,
   SharedSessionStore,
   StoredEnvelope,
 } from '@lifeline/server'
 import type { Redis } from 'ioredis'
-import { Packr } from 'msgpackr/pack'
 import type { Keys } from './keys.js'
+import { decodeRoomMessage, entryOf, packr } from './packing.js'
 import { isReady, withScripts, type ClaimReply, type ScriptCommands } from './redisClient.js'
+import { compareIds } from './roomFeed.js'
 
-/** Values as msgpack: a payload's binary data (Uint8Array) survives, unlike JSON. */
-export const packr = new Packr({ useRecords: false, mapsAsObjects: true })
-
-function packEnvelope(envelope: StoredEnvelope): Buffer {
+/**
+ * How a kept envelope is stored: a room message as `R<id> <room>` (its payload is in the room's
+ * history, once for every member; a packed envelope never starts with `R`), any other as
+ * `[t, d]` packed.
+ */
+function packEnvelope(envelope: JournaledEnvelope): Buffer | string {
+  const ref = envelope.ref
+  if (ref !== undefined) return `R${ref[1]} ${ref[0]}`
   return packr.pack('d' in envelope ? [envelope.t, envelope.d] : [envelope.t])
 }
+
+const referenceTag = 0x52 /* R */
 
 function unavailable(): LifelineError {
   return new LifelineError('STORE_UNAVAILABLE', 'Redis cannot be reached now')
@@ -29,8 +37,10 @@ function token(value: Buffer | string | number): number {
 }
 
 /**
- * The sessions of a cluster in Redis (see `SharedSessionStore`): a hash and a list per session,
- * each write a Lua script that checks the fencing token first. Created by `createRedisCluster`.
+ * The sessions of a cluster in Redis (see `SharedSessionStore`): a hash per session, each write
+ * a Lua script that checks the fencing token first, one script for every session a turn
+ * changed. Room messages are kept as references to the room's history. Created by
+ * `createRedisCluster`.
  */
 export class RedisSessionStore implements SharedSessionStore {
   readonly shared = true
@@ -55,7 +65,6 @@ export class RedisSessionStore implements SharedSessionStore {
     const first = record.replay[0]?.s ?? record.lastServerSeq + 1
     const epoch = await this.redis.lifelineCreate(
       this.keys.session(record.id),
-      this.keys.replay(record.id),
       this.processId,
       Math.ceil(ttlMs),
       record.peerId,
@@ -76,7 +85,6 @@ export class RedisSessionStore implements SharedSessionStore {
     if (!this.available()) throw unavailable()
     const reply: ClaimReply | null = await this.redis.lifelineClaimBuffer(
       this.keys.session(id),
-      this.keys.replay(id),
       this.processId,
       Math.ceil(ttlMs),
       this.keys.revokeChannel(''),
@@ -87,17 +95,15 @@ export class RedisSessionStore implements SharedSessionStore {
     const [peerId, c, l, f, x, r] = fields
     const first = Number(String(f))
     const roomCursors = unpackRooms(r)
-    const replay = list.map((buffer, index): StoredEnvelope => {
-      const [t, ...d] = packr.unpack(buffer) as [string, unknown?]
-      return d.length === 0 ? { t, s: first + index } : { t, d: d[0], s: first + index }
-    })
+    const { replay, complete } = await this.envelopes(list, first)
     const record: SessionRecord = {
       id,
       peerId: String(peerId),
       lastClientSeq: Number(String(c)),
       lastServerSeq: Number(String(l)),
       replay,
-      lossy: String(x) === '1',
+      // A room message no longer in the room's history cannot be sent again as it was.
+      lossy: String(x) === '1' || !complete,
       rooms: Object.keys(roomCursors).filter((room) => room !== '\u0000'),
       roomCursors,
       expiresAt: Infinity,
@@ -105,42 +111,103 @@ export class RedisSessionStore implements SharedSessionStore {
     return { record, epoch: token(epoch), previousEpoch: token(previous) }
   }
 
-  async commit(
-    id: string,
-    epoch: number,
-    change: SessionChange,
-    ttlMs: number,
-  ): Promise<CommitResult> {
-    if (!this.available()) throw unavailable()
-    const args: (string | number | Buffer)[] = [
-      this.keys.session(id),
-      this.keys.replay(id),
-      String(epoch),
-      change.lastClientSeq,
-      change.acknowledged,
-      change.lossy ? '1' : '0',
-      change.rooms === undefined ? '' : packRooms(change.rooms),
-      Math.ceil(ttlMs),
-    ]
-    for (const envelope of change.sent) {
-      if (envelope.s > change.acknowledged) args.push(envelope.s, packEnvelope(envelope))
+  /**
+   * The kept envelopes of a claimed session, numbered from `first`: room references are read
+   * back from the rooms' histories (one `XRANGE` per room); `complete` is false when one of
+   * them is no longer there (trimmed, or the history expired).
+   */
+  private async envelopes(
+    list: readonly (Buffer | null)[],
+    first: number,
+  ): Promise<{ replay: StoredEnvelope[]; complete: boolean }> {
+    const replay: StoredEnvelope[] = []
+    /** Per room, the references to read: the envelope's index and the entry's id. */
+    const references = new Map<string, { at: number; id: string }[]>()
+    let complete = true
+    for (let index = 0; index < list.length; index++) {
+      const buffer = list[index]
+      const s = first + index
+      if (buffer === null || buffer === undefined) {
+        complete = false
+        continue
+      }
+      if (buffer[0] === referenceTag) {
+        const text = buffer.toString('utf8', 1)
+        const space = text.indexOf(' ')
+        const room = text.slice(space + 1)
+        let wanted = references.get(room)
+        if (wanted === undefined) references.set(room, (wanted = []))
+        wanted.push({ at: replay.length, id: text.slice(0, space) })
+        replay.push({ t: '', s })
+        continue
+      }
+      const [t, ...d] = packr.unpack(buffer) as [string, unknown?]
+      replay.push(d.length === 0 ? { t, s } : { t, d: d[0], s })
     }
-    const result = await this.redis.lifelineCommit(...args)
-    return result === 1 ? 'ok' : result === 0 ? 'fenced' : 'missing'
+    for (const [room, wanted] of references) {
+      let from = (wanted[0] as { id: string }).id
+      let to = from
+      for (const { id } of wanted) {
+        if (compareIds(id, from) < 0) from = id
+        if (compareIds(id, to) > 0) to = id
+      }
+      const reply = (await this.redis.xrangeBuffer(
+        this.keys.history(room),
+        from,
+        to,
+      )) as unknown as [Buffer, Buffer[]][]
+      const payloads = new Map<string, Buffer>()
+      for (const [id, fields] of reply) payloads.set(String(id), entryOf('', fields).payload)
+      for (const { at, id } of wanted) {
+        const payload = payloads.get(id)
+        if (payload === undefined) {
+          complete = false
+          continue
+        }
+        const { type, data } = decodeRoomMessage(payload)
+        const envelope = replay[at] as StoredEnvelope
+        envelope.t = type
+        envelope.d = data
+      }
+    }
+    return { replay: complete ? replay : replay.filter((envelope) => envelope.t !== ''), complete }
+  }
+
+  async commit(commits: readonly SessionCommit[]): Promise<CommitResult[]> {
+    if (!this.available()) throw unavailable()
+    const args: (string | number | Buffer)[] = [commits.length]
+    for (const { id } of commits) args.push(this.keys.session(id))
+    for (const { epoch, change } of commits) {
+      const at = args.length
+      args.push(
+        String(epoch),
+        change.lastClientSeq,
+        change.acknowledged,
+        change.lossy ? '1' : '0',
+        change.rooms === undefined ? '' : packRooms(change.rooms),
+        0,
+      )
+      let count = 0
+      for (const envelope of change.sent) {
+        if (envelope.s <= change.acknowledged) continue
+        args.push(envelope.s, packEnvelope(envelope))
+        count++
+      }
+      args[at + 5] = count
+    }
+    const results = await this.redis.lifelineCommit(...args)
+    return results.map((result) => (result === 1 ? 'ok' : result === 0 ? 'fenced' : 'missing'))
   }
 
   async release(id: string, epoch: number): Promise<void> {
     if (!this.available()) return
-    await this.redis.lifelineRelease(this.keys.session(id), this.keys.replay(id), String(epoch))
+    await this.redis.lifelineRelease(this.keys.session(id), String(epoch))
   }
 
   async keepAlive(ids: readonly string[], ttlMs: number): Promise<void> {
     const ttl = Math.ceil(ttlMs)
     const pipeline = this.redis.pipeline()
-    for (const id of ids) {
-      pipeline.pexpire(this.keys.session(id), ttl)
-      pipeline.pexpire(this.keys.replay(id), ttl)
-    }
+    for (const id of ids) pipeline.pexpire(this.keys.session(id), ttl)
     await pipeline.exec()
   }
 

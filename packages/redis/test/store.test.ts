@@ -3,6 +3,7 @@ import type { SessionRecord } from '@lifeline/server'
 import { Redis } from 'ioredis'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createKeys } from '../src/keys.js'
+import { packr } from '../src/packing.js'
 import { RedisSessionStore } from '../src/store.js'
 
 const fx = useFixtures(afterEach)
@@ -45,24 +46,25 @@ describe('RedisSessionStore', () => {
     const two = new RedisSessionStore(b, keys, 'two')
     const epoch = await one.create(record(), 60_000)
     expect(
-      await one.commit(
-        'sid-1',
-        epoch,
+      await one.commit([
         {
-          lastClientSeq: 7,
-          // 2 again (a commit resent after a lost reply): kept once.
-          sent: [
-            { t: 'y', d: new Uint8Array([1, 2, 3]), s: 2 },
-            { t: 'z', s: 3 },
-            { t: 'w', d: 'four', s: 4 },
-          ],
-          acknowledged: 1,
-          lossy: false,
-          rooms: { lobby: '9-0', other: '' },
+          id: 'sid-1',
+          epoch,
+          change: {
+            lastClientSeq: 7,
+            // 2 again (a commit resent after a lost reply): kept once.
+            sent: [
+              { t: 'y', d: new Uint8Array([1, 2, 3]), s: 2 },
+              { t: 'z', s: 3 },
+              { t: 'w', d: 'four', s: 4 },
+            ],
+            acknowledged: 1,
+            lossy: false,
+            rooms: { lobby: '9-0', other: '' },
+          },
         },
-        60_000,
-      ),
-    ).toBe('ok')
+      ]),
+    ).toEqual(['ok'])
     const claimed = await two.claim('sid-1', 60_000)
     expect(claimed?.previousEpoch).toBe(epoch)
     expect(claimed?.epoch).toBe(epoch + 1)
@@ -131,9 +133,9 @@ describe('RedisSessionStore', () => {
     const change = { lastClientSeq: 9, sent: [], acknowledged: 0, lossy: false }
     const loserEpoch = winner === one ? (y?.epoch as number) : (x?.epoch as number)
     const winnerEpoch = first + 2
-    expect(await loser.commit('sid-1', loserEpoch, change, 60_000)).toBe('fenced')
-    expect(await loser.commit('sid-1', first, change, 60_000)).toBe('fenced')
-    expect(await winner.commit('sid-1', winnerEpoch, change, 60_000)).toBe('ok')
+    expect(await loser.commit([{ id: 'sid-1', epoch: loserEpoch, change }])).toEqual(['fenced'])
+    expect(await loser.commit([{ id: 'sid-1', epoch: first, change }])).toEqual(['fenced'])
+    expect(await winner.commit([{ id: 'sid-1', epoch: winnerEpoch, change }])).toEqual(['ok'])
     // A release with a stale token leaves the session alone.
     await loser.release('sid-1', loserEpoch)
     expect((await winner.claim('sid-1', 60_000))?.record.lastClientSeq).toBe(9)
@@ -141,7 +143,81 @@ describe('RedisSessionStore', () => {
     await waitFor(() => revoked.length > 0, { message: 'revocation' })
     expect(revoked[0]).toMatch(/^sid-1 \d+$/)
     // A session the store lost answers 'missing'; a create of one that exists is refused.
-    expect(await one.commit('gone', 1, change, 60_000)).toBe('missing')
+    expect(await one.commit([{ id: 'gone', epoch: 1, change }])).toEqual(['missing'])
     await expect(one.create(record(), 60_000)).rejects.toMatchObject({ code: 'SESSION_FENCED' })
   })
+
+  it('commits many sessions in one write, each fenced on its own', async () => {
+    const { a, b } = await redisPair()
+    const keys = createKeys('t:')
+    const one = new RedisSessionStore(a, keys, 'one')
+    const two = new RedisSessionStore(b, keys, 'two')
+    const epochs = await Promise.all(
+      ['s1', 's2', 's3'].map((id) => one.create(record({ id, replay: [], lastServerSeq: 0 }), 60_000)),
+    )
+    // Another process takes s2: only s2's change is refused.
+    await two.claim('s2', 60_000)
+    const change = (n: number) => ({
+      lastClientSeq: 10 + n,
+      sent: [{ t: 'x', d: n, s: 1 }],
+      acknowledged: 0,
+      lossy: false,
+    })
+    const before = await scriptCount(a)
+    expect(
+      await one.commit(
+        ['s1', 's2', 's3'].map((id, i) => ({ id, epoch: epochs[i] as number, change: change(i + 1) })),
+      ),
+    ).toEqual(['ok', 'fenced', 'ok'])
+    // One script for the three (the store's write count is what scales with traffic).
+    expect((await scriptCount(a)) - before).toBe(1)
+    const claimed = await Promise.all(['s1', 's2', 's3'].map((id) => two.claim(id, 60_000)))
+    expect(claimed.map((each) => each?.record.lastClientSeq)).toEqual([11, 3, 13])
+    expect(claimed.map((each) => each?.record.replay)).toEqual([
+      [{ t: 'x', d: 1, s: 1 }],
+      [],
+      [{ t: 'x', d: 3, s: 1 }],
+    ])
+  })
+
+  it('keeps a room message as a reference to the room history, and reads it back on a claim', async () => {
+    const { a, b } = await redisPair()
+    const keys = createKeys('t:')
+    const one = new RedisSessionStore(a, keys, 'one')
+    const two = new RedisSessionStore(b, keys, 'two')
+    const history = keys.history('lobby')
+    const payload = (n: number) => packr.pack([`u${n}`, 'said', { n }, null])
+    const ids: string[] = []
+    for (let n = 1; n <= 3; n++) ids.push(String(await a.xadd(history, '*', 'p', '', 'm', payload(n))))
+    const epoch = await one.create(record({ replay: [], lastServerSeq: 0 }), 60_000)
+    const sent = [
+      { t: 'said', d: { n: 1 }, s: 1, ref: ['lobby', ids[0] as string] as const },
+      { t: 'direct', d: 'own', s: 2 },
+      { t: 'said', d: { n: 3 }, s: 3, ref: ['lobby', ids[2] as string] as const },
+    ]
+    await one.commit([
+      { id: 'sid-1', epoch, change: { lastClientSeq: 0, sent, acknowledged: 0, lossy: false } },
+    ])
+    // The payload is not copied into the session: only the room and the id are.
+    const stored = await a.hget(keys.session('sid-1'), '1')
+    expect(stored).toBe(`R${ids[0]} lobby`)
+    const claimed = await two.claim('sid-1', 60_000)
+    expect(claimed?.record.lossy).toBe(false)
+    expect(claimed?.record.replay).toEqual([
+      { t: 'said', d: { n: 1 }, s: 1 },
+      { t: 'direct', d: 'own', s: 2 },
+      { t: 'said', d: { n: 3 }, s: 3 },
+    ])
+    // Trimmed from the history: the session cannot be resumed exactly any more.
+    await a.xdel(history, ids[0] as string)
+    expect((await one.claim('sid-1', 60_000))?.record.lossy).toBe(true)
+  })
 })
+
+/** How many scripts Redis ran (`INFO commandstats`: `EVALSHA`, and `EVAL` after a NOSCRIPT). */
+async function scriptCount(redis: Redis): Promise<number> {
+  const info = await redis.info('commandstats')
+  const calls = (command: string) =>
+    Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(info)?.[1] ?? 0)
+  return calls('evalsha') + calls('eval')
+}

@@ -6,6 +6,16 @@ import type { SessionRecord, SessionStore, StoredEnvelope } from './sessionStore
  */
 export const broadcastRoom = '\u0000'
 
+/**
+ * A server envelope as a shared store is given it. A room message carries `ref`: the room and
+ * the id of the message in the room's history (the cluster's), from which a store may rebuild
+ * the envelope instead of keeping a copy of the payload per member.
+ */
+export interface JournaledEnvelope extends StoredEnvelope {
+  /** `[room, id]` of a room message (`room` is `'\u0000'` for a broadcast). */
+  ref?: readonly [room: string, id: string]
+}
+
 /** What changed in a session since its last commit to a shared store. */
 export interface SessionChange {
   /** The last client `s` processed. */
@@ -14,7 +24,7 @@ export interface SessionChange {
    * Server envelopes numbered since the last commit that succeeded, oldest first. It may repeat
    * envelopes a commit that timed out did store: the store keeps each `s` once.
    */
-  sent: StoredEnvelope[]
+  sent: JournaledEnvelope[]
   /** The highest server `s` the client acknowledged: the store may forget up to it. */
   acknowledged: number
   /** The rooms and their cursors now, when they changed since the last commit. */
@@ -35,6 +45,13 @@ export interface ClaimedSession {
 /** What a commit found. `'fenced'`: another process claimed the session since. */
 export type CommitResult = 'ok' | 'fenced' | 'missing'
 
+/** One session's part of a commit: its changes, under the token this process holds it by. */
+export interface SessionCommit {
+  id: string
+  epoch: number
+  change: SessionChange
+}
+
 /**
  * A `SessionStore` that several processes share while they run, with no sticky routing: a
  * session is owned by one process at a time, by a fencing token (`epoch`) that a claim raises
@@ -51,14 +68,20 @@ export interface SharedSessionStore extends SessionStore {
   create(record: SessionRecord, ttlMs: number): Promise<number>
   /**
    * Takes a session for this process: raises its token atomically, tells the previous owner
-   * to let go, and returns the state; `undefined` when there is no such session.
+   * to let go, and returns the state; `undefined` when there is no such session. An envelope
+   * the store kept as a room reference and can no longer rebuild (the room's history was
+   * trimmed past it) makes the record `lossy`: the session cannot be resumed exactly.
    */
   claim(id: string, ttlMs: number): Promise<ClaimedSession | undefined>
   /**
-   * Applies `change` if `epoch` is still the session's token; `'missing'` when the session is
-   * not in the store any more (the store lost it: the server creates it again).
+   * Applies the changes of several sessions at once (the server sends every session that
+   * changed in one event-loop turn together), each only if its `epoch` is still the session's
+   * token: one result per commit, in order. `'fenced'` refuses that session's change only;
+   * `'missing'` when the session is not in the store any more (the store lost it: the server
+   * creates it again). A rejection means none is known to be stored. The sessions' expiry is
+   * `keepAlive`'s business, not the commit's.
    */
-  commit(id: string, epoch: number, change: SessionChange, ttlMs: number): Promise<CommitResult>
+  commit(commits: readonly SessionCommit[]): Promise<CommitResult[]>
   /** Deletes the session if `epoch` is still its token. */
   release(id: string, epoch: number): Promise<void>
   /** Keeps the sessions this process holds from expiring in the store for `ttlMs` more. */

@@ -35,7 +35,9 @@ export type {
   ClusterHost,
   ClusterMember,
   CommitResult,
+  JournaledEnvelope,
   SessionChange,
+  SessionCommit,
   SharedSessionStore,
 } from './cluster.js'
 export { broadcastRoom } from './cluster.js'

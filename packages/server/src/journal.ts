@@ -1,5 +1,12 @@
-import type { ClaimedSession, SessionChange, SharedSessionStore } from './cluster.js'
-import type { SessionRecord, StoredEnvelope } from './sessionStore.js'
+import type {
+  ClaimedSession,
+  CommitResult,
+  JournaledEnvelope,
+  SessionChange,
+  SessionCommit,
+  SharedSessionStore,
+} from './cluster.js'
+import type { SessionRecord } from './sessionStore.js'
 
 /** What a journal needs of its session. */
 export interface JournalHost {
@@ -22,10 +29,76 @@ export interface JournalHost {
 const commitTimeoutMs = 1_000
 /** How soon a failed commit is tried again. */
 const retryMs = 500
+/** Sessions per store write: a bound on what one write carries and holds the store up for. */
+const maxCommitsPerWrite = 256
+
+/**
+ * The journals of one server: every session that changed in an event-loop turn is committed in
+ * one store write (per `maxCommitsPerWrite`), not one write per session, so a room message to a
+ * thousand local members costs one round trip, not a thousand. Each session keeps its own
+ * fencing: the store answers per session, and a refused one does not fail the others.
+ */
+export class JournalBatch {
+  private readonly waiting = new Set<SessionJournal>()
+  private scheduled = false
+
+  constructor(private readonly store: SharedSessionStore) {}
+
+  /** `journal` has changes: it is asked for them at the end of the turn. */
+  add(journal: SessionJournal): void {
+    this.waiting.add(journal)
+    if (this.scheduled) return
+    this.scheduled = true
+    setImmediate(this.run)
+  }
+
+  private readonly run = (): void => {
+    this.scheduled = false
+    let journals: SessionJournal[] = []
+    let commits: SessionCommit[] = []
+    for (const journal of this.waiting) {
+      const commit = journal.prepare()
+      if (commit === undefined) continue
+      journals.push(journal)
+      commits.push(commit)
+      if (commits.length === maxCommitsPerWrite) {
+        this.write(journals, commits)
+        journals = []
+        commits = []
+      }
+    }
+    this.waiting.clear()
+    if (commits.length > 0) this.write(journals, commits)
+  }
+
+  private write(journals: readonly SessionJournal[], commits: readonly SessionCommit[]): void {
+    // A write that never settles must not hold the process (nor a closing server) up.
+    const slow = setTimeout(() => {
+      for (const journal of journals) journal.slow()
+    }, commitTimeoutMs)
+    slow.unref()
+    this.store.commit(commits).then(
+      (results) => {
+        clearTimeout(slow)
+        for (let i = 0; i < journals.length; i++) {
+          ;(journals[i] as SessionJournal).settled(commits[i] as SessionCommit, results[i])
+        }
+      },
+      (error: unknown) => {
+        clearTimeout(slow)
+        // Reported once, by the first session: one write failed, not each session's.
+        for (let i = 0; i < journals.length; i++) {
+          ;(journals[i] as SessionJournal).failed(commits[i] as SessionCommit, error, i === 0)
+        }
+      },
+    )
+  }
+}
 
 /**
  * Writes one session to a shared store as it changes, one commit at a time, batching what
- * changed meanwhile; and tells the session how far it may acknowledge and send: only what a
+ * changed meanwhile (and, through its `JournalBatch`, with the other sessions that changed in
+ * the same turn); and tells the session how far it may acknowledge and send: only what a
  * commit stored (`clientSeq`, `serverSeq`), so that a process killed at any moment loses
  * nothing that either side was told was done. While the store is unreachable (a commit failed
  * or takes over a second) the session is served at once and its changes wait in its own replay
@@ -39,10 +112,13 @@ export class SessionJournal {
   /** True while the store is unreachable: acknowledge and send without waiting for it. */
   degraded = false
   private epoch: number | Promise<number | undefined>
-  private pending: StoredEnvelope[] = []
+  private pending: JournaledEnvelope[] = []
   private roomsChanged = false
   private scheduled = false
-  private inflight: Promise<void> | undefined
+  /** A commit of this session is in flight (a creation too: `epoch` is its promise then). */
+  private committing = false
+  /** Changes wait for `epoch` to settle (a creation or a claim in flight). */
+  private awaitingEpoch = false
   private retry: ReturnType<typeof setTimeout> | undefined
   private stopped = false
   /** Resolves when the journal stops: a commit waiting for a token that never comes gives up. */
@@ -52,6 +128,7 @@ export class SessionJournal {
 
   constructor(
     private readonly store: SharedSessionStore,
+    private readonly batch: JournalBatch,
     private readonly host: JournalHost,
     private readonly ttlMs: number,
     start: { epoch: number; clientSeq: number; serverSeq: number } | undefined,
@@ -86,7 +163,7 @@ export class SessionJournal {
   }
 
   /** A server envelope was numbered. */
-  sent(envelope: StoredEnvelope): void {
+  sent(envelope: JournaledEnvelope): void {
     const pending = this.pending
     pending.push(envelope)
     // Only while the store is unreachable does this grow: bounded like the replay buffer, whose
@@ -135,12 +212,14 @@ export class SessionJournal {
   touch(): void {
     if (this.scheduled || this.stopped) return
     this.scheduled = true
-    setImmediate(this.run)
+    this.batch.add(this)
   }
 
   /** Resolves once everything changed so far is stored (or the store is unreachable). */
   drain(): Promise<void> {
-    if (!this.scheduled && this.inflight === undefined) return Promise.resolve()
+    if (this.stopped || (!this.scheduled && !this.committing && !this.awaitingEpoch)) {
+      return Promise.resolve()
+    }
     return new Promise((resolve) => this.idle.push(resolve))
   }
 
@@ -153,83 +232,111 @@ export class SessionJournal {
     this.settle()
   }
 
-  private readonly run = (): void => {
+  /**
+   * The batch asks for this session's changes: the commit to write now, or undefined when
+   * there is none to write (stopped, one in flight, the token not known yet, the store away).
+   */
+  prepare(): SessionCommit | undefined {
     this.scheduled = false
-    if (this.stopped) return
+    if (this.stopped) return undefined
     // Served at once while the store is away: what came since is acknowledged and sent now,
     // even while a commit that will fail or time out is still in flight.
     if (this.degraded) this.host.committed()
-    if (this.inflight !== undefined) return
+    if (this.committing) return undefined
     if (!this.store.available()) {
       this.degrade()
-      return
+      return undefined
     }
-    this.inflight = this.commit().finally(() => {
-      this.inflight = undefined
-      if (this.scheduled || this.stopped) return
-      if (this.pending.length > 0 || this.roomsChanged) this.touch()
-      else this.settle()
-    })
-  }
-
-  private async commit(): Promise<void> {
-    // Waiting for the token (a create or a claim) counts as the commit's time too: a store that
-    // never answers has the session served at once after a second, and a stop ends the wait.
-    let slow: ReturnType<typeof setTimeout> | undefined
-    if (typeof this.epoch !== 'number') {
-      slow = setTimeout(() => this.degrade(), commitTimeoutMs)
-      slow.unref()
+    const epoch = this.epoch
+    if (typeof epoch !== 'number') {
+      if (!this.awaitingEpoch) this.awaitEpoch(epoch)
+      return undefined
     }
-    let epoch
-    try {
-      epoch = await Promise.race([this.epoch, this.halted])
-    } finally {
-      clearTimeout(slow)
-    }
-    if (epoch === undefined || this.stopped) return
     const sent = this.pending
     this.pending = []
     const roomsChanged = this.roomsChanged
     this.roomsChanged = false
     const host = this.host
-    const change: SessionChange = {
-      lastClientSeq: host.lastProcessed(),
-      sent,
-      acknowledged: host.acknowledged(),
-      lossy: host.lossy(),
-      ...(roomsChanged ? { rooms: host.rooms() } : {}),
+    this.committing = true
+    return {
+      id: host.sessionId,
+      epoch,
+      change: {
+        lastClientSeq: host.lastProcessed(),
+        sent,
+        acknowledged: host.acknowledged(),
+        lossy: host.lossy(),
+        ...(roomsChanged ? { rooms: host.rooms() } : {}),
+      },
     }
-    slow = setTimeout(() => this.degrade(), commitTimeoutMs)
+  }
+
+  /**
+   * Changes wait for the token (a creation or a claim in flight). The wait counts as a commit's
+   * time too: a store that never answers has the session served at once after a second, and a
+   * stop ends the wait.
+   */
+  private awaitEpoch(epoch: Promise<number | undefined>): void {
+    this.awaitingEpoch = true
+    const slow = setTimeout(() => this.degrade(), commitTimeoutMs)
     slow.unref()
-    let result
-    try {
-      result = await this.store.commit(host.sessionId, epoch, change, this.ttlMs)
-    } catch (error) {
-      // Unreachable: keep what was not stored for the next commit, which retries it.
-      this.pending = sent.concat(this.pending)
-      this.roomsChanged ||= roomsChanged
-      this.degrade()
-      host.failure('the shared session store failed to store a session', error)
-      return
-    } finally {
+    void Promise.race([epoch, this.halted]).then((settled) => {
       clearTimeout(slow)
+      this.awaitingEpoch = false
+      if (settled === undefined || this.stopped) this.settle()
+      else this.touch()
+    })
+  }
+
+  /** The store answered this session's commit. */
+  settled(commit: SessionCommit, result: CommitResult | undefined): void {
+    this.committing = false
+    if (!this.stopped) this.apply(commit.change, result)
+    this.next()
+  }
+
+  /** The write that carried this session's commit failed: the store is unreachable. */
+  failed(commit: SessionCommit, error: unknown, report: boolean): void {
+    this.committing = false
+    if (!this.stopped) {
+      // Kept for the next commit, which retries it.
+      this.pending = commit.change.sent.concat(this.pending)
+      this.roomsChanged ||= commit.change.rooms !== undefined
+      this.degrade()
+      if (report) this.host.failure('the shared session store failed to store sessions', error)
     }
-    if (this.stopped) return
+    this.next()
+  }
+
+  /** The write that carries this session's commit takes over `commitTimeoutMs`. */
+  slow(): void {
+    if (this.committing) this.degrade()
+  }
+
+  private apply(change: SessionChange, result: CommitResult | undefined): void {
+    const host = this.host
     if (result === 'fenced') {
       this.stop()
       host.fenced()
       return
     }
-    if (result === 'missing') {
+    if (result !== 'ok') {
       // The store lost the session (it restarted empty): this process still owns it.
       this.epoch = this.create()
       return
     }
     this.degraded = false
     this.clientSeq = Math.max(this.clientSeq, change.lastClientSeq)
-    const last = sent[sent.length - 1]
+    const last = change.sent[change.sent.length - 1]
     if (last !== undefined) this.serverSeq = Math.max(this.serverSeq, last.s)
     host.committed()
+  }
+
+  /** After a commit: the changes that came meanwhile go next, or the journal is idle. */
+  private next(): void {
+    if (this.scheduled || this.stopped) return
+    if (this.pending.length > 0 || this.roomsChanged) this.touch()
+    else if (!this.awaitingEpoch) this.settle()
   }
 
   private async create(): Promise<number | undefined> {

@@ -14,12 +14,12 @@ import {
   PendingRequests,
   type InboundRequest,
 } from '@lifeline/core/protocol'
-import { broadcastRoom, type ClusterMember } from './cluster.js'
+import { broadcastRoom, type ClusterMember, type JournaledEnvelope } from './cluster.js'
 import type { MethodImplementation, ServerContext } from './context.js'
 import type { SessionEndReason } from './events.js'
 import type { SessionJournal } from './journal.js'
 import type { MessageHandler, MessageInfo, Peer, RequestOptions, SendOptions } from './peer.js'
-import type { SessionRecord, StoredEnvelope } from './sessionStore.js'
+import type { SessionRecord } from './sessionStore.js'
 
 /** What a session needs of the connection it is attached to. */
 export interface Link {
@@ -120,6 +120,8 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
   /** The envelope the stream's `check` encoded, and its frame, for `transmit` to reuse. */
   private preEncodedEnvelope: Envelope | undefined
   private preEncoded: OutboundFrame | undefined
+  /** While `deliver` sends a room message: its room and id, for the journal. */
+  private delivering: readonly [room: string, id: string] | undefined
 
   constructor(
     private readonly context: ServerContext<S, User>,
@@ -278,7 +280,13 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     // The cursor first: the commit that stores the envelope stores the cursor with it.
     this.cursors.set(room, id)
     this.journal?.roomsTouched()
-    this.offer(type, data)
+    // The journal gets where the room keeps it: the store may keep that, not a copy.
+    this.delivering = [room, id]
+    try {
+      this.offer(type, data)
+    } finally {
+      this.delivering = undefined
+    }
   }
 
   sendUnreliable(type: string, data: unknown): void {
@@ -497,8 +505,9 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     this.preEncodedEnvelope = envelope
     this.preEncoded = frame
     if (this.journal !== undefined) {
-      const kept: StoredEnvelope = { t: envelope.t, s: envelope.s as number }
+      const kept: JournaledEnvelope = { t: envelope.t, s: envelope.s as number }
       if ('d' in envelope) kept.d = envelope.d
+      if (this.delivering !== undefined) kept.ref = this.delivering
       this.journal.sent(kept)
     }
     return typeof frame === 'string' ? Buffer.byteLength(frame) : frame.byteLength

@@ -10,7 +10,7 @@ import type { Connection } from './connection.js'
 import type { ServerContext } from './context.js'
 import type { ResetReason, SessionEndReason } from './events.js'
 import { welcome, type Hello } from './handshake.js'
-import { SessionJournal } from './journal.js'
+import { JournalBatch, SessionJournal } from './journal.js'
 import { tryAgainLater } from './limits.js'
 import { unref } from './memorySessionStore.js'
 import { Session, type Link } from './session.js'
@@ -45,6 +45,8 @@ export class SessionRegistry<S extends Schema, User> {
   private readonly stopRevoked: (() => void) | undefined
   /** The journals of a closing server, writing their last changes. */
   private readonly closingJournals: SessionJournal[] = []
+  /** With a shared store: the sessions that changed in a turn are committed together. */
+  private journals: JournalBatch | undefined
 
   constructor(private readonly context: ServerContext<S, User>) {
     const { store, sessionTtlMs } = context.options
@@ -398,6 +400,7 @@ export class SessionRegistry<S extends Schema, User> {
     const context = this.context
     session.journal = new SessionJournal(
       shared,
+      (this.journals ??= new JournalBatch(shared)),
       {
         sessionId: session.sessionId,
         lastProcessed: () => session.stream.lastProcessed,

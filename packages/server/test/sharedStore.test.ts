@@ -6,7 +6,7 @@ import type {
   ClaimedSession,
   CommitResult,
   Peer,
-  SessionChange,
+  SessionCommit,
   SessionRecord,
   SharedSessionStore,
 } from '../src/index.js'
@@ -25,7 +25,13 @@ function fakeSharedStore() {
   >()
   let gate: Promise<void> = Promise.resolve()
   let open: () => void = () => undefined
-  const state = { reachable: true, commits: 0, failWith: undefined as Error | undefined }
+  const state = {
+    reachable: true,
+    /** Sessions' commits, and store writes (each carries the commits of one turn). */
+    commits: 0,
+    writes: 0,
+    failWith: undefined as Error | undefined,
+  }
   const store: SharedSessionStore = {
     shared: true,
     available: () => state.reachable,
@@ -40,16 +46,19 @@ function fakeSharedStore() {
     async claim(): Promise<ClaimedSession | undefined> {
       return undefined
     },
-    async commit(id: string, epoch: number, change: SessionChange): Promise<CommitResult> {
+    async commit(commits: readonly SessionCommit[]): Promise<CommitResult[]> {
       await gate
       if (state.failWith) throw state.failWith
-      state.commits++
-      const session = sessions.get(id)
-      if (session === undefined) return 'missing'
-      if (session.epoch !== epoch) return 'fenced'
-      session.lastClientSeq = Math.max(session.lastClientSeq, change.lastClientSeq)
-      for (const { s } of change.sent) session.lastServerSeq = Math.max(session.lastServerSeq, s)
-      return 'ok'
+      state.writes++
+      return commits.map(({ id, epoch, change }) => {
+        state.commits++
+        const session = sessions.get(id)
+        if (session === undefined) return 'missing'
+        if (session.epoch !== epoch) return 'fenced'
+        session.lastClientSeq = Math.max(session.lastClientSeq, change.lastClientSeq)
+        for (const { s } of change.sent) session.lastServerSeq = Math.max(session.lastServerSeq, s)
+        return 'ok'
+      })
     },
     async release(): Promise<void> {},
     async keepAlive(): Promise<void> {},
@@ -255,7 +264,7 @@ describe('a shared store that does not answer', () => {
     const one = await ProtocolClient.connect(fx, urlOf(server))
     const two = await ProtocolClient.connect(fx, urlOf(server))
     await waitFor(() => fake.sessions.size === 2, { message: 'the sessions created' })
-    fake.store.commit = () => new Promise<CommitResult>(() => undefined)
+    fake.store.commit = () => new Promise<CommitResult[]>(() => undefined)
     fake.store.release = () => new Promise<void>(() => undefined)
     one.client.send({ t: 'up', d: 1, s: 1 })
     // Ended by its handler: its release never settles.
