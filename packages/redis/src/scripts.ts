@@ -41,9 +41,10 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return epoch`
 
 /**
- * KEYS: hash. ARGV: owner, ttl, revoke channel prefix, session id.
- * Raises the token, tells the previous owner (another process) to let go, and returns
- * { previous token, token, {i, c, l, f, x, r}, envelopes f..l }, or nil when there is none.
+ * KEYS: hash. ARGV: owner, ttl, revoke channel prefix, session id, acknowledged (by the client
+ * that resumes: what it has need not be read). Raises the token, tells the previous owner
+ * (another process) to let go, and returns { previous token, token, {i, c, l, from, x, r},
+ * envelopes from..l }, from = the first kept above acknowledged; nil when there is none.
  */
 export const claimScript = `if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 local h = redis.call('HMGET', KEYS[1], 'e', 'o', 'i', 'c', 'l', 'f', 'x', 'r')
@@ -54,14 +55,14 @@ redis.call('HSET', KEYS[1], 'e', epoch, 'o', ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 if owner ~= ARGV[1] then redis.call('PUBLISH', ARGV[3] .. owner, ARGV[4] .. ' ' .. epoch) end
 local kept = {}
-local f = tonumber(h[6])
+local f = math.max(tonumber(h[6]), tonumber(ARGV[5]) + 1)
 local l = tonumber(h[5])
 for from = f, l, 1000 do
   local names = {}
   for s = from, math.min(from + 999, l) do names[#names + 1] = string.format('%.0f', s) end
   for _, value in ipairs(redis.call('HMGET', KEYS[1], unpack(names))) do kept[#kept + 1] = value end
 end
-return { previous, epoch, { h[3], h[4], h[5], h[6], h[7], h[8] }, kept }`
+return { previous, epoch, { h[3], h[4], h[5], string.format('%.0f', f), h[7], h[8] }, kept }`
 
 /**
  * KEYS: the sessions' hashes. ARGV, per session in the order of KEYS: token, c, acknowledged,

@@ -81,7 +81,7 @@ export class RedisSessionStore implements SharedSessionStore {
     return token(epoch)
   }
 
-  async claim(id: string, ttlMs: number): Promise<ClaimedSession | undefined> {
+  async claim(id: string, ttlMs: number, acknowledged = 0): Promise<ClaimedSession | undefined> {
     if (!this.available()) throw unavailable()
     const reply: ClaimReply | null = await this.redis.lifelineClaimBuffer(
       this.keys.session(id),
@@ -89,6 +89,7 @@ export class RedisSessionStore implements SharedSessionStore {
       Math.ceil(ttlMs),
       this.keys.revokeChannel(''),
       id,
+      acknowledged,
     )
     if (reply === null) return undefined
     const [previous, epoch, fields, list] = reply

@@ -2,7 +2,8 @@ import { createClient } from '@lifeline/core'
 import { startBalancer, startRedisServer, useFixtures, waitFor } from '@lifeline/test-utils'
 import type { Peer } from '@lifeline/server'
 import { afterEach, describe, expect, it } from 'vitest'
-import { clientOf, startNode, type Chat, type Node } from './harness.js'
+import { createClient } from '@lifeline/core'
+import { clientOf, RawClient, startNode, type Chat, type Node } from './harness.js'
 
 const fx = useFixtures(afterEach)
 
@@ -101,6 +102,59 @@ describe('a cluster on Redis', () => {
     expect(
       new Set(balancer.counters.perBackend ? Object.keys(balancer.counters.perBackend) : []).size,
     ).toBe(2)
+  })
+
+  /**
+   * Two processes; a member on the first that acknowledges nothing gets `count` room messages
+   * from a member on the second, then drops its link. Returns what it got, its session id, and
+   * a way to send more to the room.
+   */
+  async function unacknowledgedRoomMessages(count: number) {
+    const redis = fx.add(await startRedisServer())
+    const nodes = [await startNode(fx, redis), await startNode(fx, redis)] as const
+    for (const node of nodes) serve(node, [])
+    const { client: member, welcome } = await RawClient.connect(fx, nodes[0].server.port)
+    member.send({ t: 'say', d: { room: 'r', text: 'in' }, s: 1 })
+    await waitFor(() => member.reliable('said').length === 1, { message: 'joined' })
+    const talker = createClient<Chat>({ url: `ws://127.0.0.1:${nodes[1].server.port}/` })
+    fx.add(() => talker.close())
+    const say = (text: string) => talker.send('say', { room: 'r', text })
+    for (let k = 0; k < count; k++) say(`m${k}`)
+    await waitFor(() => member.reliable('said').length === count + 1, {
+      message: 'the room messages',
+      timeoutMs: 10_000,
+    })
+    await member.close()
+    return { nodes, sid: welcome.sid, got: member.reliable('said'), say }
+  }
+
+  it('resumes a moved session with its unacknowledged room messages: same numbers, once, in order', async () => {
+    const { nodes, sid, got, say } = await unacknowledgedRoomMessages(20)
+    // Its own message, then the talker's: 21 room messages, numbered 1 to 21, none acknowledged.
+    expect(got.map((frame) => frame.s)).toEqual(Array.from({ length: 21 }, (_, i) => i + 1))
+    // Moves to the second process, which rebuilds them from the room's history.
+    const { client, welcome } = await RawClient.connect(fx, nodes[1].server.port, { sid, a: 5 })
+    expect(welcome).toMatchObject({ sid, resumed: true })
+    await waitFor(() => client.reliable('said').length === 16, {
+      message: 'the replay',
+      timeoutMs: 10_000,
+    })
+    say('after')
+    await waitFor(() => client.reliable('said').length === 17, { message: 'the next one' })
+    const again = client.reliable('said')
+    expect(again.slice(0, 16)).toEqual(got.slice(5))
+    expect(again[16]).toMatchObject({ s: 22, d: { text: 'after' } })
+    // The first process let go of it.
+    await waitFor(() => nodes[0].server.stats.sessions === 0, { message: 'let go' })
+  })
+
+  it('resets a moved session whose unacknowledged room messages the history no longer has', async () => {
+    const { nodes, sid } = await unacknowledgedRoomMessages(5)
+    await nodes[0].redis.xtrim('lifeline:h:r', 'MAXLEN', 0)
+    const { welcome } = await RawClient.connect(fx, nodes[1].server.port, { sid, a: 1 })
+    // Not resumed with a gap: a new session, which the client reports as a reset.
+    expect(welcome.resumed).toBe(false)
+    expect(welcome.sid).not.toBe(sid)
   })
 })
 

@@ -2,8 +2,10 @@ import { createClient } from '@lifeline/core'
 import type { Client, ClientOptions } from '@lifeline/core'
 import { createServer } from '@lifeline/server'
 import type { LifelineServer, ServerOptions } from '@lifeline/server'
+import { once, waitFor } from '@lifeline/test-utils'
 import type { Balancer, FixtureScope, RedisServerFixture } from '@lifeline/test-utils'
 import { Redis } from 'ioredis'
+import { WebSocket } from 'ws'
 import { createRedisCluster, type RedisCluster, type RedisClusterOptions } from '../src/index.js'
 
 /** The schema of the cluster tests. */
@@ -59,4 +61,60 @@ export function clientOf(
   client.events.on('error', () => undefined)
   fx.add(() => client.close())
   return client
+}
+
+/** An envelope as the raw client sees it (JSON codec). */
+export interface RawFrame {
+  t: string
+  d?: unknown
+  s?: number
+  a?: number
+}
+
+/**
+ * A client speaking the wire protocol by hand, which acknowledges only what a test says: to
+ * leave room messages unacknowledged in a session, then resume it elsewhere with a chosen `a`.
+ */
+export class RawClient {
+  readonly received: RawFrame[] = []
+
+  private constructor(private readonly socket: WebSocket) {
+    socket.on('message', (data: Buffer) => this.received.push(JSON.parse(String(data)) as RawFrame))
+    socket.on('error', () => undefined)
+  }
+
+  /** Opens a socket to `port`, sends `$hello` with `hello`, resolves with the `$welcome`. */
+  static async connect(
+    fx: FixtureScope,
+    port: number,
+    hello: { sid?: string; a?: number } = {},
+  ): Promise<{ client: RawClient; welcome: { sid: string; resumed: boolean; a: number } }> {
+    const socket = fx.add(new WebSocket(`ws://127.0.0.1:${port}/`, ['lifeline.v1.json']))
+    const client = new RawClient(socket)
+    await once(socket, 'open')
+    client.send({ t: '$hello', d: { v: 1, ...hello } })
+    await waitFor(() => client.received.some((frame) => frame.t === '$welcome'), {
+      message: '$welcome',
+    })
+    const welcome = client.received.find((frame) => frame.t === '$welcome')?.d
+    return { client, welcome: welcome as { sid: string; resumed: boolean; a: number } }
+  }
+
+  send(frame: RawFrame): void {
+    this.socket.send(JSON.stringify(frame))
+  }
+
+  /** The reliable envelopes of type `t` received, as `{ t, d, s }`. */
+  reliable(t: string): RawFrame[] {
+    return this.received
+      .filter((frame) => frame.t === t && frame.s !== undefined)
+      .map(({ d, s }) => ({ t, d, s: s as number }))
+  }
+
+  async close(): Promise<void> {
+    if (this.socket.readyState === WebSocket.CLOSED) return
+    const closed = once(this.socket, 'close')
+    this.socket.close()
+    await closed
+  }
 }

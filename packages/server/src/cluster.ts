@@ -68,11 +68,13 @@ export interface SharedSessionStore extends SessionStore {
   create(record: SessionRecord, ttlMs: number): Promise<number>
   /**
    * Takes a session for this process: raises its token atomically, tells the previous owner
-   * to let go, and returns the state; `undefined` when there is no such session. An envelope
-   * the store kept as a room reference and can no longer rebuild (the room's history was
-   * trimmed past it) makes the record `lossy`: the session cannot be resumed exactly.
+   * to let go, and returns the state; `undefined` when there is no such session. `acknowledged`
+   * is the `a` of the client that resumes: the envelopes up to it need not be in the record's
+   * `replay`. An envelope above it that the store kept as a room reference and can no longer
+   * rebuild (the room's history was trimmed past it) makes the record `lossy`: the session
+   * cannot be resumed exactly.
    */
-  claim(id: string, ttlMs: number): Promise<ClaimedSession | undefined>
+  claim(id: string, ttlMs: number, acknowledged?: number): Promise<ClaimedSession | undefined>
   /**
    * Applies the changes of several sessions at once (the server sends every session that
    * changed in one event-loop turn together), each only if its `epoch` is still the session's

@@ -119,6 +119,8 @@ export class SessionJournal {
   private committing = false
   /** Changes wait for `epoch` to settle (a creation or a claim in flight). */
   private awaitingEpoch = false
+  /** Something changed while a commit was in flight (an acknowledgement, say): commit again. */
+  private again = false
   private retry: ReturnType<typeof setTimeout> | undefined
   private stopped = false
   /** Resolves when the journal stops: a commit waiting for a token that never comes gives up. */
@@ -242,7 +244,10 @@ export class SessionJournal {
     // Served at once while the store is away: what came since is acknowledged and sent now,
     // even while a commit that will fail or time out is still in flight.
     if (this.degraded) this.host.committed()
-    if (this.committing) return undefined
+    if (this.committing) {
+      this.again = true
+      return undefined
+    }
     if (!this.store.available()) {
       this.degrade()
       return undefined
@@ -335,7 +340,9 @@ export class SessionJournal {
   /** After a commit: the changes that came meanwhile go next, or the journal is idle. */
   private next(): void {
     if (this.scheduled || this.stopped) return
-    if (this.pending.length > 0 || this.roomsChanged) this.touch()
+    const again = this.again
+    this.again = false
+    if (again || this.pending.length > 0 || this.roomsChanged) this.touch()
     else if (!this.awaitingEpoch) this.settle()
   }
 

@@ -241,7 +241,9 @@ export class SessionRegistry<S extends Schema, User> {
     await journal.drain()
     const held = journal.token
     let claimed: ClaimedSession | undefined
-    const claim = this.queued(hello.sid, () => shared.claim(hello.sid, this.storeTtlMs()))
+    const claim = this.queued(hello.sid, () =>
+      shared.claim(hello.sid, this.storeTtlMs(), hello.ack),
+    )
     journal.rebind(claim, held)
     try {
       claimed = await claim
@@ -290,7 +292,7 @@ export class SessionRegistry<S extends Schema, User> {
       const shared = this.shared
       if (shared === undefined) record = await this.queued(sid, () => store.get(sid))
       else {
-        claimed = await this.queued(sid, () => shared.claim(sid, this.storeTtlMs()))
+        claimed = await this.queued(sid, () => shared.claim(sid, this.storeTtlMs(), hello.ack))
         record = claimed?.record
       }
     } catch (error) {
