@@ -26,3 +26,35 @@ export function decodeRoomMessage(payload: Buffer): RoomMessage {
   ]
   return { uid, type, data, except: except ?? undefined }
 }
+
+/**
+ * Values written one after the other as netstrings (`<byte length>:<bytes>`) into one Buffer:
+ * many values as one Redis argument, which a Lua script reads back with `string.find` and
+ * `string.sub` (Redis' `cmsgpack` reads no binary strings).
+ */
+export class Netstrings {
+  private buffer = Buffer.allocUnsafe(16_384)
+  private at = 0
+
+  add(value: string | number | Buffer): void {
+    if (typeof value === 'number') value = String(value)
+    const length = typeof value === 'string' ? Buffer.byteLength(value) : value.byteLength
+    this.reserve(length + 12)
+    this.at += this.buffer.write(`${length}:`, this.at, 'latin1')
+    if (typeof value === 'string') this.buffer.write(value, this.at)
+    else value.copy(this.buffer, this.at)
+    this.at += length
+  }
+
+  /** The values written (a view of the buffer: add nothing after). */
+  done(): Buffer {
+    return this.buffer.subarray(0, this.at)
+  }
+
+  private reserve(bytes: number): void {
+    if (this.at + bytes <= this.buffer.byteLength) return
+    const grown = Buffer.allocUnsafe(Math.max(this.buffer.byteLength * 2, this.at + bytes))
+    this.buffer.copy(grown, 0, 0, this.at)
+    this.buffer = grown
+  }
+}

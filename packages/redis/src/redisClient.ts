@@ -16,7 +16,6 @@ type Arg = string | number | Buffer
 export interface ScriptCommands {
   lifelineCreate(...args: Arg[]): Promise<string | number>
   lifelineClaimBuffer(...args: Arg[]): Promise<ClaimReply | null>
-  /** The number of sessions, their keys, then their arguments (`commitScript`). */
   lifelineCommit(...args: Arg[]): Promise<number[]>
   lifelineRelease(...args: Arg[]): Promise<number>
   lifelinePublish(...args: Arg[]): Promise<string | null>
@@ -28,24 +27,24 @@ export interface ScriptCommands {
 /** `claimScript`'s reply, every string as a Buffer. */
 export type ClaimReply = [Buffer, Buffer, (Buffer | null)[], Buffer[]]
 
-/** Each script and its number of keys (`undefined`: given first by each call). */
-const definitions: Record<string, readonly [number | undefined, string]> = {
+/** Each script and its number of keys. */
+const definitions = {
   lifelineCreate: [1, createScript],
   lifelineClaim: [1, claimScript],
-  lifelineCommit: [undefined, commitScript],
+  lifelineCommit: [0, commitScript],
   lifelineRelease: [1, releaseScript],
   lifelinePublish: [2, publishScript],
   lifelineJoin: [4, joinScript],
   lifelineLeave: [2, leaveScript],
   lifelineReap: [1, reapScript],
-}
+} as const
 
 /** Defines the scripts on the application's client (idempotent) and returns it typed with them. */
 export function withScripts(redis: Redis): Redis & ScriptCommands {
   const defined = redis as Redis & Partial<ScriptCommands>
   if (typeof defined.lifelineCommit !== 'function') {
     for (const [name, [numberOfKeys, lua]] of Object.entries(definitions)) {
-      redis.defineCommand(name, numberOfKeys === undefined ? { lua } : { numberOfKeys, lua })
+      redis.defineCommand(name, { numberOfKeys, lua })
     }
   }
   return redis as Redis & ScriptCommands

@@ -65,28 +65,45 @@ end
 return { previous, epoch, { h[3], h[4], h[5], string.format('%.0f', f), h[7], h[8] }, kept }`
 
 /**
- * KEYS: the sessions' hashes. ARGV, per session in the order of KEYS: token, c, acknowledged,
- * lossy, rooms ('' unchanged), n, then n pairs of seq and envelope. Returns per session 1, 0
- * when the token is not current (fenced: that session only), -1 when the session is gone.
- * Idempotent: an envelope is added only as the next seq, the client seq only grows, so a commit
- * applied twice (resent after a lost reply) changes nothing more.
+ * ARGV: key prefix, then every commit in one argument (a thousand sessions are one argument to
+ * send, not eight thousand) as netstrings (`<length>:<bytes>`, see `Netstrings`): the number
+ * of sessions, then per session its id, token, c, acknowledged, lossy, rooms ('' unchanged), n,
+ * and n pairs of seq and envelope. Returns per session 1, 0 when the token is not current
+ * (fenced: that session only), -1 when the session is gone. Idempotent: an envelope is added
+ * only as the next seq, the client seq only grows, so a commit applied twice (resent after a
+ * lost reply) changes nothing more. The keys are named here, from the ids (Redis Cluster is not
+ * supported anyway).
  */
 export const commitScript = `${setFields}
-local results = {}
+local data = ARGV[2]
 local at = 1
-for k = 1, #KEYS do
-  local key = KEYS[k]
-  local n = tonumber(ARGV[at + 5])
+local function take()
+  local colon = string.find(data, ':', at, true)
+  local length = tonumber(string.sub(data, at, colon - 1))
+  at = colon + length + 1
+  return string.sub(data, colon + 1, colon + length)
+end
+local results = {}
+for k = 1, tonumber(take()) do
+  local key = ARGV[1] .. 's:{' .. take() .. '}'
+  local token = take()
+  local client = tonumber(take())
+  local a = tonumber(take())
+  local lossy = take()
+  local rooms = take()
+  local n = tonumber(take())
   local h = redis.call('HMGET', key, 'e', 'c', 'f', 'l')
   if not h[1] then
     results[k] = -1
-  elseif h[1] ~= ARGV[at] then
+  elseif h[1] ~= token then
     results[k] = 0
+  end
+  if results[k] ~= nil then
+    for i = 1, 2 * n do take() end
   else
-    local c = math.max(tonumber(h[2]), tonumber(ARGV[at + 1]))
+    local c = math.max(tonumber(h[2]), client)
     local f = tonumber(h[3])
     local l = tonumber(h[4])
-    local a = tonumber(ARGV[at + 2])
     if a >= f then
       for from = f, math.min(a, l), 1000 do
         local names = {}
@@ -97,11 +114,13 @@ for k = 1, #KEYS do
       f = a + 1
     end
     local fields = {}
-    for i = at + 6, at + 5 + 2 * n, 2 do
-      if tonumber(ARGV[i]) == l + 1 then
+    for i = 1, n do
+      local seq = tonumber(take())
+      local envelope = take()
+      if seq == l + 1 then
         l = l + 1
-        fields[#fields + 1] = ARGV[i]
-        fields[#fields + 1] = ARGV[i + 1]
+        fields[#fields + 1] = string.format('%.0f', l)
+        fields[#fields + 1] = envelope
       end
     end
     fields[#fields + 1] = 'c'
@@ -110,18 +129,17 @@ for k = 1, #KEYS do
     fields[#fields + 1] = string.format('%.0f', f)
     fields[#fields + 1] = 'l'
     fields[#fields + 1] = string.format('%.0f', l)
-    if ARGV[at + 3] == '1' then
+    if lossy == '1' then
       fields[#fields + 1] = 'x'
       fields[#fields + 1] = '1'
     end
-    if ARGV[at + 4] ~= '' then
+    if rooms ~= '' then
       fields[#fields + 1] = 'r'
-      fields[#fields + 1] = ARGV[at + 4]
+      fields[#fields + 1] = rooms
     end
     setFields(key, fields)
     results[k] = 1
   end
-  at = at + 6 + 2 * n
 end
 return results`
 

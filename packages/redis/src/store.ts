@@ -10,7 +10,7 @@ import type {
 } from '@lifeline/server'
 import type { Redis } from 'ioredis'
 import type { Keys } from './keys.js'
-import { decodeRoomMessage, entryOf, packr } from './packing.js'
+import { decodeRoomMessage, entryOf, Netstrings, packr } from './packing.js'
 import { isReady, withScripts, type ClaimReply, type ScriptCommands } from './redisClient.js'
 import { compareIds } from './roomFeed.js'
 
@@ -176,27 +176,26 @@ export class RedisSessionStore implements SharedSessionStore {
 
   async commit(commits: readonly SessionCommit[]): Promise<CommitResult[]> {
     if (!this.available()) throw unavailable()
-    const args: (string | number | Buffer)[] = [commits.length]
-    for (const { id } of commits) args.push(this.keys.session(id))
-    for (const { epoch, change } of commits) {
-      const at = args.length
-      args.push(
-        String(epoch),
-        change.lastClientSeq,
-        change.acknowledged,
-        change.lossy ? '1' : '0',
-        change.rooms === undefined ? '' : packRooms(change.rooms),
-        0,
-      )
+    const batch = new Netstrings()
+    batch.add(commits.length)
+    for (const { id, epoch, change } of commits) {
+      const acknowledged = change.acknowledged
       let count = 0
+      for (const envelope of change.sent) if (envelope.s > acknowledged) count++
+      batch.add(id)
+      batch.add(epoch)
+      batch.add(change.lastClientSeq)
+      batch.add(acknowledged)
+      batch.add(change.lossy ? '1' : '0')
+      batch.add(change.rooms === undefined ? '' : packRooms(change.rooms))
+      batch.add(count)
       for (const envelope of change.sent) {
-        if (envelope.s <= change.acknowledged) continue
-        args.push(envelope.s, packEnvelope(envelope))
-        count++
+        if (envelope.s <= acknowledged) continue
+        batch.add(envelope.s)
+        batch.add(packEnvelope(envelope))
       }
-      args[at + 5] = count
     }
-    const results = await this.redis.lifelineCommit(...args)
+    const results = await this.redis.lifelineCommit(this.keys.prefix, batch.done())
     return results.map((result) => (result === 1 ? 'ok' : result === 0 ? 'fenced' : 'missing'))
   }
 
