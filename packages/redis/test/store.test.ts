@@ -153,7 +153,9 @@ describe('RedisSessionStore', () => {
     const one = new RedisSessionStore(a, keys, 'one')
     const two = new RedisSessionStore(b, keys, 'two')
     const epochs = await Promise.all(
-      ['s1', 's2', 's3'].map((id) => one.create(record({ id, replay: [], lastServerSeq: 0 }), 60_000)),
+      ['s1', 's2', 's3'].map((id) =>
+        one.create(record({ id, replay: [], lastServerSeq: 0 }), 60_000),
+      ),
     )
     // Another process takes s2: only s2's change is refused.
     await two.claim('s2', 60_000)
@@ -166,7 +168,11 @@ describe('RedisSessionStore', () => {
     const before = await scriptCount(a)
     expect(
       await one.commit(
-        ['s1', 's2', 's3'].map((id, i) => ({ id, epoch: epochs[i] as number, change: change(i + 1) })),
+        ['s1', 's2', 's3'].map((id, i) => ({
+          id,
+          epoch: epochs[i] as number,
+          change: change(i + 1),
+        })),
       ),
     ).toEqual(['ok', 'fenced', 'ok'])
     // One script for the three (the store's write count is what scales with traffic).
@@ -188,7 +194,8 @@ describe('RedisSessionStore', () => {
     const history = keys.history('lobby')
     const payload = (n: number) => packr.pack([`u${n}`, 'said', { n }, null])
     const ids: string[] = []
-    for (let n = 1; n <= 3; n++) ids.push(String(await a.xadd(history, '*', 'p', '', 'm', payload(n))))
+    for (let n = 1; n <= 3; n++)
+      ids.push(String(await a.xadd(history, '*', 'p', '', 'm', payload(n))))
     const epoch = await one.create(record({ replay: [], lastServerSeq: 0 }), 60_000)
     const sent = [
       { t: 'said', d: { n: 1 }, s: 1, ref: ['lobby', ids[0] as string] as const },
