@@ -2,7 +2,6 @@ import { createClient } from '@lifeline/core'
 import { startBalancer, startRedisServer, useFixtures, waitFor } from '@lifeline/test-utils'
 import type { Peer } from '@lifeline/server'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createClient } from '@lifeline/core'
 import { clientOf, RawClient, startNode, type Chat, type Node } from './harness.js'
 
 const fx = useFixtures(afterEach)

@@ -45,6 +45,9 @@ export async function startNode(
   server.on('error', () => undefined)
   fx.add(() => server.close())
   await server.ready
+  // A session opened before Redis is ready is served without it, and stored only when a retry
+  // of its creation succeeds: a test that moves it sooner would see it reset.
+  if (client.status !== 'ready') await once(client, 'ready')
   return { server, cluster, redis: client }
 }
 

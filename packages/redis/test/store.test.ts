@@ -104,11 +104,28 @@ describe('RedisSessionStore', () => {
       ['constructor', '3-0'],
       ['toString', ''],
     ])
-    const change = { lastClientSeq: 3, sent: [], acknowledged: 2, lossy: false, rooms }
-    expect(await two.commit('sid-1', epoch + 1, change, 60_000)).toBe('ok')
+    // A message of the room `__proto__` kept as a reference to its history.
+    const id = String(
+      await a.xadd(
+        keys.history('__proto__'),
+        '*',
+        'p',
+        '',
+        'm',
+        packr.pack(['u1', 'said', 1, null]),
+      ),
+    )
+    const sent = [{ t: 'said', d: 1, s: 3, ref: ['__proto__', id] as const }]
+    const change = { lastClientSeq: 3, sent, acknowledged: 2, lossy: false, rooms }
+    expect(await two.commit([{ id: 'sid-1', epoch: epoch + 1, change }])).toEqual(['ok'])
+    // Stored as pairs, which no msgpack decoder renames.
+    const stored = packr.unpack((await a.hgetBuffer(keys.session('sid-1'), 'r')) as Buffer)
+    expect(stored).toEqual(Object.entries(rooms))
     const claimed = (await one.claim('sid-1', 60_000))?.record
     expect(claimed?.rooms).toEqual(['__proto__', 'constructor', 'toString'])
     expect(Object.entries(claimed?.roomCursors ?? {})).toEqual(Object.entries(rooms))
+    expect(claimed?.replay).toEqual([{ t: 'said', d: 1, s: 3 }])
+    expect(claimed?.lossy).toBe(false)
   })
 
   it('fences: two processes race for one session, the loser is refused and told to let go', async () => {
