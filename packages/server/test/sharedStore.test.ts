@@ -264,9 +264,17 @@ describe('a shared store that does not answer', () => {
     const one = await ProtocolClient.connect(fx, urlOf(server))
     const two = await ProtocolClient.connect(fx, urlOf(server))
     await waitFor(() => fake.sessions.size === 2, { message: 'the sessions created' })
-    fake.store.commit = () => new Promise<CommitResult[]>(() => undefined)
+    const before = refTimers()
+    let hanging = 0
+    fake.store.commit = () => {
+      hanging++
+      return new Promise<CommitResult[]>(() => undefined)
+    }
     fake.store.release = () => new Promise<void>(() => undefined)
     one.client.send({ t: 'up', d: 1, s: 1 })
+    await waitFor(() => hanging > 0, { message: 'the write in flight' })
+    // The write's timer (a second, then the session is served without it) holds no process.
+    expect(refTimers()).toBeLessThanOrEqual(before)
     // Ended by its handler: its release never settles.
     two.client.send({ t: 'up', d: 2, s: 1 })
     await two.client.waitClose()
