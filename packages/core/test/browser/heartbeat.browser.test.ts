@@ -29,7 +29,9 @@ async function closeAndWait(socket: ReconnectingWebSocket): Promise<void> {
 
 it('detects a black-holed link within the heartbeat window and reconnects', async () => {
   const intervalMs = 400
-  const timeoutMs = 200
+  // A pong may be late on a loaded 2-core machine (the echo crosses the proxy and two
+  // processes): a tight timeout would close the healthy link this test first keeps open.
+  const timeoutMs = 600
   const windowMs = intervalMs + timeoutMs
   const link = await control()
   const acceptedBefore = (await link.request({ op: 'proxyCounters' })).accepted
