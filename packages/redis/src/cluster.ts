@@ -81,7 +81,12 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
     this.redis = withScripts(options.redis)
     this.ownsSubscriber = options.subscriber === undefined
     this.subscriber = options.subscriber ?? options.redis.duplicate()
-    this.store = new RedisSessionStore(options.redis, this.keys, this.processId)
+    this.store = new RedisSessionStore(
+      options.redis,
+      this.keys,
+      this.processId,
+      this.options.handoffTimeoutMs,
+    )
     this.subscriber.on('messageBuffer', this.onMessage)
     this.subscriber.on('ready', this.onSubscriberReady)
     this.subscriber.on('error', this.onError)

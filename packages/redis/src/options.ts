@@ -51,6 +51,15 @@ export interface RedisClusterOptions {
    * @default 1048576 (1 MiB)
    */
   maxPendingBytes?: number
+  /**
+   * How long a resume waits for the process that holds the session, when that process is alive,
+   * to store what it processed and let go (a handoff). A process that is dead (not subscribed
+   * any more, or silent for `processTtlMs`) is not waited for; one that does not answer in time
+   * is treated as one that crashed: a client message it processed and had not stored is
+   * processed again, with the same id.
+   * @default 500
+   */
+  handoffTimeoutMs?: number
 }
 
 export const redisClusterDefaults = {
@@ -61,6 +70,7 @@ export const redisClusterDefaults = {
   heartbeatMs: 1_000,
   processTtlMs: 5_000,
   maxPendingBytes: 1_048_576,
+  handoffTimeoutMs: 500,
 } as const
 
 export interface ResolvedOptions {
@@ -71,6 +81,7 @@ export interface ResolvedOptions {
   heartbeatMs: number
   processTtlMs: number
   maxPendingBytes: number
+  handoffTimeoutMs: number
 }
 
 function positiveInteger(name: string, value: number): number {
@@ -103,6 +114,10 @@ export function resolveOptions(options: RedisClusterOptions): ResolvedOptions {
     maxPendingBytes: positiveInteger(
       'maxPendingBytes',
       options.maxPendingBytes ?? d.maxPendingBytes,
+    ),
+    handoffTimeoutMs: positiveInteger(
+      'handoffTimeoutMs',
+      options.handoffTimeoutMs ?? d.handoffTimeoutMs,
     ),
   }
 }

@@ -15,7 +15,7 @@ type Arg = string | number | Buffer
 /** The scripts as commands of the client (ioredis sends EVALSHA, and EVAL after a NOSCRIPT). */
 export interface ScriptCommands {
   lifelineCreate(...args: Arg[]): Promise<string | number>
-  lifelineClaimBuffer(...args: Arg[]): Promise<ClaimReply | null>
+  lifelineClaimBuffer(...args: Arg[]): Promise<ClaimReply | 0 | null>
   lifelineCommit(...args: Arg[]): Promise<number[]>
   lifelineRelease(...args: Arg[]): Promise<number>
   lifelinePublish(...args: Arg[]): Promise<string | null>

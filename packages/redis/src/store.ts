@@ -10,6 +10,7 @@ import type {
 } from '@lifeline/server'
 import type { Redis } from 'ioredis'
 import type { Keys } from './keys.js'
+import { redisClusterDefaults } from './options.js'
 import { decodeRoomMessage, entryOf, Netstrings, packr } from './packing.js'
 import { isReady, withScripts, type ClaimReply, type ScriptCommands } from './redisClient.js'
 import { compareIds } from './roomFeed.js'
@@ -46,12 +47,17 @@ export class RedisSessionStore implements SharedSessionStore {
   readonly shared = true
   private readonly redis: Redis & ScriptCommands
   private readonly revoked = new Set<(id: string, epoch: number) => void>()
+  private readonly handoffs = new Set<(id: string) => Promise<void>>()
+  /** The claims of this process waiting for an owner to hand a session over, by session id. */
+  private readonly awaitedHandoffs = new Map<string, Set<() => void>>()
 
   constructor(
     redis: Redis,
     private readonly keys: Keys,
     /** This process's id: the owner a claim records, whose channel hears revocations. */
     private readonly processId: string,
+    /** How long a claim waits for a live owner to hand the session over (`handoffTimeoutMs`). */
+    private readonly handoffTimeoutMs: number = redisClusterDefaults.handoffTimeoutMs,
   ) {
     this.redis = withScripts(redis)
   }
@@ -81,17 +87,39 @@ export class RedisSessionStore implements SharedSessionStore {
     return token(epoch)
   }
 
+  /**
+   * A session another live process owns is handed over first: the owner stores what it
+   * processed (with its token, still valid) and lets go, then the token is raised. Without that,
+   * a client message the owner processed and had not stored yet would be processed again here.
+   * An owner that does not answer within `handoffTimeoutMs` is treated as one that crashed.
+   */
   async claim(id: string, ttlMs: number, acknowledged = 0): Promise<ClaimedSession | undefined> {
     if (!this.available()) throw unavailable()
-    const reply: ClaimReply | null = await this.redis.lifelineClaimBuffer(
-      this.keys.session(id),
-      this.processId,
-      Math.ceil(ttlMs),
-      this.keys.revokeChannel(''),
-      id,
-      acknowledged,
-    )
-    if (reply === null) return undefined
+    // Listening before asking: the answer comes on another connection, maybe before the reply.
+    let answered: () => void = () => undefined
+    const answer = new Promise<void>((resolve) => (answered = resolve))
+    let waiting = this.awaitedHandoffs.get(id)
+    if (waiting === undefined) this.awaitedHandoffs.set(id, (waiting = new Set()))
+    waiting.add(answered)
+    let timer: ReturnType<typeof setTimeout> | undefined
+    let reply: ClaimReply | 0 | null
+    try {
+      reply = await this.runClaim(id, ttlMs, acknowledged, true)
+      if (reply === 0) {
+        await Promise.race([
+          answer,
+          new Promise((resolve) => (timer = setTimeout(resolve, this.handoffTimeoutMs))),
+        ])
+        reply = await this.runClaim(id, ttlMs, acknowledged, false)
+      }
+    } finally {
+      clearTimeout(timer)
+      waiting.delete(answered)
+      if (waiting.size === 0 && this.awaitedHandoffs.get(id) === waiting) {
+        this.awaitedHandoffs.delete(id)
+      }
+    }
+    if (reply === null || reply === 0) return undefined
     const [previous, epoch, fields, list] = reply
     const [peerId, c, l, f, x, r] = fields
     const first = Number(String(f))
@@ -110,6 +138,24 @@ export class RedisSessionStore implements SharedSessionStore {
       expiresAt: Infinity,
     }
     return { record, epoch: token(epoch), previousEpoch: token(previous) }
+  }
+
+  private runClaim(
+    id: string,
+    ttlMs: number,
+    acknowledged: number,
+    ask: boolean,
+  ): Promise<ClaimReply | 0 | null> {
+    return this.redis.lifelineClaimBuffer(
+      this.keys.session(id),
+      this.processId,
+      Math.ceil(ttlMs),
+      this.keys.revokeChannel(''),
+      id,
+      acknowledged,
+      ask ? '1' : '0',
+      this.keys.process(''),
+    )
   }
 
   /**
@@ -216,12 +262,37 @@ export class RedisSessionStore implements SharedSessionStore {
     return () => this.revoked.delete(listener)
   }
 
-  /** A revocation heard on this process's channel: `"<session id> <token>"`. */
+  onHandoff(listener: (id: string) => Promise<void>): () => void {
+    this.handoffs.add(listener)
+    return () => this.handoffs.delete(listener)
+  }
+
+  /**
+   * A message heard on this process's channel: `"<session id> <token>"` (another process
+   * claimed the session), `"<session id> ?<process>"` (that process asks for the session) or
+   * `"<session id> !"` (the owner handed over a session this process asked for).
+   */
   revoke(message: string): void {
     const at = message.indexOf(' ')
     const id = message.slice(0, at)
-    const epoch = Number(message.slice(at + 1))
+    const rest = message.slice(at + 1)
+    if (rest.startsWith('?')) {
+      void this.handOver(id, rest.slice(1))
+      return
+    }
+    if (rest === '!') {
+      for (const answered of this.awaitedHandoffs.get(id) ?? []) answered()
+      return
+    }
+    const epoch = Number(rest)
     for (const listener of this.revoked) listener(id, epoch)
+  }
+
+  /** Lets the server store and let go of session `id`, then tells the process that asks. */
+  private async handOver(id: string, to: string): Promise<void> {
+    // The answer goes whatever happened: without it, the claim would only wait longer.
+    await Promise.all([...this.handoffs].map((listener) => listener(id))).catch(() => undefined)
+    await this.redis.publish(this.keys.revokeChannel(to), `${id} !`).catch(() => undefined)
   }
 
   // The server uses a shared store through the methods above only.

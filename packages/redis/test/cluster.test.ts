@@ -2,7 +2,7 @@ import { createClient } from '@lifeline/core'
 import { startBalancer, startRedisServer, useFixtures, waitFor } from '@lifeline/test-utils'
 import type { Peer } from '@lifeline/server'
 import { afterEach, describe, expect, it } from 'vitest'
-import { clientOf, RawClient, startNode, type Chat, type Node } from './harness.js'
+import { clientOf, RawClient, redisClient, startNode, type Chat, type Node } from './harness.js'
 
 const fx = useFixtures(afterEach)
 
@@ -154,6 +154,79 @@ describe('a cluster on Redis', () => {
     // Not resumed with a gap: a new session, which the client reports as a reset.
     expect(welcome.resumed).toBe(false)
     expect(welcome.sid).not.toBe(sid)
+  })
+})
+
+describe('a session moving between live processes', () => {
+  it('processes a client message once when the process that processed it has not stored it yet', async () => {
+    const redis = fx.add(await startRedisServer())
+    const a = await startNode(fx, redis)
+    // `b` would wait a minute for an owner that does not answer: a resume within the test's
+    // bounds is one that `a` answered.
+    const b = await startNode(fx, redis, { handoffTimeoutMs: 60_000 })
+    const seen: { peer: string; n: number; id: string | undefined }[] = []
+    serve(a, seen)
+    serve(b, seen)
+    const balancer = fx.add(await startBalancer({ backends: [a.server.port] }))
+    const client = clientOf(fx, balancer)
+    const down: number[] = []
+    client.on('down', ({ n }) => down.push(n))
+    client.send('up', { n: 1 })
+    await waitFor(() => down.includes(1), { message: 'the first echo', timeoutMs: 10_000 })
+    // From now on `a`'s writes wait (a loaded process, a slow round trip) until `a` hears from
+    // another process about the session: the let-go of the old claim, or a handoff request.
+    const store = a.cluster.store
+    const commit = store.commit.bind(store)
+    let release: () => void = () => undefined
+    const held = new Promise<void>((resolve) => (release = resolve))
+    store.commit = async (...args) => {
+      await held
+      return commit(...args)
+    }
+    const revoke = store.revoke.bind(store)
+    store.revoke = (message) => {
+      release()
+      revoke(message)
+    }
+    client.send('up', { n: 2 })
+    await waitFor(() => seen.some((each) => each.n === 2), {
+      message: 'processed on a',
+      timeoutMs: 10_000,
+    })
+    // The link drops before `a` stored that it processed 2: the client resumes on `b`, with 2
+    // not acknowledged. `a` is alive, and hands the session over with 2 stored.
+    balancer.setBackends([b.server.port])
+    balancer.cut()
+    client.send('up', { n: 3 })
+    await waitFor(() => down.includes(3), { message: 'served by b', timeoutMs: 10_000 })
+    expect(seen.map((each) => each.n)).toEqual([1, 2, 3])
+    expect(down).toEqual([1, 2, 3])
+    expect(b.server.stats.sessionsResumed).toBe(1)
+    await waitFor(() => a.server.stats.sessions === 0, { message: 'a let go', timeoutMs: 10_000 })
+  })
+
+  it('does not wait for a process that is gone from Redis (killed): the claim is made at once', async () => {
+    const redis = fx.add(await startRedisServer())
+    const subscriber = redisClient(fx, redis)
+    const a = await startNode(fx, redis, { subscriber })
+    const b = await startNode(fx, redis, { handoffTimeoutMs: 60_000 })
+    serve(a, [])
+    serve(b, [])
+    const balancer = fx.add(await startBalancer({ backends: [a.server.port] }))
+    const client = clientOf(fx, balancer)
+    const down: number[] = []
+    client.on('down', ({ n }) => down.push(n))
+    client.send('up', { n: 1 })
+    await waitFor(() => down.includes(1), { message: 'the first echo', timeoutMs: 10_000 })
+    // As after a SIGKILL: `a`'s connections to Redis are gone, its heartbeat key is not yet.
+    a.redis.disconnect()
+    subscriber.disconnect()
+    balancer.setBackends([b.server.port])
+    balancer.cut()
+    client.send('up', { n: 2 })
+    await waitFor(() => down.includes(2), { message: 'served by b', timeoutMs: 10_000 })
+    expect(down).toEqual([1, 2])
+    expect(b.server.stats.sessionsResumed).toBe(1)
   })
 })
 

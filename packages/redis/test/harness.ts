@@ -46,8 +46,15 @@ export async function startNode(
   fx.add(() => server.close())
   await server.ready
   // A session opened before Redis is ready is served without it, and stored only when a retry
-  // of its creation succeeds: a test that moves it sooner would see it reset.
-  if (client.status !== 'ready') await once(client, 'ready')
+  // of its creation succeeds: a test that moves it sooner would see it reset. And a claim of
+  // another process reaches this one only once it hears its channel.
+  const channel = `${options.prefix ?? 'lifeline:'}revoke:${cluster.processId}`
+  await waitFor(
+    async () =>
+      client.status === 'ready' &&
+      Number(((await client.pubsub('NUMSUB', channel)) as [string, number])[1]) === 1,
+    { message: 'the node connected to Redis', timeoutMs: 10_000 },
+  )
   return { server, cluster, redis: client }
 }
 

@@ -94,6 +94,14 @@ export interface SharedSessionStore extends SessionStore {
    * calls.
    */
   onRevoked(listener: (id: string, epoch: number) => void): () => void
+  /**
+   * Calls `listener` with the id of a session this process may hold that another process is
+   * about to claim; the listener resolves once what was processed of it is stored (with this
+   * process's token, still valid) and this process let go of it. The store makes the claim
+   * only then (or after a bounded wait), so a move between live processes repeats nothing.
+   * Returns a function that stops the calls. A store without it claims at once.
+   */
+  onHandoff?(listener: (id: string) => Promise<void>): () => void
 }
 
 /** A local member of a room, as the cluster sees it. */

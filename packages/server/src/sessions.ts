@@ -47,6 +47,8 @@ export class SessionRegistry<S extends Schema, User> {
   private readonly closingJournals: SessionJournal[] = []
   /** With a shared store: the sessions that changed in a turn are committed together. */
   private journals: JournalBatch | undefined
+  /** The sessions of a closing server by id: when their last changes are written. */
+  private readonly closing = new Map<string, Promise<void>>()
 
   constructor(private readonly context: ServerContext<S, User>) {
     const { store, sessionTtlMs } = context.options
@@ -72,6 +74,8 @@ export class SessionRegistry<S extends Schema, User> {
       const token = session?.journal?.token
       if (session !== undefined && token !== undefined && token < epoch) this.letGo(session)
     })
+    // Kept while the server closes: a closing session is handed over once its last write is done.
+    store.onHandoff?.((id) => this.handOff(id))
   }
 
   /** How long a session lives in a shared store without a write or a keep-alive. */
@@ -169,6 +173,9 @@ export class SessionRegistry<S extends Schema, User> {
         const done = journal.drain().then(() => journal.stop())
         this.storeOps.set(session.sessionId, done)
         this.closingJournals.push(journal)
+        const id = session.sessionId
+        this.closing.set(id, done)
+        void done.then(() => this.closing.delete(id))
         continue
       }
       const record = session.toRecord(expiresAt)
@@ -269,6 +276,26 @@ export class SessionRegistry<S extends Schema, User> {
     // The store lost it (it restarted empty, `undefined`): this process holds it, and stores
     // it again; or nobody took it meanwhile.
     this.resume(live, connection, hello, user, false)
+  }
+
+  /**
+   * Another process is about to claim the session: it stops taking client messages here (its
+   * client is there now), what it processed is stored with this process's token, and it lets
+   * go. Then the claim reads everything this process processed: nothing is processed twice.
+   */
+  private async handOff(id: string): Promise<void> {
+    const closing = this.closing.get(id)
+    if (closing !== undefined) return closing
+    const session = this.bySessionId.get(id)
+    const journal = session?.journal
+    if (session === undefined || journal === undefined || session.closed) return
+    const link = session.link
+    if (link !== undefined) {
+      session.detach(link)
+      link.close(1012, 'session moved')
+    }
+    await journal.drain()
+    if (!session.closed) this.letGo(session)
   }
 
   /** Another process owns the session now: forget it here, without touching the store. */
