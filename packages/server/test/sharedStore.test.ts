@@ -137,6 +137,73 @@ describe('a server on a shared store', () => {
     expect(server.stats).toMatchObject({ sessions: 0, sessionsMoved: 1 })
   })
 
+  it('hands a session over when another process asks: stops taking its messages, stores what it processed, lets go', async () => {
+    const fake = fakeSharedStore()
+    let handOff: ((id: string) => Promise<void>) | undefined
+    fake.store.onHandoff = (listener) => {
+      handOff = listener
+      return () => undefined
+    }
+    const server = await startServer(fx, { store: fake.store })
+    const processed: number[] = []
+    server.on('connection', (peer) =>
+      peer.on('up', (n) => {
+        processed.push(n as number)
+        peer.send('down', n)
+      }),
+    )
+    const { client, welcome } = await ProtocolClient.connect(fx, urlOf(server))
+    await waitFor(() => fake.sessions.has(welcome.sid), { message: 'the session created' })
+    fake.hold()
+    client.send({ t: 'up', d: 1, s: 1 })
+    await waitFor(() => processed.length === 1, { message: 'processed' })
+    let handedOver = false
+    const handoff = (handOff as (id: string) => Promise<void>)(welcome.sid).then(
+      () => (handedOver = true),
+    )
+    // A message after the request is not processed here: the client sends it again where it is.
+    client.send({ t: 'up', d: 2, s: 2 })
+    expect(await client.waitClose()).toEqual({ code: 1012, reason: 'session moved' })
+    expect(handedOver).toBe(false)
+    fake.release()
+    await handoff
+    // Answered only once the processed message is stored, with this process's token.
+    expect(fake.sessions.get(welcome.sid)).toMatchObject({ lastClientSeq: 1 })
+    expect(processed).toEqual([1])
+    expect(server.stats).toMatchObject({ sessions: 0, sessionsMoved: 1 })
+    // A session this process does not hold: answered at once.
+    await (handOff as (id: string) => Promise<void>)('unknown')
+  })
+
+  it('hands a session of a closing server over once its last write is done', async () => {
+    const fake = fakeSharedStore()
+    let handOff: ((id: string) => Promise<void>) | undefined
+    fake.store.onHandoff = (listener) => {
+      handOff = listener
+      return () => undefined
+    }
+    const server = await startServer(fx, { store: fake.store })
+    server.on('connection', (peer) => peer.on('up', (n) => peer.send('down', n)))
+    const { client, welcome } = await ProtocolClient.connect(fx, urlOf(server))
+    await waitFor(() => fake.sessions.has(welcome.sid), { message: 'the session created' })
+    fake.hold()
+    client.send({ t: 'up', d: 1, s: 1 })
+    await waitFor(() => fake.state.commits === 0 && server.stats.messagesReceived === 1, {
+      message: 'processed',
+    })
+    const closed = server.close()
+    let handedOver = false
+    const handoff = (handOff as (id: string) => Promise<void>)(welcome.sid).then(
+      () => (handedOver = true),
+    )
+    await client.waitClose()
+    expect(handedOver).toBe(false)
+    fake.release()
+    await handoff
+    expect(fake.sessions.get(welcome.sid)).toMatchObject({ lastClientSeq: 1 })
+    await closed
+  })
+
   it('serves its clients at once while the store is unreachable', async () => {
     const fake = fakeSharedStore()
     const server = await startServer(fx, { store: fake.store })
