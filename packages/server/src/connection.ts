@@ -5,6 +5,7 @@ import type { TimerHandle } from '@lifeline/core'
 import {
   checkControlFrame,
   controlTypes,
+  type Envelope,
   HeartbeatMonitor,
   type HeartbeatHooks,
   parseEnvelope,
@@ -144,6 +145,8 @@ export class Connection<S extends Schema, User> implements Link {
         stream: () => this.session?.stream,
         isOpen: () => this.state === 'open',
         dispatch: (data, isBinary) => this.dispatch(data, isBinary),
+        deliver: (envelope) => this.deliver(envelope),
+        acknowledge: (a) => (this.session as Session<S, User>).acknowledge(a),
         paused: () => this.context.counters.readsPaused++,
         slowConsumer: (unsent, unacked) => this.closeSlowConsumer(unsent, unacked),
       },
@@ -240,7 +243,7 @@ export class Connection<S extends Schema, User> implements Link {
     this.socket.close(code, closeReason(reason))
     // `ws` must read the client's close frame to finish the closing handshake; a slow consumer
     // is terminated instead (it would have `ws` parse all it sent meanwhile, for nothing).
-    if (this.output.readsPaused && code !== protocolCloseCodes.slowConsumer) this.socket.resume()
+    if (this.output.paused && code !== protocolCloseCodes.slowConsumer) this.socket.resume()
     dropUnanswered(this.socket, this.context.options.closeTimeoutMs)
     if (code === protocolCloseCodes.slowConsumer && this.session?.link === this) {
       // Its output waits for a client that does not read; dropped sooner if it comes back.
@@ -307,6 +310,16 @@ export class Connection<S extends Schema, User> implements Link {
       const frame = isBinary ? (data as Buffer) : (data as Buffer).toString()
       const envelope = parseEnvelope(this.codec.decode(frame))
       if (envelope.t.charCodeAt(0) === 36 /* $ */) checkControlFrame(envelope, data as Buffer)
+      if (this.output.wait(envelope, (data as Buffer).length)) return
+      ;(this.session as Session<S, User>).receive(envelope)
+    } catch (error) {
+      this.fail(error)
+    }
+  }
+
+  /** Hands the session an envelope that waited for the output to come under the mark. */
+  private deliver(envelope: Envelope): void {
+    try {
       ;(this.session as Session<S, User>).receive(envelope)
     } catch (error) {
       this.fail(error)

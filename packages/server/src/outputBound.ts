@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream'
-import type { ReliableStream } from '@lifeline/core/protocol'
+import type { Envelope, ReliableStream } from '@lifeline/core/protocol'
 import type { RawData, WebSocket } from 'ws'
 import type { Turns } from './turns.js'
 
@@ -14,6 +14,10 @@ export interface OutputBoundHost {
   isOpen(): boolean
   /** Handles a frame held while reading was paused. */
   dispatch(data: RawData, isBinary: boolean): void
+  /** Handles an envelope that waited for the output to come back under the high-water mark. */
+  deliver(envelope: Envelope): void
+  /** Applies the client's acknowledgement `a` (of an envelope that waits). */
+  acknowledge(a: number): void
   /** Reading was paused (for `stats.readsPaused`). */
   paused(): void
   /** Closes the connection as a slow consumer. */
@@ -28,6 +32,9 @@ export interface OutputLimits {
 /**
  * Bounds what one connection makes the server produce (PROTOCOL.md, section 9): past
  * `outboundHighWaterBytes` unsent, its frames are not read until the output drains; past
+ * `outboundHighWaterBytes` unsent or unacknowledged (beyond the handshake's), the envelopes it
+ * sends wait, in order, until the client has taken enough (their acknowledgements count at once),
+ * and past `outboundHighWaterBytes` of them waiting it is not read either; past
  * `maxOutboundBytes` unsent or unacknowledged, or once its replay buffer overflowed while it
  * was connected, it is a slow consumer. Unacknowledged bytes count because the kernel's socket
  * buffers take megabytes that the client may never read: only its acknowledgements tell.
@@ -58,6 +65,19 @@ export class OutputBound {
   private inLine = false
   /** The turn in which it was last served in line. */
   private served = -2
+  /**
+   * Envelopes that arrived while the output was over the high-water mark, oldest first, with
+   * their frames' sizes: handled once it is back under. Handling them at once would have a
+   * client that never reads make the server produce up to `maxOutboundBytes`, be closed, come
+   * back and start over; this way it costs about `outboundHighWaterBytes`.
+   */
+  private waiting: Array<[Envelope, number]> = []
+  private waitingBytes = 0
+  /** Reading is paused because `waitingBytes` passed the mark. */
+  private pausedForWaiting = false
+  /** A release of `waiting` is due in a later turn, or waits for a drain. */
+  private releaseDue = false
+  private awaitsDrain = false
 
   constructor(
     private readonly host: OutputBoundHost,
@@ -65,9 +85,53 @@ export class OutputBound {
     private readonly turns: Turns,
   ) {}
 
+  /** Reading is paused, for whichever reason. */
+  get paused(): boolean {
+    return this.readsPaused || this.pausedForWaiting
+  }
+
   /** Bytes written to the socket and not sent yet: the transport's and `ws`'s own. */
   get unsentBytes(): number {
     return this.host.socket.bufferedAmount
+  }
+
+  /**
+   * True while what this connection made the server write and the client has not taken, unsent
+   * or unacknowledged (beyond the handshake's output), is over `outboundHighWaterBytes`.
+   */
+  get overHighWater(): boolean {
+    const mark = this.limits.outboundHighWaterBytes
+    if (this.host.socket.bufferedAmount > mark) return true
+    const stream = this.host.stream()
+    return stream !== undefined && stream.unackedBytes - this.handshakeBytes > mark
+  }
+
+  /**
+   * An envelope of a frame of `size` bytes, decoded and checked: true if it waits (the output
+   * is over the high-water mark, or others wait before it), false if it may be handled now.
+   * Its acknowledgement is applied at once: it is what brings the output back under the mark.
+   */
+  wait(envelope: Envelope, size: number): boolean {
+    if (this.waiting.length === 0 && !this.overHighWater) return false
+    const { a } = envelope
+    if (a !== undefined) {
+      this.host.acknowledge(a)
+      if (this.waiting.length === 0 && !this.overHighWater) return false
+    }
+    if (this.waiting.length === 0) this.host.paused()
+    this.waiting.push([envelope, size])
+    this.waitingBytes += size
+    if (
+      this.waitingBytes > this.limits.outboundHighWaterBytes &&
+      !this.pausedForWaiting &&
+      this.host.isOpen()
+    ) {
+      // Bounded in bytes: past the mark, the client's frames stay in its socket.
+      this.pausedForWaiting = true
+      this.host.socket.pause()
+    }
+    this.releaseWhenUnder()
+    return true
   }
 
   /** After each frame written, of about `size` bytes. */
@@ -163,6 +227,53 @@ export class OutputBound {
     host.transport.once('drain', this.onDrain)
   }
 
+  /** Lets the waiting envelopes go, in this connection's turn, once the output is under the mark. */
+  private releaseWhenUnder(): void {
+    if (this.releaseDue || this.waiting.length === 0 || !this.host.isOpen()) return
+    if (!this.overHighWater) {
+      this.releaseDue = true
+      this.turns.defer(this.release)
+      return
+    }
+    // Unacknowledged output comes under with the client's acknowledgements, which `wait`
+    // applies; unsent output with a drain.
+    const { transport } = this.host
+    if (this.awaitsDrain || !transport.writableNeedDrain) return
+    this.awaitsDrain = true
+    transport.once('drain', this.drained)
+  }
+
+  private readonly drained = (): void => {
+    this.awaitsDrain = false
+    this.releaseWhenUnder()
+  }
+
+  private readonly release = (): void => {
+    this.releaseDue = false
+    const host = this.host
+    const waiting = this.waiting
+    const turn = this.turns.turn
+    let next = 0
+    // Its share of a turn at most, as a connection in line (see `Turns`).
+    while (
+      next < waiting.length &&
+      host.isOpen() &&
+      !this.overHighWater &&
+      (this.turn !== turn || this.turnBytes <= this.turns.connectionBytes)
+    ) {
+      const [envelope, size] = waiting[next++] as [Envelope, number]
+      this.waitingBytes -= size
+      host.deliver(envelope)
+    }
+    this.waiting = waiting.slice(next)
+    if (!host.isOpen()) return
+    if (this.pausedForWaiting && this.waitingBytes <= this.limits.outboundHighWaterBytes) {
+      this.pausedForWaiting = false
+      if (!this.readsPaused) host.socket.resume()
+    }
+    this.releaseWhenUnder()
+  }
+
   private yieldTurn(): void {
     if (this.readsPaused || !this.host.isOpen()) return
     this.waited = this.turns.turn
@@ -183,6 +294,6 @@ export class OutputBound {
       host.dispatch(data, isBinary)
     }
     this.held = held.slice(next)
-    if (!this.readsPaused && host.isOpen()) host.socket.resume()
+    if (!this.readsPaused && !this.pausedForWaiting && host.isOpen()) host.socket.resume()
   }
 }

@@ -321,15 +321,7 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
   /** Handles one inbound envelope of an attached connection. Throws a protocol violation. */
   receive(envelope: Envelope): void {
     const { t, s, a } = envelope
-    if (a !== undefined) {
-      this.stream.acknowledge(a)
-      // The store may forget what the client acknowledged (in the next commit).
-      this.journal?.touch()
-      if (this.replayAwaitsAck) {
-        this.replayAwaitsAck = false
-        this.replayMore()
-      }
-    }
+    if (a !== undefined) this.acknowledge(a)
     if (t.charCodeAt(0) === 36 /* $ */) {
       this.control(envelope)
       return
@@ -344,6 +336,17 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     const info: MessageInfo =
       s === undefined ? { seq: undefined, id: undefined } : { seq: s, id: `${this.id}:${s}` }
     for (let i = 0; i < handlers.length; i++) this.call(handlers[i] as AnyHandler, envelope.d, info)
+  }
+
+  /** The client processed everything up to `a`. Throws a protocol violation past what was sent. */
+  acknowledge(a: number): void {
+    this.stream.acknowledge(a)
+    // The store may forget what the client acknowledged (in the next commit).
+    this.journal?.touch()
+    if (this.replayAwaitsAck) {
+      this.replayAwaitsAck = false
+      this.replayMore()
+    }
   }
 
   /** A connection takes the session over; `peerMax` is the `max` of its `$hello`. */

@@ -56,6 +56,7 @@ export class ProtocolClient {
   closed: { code: number; reason: string } | undefined
   private readonly closedPromise: Promise<{ code: number; reason: string }>
   private cursor = 0
+  private acknowledged = 0
 
   constructor(
     readonly socket: WebSocket,
@@ -140,6 +141,14 @@ export class ProtocolClient {
     let last = 0
     for (const frame of this.received) if (frame.s !== undefined && frame.s > last) last = frame.s
     return last
+  }
+
+  /** Sends `$ack` for everything received so far, if that is more than it acknowledged. */
+  acknowledge(): void {
+    const last = this.lastSeq()
+    if (last <= this.acknowledged) return
+    this.acknowledged = last
+    this.send({ t: '$ack', a: last })
   }
 
   waitClose(timeoutMs = waitDefaults.timeoutMs): Promise<{ code: number; reason: string }> {

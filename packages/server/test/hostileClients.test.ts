@@ -52,7 +52,7 @@ describe('control frames are small', () => {
 })
 
 describe('output bounded per connection', () => {
-  it('stops reading a client that floods requests without reading, and serves others', async () => {
+  it('stops answering a client that floods requests without reading, and serves others', async () => {
     const highWater = 64 * KiB
     const response = 'r'.repeat(16 * KiB)
     const server = await startServer<Api>(fx, {
@@ -71,8 +71,9 @@ describe('output bounded per connection', () => {
     server.handle('small', (n) => n + 1)
     const { client: flooder } = await ProtocolClient.connect(fx, urlOf(server))
     flooder.socket.pause()
-    // 2,000 answers of 16 KiB: 32 MiB, more than the kernel's socket buffers on both sides.
-    const requests = 2000
+    // 1,000 answers of 16 KiB: 16 MiB, more than the kernel's socket buffers on both sides;
+    // 1,000 requests: less than the high-water mark, so its acknowledgements are read after them.
+    const requests = 1000
     for (let s = 1; s <= requests; s++) flooder.send({ t: '$req', s, d: { id: s, m: 'big' } })
     await waitFor(() => server.stats.readsPaused >= 1, { message: 'reading paused' })
     // It stops: no more requests are handled, and what waits to be sent stays near the mark.
@@ -86,10 +87,13 @@ describe('output bounded per connection', () => {
     fx.add(() => good.close())
     expect(await good.request('small', 1)).toBe(2)
 
-    // Once the flooder reads, the server reads it again and answers everything, once.
+    // Once the flooder reads and acknowledges, the server answers everything, once.
     flooder.socket.resume()
     await waitFor(
-      () => flooder.received.filter((frame) => frame.t === '$res').length === requests,
+      () => {
+        flooder.acknowledge()
+        return flooder.received.filter((frame) => frame.t === '$res').length === requests
+      },
       {
         message: () => `${requests} answers (have ${handled} handled)`,
         // 32 MiB to decode on a shared machine.
@@ -171,6 +175,44 @@ describe('work per event-loop turn bounded per connection', () => {
 })
 
 describe('output unacknowledged', () => {
+  it('answers a client that floods requests and never acknowledges up to outboundHighWaterBytes, and no more', async () => {
+    const highWater = 64 * KiB
+    const answer = 'a'.repeat(16 * KiB)
+    const server = await startServer<Api>(fx, {
+      outboundHighWaterBytes: highWater,
+      maxOutboundBytes: 1024 * KiB,
+      replayLimitBytes: 2048 * KiB,
+    })
+    const calls = new EventEmitter()
+    let handled = 0
+    server.handle('big', () => {
+      handled++
+      calls.emit('call')
+      return answer
+    })
+    const { client } = await ProtocolClient.connect(fx, urlOf(server))
+    // It reads (the kernel's buffers would take it all anyway) but never acknowledges.
+    const requests = 200
+    for (let s = 1; s <= requests; s++) client.send({ t: '$req', s, d: { id: s, m: 'big' } })
+    await waitFor(() => server.stats.readsPaused === 1, { message: 'its requests to wait' })
+    await expectNoEvent(calls, 'call', 200)
+    // The mark's worth of answers and the one that crossed it; not a slow consumer: it costs
+    // nothing more, rather than being answered up to maxOutboundBytes, closed, and coming back.
+    expect(handled).toBeLessThanOrEqual(highWater / answer.length + 1)
+    expect(server.stats.slowConsumers).toBe(0)
+    // Its acknowledgements let the rest be answered, once and in order.
+    await waitFor(
+      () => {
+        client.acknowledge()
+        return client.received.filter((frame) => frame.t === '$res').length === requests
+      },
+      { message: () => `${requests} answers (${handled} handled)` },
+    )
+    const ids = client.received.filter((frame) => frame.t === '$res').map((frame) => frame.s)
+    expect(ids).toEqual([...ids].sort((x = 0, y = 0) => x - y))
+    expect(handled).toBe(requests)
+  })
+
   // The kernel's socket buffers take megabytes without the client reading a byte: only its
   // acknowledgements tell the server what it has read.
   it.each([
@@ -179,7 +221,7 @@ describe('output unacknowledged', () => {
   ])('closes a client that does not acknowledge past $bound (4429)', async (limits) => {
     const { maxOutboundBytes, replayLimitBytes } = limits
     const most = Math.min(maxOutboundBytes, replayLimitBytes)
-    // Reading pauses at the hard limit at the earliest: only the hard limit acts.
+    // The high-water mark at the hard limit: only the hard limit acts.
     const server = await startServer<Api>(fx, {
       outboundHighWaterBytes: maxOutboundBytes,
       maxOutboundBytes,
@@ -192,12 +234,19 @@ describe('output unacknowledged', () => {
       return answer
     })
     const { client } = await ProtocolClient.connect(fx, urlOf(server))
+    const peer = [...server.peers.values()][0] as Peer<Api>
     client.socket.pause()
     for (let s = 1; s <= 400; s++) client.send({ t: '$req', s, d: { id: s, m: 'big' } })
-    await waitFor(() => server.stats.slowConsumers === 1, { message: 'a slow consumer' })
+    // Its requests wait past the high-water mark; what the server sends of itself does not.
+    await waitFor(
+      () => {
+        if (peer.connected) peer.send('blob', answer)
+        return server.stats.slowConsumers === 1
+      },
+      { message: 'a slow consumer' },
+    )
     // At most the bound's worth of answers, and the one that crossed it.
     expect(handled).toBeLessThanOrEqual(Math.ceil(most / answer.length) + 1)
-    expect(server.stats.readsPaused).toBe(0)
     client.socket.resume()
     expect((await client.waitClose()).code).toBe(4429)
   })
