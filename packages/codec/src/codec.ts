@@ -30,18 +30,40 @@ export interface Codec {
    * with the WebSocket close code that fits in `closeCode`.
    */
   decode(frame: InboundFrame): unknown
+  /**
+   * Encodes `value` once, checked as `encode` checks it one level down (as an object's property):
+   * see `encodeWith`. Optional: without it, the value is encoded in every frame.
+   */
+  prepare?(value: unknown): Prepared
+  /**
+   * Encodes the object `head` with `prepared` as its property `key` (absent from `head`), as
+   * `encode` would encode `{ ...head, [key]: prepared.value }`, splicing in the encoding that
+   * this codec's `prepare` made (another `Prepared` is encoded again).
+   */
+  encodeWith?(head: object, key: string, prepared: Prepared): OutboundFrame
+}
+
+/**
+ * A value a codec encoded once (`Codec.prepare`), to go in many frames that differ only around
+ * it (`Codec.encodeWith`): a broadcast, whose envelope numbers differ per session. Only the codec
+ * that made it splices its encoding; any other encodes `value`.
+ */
+export class Prepared {
+  constructor(readonly value: unknown) {}
 }
 
 /** A codec that produces text frames. */
 export interface TextCodec extends Codec {
   readonly binary: false
   encode(value: unknown): string
+  encodeWith?(head: object, key: string, prepared: Prepared): string
 }
 
 /** A codec that produces binary frames. */
 export interface BinaryCodec extends Codec {
   readonly binary: true
   encode(value: unknown): Uint8Array
+  encodeWith?(head: object, key: string, prepared: Prepared): Uint8Array
 }
 
 // Top-level constants rather than properties of `codecNames`: a bundle with one codec carries

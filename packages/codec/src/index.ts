@@ -1,4 +1,4 @@
-export { codecNames, selectCodec } from './codec.js'
+export { codecNames, Prepared, selectCodec } from './codec.js'
 export type {
   BinaryCodec,
   Codec,

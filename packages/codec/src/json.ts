@@ -1,4 +1,4 @@
-import { jsonCodecName, type InboundFrame, type TextCodec } from './codec.js'
+import { jsonCodecName, Prepared, type InboundFrame, type TextCodec } from './codec.js'
 import {
   decodeFailed,
   encodedTooLarge,
@@ -34,32 +34,53 @@ export function json(options?: JsonCodecOptions): TextCodec {
       ? 'has a forbidden key (__proto__, constructor or prototype)'
       : `nests deeper than maxDepth (${maxDepth})`
 
+  // What this codec prepared: only these texts are spliced into frames, never a caller's text.
+  const prepared = new WeakMap<Prepared, string>()
+
+  const encode = (value: unknown, depth = maxDepth): string => {
+    let text: string | undefined
+    let tooLarge = false
+    let problem: JsonProblem | undefined
+    try {
+      text = JSON.stringify(value)
+      // `JSON.stringify` returns undefined, not a string, for undefined, functions and symbols.
+      tooLarge = text !== undefined && textExceeds(text, maxBytes)
+      // Refused here, a frame the peer would refuse never reaches the send queue, where it
+      // would be resent, and refused, after every reconnect.
+      if (text !== undefined && !tooLarge) problem = findJsonProblem(value, text, depth, false)
+    } catch (error) {
+      // TypeError for a BigInt or a cycle, RangeError for nesting deeper than the stack, or
+      // whatever a toJSON or getter threw.
+      throw encodeFailed('value cannot be encoded as JSON (a BigInt, a cycle?)', error)
+    }
+    if (text === undefined)
+      throw encodeFailed(`JSON cannot encode a message that is ${typeof value}`)
+    if (tooLarge) throw encodedTooLarge(maxBytes)
+    if (problem) throw encodeFailed(`value ${describe(problem)}`)
+    return text
+  }
+
   return {
     name,
     binary: false,
     maxBytes,
+    encode: (value) => encode(value),
 
-    encode(value: unknown): string {
-      let text: string | undefined
-      let tooLarge = false
-      let problem: JsonProblem | undefined
-      try {
-        text = JSON.stringify(value)
-        // `JSON.stringify` returns undefined, not a string, for undefined, functions and symbols.
-        tooLarge = text !== undefined && textExceeds(text, maxBytes)
-        // Refused here, a frame the peer would refuse never reaches the send queue, where it
-        // would be resent, and refused, after every reconnect.
-        if (text !== undefined && !tooLarge) problem = findJsonProblem(value, text, maxDepth, false)
-      } catch (error) {
-        // TypeError for a BigInt or a cycle, RangeError for nesting deeper than the stack, or
-        // whatever a toJSON or getter threw.
-        throw encodeFailed('value cannot be encoded as JSON (a BigInt, a cycle?)', error)
-      }
-      if (text === undefined)
-        throw encodeFailed(`JSON cannot encode a message that is ${typeof value}`)
-      if (tooLarge) throw encodedTooLarge(maxBytes)
-      if (problem) throw encodeFailed(`value ${describe(problem)}`)
-      return text
+    prepare(value: unknown): Prepared {
+      const result = new Prepared(value)
+      prepared.set(result, encode(value, maxDepth - 1))
+      return result
+    },
+
+    encodeWith(head: object, key: string, value: Prepared): string {
+      const text = prepared.get(value)
+      if (text === undefined) return encode({ ...head, [key]: value.value })
+      // The key is checked as any key is (a forbidden one throws).
+      encode({ [key]: 0 })
+      const frame = encode(head).slice(0, -1)
+      const spliced = `${frame}${frame.length > 1 ? ',' : ''}${JSON.stringify(key)}:${text}}`
+      if (textExceeds(spliced, maxBytes)) throw encodedTooLarge(maxBytes)
+      return spliced
     },
 
     decode(frame: InboundFrame): unknown {

@@ -1,6 +1,7 @@
 import type { Codec, OutboundFrame } from '@lifeline/codec'
 import type { AnySchema, MessageType, Schema, ServerMessages } from '@lifeline/core/protocol'
 import type { Peer, SendOptions } from './peer.js'
+import { preparedFor } from './frames.js'
 import { checkType, type Session } from './session.js'
 
 export interface BroadcastOptions<
@@ -30,8 +31,9 @@ export interface RoomTarget<S extends Schema = AnySchema, User = unknown> {
 
 /**
  * Sends one message to many sessions (a room, or all). Reliable messages go through each
- * session's stream (each has its own numbering); an unreliable one is the same envelope for
- * everyone, so it is encoded once per codec rather than once per peer.
+ * session's stream (each has its own numbering), with the payload encoded once per codec and
+ * kept so in each replay buffer; an unreliable one is the same envelope for everyone, so it is
+ * encoded once per codec rather than once per peer.
  */
 export function sendToAll<S extends Schema, User>(
   targets: Iterable<Session<S, User>>,
@@ -63,8 +65,11 @@ export function sendToAll<S extends Schema, User>(
     }
     return count
   }
+  // Each session numbers the envelope its own way, around one encoding of the payload.
+  const payloads = new Map<Codec, unknown>()
   for (const session of targets) {
-    if (session !== except && session.offer(type, data)) count++
+    if (session === except) continue
+    if (session.offer(type, preparedFor(session.codec, data, payloads))) count++
   }
   return count
 }

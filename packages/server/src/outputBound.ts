@@ -3,6 +3,9 @@ import type { Envelope, ReliableStream } from '@lifeline/core/protocol'
 import type { RawData, WebSocket } from 'ws'
 import type { Turns } from './turns.js'
 
+/** What a waiting envelope is counted for on top of its frame's size (its objects). */
+const waitingOverheadBytes = 64
+
 /** What the output bound needs of its connection. */
 export interface OutputBoundHost {
   readonly socket: WebSocket
@@ -119,8 +122,10 @@ export class OutputBound {
       if (this.waiting.length === 0 && !this.overHighWater) return false
     }
     if (this.waiting.length === 0) this.host.paused()
-    this.waiting.push([envelope, size])
-    this.waitingBytes += size
+    // A decoded envelope holds more than its frame: a small one is mostly overhead.
+    const cost = size + waitingOverheadBytes
+    this.waiting.push([envelope, cost])
+    this.waitingBytes += cost
     if (
       this.waitingBytes > this.limits.outboundHighWaterBytes &&
       !this.pausedForWaiting &&

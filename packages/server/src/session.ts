@@ -20,6 +20,7 @@ import type { SessionEndReason } from './events.js'
 import type { SessionJournal } from './journal.js'
 import type { MessageHandler, MessageInfo, Peer, RequestOptions, SendOptions } from './peer.js'
 import type { SessionRecord } from './sessionStore.js'
+import { encodeEnvelope, plainPayload } from './frames.js'
 
 /** What a session needs of the connection it is attached to. */
 export interface Link {
@@ -439,7 +440,10 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
       peerId: this.id,
       lastClientSeq: state.lastProcessed,
       lastServerSeq: state.lastSent,
-      replay: state.unacked,
+      // A broadcast's payload is kept prepared: the store gets it as the application gave it.
+      replay: state.unacked.map((envelope) =>
+        'd' in envelope ? { ...envelope, d: plainPayload(envelope.d) } : envelope,
+      ),
       lossy: state.lossy,
       rooms: this.context.rooms.roomsOf(this),
       roomCursors: this.roomCursors(),
@@ -476,7 +480,7 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     // Encoded before the stream numbers and keeps it: a value the codec (or the client) refuses
     // throws here, to the caller, instead of sitting in the replay buffer and failing on every
     // resend.
-    const frame = this.codec.encode({ t: type, d: data, s: seq, a: stream.lastProcessed })
+    const frame = encodeEnvelope(this.codec, { t: type, d: data, s: seq, a: stream.lastProcessed })
     const size = this.oversize(frame)
     if (size !== undefined) {
       const error = this.tooLarge(size, report)
@@ -504,12 +508,12 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
    * `replayLimitBytes`; `transmit` sends it: one encode per message.
    */
   private readonly preEncode = (envelope: Envelope): number => {
-    const frame = this.preEncoded ?? this.codec.encode(envelope)
+    const frame = this.preEncoded ?? encodeEnvelope(this.codec, envelope)
     this.preEncodedEnvelope = envelope
     this.preEncoded = frame
     if (this.journal !== undefined) {
       const kept: JournaledEnvelope = { t: envelope.t, s: envelope.s as number }
-      if ('d' in envelope) kept.d = envelope.d
+      if ('d' in envelope) kept.d = plainPayload(envelope.d)
       if (this.delivering !== undefined) kept.ref = this.delivering
       this.journal.sent(kept)
     }
@@ -594,7 +598,7 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     }
     let frame: OutboundFrame
     try {
-      frame = link.codec.encode(envelope)
+      frame = encodeEnvelope(link.codec, envelope)
     } catch (error) {
       // A replayed envelope the codec of this connection cannot encode (the session resumed on
       // another codec): it cannot be delivered exactly, so the session must not be resumed.

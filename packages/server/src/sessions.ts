@@ -17,6 +17,7 @@ import { Session, type Link } from './session.js'
 import { withoutCommand } from './logger.js'
 import type { SessionRecord } from './sessionStore.js'
 import { isShared, type ClaimedSession, type SharedSessionStore } from './cluster.js'
+import { encodeEnvelope } from './frames.js'
 
 /** 128 random bits: a session id is the secret that resumes a session. */
 function newSessionId(): string {
@@ -592,7 +593,7 @@ function replayTooLarge(
     if (envelope.s <= hello.ack) return false
     let frame
     try {
-      frame = codec.encode({ ...envelope, a: lastProcessed })
+      frame = encodeEnvelope(codec, { ...envelope, a: lastProcessed })
     } catch {
       return false
     }

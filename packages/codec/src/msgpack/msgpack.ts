@@ -1,5 +1,5 @@
 import { Packr } from 'msgpackr/pack'
-import { msgpackCodecName, type BinaryCodec, type InboundFrame } from '../codec.js'
+import { msgpackCodecName, Prepared, type BinaryCodec, type InboundFrame } from '../codec.js'
 import {
   decodeFailed,
   encodedTooLarge,
@@ -47,44 +47,74 @@ const packrOptions = {
  * Text frames are refused with `DECODE_FAILED` (close code 1003).
  */
 export function msgpack(options?: MsgpackCodecOptions): BinaryCodec {
-  const { maxBytes, maxDepth } = resolveLimits(options)
+  const limits = resolveLimits(options)
+  const { maxBytes } = limits
   const name = msgpackCodecName
   const packr = new Packr(packrOptions)
+  // What this codec prepared: only these bytes are spliced into frames, never a caller's bytes.
+  const prepared = new WeakMap<Prepared, Uint8Array>()
+
+  const encode = (value: unknown, maxDepth = limits.maxDepth): Uint8Array => {
+    let problem: string | undefined
+    try {
+      // The domain walk first: it keeps msgpackr from ever seeing a value it would corrupt,
+      // or a cycle it would recurse into until the stack runs out. It also refuses what a
+      // peer's decoder would refuse (too deep, forbidden keys), so a frame this codec emits
+      // is never one the other side rejects, and resends, forever after each reconnect.
+      problem = findDomainProblem(value, maxDepth)
+    } catch (error) {
+      // A getter or proxy that throws.
+      throw encodeFailed('value cannot be inspected', error)
+    }
+    if (problem !== undefined) throw encodeFailed(`value ${problem}`)
+    let bytes: Uint8Array
+    try {
+      bytes = packr.pack(value)
+    } catch (error) {
+      // A getter that throws on the second read, or a frame over msgpackr's 4 GiB ceiling.
+      throw encodeFailed('value cannot be encoded as msgpack', error)
+    }
+    if (bytes.byteLength > maxBytes) throw encodedTooLarge(maxBytes)
+    return bytes
+  }
 
   return {
     name,
     binary: true,
     maxBytes,
+    encode: (value) => encode(value),
 
-    encode(value: unknown): Uint8Array {
-      let problem: string | undefined
-      try {
-        // The domain walk first: it keeps msgpackr from ever seeing a value it would corrupt,
-        // or a cycle it would recurse into until the stack runs out. It also refuses what a
-        // peer's decoder would refuse (too deep, forbidden keys), so a frame this codec emits
-        // is never one the other side rejects, and resends, forever after each reconnect.
-        problem = findDomainProblem(value, maxDepth)
-      } catch (error) {
-        // A getter or proxy that throws.
-        throw encodeFailed('value cannot be inspected', error)
+    prepare(value: unknown): Prepared {
+      const result = new Prepared(value)
+      prepared.set(result, encode(value, limits.maxDepth - 1))
+      return result
+    },
+
+    encodeWith(head: object, key: string, value: Prepared): Uint8Array {
+      const bytes = prepared.get(value)
+      const map = encode(head)
+      // A map of up to 14 entries has a one-byte header (0x80 + count): one more entry is one
+      // more in that byte. Anything else is encoded whole.
+      if (bytes === undefined || (map[0] as number) < 0x80 || (map[0] as number) > 0x8e) {
+        return encode({ ...head, [key]: value.value })
       }
-      if (problem !== undefined) throw encodeFailed(`value ${problem}`)
-      let bytes: Uint8Array
-      try {
-        bytes = packr.pack(value)
-      } catch (error) {
-        // A getter that throws on the second read, or a frame over msgpackr's 4 GiB ceiling.
-        throw encodeFailed('value cannot be encoded as msgpack', error)
-      }
-      if (bytes.byteLength > maxBytes) throw encodedTooLarge(maxBytes)
-      return bytes
+      // The key is checked as any key is (a forbidden one throws); its map is the key alone.
+      const entry = encode({ [key]: 0 }).subarray(1, -1)
+      const length = map.byteLength + entry.byteLength + bytes.byteLength
+      if (length > maxBytes) throw encodedTooLarge(maxBytes)
+      const frame = new Uint8Array(length)
+      frame.set(map)
+      frame[0] = (map[0] as number) + 1
+      frame.set(entry, map.byteLength)
+      frame.set(bytes, map.byteLength + entry.byteLength)
+      return frame
     },
 
     decode(frame: InboundFrame): unknown {
       const bytes = toBytes(frame)
       if (bytes === undefined) throw unsupportedFrame(name, 'binary')
       if (bytes.byteLength > maxBytes) throw frameTooLarge(maxBytes)
-      const problem = scanMsgpack(bytes, maxDepth)
+      const problem = scanMsgpack(bytes, limits.maxDepth)
       if (problem !== undefined) throw decodeFailed(`msgpack frame ${problem}`)
       try {
         return packr.unpack(bytes) as unknown

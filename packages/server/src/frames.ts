@@ -1,0 +1,32 @@
+import { Prepared, type Codec, type OutboundFrame } from '@lifeline/codec'
+import type { Envelope } from '@lifeline/core/protocol'
+
+/**
+ * Encodes an envelope whose payload may be `Prepared` (a broadcast's, encoded once for every
+ * session): the codec splices the payload's encoding in, or encodes it whole when it cannot.
+ */
+export function encodeEnvelope(codec: Codec, envelope: Envelope): OutboundFrame {
+  const { d } = envelope
+  if (!(d instanceof Prepared)) return codec.encode(envelope)
+  const head: Envelope = { ...envelope }
+  delete head.d
+  return codec.encodeWith === undefined
+    ? codec.encode({ ...head, d: d.value })
+    : codec.encodeWith(head, 'd', d)
+}
+
+/** The payload as the application gave it: what a store keeps. */
+export function plainPayload(d: unknown): unknown {
+  return d instanceof Prepared ? d.value : d
+}
+
+/**
+ * The payload to send to every session on `codec` (see `sendToAll`): prepared once per codec
+ * when the codec can, so each session's frame is its own numbers around the same bytes.
+ */
+export function preparedFor(codec: Codec, data: unknown, cache: Map<Codec, unknown>): unknown {
+  if (codec.prepare === undefined) return data
+  let payload = cache.get(codec)
+  if (payload === undefined) cache.set(codec, (payload = codec.prepare(data)))
+  return payload
+}
