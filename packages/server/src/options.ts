@@ -186,7 +186,10 @@ export interface ServerOptions<User = unknown> {
   /**
    * Unsent output of a connection (bytes the socket has not written yet) above which the server
    * stops reading that connection's frames, until its output drains: a client that sends
-   * requests but does not read the answers cannot make the server produce more.
+   * requests but does not read the answers cannot make the server produce more. Output sent but
+   * not acknowledged counts too (the kernel's buffers hide it): past this much of it, the
+   * client's envelopes wait, in order, until its acknowledgements (applied at once) bring it
+   * back under, and past this much of them waiting the connection is not read at all.
    * @default 1048576 (1 MiB)
    */
   outboundHighWaterBytes?: number
