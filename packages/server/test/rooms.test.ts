@@ -1,3 +1,5 @@
+import { json, type Codec } from '@lifeline/codec'
+import { msgpack } from '@lifeline/codec/msgpack'
 import { useFixtures, waitFor } from '@lifeline/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Peer } from '../src/index.js'
@@ -100,5 +102,60 @@ describe('rooms', () => {
     peers[0]?.close()
     expect(server.to('red').send('news', 'x')).toBe(0)
     expect(() => peers[0]?.send('news', 'x')).toThrow(expect.objectContaining({ code: 'CLOSED' }))
+  })
+})
+
+describe('a broadcast encoded once', () => {
+  /** The JSON and msgpack codecs, counting how often the broadcast payload is encoded whole. */
+  function counting(codec: Codec, payload: unknown, counts: { whole: number; prepared: number }) {
+    return {
+      ...codec,
+      encode(value: unknown) {
+        if ((value as { d?: unknown } | null)?.d === payload) counts.whole++
+        return codec.encode(value)
+      },
+      prepare(value: unknown) {
+        if (value === payload) counts.prepared++
+        return (codec.prepare as NonNullable<Codec['prepare']>)(value)
+      },
+    } as Codec
+  }
+
+  it('encodes the payload once per codec, each session numbering it its own way, replay included', async () => {
+    const payload = { text: 'n'.repeat(4096) }
+    const counts = { whole: 0, prepared: 0 }
+    const server = await startServer(fx, {
+      codecs: [counting(json(), payload, counts), counting(msgpack(), payload, counts)],
+    })
+    const peers: Peer[] = []
+    server.on('connection', (peer) => void peers.push(peer))
+    const clients = []
+    for (let i = 0; i < 4; i++) {
+      const codec = i % 2 === 0 ? json() : msgpack()
+      const { client } = await ProtocolClient.connect(fx, urlOf(server), {}, { codec })
+      clients.push(client)
+    }
+    await waitFor(() => peers.length === 4, { message: 'four peers' })
+    // One session is one message ahead: the numbers differ around the same payload.
+    ;(peers[0] as Peer).send('other', 1)
+    const { client: away, welcome } = await ProtocolClient.connect(fx, urlOf(server))
+    await away.drop()
+    await waitFor(() => peers.length === 5 && !(peers[4] as Peer).connected, {
+      message: 'a fifth peer, gone',
+    })
+
+    expect(server.broadcast('news', payload)).toBe(5)
+    expect(counts).toEqual({ whole: 0, prepared: 2 })
+    for (const [i, client] of clients.entries()) {
+      const [news] = await client.waitForMessages(i === 0 ? 2 : 1).then((got) => got.slice(-1))
+      expect(news).toMatchObject({ t: 'news', s: i === 0 ? 2 : 1, d: payload })
+    }
+    // The replay resends what the buffer kept: the same payload, not encoded whole again.
+    const { client: back } = await ProtocolClient.connect(fx, urlOf(server), {
+      sid: welcome.sid,
+      a: 0,
+    })
+    expect(await back.waitForMessages(1)).toMatchObject([{ t: 'news', s: 1, d: payload }])
+    expect(counts).toEqual({ whole: 0, prepared: 2 })
   })
 })
