@@ -4,7 +4,7 @@ import type { RawData, WebSocket } from 'ws'
 import type { Turns } from './turns.js'
 
 /** What a waiting envelope is counted for on top of its frame's size (its objects). */
-const waitingOverheadBytes = 64
+const waitingOverheadBytes = 256
 
 /** What the output bound needs of its connection. */
 export interface OutputBoundHost {
