@@ -149,6 +149,7 @@ export class Connection<S extends Schema, User> implements Link {
         acknowledge: (a) => (this.session as Session<S, User>).acknowledge(a),
         paused: () => this.context.counters.readsPaused++,
         slowConsumer: (unsent, unacked) => this.closeSlowConsumer(unsent, unacked),
+        resend: () => this.close(protocolCloseCodes.serviceRestart, 'resume and resend'),
       },
       options,
       this.context.turns,

@@ -189,7 +189,12 @@ export interface ServerOptions<User = unknown> {
    * requests but does not read the answers cannot make the server produce more. Output sent but
    * not acknowledged counts too (the kernel's buffers hide it): past this much of it, the
    * client's envelopes wait, in order, until its acknowledgements (applied at once) bring it
-   * back under, and past this much of them waiting the connection is not read at all.
+   * back under. Past this much of them waiting, the connection is still read, for its
+   * acknowledgements and pings, but its envelopes are discarded unprocessed; once those that
+   * waited are processed, it is closed with 1012 and the client resumes at once, resending what
+   * was discarded (it still holds it). So a client that pipelines many requests ahead of its
+   * acknowledgements is never stalled; one that discards more than twice `maxOutboundBytes`
+   * without acknowledging is closed as a slow consumer (4429).
    * @default 1048576 (1 MiB)
    */
   outboundHighWaterBytes?: number
@@ -200,7 +205,9 @@ export interface ServerOptions<User = unknown> {
    * what is unacknowledged bounds the work a client that does not read can cause, whatever
    * the kernel's socket buffers take. The handshake's output (`$welcome` and the replay of a
    * resumed session) is allowed on top of it; the replay writes at most this much that the
-   * client has not acknowledged, and the rest as it acknowledges.
+   * client has not acknowledged, and the rest as it acknowledges. Twice this much of a client's
+   * envelopes discarded while its output is over `outboundHighWaterBytes` (it keeps sending and
+   * never acknowledges) closes it the same way.
    * @default 4194304 (4 MiB)
    */
   maxOutboundBytes?: number

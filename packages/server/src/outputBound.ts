@@ -25,6 +25,11 @@ export interface OutputBoundHost {
   paused(): void
   /** Closes the connection as a slow consumer. */
   slowConsumer(unsent: number, unacked: number): void
+  /**
+   * Closes the connection so that the client resumes at once and resends what was discarded
+   * (1012): everything that waited has been handled.
+   */
+  resend(): void
 }
 
 export interface OutputLimits {
@@ -36,8 +41,10 @@ export interface OutputLimits {
  * Bounds what one connection makes the server produce (PROTOCOL.md, section 9): past
  * `outboundHighWaterBytes` unsent, its frames are not read until the output drains; past
  * `outboundHighWaterBytes` unsent or unacknowledged (beyond the handshake's), the envelopes it
- * sends wait, in order, until the client has taken enough (their acknowledgements count at once),
- * and past `outboundHighWaterBytes` of them waiting it is not read either; past
+ * sends wait, in order, until the client has taken enough (their acknowledgements count at once);
+ * past `outboundHighWaterBytes` of them waiting, the next are read for their acknowledgements
+ * only and discarded, and once those that waited are handled the client is asked to resume and
+ * resend them (1012); past `2 * maxOutboundBytes` discarded, or
  * `maxOutboundBytes` unsent or unacknowledged, or once its replay buffer overflowed while it
  * was connected, it is a slow consumer. Unacknowledged bytes count because the kernel's socket
  * buffers take megabytes that the client may never read: only its acknowledgements tell.
@@ -76,8 +83,13 @@ export class OutputBound {
    */
   private waiting: Array<[Envelope, number]> = []
   private waitingBytes = 0
-  /** Reading is paused because `waitingBytes` passed the mark. */
-  private pausedForWaiting = false
+  /**
+   * Past `outboundHighWaterBytes` waiting, frames are read for their acknowledgements only, and
+   * discarded: the client still holds them and resends them on resume. Reading on (rather than
+   * pausing) is what finds the acknowledgements a pipelining client queued behind its requests.
+   */
+  private discarding = false
+  private discardedBytes = 0
   /** A release of `waiting` is due in a later turn, or waits for a drain. */
   private releaseDue = false
   private awaitsDrain = false
@@ -88,9 +100,9 @@ export class OutputBound {
     private readonly turns: Turns,
   ) {}
 
-  /** Reading is paused, for whichever reason. */
+  /** Reading is paused (until the output drains, or the connection's turn). */
   get paused(): boolean {
-    return this.readsPaused || this.pausedForWaiting
+    return this.readsPaused
   }
 
   /** Bytes written to the socket and not sent yet: the transport's and `ws`'s own. */
@@ -115,28 +127,49 @@ export class OutputBound {
    * Its acknowledgement is applied at once: it is what brings the output back under the mark.
    */
   wait(envelope: Envelope, size: number): boolean {
-    if (this.waiting.length === 0 && !this.overHighWater) return false
+    if (this.waiting.length === 0 && !this.discarding && !this.overHighWater) return false
     const { a } = envelope
     if (a !== undefined) {
       this.host.acknowledge(a)
-      if (this.waiting.length === 0 && !this.overHighWater) return false
+      if (this.waiting.length === 0 && !this.discarding && !this.overHighWater) return false
     }
-    if (this.waiting.length === 0) this.host.paused()
     // A decoded envelope holds more than its frame: a small one is mostly overhead.
     const cost = size + waitingOverheadBytes
+    if (
+      this.discarding ||
+      (this.waiting.length > 0 && this.waitingBytes + cost > this.limits.outboundHighWaterBytes)
+    ) {
+      this.discard(envelope, cost)
+      return true
+    }
+    if (this.waiting.length === 0) this.host.paused()
     this.waiting.push([envelope, cost])
     this.waitingBytes += cost
-    if (
-      this.waitingBytes > this.limits.outboundHighWaterBytes &&
-      !this.pausedForWaiting &&
-      this.host.isOpen()
-    ) {
-      // Bounded in bytes: past the mark, the client's frames stay in its socket.
-      this.pausedForWaiting = true
-      this.host.socket.pause()
-    }
     this.releaseWhenUnder()
     return true
+  }
+
+  /**
+   * An envelope past what may wait: its acknowledgement is applied (by `wait`), it is dropped.
+   * A client that never acknowledges is closed as a slow consumer after `2 * maxOutboundBytes`
+   * of them (a client's own unacknowledged frames are bounded, by `maxUnackedBytes`, 8 MiB by
+   * default): reading a flood to drop it must not go on for ever.
+   */
+  private discard(envelope: Envelope, cost: number): void {
+    const host = this.host
+    if (envelope.s === undefined && envelope.t.charCodeAt(0) === 36 /* $ */) {
+      // `$ack`, `$ping`, `$pong`: no order to keep, nothing to resend; a `$ping` is answered.
+      host.deliver(envelope)
+    }
+    this.discarding = true
+    this.discardedBytes += cost
+    if (this.discardedBytes > 2 * this.limits.maxOutboundBytes && host.isOpen()) {
+      const stream = host.stream()
+      host.slowConsumer(host.socket.bufferedAmount, stream === undefined ? 0 : stream.unackedBytes)
+      return
+    }
+    // Its acknowledgement may have brought the output under the mark.
+    this.releaseWhenUnder()
   }
 
   /** After each frame written, of about `size` bytes. */
@@ -272,9 +305,10 @@ export class OutputBound {
     }
     this.waiting = waiting.slice(next)
     if (!host.isOpen()) return
-    if (this.pausedForWaiting && this.waitingBytes <= this.limits.outboundHighWaterBytes) {
-      this.pausedForWaiting = false
-      if (!this.readsPaused) host.socket.resume()
+    if (this.discarding && this.waiting.length === 0) {
+      // Everything before the first frame discarded is handled: the client resends the rest.
+      host.resend()
+      return
     }
     this.releaseWhenUnder()
   }
@@ -299,6 +333,6 @@ export class OutputBound {
       host.dispatch(data, isBinary)
     }
     this.held = held.slice(next)
-    if (!this.readsPaused && !this.pausedForWaiting && host.isOpen()) host.socket.resume()
+    if (!this.readsPaused && host.isOpen()) host.socket.resume()
   }
 }

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events'
 import { createClient, type RpcMethod } from '@lifeline/core'
-import { expectNoEvent, useFixtures, waitFor } from '@lifeline/test-utils'
+import { expectNoEvent, useFixtures, waitFor, withTimeout } from '@lifeline/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Peer } from '../src/index.js'
 import { ProtocolClient, startServer, urlOf } from './helpers.js'
@@ -8,6 +8,10 @@ import { ProtocolClient, startServer, urlOf } from './helpers.js'
 const fx = useFixtures(afterEach)
 
 const KiB = 1024
+
+interface PipelineApi {
+  rpc: { echo: RpcMethod<{ n: number; pad: string }, { n: number; pad: string }> }
+}
 
 interface Api {
   server: { blob: string }
@@ -212,8 +216,67 @@ describe('output unacknowledged', () => {
     expect(handled).toBe(requests)
   })
 
+  it('serves a client that pipelines more requests than outboundHighWaterBytes ahead of its acknowledgements, without a stall', async () => {
+    const highWater = 256 * KiB
+    const server = await startServer<PipelineApi>(fx, { outboundHighWaterBytes: highWater })
+    const order: number[] = []
+    server.handle('echo', ({ n, pad }) => {
+      order.push(n)
+      return { n, pad }
+    })
+    const client = createClient<PipelineApi>({ url: urlOf(server) })
+    fx.add(() => client.close())
+    const codes: number[] = []
+    client.socket.addEventListener('reconnecting', ({ cause }) => codes.push(cause.code))
+    await waitFor(() => client.state.status === 'open', { message: 'the client open' })
+    // 32 requests of 64 KiB sent at once: its acknowledgements of the answers sit in TCP behind
+    // 2 MiB of its own frames, far more than the server holds (the mark's worth).
+    const answer = 64 * KiB
+    const pad = 'p'.repeat(answer)
+    const count = 32
+    const answers = Promise.all(
+      Array.from({ length: count }, (_, n) => client.request('echo', { n, pad })),
+    )
+    // The default heartbeat (35 s) would end a stalled link; this is far shorter, and generous
+    // for a loaded 2-core machine (it takes well under a second).
+    const results = await withTimeout(answers, 10_000, 'every answer')
+    expect(results.map((result) => result.n)).toEqual(order)
+    expect(order).toEqual(Array.from({ length: count }, (_, n) => n))
+    // Asked to come back at once (1012) when it must resend what was discarded, never cut by a
+    // heartbeat or as a slow consumer; each connection answers the mark's worth at least.
+    expect(codes.every((code) => code === 1012)).toBe(true)
+    expect(codes.length).toBeLessThanOrEqual(count / (highWater / answer))
+    expect(server.stats.heartbeatTimeouts).toBe(0)
+    expect(server.stats.slowConsumers).toBe(0)
+  }, 15_000)
+
   // The kernel's socket buffers take megabytes without the client reading a byte: only its
   // acknowledgements tell the server what it has read.
+  it('closes a client that floods past what waits and never acknowledges once it sent 2 x maxOutboundBytes more (4429)', async () => {
+    const highWater = 64 * KiB
+    const maxOutbound = 256 * KiB
+    const server = await startServer<Api>(fx, {
+      outboundHighWaterBytes: highWater,
+      maxOutboundBytes: maxOutbound,
+    })
+    const answer = 'a'.repeat(16 * KiB)
+    let handled = 0
+    server.handle('big', () => {
+      handled++
+      return answer
+    })
+    const { client } = await ProtocolClient.connect(fx, urlOf(server))
+    // Requests of 16 KiB: what is read past the mark's worth waiting is dropped, then it is cut.
+    const pad = 'p'.repeat(16 * KiB)
+    const requests = Math.ceil((highWater + 2 * maxOutbound) / pad.length) + 8
+    for (let s = 1; s <= requests; s++)
+      client.send({ t: '$req', s, d: { id: s, m: 'big', d: pad } })
+    expect((await client.waitClose()).code).toBe(4429)
+    expect(server.stats.slowConsumers).toBe(1)
+    // The mark's worth of answers, and the one that crossed it: nothing it sent later.
+    expect(handled).toBeLessThanOrEqual(highWater / answer.length + 1)
+  })
+
   it.each([
     { bound: 'maxOutboundBytes', maxOutboundBytes: 256 * KiB, replayLimitBytes: 8192 * KiB },
     { bound: 'replayLimitBytes', maxOutboundBytes: 64 * 1024 * KiB, replayLimitBytes: 128 * KiB },
