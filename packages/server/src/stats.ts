@@ -41,8 +41,9 @@ export interface ServerStats {
   /** Sockets dropped for not completing their upgrade request in `upgradeTimeoutMs` (HTTP 408). */
   upgradeTimeouts: number
   /**
-   * Times the server stopped reading a connection because its unsent output passed
-   * `outboundHighWaterBytes` (it reads again once the output drains).
+   * Times the server held a connection back because its output, unsent or unacknowledged,
+   * passed `outboundHighWaterBytes`: its reads paused until the output drained, or its frames
+   * waited until its acknowledgements brought the output back under the mark.
    */
   readsPaused: number
   /** Connections closed as slow consumers: unsent output past `maxOutboundBytes` (4429). */
