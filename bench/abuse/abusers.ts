@@ -4,11 +4,11 @@
 // while its own socket buffer holds under 64 KiB, and on a close reconnects and resumes its
 // session (or starts a new one) to go on. `ping` mode: each writes `$ping` frames with a
 // 512 KiB payload (the server echoes the `d` of a `$ping` in `$pong`, or refuses it).
-// Prints `{ port }` once every client has been welcomed, and the frames written when the
-// parent lets it go.
+// Prints `{ port }` once every client has been welcomed, and the frames written (and the share of
+// a core it took meanwhile) when the parent lets it go.
 //   usage: abusers.ts <requests|ping> <port> <clients>
 import { WebSocket } from 'ws'
-import { announce, exitWithParent } from '../lib/serverProcess.js'
+import { announce, exitWithParent, wallClockMs } from '../lib/serverProcess.js'
 import { withTimeout } from '../lib/samples.js'
 
 const [mode = 'requests', portText = '0', clientsText = '100'] = process.argv.slice(2)
@@ -74,11 +74,15 @@ const abusers: Abuser[] = Array.from({ length: Number(clientsText) }, () => ({
 }))
 await withTimeout(Promise.all(abusers.map(connect)), 30_000, 'abusers to be welcomed')
 announce({ port: Number(portText) })
+const cpuAtStart = process.cpuUsage()
+const startedAt = wallClockMs()
 const timer = setInterval(() => abusers.forEach(flood), 5)
 // A bound of its own, should the parent not end it.
 setTimeout(() => process.exit(1), 300_000).unref()
 exitWithParent(() => {
   stopped = true
   clearInterval(timer)
-  return { written, connections }
+  const { user, system } = process.cpuUsage(cpuAtStart)
+  // The share of a core this process took while it flooded.
+  return { written, connections, cores: (user + system) / 1000 / (wallClockMs() - startedAt) }
 })

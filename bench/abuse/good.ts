@@ -1,7 +1,8 @@
 // The well-behaved side of the abuse benchmark, in its own process: `createClient` instances
 // (protocol mode, JSON, over `ws`) that each call `echo` in a loop with 10 ms between calls and
 // read everything the server sends. Prints `{ port }` once all are open and, when the parent
-// lets it go, every round trip as `[wall-clock ms at the start, ms]` and the failed calls.
+// lets it go, every round trip as `[wall-clock ms at the start, ms]`, the failed calls and its
+// CPU time sampled every 250 ms.
 //   usage: good.ts <port> <clients>
 import { createClient, type RpcMethod } from '@lifeline/core'
 import { WebSocket } from 'ws'
@@ -43,11 +44,18 @@ const loops = clients.map(async (client) => {
     await pause()
   }
 })
+// `[wall-clock ms, CPU µs]` of this process every 250 ms: the share of a core it took per phase.
+const cpu: number[][] = []
+const cpuTimer = setInterval(() => {
+  const { user, system } = process.cpuUsage()
+  cpu.push([wallClockMs(), user + system])
+}, 250)
 announce({ port: Number(portText) })
 setTimeout(() => process.exit(1), 300_000).unref()
 exitWithParent(() => {
   stopped = true
   void loops
   for (const client of clients) client.close()
-  return { trips, failures }
+  clearInterval(cpuTimer)
+  return { trips, failures, cpu }
 })

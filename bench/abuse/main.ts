@@ -36,6 +36,11 @@ interface ServerReport {
 interface GoodReport {
   trips: number[][]
   failures: string[]
+  cpu: number[][]
+}
+interface AbusersReport {
+  written: number
+  cores: number
 }
 
 function percentile(values: readonly number[], q: number): number {
@@ -69,6 +74,15 @@ function peakOf(report: ServerReport, column: number, from: number, to: number):
   return peak
 }
 
+/** Cores used between `from` and `to` by a process sampled as `[wall-clock ms, CPU µs]`. */
+function coresOf(samples: readonly number[][], from: number, to: number): number {
+  const inside = samples.filter(([at = 0]) => at >= from && at <= to)
+  const first = inside[0]
+  const last = inside.at(-1)
+  if (first === undefined || last === undefined || last === first) return NaN
+  return ((last[1] ?? 0) - (first[1] ?? 0)) / 1000 / ((last[0] ?? 0) - (first[0] ?? 0))
+}
+
 /** The share of the wall-clock time between `from` and `to` that the collector took. */
 function gcShare(report: ServerReport, from: number, to: number): number {
   const inside = report.samples.filter(([at = 0]) => at >= from && at <= to)
@@ -96,10 +110,16 @@ interface Round {
   quietCalls: number
   abuseCalls: number
   failures: number
+  load: number
+  serverCores: number
+  goodCores: number
+  abuserCores: number
+  abuserFramesPerSecond: number
   stats: Record<string, number>
 }
 
 async function round(): Promise<Round> {
+  const load = loadavg()[0] ?? 0
   const server = await startServer<{ port: number }>(script('server'), [
     String(bounds.outboundHighWaterBytes),
     String(bounds.maxOutboundBytes),
@@ -120,7 +140,7 @@ async function round(): Promise<Round> {
   await sleep(abuseMs)
   const t3 = wallClockMs()
   const goodReport = await lastLine<GoodReport>(good)
-  await lastLine(abusers)
+  const abusersReport = await lastLine<AbusersReport>(abusers)
   const serverReport = await lastLine<ServerReport>(server)
   const latencies = (from: number, to: number) =>
     goodReport.trips.filter(([at = 0]) => at >= from && at <= to).map(([, ms = 0]) => ms)
@@ -152,6 +172,15 @@ async function round(): Promise<Round> {
     quietCalls: quiet.length,
     abuseCalls: abused.length,
     failures: goodReport.failures.length,
+    load,
+    serverCores: coresOf(
+      serverReport.samples.map(([at = 0, , , , , cpu = 0]) => [at, cpu]),
+      t2,
+      t3,
+    ),
+    goodCores: coresOf(goodReport.cpu, t2, t3),
+    abuserCores: abusersReport.cores,
+    abuserFramesPerSecond: abusersReport.written / ((t3 - t1) / 1000),
     stats: serverReport.stats,
   }
 }
@@ -251,6 +280,19 @@ if (!pingOnly) {
             '—',
           ],
           ['server: reads paused', '—', column((r) => r.stats.readsPaused ?? 0, 0), '—'],
+          ['load average at the start of the round', column((r) => r.load), '—', '—'],
+          [
+            'CPU (cores): server / good clients / abusers',
+            '—',
+            `${column((r) => r.serverCores, 2)} / ${column((r) => r.goodCores, 2)} / ${column((r) => r.abuserCores, 2)}`,
+            '—',
+          ],
+          [
+            'abusers: frames written per second',
+            '—',
+            column((r) => r.abuserFramesPerSecond, 0),
+            '—',
+          ],
           [
             'server: slow consumers closed (4429)',
             '—',

@@ -7,6 +7,7 @@
 // counters as its last line.
 //   usage: server.ts <outboundHighWaterBytes> <maxOutboundBytes> <replayLimitBytes>
 import { writeFileSync } from 'node:fs'
+import { createHook } from 'node:async_hooks'
 import { Session as InspectorSession } from 'node:inspector'
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks'
 import { createServer } from '@lifeline/server'
@@ -37,17 +38,27 @@ setInterval(() => server.broadcast('news', `${news}${String(++ticks).padStart(16
 /**
  * `[wall-clock ms, heapUsed, arrayBuffers, rss, stats.unsentBytes, CPU µs, longest event-loop
  * delay since the last sample in ns, garbage-collection ms in all, longest collection since the
- * last sample in ms]` every 25 ms.
+ * last sample in ms, connections, slow consumers closed, sessions created]` every 25 ms.
  */
 const samples: number[][] = []
 const loopDelay = monitorEventLoopDelay({ resolution: 1 })
 loopDelay.enable()
+// `ABUSE_TRACE=prefix`: every callback the event loop ran for 1 ms or more (its start on the wall
+// clock, its length, the CPU time the process took meanwhile, the kind of resource: `TCPWRAP` a socket's read, `Timeout`, `Immediate`,
+// `PROMISE`…), written to `prefix.<pid>.json` at the end, to find what runs in the server's long turns.
+const traceFile = process.env.ABUSE_TRACE
+const trace: Array<[number, number, number, string]> = []
 let gcMs = 0
 let gcLongestMs = 0
 new PerformanceObserver((list) => {
   for (const entry of list.getEntries()) {
     gcMs += entry.duration
     gcLongestMs = Math.max(gcLongestMs, entry.duration)
+    // With a trace, every collection of 1 ms or more, by kind (`gc:1` minor, `gc:2` major…).
+    if (entry.duration >= 1 && traceFile !== undefined) {
+      const kind = (entry.detail as { kind?: number } | null)?.kind
+      trace.push([performance.timeOrigin + entry.startTime, entry.duration, -1, `gc:${kind}`])
+    }
   }
 }).observe({ entryTypes: ['gc'] })
 setInterval(() => {
@@ -62,6 +73,9 @@ setInterval(() => {
     loopDelay.max,
     gcMs,
     gcLongestMs,
+    server.stats.connections,
+    server.stats.slowConsumers,
+    server.stats.sessionsCreated,
   ])
   loopDelay.reset()
   gcLongestMs = 0
@@ -76,6 +90,37 @@ if (inspector !== undefined) {
   inspector.post('Profiler.start')
 }
 
+if (traceFile !== undefined) {
+  const cpuMs = () => {
+    const { user, system } = process.cpuUsage()
+    return (user + system) / 1000
+  }
+  const kinds = new Map<number, string>()
+  let depth = 0
+  let started = 0
+  let startedCpu = 0
+  let kind = ''
+  createHook({
+    init(id, type) {
+      kinds.set(id, type)
+    },
+    destroy(id) {
+      kinds.delete(id)
+    },
+    before(id) {
+      if (depth++ > 0) return
+      started = performance.now()
+      startedCpu = cpuMs()
+      kind = kinds.get(id) ?? '?'
+    },
+    after() {
+      if (--depth > 0) return
+      const ms = performance.now() - started
+      if (ms >= 1) trace.push([performance.timeOrigin + started, ms, cpuMs() - startedCpu, kind])
+    },
+  }).enable()
+}
+
 await server.ready
 announce({ port: server.port })
 exitWithParent(() => {
@@ -84,6 +129,8 @@ exitWithParent(() => {
     if (error === null && profile !== undefined)
       writeFileSync(`${profile}.${process.pid}.cpuprofile`, JSON.stringify(result.profile))
   })
+  if (traceFile !== undefined)
+    writeFileSync(`${traceFile}.${process.pid}.json`, JSON.stringify(trace))
   const { readsPaused, slowConsumers, protocolErrors, sessionsCreated, sessions } = server.stats
   return {
     samples,
