@@ -307,15 +307,17 @@ export class Connection<S extends Schema, User> implements Link {
 
   /** The hot path: decode, check, and hand to the session. */
   private dispatch(data: RawData, isBinary: boolean): void {
+    const size = (data as Buffer).length
     try {
       const frame = isBinary ? (data as Buffer) : (data as Buffer).toString()
       const envelope = parseEnvelope(this.codec.decode(frame))
       if (envelope.t.charCodeAt(0) === 36 /* $ */) checkControlFrame(envelope, data as Buffer)
-      if (this.output.wait(envelope, (data as Buffer).length)) return
-      ;(this.session as Session<S, User>).receive(envelope)
+      if (!this.output.wait(envelope, size)) (this.session as Session<S, User>).receive(envelope)
     } catch (error) {
       this.fail(error)
+      return
     }
+    this.output.read(size)
   }
 
   /** Hands the session an envelope that waited for the output to come under the mark. */

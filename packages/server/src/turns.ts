@@ -9,36 +9,37 @@ export const turnDefaults = {
 }
 
 /**
- * Shares the server's output between connections, turn by turn. A connection that made the
- * server write more than `connectionBytes` in one event-loop turn stops being read and waits
- * in line (`defer`), and so do the frames it sends next until it goes quiet (`OutputBound`);
- * each later turn serves the line in order, oldest first, until that turn's output reaches
- * `turnBudgetBytes`, and the rest wait for the next turn. So the work that a turn does for
+ * Shares the server's work between connections, turn by turn: the output it writes, and the
+ * frames it reads, each counted as its size plus `frameWorkBytes` (`OutputBound.read`). A
+ * connection that made the server do more than `connectionBytes` of it in one event-loop turn
+ * stops being read and waits in line (`defer`), and so do the frames it sends next until it
+ * goes quiet (`OutputBound`); each later turn serves the line in order, oldest first, until
+ * that turn's work reaches `turnBudgetBytes`, and the rest wait for the next turn. So the work that a turn does for
  * busy connections is bounded whatever their number, and a connection that writes little (a
  * client that calls now and then) is read at every turn, between them.
  */
 export class Turns {
   /** Incremented at the start of each turn in which something was written or deferred. */
   turn = 0
-  /** Output written in this turn, by everyone. */
+  /** Work done in this turn (output written, frames read), by everyone. */
   private spent = 0
   private waiting: Array<() => void> = []
   private scheduled = false
 
   constructor(
-    /** Output one connection may make the server write in a turn before it waits in line. */
+    /** Work one connection may make the server do in a turn before it waits in line. */
     readonly connectionBytes = turnDefaults.connectionBytes,
-    /** Output at which a turn's serving of the line stops. */
+    /** Work at which a turn's serving of the line stops. */
     private readonly turnBudgetBytes = turnDefaults.budgetBytes,
   ) {}
 
-  /** After `bytes` of output written by anyone. */
+  /** After `bytes` of work (output written, frames read) by anyone. */
   charge(bytes: number): void {
     this.spent += bytes
     this.schedule()
   }
 
-  /** True once this turn's output has reached its budget: busy connections wait. */
+  /** True once this turn's work has reached its budget: busy connections wait. */
   get spentOut(): boolean {
     return this.spent >= this.turnBudgetBytes
   }

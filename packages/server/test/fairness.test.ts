@@ -2,6 +2,7 @@ import type { RpcMethod } from '@lifeline/core'
 import { expectNoEvent, useFixtures, waitFor } from '@lifeline/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Peer } from '../src/index.js'
+import { frameWorkBytes } from '../src/outputBound.js'
 import { turnDefaults } from '../src/turns.js'
 import { ProtocolClient, startServer, urlOf, type Frame } from './helpers.js'
 
@@ -112,6 +113,43 @@ describe('work per event-loop turn shared across connections', () => {
       })
     },
   )
+})
+
+describe('frames read count in a turn as output does', () => {
+  it('handles a flood of frames that make no output a share of a turn at a time, answering others meanwhile', async () => {
+    const server = await startServer<Api & { client: { note: number } }>(fx, {})
+    // Some 400 KB of small frames, read 64 KiB (over a thousand frames) at a time.
+    const total = 10_000
+    // Messages handled per turn of the event loop, told apart by a chain of `setImmediate`s.
+    let turn = 0
+    let handled = 0
+    const perTurn = new Map<number, number>()
+    const tick = () => {
+      turn++
+      if (handled < total) setImmediate(tick)
+    }
+    server.on('connection', (peer) =>
+      peer.on('note', () => {
+        if (handled++ === 0) setImmediate(tick)
+        perTurn.set(turn, (perTurn.get(turn) ?? 0) + 1)
+      }),
+    )
+    server.handle('big', () => 'answer')
+    const { client: flooder } = await ProtocolClient.connect(fx, urlOf(server))
+    const { client: other } = await ProtocolClient.connect(fx, urlOf(server))
+    const frame = (s: number) => JSON.stringify({ t: 'note', s, d: s })
+    for (let s = 1; s <= total; s++) flooder.socket.send(frame(s))
+    other.send({ t: '$req', s: 1, d: { id: 1, m: 'big' } })
+    await other.next('$res')
+    // The other client's call does not wait for the flood to be handled.
+    expect(handled).toBeLessThan(total)
+    await waitFor(() => handled === total, { message: () => `${total} handled (${handled})` })
+    // Each frame counts its size and `frameWorkBytes` against the connection's share of a turn:
+    // a share read as the turn's first frames, another served in its turn. Without that, every
+    // frame of a TCP read is handled at once, whatever its number.
+    const share = Math.ceil(turnDefaults.connectionBytes / (frame(total).length + frameWorkBytes))
+    expect(Math.max(...perTurn.values())).toBeLessThanOrEqual(2 * (share + 1))
+  })
 })
 
 describe('a resume replays at most maxOutboundBytes unacknowledged', () => {

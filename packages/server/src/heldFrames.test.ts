@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest'
+import { HeldFrames } from './heldFrames.js'
+
+function frame(n: number, size = 40): Buffer {
+  return Buffer.from(`${n}:`.padEnd(size, 'x'))
+}
+
+function takeAll(held: HeldFrames, limit = Infinity): Array<[string, boolean]> {
+  const taken: Array<[string, boolean]> = []
+  held.take(
+    (data, isBinary) => taken.push([data.toString(), isBinary]),
+    () => taken.length < limit,
+  )
+  return taken
+}
+
+describe('HeldFrames', () => {
+  it('gives the frames back in order with their kind, a few at a time', () => {
+    const held = new HeldFrames()
+    for (let n = 0; n < 10; n++) held.push(frame(n), n % 3 === 0)
+    expect(held.size).toBe(10)
+    const first = takeAll(held, 4)
+    expect(first).toEqual([0, 1, 2, 3].map((n) => [frame(n).toString(), n % 3 === 0]))
+    expect(held.size).toBe(6)
+    expect(takeAll(held).map(([data]) => data)).toEqual(
+      [4, 5, 6, 7, 8, 9].map((n) => frame(n).toString()),
+    )
+    expect(held.size).toBe(0)
+  })
+
+  it('keeps order and bytes across growth, with frames taken in between', () => {
+    const held = new HeldFrames()
+    const sizes = [100, 5_000, 70_000, 1, 200_000, 3]
+    let pushed = 0
+    const expected: string[] = []
+    const got: string[] = []
+    for (const size of sizes) {
+      for (let i = 0; i < 3; i++) {
+        const data = frame(pushed++, size)
+        expected.push(data.toString())
+        held.push(data, false)
+      }
+      // Take one of every three: growth moves only what was not taken.
+      got.push(...takeAll(held, 1).map(([data]) => data))
+    }
+    got.push(...takeAll(held).map(([data]) => data))
+    expect(got).toEqual(expected)
+  })
+
+  it('never writes over a frame it handed out', () => {
+    const held = new HeldFrames()
+    held.push(frame(1), true)
+    let kept: Buffer | undefined
+    held.take(
+      (data) => (kept = data),
+      () => true,
+    )
+    // Emptied: the next frames go to a new store, and a grown store is a new one too.
+    held.push(frame(2), true)
+    held.push(frame(3, 300_000), true)
+    expect(kept?.toString()).toBe(frame(1).toString())
+  })
+})

@@ -1,0 +1,74 @@
+/** The smallest store allocated: about one TCP read's worth of frames. */
+const minStoreBytes = 64 * 1024
+
+/**
+ * Frames read and not handled yet, in order, with their bytes copied one after the other into
+ * one buffer. A connection that floods small frames has `ws` parse a whole TCP read (over a
+ * thousand frames) at once, and waits for its turns to have them handled: kept as a `Buffer`
+ * each, they would be that many objects for the collector to copy at each minor collection,
+ * for as many turns. A store is written once and never reused, so a frame handed out (or a view
+ * of it that a decoder kept) stays as it was.
+ */
+export class HeldFrames {
+  private store: Buffer | undefined
+  /** Bytes of `store` in use. */
+  private used = 0
+  /** Per frame, where it ends in `store`, times 2, plus 1 for a binary frame. */
+  private ends: number[] = []
+  /** The first frame not taken yet. */
+  private next = 0
+
+  get size(): number {
+    return this.ends.length - this.next
+  }
+
+  push(data: Buffer, isBinary: boolean): void {
+    const end = this.used + data.length
+    let store = this.store
+    if (store === undefined || end > store.length) {
+      const grown = Buffer.allocUnsafeSlow(Math.max(end, 2 * (store?.length ?? 0), minStoreBytes))
+      // Only the frames not taken yet move: those taken keep the old store alive if needed.
+      const from = this.next === 0 ? 0 : this.endOf(this.next - 1)
+      if (store !== undefined) store.copy(grown, 0, from, this.used)
+      this.shift(from)
+      store = this.store = grown
+    }
+    data.copy(store, this.used)
+    this.used += data.length
+    this.ends.push(this.used * 2 + (isBinary ? 1 : 0))
+  }
+
+  /** Calls `each` with the frames in order while `more()` says so, taking each. */
+  take(each: (data: Buffer, isBinary: boolean) => void, more: () => boolean): void {
+    const store = this.store
+    if (store === undefined) return
+    const ends = this.ends
+    while (this.next < ends.length && more()) {
+      const start = this.next === 0 ? 0 : this.endOf(this.next - 1)
+      const entry = ends[this.next++] as number
+      each(store.subarray(start, Math.floor(entry / 2)), entry % 2 === 1)
+    }
+    if (this.next === ends.length && this.store === store) this.clear()
+  }
+
+  private clear(): void {
+    this.store = undefined
+    this.used = 0
+    this.ends = []
+    this.next = 0
+  }
+
+  private endOf(index: number): number {
+    return Math.floor((this.ends[index] as number) / 2)
+  }
+
+  /** The frames not taken yet start at `from`: they move to the start of a new store. */
+  private shift(from: number): void {
+    if (from === 0 && this.next === 0) return
+    const rest = this.ends.slice(this.next)
+    for (let i = 0; i < rest.length; i++) rest[i] = (rest[i] as number) - 2 * from
+    this.ends = rest
+    this.used -= from
+    this.next = 0
+  }
+}
