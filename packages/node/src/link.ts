@@ -93,16 +93,32 @@ function tooLarge(this: WebSocket, error: { code?: unknown }): void {
 }
 
 /**
+ * Longest text (UTF-16 units) sent as its UTF-8 bytes: at most 3 KiB, so both the bytes and the
+ * frame `ws` builds from them are slices of Node's buffer pool (it serves allocations under 4 KiB).
+ */
+export const maxJoinedText = 1024
+
+/** `ws`'s send options for a text message handed over as bytes. */
+const asText = { binary: false }
+
+/**
  * A `ws` socket whose writes of one turn leave together (see `holdWrites`). One class for every
  * link, made with each link's options: a class per link would give each socket a shape of its
  * own, and the code that handles many sockets would slow down (about 10 % per send).
+ *
+ * A short text message is handed to `ws` as its UTF-8 bytes, marked as text: `ws` then masks it
+ * into the buffer of the frame's header, and the frame is one write instead of two (header, then
+ * payload), with no separate pass to count its bytes; about 0.3 µs less per frame. The frame's
+ * bytes are the same. A longer text goes as it is: there the copy would cost more than a write.
  */
 class BatchingWebSocket extends WebSocket {
   override send(data: unknown, options?: unknown, callback?: unknown): void {
     // `ws` keeps its net.Socket as `_socket` (unchanged across its major versions), null before open.
     const stream = (this as unknown as { _socket: Corkable | null })._socket
     if (stream) holdWrites(stream)
-    super.send(data as string, options as object, callback as () => void)
+    if (typeof data === 'string' && options === undefined && data.length <= maxJoinedText)
+      super.send(Buffer.from(data), asText, callback as () => void)
+    else super.send(data as string, options as object, callback as () => void)
   }
 }
 
