@@ -108,8 +108,9 @@ const asText = { binary: false }
  *
  * A short text message is handed to `ws` as its UTF-8 bytes, marked as text: `ws` then masks it
  * into the buffer of the frame's header, and the frame is one write instead of two (header, then
- * payload), with no separate pass to count its bytes; about 0.3 µs less per frame. The frame's
- * bytes are the same. A longer text goes as it is: there the copy would cost more than a write.
+ * payload), with no separate pass to count its bytes: about 0.1 µs less per frame, 5–7 % of a
+ * batched send. The frame's bytes are the same. A longer text goes as it is: the frame's second
+ * buffer, as large as the text, would cost more than the write it saves.
  */
 class BatchingWebSocket extends WebSocket {
   override send(data: unknown, options?: unknown, callback?: unknown): void {
