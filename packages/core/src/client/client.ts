@@ -16,6 +16,7 @@ import {
   protocolVersion,
 } from '../protocol/envelope.js'
 import { ReliableStream } from '../protocol/reliableStream.js'
+import { RoomCursors } from '../protocol/roomCursors.js'
 import { PendingRequests, checkRequest, errorPayload, parseRequest } from '../protocol/rpc.js'
 import type { ErrorPayload } from '../protocol/rpc.js'
 import type {
@@ -82,6 +83,8 @@ export class Client<S extends Schema = AnySchema> {
   readonly #codecs: readonly Codec[]
   readonly #clock: Clock
   readonly #stream: ReliableStream
+  /** Per room, the last room message delivered (messages numbered by their room). */
+  readonly #rooms: RoomCursors
   readonly #requests: PendingRequests
   /** Handlers of server messages, by type. */
   readonly #messages = new Emitter<Record<string, [data: unknown]>>()
@@ -138,6 +141,12 @@ export class Client<S extends Schema = AnySchema> {
         }
         return typeof frame === 'string' ? utf8ByteLength(frame) : frame.byteLength
       },
+    })
+    this.#rooms = new RoomCursors({
+      clock,
+      transmit: (envelope) => this.#transmit(envelope),
+      ackEvery: options.ackEvery ?? 64,
+      ackDelayMs: options.ackDelayMs ?? 20,
     })
     this.#state = { status: options.startClosed ? 'closed' : 'connecting', attempt: 1 }
     const socket = (this.socket = new ReconnectingWebSocket(
@@ -357,7 +366,8 @@ export class Client<S extends Schema = AnySchema> {
     }
     this.#codec = codec
     const sid = this.#sessionId
-    const hello: Record<string, unknown> = { v: protocolVersion }
+    // `r`: room messages may come numbered by their room (`r`) rather than by the session.
+    const hello: Record<string, unknown> = { v: protocolVersion, r: 1 }
     if (sid !== undefined) {
       hello.sid = sid
       hello.a = this.#stream.lastProcessed
@@ -433,7 +443,7 @@ export class Client<S extends Schema = AnySchema> {
     }
   }
 
-  #onEnvelope({ t, d, s, a }: Envelope): void {
+  #onEnvelope({ t, d, s, a, r }: Envelope): void {
     const stream = this.#stream
     if (!this.#welcomed) {
       if (t === '$welcome') this.#onWelcome(d)
@@ -446,6 +456,8 @@ export class Client<S extends Schema = AnySchema> {
       this.#receipts?.settle(stream.firstUnackedId)
     }
     if (s !== undefined && stream.receive(s) === 'duplicate') return
+    // A room message sent again from a cursor the server stored late is a duplicate by its id.
+    if (r !== undefined && !this.#rooms.arrive(r)) return
     if (!isControlType(t)) return void this.#messages.emit(t, d)
     const { ts } = (d ?? {}) as { ts?: unknown }
     if (t === '$pong') {
@@ -487,6 +499,7 @@ export class Client<S extends Schema = AnySchema> {
     if (previous !== undefined && !sameSession) {
       // The server lost the session: what it had not acknowledged goes again, as new.
       stream.restart()
+      this.#rooms.clear()
     }
     stream.acknowledge(a)
     this.#receipts?.settle(stream.firstUnackedId)
@@ -667,6 +680,7 @@ export class Client<S extends Schema = AnySchema> {
     this.#clearWelcomeTimer()
     this.#welcomed = false
     this.#stream.linkDown()
+    this.#rooms.linkDown()
     this.#requests.stopIfIdle()
   }
 

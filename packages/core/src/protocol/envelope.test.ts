@@ -224,6 +224,13 @@ describe('checkControlFrame', () => {
   it('refuses a $hello, $welcome, $ack, $ping or $pong over 1 KiB (UTF-8 bytes) with 1002', () => {
     for (const t of ['$hello', '$welcome', '$ack', '$ping', '$pong']) {
       const envelope = { t, d: { ts: 1, pad: 'x'.repeat(1024) } }
+      if (t === '$ack') {
+        // An `$ack` with room cursors (`d`) may take 64 KiB; without, 1 KiB.
+        expect(() => checkControlFrame(envelope, frameOf(envelope))).not.toThrow()
+        envelope.d.pad = 'x'.repeat(65_536)
+        const bare = { t, a: 1, pad: 'x'.repeat(1024) }
+        expect(() => checkControlFrame(bare, frameOf(bare))).toThrow(LifelineError)
+      }
       const error = thrownBy(() => checkControlFrame(envelope, frameOf(envelope)))
       expect(error).toMatchObject({ code: 'PROTOCOL_ERROR', closeCode: 1002 })
       const binary = new TextEncoder().encode(frameOf(envelope))

@@ -14,7 +14,15 @@ export interface Envelope {
   s?: number
   /** Cumulative acknowledgement: every reliable envelope up to `a` was processed. */
   a?: number
+  /**
+   * A room message's place in its room: `[room, id]`, `id` the room history's `ms-seq` (server
+   * to client only, never with `s`; PROTOCOL.md, section 2).
+   */
+  r?: RoomRef
 }
+
+/** `[room, id]`: a room message's room and its id in the room's history. */
+export type RoomRef = [room: string, id: string]
 
 export const controlTypes = {
   hello: '$hello',
@@ -70,6 +78,52 @@ export function isKnownControlType(type: string): type is ControlType {
 export const maxControlFrameBytes = 1024
 
 /**
+ * Largest `$ack` that carries room cursors (`d`): they name rooms, so a client in many rooms
+ * needs more than a control frame's 1 KiB; it splits a bigger acknowledgement into several.
+ */
+export const maxCursorAckBytes = 65_536
+
+/** Longest room name in an `r` or a cursor acknowledgement, in UTF-8 bytes. */
+export const maxRoomNameBytes = 1024
+
+/**
+ * A room history id: two unsigned 64-bit integers `ms-seq` (a Redis stream id), written without
+ * leading zeros, so that comparing them as numbers is comparing lengths, then digits.
+ */
+const roomIdPattern = /^(?:0|[1-9]\d{0,19})-(?:0|[1-9]\d{0,19})$/
+
+/** Whether `value` is a room history id (`ms-seq`, see `compareRoomIds`). */
+export function isRoomId(value: unknown): value is string {
+  return typeof value === 'string' && roomIdPattern.test(value)
+}
+
+/** Whether `value` is a room name that fits an `r` (a string of at most `maxRoomNameBytes`). */
+export function isRoomName(value: unknown): value is string {
+  return (
+    typeof value === 'string' &&
+    // Each UTF-16 unit is at most 3 UTF-8 bytes: most names need no measuring.
+    (value.length * 3 <= maxRoomNameBytes || utf8ByteLength(value) <= maxRoomNameBytes)
+  )
+}
+
+/**
+ * Compares two room history ids (`isRoomId`) as pairs of integers, `ms` first: negative, 0 or
+ * positive. Exact for any 64-bit value (`9-0` < `10-0`, never as strings).
+ */
+export function compareRoomIds(a: string, b: string): number {
+  const at = a.indexOf('-')
+  const bt = b.indexOf('-')
+  return (
+    compareDigits(a.slice(0, at), b.slice(0, bt)) || compareDigits(a.slice(at + 1), b.slice(bt + 1))
+  )
+}
+
+/** Compares two decimal integers written without leading zeros. */
+function compareDigits(a: string, b: string): number {
+  return a.length === b.length ? (a < b ? -1 : a > b ? 1 : 0) : a.length - b.length
+}
+
+/**
  * Checks the size of a `$hello`, `$welcome`, `$ack`, `$ping` or `$pong` frame (at most
  * `maxControlFrameBytes`) and the shape of a `$ping` (`d` is `{ ts: number }`); other control
  * frames pass. Throws `PROTOCOL_ERROR` (close code 1002). The frame is measured only for those
@@ -82,7 +136,9 @@ export function checkControlFrame(
   const { t } = envelope
   if (t !== '$hello' && t !== '$welcome' && t !== '$ack' && t !== '$ping' && t !== '$pong') return
   const size = typeof frame === 'string' ? utf8ByteLength(frame) : frame.byteLength
-  if (size > maxControlFrameBytes) throw protocolError(`${t} over ${maxControlFrameBytes} bytes`)
+  // An `$ack` with room cursors (a payload) has a cap of its own.
+  const max = t === '$ack' && 'd' in envelope ? maxCursorAckBytes : maxControlFrameBytes
+  if (size > max) throw protocolError(`${t} over ${max} bytes`)
   if (t === '$ping' && typeof (envelope.d as { ts?: unknown } | undefined)?.ts !== 'number') {
     throw protocolError('$ping without ts')
   }
@@ -112,11 +168,28 @@ export function parseEnvelope(value: unknown): Envelope {
     envelope.t !== '' &&
     isSeqOrAbsent(envelope.s, 1) &&
     isSeqOrAbsent(envelope.a, 0) &&
-    // No other field. A present `s` or `a` is defined (checked above), so counting is enough.
+    (envelope.r === undefined || isRoomRef(envelope.r, envelope)) &&
+    // No other field. A present `s`, `a` or `r` is defined (checked above), so counting is enough.
     Object.keys(value).length ===
-      1 + +('d' in value) + +(envelope.s !== undefined) + +(envelope.a !== undefined)
+      1 +
+        +('d' in value) +
+        +(envelope.s !== undefined) +
+        +(envelope.a !== undefined) +
+        +(envelope.r !== undefined)
   ) {
     return envelope
   }
-  throw protocolError('a frame must be an envelope { t, d?, s?, a? } (PROTOCOL.md, section 2)')
+  throw protocolError('a frame must be an envelope { t, d?, s?, a?, r? } (PROTOCOL.md, section 2)')
+}
+
+/** An `r`: `[room, id]` on a user message without `s`. */
+function isRoomRef(r: unknown, envelope: Envelope): boolean {
+  return (
+    Array.isArray(r) &&
+    r.length === 2 &&
+    isRoomName(r[0]) &&
+    isRoomId(r[1]) &&
+    envelope.s === undefined &&
+    !isControlType(envelope.t)
+  )
 }

@@ -1,15 +1,21 @@
 export {
   checkControlFrame,
+  compareRoomIds,
   controlTypes,
   isControlType,
   isKnownControlType,
+  isRoomId,
+  isRoomName,
   maxControlFrameBytes,
+  maxCursorAckBytes,
+  maxRoomNameBytes,
   parseEnvelope,
   protocolCloseCodes,
   protocolError,
   protocolVersion,
 } from './envelope.js'
-export type { ControlType, Envelope } from './envelope.js'
+export type { ControlType, Envelope, RoomRef } from './envelope.js'
+export { maxRoomCursorBytes, maxRoomCursors } from './roomCursors.js'
 export { ReliableStream, reliableStreamDefaults } from './reliableStream.js'
 export { PendingRequests, RpcError, checkRequest, errorPayload, parseRequest } from './rpc.js'
 export type { ErrorPayload, InboundRequest } from './rpc.js'

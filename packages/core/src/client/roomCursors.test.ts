@@ -1,0 +1,220 @@
+import { beforeEach, describe, expect, it } from 'vitest'
+import { FakeWebSocket } from '../testing/fakeWebSocket.js'
+import { ManualClock } from '../testing/manualClock.js'
+import { compareRoomIds, parseEnvelope } from '../protocol/envelope.js'
+import type { Envelope } from '../protocol/envelope.js'
+import { maxRoomCursors } from '../protocol/roomCursors.js'
+import { codec, createFakeClient, deliver, received } from './fakeLink.js'
+import type { Client } from './client.js'
+import type { ClientOptions } from './clientOptions.js'
+
+// Room messages numbered by their room (`r`), not by the session: delivered once, a duplicate
+// dropped by its id, the cursors acknowledged on the acknowledgements' cadence.
+
+let clock: ManualClock
+const create = (options: Partial<ClientOptions> = {}): Client => createFakeClient(clock, options)
+
+function welcome(sid = 'S1', resumed = false, a = 0) {
+  const socket = FakeWebSocket.last
+  if (socket.readyState === FakeWebSocket.CONNECTING) socket.accept('lifeline.v1.json')
+  deliver({ t: '$welcome', d: { sid, resumed, a } }, socket)
+}
+
+const room = (name: string, id: string, text = id): Envelope => ({
+  t: 'said',
+  d: text,
+  r: [name, id],
+})
+
+/** The room cursors the client acknowledged on the current link, in order. */
+const cursorAcks = () =>
+  received()
+    .filter((envelope) => envelope.t === '$ack' && envelope.d !== undefined)
+    .map((envelope) => (envelope.d as { r: [string, string][] }).r)
+
+function collect(client: Client): unknown[] {
+  const seen: unknown[] = []
+  client.on('said', (data) => seen.push(data))
+  return seen
+}
+
+beforeEach(() => {
+  FakeWebSocket.reset()
+  clock = new ManualClock(1_000)
+})
+
+describe('room messages numbered by their room', () => {
+  it('says in $hello that it takes them', () => {
+    const client = create()
+    FakeWebSocket.last.accept('lifeline.v1.json')
+    expect(received()[0]).toMatchObject({ t: '$hello', d: { v: 1, r: 1 } })
+    client.close()
+  })
+
+  it('delivers each once and drops one whose id is not past its room cursor', () => {
+    const client = create()
+    const seen = collect(client)
+    welcome()
+    deliver(room('a', '5-0'))
+    deliver(room('b', '3-0'))
+    deliver(room('a', '5-0'))
+    deliver(room('a', '4-9'))
+    deliver(room('a', '5-1'))
+    deliver(room('b', '3-0'))
+    expect(seen).toEqual(['5-0', '3-0', '5-1'])
+    client.close()
+  })
+
+  it('compares ids as two integers, not as strings', () => {
+    expect(compareRoomIds('9-0', '10-0')).toBeLessThan(0)
+    expect(compareRoomIds('10-0', '9-0')).toBeGreaterThan(0)
+    expect(compareRoomIds('1-10', '1-9')).toBeGreaterThan(0)
+    expect(compareRoomIds('18446744073709551615-1', '18446744073709551615-0')).toBeGreaterThan(0)
+    expect(compareRoomIds('7-7', '7-7')).toBe(0)
+    const client = create()
+    const seen = collect(client)
+    welcome()
+    deliver(room('a', '9-0'))
+    deliver(room('a', '10-0'))
+    deliver(room('a', '9-5'))
+    expect(seen).toEqual(['9-0', '10-0'])
+    client.close()
+  })
+
+  it('takes __proto__ as a plain room', () => {
+    const client = create()
+    const seen = collect(client)
+    welcome()
+    deliver(room('__proto__', '1-0'))
+    deliver(room('__proto__', '1-0'))
+    deliver(room('constructor', '1-0'))
+    expect(seen).toEqual(['1-0', '1-0'])
+    clock.advance(20)
+    expect(cursorAcks()).toEqual([
+      [
+        ['__proto__', '1-0'],
+        ['constructor', '1-0'],
+      ],
+    ])
+    client.close()
+  })
+
+  it('acknowledges the cursors that advanced, after ackDelayMs or ackEvery messages', () => {
+    const client = create({ ackEvery: 3, ackDelayMs: 50 })
+    welcome()
+    deliver(room('a', '1-0'))
+    deliver(room('b', '1-0'))
+    clock.advance(49)
+    expect(cursorAcks()).toEqual([])
+    clock.advance(1)
+    expect(cursorAcks()).toEqual([
+      [
+        ['a', '1-0'],
+        ['b', '1-0'],
+      ],
+    ])
+    // A duplicate advances nothing: nothing to acknowledge.
+    deliver(room('a', '1-0'))
+    clock.advance(100)
+    expect(cursorAcks()).toHaveLength(1)
+    deliver(room('a', '2-0'))
+    deliver(room('a', '3-0'))
+    deliver(room('b', '2-0'))
+    // The third at once, with only the last id per room.
+    expect(cursorAcks()[1]).toEqual([
+      ['a', '3-0'],
+      ['b', '2-0'],
+    ])
+    client.close()
+  })
+
+  it('owes nothing to the next link: its server may not have delivered that far', () => {
+    const client = create()
+    const seen = collect(client)
+    welcome()
+    deliver(room('a', '1-0'))
+    FakeWebSocket.last.serverClose(1006)
+    clock.advance(1_000)
+    welcome('S1', true)
+    clock.advance(100)
+    expect(cursorAcks()).toEqual([])
+    // The cursor stays: what the resumed session sends again is a duplicate.
+    deliver(room('a', '1-0'))
+    deliver(room('a', '2-0'))
+    expect(seen).toEqual(['1-0', '2-0'])
+    client.close()
+  })
+
+  it('clears its cursors on a session reset', () => {
+    const client = create()
+    const seen = collect(client)
+    welcome('S1')
+    deliver(room('a', '5-0'))
+    FakeWebSocket.last.serverClose(1006)
+    clock.advance(1_000)
+    welcome('S2', false)
+    deliver(room('a', '5-0'))
+    expect(seen).toEqual(['5-0', '5-0'])
+    client.close()
+  })
+
+  it('splits a large acknowledgement into $ack frames under the cap', () => {
+    const client = create({ ackEvery: 1_000, ackDelayMs: 10 })
+    welcome()
+    const name = 'x'.repeat(1_000)
+    for (let i = 0; i < 30; i++) deliver(room(`${name}${i}`, '1-0'))
+    clock.advance(10)
+    const frames = FakeWebSocket.last.sent.filter((frame) => String(frame).startsWith('{"t":"$ack"'))
+    expect(frames.length).toBeGreaterThan(1)
+    for (const frame of frames) expect(String(frame).length).toBeLessThanOrEqual(65_536)
+    expect(cursorAcks().flat()).toHaveLength(30)
+    client.close()
+  })
+
+  it(`refuses messages from more than ${maxRoomCursors} rooms with PROTOCOL_ERROR`, () => {
+    const client = create({ ackEvery: 100_000, ackDelayMs: 60_000 })
+    const errors: string[] = []
+    client.events.on('error', (error) => errors.push(error.code))
+    welcome()
+    for (let i = 0; i < maxRoomCursors; i++) deliver(room(`r${i}`, '1-0'))
+    expect(errors).toEqual([])
+    deliver(room('one-more', '1-0'))
+    expect(errors).toEqual(['PROTOCOL_ERROR'])
+    expect(FakeWebSocket.instances[0]?.closedWith).toEqual({ code: 4002, reason: 'protocol_error' })
+    client.close()
+  })
+})
+
+describe('a hostile r', () => {
+  const hostile: [string, unknown][] = [
+    ['not an array', 'a'],
+    ['one element', ['a']],
+    ['three elements', ['a', '1-0', 'x']],
+    ['a number as room', [1, '1-0']],
+    ['a number as id', ['a', 1]],
+    ['an id without seq', ['a', '1']],
+    ['an id with leading zeros', ['a', '01-0']],
+    ['a negative id', ['a', '-1-0']],
+    ['an id of 21 digits', ['a', `${'9'.repeat(21)}-0`]],
+    ['a huge room name', ['x'.repeat(2_000), '1-0']],
+    ['an object', { __proto__: null, 0: 'a', 1: '1-0' }],
+  ]
+  it.each(hostile)('refuses %s with PROTOCOL_ERROR (4002)', (_name, r) => {
+    const client = create()
+    const seen = collect(client)
+    const errors: string[] = []
+    client.events.on('error', (error) => errors.push(error.code))
+    welcome()
+    FakeWebSocket.last.receive(JSON.stringify({ t: 'said', d: 1, r }))
+    expect(seen).toEqual([])
+    expect(errors).toEqual(['PROTOCOL_ERROR'])
+    expect(FakeWebSocket.last.closedWith).toEqual({ code: 4002, reason: 'protocol_error' })
+    client.close()
+  })
+
+  it('refuses an r with s, or on a control frame', () => {
+    expect(() => parseEnvelope({ t: 'said', s: 1, r: ['a', '1-0'] })).toThrow(/envelope/)
+    expect(() => parseEnvelope({ t: '$ack', r: ['a', '1-0'] })).toThrow(/envelope/)
+    expect(parseEnvelope(codec.decode(JSON.stringify(room('a', '1-0'))))).toEqual(room('a', '1-0'))
+  })
+})

@@ -1,0 +1,110 @@
+import type { Clock, TimerHandle } from '../clock.js'
+import { utf8ByteLength } from '../utf8.js'
+import type { Envelope, RoomRef } from './envelope.js'
+import { compareRoomIds, maxCursorAckBytes, protocolError } from './envelope.js'
+
+/** Most rooms a client keeps a cursor for (PROTOCOL.md, section 5). */
+export const maxRoomCursors = 10_000
+/** Most bytes of room names and ids a client keeps cursors of. */
+export const maxRoomCursorBytes = 1_048_576
+
+/** What a cursor costs beyond its room name: the longest id and the map's own share. */
+const cursorOverheadBytes = 64
+
+export interface RoomCursorsOptions {
+  clock: Clock
+  /** Sends a `$ack` (with room cursors as `d`). Called only while the link is up. */
+  transmit(envelope: Envelope): void
+  ackEvery: number
+  ackDelayMs: number
+}
+
+/**
+ * The client's side of room messages numbered by their room (PROTOCOL.md, section 5): per room,
+ * the id of the last message delivered, so that one the server sends again (a resume from a
+ * stale stored cursor) is dropped; and the acknowledgement of the cursors that advanced, on the
+ * same cadence as the session's own acknowledgements. Bounded in rooms and bytes.
+ */
+export class RoomCursors {
+  readonly #options: RoomCursorsOptions
+  /** A `Map`: any room name, `__proto__` included, is a plain key. */
+  #cursors = new Map<string, string>()
+  #bytes = 0
+  /** Cursors that advanced on this link and were not acknowledged yet. */
+  #owed = new Map<string, string>()
+  #arrivals = 0
+  #timer: TimerHandle | undefined
+
+  constructor(options: RoomCursorsOptions) {
+    this.#options = options
+  }
+
+  /**
+   * A room message arrived: true to deliver it, false for a duplicate (its id is not past the
+   * room's cursor). Throws `PROTOCOL_ERROR` past the bound of rooms or bytes.
+   */
+  arrive([room, id]: RoomRef): boolean {
+    const cursors = this.#cursors
+    const cursor = cursors.get(room)
+    if (cursor !== undefined && compareRoomIds(id, cursor) <= 0) return false
+    if (cursor === undefined) {
+      const bytes = this.#bytes + utf8ByteLength(room) + cursorOverheadBytes
+      if (cursors.size >= maxRoomCursors || bytes > maxRoomCursorBytes) {
+        throw protocolError(
+          `room messages from more than ${cursors.size} rooms (${maxRoomCursors} rooms, ${maxRoomCursorBytes} bytes at most)`,
+        )
+      }
+      this.#bytes = bytes
+    }
+    cursors.set(room, id)
+    this.#owed.set(room, id)
+    const { ackEvery, ackDelayMs, clock } = this.#options
+    if (++this.#arrivals >= ackEvery) this.flush()
+    else this.#timer ??= clock.setTimeout(this.flush, ackDelayMs)
+    return true
+  }
+
+  /** Acknowledges the cursors that advanced, in `$ack` frames of at most `maxCursorAckBytes`. */
+  readonly flush = (): void => {
+    this.#stopTimer()
+    this.#arrivals = 0
+    let pairs: RoomRef[] = []
+    // The most a pair can take in either codec: 6 bytes per UTF-16 unit of the room name (a
+    // JSON escape), the id (at most 41), brackets, quotes and commas.
+    let size = 64
+    for (const pair of this.#owed) {
+      const bytes = pair[0].length * 6 + 48
+      if (size + bytes > maxCursorAckBytes && pairs.length > 0) {
+        this.#options.transmit({ t: '$ack', d: { r: pairs } })
+        pairs = []
+        size = 64
+      }
+      pairs.push(pair)
+      size += bytes
+    }
+    this.#owed = new Map()
+    if (pairs.length > 0) this.#options.transmit({ t: '$ack', d: { r: pairs } })
+  }
+
+  /**
+   * The link went down: what was owed is not acknowledged (the server may send it again, and it
+   * is dropped then), since the next server may not have delivered that far yet.
+   */
+  linkDown(): void {
+    this.#stopTimer()
+    this.#arrivals = 0
+    this.#owed = new Map()
+  }
+
+  /** A new session: the cursors of the old one mean nothing to it. */
+  clear(): void {
+    this.linkDown()
+    this.#cursors = new Map()
+    this.#bytes = 0
+  }
+
+  #stopTimer(): void {
+    if (this.#timer !== undefined) this.#options.clock.clearTimeout(this.#timer)
+    this.#timer = undefined
+  }
+}
