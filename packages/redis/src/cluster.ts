@@ -144,6 +144,10 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
     if (room !== broadcastRoom) this.storePresence(member, room)
   }
 
+  rewound(member: ClusterMember, room: string): void {
+    this.feeds.get(room)?.joined(member)
+  }
+
   /** Writes one member's presence; while Redis is not ready, `onReady` writes it later. */
   private storePresence(member: ClusterMember, room: string): void {
     if (!isReady(this.redis)) return

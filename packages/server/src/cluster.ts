@@ -151,6 +151,12 @@ export interface Cluster {
   ): void
   /** A local session joined a room (also when restored into its rooms). */
   joined(member: ClusterMember, room: string): void
+  /**
+   * A local member's cursor in `room` went back (a resume of a client that takes room messages
+   * numbered by their room): deliver it what follows, from the room's history. Without it, such
+   * clients get numbered room messages.
+   */
+  rewound?(member: ClusterMember, room: string): void
   /** A local session left a room; `moved`: it lives on in another process. */
   left(member: ClusterMember, room: string, moved: boolean): void
   /** Stops the cluster's work for this server (`server.close()` calls it). */

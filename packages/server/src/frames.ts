@@ -30,3 +30,39 @@ export function preparedFor(codec: Codec, data: unknown, cache: Map<Codec, unkno
   if (payload === undefined) cache.set(codec, (payload = codec.prepare(data)))
   return payload
 }
+
+/** The last room message `roomFrame` encoded, and its frame per codec. */
+let roomKey: { room: string; id: string; type: string; data: unknown } | undefined
+const roomFrames = new Map<Codec, OutboundFrame>()
+
+/**
+ * The frame of a room message numbered by its room (`r`, PROTOCOL.md, section 2): the same
+ * bytes for every member on a codec, so a fan-out encodes it once per codec and writes it N
+ * times. The cluster hands every member the same decoded `data` for one message, which is what
+ * the cache goes by.
+ */
+export function roomFrame(
+  codec: Codec,
+  room: string,
+  id: string,
+  type: string,
+  data: unknown,
+): OutboundFrame {
+  const key = roomKey
+  if (
+    key === undefined ||
+    key.data !== data ||
+    key.id !== id ||
+    key.room !== room ||
+    key.type !== type
+  ) {
+    roomKey = { room, id, type, data }
+    roomFrames.clear()
+  }
+  let frame = roomFrames.get(codec)
+  if (frame === undefined) {
+    frame = codec.encode({ t: type, d: data, r: [room, id] })
+    roomFrames.set(codec, frame)
+  }
+  return frame
+}

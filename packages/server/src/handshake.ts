@@ -14,6 +14,8 @@ export interface Hello {
   ack: number
   /** The largest frame the client accepts, in bytes; `Infinity` when it did not say. */
   max: number
+  /** The client takes room messages numbered by their room (`r`), from `r: 1` in `$hello`. */
+  roomIds: boolean
 }
 
 /** Longest session id accepted: ours are 22 characters; this only bounds what a client sends. */
@@ -29,7 +31,13 @@ export function parseHello(envelope: Envelope): Hello {
   if (typeof d !== 'object' || d === null || Array.isArray(d)) {
     throw protocolError('$hello needs a payload { v, sid?, a? }')
   }
-  const { v, sid, a, max } = d as { v?: unknown; sid?: unknown; a?: unknown; max?: unknown }
+  const { v, sid, a, max, r } = d as {
+    v?: unknown
+    sid?: unknown
+    a?: unknown
+    max?: unknown
+    r?: unknown
+  }
   if (v !== protocolVersion)
     throw protocolError(`unsupported protocol version (this server speaks ${protocolVersion})`)
   if (
@@ -49,7 +57,8 @@ export function parseHello(envelope: Envelope): Hello {
   ) {
     throw protocolError(`$hello \`max\` must be an integer >= ${maxControlFrameBytes}`)
   }
-  return { sid, ack: a ?? 0, max: max ?? Infinity }
+  if (r !== undefined && r !== 1) throw protocolError('$hello `r` must be 1 or absent')
+  return { sid, ack: a ?? 0, max: max ?? Infinity, roomIds: r === 1 }
 }
 
 /** The server's answer to `$hello`; `max` is the largest frame the server accepts. */

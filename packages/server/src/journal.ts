@@ -31,6 +31,12 @@ const commitTimeoutMs = 1_000
 const retryMs = 500
 /** Sessions per store write: a bound on what one write carries and holds the store up for. */
 const maxCommitsPerWrite = 256
+/**
+ * How long a client's room cursor acknowledgement may wait for a commit that happens anyway
+ * before one is made for it: a stale stored cursor only has a resume send again what the client
+ * drops by id, so a thousand members acknowledging cost a few writes a second, not one each.
+ */
+export const lazyCommitMs = 1_000
 
 /**
  * The journals of one server: every session that changed in an event-loop turn is committed in
@@ -41,8 +47,25 @@ const maxCommitsPerWrite = 256
 export class JournalBatch {
   private readonly waiting = new Set<SessionJournal>()
   private scheduled = false
+  /** Journals whose room cursors changed, stored within `lazyCommitMs` if nothing does sooner. */
+  private readonly lazy = new Set<SessionJournal>()
+  private lazyTimer: ReturnType<typeof setTimeout> | undefined
 
   constructor(private readonly store: SharedSessionStore) {}
+
+  /** `journal`'s room cursors changed: stored with its next commit, at the latest in a while. */
+  later(journal: SessionJournal): void {
+    this.lazy.add(journal)
+    if (this.lazyTimer !== undefined) return
+    this.lazyTimer = setTimeout(this.runLazy, lazyCommitMs)
+    this.lazyTimer.unref()
+  }
+
+  private readonly runLazy = (): void => {
+    this.lazyTimer = undefined
+    for (const journal of this.lazy) journal.flushRooms()
+    this.lazy.clear()
+  }
 
   /** `journal` has changes: it is asked for them at the end of the turn. */
   add(journal: SessionJournal): void {
@@ -210,6 +233,18 @@ export class SessionJournal {
     this.touch()
   }
 
+  /** The client acknowledged room cursors: stored with the next commit, or in `lazyCommitMs`. */
+  roomsLater(): void {
+    if (this.stopped) return
+    this.roomsChanged = true
+    this.batch.later(this)
+  }
+
+  /** `lazyCommitMs` passed: the room cursors not stored yet are committed now. */
+  flushRooms(): void {
+    if (this.roomsChanged) this.touch()
+  }
+
   /** Something changed: a commit follows within the turn (batching the rest of the turn). */
   touch(): void {
     if (this.scheduled || this.stopped) return
@@ -219,6 +254,8 @@ export class SessionJournal {
 
   /** Resolves once everything changed so far is stored (or the store is unreachable). */
   drain(): Promise<void> {
+    // Room cursors waiting for a commit go now: a handoff or a close stores them.
+    if (this.roomsChanged) this.touch()
     if (this.stopped || (!this.scheduled && !this.committing && !this.awaitingEpoch)) {
       return Promise.resolve()
     }

@@ -6,6 +6,10 @@ import {
   protocolCloseCodes,
   protocolError,
   ReliableStream,
+  compareRoomIds,
+  isRoomId,
+  isRoomName,
+  maxRoomCursors,
   type Envelope,
   type ReliableStreamState,
   type Schema,
@@ -20,7 +24,7 @@ import type { SessionEndReason } from './events.js'
 import type { SessionJournal } from './journal.js'
 import type { MessageHandler, MessageInfo, Peer, RequestOptions, SendOptions } from './peer.js'
 import type { SessionRecord } from './sessionStore.js'
-import { encodeEnvelope, plainPayload } from './frames.js'
+import { encodeEnvelope, plainPayload, roomFrame } from './frames.js'
 
 /** What a session needs of the connection it is attached to. */
 export interface Link {
@@ -104,6 +108,19 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
   journal: SessionJournal | undefined
   /** Per room, the id of the last room message delivered (with a cluster). */
   readonly cursors = new Map<string, string>()
+  /**
+   * Per room, the cursor the store keeps: where a resume catches the member up from. Numbered
+   * room messages: the cursor itself (stored with the envelope). Room messages numbered by their
+   * room (`roomIds`): what the client acknowledged, or where the member was placed or reset.
+   */
+  private readonly storedCursors = new Map<string, string>()
+  /** Per room, the last cursor the client acknowledged (`roomIds`): it never goes back. */
+  private readonly ackedCursors = new Map<string, string>()
+  /**
+   * With a cluster, and a client that said `r` in its `$hello`: room messages go to it numbered
+   * by their room (`r`), outside the session's stream (PROTOCOL.md, section 11).
+   */
+  roomIds = false
   /** The highest `a` sent to the client (with a shared store). */
   private ackSent = 0
   private ended = false
@@ -147,7 +164,9 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     })
     if (init.state !== undefined) this.stream.restore(init.state)
     for (const [room, id] of Object.entries(init.roomCursors ?? {})) {
-      if (id !== '') this.cursors.set(room, id)
+      if (id === '') continue
+      this.cursors.set(room, id)
+      this.storedCursors.set(room, id)
     }
     for (const room of init.rooms ?? []) context.rooms.join(this, room)
   }
@@ -262,6 +281,8 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     if (!this.context.rooms.has(this, room)) return
     this.context.rooms.leave(this, room)
     this.cursors.delete(room)
+    this.storedCursors.delete(room)
+    this.ackedCursors.delete(room)
     this.context.cluster?.left(this, room, false)
     this.journal?.roomsTouched()
   }
@@ -273,13 +294,23 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
   setCursor(room: string, id: string): void {
     if (this.ended) return
     this.cursors.set(room, id)
+    // Numbered by their room, a skipped message (the sender's own) does not move what is
+    // stored: the client may not have acknowledged what came before it. A placement does.
+    if (this.roomIds && this.storedCursors.has(room)) return
+    this.storedCursors.set(room, id)
     this.journal?.roomsTouched()
   }
 
   deliver(room: string, id: string, type: string, data: unknown): void {
     if (this.ended) return
+    if (this.roomIds) {
+      this.cursors.set(room, id)
+      this.sendRoom(room, id, type, data)
+      return
+    }
     // The cursor first: the commit that stores the envelope stores the cursor with it.
     this.cursors.set(room, id)
+    this.storedCursors.set(room, id)
     this.journal?.roomsTouched()
     // The journal gets where the room keeps it: the store may keep that, not a copy.
     this.delivering = [room, id]
@@ -300,8 +331,93 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
   }
 
   reset(room: string, id: string): void {
-    this.setCursor(room, id)
+    if (this.ended) return
+    this.cursors.set(room, id)
+    // The history does not reach back: a resume must not look for what it lacks again.
+    this.storedCursors.set(room, id)
+    this.journal?.roomsTouched()
     this.context.fire('room:reset', this, { room })
+  }
+
+  /**
+   * A room message numbered by its room: the same frame for every member on a codec, written
+   * at once, neither numbered nor kept nor stored per member. While no link is up it counts as
+   * delivered: the next resume goes back to the stored cursor (`rewindRooms`).
+   */
+  private sendRoom(room: string, id: string, type: string, data: unknown): void {
+    const link = this.link
+    if (link === undefined || !link.writable) return
+    let frame
+    try {
+      frame = roomFrame(link.codec, room, id, type, data)
+    } catch (error) {
+      this.context.failure('a room message cannot be encoded for a client', error, this)
+      return
+    }
+    const size = this.oversize(frame)
+    if (size !== undefined) {
+      this.tooLarge(size, true)
+      return
+    }
+    link.write(frame)
+  }
+
+  /**
+   * After a resume's `$welcome` (room messages numbered by their room): what went to the old
+   * link may not have arrived, so each room goes on from its stored cursor; the client drops
+   * by id what it already had.
+   */
+  rewindRooms(): void {
+    const cluster = this.context.cluster
+    if (!this.roomIds || cluster?.rewound === undefined) return
+    for (const [room, id] of this.storedCursors) {
+      const cursor = this.cursors.get(room)
+      if (cursor === undefined || compareRoomIds(id, cursor) >= 0) continue
+      this.cursors.set(room, id)
+      cluster.rewound(this, room)
+    }
+  }
+
+  /**
+   * The client's room cursors, from a `$ack`'s `d`: `{ r: [[room, id], …] }`. Each may only go
+   * forward and never past what was delivered on this link; a room the session is not in (it
+   * left meanwhile) is skipped. Stored lazily: a stale stored cursor costs duplicates on a
+   * resume, which the client drops by id.
+   */
+  private roomAcks(d: unknown): void {
+    const pairs = (d as { r?: unknown } | null)?.r
+    if (
+      !this.roomIds ||
+      typeof d !== 'object' ||
+      Object.keys(d as object).length !== 1 ||
+      !Array.isArray(pairs) ||
+      pairs.length > maxRoomCursors
+    ) {
+      throw protocolError('$ack `d` is { r: [[room, id], …] }, from a client that said r')
+    }
+    let changed = false
+    for (const pair of pairs as unknown[]) {
+      if (!Array.isArray(pair) || pair.length !== 2 || !isRoomName(pair[0]) || !isRoomId(pair[1])) {
+        throw protocolError('a room cursor is [room, id]')
+      }
+      const [room, id] = pair as [string, string]
+      const delivered = this.cursors.get(room)
+      if (delivered === undefined) continue
+      if (compareRoomIds(id, delivered) > 0) {
+        throw protocolError(`a room cursor past what was sent (${id} > ${delivered})`)
+      }
+      const acked = this.ackedCursors.get(room)
+      if (acked !== undefined && compareRoomIds(id, acked) < 0) {
+        throw protocolError(`a room cursor that goes back (${id} < ${acked})`)
+      }
+      this.ackedCursors.set(room, id)
+      const stored = this.storedCursors.get(room)
+      if (stored === undefined || compareRoomIds(id, stored) > 0) {
+        this.storedCursors.set(room, id)
+        changed = true
+      }
+    }
+    if (changed) this.journal?.roomsLater()
   }
 
   close(code = 1000, reason = ''): void {
@@ -322,6 +438,7 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
   /** Handles one inbound envelope of an attached connection. Throws a protocol violation. */
   receive(envelope: Envelope): void {
     const { t, s, a } = envelope
+    if (envelope.r !== undefined) throw protocolError('r is sent by servers only')
     if (a !== undefined) this.acknowledge(a)
     if (t.charCodeAt(0) === 36 /* $ */) {
       this.control(envelope)
@@ -350,10 +467,14 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     }
   }
 
-  /** A connection takes the session over; `peerMax` is the `max` of its `$hello`. */
-  attach(link: Link, user: User, peerMax: number): void {
+  /**
+   * A connection takes the session over; `peerMax` is the `max` of its `$hello`, `roomIds` its
+   * `r`.
+   */
+  attach(link: Link, user: User, peerMax: number, roomIds = false): void {
     this.dropLingering()
     this.link = link
+    this.roomIds = roomIds && this.context.cluster?.rewound !== undefined
     this.codec = link.codec
     this.peerMax = peerMax
     this.user = user
@@ -464,8 +585,8 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
   roomCursors(): Record<string, string> {
     const cursors = Object.create(null) as Record<string, string>
     for (const room of this.context.rooms.roomsOf(this))
-      cursors[room] = this.cursors.get(room) ?? ''
-    const all = this.cursors.get(broadcastRoom)
+      cursors[room] = this.storedCursors.get(room) ?? ''
+    const all = this.storedCursors.get(broadcastRoom)
     if (all !== undefined) cursors[broadcastRoom] = all
     return cursors
   }
@@ -635,6 +756,7 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
       case controlTypes.ping:
       case controlTypes.pong:
         if (s !== undefined) throw protocolError(`${t} is not reliable (carries no s)`)
+        if (t === controlTypes.ack && envelope.d !== undefined) this.roomAcks(envelope.d)
         if (t === controlTypes.ping) {
           const link = this.link
           // Only `ts` goes back: the connection checked that the `$ping` is small and has one.

@@ -466,13 +466,14 @@ export class SessionRegistry<S extends Schema, User> {
     }
     this.clearExpiry(session)
     connection.bind(session)
-    session.attach(connection, user, hello.max)
+    session.attach(connection, user, hello.max, hello.roomIds)
     connection.write(
       connection.codec.encode(
         welcome(session.sessionId, true, stream.lastProcessed, this.maxFrame(connection)),
       ),
     )
     session.replay(hello.ack)
+    session.rewindRooms()
     this.context.counters.sessionsResumed++
     this.context.fire(restored ? 'connection' : 'resume', session, {
       request: connection.request,
@@ -512,7 +513,7 @@ export class SessionRegistry<S extends Schema, User> {
     this.add(session, connection)
     session.joinCluster()
     connection.bind(session)
-    session.attach(connection, user, hello.max)
+    session.attach(connection, user, hello.max, hello.roomIds)
     connection.write(
       connection.codec.encode(welcome(session.sessionId, false, 0, this.maxFrame(connection))),
     )
