@@ -136,6 +136,8 @@ export class RoomFeed {
     for (const member of this.host.members()) {
       const cursor = member.cursor(room)
       if (cursor === undefined || cursor === entry.prev) {
+        // Joined before this message, placed at the one before: what a resume goes on from.
+        if (cursor === undefined) member.setCursor(room, entry.prev)
         message ??= this.decode(entry)
         this.give(member, entry.id, message)
       } else if (compareIds(cursor, entry.id) < 0) behind = true

@@ -79,6 +79,7 @@ export interface RawFrame {
   d?: unknown
   s?: number
   a?: number
+  r?: [string, string]
 }
 
 /**
@@ -87,9 +88,12 @@ export interface RawFrame {
  */
 export class RawClient {
   readonly received: RawFrame[] = []
+  /** The close code, once the socket closed. */
+  closeCode: number | undefined
 
   private constructor(private readonly socket: WebSocket) {
     socket.on('message', (data: Buffer) => this.received.push(JSON.parse(String(data)) as RawFrame))
+    socket.on('close', (code: number) => (this.closeCode = code))
     socket.on('error', () => undefined)
   }
 
@@ -97,7 +101,7 @@ export class RawClient {
   static async connect(
     fx: FixtureScope,
     port: number,
-    hello: { sid?: string; a?: number } = {},
+    hello: { sid?: string; a?: number; r?: number } = {},
   ): Promise<{ client: RawClient; welcome: { sid: string; resumed: boolean; a: number } }> {
     const socket = fx.add(new WebSocket(`ws://127.0.0.1:${port}/`, ['lifeline.v1.json']))
     const client = new RawClient(socket)

@@ -1,0 +1,190 @@
+import { createClient } from '@lifeline/core'
+import type { Client } from '@lifeline/core'
+import type { Peer } from '@lifeline/server'
+import { startRedisServer, useFixtures, waitFor } from '@lifeline/test-utils'
+import { afterEach, describe, expect, it } from 'vitest'
+import { RawClient, startNode, type Chat, type Node } from './harness.js'
+
+// Room messages numbered by their room (`r`): the same frame for every member, no per-member
+// numbering or store write; exactly once from the client's cursors, a resume going on from the
+// cursor stored (lazily) with the session.
+
+const fx = useFixtures(afterEach)
+
+/** `say` joins its room and relays to it, on whichever process. */
+function serve(node: Node): void {
+  node.server.on('connection', (peer: Peer<Chat>) => {
+    peer.on('say', ({ text, room }) => {
+      peer.join(room)
+      node.server.to(room).send('said', { text, from: peer.id })
+    })
+  })
+}
+
+async function twoNodes(): Promise<readonly [Node, Node]> {
+  const redis = fx.add(await startRedisServer())
+  const nodes = [await startNode(fx, redis), await startNode(fx, redis)] as const
+  for (const node of nodes) serve(node)
+  return nodes
+}
+
+/** A client whose target can change, that records what the application and the wire got. */
+function member(port: number, options: { ackEvery?: number; ackDelayMs?: number } = {}) {
+  const target = { port }
+  const client: Client<Chat> = createClient<Chat>({
+    url: () => `ws://127.0.0.1:${target.port}/`,
+    ...options,
+    socket: { initialDelayMs: 10, maxDelayMs: 50 },
+  })
+  client.events.on('error', () => undefined)
+  fx.add(() => client.close())
+  const seen: string[] = []
+  client.on('said', ({ text }) => seen.push(text))
+  const wire: string[] = []
+  client.socket.addEventListener('message', (event) => {
+    const frame = String(event.data)
+    if (frame.includes('"said"')) wire.push(frame)
+  })
+  return { client, target, seen, wire }
+}
+
+const texts = (from: number, to: number, prefix = 'm') =>
+  Array.from({ length: to - from }, (_, i) => `${prefix}${from + i}`)
+
+describe('room messages numbered by their room, across processes', () => {
+  it('writes one frame, the same for every member, with r and without s', async () => {
+    const [a, b] = await twoNodes()
+    const one = member(a.server.port)
+    const two = member(a.server.port)
+    one.client.send('say', { room: 'r', text: 'one in' })
+    two.client.send('say', { room: 'r', text: 'two in' })
+    await waitFor(() => one.seen.includes('two in') && two.seen.includes('two in'), {
+      message: 'both joined',
+      timeoutMs: 10_000,
+    })
+    b.server.to('r').send('said', { text: 'hi', from: 'b' })
+    await waitFor(() => one.seen.includes('hi') && two.seen.includes('hi'), {
+      message: 'the message',
+      timeoutMs: 10_000,
+    })
+    const frame = one.wire.find((each) => each.includes('"hi"')) as string
+    expect(two.wire).toContain(frame)
+    const envelope = JSON.parse(frame) as { s?: number; r?: [string, string] }
+    expect(envelope.s).toBeUndefined()
+    expect(envelope.r?.[0]).toBe('r')
+    expect(envelope.r?.[1]).toMatch(/^\d+-\d+$/)
+  })
+
+  it('catches a member that resumes on the other process up on what it missed, once and in order', async () => {
+    const [a, b] = await twoNodes()
+    const m = member(a.server.port)
+    m.client.send('say', { room: 'r', text: 'in' })
+    await waitFor(() => m.seen.includes('in'), { message: 'joined', timeoutMs: 10_000 })
+    for (const text of texts(0, 10)) b.server.to('r').send('said', { text, from: 'b' })
+    await waitFor(() => m.seen.length === 11, { message: 'the first ten', timeoutMs: 10_000 })
+    m.client.close()
+    await waitFor(() => m.client.state.status === 'closed', { message: 'closed' })
+    for (const text of texts(10, 20)) b.server.to('r').send('said', { text, from: 'b' })
+    m.target.port = b.server.port
+    m.client.connect()
+    await waitFor(() => m.seen.length >= 21, {
+      message: () =>
+        `what it missed (got ${m.seen.join(',')}; ${JSON.stringify(m.client.state)}; ${JSON.stringify(b.server.stats)})`,
+      timeoutMs: 10_000,
+    })
+    b.server.to('r').send('said', { text: 'after', from: 'b' })
+    await waitFor(() => m.seen.includes('after'), { message: 'the next one', timeoutMs: 10_000 })
+    expect(m.seen).toEqual(['in', ...texts(0, 20), 'after'])
+    expect(b.server.stats.sessionsResumed).toBe(1)
+    expect(m.client.state).toMatchObject({ status: 'open', resumed: true })
+  })
+
+  it('sends again from a stale stored cursor: duplicates on the wire, each once to the application', async () => {
+    const [a, b] = await twoNodes()
+    // No cursor acknowledged: what is stored is where the member joined.
+    const m = member(a.server.port, { ackEvery: 1_000_000, ackDelayMs: 600_000 })
+    m.client.send('say', { room: 'r', text: 'in' })
+    await waitFor(() => m.seen.includes('in'), { message: 'joined', timeoutMs: 10_000 })
+    for (const text of texts(0, 10)) b.server.to('r').send('said', { text, from: 'b' })
+    await waitFor(() => m.seen.length === 11, { message: 'the first ten', timeoutMs: 10_000 })
+    m.client.close()
+    await waitFor(() => m.client.state.status === 'closed', { message: 'closed' })
+    m.target.port = b.server.port
+    m.client.connect()
+    b.server.to('r').send('said', { text: 'after', from: 'b' })
+    await waitFor(() => m.seen.includes('after'), { message: 'the next one', timeoutMs: 10_000 })
+    // 'in' and the ten went over the wire twice; the client dropped the second copies.
+    expect(m.wire.length).toBe(2 * 11 + 1)
+    expect(m.seen).toEqual(['in', ...texts(0, 10), 'after'])
+  })
+})
+
+describe('room cursor acknowledgements', () => {
+  /** A raw member of `room` on `node` that says `r`, and the room message it got. */
+  async function rawMember(node: Node, room: string) {
+    const { client } = await RawClient.connect(fx, node.server.port, { r: 1 })
+    client.send({ t: 'say', d: { room, text: 'in' }, s: 1 })
+    await waitFor(() => client.received.some((frame) => frame.r !== undefined), {
+      message: 'the room message',
+      timeoutMs: 10_000,
+    })
+    const frame = client.received.find((each) => each.r !== undefined)
+    return { client, id: frame?.r?.[1] as string }
+  }
+
+  it('takes a cursor of a room named __proto__, and stores it with the session', async () => {
+    const [a] = await twoNodes()
+    const { client, id } = await rawMember(a, '__proto__')
+    client.send({ t: '$ack', d: { r: [['__proto__', id]] } })
+    await waitFor(
+      async () => {
+        const keys = await a.redis.keys('lifeline:s:*')
+        const stored = keys.length === 1 ? await a.redis.hgetBuffer(keys[0] as string, 'r') : null
+        return stored !== null && stored.includes(Buffer.from(id))
+      },
+      { message: 'the cursor stored', timeoutMs: 10_000 },
+    )
+    expect(client.closeCode).toBeUndefined()
+  })
+
+  const violations: [string, (id: string) => unknown][] = [
+    ['past what was sent', (id) => ({ r: [['r', `${Number(id.split('-')[0]) + 1}-0`]] })],
+    ['not [room, id]', () => ({ r: [['r']] })],
+    ['an id that is not ms-seq', () => ({ r: [['r', '1']] })],
+    ['a room that is not a string', () => ({ r: [[1, '1-0']] })],
+    ['not a list', () => ({ r: { r: '1-0' } })],
+    ['another field', (id) => ({ r: [['r', id]], x: 1 })],
+  ]
+  it.each(violations)('closes a client that acknowledges a cursor %s with 1002', async (_, d) => {
+    const [a] = await twoNodes()
+    const { client, id } = await rawMember(a, 'r')
+    client.send({ t: '$ack', d: d(id) })
+    await waitFor(() => client.closeCode !== undefined, { message: 'closed', timeoutMs: 10_000 })
+    expect(client.closeCode).toBe(1002)
+  })
+
+  it('closes a client whose cursor goes back with 1002', async () => {
+    const [a, b] = await twoNodes()
+    const { client, id } = await rawMember(a, 'r')
+    b.server.to('r').send('said', { text: 'two', from: 'b' })
+    await waitFor(() => client.received.filter((frame) => frame.r !== undefined).length === 2, {
+      message: 'the second',
+      timeoutMs: 10_000,
+    })
+    const second = client.received.filter((frame) => frame.r !== undefined)[1]?.r?.[1] as string
+    client.send({ t: '$ack', d: { r: [['r', second]] } })
+    client.send({ t: '$ack', d: { r: [['r', id]] } })
+    await waitFor(() => client.closeCode !== undefined, { message: 'closed', timeoutMs: 10_000 })
+    expect(client.closeCode).toBe(1002)
+  })
+
+  it('closes a client that acknowledges cursors without having said r in $hello with 1002', async () => {
+    const [a] = await twoNodes()
+    const { client } = await RawClient.connect(fx, a.server.port)
+    client.send({ t: 'say', d: { room: 'r', text: 'in' }, s: 1 })
+    await waitFor(() => client.reliable('said').length === 1, { message: 'numbered, as before' })
+    client.send({ t: '$ack', d: { r: [['r', '1-0']] } })
+    await waitFor(() => client.closeCode !== undefined, { message: 'closed', timeoutMs: 10_000 })
+    expect(client.closeCode).toBe(1002)
+  })
+})
