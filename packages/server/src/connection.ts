@@ -37,6 +37,9 @@ export interface ConnectionHost<S extends Schema, User> {
   closed(connection: Connection<S, User>): void
 }
 
+/** `ws` send options of a text frame given as bytes. */
+const textFrame = { binary: false } as const
+
 type State = 'authenticating' | 'hello' | 'resolving' | 'open' | 'closed'
 
 const OPEN = 1
@@ -193,7 +196,10 @@ export class Connection<S extends Schema, User> implements Link {
   write(frame: OutboundFrame): void {
     this.context.counters.framesSent++
     holdWrites(this.transport)
-    this.socket.send(frame)
+    // A text codec's frame may come as its UTF-8 bytes (a room message, encoded once for many
+    // sockets): still a text frame.
+    if (typeof frame === 'string' || this.codec.binary) this.socket.send(frame)
+    else this.socket.send(frame, textFrame)
     this.output.written(typeof frame === 'string' ? frame.length : frame.byteLength)
   }
 

@@ -62,6 +62,8 @@ export function roomFrame(
   let frame = roomFrames.get(codec)
   if (frame === undefined) {
     frame = codec.encode({ t: type, d: data, r: [room, id] })
+    // As bytes: a string would be converted to UTF-8 again for every socket.
+    if (typeof frame === 'string') frame = Buffer.from(frame)
     roomFrames.set(codec, frame)
   }
   return frame

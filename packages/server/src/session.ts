@@ -31,6 +31,7 @@ export interface Link {
   readonly codec: Codec
   /** True while the socket is open and past the handshake. */
   readonly writable: boolean
+  /** Writes a frame; a text codec's may come as its UTF-8 bytes, and goes as a text frame. */
   write(frame: OutboundFrame): void
   /** A frame of about `size` bytes was made for this link and waits behind its replay. */
   produced(size: number): void
@@ -270,6 +271,10 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     if (this.ended) throw new LifelineError('CLOSED', closedMessage)
     if (typeof room !== 'string' || room === broadcastRoom) {
       throw new LifelineError('INVALID_ARGUMENT', 'a room is a string other than "\\u0000"')
+    }
+    // With a cluster, its messages carry the room's name (`r`), which clients bound.
+    if (this.context.cluster !== undefined && !isRoomName(room)) {
+      throw new LifelineError('INVALID_ARGUMENT', 'a room name is at most 1024 UTF-8 bytes')
     }
     if (this.context.rooms.has(this, room)) return
     this.context.rooms.join(this, room)

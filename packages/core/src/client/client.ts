@@ -144,7 +144,16 @@ export class Client<S extends Schema = AnySchema> {
     })
     this.#rooms = new RoomCursors({
       clock,
-      transmit: (envelope) => this.#transmit(envelope),
+      transmit: (envelope) => {
+        try {
+          this.#transmit(envelope)
+        } catch (error) {
+          // A room name too long for the server's own limit: it sends that room again on a
+          // resume, and the client drops it; nothing else to do but say so.
+          this.events.emit('error', error as LifelineError)
+        }
+      },
+      serverMax: () => this.#serverMax,
       ackEvery: options.ackEvery ?? 64,
       ackDelayMs: options.ackDelayMs ?? 20,
     })

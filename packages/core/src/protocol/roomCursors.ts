@@ -15,6 +15,8 @@ export interface RoomCursorsOptions {
   clock: Clock
   /** Sends a `$ack` (with room cursors as `d`). Called only while the link is up. */
   transmit(envelope: Envelope): void
+  /** The largest frame the server accepts now (from `$welcome`), if it said. */
+  serverMax(): number | undefined
   ackEvery: number
   ackDelayMs: number
 }
@@ -69,15 +71,15 @@ export class RoomCursors {
     this.#stopTimer()
     this.#arrivals = 0
     let pairs: RoomRef[] = []
-    // The most a pair can take in either codec: 6 bytes per UTF-16 unit of the room name (a
-    // JSON escape), the id (at most 41), brackets, quotes and commas.
-    let size = 64
+    const max = Math.min(maxCursorAckBytes, this.#options.serverMax() ?? Infinity)
+    // `{"t":"$ack","d":{"r":[]}}`, and each pair as JSON and a comma: msgpack takes less.
+    let size = 26
     for (const pair of this.#owed) {
-      const bytes = pair[0].length * 6 + 48
-      if (size + bytes > maxCursorAckBytes && pairs.length > 0) {
+      const bytes = utf8ByteLength(JSON.stringify(pair)) + 1
+      if (size + bytes > max && pairs.length > 0) {
         this.#options.transmit({ t: '$ack', d: { r: pairs } })
         pairs = []
-        size = 64
+        size = 26
       }
       pairs.push(pair)
       size += bytes
