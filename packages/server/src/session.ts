@@ -6,10 +6,7 @@ import {
   protocolCloseCodes,
   protocolError,
   ReliableStream,
-  compareRoomIds,
-  isRoomId,
   isRoomName,
-  maxRoomCursors,
   type Envelope,
   type ReliableStreamState,
   type Schema,
@@ -25,6 +22,7 @@ import type { SessionJournal } from './journal.js'
 import type { MessageHandler, MessageInfo, Peer, RequestOptions, SendOptions } from './peer.js'
 import type { SessionRecord } from './sessionStore.js'
 import { encodeEnvelope, plainPayload, roomFrame } from './frames.js'
+import { RoomCursors } from './roomCursors.js'
 
 /** What a session needs of the connection it is attached to. */
 export interface Link {
@@ -107,16 +105,8 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
    * acknowledged to the client or sent to it, and `replayed` marks what was sent.
    */
   journal: SessionJournal | undefined
-  /** Per room, the id of the last room message delivered (with a cluster). */
-  readonly cursors = new Map<string, string>()
-  /**
-   * Per room, the cursor the store keeps: where a resume catches the member up from. Numbered
-   * room messages: the cursor itself (stored with the envelope). Room messages numbered by their
-   * room (`roomIds`): what the client acknowledged, or where the member was placed or reset.
-   */
-  private readonly storedCursors = new Map<string, string>()
-  /** Per room, the last cursor the client acknowledged (`roomIds`): it never goes back. */
-  private readonly ackedCursors = new Map<string, string>()
+  /** Per room, the last room message delivered, and what the store keeps (with a cluster). */
+  readonly cursors = new RoomCursors()
   /**
    * With a cluster, and a client that said `r` in its `$hello`: room messages go to it numbered
    * by their room (`r`), outside the session's stream (PROTOCOL.md, section 11).
@@ -164,11 +154,7 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
       check: this.preEncode,
     })
     if (init.state !== undefined) this.stream.restore(init.state)
-    for (const [room, id] of Object.entries(init.roomCursors ?? {})) {
-      if (id === '') continue
-      this.cursors.set(room, id)
-      this.storedCursors.set(room, id)
-    }
+    if (init.roomCursors !== undefined) this.cursors.restore(init.roomCursors)
     for (const room of init.rooms ?? []) context.rooms.join(this, room)
   }
 
@@ -285,37 +271,29 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
   leave(room: string): void {
     if (!this.context.rooms.has(this, room)) return
     this.context.rooms.leave(this, room)
-    this.cursors.delete(room)
-    this.storedCursors.delete(room)
-    this.ackedCursors.delete(room)
+    this.cursors.forget(room)
     this.context.cluster?.left(this, room, false)
     this.journal?.roomsTouched()
   }
 
   cursor(room: string): string | undefined {
-    return this.cursors.get(room)
+    return this.cursors.delivered.get(room)
   }
 
   setCursor(room: string, id: string): void {
     if (this.ended) return
-    this.cursors.set(room, id)
-    // Numbered by their room, a skipped message (the sender's own) does not move what is
-    // stored: the client may not have acknowledged what came before it. A placement does.
-    if (this.roomIds && this.storedCursors.has(room)) return
-    this.storedCursors.set(room, id)
-    this.journal?.roomsTouched()
+    if (this.cursors.move(room, id, this.roomIds)) this.journal?.roomsTouched()
   }
 
   deliver(room: string, id: string, type: string, data: unknown): void {
     if (this.ended) return
     if (this.roomIds) {
-      this.cursors.set(room, id)
+      this.cursors.deliver(room, id, false)
       this.sendRoom(room, id, type, data)
       return
     }
     // The cursor first: the commit that stores the envelope stores the cursor with it.
-    this.cursors.set(room, id)
-    this.storedCursors.set(room, id)
+    this.cursors.deliver(room, id, true)
     this.journal?.roomsTouched()
     // The journal gets where the room keeps it: the store may keep that, not a copy.
     this.delivering = [room, id]
@@ -337,9 +315,7 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
 
   reset(room: string, id: string): void {
     if (this.ended) return
-    this.cursors.set(room, id)
-    // The history does not reach back: a resume must not look for what it lacks again.
-    this.storedCursors.set(room, id)
+    this.cursors.reset(room, id)
     this.journal?.roomsTouched()
     this.context.fire('room:reset', this, { room })
   }
@@ -375,54 +351,16 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
   rewindRooms(): void {
     const cluster = this.context.cluster
     if (!this.roomIds || cluster?.rewound === undefined) return
-    for (const [room, id] of this.storedCursors) {
-      const cursor = this.cursors.get(room)
-      if (cursor === undefined || compareRoomIds(id, cursor) >= 0) continue
-      this.cursors.set(room, id)
-      cluster.rewound(this, room)
-    }
+    for (const room of this.cursors.rewind()) cluster.rewound(this, room)
   }
 
   /**
-   * The client's room cursors, from a `$ack`'s `d`: `{ r: [[room, id], …] }`. Each may only go
-   * forward and never past what was delivered on this link; a room the session is not in (it
-   * left meanwhile) is skipped. Stored lazily: a stale stored cursor costs duplicates on a
-   * resume, which the client drops by id.
+   * The client's room cursors (a `$ack`'s `d`), checked (`RoomCursors.acknowledge`) and stored
+   * lazily: a stale stored cursor costs duplicates on a resume, which the client drops by id.
    */
   private roomAcks(d: unknown): void {
-    const pairs = (d as { r?: unknown } | null)?.r
-    if (
-      !this.roomIds ||
-      typeof d !== 'object' ||
-      Object.keys(d as object).length !== 1 ||
-      !Array.isArray(pairs) ||
-      pairs.length > maxRoomCursors
-    ) {
-      throw protocolError('$ack `d` is { r: [[room, id], …] }, from a client that said r')
-    }
-    let changed = false
-    for (const pair of pairs as unknown[]) {
-      if (!Array.isArray(pair) || pair.length !== 2 || !isRoomName(pair[0]) || !isRoomId(pair[1])) {
-        throw protocolError('a room cursor is [room, id]')
-      }
-      const [room, id] = pair as [string, string]
-      const delivered = this.cursors.get(room)
-      if (delivered === undefined) continue
-      if (compareRoomIds(id, delivered) > 0) {
-        throw protocolError(`a room cursor past what was sent (${id} > ${delivered})`)
-      }
-      const acked = this.ackedCursors.get(room)
-      if (acked !== undefined && compareRoomIds(id, acked) < 0) {
-        throw protocolError(`a room cursor that goes back (${id} < ${acked})`)
-      }
-      this.ackedCursors.set(room, id)
-      const stored = this.storedCursors.get(room)
-      if (stored === undefined || compareRoomIds(id, stored) > 0) {
-        this.storedCursors.set(room, id)
-        changed = true
-      }
-    }
-    if (changed) this.journal?.roomsLater()
+    if (!this.roomIds) throw protocolError('room cursors from a client that did not say r')
+    if (this.cursors.acknowledge(d)) this.journal?.roomsLater()
   }
 
   close(code = 1000, reason = ''): void {
@@ -590,8 +528,8 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
   roomCursors(): Record<string, string> {
     const cursors = Object.create(null) as Record<string, string>
     for (const room of this.context.rooms.roomsOf(this))
-      cursors[room] = this.storedCursors.get(room) ?? ''
-    const all = this.storedCursors.get(broadcastRoom)
+      cursors[room] = this.cursors.stored.get(room) ?? ''
+    const all = this.cursors.stored.get(broadcastRoom)
     if (all !== undefined) cursors[broadcastRoom] = all
     return cursors
   }

@@ -133,6 +133,26 @@ const cases: BadCase[] = [
     errorCode: 'PROTOCOL_ERROR',
   },
   {
+    name: 'a room message (r) from a client',
+    act: (server) => closeCodeAfterHello(server, '{"t":"m","d":1,"r":["a","1-0"]}', false),
+    expected: 1002,
+    counter: 'protocolErrors',
+    errorCode: 'PROTOCOL_ERROR',
+  },
+  {
+    name: 'room cursors in $ack without a cluster',
+    act: (server) => closeCodeAfterHello(server, '{"t":"$ack","d":{"r":[["a","1-0"]]}}', false),
+    expected: 1002,
+    counter: 'protocolErrors',
+    errorCode: 'PROTOCOL_ERROR',
+  },
+  {
+    name: '$hello with an r other than 1',
+    act: (server) => asFirstFrame(server, { t: '$hello', d: { v: 1, r: 2 } }),
+    expected: 1002,
+    counter: 'protocolErrors',
+  },
+  {
     name: 'an ack of what was never sent',
     act: (server) => closeCodeAfterHello(server, '{"t":"$ack","a":3}', false),
     expected: 1002,

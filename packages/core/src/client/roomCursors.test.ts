@@ -164,7 +164,9 @@ describe('room messages numbered by their room', () => {
     const name = 'x'.repeat(1_000)
     for (let i = 0; i < 30; i++) deliver(room(`${name}${i}`, '1-0'))
     clock.advance(10)
-    const frames = FakeWebSocket.last.sent.filter((frame) => String(frame).startsWith('{"t":"$ack"'))
+    const frames = FakeWebSocket.last.sent.filter((frame) =>
+      String(frame).startsWith('{"t":"$ack"'),
+    )
     expect(frames.length).toBeGreaterThan(1)
     for (const frame of frames) expect(String(frame).length).toBeLessThanOrEqual(65_536)
     expect(cursorAcks().flat()).toHaveLength(30)
