@@ -148,8 +148,8 @@ export class Client<S extends Schema = AnySchema> {
         try {
           this.#transmit(envelope)
         } catch (error) {
-          // A room name too long for the server's own limit: it sends that room again on a
-          // resume, and the client drops it; nothing else to do but say so.
+          // A room name too long for the server's own limit: said, and that room comes again
+          // on a resume, dropped by id.
           this.events.emit('error', error as LifelineError)
         }
       },
@@ -508,7 +508,7 @@ export class Client<S extends Schema = AnySchema> {
     if (previous !== undefined && !sameSession) {
       // The server lost the session: what it had not acknowledged goes again, as new.
       stream.restart()
-      this.#rooms.clear()
+      this.#rooms.linkDown(true)
     }
     stream.acknowledge(a)
     this.#receipts?.settle(stream.firstUnackedId)

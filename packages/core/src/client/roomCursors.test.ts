@@ -162,14 +162,14 @@ describe('room messages numbered by their room', () => {
     const client = create({ ackEvery: 1_000, ackDelayMs: 10 })
     welcome()
     const name = 'x'.repeat(1_000)
-    for (let i = 0; i < 30; i++) deliver(room(`${name}${i}`, '1-0'))
+    for (let i = 0; i < 80; i++) deliver(room(`${name}${i}`, '1-0'))
     clock.advance(10)
     const frames = FakeWebSocket.last.sent.filter((frame) =>
       String(frame).startsWith('{"t":"$ack"'),
     )
     expect(frames.length).toBeGreaterThan(1)
     for (const frame of frames) expect(String(frame).length).toBeLessThanOrEqual(65_536)
-    expect(cursorAcks().flat()).toHaveLength(30)
+    expect(cursorAcks().flat()).toHaveLength(80)
     client.close()
   })
 

@@ -111,16 +111,14 @@ export function isRoomName(value: unknown): value is string {
  * positive. Exact for any 64-bit value (`9-0` < `10-0`, never as strings).
  */
 export function compareRoomIds(a: string, b: string): number {
-  const at = a.indexOf('-')
-  const bt = b.indexOf('-')
+  const [am = '', as = ''] = a.split('-')
+  const [bm = '', bs = ''] = b.split('-')
+  // Integers without leading zeros: the longer is larger, else the digits say.
   return (
-    compareDigits(a.slice(0, at), b.slice(0, bt)) || compareDigits(a.slice(at + 1), b.slice(bt + 1))
+    am.length - bm.length ||
+    (am < bm ? -1 : am > bm ? 1 : as.length - bs.length) ||
+    (as < bs ? -1 : as > bs ? 1 : 0)
   )
-}
-
-/** Compares two decimal integers written without leading zeros. */
-function compareDigits(a: string, b: string): number {
-  return a.length === b.length ? (a < b ? -1 : a > b ? 1 : 0) : a.length - b.length
 }
 
 /**

@@ -52,9 +52,7 @@ export class RoomCursors {
     if (cursor === undefined) {
       const bytes = this.#bytes + utf8ByteLength(room) + cursorOverheadBytes
       if (cursors.size >= maxRoomCursors || bytes > maxRoomCursorBytes) {
-        throw protocolError(
-          `room messages from more than ${cursors.size} rooms (${maxRoomCursors} rooms, ${maxRoomCursorBytes} bytes at most)`,
-        )
+        throw protocolError('room messages from too many rooms')
       }
       this.#bytes = bytes
     }
@@ -68,13 +66,13 @@ export class RoomCursors {
 
   /** Acknowledges the cursors that advanced, in `$ack` frames of at most `maxCursorAckBytes`. */
   readonly flush = (): void => {
-    this.#stopTimer()
-    this.#arrivals = 0
+    const owed = this.#owed
+    this.linkDown()
     let pairs: RoomRef[] = []
     const max = Math.min(maxCursorAckBytes, this.#options.serverMax() ?? Infinity)
     // `{"t":"$ack","d":{"r":[]}}`, and each pair as JSON and a comma: msgpack takes less.
     let size = 26
-    for (const pair of this.#owed) {
+    for (const pair of owed) {
       const bytes = utf8ByteLength(JSON.stringify(pair)) + 1
       if (size + bytes > max && pairs.length > 0) {
         this.#options.transmit({ t: '$ack', d: { r: pairs } })
@@ -84,29 +82,22 @@ export class RoomCursors {
       pairs.push(pair)
       size += bytes
     }
-    this.#owed = new Map()
     if (pairs.length > 0) this.#options.transmit({ t: '$ack', d: { r: pairs } })
   }
 
   /**
    * The link went down: what was owed is not acknowledged (the server may send it again, and it
-   * is dropped then), since the next server may not have delivered that far yet.
+   * is dropped then), since the next server may not have delivered that far yet. `reset`: a
+   * new session, to which the old one's cursors mean nothing.
    */
-  linkDown(): void {
-    this.#stopTimer()
-    this.#arrivals = 0
-    this.#owed = new Map()
-  }
-
-  /** A new session: the cursors of the old one mean nothing to it. */
-  clear(): void {
-    this.linkDown()
-    this.#cursors = new Map()
-    this.#bytes = 0
-  }
-
-  #stopTimer(): void {
+  linkDown(reset?: boolean): void {
     if (this.#timer !== undefined) this.#options.clock.clearTimeout(this.#timer)
     this.#timer = undefined
+    this.#arrivals = 0
+    this.#owed = new Map()
+    if (reset) {
+      this.#cursors = new Map()
+      this.#bytes = 0
+    }
   }
 }
