@@ -114,6 +114,15 @@ export class RawClient {
     return { client, welcome: welcome as { sid: string; resumed: boolean; a: number } }
   }
 
+  /** Stops reading the socket (a client that never reads). */
+  pause(): void {
+    this.socket.pause()
+  }
+
+  resume(): void {
+    this.socket.resume()
+  }
+
   send(frame: RawFrame): void {
     this.socket.send(JSON.stringify(frame))
   }

@@ -119,6 +119,42 @@ describe('room messages numbered by their room, across processes', () => {
   })
 })
 
+describe('a member that never reads its room messages', () => {
+  it('is closed as a slow consumer (4429) once its unsent output passes maxOutboundBytes', async () => {
+    const redis = fx.add(await startRedisServer())
+    const KiB = 1024
+    const node = await startNode(
+      fx,
+      redis,
+      { historyLength: 10 },
+      { outboundHighWaterBytes: 64 * KiB, maxOutboundBytes: 256 * KiB },
+    )
+    serve(node)
+    const { client } = await RawClient.connect(fx, node.server.port, { r: 1 })
+    client.send({ t: 'say', d: { room: 'r', text: 'in' }, s: 1 })
+    await waitFor(() => client.received.some((frame) => frame.r !== undefined), {
+      message: 'joined',
+    })
+    client.pause()
+    const blob = 'b'.repeat(128 * KiB)
+    // Far more than the kernel's socket buffers hold; ends when the server lets it go.
+    for (let i = 0; i < 400 && node.server.stats.slowConsumers === 0; i++) {
+      const frames = node.server.stats.framesSent
+      node.server.to('r').send('said', { text: blob, from: 'x' })
+      await waitFor(
+        () => node.server.stats.framesSent > frames || node.server.stats.slowConsumers > 0,
+        { message: 'the room message written' },
+      )
+    }
+    expect(node.server.stats.slowConsumers).toBe(1)
+    expect(node.server.stats.unsentBytes).toBeLessThanOrEqual(256 * KiB + 2 * blob.length + KiB)
+    // When it reads at last, it finds the reason.
+    client.resume()
+    await waitFor(() => client.closeCode !== undefined, { message: 'closed', timeoutMs: 10_000 })
+    expect(client.closeCode).toBe(4429)
+  })
+})
+
 describe('room cursor acknowledgements', () => {
   /** A raw member of `room` on `node` that says `r`, and the room message it got. */
   async function rawMember(node: Node, room: string) {
