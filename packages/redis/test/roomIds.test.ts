@@ -96,6 +96,8 @@ describe('room messages numbered by their room, across processes', () => {
     await waitFor(() => m.seen.includes('after'), { message: 'the next one', timeoutMs: 10_000 })
     expect(m.seen).toEqual(['in', ...texts(0, 20), 'after'])
     expect(b.server.stats.sessionsResumed).toBe(1)
+    // Numbered by their room, on both processes.
+    expect(m.wire.every((frame) => /"r":\["r","\d+-\d+"\]/.test(frame))).toBe(true)
     expect(m.client.state).toMatchObject({ status: 'open', resumed: true })
   })
 
