@@ -177,6 +177,8 @@ export class RoomFeed {
         for (const member of behind) {
           if (member.closed) continue
           const cursor = member.cursor(room) as string
+          // Rewound meanwhile (a resume): below what was read. The next round reads from it.
+          if (compareIds(cursor, from) < 0) continue
           const at = entries.findIndex((entry) => compareIds(entry.id, cursor) > 0)
           const first = entries[at]
           if (first === undefined) {

@@ -155,7 +155,14 @@ async function chaosRun(mode: 'cluster' | 'alone', seed: number, perClient: numb
         members.every(
           (member) => member.down.length >= perClient && member.said.length >= roomMessages,
         ),
-      { message: 'every message', timeoutMs: 30_000 },
+      {
+        message: () =>
+          `every message (short: ${members
+            .filter((m) => m.down.length < perClient || m.said.length < roomMessages)
+            .map((m) => `${m.down.length}/${perClient} down, ${m.said.length}/${roomMessages} said`)
+            .join('; ')})`,
+        timeoutMs: 30_000,
+      },
     )
   } else {
     // Without the shared store nothing says when all that will come has come: wait for quiet.

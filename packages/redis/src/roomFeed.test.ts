@@ -1,0 +1,73 @@
+import type { ClusterMember } from '@lifeline/server'
+import { describe, expect, it } from 'vitest'
+import { RoomFeed, type RoomEntry, type RoomMessage } from './roomFeed.js'
+
+/** A member that records what it got, with a cursor the test may move back (a resume). */
+function member(id: string, cursor: string) {
+  const got: string[] = []
+  const resets: string[] = []
+  let at: string | undefined = cursor
+  const self: ClusterMember = {
+    id,
+    closed: false,
+    cursor: () => at,
+    setCursor: (_room, next) => (at = next),
+    deliver: (_room, next, _type, data) => {
+      at = next
+      got.push(data as string)
+    },
+    sendUnreliable: () => undefined,
+    reset: (_room, next) => {
+      at = next
+      resets.push(next)
+    },
+  }
+  return { self, got, resets, rewind: (to: string) => (at = to) }
+}
+
+const entry = (n: number): RoomEntry => ({
+  id: `${n}-0`,
+  prev: n === 1 ? '0-0' : `${n - 1}-0`,
+  payload: Buffer.from(`m${n}`),
+})
+
+describe('RoomFeed', () => {
+  it('catches up a member rewound while a catch-up reads the history, without a reset', async () => {
+    const history = Array.from({ length: 10 }, (_, i) => entry(i + 1))
+    const reads: { after: string; resolve: () => void }[] = []
+    const a = member('a', '5-0')
+    const b = member('b', '8-0')
+    const feed = new RoomFeed('r', {
+      members: () => [a.self, b.self],
+      history: (after) =>
+        new Promise<RoomEntry[]>((resolve) => {
+          const from = Number(after.split('-')[0])
+          reads.push({ after, resolve: () => resolve(history.filter((_, i) => i + 1 > from)) })
+        }),
+      lastId: () => Promise.resolve('10-0'),
+      decode: (payload): RoomMessage => ({
+        uid: String(payload),
+        type: 'said',
+        data: String(payload),
+        except: undefined,
+      }),
+      failure: (message, error) => {
+        throw new Error(`${message}: ${String(error)}`)
+      },
+    })
+    const resynced = feed.resync()
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(reads.map((read) => read.after)).toEqual(['5-0'])
+    // `b` resumes meanwhile: back to what its store kept, below where the read began.
+    b.rewind('3-0')
+    reads[0]?.resolve()
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(reads.map((read) => read.after)).toEqual(['5-0', '3-0'])
+    reads[1]?.resolve()
+    await resynced
+    expect(a.got).toEqual(['m6', 'm7', 'm8', 'm9', 'm10'])
+    expect(b.got).toEqual(['m4', 'm5', 'm6', 'm7', 'm8', 'm9', 'm10'])
+    expect([...a.resets, ...b.resets]).toEqual([])
+    feed.close()
+  })
+})
