@@ -16,7 +16,7 @@ import {
   protocolVersion,
 } from '../protocol/envelope.js'
 import { ReliableStream } from '../protocol/reliableStream.js'
-import { RoomCursors } from '../protocol/roomCursors.js'
+import { RoomCursors, cursorAckDelayMs, cursorAckEvery } from '../protocol/roomCursors.js'
 import { PendingRequests, checkRequest, errorPayload, parseRequest } from '../protocol/rpc.js'
 import type { ErrorPayload } from '../protocol/rpc.js'
 import type {
@@ -154,8 +154,8 @@ export class Client<S extends Schema = AnySchema> {
         }
       },
       serverMax: () => this.#serverMax,
-      ackEvery: options.ackEvery ?? 64,
-      ackDelayMs: options.ackDelayMs ?? 20,
+      ackEvery: cursorAckEvery,
+      ackDelayMs: cursorAckDelayMs,
     })
     this.#state = { status: options.startClosed ? 'closed' : 'connecting', attempt: 1 }
     const socket = (this.socket = new ReconnectingWebSocket(

@@ -3,13 +3,13 @@ import { FakeWebSocket } from '../testing/fakeWebSocket.js'
 import { ManualClock } from '../testing/manualClock.js'
 import { compareRoomIds, parseEnvelope } from '../protocol/envelope.js'
 import type { Envelope } from '../protocol/envelope.js'
-import { maxRoomCursors } from '../protocol/roomCursors.js'
+import { cursorAckDelayMs, cursorAckEvery, maxRoomCursors } from '../protocol/roomCursors.js'
 import { codec, createFakeClient, deliver, received } from './fakeLink.js'
 import type { Client } from './client.js'
 import type { ClientOptions } from './clientOptions.js'
 
 // Room messages numbered by their room (`r`), not by the session: delivered once, a duplicate
-// dropped by its id, the cursors acknowledged on the acknowledgements' cadence.
+// dropped by its id, the cursors acknowledged on a cadence of their own.
 
 let clock: ManualClock
 const create = (options: Partial<ClientOptions> = {}): Client => createFakeClient(clock, options)
@@ -89,7 +89,7 @@ describe('room messages numbered by their room', () => {
     deliver(room('__proto__', '1-0'))
     deliver(room('constructor', '1-0'))
     expect(seen).toEqual(['1-0', '1-0'])
-    clock.advance(20)
+    clock.advance(cursorAckDelayMs)
     expect(cursorAcks()).toEqual([
       [
         ['__proto__', '1-0'],
@@ -99,12 +99,13 @@ describe('room messages numbered by their room', () => {
     client.close()
   })
 
-  it('acknowledges the cursors that advanced, after ackDelayMs or ackEvery messages', () => {
-    const client = create({ ackEvery: 3, ackDelayMs: 50 })
+  it('acknowledges the cursors that advanced, after cursorAckDelayMs or cursorAckEvery messages', () => {
+    // The session's own cadence (ackEvery, ackDelayMs) does not apply to room cursors.
+    const client = create({ ackEvery: 1, ackDelayMs: 1 })
     welcome()
     deliver(room('a', '1-0'))
     deliver(room('b', '1-0'))
-    clock.advance(49)
+    clock.advance(cursorAckDelayMs - 1)
     expect(cursorAcks()).toEqual([])
     clock.advance(1)
     expect(cursorAcks()).toEqual([
@@ -115,15 +116,16 @@ describe('room messages numbered by their room', () => {
     ])
     // A duplicate advances nothing: nothing to acknowledge.
     deliver(room('a', '1-0'))
-    clock.advance(100)
+    clock.advance(cursorAckDelayMs * 2)
     expect(cursorAcks()).toHaveLength(1)
-    deliver(room('a', '2-0'))
-    deliver(room('a', '3-0'))
+    for (let i = 2; i < cursorAckEvery; i++) deliver(room('a', `${i}-0`))
     deliver(room('b', '2-0'))
-    // The third at once, with only the last id per room.
+    expect(cursorAcks()).toHaveLength(1)
+    deliver(room('b', '3-0'))
+    // The last of cursorAckEvery at once, with only the last id per room.
     expect(cursorAcks()[1]).toEqual([
-      ['a', '3-0'],
-      ['b', '2-0'],
+      ['a', `${cursorAckEvery - 1}-0`],
+      ['b', '3-0'],
     ])
     client.close()
   })
@@ -136,7 +138,7 @@ describe('room messages numbered by their room', () => {
     FakeWebSocket.last.serverClose(1006)
     clock.advance(1_000)
     welcome('S1', true)
-    clock.advance(100)
+    clock.advance(cursorAckDelayMs)
     expect(cursorAcks()).toEqual([])
     // The cursor stays: what the resumed session sends again is a duplicate.
     deliver(room('a', '1-0'))
@@ -159,11 +161,11 @@ describe('room messages numbered by their room', () => {
   })
 
   it('splits a large acknowledgement into $ack frames under the cap', () => {
-    const client = create({ ackEvery: 1_000, ackDelayMs: 10 })
+    const client = create()
     welcome()
     const name = 'x'.repeat(1_000)
     for (let i = 0; i < 80; i++) deliver(room(`${name}${i}`, '1-0'))
-    clock.advance(10)
+    clock.advance(cursorAckDelayMs)
     const frames = FakeWebSocket.last.sent.filter((frame) =>
       String(frame).startsWith('{"t":"$ack"'),
     )
@@ -174,7 +176,7 @@ describe('room messages numbered by their room', () => {
   })
 
   it(`refuses messages from more than ${maxRoomCursors} rooms with PROTOCOL_ERROR`, () => {
-    const client = create({ ackEvery: 100_000, ackDelayMs: 60_000 })
+    const client = create()
     const errors: string[] = []
     client.events.on('error', (error) => errors.push(error.code))
     welcome()

@@ -8,6 +8,17 @@ export const maxRoomCursors = 10_000
 /** Most bytes of room names and ids a client keeps cursors of. */
 export const maxRoomCursorBytes = 1_048_576
 
+/**
+ * How often the client acknowledges room cursors: `cursorAckDelayMs` after the first room message
+ * since the last acknowledgement, or at once after `cursorAckEvery` of them. Slower than the
+ * session's own `a` on purpose: a room frame's output is bounded without it (PROTOCOL.md, 5.1),
+ * the server stores cursors lazily (within a second) anyway, and a stale one costs only
+ * duplicates the client drops. At the session's cadence, a member of a busy room sent one `$ack`
+ * per 20 ms, as many inbound frames as a server of 1,000 members could take.
+ */
+export const cursorAckDelayMs = 500
+export const cursorAckEvery = 1_024
+
 /** What a cursor costs beyond its room name: the longest id and the map's own share. */
 const cursorOverheadBytes = 64
 
