@@ -65,6 +65,30 @@ describe('room messages numbered by their room', () => {
     client.close()
   })
 
+  it('compares ids as BigInt pairs would, over many random ids', () => {
+    // A deterministic generator: digits of every length, equal parts on purpose.
+    let seed = 7
+    const next = () => (seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648)
+    const part = () => {
+      const length = 1 + (next() % 20)
+      if (next() % 4 === 0) return '0'
+      let digits = String(1 + (next() % 9))
+      while (digits.length < length) digits += String(next() % 10)
+      return digits
+    }
+    const ids = Array.from({ length: 200 }, () => `${part()}-${part()}`)
+    ids.push('12-3', '12-3', '12-30', '120-3')
+    const sign = (value: number | bigint) => (value > 0 ? 1 : value < 0 ? -1 : 0)
+    for (const a of ids) {
+      for (const b of ids) {
+        const [am = '', as = ''] = a.split('-')
+        const [bm = '', bs = ''] = b.split('-')
+        const expected = sign(BigInt(am) - BigInt(bm) || BigInt(as) - BigInt(bs))
+        expect([a, b, sign(compareRoomIds(a, b))]).toEqual([a, b, expected])
+      }
+    }
+  })
+
   it('compares ids as two integers, not as strings', () => {
     expect(compareRoomIds('9-0', '10-0')).toBeLessThan(0)
     expect(compareRoomIds('10-0', '9-0')).toBeGreaterThan(0)

@@ -111,14 +111,22 @@ export function isRoomName(value: unknown): value is string {
  * positive. Exact for any 64-bit value (`9-0` < `10-0`, never as strings).
  */
 export function compareRoomIds(a: string, b: string): number {
-  const [am = '', as = ''] = a.split('-')
-  const [bm = '', bs = ''] = b.split('-')
-  // Integers without leading zeros: the longer is larger, else the digits say.
-  return (
-    am.length - bm.length ||
-    (am < bm ? -1 : am > bm ? 1 : as.length - bs.length) ||
-    (as < bs ? -1 : as > bs ? 1 : 0)
-  )
+  // Integers without leading zeros: the longer is larger, else the digits say. Compared in
+  // place, with no split: a client compares once per room message it gets.
+  const dash = a.indexOf('-')
+  const bDash = b.indexOf('-')
+  if (dash !== bDash) return dash - bDash
+  for (let i = 0; i < dash; i++) {
+    const digit = a.charCodeAt(i) - b.charCodeAt(i)
+    if (digit !== 0) return digit
+  }
+  // The same `ms`: the longer `seq` is larger, else its digits say.
+  if (a.length !== b.length) return a.length - b.length
+  for (let i = dash + 1; i < a.length; i++) {
+    const digit = a.charCodeAt(i) - b.charCodeAt(i)
+    if (digit !== 0) return digit
+  }
+  return 0
 }
 
 /**
