@@ -149,6 +149,7 @@ export class Connection<S extends Schema, User> implements Link {
         isOpen: () => this.state === 'open',
         dispatch: (data, isBinary) => this.dispatch(data, isBinary),
         deliver: (envelope) => this.deliver(envelope),
+        redeliver: (data, isBinary) => this.redeliver(data, isBinary),
         acknowledge: (a) => (this.session as Session<S, User>).acknowledge(a),
         paused: () => this.context.counters.readsPaused++,
         slowConsumer: (unsent, unacked) => this.closeSlowConsumer(unsent, unacked),
@@ -318,7 +319,9 @@ export class Connection<S extends Schema, User> implements Link {
       const frame = isBinary ? (data as Buffer) : (data as Buffer).toString()
       const envelope = parseEnvelope(this.codec.decode(frame))
       if (envelope.t.charCodeAt(0) === 36 /* $ */) checkControlFrame(envelope, data as Buffer)
-      if (!this.output.wait(envelope, size)) (this.session as Session<S, User>).receive(envelope)
+      if (!this.output.wait(envelope, data as Buffer, isBinary)) {
+        ;(this.session as Session<S, User>).receive(envelope)
+      }
     } catch (error) {
       this.fail(error)
       return
@@ -326,9 +329,22 @@ export class Connection<S extends Schema, User> implements Link {
     this.output.read(size)
   }
 
-  /** Hands the session an envelope that waited for the output to come under the mark. */
+  /** Hands the session a control envelope read past what may wait. */
   private deliver(envelope: Envelope): void {
     try {
+      ;(this.session as Session<S, User>).receive(envelope)
+    } catch (error) {
+      this.fail(error)
+    }
+  }
+
+  /**
+   * Hands the session an envelope that waited for the output to come under the mark, from its
+   * frame (decoded and checked once already; decoding is deterministic).
+   */
+  private redeliver(data: Buffer, isBinary: boolean): void {
+    try {
+      const envelope = parseEnvelope(this.codec.decode(isBinary ? data : data.toString()))
       ;(this.session as Session<S, User>).receive(envelope)
     } catch (error) {
       this.fail(error)

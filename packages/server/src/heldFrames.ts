@@ -38,17 +38,18 @@ export class HeldFrames {
     this.ends.push(this.used * 2 + (isBinary ? 1 : 0))
   }
 
-  /** Calls `each` with the frames in order while `more()` says so, taking each. */
+  /**
+   * Calls `each` with the frames in order while `more()` says so, taking each. A frame pushed
+   * meanwhile (by `each`) is taken in its turn too.
+   */
   take(each: (data: Buffer, isBinary: boolean) => void, more: () => boolean): void {
-    const store = this.store
-    if (store === undefined) return
-    const ends = this.ends
-    while (this.next < ends.length && more()) {
+    // Fields, not locals: a push during `each` may move what is left to a new store.
+    while (this.next < this.ends.length && more()) {
       const start = this.next === 0 ? 0 : this.endOf(this.next - 1)
-      const entry = ends[this.next++] as number
-      each(store.subarray(start, Math.floor(entry / 2)), entry % 2 === 1)
+      const entry = this.ends[this.next++] as number
+      each((this.store as Buffer).subarray(start, Math.floor(entry / 2)), entry % 2 === 1)
     }
-    if (this.next === ends.length && this.store === store) this.clear()
+    if (this.next === this.ends.length && this.store !== undefined) this.clear()
   }
 
   private clear(): void {

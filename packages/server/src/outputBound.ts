@@ -4,7 +4,7 @@ import type { RawData, WebSocket } from 'ws'
 import { HeldFrames } from './heldFrames.js'
 import type { Turns } from './turns.js'
 
-/** What a waiting envelope is counted for on top of its frame's size (its objects). */
+/** What a waiting frame is counted for on top of its size. */
 const waitingOverheadBytes = 256
 /**
  * What handling a frame read counts for in a connection's share of a turn, on top of its size.
@@ -25,8 +25,13 @@ export interface OutputBoundHost {
   isOpen(): boolean
   /** Handles a frame held while reading was paused. */
   dispatch(data: RawData, isBinary: boolean): void
-  /** Handles an envelope that waited for the output to come back under the high-water mark. */
+  /** Handles a control envelope read past what may wait (`$ack`, `$ping`, `$pong`). */
   deliver(envelope: Envelope): void
+  /**
+   * Decodes again, and handles, the frame of an envelope that waited for the output to come
+   * back under the high-water mark (checked and acknowledged already).
+   */
+  redeliver(data: Buffer, isBinary: boolean): void
   /** Applies the client's acknowledgement `a` (of an envelope that waits). */
   acknowledge(a: number): void
   /** Reading was paused (for `stats.readsPaused`). */
@@ -84,12 +89,15 @@ export class OutputBound {
   /** The turn in which it was last served in line. */
   private served = -2
   /**
-   * Envelopes that arrived while the output was over the high-water mark, oldest first, with
-   * their frames' sizes: handled once it is back under. Handling them at once would have a
-   * client that never reads make the server produce up to `maxOutboundBytes`, be closed, come
-   * back and start over; this way it costs about `outboundHighWaterBytes`.
+   * The frames of the envelopes that arrived while the output was over the high-water mark,
+   * oldest first: handled once it is back under. Handling them at once would have a client
+   * that never reads make the server produce up to `maxOutboundBytes`, be closed, come back and
+   * start over; this way it costs about `outboundHighWaterBytes`. Their bytes are kept, not the
+   * decoded envelopes, and decoded again when they go: a client that floods small requests has
+   * hundreds waiting for seconds (a client that never reads, until it is closed), and as
+   * objects (three each) they were most of what every minor collection had to copy.
    */
-  private waiting: Array<[Envelope, number]> = []
+  private readonly waiting = new HeldFrames()
   private waitingBytes = 0
   /**
    * Past `outboundHighWaterBytes` waiting, frames are read for their acknowledgements only, and
@@ -130,28 +138,29 @@ export class OutputBound {
   }
 
   /**
-   * An envelope of a frame of `size` bytes, decoded and checked: true if it waits (the output
-   * is over the high-water mark, or others wait before it), false if it may be handled now.
-   * Its acknowledgement is applied at once: it is what brings the output back under the mark.
+   * An envelope decoded and checked from frame `data`: true if it waits (the output is over the
+   * high-water mark, or others wait before it; its frame is kept, and decoded again when it
+   * goes), false if it may be handled now. Its acknowledgement is applied at once: it is what
+   * brings the output back under the mark.
    */
-  wait(envelope: Envelope, size: number): boolean {
-    if (this.waiting.length === 0 && !this.discarding && !this.overHighWater) return false
+  wait(envelope: Envelope, data: Buffer, isBinary: boolean): boolean {
+    if (this.waiting.size === 0 && !this.discarding && !this.overHighWater) return false
     const { a } = envelope
     if (a !== undefined) {
       this.host.acknowledge(a)
-      if (this.waiting.length === 0 && !this.discarding && !this.overHighWater) return false
+      if (this.waiting.size === 0 && !this.discarding && !this.overHighWater) return false
     }
-    // A decoded envelope holds more than its frame: a small one is mostly overhead.
-    const cost = size + waitingOverheadBytes
+    // A waiting frame costs its decoding again, and handling: a small one is mostly overhead.
+    const cost = data.length + waitingOverheadBytes
     if (
       this.discarding ||
-      (this.waiting.length > 0 && this.waitingBytes + cost > this.limits.outboundHighWaterBytes)
+      (this.waiting.size > 0 && this.waitingBytes + cost > this.limits.outboundHighWaterBytes)
     ) {
       this.discard(envelope, cost)
       return true
     }
-    if (this.waiting.length === 0) this.host.paused()
-    this.waiting.push([envelope, cost])
+    if (this.waiting.size === 0) this.host.paused()
+    this.waiting.push(data, isBinary)
     this.waitingBytes += cost
     this.releaseWhenUnder()
     return true
@@ -285,7 +294,7 @@ export class OutputBound {
 
   /** Lets the waiting envelopes go, in this connection's turn, once the output is under the mark. */
   private releaseWhenUnder(): void {
-    if (this.releaseDue || this.waiting.length === 0 || !this.host.isOpen()) return
+    if (this.releaseDue || this.waiting.size === 0 || !this.host.isOpen()) return
     if (!this.overHighWater) {
       this.releaseDue = true
       this.turns.defer(this.release)
@@ -307,29 +316,26 @@ export class OutputBound {
   private readonly release = (): void => {
     this.releaseDue = false
     const host = this.host
-    const waiting = this.waiting
-    const turn = this.turns.turn
-    let next = 0
-    // Its share of a turn at most, as a connection in line (see `Turns`).
-    while (
-      next < waiting.length &&
-      host.isOpen() &&
-      !this.overHighWater &&
-      (this.turn !== turn || this.turnBytes <= this.turns.connectionBytes)
-    ) {
-      const [envelope, size] = waiting[next++] as [Envelope, number]
-      this.waitingBytes -= size
-      host.deliver(envelope)
-    }
-    this.waiting = waiting.slice(next)
+    this.waiting.take(this.releaseOne, this.mayRelease)
     if (!host.isOpen()) return
-    if (this.discarding && this.waiting.length === 0) {
+    if (this.discarding && this.waiting.size === 0) {
       // Everything before the first frame discarded is handled: the client resends the rest.
       host.resend()
       return
     }
     this.releaseWhenUnder()
   }
+
+  private readonly releaseOne = (data: Buffer, isBinary: boolean): void => {
+    this.waitingBytes -= data.length + waitingOverheadBytes
+    this.host.redeliver(data, isBinary)
+  }
+
+  /** Its share of a turn at most, as a connection in line (see `Turns`). */
+  private readonly mayRelease = (): boolean =>
+    this.host.isOpen() &&
+    !this.overHighWater &&
+    (this.turn !== this.turns.turn || this.turnBytes <= this.turns.connectionBytes)
 
   private yieldTurn(): void {
     if (this.readsPaused || !this.host.isOpen()) return
