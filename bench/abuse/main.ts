@@ -26,6 +26,13 @@ const abuseMs = Number(process.env.ABUSE_MS ?? 10_000)
 const pingMs = Number(process.env.ABUSE_PING_MS ?? 5_000)
 const rounds = roundsFrom('ABUSE_ROUNDS', 3)
 const pingOnly = process.env.ABUSE_PING_ONLY === '1'
+// `ABUSE_SERVER_FLAGS='--trace-gc-nvp …'`: node flags for the server of each round; the lines it
+// prints that are not JSON (V8's traces) go to `ABUSE_SERVER_LOG` (default `abuse-server.log`).
+const serverFlags = (process.env.ABUSE_SERVER_FLAGS ?? '').split(' ').filter((flag) => flag !== '')
+const serverNode = {
+  flags: serverFlags,
+  log: serverFlags.length === 0 ? undefined : (process.env.ABUSE_SERVER_LOG ?? 'abuse-server.log'),
+}
 const script = (name: string) => fileURLToPath(new URL(`./${name}.ts`, import.meta.url))
 
 interface ServerReport {
@@ -120,11 +127,16 @@ interface Round {
 
 async function round(): Promise<Round> {
   const load = loadavg()[0] ?? 0
-  const server = await startServer<{ port: number }>(script('server'), [
-    String(bounds.outboundHighWaterBytes),
-    String(bounds.maxOutboundBytes),
-    String(bounds.replayLimitBytes),
-  ])
+  const server = await startServer<{ port: number }>(
+    script('server'),
+    [
+      String(bounds.outboundHighWaterBytes),
+      String(bounds.maxOutboundBytes),
+      String(bounds.replayLimitBytes),
+    ],
+    undefined,
+    serverNode,
+  )
   const port = String(server.info.port)
   const good = await startServer<{ port: number }>(script('good'), [port, String(goodCount)])
   await sleep(1_000)

@@ -9,6 +9,7 @@
 import { writeFileSync } from 'node:fs'
 import { createHook } from 'node:async_hooks'
 import { Session as InspectorSession } from 'node:inspector'
+import { writeHeapSnapshot } from 'node:v8'
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks'
 import { createServer } from '@lifeline/server'
 import type { RpcMethod } from '@lifeline/core'
@@ -119,6 +120,18 @@ if (traceFile !== undefined) {
       if (ms >= 1) trace.push([performance.timeOrigin + started, ms, cpuMs() - startedCpu, kind])
     },
   }).enable()
+}
+
+// `ABUSE_SNAPSHOT=prefix`: a heap snapshot (`prefix.<pid>.heapsnapshot`) 1 s after the 50th
+// connection (1 s into the abuse), to see what the minor collections copy: what lives then.
+const snapshot = process.env.ABUSE_SNAPSHOT
+if (snapshot !== undefined) {
+  const poll = setInterval(() => {
+    if (server.stats.connections < 50) return
+    clearInterval(poll)
+    setTimeout(() => writeHeapSnapshot(`${snapshot}.${process.pid}.heapsnapshot`), 1_000)
+  }, 10)
+  poll.unref()
 }
 
 await server.ready

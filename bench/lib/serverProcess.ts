@@ -6,6 +6,7 @@
  * its stdin, or dies. Every wait is bounded.
  */
 import { spawn } from 'node:child_process'
+import { appendFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { withTimeout } from './samples.js'
@@ -26,19 +27,44 @@ export interface ServerProcess<Info> {
   stop(signal?: NodeJS.Signals): Promise<void>
 }
 
+/** Node flags for a server process, and where its V8 traces go. */
+export interface NodeOptions {
+  /** Flags for `node` (`--trace-gc-nvp`, `--single-threaded-gc`…). */
+  flags?: readonly string[]
+  /**
+   * A file to which the lines the process prints that are not JSON (V8's traces print on
+   * stdout) are appended; without it, every line must be JSON.
+   */
+  log?: string | undefined
+}
+
 /** Starts a server script (TypeScript, through tsx) in its own process; resolves once it listens. */
 export async function startServer<Info extends { port: number }>(
   script: string,
   args: readonly string[],
   timeoutMs = 30_000,
+  node: NodeOptions = {},
 ): Promise<ServerProcess<Info>> {
   // BENCH_CPU_PROF=<dir>: each server process writes a V8 CPU profile there when it exits.
   const profile = process.env.BENCH_CPU_PROF
   const flags = profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profile}`]
+  flags.push(...(node.flags ?? []))
   const child = spawn(process.execPath, [...flags, '--import', 'tsx', script, ...args], {
     stdio: ['pipe', 'pipe', 'inherit'],
   })
-  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]()
+  const all = createInterface({ input: child.stdout })[Symbol.asyncIterator]()
+  const { log } = node
+  const lines = {
+    next: async (): Promise<IteratorResult<string>> => {
+      for (;;) {
+        const line = await all.next()
+        if (line.done === true || log === undefined || String(line.value).startsWith('{')) {
+          return line
+        }
+        appendFileSync(log, `${String(line.value)}\n`)
+      }
+    },
+  }
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   const stop = async (signal?: NodeJS.Signals) => {
     if (child.exitCode === null && child.signalCode === null) {
