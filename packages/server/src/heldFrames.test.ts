@@ -47,6 +47,30 @@ describe('HeldFrames', () => {
     expect(got).toEqual(expected)
   })
 
+  it('takes in order the frames pushed while it takes, across growth', () => {
+    const held = new HeldFrames()
+    for (let n = 0; n < 3; n++) held.push(frame(n), false)
+    const got: string[] = []
+    let pushed = 3
+    held.take(
+      (data) => {
+        got.push(data.toString())
+        // Each frame taken has two more pushed behind it, the second large enough to grow.
+        if (pushed < 9) {
+          held.push(frame(pushed++), false)
+          held.push(frame(pushed++, 40_000), false)
+        }
+      },
+      () => true,
+    )
+    expect(got).toEqual(
+      [0, 1, 2, 3, 4, 5, 6, 7, 8].map((n) =>
+        frame(n, n > 2 && n % 2 === 0 ? 40_000 : 40).toString(),
+      ),
+    )
+    expect(held.size).toBe(0)
+  })
+
   it('never writes over a frame it handed out', () => {
     const held = new HeldFrames()
     held.push(frame(1), true)
