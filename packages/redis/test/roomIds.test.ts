@@ -121,6 +121,60 @@ describe('room messages numbered by their room, across processes', () => {
   })
 })
 
+describe('a member that only sends to its room, except to itself', () => {
+  it('has its stored cursor go past what it skipped, and resumes without a room:reset once the history is trimmed', async () => {
+    const redis = fx.add(await startRedisServer())
+    const nodes = [
+      await startNode(fx, redis, { historyLength: 10 }),
+      await startNode(fx, redis, { historyLength: 10 }),
+    ] as const
+    const resets: string[] = []
+    for (const node of nodes) {
+      serve(node)
+      node.server.on('room:reset', (_, { room }) => resets.push(room))
+      node.server.on('connection', (peer: Peer<Chat>) => {
+        peer.on('up', ({ n }) => {
+          node.server.to('r').send('said', { text: `u${n}`, from: peer.id }, { except: peer })
+        })
+      })
+    }
+    const [a, b] = nodes
+    const other = member(b.server.port)
+    other.client.send('say', { room: 'r', text: 'other in' })
+    await waitFor(() => other.seen.includes('other in'), { message: 'other', timeoutMs: 10_000 })
+    const m = member(a.server.port)
+    m.client.send('say', { room: 'r', text: 'in' })
+    await waitFor(() => other.seen.includes('in') && m.seen.includes('in'), {
+      message: 'joined',
+      timeoutMs: 10_000,
+    })
+    // Far more than the history keeps (MAXLEN ~ trims whole nodes of 100 entries).
+    for (let n = 0; n < 300; n++) m.client.send('up', { n })
+    await waitFor(() => other.seen.includes('u299'), { message: 'sent', timeoutMs: 10_000 })
+    const last = other.wire.at(-1)?.match(/"r":\["r","(\d+-\d+)"\]/)?.[1] as string
+    const state = m.client.state
+    const sid = state.status === 'open' ? state.sessionId : ''
+    // Its acknowledgement of 'in' covers what it skipped since: stored (lazily) with the session.
+    await waitFor(
+      async () => {
+        const stored = await a.redis.hgetBuffer(`lifeline:s:{${sid}}`, 'r')
+        return stored?.includes(Buffer.from(last)) === true
+      },
+      { message: 'the cursor stored past what it skipped', timeoutMs: 10_000 },
+    )
+    m.client.close()
+    await waitFor(() => m.client.state.status === 'closed', { message: 'closed' })
+    m.target.port = b.server.port
+    m.client.connect()
+    await waitFor(() => m.client.state.status === 'open', { message: 'resumed' })
+    other.client.send('say', { room: 'r', text: 'after' })
+    await waitFor(() => m.seen.includes('after'), { message: 'the next one', timeoutMs: 10_000 })
+    expect(m.seen).toEqual(['in', 'after'])
+    expect(m.client.state).toMatchObject({ status: 'open', resumed: true })
+    expect(resets).toEqual([])
+  })
+})
+
 describe('a member that never reads its room messages', () => {
   it('is closed as a slow consumer (4429) once its unsent output passes maxOutboundBytes', async () => {
     const redis = fx.add(await startRedisServer())
@@ -192,6 +246,7 @@ describe('room cursor acknowledgements', () => {
     ['a room that is not a string', () => ({ r: [[1, '1-0']] })],
     ['not a list', () => ({ r: { r: '1-0' } })],
     ['another field', (id) => ({ r: [['r', id]], x: 1 })],
+    ['that is null', () => null],
   ]
   it.each(violations)('closes a client that acknowledges a cursor %s with 1002', async (_, d) => {
     const [a] = await twoNodes()

@@ -21,6 +21,13 @@ export class RoomCursors {
   readonly delivered = new Map<string, string>()
   readonly stored = new Map<string, string>()
   private readonly acked = new Map<string, string>()
+  /**
+   * Numbered by their room: the last message given to the client (not skipped). What follows it
+   * up to `delivered` was skipped (the sender's own), so once the client has acknowledged it
+   * the stored cursor may go past the skipped ones: else a member that only sends would keep
+   * its cursor where it joined, and a resume after the history was trimmed would reset it.
+   */
+  private readonly given = new Map<string, string>()
 
   /** A restored session's stored cursors (`''`: none yet). */
   restore(cursors: Readonly<Record<string, string>>): void {
@@ -36,6 +43,7 @@ export class RoomCursors {
     this.delivered.delete(room)
     this.stored.delete(room)
     this.acked.delete(room)
+    this.given.delete(room)
   }
 
   /**
@@ -45,7 +53,18 @@ export class RoomCursors {
    */
   move(room: string, id: string, roomIds: boolean): boolean {
     this.delivered.set(room, id)
-    if (roomIds && this.stored.has(room)) return false
+    const stored = this.stored.get(room)
+    const given = this.given.get(room)
+    // Numbered by their room, a skip moves the stored cursor only when the client acknowledged
+    // every message it was given before it.
+    if (
+      roomIds &&
+      stored !== undefined &&
+      given !== undefined &&
+      compareRoomIds(given, stored) > 0
+    ) {
+      return false
+    }
     this.stored.set(room, id)
     return true
   }
@@ -54,6 +73,7 @@ export class RoomCursors {
   deliver(room: string, id: string, numbered: boolean): void {
     this.delivered.set(room, id)
     if (numbered) this.stored.set(room, id)
+    else this.given.set(room, id)
   }
 
   /** The room's history does not reach back: a resume must not look for what it lacks again. */
@@ -86,6 +106,7 @@ export class RoomCursors {
     const pairs = (d as { r?: unknown } | null)?.r
     if (
       typeof d !== 'object' ||
+      d === null ||
       Object.keys(d as object).length !== 1 ||
       !Array.isArray(pairs) ||
       pairs.length > maxRoomCursors
@@ -108,9 +129,11 @@ export class RoomCursors {
         throw protocolError(`a room cursor that goes back (${id} < ${acked})`)
       }
       this.acked.set(room, id)
+      // The last message given acknowledged: what was skipped since is the client's too.
+      const to = id === this.given.get(room) ? delivered : id
       const stored = this.stored.get(room)
-      if (stored === undefined || compareRoomIds(id, stored) > 0) {
-        this.stored.set(room, id)
+      if (stored === undefined || compareRoomIds(to, stored) > 0) {
+        this.stored.set(room, to)
         moved = true
       }
     }
