@@ -103,8 +103,16 @@ describe('room messages numbered by their room, across processes', () => {
 
   it('sends again from a stale stored cursor: duplicates on the wire, each once to the application', async () => {
     const [a, b] = await twoNodes()
-    // No cursor acknowledged: what is stored is where the member joined.
-    const m = member(a.server.port, { ackEvery: 1_000_000, ackDelayMs: 600_000 })
+    // No cursor acknowledged: what is stored is where the member joined. (The client's room
+    // cursor cadence is not an option: its `$ack`s with cursors are kept off the wire here, so
+    // that a slow run, past 500 ms, does not store a cursor.)
+    const m = member(a.server.port)
+    const socket = m.client.socket
+    const send = socket.send.bind(socket)
+    socket.send = (data) => {
+      if (typeof data === 'string' && data.startsWith('{"t":"$ack","d"')) return
+      send(data)
+    }
     m.client.send('say', { room: 'r', text: 'in' })
     await waitFor(() => m.seen.includes('in'), { message: 'joined', timeoutMs: 10_000 })
     for (const text of texts(0, 10)) b.server.to('r').send('said', { text, from: 'b' })
