@@ -3,7 +3,12 @@ import { FakeWebSocket } from '../testing/fakeWebSocket.js'
 import { ManualClock } from '../testing/manualClock.js'
 import { compareRoomIds, parseEnvelope } from '../protocol/envelope.js'
 import type { Envelope } from '../protocol/envelope.js'
-import { cursorAckDelayMs, cursorAckEvery, maxRoomCursors } from '../protocol/roomCursors.js'
+import {
+  cursorAckDelayMs,
+  cursorAckEvery,
+  cursorIdleMs,
+  maxRoomCursors,
+} from '../protocol/roomCursors.js'
 import { codec, createFakeClient, deliver, received } from './fakeLink.js'
 import type { Client } from './client.js'
 import type { ClientOptions } from './clientOptions.js'
@@ -209,6 +214,45 @@ describe('room messages numbered by their room', () => {
     deliver(room('one-more', '1-0'))
     expect(errors).toEqual(['PROTOCOL_ERROR'])
     expect(FakeWebSocket.instances[0]?.closedWith).toEqual({ code: 4002, reason: 'protocol_error' })
+    client.close()
+  })
+})
+
+describe('rooms over a long session', () => {
+  it('forgets cursors idle for cursorIdleMs to take a new room at the bound', () => {
+    // No heartbeat: the fake server answers no ping over the minute that passes.
+    const client = create({ heartbeat: false })
+    const errors: string[] = []
+    client.events.on('error', (error) => errors.push(error.code))
+    const seen = collect(client)
+    welcome()
+    // One room at a time over a long session: joined, a message, left.
+    for (let i = 0; i < maxRoomCursors; i++) deliver(room(`doc-${i}`, `${i + 1}-0`))
+    clock.advance(cursorIdleMs - 1)
+    // doc-0 moves: it is now the newest, doc-1 the idlest.
+    deliver(room('doc-0', '20000-0'))
+    clock.advance(1)
+    deliver(room(`doc-${maxRoomCursors}`, '20001-0'))
+    expect(errors).toEqual([])
+    expect(seen).toHaveLength(maxRoomCursors + 2)
+    // The cursors it kept still drop duplicates: doc-0's too, the first room it had.
+    deliver(room('doc-0', '20000-0'))
+    deliver(room('doc-2', '3-0'))
+    deliver(room(`doc-${maxRoomCursors}`, '20001-0'))
+    expect(seen).toHaveLength(maxRoomCursors + 2)
+    client.close()
+  })
+
+  it('refuses a new room at the bound while every cursor moved within cursorIdleMs', () => {
+    // No heartbeat: the fake server answers no ping over the minute that passes.
+    const client = create({ heartbeat: false })
+    const errors: string[] = []
+    client.events.on('error', (error) => errors.push(error.code))
+    welcome()
+    for (let i = 0; i < maxRoomCursors; i++) deliver(room(`doc-${i}`, '1-0'))
+    clock.advance(cursorIdleMs - 1)
+    deliver(room('one-more', '1-0'))
+    expect(errors).toEqual(['PROTOCOL_ERROR'])
     client.close()
   })
 })

@@ -19,6 +19,15 @@ export const maxRoomCursorBytes = 1_048_576
 export const cursorAckDelayMs = 500
 export const cursorAckEvery = 1_024
 
+/**
+ * How long a cursor must have stood still before a new room may take its place when the client
+ * is at its bound: a server sends again only what is after the cursor it stored, which trails
+ * the client's by its acknowledgement (`cursorAckDelayMs`) and its lazy write (a second), so a
+ * cursor a minute old can no longer let a duplicate through. A session that goes through more
+ * rooms than the bound over its life (joined and left, one at a time) so goes on.
+ */
+export const cursorIdleMs = 60_000
+
 /** What a cursor costs beyond its room name: the longest id and the map's own share. */
 const cursorOverheadBytes = 64
 
@@ -36,12 +45,13 @@ export interface RoomCursorsOptions {
  * The client's side of room messages numbered by their room (PROTOCOL.md, section 5): per room,
  * the id of the last message delivered, so that one the server sends again (a resume from a
  * stale stored cursor) is dropped; and the acknowledgement of the cursors that advanced, on the
- * same cadence as the session's own acknowledgements. Bounded in rooms and bytes.
+ * cadence of their own (`cursorAckDelayMs`, `cursorAckEvery`). Bounded in rooms and bytes, idle
+ * cursors forgotten to make room (`cursorIdleMs`).
  */
 export class RoomCursors {
   readonly #options: RoomCursorsOptions
   /** A `Map`: any room name, `__proto__` included, is a plain key. */
-  #cursors = new Map<string, string>()
+  #cursors = new Map<string, [id: string, movedAt: number]>()
   #bytes = 0
   /** Cursors that advanced on this link and were not acknowledged yet. */
   #owed = new Map<string, string>()
@@ -54,25 +64,38 @@ export class RoomCursors {
 
   /**
    * A room message arrived: true to deliver it, false for a duplicate (its id is not past the
-   * room's cursor). Throws `PROTOCOL_ERROR` past the bound of rooms or bytes.
+   * room's cursor). Throws `PROTOCOL_ERROR` past the bound of rooms or bytes when no cursor has
+   * been idle for `cursorIdleMs`.
    */
   arrive([room, id]: RoomRef): boolean {
     const cursors = this.#cursors
     const cursor = cursors.get(room)
-    if (cursor !== undefined && compareRoomIds(id, cursor) <= 0) return false
-    if (cursor === undefined) {
-      const bytes = this.#bytes + utf8ByteLength(room) + cursorOverheadBytes
-      if (cursors.size >= maxRoomCursors || bytes > maxRoomCursorBytes) {
-        throw protocolError('room messages from too many rooms')
-      }
-      this.#bytes = bytes
-    }
-    cursors.set(room, id)
-    this.#owed.set(room, id)
+    if (cursor !== undefined && compareRoomIds(id, cursor[0]) <= 0) return false
     const { ackEvery, ackDelayMs, clock } = this.#options
+    const now = clock.now()
+    if (cursor === undefined) this.#admit(room, now)
+    // Deleted first, so that the map's order is the order the cursors last moved in.
+    else cursors.delete(room)
+    cursors.set(room, [id, now])
+    this.#owed.set(room, id)
     if (++this.#arrivals >= ackEvery) this.flush()
     else this.#timer ??= clock.setTimeout(this.flush, ackDelayMs)
     return true
+  }
+
+  /** Counts a new room in, forgetting cursors idle for `cursorIdleMs` to stay in the bound. */
+  #admit(room: string, now: number): void {
+    const cursors = this.#cursors
+    const cost = utf8ByteLength(room) + cursorOverheadBytes
+    while (cursors.size >= maxRoomCursors || this.#bytes + cost > maxRoomCursorBytes) {
+      const oldest = cursors.entries().next().value
+      if (oldest === undefined || now - oldest[1][1] < cursorIdleMs) {
+        throw protocolError('room messages from too many rooms at once')
+      }
+      cursors.delete(oldest[0])
+      this.#bytes -= utf8ByteLength(oldest[0]) + cursorOverheadBytes
+    }
+    this.#bytes += cost
   }
 
   /** Acknowledges the cursors that advanced, in `$ack` frames of at most `maxCursorAckBytes`. */
