@@ -51,6 +51,16 @@ function member(port: number, options: { ackEvery?: number; ackDelayMs?: number 
 const texts = (from: number, to: number, prefix = 'm') =>
   Array.from({ length: to - from }, (_, i) => `${prefix}${from + i}`)
 
+/** `m` joins room `r`, gets ten messages `b` sends there, and closes. */
+async function joinGetTenAndLeave(m: ReturnType<typeof member>, b: Node): Promise<void> {
+  m.client.send('say', { room: 'r', text: 'in' })
+  await waitFor(() => m.seen.includes('in'), { message: 'joined', timeoutMs: 10_000 })
+  for (const text of texts(0, 10)) b.server.to('r').send('said', { text, from: 'b' })
+  await waitFor(() => m.seen.length === 11, { message: 'the first ten', timeoutMs: 10_000 })
+  m.client.close()
+  await waitFor(() => m.client.state.status === 'closed', { message: 'closed' })
+}
+
 describe('room messages numbered by their room, across processes', () => {
   it('writes one frame, the same for every member, with r and without s', async () => {
     const [a, b] = await twoNodes()
@@ -78,12 +88,7 @@ describe('room messages numbered by their room, across processes', () => {
   it('catches a member that resumes on the other process up on what it missed, once and in order', async () => {
     const [a, b] = await twoNodes()
     const m = member(a.server.port)
-    m.client.send('say', { room: 'r', text: 'in' })
-    await waitFor(() => m.seen.includes('in'), { message: 'joined', timeoutMs: 10_000 })
-    for (const text of texts(0, 10)) b.server.to('r').send('said', { text, from: 'b' })
-    await waitFor(() => m.seen.length === 11, { message: 'the first ten', timeoutMs: 10_000 })
-    m.client.close()
-    await waitFor(() => m.client.state.status === 'closed', { message: 'closed' })
+    await joinGetTenAndLeave(m, b)
     for (const text of texts(10, 20)) b.server.to('r').send('said', { text, from: 'b' })
     m.target.port = b.server.port
     m.client.connect()
@@ -113,12 +118,7 @@ describe('room messages numbered by their room, across processes', () => {
       if (typeof data === 'string' && data.startsWith('{"t":"$ack","d"')) return
       send(data)
     }
-    m.client.send('say', { room: 'r', text: 'in' })
-    await waitFor(() => m.seen.includes('in'), { message: 'joined', timeoutMs: 10_000 })
-    for (const text of texts(0, 10)) b.server.to('r').send('said', { text, from: 'b' })
-    await waitFor(() => m.seen.length === 11, { message: 'the first ten', timeoutMs: 10_000 })
-    m.client.close()
-    await waitFor(() => m.client.state.status === 'closed', { message: 'closed' })
+    await joinGetTenAndLeave(m, b)
     m.target.port = b.server.port
     m.client.connect()
     b.server.to('r').send('said', { text: 'after', from: 'b' })
