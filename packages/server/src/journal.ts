@@ -254,8 +254,10 @@ export class SessionJournal {
 
   /** Resolves once everything changed so far is stored (or the store is unreachable). */
   drain(): Promise<void> {
-    // Room cursors waiting for a commit go now: a handoff or a close stores them.
-    if (this.roomsChanged) this.touch()
+    // Room cursors waiting for a commit go now: a handoff or a close stores them. So does what
+    // was served while the store was away (its retry may be half a second off): the store may
+    // be back, and the process that claims the session next must not resume it behind its client.
+    if (this.roomsChanged || this.degraded) this.touch()
     if (this.stopped || (!this.scheduled && !this.committing && !this.awaitingEpoch)) {
       return Promise.resolve()
     }

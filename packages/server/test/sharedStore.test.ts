@@ -222,6 +222,42 @@ describe('a server on a shared store', () => {
     expect(fake.sessions.get(welcome.sid)?.lastServerSeq).toBe(3)
   })
 
+  it('hands over what it served while the store was unreachable, as soon as the store is back', async () => {
+    const fake = fakeSharedStore()
+    let handOff: ((id: string) => Promise<void>) | undefined
+    fake.store.onHandoff = (listener) => {
+      handOff = listener
+      return () => undefined
+    }
+    const server = await startServer(fx, { store: fake.store })
+    server.on('connection', (peer) => peer.on('up', (n) => peer.send('down', n)))
+    const { client, welcome } = await ProtocolClient.connect(fx, urlOf(server))
+    await waitFor(() => fake.sessions.has(welcome.sid), { message: 'the session created' })
+    fake.state.reachable = false
+    for (let s = 1; s <= 3; s++) client.send({ t: 'up', d: s, s })
+    await client.waitForMessages(3)
+    expect(ackOf(client)).toBe(3)
+    // Back, and asked for the session before the journal's retry: the handoff stores what the
+    // client was told, or the process that claims it resumes a session behind its client.
+    fake.state.reachable = true
+    await (handOff as (id: string) => Promise<void>)(welcome.sid)
+    expect(fake.sessions.get(welcome.sid)).toMatchObject({ lastClientSeq: 3, lastServerSeq: 3 })
+  })
+
+  it('stores what it served while the store was unreachable when it closes once the store is back', async () => {
+    const fake = fakeSharedStore()
+    const server = await startServer(fx, { store: fake.store })
+    server.on('connection', (peer) => peer.on('up', (n) => peer.send('down', n)))
+    const { client, welcome } = await ProtocolClient.connect(fx, urlOf(server))
+    await waitFor(() => fake.sessions.has(welcome.sid), { message: 'the session created' })
+    fake.state.reachable = false
+    for (let s = 1; s <= 3; s++) client.send({ t: 'up', d: s, s })
+    await client.waitForMessages(3)
+    fake.state.reachable = true
+    await server.close()
+    expect(fake.sessions.get(welcome.sid)).toMatchObject({ lastClientSeq: 3, lastServerSeq: 3 })
+  })
+
   it("logs a store's failure without the failed command, whose arguments hold the session id", async () => {
     const fake = fakeSharedStore()
     const logged: unknown[] = []
