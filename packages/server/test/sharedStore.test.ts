@@ -86,6 +86,20 @@ function fakeSharedStore() {
   }
 }
 
+/**
+ * A server on `fake` with a client whose session is stored; then the store goes unreachable and
+ * the client sends `up` 1 to 3, which the server echoes at once.
+ */
+async function servedWhileAway(fake: ReturnType<typeof fakeSharedStore>) {
+  const server = await startServer(fx, { store: fake.store })
+  server.on('connection', (peer) => peer.on('up', (n) => peer.send('down', n)))
+  const { client, welcome } = await ProtocolClient.connect(fx, urlOf(server))
+  await waitFor(() => fake.sessions.has(welcome.sid), { message: 'the session created' })
+  fake.state.reachable = false
+  for (let s = 1; s <= 3; s++) client.send({ t: 'up', d: s, s })
+  return { fake, server, client, welcome }
+}
+
 /** The highest `a` the client has been sent. */
 function ackOf(client: ProtocolClient): number {
   return Math.max(0, ...client.received.map((frame: Frame) => frame.a ?? 0))
@@ -205,13 +219,7 @@ describe('a server on a shared store', () => {
   })
 
   it('serves its clients at once while the store is unreachable', async () => {
-    const fake = fakeSharedStore()
-    const server = await startServer(fx, { store: fake.store })
-    server.on('connection', (peer) => peer.on('up', (n) => peer.send('down', n)))
-    const { client, welcome } = await ProtocolClient.connect(fx, urlOf(server))
-    await waitFor(() => fake.sessions.has(welcome.sid), { message: 'the session created' })
-    fake.state.reachable = false
-    for (let s = 1; s <= 3; s++) client.send({ t: 'up', d: s, s })
+    const { fake, client, welcome } = await servedWhileAway(fakeSharedStore())
     expect((await client.waitForMessages(3)).map((frame) => frame.d)).toEqual([1, 2, 3])
     expect(ackOf(client)).toBe(3)
     // Back: what was done meanwhile is stored.
@@ -223,18 +231,13 @@ describe('a server on a shared store', () => {
   })
 
   it('hands over what it served while the store was unreachable, as soon as the store is back', async () => {
-    const fake = fakeSharedStore()
+    const store = fakeSharedStore()
     let handOff: ((id: string) => Promise<void>) | undefined
-    fake.store.onHandoff = (listener) => {
+    store.store.onHandoff = (listener) => {
       handOff = listener
       return () => undefined
     }
-    const server = await startServer(fx, { store: fake.store })
-    server.on('connection', (peer) => peer.on('up', (n) => peer.send('down', n)))
-    const { client, welcome } = await ProtocolClient.connect(fx, urlOf(server))
-    await waitFor(() => fake.sessions.has(welcome.sid), { message: 'the session created' })
-    fake.state.reachable = false
-    for (let s = 1; s <= 3; s++) client.send({ t: 'up', d: s, s })
+    const { fake, client, welcome } = await servedWhileAway(store)
     await client.waitForMessages(3)
     expect(ackOf(client)).toBe(3)
     // Back, and asked for the session before the journal's retry: the handoff stores what the
@@ -245,13 +248,7 @@ describe('a server on a shared store', () => {
   })
 
   it('stores what it served while the store was unreachable when it closes once the store is back', async () => {
-    const fake = fakeSharedStore()
-    const server = await startServer(fx, { store: fake.store })
-    server.on('connection', (peer) => peer.on('up', (n) => peer.send('down', n)))
-    const { client, welcome } = await ProtocolClient.connect(fx, urlOf(server))
-    await waitFor(() => fake.sessions.has(welcome.sid), { message: 'the session created' })
-    fake.state.reachable = false
-    for (let s = 1; s <= 3; s++) client.send({ t: 'up', d: s, s })
+    const { fake, server, client, welcome } = await servedWhileAway(fakeSharedStore())
     await client.waitForMessages(3)
     fake.state.reachable = true
     await server.close()
