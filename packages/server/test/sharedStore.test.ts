@@ -100,6 +100,19 @@ async function servedWhileAway(fake: ReturnType<typeof fakeSharedStore>) {
   return { fake, server, client, welcome }
 }
 
+/** Takes the listener the server gives `fake` for handoffs; calls it as the store would. */
+function handoffOf(fake: ReturnType<typeof fakeSharedStore>): (id: string) => Promise<void> {
+  let listener: ((id: string) => Promise<void>) | undefined
+  fake.store.onHandoff = (given) => {
+    listener = given
+    return () => undefined
+  }
+  return (id) => {
+    if (listener === undefined) throw new Error('the server took no handoff listener')
+    return listener(id)
+  }
+}
+
 /** The highest `a` the client has been sent. */
 function ackOf(client: ProtocolClient): number {
   return Math.max(0, ...client.received.map((frame: Frame) => frame.a ?? 0))
@@ -153,11 +166,7 @@ describe('a server on a shared store', () => {
 
   it('hands a session over when another process asks: stops taking its messages, stores what it processed, lets go', async () => {
     const fake = fakeSharedStore()
-    let handOff: ((id: string) => Promise<void>) | undefined
-    fake.store.onHandoff = (listener) => {
-      handOff = listener
-      return () => undefined
-    }
+    const handOff = handoffOf(fake)
     const server = await startServer(fx, { store: fake.store })
     const processed: number[] = []
     server.on('connection', (peer) =>
@@ -172,9 +181,7 @@ describe('a server on a shared store', () => {
     client.send({ t: 'up', d: 1, s: 1 })
     await waitFor(() => processed.length === 1, { message: 'processed' })
     let handedOver = false
-    const handoff = (handOff as (id: string) => Promise<void>)(welcome.sid).then(
-      () => (handedOver = true),
-    )
+    const handoff = handOff(welcome.sid).then(() => (handedOver = true))
     // A message after the request is not processed here: the client sends it again where it is.
     client.send({ t: 'up', d: 2, s: 2 })
     expect(await client.waitClose()).toEqual({ code: 1012, reason: 'session moved' })
@@ -186,16 +193,12 @@ describe('a server on a shared store', () => {
     expect(processed).toEqual([1])
     expect(server.stats).toMatchObject({ sessions: 0, sessionsMoved: 1 })
     // A session this process does not hold: answered at once.
-    await (handOff as (id: string) => Promise<void>)('unknown')
+    await handOff('unknown')
   })
 
   it('hands a session of a closing server over once its last write is done', async () => {
     const fake = fakeSharedStore()
-    let handOff: ((id: string) => Promise<void>) | undefined
-    fake.store.onHandoff = (listener) => {
-      handOff = listener
-      return () => undefined
-    }
+    const handOff = handoffOf(fake)
     const server = await startServer(fx, { store: fake.store })
     server.on('connection', (peer) => peer.on('up', (n) => peer.send('down', n)))
     const { client, welcome } = await ProtocolClient.connect(fx, urlOf(server))
@@ -207,9 +210,7 @@ describe('a server on a shared store', () => {
     })
     const closed = server.close()
     let handedOver = false
-    const handoff = (handOff as (id: string) => Promise<void>)(welcome.sid).then(
-      () => (handedOver = true),
-    )
+    const handoff = handOff(welcome.sid).then(() => (handedOver = true))
     await client.waitClose()
     expect(handedOver).toBe(false)
     fake.release()
@@ -232,18 +233,14 @@ describe('a server on a shared store', () => {
 
   it('hands over what it served while the store was unreachable, as soon as the store is back', async () => {
     const store = fakeSharedStore()
-    let handOff: ((id: string) => Promise<void>) | undefined
-    store.store.onHandoff = (listener) => {
-      handOff = listener
-      return () => undefined
-    }
+    const handOff = handoffOf(store)
     const { fake, client, welcome } = await servedWhileAway(store)
     await client.waitForMessages(3)
     expect(ackOf(client)).toBe(3)
     // Back, and asked for the session before the journal's retry: the handoff stores what the
     // client was told, or the process that claims it resumes a session behind its client.
     fake.state.reachable = true
-    await (handOff as (id: string) => Promise<void>)(welcome.sid)
+    await handOff(welcome.sid)
     expect(fake.sessions.get(welcome.sid)).toMatchObject({ lastClientSeq: 3, lastServerSeq: 3 })
   })
 
