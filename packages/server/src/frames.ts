@@ -1,12 +1,49 @@
 import { Prepared, type Codec, type OutboundFrame } from '@lifeline/codec'
-import type { Envelope } from '@lifeline/core/protocol'
+import type { Envelope, KeptEnvelope } from '@lifeline/core/protocol'
+
+/**
+ * A reliable envelope kept for a resend as the frame it was first encoded in: its bytes, off the
+ * JavaScript heap, rather than its payload. An answer or a message kept in a replay buffer until
+ * the client acknowledges it (seconds, or for ever for a client that never reads) was most of
+ * what the garbage collector had to copy and mark, and was encoded again on every resend; its
+ * bytes are written as they are. The frame carries the `a` it was encoded with (`a`), which a
+ * resend may find stale: the sender then owes the client a fresher acknowledgement.
+ */
+export class SentFrame {
+  constructor(
+    readonly codec: Codec,
+    readonly bytes: Uint8Array,
+    /** The `a` the frame carries. */
+    readonly a: number,
+  ) {}
+
+  /** The payload, decoded from the frame: for a store, or a resend on another codec. */
+  payload(): unknown {
+    const { codec, bytes } = this
+    const frame = codec.binary
+      ? bytes
+      : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString()
+    return (codec.decode(frame) as { d?: unknown }).d
+  }
+}
+
+/** A frame as bytes: a text codec's string as its UTF-8 (what `ws` would convert it to anyway). */
+export function frameBytes(frame: OutboundFrame): Uint8Array {
+  return typeof frame === 'string' ? Buffer.from(frame) : frame
+}
 
 /**
  * Encodes an envelope whose payload may be `Prepared` (a broadcast's, encoded once for every
- * session): the codec splices the payload's encoding in, or encodes it whole when it cannot.
+ * session): the codec splices the payload's encoding in, or encodes it whole when it cannot. A
+ * `SentFrame` payload is its frame on its own codec (with the `a` it carries), encoded again from
+ * its decoded payload on another.
  */
 export function encodeEnvelope(codec: Codec, envelope: Envelope): OutboundFrame {
   const { d } = envelope
+  if (d instanceof SentFrame) {
+    if (d.codec === codec) return d.bytes
+    return codec.encode({ ...envelope, d: d.payload() })
+  }
   if (!(d instanceof Prepared)) return codec.encode(envelope)
   const head: Envelope = { ...envelope }
   delete head.d
@@ -15,9 +52,30 @@ export function encodeEnvelope(codec: Codec, envelope: Envelope): OutboundFrame 
     : codec.encodeWith(head, 'd', d)
 }
 
-/** The payload as the application gave it: what a store keeps. */
+/**
+ * The payload as the application gave it (a kept frame's, decoded): what a store keeps, or a
+ * journal.
+ */
 export function plainPayload(d: unknown): unknown {
+  if (d instanceof SentFrame) return d.payload()
   return d instanceof Prepared ? d.value : d
+}
+
+/**
+ * A kept envelope as a store gets it: a frame's payload is decoded when the store reads it (an
+ * own, enumerable `d`, as a copy or a serializer reads it), not on every disconnection.
+ */
+export function storedEnvelope(envelope: KeptEnvelope): KeptEnvelope {
+  if (!('d' in envelope)) return envelope
+  const { t, s, d } = envelope
+  if (!(d instanceof SentFrame)) return { t, s, d: plainPayload(d) }
+  const stored = { t, s }
+  let payload: { value: unknown } | undefined
+  Object.defineProperty(stored, 'd', {
+    enumerable: true,
+    get: () => (payload ??= { value: d.payload() }).value,
+  })
+  return stored
 }
 
 /**

@@ -1,4 +1,10 @@
-import { isLifelineError, LifelineError, type Codec, type OutboundFrame } from '@lifeline/codec'
+import {
+  isLifelineError,
+  LifelineError,
+  Prepared,
+  type Codec,
+  type OutboundFrame,
+} from '@lifeline/codec'
 import type { TimerHandle } from '@lifeline/core'
 import {
   checkRequest,
@@ -21,7 +27,14 @@ import type { SessionEndReason } from './events.js'
 import type { SessionJournal } from './journal.js'
 import type { MessageHandler, MessageInfo, Peer, RequestOptions, SendOptions } from './peer.js'
 import type { SessionRecord } from './sessionStore.js'
-import { encodeEnvelope, plainPayload, roomFrame } from './frames.js'
+import {
+  encodeEnvelope,
+  frameBytes,
+  plainPayload,
+  roomFrame,
+  SentFrame,
+  storedEnvelope,
+} from './frames.js'
 import { RoomCursors } from './roomCursors.js'
 
 /** What a session needs of the connection it is attached to. */
@@ -122,6 +135,8 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
   private replayed: number | undefined
   /** The paced replay waits for the client to acknowledge some of what it was resent. */
   private replayAwaitsAck = false
+  /** A frame a replay resent carried an `a` behind the latest: a `$ack` follows the batch. */
+  private resentAckBehind = false
   /** The link whose drain a paced replay waits for: one wait at a time, however often pumped. */
   private replayAwaitsDrain: Link | undefined
   private readonly handlers = new Map<string, AnyHandler[]>()
@@ -505,9 +520,7 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
       lastClientSeq: state.lastProcessed,
       lastServerSeq: state.lastSent,
       // A broadcast's payload is kept prepared: the store gets it as the application gave it.
-      replay: state.unacked.map((envelope) =>
-        'd' in envelope ? { ...envelope, d: plainPayload(envelope.d) } : envelope,
-      ),
+      replay: state.unacked.map(storedEnvelope),
       lossy: state.lossy,
       rooms: this.context.rooms.roomsOf(this),
       roomCursors: this.roomCursors(),
@@ -544,16 +557,24 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     // Encoded before the stream numbers and keeps it: a value the codec (or the client) refuses
     // throws here, to the caller, instead of sitting in the replay buffer and failing on every
     // resend.
-    const frame = encodeEnvelope(this.codec, { t: type, d: data, s: seq, a: stream.lastProcessed })
+    const a = stream.lastProcessed
+    let frame = encodeEnvelope(this.codec, { t: type, d: data, s: seq, a })
     const size = this.oversize(frame)
     if (size !== undefined) {
       const error = this.tooLarge(size, report)
       if (report) return false
       throw error
     }
+    // Kept as its frame's bytes (see `SentFrame`), unless a journal stores the payload or it is
+    // a broadcast's, whose one encoding every session shares.
+    let kept = data
+    if (this.journal === undefined && !(data instanceof Prepared)) {
+      frame = frameBytes(frame)
+      kept = new SentFrame(this.codec, frame, a)
+    }
     this.preEncoded = frame
     try {
-      stream.send(type, data)
+      stream.send(type, kept)
     } finally {
       this.preEncodedEnvelope = this.preEncoded = undefined
     }
@@ -621,6 +642,13 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
       allowed--
       return true
     })
+    if (this.resentAckBehind) {
+      // The frames resent carried the `a`s they were first encoded with, and the stream counts
+      // its acknowledgement as sent with them: the latest goes after them.
+      this.resentAckBehind = false
+      if (link.writable)
+        link.write(link.codec.encode({ t: controlTypes.ack, a: stream.lastProcessed }))
+    }
     // Closed meanwhile (a slow consumer): the next resume starts over.
     if (this.link !== link || this.replayed === undefined) return
     if (last < stream.lastSent) {
@@ -674,6 +702,11 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
       )
       link.close(1011, 'cannot replay the session')
       return
+    }
+    // A kept frame resent as it was encoded: its `a` may be behind (see `replayMore`).
+    const { d } = envelope
+    if (d instanceof SentFrame && d.codec === link.codec && d.a < (envelope.a ?? 0)) {
+      this.resentAckBehind = true
     }
     link.write(frame)
   }

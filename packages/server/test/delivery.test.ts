@@ -1,3 +1,6 @@
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
+import { json, type Codec } from '@lifeline/codec'
 import { useFixtures, waitFor } from '@lifeline/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Peer } from '../src/index.js'
@@ -170,5 +173,91 @@ describe('handlers that fail', () => {
     expect(() => peer?.send('$x', 1)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }))
     peer?.send('x', 'fine')
     expect(await client.next('x')).toMatchObject({ d: 'fine', s: 1 })
+  })
+})
+
+describe('the replay buffer keeps the frames it sent', () => {
+  it('resends them as they were on a resume, without encoding them again', async () => {
+    const codec = json()
+    let encoded = 0
+    const counting: Codec = {
+      ...codec,
+      encode: (value) => {
+        encoded++
+        return codec.encode(value)
+      },
+    }
+    const server = await startServer(fx, { codecs: [counting] })
+    let peer: Peer | undefined
+    server.on('connection', (p) => (peer = p))
+    const first = await ProtocolClient.connect(fx, urlOf(server))
+    for (let i = 1; i <= 3; i++) peer?.send('m', { i, text: 'x'.repeat(1000) })
+    const sent = await first.client.waitForMessages(3)
+    await first.client.drop()
+    await waitFor(() => peer?.connected === false, { message: 'the server to see the drop' })
+    const before = encoded
+    const second = await ProtocolClient.connect(fx, urlOf(server), { sid: first.welcome.sid, a: 0 })
+    expect(second.welcome).toMatchObject({ resumed: true })
+    expect(await second.client.waitForMessages(3)).toEqual(sent)
+    // The `$welcome` only.
+    expect(encoded - before).toBe(1)
+  })
+
+  it('holds the payload of a message kept for a resend no longer than its encoding', async () => {
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    const server = await startServer(fx)
+    let peer: Peer | undefined
+    server.on('connection', (p) => (peer = p))
+    const { client } = await ProtocolClient.connect(fx, urlOf(server))
+    const kept = ((): WeakRef<object> => {
+      const payload = { text: 'x'.repeat(1000) }
+      peer?.send('m', payload)
+      return new WeakRef(payload)
+    })()
+    // Unacknowledged: it is kept for a resend.
+    await client.waitForMessages(1)
+    expect((peer as unknown as { stream: { unackedCount: number } }).stream.unackedCount).toBe(1)
+    gc()
+    expect(kept.deref()).toBeUndefined()
+  })
+
+  it('acknowledges what arrived during a paced replay once the frames resent are out', async () => {
+    const server = await startServer(fx, {
+      outboundHighWaterBytes: 64 * 1024,
+      maxOutboundBytes: 64 * 1024,
+      replayLimitBytes: 4096 * 1024,
+    })
+    let peer: Peer | undefined
+    const processed: unknown[] = []
+    server.on('connection', (p) => {
+      peer = p
+      p.on('m', (data) => void processed.push(data))
+    })
+    const first = await ProtocolClient.connect(fx, urlOf(server))
+    await first.client.drop()
+    await waitFor(() => peer?.connected === false, { message: 'the server to see the drop' })
+    // Kept as frames that acknowledge nothing (a = 0); four times what may go unacknowledged.
+    const count = 16
+    for (let i = 0; i < count; i++) peer?.send('blob', 'b'.repeat(16 * 1024))
+    const { client } = await ProtocolClient.connect(fx, urlOf(server), {
+      sid: first.welcome.sid,
+      a: 0,
+    })
+    await waitFor(() => client.messages().length >= 4, { message: 'the first part of the replay' })
+    // Processed while the replay waits for the client's acknowledgements.
+    client.send({ t: 'm', d: 'hi', s: 1 })
+    await waitFor(() => processed.length === 1, { message: 'the message processed' })
+    await waitFor(
+      () => {
+        client.acknowledge()
+        return client.messages().length === count
+      },
+      { message: () => `the whole replay (have ${client.messages().length})` },
+    )
+    // Its acknowledgement reaches it, whatever the frames resent carried.
+    await waitFor(() => client.received.some((frame) => (frame.a ?? 0) >= 1), {
+      message: 'an acknowledgement of the message',
+    })
   })
 })
