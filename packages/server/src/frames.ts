@@ -27,9 +27,27 @@ export class SentFrame {
   }
 }
 
-/** A frame as bytes: a text codec's string as its UTF-8 (what `ws` would convert it to anyway). */
-export function frameBytes(frame: OutboundFrame): Uint8Array {
-  return typeof frame === 'string' ? Buffer.from(frame) : frame
+/**
+ * Frames smaller than this are kept as their payload, not their bytes: below Buffer's pool
+ * threshold a frame's bytes would be a slice of a shared 8 KiB slab (msgpack's, of its own
+ * buffer), which a kept frame would hold whole, however few its own bytes; and a small payload
+ * costs the collector little.
+ */
+export const keptFrameMinBytes = 4096
+
+/**
+ * The bytes to keep of a frame (a text codec's string as its UTF-8, what `ws` would convert it
+ * to anyway), in a buffer of their own; undefined for a frame under `keptFrameMinBytes`.
+ */
+export function keptBytes(frame: OutboundFrame): Uint8Array | undefined {
+  if (typeof frame === 'string') {
+    return frame.length < keptFrameMinBytes ? undefined : Buffer.from(frame)
+  }
+  if (frame.byteLength < keptFrameMinBytes) return undefined
+  // A view of a larger buffer (a codec's own) is copied: kept, it would hold all of it.
+  return frame.byteOffset === 0 && frame.byteLength === frame.buffer.byteLength
+    ? frame
+    : new Uint8Array(frame)
 }
 
 /**

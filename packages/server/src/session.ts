@@ -29,7 +29,7 @@ import type { MessageHandler, MessageInfo, Peer, RequestOptions, SendOptions } f
 import type { SessionRecord } from './sessionStore.js'
 import {
   encodeEnvelope,
-  frameBytes,
+  keptBytes,
   plainPayload,
   roomFrame,
   SentFrame,
@@ -565,12 +565,14 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
       if (report) return false
       throw error
     }
-    // Kept as its frame's bytes (see `SentFrame`), unless a journal stores the payload or it is
-    // a broadcast's, whose one encoding every session shares.
+    // Kept as its frame's bytes (see `SentFrame`), unless a journal stores the payload, it is a
+    // broadcast's (whose one encoding every session shares) or it is small.
     let kept = data
-    if (this.journal === undefined && !(data instanceof Prepared)) {
-      frame = frameBytes(frame)
-      kept = new SentFrame(this.codec, frame, a)
+    const bytes =
+      this.journal === undefined && !(data instanceof Prepared) ? keptBytes(frame) : undefined
+    if (bytes !== undefined) {
+      frame = bytes
+      kept = new SentFrame(this.codec, bytes, a)
     }
     this.preEncoded = frame
     try {

@@ -191,7 +191,7 @@ describe('the replay buffer keeps the frames it sent', () => {
     let peer: Peer | undefined
     server.on('connection', (p) => (peer = p))
     const first = await ProtocolClient.connect(fx, urlOf(server))
-    for (let i = 1; i <= 3; i++) peer?.send('m', { i, text: 'x'.repeat(1000) })
+    for (let i = 1; i <= 3; i++) peer?.send('m', { i, text: 'x'.repeat(8 * 1024) })
     const sent = await first.client.waitForMessages(3)
     await first.client.drop()
     await waitFor(() => peer?.connected === false, { message: 'the server to see the drop' })
@@ -211,7 +211,7 @@ describe('the replay buffer keeps the frames it sent', () => {
     server.on('connection', (p) => (peer = p))
     const { client } = await ProtocolClient.connect(fx, urlOf(server))
     const kept = ((): WeakRef<object> => {
-      const payload = { text: 'x'.repeat(1000) }
+      const payload = { text: 'x'.repeat(8 * 1024) }
       peer?.send('m', payload)
       return new WeakRef(payload)
     })()

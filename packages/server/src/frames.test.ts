@@ -1,0 +1,61 @@
+import { json } from '@lifeline/codec'
+import { describe, expect, it } from 'vitest'
+import {
+  encodeEnvelope,
+  keptBytes,
+  keptFrameMinBytes,
+  SentFrame,
+  storedEnvelope,
+} from './frames.js'
+
+/** True when `bytes` is all of its buffer: keeping it holds nothing more. */
+const ownsItsBuffer = (bytes: Uint8Array) =>
+  bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+
+describe('keptBytes', () => {
+  it('keeps a small frame as its payload: its bytes would be a slice of a shared slab', () => {
+    expect(keptBytes('x'.repeat(keptFrameMinBytes - 1))).toBeUndefined()
+    expect(keptBytes(new Uint8Array(keptFrameMinBytes - 1))).toBeUndefined()
+  })
+
+  it("keeps a large frame's bytes in a buffer of their own", () => {
+    const text = keptBytes('é'.repeat(keptFrameMinBytes)) as Uint8Array
+    expect(Buffer.from(text).toString()).toBe('é'.repeat(keptFrameMinBytes))
+    expect(ownsItsBuffer(text)).toBe(true)
+    const shared = new Uint8Array(4 * keptFrameMinBytes).fill(7)
+    const view = shared.subarray(keptFrameMinBytes, 3 * keptFrameMinBytes)
+    const copy = keptBytes(view) as Uint8Array
+    expect(copy).toEqual(view)
+    expect(ownsItsBuffer(copy)).toBe(true)
+    const whole = new Uint8Array(keptFrameMinBytes)
+    expect(keptBytes(whole)).toBe(whole)
+  })
+})
+
+describe('SentFrame', () => {
+  const codec = json()
+  const payload = { text: 'x'.repeat(keptFrameMinBytes) }
+  const frame = () => {
+    const bytes = keptBytes(codec.encode({ t: 'm', d: payload, s: 3, a: 1 })) as Uint8Array
+    return new SentFrame(codec, bytes, 1)
+  }
+
+  it('is its own bytes on its codec, and encoded again from its payload on another', () => {
+    const sent = frame()
+    expect(encodeEnvelope(codec, { t: 'm', d: sent, s: 3, a: 2 })).toBe(sent.bytes)
+    const other = json()
+    expect(other.decode(encodeEnvelope(other, { t: 'm', d: sent, s: 3, a: 2 }) as string)).toEqual({
+      t: 'm',
+      d: payload,
+      s: 3,
+      a: 2,
+    })
+  })
+
+  it('gives a store the payload when it reads it, as a copy or a serializer does', () => {
+    const stored = storedEnvelope({ t: 'm', d: frame(), s: 3 })
+    expect({ ...stored }).toEqual({ t: 'm', d: payload, s: 3 })
+    expect(JSON.parse(JSON.stringify(stored))).toEqual({ t: 'm', d: payload, s: 3 })
+    expect(storedEnvelope({ t: 'm', s: 4 })).toEqual({ t: 'm', s: 4 })
+  })
+})
