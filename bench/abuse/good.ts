@@ -2,8 +2,9 @@
 // (protocol mode, JSON, over `ws`) that each call `echo` in a loop with 10 ms between calls and
 // read everything the server sends. Prints `{ port }` once all are open and, when the parent
 // lets it go, every round trip as `[wall-clock ms at the start, ms]`, the failed calls and its
-// CPU time sampled every 250 ms.
+// CPU time (and its time waiting for a CPU) sampled every 250 ms.
 //   usage: good.ts <port> <clients>
+import { readFileSync } from 'node:fs'
 import { createClient, type RpcMethod } from '@lifeline/core'
 import { WebSocket } from 'ws'
 import { announce, exitWithParent, wallClockMs } from '../lib/serverProcess.js'
@@ -44,11 +45,20 @@ const loops = clients.map(async (client) => {
     await pause()
   }
 })
-// `[wall-clock ms, CPU µs]` of this process every 250 ms: the share of a core it took per phase.
+// `[wall-clock ms, CPU µs, ms the main thread waited for a CPU]` of this process every 250 ms:
+// the share of a core it took per phase, and the time the machine kept it waiting (Linux
+// schedstat; NaN elsewhere).
+const runQueueMs = (): number => {
+  try {
+    return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[1]) / 1e6
+  } catch {
+    return NaN
+  }
+}
 const cpu: number[][] = []
 const cpuTimer = setInterval(() => {
   const { user, system } = process.cpuUsage()
-  cpu.push([wallClockMs(), user + system])
+  cpu.push([wallClockMs(), user + system, runQueueMs()])
 }, 250)
 announce({ port: Number(portText) })
 setTimeout(() => process.exit(1), 300_000).unref()

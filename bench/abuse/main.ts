@@ -90,13 +90,16 @@ function coresOf(samples: readonly number[][], from: number, to: number): number
   return ((last[1] ?? 0) - (first[1] ?? 0)) / 1000 / ((last[0] ?? 0) - (first[0] ?? 0))
 }
 
-/** The share of the wall-clock time between `from` and `to` that the collector took. */
-function gcShare(report: ServerReport, from: number, to: number): number {
-  const inside = report.samples.filter(([at = 0]) => at >= from && at <= to)
+/**
+ * The share of the wall-clock time between `from` and `to` that the milliseconds counted in
+ * `column` of samples `[wall-clock ms, …]` took: the collector's, or the time waiting for a CPU.
+ */
+function shareOf(samples: readonly number[][], column: number, from: number, to: number): number {
+  const inside = samples.filter(([at = 0]) => at >= from && at <= to)
   const first = inside[0]
   const last = inside.at(-1)
   if (first === undefined || last === undefined || last === first) return NaN
-  return ((last[7] ?? 0) - (first[7] ?? 0)) / ((last[0] ?? 0) - (first[0] ?? 0))
+  return ((last[column] ?? 0) - (first[column] ?? 0)) / ((last[0] ?? 0) - (first[0] ?? 0))
 }
 
 interface Round {
@@ -110,6 +113,11 @@ interface Round {
   abuseGcLongest: number
   quietGcShare: number
   abuseGcShare: number
+  /** Shares of the time the server's main thread and the good clients' waited for a CPU. */
+  quietServerWait: number
+  abuseServerWait: number
+  quietGoodWait: number
+  abuseGoodWait: number
   quietP50: number
   quietP99: number
   abuseP50: number
@@ -175,8 +183,12 @@ async function round(): Promise<Round> {
     abuseLoopDelay: peakOf(serverReport, 6, t2, t3) / 1e6,
     quietGcLongest: peakOf(serverReport, 8, t0, t1),
     abuseGcLongest: peakOf(serverReport, 8, t2, t3),
-    quietGcShare: gcShare(serverReport, t0, t1),
-    abuseGcShare: gcShare(serverReport, t2, t3),
+    quietGcShare: shareOf(serverReport.samples, 7, t0, t1),
+    abuseGcShare: shareOf(serverReport.samples, 7, t2, t3),
+    quietServerWait: shareOf(serverReport.samples, 12, t0, t1),
+    abuseServerWait: shareOf(serverReport.samples, 12, t2, t3),
+    quietGoodWait: shareOf(goodReport.cpu, 2, t0, t1),
+    abuseGoodWait: shareOf(goodReport.cpu, 2, t2, t3),
     quietP50: percentile(quiet, 0.5),
     quietP99: percentile(quiet, 0.99),
     abuseP50: percentile(abused, 0.5),
@@ -289,6 +301,12 @@ if (!pingOnly) {
             'server garbage collection, share of the time (%)',
             column((r) => 100 * r.quietGcShare, 0),
             column((r) => 100 * r.abuseGcShare, 0),
+            '—',
+          ],
+          [
+            'waiting for a CPU, share of the time (%): server main thread / good clients',
+            `${column((r) => 100 * r.quietServerWait, 1)} / ${column((r) => 100 * r.quietGoodWait, 1)}`,
+            `${column((r) => 100 * r.abuseServerWait, 1)} / ${column((r) => 100 * r.abuseGoodWait, 1)}`,
             '—',
           ],
           ['server: reads paused', '—', column((r) => r.stats.readsPaused ?? 0, 0), '—'],

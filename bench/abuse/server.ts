@@ -6,7 +6,7 @@
 // 25 ms; prints `{ port }` once listening and, when the parent lets it go, the samples and the
 // counters as its last line.
 //   usage: server.ts <outboundHighWaterBytes> <maxOutboundBytes> <replayLimitBytes>
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { createHook } from 'node:async_hooks'
 import { Session as InspectorSession } from 'node:inspector'
 import { writeHeapSnapshot } from 'node:v8'
@@ -39,9 +39,21 @@ setInterval(() => server.broadcast('news', `${news}${String(++ticks).padStart(16
 /**
  * `[wall-clock ms, heapUsed, arrayBuffers, rss, stats.unsentBytes, CPU µs, longest event-loop
  * delay since the last sample in ns, garbage-collection ms in all, longest collection since the
- * last sample in ms, connections, slow consumers closed, sessions created]` every 25 ms.
+ * last sample in ms, connections, slow consumers closed, sessions created, ms the main thread
+ * waited for a CPU in all]` every 25 ms.
  */
 const samples: number[][] = []
+/**
+ * Milliseconds this process's main thread has spent runnable but waiting for a CPU (Linux
+ * schedstat; NaN elsewhere): time the machine, not the server, took.
+ */
+function runQueueMs(): number {
+  try {
+    return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[1]) / 1e6
+  } catch {
+    return NaN
+  }
+}
 const loopDelay = monitorEventLoopDelay({ resolution: 1 })
 loopDelay.enable()
 // `ABUSE_TRACE=prefix`: every callback the event loop ran for 1 ms or more (its start on the wall
@@ -77,6 +89,7 @@ setInterval(() => {
     server.stats.connections,
     server.stats.slowConsumers,
     server.stats.sessionsCreated,
+    runQueueMs(),
   ])
   loopDelay.reset()
   gcLongestMs = 0
