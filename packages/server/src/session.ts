@@ -519,7 +519,8 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
       peerId: this.id,
       lastClientSeq: state.lastProcessed,
       lastServerSeq: state.lastSent,
-      // A broadcast's payload is kept prepared: the store gets it as the application gave it.
+      // A broadcast's payload is kept prepared, a large one as its frame: the store gets the
+      // payload (a frame's decoded when the store reads it, `storedEnvelope`).
       replay: state.unacked.map(storedEnvelope),
       lossy: state.lossy,
       rooms: this.context.rooms.roomsOf(this),
