@@ -22,7 +22,8 @@ export interface Codec {
   /**
    * Encodes one message. Throws a `LifelineError` with code `ENCODE_FAILED` for a value the
    * codec cannot represent, or one its peer's decoder would refuse, and `MESSAGE_TOO_LARGE` for
-   * a frame over `maxBytes`.
+   * a frame over `maxBytes`. The bytes returned belong to the caller, which may keep them
+   * (a server keeps sent frames for resends): a codec never writes into them again.
    */
   encode(value: unknown): OutboundFrame
   /**

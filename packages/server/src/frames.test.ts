@@ -2,6 +2,7 @@ import { json } from '@lifeline/codec'
 import { describe, expect, it } from 'vitest'
 import {
   encodeEnvelope,
+  keptBefore,
   keptBytes,
   keptFrameMinBytes,
   SentFrame,
@@ -57,5 +58,24 @@ describe('SentFrame', () => {
     expect({ ...stored }).toEqual({ t: 'm', d: payload, s: 3 })
     expect(JSON.parse(JSON.stringify(stored))).toEqual({ t: 'm', d: payload, s: 3 })
     expect(storedEnvelope({ t: 'm', s: 4 })).toEqual({ t: 'm', s: 4 })
+  })
+
+  it("lets a store replace or delete the payload, as any plain object's", () => {
+    const stored = storedEnvelope({ t: 'm', d: frame(), s: 3 })
+    stored.d = 'compressed'
+    expect(stored).toEqual({ t: 'm', d: 'compressed', s: 3 })
+    delete stored.d
+    expect(stored).toEqual({ t: 'm', s: 3 })
+  })
+})
+
+describe('keptBefore', () => {
+  it('knows a payload kept in this turn, and forgets it when the turn ends', async () => {
+    const payload = { big: true }
+    expect(keptBefore(payload)).toBe(false)
+    expect(keptBefore(payload)).toBe(true)
+    expect(keptBefore({ big: true })).toBe(false)
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(keptBefore(payload)).toBe(false)
   })
 })

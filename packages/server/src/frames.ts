@@ -50,6 +50,26 @@ export function keptBytes(frame: OutboundFrame): Uint8Array | undefined {
     : new Uint8Array(frame)
 }
 
+/** Payloads kept as bytes in this turn (see `keptBefore`), forgotten when the turn ends. */
+let keptThisTurn: Set<unknown> | undefined
+
+/**
+ * True if `data` was kept as bytes already in this turn: the same payload sent to many sessions
+ * at once (`for (const peer of peers) peer.send(type, big)`) is then kept as the one value they
+ * share, not as a copy of its bytes per session (every session's frame differs by its `s`).
+ */
+export function keptBefore(data: unknown): boolean {
+  if (keptThisTurn === undefined) {
+    keptThisTurn = new Set()
+    setImmediate(() => {
+      keptThisTurn = undefined
+    })
+  }
+  if (keptThisTurn.has(data)) return true
+  keptThisTurn.add(data)
+  return false
+}
+
 /**
  * Encodes an envelope whose payload may be `Prepared` (a broadcast's, encoded once for every
  * session): the codec splices the payload's encoding in, or encodes it whole when it cannot. A
@@ -89,9 +109,14 @@ export function storedEnvelope(envelope: KeptEnvelope): KeptEnvelope {
   if (!(d instanceof SentFrame)) return { t, s, d: plainPayload(d) }
   const stored = { t, s }
   let payload: { value: unknown } | undefined
+  // Writable and deletable like any plain property: a store may compress or replace it.
   Object.defineProperty(stored, 'd', {
     enumerable: true,
+    configurable: true,
     get: () => (payload ??= { value: d.payload() }).value,
+    set: (value: unknown) => {
+      payload = { value }
+    },
   })
   return stored
 }

@@ -29,6 +29,7 @@ import type { MessageHandler, MessageInfo, Peer, RequestOptions, SendOptions } f
 import type { SessionRecord } from './sessionStore.js'
 import {
   encodeEnvelope,
+  keptBefore,
   keptBytes,
   plainPayload,
   roomFrame,
@@ -137,6 +138,11 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
   private replayAwaitsAck = false
   /** A frame a replay resent carried an `a` behind the latest: a `$ack` follows the batch. */
   private resentAckBehind = false
+  /**
+   * The highest `a` this link told the client (its `$welcome`'s, a frame's, a `$ack`'s): a kept
+   * frame's older `a` needs a `$ack` after it only when the client was not told the latest.
+   */
+  private ackTold = 0
   /** The link whose drain a paced replay waits for: one wait at a time, however often pumped. */
   private replayAwaitsDrain: Link | undefined
   private readonly handlers = new Map<string, AnyHandler[]>()
@@ -470,6 +476,8 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
    * rest follows as the client acknowledges).
    */
   replay(ack: number): void {
+    // The `$welcome` just written carried the latest.
+    this.ackTold = this.stream.lastProcessed
     this.stream.acknowledge(ack)
     this.replayed = this.stream.acknowledged
     this.replayMore()
@@ -567,11 +575,12 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
       throw error
     }
     // Kept as its frame's bytes (see `SentFrame`), unless a journal stores the payload, it is a
-    // broadcast's (whose one encoding every session shares) or it is small.
+    // broadcast's (whose one encoding every session shares), it is small, or other sessions
+    // were sent the same payload in this turn (which they share too).
     let kept = data
     const bytes =
       this.journal === undefined && !(data instanceof Prepared) ? keptBytes(frame) : undefined
-    if (bytes !== undefined) {
+    if (bytes !== undefined && !keptBefore(data)) {
       frame = bytes
       kept = new SentFrame(this.codec, bytes, a)
     }
@@ -649,8 +658,11 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
       // The frames resent carried the `a`s they were first encoded with, and the stream counts
       // its acknowledgement as sent with them: the latest goes after them.
       this.resentAckBehind = false
-      if (link.writable)
-        link.write(link.codec.encode({ t: controlTypes.ack, a: stream.lastProcessed }))
+      const a = stream.lastProcessed
+      if (link.writable && a > this.ackTold) {
+        this.ackTold = a
+        link.write(link.codec.encode({ t: controlTypes.ack, a }))
+      }
     }
     // Closed meanwhile (a slow consumer): the next resume starts over.
     if (this.link !== link || this.replayed === undefined) return
@@ -688,6 +700,7 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     const preEncoded = this.preEncoded
     if (preEncoded !== undefined && envelope === this.preEncodedEnvelope) {
       this.preEncodedEnvelope = this.preEncoded = undefined
+      if ((envelope.a ?? 0) > this.ackTold) this.ackTold = envelope.a ?? 0
       link.write(preEncoded)
       return
     }
@@ -707,9 +720,13 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
       return
     }
     // A kept frame resent as it was encoded: its `a` may be behind (see `replayMore`).
+    // (A session with a journal keeps no frames: its `a`s are the journal's, `sendAck`.)
     const { d } = envelope
-    if (d instanceof SentFrame && d.codec === link.codec && d.a < (envelope.a ?? 0)) {
-      this.resentAckBehind = true
+    const a = envelope.a ?? 0
+    if (d instanceof SentFrame && d.codec === link.codec) {
+      if (d.a < a && journal === undefined) this.resentAckBehind = true
+    } else if (a > this.ackTold) {
+      this.ackTold = a
     }
     link.write(frame)
   }

@@ -222,6 +222,51 @@ describe('the replay buffer keeps the frames it sent', () => {
     expect(kept.deref()).toBeUndefined()
   })
 
+  it('sends no `$ack` after the frames resent when the `$welcome` carried the latest', async () => {
+    const { server, processed, peer } = await recordingServer()
+    const first = await ProtocolClient.connect(fx, urlOf(server))
+    // Kept as frames that acknowledge nothing (a = 0), then a message processed (the latest: 1).
+    for (let i = 0; i < 3; i++) peer()?.send('blob', 'b'.repeat(16 * 1024))
+    await first.client.waitForMessages(3)
+    first.client.send({ t: 'm', d: 'hi', s: 1 })
+    await waitFor(() => processed.length === 1, { message: 'the message processed' })
+    await first.client.drop()
+    await waitFor(() => peer()?.connected === false, { message: 'the server to see the drop' })
+    const second = await ProtocolClient.connect(fx, urlOf(server), {
+      sid: first.welcome.sid,
+      a: 0,
+    })
+    expect(second.welcome).toMatchObject({ resumed: true, a: 1 })
+    await second.client.waitForMessages(3)
+    // Written after anything the replay would have followed with.
+    peer()?.send('after', 1)
+    await waitFor(() => second.client.messages().some((m) => m.t === 'after'), {
+      message: 'the message after the replay',
+    })
+    expect(second.client.received.filter((frame) => frame.t === '$ack')).toEqual([])
+  })
+
+  it('keeps one payload sent to many sessions in one turn as the value they share', async () => {
+    const { server } = await recordingServer()
+    const peers: Peer[] = []
+    server.on('connection', (p) => void peers.push(p))
+    const clients = await Promise.all(
+      [1, 2, 3].map(async () => (await ProtocolClient.connect(fx, urlOf(server))).client),
+    )
+    await waitFor(() => peers.length === 3, { message: 'three peers' })
+    const payload = { text: 'x'.repeat(16 * 1024) }
+    for (const p of peers) p.send('m', payload)
+    for (const client of clients) expect((await client.waitForMessages(1))[0]?.d).toEqual(payload)
+    const kept = peers.map(
+      (p) =>
+        (
+          p as unknown as { stream: { snapshot(): { unacked: { d?: unknown }[] } } }
+        ).stream.snapshot().unacked[0]?.d,
+    )
+    // The first keeps the frame's bytes; the others share the payload instead of copies.
+    expect(kept.filter((d) => d === payload)).toHaveLength(2)
+  })
+
   it('acknowledges what arrived during a paced replay once the frames resent are out', async () => {
     const server = await startServer(fx, {
       outboundHighWaterBytes: 64 * 1024,
