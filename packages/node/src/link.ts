@@ -7,9 +7,9 @@ import type {
   WebSocketConstructor,
 } from '@lifeline/core'
 import { parseWebSocketUrl } from '@lifeline/core/protocol'
-import { WebSocket, type ClientOptions, type PerMessageDeflateOptions } from 'ws'
+import type { ClientOptions, PerMessageDeflateOptions, WebSocket } from 'ws'
 import { nodeClock } from './clock.js'
-import { holdWrites, type Corkable } from './writeBatch.js'
+import { BatchingWebSocket } from './batchingWebSocket.js'
 
 /** Request headers of the opening handshake. */
 export type HandshakeHeaders = Record<string, string>
@@ -90,37 +90,6 @@ function relayLife(this: WebSocket): void {
 function tooLarge(this: WebSocket, error: { code?: unknown }): void {
   if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH')
     this.emit('close', 1009, 'maxPayload exceeded')
-}
-
-/**
- * Longest text (UTF-16 units) sent as its UTF-8 bytes: at most 3 KiB, so both the bytes and the
- * frame `ws` builds from them are slices of Node's buffer pool (it serves allocations under 4 KiB).
- */
-export const maxJoinedText = 1024
-
-/** `ws`'s send options for a text message handed over as bytes. */
-const asText = { binary: false }
-
-/**
- * A `ws` socket whose writes of one turn leave together (see `holdWrites`). One class for every
- * link, made with each link's options: a class per link would give each socket a shape of its
- * own, and the code that handles many sockets would slow down (about 10 % per send).
- *
- * A short text message is handed to `ws` as its UTF-8 bytes, marked as text: `ws` then masks it
- * into the buffer of the frame's header, and the frame is one write instead of two (header, then
- * payload), with no separate pass to count its bytes: about 0.1 µs less per frame, 5–7 % of a
- * batched send. The frame's bytes are the same. A longer text goes as it is: the frame's second
- * buffer, as large as the text, would cost more than the write it saves.
- */
-class BatchingWebSocket extends WebSocket {
-  override send(data: unknown, options?: unknown, callback?: unknown): void {
-    // `ws` keeps its net.Socket as `_socket` (unchanged across its major versions), null before open.
-    const stream = (this as unknown as { _socket: Corkable | null })._socket
-    if (stream) holdWrites(stream)
-    if (typeof data === 'string' && options === undefined && data.length <= maxJoinedText)
-      super.send(Buffer.from(data), asText, callback as () => void)
-    else super.send(data as string, options as object, callback as () => void)
-  }
 }
 
 const invalid = (message: string) => new LifelineError('INVALID_ARGUMENT', message)

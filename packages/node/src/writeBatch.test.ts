@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest'
-import { holdWrites, maxBatchBytes } from './writeBatch.js'
+import {
+  commit,
+  gathered,
+  gatheredBytes,
+  holdWrites,
+  maxBatchBytes,
+  reserve,
+  writeGathered,
+  type GatherStream,
+} from './writeBatch.js'
 
 /** A stream that logs its corks and counts what it holds, as `net.Socket` does. */
 function fakeStream(name = 's', log: string[] = []) {
@@ -69,5 +78,110 @@ describe('holdWrites', () => {
     await endOfTurn()
     expect(stream.log).toEqual(['s cork 1'])
     expect(stream.writableCorked).toBe(1)
+  })
+})
+
+/** A stream that keeps the buffers written to it as they are (not copies), as a socket does. */
+function gatherStream(name: string, log: string[] = []) {
+  const chunks: Uint8Array[] = []
+  const stream = {
+    chunks,
+    writable: true,
+    destroyed: false,
+    /** What the kernel has not taken yet: set by a test to hold on to written buffers. */
+    writableLength: 0,
+    writableCorked: 0,
+    cork: () => void stream.writableCorked++,
+    uncork: () => void (stream.writableCorked > 0 && stream.writableCorked--),
+    write: (chunk: Uint8Array) => {
+      log.push(`${name} write ${chunk.length}${stream.writableCorked ? ' (held)' : ''}`)
+      chunks.push(chunk)
+    },
+  }
+  return stream
+}
+
+/** Puts `text` in `stream`'s gathered bytes, as a frame would be. */
+function gatherText(stream: GatherStream, text: string): void {
+  const at = reserve(stream, text.length)
+  gathered().write(text, at, 'latin1')
+  commit(at + text.length)
+}
+
+const textOf = (chunks: Uint8Array[]) => chunks.map((chunk) => Buffer.from(chunk).toString())
+
+describe('reserve and commit', () => {
+  it('gathers a turn of writes to a stream into one buffer, written when the turn ends', async () => {
+    const log: string[] = []
+    const stream = gatherStream('s', log)
+    for (const text of ['a', 'bb', 'ccc']) gatherText(stream, text)
+    expect(gatheredBytes(stream)).toBe(6)
+    expect(log).toEqual([])
+    await endOfTurn()
+    expect(log).toEqual(['s write 6'])
+    expect(textOf(stream.chunks)).toEqual(['abbccc'])
+    expect(gatheredBytes(stream)).toBe(0)
+  })
+
+  it('keeps each stream in order when streams take turns, and holds them for the turn', async () => {
+    const log: string[] = []
+    const [a, b] = [gatherStream('a', log), gatherStream('b', log)]
+    gatherText(a, 'a1')
+    gatherText(b, 'b1')
+    gatherText(a, 'a2')
+    gatherText(a, 'a3')
+    // `a`'s first bytes went into `a`, corked for the turn, when `b` started gathering.
+    expect(log).toEqual(['a write 2 (held)', 'b write 2 (held)'])
+    await endOfTurn()
+    expect(textOf(a.chunks)).toEqual(['a1', 'a2a3'])
+    expect(textOf(b.chunks)).toEqual(['b1'])
+    expect([a.writableCorked, b.writableCorked]).toEqual([0, 0])
+  })
+
+  it('writes what was gathered before anything else is written to the stream', async () => {
+    const stream = gatherStream('s')
+    gatherText(stream, 'frame')
+    writeGathered(stream)
+    stream.write(Buffer.from('ping'))
+    gatherText(stream, 'after')
+    await endOfTurn()
+    expect(textOf(stream.chunks)).toEqual(['frame', 'ping', 'after'])
+  })
+
+  it(`lets ${maxBatchBytes} bytes go at once, and the rest with the turn`, async () => {
+    const stream = gatherStream('s')
+    const quarter = 'x'.repeat(maxBatchBytes / 4)
+    for (let i = 0; i < 5; i++) gatherText(stream, quarter)
+    expect(stream.chunks.map((chunk) => chunk.length)).toEqual([maxBatchBytes])
+    await endOfTurn()
+    expect(stream.chunks.map((chunk) => chunk.length)).toEqual([maxBatchBytes, maxBatchBytes / 4])
+  })
+
+  it('never writes over bytes a stream still holds, and drops those of a closed stream', async () => {
+    const held = gatherStream('held')
+    // The kernel will not take them: the buffer they are in is not used again from its start.
+    held.writableLength = 4
+    gatherText(held, 'kept')
+    await endOfTurn()
+    const other = gatherStream('other')
+    gatherText(other, 'next')
+    await endOfTurn()
+    expect(textOf(held.chunks)).toEqual(['kept'])
+    expect(textOf(other.chunks)).toEqual(['next'])
+    // While it holds them, it is given copies: a slow peer does not keep a buffer per turn.
+    gatherText(held, 'copied')
+    await endOfTurn()
+    expect(textOf(held.chunks)).toEqual(['kept', 'copied'])
+    expect(held.chunks[1]?.buffer).not.toBe(held.chunks[0]?.buffer)
+    expect(held.chunks[0]?.buffer).toBe(other.chunks[0]?.buffer)
+    held.writableLength = 0
+    gatherText(held, 'drained')
+    await endOfTurn()
+    expect(held.chunks[2]?.buffer).toBe(other.chunks[0]?.buffer)
+    const closed = gatherStream('closed')
+    gatherText(closed, 'lost')
+    closed.writable = false
+    await endOfTurn()
+    expect(closed.chunks).toEqual([])
   })
 })

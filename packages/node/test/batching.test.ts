@@ -4,44 +4,44 @@ import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { afterEach, expect, it } from 'vitest'
 import { startWsServer, useFixtures, waitFor } from '@lifeline/test-utils'
+import { BatchingWebSocket } from '../src/batchingWebSocket.js'
+import { maxGatheredPayload } from '../src/frames.js'
 import { ReconnectingWebSocket } from '../src/index.js'
-import { maxJoinedText } from '../src/link.js'
 import { nextEvent, quickRetry } from './helpers.js'
 
 const fx = useFixtures(afterEach)
 
 /**
- * An agent whose connections count the most writes one outermost cork held (`ws` corks around
- * a frame's two parts itself): the net.Socket the handshake runs on is the one `ws` writes to.
+ * An agent whose connections count their writes, and what reaches the kernel: a write made
+ * while the stream is not corked is one, and the writes a cork held are one together (`ws`
+ * corks around a frame's two parts itself). The net.Socket the handshake runs on is the one
+ * `ws` writes to.
  */
 class Watching extends Agent {
-  mostWritesInOneCork = 0
+  writes = 0
+  systemWrites = 0
+  stream: Socket | undefined
 
   override createConnection(
     options: ClientRequestArgs,
     callback?: (error: Error | null, stream: Duplex) => void,
   ): Duplex {
-    const stream = super.createConnection(options, callback) as Socket
-    const { cork, uncork, write } = stream
-    let depth = 0
-    let writes = 0
-    stream.cork = () => {
-      if (depth++ === 0) writes = 0
-      cork.call(stream)
-    }
+    const stream = (this.stream = super.createConnection(options, callback) as Socket)
+    const { uncork, write } = stream
     stream.uncork = () => {
-      if (--depth === 0) this.mostWritesInOneCork = Math.max(this.mostWritesInOneCork, writes)
+      if (stream.writableCorked === 1 && stream.writableLength > 0) this.systemWrites++
       uncork.call(stream)
     }
     stream.write = ((...args: unknown[]) => {
-      writes++
+      this.writes++
+      if (!stream.writableCorked) this.systemWrites++
       return (write as (...args: unknown[]) => boolean).apply(stream, args)
     }) as typeof write
     return stream
   }
 }
 
-it('writes a flushed backlog and a turn of sends many frames to a write, in order', async () => {
+it('writes a flushed backlog and a turn of sends in a few writes, in order', async () => {
   const count = 5000
   const server = fx.add(await startWsServer())
   const agent = new Watching()
@@ -56,37 +56,136 @@ it('writes a flushed backlog and a turn of sends many frames to a write, in orde
   const texts = () => server.messages.map((message) => message.text)
   for (let i = 0; i < count; i++) socket.send(`message ${i}`)
   socket.reconnect()
+  await nextEvent(socket, 'open')
+  agent.writes = 0
   await waitFor(() => server.messages.length === count, { message: `${count} messages` })
   expect(texts().every((data, i) => data === `message ${i}`)).toBe(true)
-  expect(agent.mostWritesInOneCork).toBeGreaterThan(100)
+  // 5,000 frames of 18 to 20 bytes: a write per turn of the flush (it yields now and then).
+  expect(agent.writes).toBeLessThanOrEqual(10)
   // Sends made in one turn on an open link leave together too, and arrive in order.
-  agent.mostWritesInOneCork = 0
+  agent.writes = 0
   for (let i = count; i < 2 * count; i++) socket.send(`message ${i}`)
   await waitFor(() => server.messages.length === 2 * count, { message: `${2 * count} messages` })
   expect(texts().every((data, i) => data === `message ${i}`)).toBe(true)
-  expect(agent.mostWritesInOneCork).toBeGreaterThan(100)
+  // 64 KiB at a time.
+  expect(agent.writes).toBeLessThanOrEqual(2)
 })
 
-it('writes a short text message as one write, its frame header and payload together, as text', async () => {
+it('sends a turn of text and binary messages as one write, and what ws frames itself after', async () => {
   const server = fx.add(await startWsServer())
   const agent = new Watching()
   const socket = fx.add(new ReconnectingWebSocket(server.url('/'), null, { ...quickRetry, agent }))
   await nextEvent(socket, 'open')
-  // 1,022 UTF-16 units (up to maxJoinedText), 2,042 bytes of UTF-8.
-  const short = (i: number) => `${i} ${'é€😀 '.repeat(204)}`
-  const long = 'x'.repeat(maxJoinedText + 1)
-  agent.mostWritesInOneCork = 0
+  const short = (i: number) => `${i} ${'é€😀 '.repeat(200)}`
+  const bytes = Uint8Array.from([1, 2, 3, 4, 5, 6])
+  agent.writes = 0
   for (let i = 0; i < 10; i++) socket.send(short(i))
-  await waitFor(() => server.messages.length === 10, { message: '10 messages' })
-  // Without joining, `ws` writes a text frame as two parts: 20 writes for these 10.
-  expect(agent.mostWritesInOneCork).toBe(10)
-  // Longer text, binary data and text given with `ws`'s options keep `ws`'s own path.
+  socket.send(bytes)
+  socket.send(bytes.buffer)
+  socket.send(new DataView(bytes.buffer, 2, 3))
+  await waitFor(() => server.messages.length === 13, { message: '13 messages' })
+  expect(agent.writes).toBe(1)
+  // Past maxGatheredPayload, `ws` frames the message, after those gathered before it.
+  const long = 'x'.repeat(maxGatheredPayload / 3 + 1)
+  agent.systemWrites = 0
+  socket.send('before')
   socket.send(long)
-  socket.send(new Uint8Array([1, 2, 3]))
-  await waitFor(() => server.messages.length === 12, { message: '12 messages' })
+  socket.send('after')
+  await waitFor(() => server.messages.length === 16, { message: '16 messages' })
+  expect(agent.systemWrites).toBe(1)
   expect(server.messages.map((message) => [message.text, message.isBinary])).toEqual([
     ...Array.from({ length: 10 }, (_, i) => [short(i), false]),
+    ...[bytes, bytes, bytes.subarray(2, 5)].map((data) => [Buffer.from(data).toString(), true]),
+    ['before', false],
     [long, false],
-    [Buffer.from([1, 2, 3]).toString(), true],
+    ['after', false],
   ])
+})
+
+it('counts what a turn gathered in bufferedAmount until it is written', async () => {
+  const server = fx.add(await startWsServer())
+  const socket = fx.add(new ReconnectingWebSocket(server.url('/'), null, quickRetry))
+  await nextEvent(socket, 'open')
+  for (let i = 0; i < 10; i++) socket.send('x'.repeat(100))
+  // 10 frames of a 6-byte header (masking key included) and 100 bytes.
+  expect(socket.bufferedAmount).toBe(1060)
+  await waitFor(() => socket.bufferedAmount === 0, { message: 'written' })
+  await server.waitForMessages(10)
+})
+
+/** A raw `ws` client of this package's class and the server's record of what came, in order. */
+async function rawLink(options: { perMessageDeflate?: { threshold: number } } = {}) {
+  const seen: string[] = []
+  const server = fx.add(
+    await startWsServer({
+      perMessageDeflate: options.perMessageDeflate !== undefined,
+      onConnection: ({ socket }) => {
+        socket.on('message', (data) => seen.push(`message ${String(data)}`))
+        socket.on('ping', (data) => seen.push(`ping ${String(data)}`))
+        socket.on('pong', (data) => seen.push(`pong ${String(data)}`))
+        socket.on('close', (code) => seen.push(`close ${code}`))
+      },
+    }),
+  )
+  const agent = new Watching()
+  const socket = new BatchingWebSocket(server.url('/'), { agent, ...options })
+  fx.add(() => socket.terminate())
+  await new Promise((resolve) => socket.once('open', resolve))
+  return { server, socket, seen, agent }
+}
+
+it('writes pings, pongs and the close frame after the frames gathered before them', async () => {
+  const { socket, seen } = await rawLink()
+  socket.send('a')
+  socket.ping('p')
+  socket.send('b')
+  socket.pong('q')
+  socket.send('c')
+  socket.close(1000)
+  await waitFor(() => seen.includes('close 1000'), { message: 'the close frame' })
+  expect(seen).toEqual(['message a', 'ping p', 'message b', 'pong q', 'message c', 'close 1000'])
+})
+
+it("answers a ping after what it sent in the same turn (ws's automatic pong)", async () => {
+  const { server, socket, seen } = await rawLink()
+  socket.on('message', () => socket.send('reply'))
+  const [peer] = server.connections
+  // One write: the client reads the message and the ping in one turn.
+  const stream = (peer?.socket as unknown as { _socket: Socket })._socket
+  stream.cork()
+  peer?.socket.send('go')
+  peer?.socket.ping('p')
+  stream.uncork()
+  await waitFor(() => seen.length === 2, { message: 'the reply and the pong' })
+  expect(seen).toEqual(['message reply', 'pong p'])
+})
+
+it('keeps the order of messages after a Blob, which ws reads before framing', async () => {
+  const { socket, seen } = await rawLink()
+  socket.send('a')
+  socket.send(new Blob(['blob']))
+  socket.send('b')
+  socket.send(Buffer.from('c'))
+  await waitFor(() => seen.length === 4, { message: '4 messages' })
+  expect(seen).toEqual(['message a', 'message blob', 'message b', 'message c'])
+})
+
+it('leaves framing to ws when the link compresses, which it does asynchronously', async () => {
+  const { socket, seen } = await rawLink({ perMessageDeflate: { threshold: 0 } })
+  expect(socket.extensions).toContain('permessage-deflate')
+  const large = 'x'.repeat(50_000)
+  socket.send(large)
+  socket.send('small')
+  await waitFor(() => seen.length === 2, { message: '2 messages' })
+  expect(seen).toEqual([`message ${large}`, 'message small'])
+})
+
+it('writes what a turn gathered before the stream ends when the peer ends its side', async () => {
+  const { socket, seen, agent } = await rawLink()
+  socket.send('a')
+  socket.send('b')
+  // What the peer's FIN does: `ws` ends its side of the stream at once.
+  agent.stream?.emit('end')
+  await waitFor(() => seen.some((event) => event.startsWith('close')), { message: 'the close' })
+  expect(seen.slice(0, 2)).toEqual(['message a', 'message b'])
 })
