@@ -1,20 +1,23 @@
 // The load process of the scale-out benchmark: runs one scenario against two server processes
 // (the same port twice for the one-process harness check) on one Redis, and prints its result
 // as one JSON line.
-//   usage: load.ts <fanout|chat|resume|sessions> <kind> <redis port> <port> <port>
+//   usage: load.ts <fanout|chat|resume|sessions> <kind> <redis port> <port> <port> <pid,pid>
 import { chat, fanOut } from './traffic.js'
 import { resume } from './resume.js'
 import { scenarioSizes } from './schema.js'
 import type { ServerKind } from './schema.js'
 import { sessions } from './sessions.js'
 
-const [scenario, kind, redisPortText, first, second] = process.argv.slice(2) as [
+const [scenario, kind, redisPortText, first, second, pids = ''] = process.argv.slice(2) as [
   string,
   ServerKind,
   string,
   string,
   string,
+  string?,
 ]
+/** The server processes, whose CPU the traffic scenarios read while they send. */
+const serverPids = pids.split(',').filter(Boolean).map(Number)
 const redisPort = Number(redisPortText)
 const ports = [Number(first), Number(second)] as const
 const sizes = scenarioSizes()
@@ -30,9 +33,10 @@ const result =
         sizes.fanOutMessages,
         sizes.fanOutWindow,
         timeoutMs,
+        serverPids,
       )
     : scenario === 'chat'
-      ? await chat(kind, ports, redisPort, 100, 10, sizes.chatMessages, timeoutMs)
+      ? await chat(kind, ports, redisPort, 100, 10, sizes.chatMessages, timeoutMs, serverPids)
       : scenario === 'resume'
         ? await resume(kind, ports, redisPort, sizes.history, timeoutMs)
         : await sessions(kind, ports, redisPort, sizes.sessionCount)

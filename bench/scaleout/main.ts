@@ -20,6 +20,7 @@ import type { ResumeResult } from './resume.js'
 import { scenarioSizes, serverKinds, serverLabels } from './schema.js'
 import type { ServerKind, ServerReport } from './schema.js'
 import type { SessionsResult } from './sessions.js'
+import type { CpuSnapshot } from './stats.js'
 import type { TrafficResult } from './traffic.js'
 
 const serverScript = fileURLToPath(new URL('./server.ts', import.meta.url))
@@ -49,6 +50,9 @@ interface Outcome<T> {
 }
 
 const load = loadavg()[0] ?? 0
+// BENCH_CPU_PROF=<dir>: the load process writes a V8 CPU profile there too, as the servers do.
+const cpuProfiles = process.env.BENCH_CPU_PROF
+const loadFlags = cpuProfiles === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${cpuProfiles}`]
 const redis = await startRedisServer()
 const redisVersion = /redis_version:(\S+)/.exec(String(await redis.command('INFO', 'server')))?.[1]
 
@@ -56,14 +60,21 @@ const redisVersion = /redis_version:(\S+)/.exec(String(await redis.command('INFO
 async function run<T>(scenario: Scenario, kind: ServerKind): Promise<Outcome<T>> {
   await redis.command('FLUSHALL')
   const count = kind === 'lifeline-local' ? 1 : 2
-  const servers: ServerProcess<{ port: number }>[] = []
+  const servers: ServerProcess<{ port: number; pid: number }>[] = []
   try {
     for (let i = 0; i < count; i++) servers.push(await startServer(serverScript, [kind, redis.url]))
     const ports = servers.map((server) => String(server.info.port))
     const result = await runSample<T>(
       loadScript,
-      [scenario, kind, String(redis.port), ports[0] ?? '', ports.at(-1) ?? ''],
-      { timeoutMs: 300_000 },
+      [
+        scenario,
+        kind,
+        String(redis.port),
+        ports[0] ?? '',
+        ports.at(-1) ?? '',
+        servers.map((server) => server.info.pid).join(','),
+      ],
+      { timeoutMs: 300_000, flags: loadFlags },
     )
     return { result, serverCpuUs: await stopAll(servers) }
   } finally {
@@ -72,7 +83,9 @@ async function run<T>(scenario: Scenario, kind: ServerKind): Promise<Outcome<T>>
 }
 
 /** Lets every server go and adds up the CPU they report. */
-async function stopAll(servers: readonly ServerProcess<{ port: number }>[]): Promise<number> {
+async function stopAll(
+  servers: readonly ServerProcess<{ port: number; pid: number }>[],
+): Promise<number> {
   let cpuUs = 0
   for (const server of servers) {
     await server.stop()
@@ -100,6 +113,9 @@ const ms = (value: number) => (Number.isFinite(value) ? value.toFixed(1) : 'n/a'
 const ratio = (value: number, base: number | undefined) =>
   base === undefined || !Number.isFinite(value / base) ? '—' : `${(value / base).toFixed(2)}×`
 
+const cpuSplit = ({ servers, load, redis }: CpuSnapshot) =>
+  `${servers.toFixed(1)} + ${load.toFixed(1)} + ${redis.toFixed(1)} = ${(servers + load + redis).toFixed(1)}`
+
 function trafficTable(scenario: 'fanout' | 'chat'): string {
   const baseline = outcome<TrafficResult>(scenario, 'socketio-pubsub')?.result
   const streams = outcome<TrafficResult>(scenario, 'socketio-streams')?.result
@@ -117,6 +133,7 @@ function trafficTable(scenario: 'fanout' | 'chat'): string {
       ms(result.p99Ms),
       ratio(result.p99Ms, baseline?.p99Ms),
       (serverCpuUs / result.delivered).toFixed(1),
+      cpuSplit(result.cpuUsPerDelivery),
       `${result.redisCommandsPerMessage.toFixed(1)}, ${result.redisScriptsPerMessage.toFixed(1)} scripts (${result.topCommands
         .map(([command, calls]) => `${command} ${calls.toFixed(1)}`)
         .join(', ')})`,
@@ -133,6 +150,7 @@ function trafficTable(scenario: 'fanout' | 'chat'): string {
       'p99 ms',
       'p99 vs pub/sub',
       'server CPU µs/delivery',
+      'CPU µs/delivery while sending: servers + load + Redis',
       'Redis commands/message (in scripts too)',
       'delivered',
     ],

@@ -80,7 +80,7 @@ async function startLifeline(): Promise<number> {
 
 const port = kind.startsWith('socketio') ? await startSocketIo() : await startLifeline()
 const cpuStart = process.cpuUsage()
-announce({ port })
+announce({ port, pid: process.pid })
 exitWithParent((): ServerReport => {
   const cpu = process.cpuUsage(cpuStart)
   return { cpuUs: cpu.user + cpu.system }

@@ -1,5 +1,6 @@
 // Small measuring pieces of the scale-out benchmark: latency percentiles, Redis INFO sections,
 // opening many clients a few at a time, and bounded waits.
+import { readFileSync } from 'node:fs'
 import { sendRedisCommand } from '@lifeline/test-utils'
 
 /** The `p`-th percentile (0–100) of `values`, nearest rank; NaN for none. */
@@ -78,5 +79,40 @@ export async function until(predicate: () => boolean, timeoutMs: number, what = 
   while (!predicate()) {
     if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what}`)
     await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
+
+/** CPU µs spent so far by every process of a run: the servers, this (load) process, Redis. */
+export interface CpuSnapshot {
+  servers: number
+  load: number
+  redis: number
+}
+
+/**
+ * The CPU of the server processes `pids` (from `/proc`, Linux, in ticks of 10 ms: NaN
+ * elsewhere), of this process, and of the Redis on `redisPort` (`INFO cpu`), so far.
+ */
+export async function cpuSnapshot(
+  pids: readonly number[],
+  redisPort: number,
+): Promise<CpuSnapshot> {
+  const cpu = await redisInfo(redisPort, 'cpu')
+  const own = process.cpuUsage()
+  return {
+    servers: pids.reduce((sum, pid) => sum + processCpuUs(pid), 0),
+    load: own.user + own.system,
+    redis: (Number(cpu.get('used_cpu_user')) + Number(cpu.get('used_cpu_sys'))) * 1e6,
+  }
+}
+
+function processCpuUs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // After the command name (which may hold spaces): state is the first, utime the 12th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) * 10_000
+  } catch {
+    return NaN
   }
 }

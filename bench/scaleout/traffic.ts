@@ -11,7 +11,16 @@ import { openChatClient } from './clients.js'
 import type { ChatClient } from './clients.js'
 import type { Say, ServerKind } from './schema.js'
 import { pad } from './schema.js'
-import { callsBetween, commandCalls, openMany, percentile, scriptCalls, until } from './stats.js'
+import {
+  callsBetween,
+  commandCalls,
+  cpuSnapshot,
+  openMany,
+  percentile,
+  scriptCalls,
+  until,
+} from './stats.js'
+import type { CpuSnapshot } from './stats.js'
 
 export interface TrafficResult {
   /** Deliveries expected: messages × members. */
@@ -33,6 +42,12 @@ export interface TrafficResult {
    * scripts ran included (`INFO commandstats` counts them).
    */
   redisCommandsPerMessage: number
+  /**
+   * CPU µs per delivery from the first send to the last delivery: of both server processes,
+   * of the load process (every client: on a machine of few cores it is paid out of the servers'
+   * share), and of Redis.
+   */
+  cpuUsPerDelivery: CpuSnapshot
   /** Of which script calls (`EVALSHA`, `EVAL`): each one request, whatever it runs. */
   redisScriptsPerMessage: number
   /** The most called ones, `[command, calls per message]`. */
@@ -72,11 +87,13 @@ class Tally {
 
   result(
     startedAt: number,
+    cpu: CpuSnapshot,
     timedOut: boolean,
     messages: number,
     calls: Array<[string, number]>,
   ): TrafficResult {
     const ms = this.lastAt - startedAt
+    const perDelivery = (us: number) => us / this.delivered
     const latencies = Array.from(this.latencies.subarray(0, this.delivered))
     return {
       expected: this.expected,
@@ -88,6 +105,11 @@ class Tally {
       p50Ms: percentile(latencies, 50),
       p99Ms: percentile(latencies, 99),
       timedOut,
+      cpuUsPerDelivery: {
+        servers: perDelivery(cpu.servers),
+        load: perDelivery(cpu.load),
+        redis: perDelivery(cpu.redis),
+      },
       redisCommandsPerMessage: calls.reduce((sum, [, count]) => sum + count, 0) / messages,
       redisScriptsPerMessage: scriptCalls(calls) / messages,
       topCommands: calls.slice(0, 4).map(([command, count]) => [command, count / messages]),
@@ -111,6 +133,7 @@ export async function fanOut(
   messages: number,
   window: number,
   timeoutMs: number,
+  serverPids: readonly number[],
 ): Promise<TrafficResult> {
   const room = 'fan'
   const tally = new Tally(members * messages)
@@ -136,12 +159,14 @@ export async function fanOut(
     }
   }
   const before = await commandCalls(redisPort)
+  const cpuAtStart = await cpuSnapshot(serverPids, redisPort)
   const startedAt = wallClockMs()
   for (let i = 0; i < window; i++) sendNext()
   const timedOut = await timesOut(until(() => complete === messages, timeoutMs))
+  const cpu = cpuSince(cpuAtStart, await cpuSnapshot(serverPids, redisPort))
   const calls = callsBetween(before, await commandCalls(redisPort))
   closeAll([...clients, sender])
-  return tally.result(startedAt, timedOut, sent, calls)
+  return tally.result(startedAt, cpu, timedOut, sent, calls)
 }
 
 export async function chat(
@@ -152,6 +177,7 @@ export async function chat(
   perRoom: number,
   perClient: number,
   timeoutMs: number,
+  serverPids: readonly number[],
 ): Promise<TrafficResult> {
   const members = rooms * perRoom
   const tally = new Tally(members * perClient * perRoom)
@@ -175,13 +201,23 @@ export async function chat(
   })
   clients = await clientsReady
   const before = await commandCalls(redisPort)
+  const cpuAtStart = await cpuSnapshot(serverPids, redisPort)
   const startedAt = wallClockMs()
   clients.forEach((client, i) => client.say(say(`chat-${i % rooms}`, i, sent[i]!++)))
   const timedOut = await timesOut(until(() => tally.delivered >= tally.expected, timeoutMs))
+  const cpu = cpuSince(cpuAtStart, await cpuSnapshot(serverPids, redisPort))
   const calls = callsBetween(before, await commandCalls(redisPort))
   closeAll(clients)
   const messages = sent.reduce((sum, count) => sum + count, 0)
-  return tally.result(startedAt, timedOut, messages, calls)
+  return tally.result(startedAt, cpu, timedOut, messages, calls)
+}
+
+function cpuSince(before: CpuSnapshot, after: CpuSnapshot): CpuSnapshot {
+  return {
+    servers: after.servers - before.servers,
+    load: after.load - before.load,
+    redis: after.redis - before.redis,
+  }
 }
 
 /** Whether `wait` rejected (ran out of time). */
