@@ -194,12 +194,14 @@ export class Connection<S extends Schema, User> implements Link {
     return this.request.socket.remoteAddress
   }
 
-  write(frame: OutboundFrame): void {
+  write(frame: OutboundFrame, framed?: Buffer): void {
     this.context.counters.framesSent++
     holdWrites(this.transport)
-    // A text codec's frame may come as its UTF-8 bytes (a room message, encoded once for many
-    // sockets): still a text frame.
-    if (typeof frame === 'string' || this.codec.binary) this.socket.send(frame)
+    // Framed once for every member (a room message): to the socket as it is, which is what
+    // `ws` would write (it neither compresses, `perMessageDeflate` being off, nor queues then).
+    if (framed !== undefined) this.transport.write(framed)
+    // A text codec's frame may come as its UTF-8 bytes: still a text frame.
+    else if (typeof frame === 'string' || this.codec.binary) this.socket.send(frame)
     else this.socket.send(frame, textFrame)
     this.output.written(typeof frame === 'string' ? frame.length : frame.byteLength)
   }

@@ -132,15 +132,25 @@ export function preparedFor(codec: Codec, data: unknown, cache: Map<Codec, unkno
   return payload
 }
 
+/**
+ * A room message numbered by its room, encoded once for every member on a codec: its frame
+ * (what the codec made, as bytes) and the same bytes as one unmasked WebSocket message (header
+ * and payload in one buffer), which a connection writes to its socket as they are.
+ */
+export interface RoomFrame {
+  readonly frame: Buffer
+  readonly framed: Buffer
+}
+
 /** The last room message `roomFrame` encoded, and its frame per codec. */
 let roomKey: { room: string; id: string; type: string; data: unknown } | undefined
-const roomFrames = new Map<Codec, OutboundFrame>()
+const roomFrames = new Map<Codec, RoomFrame>()
 
 /**
  * The frame of a room message numbered by its room (`r`, PROTOCOL.md, section 2): the same
- * bytes for every member on a codec, so a fan-out encodes it once per codec and writes it N
- * times. The cluster hands every member the same decoded `data` for one message, which is what
- * the cache goes by.
+ * bytes for every member on a codec, so a fan-out encodes and frames it once per codec and
+ * writes it N times. The cluster hands every member the same decoded `data` for one message,
+ * which is what the cache goes by.
  */
 export function roomFrame(
   codec: Codec,
@@ -148,7 +158,7 @@ export function roomFrame(
   id: string,
   type: string,
   data: unknown,
-): OutboundFrame {
+): RoomFrame {
   const key = roomKey
   if (
     key === undefined ||
@@ -160,12 +170,38 @@ export function roomFrame(
     roomKey = { room, id, type, data }
     roomFrames.clear()
   }
-  let frame = roomFrames.get(codec)
-  if (frame === undefined) {
-    frame = codec.encode({ t: type, d: data, r: [room, id] })
+  let cached = roomFrames.get(codec)
+  if (cached === undefined) {
+    const encoded = codec.encode({ t: type, d: data, r: [room, id] })
     // As bytes: a string would be converted to UTF-8 again for every socket.
-    if (typeof frame === 'string') frame = Buffer.from(frame)
-    roomFrames.set(codec, frame)
+    const frame =
+      typeof encoded === 'string'
+        ? Buffer.from(encoded)
+        : Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength)
+    cached = { frame, framed: webSocketMessage(frame, codec.binary) }
+    roomFrames.set(codec, cached)
   }
-  return frame
+  return cached
+}
+
+/**
+ * `payload` as one final, unmasked, uncompressed WebSocket frame (RFC 6455, section 5.2), as a
+ * server sends it: text or binary.
+ */
+export function webSocketMessage(payload: Buffer, binary: boolean): Buffer {
+  const length = payload.byteLength
+  const head = length < 126 ? 2 : length < 65_536 ? 4 : 10
+  const framed = Buffer.allocUnsafe(head + length)
+  framed[0] = 0x80 | (binary ? 0x2 : 0x1)
+  if (head === 2) framed[1] = length
+  else if (head === 4) {
+    framed[1] = 126
+    framed.writeUInt16BE(length, 2)
+  } else {
+    framed[1] = 127
+    framed.writeUInt32BE(Math.floor(length / 2 ** 32), 2)
+    framed.writeUInt32BE(length >>> 0, 6)
+  }
+  payload.copy(framed, head)
+  return framed
 }

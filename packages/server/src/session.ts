@@ -43,8 +43,12 @@ export interface Link {
   readonly codec: Codec
   /** True while the socket is open and past the handshake. */
   readonly writable: boolean
-  /** Writes a frame; a text codec's may come as its UTF-8 bytes, and goes as a text frame. */
-  write(frame: OutboundFrame): void
+  /**
+   * Writes a frame; a text codec's may come as its UTF-8 bytes, and goes as a text frame.
+   * `framed`: the same frame already as a WebSocket message (a room message, framed once for
+   * every member), written as it is.
+   */
+  write(frame: OutboundFrame, framed?: Buffer): void
   /** A frame of about `size` bytes was made for this link and waits behind its replay. */
   produced(size: number): void
   /** The unsent output is under the high-water mark: a paced replay may write more now. */
@@ -349,19 +353,19 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
   private sendRoom(room: string, id: string, type: string, data: unknown): void {
     const link = this.link
     if (link === undefined || !link.writable) return
-    let frame
+    let encoded
     try {
-      frame = roomFrame(link.codec, room, id, type, data)
+      encoded = roomFrame(link.codec, room, id, type, data)
     } catch (error) {
       this.context.failure('a room message cannot be encoded for a client', error, this)
       return
     }
-    const size = this.oversize(frame)
+    const size = this.oversize(encoded.frame)
     if (size !== undefined) {
       this.tooLarge(size, true)
       return
     }
-    link.write(frame)
+    link.write(encoded.frame, encoded.framed)
   }
 
   /**
