@@ -11,7 +11,7 @@ import type { Redis } from 'ioredis'
 import { EventEmitter } from 'node:events'
 import { createKeys, type Keys } from './keys.js'
 import { resolveOptions, type RedisClusterOptions, type ResolvedOptions } from './options.js'
-import { isReady, withScripts, type ScriptCommands } from './redisClient.js'
+import { batchWrites, isReady, withScripts, type ScriptCommands } from './redisClient.js'
 import { RoomFeed, type RoomEntry } from './roomFeed.js'
 import { decodeRoomMessage, entryOf, packr } from './packing.js'
 import { RedisSessionStore } from './store.js'
@@ -151,6 +151,7 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
   /** Writes one member's presence; while Redis is not ready, `onReady` writes it later. */
   private storePresence(member: ClusterMember, room: string): void {
     if (!isReady(this.redis)) return
+    batchWrites(this.redis)
     this.redis
       .lifelineJoin(
         this.keys.presence(room),
@@ -268,6 +269,7 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
     id: string | undefined,
   ): Promise<void> {
     const name = room ?? broadcastRoom
+    batchWrites(this.redis)
     if (!reliable) {
       await this.redis.publish(this.keys.channel(name), Buffer.concat([unreliableTag, payload]))
       return

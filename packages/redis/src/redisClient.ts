@@ -1,3 +1,4 @@
+import { holdWrites } from '@lifeline/node'
 import type { Redis } from 'ioredis'
 import {
   claimScript,
@@ -53,4 +54,14 @@ export function withScripts(redis: Redis): Redis & ScriptCommands {
 /** Whether the client can run a command now (not connecting, reconnecting or closed). */
 export function isReady(redis: Redis): boolean {
   return redis.status === 'ready'
+}
+
+/**
+ * Holds the client's writes to Redis until the end of the turn (`holdWrites` of
+ * `@lifeline/node`): the commands of one turn (the room sends of a burst of messages, the
+ * commits of the sessions that changed) leave in one system call, not one each. A client that
+ * is not connected queues its commands itself.
+ */
+export function batchWrites(redis: Redis): void {
+  if (redis.status === 'ready') holdWrites(redis.stream)
 }

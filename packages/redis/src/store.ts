@@ -12,7 +12,13 @@ import type { Redis } from 'ioredis'
 import type { Keys } from './keys.js'
 import { redisClusterDefaults } from './options.js'
 import { decodeRoomMessage, entryOf, Netstrings, packr } from './packing.js'
-import { isReady, withScripts, type ClaimReply, type ScriptCommands } from './redisClient.js'
+import {
+  batchWrites,
+  isReady,
+  withScripts,
+  type ClaimReply,
+  type ScriptCommands,
+} from './redisClient.js'
 import { compareIds } from './roomFeed.js'
 
 /**
@@ -241,6 +247,7 @@ export class RedisSessionStore implements SharedSessionStore {
         batch.add(packEnvelope(envelope))
       }
     }
+    batchWrites(this.redis)
     const results = await this.redis.lifelineCommit(this.keys.prefix, batch.done())
     return results.map((result) => (result === 1 ? 'ok' : result === 0 ? 'fenced' : 'missing'))
   }
