@@ -63,6 +63,12 @@ export class RoomFeed {
   private again = false
   private readonly queue: RoomEntry[] = []
   private readonly recent = new Map<string, string>()
+  /** What `duplicate` answered last. */
+  private lastChecked: { message: RoomMessage | undefined; id: string; duplicate: boolean } = {
+    message: undefined,
+    id: '',
+    duplicate: false,
+  }
   private retry: ReturnType<typeof setTimeout> | undefined
   private closed = false
 
@@ -218,9 +224,18 @@ export class RoomFeed {
 
   /**
    * A publication Redis got twice (a command resent after its reply was lost) has a new id but
-   * the same uid: the second copy only moves the cursor.
+   * the same uid: the second copy only moves the cursor. Asked once per message and id, not
+   * once per member: a fan-out gives the same message to each in turn.
    */
   private duplicate(message: RoomMessage, id: string): boolean {
+    const last = this.lastChecked
+    if (last.message === message && last.id === id) return last.duplicate
+    const duplicate = this.isDuplicate(message, id)
+    this.lastChecked = { message, id, duplicate }
+    return duplicate
+  }
+
+  private isDuplicate(message: RoomMessage, id: string): boolean {
     const known = this.recent.get(message.uid)
     if (known !== undefined) return known !== id
     this.recent.set(message.uid, id)
