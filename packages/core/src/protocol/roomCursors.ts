@@ -53,6 +53,8 @@ export class RoomCursors {
   /** A `Map`: any room name, `__proto__` included, is a plain key. */
   #cursors = new Map<string, [id: string, movedAt: number]>()
   #bytes = 0
+  /** The room whose cursor moved last: the map's last entry. */
+  #last: string | undefined
   /** Cursors that advanced on this link and were not acknowledged yet. */
   #owed = new Map<string, string>()
   #arrivals = 0
@@ -73,10 +75,20 @@ export class RoomCursors {
     if (cursor !== undefined && compareRoomIds(id, cursor[0]) <= 0) return false
     const { ackEvery, ackDelayMs, clock } = this.#options
     const now = clock.now()
-    if (cursor === undefined) this.#admit(room, now)
-    // Deleted first, so that the map's order is the order the cursors last moved in.
-    else cursors.delete(room)
-    cursors.set(room, [id, now])
+    if (cursor === undefined) {
+      this.#admit(room, now)
+      cursors.set(room, [id, now])
+    } else {
+      cursor[0] = id
+      cursor[1] = now
+      // The map's order is the order the cursors last moved in: one that moves again while it
+      // is the last (a client in one busy room, every message) stays where it is.
+      if (room !== this.#last) {
+        cursors.delete(room)
+        cursors.set(room, cursor)
+      }
+    }
+    this.#last = room
     this.#owed.set(room, id)
     if (++this.#arrivals >= ackEvery) this.flush()
     else this.#timer ??= clock.setTimeout(this.flush, ackDelayMs)
@@ -131,6 +143,7 @@ export class RoomCursors {
     this.#owed = new Map()
     if (reset) {
       this.#cursors = new Map()
+      this.#last = undefined
       this.#bytes = 0
     }
   }
