@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module'
 import { json } from '@lifeline/codec'
 import { describe, expect, it } from 'vitest'
 import {
@@ -5,8 +6,10 @@ import {
   keptBefore,
   keptBytes,
   keptFrameMinBytes,
+  roomFrame,
   SentFrame,
   storedEnvelope,
+  webSocketMessage,
 } from './frames.js'
 
 /** True when `bytes` is all of its buffer: keeping it holds nothing more. */
@@ -77,5 +80,44 @@ describe('keptBefore', () => {
     expect(keptBefore({ big: true })).toBe(false)
     await new Promise((resolve) => setImmediate(resolve))
     expect(keptBefore(payload)).toBe(false)
+  })
+})
+
+/** `ws`'s own framing, as its `Sender` writes a server's message: the reference. */
+const { Sender } = createRequire(import.meta.url)('ws') as {
+  Sender: {
+    frame(
+      data: Buffer,
+      options: { fin: boolean; mask: boolean; opcode: number; readOnly: boolean; rsv1: boolean },
+    ): Buffer[]
+  }
+}
+
+function wsFramed(payload: Buffer, binary: boolean): Buffer {
+  const options = { fin: true, mask: false, opcode: binary ? 2 : 1, readOnly: true, rsv1: false }
+  return Buffer.concat(Sender.frame(payload, options))
+}
+
+describe('webSocketMessage', () => {
+  it('frames a message as ws does, at every length encoding', () => {
+    for (const length of [0, 1, 125, 126, 127, 65_535, 65_536, 70_000]) {
+      const payload = Buffer.alloc(length, 0x61)
+      for (const binary of [false, true]) {
+        expect(webSocketMessage(payload, binary).equals(wsFramed(payload, binary))).toBe(true)
+      }
+    }
+  })
+})
+
+describe('roomFrame', () => {
+  it('encodes and frames a room message once for every member on a codec', () => {
+    const codec = json()
+    const data = { text: 'hi' }
+    const first = roomFrame(codec, 'lobby', '1-0', 'said', data)
+    expect(roomFrame(codec, 'lobby', '1-0', 'said', data)).toBe(first)
+    expect(JSON.parse(first.frame.toString())).toEqual({ t: 'said', d: data, r: ['lobby', '1-0'] })
+    expect(first.framed.equals(wsFramed(first.frame, false))).toBe(true)
+    // The next message is encoded afresh.
+    expect(roomFrame(codec, 'lobby', '2-0', 'said', data).frame).not.toEqual(first.frame)
   })
 })
