@@ -279,6 +279,43 @@ describe('a cluster whose Redis refuses writes while it stays ready', () => {
   })
 })
 
+describe('writes to Redis', () => {
+  it('sends the room messages of one turn in one write, each once and in order', async () => {
+    const redis = fx.add(await startRedisServer())
+    const node = await startNode(fx, redis, { heartbeatMs: 60_000, processTtlMs: 120_000 })
+    serve(node, [])
+    const client = createClient<Chat>({ url: `ws://127.0.0.1:${node.server.port}/` })
+    client.events.on('error', () => undefined)
+    fx.add(() => client.close())
+    const got: string[] = []
+    client.on('said', ({ text }) => got.push(text))
+    client.send('say', { room: 'r', text: 'in' })
+    await waitFor(() => got.includes('in'), { message: 'in the room', timeoutMs: 10_000 })
+
+    // The writes that reach the Redis connection's handle: one system call each.
+    const stream = node.redis.stream
+    let writes = 0
+    const write = stream._write.bind(stream)
+    stream._write = (chunk, encoding, callback) => {
+      writes++
+      write(chunk, encoding, callback)
+    }
+    const writev = stream._writev?.bind(stream)
+    if (writev !== undefined) {
+      stream._writev = (chunks, callback) => {
+        writes++
+        writev(chunks, callback)
+      }
+    }
+    const count = 20
+    for (let i = 1; i <= count; i++) node.server.to('r').send('said', { text: `m ${i}`, from: 'x' })
+    await Promise.resolve()
+    expect(writes).toBe(1)
+    await waitFor(() => got.length === count + 1, { message: 'every message', timeoutMs: 10_000 })
+    expect(got.slice(1)).toEqual(Array.from({ length: count }, (_, i) => `m ${i + 1}`))
+  })
+})
+
 describe('room names', () => {
   it('keeps a member of __proto__, constructor and toString in its rooms when its session moves to another process', async () => {
     const redis = fx.add(await startRedisServer())
