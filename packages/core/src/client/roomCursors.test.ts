@@ -243,6 +243,27 @@ describe('rooms over a long session', () => {
     client.close()
   })
 
+  it('counts the newest cursor moving again as a move: it is not forgotten as idle', () => {
+    // No heartbeat: the fake server answers no ping over the minute that passes.
+    const client = create({ heartbeat: false })
+    const errors: string[] = []
+    client.events.on('error', (error) => errors.push(error.code))
+    welcome()
+    const newest = `doc-${maxRoomCursors - 1}`
+    for (let i = 0; i < maxRoomCursors; i++) deliver(room(`doc-${i}`, '1-0'))
+    clock.advance(cursorIdleMs - 1)
+    // The newest moves again, where it stands.
+    deliver(room(newest, '2-0'))
+    clock.advance(1)
+    // New rooms take the places of the idle ones, until only the newest of before is left.
+    for (let i = 0; i < maxRoomCursors - 1; i++) deliver(room(`new-${i}`, '1-0'))
+    expect(errors).toEqual([])
+    // It moved a millisecond ago: not idle, so there is no room for one more.
+    deliver(room('one-more', '1-0'))
+    expect(errors).toEqual(['PROTOCOL_ERROR'])
+    client.close()
+  })
+
   it('refuses a new room at the bound while every cursor moved within cursorIdleMs', () => {
     // No heartbeat: the fake server answers no ping over the minute that passes.
     const client = create({ heartbeat: false })
