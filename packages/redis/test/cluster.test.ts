@@ -230,21 +230,32 @@ describe('a session moving between live processes', () => {
   })
 })
 
+/**
+ * A process without a heartbeat during the test (its only Redis commands are the test's) and a
+ * client that joined room `r`: the texts the client hears.
+ */
+async function memberOfR(
+  redis: Awaited<ReturnType<typeof startRedisServer>>,
+): Promise<{ node: Node; got: string[] }> {
+  const node = await startNode(fx, redis, { heartbeatMs: 60_000, processTtlMs: 120_000 })
+  serve(node, [])
+  const client = createClient<Chat>({ url: `ws://127.0.0.1:${node.server.port}/` })
+  client.events.on('error', () => undefined)
+  fx.add(() => client.close())
+  const got: string[] = []
+  client.on('said', ({ text }) => got.push(text))
+  client.send('say', { room: 'r', text: 'in' })
+  await waitFor(() => got.includes('in'), { message: 'in the room', timeoutMs: 10_000 })
+  return { node, got }
+}
+
 describe('a cluster whose Redis refuses writes while it stays ready', () => {
   it('sends a room message refused (out of memory) again, in order, once Redis takes writes, and reports the outage once', async () => {
     const redis = fx.add(await startRedisServer())
     // No heartbeat during the test: the cluster's errors are its room sends' only.
-    const node = await startNode(fx, redis, { heartbeatMs: 60_000, processTtlMs: 120_000 })
-    serve(node, [])
+    const { node, got } = await memberOfR(redis)
     const errors: unknown[] = []
     node.cluster.on('error', (error) => errors.push(error))
-    const client = createClient<Chat>({ url: `ws://127.0.0.1:${node.server.port}/` })
-    client.events.on('error', () => undefined)
-    fx.add(() => client.close())
-    const got: string[] = []
-    client.on('said', ({ text }) => got.push(text))
-    client.send('say', { room: 'r', text: 'in' })
-    await waitFor(() => got.includes('in'), { message: 'in the room', timeoutMs: 10_000 })
 
     const refused = async (): Promise<number> => {
       const info = String(await redis.command('INFO', 'stats'))
@@ -282,15 +293,7 @@ describe('a cluster whose Redis refuses writes while it stays ready', () => {
 describe('writes to Redis', () => {
   it('sends the room messages of one turn in one write, each once and in order', async () => {
     const redis = fx.add(await startRedisServer())
-    const node = await startNode(fx, redis, { heartbeatMs: 60_000, processTtlMs: 120_000 })
-    serve(node, [])
-    const client = createClient<Chat>({ url: `ws://127.0.0.1:${node.server.port}/` })
-    client.events.on('error', () => undefined)
-    fx.add(() => client.close())
-    const got: string[] = []
-    client.on('said', ({ text }) => got.push(text))
-    client.send('say', { room: 'r', text: 'in' })
-    await waitFor(() => got.includes('in'), { message: 'in the room', timeoutMs: 10_000 })
+    const { node, got } = await memberOfR(redis)
 
     // The writes that reach the Redis connection's handle: one system call each.
     const stream = node.redis.stream
