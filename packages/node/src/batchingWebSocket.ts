@@ -1,4 +1,4 @@
-import type { Socket } from 'node:net'
+import { Socket } from 'node:net'
 import { WebSocket } from 'ws'
 import { gatherFrame, maxGatheredPayload } from './frames.js'
 import { gatheredBytes, holdWrites, writeGathered } from './writeBatch.js'
@@ -25,11 +25,12 @@ function bytesOf(data: unknown): string | Uint8Array | undefined {
  * of its own, and the code that handles many sockets would slow down (about 10 % per send).
  *
  * A whole message up to `maxGatheredPayload` bytes is framed here into the turn's buffer
- * (`gatherFrame`), as long as `ws` itself has nothing in flight that must go first: no
- * compression on the link, no Blob nor `ws` option ever sent on it (a Blob is read
- * asynchronously, and `ws` queues what follows it). Anything else goes through `ws`, after what
- * was gathered so far, in the same held write (`holdWrites`); pings, pongs (`ws` answers pings
- * through `pong`), close frames and the end of the stream come after what was gathered too.
+ * (`gatherFrame`), as long as the link runs on a net.Socket and `ws` itself has nothing in flight
+ * that must go first: no compression on the link, no Blob (sent, pinged or ponged) nor `ws`
+ * option ever sent on it (a Blob is read asynchronously, and `ws` queues what follows it).
+ * Anything else goes through `ws`, after what was gathered so far, in the same held write
+ * (`holdWrites`); pings, pongs (`ws` answers pings through `pong`), close frames and the end of
+ * the stream come after what was gathered too.
  */
 export class BatchingWebSocket extends WebSocket {
   /** Frames are gathered here: known at the first send on the open link. */
@@ -39,7 +40,9 @@ export class BatchingWebSocket extends WebSocket {
     const stream = (this as unknown as WsInternals)._socket
     if (stream && this.readyState === WebSocket.OPEN) {
       if (this.#gathers === undefined) {
-        this.#gathers = this.extensions === ''
+        // Only a net.Socket (or TLS socket) is done with a buffer once its writableLength is 0:
+        // another Duplex (an in-memory pair) may still keep the bytes the next turn writes over.
+        this.#gathers = this.extensions === '' && stream instanceof Socket
         // `ws` ends the stream when the peer does: what this turn gathered goes first.
         stream.prependListener('end', () => writeGathered(stream))
       }
@@ -54,12 +57,12 @@ export class BatchingWebSocket extends WebSocket {
   }
 
   override ping(...args: Parameters<WebSocket['ping']>): void {
-    this.#writeGathered()
+    this.#writeGathered(args[0])
     super.ping(...args)
   }
 
   override pong(...args: Parameters<WebSocket['pong']>): void {
-    this.#writeGathered()
+    this.#writeGathered(args[0])
     super.pong(...args)
   }
 
@@ -68,7 +71,9 @@ export class BatchingWebSocket extends WebSocket {
     super.close(...args)
   }
 
-  #writeGathered(): void {
+  #writeGathered(data?: unknown): void {
+    // A Blob is read asynchronously, and `ws` queues what follows it: so must the next sends.
+    if (typeof data === 'object' && !isPlain(data)) this.#gathers = false
     const stream = (this as unknown as WsInternals)._socket
     if (stream) writeGathered(stream)
   }

@@ -185,3 +185,34 @@ describe('reserve and commit', () => {
     expect(closed.chunks).toEqual([])
   })
 })
+
+describe('the buffer of a turn', () => {
+  it('gives a stream that still holds bytes copies, though the buffer filled after them', async () => {
+    const held = gatherStream('held')
+    const busy = gatherStream('busy')
+    held.writableLength = 1
+    const frame = 'x'.repeat(10 * 1024)
+    for (let turn = 0; turn < 4; turn++) {
+      gatherText(held, 'h'.repeat(100))
+      for (let i = 0; i < 7; i++) gatherText(busy, frame)
+      await endOfTurn()
+    }
+    // The first buffer stays with `held`; the second serves every later turn.
+    const buffers = new Set(busy.chunks.map((chunk) => chunk.buffer))
+    expect(buffers.size).toBe(2)
+    expect(held.chunks[0]?.buffer).toBe(busy.chunks[0]?.buffer)
+    expect(held.chunks.slice(1).some((chunk) => buffers.has(chunk.buffer))).toBe(false)
+    held.writableLength = 0
+  })
+
+  it(`starts the same buffer again when it fills and no stream still holds its bytes`, async () => {
+    const stream = gatherStream('s')
+    const quarter = 'x'.repeat(maxBatchBytes / 4)
+    for (let turn = 0; turn < 2; turn++) {
+      for (let i = 0; i < 5; i++) gatherText(stream, quarter)
+      await endOfTurn()
+    }
+    expect(stream.chunks).toHaveLength(4)
+    expect(new Set(stream.chunks.map((chunk) => chunk.buffer)).size).toBe(1)
+  })
+})

@@ -44,15 +44,21 @@ let used = 0
 let open: GatherStream | undefined
 let openStart = 0
 const holders = new Set<GatherStream>()
+/** Streams given bytes of an earlier buffer this turn: checked with `holders` when it ends. */
+const earlierHolders = new Set<GatherStream>()
 const stuck = new WeakSet<GatherStream>()
+
+const drained = (stream: GatherStream) => stream.destroyed || !stream.writableLength
 
 function endTurn(): void {
   turnEnding = false
   if (open) closeRegion()
   for (const stream of corkedStreams) stream.uncork()
   corkedStreams.clear()
+  for (const stream of earlierHolders) if (!drained(stream)) stuck.add(stream)
+  earlierHolders.clear()
   for (const stream of holders)
-    if (stream.destroyed || !stream.writableLength) holders.delete(stream)
+    if (drained(stream)) holders.delete(stream)
     else stuck.add(stream)
   if (holders.size === 0) used = 0
 }
@@ -120,8 +126,12 @@ export function reserve(stream: GatherStream, maxBytes: number): number {
       }
     }
     if (used + maxBytes > slab.length) {
-      // The old buffer stays with the streams that still hold parts of it.
-      slab = Buffer.allocUnsafeSlow(maxBatchBytes)
+      for (const holder of holders)
+        if (drained(holder)) holders.delete(holder)
+        else earlierHolders.add(holder)
+      // The old buffer stays with the streams that still hold parts of it; if none does, it is
+      // used again from its start.
+      if (holders.size > 0 || slab.length === 0) slab = Buffer.allocUnsafeSlow(maxBatchBytes)
       used = 0
       holders.clear()
     }
