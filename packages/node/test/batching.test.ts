@@ -64,7 +64,9 @@ it('writes a flushed backlog and a turn of sends in a few writes, in order', asy
   // A write per turn of the flush, which yields when it has run long (it reads the clock every
   // 256 sends), and per 64 KiB; one more if the turn's buffer did not start empty.
   const bytes = (from: number) =>
-    Array.from({ length: count }, (_, i) => `message ${from + i}`.length + 6).reduce((a, b) => a + b)
+    Array.from({ length: count }, (_, i) => `message ${from + i}`.length + 6).reduce(
+      (a, b) => a + b,
+    )
   expect(agent.writes).toBeLessThanOrEqual(
     Math.ceil(count / 256) + Math.ceil(bytes(0) / maxBatchBytes) + 1,
   )
@@ -183,8 +185,7 @@ class Relaying extends Agent {
     const kept: Buffer[] = []
     const stream = new Duplex({
       write(chunk: Buffer, _encoding, callback) {
-        if (kept.push(chunk) === 1)
-          setImmediate(() => tcp.write(Buffer.concat(kept.splice(0))))
+        if (kept.push(chunk) === 1) setImmediate(() => tcp.write(Buffer.concat(kept.splice(0))))
         callback()
       },
       read() {},
