@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import type { ClusterMember } from '@lifeline/server'
 import { describe, expect, it } from 'vitest'
 import { RoomFeed, type RoomEntry, type RoomMessage } from './roomFeed.js'
@@ -68,6 +70,32 @@ describe('RoomFeed', () => {
     expect(a.got).toEqual(['m6', 'm7', 'm8', 'm9', 'm10'])
     expect(b.got).toEqual(['m4', 'm5', 'm6', 'm7', 'm8', 'm9', 'm10'])
     expect([...a.resets, ...b.resets]).toEqual([])
+    feed.close()
+  })
+
+  it('keeps no message alive once it was delivered', async () => {
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    const a = member('a', '0-0')
+    let decoded: WeakRef<object> | undefined
+    const feed = new RoomFeed('r', {
+      members: () => [a.self],
+      history: () => Promise.resolve([]),
+      lastId: () => Promise.resolve('0-0'),
+      decode: (payload): RoomMessage => {
+        const message = { uid: 'u1', type: 'said', data: String(payload), except: undefined }
+        decoded = new WeakRef(message)
+        return message
+      },
+      failure: (message, error) => {
+        throw new Error(`${message}: ${String(error)}`)
+      },
+    })
+    feed.publication(entry(1))
+    expect(a.got).toEqual(['m1'])
+    await new Promise((resolve) => setImmediate(resolve))
+    gc()
+    expect(decoded?.deref()).toBeUndefined()
     feed.close()
   })
 })

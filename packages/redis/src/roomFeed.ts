@@ -63,12 +63,8 @@ export class RoomFeed {
   private again = false
   private readonly queue: RoomEntry[] = []
   private readonly recent = new Map<string, string>()
-  /** What `duplicate` answered last. */
-  private lastChecked: { message: RoomMessage | undefined; id: string; duplicate: boolean } = {
-    message: undefined,
-    id: '',
-    duplicate: false,
-  }
+  /** What `duplicate` answered last, by uid and id (not the message: it would keep it alive). */
+  private lastChecked = { uid: '', id: '', duplicate: false }
   private retry: ReturnType<typeof setTimeout> | undefined
   private closed = false
 
@@ -229,9 +225,9 @@ export class RoomFeed {
    */
   private duplicate(message: RoomMessage, id: string): boolean {
     const last = this.lastChecked
-    if (last.message === message && last.id === id) return last.duplicate
+    if (last.uid === message.uid && last.id === id) return last.duplicate
     const duplicate = this.isDuplicate(message, id)
-    this.lastChecked = { message, id, duplicate }
+    this.lastChecked = { uid: message.uid, id, duplicate }
     return duplicate
   }
 

@@ -199,7 +199,8 @@ export class Connection<S extends Schema, User> implements Link {
     holdWrites(this.transport)
     // Framed once for every member (a room message): to the socket as it is, which is what
     // `ws` would write (it neither compresses, `perMessageDeflate` being off, nor queues then).
-    if (framed !== undefined) this.transport.write(framed)
+    // Should an extension ever be negotiated, `ws` frames it: a raw frame could pass its queue.
+    if (framed !== undefined && this.socket.extensions === '') this.transport.write(framed)
     // A text codec's frame may come as its UTF-8 bytes: still a text frame.
     else if (typeof frame === 'string' || this.codec.binary) this.socket.send(frame)
     else this.socket.send(frame, textFrame)
