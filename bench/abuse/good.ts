@@ -4,10 +4,9 @@
 // lets it go, every round trip as `[wall-clock ms at the start, ms]`, the failed calls and its
 // CPU time (and its time waiting for a CPU) sampled every 250 ms.
 //   usage: good.ts <port> <clients>
-import { readFileSync } from 'node:fs'
 import { createClient, type RpcMethod } from '@lifeline/core'
 import { WebSocket } from 'ws'
-import { announce, exitWithParent, wallClockMs } from '../lib/serverProcess.js'
+import { announce, exitWithParent, runQueueMs, wallClockMs } from '../lib/serverProcess.js'
 import { withTimeout } from '../lib/samples.js'
 
 interface Api {
@@ -48,13 +47,6 @@ const loops = clients.map(async (client) => {
 // `[wall-clock ms, CPU µs, ms the main thread waited for a CPU]` of this process every 250 ms:
 // the share of a core it took per phase, and the time the machine kept it waiting (Linux
 // schedstat; NaN elsewhere).
-const runQueueMs = (): number => {
-  try {
-    return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[1]) / 1e6
-  } catch {
-    return NaN
-  }
-}
 const cpu: number[][] = []
 const cpuTimer = setInterval(() => {
   const { user, system } = process.cpuUsage()

@@ -6,14 +6,14 @@
 // 25 ms; prints `{ port }` once listening and, when the parent lets it go, the samples and the
 // counters as its last line.
 //   usage: server.ts <outboundHighWaterBytes> <maxOutboundBytes> <replayLimitBytes>
-import { readFileSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { createHook } from 'node:async_hooks'
 import { Session as InspectorSession } from 'node:inspector'
 import { writeHeapSnapshot } from 'node:v8'
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks'
 import { createServer } from '@lifeline/server'
 import type { RpcMethod } from '@lifeline/core'
-import { announce, exitWithParent, wallClockMs } from '../lib/serverProcess.js'
+import { announce, exitWithParent, runQueueMs, wallClockMs } from '../lib/serverProcess.js'
 
 interface Api {
   server: { news: string }
@@ -53,17 +53,6 @@ setInterval(() => {
  * waited for a CPU in all]` every 25 ms.
  */
 const samples: number[][] = []
-/**
- * Milliseconds this process's main thread has spent runnable but waiting for a CPU (Linux
- * schedstat; NaN elsewhere): time the machine, not the server, took.
- */
-function runQueueMs(): number {
-  try {
-    return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[1]) / 1e6
-  } catch {
-    return NaN
-  }
-}
 const loopDelay = monitorEventLoopDelay({ resolution: 1 })
 loopDelay.enable()
 // `ABUSE_TRACE=prefix`: every callback the event loop ran for 1 ms or more (its start on the wall

@@ -6,7 +6,7 @@
  * its stdin, or dies. Every wait is bounded.
  */
 import { spawn } from 'node:child_process'
-import { appendFileSync } from 'node:fs'
+import { appendFileSync, readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { withTimeout } from './samples.js'
@@ -14,6 +14,18 @@ import type { ServerKind, ServerMode } from './schema.js'
 
 /** Milliseconds since the epoch with sub-millisecond precision, comparable across processes. */
 export const wallClockMs = (): number => performance.timeOrigin + performance.now()
+
+/**
+ * Milliseconds this process's main thread has spent runnable but waiting for a CPU (Linux
+ * schedstat; NaN elsewhere): time the machine, not the process, took.
+ */
+export function runQueueMs(): number {
+  try {
+    return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[1]) / 1e6
+  } catch {
+    return NaN
+  }
+}
 
 export interface ServerProcess<Info> {
   /** The server's first line. */

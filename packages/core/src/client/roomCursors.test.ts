@@ -219,11 +219,16 @@ describe('room messages numbered by their room', () => {
 })
 
 describe('rooms over a long session', () => {
-  it('forgets cursors idle for cursorIdleMs to take a new room at the bound', () => {
-    // No heartbeat: the fake server answers no ping over the minute that passes.
+  /** A client without a heartbeat (the fake server answers no ping over the minute that passes). */
+  function longSession() {
     const client = create({ heartbeat: false })
     const errors: string[] = []
     client.events.on('error', (error) => errors.push(error.code))
+    return { client, errors }
+  }
+
+  it('forgets cursors idle for cursorIdleMs to take a new room at the bound', () => {
+    const { client, errors } = longSession()
     const seen = collect(client)
     welcome()
     // One room at a time over a long session: joined, a message, left.
@@ -244,10 +249,7 @@ describe('rooms over a long session', () => {
   })
 
   it('counts the newest cursor moving again as a move: it is not forgotten as idle', () => {
-    // No heartbeat: the fake server answers no ping over the minute that passes.
-    const client = create({ heartbeat: false })
-    const errors: string[] = []
-    client.events.on('error', (error) => errors.push(error.code))
+    const { client, errors } = longSession()
     welcome()
     const newest = `doc-${maxRoomCursors - 1}`
     for (let i = 0; i < maxRoomCursors; i++) deliver(room(`doc-${i}`, '1-0'))
@@ -265,10 +267,7 @@ describe('rooms over a long session', () => {
   })
 
   it('refuses a new room at the bound while every cursor moved within cursorIdleMs', () => {
-    // No heartbeat: the fake server answers no ping over the minute that passes.
-    const client = create({ heartbeat: false })
-    const errors: string[] = []
-    client.events.on('error', (error) => errors.push(error.code))
+    const { client, errors } = longSession()
     welcome()
     for (let i = 0; i < maxRoomCursors; i++) deliver(room(`doc-${i}`, '1-0'))
     clock.advance(cursorIdleMs - 1)
