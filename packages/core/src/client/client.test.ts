@@ -52,7 +52,7 @@ describe('handshake', () => {
     expect(FakeWebSocket.last.protocols).toEqual(['lifeline.v1.json'])
     expect(client.state.status).toBe('connecting')
     FakeWebSocket.last.accept('lifeline.v1.json')
-    expect(received()).toEqual([{ t: '$hello', d: { v: 1, r: 1, max: 1_048_576 } }])
+    expect(received()).toEqual([{ t: '$hello', d: { v: 1, r: 1, rs: 1, max: 1_048_576 } }])
     expect(client.state.status).toBe('connecting')
     deliver({ t: '$welcome', d: { sid: 'S1', resumed: false, a: 0 } })
     expect(client.state).toMatchObject({ status: 'open', sessionId: 'S1', resumed: false })
@@ -149,7 +149,7 @@ describe('reliable delivery', () => {
     const second = FakeWebSocket.last
     second.accept('lifeline.v1.json')
     expect(received(second)).toEqual([
-      { t: '$hello', d: { v: 1, r: 1, sid: 'S1', a: 1, max: 1_048_576 } },
+      { t: '$hello', d: { v: 1, r: 1, rs: 1, sid: 'S1', a: 1, max: 1_048_576 } },
     ])
     deliver({ t: '$welcome', d: { sid: 'S1', resumed: true, a: 1 } }, second)
     expect(

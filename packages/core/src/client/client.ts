@@ -376,7 +376,8 @@ export class Client<S extends Schema = AnySchema> {
     this.#codec = codec
     const sid = this.#sessionId
     // `r`: room messages may come numbered by their room (`r`) rather than by the session.
-    const hello: Record<string, unknown> = { v: protocolVersion, r: 1 }
+    // `rs`: the server may ask for what it discarded again with `$resend`, on this link.
+    const hello: Record<string, unknown> = { v: protocolVersion, r: 1, rs: 1 }
     if (sid !== undefined) {
       hello.sid = sid
       hello.a = this.#stream.lastProcessed
@@ -464,6 +465,7 @@ export class Client<S extends Schema = AnySchema> {
       stream.acknowledge(a)
       this.#receipts?.settle(stream.firstUnackedId)
     }
+    if (t === '$resend') return this.#onResend(s, a, d)
     if (s !== undefined && stream.receive(s) === 'duplicate') return
     // A room message sent again from a cursor the server stored late is a duplicate by its id.
     if (r !== undefined && !this.#rooms.arrive(r)) return
@@ -476,6 +478,21 @@ export class Client<S extends Schema = AnySchema> {
     else if (t === '$req') this.#onRequest(d)
     else if (t === '$error') this.#onServerError(d)
     else if (t !== '$ack') throw protocolError(`unknown control frame '${t}'`)
+  }
+
+  /**
+   * The server discarded what we sent after `a`, unprocessed, and discards all we send until
+   * our marker (PROTOCOL.md, section 9): the marker, then everything still unacknowledged, in
+   * order, as after a `$welcome`. The link stays up. What was written before the marker, or is
+   * still in the socket's buffer, reaches the server before it and is discarded there: each
+   * envelope is so processed once. (The `a` was applied with the frame's.)
+   */
+  #onResend(s: number | undefined, a: number | undefined, d: unknown): void {
+    if (s !== undefined || a === undefined || d !== undefined) {
+      throw protocolError("'$resend' carries an a and nothing else")
+    }
+    this.#transmit({ t: '$resend' })
+    this.#stream.resume(a)
   }
 
   #onWelcome(data: unknown): void {

@@ -30,10 +30,10 @@ describe('the limits in the handshake', () => {
   it("announces its codec's maxBytes in $hello, and nothing for a codec without a limit", () => {
     create({ codecs: [json({ maxBytes: 4_096 })] })
     FakeWebSocket.last.accept('lifeline.v1.json')
-    expect(received()[0]).toEqual({ t: '$hello', d: { v: 1, r: 1, max: 4_096 } })
+    expect(received()[0]).toEqual({ t: '$hello', d: { v: 1, r: 1, rs: 1, max: 4_096 } })
     create({ codecs: [json({ maxBytes: Infinity })] })
     FakeWebSocket.last.accept('lifeline.v1.json')
-    expect(received()[0]).toEqual({ t: '$hello', d: { v: 1, r: 1 } })
+    expect(received()[0]).toEqual({ t: '$hello', d: { v: 1, r: 1, rs: 1 } })
     const custom: Codec = {
       name: 'lifeline.v1.json',
       binary: false,
@@ -42,7 +42,7 @@ describe('the limits in the handshake', () => {
     }
     create({ codecs: [custom] })
     FakeWebSocket.last.accept('lifeline.v1.json')
-    expect(received()[0]).toEqual({ t: '$hello', d: { v: 1, r: 1 } })
+    expect(received()[0]).toEqual({ t: '$hello', d: { v: 1, r: 1, rs: 1 } })
   })
 
   it("refuses at send() and request() what is over the server's max, up or down", async () => {

@@ -177,8 +177,18 @@ describe('control types', () => {
     )
   })
 
-  it('isKnownControlType knows the eight control frames of PROTOCOL.md, section 3', () => {
-    const known = ['$hello', '$welcome', '$ack', '$ping', '$pong', '$req', '$res', '$error']
+  it('isKnownControlType knows the nine control frames of PROTOCOL.md, section 3', () => {
+    const known = [
+      '$hello',
+      '$welcome',
+      '$ack',
+      '$ping',
+      '$pong',
+      '$req',
+      '$res',
+      '$error',
+      '$resend',
+    ]
     expect(Object.values(controlTypes).sort()).toEqual([...known].sort())
     for (const type of known) expect(isKnownControlType(type)).toBe(true)
   })
@@ -214,6 +224,7 @@ describe('checkControlFrame', () => {
       { t: '$ack', a: 5 },
       { t: '$ping', d: { ts: 12 } },
       { t: '$pong', d: { ts: 12 } },
+      { t: '$resend', a: 12 },
       { t: '$req', s: 1, d: { id: 1, m: 'm', d: 'x'.repeat(5000) } },
       { t: 'say', d: 'x'.repeat(5000) },
     ]) {
@@ -221,8 +232,8 @@ describe('checkControlFrame', () => {
     }
   })
 
-  it('refuses a $hello, $welcome, $ack, $ping or $pong over 1 KiB (UTF-8 bytes) with 1002', () => {
-    for (const t of ['$hello', '$welcome', '$ack', '$ping', '$pong']) {
+  it('refuses a $hello, $welcome, $ack, $ping, $pong or $resend over 1 KiB (UTF-8 bytes) with 1002', () => {
+    for (const t of ['$hello', '$welcome', '$ack', '$ping', '$pong', '$resend']) {
       const envelope = { t, d: { ts: 1, pad: 'x'.repeat(1024) } }
       if (t === '$ack') {
         // An `$ack` with room cursors (`d`) may take 64 KiB; without, 1 KiB.

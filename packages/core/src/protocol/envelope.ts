@@ -33,6 +33,7 @@ export const controlTypes = {
   request: '$req',
   response: '$res',
   error: '$error',
+  resend: '$resend',
 } as const
 
 export type ControlType = (typeof controlTypes)[keyof typeof controlTypes]
@@ -71,7 +72,7 @@ export function isKnownControlType(type: string): type is ControlType {
 }
 
 /**
- * Largest `$hello`, `$welcome`, `$ack`, `$ping` or `$pong` frame, in bytes. They carry no
+ * Largest `$hello`, `$welcome`, `$ack`, `$ping`, `$pong` or `$resend` frame, in bytes. They carry no
  * application data: a big one is an attack (a `$ping` is echoed, so a peer that sends big ones
  * and never reads would make the other side buffer them without end).
  */
@@ -130,7 +131,7 @@ export function compareRoomIds(a: string, b: string): number {
 }
 
 /**
- * Checks the size of a `$hello`, `$welcome`, `$ack`, `$ping` or `$pong` frame (at most
+ * Checks the size of a `$hello`, `$welcome`, `$ack`, `$ping`, `$pong` or `$resend` frame (at most
  * `maxControlFrameBytes`) and the shape of a `$ping` (`d` is `{ ts: number }`); other control
  * frames pass. Throws `PROTOCOL_ERROR` (close code 1002). The frame is measured only for those
  * types, so the check costs nothing on the path of application messages.
@@ -140,7 +141,16 @@ export function checkControlFrame(
   frame: string | ArrayBuffer | Uint8Array,
 ): void {
   const { t } = envelope
-  if (t !== '$hello' && t !== '$welcome' && t !== '$ack' && t !== '$ping' && t !== '$pong') return
+  if (
+    t !== '$hello' &&
+    t !== '$welcome' &&
+    t !== '$ack' &&
+    t !== '$ping' &&
+    t !== '$pong' &&
+    t !== '$resend'
+  ) {
+    return
+  }
   const size = typeof frame === 'string' ? utf8ByteLength(frame) : frame.byteLength
   // An `$ack` with room cursors (a payload) has a cap of its own.
   const max = t === '$ack' && 'd' in envelope ? maxCursorAckBytes : maxControlFrameBytes
