@@ -119,6 +119,8 @@ export class Connection<S extends Schema, User> implements Link {
   private state: State
   private user: User | undefined
   private early: Array<[RawData, boolean]> = []
+  /** The client said `rs` in its `$hello`: it resends what was discarded on `$resend`. */
+  private resends = false
   private helloTimer: TimerHandle | undefined
   /** Pings after `intervalMs` of quiet; finds the link dead after `intervalMs + timeoutMs`. */
   private readonly heartbeat: HeartbeatMonitor<Pingable> | undefined
@@ -153,7 +155,7 @@ export class Connection<S extends Schema, User> implements Link {
         acknowledge: (a) => (this.session as Session<S, User>).acknowledge(a),
         paused: () => this.context.counters.readsPaused++,
         slowConsumer: (unsent, unacked) => this.closeSlowConsumer(unsent, unacked),
-        resend: () => this.close(protocolCloseCodes.serviceRestart, 'resume and resend'),
+        resend: () => this.askResend(),
       },
       options,
       this.context.turns,
@@ -285,6 +287,20 @@ export class Connection<S extends Schema, User> implements Link {
     this.close(error.closeCode, error.message, error.code)
   }
 
+  /**
+   * Asks the client to resend what was discarded (PROTOCOL.md, section 9): on the link if it
+   * said it can (true), else by closing with 1012, so that it resumes at once.
+   */
+  private askResend(): boolean {
+    this.context.counters.resendsAsked++
+    if (this.resends) {
+      ;(this.session as Session<S, User>).askResend()
+      return true
+    }
+    this.close(protocolCloseCodes.serviceRestart, 'resume and resend')
+    return false
+  }
+
   /** Closes a client that does not read what it is sent; its session waits for a resume. */
   private closeSlowConsumer(unsent: number, unacked: number): void {
     this.context.counters.slowConsumers++
@@ -365,6 +381,7 @@ export class Connection<S extends Schema, User> implements Link {
       this.fail(error)
       return
     }
+    this.resends = hello.resends
     this.state = 'resolving'
     let pending: void | Promise<void>
     try {

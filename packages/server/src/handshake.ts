@@ -16,6 +16,11 @@ export interface Hello {
   max: number
   /** The client takes room messages numbered by their room (`r`), from `r: 1` in `$hello`. */
   roomIds: boolean
+  /**
+   * The client resends what the server discarded when asked with `$resend`, on the same link
+   * (`rs: 1` in `$hello`); otherwise it is asked by a close (1012) and a resume.
+   */
+  resends: boolean
 }
 
 /** Longest session id accepted: ours are 22 characters; this only bounds what a client sends. */
@@ -31,12 +36,13 @@ export function parseHello(envelope: Envelope): Hello {
   if (typeof d !== 'object' || d === null || Array.isArray(d)) {
     throw protocolError('$hello needs a payload { v, sid?, a? }')
   }
-  const { v, sid, a, max, r } = d as {
+  const { v, sid, a, max, r, rs } = d as {
     v?: unknown
     sid?: unknown
     a?: unknown
     max?: unknown
     r?: unknown
+    rs?: unknown
   }
   if (v !== protocolVersion)
     throw protocolError(`unsupported protocol version (this server speaks ${protocolVersion})`)
@@ -58,7 +64,8 @@ export function parseHello(envelope: Envelope): Hello {
     throw protocolError(`$hello \`max\` must be an integer >= ${maxControlFrameBytes}`)
   }
   if (r !== undefined && r !== 1) throw protocolError('$hello `r` must be 1 or absent')
-  return { sid, ack: a ?? 0, max: max ?? Infinity, roomIds: r === 1 }
+  if (rs !== undefined && rs !== 1) throw protocolError('$hello `rs` must be 1 or absent')
+  return { sid, ack: a ?? 0, max: max ?? Infinity, roomIds: r === 1, resends: rs === 1 }
 }
 
 /** The server's answer to `$hello`; `max` is the largest frame the server accepts. */

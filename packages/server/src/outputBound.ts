@@ -39,10 +39,11 @@ export interface OutputBoundHost {
   /** Closes the connection as a slow consumer. */
   slowConsumer(unsent: number, unacked: number): void
   /**
-   * Closes the connection so that the client resumes at once and resends what was discarded
-   * (1012): everything that waited has been handled.
+   * Everything that waited has been handled: asks the client to resend what was discarded.
+   * True if asked on the link (`$resend`, to a client that said `rs`), which stays up; false if
+   * the connection was closed for it (1012), and the client resumes at once and resends.
    */
-  resend(): void
+  resend(): boolean
 }
 
 export interface OutputLimits {
@@ -56,8 +57,10 @@ export interface OutputLimits {
  * `outboundHighWaterBytes` unsent or unacknowledged (beyond the handshake's), the envelopes it
  * sends wait, in order, until the client has taken enough (their acknowledgements count at once);
  * past `outboundHighWaterBytes` of them waiting, the next are read for their acknowledgements
- * only and discarded, and once those that waited are handled the client is asked to resume and
- * resend them (1012); past `2 * maxOutboundBytes` discarded, or
+ * only and discarded, and once those that waited are handled the client is asked to resend them:
+ * on the link (`$resend`, then discarding until the client's own `$resend` comes back), or, if
+ * it did not say it can, by a close (1012) and a resume; past `2 * maxOutboundBytes` discarded
+ * in a round, or
  * `maxOutboundBytes` unsent or unacknowledged, or once its replay buffer overflowed while it
  * was connected, it is a slow consumer. Unacknowledged bytes count because the kernel's socket
  * buffers take megabytes that the client may never read: only its acknowledgements tell.
@@ -101,11 +104,17 @@ export class OutputBound {
   private waitingBytes = 0
   /**
    * Past `outboundHighWaterBytes` waiting, frames are read for their acknowledgements only, and
-   * discarded: the client still holds them and resends them on resume. Reading on (rather than
+   * discarded: the client still holds them and resends them when asked. Reading on (rather than
    * pausing) is what finds the acknowledgements a pipelining client queued behind its requests.
    */
   private discarding = false
+  /** Frames discarded since the connection opened, or since the client's last `$resend`. */
   private discardedBytes = 0
+  /**
+   * The client was sent `$resend`: discarding goes on until its own `$resend` (the marker) says
+   * that what follows is what it resends, and what it sends after.
+   */
+  private rewinding = false
   /** A release of `waiting` is due in a later turn, or waits for a drain. */
   private releaseDue = false
   private awaitsDrain = false
@@ -169,11 +178,24 @@ export class OutputBound {
   /**
    * An envelope past what may wait: its acknowledgement is applied (by `wait`), it is dropped.
    * A client that never acknowledges is closed as a slow consumer after `2 * maxOutboundBytes`
-   * of them (a client's own unacknowledged frames are bounded, by `maxUnackedBytes`, 8 MiB by
-   * default): reading a flood to drop it must not go on for ever.
+   * of them in a round (a client's own unacknowledged frames are bounded, by `maxUnackedBytes`,
+   * 8 MiB by default): reading a flood to drop it must not go on for ever. A client that never
+   * reads is never asked to resend, so its round never ends.
    */
   private discard(envelope: Envelope, cost: number): void {
     const host = this.host
+    if (envelope.t === '$resend') {
+      if (this.rewinding && envelope.s === undefined && envelope.d === undefined) {
+        // The client's marker: a new round, from a clean count. Each round handles the waiting
+        // envelopes at least (one at least), so a pipelining client always gets on.
+        this.rewinding = this.discarding = false
+        this.discardedBytes = 0
+      } else {
+        // Not asked for, or not a marker: the session finds it a violation.
+        host.deliver(envelope)
+      }
+      return
+    }
     if (envelope.s === undefined && envelope.t.charCodeAt(0) === 36 /* $ */) {
       // `$ack`, `$ping`, `$pong`: no order to keep, nothing to resend; a `$ping` is answered.
       host.deliver(envelope)
@@ -320,7 +342,7 @@ export class OutputBound {
     if (!host.isOpen()) return
     if (this.discarding && this.waiting.size === 0) {
       // Everything before the first frame discarded is handled: the client resends the rest.
-      host.resend()
+      this.rewinding = host.resend()
       return
     }
     this.releaseWhenUnder()

@@ -453,6 +453,23 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     this.ackSent = 0
   }
 
+  /**
+   * Asks the client to resend what it sent after the last envelope processed, which the
+   * connection discarded (PROTOCOL.md, section 9): `$resend` with that `a` (with a shared
+   * store, no more than a commit stored: what the client resends of the rest is a duplicate).
+   */
+  askResend(): void {
+    const link = this.link
+    if (link === undefined || !link.writable) return
+    let a = this.stream.lastProcessed
+    if (this.journal !== undefined) {
+      a = Math.min(a, this.journal.ackable())
+      if (a > this.ackSent) this.ackSent = a
+    }
+    if (a > this.ackTold) this.ackTold = a
+    link.write(link.codec.encode({ t: controlTypes.resend, a }))
+  }
+
   /** A commit stored more (or the store is unreachable): acknowledge and send what may go. */
   pump(): void {
     if (this.link === undefined || this.replayed === undefined) return
@@ -767,6 +784,9 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
         return
       case controlTypes.hello:
         throw protocolError('$hello after the handshake')
+      case controlTypes.resend:
+        // The connection takes the marker it asked for; this one was not, or is not a marker.
+        throw protocolError('$resend from a client that was not sent one, or with s or d')
       case controlTypes.welcome:
       case controlTypes.error:
         throw protocolError(`${t} is sent by servers only`)

@@ -46,6 +46,11 @@ export interface ServerStats {
    * waited until its acknowledgements brought the output back under the mark.
    */
   readsPaused: number
+  /**
+   * Times a client was asked to resend what the server discarded past what may wait: with
+   * `$resend` on its link, or, if it cannot take that, by a close (1012) and a resume.
+   */
+  resendsAsked: number
   /** Connections closed as slow consumers: unsent output past `maxOutboundBytes` (4429). */
   slowConsumers: number
   /** Exceptions thrown by the application's listeners and handlers. */
@@ -78,6 +83,7 @@ export function createCounters(): Record<StatsCounter, number> {
     sessionsRefused: 0,
     upgradeTimeouts: 0,
     readsPaused: 0,
+    resendsAsked: 0,
     slowConsumers: 0,
     handlerErrors: 0,
     messagesReceived: 0,

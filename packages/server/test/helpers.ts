@@ -92,7 +92,7 @@ export class ProtocolClient {
   static async connect(
     fx: FixtureScope,
     url: string,
-    hello: { sid?: string; a?: number; max?: number } = {},
+    hello: { sid?: string; a?: number; max?: number; rs?: unknown } = {},
     options: ConnectOptions = {},
   ): Promise<{ client: ProtocolClient; welcome: Welcome }> {
     const client = await ProtocolClient.open(fx, url, options)

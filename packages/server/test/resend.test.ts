@@ -1,0 +1,224 @@
+import { EventEmitter } from 'node:events'
+import { createClient } from '@lifeline/node'
+import type { RpcMethod } from '@lifeline/core'
+import { expectNoEvent, useFixtures, waitFor, withTimeout } from '@lifeline/test-utils'
+import { afterEach, describe, expect, it } from 'vitest'
+import { type Frame, ProtocolClient, startServer, urlOf } from './helpers.js'
+
+// A client that pipelines past what may wait is asked to resend what the server discarded:
+// in-band (`$resend`) when its `$hello` said `rs: 1`, by a 1012 close otherwise (PROTOCOL.md,
+// section 9, "Output per connection").
+
+const fx = useFixtures(afterEach)
+
+const KiB = 1024
+
+interface Api {
+  rpc: { big: RpcMethod<{ n: number; pad: string }, string> }
+}
+
+interface EchoApi {
+  rpc: { echo: RpcMethod<{ n: number; pad: string }, { n: number; pad: string }> }
+}
+
+/** Marks small enough that a few 16 KiB requests and answers cross them. */
+const highWater = 64 * KiB
+const answer = 'a'.repeat(16 * KiB)
+const pad = 'p'.repeat(16 * KiB)
+
+/** A server whose `big` answers 16 KiB, and the order in which it handled the requests. */
+async function bigServer() {
+  const server = await startServer<Api>(fx, {
+    outboundHighWaterBytes: highWater,
+    maxOutboundBytes: 1024 * KiB,
+  })
+  const calls = new EventEmitter()
+  const handled: number[] = []
+  server.handle('big', ({ n }) => {
+    handled.push(n)
+    calls.emit('call')
+    return answer
+  })
+  return { server, calls, handled }
+}
+
+const request = (s: number): Frame => ({ t: '$req', s, d: { id: s, m: 'big', d: { n: s, pad } } })
+
+/**
+ * Sends requests 1…`count` at once and reads nothing until the server has stopped handling
+ * them (its output is over the mark unacknowledged, and what came past what may wait was
+ * discarded): the answers handled by then.
+ */
+async function pipelineWithoutReading(
+  server: { stats: { readsPaused: number } },
+  client: ProtocolClient,
+  calls: EventEmitter,
+  handled: number[],
+  count: number,
+): Promise<number> {
+  for (let s = 1; s <= count; s++) client.send(request(s))
+  await waitFor(() => server.stats.readsPaused > 0, { message: 'its requests to wait' })
+  await expectNoEvent(calls, 'call', 200)
+  // The mark's worth of answers, and the one that crossed it: the rest waits or was discarded.
+  expect(handled.length).toBeLessThanOrEqual(highWater / answer.length + 1)
+  return handled.length
+}
+
+/**
+ * From now on the client reads as an honest one does: it acknowledges every answer, and on a
+ * `$resend` it sends the marker and every request after the `a`, in order.
+ */
+function readAndResend(client: ProtocolClient, count: number): void {
+  let asked = 0
+  const react = () => {
+    client.acknowledge()
+    const resends = client.received.filter((frame) => frame.t === '$resend')
+    for (; asked < resends.length; asked++) {
+      client.send({ t: '$resend' })
+      for (let s = (resends[asked]?.a ?? 0) + 1; s <= count; s++) client.send(request(s))
+    }
+  }
+  client.socket.on('message', react)
+  react()
+}
+
+const answerIds = (client: ProtocolClient) =>
+  client.received
+    .filter((frame) => frame.t === '$res')
+    .map((frame) => (frame.d as { id: number }).id)
+
+const upTo = (count: number) => Array.from({ length: count }, (_, i) => i + 1)
+
+describe('in-band resend ($resend) to a client that said rs', () => {
+  it('asks a client that pipelined past what may wait to resend, on the same link: each request handled once, in order', async () => {
+    const { server, calls, handled } = await bigServer()
+    const { client } = await ProtocolClient.connect(fx, urlOf(server), { rs: 1 })
+    // Rounds of about 8 handled and the rest discarded; in all, far more than the
+    // 2 x maxOutboundBytes (2 MiB) discarded that end a round as a slow consumer: each round
+    // counts on its own.
+    const count = 100
+    const first = await pipelineWithoutReading(server, client, calls, handled, count)
+    expect(client.received.filter((frame) => frame.t === '$resend')).toEqual([])
+    readAndResend(client, count)
+    await waitFor(() => handled.length === count && answerIds(client).length === count, {
+      message: () => `${count} requests handled and answered (${handled.length} handled)`,
+      timeoutMs: 10_000,
+    })
+    expect(handled).toEqual(upTo(count))
+    expect(answerIds(client)).toEqual(upTo(count))
+    const resends = client.received.filter((frame) => frame.t === '$resend')
+    // The first asks for what came after the answers handled and the requests that waited.
+    expect(resends[0]?.a).toBeGreaterThan(first)
+    expect(resends.length).toBeGreaterThan(2)
+    expect(server.stats.resendsAsked).toBe(resends.length)
+    expect(client.closed).toBeUndefined()
+    expect(server.stats).toMatchObject({ slowConsumers: 0, protocolErrors: 0, sessionsResumed: 0 })
+  }, 15_000)
+
+  it('asks a client that did not say rs by a close (1012), as before', async () => {
+    const { server, calls, handled } = await bigServer()
+    const { client } = await ProtocolClient.connect(fx, urlOf(server))
+    const count = 40
+    await pipelineWithoutReading(server, client, calls, handled, count)
+    readAndResend(client, count)
+    expect((await client.waitClose()).code).toBe(1012)
+    expect(client.received.filter((frame) => frame.t === '$resend')).toEqual([])
+    expect(server.stats.resendsAsked).toBe(1)
+    // Everything before the first frame discarded was handled, in order.
+    expect(handled).toEqual(upTo(handled.length))
+    expect(handled.length).toBeLessThan(count)
+  })
+
+  it('closes a client that said rs and never acknowledges as a slow consumer (4429), never asking it to resend', async () => {
+    const maxOutbound = 256 * KiB
+    const server = await startServer<Api>(fx, {
+      outboundHighWaterBytes: highWater,
+      maxOutboundBytes: maxOutbound,
+    })
+    server.handle('big', () => answer)
+    const { client } = await ProtocolClient.connect(fx, urlOf(server), { rs: 1 })
+    const count = Math.ceil((highWater + 2 * maxOutbound) / pad.length) + 8
+    for (let s = 1; s <= count; s++) client.send(request(s))
+    expect((await client.waitClose()).code).toBe(4429)
+    expect(server.stats).toMatchObject({ slowConsumers: 1, resendsAsked: 0 })
+  })
+
+  it.each([
+    {
+      case: 'a marker from a client never sent $resend',
+      hello: { rs: 1 },
+      frame: { t: '$resend' },
+    },
+    { case: 'a marker from a client that did not say rs', hello: {}, frame: { t: '$resend' } },
+    { case: 'a marker with s', hello: { rs: 1 }, frame: { t: '$resend', s: 1 } },
+    { case: 'a marker with d', hello: { rs: 1 }, frame: { t: '$resend', d: { a: 1 } } },
+  ])('closes with 1002 for $case', async ({ hello, frame }) => {
+    const server = await startServer(fx)
+    const { client } = await ProtocolClient.connect(fx, urlOf(server), hello)
+    client.send(frame)
+    expect((await client.waitClose()).code).toBe(1002)
+    expect(server.stats.protocolErrors).toBe(1)
+  })
+
+  it('closes with 1002 for a marker with s while it is asked for', async () => {
+    const { server, calls, handled } = await bigServer()
+    const { client } = await ProtocolClient.connect(fx, urlOf(server), { rs: 1 })
+    await pipelineWithoutReading(server, client, calls, handled, 40)
+    await waitFor(
+      () => {
+        client.acknowledge()
+        return client.received.some((frame) => frame.t === '$resend')
+      },
+      { message: 'a $resend' },
+    )
+    client.send({ t: '$resend', s: 1 })
+    expect((await client.waitClose()).code).toBe(1002)
+  })
+
+  it('refuses a $hello whose rs is not 1 (1002)', async () => {
+    const server = await startServer(fx)
+    const client = await ProtocolClient.open(fx, urlOf(server))
+    client.send({ t: '$hello', d: { v: 1, rs: true } })
+    expect((await client.waitClose()).code).toBe(1002)
+  })
+})
+
+describe('a real client pipelining with the default limits', () => {
+  // The regression test of protocol-mode echo: a client that sends faster than it reads had
+  // its link closed (1012) and came back after a reconnect delay, several times per run.
+  it('gets 20,000 echoes once and in order, without ever reconnecting', async () => {
+    const server = await startServer<EchoApi>(fx)
+    const handled: number[] = []
+    server.handle('echo', (data) => {
+      handled.push(data.n)
+      return data
+    })
+    const count = 20_000
+    const client = createClient<EchoApi>({ url: urlOf(server), maxUnacked: count })
+    fx.add(() => client.close())
+    await waitFor(() => client.state.status === 'open', { message: 'the client open' })
+    const changes: string[] = []
+    client.events.on('statechange', (state) => changes.push(state.status))
+    let reconnects = 0
+    client.socket.addEventListener('reconnecting', () => reconnects++)
+    // About 150 bytes each way: the answers pass the 1 MiB mark long before the client's
+    // acknowledgements, in TCP behind its 20,000 requests (some 3 MB), reach the server.
+    const text = 'p'.repeat(100)
+    const answered: number[] = []
+    const all = Promise.all(
+      Array.from({ length: count }, (_, n) =>
+        client.request('echo', { n, pad: text }).then(({ n }) => answered.push(n)),
+      ),
+    )
+    // Generous for a loaded 2-core machine: it takes a second or two.
+    await withTimeout(all, 20_000, 'every echo')
+    const inOrder = Array.from({ length: count }, (_, n) => n)
+    expect(handled).toEqual(inOrder)
+    expect(answered).toEqual(inOrder)
+    expect(reconnects).toBe(0)
+    expect(changes).toEqual([])
+    // The server did discard, and asked on the link.
+    expect(server.stats.resendsAsked).toBeGreaterThan(0)
+    expect(server.stats).toMatchObject({ slowConsumers: 0, sessionsResumed: 0 })
+  }, 30_000)
+})
