@@ -60,10 +60,10 @@ export interface OutputLimits {
  * only and discarded, and once those that waited are handled the client is asked to resend them:
  * on the link (`$resend`, then discarding until the client's own `$resend` comes back), or, if
  * it did not say it can, by a close (1012) and a resume; past `2 * maxOutboundBytes` discarded
- * in a round, or
- * `maxOutboundBytes` unsent or unacknowledged, or once its replay buffer overflowed while it
- * was connected, it is a slow consumer. Unacknowledged bytes count because the kernel's socket
- * buffers take megabytes that the client may never read: only its acknowledgements tell.
+ * in a round, or `maxOutboundBytes` unsent or unacknowledged, or once its replay buffer
+ * overflowed while it was connected, it is a slow consumer. Unacknowledged bytes count because
+ * the kernel's socket buffers take megabytes that the client may never read: only its
+ * acknowledgements tell.
  */
 export class OutputBound {
   /** Frames are not read until the output drains. */

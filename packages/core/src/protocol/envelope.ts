@@ -72,9 +72,9 @@ export function isKnownControlType(type: string): type is ControlType {
 }
 
 /**
- * Largest `$hello`, `$welcome`, `$ack`, `$ping`, `$pong` or `$resend` frame, in bytes. They carry no
- * application data: a big one is an attack (a `$ping` is echoed, so a peer that sends big ones
- * and never reads would make the other side buffer them without end).
+ * Largest `$hello`, `$welcome`, `$ack`, `$ping`, `$pong` or `$resend` frame, in bytes. They
+ * carry no application data: a big one is an attack (a `$ping` is echoed, so a peer that sends
+ * big ones and never reads would make the other side buffer them without end).
  */
 export const maxControlFrameBytes = 1024
 
@@ -131,8 +131,8 @@ export function compareRoomIds(a: string, b: string): number {
 }
 
 /**
- * Checks the size of a `$hello`, `$welcome`, `$ack`, `$ping`, `$pong` or `$resend` frame (at most
- * `maxControlFrameBytes`) and the shape of a `$ping` (`d` is `{ ts: number }`); other control
+ * Checks the size of a `$hello`, `$welcome`, `$ack`, `$ping`, `$pong` or `$resend` frame (at
+ * most `maxControlFrameBytes`) and the shape of a `$ping` (`d` is `{ ts: number }`); other control
  * frames pass. Throws `PROTOCOL_ERROR` (close code 1002). The frame is measured only for those
  * types, so the check costs nothing on the path of application messages.
  */
