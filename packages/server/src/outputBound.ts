@@ -115,6 +115,13 @@ export class OutputBound {
    * that what follows is what it resends, and what it sends after.
    */
   private rewinding = false
+  /**
+   * The client answered a `$resend`: it reads. Its rounds count the frames discarded at their
+   * size, which its own `maxUnackedBytes` bounds (an honest one resends at most its outbox, a
+   * burst of small frames then); before, each with the overhead of a waiting frame too, so that
+   * a client that never reads and floods small frames is closed the sooner.
+   */
+  private answered = false
   /** A release of `waiting` is due in a later turn, or waits for a drain. */
   private releaseDue = false
   private awaitsDrain = false
@@ -165,7 +172,7 @@ export class OutputBound {
       this.discarding ||
       (this.waiting.size > 0 && this.waitingBytes + cost > this.limits.outboundHighWaterBytes)
     ) {
-      this.discard(envelope, cost)
+      this.discard(envelope, this.answered ? data.length : cost)
       return true
     }
     if (this.waiting.size === 0) this.host.paused()
@@ -189,6 +196,7 @@ export class OutputBound {
         // The client's marker: a new round, from a clean count. Each round handles the waiting
         // envelopes at least (one at least), so a pipelining client always gets on.
         this.rewinding = this.discarding = false
+        this.answered = true
         this.discardedBytes = 0
       } else {
         // Not asked for, or not a marker: the session finds it a violation.

@@ -21,28 +21,31 @@ interface EchoApi {
   rpc: { echo: RpcMethod<{ n: number; pad: string }, { n: number; pad: string }> }
 }
 
-/** Marks small enough that a few 16 KiB requests and answers cross them. */
+/** A mark small enough that a few 16 KiB requests and answers cross it. */
 const highWater = 64 * KiB
-const answer = 'a'.repeat(16 * KiB)
-const pad = 'p'.repeat(16 * KiB)
+const bigPad = 'p'.repeat(16 * KiB)
 
-/** A server whose `big` answers 16 KiB, and the order in which it handled the requests. */
-async function bigServer() {
-  const server = await startServer<Api>(fx, {
-    outboundHighWaterBytes: highWater,
-    maxOutboundBytes: 1024 * KiB,
-  })
+/** A server whose `big` answers `answerBytes`, and the order in which it handled requests. */
+async function bigServer({ answerBytes = 16 * KiB, maxOutboundBytes = 1024 * KiB } = {}) {
+  const server = await startServer<Api>(fx, { outboundHighWaterBytes: highWater, maxOutboundBytes })
   const calls = new EventEmitter()
   const handled: number[] = []
+  const answer = 'a'.repeat(answerBytes)
   server.handle('big', ({ n }) => {
     handled.push(n)
     calls.emit('call')
     return answer
   })
-  return { server, calls, handled }
+  return { server, calls, handled, answerBytes }
 }
 
-const request = (s: number): Frame => ({ t: '$req', s, d: { id: s, m: 'big', d: { n: s, pad } } })
+type BigServer = Awaited<ReturnType<typeof bigServer>>
+
+const request = (s: number, pad: string): Frame => ({
+  t: '$req',
+  s,
+  d: { id: s, m: 'big', d: { n: s, pad } },
+})
 
 /**
  * Sends requests 1…`count` at once and reads nothing until the server has stopped handling
@@ -50,32 +53,31 @@ const request = (s: number): Frame => ({ t: '$req', s, d: { id: s, m: 'big', d: 
  * discarded): the answers handled by then.
  */
 async function pipelineWithoutReading(
-  server: { stats: { readsPaused: number } },
+  { server, calls, handled, answerBytes }: BigServer,
   client: ProtocolClient,
-  calls: EventEmitter,
-  handled: number[],
   count: number,
+  pad = bigPad,
 ): Promise<number> {
-  for (let s = 1; s <= count; s++) client.send(request(s))
+  for (let s = 1; s <= count; s++) client.send(request(s, pad))
   await waitFor(() => server.stats.readsPaused > 0, { message: 'its requests to wait' })
   await expectNoEvent(calls, 'call', 200)
   // The mark's worth of answers, and the one that crossed it: the rest waits or was discarded.
-  expect(handled.length).toBeLessThanOrEqual(highWater / answer.length + 1)
+  expect(handled.length).toBeLessThanOrEqual(Math.ceil(highWater / answerBytes) + 1)
   return handled.length
 }
 
 /**
  * From now on the client reads as an honest one does: it acknowledges every answer, and on a
- * `$resend` it sends the marker and every request after the `a`, in order.
+ * `$resend` it sends the marker and every request after the `a` up to `count`, in order.
  */
-function readAndResend(client: ProtocolClient, count: number): void {
+function readAndResend(client: ProtocolClient, count: number, pad = bigPad): void {
   let asked = 0
   const react = () => {
     client.acknowledge()
     const resends = client.received.filter((frame) => frame.t === '$resend')
     for (; asked < resends.length; asked++) {
       client.send({ t: '$resend' })
-      for (let s = (resends[asked]?.a ?? 0) + 1; s <= count; s++) client.send(request(s))
+      for (let s = (resends[asked]?.a ?? 0) + 1; s <= count; s++) client.send(request(s, pad))
     }
   }
   client.socket.on('message', react)
@@ -91,13 +93,14 @@ const upTo = (count: number) => Array.from({ length: count }, (_, i) => i + 1)
 
 describe('in-band resend ($resend) to a client that said rs', () => {
   it('asks a client that pipelined past what may wait to resend, on the same link: each request handled once, in order', async () => {
-    const { server, calls, handled } = await bigServer()
+    const big = await bigServer()
+    const { server, handled } = big
     const { client } = await ProtocolClient.connect(fx, urlOf(server), { rs: 1 })
     // Rounds of about 8 handled and the rest discarded; in all, far more than the
     // 2 x maxOutboundBytes (2 MiB) discarded that end a round as a slow consumer: each round
     // counts on its own.
     const count = 100
-    const first = await pipelineWithoutReading(server, client, calls, handled, count)
+    const first = await pipelineWithoutReading(big, client, count)
     expect(client.received.filter((frame) => frame.t === '$resend')).toEqual([])
     readAndResend(client, count)
     await waitFor(() => handled.length === count && answerIds(client).length === count, {
@@ -115,11 +118,36 @@ describe('in-band resend ($resend) to a client that said rs', () => {
     expect(server.stats).toMatchObject({ slowConsumers: 0, protocolErrors: 0, sessionsResumed: 0 })
   }, 15_000)
 
+  it('counts the frames discarded in a round after its marker at their size: a client that pipelines small requests goes on', async () => {
+    const maxOutboundBytes = 256 * KiB
+    const big = await bigServer({ answerBytes: KiB, maxOutboundBytes })
+    const { server, handled } = big
+    const { client } = await ProtocolClient.connect(fx, urlOf(server), { rs: 1 })
+    // Some 80-byte requests: about 260 handled a round (the mark's worth of answers, and what
+    // waits). The first round discards some 1,000 (counted with 256 bytes each, as a client that
+    // never read: about 300 KiB, under 2 x maxOutboundBytes); in the next, the client resends
+    // them with 1,200 more, and about 1,900 are discarded: 600 KiB counted so, but 150 KiB at
+    // their size, and the client never held more than that unacknowledged.
+    await pipelineWithoutReading(big, client, 1200, '')
+    const count = 2400
+    readAndResend(client, count, '')
+    await waitFor(() => handled.length === count && answerIds(client).length === count, {
+      message: () => `${count} requests handled and answered (${handled.length} handled)`,
+      timeoutMs: 10_000,
+    })
+    expect(handled).toEqual(upTo(count))
+    expect(answerIds(client)).toEqual(upTo(count))
+    expect(client.closed).toBeUndefined()
+    expect(server.stats).toMatchObject({ slowConsumers: 0, protocolErrors: 0 })
+    expect(server.stats.resendsAsked).toBeGreaterThan(2)
+  }, 15_000)
+
   it('asks a client that did not say rs by a close (1012), as before', async () => {
-    const { server, calls, handled } = await bigServer()
+    const big = await bigServer()
+    const { server, handled } = big
     const { client } = await ProtocolClient.connect(fx, urlOf(server))
     const count = 40
-    await pipelineWithoutReading(server, client, calls, handled, count)
+    await pipelineWithoutReading(big, client, count)
     readAndResend(client, count)
     expect((await client.waitClose()).code).toBe(1012)
     expect(client.received.filter((frame) => frame.t === '$resend')).toEqual([])
@@ -135,10 +163,10 @@ describe('in-band resend ($resend) to a client that said rs', () => {
       outboundHighWaterBytes: highWater,
       maxOutboundBytes: maxOutbound,
     })
-    server.handle('big', () => answer)
+    server.handle('big', () => 'a'.repeat(16 * KiB))
     const { client } = await ProtocolClient.connect(fx, urlOf(server), { rs: 1 })
-    const count = Math.ceil((highWater + 2 * maxOutbound) / pad.length) + 8
-    for (let s = 1; s <= count; s++) client.send(request(s))
+    const count = Math.ceil((highWater + 2 * maxOutbound) / bigPad.length) + 8
+    for (let s = 1; s <= count; s++) client.send(request(s, bigPad))
     expect((await client.waitClose()).code).toBe(4429)
     expect(server.stats).toMatchObject({ slowConsumers: 1, resendsAsked: 0 })
   })
@@ -161,9 +189,9 @@ describe('in-band resend ($resend) to a client that said rs', () => {
   })
 
   it('closes with 1002 for a marker with s while it is asked for', async () => {
-    const { server, calls, handled } = await bigServer()
-    const { client } = await ProtocolClient.connect(fx, urlOf(server), { rs: 1 })
-    await pipelineWithoutReading(server, client, calls, handled, 40)
+    const big = await bigServer()
+    const { client } = await ProtocolClient.connect(fx, urlOf(big.server), { rs: 1 })
+    await pipelineWithoutReading(big, client, 40)
     await waitFor(
       () => {
         client.acknowledge()
