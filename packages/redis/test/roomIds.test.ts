@@ -110,7 +110,7 @@ describe('room messages numbered by their room, across processes', () => {
     const [a, b] = await twoNodes()
     // No cursor acknowledged: what is stored is where the member joined. (The client's room
     // cursor cadence is not an option: its `$ack`s with cursors are kept off the wire here, so
-    // that a slow run, past 500 ms, does not store a cursor.)
+    // that a slow run, past 2 s, does not store a cursor.)
     const m = member(a.server.port)
     const socket = m.client.socket
     const send = socket.send.bind(socket)

@@ -159,6 +159,21 @@ describe('room messages numbered by their room', () => {
     client.close()
   })
 
+  it('acknowledges a busy room every 2 s: one $ack frame per member and cadence, not per message', () => {
+    const client = create()
+    const seen = collect(client)
+    welcome()
+    // A message every 10 ms for 10 s, as a member of a room of a thousand members gets them.
+    for (let i = 1; i <= 1_000; i++) {
+      deliver(room('busy', `${i}-0`))
+      clock.advance(10)
+    }
+    expect(seen).toHaveLength(1_000)
+    // Each with the room's latest id at its time.
+    expect(cursorAcks()).toEqual([200, 400, 600, 800, 1_000].map((n) => [['busy', `${n}-0`]]))
+    client.close()
+  })
+
   it('owes nothing to the next link: its server may not have delivered that far', () => {
     const client = create()
     const seen = collect(client)

@@ -14,9 +14,12 @@ export const maxRoomCursorBytes = 1_048_576
  * session's own `a` on purpose: a room frame's output is bounded without it (PROTOCOL.md, 5.1),
  * the server stores cursors lazily (within a second) anyway, and a stale one costs only
  * duplicates the client drops. At the session's cadence, a member of a busy room sent one `$ack`
- * per 20 ms, as many inbound frames as a server of 1,000 members could take.
+ * per 20 ms, as many inbound frames as a server of 1,000 members could take; at 500 ms, a
+ * thousand members of a busy room still spent about 8 % of the process that ran them on these
+ * acknowledgements (each a write of its own), and their servers read as many frames: every 2 s
+ * is a quarter of that, for a resume that goes back about 1.5 s further.
  */
-export const cursorAckDelayMs = 500
+export const cursorAckDelayMs = 2_000
 export const cursorAckEvery = 1_024
 
 /**
