@@ -132,6 +132,11 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
   roomIds = false
   /** The highest `a` sent to the client (with a shared store). */
   private ackSent = 0
+  /**
+   * With a shared store: a `$ack` of what a commit stored waits here for the next frame written
+   * to the link (it leaves in the same write), at most `ackDelayMs` (see `sendAck`).
+   */
+  private ackTimer: TimerHandle | undefined
   private ended = false
   /**
    * While a resume's replay is paced: the `s` of the last envelope resent. New envelopes wait
@@ -365,6 +370,8 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
       this.tooLarge(size, true)
       return
     }
+    // An acknowledgement that waits goes first, in the same write.
+    if (this.ackTimer !== undefined) this.flushAck()
     link.write(encoded.frame, encoded.framed)
   }
 
@@ -451,6 +458,7 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     this.replayed = this.journal === undefined ? undefined : this.stream.acknowledged
     this.replayAwaitsAck = false
     this.ackSent = 0
+    this.stopAckTimer()
   }
 
   /**
@@ -477,8 +485,29 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     this.sendAck()
   }
 
-  /** With a shared store: `$ack` what a commit stored and the client was not told yet. */
+  /**
+   * With a shared store: `$ack` what a commit stored and the client was not told yet, batched as
+   * the protocol's acknowledgements are (PROTOCOL.md, 5): at once once `ackEvery` are owed, else
+   * with the next frame written to the link (a room message, in the same write: a client that
+   * sends to a room it is in gets its own message back about when the commit is done), or
+   * `ackDelayMs` after the commit at the latest. A `$ack` of its own for every commit was one
+   * more write for the server, and one more frame for the client to read, per message a client
+   * sends.
+   */
   private sendAck(): void {
+    const journal = this.journal
+    const link = this.link
+    if (journal === undefined || link === undefined || !link.writable) return
+    const a = Math.min(journal.ackable(), this.stream.lastProcessed)
+    if (a <= this.ackSent) return
+    const { ackEvery, ackDelayMs, clock } = this.context.options
+    if (a - this.ackSent >= ackEvery) this.flushAck()
+    else this.ackTimer ??= clock.setTimeout(this.flushAck, ackDelayMs)
+  }
+
+  /** Writes the `$ack` that `sendAck` holds, if it is still owed. */
+  private readonly flushAck = (): void => {
+    this.stopAckTimer()
     const journal = this.journal
     const link = this.link
     if (journal === undefined || link === undefined || !link.writable) return
@@ -486,6 +515,12 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     if (a <= this.ackSent) return
     this.ackSent = a
     link.write(link.codec.encode({ t: controlTypes.ack, a }))
+  }
+
+  private stopAckTimer(): void {
+    if (this.ackTimer === undefined) return
+    this.context.options.clock.clearTimeout(this.ackTimer)
+    this.ackTimer = undefined
   }
 
   /**
@@ -511,6 +546,7 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     this.replayed = undefined
     this.replayAwaitsAck = false
     this.stream.linkDown()
+    this.stopAckTimer()
     this.requests.stopIfIdle()
     return true
   }
@@ -522,6 +558,7 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     this.dropLingering()
     this.link = undefined
     this.stream.dispose()
+    this.stopAckTimer()
     this.journal?.stop()
     this.requests.rejectAll(closedMessage)
     const cluster = this.context.cluster
@@ -537,6 +574,7 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
   /** The server is closing: requests fail, timers stop; the state is kept for the store. */
   shutDown(): void {
     this.stream.dispose()
+    this.stopAckTimer()
     this.requests.rejectAll('the server is closing')
   }
 

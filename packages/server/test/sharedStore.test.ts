@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream'
 import { inspect } from 'node:util'
+import { ManualClock } from '@lifeline/core/testing'
 import { expectNoEvent, useFixtures, waitFor, withTimeout } from '@lifeline/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
 import type {
@@ -144,6 +145,26 @@ describe('a server on a shared store', () => {
     // The handler's info names the message: peer id and sequence.
     const peer = [...server.peers.values()][0]
     expect(ids).toEqual([`${peer?.id}:1`])
+  })
+
+  it('acknowledges what a commit stored with its next frame, or ackDelayMs after: no $ack of its own at once', async () => {
+    const clock = new ManualClock()
+    const fake = fakeSharedStore()
+    const server = await startServer(fx, { store: fake.store, clock, heartbeat: false })
+    const { client, welcome } = await ProtocolClient.connect(fx, urlOf(server))
+    await waitFor(() => fake.sessions.has(welcome.sid), { message: 'the session created' })
+    client.send({ t: 'up', d: 1, s: 1 })
+    await waitFor(() => fake.sessions.get(welcome.sid)?.lastClientSeq === 1, {
+      message: 'stored',
+    })
+    // Stored: the acknowledgement waits for a frame to go with, or for ackDelayMs (20 ms).
+    await expectNoEvent(client.socket, 'message', 150)
+    clock.advance(19)
+    await expectNoEvent(client.socket, 'message', 50)
+    expect(ackOf(client)).toBe(0)
+    clock.advance(1)
+    await waitFor(() => ackOf(client) === 1, { message: 'acknowledged' })
+    expect(client.received.filter((frame) => frame.t === '$ack')).toHaveLength(1)
   })
 
   it('lets go of a session another process took: 1012, and the session ends as moved', async () => {
