@@ -108,7 +108,7 @@ export class OutputBound {
    * pausing) is what finds the acknowledgements a pipelining client queued behind its requests.
    */
   private discarding = false
-  /** Frames discarded since the connection opened, or since the client's last `$resend`. */
+  /** Frames discarded since the connection opened, the server's last `$resend` or its marker. */
   private discardedBytes = 0
   /**
    * The client was sent `$resend`: discarding goes on until its own `$resend` (the marker) says
@@ -116,12 +116,13 @@ export class OutputBound {
    */
   private rewinding = false
   /**
-   * The client answered a `$resend`: it reads. Its rounds count the frames discarded at their
-   * size, which its own `maxUnackedBytes` bounds (an honest one resends at most its outbox, a
-   * burst of small frames then); before, each with the overhead of a waiting frame too, so that
-   * a client that never reads and floods small frames is closed the sooner.
+   * The client was asked to resend: its acknowledgements brought the output under the mark, so
+   * it reads. From then on the frames discarded count at their size, which its own
+   * `maxUnackedBytes` bounds (an honest one resends at most its outbox, a burst of small frames
+   * then); before, each with the overhead of a waiting frame too, so that a client that never
+   * reads and floods small frames is closed the sooner.
    */
-  private answered = false
+  private reads = false
   /** A release of `waiting` is due in a later turn, or waits for a drain. */
   private releaseDue = false
   private awaitsDrain = false
@@ -172,7 +173,7 @@ export class OutputBound {
       this.discarding ||
       (this.waiting.size > 0 && this.waitingBytes + cost > this.limits.outboundHighWaterBytes)
     ) {
-      this.discard(envelope, this.answered ? data.length : cost)
+      this.discard(envelope, this.reads ? data.length : cost)
       return true
     }
     if (this.waiting.size === 0) this.host.paused()
@@ -196,7 +197,6 @@ export class OutputBound {
         // The client's marker: a new round, from a clean count. Each round handles the waiting
         // envelopes at least (one at least), so a pipelining client always gets on.
         this.rewinding = this.discarding = false
-        this.answered = true
         this.discardedBytes = 0
       } else {
         // Not asked for, or not a marker: the session finds it a violation.
@@ -350,7 +350,15 @@ export class OutputBound {
     if (!host.isOpen()) return
     if (this.discarding && this.waiting.size === 0) {
       // Everything before the first frame discarded is handled: the client resends the rest.
+      // Asked on the link, it starts a new round at once: until its marker comes, it still
+      // sends what it resent after its last `$welcome` (its outbox, up to its
+      // `maxUnackedBytes`) and new frames as answers come in; counted with the round before,
+      // an honest client with a full outbox passed the slow consumer's bound.
       this.rewinding = host.resend()
+      if (this.rewinding) {
+        this.reads = true
+        this.discardedBytes = 0
+      }
       return
     }
     this.releaseWhenUnder()

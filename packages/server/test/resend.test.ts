@@ -249,4 +249,47 @@ describe('a real client pipelining with the default limits', () => {
     expect(server.stats.resendsAsked).toBeGreaterThan(0)
     expect(server.stats).toMatchObject({ slowConsumers: 0, sessionsResumed: 0 })
   }, 30_000)
+
+  it('keeps a full default outbox of 2 KiB requests going without a close: frames discarded after a $resend, before its marker, start a new round', async () => {
+    const server = await startServer<EchoApi>(fx)
+    let handled = 0
+    server.handle('echo', (data) => {
+      handled++
+      return data
+    })
+    // The default client (an outbox of 8 MiB), kept full: every answer sends a new request.
+    // Counted from before a $resend, with the overhead of a waiting frame, what the server
+    // discarded until the marker (the rest of the client's resend, and its new requests)
+    // passed 2 * maxOutboundBytes: a slow consumer (4429), again on every resume.
+    const client = createClient<EchoApi>({ url: urlOf(server) })
+    fx.add(() => client.close())
+    await waitFor(() => client.state.status === 'open', { message: 'the client open' })
+    let reconnects = 0
+    client.socket.addEventListener('reconnecting', () => reconnects++)
+    const text = 'q'.repeat(2048)
+    const inFlight = 3_900
+    const count = 4 * inFlight
+    let sent = 0
+    let answered = 0
+    let done: () => void = () => undefined
+    const all = new Promise<void>((resolve) => (done = resolve))
+    const next = (): void => {
+      if (sent === count) return
+      sent++
+      // Rejected only by the close at the end of a failed run.
+      client.request('echo', { n: sent, pad: text }).then(
+        () => {
+          if (++answered === count) done()
+          next()
+        },
+        () => undefined,
+      )
+    }
+    for (let i = 0; i < inFlight; i++) next()
+    await withTimeout(all, 25_000, 'every echo')
+    expect(handled).toBe(count)
+    expect(reconnects).toBe(0)
+    expect(server.stats).toMatchObject({ slowConsumers: 0, sessionsResumed: 0 })
+    expect(server.stats.resendsAsked).toBeGreaterThan(0)
+  }, 35_000)
 })
