@@ -191,6 +191,38 @@ describe('room messages numbered by their room', () => {
     client.close()
   })
 
+  it('acknowledges once, on the next link, the cursor a resume sent again: what was owed on the last is not lost for good', () => {
+    const client = create()
+    const seen = collect(client)
+    welcome()
+    for (let i = 1; i <= 5; i++) deliver(room('a', `${i}-0`))
+    // The link drops before the cursor was acknowledged: the server stored none of it.
+    FakeWebSocket.last.serverClose(1006)
+    clock.advance(1_000)
+    welcome('S1', true)
+    // The resumed session sends again from its stored cursor, up to the client's; then the room
+    // is quiet.
+    for (let i = 1; i <= 5; i++) deliver(room('a', `${i}-0`))
+    deliver(room('a', '5-0'))
+    expect(seen).toEqual(['1-0', '2-0', '3-0', '4-0', '5-0'])
+    clock.advance(cursorAckDelayMs)
+    expect(cursorAcks()).toEqual([[['a', '5-0']]])
+    // Once per link: the same duplicate again owes nothing.
+    deliver(room('a', '5-0'))
+    clock.advance(cursorAckDelayMs * 2)
+    expect(cursorAcks()).toHaveLength(1)
+    client.close()
+  })
+
+  it('acknowledges at most cursorAckEvery (256) messages late, well within a room history of 1,000', () => {
+    expect(cursorAckEvery).toBe(256)
+    const client = create()
+    welcome()
+    for (let i = 1; i <= 600; i++) deliver(room('fast', `${i}-0`))
+    expect(cursorAcks()).toEqual([[['fast', '256-0']], [['fast', '512-0']]])
+    client.close()
+  })
+
   it('clears its cursors on a session reset', () => {
     const client = create()
     const seen = collect(client)

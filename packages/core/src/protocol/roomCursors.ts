@@ -17,10 +17,14 @@ export const maxRoomCursorBytes = 1_048_576
  * per 20 ms, as many inbound frames as a server of 1,000 members could take; at 500 ms, a
  * thousand members of a busy room still spent about 8 % of the process that ran them on these
  * acknowledgements (each a write of its own), and their servers read as many frames: every 2 s
- * is a quarter of that, for a resume that goes back about 1.5 s further.
+ * is a quarter of that, for a resume that goes back about 1.5 s further. At most 256 messages
+ * behind, though: the server's stored cursor trails the client's by what is unacknowledged plus
+ * a second's lazy write, and a room's history (1,000 messages by default) must still reach back
+ * that far for a resume not to reset the room: 256 + a second's messages stay under it up to
+ * some 740 messages a second in one room (at 1,024 and 500 ms it was some 660).
  */
 export const cursorAckDelayMs = 2_000
-export const cursorAckEvery = 1_024
+export const cursorAckEvery = 256
 
 /**
  * How long a cursor must have stood still before a new room may take its place when the client
@@ -54,7 +58,7 @@ export interface RoomCursorsOptions {
 export class RoomCursors {
   readonly #options: RoomCursorsOptions
   /** A `Map`: any room name, `__proto__` included, is a plain key. */
-  #cursors = new Map<string, [id: string, movedAt: number]>()
+  #cursors = new Map<string, Cursor>()
   #bytes = 0
   /** The room whose cursor moved last: the map's last entry. */
   #last: string | undefined
@@ -62,6 +66,8 @@ export class RoomCursors {
   #owed = new Map<string, string>()
   #arrivals = 0
   #timer: TimerHandle | undefined
+  /** Counts links: a cursor acknowledged on this one has `ackedOn === #link`. */
+  #link = 0
 
   constructor(options: RoomCursorsOptions) {
     this.#options = options
@@ -75,15 +81,26 @@ export class RoomCursors {
   arrive([room, id]: RoomRef): boolean {
     const cursors = this.#cursors
     const cursor = cursors.get(room)
-    if (cursor !== undefined && compareRoomIds(id, cursor[0]) <= 0) return false
     const { ackEvery, ackDelayMs, clock } = this.#options
+    if (cursor !== undefined && compareRoomIds(id, cursor.id) <= 0) {
+      // A resume sends again from the cursor the server stored, up to the client's: the last of
+      // these is the cursor itself. Acknowledged once on this link, so that the stored cursor
+      // catches up even if what was owed on the last link was lost with it and the room stays
+      // quiet (a cursor left behind would be sent again on every resume, and could be forgotten
+      // as idle while the server's lags).
+      if (id === cursor.id && cursor.ackedOn !== this.#link && !this.#owed.has(room)) {
+        this.#owed.set(room, id)
+        this.#timer ??= clock.setTimeout(this.flush, ackDelayMs)
+      }
+      return false
+    }
     const now = clock.now()
     if (cursor === undefined) {
       this.#admit(room, now)
-      cursors.set(room, [id, now])
+      cursors.set(room, { id, movedAt: now, ackedOn: -1 })
     } else {
-      cursor[0] = id
-      cursor[1] = now
+      cursor.id = id
+      cursor.movedAt = now
       // The map's order is the order the cursors last moved in: one that moves again while it
       // is the last (a client in one busy room, every message) stays where it is.
       if (room !== this.#last) {
@@ -104,7 +121,7 @@ export class RoomCursors {
     const cost = utf8ByteLength(room) + cursorOverheadBytes
     while (cursors.size >= maxRoomCursors || this.#bytes + cost > maxRoomCursorBytes) {
       const oldest = cursors.entries().next().value
-      if (oldest === undefined || now - oldest[1][1] < cursorIdleMs) {
+      if (oldest === undefined || now - oldest[1].movedAt < cursorIdleMs) {
         throw protocolError('room messages from too many rooms at once')
       }
       cursors.delete(oldest[0])
@@ -116,7 +133,12 @@ export class RoomCursors {
   /** Acknowledges the cursors that advanced, in `$ack` frames of at most `maxCursorAckBytes`. */
   readonly flush = (): void => {
     const owed = this.#owed
-    this.linkDown()
+    this.#clear()
+    const link = this.#link
+    for (const room of owed.keys()) {
+      const cursor = this.#cursors.get(room)
+      if (cursor !== undefined) cursor.ackedOn = link
+    }
     let pairs: RoomRef[] = []
     const max = Math.min(maxCursorAckBytes, this.#options.serverMax() ?? Infinity)
     // `{"t":"$ack","d":{"r":[]}}`, and each pair as JSON and a comma: msgpack takes less.
@@ -140,14 +162,27 @@ export class RoomCursors {
    * new session, to which the old one's cursors mean nothing.
    */
   linkDown(reset?: boolean): void {
-    if (this.#timer !== undefined) this.#options.clock.clearTimeout(this.#timer)
-    this.#timer = undefined
-    this.#arrivals = 0
-    this.#owed = new Map()
+    this.#clear()
+    this.#link++
     if (reset) {
       this.#cursors = new Map()
       this.#last = undefined
       this.#bytes = 0
     }
   }
+
+  #clear(): void {
+    if (this.#timer !== undefined) this.#options.clock.clearTimeout(this.#timer)
+    this.#timer = undefined
+    this.#arrivals = 0
+    this.#owed = new Map()
+  }
+}
+
+interface Cursor {
+  /** The last id delivered. */
+  id: string
+  movedAt: number
+  /** The link (`RoomCursors.#link`) it was last acknowledged on. */
+  ackedOn: number
 }
