@@ -125,6 +125,14 @@ export class Connection<S extends Schema, User> implements Link {
   /** Pings after `intervalMs` of quiet; finds the link dead after `intervalMs + timeoutMs`. */
   private readonly heartbeat: HeartbeatMonitor<Pingable> | undefined
   private readonly output: OutputBound
+  /**
+   * Frames made for this connection while it is behind, once the turn's work was spent (see
+   * `write`), oldest first, with their bytes: written in its place in line.
+   */
+  private queued: Array<[OutboundFrame, Buffer | undefined]> = []
+  private queuedBytes = 0
+  /** While it handles a frame of its own: what that makes is its share of the turn, and goes now. */
+  private handling = false
   private readonly context: ServerContext<S, User>
   readonly closedPromise: Promise<void>
   private resolveClosed!: () => void
@@ -196,8 +204,68 @@ export class Connection<S extends Schema, User> implements Link {
     return this.request.socket.remoteAddress
   }
 
+  /**
+   * Writes a frame, or queues it: once the turn's work is spent (see `Turns`), a frame made for
+   * a connection whose client is behind (`OutputBound.behind`), other than while it handles a
+   * frame of its own, waits for its place in line, and so do those after it. A broadcast to
+   * many sessions is so written over several turns, each within the budget, rather than all
+   * in the turn that made it (with 100 clients that do not read, a 16 KiB broadcast was 110
+   * writes in one turn, several milliseconds that every other client waited behind), while a
+   * client that keeps up gets it at once.
+   */
   write(frame: OutboundFrame, framed?: Buffer): void {
     this.context.counters.framesSent++
+    if (this.queued.length > 0) {
+      if (!this.handling) {
+        this.queue(frame, framed)
+        return
+      }
+      // Its own answer: what waited goes first.
+      this.writeQueued(false)
+    } else if (!this.handling && this.context.turns.spentOut && this.output.behind) {
+      this.queue(frame, framed)
+      return
+    }
+    this.send(frame, framed)
+  }
+
+  private queue(frame: OutboundFrame, framed: Buffer | undefined): void {
+    if (this.queued.length === 0) this.context.turns.defer(this.writeInLine)
+    this.queued.push([frame, framed])
+    this.queuedBytes += typeof frame === 'string' ? frame.length : frame.byteLength
+    this.output.queued(this.unsentBytes)
+  }
+
+  /** Its place in line: what waited goes, within the turn's budget (one frame at least). */
+  private readonly writeInLine = (): void => {
+    if (this.queued.length === 0) return
+    this.writeQueued(true)
+    if (this.queued.length > 0) this.context.turns.defer(this.writeInLine)
+  }
+
+  /** Writes what waited (`inTurn`: while the turn's budget lasts); nothing once closed. */
+  private writeQueued(inTurn: boolean): void {
+    const queued = this.queued
+    let next = 0
+    while (
+      next < queued.length &&
+      this.socket.readyState === OPEN &&
+      (!inTurn || next === 0 || !this.context.turns.spentOut)
+    ) {
+      const [frame, framed] = queued[next++] as [OutboundFrame, Buffer | undefined]
+      this.queuedBytes -= typeof frame === 'string' ? frame.length : frame.byteLength
+      this.send(frame, framed)
+    }
+    if (this.socket.readyState !== OPEN) next = queued.length
+    if (next === queued.length) {
+      this.queued = []
+      this.queuedBytes = 0
+    } else {
+      this.queued = queued.slice(next)
+    }
+  }
+
+  private send(frame: OutboundFrame, framed: Buffer | undefined): void {
     holdWrites(this.transport)
     // Framed once for every member (a room message): to the socket as it is, which is what
     // `ws` would write (it neither compresses, `perMessageDeflate` being off, nor queues then).
@@ -214,16 +282,16 @@ export class Connection<S extends Schema, User> implements Link {
   }
 
   hasRoom(): boolean {
-    return this.output.unsentBytes <= this.context.options.outboundHighWaterBytes
+    return this.unsentBytes <= this.context.options.outboundHighWaterBytes
   }
 
   whenDrained(callback: () => void): void {
     this.output.whenDrained(callback)
   }
 
-  /** Bytes written to the socket and not sent yet. */
+  /** Bytes written to the socket and not sent yet, or waiting to be written. */
   get unsentBytes(): number {
-    return this.output.unsentBytes
+    return this.output.unsentBytes + this.queuedBytes
   }
 
   /** The handshake chose `session`: from now on the connection carries its envelopes. */
@@ -244,10 +312,15 @@ export class Connection<S extends Schema, User> implements Link {
     if (this.state === 'closed') return
     this.state = 'closed'
     this.stopTimers()
+    // What waited goes before the close frame; a slow consumer would not read it.
+    if (code === protocolCloseCodes.slowConsumer) this.dropQueued()
+    else if (this.queued.length > 0) this.writeQueued(false)
     if (errorCode !== undefined && this.socket.readyState === OPEN) {
       try {
-        this.write(
+        this.context.counters.framesSent++
+        this.send(
           this.codec.encode({ t: controlTypes.error, d: { code: errorCode, message: reason } }),
+          undefined,
         )
       } catch {
         // The close below says it all; an `$error` is a courtesy.
@@ -269,7 +342,13 @@ export class Connection<S extends Schema, User> implements Link {
   terminate(): void {
     this.state = 'closed'
     this.stopTimers()
+    this.dropQueued()
     this.socket.terminate()
+  }
+
+  private dropQueued(): void {
+    this.queued = []
+    this.queuedBytes = 0
   }
 
   /** Refuses the connection for `error` (a protocol violation, a bad frame) with its close code. */
@@ -334,6 +413,8 @@ export class Connection<S extends Schema, User> implements Link {
   /** The hot path: decode, check, and hand to the session. */
   private dispatch(data: RawData, isBinary: boolean): void {
     const size = (data as Buffer).length
+    const handling = this.handling
+    this.handling = true
     try {
       const frame = isBinary ? (data as Buffer) : (data as Buffer).toString()
       const envelope = parseEnvelope(this.codec.decode(frame))
@@ -344,16 +425,22 @@ export class Connection<S extends Schema, User> implements Link {
     } catch (error) {
       this.fail(error)
       return
+    } finally {
+      this.handling = handling
     }
     this.output.read(size)
   }
 
   /** Hands the session a control envelope read past what may wait. */
   private deliver(envelope: Envelope): void {
+    const handling = this.handling
+    this.handling = true
     try {
       ;(this.session as Session<S, User>).receive(envelope)
     } catch (error) {
       this.fail(error)
+    } finally {
+      this.handling = handling
     }
   }
 
@@ -362,11 +449,15 @@ export class Connection<S extends Schema, User> implements Link {
    * frame (decoded and checked once already; decoding is deterministic).
    */
   private redeliver(data: Buffer, isBinary: boolean): void {
+    const handling = this.handling
+    this.handling = true
     try {
       const envelope = parseEnvelope(this.codec.decode(isBinary ? data : data.toString()))
       ;(this.session as Session<S, User>).receive(envelope)
     } catch (error) {
       this.fail(error)
+    } finally {
+      this.handling = handling
     }
   }
 

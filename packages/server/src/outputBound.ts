@@ -138,6 +138,15 @@ export class OutputBound {
     return this.readsPaused
   }
 
+  /**
+   * Its client is behind: it waits in line, or what it was sent and has not taken is over
+   * `outboundHighWaterBytes`. Output made for it from elsewhere (a broadcast) waits for its
+   * place in line once the turn's work is spent (`Connection.write`).
+   */
+  get behind(): boolean {
+    return this.host.isOpen() && (this.readsPaused || this.inLine || this.overHighWater)
+  }
+
   /** Bytes written to the socket and not sent yet: the transport's and `ws`'s own. */
   get unsentBytes(): number {
     return this.host.socket.bufferedAmount
@@ -233,6 +242,22 @@ export class OutputBound {
   written(size: number): void {
     this.produced(size)
     const unsent = this.host.socket.bufferedAmount
+    const stream = this.host.stream()
+    const unacked = stream === undefined ? 0 : stream.unackedBytes
+    if (
+      unsent > this.limits.outboundHighWaterBytes ||
+      unacked > this.limits.maxOutboundBytes ||
+      stream?.lossy === true
+    ) {
+      this.backlogged(unsent, unacked)
+    }
+  }
+
+  /**
+   * After a frame queued for this connection's place in line (`Connection.write`), with
+   * `unsent` bytes written and queued: the limits apply to them as to what was written.
+   */
+  queued(unsent: number): void {
     const stream = this.host.stream()
     const unacked = stream === undefined ? 0 : stream.unackedBytes
     if (

@@ -1,3 +1,4 @@
+import { Socket } from 'node:net'
 import type { RpcMethod } from '@lifeline/core'
 import { expectNoEvent, useFixtures, waitFor } from '@lifeline/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -149,6 +150,83 @@ describe('frames read count in a turn as output does', () => {
     // frame of a TCP read is handled at once, whatever its number.
     const share = Math.ceil(turnDefaults.connectionBytes / (frame(total).length + frameWorkBytes))
     expect(Math.max(...perTurn.values())).toBeLessThanOrEqual(2 * (share + 1))
+  })
+})
+
+describe('output made for many connections at once', () => {
+  it('writes a broadcast to clients that are behind over several turns, each within the budget, and at once to one that keeps up', async () => {
+    const server = await startServer<Api>(fx, {
+      outboundHighWaterBytes: 64 * KiB,
+      // Above all of it: only the work per turn is bounded.
+      maxOutboundBytes: 64 * 1024 * KiB,
+      replayLimitBytes: 128 * 1024 * KiB,
+    })
+    const behind = await Promise.all(
+      Array.from(
+        { length: 20 },
+        async () => (await ProtocolClient.connect(fx, urlOf(server))).client,
+      ),
+    )
+    // Each of the twenty has 80 KiB it has not acknowledged: over the high-water mark.
+    const backlog = 'b'.repeat(80 * KiB)
+    for (const peer of server.peers.values()) peer.send('blob', backlog)
+    await Promise.all(behind.map((client) => client.waitForMessages(1)))
+    const { client: current } = await ProtocolClient.connect(fx, urlOf(server))
+    const serverSide = (socket: Socket) => socket.localPort === server.port
+
+    // Bytes the server's sockets hand to the kernel per turn of the event loop (a chain of
+    // `setImmediate`s), and per socket in the broadcast's turn.
+    let turn = 0
+    const perTurn = new Map<number, number>()
+    const firstTurn = new Map<Socket, number>()
+    const count = (socket: Socket, bytes: number) => {
+      if (!serverSide(socket)) return
+      perTurn.set(turn, (perTurn.get(turn) ?? 0) + bytes)
+      if (turn === 0) firstTurn.set(socket, (firstTurn.get(socket) ?? 0) + bytes)
+    }
+    const write = Socket.prototype._write
+    const writev = Socket.prototype._writev as NonNullable<Socket['_writev']>
+    fx.add(() => {
+      Socket.prototype._write = write
+      Socket.prototype._writev = writev
+    })
+    Socket.prototype._write = function (this: Socket, chunk, encoding, callback) {
+      count(this, Buffer.byteLength(chunk as Buffer))
+      write.call(this, chunk, encoding, callback)
+    }
+    Socket.prototype._writev = function (this: Socket, chunks, callback) {
+      count(
+        this,
+        chunks.reduce((sum, { chunk }) => sum + Buffer.byteLength(chunk as Buffer), 0),
+      )
+      writev.call(this, chunks, callback)
+    }
+    let done = false
+    const tick = () => {
+      turn++
+      if (!done) setImmediate(tick)
+    }
+    setImmediate(tick)
+    const news = 'n'.repeat(64 * KiB)
+    expect(server.broadcast('blob', news)).toBe(21)
+    await Promise.all([
+      ...behind.map((client) => client.waitForMessages(2)),
+      current.waitForMessages(1),
+    ])
+    done = true
+
+    for (const client of [...behind, current]) {
+      expect(client.messages().at(-1)).toMatchObject({ t: 'blob', d: news })
+    }
+    // The client that keeps up got it in the broadcast's turn.
+    expect(Math.max(...firstTurn.values())).toBeGreaterThan(news.length)
+    // A turn writes up to its budget and the frame that crosses it, in the call (the turn's
+    // work so far) and again in the line's turn; the twenty 64 KiB frames took several.
+    const frame = news.length + KiB
+    expect(Math.max(...perTurn.values())).toBeLessThanOrEqual(
+      2 * (turnDefaults.budgetBytes + frame),
+    )
+    expect(perTurn.size).toBeGreaterThanOrEqual(3)
   })
 })
 
