@@ -415,7 +415,14 @@ export class OutputBound {
     this.served = this.turns.turn
     // A share of a turn at a time: `read` pauses again once the frames handled reach it.
     this.held.take(host.dispatch, this.mayDispatch)
-    if (this.held.size === 0 && this.mayDispatch()) host.socket.resume()
+    if (this.held.size > 0 || !this.mayDispatch()) return
+    if (this.turns.mayResume()) {
+      host.socket.resume()
+      return
+    }
+    // Another connection resumed in this turn: this one waits in line for its own.
+    this.readsPaused = true
+    this.turns.defer(this.onDrain)
   }
 
   private readonly mayDispatch = (): boolean => !this.readsPaused && this.host.isOpen()
