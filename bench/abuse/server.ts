@@ -6,7 +6,7 @@
 // 25 ms; prints `{ port }` once listening and, when the parent lets it go, the samples and the
 // counters as its last line.
 //   usage: server.ts <outboundHighWaterBytes> <maxOutboundBytes> <replayLimitBytes>
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { createHook } from 'node:async_hooks'
 import { Session as InspectorSession } from 'node:inspector'
 import { writeHeapSnapshot } from 'node:v8'
@@ -59,6 +59,8 @@ loopDelay.enable()
 // clock, its length, the CPU time the process took meanwhile, the kind of resource: `TCPWRAP` a socket's read, `Timeout`, `Immediate`,
 // `PROMISE`…), written to `prefix.<pid>.json` at the end, to find what runs in the server's long turns.
 const traceFile = process.env.ABUSE_TRACE
+// `ABUSE_TRACE_MS`: the shortest callback traced (default 1 ms).
+const traceMs = Number(process.env.ABUSE_TRACE_MS ?? 1)
 const trace: Array<[number, number, number, string]> = []
 let gcMs = 0
 let gcLongestMs = 0
@@ -108,11 +110,49 @@ if (traceFile !== undefined) {
     const { user, system } = process.cpuUsage()
     return (user + system) / 1000
   }
+  // The main thread's own CPU time (Linux schedstat; NaN elsewhere): an iteration's, without the
+  // time it waited for a CPU or the collector's helper threads took.
+  const threadCpuMs = () => {
+    try {
+      return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1e6
+    } catch {
+      return NaN
+    }
+  }
   const kinds = new Map<number, string>()
   let depth = 0
   let started = 0
   let startedCpu = 0
   let kind = ''
+  // An event-loop iteration: the callbacks between one wait for I/O (a gap of over 0.2 ms) or one
+  // return to the timers (a timer or a socket's callback after a `setImmediate`'s, or a timer's
+  // after a socket's) and the next, which a frame arriving meanwhile waits behind, however short
+  // each callback. Those of 2 ms or more are traced as `iteration:<callbacks>` with, per kind,
+  // the number and the milliseconds of its callbacks.
+  const phaseOf = (name: string) =>
+    name === 'Timeout' || name === '?' ? 0 : name === 'Immediate' ? 2 : 1
+  let phase = 0
+  let busyStart = 0
+  let busyEnd = -1
+  let busyCpu = 0
+  let busyCount = 0
+  let busyKinds = new Map<string, [number, number]>()
+  const endBusy = () => {
+    const ms = busyEnd - busyStart
+    if (ms >= 2) {
+      const detail = [...busyKinds].map(
+        ([name, [n, kindMs]]) => `${name}=${n}/${kindMs.toFixed(1)}`,
+      )
+      trace.push([
+        performance.timeOrigin + busyStart,
+        ms,
+        threadCpuMs() - busyCpu,
+        `iteration:${busyCount} ${detail.join(' ')}`,
+      ])
+    }
+    busyKinds = new Map()
+    busyCount = 0
+  }
   createHook({
     init(id, type) {
       kinds.set(id, type)
@@ -123,13 +163,32 @@ if (traceFile !== undefined) {
     before(id) {
       if (depth++ > 0) return
       started = performance.now()
-      startedCpu = cpuMs()
       kind = kinds.get(id) ?? '?'
+      // Microtasks and `nextTick`s run after each callback, in its phase.
+      const next = kind === 'PROMISE' || kind === 'TickObject' ? phase : phaseOf(kind)
+      const newIteration = started - busyEnd > 0.2 || next < phase
+      phase = next
+      if (newIteration) {
+        endBusy()
+        busyStart = started
+        busyCpu = threadCpuMs()
+      }
+      startedCpu = cpuMs()
     },
     after() {
       if (--depth > 0) return
-      const ms = performance.now() - started
-      if (ms >= 1) trace.push([performance.timeOrigin + started, ms, cpuMs() - startedCpu, kind])
+      const now = performance.now()
+      const ms = now - started
+      busyEnd = now
+      busyCount++
+      const counted = busyKinds.get(kind)
+      if (counted === undefined) busyKinds.set(kind, [1, ms])
+      else {
+        counted[0]++
+        counted[1] += ms
+      }
+      if (ms >= traceMs)
+        trace.push([performance.timeOrigin + started, ms, cpuMs() - startedCpu, kind])
     },
   }).enable()
 }
