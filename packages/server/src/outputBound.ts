@@ -13,6 +13,12 @@ const waitingOverheadBytes = 256
  * KiB written).
  */
 export const frameWorkBytes = 1024
+/**
+ * What a byte that a socket read counts for in a turn when its reading resumes (`ws` then parses
+ * it at once, and a connection in line keeps the frames): parsing and keeping a frame costs about
+ * a third of handling it, some 300 bytes' worth, eight times the size of a 40-byte frame.
+ */
+export const parseWorkFactor = 8
 
 /** What the output bound needs of its connection. */
 export interface OutputBoundHost {
@@ -416,11 +422,14 @@ export class OutputBound {
     // A share of a turn at a time: `read` pauses again once the frames handled reach it.
     this.held.take(host.dispatch, this.mayDispatch)
     if (this.held.size > 0 || !this.mayDispatch()) return
-    if (this.turns.mayResume()) {
+    if (!this.turns.spentOut) {
+      // `ws` parses what the socket holds as soon as it resumes (a TCP read: over a thousand
+      // small frames), work no budget would see before it is done: it counts now.
+      this.turns.charge(parseWorkFactor * host.transport.readableLength)
       host.socket.resume()
       return
     }
-    // Another connection resumed in this turn: this one waits in line for its own.
+    // The turn's work is spent: reading resumes in a later turn.
     this.readsPaused = true
     this.turns.defer(this.onDrain)
   }

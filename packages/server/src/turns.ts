@@ -25,8 +25,6 @@ export class Turns {
   private spent = 0
   private waiting: Array<() => void> = []
   private scheduled = false
-  /** The turn in which a connection's reading last resumed (`mayResume`). */
-  private resumed = -1
 
   constructor(
     /** Work one connection may make the server do in a turn before it waits in line. */
@@ -44,18 +42,6 @@ export class Turns {
   /** True once this turn's work has reached its budget: busy connections wait. */
   get spentOut(): boolean {
     return this.spent >= this.turnBudgetBytes
-  }
-
-  /**
-   * True for the first connection asking in a turn: its reading may resume now. `ws` parses
-   * all that a socket has read (a TCP read, up to 64 KiB: over a thousand small frames) as
-   * soon as it resumes, work that no budget sees before it is done; with a hundred connections
-   * flooding, several resumed in one turn made it last milliseconds. The others wait in line.
-   */
-  mayResume(): boolean {
-    if (this.resumed === this.turn) return false
-    this.resumed = this.turn
-    return true
   }
 
   /** Runs `task` in a later turn, after every task that was waiting before it. */

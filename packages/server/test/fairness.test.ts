@@ -230,48 +230,6 @@ describe('output made for many connections at once', () => {
   })
 })
 
-describe('reading resumed', () => {
-  it('for one connection that floods per turn at most, as ws parses all its socket read at once', async () => {
-    const server = await startServer<Api & { client: { note: number } }>(fx, {})
-    const perClient = 10_000
-    const flooders = 8
-    let handled = 0
-    server.on('connection', (peer) => peer.on('note', () => void handled++))
-    const clients = await Promise.all(
-      Array.from(
-        { length: flooders },
-        async () => (await ProtocolClient.connect(fx, urlOf(server))).client,
-      ),
-    )
-    // Reading resumed per turn of the event loop (a chain of `setImmediate`s), server side.
-    let turn = 0
-    const perTurn = new Map<number, number>()
-    const resume = Socket.prototype.resume
-    fx.add(() => {
-      Socket.prototype.resume = resume
-    })
-    Socket.prototype.resume = function (this: Socket) {
-      if (this.localPort === server.port && this.isPaused()) {
-        perTurn.set(turn, (perTurn.get(turn) ?? 0) + 1)
-      }
-      return resume.call(this)
-    }
-    const tick = () => {
-      turn++
-      if (handled < flooders * perClient) setImmediate(tick)
-    }
-    setImmediate(tick)
-    const frame = (s: number) => JSON.stringify({ t: 'note', s, d: s })
-    for (let s = 1; s <= perClient; s++) for (const client of clients) client.socket.send(frame(s))
-    await waitFor(() => handled === flooders * perClient, {
-      message: () => `${flooders * perClient} handled (${handled})`,
-    })
-    expect(Math.max(0, ...perTurn.values())).toBeGreaterThan(0)
-    // One per turn of the line; the chain of immediates may see two turns' worth.
-    expect(Math.max(...perTurn.values())).toBeLessThanOrEqual(2)
-  })
-})
-
 describe('a resume replays at most maxOutboundBytes unacknowledged', () => {
   it('resends the rest as the client acknowledges, in order', async () => {
     const maxOutbound = 256 * KiB

@@ -1,0 +1,63 @@
+import type { Duplex } from 'node:stream'
+import type { WebSocket } from 'ws'
+import { describe, expect, it } from 'vitest'
+import { OutputBound, parseWorkFactor, type OutputBoundHost } from './outputBound.js'
+import { Turns, turnDefaults } from './turns.js'
+
+const KiB = 1024
+
+/** A connection in line whose socket holds `readable` bytes read and not parsed yet. */
+function connection(turns: Turns, readable: number, resumed: string[], name: string) {
+  const socket = {
+    bufferedAmount: 0,
+    pause: () => undefined,
+    resume: () => void resumed.push(name),
+  } as unknown as WebSocket
+  const transport = { readableLength: readable, writableNeedDrain: false } as unknown as Duplex
+  const host: OutputBoundHost = {
+    socket,
+    transport,
+    stream: () => undefined,
+    isOpen: () => true,
+    dispatch: () => undefined,
+    deliver: () => undefined,
+    redeliver: () => undefined,
+    acknowledge: () => undefined,
+    paused: () => undefined,
+    slowConsumer: () => undefined,
+    resend: () => undefined,
+  }
+  const bound = new OutputBound(
+    host,
+    { outboundHighWaterBytes: 256 * KiB, maxOutboundBytes: 1024 * KiB },
+    turns,
+  )
+  // Over its share of the turn: its reading pauses, and it waits in line.
+  bound.produced(turnDefaults.connectionBytes + 1)
+  return bound
+}
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
+
+describe('OutputBound: reading resumed in line', () => {
+  it("counts what the socket holds as the turn's work: one full socket per turn", async () => {
+    const turns = new Turns()
+    const resumed: string[] = []
+    const read = 64 * KiB
+    // A full TCP read is past the budget on its own.
+    expect(parseWorkFactor * read).toBeGreaterThanOrEqual(turnDefaults.budgetBytes)
+    for (const name of ['a', 'b', 'c', 'd', 'e', 'f']) connection(turns, read, resumed, name)
+    await nextTurn()
+    expect(resumed).toEqual(['a'])
+    for (let turn = 0; turn < 5; turn++) await nextTurn()
+    expect(resumed).toEqual(['a', 'b', 'c', 'd', 'e', 'f'])
+  })
+
+  it('resumes every connection whose socket holds nothing in the same turn', async () => {
+    const turns = new Turns()
+    const resumed: string[] = []
+    for (const name of ['a', 'b', 'c', 'd', 'e', 'f']) connection(turns, 0, resumed, name)
+    await nextTurn()
+    expect(resumed).toEqual(['a', 'b', 'c', 'd', 'e', 'f'])
+  })
+})
