@@ -25,7 +25,7 @@ function connection(turns: Turns, readable: number, resumed: string[], name: str
     acknowledge: () => undefined,
     paused: () => undefined,
     slowConsumer: () => undefined,
-    resend: () => undefined,
+    resend: () => false,
   }
   const bound = new OutputBound(
     host,
