@@ -131,6 +131,8 @@ export class Connection<S extends Schema, User> implements Link {
    */
   private queued: Array<[OutboundFrame, Buffer | undefined]> = []
   private queuedBytes = 0
+  /** `writeInLine` is deferred to a later turn. */
+  private inLineDue = false
   /** While it handles a frame of its own: what that makes is its share of the turn, and goes now. */
   private handling = false
   private readonly context: ServerContext<S, User>
@@ -220,8 +222,10 @@ export class Connection<S extends Schema, User> implements Link {
         this.queue(frame, framed)
         return
       }
-      // Its own answer: what waited goes first.
+      // Its own answer: what waited goes first. Writing it may have closed the link (a slow
+      // consumer): nothing goes after the close frame, a raw room frame least of all.
       this.writeQueued(false)
+      if (this.socket.readyState !== OPEN) return
     } else if (!this.handling && this.context.turns.spentOut && this.output.behind) {
       this.queue(frame, framed)
       return
@@ -230,7 +234,12 @@ export class Connection<S extends Schema, User> implements Link {
   }
 
   private queue(frame: OutboundFrame, framed: Buffer | undefined): void {
-    if (this.queued.length === 0) this.context.turns.defer(this.writeInLine)
+    // One place in line at a time: an answer of its own may have emptied the queue while its
+    // place was still to come.
+    if (!this.inLineDue) {
+      this.inLineDue = true
+      this.context.turns.defer(this.writeInLine)
+    }
     this.queued.push([frame, framed])
     this.queuedBytes += typeof frame === 'string' ? frame.length : frame.byteLength
     this.output.queued(this.unsentBytes)
@@ -238,9 +247,13 @@ export class Connection<S extends Schema, User> implements Link {
 
   /** Its place in line: what waited goes, within the turn's budget (one frame at least). */
   private readonly writeInLine = (): void => {
+    this.inLineDue = false
     if (this.queued.length === 0) return
     this.writeQueued(true)
-    if (this.queued.length > 0) this.context.turns.defer(this.writeInLine)
+    if (this.queued.length > 0) {
+      this.inLineDue = true
+      this.context.turns.defer(this.writeInLine)
+    }
   }
 
   /** Writes what waited (`inTurn`: while the turn's budget lasts); nothing once closed. */

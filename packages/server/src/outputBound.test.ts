@@ -61,3 +61,19 @@ describe('OutputBound: reading resumed in line', () => {
     expect(resumed).toEqual(['a', 'b', 'c', 'd', 'e', 'f'])
   })
 })
+
+describe('OutputBound: behind', () => {
+  it('leaves the line a turn after it was served, though its client sends nothing', async () => {
+    const turns = new Turns()
+    const bound = connection(turns, 0, [], 'a')
+    expect(bound.behind).toBe(true)
+    // Served in the next turn; others keep the server busy for a few turns after.
+    for (let turn = 0; turn < 3; turn++) {
+      turns.charge(1)
+      await nextTurn()
+    }
+    // A client that only receives (a broadcast once too large for its share of a turn) has
+    // no frame of its own to leave the line with: it must not stay behind for good.
+    expect(bound.behind).toBe(false)
+  })
+})

@@ -150,7 +150,10 @@ export class OutputBound {
    * place in line once the turn's work is spent (`Connection.write`).
    */
   get behind(): boolean {
-    return this.host.isOpen() && (this.readsPaused || this.inLine || this.overHighWater)
+    // In line until a turn passes after it was last served (as `hold` lets it leave): a client
+    // that only receives is never asked to leave by a frame of its own.
+    const inLine = this.inLine && this.turns.turn <= this.served + 1
+    return this.host.isOpen() && (this.readsPaused || inLine || this.overHighWater)
   }
 
   /** Bytes written to the socket and not sent yet: the transport's and `ws`'s own. */
