@@ -68,7 +68,16 @@ export function parseHello(envelope: Envelope): Hello {
   return { sid, ack: a ?? 0, max: max ?? Infinity, roomIds: r === 1, resends: rs === 1 }
 }
 
-/** The server's answer to `$hello`; `max` is the largest frame the server accepts. */
-export function welcome(sid: string, resumed: boolean, ack: number, max: number): Envelope {
-  return { t: controlTypes.welcome, d: { sid, resumed, a: ack, max } }
+/**
+ * The server's answer to `$hello`; `max` is the largest frame the server accepts, `window` the
+ * bytes the client may have written and not yet had acknowledged (`w`).
+ */
+export function welcome(
+  sid: string,
+  resumed: boolean,
+  ack: number,
+  max: number,
+  window: number,
+): Envelope {
+  return { t: controlTypes.welcome, d: { sid, resumed, a: ack, max, w: window } }
 }

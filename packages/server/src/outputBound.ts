@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream'
-import type { Envelope, ReliableStream } from '@lifeline/core/protocol'
+import { maxControlFrameBytes, type Envelope, type ReliableStream } from '@lifeline/core/protocol'
 import type { RawData, WebSocket } from 'ws'
 import { HeldFrames } from './heldFrames.js'
 import type { Turns } from './turns.js'
@@ -55,6 +55,21 @@ export interface OutputBoundHost {
 export interface OutputLimits {
   readonly outboundHighWaterBytes: number
   readonly maxOutboundBytes: number
+}
+
+/**
+ * The send window the server gives a client in `$welcome` (`w`, PROTOCOL.md, section 9): the
+ * bytes of reliable frames it may have written and not yet had acknowledged. The server's
+ * unacknowledged output is about the answers to what the client has in flight (the `a` that
+ * brings it down is written behind the client's own frames): with half of
+ * `outboundHighWaterBytes` in flight, an echo never crosses the mark, nor a load whose answers
+ * are up to twice its requests or that shares the mark with as much pushed by the server, so
+ * an honest client's frames neither wait nor are discarded and resent. More would let a
+ * pipelining echo cross it; much less would throttle a client over a link with a long round
+ * trip (512 KiB by default: some 5 ms at 100 MB/s). At least a control frame, as `max`.
+ */
+export function clientWindowBytes(limits: OutputLimits): number {
+  return Math.max(maxControlFrameBytes, Math.floor(limits.outboundHighWaterBytes / 2))
 }
 
 /**

@@ -12,6 +12,7 @@ import type { ResetReason, SessionEndReason } from './events.js'
 import { welcome, type Hello } from './handshake.js'
 import { JournalBatch, SessionJournal } from './journal.js'
 import { tryAgainLater } from './limits.js'
+import { clientWindowBytes } from './outputBound.js'
 import { unref } from './memorySessionStore.js'
 import { Session, type Link } from './session.js'
 import { withoutCommand } from './logger.js'
@@ -469,7 +470,13 @@ export class SessionRegistry<S extends Schema, User> {
     session.attach(connection, user, hello.max, hello.roomIds)
     connection.write(
       connection.codec.encode(
-        welcome(session.sessionId, true, stream.lastProcessed, this.maxFrame(connection)),
+        welcome(
+          session.sessionId,
+          true,
+          stream.lastProcessed,
+          this.maxFrame(connection),
+          clientWindowBytes(this.context.options),
+        ),
       ),
     )
     session.replay(hello.ack)
@@ -515,7 +522,15 @@ export class SessionRegistry<S extends Schema, User> {
     connection.bind(session)
     session.attach(connection, user, hello.max, hello.roomIds)
     connection.write(
-      connection.codec.encode(welcome(session.sessionId, false, 0, this.maxFrame(connection))),
+      connection.codec.encode(
+        welcome(
+          session.sessionId,
+          false,
+          0,
+          this.maxFrame(connection),
+          clientWindowBytes(this.context.options),
+        ),
+      ),
     )
     this.context.fire('connection', session, { request: connection.request, restored: false })
     if (reset !== undefined) this.context.fire('session:reset', session, { reason: reset })

@@ -72,7 +72,13 @@ describe('graceful close', () => {
     })
     second.to('red').send('m', 'nobody yet')
     const back = await ProtocolClient.connect(fx, urlOf(second), { sid: welcome.sid, a: 0 })
-    expect(back.welcome).toEqual({ sid: welcome.sid, resumed: true, a: 1, max: 1_048_576 })
+    expect(back.welcome).toEqual({
+      sid: welcome.sid,
+      resumed: true,
+      a: 1,
+      max: 1_048_576,
+      w: 524_288,
+    })
     expect(restored).toHaveLength(1)
     expect(restoredFlags).toEqual([true])
     expect(restored[0]?.id).toBe(peer?.id)

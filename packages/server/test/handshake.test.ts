@@ -28,6 +28,23 @@ describe('handshake', () => {
     expect(server.stats).toMatchObject({ connections: 1, sessions: 1, sessionsCreated: 1 })
   })
 
+  it.each([
+    { outboundHighWaterBytes: undefined, w: 512 * 1024 },
+    { outboundHighWaterBytes: 64 * 1024 + 1, w: 32 * 1024 },
+    // Never under a control frame's 1 KiB, which a client checks as it does `max`.
+    { outboundHighWaterBytes: 1_500, w: 1_024 },
+  ])(
+    'gives the client a send window of half its outboundHighWaterBytes ($outboundHighWaterBytes): w $w',
+    async ({ outboundHighWaterBytes, w }) => {
+      const server = await startServer(
+        fx,
+        outboundHighWaterBytes === undefined ? {} : { outboundHighWaterBytes },
+      )
+      const { welcome } = await ProtocolClient.connect(fx, urlOf(server))
+      expect(welcome.w).toBe(w)
+    },
+  )
+
   it('resumes a session and replays what was sent while the client was away, once and in order', async () => {
     const server = await startServer(fx)
     let peer: Peer | undefined
@@ -48,6 +65,8 @@ describe('handshake', () => {
       resumed: true,
       a: 0,
       max: 1_048_576,
+      // The send window: half of outboundHighWaterBytes (1 MiB).
+      w: 524_288,
     })
     const replayed = await second.client.waitForMessages(4)
     expect(replayed.map((frame) => [frame.s, frame.d])).toEqual([

@@ -24,6 +24,8 @@ export interface Welcome {
   a: number
   /** The largest frame the server accepts. */
   max: number
+  /** The send window: bytes the client may have written and not yet had acknowledged. */
+  w: number
 }
 
 /** Starts a server on 127.0.0.1 port 0, closed after the test. */

@@ -213,7 +213,9 @@ describe('in-band resend ($resend) to a client that said rs', () => {
 
 describe('a real client pipelining with the default limits', () => {
   // The regression test of protocol-mode echo: a client that sends faster than it reads had
-  // its link closed (1012) and came back after a reconnect delay, several times per run.
+  // its link closed (1012) and came back after a reconnect delay, several times per run; then
+  // had its frames discarded and resent ($resend); within the send window of `$welcome` (`w`),
+  // neither.
   it('gets 20,000 echoes once and in order, without ever reconnecting', async () => {
     const server = await startServer<EchoApi>(fx)
     const handled: number[] = []
@@ -245,9 +247,9 @@ describe('a real client pipelining with the default limits', () => {
     expect(answered).toEqual(inOrder)
     expect(reconnects).toBe(0)
     expect(changes).toEqual([])
-    // The server did discard, and asked on the link.
-    expect(server.stats.resendsAsked).toBeGreaterThan(0)
-    expect(server.stats).toMatchObject({ slowConsumers: 0, sessionsResumed: 0 })
+    // Within the window the server gave it, the client never has the server's output cross the
+    // mark: nothing waits long, nothing is discarded, nothing is asked again.
+    expect(server.stats).toMatchObject({ resendsAsked: 0, slowConsumers: 0, sessionsResumed: 0 })
   }, 30_000)
 
   it('keeps a full default outbox of 2 KiB requests going without a close: frames discarded after a $resend, before its marker, start a new round', async () => {

@@ -461,12 +461,15 @@ export class Client<S extends Schema = AnySchema> {
       else if (t !== '$pong') throw protocolError(`'${t}' before '$welcome'`)
       return
     }
+    if (t === '$resend') return this.#onResend(s, a, d)
+    // Processed before its `a` is applied: the frames the window lets go then carry this `s`'s
+    // acknowledgement too.
+    const duplicate = s !== undefined && stream.receive(s) === 'duplicate'
     if (a !== undefined) {
       stream.acknowledge(a)
       this.#receipts?.settle(stream.firstUnackedId)
     }
-    if (t === '$resend') return this.#onResend(s, a, d)
-    if (s !== undefined && stream.receive(s) === 'duplicate') return
+    if (duplicate) return
     // A room message sent again from a cursor the server stored late is a duplicate by its id.
     if (r !== undefined && !this.#rooms.arrive(r)) return
     if (!isControlType(t)) return void this.#messages.emit(t, d)
@@ -485,28 +488,37 @@ export class Client<S extends Schema = AnySchema> {
    * our marker (PROTOCOL.md, section 9): the marker, then everything still unacknowledged, in
    * order, as after a `$welcome`. The link stays up. What was written before the marker, or is
    * still in the socket's buffer, reaches the server before it and is discarded there: each
-   * envelope is so processed once. (The `a` was applied with the frame's.)
+   * envelope is so processed once. Its `a` is applied after the marker is written: what it lets
+   * the window write goes after the marker, once.
    */
   #onResend(s: number | undefined, a: number | undefined, d: unknown): void {
     if (s !== undefined || a === undefined || d !== undefined) {
       throw protocolError("'$resend' carries an a and nothing else")
     }
+    const stream = this.#stream
+    // Checked before the marker goes, as the stream checks any `a`.
+    if (a > stream.lastSent) {
+      throw protocolError(`'$resend' acknowledges ${a}, but only ${stream.lastSent} were sent`)
+    }
     this.#transmit({ t: '$resend' })
-    this.#stream.resume(a)
+    stream.resume(a)
+    this.#receipts?.settle(stream.firstUnackedId)
   }
 
   #onWelcome(data: unknown): void {
-    const { sid, resumed, a, max } = (data ?? {}) as {
+    const { sid, resumed, a, max, w } = (data ?? {}) as {
       sid?: unknown
       resumed?: unknown
       a?: unknown
       max?: unknown
+      w?: unknown
     }
     if (
       typeof sid !== 'string' ||
       typeof resumed !== 'boolean' ||
       typeof a !== 'number' ||
-      (max !== undefined && !(Number.isSafeInteger(max) && (max as number) >= maxControlFrameBytes))
+      !atLeastControlFrame(max) ||
+      !atLeastControlFrame(w)
     ) {
       throw protocolError("malformed '$welcome'")
     }
@@ -547,6 +559,9 @@ export class Client<S extends Schema = AnySchema> {
       })
     }
     this.#welcomed = true
+    // The bytes we may have in flight, unacknowledged: what the server's output bound allows
+    // an echo of them (PROTOCOL.md, section 9). Without one, everything goes out at once.
+    stream.window = (w as number | undefined) ?? Infinity
     stream.resume(a)
     this.#setState({ status: 'open', attempt: this.#attempt(), sessionId: sid, resumed })
     refused.forEach(({ t, d }, i) => {
@@ -734,6 +749,14 @@ export class Client<S extends Schema = AnySchema> {
 /** Creates a typed client. See `ClientOptions`. */
 export function createClient<S extends Schema = AnySchema>(options: ClientOptions): Client<S> {
   return new Client<S>(options)
+}
+
+/** Absent, or an integer of at least a control frame's size (`max` and `w` of `$welcome`). */
+function atLeastControlFrame(value: unknown): boolean {
+  return (
+    value === undefined ||
+    (Number.isSafeInteger(value) && (value as number) >= maxControlFrameBytes)
+  )
 }
 
 function assertUserType(type: string): void {

@@ -94,6 +94,14 @@ export class ReliableStream {
   lastProcessed = 0
   /** True once the unacknowledged buffer overflowed under `'drop-oldest'`. */
   lossy = false
+  /**
+   * The send window: the most bytes (as `check` measures them) of envelopes written on this
+   * link and not yet acknowledged. Past it, new envelopes stay kept, unwritten, and go out in
+   * order as acknowledgements come in; one envelope goes out whatever its size when none is in
+   * flight, so a window smaller than a frame still moves. The client takes it from the server's
+   * `$welcome` (`w`, PROTOCOL.md, section 9); `Infinity`: no window.
+   */
+  window = Infinity
   readonly #options: ReliableStreamOptions
   readonly #ackEvery: number
   readonly #ackDelayMs: number
@@ -118,6 +126,10 @@ export class ReliableStream {
   #bytes = 0
   #head = 0
   #nextSeq = 1
+  /** The `s` of the last envelope written on this link (the rest is kept, not written yet). */
+  #written = 0
+  /** The bytes of the kept envelopes numbered up to `#written`: in flight on this link. */
+  #inFlight = 0
   /** Envelopes processed since our last acknowledgement went out. */
   #acksOwed = 0
   #ackTimer: TimerHandle | undefined
@@ -203,7 +215,11 @@ export class ReliableStream {
     if (overBytes && !this.#dropOldest) {
       throw new LifelineError('QUEUE_FULL', `over ${max} bytes would await acknowledgement`)
     }
-    if (this.#options.isLinkUp()) this.#transmit(envelope)
+    // Behind envelopes the window holds, or past it, an envelope waits its turn, kept.
+    const write =
+      this.#options.isLinkUp() &&
+      (this.window === Infinity || (this.#written === this.lastSent && this.#fits(size)))
+    if (write) this.#transmit(envelope)
     if (full || overBytes) {
       // Oldest first, until the new one fits (or is alone).
       let count = full ? 1 : 0
@@ -223,7 +239,16 @@ export class ReliableStream {
     this.#ids.push(this.#nextId++)
     this.#bytes += size
     this.#nextSeq++
+    if (write) {
+      this.#written = envelope.s as number
+      this.#inFlight += size
+    }
     return envelope
+  }
+
+  /** Bytes written on this link and not yet acknowledged: what the window bounds. */
+  get inFlightBytes(): number {
+    return this.#inFlight
   }
 
   /** The stream's state as plain data (copies: a live stream rewrites its envelopes' `a`). */
@@ -250,6 +275,7 @@ export class ReliableStream {
     this.#nextId = this.#kept.length + 1
     this.#bytes = 0
     this.#head = 0
+    this.#written = this.#inFlight = 0
     this.lastProcessed = state.lastProcessed
     this.#nextSeq = state.lastSent + 1
     this.lossy = state.lossy
@@ -271,8 +297,18 @@ export class ReliableStream {
     return seq === next ? 'process' : 'duplicate'
   }
 
-  /** The peer processed everything up to `ack`: forget it. */
+  /**
+   * The peer processed everything up to `ack`: forget it, and write what the window held as
+   * the peer takes what was in flight.
+   */
   acknowledge(ack: number): void {
+    if (this.#acknowledge(ack) && this.#written < this.lastSent && this.window !== Infinity) {
+      this.#writeMore()
+    }
+  }
+
+  /** Forgets what the peer processed; true if that was anything. */
+  #acknowledge(ack: number): boolean {
     if (ack > this.lastSent) {
       throw protocolError(`acknowledgement of ${ack}, but only ${this.lastSent} were sent`)
     }
@@ -281,12 +317,19 @@ export class ReliableStream {
       count++
     }
     this.#forget(count)
+    return count > 0
   }
 
-  /** After a handshake: drops what the peer has processed and resends the rest in order. */
+  /**
+   * After a handshake (or the peer's `$resend`): drops what the peer has processed and resends
+   * the rest in order, within the window. Nothing is in flight on a new link: the peer's `a`
+   * says what it processed, and it discards what came after.
+   */
   resume(peerAck: number): void {
-    this.acknowledge(peerAck)
-    if (this.#options.isLinkUp()) this.resend(0)
+    this.#acknowledge(peerAck)
+    this.#written = this.acknowledged
+    this.#inFlight = 0
+    this.#writeMore()
   }
 
   /**
@@ -306,6 +349,10 @@ export class ReliableStream {
       if (!envelope || (more && !more(this.#sizes[at] as number))) return after
       this.#transmit(envelope)
       after = envelope.s as number
+      if (after > this.#written) {
+        this.#written = after
+        this.#inFlight += this.#sizes[at] as number
+      }
     }
   }
 
@@ -375,6 +422,8 @@ export class ReliableStream {
   linkDown(): void {
     this.dispose()
     this.#acksOwed = 0
+    this.#written = this.acknowledged
+    this.#inFlight = 0
   }
 
   /** Stops the ack timer for good. */
@@ -388,8 +437,23 @@ export class ReliableStream {
     this.flushAck()
   }
 
+  /** Writes the kept envelopes not written yet on this link, in order, while the window lets. */
+  #writeMore(): void {
+    if (this.#options.isLinkUp()) {
+      this.resend(this.#written, this.window === Infinity ? undefined : this.#fits)
+    }
+  }
+
+  /** Whether an envelope of `size` bytes may be written now: within the window, or alone. */
+  #fits = (size: number): boolean => this.#inFlight === 0 || this.#inFlight + size <= this.window
+
   #forget(count: number): void {
-    for (let i = 0; i < count; i++) this.#bytes -= this.#sizes[this.#head + i] as number
+    for (let i = 0; i < count; i++) {
+      const size = this.#sizes[this.#head + i] as number
+      this.#bytes -= size
+      // Only what was written is in flight (`'drop-oldest'` may forget what was not).
+      if ((this.#kept[this.#head + i]?.s as number) <= this.#written) this.#inFlight -= size
+    }
     this.#head += count
     if (this.#head * 2 > this.#kept.length) {
       this.#kept = this.#kept.slice(this.#head)

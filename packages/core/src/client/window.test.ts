@@ -1,0 +1,171 @@
+import { beforeEach, describe, expect, it } from 'vitest'
+import { FakeWebSocket } from '../testing/fakeWebSocket.js'
+import { ManualClock } from '../testing/manualClock.js'
+import type { Envelope } from '../protocol/envelope.js'
+import { codec, createFakeClient, deliver, received } from './fakeLink.js'
+import type { Client } from './client.js'
+
+// The server gives the client a send window in `$welcome` (`w`): the bytes of reliable frames it
+// may have written and not yet had acknowledged. The rest waits in the outbox and goes out, in
+// order, as acknowledgements come in (PROTOCOL.md, section 9).
+
+let clock: ManualClock
+
+/** 200 bytes a frame: `{"t":"m","d":"ppp…","s":n,"a":0}` with n of one digit, 201 with two. */
+const pad = 'p'.repeat(200 - '{"t":"m","d":"","s":1,"a":0}'.length)
+const window = 1_024
+
+function welcome(d: Record<string, unknown> = { w: window }, resumed = false) {
+  const socket = FakeWebSocket.last
+  if (socket.readyState === FakeWebSocket.CONNECTING) socket.accept('lifeline.v1.json')
+  deliver({ t: '$welcome', d: { sid: 'S1', resumed, a: 0, ...d } }, socket)
+}
+
+const reliable = (socket = FakeWebSocket.last) => received(socket).filter((e) => e.s !== undefined)
+const seqs = (envelopes: Envelope[]) => envelopes.map((e) => e.s)
+const bytes = (envelope: Envelope) => codec.encode(envelope).length
+const upTo = (count: number, from = 1) =>
+  Array.from({ length: count - from + 1 }, (_, i) => from + i)
+
+/** Bytes of the reliable frames written on the link with an `s` above `a`. */
+const inFlight = (a: number, socket = FakeWebSocket.last) =>
+  reliable(socket)
+    .filter((e) => (e.s as number) > a)
+    .reduce((sum, e) => sum + bytes(e), 0)
+
+function openClient(d?: Record<string, unknown>): Client {
+  const client = createFakeClient(clock, { maxUnacked: 1_000 })
+  welcome(d)
+  return client
+}
+
+beforeEach(() => {
+  FakeWebSocket.reset()
+  clock = new ManualClock(1_000)
+})
+
+describe('the send window', () => {
+  it('writes no more than the window beyond the server’s a, and the rest in order, once, as acks come in', () => {
+    const client = openClient()
+    for (let n = 1; n <= 20; n++) client.send('m', pad)
+    // Five frames of 200 bytes fit in 1,024; the sixth would not.
+    expect(seqs(reliable())).toEqual(upTo(5))
+    expect(inFlight(0)).toBeLessThanOrEqual(window)
+    expect(client.unacked).toBe(20)
+    // An acknowledgement on `$ack` lets as many more go as it took.
+    deliver({ t: '$ack', a: 2 })
+    expect(seqs(reliable())).toEqual(upTo(7))
+    expect(inFlight(2)).toBeLessThanOrEqual(window)
+    // And one riding on a server message (an echo's answer) as well.
+    deliver({ t: 'm', d: 'answer', s: 1, a: 6 })
+    expect(seqs(reliable())).toEqual(upTo(11))
+    expect(inFlight(6)).toBeLessThanOrEqual(window)
+    // A later frame carries the acknowledgement of what the client processed meanwhile.
+    expect(reliable().at(-1)).toMatchObject({ s: 11, a: 1 })
+    for (let a = 8; a <= 20; a += 3) {
+      deliver({ t: '$ack', a })
+      expect(inFlight(a)).toBeLessThanOrEqual(window)
+    }
+    deliver({ t: '$ack', a: 20 })
+    // Every message once, in order, on the one link.
+    expect(seqs(reliable())).toEqual(upTo(20))
+    expect(reliable().map((e) => e.d)).toEqual(upTo(20).map(() => pad))
+    expect(client.unacked).toBe(0)
+    expect(FakeWebSocket.instances).toHaveLength(1)
+    client.close()
+  })
+
+  it('writes one frame larger than the window when nothing is in flight', () => {
+    const client = openClient()
+    const big = 'b'.repeat(3 * window)
+    client.send('m', big)
+    client.send('m', big)
+    expect(seqs(reliable())).toEqual([1])
+    deliver({ t: '$ack', a: 1 })
+    expect(seqs(reliable())).toEqual([1, 2])
+    client.close()
+  })
+
+  it('holds requests and answers to the server in the window too, in order with messages; unreliable messages, $pong and $ack go at once', async () => {
+    const client = openClient()
+    client.handle('ask', () => 'yes')
+    for (let n = 1; n <= 5; n++) client.send('m', pad)
+    const answer = client.request('echo', 'r')
+    client.send('m', 'after')
+    expect(seqs(reliable())).toEqual(upTo(5))
+    const from = FakeWebSocket.last.sent.length
+    client.send('m', 'now', { reliable: false })
+    deliver({ t: '$ping', d: { ts: 1 } })
+    deliver({ t: '$req', d: { id: 9, m: 'ask', d: null }, s: 1 })
+    await Promise.resolve()
+    await Promise.resolve()
+    clock.advance(20)
+    expect(received().slice(from)).toEqual([
+      { t: 'm', d: 'now' },
+      { t: '$pong', d: { ts: 1 } },
+      { t: '$ack', a: 1 },
+    ])
+    deliver({ t: '$ack', a: 5 })
+    expect(received().slice(from + 3)).toEqual([
+      { t: '$req', d: { id: 1, m: 'echo', d: 'r' }, s: 6, a: 1 },
+      { t: 'm', d: 'after', s: 7, a: 1 },
+      { t: '$res', d: { id: 9, d: 'yes' }, s: 8, a: 1 },
+    ])
+    deliver({ t: '$res', d: { id: 1, d: 'R' }, s: 2, a: 8 })
+    await expect(answer).resolves.toBe('R')
+    client.close()
+  })
+
+  it('writes everything at once without a window, as before', () => {
+    const client = openClient({})
+    for (let n = 1; n <= 20; n++) client.send('m', pad)
+    expect(seqs(reliable())).toEqual(upTo(20))
+    client.close()
+  })
+
+  it('resends within the window after a resume, and after a $resend', () => {
+    const client = openClient()
+    for (let n = 1; n <= 20; n++) client.send('m', pad)
+    deliver({ t: '$ack', a: 3 })
+    expect(seqs(reliable())).toEqual(upTo(8))
+    FakeWebSocket.last.fail()
+    clock.advance(250)
+    // The server processed up to 6 and the window is now 2 KiB: ten 200-byte frames.
+    welcome({ a: 6, w: 2 * window }, true)
+    expect(seqs(reliable())).toEqual(upTo(16, 7))
+    expect(inFlight(6)).toBeLessThanOrEqual(2 * window)
+    deliver({ t: '$ack', a: 9 })
+    expect(seqs(reliable())).toEqual(upTo(19, 7))
+    // The server discarded after 10: the marker, then the window's worth from 11.
+    const from = FakeWebSocket.last.sent.length
+    deliver({ t: '$resend', a: 10 })
+    const answer = received().slice(from)
+    expect(answer[0]).toEqual({ t: '$resend' })
+    expect(seqs(answer.slice(1))).toEqual(upTo(20, 11))
+    deliver({ t: '$ack', a: 20 })
+    expect(client.unacked).toBe(0)
+    client.close()
+  })
+
+  it('no longer holds anything back after a $welcome without a window', () => {
+    const client = openClient()
+    for (let n = 1; n <= 20; n++) client.send('m', pad)
+    expect(seqs(reliable())).toEqual(upTo(5))
+    FakeWebSocket.last.fail()
+    clock.advance(250)
+    welcome({}, true)
+    expect(seqs(reliable())).toEqual(upTo(20))
+    client.close()
+  })
+
+  it.each([
+    { case: 'under 1 KiB', w: 1_000 },
+    { case: 'not an integer', w: 4_096.5 },
+    { case: 'a string', w: '4096' },
+    { case: 'null', w: null },
+  ])('treats a $welcome whose w is $case as a violation (4002)', ({ w }) => {
+    const client = openClient({ w })
+    expect(client.state).toMatchObject({ status: 'reconnecting', closeCode: 4002 })
+    client.close()
+  })
+})
