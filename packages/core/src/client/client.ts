@@ -107,6 +107,11 @@ export class Client<S extends Schema = AnySchema> {
   /** The envelope the stream's `check` encoded while the link was up, and its frame. */
   #encoded: Envelope | undefined
   #encodedFrame: OutboundFrame | undefined
+  /**
+   * The frames `check` encoded for the envelopes the send window holds, with the `a` they carry
+   * (bounded as the outbox is, by `maxUnackedBytes`); let go when the link goes down.
+   */
+  readonly #heldFrames = new Map<Envelope, [frame: OutboundFrame, a: number]>()
 
   constructor(options: ClientOptions) {
     checkClientOptions(options)
@@ -224,9 +229,8 @@ export class Client<S extends Schema = AnySchema> {
         this.#codec.encode((this.#options.framing ?? defaultFraming).wrap(type, data)),
       )
     } else if (options.reliable !== false) {
-      const stream = this.#stream
-      stream.send(type, data)
-      return stream.lastId
+      this.#sendReliable(type, data)
+      return this.#stream.lastId
     } else if (this.#welcomed) {
       this.#transmit({ t: type, d: data })
     } else {
@@ -302,7 +306,7 @@ export class Client<S extends Schema = AnySchema> {
       // A counter of its own, not the `$req`'s `s`: numbers start again after a session reset,
       // while requests from before it may still be waiting.
       const id = this.#nextRequestId++
-      this.#stream.send('$req', { id, m: method, d: data })
+      this.#sendReliable('$req', { id, m: method, d: data })
       return this.#requests.add(id, method, timeoutMs, options.signal) as Promise<
         ResponseOf<ServerMethods<S>, K>
       >
@@ -633,10 +637,9 @@ export class Client<S extends Schema = AnySchema> {
    */
   #answer(id: string | number, method: string, body: { d: unknown } | { e: ErrorPayload }): void {
     if (this.#state.status === 'closed') return
-    const stream = this.#stream
     try {
       // An error answer goes past `maxUnacked` too: small, and the server waits for it.
-      stream.send('$res', { id, ...body }, 'e' in body)
+      this.#sendReliable('$res', { id, ...body }, 'e' in body)
     } catch (thrown) {
       const { code } = isLifelineError(thrown) ? thrown : { code: 'ENCODE_FAILED' as const }
       this.events.emit(
@@ -649,7 +652,7 @@ export class Client<S extends Schema = AnySchema> {
       )
       try {
         const message = `the client could not send its answer (${code})`
-        stream.send('$res', { id, e: { code, message } }, true)
+        this.#sendReliable('$res', { id, e: { code, message } }, true)
       } catch (error) {
         // Only a codec that refuses even this small answer gets here: the error above said why.
         reportListenerError(error)
@@ -688,10 +691,28 @@ export class Client<S extends Schema = AnySchema> {
     return () => messages.off(type, handler)
   }
 
+  /**
+   * Numbers, keeps and (within the send window) writes a reliable envelope. One the window holds
+   * keeps the frame `check` encoded, so that it is written as it is, encoded once, unless an
+   * envelope was processed meanwhile (its `a` would be stale).
+   */
+  #sendReliable(type: string, data: unknown, pastLimit?: boolean): void {
+    const envelope = this.#stream.send(type, data, pastLimit)
+    if (this.#encoded === envelope) {
+      this.#heldFrames.set(envelope, [this.#encodedFrame as OutboundFrame, envelope.a as number])
+      this.#encoded = this.#encodedFrame = undefined
+    }
+  }
+
   #transmit(envelope: Envelope): void {
-    const encoded = this.#encoded === envelope ? this.#encodedFrame : undefined
+    let frame = this.#encoded === envelope ? this.#encodedFrame : undefined
     this.#encoded = this.#encodedFrame = undefined
-    this.socket.send(encoded ?? this.#encode(envelope))
+    const held = this.#heldFrames.size > 0 ? this.#heldFrames.get(envelope) : undefined
+    if (held) {
+      this.#heldFrames.delete(envelope)
+      if (held[1] === envelope.a) frame = held[0]
+    }
+    this.socket.send(frame ?? this.#encode(envelope))
   }
 
   /** Encodes an envelope; throws `MESSAGE_TOO_LARGE` for a frame over the server's limit. */
@@ -720,6 +741,7 @@ export class Client<S extends Schema = AnySchema> {
   #linkDown(): void {
     this.#clearWelcomeTimer()
     this.#welcomed = false
+    this.#heldFrames.clear()
     this.#stream.linkDown()
     this.#rooms.linkDown()
     this.#requests.stopIfIdle()

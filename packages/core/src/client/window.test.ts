@@ -163,7 +163,7 @@ describe('the send window', () => {
     { case: 'not an integer', w: 4_096.5 },
     { case: 'a string', w: '4096' },
     { case: 'null', w: null },
-  ])('treats a $welcome whose w is $case as a violation (4002)', ({ w }) => {
+  ])('treats a w that is $case as a violation (4002)', ({ w }) => {
     const client = openClient({ w })
     expect(client.state).toMatchObject({ status: 'reconnecting', closeCode: 4002 })
     client.close()
