@@ -246,11 +246,6 @@ export class ReliableStream {
     return envelope
   }
 
-  /** Bytes written on this link and not yet acknowledged: what the window bounds. */
-  get inFlightBytes(): number {
-    return this.#inFlight
-  }
-
   /** The stream's state as plain data (copies: a live stream rewrites its envelopes' `a`). */
   snapshot(): ReliableStreamState {
     return {
