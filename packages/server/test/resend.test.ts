@@ -1,6 +1,8 @@
 import { EventEmitter } from 'node:events'
 import { createClient } from '@lifeline/node'
-import type { RpcMethod } from '@lifeline/core'
+import { createClient as createCoreClient } from '@lifeline/core'
+import type { RpcMethod, WebSocketConstructor } from '@lifeline/core'
+import { WebSocket, type RawData } from 'ws'
 import { expectNoEvent, useFixtures, waitFor, withTimeout } from '@lifeline/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type Frame, ProtocolClient, startServer, urlOf } from './helpers.js'
@@ -262,8 +264,12 @@ describe('a real client pipelining with the default limits', () => {
     // The default client (an outbox of 8 MiB), kept full: every answer sends a new request.
     // Counted from before a $resend, with the overhead of a waiting frame, what the server
     // discarded until the marker (the rest of the client's resend, and its new requests)
-    // passed 2 * maxOutboundBytes: a slow consumer (4429), again on every resume.
-    const client = createClient<EchoApi>({ url: urlOf(server) })
+    // passed 2 * maxOutboundBytes: a slow consumer (4429), again on every resume. Without the
+    // send window of `$welcome`, as a client from before it: within it, nothing is discarded.
+    const client = createCoreClient<EchoApi>({
+      url: urlOf(server),
+      socket: { WebSocket: WithoutWindow as unknown as WebSocketConstructor },
+    })
     fx.add(() => client.close())
     await waitFor(() => client.state.status === 'open', { message: 'the client open' })
     let reconnects = 0
@@ -295,3 +301,30 @@ describe('a real client pipelining with the default limits', () => {
     expect(server.stats.resendsAsked).toBeGreaterThan(0)
   }, 35_000)
 })
+
+/** `ws`, but every `$welcome` loses its send window (`w`): a client from before it. */
+function WithoutWindow(url: string, protocols?: string | string[]): WebSocket {
+  const socket = new WebSocket(url, protocols)
+  const on = socket.on.bind(socket) as (event: string, listener: Listener) => WebSocket
+  socket.on = ((event: string, listener: Listener) =>
+    on(
+      event,
+      event === 'message'
+        ? function (this: WebSocket, data: RawData, isBinary: boolean) {
+            listener.call(this, withoutWindow(data, isBinary), isBinary)
+          }
+        : listener,
+    )) as typeof socket.on
+  return socket
+}
+
+/** A `message` listener, as core's socket adds them (other events' pass through as they are). */
+type Listener = (this: WebSocket, data: RawData, isBinary: boolean) => void
+
+function withoutWindow(data: RawData, isBinary: boolean): RawData {
+  const text = isBinary ? '' : data.toString()
+  if (!text.includes('"$welcome"')) return data
+  const welcome = JSON.parse(text) as { d: { w?: number } }
+  delete welcome.d.w
+  return Buffer.from(JSON.stringify(welcome))
+}
