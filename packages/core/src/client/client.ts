@@ -467,7 +467,10 @@ export class Client<S extends Schema = AnySchema> {
     }
     if (t === '$resend') return this.#onResend(s, a, d)
     // Processed before its `a` is applied: the frames the window lets go then carry this `s`'s
-    // acknowledgement too.
+    // acknowledgement too. So an `a` that cannot be is refused first, before `s` counts.
+    if (a !== undefined && a > stream.lastSent) {
+      throw protocolError(`acknowledgement of ${a}, but only ${stream.lastSent} were sent`)
+    }
     const duplicate = s !== undefined && stream.receive(s) === 'duplicate'
     if (a !== undefined) {
       stream.acknowledge(a)
@@ -705,12 +708,18 @@ export class Client<S extends Schema = AnySchema> {
   }
 
   #transmit(envelope: Envelope): void {
-    let frame = this.#encoded === envelope ? this.#encodedFrame : undefined
+    const frame = this.#encoded === envelope ? this.#encodedFrame : undefined
     this.#encoded = this.#encodedFrame = undefined
     const held = this.#heldFrames.size > 0 ? this.#heldFrames.get(envelope) : undefined
     if (held) {
       this.#heldFrames.delete(envelope)
-      if (held[1] === envelope.a) frame = held[0]
+      // Written as it was encoded even if its `a` is older now: a lower `a` acknowledges nothing
+      // new and is no violation (PROTOCOL.md, 5), while encoding it again could take a frame at
+      // the limit past it, after the envelope that moved `a` was counted as processed. The
+      // newer acknowledgement is still owed.
+      this.socket.send(held[0])
+      if (held[1] !== envelope.a) this.#stream.oweAck()
+      return
     }
     this.socket.send(frame ?? this.#encode(envelope))
   }

@@ -60,8 +60,11 @@ describe('the send window', () => {
     deliver({ t: 'm', d: 'answer', s: 1, a: 6 })
     expect(seqs(reliable())).toEqual(upTo(11))
     expect(inFlight(6)).toBeLessThanOrEqual(window)
-    // A later frame carries the acknowledgement of what the client processed meanwhile.
-    expect(reliable().at(-1)).toMatchObject({ s: 11, a: 1 })
+    // A held frame goes as it was encoded, with the `a` of its time; what the client processed
+    // meanwhile is acknowledged on the usual cadence.
+    expect(reliable().at(-1)).toMatchObject({ s: 11, a: 0 })
+    clock.advance(1_000)
+    expect(received().filter((e) => e.t === '$ack').at(-1)).toMatchObject({ a: 1 })
     for (let a = 8; a <= 20; a += 3) {
       deliver({ t: '$ack', a })
       expect(inFlight(a)).toBeLessThanOrEqual(window)
@@ -72,6 +75,45 @@ describe('the send window', () => {
     expect(reliable().map((e) => e.d)).toEqual(upTo(20).map(() => pad))
     expect(client.unacked).toBe(0)
     expect(FakeWebSocket.instances).toHaveLength(1)
+    client.close()
+  })
+
+  it('writes a held frame as it was encoded, its a older: a frame at the server’s max is not taken past it, and the message that moved a is delivered', () => {
+    const client = openClient({ w: window, max: 1_024 })
+    const seen: unknown[] = []
+    client.on('m', (data) => seen.push(data))
+    for (let s = 1; s <= 9; s++) deliver({ t: 'm', d: s, s })
+    for (let n = 1; n <= 5; n++) client.send('m', pad)
+    // Exactly the server's max with `"a":9`; one byte more with `"a":10`.
+    const big = 'b'.repeat(1_024 - '{"t":"m","d":"","s":6,"a":9}'.length)
+    client.send('m', big)
+    expect(seqs(reliable())).toEqual(upTo(5))
+    // The answer that moves `a` to 10 lets the held frame go.
+    deliver({ t: 'm', d: 10, s: 10, a: 5 })
+    expect(seen).toEqual(upTo(10))
+    expect(FakeWebSocket.last.readyState).toBe(FakeWebSocket.OPEN)
+    const written = reliable().at(-1) as Envelope
+    expect(written).toMatchObject({ s: 6, a: 9, d: big })
+    // The newer acknowledgement follows on the usual cadence.
+    clock.advance(1_000)
+    expect(received().filter((e) => e.t === '$ack').at(-1)).toMatchObject({ a: 10 })
+    client.close()
+  })
+
+  it('refuses an a above what was sent before counting the s it came with', () => {
+    const client = openClient()
+    const seen: unknown[] = []
+    client.on('m', (data) => seen.push(data))
+    deliver({ t: 'm', d: 1, s: 1, a: 3 })
+    expect(seen).toEqual([])
+    const first = FakeWebSocket.last
+    expect(first.readyState).not.toBe(FakeWebSocket.OPEN)
+    // The next link asks again from 0: the message comes again and is delivered then.
+    for (let i = 0; i < 600 && FakeWebSocket.last === first; i++) clock.advance(100)
+    expect(FakeWebSocket.last).not.toBe(first)
+    FakeWebSocket.last.accept('lifeline.v1.json')
+    const hello = received(FakeWebSocket.last).find((e) => e.t === '$hello')
+    expect((hello?.d as { a?: number }).a ?? 0).toBe(0)
     client.close()
   })
 
@@ -107,8 +149,9 @@ describe('the send window', () => {
     ])
     deliver({ t: '$ack', a: 5 })
     expect(received().slice(from + 3)).toEqual([
-      { t: '$req', d: { id: 1, m: 'echo', d: 'r' }, s: 6, a: 1 },
-      { t: 'm', d: 'after', s: 7, a: 1 },
+      // Held since before the server's request: as they were encoded then.
+      { t: '$req', d: { id: 1, m: 'echo', d: 'r' }, s: 6, a: 0 },
+      { t: 'm', d: 'after', s: 7, a: 0 },
       { t: '$res', d: { id: 9, d: 'yes' }, s: 8, a: 1 },
     ])
     deliver({ t: '$res', d: { id: 1, d: 'R' }, s: 2, a: 8 })

@@ -282,6 +282,16 @@ export class ReliableStream {
     if (seq > next) throw protocolError(`sequence gap: expected ${next}, got ${seq}`)
     if (seq === next) this.lastProcessed = seq
     // A duplicate is acknowledged again: the peer missed our ack (the link dropped).
+    this.oweAck()
+    return seq === next ? 'process' : 'duplicate'
+  }
+
+  /**
+   * An acknowledgement is owed: sent after `ackEvery` owed or `ackDelayMs`, unless an envelope
+   * takes it sooner. Also after an envelope that went with an older `a` than `lastProcessed`
+   * (a frame kept as it was encoded).
+   */
+  oweAck(): void {
     if (++this.#acksOwed >= this.#ackEvery) this.flushAck()
     else if (this.#ackTimer === undefined && this.#options.isLinkUp()) {
       // Not cleared when the ack rides on an envelope sent (a clearTimeout per message): it
@@ -289,7 +299,6 @@ export class ReliableStream {
       // `ackDelayMs` after it, never later.
       this.#ackTimer = this.#options.clock.setTimeout(this.#onAckTimer, this.#ackDelayMs)
     }
-    return seq === next ? 'process' : 'duplicate'
   }
 
   /**
@@ -297,9 +306,11 @@ export class ReliableStream {
    * the peer takes what was in flight.
    */
   acknowledge(ack: number): void {
-    if (this.#acknowledge(ack) && this.#written < this.lastSent && this.window !== Infinity) {
-      this.#writeMore()
-    }
+    const forgot = this.#acknowledge(ack)
+    // A peer that acknowledges what was never written on this link (it may not, but whatever
+    // it says) must not leave the window waiting for frames in flight that are not.
+    if (this.#written < this.acknowledged) this.#written = this.acknowledged
+    if (forgot && this.#written < this.lastSent && this.window !== Infinity) this.#writeMore()
   }
 
   /** Forgets what the peer processed; true if that was anything. */
