@@ -265,21 +265,12 @@ export class OutputBound {
   /** After each frame written, of about `size` bytes. */
   written(size: number): void {
     this.produced(size)
-    const unsent = this.host.socket.bufferedAmount
-    const stream = this.host.stream()
-    const unacked = stream === undefined ? 0 : stream.unackedBytes
-    if (
-      unsent > this.limits.outboundHighWaterBytes ||
-      unacked > this.limits.maxOutboundBytes ||
-      stream?.lossy === true
-    ) {
-      this.backlogged(unsent, unacked)
-    }
+    this.queued(this.host.socket.bufferedAmount)
   }
 
   /**
-   * After a frame queued for this connection's place in line (`Connection.write`), with
-   * `unsent` bytes written and queued: the limits apply to them as to what was written.
+   * After a frame written, or queued for this connection's place in line (`Connection.write`),
+   * with `unsent` bytes written (and queued): the limits apply to them alike.
    */
   queued(unsent: number): void {
     const stream = this.host.stream()
