@@ -64,7 +64,11 @@ describe('the send window', () => {
     // meanwhile is acknowledged on the usual cadence.
     expect(reliable().at(-1)).toMatchObject({ s: 11, a: 0 })
     clock.advance(1_000)
-    expect(received().filter((e) => e.t === '$ack').at(-1)).toMatchObject({ a: 1 })
+    expect(
+      received()
+        .filter((e) => e.t === '$ack')
+        .at(-1),
+    ).toMatchObject({ a: 1 })
     for (let a = 8; a <= 20; a += 3) {
       deliver({ t: '$ack', a })
       expect(inFlight(a)).toBeLessThanOrEqual(window)
@@ -96,7 +100,11 @@ describe('the send window', () => {
     expect(written).toMatchObject({ s: 6, a: 9, d: big })
     // The newer acknowledgement follows on the usual cadence.
     clock.advance(1_000)
-    expect(received().filter((e) => e.t === '$ack').at(-1)).toMatchObject({ a: 10 })
+    expect(
+      received()
+        .filter((e) => e.t === '$ack')
+        .at(-1),
+    ).toMatchObject({ a: 10 })
     client.close()
   })
 
