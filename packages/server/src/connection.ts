@@ -444,7 +444,7 @@ export class Connection<S extends Schema, User> implements Link {
     this.output.read(size)
   }
 
-  /** Hands the session a control envelope read past what may wait. */
+  /** Hands the session an envelope: one read past what may wait (a control one), or one that waited. */
   private deliver(envelope: Envelope): void {
     const handling = this.handling
     this.handling = true
@@ -462,16 +462,14 @@ export class Connection<S extends Schema, User> implements Link {
    * frame (decoded and checked once already; decoding is deterministic).
    */
   private redeliver(data: Buffer, isBinary: boolean): void {
-    const handling = this.handling
-    this.handling = true
+    let envelope: Envelope
     try {
-      const envelope = parseEnvelope(this.codec.decode(isBinary ? data : data.toString()))
-      ;(this.session as Session<S, User>).receive(envelope)
+      envelope = parseEnvelope(this.codec.decode(isBinary ? data : data.toString()))
     } catch (error) {
       this.fail(error)
-    } finally {
-      this.handling = handling
+      return
     }
+    this.deliver(envelope)
   }
 
   private first(data: RawData, isBinary: boolean): void {

@@ -468,9 +468,7 @@ export class Client<S extends Schema = AnySchema> {
     if (t === '$resend') return this.#onResend(s, a, d)
     // Processed before its `a` is applied: the frames the window lets go then carry this `s`'s
     // acknowledgement too. So an `a` that cannot be is refused first, before `s` counts.
-    if (a !== undefined && a > stream.lastSent) {
-      throw protocolError(`acknowledgement of ${a}, but only ${stream.lastSent} were sent`)
-    }
+    if (a !== undefined) stream.checkAck(a)
     const duplicate = s !== undefined && stream.receive(s) === 'duplicate'
     if (a !== undefined) {
       stream.acknowledge(a)
@@ -503,10 +501,8 @@ export class Client<S extends Schema = AnySchema> {
       throw protocolError("'$resend' carries an a and nothing else")
     }
     const stream = this.#stream
-    // Checked before the marker goes, as the stream checks any `a`.
-    if (a > stream.lastSent) {
-      throw protocolError(`'$resend' acknowledges ${a}, but only ${stream.lastSent} were sent`)
-    }
+    // Checked before the marker goes.
+    stream.checkAck(a)
     this.#transmit({ t: '$resend' })
     stream.resume(a)
     this.#receipts?.settle(stream.firstUnackedId)

@@ -313,11 +313,16 @@ export class ReliableStream {
     if (forgot && this.#written < this.lastSent && this.window !== Infinity) this.#writeMore()
   }
 
-  /** Forgets what the peer processed; true if that was anything. */
-  #acknowledge(ack: number): boolean {
+  /** Throws `PROTOCOL_ERROR` for an acknowledgement of more than was sent. */
+  checkAck(ack: number): void {
     if (ack > this.lastSent) {
       throw protocolError(`acknowledgement of ${ack}, but only ${this.lastSent} were sent`)
     }
+  }
+
+  /** Forgets what the peer processed; true if that was anything. */
+  #acknowledge(ack: number): boolean {
+    this.checkAck(ack)
     let count = 0
     while (count < this.unackedCount && (this.#kept[this.#head + count]?.s as number) <= ack) {
       count++
