@@ -433,7 +433,7 @@ export class Connection<S extends Schema, User> implements Link {
       const envelope = parseEnvelope(this.codec.decode(frame))
       if (envelope.t.charCodeAt(0) === 36 /* $ */) checkControlFrame(envelope, data as Buffer)
       if (!this.output.wait(envelope, data as Buffer, isBinary)) {
-        ;(this.session as Session<S, User>).receive(envelope)
+        ;(this.session as Session<S, User>).receive(envelope, size)
       }
     } catch (error) {
       this.fail(error)
@@ -444,12 +444,15 @@ export class Connection<S extends Schema, User> implements Link {
     this.output.read(size)
   }
 
-  /** Hands the session an envelope: one read past what may wait (a control one), or one that waited. */
-  private deliver(envelope: Envelope): void {
+  /**
+   * Hands the session an envelope: one read past what may wait (a control one), or one that
+   * waited, from a frame of `bytes` bytes.
+   */
+  private deliver(envelope: Envelope, bytes = 0): void {
     const handling = this.handling
     this.handling = true
     try {
-      ;(this.session as Session<S, User>).receive(envelope)
+      ;(this.session as Session<S, User>).receive(envelope, bytes)
     } catch (error) {
       this.fail(error)
     } finally {
@@ -469,7 +472,7 @@ export class Connection<S extends Schema, User> implements Link {
       this.fail(error)
       return
     }
-    this.deliver(envelope)
+    this.deliver(envelope, data.length)
   }
 
   private first(data: RawData, isBinary: boolean): void {

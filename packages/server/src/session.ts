@@ -20,6 +20,7 @@ import {
   parseRequest,
   PendingRequests,
   type InboundRequest,
+  type Arrival,
 } from '@lifeline/core/protocol'
 import { broadcastRoom, type ClusterMember, type JournaledEnvelope } from './cluster.js'
 import type { MethodImplementation, ServerContext } from './context.js'
@@ -37,6 +38,7 @@ import {
   storedEnvelope,
 } from './frames.js'
 import { RoomCursors } from './roomCursors.js'
+import { clientWindowBytes } from './outputBound.js'
 
 /** What a session needs of the connection it is attached to. */
 export interface Link {
@@ -133,6 +135,11 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
   /** The highest `a` sent to the client (with a shared store). */
   private ackSent = 0
   /**
+   * With a shared store: the bytes of the client's reliable frames received since an `a` of
+   * everything processed was last sent. Past the stream's `ackBytes`, `sendAck` does not wait.
+   */
+  private ackBytesOwed = 0
+  /**
    * With a shared store: a `$ack` of what a commit stored waits here for the next frame written
    * to the link (it leaves in the same write), at most `ackDelayMs` (see `sendAck`).
    */
@@ -183,6 +190,8 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
       overflow: 'drop-oldest',
       check: this.preEncode,
     })
+    // A quarter of the client's window (PROTOCOL.md, 5): it is never left waiting for a timer.
+    this.stream.ackBytes = Math.floor(clientWindowBytes(options) / 4)
     if (init.state !== undefined) this.stream.restore(init.state)
     if (init.roomCursors !== undefined) this.cursors.restore(init.roomCursors)
     for (const room of init.rooms ?? []) context.rooms.join(this, room)
@@ -410,17 +419,20 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     link?.close(code, reason)
   }
 
-  /** Handles one inbound envelope of an attached connection. Throws a protocol violation. */
-  receive(envelope: Envelope): void {
+  /**
+   * Handles one inbound envelope of an attached connection, read from a frame of `bytes` bytes
+   * (they count toward the acknowledgement by bytes). Throws a protocol violation.
+   */
+  receive(envelope: Envelope, bytes = 0): void {
     const { t, s, a } = envelope
     if (envelope.r !== undefined) throw protocolError('r is sent by servers only')
     if (a !== undefined) this.acknowledge(a)
     if (t.charCodeAt(0) === 36 /* $ */) {
-      this.control(envelope)
+      this.control(envelope, bytes)
       return
     }
     if (s !== undefined) {
-      if (this.stream.receive(s) === 'duplicate') return
+      if (this.receiveSeq(s, bytes) === 'duplicate') return
       this.journal?.touch()
     }
     this.context.counters.messagesReceived++
@@ -501,7 +513,7 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     const a = Math.min(journal.ackable(), this.stream.lastProcessed)
     if (a <= this.ackSent) return
     const { ackEvery, ackDelayMs, clock } = this.context.options
-    if (a - this.ackSent >= ackEvery) this.flushAck()
+    if (a - this.ackSent >= ackEvery || this.ackBytesOwed >= this.stream.ackBytes) this.flushAck()
     else this.ackTimer ??= clock.setTimeout(this.flushAck, ackDelayMs)
   }
 
@@ -514,6 +526,7 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     const a = Math.min(journal.ackable(), this.stream.lastProcessed)
     if (a <= this.ackSent) return
     this.ackSent = a
+    if (a === this.stream.lastProcessed) this.ackBytesOwed = 0
     link.write(link.codec.encode({ t: controlTypes.ack, a }))
   }
 
@@ -755,6 +768,7 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
       const a = Math.min(envelope.a ?? 0, journal.ackable())
       envelope.a = a
       if (a > this.ackSent) this.ackSent = a
+      if (a === this.stream.lastProcessed) this.ackBytesOwed = 0
     }
     const preEncoded = this.preEncoded
     if (preEncoded !== undefined && envelope === this.preEncodedEnvelope) {
@@ -790,19 +804,28 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     link.write(frame)
   }
 
-  private control(envelope: Envelope): void {
+  /**
+   * The stream classifies a reliable envelope (and owes its acknowledgement); with a shared
+   * store, its bytes also count toward the `$ack` that follows the commit (`sendAck`).
+   */
+  private receiveSeq(s: number, bytes: number): Arrival {
+    if (this.journal !== undefined) this.ackBytesOwed += bytes
+    return this.stream.receive(s, bytes)
+  }
+
+  private control(envelope: Envelope, bytes: number): void {
     const { t, s } = envelope
     switch (t) {
       case controlTypes.request: {
         if (s === undefined) throw protocolError('$req must be reliable (carry s)')
-        if (this.stream.receive(s) === 'duplicate') return
+        if (this.receiveSeq(s, bytes) === 'duplicate') return
         this.journal?.touch()
         this.runMethod(parseRequest(envelope.d))
         return
       }
       case controlTypes.response: {
         if (s === undefined) throw protocolError('$res must be reliable (carry s)')
-        if (this.stream.receive(s) === 'duplicate') return
+        if (this.receiveSeq(s, bytes) === 'duplicate') return
         this.journal?.touch()
         this.requests.respond(envelope.d)
         return

@@ -426,7 +426,12 @@ export class Client<S extends Schema = AnySchema> {
       if (this.#protocolMode) {
         const envelope = parseEnvelope(value)
         if (isControlType(envelope.t)) checkControlFrame(envelope, frame)
-        return this.#onEnvelope(envelope)
+        // Its size counts toward the acknowledgement by bytes: a string's length (UTF-16 units,
+        // at most 3 UTF-8 bytes each) is free and close enough (see `ackBytes`).
+        return this.#onEnvelope(
+          envelope,
+          typeof frame === 'string' ? frame.length : frame.byteLength,
+        )
       }
       let message
       try {
@@ -457,7 +462,7 @@ export class Client<S extends Schema = AnySchema> {
     }
   }
 
-  #onEnvelope({ t, d, s, a, r }: Envelope): void {
+  #onEnvelope({ t, d, s, a, r }: Envelope, bytes: number): void {
     const stream = this.#stream
     if (!this.#welcomed) {
       if (t === '$welcome') this.#onWelcome(d)
@@ -469,7 +474,7 @@ export class Client<S extends Schema = AnySchema> {
     // Processed before its `a` is applied: the frames the window lets go then carry this `s`'s
     // acknowledgement too. So an `a` that cannot be is refused first, before `s` counts.
     if (a !== undefined) stream.checkAck(a)
-    const duplicate = s !== undefined && stream.receive(s) === 'duplicate'
+    const duplicate = s !== undefined && stream.receive(s, bytes) === 'duplicate'
     if (a !== undefined) {
       stream.acknowledge(a)
       this.#receipts?.settle(stream.firstUnackedId)
@@ -565,6 +570,9 @@ export class Client<S extends Schema = AnySchema> {
     // The bytes we may have in flight, unacknowledged: what the server's output bound allows
     // an echo of them (PROTOCOL.md, section 9). Without one, everything goes out at once.
     stream.window = (w as number | undefined) ?? Infinity
+    // The server's output bound is twice `w` (section 9): acknowledging every quarter of `w`
+    // keeps what it holds for us unacknowledged far under it, without waiting for a timer.
+    stream.ackBytes = w === undefined ? Infinity : Math.floor((w as number) / 4)
     stream.resume(a)
     this.#setState({ status: 'open', attempt: this.#attempt(), sessionId: sid, resumed })
     refused.forEach(({ t, d }, i) => {

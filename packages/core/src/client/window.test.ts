@@ -220,3 +220,38 @@ describe('the send window', () => {
     client.close()
   })
 })
+
+describe('acknowledgements by bytes', () => {
+  /** A server message whose frame is about `size` bytes. */
+  const big = (s: number, size: number): Envelope => ({ t: 'm', d: 'q'.repeat(size), s, a: 0 })
+  const acks = () => received().filter((e) => e.t === '$ack')
+
+  it('acknowledges once a quarter of the window has come since the last, without the timer', () => {
+    const client = openClient({ w: 4_096 })
+    const got: unknown[] = []
+    client.on('m', (data) => got.push(data))
+    deliver(big(1, 600))
+    expect(acks()).toEqual([])
+    // 1,200 bytes and more since the last acknowledgement: over 4,096 / 4, at once.
+    deliver(big(2, 600))
+    expect(acks()).toEqual([{ t: '$ack', a: 2 }])
+    // And a frame of a quarter of the window or more, alone.
+    deliver(big(3, 1_100))
+    expect(acks()).toEqual([
+      { t: '$ack', a: 2 },
+      { t: '$ack', a: 3 },
+    ])
+    expect(got).toHaveLength(3)
+    expect(clock.now()).toBe(1_000)
+    client.close()
+  })
+
+  it('keeps the count and the timer alone from a server without a window', () => {
+    const client = openClient({})
+    deliver(big(1, 100_000))
+    expect(acks()).toEqual([])
+    clock.advance(20)
+    expect(acks()).toEqual([{ t: '$ack', a: 1 }])
+    client.close()
+  })
+})

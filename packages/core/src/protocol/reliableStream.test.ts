@@ -192,6 +192,31 @@ describe('ReliableStream, acknowledgements', () => {
     ])
   })
 
+  it('sends a $ack at once once the frames received since the last reach ackBytes', () => {
+    const { clock, sent, stream } = streamWith({ ackDelayMs: 20, ackEvery: 64 })
+    stream.ackBytes = 1_000
+    stream.receive(1, 400)
+    stream.receive(2, 500)
+    expect(sent).toEqual([])
+    // Bytes, not envelopes nor the timer: a few large frames would fill the sender's window.
+    stream.receive(3, 100)
+    expect(sent).toEqual([{ t: '$ack', a: 3 }])
+    // The count starts again from each acknowledgement, one riding on an envelope sent included.
+    stream.receive(4, 900)
+    stream.send('m', 'x')
+    expect(sent.at(-1)).toMatchObject({ t: 'm', a: 4 })
+    stream.receive(5, 900)
+    expect(sent).toHaveLength(2)
+    // A frame of ackBytes or more is acknowledged alone, and so is a duplicate's.
+    stream.receive(6, 5_000)
+    stream.receive(6, 5_000)
+    expect(sent.slice(2)).toEqual([
+      { t: '$ack', a: 6 },
+      { t: '$ack', a: 6 },
+    ])
+    expect(clock.pending).toBe(0)
+  })
+
   it('uses the documented defaults: 64 envelopes or 20 ms', () => {
     expect(reliableStreamDefaults).toEqual({
       ackEvery: 64,

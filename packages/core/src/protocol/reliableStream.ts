@@ -102,6 +102,14 @@ export class ReliableStream {
    * `$welcome` (`w`, PROTOCOL.md, section 9); `Infinity`: no window.
    */
   window = Infinity
+  /**
+   * Acknowledge at once once the reliable frames received since the last acknowledgement reach
+   * this many bytes (as `receive` is told them), whatever `ackEvery` and `ackDelayMs` say: the
+   * peer's send window (or its output bound) fills with bytes, not envelopes, and a few large
+   * frames would otherwise wait for the timer (PROTOCOL.md, section 5). A quarter of the window:
+   * set from `w` (the client) or the window the server gives (the server); `Infinity`: none.
+   */
+  ackBytes = Infinity
   readonly #options: ReliableStreamOptions
   readonly #ackEvery: number
   readonly #ackDelayMs: number
@@ -132,6 +140,8 @@ export class ReliableStream {
   #inFlight = 0
   /** Envelopes processed since our last acknowledgement went out. */
   #acksOwed = 0
+  /** The bytes of the reliable frames received since our last acknowledgement went out. */
+  #bytesOwed = 0
   #ackTimer: TimerHandle | undefined
 
   constructor(options: ReliableStreamOptions) {
@@ -276,23 +286,27 @@ export class ReliableStream {
     this.lossy = state.lossy
   }
 
-  /** Classifies an inbound reliable envelope by its `s`; a gap throws `PROTOCOL_ERROR`. */
-  receive(seq: number): Arrival {
+  /**
+   * Classifies an inbound reliable envelope by its `s`, read from a frame of `bytes` bytes
+   * (counted against `ackBytes`); a gap throws `PROTOCOL_ERROR`.
+   */
+  receive(seq: number, bytes = 0): Arrival {
     const next = this.lastProcessed + 1
     if (seq > next) throw protocolError(`sequence gap: expected ${next}, got ${seq}`)
     if (seq === next) this.lastProcessed = seq
+    this.#bytesOwed += bytes
     // A duplicate is acknowledged again: the peer missed our ack (the link dropped).
     this.oweAck()
     return seq === next ? 'process' : 'duplicate'
   }
 
   /**
-   * An acknowledgement is owed: sent after `ackEvery` owed or `ackDelayMs`, unless an envelope
-   * takes it sooner. Also after an envelope that went with an older `a` than `lastProcessed`
-   * (a frame kept as it was encoded).
+   * An acknowledgement is owed: sent after `ackEvery` owed, `ackBytes` received or `ackDelayMs`,
+   * unless an envelope takes it sooner. Also after an envelope that went with an older `a` than
+   * `lastProcessed` (a frame kept as it was encoded).
    */
   oweAck(): void {
-    if (++this.#acksOwed >= this.#ackEvery) this.flushAck()
+    if (++this.#acksOwed >= this.#ackEvery || this.#bytesOwed >= this.ackBytes) this.flushAck()
     else if (this.#ackTimer === undefined && this.#options.isLinkUp()) {
       // Not cleared when the ack rides on an envelope sent (a clearTimeout per message): it
       // fires, finds nothing owed, and stops; or it acknowledges a later arrival, sooner than
@@ -424,7 +438,7 @@ export class ReliableStream {
   flushAck(): void {
     this.dispose()
     if (this.#acksOwed > 0 && this.#options.isLinkUp()) {
-      this.#acksOwed = 0
+      this.#acksOwed = this.#bytesOwed = 0
       this.#options.transmit({ t: '$ack', a: this.lastProcessed })
     }
   }
@@ -432,7 +446,7 @@ export class ReliableStream {
   /** The link went down: owed acks will travel in the next handshake. */
   linkDown(): void {
     this.dispose()
-    this.#acksOwed = 0
+    this.#acksOwed = this.#bytesOwed = 0
     this.#written = this.acknowledged
     this.#inFlight = 0
   }
@@ -477,7 +491,7 @@ export class ReliableStream {
   #transmit(envelope: Envelope): void {
     // Every envelope carries the latest ack, so a busy stream needs no `$ack` frames at all.
     envelope.a = this.lastProcessed
-    this.#acksOwed = 0
+    this.#acksOwed = this.#bytesOwed = 0
     this.#options.transmit(envelope)
   }
 }
