@@ -50,6 +50,17 @@ export interface BenchClient {
   send(message: BenchMessage): void
   /** Protocol mode only: `client.request('echo', message)`. */
   request?(message: BenchMessage): Promise<BenchMessage>
+  /**
+   * raw `ws` and the typed client: the bytes sent and not yet taken (the socket's
+   * `bufferedAmount`, and the client's messages not yet acknowledged, of `messageBytes` each),
+   * which a stream of large messages waits on.
+   */
+  backlogBytes?(messageBytes: number): number
+  /**
+   * Protocol mode: the connections opened (1 unless the link dropped) and, when `openClient`
+   * was asked to count them, the `$ack` frames the client wrote.
+   */
+  protocolStats?(): { connections: number; acks: number }
   close(): void
 }
 
@@ -82,12 +93,16 @@ async function eventSocketClient(socket: EventSocket, onMessage: OnMessage): Pro
   return { send: (message) => socket.send(encode(message)), close: () => socket.close() }
 }
 
-/** Opens a client of `variant`; resolves once it can send (for protocol mode: welcomed). */
+/**
+ * Opens a client of `variant`; resolves once it can send (for protocol mode: welcomed).
+ * `countAcks`: protocol mode counts the `$ack` frames it writes (a check of every frame sent).
+ */
 export async function openClient(
   variant: ClientVariant,
   port: number,
   onMessage: OnMessage,
   maxMessages = 100_000,
+  countAcks = false,
 ): Promise<BenchClient> {
   const url = `ws://127.0.0.1:${port}/`
   switch (variant) {
@@ -98,7 +113,11 @@ export async function openClient(
         onMessage(frame.t, frame.d)
       })
       await new Promise((resolve) => socket.once('open', resolve))
-      return { send: (message) => socket.send(encode(message)), close: () => socket.close() }
+      return {
+        send: (message) => socket.send(encode(message)),
+        backlogBytes: () => socket.bufferedAmount,
+        close: () => socket.close(),
+      }
     }
     case 'rws':
       return eventSocketClient(
@@ -137,6 +156,17 @@ export async function openClient(
       })
       client.on('m', (data) => onMessage('m', data))
       client.on('done', (data) => onMessage('done', data))
+      let connections = 0
+      let acks = 0
+      client.socket.addEventListener('open', () => connections++)
+      if (countAcks) {
+        const socket = client.socket
+        const send = socket.send.bind(socket)
+        socket.send = (data) => {
+          if (typeof data === 'string' && data.startsWith('{"t":"$ack"')) acks++
+          send(data)
+        }
+      }
       await new Promise<void>((resolve) => {
         const off = client.subscribe(() => {
           if (client.state.status === 'open') {
@@ -148,6 +178,8 @@ export async function openClient(
       return {
         send: (message) => client.send('m', message),
         request: (message) => client.request('echo', message),
+        backlogBytes: (size) => client.socket.bufferedAmount + client.unacked * size,
+        protocolStats: () => ({ connections, acks }),
         close: () => client.close(),
       }
     }

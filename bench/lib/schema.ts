@@ -29,6 +29,21 @@ export type ServerKind = 'ws' | 'lifeline' | 'socketio'
 
 /**
  * `sink` counts `m` messages and answers `done` after the `count`-th of a connection; `echo`
- * decodes every `m` message and sends it back.
+ * decodes every `m` message and sends it back; `push`, on a connection's first `m` message,
+ * sends it `count` `m` messages whose `text` is of the size given (`pushMessage`).
  */
-export type ServerMode = 'sink' | 'echo'
+export type ServerMode = 'sink' | 'echo' | 'push'
+
+/** A bench message whose JSON frame is about `bytes` bytes (at least the ~100-byte one). */
+export function benchMessage(n: number, bytes: number, at: number): BenchMessage {
+  return { n, text: bytes > 100 ? 'x'.repeat(bytes - 50) : benchText, at }
+}
+
+/**
+ * Messages a `push` server, or a client sending `bytes`-byte messages, writes in one event-loop
+ * turn: about 512 KiB, as an application producing a stream would, letting I/O (and so the
+ * acknowledgements) through between slices.
+ */
+export function sliceOf(bytes: number): number {
+  return bytes > 100 ? Math.max(1, Math.floor((512 * 1024) / bytes)) : 500
+}

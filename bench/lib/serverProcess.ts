@@ -139,13 +139,17 @@ export interface BenchServer {
 
 const benchServerScript = fileURLToPath(new URL('./benchServer.ts', import.meta.url))
 
-/** Starts `benchServer.ts`: a server of `kind` in `mode` (for `sink`, `count` per connection). */
+/**
+ * Starts `benchServer.ts`: a server of `kind` in `mode` (for `sink` and `push`, `count` per
+ * connection; for `push`, of `bytes` bytes).
+ */
 export async function spawnBenchServer(
   kind: ServerKind,
   mode: ServerMode,
   count = 0,
+  bytes = 100,
 ): Promise<BenchServer> {
-  const server = await startServer(benchServerScript, [kind, mode, String(count)])
+  const server = await startServer(benchServerScript, [kind, mode, String(count), String(bytes)])
   return {
     port: server.info.port,
     stop: async () => {
