@@ -131,3 +131,54 @@ describe('with the typed client of @lifeline/core', () => {
     expect(resets).toEqual([])
   })
 })
+
+describe('a one-way stream of large messages', () => {
+  // Acknowledgements by bytes (PROTOCOL.md, 5): each side acknowledges once a quarter of the send
+  // window has come since its last acknowledgement. The ack timer and count are set so that they
+  // never fire here: the stream can only complete through acknowledgements by bytes.
+  const never = { ackEvery: 1_000_000, ackDelayMs: 3_600_000 }
+  const large = 'x'.repeat(64 * 1024)
+
+  it('client to server, many times the send window, without waiting for the ack timer', async () => {
+    const server = await startServer(fx, never)
+    let processed = 0
+    server.on('connection', (peer) => peer.on('m', () => processed++))
+    const client = createClient({ url: urlOf(server), maxUnackedBytes: 16 * 1024 * 1024 })
+    fx.add(() => client.close())
+    // 4 MiB: eight windows of 512 KiB; before, the first window waited for the server's timer.
+    for (let n = 0; n < 64; n++) client.send('m', large)
+    await waitFor(() => processed === 64, { message: () => `64 processed, ${processed} so far` })
+    await waitFor(() => client.unacked === 0, { message: 'every message acknowledged' })
+  })
+
+  it('server to client, many times what the server lets go unacknowledged, on one link', async () => {
+    // The client is a slow consumer past 1 MiB unacknowledged: 2 MiB go through only if it
+    // acknowledges as it reads (every 32 KiB, a quarter of the 128 KiB window).
+    const server = await startServer(fx, {
+      outboundHighWaterBytes: 256 * 1024,
+      maxOutboundBytes: 1024 * 1024,
+    })
+    const client = createClient({ url: urlOf(server), ...never })
+    fx.add(() => client.close())
+    let received = 0
+    client.on('m', () => received++)
+    let opened = 0
+    client.socket.addEventListener('open', () => opened++)
+    const total = 32
+    server.on('connection', (peer) => {
+      void (async () => {
+        for (let n = 1; n <= total; n++) {
+          // A few frames ahead of the client at most, whatever the kernel's buffers would take.
+          await waitFor(() => received >= n - 4, { message: `the client to read ${n - 4}` })
+          peer.send('m', large)
+        }
+        // A client that stopped reading fails the test below, which says so.
+      })().catch(() => undefined)
+    })
+    await waitFor(() => received === total, {
+      message: () => `${total} received, ${received} so far`,
+    })
+    expect(opened).toBe(1)
+    expect(server.stats.slowConsumers).toBe(0)
+  })
+})
