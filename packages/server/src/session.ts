@@ -152,6 +152,10 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
   private replayed: number | undefined
   /** The paced replay waits for the client to acknowledge some of what it was resent. */
   private replayAwaitsAck = false
+  /** The `a` of the last `$resend` on this link. */
+  private resendAck: number | undefined
+  /** With a shared store: a `$resend` waits for a commit (see `askResend`). */
+  private resendDue = false
   /** A frame a replay resent carried an `a` behind the latest: a `$ack` follows the batch. */
   private resentAckBehind = false
   /**
@@ -470,6 +474,8 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     this.replayed = this.journal === undefined ? undefined : this.stream.acknowledged
     this.replayAwaitsAck = false
     this.ackSent = 0
+    this.resendAck = undefined
+    this.resendDue = false
     this.stopAckTimer()
   }
 
@@ -481,17 +487,30 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
   askResend(): void {
     const link = this.link
     if (link === undefined || !link.writable) return
-    let a = this.stream.lastProcessed
+    const stream = this.stream
+    let a = stream.lastProcessed
     if (this.journal !== undefined) {
-      a = Math.min(a, this.journal.ackable())
+      // Never below an `a` the client was told: acknowledgements only grow.
+      a = Math.max(Math.min(a, this.journal.ackable()), this.ackSent)
+      const last = this.resendAck
+      if (last !== undefined && a <= last && stream.lastProcessed > last) {
+        // The client resent, right behind its marker, the envelope after the last `$resend`'s
+        // `a`, and it was processed: the next `$resend` must acknowledge it (PROTOCOL.md, 9),
+        // so it waits for the commit that stores it (`pump`), discarding meanwhile.
+        this.resendDue = true
+        return
+      }
       if (a > this.ackSent) this.ackSent = a
     }
+    this.resendDue = false
+    this.resendAck = a
     if (a > this.ackTold) this.ackTold = a
     link.write(link.codec.encode({ t: controlTypes.resend, a }))
   }
 
   /** A commit stored more (or the store is unreachable): acknowledge and send what may go. */
   pump(): void {
+    if (this.resendDue) this.askResend()
     if (this.link === undefined || this.replayed === undefined) return
     this.replayMore()
     this.sendAck()

@@ -94,6 +94,12 @@ export class Client<S extends Schema = AnySchema> {
   #sessionId: string | undefined
   /** The handshake is done: envelopes may go out. */
   #welcomed = false
+  /**
+   * The least `a` a `$resend` may carry on this link: after the last one, the first envelope
+   * resent right behind the marker, which the server processes before it can ask again; 0 when
+   * nothing was resent.
+   */
+  #resendFloor = 0
   /** The largest frame the server accepts, from its latest `$welcome`; unknown: not checked. */
   #serverMax: number | undefined
   /** When the current attempt started: `$welcome` is due `connectionTimeoutMs` after it. */
@@ -506,10 +512,18 @@ export class Client<S extends Schema = AnySchema> {
       throw protocolError("'$resend' carries an a and nothing else")
     }
     const stream = this.#stream
-    // Checked before the marker goes.
+    // Checked before the marker goes. Each one resends all that is unacknowledged: one that
+    // acknowledges less than before, or that the server sent before it could have processed
+    // what the last one had resent (right behind the marker), would have it all again for
+    // nothing, as often as a hostile server likes (PROTOCOL.md, section 9).
     stream.checkAck(a)
+    if (a < stream.acknowledged || a < this.#resendFloor) {
+      throw protocolError(
+        `'$resend' acknowledges ${a}, below ${Math.max(stream.acknowledged, this.#resendFloor)}`,
+      )
+    }
     this.#transmit({ t: '$resend' })
-    stream.resume(a)
+    this.#resendFloor = stream.resume(a) ? a + 1 : 0
     this.#receipts?.settle(stream.firstUnackedId)
   }
 
@@ -754,6 +768,7 @@ export class Client<S extends Schema = AnySchema> {
   #linkDown(): void {
     this.#clearWelcomeTimer()
     this.#welcomed = false
+    this.#resendFloor = 0
     this.#heldFrames.clear()
     this.#stream.linkDown()
     this.#rooms.linkDown()

@@ -127,6 +127,55 @@ describe('$resend from the server', () => {
     client.close()
   })
 
+  it('answers a $resend with the same a again when it had nothing to resend', () => {
+    const { client, events } = openClient()
+    client.send('m', 1)
+    deliver({ t: '$ack', a: 1 })
+    const sent = sentFrom()
+    deliver({ t: '$resend', a: 1 })
+    client.send('m', 2, { reliable: false })
+    // What it sent after the marker may have been discarded before anything was processed.
+    deliver({ t: '$resend', a: 1 })
+    expect(sent()).toEqual([{ t: '$resend' }, { t: 'm', d: 2 }, { t: '$resend' }])
+    expect(events).toEqual([])
+    client.close()
+  })
+
+  it.each([
+    {
+      case: 'acknowledging less than the server had',
+      script: [
+        { t: '$ack', a: 2 },
+        { t: '$resend', a: 1 },
+      ],
+      resent: [],
+    },
+    {
+      // The server processes the envelope resent right behind the marker before it may ask again.
+      case: 'before the server processed what the last one resent',
+      script: [
+        { t: '$resend', a: 1 },
+        { t: '$resend', a: 1 },
+      ],
+      resent: ['$resend', 2, 3],
+    },
+  ])(
+    'drops the link as a violation (4002) for a resend request $case, resending nothing more',
+    ({ script, resent }) => {
+      const { client, events } = openClient()
+      for (let n = 1; n <= 3; n++) client.send('m', n)
+      const errors: string[] = []
+      client.events.on('error', (error) => errors.push(error.code))
+      const sent = sentFrom()
+      for (const frame of script) deliver(frame as Envelope)
+      expect(sent().map(({ t, s }) => (s === undefined ? t : s))).toEqual(resent)
+      expect(FakeWebSocket.last.closedWith).toEqual({ code: 4002, reason: 'protocol_error' })
+      expect(errors).toEqual(['PROTOCOL_ERROR'])
+      expect(events).toEqual(['state reconnecting', 'reconnecting'])
+      client.close()
+    },
+  )
+
   it('drops the link as a violation for a $resend before $welcome', () => {
     const client = createFakeClient(clock)
     FakeWebSocket.last.accept('lifeline.v1.json')

@@ -348,13 +348,14 @@ export class ReliableStream {
   /**
    * After a handshake (or the peer's `$resend`): drops what the peer has processed and resends
    * the rest in order, within the window. Nothing is in flight on a new link: the peer's `a`
-   * says what it processed, and it discards what came after.
+   * says what it processed, and it discards what came after. Returns whether it wrote anything.
    */
-  resume(peerAck: number): void {
+  resume(peerAck: number): boolean {
     this.#acknowledge(peerAck)
     this.#written = this.acknowledged
     this.#inFlight = 0
     this.#writeMore()
+    return this.#written > this.acknowledged
   }
 
   /**

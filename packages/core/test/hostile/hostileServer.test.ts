@@ -104,3 +104,34 @@ describe('a server whose $welcome acknowledges less than it had', () => {
     expect(server.connections).toHaveLength(2)
   })
 })
+
+describe('a server that asks for the same resend again and again', () => {
+  it('is refused as a violation (4002) at its second $resend, the outbox resent once', async () => {
+    let resentBytes = 0
+    let markers = 0
+    const server = fx.add(
+      await startScriptedServer((link) => {
+        link.send(welcome)
+        link.socket.on('message', (data: Buffer) => {
+          const { t, s } = JSON.parse(String(data)) as { t: string; s?: number }
+          if (markers > 0 && s !== undefined) resentBytes += data.length
+          // Each marker, and the first message, get the same `$resend`: everything again.
+          if (t === '$resend' ? ++markers < 1_000 : markers === 0 && s === 1) {
+            link.send({ t: '$resend', a: 0 })
+          }
+        })
+      }),
+    )
+    const { client, errors } = connect(server.url('/'), { socket: { maxViolations: 1 } })
+    const outbox = 'x'.repeat(1_000)
+    for (let n = 0; n < 20; n++) client.send('m', outbox)
+    // Before, each `$resend` had the whole outbox written again, without end.
+    await waitFor(() => client.state.status === 'closed', {
+      message: () => `the violation (${markers} markers, ${resentBytes} bytes resent so far)`,
+    })
+    expect(client.state).toMatchObject({ closeCode: 4002, lastError: { code: 'PROTOCOL_ERROR' } })
+    expect(errors).toEqual(['PROTOCOL_ERROR', 'PROTOCOL_ERROR'])
+    expect(markers).toBe(1)
+    expect(resentBytes).toBeLessThan(20 * 1_100)
+  })
+})
