@@ -517,11 +517,8 @@ export class Client<S extends Schema = AnySchema> {
     // what the last one had resent (right behind the marker), would have it all again for
     // nothing, as often as a hostile server likes (PROTOCOL.md, section 9).
     stream.checkAck(a)
-    if (a < stream.acknowledged || a < this.#resendFloor) {
-      throw protocolError(
-        `'$resend' acknowledges ${a}, below ${Math.max(stream.acknowledged, this.#resendFloor)}`,
-      )
-    }
+    const floor = Math.max(stream.acknowledged, this.#resendFloor)
+    if (a < floor) throw protocolError(`'$resend' of ${a}, below ${floor}`)
     this.#transmit({ t: '$resend' })
     this.#resendFloor = stream.resume(a) ? a + 1 : 0
     this.#receipts?.settle(stream.firstUnackedId)
