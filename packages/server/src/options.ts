@@ -226,7 +226,9 @@ export interface ServerOptions<User = unknown> {
    */
   closeTimeoutMs?: number
   /**
-   * Acknowledge at once after this many inbound reliable envelopes with nothing sent back.
+   * Acknowledge at once after this many inbound reliable envelopes with nothing sent back (and,
+   * whatever this and `ackDelayMs` say, once their frames since the last acknowledgement reach
+   * a quarter of the client's send window, `outboundHighWaterBytes / 8`).
    * @default 64
    */
   ackEvery?: number

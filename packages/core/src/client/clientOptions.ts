@@ -55,7 +55,11 @@ export interface ClientOptions {
    * @default 8388608 (8 MiB)
    */
   maxUnackedBytes?: number
-  /** Protocol mode: acknowledge after this many messages. @default 64 */
+  /**
+   * Protocol mode: acknowledge after this many messages (and, whatever this and `ackDelayMs`
+   * say, once the server's frames since the last acknowledgement reach a quarter of its send
+   * window `w`). @default 64
+   */
   ackEvery?: number
   /** Protocol mode: or at most this long after the first unacknowledged one. @default 20 */
   ackDelayMs?: number
