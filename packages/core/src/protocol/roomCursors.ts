@@ -60,10 +60,16 @@ export class RoomCursors {
   /** A `Map`: any room name, `__proto__` included, is a plain key. */
   #cursors = new Map<string, Cursor>()
   #bytes = 0
-  /** The room whose cursor moved last: the map's last entry. */
+  /** The room whose cursor moved last: the map's last entry, and its cursor. */
   #last: string | undefined
-  /** Cursors that advanced on this link and were not acknowledged yet. */
-  #owed = new Map<string, string>()
+  #lastCursor: Cursor | undefined
+  /**
+   * Cursors that advanced on this link and were not acknowledged yet, by room: each is
+   * acknowledged at its id when they are, the last delivered (or the one a resume sent again).
+   */
+  #owed = new Map<string, Cursor>()
+  /** Counts the batches of `#owed`: a cursor in the current one has `owedIn === #batch`. */
+  #batch = 0
   #arrivals = 0
   #timer: TimerHandle | undefined
   /** Counts links: a cursor acknowledged on this one has `ackedOn === #link`. */
@@ -77,42 +83,84 @@ export class RoomCursors {
    * A room message arrived: true to deliver it, false for a duplicate (its id is not past the
    * room's cursor). Throws `PROTOCOL_ERROR` past the bound of rooms or bytes when no cursor has
    * been idle for `cursorIdleMs`.
+   *
+   * A client in a busy room calls this for every message: a message of the room the last one
+   * came from costs no map lookup, and none costs a clock read: a cursor's `movedAt` is stamped
+   * when the batch it moved in ends (`#endBatch`), and one that moved in this batch is not idle.
    */
-  arrive([room, id]: RoomRef): boolean {
+  arrive(ref: RoomRef): boolean {
+    const room = ref[0]
+    const id = ref[1]
     const cursors = this.#cursors
-    const cursor = cursors.get(room)
-    const { ackEvery, ackDelayMs, clock } = this.#options
+    const batch = this.#batch
+    const last = room === this.#last
+    const cursor = last ? this.#lastCursor : cursors.get(room)
     if (cursor !== undefined && compareRoomIds(id, cursor.id) <= 0) {
       // A resume sends again from the cursor the server stored, up to the client's: the last of
       // these is the cursor itself. Acknowledged once on this link, so that the stored cursor
       // catches up even if what was owed on the last link was lost with it and the room stays
       // quiet (a cursor left behind would be sent again on every resume, and could be forgotten
       // as idle while the server's lags).
-      if (id === cursor.id && cursor.ackedOn !== this.#link && !this.#owed.has(room)) {
-        this.#owed.set(room, id)
-        this.#timer ??= clock.setTimeout(this.flush, ackDelayMs)
+      if (id === cursor.id && cursor.ackedOn !== this.#link && cursor.owedIn !== batch) {
+        this.#owe(room, cursor)
+        this.#startTimer()
       }
       return false
     }
-    const now = clock.now()
     if (cursor === undefined) {
+      const now = this.#options.clock.now()
       this.#admit(room, now)
-      cursors.set(room, { id, movedAt: now, ackedOn: -1 })
+      // Stamped now: the clock was read anyway.
+      const added: Cursor = { id, movedAt: now, ackedOn: -1, owedIn: -1, movedIn: -1 }
+      cursors.set(room, added)
+      this.#last = room
+      this.#lastCursor = added
+      this.#owe(room, added)
     } else {
       cursor.id = id
-      cursor.movedAt = now
       // The map's order is the order the cursors last moved in: one that moves again while it
       // is the last (a client in one busy room, every message) stays where it is.
-      if (room !== this.#last) {
+      if (!last) {
         cursors.delete(room)
         cursors.set(room, cursor)
+        this.#last = room
+        this.#lastCursor = cursor
+      }
+      if (cursor.movedIn !== batch) {
+        cursor.movedIn = batch
+        if (cursor.owedIn !== batch) this.#owe(room, cursor)
       }
     }
-    this.#last = room
-    this.#owed.set(room, id)
-    if (++this.#arrivals >= ackEvery) this.flush()
-    else this.#timer ??= clock.setTimeout(this.flush, ackDelayMs)
+    if (++this.#arrivals >= this.#options.ackEvery) this.flush()
+    else this.#startTimer()
     return true
+  }
+
+  #owe(room: string, cursor: Cursor): void {
+    cursor.owedIn = this.#batch
+    this.#owed.set(room, cursor)
+  }
+
+  #startTimer(): void {
+    if (this.#timer === undefined) {
+      this.#timer = this.#options.clock.setTimeout(this.flush, this.#options.ackDelayMs)
+    }
+  }
+
+  /**
+   * Ends the batch of what is owed: the cursors that moved in it are stamped as moved now (at
+   * most `cursorAckDelayMs` after they did: forgotten as idle that much later at most, never
+   * sooner). Returns what was owed.
+   */
+  #endBatch(): Map<string, Cursor> {
+    const owed = this.#owed
+    const batch = this.#batch
+    if (owed.size > 0) {
+      const now = this.#options.clock.now()
+      for (const cursor of owed.values()) if (cursor.movedIn === batch) cursor.movedAt = now
+    }
+    this.#clear()
+    return owed
   }
 
   /** Counts a new room in, forgetting cursors idle for `cursorIdleMs` to stay in the bound. */
@@ -121,10 +169,16 @@ export class RoomCursors {
     const cost = utf8ByteLength(room) + cursorOverheadBytes
     while (cursors.size >= maxRoomCursors || this.#bytes + cost > maxRoomCursorBytes) {
       const oldest = cursors.entries().next().value
-      if (oldest === undefined || now - oldest[1].movedAt < cursorIdleMs) {
+      // One that moved in this batch is not stamped yet: it moved just now.
+      if (
+        oldest === undefined ||
+        oldest[1].movedIn === this.#batch ||
+        now - oldest[1].movedAt < cursorIdleMs
+      ) {
         throw protocolError('room messages from too many rooms at once')
       }
       cursors.delete(oldest[0])
+      if (oldest[0] === this.#last) this.#last = this.#lastCursor = undefined
       this.#bytes -= utf8ByteLength(oldest[0]) + cursorOverheadBytes
     }
     this.#bytes += cost
@@ -132,18 +186,15 @@ export class RoomCursors {
 
   /** Acknowledges the cursors that advanced, in `$ack` frames of at most `maxCursorAckBytes`. */
   readonly flush = (): void => {
-    const owed = this.#owed
-    this.#clear()
+    const owed = this.#endBatch()
     const link = this.#link
-    for (const room of owed.keys()) {
-      const cursor = this.#cursors.get(room)
-      if (cursor !== undefined) cursor.ackedOn = link
-    }
     let pairs: RoomRef[] = []
     const max = Math.min(maxCursorAckBytes, this.#options.serverMax() ?? Infinity)
     // `{"t":"$ack","d":{"r":[]}}`, and each pair as JSON and a comma: msgpack takes less.
     let size = 26
-    for (const pair of owed) {
+    for (const [room, cursor] of owed) {
+      cursor.ackedOn = link
+      const pair: RoomRef = [room, cursor.id]
       const bytes = utf8ByteLength(JSON.stringify(pair)) + 1
       if (size + bytes > max && pairs.length > 0) {
         this.#options.transmit({ t: '$ack', d: { r: pairs } })
@@ -162,11 +213,11 @@ export class RoomCursors {
    * new session, to which the old one's cursors mean nothing.
    */
   linkDown(reset?: boolean): void {
-    this.#clear()
+    this.#endBatch()
     this.#link++
     if (reset) {
       this.#cursors = new Map()
-      this.#last = undefined
+      this.#last = this.#lastCursor = undefined
       this.#bytes = 0
     }
   }
@@ -176,13 +227,19 @@ export class RoomCursors {
     this.#timer = undefined
     this.#arrivals = 0
     this.#owed = new Map()
+    this.#batch++
   }
 }
 
 interface Cursor {
   /** The last id delivered. */
   id: string
+  /** When it last moved, as stamped (see `#endBatch`). */
   movedAt: number
   /** The link (`RoomCursors.#link`) it was last acknowledged on. */
   ackedOn: number
+  /** The batch of acknowledgements (`RoomCursors.#batch`) it was last owed in. */
+  owedIn: number
+  /** The batch it last moved in: its `movedAt` is stamped when that batch ends. */
+  movedIn: number
 }
