@@ -20,6 +20,11 @@ interface Emitter {
   on(type: string, listener: (...args: never[]) => void): void
 }
 
+/** A text frame as `ws` 8 gives it: a Buffer (or a string, from older versions). */
+interface Text {
+  toString(): string
+}
+
 /** What `ws` (up to 8 at least) reads to tell its `CloseEvent`'s `wasClean`. */
 interface ClosingHandshake {
   _closeFrameReceived?: boolean
@@ -48,10 +53,14 @@ export function bindSockets<Owner>(handlers: SocketHandlers<Owner>) {
     const owner = this[ownerKey]
     if (owner) handlers.message(owner, event.data)
   }
-  /** `ws` 8 gives text as a Buffer with `isBinary` false; older versions give a string. */
+  /**
+   * `ws` 8 gives text as a Buffer with `isBinary` false; older versions give a string. The
+   * Buffer's own `toString` (UTF-8) rather than `String()`, which looks for `Symbol.toPrimitive`
+   * first: this runs for every frame.
+   */
   function data(this: Owned<Owner>, data: unknown, isBinary?: boolean): void {
     const owner = this[ownerKey]
-    if (owner) handlers.message(owner, isBinary === false ? String(data) : data)
+    if (owner) handlers.message(owner, isBinary === false ? (data as Text).toString() : data)
   }
   /**
    * Deno reports a link that ended without a close frame as code 0; the standard, and every
