@@ -7,6 +7,7 @@ import {
   controlTypes,
   isControlType,
   isKnownControlType,
+  isRoomId,
   parseEnvelope,
   protocolCloseCodes,
 } from './envelope.js'
@@ -259,5 +260,47 @@ describe('checkControlFrame', () => {
       const error = thrownBy(() => checkControlFrame(envelope, frameOf(envelope)))
       expect(error).toMatchObject({ code: 'PROTOCOL_ERROR', closeCode: 1002 })
     }
+  })
+})
+
+describe('isRoomId', () => {
+  /** The rule as a regular expression: two integers of at most 20 digits, no leading zero. */
+  const rule = /^(?:0|[1-9]\d{0,19})-(?:0|[1-9]\d{0,19})$/
+
+  it('takes ms-seq ids of at most 20 digits each, without leading zeros', () => {
+    for (const id of ['0-0', '1-0', '0-1', '1733-42', `${'9'.repeat(20)}-${'1'.repeat(20)}`]) {
+      expect(isRoomId(id)).toBe(true)
+    }
+    for (const id of [
+      '',
+      '-',
+      '1',
+      '1-',
+      '-1',
+      '01-0',
+      '1-00',
+      '1-0-0',
+      '1--0',
+      `${'1'.repeat(21)}-0`,
+      `0-${'1'.repeat(21)}`,
+      ' 1-0',
+      '1-0\n',
+      '１-0',
+      '1e3-0',
+      '/-0',
+      ':-0',
+    ]) {
+      expect(isRoomId(id)).toBe(false)
+    }
+    for (const value of [undefined, null, 1, ['1-0'], { toString: () => '1-0' }]) {
+      expect(isRoomId(value)).toBe(false)
+    }
+  })
+
+  it('agrees with the rule on any text of digits, dashes and neighbours of digits', () => {
+    const text = fc
+      .array(fc.constantFrom('0', '1', '9', '-', '/', ':', 'a'), { maxLength: 45 })
+      .map((units) => units.join(''))
+    fc.assert(fc.property(text, (id) => isRoomId(id) === rule.test(id)))
   })
 })

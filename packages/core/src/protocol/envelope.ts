@@ -88,14 +88,27 @@ export const maxCursorAckBytes = 65_536
 export const maxRoomNameBytes = 1024
 
 /**
- * A room history id: two unsigned 64-bit integers `ms-seq` (a Redis stream id), written without
- * leading zeros, so that comparing them as numbers is comparing lengths, then digits.
+ * Whether `value` is a room history id: two unsigned integers `ms-seq` (a Redis stream id) of at
+ * most 20 digits each, written without leading zeros, so that comparing them as numbers is
+ * comparing lengths, then digits (`compareRoomIds`). Checked by hand rather than by a regular
+ * expression: a client checks the id of every room message it gets, and this is a few times
+ * faster.
  */
-const roomIdPattern = /^(?:0|[1-9]\d{0,19})-(?:0|[1-9]\d{0,19})$/
-
-/** Whether `value` is a room history id (`ms-seq`, see `compareRoomIds`). */
 export function isRoomId(value: unknown): value is string {
-  return typeof value === 'string' && roomIdPattern.test(value)
+  if (typeof value !== 'string') return false
+  const dash = value.indexOf('-')
+  return isDecimal(value, 0, dash) && isDecimal(value, dash + 1, value.length)
+}
+
+/** Whether `text` from `start` to `end` is 1 to 20 digits with no leading zero (`0` itself is). */
+function isDecimal(text: string, start: number, end: number): boolean {
+  const length = end - start
+  if (length < 1 || length > 20 || (length > 1 && text.charCodeAt(start) === 48)) return false
+  for (let i = start; i < end; i++) {
+    const digit = text.charCodeAt(i) - 48
+    if (digit < 0 || digit > 9) return false
+  }
+  return true
 }
 
 /** Whether `value` is a room name that fits an `r` (a string of at most `maxRoomNameBytes`). */
