@@ -45,6 +45,13 @@ const consoleDebug = (message: string, details?: Record<string, unknown>) =>
   console.debug(`lifeline: ${message}`, details ?? '')
 
 /**
+ * Where the `Client` that owns a socket takes its frames: called with each frame before the
+ * `message` listeners, and no event is made for it when there are none. Not exported from the
+ * package: a client's own way in, which spares every frame an event object and a dispatch.
+ */
+export const frameSink = Symbol('lifeline.frameSink')
+
+/**
  * A drop-in replacement for `WebSocket` that does not let go: it reconnects with jittered
  * backoff, queues what is sent while the link is down and flushes it in order, and (optionally)
  * detects half-open links with a heartbeat. It speaks to any WebSocket server.
@@ -53,6 +60,8 @@ const consoleDebug = (message: string, details?: Record<string, unknown>) =>
  * a browser bundle of it weighs.
  */
 export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
+  /** See `frameSink`. Declared only: a socket without a client holds no slot for it. */
+  declare [frameSink]?: (data: unknown) => void
   static readonly CONNECTING = readyStates.CONNECTING
   static readonly OPEN = readyStates.OPEN
   static readonly CLOSING = readyStates.CLOSING
@@ -425,7 +434,17 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
         reportListenerError(error)
       }
     }
-    this.listeners.dispatch('message', { type: 'message', data, target: this })
+    const sink = this[frameSink]
+    if (sink) {
+      try {
+        sink(data)
+      } catch (error) {
+        reportListenerError(error)
+      }
+    }
+    if (this.listeners.has('message')) {
+      this.listeners.dispatch('message', { type: 'message', data, target: this })
+    }
   }
 
   #onHeartbeatTimeout(): void {

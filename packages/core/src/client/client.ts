@@ -30,7 +30,7 @@ import type {
   ServerMessages,
   ServerMethods,
 } from '../protocol/schema.js'
-import { ReconnectingWebSocket } from '../reconnectingWebSocket.js'
+import { ReconnectingWebSocket, frameSink } from '../reconnectingWebSocket.js'
 import { validateCloseArguments } from '../closeCodes.js'
 import { reconnectingWebSocketDefaults } from '../options.js'
 import { utf8ByteLength } from '../utf8.js'
@@ -179,7 +179,7 @@ export class Client<S extends Schema = AnySchema> {
     socket.binaryType = 'arraybuffer'
     socket.addEventListener('connecting', () => (this.#attemptStartedAt = clock.now()))
     socket.addEventListener('open', () => this.#onOpen())
-    socket.addEventListener('message', (event) => this.#onFrame(event.data as InboundFrame))
+    socket[frameSink] = (data) => this.#onFrame(data as InboundFrame)
     socket.addEventListener('close', () => this.#linkDown())
     socket.addEventListener('error', (event) => this.events.emit('error', event.error))
     // Raw mode sends through the socket's queue: what its overflow policy drops is lost too.
