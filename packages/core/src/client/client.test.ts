@@ -749,3 +749,38 @@ describe('raw mode drops', () => {
     client.close()
   })
 })
+
+describe("the client's socket", () => {
+  it('gives its message listeners every frame, after the client has handled it', () => {
+    const client = create()
+    const order: string[] = []
+    client.on('said', ({ text }) => order.push(`client ${text}`))
+    const frames: unknown[] = []
+    client.socket.addEventListener('message', (event) => {
+      frames.push(event.data)
+      order.push('listener')
+    })
+    welcome()
+    deliver({ t: 'said', d: { text: 'hi' } })
+    expect(order).toEqual(['listener', 'client hi', 'listener'])
+    expect(frames.map((frame) => (codec.decode(frame as string) as Envelope).t)).toEqual([
+      '$welcome',
+      'said',
+    ])
+    client.close()
+  })
+
+  it('still gives the frame to its message listeners when the client drops the link for it', () => {
+    const client = create()
+    const errors: string[] = []
+    client.events.on('error', (error) => errors.push(error.code))
+    const frames: unknown[] = []
+    client.socket.onmessage = (event) => frames.push(event.data)
+    welcome()
+    FakeWebSocket.last.receive('not json')
+    expect(errors).toEqual(['DECODE_FAILED'])
+    expect(frames).toHaveLength(2)
+    expect(frames[1]).toBe('not json')
+    client.close()
+  })
+})
