@@ -306,6 +306,31 @@ describe('the standard surface', () => {
     socket.close()
   })
 
+  it('dispatches messages to listeners however they come and go', () => {
+    const socket = create()
+    const seen: string[] = []
+    const listener = (event: { data: unknown }) => seen.push(`listener:${String(event.data)}`)
+    FakeWebSocket.last.accept()
+    FakeWebSocket.last.receive('nobody')
+    socket.addEventListener('message', () => seen.push('once'), { once: true })
+    FakeWebSocket.last.receive('a')
+    FakeWebSocket.last.receive('b')
+    socket.addEventListener('message', listener)
+    FakeWebSocket.last.receive('c')
+    socket.removeEventListener('message', listener)
+    FakeWebSocket.last.receive('d')
+    socket.onmessage = (event) => seen.push(`onmessage:${String(event.data)}`)
+    FakeWebSocket.last.receive('e')
+    socket.addEventListener('message', listener)
+    socket.onmessage = null
+    FakeWebSocket.last.receive('f')
+    socket.removeEventListener('message', listener)
+    socket.onmessage = (event) => seen.push(`again:${String(event.data)}`)
+    FakeWebSocket.last.receive('g')
+    expect(seen).toEqual(['once', 'listener:c', 'onmessage:e', 'listener:f', 'again:g'])
+    socket.close()
+  })
+
   it('has the standard constants and applies binaryType to every socket', () => {
     const socket = create()
     expect([socket.CONNECTING, socket.OPEN, socket.CLOSING, socket.CLOSED]).toEqual([0, 1, 2, 3])

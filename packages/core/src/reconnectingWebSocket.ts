@@ -442,7 +442,7 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
         reportListenerError(error)
       }
     }
-    if (this.listeners.has('message')) {
+    if (this.messageListened) {
       this.listeners.dispatch('message', { type: 'message', data, target: this })
     }
   }
