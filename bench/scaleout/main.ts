@@ -134,6 +134,7 @@ function trafficTable(scenario: 'fanout' | 'chat'): string {
       ratio(result.p99Ms, baseline?.p99Ms),
       (serverCpuUs / result.delivered).toFixed(1),
       cpuSplit(result.cpuUsPerDelivery),
+      result.cpuUsPerDelivery.serverWrites.toFixed(2),
       `${result.redisCommandsPerMessage.toFixed(1)}, ${result.redisScriptsPerMessage.toFixed(1)} scripts (${result.topCommands
         .map(([command, calls]) => `${command} ${calls.toFixed(1)}`)
         .join(', ')})`,
@@ -151,6 +152,7 @@ function trafficTable(scenario: 'fanout' | 'chat'): string {
       'p99 vs pub/sub',
       'server CPU µs/delivery',
       'CPU µs/delivery while sending: servers + load + Redis',
+      'server writes/delivery',
       'Redis commands/message (in scripts too)',
       'delivered',
     ],

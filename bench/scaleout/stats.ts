@@ -87,6 +87,12 @@ export interface CpuSnapshot {
   servers: number
   load: number
   redis: number
+  /**
+   * Write system calls of the server processes (`write`, `writev`…: `syscw` of
+   * `/proc/<pid>/io`, Linux; NaN elsewhere): on loopback each one also runs the receiving side's
+   * TCP work, so the writes per delivery go far to explain the servers' CPU.
+   */
+  serverWrites: number
 }
 
 /**
@@ -103,6 +109,15 @@ export async function cpuSnapshot(
     servers: pids.reduce((sum, pid) => sum + processCpuUs(pid), 0),
     load: own.user + own.system,
     redis: (Number(cpu.get('used_cpu_user')) + Number(cpu.get('used_cpu_sys'))) * 1e6,
+    serverWrites: pids.reduce((sum, pid) => sum + processWrites(pid), 0),
+  }
+}
+
+function processWrites(pid: number): number {
+  try {
+    return Number(/syscw: (\d+)/.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1] ?? NaN)
+  } catch {
+    return NaN
   }
 }
 

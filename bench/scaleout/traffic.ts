@@ -45,7 +45,7 @@ export interface TrafficResult {
   /**
    * CPU µs per delivery from the first send to the last delivery: of both server processes,
    * of the load process (every client: on a machine of few cores it is paid out of the servers'
-   * share), and of Redis.
+   * share), and of Redis; and the servers' write system calls per delivery.
    */
   cpuUsPerDelivery: CpuSnapshot
   /** Of which script calls (`EVALSHA`, `EVAL`): each one request, whatever it runs. */
@@ -109,6 +109,7 @@ class Tally {
         servers: perDelivery(cpu.servers),
         load: perDelivery(cpu.load),
         redis: perDelivery(cpu.redis),
+        serverWrites: perDelivery(cpu.serverWrites),
       },
       redisCommandsPerMessage: calls.reduce((sum, [, count]) => sum + count, 0) / messages,
       redisScriptsPerMessage: scriptCalls(calls) / messages,
@@ -217,6 +218,7 @@ function cpuSince(before: CpuSnapshot, after: CpuSnapshot): CpuSnapshot {
     servers: after.servers - before.servers,
     load: after.load - before.load,
     redis: after.redis - before.redis,
+    serverWrites: after.serverWrites - before.serverWrites,
   }
 }
 
