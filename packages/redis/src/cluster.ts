@@ -12,6 +12,7 @@ import { EventEmitter } from 'node:events'
 import { createKeys, type Keys } from './keys.js'
 import { resolveOptions, type RedisClusterOptions, type ResolvedOptions } from './options.js'
 import { batchWrites, isReady, withScripts, type ScriptCommands } from './redisClient.js'
+import { maxSendsPerWrite, RedisWriter, type RoomSend } from './writer.js'
 import { RoomFeed, type RoomEntry } from './roomFeed.js'
 import { decodeRoomMessage, entryOf, packr } from './packing.js'
 import { RedisSessionStore } from './store.js'
@@ -39,13 +40,6 @@ export interface RedisClusterEvents {
 const firstRetryMs = 100
 const maxRetryMs = 2_000
 
-interface Pending {
-  room: string | undefined
-  payload: Buffer
-  reliable: boolean
-  id: string | undefined
-}
-
 /**
  * Rooms, broadcast, presence and sessions of a Lifeline server cluster on Redis: pass it as
  * `createServer({ cluster })` in every process. Create it with `createRedisCluster`.
@@ -62,7 +56,10 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
   private host: ClusterHost | undefined
   private readonly feeds = new Map<string, RoomFeed>()
   private readonly watched = new Set<string>()
-  private readonly pending: Pending[] = []
+  /** Room sends gathered for Redis, with this process's session commits. */
+  private readonly writer: RedisWriter
+  /** Room sends kept while Redis is away (or after a write failed), oldest first. */
+  private pending: RoomSend[] = []
   private pendingBytes = 0
   private flushing = false
   /** While room sends fail (Redis refuses them, or they time out): retried on this timer. */
@@ -81,11 +78,13 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
     this.redis = withScripts(options.redis)
     this.ownsSubscriber = options.subscriber === undefined
     this.subscriber = options.subscriber ?? options.redis.duplicate()
+    this.writer = new RedisWriter(this.redis, this.options, this.written)
     this.store = new RedisSessionStore(
       options.redis,
       this.keys,
       this.processId,
       this.options.handoffTimeoutMs,
+      this.writer,
     )
     this.subscriber.on('messageBuffer', this.onMessage)
     this.subscriber.on('ready', this.onSubscriberReady)
@@ -113,29 +112,44 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
     options: { reliable: boolean; except: string | undefined; id: string | undefined },
   ): void {
     const uid = options.id === undefined ? `${this.processId}.${++this.uid}` : `=${options.id}`
-    const payload = options.reliable
-      ? packr.pack([uid, type, data, options.except ?? null])
-      : packr.pack([type, data, options.except ?? null])
+    const send: RoomSend = {
+      room: room ?? broadcastRoom,
+      payload: options.reliable
+        ? packr.pack([uid, type, data, options.except ?? null])
+        : packr.pack([type, data, options.except ?? null]),
+      reliable: options.reliable,
+      id: options.id,
+    }
     if (this.pending.length > 0 || !isReady(this.redis)) {
-      if (this.pendingBytes + payload.byteLength > this.options.maxPendingBytes) {
+      if (this.pendingBytes + send.payload.byteLength > this.options.maxPendingBytes) {
         throw new LifelineError(
           'QUEUE_FULL',
           `Redis is away and ${this.pendingBytes} bytes of room messages wait (maxPendingBytes)`,
         )
       }
-      this.pending.push({ room, payload, reliable: options.reliable, id: options.id })
-      this.pendingBytes += payload.byteLength
+      this.keep([send])
       return
     }
-    this.publish(room, payload, options.reliable, options.id).then(
-      () => this.sent(),
-      (error: unknown) => {
-        // Failed in flight: it may or may not have gone; the uid keeps a resend from doubling it.
-        this.pending.push({ room, payload, reliable: options.reliable, id: options.id })
-        this.pendingBytes += payload.byteLength
-        this.sendFailed(error)
-      },
-    )
+    this.writer.send(send)
+  }
+
+  /** Sends to keep until Redis takes them, after those kept already. */
+  private keep(sends: readonly RoomSend[]): void {
+    for (const send of sends) {
+      this.pending.push(send)
+      this.pendingBytes += send.payload.byteLength
+    }
+  }
+
+  /** The writer's report on a call that carried room sends. */
+  private readonly written = (sends: readonly RoomSend[], error: unknown): void => {
+    if (error === undefined) {
+      this.sent()
+      return
+    }
+    // Failed in flight: they may or may not have gone; their uids keep a resend from doubling.
+    this.keep(sends)
+    this.sendFailed(error)
   }
 
   joined(member: ClusterMember, room: string): void {
@@ -262,44 +276,26 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
     }
   }
 
-  private async publish(
-    room: string | undefined,
-    payload: Buffer,
-    reliable: boolean,
-    id: string | undefined,
-  ): Promise<void> {
-    const name = room ?? broadcastRoom
-    batchWrites(this.redis)
-    if (!reliable) {
-      await this.redis.publish(this.keys.channel(name), Buffer.concat([unreliableTag, payload]))
-      return
-    }
-    await this.redis.lifelinePublish(
-      this.keys.history(name),
-      id === undefined ? '' : this.keys.sent(id),
-      this.keys.channel(name),
-      this.options.historyLength,
-      this.options.historyTtlMs,
-      payload,
-      this.options.dedupeTtlMs,
-    )
-  }
-
   /** Sends what waited while Redis was away, in order. */
   private async flushPending(): Promise<void> {
     if (this.flushing) return
     this.flushing = true
     try {
       while (this.pending.length > 0 && isReady(this.redis)) {
-        const next = this.pending[0] as Pending
+        let outcome: { ran: number; error?: Error }
         try {
-          await this.publish(next.room, next.payload, next.reliable, next.id)
+          outcome = await this.writer.sendNow(this.pending.slice(0, maxSendsPerWrite))
         } catch (error) {
           this.sendFailed(error)
           return
         }
-        this.pending.shift()
-        this.pendingBytes -= next.payload.byteLength
+        const { ran, error } = outcome
+        for (const send of this.pending.slice(0, ran)) this.pendingBytes -= send.payload.byteLength
+        this.pending = this.pending.slice(ran)
+        if (error !== undefined) {
+          this.sendFailed(error)
+          return
+        }
         this.sent()
       }
     } finally {
@@ -417,8 +413,6 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
     else this.host?.failure(message, error)
   }
 }
-
-const unreliableTag = Buffer.from('U')
 
 /** `M<id> <prev> <payload>` */
 function parsePublication(message: Buffer): RoomEntry {

@@ -1,4 +1,5 @@
 import { Packr } from 'msgpackr/pack'
+import type { JournaledEnvelope } from '@lifeline/server'
 import type { RoomEntry, RoomMessage } from './roomFeed.js'
 
 /** Values as msgpack: a payload's binary data (Uint8Array) survives, unlike JSON. */
@@ -36,6 +37,11 @@ export class Netstrings {
   private buffer = Buffer.allocUnsafe(16_384)
   private at = 0
 
+  /** Bytes written so far. */
+  get length(): number {
+    return this.at
+  }
+
   add(value: string | number | Buffer): void {
     if (typeof value === 'number') value = String(value)
     const length = typeof value === 'string' ? Buffer.byteLength(value) : value.byteLength
@@ -57,4 +63,23 @@ export class Netstrings {
     this.buffer.copy(grown, 0, 0, this.at)
     this.buffer = grown
   }
+}
+
+/**
+ * How a kept envelope is stored: a room message as `R<id> <room>` (its payload is in the room's
+ * history, once for every member; a packed envelope never starts with `R`), any other as
+ * `[t, d]` packed.
+ */
+export function packEnvelope(envelope: JournaledEnvelope): Buffer | string {
+  const ref = envelope.ref
+  if (ref !== undefined) return `R${ref[1]} ${ref[0]}`
+  return packr.pack('d' in envelope ? [envelope.t, envelope.d] : [envelope.t])
+}
+
+/**
+ * Rooms and cursors as `[room, cursor]` pairs: any name survives, where a msgpack map read back
+ * as an object would rename `__proto__`.
+ */
+export function packRooms(rooms: Record<string, string>): Buffer {
+  return packr.pack(Object.entries(rooms))
 }

@@ -2,13 +2,12 @@ import { holdWrites } from '@lifeline/node'
 import type { Redis } from 'ioredis'
 import {
   claimScript,
-  commitScript,
   createScript,
   joinScript,
   leaveScript,
-  publishScript,
   reapScript,
   releaseScript,
+  writeScript,
 } from './scripts.js'
 
 type Arg = string | number | Buffer
@@ -17,13 +16,18 @@ type Arg = string | number | Buffer
 export interface ScriptCommands {
   lifelineCreate(...args: Arg[]): Promise<string | number>
   lifelineClaimBuffer(...args: Arg[]): Promise<ClaimReply | 0 | null>
-  lifelineCommit(...args: Arg[]): Promise<number[]>
   lifelineRelease(...args: Arg[]): Promise<number>
-  lifelinePublish(...args: Arg[]): Promise<string | null>
+  lifelineWrite(...args: Arg[]): Promise<WriteReply>
   lifelineJoin(...args: Arg[]): Promise<number>
   lifelineLeave(...args: Arg[]): Promise<number>
   lifelineReap(...args: Arg[]): Promise<number>
 }
+
+/**
+ * `writeScript`'s reply: the send that failed (from 1, 0 for none), its error, the commits'
+ * error ('' for none), the commits' results.
+ */
+export type WriteReply = [number, string, string, number[]]
 
 /** `claimScript`'s reply, every string as a Buffer. */
 export type ClaimReply = [Buffer, Buffer, (Buffer | null)[], Buffer[]]
@@ -32,9 +36,8 @@ export type ClaimReply = [Buffer, Buffer, (Buffer | null)[], Buffer[]]
 const definitions = {
   lifelineCreate: [1, createScript],
   lifelineClaim: [1, claimScript],
-  lifelineCommit: [0, commitScript],
   lifelineRelease: [1, releaseScript],
-  lifelinePublish: [2, publishScript],
+  lifelineWrite: [0, writeScript],
   lifelineJoin: [4, joinScript],
   lifelineLeave: [2, leaveScript],
   lifelineReap: [1, reapScript],
@@ -43,7 +46,7 @@ const definitions = {
 /** Defines the scripts on the application's client (idempotent) and returns it typed with them. */
 export function withScripts(redis: Redis): Redis & ScriptCommands {
   const defined = redis as Redis & Partial<ScriptCommands>
-  if (typeof defined.lifelineCommit !== 'function') {
+  if (typeof defined.lifelineWrite !== 'function') {
     for (const [name, [numberOfKeys, lua]] of Object.entries(definitions)) {
       redis.defineCommand(name, { numberOfKeys, lua })
     }

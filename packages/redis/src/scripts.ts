@@ -73,108 +73,164 @@ end
 return { previous, epoch, { h[3], h[4], h[5], string.format('%.0f', f), h[7], h[8] }, kept }`
 
 /**
- * ARGV: key prefix, then every commit in one argument (a thousand sessions are one argument to
- * send, not eight thousand) as netstrings (`<length>:<bytes>`, see `Netstrings`): the number
- * of sessions, then per session its id, token, c, acknowledged, lossy, rooms ('' unchanged), n,
- * and n pairs of seq and envelope. Returns per session 1, 0 when the token is not current
- * (fenced: that session only), -1 when the session is gone. Idempotent: an envelope is added
- * only as the next seq, the client seq only grows, so a commit applied twice (resent after a
- * lost reply) changes nothing more. The keys are named here, from the ids (Redis Cluster is not
- * supported anyway).
+ * Lua: `reader(data)` returns a function that reads the next netstring of `data` each call, nil
+ * past the last.
  */
-export const commitScript = `${setFields}
-local data = ARGV[2]
-local at = 1
-local function take()
-  local colon = string.find(data, ':', at, true)
-  local length = tonumber(string.sub(data, at, colon - 1))
-  at = colon + length + 1
-  return string.sub(data, colon + 1, colon + length)
+const reader = `local function reader(data)
+  local at = 1
+  return function()
+    if at > #data then return nil end
+    local colon = string.find(data, ':', at, true)
+    local length = tonumber(string.sub(data, at, colon - 1))
+    at = colon + length + 1
+    return string.sub(data, colon + 1, colon + length)
+  end
+end`
+
+/**
+ * One write of a process: the room sends, then the session commits, of an event-loop iteration,
+ * in one call (so one request, one script run and one reply for them all), the sends first: a
+ * commit that acknowledges a client message runs after the room sends its handler made. An
+ * error in one part does not stop the other (`pcall`): each fails as a script of its own would.
+ *
+ * ARGV: key prefix, history max length, history ttl, idempotency ttl, then the sends in one
+ * argument and the commits in another, as netstrings (`<length>:<bytes>`, see `Netstrings`).
+ *
+ * Sends: per send its kind (`M` reliable, `U` unreliable), room, idempotency id ('' for none)
+ * and payload. A reliable send is appended to the room's history and published
+ * (`M<id> <prev> <payload>`) in one step, so that every process receives a room's messages in
+ * the order of their ids; each carries the id before it (`prev`), so that a gap (a missed
+ * publication, or history trimmed past a cursor) is seen. One whose idempotency id was seen
+ * within the idempotency ttl is dropped. An unreliable one is only published (`U<payload>`).
+ *
+ * Commits: the number of sessions, then per session its id, token, c, acknowledged, lossy, rooms
+ * ('' unchanged), n, and n pairs of seq and envelope. Each session's result is 1, 0 when the
+ * token is not current (fenced: that session only), -1 when the session is gone. Idempotent: an
+ * envelope is added only as the next seq, the client seq only grows, so a commit applied twice
+ * (resent after a lost reply) changes nothing more.
+ *
+ * Returns { the number of the send that failed (from 1; 0: none, and those before it ran), its
+ * error, the commits' error ('' for none: then none is known to be stored), the commits'
+ * results }.
+ *
+ * The keys are named here, from the prefix (Redis Cluster is not supported anyway).
+ */
+export const writeScript = `${setFields}
+${reader}
+local function message(err)
+  if type(err) == 'table' and err.err then return err.err end
+  return tostring(err)
+end
+local prefix = ARGV[1]
+local sent = 0
+local sends = function()
+  local next = reader(ARGV[5])
+  local last = {}
+  for kind in next do
+    sent = sent + 1
+    local room = next()
+    local id = next()
+    local payload = next()
+    local channel = prefix .. 'c:' .. room
+    if kind == 'U' then
+      redis.call('PUBLISH', channel, 'U' .. payload)
+    elseif id == '' or redis.call('SET', prefix .. 'sent:' .. id, '1', 'NX', 'PX', ARGV[4]) then
+      local key = prefix .. 'h:' .. room
+      local prev = last[room]
+      local first = prev == nil
+      if first then
+        prev = '0-0'
+        local newest = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)
+        if #newest > 0 then prev = newest[1][1] end
+      end
+      local added = redis.call('XADD', key, 'MAXLEN', '~', ARGV[2], '*', 'p', prev, 'm', payload)
+      if first then redis.call('PEXPIRE', key, ARGV[3]) end
+      last[room] = added
+      redis.call('PUBLISH', channel, 'M' .. added .. ' ' .. prev .. ' ' .. payload)
+    end
+  end
+end
+local failed = 0
+local sendError = ''
+local ok, err = pcall(sends)
+if not ok then
+  failed = sent
+  sendError = message(err)
 end
 local results = {}
-for k = 1, tonumber(take()) do
-  local key = ARGV[1] .. 's:{' .. take() .. '}'
-  local token = take()
-  local client = tonumber(take())
-  local a = tonumber(take())
-  local lossy = take()
-  local rooms = take()
-  local n = tonumber(take())
-  local h = redis.call('HMGET', key, 'e', 'c', 'f', 'l')
-  if not h[1] then
-    results[k] = -1
-  elseif h[1] ~= token then
-    results[k] = 0
-  end
-  if results[k] ~= nil then
-    for i = 1, 2 * n do take() end
-  else
-    local c = math.max(tonumber(h[2]), client)
-    local f = tonumber(h[3])
-    local l = tonumber(h[4])
-    if a >= f then
-      for from = f, math.min(a, l), 1000 do
-        local names = {}
-        for s = from, math.min(from + 999, a, l) do names[#names + 1] = string.format('%.0f', s) end
-        redis.call('HDEL', key, unpack(names))
+local commits = function()
+  local take = reader(ARGV[6])
+  for k = 1, tonumber(take()) do
+    local key = prefix .. 's:{' .. take() .. '}'
+    local token = take()
+    local client = tonumber(take())
+    local a = tonumber(take())
+    local lossy = take()
+    local rooms = take()
+    local n = tonumber(take())
+    local h = redis.call('HMGET', key, 'e', 'c', 'f', 'l')
+    if not h[1] then
+      results[k] = -1
+    elseif h[1] ~= token then
+      results[k] = 0
+    end
+    if results[k] ~= nil then
+      for i = 1, 2 * n do take() end
+    else
+      local c = math.max(tonumber(h[2]), client)
+      local f = tonumber(h[3])
+      local l = tonumber(h[4])
+      if a >= f then
+        for from = f, math.min(a, l), 1000 do
+          local names = {}
+          for s = from, math.min(from + 999, a, l) do names[#names + 1] = string.format('%.0f', s) end
+          redis.call('HDEL', key, unpack(names))
+        end
+        l = math.max(l, a)
+        f = a + 1
       end
-      l = math.max(l, a)
-      f = a + 1
-    end
-    local fields = {}
-    for i = 1, n do
-      local seq = tonumber(take())
-      local envelope = take()
-      if seq == l + 1 then
-        l = l + 1
-        fields[#fields + 1] = string.format('%.0f', l)
-        fields[#fields + 1] = envelope
+      local fields = {}
+      for i = 1, n do
+        local seq = tonumber(take())
+        local envelope = take()
+        if seq == l + 1 then
+          l = l + 1
+          fields[#fields + 1] = string.format('%.0f', l)
+          fields[#fields + 1] = envelope
+        end
       end
+      fields[#fields + 1] = 'c'
+      fields[#fields + 1] = string.format('%.0f', c)
+      fields[#fields + 1] = 'f'
+      fields[#fields + 1] = string.format('%.0f', f)
+      fields[#fields + 1] = 'l'
+      fields[#fields + 1] = string.format('%.0f', l)
+      if lossy == '1' then
+        fields[#fields + 1] = 'x'
+        fields[#fields + 1] = '1'
+      end
+      if rooms ~= '' then
+        fields[#fields + 1] = 'r'
+        fields[#fields + 1] = rooms
+      end
+      setFields(key, fields)
+      results[k] = 1
     end
-    fields[#fields + 1] = 'c'
-    fields[#fields + 1] = string.format('%.0f', c)
-    fields[#fields + 1] = 'f'
-    fields[#fields + 1] = string.format('%.0f', f)
-    fields[#fields + 1] = 'l'
-    fields[#fields + 1] = string.format('%.0f', l)
-    if lossy == '1' then
-      fields[#fields + 1] = 'x'
-      fields[#fields + 1] = '1'
-    end
-    if rooms ~= '' then
-      fields[#fields + 1] = 'r'
-      fields[#fields + 1] = rooms
-    end
-    setFields(key, fields)
-    results[k] = 1
   end
 end
-return results`
+local commitError = ''
+ok, err = pcall(commits)
+if not ok then
+  commitError = message(err)
+  results = {}
+end
+return { failed, sendError, commitError, results }`
 
 /** KEYS: hash. ARGV: token. Deletes the session if the token is current. */
 export const releaseScript = `if redis.call('HGET', KEYS[1], 'e') == ARGV[1] then
   redis.call('DEL', KEYS[1])
 end
 return 1`
-
-/**
- * KEYS: the room's history stream, the send's idempotency key ('' for none). ARGV: channel,
- * max length, ttl, message, idempotency ttl. Returns the new id, or nil for a send whose key
- * was seen already.
- * Appends to the history and publishes in one step, so that every process receives a room's
- * messages in the order of their ids; each carries the id before it (`prev`), so that a gap
- * (a missed publication, or history trimmed past a cursor) is seen.
- */
-export const publishScript = `if KEYS[2] ~= '' then
-  if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[5]) then return false end
-end
-local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
-local prev = '0-0'
-if #last > 0 then prev = last[1][1] end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'p', prev, 'm', ARGV[4])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-redis.call('PUBLISH', ARGV[1], 'M' .. id .. ' ' .. prev .. ' ' .. ARGV[4])
-return id`
 
 /**
  * KEYS: the room's presence hash, the process's presence set, the set of processes, the

@@ -2,7 +2,6 @@ import { LifelineError } from '@lifeline/codec'
 import type {
   ClaimedSession,
   CommitResult,
-  JournaledEnvelope,
   SessionCommit,
   SessionRecord,
   SharedSessionStore,
@@ -11,26 +10,10 @@ import type {
 import type { Redis } from 'ioredis'
 import type { Keys } from './keys.js'
 import { redisClusterDefaults } from './options.js'
-import { decodeRoomMessage, entryOf, Netstrings, packr } from './packing.js'
-import {
-  batchWrites,
-  isReady,
-  withScripts,
-  type ClaimReply,
-  type ScriptCommands,
-} from './redisClient.js'
+import { decodeRoomMessage, entryOf, packEnvelope, packr, packRooms } from './packing.js'
+import { isReady, withScripts, type ClaimReply, type ScriptCommands } from './redisClient.js'
 import { compareIds } from './roomFeed.js'
-
-/**
- * How a kept envelope is stored: a room message as `R<id> <room>` (its payload is in the room's
- * history, once for every member; a packed envelope never starts with `R`), any other as
- * `[t, d]` packed.
- */
-function packEnvelope(envelope: JournaledEnvelope): Buffer | string {
-  const ref = envelope.ref
-  if (ref !== undefined) return `R${ref[1]} ${ref[0]}`
-  return packr.pack('d' in envelope ? [envelope.t, envelope.d] : [envelope.t])
-}
+import { RedisWriter } from './writer.js'
 
 const referenceTag = 0x52 /* R */
 
@@ -52,6 +35,7 @@ function token(value: Buffer | string | number): number {
 export class RedisSessionStore implements SharedSessionStore {
   readonly shared = true
   private readonly redis: Redis & ScriptCommands
+  private readonly writer: RedisWriter
   private readonly revoked = new Set<(id: string, epoch: number) => void>()
   private readonly handoffs = new Set<(id: string) => Promise<void>>()
   /** The claims of this process waiting for an owner to hand a session over, by session id. */
@@ -64,8 +48,12 @@ export class RedisSessionStore implements SharedSessionStore {
     private readonly processId: string,
     /** How long a claim waits for a live owner to hand the session over (`handoffTimeoutMs`). */
     private readonly handoffTimeoutMs: number = redisClusterDefaults.handoffTimeoutMs,
+    /** Where commits go: the cluster's, with its room sends. */
+    writer?: RedisWriter,
   ) {
     this.redis = withScripts(redis)
+    this.writer =
+      writer ?? new RedisWriter(this.redis, { ...redisClusterDefaults, prefix: keys.prefix })
   }
 
   available(): boolean {
@@ -228,28 +216,7 @@ export class RedisSessionStore implements SharedSessionStore {
 
   async commit(commits: readonly SessionCommit[]): Promise<CommitResult[]> {
     if (!this.available()) throw unavailable()
-    const batch = new Netstrings()
-    batch.add(commits.length)
-    for (const { id, epoch, change } of commits) {
-      const acknowledged = change.acknowledged
-      let count = 0
-      for (const envelope of change.sent) if (envelope.s > acknowledged) count++
-      batch.add(id)
-      batch.add(epoch)
-      batch.add(change.lastClientSeq)
-      batch.add(acknowledged)
-      batch.add(change.lossy ? '1' : '0')
-      batch.add(change.rooms === undefined ? '' : packRooms(change.rooms))
-      batch.add(count)
-      for (const envelope of change.sent) {
-        if (envelope.s <= acknowledged) continue
-        batch.add(envelope.s)
-        batch.add(packEnvelope(envelope))
-      }
-    }
-    batchWrites(this.redis)
-    const results = await this.redis.lifelineCommit(this.keys.prefix, batch.done())
-    return results.map((result) => (result === 1 ? 'ok' : result === 0 ? 'fenced' : 'missing'))
+    return this.writer.commit(commits)
   }
 
   async release(id: string, epoch: number): Promise<void> {
@@ -322,14 +289,6 @@ function rooms(record: SessionRecord): Record<string, string> {
   Object.assign(result, record.roomCursors)
   for (const room of record.rooms) result[room] ??= ''
   return result
-}
-
-/**
- * Rooms and cursors as `[room, cursor]` pairs: any name survives, where a msgpack map read back
- * as an object would rename `__proto__`.
- */
-function packRooms(rooms: Record<string, string>): Buffer {
-  return packr.pack(Object.entries(rooms))
 }
 
 /** `packRooms` read back, as an object without a prototype (a map of earlier versions too). */

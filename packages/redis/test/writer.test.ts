@@ -1,0 +1,194 @@
+import { startRedisServer, useFixtures, waitFor } from '@lifeline/test-utils'
+import type { SessionChange, SessionRecord } from '@lifeline/server'
+import { Redis } from 'ioredis'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createKeys } from '../src/keys.js'
+import { redisClusterDefaults } from '../src/options.js'
+import { packr } from '../src/packing.js'
+import { withScripts } from '../src/redisClient.js'
+import { RedisSessionStore } from '../src/store.js'
+import { RedisWriter, type RoomSend } from '../src/writer.js'
+
+const fx = useFixtures(afterEach)
+const keys = createKeys('t:')
+
+async function setUp() {
+  const server = fx.add(await startRedisServer())
+  const open = async (): Promise<Redis> => {
+    const redis = new Redis(server.url, { lazyConnect: true })
+    fx.add(() => redis.disconnect())
+    await redis.connect()
+    return redis
+  }
+  const redis = await open()
+  const settled: { uids: string[]; error: string | undefined }[] = []
+  const writer = new RedisWriter(
+    withScripts(redis),
+    { ...redisClusterDefaults, prefix: keys.prefix },
+    (sends, error) =>
+      settled.push({
+        uids: sends.map((send) => uidOf(send)),
+        error: error === undefined ? undefined : String(error),
+      }),
+  )
+  const store = new RedisSessionStore(redis, keys, 'one', undefined, writer)
+  const other = new RedisSessionStore(await open(), keys, 'two')
+  const publications: string[] = []
+  const subscriber = await open()
+  subscriber.on('messageBuffer', (_channel: Buffer, message: Buffer) =>
+    publications.push(String(message.subarray(0, 1))),
+  )
+  await subscriber.subscribe(keys.channel('lobby'))
+  return { redis, writer, store, other, settled, publications }
+}
+
+const uidOf = (send: RoomSend): string => (packr.unpack(send.payload) as [string])[0]
+
+function send(uid: string, room = 'lobby', id?: string): RoomSend {
+  return { room, payload: packr.pack([uid, 'said', { uid }, null]), reliable: true, id }
+}
+
+function record(id: string): SessionRecord {
+  return {
+    id,
+    peerId: `peer-${id}`,
+    lastClientSeq: 0,
+    lastServerSeq: 0,
+    replay: [],
+    lossy: false,
+    rooms: [],
+    roomCursors: {},
+    expiresAt: Infinity,
+  }
+}
+
+const change = (lastClientSeq: number): SessionChange => ({
+  lastClientSeq,
+  sent: [],
+  acknowledged: 0,
+  lossy: false,
+})
+
+/** The history of `room`: each entry's id and `prev`. */
+async function history(redis: Redis, room: string): Promise<{ id: string; prev: string }[]> {
+  const entries = await redis.xrange(keys.history(room), '-', '+')
+  return entries.map(([id, fields]) => ({ id, prev: fields[fields.indexOf('p') + 1] as string }))
+}
+
+/** How many scripts Redis ran (`INFO commandstats`: `EVALSHA`, and `EVAL` after a NOSCRIPT). */
+async function scriptCount(redis: Redis): Promise<number> {
+  const info = await redis.info('commandstats')
+  const calls = (command: string) =>
+    Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(info)?.[1] ?? 0)
+  return calls('evalsha') + calls('eval')
+}
+
+describe('RedisWriter', () => {
+  it('writes the room sends and the commits of an iteration in one script call; a fenced commit refuses its session only', async () => {
+    const { redis, writer, store, other, settled, publications } = await setUp()
+    const epochs = [
+      await store.create(record('s1'), 60_000),
+      await store.create(record('s2'), 60_000),
+    ]
+    // Another process takes s2: this one's commit of it is refused.
+    await other.claim('s2', 60_000)
+
+    const before = await scriptCount(redis)
+    writer.send(send('u1'))
+    writer.send(send('u2', 'lobby', 'once'))
+    // The same idempotency id again: dropped.
+    writer.send(send('u3', 'lobby', 'once'))
+    writer.send({
+      room: 'lobby',
+      payload: packr.pack(['said', 'fleeting', null]),
+      reliable: false,
+      id: undefined,
+    })
+    expect(
+      await store.commit([
+        { id: 's1', epoch: epochs[0] as number, change: change(5) },
+        { id: 's2', epoch: epochs[1] as number, change: change(5) },
+      ]),
+    ).toEqual(['ok', 'fenced'])
+    expect((await scriptCount(redis)) - before).toBe(1)
+    expect(settled).toEqual([{ uids: ['u1', 'u2', 'u3', 'said'], error: undefined }])
+
+    // Each reliable send in the history once, chained by `prev`, the history given its expiry.
+    const entries = await history(redis, 'lobby')
+    expect(entries).toHaveLength(2)
+    expect(entries.map((entry) => entry.prev)).toEqual(['0-0', entries[0]?.id])
+    expect(await redis.pttl(keys.history('lobby'))).toBeGreaterThan(0)
+    await waitFor(() => publications.length === 3, { message: 'the publications' })
+    expect(publications).toEqual(['M', 'M', 'U'])
+    const claimed = await other.claim('s1', 60_000)
+    expect(claimed?.record.lastClientSeq).toBe(5)
+    expect((await other.claim('s2', 60_000))?.record.lastClientSeq).toBe(0)
+  })
+
+  it('reports a send that Redis refuses with those after it, while those before it and the commits are stored', async () => {
+    const { redis, writer, store, other, settled } = await setUp()
+    const epoch = await store.create(record('s1'), 60_000)
+    // A key of another type where the room's history would be: its sends fail.
+    await redis.set(keys.history('broken'), 'not a stream')
+
+    writer.send(send('u1'))
+    writer.send(send('u2', 'broken'))
+    writer.send(send('u3'))
+    expect(await store.commit([{ id: 's1', epoch, change: change(7) }])).toEqual(['ok'])
+    expect(settled).toHaveLength(2)
+    expect(settled[0]).toEqual({ uids: ['u1'], error: undefined })
+    expect(settled[1]?.uids).toEqual(['u2', 'u3'])
+    expect(settled[1]?.error).toContain('WRONGTYPE')
+    expect(await history(redis, 'lobby')).toHaveLength(1)
+    expect((await other.claim('s1', 60_000))?.record.lastClientSeq).toBe(7)
+
+    // Sent again on their own (as the cluster does), what ran is counted.
+    await redis.del(keys.history('broken'))
+    expect(await writer.sendNow([send('u2', 'broken'), send('u3')])).toEqual({ ran: 2 })
+    expect(await history(redis, 'lobby')).toHaveLength(2)
+    expect(await history(redis, 'broken')).toHaveLength(1)
+  })
+
+  it('fails the commits that Redis refuses without failing the sends of the same call', async () => {
+    const { redis, writer, store, settled } = await setUp()
+    const epoch = await store.create(record('s1'), 60_000)
+    // A key of another type where a session would be.
+    await redis.set(keys.session('s2'), 'not a session')
+
+    writer.send(send('u1'))
+    await expect(
+      store.commit([
+        { id: 's1', epoch, change: change(3) },
+        { id: 's2', epoch, change: change(3) },
+      ]),
+    ).rejects.toThrow(/WRONGTYPE/)
+    expect(settled).toEqual([{ uids: ['u1'], error: undefined }])
+    expect(await history(redis, 'lobby')).toHaveLength(1)
+  })
+
+  it('fails the sends and the commits of a call that Redis refuses whole, and stores nothing of it', async () => {
+    const { redis, writer, store, other, settled } = await setUp()
+    const epoch = await store.create(record('s1'), 60_000)
+    await redis.config('SET', 'maxmemory-policy', 'noeviction')
+    await redis.config('SET', 'maxmemory', '1')
+
+    writer.send(send('u1'))
+    await expect(store.commit([{ id: 's1', epoch, change: change(3) }])).rejects.toThrow(/OOM/)
+    expect(settled).toHaveLength(1)
+    expect(settled[0]?.uids).toEqual(['u1'])
+    expect(settled[0]?.error).toContain('OOM')
+    await redis.config('SET', 'maxmemory', '0')
+    expect(await history(redis, 'lobby')).toHaveLength(0)
+    expect((await other.claim('s1', 60_000))?.record.lastClientSeq).toBe(0)
+  })
+
+  it('sends what an iteration gathered at its end, without a commit', async () => {
+    const { redis, writer, settled } = await setUp()
+    writer.send(send('u1'))
+    writer.send(send('u2'))
+    expect(settled).toEqual([])
+    await waitFor(() => settled.length === 1, { message: 'the sends settled' })
+    expect(settled).toEqual([{ uids: ['u1', 'u2'], error: undefined }])
+    expect(await history(redis, 'lobby')).toHaveLength(2)
+  })
+})
