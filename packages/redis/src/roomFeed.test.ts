@@ -98,4 +98,42 @@ describe('RoomFeed', () => {
     expect(decoded?.deref()).toBeUndefined()
     feed.close()
   })
+
+  it('delivers a publication Redis got twice (same uid, another id) once, remembering the last 4,096 uids', () => {
+    const a = member('a', '0-0')
+    const feed = new RoomFeed('r', {
+      members: () => [a.self],
+      history: () => Promise.resolve([]),
+      lastId: () => Promise.resolve('0-0'),
+      // The payload is the uid.
+      decode: (payload): RoomMessage => ({
+        uid: String(payload),
+        type: 'said',
+        data: String(payload),
+        except: undefined,
+      }),
+      failure: (message, error) => {
+        throw new Error(`${message}: ${String(error)}`)
+      },
+    })
+    let n = 0
+    const publish = (uid: string) => {
+      n++
+      feed.publication({ id: `${n}-0`, prev: `${n - 1}-0`, payload: Buffer.from(uid) })
+    }
+    publish('u1')
+    publish('u1')
+    expect(a.got).toEqual(['u1'])
+    // Its cursor moved past the copy: the next follows it.
+    publish('u2')
+    expect(a.got).toEqual(['u1', 'u2'])
+    for (let i = 0; i < 4095; i++) publish(`v${i}`)
+    expect(a.got).toHaveLength(4097)
+    // u2 was among the last 4,096 uids, u1 no longer is: a copy of it counts as new.
+    publish('u2')
+    publish('u1')
+    expect(a.got.slice(-1)).toEqual(['u1'])
+    expect(a.got).toHaveLength(4098)
+    feed.close()
+  })
 })

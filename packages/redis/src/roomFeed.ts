@@ -62,7 +62,10 @@ export class RoomFeed {
   /** A catch-up was asked for while one ran: it runs again, for members that came meanwhile. */
   private again = false
   private readonly queue: RoomEntry[] = []
+  /** Publications remembered, uid → id; `recentUids` holds their uids, oldest next at `recentAt`. */
   private readonly recent = new Map<string, string>()
+  private readonly recentUids: (string | undefined)[] = new Array<string | undefined>(recentLimit)
+  private recentAt = 0
   /** What `duplicate` answered last, by uid and id (not the message: it would keep it alive). */
   private lastChecked = { uid: '', id: '', duplicate: false }
   private retry: ReturnType<typeof setTimeout> | undefined
@@ -235,9 +238,12 @@ export class RoomFeed {
     const known = this.recent.get(message.uid)
     if (known !== undefined) return known !== id
     this.recent.set(message.uid, id)
-    if (this.recent.size > recentLimit) {
-      this.recent.delete(this.recent.keys().next().value as string)
-    }
+    // The oldest goes, by a ring of uids: a Map's first key is found past the holes that the
+    // keys deleted before it leave, which cost more than the rest of the check together.
+    const oldest = this.recentUids[this.recentAt]
+    if (oldest !== undefined) this.recent.delete(oldest)
+    this.recentUids[this.recentAt] = message.uid
+    this.recentAt = (this.recentAt + 1) % recentLimit
     return false
   }
 
