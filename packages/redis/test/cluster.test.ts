@@ -325,6 +325,46 @@ describe('writes to Redis', () => {
     await waitFor(() => got.length === count + 1, { message: 'every message', timeoutMs: 10_000 })
     expect(got.slice(1)).toEqual(Array.from({ length: count }, (_, i) => `m ${i + 1}`))
   })
+
+  it("acknowledges a sender's message with its own room message when the reply is read after the publication", async () => {
+    const redis = fx.add(await startRedisServer())
+    const subscriber = redisClient(fx, redis)
+    const node = await startNode(fx, redis, {
+      subscriber,
+      heartbeatMs: 60_000,
+      processTtlMs: 120_000,
+    })
+    serve(node, [])
+    const { client } = await RawClient.connect(fx, node.server.port, { r: 1 })
+    client.send({ t: 'say', d: { room: 'r', text: 'in' }, s: 1 })
+    await waitFor(() => client.received.some((frame) => frame.r !== undefined), {
+      message: 'joined',
+    })
+    await waitFor(() => client.received.some((frame) => frame.t === '$ack'), { message: 'ack 1' })
+
+    // The write that stores the next message and publishes it: its reply and the publication
+    // come on two connections. Both are held until both arrived, then read in one turn, the
+    // publication first (the order the chat benchmark mostly saw).
+    const replies = node.redis.stream
+    const publications = subscriber.stream
+    replies.pause()
+    publications.pause()
+    client.send({ t: 'say', d: { room: 'r', text: 'two' }, s: 2 })
+    await waitFor(() => replies.readableLength > 0 && publications.readableLength > 0, {
+      message: 'the reply and the publication',
+    })
+    const from = client.received.length
+    publications.resume()
+    replies.resume()
+    await waitFor(() => client.received.slice(from).some((frame) => frame.r !== undefined), {
+      message: 'the room message',
+    })
+    // The `$ack` went first, in the same write: not `ackDelayMs` later on its own.
+    expect(client.received.slice(from).map((frame) => [frame.t, frame.a])).toEqual([
+      ['$ack', 2],
+      ['said', undefined],
+    ])
+  })
 })
 
 describe('room names', () => {
