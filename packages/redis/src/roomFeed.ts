@@ -43,7 +43,7 @@ export function compareIds(a: string, b: string): number {
 
 /** History read per round trip while catching up. */
 const batch = 1_000
-/** Publications remembered to drop one that Redis got twice. */
+/** Publications remembered to drop one that Redis got twice: the last 4,096 to 8,191. */
 const recentLimit = 4_096
 const retryMs = 500
 
@@ -62,10 +62,15 @@ export class RoomFeed {
   /** A catch-up was asked for while one ran: it runs again, for members that came meanwhile. */
   private again = false
   private readonly queue: RoomEntry[] = []
-  /** Publications remembered, uid → id; `recentUids` holds their uids, oldest next at `recentAt`. */
-  private readonly recent = new Map<string, string>()
-  private readonly recentUids: (string | undefined)[] = new Array<string | undefined>(recentLimit)
-  private recentAt = 0
+  /**
+   * Publications remembered, uid → id, in two generations: once `recent` holds `recentLimit`, it
+   * becomes `older` and the generation before is dropped whole. Forgetting them one at a time
+   * cost more than the rest of a delivery's check: a Map's first key is found past the holes
+   * that the keys deleted before it leave, and a Map with keys deleted as fast as they are added
+   * is rehashed all the time.
+   */
+  private recent = new Map<string, string>()
+  private older = new Map<string, string>()
   /** What `duplicate` answered last, by uid and id (not the message: it would keep it alive). */
   private lastChecked = { uid: '', id: '', duplicate: false }
   private retry: ReturnType<typeof setTimeout> | undefined
@@ -235,15 +240,14 @@ export class RoomFeed {
   }
 
   private isDuplicate(message: RoomMessage, id: string): boolean {
-    const known = this.recent.get(message.uid)
+    const uid = message.uid
+    const known = this.recent.get(uid) ?? this.older.get(uid)
     if (known !== undefined) return known !== id
-    this.recent.set(message.uid, id)
-    // The oldest goes, by a ring of uids: a Map's first key is found past the holes that the
-    // keys deleted before it leave, which cost more than the rest of the check together.
-    const oldest = this.recentUids[this.recentAt]
-    if (oldest !== undefined) this.recent.delete(oldest)
-    this.recentUids[this.recentAt] = message.uid
-    this.recentAt = (this.recentAt + 1) % recentLimit
+    this.recent.set(uid, id)
+    if (this.recent.size >= recentLimit) {
+      this.older = this.recent
+      this.recent = new Map()
+    }
     return false
   }
 
