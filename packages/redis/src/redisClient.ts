@@ -61,9 +61,9 @@ export function isReady(redis: Redis): boolean {
 
 /**
  * Holds the client's writes to Redis until the end of the turn (`holdWrites` of
- * `@lifeline/node`): the commands of one turn (the room sends of a burst of messages, the
- * commits of the sessions that changed) leave in one system call, not one each. A client that
- * is not connected queues its commands itself.
+ * `@lifeline/node`): the commands of one turn (the iteration's write of room sends and commits,
+ * the joins of a burst) leave in one system call, not one each. A client that is not connected
+ * queues its commands itself.
  */
 export function batchWrites(redis: Redis): void {
   if (redis.status === 'ready') holdWrites(redis.stream)
