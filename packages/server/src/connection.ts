@@ -19,6 +19,7 @@ import { runAuthenticate, type AuthOutcome } from './auth.js'
 import type { ServerContext } from './context.js'
 import { parseHello, type Hello } from './handshake.js'
 import { OutputBound } from './outputBound.js'
+import { readInSlices } from './readSlices.js'
 import type { Link, Session } from './session.js'
 import type { StatsCounter } from './stats.js'
 
@@ -170,6 +171,8 @@ export class Connection<S extends Schema, User> implements Link {
       options,
       this.context.turns,
     )
+    // A flood is parsed no further than the connection's share of a turn (`Turns`) at a time.
+    readInSlices(transport)
     socket.on('message', this.onMessage)
     socket.on('close', this.onClose)
     socket.on('error', this.onError)

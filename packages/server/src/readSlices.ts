@@ -1,0 +1,50 @@
+import type { Duplex } from 'node:stream'
+
+/**
+ * What `ws` is given of a socket read at a time: about a hundred small frames, some 0.1 ms of
+ * parsing.
+ */
+export const readSliceBytes = 4096
+
+type DataListener = (this: Duplex, chunk: unknown) => void
+
+/**
+ * Has `transport`'s one `'data'` listener (`ws`'s) parse each socket read a slice at a time,
+ * and stop once reading is paused: the rest goes back to the front of the socket's buffer
+ * (`unshift`), read first when it resumes, and read by `ws` as any buffered data when the
+ * socket closes. `ws` parses the whole of a read it is given, however often the connection
+ * pauses meanwhile: a client that floods small frames had a TCP read of some 1,600 frames
+ * parsed at once (over a millisecond) whenever it was read, a hundred of them in one turn when
+ * a hundred connected together, and the frames past the connection's share of the turn kept
+ * for later turns. Any split of a read is one TCP could have made. Returns false, and leaves the
+ * socket as it is, if it has not exactly one `'data'` listener.
+ */
+export function readInSlices(transport: Duplex): boolean {
+  const listeners = transport.rawListeners('data')
+  if (listeners.length !== 1) return false
+  const parse = listeners[0] as DataListener
+  const sliced = function (this: Duplex, chunk: unknown): void {
+    if (!(chunk instanceof Buffer) || chunk.length <= readSliceBytes) {
+      parse.call(this, chunk)
+      return
+    }
+    let offset = 0
+    while (offset < chunk.length) {
+      const end = Math.min(chunk.length, offset + readSliceBytes)
+      parse.call(this, chunk.subarray(offset, end))
+      offset = end
+      // Paused (the connection waits in line, or `ws` is behind), or no longer read at all
+      // (`ws` removed its listener: an error, a close): the rest waits in the socket.
+      if (offset < chunk.length && (this.isPaused() || this.listeners('data')[0] !== parse)) {
+        this.unshift(chunk.subarray(offset))
+        return
+      }
+    }
+  }
+  // `ws` removes its listener by its own name (on a frame it refuses, on a close): so it removes
+  // this one, as it does a `once` wrapper.
+  Object.defineProperty(sliced, 'listener', { value: parse })
+  transport.removeListener('data', parse)
+  transport.on('data', sliced)
+  return true
+}
