@@ -3,7 +3,9 @@ import type { RpcMethod } from '@lifeline/core'
 import { expectNoEvent, useFixtures, waitFor } from '@lifeline/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Peer } from '../src/index.js'
+import WebSocket from 'ws'
 import { frameWorkBytes } from '../src/outputBound.js'
+import { readSliceBytes } from '../src/readSlices.js'
 import { turnDefaults } from '../src/turns.js'
 import { ProtocolClient, startServer, urlOf, type Frame } from './helpers.js'
 
@@ -150,6 +152,48 @@ describe('frames read count in a turn as output does', () => {
     // frame of a TCP read is handled at once, whatever its number.
     const share = Math.ceil(turnDefaults.connectionBytes / (frame(total).length + frameWorkBytes))
     expect(Math.max(...perTurn.values())).toBeLessThanOrEqual(2 * (share + 1))
+  })
+})
+
+describe('a socket read is parsed no further than the connection reads', () => {
+  it('leaves the rest of a flood in the socket once the connection waits in line, and handles all of it, in order', async () => {
+    const server = await startServer<Api & { client: { note: number } }>(fx, {})
+    // Some 400 KB of small frames, read 64 KiB (over a thousand frames) at a time.
+    const total = 10_000
+    const frame = (s: number) => JSON.stringify({ t: 'note', s, d: s })
+    // Frames `ws` parsed on the server (its 'message' events) per turn of the event loop, told
+    // apart by a chain of `setImmediate`s, and the order they were handled in.
+    let turn = 0
+    let parsed = 0
+    const perTurn = new Map<number, number>()
+    const tick = () => {
+      turn++
+      if (parsed < total) setImmediate(tick)
+    }
+    const emit = WebSocket.prototype.emit
+    fx.add(() => {
+      WebSocket.prototype.emit = emit
+    })
+    WebSocket.prototype.emit = function (this: WebSocket, event: string, ...args: unknown[]) {
+      if (event === 'message' && String(args[0]).startsWith('{"t":"note"')) {
+        if (parsed++ === 0) setImmediate(tick)
+        perTurn.set(turn, (perTurn.get(turn) ?? 0) + 1)
+      }
+      return emit.call(this, event, ...args)
+    } as typeof emit
+    const handled: number[] = []
+    server.on('connection', (peer) => peer.on('note', (n) => handled.push(n)))
+    const { client: flooder } = await ProtocolClient.connect(fx, urlOf(server))
+    for (let s = 1; s <= total; s++) flooder.socket.send(frame(s))
+    await waitFor(() => handled.length === total, {
+      message: () => `${total} handled (${handled.length})`,
+    })
+    expect(handled).toEqual(Array.from({ length: total }, (_, i) => i + 1))
+    // Per turn, a share of a turn handled and a slice of a read parsed past it, twice (as
+    // handled); `ws` parsed a whole TCP read at once (over 1,500 of these frames) before.
+    const share = Math.ceil(turnDefaults.connectionBytes / (frame(total).length + frameWorkBytes))
+    const slice = Math.ceil(readSliceBytes / frame(1).length)
+    expect(Math.max(...perTurn.values())).toBeLessThanOrEqual(2 * (share + slice + 1))
   })
 })
 
