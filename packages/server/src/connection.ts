@@ -18,6 +18,7 @@ import type { RawData, WebSocket } from 'ws'
 import { runAuthenticate, type AuthOutcome } from './auth.js'
 import type { ServerContext } from './context.js'
 import { parseHello, type Hello } from './handshake.js'
+import { keptFrameMinBytes } from './frames.js'
 import { OutputBound } from './outputBound.js'
 import { readInSlices } from './readSlices.js'
 import type { Link, Session } from './session.js'
@@ -237,6 +238,7 @@ export class Connection<S extends Schema, User> implements Link {
   }
 
   private queue(frame: OutboundFrame, framed: Buffer | undefined): void {
+    if (typeof frame === 'string' && frame.length >= keptFrameMinBytes) frame = Buffer.from(frame)
     // One place in line at a time: an answer of its own may have emptied the queue while its
     // place was still to come.
     if (!this.inLineDue) {
