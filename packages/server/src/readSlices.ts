@@ -35,7 +35,8 @@ export function readInSlices(transport: Duplex): boolean {
       offset = end
       // Paused (the connection waits in line, or `ws` is behind), or no longer read at all
       // (`ws` removed its listener: an error, a close): the rest waits in the socket.
-      if (offset < chunk.length && (this.isPaused() || this.listeners('data')[0] !== parse)) {
+      // (`listenerCount` with a listener counts the wrapper that names it: no array per slice.)
+      if (offset < chunk.length && (this.isPaused() || this.listenerCount('data', parse) === 0)) {
         this.unshift(chunk.subarray(offset))
         return
       }
