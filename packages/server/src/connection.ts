@@ -159,6 +159,8 @@ export class Connection<S extends Schema, User> implements Link {
       {
         socket,
         transport,
+        // A flood is parsed no further than the connection's share of a turn (`Turns`) at a time.
+        readsInSlices: readInSlices(transport),
         stream: () => this.session?.stream,
         isOpen: () => this.state === 'open',
         dispatch: (data, isBinary) => this.dispatch(data, isBinary),
@@ -172,8 +174,6 @@ export class Connection<S extends Schema, User> implements Link {
       options,
       this.context.turns,
     )
-    // A flood is parsed no further than the connection's share of a turn (`Turns`) at a time.
-    readInSlices(transport)
     socket.on('message', this.onMessage)
     socket.on('close', this.onClose)
     socket.on('error', this.onError)

@@ -2,12 +2,19 @@ import type { Duplex } from 'node:stream'
 import type { WebSocket } from 'ws'
 import { describe, expect, it } from 'vitest'
 import { OutputBound, parseWorkFactor, type OutputBoundHost } from './outputBound.js'
+import { readSliceBytes } from './readSlices.js'
 import { Turns, turnDefaults } from './turns.js'
 
 const KiB = 1024
 
 /** A connection in line whose socket holds `readable` bytes read and not parsed yet. */
-function connection(turns: Turns, readable: number, resumed: string[], name: string) {
+function connection(
+  turns: Turns,
+  readable: number,
+  resumed: string[],
+  name: string,
+  readsInSlices = false,
+) {
   const socket = {
     bufferedAmount: 0,
     pause: () => undefined,
@@ -17,6 +24,7 @@ function connection(turns: Turns, readable: number, resumed: string[], name: str
   const host: OutputBoundHost = {
     socket,
     transport,
+    readsInSlices,
     stream: () => undefined,
     isOpen: () => true,
     dispatch: () => undefined,
@@ -51,6 +59,20 @@ describe('OutputBound: reading resumed in line', () => {
     expect(resumed).toEqual(['a'])
     for (let turn = 0; turn < 5; turn++) await nextTurn()
     expect(resumed).toEqual(['a', 'b', 'c', 'd', 'e', 'f'])
+  })
+
+  it('counts one slice of what the socket holds when ws is given its reads in slices', async () => {
+    const turns = new Turns()
+    const resumed: string[] = []
+    const names = Array.from({ length: 12 }, (_, i) => `c${i}`)
+    // Each holds a full TCP read, but `ws` parses one slice of it past what `read` counts as
+    // frames are handled: charging the whole read again would spend the turn on one resume.
+    for (const name of names) connection(turns, 64 * KiB, resumed, name, true)
+    await nextTurn()
+    const perTurn = turnDefaults.budgetBytes / (parseWorkFactor * readSliceBytes)
+    expect(resumed).toEqual(names.slice(0, perTurn))
+    await nextTurn()
+    expect(resumed).toEqual(names)
   })
 
   it('resumes every connection whose socket holds nothing in the same turn', async () => {

@@ -2,6 +2,7 @@ import type { Duplex } from 'node:stream'
 import { maxControlFrameBytes, type Envelope, type ReliableStream } from '@lifeline/core/protocol'
 import type { RawData, WebSocket } from 'ws'
 import { HeldFrames } from './heldFrames.js'
+import { readSliceBytes } from './readSlices.js'
 import type { Turns } from './turns.js'
 
 /** What a waiting frame is counted for on top of its size. */
@@ -25,6 +26,8 @@ export interface OutputBoundHost {
   readonly socket: WebSocket
   /** The upgraded TCP (or TLS) socket under `socket`. */
   readonly transport: Duplex
+  /** `ws` is given the socket's reads a slice at a time (`readInSlices`). */
+  readonly readsInSlices: boolean
   /** The stream of the session attached, if any: what the client has not acknowledged. */
   stream(): ReliableStream | undefined
   /** True once the handshake is answered and until the connection closes. */
@@ -432,9 +435,14 @@ export class OutputBound {
     this.held.take(host.dispatch, this.mayDispatch)
     if (this.held.size > 0 || !this.mayDispatch()) return
     if (!this.turns.spentOut) {
-      // `ws` parses what the socket holds as soon as it resumes (a TCP read: over a thousand
-      // small frames), work no budget would see before it is done: it counts now.
-      this.turns.charge(parseWorkFactor * host.transport.readableLength)
+      // `ws` parses what the socket holds as soon as it resumes, work no budget would see
+      // before it is done: it counts now. Read in slices, that is one slice past the frames
+      // `read` counts as it handles them (it pauses again at its share); otherwise a whole TCP
+      // read, over a thousand small frames.
+      const parsedAtOnce = host.readsInSlices
+        ? Math.min(host.transport.readableLength, readSliceBytes)
+        : host.transport.readableLength
+      this.turns.charge(parseWorkFactor * parsedAtOnce)
       host.socket.resume()
       return
     }

@@ -70,4 +70,41 @@ describe('readInSlices', () => {
     expect(readInSlices(stream)).toBe(false)
     expect(stream.rawListeners('data').every((listener) => !('listener' in listener))).toBe(true)
   })
+
+  it('wraps a socket once, so its listener is still removed by the name of the one it wraps', () => {
+    const stream = new PassThrough()
+    const { listener } = parser(stream)
+    expect(readInSlices(stream)).toBe(true)
+    expect(readInSlices(stream)).toBe(true)
+    stream.removeListener('data', listener)
+    expect(stream.listenerCount('data')).toBe(0)
+  })
+
+  it('holds nothing back once another listener, which had the whole read, is there', async () => {
+    const stream = new PassThrough()
+    let paused = false
+    const { bytes } = parser(stream, () => {
+      if (!paused) stream.pause()
+      paused = true
+    })
+    readInSlices(stream)
+    // Added after: a byte meter, say. It gets the read whole, and never the same bytes twice.
+    const metered: Buffer[] = []
+    stream.on('data', (chunk: Buffer) => metered.push(chunk))
+    const data = read(3 * readSliceBytes)
+    stream.write(data)
+    stream.resume()
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(Buffer.concat(metered).equals(data)).toBe(true)
+    expect(bytes().equals(data)).toBe(true)
+  })
+
+  it('parses no further once the socket is destroyed mid-read', () => {
+    const stream = new PassThrough()
+    // As a handler calling `terminate()` on the first frame it is given.
+    const { given } = parser(stream, () => stream.destroy())
+    readInSlices(stream)
+    stream.write(read(3 * readSliceBytes))
+    expect(given.length).toBe(1)
+  })
 })
