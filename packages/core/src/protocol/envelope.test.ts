@@ -1,5 +1,5 @@
 import fc from 'fast-check'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { thrownBy } from '@lifeline/test-utils'
 import { LifelineError } from '@lifeline/codec'
 import {
@@ -266,16 +266,33 @@ describe('checkControlFrame', () => {
 describe('isRoomId', () => {
   /** The rule as a regular expression: two integers of at most 20 digits, no leading zero. */
   const rule = /^(?:0|[1-9]\d{0,19})-(?:0|[1-9]\d{0,19})$/
+  const digits = (count: number) => '9'.repeat(count)
 
   it('takes ms-seq ids of at most 20 digits each, without leading zeros', () => {
-    for (const id of ['0-0', '1-0', '0-1', '1733-42', `${'9'.repeat(20)}-${'1'.repeat(20)}`]) {
+    for (const id of [
+      '0-0',
+      '1-0',
+      '0-1',
+      '1733-42',
+      `${digits(20)}-${'1'.repeat(20)}`,
+      `${digits(20)}-0`,
+      `0-${digits(20)}`,
+    ]) {
       expect(isRoomId(id)).toBe(true)
     }
     for (const id of [
       '',
       '-',
       '1',
+      '0-',
+      '-0',
+      '00',
       '1-',
+      `${digits(21)}-${digits(20)}`,
+      `${digits(20)}-${digits(21)}`,
+      `${digits(21)}-0`,
+      `0-${digits(21)}`,
+      `${digits(41)}`,
       '-1',
       '01-0',
       '1-00',
@@ -294,6 +311,17 @@ describe('isRoomId', () => {
     }
     for (const value of [undefined, null, 1, ['1-0'], { toString: () => '1-0' }]) {
       expect(isRoomId(value)).toBe(false)
+    }
+  })
+
+  it('refuses a string longer than any id without searching it', () => {
+    const indexOf = vi.spyOn(String.prototype, 'indexOf')
+    try {
+      expect(isRoomId(`1-${'0'.repeat(1_000_000)}`)).toBe(false)
+      expect(isRoomId(`${digits(20)}-${digits(20)}`.padEnd(42, '0'))).toBe(false)
+      expect(indexOf).not.toHaveBeenCalled()
+    } finally {
+      indexOf.mockRestore()
     }
   })
 

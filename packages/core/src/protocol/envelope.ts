@@ -95,7 +95,8 @@ export const maxRoomNameBytes = 1024
  * faster.
  */
 export function isRoomId(value: unknown): value is string {
-  if (typeof value !== 'string') return false
+  // `0-0` to two 20-digit numbers and a dash: a longer string is refused before it is searched.
+  if (typeof value !== 'string' || value.length < 3 || value.length > 41) return false
   const dash = value.indexOf('-')
   return isDecimal(value, 0, dash) && isDecimal(value, dash + 1, value.length)
 }
