@@ -283,6 +283,20 @@ describe('Listeners changed during a dispatch', () => {
     expect(log).toEqual(['a', 'a', 'added'])
   })
 
+  it('dispatches to the entries taken before, skipping those removed since and not those added', () => {
+    const listeners = new Listeners<TestEvents>()
+    const log: string[] = []
+    const b = logger(log, 'b')
+    listeners.add('ping', logger(log, 'a'))
+    listeners.add('ping', b)
+    const entries = listeners.entries('ping')
+    listeners.remove('ping', b)
+    listeners.add('ping', logger(log, 'c'))
+    listeners.dispatchTo('ping', entries, ping)
+    expect(log).toEqual(['a'])
+    expect(listeners.entries('pong')).toBeUndefined()
+  })
+
   it('does not call a listener removed and added again in the same dispatch', () => {
     const listeners = new Listeners<TestEvents>()
     const log: string[] = []

@@ -6,7 +6,8 @@ export interface ListenerOptions {
   signal?: AbortSignal
 }
 
-interface Entry<E> {
+/** A registered listener; `Listeners.entries` hands out arrays of them for `dispatchTo`. */
+export interface ListenerEntry<E> {
   readonly listener: Listener<E>
   readonly once: boolean
   /** The entry of an `on<type>` property. */
@@ -32,7 +33,7 @@ export function reportListenerError(error: unknown): void {
  * standard does. Events are plain objects, dispatched without cloning. Arrays are copied on
  * write, so a dispatch in progress keeps iterating the array it started with.
  */
-type ByType<Events> = { [K in keyof Events]?: Entry<Events[K]>[] | undefined }
+type ByType<Events> = { [K in keyof Events]?: ListenerEntry<Events[K]>[] | undefined }
 
 export class Listeners<Events> {
   /** Made on the first listener and let go with the last: an idle socket holds nothing here. */
@@ -62,7 +63,7 @@ export class Listeners<Events> {
   setHandler<K extends keyof Events>(type: K, handler: ((event: Events[K]) => void) | null): void {
     const previous = this.#handler(type)
     if (typeof handler !== 'function') return this.#drop(type, previous)
-    const entry: Entry<Events[K]> = { listener: handler, once: false, handler: true }
+    const entry: ListenerEntry<Events[K]> = { listener: handler, once: false, handler: true }
     const entries = this.#of(type)
     if (previous) previous.removed = true
     this.#table()[type] = previous
@@ -74,8 +75,27 @@ export class Listeners<Events> {
     return this.#of(type).length > 0
   }
 
+  /**
+   * The listeners of `type` now, or `undefined` when there are none: the array is copied on
+   * write, never changed, so it is the list a dispatch started now would call (`dispatchTo`).
+   */
+  entries<K extends keyof Events>(type: K): readonly ListenerEntry<Events[K]>[] | undefined {
+    return this.#byType?.[type]
+  }
+
   dispatch<K extends keyof Events>(type: K, event: Events[K]): void {
-    const entries = this.#byType?.[type]
+    this.dispatchTo(type, this.#byType?.[type], event)
+  }
+
+  /**
+   * Dispatches `event` to `entries`, taken from `entries(type)` when the dispatch began: those
+   * added since are not called, those removed since are skipped, as an EventTarget does.
+   */
+  dispatchTo<K extends keyof Events>(
+    type: K,
+    entries: readonly ListenerEntry<Events[K]>[] | undefined,
+    event: Events[K],
+  ): void {
     if (entries === undefined) return
     for (const entry of entries) {
       if (entry.removed) continue
@@ -94,7 +114,7 @@ export class Listeners<Events> {
     return (this.#byType ??= {})
   }
 
-  #of<K extends keyof Events>(type: K): Entry<Events[K]>[] {
+  #of<K extends keyof Events>(type: K): ListenerEntry<Events[K]>[] {
     return this.#byType?.[type] ?? []
   }
 
@@ -106,7 +126,7 @@ export class Listeners<Events> {
     return this.#of(type).find((entry) => entry.handler)
   }
 
-  #drop<K extends keyof Events>(type: K, removed: Entry<Events[K]> | undefined): void {
+  #drop<K extends keyof Events>(type: K, removed: ListenerEntry<Events[K]> | undefined): void {
     if (removed === undefined) return
     removed.removed = true
     const byType = this.#byType

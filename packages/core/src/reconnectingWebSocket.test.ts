@@ -331,6 +331,53 @@ describe('the standard surface', () => {
     socket.close()
   })
 
+  it('gives a handleEvent object, a once listener and a signalled one the frames an EventTarget would', () => {
+    const socket = create()
+    FakeWebSocket.last.accept()
+    const seen: string[] = []
+    const object = {
+      handleEvent: (event: { data: unknown }) => seen.push(`obj:${String(event.data)}`),
+    }
+    socket.addEventListener('message', object)
+    FakeWebSocket.last.receive('a')
+    socket.removeEventListener('message', object)
+    FakeWebSocket.last.receive('b')
+    socket.addEventListener('message', (event) => seen.push(`once:${String(event.data)}`), {
+      once: true,
+    })
+    FakeWebSocket.last.receive('c')
+    FakeWebSocket.last.receive('d')
+    const controller = new AbortController()
+    const signalled = (event: { data: unknown }) => seen.push(`signal:${String(event.data)}`)
+    socket.addEventListener('message', signalled, { signal: controller.signal })
+    FakeWebSocket.last.receive('e')
+    controller.abort()
+    FakeWebSocket.last.receive('f')
+    socket.addEventListener('message', signalled)
+    FakeWebSocket.last.receive('g')
+    expect(seen).toEqual(['obj:a', 'once:c', 'signal:e', 'signal:g'])
+    socket.close()
+  })
+
+  it('gives frames to the message listeners a subclass registers in its own listener table', () => {
+    class Subclass extends ReconnectingWebSocket {
+      listen(seen: string[]): void {
+        this.listeners.add('message', (event) => seen.push(`added:${String(event.data)}`))
+        this.listeners.setHandler('message', (event) => seen.push(`handler:${String(event.data)}`))
+      }
+    }
+    const socket = new Subclass('ws://test.local/socket', undefined, {
+      WebSocket: FakeWebSocket,
+      clock,
+    })
+    const seen: string[] = []
+    socket.listen(seen)
+    FakeWebSocket.last.accept()
+    FakeWebSocket.last.receive('a')
+    expect(seen).toEqual(['added:a', 'handler:a'])
+    socket.close()
+  })
+
   it('has the standard constants and applies binaryType to every socket', () => {
     const socket = create()
     expect([socket.CONNECTING, socket.OPEN, socket.CLOSING, socket.CLOSED]).toEqual([0, 1, 2, 3])

@@ -47,7 +47,8 @@ const consoleDebug = (message: string, details?: Record<string, unknown>) =>
 /**
  * Where the `Client` that owns a socket takes its frames: called with each frame before the
  * `message` listeners, and no event is made for it when there are none. Not exported from the
- * package: a client's own way in, which spares every frame an event object and a dispatch.
+ * package: a client's own way in, which spares every frame an event object and a dispatch. Set
+ * as a non-enumerable property, which `Object.keys` and a spread of the socket do not show.
  */
 export const frameSink = Symbol('lifeline.frameSink')
 
@@ -434,6 +435,10 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
         reportListenerError(error)
       }
     }
+    // The listeners are taken before the sink runs, as a dispatch takes them when it begins: a
+    // listener that the client's handlers add gets the next frame, not this one, as it would if
+    // the client were the first listener. No listeners, no event.
+    const listeners = this.listeners.entries('message')
     const sink = this[frameSink]
     if (sink) {
       try {
@@ -442,8 +447,8 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
         reportListenerError(error)
       }
     }
-    if (this.messageListened) {
-      this.listeners.dispatch('message', { type: 'message', data, target: this })
+    if (listeners) {
+      this.listeners.dispatchTo('message', listeners, { type: 'message', data, target: this })
     }
   }
 

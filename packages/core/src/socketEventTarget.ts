@@ -17,13 +17,6 @@ type Handler<Events, K extends keyof Events> = ((event: Events[K]) => void) | nu
  */
 export abstract class SocketEventTarget<Events extends StandardEvents> {
   protected readonly listeners = new Listeners<Events>()
-  /**
-   * Whether a `message` listener may be registered: set when one is added, found again when one
-   * is removed. A `once` or aborted one leaves it set until then, which costs only a dispatch
-   * that finds nobody. Read for every frame, where asking `listeners` would reach two more
-   * objects (likely cache misses, with thousands of sockets in a process).
-   */
-  protected messageListened = false
 
   get onopen(): Handler<Events, 'open'> {
     return this.listeners.getHandler('open')
@@ -36,7 +29,6 @@ export abstract class SocketEventTarget<Events extends StandardEvents> {
   }
   set onmessage(handler: Handler<Events, 'message'>) {
     this.listeners.setHandler('message', handler)
-    this.messageListened = this.listeners.has('message')
   }
   get onclose(): Handler<Events, 'close'> {
     return this.listeners.getHandler('close')
@@ -57,11 +49,9 @@ export abstract class SocketEventTarget<Events extends StandardEvents> {
     options?: boolean | ListenerOptions,
   ): void {
     this.listeners.add(type, listener, options)
-    if (type === 'message') this.messageListened = this.listeners.has('message')
   }
 
   removeEventListener<K extends keyof Events>(type: K, listener: Listener<Events[K]> | null): void {
     this.listeners.remove(type, listener)
-    if (type === 'message') this.messageListened = this.listeners.has('message')
   }
 }

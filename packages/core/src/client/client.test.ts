@@ -783,4 +783,60 @@ describe("the client's socket", () => {
     expect(frames[1]).toBe('not json')
     client.close()
   })
+
+  it('gives a message listener added by a client handler the next frame, not the one handled', () => {
+    const client = create()
+    const texts: string[] = []
+    const listener = (event: { data: unknown }) =>
+      texts.push(((codec.decode(event.data as string) as Envelope).d as { text: string }).text)
+    client.on('said', () => client.socket.addEventListener('message', listener))
+    welcome()
+    deliver({ t: 'said', d: { text: 'first' } })
+    expect(texts).toEqual([])
+    deliver({ t: 'said', d: { text: 'second' } })
+    expect(texts).toEqual(['second'])
+    client.close()
+  })
+
+  it('gives an onmessage set by a client handler the next frame, not the one handled', () => {
+    const client = create()
+    const seen: string[] = []
+    client.on('said', ({ text }) => {
+      client.socket.onmessage ??= () => seen.push(`set during ${text}`)
+    })
+    welcome()
+    deliver({ t: 'said', d: { text: 'first' } })
+    expect(seen).toEqual([])
+    deliver({ t: 'said', d: { text: 'second' } })
+    expect(seen).toEqual(['set during first'])
+    client.close()
+  })
+
+  it('skips an onmessage that a client handler replaces, and calls its successor from the next frame on', () => {
+    const client = create()
+    const seen: string[] = []
+    client.socket.onmessage = () => seen.push('old')
+    client.once('said', ({ text }) => {
+      client.socket.onmessage = () => seen.push(`new from ${text}`)
+    })
+    welcome()
+    expect(seen).toEqual(['old'])
+    deliver({ t: 'said', d: { text: 'first' } })
+    expect(seen).toEqual(['old'])
+    deliver({ t: 'said', d: { text: 'second' } })
+    expect(seen).toEqual(['old', 'new from first'])
+    client.close()
+  })
+
+  it('skips a message listener that a client handler removes', () => {
+    const client = create()
+    const seen: unknown[] = []
+    const listener = (event: { data: unknown }) => seen.push(event.data)
+    client.socket.addEventListener('message', listener)
+    client.on('said', () => client.socket.removeEventListener('message', listener))
+    welcome()
+    deliver({ t: 'said', d: { text: 'hi' } })
+    expect(seen).toHaveLength(1)
+    client.close()
+  })
 })
