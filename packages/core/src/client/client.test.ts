@@ -5,6 +5,7 @@ import { FakeWebSocket } from '../testing/fakeWebSocket.js'
 import { ManualClock } from '../testing/manualClock.js'
 import type { Envelope } from '../protocol/envelope.js'
 import type { RpcMethod } from '../protocol/schema.js'
+import { frameSink } from '../reconnectingWebSocket.js'
 import { createClient } from './client.js'
 import type { Client } from './client.js'
 import type { ClientOptions } from './clientOptions.js'
@@ -837,6 +838,13 @@ describe("the client's socket", () => {
     welcome()
     deliver({ t: 'said', d: { text: 'hi' } })
     expect(seen).toHaveLength(1)
+    client.close()
+  })
+
+  it('keeps its frame sink out of the keys and of a spread of the socket', () => {
+    const client = create()
+    expect(Object.getOwnPropertySymbols({ ...client.socket })).toEqual([])
+    expect(Object.prototype.propertyIsEnumerable.call(client.socket, frameSink)).toBe(false)
     client.close()
   })
 })

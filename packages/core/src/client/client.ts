@@ -179,7 +179,12 @@ export class Client<S extends Schema = AnySchema> {
     socket.binaryType = 'arraybuffer'
     socket.addEventListener('connecting', () => (this.#attemptStartedAt = clock.now()))
     socket.addEventListener('open', () => this.#onOpen())
-    socket[frameSink] = (data) => this.#onFrame(data as InboundFrame)
+    // Not enumerable: the socket's own keys, and a spread of it, stay those of a WebSocket.
+    Object.defineProperty(socket, frameSink, {
+      value: (data: unknown) => this.#onFrame(data as InboundFrame),
+      writable: true,
+      configurable: true,
+    })
     socket.addEventListener('close', () => this.#linkDown())
     socket.addEventListener('error', (event) => this.events.emit('error', event.error))
     // Raw mode sends through the socket's queue: what its overflow policy drops is lost too.
