@@ -100,6 +100,13 @@ export class Client<S extends Schema = AnySchema> {
    * nothing was resent.
    */
   #resendFloor = 0
+  /**
+   * The bytes the `$resend`s of this link had written again at once, and the stream's
+   * `acknowledgedBytes` when the link came up: a `$resend` once the first is over twice
+   * `maxUnackedBytes` plus what was acknowledged since is a violation (PROTOCOL.md, section 9).
+   */
+  #resentBytes = 0
+  #acknowledgedBefore = 0
   /** The largest frame the server accepts, from its latest `$welcome`; unknown: not checked. */
   #serverMax: number | undefined
   /** When the current attempt started: `$welcome` is due `connectionTimeoutMs` after it. */
@@ -524,8 +531,17 @@ export class Client<S extends Schema = AnySchema> {
     stream.checkAck(a)
     const floor = Math.max(stream.acknowledged, this.#resendFloor)
     if (a < floor) throw protocolError(`'$resend' of ${a}, below ${floor}`)
+    // Each such `$resend` may still acknowledge a single envelope and have the rest written
+    // again: what it costs is bounded by the progress it brings, so resends stay linear in it.
+    const progress = stream.acknowledgedBytes + stream.bytesThrough(a) - this.#acknowledgedBefore
+    if (this.#resentBytes > 2 * stream.maxUnackedBytes + progress) {
+      throw protocolError(
+        `'$resend' after ${this.#resentBytes} bytes resent, for ${progress} acknowledged`,
+      )
+    }
     this.#transmit({ t: '$resend' })
     this.#resendFloor = stream.resume(a) ? a + 1 : 0
+    this.#resentBytes += stream.inFlightBytes
     this.#receipts?.settle(stream.firstUnackedId)
   }
 
@@ -771,6 +787,8 @@ export class Client<S extends Schema = AnySchema> {
     this.#clearWelcomeTimer()
     this.#welcomed = false
     this.#resendFloor = 0
+    this.#resentBytes = 0
+    this.#acknowledgedBefore = this.#stream.acknowledgedBytes
     this.#heldFrames.clear()
     this.#stream.linkDown()
     this.#rooms.linkDown()

@@ -110,6 +110,12 @@ export class ReliableStream {
    * set from `w` (the client) or the window the server gives (the server); `Infinity`: none.
    */
   ackBytes = Infinity
+  /**
+   * The bytes (as `check` measured them) of the envelopes the peer has acknowledged since the
+   * stream was made: a measure of its progress, against which the client bounds what `$resend`
+   * has it write again (PROTOCOL.md, section 9).
+   */
+  acknowledgedBytes = 0
   readonly #options: ReliableStreamOptions
   readonly #ackEvery: number
   readonly #ackDelayMs: number
@@ -161,6 +167,16 @@ export class ReliableStream {
   /** Bytes of the envelopes not yet acknowledged, as `check` measured them. */
   get unackedBytes(): number {
     return this.#bytes
+  }
+
+  /** The most bytes kept unacknowledged: `maxUnackedBytes`. */
+  get maxUnackedBytes(): number {
+    return this.#maxUnackedBytes
+  }
+
+  /** Bytes of the envelopes written on this link and not yet acknowledged. */
+  get inFlightBytes(): number {
+    return this.#inFlight
   }
 
   /** Bytes of the kept envelopes numbered up to `s`, as `check` measured them. */
@@ -341,7 +357,9 @@ export class ReliableStream {
     while (count < this.unackedCount && (this.#kept[this.#head + count]?.s as number) <= ack) {
       count++
     }
+    const bytes = this.#bytes
     this.#forget(count)
+    this.acknowledgedBytes += bytes - this.#bytes
     return count > 0
   }
 

@@ -135,3 +135,39 @@ describe('a server that asks for the same resend again and again', () => {
     expect(resentBytes).toBeLessThan(20 * 1_100)
   })
 })
+
+describe('a server that asks for one more envelope at each $resend', () => {
+  it('is refused (4002) once the bytes resent pass 2 x maxUnackedBytes + what it acknowledged', async () => {
+    let resentBytes = 0
+    let markers = 0
+    const server = fx.add(
+      await startScriptedServer((link) => {
+        link.send(welcome)
+        link.socket.on('message', (data: Buffer) => {
+          const { t, s } = JSON.parse(String(data)) as { t: string; s?: number }
+          if (markers > 0 && s !== undefined) resentBytes += data.length
+          // a = 0, 1, 2…: each covers the first envelope the previous round resent, so each
+          // passes the floor, and each had the rest of the outbox written again.
+          if (t === '$resend' ? ++markers < 1_000 : markers === 0 && s === 1) {
+            link.send({ t: '$resend', a: t === '$resend' ? markers : 0 })
+          }
+        })
+      }),
+    )
+    const maxUnackedBytes = 250_000
+    const { client, errors } = connect(server.url('/'), {
+      maxUnackedBytes,
+      socket: { maxViolations: 1 },
+    })
+    for (let n = 0; n < 200; n++) client.send('m', 'x'.repeat(1_000))
+    // Before, the 200 messages were resent 20,100 times (some 20 MB), with no violation.
+    await waitFor(() => client.state.status === 'closed', {
+      message: () => `the violation (${markers} markers, ${resentBytes} bytes resent so far)`,
+    })
+    expect(client.state).toMatchObject({ closeCode: 4002, lastError: { code: 'PROTOCOL_ERROR' } })
+    expect(errors).toEqual(['PROTOCOL_ERROR', 'PROTOCOL_ERROR'])
+    // The bound: 2 x 250,000 + the few envelopes acknowledged, plus the round that passed it.
+    expect(resentBytes).toBeLessThan(3 * maxUnackedBytes + 20_000)
+    expect(markers).toBeLessThan(10)
+  })
+})
