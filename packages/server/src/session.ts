@@ -135,8 +135,10 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
   /** The highest `a` sent to the client (with a shared store). */
   private ackSent = 0
   /**
-   * With a shared store: the bytes of the client's reliable frames received since an `a` of
-   * everything processed was last sent. Past the stream's `ackBytes`, `sendAck` does not wait.
+   * With a shared store: the bytes of the client's reliable frames received since an `a` higher
+   * than the last was sent (as the stream counts them since its last acknowledgement). Past the
+   * stream's `ackBytes`, `sendAck` does not wait. Not "since everything processed was
+   * acknowledged": under a steady stream commits lag behind, and every commit went at once.
    */
   private ackBytesOwed = 0
   /**
@@ -473,7 +475,7 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     // With a shared store, `replayed` always marks what was sent: the rest waits for commits.
     this.replayed = this.journal === undefined ? undefined : this.stream.acknowledged
     this.replayAwaitsAck = false
-    this.ackSent = 0
+    this.ackSent = this.ackBytesOwed = 0
     this.resendAck = undefined
     this.resendDue = false
     this.stopAckTimer()
@@ -490,8 +492,9 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     const stream = this.stream
     let a = stream.lastProcessed
     if (this.journal !== undefined) {
-      // Never below an `a` the client was told: acknowledgements only grow.
-      a = Math.max(Math.min(a, this.journal.ackable()), this.ackSent)
+      // Never below an `a` the client was told, on this link or by the `$welcome` that resumed
+      // it (`ackTold`): acknowledgements only grow, and the client refuses a lower one.
+      a = Math.max(Math.min(a, this.journal.ackable()), this.ackSent, this.ackTold)
       const last = this.resendAck
       if (last !== undefined && a <= last && stream.lastProcessed > last) {
         // The client resent, right behind its marker, the envelope after the last `$resend`'s
@@ -500,7 +503,8 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
         this.resendDue = true
         return
       }
-      if (a > this.ackSent) this.ackSent = a
+      this.ackSent = a
+      this.ackBytesOwed = 0
     }
     this.resendDue = false
     this.resendAck = a
@@ -545,7 +549,7 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     const a = Math.min(journal.ackable(), this.stream.lastProcessed)
     if (a <= this.ackSent) return
     this.ackSent = a
-    if (a === this.stream.lastProcessed) this.ackBytesOwed = 0
+    this.ackBytesOwed = 0
     link.write(link.codec.encode({ t: controlTypes.ack, a }))
   }
 
@@ -786,8 +790,10 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
       // Never acknowledge what a commit has not stored.
       const a = Math.min(envelope.a ?? 0, journal.ackable())
       envelope.a = a
-      if (a > this.ackSent) this.ackSent = a
-      if (a === this.stream.lastProcessed) this.ackBytesOwed = 0
+      if (a > this.ackSent) {
+        this.ackSent = a
+        this.ackBytesOwed = 0
+      }
     }
     const preEncoded = this.preEncoded
     if (preEncoded !== undefined && envelope === this.preEncodedEnvelope) {

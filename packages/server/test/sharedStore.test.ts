@@ -167,6 +167,42 @@ describe('a server on a shared store', () => {
     expect(client.received.filter((frame) => frame.t === '$ack')).toHaveLength(1)
   })
 
+  it('acknowledges at once by bytes once per quarter window received, not on every commit that lags', async () => {
+    // No timer fires (ManualClock): every `$ack` here went at once, by bytes.
+    const clock = new ManualClock()
+    const fake = fakeSharedStore()
+    const server = await startServer(fx, {
+      store: fake.store,
+      clock,
+      heartbeat: false,
+      ackEvery: 10_000,
+    })
+    let processed = 0
+    server.on('connection', (peer) => peer.on('up', () => processed++))
+    const { client, welcome } = await ProtocolClient.connect(fx, urlOf(server))
+    await waitFor(() => fake.sessions.has(welcome.sid), { message: 'the session created' })
+    // A steady stream whose commits lag a batch behind: each commit stores what came before
+    // the batch processed while it was held. 32 batches of 16 KiB: 512 KiB, four times the
+    // 128 KiB (a quarter of the default window) that acknowledges at once.
+    fake.hold()
+    let s = 0
+    for (let batch = 0; batch < 32; batch++) {
+      for (let n = 0; n < 4; n++) client.send({ t: 'up', d: 'x'.repeat(4_000), s: ++s })
+      await waitFor(() => processed === s, { message: `batch ${batch} processed` })
+      // The commit held is the one issued for the batch before.
+      if (batch === 0) continue
+      const commits = fake.state.commits
+      fake.release()
+      fake.hold()
+      await waitFor(() => fake.state.commits > commits, { message: `batch ${batch} committed` })
+    }
+    await expectNoEvent(client.socket, 'message', 50)
+    // Before, past the first 128 KiB every commit sent its `$ack` at once: some 25.
+    const acks = client.received.filter((frame) => frame.t === '$ack').length
+    expect(acks).toBeGreaterThanOrEqual(3)
+    expect(acks).toBeLessThanOrEqual(5)
+  })
+
   it('lets go of a session another process took: 1012, and the session ends as moved', async () => {
     const fake = fakeSharedStore()
     const server = await startServer(fx, { store: fake.store })
