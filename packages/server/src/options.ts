@@ -228,7 +228,7 @@ export interface ServerOptions<User = unknown> {
   /**
    * Acknowledge at once after this many inbound reliable envelopes with nothing sent back (and,
    * whatever this and `ackDelayMs` say, once their frames since the last acknowledgement reach
-   * a quarter of the client's send window, `outboundHighWaterBytes / 8`).
+   * a quarter of the client's send window, half of `outboundHighWaterBytes` and at least 1 KiB).
    * @default 64
    */
   ackEvery?: number
