@@ -203,6 +203,63 @@ describe('a server on a shared store', () => {
     expect(acks).toBeLessThanOrEqual(5)
   })
 
+  it('asks a client to resend again only once a commit stored the first envelope it resent, with an a that covers it', async () => {
+    const fake = fakeSharedStore()
+    const server = await startServer(fx, {
+      store: fake.store,
+      outboundHighWaterBytes: 64 * 1024,
+      heartbeat: false,
+    })
+    const peers: Peer[] = []
+    let processed = 0
+    server.on('connection', (peer) => {
+      peers.push(peer)
+      peer.on('up', () => processed++)
+    })
+    const { client, welcome } = await ProtocolClient.connect(fx, urlOf(server), { rs: 1 })
+    await waitFor(() => fake.sessions.has(welcome.sid), { message: 'the session created' })
+    const pad = 'p'.repeat(16 * 1024)
+    // 80 KiB of pushes the client does not acknowledge yet: its output is over the 64 KiB mark,
+    // so its next frames wait, and past 64 KiB of them are discarded.
+    const overTheMark = async () => {
+      const before = client.messages().length
+      for (let n = 0; n < 5; n++) peers[0]?.send('push', pad)
+      await waitFor(() => client.messages().length === before + 5, { message: 'the pushes' })
+    }
+    const resends = () => client.received.filter((frame) => frame.t === '$resend')
+    // Round 1 with the store away (served at once, acknowledged as processed): its `$resend`
+    // acknowledges everything processed.
+    fake.state.reachable = false
+    await overTheMark()
+    for (let s = 1; s <= 10; s++) client.send({ t: 'up', d: pad, s })
+    await expectNoEvent(client.socket, 'message', 200)
+    client.acknowledge()
+    const first = (await client.next('$resend')).a as number
+    expect(first).toBe(processed)
+    expect(first).toBeLessThan(10)
+    // The store back (its retry stores round 1); round 2 with its writes held: the first
+    // envelope resent, right behind the marker, waits and is then processed, but not stored.
+    fake.state.reachable = true
+    await waitFor(() => fake.sessions.get(welcome.sid)?.lastClientSeq === first, {
+      message: 'round 1 stored',
+    })
+    await overTheMark()
+    fake.hold()
+    client.send({ t: '$resend' })
+    for (let s = first + 1; s <= 10; s++) client.send({ t: 'up', d: pad, s })
+    await expectNoEvent(client.socket, 'message', 200)
+    client.acknowledge()
+    await waitFor(() => processed > first, { message: 'the first envelope resent processed' })
+    // The next `$resend` must acknowledge it (the client refuses one that does not): it waits
+    // for the commit that stores it. Before, it went at once with the same a.
+    await expectNoEvent(client.socket, 'message', 200)
+    expect(resends()).toHaveLength(1)
+    fake.release()
+    const second = (await client.next('$resend')).a as number
+    expect(second).toBeGreaterThanOrEqual(first + 1)
+    expect(server.stats).toMatchObject({ protocolErrors: 0, slowConsumers: 0 })
+  })
+
   it('lets go of a session another process took: 1012, and the session ends as moved', async () => {
     const fake = fakeSharedStore()
     const server = await startServer(fx, { store: fake.store })
