@@ -63,6 +63,14 @@ export interface RequestOptions {
 }
 
 type Handler = (data: unknown) => void
+
+/**
+ * The bytes `$resend`s may have written again on a link, beyond twice `maxUnackedBytes`, per
+ * byte of progress on it (acknowledged or received): a hostile server gets at most this factor
+ * of what it spends, where an honest one without a window spends a round's output (its mark,
+ * some 1 MiB) and acknowledges about as much for each outbox (8 MiB) it has resent.
+ */
+const resendPerProgress = 8
 type MethodHandler = (data: unknown) => unknown
 
 /**
@@ -101,12 +109,14 @@ export class Client<S extends Schema = AnySchema> {
    */
   #resendFloor = 0
   /**
-   * The bytes the `$resend`s of this link had written again at once, and the stream's
-   * `acknowledgedBytes` when the link came up: a `$resend` once the first is over twice
-   * `maxUnackedBytes` plus what was acknowledged since is a violation (PROTOCOL.md, section 9).
+   * The bytes the `$resend`s of this link had written again at once; the stream's
+   * `acknowledgedBytes` when the link came up; the bytes of the frames received on it. A
+   * `$resend` once the first is over twice `maxUnackedBytes` plus `resendPerProgress` times the
+   * link's progress (bytes acknowledged and received) is a violation (PROTOCOL.md, section 9).
    */
   #resentBytes = 0
   #acknowledgedBefore = 0
+  #receivedBytes = 0
   /** The largest frame the server accepts, from its latest `$welcome`; unknown: not checked. */
   #serverMax: number | undefined
   /** When the current attempt started: `$welcome` is due `connectionTimeoutMs` after it. */
@@ -446,10 +456,9 @@ export class Client<S extends Schema = AnySchema> {
         if (isControlType(envelope.t)) checkControlFrame(envelope, frame)
         // Its size counts toward the acknowledgement by bytes: a string's length (UTF-16 units,
         // at most 3 UTF-8 bytes each) is free and close enough (see `ackBytes`).
-        return this.#onEnvelope(
-          envelope,
-          typeof frame === 'string' ? frame.length : frame.byteLength,
-        )
+        const bytes = typeof frame === 'string' ? frame.length : frame.byteLength
+        this.#receivedBytes += bytes
+        return this.#onEnvelope(envelope, bytes)
       }
       let message
       try {
@@ -532,11 +541,18 @@ export class Client<S extends Schema = AnySchema> {
     const floor = Math.max(stream.acknowledged, this.#resendFloor)
     if (a < floor) throw protocolError(`'$resend' of ${a}, below ${floor}`)
     // Each such `$resend` may still acknowledge a single envelope and have the rest written
-    // again: what it costs is bounded by the progress it brings, so resends stay linear in it.
-    const progress = stream.acknowledgedBytes + stream.bytesThrough(a) - this.#acknowledgedBefore
-    if (this.#resentBytes > 2 * stream.maxUnackedBytes + progress) {
+    // again: what resends cost on the link is bounded by its progress, what the server
+    // acknowledged and sent, so they stay linear in it. An honest server without a window
+    // resends the outbox each round for its mark's worth of answers and the requests they
+    // answer; with one, a round writes at most `w` at once, for more than `w` of answers.
+    const progress =
+      stream.acknowledgedBytes +
+      stream.bytesThrough(a) -
+      this.#acknowledgedBefore +
+      this.#receivedBytes
+    if (this.#resentBytes > 2 * stream.maxUnackedBytes + resendPerProgress * progress) {
       throw protocolError(
-        `'$resend' after ${this.#resentBytes} bytes resent, for ${progress} acknowledged`,
+        `'$resend' after ${this.#resentBytes} bytes resent, for ${progress} of progress`,
       )
     }
     this.#transmit({ t: '$resend' })
@@ -787,7 +803,7 @@ export class Client<S extends Schema = AnySchema> {
     this.#clearWelcomeTimer()
     this.#welcomed = false
     this.#resendFloor = 0
-    this.#resentBytes = 0
+    this.#resentBytes = this.#receivedBytes = 0
     this.#acknowledgedBefore = this.#stream.acknowledgedBytes
     this.#heldFrames.clear()
     this.#stream.linkDown()
