@@ -110,8 +110,8 @@ end`
  * (resent after a lost reply) changes nothing more.
  *
  * Returns { the number of the send that failed (from 1; 0: none, and those before it ran), its
- * error, the commits' error ('' for none: then none is known to be stored), the commits'
- * results }.
+ * error, the commits' error ('' for none: then none is known to be stored; a failed send fails
+ * the commits, which are not run), the commits' results }.
  *
  * The keys are named here, from the prefix (Redis Cluster is not supported anyway).
  */
@@ -219,10 +219,15 @@ local commits = function()
   end
 end
 local commitError = ''
-ok, err = pcall(commits)
-if not ok then
-  commitError = message(err)
-  results = {}
+if failed > 0 then
+  -- A commit acknowledges its handler's messages: none is stored ahead of a room send refused.
+  commitError = 'a room send of the same write failed: ' .. sendError
+else
+  ok, err = pcall(commits)
+  if not ok then
+    commitError = message(err)
+    results = {}
+  end
 end
 return { failed, sendError, commitError, results }`
 

@@ -125,7 +125,7 @@ describe('RedisWriter', () => {
     expect((await other.claim('s2', 60_000))?.record.lastClientSeq).toBe(0)
   })
 
-  it('reports a send that Redis refuses with those after it, while those before it and the commits are stored', async () => {
+  it('reports a send that Redis refuses with those after it, while those before it are stored and the commits of the call are not', async () => {
     const { redis, writer, store, other, settled } = await setUp()
     const epoch = await store.create(record('s1'), 60_000)
     // A key of another type where the room's history would be: its sends fail.
@@ -134,13 +134,16 @@ describe('RedisWriter', () => {
     writer.send(send('u1'))
     writer.send(send('u2', 'broken'))
     writer.send(send('u3'))
-    expect(await store.commit([{ id: 's1', epoch, change: change(7) }])).toEqual(['ok'])
+    // The commit acknowledges messages whose room sends may be among those refused.
+    await expect(store.commit([{ id: 's1', epoch, change: change(7) }])).rejects.toThrow(
+      /WRONGTYPE/,
+    )
     expect(settled).toHaveLength(2)
     expect(settled[0]).toEqual({ uids: ['u1'], error: undefined })
     expect(settled[1]?.uids).toEqual(['u2', 'u3'])
     expect(settled[1]?.error).toContain('WRONGTYPE')
     expect(await history(redis, 'lobby')).toHaveLength(1)
-    expect((await other.claim('s1', 60_000))?.record.lastClientSeq).toBe(7)
+    expect((await other.claim('s1', 60_000))?.record.lastClientSeq).toBe(0)
 
     // Sent again on their own (as the cluster does), what ran is counted.
     await redis.del(keys.history('broken'))
