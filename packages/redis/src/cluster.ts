@@ -86,7 +86,12 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
     this.redis = withScripts(options.redis)
     this.ownsSubscriber = options.subscriber === undefined
     this.subscriber = options.subscriber ?? options.redis.duplicate()
-    this.writer = new RedisWriter(this.redis, this.options, this.written)
+    this.writer = new RedisWriter(
+      this.redis,
+      this.options,
+      this.written,
+      () => this.pending.length > 0,
+    )
     this.store = new RedisSessionStore(
       options.redis,
       this.keys,

@@ -56,8 +56,9 @@ export class RedisSessionStore implements SharedSessionStore {
       writer ?? new RedisWriter(this.redis, { ...redisClusterDefaults, prefix: keys.prefix })
   }
 
+  /** Redis is ready, and no room send waits to be sent again ahead of the commits. */
   available(): boolean {
-    return isReady(this.redis)
+    return isReady(this.redis) && !this.writer.holdsCommits
   }
 
   async create(record: SessionRecord, ttlMs: number): Promise<number> {

@@ -51,7 +51,17 @@ export class RedisWriter {
     private readonly limits: WriteLimits,
     /** Each call's sends, once it succeeded (`error` undefined) or failed. */
     private readonly settled: SendsSettled = () => undefined,
+    /** Room sends are kept to be sent again: no commit goes ahead of them. */
+    private readonly sendsKept: () => boolean = () => false,
   ) {}
+
+  /**
+   * Commits wait: room sends are kept to be sent again (a write failed, or Redis was away), and
+   * a commit acknowledges messages whose room sends may be among them.
+   */
+  get holdsCommits(): boolean {
+    return this.sendsKept()
+  }
 
   /** Bytes of the sends that wait for the end of the iteration. */
   get waitingBytes(): number {
@@ -88,6 +98,7 @@ export class RedisWriter {
    * commit, in order.
    */
   async commit(commits: readonly SessionCommit[]): Promise<CommitResult[]> {
+    if (this.holdsCommits) throw new Error('room sends wait to be sent again')
     const [, , error, results] = await this.writeGathered(commits)
     if (error !== '') throw new Error(error)
     return results.map((result) => (result === 1 ? 'ok' : result === 0 ? 'fenced' : 'missing'))

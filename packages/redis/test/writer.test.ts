@@ -8,6 +8,7 @@ import { packr } from '../src/packing.js'
 import { withScripts } from '../src/redisClient.js'
 import { RedisSessionStore } from '../src/store.js'
 import { RedisWriter, type RoomSend } from '../src/writer.js'
+import { createRedisCluster } from '../src/index.js'
 
 const fx = useFixtures(afterEach)
 const keys = createKeys('t:')
@@ -193,5 +194,61 @@ describe('RedisWriter', () => {
     await waitFor(() => settled.length === 1, { message: 'the sends settled' })
     expect(settled).toEqual([{ uids: ['u1', 'u2'], error: undefined }])
     expect(await history(redis, 'lobby')).toHaveLength(2)
+  })
+})
+
+/** A cluster on its own Redis, without a server: its sends and its store, as a server uses them. */
+async function setUpCluster() {
+  const server = fx.add(await startRedisServer())
+  const open = async (): Promise<Redis> => {
+    const redis = new Redis(server.url, { lazyConnect: true })
+    fx.add(() => redis.disconnect())
+    await redis.connect()
+    return redis
+  }
+  const cluster = createRedisCluster({ redis: await open(), prefix: keys.prefix })
+  fx.add(() => cluster.detach())
+  const errors: string[] = []
+  cluster.on('error', (error) => errors.push(String(error)))
+  const say = (room: string, n: number, id?: string) =>
+    cluster.send(room, 'said', { n }, { reliable: true, except: undefined, id })
+  return {
+    redis: await open(),
+    cluster,
+    store: cluster.store,
+    other: new RedisSessionStore(await open(), keys, 'two'),
+    errors,
+    say,
+  }
+}
+
+/** The `n` of each message in `room`'s history, in order. */
+async function said(redis: Redis, room: string): Promise<number[]> {
+  const entries = await redis.xrangeBuffer(keys.history(room), '-', '+')
+  return entries.map(([, fields]) => {
+    const payload = fields[fields.map(String).indexOf('m') + 1] as Buffer
+    return (packr.unpack(payload) as [string, string, { n: number }])[2].n
+  })
+}
+
+describe('RedisCluster writes', () => {
+  it('stores no commit while room sends wait to be sent again, and stores it once they are sent', async () => {
+    const { redis, store, other, errors, say } = await setUpCluster()
+    const epoch = await store.create(record('s1'), 60_000)
+    await redis.set(keys.history('broken'), 'not a stream')
+
+    say('broken', 1)
+    await waitFor(() => errors.length > 0, { message: 'the send refused' })
+    expect(errors[0]).toContain('WRONGTYPE')
+    // A handler's message whose room send waits: not acknowledged (stored) ahead of it.
+    expect(store.available()).toBe(false)
+    await expect(store.commit([{ id: 's1', epoch, change: change(4) }])).rejects.toThrow()
+    expect((await redis.hget(keys.session('s1'), 'c')) ?? '0').toBe('0')
+
+    await redis.del(keys.history('broken'))
+    await waitFor(() => store.available(), { message: 'the send sent again' })
+    expect(await said(redis, 'broken')).toEqual([1])
+    expect(await store.commit([{ id: 's1', epoch, change: change(4) }])).toEqual(['ok'])
+    expect((await other.claim('s1', 60_000))?.record.lastClientSeq).toBe(4)
   })
 })
