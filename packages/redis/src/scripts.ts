@@ -134,7 +134,7 @@ local sends = function()
     local channel = prefix .. 'c:' .. room
     if kind == 'U' then
       redis.call('PUBLISH', channel, 'U' .. payload)
-    elseif id == '' or redis.call('SET', prefix .. 'sent:' .. id, '1', 'NX', 'PX', ARGV[4]) then
+    elseif id == '' or redis.call('EXISTS', prefix .. 'sent:' .. id) == 0 then
       local key = prefix .. 'h:' .. room
       local prev = last[room]
       local first = prev == nil
@@ -144,6 +144,8 @@ local sends = function()
         if #newest > 0 then prev = newest[1][1] end
       end
       local added = redis.call('XADD', key, 'MAXLEN', '~', ARGV[2], '*', 'p', prev, 'm', payload)
+      -- Marked sent once stored: a send refused leaves no mark, and its retry is stored.
+      if id ~= '' then redis.call('SET', prefix .. 'sent:' .. id, '1', 'PX', ARGV[4]) end
       if first then redis.call('PEXPIRE', key, ARGV[3]) end
       last[room] = added
       redis.call('PUBLISH', channel, 'M' .. added .. ' ' .. prev .. ' ' .. payload)

@@ -186,6 +186,21 @@ describe('RedisWriter', () => {
     expect((await other.claim('s1', 60_000))?.record.lastClientSeq).toBe(0)
   })
 
+  it('stores a send with an idempotency id that Redis refused when it is sent again', async () => {
+    const { redis, writer, settled } = await setUp()
+    await redis.set(keys.history('broken'), 'not a stream')
+    writer.send(send('u1', 'broken', 'once'))
+    await waitFor(() => settled.length === 1, { message: 'the send refused' })
+    expect(settled[0]?.error).toContain('WRONGTYPE')
+
+    await redis.del(keys.history('broken'))
+    expect(await writer.sendNow([send('u1', 'broken', 'once')])).toEqual({ ran: 1 })
+    expect(await history(redis, 'broken')).toHaveLength(1)
+    // Stored once: the id is marked now.
+    expect(await writer.sendNow([send('u1', 'broken', 'once')])).toEqual({ ran: 1 })
+    expect(await history(redis, 'broken')).toHaveLength(1)
+  })
+
   it('sends what an iteration gathered at its end, without a commit', async () => {
     const { redis, writer, settled } = await setUp()
     writer.send(send('u1'))
