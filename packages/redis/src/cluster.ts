@@ -133,13 +133,15 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
       reliable: options.reliable,
       id: options.id,
     }
+    // Kept, or gathered while a write is in flight: both wait for Redis.
+    const waiting = this.pendingBytes + this.writer.waitingBytes
+    if (waiting + send.payload.byteLength > this.options.maxPendingBytes) {
+      throw new LifelineError(
+        'QUEUE_FULL',
+        `Redis is away or slow and ${waiting} bytes of room messages wait (maxPendingBytes)`,
+      )
+    }
     if (this.pending.length > 0 || !isReady(this.redis)) {
-      if (this.pendingBytes + send.payload.byteLength > this.options.maxPendingBytes) {
-        throw new LifelineError(
-          'QUEUE_FULL',
-          `Redis is away and ${this.pendingBytes} bytes of room messages wait (maxPendingBytes)`,
-        )
-      }
       this.keep([send])
       return
     }
@@ -161,7 +163,12 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
       return
     }
     // Failed in flight: they may or may not have gone; their uids keep a resend from doubling.
+    // They go again first: they were made before those gathered since and those kept.
+    const after = this.writer.take().concat(this.pending)
+    this.pending = []
+    this.pendingBytes = 0
     this.keep(sends)
+    this.keep(after)
     this.sendFailed(error)
   }
 
@@ -294,7 +301,10 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
     if (this.flushing) return
     this.flushing = true
     try {
-      while (this.pending.length > 0 && isReady(this.redis)) {
+      for (;;) {
+        // A write in flight may fail: what it failed is kept ahead of what waits here.
+        await this.writer.idle()
+        if (this.pending.length === 0 || !isReady(this.redis)) break
         let outcome: { ran: number; error?: Error }
         try {
           outcome = await this.writer.sendNow(this.pending.slice(0, maxSendsPerWrite))

@@ -45,6 +45,14 @@ export class RedisWriter {
   private sends: RoomSend[] = []
   private buffer: Netstrings | undefined
   private scheduled = false
+  /**
+   * The call with sends that Redis has not answered yet (settles once they are `settled`). One
+   * at a time: should some of its sends fail, they are sent again ahead of those gathered since,
+   * which wait for its reply meanwhile.
+   */
+  private inFlight: Promise<void> | undefined
+  /** Commits waiting for `inFlight`: they take the sends gathered meanwhile with them. */
+  private commitsWaiting = 0
 
   constructor(
     private readonly redis: Redis & ScriptCommands,
@@ -86,6 +94,7 @@ export class RedisWriter {
    * are not `settled`: the caller keeps them until then. Rejects when the call failed.
    */
   async sendNow(sends: readonly RoomSend[]): Promise<{ ran: number; error?: Error }> {
+    await this.idle()
     this.flush()
     const buffer = new Netstrings()
     for (const send of sends) addSend(buffer, send)
@@ -94,14 +103,38 @@ export class RedisWriter {
   }
 
   /**
-   * Writes the commits now, behind the sends gathered (in the same call): one result per
-   * commit, in order.
+   * Writes the commits behind the sends gathered (in the same call), once the call with sends in
+   * flight is answered: one result per commit, in order. Fails while room sends are kept to be
+   * sent again (`sendsKept`), and when a send of the same call failed.
    */
   async commit(commits: readonly SessionCommit[]): Promise<CommitResult[]> {
-    if (this.holdsCommits) throw new Error('room sends wait to be sent again')
+    this.commitsWaiting++
+    try {
+      await this.idle()
+    } finally {
+      this.commitsWaiting--
+    }
+    if (this.holdsCommits) {
+      // Not left behind by the commits that were to take them.
+      this.flush()
+      throw new Error('room sends wait to be sent again')
+    }
     const [, , error, results] = await this.writeGathered(commits)
     if (error !== '') throw new Error(error)
     return results.map((result) => (result === 1 ? 'ok' : result === 0 ? 'fenced' : 'missing'))
+  }
+
+  /** Resolves once no call with sends is in flight. */
+  async idle(): Promise<void> {
+    while (this.inFlight !== undefined) await this.inFlight
+  }
+
+  /** Takes the sends gathered (the caller sends them, after what it keeps already). */
+  take(): RoomSend[] {
+    const sends = this.sends
+    this.sends = []
+    this.buffer = undefined
+    return sends
   }
 
   private add(send: RoomSend): void {
@@ -115,7 +148,8 @@ export class RedisWriter {
   }
 
   private flush(): void {
-    if (this.sends.length === 0) return
+    // The call in flight sends them once answered (`writeGathered`), or a commit waiting for it.
+    if (this.sends.length === 0 || this.inFlight !== undefined) return
     // The outcome is the sends' (`settled`): nothing else waits for this call.
     this.writeGathered(undefined).catch(() => undefined)
   }
@@ -130,8 +164,9 @@ export class RedisWriter {
     this.sends = []
     this.buffer = undefined
     if (sends.length === 0) return reply
-    return reply.then(
+    const written = reply.then(
       (result) => {
+        this.inFlight = undefined
         const [failed, error] = result
         if (failed === 0) {
           this.settled(sends, undefined)
@@ -139,13 +174,26 @@ export class RedisWriter {
           if (failed > 1) this.settled(sends.slice(0, failed - 1), undefined)
           this.settled(sends.slice(failed - 1), new Error(error))
         }
+        this.flushWaiting()
         return result
       },
       (error: unknown) => {
+        this.inFlight = undefined
         this.settled(sends, error)
+        this.flushWaiting()
         throw error
       },
     )
+    this.inFlight = written.then(
+      () => undefined,
+      () => undefined,
+    )
+    return written
+  }
+
+  /** The call in flight was answered: what was gathered meanwhile goes, unless a commit takes it. */
+  private flushWaiting(): void {
+    if (this.commitsWaiting === 0) this.flush()
   }
 
   private call(

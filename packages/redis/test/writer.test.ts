@@ -221,13 +221,15 @@ async function setUpCluster() {
     await redis.connect()
     return redis
   }
-  const cluster = createRedisCluster({ redis: await open(), prefix: keys.prefix })
+  const client = await open()
+  const cluster = createRedisCluster({ redis: client, prefix: keys.prefix })
   fx.add(() => cluster.detach())
   const errors: string[] = []
   cluster.on('error', (error) => errors.push(String(error)))
   const say = (room: string, n: number, id?: string) =>
     cluster.send(room, 'said', { n }, { reliable: true, except: undefined, id })
   return {
+    client,
     redis: await open(),
     cluster,
     store: cluster.store,
@@ -265,5 +267,25 @@ describe('RedisCluster writes', () => {
     expect(await said(redis, 'broken')).toEqual([1])
     expect(await store.commit([{ id: 's1', epoch, change: change(4) }])).toEqual(['ok'])
     expect((await other.claim('s1', 60_000))?.record.lastClientSeq).toBe(4)
+  })
+
+  it("keeps a sender's room order when a write fails partway while a later iteration's send waits", async () => {
+    const { client, redis, errors, say } = await setUpCluster()
+    await redis.set(keys.history('broken'), 'not a stream')
+
+    say('lobby', 0)
+    say('broken', 1)
+    // The iteration's write goes at its end; the fault is mended behind it on the same
+    // connection, ahead of any later write of the cluster.
+    await new Promise((resolve) => setImmediate(resolve))
+    const mended = client.del(keys.history('broken'))
+    say('broken', 2)
+    await mended
+    await waitFor(async () => (await said(redis, 'broken')).length === 2, {
+      message: 'both sends stored',
+    })
+    expect(await said(redis, 'broken')).toEqual([1, 2])
+    expect(await said(redis, 'lobby')).toEqual([0])
+    expect(errors[0]).toContain('WRONGTYPE')
   })
 })
