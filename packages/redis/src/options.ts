@@ -46,8 +46,9 @@ export interface RedisClusterOptions {
    */
   processTtlMs?: number
   /**
-   * Bytes of room messages kept while Redis is away, sent when it is back; past it a room send
-   * or broadcast throws `QUEUE_FULL`.
+   * Bytes of room messages kept while Redis is away (sent when it is back), or gathered while
+   * a write with room sends waits for its reply; past it a room send or broadcast throws
+   * `QUEUE_FULL`.
    * @default 1048576 (1 MiB)
    */
   maxPendingBytes?: number

@@ -90,8 +90,9 @@ end`
 /**
  * One write of a process: the room sends, then the session commits, of an event-loop iteration,
  * in one call (so one request, one script run and one reply for them all), the sends first: a
- * commit that acknowledges a client message runs after the room sends its handler made. An
- * error in one part does not stop the other (`pcall`): each fails as a script of its own would.
+ * commit that acknowledges a client message runs after the room sends its handler made. A send
+ * that fails stops the sends after it and fails the commits, which are not run (they may
+ * acknowledge messages whose sends were refused); commits that fail leave the sends stored.
  *
  * ARGV: key prefix, history max length, history ttl, idempotency ttl, then the sends in one
  * argument and the commits in another, as netstrings (`<length>:<bytes>`, see `Netstrings`).
