@@ -13,14 +13,17 @@ import { createRedisCluster } from '../src/index.js'
 const fx = useFixtures(afterEach)
 const keys = createKeys('t:')
 
+/** A connection to `url`, closed after the test. */
+async function connect(url: string): Promise<Redis> {
+  const redis = new Redis(url, { lazyConnect: true })
+  fx.add(() => redis.disconnect())
+  await redis.connect()
+  return redis
+}
+
 async function setUp() {
   const server = fx.add(await startRedisServer())
-  const open = async (): Promise<Redis> => {
-    const redis = new Redis(server.url, { lazyConnect: true })
-    fx.add(() => redis.disconnect())
-    await redis.connect()
-    return redis
-  }
+  const open = () => connect(server.url)
   const redis = await open()
   const settled: { uids: string[]; error: string | undefined }[] = []
   const writer = new RedisWriter(
@@ -215,12 +218,7 @@ describe('RedisWriter', () => {
 /** A cluster on its own Redis, without a server: its sends and its store, as a server uses them. */
 async function setUpCluster() {
   const server = fx.add(await startRedisServer())
-  const open = async (): Promise<Redis> => {
-    const redis = new Redis(server.url, { lazyConnect: true })
-    fx.add(() => redis.disconnect())
-    await redis.connect()
-    return redis
-  }
+  const open = () => connect(server.url)
   const client = await open()
   const cluster = createRedisCluster({ redis: client, prefix: keys.prefix })
   fx.add(() => cluster.detach())
