@@ -75,6 +75,8 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
   private readonly revokeChannel: string
   private readonly channelPrefixLength: number
   private uid = 0
+  /** `detach` ran: no room message is delivered here any more; handoffs still are. */
+  private detached = false
   private closed = false
 
   constructor(options: RedisClusterOptions) {
@@ -230,20 +232,36 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
     await this.subscriber.subscribe(this.keys.channel(room))
   }
 
-  /** Stops listening (the server's `close()` calls it); the application's client stays open. */
+  /**
+   * Stops delivering room messages to the server (its `close()` calls it once its clients are
+   * gone) and sends the room sends that wait. The heartbeat and this process's channel go on
+   * until `close`: a claim of one of the server's sessions meanwhile is still asked for, and
+   * answered once the session's last write is stored; without the channel, the claim would be
+   * made at once and refuse that write, and what it stored would be processed again.
+   */
   async detach(): Promise<void> {
+    if (this.detached) return
+    this.detached = true
+    for (const feed of this.feeds.values()) feed.close()
+    this.feeds.clear()
+    await this.flushPending()
+  }
+
+  /**
+   * Stops listening, after `detach` (the server's `close()` calls it once its sessions are
+   * stored); the application's Redis client stays open.
+   */
+  async close(): Promise<void> {
+    await this.detach()
     if (this.closed) return
     this.closed = true
     if (this.heartbeat !== undefined) clearInterval(this.heartbeat)
     if (this.retry !== undefined) clearTimeout(this.retry)
-    for (const feed of this.feeds.values()) feed.close()
-    this.feeds.clear()
     this.redis.off('ready', this.onReady)
     this.subscriber.off('messageBuffer', this.onMessage)
     // The heartbeat key expires by itself: sessions resume on other processes meanwhile and
     // take their presence with them, so a rolling restart shows no leave and join.
     if (this.ownsSubscriber) this.subscriber.disconnect()
-    await this.flushPending()
   }
 
   private feed(room: string): RoomFeed {
@@ -414,6 +432,7 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
         this.store.revoke(String(message))
         return
       }
+      if (this.detached) return
       const room = channel.slice(this.channelPrefixLength)
       const feed = this.feeds.get(room)
       const tag = message[0]

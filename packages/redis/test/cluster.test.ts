@@ -205,6 +205,71 @@ describe('a session moving between live processes', () => {
     await waitFor(() => a.server.stats.sessions === 0, { message: 'a let go', timeoutMs: 10_000 })
   })
 
+  it('processes a client message once when its process closes gracefully before storing it', async () => {
+    const redis = fx.add(await startRedisServer())
+    const a = await startNode(fx, redis)
+    // `b` would wait a minute for an owner that does not answer: a resume within the test's
+    // bounds is one that `a` answered.
+    const b = await startNode(fx, redis, { handoffTimeoutMs: 60_000 })
+    const seen: { peer: string; n: number; id: string | undefined }[] = []
+    serve(a, seen)
+    serve(b, seen)
+    // The client reaches `a`, then, once `a` stopped delivering room messages in its close
+    // (`detach`), `b`: the claim comes while `a` writes its sessions' last changes.
+    let target = a.server.port
+    let reachable: Promise<void> = Promise.resolve()
+    const client = createClient<Chat>({
+      url: async () => {
+        await reachable
+        return `ws://127.0.0.1:${target}/`
+      },
+      socket: { initialDelayMs: 10, maxDelayMs: 100 },
+    })
+    client.events.on('error', () => undefined)
+    fx.add(() => client.close())
+    const down: number[] = []
+    client.on('down', ({ n }) => down.push(n))
+    client.send('up', { n: 1 })
+    await waitFor(() => down.includes(1), { message: 'the first echo', timeoutMs: 10_000 })
+    // From now on `a`'s writes wait (a loaded process, a slow round trip) until `a` hears from
+    // another process about the session: the let-go of the old claim, or a handoff request.
+    const store = a.cluster.store
+    const commit = store.commit.bind(store)
+    let release: () => void = () => undefined
+    const held = new Promise<void>((resolve) => (release = resolve))
+    store.commit = async (...args) => {
+      await held
+      return commit(...args)
+    }
+    const revoke = store.revoke.bind(store)
+    store.revoke = (message) => {
+      release()
+      revoke(message)
+    }
+    let detached: () => void = () => undefined
+    reachable = new Promise<void>((resolve) => (detached = resolve))
+    const detach = a.cluster.detach.bind(a.cluster)
+    a.cluster.detach = async () => {
+      await detach()
+      detached()
+    }
+    client.send('up', { n: 2 })
+    await waitFor(() => seen.some((each) => each.n === 2), {
+      message: 'processed on a',
+      timeoutMs: 10_000,
+    })
+    // `a` closes (SIGTERM) before it stored that it processed 2: the client resumes on `b`,
+    // with 2 not acknowledged, and `b` gets the session once `a` stored 2.
+    target = b.server.port
+    const closed = a.server.close()
+    client.send('up', { n: 3 })
+    await waitFor(() => down.includes(3), { message: 'served by b', timeoutMs: 10_000 })
+    await closed
+    expect(seen.map((each) => each.n)).toEqual([1, 2, 3])
+    expect(down).toEqual([1, 2, 3])
+    expect(b.server.stats.sessionsResumed).toBe(1)
+  })
+
   it('does not wait for a process that is gone from Redis (killed): the claim is made at once', async () => {
     const redis = fx.add(await startRedisServer())
     const subscriber = redisClient(fx, redis)

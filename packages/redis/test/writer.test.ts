@@ -221,7 +221,7 @@ async function setUpCluster() {
   const open = () => connect(server.url)
   const client = await open()
   const cluster = createRedisCluster({ redis: client, prefix: keys.prefix })
-  fx.add(() => cluster.detach())
+  fx.add(() => cluster.close())
   const errors: string[] = []
   cluster.on('error', (error) => errors.push(String(error)))
   const say = (room: string, n: number, id?: string) =>

@@ -159,8 +159,15 @@ export interface Cluster {
   rewound?(member: ClusterMember, room: string): void
   /** A local session left a room; `moved`: it lives on in another process. */
   left(member: ClusterMember, room: string, moved: boolean): void
-  /** Stops the cluster's work for this server (`server.close()` calls it). */
+  /**
+   * The server closes and its clients are gone (`server.close()` calls it): stop delivering
+   * room messages to it, and send what waits. The store still answers for the server's sessions
+   * while their last changes are written (a handoff, `SharedSessionStore.onHandoff`): a claim
+   * made then waits for them.
+   */
   detach(): Promise<void>
+  /** The server's sessions are stored: stop the cluster's work for it (after `detach`). */
+  close?(): Promise<void>
 }
 
 /** Whether a store is shared between running processes (and must be used as such). */

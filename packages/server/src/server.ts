@@ -324,6 +324,10 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
       this.report('the session store did not finish within closeTimeoutMs', timedOut(), undefined)
     }
     this.registry.abandon()
+    // Only now: until the sessions are stored, a claim of one by another process is handed over.
+    if (cluster?.close !== undefined && !(await within(cluster.close(), closeTimeoutMs))) {
+      this.report('the cluster did not close within closeTimeoutMs', timedOut(), undefined)
+    }
     await new Promise<void>((resolve) => this.wss.close(() => resolve()))
     for (const socket of this.rawSockets) socket.destroy()
     await listenerClosed
