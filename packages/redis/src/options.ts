@@ -53,12 +53,13 @@ export interface RedisClusterOptions {
    */
   maxPendingBytes?: number
   /**
-   * How long a resume waits for the process that holds the session, when that process is alive,
-   * to store what it processed and let go (a handoff). A process that is dead (not subscribed
-   * any more, or silent for `processTtlMs`) is not waited for; one that does not answer in time
-   * is treated as one that crashed: a client message it processed and had not stored is
-   * processed again, with the same id.
-   * @default 500
+   * How long a resume waits for the process that holds the session, while that process is
+   * alive, to store what it processed and let go (a handoff). A process that is dead (not
+   * subscribed any more, or silent for `processTtlMs`) is not waited for, nor one that dies
+   * meanwhile (checked every 250 ms); one alive that does not answer in time is treated as one
+   * that crashed: a client message it processed and had not stored is processed again, with the
+   * same id.
+   * @default 5000
    */
   handoffTimeoutMs?: number
 }
@@ -71,7 +72,7 @@ export const redisClusterDefaults = {
   heartbeatMs: 1_000,
   processTtlMs: 5_000,
   maxPendingBytes: 1_048_576,
-  handoffTimeoutMs: 500,
+  handoffTimeoutMs: 5_000,
 } as const
 
 export interface ResolvedOptions {

@@ -17,6 +17,23 @@ import { RedisWriter } from './writer.js'
 
 const referenceTag = 0x52 /* R */
 
+/**
+ * How often a claim asks again an owner that has not answered a handoff yet: the claim script
+ * checks that the owner is still alive each time, so one that died meanwhile is not waited for.
+ */
+const livenessCheckMs = 250
+
+/** Whether `promise` settles within `ms`. */
+async function within(promise: Promise<void>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const late = new Promise<boolean>((resolve) => (timer = setTimeout(resolve, ms, false)))
+  try {
+    return await Promise.race([promise.then(() => true), late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 function unavailable(): LifelineError {
   return new LifelineError('STORE_UNAVAILABLE', 'Redis cannot be reached now')
 }
@@ -86,7 +103,9 @@ export class RedisSessionStore implements SharedSessionStore {
    * A session another live process owns is handed over first: the owner stores what it
    * processed (with its token, still valid) and lets go, then the token is raised. Without that,
    * a client message the owner processed and had not stored yet would be processed again here.
-   * An owner that does not answer within `handoffTimeoutMs` is treated as one that crashed.
+   * The owner is asked again every `livenessCheckMs` while it has not answered: once it is dead
+   * (a frozen process misses its heartbeats) the claim is made at once. An owner still alive but
+   * silent after `handoffTimeoutMs` is treated as one that crashed.
    */
   async claim(id: string, ttlMs: number, acknowledged = 0): Promise<ClaimedSession | undefined> {
     if (!this.available()) throw unavailable()
@@ -96,25 +115,22 @@ export class RedisSessionStore implements SharedSessionStore {
     let waiting = this.awaitedHandoffs.get(id)
     if (waiting === undefined) this.awaitedHandoffs.set(id, (waiting = new Set()))
     waiting.add(answered)
-    let timer: ReturnType<typeof setTimeout> | undefined
     let reply: ClaimReply | 0 | null
     try {
       reply = await this.runClaim(id, ttlMs, acknowledged, true)
-      if (reply === 0) {
-        await Promise.race([
-          answer,
-          new Promise((resolve) => (timer = setTimeout(resolve, this.handoffTimeoutMs))),
-        ])
-        reply = await this.runClaim(id, ttlMs, acknowledged, false)
+      const giveUpAt = Date.now() + this.handoffTimeoutMs
+      while (reply === 0) {
+        const wait = Math.min(livenessCheckMs, giveUpAt - Date.now())
+        const done = wait <= 0 || (await within(answer, wait))
+        reply = await this.runClaim(id, ttlMs, acknowledged, !done)
       }
     } finally {
-      clearTimeout(timer)
       waiting.delete(answered)
       if (waiting.size === 0 && this.awaitedHandoffs.get(id) === waiting) {
         this.awaitedHandoffs.delete(id)
       }
     }
-    if (reply === null || reply === 0) return undefined
+    if (reply === null) return undefined
     const [previous, epoch, fields, list] = reply
     const [peerId, c, l, f, x, r] = fields
     const first = Number(String(f))

@@ -270,6 +270,76 @@ describe('a session moving between live processes', () => {
     expect(b.server.stats.sessionsResumed).toBe(1)
   })
 
+  it('waits for a live owner whose last write takes over a second, and processes its message once', async () => {
+    const redis = fx.add(await startRedisServer())
+    const a = await startNode(fx, redis)
+    // The default wait for a live owner.
+    const b = await startNode(fx, redis)
+    const seen: { peer: string; n: number; id: string | undefined }[] = []
+    serve(a, seen)
+    serve(b, seen)
+    const balancer = fx.add(await startBalancer({ backends: [a.server.port] }))
+    const client = clientOf(fx, balancer)
+    const down: number[] = []
+    client.on('down', ({ n }) => down.push(n))
+    client.send('up', { n: 1 })
+    await waitFor(() => down.includes(1), { message: 'the first echo', timeoutMs: 10_000 })
+    // `a`'s writes of the next 1.5 s reach Redis at its end (a loaded process, a slow network):
+    // past the second after which `a` serves its clients without waiting for the store.
+    const store = a.cluster.store
+    const commit = store.commit.bind(store)
+    const slowUntil = Date.now() + 1_500
+    store.commit = async (...args) => {
+      await new Promise((resolve) => setTimeout(resolve, slowUntil - Date.now()))
+      return commit(...args)
+    }
+    client.send('up', { n: 2 })
+    await waitFor(() => seen.some((each) => each.n === 2), {
+      message: 'processed on a',
+      timeoutMs: 10_000,
+    })
+    balancer.setBackends([b.server.port])
+    balancer.cut()
+    client.send('up', { n: 3 })
+    await waitFor(() => down.includes(3), { message: 'served by b', timeoutMs: 10_000 })
+    expect(seen.map((each) => each.n)).toEqual([1, 2, 3])
+    expect(down).toEqual([1, 2, 3])
+    expect(b.server.stats.sessionsResumed).toBe(1)
+  })
+
+  it('stops waiting for an owner that does not answer once it misses its heartbeats', async () => {
+    const redis = fx.add(await startRedisServer())
+    // `a` beats once, at its start; the test sets its heartbeat key to expire in 1.5 s.
+    const a = await startNode(fx, redis, { heartbeatMs: 60_000, processTtlMs: 120_000 })
+    const b = await startNode(fx, redis, { handoffTimeoutMs: 60_000 })
+    serve(a, [])
+    serve(b, [])
+    const balancer = fx.add(await startBalancer({ backends: [a.server.port] }))
+    const client = clientOf(fx, balancer)
+    const down: number[] = []
+    client.on('down', ({ n }) => down.push(n))
+    client.send('up', { n: 1 })
+    await waitFor(() => down.includes(1), { message: 'the first echo', timeoutMs: 10_000 })
+    // Frozen: `a` still hears its channel, but answers no handoff request and stops beating.
+    const store = a.cluster.store
+    const revoke = store.revoke.bind(store)
+    let asked = 0
+    store.revoke = (message) => {
+      if (message.includes(' ?')) asked++
+      else revoke(message)
+    }
+    await a.redis.set(`lifeline:proc:${a.cluster.processId}`, '1', 'PX', 1_500)
+    balancer.setBackends([b.server.port])
+    balancer.cut()
+    client.send('up', { n: 2 })
+    // Not the minute `b` would wait for an owner alive.
+    await waitFor(() => down.includes(2), { message: 'served by b', timeoutMs: 10_000 })
+    expect(down).toEqual([1, 2])
+    expect(b.server.stats.sessionsResumed).toBe(1)
+    // Asked while alive, again while it did not answer.
+    expect(asked).toBeGreaterThan(1)
+  })
+
   it('does not wait for a process that is gone from Redis (killed): the claim is made at once', async () => {
     const redis = fx.add(await startRedisServer())
     const subscriber = redisClient(fx, redis)

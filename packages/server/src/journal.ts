@@ -252,7 +252,10 @@ export class SessionJournal {
     this.batch.add(this)
   }
 
-  /** Resolves once everything changed so far is stored (or the store is unreachable). */
+  /**
+   * Resolves once everything changed so far is stored, or the store is unreachable (a commit
+   * failed, or none can be made); a commit in flight is waited for, however slow.
+   */
   drain(): Promise<void> {
     // Room cursors waiting for a commit go now: a handoff or a close stores them. So does what
     // was served while the store was away (its retry may be half a second off): the store may
@@ -433,7 +436,10 @@ export class SessionJournal {
       }, retryMs)
       this.retry.unref()
     }
-    this.settle()
+    // A commit that is only slow may still be stored: a handoff waits for its outcome (bounded
+    // by the claim's wait, a close's by `closeTimeoutMs`), or the next process would process
+    // again what it stores, and its late write would be refused.
+    if (!this.committing) this.settle()
   }
 
   private settle(): void {
