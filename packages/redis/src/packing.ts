@@ -83,3 +83,14 @@ export function packEnvelope(envelope: JournaledEnvelope): Buffer | string {
 export function packRooms(rooms: Record<string, string>): Buffer {
   return packr.pack(Object.entries(rooms))
 }
+
+/** `packRooms` read back, as an object without a prototype (a map of earlier versions too). */
+export function unpackRooms(packed: Buffer | null | undefined): Record<string, string> {
+  const result = Object.create(null) as Record<string, string>
+  if (packed === null || packed === undefined) return result
+  const value = packr.unpack(packed) as [string, string][] | Record<string, string>
+  for (const [room, cursor] of Array.isArray(value) ? value : Object.entries(value)) {
+    result[room] = cursor
+  }
+  return result
+}

@@ -10,7 +10,14 @@ import type {
 import type { Redis } from 'ioredis'
 import type { Keys } from './keys.js'
 import { redisClusterDefaults } from './options.js'
-import { decodeRoomMessage, entryOf, packEnvelope, packr, packRooms } from './packing.js'
+import {
+  decodeRoomMessage,
+  entryOf,
+  packEnvelope,
+  packr,
+  packRooms,
+  unpackRooms,
+} from './packing.js'
 import { isReady, withScripts, type ClaimReply, type ScriptCommands } from './redisClient.js'
 import { compareIds } from './roomFeed.js'
 import { RedisWriter } from './writer.js'
@@ -305,16 +312,5 @@ function rooms(record: SessionRecord): Record<string, string> {
   const result = Object.create(null) as Record<string, string>
   Object.assign(result, record.roomCursors)
   for (const room of record.rooms) result[room] ??= ''
-  return result
-}
-
-/** `packRooms` read back, as an object without a prototype (a map of earlier versions too). */
-function unpackRooms(packed: Buffer | null | undefined): Record<string, string> {
-  const result = Object.create(null) as Record<string, string>
-  if (packed === null || packed === undefined) return result
-  const value = packr.unpack(packed) as [string, string][] | Record<string, string>
-  for (const [room, cursor] of Array.isArray(value) ? value : Object.entries(value)) {
-    result[room] = cursor
-  }
   return result
 }
