@@ -15,7 +15,8 @@ type Arg = string | number | Buffer
 /** The scripts as commands of the client (ioredis sends EVALSHA, and EVAL after a NOSCRIPT). */
 export interface ScriptCommands {
   lifelineCreate(...args: Arg[]): Promise<string | number>
-  lifelineClaimBuffer(...args: Arg[]): Promise<ClaimReply | 0 | null>
+  /** The claim, the token of an owner asked to hand the session over, or null (no session). */
+  lifelineClaimBuffer(...args: Arg[]): Promise<ClaimReply | Buffer | null>
   lifelineRelease(...args: Arg[]): Promise<number>
   lifelineWrite(...args: Arg[]): Promise<WriteReply>
   lifelineJoin(...args: Arg[]): Promise<number>

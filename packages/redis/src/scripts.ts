@@ -42,21 +42,25 @@ return epoch`
 
 /**
  * KEYS: hash. ARGV: owner, ttl, revoke channel prefix, session id, acknowledged (by the client
- * that resumes: what it has need not be read), ask ('1' or '0'), heartbeat key prefix.
+ * that resumes: what it has need not be read), ask, heartbeat key prefix.
  * With ask '1', a session owned by another process that is alive (its heartbeat key is there
- * and it hears its channel) is not taken: the owner is asked to hand it over (`<id> ?<owner>`
- * on its channel, answered with `<id> !` on this process's) and 0 is returned; the claim is
- * made again once it answered, with ask '0'. Otherwise raises the token, tells the previous
- * owner (another process) to let go, and returns { previous token, token, {i, c, l, from, x,
- * r}, envelopes from..l }, from = the first kept above acknowledged; nil when there is none.
+ * and it hears its channel) is not taken: the owner is asked to hand it over
+ * (`<id> ?<claimer> <token>` on its channel, answered with `<id> !<token>` on the claimer's)
+ * and its token is returned. The claim is made again once it answered, with that token as ask:
+ * taken if the token is still the session's, else (another process claimed it meanwhile) its
+ * new owner is asked the same way. With ask '0' it is taken whoever holds it. Taking it raises
+ * the token, tells the previous owner (another process) to let go, and returns { previous
+ * token, token, {i, c, l, from, x, r}, envelopes from..l }, from = the first kept above
+ * acknowledged; nil when there is none.
  */
 export const claimScript = `if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 local h = redis.call('HMGET', KEYS[1], 'e', 'o', 'i', 'c', 'l', 'f', 'x', 'r')
 local previous = h[1]
 local owner = h[2]
-if ARGV[6] == '1' and owner ~= ARGV[1] and redis.call('EXISTS', ARGV[7] .. owner) == 1
-  and redis.call('PUBLISH', ARGV[3] .. owner, ARGV[4] .. ' ?' .. ARGV[1]) > 0 then
-  return 0
+if ARGV[6] ~= '0' and ARGV[6] ~= previous and owner ~= ARGV[1]
+  and redis.call('EXISTS', ARGV[7] .. owner) == 1
+  and redis.call('PUBLISH', ARGV[3] .. owner, ARGV[4] .. ' ?' .. ARGV[1] .. ' ' .. previous) > 0 then
+  return previous
 end
 local epoch = string.format('%.0f', tonumber(previous) + 1)
 redis.call('HSET', KEYS[1], 'e', epoch, 'o', ARGV[1])

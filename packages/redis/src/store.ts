@@ -24,6 +24,12 @@ import { RedisWriter } from './writer.js'
 
 const referenceTag = 0x52 /* R */
 
+/** A claim waiting for a handoff: the tokens of the answers heard, and a wake-up. */
+interface AwaitedHandoff {
+  answered: Set<string>
+  wake: () => void
+}
+
 /**
  * How often a claim asks again an owner that has not answered a handoff yet: the claim script
  * checks that the owner is still alive each time, so one that died meanwhile is not waited for.
@@ -63,7 +69,7 @@ export class RedisSessionStore implements SharedSessionStore {
   private readonly revoked = new Set<(id: string, epoch: number) => void>()
   private readonly handoffs = new Set<(id: string) => Promise<void>>()
   /** The claims of this process waiting for an owner to hand a session over, by session id. */
-  private readonly awaitedHandoffs = new Map<string, Set<() => void>>()
+  private readonly awaitedHandoffs = new Map<string, Set<AwaitedHandoff>>()
 
   constructor(
     redis: Redis,
@@ -117,22 +123,26 @@ export class RedisSessionStore implements SharedSessionStore {
   async claim(id: string, ttlMs: number, acknowledged = 0): Promise<ClaimedSession | undefined> {
     if (!this.available()) throw unavailable()
     // Listening before asking: the answer comes on another connection, maybe before the reply.
-    let answered: () => void = () => undefined
-    const answer = new Promise<void>((resolve) => (answered = resolve))
+    const awaited: AwaitedHandoff = { answered: new Set(), wake: () => undefined }
     let waiting = this.awaitedHandoffs.get(id)
     if (waiting === undefined) this.awaitedHandoffs.set(id, (waiting = new Set()))
-    waiting.add(answered)
-    let reply: ClaimReply | 0 | null
+    waiting.add(awaited)
+    let reply: ClaimReply | Buffer | null
     try {
-      reply = await this.runClaim(id, ttlMs, acknowledged, true)
+      reply = await this.runClaim(id, ttlMs, acknowledged, '1')
       const giveUpAt = Date.now() + this.handoffTimeoutMs
-      while (reply === 0) {
-        const wait = Math.min(livenessCheckMs, giveUpAt - Date.now())
-        const done = wait <= 0 || (await within(answer, wait))
-        reply = await this.runClaim(id, ttlMs, acknowledged, !done)
+      while (Buffer.isBuffer(reply)) {
+        // The owner holding the session by `asked` was asked: its answer names that token, so
+        // that a late answer of an earlier owner is not taken for it.
+        const asked = String(reply)
+        const answered = await this.answerOf(awaited, asked, giveUpAt)
+        // Answered: taken if still held by `asked`, else its new owner is asked. Not yet: asked
+        // again, which takes it if the owner died meanwhile; or taken, the wait being over.
+        const late = !answered && Date.now() >= giveUpAt
+        reply = await this.runClaim(id, ttlMs, acknowledged, answered ? asked : late ? '0' : '1')
       }
     } finally {
-      waiting.delete(answered)
+      waiting.delete(awaited)
       if (waiting.size === 0 && this.awaitedHandoffs.get(id) === waiting) {
         this.awaitedHandoffs.delete(id)
       }
@@ -158,12 +168,33 @@ export class RedisSessionStore implements SharedSessionStore {
     return { record, epoch: token(epoch), previousEpoch: token(previous) }
   }
 
+  /**
+   * Whether the owner holding the session by `token` answered (an answer heard before the
+   * claim's reply counts), waiting at most `livenessCheckMs`, and not past `giveUpAt`.
+   */
+  private async answerOf(
+    awaited: AwaitedHandoff,
+    token: string,
+    giveUpAt: number,
+  ): Promise<boolean> {
+    const until = Math.min(Date.now() + livenessCheckMs, giveUpAt)
+    for (;;) {
+      // An owner of an earlier version answers without a token.
+      if (awaited.answered.has(token) || awaited.answered.has('')) return true
+      const wait = until - Date.now()
+      if (wait <= 0) return false
+      const woken = new Promise<void>((resolve) => (awaited.wake = resolve))
+      await within(woken, wait)
+    }
+  }
+
+  /** `ask`: `'1'` asks a live owner first, `'0'` takes the session, a token: see `claimScript`. */
   private runClaim(
     id: string,
     ttlMs: number,
     acknowledged: number,
-    ask: boolean,
-  ): Promise<ClaimReply | 0 | null> {
+    ask: string,
+  ): Promise<ClaimReply | Buffer | null> {
     return this.redis.lifelineClaimBuffer(
       this.keys.session(id),
       this.processId,
@@ -171,7 +202,7 @@ export class RedisSessionStore implements SharedSessionStore {
       this.keys.revokeChannel(''),
       id,
       acknowledged,
-      ask ? '1' : '0',
+      ask,
       this.keys.process(''),
     )
   }
@@ -267,19 +298,24 @@ export class RedisSessionStore implements SharedSessionStore {
 
   /**
    * A message heard on this process's channel: `"<session id> <token>"` (another process
-   * claimed the session), `"<session id> ?<process>"` (that process asks for the session) or
-   * `"<session id> !"` (the owner handed over a session this process asked for).
+   * claimed the session), `"<session id> ?<process> <token>"` (that process asks for the
+   * session, held by `token`) or `"<session id> !<token>"` (the owner handed over a session this
+   * process asked for; no token from an owner of an earlier version).
    */
   revoke(message: string): void {
     const at = message.indexOf(' ')
     const id = message.slice(0, at)
     const rest = message.slice(at + 1)
     if (rest.startsWith('?')) {
-      void this.handOver(id, rest.slice(1))
+      const [to = '', token = ''] = rest.slice(1).split(' ')
+      void this.handOver(id, to, token)
       return
     }
-    if (rest === '!') {
-      for (const answered of this.awaitedHandoffs.get(id) ?? []) answered()
+    if (rest.startsWith('!')) {
+      for (const awaited of this.awaitedHandoffs.get(id) ?? []) {
+        awaited.answered.add(rest.slice(1))
+        awaited.wake()
+      }
       return
     }
     const epoch = Number(rest)
@@ -287,10 +323,10 @@ export class RedisSessionStore implements SharedSessionStore {
   }
 
   /** Lets the server store and let go of session `id`, then tells the process that asks. */
-  private async handOver(id: string, to: string): Promise<void> {
+  private async handOver(id: string, to: string, token: string): Promise<void> {
     // The answer goes whatever happened: without it, the claim would only wait longer.
     await Promise.all([...this.handoffs].map((listener) => listener(id))).catch(() => undefined)
-    await this.redis.publish(this.keys.revokeChannel(to), `${id} !`).catch(() => undefined)
+    await this.redis.publish(this.keys.revokeChannel(to), `${id} !${token}`).catch(() => undefined)
   }
 
   // The server uses a shared store through the methods above only.

@@ -164,6 +164,49 @@ describe('RedisSessionStore', () => {
     await expect(one.create(record(), 60_000)).rejects.toMatchObject({ code: 'SESSION_FENCED' })
   })
 
+  it('takes a session only from the owner that answered: one that claimed it meanwhile is asked in turn', async () => {
+    const { server, a, b } = await redisPair()
+    const c = new Redis(server.url)
+    fx.add(() => c.disconnect())
+    const keys = createKeys('t:')
+    /** A live process: its heartbeat, its channel, and handoffs it answers once `release`d. */
+    const live = async (redis: Redis, id: string, handoffTimeoutMs?: number) => {
+      const store = new RedisSessionStore(redis, keys, id, handoffTimeoutMs)
+      await redis.set(keys.process(id), '1', 'PX', 60_000)
+      const subscriber = redis.duplicate()
+      fx.add(() => subscriber.disconnect())
+      subscriber.on('message', (_channel: string, message: string) => store.revoke(message))
+      await subscriber.subscribe(keys.revokeChannel(id))
+      let release: () => void = () => undefined
+      const released = new Promise<void>((resolve) => (release = resolve))
+      const asked: string[] = []
+      store.onHandoff(async (session) => {
+        asked.push(session)
+        await released
+      })
+      return { store, asked, release }
+    }
+    const one = await live(a, 'one')
+    const two = await live(b, 'two')
+    // Gives up on an owner at once: takes the session while `two` waits for `one`.
+    const three = await live(c, 'three', 1)
+    const first = await one.store.create(record(), 60_000)
+    const claim = two.store.claim('sid-1', 60_000)
+    await waitFor(() => one.asked.length > 0, { message: 'one asked' })
+    const taken = await three.store.claim('sid-1', 60_000)
+    expect(taken?.previousEpoch).toBe(first)
+    // `one` answers `two`, late: `three` holds the session now, and is asked before it is taken.
+    one.release()
+    await waitFor(() => three.asked.length > 0, { message: 'three asked' })
+    let done = false
+    void claim.then(() => (done = true))
+    expect(done).toBe(false)
+    three.release()
+    const claimed = await claim
+    expect(claimed?.previousEpoch).toBe(taken?.epoch)
+    expect(claimed?.epoch).toBe((taken?.epoch as number) + 1)
+  })
+
   it('commits many sessions in one write, each fenced on its own', async () => {
     const { a, b } = await redisPair()
     const keys = createKeys('t:')
