@@ -51,6 +51,23 @@ describe('utf8ByteLength', { timeout: 30_000 }, () => {
     )
   })
 
+  it('agrees with TextEncoder past an ASCII prefix of any length', () => {
+    fc.assert(
+      fc.property(
+        fc.string({
+          unit: fc.integer({ min: 0, max: 0x7f }).map((unit) => String.fromCharCode(unit)),
+          maxLength: 300,
+        }),
+        fc.oneof(codePoints, surrogateHeavy),
+        (prefix, rest) => {
+          expect(utf8ByteLength(prefix)).toBe(prefix.length)
+          expect(utf8ByteLength(prefix + rest)).toBe(encodedLength(prefix + rest))
+        },
+      ),
+      { numRuns: 2_000 },
+    )
+  })
+
   it('agrees with TextEncoder on strings of lone and paired surrogates', () => {
     fc.assert(
       fc.property(surrogateHeavy, (text) => {
