@@ -75,6 +75,8 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
   private readonly revokeChannel: string
   private readonly channelPrefixLength: number
   private uid = 0
+  /** The channels this cluster subscribed to: a subscriber it was given leaves them at `close`. */
+  private readonly channels = new Set<string>()
   /** `detach` ran: no room message is delivered here any more; handoffs still are. */
   private detached = false
   private closed = false
@@ -229,6 +231,7 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
   async watch(room: string): Promise<void> {
     this.watched.add(room)
     this.feed(room)
+    this.channels.add(this.keys.channel(room))
     await this.subscriber.subscribe(this.keys.channel(room))
   }
 
@@ -259,9 +262,18 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
     if (this.retry !== undefined) clearTimeout(this.retry)
     this.redis.off('ready', this.onReady)
     this.subscriber.off('messageBuffer', this.onMessage)
+    this.subscriber.off('ready', this.onSubscriberReady)
+    this.subscriber.off('error', this.onError)
     // The heartbeat key expires by itself: sessions resume on other processes meanwhile and
     // take their presence with them, so a rolling restart shows no leave and join.
+    // A subscriber of the application's stays connected, but another process must not find
+    // this one listening: it would wait for handoffs that never come.
     if (this.ownsSubscriber) this.subscriber.disconnect()
+    // (With no channel, UNSUBSCRIBE would leave every channel of the application's too.)
+    else if (this.channels.size > 0) {
+      await this.subscriber.unsubscribe(...this.channels).catch(() => undefined)
+    }
+    this.channels.clear()
   }
 
   private feed(room: string): RoomFeed {
@@ -300,10 +312,12 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
     for (const member of this.host?.members(room) ?? []) if (!member.closed) return
     feed.close()
     this.feeds.delete(room)
+    this.channels.delete(this.keys.channel(room))
     this.subscriber.unsubscribe(this.keys.channel(room)).catch(() => undefined)
   }
 
   private async subscribe(channel: string): Promise<boolean> {
+    this.channels.add(channel)
     try {
       await this.subscriber.subscribe(channel)
       return true

@@ -2,7 +2,10 @@ import { createClient } from '@lifeline/core'
 import { startBalancer, startRedisServer, useFixtures, waitFor } from '@lifeline/test-utils'
 import type { Peer } from '@lifeline/server'
 import { afterEach, describe, expect, it } from 'vitest'
+import { createKeys } from '../src/keys.js'
 import { clientOf, RawClient, redisClient, startNode, type Chat, type Node } from './harness.js'
+
+const keys = createKeys('lifeline:')
 
 const fx = useFixtures(afterEach)
 
@@ -284,14 +287,23 @@ describe('a session moving between live processes', () => {
     client.on('down', ({ n }) => down.push(n))
     client.send('up', { n: 1 })
     await waitFor(() => down.includes(1), { message: 'the first echo', timeoutMs: 10_000 })
-    // `a`'s writes of the next 1.5 s reach Redis at its end (a loaded process, a slow network):
-    // past the second after which `a` serves its clients without waiting for the store.
+    // From now on `a`'s writes reach Redis 1.2 s after `b` asked for the session (a loaded
+    // process, a slow network): past the second after which `a` serves its clients without
+    // waiting for the store, while `b` waits for the handoff.
     const store = a.cluster.store
     const commit = store.commit.bind(store)
-    const slowUntil = Date.now() + 1_500
+    let asked: () => void = () => undefined
+    const slow = new Promise<void>((resolve) => (asked = resolve)).then(
+      () => new Promise((resolve) => setTimeout(resolve, 1_200)),
+    )
     store.commit = async (...args) => {
-      await new Promise((resolve) => setTimeout(resolve, slowUntil - Date.now()))
+      await slow
       return commit(...args)
+    }
+    const revoke = store.revoke.bind(store)
+    store.revoke = (message) => {
+      if (message.includes(' ?')) asked()
+      revoke(message)
     }
     client.send('up', { n: 2 })
     await waitFor(() => seen.some((each) => each.n === 2), {
@@ -328,7 +340,7 @@ describe('a session moving between live processes', () => {
       if (message.includes(' ?')) asked++
       else revoke(message)
     }
-    await a.redis.set(`lifeline:proc:${a.cluster.processId}`, '1', 'PX', 1_500)
+    await a.redis.set(keys.process(a.cluster.processId), '1', 'PX', 1_500)
     balancer.setBackends([b.server.port])
     balancer.cut()
     client.send('up', { n: 2 })
@@ -338,6 +350,26 @@ describe('a session moving between live processes', () => {
     expect(b.server.stats.sessionsResumed).toBe(1)
     // Asked while alive, again while it did not answer.
     expect(asked).toBeGreaterThan(1)
+  })
+
+  it('leaves its channels on a subscriber of the application when its server closes', async () => {
+    const redis = fx.add(await startRedisServer())
+    const subscriber = redisClient(fx, redis)
+    const a = await startNode(fx, redis, { subscriber })
+    serve(a, [])
+    const client = createClient<Chat>({ url: `ws://127.0.0.1:${a.server.port}/` })
+    client.events.on('error', () => undefined)
+    fx.add(() => client.close())
+    client.send('say', { room: 'r', text: 'in' })
+    await waitFor(() => a.server.stats.sessions === 1, { message: 'a session', timeoutMs: 10_000 })
+    await subscriber.subscribe('the-application')
+    await a.server.close()
+    // Another process finds `a` gone: it does not wait for a handoff that would never come.
+    const listeners = async (channel: string) =>
+      Number(((await a.redis.pubsub('NUMSUB', channel)) as [string, number])[1])
+    expect(await listeners(keys.revokeChannel(a.cluster.processId))).toBe(0)
+    expect(await listeners(keys.channel('r'))).toBe(0)
+    expect(await listeners('the-application')).toBe(1)
   })
 
   it('does not wait for a process that is gone from Redis (killed): the claim is made at once', async () => {
