@@ -130,6 +130,8 @@ export class Client<S extends Schema = AnySchema> {
   /** The envelope the stream's `check` encoded while the link was up, and its frame. */
   #encoded: Envelope | undefined
   #encodedFrame: OutboundFrame | undefined
+  /** The bytes of the frame `#encode` returned last, if it measured them; else -1. */
+  #encodedBytes = -1
   /**
    * The frames `check` encoded for the envelopes the send window holds, with the `a` they carry
    * (bounded as the outbox is, by `maxUnackedBytes`); let go when the link goes down.
@@ -167,6 +169,8 @@ export class Client<S extends Schema = AnySchema> {
           this.#encoded = envelope
           this.#encodedFrame = frame
         }
+        // Measured once: `#encode` did, when it compared the frame with the server's limit.
+        if (this.#encodedBytes >= 0) return this.#encodedBytes
         return typeof frame === 'string' ? utf8ByteLength(frame) : frame.byteLength
       },
     })
@@ -779,9 +783,11 @@ export class Client<S extends Schema = AnySchema> {
   /** Encodes an envelope; throws `MESSAGE_TOO_LARGE` for a frame over the server's limit. */
   #encode(envelope: Envelope): string | Uint8Array {
     const frame = this.#codec.encode(envelope)
+    this.#encodedBytes = -1
     if (this.#limitsServer()) {
       const max = this.#serverMax as number
       const size = typeof frame === 'string' ? utf8ByteLength(frame) : frame.byteLength
+      this.#encodedBytes = size
       if (size > max) throw this.#overServerMax(`a frame of ${size} bytes`)
     }
     return frame
