@@ -1,7 +1,9 @@
-import { createClient } from '@lifeline/core'
+import { createClient, type Client } from '@lifeline/core'
 import { startBalancer, startRedisServer, useFixtures, waitFor } from '@lifeline/test-utils'
+import type { RedisServerFixture } from '@lifeline/test-utils'
 import type { Peer } from '@lifeline/server'
 import { afterEach, describe, expect, it } from 'vitest'
+import type { RedisClusterOptions } from '../src/index.js'
 import { createKeys } from '../src/keys.js'
 import { clientOf, RawClient, redisClient, startNode, type Chat, type Node } from './harness.js'
 
@@ -161,62 +163,102 @@ describe('a cluster on Redis', () => {
 })
 
 describe('a session moving between live processes', () => {
-  it('processes a client message once when the process that processed it has not stored it yet', async () => {
-    const redis = fx.add(await startRedisServer())
-    const a = await startNode(fx, redis)
-    // `b` would wait a minute for an owner that does not answer: a resume within the test's
-    // bounds is one that `a` answered.
-    const b = await startNode(fx, redis, { handoffTimeoutMs: 60_000 })
-    const seen: { peer: string; n: number; id: string | undefined }[] = []
+  type Seen = { peer: string; n: number; id: string | undefined }
+
+  /** Processes `a` and `b` serving `up`, what their handlers processed, and a client of `a`. */
+  async function moving(
+    options: { a?: Partial<RedisClusterOptions>; b?: Partial<RedisClusterOptions> } = {},
+    given?: RedisServerFixture,
+  ) {
+    const redis = given ?? fx.add(await startRedisServer())
+    const a = await startNode(fx, redis, options.a)
+    const b = await startNode(fx, redis, options.b)
+    const seen: Seen[] = []
     serve(a, seen)
     serve(b, seen)
     const balancer = fx.add(await startBalancer({ backends: [a.server.port] }))
-    const client = clientOf(fx, balancer)
+    return { redis, a, b, seen, balancer }
+  }
+
+  /** Sends `up` 1 and waits for its echo: the echoes `client` hears. */
+  async function echoes(client: Client<Chat>): Promise<number[]> {
     const down: number[] = []
     client.on('down', ({ n }) => down.push(n))
     client.send('up', { n: 1 })
     await waitFor(() => down.includes(1), { message: 'the first echo', timeoutMs: 10_000 })
-    // From now on `a`'s writes wait (a loaded process, a slow round trip) until `a` hears from
-    // another process about the session: the let-go of the old claim, or a handoff request.
-    const store = a.cluster.store
+    return down
+  }
+
+  /** From now on `node`'s writes wait for `until` (a loaded process, a slow round trip). */
+  function holdWrites(node: Node, until: Promise<unknown>): void {
+    const store = node.cluster.store
     const commit = store.commit.bind(store)
-    let release: () => void = () => undefined
-    const held = new Promise<void>((resolve) => (release = resolve))
     store.commit = async (...args) => {
-      await held
+      await until
       return commit(...args)
     }
+  }
+
+  /**
+   * `tap` hears every message on `node`'s channel (revocations, handoff requests and answers)
+   * first; the store gets those for which it does not return false.
+   */
+  function tapChannel(node: Node, tap: (message: string) => boolean | void): void {
+    const store = node.cluster.store
     const revoke = store.revoke.bind(store)
     store.revoke = (message) => {
-      release()
-      revoke(message)
+      if (tap(message) !== false) revoke(message)
     }
+  }
+
+  /** `node`'s writes wait until it hears from another process about the session. */
+  function holdWritesUntilAsked(node: Node): void {
+    let heard: () => void = () => undefined
+    holdWrites(node, new Promise<void>((resolve) => (heard = resolve)))
+    tapChannel(node, () => heard())
+  }
+
+  /** Sends `up` 2 and waits until `a` processed it. */
+  async function processedOnA(client: Client<Chat>, seen: Seen[]): Promise<void> {
     client.send('up', { n: 2 })
     await waitFor(() => seen.some((each) => each.n === 2), {
       message: 'processed on a',
       timeoutMs: 10_000,
     })
-    // The link drops before `a` stored that it processed 2: the client resumes on `b`, with 2
-    // not acknowledged. `a` is alive, and hands the session over with 2 stored.
-    balancer.setBackends([b.server.port])
-    balancer.cut()
+  }
+
+  /** Sends `up` 3 once the client reached `b`, and checks 1 to 3 were each processed once. */
+  async function servedByB(
+    client: Client<Chat>,
+    down: number[],
+    seen: Seen[],
+    b: Node,
+  ): Promise<void> {
     client.send('up', { n: 3 })
     await waitFor(() => down.includes(3), { message: 'served by b', timeoutMs: 10_000 })
     expect(seen.map((each) => each.n)).toEqual([1, 2, 3])
     expect(down).toEqual([1, 2, 3])
     expect(b.server.stats.sessionsResumed).toBe(1)
+  }
+
+  it('processes a client message once when the process that processed it has not stored it yet', async () => {
+    // `b` would wait a minute for an owner that does not answer: a resume within the test's
+    // bounds is one that `a` answered.
+    const { a, b, seen, balancer } = await moving({ b: { handoffTimeoutMs: 60_000 } })
+    const client = clientOf(fx, balancer)
+    const down = await echoes(client)
+    holdWritesUntilAsked(a)
+    await processedOnA(client, seen)
+    // The link drops before `a` stored that it processed 2: the client resumes on `b`, with 2
+    // not acknowledged. `a` is alive, and hands the session over with 2 stored.
+    balancer.setBackends([b.server.port])
+    balancer.cut()
+    await servedByB(client, down, seen, b)
     await waitFor(() => a.server.stats.sessions === 0, { message: 'a let go', timeoutMs: 10_000 })
   })
 
   it('processes a client message once when its process closes gracefully before storing it', async () => {
-    const redis = fx.add(await startRedisServer())
-    const a = await startNode(fx, redis)
-    // `b` would wait a minute for an owner that does not answer: a resume within the test's
-    // bounds is one that `a` answered.
-    const b = await startNode(fx, redis, { handoffTimeoutMs: 60_000 })
-    const seen: { peer: string; n: number; id: string | undefined }[] = []
-    serve(a, seen)
-    serve(b, seen)
+    const { a, b, seen } = await moving({ b: { handoffTimeoutMs: 60_000 } })
     // The client reaches `a`, then, once `a` stopped delivering room messages in its close
     // (`detach`), `b`: the claim comes while `a` writes its sessions' last changes.
     let target = a.server.port
@@ -230,25 +272,8 @@ describe('a session moving between live processes', () => {
     })
     client.events.on('error', () => undefined)
     fx.add(() => client.close())
-    const down: number[] = []
-    client.on('down', ({ n }) => down.push(n))
-    client.send('up', { n: 1 })
-    await waitFor(() => down.includes(1), { message: 'the first echo', timeoutMs: 10_000 })
-    // From now on `a`'s writes wait (a loaded process, a slow round trip) until `a` hears from
-    // another process about the session: the let-go of the old claim, or a handoff request.
-    const store = a.cluster.store
-    const commit = store.commit.bind(store)
-    let release: () => void = () => undefined
-    const held = new Promise<void>((resolve) => (release = resolve))
-    store.commit = async (...args) => {
-      await held
-      return commit(...args)
-    }
-    const revoke = store.revoke.bind(store)
-    store.revoke = (message) => {
-      release()
-      revoke(message)
-    }
+    const down = await echoes(client)
+    holdWritesUntilAsked(a)
     let detached: () => void = () => undefined
     reachable = new Promise<void>((resolve) => (detached = resolve))
     const detach = a.cluster.detach.bind(a.cluster)
@@ -256,90 +281,53 @@ describe('a session moving between live processes', () => {
       await detach()
       detached()
     }
-    client.send('up', { n: 2 })
-    await waitFor(() => seen.some((each) => each.n === 2), {
-      message: 'processed on a',
-      timeoutMs: 10_000,
-    })
+    await processedOnA(client, seen)
     // `a` closes (SIGTERM) before it stored that it processed 2: the client resumes on `b`,
     // with 2 not acknowledged, and `b` gets the session once `a` stored 2.
     target = b.server.port
     const closed = a.server.close()
-    client.send('up', { n: 3 })
-    await waitFor(() => down.includes(3), { message: 'served by b', timeoutMs: 10_000 })
+    await servedByB(client, down, seen, b)
     await closed
-    expect(seen.map((each) => each.n)).toEqual([1, 2, 3])
-    expect(down).toEqual([1, 2, 3])
-    expect(b.server.stats.sessionsResumed).toBe(1)
   })
 
   it('waits for a live owner whose last write takes over a second, and processes its message once', async () => {
-    const redis = fx.add(await startRedisServer())
-    const a = await startNode(fx, redis)
-    // The default wait for a live owner.
-    const b = await startNode(fx, redis)
-    const seen: { peer: string; n: number; id: string | undefined }[] = []
-    serve(a, seen)
-    serve(b, seen)
-    const balancer = fx.add(await startBalancer({ backends: [a.server.port] }))
+    // `b` waits for a live owner as long as by default.
+    const { a, b, seen, balancer } = await moving()
     const client = clientOf(fx, balancer)
-    const down: number[] = []
-    client.on('down', ({ n }) => down.push(n))
-    client.send('up', { n: 1 })
-    await waitFor(() => down.includes(1), { message: 'the first echo', timeoutMs: 10_000 })
-    // From now on `a`'s writes reach Redis 1.2 s after `b` asked for the session (a loaded
-    // process, a slow network): past the second after which `a` serves its clients without
-    // waiting for the store, while `b` waits for the handoff.
-    const store = a.cluster.store
-    const commit = store.commit.bind(store)
+    const down = await echoes(client)
+    // `a`'s writes reach Redis 1.2 s after `b` asked for the session: past the second after
+    // which `a` serves its clients without waiting for the store, while `b` waits for it.
     let asked: () => void = () => undefined
-    const slow = new Promise<void>((resolve) => (asked = resolve)).then(
-      () => new Promise((resolve) => setTimeout(resolve, 1_200)),
+    holdWrites(
+      a,
+      new Promise<void>((resolve) => (asked = resolve)).then(
+        () => new Promise((resolve) => setTimeout(resolve, 1_200)),
+      ),
     )
-    store.commit = async (...args) => {
-      await slow
-      return commit(...args)
-    }
-    const revoke = store.revoke.bind(store)
-    store.revoke = (message) => {
+    tapChannel(a, (message) => {
       if (message.includes(' ?')) asked()
-      revoke(message)
-    }
-    client.send('up', { n: 2 })
-    await waitFor(() => seen.some((each) => each.n === 2), {
-      message: 'processed on a',
-      timeoutMs: 10_000,
     })
+    await processedOnA(client, seen)
     balancer.setBackends([b.server.port])
     balancer.cut()
-    client.send('up', { n: 3 })
-    await waitFor(() => down.includes(3), { message: 'served by b', timeoutMs: 10_000 })
-    expect(seen.map((each) => each.n)).toEqual([1, 2, 3])
-    expect(down).toEqual([1, 2, 3])
-    expect(b.server.stats.sessionsResumed).toBe(1)
+    await servedByB(client, down, seen, b)
   })
 
   it('stops waiting for an owner that does not answer once it misses its heartbeats', async () => {
-    const redis = fx.add(await startRedisServer())
     // `a` beats once, at its start; the test sets its heartbeat key to expire in 1.5 s.
-    const a = await startNode(fx, redis, { heartbeatMs: 60_000, processTtlMs: 120_000 })
-    const b = await startNode(fx, redis, { handoffTimeoutMs: 60_000 })
-    serve(a, [])
-    serve(b, [])
-    const balancer = fx.add(await startBalancer({ backends: [a.server.port] }))
+    const { a, b, balancer } = await moving({
+      a: { heartbeatMs: 60_000, processTtlMs: 120_000 },
+      b: { handoffTimeoutMs: 60_000 },
+    })
     const client = clientOf(fx, balancer)
-    const down: number[] = []
-    client.on('down', ({ n }) => down.push(n))
-    client.send('up', { n: 1 })
-    await waitFor(() => down.includes(1), { message: 'the first echo', timeoutMs: 10_000 })
+    const down = await echoes(client)
     // Frozen: `a` still hears its channel, but answers no handoff request and stops beating.
-    const store = a.cluster.store
-    const revoke = store.revoke.bind(store)
     let asked = 0
-    store.revoke = (message) => {
-      if (message.includes(' ?')) asked++
-      else revoke(message)
-    }
+    tapChannel(a, (message) => {
+      if (!message.includes(' ?')) return true
+      asked++
+      return false
+    })
     await a.redis.set(keys.process(a.cluster.processId), '1', 'PX', 1_500)
     balancer.setBackends([b.server.port])
     balancer.cut()
@@ -350,6 +338,26 @@ describe('a session moving between live processes', () => {
     expect(b.server.stats.sessionsResumed).toBe(1)
     // Asked while alive, again while it did not answer.
     expect(asked).toBeGreaterThan(1)
+  })
+
+  it('does not wait for a process that is gone from Redis (killed): the claim is made at once', async () => {
+    const redis = fx.add(await startRedisServer())
+    const subscriber = redisClient(fx, redis)
+    const { a, b, balancer } = await moving(
+      { a: { subscriber }, b: { handoffTimeoutMs: 60_000 } },
+      redis,
+    )
+    const client = clientOf(fx, balancer)
+    const down = await echoes(client)
+    // As after a SIGKILL: `a`'s connections to Redis are gone, its heartbeat key is not yet.
+    a.redis.disconnect()
+    subscriber.disconnect()
+    balancer.setBackends([b.server.port])
+    balancer.cut()
+    client.send('up', { n: 2 })
+    await waitFor(() => down.includes(2), { message: 'served by b', timeoutMs: 10_000 })
+    expect(down).toEqual([1, 2])
+    expect(b.server.stats.sessionsResumed).toBe(1)
   })
 
   it('leaves its channels on a subscriber of the application when its server closes', async () => {
@@ -370,30 +378,6 @@ describe('a session moving between live processes', () => {
     expect(await listeners(keys.revokeChannel(a.cluster.processId))).toBe(0)
     expect(await listeners(keys.channel('r'))).toBe(0)
     expect(await listeners('the-application')).toBe(1)
-  })
-
-  it('does not wait for a process that is gone from Redis (killed): the claim is made at once', async () => {
-    const redis = fx.add(await startRedisServer())
-    const subscriber = redisClient(fx, redis)
-    const a = await startNode(fx, redis, { subscriber })
-    const b = await startNode(fx, redis, { handoffTimeoutMs: 60_000 })
-    serve(a, [])
-    serve(b, [])
-    const balancer = fx.add(await startBalancer({ backends: [a.server.port] }))
-    const client = clientOf(fx, balancer)
-    const down: number[] = []
-    client.on('down', ({ n }) => down.push(n))
-    client.send('up', { n: 1 })
-    await waitFor(() => down.includes(1), { message: 'the first echo', timeoutMs: 10_000 })
-    // As after a SIGKILL: `a`'s connections to Redis are gone, its heartbeat key is not yet.
-    a.redis.disconnect()
-    subscriber.disconnect()
-    balancer.setBackends([b.server.port])
-    balancer.cut()
-    client.send('up', { n: 2 })
-    await waitFor(() => down.includes(2), { message: 'served by b', timeoutMs: 10_000 })
-    expect(down).toEqual([1, 2])
-    expect(b.server.stats.sessionsResumed).toBe(1)
   })
 })
 
