@@ -229,6 +229,7 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
 
   /** Hears the `'presence'` events of `room` on this process even without a member in it. */
   async watch(room: string): Promise<void> {
+    if (this.closed) throw new LifelineError('CLOSED', 'the cluster is closed')
     this.watched.add(room)
     this.feed(room)
     this.channels.add(this.keys.channel(room))

@@ -130,16 +130,20 @@ export class RedisSessionStore implements SharedSessionStore {
     let reply: ClaimReply | Buffer | null
     try {
       reply = await this.runClaim(id, ttlMs, acknowledged, '1')
-      const giveUpAt = Date.now() + this.handoffTimeoutMs
+      let previous = ''
+      let giveUpAt = 0
       while (Buffer.isBuffer(reply)) {
         // The owner holding the session by `asked` was asked: its answer names that token, so
-        // that a late answer of an earlier owner is not taken for it.
+        // that a late answer of an earlier owner is not taken for it. Each owner gets the
+        // whole wait: one that took the session meanwhile is as alive as the first.
         const asked = String(reply)
+        if (asked !== previous) giveUpAt = Date.now() + this.handoffTimeoutMs
+        previous = asked
         const answered = await this.answerOf(awaited, asked, giveUpAt)
-        // Answered: taken if still held by `asked`, else its new owner is asked. Not yet: asked
-        // again, which takes it if the owner died meanwhile; or taken, the wait being over.
+        // Answered, or the wait is over: taken if still held by `asked`, else its new owner is
+        // asked. Not yet: asked again, which takes it if the owner died meanwhile.
         const late = !answered && Date.now() >= giveUpAt
-        reply = await this.runClaim(id, ttlMs, acknowledged, answered ? asked : late ? '0' : '1')
+        reply = await this.runClaim(id, ttlMs, acknowledged, answered || late ? asked : '1')
       }
     } finally {
       waiting.delete(awaited)
@@ -179,8 +183,7 @@ export class RedisSessionStore implements SharedSessionStore {
   ): Promise<boolean> {
     const until = Math.min(Date.now() + livenessCheckMs, giveUpAt)
     for (;;) {
-      // An owner of an earlier version answers without a token.
-      if (awaited.answered.has(token) || awaited.answered.has('')) return true
+      if (awaited.answered.has(token)) return true
       const wait = until - Date.now()
       if (wait <= 0) return false
       const woken = new Promise<void>((resolve) => (awaited.wake = resolve))
@@ -300,7 +303,7 @@ export class RedisSessionStore implements SharedSessionStore {
    * A message heard on this process's channel: `"<session id> <token>"` (another process
    * claimed the session), `"<session id> ?<process> <token>"` (that process asks for the
    * session, held by `token`) or `"<session id> !<token>"` (the owner handed over a session this
-   * process asked for; no token from an owner of an earlier version).
+   * process asked for).
    */
   revoke(message: string): void {
     const at = message.indexOf(' ')

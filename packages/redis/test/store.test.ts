@@ -38,6 +38,26 @@ function record(overrides: Partial<SessionRecord> = {}): SessionRecord {
   }
 }
 
+const liveKeys = createKeys('t:')
+
+/** A live process: its heartbeat, its channel, and handoffs it answers once `release`d. */
+async function live(redis: Redis, id: string, handoffTimeoutMs?: number) {
+  const store = new RedisSessionStore(redis, liveKeys, id, handoffTimeoutMs)
+  await redis.set(liveKeys.process(id), '1', 'PX', 60_000)
+  const subscriber = redis.duplicate()
+  fx.add(() => subscriber.disconnect())
+  subscriber.on('message', (_channel: string, message: string) => store.revoke(message))
+  await subscriber.subscribe(liveKeys.revokeChannel(id))
+  let release: () => void = () => undefined
+  const released = new Promise<void>((resolve) => (release = resolve))
+  const asked: string[] = []
+  store.onHandoff(async (session) => {
+    asked.push(session)
+    await released
+  })
+  return { store, asked, release }
+}
+
 describe('RedisSessionStore', () => {
   it('stores a session as it changes and gives it whole to a claim', async () => {
     const { a, b } = await redisPair()
@@ -168,24 +188,6 @@ describe('RedisSessionStore', () => {
     const { server, a, b } = await redisPair()
     const c = new Redis(server.url)
     fx.add(() => c.disconnect())
-    const keys = createKeys('t:')
-    /** A live process: its heartbeat, its channel, and handoffs it answers once `release`d. */
-    const live = async (redis: Redis, id: string, handoffTimeoutMs?: number) => {
-      const store = new RedisSessionStore(redis, keys, id, handoffTimeoutMs)
-      await redis.set(keys.process(id), '1', 'PX', 60_000)
-      const subscriber = redis.duplicate()
-      fx.add(() => subscriber.disconnect())
-      subscriber.on('message', (_channel: string, message: string) => store.revoke(message))
-      await subscriber.subscribe(keys.revokeChannel(id))
-      let release: () => void = () => undefined
-      const released = new Promise<void>((resolve) => (release = resolve))
-      const asked: string[] = []
-      store.onHandoff(async (session) => {
-        asked.push(session)
-        await released
-      })
-      return { store, asked, release }
-    }
     const one = await live(a, 'one')
     const two = await live(b, 'two')
     // Gives up on an owner at once: takes the session while `two` waits for `one`.
@@ -205,6 +207,27 @@ describe('RedisSessionStore', () => {
     const claimed = await claim
     expect(claimed?.previousEpoch).toBe(taken?.epoch)
     expect(claimed?.epoch).toBe((taken?.epoch as number) + 1)
+  })
+
+  it('gives each owner that takes the session during a claim the whole wait for its handoff', async () => {
+    const { server, a, b } = await redisPair()
+    const c = new Redis(server.url)
+    fx.add(() => c.disconnect())
+    const one = await live(a, 'one')
+    const two = await live(b, 'two', 1_000)
+    const three = await live(c, 'three', 1)
+    await one.store.create(record(), 60_000)
+    // Neither `one` nor `three` answers: `two` waits a second for each, from when it asked it.
+    const claim = two.store.claim('sid-1', 60_000)
+    await waitFor(() => one.asked.length > 0, { message: 'one asked' })
+    await new Promise((resolve) => setTimeout(resolve, 600))
+    const taken = await three.store.claim('sid-1', 60_000)
+    const takenAt = performance.now()
+    const claimed = await claim
+    expect(claimed?.previousEpoch).toBe(taken?.epoch)
+    expect(three.asked.length).toBeGreaterThan(0)
+    // Not at the end of `one`'s second, 400 ms after `three` took it.
+    expect(performance.now() - takenAt).toBeGreaterThan(900)
   })
 
   it('commits many sessions in one write, each fenced on its own', async () => {
