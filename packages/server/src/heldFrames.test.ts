@@ -84,4 +84,21 @@ describe('HeldFrames', () => {
     held.push(frame(3, 300_000), true)
     expect(kept?.toString()).toBe(frame(1).toString())
   })
+
+  it('allocates for a few small frames a store of a read slice, not of a whole TCP read', () => {
+    // A connection in line holds a few frames and lets them go many times a second: each time a
+    // store. Its size is the memory outside the heap that the server churns through for it.
+    const held = new HeldFrames()
+    const stores = new Set<ArrayBufferLike>()
+    for (let round = 0; round < 3; round++) {
+      for (let n = 0; n < 10; n++) held.push(frame(n), false)
+      held.take(
+        (data) => stores.add(data.buffer),
+        () => true,
+      )
+    }
+    expect(stores.size).toBe(3)
+    // One slice of a socket read (`readSliceBytes`) at most; it was 64 KiB.
+    for (const store of stores) expect(store.byteLength).toBeLessThanOrEqual(4096)
+  })
 })

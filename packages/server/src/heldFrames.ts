@@ -1,5 +1,14 @@
-/** The smallest store allocated: about one TCP read's worth of frames. */
-const minStoreBytes = 64 * 1024
+import { readSliceBytes } from './readSlices.js'
+
+/**
+ * The smallest store allocated: one slice of a socket read (`readSliceBytes`), what a connection
+ * whose reading pauses holds at most of it; a store grows by doubling past that. A connection
+ * in line holds frames, and lets them go, many times a second: with a store of a whole TCP read
+ * (64 KiB) each time, a hundred clients flooding small frames had the server allocate some
+ * 100 MB a second of buffers mostly empty, memory outside the JavaScript heap that started a
+ * full collection every few hundred milliseconds.
+ */
+const minStoreBytes = readSliceBytes
 
 /**
  * Frames read and not handled yet, in order, with their bytes copied one after the other into
