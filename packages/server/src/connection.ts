@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
-import { isLifelineError, type Codec, type OutboundFrame } from '@lifeline/codec'
+import { isLifelineError, type Codec } from '@lifeline/codec'
 import type { TimerHandle } from '@lifeline/core'
 import {
   checkControlFrame,
@@ -18,7 +18,7 @@ import type { RawData, WebSocket } from 'ws'
 import { runAuthenticate, type AuthOutcome } from './auth.js'
 import type { ServerContext } from './context.js'
 import { parseHello, type Hello } from './handshake.js'
-import { keptFrameMinBytes } from './frames.js'
+import { keptFrameMinBytes, SplicedFrame, type WrittenFrame } from './frames.js'
 import { OutputBound } from './outputBound.js'
 import { readInSlices } from './readSlices.js'
 import type { Link, Session } from './session.js'
@@ -131,7 +131,7 @@ export class Connection<S extends Schema, User> implements Link {
    * Frames made for this connection while it is behind, once the turn's work was spent (see
    * `write`), oldest first, with their bytes: written in its place in line.
    */
-  private queued: Array<[OutboundFrame, Buffer | undefined]> = []
+  private queued: Array<[WrittenFrame, Buffer | undefined]> = []
   private queuedBytes = 0
   /** `writeInLine` is deferred to a later turn. */
   private inLineDue = false
@@ -219,7 +219,7 @@ export class Connection<S extends Schema, User> implements Link {
    * writes in one turn, several milliseconds that every other client waited behind), while a
    * client that keeps up gets it at once.
    */
-  write(frame: OutboundFrame, framed?: Buffer): void {
+  write(frame: WrittenFrame, framed?: Buffer): void {
     this.context.counters.framesSent++
     if (this.queued.length > 0) {
       if (!this.handling) {
@@ -237,7 +237,7 @@ export class Connection<S extends Schema, User> implements Link {
     this.send(frame, framed)
   }
 
-  private queue(frame: OutboundFrame, framed: Buffer | undefined): void {
+  private queue(frame: WrittenFrame, framed: Buffer | undefined): void {
     // A large text frame waits as its UTF-8 bytes (what the socket would make of it), off the
     // JavaScript heap: a broadcast's 16 KiB frame waiting for a hundred clients that do not read
     // was 1.6 MiB that minor collections copied, then promoted, every 100 ms. A frame written at
@@ -274,7 +274,7 @@ export class Connection<S extends Schema, User> implements Link {
       this.socket.readyState === OPEN &&
       (!inTurn || next === 0 || !this.context.turns.spentOut)
     ) {
-      const [frame, framed] = queued[next++] as [OutboundFrame, Buffer | undefined]
+      const [frame, framed] = queued[next++] as [WrittenFrame, Buffer | undefined]
       this.queuedBytes -= typeof frame === 'string' ? frame.length : frame.byteLength
       this.send(frame, framed)
     }
@@ -287,12 +287,20 @@ export class Connection<S extends Schema, User> implements Link {
     }
   }
 
-  private send(frame: OutboundFrame, framed: Buffer | undefined): void {
+  private send(frame: WrittenFrame, framed: Buffer | undefined): void {
     holdWrites(this.transport)
     // Framed once for every member (a room message): to the socket as it is, which is what
     // `ws` would write (it neither compresses, `perMessageDeflate` being off, nor queues then).
     // Should an extension ever be negotiated, `ws` frames it: a raw frame could pass its queue.
     if (framed !== undefined && this.socket.extensions === '') this.transport.write(framed)
+    else if (frame instanceof SplicedFrame) {
+      // A broadcast's: its shared part goes as it is, in the same corked write.
+      if (this.socket.extensions === '') {
+        const [head, rest] = frame.framed()
+        this.transport.write(head)
+        this.transport.write(rest)
+      } else this.socket.send(frame.joined(), textFrame)
+    }
     // A text codec's frame may come as its UTF-8 bytes: still a text frame.
     else if (typeof frame === 'string' || this.codec.binary) this.socket.send(frame)
     else this.socket.send(frame, textFrame)

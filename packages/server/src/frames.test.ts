@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module'
-import { json } from '@lifeline/codec'
+import { json, Prepared } from '@lifeline/codec'
+import { msgpack } from '@lifeline/codec/msgpack'
 import { describe, expect, it } from 'vitest'
 import {
   encodeEnvelope,
@@ -8,6 +9,7 @@ import {
   keptFrameMinBytes,
   roomFrame,
   SentFrame,
+  splicedFrame,
   storedEnvelope,
   webSocketMessage,
 } from './frames.js'
@@ -119,5 +121,54 @@ describe('roomFrame', () => {
     expect(first.framed.equals(wsFramed(first.frame, false))).toBe(true)
     // The next message is encoded afresh.
     expect(roomFrame(codec, 'lobby', '2-0', 'said', data).frame).not.toEqual(first.frame)
+  })
+})
+
+describe('splicedFrame', () => {
+  const codec = json()
+  const payload = { text: 'é'.repeat(8_000), n: [1, 2, 3] }
+
+  it("makes a broadcast's JSON frame as the codec would, around one buffer every session shares", () => {
+    const prepared = codec.prepare(payload)
+    const first = splicedFrame(codec, { t: 'news', d: prepared, s: 7, a: 3 })
+    const second = splicedFrame(codec, { t: 'news', d: prepared, s: 12_345, a: 0 })
+    if (first === undefined || second === undefined) throw new Error('not spliced')
+    for (const [frame, s, a] of [
+      [first, 7, 3],
+      [second, 12_345, 0],
+    ] as const) {
+      const expected = encodeEnvelope(codec, { t: 'news', d: prepared, s, a }) as string
+      expect(frame.joined().toString()).toBe(expected)
+      expect(frame.byteLength).toBe(Buffer.byteLength(expected))
+      expect(codec.decode(frame.joined().toString())).toEqual({ t: 'news', s, a, d: payload })
+      // As one WebSocket message: a header of 4 bytes (a length under 64 KiB), the rest as it is.
+      const [head, rest] = frame.framed()
+      expect(Buffer.concat([head, rest]).equals(webSocketMessage(frame.joined(), false))).toBe(true)
+    }
+    // The payload's bytes are made once: the same buffer in every session's frame.
+    expect(second.rest).toBe(first.rest)
+    expect(first.start.byteLength).toBeLessThan(64)
+  })
+
+  it('leaves every other frame to encodeEnvelope', () => {
+    const prepared = codec.prepare(payload)
+    // Not a prepared payload, a binary codec, a frame over the codec's limit.
+    expect(splicedFrame(codec, { t: 'news', d: payload, s: 1 })).toBeUndefined()
+    const binary = msgpack()
+    expect(splicedFrame(binary, { t: 'news', d: binary.prepare(payload), s: 1 })).toBeUndefined()
+    const limit = Buffer.byteLength(
+      encodeEnvelope(codec, { t: 'n', d: codec.prepare(payload), s: 1 }) as string,
+    )
+    const small = json({ maxBytes: limit })
+    const near = small.prepare(payload)
+    expect(splicedFrame(small, { t: 'n', d: near, s: 1 })).toBeDefined()
+    expect(splicedFrame(small, { t: 'news'.repeat(20), d: near, s: 1 })).toBeUndefined()
+    // A payload this codec did not prepare is encoded whole, once: the frame is still the codec's.
+    for (const other of [json().prepare(payload), new Prepared(payload)]) {
+      const frame = splicedFrame(codec, { t: 'news', d: other, s: 1 })
+      expect(frame?.joined().toString()).toBe(
+        encodeEnvelope(codec, { t: 'news', d: prepared, s: 1 }),
+      )
+    }
   })
 })

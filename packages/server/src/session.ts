@@ -30,12 +30,16 @@ import type { MessageHandler, MessageInfo, Peer, RequestOptions, SendOptions } f
 import type { SessionRecord } from './sessionStore.js'
 import {
   encodeEnvelope,
+  frameBytes,
   keptBefore,
   keptBytes,
   plainPayload,
   roomFrame,
   SentFrame,
+  SplicedFrame,
+  splicedFrame,
   storedEnvelope,
+  type WrittenFrame,
 } from './frames.js'
 import { RoomCursors } from './roomCursors.js'
 import { clientWindowBytes } from './outputBound.js'
@@ -50,7 +54,7 @@ export interface Link {
    * `framed`: the same frame already as a WebSocket message (a room message, framed once for
    * every member), written as it is.
    */
-  write(frame: OutboundFrame, framed?: Buffer): void
+  write(frame: WrittenFrame, framed?: Buffer): void
   /** A frame of about `size` bytes was made for this link and waits behind its replay. */
   produced(size: number): void
   /** The unsent output is under the high-water mark: a paced replay may write more now. */
@@ -171,7 +175,7 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
   private readonly requests: PendingRequests
   /** The envelope the stream's `check` encoded, and its frame, for `transmit` to reuse. */
   private preEncodedEnvelope: Envelope | undefined
-  private preEncoded: OutboundFrame | undefined
+  private preEncoded: WrittenFrame | undefined
   /** While `deliver` sends a room message: its room and id, for the journal. */
   private delivering: readonly [room: string, id: string] | undefined
 
@@ -248,11 +252,11 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
   }
 
   /** The frame's size when it is over the largest frame the client accepts; else undefined. */
-  oversize(frame: OutboundFrame): number | undefined {
+  oversize(frame: WrittenFrame): number | undefined {
     const max = this.peerMax
     // Only worth measuring when the client accepts less than the codec produces.
     if (max >= (this.codec.maxBytes ?? Infinity)) return undefined
-    const size = typeof frame === 'string' ? Buffer.byteLength(frame) : frame.byteLength
+    const size = frameBytes(frame)
     return size > max ? size : undefined
   }
 
@@ -662,7 +666,10 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     // throws here, to the caller, instead of sitting in the replay buffer and failing on every
     // resend.
     const a = stream.lastProcessed
-    let frame = encodeEnvelope(this.codec, { t: type, d: data, s: seq, a })
+    const envelope = { t: type, d: data, s: seq, a }
+    // A broadcast's frame shares its payload's bytes with every session's (`SplicedFrame`).
+    let frame: WrittenFrame =
+      splicedFrame(this.codec, envelope) ?? encodeEnvelope(this.codec, envelope)
     const size = this.oversize(frame)
     if (size !== undefined) {
       const error = this.tooLarge(size, report)
@@ -674,7 +681,9 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     // were sent the same payload in this turn (which they share too).
     let kept = data
     const bytes =
-      this.journal === undefined && !(data instanceof Prepared) ? keptBytes(frame) : undefined
+      this.journal === undefined && !(data instanceof Prepared) && !(frame instanceof SplicedFrame)
+        ? keptBytes(frame)
+        : undefined
     if (bytes !== undefined && !keptBefore(data)) {
       frame = bytes
       kept = new SentFrame(this.codec, bytes, a)
@@ -709,7 +718,7 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
       if (this.delivering !== undefined) kept.ref = this.delivering
       this.journal.sent(kept)
     }
-    return typeof frame === 'string' ? Buffer.byteLength(frame) : frame.byteLength
+    return frameBytes(frame)
   }
 
   private replayMore(): void {
