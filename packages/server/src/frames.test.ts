@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module'
-import { json, Prepared } from '@lifeline/codec'
+import { json, Prepared, type Codec } from '@lifeline/codec'
 import { msgpack } from '@lifeline/codec/msgpack'
 import { describe, expect, it } from 'vitest'
 import {
@@ -124,12 +124,18 @@ describe('roomFrame', () => {
   })
 })
 
+/** `codec.prepare`, which the JSON and MessagePack codecs have. */
+function prepareWith(codec: Codec, value: unknown): Prepared {
+  if (codec.prepare === undefined) throw new Error('the codec prepares nothing')
+  return codec.prepare(value)
+}
+
 describe('splicedFrame', () => {
   const codec = json()
   const payload = { text: 'é'.repeat(8_000), n: [1, 2, 3] }
 
   it("makes a broadcast's JSON frame as the codec would, around one buffer every session shares", () => {
-    const prepared = codec.prepare(payload)
+    const prepared = prepareWith(codec, payload)
     const first = splicedFrame(codec, { t: 'news', d: prepared, s: 7, a: 3 })
     const second = splicedFrame(codec, { t: 'news', d: prepared, s: 12_345, a: 0 })
     if (first === undefined || second === undefined) throw new Error('not spliced')
@@ -151,20 +157,22 @@ describe('splicedFrame', () => {
   })
 
   it('leaves every other frame to encodeEnvelope', () => {
-    const prepared = codec.prepare(payload)
+    const prepared = prepareWith(codec, payload)
     // Not a prepared payload, a binary codec, a frame over the codec's limit.
     expect(splicedFrame(codec, { t: 'news', d: payload, s: 1 })).toBeUndefined()
     const binary = msgpack()
-    expect(splicedFrame(binary, { t: 'news', d: binary.prepare(payload), s: 1 })).toBeUndefined()
+    expect(
+      splicedFrame(binary, { t: 'news', d: prepareWith(binary, payload), s: 1 }),
+    ).toBeUndefined()
     const limit = Buffer.byteLength(
-      encodeEnvelope(codec, { t: 'n', d: codec.prepare(payload), s: 1 }) as string,
+      encodeEnvelope(codec, { t: 'n', d: prepareWith(codec, payload), s: 1 }) as string,
     )
     const small = json({ maxBytes: limit })
-    const near = small.prepare(payload)
+    const near = prepareWith(small, payload)
     expect(splicedFrame(small, { t: 'n', d: near, s: 1 })).toBeDefined()
     expect(splicedFrame(small, { t: 'news'.repeat(20), d: near, s: 1 })).toBeUndefined()
     // A payload this codec did not prepare is encoded whole, once: the frame is still the codec's.
-    for (const other of [json().prepare(payload), new Prepared(payload)]) {
+    for (const other of [prepareWith(json(), payload), new Prepared(payload)]) {
       const frame = splicedFrame(codec, { t: 'news', d: other, s: 1 })
       expect(frame?.joined().toString()).toBe(
         encodeEnvelope(codec, { t: 'news', d: prepared, s: 1 }),

@@ -70,4 +70,43 @@ describe('writes batched per event-loop turn', () => {
     client.send({ t: 'm', d: 'two', s: 2 })
     expect((await client.next('echo')).d).toBe('two')
   })
+
+  it("writes a broadcast's payload as one buffer that every client's frame shares", async () => {
+    const { server, sockets } = await serverWithSockets()
+    const clients = await Promise.all(
+      [1, 2, 3].map(async () => (await ProtocolClient.connect(fx, urlOf(server))).client),
+    )
+    await waitFor(() => server.peers.size === 3, { message: 'three peers' })
+    // The chunks each server-side socket hands to its handle.
+    const chunks = new Map<Socket, unknown[]>()
+    for (const socket of sockets) {
+      const seen: unknown[] = []
+      chunks.set(socket, seen)
+      const write = socket._write.bind(socket)
+      socket._write = (chunk, encoding, callback) => {
+        seen.push(chunk)
+        write(chunk, encoding, callback)
+      }
+      const writev = socket._writev?.bind(socket)
+      if (writev !== undefined) {
+        socket._writev = (list, callback) => {
+          for (const { chunk } of list) seen.push(chunk)
+          writev(list, callback)
+        }
+      }
+    }
+    const news = 'é'.repeat(10_000)
+    expect(server.broadcast('news', news)).toBe(3)
+    for (const client of clients) {
+      const [frame] = await client.waitForMessages(1)
+      expect(frame).toMatchObject({ t: 'news', d: news, s: 1 })
+    }
+    // Each socket got the payload in a buffer of its own size or so, and it is the same buffer.
+    const large = [...chunks.values()].map((seen) =>
+      seen.filter((chunk) => Buffer.isBuffer(chunk) && chunk.byteLength >= 20_000),
+    )
+    expect(large.map((found) => found.length)).toEqual([1, 1, 1])
+    expect(large[1]?.[0]).toBe(large[0]?.[0])
+    expect(large[2]?.[0]).toBe(large[0]?.[0])
+  })
 })
