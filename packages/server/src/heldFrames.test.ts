@@ -101,4 +101,20 @@ describe('HeldFrames', () => {
     // One slice of a socket read (`readSliceBytes`) at most; it was 64 KiB.
     for (const store of stores) expect(store.byteLength).toBeLessThanOrEqual(4096)
   })
+  it('sizes a store by what it holds, not by all that went through it', () => {
+    // A connection that keeps a frame or two in line, never emptied: its store must not double
+    // with every store's worth that passes.
+    const held = new HeldFrames()
+    const stores = new Set<ArrayBufferLike>()
+    held.push(frame(0, 100), false)
+    for (let n = 1; n <= 20_000; n++) {
+      held.push(frame(n, 100), false)
+      let taken = 0
+      held.take(
+        (data) => stores.add(data.buffer),
+        () => taken++ === 0,
+      )
+    }
+    for (const store of stores) expect(store.byteLength).toBeLessThanOrEqual(4096)
+  })
 })

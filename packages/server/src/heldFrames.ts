@@ -35,9 +35,13 @@ export class HeldFrames {
     const end = this.used + data.length
     let store = this.store
     if (store === undefined || end > store.length) {
-      const grown = Buffer.allocUnsafeSlow(Math.max(end, 2 * (store?.length ?? 0), minStoreBytes))
       // Only the frames not taken yet move: those taken keep the old store alive if needed.
       const from = this.next === 0 ? 0 : this.endOf(this.next - 1)
+      // Twice what is held with this frame: a size that follows what is held, not all that went
+      // through a store never emptied (a connection that keeps a frame or two in line).
+      const grown = Buffer.allocUnsafeSlow(
+        Math.max(2 * (this.used - from + data.length), minStoreBytes),
+      )
       if (store !== undefined) store.copy(grown, 0, from, this.used)
       this.shift(from)
       store = this.store = grown
