@@ -299,7 +299,10 @@ export class Connection<S extends Schema, User> implements Link {
         const [head, rest] = frame.framed()
         this.transport.write(head)
         this.transport.write(rest)
-      } else this.socket.send(frame.joined(), textFrame)
+      } else {
+        // An extension (none today: the server turns permessage-deflate off) has `ws` frame it.
+        this.socket.send(frame.joined(), textFrame)
+      }
     }
     // A text codec's frame may come as its UTF-8 bytes: still a text frame.
     else if (typeof frame === 'string' || this.codec.binary) this.socket.send(frame)

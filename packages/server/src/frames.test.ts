@@ -9,6 +9,7 @@ import {
   keptFrameMinBytes,
   roomFrame,
   SentFrame,
+  preparedFor,
   splicedFrame,
   storedEnvelope,
   webSocketMessage,
@@ -125,9 +126,11 @@ describe('roomFrame', () => {
 })
 
 /** `codec.prepare`, which the JSON and MessagePack codecs have. */
+/** A payload prepared for a broadcast on `codec`, as the server prepares it. */
 function prepareWith(codec: Codec, value: unknown): Prepared {
-  if (codec.prepare === undefined) throw new Error('the codec prepares nothing')
-  return codec.prepare(value)
+  const prepared = preparedFor(codec, value, new Map())
+  if (!(prepared instanceof Prepared)) throw new Error('the codec prepares nothing')
+  return prepared
 }
 
 describe('splicedFrame', () => {
@@ -171,12 +174,34 @@ describe('splicedFrame', () => {
     const near = prepareWith(small, payload)
     expect(splicedFrame(small, { t: 'n', d: near, s: 1 })).toBeDefined()
     expect(splicedFrame(small, { t: 'news'.repeat(20), d: near, s: 1 })).toBeUndefined()
-    // A payload this codec did not prepare is encoded whole, once: the frame is still the codec's.
-    for (const other of [prepareWith(json(), payload), new Prepared(payload)]) {
-      const frame = splicedFrame(codec, { t: 'news', d: other, s: 1 })
-      expect(frame?.joined().toString()).toBe(
-        encodeEnvelope(codec, { t: 'news', d: prepared, s: 1 }),
-      )
-    }
+    // A payload another codec prepared (its limits are its own), the application's (its value
+    // may have changed since), or one for a server's own `prepare` call: encoded whole.
+    const shallow = json({ maxDepth: 2 })
+    const deep = prepareWith(json(), { a: { b: { c: 'x'.repeat(5_000) } } })
+    expect(splicedFrame(shallow, { t: 'news', d: deep, s: 1 })).toBeUndefined()
+    expect(() => encodeEnvelope(shallow, { t: 'news', d: deep, s: 1 })).toThrow()
+    const value = { v: 'x'.repeat(5_000), n: 1 }
+    const theirs = new Prepared(value)
+    expect(splicedFrame(codec, { t: 'news', d: theirs, s: 1 })).toBeUndefined()
+    expect(splicedFrame(codec, { t: 'news', d: codec.prepare?.(payload), s: 1 })).toBeUndefined()
+    expect(splicedFrame(codec, { t: 'news', d: prepared, s: 1 })).toBeDefined()
+  })
+
+  it("leaves a small payload to encodeEnvelope: its bytes would pin a shared slab's 8 KiB", () => {
+    const small = prepareWith(codec, { text: 'x'.repeat(keptFrameMinBytes - 20) })
+    expect(splicedFrame(codec, { t: 'news', d: small, s: 1 })).toBeUndefined()
+    const large = prepareWith(codec, { text: 'x'.repeat(keptFrameMinBytes) })
+    // Its bytes have a buffer of their own (but the `{` before them).
+    const rest = splicedFrame(codec, { t: 'news', d: large, s: 1 })?.rest
+    expect(rest?.buffer.byteLength).toBe((rest?.byteLength ?? 0) + 1)
+  })
+
+  it('frames a payload of 64 KiB and more with the 8-byte length', () => {
+    const prepared = prepareWith(codec, { text: 'x'.repeat(70_000) })
+    const frame = splicedFrame(codec, { t: 'news', d: prepared, s: 3, a: 1 })
+    if (frame === undefined) throw new Error('not spliced')
+    const [head, rest] = frame.framed()
+    expect(head[1]).toBe(127)
+    expect(Buffer.concat([head, rest]).equals(webSocketMessage(frame.joined(), false))).toBe(true)
   })
 })

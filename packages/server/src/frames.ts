@@ -128,9 +128,21 @@ export function storedEnvelope(envelope: KeptEnvelope): KeptEnvelope {
 export function preparedFor(codec: Codec, data: unknown, cache: Map<Codec, unknown>): unknown {
   if (codec.prepare === undefined) return data
   let payload = cache.get(codec)
-  if (payload === undefined) cache.set(codec, (payload = codec.prepare(data)))
+  if (payload === undefined) {
+    const prepared = codec.prepare(data)
+    preparedBy.set(prepared, codec)
+    cache.set(codec, (payload = prepared))
+  }
   return payload
 }
+
+/**
+ * The codec that prepared each payload of `preparedFor`: only its frames are spliced
+ * (`splicedFrame`). Another codec's limits (a `maxDepth`, a `maxBytes`) are its own, and a
+ * `Prepared` made elsewhere (an application's) may hold a value changed since its last frame:
+ * both are encoded again, whole, as `Codec.encodeWith` says.
+ */
+const preparedBy = new WeakMap<Prepared, Codec>()
 
 /**
  * A room message numbered by its room, encoded once for every member on a codec: its frame
@@ -252,7 +264,7 @@ export function frameBytes(frame: WrittenFrame): number {
   return typeof frame === 'string' ? Buffer.byteLength(frame) : frame.byteLength
 }
 
-/** Per prepared payload (one per codec), its `"d":<payload>}`, as UTF-8. */
+/** Per prepared payload (one per codec), its `"d":<payload>}`, as UTF-8; null when not spliced. */
 const splicedRests = new WeakMap<Prepared, Buffer | null>()
 const dataKeyStart = '{"d":'
 
@@ -261,13 +273,15 @@ const dataKeyStart = '{"d":'
  * `SplicedFrame`: its fields encoded as the codec encodes them, then the payload's part, made
  * once for every session. A JSON object's members may be so split at a comma, whatever the
  * codec's spacing: the payload's part is used only when the codec encoded `{ d }` as
- * `{"d":…}`. Undefined when the frame is not so made (another codec, or a frame over the
+ * `{"d":…}`. Undefined when the frame is not so made (another codec, a payload another codec
+ * or the application prepared, a payload under `keptFrameMinBytes`, or a frame over the
  * codec's limit, which `encodeEnvelope` refuses as it should).
  */
 export function splicedFrame(codec: Codec, envelope: Envelope): SplicedFrame | undefined {
   const { d } = envelope
   if (
     !(d instanceof Prepared) ||
+    preparedBy.get(d) !== codec ||
     codec.binary ||
     codec.name !== codecNames.json ||
     codec.encodeWith === undefined
@@ -277,8 +291,13 @@ export function splicedFrame(codec: Codec, envelope: Envelope): SplicedFrame | u
   let rest = splicedRests.get(d)
   if (rest === undefined) {
     const whole = codec.encodeWith({}, 'd', d)
+    // A small payload is not worth sharing, and its bytes would be a slice of a shared 8 KiB
+    // slab (`keptFrameMinBytes`), which every replay buffer keeping the frame would hold whole.
     rest =
-      typeof whole === 'string' && whole.startsWith(dataKeyStart) && whole.endsWith('}')
+      typeof whole === 'string' &&
+      whole.length >= keptFrameMinBytes &&
+      whole.startsWith(dataKeyStart) &&
+      whole.endsWith('}')
         ? Buffer.from(whole).subarray(1)
         : null
     splicedRests.set(d, rest)
