@@ -33,6 +33,19 @@ const entry = (n: number): RoomEntry => ({
   payload: Buffer.from(`m${n}`),
 })
 
+/** A room message whose uid and data are its payload. */
+const asMessage = (payload: Buffer): RoomMessage => ({
+  uid: String(payload),
+  type: 'said',
+  data: String(payload),
+  except: undefined,
+})
+
+/** A failure of the feed fails the test. */
+const fail = (message: string, error: unknown): never => {
+  throw new Error(`${message}: ${String(error)}`)
+}
+
 describe('RoomFeed', () => {
   it('catches up a member rewound while a catch-up reads the history, without a reset', async () => {
     const history = Array.from({ length: 10 }, (_, i) => entry(i + 1))
@@ -47,15 +60,8 @@ describe('RoomFeed', () => {
           reads.push({ after, resolve: () => resolve(history.filter((_, i) => i + 1 > from)) })
         }),
       lastId: () => Promise.resolve('10-0'),
-      decode: (payload): RoomMessage => ({
-        uid: String(payload),
-        type: 'said',
-        data: String(payload),
-        except: undefined,
-      }),
-      failure: (message, error) => {
-        throw new Error(`${message}: ${String(error)}`)
-      },
+      decode: asMessage,
+      failure: fail,
     })
     const resynced = feed.resync()
     await new Promise((resolve) => setImmediate(resolve))
@@ -87,9 +93,7 @@ describe('RoomFeed', () => {
         decoded = new WeakRef(message)
         return message
       },
-      failure: (message, error) => {
-        throw new Error(`${message}: ${String(error)}`)
-      },
+      failure: fail,
     })
     feed.publication(entry(1))
     expect(a.got).toEqual(['m1'])
@@ -105,16 +109,8 @@ describe('RoomFeed', () => {
       members: () => [a.self],
       history: () => Promise.resolve([]),
       lastId: () => Promise.resolve('0-0'),
-      // The payload is the uid.
-      decode: (payload): RoomMessage => ({
-        uid: String(payload),
-        type: 'said',
-        data: String(payload),
-        except: undefined,
-      }),
-      failure: (message, error) => {
-        throw new Error(`${message}: ${String(error)}`)
-      },
+      decode: asMessage,
+      failure: fail,
     })
     let n = 0
     const publish = (uid: string) => {

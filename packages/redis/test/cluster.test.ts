@@ -1,6 +1,6 @@
 import { createClient, type Client } from '@lifeline/core'
 import { startBalancer, startRedisServer, useFixtures, waitFor } from '@lifeline/test-utils'
-import type { RedisServerFixture } from '@lifeline/test-utils'
+import type { Balancer, RedisServerFixture } from '@lifeline/test-utils'
 import type { Peer } from '@lifeline/server'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { RedisClusterOptions } from '../src/index.js'
@@ -241,6 +241,26 @@ describe('a session moving between live processes', () => {
     expect(b.server.stats.sessionsResumed).toBe(1)
   }
 
+  /** The client's link drops, and its next connection goes to `b`. */
+  function moveToB(balancer: Balancer, b: Node): void {
+    balancer.setBackends([b.server.port])
+    balancer.cut()
+  }
+
+  /** The client moves to `b` and sends `up` 2 there: echoed, on a session `b` resumed. */
+  async function resumesOnB(
+    client: Client<Chat>,
+    down: number[],
+    balancer: Balancer,
+    b: Node,
+  ): Promise<void> {
+    moveToB(balancer, b)
+    client.send('up', { n: 2 })
+    await waitFor(() => down.includes(2), { message: 'served by b', timeoutMs: 10_000 })
+    expect(down).toEqual([1, 2])
+    expect(b.server.stats.sessionsResumed).toBe(1)
+  }
+
   it('processes a client message once when the process that processed it has not stored it yet', async () => {
     // `b` would wait a minute for an owner that does not answer: a resume within the test's
     // bounds is one that `a` answered.
@@ -251,8 +271,7 @@ describe('a session moving between live processes', () => {
     await processedOnA(client, seen)
     // The link drops before `a` stored that it processed 2: the client resumes on `b`, with 2
     // not acknowledged. `a` is alive, and hands the session over with 2 stored.
-    balancer.setBackends([b.server.port])
-    balancer.cut()
+    moveToB(balancer, b)
     await servedByB(client, down, seen, b)
     await waitFor(() => a.server.stats.sessions === 0, { message: 'a let go', timeoutMs: 10_000 })
   })
@@ -308,8 +327,7 @@ describe('a session moving between live processes', () => {
       if (message.includes(' ?')) asked()
     })
     await processedOnA(client, seen)
-    balancer.setBackends([b.server.port])
-    balancer.cut()
+    moveToB(balancer, b)
     await servedByB(client, down, seen, b)
   })
 
@@ -329,13 +347,8 @@ describe('a session moving between live processes', () => {
       return false
     })
     await a.redis.set(keys.process(a.cluster.processId), '1', 'PX', 1_500)
-    balancer.setBackends([b.server.port])
-    balancer.cut()
-    client.send('up', { n: 2 })
     // Not the minute `b` would wait for an owner alive.
-    await waitFor(() => down.includes(2), { message: 'served by b', timeoutMs: 10_000 })
-    expect(down).toEqual([1, 2])
-    expect(b.server.stats.sessionsResumed).toBe(1)
+    await resumesOnB(client, down, balancer, b)
     // Asked while alive, again while it did not answer.
     expect(asked).toBeGreaterThan(1)
   })
@@ -352,12 +365,7 @@ describe('a session moving between live processes', () => {
     // As after a SIGKILL: `a`'s connections to Redis are gone, its heartbeat key is not yet.
     a.redis.disconnect()
     subscriber.disconnect()
-    balancer.setBackends([b.server.port])
-    balancer.cut()
-    client.send('up', { n: 2 })
-    await waitFor(() => down.includes(2), { message: 'served by b', timeoutMs: 10_000 })
-    expect(down).toEqual([1, 2])
-    expect(b.server.stats.sessionsResumed).toBe(1)
+    await resumesOnB(client, down, balancer, b)
   })
 
   it('leaves its channels on a subscriber of the application when its server closes', async () => {

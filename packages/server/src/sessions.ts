@@ -18,7 +18,7 @@ import { Session, type Link } from './session.js'
 import { withoutCommand } from './logger.js'
 import type { SessionRecord } from './sessionStore.js'
 import { isShared, type ClaimedSession, type SharedSessionStore } from './cluster.js'
-import { encodeEnvelope } from './frames.js'
+import { encodeEnvelope, frameBytes } from './frames.js'
 
 /** 128 random bits: a session id is the secret that resumes a session. */
 function newSessionId(): string {
@@ -613,7 +613,7 @@ function replayTooLarge(
     } catch {
       return false
     }
-    return (typeof frame === 'string' ? Buffer.byteLength(frame) : frame.byteLength) > max
+    return frameBytes(frame) > max
   })
 }
 

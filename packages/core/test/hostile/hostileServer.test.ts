@@ -105,55 +105,51 @@ describe('a server whose $welcome acknowledges less than it had', () => {
   })
 })
 
+/**
+ * A server that answers the client's first message, and each `$resend` marker it gets back,
+ * with a `$resend` of `a = next(markers so far)`: what it had the client write again is counted.
+ */
+async function resendingServer(next: (markers: number) => number) {
+  const seen = { markers: 0, resentBytes: 0 }
+  const server = fx.add(
+    await startScriptedServer((link) => {
+      link.send(welcome)
+      link.socket.on('message', (data: Buffer) => {
+        const { t, s } = JSON.parse(String(data)) as { t: string; s?: number }
+        if (seen.markers > 0 && s !== undefined) seen.resentBytes += data.length
+        if (t === '$resend' ? ++seen.markers < 1_000 : seen.markers === 0 && s === 1) {
+          link.send({ t: '$resend', a: next(seen.markers) })
+        }
+      })
+    }),
+  )
+  return { server, seen }
+}
+
 describe('a server that asks for the same resend again and again', () => {
   it('is refused as a violation (4002) at its second $resend, the outbox resent once', async () => {
-    let resentBytes = 0
-    let markers = 0
-    const server = fx.add(
-      await startScriptedServer((link) => {
-        link.send(welcome)
-        link.socket.on('message', (data: Buffer) => {
-          const { t, s } = JSON.parse(String(data)) as { t: string; s?: number }
-          if (markers > 0 && s !== undefined) resentBytes += data.length
-          // Each marker, and the first message, get the same `$resend`: everything again.
-          if (t === '$resend' ? ++markers < 1_000 : markers === 0 && s === 1) {
-            link.send({ t: '$resend', a: 0 })
-          }
-        })
-      }),
-    )
+    // Each marker, and the first message, get the same `$resend`: everything again.
+    const { server, seen } = await resendingServer(() => 0)
     const { client, errors } = connect(server.url('/'), { socket: { maxViolations: 1 } })
     const outbox = 'x'.repeat(1_000)
     for (let n = 0; n < 20; n++) client.send('m', outbox)
     // Before, each `$resend` had the whole outbox written again, without end.
     await waitFor(() => client.state.status === 'closed', {
-      message: () => `the violation (${markers} markers, ${resentBytes} bytes resent so far)`,
+      message: () =>
+        `the violation (${seen.markers} markers, ${seen.resentBytes} bytes resent so far)`,
     })
     expect(client.state).toMatchObject({ closeCode: 4002, lastError: { code: 'PROTOCOL_ERROR' } })
     expect(errors).toEqual(['PROTOCOL_ERROR', 'PROTOCOL_ERROR'])
-    expect(markers).toBe(1)
-    expect(resentBytes).toBeLessThan(20 * 1_100)
+    expect(seen.markers).toBe(1)
+    expect(seen.resentBytes).toBeLessThan(20 * 1_100)
   })
 })
 
 describe('a server that asks for one more envelope at each $resend', () => {
   it('is refused (4002) once the bytes resent pass 2 x maxUnackedBytes + 8 x its progress', async () => {
-    let resentBytes = 0
-    let markers = 0
-    const server = fx.add(
-      await startScriptedServer((link) => {
-        link.send(welcome)
-        link.socket.on('message', (data: Buffer) => {
-          const { t, s } = JSON.parse(String(data)) as { t: string; s?: number }
-          if (markers > 0 && s !== undefined) resentBytes += data.length
-          // a = 0, 1, 2…: each covers the first envelope the previous round resent, so each
-          // passes the floor, and each had the rest of the outbox written again.
-          if (t === '$resend' ? ++markers < 1_000 : markers === 0 && s === 1) {
-            link.send({ t: '$resend', a: t === '$resend' ? markers : 0 })
-          }
-        })
-      }),
-    )
+    // a = 0, 1, 2…: each covers the first envelope the previous round resent, so each passes
+    // the floor, and each had the rest of the outbox written again.
+    const { server, seen } = await resendingServer((markers) => markers)
     const maxUnackedBytes = 250_000
     const { client, errors } = connect(server.url('/'), {
       maxUnackedBytes,
@@ -162,13 +158,14 @@ describe('a server that asks for one more envelope at each $resend', () => {
     for (let n = 0; n < 200; n++) client.send('m', 'x'.repeat(1_000))
     // Before, the 200 messages were resent 20,100 times (some 20 MB), with no violation.
     await waitFor(() => client.state.status === 'closed', {
-      message: () => `the violation (${markers} markers, ${resentBytes} bytes resent so far)`,
+      message: () =>
+        `the violation (${seen.markers} markers, ${seen.resentBytes} bytes resent so far)`,
     })
     expect(client.state).toMatchObject({ closeCode: 4002, lastError: { code: 'PROTOCOL_ERROR' } })
     expect(errors).toEqual(['PROTOCOL_ERROR', 'PROTOCOL_ERROR'])
     // The bound: 2 x 250,000, 8 x the few envelopes acknowledged and frames received, and the
     // round that passed it (under 200 KB).
-    expect(resentBytes).toBeLessThan(3 * maxUnackedBytes)
-    expect(markers).toBeLessThan(10)
+    expect(seen.resentBytes).toBeLessThan(3 * maxUnackedBytes)
+    expect(seen.markers).toBeLessThan(10)
   })
 })
