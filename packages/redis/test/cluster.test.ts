@@ -1,7 +1,14 @@
 import { createClient, type Client } from '@lifeline/core'
-import { startBalancer, startRedisServer, useFixtures, waitFor } from '@lifeline/test-utils'
+import {
+  expectNoEvent,
+  startBalancer,
+  startRedisServer,
+  useFixtures,
+  waitFor,
+} from '@lifeline/test-utils'
 import type { Balancer, RedisServerFixture } from '@lifeline/test-utils'
 import type { Peer } from '@lifeline/server'
+import { EventEmitter } from 'node:events'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { RedisClusterOptions } from '../src/index.js'
 import { createKeys } from '../src/keys.js'
@@ -274,6 +281,64 @@ describe('a session moving between live processes', () => {
     moveToB(balancer, b)
     await servedByB(client, down, seen, b)
     await waitFor(() => a.server.stats.sessions === 0, { message: 'a let go', timeoutMs: 10_000 })
+  })
+
+  it('answers a handoff of a session it is restoring only once the restore is done, with what it processed', async () => {
+    const { a, b, seen } = await moving({ b: { handoffTimeoutMs: 60_000 } })
+    // The session starts on `b`, which processes and stores 1; then its link drops.
+    const { client: first, welcome } = await RawClient.connect(fx, b.server.port)
+    const sid = welcome.sid
+    first.send({ t: 'up', d: { n: 1 }, s: 1 })
+    await waitFor(() => first.received.some((frame) => (frame.a ?? 0) >= 1), {
+      message: '1 acknowledged',
+    })
+    await first.close()
+    // A link to `a` resumes it, with 2 right behind its `$hello`: `a`'s claim takes the
+    // session in Redis (`b` hands it over), and its reply is held.
+    let release: () => void = () => undefined
+    const held = new Promise<void>((resolve) => (release = resolve))
+    const claim = a.cluster.store.claim.bind(a.cluster.store)
+    a.cluster.store.claim = async (...args) => {
+      const claimed = await claim(...args)
+      await held
+      return claimed
+    }
+    const onA = await RawClient.open(fx, a.server.port)
+    onA.send({ t: '$hello', d: { v: 1, sid, a: 1 } })
+    onA.send({ t: 'up', d: { n: 2 }, s: 2 })
+    await waitFor(
+      async () => (await a.redis.hget(keys.session(sid), 'o')) === a.cluster.processId,
+      {
+        message: 'claimed by a',
+      },
+    )
+    // Meanwhile the client reaches `b` again: `b` asks `a` for the session.
+    let asked = false
+    tapChannel(a, (message) => {
+      if (message.includes(' ?')) asked = true
+    })
+    const answers = new EventEmitter()
+    let answered = 0
+    tapChannel(b, (message) => {
+      if (!message.includes(' !')) return
+      answered++
+      answers.emit('answer')
+    })
+    const onB = await RawClient.open(fx, b.server.port)
+    onB.send({ t: '$hello', d: { v: 1, sid, a: 1 } })
+    await waitFor(() => asked, { message: 'a asked' })
+    // Not answered while `a` has not built the session: it would then process 2 on its link.
+    await expectNoEvent(answers, 'answer', 200)
+    expect(answered).toBe(0)
+    release()
+    // `a` served 2 and stored it, then handed the session over: `b` resumes it after 2.
+    expect(await onB.welcome()).toMatchObject({ sid, resumed: true, a: 2 })
+    onB.send({ t: 'up', d: { n: 2 }, s: 2 })
+    onB.send({ t: 'up', d: { n: 3 }, s: 3 })
+    await waitFor(() => onB.reliable('down').length === 2, { message: '2 and 3 echoed' })
+    expect(onB.reliable('down').map((frame) => frame.d)).toEqual([{ n: 2 }, { n: 3 }])
+    expect(seen.map((each) => each.n)).toEqual([1, 2, 3])
+    await waitFor(() => onA.closeCode === 1012, { message: 'a let go' })
   })
 
   it('processes a client message once when its process closes gracefully before storing it', async () => {

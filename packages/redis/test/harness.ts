@@ -103,15 +103,29 @@ export class RawClient {
     port: number,
     hello: { sid?: string; a?: number; r?: number } = {},
   ): Promise<{ client: RawClient; welcome: { sid: string; resumed: boolean; a: number } }> {
+    const client = await RawClient.open(fx, port)
+    client.send({ t: '$hello', d: { v: 1, ...hello } })
+    return { client, welcome: await client.welcome() }
+  }
+
+  /** Opens a socket to `port`; the test sends the `$hello` (and frames after it at once). */
+  static async open(fx: FixtureScope, port: number): Promise<RawClient> {
     const socket = fx.add(new WebSocket(`ws://127.0.0.1:${port}/`, ['lifeline.v1.json']))
     const client = new RawClient(socket)
     await once(socket, 'open')
-    client.send({ t: '$hello', d: { v: 1, ...hello } })
-    await waitFor(() => client.received.some((frame) => frame.t === '$welcome'), {
+    return client
+  }
+
+  /** The `$welcome`, once it came. */
+  async welcome(): Promise<{ sid: string; resumed: boolean; a: number }> {
+    await waitFor(() => this.received.some((frame) => frame.t === '$welcome'), {
       message: '$welcome',
     })
-    const welcome = client.received.find((frame) => frame.t === '$welcome')?.d
-    return { client, welcome: welcome as { sid: string; resumed: boolean; a: number } }
+    return this.received.find((frame) => frame.t === '$welcome')?.d as {
+      sid: string
+      resumed: boolean
+      a: number
+    }
   }
 
   /** Stops reading the socket (a client that never reads). */

@@ -51,6 +51,12 @@ export class SessionRegistry<S extends Schema, User> {
   private journals: JournalBatch | undefined
   /** The sessions of a closing server by id: when their last changes are written. */
   private readonly closing = new Map<string, Promise<void>>()
+  /**
+   * The restores and reclaims in flight by session id (settled when the last one started is
+   * done): a handoff of one waits for them, or it would let the session go before they build
+   * it, and what they then process would be processed again by the process that took it.
+   */
+  private readonly opening = new Map<string, Promise<void>>()
 
   constructor(private readonly context: ServerContext<S, User>) {
     const { store, sessionTtlMs } = context.options
@@ -100,9 +106,17 @@ export class SessionRegistry<S extends Schema, User> {
       return
     }
     const live = this.bySessionId.get(hello.sid)
-    if (live === undefined) return this.restore(connection, hello as Hello & { sid: string }, user)
+    if (live === undefined) {
+      return this.opened(
+        hello.sid,
+        this.restore(connection, hello as Hello & { sid: string }, user),
+      )
+    }
     if (this.shared?.available() === true && live.journal !== undefined) {
-      return this.reclaim(live, connection, hello as Hello & { sid: string }, user)
+      return this.opened(
+        hello.sid,
+        this.reclaim(live, connection, hello as Hello & { sid: string }, user),
+      )
     }
     const reason = this.unresumable(live, connection, hello)
     if (reason === undefined) {
@@ -280,12 +294,27 @@ export class SessionRegistry<S extends Schema, User> {
     this.resume(live, connection, hello, user, false)
   }
 
+  /** Tracks a restore or reclaim of session `id` in flight (`opening`). */
+  private opened(id: string, open: Promise<void>): Promise<void> {
+    const done = Promise.all([this.opening.get(id), open.then(noop, noop)]).then(noop)
+    this.opening.set(id, done)
+    void done.then(() => {
+      if (this.opening.get(id) === done) this.opening.delete(id)
+    })
+    return open
+  }
+
   /**
    * Another process is about to claim the session: it stops taking client messages here (its
    * client is there now), what it processed is stored with this process's token, and it lets
    * go. Then the claim reads everything this process processed: nothing is processed twice.
+   * A restore or reclaim of it in flight here is waited for first: the claim it made may have
+   * taken the session already, and it would serve it, with frames its link brought.
    */
   private async handOff(id: string): Promise<void> {
+    for (let open = this.opening.get(id); open !== undefined; open = this.opening.get(id)) {
+      await open
+    }
     const closing = this.closing.get(id)
     if (closing !== undefined) return closing
     const session = this.bySessionId.get(id)
