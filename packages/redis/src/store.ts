@@ -91,6 +91,11 @@ export class RedisSessionStore implements SharedSessionStore {
     return isReady(this.redis) && !this.writer.holdsCommits
   }
 
+  /** Redis is ready: a write it refuses (or a room send kept ahead of commits) is tried again. */
+  reachable(): boolean {
+    return isReady(this.redis)
+  }
+
   async create(record: SessionRecord, ttlMs: number): Promise<number> {
     if (!this.available()) throw unavailable()
     const first = record.replay[0]?.s ?? record.lastServerSeq + 1

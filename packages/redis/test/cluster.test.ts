@@ -374,6 +374,50 @@ describe('a session moving between live processes', () => {
     await closed
   })
 
+  it('hands over what it processed when Redis refused its write once', async () => {
+    const { redis, a, b, seen } = await moving({ b: { handoffTimeoutMs: 60_000 } })
+    const { client: onA, welcome } = await RawClient.connect(fx, a.server.port)
+    const sid = welcome.sid
+    onA.send({ t: 'up', d: { n: 1 }, s: 1 })
+    await waitFor(() => onA.reliable('down').length === 1, { message: 'the first echo' })
+    // `a`'s write of 2 waits until `b` asks for the session; Redis then refuses it once (out of
+    // memory: the client acknowledged nothing, so the write's first command is one that Redis
+    // refuses), and takes writes again before `a` hears of the refusal.
+    let heard: () => void = () => undefined
+    const asked = new Promise<void>((resolve) => (heard = resolve))
+    tapChannel(a, (message) => {
+      if (message.includes(' ?')) heard()
+    })
+    const store = a.cluster.store
+    const commit = store.commit.bind(store)
+    const refusals: unknown[] = []
+    store.commit = async (...args) => {
+      await asked
+      if (refusals.length > 0) return commit(...args)
+      await redis.command('CONFIG', 'SET', 'maxmemory-policy', 'noeviction')
+      await redis.command('CONFIG', 'SET', 'maxmemory', '1')
+      try {
+        return await commit(...args)
+      } catch (error) {
+        refusals.push(error)
+        throw error
+      } finally {
+        await redis.command('CONFIG', 'SET', 'maxmemory', '0')
+      }
+    }
+    onA.send({ t: 'up', d: { n: 2 }, s: 2 })
+    await waitFor(() => seen.length === 2, { message: 'processed on a' })
+    await onA.close()
+    // The client resumes on `b`: `a` stores 2 again before it lets go, and `b` resumes after it.
+    const { client: onB, welcome: resumed } = await RawClient.connect(fx, b.server.port, { sid })
+    expect(String(refusals[0])).toContain('OOM')
+    expect(resumed).toMatchObject({ sid, resumed: true, a: 2 })
+    onB.send({ t: 'up', d: { n: 2 }, s: 2 })
+    onB.send({ t: 'up', d: { n: 3 }, s: 3 })
+    await waitFor(() => onB.reliable('down').length === 3, { message: 'the echoes' })
+    expect(seen.map((each) => each.n)).toEqual([1, 2, 3])
+  })
+
   it('waits for a live owner whose last write takes over a second, and processes its message once', async () => {
     // `b` waits for a live owner as long as by default.
     const { a, b, seen, balancer } = await moving()

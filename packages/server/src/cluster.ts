@@ -64,6 +64,12 @@ export interface SharedSessionStore extends SessionStore {
   readonly shared: true
   /** True while the store can answer now; false while its service is unreachable. */
   available(): boolean
+  /**
+   * True while the store's service can be reached, even when it refuses writes for a while
+   * (`available()` may be false then): a handoff, a close or a resume goes on trying to store
+   * what a session processed rather than give up on a refusal. `available()` when absent.
+   */
+  reachable?(): boolean
   /** Creates a session owned by this process; resolves to its token. */
   create(record: SessionRecord, ttlMs: number): Promise<number>
   /**

@@ -253,8 +253,9 @@ export class SessionJournal {
   }
 
   /**
-   * Resolves once everything changed so far is stored, or the store is unreachable (a commit
-   * failed, or none can be made); a commit in flight is waited for, however slow.
+   * Resolves once everything changed so far is stored, or the store is unreachable (none can be
+   * made); a commit in flight is waited for, however slow, and one that fails while the store
+   * is reachable (a refusal) is tried again: the callers bound the wait.
    */
   drain(): Promise<void> {
     // Room cursors waiting for a commit go now: a handoff or a close stores them. So does what
@@ -385,7 +386,13 @@ export class SessionJournal {
     const again = this.again
     this.again = false
     if (again || this.pending.length > 0 || this.roomsChanged) this.touch()
-    else if (!this.awaitingEpoch) this.settle()
+    // A commit that failed while the store is reachable is tried again (`degrade`'s timer).
+    else if (!this.awaitingEpoch && !(this.degraded && this.reachable())) this.settle()
+  }
+
+  /** The store can be reached (it may refuse writes for a while). */
+  private reachable(): boolean {
+    return this.store.reachable?.() ?? this.store.available()
   }
 
   private async create(): Promise<number | undefined> {
@@ -438,8 +445,10 @@ export class SessionJournal {
     }
     // A commit that is only slow may still be stored: a handoff waits for its outcome (bounded
     // by the claim's wait, a close's by `closeTimeoutMs`), or the next process would process
-    // again what it stores, and its late write would be refused.
-    if (!this.committing) this.settle()
+    // again what it stores, and its late write would be refused. So does one the store refused
+    // once while it stays reachable (an error reply, a room send kept ahead of the commits):
+    // the retry stores it, and a live owner hands over everything it processed.
+    if (!this.committing && !this.reachable()) this.settle()
   }
 
   private settle(): void {
