@@ -77,7 +77,7 @@ export class RedisSessionStore implements SharedSessionStore {
     /** This process's id: the owner a claim records, whose channel hears revocations. */
     private readonly processId: string,
     /** How long a claim waits for a live owner to hand the session over (`handoffTimeoutMs`). */
-    private readonly handoffTimeoutMs: number = redisClusterDefaults.handoffTimeoutMs,
+    readonly handoffTimeoutMs: number = redisClusterDefaults.handoffTimeoutMs,
     /** Where commits go: the cluster's, with its room sends. */
     writer?: RedisWriter,
   ) {

@@ -440,6 +440,63 @@ describe('a session moving between live processes', () => {
     await servedByB(client, down, seen, b)
   })
 
+  it('refuses a resume with 1013 while its own write of the session stalls, and resumes it once the write is through', async () => {
+    const redis = fx.add(await startRedisServer())
+    const a = await startNode(fx, redis, { handoffTimeoutMs: 300 })
+    const seen: Seen[] = []
+    serve(a, seen)
+    const { client: first, welcome } = await RawClient.connect(fx, a.server.port)
+    const sid = welcome.sid
+    first.send({ t: 'up', d: { n: 1 }, s: 1 })
+    await waitFor(() => first.reliable('down').length === 1, { message: 'the first echo' })
+    // Redis stops answering `a`'s writes (they wait until the test lets them through), the write
+    // of 2 among them; then the link drops and the client comes back to `a`.
+    let unstall: () => void = () => undefined
+    holdWrites(a, new Promise<void>((resolve) => (unstall = resolve)))
+    first.send({ t: 'up', d: { n: 2 }, s: 2, a: 1 })
+    await waitFor(() => seen.length === 2, { message: 'processed on a' })
+    await first.close()
+    const again = await RawClient.open(fx, a.server.port)
+    again.send({ t: '$hello', d: { v: 1, sid, a: 1 } })
+    // Not a resume that never answers: try again later, once `handoffTimeoutMs` passed.
+    await waitFor(() => again.closeCode !== undefined, {
+      message: 'the resume refused',
+      timeoutMs: 10_000,
+    })
+    expect(again.closeCode).toBe(1013)
+    unstall()
+    const { welcome: resumed } = await RawClient.connect(fx, a.server.port, { sid, a: 1 })
+    expect(resumed).toMatchObject({ sid, resumed: true, a: 2 })
+    expect(seen.map((each) => each.n)).toEqual([1, 2])
+  })
+
+  it('lets a session go, as after a crash, when its write stalls past handoffTimeoutMs in a handoff', async () => {
+    // `b` would wait a minute for an owner that does not answer: `a` gives up on its write.
+    const { a, b, seen, balancer } = await moving({
+      a: { handoffTimeoutMs: 300 },
+      b: { handoffTimeoutMs: 60_000 },
+    })
+    const client = clientOf(fx, balancer)
+    const down = await echoes(client)
+    let unstall: () => void = () => undefined
+    holdWrites(a, new Promise<void>((resolve) => (unstall = resolve)))
+    await processedOnA(client, seen)
+    moveToB(balancer, b)
+    client.send('up', { n: 3 })
+    await waitFor(() => down.includes(3), { message: 'served by b', timeoutMs: 10_000 })
+    // What a crash costs: 2, never stored by `a`, is processed again by `b`, with its id.
+    expect(seen.map((each) => each.n)).toEqual([1, 2, 2, 3])
+    expect(seen[2]?.id).toBe(seen[1]?.id)
+    expect(down).toEqual([1, 2, 3])
+    await waitFor(() => a.server.stats.sessions === 0, { message: 'a let go' })
+    // `a`'s write, late, is refused: `b` goes on writing the session.
+    unstall()
+    client.send('up', { n: 4 })
+    await waitFor(() => down.includes(4), { message: 'served by b still', timeoutMs: 10_000 })
+    expect(b.server.stats.sessions).toBe(1)
+    expect(seen.map((each) => each.n)).toEqual([1, 2, 2, 3, 4])
+  })
+
   it('stops waiting for an owner that does not answer once it misses its heartbeats', async () => {
     // `a` beats once, at its start; the test sets its heartbeat key to expire in 1.5 s.
     const { a, b, balancer } = await moving({

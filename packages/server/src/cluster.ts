@@ -70,6 +70,12 @@ export interface SharedSessionStore extends SessionStore {
    * what a session processed rather than give up on a refusal. `available()` when absent.
    */
   reachable?(): boolean
+  /**
+   * How long a claim waits for a live owner to hand a session over before it treats it as
+   * crashed. The server waits no longer for its own write of a session still in flight in a
+   * handoff (it lets the session go) or a resume (refused with 1013). 5 s when absent.
+   */
+  readonly handoffTimeoutMs?: number
   /** Creates a session owned by this process; resolves to its token. */
   create(record: SessionRecord, ttlMs: number): Promise<number>
   /**

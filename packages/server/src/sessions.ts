@@ -32,6 +32,23 @@ function newPeerId(): string {
 
 const noop = (): void => undefined
 
+/** How long a handoff or a resume waits for a write in flight, when the store does not say. */
+const defaultHandoffTimeoutMs = 5_000
+
+/** Whether `promise` settles within `ms`. */
+async function within(promise: Promise<void>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(resolve, ms, false)
+    timer.unref()
+  })
+  try {
+    return await Promise.race([promise.then(() => true), late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 /**
  * The sessions of a server: the handshake's decisions (resume, restore from the store, or new),
  * expiry while detached, and every read and write of the store.
@@ -130,15 +147,28 @@ export class SessionRegistry<S extends Schema, User> {
   /** A session lost its connection: it waits `sessionTtlMs` for its client. */
   detached(session: Session<S, User>, code: number, reason: string): void {
     if (!this.context.isClosing()) {
-      const { clock, sessionTtlMs } = this.context.options
-      session.expiresAt = clock.now() + sessionTtlMs
-      this.clearExpiry(session)
-      session.expiryTimer = clock.setTimeout(() => this.expire(session), sessionTtlMs)
-      unref(session.expiryTimer)
+      this.expireLater(session)
       // A journaled session is in the store already.
       if (session.journal === undefined) this.persist(session)
     }
     this.context.fire('disconnect', session, { code, reason })
+  }
+
+  /** The session waits `sessionTtlMs` for its client. */
+  private expireLater(session: Session<S, User>): void {
+    const { clock, sessionTtlMs } = this.context.options
+    session.expiresAt = clock.now() + sessionTtlMs
+    this.clearExpiry(session)
+    session.expiryTimer = clock.setTimeout(() => this.expire(session), sessionTtlMs)
+    unref(session.expiryTimer)
+  }
+
+  /**
+   * How long a handoff or a resume waits for this process's own write of a session in flight
+   * (a store that stalls): no longer than the process that asks for a handoff waits for it.
+   */
+  private storeWaitMs(): number {
+    return this.shared?.handoffTimeoutMs ?? defaultHandoffTimeoutMs
   }
 
   /** A session ended (`Session.end`): forget it here and in the store. */
@@ -261,7 +291,20 @@ export class SessionRegistry<S extends Schema, User> {
       live.detach(previous)
       this.takenOver(live, previous)
     }
-    await journal.drain()
+    if (!(await within(journal.drain(), this.storeWaitMs()))) {
+      // A write of it is still in flight (the store stalls): a claim now would wait behind it,
+      // or fence it. The session stays here, as while the store is away; the client comes back.
+      if (!live.closed && live.link === undefined && live.expiryTimer === undefined) {
+        this.expireLater(live)
+      }
+      throw new LifelineError(
+        'STORE_UNAVAILABLE',
+        'the session cannot be stored now: try again later',
+        {
+          closeCode: tryAgainLater,
+        },
+      )
+    }
     const held = journal.token
     let claimed: ClaimedSession | undefined
     const claim = this.queued(hello.sid, () =>
@@ -325,7 +368,9 @@ export class SessionRegistry<S extends Schema, User> {
       session.detach(link)
       link.close(1012, 'session moved')
     }
-    await journal.drain()
+    // A write still in flight past the wait (the store stalls) is as after a crash: the session
+    // goes all the same, and that write, late, is refused once the claim raised the token.
+    await within(journal.drain(), this.storeWaitMs())
     if (!session.closed) this.letGo(session)
   }
 
