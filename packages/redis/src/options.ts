@@ -58,7 +58,9 @@ export interface RedisClusterOptions {
    * subscribed any more, or silent for `processTtlMs`) is not waited for, nor one that dies
    * meanwhile (checked every 250 ms); one alive that does not answer in time is treated as one
    * that crashed: a client message it processed and had not stored is processed again, with the
-   * same id.
+   * same id. This process waits as long for its own write of a session that Redis does not
+   * answer (it stalls): in a handoff, it then lets the session go as if it had crashed; in a
+   * resume of a session it holds, the client is refused with 1013 and tries again.
    * @default 5000
    */
   handoffTimeoutMs?: number
