@@ -418,6 +418,39 @@ describe('a session moving between live processes', () => {
     expect(seen.map((each) => each.n)).toEqual([1, 2, 3])
   })
 
+  it('hands over what it processed while Redis refused its room send, once Redis takes it', async () => {
+    const { redis, a, b, balancer } = await moving({ b: { handoffTimeoutMs: 60_000 } })
+    const processed: string[] = []
+    for (const node of [a, b]) {
+      node.server.on('connection', (peer: Peer<Chat>) => {
+        peer.on('say', ({ text }) => processed.push(text))
+      })
+    }
+    const client = clientOf(fx, balancer)
+    const said: string[] = []
+    client.on('said', ({ text }) => said.push(text))
+    client.send('say', { room: 'r', text: 'in' })
+    await waitFor(() => said.includes('in'), { message: 'joined', timeoutMs: 10_000 })
+    // Redis refuses writes (out of memory) while `a` processes `x`: its room send is kept to be
+    // sent again, and no commit goes ahead of it. Redis takes writes again once `b` asks `a`.
+    const refused = new Promise((resolve) => a.cluster.once('error', resolve))
+    await redis.command('CONFIG', 'SET', 'maxmemory-policy', 'noeviction')
+    await redis.command('CONFIG', 'SET', 'maxmemory', '1')
+    client.send('say', { room: 'r', text: 'x' })
+    expect(String(await refused)).toContain('OOM')
+    tapChannel(a, (message) => {
+      if (message.includes(' ?')) void redis.command('CONFIG', 'SET', 'maxmemory', '0')
+    })
+    moveToB(balancer, b)
+    client.send('say', { room: 'r', text: 'y' })
+    await waitFor(() => said.includes('y'), { message: 'served by b', timeoutMs: 10_000 })
+    // `a` stored `x` processed before it let go: `b` did not process it again.
+    expect(processed).toEqual(['in', 'x', 'y'])
+    expect(await a.redis.xlen(keys.history('r'))).toBe(3)
+    expect(said).toEqual(['in', 'x', 'y'])
+    expect(b.server.stats.sessionsResumed).toBe(1)
+  })
+
   it('waits for a live owner whose last write takes over a second, and processes its message once', async () => {
     // `b` waits for a live owner as long as by default.
     const { a, b, seen, balancer } = await moving()
