@@ -149,7 +149,10 @@ export class SessionJournal {
   /** Resolves when the journal stops: a commit waiting for a token that never comes gives up. */
   private readonly halted: Promise<undefined>
   private halt: () => void = () => undefined
+  /** `quiet` waiters: resolved once no commit is in flight or due. */
   private readonly idle: (() => void)[] = []
+  /** `drain` waiters: resolved once everything is stored (or the store is unreachable). */
+  private readonly stored: (() => void)[] = []
 
   constructor(
     private readonly store: SharedSessionStore,
@@ -258,6 +261,19 @@ export class SessionJournal {
    * is reachable (a refusal) is tried again: the callers bound the wait.
    */
   drain(): Promise<void> {
+    return this.wait(this.stored)
+  }
+
+  /**
+   * Resolves once no commit is in flight or due: the changes so far are stored, or the commit
+   * that carried them failed (a resume claims the session again then, which must not fence a
+   * write of its own still on its way).
+   */
+  quiet(): Promise<void> {
+    return this.wait(this.idle)
+  }
+
+  private wait(waiters: (() => void)[]): Promise<void> {
     // Room cursors waiting for a commit go now: a handoff or a close stores them. So does what
     // was served while the store was away (its retry may be half a second off): the store may
     // be back, and the process that claims the session next must not resume it behind its client.
@@ -265,7 +281,7 @@ export class SessionJournal {
     if (this.stopped || (!this.scheduled && !this.committing && !this.awaitingEpoch)) {
       return Promise.resolve()
     }
-    return new Promise((resolve) => this.idle.push(resolve))
+    return new Promise((resolve) => waiters.push(resolve))
   }
 
   /** Stops writing: the session ended or moved to another process. */
@@ -387,7 +403,7 @@ export class SessionJournal {
     this.again = false
     if (again || this.pending.length > 0 || this.roomsChanged) this.touch()
     // A commit that failed while the store is reachable is tried again (`degrade`'s timer).
-    else if (!this.awaitingEpoch && !(this.degraded && this.reachable())) this.settle()
+    else if (!this.awaitingEpoch) this.settle(!(this.degraded && this.reachable()))
   }
 
   /** The store can be reached (it may refuse writes for a while). */
@@ -448,11 +464,13 @@ export class SessionJournal {
     // again what it stores, and its late write would be refused. So does one the store refused
     // once while it stays reachable (an error reply, a room send kept ahead of the commits):
     // the retry stores it, and a live owner hands over everything it processed.
-    if (!this.committing && !this.reachable()) this.settle()
+    if (!this.committing) this.settle(!this.reachable())
   }
 
-  private settle(): void {
+  /** Nothing is in flight or due: `quiet` resolves, and `drain` too unless a retry is due. */
+  private settle(stored = true): void {
     for (const resolve of this.idle.splice(0)) resolve()
+    if (stored) for (const resolve of this.stored.splice(0)) resolve()
   }
 }
 

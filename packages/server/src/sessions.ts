@@ -291,7 +291,7 @@ export class SessionRegistry<S extends Schema, User> {
       live.detach(previous)
       this.takenOver(live, previous)
     }
-    if (!(await within(journal.drain(), this.storeWaitMs()))) {
+    if (!(await within(journal.quiet(), this.storeWaitMs()))) {
       // A write of it is still in flight (the store stalls): a claim now would wait behind it,
       // or fence it. The session stays here, as while the store is away; the client comes back.
       if (!live.closed && live.link === undefined && live.expiryTimer === undefined) {
