@@ -66,8 +66,8 @@ export interface SharedSessionStore extends SessionStore {
   available(): boolean
   /**
    * True while the store's service can be reached, even when it refuses writes for a while
-   * (`available()` may be false then): a handoff, a close or a resume goes on trying to store
-   * what a session processed rather than give up on a refusal. `available()` when absent.
+   * (`available()` may be false then): a handoff or a close goes on trying to store what a
+   * session processed rather than give up on a refusal. `available()` when absent.
    */
   reachable?(): boolean
   /**

@@ -339,7 +339,8 @@ export class SessionRegistry<S extends Schema, User> {
 
   /** Tracks a restore or reclaim of session `id` in flight (`opening`). */
   private opened(id: string, open: Promise<void>): Promise<void> {
-    const done = Promise.all([this.opening.get(id), open.then(noop, noop)]).then(noop)
+    const before = this.opening.get(id) ?? Promise.resolve()
+    const done = Promise.all([before, open.then(noop, noop)]).then(noop)
     this.opening.set(id, done)
     void done.then(() => {
       if (this.opening.get(id) === done) this.opening.delete(id)
