@@ -310,6 +310,77 @@ describe('a server on a shared store', () => {
     await handOff('unknown')
   })
 
+  it('hands a session over with what it processed when the store refused its write once', async () => {
+    const fake = fakeSharedStore()
+    const handOff = handoffOf(fake)
+    const server = await startServer(fx, { store: fake.store })
+    server.on('error', () => undefined)
+    server.on('connection', (peer) => peer.on('up', (n) => peer.send('down', n)))
+    const { client, welcome } = await ProtocolClient.connect(fx, urlOf(server))
+    await waitFor(() => fake.sessions.has(welcome.sid), { message: 'the session created' })
+    // The write in flight when another process asks is refused; the store stays reachable.
+    const commit = fake.store.commit.bind(fake.store)
+    fake.store.commit = async (commits) => {
+      try {
+        return await commit(commits)
+      } finally {
+        fake.state.failWith = undefined
+      }
+    }
+    fake.hold()
+    client.send({ t: 'up', d: 1, s: 1 })
+    await waitFor(() => server.stats.messagesReceived === 1, { message: 'processed' })
+    const handoff = handOff(welcome.sid)
+    fake.state.failWith = new Error('refused')
+    fake.release()
+    await handoff
+    // Tried again before it let go: the process that claims it next resumes after 1.
+    expect(fake.sessions.get(welcome.sid)).toMatchObject({ lastClientSeq: 1, lastServerSeq: 1 })
+    expect(server.stats).toMatchObject({ sessions: 0, sessionsMoved: 1 })
+  })
+
+  it("lets a session go in a handoff once its write in flight took the store's handoffTimeoutMs", async () => {
+    const fake = fakeSharedStore()
+    Object.assign(fake.store, { handoffTimeoutMs: 100 })
+    const handOff = handoffOf(fake)
+    const server = await startServer(fx, { store: fake.store })
+    server.on('connection', (peer) => peer.on('up', (n) => peer.send('down', n)))
+    const { client, welcome } = await ProtocolClient.connect(fx, urlOf(server))
+    await waitFor(() => fake.sessions.has(welcome.sid), { message: 'the session created' })
+    fake.hold()
+    client.send({ t: 'up', d: 1, s: 1 })
+    await waitFor(() => server.stats.messagesReceived === 1, { message: 'processed' })
+    // The store stalls: not a handoff that never answers, but one that lets go, as a crash.
+    await withTimeout(handOff(welcome.sid), 5_000, 'the handoff')
+    expect(server.stats).toMatchObject({ sessions: 0, sessionsMoved: 1 })
+    expect(fake.sessions.get(welcome.sid)).toMatchObject({ lastClientSeq: 0 })
+    fake.release()
+  })
+
+  it("refuses a resume with 1013 once its session's write in flight took the store's handoffTimeoutMs", async () => {
+    const fake = fakeSharedStore()
+    Object.assign(fake.store, { handoffTimeoutMs: 100 })
+    const server = await startServer(fx, { store: fake.store })
+    server.on('error', () => undefined)
+    server.on('connection', (peer) => peer.on('up', (n) => peer.send('down', n)))
+    const { client, welcome } = await ProtocolClient.connect(fx, urlOf(server))
+    await waitFor(() => fake.sessions.has(welcome.sid), { message: 'the session created' })
+    fake.hold()
+    client.send({ t: 'up', d: 1, s: 1 })
+    await waitFor(() => server.stats.messagesReceived === 1, { message: 'processed' })
+    await client.drop()
+    const again = await ProtocolClient.open(fx, urlOf(server))
+    again.send({ t: '$hello', d: { v: 1, sid: welcome.sid, a: 0 } })
+    expect(await again.waitClose(5_000)).toMatchObject({ code: 1013 })
+    // The write through, the session resumes here, after 1.
+    fake.release()
+    const { welcome: resumed } = await ProtocolClient.connect(fx, urlOf(server), {
+      sid: welcome.sid,
+      a: 0,
+    })
+    expect(resumed).toMatchObject({ sid: welcome.sid, resumed: true, a: 1 })
+  })
+
   it('hands a session of a closing server over once its last write is done', async () => {
     const fake = fakeSharedStore()
     const handOff = handoffOf(fake)
