@@ -100,6 +100,10 @@ describe('room messages numbered by their room', () => {
     expect(compareRoomIds('1-10', '1-9')).toBeGreaterThan(0)
     expect(compareRoomIds('18446744073709551615-1', '18446744073709551615-0')).toBeGreaterThan(0)
     expect(compareRoomIds('7-7', '7-7')).toBe(0)
+    // As many digits on either side: compared as strings, which is the same.
+    expect(compareRoomIds('19-5', '20-1')).toBeLessThan(0)
+    expect(compareRoomIds('20-19', '20-20')).toBeLessThan(0)
+    expect(compareRoomIds('20-20', '20-19')).toBeGreaterThan(0)
     const client = create()
     const seen = collect(client)
     welcome()

@@ -113,6 +113,17 @@ describe('parseEnvelope rejects with PROTOCOL_ERROR and close code 1002', () => 
   })
 })
 
+describe('parseEnvelope counts own keys only', () => {
+  it('accepts an envelope that inherits enumerable keys, as Object.keys would see it', () => {
+    const envelope = Object.assign(Object.create({ x: 1, y: 2 }) as object, { t: 'say', d: 1 })
+    expect(parseEnvelope(envelope)).toBe(envelope)
+  })
+
+  it('refuses an own extra key beside inherited ones', () => {
+    expectProtocolError(Object.assign(Object.create({ x: 1 }) as object, { t: 'say', z: 1 }))
+  })
+})
+
 describe('parseEnvelope on arbitrary input', () => {
   const fieldValue = fc.oneof(
     fc.jsonValue({ maxDepth: 2 }),
