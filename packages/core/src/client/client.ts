@@ -74,6 +74,13 @@ const resendPerProgress = 8
 type MethodHandler = (data: unknown) => unknown
 
 /**
+ * The JSON codec of every client not given codecs, made on first use and shared: a codec keeps
+ * nothing of a link, and a process of many clients then decodes through one codec's closures,
+ * which stay in the cache, rather than one each.
+ */
+let defaultCodecs: readonly Codec[] | undefined
+
+/**
  * A typed messaging client over a `ReconnectingWebSocket` and a codec. In protocol mode (against
  * `@lifeline/server`) every reliable message is processed exactly once and in order across
  * reconnects; in raw mode it talks to any server.
@@ -141,7 +148,7 @@ export class Client<S extends Schema = AnySchema> {
   constructor(options: ClientOptions) {
     checkClientOptions(options)
     const protocolMode = (options.mode ?? 'protocol') === 'protocol'
-    const codecs = options.codecs ?? [json()]
+    const codecs = options.codecs ?? (defaultCodecs ??= [json()])
     const clock = options.socket?.clock ?? systemClock
     if (!codecs[0]) throw new LifelineError('INVALID_ARGUMENT', 'codecs must not be empty')
     this.#options = options
