@@ -3,7 +3,7 @@
 // mode against the Lifeline kinds. Both retry every 10 ms after a lost link, so a resume is
 // timed from the moment the server is reachable again, not from a backoff.
 import { WebSocket } from 'ws'
-import { createClient } from '@lifeline/core'
+import * as core from '@lifeline/core'
 import { io } from 'socket.io-client'
 import type { ChatSchema, Say, ServerKind } from './schema.js'
 
@@ -17,6 +17,13 @@ export interface ChatClient {
 }
 
 const retryMs = 10
+
+// For an A/B of the client: `SCALEOUT_CLIENT_CORE=<a core dist folder>` (a build copied aside)
+// has the load process's Lifeline clients come from there; the servers keep the workspace's.
+const clientCore = process.env.SCALEOUT_CLIENT_CORE
+const { createClient } = clientCore
+  ? ((await import(`${clientCore}/index.js`)) as typeof core)
+  : core
 
 /** Opens a client of the family of `kind` to `port`; resolves once it is connected. */
 export async function openChatClient(
