@@ -160,7 +160,8 @@ export class Connection<S extends Schema, User> implements Link {
         socket,
         transport,
         // A flood is parsed no further than the connection's share of a turn (`Turns`) at a time.
-        readsInSlices: readInSlices(transport),
+        // A read waits in line unparsed once the turn's work is spent, but for a light one.
+        readsInSlices: readInSlices(transport, (bytes) => this.output.mayParse(bytes)),
         stream: () => this.session?.stream,
         isOpen: () => this.state === 'open',
         dispatch: (data, isBinary) => this.dispatch(data, isBinary),

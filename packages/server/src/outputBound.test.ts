@@ -1,8 +1,13 @@
-import type { Duplex } from 'node:stream'
+import { PassThrough, type Duplex } from 'node:stream'
 import type { WebSocket } from 'ws'
 import { describe, expect, it } from 'vitest'
-import { OutputBound, parseWorkFactor, type OutputBoundHost } from './outputBound.js'
-import { readSliceBytes } from './readSlices.js'
+import {
+  lightReadBytes,
+  OutputBound,
+  parseWorkFactor,
+  type OutputBoundHost,
+} from './outputBound.js'
+import { readInSlices, readSliceBytes } from './readSlices.js'
 import { Turns, turnDefaults } from './turns.js'
 
 const KiB = 1024
@@ -97,5 +102,77 @@ describe('OutputBound: behind', () => {
     // A client that only receives (a broadcast once too large for its share of a turn) has
     // no frame of its own to leave the line with: it must not stay behind for good.
     expect(bound.behind).toBe(false)
+  })
+})
+
+/** A connection whose socket reads are given to `ws` (here a listener that keeps them) in slices. */
+function reading(turns: Turns) {
+  const transport = new PassThrough()
+  const parsed: Buffer[] = []
+  transport.on('data', (chunk: Buffer) => parsed.push(chunk))
+  const socket = {
+    bufferedAmount: 0,
+    pause: () => transport.pause(),
+    resume: () => transport.resume(),
+  } as unknown as WebSocket
+  const bound = new OutputBound(
+    {
+      socket,
+      transport,
+      readsInSlices: true,
+      stream: () => undefined,
+      isOpen: () => true,
+      dispatch: () => undefined,
+      deliver: () => undefined,
+      redeliver: () => undefined,
+      acknowledge: () => undefined,
+      paused: () => undefined,
+      slowConsumer: () => undefined,
+      resend: () => false,
+    },
+    { outboundHighWaterBytes: 256 * KiB, maxOutboundBytes: 1024 * KiB },
+    turns,
+  )
+  readInSlices(transport, (bytes) => bound.mayParse(bytes))
+  return { transport, parsed: () => Buffer.concat(parsed).length, bound }
+}
+
+describe('OutputBound: socket reads once the turn is spent', () => {
+  it('keeps a flood unparsed in the socket until its place in line, and reads a light client at once', async () => {
+    const turns = new Turns()
+    const flooding = reading(turns)
+    const calling = reading(turns)
+    // Others spent the turn's work (a hundred connections read before, say).
+    turns.charge(turnDefaults.budgetBytes)
+    flooding.transport.write(Buffer.alloc(64 * KiB))
+    calling.transport.write(Buffer.alloc(100))
+    // Nothing of the flood parsed, all of it kept: not even its first slice costs this turn.
+    expect(flooding.parsed()).toBe(0)
+    expect(flooding.transport.readableLength).toBe(64 * KiB)
+    expect(flooding.bound.behind).toBe(true)
+    expect(calling.parsed()).toBe(100)
+    // Its place in line comes in the next turn: read from there, every byte of it.
+    for (let turn = 0; turn < 3 && flooding.parsed() < 64 * KiB; turn++) await nextTurn()
+    expect(flooding.parsed()).toBe(64 * KiB)
+  })
+
+  it('reads a client light while it stays within lightReadBytes in the turn', () => {
+    const turns = new Turns()
+    const calling = reading(turns)
+    turns.charge(turnDefaults.budgetBytes)
+    calling.transport.write(Buffer.alloc(lightReadBytes / 2))
+    calling.transport.write(Buffer.alloc(lightReadBytes / 2))
+    expect(calling.parsed()).toBe(lightReadBytes)
+    // Past it in the same turn: it waits in line.
+    calling.transport.write(Buffer.alloc(1))
+    expect(calling.parsed()).toBe(lightReadBytes)
+    expect(calling.bound.behind).toBe(true)
+  })
+
+  it('reads a connection as before while the turn has work left', () => {
+    const turns = new Turns()
+    const flooding = reading(turns)
+    flooding.transport.write(Buffer.alloc(64 * KiB))
+    expect(flooding.parsed()).toBe(64 * KiB)
   })
 })

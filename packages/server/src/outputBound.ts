@@ -21,6 +21,14 @@ export const frameWorkBytes = 1024
  */
 export const parseWorkFactor = 8
 
+/**
+ * What a connection may make the server do in a turn whose work is spent, and still be read as
+ * its frames come rather than wait in line: a few small frames (each counts its size plus
+ * `frameWorkBytes`), what a client that calls now and then sends. A read past it, from a
+ * connection that did not wait in line just before, waits in line unparsed.
+ */
+export const lightReadBytes = 4 * 1024
+
 /** What the output bound needs of its connection. */
 export interface OutputBoundHost {
   readonly socket: WebSocket
@@ -102,8 +110,10 @@ export class OutputBound {
    * on top of `maxOutboundBytes` for this connection.
    */
   private handshakeBytes = 0
-  /** Output written in turn `turn` (of `turns`) for this connection. */
+  /** Output written in turn `turn` (of `turns`) for this connection, and frames read. */
   private turnBytes = 0
+  /** Of `turnBytes`, the frames read and the socket reads let through to be parsed. */
+  private turnReadBytes = 0
   private turn = -1
   /** The last turn in which this connection waited in line. */
   private waited = -2
@@ -262,7 +272,39 @@ export class OutputBound {
    * connection in every turn, and hold everyone else up.
    */
   read(size: number): void {
+    this.startTurn()
+    this.turnReadBytes += size + frameWorkBytes
     this.produced(size + frameWorkBytes)
+  }
+
+  /**
+   * Before `ws` parses a socket read of `bytes` (`readInSlices`): false if the connection waits
+   * in line first, its reading paused and the read kept in the socket. A fresh read is work the
+   * turn's budget did not see coming: a hundred connections that flood, readable together, were
+   * each read up to their share in one poll of the event loop, 6 MiB of work, tens of
+   * milliseconds that a client calling now and then waited behind. Once the turn's work is
+   * spent, a connection is read only if it is light: it did not wait in line in the last turn,
+   * and this read with what it was read in this turn is within `lightReadBytes`. A connection
+   * resumed in this turn's line was given its place already.
+   */
+  mayParse(bytes: number): boolean {
+    if (!this.host.isOpen()) return true
+    if (this.readsPaused) return false
+    const turns = this.turns
+    if (!turns.spentOut || this.served === turns.turn) return true
+    this.startTurn()
+    if (this.waited < turns.turn - 1 && this.turnReadBytes + bytes <= lightReadBytes) {
+      this.turnReadBytes += bytes
+      return true
+    }
+    this.yieldTurn()
+    return false
+  }
+
+  private startTurn(): void {
+    if (this.turn === this.turns.turn) return
+    this.turn = this.turns.turn
+    this.turnBytes = this.turnReadBytes = 0
   }
 
   /** After each frame written, of about `size` bytes. */
@@ -294,10 +336,7 @@ export class OutputBound {
   produced(size: number): void {
     const turns = this.turns
     turns.charge(size)
-    if (this.turn !== turns.turn) {
-      this.turn = turns.turn
-      this.turnBytes = 0
-    }
+    this.startTurn()
     // Past its share of a turn (the kernel takes megabytes at once on a fast link), reading
     // waits in line: one connection's burst of requests must not hold everyone up. So does a
     // connection that waited in line just before, once the turn's budget is spent.

@@ -19,12 +19,15 @@ const slicing = Symbol('readInSlices')
  * pauses meanwhile: a client that floods small frames had a TCP read of some 1,600 frames
  * parsed at once (over a millisecond) whenever it was read, a hundred of them in one turn when
  * a hundred connected together, and the frames past the connection's share of the turn kept
- * for later turns. Any split of a read is one TCP could have made. Returns false, and leaves the
+ * for later turns. Any split of a read is one TCP could have made. `mayParse`, given the size of
+ * a read before any of it is parsed, may pause the socket and return false: the whole read then
+ * goes back, parsed when the socket resumes (a connection that floods, read once the turn's
+ * work is spent, costs the turn nothing). Returns false, and leaves the
  * socket as it is, if it has not exactly one `'data'` listener; true if it reads in slices
  * (already, or now). The rest of a read is held back only while `ws`'s is the one listener:
  * another one, added later, got the whole read and must not see its rest again.
  */
-export function readInSlices(transport: Duplex): boolean {
+export function readInSlices(transport: Duplex, mayParse?: (bytes: number) => boolean): boolean {
   const listeners = transport.rawListeners('data')
   if (listeners.length !== 1) return false
   const listener = listeners[0] as DataListener & { [slicing]?: true }
@@ -32,7 +35,19 @@ export function readInSlices(transport: Duplex): boolean {
   if (listener[slicing] === true) return true
   const parse = listener
   const sliced = function (this: Duplex, chunk: unknown): void {
-    if (!(chunk instanceof Buffer) || chunk.length <= readSliceBytes) {
+    if (!(chunk instanceof Buffer)) {
+      parse.call(this, chunk)
+      return
+    }
+    if (mayParse !== undefined && !mayParse(chunk.length)) {
+      // Not read in this turn (its connection waits in line, the socket paused): all of it
+      // goes back, untouched, unless another listener had it already.
+      if (this.listenerCount('data') === this.listenerCount('data', parse) && this.isPaused()) {
+        this.unshift(chunk)
+        return
+      }
+    }
+    if (chunk.length <= readSliceBytes) {
       parse.call(this, chunk)
       return
     }
