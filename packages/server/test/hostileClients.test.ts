@@ -1,8 +1,10 @@
 import { EventEmitter } from 'node:events'
+import type { Duplex } from 'node:stream'
 import { createClient, type RpcMethod } from '@lifeline/core'
 import { expectNoEvent, useFixtures, waitFor, withTimeout } from '@lifeline/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Peer } from '../src/index.js'
+import type { WebSocket } from 'ws'
 import { ProtocolClient, startServer, urlOf } from './helpers.js'
 
 const fx = useFixtures(afterEach)
@@ -279,6 +281,52 @@ describe('output unacknowledged', () => {
     expect(server.stats.slowConsumers).toBe(1)
     // The mark's worth of answers, and the one that crossed it: nothing it sent later.
     expect(handled).toBeLessThanOrEqual(highWater / answer.length + 1)
+  })
+
+  it('drops unparsed what a slow consumer sent and was not read, when its socket goes', async () => {
+    const server = await startServer<Api>(fx, {
+      outboundHighWaterBytes: 64 * KiB,
+      maxOutboundBytes: 256 * KiB,
+      closeTimeoutMs: 100,
+    })
+    const answer = 'a'.repeat(16 * KiB)
+    server.handle('big', () => answer)
+    const { client } = await ProtocolClient.connect(fx, urlOf(server))
+    // It never reads, and floods requests until the server lets it go.
+    client.socket.pause()
+    // The server's side of it: its `ws` socket, and the TCP socket under it.
+    const peer = [...server.peers.values()][0] as Peer<Api>
+    const { socket } = (peer as unknown as { link: { socket: WebSocket } }).link
+    const transport = (socket as unknown as { _socket: Duplex })._socket
+    let closing = false
+    let unread = 0
+    let parsedOnClose = 0
+    socket.on('message', () => {
+      if (closing) parsedOnClose++
+    })
+    // As the socket closes, before any listener of it: what it holds then, unread.
+    const emit = transport.emit.bind(transport)
+    transport.emit = (event: string | symbol, ...args: unknown[]) => {
+      if (event === 'close' && !closing) {
+        closing = true
+        unread = transport.readableLength
+      }
+      return emit(event, ...args)
+    }
+    let s = 1
+    await waitFor(
+      () => {
+        for (let k = 0; k < 100 && client.socket.bufferedAmount < 256 * KiB; k++, s++) {
+          client.send({ t: '$req', s, d: { id: s, m: 'big' } })
+        }
+        return transport.destroyed && closing
+      },
+      { message: 'the slow consumer dropped' },
+    )
+    expect(server.stats.slowConsumers).toBe(1)
+    // Some of its requests were still in the socket: `ws` would parse them all as it closed.
+    expect(unread).toBeGreaterThan(0)
+    expect(parsedOnClose).toBe(0)
   })
 
   it.each([
