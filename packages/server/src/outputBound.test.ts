@@ -53,16 +53,20 @@ function connection(
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 describe('OutputBound: reading resumed in line', () => {
-  it("counts what the socket holds as the turn's work: one full socket per turn", async () => {
+  it("counts what the socket holds as the turn's work: one full socket per turn at most", async () => {
     const turns = new Turns()
     const resumed: string[] = []
     const read = 64 * KiB
     // A full TCP read is past the budget on its own.
     expect(parseWorkFactor * read).toBeGreaterThanOrEqual(turnDefaults.budgetBytes)
     for (const name of ['a', 'b', 'c', 'd', 'e', 'f']) connection(turns, read, resumed, name)
-    await nextTurn()
-    expect(resumed).toEqual(['a'])
-    for (let turn = 0; turn < 5; turn++) await nextTurn()
+    // The turns after pay off what each resume overspent: never two in one.
+    let before = 0
+    for (let turn = 0; turn < 30 && resumed.length < 6; turn++) {
+      await nextTurn()
+      expect(resumed.length - before).toBeLessThanOrEqual(1)
+      before = resumed.length
+    }
     expect(resumed).toEqual(['a', 'b', 'c', 'd', 'e', 'f'])
   })
 
@@ -73,7 +77,8 @@ describe('OutputBound: reading resumed in line', () => {
     // Each holds a full TCP read, but `ws` parses one slice of it past what `read` counts as
     // frames are handled: charging the whole read again would spend the turn on one resume.
     for (const name of names) connection(turns, 64 * KiB, resumed, name, true)
-    await nextTurn()
+    // Once the turns have paid off the work that put them in line.
+    for (let turn = 0; turn < 10 && resumed.length === 0; turn++) await nextTurn()
     const perTurn = turnDefaults.budgetBytes / (parseWorkFactor * readSliceBytes)
     expect(resumed).toEqual(names.slice(0, perTurn))
     await nextTurn()

@@ -14,9 +14,11 @@ export const turnDefaults = {
  * connection that made the server do more than `connectionBytes` of it in one event-loop turn
  * stops being read and waits in line (`defer`), and so do the frames it sends next until it
  * goes quiet (`OutputBound`); each later turn serves the line in order, oldest first, until
- * that turn's work reaches `turnBudgetBytes`, and the rest wait for the next turn. So the work that a turn does for
- * busy connections is bounded whatever their number, and a connection that writes little (a
- * client that calls now and then) is read at every turn, between them.
+ * that turn's work reaches `turnBudgetBytes`, and the rest wait for the next turn. A socket read
+ * that comes once the turn's work is spent waits in line too, unparsed, unless its connection is
+ * light (`OutputBound.mayParse`). So the work that a turn does for busy connections is bounded
+ * whatever their number, and a connection that writes little (a client that calls now and then)
+ * is read at every turn, between them.
  */
 export class Turns {
   /** Incremented at the start of each turn in which something was written or deferred. */
@@ -57,14 +59,17 @@ export class Turns {
   }
 
   /**
-   * A new turn: the budget is whole again. Serves the tasks that were waiting when it started,
-   * in order, until the budget is spent; those it does not reach go first in the next turn,
-   * and a task that defers again goes after them all.
+   * A new turn: a budget more, less what the last one overspent. Serves the tasks that were
+   * waiting when it started, in order, until the budget is spent; those it does not reach go
+   * first in the next turn, and a task that defers again goes after them all. What overspent
+   * it (socket reads in the event loop's poll, which runs before this in the same iteration,
+   * a broadcast in its timer) is taken off the next: else one iteration could do a budget's
+   * work in its poll and another in its turn.
    */
   private readonly serve = (): void => {
     this.scheduled = false
     this.turn++
-    this.spent = 0
+    this.spent = Math.max(0, this.spent - this.turnBudgetBytes)
     const waiting = this.waiting
     this.waiting = []
     let next = 0

@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest'
+import { Turns } from './turns.js'
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
+
+describe('Turns', () => {
+  it('serves the line in order, a budget of work per turn', async () => {
+    const turns = new Turns(10, 100)
+    const served: number[] = []
+    for (let i = 0; i < 8; i++) {
+      turns.defer(() => {
+        served.push(i)
+        turns.charge(50)
+      })
+    }
+    await nextTurn()
+    expect(served).toEqual([0, 1])
+    await nextTurn()
+    expect(served).toEqual([0, 1, 2, 3])
+  })
+
+  it('takes what a turn overspent off the next one', async () => {
+    const turns = new Turns(10, 100)
+    const served: number[] = []
+    for (let i = 0; i < 8; i++) {
+      turns.defer(() => {
+        served.push(i)
+        turns.charge(50)
+      })
+    }
+    // Reads of sockets before the line's turn, in the same iteration: half a budget more.
+    turns.charge(150)
+    await nextTurn()
+    expect(served).toEqual([0])
+    // Then a whole budget again.
+    await nextTurn()
+    expect(served).toEqual([0, 1, 2])
+  })
+})
