@@ -34,7 +34,12 @@ export function decodeRoomMessage(payload: Buffer): RoomMessage {
  * `string.sub` (Redis' `cmsgpack` reads no binary strings).
  */
 export class Netstrings {
-  private buffer = Buffer.allocUnsafe(16_384)
+  /**
+   * Small enough to come from Node's shared pool (`Buffer.poolSize`): a write of an iteration
+   * makes two, and a buffer of its own each (16 KiB then) was nearly half of packing its commits.
+   * Doubles as needed.
+   */
+  private buffer = Buffer.allocUnsafe(1_024)
   private at = 0
 
   /** Bytes written so far. */
