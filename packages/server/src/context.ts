@@ -1,6 +1,7 @@
 import type { Schema } from '@lifeline/core/protocol'
 import type { Cluster } from './cluster.js'
 import type { ServerEvents, SessionEndReason } from './events.js'
+import type { AckSchedule } from './ackSchedule.js'
 import type { AddressLimits } from './limits.js'
 import type { LogDetails } from './logger.js'
 import type { ResolvedOptions } from './options.js'
@@ -24,6 +25,8 @@ export interface ServerContext<S extends Schema, User> {
   readonly methods: ReadonlyMap<string, MethodImplementation<S, User>>
   /** The output of busy connections, shared out turn by turn. */
   readonly turns: Turns
+  /** The sessions' delayed `$ack`s, on one timer. */
+  readonly acks: AckSchedule
   /** The limits per client address and in all; `undefined` when they are off. */
   readonly limits: AddressLimits<Session<S, User>> | undefined
   /** The cluster the server runs in, if any (rooms and broadcast across processes). */

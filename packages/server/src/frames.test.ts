@@ -9,6 +9,7 @@ import {
   keptFrameMinBytes,
   roomFrame,
   SentFrame,
+  smallMessage,
   preparedFor,
   splicedFrame,
   storedEnvelope,
@@ -109,6 +110,22 @@ describe('webSocketMessage', () => {
         expect(webSocketMessage(payload, binary).equals(wsFramed(payload, binary))).toBe(true)
       }
     }
+  })
+})
+
+describe('smallMessage', () => {
+  it('frames a text or binary frame as ws does, text under 126 bytes written in place', () => {
+    for (const text of [
+      '',
+      '{"t":"$ack","a":7}',
+      'é'.repeat(62),
+      'é'.repeat(63),
+      'x'.repeat(300),
+    ]) {
+      expect(smallMessage(text, false).equals(wsFramed(Buffer.from(text), false))).toBe(true)
+    }
+    const bytes = new Uint8Array([0x82, 0xa1, 0x74])
+    expect(smallMessage(bytes, true).equals(wsFramed(Buffer.from(bytes), true))).toBe(true)
   })
 })
 

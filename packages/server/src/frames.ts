@@ -205,6 +205,24 @@ export function webSocketMessage(payload: Buffer, binary: boolean): Buffer {
 }
 
 /**
+ * A frame the server makes for one session (a `$ack`) as one WebSocket message in one buffer:
+ * what `ws` writes as a header and the text apart, through its sender's checks. A text frame
+ * under 126 bytes is written into it directly.
+ */
+export function smallMessage(frame: OutboundFrame, binary: boolean): Buffer {
+  if (typeof frame !== 'string') {
+    return webSocketMessage(Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength), binary)
+  }
+  const length = Buffer.byteLength(frame)
+  if (length >= 126) return webSocketMessage(Buffer.from(frame), binary)
+  const framed = Buffer.allocUnsafe(2 + length)
+  framed[0] = 0x80 | (binary ? 0x2 : 0x1)
+  framed[1] = length
+  framed.write(frame, 2)
+  return framed
+}
+
+/**
  * A buffer with the header of one final, unmasked, uncompressed WebSocket message of `length`
  * bytes (RFC 6455, section 5.2), followed by the first `copied` bytes of it, from `start`.
  */

@@ -33,6 +33,7 @@ import { checkType, type Session } from './session.js'
 import { SessionRegistry } from './sessions.js'
 import { createCounters, type ServerStats } from './stats.js'
 import { Turns } from './turns.js'
+import { AckSchedule } from './ackSchedule.js'
 import { originAllowed, pathOf, refuseUpgrade } from './upgrade.js'
 
 /** Implements one RPC method: returns the response or a promise of it; a throw fails the call. */
@@ -113,6 +114,7 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
       methods: this.methods,
       limits: this.limits,
       turns: new Turns(),
+      acks: new AckSchedule(this.options.clock, this.options.ackDelayMs),
       cluster: this.options.cluster,
       isClosing: () => this.closing !== undefined,
       fire: (event, ...args) => this.fire(event, ...args),
@@ -320,6 +322,7 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
       this.report('the cluster did not finish sending within closeTimeoutMs', timedOut(), undefined)
     }
     this.registry.shutDown()
+    this.context.acks.stop()
     if (!(await within(this.registry.flush(), closeTimeoutMs))) {
       this.report('the session store did not finish within closeTimeoutMs', timedOut(), undefined)
     }

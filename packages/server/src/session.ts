@@ -35,6 +35,7 @@ import {
   keptBytes,
   plainPayload,
   roomFrame,
+  smallMessage,
   SentFrame,
   SplicedFrame,
   splicedFrame,
@@ -146,10 +147,11 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
    */
   private ackBytesOwed = 0
   /**
-   * With a shared store: a `$ack` of what a commit stored waits here for the next frame written
-   * to the link (it leaves in the same write), at most `ackDelayMs` (see `sendAck`).
+   * With a shared store: a `$ack` of what a commit stored waits for the next frame written to
+   * the link (it leaves in the same write), at most `ackDelayMs` (see `sendAck`), held by the
+   * server's `AckSchedule` meanwhile.
    */
-  private ackTimer: TimerHandle | undefined
+  private ackHeld = false
   private ended = false
   /**
    * While a resume's replay is paced: the `s` of the last envelope resent. New envelopes wait
@@ -390,7 +392,7 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
       return
     }
     // An acknowledgement that waits goes first, in the same write.
-    if (this.ackTimer !== undefined) this.flushAck()
+    if (this.ackHeld) this.flushAck()
     link.write(encoded.frame, encoded.framed)
   }
 
@@ -539,13 +541,25 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     if (journal === undefined || link === undefined || !link.writable) return
     const a = Math.min(journal.ackable(), this.stream.lastProcessed)
     if (a <= this.ackSent) return
-    const { ackEvery, ackDelayMs, clock } = this.context.options
-    if (a - this.ackSent >= ackEvery || this.ackBytesOwed >= this.stream.ackBytes) this.flushAck()
-    else this.ackTimer ??= clock.setTimeout(this.flushAck, ackDelayMs)
+    if (
+      a - this.ackSent >= this.context.options.ackEvery ||
+      this.ackBytesOwed >= this.stream.ackBytes
+    ) {
+      this.flushAck()
+    } else if (!this.ackHeld) {
+      this.ackHeld = true
+      this.context.acks.hold(this)
+    }
+  }
+
+  /** The `$ack` that `sendAck` held is due (`AckSchedule`). */
+  flushAckDue(): void {
+    this.ackHeld = false
+    this.flushAck()
   }
 
   /** Writes the `$ack` that `sendAck` holds, if it is still owed. */
-  private readonly flushAck = (): void => {
+  private flushAck(): void {
     this.stopAckTimer()
     const journal = this.journal
     const link = this.link
@@ -554,13 +568,15 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     if (a <= this.ackSent) return
     this.ackSent = a
     this.ackBytesOwed = 0
-    link.write(link.codec.encode({ t: controlTypes.ack, a }))
+    const frame = link.codec.encode({ t: controlTypes.ack, a })
+    // Framed here, as room messages are: it mostly leaves with one, in the same write.
+    link.write(frame, smallMessage(frame, link.codec.binary))
   }
 
   private stopAckTimer(): void {
-    if (this.ackTimer === undefined) return
-    this.context.options.clock.clearTimeout(this.ackTimer)
-    this.ackTimer = undefined
+    if (!this.ackHeld) return
+    this.ackHeld = false
+    this.context.acks.cancel(this)
   }
 
   /**

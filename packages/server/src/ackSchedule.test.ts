@@ -1,0 +1,79 @@
+import { ManualClock } from '@lifeline/core/testing'
+import { describe, expect, it } from 'vitest'
+import { AckSchedule, type AckOwer } from './ackSchedule.js'
+
+function ower(name: string, calls: string[]): AckOwer {
+  return { flushAckDue: () => void calls.push(name) }
+}
+
+describe('AckSchedule', () => {
+  it('calls each held ower once, delayMs after it was held, on one timer', () => {
+    const clock = new ManualClock(0)
+    const acks = new AckSchedule(clock, 20)
+    const calls: string[] = []
+    const a = ower('a', calls)
+    const b = ower('b', calls)
+    acks.hold(a)
+    clock.advance(5)
+    acks.hold(b)
+    acks.hold(a)
+    expect(clock.pending).toBe(1)
+    clock.advance(14)
+    expect(calls).toEqual([])
+    clock.advance(1)
+    expect(calls).toEqual(['a'])
+    clock.advance(4)
+    expect(calls).toEqual(['a'])
+    clock.advance(1)
+    expect(calls).toEqual(['a', 'b'])
+    expect(clock.pending).toBe(0)
+  })
+
+  it('does not call an ower cancelled, and calls one held again after a cancel at its new time', () => {
+    const clock = new ManualClock(0)
+    const acks = new AckSchedule(clock, 20)
+    const calls: string[] = []
+    const a = ower('a', calls)
+    const b = ower('b', calls)
+    acks.hold(a)
+    acks.hold(b)
+    acks.cancel(b)
+    clock.advance(10)
+    acks.cancel(a)
+    acks.hold(a)
+    clock.advance(10)
+    expect(calls).toEqual([])
+    clock.advance(10)
+    expect(calls).toEqual(['a'])
+    expect(clock.pending).toBe(0)
+  })
+
+  it('keeps an ower held again by a call it makes, for a full delay', () => {
+    const clock = new ManualClock(0)
+    const acks = new AckSchedule(clock, 20)
+    let calls = 0
+    const again: AckOwer = {
+      flushAckDue: () => {
+        if (++calls === 1) acks.hold(again)
+      },
+    }
+    acks.hold(again)
+    clock.advance(20)
+    expect(calls).toBe(1)
+    clock.advance(19)
+    expect(calls).toBe(1)
+    clock.advance(1)
+    expect(calls).toBe(2)
+  })
+
+  it('stop clears the timer and forgets what it held', () => {
+    const clock = new ManualClock(0)
+    const acks = new AckSchedule(clock, 20)
+    const calls: string[] = []
+    acks.hold(ower('a', calls))
+    acks.stop()
+    expect(clock.pending).toBe(0)
+    clock.advance(40)
+    expect(calls).toEqual([])
+  })
+})
