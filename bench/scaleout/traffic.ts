@@ -4,8 +4,10 @@
 //   keeps `window` messages in flight, sending the next when the oldest reached every member;
 // - chat: 100 rooms × 10 members, each room's members alternately on either server; every
 //   member sends `perClient` messages to its room, the next once its previous came back to it.
-// Latency is the receiver's wall clock minus the timestamp the sender put in the message; the
-// Redis commands the servers ran meanwhile are counted with `INFO commandstats`.
+// Each is run twice on the same clients: a warm-up round of a fifth of the messages
+// (`SCALEOUT_WARMUP`), from other senders, so the servers' code is compiled, then the measured
+// round. Latency is the receiver's wall clock minus the timestamp the sender put in the message;
+// the Redis commands the servers ran meanwhile are counted with `INFO commandstats`.
 import { wallClockMs } from '../lib/serverProcess.js'
 import { openChatClient } from './clients.js'
 import type { ChatClient } from './clients.js'
@@ -54,13 +56,13 @@ export interface TrafficResult {
   topCommands: Array<[string, number]>
 }
 
-/** What a receiver checks: each sender's messages once, in order. */
+/** What a receiver checks: each sender's messages once, in order, counted in the round's tally. */
 class Receiver {
   private readonly last = new Map<number, number>()
-  constructor(private readonly tally: Tally) {}
+  constructor(private readonly round: { tally: Tally }) {}
 
   receive(body: Say): void {
-    const tally = this.tally
+    const tally = this.round.tally
     const previous = this.last.get(body.from) ?? -1
     if (body.n <= previous) {
       tally.duplicates += 1
@@ -137,9 +139,9 @@ export async function fanOut(
   serverPids: readonly number[],
 ): Promise<TrafficResult> {
   const room = 'fan'
-  const tally = new Tally(members * messages)
+  const round = { tally: new Tally(members * warmUpMessages(messages)) }
   const clients = await openMany(members, async (i) => {
-    const receiver = new Receiver(tally)
+    const receiver = new Receiver(round)
     const client = await openChatClient(kind, ports[i % 2] as number, (body) =>
       receiver.receive(body),
     )
@@ -147,27 +149,36 @@ export async function fanOut(
     return client
   })
   const sender = await openChatClient(kind, ports[0], () => {})
-  const reached = new Uint32Array(messages)
-  let sent = 0
-  let complete = 0
-  const sendNext = () => {
-    if (sent < messages) sender.say(say(room, 0, sent++))
-  }
-  tally.onDelivery = (body) => {
-    if (++reached[body.n]! === members) {
-      complete += 1
-      sendNext()
+  /** Sends `count` messages as sender `from`, `window` in flight, counted in `tally`. */
+  const send = (tally: Tally, from: number, count: number) => {
+    round.tally = tally
+    const reached = new Uint32Array(count)
+    let sent = 0
+    let complete = 0
+    const sendNext = () => {
+      if (sent < count) sender.say(say(room, from, sent++))
     }
+    tally.onDelivery = (body) => {
+      if (++reached[body.n]! === members) {
+        complete += 1
+        sendNext()
+      }
+    }
+    for (let i = 0; i < window; i++) sendNext()
+    return { done: until(() => complete === count, timeoutMs), sent: () => sent }
   }
+  // The warm-up, as another sender: the servers' code is compiled before the measured round.
+  await send(round.tally, 1, warmUpMessages(messages)).done
+  const tally = new Tally(members * messages)
   const before = await commandCalls(redisPort)
   const cpuAtStart = await cpuSnapshot(serverPids, redisPort)
   const startedAt = wallClockMs()
-  for (let i = 0; i < window; i++) sendNext()
-  const timedOut = await timesOut(until(() => complete === messages, timeoutMs))
+  const measured = send(tally, 0, messages)
+  const timedOut = await timesOut(measured.done)
   const cpu = cpuSince(cpuAtStart, await cpuSnapshot(serverPids, redisPort))
   const calls = callsBetween(before, await commandCalls(redisPort))
   closeAll([...clients, sender])
-  return tally.result(startedAt, cpu, timedOut, sent, calls)
+  return tally.result(startedAt, cpu, timedOut, measured.sent(), calls)
 }
 
 export async function chat(
@@ -181,12 +192,18 @@ export async function chat(
   serverPids: readonly number[],
 ): Promise<TrafficResult> {
   const members = rooms * perRoom
-  const tally = new Tally(members * perClient * perRoom)
-  const sent = new Uint32Array(members)
+  const warmUp = warmUpMessages(perClient)
+  // Member i sends as `i + offset`: the warm-up's senders are others than the measured round's.
+  const round = {
+    tally: new Tally(members * warmUp * perRoom),
+    offset: members,
+    perClient: warmUp,
+    sent: new Uint32Array(members),
+  }
   let clients: ChatClient[] = []
   const clientsReady = openMany(members, async (i) => {
     const room = `chat-${i % rooms}`
-    const receiver = new Receiver(tally)
+    const receiver = new Receiver(round)
     // Member k of a room (i = room + k × rooms) is on server k % 2: every room spans both.
     const client = await openChatClient(
       kind,
@@ -194,24 +211,49 @@ export async function chat(
       (body) => {
         receiver.receive(body)
         // Its own message came back: the member sends its next.
-        if (body.from === i && sent[i]! < perClient) clients[i]?.say(say(room, i, sent[i]!++))
+        const { offset, sent } = round
+        if (body.from === i + offset && sent[i]! < round.perClient) {
+          clients[i]?.say(say(room, i + offset, sent[i]!++))
+        }
       },
     )
     await client.join(room)
     return client
   })
   clients = await clientsReady
+  const start = () => {
+    const { offset, sent } = round
+    clients.forEach((client, i) => client.say(say(`chat-${i % rooms}`, i + offset, sent[i]!++)))
+  }
+  // The warm-up: the servers' code is compiled before the measured round.
+  start()
+  const warm = round.tally
+  await until(() => warm.delivered >= warm.expected, timeoutMs)
+  Object.assign(round, {
+    tally: new Tally(members * perClient * perRoom),
+    offset: 0,
+    perClient,
+    sent: new Uint32Array(members),
+  })
+  const tally = round.tally
   const before = await commandCalls(redisPort)
   const cpuAtStart = await cpuSnapshot(serverPids, redisPort)
   const startedAt = wallClockMs()
-  clients.forEach((client, i) => client.say(say(`chat-${i % rooms}`, i, sent[i]!++)))
+  start()
   const timedOut = await timesOut(until(() => tally.delivered >= tally.expected, timeoutMs))
   const cpu = cpuSince(cpuAtStart, await cpuSnapshot(serverPids, redisPort))
   const calls = callsBetween(before, await commandCalls(redisPort))
   closeAll(clients)
-  const messages = sent.reduce((sum, count) => sum + count, 0)
+  const messages = round.sent.reduce((sum, count) => sum + count, 0)
   return tally.result(startedAt, cpu, timedOut, messages, calls)
 }
+
+/** The warm-up round's messages per sender: a fifth of the measured round's, one at least. */
+function warmUpMessages(measured: number): number {
+  return Math.max(1, Math.round(measured * warmUpShare))
+}
+
+const warmUpShare = Number(process.env.SCALEOUT_WARMUP ?? 0.2)
 
 function cpuSince(before: CpuSnapshot, after: CpuSnapshot): CpuSnapshot {
   return {
