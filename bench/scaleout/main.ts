@@ -215,7 +215,7 @@ function sessionsTable(): string {
 
 const { fanOutMembers, fanOutMessages, fanOutWindow, chatMessages, history, sessionCount } =
   scenarioSizes()
-const sizes = `fan-out: ${fanOutMembers} members, ${fanOutMessages} messages, ${fanOutWindow} in flight; chat: 100 rooms × 10 members, ${chatMessages} messages each; resume: ${history} missed; sessions: ${sessionCount}`
+const sizes = `fan-out: ${fanOutMembers} members, ${fanOutMessages} messages, ${fanOutWindow} in flight; chat: 100 rooms × 10 members, ${chatMessages} messages each; resume: ${history} missed; sessions: ${sessionCount}; fan-out and chat measured after a warm-up round of a fifth of their messages`
 const lifelineNote = kinds.includes('lifeline-local')
   ? ' **Lifeline runs as ONE process without Redis here: a check of the harness, not a scale-out figure.**'
   : ''
