@@ -29,6 +29,14 @@ export interface JournalHost {
 const commitTimeoutMs = 1_000
 /** How soon a failed commit is tried again. */
 const retryMs = 500
+/**
+ * How soon a commit the store refused (or failed) is tried again, after `refusals` in a row:
+ * 50 ms, doubling to at most a second, so a store that refuses every write while it stays
+ * reachable (out of memory, say) is not written to as fast as it answers.
+ */
+function refusedRetryMs(refusals: number): number {
+  return Math.min(1_000, 50 * 2 ** Math.min(refusals, 5))
+}
 /** Sessions per store write: a bound on what one write carries and holds the store up for. */
 const maxCommitsPerWrite = 256
 /**
@@ -47,6 +55,8 @@ export const lazyCommitMs = 1_000
 export class JournalBatch {
   private readonly waiting = new Set<SessionJournal>()
   private scheduled = false
+  /** A write failed and none succeeded since: the failure was reported once for the outage. */
+  private failing = false
   /** Journals whose room cursors changed, stored within `lazyCommitMs` if nothing does sooner. */
   private readonly lazy = new Set<SessionJournal>()
   private lazyTimer: ReturnType<typeof setTimeout> | undefined
@@ -103,15 +113,22 @@ export class JournalBatch {
     this.store.commit(commits).then(
       (results) => {
         clearTimeout(slow)
+        this.failing = false
         for (let i = 0; i < journals.length; i++) {
           ;(journals[i] as SessionJournal).settled(commits[i] as SessionCommit, results[i])
         }
       },
       (error: unknown) => {
         clearTimeout(slow)
-        // Reported once, by the first session: one write failed, not each session's.
+        // Reported once per outage, by the first session: not each write's, nor each session's.
+        const report = !this.failing
+        this.failing = true
         for (let i = 0; i < journals.length; i++) {
-          ;(journals[i] as SessionJournal).failed(commits[i] as SessionCommit, error, i === 0)
+          ;(journals[i] as SessionJournal).failed(
+            commits[i] as SessionCommit,
+            error,
+            report && i === 0,
+          )
         }
       },
     )
@@ -145,6 +162,10 @@ export class SessionJournal {
   /** Something changed while a commit was in flight (an acknowledgement, say): commit again. */
   private again = false
   private retry: ReturnType<typeof setTimeout> | undefined
+  /** Commits that failed in a row: how long the next waits (`refusedRetryMs`). */
+  private refusals = 0
+  /** A commit failed: the next waits for `retry` (or a `drain`/`quiet`), not for a change. */
+  private holding = false
   private stopped = false
   /** Resolves when the journal stops: a commit waiting for a token that never comes gives up. */
   private readonly halted: Promise<undefined>
@@ -277,6 +298,8 @@ export class SessionJournal {
     // Room cursors waiting for a commit go now: a handoff or a close stores them. So does what
     // was served while the store was away (its retry may be half a second off): the store may
     // be back, and the process that claims the session next must not resume it behind its client.
+    // It tries at once, without waiting out the pause after a refused write.
+    if (this.degraded) this.holding = false
     if (this.roomsChanged || this.degraded) this.touch()
     if (this.stopped || (!this.scheduled && !this.committing && !this.awaitingEpoch)) {
       return Promise.resolve()
@@ -307,6 +330,8 @@ export class SessionJournal {
       this.again = true
       return undefined
     }
+    // A failed commit is tried again by `retry`: new changes wait for it (kept in `pending`).
+    if (this.holding) return undefined
     if (!this.store.available()) {
       this.degrade()
       return undefined
@@ -366,6 +391,15 @@ export class SessionJournal {
       // Kept for the next commit, which retries it.
       this.pending = commit.change.sent.concat(this.pending)
       this.roomsChanged ||= commit.change.rooms !== undefined
+      // Tried again after a pause that grows while the store keeps failing, not at once.
+      if (this.retry !== undefined) clearTimeout(this.retry)
+      this.holding = true
+      this.retry = setTimeout(() => {
+        this.retry = undefined
+        this.holding = false
+        this.touch()
+      }, refusedRetryMs(this.refusals++))
+      this.retry.unref()
       this.degrade()
       if (report) this.host.failure('the shared session store failed to store sessions', error)
     }
@@ -390,6 +424,7 @@ export class SessionJournal {
       return
     }
     this.degraded = false
+    this.refusals = 0
     this.clientSeq = Math.max(this.clientSeq, change.lastClientSeq)
     const last = change.sent[change.sent.length - 1]
     if (last !== undefined) this.serverSeq = Math.max(this.serverSeq, last.s)
@@ -401,8 +436,8 @@ export class SessionJournal {
     if (this.scheduled || this.stopped) return
     const again = this.again
     this.again = false
-    if (again || this.pending.length > 0 || this.roomsChanged) this.touch()
-    // A commit that failed while the store is reachable is tried again (`degrade`'s timer).
+    if (!this.holding && (again || this.pending.length > 0 || this.roomsChanged)) this.touch()
+    // A commit that failed while the store is reachable is tried again (`failed`'s timer).
     else if (!this.awaitingEpoch) this.settle(!(this.degraded && this.reachable()))
   }
 

@@ -460,6 +460,41 @@ describe('a server on a shared store', () => {
     fake.state.failWith = undefined
   })
 
+  it('tries a write the store keeps refusing again after a growing pause, reports it once, then stores it once', async () => {
+    const fake = fakeSharedStore()
+    const server = await startServer(fx, { store: fake.store })
+    const failures: unknown[] = []
+    server.on('error', (error) => failures.push(error))
+    server.on('connection', (peer) => peer.on('up', (n) => peer.send('down', n)))
+    const { client, welcome } = await ProtocolClient.connect(fx, urlOf(server))
+    await waitFor(() => fake.sessions.has(welcome.sid), { message: 'the session created' })
+    // The store stays reachable but refuses every write (Redis out of memory, say).
+    let attempts = 0
+    const commit = fake.store.commit.bind(fake.store)
+    fake.store.commit = (commits) => {
+      attempts++
+      return commit(commits)
+    }
+    fake.state.failWith = new Error('OOM command not allowed when used memory > maxmemory')
+    client.send({ t: 'up', d: 1, s: 1 })
+    await waitFor(() => attempts > 0, { message: 'a write tried' })
+    // A measurement window, not a wait for an event: the pauses (50, 100, 200 ms…) allow 4
+    // attempts in it; without them the write was tried as fast as the store answered (thousands).
+    // A loaded machine only makes fewer.
+    await new Promise((resolve) => setTimeout(resolve, 400))
+    expect(attempts).toBeGreaterThan(1)
+    expect(attempts).toBeLessThanOrEqual(8)
+    expect(failures).toHaveLength(1)
+    // Served meanwhile, and stored once the store takes writes again.
+    await waitFor(() => client.received.some((frame) => frame.t === 'down'), { message: 'served' })
+    const stored = fake.state.commits
+    fake.state.failWith = undefined
+    await waitFor(() => fake.sessions.get(welcome.sid)?.lastServerSeq === 1, { message: 'stored' })
+    expect(fake.sessions.get(welcome.sid)).toMatchObject({ lastClientSeq: 1, lastServerSeq: 1 })
+    expect(fake.state.commits).toBe(stored + 1)
+    expect(failures).toHaveLength(1)
+  })
+
   it('refuses a resume with 1013 while the store cannot be read, rather than reset it', async () => {
     const fake = fakeSharedStore()
     fake.state.reachable = false
