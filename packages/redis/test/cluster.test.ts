@@ -648,6 +648,47 @@ describe('a cluster whose Redis refuses writes while it stays ready', () => {
   })
 })
 
+describe('a session whose writes Redis refuses while it stays ready', () => {
+  it('is served, its write tried again after a growing pause (not as fast as Redis answers), the outage reported once', async () => {
+    const redis = fx.add(await startRedisServer())
+    const node = await startNode(fx, redis, { heartbeatMs: 60_000, processTtlMs: 120_000 })
+    serve(node, [])
+    const errors: unknown[] = []
+    node.server.on('error', (error) => errors.push(error))
+    const store = node.cluster.store
+    const commit = store.commit.bind(store)
+    let attempts = 0
+    let stored = 0
+    store.commit = async (...args) => {
+      attempts++
+      const results = await commit(...args)
+      stored++
+      return results
+    }
+    const { client } = await RawClient.connect(fx, node.server.port)
+    client.send({ t: 'up', d: { n: 1 }, s: 1 })
+    await waitFor(() => client.reliable('down').length === 1, { message: 'the first echo' })
+    await redis.command('CONFIG', 'SET', 'maxmemory-policy', 'noeviction')
+    await redis.command('CONFIG', 'SET', 'maxmemory', '1')
+    const before = attempts
+    client.send({ t: 'up', d: { n: 2 }, s: 2 })
+    await waitFor(() => client.reliable('down').length === 2, { message: 'served meanwhile' })
+    // A measurement window, not a wait for an event: the pauses (50, 100, 200 ms…) allow about
+    // 5 writes in it; without them the session was written as fast as Redis answered (hundreds).
+    // A loaded machine only makes fewer.
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    expect(attempts - before).toBeGreaterThan(1)
+    expect(attempts - before).toBeLessThanOrEqual(10)
+    expect(errors).toHaveLength(1)
+    expect(String(errors[0])).toContain('OOM')
+    await redis.command('CONFIG', 'SET', 'maxmemory', '0')
+    const storedBefore = stored
+    await waitFor(() => stored > storedBefore, { message: 'stored', timeoutMs: 10_000 })
+    expect(node.server.stats.sessions).toBe(1)
+    expect(errors).toHaveLength(1)
+  })
+})
+
 describe('writes to Redis', () => {
   it('sends the room messages of one event-loop iteration in one write, each once and in order', async () => {
     const redis = fx.add(await startRedisServer())
