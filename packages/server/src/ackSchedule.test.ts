@@ -60,10 +60,31 @@ describe('AckSchedule', () => {
     acks.hold(again)
     clock.advance(20)
     expect(calls).toBe(1)
+    // One timer, not the one the call armed beside the schedule's own.
+    expect(clock.pending).toBe(1)
     clock.advance(19)
     expect(calls).toBe(1)
     clock.advance(1)
     expect(calls).toBe(2)
+  })
+
+  it('calls what it held on time when the wall clock goes back', () => {
+    const manual = new ManualClock(0)
+    let offset = 0
+    const clock = {
+      now: () => manual.now() + offset,
+      setTimeout: (callback: () => void, delayMs: number) => manual.setTimeout(callback, delayMs),
+      clearTimeout: (handle: Parameters<ManualClock['clearTimeout']>[0]) =>
+        manual.clearTimeout(handle),
+    }
+    const acks = new AckSchedule(clock, 20)
+    const calls: string[] = []
+    acks.hold(ower('a', calls))
+    acks.hold(ower('b', calls))
+    offset = -10_000
+    manual.advance(20)
+    expect(calls).toEqual(['a', 'b'])
+    expect(manual.pending).toBe(0)
   })
 
   it('stop clears the timer and forgets what it held', () => {

@@ -56,7 +56,12 @@ export class AckSchedule {
     const now = this.clock.now()
     const { owers, dueAt } = this
     let next = 0
-    while (next < owers.length && (dueAt[next] as number) <= now) {
+    // An entry due further away than a whole delay was held before the wall clock went back
+    // (NTP, a resumed machine): it is due, or every `$ack` would wait behind it as long.
+    const latest = now + this.delayMs
+    // Only those held before: one held by a call below waits its whole delay.
+    const end = owers.length
+    while (next < end && ((dueAt[next] as number) <= now || (dueAt[next] as number) > latest)) {
       const ower = owers[next] as AckOwer
       const at = dueAt[next] as number
       next++
@@ -68,9 +73,12 @@ export class AckSchedule {
     // Those held by the calls above were pushed behind: they stay, in order.
     this.owers = owers.slice(next)
     this.dueAt = dueAt.slice(next)
+    // A call above that held again armed a timer for a whole delay: the first entry decides.
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer)
     const first = this.dueAt[0]
-    if (first !== undefined) {
-      this.timer = this.clock.setTimeout(this.fire, Math.max(0, first - now))
-    }
+    this.timer =
+      first === undefined
+        ? undefined
+        : this.clock.setTimeout(this.fire, Math.min(this.delayMs, Math.max(0, first - now)))
   }
 }
