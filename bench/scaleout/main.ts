@@ -123,7 +123,12 @@ function trafficTable(scenario: 'fanout' | 'chat'): string {
     const found = outcome<TrafficResult>(scenario, kind)
     if (found === undefined) return [serverLabels[kind], 'failed']
     const { result, serverCpuUs } = found
+    const { warmUp } = result
     const complete = `${result.delivered}/${result.expected}${result.timedOut ? ' (timed out)' : ''}`
+    const warmUpAmiss =
+      warmUp.timedOut || warmUp.duplicates > 0 || warmUp.outOfOrder > 0
+        ? `; warm-up: ${warmUp.delivered} delivered${warmUp.timedOut ? ' (timed out)' : ''}, ${warmUp.duplicates} dup., ${warmUp.outOfOrder} out of order`
+        : ''
     return [
       serverLabels[kind],
       formatRate(result.deliveriesPerSecond),
@@ -132,13 +137,14 @@ function trafficTable(scenario: 'fanout' | 'chat'): string {
       ms(result.p50Ms),
       ms(result.p99Ms),
       ratio(result.p99Ms, baseline?.p99Ms),
-      (serverCpuUs / result.delivered).toFixed(1),
+      // The servers' CPU from listening to the end covers the warm-up round's deliveries too.
+      (serverCpuUs / (result.delivered + result.warmUp.delivered)).toFixed(1),
       cpuSplit(result.cpuUsPerDelivery),
       result.cpuUsPerDelivery.serverWrites.toFixed(2),
       `${result.redisCommandsPerMessage.toFixed(1)}, ${result.redisScriptsPerMessage.toFixed(1)} scripts (${result.topCommands
         .map(([command, calls]) => `${command} ${calls.toFixed(1)}`)
         .join(', ')})`,
-      `${complete}, ${result.duplicates} dup., ${result.outOfOrder} out of order`,
+      `${complete}, ${result.duplicates} dup., ${result.outOfOrder} out of order${warmUpAmiss}`,
     ]
   })
   return markdownTable(
@@ -213,9 +219,16 @@ function sessionsTable(): string {
   )
 }
 
-const { fanOutMembers, fanOutMessages, fanOutWindow, chatMessages, history, sessionCount } =
-  scenarioSizes()
-const sizes = `fan-out: ${fanOutMembers} members, ${fanOutMessages} messages, ${fanOutWindow} in flight; chat: 100 rooms × 10 members, ${chatMessages} messages each; resume: ${history} missed; sessions: ${sessionCount}; fan-out and chat measured after a warm-up round of a fifth of their messages`
+const {
+  fanOutMembers,
+  fanOutMessages,
+  fanOutWindow,
+  chatMessages,
+  history,
+  sessionCount,
+  warmUpShare,
+} = scenarioSizes()
+const sizes = `fan-out: ${fanOutMembers} members, ${fanOutMessages} messages, ${fanOutWindow} in flight; chat: 100 rooms × 10 members, ${chatMessages} messages each; resume: ${history} missed; sessions: ${sessionCount}; fan-out and chat measured after a warm-up round of ${warmUpShare} × their messages`
 const lifelineNote = kinds.includes('lifeline-local')
   ? ' **Lifeline runs as ONE process without Redis here: a check of the harness, not a scale-out figure.**'
   : ''

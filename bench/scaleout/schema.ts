@@ -57,6 +57,8 @@ export interface ServerReport {
 /** The scenarios' sizes: the issue's by default, smaller from the environment for a quick run. */
 export function scenarioSizes() {
   const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback)
+  const warmUp = env('SCALEOUT_WARMUP', 0.2)
+  if (!(warmUp >= 0)) throw new Error(`SCALEOUT_WARMUP must be a number ≥ 0, not ${warmUp}`)
   return {
     fanOutMembers: env('SCALEOUT_FANOUT_MEMBERS', 1_000),
     fanOutMessages: env('SCALEOUT_FANOUT_MESSAGES', 100),
@@ -67,5 +69,7 @@ export function scenarioSizes() {
     history: env('SCALEOUT_HISTORY', 10_000),
     sessionCount: env('SCALEOUT_SESSIONS', 1_000),
     timeoutMs: env('SCALEOUT_TIMEOUT_MS', 120_000),
+    /** The warm-up round's share of the measured round's messages (fan-out and chat). */
+    warmUpShare: warmUp,
   }
 }

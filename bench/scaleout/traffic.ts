@@ -12,7 +12,7 @@ import { wallClockMs } from '../lib/serverProcess.js'
 import { openChatClient } from './clients.js'
 import type { ChatClient } from './clients.js'
 import type { Say, ServerKind } from './schema.js'
-import { pad } from './schema.js'
+import { pad, scenarioSizes } from './schema.js'
 import {
   callsBetween,
   commandCalls,
@@ -54,6 +54,8 @@ export interface TrafficResult {
   redisScriptsPerMessage: number
   /** The most called ones, `[command, calls per message]`. */
   topCommands: Array<[string, number]>
+  /** The warm-up round before, not measured: its deliveries and what its receivers saw amiss. */
+  warmUp: { delivered: number; duplicates: number; outOfOrder: number; timedOut: boolean }
 }
 
 /** What a receiver checks: each sender's messages once, in order, counted in the round's tally. */
@@ -93,6 +95,8 @@ class Tally {
     timedOut: boolean,
     messages: number,
     calls: Array<[string, number]>,
+    warmUp: Tally,
+    warmUpTimedOut: boolean,
   ): TrafficResult {
     const ms = this.lastAt - startedAt
     const perDelivery = (us: number) => us / this.delivered
@@ -116,6 +120,12 @@ class Tally {
       redisCommandsPerMessage: calls.reduce((sum, [, count]) => sum + count, 0) / messages,
       redisScriptsPerMessage: scriptCalls(calls) / messages,
       topCommands: calls.slice(0, 4).map(([command, count]) => [command, count / messages]),
+      warmUp: {
+        delivered: warmUp.delivered,
+        duplicates: warmUp.duplicates,
+        outOfOrder: warmUp.outOfOrder,
+        timedOut: warmUpTimedOut,
+      },
     }
   }
 }
@@ -168,7 +178,8 @@ export async function fanOut(
     return { done: until(() => complete === count, timeoutMs), sent: () => sent }
   }
   // The warm-up, as another sender: the servers' code is compiled before the measured round.
-  await send(round.tally, 1, warmUpMessages(messages)).done
+  const warm = round.tally
+  const warmTimedOut = await timesOut(send(warm, 1, warmUpMessages(messages)).done)
   const tally = new Tally(members * messages)
   const before = await commandCalls(redisPort)
   const cpuAtStart = await cpuSnapshot(serverPids, redisPort)
@@ -178,7 +189,7 @@ export async function fanOut(
   const cpu = cpuSince(cpuAtStart, await cpuSnapshot(serverPids, redisPort))
   const calls = callsBetween(before, await commandCalls(redisPort))
   closeAll([...clients, sender])
-  return tally.result(startedAt, cpu, timedOut, measured.sent(), calls)
+  return tally.result(startedAt, cpu, timedOut, measured.sent(), calls, warm, warmTimedOut)
 }
 
 export async function chat(
@@ -228,7 +239,7 @@ export async function chat(
   // The warm-up: the servers' code is compiled before the measured round.
   start()
   const warm = round.tally
-  await until(() => warm.delivered >= warm.expected, timeoutMs)
+  const warmTimedOut = await timesOut(until(() => warm.delivered >= warm.expected, timeoutMs))
   Object.assign(round, {
     tally: new Tally(members * perClient * perRoom),
     offset: 0,
@@ -245,15 +256,13 @@ export async function chat(
   const calls = callsBetween(before, await commandCalls(redisPort))
   closeAll(clients)
   const messages = round.sent.reduce((sum, count) => sum + count, 0)
-  return tally.result(startedAt, cpu, timedOut, messages, calls)
+  return tally.result(startedAt, cpu, timedOut, messages, calls, warm, warmTimedOut)
 }
 
-/** The warm-up round's messages per sender: a fifth of the measured round's, one at least. */
+/** The warm-up round's messages per sender: a share of the measured round's (none for 0). */
 function warmUpMessages(measured: number): number {
-  return Math.max(1, Math.round(measured * warmUpShare))
+  return Math.round(measured * scenarioSizes().warmUpShare)
 }
-
-const warmUpShare = Number(process.env.SCALEOUT_WARMUP ?? 0.2)
 
 function cpuSince(before: CpuSnapshot, after: CpuSnapshot): CpuSnapshot {
   return {
