@@ -561,6 +561,7 @@ export class Connection<S extends Schema, User> implements Link {
   }
 
   private readonly onClose = (code: number, reason: Buffer): void => {
+    if (this.state === 'open') this.output.clientClosed()
     this.state = 'closed'
     this.stopTimers()
     if (this.session?.lingering === this) this.session.lingering = undefined

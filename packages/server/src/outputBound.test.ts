@@ -77,12 +77,13 @@ describe('OutputBound: reading resumed in line', () => {
     // Each holds a full TCP read, but `ws` parses one slice of it past what `read` counts as
     // frames are handled: charging the whole read again would spend the turn on one resume.
     for (const name of names) connection(turns, 64 * KiB, resumed, name, true)
-    // Once the turns have paid off the work that put them in line.
+    // The work that put them in line carries over half a budget at most: half a turn's worth
+    // of resumes first, then a whole turn's.
     for (let turn = 0; turn < 10 && resumed.length === 0; turn++) await nextTurn()
     const perTurn = turnDefaults.budgetBytes / (parseWorkFactor * readSliceBytes)
-    expect(resumed).toEqual(names.slice(0, perTurn))
+    expect(resumed).toEqual(names.slice(0, perTurn / 2))
     await nextTurn()
-    expect(resumed).toEqual(names)
+    expect(resumed).toEqual(names.slice(0, perTurn / 2 + perTurn))
   })
 
   it('resumes every connection whose socket holds nothing in the same turn', async () => {
@@ -172,6 +173,55 @@ describe('OutputBound: socket reads once the turn is spent', () => {
     calling.transport.write(Buffer.alloc(1))
     expect(calling.parsed()).toBe(lightReadBytes)
     expect(calling.bound.behind).toBe(true)
+  })
+
+  it('handles the frames of a read it deferred as they come once resumed, not in line again', async () => {
+    const turns = new Turns()
+    const client = reading(turns)
+    turns.charge(turnDefaults.budgetBytes)
+    client.transport.write(Buffer.alloc(lightReadBytes + 1))
+    expect(client.parsed()).toBe(0)
+    for (let turn = 0; turn < 3 && client.parsed() === 0; turn++) await nextTurn()
+    expect(client.parsed()).toBe(lightReadBytes + 1)
+    // A frame of that read (a request, then the client's close frame) is handled at once: held
+    // again, it waited for a later turn, and a close in between dropped it.
+    turns.charge(turnDefaults.budgetBytes)
+    expect(client.bound.hold(Buffer.from('{}'), false)).toBe(false)
+  })
+
+  it('handles what it holds when the client closes, and nothing once the server closed', async () => {
+    const turns = new Turns()
+    const handled: string[] = []
+    let open = true
+    const socket = { bufferedAmount: 0, pause: () => undefined, resume: () => undefined }
+    const bound = new OutputBound(
+      {
+        socket: socket as unknown as WebSocket,
+        transport: new PassThrough(),
+        readsInSlices: true,
+        stream: () => undefined,
+        isOpen: () => open,
+        dispatch: (data) => void handled.push(String(data)),
+        deliver: () => undefined,
+        redeliver: () => undefined,
+        acknowledge: () => undefined,
+        paused: () => undefined,
+        slowConsumer: () => undefined,
+        resend: () => false,
+      },
+      { outboundHighWaterBytes: 256 * KiB, maxOutboundBytes: 1024 * KiB },
+      turns,
+    )
+    // Over its share: in line, what it sends is held for its turn.
+    bound.produced(turnDefaults.connectionBytes + 1)
+    expect(bound.hold(Buffer.from('a'), false)).toBe(true)
+    expect(bound.hold(Buffer.from('b'), false)).toBe(true)
+    bound.clientClosed()
+    expect(handled).toEqual(['a', 'b'])
+    expect(bound.hold(Buffer.from('c'), false)).toBe(true)
+    open = false
+    bound.clientClosed()
+    expect(handled).toEqual(['a', 'b'])
   })
 
   it('reads a connection as before while the turn has work left', () => {

@@ -273,7 +273,6 @@ export class OutputBound {
    */
   read(size: number): void {
     this.startTurn()
-    this.turnReadBytes += size + frameWorkBytes
     this.produced(size + frameWorkBytes)
   }
 
@@ -297,7 +296,9 @@ export class OutputBound {
       this.turnReadBytes += bytes
       return true
     }
-    this.yieldTurn()
+    // Its frames are not kept in line once read (as a flood's are): this read is one to take
+    // in turn, and a client that sent it and closed must have it handled before the close.
+    this.deferRead()
     return false
   }
 
@@ -459,11 +460,26 @@ export class OutputBound {
 
   private yieldTurn(): void {
     if (this.readsPaused || !this.host.isOpen()) return
-    this.waited = this.turns.turn
     this.inLine = true
+    this.deferRead()
+  }
+
+  /** Reading waits for this connection's place in line. */
+  private deferRead(): void {
+    this.waited = this.turns.turn
     this.readsPaused = true
     this.host.socket.pause()
     this.turns.defer(this.onDrain)
+  }
+
+  /**
+   * Its client closed the connection: the frames it sent before and that wait here (their
+   * connection in line, or its output over the mark) are handled now, in order, as they would
+   * have been had it stayed; else they were dropped without a word. A connection the server
+   * closes (a slow consumer, a violation, a move) is no longer open, and handles none.
+   */
+  clientClosed(): void {
+    this.held.take(this.host.dispatch, () => this.host.isOpen())
   }
 
   private readonly onDrain = (): void => {

@@ -36,4 +36,21 @@ describe('Turns', () => {
     await nextTurn()
     expect(served).toEqual([0, 1, 2])
   })
+
+  it('serves the line in every turn, however much work outside it overspent', async () => {
+    const turns = new Turns(10, 100)
+    const served: number[] = []
+    for (let i = 0; i < 3; i++) {
+      turns.defer(() => {
+        served.push(i)
+        turns.charge(30)
+      })
+    }
+    // A hundred budgets spent outside the line (a huge broadcast, say): half a budget carries.
+    turns.charge(100 * 100)
+    await nextTurn()
+    expect(served).toEqual([0, 1])
+    await nextTurn()
+    expect(served).toEqual([0, 1, 2])
+  })
 })

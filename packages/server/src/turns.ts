@@ -69,12 +69,14 @@ export class Turns {
   private readonly serve = (): void => {
     this.scheduled = false
     this.turn++
-    this.spent = Math.max(0, this.spent - this.turnBudgetBytes)
+    // At most half a budget carries over, and the line's first task runs whatever the debt:
+    // work outside the line that overspends every turn must not starve the line for good.
+    this.spent = Math.min(this.turnBudgetBytes / 2, Math.max(0, this.spent - this.turnBudgetBytes))
     const waiting = this.waiting
     this.waiting = []
     let next = 0
     try {
-      while (next < waiting.length && this.spent < this.turnBudgetBytes) {
+      while (next < waiting.length && (next === 0 || this.spent < this.turnBudgetBytes)) {
         const task = waiting[next++] as () => void
         task()
       }
