@@ -283,7 +283,6 @@ export class SessionRegistry<S extends Schema, User> {
     hello: Hello & { sid: string },
     user: User,
   ): Promise<void> {
-    const shared = this.shared as SharedSessionStore
     const journal = live.journal as SessionJournal
     const previous = live.link
     if (previous !== undefined) {
@@ -291,12 +290,29 @@ export class SessionRegistry<S extends Schema, User> {
       live.detach(previous)
       this.takenOver(live, previous)
     }
-    if (!(await within(journal.quiet(), this.storeWaitMs()))) {
-      // A write of it is still in flight (the store stalls): a claim now would wait behind it,
-      // or fence it. The session stays here, as while the store is away; the client comes back.
+    try {
+      return await this.claimHeld(live, journal, connection, hello, user)
+    } finally {
+      // Not resumed (the claim failed or was refused, or its connection went meanwhile) and not
+      // let go: linked to nothing, the session waits `sessionTtlMs` for its client, as detached.
       if (!live.closed && live.link === undefined && live.expiryTimer === undefined) {
         this.expireLater(live)
       }
+    }
+  }
+
+  /** `reclaim` once the old link is gone: the store's claim, then resumed, let go or refused. */
+  private async claimHeld(
+    live: Session<S, User>,
+    journal: SessionJournal,
+    connection: Connection<S, User>,
+    hello: Hello & { sid: string },
+    user: User,
+  ): Promise<void> {
+    const shared = this.shared as SharedSessionStore
+    if (!(await within(journal.quiet(), this.storeWaitMs()))) {
+      // A write of it is still in flight (the store stalls): a claim now would wait behind it,
+      // or fence it. The session stays here, as while the store is away; the client comes back.
       throw new LifelineError(
         'STORE_UNAVAILABLE',
         'the session cannot be stored now: try again later',

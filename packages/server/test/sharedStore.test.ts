@@ -381,6 +381,27 @@ describe('a server on a shared store', () => {
     expect(resumed).toMatchObject({ sid: welcome.sid, resumed: true, a: 1 })
   })
 
+  it('expires a session whose resume went before its claim was answered', async () => {
+    const fake = fakeSharedStore()
+    const server = await startServer(fx, { store: fake.store, sessionTtlMs: 300 })
+    server.on('connection', (peer) => peer.on('up', (n) => peer.send('down', n)))
+    const { client, welcome } = await ProtocolClient.connect(fx, urlOf(server))
+    await waitFor(() => fake.sessions.has(welcome.sid), { message: 'the session created' })
+    fake.hold()
+    client.send({ t: 'up', d: 1, s: 1 })
+    await waitFor(() => server.stats.messagesReceived === 1, { message: 'processed' })
+    // A resume takes the session from its link, then goes while it waits for the write held.
+    const again = await ProtocolClient.open(fx, urlOf(server))
+    again.send({ t: '$hello', d: { v: 1, sid: welcome.sid, a: 0 } })
+    await client.waitClose()
+    await again.drop()
+    await waitFor(() => server.stats.connections === 0, { message: 'both links closed' })
+    fake.release()
+    // Linked to nothing, it waits sessionTtlMs for its client, then expires.
+    await waitFor(() => server.stats.sessionsExpired === 1, { message: 'the session expired' })
+    expect(server.stats.sessions).toBe(0)
+  })
+
   it('hands a session of a closing server over once its last write is done', async () => {
     const fake = fakeSharedStore()
     const handOff = handoffOf(fake)
