@@ -164,8 +164,9 @@ export class SessionRegistry<S extends Schema, User> {
   }
 
   /**
-   * How long a handoff or a resume waits for this process's own write of a session in flight
-   * (a store that stalls): no longer than the process that asks for a handoff waits for it.
+   * How long a handoff or a resume waits for this process's own work on a session in flight (a
+   * restore, a reclaim, a write: a store that stalls). The process that asks for a handoff gives
+   * up at its own `handoffTimeoutMs` whatever this one does; these bounds keep this one's.
    */
   private storeWaitMs(): number {
     return this.shared?.handoffTimeoutMs ?? defaultHandoffTimeoutMs
@@ -369,12 +370,12 @@ export class SessionRegistry<S extends Schema, User> {
    * client is there now), what it processed is stored with this process's token, and it lets
    * go. Then the claim reads everything this process processed: nothing is processed twice.
    * A restore or reclaim of it in flight here is waited for first: the claim it made may have
-   * taken the session already, and it would serve it, with frames its link brought.
+   * taken the session already, and it would serve it, with frames its link brought. Each wait is
+   * bounded by the store's `handoffTimeoutMs`: past it (the store stalls), the session goes as
+   * after a crash, and the store's tokens decide between a claim still in flight here and theirs.
    */
   private async handOff(id: string): Promise<void> {
-    for (let open = this.opening.get(id); open !== undefined; open = this.opening.get(id)) {
-      await open
-    }
+    await within(this.openingDone(id), this.storeWaitMs())
     const closing = this.closing.get(id)
     if (closing !== undefined) return closing
     const session = this.bySessionId.get(id)
@@ -389,6 +390,13 @@ export class SessionRegistry<S extends Schema, User> {
     // goes all the same, and that write, late, is refused once the claim raised the token.
     await within(journal.drain(), this.storeWaitMs())
     if (!session.closed) this.letGo(session)
+  }
+
+  /** Settles once no restore or reclaim of session `id` is in flight here (`opening`). */
+  private async openingDone(id: string): Promise<void> {
+    for (let open = this.opening.get(id); open !== undefined; open = this.opening.get(id)) {
+      await open
+    }
   }
 
   /** Another process owns the session now: forget it here, without touching the store. */

@@ -357,6 +357,26 @@ describe('a server on a shared store', () => {
     fake.release()
   })
 
+  it("answers a handoff once a restore of the session in flight here took the store's handoffTimeoutMs", async () => {
+    const fake = fakeSharedStore()
+    Object.assign(fake.store, { handoffTimeoutMs: 100 })
+    const handOff = handoffOf(fake)
+    let claims = 0
+    fake.store.claim = () => {
+      claims++
+      return new Promise<ClaimedSession | undefined>(() => undefined)
+    }
+    const server = await startServer(fx, { store: fake.store, closeTimeoutMs: 200 })
+    server.on('error', () => undefined)
+    const client = await ProtocolClient.open(fx, urlOf(server))
+    client.send({ t: '$hello', d: { v: 1, sid: 'held-elsewhere', a: 0 } })
+    await waitFor(() => claims === 1, { message: 'the claim' })
+    // The store never answers the restore's claim: the process asking is not kept waiting.
+    await withTimeout(handOff('held-elsewhere'), 2_000, 'the handoff')
+    expect(server.stats.sessions).toBe(0)
+    await withTimeout(server.close(), 2_000, 'server.close()')
+  })
+
   it("refuses a resume with 1013 once its session's write in flight took the store's handoffTimeoutMs", async () => {
     const fake = fakeSharedStore()
     Object.assign(fake.store, { handoffTimeoutMs: 100 })
