@@ -7,7 +7,7 @@ import {
   waitFor,
 } from '@lifeline/test-utils'
 import type { Balancer, RedisServerFixture } from '@lifeline/test-utils'
-import type { Peer } from '@lifeline/server'
+import type { LogDetails, Peer, ServerOptions } from '@lifeline/server'
 import { EventEmitter } from 'node:events'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { RedisClusterOptions } from '../src/index.js'
@@ -174,11 +174,15 @@ describe('a session moving between live processes', () => {
 
   /** Processes `a` and `b` serving `up`, what their handlers processed, and a client of `a`. */
   async function moving(
-    options: { a?: Partial<RedisClusterOptions>; b?: Partial<RedisClusterOptions> } = {},
+    options: {
+      a?: Partial<RedisClusterOptions>
+      b?: Partial<RedisClusterOptions>
+      aServer?: Partial<ServerOptions>
+    } = {},
     given?: RedisServerFixture,
   ) {
     const redis = given ?? fx.add(await startRedisServer())
-    const a = await startNode(fx, redis, options.a)
+    const a = await startNode(fx, redis, options.a, options.aServer)
     const b = await startNode(fx, redis, options.b)
     const seen: Seen[] = []
     serve(a, seen)
@@ -419,7 +423,19 @@ describe('a session moving between live processes', () => {
   })
 
   it('hands over what it processed while Redis refused its room send, once Redis takes it', async () => {
-    const { redis, a, b, balancer } = await moving({ b: { handoffTimeoutMs: 60_000 } })
+    // `a`'s failures logged with what failed: Redis refuses every write, heartbeats included,
+    // and only the room send's refusal proves that path.
+    let roomSendRefused: (error: unknown) => void = () => undefined
+    const refused = new Promise((resolve) => (roomSendRefused = resolve))
+    const error = (message: string, details?: LogDetails): void => {
+      if (message === 'a room message could not be published yet') roomSendRefused(details?.error)
+    }
+    const { redis, a, b, balancer } = await moving({
+      b: { handoffTimeoutMs: 60_000 },
+      aServer: { logger: { warn: () => undefined, error } },
+    })
+    a.cluster.removeAllListeners('error')
+    a.server.removeAllListeners('error')
     const processed: string[] = []
     for (const node of [a, b]) {
       node.server.on('connection', (peer: Peer<Chat>) => {
@@ -433,7 +449,6 @@ describe('a session moving between live processes', () => {
     await waitFor(() => said.includes('in'), { message: 'joined', timeoutMs: 10_000 })
     // Redis refuses writes (out of memory) while `a` processes `x`: its room send is kept to be
     // sent again, and no commit goes ahead of it. Redis takes writes again once `b` asks `a`.
-    const refused = new Promise((resolve) => a.cluster.once('error', resolve))
     await redis.command('CONFIG', 'SET', 'maxmemory-policy', 'noeviction')
     await redis.command('CONFIG', 'SET', 'maxmemory', '1')
     client.send('say', { room: 'r', text: 'x' })
