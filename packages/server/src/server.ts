@@ -35,6 +35,7 @@ import { createCounters, type ServerStats } from './stats.js'
 import { Turns } from './turns.js'
 import { AckSchedule } from './ackSchedule.js'
 import { originAllowed, pathOf, refuseUpgrade } from './upgrade.js'
+import { within } from './within.js'
 
 /** Implements one RPC method: returns the response or a promise of it; a throw fails the call. */
 export type MethodHandler<S extends Schema, User, K extends MethodName<ServerMethods<S>>> = (
@@ -47,20 +48,6 @@ const noop = (): void => undefined
 /** Resolves after two check phases, which straddle a close phase: closed handles are released. */
 function afterClosePhase(): Promise<void> {
   return new Promise((resolve) => setImmediate(() => setImmediate(resolve)))
-}
-
-/**
- * Waits for `promise`, at most `ms` of real time (I/O deadlines, not the injectable clock);
- * resolves to false when the time ran out first.
- */
-function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms)
-    void promise.then(noop, noop).then(() => {
-      clearTimeout(timer)
-      resolve(true)
-    })
-  })
 }
 
 /** What a close reports of a store or cluster that did not answer in time. */

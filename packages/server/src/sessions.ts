@@ -19,6 +19,7 @@ import { withoutCommand } from './logger.js'
 import type { SessionRecord } from './sessionStore.js'
 import { isShared, type ClaimedSession, type SharedSessionStore } from './cluster.js'
 import { encodeEnvelope, frameBytes } from './frames.js'
+import { within } from './within.js'
 
 /** 128 random bits: a session id is the secret that resumes a session. */
 function newSessionId(): string {
@@ -34,20 +35,6 @@ const noop = (): void => undefined
 
 /** How long a handoff or a resume waits for a write in flight, when the store does not say. */
 const defaultHandoffTimeoutMs = 5_000
-
-/** Whether `promise` settles within `ms`. */
-async function within(promise: Promise<void>, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const late = new Promise<boolean>((resolve) => {
-    timer = setTimeout(resolve, ms, false)
-    timer.unref()
-  })
-  try {
-    return await Promise.race([promise.then(() => true), late])
-  } finally {
-    clearTimeout(timer)
-  }
-}
 
 /**
  * The sessions of a server: the handshake's decisions (resume, restore from the store, or new),
@@ -311,7 +298,7 @@ export class SessionRegistry<S extends Schema, User> {
     user: User,
   ): Promise<void> {
     const shared = this.shared as SharedSessionStore
-    if (!(await within(journal.quiet(), this.storeWaitMs()))) {
+    if (!(await within(journal.quiet(), this.storeWaitMs(), false))) {
       // A write of it is still in flight (the store stalls): a claim now would wait behind it,
       // or fence it. The session stays here, as while the store is away; the client comes back.
       throw new LifelineError(
@@ -375,7 +362,7 @@ export class SessionRegistry<S extends Schema, User> {
    * after a crash, and the store's tokens decide between a claim still in flight here and theirs.
    */
   private async handOff(id: string): Promise<void> {
-    await within(this.openingDone(id), this.storeWaitMs())
+    await within(this.openingDone(id), this.storeWaitMs(), false)
     const closing = this.closing.get(id)
     if (closing !== undefined) return closing
     const session = this.bySessionId.get(id)
@@ -388,7 +375,7 @@ export class SessionRegistry<S extends Schema, User> {
     }
     // A write still in flight past the wait (the store stalls) is as after a crash: the session
     // goes all the same, and that write, late, is refused once the claim raised the token.
-    await within(journal.drain(), this.storeWaitMs())
+    await within(journal.drain(), this.storeWaitMs(), false)
     if (!session.closed) this.letGo(session)
   }
 
