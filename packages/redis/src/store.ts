@@ -70,17 +70,24 @@ export class RedisSessionStore implements SharedSessionStore {
   private readonly handoffs = new Set<(id: string) => Promise<void>>()
   /** The claims of this process waiting for an owner to hand a session over, by session id. */
   private readonly awaitedHandoffs = new Map<string, Set<AwaitedHandoff>>()
+  /**
+   * How long a claim waits for a live owner to hand a session over before it treats it as
+   * crashed: the cluster's `handoffTimeoutMs`. The server reads it (`SharedSessionStore`) to
+   * bound its own waits in a handoff or a resume by the same figure.
+   * @default 5000
+   */
+  readonly handoffTimeoutMs: number
 
   constructor(
     redis: Redis,
     private readonly keys: Keys,
     /** This process's id: the owner a claim records, whose channel hears revocations. */
     private readonly processId: string,
-    /** How long a claim waits for a live owner to hand the session over (`handoffTimeoutMs`). */
-    readonly handoffTimeoutMs: number = redisClusterDefaults.handoffTimeoutMs,
+    handoffTimeoutMs: number = redisClusterDefaults.handoffTimeoutMs,
     /** Where commits go: the cluster's, with its room sends. */
     writer?: RedisWriter,
   ) {
+    this.handoffTimeoutMs = handoffTimeoutMs
     this.redis = withScripts(redis)
     this.writer =
       writer ?? new RedisWriter(this.redis, { ...redisClusterDefaults, prefix: keys.prefix })

@@ -72,8 +72,9 @@ export interface SharedSessionStore extends SessionStore {
   reachable?(): boolean
   /**
    * How long a claim waits for a live owner to hand a session over before it treats it as
-   * crashed. The server waits no longer for its own write of a session still in flight in a
-   * handoff (it lets the session go) or a resume (refused with 1013). 5 s when absent.
+   * crashed. The server waits no longer, in a handoff, for a resume of the session in flight on
+   * it and then for its own write of it (it lets the session go), nor, in a resume, for that
+   * write (refused with 1013). 5 s when absent.
    */
   readonly handoffTimeoutMs?: number
   /** Creates a session owned by this process; resolves to its token. */
