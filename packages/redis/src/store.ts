@@ -67,7 +67,7 @@ export class RedisSessionStore implements SharedSessionStore {
   private readonly redis: Redis & ScriptCommands
   private readonly writer: RedisWriter
   private readonly revoked = new Set<(id: string, epoch: number) => void>()
-  private readonly handoffs = new Set<(id: string) => Promise<void>>()
+  private readonly handoffs = new Set<(id: string, token?: number) => Promise<void>>()
   /** The claims of this process waiting for an owner to hand a session over, by session id. */
   private readonly awaitedHandoffs = new Map<string, Set<AwaitedHandoff>>()
   /**
@@ -306,7 +306,7 @@ export class RedisSessionStore implements SharedSessionStore {
     return () => this.revoked.delete(listener)
   }
 
-  onHandoff(listener: (id: string) => Promise<void>): () => void {
+  onHandoff(listener: (id: string, token?: number) => Promise<void>): () => void {
     this.handoffs.add(listener)
     return () => this.handoffs.delete(listener)
   }
@@ -338,10 +338,12 @@ export class RedisSessionStore implements SharedSessionStore {
   }
 
   /** Lets the server store and let go of session `id`, then tells the process that asks. */
-  private async handOver(id: string, to: string, token: string): Promise<void> {
+  private async handOver(id: string, to: string, asked: string): Promise<void> {
     // The answer goes whatever happened: without it, the claim would only wait longer.
-    await Promise.all([...this.handoffs].map((listener) => listener(id))).catch(() => undefined)
-    await this.redis.publish(this.keys.revokeChannel(to), `${id} !${token}`).catch(() => undefined)
+    // The token the session was held by when asked: an owner that claimed it since keeps it.
+    const by = /^\d+$/.test(asked) ? token(asked) : undefined
+    await Promise.all([...this.handoffs].map((listener) => listener(id, by))).catch(() => undefined)
+    await this.redis.publish(this.keys.revokeChannel(to), `${id} !${asked}`).catch(() => undefined)
   }
 
   // The server uses a shared store through the methods above only.

@@ -109,12 +109,14 @@ export interface SharedSessionStore extends SessionStore {
   onRevoked(listener: (id: string, epoch: number) => void): () => void
   /**
    * Calls `listener` with the id of a session this process may hold that another process is
-   * about to claim; the listener resolves once what was processed of it is stored (with this
-   * process's token, still valid) and this process let go of it. The store makes the claim
-   * only then (or after a bounded wait), so a move between live processes repeats nothing.
-   * Returns a function that stops the calls. A store without it claims at once.
+   * about to claim, and the token it was found held by; the listener resolves once what was
+   * processed of it is stored (with this process's token, still valid) and this process let go
+   * of it, or at once when it holds the session by a newer token (it claimed it again since:
+   * the claim then finds that token, and asks again). The store makes the claim only then (or
+   * after a bounded wait), so a move between live processes repeats nothing. Returns a function
+   * that stops the calls. A store without it claims at once.
    */
-  onHandoff?(listener: (id: string) => Promise<void>): () => void
+  onHandoff?(listener: (id: string, token?: number) => Promise<void>): () => void
 }
 
 /** A local member of a room, as the cluster sees it. */

@@ -87,7 +87,7 @@ export class SessionRegistry<S extends Schema, User> {
       if (session !== undefined && token !== undefined && token < epoch) this.letGo(session)
     })
     // Kept while the server closes: a closing session is handed over once its last write is done.
-    store.onHandoff?.((id) => this.handOff(id))
+    store.onHandoff?.((id, token) => this.handOff(id, token))
   }
 
   /** How long a session lives in a shared store without a write or a keep-alive. */
@@ -360,14 +360,19 @@ export class SessionRegistry<S extends Schema, User> {
    * taken the session already, and it would serve it, with frames its link brought. Each wait is
    * bounded by the store's `handoffTimeoutMs`: past it (the store stalls), the session goes as
    * after a crash, and the store's tokens decide between a claim still in flight here and theirs.
+   * Asked by `token`, a session this process holds by a newer one (it claimed it afresh
+   * meanwhile) is kept: the claim that asked finds the new token, and asks again if it still
+   * wants it.
    */
-  private async handOff(id: string): Promise<void> {
+  private async handOff(id: string, token: number | undefined): Promise<void> {
     await within(this.openingDone(id), this.storeWaitMs(), false)
     const closing = this.closing.get(id)
     if (closing !== undefined) return closing
     const session = this.bySessionId.get(id)
     const journal = session?.journal
     if (session === undefined || journal === undefined || session.closed) return
+    const held = journal.token
+    if (token !== undefined && held !== undefined && held > token) return
     const link = session.link
     if (link !== undefined) {
       session.detach(link)

@@ -102,15 +102,17 @@ async function servedWhileAway(fake: ReturnType<typeof fakeSharedStore>) {
 }
 
 /** Takes the listener the server gives `fake` for handoffs; calls it as the store would. */
-function handoffOf(fake: ReturnType<typeof fakeSharedStore>): (id: string) => Promise<void> {
-  let listener: ((id: string) => Promise<void>) | undefined
+function handoffOf(
+  fake: ReturnType<typeof fakeSharedStore>,
+): (id: string, token?: number) => Promise<void> {
+  let listener: ((id: string, token?: number) => Promise<void>) | undefined
   fake.store.onHandoff = (given) => {
     listener = given
     return () => undefined
   }
-  return (id) => {
+  return (id, token) => {
     if (listener === undefined) throw new Error('the server took no handoff listener')
-    return listener(id)
+    return listener(id, token)
   }
 }
 
@@ -375,6 +377,28 @@ describe('a server on a shared store', () => {
     await withTimeout(handOff('held-elsewhere'), 2_000, 'the handoff')
     expect(server.stats.sessions).toBe(0)
     await withTimeout(server.close(), 2_000, 'server.close()')
+  })
+
+  it('keeps a session it claimed afresh while a handoff of an older token waited for that claim', async () => {
+    const fake = fakeSharedStore()
+    const handOff = handoffOf(fake)
+    fake.sessions.set('moving', { epoch: 4, lastClientSeq: 0, lastServerSeq: 0 })
+    let answer: ((claimed: ClaimedSession) => void) | undefined
+    fake.store.claim = () => new Promise((resolve) => (answer = resolve))
+    const server = await startServer(fx, { store: fake.store })
+    const client = await ProtocolClient.open(fx, urlOf(server))
+    client.send({ t: '$hello', d: { v: 1, sid: 'moving', a: 0 } })
+    await waitFor(() => answer, { message: 'the claim' })
+    // Asked for the session by the token 3 another process held, while this one claims it.
+    let handedOver = false
+    const handoff = handOff('moving', 3).then(() => (handedOver = true))
+    answer?.({ record: recordOf('moving'), epoch: 4, previousEpoch: 3 })
+    expect(await client.next('$welcome')).toMatchObject({ d: { sid: 'moving', resumed: true } })
+    await handoff
+    // Answered, but not let go: the claim that asked now finds the token 4 and asks again.
+    expect(handedOver).toBe(true)
+    expect(server.stats).toMatchObject({ sessions: 1, sessionsMoved: 0 })
+    await expectNoEvent(client.socket, 'close', 150)
   })
 
   it("refuses a resume with 1013 once its session's write in flight took the store's handoffTimeoutMs", async () => {
