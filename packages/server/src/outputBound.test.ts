@@ -12,6 +12,26 @@ import { Turns, turnDefaults } from './turns.js'
 
 const KiB = 1024
 
+/** A connection's side of `OutputBound`, doing nothing but what `parts` give it. */
+function host(
+  parts: Pick<OutputBoundHost, 'socket' | 'transport' | 'readsInSlices'> & Partial<OutputBoundHost>,
+): OutputBoundHost {
+  return {
+    stream: () => undefined,
+    isOpen: () => true,
+    dispatch: () => undefined,
+    deliver: () => undefined,
+    redeliver: () => undefined,
+    acknowledge: () => undefined,
+    paused: () => undefined,
+    slowConsumer: () => undefined,
+    resend: () => false,
+    ...parts,
+  }
+}
+
+const limits = { outboundHighWaterBytes: 256 * KiB, maxOutboundBytes: 1024 * KiB }
+
 /** A connection in line whose socket holds `readable` bytes read and not parsed yet. */
 function connection(
   turns: Turns,
@@ -26,25 +46,7 @@ function connection(
     resume: () => void resumed.push(name),
   } as unknown as WebSocket
   const transport = { readableLength: readable, writableNeedDrain: false } as unknown as Duplex
-  const host: OutputBoundHost = {
-    socket,
-    transport,
-    readsInSlices,
-    stream: () => undefined,
-    isOpen: () => true,
-    dispatch: () => undefined,
-    deliver: () => undefined,
-    redeliver: () => undefined,
-    acknowledge: () => undefined,
-    paused: () => undefined,
-    slowConsumer: () => undefined,
-    resend: () => false,
-  }
-  const bound = new OutputBound(
-    host,
-    { outboundHighWaterBytes: 256 * KiB, maxOutboundBytes: 1024 * KiB },
-    turns,
-  )
+  const bound = new OutputBound(host({ socket, transport, readsInSlices }), limits, turns)
   // Over its share of the turn: its reading pauses, and it waits in line.
   bound.produced(turnDefaults.connectionBytes + 1)
   return bound
@@ -121,24 +123,7 @@ function reading(turns: Turns) {
     pause: () => transport.pause(),
     resume: () => transport.resume(),
   } as unknown as WebSocket
-  const bound = new OutputBound(
-    {
-      socket,
-      transport,
-      readsInSlices: true,
-      stream: () => undefined,
-      isOpen: () => true,
-      dispatch: () => undefined,
-      deliver: () => undefined,
-      redeliver: () => undefined,
-      acknowledge: () => undefined,
-      paused: () => undefined,
-      slowConsumer: () => undefined,
-      resend: () => false,
-    },
-    { outboundHighWaterBytes: 256 * KiB, maxOutboundBytes: 1024 * KiB },
-    turns,
-  )
+  const bound = new OutputBound(host({ socket, transport, readsInSlices: true }), limits, turns)
   readInSlices(transport, (bytes) => bound.mayParse(bytes))
   return { transport, parsed: () => Buffer.concat(parsed).length, bound }
 }
@@ -195,21 +180,14 @@ describe('OutputBound: socket reads once the turn is spent', () => {
     let open = true
     const socket = { bufferedAmount: 0, pause: () => undefined, resume: () => undefined }
     const bound = new OutputBound(
-      {
+      host({
         socket: socket as unknown as WebSocket,
         transport: new PassThrough(),
         readsInSlices: true,
-        stream: () => undefined,
         isOpen: () => open,
         dispatch: (data) => void handled.push(String(data)),
-        deliver: () => undefined,
-        redeliver: () => undefined,
-        acknowledge: () => undefined,
-        paused: () => undefined,
-        slowConsumer: () => undefined,
-        resend: () => false,
-      },
-      { outboundHighWaterBytes: 256 * KiB, maxOutboundBytes: 1024 * KiB },
+      }),
+      limits,
       turns,
     )
     // Over its share: in line, what it sends is held for its turn.

@@ -91,6 +91,24 @@ function fakeSharedStore() {
  * A server on `fake` with a client whose session is stored; then the store goes unreachable and
  * the client sends `up` 1 to 3, which the server echoes at once.
  */
+/**
+ * A server on `fake` that answers `up` with `down`, and its client, which sent `up` 1: processed,
+ * and its write held by the store.
+ */
+async function processedUnstored(
+  fake: ReturnType<typeof fakeSharedStore>,
+  options: Omit<NonNullable<Parameters<typeof startServer>[1]>, 'store'> = {},
+) {
+  const server = await startServer(fx, { store: fake.store, ...options })
+  server.on('connection', (peer) => peer.on('up', (n) => peer.send('down', n)))
+  const { client, welcome } = await ProtocolClient.connect(fx, urlOf(server))
+  await waitFor(() => fake.sessions.has(welcome.sid), { message: 'the session created' })
+  fake.hold()
+  client.send({ t: 'up', d: 1, s: 1 })
+  await waitFor(() => server.stats.messagesReceived === 1, { message: 'processed' })
+  return { server, client, welcome }
+}
+
 async function servedWhileAway(fake: ReturnType<typeof fakeSharedStore>) {
   const server = await startServer(fx, { store: fake.store })
   server.on('connection', (peer) => peer.on('up', (n) => peer.send('down', n)))
@@ -345,13 +363,7 @@ describe('a server on a shared store', () => {
     const fake = fakeSharedStore()
     Object.assign(fake.store, { handoffTimeoutMs: 100 })
     const handOff = handoffOf(fake)
-    const server = await startServer(fx, { store: fake.store })
-    server.on('connection', (peer) => peer.on('up', (n) => peer.send('down', n)))
-    const { client, welcome } = await ProtocolClient.connect(fx, urlOf(server))
-    await waitFor(() => fake.sessions.has(welcome.sid), { message: 'the session created' })
-    fake.hold()
-    client.send({ t: 'up', d: 1, s: 1 })
-    await waitFor(() => server.stats.messagesReceived === 1, { message: 'processed' })
+    const { server, welcome } = await processedUnstored(fake)
     // The store stalls: not a handoff that never answers, but one that lets go, as a crash.
     await withTimeout(handOff(welcome.sid), 5_000, 'the handoff')
     expect(server.stats).toMatchObject({ sessions: 0, sessionsMoved: 1 })
@@ -404,14 +416,8 @@ describe('a server on a shared store', () => {
   it("refuses a resume with 1013 once its session's write in flight took the store's handoffTimeoutMs", async () => {
     const fake = fakeSharedStore()
     Object.assign(fake.store, { handoffTimeoutMs: 100 })
-    const server = await startServer(fx, { store: fake.store })
+    const { server, client, welcome } = await processedUnstored(fake)
     server.on('error', () => undefined)
-    server.on('connection', (peer) => peer.on('up', (n) => peer.send('down', n)))
-    const { client, welcome } = await ProtocolClient.connect(fx, urlOf(server))
-    await waitFor(() => fake.sessions.has(welcome.sid), { message: 'the session created' })
-    fake.hold()
-    client.send({ t: 'up', d: 1, s: 1 })
-    await waitFor(() => server.stats.messagesReceived === 1, { message: 'processed' })
     await client.drop()
     const again = await ProtocolClient.open(fx, urlOf(server))
     again.send({ t: '$hello', d: { v: 1, sid: welcome.sid, a: 0 } })
@@ -427,13 +433,7 @@ describe('a server on a shared store', () => {
 
   it('expires a session whose resume went before its claim was answered', async () => {
     const fake = fakeSharedStore()
-    const server = await startServer(fx, { store: fake.store, sessionTtlMs: 300 })
-    server.on('connection', (peer) => peer.on('up', (n) => peer.send('down', n)))
-    const { client, welcome } = await ProtocolClient.connect(fx, urlOf(server))
-    await waitFor(() => fake.sessions.has(welcome.sid), { message: 'the session created' })
-    fake.hold()
-    client.send({ t: 'up', d: 1, s: 1 })
-    await waitFor(() => server.stats.messagesReceived === 1, { message: 'processed' })
+    const { server, client, welcome } = await processedUnstored(fake, { sessionTtlMs: 300 })
     // A resume takes the session from its link, then goes while it waits for the write held.
     const again = await ProtocolClient.open(fx, urlOf(server))
     again.send({ t: '$hello', d: { v: 1, sid: welcome.sid, a: 0 } })
