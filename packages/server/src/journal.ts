@@ -392,14 +392,8 @@ export class SessionJournal {
       this.pending = commit.change.sent.concat(this.pending)
       this.roomsChanged ||= commit.change.rooms !== undefined
       // Tried again after a pause that grows while the store keeps failing, not at once.
-      if (this.retry !== undefined) clearTimeout(this.retry)
       this.holding = true
-      this.retry = setTimeout(() => {
-        this.retry = undefined
-        this.holding = false
-        this.touch()
-      }, refusedRetryMs(this.refusals++))
-      this.retry.unref()
+      this.retryIn(refusedRetryMs(this.refusals++))
       this.degrade()
       if (report) this.host.failure('the shared session store failed to store sessions', error)
     }
@@ -487,19 +481,24 @@ export class SessionJournal {
       this.degraded = true
       this.host.committed()
     }
-    if (this.retry === undefined && typeof this.epoch === 'number') {
-      this.retry = setTimeout(() => {
-        this.retry = undefined
-        this.touch()
-      }, retryMs)
-      this.retry.unref()
-    }
+    if (this.retry === undefined && typeof this.epoch === 'number') this.retryIn(retryMs)
     // A commit that is only slow may still be stored: a handoff waits for its outcome (bounded
     // by the claim's wait, a close's by `closeTimeoutMs`), or the next process would process
     // again what it stores, and its late write would be refused. So does one the store refused
     // once while it stays reachable (an error reply, a room send kept ahead of the commits):
     // the retry stores it, and a live owner hands over everything it processed.
     if (!this.committing) this.settle(!this.reachable())
+  }
+
+  /** Commits again in `ms`, on the journal's one retry timer (`stop` clears it). */
+  private retryIn(ms: number): void {
+    if (this.retry !== undefined) clearTimeout(this.retry)
+    this.retry = setTimeout(() => {
+      this.retry = undefined
+      this.holding = false
+      this.touch()
+    }, ms)
+    this.retry.unref()
   }
 
   /** Nothing is in flight or due: `quiet` resolves, and `drain` too unless a retry is due. */
