@@ -104,6 +104,22 @@ export class JournalBatch {
     if (commits.length > 0) this.write(journals, commits)
   }
 
+  /**
+   * A write or a creation failed: true if it is the first since one succeeded, the one to
+   * report. A store that is down fails every session's writes, each retried: one report, not
+   * one per attempt of each session.
+   */
+  outage(): boolean {
+    const first = !this.failing
+    this.failing = true
+    return first
+  }
+
+  /** A write or a creation succeeded: the next failure is a new outage. */
+  recovered(): void {
+    this.failing = false
+  }
+
   private write(journals: readonly SessionJournal[], commits: readonly SessionCommit[]): void {
     // A write that never settles must not hold the process (nor a closing server) up.
     const slow = setTimeout(() => {
@@ -113,7 +129,7 @@ export class JournalBatch {
     this.store.commit(commits).then(
       (results) => {
         clearTimeout(slow)
-        this.failing = false
+        this.recovered()
         for (let i = 0; i < journals.length; i++) {
           ;(journals[i] as SessionJournal).settled(commits[i] as SessionCommit, results[i])
         }
@@ -121,8 +137,7 @@ export class JournalBatch {
       (error: unknown) => {
         clearTimeout(slow)
         // Reported once per outage, by the first session: not each write's, nor each session's.
-        const report = !this.failing
-        this.failing = true
+        const report = this.outage()
         for (let i = 0; i < journals.length; i++) {
           ;(journals[i] as SessionJournal).failed(
             commits[i] as SessionCommit,
@@ -450,6 +465,7 @@ export class SessionJournal {
       this.clientSeq = Math.max(this.clientSeq, record.lastClientSeq)
       this.serverSeq = Math.max(this.serverSeq, record.lastServerSeq)
       this.epoch = epoch
+      this.batch.recovered()
       host.committed()
       return epoch
     } catch (error) {
@@ -459,7 +475,9 @@ export class SessionJournal {
         return undefined
       }
       this.degrade()
-      host.failure('the shared session store failed to create a session', error)
+      // Once per outage (`JournalBatch.outage`), not once per attempt of each session.
+      if (this.batch.outage())
+        host.failure('the shared session store failed to create a session', error)
       // The session ended (or its server closed) meanwhile: nothing to create any more.
       if (this.stopped) return undefined
       // Tried again by the next commit; the timer does not hold the process (`stop` clears it).

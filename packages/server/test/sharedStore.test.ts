@@ -560,6 +560,35 @@ describe('a server on a shared store', () => {
     expect(failures).toHaveLength(1)
   })
 
+  it("reports a store's refusal to create sessions once per outage, however many sessions retry", async () => {
+    const fake = fakeSharedStore()
+    const server = await startServer(fx, { store: fake.store })
+    const failures: unknown[] = []
+    server.on('error', (error) => failures.push(error))
+    const create = fake.store.create.bind(fake.store)
+    let refusing = true
+    let attempts = 0
+    fake.store.create = (record, ttlMs) => {
+      attempts++
+      return refusing ? Promise.reject(new Error('OOM command not allowed')) : create(record, ttlMs)
+    }
+    const sids: string[] = []
+    for (let i = 0; i < 3; i++)
+      sids.push((await ProtocolClient.connect(fx, urlOf(server))).welcome.sid)
+    // Every session tried again at least once: each attempt of each used to be reported.
+    await waitFor(() => attempts >= 6, { message: 'every creation tried again', timeoutMs: 10_000 })
+    expect(failures).toHaveLength(1)
+    refusing = false
+    await waitFor(() => sids.every((sid) => fake.sessions.has(sid)), {
+      message: 'every session created once the store takes them',
+      timeoutMs: 10_000,
+    })
+    // A new outage is a new report.
+    refusing = true
+    await ProtocolClient.connect(fx, urlOf(server))
+    await waitFor(() => failures.length === 2, { message: 'the next outage reported' })
+  })
+
   it('refuses a resume with 1013 while the store cannot be read, rather than reset it', async () => {
     const fake = fakeSharedStore()
     fake.state.reachable = false
