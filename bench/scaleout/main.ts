@@ -96,31 +96,71 @@ async function stopAll(
 }
 
 const outcomes = new Map<string, Outcome<unknown>>()
+const roundsOf = (scenario: Scenario) =>
+  scenario === 'fanout' || scenario === 'chat' ? scenarioSizes().rounds : 1
 try {
   for (const scenario of scenarios) {
-    for (const kind of kinds) {
-      progress(`scaleout: ${scenario} ${kind}`)
-      outcomes.set(`${scenario} ${kind}`, await run(scenario, kind))
+    // Round by round, every kind in each: a slow spell of the machine hits all kinds alike.
+    for (let round = 0; round < roundsOf(scenario); round++) {
+      for (const kind of kinds) {
+        progress(`scaleout: ${scenario} ${kind} (round ${round + 1})`)
+        outcomes.set(`${scenario} ${kind} ${round}`, await run(scenario, kind))
+      }
     }
   }
 } finally {
   await redis.close()
 }
 
-const outcome = <T>(scenario: Scenario, kind: ServerKind) =>
-  outcomes.get(`${scenario} ${kind}`) as Outcome<T> | undefined
+const outcome = <T>(scenario: Scenario, kind: ServerKind, round = 0) =>
+  outcomes.get(`${scenario} ${kind} ${round}`) as Outcome<T> | undefined
+/** A traffic scenario's rounds of `kind` that completed, in their order. */
+const roundsFor = (scenario: 'fanout' | 'chat', kind: ServerKind) =>
+  Array.from({ length: roundsOf(scenario) }, (_, round) =>
+    outcome<TrafficResult>(scenario, kind, round),
+  )
+const median = (values: readonly number[]) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.floor((sorted.length - 1) / 2)] as number
+}
+/** The round of median deliveries per second: the one the table shows. */
+function medianRound(scenario: 'fanout' | 'chat', kind: ServerKind) {
+  const done = roundsFor(scenario, kind).filter((found) => found !== undefined)
+  if (done.length === 0) return undefined
+  const rate = median(done.map((found) => found.result.deliveriesPerSecond))
+  return done.find((found) => found.result.deliveriesPerSecond === rate)
+}
+/**
+ * Of each round's pair, `pick(kind's) / pick(base's)`: the median, and the range when there
+ * were several rounds.
+ */
+function roundRatio(
+  scenario: 'fanout' | 'chat',
+  kind: ServerKind,
+  base: ServerKind,
+  pick: (result: TrafficResult) => number,
+): string {
+  const bases = roundsFor(scenario, base)
+  const ratios = roundsFor(scenario, kind)
+    .map((found, round) => {
+      const other = bases[round]
+      return found && other ? pick(found.result) / pick(other.result) : NaN
+    })
+    .filter(Number.isFinite)
+  if (ratios.length === 0) return '—'
+  const range =
+    ratios.length > 1
+      ? ` (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`
+      : ''
+  return `${median(ratios).toFixed(2)}×${range}`
+}
 const ms = (value: number) => (Number.isFinite(value) ? value.toFixed(1) : 'n/a')
-const ratio = (value: number, base: number | undefined) =>
-  base === undefined || !Number.isFinite(value / base) ? '—' : `${(value / base).toFixed(2)}×`
-
 const cpuSplit = ({ servers, load, redis }: CpuSnapshot) =>
   `${servers.toFixed(1)} + ${load.toFixed(1)} + ${redis.toFixed(1)} = ${(servers + load + redis).toFixed(1)}`
 
 function trafficTable(scenario: 'fanout' | 'chat'): string {
-  const baseline = outcome<TrafficResult>(scenario, 'socketio-pubsub')?.result
-  const streams = outcome<TrafficResult>(scenario, 'socketio-streams')?.result
   const rows = kinds.map((kind) => {
-    const found = outcome<TrafficResult>(scenario, kind)
+    const found = medianRound(scenario, kind)
     if (found === undefined) return [serverLabels[kind], 'failed']
     const { result, serverCpuUs } = found
     const { warmUp } = result
@@ -132,11 +172,11 @@ function trafficTable(scenario: 'fanout' | 'chat'): string {
     return [
       serverLabels[kind],
       formatRate(result.deliveriesPerSecond),
-      ratio(result.deliveriesPerSecond, baseline?.deliveriesPerSecond),
-      ratio(result.deliveriesPerSecond, streams?.deliveriesPerSecond),
+      roundRatio(scenario, kind, 'socketio-pubsub', (each) => each.deliveriesPerSecond),
+      roundRatio(scenario, kind, 'socketio-streams', (each) => each.deliveriesPerSecond),
       ms(result.p50Ms),
       ms(result.p99Ms),
-      ratio(result.p99Ms, baseline?.p99Ms),
+      roundRatio(scenario, kind, 'socketio-pubsub', (each) => each.p99Ms),
       // The servers' CPU from listening to the end covers the warm-up round's deliveries too.
       (serverCpuUs / (result.delivered + result.warmUp.delivered)).toFixed(1),
       cpuSplit(result.cpuUsPerDelivery),
@@ -227,8 +267,9 @@ const {
   history,
   sessionCount,
   warmUpShare,
+  rounds,
 } = scenarioSizes()
-const sizes = `fan-out: ${fanOutMembers} members, ${fanOutMessages} messages, ${fanOutWindow} in flight; chat: 100 rooms × 10 members, ${chatMessages} messages each; resume: ${history} missed; sessions: ${sessionCount}; fan-out and chat measured after a warm-up round of ${warmUpShare} × their messages`
+const sizes = `fan-out: ${fanOutMembers} members, ${fanOutMessages} messages, ${fanOutWindow} in flight; chat: 100 rooms × 10 members, ${chatMessages} messages each; resume: ${history} missed; sessions: ${sessionCount}; fan-out and chat measured after a warm-up round of ${warmUpShare} × their messages, in ${rounds} rounds (every kind in each, taking turns): a kind's median round is shown, and each ratio is the median of the rounds' pairs (their range in brackets)`
 const lifelineNote = kinds.includes('lifeline-local')
   ? ' **Lifeline runs as ONE process without Redis here: a check of the harness, not a scale-out figure.**'
   : ''

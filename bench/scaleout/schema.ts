@@ -71,5 +71,11 @@ export function scenarioSizes() {
     timeoutMs: env('SCALEOUT_TIMEOUT_MS', 120_000),
     /** The warm-up round's share of the measured round's messages (fan-out and chat). */
     warmUpShare: warmUp,
+    /**
+     * Rounds of fan-out and chat, the kinds taking turns in each: the table gives each kind's
+     * median round and the ratio of each round's pair, so that one noisy run (a 2-core machine
+     * moves by ±15 % from run to run) neither makes nor breaks a ratio.
+     */
+    rounds: Math.max(1, Math.floor(env('SCALEOUT_ROUNDS', 3))),
   }
 }
