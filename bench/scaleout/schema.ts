@@ -76,6 +76,6 @@ export function scenarioSizes() {
      * median round and the ratio of each round's pair, so that one noisy run (a 2-core machine
      * moves by ±15 % from run to run) neither makes nor breaks a ratio.
      */
-    rounds: Math.max(1, Math.floor(env('SCALEOUT_ROUNDS', 3))),
+    rounds: Math.max(1, Math.floor(env('SCALEOUT_ROUNDS', 5))),
   }
 }
