@@ -55,8 +55,13 @@ export const lazyCommitMs = 1_000
 export class JournalBatch {
   private readonly waiting = new Set<SessionJournal>()
   private scheduled = false
-  /** A write failed and none succeeded since: the failure was reported once for the outage. */
-  private failing = false
+  /**
+   * Writes (commits) and creations that failed with none of their kind succeeding since: each
+   * kind's failure is reported once per outage. Kept apart: creations that succeed while
+   * commits fail (or the reverse) must neither re-report the other kind at every new session
+   * nor hide it.
+   */
+  private readonly failing = { commit: false, create: false }
   /** Journals whose room cursors changed, stored within `lazyCommitMs` if nothing does sooner. */
   private readonly lazy = new Set<SessionJournal>()
   private lazyTimer: ReturnType<typeof setTimeout> | undefined
@@ -105,19 +110,19 @@ export class JournalBatch {
   }
 
   /**
-   * A write or a creation failed: true if it is the first since one succeeded, the one to
-   * report. A store that is down fails every session's writes, each retried: one report, not
-   * one per attempt of each session.
+   * A write or a creation failed: true if it is the first of its kind since one succeeded, the
+   * one to report. A store that is down fails every session's writes, each retried: one report,
+   * not one per attempt of each session.
    */
-  outage(): boolean {
-    const first = !this.failing
-    this.failing = true
+  outage(kind: 'commit' | 'create'): boolean {
+    const first = !this.failing[kind]
+    this.failing[kind] = true
     return first
   }
 
-  /** A write or a creation succeeded: the next failure is a new outage. */
-  recovered(): void {
-    this.failing = false
+  /** A write or a creation succeeded: the next failure of its kind is a new outage. */
+  recovered(kind: 'commit' | 'create'): void {
+    this.failing[kind] = false
   }
 
   private write(journals: readonly SessionJournal[], commits: readonly SessionCommit[]): void {
@@ -129,7 +134,7 @@ export class JournalBatch {
     this.store.commit(commits).then(
       (results) => {
         clearTimeout(slow)
-        this.recovered()
+        this.recovered('commit')
         for (let i = 0; i < journals.length; i++) {
           ;(journals[i] as SessionJournal).settled(commits[i] as SessionCommit, results[i])
         }
@@ -137,7 +142,7 @@ export class JournalBatch {
       (error: unknown) => {
         clearTimeout(slow)
         // Reported once per outage, by the first session: not each write's, nor each session's.
-        const report = this.outage()
+        const report = this.outage('commit')
         for (let i = 0; i < journals.length; i++) {
           ;(journals[i] as SessionJournal).failed(
             commits[i] as SessionCommit,
@@ -410,8 +415,9 @@ export class SessionJournal {
       this.holding = true
       this.retryIn(refusedRetryMs(this.refusals++))
       this.degrade()
-      if (report) this.host.failure('the shared session store failed to store sessions', error)
     }
+    // Reported even by a session that ended meanwhile: the outage's one report is this.
+    if (report) this.host.failure('the shared session store failed to store sessions', error)
     this.next()
   }
 
@@ -465,7 +471,7 @@ export class SessionJournal {
       this.clientSeq = Math.max(this.clientSeq, record.lastClientSeq)
       this.serverSeq = Math.max(this.serverSeq, record.lastServerSeq)
       this.epoch = epoch
-      this.batch.recovered()
+      this.batch.recovered('create')
       host.committed()
       return epoch
     } catch (error) {
@@ -476,7 +482,7 @@ export class SessionJournal {
       }
       this.degrade()
       // Once per outage (`JournalBatch.outage`), not once per attempt of each session.
-      if (this.batch.outage())
+      if (this.batch.outage('create'))
         host.failure('the shared session store failed to create a session', error)
       // The session ended (or its server closed) meanwhile: nothing to create any more.
       if (this.stopped) return undefined

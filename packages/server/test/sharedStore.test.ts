@@ -589,6 +589,24 @@ describe('a server on a shared store', () => {
     await waitFor(() => failures.length === 2, { message: 'the next outage reported' })
   })
 
+  it('reports failed writes of existing sessions even while creations are failing too', async () => {
+    const fake = fakeSharedStore()
+    const server = await startServer(fx, { store: fake.store })
+    const failures: string[] = []
+    server.on('error', (error) => failures.push(error.message))
+    server.on('connection', (peer) => peer.on('up', (n) => peer.send('down', n)))
+    const { client, welcome } = await ProtocolClient.connect(fx, urlOf(server))
+    await waitFor(() => fake.sessions.has(welcome.sid), { message: 'the session created' })
+    fake.store.create = () => Promise.reject(new Error('creation refused'))
+    await ProtocolClient.connect(fx, urlOf(server))
+    await waitFor(() => failures.length === 1, { message: 'the creation reported' })
+    fake.state.failWith = new Error('write refused')
+    client.send({ t: 'up', d: 1, s: 1 })
+    await waitFor(() => failures.length === 2, { message: 'the failed write reported as well' })
+    expect(failures).toEqual(['creation refused', 'write refused'])
+    fake.state.failWith = undefined
+  })
+
   it('refuses a resume with 1013 while the store cannot be read, rather than reset it', async () => {
     const fake = fakeSharedStore()
     fake.state.reachable = false
