@@ -122,12 +122,24 @@ export function spread(values: readonly number[], digits = 1): string {
   return `${fmt(median(values))} (${fmt(Math.min(...values))}–${fmt(Math.max(...values))})`
 }
 
+/** Per-round ratios `value[i] / baseline[i]`, rounds missing on either side left out. */
+function ratiosOf(values: readonly number[], baseline: readonly number[]): number[] {
+  return values
+    .map((value, i) => value / (baseline[i] ?? NaN))
+    .filter((ratio) => Number.isFinite(ratio) && ratio > 0)
+}
+
 /** The median of per-round ratios `value[i] / baseline[i]`, as `0.97×`. */
 export function ratioOf(values: readonly number[], baseline: readonly number[]): string {
-  const ratios = values
-    .map((value, i) => value / (baseline[i] ?? NaN))
-    .filter((ratio) => Number.isFinite(ratio))
+  const ratios = ratiosOf(values, baseline)
   return ratios.length === 0 ? 'n/a' : `${median(ratios).toFixed(2)}×`
+}
+
+/** `ratioOf`, with the range of the rounds' ratios when there were several: `1.56× (1.52–1.78)`. */
+export function ratioSpread(values: readonly number[], baseline: readonly number[]): string {
+  const ratios = ratiosOf(values, baseline)
+  if (ratios.length < 2) return ratioOf(values, baseline)
+  return `${spread(ratios, 2).replace(' ', '× ')}`
 }
 
 export function markdownTable(

@@ -2,8 +2,9 @@
 // streams with connection-state recovery), every server kind as two server processes on one
 // `redis-server` (started here on a free port), the clients in a load process of their own.
 // Four scenarios: fan-out to 1,000 members of one room, a chat load of 100 rooms × 10 members,
-// a resume after 10,000 room messages missed, and sessions per GiB of Redis memory. One run,
-// fresh server processes and an emptied Redis per scenario and kind; ratios against socket.io.
+// a resume after 10,000 room messages missed, and sessions per GiB of Redis memory. One run:
+// fresh server processes and an emptied Redis per scenario, kind and round (fan-out and chat
+// run in rounds, every kind in each); ratios against socket.io, of the same round.
 //
 // Run: pnpm --filter @lifeline/bench scaleout
 //   SCALEOUT_KINDS=socketio-pubsub,lifeline-local narrows the kinds, SCALEOUT_SCENARIOS=fanout,chat
@@ -12,7 +13,15 @@ import { loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { startRedisServer } from '@lifeline/test-utils'
 import { formatRate } from '../lib/format.js'
-import { markdownTable, progress, runSample, section, withTimeout } from '../lib/samples.js'
+import {
+  markdownTable,
+  progress,
+  ratioSpread,
+  runRounds,
+  runSample,
+  section,
+  withTimeout,
+} from '../lib/samples.js'
 import { startServer } from '../lib/serverProcess.js'
 import type { ServerProcess } from '../lib/serverProcess.js'
 import { lifelineRedisAvailable } from './lifelineRedis.js'
@@ -96,63 +105,83 @@ async function stopAll(
 }
 
 const outcomes = new Map<string, Outcome<unknown>>()
-const roundsOf = (scenario: Scenario) =>
-  scenario === 'fanout' || scenario === 'chat' ? scenarioSizes().rounds : 1
+/** Traffic scenarios' rounds by kind, in round order: `undefined` for a round that failed. */
+const trafficRounds = new Map<string, (Outcome<TrafficResult> | undefined)[]>()
+const { rounds } = scenarioSizes()
 try {
   for (const scenario of scenarios) {
-    // Round by round, every kind in each: a slow spell of the machine hits all kinds alike.
-    for (let round = 0; round < roundsOf(scenario); round++) {
-      for (const kind of kinds) {
-        progress(`scaleout: ${scenario} ${kind} (round ${round + 1})`)
-        outcomes.set(`${scenario} ${kind} ${round}`, await run(scenario, kind))
-      }
+    if (scenario === 'fanout' || scenario === 'chat') {
+      // Every kind in each round, the order rotated: a slow spell of the machine hits all alike.
+      // A round that fails is reported and counted out; the others still make the table.
+      const byKind = await runRounds(
+        kinds,
+        rounds,
+        (kind) =>
+          run<TrafficResult>(scenario, kind).catch((error: unknown) => {
+            progress(`scaleout: ${scenario} ${kind} failed: ${String(error)}`)
+            return undefined
+          }),
+        { label: `scaleout: ${scenario}`, warmUp: false },
+      )
+      for (const [kind, results] of byKind) trafficRounds.set(`${scenario} ${kind}`, results)
+      continue
+    }
+    for (const kind of kinds) {
+      progress(`scaleout: ${scenario} ${kind}`)
+      outcomes.set(`${scenario} ${kind}`, await run(scenario, kind))
     }
   }
 } finally {
   await redis.close()
 }
 
-const outcome = <T>(scenario: Scenario, kind: ServerKind, round = 0) =>
-  outcomes.get(`${scenario} ${kind} ${round}`) as Outcome<T> | undefined
-/** A traffic scenario's rounds of `kind` that completed, in their order. */
+const outcome = <T>(scenario: Scenario, kind: ServerKind) =>
+  outcomes.get(`${scenario} ${kind}`) as Outcome<T> | undefined
 const roundsFor = (scenario: 'fanout' | 'chat', kind: ServerKind) =>
-  Array.from({ length: roundsOf(scenario) }, (_, round) =>
-    outcome<TrafficResult>(scenario, kind, round),
-  )
-const median = (values: readonly number[]) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.floor((sorted.length - 1) / 2)] as number
-}
-/** The round of median deliveries per second: the one the table shows. */
+  trafficRounds.get(`${scenario} ${kind}`) ?? []
+/** Of each round, `pick` of `kind`'s result (NaN for a round that failed). */
+const perRound = (
+  scenario: 'fanout' | 'chat',
+  kind: ServerKind,
+  pick: (result: TrafficResult) => number,
+) => roundsFor(scenario, kind).map((found) => (found === undefined ? NaN : pick(found.result)))
+/**
+ * The round the table shows: of median deliveries per second (of an even count, the lower of
+ * the two middle ones).
+ */
 function medianRound(scenario: 'fanout' | 'chat', kind: ServerKind) {
   const done = roundsFor(scenario, kind).filter((found) => found !== undefined)
-  if (done.length === 0) return undefined
-  const rate = median(done.map((found) => found.result.deliveriesPerSecond))
-  return done.find((found) => found.result.deliveriesPerSecond === rate)
+  done.sort((a, b) => a.result.deliveriesPerSecond - b.result.deliveriesPerSecond)
+  return done[Math.floor((done.length - 1) / 2)]
 }
-/**
- * Of each round's pair, `pick(kind's) / pick(base's)`: the median, and the range when there
- * were several rounds.
- */
-function roundRatio(
+/** Each round's pair: `pick` of `kind` over `pick` of `base`, as `median× (min–max)`. */
+const roundRatio = (
   scenario: 'fanout' | 'chat',
   kind: ServerKind,
   base: ServerKind,
   pick: (result: TrafficResult) => number,
-): string {
-  const bases = roundsFor(scenario, base)
-  const ratios = roundsFor(scenario, kind)
-    .map((found, round) => {
-      const other = bases[round]
-      return found && other ? pick(found.result) / pick(other.result) : NaN
-    })
-    .filter(Number.isFinite)
-  if (ratios.length === 0) return '—'
-  const range =
-    ratios.length > 1
-      ? ` (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`
-      : ''
-  return `${median(ratios).toFixed(2)}×${range}`
+) => {
+  const ratio = ratioSpread(perRound(scenario, kind, pick), perRound(scenario, base, pick))
+  return ratio === 'n/a' ? '—' : ratio
+}
+/** What every round of `kind` saw amiss, the median round's own figures aside. */
+function amiss(scenario: 'fanout' | 'chat', kind: ServerKind): string {
+  const all = roundsFor(scenario, kind)
+  const done = all.filter((found) => found !== undefined)
+  const sum = (pick: (result: TrafficResult) => number) =>
+    done.reduce((total, found) => total + pick(found.result), 0)
+  const timedOut = done.filter((found) => found.result.timedOut).length
+  const warmUpAmiss = done.filter(({ result: { warmUp } }) => {
+    return warmUp.timedOut || warmUp.duplicates > 0 || warmUp.outOfOrder > 0
+  }).length
+  return [
+    `${done.length}/${all.length} rounds completed`,
+    `in all of them ${sum((result) => result.duplicates)} dup., ${sum((result) => result.outOfOrder)} out of order`,
+    ...(timedOut > 0 ? [`${timedOut} timed out`] : []),
+    ...(warmUpAmiss > 0
+      ? [`${warmUpAmiss} with a warm-up amiss (timed out, dup. or out of order)`]
+      : []),
+  ].join('; ')
 }
 const ms = (value: number) => (Number.isFinite(value) ? value.toFixed(1) : 'n/a')
 const cpuSplit = ({ servers, load, redis }: CpuSnapshot) =>
@@ -161,14 +190,9 @@ const cpuSplit = ({ servers, load, redis }: CpuSnapshot) =>
 function trafficTable(scenario: 'fanout' | 'chat'): string {
   const rows = kinds.map((kind) => {
     const found = medianRound(scenario, kind)
-    if (found === undefined) return [serverLabels[kind], 'failed']
+    if (found === undefined) return [serverLabels[kind], 'failed in every round']
     const { result, serverCpuUs } = found
-    const { warmUp } = result
     const complete = `${result.delivered}/${result.expected}${result.timedOut ? ' (timed out)' : ''}`
-    const warmUpAmiss =
-      warmUp.timedOut || warmUp.duplicates > 0 || warmUp.outOfOrder > 0
-        ? `; warm-up: ${warmUp.delivered} delivered${warmUp.timedOut ? ' (timed out)' : ''}, ${warmUp.duplicates} dup., ${warmUp.outOfOrder} out of order`
-        : ''
     return [
       serverLabels[kind],
       formatRate(result.deliveriesPerSecond),
@@ -184,7 +208,7 @@ function trafficTable(scenario: 'fanout' | 'chat'): string {
       `${result.redisCommandsPerMessage.toFixed(1)}, ${result.redisScriptsPerMessage.toFixed(1)} scripts (${result.topCommands
         .map(([command, calls]) => `${command} ${calls.toFixed(1)}`)
         .join(', ')})`,
-      `${complete}, ${result.duplicates} dup., ${result.outOfOrder} out of order${warmUpAmiss}`,
+      `${complete}; ${amiss(scenario, kind)}`,
     ]
   })
   return markdownTable(
@@ -200,7 +224,7 @@ function trafficTable(scenario: 'fanout' | 'chat'): string {
       'CPU µs/delivery while sending: servers + load + Redis',
       'server writes/delivery',
       'Redis commands/message (in scripts too)',
-      'delivered',
+      'delivered (median round); every round',
     ],
     rows,
   )
@@ -267,9 +291,8 @@ const {
   history,
   sessionCount,
   warmUpShare,
-  rounds,
 } = scenarioSizes()
-const sizes = `fan-out: ${fanOutMembers} members, ${fanOutMessages} messages, ${fanOutWindow} in flight; chat: 100 rooms × 10 members, ${chatMessages} messages each; resume: ${history} missed; sessions: ${sessionCount}; fan-out and chat measured after a warm-up round of ${warmUpShare} × their messages, in ${rounds} rounds (every kind in each, taking turns): a kind's median round is shown, and each ratio is the median of the rounds' pairs (their range in brackets)`
+const sizes = `fan-out: ${fanOutMembers} members, ${fanOutMessages} messages, ${fanOutWindow} in flight; chat: 100 rooms × 10 members, ${chatMessages} messages each; resume: ${history} missed; sessions: ${sessionCount}; fan-out and chat measured after a warm-up round of ${warmUpShare} × their messages, in ${rounds} rounds (every kind in each, taking turns): a kind's round of median deliveries/s is shown (of an even count, the lower middle one), and each ratio is the median of the rounds' pairs (their range in brackets)`
 const lifelineNote = kinds.includes('lifeline-local')
   ? ' **Lifeline runs as ONE process without Redis here: a check of the harness, not a scale-out figure.**'
   : ''

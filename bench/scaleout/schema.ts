@@ -1,4 +1,5 @@
 import type { RpcMethod } from '@lifeline/core'
+import { roundsFrom } from '../lib/samples.js'
 
 // What the scale-out benchmark's processes share: the servers compared, the message they pass
 // and the application both sides implement (join a room, say something to it, get it back).
@@ -76,6 +77,6 @@ export function scenarioSizes() {
      * median round and the ratio of each round's pair, so that one noisy run (a 2-core machine
      * moves by ±15 % from run to run) neither makes nor breaks a ratio.
      */
-    rounds: Math.max(1, Math.floor(env('SCALEOUT_ROUNDS', 5))),
+    rounds: roundsFrom('SCALEOUT_ROUNDS', 5),
   }
 }
