@@ -292,7 +292,7 @@ const {
   sessionCount,
   warmUpShare,
 } = scenarioSizes()
-const sizes = `fan-out: ${fanOutMembers} members, ${fanOutMessages} messages, ${fanOutWindow} in flight; chat: 100 rooms × 10 members, ${chatMessages} messages each; resume: ${history} missed; sessions: ${sessionCount}; fan-out and chat measured after a warm-up round of ${warmUpShare} × their messages, in ${rounds} rounds (every kind in each, taking turns): a kind's round of median deliveries/s is shown (of an even count, the lower middle one), and each ratio is the median of the rounds' pairs (their range in brackets)`
+const sizes = `fan-out: ${fanOutMembers} members, ${fanOutMessages} messages, ${fanOutWindow} in flight; chat: 100 rooms × 10 members, ${chatMessages} messages each; resume: ${history} missed; sessions: ${sessionCount}; fan-out and chat measured after a warm-up round of ${warmUpShare} × their messages, in ${rounds} rounds (every kind in each, the order rotated): a kind's round of median deliveries/s is shown (of an even count, the lower middle one), and each ratio is the median of the rounds' pairs (their range in brackets)`
 const lifelineNote = kinds.includes('lifeline-local')
   ? ' **Lifeline runs as ONE process without Redis here: a check of the harness, not a scale-out figure.**'
   : ''
