@@ -593,7 +593,9 @@ describe('a server on a shared store', () => {
     const fake = fakeSharedStore()
     const server = await startServer(fx, { store: fake.store })
     const failures: string[] = []
-    server.on('error', (error) => failures.push(error.message))
+    server.on('error', (error) =>
+      failures.push(error instanceof Error ? error.message : String(error)),
+    )
     server.on('connection', (peer) => peer.on('up', (n) => peer.send('down', n)))
     const { client, welcome } = await ProtocolClient.connect(fx, urlOf(server))
     await waitFor(() => fake.sessions.has(welcome.sid), { message: 'the session created' })
