@@ -8,6 +8,7 @@ import {
   type Envelope,
   HeartbeatMonitor,
   type HeartbeatHooks,
+  maxControlFrameBytes,
   parseEnvelope,
   protocolCloseCodes,
   protocolError,
@@ -19,7 +20,7 @@ import { runAuthenticate, type AuthOutcome } from './auth.js'
 import type { ServerContext } from './context.js'
 import { parseHello, type Hello } from './handshake.js'
 import { keptFrameMinBytes, SplicedFrame, type WrittenFrame } from './frames.js'
-import { OutputBound } from './outputBound.js'
+import { OutputBound, outputLimits, type OutputLimits } from './outputBound.js'
 import { readInSlices } from './readSlices.js'
 import type { Link, Session } from './session.js'
 import type { StatsCounter } from './stats.js'
@@ -46,7 +47,10 @@ type State = 'authenticating' | 'hello' | 'resolving' | 'open' | 'closed'
 
 const OPEN = 1
 const CLOSED = 3
-/** Frames a client may send before the handshake is answered; the protocol expects one. */
+/**
+ * Frames a client may send before the handshake is answered; the protocol expects one. Reading
+ * stops behind the first (`pauseEarly`), so these are what one socket read brought with it.
+ */
 const maxEarlyFrames = 16
 const maxReasonBytes = 123
 
@@ -121,6 +125,9 @@ export class Connection<S extends Schema, User> implements Link {
   private state: State
   private user: User | undefined
   private early: Array<[RawData, boolean]> = []
+  /** Reading stopped behind a frame that came before the handshake was answered. */
+  private earlyPaused = false
+  private readonly limits: OutputLimits
   /** The client said `rs` in its `$hello`: it resends what was discarded on `$resend`. */
   private resends = false
   private helloTimer: TimerHandle | undefined
@@ -155,6 +162,7 @@ export class Connection<S extends Schema, User> implements Link {
     this.context = host.context
     const { options } = this.context
     this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve))
+    this.limits = outputLimits(options, transport)
     this.output = new OutputBound(
       {
         socket,
@@ -172,7 +180,7 @@ export class Connection<S extends Schema, User> implements Link {
         slowConsumer: (unsent, unacked) => this.closeSlowConsumer(unsent, unacked),
         resend: () => this.askResend(),
       },
-      options,
+      this.limits,
       this.context.turns,
     )
     socket.on('message', this.onMessage)
@@ -316,7 +324,7 @@ export class Connection<S extends Schema, User> implements Link {
   }
 
   hasRoom(): boolean {
-    return this.unsentBytes <= this.context.options.outboundHighWaterBytes
+    return this.unsentBytes <= this.limits.outboundHighWaterBytes
   }
 
   whenDrained(callback: () => void): void {
@@ -340,6 +348,11 @@ export class Connection<S extends Schema, User> implements Link {
     this.state = 'open'
     this.output.opened()
     this.drainEarly()
+    if (this.earlyPaused && this.state === 'open') {
+      this.earlyPaused = false
+      // Unless the handshake's own output (a replay) paused reading meanwhile.
+      if (!this.output.paused) this.socket.resume()
+    }
   }
 
   close(code: number, reason: string, errorCode?: string): void {
@@ -363,7 +376,9 @@ export class Connection<S extends Schema, User> implements Link {
     this.socket.close(code, closeReason(reason))
     // `ws` must read the client's close frame to finish the closing handshake; a slow consumer
     // is terminated instead (it would have `ws` parse all it sent meanwhile, for nothing).
-    if (this.output.paused && code !== protocolCloseCodes.slowConsumer) this.socket.resume()
+    if ((this.output.paused || this.earlyPaused) && code !== protocolCloseCodes.slowConsumer) {
+      this.socket.resume()
+    }
     dropUnanswered(this.socket, this.context.options.closeTimeoutMs)
     if (code === protocolCloseCodes.slowConsumer && this.session?.link === this) {
       // Its output waits for a client that does not read; dropped sooner if it comes back.
@@ -449,7 +464,17 @@ export class Connection<S extends Schema, User> implements Link {
         this.fail(protocolError('too many frames before $welcome'))
         return
       }
+      // The first frame is the `$hello`, a control frame: one over their size is refused now,
+      // not held while `authenticate` runs.
+      if (this.early.length === 0 && state === 'authenticating') {
+        const size = (data as Buffer).length
+        if (size > maxControlFrameBytes) {
+          this.fail(protocolError(`$hello over ${maxControlFrameBytes} bytes`))
+          return
+        }
+      }
       this.early.push([data, isBinary])
+      this.pauseEarly()
     }
   }
 
@@ -527,6 +552,17 @@ export class Connection<S extends Schema, User> implements Link {
     }
     if (pending === undefined) return
     pending.then(undefined, (error: unknown) => this.fail(error))
+  }
+
+  /**
+   * Stops reading until the handshake is answered (`opened`): what a client sends before it
+   * would be held unparsed, and a client that does not wait would have the server hold all of
+   * it (16 frames of up to `maxMessageSize` each, per connection, before it even authenticated).
+   */
+  private pauseEarly(): void {
+    if (this.earlyPaused) return
+    this.earlyPaused = true
+    this.socket.pause()
   }
 
   private drainEarly(): void {

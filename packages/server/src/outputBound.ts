@@ -69,6 +69,22 @@ export interface OutputLimits {
 }
 
 /**
+ * A connection's limits: the options', the mark raised to the socket's own write buffer mark
+ * (`writableHighWaterMark`: 16 KiB on Node 20, 64 KiB from Node 22) when it is under it. Node
+ * reports a drain only after a write found its buffer at that mark: output over a lower mark
+ * and under it never drains by an event, and a replay waiting for it was tried again every turn,
+ * a hundred thousand times a second, while its client did not read.
+ */
+export function outputLimits(options: OutputLimits, transport: Duplex): OutputLimits {
+  const mark = Math.max(options.outboundHighWaterBytes, transport.writableHighWaterMark)
+  if (mark === options.outboundHighWaterBytes) return options
+  return {
+    outboundHighWaterBytes: mark,
+    maxOutboundBytes: Math.max(options.maxOutboundBytes, mark),
+  }
+}
+
+/**
  * The send window the server gives a client in `$welcome` (`w`, PROTOCOL.md, section 9): the
  * bytes of reliable frames it may have written and not yet had acknowledged. The server's
  * unacknowledged output is about the answers to what the client has in flight (the `a` that

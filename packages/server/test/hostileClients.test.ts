@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events'
+import { performance } from 'node:perf_hooks'
 import type { Duplex } from 'node:stream'
 import { createClient, type RpcMethod } from '@lifeline/core'
 import { expectNoEvent, useFixtures, waitFor, withTimeout } from '@lifeline/test-utils'
@@ -54,6 +55,51 @@ describe('control frames are small', () => {
     const { client } = await ProtocolClient.connect(fx, urlOf(server))
     client.send({ t: '$ping', d: { ts: 42, note: 'hi' } })
     expect((await client.next('$pong')).d).toEqual({ ts: 42 })
+  })
+})
+
+describe('frames before $welcome', () => {
+  /** The frames each connection holds unparsed until its handshake is answered. */
+  const heldEarly = (server: object) => {
+    const { connections } = server as { connections: Set<{ early: Array<[Buffer, boolean]> }> }
+    return [...connections].map(({ early }) => early.reduce((sum, [data]) => sum + data.length, 0))
+  }
+
+  it('refuses a first frame over 1 KiB at once, while authenticate still runs (1002)', async () => {
+    let admit: (user: object) => void = () => undefined
+    const server = await startServer(fx, {
+      authenticate: () => new Promise<object>((resolve) => (admit = resolve)),
+    })
+    const client = await ProtocolClient.open(fx, urlOf(server))
+    client.socket.send('x'.repeat(2 * KiB))
+    expect((await client.waitClose()).code).toBe(1002)
+    admit({})
+  })
+
+  it('stops reading behind the first while authenticate runs, then reads on after $welcome', async () => {
+    let admit: (user: object) => void = () => undefined
+    const server = await startServer(fx, {
+      authenticate: () => new Promise<object>((resolve) => (admit = resolve)),
+    })
+    const seen: string[] = []
+    server.on('connection', (peer) => peer.on('m', (data) => seen.push(String(data).slice(0, 1))))
+    const client = await ProtocolClient.open(fx, urlOf(server))
+    client.send({ t: '$hello', d: { v: 1 } })
+    // Sixteen frames of 256 KiB right behind it: all of them were held, 4 MiB per connection
+    // before it authenticated (16 × maxMessageSize at most).
+    const pad = 'p'.repeat(256 * KiB)
+    for (let s = 1; s <= 16; s++)
+      client.send({ t: 'm', d: `${String.fromCharCode(96 + s)}${pad}`, s })
+    await waitFor(() => (heldEarly(server)[0] ?? 0) > 0, { message: 'the $hello held' })
+    // A measurement window, not a wait for an event: reading on, the server had all 4 MiB
+    // within it. Now it holds what the socket read with the `$hello` (a slice of one read, and a
+    // frame that ended in it), and the rest waits in the socket.
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect(heldEarly(server)[0]).toBeLessThanOrEqual(256 * KiB + 8 * KiB)
+    admit({})
+    await client.next('$welcome')
+    await waitFor(() => seen.length === 16, { message: 'every frame handled after $welcome' })
+    expect(seen.join('')).toBe('abcdefghijklmnop')
   })
 })
 
@@ -387,6 +433,47 @@ describe('replay buffer bounded in bytes', () => {
 })
 
 describe('replay paced by the output bound', () => {
+  it('waits for a drain, not turn after turn, when outboundHighWaterBytes is under the socket buffer', async () => {
+    // Under Node's own write buffer mark (16 KiB, 64 KiB from Node 22), past which alone the
+    // socket says when it drained.
+    const server = await startServer<Api>(fx, {
+      outboundHighWaterBytes: 4 * KiB,
+      maxOutboundBytes: 64 * 1024 * KiB,
+      replayLimit: 100_000,
+      replayLimitBytes: 256 * 1024 * KiB,
+      heartbeat: false,
+    })
+    const { client: first, welcome } = await ProtocolClient.connect(fx, urlOf(server))
+    const peer = [...server.peers.values()][0] as Peer<Api>
+    await first.drop()
+    await waitFor(() => !peer.connected, { message: 'the server sees the client go' })
+    // More than the kernel's socket buffers take on loopback: the replay stops with bytes unsent.
+    const blob = 'b'.repeat(KiB)
+    for (let i = 0; i < 24_000; i++) peer.send('blob', blob)
+    const client = await ProtocolClient.open(fx, urlOf(server))
+    client.send({ t: '$hello', d: { v: 1, sid: welcome.sid, a: 0 } })
+    await client.next('$welcome')
+    client.socket.pause()
+    let sent = -1
+    await waitFor(
+      () => {
+        const now = server.stats.framesSent
+        const still = now === sent && server.stats.unsentBytes > 0
+        sent = now
+        return still
+      },
+      { message: 'the replay stopped, its client not reading', intervalMs: 100 },
+    )
+    // A measurement window, not a wait for an event: nothing can move in it, so the event loop
+    // should be idle; retried every turn, it was busy all of it.
+    const before = performance.eventLoopUtilization()
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(performance.eventLoopUtilization(before).utilization).toBeLessThan(0.5)
+    client.socket.resume()
+    const got = await client.waitForMessages(24_000)
+    expect(got.at(-1)?.s).toBe(24_000)
+  })
+
   it('resends a resumed session up to outboundHighWaterBytes per turn, the rest as it drains, in order', async () => {
     const highWater = 64 * KiB
     const server = await startServer<Api>(fx, {
