@@ -29,7 +29,8 @@ export interface RedisClusterEvents {
   /**
    * A session joined or left a room, on any process. Heard by the processes that have members
    * in the room (or `watch` it), within Redis' pub/sub delay; a process that died is cleaned up
-   * within `processTtlMs + heartbeatMs`.
+   * within `processTtlMs + heartbeatMs`, and so is a session that moved but was not rebuilt by
+   * the process that claimed it (reset there, or that process died first), from the move.
    */
   presence: [event: PresenceEvent]
   /** Redis failed or cannot be reached (the cluster goes on, and recovers by itself). */
@@ -211,11 +212,13 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
         .lifelineLeave(
           this.keys.presence(room),
           this.keys.processMembers(this.processId),
+          this.keys.moves(),
           member.id,
           this.processId,
           this.keys.channel(room),
           room,
           moved ? '1' : '0',
+          this.options.processTtlMs,
         )
         .catch((error: unknown) => this.failure('presence could not be stored', error))
     }
@@ -485,7 +488,7 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
       .set(keys.process(processId), '1', 'PX', this.options.processTtlMs)
       .sadd(keys.processes(), processId)
       .exec()
-      .then(() => this.redis.lifelineReap(keys.processes(), keys.prefix))
+      .then(() => this.redis.lifelineReap(keys.processes(), keys.moves(), keys.prefix))
       .catch((error: unknown) => this.failure('the cluster heartbeat failed', error))
   }
 

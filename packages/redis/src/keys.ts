@@ -14,6 +14,11 @@ export interface Keys {
   presence(room: string): string
   /** A process's presence entries (`"<peer> <room>"`), for its cleanup when it dies. */
   processMembers(processId: string): string
+  /**
+   * Presence entries a move left to the session's new process (`"<process> <peer> <room>"`,
+   * scored by when they lapse): one the new process did not take over by then is removed.
+   */
+  moves(): string
   /** A process's heartbeat. */
   process(processId: string): string
   /** The processes of the cluster. */
@@ -31,6 +36,7 @@ export function createKeys(prefix: string): Keys {
     channel: (room) => `${prefix}c:${room}`,
     presence: (room) => `${prefix}p:${room}`,
     processMembers: (processId) => `${prefix}pm:${processId}`,
+    moves: () => `${prefix}moves`,
     process: (processId) => `${prefix}proc:${processId}`,
     processes: () => `${prefix}procs`,
   }

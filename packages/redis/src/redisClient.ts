@@ -40,8 +40,8 @@ const definitions = {
   lifelineRelease: [1, releaseScript],
   lifelineWrite: [0, writeScript],
   lifelineJoin: [4, joinScript],
-  lifelineLeave: [2, leaveScript],
-  lifelineReap: [1, reapScript],
+  lifelineLeave: [3, leaveScript],
+  lifelineReap: [2, reapScript],
 } as const
 
 /** Defines the scripts on the application's client (idempotent) and returns it typed with them. */

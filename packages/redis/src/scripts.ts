@@ -259,22 +259,32 @@ if added == 1 then redis.call('PUBLISH', ARGV[3], 'J' .. ARGV[1]) end
 return added`
 
 /**
- * KEYS: the room's presence hash, the process's presence set. ARGV: peer, process, channel,
- * room, moved ('1': the session lives on in another process, which is its presence now).
+ * KEYS: the room's presence hash, the process's presence set, the moves. ARGV: peer, process,
+ * channel, room, moved ('1': the session lives on in another process, which is its presence
+ * now), process ttl. A moved entry stays for the new process's join to take over without a
+ * leave and a join; should it not (that process resets the session, or lost it, or died before
+ * it joined), nothing would remove it: this process no longer lists it. So it is listed in the
+ * moves, to lapse a process ttl from now (see `reapScript`).
  */
 export const leaveScript = `redis.call('SREM', KEYS[2], ARGV[1] .. ' ' .. ARGV[4])
-if ARGV[5] == '1' then return 0 end
-if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
-  redis.call('HDEL', KEYS[1], ARGV[1])
-  redis.call('PUBLISH', ARGV[3], 'L' .. ARGV[1])
-  return 1
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+if ARGV[5] == '1' then
+  local t = redis.call('TIME')
+  local lapse = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[6])
+  redis.call('ZADD', KEYS[3], lapse, ARGV[2] .. ' ' .. ARGV[1] .. ' ' .. ARGV[4])
+  return 0
 end
-return 0`
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('PUBLISH', ARGV[3], 'L' .. ARGV[1])
+return 1`
 
 /**
- * KEYS: the set of processes. ARGV: key prefix. Every process whose heartbeat key expired:
- * its members leave their rooms (those that moved to another process stay), and it is
- * forgotten. Returns how many processes were found dead.
+ * KEYS: the set of processes, the moves. ARGV: key prefix. Every process whose heartbeat key
+ * expired: its members leave their rooms (those that moved to another process stay), and it is
+ * forgotten. Then every move that lapsed: its entry, if it still names the process the session
+ * moved from and that process does not list it (it did not get the session back), leaves; the
+ * process the session moved to would have joined by then. Returns how many processes were found
+ * dead.
  */
 export const reapScript = `local dead = 0
 for _, pid in ipairs(redis.call('SMEMBERS', KEYS[1])) do
@@ -294,5 +304,21 @@ for _, pid in ipairs(redis.call('SMEMBERS', KEYS[1])) do
     redis.call('SREM', KEYS[1], pid)
     dead = dead + 1
   end
+end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+for _, move in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 1000)) do
+  local a = string.find(move, ' ', 1, true)
+  local b = string.find(move, ' ', a + 1, true)
+  local pid = string.sub(move, 1, a - 1)
+  local peer = string.sub(move, a + 1, b - 1)
+  local room = string.sub(move, b + 1)
+  local key = ARGV[1] .. 'p:' .. room
+  if redis.call('HGET', key, peer) == pid
+    and redis.call('SISMEMBER', ARGV[1] .. 'pm:' .. pid, peer .. ' ' .. room) == 0 then
+    redis.call('HDEL', key, peer)
+    redis.call('PUBLISH', ARGV[1] .. 'c:' .. room, 'L' .. peer)
+  end
+  redis.call('ZREM', KEYS[2], move)
 end
 return dead`

@@ -10,7 +10,7 @@ import type { Balancer, RedisServerFixture } from '@lifeline/test-utils'
 import type { LogDetails, Peer, ServerOptions } from '@lifeline/server'
 import { EventEmitter } from 'node:events'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { RedisClusterOptions } from '../src/index.js'
+import type { PresenceEvent, RedisClusterOptions } from '../src/index.js'
 import { createKeys } from '../src/keys.js'
 import { clientOf, RawClient, redisClient, startNode, type Chat, type Node } from './harness.js'
 
@@ -600,6 +600,75 @@ describe('a session moving between live processes', () => {
     expect(await listeners(keys.revokeChannel(a.cluster.processId))).toBe(0)
     expect(await listeners(keys.channel('r'))).toBe(0)
     expect(await listeners('the-application')).toBe(1)
+  })
+})
+
+describe('presence of a session that moves between processes', () => {
+  it('stays present, without a leave or a join, when the process that claimed the session rebuilds it', async () => {
+    const redis = fx.add(await startRedisServer())
+    const options = { heartbeatMs: 200, processTtlMs: 1_000 }
+    const a = await startNode(fx, redis, options)
+    const b = await startNode(fx, redis, options)
+    const peers: Peer<Chat>[] = []
+    for (const node of [a, b]) {
+      node.server.on('connection', (peer, info) => {
+        if (!info.restored) peer.join('x')
+        peers.push(peer)
+      })
+    }
+    const events: PresenceEvent[] = []
+    b.cluster.on('presence', (event) => events.push(event))
+    await b.cluster.watch('x')
+    const { welcome } = await RawClient.connect(fx, a.server.port)
+    await waitFor(() => events.length === 1, { message: 'joined' })
+    const second = await RawClient.connect(fx, b.server.port, { sid: welcome.sid, a: 0 })
+    expect(second.welcome.resumed).toBe(true)
+    // `a` left the room as moved, before it answered the handoff: its entry lapses unless taken.
+    expect(await b.redis.zcard(keys.moves())).toBe(1)
+    // Past the lapse of the move (the process ttl, and a heartbeat of either process to reap).
+    await expectNoEvent(b.cluster, 'presence', 2_000)
+    expect(events).toEqual([{ room: 'x', peerId: peers[0]?.id, joined: true }])
+    expect(await b.cluster.presence('x')).toEqual([peers[0]?.id])
+  })
+
+  it('leaves the room when the process that claimed the session does not rebuild it (a reset)', async () => {
+    const redis = fx.add(await startRedisServer())
+    const options = { heartbeatMs: 200, processTtlMs: 1_000 }
+    const a = await startNode(fx, redis, options, { replayLimit: 2 })
+    const b = await startNode(fx, redis, options)
+    const peers: Peer<Chat>[] = []
+    for (const node of [a, b]) {
+      node.server.on('connection', (peer) => {
+        peer.join('x')
+        peers.push(peer)
+      })
+    }
+    const events: PresenceEvent[] = []
+    b.cluster.on('presence', (event) => events.push(event))
+    await b.cluster.watch('x')
+    const { welcome } = await RawClient.connect(fx, a.server.port)
+    const old = peers[0] as Peer<Chat>
+    await waitFor(() => events.some((event) => event.joined), { message: 'joined' })
+    // More than `replayLimit` messages the client does not acknowledge: stored as lossy.
+    for (let n = 0; n < 5; n++) old.send('down', { n })
+    await waitFor(async () => (await b.redis.hget(keys.session(welcome.sid), 'x')) === '1', {
+      message: 'stored as lossy',
+    })
+    // `a` hands the session over (alive, it leaves the room as moved), and `b`, which claimed
+    // it, resets it: a new session, with a new peer id, joins; the old one is never rebuilt.
+    const second = await RawClient.connect(fx, b.server.port, { sid: welcome.sid, a: 0 })
+    expect(second.welcome.resumed).toBe(false)
+    const fresh = peers[1] as Peer<Chat>
+    await waitFor(() => events.some((event) => !event.joined), {
+      message: 'the old peer left',
+      timeoutMs: 10_000,
+    })
+    expect(events).toEqual([
+      { room: 'x', peerId: old.id, joined: true },
+      { room: 'x', peerId: fresh.id, joined: true },
+      { room: 'x', peerId: old.id, joined: false },
+    ])
+    expect(await b.cluster.presence('x')).toEqual([fresh.id])
   })
 })
 
