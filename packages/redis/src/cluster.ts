@@ -69,6 +69,11 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
   /** A failure of room sends was reported: the next is reported once one succeeded again. */
   private sendsFailing = false
   private heartbeat: ReturnType<typeof setInterval> | undefined
+  /**
+   * Leaves made while Redis was not ready, by room, then member id (whether it moved): written
+   * by `onReady`. One per member and room at most; a join of the member drops it.
+   */
+  private readonly unstoredLeaves = new Map<string, Map<string, boolean>>()
   /** Subscriber messages of this iteration, channel and message in turn (see `onMessage`). */
   private heard: Buffer[] = []
   private hearing = false
@@ -180,7 +185,10 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
   joined(member: ClusterMember, room: string): void {
     const feed = this.feed(room)
     feed.joined(member)
-    if (room !== broadcastRoom) this.storePresence(member, room)
+    if (room === broadcastRoom) return
+    const leaves = this.unstoredLeaves.get(room)
+    if (leaves?.delete(member.id) === true && leaves.size === 0) this.unstoredLeaves.delete(room)
+    this.storePresence(member, room)
   }
 
   rewound(member: ClusterMember, room: string): void {
@@ -207,22 +215,33 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
   }
 
   left(member: ClusterMember, room: string, moved: boolean): void {
-    if (room !== broadcastRoom && isReady(this.redis)) {
-      this.redis
-        .lifelineLeave(
-          this.keys.presence(room),
-          this.keys.processMembers(this.processId),
-          this.keys.moves(),
-          member.id,
-          this.processId,
-          this.keys.channel(room),
-          room,
-          moved ? '1' : '0',
-          this.options.processTtlMs,
-        )
-        .catch((error: unknown) => this.failure('presence could not be stored', error))
+    if (room !== broadcastRoom) {
+      if (isReady(this.redis)) this.storeLeave(member.id, room, moved)
+      else {
+        // `onReady` writes it: else the member would stay present for as long as this process
+        // lives, this process listing it and beating.
+        let leaves = this.unstoredLeaves.get(room)
+        if (leaves === undefined) this.unstoredLeaves.set(room, (leaves = new Map()))
+        leaves.set(member.id, moved)
+      }
     }
     this.unfeedIfEmpty(room)
+  }
+
+  private storeLeave(peerId: string, room: string, moved: boolean): void {
+    this.redis
+      .lifelineLeave(
+        this.keys.presence(room),
+        this.keys.processMembers(this.processId),
+        this.keys.moves(),
+        peerId,
+        this.processId,
+        this.keys.channel(room),
+        room,
+        moved ? '1' : '0',
+        this.options.processTtlMs,
+      )
+      .catch((error: unknown) => this.failure('presence could not be stored', error))
   }
 
   /** The peer ids present in `room`, on every process. */
@@ -390,9 +409,15 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
 
   private readonly onReady = (): void => {
     this.beat()
-    // Joins made while Redis was not ready (a process that starts serving before its client has
-    // connected, or an outage) were not stored; joins are idempotent, so every member's is
-    // written again, which also restores presence lost with a Redis restarted empty.
+    // Leaves and joins made while Redis was not ready (a process that starts serving before its
+    // client has connected, or an outage) were not stored. The leaves first, those of members
+    // that did not join again; then the joins, idempotent: every member's is written again,
+    // which also restores presence lost with a Redis restarted empty.
+    batchWrites(this.redis)
+    for (const [room, leaves] of this.unstoredLeaves) {
+      for (const [peerId, moved] of leaves) this.storeLeave(peerId, room, moved)
+    }
+    this.unstoredLeaves.clear()
     for (const room of this.feeds.keys()) {
       if (room === broadcastRoom) continue
       for (const member of this.host?.members(room) ?? []) this.storePresence(member, room)

@@ -1,10 +1,11 @@
 import { createClient } from '@lifeline/core'
 import { createServer } from '@lifeline/server'
-import { startRedisServer, useFixtures, waitFor } from '@lifeline/test-utils'
+import type { Peer } from '@lifeline/server'
+import { expectNoEvent, startRedisServer, useFixtures, waitFor } from '@lifeline/test-utils'
 import { Redis } from 'ioredis'
 import { afterEach, expect, it } from 'vitest'
-import { createRedisCluster } from '../src/index.js'
-import type { Chat } from './harness.js'
+import { createRedisCluster, type PresenceEvent } from '../src/index.js'
+import { RawClient, startNode, type Chat } from './harness.js'
 
 const fx = useFixtures(afterEach)
 
@@ -36,4 +37,55 @@ it('writes the presence of a member that joined while its Redis client was not r
     message: 'the member present once Redis is ready',
     timeoutMs: 10_000,
   })
+})
+
+/**
+ * A member of room `x` on a process whose Redis is stopped (its client held from reconnecting),
+ * and `leave` done meanwhile; then Redis back, a process watching `x`, and the first process's
+ * client connected again: the presence events the watcher heard.
+ */
+async function awayFromRedis(leave: (peer: Peer<Chat>) => void) {
+  const redis = fx.add(await startRedisServer({ persistence: true }))
+  const a = await startNode(fx, redis)
+  const peers: Peer<Chat>[] = []
+  a.server.on('connection', (peer) => {
+    peer.join('x')
+    peers.push(peer)
+  })
+  await RawClient.connect(fx, a.server.port)
+  const peer = peers[0] as Peer<Chat>
+  await waitFor(async () => (await a.cluster.presence('x')).length === 1, { message: 'joined' })
+  await redis.stop()
+  await waitFor(() => a.redis.status !== 'ready', { message: 'Redis away' })
+  // Held until the watcher below listens: a presence event published before would be lost.
+  a.redis.disconnect()
+  leave(peer)
+  await redis.restart()
+  const watcher = await startNode(fx, redis)
+  const events: PresenceEvent[] = []
+  watcher.cluster.on('presence', (event) => events.push(event))
+  await watcher.cluster.watch('x')
+  await a.redis.connect()
+  return { a, peer, events }
+}
+
+it('writes a leave made while its Redis client was not ready once it is ready again', async () => {
+  const { a, peer, events } = await awayFromRedis((member) => member.leave('x'))
+  await waitFor(async () => (await a.cluster.presence('x')).length === 0, {
+    message: 'the member gone once Redis is ready',
+    timeoutMs: 10_000,
+  })
+  await waitFor(() => events.length === 1, { message: 'a leave' })
+  expect(events).toEqual([{ room: 'x', peerId: peer.id, joined: false }])
+})
+
+it('forgets a leave made while its Redis client was not ready when the member joins again', async () => {
+  const { a, peer, events } = await awayFromRedis((member) => {
+    member.leave('x')
+    member.join('x')
+  })
+  await waitFor(() => a.redis.status === 'ready', { message: 'ready', timeoutMs: 10_000 })
+  await expectNoEvent(a.cluster, 'presence', 500)
+  expect(events).toEqual([])
+  expect(await a.cluster.presence('x')).toEqual([peer.id])
 })
