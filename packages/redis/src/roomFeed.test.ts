@@ -4,8 +4,11 @@ import type { ClusterMember } from '@lifeline/server'
 import { describe, expect, it } from 'vitest'
 import { RoomFeed, type RoomEntry, type RoomMessage } from './roomFeed.js'
 
-/** A member that records what it got, with a cursor the test may move back (a resume). */
-function member(id: string, cursor: string) {
+/**
+ * A member that records what it got, with a cursor the test may move back (a resume); its
+ * delivery of `refused` throws, before its cursor moves.
+ */
+function member(id: string, cursor: string, refused?: string) {
   const got: string[] = []
   const resets: string[] = []
   let at: string | undefined = cursor
@@ -15,6 +18,7 @@ function member(id: string, cursor: string) {
     cursor: () => at,
     setCursor: (_room, next) => (at = next),
     deliver: (_room, next, _type, data) => {
+      if (data === refused) throw new Error(`${id} cannot take ${String(data)}`)
       at = next
       got.push(data as string)
     },
@@ -132,6 +136,67 @@ describe('RoomFeed', () => {
     publish('u1')
     expect(a.got).toHaveLength(4096 + 8192 + 1)
     expect(a.got.slice(-1)).toEqual(['u1'])
+    feed.close()
+  })
+
+  it('reports a delivery that throws and goes on with the other members, live and in a catch-up', async () => {
+    const failures: string[] = []
+    const a = member('a', '0-0', 'm1')
+    const b = member('b', '0-0')
+    let members = [a.self, b.self]
+    const feed = new RoomFeed('r', {
+      members: () => members,
+      history: () => Promise.resolve([entry(3), entry(4)]),
+      lastId: () => Promise.resolve('4-0'),
+      decode: asMessage,
+      failure: (message) => failures.push(message),
+    })
+    feed.publication(entry(1))
+    expect(a.got).toEqual([])
+    expect(b.got).toEqual(['m1'])
+    expect(failures).toEqual(['a room message could not be delivered'])
+    // Skipped for `a`: the next publication follows its cursor.
+    feed.publication(entry(2))
+    expect(a.got).toEqual(['m2'])
+    // Members behind (the subscription was away) are caught up from the history.
+    const c = member('c', '2-0', 'm3')
+    const d = member('d', '2-0')
+    members = [c.self, d.self]
+    await feed.resync()
+    expect(c.got).toEqual(['m4'])
+    expect(d.got).toEqual(['m3', 'm4'])
+    expect(failures).toEqual([
+      'a room message could not be delivered',
+      'a room message could not be delivered',
+    ])
+    feed.close()
+  })
+
+  it('reports a delivery that throws for a publication that waited for a catch-up, without rejecting', async () => {
+    const failures: string[] = []
+    const a = member('a', '1-0', 'm4')
+    const b = member('b', '1-0')
+    let release: (entries: RoomEntry[]) => void = () => undefined
+    const feed = new RoomFeed('r', {
+      members: () => [a.self, b.self],
+      history: () => new Promise<RoomEntry[]>((resolve) => (release = resolve)),
+      lastId: () => Promise.resolve('3-0'),
+      decode: asMessage,
+      failure: (message) => failures.push(message),
+    })
+    const resynced = feed.resync()
+    await new Promise((resolve) => setImmediate(resolve))
+    // Heard while the history is read: it waits for the catch-up, then goes.
+    feed.publication(entry(4))
+    expect(b.got).toEqual([])
+    release([entry(2), entry(3)])
+    await expect(resynced).resolves.toBeUndefined()
+    expect(a.got).toEqual(['m2', 'm3'])
+    expect(b.got).toEqual(['m2', 'm3', 'm4'])
+    expect(failures).toEqual(['a room message could not be delivered'])
+    feed.publication(entry(5))
+    expect(a.got).toEqual(['m2', 'm3', 'm5'])
+    expect(b.got).toEqual(['m2', 'm3', 'm4', 'm5'])
     feed.close()
   })
 })

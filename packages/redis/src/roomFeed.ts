@@ -213,17 +213,37 @@ export class RoomFeed {
     } finally {
       this.busy = false
     }
+    // After the catch-up, so outside its catch: what throws here is reported, never rejects
+    // (the callers do not wait for a catch-up), and the publications after it still go.
     const waiting = this.queue.splice(0)
-    for (const entry of waiting) this.publication(entry)
+    for (const entry of waiting) {
+      try {
+        this.publication(entry)
+      } catch (error) {
+        this.host.failure('a room message could not be read', error)
+      }
+    }
     if (this.again && !this.busy) void this.catchUp()
   }
 
+  /**
+   * Gives a message to one member. A delivery that throws is reported and skipped for that
+   * member (its cursor past it, or it would be caught up to it again and again): the other
+   * members and the publications after it still go.
+   */
   private give(member: ClusterMember, id: string, message: RoomMessage): void {
+    const room = this.room
     if (message.except === member.id || this.duplicate(message, id)) {
-      member.setCursor(this.room, id)
+      member.setCursor(room, id)
       return
     }
-    member.deliver(this.room, id, message.type, message.data)
+    try {
+      member.deliver(room, id, message.type, message.data)
+    } catch (error) {
+      this.host.failure('a room message could not be delivered', error)
+      const cursor = member.cursor(room)
+      if (cursor === undefined || compareIds(cursor, id) < 0) member.setCursor(room, id)
+    }
   }
 
   /**
