@@ -1,3 +1,4 @@
+import { json } from '@lifeline/codec'
 import { createClient, type Client } from '@lifeline/core'
 import {
   expectNoEvent,
@@ -884,5 +885,57 @@ describe('room names', () => {
     expect([...(b.server.peers.values().next().value?.rooms ?? [])].sort()).toEqual(
       [...rooms].sort(),
     )
+  })
+})
+
+describe('room messages a codec refuses', () => {
+  it('throws ENCODE_FAILED to the caller of a room send or broadcast, as a single process does', async () => {
+    const redis = fx.add(await startRedisServer())
+    const node = await startNode(fx, redis)
+    const errors: unknown[] = []
+    node.cluster.on('error', (error) => errors.push(error))
+    node.server.on('connection', (peer) => peer.join('x'))
+    const { client } = await RawClient.connect(fx, node.server.port)
+    await waitFor(async () => (await node.cluster.presence('x')).length === 1, {
+      message: 'joined',
+    })
+    // A key the JSON codec refuses (as its peers would).
+    const refused = { text: 'no', from: { constructor: 1 } as unknown as string }
+    const code = expect.objectContaining({ code: 'ENCODE_FAILED' }) as unknown
+    expect(() => node.server.to('x').send('said', refused)).toThrow(code)
+    expect(() => node.server.broadcast('said', refused)).toThrow(code)
+    expect(() => node.server.to('x').send('said', refused, { reliable: false })).toThrow(code)
+    node.server.to('x').send('said', { text: 'yes', from: 'a' })
+    await waitFor(() => client.reliable('said').length === 1, { message: 'the next message' })
+    expect(client.reliable('said')).toEqual([{ t: 'said', d: { text: 'yes', from: 'a' }, s: 1 }])
+    expect(errors).toEqual([])
+  })
+
+  it("skips a member whose codec refuses another process's room message, reports it with the member, and delivers the next", async () => {
+    const redis = fx.add(await startRedisServer())
+    const a = await startNode(fx, redis)
+    // Nests less deep than `a`'s codec: what `a` checked, `b` cannot encode.
+    const b = await startNode(fx, redis, {}, { codecs: [json({ maxDepth: 4 })] })
+    const clusterErrors: unknown[] = []
+    b.cluster.on('error', (error) => clusterErrors.push(error))
+    const serverErrors: { error: unknown; peer: string | undefined }[] = []
+    b.server.on('error', (error, peer) => serverErrors.push({ error, peer: peer?.id }))
+    let member: string | undefined
+    b.server.on('connection', (peer) => {
+      member = peer.id
+      peer.join('x')
+    })
+    // Without `r`: room messages go through the session's own numbering.
+    const { client } = await RawClient.connect(fx, b.server.port)
+    await waitFor(async () => (await a.cluster.presence('x')).length === 1, { message: 'joined' })
+    const deep = { text: 'deep', from: [[[['x']]]] as unknown as string }
+    a.server.to('x').send('said', deep)
+    a.server.to('x').send('said', { text: 'next', from: 'a' })
+    await waitFor(() => client.reliable('said').length === 1, { message: 'the next message' })
+    expect(client.reliable('said')).toEqual([{ t: 'said', d: { text: 'next', from: 'a' }, s: 1 }])
+    expect(serverErrors).toEqual([
+      { error: expect.objectContaining({ code: 'ENCODE_FAILED' }) as unknown, peer: member },
+    ])
+    expect(clusterErrors).toEqual([])
   })
 })

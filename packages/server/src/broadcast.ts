@@ -30,6 +30,16 @@ export interface RoomTarget<S extends Schema = AnySchema, User = unknown> {
 }
 
 /**
+ * Encodes a room send or broadcast once with each of `codecs`, for a cluster to deliver: data
+ * a codec refuses throws here, to the caller (`ENCODE_FAILED`, `MESSAGE_TOO_LARGE`), as
+ * `sendToAll` throws it in a single process, rather than on each process that delivers it.
+ */
+export function checkEncodable(codecs: readonly Codec[], type: string, data: unknown): void {
+  const envelope = { t: type, d: data }
+  for (const codec of codecs) codec.encode(envelope)
+}
+
+/**
  * Sends one message to many sessions (a room, or all). Reliable messages go through each
  * session's stream (each has its own numbering), with the payload encoded once per codec and
  * kept so in each replay buffer; an unreliable one is the same envelope for everyone, so it is

@@ -27,7 +27,7 @@ import { AddressLimits, tryAgainLater } from './limits.js'
 import { withoutCommand, type LogDetails } from './logger.js'
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js'
 import type { MethodName, Peer } from './peer.js'
-import { sendToAll, type BroadcastOptions, type RoomTarget } from './broadcast.js'
+import { checkEncodable, sendToAll, type BroadcastOptions, type RoomTarget } from './broadcast.js'
 import { Rooms } from './rooms.js'
 import { checkType, type Session } from './session.js'
 import { SessionRegistry } from './sessions.js'
@@ -256,6 +256,8 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
     const cluster = this.options.cluster
     if (cluster === undefined) return false
     checkType(type)
+    // One encode per codec of the send's data, on the process that sends it.
+    checkEncodable(this.options.codecs, type, data)
     cluster.send(room, type, data, {
       reliable: options?.reliable !== false,
       except: options?.except?.id,

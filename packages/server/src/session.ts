@@ -350,6 +350,10 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     this.delivering = [room, id]
     try {
       this.offer(type, data)
+    } catch (error) {
+      // As `sendRoom`: a message this client's codec refuses (the process that sent it checked
+      // its own codecs) is skipped and reported; nothing was numbered, the cursor is past it.
+      this.context.failure('a room message cannot be encoded for a client', error, this)
     } finally {
       this.delivering = undefined
     }
