@@ -170,6 +170,27 @@ describe('a cluster on Redis', () => {
   })
 })
 
+describe('a session the application closes', () => {
+  it('is released in Redis, not resumed elsewhere, when it closed while its creation was in flight', async () => {
+    const redis = fx.add(await startRedisServer())
+    const a = await startNode(fx, redis)
+    const b = await startNode(fx, redis)
+    const ends: string[] = []
+    // Closed at once: before Redis answered the creation.
+    a.server.on('connection', (peer) => peer.close(4000, 'no'))
+    a.server.on('session:end', (_peer, { reason }) => ends.push(reason))
+    const first = await RawClient.connect(fx, a.server.port)
+    await waitFor(() => first.client.closeCode === 4000, { message: 'closed 4000' })
+    expect(ends).toEqual(['closed'])
+    const sid = first.welcome.sid
+    await waitFor(async () => (await a.redis.exists(keys.session(sid))) === 0, {
+      message: 'the session released',
+    })
+    const again = await RawClient.connect(fx, b.server.port, { sid, a: 0 })
+    expect(again.welcome.resumed).toBe(false)
+  })
+})
+
 describe('a session moving between live processes', () => {
   type Seen = { peer: string; n: number; id: string | undefined }
 

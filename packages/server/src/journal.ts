@@ -182,6 +182,8 @@ export class SessionJournal {
   /** Something changed while a commit was in flight (an acknowledgement, say): commit again. */
   private again = false
   private retry: ReturnType<typeof setTimeout> | undefined
+  /** Settles the creation `retry` would try again (to nothing): `stop` calls it. */
+  private abandonCreation: (() => void) | undefined
   /** Commits that failed in a row: how long the next waits (`refusedRetryMs`). */
   private refusals = 0
   /** A commit failed: the next waits for `retry` (or a `drain`/`quiet`), not for a change. */
@@ -221,6 +223,15 @@ export class SessionJournal {
     return typeof this.epoch === 'number' ? this.epoch : undefined
   }
 
+  /**
+   * The token this process holds the session by once the creation or claim in flight lands (at
+   * once when none is); undefined when it holds none. A session that ended meanwhile is released
+   * with it: left in the store, it could be resumed on another process.
+   */
+  async landed(): Promise<number | undefined> {
+    return this.epoch
+  }
+
   /** The highest client `s` that may be acknowledged now. */
   ackable(): number {
     return this.degraded ? this.host.lastProcessed() : this.clientSeq
@@ -253,7 +264,9 @@ export class SessionJournal {
   rebind(claim: Promise<ClaimedSession | undefined>, held: number | undefined): void {
     this.epoch = claim.then(
       (claimed) => {
-        if (this.stopped) return undefined
+        // Ended meanwhile: the token the claim took, if nobody took the session in between, is
+        // the one to release it by (`landed`).
+        if (this.stopped) return claimed?.previousEpoch === held ? claimed?.epoch : undefined
         if (claimed === undefined) return this.create()
         if (claimed.previousEpoch !== held) {
           // Left waiting, the changes made meanwhile would have a commit tried every turn.
@@ -332,6 +345,8 @@ export class SessionJournal {
     this.stopped = true
     if (this.retry !== undefined) clearTimeout(this.retry)
     this.retry = undefined
+    this.abandonCreation?.()
+    this.abandonCreation = undefined
     this.halt()
     this.settle()
   }
@@ -486,13 +501,16 @@ export class SessionJournal {
         host.failure('the shared session store failed to create a session', error)
       // The session ended (or its server closed) meanwhile: nothing to create any more.
       if (this.stopped) return undefined
-      // Tried again by the next commit; the timer does not hold the process (`stop` clears it).
+      // Tried again by the next commit; the timer does not hold the process (`stop` clears it,
+      // and settles this: nothing is created any more).
       this.epoch = new Promise((resolve) => {
         this.retry = setTimeout(() => {
           this.retry = undefined
+          this.abandonCreation = undefined
           resolve(this.stopped ? undefined : this.create())
         }, retryMs)
         this.retry.unref()
+        this.abandonCreation = () => resolve(undefined)
       })
       return this.epoch
     }

@@ -167,25 +167,40 @@ export class SessionRegistry<S extends Schema, User> {
     this.context.limits?.sessionEnded(session)
     const id = session.sessionId
     const shared = this.shared
-    const token = session.journal?.token
+    const journal = session.journal
+    const failed = (error: unknown): void =>
+      this.context.failure(
+        'the session store failed to delete a session',
+        withoutCommand(error),
+        session,
+      )
     if (shared === undefined) {
-      this.queued(id, () => this.context.options.store.delete(id)).catch((error: unknown) =>
-        this.context.failure(
-          'the session store failed to delete a session',
-          withoutCommand(error),
-          session,
-        ),
-      )
-    } else if (reason !== 'moved' && token !== undefined) {
-      this.queued(id, () => shared.release(id, token)).catch((error: unknown) =>
-        this.context.failure(
-          'the session store failed to delete a session',
-          withoutCommand(error),
-          session,
-        ),
-      )
+      this.queued(id, () => this.context.options.store.delete(id)).catch(failed)
+    } else if (reason !== 'moved' && journal !== undefined) {
+      const token = journal.token
+      if (token !== undefined) this.queued(id, () => shared.release(id, token)).catch(failed)
+      else this.queued(id, () => this.releaseLanded(id, journal)).catch(failed)
     }
     this.context.fire('session:end', session, { reason })
+  }
+
+  /**
+   * A session that ended while its creation or claim was in flight is released once that lands:
+   * left in the store, it would be resumed on another process. The store operations of its id
+   * wait meanwhile (a resume of it here finds it released), at most the store's bound; one that
+   * lands later is released then.
+   */
+  private async releaseLanded(id: string, journal: SessionJournal): Promise<void> {
+    const shared = this.shared as SharedSessionStore
+    let token: number | undefined
+    const landed = journal.landed().then((held) => (token = held))
+    if (await within(landed, this.storeWaitMs(), false)) {
+      if (token !== undefined) await shared.release(id, token)
+      return
+    }
+    void landed.then((held) => {
+      if (held !== undefined) this.queued(id, () => shared.release(id, held)).catch(noop)
+    })
   }
 
   /**

@@ -622,6 +622,95 @@ describe('a server on a shared store', () => {
       { t: '$error', d: { code: 'STORE_UNAVAILABLE', message: expect.any(String) } },
     ])
   })
+
+  it('releases a session the application closed while its creation was in flight, once the creation lands', async () => {
+    const fake = fakeSharedStore()
+    let land: () => void = () => undefined
+    const landing = new Promise<void>((resolve) => (land = resolve))
+    const create = fake.store.create.bind(fake.store)
+    fake.store.create = async (record, ttlMs) => {
+      await landing
+      return create(record, ttlMs)
+    }
+    const released: [string, number][] = []
+    fake.store.release = async (id, epoch) => {
+      released.push([id, epoch])
+      if (fake.sessions.get(id)?.epoch === epoch) fake.sessions.delete(id)
+    }
+    const server = await startServer(fx, { store: fake.store })
+    const ends: string[] = []
+    server.on('session:end', (_peer, { reason }) => ends.push(reason))
+    server.on('connection', (peer) => peer.close(4000, 'no'))
+    const { client, welcome } = await ProtocolClient.connect(fx, urlOf(server))
+    expect(await client.waitClose()).toMatchObject({ code: 4000 })
+    expect(ends).toEqual(['closed'])
+    expect(released).toEqual([])
+    land()
+    await waitFor(() => released.length === 1, { message: 'the session released' })
+    expect(released).toEqual([[welcome.sid, 1]])
+    expect(fake.sessions.has(welcome.sid)).toBe(false)
+  })
+
+  it('answers a resume of a session closed while its refused creation waited to be tried again, at once', async () => {
+    const fake = fakeSharedStore()
+    fake.store.create = () => Promise.reject(new Error('creation refused'))
+    const server = await startServer(fx, { store: fake.store })
+    const errors: unknown[] = []
+    server.on('error', (error) => errors.push(error))
+    let peer: Peer | undefined
+    server.on('connection', (p) => (peer ??= p))
+    const first = await ProtocolClient.connect(fx, urlOf(server))
+    await waitFor(() => errors.length === 1, { message: 'the creation refused' })
+    peer?.close(4000, 'no')
+    // Nothing is created any more: the store's operations on the session wait for nothing.
+    const { welcome } = await ProtocolClient.connect(fx, urlOf(server), {
+      sid: first.welcome.sid,
+      a: 0,
+    })
+    expect(welcome.resumed).toBe(false)
+    expect(fake.sessions.size).toBe(0)
+  })
+
+  it("releases a session the application closed while its resume's claim was in flight: the resume gets a new session", async () => {
+    const fake = fakeSharedStore()
+    let land: () => void = () => undefined
+    const landing = new Promise<void>((resolve) => (land = resolve))
+    let claims = 0
+    fake.store.claim = async (id) => {
+      if (++claims === 1) await landing
+      const stored = fake.sessions.get(id)
+      if (stored === undefined) return undefined
+      const previousEpoch = stored.epoch
+      stored.epoch++
+      const { lastClientSeq, lastServerSeq } = stored
+      const record = { id, peerId: 'p', lastClientSeq, lastServerSeq, replay: [], lossy: false }
+      return {
+        record: { ...record, rooms: [], expiresAt: Infinity },
+        epoch: stored.epoch,
+        previousEpoch,
+      }
+    }
+    fake.store.release = async (id, epoch) => {
+      if (fake.sessions.get(id)?.epoch === epoch) fake.sessions.delete(id)
+    }
+    const server = await startServer(fx, { store: fake.store })
+    let peer: Peer | undefined
+    server.on('connection', (p) => (peer ??= p))
+    const first = await ProtocolClient.connect(fx, urlOf(server))
+    const sid = first.welcome.sid
+    await waitFor(() => fake.sessions.has(sid), { message: 'the session created' })
+    const ends: string[] = []
+    server.on('session:end', (_peer, { reason }) => ends.push(reason))
+    const client = await ProtocolClient.open(fx, urlOf(server))
+    client.send({ t: '$hello', d: { v: 1, sid, a: 0 } })
+    await waitFor(() => claims === 1, { message: 'the claim in flight' })
+    peer?.close(4000, 'no')
+    expect(ends).toEqual(['closed'])
+    land()
+    const welcome = (await client.next('$welcome')).d as { sid: string; resumed: boolean }
+    expect(welcome.resumed).toBe(false)
+    expect(fake.sessions.has(sid)).toBe(false)
+  })
 })
 
 /** The timers keeping the process alive now (unref'd ones do not count). */
