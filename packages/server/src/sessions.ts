@@ -179,7 +179,7 @@ export class SessionRegistry<S extends Schema, User> {
     } else if (reason !== 'moved' && journal !== undefined) {
       const token = journal.token
       if (token !== undefined) this.queued(id, () => shared.release(id, token)).catch(failed)
-      else this.queued(id, () => this.releaseLanded(id, journal)).catch(failed)
+      else this.queued(id, () => this.releaseLanded(id, journal, failed)).catch(failed)
     }
     this.context.fire('session:end', session, { reason })
   }
@@ -190,7 +190,11 @@ export class SessionRegistry<S extends Schema, User> {
    * wait meanwhile (a resume of it here finds it released), at most the store's bound; one that
    * lands later is released then.
    */
-  private async releaseLanded(id: string, journal: SessionJournal): Promise<void> {
+  private async releaseLanded(
+    id: string,
+    journal: SessionJournal,
+    failed: (error: unknown) => void,
+  ): Promise<void> {
     const shared = this.shared as SharedSessionStore
     let token: number | undefined
     const landed = journal.landed().then((held) => (token = held))
@@ -199,8 +203,8 @@ export class SessionRegistry<S extends Schema, User> {
       return
     }
     void landed.then((held) => {
-      if (held !== undefined) this.queued(id, () => shared.release(id, held)).catch(noop)
-    })
+      if (held !== undefined) this.queued(id, () => shared.release(id, held)).catch(failed)
+    }, noop)
   }
 
   /**
