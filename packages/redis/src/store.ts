@@ -77,6 +77,16 @@ export class RedisSessionStore implements SharedSessionStore {
    * @default 5000
    */
   readonly handoffTimeoutMs: number
+  /**
+   * Releases asked while Redis was away, by session id, oldest first: sent once it is back.
+   * Each is kept at most the sessions' time to live in Redis, after which its session expired
+   * there anyway.
+   */
+  private readonly keptReleases = new Map<string, { epoch: number; at: number }>()
+  /** The sessions' time to live in Redis, as last written (by a create, claim or keep-alive). */
+  private ttlMs = 0
+  /** `releaseKept` waits for the client's next `'ready'`. */
+  private awaitingReady = false
 
   constructor(
     redis: Redis,
@@ -105,6 +115,7 @@ export class RedisSessionStore implements SharedSessionStore {
 
   async create(record: SessionRecord, ttlMs: number): Promise<number> {
     if (!this.available()) throw unavailable()
+    this.ttlMs = ttlMs
     const first = record.replay[0]?.s ?? record.lastServerSeq + 1
     const epoch = await this.redis.lifelineCreate(
       this.keys.session(record.id),
@@ -134,6 +145,7 @@ export class RedisSessionStore implements SharedSessionStore {
    */
   async claim(id: string, ttlMs: number, acknowledged = 0): Promise<ClaimedSession | undefined> {
     if (!this.available()) throw unavailable()
+    this.ttlMs = ttlMs
     // Listening before asking: the answer comes on another connection, maybe before the reply.
     const awaited: AwaitedHandoff = { answered: new Set(), wake: () => undefined }
     let waiting = this.awaitedHandoffs.get(id)
@@ -289,12 +301,52 @@ export class RedisSessionStore implements SharedSessionStore {
     return this.writer.commit(commits)
   }
 
+  /**
+   * Redis away (or gone while asked): the release is kept and sent once it is back; without it,
+   * the session would stay in Redis, and be resumed on another process, until it expires.
+   */
   async release(id: string, epoch: number): Promise<void> {
-    if (!this.available()) return
-    await this.redis.lifelineRelease(this.keys.session(id), String(epoch))
+    if (!isReady(this.redis)) {
+      this.keepRelease(id, epoch)
+      return
+    }
+    try {
+      await this.redis.lifelineRelease(this.keys.session(id), String(epoch))
+    } catch (error) {
+      if (isReady(this.redis)) throw error
+      this.keepRelease(id, epoch)
+    }
+  }
+
+  private keepRelease(id: string, epoch: number): void {
+    const kept = this.keptReleases
+    const now = Date.now()
+    // Those whose sessions expired in Redis meanwhile go: at most a time to live's worth stays.
+    for (const [keptId, { at }] of kept) {
+      if (at + this.ttlMs > now) break
+      kept.delete(keptId)
+    }
+    kept.delete(id)
+    kept.set(id, { epoch, at: now })
+    if (this.awaitingReady) return
+    this.awaitingReady = true
+    this.redis.once('ready', this.releaseKept)
+  }
+
+  private readonly releaseKept = (): void => {
+    this.awaitingReady = false
+    const now = Date.now()
+    const kept = [...this.keptReleases]
+    this.keptReleases.clear()
+    for (const [id, { epoch, at }] of kept) {
+      if (at + this.ttlMs <= now) continue
+      // Redis gone again: kept again (`release`); refused: the session expires by itself.
+      this.release(id, epoch).catch(() => undefined)
+    }
   }
 
   async keepAlive(ids: readonly string[], ttlMs: number): Promise<void> {
+    this.ttlMs = ttlMs
     const ttl = Math.ceil(ttlMs)
     const pipeline = this.redis.pipeline()
     for (const id of ids) pipeline.pexpire(this.keys.session(id), ttl)

@@ -302,6 +302,31 @@ describe('RedisSessionStore', () => {
     await a.xdel(history, ids[0] as string)
     expect((await one.claim('sid-1', 60_000))?.record.lossy).toBe(true)
   })
+
+  it('releases a session once Redis is back when it was asked to while Redis was away', async () => {
+    const server = fx.add(await startRedisServer({ persistence: true }))
+    const redis = new Redis(server.url, { retryStrategy: () => 50, maxRetriesPerRequest: 2 })
+    redis.on('error', () => undefined)
+    fx.add(() => redis.disconnect())
+    const keys = createKeys('t:')
+    const store = new RedisSessionStore(redis, keys, 'one')
+    await waitFor(() => redis.status === 'ready', { message: 'connected' })
+    const kept = await store.create(record(), 60_000)
+    const gone = await store.create(record({ id: 'sid-2' }), 60_000)
+    await server.stop()
+    await waitFor(() => redis.status !== 'ready', { message: 'Redis away' })
+    await store.release('sid-1', kept)
+    // Asked twice (the server does not), and for a token another process took since: once, by it.
+    await store.release('sid-2', gone + 1)
+    await store.release('sid-2', gone)
+    await server.restart()
+    await waitFor(
+      async () =>
+        redis.status === 'ready' &&
+        (await redis.exists(keys.session('sid-1'), keys.session('sid-2'))) === 0,
+      { message: 'both released', timeoutMs: 10_000 },
+    )
+  })
 })
 
 /** How many scripts Redis ran (`INFO commandstats`: `EVALSHA`, and `EVAL` after a NOSCRIPT). */
