@@ -47,11 +47,15 @@ type State = 'authenticating' | 'hello' | 'resolving' | 'open' | 'closed'
 
 const OPEN = 1
 const CLOSED = 3
-/**
- * Frames a client may send before the handshake is answered; the protocol expects one. Reading
- * stops behind the first (`pauseEarly`), so these are what one socket read brought with it.
- */
+/** Frames a client may send before the handshake is answered; the protocol expects one. */
 const maxEarlyFrames = 16
+/**
+ * Bytes of them: a `$hello` (a control frame, 1 KiB at most) and what a client that does not
+ * wait sent behind it. Reading goes on meanwhile (a close, a lost link must be seen while
+ * `authenticate` runs), so this is what bounds what the server holds for a client that has not
+ * authenticated: not 16 frames of up to `maxMessageSize` each.
+ */
+const maxEarlyBytes = 64 * 1024
 const maxReasonBytes = 123
 
 /** A close reason that fits a close frame (123 bytes). */
@@ -125,8 +129,7 @@ export class Connection<S extends Schema, User> implements Link {
   private state: State
   private user: User | undefined
   private early: Array<[RawData, boolean]> = []
-  /** Reading stopped behind a frame that came before the handshake was answered. */
-  private earlyPaused = false
+  private earlyBytes = 0
   private readonly limits: OutputLimits
   /** The client said `rs` in its `$hello`: it resends what was discarded on `$resend`. */
   private resends = false
@@ -348,11 +351,6 @@ export class Connection<S extends Schema, User> implements Link {
     this.state = 'open'
     this.output.opened()
     this.drainEarly()
-    if (this.earlyPaused && this.state === 'open') {
-      this.earlyPaused = false
-      // Unless the handshake's own output (a replay) paused reading meanwhile.
-      if (!this.output.paused) this.socket.resume()
-    }
   }
 
   close(code: number, reason: string, errorCode?: string): void {
@@ -376,9 +374,7 @@ export class Connection<S extends Schema, User> implements Link {
     this.socket.close(code, closeReason(reason))
     // `ws` must read the client's close frame to finish the closing handshake; a slow consumer
     // is terminated instead (it would have `ws` parse all it sent meanwhile, for nothing).
-    if ((this.output.paused || this.earlyPaused) && code !== protocolCloseCodes.slowConsumer) {
-      this.socket.resume()
-    }
+    if (this.output.paused && code !== protocolCloseCodes.slowConsumer) this.socket.resume()
     dropUnanswered(this.socket, this.context.options.closeTimeoutMs)
     if (code === protocolCloseCodes.slowConsumer && this.session?.link === this) {
       // Its output waits for a client that does not read; dropped sooner if it comes back.
@@ -460,21 +456,19 @@ export class Connection<S extends Schema, User> implements Link {
     } else if (state === 'hello' && this.early.length === 0) {
       this.first(data, isBinary)
     } else if (state !== 'closed') {
-      if (this.early.length >= maxEarlyFrames) {
+      const size = (data as Buffer).length
+      if (this.early.length >= maxEarlyFrames || this.earlyBytes + size > maxEarlyBytes) {
         this.fail(protocolError('too many frames before $welcome'))
         return
       }
       // The first frame is the `$hello`, a control frame: one over their size is refused now,
       // not held while `authenticate` runs.
-      if (this.early.length === 0 && state === 'authenticating') {
-        const size = (data as Buffer).length
-        if (size > maxControlFrameBytes) {
-          this.fail(protocolError(`$hello over ${maxControlFrameBytes} bytes`))
-          return
-        }
+      if (this.early.length === 0 && state === 'authenticating' && size > maxControlFrameBytes) {
+        this.fail(protocolError(`$hello over ${maxControlFrameBytes} bytes`))
+        return
       }
       this.early.push([data, isBinary])
-      this.pauseEarly()
+      this.earlyBytes += size
     }
   }
 
@@ -552,17 +546,6 @@ export class Connection<S extends Schema, User> implements Link {
     }
     if (pending === undefined) return
     pending.then(undefined, (error: unknown) => this.fail(error))
-  }
-
-  /**
-   * Stops reading until the handshake is answered (`opened`): what a client sends before it
-   * would be held unparsed, and a client that does not wait would have the server hold all of
-   * it (16 frames of up to `maxMessageSize` each, per connection, before it even authenticated).
-   */
-  private pauseEarly(): void {
-    if (this.earlyPaused) return
-    this.earlyPaused = true
-    this.socket.pause()
   }
 
   private drainEarly(): void {

@@ -76,30 +76,44 @@ describe('frames before $welcome', () => {
     admit({})
   })
 
-  it('stops reading behind the first while authenticate runs, then reads on after $welcome', async () => {
+  it('refuses a client that sends over 64 KiB before $welcome, while authenticate still runs (1002)', async () => {
     let admit: (user: object) => void = () => undefined
     const server = await startServer(fx, {
       authenticate: () => new Promise<object>((resolve) => (admit = resolve)),
     })
-    const seen: string[] = []
-    server.on('connection', (peer) => peer.on('m', (data) => seen.push(String(data).slice(0, 1))))
+    let connections = 0
+    server.on('connection', () => connections++)
     const client = await ProtocolClient.open(fx, urlOf(server))
     client.send({ t: '$hello', d: { v: 1 } })
     // Sixteen frames of 256 KiB right behind it: all of them were held, 4 MiB per connection
     // before it authenticated (16 × maxMessageSize at most).
     const pad = 'p'.repeat(256 * KiB)
-    for (let s = 1; s <= 16; s++)
-      client.send({ t: 'm', d: `${String.fromCharCode(96 + s)}${pad}`, s })
-    await waitFor(() => (heldEarly(server)[0] ?? 0) > 0, { message: 'the $hello held' })
-    // A measurement window, not a wait for an event: reading on, the server had all 4 MiB
-    // within it. Now it holds what the socket read with the `$hello` (a slice of one read, and a
-    // frame that ended in it), and the rest waits in the socket.
-    await new Promise((resolve) => setTimeout(resolve, 200))
-    expect(heldEarly(server)[0]).toBeLessThanOrEqual(256 * KiB + 8 * KiB)
+    for (let s = 1; s <= 16; s++) client.send({ t: 'm', d: pad, s })
+    expect((await client.waitClose()).code).toBe(1002)
+    expect(Math.max(0, ...heldEarly(server))).toBeLessThanOrEqual(64 * KiB)
     admit({})
-    await client.next('$welcome')
-    await waitFor(() => seen.length === 16, { message: 'every frame handled after $welcome' })
-    expect(seen.join('')).toBe('abcdefghijklmnop')
+    expect(connections).toBe(0)
+  })
+
+  it('sees a client that closes while authenticate runs, and opens no session for it', async () => {
+    let admit: (user: object) => void = () => undefined
+    const server = await startServer(fx, {
+      authenticate: () => new Promise<object>((resolve) => (admit = resolve)),
+    })
+    let connections = 0
+    server.on('connection', () => connections++)
+    const client = await ProtocolClient.open(fx, urlOf(server))
+    client.send({ t: '$hello', d: { v: 1 } })
+    await waitFor(() => heldEarly(server).length === 1 && heldEarly(server)[0]! > 0, {
+      message: 'the $hello held',
+    })
+    client.socket.close(1000)
+    // The closing handshake completes while `authenticate` still runs.
+    expect((await client.waitClose()).code).toBe(1000)
+    await waitFor(() => heldEarly(server).length === 0, { message: 'the connection gone' })
+    admit({})
+    expect(connections).toBe(0)
+    expect(server.stats.sessions).toBe(0)
   })
 })
 
