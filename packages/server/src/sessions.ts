@@ -342,8 +342,11 @@ export class SessionRegistry<S extends Schema, User> {
         withoutCommand(error),
         live,
       )
+      if (!connection.alive) return
+      // Ended meanwhile (the application closed it): a new session, as after a claim that
+      // succeeded; the resume must be answered, not left to its hello timeout.
+      if (live.closed) return this.open(connection, hello, user)
       // Unreachable: this process still holds the session, and serves it.
-      if (!connection.alive || live.closed) return
       this.resume(live, connection, hello, user, false)
       return
     }

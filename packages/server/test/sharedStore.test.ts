@@ -711,6 +711,35 @@ describe('a server on a shared store', () => {
     expect(welcome.resumed).toBe(false)
     expect(fake.sessions.has(sid)).toBe(false)
   })
+
+  it('answers a resume whose claim fails after the application closed its session (1013), not at its hello timeout', async () => {
+    const fake = fakeSharedStore()
+    let fail: () => void = () => undefined
+    const failing = new Promise<void>((resolve) => (fail = resolve))
+    let claims = 0
+    fake.store.claim = async () => {
+      claims++
+      await failing
+      throw new Error('claim refused')
+    }
+    const server = await startServer(fx, { store: fake.store, helloTimeoutMs: 10_000 })
+    server.on('error', () => undefined)
+    let peer: Peer | undefined
+    server.on('connection', (p) => (peer ??= p))
+    const first = await ProtocolClient.connect(fx, urlOf(server))
+    const sid = first.welcome.sid
+    await waitFor(() => fake.sessions.has(sid), { message: 'the session created' })
+    const client = await ProtocolClient.open(fx, urlOf(server))
+    client.send({ t: '$hello', d: { v: 1, sid, a: 0 } })
+    await waitFor(() => claims === 1, { message: 'the claim in flight' })
+    peer?.close(4000, 'no')
+    fail()
+    // Answered at once, as any resume the store cannot serve: try again later.
+    expect((await client.waitClose()).code).toBe(1013)
+    expect(client.received).toEqual([
+      { t: '$error', d: { code: 'STORE_UNAVAILABLE', message: expect.any(String) } },
+    ])
+  })
 })
 
 /** The timers keeping the process alive now (unref'd ones do not count). */
