@@ -551,6 +551,7 @@ export class Connection<S extends Schema, User> implements Link {
   private drainEarly(): void {
     while (this.early.length > 0 && (this.state === 'hello' || this.state === 'open')) {
       const [data, isBinary] = this.early.shift() as [RawData, boolean]
+      this.earlyBytes -= (data as Buffer).length
       if (this.state === 'open') this.dispatch(data, isBinary)
       else this.first(data, isBinary)
     }
