@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http'
-import { isIPv6 } from 'node:net'
+import { isIPv4, isIPv6 } from 'node:net'
 
 /**
  * Names the client of an upgrade request for the per-address limits, e.g. from a header set by
@@ -33,12 +33,16 @@ function ipv6Groups(address: string): number[] {
  * The key an address is limited by. IPv4 addresses (IPv4-mapped IPv6 ones included, in any
  * notation) count one by one; an IPv6 address counts with its /64, since a single host may use
  * any address of its /64 at will. A bracketed IPv6 address (`[…]`, `[…]:port`, as in a
- * `Forwarded` header) counts as the address. Anything else (a name from `clientAddress`) is
- * used as it is, cut to 64 characters.
+ * `Forwarded` header) counts as the address, and so does an IPv4 one with a port. Anything
+ * else (a name from `clientAddress`) is used as it is, cut to 64 characters.
  */
 export function addressKey(address: string | undefined): string {
   if (address === undefined || address === '') return 'unknown'
   const trimmed = address.trim()
+  // An IPv4 address with a port (`192.0.2.43:47011`, as a `Forwarded` header may name it): the
+  // address, or every port of one client would be a key of its own.
+  const withPort = /^([\d.]+):\d+$/.exec(trimmed)?.[1]
+  if (withPort !== undefined && isIPv4(withPort)) return withPort
   const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(trimmed)?.[1]
   const ip = bracketed !== undefined && isIPv6(bracketed) ? bracketed : trimmed
   if (isIPv6(ip)) {

@@ -37,6 +37,12 @@ describe('addressKey', () => {
     expect(addressKey('[not an address]')).toBe('[not an address]')
   })
 
+  it('reads an IPv4 address with a port as the address', () => {
+    expect(addressKey('192.0.2.43:47011')).toBe('192.0.2.43')
+    expect(addressKey('192.0.2.43:1')).toBe(addressKey('192.0.2.43:2'))
+    expect(addressKey('999.0.2.43:1')).toBe('999.0.2.43:1')
+  })
+
   it('keeps other names as they are, cut to 64 characters', () => {
     expect(addressKey(undefined)).toBe('unknown')
     expect(addressKey(' proxy-7 ')).toBe('proxy-7')
