@@ -373,8 +373,11 @@ export class Connection<S extends Schema, User> implements Link {
     }
     this.socket.close(code, closeReason(reason))
     // `ws` must read the client's close frame to finish the closing handshake; a slow consumer
-    // is terminated instead (it would have `ws` parse all it sent meanwhile, for nothing).
-    if (this.output.paused && code !== protocolCloseCodes.slowConsumer) this.socket.resume()
+    // is terminated instead (it would have `ws` parse all it sent meanwhile, for nothing). Paused
+    // for its place in line too: a frame that waited there may be what closes it.
+    if ((this.output.paused || this.socket.isPaused) && code !== protocolCloseCodes.slowConsumer) {
+      this.socket.resume()
+    }
     dropUnanswered(this.socket, this.context.options.closeTimeoutMs)
     if (code === protocolCloseCodes.slowConsumer && this.session?.link === this) {
       // Its output waits for a client that does not read; dropped sooner if it comes back.

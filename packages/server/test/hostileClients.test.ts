@@ -235,6 +235,26 @@ describe('work per event-loop turn bounded per connection', () => {
     expect(handledInFirstTurn).toBeGreaterThan(0)
     expect(handledInFirstTurn).toBeLessThanOrEqual(64 / 16 + 1)
   })
+
+  it('finishes the closing handshake at once when a frame that waited in line is a violation', async () => {
+    const server = await startServer<Api>(fx, {
+      outboundHighWaterBytes: 64 * 1024 * KiB,
+      maxOutboundBytes: 64 * 1024 * KiB,
+      replayLimitBytes: 128 * 1024 * KiB,
+      // Were the socket left paused, the server would let it go only after this.
+      closeTimeoutMs: 30_000,
+    })
+    const answer = 'a'.repeat(16 * KiB)
+    server.handle('big', () => answer)
+    const { client } = await ProtocolClient.connect(fx, urlOf(server))
+    // More than a turn's share: the rest waits in line, the violation behind it.
+    for (let s = 1; s <= 100; s++) client.send({ t: '$req', s, d: { id: s, m: 'big' } })
+    client.send({ t: '$nonsense' })
+    expect((await client.waitClose()).code).toBe(1002)
+    await waitFor(() => server.stats.connections === 0, {
+      message: 'the server lets the socket go once the client answered its close',
+    })
+  })
 })
 
 describe('output unacknowledged', () => {
