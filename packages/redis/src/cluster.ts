@@ -70,10 +70,13 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
   private sendsFailing = false
   private heartbeat: ReturnType<typeof setInterval> | undefined
   /**
-   * Leaves made while Redis was not ready, by room, then member id (whether it moved): written
-   * by `onReady`. One per member and room at most; a join of the member drops it.
+   * Presence changes made while Redis was not ready, by room, then member id, for `onReady`: a
+   * leave to write (`left`, or `moved` to another process), or `joined`, a join made meanwhile
+   * and never stored, whose leave then needs no writing. So at most one per member and room,
+   * and only for the members present when Redis went away or that joined since: sessions that
+   * come and go during an outage leave nothing behind.
    */
-  private readonly unstoredLeaves = new Map<string, Map<string, boolean>>()
+  private readonly unstored = new Map<string, Map<string, 'left' | 'moved' | 'joined'>>()
   /** Subscriber messages of this iteration, channel and message in turn (see `onMessage`). */
   private heard: Buffer[] = []
   private hearing = false
@@ -186,8 +189,12 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
     const feed = this.feed(room)
     feed.joined(member)
     if (room === broadcastRoom) return
-    const leaves = this.unstoredLeaves.get(room)
-    if (leaves?.delete(member.id) === true && leaves.size === 0) this.unstoredLeaves.delete(room)
+    if (!isReady(this.redis)) {
+      // Back after a leave kept for a join stored before: that join stands again. Else a join
+      // `onReady` writes.
+      const kept = this.unstored.get(room)?.get(member.id)
+      this.noteUnstored(room, member.id, kept === 'left' || kept === 'moved' ? undefined : 'joined')
+    }
     this.storePresence(member, room)
   }
 
@@ -219,13 +226,23 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
       if (isReady(this.redis)) this.storeLeave(member.id, room, moved)
       else {
         // `onReady` writes it: else the member would stay present for as long as this process
-        // lives, this process listing it and beating.
-        let leaves = this.unstoredLeaves.get(room)
-        if (leaves === undefined) this.unstoredLeaves.set(room, (leaves = new Map()))
-        leaves.set(member.id, moved)
+        // lives, this process listing it and beating. Unless its join was never stored.
+        const joinedAway = this.unstored.get(room)?.get(member.id) === 'joined'
+        this.noteUnstored(room, member.id, joinedAway ? undefined : moved ? 'moved' : 'left')
       }
     }
     this.unfeedIfEmpty(room)
+  }
+
+  /** Sets (or, `undefined`, forgets) what `onReady` owes Redis of `peerId` in `room`. */
+  private noteUnstored(room: string, peerId: string, change?: 'left' | 'moved' | 'joined'): void {
+    let changes = this.unstored.get(room)
+    if (change !== undefined) {
+      if (changes === undefined) this.unstored.set(room, (changes = new Map()))
+      changes.set(peerId, change)
+    } else if (changes?.delete(peerId) === true && changes.size === 0) {
+      this.unstored.delete(room)
+    }
   }
 
   private storeLeave(peerId: string, room: string, moved: boolean): void {
@@ -414,10 +431,12 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
     // that did not join again; then the joins, idempotent: every member's is written again,
     // which also restores presence lost with a Redis restarted empty.
     batchWrites(this.redis)
-    for (const [room, leaves] of this.unstoredLeaves) {
-      for (const [peerId, moved] of leaves) this.storeLeave(peerId, room, moved)
+    for (const [room, changes] of this.unstored) {
+      for (const [peerId, change] of changes) {
+        if (change !== 'joined') this.storeLeave(peerId, room, change === 'moved')
+      }
     }
-    this.unstoredLeaves.clear()
+    this.unstored.clear()
     for (const room of this.feeds.keys()) {
       if (room === broadcastRoom) continue
       for (const member of this.host?.members(room) ?? []) this.storePresence(member, room)

@@ -9,9 +9,9 @@ import { RawClient, startNode, type Chat } from './harness.js'
 
 const fx = useFixtures(afterEach)
 
-it('writes the presence of a member that joined while its Redis client was not ready', async () => {
+/** A process that serves while Redis is away (or before its client has connected). */
+async function servingWithoutRedis() {
   const redis = fx.add(await startRedisServer())
-  // A process that serves while Redis is away (or before its client has connected).
   await redis.stop()
   const lazy = new Redis(redis.url, { retryStrategy: () => 50 })
   lazy.on('error', () => undefined)
@@ -22,6 +22,11 @@ it('writes the presence of a member that joined while its Redis client was not r
   server.on('error', () => undefined)
   fx.add(() => server.close())
   await server.ready
+  return { redis, lazy, cluster, server }
+}
+
+it('writes the presence of a member that joined while its Redis client was not ready', async () => {
+  const { redis, lazy, cluster, server } = await servingWithoutRedis()
   const peers: string[] = []
   server.on('connection', (peer) => {
     peer.join('r')
@@ -37,6 +42,29 @@ it('writes the presence of a member that joined while its Redis client was not r
     message: 'the member present once Redis is ready',
     timeoutMs: 10_000,
   })
+})
+
+it('keeps nothing for members that join and leave while its Redis client is not ready', async () => {
+  const { lazy, cluster, server } = await servingWithoutRedis()
+  let left = 0
+  server.on('connection', (peer) => {
+    peer.join('r')
+    peer.join('s')
+    peer.leave('r')
+    peer.leave('s')
+    left++
+  })
+  // Sessions that come and go during an outage: their joins were never stored, so neither need
+  // their leaves be, and nothing of them is kept until Redis is back.
+  for (let i = 0; i < 20; i++) {
+    const client = createClient<Chat>({ url: `ws://127.0.0.1:${server.port}/` })
+    client.events.on('error', () => undefined)
+    fx.add(() => client.close())
+  }
+  await waitFor(() => left === 20, { message: 'twenty members came and went', timeoutMs: 10_000 })
+  expect(lazy.status).not.toBe('ready')
+  const { unstored } = cluster as unknown as { unstored: Map<string, unknown> }
+  expect(unstored.size).toBe(0)
 })
 
 /**
