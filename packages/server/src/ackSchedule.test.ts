@@ -6,13 +6,17 @@ function ower(name: string, calls: string[]): AckOwer {
   return { flushAckDue: () => void calls.push(name) }
 }
 
+/** A schedule of 20 ms on a manual clock, and owers `a` and `b` that note their calls. */
+function schedule() {
+  const clock = new ManualClock(0)
+  const acks = new AckSchedule(clock, 20)
+  const calls: string[] = []
+  return { clock, acks, calls, a: ower('a', calls), b: ower('b', calls) }
+}
+
 describe('AckSchedule', () => {
   it('calls each held ower once, delayMs after it was held, on one timer', () => {
-    const clock = new ManualClock(0)
-    const acks = new AckSchedule(clock, 20)
-    const calls: string[] = []
-    const a = ower('a', calls)
-    const b = ower('b', calls)
+    const { clock, acks, calls, a, b } = schedule()
     acks.hold(a)
     clock.advance(5)
     acks.hold(b)
@@ -30,11 +34,7 @@ describe('AckSchedule', () => {
   })
 
   it('does not call an ower cancelled, and calls one held again after a cancel at its new time', () => {
-    const clock = new ManualClock(0)
-    const acks = new AckSchedule(clock, 20)
-    const calls: string[] = []
-    const a = ower('a', calls)
-    const b = ower('b', calls)
+    const { clock, acks, calls, a, b } = schedule()
     acks.hold(a)
     acks.hold(b)
     acks.cancel(b)
@@ -88,10 +88,8 @@ describe('AckSchedule', () => {
   })
 
   it('stop clears the timer and forgets what it held', () => {
-    const clock = new ManualClock(0)
-    const acks = new AckSchedule(clock, 20)
-    const calls: string[] = []
-    acks.hold(ower('a', calls))
+    const { clock, acks, calls, a } = schedule()
+    acks.hold(a)
     acks.stop()
     expect(clock.pending).toBe(0)
     clock.advance(40)
