@@ -111,6 +111,7 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
       this.processId,
       this.options.handoffTimeoutMs,
       this.writer,
+      (message, error) => this.failure(message, error),
     )
     this.subscriber.on('messageBuffer', this.onMessage)
     this.subscriber.on('ready', this.onSubscriberReady)

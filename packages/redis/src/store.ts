@@ -96,6 +96,8 @@ export class RedisSessionStore implements SharedSessionStore {
     handoffTimeoutMs: number = redisClusterDefaults.handoffTimeoutMs,
     /** Where commits go: the cluster's, with its room sends. */
     writer?: RedisWriter,
+    /** Reports a failure no caller is left to hear (the cluster's `error` event). */
+    private readonly report: (message: string, error: unknown) => void = () => undefined,
   ) {
     this.handoffTimeoutMs = handoffTimeoutMs
     this.redis = withScripts(redis)
@@ -340,8 +342,15 @@ export class RedisSessionStore implements SharedSessionStore {
     this.keptReleases.clear()
     for (const [id, { epoch, at }] of kept) {
       if (at + this.ttlMs <= now) continue
-      // Redis gone again: kept again (`release`); refused: the session expires by itself.
-      this.release(id, epoch).catch(() => undefined)
+      // Redis gone again: kept again (`release`). Refused (a replica after a failover, say):
+      // the session stays in Redis, where another process could resume it, until it expires;
+      // the caller that asked for the release is long gone, so it is reported here.
+      this.release(id, epoch).catch((error: unknown) =>
+        this.report(
+          'a session released while Redis was away could not be released once it was back; it expires with its time to live',
+          error,
+        ),
+      )
     }
   }
 

@@ -1,4 +1,4 @@
-import { startRedisServer, useFixtures, waitFor } from '@lifeline/test-utils'
+import { createFaultProxy, startRedisServer, useFixtures, waitFor } from '@lifeline/test-utils'
 import type { SessionRecord } from '@lifeline/server'
 import { Redis } from 'ioredis'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -326,6 +326,48 @@ describe('RedisSessionStore', () => {
         (await redis.exists(keys.session('sid-1'), keys.session('sid-2'))) === 0,
       { message: 'both released', timeoutMs: 10_000 },
     )
+  })
+})
+
+describe('RedisSessionStore, a release kept while Redis was away', () => {
+  it('reports it when Redis refuses it once back (a replica now), and the session stays', async () => {
+    const server = fx.add(await startRedisServer())
+    const proxy = fx.add(await createFaultProxy({ targetPort: server.port }))
+    const admin = new Redis(server.url)
+    fx.add(() => admin.disconnect())
+    const redis = new Redis(proxy.port, '127.0.0.1', {
+      retryStrategy: () => 50,
+      maxRetriesPerRequest: 2,
+    })
+    redis.on('error', () => undefined)
+    fx.add(() => redis.disconnect())
+    const keys = createKeys('t:')
+    const reports: Array<{ message: string; error: unknown }> = []
+    const store = new RedisSessionStore(
+      redis,
+      keys,
+      'one',
+      undefined,
+      undefined,
+      (message, error) => reports.push({ message, error }),
+    )
+    await waitFor(() => redis.status === 'ready', { message: 'connected' })
+    const epoch = await store.create(record(), 60_000)
+    // This process loses Redis; Redis itself stays up.
+    proxy.refuse(true)
+    proxy.cut()
+    await waitFor(() => redis.status !== 'ready', { message: 'Redis away' })
+    await store.release('sid-1', epoch)
+    expect(reports).toEqual([])
+    // Meanwhile Redis became a replica (of a master that does not answer): it refuses writes.
+    await admin.replicaof('127.0.0.1', 1)
+    fx.add(() => admin.replicaof('NO', 'ONE'))
+    proxy.refuse(false)
+    await waitFor(() => reports.length > 0, { message: 'the refused release reported' })
+    expect(reports).toHaveLength(1)
+    expect(reports[0]?.message).toMatch(/could not be released once it was back/)
+    expect(String(reports[0]?.error)).toMatch(/READONLY/)
+    expect(await admin.exists(keys.session('sid-1'))).toBe(1)
   })
 })
 
