@@ -24,6 +24,7 @@ import { OutputBound, outputLimits, type OutputLimits } from './outputBound.js'
 import { readInSlices } from './readSlices.js'
 import type { Link, Session } from './session.js'
 import type { StatsCounter } from './stats.js'
+import type { Turns } from './turns.js'
 
 /** What a connection needs of the server beyond the shared context. */
 export interface ConnectionHost<S extends Schema, User> {
@@ -66,14 +67,28 @@ export function closeReason(text: string): string {
 }
 
 /**
- * Terminates `socket` if its peer has not answered the server's close frame within `timeoutMs`.
- * `ws` waits 30 s: a peer that never answers would hold every socket the server refuses or
- * closes for that long, whatever the limits on new connections.
+ * What letting go of a socket counts for in a turn's work (`Turns`): its close, the output and
+ * the socket buffers it frees, and its close events, about a millisecond for a slow consumer.
+ * A hundred slow consumers closed together came due together: one iteration of 25 ms, which a
+ * client calling now and then waited behind (bench/README.md, "Server under abuse").
  */
-export function dropUnanswered(socket: WebSocket, timeoutMs: number): void {
+export const dropWorkBytes = 128 * 1024
+
+/**
+ * Terminates `socket` if its peer has not answered the server's close frame within `timeoutMs`:
+ * in a turn of `turns`, so that many coming due together are let go over several turns. `ws`
+ * waits 30 s: a peer that never answers would hold every socket the server refuses or closes
+ * for that long, whatever the limits on new connections.
+ */
+export function dropUnanswered(socket: WebSocket, timeoutMs: number, turns: Turns): void {
   if (socket.readyState === CLOSED) return
+  const drop = (): void => {
+    if (socket.readyState === CLOSED) return
+    turns.charge(dropWorkBytes)
+    socket.terminate()
+  }
   // Real time, as every I/O deadline: the injectable clock may be a test's, standing still.
-  const timer = setTimeout(() => socket.terminate(), timeoutMs)
+  const timer = setTimeout(() => turns.defer(drop), timeoutMs)
   timer.unref()
   socket.once('close', () => clearTimeout(timer))
 }
@@ -378,7 +393,7 @@ export class Connection<S extends Schema, User> implements Link {
     if ((this.output.paused || this.socket.isPaused) && code !== protocolCloseCodes.slowConsumer) {
       this.socket.resume()
     }
-    dropUnanswered(this.socket, this.context.options.closeTimeoutMs)
+    dropUnanswered(this.socket, this.context.options.closeTimeoutMs, this.context.turns)
     if (code === protocolCloseCodes.slowConsumer && this.session?.link === this) {
       // Its output waits for a client that does not read; dropped sooner if it comes back.
       this.session.lingering = this
@@ -605,7 +620,7 @@ export class Connection<S extends Schema, User> implements Link {
     )
     this.state = 'closed'
     this.stopTimers()
-    dropUnanswered(this.socket, this.context.options.closeTimeoutMs)
+    dropUnanswered(this.socket, this.context.options.closeTimeoutMs, this.context.turns)
   }
 
   private readonly onPong = (): void => {

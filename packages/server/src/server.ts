@@ -441,7 +441,7 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
       }
     }
     socket.close(code, reason)
-    dropUnanswered(socket, this.options.closeTimeoutMs)
+    dropUnanswered(socket, this.options.closeTimeoutMs, this.context.turns)
   }
 
   private fire<E extends keyof ServerEvents<S, User>>(
