@@ -1,11 +1,14 @@
-import { Socket } from 'node:net'
+import { randomBytes } from 'node:crypto'
+import { createServer as createHttpServer } from 'node:http'
+import { Socket, type AddressInfo } from 'node:net'
 import type { RpcMethod } from '@lifeline/core'
 import { expectNoEvent, useFixtures, waitFor } from '@lifeline/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { Peer } from '../src/index.js'
+import { createServer, type Peer } from '../src/index.js'
 import WebSocket from 'ws'
 import { frameWorkBytes } from '../src/outputBound.js'
 import { readSliceBytes } from '../src/readSlices.js'
+import { upgradeWorkBytes } from '../src/server.js'
 import { turnDefaults } from '../src/turns.js'
 import { ProtocolClient, startServer, urlOf, type Frame } from './helpers.js'
 
@@ -416,5 +419,59 @@ describe('a slow consumer closed', () => {
     // The session lost nothing: its client gets everything it acknowledges.
     const got = await acknowledgeUntil(client, sent)
     expect(got.at(-1)?.s).toBe(sent)
+  })
+})
+
+describe('handshakes shared across turns', () => {
+  it("completes upgrade requests that arrive together a turn's budget at a time", async () => {
+    // On a server of the test's own, which tells when it has accepted every connection.
+    const http = createHttpServer()
+    fx.add(() => new Promise<void>((resolve) => http.close(() => resolve())))
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
+    const server = createServer({ server: http })
+    fx.add(() => server.close())
+    const port = (http.address() as AddressInfo).port
+    const count = 40
+    const sockets = Array.from({ length: count }, () => {
+      const socket = new Socket()
+      fx.add(() => socket.destroy())
+      socket.connect(port, '127.0.0.1')
+      return socket
+    })
+    const accepted = () =>
+      new Promise<number>((resolve, reject) =>
+        http.getConnections((error, n) => (error ? reject(error) : resolve(n))),
+      )
+    await waitFor(async () => (await accepted()) === count, {
+      message: 'every connection accepted',
+    })
+    const answered = sockets.map(
+      (socket) =>
+        new Promise<string>((resolve) => socket.once('data', (data) => resolve(String(data)))),
+    )
+    // Connections set up per turn of the event loop, told apart by a chain of `setImmediate`s.
+    const perTurn: number[] = []
+    let before = server.stats.connections
+    const tick = () => {
+      const now = server.stats.connections
+      perTurn.push(now - before)
+      before = now
+      if (now < count) setImmediate(tick)
+    }
+    // All written in one go: the server reads every request in the same poll of the event loop.
+    for (const socket of sockets) {
+      const key = randomBytes(16).toString('base64')
+      socket.write(
+        `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n` +
+          `Sec-WebSocket-Protocol: lifeline.v1.json\r\n\r\n`,
+      )
+    }
+    setImmediate(tick)
+    for (const answer of await Promise.all(answered)) expect(answer).toMatch(/^HTTP\/1\.1 101 /)
+    expect(server.stats.connections).toBe(count)
+    // A turn's budget of handshakes where the requests are read, and another in the turn's line.
+    const perBudget = turnDefaults.budgetBytes / upgradeWorkBytes
+    expect(Math.max(...perTurn)).toBeLessThanOrEqual(2 * perBudget)
   })
 })
