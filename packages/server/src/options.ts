@@ -96,7 +96,8 @@ export interface ServerOptions<User = unknown> {
   host?: string
   /**
    * Only upgrade requests for this path are accepted (others get HTTP 400, or are left to the
-   * server's other `upgrade` listeners when `server` has some).
+   * server's other `upgrade` listeners when `server` has some: HTTP 400 if none of them answers
+   * within `upgradeTimeoutMs`).
    * @default undefined (every path)
    */
   path?: string
@@ -153,7 +154,8 @@ export interface ServerOptions<User = unknown> {
    * Time a client gets, from its TCP connect, to send a complete HTTP upgrade request; past it
    * the socket is dropped (HTTP 408). Applied to the HTTP server Lifeline creates for `port`
    * (`headersTimeout` and `requestTimeout`); an application's own `server` must set them itself
-   * (see the README).
+   * (see the README). On such a server it is also how long an upgrade on another path waits for
+   * an answer from the server's other `upgrade` listeners.
    * @default 10000
    */
   upgradeTimeoutMs?: number

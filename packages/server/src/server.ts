@@ -355,7 +355,10 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
     const { path, allowedOrigins, requireOrigin } = this.options
     if (path !== undefined && pathOf(request) !== path) {
       // On an application's server, another `upgrade` listener may own this path.
-      if (!this.ownsServer && this.httpServer.listenerCount('upgrade') > 1) return
+      if (!this.ownsServer && this.httpServer.listenerCount('upgrade') > 1) {
+        this.refuseUnanswered(socket)
+        return
+      }
       refuseUpgrade(socket, 400)
       return
     }
@@ -391,6 +394,21 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
     }
     this.context.turns.charge(upgradeWorkBytes)
     this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws, socket, request))
+  }
+
+  /**
+   * Refuses (HTTP 400) an upgrade left to the server's other `upgrade` listeners that none of
+   * them answered within `upgradeTimeoutMs`. One that owns no path (another Lifeline server on
+   * its own path, a listener that ignores what is not its) leaves it open for good: the
+   * server's sockets are half-open, so not even the client's hang-up would close it. Kept past
+   * `close()` (unref'd, so it holds no process): the sockets seen until then are still owed it.
+   */
+  private refuseUnanswered(socket: Duplex): void {
+    const timer = setTimeout(() => {
+      if ((socket as Socket).bytesWritten === 0) refuseUpgrade(socket, 400)
+    }, this.options.upgradeTimeoutMs)
+    timer.unref()
+    socket.once('close', () => clearTimeout(timer))
   }
 
   /**

@@ -1,4 +1,5 @@
-import type { Server } from 'node:http'
+import { createServer as createHttpServer, type Server } from 'node:http'
+import { connect } from 'node:net'
 import { once, useFixtures } from '@lifeline/test-utils'
 import express from 'express'
 import Fastify from 'fastify'
@@ -75,5 +76,40 @@ describe('mounted on an application server', () => {
     await checkMounted(server, app.server)
     await app.close()
     expect(app.server.listening).toBe(false)
+  })
+})
+
+describe('beside other upgrade listeners', () => {
+  it('a path none of them answers is refused within upgradeTimeoutMs, not held open', async () => {
+    const http = createHttpServer()
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
+    fx.add(() => new Promise<void>((resolve) => http.close(() => resolve())))
+    // Two services on one application server, each on its path: each leaves the other's (and
+    // every other path) to the server's other listeners.
+    const chat = createServer({ server: http, path: '/chat', upgradeTimeoutMs: 200 })
+    const admin = createServer({ server: http, path: '/admin', upgradeTimeoutMs: 200 })
+    fx.add(() => chat.close())
+    fx.add(() => admin.close())
+    await Promise.all([chat.ready, admin.ready])
+    const port = (http.address() as { port: number }).port
+    for (const path of ['/chat', '/admin']) {
+      const { welcome } = await ProtocolClient.connect(fx, `ws://127.0.0.1:${port}${path}`)
+      expect(welcome.resumed).toBe(false)
+    }
+
+    const socket = connect(port, '127.0.0.1')
+    fx.add(() => socket.destroy())
+    socket.on('error', () => undefined)
+    await once(socket, 'connect')
+    let answer = ''
+    socket.on('data', (data: Buffer) => (answer += data.toString()))
+    socket.write(
+      'GET /elsewhere HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    )
+    // Nobody else would ever answer or close it: the socket was held for as long as the client
+    // kept it, and past that too (an HTTP server's sockets are half-open on the client's end).
+    await once(socket, 'close', 3_000)
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /)
   })
 })
