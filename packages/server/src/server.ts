@@ -1,3 +1,4 @@
+import { errorMonitor, type EventEmitter as NodeEventEmitter } from 'node:events'
 import {
   createServer as createHttpServer,
   type IncomingMessage,
@@ -151,10 +152,7 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
       this.httpServer = this.options.server
       this.ownsServer = false
       this.httpServer.on('upgrade', this.onUpgrade)
-      const attached = this.httpServer
-      this.ready = attached.listening
-        ? Promise.resolve()
-        : new Promise((resolve) => attached.once('listening', () => resolve()))
+      this.ready = this.listening(this.httpServer)
     } else {
       this.httpServer = createHttpServer(
         upgradeDeadline(this.options.upgradeTimeoutMs),
@@ -332,6 +330,29 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
     await listenerClosed
     await afterClosePhase()
     this.fire('close')
+  }
+
+  /**
+   * Settles when the application's `server` listens, or fails to. Its errors are watched, not
+   * handled (`errorMonitor`): whether one is fatal stays the application's to say.
+   */
+  private listening(attached: HttpServer | HttpsServer): Promise<void> {
+    if (attached.listening) return Promise.resolve()
+    const server: NodeEventEmitter = attached
+    return new Promise((resolve, reject) => {
+      const onListening = (): void => {
+        server.off(errorMonitor, onError)
+        resolve()
+      }
+      const onError = (error: Error): void => {
+        server.off('listening', onListening)
+        server.off(errorMonitor, onError)
+        this.report('the server cannot listen', error, undefined)
+        reject(error)
+      }
+      server.once('listening', onListening)
+      server.on(errorMonitor, onError)
+    })
   }
 
   private listen(server: HttpServer, port: number, host: string): Promise<void> {

@@ -1,6 +1,6 @@
 import { createServer as createHttpServer, type Server } from 'node:http'
 import { connect } from 'node:net'
-import { once, useFixtures } from '@lifeline/test-utils'
+import { once, useFixtures, withTimeout } from '@lifeline/test-utils'
 import express from 'express'
 import Fastify from 'fastify'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -111,5 +111,24 @@ describe('beside other upgrade listeners', () => {
     // kept it, and past that too (an HTTP server's sockets are half-open on the client's end).
     await once(socket, 'close', 3_000)
     expect(answer).toMatch(/^HTTP\/1\.1 400 /)
+  })
+})
+
+describe('ready, mounted', () => {
+  it('rejects when the application server cannot listen, and reports it', async () => {
+    const taken = createHttpServer()
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+    fx.add(() => new Promise<void>((resolve) => taken.close(() => resolve())))
+    const http = createHttpServer()
+    http.on('error', () => undefined)
+    const server = createServer({ server: http, path: '/ws' })
+    fx.add(() => server.close())
+    const errors: unknown[] = []
+    server.on('error', (error) => errors.push(error))
+    http.listen((taken.address() as { port: number }).port, '127.0.0.1')
+    await expect(withTimeout(server.ready, 2_000, 'ready to settle')).rejects.toMatchObject({
+      code: 'EADDRINUSE',
+    })
+    expect(errors).toMatchObject([{ code: 'EADDRINUSE' }])
   })
 })
