@@ -291,8 +291,6 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
       await this.ready.catch(noop)
       const server = this.httpServer
       listenerClosed = new Promise((resolve) => server.close(() => resolve()))
-    } else {
-      this.httpServer.off('upgrade', this.onUpgrade)
     }
     const sockets: Promise<void>[] = []
     for (const connection of this.connections) {
@@ -326,6 +324,9 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
       this.report('the cluster did not close within closeTimeoutMs', timedOut(), undefined)
     }
     await new Promise<void>((resolve) => this.wss.close(() => resolve()))
+    // Only now on an application's server: until then an upgrade on the path is refused (503),
+    // not left to the application's routes (a 404, or a page, for a WebSocket client).
+    if (!this.ownsServer) this.httpServer.off('upgrade', this.onUpgrade)
     for (const socket of this.rawSockets) socket.destroy()
     await listenerClosed
     await afterClosePhase()

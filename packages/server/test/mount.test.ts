@@ -1,6 +1,6 @@
 import { createServer as createHttpServer, type Server } from 'node:http'
 import { connect } from 'node:net'
-import { once, useFixtures, withTimeout } from '@lifeline/test-utils'
+import { once, useFixtures, waitFor, withTimeout } from '@lifeline/test-utils'
 import express from 'express'
 import Fastify from 'fastify'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -130,5 +130,29 @@ describe('ready, mounted', () => {
       code: 'EADDRINUSE',
     })
     expect(errors).toMatchObject([{ code: 'EADDRINUSE' }])
+  })
+})
+
+describe('closing, mounted', () => {
+  it('an upgrade on the path while the close runs gets HTTP 503, as on its own listener', async () => {
+    const app = express()
+    const http = app.listen(0, '127.0.0.1')
+    fx.add(() => new Promise<void>((resolve) => http.close(() => resolve())))
+    const server = createServer({ server: http, path: '/ws', closeTimeoutMs: 5_000 })
+    fx.add(() => server.close())
+    await server.ready
+    // A running handler holds the close (it may take closeTimeoutMs to finish).
+    let finish: (() => void) | undefined
+    server.handle('slow', () => new Promise<void>((resolve) => (finish = resolve)))
+    const { client } = await ProtocolClient.connect(fx, urlOf(server, '/ws'))
+    client.send({ t: '$req', d: { id: 1, m: 'slow' }, s: 1 })
+    await waitFor(() => finish !== undefined, { message: 'the handler to run' })
+    const closed = server.close()
+    try {
+      expect(await refusal(urlOf(server, '/ws'))).toBe(503)
+    } finally {
+      finish?.()
+      await closed
+    }
   })
 })
