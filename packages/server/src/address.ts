@@ -3,7 +3,8 @@ import { isIPv4, isIPv6 } from 'node:net'
 
 /**
  * Names the client of an upgrade request for the per-address limits, e.g. from a header set by
- * a trusted proxy. Return `undefined` to fall back to `request.socket.remoteAddress`.
+ * a trusted proxy. Return `undefined` (or an empty string) to fall back to
+ * `request.socket.remoteAddress`.
  */
 export type ClientAddress = (request: IncomingMessage) => string | undefined
 
@@ -61,9 +62,9 @@ export function addressKey(address: string | undefined): string {
 }
 
 /**
- * The limiter's key for `request`: `clientAddress(request)` when given (a throw or `undefined`
- * falls back to the socket's address, so a broken function cannot lift the limits), else the
- * address of the TCP peer.
+ * The limiter's key for `request`: `clientAddress(request)` when given (a throw, `undefined` or
+ * a blank string falls back to the socket's address, so a broken function cannot lift the
+ * limits), else the address of the TCP peer.
  */
 export function clientKeyOf(
   request: IncomingMessage,
@@ -73,7 +74,9 @@ export function clientKeyOf(
   if (clientAddress !== undefined) {
     try {
       const named = clientAddress(request)
-      address = typeof named === 'string' ? named : undefined
+      // A blank name (a header the proxy left empty) names nobody: as one key, it would put
+      // every such client in one bucket, refused together.
+      address = typeof named === 'string' && named.trim() !== '' ? named : undefined
     } catch {
       address = undefined
     }

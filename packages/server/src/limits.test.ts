@@ -116,5 +116,8 @@ describe('AddressLimits', () => {
     expect(limiter.keyOf(request('2001:db8::1'))).toBe('2001:db8:0:0::/64')
     expect(limiter.keyOf(request('boom'))).toBe('10.0.0.9')
     expect(limiter.keyOf(request())).toBe('10.0.0.9')
+    // A header the proxy left empty names nobody either: not one key shared by every client.
+    expect(limiter.keyOf(request(''))).toBe('10.0.0.9')
+    expect(limiter.keyOf(request(' '))).toBe('10.0.0.9')
   })
 })
