@@ -67,7 +67,10 @@ export interface ConnectionLimitOptions {
   maxTrackedAddresses?: number
 }
 
-/** Decides whether a browser page from `origin` may connect. */
+/**
+ * Decides whether a browser page from `origin` may connect, at once: a throw refuses, and so does
+ * a promise (an async predicate), which is no answer.
+ */
 export type OriginPredicate = (origin: string, request: IncomingMessage) => boolean
 
 /**

@@ -21,11 +21,18 @@ export function originAllowed(
   if (origin === undefined) return !requireOrigin
   if (allowed === undefined) return true
   if (typeof allowed === 'function') {
+    let verdict: unknown
     try {
-      return allowed(origin, request)
+      verdict = allowed(origin, request)
     } catch {
       return false
     }
+    // The check cannot wait: a promise (an async predicate) is no answer, and it is truthy.
+    if (typeof (verdict as PromiseLike<unknown> | undefined)?.then === 'function') {
+      ;(verdict as Promise<unknown>).then(undefined, () => undefined)
+      return false
+    }
+    return Boolean(verdict)
   }
   return allowed.includes(origin)
 }

@@ -327,6 +327,16 @@ describe('bad input never crashes the server', () => {
     expect(await upgradeStatus(urlOf(server), { Origin: 'https://evil.test' })).toBe(403)
   })
 
+  it('refuses every Origin when the predicate answers with a promise (it is no answer)', async () => {
+    // An async predicate (JavaScript, or a cast) returns a promise, pending and truthy.
+    const predicate = async (origin: string): Promise<boolean> => origin === 'https://app.example'
+    const server = await startServer(fx, {
+      allowedOrigins: predicate as unknown as (origin: string) => boolean,
+    })
+    expect(await upgradeStatus(urlOf(server), { Origin: 'https://evil.test' })).toBe(403)
+    expect(server.stats.originRejected).toBe(1)
+  })
+
   it('authenticates before the handshake and gives peer.user what authenticate returned', async () => {
     const server = await startServer<{ client: object }, { name: string }>(fx, {
       authenticate: async (request) => {
