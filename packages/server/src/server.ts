@@ -530,13 +530,19 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
         this.emit('error', error, peer)
         return
       } catch (listenerError) {
-        this.options.logger.error("an 'error' listener threw", { error: listenerError })
+        this.logError("an 'error' listener threw", { error: listenerError })
       }
     }
-    this.options.logger.error(message, {
-      error,
-      ...(peer === undefined ? {} : { peerId: peer.id }),
-    })
+    this.logError(message, { error, ...(peer === undefined ? {} : { peerId: peer.id }) })
+  }
+
+  private logError(message: string, details: LogDetails): void {
+    try {
+      this.options.logger.error(message, details)
+    } catch {
+      // A logger that throws must not take the process down: this runs in a socket's or a
+      // timer's callback, where nothing would catch it.
+    }
   }
 
   private warn(message: string, details: LogDetails): void {

@@ -146,6 +146,34 @@ describe('handlers that fail', () => {
     expect(server.stats.handlerErrors).toBe(1)
   })
 
+  it('keeps the connection (and the process) when the logger throws too', async () => {
+    // A logger that cannot write what it is given, e.g. one that serialises an error with a
+    // circular reference. Without an 'error' listener, a handler's failure goes to it.
+    const server = await startServer(fx, {
+      logger: {
+        warn: () => undefined,
+        error: () => {
+          throw new TypeError('Converting circular structure to JSON')
+        },
+      },
+    })
+    const processed: unknown[] = []
+    server.on('connection', (peer) => {
+      peer.on('m', (data) => {
+        processed.push(data)
+        if (data === 1) throw new Error('handler failure')
+      })
+    })
+    const { client } = await ProtocolClient.connect(fx, urlOf(server))
+    client.send({ t: 'm', d: 1, s: 1 })
+    client.send({ t: 'm', d: 2, s: 2 })
+    await waitFor(() => processed.length === 2, { message: 'both messages processed' })
+    expect(server.stats.handlerErrors).toBe(1)
+    client.send({ t: '$ping', d: { ts: 1 } })
+    await client.next('$pong')
+    expect(client.closed).toBeUndefined()
+  })
+
   it('stops calling a handler after its unsubscribe', async () => {
     const server = await startServer(fx)
     const seen: unknown[] = []
