@@ -7,6 +7,7 @@ import { ProtocolClient, startServer, urlOf } from './helpers.js'
 
 const fx = useFixtures(afterEach)
 const child = fileURLToPath(new URL('./fixtures/serveAndClose.ts', import.meta.url))
+const signalledTwice = fileURLToPath(new URL('./fixtures/signalTwice.ts', import.meta.url))
 
 describe('graceful close', () => {
   it('closes every client with 1012, resolves, and refuses new connections', async () => {
@@ -131,5 +132,10 @@ describe('graceful close', () => {
     expect(out.split('\n').sort()).toEqual(
       ['', 'client closed 1012', 'request CLOSED', 'request CLOSED', 'server closed'].sort(),
     )
+  }, 12_000)
+
+  it('closeOnSignals: a second signal during the close does not cut it short', async () => {
+    const { code, out } = await runScript(signalledTwice, [], 8_000)
+    expect({ code, out }).toEqual({ code: 0, out: 'stored\nclosed\n' })
   }, 12_000)
 })
