@@ -34,12 +34,15 @@ function ipv6Groups(address: string): number[] {
  * The key an address is limited by. IPv4 addresses (IPv4-mapped IPv6 ones included, in any
  * notation) count one by one; an IPv6 address counts with its /64, since a single host may use
  * any address of its /64 at will. A bracketed IPv6 address (`[…]`, `[…]:port`, as in a
- * `Forwarded` header) counts as the address, and so does an IPv4 one with a port. Anything
+ * `Forwarded` header) counts as the address, and so does an IPv4 one with a port, quoted or
+ * not (a `Forwarded` header quotes both). Anything
  * else (a name from `clientAddress`) is used as it is, cut to 64 characters.
  */
 export function addressKey(address: string | undefined): string {
   if (address === undefined || address === '') return 'unknown'
-  const trimmed = address.trim()
+  // A `Forwarded` header quotes an address with a port, or in brackets (RFC 7239:
+  // `for="192.0.2.43:47011"`): read as a name, each port would be a key of its own.
+  const trimmed = address.trim().replace(/^"(.*)"$/, '$1')
   // An IPv4 address with a port (`192.0.2.43:47011`, as a `Forwarded` header may name it): the
   // address, or every port of one client would be a key of its own.
   const withPort = /^([\d.]+):\d+$/.exec(trimmed)?.[1]

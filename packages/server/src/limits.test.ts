@@ -43,6 +43,14 @@ describe('addressKey', () => {
     expect(addressKey('999.0.2.43:1')).toBe('999.0.2.43:1')
   })
 
+  it('reads a quoted address, as a Forwarded header must write one with a port (RFC 7239)', () => {
+    // `for="192.0.2.43:47011"`: as a name, every connection (a new source port) a key of its own.
+    expect(addressKey('"192.0.2.43:47011"')).toBe('192.0.2.43')
+    expect(addressKey('"192.0.2.43:1"')).toBe(addressKey('"192.0.2.43:2"'))
+    expect(addressKey('"[2001:db8:cafe::17]:4711"')).toBe('2001:db8:cafe:0::/64')
+    expect(addressKey('"[2001:db8:cafe::17]"')).toBe('2001:db8:cafe:0::/64')
+  })
+
   it('keeps other names as they are, cut to 64 characters', () => {
     expect(addressKey(undefined)).toBe('unknown')
     expect(addressKey(' proxy-7 ')).toBe('proxy-7')
