@@ -88,7 +88,9 @@ export interface ServerOptions<User = unknown> {
   port?: number
   /**
    * An HTTP(S) server of the application to attach to, instead of `port`. Lifeline handles its
-   * `upgrade` requests (those on `path`) and never closes it.
+   * `upgrade` requests (those on `path`) and never closes it. Beside other `upgrade` listeners,
+   * give a `path`: without one, every upgrade is Lifeline's but those another listener answered
+   * before it.
    */
   server?: HttpServer | HttpsServer
   /**

@@ -372,6 +372,9 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
   }
 
   private readonly onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    // Another `upgrade` listener of the application's server answered it first (its own
+    // WebSocket endpoint): it is theirs. Taken again, `ws` would throw from this event.
+    if (!this.ownsServer && (socket.destroyed || (socket as Socket).bytesWritten > 0)) return
     // A socket that fails during the handshake must not become an uncaught 'error'.
     socket.on('error', () => socket.destroy())
     const { path, allowedOrigins, requireOrigin } = this.options

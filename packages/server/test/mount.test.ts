@@ -4,7 +4,7 @@ import { once, useFixtures, waitFor, withTimeout } from '@lifeline/test-utils'
 import express from 'express'
 import Fastify from 'fastify'
 import { afterEach, describe, expect, it } from 'vitest'
-import WebSocket from 'ws'
+import WebSocket, { WebSocketServer } from 'ws'
 import { createServer, type LifelineServer } from '../src/index.js'
 import { jsonProtocol, ProtocolClient, urlOf } from './helpers.js'
 
@@ -154,5 +154,33 @@ describe('closing, mounted', () => {
       finish?.()
       await closed
     }
+  })
+})
+
+describe('beside another upgrade listener', () => {
+  it('leaves an upgrade that listener answered first to it, without a path of its own', async () => {
+    const http = createHttpServer()
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
+    fx.add(() => new Promise<void>((resolve) => http.close(() => resolve())))
+    // The application's own WebSocket endpoint, registered first.
+    const other = new WebSocketServer({ noServer: true })
+    fx.add(() => new Promise<void>((resolve) => other.close(() => resolve())))
+    http.on('upgrade', (request, socket, head) => {
+      if (request.url !== '/other') return
+      other.handleUpgrade(request, socket, head, (ws) => {
+        fx.add(ws)
+        ws.send('other')
+      })
+    })
+    const server = createServer({ server: http })
+    fx.add(() => server.close())
+    await server.ready
+    const port = (http.address() as { port: number }).port
+    // Taken twice, the socket made `ws` throw from the server's 'upgrade' event: the process died.
+    const socket = fx.add(new WebSocket(`ws://127.0.0.1:${port}/other`))
+    const [message] = (await once(socket, 'message')) as [Buffer]
+    expect(message.toString()).toBe('other')
+    const { welcome } = await ProtocolClient.connect(fx, `ws://127.0.0.1:${port}/`)
+    expect(welcome.resumed).toBe(false)
   })
 })
