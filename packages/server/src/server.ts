@@ -404,15 +404,18 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
     }
     // Answered in a later turn once this one's work is spent: a hundred clients coming back
     // together (after a restart, or closed together as slow consumers) were answered in one
-    // iteration of 10 to 30 ms, and each went on with its `$hello` and replay in the next.
+    // iteration of 10 to 30 ms, and each went on with its `$hello` and replay in the next. Not
+    // beside other `upgrade` listeners, which would take an upgrade left unanswered for theirs.
     const turns = this.context.turns
-    if (turns.spentOut) turns.defer(() => this.upgrade(request, socket, head))
+    const alone = this.ownsServer || this.httpServer.listenerCount('upgrade') === 1
+    if (alone && turns.spentOut) turns.defer(() => this.upgrade(request, socket, head))
     else this.upgrade(request, socket, head)
   }
 
   /** Completes the WebSocket handshake of an upgrade request that passed its checks. */
   private upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
-    if (socket.destroyed) return
+    // Gone, or answered meanwhile (a listener the application added since).
+    if (socket.destroyed || (socket as Socket).bytesWritten > 0) return
     if (this.closing !== undefined) {
       refuseUpgrade(socket, 503)
       return
