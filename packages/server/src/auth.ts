@@ -31,7 +31,11 @@ export async function runAuthenticate<User>(
   if (authenticate === undefined) return { ok: true, user: undefined as User }
   try {
     const user = await authenticate(request)
-    if (user === false) return refused(false, 'unauthenticated')
+    // Fails closed: a function that falls through without a `return` (no user found) answers
+    // `undefined`, which must not let the client in.
+    if (user === false || user === undefined || user === null) {
+      return refused(false, 'unauthenticated')
+    }
     return { ok: true, user }
   } catch (error) {
     const isForbidden =

@@ -75,10 +75,14 @@ export type OriginPredicate = (origin: string, request: IncomingMessage) => bool
 
 /**
  * Checks the credentials of an upgrade request and returns what the application knows of the
- * user (it becomes `peer.user`). Return `false` or throw to refuse with 4401; throw a
- * `LifelineError` with code `FORBIDDEN` (see `forbidden()`) to refuse with 4403.
+ * user (it becomes `peer.user`). Return `false`, `null` or `undefined` (a function that falls
+ * through without a `return`), or throw, to refuse with 4401; throw a `LifelineError` with code
+ * `FORBIDDEN` (see `forbidden()`) to refuse with 4403. An anonymous user is a value of its own
+ * (`{ anonymous: true }`, say).
  */
-export type Authenticate<User> = (request: IncomingMessage) => User | false | Promise<User | false>
+export type Authenticate<User> = (
+  request: IncomingMessage,
+) => User | false | null | undefined | Promise<User | false | null | undefined>
 
 export interface ServerOptions<User = unknown> {
   /**

@@ -197,6 +197,26 @@ const cases: BadCase[] = [
     counter: 'authFailures',
   },
   {
+    // A lookup that finds no user and falls through without a `return`: closed, not open.
+    name: 'credentials authenticate finds no user for (undefined)',
+    options: {
+      authenticate: async (request) => {
+        if (request.headers.authorization === 'good') return {}
+        return undefined
+      },
+    },
+    act: (server) => asFirstFrame(server, { t: '$hello', d: { v: 1 } }),
+    expected: 4401,
+    counter: 'authFailures',
+  },
+  {
+    name: 'credentials authenticate finds no user for (null)',
+    options: { authenticate: (request) => (request.headers.authorization === 'good' ? {} : null) },
+    act: (server) => asFirstFrame(server, { t: '$hello', d: { v: 1 } }),
+    expected: 4401,
+    counter: 'authFailures',
+  },
+  {
     name: 'credentials authenticate refuses (throws)',
     options: {
       authenticate: (request) => {
