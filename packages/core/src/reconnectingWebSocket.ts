@@ -280,13 +280,20 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
     this.#closedByUser = false
     this.#stop()
     this.#failures = this.#violations = 0
+    const id = this.#attemptId
     const socket = this.#socket
     if (socket) {
       const wasOpen = socket.readyState === readyStates.OPEN
       this.#abandon(socket, code, reason)
       if (wasOpen) this.#dispatchClose({ code: code ?? 1000, reason, wasClean: true })
     }
-    this.#connect()
+    // A closing handshake cut short ends as its timeout would end it: no state but `closed`
+    // may become `connecting`, and the close it waited for is told.
+    if (this.#state.status === 'closing') {
+      this.#finishClose({ code: 1006, reason: '', wasClean: false })
+    }
+    // A close listener that called close() or reconnect() itself has the last word.
+    if (id === this.#attemptId && !this.#closedByUser) this.#connect()
   }
 
   /**
@@ -527,14 +534,19 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
     }
     const attempt = this.#failures + 1
     const delayMs = this.#nextDelay(cause)
+    const id = this.#attemptId
     this.#setState({ type: 'lost', attempt, delayMs, cause })
-    const waiting = this.#state
-    this.#timer = clock.setTimeout(() => {
-      this.#timer = undefined
-      this.#connect()
-    }, delayMs)
+    // A statechange listener that called close() or reconnect() has taken over: a retry armed
+    // now would connect a socket its user closed.
+    const waiting = id === this.#attemptId && this.#state
+    if (waiting) {
+      this.#timer = clock.setTimeout(() => {
+        this.#timer = undefined
+        this.#connect()
+      }, delayMs)
+    }
     if (hadSocket) this.#dispatchClose(cause)
-    if (this.#state === waiting) {
+    if (waiting && this.#state === waiting) {
       this.listeners.dispatch('reconnecting', {
         type: 'reconnecting',
         attempt,

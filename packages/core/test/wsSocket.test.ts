@@ -77,3 +77,35 @@ describe('over a ws socket', () => {
     expect(errors[0]).toContain('error of the current socket')
   })
 })
+
+describe('close() and reconnect() called from where the socket changes state', () => {
+  it('connects when reconnect() comes while its closing handshake runs', async () => {
+    const server = fx.add(await startWsServer())
+    const socket = fx.add(new ReconnectingWebSocket(server.url('/'), undefined, quickRetry))
+    await nextEvent(socket, 'open')
+    socket.close()
+    expect(socket.state.status).toBe('closing')
+    socket.reconnect()
+    await nextEvent(socket, 'open')
+    expect(socket.state.status).toBe('open')
+    expect(server.connections).toHaveLength(2)
+  })
+
+  it('stays closed when a statechange listener closes it as it starts to wait', async () => {
+    const server = fx.add(await startWsServer())
+    const socket = fx.add(new ReconnectingWebSocket(server.url('/'), undefined, quickRetry))
+    socket.addEventListener('statechange', ({ state }) => {
+      if (state.status === 'reconnecting') socket.close()
+    })
+    const reconnecting: number[] = []
+    socket.addEventListener('reconnecting', ({ attempt }) => reconnecting.push(attempt))
+    await nextEvent(socket, 'open')
+    for (const client of server.wss.clients) client.close(1011)
+    await waitFor(() => socket.state.status === 'closed', { message: 'closed' })
+    // Longer than the backoff's largest delay: a retry left armed would have connected.
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(server.connections).toHaveLength(1)
+    expect(socket.state.status).toBe('closed')
+    expect(reconnecting).toEqual([])
+  })
+})
