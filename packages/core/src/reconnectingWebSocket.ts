@@ -311,8 +311,7 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
     const socket = this.#socket
     if (!socket || this.#state.status === 'closing') return
     this.#abandon(socket, code, reason)
-    this.#emitError(error)
-    this.#linkLost({ code, reason, wasClean: false, error }, true, kind)
+    this.#failed(error, { code, reason, wasClean: false, error }, true, kind)
   }
 
   /**
@@ -348,8 +347,7 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
       this.#attemptId++
       const socket = this.#socket
       if (socket) this.#abandon(socket, 1000, '')
-      this.#emitError(error)
-      this.#linkLost({ code: 1006, reason: '', wasClean: false, error }, !!socket)
+      this.#failed(error, { code: 1006, reason: '', wasClean: false, error }, !!socket)
     }, timeoutMs)
     let url: string | URL | Promise<string | URL>
     let protocols:
@@ -471,15 +469,29 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
     )
     const reason = 'heartbeat timeout'
     this.#abandon(socket, 4000, reason)
-    this.#emitError(error)
-    this.#linkLost({ code: 4000, reason, wasClean: false, error }, true)
+    this.#failed(error, { code: 4000, reason, wasClean: false, error }, true)
   }
 
   /** An attempt failed before any socket existed (URL provider failed, constructor threw). */
   #attemptFailed(error: LifelineError): void {
     this.#clearTimer()
+    this.#failed(error, { code: 1006, reason: '', wasClean: false, error }, false)
+  }
+
+  /**
+   * Reports the error a link or attempt failed with, then treats it as lost, unless an `error`
+   * listener called close() or reconnect(): that has the last word, and a retry of ours on top
+   * would leave the socket waiting with no timer while the listener's attempt runs unseen.
+   */
+  #failed(
+    error: LifelineError,
+    cause: DisconnectCause,
+    hadSocket: boolean,
+    failure?: LinkFailure,
+  ): void {
+    const id = this.#attemptId
     this.#emitError(error)
-    this.#linkLost({ code: 1006, reason: '', wasClean: false, error }, false)
+    if (id === this.#attemptId) this.#linkLost(cause, hadSocket, failure)
   }
 
   /**

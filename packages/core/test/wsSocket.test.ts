@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
 import { startWsServer, useFixtures, waitFor } from '@lifeline/test-utils'
-import { ReconnectingWebSocket } from '../src/index.js'
+import { LifelineError, ReconnectingWebSocket } from '../src/index.js'
 import { nextEvent, quickRetry } from './helpers.js'
 
 const fx = useFixtures(afterEach)
@@ -107,5 +107,20 @@ describe('close() and reconnect() called from where the socket changes state', (
     expect(server.connections).toHaveLength(1)
     expect(socket.state.status).toBe('closed')
     expect(reconnecting).toEqual([])
+  })
+})
+
+describe('an error listener that reconnects', () => {
+  it('has its attempt carry on, with no retry of the failed link on top of it', async () => {
+    const server = fx.add(await startWsServer())
+    const socket = fx.add(new ReconnectingWebSocket(server.url('/'), undefined, quickRetry))
+    await nextEvent(socket, 'open')
+    socket.addEventListener('error', () => socket.reconnect(), { once: true })
+    socket.failLink(new LifelineError('PROTOCOL_ERROR', 'broken peer'), 4002)
+    // Before, the failed link's retry took the listener's attempt over: its open was not seen,
+    // and the socket waited to reconnect for good, with no timer.
+    await nextEvent(socket, 'open', 2_000)
+    expect(socket.state.status).toBe('open')
+    expect(server.connections).toHaveLength(2)
   })
 })
