@@ -598,6 +598,11 @@ export class Client<S extends Schema = AnySchema> {
         `'$welcome' acknowledges ${a}, but the server had acknowledged ${stream.acknowledged}`,
       )
     }
+    // Checked before the session is taken: a new one numbers what is kept from 1, and a refused
+    // `$welcome` must leave the client in its old session, which the next link asks to resume
+    // (and whose loss is then told as a `reset`).
+    const sent = previous !== undefined && !sameSession ? stream.unackedCount : stream.lastSent
+    if (a > sent) throw protocolError(`'$welcome' acknowledges ${a}, but only ${sent} were sent`)
     this.#clearWelcomeTimer()
     this.#sessionId = sid
     this.#serverMax = max as number | undefined

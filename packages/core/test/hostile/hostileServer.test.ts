@@ -169,3 +169,32 @@ describe('a server that asks for one more envelope at each $resend', () => {
     expect(seen.markers).toBeLessThan(10)
   })
 })
+
+describe('a server whose new session acknowledges more than the client kept', () => {
+  it('is refused before the client takes the session: the next one that differs is a reset', async () => {
+    const sids: unknown[] = []
+    const server = fx.add(
+      await startScriptedServer((link) => {
+        sids.push(link.hello.sid)
+        if (link.index === 0) {
+          link.send(welcome)
+          link.socket.once('message', () => link.socket.close(1012))
+        } else if (link.index === 1) {
+          // A new session that claims two envelopes processed where the client kept one.
+          link.send({ t: '$welcome', d: { sid: 'S2', resumed: false, a: 2 } })
+        } else link.send({ t: '$welcome', d: { sid: 'S2', resumed: true, a: 0 } })
+      }),
+    )
+    const { client, errors } = connect(server.url('/'))
+    const resets: string[] = []
+    client.events.on('reset', (event) => resets.push(event.previousSessionId))
+    client.send('say', 'one')
+    await waitFor(() => server.connections.length === 3 && client.state.status === 'open', {
+      message: 'the third link',
+    })
+    expect(errors).toEqual(['PROTOCOL_ERROR'])
+    // The client never took session S2: the third link asks to resume S1, and S2 is a reset.
+    expect(sids).toEqual([undefined, 'S1', 'S1'])
+    expect(resets).toEqual(['S1'])
+  })
+})
