@@ -583,7 +583,10 @@ export class Client<S extends Schema = AnySchema> {
     if (
       typeof sid !== 'string' ||
       typeof resumed !== 'boolean' ||
+      // A sequence number, as an envelope's `a`: 1.5 would acknowledge the envelope numbered 1.
       typeof a !== 'number' ||
+      !Number.isSafeInteger(a) ||
+      a < 0 ||
       !atLeastControlFrame(max) ||
       !atLeastControlFrame(w)
     ) {

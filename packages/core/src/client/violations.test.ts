@@ -155,6 +155,17 @@ describe('acknowledgements in $welcome', () => {
     expect(client.state.status).toBe('reconnecting')
   })
 
+  it.each([-1, 0.5, 1.5])('refuses a $welcome whose a is %s, no sequence number', (a) => {
+    const client = create()
+    const errors = errorsOf(client)
+    client.send('say', 1)
+    client.send('say', 2)
+    welcome('S1', false, a)
+    expect(errors).toEqual(['PROTOCOL_ERROR:1002'])
+    expect(client.state.status).toBe('reconnecting')
+    expect(client.unacked).toBe(2)
+  })
+
   it('accepts a resume that acknowledges as much or more', () => {
     const client = create()
     welcome('S1')
