@@ -86,6 +86,22 @@ describe('handshake', () => {
     expect(errors[0]?.message).toMatch(/Lifeline subprotocol/)
   })
 
+  it('ends on a server that chose no Lifeline subprotocol as on a fatal close: receipts reject', async () => {
+    const client = create()
+    const receipt = client.delivered(client.send('say', { text: 'hi' }))
+    FakeWebSocket.last.accept('')
+    await expect(receipt).rejects.toMatchObject({ code: 'PROTOCOL_ERROR' })
+    expect(client.state).toMatchObject({
+      status: 'closed',
+      closeCode: 4002,
+      lastError: { code: 'PROTOCOL_ERROR' },
+    })
+    await expect(client.delivered(client.send('say', { text: 'again' }))).rejects.toMatchObject({
+      code: 'PROTOCOL_ERROR',
+    })
+    expect(FakeWebSocket.instances).toHaveLength(1)
+  })
+
   it('reports $error from the server', () => {
     const client = create()
     const errors: LifelineError[] = []

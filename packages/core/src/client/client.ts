@@ -408,13 +408,16 @@ export class Client<S extends Schema = AnySchema> {
     const { protocol } = this.socket
     const codec = selectCodec(protocol, this.#codecs)
     if (!codec) {
-      this.events.emit(
-        'error',
+      // Not a Lifeline server, which no retry changes: ended as by a fatal close, so that its
+      // error is the state's `lastError` and the receipts waiting for the server reject with it.
+      return this.socket.failLink(
         protocolError(
           `the server chose no Lifeline subprotocol (got '${protocol}'): use mode 'raw' for other servers`,
         ),
+        clientProtocolErrorCode,
+        'no lifeline subprotocol',
+        'fatal',
       )
-      return this.socket.close(clientProtocolErrorCode, 'no lifeline subprotocol')
     }
     this.#codec = codec
     const sid = this.#sessionId
