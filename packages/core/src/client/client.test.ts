@@ -415,6 +415,27 @@ describe('RPC', () => {
     ])
     client.close()
   })
+
+  it('keeps an answer that comes while the client is closed, and sends it on connect()', async () => {
+    const client = create()
+    let answer!: (yes: boolean) => void
+    client.handle('confirm', () => new Promise<boolean>((resolve) => (answer = resolve)))
+    welcome()
+    deliver({ t: '$req', d: { id: 7, m: 'confirm', d: 'sure?' }, s: 1 })
+    await flushMicrotasks()
+    client.close()
+    await flushMicrotasks()
+    expect(client.state.status).toBe('closed')
+    answer(true)
+    await flushMicrotasks()
+    // The server's session outlives the close: its request waits for this answer.
+    client.connect()
+    welcome('S1', true, 0)
+    expect(received().filter((e) => e.t === '$res')).toEqual([
+      { t: '$res', d: { id: 7, d: true }, s: 1, a: 1 },
+    ])
+    client.close()
+  })
 })
 
 describe('answering server requests it cannot answer as asked', () => {

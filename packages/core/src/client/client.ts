@@ -713,7 +713,8 @@ export class Client<S extends Schema = AnySchema> {
    * outbox is full.
    */
   #answer(id: string | number, method: string, body: { d: unknown } | { e: ErrorPayload }): void {
-    if (this.#state.status === 'closed') return
+    // Kept even while the client is closed, as any unacknowledged message is: the server's
+    // session outlives a close() and its request still waits for this answer after connect().
     try {
       // An error answer goes past `maxUnacked` too: small, and the server waits for it.
       this.#sendReliable('$res', { id, ...body }, 'e' in body)
