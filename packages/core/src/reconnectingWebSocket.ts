@@ -2,7 +2,7 @@ import { LifelineError } from '@lifeline/codec'
 import WebSocketDefault from 'isomorphic-ws'
 import { backoffDefaults, computeBackoffDelay } from './backoff.js'
 import type { Clock, TimerHandle } from './clock.js'
-import { systemClock } from './clock.js'
+import { maxTimerMs, systemClock } from './clock.js'
 import { abandonSocket, bindSockets, detachSocket } from './connection.js'
 import { reportListenerError } from './events.js'
 import { SocketEventTarget } from './socketEventTarget.js'
@@ -576,7 +576,8 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
     if (options.delayMs) {
       try {
         const custom = options.delayMs({ retry, event: cause })
-        if (custom >= 0 && Number.isFinite(custom)) return custom
+        // Past the longest timer, Node and browsers fire it at once: a retry without a pause.
+        if (custom >= 0 && Number.isFinite(custom)) return Math.min(custom, maxTimerMs)
         reportListenerError(new LifelineError('INVALID_ARGUMENT', `delayMs returned ${custom}`))
       } catch (error) {
         reportListenerError(error)

@@ -45,6 +45,22 @@ describe('clear errors, and retrying per policy', () => {
     expect(retries.every((event) => event.cause.code === 1006)).toBe(true)
   })
 
+  it('waits at most the longest timer for a delay function that asks for longer', async () => {
+    const port = await freePort()
+    const socket = fx.add(
+      new ReconnectingWebSocket(`ws://127.0.0.1:${port}/`, undefined, { delayMs: () => 2 ** 32 }),
+    )
+    const { retries } = collect(socket)
+    const attempts: number[] = []
+    socket.addEventListener('connecting', ({ attempt }) => attempts.push(attempt))
+    await waitFor(() => retries.length >= 1, { message: 'the first retry' })
+    // A timer past 2^31 - 1 ms fires at once in Node and browsers: a refused port was tried
+    // again and again, without end.
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect(attempts).toEqual([])
+    expect(retries.map((event) => event.delayMs)).toEqual([2 ** 31 - 1])
+  })
+
   it('connects once the refusing end accepts again', async () => {
     const server = fx.add(await startWsServer())
     const proxy = fx.add(await createFaultProxy({ targetPort: server.port }))
