@@ -508,6 +508,25 @@ describe('answering server requests it cannot answer as asked', () => {
     client.close()
   })
 
+  it('keeps error answers up to twice maxUnacked, then drops the link of a server that acknowledges none (4002)', async () => {
+    const client = create({ maxUnacked: 2 })
+    const errors: LifelineError[] = []
+    client.events.on('error', (error) => errors.push(error))
+    welcome()
+    const socket = FakeWebSocket.last
+    // Requests for a method the client does not have, and never an acknowledgement.
+    for (let s = 1; s <= 10 && socket.readyState === FakeWebSocket.OPEN; s++) {
+      deliver({ t: '$req', d: { id: s, m: 'nope', d: null }, s })
+      await flushMicrotasks()
+    }
+    expect(client.unacked).toBe(4)
+    expect(answers()).toHaveLength(4)
+    expect(socket.closedWith).toEqual({ code: 4002, reason: 'answers unacknowledged' })
+    expect(errors.at(-1)).toMatchObject({ code: 'PROTOCOL_ERROR' })
+    expect(client.state).toMatchObject({ status: 'reconnecting', closeCode: 4002 })
+    client.close()
+  })
+
   it('answers QUEUE_FULL with the outbox full offline, and sends it on resume', async () => {
     const client = create({ maxUnacked: 1 })
     client.handle('confirm', () => true)

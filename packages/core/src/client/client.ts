@@ -732,6 +732,19 @@ export class Client<S extends Schema = AnySchema> {
         const message = `the client could not send its answer (${code})`
         this.#sendReliable('$res', { id, e: { code, message } }, true)
       } catch (error) {
+        if (isLifelineError(error, 'QUEUE_FULL')) {
+          // Twice the outbox unacknowledged, and the server still asks: no honest server does
+          // (it acknowledges within its own cadence, PROTOCOL.md, 5). Dropped as a violation,
+          // through the backoff; the answers kept go on the next link.
+          this.#linkDown()
+          this.socket.failLink(
+            protocolError('the server makes requests while it acknowledges none of their answers'),
+            clientProtocolErrorCode,
+            'answers unacknowledged',
+            'violation',
+          )
+          return
+        }
         // Only a codec that refuses even this small answer gets here: the error above said why.
         reportListenerError(error)
       }

@@ -222,10 +222,13 @@ export class ReliableStream {
    * `check` or transmitting throws (the codec refuses the data), nothing is kept and no number
    * is used: a message that can never be encoded must not wait in the buffer to fail again on
    * every resend. `pastLimit` keeps it even when the buffer is full (for a small answer that
-   * must not be lost, not for data). Under `'drop-oldest'`, a single envelope larger than
+   * must not be lost, not for data), up to twice the limits. Under `'drop-oldest'`, a single envelope larger than
    * `maxUnackedBytes` is kept alone.
    */
   send(type: string, data: unknown, pastLimit = false): Envelope {
+    // Past the limit, as much again at most: a peer that keeps asking for answers while it
+    // acknowledges none must not grow the buffer without bound.
+    if (pastLimit && this.unackedCount >= 2 * this.#maxUnacked) throw pastTwice(this.#maxUnacked)
     const full = !pastLimit && this.unackedCount >= this.#maxUnacked
     // Checked before transmitting: a message sent but not kept would be lost on a reconnect.
     if (full && !this.#dropOldest) {
@@ -237,6 +240,7 @@ export class ReliableStream {
     const envelope: Envelope = { t: type, d: data, s: this.#nextSeq, a: this.lastProcessed }
     const size = this.#options.check?.(envelope) ?? 0
     const max = this.#maxUnackedBytes
+    if (pastLimit && this.#bytes + size > 2 * max) throw pastTwice(max, 'bytes')
     const overBytes = !pastLimit && this.#bytes + size > max
     if (overBytes && !this.#dropOldest) {
       throw new LifelineError('QUEUE_FULL', `over ${max} bytes would await acknowledgement`)
@@ -513,4 +517,9 @@ export class ReliableStream {
     this.#acksOwed = this.#bytesOwed = 0
     this.#options.transmit(envelope)
   }
+}
+
+/** `QUEUE_FULL` for an envelope that would take the buffer past twice its limit. */
+function pastTwice(limit: number, unit = 'messages'): LifelineError {
+  return new LifelineError('QUEUE_FULL', `over twice ${limit} ${unit} would await acknowledgement`)
 }
