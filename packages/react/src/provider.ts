@@ -1,4 +1,4 @@
-import { createElement, useEffect, useState } from 'react'
+import { createElement, useInsertionEffect, useState } from 'react'
 import type { ReactNode } from 'react'
 import { createClient } from '@lifeline/core'
 import type { AnySchema, Client, ClientOptions, Schema } from '@lifeline/core'
@@ -49,6 +49,11 @@ export function LifelineProvider<S extends Schema = AnySchema>(
     given ? undefined : createClient<S>({ ...(options as ClientOptions), startClosed: true }),
   )
   const client = (given ?? created) as Client<never>
-  useEffect(() => hold(client, closeDelayMs), [client, closeDelayMs])
+  // Held before any effect of the children runs: React runs a passive effect of the provider
+  // after theirs, and a child that sends as it mounts (a room joined in `useEffect`) would find
+  // the client its last release closed, so `send` throws `CLOSED`. An insertion effect runs
+  // before every layout and passive effect of the commit and, unlike a layout effect, without a
+  // warning on a server (React 18), where it does not run at all.
+  useInsertionEffect(() => hold(client, closeDelayMs), [client, closeDelayMs])
   return createElement(ClientContext.Provider, { value: client }, children)
 }

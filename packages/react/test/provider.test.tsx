@@ -1,10 +1,19 @@
 import { act, cleanup, render } from '@testing-library/react'
-import { Component } from 'react'
+import { Component, useEffect } from 'react'
 import type { ReactNode } from 'react'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { isLifelineError } from '@lifeline/core'
-import { LifelineProvider, useClient, useConnectionState } from '../src/index.js'
-import { createFakeClient, FakeWebSocket, ManualClock, strict, welcome } from './fake.js'
+import { LifelineProvider, useClient, useConnectionState, useSend } from '../src/index.js'
+import type { Chat } from './fake.js'
+import {
+  createFakeClient,
+  deliver,
+  FakeWebSocket,
+  ManualClock,
+  received,
+  strict,
+  welcome,
+} from './fake.js'
 
 let clock: ManualClock
 
@@ -98,6 +107,35 @@ describe('LifelineProvider', () => {
     view.unmount()
     await afterCloseDelay()
     expect(FakeWebSocket.last.readyState).toBe(FakeWebSocket.CLOSED)
+  })
+
+  it('lets a child send as it mounts when its provider mounts again after closing the client', async () => {
+    const client = createFakeClient(clock)
+    let joins = 0
+    function Joiner() {
+      const send = useSend<Chat>()
+      useEffect(() => void send('say', { text: `join ${++joins}` }), [send])
+      return null
+    }
+    const tree = () =>
+      strict(
+        <LifelineProvider client={client} closeDelayMs={20}>
+          <Joiner />
+        </LifelineProvider>,
+      )
+    const view = render(tree())
+    act(() => welcome())
+    // StrictMode's second mount joined again: both acknowledged, so only new joins go next.
+    act(() => deliver({ t: '$ack', a: 2 }))
+    view.unmount()
+    await afterCloseDelay()
+    expect(client.state.status).toBe('closed')
+    // A route that comes back: its join must not find the client still closed.
+    render(tree())
+    act(() => welcome())
+    const joined = received().filter((envelope) => envelope.t === 'say')
+    expect(joined.map((envelope) => envelope.d)).toEqual([{ text: 'join 3' }, { text: 'join 4' }])
+    client.close()
   })
 
   it('useClient() outside a provider throws INVALID_ARGUMENT', () => {
