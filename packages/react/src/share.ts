@@ -6,6 +6,9 @@ interface Holders {
   closing: ReturnType<typeof setTimeout> | undefined
 }
 
+/** The longest delay `setTimeout` keeps (about 24.8 days). */
+const maxTimerDelayMs = 2 ** 31 - 1
+
 const holders = new WeakMap<Client<never>, Holders>()
 
 /**
@@ -37,9 +40,13 @@ export function hold(client: Client<never>, closeDelayMs: number): () => void {
     if (released) return
     released = true
     if (--held.count > 0) return
-    held.closing = setTimeout(() => {
-      held.closing = undefined
-      client.close()
-    }, closeDelayMs)
+    // Timers take at most 2^31 - 1 ms and run a longer delay (`Infinity`: never close) at once.
+    held.closing = setTimeout(
+      () => {
+        held.closing = undefined
+        client.close()
+      },
+      Math.min(closeDelayMs, maxTimerDelayMs),
+    )
   }
 }

@@ -81,6 +81,20 @@ describe('LifelineProvider', () => {
     expect(client.state.status).toBe('connecting')
   })
 
+  it('keeps the socket after the last provider unmounted when closeDelayMs is Infinity', async () => {
+    const client = createFakeClient(clock)
+    const view = render(
+      <LifelineProvider client={client} closeDelayMs={Infinity}>
+        <Status />
+      </LifelineProvider>,
+    )
+    act(() => welcome())
+    view.unmount()
+    await afterCloseDelay()
+    expect(client.state.status).toBe('open')
+    client.close()
+  })
+
   it('creates its client from options once, connects it on mount, and never twice under StrictMode', async () => {
     const options = () => ({
       url: 'ws://test.local/',
