@@ -21,7 +21,12 @@ export interface ChatServer {
  * socket (hot reload) beside it. Sessions and history live in this process, so a restart of the
  * chat resumes every session.
  */
-export async function startChatServer(port = 0, hotReload = true): Promise<ChatServer> {
+export async function startChatServer(
+  port = 0,
+  hotReload = true,
+  /** How long a page's session waits for it after its link closed (the server's own default). */
+  sessionTtlMs?: number,
+): Promise<ChatServer> {
   const http = createHttpServer()
   const vite = await createViteServer({
     root: fileURLToPath(new URL('.', import.meta.url)),
@@ -40,7 +45,12 @@ export async function startChatServer(port = 0, hotReload = true): Promise<ChatS
   })
 
   const startChat = () => {
-    const server = createServer<ChatSchema>({ server: http, path: '/chat', store })
+    const server = createServer<ChatSchema>({
+      server: http,
+      path: '/chat',
+      store,
+      ...(sessionTtlMs === undefined ? {} : { sessionTtlMs }),
+    })
     server.on('connection', (peer) => {
       peer.on('join', ({ room }) => peer.join(room))
       // The sender's name is its ids' prefix: an example without accounts. An application takes

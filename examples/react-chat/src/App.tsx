@@ -39,11 +39,16 @@ export function App({ name, initialRoom }: { name: string; initialRoom: string }
   const [draft, setDraft] = useState('')
   const counter = useRef(0)
 
-  // Membership belongs to the session: joined once, kept across reconnects.
-  useEffect(() => void send('join', { room }), [send, room])
+  const online = useConnectionState((state) => state.status === 'open')
+  // Membership belongs to the session and is kept across reconnects, but a session the server
+  // lost (its process restarted, or the page was away for longer than a session waits) comes
+  // back as a new one in no room: joined on every connection, then (a join is idempotent), and
+  // before the history below is asked for.
+  useEffect(() => {
+    if (online) send('join', { room })
+  }, [send, room, online])
   // The history again on every (re)connection: a room's message sent while this page's session
   // was away from the server (rooms live in the server's process) is caught up from it.
-  const online = useConnectionState((state) => state.status === 'open')
   const history = useRequest('history', { room }, { enabled: online, deps: [room, online] })
   useEffect(() => {
     if (history.data) setLines((current) => withHistory(current, history.data ?? []))

@@ -30,9 +30,9 @@ afterAll(async () => {
 const texts = (page: Page) => page.getByTestId('text').allTextContents()
 const connection = (page: Page) => page.getByTestId('connection')
 
-async function open(name: string): Promise<Page> {
+async function open(name: string, url = server.url): Promise<Page> {
   const page = await browser.newPage()
-  await page.goto(`${server.url}?name=${name}&room=lobby`)
+  await page.goto(`${url}?name=${name}&room=lobby`)
   await expect.poll(() => connection(page).textContent(), { timeout: 20_000 }).toBe('connected')
   return page
 }
@@ -88,4 +88,30 @@ it('two pages chat in a room across a restart of the server: every message once,
   mkdirSync(artifacts, { recursive: true })
   await ann.screenshot({ path: `${artifacts}ann.png` })
   await bob.screenshot({ path: `${artifacts}bob.png` })
+}, 90_000)
+
+it('a page whose session the server lost still gets the messages of its room', async () => {
+  // Sessions that outlive their link by 300 ms only: a chat down for longer loses them, as one
+  // whose process restarts does, or a page that stayed in the back/forward cache for minutes.
+  const forgetful = await startChatServer(0, false, 300)
+  try {
+    const ann = await open('ann', forgetful.url)
+    const bob = await open('bob', forgetful.url)
+    const pages = [ann, bob]
+    await say(ann, 'before')
+    await bothShow(pages, ['before'])
+    await forgetful.stopChat()
+    await new Promise((resolve) => setTimeout(resolve, 1_000))
+    forgetful.startChat()
+    for (const page of pages) {
+      await expect.poll(() => connection(page).textContent(), { timeout: 15_000 }).toBe('connected')
+    }
+    // New sessions: each page is in its room again, and gets what is said there live.
+    await say(bob, 'after')
+    await bothShow(pages, ['before', 'after'])
+    await ann.close()
+    await bob.close()
+  } finally {
+    await forgetful.close()
+  }
 }, 90_000)
