@@ -205,10 +205,45 @@ describe('the back/forward cache', () => {
     socket.close()
     socket.reconnect()
     FakeWebSocket.last.accept()
-    expect(add.mock.calls.filter(([type]) => type === 'pageshow')).toHaveLength(2)
+    // The socket's own listeners; the page's wake is watched in the capture phase.
+    const own = add.mock.calls.filter(
+      ([type, , options]) => type === 'pageshow' && options !== true,
+    )
+    expect(own).toHaveLength(2)
     page.show('visible')
     expect(FakeWebSocket.last.sent).toEqual(['ping'])
     socket.close()
+  })
+
+  it("connects again when the page's own handlers close it on pagehide or freeze and connect it on the way back", () => {
+    // The Page Lifecycle advice: close connections in pagehide (or freeze), open them again in
+    // pageshow (or resume). Handlers added after the socket was made run after the preset's.
+    const sleeps = [
+      [page, 'pagehide', 'pageshow', { persisted: true }],
+      [page.document, 'freeze', 'resume', {}],
+    ] as const
+    for (const [target, sleep, wake, init] of sleeps) {
+      const socket = create()
+      FakeWebSocket.last.accept()
+      const attempts = FakeWebSocket.instances.length
+      target.addEventListener(sleep, () => socket.close())
+      target.addEventListener(wake, () => socket.reconnect())
+      page.show('hidden')
+      target.dispatchEvent(Object.assign(new Event(sleep), init))
+      // Back, and still hidden (a page may resume in the background): no visibilitychange yet.
+      target.dispatchEvent(Object.assign(new Event(wake), init))
+      expect(FakeWebSocket.instances).toHaveLength(attempts + 1)
+      FakeWebSocket.last.accept()
+      expect(socket.state.status).toBe('open')
+      // Shown, its open link is kept: it was closed, so no longer held for the page.
+      page.show('visible')
+      expect(FakeWebSocket.instances).toHaveLength(attempts + 1)
+      // Nor is any other socket of the page held back.
+      const other = create()
+      expect(FakeWebSocket.instances).toHaveLength(attempts + 2)
+      other.close()
+      socket.close()
+    }
   })
 
   it('stops for good when told to', () => {

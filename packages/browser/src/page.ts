@@ -12,6 +12,16 @@ export const pageHiddenReason = 'page hidden'
 let asleep = false
 
 /**
+ * Clears `asleep` as the page is shown from the back/forward cache or resumes, whatever follows
+ * it then: a socket its user closed as the page went to sleep (the Page Lifecycle advice: close
+ * in `pagehide` or `freeze`, open again in `pageshow` or `resume`) follows the page no more, and
+ * the flag it left would park it, and every other socket of the page, when connected again.
+ */
+const awake = (): void => {
+  asleep = false
+}
+
+/**
  * The preset's `canConnect`: no attempt while the browser says it is offline (it would fail at
  * once and count towards the backoff), nor while the page is in the back/forward cache or frozen.
  */
@@ -37,6 +47,10 @@ export function followPage(
 ): () => void {
   // No page (server-side rendering, a worker): nothing to follow.
   if (page === undefined) return () => {}
+  // Once per page (the same listener is added once), in the capture phase: before the page's
+  // own handlers, which may connect a socket.
+  page.addEventListener('pageshow', awake, true)
+  page.document.addEventListener('resume', awake, true)
   let controller: AbortController | undefined
   // This socket's link was closed for the back/forward cache or a freeze.
   let held = false
@@ -74,6 +88,9 @@ export function followPage(
   const stop = (): void => {
     controller?.abort()
     controller = undefined
+    // Closed by its user, even as the page went to sleep: no longer held, so connected again it
+    // is not made to start over when the page wakes.
+    held = false
   }
   const following = new AbortController()
   // A page does not keep listening for a socket its user closed, so the socket can be collected.

@@ -152,6 +152,20 @@ const lab = {
   close(): void {
     client?.close()
   },
+  /** Connects the client again after `close()`. */
+  reopen(): void {
+    client?.connect()
+  },
+  /**
+   * The Page Lifecycle advice, in the page's own handlers (added after the client's): close the
+   * client as the page goes into the cache or freezes, connect it again as it comes back.
+   */
+  closeWhileAway(): void {
+    addEventListener('pagehide', (event) => event.persisted && lab.close())
+    addEventListener('pageshow', (event) => event.persisted && lab.reopen())
+    document.addEventListener('freeze', () => lab.close())
+    document.addEventListener('resume', () => lab.reopen())
+  },
 }
 
 Object.assign(window, { lab })

@@ -218,3 +218,25 @@ it("control: with core alone, Chromium drops a frozen page's link; resumed, it e
     expect.arrayContaining(['error:CONNECTION_ERROR', 'close:1006:']),
   )
 })
+
+it("connects again when the page's own handlers close the client on pagehide and connect it on pageshow", async () => {
+  await control()
+  await openLab()
+  await lab('lab.closeWhileAway()')
+  const { persisted } = await commands.labAwayAndBack(awayUrl)
+  expect(persisted).toBe(true)
+  await labUntil(`lab.status() === 'open'`, 'open again after the restore')
+})
+
+it("connects again when the page's own handlers close the client on freeze and connect it on resume", async () => {
+  await control()
+  await openLab({}, true)
+  await lab('lab.closeWhileAway()')
+  await hide()
+  await commands.labFreeze(true)
+  cleanups.push(() => commands.labFreeze(false))
+  await labUntil(`lab.log.includes('freeze:hidden')`, 'the page frozen')
+  await commands.labFreeze(false)
+  // Resumed, and still hidden: the preset reconnects such a page at once.
+  await labUntil(`lab.status() === 'open'`, 'open again once resumed')
+})
