@@ -101,6 +101,33 @@ describe('offline and online', () => {
     socket.close()
   })
 
+  it('connects when back online with followPage false too, since it still waits while offline', () => {
+    const socket = create({ followPage: false })
+    FakeWebSocket.last.accept()
+    network.onLine = false
+    FakeWebSocket.last.fail()
+    clock.advance(120_000)
+    expect(FakeWebSocket.instances).toHaveLength(1)
+    network.onLine = true
+    page.dispatchEvent(new Event('online'))
+    expect(FakeWebSocket.instances).toHaveLength(2)
+    socket.close()
+  })
+
+  it('in a worker, with no page to follow, connects when back online', () => {
+    // A worker's global scope: an event target, and no `window`.
+    vi.stubGlobal('window', undefined)
+    const scope = new EventTarget()
+    vi.stubGlobal('addEventListener', scope.addEventListener.bind(scope))
+    network.onLine = false
+    const socket = create()
+    expect(FakeWebSocket.instances).toHaveLength(0)
+    network.onLine = true
+    scope.dispatchEvent(new Event('online'))
+    expect(FakeWebSocket.instances).toHaveLength(1)
+    socket.close()
+  })
+
   it("asks the application's canConnect too", () => {
     let allowed = false
     const socket = create({ canConnect: () => allowed })

@@ -38,19 +38,29 @@ export const pageCanConnect = (): boolean => globalThis.navigator?.onLine !== fa
  *   of the cache) and the socket waits, queue and session kept; back from the cache or resumed,
  *   it connects at once and the queue flushes (protocol mode: the session resumes).
  *
- * Returns a function that stops following (a no-op where there is no `window`). It also stops
- * on its own once the socket is closed by its user, and starts again on `reconnect()`.
+ * Returns a function that stops following. Where there is no `window` (a worker), it follows
+ * the global scope's `online` only; where there is neither (server rendering), nothing. It also
+ * stops on its own once the socket is closed by its user, and starts again on `reconnect()`.
  */
 export function followPage(
   socket: ReconnectingWebSocket,
   page: PageLike | undefined = globalThis.window,
 ): () => void {
-  // No page (server-side rendering, a worker): nothing to follow.
-  if (page === undefined) return () => {}
-  // Once per page (the same listener is added once), in the capture phase: before the page's
-  // own handlers, which may connect a socket.
-  page.addEventListener('pageshow', awake, true)
-  page.document.addEventListener('resume', awake, true)
+  return follow(socket, page, true)
+}
+
+/**
+ * `followPage`, or with `lifecycle` false the network alone: a socket that follows no page
+ * still waits while offline (`pageCanConnect`), and without `online` would wait for good.
+ */
+export function follow(
+  socket: ReconnectingWebSocket,
+  page: PageLike | undefined,
+  lifecycle: boolean,
+): () => void {
+  // A worker has no page, but its global scope has `online`; server rendering has neither.
+  const target: Partial<EventTarget> = page ?? globalThis
+  if (!target.addEventListener) return () => {}
   let controller: AbortController | undefined
   // This socket's link was closed for the back/forward cache or a freeze.
   let held = false
@@ -67,17 +77,22 @@ export function followPage(
     socket.reconnect(1000, pageHiddenReason)
   }
   const listeners: [EventTarget, string, (event: Event) => void][] = [
-    [page, 'online', () => waiting() && socket.reconnect()],
-    [
-      page.document,
-      'visibilitychange',
-      () => page.document.visibilityState === 'visible' && wake(),
-    ],
-    [page.document, 'resume', wake],
-    [page, 'pageshow', wake],
-    [page, 'pagehide', (event) => (event as PageTransitionEvent).persisted && sleep()],
-    [page.document, 'freeze', sleep],
+    [target as EventTarget, 'online', () => waiting() && socket.reconnect()],
   ]
+  if (page && lifecycle) {
+    const { document } = page
+    // Once per page (the same listener is added once), in the capture phase: before the page's
+    // own handlers, which may connect a socket.
+    page.addEventListener('pageshow', awake, true)
+    document.addEventListener('resume', awake, true)
+    listeners.push(
+      [document, 'visibilitychange', () => document.visibilityState === 'visible' && wake()],
+      [document, 'resume', wake],
+      [page, 'pageshow', wake],
+      [page, 'pagehide', (event) => (event as PageTransitionEvent).persisted && sleep()],
+      [document, 'freeze', sleep],
+    )
+  }
   const start = (): void => {
     if (controller) return
     const { signal } = (controller = new AbortController())

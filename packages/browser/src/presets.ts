@@ -11,13 +11,14 @@ import type {
   Schema,
   UrlProvider,
 } from '@lifeline/core'
-import { followPage, pageCanConnect } from './page.js'
+import { follow, pageCanConnect } from './page.js'
 
 /** What the preset adds to the options of core. */
 export interface BrowserOptions {
   /**
    * Follow the page: `online`, visibility, freeze/resume and the back/forward cache (see the
-   * README). `false` leaves only the global WebSocket, `binaryType` and `navigator.onLine`.
+   * README). `false` leaves only the global WebSocket, `binaryType` and `navigator.onLine` (no
+   * attempt while offline, one at once on `online`).
    * @default true
    */
   followPage?: boolean
@@ -48,11 +49,12 @@ export function browserSocketOptions<Options extends ReconnectingWebSocketOption
  */
 export class ReconnectingWebSocket extends CoreWebSocket {
   constructor(url: UrlProvider, protocols?: ProtocolsProvider, options: BrowserSocketOptions = {}) {
-    const { followPage: follow = true, ...rest } = options
+    const { followPage: lifecycle = true, ...rest } = options
     super(url, protocols, browserSocketOptions(rest))
     // Before any frame can arrive: the first attempt was made in `super`, but opens later.
     this.binaryType = 'arraybuffer'
-    if (follow) followPage(this)
+    // Not following the page, it still waits while offline: the network is followed still.
+    follow(this, globalThis.window, lifecycle)
   }
 }
 
@@ -60,8 +62,8 @@ export class ReconnectingWebSocket extends CoreWebSocket {
 export function createClient<S extends Schema = AnySchema>(
   options: BrowserClientOptions,
 ): Client<S> {
-  const { followPage: follow = true, ...rest } = options
+  const { followPage: lifecycle = true, ...rest } = options
   const client = createCoreClient<S>({ ...rest, socket: browserSocketOptions(rest.socket ?? {}) })
-  if (follow) followPage(client.socket)
+  follow(client.socket, globalThis.window, lifecycle)
   return client
 }
