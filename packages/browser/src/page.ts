@@ -108,13 +108,16 @@ export function follow(
     held = false
   }
   const following = new AbortController()
-  // A page does not keep listening for a socket its user closed, so the socket can be collected.
+  // A page does not keep listening for a socket its user closed, so the socket can be collected;
+  // nor for one its user is closing (its closing handshake under way): put to sleep or woken,
+  // it would be connected again.
+  const closedByUser = (status: string) => status === 'closed' || status === 'closing'
   socket.addEventListener(
     'statechange',
-    ({ state }) => (state.status === 'closed' ? stop() : start()),
+    ({ state }) => (closedByUser(state.status) ? stop() : start()),
     { signal: following.signal },
   )
-  if (socket.state.status !== 'closed') start()
+  if (!closedByUser(socket.state.status)) start()
   return () => {
     following.abort()
     stop()
