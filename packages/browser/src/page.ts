@@ -111,7 +111,7 @@ export function follow(
   // A page does not keep listening for a socket its user closed, so the socket can be collected;
   // nor for one its user is closing (its closing handshake under way): put to sleep or woken,
   // it would be connected again.
-  const closedByUser = (status: string) => status === 'closed' || status === 'closing'
+  const closedByUser = (status: string) => /^clos/.test(status)
   socket.addEventListener(
     'statechange',
     ({ state }) => (closedByUser(state.status) ? stop() : start()),
