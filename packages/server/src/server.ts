@@ -87,6 +87,12 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
   private readonly connections = new Set<Connection<S, User>>()
   /** Sockets refused before the handshake (no subprotocol), until they are closed. */
   private readonly refused = new Set<WebSocket>()
+  /**
+   * On an application's server: what each socket had written when its upgrade request came, so
+   * that an answer to it (from another `upgrade` listener) is told from the responses a
+   * keep-alive connection carried before (a proxy's pooled connection to the server).
+   */
+  private readonly writtenBefore = new WeakMap<Duplex, number>()
   /** Raw sockets of the HTTP server this server owns, to destroy what never upgraded. */
   private readonly rawSockets = new Set<Socket>()
   /** Running RPC handlers, which `close()` lets finish (within `closeTimeoutMs`). */
@@ -151,6 +157,8 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
     if (this.options.server !== undefined) {
       this.httpServer = this.options.server
       this.ownsServer = false
+      // First of all its `upgrade` listeners (those added before, and most added later).
+      this.httpServer.prependListener('upgrade', this.noteUpgrade)
       this.httpServer.on('upgrade', this.onUpgrade)
       this.ready = this.listening(this.httpServer)
     } else {
@@ -326,7 +334,10 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
     await new Promise<void>((resolve) => this.wss.close(() => resolve()))
     // Only now on an application's server: until then an upgrade on the path is refused (503),
     // not left to the application's routes (a 404, or a page, for a WebSocket client).
-    if (!this.ownsServer) this.httpServer.off('upgrade', this.onUpgrade)
+    if (!this.ownsServer) {
+      this.httpServer.off('upgrade', this.onUpgrade)
+      this.httpServer.off('upgrade', this.noteUpgrade)
+    }
     for (const socket of this.rawSockets) socket.destroy()
     await listenerClosed
     await afterClosePhase()
@@ -374,13 +385,13 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
   private readonly onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
     // Another `upgrade` listener of the application's server answered it first (its own
     // WebSocket endpoint): it is theirs. Taken again, `ws` would throw from this event.
-    if (!this.ownsServer && (socket.destroyed || (socket as Socket).bytesWritten > 0)) return
+    if (!this.ownsServer && this.answered(socket)) return
     // A socket that fails during the handshake must not become an uncaught 'error'.
     socket.on('error', () => socket.destroy())
     const { path, allowedOrigins, requireOrigin } = this.options
     if (path !== undefined && pathOf(request) !== path) {
       // On an application's server, another `upgrade` listener may own this path.
-      if (!this.ownsServer && this.httpServer.listenerCount('upgrade') > 1) {
+      if (!this.ownsServer && this.otherUpgradeListeners() > 0) {
         this.refuseUnanswered(socket)
         return
       }
@@ -407,7 +418,7 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
     // iteration of 10 to 30 ms, and each went on with its `$hello` and replay in the next. Not
     // beside other `upgrade` listeners, which would take an upgrade left unanswered for theirs.
     const turns = this.context.turns
-    const alone = this.ownsServer || this.httpServer.listenerCount('upgrade') === 1
+    const alone = this.ownsServer || this.otherUpgradeListeners() === 0
     if (alone && turns.spentOut) turns.defer(() => this.upgrade(request, socket, head))
     else this.upgrade(request, socket, head)
   }
@@ -415,13 +426,30 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
   /** Completes the WebSocket handshake of an upgrade request that passed its checks. */
   private upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     // Gone, or answered meanwhile (a listener the application added since).
-    if (socket.destroyed || (socket as Socket).bytesWritten > 0) return
+    if (this.answered(socket)) return
     if (this.closing !== undefined) {
       refuseUpgrade(socket, 503)
       return
     }
     this.context.turns.charge(upgradeWorkBytes)
     this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws, socket, request))
+  }
+
+  private readonly noteUpgrade = (_request: IncomingMessage, socket: Duplex): void => {
+    this.writtenBefore.set(socket, (socket as Socket).bytesWritten)
+  }
+
+  /** Gone, or answered since its upgrade request came (by another listener, or this one). */
+  private answered(socket: Duplex): boolean {
+    const before = this.writtenBefore.get(socket) ?? 0
+    return socket.destroyed || (socket as Socket).bytesWritten > before
+  }
+
+  /** The application's server's `upgrade` listeners other than this server's. */
+  private otherUpgradeListeners(): number {
+    const ours = [this.onUpgrade, this.noteUpgrade] as unknown[]
+    return this.httpServer.listeners('upgrade').filter((listener) => !ours.includes(listener))
+      .length
   }
 
   /**
@@ -433,7 +461,7 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
    */
   private refuseUnanswered(socket: Duplex): void {
     const timer = setTimeout(() => {
-      if ((socket as Socket).bytesWritten === 0) refuseUpgrade(socket, 400)
+      if (!this.answered(socket)) refuseUpgrade(socket, 400)
     }, this.options.upgradeTimeoutMs)
     timer.unref()
     socket.once('close', () => clearTimeout(timer))

@@ -184,3 +184,40 @@ describe('beside another upgrade listener', () => {
     expect(welcome.resumed).toBe(false)
   })
 })
+
+describe('on a keep-alive connection', () => {
+  it.each([{ path: '/ws' }, { path: undefined }])(
+    'answers an upgrade that comes after ordinary responses on the same connection (path $path)',
+    async ({ path }) => {
+      // A proxy's pooled connection to the application: a page, then the WebSocket upgrade.
+      const http = createHttpServer((_, response) => response.end('ok'))
+      await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
+      fx.add(() => new Promise<void>((resolve) => http.close(() => resolve())))
+      http.on('upgrade', (request) => {
+        // The application's other endpoint, which leaves what is not its own.
+        if (request.url === '/other') throw new Error('not reached')
+      })
+      const server = createServer({ server: http, ...(path === undefined ? {} : { path }) })
+      fx.add(() => server.close())
+      await server.ready
+      const port = (http.address() as { port: number }).port
+      const socket = connect(port, '127.0.0.1')
+      fx.add(() => socket.destroy())
+      socket.on('error', () => undefined)
+      await once(socket, 'connect')
+      let answer = ''
+      socket.on('data', (data: Buffer) => (answer += data.toString()))
+      socket.write('GET /page HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n')
+      await waitFor(() => answer.includes('ok'), { message: 'the page' })
+      answer = ''
+      socket.write(
+        `GET ${path ?? '/'} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n' +
+          'Sec-WebSocket-Protocol: lifeline.v1.json\r\n\r\n',
+      )
+      await waitFor(() => answer.startsWith('HTTP/1.1 101 '), {
+        message: () => `a 101 (got ${JSON.stringify(answer.slice(0, 40))})`,
+      })
+    },
+  )
+})
