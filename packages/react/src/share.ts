@@ -40,7 +40,9 @@ export function hold(client: Client<never>, closeDelayMs: number): () => void {
     if (released) return
     released = true
     if (--held.count > 0) return
-    // Timers take at most 2^31 - 1 ms and run a longer delay (`Infinity`: never close) at once.
+    // `Infinity`: never closed here. Timers take at most 2^31 - 1 ms, and run a longer delay at
+    // once.
+    if (closeDelayMs === Infinity) return
     held.closing = setTimeout(
       () => {
         held.closing = undefined

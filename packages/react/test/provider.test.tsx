@@ -92,6 +92,20 @@ describe('LifelineProvider', () => {
     view.unmount()
     await afterCloseDelay()
     expect(client.state.status).toBe('open')
+    // For good, not for the longest a timer waits (some 24.8 days).
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    try {
+      const again = render(
+        <LifelineProvider client={client} closeDelayMs={Infinity}>
+          <Status />
+        </LifelineProvider>,
+      )
+      again.unmount()
+      vi.advanceTimersByTime(2 ** 31)
+      expect(client.state.status).toBe('open')
+    } finally {
+      vi.useRealTimers()
+    }
     client.close()
   })
 
