@@ -1,3 +1,9 @@
+/**
+ * How long after the first signal a repeat is the same one, forwarded (`npm start` forwards a
+ * terminal's Ctrl-C, which the process also got), rather than someone asking again.
+ */
+export const repeatGraceMs = 1_000
+
 /** What `closeOnSignals` needs of a server. */
 export interface Closable {
   close(): Promise<void>
@@ -7,10 +13,12 @@ export interface Closable {
  * Closes `server` gracefully on the first of `signals` (a rolling restart's SIGTERM): it stops
  * accepting, closes every client with 1012 so that it reconnects at once (to another process
  * behind the balancer), and stores every session; then `onClosed` runs (by default the process
- * exits with code 0). A signal that comes again during the close is ignored, the close being
- * bounded (`closeTimeoutMs` per step): Ctrl-C in a terminal reaches both `npm start` and the
- * node process it started, and npm forwards it. Returns a function that removes the signal
- * handlers.
+ * exits with code 0). A signal that comes again within `repeatGraceMs` of the first is ignored:
+ * Ctrl-C in a terminal reaches both `npm start` and the node process it started, and npm
+ * forwards it. One that comes later ends the wait: `onClosed` runs at once with an error (by
+ * default the process exits with code 1), for a close that does not finish (a `Closable` that
+ * also closes an application's server, which keep-alive connections hold open). Returns a
+ * function that removes the signal handlers.
  *
  * ```ts
  * closeOnSignals(server)
@@ -21,21 +29,28 @@ export function closeOnSignals(
   signals: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT'],
   onClosed: (error?: unknown) => void = (error) => process.exit(error === undefined ? 0 : 1),
 ): () => void {
-  let closing = false
-  const handler = (): void => {
+  let firstAt: number | undefined
+  let done = false
+  const finish = (error?: unknown): void => {
+    if (done) return
+    done = true
+    remove()
+    if (error === undefined) onClosed()
+    else onClosed(error)
+  }
+  const handler = (signal: NodeJS.Signals): void => {
     // Kept until the close is done: with no listener left, a second signal's default action
     // would end the process before the sessions are stored.
-    if (closing) return
-    closing = true
+    if (firstAt !== undefined) {
+      if (Date.now() - firstAt >= repeatGraceMs) {
+        finish(new Error(`${signal} again: the close did not finish`))
+      }
+      return
+    }
+    firstAt = Date.now()
     server.close().then(
-      () => {
-        remove()
-        onClosed()
-      },
-      (error: unknown) => {
-        remove()
-        onClosed(error)
-      },
+      () => finish(),
+      (error: unknown) => finish(error ?? new Error('the close failed')),
     )
   }
   const remove = (): void => {

@@ -8,6 +8,7 @@ import { ProtocolClient, startServer, urlOf } from './helpers.js'
 const fx = useFixtures(afterEach)
 const child = fileURLToPath(new URL('./fixtures/serveAndClose.ts', import.meta.url))
 const signalledTwice = fileURLToPath(new URL('./fixtures/signalTwice.ts', import.meta.url))
+const signalledStuck = fileURLToPath(new URL('./fixtures/signalStuck.ts', import.meta.url))
 
 describe('graceful close', () => {
   it('closes every client with 1012, resolves, and refuses new connections', async () => {
@@ -137,5 +138,10 @@ describe('graceful close', () => {
   it('closeOnSignals: a second signal during the close does not cut it short', async () => {
     const { code, out } = await runScript(signalledTwice, [], 8_000)
     expect({ code, out }).toEqual({ code: 0, out: 'stored\nclosed\n' })
+  }, 12_000)
+
+  it('closeOnSignals: a signal again past the grace ends a close that does not finish', async () => {
+    const { code, out } = await runScript(signalledStuck, [], 8_000)
+    expect({ code, out }).toEqual({ code: 1, out: 'gave up late\n' })
   }, 12_000)
 })
