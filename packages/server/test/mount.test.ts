@@ -50,6 +50,23 @@ async function checkMounted(server: LifelineServer, http: Server): Promise<void>
   expect(http.listenerCount('upgrade')).toBe(0)
 }
 
+/** A raw TCP connection to `port`, keeping what the server writes back. */
+async function rawConnection(port: number) {
+  const socket = connect(port, '127.0.0.1')
+  fx.add(() => socket.destroy())
+  socket.on('error', () => undefined)
+  await once(socket, 'connect')
+  let text = ''
+  socket.on('data', (data: Buffer) => (text += data.toString()))
+  return {
+    socket,
+    answer: () => text,
+    clear: () => {
+      text = ''
+    },
+  }
+}
+
 describe('mounted on an application server', () => {
   it('Express: createServer({ server: app.listen(…), path })', async () => {
     const app = express()
@@ -97,12 +114,7 @@ describe('beside other upgrade listeners', () => {
       expect(welcome.resumed).toBe(false)
     }
 
-    const socket = connect(port, '127.0.0.1')
-    fx.add(() => socket.destroy())
-    socket.on('error', () => undefined)
-    await once(socket, 'connect')
-    let answer = ''
-    socket.on('data', (data: Buffer) => (answer += data.toString()))
+    const { socket, answer } = await rawConnection(port)
     socket.write(
       'GET /elsewhere HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
         'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
@@ -110,7 +122,7 @@ describe('beside other upgrade listeners', () => {
     // Nobody else would ever answer or close it: the socket was held for as long as the client
     // kept it, and past that too (an HTTP server's sockets are half-open on the client's end).
     await once(socket, 'close', 3_000)
-    expect(answer).toMatch(/^HTTP\/1\.1 400 /)
+    expect(answer()).toMatch(/^HTTP\/1\.1 400 /)
   })
 })
 
@@ -201,22 +213,17 @@ describe('on a keep-alive connection', () => {
       fx.add(() => server.close())
       await server.ready
       const port = (http.address() as { port: number }).port
-      const socket = connect(port, '127.0.0.1')
-      fx.add(() => socket.destroy())
-      socket.on('error', () => undefined)
-      await once(socket, 'connect')
-      let answer = ''
-      socket.on('data', (data: Buffer) => (answer += data.toString()))
+      const { socket, answer, clear } = await rawConnection(port)
       socket.write('GET /page HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n')
-      await waitFor(() => answer.includes('ok'), { message: 'the page' })
-      answer = ''
+      await waitFor(() => answer().includes('ok'), { message: 'the page' })
+      clear()
       socket.write(
         `GET ${path ?? '/'} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
           'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n' +
           'Sec-WebSocket-Protocol: lifeline.v1.json\r\n\r\n',
       )
-      await waitFor(() => answer.startsWith('HTTP/1.1 101 '), {
-        message: () => `a 101 (got ${JSON.stringify(answer.slice(0, 40))})`,
+      await waitFor(() => answer().startsWith('HTTP/1.1 101 '), {
+        message: () => `a 101 (got ${JSON.stringify(answer().slice(0, 40))})`,
       })
     },
   )
