@@ -932,6 +932,29 @@ describe('room messages a codec refuses', () => {
     expect(errors).toEqual([])
   })
 
+  it("refuses a room send to no room or to the broadcast's name, which would reach every session", async () => {
+    const redis = fx.add(await startRedisServer())
+    const node = await startNode(fx, redis)
+    node.server.on('connection', (peer) => peer.join('x'))
+    const { client } = await RawClient.connect(fx, node.server.port)
+    await waitFor(async () => (await node.cluster.presence('x')).length === 1, {
+      message: 'joined',
+    })
+    const invalid = expect.objectContaining({ code: 'INVALID_ARGUMENT' }) as unknown
+    // A room id the application did not have yet, and the name a cluster gives the broadcast.
+    for (const room of [undefined, '\u0000']) {
+      expect(() =>
+        node.server.to(room as string).send('said', { text: 'not a room', from: 'a' }),
+      ).toThrow(invalid)
+    }
+    expect(() => node.server.to('y'.repeat(1025)).send('said', { text: 'no', from: 'a' })).toThrow(
+      invalid,
+    )
+    node.server.to('x').send('said', { text: 'x', from: 'a' })
+    await waitFor(() => client.reliable('said').length > 0, { message: 'the room message' })
+    expect(client.reliable('said').map((frame) => frame.d)).toEqual([{ text: 'x', from: 'a' }])
+  })
+
   it("skips a member whose codec refuses another process's room message, reports it with the member, and delivers the next", async () => {
     const redis = fx.add(await startRedisServer())
     const a = await startNode(fx, redis)

@@ -30,7 +30,7 @@ import { resolveOptions, type ResolvedOptions, type ServerOptions } from './opti
 import type { MethodName, Peer } from './peer.js'
 import { checkEncodable, sendToAll, type BroadcastOptions, type RoomTarget } from './broadcast.js'
 import { Rooms } from './rooms.js'
-import { checkType, type Session } from './session.js'
+import { checkRoom, checkType, type Session } from './session.js'
 import { SessionRegistry } from './sessions.js'
 import { createCounters, type ServerStats } from './stats.js'
 import { Turns } from './turns.js'
@@ -235,8 +235,12 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
   /**
    * The sessions in `room`. With a `cluster`, a send reaches the members on every process (this
    * one included, through the cluster) and returns the number of members on this process.
+   * Throws `INVALID_ARGUMENT` for a room `join` refuses.
    */
   to(room: string): RoomTarget<S, User> {
+    // Checked as `join` checks it: a cluster sends to no room (`undefined`) or `'\u0000'` as the
+    // broadcast, so a room that is neither a string nor a room reached every session.
+    checkRoom(room, this.options.cluster !== undefined)
     return {
       send: (type, data, options) => {
         const members = this.rooms.membersOf(room)

@@ -101,6 +101,20 @@ export function checkType(type: unknown): void {
   }
 }
 
+/**
+ * Throws `INVALID_ARGUMENT` for what is not a room: no string, or `'\u0000'`, the name under
+ * which a cluster sends the broadcast. With a cluster, a room's messages carry its name (`r`),
+ * which clients bound.
+ */
+export function checkRoom(room: unknown, clustered: boolean): asserts room is string {
+  if (typeof room !== 'string' || room === broadcastRoom) {
+    throw new LifelineError('INVALID_ARGUMENT', 'a room is a string other than "\\u0000"')
+  }
+  if (clustered && !isRoomName(room)) {
+    throw new LifelineError('INVALID_ARGUMENT', 'a room name is at most 1024 UTF-8 bytes')
+  }
+}
+
 /** One session: the peer the application holds, and the protocol state behind it. */
 export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMember {
   readonly id: string
@@ -306,13 +320,7 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
 
   join(room: string): void {
     if (this.ended) throw new LifelineError('CLOSED', closedMessage)
-    if (typeof room !== 'string' || room === broadcastRoom) {
-      throw new LifelineError('INVALID_ARGUMENT', 'a room is a string other than "\\u0000"')
-    }
-    // With a cluster, its messages carry the room's name (`r`), which clients bound.
-    if (this.context.cluster !== undefined && !isRoomName(room)) {
-      throw new LifelineError('INVALID_ARGUMENT', 'a room name is at most 1024 UTF-8 bytes')
-    }
+    checkRoom(room, this.context.cluster !== undefined)
     if (this.context.rooms.has(this, room)) return
     this.context.rooms.join(this, room)
     this.context.cluster?.joined(this, room)

@@ -103,6 +103,16 @@ describe('rooms', () => {
     expect(server.to('red').send('news', 'x')).toBe(0)
     expect(() => peers[0]?.send('news', 'x')).toThrow(expect.objectContaining({ code: 'CLOSED' }))
   })
+
+  it('refuses a room that is not one, as join does, rather than sending to nobody', async () => {
+    const { server } = await roomServer()
+    const invalid = expect.objectContaining({ code: 'INVALID_ARGUMENT' }) as unknown
+    // With a cluster, no room (`undefined`) and '\u0000' are the broadcast's.
+    for (const room of [undefined, null, 5, '\u0000']) {
+      expect(() => server.to(room as string).send('news', 'x')).toThrow(invalid)
+    }
+    expect(server.to('').send('news', 'x')).toBe(0)
+  })
 })
 
 describe('a broadcast encoded once', () => {
