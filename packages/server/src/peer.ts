@@ -80,7 +80,7 @@ export interface Peer<S extends Schema = AnySchema, User = unknown> {
    * message that was dropped because the link is down.
    *
    * Throws `ENCODE_FAILED` or `MESSAGE_TOO_LARGE` for data the codec refuses (nothing is sent),
-   * `INVALID_ARGUMENT` for a `$` type, `CLOSED` after the session ended.
+   * `INVALID_ARGUMENT` for a `$` type, `CLOSED` after the session ended or the server closed.
    */
   send<K extends MessageType<ServerMessages<S>>>(
     type: K,
@@ -99,14 +99,18 @@ export interface Peer<S extends Schema = AnySchema, User = unknown> {
   /**
    * Calls a method the client implements. Rejects with a `LifelineError`: `REQUEST_TIMEOUT`,
    * `ABORTED`, `REMOTE_ERROR` (with the client's code in `remoteCode`) or `CLOSED` when the
-   * session ends first. The request survives reconnects of the session.
+   * session ends or the server closes first (at once when it did already). The request survives
+   * reconnects of the session.
    */
   request<K extends MethodName<ClientMethods<S>>>(
     method: K,
     data: RequestOf<ClientMethods<S>, K>,
     options?: RequestOptions,
   ): Promise<ResponseOf<ClientMethods<S>, K>>
-  /** Adds the session to a room (idempotent). Membership holds across reconnects. */
+  /**
+   * Adds the session to a room (idempotent). Membership holds across reconnects. Throws
+   * `CLOSED` after the session ended or the server closed.
+   */
   join(room: string): void
   /** Removes the session from a room (idempotent). */
   leave(room: string): void

@@ -82,6 +82,7 @@ export interface SessionInit<User> {
 type AnyHandler = (data: unknown, peer: unknown, info: MessageInfo) => unknown
 
 const closedMessage = 'the session has ended'
+const shutMessage = 'the server has closed'
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (
@@ -168,6 +169,11 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
   private ackHeld = false
   private ended = false
   /**
+   * The server closed (`shutDown`): the session went to the store as it was, and nothing sent,
+   * asked or joined here since would reach the store, nor the client.
+   */
+  private shut = false
+  /**
    * While a resume's replay is paced: the `s` of the last envelope resent. New envelopes wait
    * in the stream behind the replay, so the client still gets everything in order.
    */
@@ -244,7 +250,7 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
   }
 
   send(type: string, data: unknown, options?: SendOptions): boolean {
-    if (this.ended) throw new LifelineError('CLOSED', closedMessage)
+    this.checkOpen()
     checkType(type)
     if (options?.reliable === false) {
       const link = this.link
@@ -264,7 +270,13 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
    * is reported (`'error'` event), so the other members still get it. Returns whether it went.
    */
   offer(type: string, data: unknown): boolean {
-    return !this.ended && this.sendReliable(type, data, true)
+    return !this.ended && !this.shut && this.sendReliable(type, data, true)
+  }
+
+  /** Throws `CLOSED` once the session ended, or the server closed. */
+  private checkOpen(): void {
+    if (this.ended) throw new LifelineError('CLOSED', closedMessage)
+    if (this.shut) throw new LifelineError('CLOSED', shutMessage)
   }
 
   /** The frame's size when it is over the largest frame the client accepts; else undefined. */
@@ -305,11 +317,12 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
   }
 
   request(method: string, data: unknown, options: RequestOptions = {}): Promise<never> {
-    if (this.ended) return Promise.reject(new LifelineError('CLOSED', closedMessage))
     const timeoutMs = options.timeoutMs ?? this.context.options.requestTimeoutMs
     // The id is the `s` the `$req` gets: unique per session and direction, restarts included.
     const id = this.stream.lastSent + 1
     try {
+      // Rejected at once: its timer would hold a closed server's process until the timeout.
+      this.checkOpen()
       checkRequest(method, timeoutMs, options.signal)
       this.sendReliable(controlTypes.request, { id, m: method, d: data }, false)
     } catch (error) {
@@ -319,7 +332,7 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
   }
 
   join(room: string): void {
-    if (this.ended) throw new LifelineError('CLOSED', closedMessage)
+    this.checkOpen()
     checkRoom(room, this.context.cluster !== undefined)
     if (this.context.rooms.has(this, room)) return
     this.context.rooms.join(this, room)
@@ -328,7 +341,9 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
   }
 
   leave(room: string): void {
-    if (!this.context.rooms.has(this, room)) return
+    // Once the server closed, as after the session ended: the store keeps the session's rooms
+    // (and a cluster its presence) as they were.
+    if (this.shut || !this.context.rooms.has(this, room)) return
     this.context.rooms.leave(this, room)
     this.cursors.forget(room)
     this.context.cluster?.left(this, room, false)
@@ -641,6 +656,7 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
 
   /** The server is closing: requests fail, timers stop; the state is kept for the store. */
   shutDown(): void {
+    this.shut = true
     this.stream.dispose()
     this.stopAckTimer()
     this.requests.rejectAll('the server is closing')
@@ -969,8 +985,9 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     value: unknown,
     error?: { code: string; message: string },
   ): void {
-    // A session that ended while the handler ran has nobody to answer.
-    if (this.ended) return
+    // A session that ended while the handler ran has nobody to answer; once the server closed,
+    // the store has the session as it was.
+    if (this.ended || this.shut) return
     try {
       this.sendReliable(
         controlTypes.response,

@@ -113,6 +113,29 @@ describe('graceful close', () => {
     expect((await back.client.next('$res')).d).toEqual({ id: 1, d: 'done' })
   })
 
+  it('refuses what its peers send, ask or join once closed: the store has them as they were', async () => {
+    const server = await startServer(fx)
+    let peer: Peer | undefined
+    server.on('connection', (p) => {
+      peer = p
+      p.join('red')
+    })
+    await ProtocolClient.connect(fx, urlOf(server))
+    await waitFor(() => peer, { message: 'the peer' })
+    await server.close()
+    const closed = expect.objectContaining({ code: 'CLOSED' }) as unknown
+    expect(() => peer?.send('m', 'lost')).toThrow(closed)
+    expect(() => peer?.send('m', 'lost', { reliable: false })).toThrow(closed)
+    expect(() => peer?.join('blue')).toThrow(closed)
+    peer?.leave('red')
+    expect(peer?.rooms).toEqual(['red'])
+    expect(server.to('red').send('m', 'lost')).toBe(0)
+    // At once, not at its timeout: its timer would hold the process that far past the close.
+    await expect(peer?.request('confirm', null, { timeoutMs: 2_000 })).rejects.toMatchObject({
+      code: 'CLOSED',
+    })
+  })
+
   it('leaves a server passed in the options open', async () => {
     const { createServer: createHttpServer } = await import('node:http')
     const http = createHttpServer()
