@@ -577,6 +577,13 @@ export class SessionRegistry<S extends Schema, User> {
     if (previous !== undefined) {
       session.detach(previous)
       this.takenOver(session, previous)
+      // Its `'disconnect'` listener may have ended it (`peer.close()`): the client gets a new
+      // session, as it would a moment later. Resumed, it would be served by a session the server
+      // forgot: its requests never answered, and nothing would ever expire it.
+      if (session.closed) {
+        this.create(connection, hello, user, 'unknown')
+        return
+      }
     }
     this.clearExpiry(session)
     connection.bind(session)

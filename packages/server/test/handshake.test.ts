@@ -172,6 +172,25 @@ describe('handshake', () => {
     expect(server.stats).toMatchObject({ takeovers: 1, sessions: 1 })
   })
 
+  it('gives a new session to a resume whose taken-over session a disconnect listener closed', async () => {
+    const server = await startServer(fx)
+    server.on('disconnect', (peer) => peer.close())
+    const peers: Peer[] = []
+    server.on('connection', (peer) => peers.push(peer))
+    const resets: string[] = []
+    server.on('session:reset', (_peer, info) => resets.push(info.reason))
+    server.handle('echo', (data) => data)
+    const first = await ProtocolClient.connect(fx, urlOf(server))
+    const second = await ProtocolClient.connect(fx, urlOf(server), { sid: first.welcome.sid, a: 0 })
+    expect(second.welcome).toMatchObject({ resumed: false, a: 0 })
+    expect(second.welcome.sid).not.toBe(first.welcome.sid)
+    expect(resets).toEqual(['unknown'])
+    expect(peers.map((peer) => peer.closed)).toEqual([true, false])
+    expect(server.stats.sessions).toBe(1)
+    second.client.send({ t: '$req', d: { id: 1, m: 'echo', d: 'hi' }, s: 1 })
+    expect((await second.client.next('$res')).d).toEqual({ id: 1, d: 'hi' })
+  })
+
   it('refuses a resume that acknowledges more than was sent (1002)', async () => {
     const server = await startServer(fx)
     const first = await ProtocolClient.connect(fx, urlOf(server))
