@@ -148,6 +148,30 @@ describe('msgpack() decode', () => {
     }
   })
 
+  it('refuses a string cut off inside a character, which msgpackr alone reads past', () => {
+    // Read as tokens: ['\xf0', bin 8 of 7 bytes]. msgpackr's reader takes 0xf0 for the start of
+    // a 4-byte character, reads on into the bin header and decodes what follows as a value of
+    // its own: a Set, a BigInt, a forbidden key; then 3-byte leads, in a str 8 key the last.
+    const frames = [
+      hex('92 a1 f0 c4 07 80 d4 73 00 92 01 02'),
+      hex(`92 a1 f0 c4 13 80 d8 42 ${'00'.repeat(7)}40 ${'00'.repeat(8)}`),
+      hex(`92 a2 41 e0 c4 0c 81 a9 ${ascii('__proto__')} c3`),
+      hex('81 d9 01 e0 c4 04 d4 73 00 90'),
+    ]
+    for (const frame of frames) {
+      expect(() => new Unpackr({ useRecords: false }).unpack(frame)).not.toThrow()
+      const error = expectLifelineError(() => codec.decode(frame), 'DECODE_FAILED', 1007)
+      expect(error.message).toBe('msgpack frame has a string whose last character is cut off')
+    }
+    // Other invalid UTF-8 still decodes to U+FFFD, and valid UTF-8 of every length is untouched.
+    expect(codec.decode(hex('92 a1 80 a4 f0 41 41 41'))).toEqual(['\ufffd', '\ufffd'])
+    const characters = [...'é€😀'.repeat(30)]
+    for (let end = 0; end <= characters.length; end++) {
+      const text = characters.slice(0, end).join('')
+      expect(codec.decode(codec.encode([text, 1]))).toEqual([text, 1])
+    }
+  })
+
   it('never lets a frame touch a prototype', () => {
     const before = objectPrototypeSnapshot()
     const frames = [

@@ -60,6 +60,7 @@ export function scanMsgpack(bytes: Uint8Array, maxDepth: number): MsgpackProblem
       const length = token & 0x1f
       if (length > end - position) return truncated
       if (isKey && isForbiddenKey(bytes, position, length)) return forbiddenKeyProblem
+      if (overrunsString(bytes, position, length)) return cutOffProblem
       position += length
       continue
     }
@@ -97,6 +98,9 @@ export function scanMsgpack(bytes: Uint8Array, maxDepth: number): MsgpackProblem
           position += size
           if (length > end - position) return truncated
           if (isKey && isForbiddenKey(bytes, position, length)) return forbiddenKeyProblem
+          if (token !== 0xc4 && token !== 0xc5 && token !== 0xc6) {
+            if (overrunsString(bytes, position, length)) return cutOffProblem
+          }
           position += length
           continue
         }
@@ -193,6 +197,35 @@ export function scanMsgpack(bytes: Uint8Array, maxDepth: number): MsgpackProblem
 
 const forbiddenKeyProblem: MsgpackProblem =
   'has a forbidden key (__proto__, constructor or prototype)'
+
+const cutOffProblem: MsgpackProblem = 'has a string whose last character is cut off'
+
+/**
+ * Whether msgpackr's JavaScript UTF-8 reader, which takes a lead byte's sequence length on
+ * trust, would read past the end of this string: it then goes on from inside the next token,
+ * and builds values from bytes this scan took for string or binary content (a `Set`, a BigInt,
+ * any extension). Only a lead byte among the last three can reach past the end, so the string
+ * is walked as msgpackr walks it only when one is there. Valid UTF-8 never overruns.
+ */
+function overrunsString(bytes: Uint8Array, start: number, length: number): boolean {
+  const end = start + length
+  let suspect = false
+  for (let back = 1; back <= 3 && back <= length; back++) {
+    if (sequenceLength(bytes[end - back] ?? 0) > back) suspect = true
+  }
+  if (!suspect) return false
+  let i = start
+  while (i < end) i += sequenceLength(bytes[i] ?? 0)
+  return i > end
+}
+
+/** The bytes msgpackr's reader takes for a sequence starting with `byte` (1 when not a lead). */
+function sequenceLength(byte: number): number {
+  if (byte < 0xc0) return 1
+  if (byte < 0xe0) return 2
+  if (byte < 0xf0) return 3
+  return byte < 0xf8 ? 4 : 1
+}
 
 /**
  * Map keys msgpackr turns into property names: strings, and numbers (stringified, as a JS
