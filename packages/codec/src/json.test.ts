@@ -115,6 +115,17 @@ describe('json() decode', () => {
     expectLifelineError(() => codec.decode(deep), 'DECODE_FAILED', 1007)
   })
 
+  it('refuses nesting deeper than the stack allows under a larger maxDepth, not a RangeError', () => {
+    const deep = json({ maxDepth: 1_000_000 })
+    for (const text of [
+      '['.repeat(200_000) + ']'.repeat(200_000),
+      '{"a":'.repeat(100_000) + '1' + '}'.repeat(100_000),
+    ]) {
+      expectLifelineError(() => deep.decode(text), 'DECODE_FAILED', 1007)
+    }
+    expect(deep.decode(JSON.stringify(nestedArrays(100)))).toEqual(nestedArrays(100))
+  })
+
   it('refuses forbidden keys in texts with many brackets too', () => {
     const many = Array.from({ length: 70 }, () => ({}))
     const text = JSON.stringify([...many, { __proto__: null, constructor: 1 }])

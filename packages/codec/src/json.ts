@@ -100,7 +100,14 @@ export function json(options?: JsonCodecOptions): TextCodec {
         } catch (error) {
           throw decodeFailed('frame is not valid JSON', error)
         }
-        problem = findJsonProblem(value, frame, maxDepth, true)
+        try {
+          problem = findJsonProblem(value, frame, maxDepth, true)
+        } catch (error) {
+          // The walk recurses once per level: under a maxDepth larger than the stack allows, a
+          // frame nested deeper than the stack is refused as any frame too deep is, not thrown
+          // past the connection as a RangeError.
+          throw decodeFailed('JSON frame nests deeper than can be checked', error)
+        }
       }
       if (problem) throw decodeFailed(`JSON frame ${describe(problem)}`)
       return value
