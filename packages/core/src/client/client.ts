@@ -490,8 +490,9 @@ export class Client<S extends Schema = AnySchema> {
     } catch (error) {
       // The codec or the server broke the protocol: drop the link as a failed attempt (the
       // socket reports it and backs off; `maxViolations` in a row end it). Anything else is a
-      // bug of ours, not the server's, and goes on to be reported.
-      if (!(error instanceof LifelineError)) throw error
+      // bug of ours, not the server's, and goes on to be reported. Told by `isLifelineError`:
+      // a codec built on another copy of the package throws errors of that copy's class.
+      if (!isLifelineError(error)) throw error
       this.#linkDown()
       this.socket.failLink(
         error,

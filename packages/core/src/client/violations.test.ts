@@ -1,5 +1,5 @@
-import { beforeEach, describe, expect, it } from 'vitest'
-import { json } from '@lifeline/codec'
+import { beforeEach, describe, expect, it, vi } from 'vitest'
+import { json, type InboundFrame, type LifelineError } from '@lifeline/codec'
 import { FakeWebSocket } from '../testing/fakeWebSocket.js'
 import { ManualClock } from '../testing/manualClock.js'
 import { createFakeClient, deliver, received } from './fakeLink.js'
@@ -97,6 +97,36 @@ describe('a server that breaks the protocol on every link', () => {
     expect(errors).toEqual(['MESSAGE_TOO_LARGE:1009'])
     clock.advance(600_000)
     expect(FakeWebSocket.instances).toHaveLength(1)
+  })
+})
+
+describe('a codec of its own', () => {
+  it('has a frame its decode refuses drop the link, whatever copy of LifelineError it threw', () => {
+    // A codec built on another copy of @lifeline/codec (another version, another bundle)
+    // throws an error `isLifelineError` knows and `instanceof` does not.
+    const inner = json()
+    const codec = {
+      ...inner,
+      decode(frame: InboundFrame): unknown {
+        try {
+          return inner.decode(frame)
+        } catch (error) {
+          const { code, message, closeCode } = error as LifelineError
+          throw Object.assign(new Error(message), { name: 'LifelineError', code, closeCode })
+        }
+      },
+    }
+    const reported = vi.spyOn(console, 'error').mockImplementation(() => undefined)
+    const client = create({ codecs: [codec] })
+    const errors = errorsOf(client)
+    welcome()
+    FakeWebSocket.last.receive('{not json')
+    expect(reported).not.toHaveBeenCalled()
+    expect(errors).toEqual(['DECODE_FAILED:1007'])
+    expect(FakeWebSocket.last.closedWith).toEqual({ code: 4002, reason: 'decode_failed' })
+    expect(client.state.status).toBe('reconnecting')
+    reported.mockRestore()
+    client.close()
   })
 })
 
