@@ -111,6 +111,24 @@ describe('handshake', () => {
     expect(errors[0]).toMatchObject({ code: 'REMOTE_ERROR', remoteCode: 'TOO_MANY' })
     client.close()
   })
+
+  it('reports an $error whose fields are not strings, objects without toString included', () => {
+    const client = create()
+    const errors: LifelineError[] = []
+    client.events.on('error', (error) => errors.push(error))
+    const reported = vi.spyOn(console, 'error').mockImplementation(() => undefined)
+    FakeWebSocket.last.accept('lifeline.v1.json')
+    // `String()` of either throws: an object's `toString` that is no function, and no valueOf.
+    deliver({ t: '$error', d: { code: { toString: 1 }, message: { valueOf: 1, toString: 2 } } })
+    deliver({ t: '$error', d: { code: 7, message: ['x'] } })
+    expect(reported).not.toHaveBeenCalled()
+    expect(errors).toMatchObject([
+      { code: 'REMOTE_ERROR', remoteCode: 'UNKNOWN', message: 'server: error' },
+      { code: 'REMOTE_ERROR', remoteCode: 'UNKNOWN', message: 'server: error' },
+    ])
+    reported.mockRestore()
+    client.close()
+  })
 })
 
 describe('reliable delivery', () => {

@@ -767,11 +767,15 @@ export class Client<S extends Schema = AnySchema> {
 
   #onServerError(data: unknown): void {
     const { code, message } = (data ?? {}) as { code?: unknown; message?: unknown }
+    // Strings only, as the protocol has them: `String()` of a decoded object may throw (its
+    // `toString` a number, say), and a server's reason is no reason to throw.
     this.events.emit(
       'error',
-      new LifelineError('REMOTE_ERROR', `server: ${String(message ?? 'error')}`, {
-        remoteCode: String(code ?? 'UNKNOWN'),
-      }),
+      new LifelineError(
+        'REMOTE_ERROR',
+        `server: ${typeof message === 'string' ? message : 'error'}`,
+        { remoteCode: typeof code === 'string' ? code : 'UNKNOWN' },
+      ),
     )
   }
 
