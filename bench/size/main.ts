@@ -50,8 +50,9 @@ const entries: Entry[] = [
     // again, the 64 B of measuring a sent frame once and faster, and the 219 B of the fixes to
     // re-entrant close and reconnect, the checks of a `$welcome` before it is taken, a server
     // that picks no Lifeline subprotocol, answers kept while closed, the timer's range and error
-    // answers bounded past the outbox (bench/README).
-    reference: 14_906,
+    // answers bounded past the outbox, and the 16 B of the JSON walk's overflow refused and a
+    // server's `$error` read as strings only (bench/README).
+    reference: 14_922,
   },
   {
     name: '`@lifeline/react` on top of the client',
