@@ -462,6 +462,31 @@ describe('the standard surface', () => {
 })
 
 describe('reconnecting', () => {
+  it.each(['statechange', 'connecting'] as const)(
+    'makes one attempt when a %s listener calls reconnect() as an attempt starts',
+    (type) => {
+      const socket = create()
+      FakeWebSocket.last.accept()
+      let called = false
+      socket.addEventListener(type, () => {
+        if (called || socket.state.status !== 'connecting') return
+        called = true
+        socket.reconnect()
+      })
+      FakeWebSocket.last.fail()
+      clock.advance(60_000)
+      expect(called).toBe(true)
+      // The listener's attempt only: a second socket was opened beside it, and left unseen.
+      const live = FakeWebSocket.instances.filter(
+        (instance) => instance.readyState === FakeWebSocket.CONNECTING,
+      )
+      expect(live).toHaveLength(1)
+      live[0]?.accept()
+      expect(socket.state.status).toBe('open')
+      socket.close()
+    },
+  )
+
   it('backs off exponentially with full jitter up to maxDelayMs', () => {
     const socket = create({ initialDelayMs: 100, factor: 3, maxDelayMs: 2000, random: () => 0.5 })
     const delays: number[] = []

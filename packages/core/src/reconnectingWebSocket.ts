@@ -334,9 +334,12 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
       }
       return
     }
+    const before = this.#attemptId
     if (!this.#setState({ type: 'connect', attempt })) return
     this.listeners.dispatch('connecting', { type: 'connecting', attempt, target: this })
-    if (this.#state.status !== 'connecting') return
+    // A listener that called close() has the last word; one that called reconnect() made its
+    // own attempt, and a second socket here would be left open, unseen.
+    if (this.#state.status !== 'connecting' || this.#attemptId !== before) return
     const id = ++this.#attemptId
     const timeoutMs = this.#connectionTimeoutMs()
     this.#timer = this.#clock().setTimeout(() => {
