@@ -6,8 +6,8 @@ export interface Keys {
   revokeChannel(processId: string): string
   /** A room's history stream (the broadcast's for `'\u0000'`). */
   history(room: string): string
-  /** A room send's idempotency key. */
-  sent(id: string): string
+  /** A room send's idempotency key: an id is remembered per room. */
+  sent(room: string, id: string): string
   /** A room's channel: its messages and presence events. */
   channel(room: string): string
   /** Who is in a room: peer id → process id. */
@@ -32,7 +32,7 @@ export function createKeys(prefix: string): Keys {
     session: (id) => `${prefix}s:{${id}}`,
     revokeChannel: (processId) => `${prefix}revoke:${processId}`,
     history: (room) => `${prefix}h:${room}`,
-    sent: (id) => `${prefix}sent:${id}`,
+    sent: (room, id) => `${prefix}sent:${Buffer.byteLength(room)}:${room}${id}`,
     channel: (room) => `${prefix}c:${room}`,
     presence: (room) => `${prefix}p:${room}`,
     processMembers: (processId) => `${prefix}pm:${processId}`,

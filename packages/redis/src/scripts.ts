@@ -106,7 +106,7 @@ end`
  * (`M<id> <prev> <payload>`) in one step, so that every process receives a room's messages in
  * the order of their ids; each carries the id before it (`prev`), so that a gap (a missed
  * publication, or history trimmed past a cursor) is seen. One whose idempotency id was seen
- * within the idempotency ttl is dropped. An unreliable one is only published (`U<payload>`).
+ * in its room within the idempotency ttl is dropped. An unreliable one is only published (`U<payload>`).
  *
  * Commits: the number of sessions, then per session its id, token, c, acknowledged, lossy, rooms
  * ('' unchanged), n, and n pairs of seq and envelope. Each session's result is 1, 0 when the
@@ -127,6 +127,12 @@ local function message(err)
   return tostring(err)
 end
 local prefix = ARGV[1]
+-- An id is an idempotency key per room: a handler that relays one client message to several
+-- rooms with its id sends it to each, as a server without a cluster does. The room's length
+-- first keeps any room and id apart.
+local function sentKey(room, id)
+  return prefix .. 'sent:' .. #room .. ':' .. room .. id
+end
 local sent = 0
 local sends = function()
   local next = reader(ARGV[5])
@@ -139,7 +145,7 @@ local sends = function()
     local channel = prefix .. 'c:' .. room
     if kind == 'U' then
       redis.call('PUBLISH', channel, 'U' .. payload)
-    elseif id == '' or redis.call('EXISTS', prefix .. 'sent:' .. id) == 0 then
+    elseif id == '' or redis.call('EXISTS', sentKey(room, id)) == 0 then
       local key = prefix .. 'h:' .. room
       local prev = last[room]
       local first = prev == nil
@@ -150,7 +156,7 @@ local sends = function()
       end
       local added = redis.call('XADD', key, 'MAXLEN', '~', ARGV[2], '*', 'p', prev, 'm', payload)
       -- Marked sent once stored: a send refused leaves no mark, and its retry is stored.
-      if id ~= '' then redis.call('SET', prefix .. 'sent:' .. id, '1', 'PX', ARGV[4]) end
+      if id ~= '' then redis.call('SET', sentKey(room, id), '1', 'PX', ARGV[4]) end
       if first then redis.call('PEXPIRE', key, ARGV[3]) end
       last[room] = added
       redis.call('PUBLISH', channel, 'M' .. added .. ' ' .. prev .. ' ' .. payload)

@@ -267,6 +267,21 @@ describe('RedisCluster writes', () => {
     expect((await other.claim('s1', 60_000))?.record.lastClientSeq).toBe(4)
   })
 
+  it('relays a message with one idempotency id to each room it is sent to, once per room', async () => {
+    const { redis, say } = await setUpCluster()
+    // A handler that relays one client message (its `info.id`) to two rooms and the broadcast:
+    // a server without a cluster delivers each; the id only drops a second send to one room.
+    say('lobby', 1, 'peer:1')
+    say('inbox', 1, 'peer:1')
+    say('\u0000', 1, 'peer:1')
+    say('lobby', 1, 'peer:1')
+    // One script call stores (or drops) the four: once the first is there, all are decided.
+    await waitFor(async () => (await said(redis, 'lobby')).length > 0, { message: 'the sends' })
+    expect(await said(redis, 'lobby')).toEqual([1])
+    expect(await said(redis, 'inbox')).toEqual([1])
+    expect(await said(redis, '\u0000')).toEqual([1])
+  })
+
   it("keeps a sender's room order when a write fails partway while a later iteration's send waits", async () => {
     const { client, redis, errors, say } = await setUpCluster()
     await redis.set(keys.history('broken'), 'not a stream')

@@ -11,9 +11,10 @@ export interface BroadcastOptions<
   /** A peer not to send to (typically the sender of what is being relayed). */
   except?: Peer<S, User>
   /**
-   * With a cluster: an idempotency key. A send with an id already sent within the cluster's
-   * `dedupeTtlMs` is dropped, so a handler that relays a client message with its
-   * `info.id` relays it once even when a process killed after the relay gets it again.
+   * With a cluster: an idempotency key. A send with an id already sent to the same room (or
+   * broadcast) within the cluster's `dedupeTtlMs` is dropped, so a handler that relays a client
+   * message with its `info.id` relays it once to each room even when a process killed after the
+   * relay gets it again.
    * @default undefined (no de-duplication)
    */
   id?: string
