@@ -203,8 +203,11 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
     this.feeds.get(room)?.joined(member)
   }
 
-  /** Writes one member's presence; while Redis is not ready, `onReady` writes it later. */
-  private storePresence(member: ClusterMember, room: string): void {
+  /**
+   * Writes one member's presence; while Redis is not ready, `onReady` writes it later (`again`),
+   * leaving an entry another process holds (it took the session meanwhile) to that process.
+   */
+  private storePresence(member: ClusterMember, room: string, again = false): void {
     if (!isReady(this.redis)) return
     batchWrites(this.redis)
     this.redis
@@ -218,6 +221,7 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
         this.keys.channel(room),
         room,
         this.options.processTtlMs,
+        again ? this.keys.processMembers('') : '',
       )
       .catch((error: unknown) => this.failure('presence could not be stored', error))
   }
@@ -430,7 +434,9 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
     // Leaves and joins made while Redis was not ready (a process that starts serving before its
     // client has connected, or an outage) were not stored. The leaves first, those of members
     // that did not join again; then the joins, idempotent: every member's is written again,
-    // which also restores presence lost with a Redis restarted empty.
+    // which also restores presence lost with a Redis restarted empty. But not over a member
+    // another process holds now: it claimed the session meanwhile (this process could not be
+    // asked), and the stale copy here would take its entry, then remove it when it goes.
     batchWrites(this.redis)
     for (const [room, changes] of this.unstored) {
       for (const [peerId, change] of changes) {
@@ -440,7 +446,7 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
     this.unstored.clear()
     for (const room of this.feeds.keys()) {
       if (room === broadcastRoom) continue
-      for (const member of this.host?.members(room) ?? []) this.storePresence(member, room)
+      for (const member of this.host?.members(room) ?? []) this.storePresence(member, room, true)
     }
     void this.flushPending()
   }

@@ -1,7 +1,13 @@
 import { createClient } from '@lifeline/core'
 import { createServer } from '@lifeline/server'
 import type { Peer } from '@lifeline/server'
-import { expectNoEvent, startRedisServer, useFixtures, waitFor } from '@lifeline/test-utils'
+import {
+  createFaultProxy,
+  expectNoEvent,
+  startRedisServer,
+  useFixtures,
+  waitFor,
+} from '@lifeline/test-utils'
 import { Redis } from 'ioredis'
 import { afterEach, expect, it } from 'vitest'
 import { createRedisCluster, type PresenceEvent } from '../src/index.js'
@@ -116,4 +122,80 @@ it('forgets a leave made while its Redis client was not ready when the member jo
   await expectNoEvent(a.cluster, 'presence', 500)
   expect(events).toEqual([])
   expect(await a.cluster.presence('x')).toEqual([peer.id])
+})
+
+it('keeps a member present on the process its session moved to while the process it left had lost Redis', async () => {
+  const redis = fx.add(await startRedisServer())
+  // `a` reaches Redis through a proxy: it loses Redis alone, Redis and `b` stay up.
+  const proxy = fx.add(await createFaultProxy({ targetPort: redis.port }))
+  const aRedis = new Redis(proxy.port, '127.0.0.1', { retryStrategy: () => 50 })
+  aRedis.on('error', () => undefined)
+  fx.add(() => aRedis.disconnect())
+  const aCluster = createRedisCluster({ redis: aRedis })
+  aCluster.on('error', () => undefined)
+  const a = createServer<Chat>({ port: 0, cluster: aCluster, sessionTtlMs: 3_000 })
+  a.on('error', () => undefined)
+  fx.add(() => a.close())
+  await a.ready
+  const b = await startNode(fx, redis)
+  const peers: string[] = []
+  for (const server of [a, b.server]) {
+    server.on('connection', (peer) => {
+      peer.join('r')
+      peers.push(peer.id)
+    })
+  }
+  await waitFor(
+    async () =>
+      aRedis.status === 'ready' &&
+      Number(
+        (
+          (await aRedis.pubsub('NUMSUB', `lifeline:revoke:${aCluster.processId}`)) as [
+            string,
+            number,
+          ]
+        )[1],
+      ) === 1,
+    { message: 'a connected to Redis' },
+  )
+  const target = { port: a.port }
+  const client = createClient<Chat>({
+    url: () => `ws://127.0.0.1:${target.port}/`,
+    socket: { initialDelayMs: 10, maxDelayMs: 50 },
+  })
+  client.events.on('error', () => undefined)
+  fx.add(() => client.close())
+  await waitFor(async () => peers.length === 1 && (await b.cluster.presence('r')).length === 1, {
+    message: 'present through a',
+    timeoutMs: 10_000,
+  })
+  const peerId = peers[0] as string
+
+  const events: PresenceEvent[] = []
+  b.cluster.on('presence', (event) => events.push(event))
+  // `a` loses Redis; its client goes to `b`, which takes the session (`a` cannot be asked).
+  proxy.refuse(true)
+  proxy.cut()
+  await waitFor(() => aRedis.status !== 'ready', { message: 'a away from Redis' })
+  client.close()
+  await waitFor(() => client.state.status === 'closed', { message: 'closed' })
+  target.port = b.server.port
+  client.connect()
+  await waitFor(() => b.server.stats.sessionsResumed === 1, {
+    message: 'resumed on b',
+    timeoutMs: 10_000,
+  })
+  // `a` gets Redis back, then forgets the session it still had (its time to live is over).
+  proxy.refuse(false)
+  await waitFor(() => aRedis.status === 'ready', { message: 'a back', timeoutMs: 10_000 })
+  await waitFor(() => a.stats.sessions === 0, {
+    message: 'a let the session go',
+    timeoutMs: 10_000,
+  })
+  // What `a` wrote of it is through once a command after it is answered.
+  await aRedis.ping()
+  // The member is in `r` on `b`: it stays present.
+  expect(await b.cluster.presence('r')).toEqual([peerId])
+  expect(events).toEqual([])
+  expect(await b.redis.zcard('lifeline:moves')).toBe(0)
 })
