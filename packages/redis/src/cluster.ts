@@ -69,6 +69,8 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
   /** A failure of room sends was reported: the next is reported once one succeeded again. */
   private sendsFailing = false
   private heartbeat: ReturnType<typeof setInterval> | undefined
+  /** A heartbeat found this process in the set of processes (or added it there). */
+  private listed = false
   /**
    * Presence changes made while Redis was not ready, by room, then member id, for `onReady`: a
    * leave to write (`left`, or `moved` to another process), or `joined`, a join made meanwhile
@@ -444,11 +446,18 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
       }
     }
     this.unstored.clear()
+    this.storeAllPresence()
+    // The next heartbeat finds this process unlisted after a Redis restarted empty: written now.
+    this.listed = false
+    void this.flushPending()
+  }
+
+  /** Writes the presence of every local member again (idempotent). */
+  private storeAllPresence(): void {
     for (const room of this.feeds.keys()) {
       if (room === broadcastRoom) continue
       for (const member of this.host?.members(room) ?? []) this.storePresence(member, room, true)
     }
-    void this.flushPending()
   }
 
   /**
@@ -498,7 +507,9 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
     try {
       const channel = String(channelBuffer)
       if (channel === this.revokeChannel) {
-        this.store.revoke(String(message))
+        // Reaped: this process stalled past processTtlMs, and another removed its members.
+        if (message.length === 1 && message[0] === 0x2a /* * */) this.storeAllPresence()
+        else this.store.revoke(String(message))
         return
       }
       if (this.detached) return
@@ -539,7 +550,18 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
       .set(keys.process(processId), '1', 'PX', this.options.processTtlMs)
       .sadd(keys.processes(), processId)
       .exec()
-      .then(() => this.redis.lifelineReap(keys.processes(), keys.moves(), keys.prefix))
+      .then((results) => {
+        // Listed before, and no longer: another process found this one's heartbeat lapsed (it
+        // stalled past processTtlMs) and removed its members' presence, which nothing else
+        // would write again while they stay.
+        const added = results?.[1]?.[1] === 1
+        if (added && this.listed) {
+          batchWrites(this.redis)
+          this.storeAllPresence()
+        }
+        this.listed = true
+        return this.redis.lifelineReap(keys.processes(), keys.moves(), keys.prefix)
+      })
       .catch((error: unknown) => this.failure('the cluster heartbeat failed', error))
   }
 

@@ -299,7 +299,7 @@ return 1`
 /**
  * KEYS: the set of processes, the moves. ARGV: key prefix. Every process whose heartbeat key
  * expired: its members leave their rooms (those that moved to another process stay), and it is
- * forgotten. Then every move that lapsed: its entry, if it still names the process the session
+ * forgotten (and told so on its channel, `*`, should it be alive after all). Then every move that lapsed: its entry, if it still names the process the session
  * moved from and that process does not list it (it did not get the session back), leaves; the
  * process the session moved to would have joined by then. Returns how many processes were found
  * dead.
@@ -320,6 +320,8 @@ for _, pid in ipairs(redis.call('SMEMBERS', KEYS[1])) do
     end
     redis.call('DEL', set)
     redis.call('SREM', KEYS[1], pid)
+    -- Heard only by a process that is alive after all (it stalled): it writes its members again.
+    redis.call('PUBLISH', ARGV[1] .. 'revoke:' .. pid, '*')
     dead = dead + 1
   end
 end

@@ -199,3 +199,47 @@ it('keeps a member present on the process its session moved to while the process
   expect(events).toEqual([])
   expect(await b.redis.zcard('lifeline:moves')).toBe(0)
 })
+
+it('writes its members present again once its heartbeat lapsed and another process reaped it', async () => {
+  const redis = fx.add(await startRedisServer())
+  // `a`'s next heartbeat is far off: it hears that it was reaped.
+  const a = await startNode(fx, redis, { heartbeatMs: 60_000, processTtlMs: 120_000 })
+  const b = await startNode(fx, redis, { heartbeatMs: 100, processTtlMs: 1_000 })
+  const peers: string[] = []
+  a.server.on('connection', (peer) => {
+    peer.join('r')
+    peers.push(peer.id)
+  })
+  const events: PresenceEvent[] = []
+  b.cluster.on('presence', (event) => events.push(event))
+  await b.cluster.watch('r')
+  const client = createClient<Chat>({ url: `ws://127.0.0.1:${a.server.port}/` })
+  client.events.on('error', () => undefined)
+  fx.add(() => client.close())
+  await waitFor(async () => (await b.cluster.presence('r')).length === 1, {
+    message: 'present',
+    timeoutMs: 10_000,
+  })
+  const peerId = peers[0] as string
+  // `a` stalls past its processTtlMs (a frozen event loop, a paused VM): its heartbeat key
+  // lapses and `b` reaps it, here in one step. Its client stays connected to it.
+  const reaped = (await (
+    b.redis.multi().del(`lifeline:proc:${a.cluster.processId}`) as unknown as {
+      lifelineReap(...args: string[]): { exec(): Promise<[Error | null, unknown][]> }
+    }
+  )
+    .lifelineReap('lifeline:procs', 'lifeline:moves', 'lifeline:')
+    .exec()) as [Error | null, unknown][]
+  expect(reaped[1]).toEqual([null, 1])
+  // The member, still in `r` on `a`, is present again.
+  await waitFor(async () => (await b.cluster.presence('r')).includes(peerId), {
+    message: 'present again',
+    timeoutMs: 5_000,
+  })
+  await waitFor(() => events.length === 3, { message: 'the join heard' })
+  expect(events).toEqual([
+    { room: 'r', peerId, joined: true },
+    { room: 'r', peerId, joined: false },
+    { room: 'r', peerId, joined: true },
+  ])
+})
