@@ -512,17 +512,21 @@ export class SessionRegistry<S extends Schema, User> {
   ): void {
     const shared = this.shared as SharedSessionStore
     const { record, epoch } = claimed
-    const reason: ResetReason | undefined = record.lossy
-      ? 'lossy'
-      : replayTooLarge(() => record.replay, record.lastClientSeq, connection, hello)
-        ? this.oversize(connection)
-        : undefined
+    // A client that got more than the store holds was served by a process that could not store
+    // it (it had lost the store, and the client left it meanwhile): the session cannot be
+    // resumed exactly, as after an overflow. No fault of the client's: a violation would close
+    // it for good.
+    const reason: ResetReason | undefined =
+      record.lossy || hello.ack > record.lastServerSeq
+        ? 'lossy'
+        : replayTooLarge(() => record.replay, record.lastClientSeq, connection, hello)
+          ? this.oversize(connection)
+          : undefined
     if (reason !== undefined) {
       this.queued(record.id, () => shared.release(record.id, epoch)).catch(noop)
       this.create(connection, hello, user, reason)
       return
     }
-    if (hello.ack > record.lastServerSeq) throw ackTooHigh(hello.ack, record.lastServerSeq)
     const session = this.restored(record, user, connection)
     this.journal(session, {
       epoch,

@@ -1,0 +1,82 @@
+import { createClient } from '@lifeline/core'
+import { createServer } from '@lifeline/server'
+import type { Peer } from '@lifeline/server'
+import { createFaultProxy, startRedisServer, useFixtures, waitFor } from '@lifeline/test-utils'
+import { Redis } from 'ioredis'
+import { afterEach, expect, it } from 'vitest'
+import { createRedisCluster } from '../src/index.js'
+import { startNode, type Chat } from './harness.js'
+
+const fx = useFixtures(afterEach)
+
+function echo(peer: Peer<Chat>): void {
+  peer.on('up', ({ n }) => peer.send('down', { n }))
+}
+
+it('resets, rather than refuses as a violation, a client that got more than the store knows from a process that lost Redis', async () => {
+  const redis = fx.add(await startRedisServer())
+  // `a` reaches Redis through a proxy: it loses Redis alone, Redis and `b` stay up.
+  const proxy = fx.add(await createFaultProxy({ targetPort: redis.port }))
+  const aRedis = new Redis(proxy.port, '127.0.0.1', { retryStrategy: () => 50 })
+  aRedis.on('error', () => undefined)
+  fx.add(() => aRedis.disconnect())
+  const aCluster = createRedisCluster({ redis: aRedis })
+  aCluster.on('error', () => undefined)
+  const a = createServer<Chat>({ port: 0, cluster: aCluster })
+  a.on('error', () => undefined)
+  fx.add(() => a.close())
+  await a.ready
+  a.on('connection', echo)
+  const b = await startNode(fx, redis)
+  b.server.on('connection', echo)
+  await waitFor(
+    async () =>
+      aRedis.status === 'ready' &&
+      Number(
+        (
+          (await aRedis.pubsub('NUMSUB', `lifeline:revoke:${aCluster.processId}`)) as [
+            string,
+            number,
+          ]
+        )[1],
+      ) === 1,
+    { message: 'a connected to Redis' },
+  )
+  const target = { port: a.port }
+  const client = createClient<Chat>({
+    url: () => `ws://127.0.0.1:${target.port}/`,
+    socket: { initialDelayMs: 10, maxDelayMs: 50 },
+  })
+  client.events.on('error', () => undefined)
+  fx.add(() => client.close())
+  const down: number[] = []
+  client.on('down', ({ n }) => down.push(n))
+  const resets: unknown[] = []
+  client.events.on('reset', (event) => resets.push(event))
+  client.send('up', { n: 1 })
+  await waitFor(() => down.length === 1, { message: 'served by a', timeoutMs: 10_000 })
+
+  // `a` loses Redis and serves on without it (the crash guarantee suspended): the client gets
+  // 2, which the store never holds.
+  proxy.refuse(true)
+  proxy.cut()
+  await waitFor(() => aRedis.status !== 'ready', { message: 'a away from Redis' })
+  client.send('up', { n: 2 })
+  await waitFor(() => down.length === 2, {
+    message: 'served by a without Redis',
+    timeoutMs: 10_000,
+  })
+  // Its link to `a` drops; it reaches `b`, which takes the session as the store has it.
+  client.close()
+  await waitFor(() => client.state.status === 'closed', { message: 'closed' })
+  target.port = b.server.port
+  client.connect()
+  // The session cannot be resumed exactly: a reset says so, and the client goes on.
+  await waitFor(() => client.state.status === 'open', {
+    message: () => `open on b (${JSON.stringify(client.state)})`,
+    timeoutMs: 10_000,
+  })
+  expect(resets).toHaveLength(1)
+  client.send('up', { n: 3 })
+  await waitFor(() => down.includes(3), { message: 'served by b', timeoutMs: 10_000 })
+})
