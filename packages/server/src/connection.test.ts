@@ -28,7 +28,10 @@ describe('dropUnanswered', () => {
     await waitFor(() => droppedIn.length === 6, { message: 'all six dropped' })
     const perTurn = new Map<number, number>()
     for (const turn of droppedIn) perTurn.set(turn, (perTurn.get(turn) ?? 0) + 1)
-    expect([...perTurn.values()]).toEqual([2, 2, 2])
+    // Two a turn at most, however the timers came due (together, or over several iterations
+    // on a busy machine).
+    expect(Math.max(...perTurn.values())).toBeLessThanOrEqual(2)
+    expect(perTurn.size).toBeGreaterThanOrEqual(3)
   })
 
   it('does not drop a socket that closed while it waited in line', async () => {
