@@ -38,18 +38,19 @@ describe('dropUnanswered', () => {
     const turns = new Turns(64 * 1024, 2 * dropWorkBytes)
     const droppedIn: number[] = []
     const socket = unanswered(turns, droppedIn)
+    // The socket closes as its drop takes its place in line, before its turn comes.
+    const defer = turns.defer.bind(turns)
+    turns.defer = (task) => {
+      turns.defer = defer
+      ;(socket as unknown as { readyState: number }).readyState = 3
+      defer(task)
+    }
     dropUnanswered(socket, 0, turns)
-    // Due in the same timers phase, after the drop's: the drop is in line, its turn not yet come.
-    await new Promise<void>((resolve) =>
-      setTimeout(() => {
-        ;(socket as unknown as { readyState: number }).readyState = 3
-        resolve()
-      }, 0),
-    )
+    await waitFor(() => turns.defer === defer, { message: 'the drop in line' })
     const other = unanswered(turns, droppedIn)
     dropUnanswered(other, 0, turns)
     await waitFor(() => other.readyState === 3, { message: 'the other dropped' })
-    // Only the other's drop counted: one drop's work in its turn.
+    // Only the other was terminated.
     expect(droppedIn).toHaveLength(1)
   })
 })
