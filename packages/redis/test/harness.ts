@@ -45,17 +45,39 @@ export async function startNode(
   server.on('error', () => undefined)
   fx.add(() => server.close())
   await server.ready
-  // A session opened before Redis is ready is served without it, and stored only when a retry
-  // of its creation succeeds: a test that moves it sooner would see it reset. And a claim of
-  // another process reaches this one only once it hears its channel.
-  const channel = `${options.prefix ?? 'lifeline:'}revoke:${cluster.processId}`
+  await connected(client, cluster, options.prefix)
+  return { server, cluster, redis: client }
+}
+
+/**
+ * Waits until `cluster`'s Redis client is ready and it hears its channel. A session opened
+ * before Redis is ready is served without it, and stored only when a retry of its creation
+ * succeeds: a test that moves it sooner would see it reset. And a claim of another process
+ * reaches this one only once it hears its channel.
+ */
+export async function connected(
+  client: Redis,
+  cluster: RedisCluster,
+  prefix = 'lifeline:',
+): Promise<void> {
+  const channel = `${prefix}revoke:${cluster.processId}`
   await waitFor(
     async () =>
       client.status === 'ready' &&
       Number(((await client.pubsub('NUMSUB', channel)) as [string, number])[1]) === 1,
     { message: 'the node connected to Redis', timeoutMs: 10_000 },
   )
-  return { server, cluster, redis: client }
+}
+
+/** A client of the server on `target.port`, which a test may change to move it. */
+export function movingClient(fx: FixtureScope, target: { port: number }): Client<Chat> {
+  const client = createClient<Chat>({
+    url: () => `ws://127.0.0.1:${target.port}/`,
+    socket: { initialDelayMs: 10, maxDelayMs: 50 },
+  })
+  client.events.on('error', () => undefined)
+  fx.add(() => client.close())
+  return client
 }
 
 export function clientOf(

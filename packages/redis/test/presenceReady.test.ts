@@ -11,7 +11,7 @@ import {
 import { Redis } from 'ioredis'
 import { afterEach, expect, it } from 'vitest'
 import { createRedisCluster, type PresenceEvent } from '../src/index.js'
-import { RawClient, startNode, type Chat } from './harness.js'
+import { connected, movingClient, RawClient, startNode, type Chat } from './harness.js'
 
 const fx = useFixtures(afterEach)
 
@@ -145,26 +145,9 @@ it('keeps a member present on the process its session moved to while the process
       peers.push(peer.id)
     })
   }
-  await waitFor(
-    async () =>
-      aRedis.status === 'ready' &&
-      Number(
-        (
-          (await aRedis.pubsub('NUMSUB', `lifeline:revoke:${aCluster.processId}`)) as [
-            string,
-            number,
-          ]
-        )[1],
-      ) === 1,
-    { message: 'a connected to Redis' },
-  )
+  await connected(aRedis, aCluster)
   const target = { port: a.port }
-  const client = createClient<Chat>({
-    url: () => `ws://127.0.0.1:${target.port}/`,
-    socket: { initialDelayMs: 10, maxDelayMs: 50 },
-  })
-  client.events.on('error', () => undefined)
-  fx.add(() => client.close())
+  const client = movingClient(fx, target)
   await waitFor(async () => peers.length === 1 && (await b.cluster.presence('r')).length === 1, {
     message: 'present through a',
     timeoutMs: 10_000,

@@ -1,11 +1,10 @@
-import { createClient } from '@lifeline/core'
 import { createServer } from '@lifeline/server'
 import type { Peer } from '@lifeline/server'
 import { createFaultProxy, startRedisServer, useFixtures, waitFor } from '@lifeline/test-utils'
 import { Redis } from 'ioredis'
 import { afterEach, expect, it } from 'vitest'
 import { createRedisCluster } from '../src/index.js'
-import { startNode, type Chat } from './harness.js'
+import { connected, movingClient, startNode, type Chat } from './harness.js'
 
 const fx = useFixtures(afterEach)
 
@@ -29,26 +28,9 @@ it('resets, rather than refuses as a violation, a client that got more than the 
   a.on('connection', echo)
   const b = await startNode(fx, redis)
   b.server.on('connection', echo)
-  await waitFor(
-    async () =>
-      aRedis.status === 'ready' &&
-      Number(
-        (
-          (await aRedis.pubsub('NUMSUB', `lifeline:revoke:${aCluster.processId}`)) as [
-            string,
-            number,
-          ]
-        )[1],
-      ) === 1,
-    { message: 'a connected to Redis' },
-  )
+  await connected(aRedis, aCluster)
   const target = { port: a.port }
-  const client = createClient<Chat>({
-    url: () => `ws://127.0.0.1:${target.port}/`,
-    socket: { initialDelayMs: 10, maxDelayMs: 50 },
-  })
-  client.events.on('error', () => undefined)
-  fx.add(() => client.close())
+  const client = movingClient(fx, target)
   const down: number[] = []
   client.on('down', ({ n }) => down.push(n))
   const resets: unknown[] = []
