@@ -2,8 +2,8 @@ import { createClient } from '@lifeline/core'
 import type { Client, ClientOptions } from '@lifeline/core'
 import { createServer } from '@lifeline/server'
 import type { LifelineServer, ServerOptions } from '@lifeline/server'
-import { once, waitFor } from '@lifeline/test-utils'
-import type { Balancer, FixtureScope, RedisServerFixture } from '@lifeline/test-utils'
+import { createFaultProxy, once, waitFor } from '@lifeline/test-utils'
+import type { Balancer, FaultProxy, FixtureScope, RedisServerFixture } from '@lifeline/test-utils'
 import { Redis } from 'ioredis'
 import { WebSocket } from 'ws'
 import { createRedisCluster, type RedisCluster, type RedisClusterOptions } from '../src/index.js'
@@ -67,6 +67,26 @@ export async function connected(
       Number(((await client.pubsub('NUMSUB', channel)) as [string, number])[1]) === 1,
     { message: 'the node connected to Redis', timeoutMs: 10_000 },
   )
+}
+
+/** A node that reaches Redis through a fault proxy: a test takes Redis from it alone. */
+export async function startProxiedNode(
+  fx: FixtureScope,
+  redis: RedisServerFixture,
+  serverOptions: Partial<ServerOptions> = {},
+): Promise<Node & { proxy: FaultProxy }> {
+  const proxy = fx.add(await createFaultProxy({ targetPort: redis.port }))
+  const client = new Redis(proxy.port, '127.0.0.1', { retryStrategy: () => 50 })
+  client.on('error', () => undefined)
+  fx.add(() => client.disconnect())
+  const cluster = createRedisCluster({ redis: client })
+  cluster.on('error', () => undefined)
+  const server = createServer<Chat>({ port: 0, cluster, ...serverOptions })
+  server.on('error', () => undefined)
+  fx.add(() => server.close())
+  await server.ready
+  await connected(client, cluster)
+  return { server, cluster, redis: client, proxy }
 }
 
 /** A client of the server on `target.port`, which a test may change to move it. */

@@ -1,17 +1,11 @@
 import { createClient } from '@lifeline/core'
 import { createServer } from '@lifeline/server'
 import type { Peer } from '@lifeline/server'
-import {
-  createFaultProxy,
-  expectNoEvent,
-  startRedisServer,
-  useFixtures,
-  waitFor,
-} from '@lifeline/test-utils'
+import { expectNoEvent, startRedisServer, useFixtures, waitFor } from '@lifeline/test-utils'
 import { Redis } from 'ioredis'
 import { afterEach, expect, it } from 'vitest'
 import { createRedisCluster, type PresenceEvent } from '../src/index.js'
-import { connected, movingClient, RawClient, startNode, type Chat } from './harness.js'
+import { movingClient, RawClient, startNode, startProxiedNode, type Chat } from './harness.js'
 
 const fx = useFixtures(afterEach)
 
@@ -127,16 +121,11 @@ it('forgets a leave made while its Redis client was not ready when the member jo
 it('keeps a member present on the process its session moved to while the process it left had lost Redis', async () => {
   const redis = fx.add(await startRedisServer())
   // `a` reaches Redis through a proxy: it loses Redis alone, Redis and `b` stay up.
-  const proxy = fx.add(await createFaultProxy({ targetPort: redis.port }))
-  const aRedis = new Redis(proxy.port, '127.0.0.1', { retryStrategy: () => 50 })
-  aRedis.on('error', () => undefined)
-  fx.add(() => aRedis.disconnect())
-  const aCluster = createRedisCluster({ redis: aRedis })
-  aCluster.on('error', () => undefined)
-  const a = createServer<Chat>({ port: 0, cluster: aCluster, sessionTtlMs: 3_000 })
-  a.on('error', () => undefined)
-  fx.add(() => a.close())
-  await a.ready
+  const {
+    server: a,
+    redis: aRedis,
+    proxy,
+  } = await startProxiedNode(fx, redis, { sessionTtlMs: 3_000 })
   const b = await startNode(fx, redis)
   const peers: string[] = []
   for (const server of [a, b.server]) {
@@ -145,7 +134,6 @@ it('keeps a member present on the process its session moved to while the process
       peers.push(peer.id)
     })
   }
-  await connected(aRedis, aCluster)
   const target = { port: a.port }
   const client = movingClient(fx, target)
   await waitFor(async () => peers.length === 1 && (await b.cluster.presence('r')).length === 1, {

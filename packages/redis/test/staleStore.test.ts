@@ -1,10 +1,7 @@
-import { createServer } from '@lifeline/server'
 import type { Peer } from '@lifeline/server'
-import { createFaultProxy, startRedisServer, useFixtures, waitFor } from '@lifeline/test-utils'
-import { Redis } from 'ioredis'
+import { startRedisServer, useFixtures, waitFor } from '@lifeline/test-utils'
 import { afterEach, expect, it } from 'vitest'
-import { createRedisCluster } from '../src/index.js'
-import { connected, movingClient, startNode, type Chat } from './harness.js'
+import { movingClient, startNode, startProxiedNode, type Chat } from './harness.js'
 
 const fx = useFixtures(afterEach)
 
@@ -15,20 +12,10 @@ function echo(peer: Peer<Chat>): void {
 it('resets, rather than refuses as a violation, a client that got more than the store knows from a process that lost Redis', async () => {
   const redis = fx.add(await startRedisServer())
   // `a` reaches Redis through a proxy: it loses Redis alone, Redis and `b` stay up.
-  const proxy = fx.add(await createFaultProxy({ targetPort: redis.port }))
-  const aRedis = new Redis(proxy.port, '127.0.0.1', { retryStrategy: () => 50 })
-  aRedis.on('error', () => undefined)
-  fx.add(() => aRedis.disconnect())
-  const aCluster = createRedisCluster({ redis: aRedis })
-  aCluster.on('error', () => undefined)
-  const a = createServer<Chat>({ port: 0, cluster: aCluster })
-  a.on('error', () => undefined)
-  fx.add(() => a.close())
-  await a.ready
+  const { server: a, redis: aRedis, proxy } = await startProxiedNode(fx, redis)
   a.on('connection', echo)
   const b = await startNode(fx, redis)
   b.server.on('connection', echo)
-  await connected(aRedis, aCluster)
   const target = { port: a.port }
   const client = movingClient(fx, target)
   const down: number[] = []
