@@ -4,6 +4,21 @@
  */
 export const repeatGraceMs = 1_000
 
+/**
+ * Closes under way whose `onClosed` is the default, which ends the process: it ends once the
+ * last of them is done, with 1 if any failed. Two servers of one process (two paths), each given
+ * to `closeOnSignals`, both close on the signal; exiting as the first is done would cut the
+ * other's short, before its sessions are stored.
+ */
+const exiting = new Set<object>()
+let exitCode = 0
+
+function exitOnceAllClosed(close: object, error?: unknown): void {
+  exiting.delete(close)
+  if (error !== undefined) exitCode = 1
+  if (exiting.size === 0) process.exit(exitCode)
+}
+
 /** What `closeOnSignals` needs of a server. */
 export interface Closable {
   close(): Promise<void>
@@ -17,8 +32,9 @@ export interface Closable {
  * Ctrl-C in a terminal reaches both `npm start` and the node process it started, and npm
  * forwards it. One that comes later ends the wait: `onClosed` runs at once with an error (by
  * default the process exits with code 1), for a close that does not finish (a `Closable` that
- * also closes an application's server, which keep-alive connections hold open). Returns a
- * function that removes the signal handlers.
+ * also closes an application's server, which keep-alive connections hold open). With the
+ * default, several servers of one process each given to `closeOnSignals` all close, and the
+ * process exits once the last is done. Returns a function that removes the signal handlers.
  *
  * ```ts
  * closeOnSignals(server)
@@ -27,16 +43,18 @@ export interface Closable {
 export function closeOnSignals(
   server: Closable,
   signals: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT'],
-  onClosed: (error?: unknown) => void = (error) => process.exit(error === undefined ? 0 : 1),
+  onClosed?: (error?: unknown) => void,
 ): () => void {
+  const close = {}
+  const closed = onClosed ?? ((error?: unknown) => exitOnceAllClosed(close, error))
   let firstAt: number | undefined
   let done = false
   const finish = (error?: unknown): void => {
     if (done) return
     done = true
     remove()
-    if (error === undefined) onClosed()
-    else onClosed(error)
+    if (error === undefined) closed()
+    else closed(error)
   }
   const handler = (signal: NodeJS.Signals): void => {
     // Kept until the close is done: with no listener left, a second signal's default action
@@ -48,6 +66,7 @@ export function closeOnSignals(
       return
     }
     firstAt = Date.now()
+    if (onClosed === undefined) exiting.add(close)
     server.close().then(
       () => finish(),
       (error: unknown) => finish(error ?? new Error('the close failed')),

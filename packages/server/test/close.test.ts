@@ -9,6 +9,8 @@ const fx = useFixtures(afterEach)
 const child = fileURLToPath(new URL('./fixtures/serveAndClose.ts', import.meta.url))
 const signalledTwice = fileURLToPath(new URL('./fixtures/signalTwice.ts', import.meta.url))
 const signalledStuck = fileURLToPath(new URL('./fixtures/signalStuck.ts', import.meta.url))
+const twoServers = fileURLToPath(new URL('./fixtures/signalTwoServers.ts', import.meta.url))
+const twoServersFail = fileURLToPath(new URL('./fixtures/signalTwoServersFail.ts', import.meta.url))
 
 describe('graceful close', () => {
   it('closes every client with 1012, resolves, and refuses new connections', async () => {
@@ -166,5 +168,15 @@ describe('graceful close', () => {
   it('closeOnSignals: a signal again past the grace ends a close that does not finish', async () => {
     const { code, out } = await runScript(signalledStuck, [], 8_000)
     expect({ code, out }).toEqual({ code: 1, out: 'gave up late\n' })
+  }, 12_000)
+
+  it('closeOnSignals: with two servers in the process, it exits once both are closed', async () => {
+    const { code, out } = await runScript(twoServers, [], 8_000)
+    expect({ code, out }).toEqual({ code: 0, out: 'quick closed\nslow closed\n' })
+  }, 12_000)
+
+  it('closeOnSignals: one of two closes failing still waits for the other, then exits with 1', async () => {
+    const { code, out } = await runScript(twoServersFail, [], 8_000)
+    expect({ code, out }).toEqual({ code: 1, out: 'slow closed\n' })
   }, 12_000)
 })
