@@ -13,6 +13,8 @@ export interface ChatServer {
   stopChat(): Promise<void>
   /** Starts the chat again, with the same sessions (they resume) and history. */
   startChat(): void
+  /** The rooms of each session connected now, sorted: what the pages joined and did not leave. */
+  rooms(): string[][]
   close(): Promise<void>
 }
 
@@ -53,6 +55,7 @@ export async function startChatServer(
     })
     server.on('connection', (peer) => {
       peer.on('join', ({ room }) => peer.join(room))
+      peer.on('leave', ({ room }) => peer.leave(room))
       // The sender's name is its ids' prefix: an example without accounts. An application takes
       // it from the user its `authenticate` returns (`peer.user`), never from the client's data.
       peer.on('say', ({ room, id, text }) => {
@@ -76,6 +79,7 @@ export async function startChatServer(
       await stopping?.close()
     },
     startChat,
+    rooms: () => [...(chat?.peers.values() ?? [])].map((peer) => [...peer.rooms].sort()),
     async close() {
       await chat?.close()
       await vite.close()

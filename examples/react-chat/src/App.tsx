@@ -37,15 +37,32 @@ export function App({ name, initialRoom }: { name: string; initialRoom: string }
   const [room, setRoom] = useState(initialRoom)
   const [lines, setLines] = useState<Line[]>([])
   const [draft, setDraft] = useState('')
+  // What is typed in the room box: the room changes when it is entered (Enter, or leaving the
+  // box), not on every keystroke, which would join a room per prefix typed.
+  const [roomDraft, setRoomDraft] = useState(initialRoom)
+  const enterRoom = () => {
+    const next = roomDraft.trim() || 'lobby'
+    setRoomDraft(next)
+    if (next === room) return
+    setLines([])
+    setRoom(next)
+  }
   const counter = useRef(0)
 
   const online = useConnectionState((state) => state.status === 'open')
   // Membership belongs to the session and is kept across reconnects, but a session the server
   // lost (its process restarted, or the page was away for longer than a session waits) comes
   // back as a new one in no room: joined on every connection, then (a join is idempotent), and
-  // before the history below is asked for.
+  // before the history below is asked for. The room left behind is left, or the session would
+  // keep getting (and this page keep receiving) every room it was ever in.
+  const joined = useRef<string | undefined>(undefined)
   useEffect(() => {
-    if (online) send('join', { room })
+    if (!online) return
+    if (joined.current !== undefined && joined.current !== room) {
+      send('leave', { room: joined.current })
+    }
+    send('join', { room })
+    joined.current = room
   }, [send, room, online])
   // The history again on every (re)connection: a room's message sent while this page's session
   // was away from the server (rooms live in the server's process) is caught up from it.
@@ -77,16 +94,21 @@ export function App({ name, initialRoom }: { name: string; initialRoom: string }
         #{room} <small>as {name}</small>
       </h1>
       <ConnectionBadge />
-      <label>
-        room{' '}
-        <input
-          value={room}
-          onChange={(event) => {
-            setLines([])
-            setRoom(event.target.value.trim() || 'lobby')
-          }}
-        />
-      </label>
+      <form
+        onSubmit={(event) => {
+          event.preventDefault()
+          enterRoom()
+        }}
+      >
+        <label>
+          room{' '}
+          <input
+            value={roomDraft}
+            onChange={(event) => setRoomDraft(event.target.value)}
+            onBlur={enterRoom}
+          />
+        </label>
+      </form>
       <ol data-testid="messages">
         {lines.map((line) => (
           <li key={line.id} data-id={line.id} className={line.pending ? 'pending' : 'confirmed'}>

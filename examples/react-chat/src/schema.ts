@@ -10,7 +10,11 @@ export interface Said {
 
 /** The chat's schema, shared by the page and the server. */
 export interface ChatSchema {
-  client: { join: { room: string }; say: { room: string; id: string; text: string } }
+  client: {
+    join: { room: string }
+    leave: { room: string }
+    say: { room: string; id: string; text: string }
+  }
   server: { said: Said }
   rpc: { history: RpcMethod<{ room: string }, Said[]> }
 }

@@ -65,7 +65,7 @@ it('two pages chat in a room across a restart of the server: every message once,
     await expect
       .poll(() => connection(page).getAttribute('data-status'), { timeout: 10_000 })
       .not.toBe('open')
-    expect(await connection(page).textContent()).toMatch(/^(reconnecting in \d+ s|connecting)$/)
+    expect(await connection(page).textContent()).toMatch(/^(reconnecting( in \d+ s)?|connecting)$/)
   }
   await say(ann, 'sent while the server was down')
   const offline = ann.locator('li', { hasText: 'sent while the server was down' })
@@ -113,5 +113,46 @@ it('a page whose session the server lost still gets the messages of its room', a
     await bob.close()
   } finally {
     await forgetful.close()
+  }
+}, 90_000)
+
+it('a page that changes room leaves the one it was in, and joins only the room it enters', async () => {
+  const chat = await startChatServer(0, false)
+  try {
+    const ann = await open('ann', chat.url)
+    const bob = await open('bob', chat.url)
+    await expect.poll(() => chat.rooms()).toEqual([['lobby'], ['lobby']])
+    // Typed key by key: no room per prefix; the room changes when it is entered.
+    const roomBox = ann.getByLabel('room')
+    await roomBox.fill('')
+    await roomBox.pressSequentially('dev')
+    await roomBox.press('Enter')
+    await expect.poll(() => ann.locator('h1').textContent()).toContain('#dev')
+    await expect.poll(() => chat.rooms().sort()).toEqual([['dev'], ['lobby']])
+    await say(bob, 'only for the lobby')
+    await say(ann, 'only for dev')
+    await expect.poll(() => texts(ann)).toEqual(['only for dev'])
+    await expect.poll(() => texts(bob)).toEqual(['only for the lobby'])
+    await ann.close()
+    await bob.close()
+  } finally {
+    await chat.close()
+  }
+}, 90_000)
+
+it('a page whose network is down says offline, not a countdown, and connected once back', async () => {
+  const chat = await startChatServer(0, false)
+  try {
+    const ann = await open('ann', chat.url)
+    // The network goes (the emulation leaves the open socket up), then the link with it.
+    await ann.context().setOffline(true)
+    await chat.stopChat()
+    await expect.poll(() => connection(ann).textContent(), { timeout: 15_000 }).toBe('offline')
+    chat.startChat()
+    await ann.context().setOffline(false)
+    await expect.poll(() => connection(ann).textContent(), { timeout: 15_000 }).toBe('connected')
+    await ann.close()
+  } finally {
+    await chat.close()
   }
 }, 90_000)
