@@ -657,7 +657,11 @@ export class SessionRegistry<S extends Schema, User> {
       ),
     )
     this.context.fire('connection', session, { request: connection.request, restored: false })
-    if (reset !== undefined) this.context.fire('session:reset', session, { reason: reset })
+    // A 'connection' listener may have ended the session already ('session:end' fired): no
+    // reset is told for a session that is gone.
+    if (reset !== undefined && !session.closed) {
+      this.context.fire('session:reset', session, { reason: reset })
+    }
     connection.opened()
   }
 

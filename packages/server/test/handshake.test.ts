@@ -114,6 +114,18 @@ describe('handshake', () => {
     expect(resets).toEqual(['unknown'])
   })
 
+  it('fires no session:reset for a session a connection listener already ended', async () => {
+    const server = await startServer(fx)
+    const events: string[] = []
+    server.on('connection', (peer) => peer.close(4000, 'not today'))
+    server.on('session:end', (_peer, info) => events.push(`end ${info.reason}`))
+    server.on('session:reset', (_peer, info) => events.push(`reset ${info.reason}`))
+    const client = await ProtocolClient.open(fx, urlOf(server))
+    client.send({ t: '$hello', d: { v: 1, sid: 'gone', a: 0 } })
+    expect((await client.waitClose()).code).toBe(4000)
+    expect(events).toEqual(['end closed'])
+  })
+
   it('does not resume an expired session', async () => {
     const server = await startServer(fx, { sessionTtlMs: 30 })
     const ends: string[] = []
