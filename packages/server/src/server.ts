@@ -35,7 +35,7 @@ import { SessionRegistry } from './sessions.js'
 import { createCounters, type ServerStats } from './stats.js'
 import { Turns } from './turns.js'
 import { AckSchedule } from './ackSchedule.js'
-import { originAllowed, pathOf, refuseUpgrade } from './upgrade.js'
+import { isPlainRequest, originAllowed, pathOf, refuseUpgrade, serveAsRequest } from './upgrade.js'
 import { within } from './within.js'
 
 /**
@@ -394,6 +394,12 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
     socket.on('error', () => socket.destroy())
     const { path, allowedOrigins, requireOrigin } = this.options
     if (path !== undefined && pathOf(request) !== path) {
+      // An application's route asked for another protocol (h2c) with no listener but this one
+      // to take it: the application's request, as it is when no WebSocket is mounted.
+      if (!this.ownsServer && this.otherUpgradeListeners() === 0 && isPlainRequest(request)) {
+        serveAsRequest(this.httpServer, request, socket)
+        return
+      }
       // On an application's server, another `upgrade` listener may own this path.
       if (!this.ownsServer && this.otherUpgradeListeners() > 0) {
         this.refuseUnanswered(socket)

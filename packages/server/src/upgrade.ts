@@ -1,4 +1,5 @@
-import { STATUS_CODES, type IncomingMessage } from 'node:http'
+import { STATUS_CODES, ServerResponse, type IncomingMessage, type Server } from 'node:http'
+import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { OriginPredicate } from './options.js'
 
@@ -44,4 +45,36 @@ export function refuseUpgrade(socket: Duplex, status: number): void {
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
   )
+}
+
+/**
+ * Whether an upgrade request may be served as the ordinary request it also is: it asks for
+ * another protocol than WebSocket (`Upgrade: h2c`, which `curl --http2` sends on every request)
+ * and carries no body (Node has taken the connection from its parser and ended the request at
+ * its headers, so a body would never be read as the request's).
+ */
+export function isPlainRequest(request: IncomingMessage): boolean {
+  const { upgrade, 'content-length': length, 'transfer-encoding': encoding } = request.headers
+  return (
+    upgrade?.toLowerCase() !== 'websocket' &&
+    encoding === undefined &&
+    (length === undefined || Number(length) === 0)
+  )
+}
+
+/**
+ * Hands a request Node took as an upgrade (any request with `Upgrade`, once a server has an
+ * `upgrade` listener) to the server's `request` listeners, as Node would with no such listener:
+ * mounting Lifeline must not turn an application's route into a 400. The connection closes after
+ * the answer (Node's parser let go of it).
+ */
+export function serveAsRequest(server: Server, request: IncomingMessage, socket: Duplex): void {
+  const response = new ServerResponse(request)
+  response.shouldKeepAlive = false
+  response.assignSocket(socket as Socket)
+  response.once('finish', () => {
+    response.detachSocket(socket as Socket)
+    socket.end()
+  })
+  server.emit('request', request, response)
 }

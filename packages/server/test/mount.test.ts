@@ -228,3 +228,60 @@ describe('on a keep-alive connection', () => {
     },
   )
 })
+
+describe('a request that asks for another protocol than WebSocket', () => {
+  /** `GET path` asking to upgrade to HTTP/2 over cleartext, as `curl --http2` does. */
+  const h2cRequest = (path: string) =>
+    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade, HTTP2-Settings\r\n` +
+    `Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n`
+
+  it("is the application's ordinary request on its routes, as it is with no WebSocket mounted", async () => {
+    const app = express()
+    app.get('/health', (_request, response) => {
+      response.send('ok')
+    })
+    const http = app.listen(0, '127.0.0.1')
+    fx.add(() => new Promise<void>((resolve) => http.close(() => resolve())))
+    const server = createServer({ server: http, path: '/ws' })
+    fx.add(() => server.close())
+    await server.ready
+    const raw = await rawConnection(server.port)
+    raw.socket.write(h2cRequest('/health'))
+    await waitFor(() => raw.answer().endsWith('ok'), { message: "the application's answer" })
+    expect(raw.answer()).toMatch(/^HTTP\/1\.1 200 OK\r\n/)
+    // The connection closes after the answer: the upgrade took it from Node's parser.
+    await waitFor(() => raw.socket.readableEnded || raw.socket.destroyed, {
+      message: 'the connection to close',
+    })
+    // The WebSocket path is still Lifeline's.
+    const { welcome } = await ProtocolClient.connect(fx, urlOf(server, '/ws'))
+    expect(welcome.resumed).toBe(false)
+  })
+
+  it('ends for a reader of its body; one with a body, or on the WebSocket path, gets 400', async () => {
+    // The application reads every request to its end before it answers.
+    const http = createHttpServer((request, response) => {
+      request.resume()
+      request.on('end', () => response.end('app'))
+    })
+    fx.add(() => new Promise<void>((resolve) => http.close(() => resolve())))
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
+    const server = createServer({ server: http, path: '/ws' })
+    fx.add(() => server.close())
+    await server.ready
+    const plain = await rawConnection(server.port)
+    plain.socket.write(h2cRequest('/other'))
+    await waitFor(() => plain.answer().endsWith('app'), { message: "the application's answer" })
+    expect(plain.answer()).toMatch(/^HTTP\/1\.1 200 OK\r\n/)
+    const withBody = await rawConnection(server.port)
+    withBody.socket.write(
+      h2cRequest('/other').replace('\r\n\r\n', '\r\nContent-Length: 2\r\n\r\nhi'),
+    )
+    await waitFor(() => withBody.answer().includes('\r\n\r\n'), { message: 'an answer' })
+    expect(withBody.answer()).toMatch(/^HTTP\/1\.1 400 /)
+    const onPath = await rawConnection(server.port)
+    onPath.socket.write(h2cRequest('/ws'))
+    await waitFor(() => onPath.answer().includes('\r\n\r\n'), { message: 'an answer' })
+    expect(onPath.answer()).toMatch(/^HTTP\/1\.1 400 /)
+  })
+})
