@@ -49,3 +49,49 @@ it('resets, rather than refuses as a violation, a client that got more than the 
   client.send('up', { n: 3 })
   await waitFor(() => down.includes(3), { message: 'served by b', timeoutMs: 10_000 })
 })
+
+it('resets, rather than resumes with a count below what it was acknowledged, a client that only sent to a process that lost Redis', async () => {
+  const redis = fx.add(await startRedisServer())
+  const { server: a, redis: aRedis, proxy } = await startProxiedNode(fx, redis)
+  const b = await startNode(fx, redis)
+  // The client only sends: what `a` processed without Redis reaches it as acknowledgements
+  // alone, never as server envelopes the store would have to hold.
+  const up: number[] = []
+  for (const server of [a, b.server]) {
+    server.on('connection', (peer: Peer<Chat>) => peer.on('up', ({ n }) => up.push(n)))
+  }
+  const target = { port: a.port }
+  const client = movingClient(fx, target)
+  const resets: unknown[] = []
+  client.events.on('reset', (event) => resets.push(event))
+  client.send('up', { n: 1 })
+  await waitFor(() => up.length === 1 && client.unacked === 0, {
+    message: 'acknowledged by a',
+    timeoutMs: 10_000,
+  })
+
+  // `a` loses Redis and acknowledges 2 all the same, which the store never holds.
+  proxy.refuse(true)
+  proxy.cut()
+  await waitFor(() => aRedis.status !== 'ready', { message: 'a away from Redis' })
+  client.send('up', { n: 2 })
+  await waitFor(() => up.length === 2 && client.unacked === 0, {
+    message: 'acknowledged by a without Redis',
+    timeoutMs: 10_000,
+  })
+  // It reaches `b`, which takes the session as the store has it: 1 processed, not 2. Resumed,
+  // its `$welcome` would acknowledge 1 after 2, which the client refuses as a violation.
+  client.close()
+  await waitFor(() => client.state.status === 'closed', { message: 'closed' })
+  target.port = b.server.port
+  client.connect()
+  await waitFor(() => client.state.status === 'open' || client.state.status === 'closed', {
+    message: () => `settled on b (${JSON.stringify(client.state)})`,
+    timeoutMs: 10_000,
+  })
+  expect(client.state).toMatchObject({ status: 'open' })
+  expect(resets).toHaveLength(1)
+  client.send('up', { n: 3 })
+  await waitFor(() => up.includes(3), { message: 'served by b', timeoutMs: 10_000 })
+  expect(up).toEqual([1, 2, 3])
+})

@@ -12,6 +12,11 @@ export interface Hello {
   sid: string | undefined
   /** The last server `s` the client processed. */
   ack: number
+  /**
+   * The highest `a` the client got from a server in the session (`sa`): what some process
+   * acknowledged, so had processed. A stored session below it is stale; 0 when not said.
+   */
+  acknowledged: number
   /** The largest frame the client accepts, in bytes; `Infinity` when it did not say. */
   max: number
   /** The client takes room messages numbered by their room (`r`), from `r: 1` in `$hello`. */
@@ -36,10 +41,11 @@ export function parseHello(envelope: Envelope): Hello {
   if (typeof d !== 'object' || d === null || Array.isArray(d)) {
     throw protocolError('$hello needs a payload { v, sid?, a? }')
   }
-  const { v, sid, a, max, r, rs } = d as {
+  const { v, sid, a, sa, max, r, rs } = d as {
     v?: unknown
     sid?: unknown
     a?: unknown
+    sa?: unknown
     max?: unknown
     r?: unknown
     rs?: unknown
@@ -55,6 +61,9 @@ export function parseHello(envelope: Envelope): Hello {
   if (a !== undefined && !(typeof a === 'number' && Number.isSafeInteger(a) && a >= 0)) {
     throw protocolError('$hello `a` must be an integer >= 0')
   }
+  if (sa !== undefined && !(typeof sa === 'number' && Number.isSafeInteger(sa) && sa >= 0)) {
+    throw protocolError('$hello `sa` must be an integer >= 0')
+  }
   // No peer accepts less than a control frame: a smaller `max` could not even carry the error
   // answer to a request, and would only make the server refuse (and log) everything it sends.
   if (
@@ -65,7 +74,14 @@ export function parseHello(envelope: Envelope): Hello {
   }
   if (r !== undefined && r !== 1) throw protocolError('$hello `r` must be 1 or absent')
   if (rs !== undefined && rs !== 1) throw protocolError('$hello `rs` must be 1 or absent')
-  return { sid, ack: a ?? 0, max: max ?? Infinity, roomIds: r === 1, resends: rs === 1 }
+  return {
+    sid,
+    ack: a ?? 0,
+    acknowledged: sa ?? 0,
+    max: max ?? Infinity,
+    roomIds: r === 1,
+    resends: rs === 1,
+  }
 }
 
 /**

@@ -464,7 +464,7 @@ export class SessionRegistry<S extends Schema, User> {
       reason =
         record.expiresAt <= clock.now()
           ? 'expired'
-          : record.lossy
+          : stale(record, hello)
             ? 'lossy'
             : replayTooLarge(() => record.replay, record.lastClientSeq, connection, hello)
               ? this.oversize(connection)
@@ -512,12 +512,13 @@ export class SessionRegistry<S extends Schema, User> {
   ): void {
     const shared = this.shared as SharedSessionStore
     const { record, epoch } = claimed
-    // A client that got more than the store holds was served by a process that could not store
-    // it (it had lost the store, and the client left it meanwhile): the session cannot be
-    // resumed exactly, as after an overflow. No fault of the client's: a violation would close
-    // it for good.
+    // A client that got more than the store holds (server envelopes, or acknowledgements of its
+    // own) was served by a process that could not store it (it had lost the store, and the
+    // client left it meanwhile): the session cannot be resumed exactly, as after an overflow.
+    // No fault of the client's: a violation (ours for its `a`, its own for our lower `a`) would
+    // close it for good.
     const reason: ResetReason | undefined =
-      record.lossy || hello.ack > record.lastServerSeq
+      stale(record, hello) || hello.ack > record.lastServerSeq
         ? 'lossy'
         : replayTooLarge(() => record.replay, record.lastClientSeq, connection, hello)
           ? this.oversize(connection)
@@ -576,6 +577,14 @@ export class SessionRegistry<S extends Schema, User> {
     restored: boolean,
   ): void {
     const { stream } = session
+    // The client was acknowledged more than this copy processed: another process served the
+    // session since and could not store what it did (see `restoreClaimed`), and this one, away
+    // from the store or not told, holds it still. Resumed, its lower `a` would be a violation.
+    if (hello.acknowledged > stream.lastProcessed) {
+      session.end('lossy')
+      this.create(connection, hello, user, 'lossy')
+      return
+    }
     if (hello.ack > stream.lastSent) throw ackTooHigh(hello.ack, stream.lastSent)
     const previous = session.link
     if (previous !== undefined) {
@@ -743,6 +752,14 @@ function replayTooLarge(
     }
     return frameBytes(frame) > max
   })
+}
+
+/**
+ * A stored session that cannot be resumed exactly: it overflowed, or the client was acknowledged
+ * client messages past its count (a process served them and could not store them).
+ */
+function stale(record: SessionRecord, hello: Hello): boolean {
+  return record.lossy || hello.acknowledged > record.lastClientSeq
 }
 
 function ackTooHigh(ack: number, lastSent: number): Error {

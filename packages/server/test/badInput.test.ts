@@ -152,6 +152,13 @@ const cases: BadCase[] = [
     expected: 1002,
     counter: 'protocolErrors',
   },
+  ...[-1, 1.5, '2', null].map((sa) => ({
+    name: `$hello with an sa of ${JSON.stringify(sa)}`,
+    act: (server: LifelineServer) =>
+      asFirstFrame(server, { t: '$hello', d: { v: 1, sid: 'S1', a: 0, sa } }),
+    expected: 1002,
+    counter: 'protocolErrors' as const,
+  })),
   {
     name: 'an ack of what was never sent',
     act: (server) => closeCodeAfterHello(server, '{"t":"$ack","a":3}', false),

@@ -166,6 +166,31 @@ describe('handshake', () => {
     expect(server.stats.sessions).toBe(1)
   })
 
+  it('resumes a session whose client was acknowledged what it processed (sa), and resets one that processed less (lossy)', async () => {
+    const server = await startServer(fx)
+    const got: unknown[] = []
+    server.on('connection', (peer) => peer.on('m', (data) => got.push(data)))
+    const resets: string[] = []
+    server.on('session:reset', (_peer, info) => resets.push(info.reason))
+    const first = await ProtocolClient.connect(fx, urlOf(server))
+    first.client.send({ t: 'm', d: 1, s: 1 })
+    first.client.send({ t: 'm', d: 2, s: 2 })
+    await waitFor(() => got.length === 2, { message: 'both processed' })
+    await first.client.drop()
+    const sid = first.welcome.sid
+    const second = await ProtocolClient.connect(fx, urlOf(server), { sid, a: 0, sa: 2 })
+    expect(second.welcome).toMatchObject({ sid, resumed: true, a: 2 })
+    expect(resets).toEqual([])
+    await second.client.drop()
+    // Acknowledged 3 when this session processed 2: another process served it and could not
+    // store what it did. Resumed, the client would get `a: 2` after 3, a violation.
+    const third = await ProtocolClient.connect(fx, urlOf(server), { sid, a: 0, sa: 3 })
+    expect(third.welcome).toMatchObject({ resumed: false, a: 0 })
+    expect(third.welcome.sid).not.toBe(sid)
+    expect(resets).toEqual(['lossy'])
+    expect(server.stats.protocolErrors).toBe(0)
+  })
+
   it('closes the connection still attached to a resumed session with 4409', async () => {
     const server = await startServer(fx)
     let peer: Peer | undefined

@@ -94,7 +94,7 @@ export class ProtocolClient {
   static async connect(
     fx: FixtureScope,
     url: string,
-    hello: { sid?: string; a?: number; max?: number; rs?: unknown } = {},
+    hello: { sid?: string; a?: number; sa?: number; max?: number; rs?: unknown } = {},
     options: ConnectOptions = {},
   ): Promise<{ client: ProtocolClient; welcome: Welcome }> {
     const client = await ProtocolClient.open(fx, url, options)

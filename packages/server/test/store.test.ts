@@ -64,6 +64,40 @@ describe('session stores', () => {
     expect(overlaps()).toBe(0)
   })
 
+  it('resets a stored session whose count is below what its client was acknowledged (sa)', async () => {
+    const store = createMemorySessionStore()
+    const first = createServer({ port: 0, store })
+    fx.add(() => first.close())
+    await first.ready
+    let processed = 0
+    first.on('connection', (peer) => peer.on('m', () => processed++))
+    const kept = await ProtocolClient.connect(fx, urlOf(first))
+    const stale = await ProtocolClient.connect(fx, urlOf(first))
+    kept.client.send({ t: 'm', d: 1, s: 1 })
+    stale.client.send({ t: 'm', d: 1, s: 1 })
+    await waitFor(() => processed === 2, { message: 'both processed' })
+    await first.close()
+    expect(store.get(stale.welcome.sid)?.lastClientSeq).toBe(1)
+
+    const second = await startServer(fx, { store })
+    const resets: string[] = []
+    second.on('session:reset', (_peer, info) => resets.push(info.reason))
+    const { sid } = kept.welcome
+    const back = await ProtocolClient.connect(fx, urlOf(second), { sid, a: 0, sa: 1 })
+    expect(back.welcome).toMatchObject({ sid, resumed: true, a: 1 })
+    // Its client was acknowledged 2: the record is older than what served it (a write lost).
+    const reset = await ProtocolClient.connect(fx, urlOf(second), {
+      sid: stale.welcome.sid,
+      a: 0,
+      sa: 2,
+    })
+    expect(reset.welcome).toMatchObject({ resumed: false, a: 0 })
+    expect(resets).toEqual(['lossy'])
+    await waitFor(() => store.get(stale.welcome.sid) === undefined, {
+      message: 'the stale record deleted',
+    })
+  })
+
   it('keeps a session in rooms named __proto__, constructor and toString across a restart', async () => {
     const store = createMemorySessionStore()
     const rooms = ['__proto__', 'constructor', 'toString']

@@ -184,7 +184,7 @@ describe('reliable delivery', () => {
     const second = FakeWebSocket.last
     second.accept('lifeline.v1.json')
     expect(received(second)).toEqual([
-      { t: '$hello', d: { v: 1, r: 1, rs: 1, sid: 'S1', a: 1, max: 1_048_576 } },
+      { t: '$hello', d: { v: 1, r: 1, rs: 1, sid: 'S1', a: 1, sa: 0, max: 1_048_576 } },
     ])
     deliver({ t: '$welcome', d: { sid: 'S1', resumed: true, a: 1 } }, second)
     expect(
@@ -196,6 +196,34 @@ describe('reliable delivery', () => {
       [3, '3'],
     ])
     expect(client.state).toMatchObject({ status: 'open', resumed: true })
+    client.close()
+  })
+
+  it('says in a resuming $hello the highest a it got (sa), counted again in a new session', () => {
+    const client = create()
+    welcome('S1')
+    client.send('say', { text: '1' })
+    client.send('say', { text: '2' })
+    client.send('say', { text: '3' })
+    deliver({ t: '$ack', a: 2 })
+    FakeWebSocket.last.fail()
+    clock.advance(250)
+    const second = FakeWebSocket.last
+    second.accept('lifeline.v1.json')
+    // A process that took the session from a store holding fewer than 2 of our messages resets
+    // it rather than answer with an `a` below 2.
+    expect(received(second)[0]).toMatchObject({ t: '$hello', d: { sid: 'S1', a: 0, sa: 2 } })
+    // A new session: '3' goes again as its 1, acknowledged, and the outbox is empty.
+    deliver({ t: '$welcome', d: { sid: 'S2', resumed: false, a: 0 } }, second)
+    expect(received(second).slice(1)).toMatchObject([{ t: 'say', s: 1 }])
+    deliver({ t: '$ack', a: 1 }, second)
+    expect(client.unacked).toBe(0)
+    second.fail()
+    clock.advance(2_000)
+    const third = FakeWebSocket.last
+    expect(third).not.toBe(second)
+    third.accept('lifeline.v1.json')
+    expect(received(third)[0]).toMatchObject({ t: '$hello', d: { sid: 'S2', a: 0, sa: 1 } })
     client.close()
   })
 

@@ -427,6 +427,10 @@ export class Client<S extends Schema = AnySchema> {
     if (sid !== undefined) {
       hello.sid = sid
       hello.a = this.#stream.lastProcessed
+      // `sa`: the server's highest `a` we got. A process that takes the session from a store
+      // holding less (the one that acknowledged it could not store it) resets it, rather than
+      // answer with the lower `a` that we would refuse as a violation.
+      hello.sa = this.#stream.acknowledged
     }
     // Our largest frame, so the server refuses bigger ones where they are produced.
     if (codec.maxBytes !== undefined && codec.maxBytes !== Infinity) hello.max = codec.maxBytes
