@@ -36,6 +36,24 @@ interface AwaitedHandoff {
  */
 const livenessCheckMs = 250
 
+/**
+ * How long Redis may leave a command of a claim unanswered before the claim counts as stalled
+ * (`claim`'s `stalled`): the second after which the server serves a session without waiting for
+ * its writes. A wait for an owner's handoff is not a command, and is bounded by
+ * `handoffTimeoutMs`.
+ */
+const unansweredMs = 1_000
+
+/** `reply`, calling `stalled` should Redis leave it unanswered for `unansweredMs`. */
+function watched<T>(reply: Promise<T>, stalled: (() => void) | undefined): Promise<T> {
+  if (stalled === undefined) return reply
+  const timer = setTimeout(stalled, unansweredMs)
+  timer.unref()
+  const answered = (): void => clearTimeout(timer)
+  reply.then(answered, answered)
+  return reply
+}
+
 /** Whether `promise` settles within `ms`. */
 async function within(promise: Promise<void>, ms: number): Promise<boolean> {
   let timer: ReturnType<typeof setTimeout> | undefined
@@ -143,11 +161,26 @@ export class RedisSessionStore implements SharedSessionStore {
    * a client message the owner processed and had not stored yet would be processed again here.
    * The owner is asked again every `livenessCheckMs` while it has not answered: once it is dead
    * (a frozen process misses its heartbeats) the claim is made at once. An owner still alive but
-   * silent after `handoffTimeoutMs` is treated as one that crashed.
+   * silent after `handoffTimeoutMs` is treated as one that crashed. `stalled` is called once
+   * should Redis leave one of the claim's commands unanswered for `unansweredMs` (it hangs: a
+   * stopped process, a link that lost its peer); the claim goes on, and settles once it answers.
    */
-  async claim(id: string, ttlMs: number, acknowledged = 0): Promise<ClaimedSession | undefined> {
+  async claim(
+    id: string,
+    ttlMs: number,
+    acknowledged = 0,
+    stalled?: () => void,
+  ): Promise<ClaimedSession | undefined> {
     if (!this.available()) throw unavailable()
     this.ttlMs = ttlMs
+    let told = false
+    const stall =
+      stalled &&
+      ((): void => {
+        if (told) return
+        told = true
+        stalled()
+      })
     // Listening before asking: the answer comes on another connection, maybe before the reply.
     const awaited: AwaitedHandoff = { answered: new Set(), wake: () => undefined }
     let waiting = this.awaitedHandoffs.get(id)
@@ -155,7 +188,7 @@ export class RedisSessionStore implements SharedSessionStore {
     waiting.add(awaited)
     let reply: ClaimReply | Buffer | null
     try {
-      reply = await this.runClaim(id, ttlMs, acknowledged, '1')
+      reply = await watched(this.runClaim(id, ttlMs, acknowledged, '1'), stall)
       let previous = ''
       let giveUpAt = 0
       while (Buffer.isBuffer(reply)) {
@@ -169,7 +202,10 @@ export class RedisSessionStore implements SharedSessionStore {
         // Answered, or the wait is over: taken if still held by `asked`, else its new owner is
         // asked. Not yet: asked again, which takes it if the owner died meanwhile.
         const late = !answered && Date.now() >= giveUpAt
-        reply = await this.runClaim(id, ttlMs, acknowledged, answered || late ? asked : '1')
+        reply = await watched(
+          this.runClaim(id, ttlMs, acknowledged, answered || late ? asked : '1'),
+          stall,
+        )
       }
     } finally {
       waiting.delete(awaited)
@@ -182,7 +218,7 @@ export class RedisSessionStore implements SharedSessionStore {
     const [peerId, c, l, f, x, r] = fields
     const first = Number(String(f))
     const roomCursors = unpackRooms(r)
-    const { replay, complete } = await this.envelopes(list, first)
+    const { replay, complete } = await this.envelopes(list, first, stall)
     const record: SessionRecord = {
       id,
       peerId: String(peerId),
@@ -244,6 +280,7 @@ export class RedisSessionStore implements SharedSessionStore {
   private async envelopes(
     list: readonly (Buffer | null)[],
     first: number,
+    stalled: (() => void) | undefined,
   ): Promise<{ replay: StoredEnvelope[]; complete: boolean }> {
     const replay: StoredEnvelope[] = []
     /** Per room, the references to read: the envelope's index and the entry's id. */
@@ -276,10 +313,9 @@ export class RedisSessionStore implements SharedSessionStore {
         if (compareIds(id, from) < 0) from = id
         if (compareIds(id, to) > 0) to = id
       }
-      const reply = (await this.redis.xrangeBuffer(
-        this.keys.history(room),
-        from,
-        to,
+      const reply = (await watched(
+        this.redis.xrangeBuffer(this.keys.history(room), from, to),
+        stalled,
       )) as unknown as [Buffer, Buffer[]][]
       const payloads = new Map<string, Buffer>()
       for (const [id, fields] of reply) payloads.set(String(id), entryOf('', fields).payload)

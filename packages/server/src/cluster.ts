@@ -85,9 +85,17 @@ export interface SharedSessionStore extends SessionStore {
    * is the `a` of the client that resumes: the envelopes up to it need not be in the record's
    * `replay`. An envelope above it that the store kept as a room reference and can no longer
    * rebuild (the room's history was trimmed past it) makes the record `lossy`: the session
-   * cannot be resumed exactly.
+   * cannot be resumed exactly. `stalled`, if the store can tell, is called (once) when its
+   * service leaves a request of the claim unanswered for a while (it hangs, its link up): the
+   * server then answers the client that resumes without the claim, which goes on and settles
+   * once the service answers. A wait for a live owner's handoff is no such request.
    */
-  claim(id: string, ttlMs: number, acknowledged?: number): Promise<ClaimedSession | undefined>
+  claim(
+    id: string,
+    ttlMs: number,
+    acknowledged?: number,
+    stalled?: () => void,
+  ): Promise<ClaimedSession | undefined>
   /**
    * Applies the changes of several sessions at once (the server sends every session that
    * changed in one event-loop turn together), each only if its `epoch` is still the session's

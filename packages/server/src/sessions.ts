@@ -36,6 +36,24 @@ const noop = (): void => undefined
 /** How long a handoff or a resume waits for a write in flight, when the store does not say. */
 const defaultHandoffTimeoutMs = 5_000
 
+/** A claim of a session in the shared store, in flight. */
+interface ClaimInFlight {
+  /** Settles with the claim (whenever the store answers). */
+  claimed: Promise<ClaimedSession | undefined>
+  /** Settles with the claim, or with `'stalled'` once the store stopped answering it. */
+  answer: Promise<ClaimedSession | undefined | 'stalled'>
+  /** The store stopped answering it, or a claim of the same session it waits for. */
+  stalled: boolean
+}
+
+function storeNotAnswering(): LifelineError {
+  return new LifelineError(
+    'STORE_UNAVAILABLE',
+    'the session store does not answer now: try again later',
+    { closeCode: tryAgainLater },
+  )
+}
+
 /**
  * The sessions of a server: the handshake's decisions (resume, restore from the store, or new),
  * expiry while detached, and every read and write of the store.
@@ -61,6 +79,8 @@ export class SessionRegistry<S extends Schema, User> {
    * it, and what they then process would be processed again by the process that took it.
    */
   private readonly opening = new Map<string, Promise<void>>()
+  /** The last claim made of each session id, until the store answers it. */
+  private readonly claims = new Map<string, ClaimInFlight>()
 
   constructor(private readonly context: ServerContext<S, User>) {
     const { store, sessionTtlMs } = context.options
@@ -316,7 +336,19 @@ export class SessionRegistry<S extends Schema, User> {
     hello: Hello & { sid: string },
     user: User,
   ): Promise<void> {
-    const shared = this.shared as SharedSessionStore
+    // A claim of it made here is in flight: its answer comes first (the token this one asks by).
+    // Left unanswered (the store hangs), the session is served as while the store is away; that
+    // claim, once answered, tells whether it is still this process's.
+    const ahead = this.claims.get(hello.sid)
+    if (ahead !== undefined) {
+      const answer = await ahead.answer.catch(noop)
+      if (!connection.alive) return
+      if (live.closed) return this.open(connection, hello, user)
+      if (answer === 'stalled') {
+        this.serveUnclaimed(live, connection, hello, user)
+        return
+      }
+    }
     if (!(await within(journal.quiet(), this.storeWaitMs(), false))) {
       // A write of it is still in flight (the store stalls): a claim now would wait behind it,
       // or fence it. The session stays here, as while the store is away; the client comes back.
@@ -330,12 +362,19 @@ export class SessionRegistry<S extends Schema, User> {
     }
     const held = journal.token
     let claimed: ClaimedSession | undefined
-    const claim = this.queued(hello.sid, () =>
-      shared.claim(hello.sid, this.storeTtlMs(), hello.ack),
-    )
-    journal.rebind(claim, held)
+    const claim = this.claim(hello.sid, hello.ack)
+    journal.rebind(claim.claimed, held)
     try {
-      claimed = await claim
+      const answer = await claim.answer
+      if (answer === 'stalled') {
+        // The store hangs: the client is not left waiting for it. The claim goes on, and the
+        // journal takes its outcome (its token, or a let-go if another process took it since).
+        if (!connection.alive) return
+        if (live.closed) return this.open(connection, hello, user)
+        this.serveUnclaimed(live, connection, hello, user)
+        return
+      }
+      claimed = answer
     } catch (error) {
       this.context.failure(
         'the shared session store failed to claim a session',
@@ -360,6 +399,62 @@ export class SessionRegistry<S extends Schema, User> {
     if (live.closed) return this.open(connection, hello, user)
     // The store lost it (it restarted empty, `undefined`): this process holds it, and stores
     // it again; or nobody took it meanwhile.
+    this.resume(live, connection, hello, user, false)
+  }
+
+  /**
+   * Claims session `id` in the shared store, after the store operations on it ahead. Its answer
+   * is `'stalled'` once the store leaves the claim unanswered for a while (it hangs), or leaves
+   * so a claim of `id` ahead that it waits for: a resume does not wait for the store past that.
+   * The claim goes on all the same, and settles once the store answers.
+   */
+  private claim(id: string, acknowledged: number): ClaimInFlight {
+    const shared = this.shared as SharedSessionStore
+    let stall: () => void = noop
+    const stalled = new Promise<'stalled'>((resolve) => (stall = () => resolve('stalled')))
+    const ahead = this.claims.get(id)
+    let started = false
+    const claimed = this.queued(id, () => {
+      started = true
+      return shared.claim(id, this.storeTtlMs(), acknowledged, () => {
+        claim.stalled = true
+        stall()
+      })
+    })
+    const claim: ClaimInFlight = {
+      claimed,
+      answer: Promise.race([claimed, stalled]),
+      stalled: false,
+    }
+    // Queued behind a claim the store does not answer: this one waits as long.
+    const behind = (): void => {
+      if (started) return
+      claim.stalled = true
+      stall()
+    }
+    if (ahead?.stalled === true) behind()
+    else void ahead?.answer.then((answer) => answer === 'stalled' && behind(), noop)
+    this.claims.set(id, claim)
+    const answered = (): void => {
+      claim.stalled = false
+      if (this.claims.get(id) === claim) this.claims.delete(id)
+    }
+    claimed.then(answered, answered)
+    return claim
+  }
+
+  /**
+   * A resume of a session this process holds, served without the store's claim (it hangs), as
+   * while the store is away. A client that got more than this process sent it was served by
+   * another process since: what is here is stale, and it tries again later.
+   */
+  private serveUnclaimed(
+    live: Session<S, User>,
+    connection: Connection<S, User>,
+    hello: Hello,
+    user: User,
+  ): void {
+    if (hello.ack > live.stream.lastSent) throw storeNotAnswering()
     this.resume(live, connection, hello, user, false)
   }
 
@@ -430,11 +525,13 @@ export class SessionRegistry<S extends Schema, User> {
     const sid = hello.sid
     let record: SessionRecord | undefined
     let claimed: ClaimedSession | undefined
+    let stalled = false
     try {
-      const shared = this.shared
-      if (shared === undefined) record = await this.queued(sid, () => store.get(sid))
+      if (this.shared === undefined) record = await this.queued(sid, () => store.get(sid))
       else {
-        claimed = await this.queued(sid, () => shared.claim(sid, this.storeTtlMs(), hello.ack))
+        const answer = await this.claim(sid, hello.ack).answer
+        stalled = answer === 'stalled'
+        claimed = answer === 'stalled' ? undefined : answer
         record = claimed?.record
       }
     } catch (error) {
@@ -455,6 +552,10 @@ export class SessionRegistry<S extends Schema, User> {
         )
       }
     }
+    // The store hangs: try again later (1013), rather than wait for it until the hello times
+    // out. The claim goes on; should it take the session, the next claim takes it from here at
+    // once, and this process hands it over to another's at once.
+    if (stalled) throw storeNotAnswering()
     if (!connection.alive) return
     // Another connection may have restored it while the store answered.
     if (this.bySessionId.has(sid)) return this.open(connection, hello, user)

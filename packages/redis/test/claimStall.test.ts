@@ -1,0 +1,227 @@
+import type { Client } from '@lifeline/core'
+import type { Peer } from '@lifeline/server'
+import { startRedisServer, useFixtures, waitFor } from '@lifeline/test-utils'
+import type { FaultProxy, RedisServerFixture } from '@lifeline/test-utils'
+import { afterEach, describe, expect, it } from 'vitest'
+import {
+  connected,
+  movingClient,
+  RawClient,
+  startNode,
+  startProxiedNode,
+  type Chat,
+  type Node,
+} from './harness.js'
+
+const fx = useFixtures(afterEach)
+
+/** How long a resume may take to be answered while Redis does not answer: well under 10 s. */
+const answeredWithinMs = 3_000
+
+/** Every node echoes `up` as `down`; `seen` gets what the handlers processed, per peer. */
+function serve(node: Node, seen: { peer: string; n: number }[]): void {
+  node.server.on('connection', (peer: Peer<Chat>) => {
+    peer.on('up', ({ n }) => {
+      seen.push({ peer: peer.id, n })
+      peer.send('down', { n })
+    })
+  })
+}
+
+/** Sends `up` `n` and waits for its echo. */
+async function echoed(client: Client<Chat>, down: number[], n: number): Promise<void> {
+  client.send('up', { n })
+  await waitFor(() => down.includes(n), { message: `the echo of ${n}`, timeoutMs: 10_000 })
+}
+
+/** When `client` first closed with `code`, from now on. */
+function closedWith(client: Client<Chat>, code: number): { at: number | undefined } {
+  const closed: { at: number | undefined } = { at: undefined }
+  client.events.on('statechange', (state) => {
+    if (state.status === 'reconnecting' && state.closeCode === code) closed.at ??= Date.now()
+  })
+  return closed
+}
+
+/** `proxy`'s node gets no answer from Redis any more, its connections up (a hung Redis). */
+function hang(proxy: FaultProxy): void {
+  proxy.blackhole(true)
+}
+
+/** Redis answers again: the node's client reconnects (the black-holed links are dead for good). */
+async function answerAgain(proxy: FaultProxy, node: Node): Promise<void> {
+  proxy.blackhole(false)
+  proxy.cut()
+  await connected(node.redis, node.cluster)
+}
+
+/** SIGSTOP of `redis`: every connection stays up, no command is answered. SIGCONT after. */
+function stop(redis: RedisServerFixture): () => void {
+  const pid = redis.pid as number
+  process.kill(pid, 'SIGSTOP')
+  let stopped = true
+  const resume = (): void => {
+    if (!stopped) return
+    stopped = false
+    process.kill(pid, 'SIGCONT')
+  }
+  fx.add(resume)
+  return resume
+}
+
+describe('a resume while Redis does not answer (it hangs)', () => {
+  it('on a process that does not hold the session: 1013 within a bound, resumed with nothing lost once Redis answers', async () => {
+    const redis = fx.add(await startRedisServer())
+    const a = await startNode(fx, redis)
+    const b = await startProxiedNode(fx, redis)
+    const seen: { peer: string; n: number }[] = []
+    serve(a, seen)
+    serve(b, seen)
+    const target = { port: a.server.port }
+    const client = movingClient(fx, target)
+    const down: number[] = []
+    client.on('down', ({ n }) => down.push(n))
+    await echoed(client, down, 1)
+    const refused = closedWith(client, 1013)
+
+    hang(b.proxy)
+    client.close()
+    await waitFor(() => client.state.status === 'closed', { message: 'closed' })
+    target.port = b.server.port
+    const resumedAt = Date.now()
+    client.connect()
+    // Waits for the resume: the message goes once the session is back.
+    client.send('up', { n: 2 })
+    await waitFor(() => refused.at !== undefined, {
+      message: () => `the resume refused with 1013 (${JSON.stringify(client.state)})`,
+      timeoutMs: 10_000,
+    })
+    expect((refused.at as number) - resumedAt).toBeLessThan(answeredWithinMs)
+
+    // A new client of `b` meanwhile is served, as the store's outage promises.
+    const { client: fresh, welcome } = await RawClient.connect(fx, b.server.port)
+    expect(welcome.resumed).toBe(false)
+    fresh.send({ t: 'up', d: { n: 10 }, s: 1 })
+    await waitFor(() => fresh.reliable('down').length === 1, {
+      message: 'a new client served without Redis',
+      timeoutMs: answeredWithinMs,
+    })
+
+    await answerAgain(b.proxy, b)
+    await waitFor(() => down.includes(2), { message: 'resumed on b', timeoutMs: 10_000 })
+    await echoed(client, down, 3)
+    expect(down).toEqual([1, 2, 3])
+    const mine = seen.filter((each) => each.n !== 10).map((each) => each.n)
+    expect(mine).toEqual([1, 2, 3])
+    expect(b.server.stats.sessionsResumed).toBe(1)
+  })
+
+  it('on the process that holds the session: served without waiting for the claim, which it makes once Redis answers', async () => {
+    const redis = fx.add(await startRedisServer())
+    const a = await startProxiedNode(fx, redis)
+    const b = await startNode(fx, redis)
+    const seen: { peer: string; n: number }[] = []
+    serve(a, seen)
+    serve(b, seen)
+    const target = { port: a.server.port }
+    const client = movingClient(fx, target)
+    const down: number[] = []
+    client.on('down', ({ n }) => down.push(n))
+    await echoed(client, down, 1)
+
+    hang(a.proxy)
+    client.close()
+    await waitFor(() => client.state.status === 'closed', { message: 'closed' })
+    const resumedAt = Date.now()
+    client.connect()
+    await waitFor(() => client.state.status === 'open', {
+      message: () => `resumed on a (${JSON.stringify(client.state)})`,
+      timeoutMs: 10_000,
+    })
+    expect(Date.now() - resumedAt).toBeLessThan(answeredWithinMs)
+    await echoed(client, down, 2)
+
+    // Once Redis answers, the claim is made and what was served meanwhile stored: the session
+    // moves to `b` (handed over by `a`) with nothing lost or processed twice.
+    await answerAgain(a.proxy, a)
+    client.close()
+    await waitFor(() => client.state.status === 'closed', { message: 'closed' })
+    target.port = b.server.port
+    client.connect()
+    await echoed(client, down, 3)
+    expect(down).toEqual([1, 2, 3])
+    expect(seen.map((each) => each.n)).toEqual([1, 2, 3])
+  })
+
+  it('on the process that holds the session, resumed twice while its first claim is unanswered: served, then moved with nothing reset', async () => {
+    const redis = fx.add(await startRedisServer())
+    const a = await startProxiedNode(fx, redis)
+    const b = await startNode(fx, redis)
+    const seen: { peer: string; n: number }[] = []
+    serve(a, seen)
+    serve(b, seen)
+    const { client: first, welcome } = await RawClient.connect(fx, a.server.port)
+    const sid = welcome.sid
+    first.send({ t: 'up', d: { n: 1 }, s: 1 })
+    await waitFor(() => first.reliable('down').length === 1, { message: 'the first echo' })
+
+    hang(a.proxy)
+    await first.close()
+    // A link that drops while its claim waits for Redis, and the client back at once.
+    const dropped = await RawClient.open(fx, a.server.port)
+    dropped.send({ t: '$hello', d: { v: 1, sid, a: 1 } })
+    await dropped.close()
+    const resumedAt = Date.now()
+    const again = await RawClient.open(fx, a.server.port)
+    again.send({ t: '$hello', d: { v: 1, sid, a: 1 } })
+    expect(await again.welcome()).toMatchObject({ sid, resumed: true, a: 1 })
+    expect(Date.now() - resumedAt).toBeLessThan(answeredWithinMs)
+    again.send({ t: 'up', d: { n: 2 }, s: 2, a: 1 })
+    await waitFor(() => again.reliable('down').length === 1, {
+      message: 'served without Redis',
+      timeoutMs: answeredWithinMs,
+    })
+
+    // Once Redis answers, what `a` served meanwhile is stored under the first claim's token:
+    // the session moves to `b` exactly, not reset.
+    await answerAgain(a.proxy, a)
+    await again.close()
+    const { welcome: moved } = await RawClient.connect(fx, b.server.port, { sid, a: 2 })
+    expect(moved).toMatchObject({ sid, resumed: true, a: 2 })
+    expect(seen.map((each) => each.n)).toEqual([1, 2])
+  })
+
+  it('SIGSTOP of Redis: a resume on another process is refused with 1013 within a bound, then resumed with nothing lost', async () => {
+    const redis = fx.add(await startRedisServer())
+    const a = await startNode(fx, redis)
+    const b = await startNode(fx, redis)
+    const seen: { peer: string; n: number }[] = []
+    serve(a, seen)
+    serve(b, seen)
+    const target = { port: a.server.port }
+    const client = movingClient(fx, target)
+    const down: number[] = []
+    client.on('down', ({ n }) => down.push(n))
+    await echoed(client, down, 1)
+    const refused = closedWith(client, 1013)
+
+    const resume = stop(redis)
+    client.close()
+    await waitFor(() => client.state.status === 'closed', { message: 'closed' })
+    target.port = b.server.port
+    const resumedAt = Date.now()
+    client.connect()
+    client.send('up', { n: 2 })
+    await waitFor(() => refused.at !== undefined, {
+      message: () => `the resume refused with 1013 (${JSON.stringify(client.state)})`,
+      timeoutMs: 10_000,
+    })
+    expect((refused.at as number) - resumedAt).toBeLessThan(answeredWithinMs)
+
+    resume()
+    await waitFor(() => down.includes(2), { message: 'resumed on b', timeoutMs: 10_000 })
+    await echoed(client, down, 3)
+    expect(down).toEqual([1, 2, 3])
+    expect(seen.map((each) => each.n)).toEqual([1, 2, 3])
+  })
+})
