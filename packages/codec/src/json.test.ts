@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { json } from './json.js'
 import {
   expectLifelineError,
+  fastestOfThreeMs,
   nestedArrays,
   nestedObjects,
   objectPrototypeSnapshot,
@@ -115,6 +116,30 @@ describe('json() decode', () => {
     expectLifelineError(() => codec.decode(deep), 'DECODE_FAILED', 1007)
   })
 
+  it('refuses a 1 MiB frame of empty containers before parsing it (default maxContainers)', () => {
+    // 349,525 of them: parsed, some 20 MiB of heap for 1 MiB of text.
+    for (const empty of ['{}', '[]']) {
+      const bomb = `[${Array.from({ length: 349_525 }, () => empty).join(',')}]`
+      const error = expectLifelineError(() => codec.decode(bomb), 'DECODE_FAILED', 1007)
+      expect(error.message).toBe(
+        'JSON frame holds more than maxContainers (262144) arrays and objects',
+      )
+      expect(
+        fastestOfThreeMs(() => expectLifelineError(() => codec.decode(bomb), 'DECODE_FAILED')),
+      ).toBeLessThan(100)
+    }
+  })
+
+  it('counts every array and object toward maxContainers, empty ones and the frame included', () => {
+    const atLimit = JSON.stringify([{ a: [] }, [{}], { b: '[{[{' }]) // 6, not the brackets in a string
+    expect(json({ maxContainers: 6 }).decode(atLimit)).toEqual(JSON.parse(atLimit))
+    expectLifelineError(() => json({ maxContainers: 5 }).decode(atLimit), 'DECODE_FAILED', 1007)
+    // Above the brackets it parses first (16,384), counted by the scan, past strings.
+    const wide = JSON.stringify([...Array.from({ length: 19_999 }, () => ({ s: '{}' }))])
+    expect(json({ maxContainers: 20_000 }).decode(wide)).toHaveLength(19_999)
+    expectLifelineError(() => json({ maxContainers: 19_999 }).decode(wide), 'DECODE_FAILED', 1007)
+  })
+
   it('refuses nesting deeper than the stack allows under a larger maxDepth, not a RangeError', () => {
     const deep = json({ maxDepth: 1_000_000 })
     for (const text of [
@@ -214,6 +239,25 @@ describe('json() encode', () => {
     expectLifelineError(() => codec.encode(JSON.parse('{"__proto__":1}')), 'ENCODE_FAILED')
     expectLifelineError(() => codec.encode({ a: { constructor: 'Ford' } }), 'ENCODE_FAILED')
     expectLifelineError(() => codec.encode({ prototype: 1 }), 'ENCODE_FAILED')
+  })
+
+  it('refuses more containers than maxContainers, as the peer counts them', () => {
+    const value = [{ a: [] }, [{}], { b: 1 }]
+    expect(json({ maxContainers: 6 }).encode(value)).toBe(JSON.stringify(value))
+    const error = expectLifelineError(
+      () => json({ maxContainers: 5 }).encode(value),
+      'ENCODE_FAILED',
+    )
+    expect(error.message).toBe('value holds more than maxContainers (5) arrays and objects')
+    // As JSON.stringify writes it: a Date is a string, a Map is {}, a toJSON's result counts.
+    const reshaped = [new Date(0), new Map([[1, [2]]]), { toJSON: () => [[]] }]
+    expect(json({ maxContainers: 4 }).encode(reshaped)).toBe('["1970-01-01T00:00:00.000Z",{},[[]]]')
+    expectLifelineError(() => json({ maxContainers: 3 }).encode(reshaped), 'ENCODE_FAILED')
+    // What a 1 MiB frame of them would be, refused under the default.
+    const many = Array.from({ length: 262_144 }, () => ({}))
+    expectLifelineError(() => codec.encode(many), 'ENCODE_FAILED')
+    // One fewer, with the frame's own array, is exactly the limit: the peer decodes it.
+    expect(codec.decode(codec.encode(many.slice(1)))).toHaveLength(262_143)
   })
 
   it('checks large values exactly, toJSON results and class instances included', () => {

@@ -8,36 +8,46 @@ import {
 } from './failures.js'
 import {
   findJsonProblem,
+  findTextProblem,
   hasMoreOpeners,
-  nestsDeeper,
   parseFirstOpenerLimit,
+  unbounded,
   type JsonProblem,
 } from './jsonGuard.js'
-import { resolveLimits, textExceeds, type CodecLimits } from './limits.js'
+import { resolveLimits, textExceeds, type CodecLimits, type ContainerBudget } from './limits.js'
 
 /** Options of {@link json}. */
 export type JsonCodecOptions = CodecLimits
 
 /**
- * The JSON codec: text frames, `JSON.stringify` and `JSON.parse` semantics, plus a size limit,
- * a depth limit and refusal of `__proto__`, `constructor` and `prototype` keys, in both
- * directions.
+ * The JSON codec: text frames, `JSON.stringify` and `JSON.parse` semantics, plus limits on size,
+ * depth and the number of arrays and objects, and refusal of `__proto__`, `constructor` and
+ * `prototype` keys, in both directions.
  *
  * Binary frames are refused with `DECODE_FAILED` (close code 1003): a peer that sends JSON as
  * bytes is speaking another protocol, and guessing an encoding would hide that.
  */
 export function json(options?: JsonCodecOptions): TextCodec {
-  const { maxBytes, maxDepth } = resolveLimits(options)
+  const { maxBytes, maxDepth, maxContainers } = resolveLimits(options)
   const name = jsonCodecName
   const describe = (problem: JsonProblem) =>
     problem === 'key'
       ? 'has a forbidden key (__proto__, constructor or prototype)'
-      : `nests deeper than maxDepth (${maxDepth})`
+      : problem === 'depth'
+        ? `nests deeper than maxDepth (${maxDepth})`
+        : `holds more than maxContainers (${maxContainers}) arrays and objects`
+  // Fewer brackets and braces than this, and the frame can be parsed first (see jsonGuard.ts).
+  const scanAbove = Math.min(parseFirstOpenerLimit, maxContainers)
 
-  // What this codec prepared: only these texts are spliced into frames, never a caller's text.
-  const prepared = new WeakMap<Prepared, string>()
+  // What this codec prepared, and what it left of a frame's containers: only these texts are
+  // spliced into frames, never a caller's text.
+  const prepared = new WeakMap<Prepared, [text: string, rest: ContainerBudget]>()
 
-  const encode = (value: unknown, depth = maxDepth): string => {
+  const encode = (
+    value: unknown,
+    depth = maxDepth,
+    budget: ContainerBudget = { left: maxContainers },
+  ): string => {
     let text: string | undefined
     let tooLarge = false
     let problem: JsonProblem | undefined
@@ -47,7 +57,8 @@ export function json(options?: JsonCodecOptions): TextCodec {
       tooLarge = text !== undefined && textExceeds(text, maxBytes)
       // Refused here, a frame the peer would refuse never reaches the send queue, where it
       // would be resent, and refused, after every reconnect.
-      if (text !== undefined && !tooLarge) problem = findJsonProblem(value, text, depth, false)
+      if (text !== undefined && !tooLarge)
+        problem = findJsonProblem(value, text, depth, false, budget)
     } catch (error) {
       // TypeError for a BigInt or a cycle, RangeError for nesting deeper than the stack, or
       // whatever a toJSON or getter threw.
@@ -68,16 +79,20 @@ export function json(options?: JsonCodecOptions): TextCodec {
 
     prepare(value: unknown): Prepared {
       const result = new Prepared(value)
-      prepared.set(result, encode(value, maxDepth - 1))
+      // One level down, and one container fewer than a frame: the head's object holds it.
+      const rest = { left: maxContainers - 1 }
+      prepared.set(result, [encode(value, maxDepth - 1, rest), rest])
       return result
     },
 
     encodeWith(head: object, key: string, value: Prepared): string {
-      const text = prepared.get(value)
-      if (text === undefined) return encode({ ...head, [key]: value.value })
+      const made = prepared.get(value)
+      if (made === undefined) return encode({ ...head, [key]: value.value })
+      const [text, rest] = made
       // The key is checked as any key is (a forbidden one throws).
       encode({ [key]: 0 })
-      const frame = encode(head).slice(0, -1)
+      // The head's object and what it holds have the room the prepared value left.
+      const frame = encode(head, maxDepth, { left: rest.left + 1 }).slice(0, -1)
       const spliced = `${frame}${frame.length > 1 ? ',' : ''}${JSON.stringify(key)}:${text}}`
       if (textExceeds(spliced, maxBytes)) throw encodedTooLarge(maxBytes)
       return spliced
@@ -87,21 +102,22 @@ export function json(options?: JsonCodecOptions): TextCodec {
       if (typeof frame !== 'string') throw unsupportedFrame(name, 'text')
       if (textExceeds(frame, maxBytes)) throw frameTooLarge(maxBytes)
       let value: unknown
-      let problem: JsonProblem | undefined = 'depth'
-      // So many brackets that parsing could be the attack: scan first, which stops at the first
-      // level over the limit, and parse only what is known to be safe.
-      if (
-        frame.length <= parseFirstOpenerLimit ||
-        !hasMoreOpeners(frame, parseFirstOpenerLimit) ||
-        !nestsDeeper(frame, maxDepth)
-      ) {
+      let problem: JsonProblem | undefined
+      // So many brackets that parsing could be the attack: a depth bomb, or more containers
+      // than maxContainers. Scan first, which stops at the first bracket over a limit, and parse
+      // only what is known to be safe. Fewer, and the parse is cheap, builds no more containers
+      // than the limit, and the walk after it judges the depth.
+      if (frame.length > scanAbove && hasMoreOpeners(frame, scanAbove)) {
+        problem = findTextProblem(frame, maxDepth, maxContainers)
+      }
+      if (!problem) {
         try {
           value = JSON.parse(frame)
         } catch (error) {
           throw decodeFailed('frame is not valid JSON', error)
         }
         try {
-          problem = findJsonProblem(value, frame, maxDepth, true)
+          problem = findJsonProblem(value, frame, maxDepth, true, unbounded)
         } catch (error) {
           // The walk recurses once per level: under a maxDepth larger than the stack allows, a
           // frame nested deeper than the stack is refused as any frame too deep is, not thrown

@@ -1,7 +1,28 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { findJsonProblem, hasMoreOpeners, nestsDeeper, walkValue } from './jsonGuard.js'
+import {
+  findJsonProblem,
+  findTextProblem,
+  hasMoreOpeners,
+  walkValue as walkValueWithin,
+  unbounded,
+} from './jsonGuard.js'
 import { fastestOfThreeMs } from './testHelpers.js'
+
+/** The walk with no limit on containers. */
+const walkValue = (value: object, room: number, parsed: boolean) =>
+  walkValueWithin(value, room, parsed, { left: Infinity })
+
+/** The scan with no limit on containers: whether the text nests deeper than `maxDepth`. */
+const nestsDeeper = (text: string, maxDepth: number) =>
+  findTextProblem(text, maxDepth, Infinity) === 'depth'
+
+/** Reference count of arrays and objects, at every depth. */
+function containersOf(value: unknown): number {
+  if (typeof value !== 'object' || value === null) return 0
+  const children = Array.isArray(value) ? value : Object.values(value)
+  return 1 + children.reduce((sum: number, child) => sum + containersOf(child), 0)
+}
 
 /** Reference depth: a scalar is 0, `[]` and `{}` are 1. */
 function depthOf(value: unknown): number {
@@ -31,7 +52,7 @@ function referenceProblem(text: string, maxDepth: number): string | undefined {
 
 /** `findJsonProblem` of a value `JSON.parse` read from `text`. */
 const problemOfText = (text: string, maxDepth = 64) =>
-  findJsonProblem(JSON.parse(text), text, maxDepth, true)
+  findJsonProblem(JSON.parse(text), text, maxDepth, true, unbounded)
 
 describe('nestsDeeper', () => {
   it('agrees with the depth of the parsed value on any JSON text', () => {
@@ -71,6 +92,32 @@ describe('nestsDeeper', () => {
 
   it('leaves unterminated strings to the parser', () => {
     expect(nestsDeeper('["[[[', 1)).toBe(false)
+  })
+})
+
+describe('findTextProblem counting containers', () => {
+  it('agrees with the arrays and objects of the parsed value on any JSON text', () => {
+    const word = fc.constantFrom('a', '"', '\\', '[{', ']}', '\\"]')
+    const value = fc
+      .jsonValue({ maxDepth: 4 })
+      .chain((base) =>
+        fc.oneof(fc.constant(base), fc.array(fc.oneof(fc.constant(base), word), { maxLength: 4 })),
+      )
+    fc.assert(
+      fc.property(value, fc.integer({ min: 1, max: 12 }), (v, max) => {
+        const text = JSON.stringify(v)
+        expect(findTextProblem(text, 64, max)).toBe(
+          containersOf(v) > max ? 'containers' : undefined,
+        )
+      }),
+      { numRuns: 3_000 },
+    )
+  })
+
+  it('stops at the first container over the limit', () => {
+    const bomb = `[${'{},'.repeat(349_000)}{}]`
+    expect(findTextProblem(bomb, 64, 262_144)).toBe('containers')
+    expect(fastestOfThreeMs(() => findTextProblem(bomb, 64, 1_000))).toBeLessThan(5)
   })
 })
 
@@ -186,7 +233,7 @@ describe('findJsonProblem of a value to stringify', () => {
       fc.property(value, fc.integer({ min: 1, max: 5 }), (v, max) => {
         const text = JSON.stringify(v)
         if (text === undefined) return
-        const problem = findJsonProblem(v, text, max, false)
+        const problem = findJsonProblem(v, text, max, false, { left: Infinity })
         expect(problem === undefined).toBe(referenceProblem(text, max) === undefined)
         const parsed: unknown = JSON.parse(text)
         if (problem === 'depth') expect(depthOf(parsed)).toBeGreaterThan(max)
@@ -198,6 +245,20 @@ describe('findJsonProblem of a value to stringify', () => {
     // Objects here mostly have forbidden keys, which the walk leaves to the text; everything
     // else it must decide alone.
     expect(decided).toBeGreaterThan(750)
+  })
+
+  it('counts the containers of the text JSON.stringify wrote', () => {
+    fc.assert(
+      fc.property(value, fc.integer({ min: 1, max: 10 }), (v, max) => {
+        const text = JSON.stringify(v)
+        if (text === undefined) return
+        const problem = findJsonProblem(v, text, 64, false, { left: max })
+        const parsed: unknown = JSON.parse(text)
+        if (hasForbiddenKey(parsed)) return
+        expect(problem).toBe(containersOf(parsed) > max ? 'containers' : undefined)
+      }),
+      { numRuns: 3_000 },
+    )
   })
 
   it('decides class instances alone, writing only their own keys as JSON.stringify does', () => {
@@ -212,18 +273,24 @@ describe('findJsonProblem of a value to stringify', () => {
     expect(walkValue([Object(1)], 64, false)).toBe('text')
     expect(walkValue({ constructor: 1 }, 64, false)).toBe('text')
     const boxed = [[Object('s')]]
-    expect(findJsonProblem(boxed, JSON.stringify(boxed), 2, false)).toBeUndefined()
+    expect(
+      findJsonProblem(boxed, JSON.stringify(boxed), 2, false, { left: Infinity }),
+    ).toBeUndefined()
   })
 
   it('ignores properties JSON leaves out', () => {
     const value = { constructor: undefined, prototype: () => 1 }
-    expect(findJsonProblem(value, JSON.stringify(value), 64, false)).toBeUndefined()
+    expect(
+      findJsonProblem(value, JSON.stringify(value), 64, false, { left: Infinity }),
+    ).toBeUndefined()
   })
 
   it('finds a forbidden key that a toJSON adds, and ignores one it removes', () => {
     const adds = { toJSON: () => ({ constructor: 1 }) }
-    expect(findJsonProblem(adds, JSON.stringify(adds), 64, false)).toBe('key')
+    expect(findJsonProblem(adds, JSON.stringify(adds), 64, false, { left: Infinity })).toBe('key')
     const removes = { prototype: { toJSON: () => undefined } }
-    expect(findJsonProblem(removes, JSON.stringify(removes), 64, false)).toBeUndefined()
+    expect(
+      findJsonProblem(removes, JSON.stringify(removes), 64, false, { left: Infinity }),
+    ).toBeUndefined()
   })
 })

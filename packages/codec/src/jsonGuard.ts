@@ -1,20 +1,31 @@
+import type { ContainerBudget } from './limits.js'
+
 /**
- * The checks `JSON.parse` and `JSON.stringify` do not make: nesting depth and forbidden keys.
+ * The checks `JSON.parse` and `JSON.stringify` do not make: nesting depth, the number of arrays
+ * and objects, and forbidden keys.
  *
  * Measured against the cost of `JSON.parse` itself (package README, FAQ): a walk of the parsed
  * value costs 6–8%, counting brackets with `indexOf` under 1%, a scan of the text 35–50%, and a
  * `JSON.parse` reviver over 200%. So the codec parses first and walks the result. A text whose
  * nesting could be so deep that parsing it is the attack (V8 spends superlinear time on deep
- * nesting: 1 MiB of `[` takes about 100 ms to parse) is scanned for its depth first.
+ * nesting: 1 MiB of `[` takes about 100 ms to parse) is scanned for its depth first, and so
+ * is one that could hold more arrays and objects than `maxContainers` (each costs a heap object
+ * once parsed: 1 MiB of `{}` builds some 350,000).
  */
 
-/** Why a JSON text or value is refused: nesting deeper than `maxDepth`, or a forbidden key. */
-export type JsonProblem = 'depth' | 'key'
+/**
+ * Why a JSON text or value is refused: nesting deeper than `maxDepth`, more arrays and objects
+ * than `maxContainers`, or a forbidden key.
+ */
+export type JsonProblem = 'depth' | 'containers' | 'key'
+
+/** No limit on containers: a parsed frame's walk, whose text was counted before if need be. */
+export const unbounded: ContainerBudget = { left: Infinity }
 
 /**
  * Texts with at most this many brackets and braces are parsed before they are checked: even if
  * every one of them nested, `JSON.parse` would finish in about a millisecond. Texts with more
- * are scanned first.
+ * are scanned first (as are texts with more than `maxContainers`, when that is lower).
  */
 export const parseFirstOpenerLimit = 16_384
 
@@ -23,31 +34,38 @@ const dateToJSON = Date.prototype.toJSON
 /**
  * The problem of a value and of the text `JSON.stringify` made of it (or `JSON.parse` read it
  * from): `parsed` says which. The walk of the value decides; where `JSON.stringify` reshaped the
- * value, the text it wrote is parsed back and walked instead. That text is no depth bomb:
- * `JSON.stringify`'s own recursion bounded its nesting.
+ * value, the text it wrote is parsed back and walked instead (counting its containers afresh).
+ * That text is no depth bomb: `JSON.stringify`'s own recursion bounded its nesting.
  */
 export function findJsonProblem(
   value: unknown,
   text: string,
   maxDepth: number,
   parsed: boolean,
+  budget: ContainerBudget,
 ): JsonProblem | undefined {
+  const room = budget.left
   const verdict =
-    typeof value === 'object' && value !== null ? walkValue(value, maxDepth, parsed) : undefined
-  return verdict === 'text' ? findJsonProblem(JSON.parse(text), text, maxDepth, true) : verdict
+    typeof value === 'object' && value !== null
+      ? walkValue(value, maxDepth, parsed, budget)
+      : undefined
+  if (verdict !== 'text') return verdict
+  budget.left = room
+  return findJsonProblem(JSON.parse(text), text, maxDepth, true, budget)
 }
 
 /**
- * Walks a value for nesting deeper than `room` levels and for forbidden keys. A `parsed` value
- * is plain data and always decided. Of a value to stringify, it leaves to the text (`'text'`)
- * what `JSON.stringify` reshapes: a custom `toJSON`, a boxed primitive, and a forbidden key
- * (which vanishes when its value has no JSON form). Stops descending when `room` runs out, so
- * its recursion is bounded whatever the value.
+ * Walks a value for nesting deeper than `room` levels, for more arrays and objects than `budget`
+ * has left, and for forbidden keys. A `parsed` value is plain data and always decided. Of a value
+ * to stringify, it leaves to the text (`'text'`) what `JSON.stringify` reshapes: a custom
+ * `toJSON`, a boxed primitive, and a forbidden key (which vanishes when its value has no JSON
+ * form). Stops descending when `room` runs out, so its recursion is bounded whatever the value.
  */
 export function walkValue(
   value: object,
   room: number,
   parsed: boolean,
+  budget: ContainerBudget,
 ): JsonProblem | 'text' | undefined {
   // Objects with a prototype may inherit enumerable keys, which `for...in` visits and
   // `JSON.stringify` does not write.
@@ -70,11 +88,14 @@ export function walkValue(
     }
   }
   if (room < 1) return 'depth'
+  if (--budget.left < 0) return 'containers'
   let verdict: JsonProblem | 'text' | undefined
   // Primitives are tested here rather than in a call: most values are, and the walk is 35% faster.
   if (isArray) {
     for (const child of value as unknown[]) {
-      if (typeof child === 'object' && child !== null) verdict = walkValue(child, room - 1, parsed)
+      if (typeof child === 'object' && child !== null) {
+        verdict = walkValue(child, room - 1, parsed, budget)
+      }
       if (verdict) return verdict
     }
   } else {
@@ -85,7 +106,9 @@ export function walkValue(
         return parsed ? 'key' : 'text'
       }
       const child: unknown = (value as Record<string, unknown>)[key]
-      if (typeof child === 'object' && child !== null) verdict = walkValue(child, room - 1, parsed)
+      if (typeof child === 'object' && child !== null) {
+        verdict = walkValue(child, room - 1, parsed, budget)
+      }
       if (verdict) return verdict
     }
   }
@@ -108,27 +131,36 @@ export function hasMoreOpeners(text: string, limit: number): boolean {
 }
 
 /**
- * Whether a JSON text nests deeper than `maxDepth`, found without building anything. Strings are
- * skipped with native `indexOf`, and the scan stops at the first level over the limit, so a
- * depth bomb costs almost nothing. Exact on valid JSON; on a text `JSON.parse` rejects it may
- * answer either way, and the parse that follows rejects the text.
+ * Whether a JSON text nests deeper than `maxDepth` or holds more than `maxContainers` arrays and
+ * objects, found without building anything. Strings are skipped with native `indexOf`, and the
+ * scan stops at the first bracket over a limit, so a bomb costs almost nothing. Exact on valid
+ * JSON; on a text `JSON.parse` rejects it may answer anything, and the parse that follows (or
+ * the refusal) rejects the text.
  */
-export function nestsDeeper(text: string, maxDepth: number): boolean {
+export function findTextProblem(
+  text: string,
+  maxDepth: number,
+  maxContainers: number,
+): JsonProblem | undefined {
   let depth = 0
+  let containers = 0
   for (let i = 0; i < text.length; i++) {
     // `[` and `{` differ in one bit, as do `]` and `}`.
     const unit = text.charCodeAt(i) | 0x20
-    if (unit === 0x7b && ++depth > maxDepth) return true
+    if (unit === 0x7b) {
+      if (++depth > maxDepth) return 'depth'
+      if (++containers > maxContainers) return 'containers'
+    }
     if (unit === 0x7d) depth--
     if (unit === 0x22) {
       // A string ends at the next quote not escaped by an odd run of backslashes.
       do i = text.indexOf('"', i + 1)
       while (i > 0 && isEscaped(text, i))
       // An unterminated string: invalid JSON, left to the parser to reject.
-      if (i < 0) return false
+      if (i < 0) return undefined
     }
   }
-  return false
+  return undefined
 }
 
 /** True when the quote at `index` is escaped: preceded by an odd run of backslashes. */

@@ -5,12 +5,23 @@ import { codecLimitsDefaults, resolveLimits, textExceeds } from './limits.js'
 
 describe('resolveLimits', () => {
   it('applies the documented defaults', () => {
-    expect(resolveLimits(undefined)).toEqual({ maxBytes: 1_048_576, maxDepth: 64 })
+    expect(resolveLimits(undefined)).toEqual({
+      maxBytes: 1_048_576,
+      maxDepth: 64,
+      maxContainers: 262_144,
+    })
     expect(resolveLimits({})).toEqual(codecLimitsDefaults)
   })
 
-  it('accepts Infinity as "no size limit"', () => {
+  it('accepts Infinity as "no size limit" and "no container limit"', () => {
     expect(resolveLimits({ maxBytes: Infinity }).maxBytes).toBe(Infinity)
+    expect(resolveLimits({ maxContainers: Infinity }).maxContainers).toBe(Infinity)
+  })
+
+  it.each([0, -1, 2.5, NaN, -Infinity])('refuses maxContainers %s as INVALID_ARGUMENT', (value) => {
+    expect(() => resolveLimits({ maxContainers: value })).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+    )
   })
 
   it.each([0, -1, 1.5, NaN, -Infinity])('refuses maxBytes %s as INVALID_ARGUMENT', (maxBytes) => {

@@ -19,23 +19,48 @@ export interface CodecLimits {
    * @default 64
    */
   maxDepth?: number
+  /**
+   * Most arrays and objects (msgpack maps) in one frame, at every depth, empty ones included.
+   * Each is an object on the heap, 40 to 64 bytes for a byte or two of frame: without this, a
+   * 1 MiB frame of empty maps builds a million of them (64 MiB). Checked before the value is
+   * built (for JSON, on frames with more brackets and braces than the limit could hold
+   * anyway). `Infinity` disables the check.
+   * @default 262_144
+   */
+  maxContainers?: number
 }
 
 // Top-level constants rather than properties of `codecLimitsDefaults`: a bundle that only uses
 // them does not carry the object.
 const defaultMaxBytes = 1_048_576
 const defaultMaxDepth = 64
+// A quarter of the default maxBytes: a 1 MiB frame of records of at least 4 bytes each (`{"a":1}`
+// in msgpack) fits, and the most a frame at the limit builds in containers (about 16 MiB) is no
+// more than an honest frame of pairs of small integers (`[[1,2],[3,4],...]`, 3 bytes each) does.
+const defaultMaxContainers = 262_144
 
 /** The defaults of {@link CodecLimits}. */
 export const codecLimitsDefaults = {
   maxBytes: defaultMaxBytes,
   maxDepth: defaultMaxDepth,
+  maxContainers: defaultMaxContainers,
 } as const satisfies Required<CodecLimits>
 
 /** Limits after defaults and validation. */
 export interface ResolvedLimits {
   readonly maxBytes: number
   readonly maxDepth: number
+  readonly maxContainers: number
+}
+
+/**
+ * The arrays and objects an encode-side walk may still meet (`left`, which goes below 0 when it
+ * meets more). A walk counts down from what the frame has room for, and what is left after it
+ * tells how many it met: a prepared value's count is taken out of the room of every frame it is
+ * spliced into.
+ */
+export interface ContainerBudget {
+  left: number
 }
 
 /**
@@ -46,10 +71,11 @@ export function resolveLimits(options: CodecLimits | undefined): ResolvedLimits 
   const limits = {
     maxBytes: options?.maxBytes ?? defaultMaxBytes,
     maxDepth: options?.maxDepth ?? defaultMaxDepth,
+    maxContainers: options?.maxContainers ?? defaultMaxContainers,
   }
   for (const [name, value] of Object.entries(limits)) {
-    // Only the size may be unlimited.
-    if (!(Number.isSafeInteger(value) ? value > 0 : name === 'maxBytes' && value === Infinity)) {
+    // Only the depth may not be unlimited: its scans and walks recurse or stack once per level.
+    if (!(Number.isSafeInteger(value) ? value > 0 : name !== 'maxDepth' && value === Infinity)) {
       throw new LifelineError(
         'INVALID_ARGUMENT',
         `${name} must be a positive integer, got ${value}`,

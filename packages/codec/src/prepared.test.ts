@@ -4,7 +4,7 @@ import { isLifelineError } from './errors.js'
 import { json } from './json.js'
 import { msgpack } from './msgpack/index.js'
 
-type Factory = (options?: { maxBytes?: number; maxDepth?: number }) => Codec
+type Factory = (options?: { maxBytes?: number; maxDepth?: number; maxContainers?: number }) => Codec
 
 function codecError(run: () => unknown): string | undefined {
   try {
@@ -63,5 +63,18 @@ describe.each([
     expect(codecError(() => codec.encodeWith?.({ t: 'a' }, 'constructor', prepared))).toBe(
       'ENCODE_FAILED',
     )
+  })
+
+  it('counts the containers of the value and of each head toward maxContainers', () => {
+    const codec = make({ maxContainers: 5 })
+    // The frame's own object is one: the value may hold four, not five.
+    expect(codecError(() => codec.prepare?.([[], {}, []]))).toBeUndefined()
+    expect(codecError(() => codec.prepare?.([[], {}, [], []]))).toBe('ENCODE_FAILED')
+    const prepared = (codec.prepare as NonNullable<Codec['prepare']>)([[], {}, []])
+    const encodeWith = codec.encodeWith as NonNullable<Codec['encodeWith']>
+    // 4 + the head's object: 5. One array more in the head makes 6.
+    const frame = encodeWith({ t: 'a', r: 'x' }, 'd', prepared)
+    expect(codec.decode(frame)).toEqual({ t: 'a', r: 'x', d: [[], {}, []] })
+    expect(codecError(() => encodeWith({ t: 'a', r: ['x'] }, 'd', prepared))).toBe('ENCODE_FAILED')
   })
 })

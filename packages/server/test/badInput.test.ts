@@ -1,5 +1,6 @@
 import type { ClientRequest, IncomingMessage } from 'node:http'
-import { json } from '@lifeline/codec'
+import { json, type Codec } from '@lifeline/codec'
+import { msgpack } from '@lifeline/codec/msgpack'
 import { once, useFixtures } from '@lifeline/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
@@ -48,8 +49,13 @@ interface BadCase {
   errorCode?: string
 }
 
-async function afterHello(server: LifelineServer, frame: string | Buffer, binary: boolean) {
-  const { client } = await ProtocolClient.connect(fx, urlOf(server))
+async function afterHello(
+  server: LifelineServer,
+  frame: string | Buffer,
+  binary: boolean,
+  codec: Codec = json(),
+) {
+  const { client } = await ProtocolClient.connect(fx, urlOf(server), {}, { codec })
   client.socket.send(frame, { binary })
   return { client, close: await client.waitClose() }
 }
@@ -70,8 +76,9 @@ async function closeCodeAfterHello(
   server: LifelineServer,
   frame: string | Buffer,
   binary: boolean,
+  codec?: Codec,
 ) {
-  const { client, close } = await afterHello(server, frame, binary)
+  const { client, close } = await afterHello(server, frame, binary, codec)
   last.client = client
   return close.code
 }
@@ -89,6 +96,33 @@ const cases: BadCase[] = [
     act: (server) => closeCodeAfterHello(server, Buffer.from([0x7b, 0xff, 0x7d]), false),
     expected: 1007,
     counter: 'decodeErrors',
+  },
+  {
+    // 262,146 arrays and objects in 786 KB: parsed, some 16 MiB of heap.
+    name: 'a JSON frame of more arrays and objects than maxContainers',
+    act: (server) =>
+      closeCodeAfterHello(server, `{"t":"m","d":[${'{},'.repeat(262_144)}{}]}`, false),
+    expected: 1007,
+    counter: 'decodeErrors',
+    errorCode: 'DECODE_FAILED',
+  },
+  {
+    // { t: 'm', d: [262,144 empty maps] }, a byte each: decoded, 16 MiB of heap.
+    name: 'a msgpack frame of more arrays and maps than maxContainers',
+    options: { codecs: [msgpack(), json()] },
+    act: (server) =>
+      closeCodeAfterHello(
+        server,
+        Buffer.concat([
+          Buffer.from('82a174a16da164dd00040000', 'hex'),
+          Buffer.alloc(262_144, 0x80),
+        ]),
+        true,
+        msgpack(),
+      ),
+    expected: 1007,
+    counter: 'decodeErrors',
+    errorCode: 'DECODE_FAILED',
   },
   {
     name: 'a binary frame on the JSON codec',

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest'
 import { nestedArrays, nestedObjects } from '../testHelpers.js'
 import { findDomainProblem } from './domain.js'
 
-const check = (value: unknown, maxDepth = 64) => findDomainProblem(value, maxDepth)
+const check = (value: unknown, maxDepth = 64, maxContainers = Infinity) =>
+  findDomainProblem(value, maxDepth, { left: maxContainers, limit: maxContainers })
 
 class Point {
   x = 1

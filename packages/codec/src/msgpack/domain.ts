@@ -9,17 +9,34 @@
  * class instances change shape. Those are refused here with a message naming the type.
  *
  * Also enforced: `maxDepth` (which turns a cycle into an error before msgpackr recurses into
- * it) and the forbidden keys, so the frame is one a peer with the same limits accepts.
+ * it), `maxContainers` (through `budget`) and the forbidden keys, so the frame is one a peer with
+ * the same limits accepts.
  */
+
+import type { ContainerBudget } from '../limits.js'
 
 /** Why a value is refused; the codec prefixes it with "value". */
 export type DomainProblem = string
 
-export function findDomainProblem(value: unknown, maxDepth: number): DomainProblem | undefined {
-  return check(value, 0, maxDepth)
+/** A {@link ContainerBudget} with the `maxContainers` its refusal names. */
+export interface DomainBudget extends ContainerBudget {
+  readonly limit: number
 }
 
-function check(value: unknown, depth: number, maxDepth: number): DomainProblem | undefined {
+export function findDomainProblem(
+  value: unknown,
+  maxDepth: number,
+  budget: DomainBudget,
+): DomainProblem | undefined {
+  return check(value, 0, maxDepth, budget)
+}
+
+function check(
+  value: unknown,
+  depth: number,
+  maxDepth: number,
+  budget: DomainBudget,
+): DomainProblem | undefined {
   switch (typeof value) {
     case 'string':
     case 'number':
@@ -36,20 +53,22 @@ function check(value: unknown, depth: number, maxDepth: number): DomainProblem |
   if (typeof value !== 'object' || value === null) return undefined
   if (Array.isArray(value)) {
     if (depth >= maxDepth) return tooDeep(maxDepth)
+    if (--budget.left < 0) return tooMany(budget.limit)
     for (let i = 0; i < value.length; i++) {
-      const problem = check(value[i], depth + 1, maxDepth)
+      const problem = check(value[i], depth + 1, maxDepth, budget)
       if (problem !== undefined) return problem
     }
     return undefined
   }
   if (isPlainObject(value)) {
     if (depth >= maxDepth) return tooDeep(maxDepth)
+    if (--budget.left < 0) return tooMany(budget.limit)
     const object = value as Record<string, unknown>
     for (const key in object) {
       if (key === '__proto__' || key === 'constructor' || key === 'prototype') {
         return 'has a forbidden key (__proto__, constructor or prototype)'
       }
-      const problem = check(object[key], depth + 1, maxDepth)
+      const problem = check(object[key], depth + 1, maxDepth, budget)
       if (problem !== undefined) return problem
     }
     return undefined
@@ -74,6 +93,10 @@ function isPlainObject(value: object): boolean {
 
 function tooDeep(maxDepth: number): DomainProblem {
   return `nests deeper than maxDepth (${maxDepth}) or has a cycle`
+}
+
+function tooMany(maxContainers: number): DomainProblem {
+  return `holds more than maxContainers (${maxContainers}) arrays and objects`
 }
 
 /** "a Map", "a Float64Array", "an instance of Point": for the error message only. */

@@ -110,6 +110,28 @@ describe('msgpack() decode', () => {
     }
   })
 
+  it('refuses a 1 MiB frame of empty maps or arrays before msgpackr builds them (maxContainers)', () => {
+    // An array 32 of 1,048,571 empty maps: decoded, a million objects and 64 MiB of heap.
+    for (const empty of [0x80, 0x90]) {
+      const bomb = new Uint8Array(1_048_576).fill(empty)
+      bomb.set([0xdd, 0x00, 0x0f, 0xff, 0xfb])
+      const error = expectLifelineError(() => codec.decode(bomb), 'DECODE_FAILED', 1007)
+      expect(error.message).toBe(
+        'msgpack frame holds more than maxContainers (262144) arrays and maps',
+      )
+      expect(
+        fastestOfThreeMs(() => expectLifelineError(() => codec.decode(bomb), 'DECODE_FAILED')),
+      ).toBeLessThan(100)
+    }
+  })
+
+  it('counts every array and map toward maxContainers, empty ones and the frame included', () => {
+    // [{a: []}, [{}], {b: 1}]: 6 containers.
+    const frame = hex(`93 81 a1 61 90 91 80 81 a1 62 01`)
+    expect(msgpack({ maxContainers: 6 }).decode(frame)).toEqual([{ a: [] }, [{}], { b: 1 }])
+    expectLifelineError(() => msgpack({ maxContainers: 5 }).decode(frame), 'DECODE_FAILED', 1007)
+  })
+
   it('refuses a length-prefix lie (a str 32 header claiming 4 GiB) before allocating', () => {
     const error = expectLifelineError(
       () => codec.decode(hex('db ff ff ff ff 61 62 63')),
@@ -239,6 +261,22 @@ describe('msgpack() encode', () => {
     expectLifelineError(() => codec.encode(nestedArrays(65)), 'ENCODE_FAILED')
     expectLifelineError(() => codec.encode(JSON.parse('{"__proto__":1}')), 'ENCODE_FAILED')
     expectLifelineError(() => codec.encode({ a: [{ constructor: 'Ford' }] }), 'ENCODE_FAILED')
+  })
+
+  it('refuses more containers than maxContainers, as the peer counts them', () => {
+    const value = [{ a: [] }, [{}], { b: new Uint8Array(2), c: new Date(0) }]
+    expect(
+      msgpack({ maxContainers: 6 }).decode(msgpack({ maxContainers: 6 }).encode(value)),
+    ).toEqual(value)
+    const error = expectLifelineError(
+      () => msgpack({ maxContainers: 5 }).encode(value),
+      'ENCODE_FAILED',
+    )
+    expect(error.message).toBe('value holds more than maxContainers (5) arrays and objects')
+    const many = Array.from({ length: 262_144 }, () => ({}))
+    expectLifelineError(() => codec.encode(many), 'ENCODE_FAILED')
+    // One fewer, with the frame's own array, is exactly the limit: the peer decodes it.
+    expect(codec.decode(codec.encode(many.slice(1)))).toHaveLength(262_143)
   })
 
   it('refuses a frame over maxBytes with MESSAGE_TOO_LARGE and no close code', () => {

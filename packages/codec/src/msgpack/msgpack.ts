@@ -8,7 +8,7 @@ import {
   unsupportedFrame,
 } from '../failures.js'
 import { resolveLimits, type CodecLimits } from '../limits.js'
-import { findDomainProblem } from './domain.js'
+import { findDomainProblem, type DomainBudget } from './domain.js'
 import { scanMsgpack } from './scan.js'
 
 /** Options of {@link msgpack}. */
@@ -48,20 +48,26 @@ const packrOptions = {
  */
 export function msgpack(options?: MsgpackCodecOptions): BinaryCodec {
   const limits = resolveLimits(options)
-  const { maxBytes } = limits
+  const { maxBytes, maxContainers } = limits
   const name = msgpackCodecName
   const packr = new Packr(packrOptions)
-  // What this codec prepared: only these bytes are spliced into frames, never a caller's bytes.
-  const prepared = new WeakMap<Prepared, Uint8Array>()
+  // What this codec prepared, and how many arrays and maps that holds: only these bytes are
+  // spliced into frames, never a caller's bytes.
+  const prepared = new WeakMap<Prepared, { bytes: Uint8Array; containers: number }>()
 
-  const encode = (value: unknown, maxDepth = limits.maxDepth): Uint8Array => {
+  const encode = (
+    value: unknown,
+    maxDepth = limits.maxDepth,
+    budget: DomainBudget = { left: maxContainers, limit: maxContainers },
+  ): Uint8Array => {
     let problem: string | undefined
     try {
       // The domain walk first: it keeps msgpackr from ever seeing a value it would corrupt,
       // or a cycle it would recurse into until the stack runs out. It also refuses what a
-      // peer's decoder would refuse (too deep, forbidden keys), so a frame this codec emits
-      // is never one the other side rejects, and resends, forever after each reconnect.
-      problem = findDomainProblem(value, maxDepth)
+      // peer's decoder would refuse (too deep, too many containers, forbidden keys), so a frame
+      // this codec emits is never one the other side rejects, and resends, forever after each
+      // reconnect.
+      problem = findDomainProblem(value, maxDepth, budget)
     } catch (error) {
       // A getter or proxy that throws.
       throw encodeFailed('value cannot be inspected', error)
@@ -86,35 +92,43 @@ export function msgpack(options?: MsgpackCodecOptions): BinaryCodec {
 
     prepare(value: unknown): Prepared {
       const result = new Prepared(value)
-      prepared.set(result, encode(value, limits.maxDepth - 1))
+      // One level down, and one container fewer: the frame's own map holds it.
+      const room = maxContainers - 1
+      const budget = { left: room, limit: maxContainers }
+      const bytes = encode(value, limits.maxDepth - 1, budget)
+      prepared.set(result, { bytes, containers: room - budget.left })
       return result
     },
 
     encodeWith(head: object, key: string, value: Prepared): Uint8Array {
-      const bytes = prepared.get(value)
-      const map = encode(head)
-      // A map of up to 14 entries has a one-byte header (0x80 + count): one more entry is one
-      // more in that byte. Anything else is encoded whole.
-      if (bytes === undefined || (map[0] as number) < 0x80 || (map[0] as number) > 0x8e) {
-        return encode({ ...head, [key]: value.value })
+      const made = prepared.get(value)
+      if (made !== undefined) {
+        // The head has room for the containers the prepared value does not take.
+        const left = maxContainers - made.containers
+        const map = encode(head, limits.maxDepth, { left, limit: maxContainers })
+        // A map of up to 14 entries has a one-byte header (0x80 + count): one more entry is one
+        // more in that byte. Anything else is encoded whole.
+        if ((map[0] as number) >= 0x80 && (map[0] as number) <= 0x8e) {
+          // The key is checked as any key is (a forbidden one throws); its map is the key alone.
+          const entry = encode({ [key]: 0 }).subarray(1, -1)
+          const length = map.byteLength + entry.byteLength + made.bytes.byteLength
+          if (length > maxBytes) throw encodedTooLarge(maxBytes)
+          const frame = new Uint8Array(length)
+          frame.set(map)
+          frame[0] = (map[0] as number) + 1
+          frame.set(entry, map.byteLength)
+          frame.set(made.bytes, map.byteLength + entry.byteLength)
+          return frame
+        }
       }
-      // The key is checked as any key is (a forbidden one throws); its map is the key alone.
-      const entry = encode({ [key]: 0 }).subarray(1, -1)
-      const length = map.byteLength + entry.byteLength + bytes.byteLength
-      if (length > maxBytes) throw encodedTooLarge(maxBytes)
-      const frame = new Uint8Array(length)
-      frame.set(map)
-      frame[0] = (map[0] as number) + 1
-      frame.set(entry, map.byteLength)
-      frame.set(bytes, map.byteLength + entry.byteLength)
-      return frame
+      return encode({ ...head, [key]: value.value })
     },
 
     decode(frame: InboundFrame): unknown {
       const bytes = toBytes(frame)
       if (bytes === undefined) throw unsupportedFrame(name, 'binary')
       if (bytes.byteLength > maxBytes) throw frameTooLarge(maxBytes)
-      const problem = scanMsgpack(bytes, limits.maxDepth)
+      const problem = scanMsgpack(bytes, limits.maxDepth, limits.maxContainers)
       if (problem !== undefined) throw decodeFailed(`msgpack frame ${problem}`)
       try {
         return packr.unpack(bytes) as unknown

@@ -14,7 +14,8 @@ function frame(...parts: (number | readonly number[] | string)[]): Uint8Array {
   return Uint8Array.from(bytes)
 }
 
-const scan = (bytes: Uint8Array, maxDepth = 64) => scanMsgpack(bytes, maxDepth)
+const scan = (bytes: Uint8Array, maxDepth = 64, maxContainers = Infinity) =>
+  scanMsgpack(bytes, maxDepth, maxContainers)
 
 describe('scanMsgpack accepts the value domain', () => {
   it.each([
@@ -207,6 +208,27 @@ describe('scanMsgpack refuses', () => {
     expect(scan(nested(65, [0x81, 0xa1, 0x61], [0x80]))).toMatch(/maxDepth/)
     expect(scan(frame(0x90), 1)).toBeUndefined()
     expect(scan(frame(0x91, 0x90), 1)).toMatch(/maxDepth \(1\)/)
+  })
+
+  it('more arrays and maps than maxContainers, as many as the value has', () => {
+    const packr = new Packr({ useRecords: false, variableMapSize: true })
+    const containersOf = (v: unknown): number =>
+      typeof v !== 'object' || v === null
+        ? 0
+        : (Array.isArray(v) ? v : Object.values(v)).reduce(
+            (sum: number, child) => sum + containersOf(child),
+            1,
+          )
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 4 }), fc.integer({ min: 1, max: 12 }), (v, max) => {
+        const problem = scan(packr.pack(v), 64, max)
+        // A generated key may be a forbidden one, refused as such.
+        if (problem?.includes('forbidden')) return
+        if (containersOf(v) > max) expect(problem).toMatch(/more than maxContainers/)
+        else expect(problem).toBeUndefined()
+      }),
+      { numRuns: 2_000 },
+    )
   })
 
   it('a 1 MiB depth bomb at the 65th level, quickly', () => {

@@ -12,7 +12,8 @@
  * nil, booleans, integers and floats, strings, binary, arrays, maps with string or number keys,
  * the timestamp extension (-1, decoded as `Date`) and msgpackr's fixext 1 type 0 (`undefined`).
  *
- * It also bounds nesting by `maxDepth`, checks every length prefix against the bytes that are
+ * It also bounds nesting by `maxDepth` and the arrays and maps of the frame by `maxContainers`
+ * (a byte each, an object on the heap each once built), checks every length prefix against the bytes that are
  * actually there, refuses the forbidden keys, refuses trailing bytes, and refuses 64-bit
  * integers outside `Number.MIN_SAFE_INTEGER..Number.MAX_SAFE_INTEGER` rather than round them.
  */
@@ -33,10 +34,15 @@ const stackRemaining: number[] = []
 const stackIsMap: boolean[] = []
 
 /** Returns why the frame is refused, or `undefined` when msgpackr may decode it. */
-export function scanMsgpack(bytes: Uint8Array, maxDepth: number): MsgpackProblem | undefined {
+export function scanMsgpack(
+  bytes: Uint8Array,
+  maxDepth: number,
+  maxContainers: number,
+): MsgpackProblem | undefined {
   const end = bytes.length
   let position = 0
   let depth = 0
+  let containers = 0
   // Items still to read in the current container; the top level holds exactly one value.
   let remaining = 1
   // Maps hold 2 items per entry; an item is a key when an odd number remain after taking it.
@@ -183,6 +189,10 @@ export function scanMsgpack(bytes: Uint8Array, maxDepth: number): MsgpackProblem
     const items = countIsMap ? count * 2 : count
     if (items > end - position) return truncated
     if (depth >= maxDepth) return `nests deeper than maxDepth (${maxDepth})`
+    // Empty ones too: `[]` and `{}` are the cheapest to send and still an object each.
+    if (++containers > maxContainers) {
+      return `holds more than maxContainers (${maxContainers}) arrays and maps`
+    }
     if (items === 0) continue
     stackRemaining[depth] = remaining
     stackIsMap[depth] = isMap
