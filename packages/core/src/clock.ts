@@ -9,8 +9,18 @@ export type TimerHandle = unknown
  * `ManualClock` (from `@lifeline/core/testing`) and move time by hand.
  */
 export interface Clock {
-  /** Milliseconds on a wall clock; only differences are used. */
+  /**
+   * Milliseconds on a monotonic clock, from an arbitrary origin: only differences are used. A
+   * change of the wall clock (NTP, a user, a machine resumed from sleep) must not move it, or
+   * every timeout and deadline measured on it would stretch or shrink by the step.
+   */
   now(): number
+  /**
+   * Milliseconds since the Unix epoch, for the timestamps that leave the process: a session
+   * record's `expiresAt`, read by a store that other processes share or that outlives this one.
+   * A clock without it (`ManualClock`) stamps them with `now()`.
+   */
+  wallNow?(): number
   setTimeout(callback: () => void, delayMs: number): TimerHandle
   clearTimeout(handle: TimerHandle): void
 }
@@ -22,7 +32,13 @@ export interface Clock {
  * `setTimeout(0)` passes a clock of its own, as `@lifeline/node` does with `setImmediate`.
  */
 export const systemClock: Clock = {
-  now: () => Date.now(),
+  now: () => performance.now(),
+  wallNow: () => Date.now(),
   setTimeout: (callback, delayMs) => setTimeout(callback, delayMs),
   clearTimeout: (handle) => clearTimeout(handle as Parameters<typeof clearTimeout>[0]),
+}
+
+/** `clock.wallNow()`, or `clock.now()` for a clock without a wall clock of its own. */
+export function wallNow(clock: Clock): number {
+  return clock.wallNow === undefined ? clock.now() : clock.wallNow()
 }

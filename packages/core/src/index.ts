@@ -14,7 +14,7 @@ export type {
   SendOptions,
 } from './client/index.js'
 export type { BackoffOptions } from './backoff.js'
-export { systemClock } from './clock.js'
+export { systemClock, wallNow } from './clock.js'
 export type { Clock, TimerHandle } from './clock.js'
 export type { Listener, ListenerOptions } from './events.js'
 export { heartbeatDefaults } from './heartbeat.js'

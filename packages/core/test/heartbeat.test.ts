@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createFaultProxy, startWsServer, useFixtures, waitFor } from '@lifeline/test-utils'
 import { ReconnectingWebSocket } from '../src/index.js'
 import { nextEvent, quickRetry } from './helpers.js'
@@ -90,5 +90,41 @@ describe('heartbeat over a real link', () => {
     expect(socket.readyState).toBe(ReconnectingWebSocket.OPEN)
     expect(server.connections).toHaveLength(1)
     expect(messages).toEqual([])
+  })
+
+  it('detects a black-holed link in time when the wall clock goes back meanwhile', async () => {
+    const real = Date.now.bind(Date)
+    let offsetMs = 0
+    const spy = vi.spyOn(Date, 'now').mockImplementation(() => real() + offsetMs)
+    fx.add(() => spy.mockRestore())
+    const server = fx.add(
+      await startWsServer({
+        onConnection: ({ socket }) =>
+          socket.on('message', (data) => {
+            if (String(data) === 'ping') socket.send('pong')
+          }),
+      }),
+    )
+    const proxy = fx.add(await createFaultProxy({ targetPort: server.port }))
+    const socket = fx.add(
+      new ReconnectingWebSocket(proxy.url(), undefined, {
+        ...quickRetry,
+        heartbeat: {
+          intervalMs: 100,
+          timeoutMs: 200,
+          ping: 'ping',
+          isPong: (data) => data === 'pong',
+        },
+      }),
+    )
+    await nextEvent(socket, 'open')
+
+    const detected = nextEvent(socket, 'error', 5_000)
+    proxy.blackhole()
+    // An hour back (NTP, a user): on the wall clock, the server was last heard from in the future.
+    offsetMs = -60 * 60 * 1_000
+    const error = await detected
+    proxy.blackhole(false)
+    expect(error.error.code).toBe('HEARTBEAT_TIMEOUT')
   })
 })

@@ -9,7 +9,8 @@ type Immediate = [handle: NodeJS.Immediate]
  * member calls the global at call time, so `vi.useFakeTimers()` still works on it.
  */
 export const nodeClock: Clock = {
-  now: () => Date.now(),
+  now: () => performance.now(),
+  wallNow: () => Date.now(),
   setTimeout: (callback, delayMs) =>
     delayMs <= 0 ? ([setImmediate(callback)] satisfies Immediate) : setTimeout(callback, delayMs),
   clearTimeout: (handle) => {

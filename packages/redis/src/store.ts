@@ -196,12 +196,14 @@ export class RedisSessionStore implements SharedSessionStore {
         // that a late answer of an earlier owner is not taken for it. Each owner gets the
         // whole wait: one that took the session meanwhile is as alive as the first.
         const asked = String(reply)
-        if (asked !== previous) giveUpAt = Date.now() + this.handoffTimeoutMs
+        // Monotonic, as every wait here: a step of the wall clock must not end a wait at once
+        // (a live owner's session taken from it) or stretch it by the step.
+        if (asked !== previous) giveUpAt = performance.now() + this.handoffTimeoutMs
         previous = asked
         const answered = await this.answerOf(awaited, asked, giveUpAt)
         // Answered, or the wait is over: taken if still held by `asked`, else its new owner is
         // asked. Not yet: asked again, which takes it if the owner died meanwhile.
-        const late = !answered && Date.now() >= giveUpAt
+        const late = !answered && performance.now() >= giveUpAt
         reply = await watched(
           this.runClaim(id, ttlMs, acknowledged, answered || late ? asked : '1'),
           stall,
@@ -243,10 +245,10 @@ export class RedisSessionStore implements SharedSessionStore {
     token: string,
     giveUpAt: number,
   ): Promise<boolean> {
-    const until = Math.min(Date.now() + livenessCheckMs, giveUpAt)
+    const until = Math.min(performance.now() + livenessCheckMs, giveUpAt)
     for (;;) {
       if (awaited.answered.has(token)) return true
-      const wait = until - Date.now()
+      const wait = until - performance.now()
       if (wait <= 0) return false
       const woken = new Promise<void>((resolve) => (awaited.wake = resolve))
       await within(woken, wait)
@@ -358,7 +360,8 @@ export class RedisSessionStore implements SharedSessionStore {
 
   private keepRelease(id: string, epoch: number): void {
     const kept = this.keptReleases
-    const now = Date.now()
+    // How long it was kept, on the monotonic clock: Redis counts a time to live down the same way.
+    const now = performance.now()
     // Those whose sessions expired in Redis meanwhile go: at most a time to live's worth stays.
     for (const [keptId, { at }] of kept) {
       if (at + this.ttlMs > now) break
@@ -373,7 +376,7 @@ export class RedisSessionStore implements SharedSessionStore {
 
   private readonly releaseKept = (): void => {
     this.awaitingReady = false
-    const now = Date.now()
+    const now = performance.now()
     const kept = [...this.keptReleases]
     this.keptReleases.clear()
     for (const [id, { epoch, at }] of kept) {

@@ -1,4 +1,4 @@
-import { systemClock, type Clock, type TimerHandle } from '@lifeline/core'
+import { systemClock, wallNow, type Clock, type TimerHandle } from '@lifeline/core'
 import type { SessionRecord, SessionStore } from './sessionStore.js'
 
 export interface MemorySessionStoreOptions {
@@ -44,7 +44,8 @@ export function createMemorySessionStore(
 
   const sweep = (): void => {
     sweepTimer = undefined
-    const now = clock.now()
+    // `expiresAt` is wall time (see SessionRecord): a record may come from another process.
+    const now = wallNow(clock)
     for (const [id, record] of records) {
       if (record.expiresAt <= now) records.delete(id)
     }
@@ -61,7 +62,7 @@ export function createMemorySessionStore(
     get(id) {
       const record = records.get(id)
       if (record === undefined) return undefined
-      if (record.expiresAt <= clock.now()) {
+      if (record.expiresAt <= wallNow(clock)) {
         records.delete(id)
         return undefined
       }

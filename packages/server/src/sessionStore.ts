@@ -31,7 +31,11 @@ export interface SessionRecord {
    * objects; pairs survive).
    */
   roomCursors?: Record<string, string>
-  /** When the session expires, in the milliseconds of the server's clock. */
+  /**
+   * When the session expires, in milliseconds since the Unix epoch (the server clock's
+   * `wallNow`, `now()` on a clock without one): a wall time, since the record may be read by
+   * another process or after a restart.
+   */
   expiresAt: number
 }
 

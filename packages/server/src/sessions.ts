@@ -6,6 +6,7 @@ import {
   type KeptEnvelope,
   type Schema,
 } from '@lifeline/core/protocol'
+import { wallNow } from '@lifeline/core'
 import type { Connection } from './connection.js'
 import type { ServerContext } from './context.js'
 import type { ResetReason, SessionEndReason } from './events.js'
@@ -233,7 +234,8 @@ export class SessionRegistry<S extends Schema, User> {
    */
   shutDown(): void {
     const { clock, sessionTtlMs } = this.context.options
-    const expiresAt = clock.now() + sessionTtlMs
+    // Records carry wall time: the next server on the store may be another process.
+    const expiresAt = wallNow(clock) + sessionTtlMs
     if (this.keepAliveTimer !== undefined) clearInterval(this.keepAliveTimer)
     this.stopRevoked?.()
     for (const session of this.bySessionId.values()) {
@@ -563,7 +565,7 @@ export class SessionRegistry<S extends Schema, User> {
     let reason: ResetReason = 'unknown'
     if (record !== undefined) {
       reason =
-        record.expiresAt <= clock.now()
+        record.expiresAt <= wallNow(clock)
           ? 'expired'
           : stale(record, hello)
             ? 'lossy'
@@ -657,7 +659,8 @@ export class SessionRegistry<S extends Schema, User> {
         acknowledged: () => session.stream.acknowledged,
         lossy: () => session.stream.lossy,
         rooms: () => session.roomCursors(),
-        record: () => session.toRecord(context.options.clock.now() + context.options.sessionTtlMs),
+        record: () =>
+          session.toRecord(wallNow(context.options.clock) + context.options.sessionTtlMs),
         committed: () => session.pump(),
         fenced: () => {
           if (!session.closed) this.letGo(session)
@@ -802,7 +805,11 @@ export class SessionRegistry<S extends Schema, User> {
   }
 
   private persist(session: Session<S, User>): void {
-    this.write(session, session.toRecord(session.expiresAt))
+    // The session's own deadline is on the monotonic clock, which only this process can read;
+    // the record gets the same time left as a wall time, which a store shared with other
+    // processes, or kept across a restart, compares with its own wall clock.
+    const { clock } = this.context.options
+    this.write(session, session.toRecord(wallNow(clock) + (session.expiresAt - clock.now())))
   }
 
   private write(session: Session<S, User>, record: SessionRecord): void {

@@ -60,12 +60,13 @@ export function closeOnSignals(
     // Kept until the close is done: with no listener left, a second signal's default action
     // would end the process before the sessions are stored.
     if (firstAt !== undefined) {
-      if (Date.now() - firstAt >= repeatGraceMs) {
+      if (performance.now() - firstAt >= repeatGraceMs) {
         finish(new Error(`${signal} again: the close did not finish`))
       }
       return
     }
-    firstAt = Date.now()
+    // Monotonic: a step of the wall clock must not make the grace longer or shorter.
+    firstAt = performance.now()
     if (onClosed === undefined) exiting.add(close)
     server.close().then(
       () => finish(),
