@@ -1,8 +1,10 @@
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import type { AddressInfo, Server } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { useFixtures } from './fixtures.js'
 import { RedisReplyError } from './redisCommand.js'
 import { launchRedisServer, startRedisServer } from './redisServer.js'
@@ -125,8 +127,24 @@ describe('startRedisServer', () => {
 
   it('never outlives the process that started it, even one killed by SIGKILL', async () => {
     const { out } = await runScript(abandonRedis)
-    const pid = Number(out.trim())
+    const [pidLine = '', dir = ''] = out.trim().split('\n')
+    const pid = Number(pidLine)
     expect(pid).toBeGreaterThan(0)
+    expect(dir).toMatch(/lifeline-redis-/)
     await waitFor(() => !isAlive(pid), { message: `redis-server ${pid} to be gone` })
+    await waitFor(() => !existsSync(dir), { message: `${dir} to be removed` })
+  })
+
+  it('removes its directory when no port can be chosen', async () => {
+    // A temp dir of the test's own, so that other fixtures' directories do not count.
+    const tmp = mkdtempSync(join(tmpdir(), 'lifeline-tmp-'))
+    fx.add(() => rmSync(tmp, { recursive: true, force: true }))
+    vi.stubEnv('TMPDIR', tmp)
+    fx.add(() => vi.unstubAllEnvs())
+
+    await expect(
+      launchRedisServer({}, () => Promise.reject(new Error('no port to be had'))),
+    ).rejects.toThrow('no port to be had')
+    expect(readdirSync(tmp)).toEqual([])
   })
 })

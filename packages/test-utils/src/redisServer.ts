@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
+import { rmSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
@@ -91,6 +92,11 @@ export async function launchRedisServer(
   const startTimeoutMs = options.startTimeoutMs ?? redisServerDefaults.startTimeoutMs
   const stopTimeoutMs = options.stopTimeoutMs ?? redisServerDefaults.stopTimeoutMs
   const dir = await mkdtemp(join(tmpdir(), 'lifeline-redis-'))
+  openDirs.add(dir)
+  const removeDir = async (): Promise<void> => {
+    await rm(dir, { recursive: true, force: true })
+    openDirs.delete(dir)
+  }
 
   let output = ''
   let current: RunningServer | undefined
@@ -106,6 +112,7 @@ export async function launchRedisServer(
   const launch = (port: number): Promise<RunningServer> =>
     startProcess({
       executable,
+      dir,
       args: serverArgs(port, dir, persistence, extraArgs),
       port,
       startTimeoutMs,
@@ -123,17 +130,20 @@ export async function launchRedisServer(
   }
 
   let port = 0
-  for (let attempt = 1; ; attempt += 1) {
-    port = await choosePort()
-    try {
-      current = await launch(port)
-      break
-    } catch (error) {
-      if (!(error instanceof PortTakenError) || attempt === PORT_ATTEMPTS) {
-        await rm(dir, { recursive: true, force: true })
-        throw error
+  try {
+    for (let attempt = 1; ; attempt += 1) {
+      port = await choosePort()
+      try {
+        current = await launch(port)
+        break
+      } catch (error) {
+        if (!(error instanceof PortTakenError) || attempt === PORT_ATTEMPTS) throw error
       }
     }
+  } catch (error) {
+    // Whatever failed (the port chooser included), no fixture is returned to remove the dir.
+    await removeDir()
+    throw error
   }
 
   return {
@@ -170,8 +180,11 @@ export async function launchRedisServer(
       return serial(async () => {
         if (closed) return
         closed = true
-        await shutDown('kill')
-        await rm(dir, { recursive: true, force: true })
+        try {
+          await shutDown('kill')
+        } finally {
+          await removeDir()
+        }
       })
     },
   }
@@ -226,6 +239,8 @@ interface RunningServer {
 
 interface ProcessOptions {
   executable: string
+  /** The fixture's directory, which the guard removes if this process dies with the server. */
+  dir: string
   args: string[]
   port: number
   startTimeoutMs: number
@@ -236,7 +251,7 @@ interface ProcessOptions {
 /** Spawns one `redis-server` and resolves once it answers PING. */
 async function startProcess(options: ProcessOptions): Promise<RunningServer> {
   const child = spawn(options.executable, options.args, { stdio: ['ignore', 'pipe', 'pipe'] })
-  const guard = guardProcess(child)
+  const guard = guardProcess(child, options.dir)
   child.stdout?.on('data', (chunk: Buffer) => options.onOutput(chunk.toString()))
   child.stderr?.on('data', (chunk: Buffer) => options.onOutput(chunk.toString()))
 
@@ -338,6 +353,8 @@ function describeSpawnError(executable: string, error: NodeJS.ErrnoException): E
 
 /** Servers to kill when this process exits, whichever way the test run ends. */
 const liveServers = new Map<ChildProcess, ChildProcess>()
+/** Fixture directories not yet removed by `close()` (or a failed start). */
+const openDirs = new Set<string>()
 let exitHookInstalled = false
 
 interface Guard {
@@ -346,15 +363,30 @@ interface Guard {
 }
 
 /**
- * Makes sure a server never outlives the process that started it:
+ * The watchdog's script ($1 the server's pid, $2 its directory). "done" on stdin: the server
+ * exited, stand down (the fixture still owns the directory). End of file: the process that held
+ * the pipe is gone, and with it the fixture that would have removed the directory, so the server
+ * is killed and the directory removed. The removal is tried again while the dying server may
+ * still be creating a file in it.
+ */
+const WATCHDOG_SCRIPT = [
+  'read -r line',
+  '[ "$line" = done ] && exit 0',
+  'kill -9 "$1" 2>/dev/null',
+  'for try in 1 2 3 4 5 6 7 8 9 10; do rm -rf "$2" 2>/dev/null; [ -e "$2" ] || exit 0; sleep 0.1; done',
+].join('\n')
+
+/**
+ * Makes sure a server, and its directory, never outlive the process that started it:
  *
  * - on a normal exit (the test run ends, a fixture was never closed), a synchronous 'exit'
- *   hook kills it;
+ *   hook kills it and removes the directory of every fixture not closed;
  * - when this process dies without running exit hooks (SIGKILL, SIGTERM from a test runner
  *   tearing a worker down), a watchdog notices that its stdin pipe, held by this process, has
- *   closed, and kills the server. The watchdog is a `sh` waiting on `read`, so it costs nothing.
+ *   closed, kills the server and removes its directory. The watchdog is a `sh` waiting on
+ *   `read`, so it costs nothing.
  */
-function guardProcess(child: ChildProcess): Guard {
+function guardProcess(child: ChildProcess, dir: string): Guard {
   if (child.pid === undefined) return { release() {} }
   if (!exitHookInstalled) {
     exitHookInstalled = true
@@ -363,14 +395,18 @@ function guardProcess(child: ChildProcess): Guard {
         watchdog.kill('SIGKILL')
         server.kill('SIGKILL')
       }
+      for (const open of openDirs) {
+        try {
+          rmSync(open, { recursive: true, force: true })
+        } catch {
+          // A server killed just above may still be writing in it; nothing more to do on exit.
+        }
+      }
     })
   }
-  // "done" on stdin: the server exited on its own, stand down. End of file: this process is gone.
-  const watchdog = spawn(
-    '/bin/sh',
-    ['-c', 'read -r line; [ "$line" = done ] || kill -9 "$1" 2>/dev/null', 'sh', String(child.pid)],
-    { stdio: ['pipe', 'ignore', 'ignore'] },
-  )
+  const watchdog = spawn('/bin/sh', ['-c', WATCHDOG_SCRIPT, 'sh', String(child.pid), dir], {
+    stdio: ['pipe', 'ignore', 'ignore'],
+  })
   watchdog.on('error', () => {})
   watchdog.stdin?.on('error', () => {})
   // The watchdog lives exactly as long as the server; it must never keep this process alive.
