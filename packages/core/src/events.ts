@@ -6,10 +6,16 @@ export interface ListenerOptions {
   signal?: AbortSignal
 }
 
+/** What a dispatch reads of an event: its target is `this` of the listener functions. */
+interface Target {
+  readonly target?: unknown
+}
+
 /** A registered listener; `Listeners.entries` hands out arrays of them for `dispatchTo`. */
 export interface ListenerEntry<E> {
   readonly listener: Listener<E>
-  readonly once: boolean
+  /** Absent for an `on<type>` handler, which is never `once`. */
+  readonly once?: boolean
   /** The entry of an `on<type>` property. */
   readonly handler?: true
   /** Set on removal, so a dispatch already under way skips it, as the standard says. */
@@ -63,7 +69,7 @@ export class Listeners<Events> {
   setHandler<K extends keyof Events>(type: K, handler: ((event: Events[K]) => void) | null): void {
     const previous = this.#handler(type)
     if (typeof handler !== 'function') return this.#drop(type, previous)
-    const entry: ListenerEntry<Events[K]> = { listener: handler, once: false, handler: true }
+    const entry: ListenerEntry<Events[K]> = { listener: handler, handler: true }
     const entries = this.#of(type)
     if (previous) previous.removed = true
     this.#table()[type] = previous
@@ -96,13 +102,15 @@ export class Listeners<Events> {
     entries: readonly ListenerEntry<Events[K]>[] | undefined,
     event: Events[K],
   ): void {
-    if (entries === undefined) return
+    if (!entries) return
     for (const entry of entries) {
       if (entry.removed) continue
       if (entry.once) this.#drop(type, entry)
       try {
         const { listener } = entry
-        if (typeof listener === 'function') listener(event)
+        // As the standard's: a function is called with the socket as `this` (old code writes
+        // `socket.onmessage = function () { this.send(…) }`), an object's handleEvent with itself.
+        if (typeof listener === 'function') listener.call((event as Target).target, event)
         else listener.handleEvent(event)
       } catch (error) {
         reportListenerError(error)

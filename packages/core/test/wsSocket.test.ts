@@ -37,6 +37,44 @@ describe('over a ws socket', () => {
     expect(received[2]).toBe('')
   })
 
+  it('calls on<type> handlers and function listeners with the socket as `this`, as the standard does', async () => {
+    const server = fx.add(
+      await startWsServer({ onConnection: ({ socket }) => socket.send('hello') }),
+    )
+    const socket = fx.add(new ReconnectingWebSocket(server.url('/'), undefined, quickRetry))
+    const thisOf: Record<string, unknown> = {}
+    socket.onopen = function (this: unknown) {
+      thisOf.onopen = this
+    }
+    socket.addEventListener('message', function (this: unknown) {
+      thisOf.message = this
+    })
+    socket.onmessage = function (this: unknown) {
+      thisOf.onmessage = this
+    }
+    await waitFor(() => 'onmessage' in thisOf, { message: 'the message' })
+    expect(thisOf.onopen).toBe(socket)
+    expect(thisOf.message).toBe(socket)
+    expect(thisOf.onmessage).toBe(socket)
+  })
+
+  it('runs over another ReconnectingWebSocket given as its WebSocket, which calls its handlers with itself as `this`', async () => {
+    const server = fx.add(
+      await startWsServer({
+        onConnection: ({ socket }) => socket.on('message', (data) => socket.send(String(data))),
+      }),
+    )
+    const socket = fx.add(
+      new ReconnectingWebSocket(server.url('/'), undefined, {
+        ...quickRetry,
+        WebSocket: ReconnectingWebSocket,
+      }),
+    )
+    const echoed = nextEvent(socket, 'message')
+    socket.send('through the inner socket')
+    expect((await echoed).data).toBe('through the inner socket')
+  })
+
   it('reports a clean close with its code and reason, and an abnormal one as unclean', async () => {
     const server = fx.add(await startWsServer())
     const socket = fx.add(
