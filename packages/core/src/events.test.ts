@@ -8,6 +8,10 @@ interface TestEvents {
 
 const ping = { n: 1 }
 
+/** Whether `type` has any listener: a type's entries are let go with its last listener. */
+const has = (listeners: Listeners<TestEvents>, type: keyof TestEvents) =>
+  listeners.entries(type) !== undefined
+
 /** A listener that records `name` in `log` each time it is called. */
 const logger = (log: string[], name: string) => () => {
   log.push(name)
@@ -85,7 +89,7 @@ describe('Listeners', () => {
     listeners.add('ping', null)
     listeners.remove('ping', listener)
     listeners.remove('ping', null)
-    expect(listeners.has('ping')).toBe(false)
+    expect(has(listeners, 'ping')).toBe(false)
     listeners.add('ping', listener)
     listeners.remove('ping', null)
     listeners.remove('ping', () => {})
@@ -96,16 +100,16 @@ describe('Listeners', () => {
   it('tells whether a type has any listener', () => {
     const listeners = new Listeners<TestEvents>()
     const listener = vi.fn()
-    expect(listeners.has('ping')).toBe(false)
+    expect(has(listeners, 'ping')).toBe(false)
     listeners.add('ping', listener)
-    expect(listeners.has('ping')).toBe(true)
-    expect(listeners.has('pong')).toBe(false)
+    expect(has(listeners, 'ping')).toBe(true)
+    expect(has(listeners, 'pong')).toBe(false)
     listeners.remove('ping', listener)
-    expect(listeners.has('ping')).toBe(false)
+    expect(has(listeners, 'ping')).toBe(false)
     listeners.setHandler('ping', listener)
-    expect(listeners.has('ping')).toBe(true)
+    expect(has(listeners, 'ping')).toBe(true)
     listeners.setHandler('ping', null)
-    expect(listeners.has('ping')).toBe(false)
+    expect(has(listeners, 'ping')).toBe(false)
   })
 
   it('dispatches to no one without failing', () => {
@@ -137,7 +141,7 @@ describe('Listeners once', () => {
     listeners.dispatch('ping', ping)
     listeners.dispatch('ping', ping)
     expect(log).toEqual(['once'])
-    expect(listeners.has('ping') || listeners.has('pong')).toBe(false)
+    expect(has(listeners, 'ping') || has(listeners, 'pong')).toBe(false)
     listeners.add('pong', pong)
     listeners.setHandler('ping', logger(log, 'handler'))
     listeners.dispatch('pong', ping)
@@ -152,7 +156,7 @@ describe('Listeners once', () => {
     listeners.add('ping', listener, { once: true })
     listeners.dispatch('ping', ping)
     expect(listener).toHaveBeenCalledTimes(1)
-    expect(listeners.has('ping')).toBe(false)
+    expect(has(listeners, 'ping')).toBe(false)
   })
 
   it('removes a once listener that throws', () => {
@@ -405,7 +409,7 @@ describe('Listeners with an AbortSignal', () => {
     controller.abort()
     listeners.dispatch('ping', ping)
     expect(listener).toHaveBeenCalledTimes(1)
-    expect(listeners.has('ping')).toBe(false)
+    expect(has(listeners, 'ping')).toBe(false)
   })
 
   it('never adds a listener whose signal is already aborted', () => {
@@ -414,7 +418,7 @@ describe('Listeners with an AbortSignal', () => {
     listeners.add('ping', listener, { signal: AbortSignal.abort() })
     listeners.dispatch('ping', ping)
     expect(listener).not.toHaveBeenCalled()
-    expect(listeners.has('ping')).toBe(false)
+    expect(has(listeners, 'ping')).toBe(false)
   })
 
   it('removes only that type’s listener, and leaves an on<type> handler of the same function', () => {

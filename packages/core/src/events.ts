@@ -77,10 +77,6 @@ export class Listeners<Events> {
       : [...entries, entry]
   }
 
-  has<K extends keyof Events>(type: K): boolean {
-    return this.#of(type).length > 0
-  }
-
   /**
    * The listeners of `type` now, or `undefined` when there are none: the array is copied on
    * write, never changed, so it is the list a dispatch started now would call (`dispatchTo`).
@@ -135,13 +131,13 @@ export class Listeners<Events> {
   }
 
   #drop<K extends keyof Events>(type: K, removed: ListenerEntry<Events[K]> | undefined): void {
-    if (removed === undefined) return
+    if (!removed) return
     removed.removed = true
     const byType = this.#byType
-    if (byType === undefined) return
+    if (!byType) return
     const rest = this.#of(type).filter((entry) => entry !== removed)
     // Nothing kept for no listeners: a `once` open listener would leave it in every socket.
     byType[type] = rest.length > 0 ? rest : undefined
-    if (Object.values(byType).every((entries) => entries === undefined)) this.#byType = undefined
+    if (Object.values(byType).every((entries) => !entries)) this.#byType = undefined
   }
 }
