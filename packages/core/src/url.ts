@@ -38,13 +38,17 @@ export function checkProtocols(protocols: unknown): string | string[] | undefine
 
 /**
  * Checks a WebSocket URL as the standard constructor does: ws:, wss:, or http(s): mapped to
- * ws(s):, and no fragment (an empty one, `…/#`, included). Returns the normalised URL string.
+ * ws(s):, relative to the page's URL where there is one, and no fragment (an empty one, `…/#`,
+ * included). Returns the normalised URL string.
  */
 export function parseWebSocketUrl(input: string | URL): string {
   const text = String(input)
   let href = ''
   try {
-    href = new URL(text).href.replace(/^http/, 'ws')
+    // Relative to the page (or worker), as the standard resolves it: `/live`, `//host/live`.
+    // A `Location` reads as its href; Node has none: absolute only.
+    const base = globalThis.location as unknown as string | undefined
+    href = new URL(text, base).href.replace(/^http/, 'ws')
   } catch {
     // No `cause`: the parser's error keeps the raw input, token and all.
   }

@@ -119,6 +119,18 @@ describe('ReconnectingWebSocket in Chromium against a real ws server', () => {
     expect(reconnecting).toEqual(plain)
   })
 
+  it("takes a URL relative to the page's, as the browser's WebSocket does", async () => {
+    // Scheme-relative: the page is served over http:, so the link is ws: to the echo server.
+    const relative = `//127.0.0.1:${servers.echoPort}/`
+    const plain = new WebSocket(relative)
+    expect(plain.url).toBe(echoUrl)
+    plain.close()
+    const fromRelative = new ReconnectingWebSocket(relative, undefined, quickRetry)
+    opened.push(fromRelative)
+    expect(fromRelative.url).toBe(echoUrl)
+    await nextEvent(fromRelative, 'open')
+  })
+
   it('rejects invalid close() arguments with LifelineError INVALID_ARGUMENT', async () => {
     const socket = open()
     await nextEvent(socket, 'open')
