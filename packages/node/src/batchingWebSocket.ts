@@ -71,6 +71,21 @@ export class BatchingWebSocket extends WebSocket {
     super.close(...args)
   }
 
+  /**
+   * `ws` destroys the stream, and a destroyed stream drops what it holds: what this turn gathered
+   * or held (`holdWrites`), and the close frame written just before (core closes, then
+   * terminates, a link it lets go: `reconnect()`, `failLink()`). The peer got none of it and saw
+   * 1006; the writes go to the kernel first, as they would have without the hold.
+   */
+  override terminate(): void {
+    const stream = (this as unknown as WsInternals)._socket
+    if (stream) {
+      writeGathered(stream)
+      while (stream.writableCorked) stream.uncork()
+    }
+    super.terminate()
+  }
+
   #writeGathered(data?: unknown): void {
     // A Blob is read asynchronously, and `ws` queues what follows it: so must the next sends.
     if (typeof data === 'object' && !isPlain(data)) this.#gathers = false

@@ -6,7 +6,7 @@ import { afterEach, expect, it } from 'vitest'
 import { startWsServer, useFixtures, waitFor } from '@lifeline/test-utils'
 import { BatchingWebSocket } from '../src/batchingWebSocket.js'
 import { maxGatheredPayload } from '../src/frames.js'
-import { ReconnectingWebSocket } from '../src/index.js'
+import { LifelineError, ReconnectingWebSocket } from '../src/index.js'
 import { maxBatchBytes } from '../src/writeBatch.js'
 import { nextEvent, quickRetry } from './helpers.js'
 
@@ -249,4 +249,30 @@ it('writes what a turn gathered before the stream ends when the peer ends its si
   agent.stream?.emit('end')
   await waitFor(() => seen.some((event) => event.startsWith('close')), { message: 'the close' })
   expect(seen.slice(0, 2)).toEqual(['message a', 'message b'])
+})
+
+it('delivers what a turn sent, and the close code, before a link it drops with reconnect() or failLink()', async () => {
+  const closes: number[] = []
+  const server = fx.add(
+    await startWsServer({
+      onConnection: ({ socket }) => socket.on('close', (code) => closes.push(code)),
+    }),
+  )
+  const socket = fx.add(new ReconnectingWebSocket(server.url('/'), null, quickRetry))
+  await nextEvent(socket, 'open')
+  // A message framed here and one left to `ws`, then the link dropped in the same turn: the
+  // stream still holds them (and the close frame) when it is destroyed.
+  socket.send('gathered')
+  socket.send('x'.repeat(2 * maxGatheredPayload))
+  socket.reconnect(4001, 'new token')
+  await nextEvent(socket, 'open')
+  socket.send('second link')
+  socket.failLink(new LifelineError('PROTOCOL_ERROR', 'bad frame'), 4002, 'violation')
+  await waitFor(() => closes.length === 2, { message: 'both links closed on the server' })
+  expect(server.messages.map((message) => [message.client, message.text.slice(0, 11)])).toEqual([
+    [0, 'gathered'],
+    [0, 'xxxxxxxxxxx'],
+    [1, 'second link'],
+  ])
+  expect(closes).toEqual([4001, 4002])
 })
