@@ -46,9 +46,15 @@ export function parseWebSocketUrl(input: string | URL): string {
   let href = ''
   try {
     // Relative to the page (or worker), as the standard resolves it: `/live`, `//host/live`.
-    // A `Location` reads as its href; Node has none: absolute only.
-    const base = globalThis.location as unknown as string | undefined
-    href = new URL(text, base).href.replace(/^http/, 'ws')
+    // A `Location` reads as its href; Node has none: absolute only. Read only for a URL that is
+    // not absolute, so that server rendering reads no browser global.
+    let url: URL
+    try {
+      url = new URL(text)
+    } catch {
+      url = new URL(text, globalThis.location as unknown as string | undefined)
+    }
+    href = url.href.replace(/^http/, 'ws')
   } catch {
     // No `cause`: the parser's error keeps the raw input, token and all.
   }
