@@ -573,7 +573,6 @@ export class SessionRegistry<S extends Schema, User> {
               ? this.oversize(connection)
               : 'unknown'
       if (reason === 'unknown') {
-        if (hello.ack > record.lastServerSeq) throw ackTooHigh(hello.ack, record.lastServerSeq)
         const session = this.restored(record, user, connection)
         this.add(session, connection)
         this.resume(session, connection, hello, user, true)
@@ -620,12 +619,11 @@ export class SessionRegistry<S extends Schema, User> {
     // client left it meanwhile): the session cannot be resumed exactly, as after an overflow.
     // No fault of the client's: a violation (ours for its `a`, its own for our lower `a`) would
     // close it for good.
-    const reason: ResetReason | undefined =
-      stale(record, hello) || hello.ack > record.lastServerSeq
-        ? 'lossy'
-        : replayTooLarge(() => record.replay, record.lastClientSeq, connection, hello)
-          ? this.oversize(connection)
-          : undefined
+    const reason: ResetReason | undefined = stale(record, hello)
+      ? 'lossy'
+      : replayTooLarge(() => record.replay, record.lastClientSeq, connection, hello)
+        ? this.oversize(connection)
+        : undefined
     if (reason !== undefined) {
       this.queued(record.id, () => shared.release(record.id, epoch)).catch(noop)
       this.create(connection, hello, user, reason)
@@ -863,11 +861,17 @@ function replayTooLarge(
 }
 
 /**
- * A stored session that cannot be resumed exactly: it overflowed, or the client was acknowledged
- * client messages past its count (a process served them and could not store them).
+ * A stored session that cannot be resumed exactly: it overflowed, or its client got more than
+ * the record holds (server envelopes past its count, or acknowledgements of client messages
+ * past it): a process served it and its record is older than what it did (a store shared with a
+ * process that had lost it, or a store that outlives a process killed after its last write).
+ * No fault of the client's: a violation (ours for its `a`, its own for our lower `a`) would close
+ * it for good.
  */
 function stale(record: SessionRecord, hello: Hello): boolean {
-  return record.lossy || hello.acknowledged > record.lastClientSeq
+  return (
+    record.lossy || hello.ack > record.lastServerSeq || hello.acknowledged > record.lastClientSeq
+  )
 }
 
 function ackTooHigh(ack: number, lastSent: number): Error {

@@ -98,6 +98,32 @@ describe('session stores', () => {
     })
   })
 
+  it('resets, not refuses (1002), a stored session older than what its client got from the server', async () => {
+    // A store that outlives its process (a file, a database): the process wrote the record, served
+    // the client more, then was killed before its next write. The client comes back with an `a`
+    // past the record's count; a violation would end it for good (the client takes 1002 as fatal).
+    const store = createMemorySessionStore()
+    const first = createServer({ port: 0, store })
+    fx.add(() => first.close())
+    await first.ready
+    first.on('connection', (peer) => peer.send('m', 1))
+    const { client, welcome } = await ProtocolClient.connect(fx, urlOf(first))
+    expect((await client.next('m')).s).toBe(1)
+    await first.close()
+    expect(store.get(welcome.sid)?.lastServerSeq).toBe(1)
+
+    const second = await startServer(fx, { store })
+    const resets: string[] = []
+    second.on('session:reset', (_peer, info) => resets.push(info.reason))
+    const back = await ProtocolClient.connect(fx, urlOf(second), { sid: welcome.sid, a: 3 })
+    expect(back.welcome).toMatchObject({ resumed: false, a: 0 })
+    expect(resets).toEqual(['lossy'])
+    expect(second.stats.protocolErrors).toBe(0)
+    await waitFor(() => store.get(welcome.sid) === undefined, {
+      message: 'the stale record deleted',
+    })
+  })
+
   it('keeps a session in rooms named __proto__, constructor and toString across a restart', async () => {
     const store = createMemorySessionStore()
     const rooms = ['__proto__', 'constructor', 'toString']
