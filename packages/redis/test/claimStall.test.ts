@@ -7,7 +7,6 @@ import {
   connected,
   movingClient,
   RawClient,
-  startNode,
   startProxiedNode,
   type Chat,
   type Node,
@@ -69,34 +68,60 @@ function stop(redis: RedisServerFixture): () => void {
   return resume
 }
 
+/**
+ * Two nodes on one Redis, each through a fault proxy (to hang its Redis alone), serving `up`;
+ * `seen` gets what their handlers processed.
+ */
+async function twoNodes() {
+  const redis = fx.add(await startRedisServer())
+  const a = await startProxiedNode(fx, redis)
+  const b = await startProxiedNode(fx, redis)
+  const seen: { peer: string; n: number }[] = []
+  serve(a, seen)
+  serve(b, seen)
+  return { redis, a, b, seen }
+}
+
+/** A client of `node` that got the echo of `up` 1; `target` is where it connects next. */
+async function clientOf(node: Node) {
+  const target = { port: node.server.port }
+  const client = movingClient(fx, target)
+  const down: number[] = []
+  client.on('down', ({ n }) => down.push(n))
+  await echoed(client, down, 1)
+  return { target, client, down }
+}
+
+/**
+ * Moves `client` to `to` and sends `up` 2 there: the resume is refused with 1013 (the claim
+ * unanswered) within `answeredWithinMs`.
+ */
+async function movedAndRefused(
+  client: Client<Chat>,
+  target: { port: number },
+  to: Node,
+): Promise<void> {
+  const refused = closedWith(client, 1013)
+  client.close()
+  await waitFor(() => client.state.status === 'closed', { message: 'closed' })
+  target.port = to.server.port
+  const resumedAt = Date.now()
+  client.connect()
+  // Waits for the resume: the message goes once the session is back.
+  client.send('up', { n: 2 })
+  await waitFor(() => refused.at !== undefined, {
+    message: () => `the resume refused with 1013 (${JSON.stringify(client.state)})`,
+    timeoutMs: 10_000,
+  })
+  expect((refused.at as number) - resumedAt).toBeLessThan(answeredWithinMs)
+}
+
 describe('a resume while Redis does not answer (it hangs)', () => {
   it('on a process that does not hold the session: 1013 within a bound, resumed with nothing lost once Redis answers', async () => {
-    const redis = fx.add(await startRedisServer())
-    const a = await startNode(fx, redis)
-    const b = await startProxiedNode(fx, redis)
-    const seen: { peer: string; n: number }[] = []
-    serve(a, seen)
-    serve(b, seen)
-    const target = { port: a.server.port }
-    const client = movingClient(fx, target)
-    const down: number[] = []
-    client.on('down', ({ n }) => down.push(n))
-    await echoed(client, down, 1)
-    const refused = closedWith(client, 1013)
-
+    const { a, b, seen } = await twoNodes()
+    const { target, client, down } = await clientOf(a)
     hang(b.proxy)
-    client.close()
-    await waitFor(() => client.state.status === 'closed', { message: 'closed' })
-    target.port = b.server.port
-    const resumedAt = Date.now()
-    client.connect()
-    // Waits for the resume: the message goes once the session is back.
-    client.send('up', { n: 2 })
-    await waitFor(() => refused.at !== undefined, {
-      message: () => `the resume refused with 1013 (${JSON.stringify(client.state)})`,
-      timeoutMs: 10_000,
-    })
-    expect((refused.at as number) - resumedAt).toBeLessThan(answeredWithinMs)
+    await movedAndRefused(client, target, b)
 
     // A new client of `b` meanwhile is served, as the store's outage promises.
     const { client: fresh, welcome } = await RawClient.connect(fx, b.server.port)
@@ -117,17 +142,8 @@ describe('a resume while Redis does not answer (it hangs)', () => {
   })
 
   it('on the process that holds the session: served without waiting for the claim, which it makes once Redis answers', async () => {
-    const redis = fx.add(await startRedisServer())
-    const a = await startProxiedNode(fx, redis)
-    const b = await startNode(fx, redis)
-    const seen: { peer: string; n: number }[] = []
-    serve(a, seen)
-    serve(b, seen)
-    const target = { port: a.server.port }
-    const client = movingClient(fx, target)
-    const down: number[] = []
-    client.on('down', ({ n }) => down.push(n))
-    await echoed(client, down, 1)
+    const { a, b, seen } = await twoNodes()
+    const { target, client, down } = await clientOf(a)
 
     hang(a.proxy)
     client.close()
@@ -154,12 +170,7 @@ describe('a resume while Redis does not answer (it hangs)', () => {
   })
 
   it('on the process that holds the session, resumed twice while its first claim is unanswered: served, then moved with nothing reset', async () => {
-    const redis = fx.add(await startRedisServer())
-    const a = await startProxiedNode(fx, redis)
-    const b = await startNode(fx, redis)
-    const seen: { peer: string; n: number }[] = []
-    serve(a, seen)
-    serve(b, seen)
+    const { a, b, seen } = await twoNodes()
     const { client: first, welcome } = await RawClient.connect(fx, a.server.port)
     const sid = welcome.sid
     first.send({ t: 'up', d: { n: 1 }, s: 1 })
@@ -192,31 +203,10 @@ describe('a resume while Redis does not answer (it hangs)', () => {
   })
 
   it('SIGSTOP of Redis: a resume on another process is refused with 1013 within a bound, then resumed with nothing lost', async () => {
-    const redis = fx.add(await startRedisServer())
-    const a = await startNode(fx, redis)
-    const b = await startNode(fx, redis)
-    const seen: { peer: string; n: number }[] = []
-    serve(a, seen)
-    serve(b, seen)
-    const target = { port: a.server.port }
-    const client = movingClient(fx, target)
-    const down: number[] = []
-    client.on('down', ({ n }) => down.push(n))
-    await echoed(client, down, 1)
-    const refused = closedWith(client, 1013)
-
+    const { redis, a, b, seen } = await twoNodes()
+    const { target, client, down } = await clientOf(a)
     const resume = stop(redis)
-    client.close()
-    await waitFor(() => client.state.status === 'closed', { message: 'closed' })
-    target.port = b.server.port
-    const resumedAt = Date.now()
-    client.connect()
-    client.send('up', { n: 2 })
-    await waitFor(() => refused.at !== undefined, {
-      message: () => `the resume refused with 1013 (${JSON.stringify(client.state)})`,
-      timeoutMs: 10_000,
-    })
-    expect((refused.at as number) - resumedAt).toBeLessThan(answeredWithinMs)
+    await movedAndRefused(client, target, b)
 
     resume()
     await waitFor(() => down.includes(2), { message: 'resumed on b', timeoutMs: 10_000 })
