@@ -1,5 +1,11 @@
-import { afterEach, describe, expect, it, vi } from 'vitest'
-import { createFaultProxy, startWsServer, useFixtures, waitFor } from '@lifeline/test-utils'
+import { afterEach, describe, expect, it } from 'vitest'
+import {
+  createFaultProxy,
+  startWsServer,
+  steppingWallClock,
+  useFixtures,
+  waitFor,
+} from '@lifeline/test-utils'
 import { ReconnectingWebSocket } from '../src/index.js'
 import { nextEvent, quickRetry } from './helpers.js'
 
@@ -93,10 +99,7 @@ describe('heartbeat over a real link', () => {
   })
 
   it('detects a black-holed link in time when the wall clock goes back meanwhile', async () => {
-    const real = Date.now.bind(Date)
-    let offsetMs = 0
-    const spy = vi.spyOn(Date, 'now').mockImplementation(() => real() + offsetMs)
-    fx.add(() => spy.mockRestore())
+    const wall = steppingWallClock(fx)
     const server = fx.add(
       await startWsServer({
         onConnection: ({ socket }) =>
@@ -122,7 +125,7 @@ describe('heartbeat over a real link', () => {
     const detected = nextEvent(socket, 'error', 5_000)
     proxy.blackhole()
     // An hour back (NTP, a user): on the wall clock, the server was last heard from in the future.
-    offsetMs = -60 * 60 * 1_000
+    wall.step(-60 * 60 * 1_000)
     const error = await detected
     proxy.blackhole(false)
     expect(error.error.code).toBe('HEARTBEAT_TIMEOUT')

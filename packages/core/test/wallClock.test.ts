@@ -1,17 +1,13 @@
-import { afterEach, describe, expect, it, vi } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
-import { startScriptedServer, useFixtures, waitFor } from '@lifeline/test-utils'
+import { startScriptedServer, steppingWallClock, useFixtures, waitFor } from '@lifeline/test-utils'
 import { createClient } from '../src/index.js'
 
 const fx = useFixtures(afterEach)
 
 describe('a step of the wall clock', () => {
   it("does not cut a connection attempt's wait for $welcome short when the clock goes forward", async () => {
-    // `Date.now()` steps as a wall clock does (NTP, a user, a machine resumed from sleep).
-    const real = Date.now.bind(Date)
-    let offsetMs = 0
-    const spy = vi.spyOn(Date, 'now').mockImplementation(() => real() + offsetMs)
-    fx.add(() => spy.mockRestore())
+    const wall = steppingWallClock(fx)
     // A slow server: the `$welcome` comes 300 ms after the `$hello`, well within the timeout.
     const server = fx.add(
       await startScriptedServer((link) => {
@@ -32,7 +28,7 @@ describe('a step of the wall clock', () => {
     const errors: string[] = []
     client.events.on('error', (error) => errors.push(error.code))
     // After the client's own listener, which took the attempt's start from the clock.
-    client.socket.addEventListener('connecting', () => (offsetMs += 60 * 60 * 1_000))
+    client.socket.addEventListener('connecting', () => wall.step(60 * 60 * 1_000))
 
     client.connect()
     await waitFor(() => client.state.status === 'open' || errors.length > 0, {

@@ -1,31 +1,15 @@
 import { createClient } from '@lifeline/core'
-import { useFixtures, waitFor, withTimeout } from '@lifeline/test-utils'
-import { afterEach, describe, expect, it, vi } from 'vitest'
+import { steppingWallClock, useFixtures, waitFor, withTimeout } from '@lifeline/test-utils'
+import { afterEach, describe, expect, it } from 'vitest'
 import { createMemorySessionStore, type Peer, type SessionRecord } from '../src/index.js'
 import { ProtocolClient, startServer, urlOf } from './helpers.js'
 
 const fx = useFixtures(afterEach)
 const hourMs = 60 * 60 * 1_000
 
-/**
- * `Date.now()` made to step as a wall clock does (NTP, a user, a machine resumed from sleep),
- * while real timers run: only a timeout measured on the wall clock notices.
- */
-function steppingWallClock(): { step(ms: number): void } {
-  const real = Date.now.bind(Date)
-  let offsetMs = 0
-  const spy = vi.spyOn(Date, 'now').mockImplementation(() => real() + offsetMs)
-  fx.add(() => spy.mockRestore())
-  return {
-    step(ms) {
-      offsetMs += ms
-    },
-  }
-}
-
 describe('a step of the wall clock', () => {
   it("does not postpone a server request's timeout when the clock goes back", async () => {
-    const wall = steppingWallClock()
+    const wall = steppingWallClock(fx)
     const server = await startServer(fx)
     let peer: Peer | undefined
     server.on('connection', (p) => (peer = p))
@@ -44,7 +28,7 @@ describe('a step of the wall clock', () => {
   })
 
   it("does not postpone a client request's timeout when the clock goes back", async () => {
-    const wall = steppingWallClock()
+    const wall = steppingWallClock(fx)
     const server = await startServer(fx)
     const called = new Promise<void>((resolve) =>
       server.handle('never', () => {
