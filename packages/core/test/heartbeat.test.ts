@@ -6,10 +6,18 @@ import {
   useFixtures,
   waitFor,
 } from '@lifeline/test-utils'
+import type { WebSocket } from 'ws'
 import { ReconnectingWebSocket } from '../src/index.js'
 import { nextEvent, quickRetry } from './helpers.js'
 
 const fx = useFixtures(afterEach)
+
+/** The server's side of the heartbeat: every `ping` answered with a `pong`. */
+function answerPings(socket: WebSocket): void {
+  socket.on('message', (data) => {
+    if (String(data) === 'ping') socket.send('pong')
+  })
+}
 
 describe('heartbeat over a real link', () => {
   // The exact figure (intervalMs + timeoutMs from the last frame, plus the ticker's step) is
@@ -27,9 +35,7 @@ describe('heartbeat over a real link', () => {
         onConnection: ({ socket }) => {
           const ticker = setInterval(() => socket.send('tick'), 20)
           socket.on('close', () => clearInterval(ticker))
-          socket.on('message', (data) => {
-            if (String(data) === 'ping') socket.send('pong')
-          })
+          answerPings(socket)
         },
       }),
     )
@@ -73,10 +79,7 @@ describe('heartbeat over a real link', () => {
   it('keeps a quiet but healthy link open: pongs answer pings', async () => {
     const server = fx.add(
       await startWsServer({
-        onConnection: ({ socket }) =>
-          socket.on('message', (data) => {
-            if (String(data) === 'ping') socket.send('pong')
-          }),
+        onConnection: ({ socket }) => answerPings(socket),
       }),
     )
     const socket = fx.add(
@@ -102,10 +105,7 @@ describe('heartbeat over a real link', () => {
     const wall = steppingWallClock(fx)
     const server = fx.add(
       await startWsServer({
-        onConnection: ({ socket }) =>
-          socket.on('message', (data) => {
-            if (String(data) === 'ping') socket.send('pong')
-          }),
+        onConnection: ({ socket }) => answerPings(socket),
       }),
     )
     const proxy = fx.add(await createFaultProxy({ targetPort: server.port }))

@@ -67,14 +67,20 @@ async function rawConnection(port: number) {
   }
 }
 
+/** An Express application answering `GET /health` with `ok`, listening on a free port. */
+function expressApp(): Server {
+  const app = express()
+  app.get('/health', (_request, response) => {
+    response.send('ok')
+  })
+  const http = app.listen(0, '127.0.0.1')
+  fx.add(() => new Promise<void>((resolve) => http.close(() => resolve())))
+  return http
+}
+
 describe('mounted on an application server', () => {
   it('Express: createServer({ server: app.listen(…), path })', async () => {
-    const app = express()
-    app.get('/health', (_request, response) => {
-      response.send('ok')
-    })
-    const http = app.listen(0, '127.0.0.1')
-    fx.add(() => new Promise<void>((resolve) => http.close(() => resolve())))
+    const http = expressApp()
     const server = createServer({ server: http, path: '/ws' })
     fx.add(() => server.close())
     await checkMounted(server, http)
@@ -147,10 +153,7 @@ describe('ready, mounted', () => {
 
 describe('closing, mounted', () => {
   it('an upgrade on the path while the close runs gets HTTP 503, as on its own listener', async () => {
-    const app = express()
-    const http = app.listen(0, '127.0.0.1')
-    fx.add(() => new Promise<void>((resolve) => http.close(() => resolve())))
-    const server = createServer({ server: http, path: '/ws', closeTimeoutMs: 5_000 })
+    const server = createServer({ server: expressApp(), path: '/ws', closeTimeoutMs: 5_000 })
     fx.add(() => server.close())
     await server.ready
     // A running handler holds the close (it may take closeTimeoutMs to finish).
@@ -236,13 +239,7 @@ describe('a request that asks for another protocol than WebSocket', () => {
     `Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n`
 
   it("is the application's ordinary request on its routes, as it is with no WebSocket mounted", async () => {
-    const app = express()
-    app.get('/health', (_request, response) => {
-      response.send('ok')
-    })
-    const http = app.listen(0, '127.0.0.1')
-    fx.add(() => new Promise<void>((resolve) => http.close(() => resolve())))
-    const server = createServer({ server: http, path: '/ws' })
+    const server = createServer({ server: expressApp(), path: '/ws' })
     fx.add(() => server.close())
     await server.ready
     const raw = await rawConnection(server.port)
