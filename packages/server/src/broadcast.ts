@@ -34,9 +34,17 @@ export interface RoomTarget<S extends Schema = AnySchema, User = unknown> {
  * Encodes a room send or broadcast once with each of `codecs`, for a cluster to deliver: data
  * a codec refuses throws here, to the caller (`ENCODE_FAILED`, `MESSAGE_TOO_LARGE`), as
  * `sendToAll` throws it in a single process, rather than on each process that delivers it.
+ * A room's message is checked in the shape of the frame its members get (`roomFrame`), whose `r`
+ * is one more array toward `maxContainers` (its id, which the cluster assigns later, is not
+ * known yet): data that fits `{ t, d }` alone would be refused for every member, and lost.
  */
-export function checkEncodable(codecs: readonly Codec[], type: string, data: unknown): void {
-  const envelope = { t: type, d: data }
+export function checkEncodable(
+  codecs: readonly Codec[],
+  type: string,
+  data: unknown,
+  room?: string,
+): void {
+  const envelope = room === undefined ? { t: type, d: data } : { t: type, d: data, r: [room, ''] }
   for (const codec of codecs) codec.encode(envelope)
 }
 

@@ -274,7 +274,7 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
     if (cluster === undefined) return false
     checkType(type)
     // One encode per codec of the send's data, on the process that sends it.
-    checkEncodable(this.options.codecs, type, data)
+    checkEncodable(this.options.codecs, type, data, room)
     cluster.send(room, type, data, {
       reliable: options?.reliable !== false,
       except: options?.except?.id,
