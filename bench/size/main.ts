@@ -53,8 +53,9 @@ const entries: Entry[] = [
     // answers bounded past the outbox, and the 16 B of the JSON walk's overflow refused and a
     // server's `$error` read as strings only, and the 199 B past the ceiling of the JSON codec's
     // bound on the containers a frame builds, timeouts on a monotonic clock, `this` in
-    // listeners and URLs relative to the page (bench/README).
-    reference: 15_121,
+    // listeners and URLs relative to the page, and the 10 B past it of the document's base URL
+    // (`<base href>`) for a relative URL (bench/README).
+    reference: 15_131,
   },
   {
     name: '`@lifeline/react` on top of the client',

@@ -46,13 +46,18 @@ export function parseWebSocketUrl(input: string | URL): string {
   let href = ''
   try {
     // Relative to the page (or worker), as the standard resolves it: `/live`, `//host/live`.
-    // A `Location` reads as its href; Node has none: absolute only. Read only for a URL that is
-    // not absolute, so that server rendering reads no browser global.
+    // A page's base is its document's, which a `<base href>` moves (and an `about:blank` frame
+    // inherits); a worker's is its location, which reads as its href. Node has neither (the
+    // reference to `location` throws): absolute only. Read only for a URL that is not absolute,
+    // so that server rendering reads no browser global.
     let url: URL
     try {
       url = new URL(text)
     } catch {
-      url = new URL(text, globalThis.location as unknown as string | undefined)
+      url = new URL(
+        text,
+        (globalThis.document as Document | undefined)?.baseURI ?? (location as unknown as string),
+      )
     }
     href = url.href.replace(/^http/, 'ws')
   } catch {

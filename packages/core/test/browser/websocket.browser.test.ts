@@ -131,6 +131,26 @@ describe('ReconnectingWebSocket in Chromium against a real ws server', () => {
     await nextEvent(fromRelative, 'open')
   })
 
+  it("resolves a relative URL against the document's base URL (<base href>), as WebSocket does", () => {
+    // A <base> element moves the document's base URL away from its location; both sockets are
+    // made (and their URLs resolved) before it goes, so the test page's own loads never see it.
+    const base = document.createElement('base')
+    base.href = `http://127.0.0.1:${servers.echoPort}/app/`
+    document.head.append(base)
+    let plain: WebSocket
+    let reconnecting: ReconnectingWebSocket
+    try {
+      plain = new WebSocket('live')
+      reconnecting = new ReconnectingWebSocket('live', undefined, quickRetry)
+    } finally {
+      base.remove()
+    }
+    plain.close()
+    reconnecting.close()
+    expect(plain.url).toBe(`${echoUrl}app/live`)
+    expect(reconnecting.url).toBe(plain.url)
+  })
+
   it('rejects invalid close() arguments with LifelineError INVALID_ARGUMENT', async () => {
     const socket = open()
     await nextEvent(socket, 'open')
