@@ -27,7 +27,8 @@ export interface Clock {
 
 /**
  * The real clock. Each member calls the global at call time (not a reference taken at import),
- * so `vi.useFakeTimers()` and similar still work on it. A zero delay is how Lifeline yields the
+ * so `vi.useFakeTimers()` and similar still work on it, when they fake `performance` too (Jest
+ * and Vitest 4 do by default). A zero delay is how Lifeline yields the
  * event loop (a long queue flush goes on in slices): a platform that yields more cheaply than
  * `setTimeout(0)` passes a clock of its own, as `@lifeline/node` does with `setImmediate`.
  */

@@ -37,9 +37,15 @@ export const heartbeatDefaults = {
  * one leaves, so an idle process can exit.
  */
 interface Ticker {
-  readonly monitors: Set<{ check(now: number): void }>
+  readonly monitors: Set<{ check(now: number, woke: boolean): void }>
   stepMs: number
   timer?: TimerHandle
+  /**
+   * How far the wall clock was ahead of the monotonic one at the last tick (`NaN` before the
+   * first). The monotonic clock stops while the machine sleeps, the wall clock does not: grown by
+   * over a second, the machine slept (or its clock was set forward).
+   */
+  skew: number
 }
 
 const tickers = new WeakMap<Clock, Ticker>()
@@ -49,7 +55,14 @@ function arm(clock: Clock, ticker: Ticker): void {
     arm(clock, ticker)
     // One clock reading per tick for all monitors.
     const now = clock.now()
-    for (const monitor of ticker.monitors) monitor.check(now)
+    // Timeouts run on the monotonic clock, which a step of the wall clock cannot move; but it
+    // stops while the machine sleeps, and a link that died meanwhile would then be found only a
+    // whole interval and timeout after waking. The wall clock, which went on, says it slept (or
+    // was set forward): every link is checked at once, as when a page is shown again.
+    const skew = (clock.wallNow ? clock.wallNow() : now) - now
+    const woke = skew - ticker.skew > 1e3
+    ticker.skew = skew
+    for (const monitor of ticker.monitors) monitor.check(now, woke)
   }, ticker.stepMs)
 }
 
@@ -101,7 +114,8 @@ export class HeartbeatMonitor<Owner = unknown> {
     this.#lastPingAt = -Infinity
     this.#suspect = false
     let ticker = tickers.get(clock)
-    if (ticker === undefined) tickers.set(clock, (ticker = { monitors: new Set(), stepMs }))
+    if (ticker === undefined)
+      tickers.set(clock, (ticker = { monitors: new Set(), stepMs, skew: NaN }))
     ticker.monitors.add(this)
     if (ticker.timer === undefined || stepMs < ticker.stepMs) {
       if (ticker.timer !== undefined) clock.clearTimeout(ticker.timer)
@@ -136,10 +150,13 @@ export class HeartbeatMonitor<Owner = unknown> {
     this.#ping(now)
   }
 
-  /** Called by the ticker. */
-  check(now: number): void {
+  /** Called by the ticker; `woke`: the machine slept since its last tick (see `arm`). */
+  check(now: number, woke?: boolean): void {
     const { intervalMs = heartbeatDefaults.intervalMs, timeoutMs = heartbeatDefaults.timeoutMs } =
       this.#options
+    // Quiet for at least an interval, as `pingNow` counts it: pinged now, dead with nothing
+    // heard within `timeoutMs` (without a ping, nothing heard within `timeoutMs` from now).
+    if (woke && !this.seen) this.#lastSeenAt = Math.min(this.#lastSeenAt, now - intervalMs)
     // Checks come every tenth of the shorter period; a gap of more than two steps means the
     // timer ran late: the page was frozen or throttled, or the machine slept.
     const late = now - this.#lastCheckAt > Math.min(intervalMs, timeoutMs) / 5

@@ -1139,6 +1139,54 @@ describe('heartbeat', () => {
     socket.close()
   })
 
+  it('checks the link at once when the machine wakes: its monotonic clock stood still meanwhile', async () => {
+    // The wall clock goes on while the machine sleeps; the monotonic clock (`now`) does not.
+    let sleptMs = 0
+    Object.assign(clock, { wallNow: () => clock.now() + sleptMs })
+    const socket = create({ heartbeat })
+    const fake = FakeWebSocket.last
+    fake.accept()
+    clock.advance(300)
+    fake.receive('before sleeping')
+    clock.advance(100)
+    // Asleep for ten minutes; the link died meanwhile, unseen: nothing answers from now on.
+    sleptMs += 600_000
+    const wokeAt = clock.now()
+    let detectedAt = 0
+    socket.addEventListener('error', () => (detectedAt = clock.now()))
+    clock.advance(50)
+    // Pinged at the first tick after waking, not a whole interval after the last frame.
+    expect(fake.sent).toEqual(['ping'])
+    clock.advance(1000)
+    expect(detectedAt - wokeAt).toBeLessThanOrEqual(50 + heartbeat.timeoutMs + 50)
+    expect(fake.closedWith).toEqual({ code: 4000, reason: 'heartbeat timeout' })
+    socket.close()
+  })
+
+  it('takes no sleep for a wall clock set back, and a live link stays up after waking', async () => {
+    let wallOffsetMs = 0
+    Object.assign(clock, { wallNow: () => clock.now() + wallOffsetMs })
+    const socket = create({ heartbeat })
+    const fake = FakeWebSocket.last
+    answerPings(fake)
+    fake.accept()
+    clock.advance(300)
+    wallOffsetMs -= 3_600_000
+    clock.advance(100)
+    expect(fake.sent).toEqual([])
+    // Woken: pinged at once, and the pong keeps it up.
+    wallOffsetMs += 7_200_000
+    clock.advance(50)
+    expect(fake.sent).toEqual(['ping'])
+    await flushMicrotasks()
+    for (let i = 0; i < 10; i++) {
+      clock.advance(100)
+      await flushMicrotasks()
+    }
+    expect(socket.readyState).toBe(socket.OPEN)
+    socket.close()
+  })
+
   it('counts any inbound frame when no ping is configured', () => {
     const socket = create({ heartbeat: { intervalMs: 1000, timeoutMs: 1000 } })
     const fake = FakeWebSocket.last
