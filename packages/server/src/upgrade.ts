@@ -71,10 +71,19 @@ export function isPlainRequest(request: IncomingMessage): boolean {
 export function serveAsRequest(server: Server, request: IncomingMessage, socket: Duplex): void {
   const response = new ServerResponse(request)
   response.shouldKeepAlive = false
+  // Left assigned until the connection closes: the response then emits 'close', after its
+  // 'finish' or for a client gone mid-answer, as Node's own server has it do.
   response.assignSocket(socket as Socket)
-  response.once('finish', () => {
-    response.detachSocket(socket as Socket)
-    socket.end()
+  // Closed once written, as Node closes a connection after its last answer: a client that
+  // keeps its side open must not hold it.
+  response.once('finish', () => (socket as Socket).destroySoon())
+  // Node's server no longer watches this connection: what it does for its own is done here. A
+  // client that ends its side ends the answer (the socket is half-open, and would otherwise
+  // stay so while a long-lived answer, a stream of events, waits for a 'close' to stop).
+  socket.once('end', () => {
+    if (socket.writable) socket.end()
   })
+  // The request's 'close', which applications clean up on, as when Node serves it.
+  socket.once('close', () => request.destroy())
   server.emit('request', request, response)
 }

@@ -255,6 +255,36 @@ describe('a request that asks for another protocol than WebSocket', () => {
     expect(welcome.resumed).toBe(false)
   })
 
+  it("tells the application's request and response their close, and of a client gone mid-answer", async () => {
+    const closed: string[] = []
+    // A long-lived answer (a stream of events) ends its work when its client goes.
+    const http = createHttpServer((request, response) => {
+      request.on('close', () => closed.push(`${request.url} request`))
+      response.on('close', () => closed.push(`${request.url} response`))
+      if (request.url === '/events') response.writeHead(200).write('event\n')
+      else response.end('app')
+    })
+    fx.add(() => new Promise<void>((resolve) => http.close(() => resolve())))
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
+    const server = createServer({ server: http, path: '/ws' })
+    fx.add(() => server.close())
+    await server.ready
+    const plain = await rawConnection(server.port)
+    plain.socket.write(h2cRequest('/other'))
+    await waitFor(() => closed.length === 2, { message: "the answer's close" })
+    expect(plain.answer()).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*app$/)
+    expect(closed.sort()).toEqual(['/other request', '/other response'])
+    closed.length = 0
+    const events = await rawConnection(server.port)
+    events.socket.write(h2cRequest('/events'))
+    await waitFor(() => events.answer().includes('event\n'), { message: 'the first event' })
+    events.socket.end()
+    await waitFor(() => closed.length === 2, {
+      message: 'the close of a request whose client left',
+    })
+    expect(closed.sort()).toEqual(['/events request', '/events response'])
+  })
+
   it('ends for a reader of its body; one with a body, or on the WebSocket path, gets 400', async () => {
     // The application reads every request to its end before it answers.
     const http = createHttpServer((request, response) => {
