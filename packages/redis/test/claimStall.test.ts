@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import {
   connected,
   movingClient,
+  startNode,
   RawClient,
   startProxiedNode,
   type Chat,
@@ -213,5 +214,84 @@ describe('a resume while Redis does not answer (it hangs)', () => {
     await echoed(client, down, 3)
     expect(down).toEqual([1, 2, 3])
     expect(seen.map((each) => each.n)).toEqual([1, 2, 3])
+  })
+})
+
+describe('a resume of a session another process served since, while Redis does not answer', () => {
+  /**
+   * The session starts on `a`, which then hears nothing from Redis (nor the handoff asked of
+   * it) and holds it still; `b` takes it after its handoff wait, serves the client (`onB`), and
+   * stores what it did. Returns what the handlers processed and the resets and ends told (but
+   * moves).
+   */
+  async function servedOnBSince(onB: (client: RawClient, sid: string) => Promise<void>) {
+    const redis = fx.add(await startRedisServer())
+    const a = await startProxiedNode(fx, redis)
+    const b = await startNode(fx, redis, { handoffTimeoutMs: 300 })
+    const seen: number[] = []
+    const told: string[] = []
+    for (const node of [a, b]) {
+      node.server.on('connection', (peer: Peer<Chat>) => {
+        peer.on('up', ({ n }) => seen.push(n))
+        if (node === b) peer.send('down', { n: 0 })
+      })
+      node.server.on('session:reset', (_peer, { reason }) => told.push(`reset ${reason}`))
+      // Moved is no loss: the session goes on where its client is.
+      node.server.on('session:end', (_peer, { reason }) => {
+        if (reason !== 'moved') told.push(`end ${reason}`)
+      })
+    }
+    const { client: first, welcome } = await RawClient.connect(fx, a.server.port)
+    const sid = welcome.sid
+    first.send({ t: 'up', d: { n: 1 }, s: 1 })
+    await acknowledged(first, 1)
+    hang(a.proxy)
+    await first.close()
+    const { client, welcome: moved } = await RawClient.connect(fx, b.server.port, { sid, a: 0 })
+    expect(moved).toMatchObject({ sid, resumed: true, a: 1 })
+    await onB(client, sid)
+    await client.close()
+    return { a, b, sid, seen, told }
+  }
+
+  async function acknowledged(client: RawClient, a: number): Promise<void> {
+    await waitFor(() => client.received.some((f) => f.t === '$ack' && (f.a as number) >= a), {
+      message: `the acknowledgement of ${a}`,
+      timeoutMs: 10_000,
+    })
+  }
+
+  /** Resumes `sid` on `node` with `hello`; the close code, or the `$welcome`. */
+  async function resumeOn(node: Node, hello: object): Promise<unknown> {
+    const client = await RawClient.open(fx, node.server.port)
+    client.send({ t: '$hello', d: { v: 1, ...hello } })
+    await waitFor(
+      () => client.closeCode !== undefined || client.received.some((f) => f.t === '$welcome'),
+      { message: 'an answer to the resume', timeoutMs: 10_000 },
+    )
+    return client.received.find((f) => f.t === '$welcome')?.d ?? client.closeCode
+  }
+
+  it('that sent the client more than the copy here: 1013, not a violation (1002) that ends the client', async () => {
+    const { a, b, sid, seen, told } = await servedOnBSince(async (client) => {
+      await waitFor(() => client.reliable('down').length === 1, { message: "b's message" })
+    })
+    expect(await resumeOn(a, { sid, a: 1, sa: 1 })).toBe(1013)
+    await answerAgain(a.proxy, a)
+    expect(await resumeOn(b, { sid, a: 1, sa: 1 })).toMatchObject({ sid, resumed: true, a: 1 })
+    expect(seen).toEqual([1])
+    expect(told).toEqual([])
+  })
+
+  it('that acknowledged more of its messages than the copy here processed: 1013, not reset', async () => {
+    const { a, b, sid, seen, told } = await servedOnBSince(async (client) => {
+      client.send({ t: 'up', d: { n: 2 }, s: 2, a: 0 })
+      await acknowledged(client, 2)
+    })
+    expect(await resumeOn(a, { sid, a: 0, sa: 2 })).toBe(1013)
+    await answerAgain(a.proxy, a)
+    expect(await resumeOn(b, { sid, a: 1, sa: 2 })).toMatchObject({ sid, resumed: true, a: 2 })
+    expect(seen).toEqual([1, 2])
+    expect(told).toEqual([])
   })
 })

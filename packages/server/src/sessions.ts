@@ -363,20 +363,11 @@ export class SessionRegistry<S extends Schema, User> {
       )
     }
     const held = journal.token
-    let claimed: ClaimedSession | undefined
+    let answer: ClaimedSession | undefined | 'stalled'
     const claim = this.claim(hello.sid, hello.ack)
     journal.rebind(claim.claimed, held)
     try {
-      const answer = await claim.answer
-      if (answer === 'stalled') {
-        // The store hangs: the client is not left waiting for it. The claim goes on, and the
-        // journal takes its outcome (its token, or a let-go if another process took it since).
-        if (!connection.alive) return
-        if (live.closed) return this.open(connection, hello, user)
-        this.serveUnclaimed(live, connection, hello, user)
-        return
-      }
-      claimed = answer
+      answer = await claim.answer
     } catch (error) {
       this.context.failure(
         'the shared session store failed to claim a session',
@@ -392,6 +383,16 @@ export class SessionRegistry<S extends Schema, User> {
       return
     }
     if (!connection.alive) return
+    if (answer === 'stalled') {
+      // The store hangs: the client is not left waiting for it. The claim goes on, and the
+      // journal takes its outcome (its token, or a let-go if another process took it since).
+      // Out of the claim's `try`: the refusal of a stale copy (1013) is no failed claim, which
+      // would serve that copy.
+      if (live.closed) return this.open(connection, hello, user)
+      this.serveUnclaimed(live, connection, hello, user)
+      return
+    }
+    const claimed = answer
     if (claimed !== undefined && claimed.previousEpoch !== held) {
       // Another process took it over since: what is here is stale, and its journal let it go.
       if (!live.closed) this.letGo(live)
@@ -447,8 +448,10 @@ export class SessionRegistry<S extends Schema, User> {
 
   /**
    * A resume of a session this process holds, served without the store's claim (it hangs), as
-   * while the store is away. A client that got more than this process sent it was served by
-   * another process since: what is here is stale, and it tries again later.
+   * while the store is away. A client that got more than this process sent it, or had more of
+   * its own messages acknowledged than this process processed, was served by another process
+   * since: what is here is stale, and it tries again later. Reset here instead, the session
+   * would be lost, though the store holds it whole.
    */
   private serveUnclaimed(
     live: Session<S, User>,
@@ -456,7 +459,10 @@ export class SessionRegistry<S extends Schema, User> {
     hello: Hello,
     user: User,
   ): void {
-    if (hello.ack > live.stream.lastSent) throw storeNotAnswering()
+    const { stream } = live
+    if (hello.ack > stream.lastSent || hello.acknowledged > stream.lastProcessed) {
+      throw storeNotAnswering()
+    }
     this.resume(live, connection, hello, user, false)
   }
 
