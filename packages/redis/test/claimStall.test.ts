@@ -295,3 +295,37 @@ describe('a resume of a session another process served since, while Redis does n
     expect(told).toEqual([])
   })
 })
+
+describe('a resume of a session another process served since, while Redis is away', () => {
+  it('from a client that got more than the copy here: not a violation (1002) that ends it', async () => {
+    const redis = fx.add(await startRedisServer())
+    const a = await startProxiedNode(fx, redis)
+    const b = await startNode(fx, redis, { handoffTimeoutMs: 300 })
+    b.server.on('connection', (peer: Peer<Chat>) => peer.send('down', { n: 0 }))
+    const { client: first, welcome } = await RawClient.connect(fx, a.server.port)
+    const sid = welcome.sid
+    // `a` loses Redis: it holds the session still, and `b` takes it after its handoff wait.
+    a.proxy.refuse(true)
+    a.proxy.cut()
+    await waitFor(() => !a.cluster.store.available(), { message: 'a away from Redis' })
+    await first.close()
+    const { client: onB, welcome: moved } = await RawClient.connect(fx, b.server.port, {
+      sid,
+      a: 0,
+    })
+    expect(moved).toMatchObject({ sid, resumed: true })
+    await waitFor(() => onB.reliable('down').length === 1, { message: "b's message" })
+    await onB.close()
+
+    // Back on `a`, still away: the client got an envelope this copy never sent.
+    const back = await RawClient.open(fx, a.server.port)
+    back.send({ t: '$hello', d: { v: 1, sid, a: 1, sa: 0 } })
+    await waitFor(
+      () => back.closeCode !== undefined || back.received.some((f) => f.t === '$welcome'),
+      { message: 'an answer to the resume', timeoutMs: 10_000 },
+    )
+    // As for a client acknowledged more than this copy processed: the session is reset.
+    expect(back.closeCode).toBeUndefined()
+    expect(back.received.find((f) => f.t === '$welcome')?.d).toMatchObject({ resumed: false })
+  })
+})

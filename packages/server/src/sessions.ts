@@ -688,7 +688,12 @@ export class SessionRegistry<S extends Schema, User> {
     // The client was acknowledged more than this copy processed: another process served the
     // session since and could not store what it did (see `restoreClaimed`), and this one, away
     // from the store or not told, holds it still. Resumed, its lower `a` would be a violation.
-    if (hello.acknowledged > stream.lastProcessed) {
+    // So for a client that got more than this copy sent, with a shared store (`journal`): no
+    // violation of the client's, which a close with 1002 would end for good.
+    if (
+      hello.acknowledged > stream.lastProcessed ||
+      (session.journal !== undefined && hello.ack > stream.lastSent)
+    ) {
       session.end('lossy')
       this.create(connection, hello, user, 'lossy')
       return
