@@ -329,3 +329,30 @@ describe('a resume of a session another process served since, while Redis is awa
     expect(back.received.find((f) => f.t === '$welcome')?.d).toMatchObject({ resumed: false })
   })
 })
+
+describe('a resume while Redis does not answer, behind a write of the session', () => {
+  it('of a session this process ended (its release unanswered): refused within a bound', async () => {
+    const redis = fx.add(await startRedisServer())
+    const b = await startProxiedNode(fx, redis, { sessionTtlMs: 300 })
+    const ended: string[] = []
+    b.server.on('session:end', (_peer, { reason }) => ended.push(reason))
+    const { client: first, welcome } = await RawClient.connect(fx, b.server.port)
+    const sid = welcome.sid
+
+    hang(b.proxy)
+    await first.close()
+    // Its time to live runs out meanwhile: ended here, its release waits for Redis.
+    await waitFor(() => ended.includes('expired'), { message: 'the session expired' })
+    const resumedAt = Date.now()
+    const again = await RawClient.open(fx, b.server.port)
+    again.send({ t: '$hello', d: { v: 1, sid, a: 0 } })
+    await waitFor(
+      () => again.closeCode !== undefined || again.received.some((f) => f.t === '$welcome'),
+      { message: 'an answer to the resume', timeoutMs: 15_000 },
+    )
+    // Refused (1013) after the store's handoff wait, the bound on this process's own work on a
+    // session in flight, not left to the hello timeout (10 s).
+    expect(again.closeCode).toBe(1013)
+    expect(Date.now() - resumedAt).toBeLessThan(8_000)
+  })
+})

@@ -408,14 +408,16 @@ export class SessionRegistry<S extends Schema, User> {
   /**
    * Claims session `id` in the shared store, after the store operations on it ahead. Its answer
    * is `'stalled'` once the store leaves the claim unanswered for a while (it hangs), or leaves
-   * so a claim of `id` ahead that it waits for: a resume does not wait for the store past that.
-   * The claim goes on all the same, and settles once the store answers.
+   * so a claim of `id` ahead that it waits for, or another operation on `id` (a write, a
+   * release) for `storeWaitMs`: a resume does not wait for the store past that. The claim goes
+   * on all the same, and settles once the store answers.
    */
   private claim(id: string, acknowledged: number): ClaimInFlight {
     const shared = this.shared as SharedSessionStore
     let stall: () => void = noop
     const stalled = new Promise<'stalled'>((resolve) => (stall = () => resolve('stalled')))
     const ahead = this.claims.get(id)
+    const before = this.storeOps.get(id)
     let started = false
     const claimed = this.queued(id, () => {
       started = true
@@ -436,7 +438,17 @@ export class SessionRegistry<S extends Schema, User> {
       stall()
     }
     if (ahead?.stalled === true) behind()
-    else void ahead?.answer.then((answer) => answer === 'stalled' && behind(), noop)
+    else if (ahead !== undefined) {
+      void ahead.answer.then((answer) => answer === 'stalled' && behind(), noop)
+    } else if (before !== undefined) {
+      // Queued behind a release or write of the session that the store does not answer (a
+      // session this process ended while it hangs): that one tells nothing of a stall, and the
+      // resume would wait for it until its hello times out.
+      const { clock } = this.context.options
+      const timer = clock.setTimeout(behind, this.storeWaitMs())
+      unref(timer)
+      void before.then(() => clock.clearTimeout(timer))
+    }
     this.claims.set(id, claim)
     const answered = (): void => {
       claim.stalled = false
