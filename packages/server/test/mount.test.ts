@@ -238,6 +238,16 @@ describe('a request that asks for another protocol than WebSocket', () => {
     `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade, HTTP2-Settings\r\n` +
     `Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n`
 
+  /** Lifeline on `/ws` of `http`, an application's plain server, listening on a free port. */
+  async function mountedOn(http: Server): Promise<LifelineServer> {
+    fx.add(() => new Promise<void>((resolve) => http.close(() => resolve())))
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
+    const server = createServer({ server: http, path: '/ws' })
+    fx.add(() => server.close())
+    await server.ready
+    return server
+  }
+
   it("is the application's ordinary request on its routes, as it is with no WebSocket mounted", async () => {
     const server = createServer({ server: expressApp(), path: '/ws' })
     fx.add(() => server.close())
@@ -264,11 +274,7 @@ describe('a request that asks for another protocol than WebSocket', () => {
       if (request.url === '/events') response.writeHead(200).write('event\n')
       else response.end('app')
     })
-    fx.add(() => new Promise<void>((resolve) => http.close(() => resolve())))
-    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
-    const server = createServer({ server: http, path: '/ws' })
-    fx.add(() => server.close())
-    await server.ready
+    const server = await mountedOn(http)
     const plain = await rawConnection(server.port)
     plain.socket.write(h2cRequest('/other'))
     await waitFor(() => closed.length === 2, { message: "the answer's close" })
@@ -291,11 +297,7 @@ describe('a request that asks for another protocol than WebSocket', () => {
       request.resume()
       request.on('end', () => response.end('app'))
     })
-    fx.add(() => new Promise<void>((resolve) => http.close(() => resolve())))
-    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
-    const server = createServer({ server: http, path: '/ws' })
-    fx.add(() => server.close())
-    await server.ready
+    const server = await mountedOn(http)
     const plain = await rawConnection(server.port)
     plain.socket.write(h2cRequest('/other'))
     await waitFor(() => plain.answer().endsWith('app'), { message: "the application's answer" })
