@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from './clock.js'
+import { wallNow, type Clock, type TimerHandle } from './clock.js'
 import { reportListenerError } from './events.js'
 import type { WebSocketData } from './webSocketLike.js'
 
@@ -59,7 +59,7 @@ function arm(clock: Clock, ticker: Ticker): void {
     // stops while the machine sleeps, and a link that died meanwhile would then be found only a
     // whole interval and timeout after waking. The wall clock, which went on, says it slept (or
     // was set forward): every link is checked at once, as when a page is shown again.
-    const skew = (clock.wallNow ? clock.wallNow() : now) - now
+    const skew = wallNow(clock) - now
     const woke = skew - ticker.skew > 1e3
     ticker.skew = skew
     for (const monitor of ticker.monitors) monitor.check(now, woke)

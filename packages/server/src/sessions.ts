@@ -472,9 +472,7 @@ export class SessionRegistry<S extends Schema, User> {
     user: User,
   ): void {
     const { stream } = live
-    if (hello.ack > stream.lastSent || hello.acknowledged > stream.lastProcessed) {
-      throw storeNotAnswering()
-    }
+    if (clientAhead(hello, stream.lastSent, stream.lastProcessed)) throw storeNotAnswering()
     this.resume(live, connection, hello, user, false)
   }
 
@@ -703,8 +701,9 @@ export class SessionRegistry<S extends Schema, User> {
     // So for a client that got more than this copy sent, with a shared store (`journal`): no
     // violation of the client's, which a close with 1002 would end for good.
     if (
-      hello.acknowledged > stream.lastProcessed ||
-      (session.journal !== undefined && hello.ack > stream.lastSent)
+      session.journal === undefined
+        ? hello.acknowledged > stream.lastProcessed
+        : clientAhead(hello, stream.lastSent, stream.lastProcessed)
     ) {
       session.end('lossy')
       this.create(connection, hello, user, 'lossy')
@@ -892,9 +891,15 @@ function replayTooLarge(
  * it for good.
  */
 function stale(record: SessionRecord, hello: Hello): boolean {
-  return (
-    record.lossy || hello.ack > record.lastServerSeq || hello.acknowledged > record.lastClientSeq
-  )
+  return record.lossy || clientAhead(hello, record.lastServerSeq, record.lastClientSeq)
+}
+
+/**
+ * The client got more than a copy of its session holds, which `sent` server envelopes and
+ * `processed` client messages: a process served it since, and this copy is older than that.
+ */
+function clientAhead(hello: Hello, sent: number, processed: number): boolean {
+  return hello.ack > sent || hello.acknowledged > processed
 }
 
 function ackTooHigh(ack: number, lastSent: number): Error {
