@@ -61,7 +61,10 @@ const maxReasonBytes = 123
 
 /** A close reason that fits a close frame (123 bytes). */
 export function closeReason(text: string): string {
-  let reason = text
+  // Every UTF-16 unit is at least a byte: what fits is within the first 123. Cut from the whole
+  // text a unit at a time, measured again each time, a long reason (an `authenticate` message
+  // quoting what the client sent) took time quadratic in its length, the event loop held.
+  let reason = text.length > maxReasonBytes ? text.slice(0, maxReasonBytes) : text
   while (Buffer.byteLength(reason) > maxReasonBytes) reason = reason.slice(0, -1)
   return reason
 }

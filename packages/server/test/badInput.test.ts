@@ -1,4 +1,5 @@
 import type { ClientRequest, IncomingMessage } from 'node:http'
+import { performance } from 'node:perf_hooks'
 import { json, type Codec } from '@lifeline/codec'
 import { msgpack } from '@lifeline/codec/msgpack'
 import { once, useFixtures } from '@lifeline/test-utils'
@@ -6,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import {
   forbidden,
+  unauthenticated,
   type LifelineServer,
   type ServerOptions,
   type ServerStats,
@@ -368,6 +370,22 @@ describe('bad input never crashes the server', () => {
     client.send({ t: '$hello', d: { v: 1 } })
     expect(await client.waitClose()).toEqual({ code: 4403, reason: 'banned' })
     expect((await client.next('$error')).d).toEqual({ code: 'FORBIDDEN', message: 'banned' })
+  })
+
+  it('closes at once for a long refusal message, the reason cut to 123 bytes', async () => {
+    // A message may quote what the client sent (a name, a token). Cut a character at a time,
+    // measured again after each, 256 Ki characters held the event loop for seconds.
+    const message = 'é'.repeat(256 * 1024)
+    const server = await startServer(fx, {
+      authenticate: () => {
+        throw unauthenticated(message)
+      },
+    })
+    const started = performance.now()
+    const client = await ProtocolClient.open(fx, urlOf(server))
+    // 'é' is two bytes in UTF-8: 61 of them fit.
+    expect(await client.waitClose()).toEqual({ code: 4401, reason: 'é'.repeat(61) })
+    expect(performance.now() - started).toBeLessThan(1_000)
   })
 
   it('lets an allowed Origin, a predicate-approved one, and a client without Origin in', async () => {
