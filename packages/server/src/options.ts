@@ -415,6 +415,16 @@ export function resolveOptions<User>(options: ServerOptions<User>): ResolvedOpti
             options.heartbeat?.timeoutMs ?? serverDefaults.heartbeat.timeoutMs,
           ),
         }
+  const allowedOrigins: unknown = options.allowedOrigins
+  // A string would be searched as one (`includes`): another site's origin may be in it
+  // (`https://app.example.co` in `https://app.example.com`).
+  if (
+    allowedOrigins !== undefined &&
+    typeof allowedOrigins !== 'function' &&
+    !(Array.isArray(allowedOrigins) && allowedOrigins.every((origin) => typeof origin === 'string'))
+  ) {
+    throw invalid('allowedOrigins must be an array of origins or a function (origin, request)')
+  }
   if (options.clientAddress !== undefined && typeof options.clientAddress !== 'function') {
     throw invalid('clientAddress must be a function of the request')
   }

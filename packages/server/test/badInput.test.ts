@@ -6,6 +6,7 @@ import { once, useFixtures } from '@lifeline/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import {
+  createServer,
   forbidden,
   unauthenticated,
   type LifelineServer,
@@ -404,6 +405,22 @@ describe('bad input never crashes the server', () => {
     const service = await ProtocolClient.connect(fx, urlOf(server))
     expect(service.welcome.resumed).toBe(false)
     expect(await upgradeStatus(urlOf(server), { Origin: 'https://evil.test' })).toBe(403)
+  })
+
+  it('refuses at creation allowedOrigins that is neither a list of origins nor a predicate', () => {
+    // A string (from JavaScript, or an environment variable) was searched as one: the origin of
+    // another site, `https://app.example.co`, is in `https://app.example.com`. A Set had no
+    // `includes`: its TypeError, thrown from the `upgrade` event, ended the process.
+    const lists = ['https://app.example.com', new Set(['https://app.example.com']), [42], 7]
+    for (const allowedOrigins of lists) {
+      expect(() => {
+        const server = createServer({
+          port: 0,
+          allowedOrigins: allowedOrigins as unknown as string[],
+        })
+        fx.add(() => server.close())
+      }).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }))
+    }
   })
 
   it('refuses every Origin when the predicate answers with a promise (it is no answer)', async () => {
