@@ -393,6 +393,12 @@ export function resolveOptions<User>(options: ServerOptions<User>): ResolvedOpti
   if (port !== undefined && !(Number.isSafeInteger(port) && port >= 0 && port <= 65_535)) {
     throw invalid(`port must be an integer from 0 to 65535, got ${String(port)}`)
   }
+  const path: unknown = options.path
+  // Compared with the path of each request, query left out: one without a leading `/`, or with
+  // a query or fragment, matches none, and every upgrade would be refused (HTTP 400).
+  if (path !== undefined && !(typeof path === 'string' && /^\/[^?#]*$/.test(path))) {
+    throw invalid(`path must start with / and have no query or fragment, got ${String(path)}`)
+  }
   const maxMessageSize = positiveInteger(
     'maxMessageSize',
     options.maxMessageSize ?? serverDefaults.maxMessageSize,

@@ -460,4 +460,15 @@ describe('bad input never crashes the server', () => {
     expect(welcome.resumed).toBe(false)
     expect(await upgradeStatus(urlOf(server, '/other'), {})).toBe(400)
   })
+
+  it('refuses at creation a path no request can have', () => {
+    // Compared with the request's path, query left out: each of these refused every upgrade
+    // with HTTP 400, the mistake seen only in the clients.
+    for (const path of ['live', '', '/live?v=1', '/live#top', 42]) {
+      expect(() => {
+        const server = createServer({ port: 0, path: path as string })
+        fx.add(() => server.close())
+      }).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }))
+    }
+  })
 })
