@@ -449,10 +449,20 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
     this.writtenBefore.set(socket, (socket as Socket).bytesWritten)
   }
 
-  /** Gone, or answered since its upgrade request came (by another listener, or this one). */
+  /**
+   * Gone, or answered since its upgrade request came (by another listener, or this one), or
+   * taken: read by someone (Node hands it over with no `'data'` listener; `ws` and a proxy's pipe
+   * read it). A listener put ahead of this server's since wrote its answer before
+   * `noteUpgrade` counted what the socket had written: its WebSocket, quiet, was taken for one
+   * nobody answered, and an HTTP 400 written into it `upgradeTimeoutMs` later.
+   */
   private answered(socket: Duplex): boolean {
     const before = this.writtenBefore.get(socket) ?? 0
-    return socket.destroyed || (socket as Socket).bytesWritten > before
+    return (
+      socket.destroyed ||
+      (socket as Socket).bytesWritten > before ||
+      socket.listenerCount('data') > 0
+    )
   }
 
   /** The application's server's `upgrade` listeners other than this server's. */

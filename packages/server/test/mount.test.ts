@@ -1,6 +1,6 @@
 import { createServer as createHttpServer, type Server } from 'node:http'
 import { connect } from 'node:net'
-import { once, useFixtures, waitFor, withTimeout } from '@lifeline/test-utils'
+import { expectNoEvent, once, useFixtures, waitFor, withTimeout } from '@lifeline/test-utils'
 import express from 'express'
 import Fastify from 'fastify'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -197,6 +197,37 @@ describe('beside another upgrade listener', () => {
     expect(message.toString()).toBe('other')
     const { welcome } = await ProtocolClient.connect(fx, `ws://127.0.0.1:${port}/`)
     expect(welcome.resumed).toBe(false)
+  })
+})
+
+describe('beside an upgrade listener added before it since', () => {
+  it('leaves alone a WebSocket that listener took at once, however long it stays quiet', async () => {
+    const http = createHttpServer()
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
+    fx.add(() => new Promise<void>((resolve) => http.close(() => resolve())))
+    const server = createServer({ server: http, path: '/ws', upgradeTimeoutMs: 200 })
+    fx.add(() => server.close())
+    await server.ready
+    // Put ahead of Lifeline's own listeners: its 101 is written before Lifeline sees the
+    // request, so what the socket had written then is no sign that nobody answered it.
+    const other = new WebSocketServer({ noServer: true })
+    fx.add(() => new Promise<void>((resolve) => other.close(() => resolve())))
+    http.prependListener('upgrade', (request, socket, head) => {
+      if (request.url !== '/other') return
+      other.handleUpgrade(request, socket, head, (ws) => {
+        fx.add(ws)
+        ws.on('message', (data: Buffer) => ws.send(data.toString()))
+      })
+    })
+    const port = (http.address() as { port: number }).port
+    const socket = fx.add(new WebSocket(`ws://127.0.0.1:${port}/other`))
+    socket.on('error', () => undefined)
+    await once(socket, 'open')
+    // Quiet past upgradeTimeoutMs: an HTTP 400 written into it ended it (a bad frame, 1006).
+    await expectNoEvent(socket, 'close', 400)
+    socket.send('still here')
+    const [message] = (await once(socket, 'message')) as [Buffer]
+    expect(message.toString()).toBe('still here')
   })
 })
 
