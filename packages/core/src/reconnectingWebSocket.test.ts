@@ -67,6 +67,26 @@ describe('connecting', () => {
     expect(FakeWebSocket.last.sent).toEqual(['early'])
   })
 
+  it('created closed, resolves a URL relative to the page at its first attempt', () => {
+    // No `location` here (Node): a server rendering a page, or importing a module that creates
+    // the client for the browser, has nothing to resolve `/live` against, and must not throw.
+    const socket = create({ startClosed: true }, '/live')
+    expect(socket.url).toBe('')
+    const errors: string[] = []
+    socket.onerror = (event) => errors.push(event.error.code)
+    socket.reconnect()
+    expect(FakeWebSocket.instances).toHaveLength(0)
+    expect(errors).toEqual(['INVALID_URL'])
+    socket.close()
+    // Not created closed, or not relative: refused at once, as before.
+    for (const [options, url] of [
+      [{}, '/live'],
+      [{ startClosed: true }, 'ftp://example.com/'],
+    ] as const) {
+      expect(() => create(options, url)).toThrow(expect.objectContaining({ code: 'INVALID_URL' }))
+    }
+  })
+
   it.each<[string, ReconnectingWebSocketOptions]>([
     ['a negative delay', { initialDelayMs: -1 }],
     ['NaN', { factor: Number.NaN }],

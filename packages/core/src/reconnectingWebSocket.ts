@@ -143,7 +143,15 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
       throw new LifelineError('INVALID_ARGUMENT', 'no WebSocket implementation: pass `WebSocket`')
     }
     this.#options = options
-    if (typeof url === 'string' || url instanceof URL) this.#url = parseWebSocketUrl(url)
+    // Created closed, a URL relative to the page (`/live`) is resolved at the first attempt, not
+    // here: a server rendering the page, or importing a module that creates the client for the
+    // browser, has no page to resolve it against, and reads no browser global.
+    if (
+      (typeof url === 'string' || url instanceof URL) &&
+      !(options.startClosed && !/^[a-z][\w+.-]*:/i.test(String(url)))
+    ) {
+      this.#url = parseWebSocketUrl(url)
+    }
     this.#urlProvider = url
     this.#protocolsProvider =
       typeof protocols === 'function' ? protocols : checkProtocols(protocols)

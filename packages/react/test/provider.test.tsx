@@ -137,6 +137,23 @@ describe('LifelineProvider', () => {
     expect(FakeWebSocket.last.readyState).toBe(FakeWebSocket.CLOSED)
   })
 
+  it("connects a client from options with a relative URL to the page's URL as it mounts", () => {
+    const view = render(
+      <LifelineProvider
+        options={{ url: '/live', heartbeat: false, socket: { WebSocket: FakeWebSocket, clock } }}
+      >
+        <Status />
+      </LifelineProvider>,
+    )
+    expect(FakeWebSocket.instances).toHaveLength(1)
+    expect(FakeWebSocket.last.url).toBe(
+      new URL('/live', document.baseURI).href.replace(/^http/, 'ws'),
+    )
+    act(() => welcome())
+    expect(view.container.textContent).toBe('open')
+    view.unmount()
+  })
+
   it('lets a child send as it mounts when its provider mounts again after closing the client', async () => {
     const client = createFakeClient(clock)
     let joins = 0

@@ -40,4 +40,17 @@ describe('server rendering', () => {
     expect(FakeWebSocket.instances).toHaveLength(0)
     expect(touched).toEqual([])
   })
+
+  it('renders a provider of options with a URL relative to the page, which a server has not', async () => {
+    const { LifelineProvider } = await import('../src/index.js')
+    const { EveryHook, ssrOptions } = await import('./everyHook.js')
+    const html = renderToString(
+      <LifelineProvider options={{ ...ssrOptions, url: '/live' }}>
+        <EveryHook />
+      </LifelineProvider>,
+    )
+    expect(html).toBe('<p>connecting|1|false|none|none|loading|idle|send</p>')
+    expect(FakeWebSocket.instances).toHaveLength(0)
+    expect(touched).toEqual([])
+  })
 })
