@@ -56,10 +56,12 @@ export async function startChatServer(
     server.on('connection', (peer) => {
       peer.on('join', ({ room }) => peer.join(room))
       peer.on('leave', ({ room }) => peer.leave(room))
-      // The sender's name is its ids' prefix: an example without accounts. An application takes
-      // it from the user its `authenticate` returns (`peer.user`), never from the client's data.
+      // The sender's name is its ids' prefix, all before their time and count (`ann-lz3k9a-1`,
+      // `jean-luc-lz3k9a-2`): an example without accounts. An application takes it from the
+      // user its `authenticate` returns (`peer.user`), never from the client's data.
       peer.on('say', ({ room, id, text }) => {
-        const said: Said = { room, id, text: text.slice(0, 500), from: id.split('-')[0] ?? '' }
+        const from = /^(.*)-[^-]*-[^-]*$/.exec(id)?.[1] ?? ''
+        const said: Said = { room, id, text: text.slice(0, 500), from }
         const messages = history.get(room) ?? []
         messages.push(said)
         history.set(room, messages.slice(-100))
