@@ -398,6 +398,32 @@ describe('the standard surface', () => {
     socket.close()
   })
 
+  it('dispatches an event of its own to the on-property and the listeners, as an EventTarget does', () => {
+    const socket = create()
+    const seen: unknown[] = []
+    socket.onmessage = function (event) {
+      seen.push(['onmessage', this, event.data])
+    }
+    socket.addEventListener('message', (event) => seen.push(['listener', event.target, event.data]))
+    socket.addEventListener('message', () => seen.push('once'), { once: true })
+    const event = new MessageEvent('message', { data: 'synthetic' })
+    expect(socket.dispatchEvent(event)).toBe(true)
+    expect(socket.dispatchEvent(event)).toBe(true)
+    expect(seen).toEqual([
+      ['onmessage', socket, 'synthetic'],
+      ['listener', socket, 'synthetic'],
+      'once',
+      ['onmessage', socket, 'synthetic'],
+      ['listener', socket, 'synthetic'],
+    ])
+    const cancelable = new Event('close', { cancelable: true })
+    socket.addEventListener('close', (closeEvent) =>
+      (closeEvent as unknown as Event).preventDefault(),
+    )
+    expect(socket.dispatchEvent(cancelable)).toBe(false)
+    socket.close()
+  })
+
   it('has the standard constants and applies binaryType to every socket', () => {
     const socket = create()
     expect([socket.CONNECTING, socket.OPEN, socket.CLOSING, socket.CLOSED]).toEqual([0, 1, 2, 3])

@@ -54,4 +54,14 @@ export abstract class SocketEventTarget<Events extends StandardEvents> {
   removeEventListener<K extends keyof Events>(type: K, listener: Listener<Events[K]> | null): void {
     this.listeners.remove(type, listener)
   }
+
+  /**
+   * Dispatches an event of the caller's to the listeners of its type and the `on<type>` handler,
+   * with this socket as its `target`, as an EventTarget does; false when a listener cancelled it.
+   */
+  dispatchEvent(event: Event): boolean {
+    Object.defineProperty(event, 'target', { value: this, configurable: true })
+    this.listeners.dispatch(event.type as keyof Events, event as never)
+    return !event.defaultPrevented
+  }
 }
