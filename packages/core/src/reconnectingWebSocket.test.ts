@@ -424,6 +424,28 @@ describe('the standard surface', () => {
     socket.close()
   })
 
+  it('reads CLOSED during a close event, as the standard, and CONNECTING once the next attempt runs', () => {
+    const socket = create()
+    const seen: number[] = []
+    socket.onclose = () => seen.push(socket.readyState)
+    FakeWebSocket.last.accept()
+    socket.reconnect()
+    expect(socket.readyState).toBe(socket.CONNECTING)
+    FakeWebSocket.last.accept()
+    FakeWebSocket.last.serverClose(1001)
+    expect(socket.readyState).toBe(socket.CONNECTING)
+    socket.addEventListener('close', () => seen.push(socket.readyState), { once: true })
+    socket.onclose = () => {
+      seen.push(socket.readyState)
+      socket.reconnect()
+    }
+    clock.advance(500)
+    FakeWebSocket.last.accept()
+    FakeWebSocket.last.serverClose(1001)
+    expect(seen).toEqual([socket.CLOSED, socket.CLOSED, socket.CLOSED, socket.CONNECTING])
+    socket.close()
+  })
+
   it('has the standard constants and applies binaryType to every socket', () => {
     const socket = create()
     expect([socket.CONNECTING, socket.OPEN, socket.CLOSING, socket.CLOSED]).toEqual([0, 1, 2, 3])

@@ -53,6 +53,14 @@ const consoleDebug = (message: string, details?: Record<string, unknown>) =>
 export const frameSink = Symbol('lifeline.frameSink')
 
 /**
+ * The state of the socket whose `close` event is being dispatched: it reads `CLOSED` then, as the
+ * standard's does, until a listener moves it on (the state stays `open` through the close event
+ * of `reconnect()`, and is `reconnecting` through a lost link's). One for all sockets: dispatches
+ * are synchronous, and a nested one puts back the outer one's.
+ */
+let closeDispatched: ConnectionState | undefined
+
+/**
  * A drop-in replacement for `WebSocket` that does not let go: it reconnects with jittered
  * backoff, queues what is sent while the link is down and flushes it in order, and (optionally)
  * detects half-open links with a heartbeat. It speaks to any WebSocket server.
@@ -173,7 +181,7 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
   }
 
   get readyState(): number {
-    return readyStateOf(this.#state)
+    return this.#state === closeDispatched ? readyStates.CLOSED : readyStateOf(this.#state)
   }
 
   /** The lifecycle as data; `statechange` fires whenever it changes. */
@@ -695,7 +703,10 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
   }
 
   #dispatchClose({ code, reason, wasClean }: DisconnectCause): void {
+    const outer = closeDispatched
+    closeDispatched = this.#state
     this.listeners.dispatch('close', { type: 'close', code, reason, wasClean, target: this })
+    closeDispatched = outer
   }
 
   #emitError(error: LifelineError): void {
