@@ -446,6 +446,24 @@ describe('the standard surface', () => {
     socket.close()
   })
 
+  it('keeps the protocol and extensions of the link that closed, as a closed WebSocket does, until the next attempt', () => {
+    const socket = create({}, undefined, ['chat'])
+    const seen: string[] = []
+    socket.onclose = () => seen.push(`${socket.protocol}|${socket.extensions}`)
+    FakeWebSocket.last.extensions = 'permessage-deflate'
+    FakeWebSocket.last.accept('chat')
+    socket.reconnect()
+    expect([socket.protocol, socket.extensions]).toEqual(['', ''])
+    FakeWebSocket.last.accept('chat')
+    FakeWebSocket.last.serverClose(1001)
+    expect([socket.protocol, socket.extensions]).toEqual(['chat', ''])
+    clock.advance(500)
+    expect(socket.protocol).toBe('')
+    FakeWebSocket.last.fail()
+    expect(seen).toEqual(['chat|permessage-deflate', 'chat|', '|'])
+    socket.close()
+  })
+
   it('has the standard constants and applies binaryType to every socket', () => {
     const socket = create()
     expect([socket.CONNECTING, socket.OPEN, socket.CLOSING, socket.CLOSED]).toEqual([0, 1, 2, 3])

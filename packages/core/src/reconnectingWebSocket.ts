@@ -120,6 +120,12 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
   #socket: WebSocketLike | undefined
   #url = ''
   #binaryType: BinaryType = 'blob'
+  /**
+   * The last link's, read until the next attempt makes its socket: a closed WebSocket keeps them
+   * (the standard never clears them), and its close listeners read them.
+   */
+  #protocol = ''
+  #extensions = ''
   /** Failed attempts since the link was last stable; drives the backoff. */
   #failures = 0
   /** Links dropped by `failLink(…, 'violation')` since the link was last stable. */
@@ -190,11 +196,11 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
   }
 
   get protocol(): string {
-    return this.#socket?.protocol ?? ''
+    return this.#socket?.protocol ?? this.#protocol
   }
 
   get extensions(): string {
-    return this.#socket?.extensions ?? ''
+    return this.#socket?.extensions ?? this.#extensions
   }
 
   /** Bytes the socket has not sent yet plus bytes waiting in the send queue. */
@@ -655,7 +661,12 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
 
   /** Forgets the current socket and everything that ran for it. */
   #release(): void {
-    if (this.#socket) detachSocket(this.#socket)
+    const socket = this.#socket
+    if (socket) {
+      detachSocket(socket)
+      this.#protocol = socket.protocol
+      this.#extensions = socket.extensions
+    }
     this.#socket = undefined
     this.#stopTimers()
   }
