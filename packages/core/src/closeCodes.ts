@@ -25,14 +25,20 @@ export function defaultShouldReconnect(event: CloseEventLike): boolean {
   return !fatalCloseCodes.has(event.code)
 }
 
-/** Checks `close()` arguments as the standard does, with a `LifelineError` instead of a DOMException. */
-export function validateCloseArguments(code: number | undefined, reason = ''): void {
+/**
+ * Checks `close()` arguments as the standard does, with a `LifelineError` instead of a
+ * DOMException, and returns the reason as the standard takes it: a string of whatever was given
+ * (`null` is `'null'`; a symbol throws a TypeError).
+ */
+export function validateCloseArguments(code: number | undefined, reason = ''): string {
   if (code !== undefined && code !== 1000 && !(code >= 3000 && code <= 4999)) {
     throw new LifelineError('INVALID_ARGUMENT', `close code must be 1000 or 3000–4999, got ${code}`)
   }
+  reason = `${reason}`
   if (utf8ByteLength(reason) > 123) {
     throw new LifelineError('INVALID_ARGUMENT', 'close reason must be at most 123 UTF-8 bytes')
   }
+  return reason
 }
 
 /**

@@ -506,6 +506,24 @@ describe('the standard surface', () => {
     expect(socket.readyState).toBe(socket.CLOSED)
   })
 
+  it('converts a reason that is not a string as the standard does (null is "null"), then checks it', async () => {
+    const socket = create()
+    const reasons: string[] = []
+    socket.onclose = (event) => reasons.push(event.reason)
+    FakeWebSocket.last.accept()
+    socket.reconnect(4000, null as unknown as string)
+    expect(FakeWebSocket.instances[0]?.closedWith).toEqual({ code: 4000, reason: 'null' })
+    FakeWebSocket.last.accept()
+    expect(() =>
+      socket.close(1000, { toString: () => 'x'.repeat(124) } as unknown as string),
+    ).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }))
+    expect(() => socket.close(1000, Symbol('reason') as unknown as string)).toThrow(TypeError)
+    socket.close(1000, null as unknown as string)
+    expect(FakeWebSocket.last.closedWith).toEqual({ code: 1000, reason: 'null' })
+    await flushMicrotasks()
+    expect(reasons).toEqual(['null', 'null'])
+  })
+
   it('closes cleanly with the code and reason, and wasClean', async () => {
     const socket = create()
     const closes: unknown[] = []

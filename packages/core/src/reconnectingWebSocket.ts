@@ -263,7 +263,7 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
    * messages are kept, and sent if `reconnect()` is called later.
    */
   close(code?: number, reason = ''): void {
-    validateCloseArguments(code, reason)
+    reason = validateCloseArguments(code, reason)
     const { status } = this.#state
     this.#closedByUser = true
     if (status === 'closing' || status === 'closed') return
@@ -298,7 +298,7 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
    * any state: after `close()`, after a fatal close code, after retries ran out.
    */
   reconnect(code?: number, reason = ''): void {
-    validateCloseArguments(code, reason)
+    reason = validateCloseArguments(code, reason)
     this.#closedByUser = false
     this.#stop()
     this.#failures = this.#violations = 0
@@ -329,7 +329,7 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
    * nothing when there is no link (closed, closing, or waiting to reconnect).
    */
   failLink(error: LifelineError, code: number, reason = '', kind: LinkFailure = 'violation'): void {
-    validateCloseArguments(code, reason)
+    reason = validateCloseArguments(code, reason)
     const socket = this.#socket
     if (!socket || this.#state.status === 'closing') return
     this.#abandon(socket, code, reason)
