@@ -1081,6 +1081,19 @@ describe('send queue', () => {
     socket.close()
   })
 
+  it('refuses what is not WebSocket data on an open link too, as it refuses it queued', () => {
+    const socket = create()
+    FakeWebSocket.last.accept()
+    for (const data of [{ not: 'data' }, 42, null, [1, 2]]) {
+      expect(() => socket.send(data as unknown as string)).toThrow(
+        expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+      )
+    }
+    socket.send('text')
+    expect(FakeWebSocket.last.sent).toEqual(['text'])
+    socket.close()
+  })
+
   it('throws CLOSED after close(), keeps the queue, and flushes it after reconnect()', () => {
     const socket = create()
     socket.send('queued')

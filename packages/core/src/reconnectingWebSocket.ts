@@ -228,7 +228,8 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
    * Sends at once when the link is open and nothing is queued; otherwise queues, and the queue
    * flushes in order on the next open, before anything sent from the `open` handler. Throws
    * `CLOSED` after `close()`, `QUEUE_FULL` when the queue is full under the `'error'` policy,
-   * and `INVALID_ARGUMENT` for data that is not a string, ArrayBuffer, view or Blob.
+   * and `INVALID_ARGUMENT` for data that is not a string, ArrayBuffer, view or Blob, sent at once
+   * or queued.
    */
   send(data: WebSocketData): void {
     const socket = this.#socket
@@ -237,6 +238,9 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
       !this.#queue?.length &&
       socket?.readyState === readyStates.OPEN
     ) {
+      // Refused as it would be queued, whatever the link's state: implementations differ on the
+      // rest (the standard sends `42` as "42", `ws` throws on an object, sends an array as bytes).
+      if (typeof data !== 'string') byteSizeOf(data)
       socket.send(data)
       return
     }
