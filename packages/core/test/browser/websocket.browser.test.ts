@@ -151,6 +151,55 @@ describe('ReconnectingWebSocket in Chromium against a real ws server', () => {
     expect(reconnecting.url).toBe(plain.url)
   })
 
+  it('reads in its close event, and dispatches, what the browser WebSocket does', async () => {
+    interface Outcome {
+      readonly dispatched: unknown[]
+      readonly close: { readyState: number; protocol: string; reason: string }
+    }
+    type Handler = ((event: never) => void) | null
+    type PlainWebSocket = new (
+      url: string,
+      protocols: string[],
+    ) => {
+      readonly readyState: number
+      readonly protocol: string
+      onopen: Handler
+      onmessage: Handler
+      onclose: Handler
+      close(code?: number, reason?: string): void
+      dispatchEvent(event: Event): boolean
+    }
+    // The same code, run with the browser's WebSocket and with ReconnectingWebSocket: an event of
+    // its own dispatched on the socket, then a close with a null reason (the echo server sends
+    // back the close frame it got, and picks the first subprotocol offered).
+    const example = (Impl: PlainWebSocket, url: string) =>
+      new Promise<Outcome>((resolve, reject) => {
+        const dispatched: unknown[] = []
+        const timer = setTimeout(() => reject(new Error('example did not finish')), 5_000)
+        const ws = new Impl(url, ['chat'])
+        ws.onmessage = function (this: unknown, event: MessageEvent) {
+          dispatched.push(this === ws, event.target === (ws as unknown), event.data)
+        }
+        ws.onopen = () => {
+          dispatched.push(ws.dispatchEvent(new MessageEvent('message', { data: 'own' })))
+          ws.close(1000, null as unknown as string)
+        }
+        ws.onclose = (event: { reason: string }) => {
+          clearTimeout(timer)
+          const { readyState, protocol } = ws
+          resolve({ dispatched, close: { readyState, protocol, reason: event.reason } })
+        }
+      })
+
+    const plain = await example(WebSocket, echoUrl)
+    const reconnecting = await example(ReconnectingWebSocket, echoUrl)
+    expect(plain).toEqual({
+      dispatched: [true, true, 'own', true],
+      close: { readyState: WebSocket.CLOSED, protocol: 'chat', reason: 'null' },
+    })
+    expect(reconnecting).toEqual(plain)
+  })
+
   it('rejects invalid close() arguments with LifelineError INVALID_ARGUMENT', async () => {
     const socket = open()
     await nextEvent(socket, 'open')
