@@ -40,6 +40,11 @@ export type LifelineErrorCode =
   | 'RATE_LIMITED'
   /** The server refused a new session: too many from one address, or in all (close code 1013). */
   | 'TOO_MANY_SESSIONS'
+  /**
+   * The server cannot check credentials now (what `authenticate` consults is down): try again
+   * later (close code 1013), through the backoff.
+   */
+  | 'AUTH_UNAVAILABLE'
   /** The server closed the link for a policy violation (close code 1008). */
   | 'POLICY_VIOLATION'
   /** A newer connection took the session over (close code 4409); this one does not fight it. */

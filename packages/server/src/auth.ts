@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import { isLifelineError, LifelineError } from '@lifeline/codec'
 import { protocolCloseCodes } from '@lifeline/core/protocol'
+import { tryAgainLater } from './limits.js'
 import type { Authenticate } from './options.js'
 
 /** An error for `authenticate` to throw: the connection is closed with 4401 (unauthenticated). */
@@ -15,9 +16,27 @@ export function forbidden(message = 'forbidden'): LifelineError {
   return new LifelineError('FORBIDDEN', message, { closeCode: protocolCloseCodes.forbidden })
 }
 
+/**
+ * An error for `authenticate` to throw when it cannot decide now, because what it consults (a
+ * database, an identity provider) is down: the connection is closed with 1013 (try again later),
+ * and the client retries through its backoff. Any other throw is a refusal (4401), which ends
+ * the client for good: an outage of the credentials' store would end every client that
+ * connected meanwhile.
+ */
+export function authUnavailable(
+  message = 'cannot check credentials now: try again later',
+): LifelineError {
+  return new LifelineError('AUTH_UNAVAILABLE', message, { closeCode: tryAgainLater })
+}
+
 export type AuthOutcome<User> =
   | { ok: true; user: User }
-  | { ok: false; closeCode: 4401 | 4403; code: 'UNAUTHENTICATED' | 'FORBIDDEN'; message: string }
+  | {
+      ok: false
+      closeCode: 4401 | 4403 | 1013
+      code: 'UNAUTHENTICATED' | 'FORBIDDEN' | 'AUTH_UNAVAILABLE'
+      message: string
+    }
 
 /**
  * Runs `authenticate` and classifies its answer. Only a `LifelineError`'s message, written to be
@@ -38,6 +57,14 @@ export async function runAuthenticate<User>(
     }
     return { ok: true, user }
   } catch (error) {
+    if (isLifelineError(error, 'AUTH_UNAVAILABLE')) {
+      return {
+        ok: false,
+        closeCode: tryAgainLater,
+        code: 'AUTH_UNAVAILABLE',
+        message: error.message,
+      }
+    }
     const isForbidden =
       isLifelineError(error, 'FORBIDDEN') ||
       (isLifelineError(error) && error.closeCode === protocolCloseCodes.forbidden)

@@ -582,7 +582,11 @@ export class Connection<S extends Schema, User> implements Link {
     if (this.state === 'closed') return
     if (!outcome.ok) {
       this.context.counters[
-        outcome.closeCode === protocolCloseCodes.forbidden ? 'forbidden' : 'authFailures'
+        outcome.closeCode === protocolCloseCodes.forbidden
+          ? 'forbidden'
+          : outcome.closeCode === protocolCloseCodes.unauthenticated
+            ? 'authFailures'
+            : 'authUnavailable'
       ]++
       this.warn('connection refused by authenticate', outcome.code, outcome.closeCode)
       this.close(outcome.closeCode, outcome.message, outcome.code)

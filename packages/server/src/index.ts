@@ -23,7 +23,7 @@ export type {
   ServerEvents,
   SessionEndReason,
 } from './events.js'
-export { forbidden, unauthenticated } from './auth.js'
+export { authUnavailable, forbidden, unauthenticated } from './auth.js'
 export { RpcError } from '@lifeline/core/protocol'
 export type { ErrorPayload } from '@lifeline/core/protocol'
 export { createMemorySessionStore, memorySessionStoreDefaults } from './memorySessionStore.js'

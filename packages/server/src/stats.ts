@@ -24,6 +24,8 @@ export interface ServerStats {
   authFailures: number
   /** Connections refused by `authenticate` as forbidden (4403). */
   forbidden: number
+  /** Connections refused because `authenticate` threw `authUnavailable()` (1013). */
+  authUnavailable: number
   /** Upgrade requests refused for their `Origin` (HTTP 403). */
   originRejected: number
   /** Connections that sent no `$hello` in time (4408). */
@@ -74,6 +76,7 @@ export function createCounters(): Record<StatsCounter, number> {
     oversize: 0,
     authFailures: 0,
     forbidden: 0,
+    authUnavailable: 0,
     originRejected: 0,
     helloTimeouts: 0,
     heartbeatTimeouts: 0,

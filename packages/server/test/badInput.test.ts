@@ -2,10 +2,12 @@ import type { ClientRequest, IncomingMessage } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import { json, type Codec } from '@lifeline/codec'
 import { msgpack } from '@lifeline/codec/msgpack'
-import { once, useFixtures } from '@lifeline/test-utils'
+import { once, useFixtures, waitFor } from '@lifeline/test-utils'
+import { createClient, type LifelineError } from '@lifeline/core'
 import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import {
+  authUnavailable,
   createServer,
   forbidden,
   unauthenticated,
@@ -24,6 +26,7 @@ const errorCounters: Counter[] = [
   'oversize',
   'authFailures',
   'forbidden',
+  'authUnavailable',
   'originRejected',
   'helloTimeouts',
 ]
@@ -273,6 +276,18 @@ const cases: BadCase[] = [
     counter: 'authFailures',
   },
   {
+    name: 'credentials authenticate cannot check now (authUnavailable)',
+    options: {
+      authenticate: (request) => {
+        if (request.headers.authorization === 'good') return {}
+        throw authUnavailable()
+      },
+    },
+    act: (server) => asFirstFrame(server, { t: '$hello', d: { v: 1 } }),
+    expected: 1013,
+    counter: 'authUnavailable',
+  },
+  {
     name: 'a user authenticate forbids',
     options: {
       authenticate: async (request) => {
@@ -371,6 +386,27 @@ describe('bad input never crashes the server', () => {
     client.send({ t: '$hello', d: { v: 1 } })
     expect(await client.waitClose()).toEqual({ code: 4403, reason: 'banned' })
     expect((await client.next('$error')).d).toEqual({ code: 'FORBIDDEN', message: 'banned' })
+  })
+
+  it('has a client retry through its backoff while authenticate cannot check credentials', async () => {
+    // The credentials' store down for the first two attempts: a refusal (4401) would have ended
+    // the client for good; 1013 has it come back once the store does.
+    let calls = 0
+    const server = await startServer(fx, {
+      authenticate: () => {
+        calls++
+        if (calls <= 2) throw authUnavailable('the user database is down')
+        return { name: 'ada' }
+      },
+    })
+    const client = createClient({ url: urlOf(server), socket: { delayMs: () => 5 } })
+    fx.add(() => client.close())
+    const errors: LifelineError[] = []
+    client.events.on('error', (error) => errors.push(error))
+    await waitFor(() => client.state.status === 'open', { message: 'the client in' })
+    expect(calls).toBe(3)
+    expect(server.stats.authUnavailable).toBe(2)
+    expect(errors[0]).toMatchObject({ code: 'REMOTE_ERROR', remoteCode: 'AUTH_UNAVAILABLE' })
   })
 
   it('closes at once for a long refusal message, the reason cut to 123 bytes', async () => {
