@@ -43,12 +43,17 @@ return epoch`
 /**
  * KEYS: hash. ARGV: owner, ttl, revoke channel prefix, session id, acknowledged (by the client
  * that resumes: what it has need not be read), ask, heartbeat key prefix.
- * With ask '1', a session owned by another process that is alive (its heartbeat key is there
- * and it hears its channel) is not taken: the owner is asked to hand it over
- * (`<id> ?<claimer> <token>` on its channel, answered with `<id> !<token>` on the claimer's)
- * and its token is returned. The claim is made again once it answered, with that token as ask:
- * taken if the token is still the session's, else (another process claimed it meanwhile) its
- * new owner is asked the same way. With ask '0' it is taken whoever holds it. Taking it raises
+ * With ask '1', a session owned by another process that is alive (its heartbeat key is there)
+ * is not taken: its token is returned, and nobody is told. The claim is made again with ask
+ * `?<that token>`: the owner, if it still holds the session by it and hears its channel, is
+ * asked to hand it over (`<id> ?<claimer> <token>` on its channel, answered with
+ * `<id> !<token>` on the claimer's) and the token is returned again. Asking only once the
+ * claimer has the first reply keeps a claim that Redis answers late (its resume was refused
+ * meanwhile, and the client went on elsewhere) from ending the owner's live link: the claimer
+ * asks nothing of a claim it gave up. The claim is made again once the owner answered, with
+ * that token as ask: taken if the token is still the session's, else (another process claimed
+ * it meanwhile) the new owner's token is returned as for '1'. With ask '0' it is taken whoever
+ * holds it. Taking it raises
  * the token, tells the previous owner (another process) to let go, and returns { previous
  * token, token, {i, c, l, from, x, r}, envelopes from..l }, from = the first kept above
  * acknowledged; nil when there is none.
@@ -58,9 +63,11 @@ local h = redis.call('HMGET', KEYS[1], 'e', 'o', 'i', 'c', 'l', 'f', 'x', 'r')
 local previous = h[1]
 local owner = h[2]
 if ARGV[6] ~= '0' and ARGV[6] ~= previous and owner ~= ARGV[1]
-  and redis.call('EXISTS', ARGV[7] .. owner) == 1
-  and redis.call('PUBLISH', ARGV[3] .. owner, ARGV[4] .. ' ?' .. ARGV[1] .. ' ' .. previous) > 0 then
-  return previous
+  and redis.call('EXISTS', ARGV[7] .. owner) == 1 then
+  if ARGV[6] ~= '?' .. previous then return previous end
+  if redis.call('PUBLISH', ARGV[3] .. owner, ARGV[4] .. ' ?' .. ARGV[1] .. ' ' .. previous) > 0 then
+    return previous
+  end
 end
 local epoch = string.format('%.0f', tonumber(previous) + 1)
 redis.call('HSET', KEYS[1], 'e', epoch, 'o', ARGV[1])

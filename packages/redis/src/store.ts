@@ -65,6 +65,11 @@ async function within(promise: Promise<void>, ms: number): Promise<boolean> {
   }
 }
 
+/** A claim whose resume the server refused while Redis left it unanswered (`claim`). */
+function givenUpClaim(): LifelineError {
+  return new LifelineError('STORE_UNAVAILABLE', 'the claim was given up: its resume was refused')
+}
+
 function unavailable(): LifelineError {
   return new LifelineError('STORE_UNAVAILABLE', 'Redis cannot be reached now')
 }
@@ -164,22 +169,26 @@ export class RedisSessionStore implements SharedSessionStore {
    * silent after `handoffTimeoutMs` is treated as one that crashed. `stalled` is called once
    * should Redis leave one of the claim's commands unanswered for `unansweredMs` (it hangs: a
    * stopped process, a link that lost its peer); the claim goes on, and settles once it answers.
+   * Should `stalled` return true (the server gave the claim up: it refused the resume), the
+   * claim asks no owner for the session from then on, and fails once Redis answers that a live
+   * one holds it: the client went on elsewhere meanwhile, and its live link there stays.
    */
   async claim(
     id: string,
     ttlMs: number,
     acknowledged = 0,
-    stalled?: () => void,
+    stalled?: () => boolean | void,
   ): Promise<ClaimedSession | undefined> {
     if (!this.available()) throw unavailable()
     this.ttlMs = ttlMs
     let told = false
+    let givenUp = false
     const stall =
       stalled &&
       ((): void => {
         if (told) return
         told = true
-        stalled()
+        givenUp = stalled() === true
       })
     // Listening before asking: the answer comes on another connection, maybe before the reply.
     const awaited: AwaitedHandoff = { answered: new Set(), wake: () => undefined }
@@ -189,23 +198,32 @@ export class RedisSessionStore implements SharedSessionStore {
     let reply: ClaimReply | Buffer | null
     try {
       reply = await watched(this.runClaim(id, ttlMs, acknowledged, '1'), stall)
-      let previous = ''
+      /** The token the owner was last asked to hand the session over by. */
+      let asked = ''
       let giveUpAt = 0
       while (Buffer.isBuffer(reply)) {
-        // The owner holding the session by `asked` was asked: its answer names that token, so
-        // that a late answer of an earlier owner is not taken for it. Each owner gets the
-        // whole wait: one that took the session meanwhile is as alive as the first.
-        const asked = String(reply)
-        // Monotonic, as every wait here: a step of the wall clock must not end a wait at once
-        // (a live owner's session taken from it) or stretch it by the step.
-        if (asked !== previous) giveUpAt = performance.now() + this.handoffTimeoutMs
-        previous = asked
-        const answered = await this.answerOf(awaited, asked, giveUpAt)
-        // Answered, or the wait is over: taken if still held by `asked`, else its new owner is
-        // asked. Not yet: asked again, which takes it if the owner died meanwhile.
+        // A live owner holds it by `held`. Given up: nothing more is asked of it, nor taken.
+        if (givenUp) throw givenUpClaim()
+        const held = String(reply)
+        if (held !== asked) {
+          // Not asked yet (the first reply, or another process took it meanwhile): asked now,
+          // which takes it at once if that owner does not hear its channel. Its answer names
+          // `held`, so that a late answer of an earlier owner is not taken for it. Each owner
+          // gets the whole wait: one that took the session meanwhile is as alive as the first.
+          // Monotonic, as every wait here: a step of the wall clock must not end a wait at once
+          // (a live owner's session taken from it) or stretch it by the step.
+          asked = held
+          giveUpAt = performance.now() + this.handoffTimeoutMs
+          reply = await watched(this.runClaim(id, ttlMs, acknowledged, `?${held}`), stall)
+          continue
+        }
+        const answered = await this.answerOf(awaited, held, giveUpAt)
+        if (givenUp) throw givenUpClaim()
+        // Answered, or the wait is over: taken if still held by `held`, else its new owner's
+        // token comes back. Not yet: asked again, which takes it if the owner died meanwhile.
         const late = !answered && performance.now() >= giveUpAt
         reply = await watched(
-          this.runClaim(id, ttlMs, acknowledged, answered || late ? asked : '1'),
+          this.runClaim(id, ttlMs, acknowledged, answered || late ? held : `?${held}`),
           stall,
         )
       }
@@ -255,7 +273,10 @@ export class RedisSessionStore implements SharedSessionStore {
     }
   }
 
-  /** `ask`: `'1'` asks a live owner first, `'0'` takes the session, a token: see `claimScript`. */
+  /**
+   * `ask`: `'1'` finds a live owner's token, `?<token>` asks that owner, `'0'` takes the session,
+   * a token takes it if still held by it: see `claimScript`.
+   */
   private runClaim(
     id: string,
     ttlMs: number,

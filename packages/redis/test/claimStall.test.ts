@@ -203,6 +203,28 @@ describe('a resume while Redis does not answer (it hangs)', () => {
     expect(seen.map((each) => each.n)).toEqual([1, 2])
   })
 
+  it('on a process that does not hold the session, its client served elsewhere since: the claim, once answered, leaves the session there', async () => {
+    const { a, b, seen } = await twoNodes()
+    const { target, client, down } = await clientOf(a)
+    hang(b.proxy)
+    await movedAndRefused(client, target, b)
+    // Back on `a` meanwhile, which claims the session again and serves the client.
+    target.port = a.server.port
+    await waitFor(() => down.includes(2), { message: 'resumed on a', timeoutMs: 10_000 })
+    const moved = closedWith(client, 1012)
+
+    // `b`'s claim reaches Redis now (resent on its new connection): its resume was refused
+    // long ago, and the session has a live link on `a`.
+    await answerAgain(b.proxy, b)
+    await b.redis.ping()
+    await new Promise((resolve) => setTimeout(resolve, 1_000))
+    await echoed(client, down, 3)
+    expect(moved.at).toBeUndefined()
+    expect(a.server.stats.sessionsMoved).toBe(0)
+    expect(down).toEqual([1, 2, 3])
+    expect(seen.map((each) => each.n)).toEqual([1, 2, 3])
+  })
+
   it('SIGSTOP of Redis: a resume on another process is refused with 1013 within a bound, then resumed with nothing lost', async () => {
     const { redis, a, b, seen } = await twoNodes()
     const { target, client, down } = await clientOf(a)

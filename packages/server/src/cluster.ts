@@ -88,13 +88,16 @@ export interface SharedSessionStore extends SessionStore {
    * cannot be resumed exactly. `stalled`, if the store can tell, is called (once) when its
    * service leaves a request of the claim unanswered for a while (it hangs, its link up): the
    * server then answers the client that resumes without the claim, which goes on and settles
-   * once the service answers. A wait for a live owner's handoff is no such request.
+   * once the service answers. A wait for a live owner's handoff is no such request. `stalled`
+   * returns true when the server gives the claim up then (it refused the resume, and the client
+   * goes on elsewhere): the claim must then take the session from no live owner, nor ask one
+   * for it (which would end the link its client has there since), and may fail instead.
    */
   claim(
     id: string,
     ttlMs: number,
     acknowledged?: number,
-    stalled?: () => void,
+    stalled?: () => boolean | void,
   ): Promise<ClaimedSession | undefined>
   /**
    * Applies the changes of several sessions at once (the server sends every session that

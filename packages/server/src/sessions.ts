@@ -47,6 +47,10 @@ interface ClaimInFlight {
   stalled: boolean
 }
 
+function claimGivenUp(): LifelineError {
+  return new LifelineError('STORE_UNAVAILABLE', 'the claim was given up: its resume was refused')
+}
+
 function storeNotAnswering(): LifelineError {
   return new LifelineError(
     'STORE_UNAVAILABLE',
@@ -410,9 +414,12 @@ export class SessionRegistry<S extends Schema, User> {
    * is `'stalled'` once the store leaves the claim unanswered for a while (it hangs), or leaves
    * so a claim of `id` ahead that it waits for, or another operation on `id` (a write, a
    * release) for `storeWaitMs`: a resume does not wait for the store past that. The claim goes
-   * on all the same, and settles once the store answers.
+   * on all the same, and settles once the store answers; but with `givenUpOnStall` (a resume of
+   * a session this process does not hold, refused then) it is given up: it no longer starts, and
+   * the store takes the session from no live owner for it. The client went on elsewhere
+   * meanwhile, maybe to a process that claimed the session since and serves it.
    */
-  private claim(id: string, acknowledged: number): ClaimInFlight {
+  private claim(id: string, acknowledged: number, givenUpOnStall = false): ClaimInFlight {
     const shared = this.shared as SharedSessionStore
     let stall: () => void = noop
     const stalled = new Promise<'stalled'>((resolve) => (stall = () => resolve('stalled')))
@@ -421,9 +428,11 @@ export class SessionRegistry<S extends Schema, User> {
     let started = false
     const claimed = this.queued(id, () => {
       started = true
+      if (givenUpOnStall && claim.stalled) throw claimGivenUp()
       return shared.claim(id, this.storeTtlMs(), acknowledged, () => {
         claim.stalled = true
         stall()
+        return givenUpOnStall
       })
     })
     const claim: ClaimInFlight = {
@@ -547,7 +556,7 @@ export class SessionRegistry<S extends Schema, User> {
     try {
       if (this.shared === undefined) record = await this.queued(sid, () => store.get(sid))
       else {
-        const answer = await this.claim(sid, hello.ack).answer
+        const answer = await this.claim(sid, hello.ack, true).answer
         stalled = answer === 'stalled'
         claimed = answer === 'stalled' ? undefined : answer
         record = claimed?.record
