@@ -140,7 +140,8 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
     data: unknown,
     options: { reliable: boolean; except: string | undefined; id: string | undefined },
   ): void {
-    const uid = options.id === undefined ? `${this.processId}.${++this.uid}` : `=${options.id}`
+    const seq = options.id === undefined ? ++this.uid : 0
+    const uid = options.id === undefined ? `${this.processId}.${seq}` : `=${options.id}`
     const send: RoomSend = {
       room: room ?? broadcastRoom,
       payload: options.reliable
@@ -148,6 +149,8 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
         : packr.pack([type, data, options.except ?? null]),
       reliable: options.reliable,
       id: options.id,
+      origin:
+        options.reliable && options.id === undefined ? { process: this.processId, seq } : undefined,
     }
     // Kept, or gathered while a write is in flight: both wait for Redis.
     const waiting = this.pendingBytes + this.writer.waitingBytes

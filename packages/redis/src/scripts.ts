@@ -108,12 +108,15 @@ end`
  * ARGV: key prefix, history max length, history ttl, idempotency ttl, then the sends in one
  * argument and the commits in another, as netstrings (`<length>:<bytes>`, see `Netstrings`).
  *
- * Sends: per send its kind (`M` reliable, `U` unreliable), room, idempotency id ('' for none)
- * and payload. A reliable send is appended to the room's history and published
- * (`M<id> <prev> <payload>`) in one step, so that every process receives a room's messages in
- * the order of their ids; each carries the id before it (`prev`), so that a gap (a missed
- * publication, or history trimmed past a cursor) is seen. One whose idempotency id was seen
- * in its room within the idempotency ttl is dropped. An unreliable one is only published (`U<payload>`).
+ * Sends: per send its kind (`M` reliable, `U` unreliable), room, idempotency id ('' for none),
+ * origin (the sending process, '' for none) and its number there, and payload. A reliable send
+ * is appended to the room's history and published (`M<id> <prev> <payload>`) in one step, so
+ * that every process receives a room's messages in the order of their ids; each carries the id
+ * before it (`prev`), so that a gap (a missed publication, or history trimmed past a cursor) is
+ * seen. One whose idempotency id was seen in its room within the idempotency ttl is dropped; so
+ * is one whose number is not past the last its process stored in the room within that ttl (a
+ * process's numbers only grow, and its sends go in order): the same write sent again after its
+ * reply was lost. An unreliable one is only published (`U<payload>`).
  *
  * Commits: the number of sessions, then per session its id, token, c, acknowledged, lossy, rooms
  * ('' unchanged), n, and n pairs of seq and envelope. Each session's result is 1, 0 when the
@@ -140,6 +143,18 @@ local prefix = ARGV[1]
 local function sentKey(room, id)
   return prefix .. 'sent:' .. #room .. ':' .. room .. id
 end
+-- The last number stored per room and sending process (read once per script), and those this
+-- script moved, written once it is done.
+local latest = {}
+local moved = {}
+local function latestOf(key)
+  local n = latest[key]
+  if n == nil then
+    n = tonumber(redis.call('GET', key) or '0')
+    latest[key] = n
+  end
+  return n
+end
 local sent = 0
 local sends = function()
   local next = reader(ARGV[5])
@@ -148,10 +163,16 @@ local sends = function()
     sent = sent + 1
     local room = next()
     local id = next()
+    local origin = next()
+    local seq = tonumber(next())
     local payload = next()
     local channel = prefix .. 'c:' .. room
+    local seqKey = nil
+    if origin ~= '' then seqKey = prefix .. 'seq:' .. #room .. ':' .. room .. origin end
     if kind == 'U' then
       redis.call('PUBLISH', channel, 'U' .. payload)
+    elseif seqKey and seq <= latestOf(seqKey) then
+      -- Stored already: this write was sent again after its reply was lost.
     elseif id == '' or redis.call('EXISTS', sentKey(room, id)) == 0 then
       local key = prefix .. 'h:' .. room
       local prev = last[room]
@@ -164,6 +185,10 @@ local sends = function()
       local added = redis.call('XADD', key, 'MAXLEN', '~', ARGV[2], '*', 'p', prev, 'm', payload)
       -- Marked sent once stored: a send refused leaves no mark, and its retry is stored.
       if id ~= '' then redis.call('SET', sentKey(room, id), '1', 'PX', ARGV[4]) end
+      if seqKey then
+        latest[seqKey] = seq
+        moved[seqKey] = true
+      end
       if first then redis.call('PEXPIRE', key, ARGV[3]) end
       last[room] = added
       redis.call('PUBLISH', channel, 'M' .. added .. ' ' .. prev .. ' ' .. payload)
@@ -176,6 +201,10 @@ local ok, err = pcall(sends)
 if not ok then
   failed = sent
   sendError = message(err)
+end
+-- What was stored is marked, the sends before one that failed too (they are not sent again).
+for key in pairs(moved) do
+  pcall(redis.call, 'SET', key, string.format('%.0f', latest[key]), 'PX', ARGV[4])
 end
 local results = {}
 local commits = function()

@@ -12,6 +12,13 @@ export interface RoomSend {
   reliable: boolean
   /** The idempotency id (`{ id }` of the send), if any. */
   id: string | undefined
+  /**
+   * A reliable send without `id`: the process that made it and its number there (its uid), which
+   * only grows in each room. Redis stores a send only past the last one it stored of that
+   * process in that room: a write sent again (its reply lost) does not store it twice, where a
+   * member moving to a process that never saw the first copy would get both.
+   */
+  origin?: { process: string; seq: number } | undefined
 }
 
 /** What `writeScript` needs besides the sends and commits. */
@@ -217,6 +224,9 @@ function addSend(buffer: Netstrings, send: RoomSend): void {
   buffer.add(send.reliable ? 'M' : 'U')
   buffer.add(send.room)
   buffer.add(send.id ?? '')
+  const origin = send.id === undefined ? send.origin : undefined
+  buffer.add(origin?.process ?? '')
+  buffer.add(origin?.seq ?? '')
   buffer.add(send.payload)
 }
 

@@ -3,7 +3,16 @@ import type { Client } from '@lifeline/core'
 import type { Peer } from '@lifeline/server'
 import { startRedisServer, useFixtures, waitFor } from '@lifeline/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
-import { RawClient, startNode, type Chat, type Node } from './harness.js'
+import { unpackRooms } from '../src/packing.js'
+import {
+  RawClient,
+  connected,
+  redisClient,
+  startNode,
+  startProxiedNode,
+  type Chat,
+  type Node,
+} from './harness.js'
 
 // Room messages numbered by their room (`r`): the same frame for every member, no per-member
 // numbering or store write; exactly once from the client's cursors, a resume going on from the
@@ -126,6 +135,53 @@ describe('room messages numbered by their room, across processes', () => {
     // 'in' and the ten went over the wire twice; the client dropped the second copies.
     expect(m.wire.length).toBe(2 * 11 + 1)
     expect(m.seen).toEqual(['in', ...texts(0, 10), 'after'])
+  })
+})
+
+describe('a room send that Redis stores twice (its reply lost, the write sent again)', () => {
+  it('reaches a member once after it moved to a process that never saw the first copy', async () => {
+    const redis = fx.add(await startRedisServer())
+    const a = await startProxiedNode(fx, redis)
+    const b = await startNode(fx, redis)
+    const c = await startNode(fx, redis)
+    serve(b)
+    serve(c)
+    const inspect = redisClient(fx, redis)
+    const m = member(b.server.port)
+    m.client.send('say', { room: 'r', text: 'in' })
+    await waitFor(() => m.seen.includes('in'), { message: 'joined', timeoutMs: 10_000 })
+
+    // `a`'s write reaches Redis, its reply does not: the send is stored (and reaches the member
+    // on `b`), and `a` waits for the reply.
+    a.proxy.blackhole(true, 'toClient')
+    a.server.to('r').send('said', { text: 'once', from: 'a' })
+    await waitFor(() => m.seen.includes('once'), { message: 'the first copy', timeoutMs: 10_000 })
+    // The member's cursor is stored at that copy: it moves to `c`, which has no member in the
+    // room and has seen none of its messages.
+    const [[first]] = (await inspect.xrevrange('lifeline:h:r', '+', '-', 'COUNT', 1)) as [
+      [string, string[]],
+    ]
+    const [session] = await inspect.keys('lifeline:s:*')
+    await waitFor(
+      async () => unpackRooms(await inspect.hgetBuffer(session as string, 'r')).r === first,
+      { message: 'the cursor stored', timeoutMs: 10_000 },
+    )
+    m.client.close()
+    await waitFor(() => m.client.state.status === 'closed', { message: 'closed' })
+    m.target.port = c.server.port
+    m.client.connect()
+    await waitFor(() => m.client.state.status === 'open', { message: 'resumed on c' })
+
+    // `a`'s connection drops and comes back: ioredis sends the write again.
+    a.proxy.blackhole(false)
+    a.proxy.cut()
+    await connected(a.redis, a.cluster)
+    await a.redis.ping()
+    c.server.to('r').send('said', { text: 'after', from: 'c' })
+    await waitFor(() => m.seen.includes('after'), { message: 'the next one', timeoutMs: 10_000 })
+    expect(m.seen).toEqual(['in', 'once', 'after'])
+    // Stored once: any process that reads the history finds it once.
+    expect(await inspect.xlen('lifeline:h:r')).toBe(3)
   })
 })
 
