@@ -41,6 +41,8 @@ export function compareIds(a: string, b: string): number {
   return Number(a.slice(ia + 1)) < Number(b.slice(ib + 1)) ? -1 : 1
 }
 
+/** The `prev` of a history's first entry. */
+const origin = '0-0'
 /** History read per round trip while catching up. */
 const batch = 1_000
 /** Publications remembered to drop one that Redis got twice: the last 4,096 to 8,191. */
@@ -197,8 +199,14 @@ export class RoomFeed {
             continue
           }
           if (first.prev !== cursor) {
-            member.reset(room, this.last as string)
-            continue
+            if (first.prev !== origin) {
+              member.reset(room, this.last as string)
+              continue
+            }
+            // The history began again after the cursor (it expired while the room was idle, or
+            // Redis lost it): what it had past the cursor is unknown, but what it holds now is
+            // whole from its first entry, and goes to the member after its reset.
+            member.reset(room, origin)
           }
           for (let i = at; i < entries.length; i++) {
             const entry = entries[i] as RoomEntry

@@ -185,6 +185,31 @@ describe('a room send that Redis stores twice (its reply lost, the write sent ag
   })
 })
 
+describe('a room whose history expired while it was idle (historyTtlMs)', () => {
+  it('gives its members the messages sent since, after a room:reset', async () => {
+    const redis = fx.add(await startRedisServer())
+    const a = await startNode(fx, redis, { historyTtlMs: 200 })
+    serve(a)
+    const resets: string[] = []
+    a.server.on('room:reset', (_peer, { room }) => resets.push(room))
+    const inspect = redisClient(fx, redis)
+    const m = member(a.server.port)
+    m.client.send('say', { room: 'r', text: 'in' })
+    await waitFor(() => m.seen.includes('in'), { message: 'joined', timeoutMs: 10_000 })
+    await waitFor(async () => (await inspect.exists('lifeline:h:r')) === 0, {
+      message: 'the history expired',
+    })
+    // The history begins again: what it holds, from its first entry, the member has not had.
+    a.server.to('r').send('said', { text: 'one', from: 'a' })
+    a.server.to('r').send('said', { text: 'two', from: 'a' })
+    await waitFor(() => m.seen.includes('two'), {
+      message: () => `the messages since (got ${m.seen.join(',')}, resets ${resets.join(',')})`,
+      timeoutMs: 10_000,
+    })
+    expect(m.seen).toEqual(['in', 'one', 'two'])
+  })
+})
+
 describe('a member that only sends to its room, except to itself', () => {
   it('has its stored cursor go past what it skipped, and resumes without a room:reset once the history is trimmed', async () => {
     const redis = fx.add(await startRedisServer())
