@@ -91,6 +91,8 @@ export class RedisSessionStore implements SharedSessionStore {
   private readonly writer: RedisWriter
   private readonly revoked = new Set<(id: string, epoch: number) => void>()
   private readonly handoffs = new Set<(id: string, token?: number) => Promise<void>>()
+  /** `onBack` listeners: told on each `'ready'` of the client (a reconnection). */
+  private readonly backs = new Set<() => void>()
   /** The claims of this process waiting for an owner to hand a session over, by session id. */
   private readonly awaitedHandoffs = new Map<string, Set<AwaitedHandoff>>()
   /**
@@ -414,12 +416,31 @@ export class RedisSessionStore implements SharedSessionStore {
     }
   }
 
-  async keepAlive(ids: readonly string[], ttlMs: number): Promise<void> {
+  /** Resolves with the sessions Redis no longer has (it restarted empty, or failed over). */
+  async keepAlive(ids: readonly string[], ttlMs: number): Promise<string[]> {
     this.ttlMs = ttlMs
     const ttl = Math.ceil(ttlMs)
     const pipeline = this.redis.pipeline()
     for (const id of ids) pipeline.pexpire(this.keys.session(id), ttl)
-    await pipeline.exec()
+    const results = (await pipeline.exec()) ?? []
+    const lost: string[] = []
+    results.forEach(([error, kept], index) => {
+      if (error === null && kept === 0) lost.push(ids[index] as string)
+    })
+    return lost
+  }
+
+  onBack(listener: () => void): () => void {
+    const backs = this.backs
+    if (backs.size === 0) this.redis.on('ready', this.back)
+    backs.add(listener)
+    return () => {
+      if (backs.delete(listener) && backs.size === 0) this.redis.off('ready', this.back)
+    }
+  }
+
+  private readonly back = (): void => {
+    for (const listener of [...this.backs]) listener()
   }
 
   onRevoked(listener: (id: string, epoch: number) => void): () => void {

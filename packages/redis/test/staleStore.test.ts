@@ -1,7 +1,15 @@
 import type { Peer } from '@lifeline/server'
 import { startRedisServer, useFixtures, waitFor } from '@lifeline/test-utils'
 import { afterEach, expect, it } from 'vitest'
-import { movingClient, startNode, startProxiedNode, type Chat } from './harness.js'
+import {
+  RawClient,
+  connected,
+  movingClient,
+  redisClient,
+  startNode,
+  startProxiedNode,
+  type Chat,
+} from './harness.js'
 
 const fx = useFixtures(afterEach)
 
@@ -94,4 +102,27 @@ it('resets, rather than resumes with a count below what it was acknowledged, a c
   client.send('up', { n: 3 })
   await waitFor(() => up.includes(3), { message: 'served by b', timeoutMs: 10_000 })
   expect(up).toEqual([1, 2, 3])
+})
+
+it('stores again the sessions it holds once Redis is back empty, so that they resume on another process', async () => {
+  const redis = fx.add(await startRedisServer())
+  const a = await startNode(fx, redis)
+  const b = await startNode(fx, redis)
+  const inspect = redisClient(fx, redis)
+  const { client, welcome } = await RawClient.connect(fx, a.server.port)
+  const key = `lifeline:s:{${welcome.sid}}`
+  await waitFor(async () => (await inspect.exists(key)) === 1, { message: 'stored' })
+  // Redis restarts without its data; the session, idle, lives on `a`.
+  await redis.restart()
+  await connected(a.redis, a.cluster)
+  await waitFor(async () => (await inspect.exists(key)) === 1, {
+    message: 'stored again',
+    timeoutMs: 10_000,
+  })
+  await client.close()
+  const { welcome: moved } = await RawClient.connect(fx, b.server.port, {
+    sid: welcome.sid,
+    a: 0,
+  })
+  expect(moved).toMatchObject({ sid: welcome.sid, resumed: true })
 })

@@ -110,8 +110,19 @@ export interface SharedSessionStore extends SessionStore {
   commit(commits: readonly SessionCommit[]): Promise<CommitResult[]>
   /** Deletes the session if `epoch` is still its token. */
   release(id: string, epoch: number): Promise<void>
-  /** Keeps the sessions this process holds from expiring in the store for `ttlMs` more. */
-  keepAlive(ids: readonly string[], ttlMs: number): Promise<void>
+  /**
+   * Keeps the sessions this process holds from expiring in the store for `ttlMs` more. May
+   * resolve with those of `ids` it no longer has (it restarted empty, or failed over to a
+   * replica that lacked them): the server stores them again, or a resume of one on another
+   * process would find nothing and reset it.
+   */
+  keepAlive(ids: readonly string[], ttlMs: number): Promise<void | readonly string[]>
+  /**
+   * Calls `listener` each time the store's service is reachable again after it was not (a
+   * reconnection); the server then checks at once that its sessions are still there
+   * (`keepAlive`). Returns a function that stops the calls.
+   */
+  onBack?(listener: () => void): () => void
   /**
    * Calls `listener` with the id of a session this process holds that another process claimed
    * and the token of that claim, so that it lets go at once; returns a function that stops the

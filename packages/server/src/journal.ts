@@ -284,6 +284,16 @@ export class SessionJournal {
     )
   }
 
+  /**
+   * The store no longer has the session (it restarted empty): a commit now finds it missing,
+   * and stores it again whole. A creation or claim in flight is waited for as ever.
+   */
+  lost(): void {
+    if (this.stopped) return
+    this.roomsChanged = true
+    this.touch()
+  }
+
   /** The rooms or a cursor changed. */
   roomsTouched(): void {
     this.roomsChanged = true

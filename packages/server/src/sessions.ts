@@ -72,6 +72,7 @@ export class SessionRegistry<S extends Schema, User> {
   private readonly shared: SharedSessionStore | undefined
   private readonly keepAliveTimer: ReturnType<typeof setInterval> | undefined
   private readonly stopRevoked: (() => void) | undefined
+  private readonly stopBack: (() => void) | undefined
   /** The journals of a closing server, writing their last changes. */
   private readonly closingJournals: SessionJournal[] = []
   /** With a shared store: the sessions that changed in a turn are committed together. */
@@ -93,19 +94,10 @@ export class SessionRegistry<S extends Schema, User> {
     this.shared = store
     // Sessions held here do not expire in the store while this process lives; a killed
     // process's expire `sessionTtlMs` (plus at most a quarter of it) after its last beat.
-    this.keepAliveTimer = setInterval(() => {
-      if (!store.available() || this.bySessionId.size === 0) return
-      store
-        .keepAlive([...this.bySessionId.keys()], this.storeTtlMs())
-        .catch((error: unknown) =>
-          context.failure(
-            'the shared session store failed to keep sessions',
-            withoutCommand(error),
-            undefined,
-          ),
-        )
-    }, sessionTtlMs / 4)
+    this.keepAliveTimer = setInterval(() => this.keepAlive(store), sessionTtlMs / 4)
     this.keepAliveTimer.unref()
+    // Back from an outage, the store may have lost sessions (restarted empty): checked at once.
+    this.stopBack = store.onBack?.(() => this.keepAlive(store))
     this.stopRevoked = store.onRevoked((id, epoch) => {
       const session = this.bySessionId.get(id)
       const token = session?.journal?.token
@@ -113,6 +105,27 @@ export class SessionRegistry<S extends Schema, User> {
     })
     // Kept while the server closes: a closing session is handed over once its last write is done.
     store.onHandoff?.((id, token) => this.handOff(id, token))
+  }
+
+  /**
+   * Keeps the sessions held here alive in the shared store; those it lost (it restarted empty)
+   * are stored again, whole: else a resume on another process, or after this one closes, would
+   * find nothing and reset a session that lives here.
+   */
+  private keepAlive(store: SharedSessionStore): void {
+    // Reachable is enough: room sends kept ahead of the commits do not hold a keep-alive back.
+    if (!(store.reachable?.() ?? store.available()) || this.bySessionId.size === 0) return
+    store.keepAlive([...this.bySessionId.keys()], this.storeTtlMs()).then(
+      (lost) => {
+        for (const id of lost ?? []) this.bySessionId.get(id)?.journal?.lost()
+      },
+      (error: unknown) =>
+        this.context.failure(
+          'the shared session store failed to keep sessions',
+          withoutCommand(error),
+          undefined,
+        ),
+    )
   }
 
   /** How long a session lives in a shared store without a write or a keep-alive. */
@@ -242,6 +255,7 @@ export class SessionRegistry<S extends Schema, User> {
     const expiresAt = wallNow(clock) + sessionTtlMs
     if (this.keepAliveTimer !== undefined) clearInterval(this.keepAliveTimer)
     this.stopRevoked?.()
+    this.stopBack?.()
     for (const session of this.bySessionId.values()) {
       this.clearExpiry(session)
       session.shutDown()
