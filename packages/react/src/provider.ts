@@ -1,4 +1,4 @@
-import { createElement, useInsertionEffect, useState } from 'react'
+import { Component, createElement, useState } from 'react'
 import type { ReactNode } from 'react'
 import { createClient } from '@lifeline/core'
 import type { AnySchema, Client, ClientOptions, Schema } from '@lifeline/core'
@@ -36,10 +36,53 @@ export type LifelineProviderProps<S extends Schema = AnySchema> =
 
 const defaultCloseDelayMs = 1_000
 
+interface HoldProps {
+  client: Client<never>
+  closeDelayMs: number
+}
+
+/**
+ * Holds the provider's client while mounted, and connects it if it is not. A component of its
+ * own, rendered before the children: React runs the layout effects of a commit in tree order,
+ * each sibling's subtree before the next, and all of them before any passive effect, so the
+ * client is held before any effect of the children runs (a child that sends as it mounts again
+ * after the close delay would find the client its last release closed, and `send` throw
+ * `CLOSED`). A class, as its lifecycle runs with layout effects but warns of nothing on a
+ * server (React 18 does for `useLayoutEffect`), where it does not run at all. Not an insertion
+ * effect: connecting notifies the client's subscribers, which React must not be asked to update
+ * from one, and a hidden `<Activity>` keeps insertion effects but unmounts layout effects, as
+ * it should release the connection.
+ */
+class Hold extends Component<HoldProps> {
+  declare release: (closeDelayMs: number) => void
+
+  override componentDidMount(): void {
+    this.release = hold(this.props.client)
+  }
+
+  // Only a new client is held anew: a new closeDelayMs is read by the release, and holding
+  // again would connect a client the application closed while the provider was mounted.
+  override componentDidUpdate(previous: HoldProps): void {
+    if (previous.client !== this.props.client) {
+      this.componentWillUnmount()
+      this.componentDidMount()
+    }
+  }
+
+  override componentWillUnmount(): void {
+    this.release(this.props.closeDelayMs)
+  }
+
+  override render(): null {
+    return null
+  }
+}
+
 /**
  * Makes a client available to the hooks below it, and holds its connection while mounted:
- * connected on mount, closed `closeDelayMs` after the last provider of that client unmounted.
- * However many components and providers use one client, it has one socket.
+ * connected on mount, closed `closeDelayMs` after the last provider of that client unmounted
+ * (or was hidden in an `<Activity>`). However many components and providers use one client, it
+ * has one socket.
  */
 export function LifelineProvider<S extends Schema = AnySchema>(
   props: LifelineProviderProps<S>,
@@ -49,11 +92,10 @@ export function LifelineProvider<S extends Schema = AnySchema>(
     given ? undefined : createClient<S>({ ...(options as ClientOptions), startClosed: true }),
   )
   const client = (given ?? created) as Client<never>
-  // Held before any effect of the children runs: React runs a passive effect of the provider
-  // after theirs, and a child that sends as it mounts (a room joined in `useEffect`) would find
-  // the client its last release closed, so `send` throws `CLOSED`. An insertion effect runs
-  // before every layout and passive effect of the commit and, unlike a layout effect, without a
-  // warning on a server (React 18), where it does not run at all.
-  useInsertionEffect(() => hold(client, closeDelayMs), [client, closeDelayMs])
-  return createElement(ClientContext.Provider, { value: client }, children)
+  return createElement(
+    ClientContext.Provider,
+    { value: client },
+    createElement(Hold, { client, closeDelayMs }),
+    children,
+  )
 }

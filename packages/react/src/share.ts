@@ -21,13 +21,13 @@ export function isHeld(client: Client<never>): boolean {
 }
 
 /**
- * Holds `client` for a mounted provider and returns the release. The first holder connects a
- * client that is not connected (created with `startClosed`, or closed by an earlier last
- * release); the last release closes it `closeDelayMs` later, unless a holder comes back first.
- * StrictMode's mount–unmount–mount and a hot reload release and hold again within one commit,
- * so they keep the one socket instead of closing it and opening another.
+ * Holds `client` for a mounted provider and returns the release, which takes the delay in force
+ * then. The first holder connects a client that is not connected (created with `startClosed`,
+ * or closed by an earlier last release); the last release closes it `closeDelayMs` later, unless
+ * a holder comes back first. StrictMode's mount–unmount–mount and a hot reload release and hold
+ * again within one commit, so they keep the one socket instead of closing it and opening another.
  */
-export function hold(client: Client<never>, closeDelayMs: number): () => void {
+export function hold(client: Client<never>): (closeDelayMs: number) => void {
   let holding = holders.get(client)
   if (!holding) holders.set(client, (holding = { count: 0, closing: undefined }))
   clearTimeout(holding.closing)
@@ -36,7 +36,7 @@ export function hold(client: Client<never>, closeDelayMs: number): () => void {
   if (holding.count++ === 0 && (status === 'closed' || status === 'closing')) client.connect()
   const held = holding
   let released = false
-  return () => {
+  return (closeDelayMs) => {
     if (released) return
     released = true
     if (--held.count > 0) return

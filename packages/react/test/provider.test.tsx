@@ -1,5 +1,5 @@
 import { act, cleanup, render } from '@testing-library/react'
-import { Component, useEffect } from 'react'
+import { Activity, Component, useEffect, useLayoutEffect, useSyncExternalStore } from 'react'
 import type { ReactNode } from 'react'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { isLifelineError } from '@lifeline/core'
@@ -182,6 +182,107 @@ describe('LifelineProvider', () => {
     expect(joined.map((envelope) => envelope.d)).toEqual([{ text: 'join 3' }, { text: 'join 4' }])
     client.close()
   })
+
+  it("connects outside React's insertion effects: the application's own subscriber of the client updates without a warning", () => {
+    const client = createFakeClient(clock)
+    const status = () => client.state.status
+    // The application reads the client it created itself, above the provider, which mounts
+    // later (a route that needs the connection).
+    function App({ live }: { live: boolean }) {
+      const outside = useSyncExternalStore(client.subscribe.bind(client), status, status)
+      return live ? (
+        <LifelineProvider client={client} closeDelayMs={20}>
+          <p>{outside}</p>
+        </LifelineProvider>
+      ) : (
+        <p>{outside}</p>
+      )
+    }
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => undefined)
+    try {
+      const view = render(strict(<App live={false} />))
+      expect(view.container.textContent).toBe('closed')
+      view.rerender(strict(<App live />))
+      expect(view.container.textContent).toBe('connecting')
+      act(() => welcome())
+      expect(view.container.textContent).toBe('open')
+      expect(errors).not.toHaveBeenCalled()
+    } finally {
+      errors.mockRestore()
+    }
+    client.close()
+  })
+
+  it('lets a child send from a layout effect as it mounts again after the close delay', async () => {
+    const client = createFakeClient(clock)
+    function Joiner() {
+      const send = useSend<Chat>()
+      useLayoutEffect(() => void send('say', { text: 'join' }), [send])
+      return null
+    }
+    const tree = () => (
+      <LifelineProvider client={client} closeDelayMs={20}>
+        <Joiner />
+      </LifelineProvider>
+    )
+    render(tree()).unmount()
+    await afterCloseDelay()
+    expect(client.state.status).toBe('closed')
+    render(tree())
+    act(() => welcome())
+    expect(received().filter((envelope) => envelope.t === 'say')).toHaveLength(2)
+    client.close()
+  })
+
+  it('does not connect again a client the application closed when closeDelayMs changes', async () => {
+    const client = createFakeClient(clock)
+    const tree = (closeDelayMs: number) => (
+      <LifelineProvider client={client} closeDelayMs={closeDelayMs}>
+        <Status />
+      </LifelineProvider>
+    )
+    const view = render(tree(20))
+    act(() => welcome())
+    act(() => client.close())
+    view.rerender(tree(30))
+    await afterCloseDelay()
+    expect(client.state.status).toBe('closed')
+    expect(FakeWebSocket.instances).toHaveLength(1)
+    // The delay in force when the provider unmounts is the one its release waits.
+    act(() => client.connect())
+    view.rerender(tree(0))
+    view.unmount()
+    await act(() => new Promise((resolve) => setTimeout(resolve, 5)))
+    expect(client.state.status).toBe('closed')
+  })
+
+  it.skipIf(process.env.REACT_MAJOR === '18')(
+    'connects only while its Activity is visible, and releases the client when it is hidden',
+    async () => {
+      const client = createFakeClient(clock)
+      const tree = (mode: 'hidden' | 'visible') => (
+        <Activity mode={mode}>
+          <LifelineProvider client={client} closeDelayMs={20}>
+            <Status />
+          </LifelineProvider>
+        </Activity>
+      )
+      const view = render(tree('hidden'))
+      await afterCloseDelay()
+      expect(FakeWebSocket.instances).toHaveLength(0)
+      view.rerender(tree('visible'))
+      expect(FakeWebSocket.instances).toHaveLength(1)
+      act(() => welcome())
+      view.rerender(tree('hidden'))
+      // Hidden is unmounted for its effects: closed after the delay, as by an unmount.
+      expect(client.state.status).toBe('open')
+      await afterCloseDelay()
+      expect(client.state.status).toBe('closed')
+      view.rerender(tree('visible'))
+      expect(FakeWebSocket.instances).toHaveLength(2)
+      view.unmount()
+    },
+  )
 
   it('useClient() outside a provider throws INVALID_ARGUMENT', () => {
     function Orphan() {
