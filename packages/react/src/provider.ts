@@ -24,7 +24,8 @@ export interface ClientProviderProps<S extends Schema = AnySchema> extends Commo
 
 /**
  * A provider that creates its client from these options, once (later options are ignored), as
- * `startClosed`: it connects when the provider mounts, never while rendering on a server.
+ * `startClosed`: it connects when the provider mounts, never while rendering on a server. A
+ * provider given `client` first creates it on its first render with `options`.
  */
 export interface OptionsProviderProps extends CommonProps {
   options: ClientOptions
@@ -88,10 +89,14 @@ export function LifelineProvider<S extends Schema = AnySchema>(
   props: LifelineProviderProps<S>,
 ): ReactNode {
   const { client: given, options, closeDelayMs = defaultCloseDelayMs, children } = props
-  const [created] = useState(() =>
-    given ? undefined : createClient<S>({ ...(options as ClientOptions), startClosed: true }),
-  )
-  const client = (given ?? created) as Client<never>
+  // Created on the first render with options, and kept for the provider's life: a provider that
+  // goes from `client` to `options` (or back) provides either in turn, not nothing.
+  const [created] = useState<{ client?: Client<never> }>({})
+  const client = (given ??
+    (created.client ??= createClient({
+      ...(options as ClientOptions),
+      startClosed: true,
+    }))) as Client<never>
   return createElement(
     ClientContext.Provider,
     { value: client },

@@ -256,6 +256,53 @@ describe('LifelineProvider', () => {
     expect(client.state.status).toBe('closed')
   })
 
+  it('provides a client through a switch from client to options and back', async () => {
+    const given = createFakeClient(clock)
+    const options = {
+      url: 'ws://test.local/',
+      heartbeat: false as const,
+      socket: { WebSocket: FakeWebSocket, clock },
+    }
+    const seen: unknown[] = []
+    function Spy() {
+      seen.push(useClient())
+      return <Status />
+    }
+    const view = render(
+      <LifelineProvider client={given} closeDelayMs={20}>
+        <Spy />
+      </LifelineProvider>,
+    )
+    view.rerender(
+      <LifelineProvider options={options} closeDelayMs={20}>
+        <Spy />
+      </LifelineProvider>,
+    )
+    const created = seen.at(-1)
+    expect(created).not.toBe(given)
+    expect(FakeWebSocket.instances).toHaveLength(2)
+    expect(FakeWebSocket.last.url).toBe('ws://test.local/')
+    await afterCloseDelay()
+    // Released by its only provider: closed after the delay, as by an unmount.
+    expect(given.state.status).toBe('closed')
+    view.rerender(
+      <LifelineProvider client={given} closeDelayMs={20}>
+        <Spy />
+      </LifelineProvider>,
+    )
+    expect(seen.at(-1)).toBe(given)
+    view.rerender(
+      <LifelineProvider options={options} closeDelayMs={20}>
+        <Spy />
+      </LifelineProvider>,
+    )
+    // Created once for the provider's life.
+    expect(seen.at(-1)).toBe(created)
+    view.unmount()
+    await afterCloseDelay()
+    expect(given.state.status).toBe('closed')
+  })
+
   it.skipIf(process.env.REACT_MAJOR === '18')(
     'connects only while its Activity is visible, and releases the client when it is hidden',
     async () => {
