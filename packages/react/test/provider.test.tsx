@@ -1,5 +1,5 @@
 import { act, cleanup, render } from '@testing-library/react'
-import { Activity, Component, useEffect, useLayoutEffect, useSyncExternalStore } from 'react'
+import { Component, useEffect, useLayoutEffect, useSyncExternalStore } from 'react'
 import type { ReactNode } from 'react'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { isLifelineError } from '@lifeline/core'
@@ -302,34 +302,6 @@ describe('LifelineProvider', () => {
     await afterCloseDelay()
     expect(given.state.status).toBe('closed')
   })
-
-  it.skipIf(process.env.REACT_MAJOR === '18')(
-    'connects only while its Activity is visible, and releases the client when it is hidden',
-    async () => {
-      const client = createFakeClient(clock)
-      const tree = (mode: 'hidden' | 'visible') => (
-        <Activity mode={mode}>
-          <LifelineProvider client={client} closeDelayMs={20}>
-            <Status />
-          </LifelineProvider>
-        </Activity>
-      )
-      const view = render(tree('hidden'))
-      await afterCloseDelay()
-      expect(FakeWebSocket.instances).toHaveLength(0)
-      view.rerender(tree('visible'))
-      expect(FakeWebSocket.instances).toHaveLength(1)
-      act(() => welcome())
-      view.rerender(tree('hidden'))
-      // Hidden is unmounted for its effects: closed after the delay, as by an unmount.
-      expect(client.state.status).toBe('open')
-      await afterCloseDelay()
-      expect(client.state.status).toBe('closed')
-      view.rerender(tree('visible'))
-      expect(FakeWebSocket.instances).toHaveLength(2)
-      view.unmount()
-    },
-  )
 
   it('useClient() outside a provider throws INVALID_ARGUMENT', () => {
     function Orphan() {
