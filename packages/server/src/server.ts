@@ -93,6 +93,11 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
    * keep-alive connection carried before (a proxy's pooled connection to the server).
    */
   private readonly writtenBefore = new WeakMap<Duplex, number>()
+  /**
+   * Sockets whose upgrade another listener saw before `noteUpgrade` (one put ahead of it since):
+   * what they had written then may include that listener's answer.
+   */
+  private readonly notedLate = new WeakSet<Duplex>()
   /** Raw sockets of the HTTP server this server owns, to destroy what never upgraded. */
   private readonly rawSockets = new Set<Socket>()
   /** Running RPC handlers, which `close()` lets finish (within `closeTimeoutMs`). */
@@ -447,21 +452,24 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
 
   private readonly noteUpgrade = (_request: IncomingMessage, socket: Duplex): void => {
     this.writtenBefore.set(socket, (socket as Socket).bytesWritten)
+    if (this.httpServer.listeners('upgrade')[0] !== this.noteUpgrade) this.notedLate.add(socket)
   }
 
   /**
-   * Gone, or answered since its upgrade request came (by another listener, or this one), or
-   * taken: read by someone (Node hands it over with no `'data'` listener; `ws` and a proxy's pipe
-   * read it). A listener put ahead of this server's since wrote its answer before
-   * `noteUpgrade` counted what the socket had written: its WebSocket, quiet, was taken for one
-   * nobody answered, and an HTTP 400 written into it `upgradeTimeoutMs` later.
+   * Gone, or answered since its upgrade request came (by another listener, or this one). When a
+   * listener put ahead of this server's since saw it first, it may have written its answer
+   * before `noteUpgrade` counted what the socket had written: then a socket that someone reads
+   * (Node hands it over with no `'data'` listener of its own; `ws` and a proxy's pipe read it)
+   * counts as taken too, or its WebSocket, quiet, would get an HTTP 400 `upgradeTimeoutMs`
+   * later. Only then: the application may read every connection from its start (a byte count),
+   * and its listener stays on the socket, which no other listener took.
    */
   private answered(socket: Duplex): boolean {
     const before = this.writtenBefore.get(socket) ?? 0
     return (
       socket.destroyed ||
       (socket as Socket).bytesWritten > before ||
-      socket.listenerCount('data') > 0
+      (this.notedLate.has(socket) && socket.listenerCount('data') > 0)
     )
   }
 

@@ -231,6 +231,34 @@ describe('beside an upgrade listener added before it since', () => {
   })
 })
 
+describe('on a server whose connections something else reads as well', () => {
+  it('answers an upgrade on its path though the socket has a data listener of the application', async () => {
+    // A byte count (metrics, a quota) listens to every connection's 'data' from its start, and
+    // Node leaves that listener on the socket it hands to 'upgrade': no sign that another
+    // listener took the upgrade.
+    const http = createHttpServer((_, response) => response.end('ok'))
+    let bytesIn = 0
+    http.on('connection', (socket) =>
+      socket.on('data', (chunk: Buffer) => (bytesIn += chunk.length)),
+    )
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
+    fx.add(() => new Promise<void>((resolve) => http.close(() => resolve())))
+    const server = createServer({ server: http, path: '/ws', upgradeTimeoutMs: 200 })
+    fx.add(() => server.close())
+    await server.ready
+    const { welcome } = await withTimeout(
+      ProtocolClient.connect(fx, urlOf(server, '/ws')),
+      5_000,
+      'the upgrade answered',
+    )
+    expect(welcome.resumed).toBe(false)
+    expect(bytesIn).toBeGreaterThan(0)
+    // Another path, which a listener beside it leaves: still refused once that wait is over.
+    http.on('upgrade', () => undefined)
+    expect(await refusal(urlOf(server, '/other'))).toBe(400)
+  })
+})
+
 describe('on a keep-alive connection', () => {
   it.each([{ path: '/ws' }, { path: undefined }])(
     'answers an upgrade that comes after ordinary responses on the same connection (path $path)',
