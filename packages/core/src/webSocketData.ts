@@ -9,11 +9,18 @@ import type { WebSocketData } from './webSocketLike.js'
 const isArrayBuffer = (value: unknown): value is ArrayBufferLike =>
   /^\[object (Shared)?ArrayBuffer\]$/.test(Object.prototype.toString.call(value))
 
+/**
+ * A Blob (or File) of this realm or another (an iframe's): `instanceof` sees only this one's,
+ * where the standard's `send` takes any.
+ */
+const isBlob = (value: unknown): value is Blob =>
+  /^\[object (Blob|File)]$/.test(Object.prototype.toString.call(value))
+
 /** Bytes a message will take on the wire; throws `INVALID_ARGUMENT` for what `send` refuses. */
 export function byteSizeOf(data: WebSocketData): number {
   if (typeof data === 'string') return utf8ByteLength(data)
   if (ArrayBuffer.isView(data) || isArrayBuffer(data)) return data.byteLength
-  if (typeof Blob !== 'undefined' && data instanceof Blob) return data.size
+  if (isBlob(data)) return data.size
   throw new LifelineError(
     'INVALID_ARGUMENT',
     'send() takes a string, ArrayBuffer, typed array, DataView or Blob',

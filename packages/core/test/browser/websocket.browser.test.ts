@@ -61,6 +61,30 @@ describe('ReconnectingWebSocket in Chromium against a real ws server', () => {
     ])
   })
 
+  it('sends a Blob made in another frame, open or queued, as the browser WebSocket does', async () => {
+    // Of another realm (an iframe's), it is no instance of this page's Blob, yet a Blob to the
+    // browser's WebSocket, which sends it.
+    const frame = document.createElement('iframe')
+    document.body.append(frame)
+    try {
+      const ForeignBlob = (frame.contentWindow as unknown as { Blob: typeof Blob }).Blob
+      const socket = open()
+      socket.binaryType = 'arraybuffer'
+      const received: unknown[] = []
+      socket.onmessage = (event) => received.push(event.data)
+      socket.send(new ForeignBlob([new Uint8Array([1, 2])]))
+      await nextEvent(socket, 'open')
+      socket.send(new ForeignBlob([new Uint8Array([3])]))
+      await until(() => received.length === 2, 'both echoes')
+      expect(received.map((data) => [...new Uint8Array(data as ArrayBuffer)])).toEqual([
+        [1, 2],
+        [3],
+      ])
+    } finally {
+      frame.remove()
+    }
+  })
+
   it("delivers binary frames as Blob by default ('blob')", async () => {
     const socket = open()
     expect(socket.binaryType).toBe('blob')
