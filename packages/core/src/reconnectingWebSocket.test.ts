@@ -464,6 +464,30 @@ describe('the standard surface', () => {
     socket.close()
   })
 
+  it("reads '' for what an implementation leaves out (React Native's null protocol, no extensions)", () => {
+    // React Native's WebSocket has `protocol` null until it opens and no `extensions` at all.
+    class NativeLike extends FakeWebSocket {
+      constructor(url: string, protocols?: string | string[]) {
+        super(url, protocols)
+        this.protocol = null as unknown as string
+        this.extensions = undefined as unknown as string
+      }
+    }
+    const socket = create({ WebSocket: NativeLike }, undefined, ['chat'])
+    const seen: unknown[] = []
+    socket.onclose = () => seen.push([socket.protocol, socket.extensions])
+    expect([socket.protocol, socket.extensions]).toEqual(['', ''])
+    FakeWebSocket.last.accept('chat')
+    FakeWebSocket.last.serverClose(1001)
+    expect([socket.protocol, socket.extensions]).toEqual(['chat', ''])
+    // The next attempt's socket, not open yet: nothing of the link before it.
+    clock.advance(500)
+    expect(FakeWebSocket.instances).toHaveLength(2)
+    expect([socket.protocol, socket.extensions]).toEqual(['', ''])
+    expect(seen).toEqual([['chat', '']])
+    socket.close()
+  })
+
   it('has the standard constants and applies binaryType to every socket', () => {
     const socket = create()
     expect([socket.CONNECTING, socket.OPEN, socket.CLOSING, socket.CLOSED]).toEqual([0, 1, 2, 3])

@@ -195,12 +195,16 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
     return this.#state
   }
 
+  // '' for what an implementation leaves out (React Native: `protocol` null until it opens, no
+  // `extensions`), never what the link before had.
   get protocol(): string {
-    return this.#socket?.protocol ?? this.#protocol
+    const socket = this.#socket
+    return socket ? socket.protocol || '' : this.#protocol
   }
 
   get extensions(): string {
-    return this.#socket?.extensions ?? this.#extensions
+    const socket = this.#socket
+    return socket ? socket.extensions || '' : this.#extensions
   }
 
   /** Bytes the socket has not sent yet plus bytes waiting in the send queue. */
@@ -668,8 +672,8 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
     const socket = this.#socket
     if (socket) {
       detachSocket(socket)
-      this.#protocol = socket.protocol
-      this.#extensions = socket.extensions
+      this.#protocol = socket.protocol || ''
+      this.#extensions = socket.extensions || ''
     }
     this.#socket = undefined
     this.#stopTimers()
