@@ -183,12 +183,20 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
     }
     // Failed in flight: they may or may not have gone; their uids keep a resend from doubling.
     // They go again first: they were made before those gathered since and those kept.
+    this.keepFirst(sends)
+    this.sendFailed(error)
+  }
+
+  /**
+   * Sends to keep ahead of those gathered and those kept, and the gathered ahead of the kept:
+   * the writer gathers only while nothing is kept, so what it holds is older than what is.
+   */
+  private keepFirst(sends: readonly RoomSend[]): void {
     const after = this.writer.take().concat(this.pending)
     this.pending = []
     this.pendingBytes = 0
     this.keep(sends)
     this.keep(after)
-    this.sendFailed(error)
   }
 
   joined(member: ClusterMember, room: string): void {
@@ -386,9 +394,15 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
       for (;;) {
         // A write in flight may fail: what it failed is kept ahead of what waits here.
         await this.writer.idle()
+        // Sends gathered before these were kept go with them, first, in this write: in a write
+        // of their own ahead of it, one that failed was put back ahead of sends stored after it,
+        // and the reply cut the kept sends by a count that no longer matched (lost, and a retry
+        // past the sends of its process stored since was dropped as stored).
+        if (this.pending.length > 0) this.keepFirst([])
         if (this.pending.length === 0 || !isReady(this.redis)) break
         let outcome: { ran: number; error?: Error }
         try {
+          // Sent in this turn: no other write with sends goes ahead of it or beside it.
           outcome = await this.writer.sendNow(this.pending.slice(0, maxSendsPerWrite))
         } catch (error) {
           this.sendFailed(error)

@@ -96,13 +96,13 @@ export class RedisWriter {
   }
 
   /**
-   * Writes `sends` now, in a call of their own after the sends gathered: resolves with how many
-   * of them (from the first) Redis ran, and the error of the one that failed, if one did. They
-   * are not `settled`: the caller keeps them until then. Rejects when the call failed.
+   * Writes `sends` now, in a call of their own: resolves with how many of them (from the first)
+   * Redis ran, and the error of the one that failed, if one did. They are not `settled`: the
+   * caller keeps them until then. Rejects when the call failed. The caller has waited for `idle`
+   * and taken the sends gathered (`take`), older than its own, in the same turn: another write
+   * with sends in flight beside this one could fail while this one is stored.
    */
   async sendNow(sends: readonly RoomSend[]): Promise<{ ran: number; error?: Error }> {
-    await this.idle()
-    this.flush()
     const buffer = new Netstrings()
     for (const send of sends) addSend(buffer, send)
     const [failed, error] = await this.call(buffer, undefined)

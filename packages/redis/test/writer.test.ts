@@ -301,4 +301,50 @@ describe('RedisCluster writes', () => {
     expect(await said(redis, 'lobby')).toEqual([0])
     expect(errors[0]).toContain('WRONGTYPE')
   })
+
+  it('keeps a send gathered behind a write in flight when Redis drops twice and its write fails while a later send is stored', async () => {
+    const { client, redis, store, other, errors, say } = await setUpCluster()
+    const epoch = await store.create(record('s1'), 60_000)
+    await redis.set(keys.history('broken'), 'not a stream')
+    let readies = 0
+    client.on('ready', () => readies++)
+    const reconnected = async (): Promise<void> => {
+      const before = readies
+      client.stream.destroy()
+      await waitFor(() => readies > before, { message: 'the connection back' })
+    }
+
+    // A write Redis holds unanswered, sent again on each new connection.
+    await redis.call('CLIENT', 'PAUSE', '20000', 'WRITE')
+    say('lobby', 0)
+    await new Promise((resolve) => setImmediate(resolve))
+    // Back: the cluster waits for that write to send what it kept (nothing).
+    await reconnected()
+    // A commit waits for it too, and a send is gathered behind it.
+    const committed = store.commit([{ id: 's1', epoch, change: change(4) }])
+    committed.catch(() => undefined)
+    say('broken', 1)
+    // Away again: a later send is kept.
+    client.stream.destroy()
+    await waitFor(() => client.status !== 'ready', { message: 'the connection lost' })
+    say('lobby', 2)
+    await waitFor(() => client.status === 'ready', { message: 'the connection back' })
+    await redis.call('CLIENT', 'UNPAUSE')
+    // The gathered send is refused; the commit, behind it, with it.
+    await expect(committed).rejects.toThrow()
+    await waitFor(() => errors.length > 0, { message: 'the send refused' })
+    expect(errors[0]).toContain('WRONGTYPE')
+
+    await redis.del(keys.history('broken'))
+    await waitFor(async () => (await said(redis, 'broken')).length > 0, {
+      message: 'the refused send stored once Redis takes it',
+      timeoutMs: 10_000,
+    })
+    expect(await said(redis, 'broken')).toEqual([1])
+    expect(await said(redis, 'lobby')).toEqual([0, 2])
+    // And only then the commit that acknowledges the message that sent it.
+    await waitFor(() => store.available(), { message: 'nothing kept' })
+    expect(await store.commit([{ id: 's1', epoch, change: change(4) }])).toEqual(['ok'])
+    expect((await other.claim('s1', 60_000))?.record.lastClientSeq).toBe(4)
+  })
 })
