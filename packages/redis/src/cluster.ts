@@ -63,6 +63,7 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
   private pending: RoomSend[] = []
   private pendingBytes = 0
   private flushing = false
+  private flushed: Promise<void> = Promise.resolve()
   /** While room sends fail (Redis refuses them, or they time out): retried on this timer. */
   private retry: ReturnType<typeof setTimeout> | undefined
   private retryMs = firstRetryMs
@@ -386,9 +387,17 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
     }
   }
 
-  /** Sends what waited while Redis was away, in order. */
-  private async flushPending(): Promise<void> {
-    if (this.flushing) return
+  /**
+   * Sends what waited while Redis was away, in order. One run at a time: a call while one runs
+   * gets that run, which goes on until nothing waits (or Redis is away again), so that `detach`
+   * waits for a write of them already in flight.
+   */
+  private flushPending(): Promise<void> {
+    if (!this.flushing) this.flushed = this.flushRun()
+    return this.flushed
+  }
+
+  private async flushRun(): Promise<void> {
     this.flushing = true
     try {
       for (;;) {

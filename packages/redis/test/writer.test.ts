@@ -347,4 +347,25 @@ describe('RedisCluster writes', () => {
     expect(await store.commit([{ id: 's1', epoch, change: change(4) }])).toEqual(['ok'])
     expect((await other.claim('s1', 60_000))?.record.lastClientSeq).toBe(4)
   })
+  it('detaches once the room sends kept while Redis was away are stored, though their write was in flight', async () => {
+    // A server's close() detaches its cluster, then the process may exit (closeOnSignals):
+    // detach returned at once while a write of the kept sends was in flight.
+    const { client, redis, cluster, say } = await setUpCluster()
+    client.stream.destroy()
+    await waitFor(() => client.status !== 'ready', { message: 'the connection lost' })
+    say('lobby', 1)
+    // Back, its write of the kept send held unanswered.
+    await redis.call('CLIENT', 'PAUSE', '20000', 'WRITE')
+    await waitFor(() => client.status === 'ready', { message: 'the connection back' })
+    await new Promise((resolve) => setImmediate(resolve))
+    let detached = false
+    const detaching = cluster.detach().then(() => {
+      detached = true
+    })
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve))
+    expect(detached).toBe(false)
+    await redis.call('CLIENT', 'UNPAUSE')
+    await detaching
+    expect(await said(redis, 'lobby')).toEqual([1])
+  })
 })
