@@ -134,6 +134,12 @@ export class Client<S extends Schema = AnySchema> {
   #receipts: Receipts | undefined
   #rtt: number | undefined
   #nextRequestId = 1
+  /**
+   * Session resets so far. The server numbers its requests by their `s`, which a new session
+   * starts again from 1: an answer made for a request of an earlier session would answer the new
+   * session's request of the same number, so it is not sent.
+   */
+  #resets = 0
   /** The envelope the stream's `check` encoded while the link was up, and its frame. */
   #encoded: Envelope | undefined
   #encodedFrame: OutboundFrame | undefined
@@ -612,12 +618,18 @@ export class Client<S extends Schema = AnySchema> {
     // Checked before the session is taken: a new one numbers what is kept from 1, and a refused
     // `$welcome` must leave the client in its old session, which the next link asks to resume
     // (and whose loss is then told as a `reset`).
-    const sent = previous !== undefined && !sameSession ? stream.unackedCount : stream.lastSent
+    const reset = previous !== undefined && !sameSession
+    // Answers to the old session's requests do not go to the new one (see `#resets`).
+    const sent = reset
+      ? stream.unackedCount - stream.snapshot().unacked.filter(({ t }) => t === '$res').length
+      : stream.lastSent
     if (a > sent) throw protocolError(`'$welcome' acknowledges ${a}, but only ${sent} were sent`)
     this.#clearWelcomeTimer()
     this.#sessionId = sid
     this.#serverMax = max as number | undefined
-    if (previous !== undefined && !sameSession) {
+    if (reset) {
+      this.#resets++
+      stream.discard(({ t }) => t === '$res')
       // The server lost the session: what it had not acknowledged goes again, as new.
       stream.restart()
       this.#rooms.linkDown(true)
@@ -634,7 +646,7 @@ export class Client<S extends Schema = AnySchema> {
           return refuse
         })
       : []
-    if (previous !== undefined && !sameSession) {
+    if (reset) {
       this.events.emit('reset', {
         previousSessionId: previous,
         sessionId: sid,
@@ -695,15 +707,18 @@ export class Client<S extends Schema = AnySchema> {
         e: { code: 'NOT_FOUND', message: `no method '${method}' on this client` },
       })
     }
+    const resets = this.#resets
     Promise.resolve()
       .then(() => handler(payload))
       .then(
-        (result) => this.#answer(id, method, { d: result }),
+        (result) => {
+          if (resets === this.#resets) this.#answer(id, method, { d: result })
+        },
         (error: unknown) => {
           // A deliberate error (with a code) goes to the server; anything else stays here.
           const { payload: failure, deliberate } = errorPayload(error)
           if (!deliberate) reportListenerError(error)
-          this.#answer(id, method, { e: failure })
+          if (resets === this.#resets) this.#answer(id, method, { e: failure })
         },
       )
       // Whatever a hostile error object throws while it is read: reported, never unhandled.

@@ -1,0 +1,66 @@
+import { beforeEach, describe, expect, it } from 'vitest'
+import { FakeWebSocket } from '../testing/fakeWebSocket.js'
+import { ManualClock } from '../testing/manualClock.js'
+import { createFakeClient, deliver, received } from './fakeLink.js'
+
+// A session reset: the server no longer has the session, and what was in flight in it is told
+// apart from what the new one numbers from 1 again.
+
+let clock: ManualClock
+
+function welcome(sid: string) {
+  FakeWebSocket.last.accept('lifeline.v1.json')
+  deliver({ t: '$welcome', d: { sid, resumed: false, a: 0 } })
+}
+
+/** Drops the link, waits out the backoff and welcomes the client into session `sid`. */
+function resetInto(sid: string) {
+  FakeWebSocket.last.fail()
+  clock.advance(250)
+  welcome(sid)
+}
+
+beforeEach(() => {
+  FakeWebSocket.reset()
+  clock = new ManualClock(1_000)
+})
+
+describe('across a session reset', () => {
+  it("sends no answer to the previous session's request into the new session", async () => {
+    const client = createFakeClient(clock)
+    let finish!: (value: string) => void
+    client.handle('slow', () => new Promise<string>((resolve) => (finish = resolve)))
+    welcome('S1')
+    deliver({ t: '$req', d: { id: 1, m: 'slow', d: null }, s: 1 })
+    await Promise.resolve()
+    resetInto('S2')
+    const from = FakeWebSocket.last.sent.length
+    // The new session's first request has the id the old one had (the server numbers by `s`).
+    deliver({ t: '$req', d: { id: 1, m: 'other', d: null }, s: 1 })
+    finish('for S1')
+    await new Promise((resolve) => setTimeout(resolve, 0))
+    const answers = received()
+      .slice(from)
+      .filter((envelope) => envelope.t === '$res')
+    // Only the new session's own answer (NOT_FOUND for 'other') may answer its request 1.
+    expect(answers.map((envelope) => envelope.d)).toEqual([
+      { id: 1, e: { code: 'NOT_FOUND', message: "no method 'other' on this client" } },
+    ])
+    client.close()
+  })
+
+  it('does not resend an answer kept for the previous session as new', async () => {
+    const client = createFakeClient(clock)
+    client.handle('echo', (data) => data)
+    welcome('S1')
+    deliver({ t: '$req', d: { id: 1, m: 'echo', d: 'old' }, s: 1 })
+    await new Promise((resolve) => setTimeout(resolve, 0))
+    expect(received().at(-1)).toMatchObject({ t: '$res', d: { id: 1, d: 'old' } })
+    client.send('m', 'kept')
+    FakeWebSocket.last.fail()
+    clock.advance(250)
+    welcome('S2')
+    expect(received().slice(1)).toEqual([{ t: 'm', d: 'kept', s: 1, a: 0 }])
+    client.close()
+  })
+})
