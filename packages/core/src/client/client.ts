@@ -328,8 +328,9 @@ export class Client<S extends Schema = AnySchema> {
 
   /**
    * Calls a server method. Resolves with its typed response; rejects with `REQUEST_TIMEOUT`,
-   * `ABORTED`, `REMOTE_ERROR` (with the server's `remoteCode`) or `CLOSED`. The request is a
-   * reliable message: it reaches the server once even across reconnects. Every failure is a
+   * `ABORTED`, `REMOTE_ERROR` (with the server's `remoteCode`) or `CLOSED` (also when the server
+   * lost the session after it took the request, unanswered). The request is a reliable message:
+   * it reaches the server once even across reconnects. Every failure is a
    * rejection, never a synchronous throw.
    *
    * Not an `async` function: its extra promise and the adoption of the returned one cost every
@@ -629,7 +630,16 @@ export class Client<S extends Schema = AnySchema> {
     this.#serverMax = max as number | undefined
     if (reset) {
       this.#resets++
-      stream.discard(({ t }) => t === '$res')
+      // The requests still kept go again, as new; those the old session took will never be
+      // answered: the new one never heard of them.
+      const resent = new Set<unknown>()
+      stream.discard(({ t, d }) => {
+        if (t === '$req') resent.add((d as { id: number }).id)
+        return t === '$res'
+      })
+      this.#requests.rejectAll('the session was reset before the server answered', (id) =>
+        resent.has(id),
+      )
       // The server lost the session: what it had not acknowledged goes again, as new.
       stream.restart()
       this.#rooms.linkDown(true)

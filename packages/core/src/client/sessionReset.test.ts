@@ -63,4 +63,34 @@ describe('across a session reset', () => {
     expect(received().slice(1)).toEqual([{ t: 'm', d: 'kept', s: 1, a: 0 }])
     client.close()
   })
+
+  it('rejects a request the previous session acknowledged and never answered', async () => {
+    const client = createFakeClient(clock)
+    welcome('S1')
+    const answer = client.request('slow', null, { timeoutMs: Infinity })
+    deliver({ t: '$ack', a: 1 })
+    resetInto('S2')
+    // The new session never heard of it: it would wait for as long as the client lives.
+    const outcome = answer.then(
+      () => 'resolved',
+      (error: { code: string }) => error.code,
+    )
+    const pending = new Promise((resolve) => setTimeout(resolve, 0, 'pending'))
+    await expect(Promise.race([outcome, pending])).resolves.toBe('CLOSED')
+    expect(received().slice(1)).toEqual([])
+    client.close()
+  })
+
+  it('sends a request still unacknowledged at the reset again, and its answer settles it', async () => {
+    const client = createFakeClient(clock)
+    welcome('S1')
+    const answer = client.request('slow', null)
+    resetInto('S2')
+    expect(received().slice(1)).toEqual([
+      { t: '$req', d: { id: 1, m: 'slow', d: null }, s: 1, a: 0 },
+    ])
+    deliver({ t: '$res', d: { id: 1, d: 'done' }, s: 1, a: 1 })
+    await expect(answer).resolves.toBe('done')
+    client.close()
+  })
 })

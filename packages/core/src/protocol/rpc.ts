@@ -177,11 +177,16 @@ export class PendingRequests {
     this.#end(id, error)
   }
 
-  /** Rejects every pending request (the session ended or the server closes). */
-  rejectAll(message: string): void {
-    this.#disarm()
+  /**
+   * Rejects every pending request (the session ended or the server closes), or every one
+   * `keep` does not name (the timer then stays for those, and stops when it finds none).
+   */
+  rejectAll(message: string, keep?: (id: number) => boolean): void {
+    if (!keep) this.#disarm()
     // Each one deletes itself, which a Map's iteration allows.
-    for (const id of this.#pending.keys()) this.#end(id, new LifelineError('CLOSED', message))
+    for (const id of this.#pending.keys()) {
+      if (!keep?.(id)) this.#end(id, new LifelineError('CLOSED', message))
+    }
   }
 
   /**
