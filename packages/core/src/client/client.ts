@@ -34,6 +34,7 @@ import { ReconnectingWebSocket, frameSink } from '../reconnectingWebSocket.js'
 import { validateCloseArguments } from '../closeCodes.js'
 import { reconnectingWebSocketDefaults } from '../options.js'
 import { utf8ByteLength } from '../utf8.js'
+import { readyStates } from '../webSocketLike.js'
 import type { ClientOptions } from './clientOptions.js'
 import { checkClientOptions, defaultFraming, defaultRequestTimeoutMs } from './clientOptions.js'
 import type { ClientEvents, ClientState } from './clientState.js'
@@ -663,15 +664,19 @@ export class Client<S extends Schema = AnySchema> {
         resent: stream.unackedCount,
       })
     }
-    this.#welcomed = true
-    // The bytes we may have in flight, unacknowledged: what the server's output bound allows
-    // an echo of them (PROTOCOL.md, section 9). Without one, everything goes out at once.
-    stream.window = (w as number | undefined) ?? Infinity
-    // The server's output bound is twice `w` (section 9): acknowledging every quarter of `w`
-    // keeps what it holds for us unacknowledged far under it, without waiting for a timer.
-    stream.ackBytes = w === undefined ? Infinity : Math.floor((w as number) / 4)
-    stream.resume(a)
-    this.#setState({ status: 'open', attempt: this.#attempt(), sessionId: sid, resumed })
+    // A `reset` listener may have closed the client (or dropped the link): the session is taken,
+    // and what it keeps waits for the next link, which resumes it; this one is not up.
+    if (!this.#closedByUser && this.socket.readyState === readyStates.OPEN) {
+      this.#welcomed = true
+      // The bytes we may have in flight, unacknowledged: what the server's output bound allows
+      // an echo of them (PROTOCOL.md, section 9). Without one, everything goes out at once.
+      stream.window = (w as number | undefined) ?? Infinity
+      // The server's output bound is twice `w` (section 9): acknowledging every quarter of `w`
+      // keeps what it holds for us unacknowledged far under it, without waiting for a timer.
+      stream.ackBytes = w === undefined ? Infinity : Math.floor((w as number) / 4)
+      stream.resume(a)
+      this.#setState({ status: 'open', attempt: this.#attempt(), sessionId: sid, resumed })
+    }
     refused.forEach(({ t, d }, i) => {
       // A request is told by its rejection; a message by its receipt and a `drop`.
       const error = this.#overServerMax(`'${t}'`)

@@ -94,3 +94,43 @@ describe('across a session reset', () => {
     client.close()
   })
 })
+
+describe("a 'reset' listener", () => {
+  it('that closes the client leaves it closing, not open', async () => {
+    const client = createFakeClient(clock)
+    welcome('S1')
+    client.send('m', 'kept')
+    FakeWebSocket.last.fail()
+    clock.advance(250)
+    client.events.on('reset', () => client.close())
+    const states: string[] = []
+    client.events.on('statechange', (state) => states.push(state.status))
+    const errors: string[] = []
+    client.events.on('error', (error) => errors.push(error.code))
+    welcome('S2')
+    await new Promise((resolve) => setTimeout(resolve, 0))
+    expect(states).toEqual(['closing', 'closed'])
+    expect(errors).toEqual([])
+    expect(received().slice(1)).toEqual([])
+    // The message is kept for the new session, sent after connect().
+    client.connect()
+    FakeWebSocket.last.accept('lifeline.v1.json')
+    expect(received()[0]).toMatchObject({ t: '$hello', d: { sid: 'S2', a: 0, sa: 0 } })
+    deliver({ t: '$welcome', d: { sid: 'S2', resumed: true, a: 0 } })
+    expect(received().slice(1)).toEqual([{ t: 'm', d: 'kept', s: 1, a: 0 }])
+    client.close()
+  })
+
+  it('that closes the client with nothing to resend leaves it closing, not open', async () => {
+    const client = createFakeClient(clock)
+    welcome('S1')
+    FakeWebSocket.last.fail()
+    clock.advance(250)
+    client.events.on('reset', () => client.close())
+    const states: string[] = []
+    client.events.on('statechange', (state) => states.push(state.status))
+    welcome('S2')
+    await new Promise((resolve) => setTimeout(resolve, 0))
+    expect(states).toEqual(['closing', 'closed'])
+  })
+})
