@@ -329,8 +329,9 @@ export class Client<S extends Schema = AnySchema> {
 
   /**
    * Calls a server method. Resolves with its typed response; rejects with `REQUEST_TIMEOUT`,
-   * `ABORTED`, `REMOTE_ERROR` (with the server's `remoteCode`) or `CLOSED` (also when the server
-   * lost the session after it took the request, unanswered). The request is a reliable message:
+   * `ABORTED`, `REMOTE_ERROR` (with the server's `remoteCode`), `CLOSED` (also when the server
+   * lost the session after it took the request, unanswered) or, when the client ends on its
+   * own, the error that ended it (e.g. `UNAUTHENTICATED`, `RETRIES_EXHAUSTED`). The request is a reliable message:
    * it reaches the server once even across reconnects. Every failure is a
    * rejection, never a synchronous throw.
    *
@@ -897,9 +898,13 @@ export class Client<S extends Schema = AnySchema> {
     const previous = this.#state
     if (sameState(previous, next)) return
     this.#state = next
-    // Ended on its own: what the server has not acknowledged will not be, unless `connect()`.
+    // Ended on its own: what the server has not acknowledged will not be, unless `connect()`,
+    // and what it has not answered will not be either (a request kept is still sent then).
     const ended = !this.#closedByUser && this.#ended()
-    if (ended) this.#receipts?.rejectAll(ended)
+    if (ended) {
+      this.#receipts?.rejectAll(ended)
+      this.#requests.rejectAll(ended)
+    }
     this.events.emit('statechange', next, previous)
   }
 

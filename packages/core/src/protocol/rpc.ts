@@ -178,14 +178,17 @@ export class PendingRequests {
   }
 
   /**
-   * Rejects every pending request (the session ended or the server closes), or every one
-   * `keep` does not name (the timer then stays for those, and stops when it finds none).
+   * Rejects every pending request (the session ended or the server closes) with `CLOSED` and
+   * `reason`, or with `reason` itself when it is an error; or every one `keep` does not name (the
+   * timer then stays for those, and stops when it finds none).
    */
-  rejectAll(message: string, keep?: (id: number) => boolean): void {
+  rejectAll(reason: string | LifelineError, keep?: (id: number) => boolean): void {
     if (!keep) this.#disarm()
     // Each one deletes itself, which a Map's iteration allows.
     for (const id of this.#pending.keys()) {
-      if (!keep?.(id)) this.#end(id, new LifelineError('CLOSED', message))
+      if (!keep?.(id)) {
+        this.#end(id, typeof reason === 'string' ? new LifelineError('CLOSED', reason) : reason)
+      }
     }
   }
 
