@@ -225,7 +225,11 @@ export class Client<S extends Schema = AnySchema> {
     // Raw mode sends through the socket's queue: what its overflow policy drops is lost too.
     if (!protocolMode) socket.addEventListener('drop', (event) => this.#onRawDrop(event.data))
     socket.addEventListener('statechange', ({ state }) => {
-      if (state.status === 'closed') this.#linkDown()
+      // Down before our listeners hear of it: the socket's `close` comes after, and what they
+      // send meanwhile must be kept or told as dropped, not written to a link that is gone.
+      if (state.status === 'closed' || (this.#welcomed && state.status !== 'open')) {
+        this.#linkDown()
+      }
       const next = clientStateOf(state)
       if (next) this.#setState(next)
     })

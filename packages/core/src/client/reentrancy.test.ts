@@ -1,0 +1,35 @@
+import { beforeEach, describe, expect, it } from 'vitest'
+import { FakeWebSocket } from '../testing/fakeWebSocket.js'
+import { ManualClock } from '../testing/manualClock.js'
+import { createFakeClient, deliver, received } from './fakeLink.js'
+
+// What a listener of the client's own events sends while the link goes down.
+
+let clock: ManualClock
+
+beforeEach(() => {
+  FakeWebSocket.reset()
+  clock = new ManualClock(1_000)
+})
+
+describe("a 'statechange' listener as the link goes down", () => {
+  it("has an unreliable message reported as a 'drop', and a reliable one resent", () => {
+    const client = createFakeClient(clock)
+    FakeWebSocket.last.accept('lifeline.v1.json')
+    deliver({ t: '$welcome', d: { sid: 'S1', resumed: false, a: 0 } })
+    const drops: unknown[] = []
+    client.events.on('drop', (drop) => drops.push(drop))
+    client.events.on('statechange', (state) => {
+      if (state.status !== 'reconnecting') return
+      client.send('volatile', 'now', { reliable: false })
+      client.send('kept', 'now')
+    })
+    FakeWebSocket.last.serverClose(1012, 'restart')
+    expect(drops).toEqual([{ type: 'volatile', data: 'now', reason: 'offline' }])
+    clock.advance(1_000)
+    FakeWebSocket.last.accept('lifeline.v1.json')
+    deliver({ t: '$welcome', d: { sid: 'S1', resumed: true, a: 0 } })
+    expect(received().slice(1)).toEqual([{ t: 'kept', d: 'now', s: 1, a: 0 }])
+    client.close()
+  })
+})
