@@ -260,7 +260,8 @@ export class Client<S extends Schema = AnySchema> {
   /**
    * Sends a typed message. Protocol mode: reliable unless `{ reliable: false }`; throws
    * `QUEUE_FULL` when `maxUnacked` messages await acknowledgement. Raw mode: the socket's queue
-   * rules apply. Throws `CLOSED` after `close()`.
+   * rules apply. Throws `CLOSED` after `close()`; a client that ended on its own keeps a
+   * reliable message for `connect()`, and its receipt rejects with the error that ended it.
    *
    * Returns the message's receipt, for `delivered(receipt)`: a reliable message's id (1, 2, 3…
    * in sending order, shared with requests, so not every number is a message), or 0 for a
@@ -335,8 +336,9 @@ export class Client<S extends Schema = AnySchema> {
    * Calls a server method. Resolves with its typed response; rejects with `REQUEST_TIMEOUT`,
    * `ABORTED`, `REMOTE_ERROR` (with the server's `remoteCode`), `CLOSED` (also when the server
    * lost the session after it took the request, unanswered) or, when the client ends on its
-   * own, the error that ended it (e.g. `UNAUTHENTICATED`, `RETRIES_EXHAUSTED`). The request is a reliable message:
-   * it reaches the server once even across reconnects. Every failure is a
+   * own, the error that ended it (e.g. `UNAUTHENTICATED`, `RETRIES_EXHAUSTED`; at once, sent
+   * nowhere, for a request made while it is so ended, until `connect()`). The request is a
+   * reliable message: it reaches the server once even across reconnects. Every failure is a
    * rejection, never a synchronous throw.
    *
    * Not an `async` function: its extra promise and the adoption of the returned one cost every
@@ -352,6 +354,10 @@ export class Client<S extends Schema = AnySchema> {
         throw new LifelineError('INVALID_ARGUMENT', 'request() needs protocol mode')
       }
       this.#assertUsable()
+      // Ended on its own: nothing answers until `connect()`. Rejected as its pending requests
+      // were and as `delivered()` is, not kept: its caller was told it failed.
+      const ended = this.#ended()
+      if (ended) throw ended
       const timeoutMs =
         options.timeoutMs ?? this.#options.requestTimeoutMs ?? defaultRequestTimeoutMs
       checkRequest(method, timeoutMs, options.signal)

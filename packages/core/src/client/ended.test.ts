@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest'
 import { FakeWebSocket } from '../testing/fakeWebSocket.js'
 import { ManualClock } from '../testing/manualClock.js'
-import { createFakeClient, deliver } from './fakeLink.js'
+import { createFakeClient, deliver, received } from './fakeLink.js'
 
 // A client that ends on its own (a fatal close code, retries exhausted) settles what waits on
 // the server with the error that ended it, as `close()` settles it with CLOSED.
@@ -39,6 +39,52 @@ describe('a client that ends on its own', () => {
     expect(await outcome(forever)).toBe('UNAUTHENTICATED')
     expect(await outcome(timed)).toBe('UNAUTHENTICATED')
     // No timer is left for them.
+    expect(clock.pending).toBe(0)
+  })
+})
+
+describe('a client ended on its own, asked again', () => {
+  it('rejects a new request at once with the error that ended it, and sends it nowhere', async () => {
+    const client = createFakeClient(clock)
+    FakeWebSocket.last.accept('lifeline.v1.json')
+    deliver({ t: '$welcome', d: { sid: 'S1', resumed: false, a: 0 } })
+    FakeWebSocket.last.serverClose(4401, 'unauthenticated')
+    expect(client.state.status).toBe('closed')
+
+    const forever = client.request('slow', null, { timeoutMs: Infinity })
+    const timed = client.request('slow', null)
+    expect(await outcome(forever)).toBe('UNAUTHENTICATED')
+    expect(await outcome(timed)).toBe('UNAUTHENTICATED')
+    expect(clock.pending).toBe(0)
+    // Not kept for a later connect(): its caller was told it failed, so it must not run.
+    expect(client.unacked).toBe(0)
+
+    // A message is still kept for connect(), its receipt told the cause, as before.
+    const receipt = client.send('m', 1)
+    expect(await outcome(client.delivered(receipt))).toBe('UNAUTHENTICATED')
+
+    // Connected again, it asks and is answered.
+    client.connect()
+    FakeWebSocket.last.accept('lifeline.v1.json')
+    deliver({ t: '$welcome', d: { sid: 'S1', resumed: true, a: 0 } })
+    const answered = client.request('fast', null)
+    const sent = received().filter(({ t }) => t === '$req')
+    expect(sent.map(({ d }) => (d as { m: string }).m)).toEqual(['fast'])
+    deliver({ t: '$res', s: 1, a: 2, d: { id: (sent[0]?.d as { id: number }).id, d: 'ok' } })
+    await expect(answered).resolves.toBe('ok')
+  })
+
+  it('rejects a new request at once once its retries are exhausted', async () => {
+    const client = createFakeClient(clock, { socket: { maxRetries: 1 } })
+    FakeWebSocket.last.fail()
+    for (let i = 0; i < 5 && client.state.status !== 'closed'; i++) {
+      clock.runNext()
+      FakeWebSocket.last.fail()
+    }
+    expect(client.state).toMatchObject({ status: 'closed' })
+    const code = (client.state as { lastError?: { code: string } }).lastError?.code
+    expect(code).toBe('RETRIES_EXHAUSTED')
+    expect(await outcome(client.request('slow', null, { timeoutMs: Infinity }))).toBe(code)
     expect(clock.pending).toBe(0)
   })
 })
