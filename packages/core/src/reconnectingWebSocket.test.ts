@@ -1491,6 +1491,24 @@ describe('heartbeat', () => {
     socket.close()
   })
 
+  it('checkNow() judges by its ping alone a link whose last frame came since the last check', () => {
+    // A hidden page's timers run late (once a minute, after a while): a frame that came while
+    // they were held back, just before the page is shown, says nothing of the link now.
+    const socket = create({ heartbeat })
+    const codes: string[] = []
+    socket.addEventListener('error', (event) => codes.push(event.error.code))
+    FakeWebSocket.last.accept()
+    clock.advance(200)
+    FakeWebSocket.last.receive('news')
+    socket.checkNow()
+    clock.advance(heartbeat.timeoutMs - 1)
+    expect(codes).toEqual([])
+    clock.advance(heartbeat.timeoutMs / 5)
+    expect(codes).toEqual(['HEARTBEAT_TIMEOUT'])
+    expect(FakeWebSocket.last.closedWith?.code).toBe(4000)
+    socket.close()
+  })
+
   it('checkNow() keeps a link that answers, and never closes one without pings', () => {
     const socket = create({ heartbeat })
     socket.addEventListener('error', () => expect.fail('no error'))
