@@ -38,6 +38,9 @@ export const pageCanConnect = (): boolean => globalThis.navigator?.onLine !== fa
  *   of the cache) and the socket waits, queue and session kept; back from the cache or resumed,
  *   it connects at once and the queue flushes (protocol mode: the session resumes).
  *
+ * The socket waits through `canConnect`: one built without `pageCanConnect` in it (core's own
+ * options, not `browserSocketOptions`) connects again at once as the page goes to sleep.
+ *
  * Returns a function that stops following. Where there is no `window` (a worker), it follows
  * the global scope's `online` only; where there is neither (server rendering), nothing. It also
  * stops on its own once the socket is closed by its user, and starts again on `reconnect()`.
