@@ -165,7 +165,7 @@ export class SessionRegistry<S extends Schema, User> {
       this.resume(live, connection, hello, user, false)
       return
     }
-    live.end(reason)
+    this.replace(live, reason)
     this.create(connection, hello, user, reason)
   }
 
@@ -728,7 +728,7 @@ export class SessionRegistry<S extends Schema, User> {
         ? hello.acknowledged > stream.lastProcessed
         : clientAhead(hello, stream.lastSent, stream.lastProcessed)
     ) {
-      session.end('lossy')
+      this.replace(session, 'lossy')
       this.create(connection, hello, user, 'lossy')
       return
     }
@@ -767,6 +767,20 @@ export class SessionRegistry<S extends Schema, User> {
       restored,
     })
     connection.opened()
+  }
+
+  /**
+   * Ends `session` for a resume that cannot be served exactly (it gets a new one). A connection
+   * still attached is taken over first, as by a resume: left open, its client would go on
+   * talking to a session the server forgot, and nothing would ever close it.
+   */
+  private replace(session: Session<S, User>, reason: SessionEndReason): void {
+    const previous = session.link
+    if (previous !== undefined) {
+      session.detach(previous)
+      this.takenOver(session, previous)
+    }
+    session.end(reason)
   }
 
   /** A newer connection took `session` over from `previous`, which closes. */

@@ -228,6 +228,41 @@ describe('handshake', () => {
     expect((await second.client.next('$res')).d).toEqual({ id: 1, d: 'hi' })
   })
 
+  it('closes the connection still attached to a session a resume resets (4409)', async () => {
+    // The old link is still up (a half-open socket the server has not found dead yet); the
+    // resume cannot be served exactly: oversize for its smaller max, lossy for its sa.
+    for (const hello of [{ max: 1_100 }, { sa: 5 }]) {
+      const server = await startServer(fx)
+      const peers: Peer[] = []
+      const got: unknown[] = []
+      server.on('connection', (peer) => {
+        peers.push(peer)
+        peer.on('m', (data) => got.push(data))
+      })
+      const disconnects: number[] = []
+      server.on('disconnect', (_peer, info) => disconnects.push(info.code))
+      const first = await ProtocolClient.connect(fx, urlOf(server))
+      await waitFor(() => peers.length === 1, { message: 'the first session' })
+      ;(peers[0] as Peer).send('m', 'x'.repeat(2_000))
+      await first.client.waitForMessages(1)
+      const second = await ProtocolClient.connect(fx, urlOf(server), {
+        sid: first.welcome.sid,
+        a: 0,
+        ...hello,
+      })
+      expect(second.welcome.resumed).toBe(false)
+      expect((peers[0] as Peer).closed).toBe(true)
+      // Left open, it was served by the session that ended: what its client sent went to a
+      // peer the server forgot, and nothing ever closed it.
+      expect((await first.client.waitClose()).code).toBe(4409)
+      expect(disconnects).toEqual([4409])
+      first.client.send({ t: 'm', d: 'late', s: 1 })
+      second.client.send({ t: 'm', d: 'new', s: 1 })
+      await waitFor(() => got.length > 0, { message: 'the new session to get its message' })
+      expect(got).toEqual(['new'])
+    }
+  })
+
   it('refuses a resume that acknowledges more than was sent (1002)', async () => {
     const server = await startServer(fx)
     const first = await ProtocolClient.connect(fx, urlOf(server))
