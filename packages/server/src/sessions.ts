@@ -251,8 +251,11 @@ export class SessionRegistry<S extends Schema, User> {
    */
   shutDown(): void {
     const { clock, sessionTtlMs } = this.context.options
-    // Records carry wall time: the next server on the store may be another process.
-    const expiresAt = wallNow(clock) + sessionTtlMs
+    // Records carry wall time: the next server on the store may be another process. A session
+    // whose connection this close ended waits `sessionTtlMs` from now; one detached before keeps
+    // the time it had left (`persist`): a restart must not make an abandoned session live longer.
+    const now = clock.now()
+    const wall = wallNow(clock)
     if (this.keepAliveTimer !== undefined) clearInterval(this.keepAliveTimer)
     this.stopRevoked?.()
     this.stopBack?.()
@@ -271,8 +274,8 @@ export class SessionRegistry<S extends Schema, User> {
         void done.then(() => this.closing.delete(id))
         continue
       }
-      const record = session.toRecord(expiresAt)
-      this.write(session, record)
+      const left = Number.isFinite(session.expiresAt) ? session.expiresAt - now : sessionTtlMs
+      this.write(session, session.toRecord(wall + left))
     }
     this.bySessionId.clear()
     this.byPeerId.clear()

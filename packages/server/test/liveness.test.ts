@@ -2,7 +2,7 @@ import { createClient, type ClientState } from '@lifeline/core'
 import { ManualClock } from '@lifeline/core/testing'
 import { createFaultProxy, once, useFixtures, waitFor } from '@lifeline/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createMemorySessionStore, type Peer } from '../src/index.js'
+import { createMemorySessionStore, createServer, type Peer } from '../src/index.js'
 import { ProtocolClient, startServer, urlOf } from './helpers.js'
 
 const fx = useFixtures(afterEach)
@@ -131,6 +131,30 @@ describe('session expiry on an injected clock', () => {
     await waitFor(() => store.size === 0, { message: 'the store to forget the session' })
     const second = await ProtocolClient.connect(fx, urlOf(server), { sid: first.welcome.sid, a: 0 })
     expect(second.welcome.resumed).toBe(false)
+  })
+
+  it('stores a detached session at a close with the time it had left, not sessionTtlMs again', async () => {
+    const clock = new ManualClock(5_000)
+    const store = createMemorySessionStore({ clock })
+    const server = createServer({ port: 0, clock, store, sessionTtlMs: 1_000, heartbeat: false })
+    fx.add(() => server.close())
+    await server.ready
+    let peer: Peer | undefined
+    server.on('connection', (p) => (peer = p))
+    const away = await ProtocolClient.connect(fx, urlOf(server))
+    await away.client.drop()
+    await waitFor(() => peer?.connected === false, { message: 'the drop' })
+    const here = await ProtocolClient.connect(fx, urlOf(server))
+    clock.advance(900)
+    await server.close()
+    // Gone 900 ms of its 1,000: a restart must not give it another 1,000.
+    expect(store.get(away.welcome.sid)?.expiresAt).toBe(6_000)
+    // The one whose connection the close ended waits for its client from now.
+    expect(store.get(here.welcome.sid)?.expiresAt).toBe(6_900)
+    const next = await startServer(fx, { clock, store, sessionTtlMs: 1_000, heartbeat: false })
+    clock.advance(100)
+    const back = await ProtocolClient.connect(fx, urlOf(next), { sid: away.welcome.sid, a: 0 })
+    expect(back.welcome.resumed).toBe(false)
   })
 
   it('resumes a session until the last moment', async () => {
