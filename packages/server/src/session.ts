@@ -224,7 +224,13 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     })
     // A quarter of the client's window (PROTOCOL.md, 5): it is never left waiting for a timer.
     this.stream.ackBytes = Math.floor(clientWindowBytes(options) / 4)
-    if (init.state !== undefined) this.stream.restore(init.state)
+    // Measured again: a restored session's replay counts against `replayLimitBytes` and paces
+    // its replay as one that never left this process.
+    if (init.state !== undefined) {
+      this.stream.restore(init.state, (envelope) =>
+        frameBytes(encodeEnvelope(this.codec, envelope)),
+      )
+    }
     if (init.roomCursors !== undefined) this.cursors.restore(init.roomCursors)
     for (const room of init.rooms ?? []) context.rooms.join(this, room)
   }

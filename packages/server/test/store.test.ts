@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import {
   createMemorySessionStore,
   createServer,
+  type Peer,
   type SessionRecord,
   type SessionStore,
 } from '../src/index.js'
@@ -40,6 +41,36 @@ function asyncStore() {
 }
 
 describe('session stores', () => {
+  it('counts the replay a session was restored with against replayLimitBytes', async () => {
+    // Encoded sizes are not stored: the replay a restored session kept counted 0 bytes, and
+    // 16 KB were kept under a limit of 10 KB (nor did they pace the replay).
+    const store = createMemorySessionStore()
+    const first = createServer({ port: 0, store, replayLimitBytes: 10_000 })
+    fx.add(() => first.close())
+    await first.ready
+    const peers: Peer[] = []
+    first.on('connection', (peer) => peers.push(peer))
+    const a = await ProtocolClient.connect(fx, urlOf(first))
+    await waitFor(() => peers.length === 1, { message: 'the session' })
+    await a.client.drop()
+    await waitFor(() => peers[0]?.connected === false, { message: 'the client away' })
+    for (let i = 0; i < 8; i++) peers[0]?.send('m' as never, 'x'.repeat(1000) as never)
+    await first.close()
+
+    const second = await startServer(fx, { store, replayLimitBytes: 10_000 })
+    const restored: Peer[] = []
+    second.on('connection', (peer) => restored.push(peer))
+    const b = await ProtocolClient.connect(fx, urlOf(second), { sid: a.welcome.sid, a: 0 })
+    expect(b.welcome.resumed).toBe(true)
+    await b.client.waitForMessages(8)
+    await b.client.drop()
+    await waitFor(() => restored[0]?.connected === false, { message: 'the client away again' })
+    for (let i = 0; i < 8; i++) restored[0]?.send('m' as never, 'y'.repeat(1000) as never)
+    // 8 KB restored and 8 KB more, none acknowledged: over the limit, the session is reset.
+    const c = await ProtocolClient.connect(fx, urlOf(second), { sid: a.welcome.sid, a: 0 })
+    expect(c.welcome.resumed).toBe(false)
+  })
+
   it('resumes across a restart through a store that answers asynchronously', async () => {
     const { store, calls, overlaps, inner } = asyncStore()
     const first = createServer({ port: 0, store })

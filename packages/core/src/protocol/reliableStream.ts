@@ -290,15 +290,18 @@ export class ReliableStream {
     }
   }
 
-  /** Loads a saved state into this stream, replacing what it held. */
-  restore(state: ReliableStreamState): void {
+  /**
+   * Loads a saved state into this stream, replacing what it held. `sizeOf` measures each kept
+   * envelope as `check` would (encoded sizes are not saved): without it they count 0 bytes, and
+   * the byte limit and the send window count only what is sent after.
+   */
+  restore(state: ReliableStreamState, sizeOf?: (envelope: Envelope) => number): void {
     this.#kept = state.unacked.map((kept) => ({ ...kept }))
-    // Their encoded sizes are not stored: they count 0 bytes (the store saved what was bounded).
-    this.#sizes = this.#kept.map(() => 0)
+    this.#sizes = this.#kept.map((kept) => sizeOf?.(kept) ?? 0)
     // Ids are not saved either: they name messages for this process's receipts only.
     this.#ids = this.#kept.map((_, i) => i + 1)
     this.#nextId = this.#kept.length + 1
-    this.#bytes = 0
+    this.#bytes = this.#sizes.reduce((sum, size) => sum + size, 0)
     this.#head = 0
     this.#written = this.#inFlight = 0
     this.lastProcessed = state.lastProcessed
