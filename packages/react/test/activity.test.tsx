@@ -1,21 +1,12 @@
-import { act, cleanup, render } from '@testing-library/react'
+import { act, render } from '@testing-library/react'
 import { Activity } from 'react'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { LifelineProvider, useConnectionState } from '../src/index.js'
-import { createFakeClient, FakeWebSocket, ManualClock, welcome } from './fake.js'
+import { afterCloseDelay, createFakeClient, FakeWebSocket, freshFakes, welcome } from './fake.js'
 
 // `<Activity>` is React 19's: this file is left out of the React 18 project.
 
-let clock: ManualClock
-
-beforeEach(() => {
-  FakeWebSocket.reset()
-  clock = new ManualClock(1_000)
-})
-afterEach(cleanup)
-
-/** Waits out a provider's deferred close (closeDelayMs 20 here). */
-const afterCloseDelay = () => act(() => new Promise((resolve) => setTimeout(resolve, 40)))
+const fakes = freshFakes()
 
 function Status() {
   return <p>{useConnectionState((state) => state.status)}</p>
@@ -23,7 +14,7 @@ function Status() {
 
 describe('LifelineProvider in an Activity', () => {
   it('connects only while its Activity is visible, and releases the client when it is hidden', async () => {
-    const client = createFakeClient(clock)
+    const client = createFakeClient(fakes.clock)
     const tree = (mode: 'hidden' | 'visible') => (
       <Activity mode={mode}>
         <LifelineProvider client={client} closeDelayMs={20}>

@@ -1,5 +1,7 @@
+import { act, cleanup } from '@testing-library/react'
 import { createElement, StrictMode } from 'react'
 import type { ReactNode } from 'react'
+import { afterEach, beforeEach } from 'vitest'
 import { json } from '@lifeline/codec'
 import { createClient } from '@lifeline/core'
 import type { Client, ClientOptions, RpcMethod } from '@lifeline/core'
@@ -56,5 +58,19 @@ export function serverSender() {
 }
 
 export const strict = (node: ReactNode) => createElement(StrictMode, null, node)
+
+/** A fresh registry of fake sockets and a manual clock for each test, and the tree unmounted after. */
+export function freshFakes(): { clock: ManualClock } {
+  const fakes = { clock: new ManualClock(1_000) }
+  beforeEach(() => {
+    FakeWebSocket.reset()
+    fakes.clock = new ManualClock(1_000)
+  })
+  afterEach(cleanup)
+  return fakes
+}
+
+/** Waits out a provider's deferred close (closeDelayMs 20 in these tests). */
+export const afterCloseDelay = () => act(() => new Promise((resolve) => setTimeout(resolve, 40)))
 
 export { FakeWebSocket, ManualClock }

@@ -1,30 +1,22 @@
-import { act, cleanup, render } from '@testing-library/react'
+import { act, render } from '@testing-library/react'
 import { Component, useEffect, useLayoutEffect, useSyncExternalStore } from 'react'
 import type { ReactNode } from 'react'
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { isLifelineError } from '@lifeline/core'
 import { LifelineProvider, useClient, useConnectionState, useSend } from '../src/index.js'
 import type { Chat } from './fake.js'
 import {
+  afterCloseDelay,
   createFakeClient,
   deliver,
   FakeWebSocket,
-  ManualClock,
+  freshFakes,
   received,
   strict,
   welcome,
 } from './fake.js'
 
-let clock: ManualClock
-
-beforeEach(() => {
-  FakeWebSocket.reset()
-  clock = new ManualClock(1_000)
-})
-afterEach(cleanup)
-
-/** Waits out a provider's deferred close (closeDelayMs 20 in these tests). */
-const afterCloseDelay = () => act(() => new Promise((resolve) => setTimeout(resolve, 40)))
+const fakes = freshFakes()
 
 function Status() {
   return <p>{useConnectionState((state) => state.status)}</p>
@@ -32,7 +24,7 @@ function Status() {
 
 describe('LifelineProvider', () => {
   it('opens one socket for a client however many components and providers use it, under StrictMode', async () => {
-    const client = createFakeClient(clock)
+    const client = createFakeClient(fakes.clock)
     const view = render(
       strict(
         <>
@@ -60,7 +52,7 @@ describe('LifelineProvider', () => {
   })
 
   it('keeps the socket across a remount within closeDelayMs (a hot reload, a key change)', async () => {
-    const client = createFakeClient(clock)
+    const client = createFakeClient(fakes.clock)
     const tree = (key: string) => (
       <LifelineProvider key={key} client={client} closeDelayMs={20}>
         <Status />
@@ -82,7 +74,7 @@ describe('LifelineProvider', () => {
   })
 
   it('keeps the socket after the last provider unmounted when closeDelayMs is Infinity', async () => {
-    const client = createFakeClient(clock)
+    const client = createFakeClient(fakes.clock)
     const view = render(
       <LifelineProvider client={client} closeDelayMs={Infinity}>
         <Status />
@@ -113,7 +105,7 @@ describe('LifelineProvider', () => {
     const options = () => ({
       url: 'ws://test.local/',
       heartbeat: false as const,
-      socket: { WebSocket: FakeWebSocket, clock },
+      socket: { WebSocket: FakeWebSocket, clock: fakes.clock },
     })
     const seen = new Set<unknown>()
     function Spy() {
@@ -140,7 +132,11 @@ describe('LifelineProvider', () => {
   it("connects a client from options with a relative URL to the page's URL as it mounts", () => {
     const view = render(
       <LifelineProvider
-        options={{ url: '/live', heartbeat: false, socket: { WebSocket: FakeWebSocket, clock } }}
+        options={{
+          url: '/live',
+          heartbeat: false,
+          socket: { WebSocket: FakeWebSocket, clock: fakes.clock },
+        }}
       >
         <Status />
       </LifelineProvider>,
@@ -155,7 +151,7 @@ describe('LifelineProvider', () => {
   })
 
   it('lets a child send as it mounts when its provider mounts again after closing the client', async () => {
-    const client = createFakeClient(clock)
+    const client = createFakeClient(fakes.clock)
     let joins = 0
     function Joiner() {
       const send = useSend<Chat>()
@@ -184,7 +180,7 @@ describe('LifelineProvider', () => {
   })
 
   it("connects outside React's insertion effects: the application's own subscriber of the client updates without a warning", () => {
-    const client = createFakeClient(clock)
+    const client = createFakeClient(fakes.clock)
     const status = () => client.state.status
     // The application reads the client it created itself, above the provider, which mounts
     // later (a route that needs the connection).
@@ -214,7 +210,7 @@ describe('LifelineProvider', () => {
   })
 
   it('lets a child send from a layout effect as it mounts again after the close delay', async () => {
-    const client = createFakeClient(clock)
+    const client = createFakeClient(fakes.clock)
     function Joiner() {
       const send = useSend<Chat>()
       useLayoutEffect(() => void send('say', { text: 'join' }), [send])
@@ -235,7 +231,7 @@ describe('LifelineProvider', () => {
   })
 
   it('does not connect again a client the application closed when closeDelayMs changes', async () => {
-    const client = createFakeClient(clock)
+    const client = createFakeClient(fakes.clock)
     const tree = (closeDelayMs: number) => (
       <LifelineProvider client={client} closeDelayMs={closeDelayMs}>
         <Status />
@@ -257,11 +253,11 @@ describe('LifelineProvider', () => {
   })
 
   it('provides a client through a switch from client to options and back', async () => {
-    const given = createFakeClient(clock)
+    const given = createFakeClient(fakes.clock)
     const options = {
       url: 'ws://test.local/',
       heartbeat: false as const,
-      socket: { WebSocket: FakeWebSocket, clock },
+      socket: { WebSocket: FakeWebSocket, clock: fakes.clock },
     }
     const seen: unknown[] = []
     function Spy() {
