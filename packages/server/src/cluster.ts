@@ -90,8 +90,9 @@ export interface SharedSessionStore extends SessionStore {
    * server then answers the client that resumes without the claim, which goes on and settles
    * once the service answers. A wait for a live owner's handoff is no such request. `stalled`
    * returns true when the server gives the claim up then (it refused the resume, and the client
-   * goes on elsewhere): the claim must then take the session from no live owner, nor ask one
-   * for it (which would end the link its client has there since), and may fail instead.
+   * goes on elsewhere): from then on the claim must take the session from no live owner, nor ask
+   * one for it (which would end the link its client has there since), and may fail instead; a
+   * request already sent may still ask.
    */
   claim(
     id: string,
