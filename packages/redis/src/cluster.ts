@@ -182,7 +182,8 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
       this.sent()
       return
     }
-    // Failed in flight: they may or may not have gone; their uids keep a resend from doubling.
+    // Failed in flight: they may or may not have gone; their numbers in this process (or their
+    // ids) keep a resend from being stored twice, and their uids from being delivered twice.
     // They go again first: they were made before those gathered since and those kept.
     this.keepFirst(sends)
     this.sendFailed(error)
