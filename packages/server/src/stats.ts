@@ -32,7 +32,7 @@ export interface ServerStats {
   helloTimeouts: number
   /** Connections terminated for missing the heartbeat. */
   heartbeatTimeouts: number
-  /** Connections closed because a newer one resumed their session (4409). */
+  /** Connections closed because a newer one resumed their session, or reset it (4409). */
   takeovers: number
   /** Sessions let go because another process of the cluster took them over (`'moved'`). */
   sessionsMoved: number
