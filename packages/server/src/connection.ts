@@ -66,7 +66,8 @@ export function closeReason(text: string): string {
   // quoting what the client sent) took time quadratic in its length, the event loop held.
   let reason = text.length > maxReasonBytes ? text.slice(0, maxReasonBytes) : text
   while (Buffer.byteLength(reason) > maxReasonBytes) reason = reason.slice(0, -1)
-  return reason
+  // Nor half a character: a lone surrogate left at the cut encodes as U+FFFD.
+  return reason.replace(/[\uD800-\uDBFF]$/, '')
 }
 
 /**

@@ -425,6 +425,19 @@ describe('bad input never crashes the server', () => {
     expect(performance.now() - started).toBeLessThan(1_000)
   })
 
+  it('never cuts a close reason inside a character', async () => {
+    // 120 bytes, then an emoji of two UTF-16 units and four bytes: cut after its first unit, a
+    // lone surrogate, which encodes as U+FFFD (three bytes), the reason fit and ended garbled.
+    const message = 'a'.repeat(120) + '😀'
+    const server = await startServer(fx, {
+      authenticate: () => {
+        throw unauthenticated(message)
+      },
+    })
+    const client = await ProtocolClient.open(fx, urlOf(server))
+    expect(await client.waitClose()).toEqual({ code: 4401, reason: 'a'.repeat(120) })
+  })
+
   it('lets an allowed Origin, a predicate-approved one, and a client without Origin in', async () => {
     const server = await startServer(fx, {
       allowedOrigins: (origin) => origin.endsWith('.example'),
