@@ -1,10 +1,10 @@
 // The ledger service: a Lifeline server that books entries and answers balances. Its state (the
-// booked ids and balances) and its sessions are saved to files on SIGTERM, so the next process
-// goes on where this one stopped, and its clients resume their sessions there.
+// booked ids and balances) and its sessions are saved to files on SIGTERM or SIGINT, so the next
+// process goes on where this one stopped, and its clients resume their sessions there.
 //   usage: ledger.ts <port> <state dir>
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { createServer } from '@lifeline/server'
+import { closeOnSignals, createServer } from '@lifeline/server'
 import { createFileSessionStore } from './fileStore.js'
 import { token, type Ledger } from './schema.js'
 
@@ -36,12 +36,15 @@ server.on('connection', (peer, { restored }) => {
 server.handle('balance', ({ account }) => state.balances[account] ?? 0)
 server.handle('audit', () => ({ ids: state.ids, restarts: state.restarts }))
 
-process.once('SIGTERM', () => {
-  // Clients are told 1012 and come back to the next process; sessions go to the store.
-  void server.close().then(() => {
+// On SIGTERM, and on Ctrl-C (SIGINT) as well: stopped by either without this, the process would
+// end with what it booked and receipted unsaved. Clients are told 1012 and come back to the next
+// process; sessions go to the store, then the ledger's state, so both agree; then it exits.
+closeOnSignals({
+  async close() {
+    await server.close()
     writeFileSync(statePath, JSON.stringify(state))
     console.log(`ledger: stopped after ${state.ids.length} entries`)
-  })
+  },
 })
 await server.ready
 console.log(`ledger: listening on ${server.port}`)
