@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { createClient } from '@lifeline/node'
-import { runScript } from '@lifeline/test-utils'
+import { runScript, waitFor } from '@lifeline/test-utils'
 import { expect, it } from 'vitest'
 import { token, type Ledger } from '../../examples/node-service/schema.js'
 import { root } from '../readme/compile.js'
@@ -31,38 +31,78 @@ it('runs examples/node-service: a service restarted mid-stream, nothing lost or 
   expect(result.code).toBe(0)
 })
 
-// Ctrl-C stops the ledger as SIGTERM does: its sessions and what it booked are saved, so the
-// next process goes on from there. Without it, entries the ledger had receipted were gone.
-it('saves the ledger on SIGINT as on SIGTERM', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'lifeline-ledger-'))
-  const ledger = spawn(process.execPath, ['--import', 'tsx', 'ledger.ts', '0', dir], {
+/** Starts `ledger.ts` on a free port with its files in `dir`; resolves once it listens. */
+async function startLedger(dir: string, port = 0) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'ledger.ts', String(port), dir], {
     cwd: join(root, 'examples', 'node-service'),
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
-    ledger.once('exit', (code, signal) => resolve({ code, signal })),
+    child.once('exit', (code, signal) => resolve({ code, signal })),
   )
-  const port = await new Promise<string>((resolve) =>
-    createInterface({ input: ledger.stdout }).on('line', (line) => {
-      const listening = /listening on (\d+)/.exec(line)?.[1]
-      if (listening) resolve(listening)
-    }),
-  )
-  const client = createClient<Ledger>({
-    url: `ws://127.0.0.1:${port}/`,
-    socket: { headers: () => ({ Authorization: `Bearer ${token}` }) },
+  const listening = await new Promise<number>((resolve, reject) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const port = /listening on (\d+)/.exec(line)?.[1]
+      if (port) resolve(Number(port))
+    })
+    void exited.then(() => reject(new Error('the ledger exited before it listened')))
   })
+  return { child, exited, port: listening }
+}
+
+const ingest = (port: number) =>
+  createClient<Ledger>({
+    url: `ws://127.0.0.1:${port}/`,
+    socket: { headers: () => ({ Authorization: `Bearer ${token}` }), maxDelayMs: 200 },
+  })
+
+// Ctrl-C stops the ledger as SIGTERM does: its sessions and what it booked are saved, so the
+// next process goes on from there. Without it, entries the ledger had receipted were gone.
+it('saves the ledger on SIGINT as on SIGTERM', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lifeline-ledger-'))
+  const ledger = await startLedger(dir)
+  const client = ingest(ledger.port)
   try {
     const receipt = new Promise((resolve) => client.on('receipt', resolve))
     client.send('entry', { id: 1, account: 'acct-1', cents: 100 })
     expect(await receipt).toEqual({ id: 1, balance: 100 })
-    ledger.kill('SIGINT')
-    expect(await exited).toEqual({ code: 0, signal: null })
+    ledger.child.kill('SIGINT')
+    expect(await ledger.exited).toEqual({ code: 0, signal: null })
     const state = JSON.parse(readFileSync(join(dir, 'ledger-state.json'), 'utf8')) as unknown
     expect(state).toEqual({ ids: [1], balances: { 'acct-1': 100 }, restarts: 0 })
   } finally {
     client.close()
-    ledger.kill('SIGKILL')
+    ledger.child.kill('SIGKILL')
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+// A ledger killed outright (SIGKILL, a crash) saves nothing at its end: an entry it receipted
+// is on disk already, and one it did not is sent again after the reset, booked once.
+it('keeps what the ledger receipted when its process is killed with SIGKILL', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lifeline-ledger-'))
+  const first = await startLedger(dir)
+  const client = ingest(first.port)
+  let second: Awaited<ReturnType<typeof startLedger>> | undefined
+  try {
+    const receipts: number[] = []
+    client.on('receipt', ({ id }) => receipts.push(id))
+    for (const id of [1, 2, 3]) client.send('entry', { id, account: 'acct-1', cents: id })
+    await waitFor(() => receipts.length === 3 && client.unacked === 0, {
+      message: 'three receipts',
+      timeoutMs: 10_000,
+    })
+    first.child.kill('SIGKILL')
+    await first.exited
+    second = await startLedger(dir, first.port)
+    client.send('entry', { id: 4, account: 'acct-1', cents: 4 })
+    await waitFor(() => receipts.includes(4), { message: 'the fourth receipt', timeoutMs: 10_000 })
+    expect((await client.request('audit', {})).ids).toEqual([1, 2, 3, 4])
+    expect(await client.request('balance', { account: 'acct-1' })).toBe(10)
+  } finally {
+    client.close()
+    first.child.kill('SIGKILL')
+    second?.child.kill('SIGKILL')
     rmSync(dir, { recursive: true, force: true })
   }
 })

@@ -1,8 +1,9 @@
 // The ledger service: a Lifeline server that books entries and answers balances. Its state (the
-// booked ids and balances) and its sessions are saved to files on SIGTERM or SIGINT, so the next
-// process goes on where this one stopped, and its clients resume their sessions there.
+// booked ids and balances) is saved to a file as each entry is booked, and its sessions on
+// SIGTERM or SIGINT, so the next process goes on where this one stopped, and its clients resume
+// their sessions there.
 //   usage: ledger.ts <port> <state dir>
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { closeOnSignals, createServer } from '@lifeline/server'
 import { createFileSessionStore } from './fileStore.js'
@@ -25,12 +26,27 @@ const server = createServer<Ledger>({
   store: createFileSessionStore(join(dir, 'ledger-sessions.json')),
   authenticate: (request) => request.headers.authorization === `Bearer ${token}`,
 })
+const booked = new Set(state.ids)
+// Written to a file beside it and renamed over it: a process killed mid-write leaves the last
+// whole state, never half of one.
+const saveState = () => {
+  writeFileSync(`${statePath}.tmp`, JSON.stringify(state))
+  renameSync(`${statePath}.tmp`, statePath)
+}
 server.on('connection', (peer, { restored }) => {
   console.log(`ledger: ${restored ? 'resumed' : 'new'} session of ${peer.id}`)
   peer.on('entry', ({ id, account, cents }) => {
-    state.ids.push(id)
-    const balance = (state.balances[account] = (state.balances[account] ?? 0) + cents)
-    peer.send('receipt', { id, balance })
+    // An entry comes again after a reset (a process killed before its acknowledgement reached
+    // ingest): booked once, by its id.
+    if (!booked.has(id)) {
+      booked.add(id)
+      state.ids.push(id)
+      state.balances[account] = (state.balances[account] ?? 0) + cents
+      // On disk before the handler returns, so before the entry is acknowledged: a process
+      // killed after that (SIGKILL, a crash) has not lost it.
+      saveState()
+    }
+    peer.send('receipt', { id, balance: state.balances[account] ?? 0 })
   })
 })
 server.handle('balance', ({ account }) => state.balances[account] ?? 0)
@@ -42,7 +58,7 @@ server.handle('audit', () => ({ ids: state.ids, restarts: state.restarts }))
 closeOnSignals({
   async close() {
     await server.close()
-    writeFileSync(statePath, JSON.stringify(state))
+    saveState()
     console.log(`ledger: stopped after ${state.ids.length} entries`)
   },
 })
