@@ -26,6 +26,7 @@ it('runs examples/node-service: a service restarted mid-stream, nothing lost or 
     inOrder: true,
     ledgerRestarts: 1,
     balancesAnswered: 6,
+    balancesFailed: [],
   })
   expect(result.out).toContain('ledger: resumed session')
   expect(result.code).toBe(0)
