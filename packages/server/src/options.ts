@@ -381,6 +381,21 @@ function resolveConnectionLimits(
   }
 }
 
+/**
+ * An origin as a browser sends it in `Origin`: scheme and host in lower case, no default port,
+ * no trailing slash or path (`HTTPS://App.example.com:443/` is `https://app.example.com`), so
+ * that an entry of `allowedOrigins` written otherwise still matches. What is no URL (`null`) is
+ * kept as it is.
+ */
+function serializedOrigin(origin: string): string {
+  try {
+    const serialized = new URL(origin).origin
+    return serialized === 'null' ? origin : serialized
+  } catch {
+    return origin
+  }
+}
+
 /** Applies defaults and refuses nonsense at once, where the caller can see the mistake. */
 export function resolveOptions<User>(options: ServerOptions<User>): ResolvedOptions<User> {
   const { port, server } = options
@@ -453,7 +468,9 @@ export function resolveOptions<User>(options: ServerOptions<User>): ResolvedOpti
     path: options.path,
     codecs,
     authenticate: options.authenticate,
-    allowedOrigins: options.allowedOrigins,
+    allowedOrigins: Array.isArray(allowedOrigins)
+      ? allowedOrigins.map(serializedOrigin)
+      : options.allowedOrigins,
     requireOrigin: options.requireOrigin ?? serverDefaults.requireOrigin,
     maxMessageSize,
     heartbeat,

@@ -456,6 +456,21 @@ describe('bad input never crashes the server', () => {
     expect(await upgradeStatus(urlOf(server), { Origin: 'https://evil.test' })).toBe(403)
   })
 
+  it('matches allowedOrigins written otherwise than a browser sends Origin', async () => {
+    // Upper case, the default port, a trailing slash: none of these ever matched, since a
+    // browser sends `https://app.example`.
+    const server = await startServer(fx, { allowedOrigins: ['HTTPS://App.Example:443/'] })
+    const browser = await ProtocolClient.connect(
+      fx,
+      urlOf(server),
+      {},
+      { headers: { Origin: 'https://app.example' } },
+    )
+    expect(browser.welcome.resumed).toBe(false)
+    expect(await upgradeStatus(urlOf(server), { Origin: 'https://app.example:8443' })).toBe(403)
+    expect(await upgradeStatus(urlOf(server), { Origin: 'http://app.example' })).toBe(403)
+  })
+
   it('refuses at creation allowedOrigins that is neither a list of origins nor a predicate', () => {
     // A string (from JavaScript, or an environment variable) was searched as one: the origin of
     // another site, `https://app.example.co`, is in `https://app.example.com`. A Set had no
