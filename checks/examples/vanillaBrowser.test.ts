@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { chromium } from 'playwright'
+import WebSocket from 'ws'
 import { assertChromium, chromiumPath } from '@lifeline/test-utils/chromium'
 import { afterEach, expect, it } from 'vitest'
 import { startExample } from '../../examples/vanilla-browser/server.js'
@@ -55,4 +56,25 @@ it('runs examples/vanilla-browser in Chromium: echoes, and rides out a server re
     'after the restart',
   ])
   await page.screenshot({ path: join(artifacts, 'vanilla-browser.png') })
+})
+
+// Another site's page in the same browser: its POST reaches the server (only the answer is
+// hidden from it) and its WebSocket carries its own Origin. Neither may act as the example's page.
+it('refuses a restart and a WebSocket from another origin', async () => {
+  const example = await startExample({ port: 0, downMs: 500 })
+  cleanups.push(() => example.close())
+  const restart = (origin: string) =>
+    fetch(new URL('/restart', example.url), { method: 'POST', headers: { Origin: origin } })
+  expect((await restart('https://evil.example')).status).toBe(403)
+  const socket = new WebSocket(new URL('/ws', example.url).href.replace(/^http/, 'ws'), {
+    headers: { Origin: 'https://evil.example' },
+  })
+  socket.on('error', () => undefined)
+  const status = await new Promise<number>((resolve) => {
+    socket.on('unexpected-response', (_, response) => resolve(response.statusCode ?? 0))
+    socket.on('open', () => resolve(101))
+  })
+  socket.terminate()
+  expect(status).toBe(403)
+  expect((await restart(new URL(example.url).origin)).status).toBe(202)
 })

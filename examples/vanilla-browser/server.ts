@@ -5,7 +5,7 @@
  * every page resumes its session and what it sent meanwhile arrives once.
  */
 import { readFile } from 'node:fs/promises'
-import { createServer as createHttpServer } from 'node:http'
+import { createServer as createHttpServer, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
@@ -47,8 +47,16 @@ export async function startExample({ port = 8080, downMs = 2_000 }: ExampleOptio
   let lifeline: LifelineServer<EchoSchema> | undefined
   let restarting: Promise<void> | undefined
 
+  // The page's own origin, as its browser sends it: another site's page open in the same browser
+  // may neither restart the server (a cross-site POST is sent, only its answer is hidden) nor
+  // open the WebSocket as this page.
+  const ownOrigin = (request: IncomingMessage) => `http://${request.headers.host ?? ''}`
   const http = createHttpServer((request, response) => {
     if (request.method === 'POST' && request.url === '/restart') {
+      if (request.headers.origin !== ownOrigin(request)) {
+        response.writeHead(403).end()
+        return
+      }
       void restart()
       response.writeHead(202).end()
     } else if (request.url === '/page.js') {
@@ -59,7 +67,12 @@ export async function startExample({ port = 8080, downMs = 2_000 }: ExampleOptio
   })
 
   const start = async () => {
-    const server = createServer<EchoSchema>({ server: http, path: '/ws', store })
+    const server = createServer<EchoSchema>({
+      server: http,
+      path: '/ws',
+      store,
+      allowedOrigins: (origin, request) => origin === ownOrigin(request),
+    })
     server.on('connection', (peer) => {
       peer.on('say', ({ text }) => {
         peer.send('echo', { text, at: new Date().toISOString().slice(11, 19) })
