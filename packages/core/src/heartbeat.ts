@@ -157,9 +157,13 @@ export class HeartbeatMonitor<Owner = unknown> {
   check(now: number, woke?: boolean): void {
     const { intervalMs = heartbeatDefaults.intervalMs, timeoutMs = heartbeatDefaults.timeoutMs } =
       this.#options
-    // Quiet for at least an interval, as `pingNow` counts it: pinged now, dead with nothing
-    // heard within `timeoutMs` (without a ping, nothing heard within `timeoutMs` from now).
-    if (woke && !this.seen) this.#lastSeenAt = Math.min(this.#lastSeenAt, now - intervalMs)
+    // Quiet for at least an interval, as `pingNow` counts it, a frame since the last tick
+    // dropped too (it may have come before the sleep): pinged now, dead with nothing heard
+    // within `timeoutMs` (without a ping, nothing heard within `timeoutMs` from now).
+    if (woke) {
+      this.seen = false
+      this.#lastSeenAt = Math.min(this.#lastSeenAt, now - intervalMs)
+    }
     // Checks come every tenth of the shorter period; a gap of more than two steps means the
     // timer ran late: the page was frozen or throttled, or the machine slept.
     const late = now - this.#lastCheckAt > Math.min(intervalMs, timeoutMs) / 5

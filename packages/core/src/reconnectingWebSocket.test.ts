@@ -1280,7 +1280,12 @@ describe('heartbeat', () => {
     socket.close()
   })
 
-  it('checks the link at once when the machine wakes: its monotonic clock stood still meanwhile', async () => {
+  // The last frame a tick before the sleep, and one the heartbeat had not yet read (no tick
+  // since): it says nothing of the link after the sleep either.
+  it.each([
+    ['a tick before it', 100],
+    ['with no tick since', 0],
+  ])('checks the link at once when the machine wakes, its last frame %s', (_, gapMs) => {
     // The wall clock goes on while the machine sleeps; the monotonic clock (`now`) does not.
     let sleptMs = 0
     Object.assign(clock, { wallNow: () => clock.now() + sleptMs })
@@ -1289,7 +1294,7 @@ describe('heartbeat', () => {
     fake.accept()
     clock.advance(300)
     fake.receive('before sleeping')
-    clock.advance(100)
+    clock.advance(gapMs)
     // Asleep for ten minutes; the link died meanwhile, unseen: nothing answers from now on.
     sleptMs += 600_000
     const wokeAt = clock.now()
