@@ -71,6 +71,19 @@ export function closeReason(text: string): string {
 }
 
 /**
+ * The callback of a pending `authenticate`, made outside the connection's constructor: a
+ * closure made there shares its context, which holds the connection. Through a box the close
+ * empties, an `authenticate` that never settles (a backend that hangs, holding its callbacks)
+ * holds neither the connection nor its early frames, which it would for every connection
+ * closed meanwhile.
+ */
+function answerTo<User>(waiting: {
+  connection?: { onAuthenticated(outcome: AuthOutcome<User>): void }
+}): (outcome: AuthOutcome<User>) => void {
+  return (outcome) => waiting.connection?.onAuthenticated(outcome)
+}
+
+/**
  * What letting go of a socket counts for in a turn's work (`Turns`): its close, the output and
  * the socket buffers it frees, and its close events, about a millisecond for a slow consumer.
  * A hundred slow consumers closed together came due together: one iteration of 25 ms, which a
@@ -149,6 +162,8 @@ export class Connection<S extends Schema, User> implements Link {
   private user: User | undefined
   private early: Array<[RawData, boolean]> = []
   private earlyBytes = 0
+  /** What the pending `authenticate` answers through, emptied once the socket is closed. */
+  private authenticating: { connection?: Connection<S, User> } | undefined
   private readonly limits: OutputLimits
   /** The client said `rs` in its `$hello`: it resends what was discarded on `$resend`. */
   private resends = false
@@ -224,7 +239,8 @@ export class Connection<S extends Schema, User> implements Link {
       this.user = undefined
     } else {
       this.state = 'authenticating'
-      void runAuthenticate(options.authenticate, request).then(this.onAuthenticated)
+      this.authenticating = { connection: this }
+      void runAuthenticate(options.authenticate, request).then(answerTo(this.authenticating))
     }
   }
 
@@ -579,7 +595,8 @@ export class Connection<S extends Schema, User> implements Link {
     }
   }
 
-  private readonly onAuthenticated = (outcome: AuthOutcome<User>): void => {
+  /** `authenticate` answered (see `answerTo`). */
+  onAuthenticated(outcome: AuthOutcome<User>): void {
     if (this.state === 'closed') return
     if (!outcome.ok) {
       this.context.counters[
@@ -610,6 +627,7 @@ export class Connection<S extends Schema, User> implements Link {
     if (this.state === 'open') this.output.clientClosed()
     this.state = 'closed'
     this.stopTimers()
+    if (this.authenticating !== undefined) delete this.authenticating.connection
     if (this.session?.lingering === this) this.session.lingering = undefined
     this.detachSession(code, reason.toString())
     this.host.closed(this)

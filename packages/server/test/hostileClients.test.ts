@@ -1,5 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { performance } from 'node:perf_hooks'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import type { Duplex } from 'node:stream'
 import { createClient, type RpcMethod } from '@lifeline/core'
 import { expectNoEvent, useFixtures, waitFor, withTimeout } from '@lifeline/test-utils'
@@ -112,6 +114,36 @@ describe('frames before $welcome', () => {
     admit()
     expect(opened.count).toBe(0)
     expect(server.stats.sessions).toBe(0)
+  })
+  it('lets go of a closed connection and its early frames while authenticate still hangs', async () => {
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    // A backend that never answers holds its callbacks, as a request without a timeout does.
+    const hanging: Array<(user: object) => void> = []
+    const server = await startServer(fx, {
+      authenticate: () => new Promise<object>((resolve) => hanging.push(resolve)),
+    })
+    const { connections } = server as unknown as { connections: Set<object> }
+    const client = await ProtocolClient.open(fx, urlOf(server))
+    client.send({ t: '$hello', d: { v: 1 } })
+    for (let s = 1; s <= 6; s++) client.send({ t: 'm', d: 'p'.repeat(8 * KiB), s })
+    await waitFor(() => (heldEarly(server)[0] ?? 0) > 48 * KiB, {
+      message: 'the frames held',
+    })
+    const held = new WeakRef([...connections][0] as object)
+    client.socket.close(1000)
+    await client.waitClose()
+    await waitFor(() => connections.size === 0, { message: 'the connection gone' })
+    // Held until authenticate settles, which may be never: a hung backend kept every
+    // connection that came meanwhile, with up to 64 KiB of frames each.
+    await waitFor(
+      () => {
+        gc()
+        return held.deref() === undefined
+      },
+      { message: 'the closed connection collected' },
+    )
+    expect(hanging).toHaveLength(1)
   })
 })
 
