@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs'
+import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { chromium } from 'playwright'
 import WebSocket from 'ws'
@@ -77,4 +78,12 @@ it('refuses a restart and a WebSocket from another origin', async () => {
   socket.terminate()
   expect(status).toBe(403)
   expect((await restart(new URL(example.url).origin)).status).toBe(202)
+})
+
+it('rejects with EADDRINUSE when its port is taken, rather than crashing', async () => {
+  const taken = createServer()
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+  cleanups.push(() => new Promise((resolve) => taken.close(resolve)))
+  const { port } = taken.address() as AddressInfo
+  await expect(startExample({ port })).rejects.toMatchObject({ code: 'EADDRINUSE' })
 })

@@ -90,7 +90,14 @@ export async function startExample({ port = 8080, downMs = 2_000 }: ExampleOptio
       await start()
     })().finally(() => (restarting = undefined)))
 
-  await new Promise<void>((resolve) => http.listen(port, '127.0.0.1', resolve))
+  // A port in use rejects (EADDRINUSE) rather than throwing from the server's 'error' event.
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject)
+    http.listen(port, '127.0.0.1', () => {
+      http.off('error', reject)
+      resolve()
+    })
+  })
   await start()
   const example: Example = {
     url: `http://127.0.0.1:${(http.address() as AddressInfo).port}/`,
