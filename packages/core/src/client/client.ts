@@ -230,6 +230,14 @@ export class Client<S extends Schema = AnySchema> {
       if (state.status === 'closed' || (this.#welcomed && state.status !== 'open')) {
         this.#linkDown()
       }
+      // Closed, or connected again, through `client.socket` rather than the client: the same as
+      // `close()` and `connect()`, so that nothing waits on a server no link will reach.
+      if (state.status === 'closed' && state.cause && !state.cause.error && !this.#closedByUser) {
+        this.#closedByUser = true
+        this.#rejectWaiting()
+      } else if (state.status === 'connecting' && this.#closedByUser) {
+        this.#closedByUser = false
+      }
       const next = clientStateOf(state)
       if (next) this.#setState(next)
     })
@@ -396,7 +404,7 @@ export class Client<S extends Schema = AnySchema> {
   /**
    * Closes for good: pending requests and the receipts of unacknowledged messages reject with
    * `CLOSED`, no reconnect follows. Unacknowledged messages stay in the outbox: a later
-   * `connect()` sends them.
+   * `connect()` sends them. `client.socket.close()` is the same close.
    */
   close(code = 1000, reason = ''): void {
     // Checked before anything changes: a bad argument throws and leaves the client as it was.
@@ -404,6 +412,11 @@ export class Client<S extends Schema = AnySchema> {
     this.#closedByUser = true
     this.socket.close(code, reason)
     this.#linkDown()
+    this.#rejectWaiting()
+  }
+
+  /** Closed by its user: pending requests and the receipts of unacknowledged messages reject. */
+  #rejectWaiting(): void {
     this.#requests.rejectAll('the client was closed')
     this.#receipts?.rejectAll(this.#ended() as LifelineError)
   }

@@ -88,3 +88,38 @@ describe('a client ended on its own, asked again', () => {
     expect(clock.pending).toBe(0)
   })
 })
+
+describe('a client whose socket is closed directly (client.socket.close())', () => {
+  it('is closed as by close(): pending requests and receipts reject with CLOSED', async () => {
+    const client = createFakeClient(clock)
+    FakeWebSocket.last.accept('lifeline.v1.json')
+    deliver({ t: '$welcome', d: { sid: 'S1', resumed: false, a: 0 } })
+    const forever = client.request('slow', null, { timeoutMs: Infinity })
+    const timed = client.request('slow', null)
+    const receipt = client.delivered(client.send('m', 1))
+    client.socket.close()
+    expect(await outcome(forever)).toBe('CLOSED')
+    expect(client.state.status).toBe('closed')
+    expect(await outcome(timed)).toBe('CLOSED')
+    expect(await outcome(receipt)).toBe('CLOSED')
+    expect(clock.pending).toBe(0)
+    expect(() => client.send('m', 2)).toThrow(expect.objectContaining({ code: 'CLOSED' }))
+    // The message and both requests kept for connect(), as after close().
+    expect(client.unacked).toBe(3)
+  })
+
+  it('is open again after client.socket.reconnect(), as after connect()', async () => {
+    const client = createFakeClient(clock)
+    FakeWebSocket.last.accept('lifeline.v1.json')
+    deliver({ t: '$welcome', d: { sid: 'S1', resumed: false, a: 0 } })
+    client.socket.close()
+    await Promise.resolve()
+    expect(client.state.status).toBe('closed')
+    client.socket.reconnect()
+    FakeWebSocket.last.accept('lifeline.v1.json')
+    deliver({ t: '$welcome', d: { sid: 'S1', resumed: true, a: 0 } })
+    expect(client.state.status).toBe('open')
+    client.send('m', 1)
+    expect(received().filter(({ t }) => t === 'm')).toHaveLength(1)
+  })
+})
