@@ -8,7 +8,13 @@ export function createFileSessionStore(path: string): SessionStore {
   const records = new Map<string, SessionRecord>(
     existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as [string, SessionRecord][]) : [],
   )
-  const save = () => writeFileSync(path, JSON.stringify([...records]))
+  // Expired records go at each save: a session saved by one process's close() whose client never
+  // came back to the next is deleted by no server, it only expires.
+  const save = () => {
+    const now = Date.now()
+    for (const [id, record] of records) if (record.expiresAt <= now) records.delete(id)
+    writeFileSync(path, JSON.stringify([...records]))
+  }
   return {
     get: (id) => {
       const record = records.get(id)
