@@ -25,14 +25,20 @@ async function outcome(promise: Promise<unknown>): Promise<string> {
   ])
 }
 
+/** An open client with two requests (one without a timeout) and a receipt waiting. */
+function waiting() {
+  const client = createFakeClient(clock)
+  FakeWebSocket.last.accept('lifeline.v1.json')
+  deliver({ t: '$welcome', d: { sid: 'S1', resumed: false, a: 0 } })
+  const forever = client.request('slow', null, { timeoutMs: Infinity })
+  const timed = client.request('slow', null)
+  const receipt = client.delivered(client.send('m', 1))
+  return { client, forever, timed, receipt }
+}
+
 describe('a client that ends on its own', () => {
   it('rejects its pending requests with the error that ended it', async () => {
-    const client = createFakeClient(clock)
-    FakeWebSocket.last.accept('lifeline.v1.json')
-    deliver({ t: '$welcome', d: { sid: 'S1', resumed: false, a: 0 } })
-    const forever = client.request('slow', null, { timeoutMs: Infinity })
-    const timed = client.request('slow', null)
-    const receipt = client.delivered(client.send('m', 1))
+    const { client, forever, timed, receipt } = waiting()
     FakeWebSocket.last.serverClose(4401, 'unauthenticated')
     expect(client.state.status).toBe('closed')
     expect(await outcome(receipt)).toBe('UNAUTHENTICATED')
@@ -91,12 +97,7 @@ describe('a client ended on its own, asked again', () => {
 
 describe('a client whose socket is closed directly (client.socket.close())', () => {
   it('is closed as by close(): pending requests and receipts reject with CLOSED', async () => {
-    const client = createFakeClient(clock)
-    FakeWebSocket.last.accept('lifeline.v1.json')
-    deliver({ t: '$welcome', d: { sid: 'S1', resumed: false, a: 0 } })
-    const forever = client.request('slow', null, { timeoutMs: Infinity })
-    const timed = client.request('slow', null)
-    const receipt = client.delivered(client.send('m', 1))
+    const { client, forever, timed, receipt } = waiting()
     client.socket.close()
     expect(await outcome(forever)).toBe('CLOSED')
     expect(client.state.status).toBe('closed')
