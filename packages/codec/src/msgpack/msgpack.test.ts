@@ -157,6 +157,16 @@ describe('msgpack() decode', () => {
     )
   })
 
+  it('refuses a forbidden key spelled in overlong UTF-8, which older msgpackr reads as ASCII', () => {
+    // `c1 a3` is `c` in two bytes; msgpackr 1.11.5 (inside the dependency's range until 1.12.1)
+    // decoded this frame to { constructor: true }.
+    const frame = hex(`81 ac c1 a3 ${ascii('onstructor')} c3`)
+    const error = expectLifelineError(() => codec.decode(frame), 'DECODE_FAILED', 1007)
+    expect(error.message).toBe(
+      'msgpack frame has a forbidden key (__proto__, constructor or prototype)',
+    )
+  })
+
   it('refuses extensions msgpackr would otherwise turn into Set, RegExp, cycles or records', () => {
     const frames = [
       hex('d4 73 00 90'), // Set

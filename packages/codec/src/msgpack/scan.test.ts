@@ -170,6 +170,39 @@ describe('scanMsgpack refuses', () => {
     expect(scan(bytes)).toMatch(/forbidden key/)
   })
 
+  // Overlong UTF-8: invalid, but msgpackr before 1.11.9 reads `c1 9f` as `_`, `e0 81 a3` as `c`,
+  // and takes a lead's bits without checking that continuation bytes follow (`c1 1f`).
+  it.each([
+    ['__proto__, its first letter in 2 bytes', frame(0x81, 0xaa, 0xc1, 0x9f, '_proto__', 0x80)],
+    ['__proto__, without continuation bits', frame(0x81, 0xaa, 0xc1, 0x1f, '_proto__', 0x80)],
+    [
+      'constructor, its first letter in 3 bytes',
+      frame(0x81, 0xad, 0xe0, 0x81, 0xa3, 'onstructor', 1),
+    ],
+    [
+      'prototype, its last letter in 4 bytes, as str 8',
+      frame(0x81, 0xd9, 12, 'prototyp', 0xf0, 0x80, 0x81, 0xa5, 1),
+    ],
+    [
+      'constructor, every letter in 4 bytes',
+      frame(
+        0x81,
+        0xd9,
+        44,
+        ...[...'constructor'].map((c) => [0xf0, 0x80, 0x81, 0x80 | (c.charCodeAt(0) & 0x3f)]),
+        1,
+      ),
+    ],
+  ])('a forbidden key spelled in overlong UTF-8: %s', (_, bytes) => {
+    expect(scan(bytes)).toMatch(/forbidden key/)
+  })
+
+  it('lets other keys with overlong sequences and longer names through', () => {
+    expect(scan(frame(0x81, 0xaa, 0xc1, 0xa1, 'bcdefghi', 1))).toBeUndefined()
+    expect(scan(frame(0x81, 0xac, 'constructors', 1))).toBeUndefined()
+    expect(scan(frame(0x81, 0xad, 0xc1, 0xa3, 'onstructors', 1))).toBeUndefined()
+  })
+
   it('lets the forbidden words through as values', () => {
     expect(scan(frame(0x81, 0xa1, 'a', 0xa9, '__proto__'))).toBeUndefined()
     expect(scan(frame(0x92, 0xab, 'constructor', 0xa9, 'prototype'))).toBeUndefined()

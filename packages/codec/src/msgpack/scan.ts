@@ -14,7 +14,8 @@
  *
  * It also bounds nesting by `maxDepth` and the arrays and maps of the frame by `maxContainers`
  * (a byte each, an object on the heap each once built), checks every length prefix against the bytes that are
- * actually there, refuses the forbidden keys, refuses trailing bytes, and refuses 64-bit
+ * actually there, refuses the forbidden keys (also spelled in overlong UTF-8, which some msgpackr
+ * versions read as ASCII), refuses trailing bytes, and refuses 64-bit
  * integers outside `Number.MIN_SAFE_INTEGER..Number.MAX_SAFE_INTEGER` rather than round them.
  */
 
@@ -252,7 +253,51 @@ function isForbiddenKey(bytes: Uint8Array, start: number, length: number): boole
   if (length === 9) {
     return matches(bytes, start, protoBytes) || matches(bytes, start, prototypeBytes)
   }
-  return length === 11 && matches(bytes, start, constructorBytes)
+  if (length === 11 && matches(bytes, start, constructorBytes)) return true
+  // Spelled with overlong sequences, a name takes 10 to 44 bytes (1 to 4 per letter), and its
+  // first byte is the letter's or the lead of an overlong one: the only keys read further.
+  if (length < 10 || length > 44) return false
+  const first = bytes[start]
+  return (
+    (first === 0x5f ||
+      first === 0x63 ||
+      first === 0x70 ||
+      first === 0xc1 ||
+      first === 0xe0 ||
+      first === 0xf0) &&
+    spellsForbiddenKey(bytes, start, start + length)
+  )
+}
+
+/**
+ * Whether a key spells `__proto__`, `constructor` or `prototype` with overlong UTF-8 sequences
+ * (`c1 9f` for `_`, `e0 81 a3` for `c`): invalid UTF-8, which msgpackr before 1.11.9 reads as
+ * the letters they encode (its reader takes a sequence's bits without checking that it is the
+ * shortest form, nor that the bytes after a lead are continuation bytes), and newer ones as
+ * U+FFFD. Read here as the older reader reads it, so the key is refused whichever is installed.
+ */
+function spellsForbiddenKey(bytes: Uint8Array, start: number, end: number): boolean {
+  const units: number[] = []
+  let i = start
+  while (i < end) {
+    const byte = bytes[i++] as number
+    let unit: number
+    if (byte < 0x80) unit = byte
+    else if (byte < 0xc0 || byte >= 0xf8) return false
+    else if (byte < 0xe0) unit = ((byte & 0x1f) << 6) | ((bytes[i++] ?? 0) & 0x3f)
+    else if (byte < 0xf0) {
+      unit = ((byte & 0x0f) << 12) | (((bytes[i++] ?? 0) & 0x3f) << 6)
+      unit |= (bytes[i++] ?? 0) & 0x3f
+    } else {
+      unit = ((byte & 0x07) << 18) | (((bytes[i++] ?? 0) & 0x3f) << 12)
+      unit |= (((bytes[i++] ?? 0) & 0x3f) << 6) | ((bytes[i++] ?? 0) & 0x3f)
+    }
+    // None of the names has a letter outside ASCII, nor more than 11 of them.
+    if (unit >= 0x80 || units.length === 11) return false
+    units.push(unit)
+  }
+  const spelled = String.fromCharCode(...units)
+  return spelled === '__proto__' || spelled === 'constructor' || spelled === 'prototype'
 }
 
 function matches(bytes: Uint8Array, start: number, expected: readonly number[]): boolean {
