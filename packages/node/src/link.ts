@@ -108,7 +108,11 @@ export function createNodeLink(
   const { headers, agent, tls, perMessageDeflate = false, heartbeat: beat, ...core } = options
   const { maxPayload = nodeSocketDefaults.maxPayload, ...coreOptions } = core
   const clock = core.clock ?? nodeClock
-  const heartbeat = { ...nodeSocketDefaults.heartbeat, ...beat }
+  // A period left undefined takes its default, as core's heartbeat reads them; anything else
+  // goes on to core, which refuses keys it does not know.
+  const { intervalMs = nodeSocketDefaults.heartbeat.intervalMs, ...restOfBeat } = beat || {}
+  const { timeoutMs = nodeSocketDefaults.heartbeat.timeoutMs, ...others } = restOfBeat
+  const heartbeat = { ...others, intervalMs, timeoutMs }
   if (headers === null || !/^(undefined|object|function)$/.test(typeof headers))
     throw invalid('headers must be an object or a function')
   for (const [name, value] of Object.entries({ maxPayload, ...heartbeat }))

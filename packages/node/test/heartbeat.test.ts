@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { ManualClock } from '@lifeline/core/testing'
 import type { BlackholeDirection } from '@lifeline/test-utils'
 import { createFaultProxy, startWsServer, useFixtures, waitFor } from '@lifeline/test-utils'
-import { ReconnectingWebSocket } from '../src/index.js'
+import { ReconnectingWebSocket, nodeSocketDefaults } from '../src/index.js'
 import { nextEvent, quickRetry } from './helpers.js'
 
 const fx = useFixtures(afterEach)
@@ -93,6 +93,21 @@ describe('the protocol-level ping heartbeat', () => {
     proxy.blackhole(true)
     clock.advance(60_000)
     expect(socket.state.status).toBe('open')
+  })
+
+  it('takes a period left undefined as its default, as core does', async () => {
+    const clock = new ManualClock()
+    const server = fx.add(await startWsServer())
+    // As a caller without exactOptionalPropertyTypes may write it, from a config without it.
+    const beat = { intervalMs: undefined as unknown as number, timeoutMs: 500 }
+    const options = { ...quickRetry, clock, heartbeat: beat }
+    const socket = fx.add(new ReconnectingWebSocket(server.url('/'), null, options))
+    await nextEvent(socket, 'open')
+    const pings: number[] = []
+    ;(await server.waitForConnection()).socket.on('ping', () => pings.push(pings.length))
+    clock.advance(nodeSocketDefaults.heartbeat.intervalMs / 2)
+    clock.advance(nodeSocketDefaults.heartbeat.intervalMs)
+    await waitFor(() => pings.length === 1, { message: 'a ping after the default interval' })
   })
 
   it('checkNow() pings an open link at once', async () => {
