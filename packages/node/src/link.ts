@@ -83,13 +83,25 @@ function relayLife(this: WebSocket): void {
 }
 
 /**
- * `ws` closes a link with 1009 when a message is over `maxPayload`, then reports 1006: it stops
- * reading, so never sees the peer's close frame, and the socket would reconnect to be sent the
- * same message again, forever. Told now with the code sent, the socket ends as for any 1009.
+ * `ws` closes a link with the close code of a frame it refuses (1009 for a message over
+ * `maxPayload`, 1007 for invalid UTF-8 or compressed data, 1002 for a broken frame), then reports
+ * 1006: it stops reading, so never sees the peer's close frame, and the socket would reconnect to
+ * be sent the same frame again, forever. Told now with the code sent, the socket ends as for any
+ * of these codes. `ws` keeps the code on the error under a symbol of its own, `status-code`, and
+ * the opcode of the frame it read last in its receiver's `_opcode`.
  */
-function tooLarge(this: WebSocket, error: { code?: unknown }): void {
-  if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH')
-    this.emit('close', 1009, 'maxPayload exceeded')
+function refusedFrame(this: WebSocket, error: unknown): void {
+  if (!(error instanceof Error)) return
+  // A close frame the peer got wrong (a code no endpoint may send, a reason cut within a
+  // character) still closes the link, and says nothing of what a new one would be sent: it goes
+  // on as a close whose code is not known (1006), through the backoff.
+  const receiver = (this as unknown as { _receiver?: { _opcode?: unknown } })._receiver
+  if (receiver?._opcode === 0x08) return
+  const key = Object.getOwnPropertySymbols(error).find((s) => s.description === 'status-code')
+  const code: unknown = key && (error as unknown as Record<symbol, unknown>)[key]
+  if (typeof code !== 'number') return
+  const tooLarge = (error as { code?: unknown }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'
+  this.emit('close', code, tooLarge ? 'maxPayload exceeded' : error.message)
 }
 
 const invalid = (message: string) => new LifelineError('INVALID_ARGUMENT', message)
@@ -141,7 +153,7 @@ export function createNodeLink(
   function NodeWebSocket(address: string, protocols?: string | string[]): WebSocket {
     const wsOptions = { ...tls, headers: attemptHeaders, agent, maxPayload, perMessageDeflate }
     const socket = (newest = new BatchingWebSocket(address, protocols, wsOptions))
-    socket.on('error', tooLarge)
+    socket.on('error', refusedFrame)
     if (on) socket.on('pong', relayLife).on('ping', relayLife)
     return socket
   }

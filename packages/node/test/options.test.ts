@@ -109,6 +109,48 @@ describe('maxPayload', () => {
   })
 })
 
+describe('frames ws refuses', () => {
+  /** A server that writes `bytes` as they are, a frame of its own, at every connection. */
+  async function writer(bytes: number[]) {
+    return fx.add(
+      await startWsServer({
+        onConnection: ({ socket }) =>
+          (socket as unknown as { _socket: Duplex })._socket.write(Buffer.from(bytes)),
+      }),
+    )
+  }
+
+  it.each([
+    ['invalid UTF-8 in a text message', [0x81, 0x02, 0x61, 0xff], 1007, 'DECODE_FAILED'],
+    ['a frame with RSV2 set', [0xa1, 0x01, 0x61], 1002, 'PROTOCOL_ERROR'],
+    ['a masked frame from a server', [0x81, 0x81, 1, 2, 3, 4, 0x60], 1002, 'PROTOCOL_ERROR'],
+  ])(
+    'ends the socket on %s with the code ws sent, without reconnecting',
+    async (_, bytes, code, errorCode) => {
+      // The server would send the same frame again after a reconnect: as for a message too large.
+      const server = await writer(bytes)
+      const socket = fx.add(new ReconnectingWebSocket(server.url('/'), null, quickRetry))
+      const errors: unknown[] = []
+      socket.addEventListener('error', (event) => errors.push(event.error))
+      const closed = await nextEvent(socket, 'close')
+      expect([closed.code, closed.wasClean]).toEqual([code, false])
+      expect(socket.state.status).toBe('closed')
+      expect(errors).toMatchObject([{ code: errorCode, closeCode: code }])
+      await expectNoEvent(server.wss, 'connection', 200)
+      expect(server.connections).toHaveLength(1)
+    },
+  )
+
+  it('reconnects after a close frame ws refuses: a reason cut within a character', async () => {
+    // 1012 with the first two of the three bytes of '€': what the peer meant is not known.
+    const server = await writer([0x88, 0x04, 0x03, 0xf4, 0xe2, 0x82])
+    const socket = fx.add(new ReconnectingWebSocket(server.url('/'), null, quickRetry))
+    expect((await nextEvent(socket, 'close')).code).toBe(1006)
+    await server.waitForConnection()
+    await server.waitForConnection()
+  })
+})
+
 describe('what is passed to ws', () => {
   it('uses the given agent and passes TLS options through to the request', async () => {
     const server = fx.add(await startWsServer())
