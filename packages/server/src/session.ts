@@ -748,8 +748,10 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
       // Kept behind a paced replay: the work counts all the same, or a client flooding
       // requests meanwhile would have every frame it sends answered at once.
       this.link?.produced(typeof frame === 'string' ? frame.length : frame.byteLength)
-      // It overflowed the buffer: the replay's guard closes the link.
-      if (stream.lossy && this.replayAwaitsAck) this.replayMore()
+      // It overflowed the buffer: the replay's guard closes the link, whatever the replay waits
+      // for. One waiting for a drain that a client which does not read never brings was left
+      // open, its session lost, until the heartbeat found it.
+      if (stream.lossy) this.replayMore()
     }
     return true
   }

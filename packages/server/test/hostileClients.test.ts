@@ -538,6 +538,47 @@ describe('replay paced by the output bound', () => {
     expect(got.at(-1)?.s).toBe(24_000)
   })
 
+  it('closes with 4429 at once when the replay buffer overflows while the replay waits for a drain', async () => {
+    const server = await startServer<Api>(fx, {
+      outboundHighWaterBytes: 64 * KiB,
+      // Above the replay: it waits for the socket to drain, never for acknowledgements.
+      maxOutboundBytes: 256 * 1024 * KiB,
+      replayLimit: 100_000,
+      replayLimitBytes: 40 * 1024 * KiB,
+      heartbeat: false,
+    })
+    const { client: first, welcome } = await ProtocolClient.connect(fx, urlOf(server))
+    const peer = [...server.peers.values()][0] as Peer<Api>
+    await first.drop()
+    await waitFor(() => !peer.connected, { message: 'the server sees the client go' })
+    // More than the kernel's socket buffers take on loopback: the replay stops with bytes unsent.
+    const blob = 'b'.repeat(16 * KiB)
+    for (let i = 0; i < 1_280; i++) peer.send('blob', blob)
+    const client = await ProtocolClient.open(fx, urlOf(server))
+    client.socket.pause()
+    client.send({ t: '$hello', d: { v: 1, sid: welcome.sid, a: 0 } })
+    await waitFor(() => server.stats.sessionsResumed === 1, { message: 'the resume' })
+    let sent = -1
+    await waitFor(
+      () => {
+        const now = server.stats.framesSent
+        const still = now === sent && server.stats.unsentBytes > 0
+        sent = now
+        return still
+      },
+      { message: 'the replay stopped, its client not reading', intervalMs: 100 },
+    )
+    expect(peer.connected).toBe(true)
+    // Past `replayLimitBytes`: what the replay has not resent yet has a gap now.
+    for (let i = 0; i < 1_280; i++) peer.send('blob', blob)
+    expect(peer.connected).toBe(false)
+    const { welcome: again } = await ProtocolClient.connect(fx, urlOf(server), {
+      sid: welcome.sid,
+      a: 0,
+    })
+    expect(again.resumed).toBe(false)
+  })
+
   it('resends a resumed session up to outboundHighWaterBytes per turn, the rest as it drains, in order', async () => {
     const highWater = 64 * KiB
     const server = await startServer<Api>(fx, {
