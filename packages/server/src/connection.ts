@@ -463,6 +463,15 @@ export class Connection<S extends Schema, User> implements Link {
     return false
   }
 
+  /**
+   * The session's replay found its buffer overflowed before it was through: a slow consumer,
+   * counted in `stats.slowConsumers` as one the output bound closes.
+   */
+  slowConsumer(): void {
+    const stream = this.session?.stream
+    this.closeSlowConsumer(this.unsentBytes, stream === undefined ? 0 : stream.unackedBytes)
+  }
+
   /** Closes a client that does not read what it is sent; its session waits for a resume. */
   private closeSlowConsumer(unsent: number, unacked: number): void {
     this.context.counters.slowConsumers++

@@ -9,7 +9,6 @@ import type { TimerHandle } from '@lifeline/core'
 import {
   checkRequest,
   controlTypes,
-  protocolCloseCodes,
   protocolError,
   ReliableStream,
   isRoomName,
@@ -64,6 +63,8 @@ export interface Link {
   whenDrained(callback: () => void): void
   /** Closes the socket; an `errorCode` sends `$error` first. */
   close(code: number, reason: string, errorCode?: string): void
+  /** Closes the socket as a slow consumer (4429), counted and logged as the output bound's. */
+  slowConsumer(): void
   /** Drops the socket at once, without a closing handshake. */
   terminate(): void
 }
@@ -785,7 +786,7 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     if (stream.lossy) {
       // What was sent meanwhile overflowed the replay buffer before it could go out: the rest
       // has a gap, which the client must never see. It resumes to a reset.
-      link.close(protocolCloseCodes.slowConsumer, 'slow consumer', 'SLOW_CONSUMER')
+      link.slowConsumer()
       return
     }
     // A connection's share of a turn, within the turn's budget (see `Turns`): the kernel may

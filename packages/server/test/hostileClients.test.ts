@@ -572,6 +572,7 @@ describe('replay paced by the output bound', () => {
     // Past `replayLimitBytes`: what the replay has not resent yet has a gap now.
     for (let i = 0; i < 1_280; i++) peer.send('blob', blob)
     expect(peer.connected).toBe(false)
+    expect(server.stats.slowConsumers).toBe(1)
     const { welcome: again } = await ProtocolClient.connect(fx, urlOf(server), {
       sid: welcome.sid,
       a: 0,
