@@ -123,9 +123,12 @@ export class OutputBound {
   private readonly held = new HeldFrames()
   /**
    * Output of the handshake (`$welcome` and the replay, bounded by the replay limit), allowed
-   * on top of `maxOutboundBytes` for this connection.
+   * on top of `maxOutboundBytes` for this connection, until the client acknowledges it
+   * (`handshakeAllowance`).
    */
   private handshakeBytes = 0
+  /** The stream's `acknowledgedBytes` when the handshake was answered. */
+  private acknowledgedAtOpen = 0
   /** Output written in turn `turn` (of `turns`) for this connection, and frames read. */
   private turnBytes = 0
   /** Of `turnBytes`, the frames read and the socket reads let through to be parsed. */
@@ -213,7 +216,21 @@ export class OutputBound {
     const mark = this.limits.outboundHighWaterBytes
     if (this.host.socket.bufferedAmount > mark) return true
     const stream = this.host.stream()
-    return stream !== undefined && stream.unackedBytes - this.handshakeBytes > mark
+    return stream !== undefined && stream.unackedBytes - this.handshakeAllowance(stream) > mark
+  }
+
+  /**
+   * What of the handshake's output is still allowed on top of the limits: its bytes, less what
+   * the client has acknowledged since (the replay is the oldest of what it holds, so it is
+   * acknowledged first). Kept whole, a resume's replay of megabytes, read and acknowledged,
+   * raised the limits for the rest of the connection: a client that stopped reading later was
+   * let run past `replayLimitBytes` before it was closed, and its session, overflowed, was
+   * reset rather than resumed exactly.
+   */
+  private handshakeAllowance(stream: ReliableStream | undefined): number {
+    if (this.handshakeBytes === 0 || stream === undefined) return this.handshakeBytes
+    const acknowledged = stream.acknowledgedBytes - this.acknowledgedAtOpen
+    return Math.max(0, this.handshakeBytes - acknowledged)
   }
 
   /**
@@ -368,7 +385,9 @@ export class OutputBound {
   /** The handshake is answered: what it wrote is allowed on top of the limit. */
   opened(): void {
     const unsent = this.host.socket.bufferedAmount
-    this.handshakeBytes = Math.max(unsent, this.host.stream()?.unackedBytes ?? 0)
+    const stream = this.host.stream()
+    this.handshakeBytes = Math.max(unsent, stream?.unackedBytes ?? 0)
+    this.acknowledgedAtOpen = stream?.acknowledgedBytes ?? 0
     if (unsent > this.limits.outboundHighWaterBytes) this.backlogged(unsent, 0)
   }
 
@@ -405,7 +424,7 @@ export class OutputBound {
     if (!host.isOpen()) return
     const { maxOutboundBytes, outboundHighWaterBytes } = this.limits
     if (
-      Math.max(unsent, unacked) > maxOutboundBytes + this.handshakeBytes ||
+      Math.max(unsent, unacked) > maxOutboundBytes + this.handshakeAllowance(host.stream()) ||
       host.stream()?.lossy === true
     ) {
       host.slowConsumer(unsent, unacked)

@@ -237,6 +237,59 @@ describe('output bounded per connection', () => {
     expect(rest[0]?.s).toBe(got + 1)
     expect(rest.at(-1)?.s).toBe(sent)
   })
+
+  it('allows a resume its replay on top of maxOutboundBytes only until the client acknowledges it: a later slow consumer resumes exactly', async () => {
+    // The defaults: a slow consumer is closed at 4 MiB, under the replay limit of 8 MiB.
+    const server = await startServer<Api>(fx, { heartbeat: false })
+    const { client: first, welcome } = await ProtocolClient.connect(fx, urlOf(server))
+    const peer = [...server.peers.values()][0] as Peer<Api>
+    await first.drop()
+    await waitFor(() => !peer.connected, { message: 'the server sees the client go' })
+    // 5 MiB while it is away: more than maxOutboundBytes, within replayLimitBytes.
+    const blob = 'b'.repeat(16 * KiB)
+    const away = 320
+    for (let i = 0; i < away; i++) peer.send('blob', blob)
+    const { client: back } = await ProtocolClient.connect(fx, urlOf(server), {
+      sid: welcome.sid,
+      a: 0,
+    })
+    await waitFor(
+      () => {
+        back.acknowledge()
+        return back.messages().length === away
+      },
+      { message: 'the replay read and acknowledged', intervalMs: 10 },
+    )
+    back.acknowledge()
+    back.send({ t: '$ping', d: { ts: 1 } })
+    await back.next('$pong')
+    // Now it stops reading: closed at maxOutboundBytes, before its replay buffer overflows.
+    back.socket.pause()
+    let sent = away
+    while (peer.connected && sent < 2 * away + 256) {
+      peer.send('blob', blob)
+      sent++
+    }
+    expect(peer.connected).toBe(false)
+    expect(server.stats.slowConsumers).toBe(1)
+    const { client, welcome: resumed } = await ProtocolClient.connect(fx, urlOf(server), {
+      sid: welcome.sid,
+      a: away,
+    })
+    expect(resumed.resumed).toBe(true)
+    // Its replay is over maxOutboundBytes too: the rest follows its acknowledgements.
+    await waitFor(
+      () => {
+        client.acknowledge()
+        return client.messages().length === sent - away
+      },
+      { message: 'the replay read', intervalMs: 10 },
+    )
+    const rest = client.messages()
+    expect(rest.map((frame) => frame.s)).toEqual(
+      Array.from({ length: sent - away }, (_, i) => away + i + 1),
+    )
+  })
 })
 
 describe('work per event-loop turn bounded per connection', () => {
