@@ -201,6 +201,8 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
   private preEncoded: WrittenFrame | undefined
   /** While `deliver` sends a room message: its room and id, for the journal. */
   private delivering: readonly [room: string, id: string] | undefined
+  /** The client's requests whose handlers still run, each with the promise of its answer. */
+  private readonly running = new Map<InboundRequest, Promise<void>>()
 
   constructor(
     private readonly context: ServerContext<S, User>,
@@ -661,8 +663,26 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     this.context.sessionEnded(this, reason)
   }
 
+  /** Settles once the handlers of the client's requests running now are done. */
+  async handlersDone(): Promise<void> {
+    await Promise.allSettled(this.running.values())
+  }
+
+  /**
+   * Answers the client's requests whose handlers still run with `CLOSED`: their results will
+   * reach neither the store nor the client. Else the request, processed and stored so, was never
+   * answered: the next process (or the next server on the store) drops it again as a duplicate.
+   */
+  answerRunning(message: string): void {
+    for (const request of [...this.running.keys()]) {
+      this.running.delete(request)
+      this.respond(request.id, undefined, { code: 'CLOSED', message })
+    }
+  }
+
   /** The server is closing: requests fail, timers stop; the state is kept for the store. */
   shutDown(): void {
+    this.answerRunning('the server closed before the handler finished')
     this.shut = true
     this.stream.dispose()
     this.stopAckTimer()
@@ -975,18 +995,21 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
       this.respond(request.id, result)
       return
     }
-    this.context.track(
-      Promise.resolve(result).then(
-        (value) => this.respond(request.id, value),
-        (error: unknown) => this.reject(request.id, error),
-      ),
+    // Answered once: here, or by `answerRunning` if the session goes first.
+    const answered = Promise.resolve(result).then(
+      (value) => {
+        if (this.running.delete(request)) this.respond(request.id, value)
+      },
+      (error: unknown) => this.reject(request.id, error, this.running.delete(request)),
     )
+    this.running.set(request, answered)
+    this.context.track(answered)
   }
 
-  private reject(id: string | number, error: unknown): void {
+  private reject(id: string | number, error: unknown, answer = true): void {
     const { payload, deliberate } = errorPayload(error)
     if (!deliberate) this.context.handlerError(error, this)
-    this.respond(id, undefined, payload)
+    if (answer) this.respond(id, undefined, payload)
   }
 
   private respond(

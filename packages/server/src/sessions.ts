@@ -539,6 +539,11 @@ export class SessionRegistry<S extends Schema, User> {
       session.detach(link)
       link.close(1012, 'session moved')
     }
+    // The answers of its handlers still running go with it, within the same bound; past it they
+    // are answered `CLOSED`. The requests are stored as processed: the next process drops them
+    // as duplicates, and their answers must be in the store.
+    await within(session.handlersDone(), this.storeWaitMs(), false)
+    if (!session.closed) session.answerRunning('the session moved before the handler finished')
     // A write still in flight past the wait (the store stalls) is as after a crash: the session
     // goes all the same, and that write, late, is refused once the claim raised the token.
     await within(journal.drain(), this.storeWaitMs(), false)

@@ -115,6 +115,32 @@ describe('graceful close', () => {
     expect((await back.client.next('$res')).d).toEqual({ id: 1, d: 'done' })
   })
 
+  it('answers a request whose handler outlasts closeTimeoutMs with CLOSED for the resumed client', async () => {
+    const store = createMemorySessionStore()
+    const first = createServer({ port: 0, store, closeTimeoutMs: 100 })
+    fx.add(() => first.close())
+    await first.ready
+    let started = false
+    first.handle('slow', () => {
+      started = true
+      return new Promise((resolve) => setTimeout(() => resolve('late'), 1_000))
+    })
+    const { client, welcome } = await ProtocolClient.connect(fx, urlOf(first))
+    client.send({ t: '$req', d: { id: 1, m: 'slow' }, s: 1 })
+    await waitFor(() => started, { message: 'the handler to start' })
+    await first.close()
+    const second = createServer({ port: first.port, store })
+    fx.add(() => second.close())
+    await second.ready
+    // Processed: the next server drops the request as a duplicate, so its answer is stored.
+    const back = await ProtocolClient.connect(fx, urlOf(second), { sid: welcome.sid, a: 0 })
+    expect(back.welcome).toMatchObject({ resumed: true, a: 1 })
+    expect((await back.client.next('$res')).d).toEqual({
+      id: 1,
+      e: { code: 'CLOSED', message: 'the server closed before the handler finished' },
+    })
+  })
+
   it('refuses what its peers send, ask or join once closed: the store has them as they were', async () => {
     const server = await startServer(fx)
     let peer: Peer | undefined

@@ -330,6 +330,38 @@ describe('a server on a shared store', () => {
     await handOff('unknown')
   })
 
+  it('hands a session over with the answers of its RPC handlers still running, or CLOSED past handoffTimeoutMs', async () => {
+    const fake = fakeSharedStore()
+    Object.assign(fake.store, { handoffTimeoutMs: 300 })
+    const sent: unknown[] = []
+    const commit = fake.store.commit.bind(fake.store)
+    fake.store.commit = (commits) => {
+      for (const { change } of commits) sent.push(...change.sent.map(({ t, d }) => ({ t, d })))
+      return commit(commits)
+    }
+    const handOff = handoffOf(fake)
+    const server = await startServer(fx, { store: fake.store })
+    server.on('error', () => undefined)
+    server.handle('soon', () => new Promise((resolve) => setTimeout(() => resolve('done'), 50)))
+    server.handle('never', () => new Promise(() => undefined))
+    const { client, welcome } = await ProtocolClient.connect(fx, urlOf(server))
+    await waitFor(() => fake.sessions.has(welcome.sid), { message: 'the session created' })
+    client.send({ t: '$req', d: { id: 1, m: 'soon' }, s: 1 })
+    client.send({ t: '$req', d: { id: 2, m: 'never' }, s: 2 })
+    await waitFor(() => fake.sessions.get(welcome.sid)?.lastClientSeq === 2, {
+      message: 'both requests stored as processed',
+    })
+    await withTimeout(handOff(welcome.sid), 5_000, 'the handoff')
+    expect(server.stats).toMatchObject({ sessions: 0, sessionsMoved: 1 })
+    // The process that takes the session drops both requests as duplicates: the answers are
+    // in the store, or they would never come.
+    expect(fake.sessions.get(welcome.sid)).toMatchObject({ lastClientSeq: 2, lastServerSeq: 2 })
+    expect(sent).toEqual([
+      { t: '$res', d: { id: 1, d: 'done' } },
+      { t: '$res', d: { id: 2, e: { code: 'CLOSED', message: expect.any(String) } } },
+    ])
+  })
+
   it('hands a session over with what it processed when the store refused its write once', async () => {
     const fake = fakeSharedStore()
     const handOff = handoffOf(fake)
