@@ -907,6 +907,36 @@ describe('room names', () => {
       [...rooms].sort(),
     )
   })
+
+  it('refuses a room name with a lone surrogate, which Redis would name as another room', async () => {
+    const redis = fx.add(await startRedisServer())
+    const node = await startNode(fx, redis)
+    const joined: unknown[] = []
+    node.server.on('connection', (peer) => {
+      for (const room of ['\uD800', 'a\uDC00', '\uDBFFb']) {
+        try {
+          peer.join(room)
+          joined.push(room)
+        } catch (error) {
+          joined.push((error as { code?: string }).code)
+        }
+      }
+      // A pair is one character: a room like any other.
+      peer.join('\uD83D\uDE00')
+    })
+    await RawClient.connect(fx, node.server.port)
+    await waitFor(() => joined.length === 3, { message: 'the joins tried' })
+    // Each would have been the room '\uFFFD' in Redis (its keys and channel in UTF-8): one
+    // presence and history for all, and no live message for their members.
+    expect(joined).toEqual(['INVALID_ARGUMENT', 'INVALID_ARGUMENT', 'INVALID_ARGUMENT'])
+    expect(() => node.server.to('\uDFFF')).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+    )
+    await waitFor(async () => (await node.cluster.presence('\uD83D\uDE00')).length === 1, {
+      message: 'present in the room of a pair',
+    })
+    expect(await node.cluster.presence('\uFFFD')).toEqual([])
+  })
 })
 
 describe('room messages a codec refuses', () => {
