@@ -80,6 +80,13 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
    * come and go during an outage leave nothing behind.
    */
   private readonly unstored = new Map<string, Map<string, 'left' | 'moved' | 'joined'>>()
+  /**
+   * Redis refused a join or a leave while it stayed ready (`OOM`, a replica's `READONLY`): noted
+   * in `unstored` (a join as `joined`), and written again by the next heartbeat. Nothing else
+   * would write it while the client stays connected: a member whose join was refused stayed
+   * absent, one whose leave was refused present, for as long as this process lived.
+   */
+  private presenceRefused = false
   /** Subscriber messages of this iteration, channel and message in turn (see `onMessage`). */
   private heard: Buffer[] = []
   private hearing = false
@@ -205,11 +212,14 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
     const feed = this.feed(room)
     feed.joined(member)
     if (room === broadcastRoom) return
+    const kept = this.unstored.get(room)?.get(member.id)
     if (!isReady(this.redis)) {
       // Back after a leave kept for a join stored before: that join stands again. Else a join
       // `onReady` writes.
-      const kept = this.unstored.get(room)?.get(member.id)
       this.noteUnstored(room, member.id, kept === 'left' || kept === 'moved' ? undefined : 'joined')
+    } else if (kept !== undefined) {
+      // A refused leave kept for a retry: written after this join, it would remove the member.
+      this.noteUnstored(room, member.id)
     }
     this.storePresence(member, room)
   }
@@ -238,13 +248,33 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
         this.options.processTtlMs,
         again ? this.keys.processMembers('') : '',
       )
-      .catch((error: unknown) => this.failure('presence could not be stored', error))
+      .catch((error: unknown) => {
+        if (this.isMember(member.id, room)) this.refused(room, member.id, 'joined')
+        this.failure('presence could not be stored', error)
+      })
+  }
+
+  /** Whether `peerId` is in `room` on this process now. */
+  private isMember(peerId: string, room: string): boolean {
+    for (const member of this.host?.members(room) ?? []) {
+      if (member.id === peerId && !member.closed) return true
+    }
+    return false
+  }
+
+  /** A join or leave Redis failed: kept for the next heartbeat (or `onReady`) to write again. */
+  private refused(room: string, peerId: string, change: 'left' | 'moved' | 'joined'): void {
+    this.noteUnstored(room, peerId, change)
+    this.presenceRefused = true
   }
 
   left(member: ClusterMember, room: string, moved: boolean): void {
     if (room !== broadcastRoom) {
-      if (isReady(this.redis)) this.storeLeave(member.id, room, moved)
-      else {
+      if (isReady(this.redis)) {
+        // A refused join kept for a retry has nothing to write any more.
+        this.noteUnstored(room, member.id)
+        this.storeLeave(member.id, room, moved)
+      } else {
         // `onReady` writes it: else the member would stay present for as long as this process
         // lives, this process listing it and beating. Unless its join was never stored.
         const joinedAway = this.unstored.get(room)?.get(member.id) === 'joined'
@@ -278,7 +308,29 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
         moved ? '1' : '0',
         this.options.processTtlMs,
       )
-      .catch((error: unknown) => this.failure('presence could not be stored', error))
+      .catch((error: unknown) => {
+        // Unless the member joined again since (its join is written after this leave).
+        if (!this.isMember(peerId, room)) this.refused(room, peerId, moved ? 'moved' : 'left')
+        this.failure('presence could not be stored', error)
+      })
+  }
+
+  /** Writes again the joins and leaves Redis refused (see `presenceRefused`). */
+  private storeRefused(): void {
+    this.presenceRefused = false
+    const changes = [...this.unstored]
+    this.unstored.clear()
+    batchWrites(this.redis)
+    for (const [room, members] of changes) {
+      for (const [peerId, change] of members) {
+        if (change !== 'joined') this.storeLeave(peerId, room, change === 'moved')
+        else {
+          for (const member of this.host?.members(room) ?? []) {
+            if (member.id === peerId && !member.closed) this.storePresence(member, room, true)
+          }
+        }
+      }
+    }
   }
 
   /** The peer ids present in `room`, on every process. */
@@ -473,6 +525,7 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
       }
     }
     this.unstored.clear()
+    this.presenceRefused = false
     this.storeAllPresence()
     // The next heartbeat finds this process unlisted after a Redis restarted empty: written now.
     this.listed = false
@@ -571,6 +624,7 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
   /** Keeps this process alive in Redis, and cleans up after the processes that died. */
   private readonly beat = (): void => {
     if (!isReady(this.redis) || this.closed) return
+    if (this.presenceRefused) this.storeRefused()
     const { keys, processId } = this
     this.redis
       .multi()

@@ -214,3 +214,45 @@ it('writes its members present again once its heartbeat lapsed and another proce
     { room: 'r', peerId, joined: true },
   ])
 })
+
+it('writes a join that Redis refused (out of memory) while it stayed ready once it takes writes again', async () => {
+  const redis = fx.add(await startRedisServer())
+  // A process ttl past the refusal: its heartbeat (refused too) does not lapse meanwhile.
+  const a = await startNode(fx, redis, { heartbeatMs: 100, processTtlMs: 10_000 })
+  const peers: Peer<Chat>[] = []
+  a.server.on('connection', (peer) => {
+    peers.push(peer)
+  })
+  const errors: unknown[] = []
+  a.cluster.on('error', (error) => errors.push(error))
+  const events: PresenceEvent[] = []
+  a.cluster.on('presence', (event) => events.push(event))
+  await a.cluster.watch('s')
+  await a.cluster.watch('t')
+  const client = createClient<Chat>({ url: `ws://127.0.0.1:${a.server.port}/` })
+  client.events.on('error', () => undefined)
+  fx.add(() => client.close())
+  await waitFor(() => peers.length === 1, { message: 'a peer', timeoutMs: 10_000 })
+  const peer = peers[0] as Peer<Chat>
+  await redis.command('CONFIG', 'SET', 'maxmemory-policy', 'noeviction')
+  await redis.command('CONFIG', 'SET', 'maxmemory', '1')
+  peer.join('s')
+  peer.join('t')
+  await waitFor(() => errors.filter((error) => String(error).includes('OOM')).length >= 2, {
+    message: 'the joins refused',
+  })
+  // Gone from `t` before Redis takes writes again: its refused join is not written.
+  peer.leave('t')
+  expect(a.redis.status).toBe('ready')
+  await redis.command('CONFIG', 'SET', 'maxmemory', '0')
+  await waitFor(async () => (await a.cluster.presence('s')).includes(peer.id), {
+    message: 'present in s once Redis takes writes',
+    timeoutMs: 5_000,
+  })
+  await waitFor(() => events.length === 1, { message: 'the join heard' })
+  expect(events).toEqual([{ room: 's', peerId: peer.id, joined: true }])
+  // Some heartbeats later: nothing more (a join of `t` would be heard).
+  await expectNoEvent(a.cluster, 'presence', 500)
+  expect(await a.cluster.presence('t')).toEqual([])
+  expect(a.redis.status).toBe('ready')
+})
