@@ -527,9 +527,38 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
     this.unstored.clear()
     this.presenceRefused = false
     this.storeAllPresence()
+    this.dropStalePresence()
     // The next heartbeat finds this process unlisted after a Redis restarted empty: written now.
     this.listed = false
     void this.flushPending()
+  }
+
+  /**
+   * Leaves, as moved, every entry this process is listed for in Redis without the member being
+   * here: Redis came back older than what it was told (a snapshot, or a replica that failed over
+   * before it got the last writes), with members that left since, and nothing else would remove
+   * them while this process lives. As moved (it lapses, `processTtlMs`): a session that moved
+   * to another process after the snapshot, and joins there once this leave is written, takes the
+   * entry over. Checked when the reply comes: a join sent before it is seen, one sent after it
+   * is written after these leaves.
+   */
+  private dropStalePresence(): void {
+    this.redis
+      .smembers(this.keys.processMembers(this.processId))
+      .then((entries) => {
+        if (this.closed || !isReady(this.redis)) return
+        for (const entry of entries) {
+          const at = entry.indexOf(' ')
+          const peerId = entry.slice(0, at)
+          const room = entry.slice(at + 1)
+          let here = false
+          for (const member of this.host?.members(room) ?? []) {
+            if (member.id === peerId && !member.closed) here = true
+          }
+          if (!here) this.storeLeave(peerId, room, true)
+        }
+      })
+      .catch((error: unknown) => this.failure('presence could not be read', error))
   }
 
   /** Writes the presence of every local member again (idempotent). */

@@ -256,3 +256,40 @@ it('writes a join that Redis refused (out of memory) while it stayed ready once 
   expect(await a.cluster.presence('t')).toEqual([])
   expect(a.redis.status).toBe('ready')
 })
+
+it('removes a member that left since the state Redis came back with (a snapshot), though its process lives', async () => {
+  const redis = fx.add(await startRedisServer())
+  const a = await startNode(fx, redis, { heartbeatMs: 100, processTtlMs: 1_000 })
+  const peers: Peer<Chat>[] = []
+  a.server.on('connection', (peer) => {
+    peer.join('r')
+    peers.push(peer)
+  })
+  const events: PresenceEvent[] = []
+  a.cluster.on('presence', (event) => events.push(event))
+  await a.cluster.watch('r')
+  const client = createClient<Chat>({ url: `ws://127.0.0.1:${a.server.port}/` })
+  client.events.on('error', () => undefined)
+  fx.add(() => client.close())
+  await waitFor(async () => (await a.cluster.presence('r')).length === 1, { message: 'present' })
+  const peer = peers[0] as Peer<Chat>
+  // Redis saves a snapshot, the member leaves, and Redis comes back from the snapshot (a restart
+  // that loses its last writes, or a failover to a replica behind): the member is in it again.
+  await redis.command('SAVE')
+  peer.leave('r')
+  await waitFor(async () => (await a.cluster.presence('r')).length === 0, { message: 'left' })
+  await redis.kill()
+  await redis.restart()
+  await waitFor(() => a.redis.status === 'ready', { message: 'a back', timeoutMs: 10_000 })
+  // It leaves as a session that moved would: once the entry lapses (processTtlMs) and is reaped.
+  await waitFor(async () => (await a.cluster.presence('r')).length === 0, {
+    message: 'the member gone again',
+    timeoutMs: 5_000,
+  })
+  await waitFor(() => events.length === 3, { message: 'its leave heard' })
+  expect(events).toEqual([
+    { room: 'r', peerId: peer.id, joined: true },
+    { room: 'r', peerId: peer.id, joined: false },
+    { room: 'r', peerId: peer.id, joined: false },
+  ])
+})
