@@ -87,6 +87,8 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
    * absent, one whose leave was refused present, for as long as this process lived.
    */
   private presenceRefused = false
+  /** A heartbeat or presence failure was reported: the next after a heartbeat went through. */
+  private beatFailing = false
   /** Subscriber messages of this iteration, channel and message in turn (see `onMessage`). */
   private heard: Buffer[] = []
   private hearing = false
@@ -250,7 +252,7 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
       )
       .catch((error: unknown) => {
         if (this.isMember(member.id, room)) this.refused(room, member.id, 'joined')
-        this.failure('presence could not be stored', error)
+        this.beatFailed('presence could not be stored', error)
       })
   }
 
@@ -311,7 +313,7 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
       .catch((error: unknown) => {
         // Unless the member joined again since (its join is written after this leave).
         if (!this.isMember(peerId, room)) this.refused(room, peerId, moved ? 'moved' : 'left')
-        this.failure('presence could not be stored', error)
+        this.beatFailed('presence could not be stored', error)
       })
   }
 
@@ -558,7 +560,7 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
           if (!here) this.storeLeave(peerId, room, true)
         }
       })
-      .catch((error: unknown) => this.failure('presence could not be read', error))
+      .catch((error: unknown) => this.beatFailed('presence could not be read', error))
   }
 
   /** Writes the presence of every local member again (idempotent). */
@@ -672,7 +674,25 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
         this.listed = true
         return this.redis.lifelineReap(keys.processes(), keys.moves(), keys.prefix)
       })
-      .catch((error: unknown) => this.failure('the cluster heartbeat failed', error))
+      .then(() => {
+        this.beatFailing = false
+      })
+      .catch((error: unknown) => {
+        // A MULTI refused says EXECABORT; why (OOM, READONLY) is in the error of its command.
+        const cause = (error as { previousErrors?: unknown[] } | undefined)?.previousErrors?.[0]
+        this.beatFailed('the cluster heartbeat failed', cause ?? error)
+      })
+  }
+
+  /**
+   * A heartbeat or a presence write failed: reported once, then again only after a heartbeat
+   * went through. Redis refusing writes (`OOM`) refuses every heartbeat: reported each time, that
+   * was an error a second for as long as it lasted.
+   */
+  private beatFailed(message: string, error: unknown): void {
+    if (this.beatFailing) return
+    this.beatFailing = true
+    this.failure(message, error)
   }
 
   private failure(message: string, error: unknown): void {

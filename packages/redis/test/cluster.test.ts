@@ -754,6 +754,40 @@ describe('a cluster whose Redis refuses writes while it stays ready', () => {
   })
 })
 
+describe('a cluster whose heartbeat Redis refuses while it stays ready', () => {
+  it('reports it once per outage, not at every heartbeat', async () => {
+    const redis = fx.add(await startRedisServer())
+    // A process ttl past the refusals: nothing is reaped meanwhile.
+    const node = await startNode(fx, redis, { heartbeatMs: 50, processTtlMs: 30_000 })
+    const errors: unknown[] = []
+    node.cluster.on('error', (error) => errors.push(error))
+    const refused = async (): Promise<number> => {
+      const info = String(await redis.command('INFO', 'stats'))
+      return Number(/total_error_replies:(\d+)/.exec(info)?.[1])
+    }
+    const heartbeat = keys.process(node.cluster.processId)
+    for (let outage = 1; outage <= 2; outage++) {
+      const before = await refused()
+      await redis.command('CONFIG', 'SET', 'maxmemory-policy', 'noeviction')
+      await redis.command('CONFIG', 'SET', 'maxmemory', '1')
+      await waitFor(async () => (await refused()) - before >= 5, {
+        message: 'heartbeats refused',
+        timeoutMs: 10_000,
+      })
+      await redis.command('CONFIG', 'SET', 'maxmemory', '0')
+      expect(errors).toHaveLength(outage)
+      expect(String(errors[outage - 1])).toContain('OOM')
+      // Heartbeats through (each sets its key again): the next refusal is a new outage.
+      for (let beat = 0; beat < 3; beat++) {
+        await redis.command('DEL', heartbeat)
+        await waitFor(async () => (await redis.command('EXISTS', heartbeat)) === 1, {
+          message: 'a heartbeat through',
+        })
+      }
+    }
+  })
+})
+
 describe('a session whose writes Redis refuses while it stays ready', () => {
   it('is served, its write tried again after a growing pause (not as fast as Redis answers), the outage reported once', async () => {
     const redis = fx.add(await startRedisServer())
