@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { LifelineError } from '@lifeline/codec'
 import {
   broadcastRoom,
+  checkRoom,
   withoutCommand,
   type Cluster,
   type ClusterHost,
@@ -337,16 +338,28 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
 
   /** The peer ids present in `room`, on every process. */
   async presence(room: string): Promise<string[]> {
+    checkRoom(room, true)
     return this.redis.hkeys(this.keys.presence(room))
   }
 
   /** Hears the `'presence'` events of `room` on this process even without a member in it. */
   async watch(room: string): Promise<void> {
+    checkRoom(room, true)
     if (this.closed) throw new LifelineError('CLOSED', 'the cluster is closed')
     this.watched.add(room)
     this.feed(room)
     this.channels.add(this.keys.channel(room))
     await this.subscriber.subscribe(this.keys.channel(room))
+  }
+
+  /**
+   * Stops hearing `room` as `watch` asked: its channel is left, unless a member is in the room
+   * here (then it is left with the last one). An application that watches rooms as they come
+   * and go would otherwise keep a subscription for every room it ever watched.
+   */
+  unwatch(room: string): void {
+    checkRoom(room, true)
+    if (this.watched.delete(room)) this.unfeedIfEmpty(room)
   }
 
   /**

@@ -694,6 +694,52 @@ describe('presence of a session that moves between processes', () => {
   })
 })
 
+describe('watching presence', () => {
+  it('stops hearing a room after unwatch, and keeps it while a member is in it here', async () => {
+    const redis = fx.add(await startRedisServer())
+    const a = await startNode(fx, redis)
+    const b = await startNode(fx, redis)
+    const channel = createKeys('lifeline:').channel('x')
+    const subscribers = async () =>
+      ((await b.redis.pubsub('NUMSUB', channel)) as [string, number])[1]
+    a.server.on('connection', (peer) => peer.join('x'))
+    const events: PresenceEvent[] = []
+    b.cluster.on('presence', (event) => events.push(event))
+    await b.cluster.watch('x')
+    await RawClient.connect(fx, a.server.port)
+    await waitFor(() => events.length === 1, { message: 'the join heard' })
+    expect(await subscribers()).toBe(2)
+    b.cluster.unwatch('x')
+    // Only `a`, which has a member in the room, listens to it now.
+    await waitFor(async () => (await subscribers()) === 1, { message: 'b unsubscribed' })
+    // A member here keeps the room heard after unwatch.
+    b.server.on('connection', (peer) => peer.join('x'))
+    await b.cluster.watch('x')
+    await RawClient.connect(fx, b.server.port)
+    await waitFor(() => events.length === 2, { message: 'the second join heard' })
+    b.cluster.unwatch('x')
+    await RawClient.connect(fx, a.server.port)
+    await waitFor(() => events.length === 3, { message: 'a join heard through the member' })
+    expect(await subscribers()).toBe(2)
+  })
+
+  it('refuses what is not a room name in watch and presence (INVALID_ARGUMENT)', async () => {
+    const redis = fx.add(await startRedisServer())
+    const { cluster } = await startNode(fx, redis)
+    for (const room of [42, '\u0000', '\uD800', 'x'.repeat(1025)]) {
+      await expect(cluster.watch(room as string)).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+      })
+      await expect(cluster.presence(room as string)).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+      })
+      expect(() => cluster.unwatch(room as string)).toThrow(
+        expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+      )
+    }
+  })
+})
+
 /**
  * A process without a heartbeat during the test (its only Redis commands are the test's) and a
  * client that joined room `r`: the texts the client hears.

@@ -41,6 +41,7 @@ export type {
   SharedSessionStore,
 } from './cluster.js'
 export { broadcastRoom } from './cluster.js'
+export { checkRoom } from './session.js'
 export { closeOnSignals } from './signals.js'
 export type { ServerStats } from './stats.js'
 export { defaultLogger, withoutCommand } from './logger.js'
