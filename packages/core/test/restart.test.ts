@@ -44,7 +44,7 @@ describe('against a real ws server that restarts', () => {
     ])
     expect(states).toContain('reconnecting')
     expect(socket.readyState).toBe(ReconnectingWebSocket.OPEN)
-  })
+  }, 15_000)
 
   it('flushes 100,000 queued messages in order once the server is back', async () => {
     const server = fx.add(await startWsServer())
@@ -73,7 +73,7 @@ describe('against a real ws server that restarts', () => {
     console.info(`flushed ${total} queued messages in ${elapsedMs.toFixed(0)} ms`)
     // Core alone writes one frame per system call (the batching is `@lifeline/node`'s): about
     // 0.6 s on a quiet machine, several on a loaded one; the bound is the wait's above.
-  }, 30_000)
+  }, 45_000)
 
   it('passes binary frames both ways with binaryType arraybuffer', async () => {
     const server = fx.add(
