@@ -397,7 +397,7 @@ describe('a server on a shared store', () => {
     const handOff = handoffOf(fake)
     const { server, welcome } = await processedUnstored(fake)
     // The store stalls: not a handoff that never answers, but one that lets go, as a crash.
-    await withTimeout(handOff(welcome.sid), 5_000, 'the handoff')
+    await withTimeout(handOff(welcome.sid), 2_000, 'the handoff')
     expect(server.stats).toMatchObject({ sessions: 0, sessionsMoved: 1 })
     expect(fake.sessions.get(welcome.sid)).toMatchObject({ lastClientSeq: 0 })
     fake.release()
@@ -453,7 +453,7 @@ describe('a server on a shared store', () => {
     await client.drop()
     const again = await ProtocolClient.open(fx, urlOf(server))
     again.send({ t: '$hello', d: { v: 1, sid: welcome.sid, a: 0 } })
-    expect(await again.waitClose(5_000)).toMatchObject({ code: 1013 })
+    expect(await again.waitClose(2_000)).toMatchObject({ code: 1013 })
     // The write through, the session resumes here, after 1.
     fake.release()
     const { welcome: resumed } = await ProtocolClient.connect(fx, urlOf(server), {
@@ -827,8 +827,10 @@ describe('a shared store that does not answer', () => {
     const { client } = await ProtocolClient.connect(fx, urlOf(server))
     client.send({ t: 'up', d: 1, s: 1 })
     // The store does not answer for over a second: served without waiting for it.
-    expect(await client.next('down', 5_000)).toMatchObject({ d: 1, a: 1 })
-    await withTimeout(server.close(), 5_000, 'server.close()')
+    expect(await client.next('down', 3_000)).toMatchObject({ d: 1, a: 1 })
+    // Each step of close() waits closeTimeoutMs (200 ms) at most: the bound is a few of them,
+    // not the 5 s of the test, within which a close that waited 15 times as long passed.
+    await withTimeout(server.close(), 2_000, 'server.close()')
   })
 
   it('closes within a bound while commits and releases never settle', async () => {
@@ -860,8 +862,8 @@ describe('a shared store that does not answer', () => {
     two.client.send({ t: 'up', d: 2, s: 1 })
     await two.client.waitClose()
     // Served without the store after a second; its commit still hangs when the close begins.
-    expect(await one.client.next('down', 5_000)).toMatchObject({ d: 1, a: 1 })
-    await withTimeout(server.close(), 5_000, 'server.close()')
+    expect(await one.client.next('down', 3_000)).toMatchObject({ d: 1, a: 1 })
+    await withTimeout(server.close(), 2_000, 'server.close()')
     // What the store did not finish is reported, without holding the close.
     expect(errors).toContainEqual(expect.objectContaining({ code: 'STORE_UNAVAILABLE' }))
   })
@@ -879,11 +881,11 @@ describe('a shared store that does not answer', () => {
     server.on('connection', (peer) => peer.on('up', (n) => peer.send('down', n)))
     const { client } = await ProtocolClient.connect(fx, urlOf(server))
     client.send({ t: 'up', d: 1, s: 1 })
-    expect(await client.next('down', 5_000)).toMatchObject({ d: 1, a: 1 })
+    expect(await client.next('down', 3_000)).toMatchObject({ d: 1, a: 1 })
     await waitFor(() => creates >= 2, { message: 'the create tried again' })
     // The retries do not hold the process while the server runs, nor after it closed.
     expect(refTimers()).toBeLessThanOrEqual(before)
-    await withTimeout(server.close(), 5_000, 'server.close()')
+    await withTimeout(server.close(), 2_000, 'server.close()')
     const after = creates
     await expectNoEvent(server, 'error', 150)
     expect(refTimers()).toBeLessThanOrEqual(before)
