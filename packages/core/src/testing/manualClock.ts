@@ -66,11 +66,14 @@ export class ManualClock implements Clock {
     this.time += ms
   }
 
-  /** Moves time to the next timer and runs it (and any due at the same time); false if none. */
+  /**
+   * Moves time to the next timer and runs it (and any due at the same time); false if none. A
+   * timer overdue after `jump` runs now, late: time never goes back.
+   */
   runNext(): boolean {
     const next = this.nextDue()
     if (next === undefined) return false
-    this.advance(next.at - this.time)
+    this.advance(Math.max(0, next.at - this.time))
     return true
   }
 
