@@ -53,7 +53,7 @@ describe('heartbeat over a real link', () => {
     await nextEvent(socket, 'open')
     await nextEvent(socket, 'message')
 
-    const detected = nextEvent(socket, 'error', 5_000)
+    const detected = nextEvent(socket, 'error', 3_000)
     proxy.blackhole()
     const error = await detected
     const detectionMs = performance.now() - lastHeardAt
@@ -122,7 +122,7 @@ describe('heartbeat over a real link', () => {
     )
     await nextEvent(socket, 'open')
 
-    const detected = nextEvent(socket, 'error', 5_000)
+    const detected = nextEvent(socket, 'error', 3_000)
     proxy.blackhole()
     // An hour back (NTP, a user): on the wall clock, the server was last heard from in the future.
     wall.step(-60 * 60 * 1_000)
