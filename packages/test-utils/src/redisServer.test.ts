@@ -126,14 +126,15 @@ describe('startRedisServer', () => {
   })
 
   it('never outlives the process that started it, even one killed by SIGKILL', async () => {
-    const { out } = await runScript(abandonRedis)
+    // Bounded below the test's timeout, so that runScript kills a child that hangs.
+    const { out } = await runScript(abandonRedis, [], 8_000)
     const [pidLine = '', dir = ''] = out.trim().split('\n')
     const pid = Number(pidLine)
     expect(pid).toBeGreaterThan(0)
     expect(dir).toMatch(/lifeline-redis-/)
     await waitFor(() => !isAlive(pid), { message: `redis-server ${pid} to be gone` })
     await waitFor(() => !existsSync(dir), { message: `${dir} to be removed` })
-  })
+  }, 15_000)
 
   it('removes its directory when no port can be chosen', async () => {
     // A temp dir of the test's own, so that other fixtures' directories do not count.

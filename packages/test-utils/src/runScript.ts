@@ -16,6 +16,9 @@ const tsxRuntime = [process.execPath, '--import', 'tsx']
  * another Node) and resolves with its exit code and output; rejects if it has not exited by
  * itself within `limitMs`, which is how a test proves that nothing (a timer, a socket, a
  * listener) keeps a process alive, or if the runtime cannot be started.
+ *
+ * Give the test a timeout above `limitMs`: a test that times out first leaves the child
+ * running, for good when it is the process that does not exit.
  */
 export function runScript(
   script: string,
