@@ -43,7 +43,7 @@ describe('clear errors, and retrying per policy', () => {
       [5, 79],
     ])
     expect(retries.every((event) => event.cause.code === 1006)).toBe(true)
-  })
+  }, 10_000)
 
   it('waits at most the longest timer for a delay function that asks for longer', async () => {
     const port = await freePort()

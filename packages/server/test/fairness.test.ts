@@ -419,7 +419,7 @@ describe('a slow consumer closed', () => {
     // The session lost nothing: its client gets everything it acknowledges.
     const got = await acknowledgeUntil(client, sent)
     expect(got.at(-1)?.s).toBe(sent)
-  })
+  }, 10_000)
 })
 
 describe('handshakes shared across turns', () => {

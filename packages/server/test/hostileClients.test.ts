@@ -201,7 +201,7 @@ describe('output bounded per connection', () => {
       },
     )
     expect(handled).toBe(requests)
-  })
+  }, 15_000)
 
   it('closes a client whose output passes maxOutboundBytes as a slow consumer (4429), keeping its session', async () => {
     const maxOutbound = 256 * KiB

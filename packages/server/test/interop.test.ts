@@ -157,7 +157,7 @@ describe('a one-way stream of large messages', () => {
       message: () => `all but a frame acknowledged, ${client.unacked} unacked`,
       timeoutMs: 10_000,
     })
-  })
+  }, 25_000)
 
   it('server to client, many times what the server lets go unacknowledged, on one link', async () => {
     // The client is a slow consumer past 1 MiB unacknowledged: 2 MiB go through only if it
@@ -189,5 +189,5 @@ describe('a one-way stream of large messages', () => {
     })
     expect(opened).toBe(1)
     expect(server.stats.slowConsumers).toBe(0)
-  })
+  }, 15_000)
 })

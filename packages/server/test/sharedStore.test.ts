@@ -619,7 +619,7 @@ describe('a server on a shared store', () => {
     refusing = true
     await ProtocolClient.connect(fx, urlOf(server))
     await waitFor(() => failures.length === 2, { message: 'the next outage reported' })
-  })
+  }, 25_000)
 
   it('reports failed writes of existing sessions even while creations are failing too', async () => {
     const fake = fakeSharedStore()

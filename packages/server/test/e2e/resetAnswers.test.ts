@@ -46,5 +46,5 @@ describe("the client's answers across a session reset", () => {
     release.get('second')?.('answer to second')
     await waitFor(() => answers.length === 2, { message: 'both settled' })
     expect(answers).toEqual(['rejected', 'answer to second'])
-  })
+  }, 15_000)
 })

@@ -40,7 +40,7 @@ describe('session expiry while disconnected', () => {
     })
     expect(resets[0]).toMatchObject({ resent: 10 })
     expect(atServer).toEqual(Array.from({ length: 20 }, (_, i) => i + 1))
-  })
+  }, 15_000)
 })
 
 describe('RPC under faults', () => {
