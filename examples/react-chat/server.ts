@@ -2,7 +2,7 @@ import { createServer as createHttpServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { createMemorySessionStore, createServer } from '@lifeline/server'
-import type { LifelineServer } from '@lifeline/server'
+import type { LifelineServer, ServerStats } from '@lifeline/server'
 import { createServer as createViteServer } from 'vite'
 import type { ChatSchema, Said } from './src/schema.js'
 
@@ -15,6 +15,8 @@ export interface ChatServer {
   startChat(): void
   /** The rooms of each session connected now, sorted: what the pages joined and did not leave. */
   rooms(): string[][]
+  /** The running chat's counters (sessions created and resumed since it started…). */
+  stats(): ServerStats | undefined
   close(): Promise<void>
 }
 
@@ -82,6 +84,7 @@ export async function startChatServer(
     },
     startChat,
     rooms: () => [...(chat?.peers.values() ?? [])].map((peer) => [...peer.rooms].sort()),
+    stats: () => chat?.stats,
     async close() {
       await chat?.close()
       await vite.close()

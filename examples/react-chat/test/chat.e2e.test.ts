@@ -101,11 +101,15 @@ it('a page whose session the server lost still gets the messages of its room', a
     await say(ann, 'before')
     await bothShow(pages, ['before'])
     await forgetful.stopChat()
+    // Not a guess: the stored sessions expire 300 ms after the close stored them, by the wall
+    // clock the store reads when asked; the counters below say whether they did.
     await new Promise((resolve) => setTimeout(resolve, 1_000))
     forgetful.startChat()
     for (const page of pages) {
       await expect.poll(() => connection(page).textContent(), { timeout: 15_000 }).toBe('connected')
     }
+    // Lost, not resumed: each page came back to a new session.
+    expect(forgetful.stats()).toMatchObject({ sessionsCreated: 2, sessionsResumed: 0 })
     // New sessions: each page is in its room again, and gets what is said there live.
     await say(bob, 'after')
     await bothShow(pages, ['before', 'after'])
