@@ -165,6 +165,8 @@ export class SessionRegistry<S extends Schema, User> {
       this.resume(live, connection, hello, user, false)
       return
     }
+    // Its time was up, its timer not run yet: it expired all the same.
+    if (reason === 'expired') this.context.counters.sessionsExpired++
     this.replace(live, reason)
     this.create(connection, hello, user, reason)
   }
@@ -625,6 +627,8 @@ export class SessionRegistry<S extends Schema, User> {
         this.resume(session, connection, hello, user, true)
         return
       }
+      // Stored by a process gone since (a close, a crash): no timer of any process counted it.
+      if (reason === 'expired') this.context.counters.sessionsExpired++
       this.queued(sid, () => store.delete(sid)).catch(noop)
     }
     this.create(connection, hello, user, reason)

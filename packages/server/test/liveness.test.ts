@@ -113,6 +113,40 @@ describe('heartbeat', () => {
 })
 
 describe('session expiry on an injected clock', () => {
+  it('counts a session a resume finds expired before its timer ran', async () => {
+    const clock = new ManualClock(5_000)
+    const server = await startServer(fx, { clock, sessionTtlMs: 1_000, heartbeat: false })
+    let peer: Peer | undefined
+    server.on('connection', (p) => (peer = p))
+    const first = await ProtocolClient.connect(fx, urlOf(server))
+    await first.client.drop()
+    await waitFor(() => peer?.connected === false, { message: 'the drop' })
+    // Its time is up, its timer not run yet (a late event loop).
+    clock.jump(1_000)
+    const second = await ProtocolClient.connect(fx, urlOf(server), { sid: first.welcome.sid, a: 0 })
+    expect(second.welcome.resumed).toBe(false)
+    expect(server.stats).toMatchObject({ sessions: 1, sessionsExpired: 1 })
+    // Its timer, run late, counts it no second time.
+    clock.advance(0)
+    expect(server.stats.sessionsExpired).toBe(1)
+  })
+
+  it('counts a stored session a resume finds expired, left by a server gone since', async () => {
+    const clock = new ManualClock(5_000)
+    // The store's own clock stays behind: it hands out what the server finds expired.
+    const store = createMemorySessionStore({ clock: new ManualClock(5_000) })
+    const options = { clock, store, sessionTtlMs: 1_000, heartbeat: false as const }
+    const first = await startServer(fx, options)
+    const { client, welcome } = await ProtocolClient.connect(fx, urlOf(first))
+    await first.close()
+    await client.waitClose()
+    const second = await startServer(fx, options)
+    clock.jump(1_000)
+    const again = await ProtocolClient.connect(fx, urlOf(second), { sid: welcome.sid, a: 0 })
+    expect(again.welcome.resumed).toBe(false)
+    expect(second.stats.sessionsExpired).toBe(1)
+  })
+
   it('expires a detached session exactly sessionTtlMs after its connection closed', async () => {
     const clock = new ManualClock(5_000)
     const store = createMemorySessionStore({ clock })
