@@ -528,6 +528,7 @@ export class SessionRegistry<S extends Schema, User> {
    * wants it.
    */
   private async handOff(id: string, token: number | undefined): Promise<void> {
+    const askedAt = performance.now()
     await within(this.openingDone(id), this.storeWaitMs(), false)
     const closing = this.closing.get(id)
     if (closing !== undefined) return closing
@@ -541,10 +542,13 @@ export class SessionRegistry<S extends Schema, User> {
       session.detach(link)
       link.close(1012, 'session moved')
     }
-    // The answers of its handlers still running go with it, within the same bound; past it they
-    // are answered `CLOSED`. The requests are stored as processed: the next process drops them
-    // as duplicates, and their answers must be in the store.
-    await within(session.handlersDone(), this.storeWaitMs(), false)
+    // The answers of its handlers still running go with it; past half the bound they are
+    // answered `CLOSED`. The requests are stored as processed: the next process drops them as
+    // duplicates, and their answers must be in the store before the claim that asked stops
+    // waiting, `handoffTimeoutMs` after it asked. Waited for the whole bound, a `CLOSED` came
+    // after the claim had taken the session, and its write was refused: never answered.
+    const handlersMs = Math.max(0, askedAt + this.storeWaitMs() / 2 - performance.now())
+    await within(session.handlersDone(), handlersMs, false)
     if (!session.closed) session.answerRunning('the session moved before the handler finished')
     // A write still in flight past the wait (the store stalls) is as after a crash: the session
     // goes all the same, and that write, late, is refused once the claim raised the token.
