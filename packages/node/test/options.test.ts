@@ -110,6 +110,12 @@ describe('maxPayload', () => {
 })
 
 describe('frames ws refuses', () => {
+  /** A text message of `count` one-byte fragments. */
+  function fragments(count: number): number[] {
+    const middle = Array.from({ length: count - 2 }, () => [0x00, 0x01, 0x61]).flat()
+    return [0x01, 0x01, 0x61, ...middle, 0x80, 0x01, 0x61]
+  }
+
   /** A server that writes `bytes` as they are, a frame of its own, at every connection. */
   async function writer(bytes: number[]) {
     return fx.add(
@@ -124,6 +130,7 @@ describe('frames ws refuses', () => {
     ['invalid UTF-8 in a text message', [0x81, 0x02, 0x61, 0xff], 1007, 'DECODE_FAILED'],
     ['a frame with RSV2 set', [0xa1, 0x01, 0x61], 1002, 'PROTOCOL_ERROR'],
     ['a masked frame from a server', [0x81, 0x81, 1, 2, 3, 4, 0x60], 1002, 'PROTOCOL_ERROR'],
+    ['a message in more than 16,384 fragments', fragments(16_385), 1008, 'POLICY_VIOLATION'],
   ])(
     'ends the socket on %s with the code ws sent, without reconnecting',
     async (_, bytes, code, errorCode) => {
