@@ -118,15 +118,13 @@ export function checkRoom(room: unknown, clustered: boolean): asserts room is st
   // A cluster names keys and channels after the room in UTF-8, where a lone surrogate becomes
   // U+FFFD: '\uD800' and '\uDBFF' would share one history, channel and presence, and their
   // members would get no live message (the channel heard is named '\uFFFD').
-  if (clustered && loneSurrogate.test(room)) {
+  if (clustered && !room.isWellFormed()) {
     throw new LifelineError(
       'INVALID_ARGUMENT',
       'a room name is well-formed UTF-16 (no lone surrogate)',
     )
   }
 }
-
-const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
 
 /** One session: the peer the application holds, and the protocol state behind it. */
 export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMember {

@@ -277,6 +277,11 @@ function isForbiddenKey(bytes: Uint8Array, start: number, length: number): boole
  * U+FFFD. Read here as the older reader reads it, so the key is refused whichever is installed.
  */
 function spellsForbiddenKey(bytes: Uint8Array, start: number, end: number): boolean {
+  // A key all in ASCII spells only itself, and is none of the names at this length: most keys
+  // that reach here, checked without the array below.
+  let ascii = true
+  for (let k = start; k < end && ascii; k++) ascii = (bytes[k] as number) < 0x80
+  if (ascii) return false
   const units: number[] = []
   let i = start
   while (i < end) {
