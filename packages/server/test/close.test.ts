@@ -93,15 +93,19 @@ describe('graceful close', () => {
     expect((await back.client.waitForMessages(2))[1]).toMatchObject({ d: 'two', s: 2 })
   })
 
-  it('lets a running RPC handler finish and keeps its response for the resumed client', async () => {
+  /**
+   * A server closed while its handler of `slow` runs (it answers 'done' after `handlerMs`), then
+   * a server on the same store and port: the client resumed there.
+   */
+  async function closedWhileHandling(options: { closeTimeoutMs?: number }, handlerMs: number) {
     const store = createMemorySessionStore()
-    const first = createServer({ port: 0, store })
+    const first = createServer({ port: 0, store, ...options })
     fx.add(() => first.close())
     await first.ready
     let started = false
     first.handle('slow', () => {
       started = true
-      return new Promise((resolve) => setTimeout(() => resolve('done'), 50))
+      return new Promise((resolve) => setTimeout(() => resolve('done'), handlerMs))
     })
     const { client, welcome } = await ProtocolClient.connect(fx, urlOf(first))
     client.send({ t: '$req', d: { id: 1, m: 'slow' }, s: 1 })
@@ -110,30 +114,18 @@ describe('graceful close', () => {
     const second = createServer({ port: first.port, store })
     fx.add(() => second.close())
     await second.ready
-    const back = await ProtocolClient.connect(fx, urlOf(second), { sid: welcome.sid, a: 0 })
+    return ProtocolClient.connect(fx, urlOf(second), { sid: welcome.sid, a: 0 })
+  }
+
+  it('lets a running RPC handler finish and keeps its response for the resumed client', async () => {
+    const back = await closedWhileHandling({}, 50)
     expect(back.welcome).toMatchObject({ resumed: true, a: 1 })
     expect((await back.client.next('$res')).d).toEqual({ id: 1, d: 'done' })
   })
 
   it('answers a request whose handler outlasts closeTimeoutMs with CLOSED for the resumed client', async () => {
-    const store = createMemorySessionStore()
-    const first = createServer({ port: 0, store, closeTimeoutMs: 100 })
-    fx.add(() => first.close())
-    await first.ready
-    let started = false
-    first.handle('slow', () => {
-      started = true
-      return new Promise((resolve) => setTimeout(() => resolve('late'), 1_000))
-    })
-    const { client, welcome } = await ProtocolClient.connect(fx, urlOf(first))
-    client.send({ t: '$req', d: { id: 1, m: 'slow' }, s: 1 })
-    await waitFor(() => started, { message: 'the handler to start' })
-    await first.close()
-    const second = createServer({ port: first.port, store })
-    fx.add(() => second.close())
-    await second.ready
     // Processed: the next server drops the request as a duplicate, so its answer is stored.
-    const back = await ProtocolClient.connect(fx, urlOf(second), { sid: welcome.sid, a: 0 })
+    const back = await closedWhileHandling({ closeTimeoutMs: 100 }, 1_000)
     expect(back.welcome).toMatchObject({ resumed: true, a: 1 })
     expect((await back.client.next('$res')).d).toEqual({
       id: 1,

@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream'
 import { createClient, type RpcMethod } from '@lifeline/core'
 import { expectNoEvent, useFixtures, waitFor, withTimeout } from '@lifeline/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { Peer } from '../src/index.js'
+import type { LifelineServer, Peer } from '../src/index.js'
 import type { WebSocket } from 'ws'
 import { ProtocolClient, startServer, urlOf } from './helpers.js'
 
@@ -555,27 +555,18 @@ describe('replay buffer bounded in bytes', () => {
 })
 
 describe('replay paced by the output bound', () => {
-  it('waits for a drain, not turn after turn, when outboundHighWaterBytes is under the socket buffer', async () => {
-    // Under Node's own write buffer mark (16 KiB, 64 KiB from Node 22), past which alone the
-    // socket says when it drained.
-    const server = await startServer<Api>(fx, {
-      outboundHighWaterBytes: 4 * KiB,
-      maxOutboundBytes: 64 * 1024 * KiB,
-      replayLimit: 100_000,
-      replayLimitBytes: 256 * 1024 * KiB,
-      heartbeat: false,
-    })
-    const { client: first, welcome } = await ProtocolClient.connect(fx, urlOf(server))
+  /** A session whose client went away, with `count` messages of `blob` waiting for it. */
+  async function awayWith(server: LifelineServer<Api>, count: number, blob: string) {
+    const { client, welcome } = await ProtocolClient.connect(fx, urlOf(server))
     const peer = [...server.peers.values()][0] as Peer<Api>
-    await first.drop()
+    await client.drop()
     await waitFor(() => !peer.connected, { message: 'the server sees the client go' })
-    // More than the kernel's socket buffers take on loopback: the replay stops with bytes unsent.
-    const blob = 'b'.repeat(KiB)
-    for (let i = 0; i < 24_000; i++) peer.send('blob', blob)
-    const client = await ProtocolClient.open(fx, urlOf(server))
-    client.send({ t: '$hello', d: { v: 1, sid: welcome.sid, a: 0 } })
-    await client.next('$welcome')
-    client.socket.pause()
+    for (let i = 0; i < count; i++) peer.send('blob', blob)
+    return { welcome, peer }
+  }
+
+  /** Until nothing more is written while output stays unsent: a replay stopped, unread. */
+  async function replayStalls(server: LifelineServer<Api>): Promise<void> {
     let sent = -1
     await waitFor(
       () => {
@@ -586,6 +577,25 @@ describe('replay paced by the output bound', () => {
       },
       { message: 'the replay stopped, its client not reading', intervalMs: 100 },
     )
+  }
+
+  it('waits for a drain, not turn after turn, when outboundHighWaterBytes is under the socket buffer', async () => {
+    // Under Node's own write buffer mark (16 KiB, 64 KiB from Node 22), past which alone the
+    // socket says when it drained.
+    const server = await startServer<Api>(fx, {
+      outboundHighWaterBytes: 4 * KiB,
+      maxOutboundBytes: 64 * 1024 * KiB,
+      replayLimit: 100_000,
+      replayLimitBytes: 256 * 1024 * KiB,
+      heartbeat: false,
+    })
+    // More than the kernel's socket buffers take on loopback: the replay stops with bytes unsent.
+    const { welcome } = await awayWith(server, 24_000, 'b'.repeat(KiB))
+    const client = await ProtocolClient.open(fx, urlOf(server))
+    client.send({ t: '$hello', d: { v: 1, sid: welcome.sid, a: 0 } })
+    await client.next('$welcome')
+    client.socket.pause()
+    await replayStalls(server)
     // A measurement window, not a wait for an event: nothing can move in it, so the event loop
     // should be idle; retried every turn, it was busy all of it.
     const before = performance.eventLoopUtilization()
@@ -605,27 +615,14 @@ describe('replay paced by the output bound', () => {
       replayLimitBytes: 40 * 1024 * KiB,
       heartbeat: false,
     })
-    const { client: first, welcome } = await ProtocolClient.connect(fx, urlOf(server))
-    const peer = [...server.peers.values()][0] as Peer<Api>
-    await first.drop()
-    await waitFor(() => !peer.connected, { message: 'the server sees the client go' })
     // More than the kernel's socket buffers take on loopback: the replay stops with bytes unsent.
     const blob = 'b'.repeat(16 * KiB)
-    for (let i = 0; i < 1_280; i++) peer.send('blob', blob)
+    const { welcome, peer } = await awayWith(server, 1_280, blob)
     const client = await ProtocolClient.open(fx, urlOf(server))
     client.socket.pause()
     client.send({ t: '$hello', d: { v: 1, sid: welcome.sid, a: 0 } })
     await waitFor(() => server.stats.sessionsResumed === 1, { message: 'the resume' })
-    let sent = -1
-    await waitFor(
-      () => {
-        const now = server.stats.framesSent
-        const still = now === sent && server.stats.unsentBytes > 0
-        sent = now
-        return still
-      },
-      { message: 'the replay stopped, its client not reading', intervalMs: 100 },
-    )
+    await replayStalls(server)
     expect(peer.connected).toBe(true)
     // Past `replayLimitBytes`: what the replay has not resent yet has a gap now.
     for (let i = 0; i < 1_280; i++) peer.send('blob', blob)
@@ -646,14 +643,10 @@ describe('replay paced by the output bound', () => {
       maxOutboundBytes: 64 * 1024 * KiB,
       replayLimitBytes: 128 * 1024 * KiB,
     })
-    const { client: first, welcome } = await ProtocolClient.connect(fx, urlOf(server))
-    const peer = [...server.peers.values()][0] as Peer<Api>
-    await first.drop()
-    await waitFor(() => !peer.connected, { message: 'the server sees the client go' })
     // 3 MiB to replay, all in one turn but for the pacing.
     const blob = 'b'.repeat(16 * KiB)
     const count = 192
-    for (let i = 0; i < count; i++) peer.send('blob', blob)
+    const { welcome } = await awayWith(server, count, blob)
     const sentBefore = server.stats.framesSent
     const sentAtResume: number[] = []
     server.on('resume', (resumed) => {

@@ -113,14 +113,20 @@ describe('heartbeat', () => {
 })
 
 describe('session expiry on an injected clock', () => {
-  it('counts a session a resume finds expired before its timer ran', async () => {
-    const clock = new ManualClock(5_000)
+  /** A server on `clock` with sessions of 1 s, and a session whose client went away. */
+  async function awayOn(clock: ManualClock) {
     const server = await startServer(fx, { clock, sessionTtlMs: 1_000, heartbeat: false })
     let peer: Peer | undefined
     server.on('connection', (p) => (peer = p))
     const first = await ProtocolClient.connect(fx, urlOf(server))
     await first.client.drop()
     await waitFor(() => peer?.connected === false, { message: 'the drop' })
+    return { server, first, peer: peer as Peer }
+  }
+
+  it('counts a session a resume finds expired before its timer ran', async () => {
+    const clock = new ManualClock(5_000)
+    const { server, first } = await awayOn(clock)
     // Its time is up, its timer not run yet (a late event loop).
     clock.jump(1_000)
     const second = await ProtocolClient.connect(fx, urlOf(server), { sid: first.welcome.sid, a: 0 })
@@ -193,12 +199,7 @@ describe('session expiry on an injected clock', () => {
 
   it('resumes a session until the last moment', async () => {
     const clock = new ManualClock()
-    const server = await startServer(fx, { clock, sessionTtlMs: 1_000, heartbeat: false })
-    let peer: Peer | undefined
-    server.on('connection', (p) => (peer = p))
-    const first = await ProtocolClient.connect(fx, urlOf(server))
-    await first.client.drop()
-    await waitFor(() => peer?.connected === false, { message: 'the drop' })
+    const { server, first, peer } = await awayOn(clock)
     clock.advance(999)
     const second = await ProtocolClient.connect(fx, urlOf(server), { sid: first.welcome.sid, a: 0 })
     expect(second.welcome.resumed).toBe(true)
