@@ -48,13 +48,17 @@ type State = 'authenticating' | 'hello' | 'resolving' | 'open' | 'closed'
 
 const OPEN = 1
 const CLOSED = 3
-/** Frames a client may send before the handshake is answered; the protocol expects one. */
+/**
+ * Frames a client may send behind its `$hello` before the handshake is answered; the protocol
+ * expects none.
+ */
 const maxEarlyFrames = 16
 /**
- * Bytes of them: a `$hello` (a control frame, 1 KiB at most) and what a client that does not
- * wait sent behind it. Reading goes on meanwhile (a close, a lost link must be seen while
- * `authenticate` runs), so this is what bounds what the server holds for a client that has not
- * authenticated: not 16 frames of up to `maxMessageSize` each.
+ * Bytes of them, sent by a client that does not wait (the `$hello` held with them while
+ * `authenticate` runs, a control frame of 1 KiB at most, comes on top). Reading goes on
+ * meanwhile (a close, a lost link must be seen while `authenticate` runs), so this is what bounds
+ * what the server holds for a client that has not authenticated: not 16 frames of up to
+ * `maxMessageSize` each.
  */
 const maxEarlyBytes = 64 * 1024
 const maxReasonBytes = 123
@@ -504,7 +508,12 @@ export class Connection<S extends Schema, User> implements Link {
       this.first(data, isBinary)
     } else if (state !== 'closed') {
       const size = (data as Buffer).length
-      if (this.early.length >= maxEarlyFrames || this.earlyBytes + size > maxEarlyBytes) {
+      // The bounds are on what comes behind the `$hello`, which waits here too while
+      // `authenticate` runs: a client may send as much with it as without it.
+      const hello = state === 'authenticating' ? this.early[0] : undefined
+      const frames = this.early.length - (hello ? 1 : 0)
+      const bytes = this.earlyBytes - (hello ? (hello[0] as Buffer).length : 0)
+      if (frames >= maxEarlyFrames || bytes + size > maxEarlyBytes) {
         this.fail(protocolError('too many frames before $welcome'))
         return
       }

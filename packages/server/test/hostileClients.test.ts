@@ -104,6 +104,38 @@ describe('frames before $welcome', () => {
     expect(server.stats.sessions).toBe(0)
   })
 
+  it('holds 16 frames and 64 KiB right behind $hello while authenticate runs', async () => {
+    const admissions: Array<(user: object) => void> = []
+    const server = await startServer(fx, {
+      authenticate: () => new Promise<object>((resolve) => admissions.push(resolve)),
+    })
+    const seen: unknown[] = []
+    server.on('connection', (peer) => peer.on('m', (data) => seen.push(data)))
+    // The bounds are on what comes behind the `$hello` (PROTOCOL.md, 4.1): the `$hello` that
+    // waits for authenticate with them is not one of them.
+    const frames = await ProtocolClient.open(fx, urlOf(server))
+    frames.send({ t: '$hello', d: { v: 1 } })
+    for (let s = 1; s <= 16; s++) frames.send({ t: 'm', d: s, s })
+    // Two frames of 32 KiB each, their JSON spelling included.
+    const bytes = await ProtocolClient.open(fx, urlOf(server))
+    bytes.send({ t: '$hello', d: { v: 1 } })
+    for (let s = 1; s <= 2; s++) {
+      const overhead = JSON.stringify({ t: 'm', d: '', s }).length
+      bytes.send({ t: 'm', d: 'p'.repeat(32 * KiB - overhead), s })
+    }
+    await waitFor(() => admissions.length === 2, { message: 'both authenticating' })
+    // Every frame read (they are small, on loopback) and none refused: both links still open.
+    await expectNoEvent(bytes.socket, 'close', 100)
+    expect([frames.socket.readyState, bytes.socket.readyState]).toEqual([1, 1])
+    for (const admit of admissions) admit({})
+    await frames.next('$welcome')
+    await bytes.next('$welcome')
+    await waitFor(() => seen.length === 18, { message: 'the 18 frames processed' })
+    expect(seen.filter((data) => typeof data === 'number')).toEqual(
+      Array.from({ length: 16 }, (_, i) => i + 1),
+    )
+  })
+
   it('sees a client that closes while authenticate runs, and opens no session for it', async () => {
     const { server, opened, admit } = await authenticating()
     const client = await ProtocolClient.open(fx, urlOf(server))
