@@ -77,6 +77,12 @@ describe('connecting', () => {
     socket.reconnect()
     expect(FakeWebSocket.instances).toHaveLength(0)
     expect(errors).toEqual(['INVALID_URL'])
+    // For good: a string no attempt can resolve is not tried again through the backoff.
+    expect(socket.state).toMatchObject({
+      status: 'closed',
+      cause: { error: { code: 'INVALID_URL' } },
+    })
+    expect(clock.pending).toBe(0)
     socket.close()
     // Not created closed, or not relative: refused at once, as before.
     for (const [options, url] of [

@@ -414,13 +414,16 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
   }
 
   #open(url: string | URL, provided: string | string[] | null | undefined): void {
-    let href: string
+    let href = ''
     let protocols: string | string[] | undefined
     try {
       href = this.#url = parseWebSocketUrl(url)
       protocols = checkProtocols(provided)
     } catch (error) {
-      return this.#attemptFailed(error as LifelineError)
+      // A URL given as a string that an attempt cannot resolve (relative, with no page to
+      // resolve it against) fails for good: no retry can change it.
+      const fixed = !href && typeof this.#urlProvider != 'function'
+      return this.#attemptFailed(error as LifelineError, fixed ? 'fatal' : undefined)
     }
     this.#debug('connecting', () => ({ url: redactUrl(href), attempt: this.#failures + 1 }))
     try {
@@ -506,9 +509,9 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
   }
 
   /** An attempt failed before any socket existed (URL provider failed, constructor threw). */
-  #attemptFailed(error: LifelineError): void {
+  #attemptFailed(error: LifelineError, failure?: LinkFailure): void {
     this.#clearTimer()
-    this.#failed(error, { code: 1006, reason: '', wasClean: false, error }, false)
+    this.#failed(error, { code: 1006, reason: '', wasClean: false, error }, false, failure)
   }
 
   /**
