@@ -53,6 +53,20 @@ export type MethodHandler<S extends Schema, User, K extends MethodName<ServerMet
 
 const noop = (): void => undefined
 
+/**
+ * The `upgrade` listeners of Lifeline servers mounted on an application's server, each to its
+ * server: beside one another they are not listeners that may take a path they do not serve.
+ */
+const mountedListeners = new WeakMap<object, MountedServer>()
+
+/** What a Lifeline server mounted beside another needs to know of it. */
+interface MountedServer {
+  /** Whether an upgrade request is on its path. */
+  serves(request: IncomingMessage): boolean
+  /** Its `upgrade` listener that answers. */
+  readonly onUpgrade: (...args: never[]) => void
+}
+
 /** Resolves after two check phases, which straddle a close phase: closed handles are released. */
 function afterClosePhase(): Promise<void> {
   return new Promise((resolve) => setImmediate(() => setImmediate(resolve)))
@@ -165,6 +179,12 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
       // First of all its `upgrade` listeners (those added before, and most added later).
       this.httpServer.prependListener('upgrade', this.noteUpgrade)
       this.httpServer.on('upgrade', this.onUpgrade)
+      const mounted: MountedServer = {
+        serves: (request) => this.serves(request),
+        onUpgrade: this.onUpgrade,
+      }
+      mountedListeners.set(this.noteUpgrade, mounted)
+      mountedListeners.set(this.onUpgrade, mounted)
       this.ready = this.listening(this.httpServer)
     } else {
       this.httpServer = createHttpServer(
@@ -399,16 +419,24 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
     socket.on('error', () => socket.destroy())
     const { path, allowedOrigins, requireOrigin } = this.options
     if (path !== undefined && pathOf(request) !== path) {
-      // An application's route asked for another protocol (h2c) with no listener but this one
-      // to take it: the application's request, as it is when no WebSocket is mounted.
-      if (!this.ownsServer && this.otherUpgradeListeners() === 0 && isPlainRequest(request)) {
-        serveAsRequest(this.httpServer, request, socket)
-        return
-      }
-      // On an application's server, another `upgrade` listener may own this path.
-      if (!this.ownsServer && this.otherUpgradeListeners() > 0) {
-        this.refuseUnanswered(socket)
-        return
+      if (!this.ownsServer) {
+        const others = this.otherUpgradeListeners()
+        // On an application's server, another `upgrade` listener may own this path.
+        if (others.some((listener) => !mountedListeners.has(listener))) {
+          this.refuseUnanswered(socket)
+          return
+        }
+        // Only Lifeline servers besides this one (several services, each on its path): the one
+        // whose path it is serves it; for a path none serves, only the first of them answers.
+        const siblings = others.map((listener) => mountedListeners.get(listener))
+        if (siblings.some((sibling) => sibling?.serves(request))) return
+        if (siblings.some((sibling) => sibling !== undefined && this.answersAfter(sibling))) return
+        // An application's route asked for another protocol (h2c) with no listener but these
+        // to take it: the application's request, as it is when no WebSocket is mounted.
+        if (isPlainRequest(request)) {
+          serveAsRequest(this.httpServer, request, socket)
+          return
+        }
       }
       refuseUpgrade(socket, 400)
       return
@@ -433,7 +461,7 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
     // iteration of 10 to 30 ms, and each went on with its `$hello` and replay in the next. Not
     // beside other `upgrade` listeners, which would take an upgrade left unanswered for theirs.
     const turns = this.context.turns
-    const alone = this.ownsServer || this.otherUpgradeListeners() === 0
+    const alone = this.ownsServer || this.otherUpgradeListeners().length === 0
     if (alone && turns.spentOut) turns.defer(() => this.upgrade(request, socket, head))
     else this.upgrade(request, socket, head)
   }
@@ -474,10 +502,21 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
   }
 
   /** The application's server's `upgrade` listeners other than this server's. */
-  private otherUpgradeListeners(): number {
+  private otherUpgradeListeners(): object[] {
     const ours = [this.onUpgrade, this.noteUpgrade] as unknown[]
     return this.httpServer.listeners('upgrade').filter((listener) => !ours.includes(listener))
-      .length
+  }
+
+  /** Whether an upgrade `request` is on this server's path (any path, without one). */
+  private serves(request: IncomingMessage): boolean {
+    const path = this.options.path
+    return path === undefined || pathOf(request) === path
+  }
+
+  /** Whether `sibling`, on the same application's server, hears its upgrades before this one. */
+  private answersAfter(sibling: MountedServer): boolean {
+    const listeners: unknown[] = this.httpServer.listeners('upgrade')
+    return listeners.indexOf(sibling.onUpgrade) < listeners.indexOf(this.onUpgrade)
   }
 
   /**

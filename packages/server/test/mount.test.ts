@@ -297,11 +297,11 @@ describe('a request that asks for another protocol than WebSocket', () => {
     `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade, HTTP2-Settings\r\n` +
     `Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n`
 
-  /** Lifeline on `/ws` of `http`, an application's plain server, listening on a free port. */
-  async function mountedOn(http: Server): Promise<LifelineServer> {
+  /** Lifeline on `path` of `http`, an application's plain server, listening on a free port. */
+  async function mountedOn(http: Server, path = '/ws'): Promise<LifelineServer> {
     fx.add(() => new Promise<void>((resolve) => http.close(() => resolve())))
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
-    const server = createServer({ server: http, path: '/ws' })
+    const server = createServer({ server: http, path })
     fx.add(() => server.close())
     await server.ready
     return server
@@ -322,6 +322,37 @@ describe('a request that asks for another protocol than WebSocket', () => {
     // The WebSocket path is still Lifeline's.
     const { welcome } = await ProtocolClient.connect(fx, urlOf(server, '/ws'))
     expect(welcome.resumed).toBe(false)
+  })
+
+  it("is the application's request beside another Lifeline server on its own path", async () => {
+    // Two services of one application, each on its path: neither is an upgrade listener the
+    // other must leave an ordinary request to. Each left it to the other: a 400, and only once
+    // upgradeTimeoutMs (10 s) had passed.
+    let requests = 0
+    // An answer that takes a moment (a database): nothing is written when the next listener runs.
+    const http = createHttpServer((_request, response) => {
+      requests++
+      setTimeout(() => response.end('ok'), 10)
+    })
+    const chat = await mountedOn(http, '/chat')
+    const admin = createServer({ server: http, path: '/admin' })
+    fx.add(() => admin.close())
+    await admin.ready
+    const raw = await rawConnection(chat.port)
+    raw.socket.write(h2cRequest('/health'))
+    await waitFor(() => raw.answer().endsWith('ok'), { message: "the application's answer" })
+    expect(raw.answer()).toMatch(/^HTTP\/1\.1 200 OK\r\n/)
+    await waitFor(() => raw.socket.readableEnded || raw.socket.destroyed, {
+      message: 'the connection to close',
+    })
+    // Served once, by one of them, not by each.
+    expect(requests).toBe(1)
+    // A WebSocket on a path neither serves is refused at once: no other listener may take it.
+    expect(await refusal(urlOf(chat, '/elsewhere'))).toBe(400)
+    for (const path of ['/chat', '/admin']) {
+      const { welcome } = await ProtocolClient.connect(fx, urlOf(chat, path))
+      expect(welcome.resumed).toBe(false)
+    }
   })
 
   it("tells the application's request and response their close, and of a client gone mid-answer", async () => {
