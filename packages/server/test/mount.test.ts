@@ -200,6 +200,34 @@ describe('beside another upgrade listener', () => {
   })
 })
 
+describe('beside a ws server of the application on another path', () => {
+  it('serves its path and leaves the other to it, as the README shows', async () => {
+    const http = createHttpServer()
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
+    fx.add(() => new Promise<void>((resolve) => http.close(() => resolve())))
+    const server = createServer({ server: http, path: '/ws', upgradeTimeoutMs: 200 })
+    fx.add(() => server.close())
+    const legacy = new WebSocketServer({ noServer: true })
+    fx.add(() => new Promise<void>((resolve) => legacy.close(() => resolve())))
+    http.on('upgrade', (request, socket, head) => {
+      if (request.url?.split('?')[0] !== '/legacy') return
+      legacy.handleUpgrade(request, socket, head, (ws) => {
+        fx.add(ws)
+        ws.send('legacy')
+      })
+    })
+    await server.ready
+    const port = (http.address() as { port: number }).port
+    const socket = fx.add(new WebSocket(`ws://127.0.0.1:${port}/legacy?v=1`))
+    const [message] = (await once(socket, 'message')) as [Buffer]
+    expect(message.toString()).toBe('legacy')
+    const { welcome } = await ProtocolClient.connect(fx, `ws://127.0.0.1:${port}/ws?v=1`)
+    expect(welcome.resumed).toBe(false)
+    // Neither listener's: refused once the other had its `upgradeTimeoutMs` to take it.
+    expect(await refusal(`ws://127.0.0.1:${port}/ws/`)).toBe(400)
+  })
+})
+
 describe('beside an upgrade listener added before it since', () => {
   it('leaves alone a WebSocket that listener took at once, however long it stays quiet', async () => {
     const http = createHttpServer()
