@@ -80,4 +80,18 @@ describe('Emitter', () => {
     emitter.emit('ping', 2)
     expect(seen).toEqual(['first', 'second', 'first', 'late'])
   })
+
+  it('calls a once listener a single time when a listener emits the same event again', () => {
+    const emitter = new Emitter<Events>()
+    const seen: string[] = []
+    emitter.once('ping', (n) => {
+      seen.push(`a${n}`)
+      emitter.emit('ping', 2)
+    })
+    emitter.once('ping', (n) => seen.push(`b${n}`))
+    emitter.emit('ping', 1)
+    expect(seen).toEqual(['a1', 'b2'])
+    emitter.emit('ping', 3)
+    expect(seen).toEqual(['a1', 'b2'])
+  })
 })

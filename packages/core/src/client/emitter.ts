@@ -4,7 +4,8 @@ import { reportListenerError } from '../events.js'
 export type EventMap<Events> = { [K in keyof Events]: unknown[] }
 
 type AnyListener = (...args: never) => void
-type Entry = readonly [listener: AnyListener, once: boolean]
+/** `fired`: a once listener already called, by this emit or one nested in it. */
+type Entry = [listener: AnyListener, once: boolean, fired?: true]
 
 /**
  * A small typed event emitter: `on`, `once`, `off`, `emit`, with eventemitter3's signatures for
@@ -37,7 +38,13 @@ export class Emitter<Events extends EventMap<Events>> {
   emit<K extends keyof Events>(event: K, ...args: Events[K]): boolean {
     const entries = this.#of(event)
     for (const entry of entries) {
-      if (entry[1]) this.#set(event, (e) => e !== entry)
+      if (entry[1]) {
+        // A listener of this emit may emit the same event again: the nested emit calls a once
+        // listener first, and this one, which started with it, must not call it a second time.
+        if (entry[2]) continue
+        entry[2] = true
+        this.#set(event, (e) => e !== entry)
+      }
       try {
         entry[0](...(args as never))
       } catch (error) {

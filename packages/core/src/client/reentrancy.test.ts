@@ -33,3 +33,19 @@ describe("a 'statechange' listener as the link goes down", () => {
     client.close()
   })
 })
+
+describe("a 'statechange' listener that closes the client", () => {
+  it('has a once listener called for one state only', () => {
+    const client = createFakeClient(clock)
+    FakeWebSocket.last.accept('lifeline.v1.json')
+    client.events.on('statechange', (state) => {
+      if (state.status === 'open') client.close()
+    })
+    const seen: string[] = []
+    client.events.once('statechange', (state) => seen.push(state.status))
+    deliver({ t: '$welcome', d: { sid: 'S1', resumed: false, a: 0 } })
+    expect(client.state.status).not.toBe('open')
+    // The close's own change, emitted within that of 'open', came to it first.
+    expect(seen).toEqual(['closing'])
+  })
+})
