@@ -529,6 +529,12 @@ export class Client<S extends Schema = AnySchema> {
       // bug of ours, not the server's, and goes on to be reported. Told by `isLifelineError`:
       // a codec built on another copy of the package throws errors of that copy's class.
       if (!isLifelineError(error)) throw error
+      // Raw mode talks to any server, which breaks no protocol of ours by sending a frame the
+      // codec cannot read (a text greeting, say): told as a frame that is not a message is, and
+      // the link kept. Dropped, it lost what followed, and five in a row ended the client.
+      if (!this.#protocolMode && error.code === 'DECODE_FAILED') {
+        return void this.events.emit('error', error)
+      }
       this.#linkDown()
       this.socket.failLink(
         error,
