@@ -1,6 +1,7 @@
 import { isLifelineError } from '@lifeline/codec'
 import { useFixtures, waitFor } from '@lifeline/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
+import { readFile } from 'node:fs/promises'
 import { RpcError, type Peer } from '../src/index.js'
 import { ProtocolClient, startServer, urlOf } from './helpers.js'
 
@@ -49,6 +50,21 @@ describe('RPC: client calls server', () => {
       e: { code: 'INTERNAL', message: 'internal error' },
     })
     expect(errors).toEqual([expect.objectContaining({ message: 'secret internals' })])
+  })
+
+  it("answers INTERNAL for a system error (a file, a socket): its code and message name the server's paths and hosts", async () => {
+    const server = await startServer(fx)
+    const errors: unknown[] = []
+    server.on('error', (error) => errors.push(error))
+    server.handle('read', () => readFile('/srv/lifeline-secrets/missing-key.pem'))
+    const { client } = await ProtocolClient.connect(fx, urlOf(server))
+    client.send({ t: '$req', d: { id: 1, m: 'read' }, s: 1 })
+    expect((await client.next('$res')).d).toEqual({
+      id: 1,
+      e: { code: 'INTERNAL', message: 'internal error' },
+    })
+    // Reported on the server, where it is of use.
+    expect(errors).toEqual([expect.objectContaining({ code: 'ENOENT', syscall: 'open' })])
   })
 
   it('answers INTERNAL for an error whose fields throw when read, sync or async', async () => {

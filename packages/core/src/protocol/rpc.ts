@@ -26,16 +26,21 @@ export interface ErrorPayload {
 /**
  * What a thrown error tells the caller. An error with a string `code` is deliberate: its code and
  * message go to the client. Anything else is a bug or an internal failure whose message may hold
- * internals: the client gets `INTERNAL` and a fixed message, and the server reports the error.
+ * internals: the client gets `INTERNAL` and a fixed message, and the server reports the error. A
+ * system error (`syscall`: a file, a socket, a name lookup) has a code too, but its message names
+ * paths and hosts (`ENOENT: … open '/srv/keys/key.pem'`): internal.
  */
 export function errorPayload(error: unknown): { payload: ErrorPayload; deliberate: boolean } {
   let code: unknown
   let message: unknown
   try {
-    ;({ code, message } = ((typeof error === 'object' && error) || {}) as {
+    let syscall: unknown
+    ;({ code, message, syscall } = ((typeof error === 'object' && error) || {}) as {
       code?: unknown
       message?: unknown
+      syscall?: unknown
     })
+    if (syscall !== undefined) code = undefined
   } catch {
     // Fields that throw when read (a getter, a proxy): nothing deliberate, and the caller still
     // gets its answer.
