@@ -905,6 +905,36 @@ describe('reconnecting', () => {
     expect(socket.readyState).toBe(socket.CLOSED)
   })
 
+  it('tells no second close when close() is called from inside a close listener', async () => {
+    const socket = create()
+    const closes: string[] = []
+    socket.onclose = ({ code, wasClean }) => {
+      closes.push(`${code}:${wasClean}`)
+      socket.close()
+    }
+    FakeWebSocket.last.accept()
+    FakeWebSocket.last.serverClose(1011, 'bug', false)
+    await flushMicrotasks()
+    expect(clock.pending).toBe(0)
+    expect(socket.state).toEqual({
+      status: 'closed',
+      cause: { code: 1011, reason: 'bug', wasClean: false },
+    })
+    socket.reconnect()
+    FakeWebSocket.last.accept()
+    socket.reconnect(4001)
+    await flushMicrotasks()
+    clock.advance(60_000)
+    // The socket read CLOSED in the listener, where the standard's close() does nothing.
+    expect(closes).toEqual(['1011:false', '4001:true'])
+    expect(clock.pending).toBe(0)
+    expect(socket.state).toEqual({
+      status: 'closed',
+      cause: { code: 4001, reason: '', wasClean: true },
+    })
+    expect(FakeWebSocket.instances).toHaveLength(2)
+  })
+
   it('keeps working when a listener throws', () => {
     const reported: unknown[] = []
     vi.spyOn(console, 'error').mockImplementation((_message, error) => reported.push(error))

@@ -59,6 +59,8 @@ export const frameSink = Symbol('lifeline.frameSink')
  * are synchronous, and a nested one puts back the outer one's.
  */
 let closeDispatched: ConnectionState | undefined
+/** The cause that event tells. */
+let closeDispatchedCause: DisconnectCause | undefined
 
 /**
  * A drop-in replacement for `WebSocket` that does not let go: it reconnects with jittered
@@ -277,6 +279,15 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
     if (status === 'closing' || status === 'closed') return
     this.#stop()
     const socket = this.#socket
+    // Called from a listener of this socket's close event, which read CLOSED (the link is
+    // already let go): the standard's close() does nothing then, and a second close event, a
+    // clean 1005 told after the listener returned, would hide the cause the first one told.
+    if (!socket && this.#state === closeDispatched && closeDispatchedCause) {
+      const state = this.#state
+      const cause = state.status === 'reconnecting' ? state.cause : closeDispatchedCause
+      this.#setState({ type: 'closed', cause })
+      return
+    }
     if (!socket || socket.readyState === readyStates.CONNECTING) {
       // No link to close: fail the attempt (if any) as the standard does, and end now.
       const cause = socket
@@ -726,9 +737,12 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
 
   #dispatchClose({ code, reason, wasClean }: DisconnectCause): void {
     const outer = closeDispatched
+    const outerCause = closeDispatchedCause
     closeDispatched = this.#state
+    closeDispatchedCause = { code, reason, wasClean }
     this.listeners.dispatch('close', { type: 'close', code, reason, wasClean, target: this })
     closeDispatched = outer
+    closeDispatchedCause = outerCause
   }
 
   #emitError(error: LifelineError): void {
