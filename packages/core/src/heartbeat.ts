@@ -75,11 +75,12 @@ export interface HeartbeatHooks<Owner> {
 /**
  * Watches one open link. Inbound frames only set `seen`: reading the clock per message would
  * cost more than everything else done per message. The flag is folded into a timestamp at the
- * next tick, and ticks come every tenth of the shorter period, so detection lands within
- * `intervalMs + timeoutMs` plus at most a fifth of the shorter period (under 10 %). Decisions
- * use `clock.now()`, never a count of ticks, so throttled timers (background tabs, a sleeping
- * laptop) can delay a check but not fool it; a check that ran late confirms a death at the next
- * one, so frames held back with the timer are read first (one more late tick, at worst).
+ * next tick, and ticks come every tenth of the shorter period (or more often: see `start`), so
+ * detection lands within `intervalMs + timeoutMs` plus at most a fifth of the shorter period
+ * (under 10 %). Decisions use `clock.now()`, never a count of ticks, so throttled timers
+ * (background tabs, a sleeping laptop) can delay a check but not fool it; a check that ran late
+ * confirms a death at the next one, so frames held back with the timer are read first (one more
+ * late tick, at worst).
  */
 export class HeartbeatMonitor<Owner = unknown> {
   /** Set by the owner on every inbound frame. */
@@ -117,9 +118,18 @@ export class HeartbeatMonitor<Owner = unknown> {
     if (ticker === undefined)
       tickers.set(clock, (ticker = { monitors: new Set(), stepMs, skew: NaN }))
     ticker.monitors.add(this)
-    if (ticker.timer === undefined || stepMs < ticker.stepMs) {
+    // A deadline falls between ticks: the frame is folded, the ping sent and the verdict given
+    // each up to a tick late. At the monitor's own step its shorter period is a whole number of
+    // ticks, so two of those at most: a fifth of it. At any other step, three: only a step of
+    // two thirds of its own or less keeps that fifth. The step shrinks to keep it for this
+    // monitor and for every one already there (each ticking at its own step, or at two thirds of
+    // it or less).
+    let nextMs = ticker.stepMs
+    if (ticker.timer === undefined || stepMs <= (nextMs * 2) / 3) nextMs = stepMs
+    else if (stepMs !== nextMs && stepMs < nextMs * 1.5) nextMs = (Math.min(stepMs, nextMs) * 2) / 3
+    if (ticker.timer === undefined || nextMs < ticker.stepMs) {
       if (ticker.timer !== undefined) clock.clearTimeout(ticker.timer)
-      ticker.stepMs = stepMs
+      ticker.stepMs = nextMs
       arm(clock, ticker)
     }
   }

@@ -1498,6 +1498,30 @@ describe('heartbeat', () => {
     fast.close()
   })
 
+  // Ticking at the other's step (999 ms), each of the frame, the ping and the verdict of this
+  // one came up to a tick late: 2,957 ms over its window.
+  it('detects a dead link within a fifth of its shorter period when a socket with another period shares its clock', () => {
+    const other = create({ heartbeat: { intervalMs: 9_990, timeoutMs: 9_990 } })
+    FakeWebSocket.last.accept()
+    clock.advance(7)
+    const socket = create({ heartbeat: { intervalMs: 10_000, timeoutMs: 10_000, ping: 'ping' } })
+    const fake = FakeWebSocket.last
+    fake.accept()
+    clock.advance(13)
+    fake.receive('last words')
+    fake.blackhole()
+    const silentSince = clock.now()
+    let detectedAt = 0
+    socket.addEventListener('error', () => (detectedAt = clock.now()))
+    for (let i = 0; i < 25_000 && !detectedAt; i++) {
+      clock.advance(1)
+      if (other.readyState === other.OPEN) FakeWebSocket.instances[0]?.receive('alive')
+    }
+    expect(detectedAt - silentSince).toBeLessThanOrEqual(20_000 + 2_000)
+    socket.close()
+    other.close()
+  })
+
   it('checkNow() pings an open link at once', () => {
     const socket = create({ heartbeat })
     FakeWebSocket.last.accept()
