@@ -1,4 +1,4 @@
-import { Component, createElement, useState } from 'react'
+import { Component, createElement, useEffect, useInsertionEffect, useRef, useState } from 'react'
 import type { ReactNode } from 'react'
 import { createClient } from '@lifeline/core'
 import type { AnySchema, Client, ClientOptions, Schema } from '@lifeline/core'
@@ -80,6 +80,26 @@ class Hold extends Component<HoldProps> {
 }
 
 /**
+ * Holds the client too from a passive effect, beside `Hold`. A Suspense boundary that shows its
+ * fallback again (a child that suspends on an update) unmounts the layout effects of the tree it
+ * hides, and so releases `Hold`, but keeps its passive effects and its state: the provider is
+ * still mounted, its children's requests and subscriptions still wait on the client, and closing
+ * it would fail them with `CLOSED`. A hidden `<Activity>` unmounts both kinds, and releases it.
+ */
+function HoldWhileSuspended({ client, closeDelayMs }: HoldProps): null {
+  // The delay in force when it is released, as `Hold` reads it from its props.
+  const delay = useRef(closeDelayMs)
+  useInsertionEffect(() => {
+    delay.current = closeDelayMs
+  })
+  useEffect(() => {
+    const release = hold(client)
+    return () => release(delay.current)
+  }, [client])
+  return null
+}
+
+/**
  * Makes a client available to the hooks below it, and holds its connection while mounted:
  * connected on mount, closed `closeDelayMs` after the last provider of that client unmounted
  * (or was hidden in an `<Activity>`). However many components and providers use one client, it
@@ -101,6 +121,7 @@ export function LifelineProvider<S extends Schema = AnySchema>(
     ClientContext.Provider,
     { value: client },
     createElement(Hold, { client, closeDelayMs }),
+    createElement(HoldWhileSuspended, { client, closeDelayMs }),
     children,
   )
 }

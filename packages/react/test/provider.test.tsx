@@ -1,9 +1,15 @@
 import { act, render } from '@testing-library/react'
-import { Component, useEffect, useLayoutEffect, useSyncExternalStore } from 'react'
+import { Component, Suspense, useEffect, useLayoutEffect, useSyncExternalStore } from 'react'
 import type { ReactNode } from 'react'
 import { describe, expect, it, vi } from 'vitest'
 import { isLifelineError } from '@lifeline/core'
-import { LifelineProvider, useClient, useConnectionState, useSend } from '../src/index.js'
+import {
+  LifelineProvider,
+  useClient,
+  useConnectionState,
+  useRequest,
+  useSend,
+} from '../src/index.js'
 import type { Chat } from './fake.js'
 import {
   afterCloseDelay,
@@ -249,6 +255,54 @@ describe('LifelineProvider', () => {
     view.rerender(tree(0))
     view.unmount()
     await act(() => new Promise((resolve) => setTimeout(resolve, 5)))
+    expect(client.state.status).toBe('closed')
+  })
+
+  it('keeps its client while a Suspense fallback hides it: a request in flight is answered after', async () => {
+    const client = createFakeClient(fakes.clock)
+    let loaded = false
+    let load!: () => void
+    const loading = new Promise<void>((resolve) => (load = resolve)).then(() => {
+      loaded = true
+    })
+    // A sibling that suspends on an update (a tab whose code loads): React shows the fallback
+    // and unmounts the layout effects of the tree it hides, but the tree stays mounted.
+    function Panel({ open }: { open: boolean }) {
+      if (open && !loaded) throw loading
+      return null
+    }
+    function Sum() {
+      const sum = useRequest<Chat, 'add'>('add', { a: 1, b: 2 })
+      return <p>{sum.status === 'error' ? sum.error?.code : sum.status}</p>
+    }
+    const tree = (open: boolean) => (
+      <Suspense fallback={<p>wait</p>}>
+        <LifelineProvider client={client} closeDelayMs={20}>
+          <Sum />
+          <Panel open={open} />
+        </LifelineProvider>
+      </Suspense>
+    )
+    const view = render(tree(false))
+    act(() => welcome())
+    await act(async () => {})
+    const request = received().find((envelope) => envelope.t === '$req')
+    expect(request).toBeDefined()
+    view.rerender(tree(true))
+    expect(view.container.textContent).toContain('wait')
+    // Longer than closeDelayMs: the provider is hidden, not unmounted, and keeps the socket.
+    await afterCloseDelay()
+    expect(client.state.status).toBe('open')
+    await act(async () => {
+      load()
+      await loading
+    })
+    const { id } = request?.d as { id: number }
+    await act(async () => deliver({ t: '$res', d: { id, d: 3 }, s: 1 }))
+    expect(view.container.textContent).toBe('success')
+    expect(FakeWebSocket.instances).toHaveLength(1)
+    view.unmount()
+    await afterCloseDelay()
     expect(client.state.status).toBe('closed')
   })
 
