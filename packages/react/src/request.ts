@@ -73,8 +73,19 @@ export function useRequest<S extends Schema = AnySchema, K extends Methods<S> = 
   })
   const [run, setRun] = useState(0)
   const refetch = useCallback(() => setRun((n) => n + 1), [])
+  // What the effect below depends on, and what it had when it last ran. A render that changes
+  // it shows the request the effect is about to make: that render is committed, and may be
+  // painted, before the effect runs, and would label the last response the success of the new
+  // `deps`. Derived, not set in render: a dependency that is new on every render would loop.
+  const key = [client, method, enabled, run, ...deps]
+  const started = useRef<unknown[]>(undefined)
+  const ran = started.current
+  const stale =
+    ran !== undefined &&
+    (ran.length !== key.length || key.some((value, i) => !Object.is(value, ran[i])))
 
   useEffect(() => {
+    started.current = key
     if (!enabled) return setState((s) => (s.status === 'idle' ? s : { ...s, status: 'idle' }))
     const controller = new AbortController()
     const { signal } = controller
@@ -98,5 +109,5 @@ export function useRequest<S extends Schema = AnySchema, K extends Methods<S> = 
     // `deps` stand for `data`, as documented.
   }, [client, method, enabled, run, ...deps])
 
-  return { ...state, refetch }
+  return stale ? { ...state, status: enabled ? 'loading' : 'idle', refetch } : { ...state, refetch }
 }

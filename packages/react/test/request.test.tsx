@@ -1,5 +1,5 @@
 import { act, cleanup, render } from '@testing-library/react'
-import { useState } from 'react'
+import { useLayoutEffect, useState } from 'react'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { Client } from '@lifeline/core'
 import { createLifelineHooks, LifelineProvider } from '../src/index.js'
@@ -115,6 +115,33 @@ describe('useRequest', () => {
     await respond(2, { d: 10 }, 2)
     await settle()
     expect(result.status).toBe('loading')
+  })
+
+  it('never shows the last response as the success of new deps: the render with them is loading', async () => {
+    const seen: string[] = []
+    function Labelled() {
+      const [numbers, set] = useState({ a: 1, b: 2 })
+      setNumbers = (next) => set(next)
+      const { a, b } = numbers
+      const sum = useRequest('add', { a, b }, { deps: [a, b] })
+      // What each commit shows.
+      useLayoutEffect(() => void seen.push(`${a}+${b}: ${sum.status} ${String(sum.data)}`))
+      return null
+    }
+    render(
+      <LifelineProvider client={client}>
+        <Labelled />
+      </LifelineProvider>,
+    )
+    act(() => welcome())
+    await settle()
+    await respond(1, { d: 3 }, 1)
+    await settle()
+    seen.length = 0
+    act(() => setNumbers({ a: 2, b: 2, enabled: true }))
+    // The sum of 1 + 2 is kept while loading, never labelled the success of 2 + 2.
+    expect(seen).not.toContain('2+2: success 3')
+    expect(seen.at(-1)).toBe('2+2: loading 3')
   })
 
   it("sends nothing while not enabled, and is 'idle'", async () => {
