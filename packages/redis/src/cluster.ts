@@ -15,7 +15,7 @@ import { resolveOptions, type RedisClusterOptions, type ResolvedOptions } from '
 import { batchWrites, isReady, withScripts, type ScriptCommands } from './redisClient.js'
 import { maxSendsPerWrite, RedisWriter, type RoomSend } from './writer.js'
 import { RoomFeed, type RoomEntry } from './roomFeed.js'
-import { decodeRoomMessage, entryOf, packr } from './packing.js'
+import { decodeRoomMessage, entryOf, packr, unpack } from './packing.js'
 import { RedisSessionStore } from './store.js'
 
 /** A join or a leave of a room, on any process of the cluster. */
@@ -660,11 +660,7 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
       if (tag === 0x4d /* M */) {
         feed?.publication(parsePublication(message))
       } else if (tag === 0x55 /* U */) {
-        const [type, data, except] = packr.unpack(message.subarray(1)) as [
-          string,
-          unknown,
-          string | null,
-        ]
+        const [type, data, except] = unpack(message.subarray(1)) as [string, unknown, string | null]
         for (const member of this.host?.members(room === broadcastRoom ? undefined : room) ?? []) {
           if (member.id !== except) member.sendUnreliable(type, data)
         }

@@ -5,6 +5,15 @@ import type { RoomEntry, RoomMessage } from './roomFeed.js'
 /** Values as msgpack: a payload's binary data (Uint8Array) survives, unlike JSON. */
 export const packr = new Packr({ useRecords: false, mapsAsObjects: true })
 
+/**
+ * A packed value read back. msgpackr reads binary data as views of what it reads: of a plain
+ * Uint8Array, not of the reply's Buffer, whose `toJSON` would give a JSON client
+ * `{ type: 'Buffer', data }` where it got `{ "0": …, "1": … }` before (a move, a room send).
+ */
+export function unpack(packed: Buffer): unknown {
+  return packr.unpack(new Uint8Array(packed.buffer, packed.byteOffset, packed.byteLength))
+}
+
 /** A history stream entry (`XRANGE` reply) as a `RoomEntry`. */
 export function entryOf(id: string, fields: Buffer[]): RoomEntry {
   let prev = ''
@@ -19,12 +28,7 @@ export function entryOf(id: string, fields: Buffer[]): RoomEntry {
 
 /** A room entry's payload, packed `[uid, type, data, except]`, decoded. */
 export function decodeRoomMessage(payload: Buffer): RoomMessage {
-  const [uid, type, data, except] = packr.unpack(payload) as [
-    string,
-    string,
-    unknown,
-    string | null,
-  ]
+  const [uid, type, data, except] = unpack(payload) as [string, string, unknown, string | null]
   return { uid, type, data, except: except ?? undefined }
 }
 

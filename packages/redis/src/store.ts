@@ -14,8 +14,8 @@ import {
   decodeRoomMessage,
   entryOf,
   packEnvelope,
-  packr,
   packRooms,
+  unpack,
   unpackRooms,
 } from './packing.js'
 import { isReady, withScripts, type ClaimReply, type ScriptCommands } from './redisClient.js'
@@ -328,7 +328,7 @@ export class RedisSessionStore implements SharedSessionStore {
         replay.push({ t: '', s })
         continue
       }
-      const [t, ...d] = packr.unpack(buffer) as [string, unknown?]
+      const [t, ...d] = unpack(buffer) as [string, unknown?]
       replay.push(d.length === 0 ? { t, s } : { t, d: d[0], s })
     }
     for (const [room, wanted] of references) {

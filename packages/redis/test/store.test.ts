@@ -1,3 +1,4 @@
+import { json } from '@lifeline/codec'
 import { createFaultProxy, startRedisServer, useFixtures, waitFor } from '@lifeline/test-utils'
 import type { SessionRecord } from '@lifeline/server'
 import { Redis } from 'ioredis'
@@ -93,7 +94,7 @@ describe('RedisSessionStore', () => {
       lastClientSeq: 7,
       lastServerSeq: 4,
       replay: [
-        // Binary data comes back as binary (a Buffer, which is a Uint8Array).
+        // Binary data comes back as binary (a Uint8Array).
         { t: 'y', d: expect.any(Uint8Array), s: 2 },
         { t: 'z', s: 3 },
         { t: 'w', d: 'four', s: 4 },
@@ -103,6 +104,30 @@ describe('RedisSessionStore', () => {
     })
     expect([...(claimed?.record.replay[0]?.d as Uint8Array)]).toEqual([1, 2, 3])
     expect(await two.claim('nope', 60_000)).toBeUndefined()
+  })
+
+  it('gives binary data back as a Uint8Array, which a JSON client gets as it did before the move', async () => {
+    const { a, b } = await redisPair()
+    const keys = createKeys('t:')
+    const one = new RedisSessionStore(a, keys, 'one')
+    const two = new RedisSessionStore(b, keys, 'two')
+    const data = { blob: new Uint8Array([1, 2, 3]) }
+    const history = keys.history('lobby')
+    const id = String(
+      await a.xadd(history, '*', 'p', '', 'm', packr.pack(['u1', 'said', data, null])),
+    )
+    const replay = [
+      { t: 'direct', d: data, s: 1 },
+      { t: 'said', d: data, s: 2, ref: ['lobby', id] as const },
+    ]
+    await one.create(record({ replay, lastServerSeq: 2, lastClientSeq: 0 }), 60_000)
+    const claimed = await two.claim('sid-1', 60_000)
+    const codec = json()
+    // A Buffer would be JSON's { type: 'Buffer', data: [...] }, not what the client got first.
+    expect(claimed?.record.replay.map((envelope) => codec.encode(envelope.d))).toEqual([
+      codec.encode(data),
+      codec.encode(data),
+    ])
   })
 
   it('keeps any room name: __proto__, constructor, toString', async () => {
