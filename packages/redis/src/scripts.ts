@@ -23,7 +23,9 @@ const setFields = `local function setFields(key, fields)
 end`
 
 /**
- * KEYS: hash. ARGV: owner, ttl, peer id, c, l, f, lossy, rooms, envelopes (from seq f)...
+ * KEYS: hash. ARGV: owner, ttl, peer id, c, l, f, lossy, rooms, then per kept envelope its seq
+ * and the envelope: a lossy session's may have gaps (a room message trimmed from its history),
+ * which numbering them from f would close, giving the ones after a gap the seqs of others.
  * Returns the token, or 0 when the session exists (another process holds it).
  */
 export const createScript = `if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
@@ -31,10 +33,9 @@ ${newToken}
 ${setFields}
 local fields = { 'e', epoch, 'o', ARGV[1], 'i', ARGV[3], 'c', ARGV[4], 'l', ARGV[5], 'f', ARGV[6],
   'x', ARGV[7], 'r', ARGV[8] }
-local f = tonumber(ARGV[6])
-for i = 9, #ARGV do
-  fields[#fields + 1] = string.format('%.0f', f + i - 9)
-  fields[#fields + 1] = ARGV[i]
+for i = 9, #ARGV - 1, 2 do
+  fields[#fields + 1] = string.format('%.0f', tonumber(ARGV[i]))
+  fields[#fields + 1] = ARGV[i + 1]
 end
 setFields(KEYS[1], fields)
 redis.call('PEXPIRE', KEYS[1], ARGV[2])

@@ -154,7 +154,7 @@ export class RedisSessionStore implements SharedSessionStore {
       first,
       record.lossy ? '1' : '0',
       packRooms(rooms(record)),
-      ...record.replay.map(packEnvelope),
+      ...record.replay.flatMap((envelope) => [envelope.s, packEnvelope(envelope)]),
     )
     if (epoch === 0) {
       throw new LifelineError('SESSION_FENCED', 'the session exists: another process holds it')

@@ -130,6 +130,22 @@ describe('RedisSessionStore', () => {
     ])
   })
 
+  it('stores each kept message of a created session under its own seq, a gap too', async () => {
+    const { a, b } = await redisPair()
+    const keys = createKeys('t:')
+    const one = new RedisSessionStore(a, keys, 'one')
+    const two = new RedisSessionStore(b, keys, 'two')
+    // A lossy session's replay (a room message it kept was trimmed from the room's history),
+    // stored again whole once Redis lost it.
+    const replay = [
+      { t: 'x', d: 1, s: 1 },
+      { t: 'z', d: 3, s: 3 },
+    ]
+    await one.create(record({ replay, lastServerSeq: 3, lossy: true }), 60_000)
+    const claimed = await two.claim('sid-1', 60_000)
+    expect(claimed?.record.replay).toEqual(replay)
+  })
+
   it('keeps any room name: __proto__, constructor, toString', async () => {
     const { a, b } = await redisPair()
     const keys = createKeys('t:')
