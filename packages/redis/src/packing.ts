@@ -82,7 +82,21 @@ export class Netstrings {
 export function packEnvelope(envelope: JournaledEnvelope): Buffer | string {
   const ref = envelope.ref
   if (ref !== undefined) return `R${ref[1]} ${ref[0]}`
-  return packr.pack('d' in envelope ? [envelope.t, envelope.d] : [envelope.t])
+  if (!('d' in envelope)) return packr.pack([envelope.t])
+  try {
+    return packr.pack([envelope.t, envelope.d])
+  } catch (error) {
+    // A value msgpack cannot hold and JSON can (a symbol-valued property, which JSON leaves
+    // out): only a JSON session kept it (the msgpack codec refuses it when sent), so it is kept
+    // as that session's client got it. Thrown, it would fail the whole write, every session's
+    // commit in it, and again on every retry.
+    try {
+      const text = JSON.stringify(envelope.d) as string | undefined
+      return packr.pack(text === undefined ? [envelope.t] : [envelope.t, JSON.parse(text)])
+    } catch {
+      throw error
+    }
+  }
 }
 
 /**

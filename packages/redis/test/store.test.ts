@@ -310,6 +310,35 @@ describe('RedisSessionStore', () => {
     ])
   })
 
+  it('stores a message msgpack cannot hold as a JSON client got it, and the other sessions of the write', async () => {
+    const { a, b } = await redisPair()
+    const keys = createKeys('t:')
+    const one = new RedisSessionStore(a, keys, 'one')
+    const two = new RedisSessionStore(b, keys, 'two')
+    const epochs = await Promise.all(
+      ['s1', 's2'].map((id) => one.create(record({ id, replay: [], lastServerSeq: 0 }), 60_000)),
+    )
+    // The JSON codec leaves a symbol-valued property out; msgpackr throws on it.
+    const data = { n: 2, tag: Symbol('tag') }
+    const change = (d: unknown) => ({
+      lastClientSeq: 1,
+      sent: [{ t: 'x', d, s: 1 }],
+      acknowledged: 0,
+      lossy: false,
+    })
+    expect(
+      await one.commit([
+        { id: 's1', epoch: epochs[0] as number, change: change(1) },
+        { id: 's2', epoch: epochs[1] as number, change: change(data) },
+      ]),
+    ).toEqual(['ok', 'ok'])
+    const claimed = await Promise.all(['s1', 's2'].map((id) => two.claim(id, 60_000)))
+    expect(claimed.map((each) => each?.record.replay)).toEqual([
+      [{ t: 'x', d: 1, s: 1 }],
+      [{ t: 'x', d: JSON.parse(json().encode(data)), s: 1 }],
+    ])
+  })
+
   it('keeps a room message as a reference to the room history, and reads it back on a claim', async () => {
     const { a, b } = await redisPair()
     const keys = createKeys('t:')
