@@ -1194,6 +1194,34 @@ describe('send queue', () => {
     socket.close()
   })
 
+  it('re-checks a stalled socket less and less often, and flushes soon once it drains', () => {
+    const socket = create({ highWaterMarkBytes: 100 })
+    for (let i = 0; i < 3; i++) socket.send(`m${i}`)
+    const fake = FakeWebSocket.last
+    fake.bufferedAmount = 1_000
+    fake.accept()
+    const setTimeout = vi.spyOn(clock, 'setTimeout')
+    // A link that TCP keeps but that does not drain: each check is a timer.
+    clock.advance(1_000)
+    expect(setTimeout.mock.calls.length).toBeLessThan(50)
+    setTimeout.mockClear()
+    clock.advance(10_000)
+    expect(setTimeout.mock.calls.length).toBeLessThanOrEqual(101)
+    expect(fake.sent).toEqual([])
+    // Drained after 11 s stalled: written within the longest wait, in order.
+    fake.bufferedAmount = 0
+    clock.advance(100)
+    expect(fake.sent).toEqual(['m0', 'm1', 'm2'])
+    // A short stall is waited out about as fast as before: the wait starts again at 1 ms.
+    fake.bufferedAmount = 1_000
+    socket.send('m3')
+    clock.advance(8)
+    fake.bufferedAmount = 0
+    clock.advance(2)
+    expect(fake.sent).toEqual(['m0', 'm1', 'm2', 'm3'])
+    socket.close()
+  })
+
   it('yields to the event loop during a large flush, keeping order', () => {
     // Every reading of this clock is 1 ms later than the last: a slow machine, made exact.
     class SlowClock extends ManualClock {

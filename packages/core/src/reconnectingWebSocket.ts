@@ -139,6 +139,8 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
   /** The connect, reconnect or closing-handshake timer: one at a time, by state. */
   #timer: TimerHandle | undefined
   #flushTimer: TimerHandle | undefined
+  /** What the last flush said to wait: the poll of a stalled socket grows from it. */
+  #flushMs: number | undefined
 
   /**
    * @param url The server URL, or a function (sync or async) called before every attempt, e.g.
@@ -659,10 +661,12 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
         socket,
         this.#clock(),
         this.#options.highWaterMarkBytes ?? defaults.highWaterMarkBytes,
+        this.#flushMs,
       )
     } catch (error) {
       return this.#emitError(failure('send failed', error))
     }
+    this.#flushMs = nextMs
     if (nextMs !== undefined)
       this.#flushTimer = this.#clock().setTimeout(() => this.#flush(), nextMs)
   }
