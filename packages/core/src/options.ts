@@ -33,7 +33,8 @@ export interface ReconnectingWebSocketOptions {
    */
   initialDelayMs?: number
   /**
-   * Growth of the delay bound per failed attempt.
+   * Growth of the delay bound per failed attempt; at least 1, so that no retry comes sooner than
+   * the one before.
    * @default 2
    */
   factor?: number
@@ -119,12 +120,12 @@ export const reconnectingWebSocketDefaults = {
   highWaterMarkBytes: 1024 * 1024,
 } as const
 
-export function check(name: string, value: number | undefined, max = Infinity): void {
+export function check(name: string, value: number | undefined, max = Infinity, min = 0): void {
   // `typeof`: a string or `null` compares as a number, and would be taken as one.
-  if (value !== undefined && !(typeof value === 'number' && value >= 0 && value <= max)) {
+  if (value !== undefined && !(typeof value === 'number' && value >= min && value <= max)) {
     throw new LifelineError(
       'INVALID_ARGUMENT',
-      `${name} must be a number in 0..${max}, got ${value}`,
+      `${name} must be a number in ${min}..${max}, got ${value}`,
     )
   }
 }
@@ -172,7 +173,7 @@ export function checkOptions(options: ReconnectingWebSocketOptions, prefix = '')
     }
   }
   check('initialDelayMs', options.initialDelayMs)
-  check('factor', options.factor)
+  check('factor', options.factor, Infinity, 1)
   check('maxDelayMs', options.maxDelayMs, maxTimerMs)
   check('minUptimeMs', options.minUptimeMs)
   check('maxRetries', options.maxRetries)

@@ -96,6 +96,9 @@ describe('connecting', () => {
   it.each<[string, ReconnectingWebSocketOptions]>([
     ['a negative delay', { initialDelayMs: -1 }],
     ['NaN', { factor: Number.NaN }],
+    // Each retry would come sooner than the last, down to none at all.
+    ['a factor below 1', { factor: 0.5 }],
+    ['a factor of 0', { factor: 0 }],
     ['a timer delay over 2^31 - 1 ms', { connectionTimeoutMs: 2 ** 31 }],
     ['a negative retry count', { maxRetries: -1 }],
     ['a negative queue bound', { queue: { maxBytes: -5 } }],
