@@ -2,6 +2,11 @@
 export interface Keys {
   /** A session's hash (its state and its kept envelopes). */
   session(id: string): string
+  /**
+   * The token a released session was last held by, kept a time to live: a stale owner's commit
+   * of it is fenced, rather than found missing and stored again whole.
+   */
+  fence(id: string): string
   /** Where a process hears that another claimed one of its sessions. */
   revokeChannel(processId: string): string
   /** A room's history stream (the broadcast's for `'\u0000'`). */
@@ -30,6 +35,7 @@ export function createKeys(prefix: string): Keys {
   return {
     prefix,
     session: (id) => `${prefix}s:{${id}}`,
+    fence: (id) => `${prefix}fence:{${id}}`,
     revokeChannel: (processId) => `${prefix}revoke:${processId}`,
     history: (room) => `${prefix}h:${room}`,
     sent: (room, id) => `${prefix}sent:${Buffer.byteLength(room)}:${room}${id}`,

@@ -37,7 +37,7 @@ export type ClaimReply = [Buffer, Buffer, (Buffer | null)[], Buffer[]]
 const definitions = {
   lifelineCreate: [1, createScript],
   lifelineClaim: [1, claimScript],
-  lifelineRelease: [1, releaseScript],
+  lifelineRelease: [2, releaseScript],
   lifelineWrite: [0, writeScript],
   lifelineJoin: [4, joinScript],
   lifelineLeave: [3, leaveScript],

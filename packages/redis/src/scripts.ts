@@ -121,7 +121,8 @@ end`
  *
  * Commits: the number of sessions, then per session its id, token, c, acknowledged, lossy, rooms
  * ('' unchanged), n, and n pairs of seq and envelope. Each session's result is 1, 0 when the
- * token is not current (fenced: that session only), -1 when the session is gone. Idempotent: an
+ * token is not current (fenced: that session only; so too when the session is gone and its fence,
+ * left by its release, holds a token not older), -1 when the session is gone. Idempotent: an
  * envelope is added only as the next seq, the client seq only grows, so a commit applied twice
  * (resent after a lost reply) changes nothing more.
  *
@@ -211,7 +212,8 @@ local results = {}
 local commits = function()
   local take = reader(ARGV[6])
   for k = 1, tonumber(take()) do
-    local key = prefix .. 's:{' .. take() .. '}'
+    local id = take()
+    local key = prefix .. 's:{' .. id .. '}'
     local token = take()
     local client = tonumber(take())
     local a = tonumber(take())
@@ -220,7 +222,10 @@ local commits = function()
     local n = tonumber(take())
     local h = redis.call('HMGET', key, 'e', 'c', 'f', 'l')
     if not h[1] then
-      results[k] = -1
+      -- Released by a token not older than this one (another process took it, then let it go):
+      -- fenced. Stored again (missing), a stale owner's state would be resumed by its id.
+      local fence = redis.call('GET', prefix .. 'fence:{' .. id .. '}')
+      if fence and tonumber(fence) >= tonumber(token) then results[k] = 0 else results[k] = -1 end
     elseif h[1] ~= token then
       results[k] = 0
     end
@@ -281,9 +286,16 @@ else
 end
 return { failed, sendError, commitError, results }`
 
-/** KEYS: hash. ARGV: token. Deletes the session if the token is current. */
+/**
+ * KEYS: hash, fence. ARGV: token, ttl. Deletes the session if the token is current, and keeps
+ * the token as its fence as long as the session could have lived on: an owner that missed its
+ * revoke (the releasing process claimed the session from it) still holds it, and its commit is
+ * fenced by it rather than found missing (which stores the session again whole, stale).
+ */
 export const releaseScript = `if redis.call('HGET', KEYS[1], 'e') == ARGV[1] then
+  local ttl = math.max(redis.call('PTTL', KEYS[1]), tonumber(ARGV[2]))
   redis.call('DEL', KEYS[1])
+  if ttl > 0 then redis.call('SET', KEYS[2], ARGV[1], 'PX', ttl) end
 end
 return 1`
 

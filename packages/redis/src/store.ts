@@ -374,7 +374,12 @@ export class RedisSessionStore implements SharedSessionStore {
       return
     }
     try {
-      await this.redis.lifelineRelease(this.keys.session(id), String(epoch))
+      await this.redis.lifelineRelease(
+        this.keys.session(id),
+        this.keys.fence(id),
+        String(epoch),
+        Math.ceil(this.ttlMs),
+      )
     } catch (error) {
       if (isReady(this.redis)) throw error
       this.keepRelease(id, epoch)

@@ -126,3 +126,39 @@ it('stores again the sessions it holds once Redis is back empty, so that they re
   })
   expect(moved).toMatchObject({ sid: welcome.sid, resumed: true })
 })
+
+it('does not store again, with its stale state, a session another process took from it and ended', async () => {
+  const redis = fx.add(await startRedisServer())
+  // `a` reaches Redis through a proxy: it loses Redis alone (and so misses its revoke).
+  const { server: a, cluster: aCluster, redis: aRedis, proxy } = await startProxiedNode(fx, redis)
+  // `b` ends a session its client left soon after.
+  const b = await startNode(fx, redis, {}, { sessionTtlMs: 200 })
+  const inspect = redisClient(fx, redis)
+  const { client, welcome } = await RawClient.connect(fx, a.port)
+  const key = `lifeline:s:{${welcome.sid}}`
+  await waitFor(async () => (await inspect.exists(key)) === 1, { message: 'stored' })
+  proxy.refuse(true)
+  proxy.cut()
+  await waitFor(() => aRedis.status !== 'ready', { message: 'a away from Redis' })
+  await client.close()
+  // The client resumes on `b`, which takes the session; `a` does not hear it.
+  const { client: moved, welcome: resumed } = await RawClient.connect(fx, b.server.port, {
+    sid: welcome.sid,
+    a: 0,
+  })
+  expect(resumed).toMatchObject({ sid: welcome.sid, resumed: true })
+  // It leaves `b` for good: the session ends there, and leaves Redis.
+  await moved.close()
+  await waitFor(async () => (await inspect.exists(key)) === 0, {
+    message: 'ended on b',
+    timeoutMs: 10_000,
+  })
+  // `a` is back: it finds the session gone from Redis, and must not store its stale copy again.
+  proxy.refuse(false)
+  await connected(aRedis, aCluster)
+  await waitFor(() => a.stats.sessions === 0, {
+    message: () => `a let go of it (${a.stats.sessions})`,
+    timeoutMs: 10_000,
+  })
+  expect(await inspect.exists(key)).toBe(0)
+})

@@ -225,6 +225,27 @@ describe('RedisSessionStore', () => {
     await expect(one.create(record(), 60_000)).rejects.toMatchObject({ code: 'SESSION_FENCED' })
   })
 
+  it('fences a stale owner whose session another process took and released: it is not stored again', async () => {
+    const { a, b } = await redisPair()
+    const keys = createKeys('t:')
+    const one = new RedisSessionStore(a, keys, 'one')
+    const two = new RedisSessionStore(b, keys, 'two')
+    const first = await one.create(record(), 60_000)
+    // `two` takes the session (`one` misses its revoke), then the session ends there.
+    const claimed = await two.claim('sid-1', 60_000)
+    await two.release('sid-1', claimed?.epoch as number)
+    expect(await a.exists(keys.session('sid-1'))).toBe(0)
+    // `one`, stale, writes with its old token: fenced, not 'missing' (which stores it again
+    // whole, with `one`'s stale state, for any process to resume by its id).
+    const change = { lastClientSeq: 9, sent: [], acknowledged: 0, lossy: false }
+    expect(await one.commit([{ id: 'sid-1', epoch: first, change }])).toEqual(['fenced'])
+    expect(await a.exists(keys.session('sid-1'))).toBe(0)
+    expect(await two.claim('sid-1', 60_000)).toBeUndefined()
+    // A session created again under that id afterwards is written as any other.
+    const again = await two.create(record(), 60_000)
+    expect(await two.commit([{ id: 'sid-1', epoch: again, change }])).toEqual(['ok'])
+  })
+
   it('takes a session only from the owner that answered: one that claimed it meanwhile is asked in turn', async () => {
     const { server, a, b } = await redisPair()
     const c = new Redis(server.url)
