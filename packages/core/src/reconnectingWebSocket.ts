@@ -53,14 +53,12 @@ const consoleDebug = (message: string, details?: Record<string, unknown>) =>
 export const frameSink = Symbol('lifeline.frameSink')
 
 /**
- * The state of the socket whose `close` event is being dispatched: it reads `CLOSED` then, as the
- * standard's does, until a listener moves it on (the state stays `open` through the close event
+ * The state of the socket whose `close` event is being dispatched, and the cause that event
+ * tells: it reads `CLOSED` then, as the standard's does, until a listener moves it on (the state stays `open` through the close event
  * of `reconnect()`, and is `reconnecting` through a lost link's). One for all sockets: dispatches
  * are synchronous, and a nested one puts back the outer one's.
  */
-let closeDispatched: ConnectionState | undefined
-/** The cause that event tells. */
-let closeDispatchedCause: DisconnectCause | undefined
+let closeDispatched: readonly [state: ConnectionState, cause: DisconnectCause] | undefined
 
 /**
  * A drop-in replacement for `WebSocket` that does not let go: it reconnects with jittered
@@ -191,7 +189,7 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
   }
 
   get readyState(): number {
-    return this.#state === closeDispatched ? readyStates.CLOSED : readyStateOf(this.#state)
+    return this.#state === closeDispatched?.[0] ? readyStates.CLOSED : readyStateOf(this.#state)
   }
 
   /** The lifecycle as data; `statechange` fires whenever it changes. */
@@ -284,9 +282,9 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
     // Called from a listener of this socket's close event, which read CLOSED (the link is
     // already let go): the standard's close() does nothing then, and a second close event, a
     // clean 1005 told after the listener returned, would hide the cause the first one told.
-    if (!socket && this.#state === closeDispatched && closeDispatchedCause) {
+    if (!socket && closeDispatched && this.#state === closeDispatched[0]) {
       const state = this.#state
-      const cause = state.status === 'reconnecting' ? state.cause : closeDispatchedCause
+      const cause = state.status === 'reconnecting' ? state.cause : closeDispatched[1]
       this.#setState({ type: 'closed', cause })
       return
     }
@@ -435,7 +433,7 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
     } catch (error) {
       // A URL given as a string that an attempt cannot resolve (relative, with no page to
       // resolve it against) fails for good: no retry can change it.
-      const fixed = !href && typeof this.#urlProvider != 'function'
+      const fixed = !href && typeof this.#urlProvider !== 'function'
       return this.#attemptFailed(error as LifelineError, fixed ? 'fatal' : undefined)
     }
     this.#debug('connecting', () => ({ url: redactUrl(href), attempt: this.#failures + 1 }))
@@ -741,12 +739,9 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
 
   #dispatchClose({ code, reason, wasClean }: DisconnectCause): void {
     const outer = closeDispatched
-    const outerCause = closeDispatchedCause
-    closeDispatched = this.#state
-    closeDispatchedCause = { code, reason, wasClean }
+    closeDispatched = [this.#state, { code, reason, wasClean }]
     this.listeners.dispatch('close', { type: 'close', code, reason, wasClean, target: this })
     closeDispatched = outer
-    closeDispatchedCause = outerCause
   }
 
   #emitError(error: LifelineError): void {

@@ -417,8 +417,8 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
     if (!this.ownsServer && this.answered(socket)) return
     // A socket that fails during the handshake must not become an uncaught 'error'.
     socket.on('error', () => socket.destroy())
-    const { path, allowedOrigins, requireOrigin } = this.options
-    if (path !== undefined && pathOf(request) !== path) {
+    const { allowedOrigins, requireOrigin } = this.options
+    if (!this.serves(request)) {
       if (!this.ownsServer) {
         const others = this.otherUpgradeListeners()
         // On an application's server, another `upgrade` listener may own this path.
