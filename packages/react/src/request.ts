@@ -107,7 +107,7 @@ export function useRequest<S extends Schema = AnySchema, K extends Methods<S> = 
     })
     return () => controller.abort()
     // `deps` stand for `data`, as documented.
-  }, [client, method, enabled, run, ...deps])
+  }, key)
 
   return stale ? { ...state, status: enabled ? 'loading' : 'idle', refetch } : { ...state, refetch }
 }
