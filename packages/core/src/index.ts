@@ -43,6 +43,7 @@ export type {
   ClientMessages,
   ClientMethods,
   MessageType,
+  PayloadArgs,
   RequestOf,
   ResponseOf,
   RpcMethod,

@@ -117,6 +117,36 @@ untyped.handle('method', (q) => {
 // @ts-expect-error a type is still a string
 untyped.send(42, 'data')
 
+// A payload that may be undefined (`void`, `undefined`, or one that is optional) need not be
+// written out; one that may not, must.
+interface Signals {
+  client: { typing: void; away: undefined; mood: string | undefined; say: { text: string } }
+  rpc: {
+    ping: RpcMethod<void, number>
+    reset: RpcMethod<undefined, boolean>
+    add: RpcMethod<{ a: number; b: number }, number>
+  }
+}
+declare const signals: Client<Signals>
+signals.send('typing')
+signals.send('typing', undefined, { reliable: false })
+signals.send('away')
+signals.send('mood')
+signals.send('mood', 'fine')
+expectTypeOf(signals.request('ping')).toEqualTypeOf<Promise<number>>()
+expectTypeOf(signals.request('reset')).toEqualTypeOf<Promise<boolean>>()
+signals.request('ping', undefined, { timeoutMs: 100 })
+// @ts-expect-error a void payload is still no string
+signals.send('typing', 'yes')
+// @ts-expect-error a payload that may not be undefined is required
+signals.send('say')
+// @ts-expect-error a request that may not be undefined is required
+void signals.request('add')
+// @ts-expect-error options are no payload
+void signals.request('add', { timeoutMs: 100 })
+untyped.send('anything')
+expectTypeOf(untyped.request('method')).toEqualTypeOf<Promise<unknown>>()
+
 // A schema with only some parts: the missing ones allow nothing.
 interface ServerOnly {
   server: { tick: number }

@@ -2,6 +2,7 @@ import type {
   AnySchema,
   Client,
   MessageType,
+  PayloadArgs,
   RequestOf,
   ResponseOf,
   Schema,
@@ -30,8 +31,7 @@ export interface LifelineHooks<S extends Schema> {
   }
   useRequest: <K extends Methods<S>>(
     method: K,
-    data: RequestOf<ServerMethods<S>, K>,
-    options?: UseRequestOptions,
+    ...args: PayloadArgs<RequestOf<ServerMethods<S>, K>, [options?: UseRequestOptions]>
   ) => RequestResult<ResponseOf<ServerMethods<S>, K>>
   useSend: () => SendFunction<S>
 }

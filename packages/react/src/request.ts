@@ -3,6 +3,7 @@ import type {
   AnySchema,
   LifelineError,
   MessageType,
+  PayloadArgs,
   RequestOf,
   ResponseOf,
   Schema,
@@ -55,12 +56,16 @@ interface State<R> {
  */
 export function useRequest<S extends Schema = AnySchema, K extends Methods<S> = Methods<S>>(
   method: K,
-  data: RequestOf<ServerMethods<S>, K>,
+  ...args: PayloadArgs<RequestOf<ServerMethods<S>, K>, [options?: UseRequestOptions]>
+): RequestResult<ResponseOf<ServerMethods<S>, K>>
+export function useRequest(
+  method: string,
+  data?: unknown,
   options: UseRequestOptions = {},
-): RequestResult<ResponseOf<ServerMethods<S>, K>> {
-  type R = ResponseOf<ServerMethods<S>, K>
+): RequestResult<unknown> {
+  type R = unknown
   const { enabled = true, deps = [], timeoutMs } = options
-  const client = useClient<S>()
+  const client = useClient()
   const [state, setState] = useState<State<R>>(() => ({
     data: undefined,
     error: undefined,

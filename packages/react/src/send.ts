@@ -1,12 +1,18 @@
 import { useCallback } from 'react'
-import type { AnySchema, ClientMessages, MessageType, Schema, SendOptions } from '@lifeline/core'
+import type {
+  AnySchema,
+  ClientMessages,
+  MessageType,
+  PayloadArgs,
+  Schema,
+  SendOptions,
+} from '@lifeline/core'
 import { useClient } from './context.js'
 
 /** `client.send`, typed and stable: `(type, data, options?) => receipt`. */
 export type SendFunction<S extends Schema = AnySchema> = <K extends MessageType<ClientMessages<S>>>(
   type: K,
-  data: ClientMessages<S>[K],
-  options?: SendOptions,
+  ...args: PayloadArgs<ClientMessages<S>[K], [options?: SendOptions]>
 ) => number
 
 /**
@@ -15,9 +21,11 @@ export type SendFunction<S extends Schema = AnySchema> = <K extends MessageType<
  * the message's receipt (`client.delivered(receipt)` settles on the server's acknowledgement).
  */
 export function useSend<S extends Schema = AnySchema>(): SendFunction<S> {
-  const client = useClient<S>()
-  return useCallback<SendFunction<S>>(
-    (type, data, options) => client.send(type, data, options),
+  // Untyped inside: `SendFunction<S>` types the callers, and the client's own `send` checks
+  // nothing more at run time.
+  const client = useClient()
+  return useCallback(
+    (type: string, data?: unknown, options?: SendOptions) => client.send(type, data, options),
     [client],
   )
 }

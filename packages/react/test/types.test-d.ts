@@ -1,6 +1,6 @@
 import { expectTypeOf } from 'vitest'
-import type { Client, ClientState, LifelineError } from '@lifeline/core'
-import { createLifelineHooks, useClient, useConnectionState } from '../src/index.js'
+import type { Client, ClientState, LifelineError, RpcMethod } from '@lifeline/core'
+import { createLifelineHooks, useClient, useConnectionState, useRequest } from '../src/index.js'
 import type { Chat } from './fake.js'
 
 const hooks = createLifelineHooks<Chat>()
@@ -30,3 +30,20 @@ const send = hooks.useSend()
 expectTypeOf(send('say', { text: 'hi' })).toEqualTypeOf<number>()
 // @ts-expect-error the payload misses its field
 send('say', {})
+
+// A payload that may be undefined need not be written out; one that may not, must.
+interface Signals {
+  client: { typing: void; say: { text: string } }
+  rpc: { ping: RpcMethod<void, number>; add: RpcMethod<{ a: number }, number> }
+}
+const signals = createLifelineHooks<Signals>()
+const signalSend = signals.useSend()
+expectTypeOf(signalSend('typing')).toEqualTypeOf<number>()
+signalSend('typing', undefined, { reliable: false })
+// @ts-expect-error a payload that may not be undefined is required
+signalSend('say')
+expectTypeOf(signals.useRequest('ping').data).toEqualTypeOf<number | undefined>()
+signals.useRequest('ping', undefined, { deps: [1] })
+expectTypeOf(useRequest<Signals, 'ping'>('ping').data).toEqualTypeOf<number | undefined>()
+// @ts-expect-error a request that may not be undefined is required
+signals.useRequest('add')

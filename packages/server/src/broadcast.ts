@@ -1,5 +1,11 @@
 import type { Codec, OutboundFrame } from '@lifeline/codec'
-import type { AnySchema, MessageType, Schema, ServerMessages } from '@lifeline/core/protocol'
+import type {
+  AnySchema,
+  MessageType,
+  PayloadArgs,
+  Schema,
+  ServerMessages,
+} from '@lifeline/core/protocol'
 import type { Peer, SendOptions } from './peer.js'
 import { preparedFor } from './frames.js'
 import { checkType, type Session } from './session.js'
@@ -25,8 +31,7 @@ export interface RoomTarget<S extends Schema = AnySchema, User = unknown> {
   /** Sends to every member (see `peer.send`); returns how many it was sent or queued to. */
   send<K extends MessageType<ServerMessages<S>>>(
     type: K,
-    data: ServerMessages<S>[K],
-    options?: BroadcastOptions<S, User>,
+    ...args: PayloadArgs<ServerMessages<S>[K], [options?: BroadcastOptions<S, User>]>
   ): number
 }
 

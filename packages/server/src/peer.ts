@@ -3,6 +3,7 @@ import type {
   ClientMessages,
   ClientMethods,
   MessageType,
+  PayloadArgs,
   RequestOf,
   ResponseOf,
   Schema,
@@ -84,8 +85,7 @@ export interface Peer<S extends Schema = AnySchema, User = unknown> {
    */
   send<K extends MessageType<ServerMessages<S>>>(
     type: K,
-    data: ServerMessages<S>[K],
-    options?: SendOptions,
+    ...args: PayloadArgs<ServerMessages<S>[K], [options?: SendOptions]>
   ): boolean
   /**
    * Calls `handler` for every message of `type` from this session, once per message (resends
@@ -104,8 +104,7 @@ export interface Peer<S extends Schema = AnySchema, User = unknown> {
    */
   request<K extends MethodName<ClientMethods<S>>>(
     method: K,
-    data: RequestOf<ClientMethods<S>, K>,
-    options?: RequestOptions,
+    ...args: PayloadArgs<RequestOf<ClientMethods<S>, K>, [options?: RequestOptions]>
   ): Promise<ResponseOf<ClientMethods<S>, K>>
   /**
    * Adds the session to a room (idempotent). Membership holds across reconnects. Throws

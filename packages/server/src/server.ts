@@ -12,6 +12,7 @@ import { LifelineError, selectCodec, type Codec } from '@lifeline/codec'
 import type {
   AnySchema,
   MessageType,
+  PayloadArgs,
   RequestOf,
   ResponseOf,
   Schema,
@@ -267,7 +268,7 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
     // broadcast, so a room that is neither a string nor a room reached every session.
     checkRoom(room, this.options.cluster !== undefined)
     return {
-      send: (type, data, options) => {
+      send: (type: string, data?: unknown, options?: BroadcastOptions<S, User>) => {
         const members = this.rooms.membersOf(room)
         if (this.clusterSend(room, type, data, options)) return members.size
         return sendToAll(members, type, data, options)
@@ -281,9 +282,9 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
    */
   broadcast<K extends MessageType<ServerMessages<S>>>(
     type: K,
-    data: ServerMessages<S>[K],
-    options?: BroadcastOptions<S, User>,
-  ): number {
+    ...args: PayloadArgs<ServerMessages<S>[K], [options?: BroadcastOptions<S, User>]>
+  ): number
+  broadcast(type: string, data?: unknown, options?: BroadcastOptions<S, User>): number {
     if (this.clusterSend(undefined, type, data, options)) return this.registry.size
     return sendToAll(this.registry.sessions(), type, data, options)
   }

@@ -267,7 +267,7 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     return this.context.rooms.roomsOf(this)
   }
 
-  send(type: string, data: unknown, options?: SendOptions): boolean {
+  send(type: string, data?: unknown, options?: SendOptions): boolean {
     this.checkOpen()
     checkType(type)
     if (options?.reliable === false) {
@@ -334,7 +334,7 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     }
   }
 
-  request(method: string, data: unknown, options: RequestOptions = {}): Promise<never> {
+  request(method: string, data?: unknown, options: RequestOptions = {}): Promise<never> {
     const timeoutMs = options.timeoutMs ?? this.context.options.requestTimeoutMs
     // The id is the `s` the `$req` gets: unique per session and direction, restarts included.
     const id = this.stream.lastSent + 1

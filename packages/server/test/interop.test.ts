@@ -65,6 +65,45 @@ describe('with the typed client of @lifeline/core', () => {
     expect(await peer.request('confirm', { question: 'ok?' })).toBe(true)
   })
 
+  it.each([
+    ['json', () => json()],
+    ['msgpack', () => msgpack()],
+  ])('sends and calls with no payload both ways, as %s', async (_name, codec) => {
+    // A `void` payload is left out by the caller (`send('typing')`): it must arrive as
+    // `undefined`, neither refused as a malformed frame nor turned into something else.
+    interface Signals {
+      client: { typing: void }
+      server: { refresh: void }
+      rpc: { ping: RpcMethod<void, string> }
+      clientRpc: { pong: RpcMethod<void, string> }
+    }
+    const server = await startServer<Signals>(fx, { codecs: [codec()] })
+    const heard: unknown[] = []
+    server.handle('ping', (data) => `ping ${String(data)}`)
+    server.on('connection', (peer) => {
+      peer.on('typing', (data) => {
+        heard.push(data)
+        peer.send('refresh')
+      })
+    })
+    const client = createClient<Signals>({ url: urlOf(server), codecs: [codec()] })
+    fx.add(() => client.close())
+    const refreshed: unknown[] = []
+    client.on('refresh', (data) => refreshed.push(data))
+    client.handle('pong', (data) => `pong ${String(data)}`)
+    client.send('typing')
+    await waitFor(() => refreshed.length === 1, { message: 'the refresh' })
+    // Unreliable: sent only once the link is up, as it is now.
+    client.send('typing', undefined, { reliable: false })
+    await waitFor(() => refreshed.length === 2, { message: 'the second refresh' })
+    expect(heard).toEqual([undefined, undefined])
+    expect(refreshed).toEqual([undefined, undefined])
+    expect(await client.request('ping')).toBe('ping undefined')
+    const [peer] = [...server.peers.values()] as [Peer<Signals>]
+    expect(await peer.request('pong')).toBe('pong undefined')
+    expect(server.stats.decodeErrors).toBe(0)
+  })
+
   it('answers peer.request with a coded error when it cannot answer as asked, and lives', async () => {
     // Before, each of these was an unhandled rejection in the client's process (vitest fails
     // the run on one): a result the codec refuses, and an answer that found the outbox full.

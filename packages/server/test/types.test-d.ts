@@ -92,6 +92,30 @@ server.to('lobby').send('said', { text: 'hi' })
 // @ts-expect-error: not a server message type
 server.broadcast('say', { room: 'a', text: 'b' })
 
+// A payload that may be undefined need not be written out, on every way of sending.
+interface Signals {
+  server: { refresh: void; said: { text: string } }
+  clientRpc: { ping: RpcMethod<void, number>; ask: RpcMethod<string, boolean> }
+}
+const signals = createServer<Signals>({ port: 0 })
+signals.on('connection', (peer) => {
+  peer.send('refresh')
+  peer.send('refresh', undefined, { reliable: false })
+  expectTypeOf(peer.request('ping')).toEqualTypeOf<Promise<number>>()
+  void peer.request('ping', undefined, { timeoutMs: 1_000 })
+  // @ts-expect-error: a payload that may not be undefined is required
+  peer.send('said')
+  // @ts-expect-error: so is a request that may not be
+  void peer.request('ask')
+})
+signals.broadcast('refresh')
+signals.to('lobby').send('refresh')
+signals.to('lobby').send('refresh', undefined, { reliable: false })
+// @ts-expect-error: a payload that may not be undefined is required
+signals.broadcast('said')
+// @ts-expect-error: in a room too
+signals.to('lobby').send('said')
+
 // Without a schema, everything goes with unknown payloads.
 const loose = createServer({ port: 0 })
 loose.on('connection', (peer) => {

@@ -24,6 +24,7 @@ import type {
   ClientMessages,
   ClientMethods,
   MessageType,
+  PayloadArgs,
   RequestOf,
   ResponseOf,
   Schema,
@@ -278,9 +279,9 @@ export class Client<S extends Schema = AnySchema> {
    */
   send<K extends MessageType<ClientMessages<S>>>(
     type: K,
-    data: ClientMessages<S>[K],
-    options: SendOptions = {},
-  ): number {
+    ...args: PayloadArgs<ClientMessages<S>[K], [options?: SendOptions]>
+  ): number
+  send(type: string, data?: unknown, options: SendOptions = {}): number {
     this.#assertUsable()
     assertUserType(type)
     if (!this.#protocolMode) {
@@ -354,9 +355,9 @@ export class Client<S extends Schema = AnySchema> {
    */
   request<K extends MessageType<ServerMethods<S>>>(
     method: K,
-    data: RequestOf<ServerMethods<S>, K>,
-    options: RequestOptions = {},
-  ): Promise<ResponseOf<ServerMethods<S>, K>> {
+    ...args: PayloadArgs<RequestOf<ServerMethods<S>, K>, [options?: RequestOptions]>
+  ): Promise<ResponseOf<ServerMethods<S>, K>>
+  request(method: string, data?: unknown, options: RequestOptions = {}): Promise<unknown> {
     try {
       if (!this.#protocolMode) {
         throw new LifelineError('INVALID_ARGUMENT', 'request() needs protocol mode')
@@ -373,9 +374,7 @@ export class Client<S extends Schema = AnySchema> {
       // while requests from before it may still be waiting.
       const id = this.#nextRequestId++
       this.#sendReliable('$req', { id, m: method, d: data })
-      return this.#requests.add(id, method, timeoutMs, options.signal) as Promise<
-        ResponseOf<ServerMethods<S>, K>
-      >
+      return this.#requests.add(id, method, timeoutMs, options.signal)
     } catch (error) {
       return Promise.reject(error)
     }

@@ -30,6 +30,7 @@ export type {
   ClientMessages,
   ClientMethods,
   MessageType,
+  PayloadArgs,
   RequestOf,
   ResponseOf,
   RpcMethod,

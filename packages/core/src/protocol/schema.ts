@@ -50,5 +50,14 @@ export type ClientMethods<S extends Schema> = Part<S, 'clientRpc'>
 /** The user message types of a message map (control types starting with `$` excluded). */
 export type MessageType<M> = Exclude<Extract<keyof M, string>, `$${string}`>
 
+/**
+ * A payload argument and the arguments after it (`Rest`, optional ones): the payload itself is
+ * optional where it may be `undefined` (a `void` or `undefined` payload, or `unknown` without a
+ * schema), so that `send('typing')` and `request('ping')` need no `undefined` written out.
+ */
+export type PayloadArgs<T, Rest extends unknown[] = []> = undefined extends T
+  ? [data?: T, ...rest: Rest]
+  : [data: T, ...rest: Rest]
+
 export type RequestOf<M, K extends keyof M> = M[K] extends { request: infer R } ? R : never
 export type ResponseOf<M, K extends keyof M> = M[K] extends { response: infer R } ? R : never
