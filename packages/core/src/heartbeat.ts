@@ -37,9 +37,14 @@ export const heartbeatDefaults = {
  * one leaves, so an idle process can exit.
  */
 interface Ticker {
-  readonly monitors: Set<{ check(now: number, woke: boolean): void }>
+  readonly monitors: Set<{ readonly stepMs: number; check(now: number, woke: boolean): void }>
   stepMs: number
   timer?: TimerHandle
+  /**
+   * A monitor left since the step was last set: the next tick works out the step of those still
+   * there, which may be coarser (one that asked for 1 ms, gone, left every other at 1 ms).
+   */
+  left?: boolean
   /**
    * How far the wall clock was ahead of the monotonic one at the last tick (`NaN` before the
    * first). The monotonic clock stops while the machine sleeps, the wall clock does not: grown by
@@ -63,7 +68,30 @@ function arm(clock: Clock, ticker: Ticker): void {
     const woke = skew - ticker.skew > 1e3
     ticker.skew = skew
     for (const monitor of ticker.monitors) monitor.check(now, woke)
+    if (ticker.left && tickers.get(clock) === ticker) {
+      ticker.left = false
+      const stepMs = stepOf(ticker.monitors)
+      if (stepMs > ticker.stepMs) {
+        clock.clearTimeout(ticker.timer)
+        ticker.stepMs = stepMs
+        arm(clock, ticker)
+      }
+    }
   }, ticker.stepMs)
+}
+
+/**
+ * The coarsest step that keeps every monitor's fifth (see `HeartbeatMonitor.start`): each one's
+ * own step is the ticker's, or at least half as long again. The shortest, unless another is
+ * longer by less than half: then two thirds of it.
+ */
+function stepOf(monitors: Ticker['monitors']): number {
+  let min = Infinity
+  for (const { stepMs } of monitors) min = Math.min(min, stepMs)
+  for (const { stepMs } of monitors) {
+    if (stepMs !== min && stepMs < min * 1.5) return (min * 2) / 3
+  }
+  return min
 }
 
 /** What a monitor does to its owner: send a ping, or report the link dead. */
@@ -96,6 +124,7 @@ export class HeartbeatMonitor<Owner = unknown> {
   /** The last check found the link dead, but ran late: the next one confirms it. */
   #suspect = false
   #running = false
+  #stepMs = 1
 
   constructor(options: HeartbeatOptions, clock: Clock, owner: Owner, hooks: HeartbeatHooks<Owner>) {
     this.#options = options
@@ -108,7 +137,8 @@ export class HeartbeatMonitor<Owner = unknown> {
     const clock = this.#clock
     const { intervalMs = heartbeatDefaults.intervalMs, timeoutMs = heartbeatDefaults.timeoutMs } =
       this.#options
-    const stepMs = Math.max(1, Math.min(intervalMs, timeoutMs) / 10)
+    // Worked out at each start, as the periods are: the options are kept, not copied.
+    const stepMs = (this.#stepMs = Math.max(1, Math.min(intervalMs, timeoutMs) / 10))
     this.#running = true
     this.seen = false
     this.#lastSeenAt = this.#lastCheckAt = clock.now()
@@ -134,15 +164,21 @@ export class HeartbeatMonitor<Owner = unknown> {
     }
   }
 
+  /** The ticker step this monitor asks for: a tenth of its shorter period (1 ms at least). */
+  get stepMs(): number {
+    return this.#stepMs
+  }
+
   stop(): void {
     if (!this.#running) return
     this.#running = false
     const clock = this.#clock
     const ticker = tickers.get(clock)
-    if (ticker?.monitors.delete(this) && ticker.monitors.size === 0) {
+    if (!ticker?.monitors.delete(this)) return
+    if (ticker.monitors.size === 0) {
       clock.clearTimeout(ticker.timer)
       tickers.delete(clock)
-    }
+    } else ticker.left = true
   }
 
   /**

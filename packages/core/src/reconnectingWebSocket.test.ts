@@ -1505,6 +1505,20 @@ describe('heartbeat', () => {
     expect(clock.pending).toBe(0)
   })
 
+  it('ticks at the step of the sockets still on the clock once a finer one has left', () => {
+    const socket = create({ heartbeat })
+    FakeWebSocket.last.accept()
+    const fine = create({ heartbeat: { ...heartbeat, intervalMs: 10, timeoutMs: 10 } })
+    FakeWebSocket.last.accept()
+    fine.close()
+    const armed = vi.spyOn(clock, 'setTimeout')
+    clock.advance(1_000)
+    // The one left asks for a tick every 50 ms: twenty a second, not a thousand.
+    expect(armed.mock.calls.length).toBeLessThanOrEqual(21)
+    expect(socket.readyState).toBe(socket.OPEN)
+    socket.close()
+  })
+
   it('detects each dead link on a shared timer within its own window', () => {
     const slow = create({ heartbeat: { intervalMs: 2000, timeoutMs: 1000 } })
     const slowFake = FakeWebSocket.last
