@@ -128,6 +128,21 @@ describe('offline and online', () => {
     socket.close()
   })
 
+  it('pings an open link at once when back online: it may not have survived the network change', () => {
+    const socket = create({ heartbeat })
+    FakeWebSocket.last.accept()
+    network.onLine = false
+    page.dispatchEvent(new Event('offline'))
+    network.onLine = true
+    page.dispatchEvent(new Event('online'))
+    expect(FakeWebSocket.last.sent).toEqual(['ping'])
+    // No frame within timeoutMs of that ping: half-open, closed and reconnected.
+    clock.advance(600)
+    expect(socket.state.status).toBe('reconnecting')
+    expect(FakeWebSocket.instances).toHaveLength(1)
+    socket.close()
+  })
+
   it("asks the application's canConnect too", () => {
     let allowed = false
     const socket = create({ canConnect: () => allowed })

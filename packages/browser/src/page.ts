@@ -30,7 +30,8 @@ export const pageCanConnect = (): boolean => globalThis.navigator?.onLine !== fa
 /**
  * Ties a socket to the page's lifecycle, the browser half of the preset (offline is the
  * other half: `pageCanConnect`):
- * - `online`: a waiting or held attempt is made now.
+ * - `online`: a waiting or held attempt is made now; an open link is checked now with a
+ *   heartbeat ping, since it may not have survived the network change.
  * - `visibilitychange` to visible, `pageshow` and `resume` (after a freeze): an open link is
  *   checked now with a heartbeat ping; a waiting reconnect is made now, its backoff reset.
  * - `pagehide` into the back/forward cache, and `freeze`: the link is closed cleanly (the browser
@@ -80,7 +81,10 @@ export function follow(
     socket.reconnect(1000, pageHiddenReason)
   }
   const listeners: [EventTarget, string, (event: Event) => void][] = [
-    [target as EventTarget, 'online', () => waiting() && socket.reconnect()],
+    // A link that stayed open through it is checked as on waking: a network change (another
+    // Wi-Fi, another address) leaves the old TCP link half-open, with nothing to tell it but
+    // the heartbeat, a whole interval and timeout later.
+    [target as EventTarget, 'online', () => (waiting() ? socket.reconnect() : socket.checkNow())],
   ]
   if (page && lifecycle) {
     const { document } = page
