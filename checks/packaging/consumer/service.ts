@@ -1,11 +1,12 @@
 // A Node service compiled as CommonJS, as many are: the packaging checks compile it against the
-// packed packages under node10, node16 and bundler resolution, with `skipLibCheck` on. Every
-// entry point is imported, and each `@ts-expect-error` below is a misuse that must stay an
-// error: were a declaration to resolve to nothing (as `@lifeline/core/protocol` did under
-// node10), the misuse would compile and the unused directive would fail the check.
+// packed packages under node10, node16 and bundler resolution, without the DOM's lib and with
+// `skipLibCheck` off. Every entry point is imported, and each `@ts-expect-error` below is a
+// misuse that must stay an error: were a declaration to resolve to nothing (as
+// `@lifeline/core/protocol` did under node10), the misuse would compile and the unused directive
+// would fail the check.
 import { json } from '@lifeline/codec'
 import { msgpack } from '@lifeline/codec/msgpack'
-import { createClient } from '@lifeline/core'
+import { createClient, ReconnectingWebSocket } from '@lifeline/core'
 import type { RpcMethod } from '@lifeline/core'
 import { isControlType } from '@lifeline/core/protocol'
 import { FakeWebSocket, ManualClock } from '@lifeline/core/testing'
@@ -43,6 +44,11 @@ const service = createNodeClient<Chat>({
 service.send('say', { text: 'hi' })
 // @ts-expect-error headers are strings
 createNodeClient({ url: 'ws://127.0.0.1:1', socket: { headers: { 'X-Count': 1 } } })
+// @ts-expect-error compression options of `ws`: a threshold is a number of bytes
+createNodeClient({ url: 'ws://127.0.0.1:1', socket: { perMessageDeflate: { threshold: 'big' } } })
+const socket = new ReconnectingWebSocket('ws://127.0.0.1:1', undefined, { startClosed: true })
+// @ts-expect-error a binary type is 'blob' or 'arraybuffer'
+socket.binaryType = 'buffer'
 // @ts-expect-error msgpack takes options, not a number
 msgpack(1)
 // @ts-expect-error isControlType takes a message type

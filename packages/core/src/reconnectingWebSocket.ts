@@ -31,6 +31,13 @@ import { readyStates } from './webSocketLike.js'
 type EventMap = ReconnectingWebSocketEventMap<ReconnectingWebSocket>
 
 /**
+ * The DOM's `BinaryType`, named here so that the declarations do not need the DOM's lib: a Node
+ * service compiled with `lib: ['es2022']` and `skipLibCheck: false` failed on the global name,
+ * and with `skipLibCheck` on, `binaryType` took any string.
+ */
+type BinaryType = 'blob' | 'arraybuffer'
+
+/**
  * How `failLink` treats the link it drops. `'lost'`: the link died as any link may (a heartbeat
  * run outside the socket, such as `@lifeline/node`'s protocol-level ping, found it half-open):
  * as a close from the peer. `'retry'`: a failed attempt (it never became
