@@ -269,6 +269,11 @@ export class RoomFeed {
 
   private isDuplicate(message: RoomMessage, id: string): boolean {
     const uid = message.uid
+    // A send with `{ id }` (uid `=<id>`): Redis stores it once while it remembers the id
+    // (`dedupeTtlMs`), and past that the id names a new send, which it stores. Remembered here
+    // as well, such a send was dropped for this process's live members alone, while a member
+    // catching up on a process that had not seen the first got it from the history.
+    if (uid.charCodeAt(0) === 0x3d /* = */) return false
     const known = this.recent.get(uid) ?? this.older.get(uid)
     if (known !== undefined) return known !== id
     this.recent.set(uid, id)

@@ -1093,3 +1093,34 @@ describe('room messages a codec refuses', () => {
     expect(clusterErrors).toEqual([])
   })
 })
+
+describe('a room send with an id', () => {
+  it('reaches every member again once its id is past dedupeTtlMs, as Redis stores it again', async () => {
+    const redis = fx.add(await startRedisServer())
+    const a = await startNode(fx, redis, { dedupeTtlMs: 200 })
+    const b = await startNode(fx, redis, { dedupeTtlMs: 200 })
+    serve(a, [])
+    serve(b, [])
+    const member = createClient<Chat>({ url: `ws://127.0.0.1:${a.server.port}/` })
+    member.events.on('error', () => undefined)
+    fx.add(() => member.close())
+    const got: string[] = []
+    member.on('said', ({ text }) => got.push(text))
+    member.send('say', { room: 'r', text: 'in' })
+    await waitFor(() => got.includes('in'), { message: 'joined', timeoutMs: 10_000 })
+    b.server.to('r').send('said', { text: 'first', from: 'b' }, { id: 'x' })
+    // Within dedupeTtlMs the id names the same send: stored once, delivered once.
+    b.server.to('r').send('said', { text: 'copy', from: 'b' }, { id: 'x' })
+    await waitFor(() => got.includes('first'), { message: 'the first' })
+    await waitFor(async () => (await b.redis.exists(keys.sent('r', 'x'))) === 0, {
+      message: 'the id forgotten',
+    })
+    // Past it, a new send: in the history for any member that catches up, and live here too.
+    b.server.to('r').send('said', { text: 'second', from: 'b' }, { id: 'x' })
+    b.server.to('r').send('said', { text: 'third', from: 'b' })
+    await waitFor(() => got.includes('third'), { message: 'the third' })
+    const history = await b.redis.xrange(keys.history('r'), '-', '+')
+    expect(history).toHaveLength(4)
+    expect(got).toEqual(['in', 'first', 'second', 'third'])
+  })
+})
