@@ -171,6 +171,11 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
       origin:
         options.reliable && options.id === undefined ? { process: this.processId, seq } : undefined,
     }
+    const keeping = this.pending.length > 0 || !isReady(this.redis)
+    // Fire and forget goes only while Redis is there, as over a link only while it is up: kept,
+    // it went late (a burst of stale state once Redis was back) and took the buffer from the
+    // reliable sends, refused with QUEUE_FULL behind it.
+    if (keeping && !send.reliable) return
     // Kept, or gathered while a write is in flight: both wait for Redis.
     const waiting = this.pendingBytes + this.writer.waitingBytes
     if (waiting + send.payload.byteLength > this.options.maxPendingBytes) {
@@ -179,7 +184,7 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
         `Redis is away or slow and ${waiting} bytes of room messages wait (maxPendingBytes)`,
       )
     }
-    if (this.pending.length > 0 || !isReady(this.redis)) {
+    if (keeping) {
       this.keep([send])
       return
     }
@@ -189,6 +194,8 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
   /** Sends to keep until Redis takes them, after those kept already. */
   private keep(sends: readonly RoomSend[]): void {
     for (const send of sends) {
+      // One a write failed, or gathered behind it: not sent again late (see `send`).
+      if (!send.reliable) continue
       this.pending.push(send)
       this.pendingBytes += send.payload.byteLength
     }

@@ -50,7 +50,7 @@ export interface RedisClusterOptions {
   /**
    * Bytes of room messages kept while Redis is away (sent when it is back), or gathered while
    * a write with room sends waits for its reply; past it a room send or broadcast throws
-   * `QUEUE_FULL`.
+   * `QUEUE_FULL`. Unreliable ones (`reliable: false`) are not kept: dropped while Redis is away.
    * @default 1048576 (1 MiB)
    */
   maxPendingBytes?: number

@@ -800,6 +800,34 @@ describe('a cluster whose Redis refuses writes while it stays ready', () => {
   })
 })
 
+describe('a cluster whose Redis is away', () => {
+  it('keeps its reliable room sends within maxPendingBytes, not its unreliable ones, which go only while Redis is there', async () => {
+    const redis = fx.add(await startRedisServer({ persistence: true }))
+    const a = await startNode(fx, redis, { maxPendingBytes: 2048 })
+    const b = await startNode(fx, redis)
+    serve(a, [])
+    serve(b, [])
+    const member = createClient<Chat>({ url: `ws://127.0.0.1:${b.server.port}/` })
+    member.events.on('error', () => undefined)
+    fx.add(() => member.close())
+    const got: string[] = []
+    member.on('said', ({ text }) => got.push(text))
+    member.send('say', { room: 'r', text: 'in' })
+    await waitFor(() => got.includes('in'), { message: 'joined', timeoutMs: 10_000 })
+    await redis.stop()
+    await waitFor(() => a.redis.status !== 'ready', { message: 'Redis away' })
+    // Fire and forget, many times the buffer: neither refused nor kept to go late.
+    const pad = 'p'.repeat(100)
+    for (let i = 0; i < 100; i++) {
+      a.server.to('r').send('said', { text: `moved ${i} ${pad}`, from: 'a' }, { reliable: false })
+    }
+    a.server.to('r').send('said', { text: 'kept', from: 'a' })
+    await redis.restart()
+    await waitFor(() => got.includes('kept'), { message: 'the kept send', timeoutMs: 10_000 })
+    expect(got).toEqual(['in', 'kept'])
+  })
+})
+
 describe('a cluster whose heartbeat Redis refuses while it stays ready', () => {
   it('reports it once per outage, not at every heartbeat', async () => {
     const redis = fx.add(await startRedisServer())
