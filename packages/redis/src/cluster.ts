@@ -208,7 +208,7 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
       return
     }
     // Failed in flight: they may or may not have gone; their numbers in this process (or their
-    // ids) keep a resend from being stored twice, and their uids from being delivered twice.
+    // ids, within `dedupeTtlMs`) keep a resend from being stored, so delivered, twice.
     // They go again first: they were made before those gathered since and those kept.
     this.keepFirst(sends)
     this.sendFailed(error)

@@ -31,9 +31,9 @@ export interface RedisClusterOptions {
   historyTtlMs?: number
   /**
    * How long the id of a room send (`{ id }`, e.g. the `info.id` of the client message that
-   * caused it) is remembered to drop a second send with the same id; and how long Redis keeps
-   * each process's last send per room, so that a write sent again after its reply was lost (a
-   * dropped connection, its commands sent again) stores none of its sends twice.
+   * caused it) is remembered to drop a second send with the same id. (A write sent again after
+   * its reply was lost stores none of its sends twice however late: Redis keeps each process's
+   * last send per room as long as the room's history.)
    * @default 600000 (10 minutes)
    */
   dedupeTtlMs?: number

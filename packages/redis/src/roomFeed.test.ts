@@ -107,38 +107,6 @@ describe('RoomFeed', () => {
     feed.close()
   })
 
-  it('delivers a publication Redis got twice (same uid, another id) once, remembering at least the last 4,096 uids', () => {
-    const a = member('a', '0-0')
-    const feed = new RoomFeed('r', {
-      members: () => [a.self],
-      history: () => Promise.resolve([]),
-      lastId: () => Promise.resolve('0-0'),
-      decode: asMessage,
-      failure: fail,
-    })
-    let n = 0
-    const publish = (uid: string) => {
-      n++
-      feed.publication({ id: `${n}-0`, prev: `${n - 1}-0`, payload: Buffer.from(uid) })
-    }
-    publish('u1')
-    publish('u1')
-    expect(a.got).toEqual(['u1'])
-    // Its cursor moved past the copy: the next follows it.
-    publish('u2')
-    expect(a.got).toEqual(['u1', 'u2'])
-    // u1 and 4,095 after it: a copy of u1 is still known.
-    for (let i = 0; i < 4094; i++) publish(`v${i}`)
-    publish('u1')
-    expect(a.got).toHaveLength(4096)
-    // 8,192 more: no longer (what is remembered is bounded), a copy of it counts as new.
-    for (let i = 0; i < 8192; i++) publish(`w${i}`)
-    publish('u1')
-    expect(a.got).toHaveLength(4096 + 8192 + 1)
-    expect(a.got.slice(-1)).toEqual(['u1'])
-    feed.close()
-  })
-
   it('reports a delivery that throws and goes on with the other members, live and in a catch-up', async () => {
     const failures: string[] = []
     const a = member('a', '0-0', 'm1')

@@ -12,7 +12,10 @@ export interface RoomEntry {
 
 /** A room message decoded. */
 export interface RoomMessage {
-  /** Unique per send: a publication resent after a lost reply is delivered once. */
+  /**
+   * Which send it is: the sending process and its number there, or `=` and the send's `id`.
+   * Redis stores a send once (`writeScript`), so a feed delivers each entry as it comes.
+   */
   uid: string
   type: string
   data: unknown
@@ -45,8 +48,6 @@ export function compareIds(a: string, b: string): number {
 const origin = '0-0'
 /** History read per round trip while catching up. */
 const batch = 1_000
-/** Publications remembered to drop one that Redis got twice: the last 4,096 to 8,191. */
-const recentLimit = 4_096
 const retryMs = 500
 
 /**
@@ -64,17 +65,6 @@ export class RoomFeed {
   /** A catch-up was asked for while one ran: it runs again, for members that came meanwhile. */
   private again = false
   private readonly queue: RoomEntry[] = []
-  /**
-   * Publications remembered, uid → id, in two generations: once `recent` holds `recentLimit`, it
-   * becomes `older` and the generation before is dropped whole. Forgetting them one at a time
-   * cost more than the rest of a delivery's check: a Map's first key is found past the holes
-   * that the keys deleted before it leave, and a Map with keys deleted as fast as they are added
-   * is rehashed all the time.
-   */
-  private recent = new Map<string, string>()
-  private older = new Map<string, string>()
-  /** What `duplicate` answered last, by uid and id (not the message: it would keep it alive). */
-  private lastChecked = { uid: '', id: '', duplicate: false }
   private retry: ReturnType<typeof setTimeout> | undefined
   private closed = false
 
@@ -241,7 +231,7 @@ export class RoomFeed {
    */
   private give(member: ClusterMember, id: string, message: RoomMessage): void {
     const room = this.room
-    if (message.except === member.id || this.duplicate(message, id)) {
+    if (message.except === member.id) {
       member.setCursor(room, id)
       return
     }
@@ -252,36 +242,6 @@ export class RoomFeed {
       const cursor = member.cursor(room)
       if (cursor === undefined || compareIds(cursor, id) < 0) member.setCursor(room, id)
     }
-  }
-
-  /**
-   * A publication Redis got twice (a command resent after its reply was lost) has a new id but
-   * the same uid: the second copy only moves the cursor. Asked once per message and id, not
-   * once per member: a fan-out gives the same message to each in turn.
-   */
-  private duplicate(message: RoomMessage, id: string): boolean {
-    const last = this.lastChecked
-    if (last.uid === message.uid && last.id === id) return last.duplicate
-    const duplicate = this.isDuplicate(message, id)
-    this.lastChecked = { uid: message.uid, id, duplicate }
-    return duplicate
-  }
-
-  private isDuplicate(message: RoomMessage, id: string): boolean {
-    const uid = message.uid
-    // A send with `{ id }` (uid `=<id>`): Redis stores it once while it remembers the id
-    // (`dedupeTtlMs`), and past that the id names a new send, which it stores. Remembered here
-    // as well, such a send was dropped for this process's live members alone, while a member
-    // catching up on a process that had not seen the first got it from the history.
-    if (uid.charCodeAt(0) === 0x3d /* = */) return false
-    const known = this.recent.get(uid) ?? this.older.get(uid)
-    if (known !== undefined) return known !== id
-    this.recent.set(uid, id)
-    if (this.recent.size >= recentLimit) {
-      this.older = this.recent
-      this.recent = new Map()
-    }
-    return false
   }
 
   private decode(entry: RoomEntry): RoomMessage {

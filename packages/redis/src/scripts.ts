@@ -115,9 +115,11 @@ end`
  * that every process receives a room's messages in the order of their ids; each carries the id
  * before it (`prev`), so that a gap (a missed publication, or history trimmed past a cursor) is
  * seen. One whose idempotency id was seen in its room within the idempotency ttl is dropped; so
- * is one whose number is not past the last its process stored in the room within that ttl (a
- * process's numbers only grow, and its sends go in order): the same write sent again after its
- * reply was lost. An unreliable one is only published (`U<payload>`).
+ * is one whose number is not past the last its process stored in the room (a process's numbers
+ * only grow, and its sends go in order): the same write sent again after its reply was lost,
+ * however long after (a process away from Redis keeps its sends until it is back). That number
+ * is kept as long as the history: past it, the copy has nothing to be a copy of. An unreliable
+ * one is only published (`U<payload>`).
  *
  * Commits: the number of sessions, then per session its id, token, c, acknowledged, lossy, rooms
  * ('' unchanged), n, and n pairs of seq and envelope. Each session's result is 1, 0 when the
@@ -206,7 +208,7 @@ if not ok then
 end
 -- What was stored is marked, the sends before one that failed too (they are not sent again).
 for key in pairs(moved) do
-  pcall(redis.call, 'SET', key, string.format('%.0f', latest[key]), 'PX', ARGV[4])
+  pcall(redis.call, 'SET', key, string.format('%.0f', latest[key]), 'PX', ARGV[3])
 end
 local results = {}
 local commits = function()

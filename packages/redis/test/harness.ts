@@ -74,12 +74,13 @@ export async function startProxiedNode(
   fx: FixtureScope,
   redis: RedisServerFixture,
   serverOptions: Partial<ServerOptions> = {},
+  options: Partial<RedisClusterOptions> = {},
 ): Promise<Node & { proxy: FaultProxy }> {
   const proxy = fx.add(await createFaultProxy({ targetPort: redis.port }))
   const client = new Redis(proxy.port, '127.0.0.1', { retryStrategy: () => 50 })
   client.on('error', () => undefined)
   fx.add(() => client.disconnect())
-  const cluster = createRedisCluster({ redis: client })
+  const cluster = createRedisCluster({ redis: client, ...options })
   cluster.on('error', () => undefined)
   const server = createServer<Chat>({ port: 0, cluster, ...serverOptions })
   server.on('error', () => undefined)
