@@ -61,6 +61,14 @@ const maxEarlyFrames = 16
  * `maxMessageSize` each.
  */
 const maxEarlyBytes = 64 * 1024
+/**
+ * Bytes a client may have sent before `$welcome`, read or not: the `$hello`, the early frames
+ * behind it, and the header of each (14 bytes at most). Counted as read, before `ws` parses: it
+ * keeps what came of a frame until the frame is whole, so bounded in whole frames only, a client
+ * that never finished one had the server hold up to `maxMessageSize` until `helloTimeoutMs`. A
+ * read that finds them past it is refused, with one socket read (64 KiB) more at most held.
+ */
+const maxBytesBeforeWelcome = maxEarlyBytes + maxControlFrameBytes + (maxEarlyFrames + 1) * 14
 const maxReasonBytes = 123
 
 /** A close reason that fits a close frame (123 bytes). */
@@ -166,6 +174,8 @@ export class Connection<S extends Schema, User> implements Link {
   private user: User | undefined
   private early: Array<[RawData, boolean]> = []
   private earlyBytes = 0
+  /** Bytes read from the socket before the session opened (`maxBytesBeforeWelcome`). */
+  private readBeforeOpen = 0
   /** What the pending `authenticate` answers through, emptied once the socket is closed. */
   private authenticating: { connection?: Connection<S, User> } | undefined
   private readonly limits: OutputLimits
@@ -210,7 +220,7 @@ export class Connection<S extends Schema, User> implements Link {
         transport,
         // A flood is parsed no further than the connection's share of a turn (`Turns`) at a time.
         // A read waits in line unparsed once the turn's work is spent, but for a light one.
-        readsInSlices: readInSlices(transport, (bytes) => this.output.mayParse(bytes)),
+        readsInSlices: readInSlices(transport, this.mayParse),
         stream: () => this.session?.stream,
         isOpen: () => this.state === 'open',
         dispatch: (data, isBinary) => this.dispatch(data, isBinary),
@@ -497,6 +507,23 @@ export class Connection<S extends Schema, User> implements Link {
   /** Drops what the closed socket read and `ws` did not parse (no `'data'` once closed). */
   private readonly discardUnread = (): void => {
     while (this.transport.read() !== null);
+  }
+
+  /** Before `ws` parses a socket read of `bytes`: whether it may now (see `readInSlices`). */
+  private readonly mayParse = (bytes: number): boolean => {
+    const state = this.state
+    if (state === 'open' || state === 'closed') return this.output.mayParse(bytes)
+    // Judged by the reads before this one: this one may bring the `$hello` that opens the
+    // session, and frames for it behind, which are no longer early once it is open.
+    const before = this.readBeforeOpen
+    this.readBeforeOpen += bytes
+    if (before <= maxBytesBeforeWelcome) return true
+    this.fail(protocolError('too much sent before $welcome'))
+    // Nothing more is read: the rest of the frame would be kept as it came. The socket is let
+    // go `closeTimeoutMs` later, with what it read and `ws` did not parse.
+    this.socket.pause()
+    this.transport.prependOnceListener('close', this.discardUnread)
+    return false
   }
 
   private readonly onMessage = (data: RawData, isBinary: boolean): void => {

@@ -104,6 +104,25 @@ describe('frames before $welcome', () => {
     expect(server.stats.sessions).toBe(0)
   })
 
+  it('refuses a frame still arriving past 64 KiB before $welcome, not at its end or the deadline', async () => {
+    const { server, admit } = await authenticating()
+    const client = await ProtocolClient.open(fx, urlOf(server))
+    client.send({ t: '$hello', d: { v: 1 } })
+    // A text frame that says it holds 1 MiB (maxMessageSize), of which 256 KiB come: `ws` keeps
+    // what came of a frame until it is whole, so a client that never finishes it had the server
+    // hold up to maxMessageSize until helloTimeoutMs, a thousand times per address.
+    const header = Buffer.alloc(14)
+    header[0] = 0x81
+    header[1] = 0x80 | 127
+    header.writeBigUInt64BE(BigInt(1024 * KiB), 2)
+    // A zero mask: the payload goes as it is.
+    const transport = (client.socket as unknown as { _socket: Duplex })._socket
+    transport.write(Buffer.concat([header, Buffer.alloc(256 * KiB, 0x70)]))
+    expect((await client.waitClose()).code).toBe(1002)
+    expect(server.stats.protocolErrors).toBe(1)
+    admit()
+  })
+
   it('holds 16 frames and 64 KiB right behind $hello while authenticate runs', async () => {
     const admissions: Array<(user: object) => void> = []
     const server = await startServer(fx, {
