@@ -67,6 +67,22 @@ describe('RPC: client calls server', () => {
     expect(errors).toEqual([expect.objectContaining({ code: 'ENOENT', syscall: 'open' })])
   })
 
+  it("answers INTERNAL for Node's own errors (ERR_*): a handler's bug, whose message quotes what it was given", async () => {
+    const server = await startServer(fx)
+    const errors: unknown[] = []
+    server.on('error', (error) => errors.push(error))
+    // A bug: Node refuses the argument, and its message quotes the start of it.
+    server.handle('hash', () => Buffer.from(12 as unknown as string))
+    const { client } = await ProtocolClient.connect(fx, urlOf(server))
+    client.send({ t: '$req', d: { id: 1, m: 'hash' }, s: 1 })
+    expect((await client.next('$res')).d).toEqual({
+      id: 1,
+      e: { code: 'INTERNAL', message: 'internal error' },
+    })
+    // Reported on the server: answered with its own code, the bug was seen by nobody there.
+    expect(errors).toEqual([expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' })])
+  })
+
   it('answers INTERNAL for an error whose fields throw when read, sync or async', async () => {
     const server = await startServer(fx)
     const errors: unknown[] = []

@@ -28,19 +28,26 @@ export interface ErrorPayload {
  * message go to the client. Anything else is a bug or an internal failure whose message may hold
  * internals: the client gets `INTERNAL` and a fixed message, and the server reports the error. A
  * system error (`syscall`: a file, a socket, a name lookup) has a code too, but its message names
- * paths and hosts (`ENOENT: … open '/srv/keys/key.pem'`): internal.
+ * paths and hosts (`ENOENT: … open '/srv/keys/key.pem'`): internal. So is one of Node's own
+ * (`ERR_INVALID_ARG_TYPE`, …): a bug in the handler, whose message quotes what it was given.
  */
 export function errorPayload(error: unknown): { payload: ErrorPayload; deliberate: boolean } {
   let code: unknown
   let message: unknown
   try {
     let syscall: unknown
-    ;({ code, message, syscall } = ((typeof error === 'object' && error) || {}) as {
+    let name: unknown
+    ;({ code, message, syscall, name } = ((typeof error === 'object' && error) || {}) as {
       code?: unknown
       message?: unknown
       syscall?: unknown
+      name?: unknown
     })
-    if (syscall !== undefined) code = undefined
+    // By name, not `instanceof`: a client that answers with no `RpcError` of its own does not
+    // take the class into its bundle.
+    if (syscall !== undefined || (name !== 'RpcError' && /^ERR_/.test(code as string))) {
+      code = undefined
+    }
   } catch {
     // Fields that throw when read (a getter, a proxy): nothing deliberate, and the caller still
     // gets its answer.
