@@ -41,6 +41,13 @@ export interface RedisClusterEvents {
 /** The first wait before a room send that Redis refused is tried again; it doubles up to the max. */
 const firstRetryMs = 100
 const maxRetryMs = 2_000
+/**
+ * What a room send held in memory costs beside its payload: its object, its origin's, its
+ * buffer's own and its place in a list. Some 280 B measured (Node 20) for a 36 B payload:
+ * counted by payload alone, `maxPendingBytes` of short messages held some nine times that.
+ */
+const sendOverhead = 256
+const sizeOf = (send: RoomSend): number => send.payload.byteLength + sendOverhead
 
 /**
  * Rooms, broadcast, presence and sessions of a Lifeline server cluster on Redis: pass it as
@@ -177,8 +184,9 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
     // reliable sends, refused with QUEUE_FULL behind it.
     if (keeping && !send.reliable) return
     // Kept, or gathered while a write is in flight: both wait for Redis.
-    const waiting = this.pendingBytes + this.writer.waitingBytes
-    if (waiting + send.payload.byteLength > this.options.maxPendingBytes) {
+    const writer = this.writer
+    const waiting = this.pendingBytes + writer.waitingBytes + writer.waitingSends * sendOverhead
+    if (waiting + sizeOf(send) > this.options.maxPendingBytes) {
       throw new LifelineError(
         'QUEUE_FULL',
         `Redis is away or slow and ${waiting} bytes of room messages wait (maxPendingBytes)`,
@@ -197,7 +205,7 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
       // One a write failed, or gathered behind it: not sent again late (see `send`).
       if (!send.reliable) continue
       this.pending.push(send)
-      this.pendingBytes += send.payload.byteLength
+      this.pendingBytes += sizeOf(send)
     }
   }
 
@@ -514,7 +522,7 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
           return
         }
         const { ran, error } = outcome
-        for (const send of this.pending.slice(0, ran)) this.pendingBytes -= send.payload.byteLength
+        for (const send of this.pending.slice(0, ran)) this.pendingBytes -= sizeOf(send)
         this.pending = this.pending.slice(ran)
         if (error !== undefined) {
           this.sendFailed(error)

@@ -50,7 +50,8 @@ export interface RedisClusterOptions {
   /**
    * Bytes of room messages kept while Redis is away (sent when it is back), or gathered while
    * a write with room sends waits for its reply; past it a room send or broadcast throws
-   * `QUEUE_FULL`. Unreliable ones (`reliable: false`) are not kept: dropped while Redis is away.
+   * `QUEUE_FULL`. Each counts with 256 B for what it holds beside its payload. Unreliable ones
+   * (`reliable: false`) are not kept: dropped while Redis is away.
    * @default 1048576 (1 MiB)
    */
   maxPendingBytes?: number

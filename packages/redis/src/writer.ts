@@ -83,6 +83,11 @@ export class RedisWriter {
     return this.buffer?.length ?? 0
   }
 
+  /** How many sends wait for the end of the iteration. */
+  get waitingSends(): number {
+    return this.sends.length
+  }
+
   /** Gathers a send for the end of the iteration (or the next commit). */
   send(send: RoomSend): void {
     this.add(send)

@@ -826,6 +826,42 @@ describe('a cluster whose Redis is away', () => {
     await waitFor(() => got.includes('kept'), { message: 'the kept send', timeoutMs: 10_000 })
     expect(got).toEqual(['in', 'kept'])
   })
+
+  it('counts what each kept send holds beside its payload against maxPendingBytes', async () => {
+    // Short messages cost far more than their payloads: counted by payload alone, the bound
+    // held some nine times its bytes of them.
+    const maxPendingBytes = 16_384
+    const redis = fx.add(await startRedisServer({ persistence: true }))
+    const a = await startNode(fx, redis, { maxPendingBytes })
+    const b = await startNode(fx, redis)
+    serve(a, [])
+    serve(b, [])
+    const member = createClient<Chat>({ url: `ws://127.0.0.1:${b.server.port}/` })
+    member.events.on('error', () => undefined)
+    fx.add(() => member.close())
+    const got: string[] = []
+    member.on('said', ({ text }) => got.push(text))
+    member.send('say', { room: 'r', text: 'in' })
+    await waitFor(() => got.includes('in'), { message: 'joined', timeoutMs: 10_000 })
+    await redis.stop()
+    await waitFor(() => a.redis.status !== 'ready', { message: 'Redis away' })
+    let kept = 0
+    let refused: unknown
+    while (refused === undefined && kept < 10_000) {
+      try {
+        a.server.to('r').send('said', { text: String(kept), from: 'a' })
+        kept++
+      } catch (error) {
+        refused = error
+      }
+    }
+    expect(refused).toMatchObject({ code: 'QUEUE_FULL' })
+    expect(kept).toBeGreaterThan(0)
+    expect(kept).toBeLessThan(maxPendingBytes / 256)
+    await redis.restart()
+    await waitFor(() => got.length === kept + 1, { message: 'the kept sends', timeoutMs: 10_000 })
+    expect(got).toEqual(['in', ...Array.from({ length: kept }, (_, i) => String(i))])
+  })
 })
 
 describe('a cluster whose heartbeat Redis refuses while it stays ready', () => {
