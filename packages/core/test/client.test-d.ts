@@ -1,5 +1,19 @@
 import { expectTypeOf } from 'vitest'
-import type { AnySchema, ClientState, LifelineError, ResetEvent, RpcMethod } from '../src/index.js'
+import type {
+  AnySchema,
+  ClientMessages,
+  ClientState,
+  LifelineError,
+  MessageType,
+  RequestOf,
+  RequestOptions,
+  ResetEvent,
+  ResponseOf,
+  RpcMethod,
+  Schema,
+  SendOptions,
+  ServerMethods,
+} from '../src/index.js'
 import { Client, createClient } from '../src/index.js'
 
 interface Chat {
@@ -145,6 +159,25 @@ void signals.request('add')
 // @ts-expect-error options are no payload
 void signals.request('add', { timeoutMs: 100 })
 untyped.send('anything')
+// A wrapper generic in the schema passes its own optional options on (`undefined` when left
+// out): the payload's arguments are a conditional type there, which TypeScript checks as a
+// tuple, whose optional element takes `undefined` only if it says so.
+export function sendWith<T extends Schema, K extends MessageType<ClientMessages<T>>>(
+  client: Client<T>,
+  type: K,
+  data: ClientMessages<T>[K],
+  options?: SendOptions,
+): number {
+  return client.send(type, data, options)
+}
+export function requestWith<T extends Schema, K extends MessageType<ServerMethods<T>>>(
+  client: Client<T>,
+  method: K,
+  data: RequestOf<ServerMethods<T>, K>,
+  options?: RequestOptions,
+): Promise<ResponseOf<ServerMethods<T>, K>> {
+  return client.request(method, data, options)
+}
 expectTypeOf(untyped.request('method')).toEqualTypeOf<Promise<unknown>>()
 
 // A schema with only some parts: the missing ones allow nothing.

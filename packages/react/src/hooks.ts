@@ -31,7 +31,7 @@ export interface LifelineHooks<S extends Schema> {
   }
   useRequest: <K extends Methods<S>>(
     method: K,
-    ...args: PayloadArgs<RequestOf<ServerMethods<S>, K>, [options?: UseRequestOptions]>
+    ...args: PayloadArgs<RequestOf<ServerMethods<S>, K>, [options?: UseRequestOptions | undefined]>
   ) => RequestResult<ResponseOf<ServerMethods<S>, K>>
   useSend: () => SendFunction<S>
 }

@@ -56,7 +56,7 @@ interface State<R> {
  */
 export function useRequest<S extends Schema = AnySchema, K extends Methods<S> = Methods<S>>(
   method: K,
-  ...args: PayloadArgs<RequestOf<ServerMethods<S>, K>, [options?: UseRequestOptions]>
+  ...args: PayloadArgs<RequestOf<ServerMethods<S>, K>, [options?: UseRequestOptions | undefined]>
 ): RequestResult<ResponseOf<ServerMethods<S>, K>>
 export function useRequest(
   method: string,

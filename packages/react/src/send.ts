@@ -12,7 +12,7 @@ import { useClient } from './context.js'
 /** `client.send`, typed and stable: `(type, data, options?) => receipt`. */
 export type SendFunction<S extends Schema = AnySchema> = <K extends MessageType<ClientMessages<S>>>(
   type: K,
-  ...args: PayloadArgs<ClientMessages<S>[K], [options?: SendOptions]>
+  ...args: PayloadArgs<ClientMessages<S>[K], [options?: SendOptions | undefined]>
 ) => number
 
 /**

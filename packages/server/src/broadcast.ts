@@ -31,7 +31,7 @@ export interface RoomTarget<S extends Schema = AnySchema, User = unknown> {
   /** Sends to every member (see `peer.send`); returns how many it was sent or queued to. */
   send<K extends MessageType<ServerMessages<S>>>(
     type: K,
-    ...args: PayloadArgs<ServerMessages<S>[K], [options?: BroadcastOptions<S, User>]>
+    ...args: PayloadArgs<ServerMessages<S>[K], [options?: BroadcastOptions<S, User> | undefined]>
   ): number
 }
 

@@ -85,7 +85,7 @@ export interface Peer<S extends Schema = AnySchema, User = unknown> {
    */
   send<K extends MessageType<ServerMessages<S>>>(
     type: K,
-    ...args: PayloadArgs<ServerMessages<S>[K], [options?: SendOptions]>
+    ...args: PayloadArgs<ServerMessages<S>[K], [options?: SendOptions | undefined]>
   ): boolean
   /**
    * Calls `handler` for every message of `type` from this session, once per message (resends
@@ -104,7 +104,7 @@ export interface Peer<S extends Schema = AnySchema, User = unknown> {
    */
   request<K extends MethodName<ClientMethods<S>>>(
     method: K,
-    ...args: PayloadArgs<RequestOf<ClientMethods<S>, K>, [options?: RequestOptions]>
+    ...args: PayloadArgs<RequestOf<ClientMethods<S>, K>, [options?: RequestOptions | undefined]>
   ): Promise<ResponseOf<ClientMethods<S>, K>>
   /**
    * Adds the session to a room (idempotent). Membership holds across reconnects. Throws

@@ -282,7 +282,7 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
    */
   broadcast<K extends MessageType<ServerMessages<S>>>(
     type: K,
-    ...args: PayloadArgs<ServerMessages<S>[K], [options?: BroadcastOptions<S, User>]>
+    ...args: PayloadArgs<ServerMessages<S>[K], [options?: BroadcastOptions<S, User> | undefined]>
   ): number
   broadcast(type: string, data?: unknown, options?: BroadcastOptions<S, User>): number {
     if (this.clusterSend(undefined, type, data, options)) return this.registry.size

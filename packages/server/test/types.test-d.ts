@@ -1,11 +1,13 @@
 // Checked by `tsc -p tsconfig.json` (the package typecheck): each `@ts-expect-error` must be an
 // error, and each `expectTypeOf` must hold.
 import { expectTypeOf } from 'vitest'
+import type { MessageType, Schema, ServerMessages } from '@lifeline/core/protocol'
 import {
   createServer,
   type LifelineServer,
   type Peer,
   type RpcMethod,
+  type SendOptions,
   type ServerStats,
 } from '../src/index.js'
 
@@ -115,6 +117,16 @@ signals.to('lobby').send('refresh', undefined, { reliable: false })
 signals.broadcast('said')
 // @ts-expect-error: in a room too
 signals.to('lobby').send('said')
+
+// A wrapper generic in the schema passes its own optional options on (see core's types test).
+export function sendWith<T extends Schema, K extends MessageType<ServerMessages<T>>>(
+  peer: Peer<T>,
+  type: K,
+  data: ServerMessages<T>[K],
+  options?: SendOptions,
+): boolean {
+  return peer.send(type, data, options)
+}
 
 // Without a schema, everything goes with unknown payloads.
 const loose = createServer({ port: 0 })

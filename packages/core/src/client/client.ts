@@ -279,7 +279,7 @@ export class Client<S extends Schema = AnySchema> {
    */
   send<K extends MessageType<ClientMessages<S>>>(
     type: K,
-    ...args: PayloadArgs<ClientMessages<S>[K], [options?: SendOptions]>
+    ...args: PayloadArgs<ClientMessages<S>[K], [options?: SendOptions | undefined]>
   ): number
   send(type: string, data?: unknown, options: SendOptions = {}): number {
     this.#assertUsable()
@@ -355,7 +355,7 @@ export class Client<S extends Schema = AnySchema> {
    */
   request<K extends MessageType<ServerMethods<S>>>(
     method: K,
-    ...args: PayloadArgs<RequestOf<ServerMethods<S>, K>, [options?: RequestOptions]>
+    ...args: PayloadArgs<RequestOf<ServerMethods<S>, K>, [options?: RequestOptions | undefined]>
   ): Promise<ResponseOf<ServerMethods<S>, K>>
   request(method: string, data?: unknown, options: RequestOptions = {}): Promise<unknown> {
     try {
