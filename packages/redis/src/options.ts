@@ -32,8 +32,8 @@ export interface RedisClusterOptions {
   /**
    * How long the id of a room send (`{ id }`, e.g. the `info.id` of the client message that
    * caused it) is remembered to drop a second send with the same id. (A write sent again after
-   * its reply was lost stores none of its sends twice however late: Redis keeps each process's
-   * last send per room as long as the room's history.)
+   * its reply was lost stores none of its sends twice: Redis keeps each process's last send per
+   * room for `historyTtlMs`, or this if longer, from that send.)
    * @default 600000 (10 minutes)
    */
   dedupeTtlMs?: number

@@ -116,10 +116,10 @@ end`
  * before it (`prev`), so that a gap (a missed publication, or history trimmed past a cursor) is
  * seen. One whose idempotency id was seen in its room within the idempotency ttl is dropped; so
  * is one whose number is not past the last its process stored in the room (a process's numbers
- * only grow, and its sends go in order): the same write sent again after its reply was lost,
- * however long after (a process away from Redis keeps its sends until it is back). That number
- * is kept as long as the history: past it, the copy has nothing to be a copy of. An unreliable
- * one is only published (`U<payload>`).
+ * only grow, and its sends go in order): the same write sent again after its reply was lost (a
+ * process away from Redis keeps its sends until it is back). That number is kept for the history
+ * ttl, or the idempotency ttl if longer, from that process's last send in the room. An
+ * unreliable one is only published (`U<payload>`).
  *
  * Commits: the number of sessions, then per session its id, token, c, acknowledged, lossy, rooms
  * ('' unchanged), n, and n pairs of seq and envelope. Each session's result is 1, 0 when the
@@ -207,8 +207,11 @@ if not ok then
   sendError = message(err)
 end
 -- What was stored is marked, the sends before one that failed too (they are not sent again).
+-- For the history's ttl, or the idempotency ttl if longer: the mark lapses after this process's
+-- own last send, the history after anyone's, so a short history would let a copy in.
+local seqTtl = string.format('%.0f', math.max(tonumber(ARGV[3]), tonumber(ARGV[4])))
 for key in pairs(moved) do
-  pcall(redis.call, 'SET', key, string.format('%.0f', latest[key]), 'PX', ARGV[3])
+  pcall(redis.call, 'SET', key, string.format('%.0f', latest[key]), 'PX', seqTtl)
 end
 local results = {}
 local commits = function()

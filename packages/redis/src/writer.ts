@@ -15,8 +15,8 @@ export interface RoomSend {
   /**
    * A reliable send without `id`: the process that made it and its number there (its uid), which
    * only grows in each room. Redis stores a send only past the last one it stored of that
-   * process in that room, kept as long as the room's history: a write sent again (its reply
-   * lost), however late, does not store it twice, which every member would get.
+   * process in that room, kept for `historyTtlMs` (or `dedupeTtlMs` if longer) from that send: a
+   * write sent again (its reply lost) does not store it twice, which every member would get.
    */
   origin?: { process: string; seq: number } | undefined
 }

@@ -240,6 +240,43 @@ describe('a room send that Redis stores twice (its reply lost, the write sent ag
   })
 })
 
+describe('a room send sent again later than historyTtlMs while the room stays busy', () => {
+  it('is stored once, as within dedupeTtlMs before', async () => {
+    // Each process's last number in a room lapses `historyTtlMs` after its own last send there,
+    // while the others' sends keep the history: a short one must not undo `dedupeTtlMs`.
+    const historyTtlMs = 300
+    const redis = fx.add(await startRedisServer())
+    const a = await startProxiedNode(fx, redis, {}, { historyTtlMs })
+    const b = await startNode(fx, redis, { historyTtlMs })
+    serve(b)
+    const inspect = redisClient(fx, redis)
+    const stay = member(b.server.port)
+    stay.client.send('say', { room: 'r', text: 'in' })
+    await waitFor(() => stay.seen.includes('in'), { message: 'in', timeoutMs: 10_000 })
+    a.proxy.blackhole(true, 'toClient')
+    a.server.to('r').send('said', { text: 'once', from: 'a' })
+    await waitFor(() => stay.seen.includes('once'), {
+      message: 'the first copy',
+      timeoutMs: 10_000,
+    })
+    // b goes on sending: the room's history lives on past a's last number.
+    const sentAt = Date.now()
+    let ticks = 0
+    while (Date.now() - sentAt < 4 * historyTtlMs) {
+      b.server.to('r').send('said', { text: `tick ${ticks++}`, from: 'b' })
+      await new Promise((resolve) => setTimeout(resolve, historyTtlMs / 4))
+    }
+    a.proxy.blackhole(false)
+    a.proxy.cut()
+    await connected(a.redis, a.cluster)
+    await a.redis.ping()
+    b.server.to('r').send('said', { text: 'after', from: 'b' })
+    await waitFor(() => stay.seen.includes('after'), { message: 'the next one', timeoutMs: 10_000 })
+    expect(stay.seen.filter((text) => text === 'once')).toHaveLength(1)
+    expect(await inspect.xlen('lifeline:h:r')).toBe(ticks + 3)
+  })
+})
+
 describe('a room whose history expired while it was idle (historyTtlMs)', () => {
   it('gives its members the messages sent since, after a room:reset', async () => {
     const redis = fx.add(await startRedisServer())
