@@ -166,7 +166,9 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
     data: unknown,
     options: { reliable: boolean; except: string | undefined; id: string | undefined },
   ): void {
-    const seq = options.id === undefined ? ++this.uid : 0
+    // Numbered with an id too: past `dedupeTtlMs` the id no longer tells a write sent again
+    // after its reply was lost from a new send with that id; the number does.
+    const seq = ++this.uid
     const uid = options.id === undefined ? `${this.processId}.${seq}` : `=${options.id}`
     const send: RoomSend = {
       room: room ?? broadcastRoom,
@@ -175,8 +177,7 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
         : packr.pack([type, data, options.except ?? null]),
       reliable: options.reliable,
       id: options.id,
-      origin:
-        options.reliable && options.id === undefined ? { process: this.processId, seq } : undefined,
+      origin: options.reliable ? { process: this.processId, seq } : undefined,
     }
     const keeping = this.pending.length > 0 || !isReady(this.redis)
     // Fire and forget goes only while Redis is there, as over a link only while it is up: kept,

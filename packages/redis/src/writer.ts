@@ -13,7 +13,7 @@ export interface RoomSend {
   /** The idempotency id (`{ id }` of the send), if any. */
   id: string | undefined
   /**
-   * A reliable send without `id`: the process that made it and its number there (its uid), which
+   * A reliable send: the process that made it and its number there (its uid without `id`), which
    * only grows in each room. Redis stores a send only past the last one it stored of that
    * process in that room, kept for `historyTtlMs` (or `dedupeTtlMs` if longer) from that send: a
    * write sent again (its reply lost) does not store it twice, which every member would get.
@@ -229,7 +229,7 @@ function addSend(buffer: Netstrings, send: RoomSend): void {
   buffer.add(send.reliable ? 'M' : 'U')
   buffer.add(send.room)
   buffer.add(send.id ?? '')
-  const origin = send.id === undefined ? send.origin : undefined
+  const origin = send.origin
   buffer.add(origin?.process ?? '')
   buffer.add(origin?.seq ?? '')
   buffer.add(send.payload)
