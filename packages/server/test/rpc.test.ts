@@ -83,6 +83,29 @@ describe('RPC: client calls server', () => {
     expect(errors).toEqual([expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' })])
   })
 
+  it("sends an application's or another library's ERR_* code as it is", async () => {
+    const server = await startServer(fx)
+    server.handle('own', () => {
+      throw new RpcError('ERR_NOT_FOUND', 'no such room')
+    })
+    server.handle('library', () => {
+      throw Object.assign(new Error('Request failed with status code 400'), {
+        code: 'ERR_BAD_REQUEST',
+      })
+    })
+    const { client } = await ProtocolClient.connect(fx, urlOf(server))
+    client.send({ t: '$req', d: { id: 1, m: 'own' }, s: 1 })
+    expect((await client.next('$res')).d).toEqual({
+      id: 1,
+      e: { code: 'ERR_NOT_FOUND', message: 'no such room' },
+    })
+    client.send({ t: '$req', d: { id: 2, m: 'library' }, s: 2 })
+    expect((await client.next('$res')).d).toEqual({
+      id: 2,
+      e: { code: 'ERR_BAD_REQUEST', message: 'Request failed with status code 400' },
+    })
+  })
+
   it('answers INTERNAL for an error whose fields throw when read, sync or async', async () => {
     const server = await startServer(fx)
     const errors: unknown[] = []

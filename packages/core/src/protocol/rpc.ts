@@ -29,7 +29,8 @@ export interface ErrorPayload {
  * internals: the client gets `INTERNAL` and a fixed message, and the server reports the error. A
  * system error (`syscall`: a file, a socket, a name lookup) has a code too, but its message names
  * paths and hosts (`ENOENT: … open '/srv/keys/key.pem'`): internal. So is one of Node's own
- * (`ERR_INVALID_ARG_TYPE`, …): a bug in the handler, whose message quotes what it was given.
+ * (`TypeError [ERR_INVALID_ARG_TYPE]`, …): a bug in the handler, whose message quotes what it
+ * was given.
  */
 export function errorPayload(error: unknown): { payload: ErrorPayload; deliberate: boolean } {
   let code: unknown
@@ -43,9 +44,11 @@ export function errorPayload(error: unknown): { payload: ErrorPayload; deliberat
       syscall?: unknown
       name?: unknown
     })
-    // By name, not `instanceof`: a client that answers with no `RpcError` of its own does not
-    // take the class into its bundle.
-    if (syscall !== undefined || (name !== 'RpcError' && /^ERR_/.test(code as string))) {
+    // Node's own errors are told by how they print (`TypeError [ERR_…]: …`, their prototype's
+    // `toString`; their stack may be rewritten by a source-map handler), not by the form of
+    // the code: an application's or another library's `ERR_…` is deliberate. (A symbol, or a
+    // `toString` that throws, throws here and is caught below.)
+    if (syscall !== undefined || `${error as string}`.startsWith(`${name} [${code}]`)) {
       code = undefined
     }
   } catch {
