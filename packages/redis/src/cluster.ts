@@ -165,7 +165,7 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
     type: string,
     data: unknown,
     options: { reliable: boolean; except: string | undefined; id: string | undefined },
-  ): void {
+  ): boolean {
     // Numbered with an id too: past `dedupeTtlMs` the id no longer tells a write sent again
     // after its reply was lost from a new send with that id; the number does.
     const seq = ++this.uid
@@ -183,7 +183,7 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
     // Fire and forget goes only while Redis is there, as over a link only while it is up: kept,
     // it went late (a burst of stale state once Redis was back) and took the buffer from the
     // reliable sends, refused with QUEUE_FULL behind it.
-    if (keeping && !send.reliable) return
+    if (keeping && !send.reliable) return false
     // Kept, or gathered while a write is in flight: both wait for Redis.
     const writer = this.writer
     const waiting = this.pendingBytes + writer.waitingBytes + writer.waitingSends * sendOverhead
@@ -193,11 +193,9 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
         `Redis is away or slow and ${waiting} bytes of room messages wait (maxPendingBytes)`,
       )
     }
-    if (keeping) {
-      this.keep([send])
-      return
-    }
-    this.writer.send(send)
+    if (keeping) this.keep([send])
+    else this.writer.send(send)
+    return true
   }
 
   /** Sends to keep until Redis takes them, after those kept already. */

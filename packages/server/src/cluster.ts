@@ -179,14 +179,15 @@ export interface Cluster {
   attach(host: ClusterHost): void
   /**
    * Sends to every member of `room` on every process (`undefined`: every session). Throws
-   * `QUEUE_FULL` when the cluster's service is unreachable and its buffer is full.
+   * `QUEUE_FULL` when the cluster's service is unreachable and its buffer is full. Returns
+   * `false` for an unreliable send that it dropped (the service is unreachable): nobody gets it.
    */
   send(
     room: string | undefined,
     type: string,
     data: unknown,
     options: { reliable: boolean; except: string | undefined; id: string | undefined },
-  ): void
+  ): boolean | void
   /** A local session joined a room (also when restored into its rooms). */
   joined(member: ClusterMember, room: string): void
   /**

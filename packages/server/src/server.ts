@@ -270,8 +270,10 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
     return {
       send: (type: string, data?: unknown, options?: BroadcastOptions<S, User>) => {
         const members = this.rooms.membersOf(room)
-        if (this.clusterSend(room, type, data, options)) return members.size
-        return sendToAll(members, type, data, options)
+        return (
+          this.clusterSend(room, type, data, options, members.size) ??
+          sendToAll(members, type, data, options)
+        )
       },
     }
   }
@@ -285,28 +287,34 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
     ...args: PayloadArgs<ServerMessages<S>[K], [options?: BroadcastOptions<S, User> | undefined]>
   ): number
   broadcast(type: string, data?: unknown, options?: BroadcastOptions<S, User>): number {
-    if (this.clusterSend(undefined, type, data, options)) return this.registry.size
-    return sendToAll(this.registry.sessions(), type, data, options)
+    return (
+      this.clusterSend(undefined, type, data, options, this.registry.size) ??
+      sendToAll(this.registry.sessions(), type, data, options)
+    )
   }
 
-  /** Hands a room send or broadcast to the cluster, if there is one. */
+  /**
+   * Hands a room send or broadcast to the cluster, if there is one (else undefined): `local`,
+   * the members on this process, or 0 when the cluster dropped it (unreliable, its service away).
+   */
   private clusterSend(
     room: string | undefined,
     type: string,
     data: unknown,
     options: BroadcastOptions<S, User> | undefined,
-  ): boolean {
+    local: number,
+  ): number | undefined {
     const cluster = this.options.cluster
-    if (cluster === undefined) return false
+    if (cluster === undefined) return undefined
     checkType(type)
     // One encode per codec of the send's data, on the process that sends it.
     checkEncodable(this.options.codecs, type, data, room)
-    cluster.send(room, type, data, {
+    const taken = cluster.send(room, type, data, {
       reliable: options?.reliable !== false,
       except: options?.except?.id,
       id: options?.id,
     })
-    return true
+    return taken === false ? 0 : local
   }
 
   /**
