@@ -800,22 +800,31 @@ describe('a cluster whose Redis refuses writes while it stays ready', () => {
   })
 })
 
+/**
+ * Two processes, `a` keeping `maxPendingBytes` of room sends, and a member of room `r` on `b`
+ * (its messages in `got`, from `'in'`), once Redis is stopped and `a` knows it.
+ */
+async function awayFromRedis(maxPendingBytes: number) {
+  const redis = fx.add(await startRedisServer({ persistence: true }))
+  const a = await startNode(fx, redis, { maxPendingBytes })
+  const b = await startNode(fx, redis)
+  serve(a, [])
+  serve(b, [])
+  const member = createClient<Chat>({ url: `ws://127.0.0.1:${b.server.port}/` })
+  member.events.on('error', () => undefined)
+  fx.add(() => member.close())
+  const got: string[] = []
+  member.on('said', ({ text }) => got.push(text))
+  member.send('say', { room: 'r', text: 'in' })
+  await waitFor(() => got.includes('in'), { message: 'joined', timeoutMs: 10_000 })
+  await redis.stop()
+  await waitFor(() => a.redis.status !== 'ready', { message: 'Redis away' })
+  return { redis, a, b, got }
+}
+
 describe('a cluster whose Redis is away', () => {
   it('keeps its reliable room sends within maxPendingBytes, not its unreliable ones, which go only while Redis is there', async () => {
-    const redis = fx.add(await startRedisServer({ persistence: true }))
-    const a = await startNode(fx, redis, { maxPendingBytes: 2048 })
-    const b = await startNode(fx, redis)
-    serve(a, [])
-    serve(b, [])
-    const member = createClient<Chat>({ url: `ws://127.0.0.1:${b.server.port}/` })
-    member.events.on('error', () => undefined)
-    fx.add(() => member.close())
-    const got: string[] = []
-    member.on('said', ({ text }) => got.push(text))
-    member.send('say', { room: 'r', text: 'in' })
-    await waitFor(() => got.includes('in'), { message: 'joined', timeoutMs: 10_000 })
-    await redis.stop()
-    await waitFor(() => a.redis.status !== 'ready', { message: 'Redis away' })
+    const { redis, a, b, got } = await awayFromRedis(2048)
     // Fire and forget, many times the buffer: neither refused nor kept to go late.
     const pad = 'p'.repeat(100)
     for (let i = 0; i < 100; i++) {
@@ -840,20 +849,7 @@ describe('a cluster whose Redis is away', () => {
     // Short messages cost far more than their payloads: counted by payload alone, the bound
     // held some nine times its bytes of them.
     const maxPendingBytes = 16_384
-    const redis = fx.add(await startRedisServer({ persistence: true }))
-    const a = await startNode(fx, redis, { maxPendingBytes })
-    const b = await startNode(fx, redis)
-    serve(a, [])
-    serve(b, [])
-    const member = createClient<Chat>({ url: `ws://127.0.0.1:${b.server.port}/` })
-    member.events.on('error', () => undefined)
-    fx.add(() => member.close())
-    const got: string[] = []
-    member.on('said', ({ text }) => got.push(text))
-    member.send('say', { room: 'r', text: 'in' })
-    await waitFor(() => got.includes('in'), { message: 'joined', timeoutMs: 10_000 })
-    await redis.stop()
-    await waitFor(() => a.redis.status !== 'ready', { message: 'Redis away' })
+    const { redis, a, got } = await awayFromRedis(maxPendingBytes)
     let kept = 0
     let refused: unknown
     while (refused === undefined && kept < 10_000) {
