@@ -721,6 +721,22 @@ describe('reconnecting', () => {
     socket.close()
   })
 
+  it('ends at once when an error listener calls close() on an attempt whose socket is already closed', async () => {
+    const socket = create()
+    const log = record(socket)
+    socket.addEventListener('error', () => socket.close())
+    const refused = FakeWebSocket.last
+    // As the standard and undici fire it for a failed connection: CLOSED before `error`, and
+    // (undici) no `close` after it.
+    refused.readyState = FakeWebSocket.CLOSED
+    refused.onerror?.({ message: 'connection refused', error: new Error('connection refused') })
+    await flushMicrotasks()
+    expect(log).toEqual(['error:CONNECTION_ERROR', 'close:1006'])
+    expect(socket.state).toMatchObject({ status: 'closed', cause: { code: 1006 } })
+    expect(socket.readyState).toBe(ReconnectingWebSocket.CLOSED)
+    expect(clock.pending).toBe(0)
+  })
+
   it('ignores late events from an abandoned socket', () => {
     const socket = create({ connectionTimeoutMs: 1000 })
     const first = FakeWebSocket.last

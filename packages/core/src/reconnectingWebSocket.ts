@@ -295,7 +295,14 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
       this.#setState({ type: 'closed', cause })
       return
     }
-    if (!socket || socket.readyState === readyStates.CONNECTING) {
+    // A socket that reads CLOSED has failed: the standard fires `error` with it CLOSED, and
+    // undici fires no `close` after that, so a close() from that error listener would wait
+    // connectionTimeoutMs for a closing handshake that cannot happen.
+    if (
+      !socket ||
+      socket.readyState === readyStates.CONNECTING ||
+      socket.readyState === readyStates.CLOSED
+    ) {
       // No link to close: fail the attempt (if any) as the standard does, and end now.
       const cause = socket
         ? { code: 1006, reason: '', wasClean: false }
