@@ -36,7 +36,7 @@ export interface ConnectionHost<S extends Schema, User> {
    */
   openSession(connection: Connection<S, User>, hello: Hello, user: User): void | Promise<void>
   /** The session lost this connection (it was not taken over). */
-  detached(session: Session<S, User>, code: number, reason: string): void
+  detached(session: Session<S, User>, code: number, reason: string, later: boolean): void
   /** The socket is closed. */
   closed(connection: Connection<S, User>): void
 }
@@ -432,7 +432,10 @@ export class Connection<S extends Schema, User> implements Link {
       // Its output waits for a client that does not read; dropped sooner if it comes back.
       this.session.lingering = this
     }
-    this.detachSession(code, reason)
+    // A slow consumer is closed from inside a send (its output went past the bound): its
+    // 'disconnect' is told once that send is through, so that what a listener sends (to its room,
+    // the session included) goes after it, numbered after it, where the others get it after it.
+    this.detachSession(code, reason, code === protocolCloseCodes.slowConsumer)
   }
 
   /** Drops the connection without a closing handshake. */
@@ -707,9 +710,11 @@ export class Connection<S extends Schema, User> implements Link {
     this.terminate()
   }
 
-  private detachSession(code: number, reason: string): void {
+  private detachSession(code: number, reason: string, later = false): void {
     const session = this.session
-    if (session !== undefined && session.detach(this)) this.host.detached(session, code, reason)
+    if (session !== undefined && session.detach(this)) {
+      this.host.detached(session, code, reason, later)
+    }
   }
 
   private clearHelloTimer(): void {

@@ -162,7 +162,8 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
     this.host = {
       context: this.context,
       openSession: (connection, hello, user) => this.registry.open(connection, hello, user),
-      detached: (session, code, reason) => this.registry.detached(session, code, reason),
+      detached: (session, code, reason, later) =>
+        this.registry.detached(session, code, reason, later),
       closed: (connection) => this.connections.delete(connection),
     }
     this.codecsByName = new Map(this.options.codecs.map((codec) => [codec.name, codec]))

@@ -171,14 +171,18 @@ export class SessionRegistry<S extends Schema, User> {
     this.create(connection, hello, user, reason)
   }
 
-  /** A session lost its connection: it waits `sessionTtlMs` for its client. */
-  detached(session: Session<S, User>, code: number, reason: string): void {
+  /**
+   * A session lost its connection: it waits `sessionTtlMs` for its client. `later`: the event is
+   * told after the code running now (a send that closed the connection) is through.
+   */
+  detached(session: Session<S, User>, code: number, reason: string, later = false): void {
     if (!this.context.isClosing()) {
       this.expireLater(session)
       // A journaled session is in the store already.
       if (session.journal === undefined) this.persist(session)
     }
-    this.context.fire('disconnect', session, { code, reason })
+    if (later) queueMicrotask(() => this.context.fire('disconnect', session, { code, reason }))
+    else this.context.fire('disconnect', session, { code, reason })
   }
 
   /** The session waits `sessionTtlMs` for its client. */
