@@ -26,10 +26,10 @@ export function entryOf(id: string, fields: Buffer[]): RoomEntry {
   return { id, prev, payload }
 }
 
-/** A room entry's payload, packed `[uid, type, data, except]`, decoded. */
+/** A room entry's payload, packed `[uid, type, data, except]`, decoded (the uid is not read). */
 export function decodeRoomMessage(payload: Buffer): RoomMessage {
-  const [uid, type, data, except] = unpack(payload) as [string, string, unknown, string | null]
-  return { uid, type, data, except: except ?? undefined }
+  const [, type, data, except] = unpack(payload) as [string, string, unknown, string | null]
+  return { type, data, except: except ?? undefined }
 }
 
 /**

@@ -37,9 +37,8 @@ const entry = (n: number): RoomEntry => ({
   payload: Buffer.from(`m${n}`),
 })
 
-/** A room message whose uid and data are its payload. */
+/** A room message whose data is its payload. */
 const asMessage = (payload: Buffer): RoomMessage => ({
-  uid: String(payload),
   type: 'said',
   data: String(payload),
   except: undefined,
@@ -93,7 +92,7 @@ describe('RoomFeed', () => {
       history: () => Promise.resolve([]),
       lastId: () => Promise.resolve('0-0'),
       decode: (payload): RoomMessage => {
-        const message = { uid: 'u1', type: 'said', data: String(payload), except: undefined }
+        const message = { type: 'said', data: String(payload), except: undefined }
         decoded = new WeakRef(message)
         return message
       },

@@ -6,17 +6,15 @@ export interface RoomEntry {
   id: string
   /** The id of the message before it in the room (`'0-0'` for the first). */
   prev: string
-  /** Packed `[uid, type, data, except]`. */
+  /**
+   * Packed `[uid, type, data, except]`: the uid (the sending process and its number there, or
+   * `=` and the send's `id`) says which send it is; Redis stores each once (`writeScript`).
+   */
   payload: Buffer
 }
 
 /** A room message decoded. */
 export interface RoomMessage {
-  /**
-   * Which send it is: the sending process and its number there, or `=` and the send's `id`.
-   * Redis stores a send once (`writeScript`), so a feed delivers each entry as it comes.
-   */
-  uid: string
   type: string
   data: unknown
   /** A peer id not to deliver to. */

@@ -744,11 +744,8 @@ describe('watching presence', () => {
  * A process without a heartbeat during the test (its only Redis commands are the test's) and a
  * client that joined room `r`: the texts the client hears.
  */
-async function memberOfR(
-  redis: Awaited<ReturnType<typeof startRedisServer>>,
-): Promise<{ node: Node; got: string[] }> {
-  const node = await startNode(fx, redis, { heartbeatMs: 60_000, processTtlMs: 120_000 })
-  serve(node, [])
+/** A client of `node` that joined room `r`: what it got, from its own `'in'`. */
+async function memberOf(node: Node): Promise<string[]> {
   const client = createClient<Chat>({ url: `ws://127.0.0.1:${node.server.port}/` })
   client.events.on('error', () => undefined)
   fx.add(() => client.close())
@@ -756,7 +753,15 @@ async function memberOfR(
   client.on('said', ({ text }) => got.push(text))
   client.send('say', { room: 'r', text: 'in' })
   await waitFor(() => got.includes('in'), { message: 'in the room', timeoutMs: 10_000 })
-  return { node, got }
+  return got
+}
+
+async function memberOfR(
+  redis: Awaited<ReturnType<typeof startRedisServer>>,
+): Promise<{ node: Node; got: string[] }> {
+  const node = await startNode(fx, redis, { heartbeatMs: 60_000, processTtlMs: 120_000 })
+  serve(node, [])
+  return { node, got: await memberOf(node) }
 }
 
 describe('a cluster whose Redis refuses writes while it stays ready', () => {
@@ -810,13 +815,7 @@ async function awayFromRedis(maxPendingBytes: number) {
   const b = await startNode(fx, redis)
   serve(a, [])
   serve(b, [])
-  const member = createClient<Chat>({ url: `ws://127.0.0.1:${b.server.port}/` })
-  member.events.on('error', () => undefined)
-  fx.add(() => member.close())
-  const got: string[] = []
-  member.on('said', ({ text }) => got.push(text))
-  member.send('say', { room: 'r', text: 'in' })
-  await waitFor(() => got.includes('in'), { message: 'joined', timeoutMs: 10_000 })
+  const got = await memberOf(b)
   await redis.stop()
   await waitFor(() => a.redis.status !== 'ready', { message: 'Redis away' })
   return { redis, a, b, got }
@@ -1170,13 +1169,7 @@ describe('a room send with an id', () => {
     const b = await startNode(fx, redis, { dedupeTtlMs: 200 })
     serve(a, [])
     serve(b, [])
-    const member = createClient<Chat>({ url: `ws://127.0.0.1:${a.server.port}/` })
-    member.events.on('error', () => undefined)
-    fx.add(() => member.close())
-    const got: string[] = []
-    member.on('said', ({ text }) => got.push(text))
-    member.send('say', { room: 'r', text: 'in' })
-    await waitFor(() => got.includes('in'), { message: 'joined', timeoutMs: 10_000 })
+    const got = await memberOf(a)
     b.server.to('r').send('said', { text: 'first', from: 'b' }, { id: 'x' })
     // Within dedupeTtlMs the id names the same send: stored once, delivered once.
     b.server.to('r').send('said', { text: 'copy', from: 'b' }, { id: 'x' })
