@@ -63,10 +63,9 @@ export function useRequest(
   data?: unknown,
   options: UseRequestOptions = {},
 ): RequestResult<unknown> {
-  type R = unknown
   const { enabled = true, deps = [], timeoutMs } = options
   const client = useClient()
-  const [state, setState] = useState<State<R>>(() => ({
+  const [state, setState] = useState<State<unknown>>(() => ({
     data: undefined,
     error: undefined,
     status: enabled ? 'loading' : 'idle',
@@ -102,8 +101,7 @@ export function useRequest(
         .request(method, payload, ms === undefined ? { signal } : { signal, timeoutMs: ms })
         .then(
           (response) => {
-            if (!signal.aborted)
-              setState({ data: response as R, error: undefined, status: 'success' })
+            if (!signal.aborted) setState({ data: response, error: undefined, status: 'success' })
           },
           (error: LifelineError) => {
             if (!signal.aborted) setState((s) => ({ data: s.data, error, status: 'error' }))
