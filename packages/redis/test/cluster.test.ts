@@ -604,6 +604,40 @@ describe('a session moving between live processes', () => {
     await resumesOnB(client, down, balancer, b)
   })
 
+  it("neither claims nor resumes a session for another owner (sessionOwner): its owner's process keeps it", async () => {
+    const redis = fx.add(await startRedisServer())
+    const owned: Partial<ServerOptions> = {
+      authenticate: (request) => new URL(request.url ?? '/', 'http://x').searchParams.get('user'),
+      sessionOwner: (user) => String(user),
+    }
+    const a = await startNode(fx, redis, {}, owned)
+    const b = await startNode(fx, redis, {}, owned)
+    const alice = await RawClient.connect(fx, a.server.port, {}, '/?user=alice')
+    const mallory = await RawClient.connect(
+      fx,
+      b.server.port,
+      { sid: alice.welcome.sid, a: 0 },
+      '/?user=mallory',
+    )
+    expect(mallory.welcome.resumed).toBe(false)
+    // A round trip on alice's link: a claim would have taken it from `a` (1012) by now.
+    alice.client.send({ t: '$ping', d: { ts: 1 } })
+    await waitFor(() => alice.client.received.some((frame) => frame.t === '$pong'), {
+      message: "alice's $pong",
+    })
+    expect(alice.client.closeCode).toBeUndefined()
+    expect(a.server.stats).toMatchObject({ sessions: 1, sessionsMoved: 0 })
+    // Its owner moves it to `b` as usual.
+    await alice.client.close()
+    const back = await RawClient.connect(
+      fx,
+      b.server.port,
+      { sid: alice.welcome.sid, a: 0 },
+      '/?user=alice',
+    )
+    expect(back.welcome).toMatchObject({ sid: alice.welcome.sid, resumed: true })
+  })
+
   it('leaves its channels on a subscriber of the application when its server closes', async () => {
     const redis = fx.add(await startRedisServer())
     const subscriber = redisClient(fx, redis)

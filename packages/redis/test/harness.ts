@@ -140,20 +140,24 @@ export class RawClient {
     socket.on('error', () => undefined)
   }
 
-  /** Opens a socket to `port`, sends `$hello` with `hello`, resolves with the `$welcome`. */
+  /**
+   * Opens a socket to `port` (at `path`), sends `$hello` with `hello`, resolves with the
+   * `$welcome`.
+   */
   static async connect(
     fx: FixtureScope,
     port: number,
     hello: { sid?: string; a?: number; r?: number } = {},
+    path = '/',
   ): Promise<{ client: RawClient; welcome: { sid: string; resumed: boolean; a: number } }> {
-    const client = await RawClient.open(fx, port)
+    const client = await RawClient.open(fx, port, path)
     client.send({ t: '$hello', d: { v: 1, ...hello } })
     return { client, welcome: await client.welcome() }
   }
 
   /** Opens a socket to `port`; the test sends the `$hello` (and frames after it at once). */
-  static async open(fx: FixtureScope, port: number): Promise<RawClient> {
-    const socket = fx.add(new WebSocket(`ws://127.0.0.1:${port}/`, ['lifeline.v1.json']))
+  static async open(fx: FixtureScope, port: number, path = '/'): Promise<RawClient> {
+    const socket = fx.add(new WebSocket(`ws://127.0.0.1:${port}${path}`, ['lifeline.v1.json']))
     const client = new RawClient(socket)
     await once(socket, 'open')
     return client

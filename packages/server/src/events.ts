@@ -21,9 +21,10 @@ export interface DisconnectInfo {
 /**
  * Why a client that asked to resume got a new session (`resumed: false`). `'oversize'`: its
  * replay buffer holds a message over the largest frame the client now accepts (`max` of its
- * `$hello`), which could never be delivered.
+ * `$hello`), which could never be delivered. `'owner'`: the session belongs to another owner
+ * (`sessionOwner`); it is left as it was.
  */
-export type ResetReason = 'unknown' | 'expired' | 'lossy' | 'oversize'
+export type ResetReason = 'unknown' | 'expired' | 'lossy' | 'oversize' | 'owner'
 
 /**
  * Why a session ended. `'moved'`: with a shared store, another process took the session over

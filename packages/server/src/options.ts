@@ -123,6 +123,16 @@ export interface ServerOptions<User = unknown> {
    */
   authenticate?: Authenticate<User>
   /**
+   * Binds each session to its owner: the string this returns for `peer.user` (a user id). A
+   * client that presents a session id while authenticated as another owner does not resume it:
+   * it gets a new session (`session:reset` with `'owner'`), and the session stays as it was for
+   * its owner. Without it a session id is a bearer credential: whoever presents it,
+   * authenticated as anyone, resumes the session and gets its replay. Every process sharing a
+   * store must pass the same function; turning it on resets the sessions made without it.
+   * @default undefined (a session id alone resumes its session)
+   */
+  sessionOwner?: (user: User) => string
+  /**
    * Browser origins allowed to connect: exact `Origin` values (`'https://app.example.com'`) or
    * a predicate. A disallowed origin is refused at the upgrade with HTTP 403.
    * @default undefined (every origin)
@@ -307,6 +317,7 @@ export interface ResolvedOptions<User> {
   readonly path: string | undefined
   readonly codecs: readonly Codec[]
   readonly authenticate: Authenticate<User> | undefined
+  readonly sessionOwner: ((user: User) => string) | undefined
   readonly allowedOrigins: readonly string[] | OriginPredicate | undefined
   readonly requireOrigin: boolean
   readonly maxMessageSize: number
@@ -446,6 +457,9 @@ export function resolveOptions<User>(options: ServerOptions<User>): ResolvedOpti
   ) {
     throw invalid('allowedOrigins must be an array of origins or a function (origin, request)')
   }
+  if (options.sessionOwner !== undefined && typeof options.sessionOwner !== 'function') {
+    throw invalid('sessionOwner must be a function of peer.user')
+  }
   if (options.clientAddress !== undefined && typeof options.clientAddress !== 'function') {
     throw invalid('clientAddress must be a function of the request')
   }
@@ -468,6 +482,7 @@ export function resolveOptions<User>(options: ServerOptions<User>): ResolvedOpti
     path: options.path,
     codecs,
     authenticate: options.authenticate,
+    sessionOwner: options.sessionOwner,
     allowedOrigins: Array.isArray(allowedOrigins)
       ? allowedOrigins.map(serializedOrigin)
       : options.allowedOrigins,

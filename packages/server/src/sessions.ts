@@ -21,11 +21,7 @@ import type { SessionRecord } from './sessionStore.js'
 import { isShared, type ClaimedSession, type SharedSessionStore } from './cluster.js'
 import { encodeEnvelope, frameBytes } from './frames.js'
 import { within } from './within.js'
-
-/** 128 random bits: a session id is the secret that resumes a session. */
-function newSessionId(): string {
-  return randomBytes(16).toString('base64url')
-}
+import { newSessionId, ownedBy } from './sessionIds.js'
 
 /** 72 random bits: public, only needs to be unique. */
 function newPeerId(): string {
@@ -145,6 +141,13 @@ export class SessionRegistry<S extends Schema, User> {
   open(connection: Connection<S, User>, hello: Hello, user: User): void | Promise<void> {
     if (hello.sid === undefined) {
       this.create(connection, hello, user, undefined)
+      return
+    }
+    // Checked before the session is even looked up: a claim would take it from its owner's link.
+    const owner = this.ownerOf(user)
+    if (owner !== undefined && !ownedBy(hello.sid, owner)) {
+      this.notResumed(connection, 'it belongs to another owner', 'FORBIDDEN')
+      this.create(connection, hello, user, 'owner')
       return
     }
     const live = this.bySessionId.get(hello.sid)
@@ -302,7 +305,7 @@ export class SessionRegistry<S extends Schema, User> {
     session: Session<S, User>,
     connection: Connection<S, User>,
     hello: Hello,
-  ): Exclude<ResetReason, 'unknown'> | undefined {
+  ): Exclude<ResetReason, 'unknown' | 'owner'> | undefined {
     if (session.link === undefined && session.expiresAt <= this.context.options.clock.now()) {
       return 'expired'
     }
@@ -314,18 +317,37 @@ export class SessionRegistry<S extends Schema, User> {
     return undefined
   }
 
+  /** The owner of `user`'s sessions (`sessionOwner`), if sessions are bound to one. */
+  private ownerOf(user: User): string | undefined {
+    const { sessionOwner } = this.context.options
+    if (sessionOwner === undefined) return undefined
+    const owner: unknown = sessionOwner(user)
+    // A defect of the application's: reported, and the connection closed with 1011.
+    if (typeof owner !== 'string') throw new TypeError('sessionOwner must return a string')
+    return owner
+  }
+
   /** A resume refused for a message the client can never accept: logged, then reset. */
   private oversize(connection: Connection<S, User>): 'oversize' {
-    this.context.warn(
-      'session not resumed: its replay buffer holds a message over the client max',
-      {
-        code: 'MESSAGE_TOO_LARGE',
-        ...(connection.remoteAddress === undefined
-          ? {}
-          : { remoteAddress: connection.remoteAddress }),
-      },
+    this.notResumed(
+      connection,
+      'its replay buffer holds a message over the client max',
+      'MESSAGE_TOO_LARGE',
     )
     return 'oversize'
+  }
+
+  /** Logs a resume that gets a new session for `why`. */
+  private notResumed(
+    connection: Connection<S, User>,
+    why: string,
+    code: 'FORBIDDEN' | 'MESSAGE_TOO_LARGE',
+  ): void {
+    const { remoteAddress } = connection
+    this.context.warn(`session not resumed: ${why}`, {
+      code,
+      ...(remoteAddress === undefined ? {} : { remoteAddress }),
+    })
   }
 
   /**
@@ -826,7 +848,7 @@ export class SessionRegistry<S extends Schema, User> {
     }
     const session = new Session(this.context, {
       id: newPeerId(),
-      sessionId: newSessionId(),
+      sessionId: newSessionId(this.ownerOf(user)),
       user,
       codec: connection.codec,
     })

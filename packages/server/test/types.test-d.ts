@@ -148,3 +148,18 @@ createServer<Chat, User>({
   // @ts-expect-error: authenticate must return a User (or false)
   authenticate: () => ({ id: 1 }),
 })
+// sessionOwner is given that user, and answers a string.
+createServer<Chat, User>({
+  port: 0,
+  sessionOwner: (user) => user.name,
+})
+createServer<Chat, User>({
+  port: 0,
+  // @ts-expect-error: a user has no id
+  sessionOwner: (user) => user.id,
+})
+createServer<Chat, User>({
+  port: 0,
+  // @ts-expect-error: an owner is a string
+  sessionOwner: () => 1,
+})
