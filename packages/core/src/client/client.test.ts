@@ -403,11 +403,16 @@ describe('RPC', () => {
     welcome()
     const controller = new AbortController()
     const result = client.request('add', { a: 1, b: 2 }, { signal: controller.signal })
-    controller.abort()
-    await expect(result).rejects.toMatchObject({ code: 'ABORTED' })
+    const reason = new Error('the user left the page')
+    controller.abort(reason)
+    // The signal's reason is the cause: a caller tells its own abort from a timeout signal's.
+    await expect(result).rejects.toMatchObject({ code: 'ABORTED', cause: reason })
     await expect(
       client.request('add', { a: 1, b: 2 }, { signal: controller.signal }),
-    ).rejects.toMatchObject({ code: 'ABORTED' })
+    ).rejects.toMatchObject({ code: 'ABORTED', cause: reason })
+    await expect(
+      client.request('add', { a: 1, b: 2 }, { signal: AbortSignal.abort() }),
+    ).rejects.toMatchObject({ code: 'ABORTED', cause: { name: 'AbortError' } })
     client.close()
   })
 

@@ -61,9 +61,12 @@ export function errorPayload(error: unknown): { payload: ErrorPayload; deliberat
     : { payload: { code: 'INTERNAL', message: 'internal error' }, deliberate: false }
 }
 
-/** The rejection of a request whose `AbortSignal` aborted. */
-function abortedError(method: string): LifelineError {
-  return new LifelineError('ABORTED', `request ${method} was aborted`)
+/**
+ * The rejection of a request whose `AbortSignal` aborted, with the signal's `reason` as its
+ * `cause`: how a caller tells its own abort from `AbortSignal.timeout()`'s `TimeoutError`.
+ */
+function abortedError(method: string, signal: AbortSignal): LifelineError {
+  return new LifelineError('ABORTED', `request ${method} was aborted`, { cause: signal.reason })
 }
 
 /**
@@ -85,7 +88,7 @@ export function checkRequest(
       `timeoutMs must be a positive number, got ${String(timeoutMs)}`,
     )
   }
-  if (signal?.aborted) throw abortedError(method)
+  if (signal?.aborted) throw abortedError(method, signal)
 }
 
 /** A `$req` payload, checked. */
@@ -160,7 +163,7 @@ export class PendingRequests {
   ): Promise<unknown> {
     return new Promise((resolve, reject) => {
       const deadline = this.#clock.now() + timeoutMs
-      const onAbort = signal && (() => this.#end(id, abortedError(method)))
+      const onAbort = signal && (() => this.#end(id, abortedError(method, signal)))
       if (onAbort) signal?.addEventListener('abort', onAbort, { once: true })
       this.#pending.set(id, { resolve, reject, method, timeoutMs, deadline, signal, onAbort })
       if (deadline < this.#timerAt) this.#arm(deadline)
