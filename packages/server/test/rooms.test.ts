@@ -155,6 +155,35 @@ describe('rooms', () => {
       ['left', 3],
     ])
   })
+  it('sends to the members at the call: one a listener moves out and back in during the send is not visited again, nor one it adds', async () => {
+    const server = await startServer(fx)
+    const peers: Peer[] = []
+    server.on('connection', (peer) => {
+      peers.push(peer)
+      if (peers.length < 3) peer.join('red')
+    })
+    // Told during the send that the message is over the small client's limit, the listener
+    // moves that member out and back in, and adds the third. Bounded: a member visited again
+    // would be told again, for ever.
+    let told = 0
+    server.on('error', (_error, peer) => {
+      if (peer === undefined || ++told > 3) return
+      peer.leave('red')
+      peer.join('red')
+      peers[2]?.join('red')
+    })
+    const small = await ProtocolClient.connect(fx, urlOf(server), { max: 1024 })
+    const big = await ProtocolClient.connect(fx, urlOf(server))
+    const late = await ProtocolClient.connect(fx, urlOf(server))
+    await waitFor(() => peers.length === 3, { message: 'three peers' })
+    expect(server.to('red').send('news', 'y'.repeat(4096))).toBe(1)
+    expect(told).toBe(1)
+    expect(peers[2]?.rooms).toEqual(['red'])
+    expect(server.to('red').send('after', 1, { reliable: false })).toBe(3)
+    expect((await big.client.waitForMessages(2)).map((frame) => frame.t)).toEqual(['news', 'after'])
+    expect((await late.client.waitForMessages(1)).map((frame) => frame.t)).toEqual(['after'])
+    expect((await small.client.waitForMessages(1)).map((frame) => frame.t)).toEqual(['after'])
+  })
 })
 
 describe('a broadcast encoded once', () => {
