@@ -638,6 +638,32 @@ describe('a session moving between live processes', () => {
     expect(back.welcome).toMatchObject({ sid: alice.welcome.sid, resumed: true })
   })
 
+  it('delivers a room message to the members it found: one an error listener moves out and back in is not visited again', async () => {
+    const redis = fx.add(await startRedisServer())
+    const node = await startNode(fx, redis)
+    const peers: Peer<Chat>[] = []
+    node.server.on('connection', (peer) => {
+      peers.push(peer)
+      peer.join('r')
+    })
+    // Told during the delivery that the message is over the small client's limit, the listener
+    // moves that member out and back in. Bounded: a member visited again would be told again,
+    // for ever.
+    let told = 0
+    node.server.on('error', (_error, peer) => {
+      if (peer === undefined || ++told > 3) return
+      peer.leave('r')
+      peer.join('r')
+    })
+    await RawClient.connect(fx, node.server.port, { max: 1024 })
+    const big = await RawClient.connect(fx, node.server.port)
+    await waitFor(() => peers.length === 2, { message: 'two peers' })
+    node.server.to('r').send('said', { text: 'y'.repeat(4096), from: 'x' })
+    node.server.to('r').send('said', { text: 'after', from: 'x' })
+    await waitFor(() => big.client.reliable('said').length === 2, { message: 'both messages' })
+    expect(told).toBe(1)
+  })
+
   it('leaves its channels on a subscriber of the application when its server closes', async () => {
     const redis = fx.add(await startRedisServer())
     const subscriber = redisClient(fx, redis)

@@ -147,7 +147,7 @@ export class RawClient {
   static async connect(
     fx: FixtureScope,
     port: number,
-    hello: { sid?: string; a?: number; r?: number } = {},
+    hello: { sid?: string; a?: number; r?: number; max?: number } = {},
     path = '/',
   ): Promise<{ client: RawClient; welcome: { sid: string; resumed: boolean; a: number } }> {
     const client = await RawClient.open(fx, port, path)

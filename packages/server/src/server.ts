@@ -155,8 +155,10 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
     }
     this.registry = new SessionRegistry(this.context)
     this.options.cluster?.attach({
+      // A copy of a room's members, as for a local send: a listener told of a failed delivery
+      // may move a member out and back in, and the live set would have it visited again.
       members: (room) =>
-        room === undefined ? this.registry.sessions() : this.rooms.membersOf(room),
+        room === undefined ? this.registry.sessions() : [...this.rooms.membersOf(room)],
       failure: (message, error) => this.report(message, withoutCommand(error), undefined),
     })
     this.host = {
