@@ -42,7 +42,7 @@ export interface ServerContext<S extends Schema, User> {
   /** A connection or frame was refused. */
   warn(message: string, details: LogDetails): void
   /** A session ended: forget it, tell the store and the application. */
-  sessionEnded(session: Session<S, User>, reason: SessionEndReason): void
+  sessionEnded(session: Session<S, User>, reason: SessionEndReason, rooms: string[]): void
   /** Work (an RPC handler) that `close()` should give a chance to finish. */
   track(work: Promise<unknown>): void
 }

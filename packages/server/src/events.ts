@@ -50,8 +50,11 @@ export interface ServerEvents<S extends Schema, User> {
    * after `'connection'` of the new peer.
    */
   'session:reset': [peer: Peer<S, User>, info: { reason: ResetReason }]
-  /** A session ended: it expired, was closed with `peer.close()`, or overflowed and was replaced. */
-  'session:end': [peer: Peer<S, User>, info: { reason: SessionEndReason }]
+  /**
+   * A session ended: it expired, was closed with `peer.close()`, or overflowed and was replaced.
+   * `rooms`: those it was in, left by now (`peer.rooms` is empty), for a "left" to tell them.
+   */
+  'session:end': [peer: Peer<S, User>, info: { reason: SessionEndReason; rooms: readonly string[] }]
   /**
    * With a cluster: the room's history no longer reaches back to the last room message this
    * session got (it was away too long, or the history was lost): the messages in between are

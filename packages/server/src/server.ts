@@ -151,7 +151,7 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
         const done = (): void => void this.work.delete(work)
         work.then(done, done)
       },
-      sessionEnded: (session, reason) => this.registry.ended(session, reason),
+      sessionEnded: (session, reason, rooms) => this.registry.ended(session, reason, rooms),
     }
     this.registry = new SessionRegistry(this.context)
     this.options.cluster?.attach({

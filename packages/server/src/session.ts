@@ -664,12 +664,13 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     this.requests.rejectAll(closedMessage)
     const cluster = this.context.cluster
     const moved = reason === 'moved'
-    for (const room of this.context.rooms.roomsOf(this)) {
+    const rooms = this.context.rooms.roomsOf(this)
+    for (const room of rooms) {
       this.context.rooms.leave(this, room)
       cluster?.left(this, room, moved)
     }
     cluster?.left(this, broadcastRoom, moved)
-    this.context.sessionEnded(this, reason)
+    this.context.sessionEnded(this, reason, rooms)
   }
 
   /** Settles once the handlers of the client's requests running now are done. */

@@ -207,7 +207,7 @@ export class SessionRegistry<S extends Schema, User> {
   }
 
   /** A session ended (`Session.end`): forget it here and in the store. */
-  ended(session: Session<S, User>, reason: SessionEndReason): void {
+  ended(session: Session<S, User>, reason: SessionEndReason, rooms: string[]): void {
     this.clearExpiry(session)
     this.bySessionId.delete(session.sessionId)
     this.byPeerId.delete(session.id)
@@ -228,7 +228,7 @@ export class SessionRegistry<S extends Schema, User> {
       if (token !== undefined) this.queued(id, () => shared.release(id, token)).catch(failed)
       else this.queued(id, () => this.releaseLanded(id, journal, failed)).catch(failed)
     }
-    this.context.fire('session:end', session, { reason })
+    this.context.fire('session:end', session, { reason, rooms })
   }
 
   /**

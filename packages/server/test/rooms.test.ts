@@ -1,5 +1,6 @@
 import { json, type Codec } from '@lifeline/codec'
 import { msgpack } from '@lifeline/codec/msgpack'
+import { ManualClock } from '@lifeline/core/testing'
 import { useFixtures, waitFor } from '@lifeline/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Peer } from '../src/index.js'
@@ -155,6 +156,33 @@ describe('rooms', () => {
       ['left', 3],
     ])
   })
+  it('tells session:end the rooms the session was in, so a listener can tell them it left', async () => {
+    const clock = new ManualClock(5_000)
+    const server = await startServer(fx, { clock, sessionTtlMs: 1_000, heartbeat: false })
+    const peers: Peer[] = []
+    server.on('connection', (peer) => {
+      peers.push(peer)
+      peer.join('red')
+      if (peers.length === 1) peer.join('blue')
+    })
+    const ended: { reason: string; rooms: readonly string[]; now: readonly string[] }[] = []
+    server.on('session:end', (peer, { reason, rooms }) => {
+      ended.push({ reason, rooms, now: peer.rooms })
+      for (const room of rooms) server.to(room).send('left', { room, who: peer.id })
+    })
+    const leaving = await ProtocolClient.connect(fx, urlOf(server))
+    const staying = await ProtocolClient.connect(fx, urlOf(server))
+    await waitFor(() => peers.length === 2, { message: 'two peers' })
+    await leaving.client.drop()
+    await waitFor(() => peers[0]?.connected === false, { message: 'the drop' })
+    clock.advance(1_000)
+    expect(ended).toEqual([{ reason: 'expired', rooms: ['red', 'blue'], now: [] }])
+    const told = await staying.client.waitForMessages(1)
+    expect(told.map((frame) => frame.d)).toEqual([{ room: 'red', who: peers[0]?.id }])
+    ;(peers[1] as Peer).close()
+    expect(ended[1]).toEqual({ reason: 'closed', rooms: ['red'], now: [] })
+  })
+
   it('sends to the members at the call: one a listener moves out and back in during the send is not visited again, nor one it adds', async () => {
     const server = await startServer(fx)
     const peers: Peer[] = []
