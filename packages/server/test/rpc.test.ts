@@ -235,6 +235,10 @@ describe('RPC: server calls client', () => {
     await expect(peer.request(42 as unknown as string, null)).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',
     })
+    // A signal that is no AbortSignal: refused before the `$req` goes out, not after.
+    await expect(
+      peer.request('x', null, { signal: {} as unknown as AbortSignal }),
+    ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
     // The next request is the first one on the wire, with the first id.
     void peer.request('after', null).catch(() => undefined)
     expect(await client.next('$req')).toMatchObject({ d: { id: 1, m: 'after' }, s: 1 })

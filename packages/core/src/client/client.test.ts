@@ -9,6 +9,7 @@ import { frameSink } from '../reconnectingWebSocket.js'
 import { createClient } from './client.js'
 import type { Client } from './client.js'
 import type { ClientOptions } from './clientOptions.js'
+import type { RequestOptions } from './client.js'
 
 interface Chat {
   client: { say: { text: string }; error: string }
@@ -391,6 +392,19 @@ describe('RPC', () => {
     welcome()
     for (const timeoutMs of [0, -1, Number.NaN]) {
       await expect(client.request('add', { a: 1, b: 2 }, { timeoutMs })).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+      })
+    }
+    expect(receivedTypes()).toEqual(['$hello'])
+    client.close()
+  })
+
+  it('rejects a signal that is no AbortSignal, and sends nothing for it', async () => {
+    const client = create()
+    welcome()
+    for (const signal of [{}, 'abort', { aborted: false }]) {
+      const options = { signal } as unknown as RequestOptions
+      await expect(client.request('add', { a: 1, b: 2 }, options)).rejects.toMatchObject({
         code: 'INVALID_ARGUMENT',
       })
     }

@@ -71,8 +71,9 @@ function abortedError(method: string, signal: AbortSignal): LifelineError {
 
 /**
  * Checks a request before anything is sent, on either side: `INVALID_ARGUMENT` for a method that
- * is not a string or a timeout that is not a positive number (with one timer for all requests, a
- * `NaN` deadline would never come), `ABORTED` for a signal that has already aborted.
+ * is not a string, a timeout that is not a positive number (with one timer for all requests, a
+ * `NaN` deadline would never come) or a signal that is no `AbortSignal`, `ABORTED` for a signal
+ * that has already aborted.
  */
 export function checkRequest(
   method: unknown,
@@ -87,6 +88,14 @@ export function checkRequest(
       'INVALID_ARGUMENT',
       `timeoutMs must be a positive number, got ${String(timeoutMs)}`,
     )
+  }
+  // Checked here, before the caller sends: a signal that cannot be listened to failed only once
+  // the request was out, so the callee ran a method its caller was told had failed.
+  if (
+    signal !== undefined &&
+    typeof (signal as Partial<AbortSignal> | null)?.addEventListener != 'function'
+  ) {
+    throw new LifelineError('INVALID_ARGUMENT', 'signal is no AbortSignal')
   }
   if (signal?.aborted) throw abortedError(method, signal)
 }
