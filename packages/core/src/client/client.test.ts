@@ -412,6 +412,27 @@ describe('RPC', () => {
     client.close()
   })
 
+  it('refuses a handler that is no function, and a method name that is no string', () => {
+    const client = create()
+    welcome()
+    const notAFunction = 'handler' as unknown as () => void
+    for (const subscribe of [client.on, client.once]) {
+      expect(() => subscribe.call(client, 'said', notAFunction)).toThrow(
+        expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+      )
+    }
+    expect(() => client.handle('confirm', undefined as unknown as () => boolean)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+    )
+    expect(() => client.handle(42 as unknown as 'confirm', () => true)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+    )
+    // Nothing was registered: the server's request finds no method.
+    deliver({ t: '$req', d: { id: 1, m: 'confirm', d: 'sure?' }, s: 1 })
+    expect(received().at(-1)).toMatchObject({ t: '$res', d: { id: 1, e: { code: 'NOT_FOUND' } } })
+    client.close()
+  })
+
   it('rejects with ABORTED when its signal aborts, and at once for an aborted signal', async () => {
     const client = create()
     welcome()

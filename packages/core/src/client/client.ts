@@ -325,7 +325,10 @@ export class Client<S extends Schema = AnySchema> {
     return (this.#receipts ??= new Receipts()).wait(receipt)
   }
 
-  /** Calls `handler` for every message of `type`. Returns a function that unsubscribes. */
+  /**
+   * Calls `handler` for every message of `type`. Returns a function that unsubscribes. Throws
+   * `INVALID_ARGUMENT` for a `$` type or a handler that is no function.
+   */
   on<K extends MessageType<ServerMessages<S>>>(
     type: K,
     handler: (data: ServerMessages<S>[K]) => void,
@@ -380,13 +383,19 @@ export class Client<S extends Schema = AnySchema> {
     }
   }
 
-  /** Implements a method the server may call (`peer.request`). Returns a function that removes it. */
+  /**
+   * Implements a method the server may call (`peer.request`). Returns a function that removes it.
+   * Throws `INVALID_ARGUMENT` for a method that is no string or a handler that is no function.
+   */
   handle<K extends MessageType<ClientMethods<S>>>(
     method: K,
     fn: (
       data: RequestOf<ClientMethods<S>, K>,
     ) => ResponseOf<ClientMethods<S>, K> | Promise<ResponseOf<ClientMethods<S>, K>>,
   ): () => void {
+    // Refused here, as the server's `handle` refuses it: a handler that is no function failed
+    // only when the server called it, far from the mistake.
+    assertHandler(typeof method === 'string' && fn)
     const methods = this.#methods
     methods.set(method, fn as MethodHandler)
     return () => {
@@ -844,6 +853,8 @@ export class Client<S extends Schema = AnySchema> {
 
   #listen(type: string, handler: Handler, once: boolean): () => void {
     assertUserType(type)
+    // A handler that is no function would fail at every message of its type, each one lost.
+    assertHandler(handler)
     const messages = this.#messages
     if (once) messages.once(type, handler)
     else messages.on(type, handler)
@@ -953,6 +964,13 @@ function atLeastControlFrame(value: unknown): boolean {
     value === undefined ||
     (Number.isSafeInteger(value) && (value as number) >= maxControlFrameBytes)
   )
+}
+
+/** Throws `INVALID_ARGUMENT` for a handler that is no function (`false` for a bad name). */
+function assertHandler(handler: unknown): void {
+  if (typeof handler !== 'function') {
+    throw new LifelineError('INVALID_ARGUMENT', 'a handler is a function, under a string name')
+  }
 }
 
 function assertUserType(type: string): void {
