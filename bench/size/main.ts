@@ -58,7 +58,7 @@ const entries: Entry[] = [
     // (`<base href>`) for a relative URL, and the 57 B past it of the heartbeat noticing a
     // machine that slept, and the 9 B past it of a Blob of another realm and what an
     // implementation leaves out of protocol and extensions (bench/README).
-    reference: 15_829,
+    reference: 15_899,
   },
   {
     name: '`@lifeline/react` on top of the client',
