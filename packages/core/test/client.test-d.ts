@@ -33,6 +33,10 @@ declare const client: Client<Chat>
 // send(): the client's own message types, with their payloads.
 client.send('say', { text: 'hi' })
 client.send('say', { text: 'hi' }, { reliable: false })
+// Options a wrapper passes on as it got them, under exactOptionalPropertyTypes: undefined is "not given".
+declare const maybe: { reliable?: boolean; timeoutMs?: number; signal?: AbortSignal }
+client.send('say', { text: 'hi' }, { reliable: maybe.reliable })
+void client.request('add', { a: 1, b: 2 }, { timeoutMs: maybe.timeoutMs, signal: maybe.signal })
 expectTypeOf(client.send<'say'>)
   .parameter(1)
   .toEqualTypeOf<{ text: string }>()

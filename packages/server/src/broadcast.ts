@@ -15,7 +15,7 @@ export interface BroadcastOptions<
   User = unknown,
 > extends SendOptions {
   /** A peer not to send to (typically the sender of what is being relayed). */
-  except?: Peer<S, User>
+  except?: Peer<S, User> | undefined
   /**
    * With a cluster: an idempotency key. A send with an id already sent to the same room (or
    * broadcast) within the cluster's `dedupeTtlMs` is dropped, so a handler that relays a client
@@ -23,7 +23,7 @@ export interface BroadcastOptions<
    * relay gets it again.
    * @default undefined (no de-duplication)
    */
-  id?: string
+  id?: string | undefined
 }
 
 /** Sends to every session in a room. */

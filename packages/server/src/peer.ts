@@ -19,7 +19,7 @@ export interface SendOptions {
    * processed exactly once. `false`: fire and forget, sent only if the link is up now.
    * @default true
    */
-  reliable?: boolean
+  reliable?: boolean | undefined
 }
 
 export interface RequestOptions {
@@ -27,9 +27,9 @@ export interface RequestOptions {
    * The request rejects with `REQUEST_TIMEOUT` if no response came by then.
    * @default the server's requestTimeoutMs (10000)
    */
-  timeoutMs?: number
+  timeoutMs?: number | undefined
   /** Aborting rejects the request with `ABORTED`; a late response is ignored. */
-  signal?: AbortSignal
+  signal?: AbortSignal | undefined
 }
 
 /** Which message a handler got: what an idempotent handler keys its effects by. */

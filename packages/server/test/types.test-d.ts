@@ -89,6 +89,29 @@ server.handle('confirm', () => true)
 // Rooms and broadcast are typed like peer.send.
 server.to('lobby').send('said', { room: 'lobby', text: 'hi', from: 'server' })
 server.broadcast('said', { room: 'lobby', text: 'hi', from: 'server' }, { reliable: false })
+// Options passed on as a wrapper got them, under exactOptionalPropertyTypes.
+declare const maybe: {
+  reliable?: boolean
+  id?: string
+  except?: Peer<Chat, User>
+  timeoutMs?: number
+  signal?: AbortSignal
+}
+server
+  .to('lobby')
+  .send(
+    'said',
+    { room: 'lobby', text: 'hi', from: 'server' },
+    { reliable: maybe.reliable, id: maybe.id, except: maybe.except },
+  )
+server.on('connection', (peer) => {
+  peer.send('said', { room: 'a', text: 'b', from: 'c' }, { reliable: maybe.reliable })
+  void peer.request(
+    'confirm',
+    { question: 'sure?' },
+    { timeoutMs: maybe.timeoutMs, signal: maybe.signal },
+  )
+})
 // @ts-expect-error: wrong payload
 server.to('lobby').send('said', { text: 'hi' })
 // @ts-expect-error: not a server message type

@@ -51,7 +51,7 @@ export interface SendOptions {
    * it is reported as a `drop` event.
    * @default true
    */
-  reliable?: boolean
+  reliable?: boolean | undefined
 }
 
 export interface RequestOptions {
@@ -60,8 +60,8 @@ export interface RequestOptions {
    * (`Infinity` waits as long as the client lives); anything else rejects `INVALID_ARGUMENT`.
    * @default the client's `requestTimeoutMs` (30000)
    */
-  timeoutMs?: number
-  signal?: AbortSignal
+  timeoutMs?: number | undefined
+  signal?: AbortSignal | undefined
 }
 
 type Handler = (data: unknown) => void
