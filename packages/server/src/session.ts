@@ -334,19 +334,20 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     }
   }
 
-  request(method: string, data?: unknown, options: RequestOptions = {}): Promise<never> {
-    const timeoutMs = options.timeoutMs ?? this.context.options.requestTimeoutMs
+  // `options?`, not a default: `null` from plain JavaScript means no options, as `undefined` does.
+  request(method: string, data?: unknown, options?: RequestOptions): Promise<never> {
+    const timeoutMs = options?.timeoutMs ?? this.context.options.requestTimeoutMs
     // The id is the `s` the `$req` gets: unique per session and direction, restarts included.
     const id = this.stream.lastSent + 1
     try {
       // Rejected at once: its timer would hold a closed server's process until the timeout.
       this.checkOpen()
-      checkRequest(method, timeoutMs, options.signal)
+      checkRequest(method, timeoutMs, options?.signal)
       this.sendReliable(controlTypes.request, { id, m: method, d: data }, false)
     } catch (error) {
       return Promise.reject(error as Error)
     }
-    return this.requests.add(id, method, timeoutMs, options.signal) as Promise<never>
+    return this.requests.add(id, method, timeoutMs, options?.signal) as Promise<never>
   }
 
   join(room: string): void {

@@ -357,6 +357,19 @@ describe('reliable delivery', () => {
 })
 
 describe('RPC', () => {
+  it('takes null options, as plain JavaScript passes them, for no options', async () => {
+    const client = create()
+    welcome()
+    const none = null as unknown as undefined
+    client.send('say', { text: 'hi' }, none)
+    expect(received().at(-1)).toMatchObject({ t: 'say', s: 1 })
+    const result = client.request('add', { a: 1, b: 2 }, none)
+    expect(received().at(-1)).toMatchObject({ t: '$req', s: 2, d: { id: 1, m: 'add' } })
+    deliver({ t: '$res', d: { id: 1, d: 3 }, s: 1, a: 2 })
+    await expect(result).resolves.toBe(3)
+    client.close()
+  })
+
   it('resolves with the typed response', async () => {
     const client = create()
     welcome()

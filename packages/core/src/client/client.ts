@@ -281,14 +281,15 @@ export class Client<S extends Schema = AnySchema> {
     type: K,
     ...args: PayloadArgs<ClientMessages<S>[K], [options?: SendOptions | undefined]>
   ): number
-  send(type: string, data?: unknown, options: SendOptions = {}): number {
+  // `options?`, not a default: `null` from plain JavaScript means no options, as `undefined` does.
+  send(type: string, data?: unknown, options?: SendOptions): number {
     this.#assertUsable()
     assertUserType(type)
     if (!this.#protocolMode) {
       this.socket.send(
         this.#codec.encode((this.#options.framing ?? defaultFraming).wrap(type, data)),
       )
-    } else if (options.reliable !== false) {
+    } else if (options?.reliable !== false) {
       this.#sendReliable(type, data)
       return this.#stream.lastId
     } else if (this.#welcomed) {
@@ -360,7 +361,7 @@ export class Client<S extends Schema = AnySchema> {
     method: K,
     ...args: PayloadArgs<RequestOf<ServerMethods<S>, K>, [options?: RequestOptions | undefined]>
   ): Promise<ResponseOf<ServerMethods<S>, K>>
-  request(method: string, data?: unknown, options: RequestOptions = {}): Promise<unknown> {
+  request(method: string, data?: unknown, options?: RequestOptions): Promise<unknown> {
     try {
       if (!this.#protocolMode) {
         throw new LifelineError('INVALID_ARGUMENT', 'request() needs protocol mode')
@@ -371,13 +372,13 @@ export class Client<S extends Schema = AnySchema> {
       const ended = this.#ended()
       if (ended) throw ended
       const timeoutMs =
-        options.timeoutMs ?? this.#options.requestTimeoutMs ?? defaultRequestTimeoutMs
-      checkRequest(method, timeoutMs, options.signal)
+        options?.timeoutMs ?? this.#options.requestTimeoutMs ?? defaultRequestTimeoutMs
+      checkRequest(method, timeoutMs, options?.signal)
       // A counter of its own, not the `$req`'s `s`: numbers start again after a session reset,
       // while requests from before it may still be waiting.
       const id = this.#nextRequestId++
       this.#sendReliable('$req', { id, m: method, d: data })
-      return this.#requests.add(id, method, timeoutMs, options.signal)
+      return this.#requests.add(id, method, timeoutMs, options?.signal)
     } catch (error) {
       return Promise.reject(error)
     }
