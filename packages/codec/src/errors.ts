@@ -40,6 +40,8 @@ export type LifelineErrorCode =
   | 'RATE_LIMITED'
   /** The server refused a new session: too many from one address, or in all (close code 1013). */
   | 'TOO_MANY_SESSIONS'
+  /** `peer.join` past the server's `maxRoomsPerSession`. */
+  | 'TOO_MANY_ROOMS'
   /**
    * The server cannot check credentials now (what `authenticate` consults is down): try again
    * later (close code 1013), through the backoff.

@@ -233,6 +233,14 @@ export interface ServerOptions<User = unknown> {
    */
   maxOutboundBytes?: number
   /**
+   * Most rooms a session is in at once: `peer.join` past it throws `TOO_MANY_ROOMS`. Rooms are
+   * the application's to choose, but often after the client's word (`join` messages): the bound
+   * keeps one client from holding a room, its name and (with a cluster) its presence and
+   * cursor, without end. A client keeps cursors for 10,000 rooms at most.
+   * @default 1000
+   */
+  maxRoomsPerSession?: number
+  /**
    * Default timeout of `peer.request()`.
    * @default 10000
    */
@@ -304,6 +312,7 @@ export const serverDefaults = {
   outboundHighWaterBytes: 1024 * 1024,
   maxOutboundBytes: 4 * 1024 * 1024,
   requestTimeoutMs: 10_000,
+  maxRoomsPerSession: 1_000,
   closeTimeoutMs: 1_000,
   ackEvery: reliableStreamDefaults.ackEvery,
   ackDelayMs: reliableStreamDefaults.ackDelayMs,
@@ -332,6 +341,7 @@ export interface ResolvedOptions<User> {
   readonly outboundHighWaterBytes: number
   readonly maxOutboundBytes: number
   readonly requestTimeoutMs: number
+  readonly maxRoomsPerSession: number
   readonly closeTimeoutMs: number
   readonly ackEvery: number
   readonly ackDelayMs: number
@@ -510,6 +520,10 @@ export function resolveOptions<User>(options: ServerOptions<User>): ResolvedOpti
     requestTimeoutMs: positive(
       'requestTimeoutMs',
       options.requestTimeoutMs ?? serverDefaults.requestTimeoutMs,
+    ),
+    maxRoomsPerSession: positiveInteger(
+      'maxRoomsPerSession',
+      options.maxRoomsPerSession ?? serverDefaults.maxRoomsPerSession,
     ),
     closeTimeoutMs: positive(
       'closeTimeoutMs',

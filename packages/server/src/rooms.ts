@@ -44,6 +44,11 @@ export class Rooms<Member> {
     return rooms === undefined ? [] : [...rooms]
   }
 
+  /** How many rooms `member` is in. */
+  count(member: Member): number {
+    return this.joined.get(member)?.size ?? 0
+  }
+
   has(member: Member, room: string): boolean {
     return this.joined.get(member)?.has(room) ?? false
   }

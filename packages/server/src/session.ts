@@ -104,15 +104,17 @@ export function checkType(type: unknown): void {
 }
 
 /**
- * Throws `INVALID_ARGUMENT` for what is not a room: no string, or `'\u0000'`, the name under
- * which a cluster sends the broadcast. With a cluster, a room's messages carry its name (`r`),
- * which clients bound.
+ * Throws `INVALID_ARGUMENT` for what is not a room: no string, `'\u0000'` (the name under which
+ * a cluster sends the broadcast), or a name over 1,024 UTF-8 bytes (a cluster's room messages
+ * carry it, `r`, which clients bound). With a cluster, a name with a lone surrogate too.
  */
 export function checkRoom(room: unknown, clustered: boolean): asserts room is string {
   if (typeof room !== 'string' || room === broadcastRoom) {
     throw new LifelineError('INVALID_ARGUMENT', 'a room is a string other than "\\u0000"')
   }
-  if (clustered && !isRoomName(room)) {
+  // With a cluster or without, so that moving to one refuses no name that worked before: a
+  // cluster's messages carry the name, and a session's record keeps it either way.
+  if (!isRoomName(room)) {
     throw new LifelineError('INVALID_ARGUMENT', 'a room name is at most 1024 UTF-8 bytes')
   }
   // A cluster names keys and channels after the room in UTF-8, where a lone surrogate becomes
@@ -353,8 +355,13 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
   join(room: string): void {
     this.checkOpen()
     checkRoom(room, this.context.cluster !== undefined)
-    if (this.context.rooms.has(this, room)) return
-    this.context.rooms.join(this, room)
+    const rooms = this.context.rooms
+    if (rooms.has(this, room)) return
+    const max = this.context.options.maxRoomsPerSession
+    if (rooms.count(this) >= max) {
+      throw new LifelineError('TOO_MANY_ROOMS', `a session is in at most ${max} rooms`)
+    }
+    rooms.join(this, room)
     this.context.cluster?.joined(this, room)
     this.journal?.roomsTouched()
   }

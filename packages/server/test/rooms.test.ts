@@ -3,7 +3,7 @@ import { msgpack } from '@lifeline/codec/msgpack'
 import { ManualClock } from '@lifeline/core/testing'
 import { useFixtures, waitFor } from '@lifeline/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { Peer } from '../src/index.js'
+import { createServer, type Peer } from '../src/index.js'
 import { ProtocolClient, startServer, urlOf } from './helpers.js'
 
 const fx = useFixtures(afterEach)
@@ -181,6 +181,49 @@ describe('rooms', () => {
     expect(told.map((frame) => frame.d)).toEqual([{ room: 'red', who: peers[0]?.id }])
     ;(peers[1] as Peer).close()
     expect(ended[1]).toEqual({ reason: 'closed', rooms: ['red'], now: [] })
+  })
+
+  it('keeps a session in maxRoomsPerSession rooms at most (TOO_MANY_ROOMS past it), 1,000 by default', async () => {
+    const small = await startServer(fx, { maxRoomsPerSession: 3 })
+    const big = await startServer(fx)
+    const peers: Peer[] = []
+    for (const server of [small, big]) server.on('connection', (peer) => peers.push(peer))
+    await ProtocolClient.connect(fx, urlOf(small))
+    await ProtocolClient.connect(fx, urlOf(big))
+    await waitFor(() => peers.length === 2, { message: 'two peers' })
+    const [few, many] = peers as [Peer, Peer]
+    for (const room of ['a', 'b', 'c']) few.join(room)
+    const tooMany = expect.objectContaining({ code: 'TOO_MANY_ROOMS' })
+    expect(() => few.join('d')).toThrow(tooMany)
+    // A room it is in already takes nothing more; one it left makes room.
+    few.join('a')
+    few.leave('b')
+    few.join('d')
+    expect(few.rooms).toEqual(['a', 'c', 'd'])
+    expect(small.to('b').send('m', 1)).toBe(0)
+    for (let i = 0; i < 1_000; i++) many.join(`room ${i}`)
+    expect(() => many.join('one more')).toThrow(tooMany)
+    expect(many.rooms).toHaveLength(1_000)
+    expect(() => createServer({ port: 0, maxRoomsPerSession: 0 })).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+    )
+  })
+
+  it('refuses a room name over 1,024 UTF-8 bytes without a cluster too, as with one', async () => {
+    const server = await startServer(fx)
+    let peer: Peer | undefined
+    server.on('connection', (p) => (peer = p))
+    await ProtocolClient.connect(fx, urlOf(server))
+    await waitFor(() => peer !== undefined, { message: 'the peer' })
+    const invalid = expect.objectContaining({ code: 'INVALID_ARGUMENT' })
+    // 1,026 bytes in 513 characters: measured in UTF-8, not in characters.
+    for (const name of ['x'.repeat(1_025), '\u00e9'.repeat(513)]) {
+      expect(() => peer?.join(name)).toThrow(invalid)
+      expect(() => server.to(name)).toThrow(invalid)
+    }
+    peer?.join('x'.repeat(1_024))
+    peer?.join('\u00e9'.repeat(512))
+    expect(peer?.rooms).toHaveLength(2)
   })
 
   it('sends to the members at the call: one a listener moves out and back in during the send is not visited again, nor one it adds', async () => {
