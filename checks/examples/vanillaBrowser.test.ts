@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs'
+import { request as httpRequest } from 'node:http'
 import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { chromium } from 'playwright'
@@ -78,6 +79,36 @@ it('refuses a restart and a WebSocket from another origin', async () => {
   socket.terminate()
   expect(status).toBe(403)
   expect((await restart(new URL(example.url).origin)).status).toBe(202)
+})
+
+// A page of another site whose name its DNS points at 127.0.0.1 once loaded (DNS rebinding) is
+// same-origin with itself: its requests carry its own name in both Host and Origin. The page's
+// origin is the address the example listens on, never what a request says its host is.
+it('refuses a restart and a WebSocket from another site whose name points at the example', async () => {
+  const example = await startExample({ port: 0, downMs: 500 })
+  cleanups.push(() => example.close())
+  const { port } = new URL(example.url)
+  const rebound = `http://rebound.example:${port}`
+  const restart = await new Promise<number>((resolve, reject) => {
+    const request = httpRequest(
+      new URL('/restart', example.url),
+      { method: 'POST', headers: { Host: `rebound.example:${port}`, Origin: rebound } },
+      (response) => resolve(response.statusCode ?? 0),
+    )
+    request.on('error', reject)
+    request.end()
+  })
+  expect(restart).toBe(403)
+  const socket = new WebSocket(new URL('/ws', example.url).href.replace(/^http/, 'ws'), {
+    headers: { Host: `rebound.example:${port}`, Origin: rebound },
+  })
+  socket.on('error', () => undefined)
+  const status = await new Promise<number>((resolve) => {
+    socket.on('unexpected-response', (_, response) => resolve(response.statusCode ?? 0))
+    socket.on('open', () => resolve(101))
+  })
+  socket.terminate()
+  expect(status).toBe(403)
 })
 
 it('rejects with EADDRINUSE when its port is taken, rather than crashing', async () => {

@@ -5,7 +5,7 @@
  * every page resumes its session and what it sent meanwhile arrives once.
  */
 import { readFile } from 'node:fs/promises'
-import { createServer as createHttpServer, type IncomingMessage } from 'node:http'
+import { createServer as createHttpServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
@@ -47,13 +47,16 @@ export async function startExample({ port = 8080, downMs = 2_000 }: ExampleOptio
   let lifeline: LifelineServer<EchoSchema> | undefined
   let restarting: Promise<void> | undefined
 
-  // The page's own origin, as its browser sends it: another site's page open in the same browser
-  // may neither restart the server (a cross-site POST is sent, only its answer is hidden) nor
-  // open the WebSocket as this page.
-  const ownOrigin = (request: IncomingMessage) => `http://${request.headers.host ?? ''}`
+  // The page's own origins, as its browser sends them: another site's page open in the same
+  // browser may neither restart the server (a cross-site POST is sent, only its answer is hidden)
+  // nor open the WebSocket as this page. They come from the port listened on, never from the
+  // request's Host: a site whose name its DNS points at 127.0.0.1 (DNS rebinding) sends its own
+  // name as both Host and Origin.
+  const ownOrigins = new Set<string>()
+  const fromPage = (origin: string | undefined) => origin !== undefined && ownOrigins.has(origin)
   const http = createHttpServer((request, response) => {
     if (request.method === 'POST' && request.url === '/restart') {
-      if (request.headers.origin !== ownOrigin(request)) {
+      if (!fromPage(request.headers.origin)) {
         response.writeHead(403).end()
         return
       }
@@ -71,7 +74,7 @@ export async function startExample({ port = 8080, downMs = 2_000 }: ExampleOptio
       server: http,
       path: '/ws',
       store,
-      allowedOrigins: (origin, request) => origin === ownOrigin(request),
+      allowedOrigins: fromPage,
     })
     server.on('connection', (peer) => {
       peer.on('say', ({ text }) => {
@@ -98,9 +101,11 @@ export async function startExample({ port = 8080, downMs = 2_000 }: ExampleOptio
       resolve()
     })
   })
+  const listening = (http.address() as AddressInfo).port
+  ownOrigins.add(`http://127.0.0.1:${listening}`).add(`http://localhost:${listening}`)
   await start()
   const example: Example = {
-    url: `http://127.0.0.1:${(http.address() as AddressInfo).port}/`,
+    url: `http://127.0.0.1:${listening}/`,
     restart,
     async close() {
       await restarting
