@@ -1,13 +1,22 @@
 import { spawn } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { runScript, useFixtures, withTimeout } from '@lifeline/test-utils'
+import type { RpcMethod } from '@lifeline/core'
+import { createClient } from '@lifeline/node'
+import { runScript, useFixtures, waitFor, withTimeout } from '@lifeline/test-utils'
 import { afterEach, expect, it } from 'vitest'
 import { extractBlocks } from './blocks.js'
 import type { ReadmeBlock } from './blocks.js'
 import { blockPath, root, writeBlocks } from './compile.js'
 
 const fx = useFixtures(afterEach)
+
+/** The Quick start's `shared.ts`. */
+interface QuickStartChat {
+  client: { say: { text: string } }
+  server: { said: { text: string; from: string } }
+  rpc: { history: RpcMethod<{ limit: number }, string[]> }
+}
 
 /** A tsx process starts in 1–3 s on a loaded 2-core machine; these bounds leave room for it. */
 const startLimitMs = 30_000
@@ -67,4 +76,17 @@ it("runs the root README's Quick start against a real server", async () => {
   const [said, history] = lines
   expect(said).toMatch(/^\S+: hi$/)
   expect(history).toBe(`[ '${said}' ]`)
+
+  // Copied into an app, the server's history is what any client may ask for: a limit of 0 is
+  // none (`slice(-0)` is every message), and it holds the last 100 messages, not every one said
+  // since the server started.
+  const asker = fx.add(createClient<QuickStartChat>({ url: `ws://127.0.0.1:${port}/chat` }))
+  expect(await asker.request('history', { limit: 0 })).toEqual([])
+  const heard: string[] = []
+  asker.on('said', ({ text }) => heard.push(text))
+  for (let n = 1; n <= 150; n++) asker.send('say', { text: `m${n}` })
+  await waitFor(() => heard.length === 150, { message: '150 messages said', timeoutMs: 10_000 })
+  const kept = await asker.request('history', { limit: 1_000 })
+  expect(kept).toHaveLength(100)
+  expect(kept.at(-1)).toMatch(/: m150$/)
 })
