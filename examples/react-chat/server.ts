@@ -6,6 +6,13 @@ import type { LifelineServer, ServerStats } from '@lifeline/server'
 import { createServer as createViteServer } from 'vite'
 import type { ChatSchema, Said } from './src/schema.js'
 
+/**
+ * Bounds of the history, which lives in this process's memory: any client names the rooms and
+ * the ids it says things with, so the number of rooms kept and the length of a name are bounded
+ * as well as the messages of a room.
+ */
+const historyLimits = { messagesPerRoom: 100, rooms: 1_000, nameLength: 100, textLength: 500 }
+
 export interface ChatServer {
   /** The page's URL. */
   url: string
@@ -62,11 +69,17 @@ export async function startChatServer(
       // `jean-luc-lz3k9a-2`): an example without accounts. An application takes it from the
       // user its `authenticate` returns (`peer.user`), never from the client's data.
       peer.on('say', ({ room, id, text }) => {
+        // The payload is what a client sent, whatever the schema says: checked before it is kept.
+        if (typeof room !== 'string' || typeof id !== 'string' || typeof text !== 'string') return
+        if (room.length > historyLimits.nameLength || id.length > historyLimits.nameLength) return
         const from = /^(.*)-[^-]*-[^-]*$/.exec(id)?.[1] ?? ''
-        const said: Said = { room, id, text: text.slice(0, 500), from }
+        const said: Said = { room, id, text: text.slice(0, historyLimits.textLength), from }
         const messages = history.get(room) ?? []
         messages.push(said)
-        history.set(room, messages.slice(-100))
+        // Moved to the end: the room said in least recently is the first one dropped.
+        history.delete(room)
+        history.set(room, messages.slice(-historyLimits.messagesPerRoom))
+        if (history.size > historyLimits.rooms) history.delete(history.keys().next().value!)
         server.to(room).send('said', said)
       })
     })
