@@ -2,7 +2,12 @@ import { closeOnSignals } from '@lifeline/server'
 import { startChatServer } from './server.js'
 
 // `pnpm start`: the chat and its page on one port (PORT, else 5174).
-const server = await startChatServer(Number(process.env.PORT ?? 5174))
+const port = Number(process.env.PORT ?? 5174)
+const server = await startChatServer(port).catch((error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EADDRINUSE') throw error
+  console.error(`port ${port} is in use: set PORT to another one (PORT=0 picks a free port)`)
+  process.exit(1)
+})
 // Stopped by SIGTERM or Ctrl-C, the chat closes: its pages are told 1012 and come back at once
 // to the next process, rather than losing their link and waiting out their backoff.
 closeOnSignals(server)

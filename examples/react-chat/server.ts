@@ -87,7 +87,21 @@ export async function startChatServer(
     chat = server
   }
   startChat()
-  await new Promise<void>((resolve) => http.listen(port, '127.0.0.1', resolve))
+  // A port in use rejects (EADDRINUSE), with the chat and Vite closed, rather than throwing from
+  // the HTTP server's 'error' event and leaving this promise pending.
+  try {
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject)
+      http.listen(port, '127.0.0.1', () => {
+        http.off('error', reject)
+        resolve()
+      })
+    })
+  } catch (error) {
+    await chat?.close()
+    await vite.close()
+    throw error
+  }
   return {
     url: `http://127.0.0.1:${(http.address() as AddressInfo).port}/`,
     async stopChat() {
