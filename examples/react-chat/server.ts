@@ -12,6 +12,8 @@ import type { ChatSchema, Said } from './src/schema.js'
  * as well as the messages of a room.
  */
 const historyLimits = { messagesPerRoom: 100, rooms: 1_000, nameLength: 100, textLength: 500 }
+/** Rooms a page may be in at once: it joins them on its own word. */
+const roomsPerSession = 20
 
 export interface ChatServer {
   /** The page's URL. */
@@ -50,6 +52,9 @@ export async function startChatServer(
   const store = createMemorySessionStore()
   const history = new Map<string, Said[]>()
   let chat: LifelineServer<ChatSchema> | undefined
+  // The page's own origins, known once the port is: another site's page open in the same
+  // browser must not talk to the chat as its visitor.
+  const ownOrigins = new Set<string>()
   // While the chat is stopped, its connections are refused at once (the page retries).
   http.on('upgrade', (request, socket) => {
     if (!chat && request.url?.startsWith('/chat')) socket.destroy()
@@ -60,10 +65,17 @@ export async function startChatServer(
       server: http,
       path: '/chat',
       store,
+      allowedOrigins: (origin) => ownOrigins.has(origin),
+      maxRoomsPerSession: roomsPerSession,
       ...(sessionTtlMs === undefined ? {} : { sessionTtlMs }),
     })
     server.on('connection', (peer) => {
-      peer.on('join', ({ room }) => peer.join(room))
+      // A client's word: a name over the bound, or a room past the page's share, is ignored
+      // (`join` would throw, and each throw be reported).
+      peer.on('join', ({ room }) => {
+        if (typeof room !== 'string' || room.length > historyLimits.nameLength) return
+        if (peer.rooms.length < roomsPerSession) peer.join(room)
+      })
       peer.on('leave', ({ room }) => peer.leave(room))
       // The sender's name is its ids' prefix, all before their time and count (`ann-lz3k9a-1`,
       // `jean-luc-lz3k9a-2`): an example without accounts. An application takes it from the
@@ -102,8 +114,10 @@ export async function startChatServer(
     await vite.close()
     throw error
   }
+  const listening = (http.address() as AddressInfo).port
+  ownOrigins.add(`http://127.0.0.1:${listening}`).add(`http://localhost:${listening}`)
   return {
-    url: `http://127.0.0.1:${(http.address() as AddressInfo).port}/`,
+    url: `http://127.0.0.1:${listening}/`,
     async stopChat() {
       const stopping = chat
       chat = undefined
