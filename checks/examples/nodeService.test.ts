@@ -79,6 +79,43 @@ it('saves the ledger on SIGINT as on SIGTERM', async () => {
   }
 })
 
+// Account names are the client's: one named like a property every object has is an account
+// like any other, kept across a restart; and a wrong token is refused.
+it('books accounts named __proto__ or constructor like any other, and refuses a wrong token', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lifeline-ledger-'))
+  let ledger = await startLedger(dir)
+  const client = ingest(ledger.port)
+  const intruder = createClient<Ledger>({
+    url: `ws://127.0.0.1:${ledger.port}/`,
+    socket: { headers: () => ({ Authorization: `Bearer ${token}x` }) },
+  })
+  try {
+    // Closed with 4401, for good: no session.
+    const codes: string[] = []
+    intruder.events.on('error', (error) => codes.push(error.code))
+    await waitFor(() => codes.includes('UNAUTHENTICATED'), { message: 'the refusal' })
+    expect(intruder.state.status).toBe('closed')
+    const accounts = ['__proto__', 'constructor', 'toString']
+    const receipts: number[] = []
+    client.on('receipt', ({ balance }) => receipts.push(balance))
+    accounts.forEach((account, i) => client.send('entry', { id: i + 1, account, cents: 5 }))
+    await waitFor(() => receipts.length === 3, { message: 'three receipts', timeoutMs: 10_000 })
+    expect(receipts).toEqual([5, 5, 5])
+    ledger.child.kill('SIGTERM')
+    await ledger.exited
+    ledger = await startLedger(dir, ledger.port)
+    for (const account of accounts) {
+      expect(await client.request('balance', { account })).toBe(5)
+    }
+    expect(await client.request('balance', { account: 'hasOwnProperty' })).toBe(0)
+  } finally {
+    client.close()
+    intruder.close()
+    ledger.child.kill('SIGKILL')
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
 // A ledger killed outright (SIGKILL, a crash) saves nothing at its end: an entry it receipted
 // is on disk already, and one it did not is sent again after the reset, booked once.
 it('keeps what the ledger receipted when its process is killed with SIGKILL', async () => {

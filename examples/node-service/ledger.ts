@@ -3,6 +3,7 @@
 // SIGTERM or SIGINT, so the next process goes on where this one stopped, and its clients resume
 // their sessions there.
 //   usage: ledger.ts <port> <state dir>
+import { createHash, timingSafeEqual } from 'node:crypto'
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { closeOnSignals, createServer } from '@lifeline/server'
@@ -11,26 +12,34 @@ import { token, type Ledger } from './schema.js'
 
 const [port = '0', dir = '.'] = process.argv.slice(2)
 const statePath = join(dir, 'ledger-state.json')
-const state = existsSync(statePath)
+const saved = existsSync(statePath)
   ? (JSON.parse(readFileSync(statePath, 'utf8')) as {
       ids: number[]
       balances: Record<string, number>
       restarts: number
     })
   : { ids: [], balances: {}, restarts: -1 }
-state.restarts++
+// Accounts are named by the client: a Map, so that `__proto__` or `constructor` is an account
+// like any other, never a property every object has.
+const balances = new Map(Object.entries(saved.balances))
+const state = { ids: saved.ids, restarts: saved.restarts + 1 }
+
+/** The token's digest: compared in constant time, so the time of a refusal tells nothing. */
+const digest = (value: string) => createHash('sha256').update(value).digest()
+const expected = digest(`Bearer ${token}`)
 
 const server = createServer<Ledger>({
   port: Number(port),
   host: '127.0.0.1',
   store: createFileSessionStore(join(dir, 'ledger-sessions.json')),
-  authenticate: (request) => request.headers.authorization === `Bearer ${token}`,
+  authenticate: (request) => timingSafeEqual(digest(request.headers.authorization ?? ''), expected),
 })
 const booked = new Set(state.ids)
 // Written to a file beside it and renamed over it: a process killed mid-write leaves the last
 // whole state, never half of one.
 const saveState = () => {
-  writeFileSync(`${statePath}.tmp`, JSON.stringify(state))
+  const whole = { ids: state.ids, balances: Object.fromEntries(balances), restarts: state.restarts }
+  writeFileSync(`${statePath}.tmp`, JSON.stringify(whole))
   renameSync(`${statePath}.tmp`, statePath)
 }
 server.on('connection', (peer, { restored }) => {
@@ -41,15 +50,15 @@ server.on('connection', (peer, { restored }) => {
     if (!booked.has(id)) {
       booked.add(id)
       state.ids.push(id)
-      state.balances[account] = (state.balances[account] ?? 0) + cents
+      balances.set(account, (balances.get(account) ?? 0) + cents)
       // On disk before the handler returns, so before the entry is acknowledged: a process
       // killed after that (SIGKILL, a crash) has not lost it.
       saveState()
     }
-    peer.send('receipt', { id, balance: state.balances[account] ?? 0 })
+    peer.send('receipt', { id, balance: balances.get(account) ?? 0 })
   })
 })
-server.handle('balance', ({ account }) => state.balances[account] ?? 0)
+server.handle('balance', ({ account }) => balances.get(account) ?? 0)
 server.handle('audit', () => ({ ids: state.ids, restarts: state.restarts }))
 
 // On SIGTERM, and on Ctrl-C (SIGINT) as well: stopped by either without this, the process would
