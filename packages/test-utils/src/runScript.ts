@@ -17,8 +17,12 @@ const tsxRuntime = [process.execPath, '--import', 'tsx']
  * itself within `limitMs`, which is how a test proves that nothing (a timer, a socket, a
  * listener) keeps a process alive, or if the runtime cannot be started.
  *
+ * The script runs in a process group of its own, ended whole (SIGKILL) once the script exits or
+ * its time is up, and when this process exits: what it started (a server, a worker) is ended
+ * with it, never left holding a port after a failure.
+ *
  * Give the test a timeout above `limitMs`: a test that times out first leaves the child
- * running, for good when it is the process that does not exit.
+ * running until this process exits.
  */
 export function runScript(
   script: string,
@@ -30,19 +34,31 @@ export function runScript(
     const [command = process.execPath, ...runtimeArgs] = runtime
     const child = spawn(command, [...runtimeArgs, script, ...args], {
       stdio: ['ignore', 'pipe', 'inherit'],
+      detached: true,
     })
+    const endGroup = (): void => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL')
+      } catch {
+        // Gone already (ESRCH): nothing of it is left.
+      }
+    }
+    process.once('exit', endGroup)
     let out = ''
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()))
     const timer = setTimeout(() => {
-      child.kill('SIGKILL')
+      endGroup()
       reject(new Error(`${script} did not exit by itself within ${limitMs} ms; it printed: ${out}`))
     }, limitMs)
     child.on('error', (error) => {
       clearTimeout(timer)
+      process.off('exit', endGroup)
       reject(new Error(`could not start ${runtime.join(' ')}: ${error.message}`))
     })
     child.on('exit', (code) => {
       clearTimeout(timer)
+      process.off('exit', endGroup)
+      endGroup()
       resolve({ code, out })
     })
   })
