@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import type * as fs from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -25,7 +25,7 @@ afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true })
 })
 
-const record = (id: string) => ({
+const record = (id: string, expiresAt = Date.now() + 60_000) => ({
   id,
   peerId: id,
   lastClientSeq: 0,
@@ -33,7 +33,7 @@ const record = (id: string) => ({
   replay: [],
   lossy: false,
   rooms: [],
-  expiresAt: Date.now() + 60_000,
+  expiresAt,
 })
 
 it('leaves the last whole file when a write stops part way', () => {
@@ -49,4 +49,25 @@ it('leaves the last whole file when a write stops part way', () => {
   expect(saved.map(([id]) => id)).toEqual(['kept'])
   // The next process reads it.
   expect(createFileSessionStore(path).get('kept')).toMatchObject({ id: 'kept' })
+})
+
+it('keeps no expired session in its file store', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lifeline-file-store-'))
+  dirs.push(dir)
+  const path = join(dir, 'sessions.json')
+  const store = createFileSessionStore(path)
+  void store.set(record('gone', Date.now() - 1))
+  void store.set(record('live', Date.now() + 60_000))
+  const saved = () => (JSON.parse(readFileSync(path, 'utf8')) as [string][]).map(([id]) => id)
+  // A session that was never resumed is never deleted by the server: its record expires.
+  expect(saved()).toEqual(['live'])
+  writeFileSync(
+    path,
+    JSON.stringify([
+      ['old', record('old', Date.now() - 1)],
+      ['live', record('live', Date.now() + 60_000)],
+    ]),
+  )
+  void createFileSessionStore(path).set(record('new', Date.now() + 60_000))
+  expect(saved()).toEqual(['live', 'new'])
 })

@@ -1,12 +1,11 @@
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { createClient } from '@lifeline/node'
 import { runScript, waitFor } from '@lifeline/test-utils'
 import { expect, it } from 'vitest'
-import { createFileSessionStore } from '../../examples/node-service/fileStore.js'
 import { token, type Ledger } from '../../examples/node-service/schema.js'
 import { root } from '../readme/compile.js'
 
@@ -142,40 +141,6 @@ it('keeps what the ledger receipted when its process is killed with SIGKILL', as
     client.close()
     first.child.kill('SIGKILL')
     second?.child.kill('SIGKILL')
-    rmSync(dir, { recursive: true, force: true })
-  }
-})
-
-it('keeps no expired session in its file store', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'lifeline-file-store-'))
-  try {
-    const path = join(dir, 'sessions.json')
-    const record = (id: string, expiresAt: number) => ({
-      id,
-      peerId: id,
-      lastClientSeq: 0,
-      lastServerSeq: 0,
-      replay: [],
-      lossy: false,
-      rooms: [],
-      expiresAt,
-    })
-    const store = createFileSessionStore(path)
-    void store.set(record('gone', Date.now() - 1))
-    void store.set(record('live', Date.now() + 60_000))
-    const saved = () => (JSON.parse(readFileSync(path, 'utf8')) as [string][]).map(([id]) => id)
-    // A session that was never resumed is never deleted by the server: its record expires.
-    expect(saved()).toEqual(['live'])
-    writeFileSync(
-      path,
-      JSON.stringify([
-        ['old', record('old', Date.now() - 1)],
-        ['live', record('live', Date.now() + 60_000)],
-      ]),
-    )
-    void createFileSessionStore(path).set(record('new', Date.now() + 60_000))
-    expect(saved()).toEqual(['live', 'new'])
-  } finally {
     rmSync(dir, { recursive: true, force: true })
   }
 })

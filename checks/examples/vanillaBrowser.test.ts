@@ -62,22 +62,25 @@ it('runs examples/vanilla-browser in Chromium: echoes, and rides out a server re
 
 // Another site's page in the same browser: its POST reaches the server (only the answer is
 // hidden from it) and its WebSocket carries its own Origin. Neither may act as the example's page.
-it('refuses a restart and a WebSocket from another origin', async () => {
-  const example = await startExample({ port: 0, downMs: 500 })
-  cleanups.push(() => example.close())
-  const restart = (origin: string) =>
-    fetch(new URL('/restart', example.url), { method: 'POST', headers: { Origin: origin } })
-  expect((await restart('https://evil.example')).status).toBe(403)
-  const socket = new WebSocket(new URL('/ws', example.url).href.replace(/^http/, 'ws'), {
-    headers: { Origin: 'https://evil.example' },
-  })
+/** The HTTP status a WebSocket upgrade of the example's `/ws` with `headers` gets (101: open). */
+async function upgradeStatus(url: string, headers: Record<string, string>): Promise<number> {
+  const socket = new WebSocket(new URL('/ws', url).href.replace(/^http/, 'ws'), { headers })
   socket.on('error', () => undefined)
   const status = await new Promise<number>((resolve) => {
     socket.on('unexpected-response', (_, response) => resolve(response.statusCode ?? 0))
     socket.on('open', () => resolve(101))
   })
   socket.terminate()
-  expect(status).toBe(403)
+  return status
+}
+
+it('refuses a restart and a WebSocket from another origin', async () => {
+  const example = await startExample({ port: 0, downMs: 500 })
+  cleanups.push(() => example.close())
+  const restart = (origin: string) =>
+    fetch(new URL('/restart', example.url), { method: 'POST', headers: { Origin: origin } })
+  expect((await restart('https://evil.example')).status).toBe(403)
+  expect(await upgradeStatus(example.url, { Origin: 'https://evil.example' })).toBe(403)
   expect((await restart(new URL(example.url).origin)).status).toBe(202)
 })
 
@@ -99,16 +102,9 @@ it('refuses a restart and a WebSocket from another site whose name points at the
     request.end()
   })
   expect(restart).toBe(403)
-  const socket = new WebSocket(new URL('/ws', example.url).href.replace(/^http/, 'ws'), {
-    headers: { Host: `rebound.example:${port}`, Origin: rebound },
-  })
-  socket.on('error', () => undefined)
-  const status = await new Promise<number>((resolve) => {
-    socket.on('unexpected-response', (_, response) => resolve(response.statusCode ?? 0))
-    socket.on('open', () => resolve(101))
-  })
-  socket.terminate()
-  expect(status).toBe(403)
+  expect(
+    await upgradeStatus(example.url, { Host: `rebound.example:${port}`, Origin: rebound }),
+  ).toBe(403)
 })
 
 it('rejects with EADDRINUSE when its port is taken, rather than crashing', async () => {

@@ -44,6 +44,11 @@ async function startOwned(options: Omit<ServerOptions<User>, 'port' | 'server'> 
   return { server, peers, resets, warnings }
 }
 
+/** Connects to `server` as `name` (with its token, or `token`), asking to resume `sid` with `a`. */
+function resumeAs(server: { port: number }, sid: string, a: number, name: string, token?: string) {
+  return ProtocolClient.connect(fx, urlOf(server), { sid, a }, as(name, token))
+}
+
 /** A round trip behind everything the server wrote so far: a replay would have arrived before it. */
 async function settled(client: ProtocolClient): Promise<void> {
   client.send({ t: '$ping', d: { ts: 1 } })
@@ -61,12 +66,7 @@ describe('sessionOwner', () => {
     await waitFor(() => !peer.connected, { message: 'the server to see the drop' })
     peer.send('m', 'for alice 2')
 
-    const mallory = await ProtocolClient.connect(
-      fx,
-      urlOf(server),
-      { sid: alice.welcome.sid, a: 0 },
-      as('mallory'),
-    )
+    const mallory = await resumeAs(server, alice.welcome.sid, 0, 'mallory')
     await settled(mallory.client)
     expect(mallory.welcome.resumed).toBe(false)
     expect(mallory.welcome.sid).not.toBe(alice.welcome.sid)
@@ -83,12 +83,7 @@ describe('sessionOwner', () => {
     expect(JSON.stringify(warnings)).not.toContain(alice.welcome.sid.slice(0, 22))
 
     // A fresh token of the same owner resumes it, with everything it missed.
-    const back = await ProtocolClient.connect(
-      fx,
-      urlOf(server),
-      { sid: alice.welcome.sid, a: 1 },
-      as('alice', 'a-new-token'),
-    )
+    const back = await resumeAs(server, alice.welcome.sid, 1, 'alice', 'a-new-token')
     expect(back.welcome).toMatchObject({ sid: alice.welcome.sid, resumed: true, a: 0 })
     const replayed = await back.client.waitForMessages(1)
     expect(replayed.map((frame) => frame.d)).toEqual(['for alice 2'])
@@ -99,12 +94,7 @@ describe('sessionOwner', () => {
   it("leaves the owner's live link alone: no takeover, no 4409", async () => {
     const { server, peers } = await startOwned()
     const alice = await ProtocolClient.connect(fx, urlOf(server), {}, as('alice'))
-    const mallory = await ProtocolClient.connect(
-      fx,
-      urlOf(server),
-      { sid: alice.welcome.sid, a: 0 },
-      as('mallory'),
-    )
+    const mallory = await resumeAs(server, alice.welcome.sid, 0, 'mallory')
     expect(mallory.welcome.resumed).toBe(false)
     peers[0]?.send('m', 'still here')
     expect((await alice.client.waitForMessages(1)).map((frame) => frame.d)).toEqual(['still here'])
@@ -122,21 +112,11 @@ describe('sessionOwner', () => {
     await alice.client.waitForMessages(1)
     await first.server.close()
     const second = await startOwned({ store })
-    const mallory = await ProtocolClient.connect(
-      fx,
-      urlOf(second.server),
-      { sid: alice.welcome.sid, a: 0 },
-      as('mallory'),
-    )
+    const mallory = await resumeAs(second.server, alice.welcome.sid, 0, 'mallory')
     await settled(mallory.client)
     expect(mallory.welcome.resumed).toBe(false)
     expect(mallory.client.messages()).toEqual([])
-    const back = await ProtocolClient.connect(
-      fx,
-      urlOf(second.server),
-      { sid: alice.welcome.sid, a: 0 },
-      as('alice'),
-    )
+    const back = await resumeAs(second.server, alice.welcome.sid, 0, 'alice')
     expect(back.welcome.resumed).toBe(true)
     expect((await back.client.waitForMessages(1)).map((frame) => frame.d)).toEqual(['kept'])
     expect(second.resets).toEqual(['owner'])
@@ -160,12 +140,7 @@ describe('sessionOwner', () => {
     const { server, resets } = await startOwned()
     const alice = await ProtocolClient.connect(fx, urlOf(server), {}, as('alice'))
     expect(alice.welcome.sid).toMatch(/^[\w-]{22}\.[\w-]{22}$/)
-    const again = await ProtocolClient.connect(
-      fx,
-      urlOf(server),
-      { sid: edit(alice.welcome.sid), a: 0 },
-      as('alice'),
-    )
+    const again = await resumeAs(server, edit(alice.welcome.sid), 0, 'alice')
     expect(again.welcome.resumed).toBe(false)
     expect(resets).toEqual(['owner'])
     expect(alice.client.closed).toBeUndefined()
@@ -199,12 +174,7 @@ describe('sessionOwner', () => {
     const server = await startServer<AnySchema, User>(fx, { authenticate: userOf })
     const alice = await ProtocolClient.connect(fx, urlOf(server), {}, as('alice'))
     expect(alice.welcome.sid).toMatch(/^[\w-]{22}$/)
-    const other = await ProtocolClient.connect(
-      fx,
-      urlOf(server),
-      { sid: alice.welcome.sid, a: 0 },
-      as('mallory'),
-    )
+    const other = await resumeAs(server, alice.welcome.sid, 0, 'mallory')
     expect(other.welcome.resumed).toBe(true)
   })
 })
