@@ -447,6 +447,46 @@ describe('Listeners with an AbortSignal', () => {
     expect(log).toEqual(['once', 'other', 'other'])
   })
 
+  it('lets go of its abort listener when the listener is removed, or ran once', () => {
+    const listeners = new Listeners<TestEvents>()
+    const controller = new AbortController()
+    const { signal } = controller
+    // The abort listeners the signal holds: a long-lived signal (a page's, a service's) sees
+    // thousands of listeners come and go.
+    let held = 0
+    const add = signal.addEventListener.bind(signal)
+    const remove = signal.removeEventListener.bind(signal)
+    vi.spyOn(signal, 'addEventListener').mockImplementation((...args) => {
+      held++
+      add(...args)
+    })
+    vi.spyOn(signal, 'removeEventListener').mockImplementation((...args) => {
+      held--
+      remove(...args)
+    })
+    for (let i = 0; i < 2_000; i++) {
+      const listener = vi.fn()
+      listeners.add('ping', listener, { signal })
+      listeners.remove('ping', listener)
+      listeners.add('ping', listener, { once: true, signal })
+      listeners.dispatch('ping', ping)
+    }
+    expect(has(listeners, 'ping')).toBe(false)
+    expect(held).toBe(0)
+  })
+
+  it('leaves a listener added again after its removal to its new signal', () => {
+    const listeners = new Listeners<TestEvents>()
+    const first = new AbortController()
+    const listener = vi.fn()
+    listeners.add('ping', listener, { signal: first.signal })
+    listeners.remove('ping', listener)
+    listeners.add('ping', listener)
+    first.abort()
+    listeners.dispatch('ping', ping)
+    expect(listener).toHaveBeenCalledTimes(1)
+  })
+
   it('skips a listener aborted by an earlier one in the same dispatch', () => {
     const listeners = new Listeners<TestEvents>()
     const controller = new AbortController()

@@ -20,6 +20,9 @@ export interface ListenerEntry<E> {
   readonly handler?: true
   /** Set on removal, so a dispatch already under way skips it, as the standard says. */
   removed?: true
+  /** The signal that removes it, and the abort listener it holds until then. */
+  readonly signal?: AbortSignal | undefined
+  readonly onAbort?: () => void
 }
 
 /**
@@ -52,8 +55,18 @@ export class Listeners<Events> {
   ): void {
     const { once = false, signal } = typeof options === 'object' ? options : {}
     if (listener === null || signal?.aborted || this.#find(type, listener)) return
-    this.#table()[type] = [...this.#of(type), { listener, once }]
-    signal?.addEventListener('abort', () => this.remove(type, listener), { once: true })
+    // The abort removes this entry, not the function: added again after a removal, it is a new
+    // listener, which an old signal does not remove. The abort listener goes with the entry: a
+    // long-lived signal (a page's, a service's) would hold one, and the socket, per listener
+    // ever added with it.
+    const entry: ListenerEntry<Events[K]> = {
+      listener,
+      once,
+      signal,
+      onAbort: () => this.#drop(type, entry),
+    }
+    this.#table()[type] = [...this.#of(type), entry]
+    signal?.addEventListener('abort', entry.onAbort as () => void, { once: true })
   }
 
   remove<K extends keyof Events>(type: K, listener: Listener<Events[K]> | null): void {
@@ -133,6 +146,7 @@ export class Listeners<Events> {
   #drop<K extends keyof Events>(type: K, removed: ListenerEntry<Events[K]> | undefined): void {
     if (!removed) return
     removed.removed = true
+    removed.signal?.removeEventListener('abort', removed.onAbort as () => void)
     const byType = this.#byType
     if (!byType) return
     const rest = this.#of(type).filter((entry) => entry !== removed)
