@@ -85,7 +85,10 @@ function timedOut(): LifelineError {
 export class LifelineServer<S extends Schema = AnySchema, User = unknown> extends EventEmitter<
   ServerEvents<S, User>
 > {
-  /** Resolves when the server is listening; rejects if it cannot listen. */
+  /**
+   * Resolves when the server is listening; rejects if it cannot listen, or (`CLOSED`) when it is
+   * closed before the application's `server` it was given listens.
+   */
   readonly ready: Promise<void>
   private readonly options: ResolvedOptions<User>
   private readonly counters = createCounters()
@@ -118,6 +121,11 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
   /** Running RPC handlers, which `close()` lets finish (within `closeTimeoutMs`). */
   private readonly work = new Set<Promise<unknown>>()
   private closing: Promise<void> | undefined
+  /**
+   * Stops waiting for the application's `server` to listen (`listening`): a server closed before
+   * it listens leaves it none of its listeners, which held the closed server too.
+   */
+  private stopWaitingToListen: (() => void) | undefined
   private lastPort: number
 
   constructor(options: ServerOptions<User>) {
@@ -336,6 +344,7 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
   }
 
   private async shutDown(): Promise<void> {
+    this.stopWaitingToListen?.()
     const closeTimeoutMs = this.options.closeTimeoutMs
     let listenerClosed: Promise<void> = Promise.resolve()
     if (this.ownsServer) {
@@ -396,18 +405,27 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
     if (attached.listening) return Promise.resolve()
     const server: NodeEventEmitter = attached
     return new Promise((resolve, reject) => {
-      const onListening = (): void => {
+      const stop = (): void => {
+        this.stopWaitingToListen = undefined
+        server.off('listening', onListening)
         server.off(errorMonitor, onError)
+      }
+      const onListening = (): void => {
+        stop()
         resolve()
       }
       const onError = (error: Error): void => {
-        server.off('listening', onListening)
-        server.off(errorMonitor, onError)
+        stop()
         this.report('the server cannot listen', error, undefined)
         reject(error)
       }
       server.once('listening', onListening)
       server.on(errorMonitor, onError)
+      // Closed first: it never listens, and whoever awaits `ready` is told so.
+      this.stopWaitingToListen = () => {
+        stop()
+        reject(new LifelineError('CLOSED', 'the server was closed before its server listened'))
+      }
     })
   }
 

@@ -1,3 +1,4 @@
+import { errorMonitor } from 'node:events'
 import { createServer as createHttpServer, type Server } from 'node:http'
 import { connect } from 'node:net'
 import { expectNoEvent, once, useFixtures, waitFor, withTimeout } from '@lifeline/test-utils'
@@ -148,6 +149,32 @@ describe('ready, mounted', () => {
       code: 'EADDRINUSE',
     })
     expect(errors).toMatchObject([{ code: 'EADDRINUSE' }])
+  })
+})
+
+describe('mounted and closed before the application server listens', () => {
+  it('leaves none of its listeners on that server, however often it is done', async () => {
+    const http = createHttpServer()
+    const counts = () =>
+      ['upgrade', 'listening', errorMonitor].map((event) => http.listeners(event).length)
+    const before = counts()
+    const warnings: Error[] = []
+    const onWarning = (warning: Error) => warnings.push(warning)
+    process.on('warning', onWarning)
+    fx.add(() => void process.off('warning', onWarning))
+    // A development server that mounts the service anew on each reload, before it listens.
+    let ready: Promise<void> = Promise.resolve()
+    for (let i = 0; i < 1_000; i++) {
+      const server = createServer({ server: http, path: '/ws' })
+      await server.close()
+      ready = server.ready
+    }
+    expect(counts()).toEqual(before)
+    expect(warnings.filter(({ name }) => name === 'MaxListenersExceededWarning')).toEqual([])
+    // Its `ready` settles: it will never listen, and whoever awaits it is not left waiting.
+    await expect(withTimeout(ready, 2_000, 'ready to settle')).rejects.toMatchObject({
+      code: 'CLOSED',
+    })
   })
 })
 
