@@ -202,6 +202,14 @@ describe('RPC: server calls client', () => {
     await expect(answer).resolves.toBe(true)
   })
 
+  it('takes a null signal, as fetch does, for none', async () => {
+    const { client, peer } = await connected()
+    const answer = peer.request('confirm', 'sure?', { signal: null as unknown as undefined })
+    expect(await client.next('$req')).toMatchObject({ d: { id: 1, m: 'confirm' }, s: 1 })
+    client.send({ t: '$res', d: { id: 1, d: true }, s: 1, a: 1 })
+    await expect(answer).resolves.toBe(true)
+  })
+
   it('rejects with REMOTE_ERROR carrying the remote code', async () => {
     const { client, peer } = await connected()
     const answer = peer.request('confirm', null)

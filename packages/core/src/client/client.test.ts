@@ -425,6 +425,17 @@ describe('RPC', () => {
     client.close()
   })
 
+  it('takes a null signal, as fetch does, for none', async () => {
+    const client = create()
+    welcome()
+    const options = { signal: null } as unknown as RequestOptions
+    const result = client.request('add', { a: 1, b: 2 }, options)
+    expect(received().at(-1)).toMatchObject({ t: '$req', d: { id: 1, m: 'add' } })
+    deliver({ t: '$res', d: { id: 1, d: 3 }, s: 1, a: 1 })
+    await expect(result).resolves.toBe(3)
+    client.close()
+  })
+
   it('refuses a handler that is no function, and a method name that is no string', () => {
     const client = create()
     welcome()

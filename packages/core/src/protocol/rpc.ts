@@ -72,8 +72,8 @@ function abortedError(method: string, signal: AbortSignal): LifelineError {
 /**
  * Checks a request before anything is sent, on either side: `INVALID_ARGUMENT` for a method that
  * is not a string, a timeout that is not a positive number (with one timer for all requests, a
- * `NaN` deadline would never come) or a signal that is no `AbortSignal`, `ABORTED` for a signal
- * that has already aborted.
+ * `NaN` deadline would never come) or a signal that is no `AbortSignal` (nor `null`), `ABORTED`
+ * for a signal that has already aborted.
  */
 export function checkRequest(
   method: unknown,
@@ -90,11 +90,9 @@ export function checkRequest(
     )
   }
   // Checked here, before the caller sends: a signal that cannot be listened to failed only once
-  // the request was out, so the callee ran a method its caller was told had failed.
-  if (
-    signal !== undefined &&
-    typeof (signal as Partial<AbortSignal> | null)?.addEventListener != 'function'
-  ) {
+  // the request was out, so the callee ran a method its caller was told had failed. `null` is no
+  // signal, as for `fetch`: plain JavaScript passes it, and it always meant none.
+  if (signal != null && typeof (signal as Partial<AbortSignal>).addEventListener != 'function') {
     throw new LifelineError('INVALID_ARGUMENT', 'signal is no AbortSignal')
   }
   if (signal?.aborted) throw abortedError(method, signal)
