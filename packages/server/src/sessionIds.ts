@@ -23,11 +23,15 @@ export function ownedBy(sid: string, owner: string): boolean {
   return tag.length === expected.length && timingSafeEqual(tag, expected)
 }
 
-/** 128 bits of SHA-256 over the secret (of fixed length, so no separator is needed) and owner. */
+/**
+ * 128 bits of SHA-256 over the secret (of fixed length, so no separator is needed) and owner.
+ * The owner goes in as its UTF-16 code units: in UTF-8 each lone surrogate becomes U+FFFD, and
+ * owners that differ only there would share their tags, and so each other's sessions.
+ */
 function ownerTag(secret: string, owner: string): string {
   return createHash('sha256')
     .update(secret)
-    .update(owner)
+    .update(owner, 'utf16le')
     .digest()
     .subarray(0, 16)
     .toString('base64url')

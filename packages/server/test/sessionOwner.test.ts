@@ -146,6 +146,24 @@ describe('sessionOwner', () => {
     expect(alice.client.closed).toBeUndefined()
   })
 
+  it('tells apart owners that differ only in lone surrogates, which UTF-8 makes one', async () => {
+    // Names as a JSON body may give them: each lone surrogate would become U+FFFD in UTF-8.
+    const names: Record<string, string> = { alice: 'x\uD800', mallory: 'x\uDC00' }
+    const { server, resets } = await startOwned({
+      authenticate: (request) => ({ ...userOf(request), name: names[userOf(request).name] ?? '' }),
+    })
+    const alice = await ProtocolClient.connect(fx, urlOf(server), {}, as('alice'))
+    const mallory = await ProtocolClient.connect(
+      fx,
+      urlOf(server),
+      { sid: alice.welcome.sid, a: 0 },
+      as('mallory'),
+    )
+    expect(mallory.welcome.resumed).toBe(false)
+    expect(resets).toEqual(['owner'])
+    expect(alice.client.closed).toBeUndefined()
+  })
+
   it('closes with 1011 and reports a sessionOwner that fails, or answers no string', async () => {
     for (const sessionOwner of [
       () => {
