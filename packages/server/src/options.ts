@@ -128,7 +128,8 @@ export interface ServerOptions<User = unknown> {
    * it gets a new session (`session:reset` with `'owner'`), and the session stays as it was for
    * its owner. Without it a session id is a bearer credential: whoever presents it,
    * authenticated as anyone, resumes the session and gets its replay. Every process sharing a
-   * store must pass the same function; turning it on resets the sessions made without it.
+   * store must pass the same function; turning it on resets the sessions made without it. Needs
+   * `authenticate` (without it every user is `undefined`).
    * @default undefined (a session id alone resumes its session)
    */
   sessionOwner?: (user: User) => string
@@ -236,7 +237,7 @@ export interface ServerOptions<User = unknown> {
    * Most rooms a session is in at once: `peer.join` past it throws `TOO_MANY_ROOMS`. Rooms are
    * the application's to choose, but often after the client's word (`join` messages): the bound
    * keeps one client from holding a room, its name and (with a cluster) its presence and
-   * cursor, without end. A client keeps cursors for 10,000 rooms at most.
+   * cursor, without end. A client keeps cursors for 10,000 rooms at most. `Infinity` lifts it.
    * @default 1000
    */
   maxRoomsPerSession?: number
@@ -470,6 +471,11 @@ export function resolveOptions<User>(options: ServerOptions<User>): ResolvedOpti
   if (options.sessionOwner !== undefined && typeof options.sessionOwner !== 'function') {
     throw invalid('sessionOwner must be a function of peer.user')
   }
+  // Without `authenticate` every user is `undefined`: one owner for all, which binds nothing,
+  // and a function that reads a field of the user would close every connection with 1011.
+  if (options.sessionOwner !== undefined && options.authenticate === undefined) {
+    throw invalid('sessionOwner needs authenticate, which gives the user it reads the owner of')
+  }
   if (options.clientAddress !== undefined && typeof options.clientAddress !== 'function') {
     throw invalid('clientAddress must be a function of the request')
   }
@@ -521,7 +527,7 @@ export function resolveOptions<User>(options: ServerOptions<User>): ResolvedOpti
       'requestTimeoutMs',
       options.requestTimeoutMs ?? serverDefaults.requestTimeoutMs,
     ),
-    maxRoomsPerSession: positiveInteger(
+    maxRoomsPerSession: limit(
       'maxRoomsPerSession',
       options.maxRoomsPerSession ?? serverDefaults.maxRoomsPerSession,
     ),

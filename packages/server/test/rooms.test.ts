@@ -207,6 +207,13 @@ describe('rooms', () => {
     expect(() => createServer({ port: 0, maxRoomsPerSession: 0 })).toThrow(
       expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
     )
+    // `Infinity` lifts the bound, as for the connection limits.
+    const unbounded = await startServer(fx, { maxRoomsPerSession: Infinity })
+    unbounded.on('connection', (peer) => peers.push(peer))
+    await ProtocolClient.connect(fx, urlOf(unbounded))
+    await waitFor(() => peers.length === 3, { message: 'a third peer' })
+    for (let i = 0; i < 1_500; i++) peers[2]?.join(`room ${i}`)
+    expect(peers[2]?.rooms).toHaveLength(1_500)
   })
 
   it('refuses a room name over 1,024 UTF-8 bytes without a cluster too, as with one', async () => {

@@ -182,10 +182,19 @@ describe('sessionOwner', () => {
     }
   })
 
-  it('refuses a sessionOwner that is no function at once (INVALID_ARGUMENT)', () => {
+  it('refuses a sessionOwner that is no function, or has no authenticate to give it a user, at once (INVALID_ARGUMENT)', () => {
+    const invalid = expect.objectContaining({ code: 'INVALID_ARGUMENT' })
     expect(() =>
-      createServer({ port: 0, sessionOwner: 'name' as unknown as (user: unknown) => string }),
-    ).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }))
+      createServer({
+        port: 0,
+        authenticate: userOf,
+        sessionOwner: 'name' as unknown as (user: unknown) => string,
+      }),
+    ).toThrow(invalid)
+    // Every user would be `undefined`: one owner for all, or a 1011 for every connection.
+    expect(() =>
+      createServer<AnySchema, User>({ port: 0, sessionOwner: (user) => user.name }),
+    ).toThrow(invalid)
   })
 
   it('keeps a session id a bearer credential without sessionOwner', async () => {
