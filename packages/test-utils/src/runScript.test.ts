@@ -1,3 +1,7 @@
+import { spawn } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { runScript } from './runScript.js'
@@ -36,4 +40,50 @@ describe('runScript', () => {
     expect(pid).toBeGreaterThan(0)
     await waitFor(() => !alive(pid), { message: 'the child to be gone' })
   }, 30_000)
+
+  it.each(['SIGTERM', 'SIGINT'] as const)(
+    'ends the script and what it started when %s ends the process that runs it',
+    async (signal) => {
+      const dir = mkdtempSync(join(tmpdir(), 'lifeline-run-script-'))
+      const pidFile = join(dir, 'pids')
+      const runner = spawn(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          fileURLToPath(new URL('./testScripts/runLeaveChild.ts', import.meta.url)),
+          pidFile,
+        ],
+        { stdio: 'ignore' },
+      )
+      const exited = new Promise((resolve) => runner.once('exit', resolve))
+      let pids: number[] = []
+      try {
+        pids = await waitFor(
+          () => {
+            try {
+              return readFileSync(pidFile, 'utf8').split(' ').map(Number)
+            } catch {
+              return undefined
+            }
+          },
+          { message: 'the pids', timeoutMs: 20_000 },
+        )
+        runner.kill(signal)
+        await exited
+        for (const pid of pids) await waitFor(() => !alive(pid), { message: `${pid} to be gone` })
+      } finally {
+        // What a failing run leaves is ended here, never left to the machine.
+        for (const pid of [runner.pid, ...pids]) {
+          try {
+            if (pid !== undefined) process.kill(pid, 'SIGKILL')
+          } catch {
+            // Gone already.
+          }
+        }
+        rmSync(dir, { recursive: true, force: true })
+      }
+    },
+    30_000,
+  )
 })

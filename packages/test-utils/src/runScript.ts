@@ -7,6 +7,9 @@ export interface ScriptResult {
   out: string
 }
 
+/** The signals that end this process and, first, a script's group. */
+const forwarded = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
+
 /** How `runScript` starts a TypeScript file: this Node, through tsx. */
 const tsxRuntime = [process.execPath, '--import', 'tsx']
 
@@ -18,7 +21,8 @@ const tsxRuntime = [process.execPath, '--import', 'tsx']
  * listener) keeps a process alive, or if the runtime cannot be started.
  *
  * The script runs in a process group of its own, ended whole (SIGKILL) once the script exits or
- * its time is up, and when this process exits: what it started (a server, a worker) is ended
+ * its time is up, and when this process exits or is ended by SIGINT, SIGTERM or SIGHUP (a
+ * Ctrl-C no longer reaches a group of its own): what it started (a server, a worker) is ended
  * with it, never left holding a port after a failure.
  *
  * Give the test a timeout above `limitMs`: a test that times out first leaves the child
@@ -43,7 +47,20 @@ export function runScript(
         // Gone already (ESRCH): nothing of it is left.
       }
     }
+    // Ended by a signal, this process would run no 'exit' listener: the group is ended first,
+    // then the signal raised again for what it does without this listener (unless another
+    // listener of this process takes it, which has had it already).
+    const onSignal = (signal: NodeJS.Signals): void => {
+      forget()
+      endGroup()
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal)
+    }
+    const forget = (): void => {
+      process.off('exit', endGroup)
+      for (const signal of forwarded) process.off(signal, onSignal)
+    }
     process.once('exit', endGroup)
+    for (const signal of forwarded) process.once(signal, onSignal)
     let out = ''
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()))
     const timer = setTimeout(() => {
@@ -52,12 +69,12 @@ export function runScript(
     }, limitMs)
     child.on('error', (error) => {
       clearTimeout(timer)
-      process.off('exit', endGroup)
+      forget()
       reject(new Error(`could not start ${runtime.join(' ')}: ${error.message}`))
     })
     child.on('exit', (code) => {
       clearTimeout(timer)
-      process.off('exit', endGroup)
+      forget()
       endGroup()
       resolve({ code, out })
     })
