@@ -20,18 +20,10 @@ function alive(pid: number): boolean {
 }
 
 describe('runScript', () => {
-  it('ends what a script started once the script exits', async () => {
-    const { code, out } = await runScript(script, [], 20_000)
-    expect(code).toBe(0)
-    const pid = Number(out.trim())
-    expect(pid).toBeGreaterThan(0)
-    await waitFor(() => !alive(pid), { message: 'the child to be gone' })
-  }, 30_000)
-
   it('ends the script and what it started when its time is up', async () => {
     let out = ''
     await expect(
-      runScript(script, ['hang'], 3_000).catch((error: Error) => {
+      runScript(script, [], 3_000).catch((error: Error) => {
         out = error.message
         throw error
       }),

@@ -20,10 +20,11 @@ const tsxRuntime = [process.execPath, '--import', 'tsx']
  * itself within `limitMs`, which is how a test proves that nothing (a timer, a socket, a
  * listener) keeps a process alive, or if the runtime cannot be started.
  *
- * The script runs in a process group of its own, ended whole (SIGKILL) once the script exits or
- * its time is up, and when this process exits or is ended by SIGINT, SIGTERM or SIGHUP (a
- * Ctrl-C no longer reaches a group of its own): what it started (a server, a worker) is ended
- * with it, never left holding a port after a failure.
+ * The script runs in a process group of its own, ended whole (SIGKILL) when its time is up,
+ * and when this process exits or is ended by SIGINT, SIGTERM or SIGHUP while it runs (a Ctrl-C
+ * no longer reaches a group of its own): what it started (a server, a worker) is ended with it,
+ * never left holding a port after a failure. Once the script has exited by itself, what it left
+ * on purpose (a watchdog that cleans up after it) is left to finish.
  *
  * Give the test a timeout above `limitMs`: a test that times out first leaves the child
  * running until this process exits.
@@ -75,7 +76,6 @@ export function runScript(
     child.on('exit', (code) => {
       clearTimeout(timer)
       forget()
-      endGroup()
       resolve({ code, out })
     })
   })

@@ -4,4 +4,4 @@ import { fileURLToPath } from 'node:url'
 import { runScript } from '../runScript.js'
 
 const script = fileURLToPath(new URL('./leaveChild.ts', import.meta.url))
-await runScript(script, ['hang', process.argv[2] as string], 60_000)
+await runScript(script, [process.argv[2] as string], 60_000)
