@@ -370,6 +370,21 @@ function positiveInteger(name: string, value: number): number {
   return value
 }
 
+/**
+ * The longest delay a timer keeps: Node (as browsers) fires a longer `setTimeout` after 1 ms, so
+ * a 30-day `sessionTtlMs` expired every session the moment its client left.
+ */
+const maxTimerMs = 2 ** 31 - 1
+
+/** A positive delay a timer can wait (at most `maxTimerMs`, about 24.8 days). */
+function delay(name: string, value: number, integer = false): number {
+  const checked = integer ? positiveInteger(name, value) : positive(name, value)
+  if (checked > maxTimerMs) {
+    throw invalid(`${name} must be at most ${maxTimerMs} ms (24.8 days), got ${value}`)
+  }
+  return checked
+}
+
 /** A positive whole number, or `Infinity` for no limit. */
 function limit(name: string, value: number): number {
   return value === Infinity ? value : positiveInteger(name, value)
@@ -449,11 +464,11 @@ export function resolveOptions<User>(options: ServerOptions<User>): ResolvedOpti
     options.heartbeat === false
       ? undefined
       : {
-          intervalMs: positive(
+          intervalMs: delay(
             'heartbeat.intervalMs',
             options.heartbeat?.intervalMs ?? serverDefaults.heartbeat.intervalMs,
           ),
-          timeoutMs: positive(
+          timeoutMs: delay(
             'heartbeat.timeoutMs',
             options.heartbeat?.timeoutMs ?? serverDefaults.heartbeat.timeoutMs,
           ),
@@ -505,17 +520,18 @@ export function resolveOptions<User>(options: ServerOptions<User>): ResolvedOpti
     requireOrigin: options.requireOrigin ?? serverDefaults.requireOrigin,
     maxMessageSize,
     heartbeat,
-    helloTimeoutMs: positive(
+    helloTimeoutMs: delay(
       'helloTimeoutMs',
       options.helloTimeoutMs ?? serverDefaults.helloTimeoutMs,
     ),
     connectionLimits: resolveConnectionLimits(options.connectionLimits),
     clientAddress: options.clientAddress,
-    upgradeTimeoutMs: positiveInteger(
+    upgradeTimeoutMs: delay(
       'upgradeTimeoutMs',
       options.upgradeTimeoutMs ?? serverDefaults.upgradeTimeoutMs,
+      true,
     ),
-    sessionTtlMs: positive('sessionTtlMs', options.sessionTtlMs ?? serverDefaults.sessionTtlMs),
+    sessionTtlMs: delay('sessionTtlMs', options.sessionTtlMs ?? serverDefaults.sessionTtlMs),
     replayLimit: positiveInteger('replayLimit', options.replayLimit ?? serverDefaults.replayLimit),
     replayLimitBytes: positiveInteger(
       'replayLimitBytes',
@@ -523,7 +539,7 @@ export function resolveOptions<User>(options: ServerOptions<User>): ResolvedOpti
     ),
     outboundHighWaterBytes,
     maxOutboundBytes,
-    requestTimeoutMs: positive(
+    requestTimeoutMs: delay(
       'requestTimeoutMs',
       options.requestTimeoutMs ?? serverDefaults.requestTimeoutMs,
     ),
@@ -531,12 +547,12 @@ export function resolveOptions<User>(options: ServerOptions<User>): ResolvedOpti
       'maxRoomsPerSession',
       options.maxRoomsPerSession ?? serverDefaults.maxRoomsPerSession,
     ),
-    closeTimeoutMs: positive(
+    closeTimeoutMs: delay(
       'closeTimeoutMs',
       options.closeTimeoutMs ?? serverDefaults.closeTimeoutMs,
     ),
     ackEvery: positiveInteger('ackEvery', options.ackEvery ?? serverDefaults.ackEvery),
-    ackDelayMs: positive('ackDelayMs', options.ackDelayMs ?? serverDefaults.ackDelayMs),
+    ackDelayMs: delay('ackDelayMs', options.ackDelayMs ?? serverDefaults.ackDelayMs),
     store: options.cluster?.store ?? options.store ?? createMemorySessionStore({ clock }),
     cluster: options.cluster,
     clock,

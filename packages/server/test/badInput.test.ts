@@ -525,6 +525,38 @@ describe('bad input never crashes the server', () => {
     expect(await upgradeStatus(urlOf(server, '/other'), {})).toBe(400)
   })
 
+  it('refuses at creation a timeout longer than a timer can wait', async () => {
+    // Node fires a timer set past 2^31 - 1 ms (24.8 days) after 1 ms: a 30-day sessionTtlMs
+    // expired each session as its client left, and a long helloTimeoutMs closed every
+    // connection (4408) at once.
+    const tooLong = 30 * 24 * 60 * 60 * 1000
+    const options = [
+      'helloTimeoutMs',
+      'upgradeTimeoutMs',
+      'sessionTtlMs',
+      'requestTimeoutMs',
+      'closeTimeoutMs',
+      'ackDelayMs',
+    ] as const
+    for (const option of options) {
+      expect(() => {
+        const server = createServer({ port: 0, [option]: tooLong })
+        fx.add(() => server.close())
+      }, option).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }))
+    }
+    for (const heartbeat of [{ intervalMs: tooLong }, { timeoutMs: tooLong }]) {
+      expect(() => {
+        const server = createServer({ port: 0, heartbeat })
+        fx.add(() => server.close())
+      }).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }))
+    }
+    // The longest a timer can wait is taken, and waited.
+    const server = await startServer(fx, { helloTimeoutMs: 2 ** 31 - 1 })
+    const { welcome } = await ProtocolClient.connect(fx, urlOf(server))
+    expect(welcome.resumed).toBe(false)
+    expect(server.stats.helloTimeouts).toBe(0)
+  })
+
   it('refuses at creation a path no request can have', () => {
     // Compared with the request's path, query left out: each of these refused every upgrade
     // with HTTP 400, the mistake seen only in the clients.
