@@ -155,9 +155,27 @@ function counterFor(closeCode: number): StatsCounter | undefined {
   return undefined
 }
 
-/** `ws` reports frames it refuses itself (size, UTF-8, framing) as socket errors with a code. */
-function wsErrorCounter(code: unknown): StatsCounter | undefined {
+/**
+ * The close code `ws` sent for a frame it refused, which it keeps on the error under a symbol of
+ * its own (`status-code`); read by the symbol's name, as `ws` exports none.
+ */
+function wsCloseCode(error: Error): number | undefined {
+  const key = Object.getOwnPropertySymbols(error).find(
+    (symbol) => symbol.description === 'status-code',
+  )
+  const code: unknown = key === undefined ? undefined : (error as never)[key]
+  return typeof code === 'number' ? code : undefined
+}
+
+/**
+ * `ws` reports frames it refuses itself (size, UTF-8, framing) as socket errors with a code,
+ * counted by the close code it sent: a ping's payload over 125 bytes (a `_LENGTH` code too) is a
+ * framing error, closed with 1002, not a frame over `maxMessageSize`.
+ */
+function wsErrorCounter(code: unknown, closeCode: number | undefined): StatsCounter | undefined {
   if (typeof code !== 'string' || !code.startsWith('WS_ERR_')) return undefined
+  const counter = closeCode === undefined ? undefined : counterFor(closeCode)
+  if (counter !== undefined) return counter
   if (code.endsWith('_LENGTH')) return 'oversize'
   if (code === 'WS_ERR_INVALID_UTF8') return 'decodeErrors'
   return 'protocolErrors'
@@ -684,13 +702,14 @@ export class Connection<S extends Schema, User> implements Link {
 
   private readonly onError = (error: Error): void => {
     // `ws` closes the socket itself (with 1009, 1007, 1002…); count and log the cause once.
-    const counter = wsErrorCounter((error as { code?: unknown }).code)
+    const closeCode = wsCloseCode(error)
+    const counter = wsErrorCounter((error as { code?: unknown }).code, closeCode)
     if (counter === undefined || this.state === 'closed') return
     this.context.counters[counter]++
     this.warn(
       `connection refused: ${error.message}`,
       String((error as { code?: unknown }).code),
-      undefined,
+      closeCode,
     )
     this.state = 'closed'
     this.stopTimers()

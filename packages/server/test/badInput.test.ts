@@ -1,4 +1,5 @@
 import type { ClientRequest, IncomingMessage } from 'node:http'
+import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { json, type Codec } from '@lifeline/codec'
 import { msgpack } from '@lifeline/codec/msgpack'
@@ -215,6 +216,23 @@ const cases: BadCase[] = [
     counter: 'oversize',
   },
   {
+    // A control frame's payload over 125 bytes breaks the framing: ws closes with 1002. Its code
+    // ends in `_LENGTH`, as those of frames over maxPayload do, and was counted as oversize.
+    name: 'a ping with a payload over 125 bytes',
+    act: async (server) => {
+      const { client } = await ProtocolClient.connect(fx, urlOf(server))
+      last.client = client
+      const transport = (client.socket as unknown as { _socket: Socket })._socket
+      // FIN + ping, masked, a 16-bit length of 126, a zero mask: the payload as it is.
+      transport.write(
+        Buffer.concat([Buffer.from([0x89, 0xfe, 0, 126, 0, 0, 0, 0]), Buffer.alloc(126)]),
+      )
+      return (await client.waitClose()).code
+    },
+    expected: 1002,
+    counter: 'protocolErrors',
+  },
+  {
     name: "a frame over the codec's maxBytes",
     options: { maxMessageSize: 4096, codecs: [json({ maxBytes: 512 })] },
     act: (server) =>
@@ -358,6 +376,11 @@ describe('bad input never crashes the server', () => {
       expect(stats[counter], counter).toBe(counter === badCase.counter ? 1 : 0)
     }
     expect(warnings).toHaveLength(1)
+    // The close code the client got is in the line, for a refusal that `ws` made too (1006:
+    // the client saw no close frame, refused in its handshake).
+    if (badCase.expected >= 1000 && badCase.expected !== 1006) {
+      expect(warnings[0]).toMatchObject({ closeCode: badCase.expected })
+    }
     // Nothing the client sent, nor a token, reaches the log.
     expect(JSON.stringify([logged, warnings])).not.toMatch(/secret-abc123|xxxx/)
     if (badCase.errorCode !== undefined) {
