@@ -101,12 +101,27 @@ function positiveInteger(name: string, value: number): number {
   return value
 }
 
+/**
+ * The longest delay a timer keeps: Node fires a longer `setTimeout` or `setInterval` after 1 ms,
+ * so a heartbeat of 30 days would write to Redis every millisecond.
+ */
+const maxTimerMs = 2 ** 31 - 1
+
+/** A positive whole number of milliseconds that a timer can wait (about 24.8 days at most). */
+function timerDelay(name: string, value: number): number {
+  positiveInteger(name, value)
+  if (value > maxTimerMs) {
+    throw new LifelineError('INVALID_ARGUMENT', `${name} must be at most ${maxTimerMs} ms`)
+  }
+  return value
+}
+
 export function resolveOptions(options: RedisClusterOptions): ResolvedOptions {
   if (typeof options?.redis?.defineCommand !== 'function') {
     throw new LifelineError('INVALID_ARGUMENT', '`redis` must be an ioredis client')
   }
   const d = redisClusterDefaults
-  const heartbeatMs = positiveInteger('heartbeatMs', options.heartbeatMs ?? d.heartbeatMs)
+  const heartbeatMs = timerDelay('heartbeatMs', options.heartbeatMs ?? d.heartbeatMs)
   const processTtlMs = positiveInteger('processTtlMs', options.processTtlMs ?? d.processTtlMs)
   if (processTtlMs <= heartbeatMs) {
     throw new LifelineError('INVALID_ARGUMENT', 'processTtlMs must be longer than heartbeatMs')
@@ -122,7 +137,7 @@ export function resolveOptions(options: RedisClusterOptions): ResolvedOptions {
       'maxPendingBytes',
       options.maxPendingBytes ?? d.maxPendingBytes,
     ),
-    handoffTimeoutMs: positiveInteger(
+    handoffTimeoutMs: timerDelay(
       'handoffTimeoutMs',
       options.handoffTimeoutMs ?? d.handoffTimeoutMs,
     ),

@@ -1,0 +1,25 @@
+import { describe, expect, it } from 'vitest'
+import { resolveOptions, type RedisClusterOptions } from './options.js'
+
+/** Enough of an ioredis client for the options to be read; nothing is sent. */
+const redis = { defineCommand: () => undefined } as unknown as RedisClusterOptions['redis']
+
+describe('resolveOptions', () => {
+  it('refuses a heartbeat or handoff timeout longer than a timer can wait', () => {
+    // Node fires a longer timer after 1 ms: a 30-day heartbeat would write every millisecond.
+    const thirtyDays = 30 * 86_400_000
+    for (const options of [
+      { heartbeatMs: thirtyDays, processTtlMs: thirtyDays + 1 },
+      { handoffTimeoutMs: thirtyDays },
+    ]) {
+      expect(() => resolveOptions({ redis, ...options })).toThrow(
+        expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+      )
+    }
+    const longest = 2 ** 31 - 1
+    expect(
+      resolveOptions({ redis, heartbeatMs: longest, processTtlMs: longest + 1 }).heartbeatMs,
+    ).toBe(longest)
+    expect(resolveOptions({ redis, handoffTimeoutMs: longest }).handoffTimeoutMs).toBe(longest)
+  })
+})
