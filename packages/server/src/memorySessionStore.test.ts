@@ -59,6 +59,16 @@ describe('createMemorySessionStore', () => {
     expect(clock.pending).toBe(0)
   })
 
+  it('refuses a sweep interval that would sweep every turn (INVALID_ARGUMENT)', () => {
+    // 0, a negative or NaN interval fires at once; one past 2^31 - 1 ms fires after 1 ms.
+    for (const sweepIntervalMs of [0, -1, Number.NaN, 2 ** 31]) {
+      expect(() => createMemorySessionStore({ sweepIntervalMs })).toThrow(
+        expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+      )
+    }
+    expect(() => createMemorySessionStore({ sweepIntervalMs: 2 ** 31 - 1 })).not.toThrow()
+  })
+
   it('never keeps a Node process alive: its timer is unref’d', () => {
     const handles: TimerHandle[] = []
     const clock: Clock = {

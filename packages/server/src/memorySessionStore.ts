@@ -1,5 +1,6 @@
 import { systemClock, wallNow, type Clock, type TimerHandle } from '@lifeline/core'
 import type { SessionRecord, SessionStore } from './sessionStore.js'
+import { delay } from './validate.js'
 
 export interface MemorySessionStoreOptions {
   /**
@@ -38,7 +39,11 @@ export function createMemorySessionStore(
   options: MemorySessionStoreOptions = {},
 ): MemorySessionStore {
   const clock = options.clock ?? systemClock
-  const sweepIntervalMs = options.sweepIntervalMs ?? memorySessionStoreDefaults.sweepIntervalMs
+  // Checked: 0, a negative number or one past what a timer can wait would sweep every turn.
+  const sweepIntervalMs = delay(
+    'sweepIntervalMs',
+    options.sweepIntervalMs ?? memorySessionStoreDefaults.sweepIntervalMs,
+  )
   const records = new Map<string, SessionRecord>()
   let sweepTimer: TimerHandle | undefined
 

@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http'
 import type { Server as HttpsServer } from 'node:https'
-import { json, LifelineError, type Codec } from '@lifeline/codec'
+import { json, type Codec } from '@lifeline/codec'
 import { systemClock, type Clock } from '@lifeline/core'
 import { reliableStreamDefaults } from '@lifeline/core/protocol'
 import type { ClientAddress } from './address.js'
@@ -9,6 +9,7 @@ import type { Logger } from './logger.js'
 import { defaultLogger } from './logger.js'
 import { createMemorySessionStore } from './memorySessionStore.js'
 import type { Cluster } from './cluster.js'
+import { delay, invalid, positive, positiveInteger } from './validate.js'
 import type { SessionStore } from './sessionStore.js'
 
 /** Protocol-level (RFC 6455) ping, answered by every WebSocket client without its help. */
@@ -350,39 +351,6 @@ export interface ResolvedOptions<User> {
   readonly cluster: Cluster | undefined
   readonly clock: Clock
   readonly logger: Logger
-}
-
-function invalid(message: string): LifelineError {
-  return new LifelineError('INVALID_ARGUMENT', message)
-}
-
-function positive(name: string, value: number): number {
-  if (!(Number.isFinite(value) && value > 0)) {
-    throw invalid(`${name} must be a positive number, got ${String(value)}`)
-  }
-  return value
-}
-
-function positiveInteger(name: string, value: number): number {
-  if (!(Number.isSafeInteger(value) && value > 0)) {
-    throw invalid(`${name} must be a positive integer, got ${String(value)}`)
-  }
-  return value
-}
-
-/**
- * The longest delay a timer keeps: Node (as browsers) fires a longer `setTimeout` after 1 ms, so
- * a 30-day `sessionTtlMs` expired every session the moment its client left.
- */
-const maxTimerMs = 2 ** 31 - 1
-
-/** A positive delay a timer can wait (at most `maxTimerMs`, about 24.8 days). */
-function delay(name: string, value: number, integer = false): number {
-  const checked = integer ? positiveInteger(name, value) : positive(name, value)
-  if (checked > maxTimerMs) {
-    throw invalid(`${name} must be at most ${maxTimerMs} ms (24.8 days), got ${value}`)
-  }
-  return checked
 }
 
 /** A positive whole number, or `Infinity` for no limit. */
