@@ -557,6 +557,16 @@ export class Client<S extends Schema = AnySchema> {
 
   #onEnvelope({ t, d, s, a, r }: Envelope, bytes: number): void {
     const stream = this.#stream
+    // `$req` and `$res` are reliable and no other control frame is (PROTOCOL.md, section 3). A
+    // `$pong` or `$ack` with an `s` took the number of the message behind it, which was then
+    // dropped as a duplicate; a `$req` without one ran outside the session's order.
+    if (
+      isControlType(t) &&
+      t !== '$resend' &&
+      (s !== undefined) !== (t === '$req' || t === '$res')
+    ) {
+      throw protocolError(s === undefined ? `'${t}' without s` : `'${t}' with s`)
+    }
     if (!this.#welcomed) {
       if (t === '$welcome') this.#onWelcome(d)
       else if (t === '$error') this.#onServerError(d)

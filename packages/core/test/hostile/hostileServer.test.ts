@@ -198,3 +198,34 @@ describe('a server whose new session acknowledges more than the client kept', ()
     expect(resets).toEqual(['S1'])
   })
 })
+
+describe('a server that numbers a control frame other than $req and $res, or not those', () => {
+  it('is refused (4002) rather than letting a $pong take the number of the message behind it', async () => {
+    for (const bad of [
+      { t: '$pong', d: { ts: 1 }, s: 1 },
+      { t: '$ping', d: { ts: 1 }, s: 1 },
+      { t: '$ack', s: 1 },
+      { t: '$error', d: { code: 'X', message: 'y' }, s: 1 },
+      { t: '$req', d: { id: 1, m: 'm', d: 1 } },
+      { t: '$res', d: { id: 1, d: 1 } },
+    ]) {
+      const server = fx.add(
+        await startScriptedServer((link) => {
+          link.send(welcome)
+          link.send(bad)
+          link.send({ t: 'news', d: 'real', s: 1 })
+        }),
+      )
+      const { client, errors } = connect(server.url('/'), {
+        socket: { WebSocket, ...quickRetry, maxViolations: 1 },
+      })
+      const news: unknown[] = []
+      client.on('news', (data) => news.push(data))
+      await waitFor(() => client.state.status === 'closed', { message: `${bad.t} refused` })
+      expect(client.state).toMatchObject({ closeCode: 4002, lastError: { code: 'PROTOCOL_ERROR' } })
+      expect(errors[0]).toBe('PROTOCOL_ERROR')
+      // Before, the `$pong` took s = 1 and the message was dropped as its duplicate.
+      expect(news).toEqual([])
+    }
+  })
+})
