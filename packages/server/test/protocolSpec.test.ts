@@ -188,6 +188,17 @@ describe('a client written from PROTOCOL.md alone', () => {
     expect((await client.waitClose()).code).toBe(1002)
   })
 
+  it('takes any sid of at most 128 characters (an unknown one gets a new session), and no other', async () => {
+    const { server } = await echoServer()
+    const unknown = await hello(urlOf(server), { sid: 'x'.repeat(128), a: 0 })
+    expect(unknown.welcome).toMatchObject({ resumed: false, a: 0 })
+    for (const sid of ['', 'x'.repeat(129), 5]) {
+      const client = await SpecClient.open(urlOf(server))
+      client.send({ t: '$hello', d: { v: 1, sid, a: 0 } })
+      expect((await client.waitClose()).code).toBe(1002)
+    }
+  })
+
   it.each([
     ['a payload that is no object', 5],
     ['an id neither an integer nor a string', { id: 1.5, m: 'add', d: 1 }],
