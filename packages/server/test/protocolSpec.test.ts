@@ -1,3 +1,5 @@
+import { json } from '@lifeline/codec'
+import { msgpack } from '@lifeline/codec/msgpack'
 import { once, useFixtures, waitFor, withTimeout } from '@lifeline/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
@@ -149,6 +151,28 @@ describe('a client written from PROTOCOL.md alone', () => {
     expect((await back.next('echo')).d).toBe('five')
     expect(back.got.filter((envelope) => envelope.t === 'echo')).toHaveLength(1)
     expect(back.closed).toBeUndefined()
+  })
+
+  it("agrees on the first of the server's codecs that the client offers, whatever the client's order", async () => {
+    for (const [codecs, agreed] of [
+      [[json(), msgpack()], 'lifeline.v1.json'],
+      [[msgpack(), json()], 'lifeline.v1.msgpack'],
+    ] as const) {
+      const server = await startServer(fx, { codecs })
+      for (const offered of [
+        ['lifeline.v1.json', 'lifeline.v1.msgpack'],
+        ['lifeline.v1.msgpack', 'lifeline.v1.json'],
+      ]) {
+        const socket = fx.add(new WebSocket(urlOf(server), offered))
+        await once(socket, 'open')
+        expect(socket.protocol).toBe(agreed)
+      }
+    }
+    // Section 1: a connection that offered none is opened, then closed with 1002.
+    const server = await startServer(fx)
+    const bare = fx.add(new WebSocket(urlOf(server)))
+    const [code] = (await once(bare, 'close')) as [number]
+    expect(code).toBe(1002)
   })
 
   it('resumes a session from the start when the $hello names it without a: a is 0', async () => {
