@@ -223,6 +223,16 @@ describe('a client written from PROTOCOL.md alone', () => {
     }
   })
 
+  it.each(['__proto__', 'constructor', 'prototype'])(
+    'closes with 1007 a frame with a %s key, in the payload too',
+    async (key) => {
+      const { server } = await echoServer()
+      const { client } = await hello(urlOf(server))
+      client.socket.send(`{"t":"say","d":{"${key}":"Bob"},"s":1}`)
+      expect((await client.waitClose()).code).toBe(1007)
+    },
+  )
+
   it.each([
     ['a payload that is no object', 5],
     ['an id neither an integer nor a string', { id: 1.5, m: 'add', d: 1 }],
