@@ -59,8 +59,9 @@ const entries: Entry[] = [
     // (`<base href>`) for a relative URL, and the 57 B past it of the heartbeat noticing a
     // machine that slept, and the 9 B past it of a Blob of another realm and what an
     // implementation leaves out of protocol and extensions, and the 12 B past it of a signal's
-    // abort listener let go with its listener (bench/README).
-    reference: 15_911,
+    // abort listener let go with its listener, and the 41 B past it of a control frame's `s`
+    // checked (bench/README).
+    reference: 15_952,
   },
   {
     name: '`@lifeline/react` on top of the client',
