@@ -624,6 +624,28 @@ describe('reconnecting', () => {
     },
   )
 
+  it('keeps the link a closing listener reconnected, and no timer of its once closed', async () => {
+    const socket = create({ connectionTimeoutMs: 10_000 })
+    FakeWebSocket.last.accept()
+    socket.addEventListener('statechange', function once(event) {
+      if (event.state.status !== 'closing') return
+      socket.removeEventListener('statechange', once)
+      socket.reconnect()
+    })
+    socket.close()
+    await flushMicrotasks()
+    FakeWebSocket.last.accept()
+    // The listener's link: the close() it interrupted armed no handshake bound on the link it
+    // let go, nor left the new attempt's connect timeout to drop that link as it fired.
+    clock.advance(60_000)
+    expect(socket.state.status).toBe('open')
+    expect(FakeWebSocket.instances).toHaveLength(2)
+    socket.close()
+    await flushMicrotasks()
+    expect(socket.state.status).toBe('closed')
+    expect(clock.pending).toBe(0)
+  })
+
   it('backs off exponentially with full jitter up to maxDelayMs', () => {
     const socket = create({ initialDelayMs: 100, factor: 3, maxDelayMs: 2000, random: () => 0.5 })
     const delays: number[] = []

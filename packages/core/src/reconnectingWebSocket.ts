@@ -314,6 +314,10 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
       return
     }
     this.#setState({ type: 'closing' })
+    // A statechange listener that called reconnect() has the last word: its attempt is under way,
+    // and a handshake bound armed here would replace that attempt's connect timeout, which would
+    // then fire on its own and drop the new link (or run after a later close()).
+    if (this.state.status !== 'closing' || this.#socket !== socket) return
     try {
       socket.close(code, reason)
     } catch (error) {
