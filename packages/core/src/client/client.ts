@@ -427,7 +427,11 @@ export class Client<S extends Schema = AnySchema> {
   /** Closed by its user: pending requests and the receipts of unacknowledged messages reject. */
   #rejectWaiting(): void {
     this.#requests.rejectAll('the client was closed')
-    this.#receipts?.rejectAll(this.#ended() as LifelineError)
+    // Not `#ended()`: a statechange listener may have connected the client again already, and
+    // then nothing has ended (a receipt rejected with `undefined`, no error at all).
+    this.#receipts?.rejectAll(
+      new LifelineError('CLOSED', 'closed before the server acknowledged it'),
+    )
   }
 
   /**

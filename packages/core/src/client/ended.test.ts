@@ -124,3 +124,18 @@ describe('a client whose socket is closed directly (client.socket.close())', () 
     expect(received().filter(({ t }) => t === 'm')).toHaveLength(1)
   })
 })
+
+describe("a 'statechange' listener that connects the client again as close() ends it", () => {
+  it('has the receipts close() rejects rejected with CLOSED, not undefined', async () => {
+    const client = createFakeClient(clock)
+    const receipt = client.delivered(client.send('m', 1))
+    client.events.once('statechange', (state) => {
+      if (state.status === 'closed') client.connect()
+    })
+    client.close()
+    // The listener's connect() has the client connecting before close() rejects what waits.
+    expect(client.state.status).toBe('connecting')
+    await expect(receipt).rejects.toMatchObject({ code: 'CLOSED' })
+    client.close()
+  })
+})
