@@ -228,7 +228,13 @@ export class Client<S extends Schema = AnySchema> {
     socket.addEventListener('statechange', ({ state }) => {
       // Down before our listeners hear of it: the socket's `close` comes after, and what they
       // send meanwhile must be kept or told as dropped, not written to a link that is gone.
-      if (state.status === 'closed' || (this.#welcomed && state.status !== 'open')) {
+      // A link still in its handshake too: an `error` listener that calls `reconnect()` as it
+      // fails has the socket connecting again before its `close`, which then never comes, and the
+      // `$welcome` bound left armed would drop the next link when it fires.
+      if (
+        state.status === 'closed' ||
+        ((this.#welcomed || this.#welcomeTimer !== undefined) && state.status !== 'open')
+      ) {
         this.#linkDown()
       }
       // Closed, or connected again, through `client.socket` rather than the client: the same as

@@ -49,3 +49,33 @@ describe("a 'statechange' listener that closes the client", () => {
     expect(seen).toEqual(['closing'])
   })
 })
+
+describe("an 'error' listener that reconnects as a link fails before its '$welcome'", () => {
+  it("leaves the next link's handshake its own bound: a welcomed link is not dropped later", async () => {
+    const client = createFakeClient(clock, { heartbeat: { intervalMs: 1_000, timeoutMs: 2_000 } })
+    let reconnected = false
+    client.events.on('error', () => {
+      if (reconnected) return
+      reconnected = true
+      client.socket.reconnect()
+    })
+    FakeWebSocket.last.accept('lifeline.v1.json')
+    // No `$welcome`, no frame at all: the heartbeat gives up and the listener reconnects.
+    clock.advance(3_000)
+    expect(reconnected).toBe(true)
+    expect(FakeWebSocket.instances).toHaveLength(2)
+    FakeWebSocket.last.accept('lifeline.v1.json')
+    deliver({ t: '$welcome', d: { sid: 'S1', resumed: false, a: 0 } })
+    expect(client.state.status).toBe('open')
+    for (let i = 0; i < 20; i++) {
+      clock.advance(1_000)
+      if (client.state.status !== 'open') break
+      deliver({ t: '$pong', d: { ts: 0 } })
+    }
+    expect(client.state.status).toBe('open')
+    expect(FakeWebSocket.instances).toHaveLength(2)
+    client.close()
+    await new Promise<void>((resolve) => setTimeout(resolve, 0))
+    expect(clock.pending).toBe(0)
+  })
+})
