@@ -507,7 +507,9 @@ export function resolveOptions<User>(options: ServerOptions<User>): ResolvedOpti
     ),
     outboundHighWaterBytes,
     maxOutboundBytes,
-    requestTimeoutMs: delay(
+    // No timer's delay: a request's deadline is checked again each time the longest timer is up,
+    // as for a call's own `timeoutMs`, so a longer one is waited, and was always taken.
+    requestTimeoutMs: positive(
       'requestTimeoutMs',
       options.requestTimeoutMs ?? serverDefaults.requestTimeoutMs,
     ),

@@ -557,7 +557,6 @@ describe('bad input never crashes the server', () => {
       'helloTimeoutMs',
       'upgradeTimeoutMs',
       'sessionTtlMs',
-      'requestTimeoutMs',
       'closeTimeoutMs',
       'ackDelayMs',
     ] as const

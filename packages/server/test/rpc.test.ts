@@ -230,6 +230,19 @@ describe('RPC: server calls client', () => {
     expect(client.closed).toBeUndefined()
   })
 
+  it('takes a requestTimeoutMs longer than a timer can wait, as a call takes its timeoutMs', async () => {
+    // The deadline is checked again each time the longest timer is up: a month is waited, not
+    // fired after 1 ms, so the option is no timer's delay to bound.
+    const month = 30 * 24 * 60 * 60 * 1000
+    const { client, peer } = await connected({ requestTimeoutMs: month })
+    const answer = peer.request('confirm', 'sure?')
+    expect(await client.next('$req')).toMatchObject({ d: { id: 1, m: 'confirm' }, s: 1 })
+    client.send({ t: '$ping', d: { ts: 0 } })
+    await client.next('$pong')
+    client.send({ t: '$res', d: { id: 1, d: true }, s: 1, a: 1 })
+    await expect(answer).resolves.toBe(true)
+  })
+
   it('rejects with ABORTED through its signal', async () => {
     const { peer } = await connected()
     const controller = new AbortController()
