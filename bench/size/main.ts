@@ -40,8 +40,9 @@ const entries: Entry[] = [
     // 6,933 B, plus the 70 B of the client's frame sink and the message-listener flag, which take
     // a dispatch off every frame a client gets, and the 14 B past the ceiling of a Blob of another
     // realm and what an implementation leaves out of protocol and extensions, and the 28 B past
-    // it of a signal's abort listener let go with its listener (bench/README).
-    reference: 7_409,
+    // it of a signal's abort listener let go with its listener, and the 18 B past it of close()
+    // leaving alone a link a closing listener made (bench/README).
+    reference: 7_427,
   },
   {
     name: 'typed client + JSON codec',
@@ -60,8 +61,9 @@ const entries: Entry[] = [
     // machine that slept, and the 9 B past it of a Blob of another realm and what an
     // implementation leaves out of protocol and extensions, and the 12 B past it of a signal's
     // abort listener let go with its listener, and the 41 B past it of a control frame's `s`
-    // checked (bench/README).
-    reference: 15_952,
+    // checked, and the 49 B past it of a requestTimeoutMs of 0 refused and of close() and a
+    // handshake's bound under listeners that connect again (bench/README).
+    reference: 16_001,
   },
   {
     name: '`@lifeline/react` on top of the client',

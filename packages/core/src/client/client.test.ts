@@ -881,6 +881,7 @@ describe('options', () => {
     [{ maxUnacked: -1 }],
     [{ ackDelayMs: '20' }],
     [{ requestTimeoutMs: Number.NaN }],
+    [{ requestTimeoutMs: 0 }],
   ])('refuses %j with INVALID_ARGUMENT', (extra) => {
     const options = { url: 'ws://test.local/', ...extra } as unknown as ClientOptions
     expect(() => createClient(options)).toThrow(

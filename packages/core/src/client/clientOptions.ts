@@ -98,7 +98,8 @@ export function checkClientOptions(options: ClientOptions): void {
   check('maxUnackedBytes', options.maxUnackedBytes)
   check('ackEvery', options.ackEvery)
   check('ackDelayMs', options.ackDelayMs, maxTimerMs)
-  check('requestTimeoutMs', options.requestTimeoutMs)
+  // Above 0, as `request()`'s own `timeoutMs` must be: a 0 was taken, and each request refused.
+  check('requestTimeoutMs', options.requestTimeoutMs, Infinity, Number.MIN_VALUE)
 }
 
 /** The default raw framing: `{ t, d }`, the same field names as the protocol's envelope. */
