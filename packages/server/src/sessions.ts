@@ -22,6 +22,7 @@ import { isShared, type ClaimedSession, type SharedSessionStore } from './cluste
 import { encodeEnvelope, frameBytes } from './frames.js'
 import { within } from './within.js'
 import { newSessionId, ownedBy } from './sessionIds.js'
+import { maxTimerMs } from './validate.js'
 
 /** 72 random bits: public, only needs to be unique. */
 function newPeerId(): string {
@@ -203,7 +204,8 @@ export class SessionRegistry<S extends Schema, User> {
    * up at its own `handoffTimeoutMs` whatever this one does; these bounds keep this one's.
    */
   private storeWaitMs(): number {
-    return this.shared?.handoffTimeoutMs ?? defaultHandoffTimeoutMs
+    // A store of the application's may say more than a timer can wait, which would fire at once.
+    return Math.min(this.shared?.handoffTimeoutMs ?? defaultHandoffTimeoutMs, maxTimerMs)
   }
 
   /** A session ended (`Session.end`): forget it here and in the store. */

@@ -24,7 +24,7 @@ export function positiveInteger(name: string, value: number): number {
  * The longest delay a timer keeps: Node (as browsers) fires a longer `setTimeout` after 1 ms, so
  * a 30-day `sessionTtlMs` expired every session the moment its client left.
  */
-const maxTimerMs = 2 ** 31 - 1
+export const maxTimerMs = 2 ** 31 - 1
 
 /** A positive delay a timer can wait (at most `maxTimerMs`, about 24.8 days). */
 export function delay(name: string, value: number, integer = false): number {

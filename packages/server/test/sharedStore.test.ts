@@ -463,6 +463,24 @@ describe('a server on a shared store', () => {
     expect(resumed).toMatchObject({ sid: welcome.sid, resumed: true, a: 1 })
   })
 
+  it("waits for a write in flight up to a store's handoffTimeoutMs longer than a timer can wait, rather than refusing at once", async () => {
+    const fake = fakeSharedStore()
+    // 30 days: as a timer's delay, Node would fire it after 1 ms, and the resume get 1013 at once.
+    Object.assign(fake.store, { handoffTimeoutMs: 30 * 86_400_000 })
+    const { server, client, welcome } = await processedUnstored(fake)
+    server.on('error', () => undefined)
+    await client.drop()
+    const again = await ProtocolClient.open(fx, urlOf(server))
+    again.send({ t: '$hello', d: { v: 1, sid: welcome.sid, a: 0 } })
+    await expectNoEvent(again.socket, 'close', 300)
+    fake.release()
+    expect((await again.next('$welcome')).d).toMatchObject({
+      sid: welcome.sid,
+      resumed: true,
+      a: 1,
+    })
+  })
+
   it('expires a session whose resume went before its claim was answered', async () => {
     const fake = fakeSharedStore()
     const { server, client, welcome } = await processedUnstored(fake, { sessionTtlMs: 300 })
