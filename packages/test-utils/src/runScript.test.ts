@@ -9,8 +9,15 @@ import { waitFor } from './wait.js'
 
 const script = fileURLToPath(new URL('./testScripts/leaveChild.ts', import.meta.url))
 
+/** A process's id: not 0, -1 or a group (which `process.kill` would signal whole). */
+function isPid(pid: number | undefined): pid is number {
+  return pid !== undefined && Number.isSafeInteger(pid) && pid > 1
+}
+
 /** Whether process `pid` is alive (a zombie not yet reaped counts as gone: it holds nothing). */
 function alive(pid: number): boolean {
+  // Never 0 or a negative number, which would name a process group: this test's own included.
+  if (!isPid(pid)) throw new Error(`not a pid: ${pid}`)
   try {
     process.kill(pid, 0)
     return true
@@ -54,7 +61,9 @@ describe('runScript', () => {
         pids = await waitFor(
           () => {
             try {
-              return readFileSync(pidFile, 'utf8').split(' ').map(Number)
+              // Both pids, or nothing yet: a file read while it is written may be empty.
+              const both = /^(\d+) (\d+)$/.exec(readFileSync(pidFile, 'utf8'))
+              return both === null ? undefined : [Number(both[1]), Number(both[2])]
             } catch {
               return undefined
             }
@@ -68,7 +77,7 @@ describe('runScript', () => {
         // What a failing run leaves is ended here, never left to the machine.
         for (const pid of [runner.pid, ...pids]) {
           try {
-            if (pid !== undefined) process.kill(pid, 'SIGKILL')
+            if (isPid(pid)) process.kill(pid, 'SIGKILL')
           } catch {
             // Gone already.
           }

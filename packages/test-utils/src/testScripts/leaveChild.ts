@@ -2,10 +2,14 @@
 // and the child's to the file named by the first argument, if any), then hangs: what
 // `runScript` must end when its time is up or the process that runs it is ended.
 import { spawn } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { renameSync, writeFileSync } from 'node:fs'
 
 const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' })
 process.stdout.write(`${String(child.pid)}\n`)
 const pidFile = process.argv[2]
-if (pidFile !== undefined) writeFileSync(pidFile, `${process.pid} ${String(child.pid)}`)
+// Written aside and renamed: a reader never sees half of it.
+if (pidFile !== undefined) {
+  writeFileSync(`${pidFile}.tmp`, `${process.pid} ${String(child.pid)}`)
+  renameSync(`${pidFile}.tmp`, pidFile)
+}
 setInterval(() => undefined, 1_000)
