@@ -646,6 +646,44 @@ describe('reconnecting', () => {
     expect(clock.pending).toBe(0)
   })
 
+  it('tells one close event for the link a closing listener reconnected', async () => {
+    const socket = create()
+    FakeWebSocket.last.accept()
+    const closes: number[] = []
+    socket.addEventListener('close', (event) => closes.push(event.code))
+    socket.addEventListener('statechange', function once(event) {
+      if (event.state.status !== 'closing') return
+      socket.removeEventListener('statechange', once)
+      socket.reconnect()
+    })
+    socket.close()
+    await flushMicrotasks()
+    // reconnect() told the link's close as it let it go; the close() it interrupted is no
+    // second close of that link, a 1006 that contradicted the first.
+    expect(closes).toEqual([1000])
+    expect(socket.state.status).toBe('connecting')
+    socket.close()
+  })
+
+  it('ends a close() an open statechange listener made, however long the peer is silent', async () => {
+    const socket = create({
+      connectionTimeoutMs: 10_000,
+      heartbeat: { intervalMs: 1_000, timeoutMs: 2_000 },
+    })
+    socket.addEventListener('statechange', ({ state }) => {
+      if (state.status === 'open') socket.close()
+    })
+    // The peer never answers the closing handshake.
+    FakeWebSocket.last.blackhole()
+    FakeWebSocket.last.accept()
+    // No heartbeat runs over the closing handshake: one that gave up stopped its bound, and the
+    // socket stayed closing for good.
+    clock.advance(10_000)
+    await flushMicrotasks()
+    expect(socket.state).toMatchObject({ status: 'closed', cause: { code: 1006 } })
+    expect(clock.pending).toBe(0)
+  })
+
   it('backs off exponentially with full jitter up to maxDelayMs', () => {
     const socket = create({ initialDelayMs: 100, factor: 3, maxDelayMs: 2000, random: () => 0.5 })
     const delays: number[] = []

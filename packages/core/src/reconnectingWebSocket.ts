@@ -341,15 +341,19 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
     this.#failures = this.#violations = 0
     const id = this.#attemptId
     const socket = this.#socket
+    const wasOpen = socket?.readyState === readyStates.OPEN
+    const cause = { code: code ?? 1000, reason, wasClean: true }
     if (socket) {
-      const wasOpen = socket.readyState === readyStates.OPEN
       this.#abandon(socket, code, reason)
-      if (wasOpen) this.#dispatchClose({ code: code ?? 1000, reason, wasClean: true })
+      if (wasOpen) this.#dispatchClose(cause)
     }
     // A closing handshake cut short ends as its timeout would end it: no state but `closed`
-    // may become `connecting`, and the close it waited for is told.
+    // may become `connecting`, and the close it waited for is told. Unless it was told just
+    // above: a statechange listener of close() that reconnects finds the link still open, and a
+    // second close event for it, a 1006, contradicted the first.
     if (this.#state.status === 'closing') {
-      this.#finishClose({ code: 1006, reason: '', wasClean: false })
+      if (wasOpen) this.#setState({ type: 'closed', cause })
+      else this.#finishClose({ code: 1006, reason: '', wasClean: false })
     }
     // A close listener that called close() or reconnect() itself has the last word.
     if (id === this.#attemptId && !this.#closedByUser) this.#connect()
@@ -473,6 +477,10 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
     this.#clearTimer()
     this.#openedAt = this.#clock().now()
     this.#setState({ type: 'opened' })
+    // A statechange listener that called close() or reconnect() has the last word: a heartbeat
+    // started now would run over its closing handshake or its next attempt, and when it gave up
+    // it stopped the closing handshake's bound, which left the socket `closing` for good.
+    if (this.#state.status !== 'open') return
     this.#heartbeat?.start()
     this.#flush()
     if (this.#state.status === 'open')
