@@ -41,8 +41,9 @@ const entries: Entry[] = [
     // a dispatch off every frame a client gets, and the 14 B past the ceiling of a Blob of another
     // realm and what an implementation leaves out of protocol and extensions, and the 28 B past
     // it of a signal's abort listener let go with its listener, and the 18 B past it of close()
-    // leaving alone a link a closing listener made (bench/README).
-    reference: 7_427,
+    // leaving alone a link a closing listener made, and the 17 B past it of a statechange
+    // listener's close or reconnect having the last word (bench/README).
+    reference: 7_444,
   },
   {
     name: 'typed client + JSON codec',
@@ -62,8 +63,9 @@ const entries: Entry[] = [
     // implementation leaves out of protocol and extensions, and the 12 B past it of a signal's
     // abort listener let go with its listener, and the 41 B past it of a control frame's `s`
     // checked, and the 49 B past it of a requestTimeoutMs of 0 refused and of close() and a
-    // handshake's bound under listeners that connect again (bench/README).
-    reference: 16_001,
+    // handshake's bound under listeners that connect again, and the 18 B past it of close()
+    // and reconnect() under statechange listeners (bench/README).
+    reference: 16_019,
   },
   {
     name: '`@lifeline/react` on top of the client',

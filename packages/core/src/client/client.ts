@@ -425,9 +425,11 @@ export class Client<S extends Schema = AnySchema> {
     // Checked before anything changes: a bad argument throws and leaves the client as it was.
     validateCloseArguments(code, reason)
     this.#closedByUser = true
+    // Before the socket's state changes: a statechange listener that connects again and then
+    // sends or requests is owed what it asked for, and it was rejected as closed, although sent.
+    this.#rejectWaiting()
     this.socket.close(code, reason)
     this.#linkDown()
-    this.#rejectWaiting()
   }
 
   /** Closed by its user: pending requests and the receipts of unacknowledged messages reject. */

@@ -139,3 +139,29 @@ describe("a 'statechange' listener that connects the client again as close() end
     client.close()
   })
 })
+
+describe("a 'statechange' listener that connects the client again as close() begins", () => {
+  it('has what it requests and sends afterwards answered, not rejected as closed', async () => {
+    const client = createFakeClient(clock)
+    FakeWebSocket.last.accept('lifeline.v1.json')
+    deliver({ t: '$welcome', d: { sid: 'S1', resumed: false, a: 0 } })
+    const before = client.request('echo', 0)
+    let request: Promise<unknown> | undefined
+    let receipt: Promise<void> | undefined
+    client.events.once('statechange', () => {
+      client.connect()
+      request = client.request('echo', 1)
+      receipt = client.delivered(client.send('m', 1))
+    })
+    client.close()
+    expect(await outcome(before)).toBe('CLOSED')
+    FakeWebSocket.last.accept('lifeline.v1.json')
+    deliver({ t: '$welcome', d: { sid: 'S1', resumed: true, a: 0 } })
+    // Both go out on the new link, so both are owed their answer.
+    expect(received().map(({ t }) => t)).toEqual(['$hello', '$req', '$req', 'm'])
+    deliver({ t: '$res', d: { id: 2, d: 'pong' }, s: 1, a: 3 })
+    expect(await outcome(request as Promise<unknown>)).toBe('resolved')
+    expect(await outcome(receipt as Promise<void>)).toBe('resolved')
+    client.close()
+  })
+})
