@@ -624,14 +624,19 @@ describe('reconnecting', () => {
     },
   )
 
-  it('keeps the link a closing listener reconnected, and no timer of its once closed', async () => {
-    const socket = create({ connectionTimeoutMs: 10_000 })
-    FakeWebSocket.last.accept()
+  /** A statechange listener that reconnects `socket` the first time it reads closing. */
+  function reconnectOnceClosing(socket: ReconnectingWebSocket): void {
     socket.addEventListener('statechange', function once(event) {
       if (event.state.status !== 'closing') return
       socket.removeEventListener('statechange', once)
       socket.reconnect()
     })
+  }
+
+  it('keeps the link a closing listener reconnected, and no timer of its once closed', async () => {
+    const socket = create({ connectionTimeoutMs: 10_000 })
+    FakeWebSocket.last.accept()
+    reconnectOnceClosing(socket)
     socket.close()
     await flushMicrotasks()
     FakeWebSocket.last.accept()
@@ -651,11 +656,7 @@ describe('reconnecting', () => {
     FakeWebSocket.last.accept()
     const closes: number[] = []
     socket.addEventListener('close', (event) => closes.push(event.code))
-    socket.addEventListener('statechange', function once(event) {
-      if (event.state.status !== 'closing') return
-      socket.removeEventListener('statechange', once)
-      socket.reconnect()
-    })
+    reconnectOnceClosing(socket)
     socket.close()
     await flushMicrotasks()
     // reconnect() told the link's close as it let it go; the close() it interrupted is no
