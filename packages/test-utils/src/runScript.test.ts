@@ -14,15 +14,24 @@ function isPid(pid: number | undefined): pid is number {
   return pid !== undefined && Number.isSafeInteger(pid) && pid > 1
 }
 
-/** Whether process `pid` is alive (a zombie not yet reaped counts as gone: it holds nothing). */
+/**
+ * Whether process `pid` is alive. A zombie (killed, its parent gone, not yet reaped by whatever
+ * adopted it, which in a container may take a while) holds nothing, and counts as gone: `kill`
+ * alone still finds it.
+ */
 function alive(pid: number): boolean {
   // Never 0 or a negative number, which would name a process group: this test's own included.
   if (!isPid(pid)) throw new Error(`not a pid: ${pid}`)
   try {
     process.kill(pid, 0)
-    return true
   } catch {
     return false
+  }
+  try {
+    return !/^\d+ \(.*\) Z/s.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))
+  } catch {
+    // No /proc (not Linux), or gone since: as `kill` found it.
+    return true
   }
 }
 
@@ -37,7 +46,7 @@ describe('runScript', () => {
     ).rejects.toThrow(/did not exit by itself/)
     const pid = Number(/printed: (\d+)/.exec(out)?.[1])
     expect(pid).toBeGreaterThan(0)
-    await waitFor(() => !alive(pid), { message: 'the child to be gone' })
+    await waitFor(() => !alive(pid), { message: 'the child to be gone', timeoutMs: 10_000 })
   }, 30_000)
 
   it.each(['SIGTERM', 'SIGINT'] as const)(
@@ -72,7 +81,9 @@ describe('runScript', () => {
         )
         runner.kill(signal)
         await exited
-        for (const pid of pids) await waitFor(() => !alive(pid), { message: `${pid} to be gone` })
+        for (const pid of pids) {
+          await waitFor(() => !alive(pid), { message: `${pid} to be gone`, timeoutMs: 10_000 })
+        }
       } finally {
         // What a failing run leaves is ended here, never left to the machine.
         for (const pid of [runner.pid, ...pids]) {
