@@ -1,4 +1,5 @@
 import { LifelineError } from '@lifeline/codec'
+import { maxTimerMs } from '@lifeline/core/protocol'
 import type { Redis } from 'ioredis'
 
 export interface RedisClusterOptions {
@@ -102,12 +103,10 @@ function positiveInteger(name: string, value: number): number {
 }
 
 /**
- * The longest delay a timer keeps: Node fires a longer `setTimeout` or `setInterval` after 1 ms,
- * so a heartbeat of 30 days would write to Redis every millisecond.
+ * A positive whole number of milliseconds that a timer can wait (`maxTimerMs`, about 24.8 days,
+ * at most): Node fires a longer `setTimeout` or `setInterval` after 1 ms, so a heartbeat of 30
+ * days would write to Redis every millisecond.
  */
-const maxTimerMs = 2 ** 31 - 1
-
-/** A positive whole number of milliseconds that a timer can wait (about 24.8 days at most). */
 function timerDelay(name: string, value: number): number {
   positiveInteger(name, value)
   if (value > maxTimerMs) {

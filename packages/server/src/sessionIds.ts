@@ -15,6 +15,11 @@ export function newSessionId(owner: string | undefined): string {
   return owner === undefined ? secret : `${secret}.${ownerTag(secret, owner)}`
 }
 
+/** A new `peer.id`: 72 random bits, public, only needs to be unique. */
+export function newPeerId(): string {
+  return randomBytes(9).toString('base64url')
+}
+
 /** Whether session id `sid` was made for `owner` (see `newSessionId`). */
 export function ownedBy(sid: string, owner: string): boolean {
   if (sid.length <= secretLength || sid.charCodeAt(secretLength) !== 0x2e /* . */) return false

@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto'
 import { LifelineError, type Codec } from '@lifeline/codec'
 import {
+  maxTimerMs,
   protocolCloseCodes,
   protocolError,
   type KeptEnvelope,
@@ -21,13 +21,7 @@ import type { SessionRecord } from './sessionStore.js'
 import { isShared, type ClaimedSession, type SharedSessionStore } from './cluster.js'
 import { encodeEnvelope, frameBytes } from './frames.js'
 import { within } from './within.js'
-import { newSessionId, ownedBy } from './sessionIds.js'
-import { maxTimerMs } from './validate.js'
-
-/** 72 random bits: public, only needs to be unique. */
-function newPeerId(): string {
-  return randomBytes(9).toString('base64url')
-}
+import { newPeerId, newSessionId, ownedBy } from './sessionIds.js'
 
 const noop = (): void => undefined
 

@@ -1,4 +1,5 @@
 import { LifelineError } from '@lifeline/codec'
+import { maxTimerMs } from '@lifeline/core/protocol'
 
 /** Checks of option values: each throws `INVALID_ARGUMENT` naming the option. */
 
@@ -21,12 +22,10 @@ export function positiveInteger(name: string, value: number): number {
 }
 
 /**
- * The longest delay a timer keeps: Node (as browsers) fires a longer `setTimeout` after 1 ms, so
- * a 30-day `sessionTtlMs` expired every session the moment its client left.
+ * A positive delay a timer can wait (at most `maxTimerMs`, about 24.8 days): Node, as browsers,
+ * fires a longer `setTimeout` after 1 ms, so a 30-day `sessionTtlMs` expired every session the
+ * moment its client left.
  */
-export const maxTimerMs = 2 ** 31 - 1
-
-/** A positive delay a timer can wait (at most `maxTimerMs`, about 24.8 days). */
 export function delay(name: string, value: number, integer = false): number {
   const checked = integer ? positiveInteger(name, value) : positive(name, value)
   if (checked > maxTimerMs) {
