@@ -526,6 +526,42 @@ describe('RPC', () => {
     client.close()
   })
 
+  it('refuses a second handler for a method until the first is removed, as the server does', async () => {
+    const client = create()
+    const removeFirst = client.handle('confirm', () => true)
+    expect(() => client.handle('confirm', () => false)).toThrow(
+      expect.objectContaining({
+        code: 'INVALID_ARGUMENT',
+        message: expect.stringContaining('confirm'),
+      }),
+    )
+    welcome()
+    deliver({ t: '$req', d: { id: 1, m: 'confirm', d: 'sure?' }, s: 1 })
+    await flushMicrotasks()
+    removeFirst()
+    const removeSecond = client.handle('confirm', () => false)
+    deliver({ t: '$req', d: { id: 2, m: 'confirm', d: 'sure?' }, s: 2 })
+    await flushMicrotasks()
+    // The first remover, called again, leaves the second in place.
+    removeFirst()
+    deliver({ t: '$req', d: { id: 3, m: 'confirm', d: 'sure?' }, s: 3 })
+    await flushMicrotasks()
+    removeSecond()
+    deliver({ t: '$req', d: { id: 4, m: 'confirm', d: 'sure?' }, s: 4 })
+    await flushMicrotasks()
+    expect(
+      received()
+        .filter((e) => e.t === '$res')
+        .map((e) => e.d),
+    ).toMatchObject([
+      { id: 1, d: true },
+      { id: 2, d: false },
+      { id: 3, d: false },
+      { id: 4, e: { code: 'NOT_FOUND' } },
+    ])
+    client.close()
+  })
+
   it('keeps an answer that comes while the client is closed, and sends it on connect()', async () => {
     const client = create()
     let answer!: (yes: boolean) => void

@@ -392,7 +392,9 @@ export class Client<S extends Schema = AnySchema> {
 
   /**
    * Implements a method the server may call (`peer.request`). Returns a function that removes it.
-   * Throws `INVALID_ARGUMENT` for a method that is no string or a handler that is no function.
+   * Throws `INVALID_ARGUMENT` for a method that is no string, a handler that is no function, or a
+   * method that has a handler: as the server's `handle`, a second one does not silently take the
+   * place of the first (whose remover would then do nothing); remove the first to replace it.
    */
   handle<K extends MessageType<ClientMethods<S>>>(
     method: K,
@@ -404,6 +406,9 @@ export class Client<S extends Schema = AnySchema> {
     // only when the server called it, far from the mistake.
     assertHandler(typeof method === 'string' && fn)
     const methods = this.#methods
+    if (methods.has(method)) {
+      throw new LifelineError('INVALID_ARGUMENT', `method ${method} already has a handler`)
+    }
     methods.set(method, fn as MethodHandler)
     return () => {
       if (methods.get(method) === fn) methods.delete(method)
