@@ -2,7 +2,8 @@ import { isLifelineError } from '@lifeline/codec'
 import { useFixtures, waitFor } from '@lifeline/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
 import { readFile } from 'node:fs/promises'
-import { RpcError, type Peer } from '../src/index.js'
+import { createClient, type RpcMethod } from '@lifeline/core'
+import { RpcError, type LifelineServer, type Peer } from '../src/index.js'
 import { ProtocolClient, startServer, urlOf } from './helpers.js'
 
 const fx = useFixtures(afterEach)
@@ -298,5 +299,39 @@ describe('RPC: server calls client', () => {
     const { client } = await connected()
     client.send({ t: '$res', d: { id: 1, e: 'bad' }, s: 1 })
     expect((await client.waitClose()).code).toBe(1002)
+  })
+})
+
+describe('RPC from plain JavaScript', () => {
+  interface Calls {
+    clientRpc: { count: RpcMethod<null, number> }
+  }
+
+  /** A server and a `@lifeline/core` client that answers `count` and counts its calls. */
+  async function linked(setUp: (server: LifelineServer<Calls>) => void = () => {}) {
+    const server = await startServer<Calls>(fx)
+    setUp(server)
+    const client = createClient<Calls>({ url: urlOf(server) })
+    fx.add(() => client.close())
+    let calls = 0
+    client.handle('count', () => ++calls)
+    await waitFor(() => client.state.status === 'open' && server.peers.size === 1, {
+      message: 'the client to open',
+    })
+    const [peer] = [...server.peers.values()] as [Peer]
+    return { server, client, peer, calls: () => calls }
+  }
+
+  it('rejects a timeoutMs that is no number with INVALID_ARGUMENT, and the client never runs it', async () => {
+    const { peer, calls } = await linked()
+    // A string was added to the clock as text (a deadline already past), a BigInt threw after
+    // the `$req` was out: either way the client ran a method its caller was told had failed.
+    for (const timeoutMs of ['60000', 5_000n, Symbol('ms'), [5_000], true]) {
+      await expect(
+        peer.request('count', null, { timeoutMs: timeoutMs as unknown as number }),
+      ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    }
+    await expect(peer.request('count', null)).resolves.toBe(1)
+    expect(calls()).toBe(1)
   })
 })

@@ -403,7 +403,10 @@ describe('RPC', () => {
   it('rejects a timeout that is not a positive number, and sends nothing for it', async () => {
     const client = create()
     welcome()
-    for (const timeoutMs of [0, -1, Number.NaN]) {
+    // From plain JavaScript too: a string was added to the clock as text, a BigInt threw once
+    // the request was out.
+    const fromJavaScript = ['60000', 5_000n, Symbol('ms'), [5_000], true] as unknown as number[]
+    for (const timeoutMs of [0, -1, Number.NaN, ...fromJavaScript]) {
       await expect(client.request('add', { a: 1, b: 2 }, { timeoutMs })).rejects.toMatchObject({
         code: 'INVALID_ARGUMENT',
       })

@@ -83,7 +83,9 @@ export function checkRequest(
   if (typeof method !== 'string') {
     throw new LifelineError('INVALID_ARGUMENT', 'a request needs a method name (a string)')
   }
-  if (!(timeoutMs > 0)) {
+  // A number, not what compares as one: a string was added to the clock as text (a deadline
+  // already past, while the callee ran the method), a BigInt threw once the request was out.
+  if (typeof timeoutMs !== 'number' || !(timeoutMs > 0)) {
     throw new LifelineError(
       'INVALID_ARGUMENT',
       `timeoutMs must be a positive number, got ${String(timeoutMs)}`,
