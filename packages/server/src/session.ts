@@ -1003,13 +1003,17 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
       return
     }
     let result: unknown
+    let thenable: boolean
     try {
       result = (method as (data: unknown, peer: Peer<S, User>) => unknown)(request.data, this)
+      // Reading `then` runs a getter of the result's: one that throws fails the handler, which
+      // is answered; thrown from here, the request was processed and never answered.
+      thenable = isThenable(result)
     } catch (error) {
       this.reject(request.id, error)
       return
     }
-    if (!isThenable(result)) {
+    if (!thenable) {
       this.respond(request.id, result)
       return
     }

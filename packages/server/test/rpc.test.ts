@@ -304,6 +304,7 @@ describe('RPC: server calls client', () => {
 
 describe('RPC from plain JavaScript', () => {
   interface Calls {
+    rpc: { odd: RpcMethod<null, unknown> }
     clientRpc: { count: RpcMethod<null, number> }
   }
 
@@ -321,6 +322,25 @@ describe('RPC from plain JavaScript', () => {
     const [peer] = [...server.peers.values()] as [Peer]
     return { server, client, peer, calls: () => calls }
   }
+
+  it('answers a request whose result has a then that throws when read', async () => {
+    // A handler's result is looked at for a `then`: a getter that throws there is a handler
+    // that failed, answered INTERNAL, not a request processed and never answered.
+    const errors: unknown[] = []
+    const { client } = await linked((server) => {
+      server.on('error', (error) => errors.push(error))
+      server.handle('odd', () => ({
+        get then(): never {
+          throw new Error('then getter')
+        },
+      }))
+    })
+    await expect(client.request('odd', null, { timeoutMs: 2_000 })).rejects.toMatchObject({
+      code: 'REMOTE_ERROR',
+      remoteCode: 'INTERNAL',
+    })
+    expect(errors).toEqual([expect.objectContaining({ message: 'then getter' })])
+  })
 
   it('rejects a timeoutMs that is no number with INVALID_ARGUMENT, and the client never runs it', async () => {
     const { peer, calls } = await linked()
