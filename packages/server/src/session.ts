@@ -473,8 +473,13 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     if (!(code === 1000 || (Number.isInteger(code) && code >= 3000 && code <= 4999))) {
       throw new LifelineError(
         'INVALID_ARGUMENT',
-        `close code must be 1000 or 3000-4999, got ${code}`,
+        `close code must be 1000 or 3000-4999, got ${String(code)}`,
       )
+    }
+    // Checked before it is measured: `Buffer.byteLength` of a number from plain JavaScript threw
+    // a TypeError, not the documented INVALID_ARGUMENT.
+    if (typeof reason !== 'string') {
+      throw new LifelineError('INVALID_ARGUMENT', 'close reason must be a string')
     }
     if (Buffer.byteLength(reason) > 123) {
       throw new LifelineError('INVALID_ARGUMENT', 'close reason must be at most 123 bytes')

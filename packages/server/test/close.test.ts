@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url'
 import { createFaultProxy, once, runScript, useFixtures, waitFor } from '@lifeline/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
+import { createClient } from '@lifeline/core'
 import { createMemorySessionStore, createServer, type Peer } from '../src/index.js'
 import { ProtocolClient, startServer, urlOf } from './helpers.js'
 
@@ -197,4 +198,27 @@ describe('graceful close', () => {
     const { code, out } = await runScript(twoServersFail, [], 8_000)
     expect({ code, out }).toEqual({ code: 1, out: 'slow closed\n' })
   }, 12_000)
+})
+
+describe('peer.close', () => {
+  it('refuses a reason that is no string with INVALID_ARGUMENT, and leaves the session as it was', async () => {
+    const server = await startServer(fx)
+    const client = createClient({ url: urlOf(server) })
+    fx.add(() => client.close())
+    await waitFor(() => client.state.status === 'open' && server.peers.size === 1, {
+      message: 'the client to open',
+    })
+    const [peer] = [...server.peers.values()] as [Peer]
+    const invalid = expect.objectContaining({ code: 'INVALID_ARGUMENT' })
+    // From plain JavaScript: a number measured as a string threw Node's TypeError.
+    for (const reason of [5, null, {}, Symbol('why')]) {
+      expect(() => peer.close(4000, reason as unknown as string)).toThrow(invalid)
+    }
+    expect(() => peer.close(Symbol('code') as unknown as number)).toThrow(invalid)
+    expect(peer.closed).toBe(false)
+    expect(peer.send('still', 1)).toBe(true)
+    peer.close(4000, 'bye')
+    await waitFor(() => client.state.status !== 'open', { message: 'the close' })
+    expect(client.state).toMatchObject({ closeCode: 4000 })
+  })
 })
