@@ -67,17 +67,27 @@ export function sendToAll<S extends Schema, User>(
 ): number {
   checkType(type)
   const except = options?.except
-  let count = 0
+  // The members at the call, so that each codec they are on is checked before any of them is
+  // sent to: a codec that refuses the data (msgpack a Map, which JSON takes) threw at its first
+  // member, after those before it on another codec had it numbered and sent, and the caller
+  // was told the send failed.
+  const members: Session<S, User>[] = []
+  for (const session of targets) if (session !== except) members.push(session)
   if (options?.reliable === false) {
     // One envelope for everyone: encode it once per codec, not once per peer.
     const envelope = { t: type, d: data }
-    let frames: Map<Codec, OutboundFrame> | undefined
-    for (const session of targets) {
+    const frames = new Map<Codec, OutboundFrame>()
+    const frameFor = (codec: Codec): OutboundFrame => {
+      let frame = frames.get(codec)
+      if (frame === undefined) frames.set(codec, (frame = codec.encode(envelope)))
+      return frame
+    }
+    for (const session of members) if (session.link?.writable) frameFor(session.link.codec)
+    let count = 0
+    for (const session of members) {
       const link = session.link
-      if (session === except || link === undefined || !link.writable) continue
-      frames ??= new Map()
-      let frame = frames.get(link.codec)
-      if (frame === undefined) frames.set(link.codec, (frame = link.codec.encode(envelope)))
+      if (link === undefined || !link.writable) continue
+      const frame = frameFor(link.codec)
       // Over this member's own limit: skipped and reported, the others still get it.
       const size = session.oversize(frame)
       if (size !== undefined) {
@@ -91,8 +101,18 @@ export function sendToAll<S extends Schema, User>(
   }
   // Each session numbers the envelope its own way, around one encoding of the payload.
   const payloads = new Map<Codec, unknown>()
-  for (const session of targets) {
-    if (session === except) continue
+  const codecs = new Set<Codec>()
+  for (const session of members) codecs.add(session.codec)
+  if (codecs.size > 1) {
+    // A codec that prepares encodes here what its members get anyway; one that does not is
+    // tried on the envelope. On one codec the first member's encode throws before any send.
+    for (const codec of codecs) {
+      if (codec.prepare === undefined) codec.encode({ t: type, d: data })
+      else preparedFor(codec, data, payloads)
+    }
+  }
+  let count = 0
+  for (const session of members) {
     if (session.offer(type, preparedFor(session.codec, data, payloads))) count++
   }
   return count

@@ -3,6 +3,7 @@ import { msgpack } from '@lifeline/codec/msgpack'
 import { ManualClock } from '@lifeline/core/testing'
 import { useFixtures, waitFor } from '@lifeline/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
+import { createClient } from '@lifeline/core'
 import { createServer, type Peer } from '../src/index.js'
 import { ProtocolClient, startServer, urlOf } from './helpers.js'
 
@@ -261,6 +262,36 @@ describe('rooms', () => {
     expect((await big.client.waitForMessages(2)).map((frame) => frame.t)).toEqual(['news', 'after'])
     expect((await late.client.waitForMessages(1)).map((frame) => frame.t)).toEqual(['after'])
     expect((await small.client.waitForMessages(1)).map((frame) => frame.t)).toEqual(['after'])
+  })
+  it('refuses data one of its codecs cannot encode before sending it to any member, as a cluster does', async () => {
+    // JSON takes a Map (as {}), msgpack refuses it: the members on JSON before the first on
+    // msgpack got it, numbered and kept, those after it did not, and the caller was told it
+    // failed.
+    const server = await startServer(fx, { codecs: [json(), msgpack()] })
+    const peers: Peer[] = []
+    server.on('connection', (peer) => {
+      peers.push(peer)
+      peer.join('r')
+    })
+    const got: unknown[][] = []
+    for (const codec of [json, msgpack, json]) {
+      const client = createClient({ url: urlOf(server), codecs: [codec()] })
+      fx.add(() => client.close())
+      const messages: unknown[] = []
+      got.push(messages)
+      client.on('m', (data) => messages.push(data))
+      await waitFor(() => client.state.status === 'open' && peers.length === got.length, {
+        message: 'the client to open',
+      })
+    }
+    const refused = expect.objectContaining({ code: 'ENCODE_FAILED' })
+    expect(() => server.to('r').send('m', { at: new Map() })).toThrow(refused)
+    expect(() => server.broadcast('m', { at: new Map() })).toThrow(refused)
+    expect(() => server.broadcast('m', { at: new Map() }, { reliable: false })).toThrow(refused)
+    // Nothing of them was numbered: the next message is every session's first.
+    expect(server.to('r').send('m', 'next')).toBe(3)
+    await waitFor(() => got.every((messages) => messages.length > 0), { message: 'next' })
+    expect(got).toEqual([['next'], ['next'], ['next']])
   })
 })
 
