@@ -116,7 +116,8 @@ export interface Peer<S extends Schema = AnySchema, User = unknown> {
   /**
    * Ends the session: closes its connection with `code` (and `reason`), leaves every room,
    * rejects pending requests with `CLOSED` and forgets the session, so a later resume gets
-   * `resumed: false`.
+   * `resumed: false`. Throws `CLOSED` once the server closed: the store keeps the session for
+   * the next server.
    * @param code 1000 or 3000–4999. @default 1000
    */
   close(code?: number, reason?: string): void

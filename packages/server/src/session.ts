@@ -484,6 +484,9 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     if (Buffer.byteLength(reason) > 123) {
       throw new LifelineError('INVALID_ARGUMENT', 'close reason must be at most 123 bytes')
     }
+    // Once the server closed, as `send` and `join`: the store has the session for the next
+    // server, and ending it here deleted it there, so its client was reset on its return.
+    if (this.shut && !this.ended) throw new LifelineError('CLOSED', shutMessage)
     const link = this.link
     this.end('closed')
     link?.close(code, reason)

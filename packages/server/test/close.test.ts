@@ -157,6 +157,33 @@ describe('graceful close', () => {
     })
   })
 
+  it('refuses peer.close() once closed: the session the store keeps resumes on the next server', async () => {
+    const store = createMemorySessionStore()
+    const first = await startServer(fx, { store })
+    const ended: string[] = []
+    first.on('session:end', (_peer, { reason }) => ended.push(reason))
+    const client = createClient({ url: urlOf(first), socket: { delayMs: () => 0 } })
+    fx.add(() => client.close())
+    await waitFor(() => client.state.status === 'open' && first.peers.size === 1, {
+      message: 'the client to open',
+    })
+    const [peer] = [...first.peers.values()] as [Peer]
+    const resets: unknown[] = []
+    client.events.on('reset', (info) => resets.push(info))
+    await first.close()
+    // A clean-up that ends its peers after the close deleted every session from the store.
+    expect(() => peer.close()).toThrow(expect.objectContaining({ code: 'CLOSED' }))
+    expect(ended).toEqual([])
+    const next = await startServer(fx, { store, port: first.port })
+    const resumed: boolean[] = []
+    next.on('connection', (_peer, { restored }) => resumed.push(restored))
+    await waitFor(() => client.state.status === 'open' && resumed.length === 1, {
+      message: 'the client back on the next server',
+    })
+    expect(resumed).toEqual([true])
+    expect(resets).toEqual([])
+  })
+
   it('leaves a server passed in the options open', async () => {
     const { createServer: createHttpServer } = await import('node:http')
     const http = createHttpServer()
