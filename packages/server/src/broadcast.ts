@@ -67,10 +67,11 @@ export function sendToAll<S extends Schema, User>(
 ): number {
   checkType(type)
   const except = options?.except
-  // The members at the call, so that each codec they are on is checked before any of them is
-  // sent to: a codec that refuses the data (msgpack a Map, which JSON takes) threw at its first
-  // member, after those before it on another codec had it numbered and sent, and the caller
-  // was told the send failed.
+  // The members at the call, copied: each codec they are on is checked before any of them is
+  // sent to (a codec that refuses the data, msgpack a Map that JSON takes, threw at its first
+  // member, after those before it on another codec had it numbered and sent, and the caller was
+  // told the send failed); and an 'error' listener told of a member over its limit may join, or
+  // leave and rejoin, during the send, which a live set would visit again (told again, for ever).
   const members: Session<S, User>[] = []
   for (const session of targets) if (session !== except) members.push(session)
   if (options?.reliable === false) {

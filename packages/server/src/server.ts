@@ -283,10 +283,7 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
         const members = this.rooms.membersOf(room)
         return (
           this.clusterSend(room, type, data, options, members.size) ??
-          // A copy: an 'error' listener told of a member over its limit may join, or leave and
-          // rejoin, during the send, and a live set visits what is added to it again (a rejoin,
-          // told again, for ever).
-          sendToAll([...members], type, data, options)
+          sendToAll(members, type, data, options)
         )
       },
     }
