@@ -283,7 +283,7 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
         const members = this.rooms.membersOf(room)
         return (
           this.clusterSend(room, type, data, options, members.size) ??
-          sendToAll(members, type, data, options)
+          this.sendLocal(members, members.size, type, data, options)
         )
       },
     }
@@ -300,8 +300,28 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
   broadcast(type: string, data?: unknown, options?: BroadcastOptions<S, User>): number {
     return (
       this.clusterSend(undefined, type, data, options, this.registry.size) ??
-      sendToAll(this.registry.sessions(), type, data, options)
+      this.sendLocal(this.registry.sessions(), this.registry.size, type, data, options)
     )
+  }
+
+  /**
+   * Sends to `count` sessions of this process. With none, the data is still checked with every
+   * codec, as a cluster checks it: data that cannot be sent fails on an empty room too, in
+   * development, and not first once the room has members.
+   */
+  private sendLocal(
+    targets: Iterable<Session<S, User>>,
+    count: number,
+    type: string,
+    data: unknown,
+    options: BroadcastOptions<S, User> | undefined,
+  ): number {
+    if (count === 0) {
+      checkType(type)
+      checkEncodable(this.options.codecs, type, data)
+      return 0
+    }
+    return sendToAll(targets, type, data, options)
   }
 
   /**

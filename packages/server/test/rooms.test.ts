@@ -295,6 +295,21 @@ describe('rooms', () => {
   })
 })
 
+describe('a send to nobody', () => {
+  it('refuses data its codecs cannot encode to an empty room or server too, as a cluster does', async () => {
+    const server = await startServer(fx)
+    const refused = expect.objectContaining({ code: 'ENCODE_FAILED' })
+    expect(() => server.to('empty').send('m', 10n)).toThrow(refused)
+    expect(() => server.broadcast('m', 10n)).toThrow(refused)
+    expect(() => server.broadcast('m', 10n, { reliable: false })).toThrow(refused)
+    expect(() => server.to('empty').send('$m', 'x')).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+    )
+    expect(server.to('empty').send('m', 'fine')).toBe(0)
+    expect(server.broadcast('m', 'fine')).toBe(0)
+  })
+})
+
 describe('a broadcast encoded once', () => {
   /** The JSON and msgpack codecs, counting how often the broadcast payload is encoded whole. */
   function counting(codec: Codec, payload: unknown, counts: { whole: number; prepared: number }) {
