@@ -63,8 +63,11 @@ function find(h) {
 }
 
 const ops = {
-  /** A ReconnectingWebSocket; `heartbeat.pong` is the text that answers a ping. */
-  socket({ url, options = {}, binaryType }) {
+  /**
+   * A ReconnectingWebSocket; `heartbeat.pong` is the text that answers a ping. `throwIn`: an
+   * event whose first listener, the application's, throws every time.
+   */
+  socket({ url, options = {}, binaryType, throwIn }) {
     const { heartbeat, ...rest } = options
     const socket = new ReconnectingWebSocket(url, undefined, {
       ...rest,
@@ -80,6 +83,11 @@ const ops = {
     })
     if (binaryType) socket.binaryType = binaryType
     const h = keep({ kind: 'socket', socket, close: () => socket.close() })
+    if (throwIn) {
+      socket.addEventListener(throwIn, () => {
+        throw new Error(`a faulty ${throwIn} listener`)
+      })
+    }
     socket.addEventListener('open', () => emit({ h, ev: 'open' }))
     socket.addEventListener('message', (event) =>
       emit({ h, ev: 'message', ...describeData(event.data) }),

@@ -294,6 +294,23 @@ describe.each(runtimes)('$name', (runtime) => {
     await agent.call('close', { h })
   })
 
+  it("a listener that throws is reported, and the socket and the runtime's process go on", async () => {
+    const server = fx.add(
+      await startWsServer({ onConnection: ({ socket }) => socket.send('hello') }),
+    )
+    const h = await agent.call<number>('socket', {
+      url: server.url(),
+      options: quickRetry,
+      throwIn: 'message',
+    })
+    // The listeners after the faulty one still hear the frame.
+    expect(await agent.next(h, 'message')).toMatchObject({ text: 'hello' })
+    await agent.call('send', { h, text: 'still here' })
+    expect((await server.waitForMessages(1)).map((message) => message.text)).toEqual(['still here'])
+    expect(await agent.call('inspect', { h })).toMatchObject({ status: 'open', readyState: 1 })
+    await agent.call('close', { h })
+  })
+
   it('exits by itself once everything is closed: no timer, socket or listener left behind', async () => {
     await agent.stop()
   })

@@ -550,4 +550,19 @@ describe('Listeners and a listener that throws', () => {
     expect(reportError).toHaveBeenCalledWith(failure)
     expect(consoleError).not.toHaveBeenCalled()
   })
+
+  // There, an error reported and handled by no global `error` listener ends the process.
+  it.each(['Deno', 'Bun'])(
+    'reports with console.error under %s, whose reportError is fatal',
+    (runtime) => {
+      const reportError = vi.fn()
+      vi.stubGlobal('reportError', reportError)
+      vi.stubGlobal(runtime, {})
+      const consoleError = vi.spyOn(console, 'error').mockImplementation(() => {})
+      const failure = new Error('boom')
+      reportListenerError(failure)
+      expect(reportError).not.toHaveBeenCalled()
+      expect(consoleError).toHaveBeenCalledWith('lifeline: listener threw', failure)
+    },
+  )
 })

@@ -26,14 +26,20 @@ export interface ListenerEntry<E> {
 }
 
 /**
- * Where a listener's exception goes: the platform's `reportError` (browsers, Deno, Bun) or
- * `console.error`. Never rethrown into the socket's own code, so a faulty listener cannot break
- * reconnecting, and never swallowed.
+ * Where a listener's exception goes: the platform's `reportError` where reporting is all it
+ * does (browsers and their workers), else `console.error`. Deno and Bun have a `reportError`
+ * too, but there an error no global `error` listener handles ends the process, as an uncaught
+ * exception would, and one faulty listener would take every socket of the process with it.
+ * Never rethrown into the socket's own code, so a faulty listener cannot break reconnecting, and
+ * never swallowed.
  */
 export function reportListenerError(error: unknown): void {
   const report = (globalThis as { reportError?: (error: unknown) => void }).reportError
-  if (typeof report === 'function') report(error)
-  else console.error('lifeline: listener threw', error)
+  if (typeof report === 'function' && !('Deno' in globalThis || 'Bun' in globalThis)) {
+    report(error)
+  } else {
+    console.error('lifeline: listener threw', error)
+  }
 }
 
 /**
