@@ -43,7 +43,7 @@ const entries: Entry[] = [
     // it of a signal's abort listener let go with its listener, and the 18 B past it of close()
     // leaving alone a link a closing listener made, and the 17 B past it of a statechange
     // listener's close or reconnect having the last word (bench/README).
-    reference: 7_444,
+    reference: 7_465,
   },
   {
     name: 'typed client + JSON codec',
@@ -65,7 +65,7 @@ const entries: Entry[] = [
     // checked, and the 49 B past it of a requestTimeoutMs of 0 refused and of close() and a
     // handshake's bound under listeners that connect again, and the 18 B past it of close()
     // and reconnect() under statechange listeners (bench/README).
-    reference: 16_045,
+    reference: 16_064,
   },
   {
     name: '`@lifeline/react` on top of the client',

@@ -68,6 +68,9 @@ export class Agent {
       cwd: dirname(script),
       stdio: ['pipe', 'pipe', 'pipe'],
     })
+    // A write to an agent that has died fails with EPIPE: its end is reported by the exit (the
+    // calls waiting reject with it), not a second time as an unhandled stream error.
+    child.stdin.on('error', () => undefined)
     let stderr = ''
     child.stderr.setEncoding('utf8')
     child.stderr.on('data', (chunk: string) => (stderr += chunk))
