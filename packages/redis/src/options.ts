@@ -115,9 +115,40 @@ function timerDelay(name: string, value: number): number {
   return value
 }
 
+/** Refuses a client the cluster cannot work with, rather than failing on it later. */
+function checkClient(name: string, redis: Redis): void {
+  // Closed by `quit()` or `disconnect()`: ioredis never connects it again, so the cluster
+  // would run without Redis for good, its sessions never stored.
+  if (redis.status === 'end') {
+    throw new LifelineError('INVALID_ARGUMENT', `\`${name}\` is closed`)
+  }
+}
+
 export function resolveOptions(options: RedisClusterOptions): ResolvedOptions {
   if (typeof options?.redis?.defineCommand !== 'function') {
     throw new LifelineError('INVALID_ARGUMENT', '`redis` must be an ioredis client')
+  }
+  checkClient('redis', options.redis)
+  // ioredis prefixes the keys a script is given, not those it builds from its arguments (most
+  // of them): a session stored under one name was written under another, fenced at every
+  // write, and its client moved (1012) and its messages processed again, in a loop.
+  if (options.redis.options?.keyPrefix) {
+    throw new LifelineError(
+      'INVALID_ARGUMENT',
+      '`redis` must have no keyPrefix: give it to the cluster as `prefix`',
+    )
+  }
+  if (options.subscriber !== undefined) {
+    if (typeof options.subscriber?.subscribe !== 'function') {
+      throw new LifelineError('INVALID_ARGUMENT', '`subscriber` must be an ioredis client')
+    }
+    // Over RESP2 (ioredis 5, or `protocol: 2`) a subscribed connection runs nothing else: every
+    // script, heartbeat and read failed, and no session was ever stored. RESP3 (ioredis 6's
+    // default) runs commands beside the subscriptions.
+    if (options.subscriber === options.redis && options.redis.options?.protocol !== 3) {
+      throw new LifelineError('INVALID_ARGUMENT', '`subscriber` must be a connection of its own')
+    }
+    checkClient('subscriber', options.subscriber)
   }
   const d = redisClusterDefaults
   const heartbeatMs = timerDelay('heartbeatMs', options.heartbeatMs ?? d.heartbeatMs)
