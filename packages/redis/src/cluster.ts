@@ -121,7 +121,7 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
   constructor(options: RedisClusterOptions) {
     super()
     this.options = resolveOptions(options)
-    this.keys = createKeys(this.options.prefix)
+    this.keys = createKeys(this.options.prefix, options.redis.options?.db)
     this.revokeChannel = this.keys.revokeChannel(this.processId)
     this.channelPrefixLength = this.keys.channel('').length
     this.redis = withScripts(options.redis)
@@ -129,7 +129,7 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
     this.subscriber = options.subscriber ?? options.redis.duplicate()
     this.writer = new RedisWriter(
       this.redis,
-      this.options,
+      { ...this.options, channels: this.keys.channels },
       this.written,
       () => this.pending.length > 0,
     )
@@ -712,7 +712,7 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
           this.storeAllPresence()
         }
         this.listed = true
-        return this.redis.lifelineReap(keys.processes(), keys.moves(), keys.prefix)
+        return this.redis.lifelineReap(keys.processes(), keys.moves(), keys.prefix, keys.channels)
       })
       .then(() => {
         this.beatFailing = false

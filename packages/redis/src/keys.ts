@@ -29,17 +29,26 @@ export interface Keys {
   /** The processes of the cluster. */
   processes(): string
   readonly prefix: string
+  /** What every channel's name begins with (the prefix, and the database if not 0). */
+  readonly channels: string
 }
 
-export function createKeys(prefix: string): Keys {
+/**
+ * The names under `prefix`, of keys in database `db`. Pub/sub ignores the database: two apps
+ * on two databases of one Redis with one prefix heard each other's rooms, presence and
+ * revocations, so a channel's name carries the database (all but 0, whose names stay).
+ */
+export function createKeys(prefix: string, db = 0): Keys {
+  const channels = db === 0 ? prefix : `${prefix}{${db}}`
   return {
     prefix,
+    channels,
     session: (id) => `${prefix}s:{${id}}`,
     fence: (id) => `${prefix}fence:{${id}}`,
-    revokeChannel: (processId) => `${prefix}revoke:${processId}`,
+    revokeChannel: (processId) => `${channels}revoke:${processId}`,
     history: (room) => `${prefix}h:${room}`,
     sent: (room, id) => `${prefix}sent:${Buffer.byteLength(room)}:${room}${id}`,
-    channel: (room) => `${prefix}c:${room}`,
+    channel: (room) => `${channels}c:${room}`,
     presence: (room) => `${prefix}p:${room}`,
     processMembers: (processId) => `${prefix}pm:${processId}`,
     moves: () => `${prefix}moves`,

@@ -15,7 +15,8 @@ export interface RedisClusterOptions {
    */
   subscriber?: Redis
   /**
-   * Prefix of every key and channel: several clusters may share one Redis.
+   * Prefix of every key and channel: several clusters may share one Redis (or use a database
+   * each: the channels' names carry a database other than 0).
    * @default 'lifeline:'
    */
   prefix?: string

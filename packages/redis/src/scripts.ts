@@ -107,7 +107,8 @@ end`
  * acknowledge messages whose sends were refused); commits that fail leave the sends stored.
  *
  * ARGV: key prefix, history max length, history ttl, idempotency ttl, then the sends in one
- * argument and the commits in another, as netstrings (`<length>:<bytes>`, see `Netstrings`).
+ * argument and the commits in another, as netstrings (`<length>:<bytes>`, see `Netstrings`),
+ * then the channel prefix (`Keys.channels`).
  *
  * Sends: per send its kind (`M` reliable, `U` unreliable), room, idempotency id ('' for none),
  * origin (the sending process, '' for none) and its number there, and payload. A reliable send
@@ -141,6 +142,7 @@ local function message(err)
   return tostring(err)
 end
 local prefix = ARGV[1]
+local channels = ARGV[7]
 -- An id is an idempotency key per room: a handler that relays one client message to several
 -- rooms with its id sends it to each, as a server without a cluster does. The room's length
 -- first keeps any room and id apart.
@@ -170,7 +172,7 @@ local sends = function()
     local origin = next()
     local seq = tonumber(next())
     local payload = next()
-    local channel = prefix .. 'c:' .. room
+    local channel = channels .. 'c:' .. room
     local seqKey = nil
     if origin ~= '' then seqKey = prefix .. 'seq:' .. #room .. ':' .. room .. origin end
     if kind == 'U' then
@@ -351,7 +353,7 @@ redis.call('PUBLISH', ARGV[3], 'L' .. ARGV[1])
 return 1`
 
 /**
- * KEYS: the set of processes, the moves. ARGV: key prefix. Every process whose heartbeat key
+ * KEYS: the set of processes, the moves. ARGV: key prefix, channel prefix. Every process whose heartbeat key
  * expired: its members leave their rooms (those that moved to another process stay), and it is
  * forgotten (and told so on its channel, `*`, should it be alive after all). Then every move that lapsed: its entry, if it still names the process the session
  * moved from and that process does not list it (it did not get the session back), leaves; the
@@ -369,13 +371,13 @@ for _, pid in ipairs(redis.call('SMEMBERS', KEYS[1])) do
       local key = ARGV[1] .. 'p:' .. room
       if redis.call('HGET', key, peer) == pid then
         redis.call('HDEL', key, peer)
-        redis.call('PUBLISH', ARGV[1] .. 'c:' .. room, 'L' .. peer)
+        redis.call('PUBLISH', ARGV[2] .. 'c:' .. room, 'L' .. peer)
       end
     end
     redis.call('DEL', set)
     redis.call('SREM', KEYS[1], pid)
     -- Heard only by a process that is alive after all (it stalled): it writes its members again.
-    redis.call('PUBLISH', ARGV[1] .. 'revoke:' .. pid, '*')
+    redis.call('PUBLISH', ARGV[2] .. 'revoke:' .. pid, '*')
     dead = dead + 1
   end
 end
@@ -391,7 +393,7 @@ for _, move in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT',
   if redis.call('HGET', key, peer) == pid
     and redis.call('SISMEMBER', ARGV[1] .. 'pm:' .. pid, peer .. ' ' .. room) == 0 then
     redis.call('HDEL', key, peer)
-    redis.call('PUBLISH', ARGV[1] .. 'c:' .. room, 'L' .. peer)
+    redis.call('PUBLISH', ARGV[2] .. 'c:' .. room, 'L' .. peer)
   end
   redis.call('ZREM', KEYS[2], move)
 end

@@ -127,7 +127,12 @@ export class RedisSessionStore implements SharedSessionStore {
     this.handoffTimeoutMs = handoffTimeoutMs
     this.redis = withScripts(redis)
     this.writer =
-      writer ?? new RedisWriter(this.redis, { ...redisClusterDefaults, prefix: keys.prefix })
+      writer ??
+      new RedisWriter(this.redis, {
+        ...redisClusterDefaults,
+        prefix: keys.prefix,
+        channels: keys.channels,
+      })
   }
 
   /** Redis is ready, and no room send waits to be sent again ahead of the commits. */

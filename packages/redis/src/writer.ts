@@ -24,6 +24,8 @@ export interface RoomSend {
 /** What `writeScript` needs besides the sends and commits. */
 export interface WriteLimits {
   prefix: string
+  /** What every channel's name begins with (`Keys.channels`). */
+  channels: string
   historyLength: number
   historyTtlMs: number
   dedupeTtlMs: number
@@ -212,7 +214,7 @@ export class RedisWriter {
     sends: Netstrings | undefined,
     commits: readonly SessionCommit[] | undefined,
   ): Promise<WriteReply> {
-    const { prefix, historyLength, historyTtlMs, dedupeTtlMs } = this.limits
+    const { prefix, channels, historyLength, historyTtlMs, dedupeTtlMs } = this.limits
     batchWrites(this.redis)
     return this.redis.lifelineWrite(
       prefix,
@@ -221,6 +223,7 @@ export class RedisWriter {
       dedupeTtlMs,
       sends?.done() ?? empty,
       commits === undefined ? noCommits : packCommits(commits),
+      channels,
     )
   }
 }

@@ -1,7 +1,10 @@
+import { createClient } from '@lifeline/core'
+import { createServer } from '@lifeline/server'
 import { startRedisServer, useFixtures, waitFor } from '@lifeline/test-utils'
 import { Redis } from 'ioredis'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createRedisCluster } from '../src/index.js'
+import type { Chat } from './harness.js'
 
 const fx = useFixtures(afterEach)
 
@@ -42,5 +45,43 @@ describe('the application’s Redis clients', () => {
     fx.add(() => client.disconnect())
     // Taken, every script, heartbeat and read failed: no session was ever stored.
     expect(() => createRedisCluster({ redis: client, subscriber: client })).toThrow(invalid)
+  })
+
+  it('keeps apps on two databases of one Redis apart, pub/sub included', async () => {
+    const redis = fx.add(await startRedisServer())
+    const said: string[] = []
+    const ports: number[] = []
+    for (const db of [1, 2]) {
+      const client = new Redis(redis.url, { db, retryStrategy: () => 50 })
+      client.on('error', () => undefined)
+      fx.add(() => client.disconnect())
+      const cluster = createRedisCluster({ redis: client })
+      cluster.on('error', () => undefined)
+      const server = createServer<Chat>({ port: 0, cluster })
+      server.on('error', () => undefined)
+      fx.add(() => server.close())
+      await server.ready
+      server.on('connection', (peer) => {
+        peer.join('chat')
+        peer.on('say', ({ text, room }) => server.to(room).send('said', { text, from: `db${db}` }))
+      })
+      ports.push(server.port)
+    }
+    const clients = ports.map((port, i) => {
+      const client = createClient<Chat>({ url: `ws://127.0.0.1:${port}/` })
+      client.events.on('error', () => undefined)
+      fx.add(() => client.close())
+      client.on('said', ({ text, from }) => said.push(`${i + 1} <- ${from}: ${text}`))
+      return client
+    })
+    await waitFor(() => clients.every((client) => client.state.status === 'open'), {
+      message: 'both clients connected',
+    })
+    clients[0]?.send('say', { text: 'one', room: 'chat' })
+    await waitFor(() => said.includes('1 <- db1: one'), { message: 'the first app’s message' })
+    // Redis publishes in order: had the first message reached the second app, it came first.
+    clients[1]?.send('say', { text: 'two', room: 'chat' })
+    await waitFor(() => said.includes('2 <- db2: two'), { message: 'the second app’s message' })
+    expect(said).toEqual(['1 <- db1: one', '2 <- db2: two'])
   })
 })

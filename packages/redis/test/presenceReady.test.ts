@@ -207,7 +207,7 @@ it('writes its members present again once its heartbeat lapsed and another proce
       lifelineReap(...args: string[]): { exec(): Promise<[Error | null, unknown][]> }
     }
   )
-    .lifelineReap('lifeline:procs', 'lifeline:moves', 'lifeline:')
+    .lifelineReap('lifeline:procs', 'lifeline:moves', 'lifeline:', 'lifeline:')
     .exec()) as [Error | null, unknown][]
   expect(reaped[1]).toEqual([null, 1])
   // The member, still in `r` on `a`, is present again.

@@ -28,7 +28,7 @@ async function setUp() {
   const settled: { uids: string[]; error: string | undefined }[] = []
   const writer = new RedisWriter(
     withScripts(redis),
-    { ...redisClusterDefaults, prefix: keys.prefix },
+    { ...redisClusterDefaults, prefix: keys.prefix, channels: keys.channels },
     (sends, error) =>
       settled.push({
         uids: sends.map((send) => uidOf(send)),
