@@ -50,6 +50,13 @@ const sendOverhead = 256
 const sizeOf = (send: RoomSend): number => send.payload.byteLength + sendOverhead
 
 /**
+ * The subscribers passed in that a cluster not closed yet listens on: one per cluster. Two
+ * clusters of one prefix on one subscriber left each other's channels (a leave, a close), and
+ * the other's members then got no room message, without a word.
+ */
+const subscribersInUse = new WeakSet<Redis>()
+
+/**
  * Rooms, broadcast, presence and sessions of a Lifeline server cluster on Redis: pass it as
  * `createServer({ cluster })` in every process. Create it with `createRedisCluster`.
  */
@@ -121,6 +128,12 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
   constructor(options: RedisClusterOptions) {
     super()
     this.options = resolveOptions(options)
+    if (options.subscriber !== undefined) {
+      if (subscribersInUse.has(options.subscriber)) {
+        throw new LifelineError('INVALID_ARGUMENT', '`subscriber` serves another cluster')
+      }
+      subscribersInUse.add(options.subscriber)
+    }
     this.keys = createKeys(this.options.prefix, options.redis.options?.db)
     this.revokeChannel = this.keys.revokeChannel(this.processId)
     this.channelPrefixLength = this.keys.channel('').length
@@ -436,6 +449,7 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
       await this.subscriber.unsubscribe(...this.channels).catch(() => undefined)
     }
     this.channels.clear()
+    subscribersInUse.delete(this.subscriber)
   }
 
   private feed(room: string): RoomFeed {
@@ -661,6 +675,9 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
   private handleMessage(channelBuffer: Buffer, message: Buffer): void {
     try {
       const channel = String(channelBuffer)
+      // A subscriber of the application's hears its channels too: a message there is none of
+      // the cluster's (one beginning with J was a join, of a room cut from the channel's name).
+      if (!this.channels.has(channel)) return
       if (channel === this.revokeChannel) {
         // Reaped: this process stalled past processTtlMs, and another removed its members.
         if (message.length === 1 && message[0] === 0x2a /* * */) this.storeAllPresence()

@@ -3,7 +3,8 @@ import { createServer } from '@lifeline/server'
 import { startRedisServer, useFixtures, waitFor } from '@lifeline/test-utils'
 import { Redis } from 'ioredis'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createRedisCluster } from '../src/index.js'
+import { createRedisCluster, type PresenceEvent } from '../src/index.js'
+import { createKeys } from '../src/keys.js'
 import type { Chat } from './harness.js'
 
 const fx = useFixtures(afterEach)
@@ -83,5 +84,54 @@ describe('the application’s Redis clients', () => {
     clients[1]?.send('say', { text: 'two', room: 'chat' })
     await waitFor(() => said.includes('2 <- db2: two'), { message: 'the second app’s message' })
     expect(said).toEqual(['1 <- db1: one', '2 <- db2: two'])
+  })
+
+  it('refuses a subscriber another cluster listens on, until that one closed', async () => {
+    const redis = fx.add(await startRedisServer())
+    const client = new Redis(redis.url)
+    const subscriber = new Redis(redis.url)
+    for (const each of [client, subscriber]) {
+      each.on('error', () => undefined)
+      fx.add(() => each.disconnect())
+    }
+    const first = createRedisCluster({ redis: client, subscriber })
+    first.on('error', () => undefined)
+    // Taken, either cluster's leave of a room (or its close) left the other's channel too.
+    expect(() => createRedisCluster({ redis: client, subscriber })).toThrow(invalid)
+    await first.close()
+    const second = createRedisCluster({ redis: client, subscriber })
+    second.on('error', () => undefined)
+    await second.close()
+  })
+
+  it('ignores the application’s own channels on a subscriber it shares', async () => {
+    const redis = fx.add(await startRedisServer())
+    const client = new Redis(redis.url, { retryStrategy: () => 50 })
+    const subscriber = new Redis(redis.url, { retryStrategy: () => 50 })
+    const publisher = new Redis(redis.url)
+    for (const each of [client, subscriber, publisher]) {
+      each.on('error', () => undefined)
+      fx.add(() => each.disconnect())
+    }
+    const news: string[] = []
+    subscriber.on('message', (channel: string, message: string) => {
+      if (channel === 'app:news') news.push(message)
+    })
+    await subscriber.subscribe('app:news')
+    const cluster = createRedisCluster({ redis: client, subscriber })
+    const errors: unknown[] = []
+    cluster.on('error', (error) => errors.push(error))
+    const presence: PresenceEvent[] = []
+    cluster.on('presence', (event) => presence.push(event))
+    await cluster.watch('lobby')
+    await publisher.publish('app:news', 'Jane joined the team')
+    await publisher.publish('app:news', 'Unpacked this')
+    await publisher.publish(createKeys('lifeline:').channel('lobby'), 'Jsomeone')
+    await waitFor(() => presence.length > 0 && news.length === 2, {
+      message: 'the news, and a join in the lobby',
+    })
+    expect(presence).toEqual([{ room: 'lobby', peerId: 'someone', joined: true }])
+    expect(errors).toEqual([])
+    await cluster.close()
   })
 })
