@@ -129,6 +129,11 @@ export function resolveOptions(options: RedisClusterOptions): ResolvedOptions {
   if (typeof options?.redis?.defineCommand !== 'function') {
     throw new LifelineError('INVALID_ARGUMENT', '`redis` must be an ioredis client')
   }
+  // An ioredis `Cluster` has the same API; its scripts, which touch keys of several slots,
+  // would each fail with CROSSSLOT once sessions were served.
+  if ((options.redis as { isCluster?: boolean }).isCluster === true) {
+    throw new LifelineError('INVALID_ARGUMENT', 'Redis Cluster is not supported')
+  }
   checkClient('redis', options.redis)
   // ioredis prefixes the keys a script is given, not those it builds from its arguments (most
   // of them): a session stored under one name was written under another, fenced at every

@@ -1,7 +1,7 @@
 import { createClient } from '@lifeline/core'
 import { createServer } from '@lifeline/server'
 import { startRedisServer, useFixtures, waitFor } from '@lifeline/test-utils'
-import { Redis } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createRedisCluster, type PresenceEvent } from '../src/index.js'
 import { createKeys } from '../src/keys.js'
@@ -21,6 +21,13 @@ describe('the application’s Redis clients', () => {
     // `lifeline:s:{…}`: each write was fenced, the client moved with 1012 and its messages
     // processed again, hundreds of times a second.
     expect(() => createRedisCluster({ redis: client })).toThrow(invalid)
+  })
+
+  it('refuses a Redis Cluster client, whose scripts touch keys of several slots', async () => {
+    const redis = fx.add(await startRedisServer())
+    const cluster = new Cluster([{ host: '127.0.0.1', port: redis.port }], { lazyConnect: true })
+    fx.add(() => cluster.disconnect())
+    expect(() => createRedisCluster({ redis: cluster as unknown as Redis })).toThrow(invalid)
   })
 
   it('refuses a client or subscriber already closed, which ioredis never connects again', async () => {
