@@ -104,6 +104,8 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
   private presenceRefused = false
   /** A heartbeat or presence failure was reported: the next after a heartbeat went through. */
   private beatFailing = false
+  /** The subscriber's connection failed and was said to; cleared once it is ready again. */
+  private subscriberFailing = false
   /**
    * The local members of a room by id, for the checks of a burst of presence replies or entries
    * (`localMember`): one pass over the room's members, not one per entry, which for a room of
@@ -636,6 +638,7 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
    * was not heard live.
    */
   private readonly onSubscriberReady = (): void => {
+    this.subscriberFailing = false
     setImmediate(() => {
       this.subscriber
         .ping()
@@ -707,7 +710,16 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
     }
   }
 
-  private readonly onError = (error: unknown): void => this.failure('Redis failed', error)
+  /**
+   * The subscriber's error: said once per outage. ioredis tells each failed reconnection, and
+   * with a fast `retryStrategy` that was some twenty errors a second for as long as Redis was
+   * away.
+   */
+  private readonly onError = (error: unknown): void => {
+    if (this.subscriberFailing) return
+    this.subscriberFailing = true
+    this.failure('Redis failed', error)
+  }
 
   /** Keeps this process alive in Redis, and cleans up after the processes that died. */
   private readonly beat = (): void => {

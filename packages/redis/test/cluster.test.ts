@@ -13,7 +13,15 @@ import { EventEmitter } from 'node:events'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { PresenceEvent, RedisClusterOptions } from '../src/index.js'
 import { createKeys } from '../src/keys.js'
-import { clientOf, RawClient, redisClient, startNode, type Chat, type Node } from './harness.js'
+import {
+  clientOf,
+  connected,
+  RawClient,
+  redisClient,
+  startNode,
+  type Chat,
+  type Node,
+} from './harness.js'
 
 const keys = createKeys('lifeline:')
 
@@ -925,6 +933,31 @@ describe('a cluster whose Redis is away', () => {
     await redis.restart()
     await waitFor(() => got.length === kept + 1, { message: 'the kept sends', timeoutMs: 10_000 })
     expect(got).toEqual(['in', ...Array.from({ length: kept }, (_, i) => String(i))])
+  })
+})
+
+describe('a cluster whose Redis goes away', () => {
+  it('says so once per outage, not at each failed reconnection of its subscriber', async () => {
+    const redis = fx.add(await startRedisServer({ persistence: true }))
+    // No heartbeat in the window: what is counted is the subscriber's own reports.
+    const node = await startNode(fx, redis, { heartbeatMs: 60_000, processTtlMs: 120_000 })
+    const errors: unknown[] = []
+    node.cluster.on('error', (error) => errors.push(error))
+    let failedReconnections = 0
+    node.redis.on('error', () => failedReconnections++)
+    for (let outage = 1; outage <= 2; outage++) {
+      await redis.stop()
+      // The application's client retries as the subscriber does (every 50 ms): twenty of its
+      // failures are some twenty of the subscriber's.
+      const from = failedReconnections
+      await waitFor(() => failedReconnections - from >= 20, {
+        message: 'failed reconnections',
+        timeoutMs: 10_000,
+      })
+      expect(errors).toHaveLength(outage)
+      await redis.restart()
+      await connected(node.redis, node.cluster)
+    }
   })
 })
 
