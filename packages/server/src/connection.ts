@@ -256,6 +256,7 @@ export class Connection<S extends Schema, User> implements Link {
     socket.on('close', this.onClose)
     socket.on('error', this.onError)
     socket.on('pong', this.onPong)
+    socket.on('ping', this.onPing)
     this.helloTimer = options.clock.setTimeout(this.onHelloTimeout, options.helloTimeoutMs)
     if (options.heartbeat !== undefined) {
       this.heartbeat = new HeartbeatMonitor(
@@ -714,6 +715,23 @@ export class Connection<S extends Schema, User> implements Link {
     this.state = 'closed'
     this.stopTimers()
     dropUnanswered(this.socket, this.context.options.closeTimeoutMs, this.context.turns)
+  }
+
+  /**
+   * Answers a WebSocket ping (`autoPong` is off): its pong is output like any other, so a client
+   * that floods pings and reads none of the pongs is a slow consumer (4429), counted and logged.
+   * `ws` before 8.23 kept its pongs without end (a gigabyte in five seconds from one client);
+   * from 8.23 it drops the socket after 60 unwritten ones, with no close code, counted nowhere.
+   */
+  private readonly onPing = (data: Buffer): void => {
+    if (this.state === 'closed' || this.socket.readyState !== OPEN) return
+    const unsent = this.unsentBytes
+    if (unsent > this.limits.maxOutboundBytes) {
+      const stream = this.session?.stream
+      this.closeSlowConsumer(unsent, stream === undefined ? 0 : stream.unackedBytes)
+      return
+    }
+    this.socket.pong(data)
   }
 
   private readonly onPong = (): void => {

@@ -181,6 +181,8 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
       noServer: true,
       clientTracking: false,
       perMessageDeflate: false,
+      // Pings are answered by the connection, within its output bound.
+      autoPong: false,
       maxPayload: this.options.maxMessageSize,
       handleProtocols: (protocols) => selectCodec(protocols, this.options.codecs)?.name ?? false,
     })

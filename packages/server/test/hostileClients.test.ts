@@ -716,3 +716,39 @@ describe('replay paced by the output bound', () => {
     expect(got.at(-1)?.d).toBe('after')
   })
 })
+
+describe('WebSocket pings', () => {
+  it('closes a client that floods pings and never reads their pongs as a slow consumer (4429), and serves others', async () => {
+    const maxOutboundBytes = 256 * KiB
+    const server = await startServer<Api>(fx, {
+      outboundHighWaterBytes: 64 * KiB,
+      maxOutboundBytes,
+      closeTimeoutMs: 100,
+    })
+    const { client: good } = await ProtocolClient.connect(fx, urlOf(server))
+    const { client } = await ProtocolClient.connect(fx, urlOf(server))
+    const flooder = [...server.peers.values()][1] as Peer<Api>
+    const { socket } = (flooder as unknown as { link: { socket: WebSocket } }).link
+    let mostUnsent = 0
+    // Pings are not `$ping`s: `ws` answers them by itself, outside the server's output bound.
+    client.socket.pause()
+    const ping = Buffer.alloc(125)
+    await waitFor(
+      () => {
+        mostUnsent = Math.max(mostUnsent, socket.bufferedAmount)
+        for (let k = 0; k < 500 && client.socket.bufferedAmount < 256 * KiB; k++) {
+          client.socket.ping(ping)
+        }
+        return socket.readyState === socket.CLOSED
+      },
+      { message: 'the flooder closed' },
+    )
+    // Counted and logged as any client whose output passes the bound, not dropped unseen.
+    expect(server.stats.slowConsumers).toBe(1)
+    expect(mostUnsent).toBeLessThanOrEqual(maxOutboundBytes + 2 * KiB)
+    const peer = [...server.peers.values()][0] as Peer<Api>
+    for (let i = 0; i < 20; i++) peer.send('blob', String(i))
+    const got = await good.waitForMessages(20)
+    expect(got.map((frame) => frame.d)).toEqual(Array.from({ length: 20 }, (_, i) => String(i)))
+  })
+})
