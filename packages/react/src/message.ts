@@ -22,13 +22,23 @@ export function useMessage<S extends Schema = AnySchema, K extends Types<S> = Ty
   handler: (data: ServerMessages<S>[K]) => void,
 ): void {
   const client = useClient<S>()
-  const latest = useRef(handler)
+  const latest = useRef({ client, type, handler })
   // Before any effect of this commit (and so before a message can arrive to one), and only for
   // a committed render: a render React throws away never swaps the handler.
   useInsertionEffect(() => {
-    latest.current = handler
+    latest.current = { client, type, handler }
   })
-  useEffect(() => client.on(type, (data) => latest.current(data)), [client, type])
+  useEffect(
+    () =>
+      client.on(type, (data) => {
+        // A new type or client is committed before this subscription is replaced, in the
+        // passive effects, which React runs in a later task for an update that is not discrete:
+        // the handler of the new type must not be given a message of the old one meanwhile.
+        const current = latest.current
+        if (current.type === type && current.client === client) current.handler(data)
+      }),
+    [client, type],
+  )
 }
 
 /**

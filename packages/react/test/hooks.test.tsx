@@ -1,5 +1,5 @@
 import { act, cleanup, render } from '@testing-library/react'
-import { useState } from 'react'
+import { useLayoutEffect, useState } from 'react'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { Client, ClientState } from '@lifeline/core'
 import {
@@ -121,6 +121,31 @@ describe('useMessage', () => {
     expect(calls.slice(0, 2)).toEqual(['first:1', 'first:2'])
     expect(calls.at(-1)).toBe('second:51')
     expect(calls).toHaveLength(51)
+  })
+
+  it('never gives the handler of a new type a message of the old one before it subscribes again', () => {
+    const send = serverSender()
+    const calls: string[] = []
+    let listen: (type: 'said' | 'tick') => void = () => undefined
+    // React runs the passive effects of an update that is not discrete (a response, a timer, a
+    // transition) in a task after its commit, and a socket message may come in between; a layout
+    // effect runs in that window.
+    function Arrivals({ type }: { type: string }) {
+      useLayoutEffect(() => {
+        if (type === 'tick') send('said', said(1))
+      }, [type])
+      return null
+    }
+    function Listener() {
+      const [type, setType] = useState<'said' | 'tick'>('said')
+      listen = setType
+      hooks.useMessage(type, (data) => calls.push(`${type}: ${JSON.stringify(data)}`))
+      return <Arrivals type={type} />
+    }
+    mount(<Listener />)
+    act(() => listen('tick'))
+    act(() => send('tick', 2))
+    expect(calls).toEqual(['tick: 2'])
   })
 
   it('unsubscribes on unmount', () => {
