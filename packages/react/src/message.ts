@@ -6,8 +6,11 @@ type Types<S extends Schema> = MessageType<ServerMessages<S>>
 
 /** What `useLatest` keeps: the last payload (boxed: a payload may be `undefined`) and its selection. */
 interface Latest<D, T> {
-  /** Whose payload `latest` is: a change of client or type must not show the old one. */
-  from?: { client: unknown; type: string }
+  /**
+   * The subscription that received `latest`, one per client and type: a change of either must
+   * not show the old one, nor a change back show what came before it, as the latest.
+   */
+  from?: unknown
   latest?: { data: D }
   cache?: { from: { data: D }; select: unknown; value: T }
 }
@@ -42,7 +45,8 @@ export function useMessage<S extends Schema = AnySchema, K extends Types<S> = Ty
 }
 
 /**
- * The last payload of server messages of `type` received since the component mounted, or what
+ * The last payload of server messages of `type` received since the component mounted (or since
+ * `type` or the client last changed: what came before was not listened to since), or what
  * `selector` picks of it; `undefined` until the first. Re-renders only when that value changes
  * (compared with `Object.is`): a selector that picks one field re-renders on that field only.
  */
@@ -60,16 +64,17 @@ export function useLatest<S extends Schema, K extends Types<S>, T>(
   const client = useClient<S>()
   const store = useRef<Latest<ServerMessages<S>[K], T>>({})
   const subscribe = useCallback(
-    (onChange: () => void) =>
-      client.on(type, (data) => {
-        store.current = { from: { client, type }, latest: { data } }
+    function subscribe(onChange: () => void) {
+      return client.on(type, (data) => {
+        store.current = { from: subscribe, latest: { data } }
         onChange()
-      }),
+      })
+    },
     [client, type],
   )
   const snapshot = (): T | undefined => {
     const { from, latest, cache } = store.current
-    if (!latest || from?.client !== client || from.type !== type) return undefined
+    if (!latest || from !== subscribe) return undefined
     // One selection per payload and selector: React asks for the snapshot several times a render.
     if (cache?.from === latest && cache.select === selector) return cache.value
     const value = selector ? selector(latest.data) : (latest.data as unknown as T)

@@ -213,6 +213,25 @@ describe('useLatest', () => {
     act(() => send('tick', 7))
     expect(view.container.textContent).toBe('7')
   })
+
+  it('never shows a payload from before a change of type as the latest when the type comes back', () => {
+    let show: (type: 'said' | 'tick') => void = () => undefined
+    function Latest() {
+      const [type, setType] = useState<'said' | 'tick'>('said')
+      show = setType
+      return <i>{JSON.stringify(hooks.useLatest(type) ?? 'none')}</i>
+    }
+    const view = mount(<Latest />)
+    const send = serverSender()
+    act(() => send('said', said(1)))
+    act(() => show('tick'))
+    // Not listened to meanwhile: the hook cannot know it, and must not show m1 as the latest.
+    act(() => send('said', said(2)))
+    act(() => show('said'))
+    expect(view.container.textContent).toBe('"none"')
+    act(() => send('said', said(3)))
+    expect(view.container.textContent).toBe(JSON.stringify(said(3)))
+  })
 })
 
 describe('useSend', () => {
