@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useInsertionEffect, useRef, useSyncExternalStore } from 'react'
+import { LifelineError } from '@lifeline/core'
 import type { AnySchema, MessageType, Schema, ServerMessages } from '@lifeline/core'
 import { useClient } from './context.js'
 
@@ -18,13 +19,22 @@ interface Latest<D, T> {
 /**
  * Calls `handler` for every server message of `type` while the component is mounted. The
  * handler is kept in a ref, so a new function on every render is fine: it never subscribes
- * again, and the latest one is called. Never re-renders the component by itself.
+ * again, and the latest one is called. Never re-renders the component by itself. Throws
+ * `INVALID_ARGUMENT` for a handler that is no function.
  */
 export function useMessage<S extends Schema = AnySchema, K extends Types<S> = Types<S>>(
   type: K,
   handler: (data: ServerMessages<S>[K]) => void,
 ): void {
   const client = useClient<S>()
+  // Refused as `client.on` refuses it, which never sees it (it is given a function of this hook's
+  // own): a handler that is no function would fail at every message of its type, each one lost.
+  if (typeof handler !== 'function') {
+    throw new LifelineError(
+      'INVALID_ARGUMENT',
+      `useMessage('${String(type)}') needs a handler function`,
+    )
+  }
   const latest = useRef({ client, type, handler })
   // Before any effect of this commit (and so before a message can arrive to one), and only for
   // a committed render: a render React throws away never swaps the handler.

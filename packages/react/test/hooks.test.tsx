@@ -1,6 +1,8 @@
 import { act, cleanup, render } from '@testing-library/react'
-import { useLayoutEffect, useState } from 'react'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { Component, useLayoutEffect, useState } from 'react'
+import type { ReactNode } from 'react'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { isLifelineError } from '@lifeline/core'
 import type { Client, ClientState } from '@lifeline/core'
 import {
   createLifelineHooks,
@@ -146,6 +148,39 @@ describe('useMessage', () => {
     act(() => listen('tick'))
     act(() => send('tick', 2))
     expect(calls).toEqual(['tick: 2'])
+  })
+
+  it('refuses a handler that is no function with INVALID_ARGUMENT, as client.on does', () => {
+    let caught: unknown
+    class Boundary extends Component<{ children: ReactNode }, { failed: boolean }> {
+      override state = { failed: false }
+      static getDerivedStateFromError() {
+        return { failed: true }
+      }
+      override componentDidCatch(error: unknown) {
+        caught = error
+      }
+      override render() {
+        return this.state.failed ? null : this.props.children
+      }
+    }
+    // A handler left out by a condition (`enabled ? handler : undefined`), in plain JavaScript.
+    function Listener() {
+      useMessage('tick', undefined as never)
+      return null
+    }
+    // React reports an error a boundary caught on the console; the assertion is on the error.
+    const quiet = vi.spyOn(console, 'error').mockImplementation(() => undefined)
+    try {
+      mount(
+        <Boundary>
+          <Listener />
+        </Boundary>,
+      )
+    } finally {
+      quiet.mockRestore()
+    }
+    expect(isLifelineError(caught, 'INVALID_ARGUMENT')).toBe(true)
   })
 
   it('unsubscribes on unmount', () => {
