@@ -215,6 +215,25 @@ describe('LifelineProvider', () => {
     client.close()
   })
 
+  it("takes client.subscribe as it is in the application's own useSyncExternalStore, unbound", () => {
+    const client = createFakeClient(fakes.clock)
+    const status = () => client.state.status
+    // As this README and core's show it: the method itself, not bound to its client.
+    function App() {
+      const outside = useSyncExternalStore(client.subscribe, status, status)
+      return (
+        <LifelineProvider client={client} closeDelayMs={20}>
+          <p>{outside}</p>
+        </LifelineProvider>
+      )
+    }
+    const view = render(strict(<App />))
+    act(() => welcome())
+    expect(view.container.textContent).toBe('open')
+    view.unmount()
+    client.close()
+  })
+
   it('lets a child send from a layout effect as it mounts again after the close delay', async () => {
     const client = createFakeClient(fakes.clock)
     function Joiner() {

@@ -266,8 +266,11 @@ export class Client<S extends Schema = AnySchema> {
     return this.#stream.unackedCount
   }
 
-  /** Calls `listener` on every state change; for `useSyncExternalStore`. Returns unsubscribe. */
-  subscribe(listener: () => void): () => void {
+  /**
+   * Calls `listener` on every state change; for `useSyncExternalStore`. Returns unsubscribe.
+   * Bound to its client, as `useSyncExternalStore(client.subscribe, …)` calls it on its own.
+   */
+  readonly subscribe = (listener: () => void): (() => void) => {
     this.events.on('statechange', listener)
     return () => this.events.off('statechange', listener)
   }
