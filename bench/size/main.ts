@@ -65,7 +65,7 @@ const entries: Entry[] = [
     // checked, and the 49 B past it of a requestTimeoutMs of 0 refused and of close() and a
     // handshake's bound under listeners that connect again, and the 18 B past it of close()
     // and reconnect() under statechange listeners (bench/README).
-    reference: 16_064,
+    reference: 16_066,
   },
   {
     name: '`@lifeline/react` on top of the client',
