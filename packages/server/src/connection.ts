@@ -70,6 +70,8 @@ const maxEarlyBytes = 64 * 1024
  */
 const maxBytesBeforeWelcome = maxEarlyBytes + maxControlFrameBytes + (maxEarlyFrames + 1) * 14
 const maxReasonBytes = 123
+/** What a pong waiting to be written holds, its write and buffer (`onPing`). */
+const pongHeldBytes = 256
 
 /** A close reason that fits a close frame (123 bytes). */
 export function closeReason(text: string): string {
@@ -211,6 +213,8 @@ export class Connection<S extends Schema, User> implements Link {
   private queuedBytes = 0
   /** `writeInLine` is deferred to a later turn. */
   private inLineDue = false
+  /** Pongs handed to the socket and not written yet (`onPing`). */
+  private pongsUnwritten = 0
   /** While it handles a frame of its own: what that makes is its share of the turn, and goes now. */
   private handling = false
   private readonly context: ServerContext<S, User>
@@ -725,13 +729,21 @@ export class Connection<S extends Schema, User> implements Link {
    */
   private readonly onPing = (data: Buffer): void => {
     if (this.state === 'closed' || this.socket.readyState !== OPEN) return
-    const unsent = this.unsentBytes
+    // A pong not yet written is a write of its own, held with its buffer at some 170 B of heap,
+    // not the 2 B `bufferedAmount` counts for an empty one: a flood of empty pings under the
+    // 4 MiB bound held two million of them, 350 MB, from one client.
+    const unsent = this.unsentBytes + this.pongsUnwritten * pongHeldBytes
     if (unsent > this.limits.maxOutboundBytes) {
       const stream = this.session?.stream
       this.closeSlowConsumer(unsent, stream === undefined ? 0 : stream.unackedBytes)
       return
     }
-    this.socket.pong(data)
+    this.pongsUnwritten++
+    this.socket.pong(data, false, this.onPongWritten)
+  }
+
+  private readonly onPongWritten = (): void => {
+    this.pongsUnwritten--
   }
 
   private readonly onPong = (): void => {

@@ -751,4 +751,43 @@ describe('WebSocket pings', () => {
     const got = await good.waitForMessages(20)
     expect(got.map((frame) => frame.d)).toEqual(Array.from({ length: 20 }, (_, i) => String(i)))
   })
+
+  it('counts each pong waiting to be written at what it holds, not its 2 bytes: empty pings made millions', async () => {
+    const maxOutboundBytes = 256 * KiB
+    const server = await startServer<Api>(fx, {
+      outboundHighWaterBytes: 64 * KiB,
+      maxOutboundBytes,
+      closeTimeoutMs: 100,
+    })
+    const { client } = await ProtocolClient.connect(fx, urlOf(server))
+    const flooder = [...server.peers.values()][0] as Peer<Api>
+    const { socket } = (flooder as unknown as { link: { socket: WebSocket } }).link
+    // Each pong is a write of its own, held with its buffer at some 170 B of heap until the
+    // socket takes it: under a 4 MiB bound, two million of them (350 MB) from one client.
+    let waiting = 0
+    let mostWaiting = 0
+    const pong = socket.pong.bind(socket)
+    socket.pong = (data?: unknown, mask?: boolean, cb?: (error: Error) => void): void => {
+      waiting++
+      mostWaiting = Math.max(mostWaiting, waiting)
+      pong(data, mask, (error: Error) => {
+        waiting--
+        cb?.(error)
+      })
+    }
+    client.socket.pause()
+    const empty = Buffer.alloc(0)
+    await waitFor(
+      () => {
+        for (let k = 0; k < 5_000 && client.socket.bufferedAmount < 64 * KiB; k++) {
+          client.socket.ping(empty)
+        }
+        return socket.readyState === socket.CLOSED
+      },
+      // Counted at 2 B a pong, a flood took some ten seconds to cross the bound.
+      { message: 'the flooder closed', timeoutMs: 30_000 },
+    )
+    expect(server.stats.slowConsumers).toBe(1)
+    expect(mostWaiting).toBeLessThanOrEqual(maxOutboundBytes / 128)
+  }, 40_000)
 })
