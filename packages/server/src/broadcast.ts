@@ -61,6 +61,7 @@ export function checkEncodable(
  */
 export function sendToAll<S extends Schema, User>(
   targets: Iterable<Session<S, User>>,
+  codecs: readonly Codec[],
   type: string,
   data: unknown,
   options: BroadcastOptions<S, User> | undefined,
@@ -74,6 +75,13 @@ export function sendToAll<S extends Schema, User>(
   // leave and rejoin, during the send, which a live set would visit again (told again, for ever).
   const members: Session<S, User>[] = []
   for (const session of targets) if (session !== except) members.push(session)
+  if (members.length === 0) {
+    // Nobody to send to (an empty room, or only the member excepted, a relay's first member):
+    // the data is still checked with every codec, as a cluster checks it, so that data that
+    // cannot be sent fails now, not first once the room has another member.
+    checkEncodable(codecs, type, data)
+    return 0
+  }
   if (options?.reliable === false) {
     // One envelope for everyone: encode it once per codec, not once per peer.
     const envelope = { t: type, d: data }
@@ -102,12 +110,12 @@ export function sendToAll<S extends Schema, User>(
   }
   // Each session numbers the envelope its own way, around one encoding of the payload.
   const payloads = new Map<Codec, unknown>()
-  const codecs = new Set<Codec>()
-  for (const session of members) codecs.add(session.codec)
-  if (codecs.size > 1) {
+  const used = new Set<Codec>()
+  for (const session of members) used.add(session.codec)
+  if (used.size > 1) {
     // A codec that prepares encodes here what its members get anyway; one that does not is
     // tried on the envelope. On one codec the first member's encode throws before any send.
-    for (const codec of codecs) {
+    for (const codec of used) {
       if (codec.prepare === undefined) codec.encode({ t: type, d: data })
       else preparedFor(codec, data, payloads)
     }

@@ -307,9 +307,9 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
   }
 
   /**
-   * Sends to `count` sessions of this process. With none, the data is still checked with every
-   * codec, as a cluster checks it: data that cannot be sent fails on an empty room too, in
-   * development, and not first once the room has members.
+   * Sends to `count` sessions of this process. With none to send to, the data is still checked
+   * with every codec, as a cluster checks it (`sendToAll`): data that cannot be sent fails on an
+   * empty room too, in development, and not first once the room has members.
    */
   private sendLocal(
     targets: Iterable<Session<S, User>>,
@@ -323,7 +323,7 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
       checkEncodable(this.options.codecs, type, data)
       return 0
     }
-    return sendToAll(targets, type, data, options)
+    return sendToAll(targets, this.options.codecs, type, data, options)
   }
 
   /**

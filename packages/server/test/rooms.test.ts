@@ -308,6 +308,22 @@ describe('a send to nobody', () => {
     expect(server.to('empty').send('m', 'fine')).toBe(0)
     expect(server.broadcast('m', 'fine')).toBe(0)
   })
+
+  it('refuses it to a room whose only member is the one excepted too, as a cluster does', async () => {
+    const server = await startServer(fx)
+    let alone: Peer | undefined
+    server.on('connection', (peer) => {
+      alone = peer
+      peer.join('r')
+    })
+    await ProtocolClient.connect(fx, urlOf(server))
+    await waitFor(() => alone !== undefined, { message: 'the member' })
+    // A relay to the rest of the room, with nobody else in it: the case of every first member.
+    const refused = expect.objectContaining({ code: 'ENCODE_FAILED' })
+    expect(() => server.to('r').send('m', 10n, { except: alone })).toThrow(refused)
+    expect(() => server.broadcast('m', 10n, { except: alone, reliable: false })).toThrow(refused)
+    expect(server.to('r').send('m', 'fine', { except: alone })).toBe(0)
+  })
 })
 
 describe('a broadcast encoded once', () => {
