@@ -285,7 +285,7 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
         const members = this.rooms.membersOf(room)
         return (
           this.clusterSend(room, type, data, options, members.size) ??
-          this.sendLocal(members, members.size, type, data, options)
+          sendToAll(members, this.options.codecs, type, data, options)
         )
       },
     }
@@ -302,28 +302,8 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
   broadcast(type: string, data?: unknown, options?: BroadcastOptions<S, User>): number {
     return (
       this.clusterSend(undefined, type, data, options, this.registry.size) ??
-      this.sendLocal(this.registry.sessions(), this.registry.size, type, data, options)
+      sendToAll(this.registry.sessions(), this.options.codecs, type, data, options)
     )
-  }
-
-  /**
-   * Sends to `count` sessions of this process. With none to send to, the data is still checked
-   * with every codec, as a cluster checks it (`sendToAll`): data that cannot be sent fails on an
-   * empty room too, in development, and not first once the room has members.
-   */
-  private sendLocal(
-    targets: Iterable<Session<S, User>>,
-    count: number,
-    type: string,
-    data: unknown,
-    options: BroadcastOptions<S, User> | undefined,
-  ): number {
-    if (count === 0) {
-      checkType(type)
-      checkEncodable(this.options.codecs, type, data)
-      return 0
-    }
-    return sendToAll(targets, this.options.codecs, type, data, options)
   }
 
   /**
