@@ -1,6 +1,5 @@
 import { act, cleanup, render } from '@testing-library/react'
-import { Component, useLayoutEffect, useState } from 'react'
-import type { ReactNode } from 'react'
+import { useLayoutEffect, useState } from 'react'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { isLifelineError } from '@lifeline/core'
 import type { Client, ClientState } from '@lifeline/core'
@@ -10,6 +9,7 @@ import {
   useConnectionState,
   useMessage,
 } from '../src/index.js'
+import { catching } from './boundary.js'
 import type { Chat } from './fake.js'
 import {
   createFakeClient,
@@ -151,19 +151,7 @@ describe('useMessage', () => {
   })
 
   it('refuses a handler that is no function with INVALID_ARGUMENT, as client.on does', () => {
-    let caught: unknown
-    class Boundary extends Component<{ children: ReactNode }, { failed: boolean }> {
-      override state = { failed: false }
-      static getDerivedStateFromError() {
-        return { failed: true }
-      }
-      override componentDidCatch(error: unknown) {
-        caught = error
-      }
-      override render() {
-        return this.state.failed ? null : this.props.children
-      }
-    }
+    const { Boundary, seen } = catching()
     // A handler left out by a condition (`enabled ? handler : undefined`), in plain JavaScript.
     function Listener() {
       useMessage('tick', undefined as never)
@@ -180,7 +168,7 @@ describe('useMessage', () => {
     } finally {
       quiet.mockRestore()
     }
-    expect(isLifelineError(caught, 'INVALID_ARGUMENT')).toBe(true)
+    expect(isLifelineError(seen.error, 'INVALID_ARGUMENT')).toBe(true)
   })
 
   it('unsubscribes on unmount', () => {
@@ -232,14 +220,20 @@ describe('useLatest', () => {
     expect(renders.whole).toBeGreaterThan(initial.whole + 2)
   })
 
-  it('forgets the last payload when its type changes, rather than show it as the new type', () => {
-    let show: (type: 'said' | 'tick') => void = () => undefined
+  /** `useLatest` of a type the test changes with `show`, starting with `'said'`. */
+  function mountLatestOfType() {
+    const control = { show: (type: 'said' | 'tick'): void => void type }
     function Latest() {
       const [type, setType] = useState<'said' | 'tick'>('said')
-      show = setType
+      control.show = setType
       return <i>{JSON.stringify(hooks.useLatest(type) ?? 'none')}</i>
     }
     const view = mount(<Latest />)
+    return { view, show: (type: 'said' | 'tick') => control.show(type) }
+  }
+
+  it('forgets the last payload when its type changes, rather than show it as the new type', () => {
+    const { view, show } = mountLatestOfType()
     const send = serverSender()
     act(() => send('said', said(1)))
     expect(view.container.textContent).toBe(JSON.stringify(said(1)))
@@ -250,13 +244,7 @@ describe('useLatest', () => {
   })
 
   it('never shows a payload from before a change of type as the latest when the type comes back', () => {
-    let show: (type: 'said' | 'tick') => void = () => undefined
-    function Latest() {
-      const [type, setType] = useState<'said' | 'tick'>('said')
-      show = setType
-      return <i>{JSON.stringify(hooks.useLatest(type) ?? 'none')}</i>
-    }
-    const view = mount(<Latest />)
+    const { view, show } = mountLatestOfType()
     const send = serverSender()
     act(() => send('said', said(1)))
     act(() => show('tick'))

@@ -1,6 +1,5 @@
 import { act, render } from '@testing-library/react'
-import { Component, Suspense, useEffect, useLayoutEffect, useSyncExternalStore } from 'react'
-import type { ReactNode } from 'react'
+import { Suspense, useEffect, useLayoutEffect, useSyncExternalStore } from 'react'
 import { describe, expect, it, vi } from 'vitest'
 import { isLifelineError } from '@lifeline/core'
 import {
@@ -10,6 +9,7 @@ import {
   useRequest,
   useSend,
 } from '../src/index.js'
+import { catching } from './boundary.js'
 import type { Chat } from './fake.js'
 import {
   afterCloseDelay,
@@ -377,19 +377,7 @@ describe('LifelineProvider', () => {
       useClient()
       return null
     }
-    let caught: unknown
-    class Boundary extends Component<{ children: ReactNode }, { failed: boolean }> {
-      override state = { failed: false }
-      static getDerivedStateFromError() {
-        return { failed: true }
-      }
-      override componentDidCatch(error: unknown) {
-        caught = error
-      }
-      override render() {
-        return this.state.failed ? null : this.props.children
-      }
-    }
+    const { Boundary, seen } = catching()
     // React reports an error a boundary caught on the console; the assertion is on the error.
     const quiet = vi.spyOn(console, 'error').mockImplementation(() => undefined)
     render(
@@ -398,6 +386,6 @@ describe('LifelineProvider', () => {
       </Boundary>,
     )
     quiet.mockRestore()
-    expect(isLifelineError(caught, 'INVALID_ARGUMENT')).toBe(true)
+    expect(isLifelineError(seen.error, 'INVALID_ARGUMENT')).toBe(true)
   })
 })

@@ -718,13 +718,17 @@ describe('replay paced by the output bound', () => {
 })
 
 describe('WebSocket pings', () => {
-  it('closes a client that floods pings and never reads their pongs as a slow consumer (4429), and serves others', async () => {
-    const maxOutboundBytes = 256 * KiB
-    const server = await startServer<Api>(fx, {
+  const maxOutboundBytes = 256 * KiB
+  /** A server whose output bound a ping flood reaches soon. */
+  const pingServer = () =>
+    startServer<Api>(fx, {
       outboundHighWaterBytes: 64 * KiB,
       maxOutboundBytes,
       closeTimeoutMs: 100,
     })
+
+  it('closes a client that floods pings and never reads their pongs as a slow consumer (4429), and serves others', async () => {
+    const server = await pingServer()
     const { client: good } = await ProtocolClient.connect(fx, urlOf(server))
     const { client } = await ProtocolClient.connect(fx, urlOf(server))
     const flooder = [...server.peers.values()][1] as Peer<Api>
@@ -753,12 +757,7 @@ describe('WebSocket pings', () => {
   })
 
   it('counts each pong waiting to be written at what it holds, not its 2 bytes: empty pings made millions', async () => {
-    const maxOutboundBytes = 256 * KiB
-    const server = await startServer<Api>(fx, {
-      outboundHighWaterBytes: 64 * KiB,
-      maxOutboundBytes,
-      closeTimeoutMs: 100,
-    })
+    const server = await pingServer()
     const { client } = await ProtocolClient.connect(fx, urlOf(server))
     const flooder = [...server.peers.values()][0] as Peer<Api>
     const { socket } = (flooder as unknown as { link: { socket: WebSocket } }).link

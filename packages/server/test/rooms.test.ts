@@ -310,14 +310,10 @@ describe('a send to nobody', () => {
   })
 
   it('refuses it to a room whose only member is the one excepted too, as a cluster does', async () => {
-    const server = await startServer(fx)
-    let alone: Peer | undefined
-    server.on('connection', (peer) => {
-      alone = peer
-      peer.join('r')
-    })
-    await ProtocolClient.connect(fx, urlOf(server))
-    await waitFor(() => alone !== undefined, { message: 'the member' })
+    const { server, peers } = await roomServer()
+    await member(urlOf(server), 'r')
+    await waitFor(() => peers[0]?.rooms.length === 1, { message: 'the member' })
+    const alone = peers[0]
     // A relay to the rest of the room, with nobody else in it: the case of every first member.
     const refused = expect.objectContaining({ code: 'ENCODE_FAILED' })
     expect(() => server.to('r').send('m', 10n, { except: alone })).toThrow(refused)
