@@ -1278,4 +1278,30 @@ describe('a room send with an id', () => {
     expect(history).toHaveLength(4)
     expect(got).toEqual(['in', 'first', 'second', 'third'])
   })
+
+  it('refuses an id that is no string with INVALID_ARGUMENT, before anything is written', async () => {
+    const redis = fx.add(await startRedisServer())
+    const a = await startNode(fx, redis)
+    serve(a, [])
+    const errors: unknown[] = []
+    a.server.on('error', (error) => errors.push(error))
+    a.cluster.on('error', (error) => errors.push(error))
+    const got = await memberOf(a)
+    // An object (a handler's whole `info` for its `info.id`) threw Node's RangeError half way
+    // into the batch of room sends, whose write Redis then refused as a whole; a number was
+    // taken as its text, a Symbol threw a TypeError.
+    const invalid = expect.objectContaining({ code: 'INVALID_ARGUMENT' }) as unknown
+    for (const id of [{ id: 'x' }, 5, Symbol('x')] as unknown[]) {
+      expect(() =>
+        a.server.to('r').send('said', { text: 'refused', from: 'a' }, { id: id as string }),
+      ).toThrow(invalid)
+      expect(() =>
+        a.server.broadcast('said', { text: 'refused', from: 'a' }, { id: id as string }),
+      ).toThrow(invalid)
+    }
+    a.server.to('r').send('said', { text: 'next', from: 'a' }, { id: 'next' })
+    await waitFor(() => got.includes('next'), { message: 'the next' })
+    expect(got).toEqual(['in', 'next'])
+    expect(errors).toEqual([])
+  })
 })

@@ -1,4 +1,4 @@
-import type { Codec, OutboundFrame } from '@lifeline/codec'
+import { LifelineError, type Codec, type OutboundFrame } from '@lifeline/codec'
 import type {
   AnySchema,
   MessageType,
@@ -36,6 +36,19 @@ export interface RoomTarget<S extends Schema = AnySchema, User = unknown> {
 }
 
 /**
+ * Refuses an `id` that is no string, with a cluster or without (so that moving to one refuses
+ * nothing that worked): a cluster writes it into its batch of room sends, where an object
+ * threw Node's RangeError half way through and Redis then refused the whole batch, and a number
+ * was taken as its text.
+ */
+export function checkSendId(options: { id?: unknown } | undefined): void {
+  const id = options?.id
+  if (id !== undefined && typeof id !== 'string') {
+    throw new LifelineError('INVALID_ARGUMENT', `a send's id is a string, got ${typeof id}`)
+  }
+}
+
+/**
  * Encodes a room send or broadcast once with each of `codecs`, for a cluster to deliver: data
  * a codec refuses throws here, to the caller (`ENCODE_FAILED`, `MESSAGE_TOO_LARGE`), as
  * `sendToAll` throws it in a single process, rather than on each process that delivers it.
@@ -67,6 +80,7 @@ export function sendToAll<S extends Schema, User>(
   options: BroadcastOptions<S, User> | undefined,
 ): number {
   checkType(type)
+  checkSendId(options)
   const except = options?.except
   // The members at the call, copied: each codec they are on is checked before any of them is
   // sent to (a codec that refuses the data, msgpack a Map that JSON takes, threw at its first

@@ -29,7 +29,13 @@ import { AddressLimits, tryAgainLater } from './limits.js'
 import { withoutCommand, type LogDetails } from './logger.js'
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js'
 import type { MethodName, Peer } from './peer.js'
-import { checkEncodable, sendToAll, type BroadcastOptions, type RoomTarget } from './broadcast.js'
+import {
+  checkEncodable,
+  checkSendId,
+  sendToAll,
+  type BroadcastOptions,
+  type RoomTarget,
+} from './broadcast.js'
 import { Rooms } from './rooms.js'
 import { checkRoom, checkType, type Session } from './session.js'
 import { SessionRegistry } from './sessions.js'
@@ -320,6 +326,7 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
     const cluster = this.options.cluster
     if (cluster === undefined) return undefined
     checkType(type)
+    checkSendId(options)
     // One encode per codec of the send's data, on the process that sends it.
     checkEncodable(this.options.codecs, type, data, room)
     const taken = cluster.send(room, type, data, {

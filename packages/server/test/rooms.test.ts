@@ -263,6 +263,21 @@ describe('rooms', () => {
     expect((await late.client.waitForMessages(1)).map((frame) => frame.t)).toEqual(['after'])
     expect((await small.client.waitForMessages(1)).map((frame) => frame.t)).toEqual(['after'])
   })
+  it('refuses an id that is no string, as a cluster does', async () => {
+    const server = await startServer(fx)
+    server.on('connection', (peer) => peer.join('r'))
+    const client = createClient({ url: urlOf(server) })
+    fx.add(() => client.close())
+    const got: unknown[] = []
+    client.on('m', (data) => got.push(data))
+    await waitFor(() => server.peers.size === 1, { message: 'the member' })
+    const invalid = expect.objectContaining({ code: 'INVALID_ARGUMENT' }) as unknown
+    expect(() => server.to('r').send('m', 'no', { id: 5 as unknown as string })).toThrow(invalid)
+    expect(() => server.broadcast('m', 'no', { id: {} as unknown as string })).toThrow(invalid)
+    expect(server.to('r').send('m', 'yes', { id: 'x' })).toBe(1)
+    await waitFor(() => got.length > 0, { message: 'the message' })
+    expect(got).toEqual(['yes'])
+  })
   it('refuses data one of its codecs cannot encode before sending it to any member, as a cluster does', async () => {
     // JSON takes a Map (as {}), msgpack refuses it: the members on JSON before the first on
     // msgpack got it, numbered and kept, those after it did not, and the caller was told it
