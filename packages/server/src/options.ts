@@ -2,7 +2,7 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http'
 import type { Server as HttpsServer } from 'node:https'
 import { json, type Codec } from '@lifeline/codec'
 import { systemClock, type Clock } from '@lifeline/core'
-import { reliableStreamDefaults } from '@lifeline/core/protocol'
+import { maxControlFrameBytes, reliableStreamDefaults } from '@lifeline/core/protocol'
 import type { ClientAddress } from './address.js'
 import type { ResolvedConnectionLimits } from './limits.js'
 import type { Logger } from './logger.js'
@@ -423,8 +423,21 @@ export function resolveOptions<User>(options: ServerOptions<User>): ResolvedOpti
     'maxMessageSize',
     options.maxMessageSize ?? serverDefaults.maxMessageSize,
   )
+  // Both are announced as the `$welcome`'s `max`, which a client refuses under a control
+  // frame's cap (a smaller limit could not carry the error answer to a request): every
+  // connection would fail its handshake and come back, for ever.
+  if (maxMessageSize < maxControlFrameBytes) {
+    throw invalid(`maxMessageSize must be at least ${maxControlFrameBytes}, got ${maxMessageSize}`)
+  }
   const codecs = options.codecs ?? [json({ maxBytes: maxMessageSize })]
   if (codecs.length === 0) throw invalid('codecs must name at least one codec')
+  for (const codec of codecs) {
+    if ((codec.maxBytes ?? Infinity) < maxControlFrameBytes) {
+      throw invalid(
+        `a codec's maxBytes must be at least ${maxControlFrameBytes}, got ${codec.maxBytes} (${codec.name})`,
+      )
+    }
+  }
   if (new Set(codecs.map((codec) => codec.name)).size !== codecs.length) {
     throw invalid('codecs must not name the same subprotocol twice')
   }

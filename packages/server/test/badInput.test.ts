@@ -234,9 +234,9 @@ const cases: BadCase[] = [
   },
   {
     name: "a frame over the codec's maxBytes",
-    options: { maxMessageSize: 4096, codecs: [json({ maxBytes: 512 })] },
+    options: { maxMessageSize: 4096, codecs: [json({ maxBytes: 1024 })] },
     act: (server) =>
-      closeCodeAfterHello(server, JSON.stringify({ t: 'm', d: 'x'.repeat(1000) }), false),
+      closeCodeAfterHello(server, JSON.stringify({ t: 'm', d: 'x'.repeat(2000) }), false),
     expected: 1009,
     counter: 'oversize',
     errorCode: 'MESSAGE_TOO_LARGE',
@@ -577,6 +577,22 @@ describe('bad input never crashes the server', () => {
     const { welcome } = await ProtocolClient.connect(fx, urlOf(server))
     expect(welcome.resumed).toBe(false)
     expect(server.stats.helloTimeouts).toBe(0)
+  })
+
+  it('refuses at creation a message limit under a control frame, which no client accepts', async () => {
+    // Announced as the $welcome's max, which a client refuses under 1,024 bytes (PROTOCOL.md,
+    // section 9): every connection failed its handshake and came back, for ever.
+    const invalid = expect.objectContaining({ code: 'INVALID_ARGUMENT' }) as unknown
+    for (const options of [{ maxMessageSize: 1000 }, { codecs: [json({ maxBytes: 512 })] }]) {
+      expect(() => {
+        const server = createServer({ port: 0, ...options })
+        fx.add(() => server.close())
+      }).toThrow(invalid)
+    }
+    const server = await startServer(fx, { maxMessageSize: 1024 })
+    const client = createClient({ url: urlOf(server) })
+    fx.add(() => client.close())
+    await waitFor(() => client.state.status === 'open', { message: 'the client to open' })
   })
 
   it('refuses at creation a path no request can have', () => {
