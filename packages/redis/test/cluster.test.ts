@@ -80,6 +80,34 @@ describe('a cluster on Redis', () => {
     })
   })
 
+  it('counts in a room send the members here that get it, as a single process does', async () => {
+    const redis = fx.add(await startRedisServer())
+    const a = await startNode(fx, redis)
+    const peers: Peer<Chat>[] = []
+    a.server.on('connection', (peer) => {
+      peers.push(peer)
+      peer.join('r')
+    })
+    const client = createClient<Chat>({ url: `ws://127.0.0.1:${a.server.port}/` })
+    client.events.on('error', () => undefined)
+    fx.add(() => client.close())
+    await waitFor(() => client.state.status === 'open' && peers.length === 1, {
+      message: 'the member',
+    })
+    const only = peers[0] as Peer<Chat>
+    const said = { text: 'x', from: 'a' }
+    expect(a.server.to('r').send('said', said)).toBe(1)
+    expect(a.server.broadcast('said', said)).toBe(1)
+    // A relay from the room's only member reaches none here: it counted the member excepted.
+    expect(a.server.to('r').send('said', said, { except: only })).toBe(0)
+    expect(a.server.broadcast('said', said, { except: only })).toBe(0)
+    // Once the server closed its peers get nothing (a single process counts 0): the room still
+    // listed its member, counted as reached.
+    await a.server.close()
+    expect(a.server.to('r').send('said', said)).toBe(0)
+    expect(a.server.broadcast('said', said)).toBe(0)
+  })
+
   it('delivers a room send from any process to every member on every process, once', async () => {
     const redis = fx.add(await startRedisServer())
     const nodes = [await startNode(fx, redis), await startNode(fx, redis)]

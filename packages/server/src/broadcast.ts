@@ -67,6 +67,19 @@ export function checkEncodable(
 }
 
 /**
+ * How many of `targets` a cluster's room send or broadcast reaches on this process, as
+ * `sendToAll` counts them: not the one excepted, nor any once the server closed.
+ */
+export function countReached<S extends Schema, User>(
+  targets: Iterable<Session<S, User>>,
+  except: Peer<S, User> | undefined,
+): number {
+  let count = 0
+  for (const session of targets) if (session !== except && session.reachable) count++
+  return count
+}
+
+/**
  * Sends one message to many sessions (a room, or all). Reliable messages go through each
  * session's stream (each has its own numbering), with the payload encoded once per codec and
  * kept so in each replay buffer; an unreliable one is the same envelope for everyone, so it is

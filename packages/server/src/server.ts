@@ -32,6 +32,7 @@ import type { MethodName, Peer } from './peer.js'
 import {
   checkEncodable,
   checkSendId,
+  countReached,
   sendToAll,
   type BroadcastOptions,
   type RoomTarget,
@@ -279,7 +280,8 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
 
   /**
    * The sessions in `room`. With a `cluster`, a send reaches the members on every process (this
-   * one included, through the cluster) and returns the number of members on this process.
+   * one included, through the cluster) and returns the number of members on this process it
+   * reaches (not `except`).
    * Throws `INVALID_ARGUMENT` for a room `join` refuses.
    */
   to(room: string): RoomTarget<S, User> {
@@ -290,7 +292,7 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
       send: (type: string, data?: unknown, options?: BroadcastOptions<S, User>) => {
         const members = this.rooms.membersOf(room)
         return (
-          this.clusterSend(room, type, data, options, members.size) ??
+          this.clusterSend(room, type, data, options, members) ??
           sendToAll(members, this.options.codecs, type, data, options)
         )
       },
@@ -299,7 +301,8 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
 
   /**
    * Sends to every session of this server (with a `cluster`, of every process: then it returns
-   * the number of sessions on this process); returns how many it was sent or queued to.
+   * the number of sessions on this process it reaches); returns how many it was sent or queued
+   * to.
    */
   broadcast<K extends MessageType<ServerMessages<S>>>(
     type: K,
@@ -307,21 +310,22 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
   ): number
   broadcast(type: string, data?: unknown, options?: BroadcastOptions<S, User>): number {
     return (
-      this.clusterSend(undefined, type, data, options, this.registry.size) ??
+      this.clusterSend(undefined, type, data, options, this.registry.sessions()) ??
       sendToAll(this.registry.sessions(), this.options.codecs, type, data, options)
     )
   }
 
   /**
-   * Hands a room send or broadcast to the cluster, if there is one (else undefined): `local`,
-   * the members on this process, or 0 when the cluster dropped it (unreliable, its service away).
+   * Hands a room send or broadcast to the cluster, if there is one (else undefined): how many of
+   * `local`, the members on this process, it reaches, or 0 when the cluster dropped it
+   * (unreliable, its service away).
    */
   private clusterSend(
     room: string | undefined,
     type: string,
     data: unknown,
     options: BroadcastOptions<S, User> | undefined,
-    local: number,
+    local: Iterable<Session<S, User>>,
   ): number | undefined {
     const cluster = this.options.cluster
     if (cluster === undefined) return undefined
@@ -334,7 +338,7 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
       except: options?.except?.id,
       id: options?.id,
     })
-    return taken === false ? 0 : local
+    return taken === false ? 0 : countReached(local, options?.except)
   }
 
   /**

@@ -265,6 +265,11 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     return this.ended
   }
 
+  /** Whether a room send or broadcast reaches it: not once it ended, or the server closed. */
+  get reachable(): boolean {
+    return !this.ended && !this.shut
+  }
+
   get rooms(): readonly string[] {
     return this.context.rooms.roomsOf(this)
   }
@@ -290,7 +295,7 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
    * is reported (`'error'` event), so the other members still get it. Returns whether it went.
    */
   offer(type: string, data: unknown): boolean {
-    return !this.ended && !this.shut && this.sendReliable(type, data, true)
+    return this.reachable && this.sendReliable(type, data, true)
   }
 
   /** Throws `CLOSED` once the session ended, or the server closed. */
