@@ -15,7 +15,7 @@ import { resolveOptions, type RedisClusterOptions, type ResolvedOptions } from '
 import { batchWrites, isReady, withScripts, type ScriptCommands } from './redisClient.js'
 import { maxSendsPerWrite, RedisWriter, type RoomSend } from './writer.js'
 import { RoomFeed, type RoomEntry } from './roomFeed.js'
-import { decodeRoomMessage, entryOf, packr, unpack } from './packing.js'
+import { decodeRoomMessage, entryOf, packr, portable, unpack } from './packing.js'
 import { RedisSessionStore } from './store.js'
 
 /** A join or a leave of a room, on any process of the cluster. */
@@ -183,6 +183,7 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
   ): boolean {
     // Numbered with an id too: past `dedupeTtlMs` the id no longer tells a write sent again
     // after its reply was lost from a new send with that id; the number does.
+    data = portable(data)
     const seq = ++this.uid
     const uid = options.id === undefined ? `${this.processId}.${seq}` : `=${options.id}`
     const send: RoomSend = {

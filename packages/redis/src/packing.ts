@@ -1,9 +1,45 @@
+import { isLifelineError, LifelineError } from '@lifeline/codec'
+import { msgpack } from '@lifeline/codec/msgpack'
 import { Packr } from 'msgpackr/pack'
 import type { JournaledEnvelope } from '@lifeline/server'
 import type { RoomEntry, RoomMessage } from './roomFeed.js'
 
 /** Values as msgpack: a payload's binary data (Uint8Array) survives, unlike JSON. */
 export const packr = new Packr({ useRecords: false, mapsAsObjects: true })
+
+/**
+ * The msgpack codec's own check of its value domain, with no limit of its own: the server's
+ * codecs have applied theirs (depth, containers, size) before a value gets here.
+ */
+const domain = msgpack({
+  maxBytes: Infinity,
+  maxDepth: Number.MAX_SAFE_INTEGER,
+  maxContainers: Infinity,
+})
+
+/**
+ * Data as Redis can carry it to every member alike. Only a server without the msgpack codec
+ * sends data outside its domain (a `Map`, a `Float32Array`, an `Error`, a symbol-valued
+ * property), and packr would change it for every member: a `Map` becomes an object of its
+ * entries, a `Float32Array` its bytes with stale ones of packr's buffer after them, a symbol an
+ * error that is not a `LifelineError`. Such data travels as its JSON, what the server's JSON
+ * clients are given by `peer.send`.
+ */
+export function portable(data: unknown): unknown {
+  try {
+    domain.encode(data)
+    return data
+  } catch (error) {
+    if (!isLifelineError(error) || error.code !== 'ENCODE_FAILED') throw error
+  }
+  let text: string | undefined
+  try {
+    text = JSON.stringify(data)
+  } catch (cause) {
+    throw new LifelineError('ENCODE_FAILED', 'the data cannot be sent through Redis', { cause })
+  }
+  return text === undefined ? undefined : (JSON.parse(text) as unknown)
+}
 
 /**
  * A packed value read back. msgpackr reads binary data as views of what it reads: of a plain
@@ -83,20 +119,14 @@ export function packEnvelope(envelope: JournaledEnvelope): Buffer | string {
   const ref = envelope.ref
   if (ref !== undefined) return `R${ref[1]} ${ref[0]}`
   if (!('d' in envelope)) return packr.pack([envelope.t])
-  try {
-    return packr.pack([envelope.t, envelope.d])
-  } catch (error) {
-    // A value msgpack cannot hold and JSON can (a symbol-valued property, which JSON leaves
-    // out): only a JSON session kept it (the msgpack codec refuses it when sent), so it is kept
-    // as that session's client got it. Thrown, it would fail the whole write, every session's
-    // commit in it, and again on every retry.
-    try {
-      const text = JSON.stringify(envelope.d) as string | undefined
-      return packr.pack(text === undefined ? [envelope.t] : [envelope.t, JSON.parse(text)])
-    } catch {
-      throw error
-    }
-  }
+  // Data msgpack cannot hold and JSON can (a `Map`, a symbol-valued property): only a JSON
+  // session kept it (the msgpack codec refuses it when sent), so it is kept as that session's
+  // client got it. Packed as it is, it came back changed on a move, or threw and failed the
+  // whole write, every session's commit in it, and again on every retry.
+  const data = portable(envelope.d)
+  return packr.pack(
+    data === undefined && envelope.d !== undefined ? [envelope.t] : [envelope.t, data],
+  )
 }
 
 /**

@@ -360,6 +360,25 @@ describe('RedisSessionStore', () => {
     ])
   })
 
+  it('stores a message outside msgpack (Map, Float32Array, Error) as a JSON client got it', async () => {
+    const { a, b } = await redisPair()
+    const keys = createKeys('t:')
+    const one = new RedisSessionStore(a, keys, 'one')
+    const two = new RedisSessionStore(b, keys, 'two')
+    // Only a JSON session keeps such data (the msgpack codec refuses it when sent); packr takes
+    // it without a throw and changes it: a Map to its entries, a Float32Array to its bytes and
+    // stale ones of its buffer.
+    const data = {
+      tags: new Map([['k', 1]]),
+      samples: new Float32Array([1.5, 2.5]),
+      failure: new Error('e'),
+    }
+    const replay = [{ t: 'x', d: data, s: 1 }]
+    await one.create(record({ replay, lastServerSeq: 1, lastClientSeq: 0 }), 60_000)
+    const claimed = await two.claim('sid-1', 60_000)
+    expect(claimed?.record.replay).toEqual([{ t: 'x', d: JSON.parse(json().encode(data)), s: 1 }])
+  })
+
   it('keeps a room message as a reference to the room history, and reads it back on a claim', async () => {
     const { a, b } = await redisPair()
     const keys = createKeys('t:')
