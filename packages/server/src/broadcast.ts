@@ -137,12 +137,12 @@ export function sendToAll<S extends Schema, User>(
   }
   // Each session numbers the envelope its own way, around one encoding of the payload.
   const payloads = new Map<Codec, unknown>()
-  const used = new Set<Codec>()
-  for (const session of members) used.add(session.codec)
-  if (used.size > 1) {
-    // A codec that prepares encodes here what its members get anyway; one that does not is
-    // tried on the envelope. On one codec the first member's encode throws before any send.
-    for (const codec of used) {
+  const first = members[0]?.codec
+  // On one codec (the common case, told without a set) the first member's encode throws before
+  // any send. On several, a codec that prepares encodes here what its members get anyway; one
+  // that does not is tried on the envelope.
+  if (members.some((session) => session.codec !== first)) {
+    for (const codec of new Set(members.map((session) => session.codec))) {
       if (codec.prepare === undefined) codec.encode({ t: type, d: data })
       else preparedFor(codec, data, payloads)
     }
