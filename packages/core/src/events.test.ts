@@ -256,6 +256,15 @@ describe('Listeners changed during a dispatch', () => {
     expect(handler).not.toHaveBeenCalled()
   })
 
+  it('calls the on<type> handler an earlier listener put in its place, as the standard reads it when its turn comes', () => {
+    const listeners = new Listeners<TestEvents>()
+    const log: string[] = []
+    listeners.add('ping', () => listeners.setHandler('ping', logger(log, 'new handler')))
+    listeners.setHandler('ping', logger(log, 'old handler'))
+    listeners.dispatch('ping', ping)
+    expect(log).toEqual(['new handler'])
+  })
+
   it('still calls the listeners after one that removes an earlier listener or itself', () => {
     const listeners = new Listeners<TestEvents>()
     const log: string[] = []

@@ -13,7 +13,8 @@ interface Target {
 
 /** A registered listener; `Listeners.entries` hands out arrays of them for `dispatchTo`. */
 export interface ListenerEntry<E> {
-  readonly listener: Listener<E>
+  /** Changed only for an `on<type>` handler, which keeps its entry when it is replaced. */
+  listener: Listener<E>
   /** Absent for an `on<type>` handler, which is never `once`. */
   readonly once?: boolean
   /** The entry of an `on<type>` property. */
@@ -88,12 +89,10 @@ export class Listeners<Events> {
   setHandler<K extends keyof Events>(type: K, handler: ((event: Events[K]) => void) | null): void {
     const previous = this.#handler(type)
     if (typeof handler !== 'function') return this.#drop(type, previous)
-    const entry: ListenerEntry<Events[K]> = { listener: handler, handler: true }
-    const entries = this.#of(type)
-    if (previous) previous.removed = true
-    this.#table()[type] = previous
-      ? entries.map((existing) => (existing === previous ? entry : existing))
-      : [...entries, entry]
+    // Replaced in its entry: the standard's handler is one listener that reads the property when
+    // its turn comes, so a dispatch under way calls the value an earlier listener put there.
+    if (previous) previous.listener = handler
+    else this.#table()[type] = [...this.#of(type), { listener: handler, handler: true }]
   }
 
   /**
