@@ -20,7 +20,8 @@ export interface CodecLimits {
    */
   maxDepth?: number
   /**
-   * Most arrays and objects (msgpack maps) in one frame, at every depth, empty ones included.
+   * Most arrays and objects (msgpack maps) in one frame, at every depth, empty ones included;
+   * msgpack counts binaries (`Uint8Array`) and timestamps (`Date`) too, objects once decoded.
    * Each is an object on the heap, 40 to 64 bytes for a byte or two of frame: without this, a
    * 1 MiB frame of empty maps builds a million of them (64 MiB). Checked before the value is
    * built (for JSON, on frames with more brackets and braces than the limit could hold

@@ -132,6 +132,25 @@ const cases: BadCase[] = [
     errorCode: 'DECODE_FAILED',
   },
   {
+    // { t: 'm', d: [524,282 empty binaries] }: decoded, a Uint8Array and an ArrayBuffer each,
+    // 100 MiB of heap and 450 ms of the event loop for one 1 MiB frame.
+    name: 'a msgpack frame of more binaries than maxContainers',
+    options: { codecs: [msgpack(), json()] },
+    act: (server) =>
+      closeCodeAfterHello(
+        server,
+        Buffer.concat([
+          Buffer.from('82a174a16da164dd0007fffa', 'hex'),
+          Buffer.alloc(524_282 * 2, Buffer.from([0xc4, 0x00])),
+        ]),
+        true,
+        msgpack(),
+      ),
+    expected: 1007,
+    counter: 'decodeErrors',
+    errorCode: 'DECODE_FAILED',
+  },
+  {
     name: 'a binary frame on the JSON codec',
     act: (server) => closeCodeAfterHello(server, Buffer.from('{"t":"m"}'), true),
     expected: 1003,

@@ -9,7 +9,8 @@
  * class instances change shape. Those are refused here with a message naming the type.
  *
  * Also enforced: `maxDepth` (which turns a cycle into an error before msgpackr recurses into
- * it), `maxContainers` (through `budget`) and the forbidden keys, so the frame is one a peer with
+ * it), `maxContainers` (through `budget`: arrays, objects, `Uint8Array`s and `Date`s, as the
+ * peer's frame scan counts them) and the forbidden keys, so the frame is one a peer with
  * the same limits accepts.
  */
 
@@ -73,8 +74,11 @@ function check(
     }
     return undefined
   }
-  // A Node Buffer is a Uint8Array, and is written as the bytes it shows.
-  if (value instanceof Uint8Array || value instanceof Date) return undefined
+  // A Node Buffer is a Uint8Array, and is written as the bytes it shows. Both are objects the
+  // peer's decoder builds, and counts toward its maxContainers (see `scanMsgpack`).
+  if (value instanceof Uint8Array || value instanceof Date) {
+    return --budget.left < 0 ? tooMany(budget.limit) : undefined
+  }
   return `holds ${describe(value)}, which is outside the value domain`
 }
 
@@ -96,7 +100,7 @@ function tooDeep(maxDepth: number): DomainProblem {
 }
 
 function tooMany(maxContainers: number): DomainProblem {
-  return `holds more than maxContainers (${maxContainers}) arrays and objects`
+  return `holds more than maxContainers (${maxContainers}) arrays, objects, binaries and dates`
 }
 
 /** "a Map", "a Float64Array", "an instance of Point": for the error message only. */

@@ -117,12 +117,42 @@ describe('msgpack() decode', () => {
       bomb.set([0xdd, 0x00, 0x0f, 0xff, 0xfb])
       const error = expectLifelineError(() => codec.decode(bomb), 'DECODE_FAILED', 1007)
       expect(error.message).toBe(
-        'msgpack frame holds more than maxContainers (262144) arrays and maps',
+        'msgpack frame holds more than maxContainers (262144) arrays, maps, binaries and timestamps',
       )
       expect(
         fastestOfThreeMs(() => expectLifelineError(() => codec.decode(bomb), 'DECODE_FAILED')),
       ).toBeLessThan(100)
     }
+  })
+
+  it('refuses a 1 MiB frame of empty binaries or timestamps before msgpackr builds them', () => {
+    // An array 32 of 524,285 empty bin 8 (c4 00), or 349,523 invalid timestamps (d4 ff 00): a
+    // Uint8Array with an ArrayBuffer of its own, or a Date, each. Decoded, 100 MiB of heap and
+    // 450 ms, or 42 MiB and 190 ms.
+    for (const item of [
+      [0xc4, 0x00],
+      [0xd4, 0xff, 0x00],
+    ]) {
+      const count = Math.floor((1_048_576 - 5) / item.length)
+      const bomb = new Uint8Array(5 + count * item.length)
+      bomb.set([0xdd, count >>> 24, (count >>> 16) & 0xff, (count >>> 8) & 0xff, count & 0xff])
+      for (let i = 0; i < count; i++) bomb.set(item, 5 + i * item.length)
+      const error = expectLifelineError(() => codec.decode(bomb), 'DECODE_FAILED', 1007)
+      expect(error.message).toBe(
+        'msgpack frame holds more than maxContainers (262144) arrays, maps, binaries and timestamps',
+      )
+    }
+  })
+
+  it('counts every array, map, binary and timestamp toward maxContainers, and the frame', () => {
+    // [bin "a", timestamp 0, undefined]: 3; `undefined` builds nothing and is not counted.
+    const frame = hex(`93 c4 01 61 d6 ff 00 00 00 00 d4 00 00`)
+    expect(msgpack({ maxContainers: 3 }).decode(frame)).toEqual([
+      new Uint8Array([0x61]),
+      new Date(0),
+      undefined,
+    ])
+    expectLifelineError(() => msgpack({ maxContainers: 2 }).decode(frame), 'DECODE_FAILED', 1007)
   })
 
   it('counts every array and map toward maxContainers, empty ones and the frame included', () => {
@@ -274,15 +304,21 @@ describe('msgpack() encode', () => {
   })
 
   it('refuses more containers than maxContainers, as the peer counts them', () => {
+    // 6 arrays and objects, a Uint8Array and a Date: 8, as the peer's scan counts them.
     const value = [{ a: [] }, [{}], { b: new Uint8Array(2), c: new Date(0) }]
     expect(
-      msgpack({ maxContainers: 6 }).decode(msgpack({ maxContainers: 6 }).encode(value)),
+      msgpack({ maxContainers: 8 }).decode(msgpack({ maxContainers: 8 }).encode(value)),
     ).toEqual(value)
     const error = expectLifelineError(
-      () => msgpack({ maxContainers: 5 }).encode(value),
+      () => msgpack({ maxContainers: 7 }).encode(value),
       'ENCODE_FAILED',
     )
-    expect(error.message).toBe('value holds more than maxContainers (5) arrays and objects')
+    expect(error.message).toBe(
+      'value holds more than maxContainers (7) arrays, objects, binaries and dates',
+    )
+    const binaries = Array.from({ length: 262_144 }, () => new Uint8Array(0))
+    expectLifelineError(() => codec.encode(binaries), 'ENCODE_FAILED')
+    expect(codec.decode(codec.encode(binaries.slice(1)))).toHaveLength(262_143)
     const many = Array.from({ length: 262_144 }, () => ({}))
     expectLifelineError(() => codec.encode(many), 'ENCODE_FAILED')
     // One fewer, with the frame's own array, is exactly the limit: the peer decodes it.
