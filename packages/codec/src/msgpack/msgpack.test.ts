@@ -71,6 +71,27 @@ describe('msgpack() decode', () => {
     )
   })
 
+  it('refuses a timestamp msgpackr would read as another instant', () => {
+    // Timestamp 96 of 2^48 s (msgpackr takes 48 of the 64 bits: the epoch), of -2^62 s, of
+    // 2^32 - 1 ns (read as negative), and timestamp 64 of 2^30 - 1 ns (1.07 s).
+    for (const frame of [
+      hex('c7 0c ff 00 00 00 00 00 01 00 00 00 00 00 00'),
+      hex('c7 0c ff 00 00 00 00 c0 00 00 00 00 00 00 00'),
+      hex('c7 0c ff ff ff ff ff 00 00 00 00 00 00 00 00'),
+      hex('d7 ff ff ff ff fc 00 00 00 00'),
+    ]) {
+      expectLifelineError(() => codec.decode(frame), 'DECODE_FAILED', 1007)
+    }
+    // The first and last instants of a Date, before and after the epoch, pass unchanged.
+    for (const ms of [8.64e15, -8.64e15, -1, 1_732_500_000_123]) {
+      expect(codec.decode(codec.encode(new Date(ms)))).toEqual(new Date(ms))
+    }
+    // 999,999,999 ns after the last second a Date holds, as another implementation may write it:
+    // in range for the frame, past the last instant for the Date.
+    const last = codec.decode(hex('c7 0c ff 3b 9a c9 ff 00 00 07 db a8 21 80 00')) as Date
+    expect(last.getTime()).toBeNaN()
+  })
+
   it('counts maxBytes exactly', () => {
     const frame = codec.encode('x'.repeat(20)) // fixstr header + 20 bytes
     expect(msgpack({ maxBytes: 21 }).decode(frame)).toBe('x'.repeat(20))

@@ -155,7 +155,8 @@ export function scanMsgpack(
           const length = 1 << (token - 0xd4)
           if (1 + length > end - position) return truncated
           const type = bytes[position] ?? 0
-          const problem = extensionProblem(type, length, true)
+          const problem =
+            extensionProblem(type, length, true) ?? timestampProblem(bytes, position + 1, length)
           if (problem !== undefined) return problem
           // A timestamp is a `Date`, an object too (some 120 bytes for 3 of frame); `undefined`
           // is none.
@@ -172,7 +173,9 @@ export function scanMsgpack(
           const length = readLength(bytes, position, size)
           position += size
           if (1 + length > end - position) return truncated
-          const problem = extensionProblem(bytes[position] ?? 0, length, false)
+          const problem =
+            extensionProblem(bytes[position] ?? 0, length, false) ??
+            timestampProblem(bytes, position + 1, length)
           if (problem !== undefined) return problem
           // Only a timestamp gets here: a `Date`, counted as above.
           if (++containers > maxContainers) return tooManyProblem(maxContainers)
@@ -344,6 +347,38 @@ function isSafeInt64(bytes: Uint8Array, start: number, signed: boolean): boolean
   let high = readLength(bytes, start, 4)
   if (signed && high >= 0x80000000) high -= 0x100000000
   return Number.isSafeInteger(high * 0x100000000 + readLength(bytes, start + 4, 4))
+}
+
+/** Seconds from the epoch of the first and last instants a `Date` holds (±8.64e15 ms). */
+const maxDateSeconds = 8_640_000_000_000
+
+/**
+ * Whether a timestamp's fields (its `length` bytes at `start`, when it is of type -1) are out of
+ * the standard's range or of a `Date`'s, which msgpackr reads as another instant rather than
+ * refuse: it takes 48 of the 64 bits of timestamp 96's seconds (2^48 s is the epoch), and a
+ * nanosecond count of 2^31 or more as negative. Nanoseconds are under 10^9 in both forms with
+ * them, and a `Date` is within 8.64e12 s of the epoch, inside those 48 bits; `msgpack()` writes
+ * nothing else.
+ */
+function timestampProblem(
+  bytes: Uint8Array,
+  start: number,
+  length: number,
+): MsgpackProblem | undefined {
+  if (bytes[start - 1] !== 0xff || length < 8) return undefined
+  const nanoseconds =
+    length === 8 ? Math.floor(readLength(bytes, start, 4) / 4) : readLength(bytes, start, 4)
+  if (nanoseconds > 999_999_999) return 'has a timestamp of over 999,999,999 nanoseconds'
+  if (length === 12) {
+    let high = readLength(bytes, start + 4, 4)
+    if (high >= 0x80000000) high -= 0x100000000
+    // Exact inside the safe range, and far outside the bound when it rounds.
+    const seconds = high * 0x100000000 + readLength(bytes, start + 8, 4)
+    if (seconds > maxDateSeconds || seconds < -maxDateSeconds) {
+      return 'has a timestamp outside the range of a Date'
+    }
+  }
+  return undefined
 }
 
 /**
