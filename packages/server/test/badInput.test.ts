@@ -252,6 +252,24 @@ const cases: BadCase[] = [
     counter: 'protocolErrors',
   },
   {
+    // Each fragment `ws` keeps is a Buffer of its own: a message of a megabyte in one-byte
+    // fragments would hold far more than maxMessageSize, so `ws` refuses past 16,384 of them.
+    name: 'a message in over 16,384 fragments (ws maxFragments)',
+    act: async (server) => {
+      const { client } = await ProtocolClient.connect(fx, urlOf(server))
+      last.client = client
+      const transport = (client.socket as unknown as { _socket: Socket })._socket
+      // Masked with a zero mask, one byte each: a text frame, then continuations, none final.
+      const fragment = (opcode: number) => Buffer.from([opcode, 0x81, 0, 0, 0, 0, 0x78])
+      transport.write(
+        Buffer.concat([fragment(0x01), ...Array.from({ length: 16_384 }, () => fragment(0))]),
+      )
+      return (await client.waitClose()).code
+    },
+    expected: 1008,
+    counter: 'protocolErrors',
+  },
+  {
     name: "a frame over the codec's maxBytes",
     options: { maxMessageSize: 4096, codecs: [json({ maxBytes: 1024 })] },
     act: (server) =>
