@@ -244,6 +244,7 @@ export class Connection<S extends Schema, User> implements Link {
         // A read waits in line unparsed once the turn's work is spent, but for a light one.
         readsInSlices: readInSlices(transport, this.mayParse),
         stream: () => this.session?.stream,
+        requestBacklog: () => this.session?.requestBacklog ?? 0,
         isOpen: () => this.state === 'open',
         dispatch: (data, isBinary) => this.dispatch(data, isBinary),
         deliver: (envelope) => this.deliver(envelope),
@@ -404,6 +405,10 @@ export class Connection<S extends Schema, User> implements Link {
 
   whenDrained(callback: () => void): void {
     this.output.whenDrained(callback)
+  }
+
+  requestBacklogEased(): void {
+    this.output.requestBacklogEased()
   }
 
   /** Bytes written to the socket and not sent yet, or waiting to be written. */

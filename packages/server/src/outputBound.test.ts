@@ -18,6 +18,7 @@ function host(
 ): OutputBoundHost {
   return {
     stream: () => undefined,
+    requestBacklog: () => 0,
     isOpen: () => true,
     dispatch: () => undefined,
     deliver: () => undefined,

@@ -38,6 +38,8 @@ export interface OutputBoundHost {
   readonly readsInSlices: boolean
   /** The stream of the session attached, if any: what the client has not acknowledged. */
   stream(): ReliableStream | undefined
+  /** The frames of the client's requests whose handlers still run (`Session.requestBacklog`). */
+  requestBacklog(): number
   /** True once the handshake is answered and until the connection closes. */
   isOpen(): boolean
   /** Handles a frame held while reading was paused. */
@@ -220,6 +222,19 @@ export class OutputBound {
   }
 
   /**
+   * Frames wait: the output is over the mark, or the requests whose handlers still run are (a
+   * handler that takes its time must not have the client's every request run and held at once).
+   */
+  private get mustWait(): boolean {
+    return this.overHighWater || this.host.requestBacklog() > this.limits.outboundHighWaterBytes
+  }
+
+  /** The requests under way came down (or to none counted): the frames waiting may go. */
+  requestBacklogEased(): void {
+    this.releaseWhenUnder()
+  }
+
+  /**
    * What of the handshake's output is still allowed on top of the limits: its bytes, less what
    * the client has acknowledged since (the replay is the oldest of what it holds, so it is
    * acknowledged first). Kept whole, a resume's replay of megabytes, read and acknowledged,
@@ -240,11 +255,11 @@ export class OutputBound {
    * brings the output back under the mark.
    */
   wait(envelope: Envelope, data: Buffer, isBinary: boolean): boolean {
-    if (this.waiting.size === 0 && !this.discarding && !this.overHighWater) return false
+    if (this.waiting.size === 0 && !this.discarding && !this.mustWait) return false
     const { a } = envelope
     if (a !== undefined) {
       this.host.acknowledge(a)
-      if (this.waiting.size === 0 && !this.discarding && !this.overHighWater) return false
+      if (this.waiting.size === 0 && !this.discarding && !this.mustWait) return false
     }
     // A waiting frame costs its decoding again, and handling: a small one is mostly overhead.
     const cost = data.length + waitingOverheadBytes
@@ -443,11 +458,13 @@ export class OutputBound {
   /** Lets the waiting envelopes go, in this connection's turn, once the output is under the mark. */
   private releaseWhenUnder(): void {
     if (this.releaseDue || this.waiting.size === 0 || !this.host.isOpen()) return
-    if (!this.overHighWater) {
+    if (!this.mustWait) {
       this.releaseDue = true
       this.turns.defer(this.release)
       return
     }
+    // Requests under way come under as their handlers finish (`requestBacklogEased`).
+    if (!this.overHighWater) return
     // Unacknowledged output comes under with the client's acknowledgements, which `wait`
     // applies; unsent output with a drain.
     const { transport } = this.host
@@ -490,7 +507,7 @@ export class OutputBound {
   /** Its share of a turn at most, as a connection in line (see `Turns`). */
   private readonly mayRelease = (): boolean =>
     this.host.isOpen() &&
-    !this.overHighWater &&
+    !this.mustWait &&
     (this.turn !== this.turns.turn || this.turnBytes <= this.turns.connectionBytes)
 
   private yieldTurn(): void {

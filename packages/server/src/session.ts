@@ -65,6 +65,8 @@ export interface Link {
   close(code: number, reason: string, errorCode?: string): void
   /** Closes the socket as a slow consumer (4429), counted and logged as the output bound's. */
   slowConsumer(): void
+  /** `requestBacklog` came down, or to none: frames waiting for it may go on. */
+  requestBacklogEased(): void
   /** Drops the socket at once, without a closing handshake. */
   terminate(): void
 }
@@ -82,6 +84,11 @@ export interface SessionInit<User> {
 
 type AnyHandler = (data: unknown, peer: unknown, info: MessageInfo) => unknown
 
+/**
+ * What a request whose handler runs counts on top of its frame: its promise, its entry and
+ * what its handler holds, whatever its size (as a frame waiting for the output does).
+ */
+const requestOverheadBytes = 256
 const closedMessage = 'the session has ended'
 const shutMessage = 'the server has closed'
 
@@ -212,8 +219,13 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
   private preEncoded: WrittenFrame | undefined
   /** While `deliver` sends a room message: its room and id, for the journal. */
   private delivering: readonly [room: string, id: string] | undefined
-  /** The client's requests whose handlers still run, each with the promise of its answer. */
-  private readonly running = new Map<InboundRequest, Promise<void>>()
+  /**
+   * The client's requests whose handlers still run, each with the promise of its answer and
+   * what it counts in `runningBytes`.
+   */
+  private readonly running = new Map<InboundRequest, [answered: Promise<void>, cost: number]>()
+  /** The frames of the requests whose handlers still run, each with `requestOverheadBytes`. */
+  private runningBytes = 0
 
   constructor(
     private readonly context: ServerContext<S, User>,
@@ -341,6 +353,16 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     }
   }
 
+  /**
+   * The client's requests whose handlers still run, in bytes: the connection holds its next
+   * frames back while this is over `outboundHighWaterBytes`. None while the server waits for an
+   * answer of the client's (`peer.request`): a handler may be waiting for it, and it would come
+   * behind the frames held back, until the request timed out.
+   */
+  get requestBacklog(): number {
+    return this.requests.size > 0 ? 0 : this.runningBytes
+  }
+
   // `options?`, not a default: `null` from plain JavaScript means no options, as `undefined` does.
   request(method: string, data?: unknown, options?: RequestOptions): Promise<never> {
     const timeoutMs = options?.timeoutMs ?? this.context.options.requestTimeoutMs
@@ -354,7 +376,9 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     } catch (error) {
       return Promise.reject(error as Error)
     }
-    return this.requests.add(id, method, timeoutMs, options?.signal) as Promise<never>
+    const answer = this.requests.add(id, method, timeoutMs, options?.signal) as Promise<never>
+    this.link?.requestBacklogEased()
+    return answer
   }
 
   join(room: string): void {
@@ -696,7 +720,7 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
 
   /** Settles once the handlers of the client's requests running now are done. */
   async handlersDone(): Promise<void> {
-    await Promise.allSettled(this.running.values())
+    await Promise.allSettled([...this.running.values()].map(([answered]) => answered))
   }
 
   /**
@@ -706,7 +730,7 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
    */
   answerRunning(message: string): void {
     for (const request of [...this.running.keys()]) {
-      this.running.delete(request)
+      this.finished(request)
       this.respond(request.id, undefined, { code: 'CLOSED', message })
     }
   }
@@ -958,7 +982,7 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
         if (s === undefined) throw protocolError('$req must be reliable (carry s)')
         if (this.receiveSeq(s, bytes) === 'duplicate') return
         this.journal?.touch()
-        this.runMethod(parseRequest(envelope.d))
+        this.runMethod(parseRequest(envelope.d), bytes)
         return
       }
       case controlTypes.response: {
@@ -1005,7 +1029,7 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     }
   }
 
-  private runMethod(request: InboundRequest): void {
+  private runMethod(request: InboundRequest, bytes: number): void {
     const method = this.context.methods.get(request.method) as
       MethodImplementation<S, User> | undefined
     if (method === undefined) {
@@ -1033,12 +1057,26 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     // Answered once: here, or by `answerRunning` if the session goes first.
     const answered = Promise.resolve(result).then(
       (value) => {
-        if (this.running.delete(request)) this.respond(request.id, value)
+        if (this.finished(request)) this.respond(request.id, value)
       },
-      (error: unknown) => this.reject(request.id, error, this.running.delete(request)),
+      (error: unknown) => this.reject(request.id, error, this.finished(request)),
     )
-    this.running.set(request, answered)
+    // Acknowledging a request does not wait for its answer: a client could pipeline requests
+    // to a slow handler without end, each held with its data while it runs.
+    const cost = bytes + requestOverheadBytes
+    this.running.set(request, [answered, cost])
+    this.runningBytes += cost
     this.context.track(answered)
+  }
+
+  /** The handler of `request` is done: false if it was answered already. */
+  private finished(request: InboundRequest): boolean {
+    const entry = this.running.get(request)
+    if (entry === undefined) return false
+    this.running.delete(request)
+    this.runningBytes -= entry[1]
+    this.link?.requestBacklogEased()
+    return true
   }
 
   private reject(id: string | number, error: unknown, answer = true): void {

@@ -18,6 +18,11 @@ interface PipelineApi {
   rpc: { echo: RpcMethod<{ n: number; pad: string }, { n: number; pad: string }> }
 }
 
+interface CallbackApi {
+  rpc: { echo: RpcMethod<{ n: number; pad: string }, { n: number; pad: string }> }
+  clientRpc: { confirm: RpcMethod<number, number> }
+}
+
 interface Api {
   server: { blob: string }
   rpc: { big: RpcMethod<null, string>; small: RpcMethod<number, number> }
@@ -582,6 +587,72 @@ describe('output unacknowledged', () => {
     expect(handled).toBeLessThanOrEqual(Math.ceil(most / answer.length) + 1)
     client.socket.resume()
     expect((await client.waitClose()).code).toBe(4429)
+  })
+})
+
+describe('requests in flight bounded per connection', () => {
+  it('runs handlers for at most outboundHighWaterBytes of requests at once, then answers the rest in order', async () => {
+    const server = await startServer<PipelineApi>(fx)
+    const waiting: Array<() => void> = []
+    const started: number[] = []
+    // A handler that takes its time (a slow query): a client that pipelines requests had every
+    // one of them run at once, their data held by the server however many came, megabytes per
+    // connection past every output bound, as acknowledging a request does not wait for its answer.
+    server.handle('echo', async (request) => {
+      started.push(request.n)
+      await new Promise<void>((resolve) => waiting.push(resolve))
+      return { n: request.n, pad: '' }
+    })
+    const client = createClient<PipelineApi>({ url: urlOf(server) })
+    fx.add(() => client.close())
+    await waitFor(() => client.state.status === 'open', { message: 'the client open' })
+    const count = 48
+    let answered = 0
+    const pad = 'p'.repeat(64 * KiB)
+    const answers = Promise.all(
+      Array.from({ length: count }, (_, n) =>
+        client.request('echo', { n, pad }).then((result) => {
+          answered++
+          return result.n
+        }),
+      ),
+    )
+    // 3 MiB of requests: a mark's worth of them (1 MiB) runs, the rest waits or is resent.
+    await waitFor(() => waiting.length >= 15, { message: 'a mark of handlers running' })
+    await expectNoEvent(server, 'connection', 100)
+    expect(waiting.length).toBeLessThanOrEqual(16)
+    while (answered < count) {
+      for (const resolve of waiting.splice(0)) resolve()
+      await waitFor(() => waiting.length > 0 || answered === count, {
+        message: () => `more handlers running (${answered} answered)`,
+      })
+      expect(waiting.length).toBeLessThanOrEqual(16)
+    }
+    expect(await answers).toEqual(Array.from({ length: count }, (_, n) => n))
+    expect(started).toEqual(Array.from({ length: count }, (_, n) => n))
+    expect(server.stats.slowConsumers).toBe(0)
+  }, 15_000)
+
+  it('holds nothing back while a handler waits for the client to answer peer.request, which comes behind', async () => {
+    const server = await startServer<CallbackApi>(fx, { requestTimeoutMs: 3_000 })
+    let unanswered = 0
+    server.handle('echo', async ({ n }, peer) => {
+      await peer.request('confirm', n).catch(() => unanswered++)
+      return { n, pad: '' }
+    })
+    const client = createClient<CallbackApi>({ url: urlOf(server) })
+    fx.add(() => client.close())
+    client.handle('confirm', (n) => n)
+    await waitFor(() => client.state.status === 'open', { message: 'the client open' })
+    // 3 MiB of requests: held back past the first megabyte, their handlers would wait for
+    // answers behind them until their requests timed out.
+    const pad = 'p'.repeat(64 * KiB)
+    const answers = Promise.all(
+      Array.from({ length: 48 }, (_, n) => client.request('echo', { n, pad })),
+    )
+    const results = await withTimeout(answers, 2_000, 'every answer')
+    expect(results.map((result) => result.n)).toEqual(Array.from({ length: 48 }, (_, n) => n))
+    expect(unanswered).toBe(0)
   })
 })
 
