@@ -800,6 +800,19 @@ describe('state, heartbeat and events', () => {
     client.close()
   })
 
+  it('keeps an open link on connect(), as connecting an open socket.io client does', () => {
+    const client = create()
+    welcome()
+    const socket = FakeWebSocket.last
+    // An 'online' listener that calls connect() must not drop a healthy link and resume.
+    client.connect()
+    expect(FakeWebSocket.last).toBe(socket)
+    expect(client.state.status).toBe('open')
+    client.send('say', { text: 'x' })
+    expect(receivedTypes(socket)).toEqual(['$hello', 'say'])
+    client.close()
+  })
+
   it('refuses a bad close() at the call and stays as it was', () => {
     const client = create()
     welcome()

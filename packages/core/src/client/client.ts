@@ -418,10 +418,14 @@ export class Client<S extends Schema = AnySchema> {
     }
   }
 
-  /** Connects a client created with `startClosed`, or after `close()`. */
+  /**
+   * Connects a client created with `startClosed`, or after `close()`; an attempt in backoff is
+   * made now. An open client stays as it is: the socket's `reconnect()` would drop a healthy
+   * link, which an `online` listener calling `connect()` did every time.
+   */
   connect(): void {
     this.#closedByUser = false
-    this.socket.reconnect()
+    if (this.state.status !== 'open') this.socket.reconnect()
   }
 
   /**

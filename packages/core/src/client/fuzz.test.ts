@@ -545,6 +545,8 @@ async function run(
     calm = true
     if (problems.length === 0) {
       guard('connect', () => client.connect(), [])
+      // A fresh link: connect() keeps an open one, which the actions may have black-holed.
+      guard('reconnect', () => client.socket.reconnect(), [])
       const status = (): string => client.state.status
       for (let round = 0; round < 20 && status() !== 'open'; round++) {
         const socket = FakeWebSocket.instances.at(-1)
