@@ -120,11 +120,15 @@ export function createNodeLink(
   const { headers, agent, tls, perMessageDeflate = false, heartbeat: beat, ...core } = options
   const { maxPayload = nodeSocketDefaults.maxPayload, ...coreOptions } = core
   const clock = core.clock ?? nodeClock
-  // A period left undefined takes its default, as core's heartbeat reads them; anything else
-  // goes on to core, which refuses keys it does not know.
+  // A period left undefined takes its default, as core's heartbeat reads them.
   const { intervalMs = nodeSocketDefaults.heartbeat.intervalMs, ...restOfBeat } = beat || {}
   const { timeoutMs = nodeSocketDefaults.heartbeat.timeoutMs, ...others } = restOfBeat
-  const heartbeat = { ...others, intervalMs, timeoutMs }
+  const heartbeat = { intervalMs, timeoutMs }
+  // Refused here, not left to core: a protocol-mode client hands core no ping heartbeat at all
+  // (its `$ping` does the job), so a misspelt period was ignored there without a word. The
+  // ping and its pong are this package's own, so no other key has a meaning.
+  const unknown = Object.keys(others)[0]
+  if (unknown !== undefined) throw invalid(`unknown option 'heartbeat.${unknown}'`)
   if (headers === null || !/^(undefined|object|function)$/.test(typeof headers))
     throw invalid('headers must be an object or a function')
   for (const [name, value] of Object.entries({ maxPayload, ...heartbeat }))

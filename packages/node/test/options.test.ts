@@ -224,4 +224,20 @@ describe('what is passed to ws', () => {
       code: 'INVALID_URL',
     })
   })
+
+  it('refuses an unknown heartbeat key in every mode, the protocol mode that pings with $ping too', () => {
+    const heartbeat = { intervalMS: 5_000 } as { intervalMs?: number }
+    const url = 'ws://127.0.0.1:1/'
+    const makers = [
+      () => new ReconnectingWebSocket(url, null, { startClosed: true, heartbeat }),
+      () => createClient({ url, mode: 'raw', startClosed: true, socket: { heartbeat } }),
+      () => createClient({ url, startClosed: true, socket: { heartbeat } }),
+    ]
+    for (const make of makers) {
+      expect(thrownBy(make)).toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        message: expect.stringMatching(/^unknown option '(socket\.)?heartbeat\.intervalMS'$/),
+      })
+    }
+  })
 })
