@@ -186,7 +186,10 @@ export function checkOptions(options: ReconnectingWebSocketOptions, prefix = '')
     throw new LifelineError('INVALID_ARGUMENT', `unknown queue.overflow ${String(queue.overflow)}`)
   }
   if (heartbeat) {
-    check('heartbeat.intervalMs', heartbeat.intervalMs, maxTimerMs)
-    check('heartbeat.timeoutMs', heartbeat.timeoutMs, maxTimerMs)
+    // Above 0, as the server's and `@lifeline/node`'s: a 0 interval pinged at every tick of the
+    // heartbeat's timer (each millisecond), and a 0 timeout found dead every link whose pong took
+    // longer than a tick. Neither is ever meant; `heartbeat: false` turns it off.
+    check('heartbeat.intervalMs', heartbeat.intervalMs, maxTimerMs, Number.MIN_VALUE)
+    check('heartbeat.timeoutMs', heartbeat.timeoutMs, maxTimerMs, Number.MIN_VALUE)
   }
 }

@@ -104,6 +104,10 @@ describe('connecting', () => {
     ['a negative queue bound', { queue: { maxBytes: -5 } }],
     ['an unknown overflow policy', { queue: { overflow: 'wait' as 'error' } }],
     ['a heartbeat period over 2^31 - 1 ms', { heartbeat: { intervalMs: Infinity } }],
+    // A ping at every tick of the heartbeat's timer (each millisecond), for as long as it lives.
+    ['a heartbeat interval of 0', { heartbeat: { intervalMs: 0, ping: 'ping' } }],
+    // A pong that takes longer than a tick (a millisecond) too late: a reconnect per quiet spell.
+    ['a heartbeat timeout of 0', { heartbeat: { timeoutMs: 0, ping: 'ping' } }],
     ['an unknown option', { retries: 3 } as ReconnectingWebSocketOptions],
     ['an unknown queue option', { queue: { limit: 3 } } as ReconnectingWebSocketOptions],
     ['an unknown heartbeat option', { heartbeat: { every: 5 } } as ReconnectingWebSocketOptions],
