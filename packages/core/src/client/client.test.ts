@@ -941,6 +941,23 @@ describe('options', () => {
     )
     expect(FakeWebSocket.instances).toHaveLength(0)
   })
+
+  it("refuses in protocol mode a codec whose maxBytes is under a control frame's cap", () => {
+    // Its `max` in `$hello` is one no server may take (PROTOCOL.md, 9): every handshake failed
+    // with 1002, and the client ended for good at its first connection.
+    const codecs = [json(), json({ maxBytes: 1_023 })]
+    expect(() => createClient({ url: 'ws://test.local/', codecs })).toThrow(
+      expect.objectContaining({
+        code: 'INVALID_ARGUMENT',
+        message: expect.stringContaining('at least 1024'),
+      }),
+    )
+    expect(FakeWebSocket.instances).toHaveLength(0)
+    // Raw mode has no handshake: any limit goes, and 1,024 is enough for the protocol.
+    const socket = { WebSocket: FakeWebSocket, clock }
+    createClient({ url: 'ws://test.local/', mode: 'raw', codecs, socket }).close()
+    createClient({ url: 'ws://test.local/', codecs: [json({ maxBytes: 1_024 })], socket }).close()
+  })
 })
 
 describe('raw mode drops', () => {

@@ -159,6 +159,18 @@ export class Client<S extends Schema = AnySchema> {
     const codecs = options.codecs ?? (defaultCodecs ??= [json()])
     const clock = options.socket?.clock ?? systemClock
     if (!codecs[0]) throw new LifelineError('INVALID_ARGUMENT', 'codecs must not be empty')
+    // Its `maxBytes` is the `$hello`'s `max`, which no server takes under a control frame's cap
+    // (a smaller limit could not carry the error answer to a request): every handshake would fail
+    // with 1002, and the client end for good at its first connection. The server refuses the
+    // same at `createServer`.
+    for (const codec of protocolMode ? codecs : []) {
+      if ((codec.maxBytes ?? Infinity) < maxControlFrameBytes) {
+        throw new LifelineError(
+          'INVALID_ARGUMENT',
+          `a codec's maxBytes must be at least ${maxControlFrameBytes}, got ${codec.maxBytes} (${codec.name})`,
+        )
+      }
+    }
     this.#options = options
     this.#protocolMode = protocolMode
     this.#codecs = codecs

@@ -61,7 +61,7 @@ describe('the limits in the handshake', () => {
   })
 
   it('checks nothing more when the server announces no max, or one above our own', () => {
-    const client = create({ codecs: [json({ maxBytes: 1_000 })] })
+    const client = create({ codecs: [json({ maxBytes: 1_024 })] })
     welcome({ max: 5_000 })
     client.send('say', 'x'.repeat(900))
     expect(client.unacked).toBe(1)

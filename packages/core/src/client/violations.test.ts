@@ -86,7 +86,7 @@ describe('a server that breaks the protocol on every link', () => {
   })
 
   it('ends at once, without a reconnect, on a frame over its own maxBytes', () => {
-    const client = create({ codecs: [json({ maxBytes: 1_000 })] })
+    const client = create({ codecs: [json({ maxBytes: 1_024 })] })
     const errors = errorsOf(client)
     welcome()
     deliver({ t: 'said', d: 'x'.repeat(2_000), s: 1 })

@@ -59,7 +59,7 @@ describe('a server that breaks the protocol on every connection', () => {
         link.send({ t: 'big', d: 'x'.repeat(4_000), s: 1 })
       }),
     )
-    const { client, errors } = connect(server.url('/'), { codecs: [json({ maxBytes: 1_000 })] })
+    const { client, errors } = connect(server.url('/'), { codecs: [json({ maxBytes: 1_024 })] })
     await waitFor(() => client.state.status === 'closed', { message: 'the client to stop' })
     expect(errors).toEqual(['MESSAGE_TOO_LARGE'])
     expect(server.connections[0]?.index).toBe(0)
