@@ -214,8 +214,10 @@ export interface ServerOptions<User = unknown> {
    * client's envelopes wait, in order, until its acknowledgements (applied at once) bring it
    * back under. Past this much of them waiting, the connection is still read, for its
    * acknowledgements and pings, but its envelopes are discarded unprocessed; once those that
-   * waited are processed, it is closed with 1012 and the client resumes at once, resending what
-   * was discarded (it still holds it). So a client that pipelines many requests ahead of its
+   * waited are processed, the client is asked to resend what was discarded (it still holds it):
+   * with `$resend` on its link when its `$hello` said `rs: 1` (as `@lifeline/core` clients do),
+   * else by a close with 1012, after which it resumes at once. So a client that pipelines many
+   * requests ahead of its
    * acknowledgements is never stalled; one that discards more than twice `maxOutboundBytes`
    * without acknowledging is closed as a slow consumer (4429).
    * @default 1048576 (1 MiB)
