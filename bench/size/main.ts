@@ -64,8 +64,9 @@ const entries: Entry[] = [
     // abort listener let go with its listener, and the 41 B past it of a control frame's `s`
     // checked, and the 49 B past it of a requestTimeoutMs of 0 refused and of close() and a
     // handshake's bound under listeners that connect again, and the 18 B past it of close()
-    // and reconnect() under statechange listeners (bench/README).
-    reference: 16_066,
+    // and reconnect() under statechange listeners, and the 43 B past it of a heartbeat period of
+    // 0 and a codec's maxBytes under 1,024 refused (bench/README).
+    reference: 16_107,
   },
   {
     name: '`@lifeline/react` on top of the client',
