@@ -261,6 +261,20 @@ export class OutputBound {
       this.host.acknowledge(a)
       if (this.waiting.size === 0 && !this.discarding && !this.mustWait) return false
     }
+    // `$ack`, `$ping`, `$pong`: no order to keep, and a `$pong` is a control frame's worth of
+    // output (as when discarding). A `$ping` that waited for a handler that takes its time had
+    // the client's heartbeat find the link dead, and the resumed link wait the same.
+    const { t } = envelope
+    if (
+      !this.discarding &&
+      envelope.s === undefined &&
+      (t === '$ping' || t === '$pong' || t === '$ack')
+    ) {
+      this.host.deliver(envelope)
+      // Its acknowledgement may have brought the output under the mark.
+      this.releaseWhenUnder()
+      return true
+    }
     // A waiting frame costs its decoding again, and handling: a small one is mostly overhead.
     const cost = data.length + waitingOverheadBytes
     if (

@@ -656,6 +656,51 @@ describe('requests in flight bounded per connection', () => {
   })
 })
 
+describe('requests in flight: what still goes at once', () => {
+  it('answers $ping while the requests whose handlers run hold the frames back', async () => {
+    const server = await startServer<PipelineApi>(fx, { outboundHighWaterBytes: 64 * KiB })
+    let finish = (): void => undefined
+    server.handle('echo', async ({ n }) => {
+      await new Promise<void>((resolve) => (finish = resolve))
+      return { n, pad: '' }
+    })
+    fx.add(() => finish())
+    const { client } = await ProtocolClient.connect(fx, urlOf(server))
+    // One upload over the mark whose handler takes its time: the client's heartbeat goes on
+    // meanwhile, and a `$ping` that waited for the handler had the link found dead.
+    client.send({
+      t: '$req',
+      s: 1,
+      d: { id: 1, m: 'echo', d: { n: 1, pad: 'p'.repeat(96 * KiB) } },
+    })
+    client.send({ t: '$ping', d: { ts: 7 } })
+    expect((await client.next('$pong', 1_000)).d).toEqual({ ts: 7 })
+    finish()
+    expect((await client.next('$res', 1_000)).d).toMatchObject({ id: 1, d: { n: 1 } })
+  })
+
+  it('keeps the link of a client whose heartbeat runs while a long handler holds its frames', async () => {
+    const server = await startServer<PipelineApi>(fx, { outboundHighWaterBytes: 64 * KiB })
+    let finish = (): void => undefined
+    server.handle('echo', async ({ n }) => {
+      await new Promise<void>((resolve) => (finish = resolve))
+      return { n, pad: '' }
+    })
+    fx.add(() => finish())
+    const client = createClient<PipelineApi>({
+      url: urlOf(server),
+      heartbeat: { intervalMs: 100, timeoutMs: 200 },
+    })
+    fx.add(() => client.close())
+    await waitFor(() => client.state.status === 'open', { message: 'the client open' })
+    const answer = client.request('echo', { n: 1, pad: 'p'.repeat(96 * KiB) })
+    // Found dead, the link was dropped and resumed, every 300 ms, until the handler finished.
+    await expectNoEvent(server, 'resume', 1_000)
+    finish()
+    expect((await answer).n).toBe(1)
+  })
+})
+
 describe('replay buffer bounded in bytes', () => {
   it('past replayLimitBytes, the session is not resumed: resumed false, and the client resets', async () => {
     const server = await startServer<Api>(fx, { replayLimitBytes: 64 * KiB })
