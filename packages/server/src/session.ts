@@ -355,12 +355,16 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
 
   /**
    * The client's requests whose handlers still run, in bytes: the connection holds its next
-   * frames back while this is over `outboundHighWaterBytes`. None while the server waits for an
-   * answer of the client's (`peer.request`): a handler may be waiting for it, and it would come
-   * behind the frames held back, until the request timed out.
+   * frames back while this is over `outboundHighWaterBytes`. While the server waits for an
+   * answer of the client's (`peer.request`), up to `maxOutboundBytes` of them run before it
+   * does: a handler may be waiting for that answer, and it would come behind the frames held
+   * back, until the request timed out. Not without bound: a client that holds its answer back
+   * (or a handler that asks it something each time) had every request it sent run at once.
    */
   get requestBacklog(): number {
-    return this.requests.size > 0 ? 0 : this.runningBytes
+    if (this.requests.size === 0) return this.runningBytes
+    const { maxOutboundBytes, outboundHighWaterBytes } = this.context.options
+    return this.runningBytes - Math.max(0, maxOutboundBytes - outboundHighWaterBytes)
   }
 
   // `options?`, not a default: `null` from plain JavaScript means no options, as `undefined` does.

@@ -654,6 +654,35 @@ describe('requests in flight bounded per connection', () => {
     expect(results.map((result) => result.n)).toEqual(Array.from({ length: 48 }, (_, n) => n))
     expect(unanswered).toBe(0)
   })
+
+  it('runs no more than maxOutboundBytes of requests while a peer.request waits for an answer the client holds back', async () => {
+    const server = await startServer<CallbackApi>(fx, { maxOutboundBytes: 2 * 1024 * KiB })
+    let running = 0
+    const waiting: Array<() => void> = []
+    server.handle('echo', async ({ n }, peer) => {
+      running++
+      // The client is asked something first, and the handler then takes its time.
+      await peer.request('confirm', n).catch(() => undefined)
+      await new Promise<void>((resolve) => waiting.push(resolve))
+      running--
+      return { n, pad: '' }
+    })
+    fx.add(() => {
+      for (const resolve of waiting.splice(0)) resolve()
+    })
+    const client = createClient<CallbackApi>({ url: urlOf(server) })
+    fx.add(() => client.close())
+    // Never answers: while one peer.request waited, nothing of the client's was held back, and
+    // each handler's own kept it so, every request run at once (4 MiB here, any amount so).
+    client.handle('confirm', () => new Promise<number>(() => undefined))
+    await waitFor(() => client.state.status === 'open', { message: 'the client open' })
+    const pad = 'p'.repeat(64 * KiB)
+    for (let n = 0; n < 64; n++) client.request('echo', { n, pad }).catch(() => undefined)
+    // 2 MiB of them run: 32 of 64 KiB and their overhead, and the one that passed it.
+    await waitFor(() => running >= 32, { message: 'maxOutboundBytes of handlers running' })
+    await expectNoEvent(server, 'resume', 300)
+    expect(running).toBeLessThanOrEqual(33)
+  })
 })
 
 describe('requests in flight: what still goes at once', () => {
