@@ -107,7 +107,8 @@ export interface ServerOptions<User = unknown> {
   /**
    * Only upgrade requests for this path are accepted (others get HTTP 400, or are left to the
    * server's other `upgrade` listeners when `server` has some: HTTP 400 if none of them answers
-   * within `upgradeTimeoutMs`).
+   * within `upgradeTimeoutMs`). Written as clients send it: percent-encoded (`/caf%C3%A9`),
+   * with no dot segments.
    * @default undefined (every path)
    */
   path?: string
@@ -420,6 +421,13 @@ export function resolveOptions<User>(options: ServerOptions<User>): ResolvedOpti
   // a query or fragment, matches none, and every upgrade would be refused (HTTP 400).
   if (path !== undefined && !(typeof path === 'string' && /^\/[^?#]*$/.test(path))) {
     throw invalid(`path must start with / and have no query or fragment, got ${String(path)}`)
+  }
+  // Clients send a URL's path as the WHATWG URL parser writes it (browsers, `ws`): percent-encoded
+  // (`/café` arrives as `/caf%C3%A9`, `/live chat` as `/live%20chat`), without dot segments
+  // (`/a/../live` as `/live`). Written otherwise, the path matches none of them.
+  const sent = path === undefined ? undefined : new URL(`http://localhost${path}`).pathname
+  if (sent !== path) {
+    throw invalid(`path must be written as clients send it, ${String(sent)}, got ${String(path)}`)
   }
   const maxMessageSize = positiveInteger(
     'maxMessageSize',

@@ -642,4 +642,18 @@ describe('bad input never crashes the server', () => {
       }).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }))
     }
   })
+
+  it('refuses at creation a path clients send otherwise, and serves it written as they send it', async () => {
+    // Clients (browsers, ws) percent-encode a URL's path and drop its dot segments: each of these
+    // arrived as another path (`/caf%C3%A9`, `/live%20chat`, `/live`) and was refused, HTTP 400.
+    for (const path of ['/café', '/live chat', '/a/../live', '/./live']) {
+      expect(() => {
+        const server = createServer({ port: 0, path })
+        fx.add(() => server.close())
+      }, path).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }))
+    }
+    const server = await startServer(fx, { path: '/caf%C3%A9' })
+    const { welcome } = await ProtocolClient.connect(fx, urlOf(server, '/café?token=x'))
+    expect(welcome.resumed).toBe(false)
+  })
 })
