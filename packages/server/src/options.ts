@@ -404,6 +404,18 @@ function serializedOrigin(origin: string): string {
   }
 }
 
+/** An HTTP(S) server, as `node:http` and `node:https` make it (a `net.Server`). */
+function isServer(server: unknown): boolean {
+  const candidate = server as Partial<Record<'address' | 'listen' | 'prependListener', unknown>>
+  return (
+    typeof server === 'object' &&
+    server !== null &&
+    typeof candidate.address === 'function' &&
+    typeof candidate.listen === 'function' &&
+    typeof candidate.prependListener === 'function'
+  )
+}
+
 /** Applies defaults and refuses nonsense at once, where the caller can see the mistake. */
 export function resolveOptions<User>(options: ServerOptions<User>): ResolvedOptions<User> {
   const { port, server } = options
@@ -412,6 +424,13 @@ export function resolveOptions<User>(options: ServerOptions<User>): ResolvedOpti
   }
   if ((port === undefined) === (server === undefined)) {
     throw invalid('pass exactly one of `port` and `server`')
+  }
+  // An application (Express's, Koa's: event emitters too) in place of the server it listens on
+  // took the listeners where no upgrade comes: `ready` never settled, every upgrade got a 404.
+  if (server !== undefined && !isServer(server)) {
+    throw invalid(
+      'server must be the HTTP(S) server the application listens on (`app.listen(…)`, `fastify.server`), not the application',
+    )
   }
   if (port !== undefined && !(Number.isSafeInteger(port) && port >= 0 && port <= 65_535)) {
     throw invalid(`port must be an integer from 0 to 65535, got ${String(port)}`)

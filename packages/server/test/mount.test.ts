@@ -90,6 +90,21 @@ describe('mounted on an application server', () => {
     )
   })
 
+  it('refuses an application in place of its server, which would never listen', () => {
+    // An Express application is an event emitter too: the listeners went on it, never on the
+    // server `app.listen` made, so `ready` never settled and every upgrade was the app's 404.
+    const invalid = expect.objectContaining({ code: 'INVALID_ARGUMENT' }) as unknown
+    const app = express()
+    const fastify = Fastify()
+    fx.add(() => fastify.close())
+    for (const server of [app, fastify, {}]) {
+      expect(() => {
+        const mounted = createServer({ server: server as unknown as Server, path: '/ws' })
+        fx.add(() => mounted.close())
+      }).toThrow(invalid)
+    }
+  })
+
   it('Fastify: createServer({ server: fastify.server, path }) after listen', async () => {
     const app = Fastify()
     app.get('/health', async () => 'ok')
