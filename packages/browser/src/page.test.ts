@@ -128,6 +128,20 @@ describe('offline and online', () => {
     socket.close()
   })
 
+  it('follows the network alone where a window has no document (Deno 1.x)', () => {
+    const scope = new EventTarget()
+    vi.stubGlobal('window', scope)
+    network.onLine = false
+    const socket = create()
+    const client = createClient({ url: 'ws://test.local/', socket: { WebSocket: FakeWebSocket } })
+    expect(FakeWebSocket.instances).toHaveLength(0)
+    network.onLine = true
+    scope.dispatchEvent(new Event('online'))
+    expect(FakeWebSocket.instances).toHaveLength(2)
+    client.close()
+    socket.close()
+  })
+
   it('pings an open link at once when back online: it may not have survived the network change', () => {
     const socket = create({ heartbeat })
     FakeWebSocket.last.accept()

@@ -42,9 +42,10 @@ export const pageCanConnect = (): boolean => globalThis.navigator?.onLine !== fa
  * The socket waits through `canConnect`: one built without `pageCanConnect` in it (core's own
  * options, not `browserSocketOptions`) connects again at once as the page goes to sleep.
  *
- * Returns a function that stops following. Where there is no `window` (a worker), it follows
- * the global scope's `online` only; where there is neither (server rendering), nothing. It also
- * stops on its own once the socket is closed by its user, and starts again on `reconnect()`.
+ * Returns a function that stops following. Where there is no `window` (a worker), or one with
+ * no `document` (Deno 1.x), it follows the global scope's `online` only; where there is neither
+ * (server rendering), nothing. It also stops on its own once the socket is closed by its user,
+ * and starts again on `reconnect()`.
  */
 export function followPage(
   socket: ReconnectingWebSocket,
@@ -86,8 +87,9 @@ export function follow(
     // the heartbeat, a whole interval and timeout later.
     [target as EventTarget, 'online', () => (waiting() ? socket.reconnect() : socket.checkNow())],
   ]
-  if (page && lifecycle) {
-    const { document } = page
+  // A `window` with no `document` (Deno 1.x) is no page either: its `online` alone is followed.
+  const document = page?.document
+  if (page && document && lifecycle) {
     // Once per page (the same listener is added once), in the capture phase: before the page's
     // own handlers, which may connect a socket.
     page.addEventListener('pageshow', awake, true)
