@@ -302,6 +302,25 @@ describe('the back/forward cache', () => {
     }
   })
 
+  it('acts once per event on a socket followed twice, as the README invites for client.socket', () => {
+    const socket = create({ initialDelayMs: 60_000, maxDelayMs: 60_000 })
+    followPage(socket, page)
+    FakeWebSocket.last.accept()
+    page.transition('pagehide', true)
+    page.transition('pageshow', true)
+    // One attempt on waking: a second reconnect() dropped the one the first had just made.
+    expect(FakeWebSocket.instances).toHaveLength(2)
+    FakeWebSocket.last.fail()
+    expect(socket.state.status).toBe('reconnecting')
+    page.dispatchEvent(new Event('online'))
+    expect(FakeWebSocket.instances).toHaveLength(3)
+    FakeWebSocket.last.accept()
+    page.show('visible')
+    expect(socket.state.status).toBe('open')
+    expect(FakeWebSocket.instances).toHaveLength(3)
+    socket.close()
+  })
+
   it('stops for good when told to', () => {
     const socket = create({ followPage: false })
     const stop = followPage(socket, page)

@@ -22,6 +22,15 @@ const awake = (): void => {
 }
 
 /**
+ * The last event each socket acted on. A socket may be followed twice (the preset's own and the
+ * application's `followPage` of `client.socket`): each event is acted on once, by the follower
+ * that started first, which is also the one that holds the socket (its listeners come first for
+ * every event). A second `reconnect()` on waking, or on `online`, dropped the attempt the first
+ * had just made.
+ */
+const handled = new WeakMap<ReconnectingWebSocket, Event>()
+
+/**
  * The preset's `canConnect`: no attempt while the browser says it is offline (it would fail at
  * once and count towards the backoff), nor while the page is in the back/forward cache or frozen.
  */
@@ -69,7 +78,6 @@ export function follow(
   let controller: AbortController | undefined
   // This socket's link was closed for the back/forward cache or a freeze.
   let held = false
-  const waiting = () => /^(re)?connecting$/.test(socket.state.status)
   const wake = (): void => {
     asleep = false
     if (held || socket.state.status === 'reconnecting') socket.reconnect()
@@ -85,7 +93,12 @@ export function follow(
     // A link that stayed open through it is checked as on waking: a network change (another
     // Wi-Fi, another address) leaves the old TCP link half-open, with nothing to tell it but
     // the heartbeat, a whole interval and timeout later.
-    [target as EventTarget, 'online', () => (waiting() ? socket.reconnect() : socket.checkNow())],
+    // Waiting (connecting or reconnecting: CONNECTING), the attempt is made now.
+    [
+      target as EventTarget,
+      'online',
+      () => (socket.readyState ? socket.checkNow() : socket.reconnect()),
+    ],
   ]
   // A `window` with no `document` (Deno 1.x) is no page either: its `online` alone is followed.
   const document = page?.document
@@ -106,7 +119,11 @@ export function follow(
     if (controller) return
     const { signal } = (controller = new AbortController())
     for (const [target, type, listener] of listeners) {
-      target.addEventListener(type, listener, { signal })
+      target.addEventListener(
+        type,
+        (event) => handled.get(socket) !== event && (handled.set(socket, event), listener(event)),
+        { signal },
+      )
     }
   }
   const stop = (): void => {
@@ -119,14 +136,12 @@ export function follow(
   const following = new AbortController()
   // A page does not keep listening for a socket its user closed, so the socket can be collected;
   // nor for one its user is closing (its closing handshake under way): put to sleep or woken,
-  // it would be connected again.
-  const closedByUser = (status: string) => /^clos/.test(status)
-  socket.addEventListener(
-    'statechange',
-    ({ state }) => (closedByUser(state.status) ? stop() : start()),
-    { signal: following.signal },
-  )
-  if (!closedByUser(socket.state.status)) start()
+  // it would be connected again. Closing or closed: CLOSING (2) or CLOSED (3).
+  socket.addEventListener('statechange', () => (socket.readyState > 1 ? stop() : start()), {
+    signal: following.signal,
+  })
+  // By its state: from a close listener, readyState reads CLOSED while it waits to reconnect.
+  if (!/^clos/.test(socket.state.status)) start()
   return () => {
     following.abort()
     stop()
