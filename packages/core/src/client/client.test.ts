@@ -813,6 +813,22 @@ describe('state, heartbeat and events', () => {
     client.close()
   })
 
+  it('keeps an attempt under way on connect(), and makes one in backoff now', () => {
+    const client = create()
+    const attempt = FakeWebSocket.last
+    client.connect()
+    expect(FakeWebSocket.last).toBe(attempt)
+    welcome()
+    expect(client.state.status).toBe('open')
+    FakeWebSocket.last.fail()
+    expect(client.state.status).toBe('reconnecting')
+    const before = FakeWebSocket.instances.length
+    client.connect()
+    expect(FakeWebSocket.instances).toHaveLength(before + 1)
+    expect(client.state.status).toBe('connecting')
+    client.close()
+  })
+
   it('refuses a bad close() at the call and stays as it was', () => {
     const client = create()
     welcome()
