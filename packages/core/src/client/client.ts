@@ -431,15 +431,15 @@ export class Client<S extends Schema = AnySchema> {
   }
 
   /**
-   * Connects a client created with `startClosed`, or after `close()`; an attempt in backoff is
-   * made now. An open client, or one whose attempt is under way, stays as it is: the socket's
-   * `reconnect()` would drop a healthy link, or the attempt just made, which an `online` or
-   * `pageshow` listener calling `connect()` did every time.
+   * Connects a client created with `startClosed`, or after `close()`; an attempt in backoff, or
+   * one that `canConnect` held back, is made now (and one under way made again: a client parked
+   * by `canConnect` reads `connecting` too). An open client stays as it is: the socket's
+   * `reconnect()` would drop a healthy link, which an `online` listener calling `connect()` did
+   * every time.
    */
   connect(): void {
     this.#closedByUser = false
-    const { status } = this.state
-    if (status !== 'open' && status !== 'connecting') this.socket.reconnect()
+    if (this.state.status !== 'open') this.socket.reconnect()
   }
 
   /**
