@@ -123,9 +123,10 @@ export const reconnectingWebSocketDefaults = {
 export function check(name: string, value: number | undefined, max = Infinity, min = 0): void {
   // `typeof`: a string or `null` compares as a number, and would be taken as one.
   if (value !== undefined && !(typeof value === 'number' && value >= min && value <= max)) {
+    // A `min` of `Number.MIN_VALUE` is "above 0", which would print as 5e-324.
     throw new LifelineError(
       'INVALID_ARGUMENT',
-      `${name} must be a number in ${min}..${max}, got ${value}`,
+      `${name} must be a number in ${min > 0 && min < 1 ? '(0' : `[${min}`}..${max}], got ${value}`,
     )
   }
 }

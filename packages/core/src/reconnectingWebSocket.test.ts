@@ -129,6 +129,15 @@ describe('connecting', () => {
     )
   })
 
+  it('names the range it refuses a number for, "above 0" as (0', () => {
+    expect(() => create({ heartbeat: { intervalMs: 0, ping: 'ping' } })).toThrow(
+      'heartbeat.intervalMs must be a number in (0..2147483647], got 0',
+    )
+    expect(() => create({ initialDelayMs: -1 })).toThrow(
+      'initialDelayMs must be a number in [0..Infinity], got -1',
+    )
+  })
+
   it('keeps the options object it was given, so sockets made from one share it', () => {
     const options: ReconnectingWebSocketOptions = { WebSocket: FakeWebSocket, clock }
     const sockets = [1, 2].map(() => new ReconnectingWebSocket('ws://test.local/', [], options))
