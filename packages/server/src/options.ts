@@ -443,8 +443,13 @@ export function resolveOptions<User>(options: ServerOptions<User>): ResolvedOpti
   }
   // Clients send a URL's path as the WHATWG URL parser writes it (browsers, `ws`): percent-encoded
   // (`/café` arrives as `/caf%C3%A9`, `/live chat` as `/live%20chat`), without dot segments
-  // (`/a/../live` as `/live`). Written otherwise, the path matches none of them.
-  const sent = path === undefined ? undefined : new URL(`http://localhost${path}`).pathname
+  // (`/a/../live` as `/live`). Written otherwise, the path matches none of them. Chromium also
+  // encodes `|` and `^`, which the parser keeps and `ws` sends as they are: written encoded,
+  // the path matches both (a `ws` client given the URL so written sends it so).
+  const sent =
+    path === undefined
+      ? undefined
+      : new URL(`http://localhost${path}`).pathname.replace(/\|/g, '%7C').replace(/\^/g, '%5E')
   if (sent !== path) {
     throw invalid(`path must be written as clients send it, ${String(sent)}, got ${String(path)}`)
   }
