@@ -123,10 +123,9 @@ export const reconnectingWebSocketDefaults = {
 export function check(name: string, value: number | undefined, max = Infinity, min = 0): void {
   // `typeof`: a string or `null` compares as a number, and would be taken as one.
   if (value !== undefined && !(typeof value === 'number' && value >= min && value <= max)) {
-    // A `min` of `Number.MIN_VALUE` is "above 0", which would print as 5e-324.
     throw new LifelineError(
       'INVALID_ARGUMENT',
-      `${name} must be a number in ${min > 0 && min < 1 ? '(0' : `[${min}`}..${max}], got ${value}`,
+      `${name} must be a number in ${min}..${max}, got ${value}`,
     )
   }
 }
@@ -187,10 +186,10 @@ export function checkOptions(options: ReconnectingWebSocketOptions, prefix = '')
     throw new LifelineError('INVALID_ARGUMENT', `unknown queue.overflow ${String(queue.overflow)}`)
   }
   if (heartbeat) {
-    // Above 0, as the server's and `@lifeline/node`'s: a 0 interval pinged at every tick of the
-    // heartbeat's timer (each millisecond), and a 0 timeout found dead every link whose pong took
-    // longer than a tick. Neither is ever meant; `heartbeat: false` turns it off.
-    check('heartbeat.intervalMs', heartbeat.intervalMs, maxTimerMs, Number.MIN_VALUE)
-    check('heartbeat.timeoutMs', heartbeat.timeoutMs, maxTimerMs, Number.MIN_VALUE)
+    // At least a millisecond, the heartbeat timer's tick (the server and `@lifeline/node` refuse
+    // 0 too): a 0 interval pinged at every tick, and a 0 timeout found dead every link whose pong
+    // took longer than a tick. Neither is ever meant; `heartbeat: false` turns it off.
+    check('heartbeat.intervalMs', heartbeat.intervalMs, maxTimerMs, 1)
+    check('heartbeat.timeoutMs', heartbeat.timeoutMs, maxTimerMs, 1)
   }
 }
