@@ -65,4 +65,26 @@ describe('the install sections of the package READMEs', () => {
     }
     expect(sentence !== undefined || command !== undefined).toBe(true)
   })
+
+  // What the README's code imports of this repository is what its install puts in the app's
+  // package.json: a package only a dependency brings is there for npm's hoisted node_modules,
+  // not for pnpm's or Yarn's, where the import does not resolve.
+  it.each(published)('@lifeline/%s installs every @lifeline package its README imports', (dir) => {
+    const readme = readFileSync(join(root, 'packages', dir, 'README.md'), 'utf8')
+    const install = /## Install\n([\s\S]*?)\n## /.exec(readme)?.[1] ?? ''
+    const installed = new Set<string>()
+    for (const [line] of install.matchAll(/npm install [^\n]*/g)) {
+      for (const [, name] of line.matchAll(/(?:^|\s)(@lifeline\/[a-z-]+)/g)) installed.add(name!)
+      for (const [, name] of line.matchAll(/lifeline-([a-z-]+)-\d+\.\d+\.\d+\.tgz/g))
+        installed.add(`@lifeline/${name}`)
+    }
+    const imported = new Set(
+      [
+        ...readme.matchAll(
+          /^\s*(?:import|export)\b[^'"\n]*(?:\n[^'"\n]*)*?from '(@lifeline\/[a-z-]+)/gm,
+        ),
+      ].map((match) => match[1]!),
+    )
+    expect([...imported].filter((name) => !installed.has(name))).toEqual([])
+  })
 })
