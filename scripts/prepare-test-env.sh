@@ -18,7 +18,8 @@ need() {
     # An explicit path wins and is never replaced by an install: it is the user's choice.
     eval "chosen=\${$variable:-}"
     if [ -n "$chosen" ]; then
-      if [ -x "$chosen" ]; then return 0; fi
+      # -x alone passes a directory (Debian's /usr/lib/chromium), which nothing can launch.
+      if [ -f "$chosen" ] && [ -x "$chosen" ]; then return 0; fi
       echo "$variable is $chosen, which is not an executable: point it at $program, or unset it to use $program from PATH" >&2
       exit 1
     fi

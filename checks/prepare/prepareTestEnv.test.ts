@@ -138,6 +138,16 @@ describe('scripts/prepare-test-env.sh', () => {
     ])
     expect(missing.apt).toEqual([])
   })
+
+  it('refuses a CHROMIUM_PATH that names a directory, as Debian’s /usr/lib/chromium is', () => {
+    const directory = tempDir()
+    const result = prepare({ uid: 0, apt: true, env: { CHROMIUM_PATH: directory } })
+    expect(result.status).toBe(1)
+    expect(result.stderrLines).toEqual([
+      `CHROMIUM_PATH is ${directory}, which is not an executable: point it at chromium, or unset it to use chromium from PATH`,
+    ])
+    expect(result.apt).toEqual([])
+  })
 })
 
 describe('scripts/prepare-test-env.sh, redis-server', () => {
