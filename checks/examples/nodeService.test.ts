@@ -32,6 +32,44 @@ it('runs examples/node-service: a service restarted mid-stream, nothing lost or 
   expect(result.code).toBe(0)
 })
 
+/** Whether any process of the group `pgid` is left. */
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+// `kill <pid>`, `timeout` or a process manager that signals the process it started, not its
+// group: the example stops its two services with it. Without that, the ledger went on listening
+// as an orphan, ingest died of EPIPE on its closed stdout, and the state directory stayed.
+it('stops both services when main alone is sent SIGTERM', async () => {
+  const main = spawn(process.execPath, ['--import', 'tsx', 'main.ts'], {
+    cwd: join(root, 'examples', 'node-service'),
+    env: { ...process.env, ENTRIES: '1000000' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  })
+  const pgid = main.pid!
+  const exited = new Promise<number | null>((resolve) => main.once('exit', resolve))
+  let out = ''
+  main.stdout.on('data', (chunk: Buffer) => (out += String(chunk)))
+  main.stderr.resume()
+  try {
+    await waitFor(() => out.includes('ingest: open'), { message: 'ingest open', timeoutMs: 30_000 })
+    main.kill('SIGTERM')
+    await exited
+    await waitFor(() => !groupAlive(pgid), {
+      message: 'the ledger and ingest to have exited with main',
+      timeoutMs: 15_000,
+    })
+  } finally {
+    if (groupAlive(pgid)) process.kill(-pgid, 'SIGKILL')
+  }
+})
+
 /** Starts `ledger.ts` on a free port with its files in `dir`; resolves once it listens. */
 async function startLedger(dir: string, port = 0) {
   const child = spawn(process.execPath, ['--import', 'tsx', 'ledger.ts', String(port), dir], {

@@ -12,12 +12,33 @@ const entries = Number(process.env.ENTRIES ?? 600)
 const restartAt = Math.floor(entries / 3)
 const dir = mkdtempSync(join(tmpdir(), 'lifeline-ledger-'))
 
+/** The services running now. */
+const running = new Set<ChildProcess>()
+/** The signal that stopped this process, if one did. */
+let stoppedBy: NodeJS.Signals | undefined
+
+// Stopped itself, main stops the two services with it. `kill <pid>`, `timeout` or a process
+// manager signal this process alone: without this, the ledger went on listening as an orphan and
+// ingest died writing to a closed pipe. Ctrl-C reaches the services too; the ledger takes the
+// second signal as the same stop. The ledger saves its sessions and state (closeOnSignals), and
+// the run ends below, once both have exited, with the directory removed.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    stoppedBy ??= signal
+    for (const child of running) child.kill('SIGTERM')
+  })
+}
+
 /** Runs a service; calls `onLine` with each line it prints, and prints it too. */
 function run(file: string, args: string[], onLine: (line: string) => void): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], {
     cwd: import.meta.dirname,
     stdio: ['ignore', 'pipe', 'inherit'],
   })
+  running.add(child)
+  child.once('exit', () => running.delete(child))
+  // Started after the stop (the ledger's next process, mid-restart): stopped at once.
+  if (stoppedBy) child.kill('SIGTERM')
   createInterface({ input: child.stdout! }).on('line', (line) => {
     if (!line.startsWith('progress')) console.log(line)
     onLine(line)
@@ -26,7 +47,9 @@ function run(file: string, args: string[], onLine: (line: string) => void): Chil
 }
 
 const exited = (child: ChildProcess) =>
-  new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  child.exitCode !== null || child.signalCode !== null
+    ? Promise.resolve(child.exitCode)
+    : new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
 
 /** Starts the ledger and resolves with its process and port once it listens. */
 function startLedger(port: number) {
@@ -39,7 +62,18 @@ function startLedger(port: number) {
   })
 }
 
-let ledger = await startLedger(0)
+const finish = (message: string, code: number) => {
+  rmSync(dir, { recursive: true, force: true })
+  console.log(message)
+  process.exitCode = code
+}
+
+const first = await startLedger(0).catch((error: Error) => {
+  finish(stoppedBy ? `main: stopped by ${stoppedBy}` : `main: ${error.message}`, 1)
+  return undefined
+})
+if (!first) process.exit()
+let ledger = first
 let restarted: Promise<void> | undefined
 const ingest = run('ingest.ts', [`ws://127.0.0.1:${ledger.port}/`, String(entries)], (line) => {
   if (restarted || line !== `progress ${restartAt}`) return
@@ -49,13 +83,16 @@ const ingest = run('ingest.ts', [`ws://127.0.0.1:${ledger.port}/`, String(entrie
     ledger.child.kill('SIGTERM')
     await stopped
     ledger = await startLedger(ledger.port)
-  })()
+  })().catch((error: unknown) => {
+    // A restart under way when a signal came ends with its new process stopped: not a failure.
+    if (!stoppedBy) throw error
+  })
 })
 const code = await exited(ingest)
 await restarted
 ledger.child.kill('SIGTERM')
 await exited(ledger.child)
-rmSync(dir, { recursive: true, force: true })
 const seconds = (performance.now() / 1000).toFixed(1)
-console.log(code === 0 ? `main: nothing lost, nothing duplicated (${seconds} s)` : 'main: FAILED')
-process.exitCode = code ?? 1
+if (stoppedBy) finish(`main: stopped by ${stoppedBy}`, 1)
+else if (code === 0) finish(`main: nothing lost, nothing duplicated (${seconds} s)`, 0)
+else finish('main: FAILED', code ?? 1)
