@@ -686,14 +686,21 @@ describe('requests in flight bounded per connection', () => {
 })
 
 describe('requests in flight: what still goes at once', () => {
-  it('answers $ping while the requests whose handlers run hold the frames back', async () => {
+  /** A server whose `echo` handler takes its time, until `finish()`, with a 64 KiB mark. */
+  async function slowEchoServer() {
     const server = await startServer<PipelineApi>(fx, { outboundHighWaterBytes: 64 * KiB })
-    let finish = (): void => undefined
+    let resolveLast = (): void => undefined
     server.handle('echo', async ({ n }) => {
-      await new Promise<void>((resolve) => (finish = resolve))
+      await new Promise<void>((resolve) => (resolveLast = resolve))
       return { n, pad: '' }
     })
-    fx.add(() => finish())
+    const finish = (): void => resolveLast()
+    fx.add(finish)
+    return { server, finish }
+  }
+
+  it('answers $ping while the requests whose handlers run hold the frames back', async () => {
+    const { server, finish } = await slowEchoServer()
     const { client } = await ProtocolClient.connect(fx, urlOf(server))
     // One upload over the mark whose handler takes its time: the client's heartbeat goes on
     // meanwhile, and a `$ping` that waited for the handler had the link found dead.
@@ -709,13 +716,7 @@ describe('requests in flight: what still goes at once', () => {
   })
 
   it('keeps the link of a client whose heartbeat runs while a long handler holds its frames', async () => {
-    const server = await startServer<PipelineApi>(fx, { outboundHighWaterBytes: 64 * KiB })
-    let finish = (): void => undefined
-    server.handle('echo', async ({ n }) => {
-      await new Promise<void>((resolve) => (finish = resolve))
-      return { n, pad: '' }
-    })
-    fx.add(() => finish())
+    const { server, finish } = await slowEchoServer()
     const client = createClient<PipelineApi>({
       url: urlOf(server),
       heartbeat: { intervalMs: 100, timeoutMs: 200 },
