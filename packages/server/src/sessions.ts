@@ -70,6 +70,8 @@ export class SessionRegistry<S extends Schema, User> {
   private journals: JournalBatch | undefined
   /** The sessions of a closing server by id: when their last changes are written. */
   private readonly closing = new Map<string, Promise<void>>()
+  /** `'disconnect'` events told once the send that closed their connection is through. */
+  private readonly disconnectsDue = new Map<Session<S, User>, { code: number; reason: string }>()
   /**
    * The restores and reclaims in flight by session id (settled when the last one started is
    * done): a handoff of one waits for them, or it would let the session go before they build
@@ -179,8 +181,20 @@ export class SessionRegistry<S extends Schema, User> {
       // A journaled session is in the store already.
       if (session.journal === undefined) this.persist(session)
     }
-    if (later) queueMicrotask(() => this.context.fire('disconnect', session, { code, reason }))
-    else this.context.fire('disconnect', session, { code, reason })
+    if (!later) {
+      this.context.fire('disconnect', session, { code, reason })
+      return
+    }
+    this.disconnectsDue.set(session, { code, reason })
+    queueMicrotask(() => this.tellDisconnect(session))
+  }
+
+  /** Tells a `'disconnect'` that waited for the send that closed the connection, if not told yet. */
+  private tellDisconnect(session: Session<S, User>): void {
+    const due = this.disconnectsDue.get(session)
+    if (due === undefined) return
+    this.disconnectsDue.delete(session)
+    this.context.fire('disconnect', session, due)
   }
 
   /** The session waits `sessionTtlMs` for its client. */
@@ -224,6 +238,10 @@ export class SessionRegistry<S extends Schema, User> {
       if (token !== undefined) this.queued(id, () => shared.release(id, token)).catch(failed)
       else this.queued(id, () => this.releaseLanded(id, journal, failed)).catch(failed)
     }
+    // A 'disconnect' still waiting (a send closed the connection, and the session ended in the
+    // same turn) is told first: told after the end, it brought back a session the application
+    // had forgotten (away, for ever, in its presence).
+    this.tellDisconnect(session)
     this.context.fire('session:end', session, { reason, rooms })
   }
 

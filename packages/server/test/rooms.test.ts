@@ -157,6 +157,42 @@ describe('rooms', () => {
       ['left', 3],
     ])
   })
+  it('tells the disconnect of a slow consumer a room send closed before its session:end, when the session ends in the same turn', async () => {
+    const server = await startServer(fx, {
+      outboundHighWaterBytes: 64 * 1024,
+      maxOutboundBytes: 64 * 1024,
+    })
+    const peers: Peer[] = []
+    server.on('connection', (peer) => {
+      peers.push(peer)
+      peer.join('red')
+    })
+    // Presence as an application keeps it: away on a disconnect, gone at the session's end.
+    const presence = new Map<string, string>()
+    const events: string[] = []
+    server.on('disconnect', (peer, { code }) => {
+      events.push(`disconnect ${code}`)
+      presence.set(peer.id, 'away')
+    })
+    server.on('session:end', (peer, { reason }) => {
+      events.push(`session:end ${reason}`)
+      presence.delete(peer.id)
+    })
+    await ProtocolClient.connect(fx, urlOf(server))
+    await ProtocolClient.connect(fx, urlOf(server))
+    await waitFor(() => peers.length === 2, { message: 'two members' })
+    const [slow] = peers as [Peer, Peer]
+    slow.send('fill', 'x'.repeat(60 * 1024))
+    // The room send closes it as a slow consumer (4429), its 'disconnect' told once the send is
+    // through; the application ends the session in the same turn.
+    server.to('red').send('news', 'y'.repeat(8 * 1024))
+    slow.close()
+    await waitFor(() => events.length === 2, { message: () => `both events (${events.join()})` })
+    // A 'disconnect' told after the session's end left an ended session present for ever.
+    expect(events).toEqual(['disconnect 4429', 'session:end closed'])
+    expect(presence.has(slow.id)).toBe(false)
+  })
+
   it('tells session:end the rooms the session was in, so a listener can tell them it left', async () => {
     const clock = new ManualClock(5_000)
     const server = await startServer(fx, { clock, sessionTtlMs: 1_000, heartbeat: false })
