@@ -79,6 +79,10 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
   private pendingBytes = 0
   private flushing = false
   private flushed: Promise<void> = Promise.resolve()
+  /** Called at the end of each run of `flushPending`, for `detach` (see there). */
+  private readonly flushEnded = new Set<() => void>()
+  /** `close()` was called: `detach` waits no longer for the sends that wait. */
+  private closing = false
   /** While room sends fail (Redis refuses them, or they time out): retried on this timer. */
   private retry: ReturnType<typeof setTimeout> | undefined
   private retryMs = firstRetryMs
@@ -426,6 +430,12 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
     for (const feed of this.feeds.values()) feed.close()
     this.feeds.clear()
     await this.flushPending()
+    // Redis away, or refusing them: the sends that wait go once it is back (`onReady`) or at
+    // the next try (`sendFailed`), each a run of `flushPending`. Returning now dropped them
+    // without a word; the server's close() gives this closeTimeoutMs, and reports them if not.
+    while (this.pending.length > 0 && !this.closing) {
+      await new Promise<void>((resolve) => this.flushEnded.add(resolve))
+    }
   }
 
   /**
@@ -433,6 +443,10 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
    * stored); the application's Redis client stays open.
    */
   async close(): Promise<void> {
+    // The sends that wait are not waited for any longer (the server's close() gave them
+    // closeTimeoutMs): a detach waiting for them returns, and one made now does not wait.
+    this.closing = true
+    this.endFlush()
     await this.detach()
     if (this.closed) return
     this.closed = true
@@ -548,7 +562,14 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
       }
     } finally {
       this.flushing = false
+      this.endFlush()
     }
+  }
+
+  private endFlush(): void {
+    const ended = [...this.flushEnded]
+    this.flushEnded.clear()
+    for (const resolve of ended) resolve()
   }
 
   /**

@@ -227,6 +227,7 @@ async function setUpCluster() {
   const say = (room: string, n: number, id?: string) =>
     cluster.send(room, 'said', { n }, { reliable: true, except: undefined, id })
   return {
+    server,
     client,
     redis: await open(),
     cluster,
@@ -367,5 +368,39 @@ describe('RedisCluster writes', () => {
     await redis.call('CLIENT', 'UNPAUSE')
     await detaching
     expect(await said(redis, 'lobby')).toEqual([1])
+  })
+
+  it('detaches once the room sends kept while Redis is away are stored, not at once', async () => {
+    // The server's close() gives detach closeTimeoutMs and reports what it did not send: a
+    // detach that returned at once with sends kept dropped them without a word.
+    const { server, client, cluster, say } = await setUpCluster()
+    await server.stop()
+    await waitFor(() => client.status !== 'ready', { message: 'the connection lost' })
+    say('lobby', 1)
+    let detached = false
+    const detaching = cluster.detach().then(() => {
+      detached = true
+    })
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect(detached).toBe(false)
+    await server.restart()
+    await detaching
+    expect(await said(await connect(server.url), 'lobby')).toEqual([1])
+  })
+
+  it('detaches once the room sends Redis refused are stored, not at once', async () => {
+    const { redis, cluster, errors, say } = await setUpCluster()
+    await redis.set(keys.history('broken'), 'not a stream')
+    say('broken', 1)
+    await waitFor(() => errors.length > 0, { message: 'the send refused' })
+    let detached = false
+    const detaching = cluster.detach().then(() => {
+      detached = true
+    })
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect(detached).toBe(false)
+    await redis.del(keys.history('broken'))
+    await detaching
+    expect(await said(redis, 'broken')).toEqual([1])
   })
 })
