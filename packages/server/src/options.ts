@@ -445,7 +445,7 @@ export function resolveOptions<User>(options: ServerOptions<User>): ResolvedOpti
   // (`/café` arrives as `/caf%C3%A9`, `/live chat` as `/live%20chat`), without dot segments
   // (`/a/../live` as `/live`). Written otherwise, the path matches none of them. Chromium also
   // encodes `|` and `^`, which the parser keeps and `ws` sends as they are: written encoded,
-  // the path matches both (a `ws` client given the URL so written sends it so).
+  // the path matches both (an upgrade's `|` and `^` are read as encoded, `serves`).
   const sent =
     path === undefined
       ? undefined

@@ -553,7 +553,10 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
   /** Whether an upgrade `request` is on this server's path (any path, without one). */
   private serves(request: IncomingMessage): boolean {
     const path = this.options.path
-    return path === undefined || pathOf(request) === path
+    if (path === undefined) return true
+    // The path is written with `|` and `^` encoded, as Chromium sends them; clients on Node's URL
+    // parser (`ws`) send them as they are, and are on it too.
+    return pathOf(request).replace(/\|/g, '%7C').replace(/\^/g, '%5E') === path
   }
 
   /** Whether `sibling`, on the same application's server, hears its upgrades before this one. */

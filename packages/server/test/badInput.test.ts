@@ -657,4 +657,14 @@ describe('bad input never crashes the server', () => {
     const { welcome } = await ProtocolClient.connect(fx, urlOf(server, '/café?token=x'))
     expect(welcome.resumed).toBe(false)
   })
+
+  it('serves a path written with %7C and %5E to clients that send | and ^ as they are', async () => {
+    // Chromium sends `/a|b^c` as `/a%7Cb%5Ec`, but `ws` (Node's URL parser) keeps `|` and `^`:
+    // the path must be written encoded, and such a client given `/a|b^c` was refused, HTTP 400.
+    const server = await startServer(fx, { path: '/a%7Cb%5Ec' })
+    for (const path of ['/a%7Cb%5Ec', '/a|b^c', '/a%7Cb^c']) {
+      const { welcome } = await ProtocolClient.connect(fx, urlOf(server, path))
+      expect(welcome.resumed, path).toBe(false)
+    }
+  })
 })
