@@ -133,6 +133,11 @@ describe('connecting', () => {
     expect(() => create({ heartbeat: { intervalMs: 0, ping: 'ping' } })).toThrow(
       'heartbeat.intervalMs must be a number in 1..2147483647, got 0',
     )
+    // Under a millisecond too, and 1 itself is taken.
+    expect(() => create({ heartbeat: { timeoutMs: 0.5, ping: 'ping' } })).toThrow(
+      'heartbeat.timeoutMs must be a number in 1..2147483647, got 0.5',
+    )
+    create({ heartbeat: { intervalMs: 1, timeoutMs: 1, ping: 'ping' } }).close()
   })
 
   it('keeps the options object it was given, so sockets made from one share it', () => {

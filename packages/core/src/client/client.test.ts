@@ -827,6 +827,18 @@ describe('state, heartbeat and events', () => {
     client.close()
   })
 
+  it('makes an attempt in backoff now on connect()', () => {
+    const client = create()
+    welcome()
+    FakeWebSocket.last.fail()
+    expect(client.state.status).toBe('reconnecting')
+    const before = FakeWebSocket.instances.length
+    client.connect()
+    expect(FakeWebSocket.instances).toHaveLength(before + 1)
+    expect(client.state.status).toBe('connecting')
+    client.close()
+  })
+
   it('refuses a bad close() at the call and stays as it was', () => {
     const client = create()
     welcome()
