@@ -1333,3 +1333,81 @@ describe('a room send with an id', () => {
     expect(errors).toEqual([])
   })
 })
+
+describe('a server that closes while Redis is away', () => {
+  /**
+   * Processes `a` (closing in `closeTimeoutMs`) and `b` on a Redis kept on disk, a client of `a`
+   * whose next connection, once let through, goes to `b`, and the echoes it got of `up` 1 to
+   * 3: 1 stored, 2 and 3 served while Redis is away, which only `a`'s close can store.
+   */
+  async function closingAway(closeTimeoutMs: number) {
+    const redis = fx.add(await startRedisServer({ persistence: true }))
+    const a = await startNode(fx, redis, {}, { closeTimeoutMs })
+    const b = await startNode(fx, redis)
+    const seen: { peer: string; n: number; id: string | undefined }[] = []
+    serve(a, seen)
+    serve(b, seen)
+    const errors: unknown[] = []
+    a.server.on('error', (error) => errors.push(error))
+    let target = a.server.port
+    let letThrough: () => void = () => undefined
+    let through: Promise<void> = Promise.resolve()
+    const client = createClient<Chat>({
+      url: async () => {
+        await through
+        return `ws://127.0.0.1:${target}/`
+      },
+      socket: { initialDelayMs: 10, maxDelayMs: 50 },
+    })
+    client.events.on('error', () => undefined)
+    fx.add(() => client.close())
+    let resets = 0
+    client.events.on('reset', () => resets++)
+    const down: number[] = []
+    client.on('down', ({ n }) => down.push(n))
+    client.send('up', { n: 1 })
+    await waitFor(() => down.includes(1), { message: 'the first echo', timeoutMs: 10_000 })
+    await redis.stop()
+    await waitFor(() => a.redis.status !== 'ready', { message: 'Redis away from a' })
+    client.send('up', { n: 2 })
+    client.send('up', { n: 3 })
+    await waitFor(() => down.includes(3), { message: 'served while away', timeoutMs: 10_000 })
+    through = new Promise<void>((resolve) => (letThrough = resolve))
+    target = b.server.port
+    return { redis, a, b, seen, errors, client, down, resets: () => resets, letThrough }
+  }
+
+  it("stores its sessions' last changes once Redis is back within closeTimeoutMs: a client resumes elsewhere without a reset", async () => {
+    const { redis, a, b, seen, errors, client, down, resets, letThrough } =
+      await closingAway(10_000)
+    let closed = false
+    const closing = a.server.close().then(() => {
+      closed = true
+    })
+    await waitFor(() => client.state.status !== 'open', { message: 'the client sent away' })
+    await redis.restart()
+    await closing
+    expect(closed).toBe(true)
+    await connected(b.redis, b.cluster)
+    letThrough()
+    client.send('up', { n: 4 })
+    await waitFor(() => down.includes(4), { message: 'served by b', timeoutMs: 10_000 })
+    expect(resets()).toBe(0)
+    expect(b.server.stats.sessionsResumed).toBe(1)
+    expect(seen.map((each) => each.n)).toEqual([1, 2, 3, 4])
+    expect(down).toEqual([1, 2, 3, 4])
+    expect(errors).toEqual([])
+  }, 30_000)
+
+  it('settles within closeTimeoutMs a step when Redis stays away, and reports what it did not store', async () => {
+    const closeTimeoutMs = 500
+    const { a, errors } = await closingAway(closeTimeoutMs)
+    const started = performance.now()
+    await a.server.close()
+    const took = performance.now() - started
+    // It waited for Redis (the step of the sessions' writes), and no longer.
+    expect(took).toBeGreaterThanOrEqual(closeTimeoutMs - 20)
+    expect(took).toBeLessThan(4 * closeTimeoutMs + 500)
+    expect(errors).toContainEqual(expect.objectContaining({ code: 'STORE_UNAVAILABLE' }))
+  }, 30_000)
+})

@@ -189,6 +189,8 @@ export class SessionJournal {
   /** A commit failed: the next waits for `retry` (or a `drain`/`quiet`), not for a change. */
   private holding = false
   private stopped = false
+  /** The server closes (`close`): `drain` waits for a store that is away. */
+  private closing = false
   /** Resolves when the journal stops: a commit waiting for a token that never comes gives up. */
   private readonly halted: Promise<undefined>
   private halt: () => void = () => undefined
@@ -350,6 +352,24 @@ export class SessionJournal {
     return new Promise((resolve) => waiters.push(resolve))
   }
 
+  /**
+   * The server closes: resolves once everything changed so far is stored, as `drain`, but waits
+   * for a store that is away too (tried again until it is back): what was served meanwhile is
+   * in no store yet, and the process that resumes the session next would reset its client. The
+   * close bounds the wait (`closeTimeoutMs`), reports it, and `stop`s the journal.
+   */
+  close(): Promise<void> {
+    this.closing = true
+    return this.drain()
+  }
+
+  /** The store is back while the server closes: what waits for it is tried now. */
+  back(): void {
+    if (!this.closing || !this.degraded || this.stopped) return
+    this.holding = false
+    this.touch()
+  }
+
   /** Stops writing: the session ended or moved to another process. */
   stop(): void {
     this.stopped = true
@@ -498,6 +518,9 @@ export class SessionJournal {
       this.epoch = epoch
       this.batch.recovered('create')
       host.committed()
+      // A closing server waits for a commit to clear `degraded` (`settle`), and nothing else
+      // would ask for one: the changes since the record was taken may be waiting too.
+      if (this.closing) this.touch()
       return epoch
     } catch (error) {
       if (isFenced(error)) {
@@ -556,6 +579,9 @@ export class SessionJournal {
   /** Nothing is in flight or due: `quiet` resolves, and `drain` too unless a retry is due. */
   private settle(stored = true): void {
     for (const resolve of this.idle.splice(0)) resolve()
+    // Served while the store was away, and not stored since: a closing server waits for the
+    // store (the retry timers go on) until the close stops the journal.
+    if (this.closing && this.degraded && !this.stopped) return
     if (stored) for (const resolve of this.stored.splice(0)) resolve()
   }
 }

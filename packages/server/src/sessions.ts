@@ -66,6 +66,8 @@ export class SessionRegistry<S extends Schema, User> {
   private readonly stopBack: (() => void) | undefined
   /** The journals of a closing server, writing their last changes. */
   private readonly closingJournals: SessionJournal[] = []
+  /** Stops telling the closing journals that the store is back (`shutDown`). */
+  private stopClosingBack: (() => void) | undefined
   /** With a shared store: the sessions that changed in a turn are committed together. */
   private journals: JournalBatch | undefined
   /** The sessions of a closing server by id: when their last changes are written. */
@@ -288,8 +290,10 @@ export class SessionRegistry<S extends Schema, User> {
       const journal = session.journal
       if (journal !== undefined) {
         // Journaled as it changed: what is left is the last commit, then the session stays in
-        // the store for the next process its client reaches.
-        const done = journal.drain().then(() => journal.stop())
+        // the store for the next process its client reaches. A store away is waited for (the
+        // close bounds it, and reports what did not go): what was served meanwhile is stored
+        // nowhere else.
+        const done = journal.close().then(() => journal.stop())
         this.storeOps.set(session.sessionId, done)
         this.closingJournals.push(journal)
         const id = session.sessionId
@@ -303,10 +307,20 @@ export class SessionRegistry<S extends Schema, User> {
     this.bySessionId.clear()
     this.byPeerId.clear()
     this.context.limits?.clearSessions()
+    // A store back during the close gets the last changes at once, not at a journal's next
+    // retry (up to a second on): the close may have less than that left.
+    if (this.closingJournals.length > 0) {
+      const journals = this.closingJournals
+      this.stopClosingBack = this.shared?.onBack?.(() => {
+        for (const journal of journals) journal.back()
+      })
+    }
   }
 
   /** The close stops waiting for the store: a journal not done yet writes nothing more. */
   abandon(): void {
+    this.stopClosingBack?.()
+    this.stopClosingBack = undefined
     for (const journal of this.closingJournals.splice(0)) journal.stop()
   }
 
