@@ -116,7 +116,8 @@ describe('rooms', () => {
     expect(server.to('').send('news', 'x')).toBe(0)
   })
 
-  it('tells the disconnect of a slow consumer a room send closed once that send is through: what its listener sends goes after it, for every member', async () => {
+  /** A server whose sessions join 'red', with 64 KiB of output: 60 KiB then a room send is a slow consumer. */
+  async function smallOutputRoom() {
     const server = await startServer(fx, {
       outboundHighWaterBytes: 64 * 1024,
       maxOutboundBytes: 64 * 1024,
@@ -126,6 +127,11 @@ describe('rooms', () => {
       peers.push(peer)
       peer.join('red')
     })
+    return { server, peers }
+  }
+
+  it('tells the disconnect of a slow consumer a room send closed once that send is through: what its listener sends goes after it, for every member', async () => {
+    const { server, peers } = await smallOutputRoom()
     // Told to the room, the leaver included: its session stays a member while it is away.
     server.on('disconnect', (peer) => void server.to('red').send('left', peer.id))
     const slow = await ProtocolClient.connect(fx, urlOf(server))
@@ -157,16 +163,9 @@ describe('rooms', () => {
       ['left', 3],
     ])
   })
+
   it('tells the disconnect of a slow consumer a room send closed before its session:end, when the session ends in the same turn', async () => {
-    const server = await startServer(fx, {
-      outboundHighWaterBytes: 64 * 1024,
-      maxOutboundBytes: 64 * 1024,
-    })
-    const peers: Peer[] = []
-    server.on('connection', (peer) => {
-      peers.push(peer)
-      peer.join('red')
-    })
+    const { server, peers } = await smallOutputRoom()
     // Presence as an application keeps it: away on a disconnect, gone at the session's end.
     const presence = new Map<string, string>()
     const events: string[] = []
