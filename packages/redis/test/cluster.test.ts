@@ -1385,9 +1385,10 @@ describe('a server that closes while Redis is away', () => {
       closed = true
     })
     await waitFor(() => client.state.status !== 'open', { message: 'the client sent away' })
+    // Still waiting for the store: a close that settled here had dropped what it did not store.
+    expect(closed).toBe(false)
     await redis.restart()
     await closing
-    expect(closed).toBe(true)
     await connected(b.redis, b.cluster)
     letThrough()
     client.send('up', { n: 4 })
