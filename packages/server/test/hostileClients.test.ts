@@ -680,7 +680,8 @@ describe('requests in flight bounded per connection', () => {
     for (let n = 0; n < 64; n++) client.request('echo', { n, pad }).catch(() => undefined)
     // 2 MiB of them run: 32 of 64 KiB and their overhead, and the one that passed it.
     await waitFor(() => running >= 32, { message: 'maxOutboundBytes of handlers running' })
-    await expectNoEvent(server, 'resume', 300)
+    // The connection held back, with the rest of its requests behind: none of them runs.
+    await waitFor(() => server.stats.readsPaused > 0, { message: 'the frames held back' })
     expect(running).toBeLessThanOrEqual(33)
   })
 })
