@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -46,9 +46,11 @@ function groupAlive(pgid: number): boolean {
 // group: the example stops its two services with it. Without that, the ledger went on listening
 // as an orphan, ingest died of EPIPE on its closed stdout, and the state directory stayed.
 it('stops both services when main alone is sent SIGTERM', async () => {
+  // Its own temporary directory, where main makes the ledger's state directory.
+  const tmp = mkdtempSync(join(tmpdir(), 'lifeline-node-service-'))
   const main = spawn(process.execPath, ['--import', 'tsx', 'main.ts'], {
     cwd: join(root, 'examples', 'node-service'),
-    env: { ...process.env, ENTRIES: '1000000' },
+    env: { ...process.env, ENTRIES: '1000000', TMPDIR: tmp },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   })
@@ -65,8 +67,12 @@ it('stops both services when main alone is sent SIGTERM', async () => {
       message: 'the ledger and ingest to have exited with main',
       timeoutMs: 15_000,
     })
+    expect(out).toContain('main: stopped by SIGTERM')
+    // The state directory goes with the run (tsx may keep its cache there).
+    expect(readdirSync(tmp).filter((name) => name.startsWith('lifeline-ledger-'))).toEqual([])
   } finally {
     if (groupAlive(pgid)) process.kill(-pgid, 'SIGKILL')
+    rmSync(tmp, { recursive: true, force: true })
   }
 })
 
