@@ -115,6 +115,7 @@ describe('HeldFrames', () => {
         () => taken++ === 0,
       )
     }
+    expect(stores.size).toBeGreaterThan(0)
     for (const store of stores) expect(store.byteLength).toBeLessThanOrEqual(4096)
   })
 })
