@@ -9,6 +9,7 @@ import type { Logger } from './logger.js'
 import { defaultLogger } from './logger.js'
 import { createMemorySessionStore } from './memorySessionStore.js'
 import type { Cluster } from './cluster.js'
+import { chromiumPath } from './upgrade.js'
 import { delay, invalid, positive, positiveInteger } from './validate.js'
 import type { SessionStore } from './sessionStore.js'
 
@@ -447,9 +448,7 @@ export function resolveOptions<User>(options: ServerOptions<User>): ResolvedOpti
   // encodes `|` and `^`, which the parser keeps and `ws` sends as they are: written encoded,
   // the path matches both (an upgrade's `|` and `^` are read as encoded, `serves`).
   const sent =
-    path === undefined
-      ? undefined
-      : new URL(`http://localhost${path}`).pathname.replace(/\|/g, '%7C').replace(/\^/g, '%5E')
+    path === undefined ? undefined : chromiumPath(new URL(`http://localhost${path}`).pathname)
   if (sent !== path) {
     throw invalid(`path must be written as clients send it, ${String(sent)}, got ${String(path)}`)
   }

@@ -5,8 +5,11 @@ import { HeldFrames } from './heldFrames.js'
 import { readSliceBytes } from './readSlices.js'
 import type { Turns } from './turns.js'
 
-/** What a waiting frame is counted for on top of its size. */
-const waitingOverheadBytes = 256
+/**
+ * What a waiting frame is counted for on top of its size; a request whose handler runs is counted
+ * so too (`Session.requestBacklog`).
+ */
+export const waitingOverheadBytes = 256
 /**
  * What handling a frame read counts for in a connection's share of a turn, on top of its size.
  * Receiving, decoding and checking a small frame costs about what encoding and writing 1 to

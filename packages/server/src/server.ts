@@ -43,7 +43,14 @@ import { SessionRegistry } from './sessions.js'
 import { createCounters, type ServerStats } from './stats.js'
 import { Turns } from './turns.js'
 import { AckSchedule } from './ackSchedule.js'
-import { isPlainRequest, originAllowed, pathOf, refuseUpgrade, serveAsRequest } from './upgrade.js'
+import {
+  chromiumPath,
+  isPlainRequest,
+  originAllowed,
+  pathOf,
+  refuseUpgrade,
+  serveAsRequest,
+} from './upgrade.js'
 import { within } from './within.js'
 
 /**
@@ -554,9 +561,9 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
   private serves(request: IncomingMessage): boolean {
     const path = this.options.path
     if (path === undefined) return true
-    // The path is written with `|` and `^` encoded, as Chromium sends them; clients on Node's URL
-    // parser (`ws`) send them as they are, and are on it too.
-    return pathOf(request).replace(/\|/g, '%7C').replace(/\^/g, '%5E') === path
+    // Read as Chromium sends it, as the path is written: clients on Node's URL parser (`ws`) send
+    // `|` and `^` as they are, and are on it too.
+    return chromiumPath(pathOf(request)) === path
   }
 
   /** Whether `sibling`, on the same application's server, hears its upgrades before this one. */

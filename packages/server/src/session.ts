@@ -42,7 +42,7 @@ import {
   type WrittenFrame,
 } from './frames.js'
 import { RoomCursors } from './roomCursors.js'
-import { clientWindowBytes } from './outputBound.js'
+import { clientWindowBytes, waitingOverheadBytes } from './outputBound.js'
 
 /** What a session needs of the connection it is attached to. */
 export interface Link {
@@ -84,11 +84,6 @@ export interface SessionInit<User> {
 
 type AnyHandler = (data: unknown, peer: unknown, info: MessageInfo) => unknown
 
-/**
- * What a request whose handler runs counts on top of its frame: its promise, its entry and
- * what its handler holds, whatever its size (as a frame waiting for the output does).
- */
-const requestOverheadBytes = 256
 const closedMessage = 'the session has ended'
 const shutMessage = 'the server has closed'
 
@@ -224,7 +219,10 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
    * what it counts in `runningBytes`.
    */
   private readonly running = new Map<InboundRequest, [answered: Promise<void>, cost: number]>()
-  /** The frames of the requests whose handlers still run, each with `requestOverheadBytes`. */
+  /**
+   * The frames of the requests whose handlers still run, each with what a waiting frame counts
+   * on top (its promise, its entry and what its handler holds, whatever its size).
+   */
   private runningBytes = 0
 
   constructor(
@@ -1067,7 +1065,7 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     )
     // Acknowledging a request does not wait for its answer: a client could pipeline requests
     // to a slow handler without end, each held with its data while it runs.
-    const cost = bytes + requestOverheadBytes
+    const cost = bytes + waitingOverheadBytes
     this.running.set(request, [answered, cost])
     this.runningBytes += cost
     this.context.track(answered)

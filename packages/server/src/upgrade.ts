@@ -3,6 +3,15 @@ import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { OriginPredicate } from './options.js'
 
+/**
+ * A path as Chromium sends it: with `|` and `^` percent-encoded, which Node's URL parser (and so
+ * `ws`) keeps as they are. A server's `path` is written so, and each upgrade's path read so, so
+ * that clients of both kinds reach it.
+ */
+export function chromiumPath(path: string): string {
+  return path.replace(/\|/g, '%7C').replace(/\^/g, '%5E')
+}
+
 /** The path of a request URL, without its query (which may carry a token). */
 export function pathOf(request: IncomingMessage): string {
   const url = request.url ?? '/'
