@@ -25,6 +25,12 @@ export interface PresenceEvent {
   joined: boolean
 }
 
+/** The members of a room on every process, read again once the subscriber is back. */
+export interface PresenceSyncEvent {
+  room: string
+  peerIds: string[]
+}
+
 /** The events of a `RedisCluster`. */
 export interface RedisClusterEvents {
   /**
@@ -34,6 +40,14 @@ export interface RedisClusterEvents {
    * the process that claimed it (reset there, or that process died first), from the move.
    */
   presence: [event: PresenceEvent]
+  /**
+   * The subscriber is back after an outage (a Redis restart, a cut link): the `'presence'`
+   * events published meanwhile were not heard here. So for each room this process hears
+   * (members here, or `watch`), the members as Redis has them now: replace what you had with
+   * `peerIds`, then apply the `'presence'` events that follow, as ever. Changes heard while the
+   * list was read are in it already.
+   */
+  'presence:sync': [event: PresenceSyncEvent]
   /** Redis failed or cannot be reached (the cluster goes on, and recovers by itself). */
   error: [error: unknown]
 }
@@ -110,6 +124,14 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
   private beatFailing = false
   /** The subscriber's connection failed and was said to; cleared once it is ready again. */
   private subscriberFailing = false
+  /** The subscriber was ready before: when it is ready again, it missed what was published. */
+  private subscriberWasReady = false
+  /**
+   * Rooms whose members are being read again (`syncPresence`), with the last change heard of
+   * each member meanwhile: applied to what the read returns, which Redis may have answered
+   * before or after it published them.
+   */
+  private readonly syncing = new Map<string, Map<string, boolean>>()
   /**
    * The local members of a room by id, for the checks of a burst of presence replies or entries
    * (`localMember`): one pass over the room's members, not one per entry, which for a room of
@@ -661,14 +683,47 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
    */
   private readonly onSubscriberReady = (): void => {
     this.subscriberFailing = false
+    const missed = this.subscriberWasReady
+    this.subscriberWasReady = true
     setImmediate(() => {
       this.subscriber
         .ping()
         .then(() => {
           for (const feed of this.feeds.values()) void feed.resync()
+          if (missed) this.syncPresence()
         })
         .catch((error: unknown) => this.failure('the Redis subscriber failed', error))
     })
+  }
+
+  /**
+   * Reads the members of every room heard here, once its subscription is active again, and
+   * tells them (`'presence:sync'`). A join or leave published after the subscription was back is
+   * heard live: one heard before the read's reply is applied to it (Redis may have run the read
+   * first), one heard after follows the event, so the last word on each member is the latest.
+   */
+  private syncPresence(): void {
+    for (const room of this.feeds.keys()) {
+      if (room === broadcastRoom || this.syncing.has(room)) continue
+      const heard = new Map<string, boolean>()
+      this.syncing.set(room, heard)
+      this.redis.hkeys(this.keys.presence(room)).then(
+        (ids) => {
+          this.syncing.delete(room)
+          if (this.closed || !this.feeds.has(room)) return
+          const members = new Set(ids)
+          for (const [peerId, joined] of heard) {
+            if (joined) members.add(peerId)
+            else members.delete(peerId)
+          }
+          this.emit('presence:sync', { room, peerIds: [...members] })
+        },
+        (error: unknown) => {
+          this.syncing.delete(room)
+          this.failure('presence could not be read', error)
+        },
+      )
+    }
   }
 
   /**
@@ -721,11 +776,10 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
           if (member.id !== except) member.sendUnreliable(type, data)
         }
       } else if (tag === 0x4a /* J */ || tag === 0x4c /* L */) {
-        this.emit('presence', {
-          room,
-          peerId: String(message.subarray(1)),
-          joined: tag === 0x4a,
-        })
+        const peerId = String(message.subarray(1))
+        const joined = tag === 0x4a
+        this.syncing.get(room)?.set(peerId, joined)
+        this.emit('presence', { room, peerId, joined })
       }
     } catch (error) {
       this.failure('a message from Redis could not be read', error)

@@ -1,5 +1,5 @@
 export { createRedisCluster, RedisCluster } from './cluster.js'
-export type { PresenceEvent, RedisClusterEvents } from './cluster.js'
+export type { PresenceEvent, PresenceSyncEvent, RedisClusterEvents } from './cluster.js'
 export { redisClusterDefaults } from './options.js'
 export type { RedisClusterOptions } from './options.js'
 export { RedisSessionStore } from './store.js'

@@ -4,7 +4,7 @@ import type { ClusterMember, Peer } from '@lifeline/server'
 import { expectNoEvent, startRedisServer, useFixtures, waitFor } from '@lifeline/test-utils'
 import { Redis } from 'ioredis'
 import { afterEach, expect, it } from 'vitest'
-import { createRedisCluster, type PresenceEvent } from '../src/index.js'
+import { createRedisCluster, type PresenceEvent, type PresenceSyncEvent } from '../src/index.js'
 import { createKeys } from '../src/keys.js'
 import {
   connected,
@@ -350,4 +350,89 @@ it('checks the presence it is listed for against its members in one pass per roo
   // A few reads of the room (its joins written again, its entries checked), where one per
   // entry made a pass of n² steps: seconds with the event loop held for 20,000 members.
   expect(reads).toBeLessThan(10)
+})
+
+it('tells the members of each room it hears once its subscriber is back, the joins and leaves it missed in them', async () => {
+  const redis = fx.add(await startRedisServer())
+  const a = await startNode(fx, redis)
+  // `b` reaches Redis through a proxy: it loses Redis alone, and misses what `a` publishes.
+  const { cluster: b, redis: bRedis, proxy } = await startProxiedNode(fx, redis)
+  const syncs: PresenceSyncEvent[] = []
+  b.on('presence:sync', (event) => syncs.push(event))
+  await b.watch('r')
+  const peers: Peer<Chat>[] = []
+  a.server.on('connection', (peer) => {
+    peer.join('r')
+    peers.push(peer)
+  })
+  movingClient(fx, { port: a.server.port })
+  await waitFor(async () => (await b.presence('r')).length === 1, { message: 'one present' })
+  const heard: PresenceEvent[] = []
+  b.on('presence', (event) => heard.push(event))
+
+  proxy.refuse(true)
+  proxy.cut()
+  await waitFor(() => bRedis.status !== 'ready', { message: 'b away from Redis' })
+  // While `b` is away, the first member leaves and a second joins, on `a`.
+  peers[0]?.leave('r')
+  movingClient(fx, { port: a.server.port })
+  await waitFor(
+    async () => {
+      const present = await a.cluster.presence('r')
+      return peers.length === 2 && present.length === 1 && present[0] === peers[1]?.id
+    },
+    { message: 'the first gone, the second present', timeoutMs: 10_000 },
+  )
+  proxy.refuse(false)
+  await waitFor(() => syncs.length > 0, {
+    message: 'the members told once b is back',
+    timeoutMs: 10_000,
+  })
+  expect(syncs).toEqual([{ room: 'r', peerIds: [peers[1]?.id] }])
+  // Not heard live: that is what the list is for.
+  expect(heard).toEqual([])
+})
+
+it('counts in the list it tells once its subscriber is back a change heard while the list was read', async () => {
+  const redis = fx.add(await startRedisServer())
+  const a = await startNode(fx, redis)
+  const { cluster: b, redis: bRedis, proxy } = await startProxiedNode(fx, redis)
+  const syncs: PresenceSyncEvent[] = []
+  b.on('presence:sync', (event) => syncs.push(event))
+  await b.watch('r')
+  const peers: Peer<Chat>[] = []
+  a.server.on('connection', (peer) => {
+    peer.join('r')
+    peers.push(peer)
+  })
+  proxy.refuse(true)
+  proxy.cut()
+  await waitFor(() => bRedis.status !== 'ready', { message: 'b away from Redis' })
+  movingClient(fx, { port: a.server.port })
+  await waitFor(async () => (await a.cluster.presence('r')).length === 1, { message: 'present' })
+
+  // Redis runs `b`'s read of the room before a join is published, and its reply reaches `b`
+  // after the join was heard: the list it tells must have the joined member all the same.
+  let read = false
+  let release = (): void => undefined
+  const released = new Promise<void>((resolve) => (release = resolve))
+  const client = bRedis as unknown as { hkeys: (key: string) => Promise<string[]> }
+  const hkeys = client.hkeys.bind(client)
+  client.hkeys = async (key) => {
+    client.hkeys = hkeys
+    const ids = await hkeys(key)
+    read = true
+    await released
+    return ids
+  }
+  const heard: PresenceEvent[] = []
+  b.on('presence', (event) => heard.push(event))
+  proxy.refuse(false)
+  await waitFor(() => read, { message: 'the room read', timeoutMs: 10_000 })
+  movingClient(fx, { port: a.server.port })
+  await waitFor(() => heard.length === 1, { message: 'the second join heard', timeoutMs: 10_000 })
+  release()
+  await waitFor(() => syncs.length > 0, { message: 'the members told' })
+  expect(heard).toEqual([{ room: 'r', peerId: peers[1]?.id, joined: true }])
+  expect(syncs).toEqual([{ room: 'r', peerIds: [peers[0]?.id, peers[1]?.id] }])
 })
