@@ -12,7 +12,7 @@ import type { Redis } from 'ioredis'
 import { EventEmitter } from 'node:events'
 import { createKeys, type Keys } from './keys.js'
 import { resolveOptions, type RedisClusterOptions, type ResolvedOptions } from './options.js'
-import { batchWrites, isReady, withScripts, type ScriptCommands } from './redisClient.js'
+import { batchWrites, isReady, readyOf, withScripts, type ScriptCommands } from './redisClient.js'
 import { maxSendsPerWrite, RedisWriter, type RoomSend } from './writer.js'
 import { RoomFeed, type RoomEntry } from './roomFeed.js'
 import { decodeRoomMessage, entryOf, packr, portable, unpack } from './packing.js'
@@ -143,6 +143,8 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
   /** Subscriber messages of this iteration, channel and message in turn (see `onMessage`). */
   private heard: Buffer[] = []
   private hearing = false
+  /** See `ready`. */
+  private readonly started: Promise<void>
   /** Where this process hears revocations and handoffs; how a room's channel name begins. */
   private readonly revokeChannel: string
   private readonly channelPrefixLength: number
@@ -186,7 +188,22 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
     this.subscriber.on('ready', this.onSubscriberReady)
     this.subscriber.on('error', this.onError)
     this.redis.on('ready', this.onReady)
-    void this.subscribe(this.revokeChannel)
+    const subscribed = this.subscribe(this.revokeChannel)
+    this.started = Promise.all([
+      // A subscription that failed is made again by ioredis once the subscriber is back.
+      subscribed.then((ok) => (ok ? undefined : readyOf(this.subscriber, true))),
+      readyOf(this.redis),
+    ]).then(() => undefined)
+  }
+
+  /**
+   * Resolves once this process first reached Redis: its client ready, and its own channel heard
+   * (another process's claim reaches it). The server holds its first sessions until then (see
+   * `Cluster.ready`): a member it joined to a room before would be placed in the room's order
+   * only once Redis answered, past what other processes sent the room meanwhile.
+   */
+  ready(): Promise<void> {
+    return this.started
   }
 
   /** Called by the server. */

@@ -69,3 +69,12 @@ export function isReady(redis: Redis): boolean {
 export function batchWrites(redis: Redis): void {
   if (redis.status === 'ready') holdWrites(redis.stream)
 }
+
+/**
+ * Resolves once `redis` is ready: at once if it is (unless `next`, for the next time it is).
+ * Never rejects: ioredis' `'error'`s on the way are its reconnections'.
+ */
+export function readyOf(redis: Redis, next = false): Promise<void> {
+  if (!next && isReady(redis)) return Promise.resolve()
+  return new Promise((resolve) => redis.once('ready', () => resolve()))
+}

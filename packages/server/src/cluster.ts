@@ -178,6 +178,14 @@ export interface Cluster {
   /** Called once by the server that uses the cluster. */
   attach(host: ClusterHost): void
   /**
+   * Resolves once the cluster first reaches its service (connected, and hearing what other
+   * processes tell this one); never rejects. Until then a member that joins a room cannot be
+   * placed in the room's order: what other processes send the room meanwhile would pass it by.
+   * So the server holds its first `$hello`s until this resolves, for at most
+   * `clusterStartWaitMs` (then it serves as during an outage).
+   */
+  ready?(): Promise<void>
+  /**
    * Sends to every member of `room` on every process (`undefined`: every session). Throws
    * `QUEUE_FULL` when the cluster's service is unreachable and its buffer is full. Returns
    * `false` for an unreliable send that it dropped (the service is unreachable): nobody gets it.

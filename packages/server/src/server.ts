@@ -69,6 +69,14 @@ export type MethodHandler<S extends Schema, User, K extends MethodName<ServerMet
 const noop = (): void => undefined
 
 /**
+ * How long the first sessions wait for a cluster to reach its service (`Cluster.ready`): a
+ * process that starts next to a running Redis is connected within milliseconds, and one whose
+ * Redis is away serves without it after this, as it does during an outage. Well within a
+ * client's wait for `$welcome` (10 s by default).
+ */
+export const clusterStartWaitMs = 2_000
+
+/**
  * The `upgrade` listeners of Lifeline servers mounted on an application's server, each to its
  * server: beside one another they are not listeners that may take a path they do not serve.
  */
@@ -183,9 +191,15 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
         room === undefined ? this.registry.sessions() : [...this.rooms.membersOf(room)],
       failure: (message, error) => this.report(message, withoutCommand(error), undefined),
     })
+    const starting = this.waitForCluster()
     this.host = {
       context: this.context,
-      openSession: (connection, hello, user) => this.registry.open(connection, hello, user),
+      openSession: (connection, hello, user) =>
+        starting.pending
+          ? starting.done.then(() => {
+              if (connection.alive) return this.registry.open(connection, hello, user)
+            })
+          : this.registry.open(connection, hello, user),
       detached: (session, code, reason, later) =>
         this.registry.detached(session, code, reason, later),
       closed: (connection) => this.connections.delete(connection),
@@ -320,6 +334,28 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
       this.clusterSend(undefined, type, data, options, this.registry.sessions()) ??
       sendToAll(this.registry.sessions(), this.options.codecs, type, data, options)
     )
+  }
+
+  /**
+   * The cluster's first connection to its service (`Cluster.ready`), for the sessions that open
+   * before it: `pending` until it is made, or until `clusterStartWaitMs` (at most half of
+   * `helloTimeoutMs`, which a `$hello` held here counts against) has passed.
+   */
+  private waitForCluster(): { pending: boolean; done: Promise<void> } {
+    const ready = this.options.cluster?.ready?.()
+    if (ready === undefined) return { pending: false, done: Promise.resolve() }
+    const starting = { pending: true, done: ready }
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const waitMs = Math.min(clusterStartWaitMs, this.options.helloTimeoutMs / 2)
+    const gaveUp = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, waitMs)
+      timer.unref?.()
+    })
+    starting.done = Promise.race([ready, gaveUp]).then(() => {
+      clearTimeout(timer)
+      starting.pending = false
+    })
+    return starting
   }
 
   /**
