@@ -35,23 +35,33 @@ export function useMessage<S extends Schema = AnySchema, K extends Types<S> = Ty
       `useMessage('${String(type)}') needs a handler function`,
     )
   }
-  const latest = useRef({ client, type, handler })
+  const latest = useRef(handler)
+  // Whether the component's passive effects are mounted: a hidden `<Activity>` unmounts them
+  // (and one mounted hidden never mounts them) but keeps its insertion effects, and a hidden
+  // component is not called, as an unmounted one is not.
+  const live = useRef(false)
   // Before any effect of this commit (and so before a message can arrive to one), and only for
   // a committed render: a render React throws away never swaps the handler.
   useInsertionEffect(() => {
-    latest.current = { client, type, handler }
+    latest.current = handler
   })
-  useEffect(
+  // Subscribed with the commit of a new type or client, as its handler is swapped, rather than in
+  // the passive effects, which React runs in a later task for an update that is not discrete: a
+  // message of the new type that came meanwhile was lost, and one of the old type was the old
+  // subscription's, with the new handler.
+  useInsertionEffect(
     () =>
       client.on(type, (data) => {
-        // A new type or client is committed before this subscription is replaced, in the
-        // passive effects, which React runs in a later task for an update that is not discrete:
-        // the handler of the new type must not be given a message of the old one meanwhile.
-        const current = latest.current
-        if (current.type === type && current.client === client) current.handler(data)
+        if (live.current) latest.current(data)
       }),
     [client, type],
   )
+  useEffect(() => {
+    live.current = true
+    return () => {
+      live.current = false
+    }
+  }, [])
 }
 
 /**
@@ -73,14 +83,30 @@ export function useLatest<S extends Schema, K extends Types<S>, T>(
 ): T | undefined {
   const client = useClient<S>()
   const store = useRef<Latest<ServerMessages<S>[K], T>>({})
+  // React's subscriber, told of a new payload once the passive effects subscribed it; a payload
+  // that came before, after the commit, is seen by React's check of the snapshot as it subscribes.
+  const changed = useRef<() => void>(undefined)
   const subscribe = useCallback(
     function subscribe(onChange: () => void) {
-      return client.on(type, (data) => {
-        store.current = { from: subscribe, latest: { data } }
-        onChange()
-      })
+      changed.current = onChange
+      return () => {
+        if (changed.current === onChange) changed.current = undefined
+      }
     },
+    // One per client and type, though it reads neither: what the last one received is not the
+    // latest of the new one.
     [client, type],
+  )
+  // The messages are listened to from the commit that mounts the component or changes its type
+  // or client, not from the passive effects, where React subscribes: React runs those in a later
+  // task for an update that is not discrete, and a message that came meanwhile was lost.
+  useInsertionEffect(
+    () =>
+      client.on(type, (data) => {
+        store.current = { from: subscribe, latest: { data } }
+        changed.current?.()
+      }),
+    [client, type, subscribe],
   )
   const snapshot = (): T | undefined => {
     const { from, latest, cache } = store.current

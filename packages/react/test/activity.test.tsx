@@ -1,8 +1,15 @@
 import { act, render } from '@testing-library/react'
 import { Activity } from 'react'
 import { describe, expect, it } from 'vitest'
-import { LifelineProvider, useConnectionState } from '../src/index.js'
-import { afterCloseDelay, createFakeClient, FakeWebSocket, freshFakes, welcome } from './fake.js'
+import { LifelineProvider, useConnectionState, useMessage } from '../src/index.js'
+import {
+  afterCloseDelay,
+  createFakeClient,
+  FakeWebSocket,
+  freshFakes,
+  serverSender,
+  welcome,
+} from './fake.js'
 
 // `<Activity>` is React 19's: this file is left out of the React 18 project.
 
@@ -36,5 +43,34 @@ describe('LifelineProvider in an Activity', () => {
     view.rerender(tree('visible'))
     expect(FakeWebSocket.instances).toHaveLength(2)
     view.unmount()
+  })
+
+  it('calls no useMessage handler while its Activity is hidden, mounted hidden or hidden later', () => {
+    const client = createFakeClient(fakes.clock)
+    const send = serverSender()
+    const calls: number[] = []
+    function Listener() {
+      useMessage('tick', (n) => calls.push(n as number))
+      return null
+    }
+    const tree = (mode: 'hidden' | 'visible') => (
+      <LifelineProvider client={client} closeDelayMs={20}>
+        <Activity mode={mode}>
+          <Listener />
+        </Activity>
+      </LifelineProvider>
+    )
+    const view = render(tree('hidden'))
+    act(() => welcome())
+    act(() => send('tick', 1))
+    view.rerender(tree('visible'))
+    act(() => send('tick', 2))
+    view.rerender(tree('hidden'))
+    act(() => send('tick', 3))
+    view.rerender(tree('visible'))
+    act(() => send('tick', 4))
+    expect(calls).toEqual([2, 4])
+    view.unmount()
+    client.close()
   })
 })

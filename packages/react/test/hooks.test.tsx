@@ -150,6 +150,30 @@ describe('useMessage', () => {
     expect(calls).toEqual(['tick: 2'])
   })
 
+  it('gives the handler of a new type the messages of that type that come before the passive effects', () => {
+    const send = serverSender()
+    const calls: string[] = []
+    let listen: (type: 'said' | 'tick') => void = () => undefined
+    // A message of the new type in the window between the commit and the passive effects (a
+    // layout effect runs there), after the component shows it listens to that type.
+    function Arrivals({ type }: { type: string }) {
+      useLayoutEffect(() => {
+        if (type === 'tick') send('tick', 1)
+      }, [type])
+      return null
+    }
+    function Listener() {
+      const [type, setType] = useState<'said' | 'tick'>('said')
+      listen = setType
+      hooks.useMessage(type, (data) => calls.push(`${type}: ${JSON.stringify(data)}`))
+      return <Arrivals type={type} />
+    }
+    mount(<Listener />)
+    act(() => listen('tick'))
+    act(() => send('tick', 2))
+    expect(calls).toEqual(['tick: 1', 'tick: 2'])
+  })
+
   it('refuses a handler that is no function with INVALID_ARGUMENT, as client.on does', () => {
     const { Boundary, seen } = catching()
     // A handler left out by a condition (`enabled ? handler : undefined`), in plain JavaScript.
@@ -254,6 +278,62 @@ describe('useLatest', () => {
     expect(view.container.textContent).toBe('"none"')
     act(() => send('said', said(3)))
     expect(view.container.textContent).toBe(JSON.stringify(said(3)))
+  })
+})
+
+describe('useLatest, between the commit and the passive effects', () => {
+  /** Sends `tick` 7 from a layout effect, once, as it mounts or when `type` becomes `'tick'`. */
+  function arrivals() {
+    const send = serverSender()
+    let sent = false
+    return function Arrivals({ type = 'tick' }: { type?: string }) {
+      useLayoutEffect(() => {
+        if (type === 'tick' && !sent) {
+          sent = true
+          send('tick', 7)
+        }
+      }, [type])
+      return null
+    }
+  }
+
+  it('shows a payload that came after the commit that mounted it', () => {
+    const Arrivals = arrivals()
+    let show: () => void = () => undefined
+    function Latest() {
+      return <i>{JSON.stringify(hooks.useLatest('tick') ?? 'none')}</i>
+    }
+    function Later() {
+      const [shown, setShown] = useState(false)
+      show = () => setShown(true)
+      return shown ? (
+        <>
+          <Latest />
+          <Arrivals />
+        </>
+      ) : null
+    }
+    const view = mount(<Later />)
+    act(() => show())
+    expect(view.container.textContent).toBe('7')
+  })
+
+  it('shows a payload of its new type that came after the commit of that type', () => {
+    const Arrivals = arrivals()
+    let show: (type: 'said' | 'tick') => void = () => undefined
+    function Latest() {
+      const [type, setType] = useState<'said' | 'tick'>('said')
+      show = setType
+      return (
+        <>
+          <i>{JSON.stringify(hooks.useLatest(type) ?? 'none')}</i>
+          <Arrivals type={type} />
+        </>
+      )
+    }
+    const view = mount(<Latest />)
+    act(() => show('tick'))
+    expect(view.container.textContent).toBe('7')
   })
 })
 
