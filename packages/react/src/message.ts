@@ -1,4 +1,11 @@
-import { useCallback, useEffect, useInsertionEffect, useRef, useSyncExternalStore } from 'react'
+import {
+  useCallback,
+  useEffect,
+  useImperativeHandle,
+  useInsertionEffect,
+  useRef,
+  useSyncExternalStore,
+} from 'react'
 import { LifelineError } from '@lifeline/core'
 import type { AnySchema, MessageType, Schema, ServerMessages } from '@lifeline/core'
 import { useClient } from './context.js'
@@ -36,32 +43,37 @@ export function useMessage<S extends Schema = AnySchema, K extends Types<S> = Ty
     )
   }
   const latest = useRef(handler)
-  // Whether the component's passive effects are mounted: a hidden `<Activity>` unmounts them
-  // (and one mounted hidden never mounts them) but keeps its insertion effects, and a hidden
-  // component is not called, as an unmounted one is not.
+  // Whether the component's layout or passive effects are mounted: called from its commit,
+  // before the passive effects, which React runs in a later task for an update that is not
+  // discrete; and while a Suspense fallback hides it, which unmounts the layout effects only. A
+  // hidden `<Activity>` unmounts both (and one mounted hidden mounts neither) but keeps the
+  // insertion effects, and a hidden component is not called, as an unmounted one is not.
+  // `useImperativeHandle` is a layout effect that React runs on no server and warns of nowhere
+  // (React 18 does for `useLayoutEffect` on a server).
+  const laidOut = useRef<boolean>(null)
   const live = useRef(false)
-  // Before any effect of this commit (and so before a message can arrive to one), and only for
-  // a committed render: a render React throws away never swaps the handler.
-  useInsertionEffect(() => {
-    latest.current = handler
-  })
-  // Subscribed with the commit of a new type or client, as its handler is swapped, rather than in
-  // the passive effects, which React runs in a later task for an update that is not discrete: a
-  // message of the new type that came meanwhile was lost, and one of the old type was the old
-  // subscription's, with the new handler.
-  useInsertionEffect(
-    () =>
-      client.on(type, (data) => {
-        if (live.current) latest.current(data)
-      }),
-    [client, type],
-  )
+  useImperativeHandle(laidOut, () => true, [])
   useEffect(() => {
     live.current = true
     return () => {
       live.current = false
     }
   }, [])
+  // Before any effect of this commit (and so before a message can arrive to one), and only for
+  // a committed render: a render React throws away never swaps the handler.
+  useInsertionEffect(() => {
+    latest.current = handler
+  })
+  // Subscribed with the commit of a new type or client, as its handler is swapped, rather than in
+  // the passive effects: a message of the new type that came meanwhile was lost, and one of the
+  // old type was the old subscription's, with the new handler.
+  useInsertionEffect(
+    () =>
+      client.on(type, (data) => {
+        if (laidOut.current || live.current) latest.current(data)
+      }),
+    [client, type],
+  )
 }
 
 /**

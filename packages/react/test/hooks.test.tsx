@@ -1,5 +1,5 @@
 import { act, cleanup, render } from '@testing-library/react'
-import { useLayoutEffect, useState } from 'react'
+import { Suspense, useLayoutEffect, useState } from 'react'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { isLifelineError } from '@lifeline/core'
 import type { Client, ClientState } from '@lifeline/core'
@@ -172,6 +172,74 @@ describe('useMessage', () => {
     act(() => listen('tick'))
     act(() => send('tick', 2))
     expect(calls).toEqual(['tick: 1', 'tick: 2'])
+  })
+
+  it('calls the handler with a message that comes after the commit that mounted it', () => {
+    const send = serverSender()
+    const calls: number[] = []
+    let show: () => void = () => undefined
+    let sent = false
+    // After the listener in the tree, so after its commit: a socket message between the commit
+    // and the passive effects, which React runs in a later task for an update that is not discrete.
+    function Arrivals() {
+      useLayoutEffect(() => {
+        if (!sent) {
+          sent = true
+          send('tick', 1)
+        }
+      }, [])
+      return null
+    }
+    function Listener() {
+      hooks.useMessage('tick', (n) => calls.push(n))
+      return null
+    }
+    function Later() {
+      const [shown, setShown] = useState(false)
+      show = () => setShown(true)
+      return shown ? (
+        <>
+          <Listener />
+          <Arrivals />
+        </>
+      ) : null
+    }
+    mount(<Later />)
+    act(() => show())
+    act(() => send('tick', 2))
+    expect(calls).toEqual([1, 2])
+  })
+
+  it('calls the handler while a Suspense fallback hides it, mounted still', async () => {
+    const send = serverSender()
+    const calls: number[] = []
+    const loading = new Promise<void>(() => undefined)
+    // A sibling that suspends on an update: React unmounts the layout effects of the tree it
+    // hides, and keeps the rest.
+    function Panel({ open }: { open: boolean }) {
+      if (open) throw loading
+      return null
+    }
+    function Listener() {
+      hooks.useMessage('tick', (n) => calls.push(n))
+      return null
+    }
+    const tree = (open: boolean) =>
+      strict(
+        <LifelineProvider client={client}>
+          <Suspense fallback={<p>wait</p>}>
+            <Listener />
+            <Panel open={open} />
+          </Suspense>
+        </LifelineProvider>,
+      )
+    const view = render(tree(false))
+    act(() => welcome())
+    act(() => send('tick', 1))
+    view.rerender(tree(true))
+    expect(view.container.textContent).toBe('wait')
+    act(() => send('tick', 2))
+    expect(calls).toEqual([1, 2])
   })
 
   it('refuses a handler that is no function with INVALID_ARGUMENT, as client.on does', () => {
