@@ -13,22 +13,28 @@ const limitMs = 90_000
 
 // The example as its README runs it, on a Redis of the test's (`REDIS_URL`: the test command may
 // have been given its own `redis-server` through REDIS_SERVER_PATH, off PATH): two processes,
-// each restarted mid-chat, every reconnection to the other one.
-it('runs examples/scale-out: two processes on one Redis with no sticky routing, nothing lost or duplicated', async () => {
-  const redis = fx.add(await startRedisServer())
-  vi.stubEnv('REDIS_URL', redis.url)
-  const result = await runScript(join(root, 'examples', 'scale-out', 'main.ts'), [], limitMs)
-  const summary = result.out.split('\n').find((line) => line.startsWith('{'))
-  expect(JSON.parse(summary ?? '{}')).toEqual({
-    sent: 600,
-    received: { alice: 600, bob: 600 },
-    lost: 0,
-    duplicated: 0,
-    inOrder: true,
-    restarts: 2,
-    // Each restart sends every client it had to the other process, which takes its session.
-    resumedElsewhere: expect.any(Number) as number,
-  })
-  expect(result.out).toMatch(/: resumed session/)
-  expect(result.code).toBe(0)
-}, 120_000)
+// each restarted mid-chat (SIGTERM, or killed), every reconnection to the other one.
+it.each(['SIGTERM', 'SIGKILL'])(
+  'runs examples/scale-out, the processes restarted with %s: no sticky routing, nothing lost or duplicated',
+  async (signal) => {
+    const redis = fx.add(await startRedisServer())
+    vi.stubEnv('REDIS_URL', redis.url)
+    vi.stubEnv('RESTART_SIGNAL', signal)
+    const result = await runScript(join(root, 'examples', 'scale-out', 'main.ts'), [], limitMs)
+    const summary = result.out.split('\n').find((line) => line.startsWith('{'))
+    expect(JSON.parse(summary ?? '{}')).toEqual({
+      sent: 600,
+      received: { alice: 600, bob: 600 },
+      lost: 0,
+      duplicated: 0,
+      inOrder: true,
+      restarts: 2,
+      // Each restart sends every client it had to the other process, which takes its session.
+      resumedElsewhere: expect.any(Number) as number,
+    })
+    expect(result.out).toContain(`(${signal})`)
+    expect(result.out).toMatch(/: resumed session/)
+    expect(result.code).toBe(0)
+  },
+  120_000,
+)

@@ -4,6 +4,7 @@
 // told 1012 and resume on the other process). At the end each client checks that it got every
 // message of the room once, in order per sender, and one JSON line of results is printed.
 //   REDIS_URL=redis://… to use a Redis of yours; else `redis-server` from PATH is started.
+//   RESTART_SIGNAL=SIGKILL to kill the processes instead (no close, no last store write).
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { createServer as createNetServer, type AddressInfo } from 'node:net'
@@ -14,6 +15,7 @@ import type { Chat } from './schema.js'
 const messages = Number(process.env.MESSAGES ?? 300)
 const sendEveryMs = 5
 const names = ['alice', 'bob'] as const
+const restartSignal = process.env.RESTART_SIGNAL === 'SIGKILL' ? 'SIGKILL' : 'SIGTERM'
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Every child process started, stopped with this one whatever happens. */
@@ -39,9 +41,9 @@ function run(command: string, args: string[], onLine: (line: string) => void): C
   return child
 }
 
-function stopped(child: ChildProcess): Promise<unknown> {
+function stopped(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<unknown> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
-  child.kill('SIGTERM')
+  child.kill(signal)
   return once(child, 'exit')
 }
 
@@ -147,8 +149,8 @@ for (let n = 1; n <= messages; n++) {
   if (restartAt.has(n)) {
     const index = restarts++ % servers.length
     const name = index === 0 ? 'A' : 'B'
-    console.log(`main: restarting ${name}`)
-    await stopped(servers[index]!.child)
+    console.log(`main: restarting ${name} (${restartSignal})`)
+    await stopped(servers[index]!.child, restartSignal)
     servers[index] = await startServer(name, redis.url)
   }
   await sleep(sendEveryMs)
