@@ -106,6 +106,12 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
   /** A heartbeat found this process in the set of processes (or added it there). */
   private listed = false
   /**
+   * The generation of Redis' data this process last saw (`Keys.generation`), checked by the first
+   * heartbeat after each `'ready'`: another one there says that Redis lost its data since.
+   */
+  private generation = ''
+  private generationChecked = false
+  /**
    * Presence changes made while Redis was not ready, by room, then member id, for `onReady`: a
    * leave to write (`left`, or `moved` to another process), or `joined`, a join made meanwhile
    * and never stored, whose leave then needs no writing. So at most one per member and room,
@@ -638,6 +644,9 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
   }
 
   private readonly onReady = (): void => {
+    // Redis may have lost its data (restarted empty): checked first, ahead of any claim of this
+    // process on this connection, and of this process's sessions stored again.
+    this.generationChecked = false
     this.beat()
     // Leaves and joins made while Redis was not ready (a process that starts serving before its
     // client has connected, or an outage) were not stored. The leaves first, those of members
@@ -818,6 +827,7 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
   private readonly beat = (): void => {
     if (!isReady(this.redis) || this.closed) return
     if (this.presenceRefused) this.storeRefused()
+    if (!this.generationChecked) this.checkGeneration()
     const { keys, processId } = this
     this.redis
       .multi()
@@ -843,6 +853,34 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
         // A MULTI refused says EXECABORT; why (OOM, READONLY) is in the error of its command.
         const cause = (error as { previousErrors?: unknown[] } | undefined)?.previousErrors?.[0]
         this.beatFailed('the cluster heartbeat failed', cause ?? error)
+      })
+  }
+
+  /**
+   * Reads the generation of Redis' data, written if missing. Another than the one this process
+   * saw: Redis lost its data (restarted empty, flushed), and the processes store their sessions
+   * again as they come back. Redis is then refilled (`Keys.refilling`) for `processTtlMs`, within
+   * which a live process is back: a claim that finds no session meanwhile waits for it (`claim`
+   * of the store), else a client that resumes on another process before its holder stored the
+   * session again would be reset, its unacknowledged messages lost.
+   */
+  private checkGeneration(): void {
+    this.generationChecked = true
+    this.redis
+      .lifelineGeneration(
+        this.keys.generation(),
+        this.keys.refilling(),
+        randomBytes(12).toString('base64url'),
+        this.generation,
+        this.options.processTtlMs,
+      )
+      .then((generation) => {
+        this.generation = generation
+      })
+      .catch((error: unknown) => {
+        // Checked again at the next heartbeat.
+        this.generationChecked = false
+        this.beatFailed('the cluster heartbeat failed', error)
       })
   }
 

@@ -28,6 +28,16 @@ export interface Keys {
   process(processId: string): string
   /** The processes of the cluster. */
   processes(): string
+  /**
+   * A random value the first process to find it missing writes (no expiry): a process that saw
+   * another value, or none where it saw one, knows that Redis lost its data since.
+   */
+  generation(): string
+  /**
+   * Set for `processTtlMs` when a process finds that Redis lost its data: meanwhile a claim that
+   * finds no session waits for the process that holds it to store it again.
+   */
+  refilling(): string
   readonly prefix: string
   /** What every channel's name begins with (the prefix, and the database if not 0). */
   readonly channels: string
@@ -54,5 +64,7 @@ export function createKeys(prefix: string, db = 0): Keys {
     moves: () => `${prefix}moves`,
     process: (processId) => `${prefix}proc:${processId}`,
     processes: () => `${prefix}procs`,
+    generation: () => `${prefix}gen`,
+    refilling: () => `${prefix}refilling`,
   }
 }

@@ -65,7 +65,9 @@ export interface RedisClusterOptions {
    * that crashed: a client message it processed and had not stored is processed again, with the
    * same id. This process waits as long for its own write of a session that Redis does not
    * answer (it stalls): in a handoff, it then lets the session go as if it had crashed; in a
-   * resume of a session it holds, the client is refused with 1013 and tries again.
+   * resume of a session it holds, the client is refused with 1013 and tries again. And a resume
+   * looks this long (every 250 ms) for a session missing while Redis is refilled after it lost
+   * its data, for the process that holds it to store it again, before it counts as none.
    * @default 5000
    */
   handoffTimeoutMs?: number

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis'
 import {
   claimScript,
   createScript,
+  generationScript,
   joinScript,
   leaveScript,
   reapScript,
@@ -15,13 +16,17 @@ type Arg = string | number | Buffer
 /** The scripts as commands of the client (ioredis sends EVALSHA, and EVAL after a NOSCRIPT). */
 export interface ScriptCommands {
   lifelineCreate(...args: Arg[]): Promise<string | number>
-  /** The claim, the token of an owner asked to hand the session over, or null (no session). */
-  lifelineClaimBuffer(...args: Arg[]): Promise<ClaimReply | Buffer | null>
+  /**
+   * The claim, the token of an owner asked to hand the session over, how long Redis is still
+   * refilled (ms: no session yet) or null (no session).
+   */
+  lifelineClaimBuffer(...args: Arg[]): Promise<ClaimReply | Buffer | number | null>
   lifelineRelease(...args: Arg[]): Promise<number>
   lifelineWrite(...args: Arg[]): Promise<WriteReply>
   lifelineJoin(...args: Arg[]): Promise<number>
   lifelineLeave(...args: Arg[]): Promise<number>
   lifelineReap(...args: Arg[]): Promise<number>
+  lifelineGeneration(...args: Arg[]): Promise<string>
 }
 
 /**
@@ -42,6 +47,7 @@ const definitions = {
   lifelineJoin: [4, joinScript],
   lifelineLeave: [3, leaveScript],
   lifelineReap: [2, reapScript],
+  lifelineGeneration: [2, generationScript],
 } as const
 
 /** Defines the scripts on the application's client (idempotent) and returns it typed with them. */

@@ -43,7 +43,10 @@ return epoch`
 
 /**
  * KEYS: hash. ARGV: owner, ttl, revoke channel prefix, session id, acknowledged (by the client
- * that resumes: what it has need not be read), ask, heartbeat key prefix.
+ * that resumes: what it has need not be read), ask, heartbeat key prefix, and the key that is set
+ * while Redis is refilled after it lost its data (`Keys.refilling`), or '' for a claim that does
+ * not wait: a session missing meanwhile may not be stored again yet by the process that holds
+ * it, so the key's time to live (ms) is returned rather than nil, for the claim to ask again.
  * With ask '1', a session owned by another process that is alive (its heartbeat key is there)
  * is not taken: its token is returned, and nobody is told. The claim is made again with ask
  * `?<that token>`: the owner, if it still holds the session by it and hears its channel, is
@@ -59,7 +62,13 @@ return epoch`
  * token, token, {i, c, l, from, x, r}, envelopes from..l }, from = the first kept above
  * acknowledged; nil when there is none.
  */
-export const claimScript = `if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+export const claimScript = `if redis.call('EXISTS', KEYS[1]) == 0 then
+  if ARGV[8] ~= '' then
+    local refilling = redis.call('PTTL', ARGV[8])
+    if refilling > 0 then return refilling end
+  end
+  return false
+end
 local h = redis.call('HMGET', KEYS[1], 'e', 'o', 'i', 'c', 'l', 'f', 'x', 'r')
 local previous = h[1]
 local owner = h[2]
@@ -398,3 +407,22 @@ for _, move in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT',
   redis.call('ZREM', KEYS[2], move)
 end
 return dead`
+
+/**
+ * KEYS: the generation, the refilling key (`Keys.generation`, `Keys.refilling`). ARGV: a new
+ * generation, the one this process saw last ('' for none), how long Redis is refilled (ms).
+ * Writes the new generation when there is none (Redis is new, or lost its data). A process that
+ * saw another one knows that Redis lost its data since: the refilling key is set, or its time to
+ * live raised, to cover the processes that come back after this one. A process that saw none
+ * (it started while Redis was away) cannot tell a new Redis from one that lost its data: it
+ * leaves that to those that saw it. Returns the generation.
+ */
+export const generationScript = `local seen = redis.call('GET', KEYS[1])
+if not seen then
+  seen = ARGV[1]
+  redis.call('SET', KEYS[1], seen)
+end
+if ARGV[2] ~= '' and ARGV[2] ~= seen and redis.call('PTTL', KEYS[2]) < tonumber(ARGV[3]) then
+  redis.call('SET', KEYS[2], '1', 'PX', ARGV[3])
+end
+return seen`

@@ -65,6 +65,11 @@ async function within(promise: Promise<void>, ms: number): Promise<boolean> {
   }
 }
 
+/** Resolves after `ms` (without holding the process). */
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)).unref())
+}
+
 /** A claim whose resume the server refused while Redis left it unanswered (`claim`). */
 function givenUpClaim(): LifelineError {
   return new LifelineError('STORE_UNAVAILABLE', 'the claim was given up: its resume was refused')
@@ -112,6 +117,12 @@ export class RedisSessionStore implements SharedSessionStore {
   private ttlMs = 0
   /** `releaseKept` waits for the client's next `'ready'`. */
   private awaitingReady = false
+  /**
+   * The sessions held here that Redis no longer had at the last keep-alive (it lost its data),
+   * until they are stored again: a claim of one of them (its client resumes here) does not wait
+   * for it to be stored again, which waits for that claim. Replaced at each keep-alive.
+   */
+  private refilled = new Set<string>()
 
   constructor(
     redis: Redis,
@@ -161,6 +172,7 @@ export class RedisSessionStore implements SharedSessionStore {
       packRooms(rooms(record)),
       ...record.replay.flatMap((envelope) => [envelope.s, packEnvelope(envelope)]),
     )
+    this.refilled.delete(record.id)
     if (epoch === 0) {
       throw new LifelineError('SESSION_FENCED', 'the session exists: another process holds it')
     }
@@ -179,6 +191,10 @@ export class RedisSessionStore implements SharedSessionStore {
    * Should `stalled` return true (the server gave the claim up: it refused the resume), the
    * claim asks no owner for the session from then on, and fails once Redis answers that a live
    * one holds it: the client went on elsewhere meanwhile, and its live link there stays.
+   * A session missing while Redis is refilled (it lost its data: `Keys.refilling`) may be held
+   * by a process that has not stored it again yet: it is looked for again every
+   * `livenessCheckMs`, for `handoffTimeoutMs` at most, before the claim answers that there is
+   * none. One held here is not waited for: this process stores it again once claimed.
    */
   async claim(
     id: string,
@@ -202,13 +218,28 @@ export class RedisSessionStore implements SharedSessionStore {
     let waiting = this.awaitedHandoffs.get(id)
     if (waiting === undefined) this.awaitedHandoffs.set(id, (waiting = new Set()))
     waiting.add(awaited)
-    let reply: ClaimReply | Buffer | null
+    let reply: ClaimReply | Buffer | number | null
+    // Monotonic, as every wait here (see below).
+    const refillUntil = performance.now() + this.handoffTimeoutMs
+    /** The refilling key, for a claim that may still wait for a session missing (`claim`). */
+    const refilling = (): string =>
+      this.refilled.has(id) || performance.now() >= refillUntil ? '' : this.keys.refilling()
     try {
-      reply = await watched(this.runClaim(id, ttlMs, acknowledged, '1'), stall)
+      reply = await watched(this.runClaim(id, ttlMs, acknowledged, '1', refilling()), stall)
       /** The token the owner was last asked to hand the session over by. */
       let asked = ''
       let giveUpAt = 0
-      while (Buffer.isBuffer(reply)) {
+      for (;;) {
+        if (typeof reply === 'number') {
+          // Missing while Redis is refilled, for `reply` ms more: looked for again shortly.
+          if (givenUp) throw givenUpClaim()
+          await pause(Math.min(livenessCheckMs, reply, refillUntil - performance.now()))
+          if (givenUp) throw givenUpClaim()
+          asked = ''
+          reply = await watched(this.runClaim(id, ttlMs, acknowledged, '1', refilling()), stall)
+          continue
+        }
+        if (!Buffer.isBuffer(reply)) break
         // A live owner holds it by `held`. Given up: nothing more is asked of it, nor taken.
         if (givenUp) throw givenUpClaim()
         const held = String(reply)
@@ -289,7 +320,8 @@ export class RedisSessionStore implements SharedSessionStore {
     ttlMs: number,
     acknowledged: number,
     ask: string,
-  ): Promise<ClaimReply | Buffer | null> {
+    refilling = '',
+  ): Promise<ClaimReply | Buffer | number | null> {
     return this.redis.lifelineClaimBuffer(
       this.keys.session(id),
       this.processId,
@@ -299,6 +331,7 @@ export class RedisSessionStore implements SharedSessionStore {
       acknowledged,
       ask,
       this.keys.process(''),
+      refilling,
     )
   }
 
@@ -437,6 +470,7 @@ export class RedisSessionStore implements SharedSessionStore {
     results.forEach(([error, kept], index) => {
       if (error === null && kept === 0) lost.push(ids[index] as string)
     })
+    this.refilled = new Set(lost)
     return lost
   }
 

@@ -162,3 +162,70 @@ it('does not store again, with its stale state, a session another process took f
   })
   expect(await inspect.exists(key)).toBe(0)
 })
+
+it('resumes on another process a session held live while Redis restarted empty, before its holder stored it again', async () => {
+  const redis = fx.add(await startRedisServer())
+  // `a` reaches Redis through a proxy: it stays away from Redis after the restart until the
+  // test lets it back, so `b` is asked for the session before `a` stored it again.
+  const { server: a, redis: aRedis, proxy } = await startProxiedNode(fx, redis)
+  a.on('connection', echo)
+  const b = await startNode(fx, redis)
+  b.server.on('connection', echo)
+  const inspect = redisClient(fx, redis)
+  const { client, welcome } = await RawClient.connect(fx, a.port)
+  const key = `lifeline:s:{${welcome.sid}}`
+  // `down` 1 is kept for the client, which does not acknowledge it.
+  client.send({ t: 'up', d: { n: 1 }, s: 1 })
+  await waitFor(async () => (await inspect.hget(key, 'l')) === '1', {
+    message: 'down 1 stored',
+  })
+  // A new Redis is not one that lost its data: nothing is waited for.
+  expect(await inspect.exists('lifeline:refilling')).toBe(0)
+  proxy.refuse(true)
+  proxy.cut()
+  await waitFor(() => aRedis.status !== 'ready', { message: 'a away from Redis' })
+  // Redis restarts without its data: the session lives on `a` alone.
+  await redis.restart()
+  await connected(b.redis, b.cluster)
+  await client.close()
+  // `b`'s claim finds no session (`a` has not stored it again): only then is `a` let back.
+  const claims = b.redis as unknown as {
+    lifelineClaimBuffer: (...args: unknown[]) => Promise<unknown>
+  }
+  const claim = claims.lifelineClaimBuffer.bind(b.redis)
+  let answered = 0
+  claims.lifelineClaimBuffer = (...args) => {
+    const reply = claim(...args)
+    void reply.then(
+      () => answered++,
+      () => undefined,
+    )
+    return reply
+  }
+  const moved = await RawClient.open(fx, b.server.port)
+  moved.send({ t: '$hello', d: { v: 1, sid: welcome.sid, a: 0 } })
+  await waitFor(() => answered > 0, { message: 'b claimed the session', timeoutMs: 10_000 })
+  proxy.refuse(false)
+  await waitFor(() => moved.received.some((frame) => frame.t === '$welcome'), {
+    message: '$welcome on b',
+    timeoutMs: 10_000,
+  })
+  // Resumed as `a` held it: its message processed, and `down` 1 sent again.
+  expect(await moved.welcome()).toMatchObject({ sid: welcome.sid, resumed: true, a: 1 })
+  await waitFor(() => moved.reliable('down').length === 1, { message: 'down 1 sent again' })
+  expect(moved.reliable('down')).toEqual([{ t: 'down', d: { n: 1 }, s: 1 }])
+})
+
+it('does not count a Redis restarted with its data as one that lost it', async () => {
+  const redis = fx.add(await startRedisServer({ persistence: true }))
+  const node = await startNode(fx, redis)
+  const inspect = redisClient(fx, redis)
+  await waitFor(async () => (await inspect.exists('lifeline:gen')) === 1, {
+    message: 'the generation written',
+  })
+  const generation = await inspect.get('lifeline:gen')
+  await redis.restart()
+  await connected(node.redis, node.cluster)
+  expect(await inspect.get('lifeline:gen')).toBe(generation)
+  expect(await inspect.exists('lifeline:refilling')).toBe(0)
+})

@@ -413,6 +413,51 @@ describe('RedisSessionStore', () => {
     expect((await one.claim('sid-1', 60_000))?.record.lossy).toBe(true)
   })
 
+  it('looks again, while Redis is refilled after it lost its data, for a session missing, within handoffTimeoutMs; not for one it holds', async () => {
+    const { a, b } = await redisPair()
+    const keys = createKeys('t:')
+    // `one` holds sessions; `two` resumes them, waiting a second at most for a missing one.
+    const one = new RedisSessionStore(a, keys, 'one', 20_000)
+    const two = new RedisSessionStore(b, keys, 'two', 1_000)
+    let started = performance.now()
+    // Redis did not lose its data: a session missing is none, at once (not in 20 s).
+    expect(await one.claim('sid-0', 60_000)).toBeUndefined()
+    expect(performance.now() - started).toBeLessThan(10_000)
+    // It lost its data: refilled while the processes come back.
+    await a.set(keys.refilling(), '1', 'PX', 60_000)
+    const claims = b as unknown as { lifelineClaimBuffer: (...args: unknown[]) => Promise<unknown> }
+    const run = claims.lifelineClaimBuffer.bind(b)
+    let answered = 0
+    claims.lifelineClaimBuffer = (...args) => {
+      const reply = run(...args)
+      void reply.then(
+        () => answered++,
+        () => undefined,
+      )
+      return reply
+    }
+    const claimed = two.claim('sid-1', 60_000)
+    await waitFor(() => answered > 0, { message: 'the session found missing' })
+    // Stored again by its holder after the claim found it missing: the claim gets it.
+    await one.create(record(), 60_000)
+    expect((await claimed)?.record).toMatchObject({
+      id: 'sid-1',
+      lastClientSeq: 3,
+      lastServerSeq: 2,
+    })
+    // A session nobody stores again is none once `two`'s second is over, not Redis' minute.
+    started = performance.now()
+    expect(await two.claim('sid-2', 60_000)).toBeUndefined()
+    expect(performance.now() - started).toBeGreaterThanOrEqual(1_000)
+    expect(performance.now() - started).toBeLessThan(10_000)
+    // One that `one` holds and found lost (its keep-alive) is stored again once claimed: its
+    // claim does not wait for that, which waits for the claim.
+    expect(await one.keepAlive(['sid-3'], 60_000)).toEqual(['sid-3'])
+    started = performance.now()
+    expect(await one.claim('sid-3', 60_000)).toBeUndefined()
+    expect(performance.now() - started).toBeLessThan(10_000)
+  })
+
   it('releases a session once Redis is back when it was asked to while Redis was away', async () => {
     const server = fx.add(await startRedisServer({ persistence: true }))
     const redis = new Redis(server.url, { retryStrategy: () => 50, maxRetriesPerRequest: 2 })
