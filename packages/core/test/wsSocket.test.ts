@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
 import { startWsServer, useFixtures, waitFor } from '@lifeline/test-utils'
 import { LifelineError, ReconnectingWebSocket } from '../src/index.js'
+import { ManualClock } from '../src/testing/index.js'
 import { nextEvent, quickRetry } from './helpers.js'
 
 const fx = useFixtures(afterEach)
@@ -131,17 +132,24 @@ describe('close() and reconnect() called from where the socket changes state', (
 
   it('stays closed when a statechange listener closes it as it starts to wait', async () => {
     const server = fx.add(await startWsServer())
-    const socket = fx.add(new ReconnectingWebSocket(server.url('/'), undefined, quickRetry))
+    const clock = new ManualClock()
+    const socket = fx.add(
+      new ReconnectingWebSocket(server.url('/'), undefined, { ...quickRetry, clock }),
+    )
     socket.addEventListener('statechange', ({ state }) => {
       if (state.status === 'reconnecting') socket.close()
     })
     const reconnecting: number[] = []
     socket.addEventListener('reconnecting', ({ attempt }) => reconnecting.push(attempt))
     await nextEvent(socket, 'open')
+    const attempts: number[] = []
+    socket.addEventListener('connecting', ({ attempt }) => attempts.push(attempt))
     for (const client of server.wss.clients) client.close(1011)
     await waitFor(() => socket.state.status === 'closed', { message: 'closed' })
-    // Longer than the backoff's largest delay: a retry left armed would have connected.
-    await new Promise((resolve) => setTimeout(resolve, 300))
+    // As far as the backoff's largest delay, with no time passing: a retry left armed connects.
+    expect(clock.pending).toBe(0)
+    clock.advance(quickRetry.maxDelayMs)
+    expect(attempts).toEqual([])
     expect(server.connections).toHaveLength(1)
     expect(socket.state.status).toBe('closed')
     expect(reconnecting).toEqual([])
