@@ -381,7 +381,9 @@ describe('RedisCluster writes', () => {
     const detaching = cluster.detach().then(() => {
       detached = true
     })
-    await new Promise((resolve) => setTimeout(resolve, 200))
+    // Its own run of the sends that wait ends in this turn (Redis away, nothing is written), and
+    // nothing runs another until Redis is back: a detach that returned without them has by now.
+    await new Promise((resolve) => setImmediate(resolve))
     expect(detached).toBe(false)
     await server.restart()
     await detaching
@@ -389,15 +391,28 @@ describe('RedisCluster writes', () => {
   })
 
   it('detaches once the room sends Redis refused are stored, not at once', async () => {
-    const { redis, cluster, errors, say } = await setUpCluster()
+    const { client, redis, cluster, errors, say } = await setUpCluster()
+    // Each write of the room sends ends a run of them, which a detach waiting for them sees.
+    const scripted = withScripts(client)
+    const write = scripted.lifelineWrite.bind(scripted)
+    let refused = 0
+    scripted.lifelineWrite = async (...args) => {
+      const reply = await write(...args)
+      if (reply[0] !== 0) refused++
+      return reply
+    }
     await redis.set(keys.history('broken'), 'not a stream')
     say('broken', 1)
     await waitFor(() => errors.length > 0, { message: 'the send refused' })
+    const refusedBefore = refused
     let detached = false
     const detaching = cluster.detach().then(() => {
       detached = true
     })
-    await new Promise((resolve) => setTimeout(resolve, 200))
+    // Refused twice more: detach's own run and the retry's after it (on the backoff's timer)
+    // ended while it waits. A detach that returned at the end of a run has by the next turn.
+    await waitFor(() => refused >= refusedBefore + 2, { message: 'two more writes refused' })
+    await new Promise((resolve) => setImmediate(resolve))
     expect(detached).toBe(false)
     await redis.del(keys.history('broken'))
     await detaching
