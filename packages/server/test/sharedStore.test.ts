@@ -584,21 +584,21 @@ describe('a server on a shared store', () => {
     const { client, welcome } = await ProtocolClient.connect(fx, urlOf(server))
     await waitFor(() => fake.sessions.has(welcome.sid), { message: 'the session created' })
     // The store stays reachable but refuses every write (Redis out of memory, say).
-    let attempts = 0
+    const attempts: number[] = []
     const commit = fake.store.commit.bind(fake.store)
     fake.store.commit = (commits) => {
-      attempts++
+      attempts.push(performance.now())
       return commit(commits)
     }
     fake.state.failWith = new Error('OOM command not allowed when used memory > maxmemory')
     client.send({ t: 'up', d: 1, s: 1 })
-    await waitFor(() => attempts > 0, { message: 'a write tried' })
-    // A measurement window, not a wait for an event: the pauses (50, 100, 200 ms…) allow 4
-    // attempts in it; without them the write was tried as fast as the store answered (thousands).
-    // A loaded machine only makes fewer.
-    await new Promise((resolve) => setTimeout(resolve, 400))
-    expect(attempts).toBeGreaterThan(1)
-    expect(attempts).toBeLessThanOrEqual(8)
+    await waitFor(() => attempts.length >= 4, { message: 'the write tried 4 times' })
+    // The pauses between them, 50, 100 then 200 ms (a timer can run a little early, never much):
+    // without them the write was tried as fast as the store answered.
+    const pauses = attempts.slice(1, 4).map((at, i) => at - (attempts[i] as number))
+    expect(pauses[0]).toBeGreaterThanOrEqual(40)
+    expect(pauses[1]).toBeGreaterThanOrEqual(80)
+    expect(pauses[2]).toBeGreaterThanOrEqual(160)
     expect(failures).toHaveLength(1)
     // Served meanwhile, and stored once the store takes writes again.
     await waitFor(() => client.received.some((frame) => frame.t === 'down'), { message: 'served' })
