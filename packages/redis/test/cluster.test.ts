@@ -1032,10 +1032,10 @@ describe('a session whose writes Redis refuses while it stays ready', () => {
     node.server.on('error', (error) => errors.push(error))
     const store = node.cluster.store
     const commit = store.commit.bind(store)
-    let attempts = 0
+    const attempts: number[] = []
     let stored = 0
     store.commit = async (...args) => {
-      attempts++
+      attempts.push(performance.now())
       const results = await commit(...args)
       stored++
       return results
@@ -1045,15 +1045,17 @@ describe('a session whose writes Redis refuses while it stays ready', () => {
     await waitFor(() => client.reliable('down').length === 1, { message: 'the first echo' })
     await redis.command('CONFIG', 'SET', 'maxmemory-policy', 'noeviction')
     await redis.command('CONFIG', 'SET', 'maxmemory', '1')
-    const before = attempts
+    const before = attempts.length
     client.send({ t: 'up', d: { n: 2 }, s: 2 })
     await waitFor(() => client.reliable('down').length === 2, { message: 'served meanwhile' })
-    // A measurement window, not a wait for an event: the pauses (50, 100, 200 ms…) allow about
-    // 5 writes in it; without them the session was written as fast as Redis answered (hundreds).
-    // A loaded machine only makes fewer.
-    await new Promise((resolve) => setTimeout(resolve, 500))
-    expect(attempts - before).toBeGreaterThan(1)
-    expect(attempts - before).toBeLessThanOrEqual(10)
+    await waitFor(() => attempts.length >= before + 4, { message: 'the write tried 4 times' })
+    // The pauses between them, 50, 100 then 200 ms (a timer can run a little early, never much):
+    // without them the session was written as fast as Redis answered.
+    const tried = attempts.slice(before, before + 4)
+    const pauses = tried.slice(1).map((at, i) => at - (tried[i] as number))
+    expect(pauses[0]).toBeGreaterThanOrEqual(40)
+    expect(pauses[1]).toBeGreaterThanOrEqual(80)
+    expect(pauses[2]).toBeGreaterThanOrEqual(160)
     expect(errors).toHaveLength(1)
     expect(String(errors[0])).toContain('OOM')
     await redis.command('CONFIG', 'SET', 'maxmemory', '0')
