@@ -40,9 +40,11 @@ describe("the client's answers across a session reset", () => {
     rig.proxy.refuse(false)
     await waitFor(() => asked.length === 2, { message: "asked 'second'", timeoutMs: 5_000 })
 
-    // The old session's handler resolves late, then the new one's.
+    // The old session's handler resolves late, then the new one's. The client answers (or not)
+    // in the microtasks of the handler's resolution: after a turn, an answer to 'first' would
+    // be on the link ahead of the answer to 'second'.
     release.get('first')?.('answer to first')
-    await new Promise((resolve) => setTimeout(resolve, 50))
+    await new Promise((resolve) => setImmediate(resolve))
     release.get('second')?.('answer to second')
     await waitFor(() => answers.length === 2, { message: 'both settled' })
     expect(answers).toEqual(['rejected', 'answer to second'])
