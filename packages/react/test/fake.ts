@@ -70,7 +70,13 @@ export function freshFakes(): { clock: ManualClock } {
   return fakes
 }
 
-/** Waits out a provider's deferred close (closeDelayMs 20 in these tests). */
-export const afterCloseDelay = () => act(() => new Promise((resolve) => setTimeout(resolve, 40)))
+/**
+ * Waits out the deferred close of a provider released before the call, `closeDelayMs` later (20
+ * in these tests): a timer of the same delay set now runs after the provider's, since timers of
+ * one delay run in the order they were set. A close that was due has happened; one cancelled,
+ * or never set, has not.
+ */
+export const afterCloseDelay = (closeDelayMs = 20) =>
+  act(() => new Promise((resolve) => setTimeout(resolve, closeDelayMs)))
 
 export { FakeWebSocket, ManualClock }

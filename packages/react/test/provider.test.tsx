@@ -266,14 +266,14 @@ describe('LifelineProvider', () => {
     act(() => welcome())
     act(() => client.close())
     view.rerender(tree(30))
-    await afterCloseDelay()
+    await afterCloseDelay(30)
     expect(client.state.status).toBe('closed')
     expect(FakeWebSocket.instances).toHaveLength(1)
     // The delay in force when the provider unmounts is the one its release waits.
     act(() => client.connect())
     view.rerender(tree(0))
     view.unmount()
-    await act(() => new Promise((resolve) => setTimeout(resolve, 5)))
+    await afterCloseDelay(0)
     expect(client.state.status).toBe('closed')
   })
 
