@@ -206,6 +206,18 @@ describe('a resume while Redis does not answer (it hangs)', () => {
   it('on a process that does not hold the session, its client served elsewhere since: the claim, once answered, leaves the session there', async () => {
     const { a, b, seen } = await twoNodes()
     const { target, client, down } = await clientOf(a)
+    // The claims `b` makes, settled or not.
+    const store = b.cluster.store
+    const claim = store.claim.bind(store)
+    let claims = 0
+    let settled = 0
+    store.claim = (...args) => {
+      claims++
+      const claimed = claim(...args)
+      const done = () => void settled++
+      claimed.then(done, done)
+      return claimed
+    }
     hang(b.proxy)
     await movedAndRefused(client, target, b)
     // Back on `a` meanwhile, which claims the session again and serves the client.
@@ -216,8 +228,10 @@ describe('a resume while Redis does not answer (it hangs)', () => {
     // `b`'s claim reaches Redis now (resent on its new connection): its resume was refused
     // long ago, and the session has a live link on `a`.
     await answerAgain(b.proxy, b)
-    await b.redis.ping()
-    await new Promise((resolve) => setTimeout(resolve, 1_000))
+    expect(claims).toBeGreaterThan(0)
+    await waitFor(() => settled === claims, { message: "b's claim settled", timeoutMs: 10_000 })
+    // Had it taken the session, `a` closed the link (1012) before its handoff let the claim
+    // settle: the echo of a message sent now comes after that close.
     await echoed(client, down, 3)
     expect(moved.at).toBeUndefined()
     expect(a.server.stats.sessionsMoved).toBe(0)
