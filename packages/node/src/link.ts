@@ -106,6 +106,9 @@ function refusedFrame(this: WebSocket, error: unknown): void {
 
 const invalid = (message: string) => new LifelineError('INVALID_ARGUMENT', message)
 
+const isThenable = <T>(value: T | PromiseLike<T>): value is PromiseLike<T> =>
+  typeof (value as { then?: unknown } | null)?.then === 'function'
+
 /**
  * What a socket is made with on `ws`: core's options (the `ws` sockets, `nodeClock` unless a
  * clock is given, the ping heartbeat when on) and the URL provider, which evaluates `headers`
@@ -140,14 +143,25 @@ export function createNodeLink(
   // ping frame, which every server answers.
   let newest: WebSocket | undefined
   const ping = () => void newest?.ping()
+  const resolveUrl = () => (typeof url === 'function' ? url() : url)
   let attemptHeaders = typeof headers === 'function' ? undefined : headers
   let latest = 0
   const withHeaders = (provide: () => HandshakeHeaders | Promise<HandshakeHeaders>) => () => {
     const attempt = ++latest
     const value = provide()
-    const next = typeof url === 'function' ? url() : url
-    if (!(value instanceof Promise || next instanceof Promise))
-      return ((attemptHeaders = value), next)
+    let next: ReturnType<typeof resolveUrl>
+    try {
+      next = resolveUrl()
+    } catch (error) {
+      // The attempt fails with the URL provider's error: a rejection of the headers' promise
+      // would have no handler, and end the process.
+      if (isThenable(value)) Promise.resolve(value).catch(() => undefined)
+      throw error
+    }
+    // Any thenable, as core takes a provider's: a promise of another realm (a `vm` context, a
+    // test runner's) or of a promise library is no `instanceof Promise`, and was handed to `ws`
+    // as the headers themselves, so the attempt went without them.
+    if (!isThenable(value) && !isThenable(next)) return ((attemptHeaders = value), next)
     return Promise.all([value, next]).then(([resolved, nextUrl]) => {
       if (attempt === latest) attemptHeaders = resolved
       return nextUrl

@@ -1,6 +1,7 @@
 import { Agent } from 'node:http'
 import type { ClientRequestArgs } from 'node:http'
 import type { Duplex } from 'node:stream'
+import { runInNewContext } from 'node:vm'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { json } from '@lifeline/codec'
 import { expectNoEvent, startWsServer, thrownBy, useFixtures, waitFor } from '@lifeline/test-utils'
@@ -66,6 +67,50 @@ describe('headers', () => {
     await server.waitForConnection()
     expect([0, 1].map((index) => authorizationOf(index, server))).toEqual(['Bearer 1', 'Bearer 2'])
     expect(server.connections[1]?.request.url).toBe('/?attempt=2')
+  })
+
+  it('takes a promise of another realm, or any thenable, as a promise of the headers', async () => {
+    const server = fx.add(await startWsServer())
+    // What a function gives in a `vm` context, or under a test runner that runs code in one.
+    const foreign = () =>
+      runInNewContext('Promise.resolve({ Authorization: "Bearer foreign" })') as Promise<
+        Record<string, string>
+      >
+    const thenable = () =>
+      ({
+        then: (resolve: (value: Record<string, string>) => void) =>
+          resolve({ Authorization: 'Bearer thenable' }),
+      }) as unknown as Promise<Record<string, string>>
+    for (const headers of [foreign, thenable]) {
+      const socket = fx.add(
+        new ReconnectingWebSocket(server.url('/'), null, { ...quickRetry, headers }),
+      )
+      await nextEvent(socket, 'open')
+      socket.close()
+    }
+    expect([0, 1].map((index) => authorizationOf(index, server))).toEqual([
+      'Bearer foreign',
+      'Bearer thenable',
+    ])
+  })
+
+  it('fails the attempt, with no unhandled rejection, when the URL provider throws as the headers reject', async () => {
+    const unhandled: unknown[] = []
+    const onUnhandled = (reason: unknown) => unhandled.push(reason)
+    process.on('unhandledRejection', onUnhandled)
+    fx.add(() => process.off('unhandledRejection', onUnhandled))
+    const url = () => {
+      throw new Error('no endpoint known')
+    }
+    const headers = () => Promise.reject(new Error('token service down'))
+    const socket = fx.add(new ReconnectingWebSocket(url, null, { ...quickRetry, headers }))
+    const errors: string[] = []
+    socket.addEventListener('error', (event) => errors.push(event.error.code))
+    await waitFor(() => errors.length >= 2, { message: 'two failed attempts' })
+    // A rejection with no handler is reported once the microtasks of its turn are done.
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(errors.slice(0, 2)).toEqual(['CONNECTION_ERROR', 'CONNECTION_ERROR'])
+    expect(unhandled).toEqual([])
   })
 })
 
