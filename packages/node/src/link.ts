@@ -102,6 +102,10 @@ function refusedFrame(this: WebSocket, error: unknown): void {
   if (typeof code !== 'number') return
   const tooLarge = (error as { code?: unknown }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'
   this.emit('close', code, tooLarge ? 'maxPayload exceeded' : error.message)
+  // `ws` sent its close frame and waits up to 30 s for the peer's, reading nothing: a peer that
+  // never answers kept the connection and the timer (and the process) alive that long, the
+  // socket ended already. The frame goes out first (`terminate` writes what is held).
+  this.terminate()
 }
 
 const invalid = (message: string) => new LifelineError('INVALID_ARGUMENT', message)

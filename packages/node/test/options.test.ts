@@ -1,14 +1,23 @@
 import { Agent } from 'node:http'
 import type { ClientRequestArgs } from 'node:http'
 import type { Duplex } from 'node:stream'
+import { fileURLToPath } from 'node:url'
 import { runInNewContext } from 'node:vm'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { json } from '@lifeline/codec'
-import { expectNoEvent, startWsServer, thrownBy, useFixtures, waitFor } from '@lifeline/test-utils'
+import {
+  expectNoEvent,
+  runScript,
+  startWsServer,
+  thrownBy,
+  useFixtures,
+  waitFor,
+} from '@lifeline/test-utils'
 import { ReconnectingWebSocket, createClient } from '../src/index.js'
 import { nextEvent, quickRetry } from './helpers.js'
 
 const fx = useFixtures(afterEach)
+const refusedFrameExit = fileURLToPath(new URL('./fixtures/refusedFrameExit.ts', import.meta.url))
 const authorizationOf = (
   index: number,
   server: { connections: readonly { request: { headers: Record<string, unknown> } }[] },
@@ -192,6 +201,22 @@ describe('frames ws refuses', () => {
       expect(server.connections).toHaveLength(1)
     },
   )
+
+  it('lets the link go at once, with a server that does not answer the close frame', async () => {
+    // ws waits 30 s for the server's close frame, reading nothing meanwhile: its socket and timer
+    // kept the process alive that long after the socket had ended for good.
+    const server = fx.add(
+      await startWsServer({
+        onConnection: ({ socket }) => {
+          socket.send('x'.repeat(2048))
+          ;(socket as unknown as { _socket: Duplex })._socket.pause()
+        },
+      }),
+    )
+    const { code, out } = await runScript(refusedFrameExit, [server.url('/')], 8_000)
+    expect(code).toBe(0)
+    expect(out).toBe('closed 1009 closed\nMESSAGE_TOO_LARGE\n')
+  }, 12_000)
 
   it('reconnects after a close frame ws refuses: a reason cut within a character', async () => {
     // 1012 with the first two of the three bytes of '€': what the peer meant is not known.
