@@ -1,5 +1,5 @@
 import type { Agent } from 'node:http'
-import type { SecureContextOptions } from 'node:tls'
+import type { ConnectionOptions, SecureContextOptions } from 'node:tls'
 import { LifelineError } from '@lifeline/core'
 import type {
   ReconnectingWebSocketOptions,
@@ -7,7 +7,7 @@ import type {
   WebSocketConstructor,
 } from '@lifeline/core'
 import { parseWebSocketUrl } from '@lifeline/core/protocol'
-import type { ClientOptions, PerMessageDeflateOptions, WebSocket } from 'ws'
+import type { PerMessageDeflateOptions, WebSocket } from 'ws'
 import { nodeClock } from './clock.js'
 import { BatchingWebSocket } from './batchingWebSocket.js'
 
@@ -18,8 +18,13 @@ export type HandshakeHeaders = Record<string, string>
 export interface TlsOptions extends SecureContextOptions {
   /** Refuse a server whose certificate does not verify. @default true */
   rejectUnauthorized?: boolean
-  /** Replaces Node's check of the certificate against the host name. */
-  checkServerIdentity?: ClientOptions['checkServerIdentity']
+  /**
+   * Replaces Node's check of the certificate against the host name (`tls.checkServerIdentity`):
+   * returns an `Error` to refuse the server, `undefined` to accept it. (`false` refuses too.)
+   */
+  checkServerIdentity?: ConnectionOptions['checkServerIdentity']
+  /** The name sent in SNI and checked against the certificate. @default the URL's host name */
+  servername?: string
 }
 
 /** What `@lifeline/node` adds to the options of a socket. */
@@ -108,6 +113,22 @@ function refusedFrame(this: WebSocket, error: unknown): void {
   this.terminate()
 }
 
+/**
+ * `tls.connect` refuses a server when `checkServerIdentity` returns an Error, and accepts it on
+ * anything falsy: a check written to `ws`'s types, which say it returns a boolean, refused with
+ * `false` and the server was accepted (and `true` refused it). A boolean means what it says.
+ */
+function identityCheck(
+  check: NonNullable<TlsOptions['checkServerIdentity']>,
+): TlsOptions['checkServerIdentity'] {
+  return (host, cert) => {
+    const verdict: unknown = check(host, cert)
+    if (verdict === false)
+      return new Error(`checkServerIdentity refused the certificate of ${host}`)
+    return verdict === true ? undefined : (verdict as Error | undefined)
+  }
+}
+
 const invalid = (message: string) => new LifelineError('INVALID_ARGUMENT', message)
 
 const isThenable = <T>(value: T | PromiseLike<T>): value is PromiseLike<T> =>
@@ -143,6 +164,8 @@ export function createNodeLink(
     if (!(typeof value === 'number' && value > 0)) throw invalid(`${name} must be a number > 0`)
   if (typeof url === 'string' || url instanceof URL) parseWebSocketUrl(url)
   const on = pings && beat !== false
+  const check = tls?.checkServerIdentity
+  const tlsOptions = check ? { ...tls, checkServerIdentity: identityCheck(check) } : tls
   // Core's heartbeat runs while a link is open, on the newest socket: it pings with a WebSocket
   // ping frame, which every server answers.
   let newest: WebSocket | undefined
@@ -173,7 +196,13 @@ export function createNodeLink(
   }
   /** Called with `new` by core: the object it returns is what `new` gives. */
   function NodeWebSocket(address: string, protocols?: string | string[]): WebSocket {
-    const wsOptions = { ...tls, headers: attemptHeaders, agent, maxPayload, perMessageDeflate }
+    const wsOptions = {
+      ...tlsOptions,
+      headers: attemptHeaders,
+      agent,
+      maxPayload,
+      perMessageDeflate,
+    }
     const socket = (newest = new BatchingWebSocket(address, protocols, wsOptions))
     socket.on('error', refusedFrame)
     if (on) socket.on('pong', relayLife).on('ping', relayLife)
