@@ -1,10 +1,9 @@
-import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { createServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { fileURLToPath } from 'node:url'
+import { afterEach, describe, expect, it } from 'vitest'
 import { WebSocketServer } from 'ws'
 import { useFixtures, waitFor } from '@lifeline/test-utils'
 import { ReconnectingWebSocket, type TlsOptions } from '../src/index.js'
@@ -12,30 +11,10 @@ import { nextEvent, quickRetry } from './helpers.js'
 
 const fx = useFixtures(afterEach)
 
-/** A self-signed certificate for lifeline.test and 127.0.0.1, made for this file. */
-const dir = mkdtempSync(join(tmpdir(), 'lifeline-tls-'))
-afterAll(() => rmSync(dir, { recursive: true, force: true }))
-execFileSync(
-  'openssl',
-  [
-    ...[
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=lifeline.test',
-    ],
-    ...['-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')],
-    ...['-addext', 'subjectAltName=DNS:lifeline.test,IP:127.0.0.1'],
-  ],
-  { stdio: 'ignore' },
-)
-const key = readFileSync(join(dir, 'key.pem'))
-const cert = readFileSync(join(dir, 'cert.pem'))
+/** A self-signed certificate for lifeline.test and 127.0.0.1 (fixtures/tls/README.md). */
+const fixtures = fileURLToPath(new URL('./fixtures/tls/', import.meta.url))
+const key = readFileSync(join(fixtures, 'key.pem'))
+const cert = readFileSync(join(fixtures, 'cert.pem'))
 
 /** A `ws` server behind HTTPS on 127.0.0.1, with that certificate. */
 async function wssUrl(): Promise<string> {
