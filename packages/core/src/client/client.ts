@@ -614,7 +614,7 @@ export class Client<S extends Schema = AnySchema> {
     if (t === '$resend') return this.#onResend(s, a, d)
     // Processed before its `a` is applied: the frames the window lets go then carry this `s`'s
     // acknowledgement too. So an `a` that cannot be is refused first, before `s` counts.
-    if (a !== undefined) stream.checkAck(a)
+    if (a !== undefined) stream.checkAck(a, stream.writtenThrough)
     const duplicate = s !== undefined && stream.receive(s, bytes) === 'duplicate'
     if (a !== undefined) {
       stream.acknowledge(a)
@@ -651,7 +651,7 @@ export class Client<S extends Schema = AnySchema> {
     // acknowledges less than before, or that the server sent before it could have processed
     // what the last one had resent (right behind the marker), would have it all again for
     // nothing, as often as a hostile server likes (PROTOCOL.md, section 9).
-    stream.checkAck(a)
+    stream.checkAck(a, stream.writtenThrough)
     const floor = Math.max(stream.acknowledged, this.#resendFloor)
     if (a < floor) throw protocolError(`'$resend' of ${a}, below ${floor}`)
     // Each such `$resend` may still acknowledge a single envelope and have the rest written
@@ -708,11 +708,10 @@ export class Client<S extends Schema = AnySchema> {
     // `$welcome` must leave the client in its old session, which the next link asks to resume
     // (and whose loss is then told as a `reset`).
     const reset = previous !== undefined && !sameSession
-    // Answers to the old session's requests do not go to the new one (see `#resets`).
-    const sent = reset
-      ? stream.unackedCount - stream.snapshot().unacked.filter(({ t }) => t === '$res').length
-      : stream.lastSent
-    if (a > sent) throw protocolError(`'$welcome' acknowledges ${a}, but only ${sent} were sent`)
+    // What the server can have processed: what this session wrote on its links. A new session
+    // has processed nothing (the client sends nothing before `$welcome`): its `a` is 0, and one
+    // above would have what is kept forgotten, never sent (PROTOCOL.md, sections 2 and 4).
+    stream.checkAck(a, sameSession ? stream.writtenThrough : 0)
     this.#clearWelcomeTimer()
     this.#sessionId = sid
     this.#serverMax = max as number | undefined

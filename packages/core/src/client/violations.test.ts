@@ -196,6 +196,49 @@ describe('acknowledgements in $welcome', () => {
     expect(client.unacked).toBe(2)
   })
 
+  it('refuses a new session that acknowledges messages kept offline, never sent: they are not forgotten', async () => {
+    const client = create()
+    const errors = errorsOf(client)
+    const receipt = client.send('say', 1)
+    client.send('say', 2)
+    let settled = false
+    client.delivered(receipt).then(
+      () => (settled = true),
+      () => {},
+    )
+    // The server has seen nothing of them (the client sends nothing before `$welcome`).
+    welcome('S1', false, 2)
+    await Promise.resolve()
+    expect(errors).toEqual(['PROTOCOL_ERROR:1002'])
+    expect(client.state.status).toBe('reconnecting')
+    expect(client.unacked).toBe(2)
+    expect(settled).toBe(false)
+    retry(client)
+    welcome('S1', false, 0)
+    expect(received().slice(1)).toEqual([
+      { t: 'say', d: 1, s: 1, a: 0 },
+      { t: 'say', d: 2, s: 2, a: 0 },
+    ])
+    client.close()
+  })
+
+  it('refuses a resume that acknowledges messages sent while offline, which no link wrote', () => {
+    const client = create()
+    const errors = errorsOf(client)
+    welcome('S1')
+    client.send('say', 1)
+    FakeWebSocket.last.serverClose(1006, '', false)
+    client.send('say', 2)
+    retry(client)
+    welcome('S1', true, 2)
+    expect(errors).toEqual(['PROTOCOL_ERROR:1002'])
+    expect(client.unacked).toBe(2)
+    retry(client)
+    welcome('S1', true, 1)
+    expect(received().slice(1)).toEqual([{ t: 'say', d: 2, s: 2, a: 0 }])
+    client.close()
+  })
+
   it('accepts a resume that acknowledges as much or more', () => {
     const client = create()
     welcome('S1')

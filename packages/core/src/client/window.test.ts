@@ -125,6 +125,25 @@ describe('the send window', () => {
     client.close()
   })
 
+  it('refuses an a that covers frames the window holds, never written: they are not forgotten', () => {
+    const client = openClient()
+    const errors: string[] = []
+    client.events.on('error', (error) => errors.push(error.code))
+    for (let n = 1; n <= 8; n++) client.send('m', pad)
+    expect(seqs(reliable())).toEqual(upTo(5))
+    deliver({ t: '$ack', a: 8 })
+    expect(errors).toEqual(['PROTOCOL_ERROR'])
+    expect(client.unacked).toBe(8)
+    // And from a `$resend`, which would have them forgotten as well.
+    for (let i = 0; i < 600 && client.state.status !== 'connecting'; i++) clock.advance(100)
+    welcome({ w: window }, true)
+    expect(seqs(reliable())).toEqual(upTo(5))
+    deliver({ t: '$resend', a: 7 })
+    expect(errors).toEqual(['PROTOCOL_ERROR', 'PROTOCOL_ERROR'])
+    expect(client.unacked).toBe(8)
+    client.close()
+  })
+
   it('writes one frame larger than the window when nothing is in flight', () => {
     const client = openClient()
     const big = 'b'.repeat(3 * window)

@@ -95,6 +95,13 @@ export class ReliableStream {
   /** True once the unacknowledged buffer overflowed under `'drop-oldest'`. */
   lossy = false
   /**
+   * The `s` of the last envelope written on any link of this stream (since `restart`): the most
+   * the peer can have processed. Those numbered after it are kept and were never written (sent
+   * while offline, or held by the window): an acknowledgement of them would have them forgotten
+   * unsent. Read only.
+   */
+  writtenThrough = 0
+  /**
    * The send window: the most bytes (as `check` measures them) of envelopes written on this
    * link and not yet acknowledged. Past it, new envelopes stay kept, unwritten, and go out in
    * order as acknowledgements come in; one envelope goes out whatever its size when none is in
@@ -306,6 +313,8 @@ export class ReliableStream {
     this.#written = this.#inFlight = 0
     this.lastProcessed = state.lastProcessed
     this.#nextSeq = state.lastSent + 1
+    // What was written is not saved: any of what was numbered may have been.
+    this.writtenThrough = state.lastSent
     this.lossy = state.lossy
   }
 
@@ -350,11 +359,12 @@ export class ReliableStream {
     if (forgot && this.#written < this.lastSent && this.window !== Infinity) this.#writeMore()
   }
 
-  /** Throws `PROTOCOL_ERROR` for an acknowledgement of more than was sent. */
-  checkAck(ack: number): void {
-    if (ack > this.lastSent) {
-      throw protocolError(`acknowledgement of ${ack}, but only ${this.lastSent} were sent`)
-    }
+  /**
+   * Throws `PROTOCOL_ERROR` for an acknowledgement of more than was sent: numbered, or `sent`
+   * (the client: `writtenThrough`).
+   */
+  checkAck(ack: number, sent = this.lastSent): void {
+    if (ack > sent) throw protocolError(`acknowledgement of ${ack}, but only ${sent} were sent`)
   }
 
   /** Forgets what the peer processed; true if that was anything. */
@@ -441,6 +451,9 @@ export class ReliableStream {
       }
     })
     this.#nextSeq = seq
+    // The peer processed none of what was kept (see above), and gets it on this link, numbered
+    // anew: what an earlier link wrote of it counts no more.
+    this.writtenThrough = (first.s as number) - 1
     return removed
   }
 
@@ -455,6 +468,7 @@ export class ReliableStream {
     this.#head = 0
     this.#nextSeq = 1
     for (const envelope of this.#kept) envelope.s = this.#nextSeq++
+    this.writtenThrough = 0
     this.lastProcessed = 0
     this.lossy = false
     this.linkDown()
@@ -519,6 +533,7 @@ export class ReliableStream {
     envelope.a = this.lastProcessed
     this.#acksOwed = this.#bytesOwed = 0
     this.#options.transmit(envelope)
+    this.writtenThrough = Math.max(this.writtenThrough, envelope.s as number)
   }
 }
 
