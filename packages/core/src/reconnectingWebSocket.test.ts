@@ -839,6 +839,24 @@ describe('reconnecting', () => {
     socket.close()
   })
 
+  it('backs off from 1012s that come again and again, and is prompt again once a link is stable', () => {
+    const socket = create({ random: () => 0.99 })
+    const delays: number[] = []
+    socket.addEventListener('reconnecting', (event) => delays.push(event.delayMs))
+    for (let i = 0; i < 5; i++) {
+      FakeWebSocket.last.accept()
+      FakeWebSocket.last.serverClose(1012, 'restart')
+      clock.runNext()
+    }
+    // A server that closes every link with 1012 was reconnected to every 495 ms for ever.
+    expect(delays).toEqual([495, 990, 1980, 3960, 7920])
+    FakeWebSocket.last.accept()
+    clock.advance(5_000)
+    FakeWebSocket.last.serverClose(1012, 'restart')
+    expect(delays.at(-1)).toBe(495)
+    socket.close()
+  })
+
   it('uses a custom delay function with the retry number and close event', () => {
     const calls: [number, number][] = []
     const socket = create({

@@ -137,6 +137,12 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
   #failures = 0
   /** Links dropped by `failLink(…, 'violation')` since the link was last stable. */
   #violations = 0
+  /**
+   * Closes with 1012 (service restart) since the link was last stable: the first is retried
+   * promptly, those after it through the backoff, so that a server that closes every link so
+   * is not reconnected to twice a second for ever.
+   */
+  #restarts = 0
   #openedAt = 0
   /** Bumped whenever an attempt is abandoned, so its late async URL resolution is ignored. */
   #attemptId = 0
@@ -338,7 +344,7 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
     reason = validateCloseArguments(code, reason)
     this.#closedByUser = false
     this.#stop()
-    this.#failures = this.#violations = 0
+    this.#failures = this.#violations = this.#restarts = 0
     const id = this.#attemptId
     const socket = this.#socket
     const wasOpen = socket?.readyState === readyStates.OPEN
@@ -581,8 +587,7 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
       failure !== 'retry' &&
       clock.now() - this.#openedAt >= (options.minUptimeMs ?? defaults.minUptimeMs)
     ) {
-      this.#failures = 0
-      this.#violations = 0
+      this.#failures = this.#violations = this.#restarts = 0
     }
     const { code, reason, wasClean } = cause
     let reconnect = failure !== 'fatal'
@@ -643,8 +648,9 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
   }
 
   #nextDelay(cause: DisconnectCause): number {
-    // 1012 means the server is restarting on purpose: come back promptly, still jittered.
-    const retry = cause.code === 1012 ? 0 : this.#failures - 1
+    // 1012 means the server is restarting on purpose: come back promptly, still jittered, the
+    // first time since the link was stable; again and again, it backs off as from the first.
+    const retry = cause.code === 1012 ? this.#restarts++ : this.#failures - 1
     const options = this.#options
     if (options.delayMs) {
       try {
