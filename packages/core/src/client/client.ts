@@ -627,8 +627,15 @@ export class Client<S extends Schema = AnySchema> {
     const { ts } = (d ?? {}) as { ts?: unknown }
     if (t === '$pong') {
       if (typeof ts === 'number') this.#rtt = Math.max(0, this.#clock.now() - ts)
-    } else if (t === '$ping') this.#transmit({ t: '$pong', d: { ts } })
-    else if (t === '$res') this.#requests.respond(d)
+    } else if (t === '$ping') {
+      // Not answered while more than a control frame of our output waits to be written: what
+      // waits reaches the server first, and any frame tells it the link lives (a frame is not
+      // interleaved: the answer could not pass it). Answered, a server that floods pings and
+      // reads nothing had every answer held, each a write of its own, without end.
+      if (this.socket.bufferedAmount <= maxControlFrameBytes) {
+        this.#transmit({ t: '$pong', d: { ts } })
+      }
+    } else if (t === '$res') this.#requests.respond(d)
     else if (t === '$req') this.#onRequest(d)
     else if (t === '$error') this.#onServerError(d)
     else if (t !== '$ack') throw protocolError(`unknown control frame '${t}'`)

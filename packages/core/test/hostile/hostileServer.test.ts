@@ -229,3 +229,27 @@ describe('a server that numbers a control frame other than $req and $res, or not
     }
   })
 })
+
+describe('a server that floods $ping and reads nothing', () => {
+  it('has no answer held for each: what the client holds to write stays small', async () => {
+    const count = 300_000
+    const server = fx.add(
+      await startScriptedServer((link) => {
+        link.send(welcome)
+        // Reads nothing more: every answer stays with the client, past the kernel's buffers.
+        link.socket.pause()
+        const ping = JSON.stringify({ t: '$ping', d: { ts: 0 } })
+        for (let i = 0; i < count; i++) link.socket.send(ping)
+      }),
+    )
+    const { client, errors } = connect(server.url('/'))
+    let frames = 0
+    client.socket.addEventListener('message', () => frames++)
+    await waitFor(() => frames > count, { timeoutMs: 60_000, message: 'the pings' })
+    // Each answer held was some 30 bytes counted and a write of its own: 300,000 of them held
+    // megabytes, more with every ping.
+    expect(client.socket.bufferedAmount).toBeLessThan(65_536)
+    expect(client.state.status).toBe('open')
+    expect(errors).toEqual([])
+  })
+})
