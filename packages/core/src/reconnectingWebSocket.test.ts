@@ -253,6 +253,28 @@ describe('connecting', () => {
     socket.close()
   })
 
+  it('fails the attempt, with no unhandled rejection, when the protocols provider throws as the URL rejects', async () => {
+    const unhandled: unknown[] = []
+    const onUnhandled = (reason: unknown) => unhandled.push(reason)
+    process.on('unhandledRejection', onUnhandled)
+    try {
+      const socket = create(
+        {},
+        () => Promise.reject(new Error('no endpoint known')),
+        () => {
+          throw new Error('no protocols known')
+        },
+      )
+      expect(socket.state).toMatchObject({ status: 'reconnecting', attempt: 2 })
+      // A rejection with no handler is reported once the microtasks of its turn are done.
+      await new Promise((resolve) => setImmediate(resolve))
+      expect(unhandled).toEqual([])
+      socket.close()
+    } finally {
+      process.off('unhandledRejection', onUnhandled)
+    }
+  })
+
   it('backs off a WebSocket constructor that throws, on the schedule', () => {
     class Throwing extends FakeWebSocket {
       constructor(url: string) {

@@ -428,6 +428,8 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
       url = resolveProvider(this.#urlProvider)
       protocols = resolveProvider(this.#protocolsProvider)
     } catch (error) {
+      // The URL's promise is let go of: its rejection, unhandled, would end a Node process.
+      if (isPromise(url!)) url.then(undefined, () => {})
       return this.#attemptFailed(providerFailure(error))
     }
     if (!isPromise(url) && !isPromise(protocols)) return this.#open(url, protocols)
