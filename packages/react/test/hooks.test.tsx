@@ -125,16 +125,18 @@ describe('useMessage', () => {
     expect(calls).toHaveLength(51)
   })
 
-  it('never gives the handler of a new type a message of the old one before it subscribes again', () => {
-    const send = serverSender()
+  /**
+   * A listener of `said` switched to `tick`, with `inWindow` run when the switch is committed,
+   * before the passive effects (React runs those of an update that is not discrete, a response,
+   * a timer, a transition, in a task after its commit, and a socket message may come in
+   * between; a layout effect runs in that window); then a `tick` of 2. What the handler got.
+   */
+  function switchedToTick(send: ReturnType<typeof serverSender>, inWindow: () => void) {
     const calls: string[] = []
     let listen: (type: 'said' | 'tick') => void = () => undefined
-    // React runs the passive effects of an update that is not discrete (a response, a timer, a
-    // transition) in a task after its commit, and a socket message may come in between; a layout
-    // effect runs in that window.
     function Arrivals({ type }: { type: string }) {
       useLayoutEffect(() => {
-        if (type === 'tick') send('said', said(1))
+        if (type === 'tick') inWindow()
       }, [type])
       return null
     }
@@ -147,31 +149,17 @@ describe('useMessage', () => {
     mount(<Listener />)
     act(() => listen('tick'))
     act(() => send('tick', 2))
-    expect(calls).toEqual(['tick: 2'])
+    return calls
+  }
+
+  it('never gives the handler of a new type a message of the old one before it subscribes again', () => {
+    const send = serverSender()
+    expect(switchedToTick(send, () => send('said', said(1)))).toEqual(['tick: 2'])
   })
 
   it('gives the handler of a new type the messages of that type that come before the passive effects', () => {
     const send = serverSender()
-    const calls: string[] = []
-    let listen: (type: 'said' | 'tick') => void = () => undefined
-    // A message of the new type in the window between the commit and the passive effects (a
-    // layout effect runs there), after the component shows it listens to that type.
-    function Arrivals({ type }: { type: string }) {
-      useLayoutEffect(() => {
-        if (type === 'tick') send('tick', 1)
-      }, [type])
-      return null
-    }
-    function Listener() {
-      const [type, setType] = useState<'said' | 'tick'>('said')
-      listen = setType
-      hooks.useMessage(type, (data) => calls.push(`${type}: ${JSON.stringify(data)}`))
-      return <Arrivals type={type} />
-    }
-    mount(<Listener />)
-    act(() => listen('tick'))
-    act(() => send('tick', 2))
-    expect(calls).toEqual(['tick: 1', 'tick: 2'])
+    expect(switchedToTick(send, () => send('tick', 1))).toEqual(['tick: 1', 'tick: 2'])
   })
 
   it('calls the handler with a message that comes after the commit that mounted it', () => {

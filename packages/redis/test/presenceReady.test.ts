@@ -352,10 +352,13 @@ it('checks the presence it is listed for against its members in one pass per roo
   expect(reads).toBeLessThan(10)
 })
 
-it('tells the members of each room it hears once its subscriber is back, the joins and leaves it missed in them', async () => {
+/**
+ * Two processes on one Redis: clients of `a` join `r`; `b` watches `r` and reaches Redis through
+ * a proxy, so that it loses Redis alone and misses what `a` publishes meanwhile.
+ */
+async function watchingPair() {
   const redis = fx.add(await startRedisServer())
   const a = await startNode(fx, redis)
-  // `b` reaches Redis through a proxy: it loses Redis alone, and misses what `a` publishes.
   const { cluster: b, redis: bRedis, proxy } = await startProxiedNode(fx, redis)
   const syncs: PresenceSyncEvent[] = []
   b.on('presence:sync', (event) => syncs.push(event))
@@ -365,6 +368,11 @@ it('tells the members of each room it hears once its subscriber is back, the joi
     peer.join('r')
     peers.push(peer)
   })
+  return { a, b, bRedis, proxy, syncs, peers }
+}
+
+it('tells the members of each room it hears once its subscriber is back, the joins and leaves it missed in them', async () => {
+  const { a, b, bRedis, proxy, syncs, peers } = await watchingPair()
   movingClient(fx, { port: a.server.port })
   await waitFor(async () => (await b.presence('r')).length === 1, { message: 'one present' })
   const heard: PresenceEvent[] = []
@@ -394,17 +402,7 @@ it('tells the members of each room it hears once its subscriber is back, the joi
 })
 
 it('counts in the list it tells once its subscriber is back a change heard while the list was read', async () => {
-  const redis = fx.add(await startRedisServer())
-  const a = await startNode(fx, redis)
-  const { cluster: b, redis: bRedis, proxy } = await startProxiedNode(fx, redis)
-  const syncs: PresenceSyncEvent[] = []
-  b.on('presence:sync', (event) => syncs.push(event))
-  await b.watch('r')
-  const peers: Peer<Chat>[] = []
-  a.server.on('connection', (peer) => {
-    peer.join('r')
-    peers.push(peer)
-  })
+  const { a, b, bRedis, proxy, syncs, peers } = await watchingPair()
   proxy.refuse(true)
   proxy.cut()
   await waitFor(() => bRedis.status !== 'ready', { message: 'b away from Redis' })
