@@ -51,10 +51,9 @@ export async function runAuthenticate<User>(
   try {
     const user = await authenticate(request)
     // Fails closed: a function that falls through without a `return` (no user found) answers
-    // `undefined`, which must not let the client in.
-    if (user === false || user === undefined || user === null) {
-      return refused(false, 'unauthenticated')
-    }
+    // `undefined`, and `token && lookup(token)` answers the token itself when it is empty (`''`),
+    // or a count or id of none (`0`, `NaN`): none of them must let the client in.
+    if (!user) return refused(false, 'unauthenticated')
     return { ok: true, user }
   } catch (error) {
     if (isLifelineError(error, 'AUTH_UNAVAILABLE')) {

@@ -78,9 +78,10 @@ export type OriginPredicate = (origin: string, request: IncomingMessage) => bool
 /**
  * Checks the credentials of an upgrade request and returns what the application knows of the
  * user (it becomes `peer.user`). Return `false`, `null` or `undefined` (a function that falls
- * through without a `return`), or throw, to refuse with 4401; throw a `LifelineError` with code
- * `FORBIDDEN` (see `forbidden()`) to refuse with 4403. An anonymous user is a value of its own
- * (`{ anonymous: true }`, say).
+ * through without a `return`), or any other falsy value (`''`, `0`, `NaN`: what
+ * `token && lookup(token)` answers for an empty token), or throw, to refuse with 4401; throw a
+ * `LifelineError` with code `FORBIDDEN` (see `forbidden()`) to refuse with 4403. An anonymous
+ * user is a value of its own (`{ anonymous: true }`, say).
  */
 export type Authenticate<User> = (
   request: IncomingMessage,

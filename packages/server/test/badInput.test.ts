@@ -319,6 +319,14 @@ const cases: BadCase[] = [
     counter: 'authFailures',
   },
   {
+    // `token && lookup(token)` with a token the client sent empty answers the empty string.
+    name: 'credentials authenticate finds no user for (an empty string)',
+    options: { authenticate: (request) => (request.headers.authorization === 'good' ? {} : '') },
+    act: (server) => asFirstFrame(server, { t: '$hello', d: { v: 1 } }),
+    expected: 4401,
+    counter: 'authFailures',
+  },
+  {
     name: 'credentials authenticate refuses (throws)',
     options: {
       authenticate: (request) => {
@@ -467,6 +475,16 @@ describe('bad input never crashes the server', () => {
     expect(calls).toBe(3)
     expect(server.stats.authUnavailable).toBe(2)
     expect(errors[0]).toMatchObject({ code: 'REMOTE_ERROR', remoteCode: 'AUTH_UNAVAILABLE' })
+  })
+
+  it('refuses every user that is falsy: 0 and NaN are no user either', async () => {
+    for (const user of [0, Number.NaN]) {
+      const server = await startServer(fx, { authenticate: () => user })
+      const client = await ProtocolClient.open(fx, urlOf(server))
+      client.send({ t: '$hello', d: { v: 1 } })
+      expect(await client.waitClose()).toEqual({ code: 4401, reason: 'unauthenticated' })
+      expect(server.stats.sessionsCreated).toBe(0)
+    }
   })
 
   it('closes at once for a long refusal message, the reason cut to 123 bytes', async () => {
