@@ -48,27 +48,44 @@ export async function runAuthenticate<User>(
   request: IncomingMessage,
 ): Promise<AuthOutcome<User>> {
   if (authenticate === undefined) return { ok: true, user: undefined as User }
+  let user: Awaited<ReturnType<Authenticate<User>>>
   try {
-    const user = await authenticate(request)
-    // Fails closed: a function that falls through without a `return` (no user found) answers
-    // `undefined`, and `token && lookup(token)` answers the token itself when it is empty (`''`),
-    // or a count or id of none (`0`, `NaN`): none of them must let the client in.
-    if (!user) return refused(false, 'unauthenticated')
-    return { ok: true, user }
+    user = await authenticate(request)
   } catch (error) {
-    if (isLifelineError(error, 'AUTH_UNAVAILABLE')) {
-      return {
-        ok: false,
-        closeCode: tryAgainLater,
-        code: 'AUTH_UNAVAILABLE',
-        message: error.message,
-      }
+    try {
+      return classified(error)
+    } catch {
+      // What was thrown throws when read (a getter, a revoked proxy): a refusal all the same.
+      // Thrown from here, it was a rejection nobody handles, which ends a Node process, and the
+      // client waited for the hello deadline.
+      return refused(false, undefined)
     }
-    const isForbidden =
-      isLifelineError(error, 'FORBIDDEN') ||
-      (isLifelineError(error) && error.closeCode === protocolCloseCodes.forbidden)
-    return refused(isForbidden, isLifelineError(error) ? error.message : undefined)
   }
+  // Fails closed: a function that falls through without a `return` (no user found) answers
+  // `undefined`, and `token && lookup(token)` answers the token itself when it is empty (`''`),
+  // or a count or id of none (`0`, `NaN`): none of them must let the client in.
+  if (!user) return refused(false, 'unauthenticated')
+  return { ok: true, user }
+}
+
+/** The refusal `error`, thrown by `authenticate`, stands for. May throw as `error` is read. */
+function classified<User>(error: unknown): AuthOutcome<User> {
+  // A message that is no string (an object shaped as a `LifelineError`) is not shown: the close
+  // reason is cut as a string, and threw for it.
+  const message =
+    isLifelineError(error) && typeof error.message === 'string' ? error.message : undefined
+  if (isLifelineError(error, 'AUTH_UNAVAILABLE')) {
+    return {
+      ok: false,
+      closeCode: tryAgainLater,
+      code: 'AUTH_UNAVAILABLE',
+      message: message ?? 'cannot check credentials now: try again later',
+    }
+  }
+  const isForbidden =
+    isLifelineError(error, 'FORBIDDEN') ||
+    (isLifelineError(error) && error.closeCode === protocolCloseCodes.forbidden)
+  return refused(isForbidden, message)
 }
 
 function refused<User>(isForbidden: boolean, message: string | undefined): AuthOutcome<User> {

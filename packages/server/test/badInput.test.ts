@@ -339,6 +339,20 @@ const cases: BadCase[] = [
     counter: 'authFailures',
   },
   {
+    name: 'credentials authenticate refuses (throws what throws when read)',
+    options: {
+      authenticate: (request) => {
+        if (request.headers.authorization === 'good') return {}
+        const revocable = Proxy.revocable({}, {})
+        revocable.revoke()
+        throw revocable.proxy
+      },
+    },
+    act: (server) => asFirstFrame(server, { t: '$hello', d: { v: 1 } }),
+    expected: 4401,
+    counter: 'authFailures',
+  },
+  {
     name: 'credentials authenticate cannot check now (authUnavailable)',
     options: {
       authenticate: (request) => {
@@ -485,6 +499,20 @@ describe('bad input never crashes the server', () => {
       expect(await client.waitClose()).toEqual({ code: 4401, reason: 'unauthenticated' })
       expect(server.stats.sessionsCreated).toBe(0)
     }
+  })
+
+  it('refuses with its fixed reason a throw shaped as a LifelineError whose message is no string', async () => {
+    // Its message went to the close reason, cut as a string: the cut threw, the rejection went
+    // unhandled (which ends a Node process) and the socket was left open.
+    const server = await startServer(fx, {
+      authenticate: () => {
+        throw { name: 'LifelineError', code: 'FORBIDDEN', message: 42 }
+      },
+    })
+    const client = await ProtocolClient.open(fx, urlOf(server))
+    client.send({ t: '$hello', d: { v: 1 } })
+    expect(await client.waitClose()).toEqual({ code: 4403, reason: 'forbidden' })
+    expect((await client.next('$error')).d).toEqual({ code: 'FORBIDDEN', message: 'forbidden' })
   })
 
   it('closes at once for a long refusal message, the reason cut to 123 bytes', async () => {
