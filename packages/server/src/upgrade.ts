@@ -31,18 +31,19 @@ export function originAllowed(
   if (origin === undefined) return !requireOrigin
   if (allowed === undefined) return true
   if (typeof allowed === 'function') {
-    let verdict: unknown
     try {
-      verdict = allowed(origin, request)
+      const verdict: unknown = allowed(origin, request)
+      // The check cannot wait: a promise (an async predicate) is no answer, and it is truthy.
+      // Read here, a verdict that throws when read (a revoked proxy, a getter) refuses too: it
+      // threw from the `upgrade` event, which ends the process.
+      if (typeof (verdict as PromiseLike<unknown> | undefined)?.then === 'function') {
+        ;(verdict as Promise<unknown>).then(undefined, () => undefined)
+        return false
+      }
+      return Boolean(verdict)
     } catch {
       return false
     }
-    // The check cannot wait: a promise (an async predicate) is no answer, and it is truthy.
-    if (typeof (verdict as PromiseLike<unknown> | undefined)?.then === 'function') {
-      ;(verdict as Promise<unknown>).then(undefined, () => undefined)
-      return false
-    }
-    return Boolean(verdict)
   }
   return allowed.includes(origin)
 }

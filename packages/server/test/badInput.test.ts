@@ -603,6 +603,19 @@ describe('bad input never crashes the server', () => {
     expect(server.stats.originRejected).toBe(1)
   })
 
+  it('refuses an Origin whose predicate answers what throws when read, and goes on serving', async () => {
+    // A revoked proxy: reading its `then` (is it a promise?) threw from the `upgrade` event.
+    const revocable = Proxy.revocable({}, {})
+    revocable.revoke()
+    const server = await startServer(fx, {
+      allowedOrigins: (() => revocable.proxy) as unknown as (origin: string) => boolean,
+    })
+    expect(await upgradeStatus(urlOf(server), { Origin: 'https://evil.test' })).toBe(403)
+    expect(server.stats.originRejected).toBe(1)
+    const service = await ProtocolClient.connect(fx, urlOf(server))
+    expect(service.welcome.resumed).toBe(false)
+  })
+
   it('authenticates before the handshake and gives peer.user what authenticate returned', async () => {
     const server = await startServer<{ client: object }, { name: string }>(fx, {
       authenticate: async (request) => {
