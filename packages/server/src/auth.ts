@@ -39,9 +39,10 @@ export type AuthOutcome<User> =
     }
 
 /**
- * Runs `authenticate` and classifies its answer. Only a `LifelineError`'s message, written to be
- * shown, goes to the client; any other error's message may hold a token or internals, and is
- * replaced by a fixed one.
+ * Runs `authenticate` and classifies its answer. Only the message of a refusal
+ * (`unauthenticated()`, `forbidden()`, `authUnavailable()`, or a `LifelineError` of their codes),
+ * written to be shown, goes to the client; any other error's message may hold a token or
+ * internals, and is replaced by a fixed one.
  */
 export async function runAuthenticate<User>(
   authenticate: Authenticate<User> | undefined,
@@ -68,12 +69,19 @@ export async function runAuthenticate<User>(
   return { ok: true, user }
 }
 
+/** The codes of the refusals `authenticate` throws, whose messages are written to be shown. */
+const refusals: ReadonlySet<string> = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'AUTH_UNAVAILABLE'])
+
 /** The refusal `error`, thrown by `authenticate`, stands for. May throw as `error` is read. */
 function classified<User>(error: unknown): AuthOutcome<User> {
-  // A message that is no string (an object shaped as a `LifelineError`) is not shown: the close
-  // reason is cut as a string, and threw for it.
+  // Only a refusal's message is shown: another `LifelineError` let through (a Lifeline client's
+  // own, asking a service) may name hosts and ports. A message that is no string (an object
+  // shaped as a `LifelineError`) is not shown either: the close reason is cut as a string, and
+  // threw for it.
   const message =
-    isLifelineError(error) && typeof error.message === 'string' ? error.message : undefined
+    isLifelineError(error) && refusals.has(error.code) && typeof error.message === 'string'
+      ? error.message
+      : undefined
   if (isLifelineError(error, 'AUTH_UNAVAILABLE')) {
     return {
       ok: false,

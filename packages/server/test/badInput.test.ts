@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks'
 import { json, type Codec } from '@lifeline/codec'
 import { msgpack } from '@lifeline/codec/msgpack'
 import { once, useFixtures, waitFor } from '@lifeline/test-utils'
-import { createClient, type LifelineError } from '@lifeline/core'
+import { createClient, LifelineError } from '@lifeline/core'
 import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import {
@@ -468,6 +468,25 @@ describe('bad input never crashes the server', () => {
     client.send({ t: '$hello', d: { v: 1 } })
     expect(await client.waitClose()).toEqual({ code: 4403, reason: 'banned' })
     expect((await client.next('$error')).d).toEqual({ code: 'FORBIDDEN', message: 'banned' })
+  })
+
+  it('shows the client no message of a LifelineError of another code that authenticate lets through', async () => {
+    // An authenticate that asks a service over a Lifeline client and lets its error through:
+    // that error's message names the service, which is none of an unauthenticated client's
+    // business. The refusals' own messages (unauthenticated(), forbidden(), authUnavailable())
+    // are written to be shown.
+    const server = await startServer(fx, {
+      authenticate: () => {
+        throw new LifelineError('CONNECTION_ERROR', 'no connection to auth.internal:9000')
+      },
+    })
+    const client = await ProtocolClient.open(fx, urlOf(server))
+    client.send({ t: '$hello', d: { v: 1 } })
+    expect(await client.waitClose()).toEqual({ code: 4401, reason: 'unauthenticated' })
+    expect((await client.next('$error')).d).toEqual({
+      code: 'UNAUTHENTICATED',
+      message: 'unauthenticated',
+    })
   })
 
   it('has a client retry through its backoff while authenticate cannot check credentials', async () => {
