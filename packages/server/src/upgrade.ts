@@ -27,8 +27,9 @@ export function originAllowed(
 ): boolean {
   const origin = request.headers.origin
   // Browsers always send Origin; clients that are not browsers usually do not, and cannot be
-  // used for cross-site request forgery, so they pass unless the server asks for an Origin.
-  if (origin === undefined) return !requireOrigin
+  // used for cross-site request forgery, so they pass unless the server asks for an Origin. An
+  // empty one names no page either.
+  if (!origin) return !requireOrigin
   if (allowed === undefined) return true
   if (typeof allowed === 'function') {
     try {

@@ -391,6 +391,14 @@ const cases: BadCase[] = [
     counter: 'originRejected',
   },
   {
+    // An empty Origin names no page, as no Origin does.
+    name: 'an empty Origin when requireOrigin is set',
+    options: { requireOrigin: true },
+    act: (server) => upgradeStatus(urlOf(server), { Origin: '' }),
+    expected: 403,
+    counter: 'originRejected',
+  },
+  {
     // A client that offered subprotocols fails the handshake itself when none is chosen (ws
     // and browsers alike): it sees 1006. The server has refused it all the same.
     name: 'only other subprotocols',
