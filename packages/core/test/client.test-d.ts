@@ -236,7 +236,7 @@ client.events.on('drop', (e) =>
   expectTypeOf(e).toEqualTypeOf<{
     readonly type: string
     readonly data: unknown
-    readonly reason: 'offline' | 'overflow' | 'too-large'
+    readonly reason: 'offline' | 'overflow' | 'too-large' | 'unencodable'
   }>(),
 )
 // @ts-expect-error no such event

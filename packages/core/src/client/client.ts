@@ -740,16 +740,27 @@ export class Client<S extends Schema = AnySchema> {
     }
     stream.acknowledge(a)
     this.#receipts?.settle(stream.firstUnackedId)
-    // Kept before the server's limit was known (never transmitted, or not processed: the
-    // server's `a` says so): what it can never accept leaves the outbox now, reported.
+    // What is kept (never transmitted, or not processed: the server's `a` says so) is the value
+    // it was given, encoded again for this link: what the server can never accept (its `max` is
+    // learnt only now), or what the application changed since into a value the codec refuses,
+    // leaves the outbox now, reported. Thrown from the resend, it failed every link as the
+    // server's violation until the client gave up, every request with it. Encoded here once: a
+    // frame whose number stays is written as it is.
     const refusedIds: number[] = []
-    const refused = this.#limitsServer()
-      ? stream.discard((envelope, id) => {
-          const refuse = this.#refusedByServer(envelope)
-          if (refuse) refusedIds.push(id)
-          return refuse
-        })
-      : []
+    const refusals: LifelineError[] = []
+    /** Answers to the server's requests sent as an error instead (told by an `error` event). */
+    const unanswered: LifelineError[] = []
+    const refused = stream.discard((envelope, id) => {
+      const refusal = this.#refusal(envelope, stream.lastProcessed, refusedIds.length === 0)
+      if (refusal === undefined) return false
+      if (envelope.t === '$res') {
+        unanswered.push(refusal)
+        return false
+      }
+      refusedIds.push(id)
+      refusals.push(refusal)
+      return true
+    })
     if (reset) {
       this.events.emit('reset', {
         previousSessionId: previous,
@@ -770,9 +781,10 @@ export class Client<S extends Schema = AnySchema> {
       stream.resume(a)
       this.#setState({ status: 'open', attempt: this.#attempt(), sessionId: sid, resumed })
     }
+    for (const error of unanswered) this.events.emit('error', error)
     refused.forEach(({ t, d }, i) => {
       // A request is told by its rejection; a message by its receipt and a `drop`.
-      const error = this.#overServerMax(`'${t}'`)
+      const error = refusals[i] as LifelineError
       const request = t === '$req' && (d as { id: number; m: string; d: unknown })
       if (request) this.#requests.fail(request.id, error)
       else (this.#receipts ??= new Receipts()).refuse(refusedIds[i] as number, error)
@@ -780,7 +792,7 @@ export class Client<S extends Schema = AnySchema> {
       this.events.emit('drop', {
         type: request ? request.m : t,
         data: request ? request.d : d,
-        reason: 'too-large',
+        reason: error.code === 'MESSAGE_TOO_LARGE' ? 'too-large' : 'unencodable',
       })
     })
   }
@@ -792,19 +804,28 @@ export class Client<S extends Schema = AnySchema> {
   }
 
   /**
-   * For `discard` after `$welcome`: true for an envelope the server will never accept. A `$res`
-   * is answered with an error instead, so the server's request does not wait for nothing.
+   * For `discard` after `$welcome`: why a kept envelope can no longer be sent (its frame over the
+   * server's `max`, or its value one the codec refuses), or undefined. A `$res` is rewritten to
+   * answer with that error instead, so the server's request does not wait for nothing. The
+   * frame of one that can be sent is kept to be written as it is (with `a`, the acknowledgement
+   * it goes with) if `keep`.
    */
-  #refusedByServer(envelope: Envelope): boolean {
+  #refusal(envelope: Envelope, a: number, keep: boolean): LifelineError | undefined {
+    let frame
     try {
-      this.#encode(envelope)
-      return false
-    } catch (error) {
-      if (envelope.t !== '$res') return true
-      const { id } = envelope.d as { id: unknown }
-      envelope.d = { id, e: { code: 'MESSAGE_TOO_LARGE', message: describeError(error) } }
-      return false
+      frame = this.#encode({ ...envelope, a })
+    } catch (thrown) {
+      const error = isLifelineError(thrown)
+        ? thrown
+        : new LifelineError('ENCODE_FAILED', describeError(thrown), { cause: thrown })
+      if (envelope.t === '$res') {
+        const { id } = envelope.d as { id: unknown }
+        envelope.d = { id, e: { code: error.code, message: describeError(error) } }
+      }
+      return error
     }
+    if (keep) this.#heldFrames.set(envelope, [frame, a])
+    return undefined
   }
 
   #onRequest(data: unknown): void {

@@ -38,7 +38,7 @@ export interface ResetEvent {
 export interface ClientDropEvent {
   readonly type: string
   readonly data: unknown
-  readonly reason: 'offline' | 'overflow' | 'too-large'
+  readonly reason: 'offline' | 'overflow' | 'too-large' | 'unencodable'
 }
 
 /** Lifecycle events, kept apart from message types: `client.events.on('reset', …)`. */
@@ -51,7 +51,10 @@ export interface ClientEvents {
    * the link was down; `'overflow'`, raw mode, dropped by the socket queue's overflow policy
    * (`type` is `''` and `data` the frame for a frame sent through `client.socket` directly);
    * `'too-large'`, protocol mode, a reliable message queued before a `$welcome` whose `max` it
-   * exceeds, taken out of the outbox (an `error` event `MESSAGE_TOO_LARGE` comes with it).
+   * exceeds, taken out of the outbox (an `error` event `MESSAGE_TOO_LARGE` comes with it);
+   * `'unencodable'`, protocol mode, a reliable message whose value (kept as given, not a copy)
+   * was changed into one the codec refuses before it could be sent again on a new link, taken
+   * out of the outbox (an `error` event `ENCODE_FAILED` comes with it).
    */
   drop: [event: ClientDropEvent]
 }
