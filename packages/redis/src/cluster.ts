@@ -190,6 +190,9 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
       this.writer,
       (message, error) => this.failure(message, error),
     )
+    // A subscriber passed in ready (an application's, or `redis` itself over RESP3) fires no
+    // first `'ready'` here: its next one, after an outage, must tell what it missed.
+    this.subscriberWasReady = isReady(this.subscriber)
     this.subscriber.on('messageBuffer', this.onMessage)
     this.subscriber.on('ready', this.onSubscriberReady)
     this.subscriber.on('error', this.onError)

@@ -1,7 +1,13 @@
 import { createClient } from '@lifeline/core'
 import { createServer } from '@lifeline/server'
 import type { ClusterMember, Peer } from '@lifeline/server'
-import { expectNoEvent, startRedisServer, useFixtures, waitFor } from '@lifeline/test-utils'
+import {
+  createFaultProxy,
+  expectNoEvent,
+  startRedisServer,
+  useFixtures,
+  waitFor,
+} from '@lifeline/test-utils'
 import { Redis } from 'ioredis'
 import { afterEach, expect, it } from 'vitest'
 import { createRedisCluster, type PresenceEvent, type PresenceSyncEvent } from '../src/index.js'
@@ -433,4 +439,48 @@ it('counts in the list it tells once its subscriber is back a change heard while
   await waitFor(() => syncs.length > 0, { message: 'the members told' })
   expect(heard).toEqual([{ room: 'r', peerId: peers[1]?.id, joined: true }])
   expect(syncs).toEqual([{ room: 'r', peerIds: [peers[0]?.id, peers[1]?.id] }])
+})
+
+// An application's subscriber is usually connected already when it is passed in: its first
+// `'ready'` came before the cluster listened, and the first outage is an outage all the same.
+it('tells the members of a room once a subscriber it was given ready is back from its first outage', async () => {
+  const redis = fx.add(await startRedisServer())
+  const a = await startNode(fx, redis)
+  const proxy = fx.add(await createFaultProxy({ targetPort: redis.port }))
+  const bRedis = new Redis(proxy.port, '127.0.0.1', { retryStrategy: () => 50 })
+  const subscriber = bRedis.duplicate()
+  for (const client of [bRedis, subscriber]) {
+    client.on('error', () => undefined)
+    fx.add(() => client.disconnect())
+  }
+  await waitFor(() => bRedis.status === 'ready' && subscriber.status === 'ready', {
+    message: 'both connected before the cluster is made',
+  })
+  const b = createRedisCluster({ redis: bRedis, subscriber })
+  b.on('error', () => undefined)
+  const bServer = createServer<Chat>({ port: 0, cluster: b })
+  bServer.on('error', () => undefined)
+  fx.add(() => bServer.close())
+  await bServer.ready
+  await connected(bRedis, b)
+  const syncs: PresenceSyncEvent[] = []
+  b.on('presence:sync', (event) => syncs.push(event))
+  await b.watch('r')
+  const peers: string[] = []
+  a.server.on('connection', (peer) => {
+    peer.join('r')
+    peers.push(peer.id)
+  })
+
+  proxy.refuse(true)
+  proxy.cut()
+  await waitFor(() => subscriber.status !== 'ready', { message: 'b away from Redis' })
+  movingClient(fx, { port: a.server.port })
+  await waitFor(async () => (await a.cluster.presence('r')).length === 1, { message: 'present' })
+  proxy.refuse(false)
+  await waitFor(() => syncs.length > 0, {
+    message: 'the members told once b is back',
+    timeoutMs: 10_000,
+  })
+  expect(syncs).toEqual([{ room: 'r', peerIds: peers }])
 })
