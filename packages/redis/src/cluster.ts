@@ -157,6 +157,14 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
   private uid = 0
   /** The channels this cluster subscribed to: a subscriber it was given leaves them at `close`. */
   private readonly channels = new Set<string>()
+  /**
+   * Channels whose subscription failed (ioredis gave the command up while it could not connect,
+   * after `maxRetriesPerRequest` tries): ioredis subscribes again, once back, only to the
+   * channels it had, so these are asked for again by `onSubscriberReady`.
+   */
+  private readonly unheard = new Set<string>()
+  /** Resolves `ready`'s wait for this process's own channel. */
+  private heardOwn: () => void = () => undefined
   /** `detach` ran: no room message is delivered here any more; handoffs still are. */
   private detached = false
   private closed = false
@@ -197,12 +205,10 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
     this.subscriber.on('ready', this.onSubscriberReady)
     this.subscriber.on('error', this.onError)
     this.redis.on('ready', this.onReady)
-    const subscribed = this.subscribe(this.revokeChannel)
-    this.started = Promise.all([
-      // A subscription that failed is made again by ioredis once the subscriber is back.
-      subscribed.then((ok) => (ok ? undefined : readyOf(this.subscriber, true))),
-      readyOf(this.redis),
-    ]).then(() => undefined)
+    // A subscription that failed is made again once the subscriber is back (`onSubscriberReady`).
+    const ownChannel = new Promise<void>((resolve) => (this.heardOwn = resolve))
+    void this.subscribe(this.revokeChannel)
+    this.started = Promise.all([ownChannel, readyOf(this.redis)]).then(() => undefined)
   }
 
   /**
@@ -561,9 +567,11 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
     this.channels.add(channel)
     try {
       await this.subscriber.subscribe(channel)
+      if (channel === this.revokeChannel) this.heardOwn()
       return true
     } catch (error) {
-      // Subscribed again with the others when the subscriber is back (`onSubscriberReady`).
+      // Subscribed again when the subscriber is back (`onSubscriberReady`), unless left since.
+      if (this.channels.has(channel)) this.unheard.add(channel)
       this.failure('a Redis channel could not be subscribed to', error)
       return false
     }
@@ -714,6 +722,12 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
     this.subscriberFailing = false
     const missed = this.subscriberWasReady
     this.subscriberWasReady = true
+    // Asked for now, ahead of the PING below: its answer comes once they are active too.
+    const unheard = [...this.unheard]
+    this.unheard.clear()
+    for (const channel of unheard) {
+      if (!this.closed && this.channels.has(channel)) void this.subscribe(channel)
+    }
     setImmediate(() => {
       this.subscriber
         .ping()

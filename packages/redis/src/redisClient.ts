@@ -77,10 +77,10 @@ export function batchWrites(redis: Redis): void {
 }
 
 /**
- * Resolves once `redis` is ready: at once if it is (unless `next`, for the next time it is).
- * Never rejects: ioredis' `'error'`s on the way are its reconnections'.
+ * Resolves once `redis` is ready: at once if it is. Never rejects: ioredis' `'error'`s on the
+ * way are its reconnections'.
  */
-export function readyOf(redis: Redis, next = false): Promise<void> {
-  if (!next && isReady(redis)) return Promise.resolve()
+export function readyOf(redis: Redis): Promise<void> {
+  if (isReady(redis)) return Promise.resolve()
   return new Promise((resolve) => redis.once('ready', () => resolve()))
 }

@@ -85,3 +85,33 @@ it('serves without Redis once the start wait is over (2 s, or half of helloTimeo
   expect(performance.now() - started).toBeGreaterThanOrEqual(500)
   expect(b.client.status).not.toBe('ready')
 })
+
+// ioredis gives up a command queued while it cannot connect after `maxRetriesPerRequest` tries
+// (20 by default: a second at 50 ms apart), and subscribes again only to the channels it had
+// subscribed to: its own channel, never heard, is asked for again once the subscriber is back.
+it('hears its own channel once it reaches Redis after its first subscription was given up', async () => {
+  const redis = fx.add(await startRedisServer())
+  const errors: unknown[] = []
+  const proxy = fx.add(await createFaultProxy({ targetPort: redis.port }))
+  proxy.refuse(true)
+  const client = new Redis(proxy.port, '127.0.0.1', { retryStrategy: () => 50 })
+  client.on('error', () => undefined)
+  fx.add(() => client.disconnect())
+  const cluster = createRedisCluster({ redis: client })
+  cluster.on('error', (error) => errors.push(error))
+  fx.add(() => cluster.close())
+  await waitFor(() => errors.some((error) => String(error).includes('max retries')), {
+    message: 'the subscription given up',
+    timeoutMs: 10_000,
+  })
+  proxy.refuse(false)
+  await cluster.ready()
+  const channel = `lifeline:revoke:${cluster.processId}`
+  await waitFor(
+    async () => {
+      const [, subscribers] = (await client.pubsub('NUMSUB', channel)) as [string, number]
+      return Number(subscribers) === 1
+    },
+    { message: 'its own channel heard' },
+  )
+})
