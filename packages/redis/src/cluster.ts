@@ -875,7 +875,8 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
 
   /**
    * Reads the generation of Redis' data, written if missing. Another than the one this process
-   * saw: Redis lost its data (restarted empty, flushed), and the processes store their sessions
+   * saw: Redis lost its data (restarted empty: checked at each reconnection, so a `FLUSHALL`
+   * under connected processes goes unseen), and the processes store their sessions
    * again as they come back. Redis is then refilled (`Keys.refilling`) for `processTtlMs`, within
    * which a live process is back: a claim that finds no session meanwhile waits for it (`claim`
    * of the store), else a client that resumes on another process before its holder stored the

@@ -115,3 +115,19 @@ it('hears its own channel once it reaches Redis after its first subscription was
     { message: 'its own channel heard' },
   )
 })
+
+it('serves its sessions when a cluster breaks its contract and ready() rejects', async () => {
+  const redis = fx.add(await startRedisServer())
+  const client = new Redis(redis.url, { retryStrategy: () => 50 })
+  client.on('error', () => undefined)
+  fx.add(() => client.disconnect())
+  const cluster = createRedisCluster({ redis: client })
+  cluster.on('error', () => undefined)
+  cluster.ready = () => Promise.reject(new Error('not ready, ever'))
+  const server = createServer<Chat>({ port: 0, cluster })
+  server.on('error', () => undefined)
+  fx.add(() => server.close())
+  await server.ready
+  const opened = clientOf(server.port)
+  await waitFor(() => opened.state.status === 'open', { message: 'open', timeoutMs: 10_000 })
+})

@@ -181,8 +181,9 @@ export interface Cluster {
    * Resolves once the cluster first reaches its service (connected, and hearing what other
    * processes tell this one); never rejects. Until then a member that joins a room cannot be
    * placed in the room's order: what other processes send the room meanwhile would pass it by.
-   * So the server holds its first `$hello`s until this resolves, for at most
-   * `clusterStartWaitMs` (then it serves as during an outage).
+   * So the server holds its first `$hello`s until this resolves, for at most 2 s from its start
+   * (or half of `helloTimeoutMs`, if less; then it serves as during an outage). A rejection
+   * counts as resolved.
    */
   ready?(): Promise<void>
   /**

@@ -351,10 +351,14 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
       timer = setTimeout(resolve, waitMs)
       timer.unref?.()
     })
-    starting.done = Promise.race([ready, gaveUp]).then(() => {
-      clearTimeout(timer)
-      starting.pending = false
-    })
+    // A `ready` that rejects, against its contract, ends the wait as the bound does: held, every
+    // later `$hello` would have failed with it.
+    starting.done = Promise.race([ready, gaveUp])
+      .then(noop, noop)
+      .then(() => {
+        clearTimeout(timer)
+        starting.pending = false
+      })
     return starting
   }
 
