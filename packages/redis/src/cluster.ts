@@ -139,6 +139,13 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
    */
   private readonly syncing = new Map<string, Map<string, boolean>>()
   /**
+   * Rooms to read again once their read under way is answered (the subscriber was away again
+   * meanwhile), or once Redis is ready again (their read failed): their `'presence:sync'` is
+   * owed.
+   */
+  private readonly syncAgain = new Set<string>()
+  private readonly syncFailed = new Set<string>()
+  /**
    * The local members of a room by id, for the checks of a burst of presence replies or entries
    * (`localMember`): one pass over the room's members, not one per entry, which for a room of
    * 20,000 members here was 400 million steps, seconds with the event loop held, at every
@@ -659,6 +666,7 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
     // process on this connection, and of this process's sessions stored again.
     this.generationChecked = false
     this.beat()
+    if (this.syncFailed.size > 0) this.syncPresence([...this.syncFailed])
     // Leaves and joins made while Redis was not ready (a process that starts serving before its
     // client has connected, or an outage) were not stored. The leaves first, those of members
     // that did not join again; then the joins, idempotent: every member's is written again,
@@ -745,9 +753,15 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
    * heard live: one heard before the read's reply is applied to it (Redis may have run the read
    * first), one heard after follows the event, so the last word on each member is the latest.
    */
-  private syncPresence(): void {
-    for (const room of this.feeds.keys()) {
-      if (room === broadcastRoom || this.syncing.has(room)) continue
+  private syncPresence(rooms: Iterable<string> = this.feeds.keys()): void {
+    for (const room of rooms) {
+      if (room === broadcastRoom || !this.feeds.has(room)) continue
+      this.syncFailed.delete(room)
+      // Read under way: it may have been answered before this outage's changes. Read again after.
+      if (this.syncing.has(room)) {
+        this.syncAgain.add(room)
+        continue
+      }
       const heard = new Map<string, boolean>()
       this.syncing.set(room, heard)
       this.redis.hkeys(this.keys.presence(room)).then(
@@ -760,9 +774,13 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
             else members.delete(peerId)
           }
           this.emit('presence:sync', { room, peerIds: [...members] })
+          if (this.syncAgain.delete(room)) this.syncPresence([room])
         },
         (error: unknown) => {
           this.syncing.delete(room)
+          this.syncAgain.delete(room)
+          // Owed still: read again once Redis is ready again (`onReady`).
+          if (!this.closed) this.syncFailed.add(room)
           this.failure('presence could not be read', error)
         },
       )

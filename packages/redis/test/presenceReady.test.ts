@@ -484,3 +484,27 @@ it('tells the members of a room once a subscriber it was given ready is back fro
   })
   expect(syncs).toEqual([{ room: 'r', peerIds: peers }])
 })
+
+it('reads a room again once its Redis client is ready again when its read after an outage failed', async () => {
+  const { a, bRedis, proxy, syncs, peers } = await watchingPair()
+  proxy.refuse(true)
+  proxy.cut()
+  await waitFor(() => bRedis.status !== 'ready', { message: 'b away from Redis' })
+  movingClient(fx, { port: a.server.port })
+  await waitFor(async () => (await a.cluster.presence('r')).length === 1, { message: 'present' })
+  // The first read of the room, once `b` is back, fails.
+  const client = bRedis as unknown as { hkeys: (key: string) => Promise<string[]> }
+  const hkeys = client.hkeys.bind(client)
+  let failed = false
+  client.hkeys = () => {
+    client.hkeys = hkeys
+    failed = true
+    return Promise.reject(new Error('the read failed'))
+  }
+  proxy.refuse(false)
+  await waitFor(() => failed, { message: 'the read failed', timeoutMs: 10_000 })
+  // Its client ready again (a reconnection): the room is read again, and its members told.
+  bRedis.disconnect(true)
+  await waitFor(() => syncs.length > 0, { message: 'the members told', timeoutMs: 10_000 })
+  expect(syncs).toEqual([{ room: 'r', peerIds: [peers[0]?.id] }])
+})
