@@ -43,11 +43,13 @@ export function json(options?: JsonCodecOptions): TextCodec {
   // spliced into frames, never a caller's text.
   const prepared = new WeakMap<Prepared, [text: string, rest: ContainerBudget]>()
 
-  const encode = (
+  // The text of a value, or undefined for one JSON has no text for (undefined, a function, a
+  // symbol, a toJSON that returns one of them), which a property leaves out.
+  const encodeText = (
     value: unknown,
     depth = maxDepth,
     budget: ContainerBudget = { left: maxContainers },
-  ): string => {
+  ): string | undefined => {
     let text: string | undefined
     let tooLarge = false
     let problem: JsonProblem | undefined
@@ -64,10 +66,15 @@ export function json(options?: JsonCodecOptions): TextCodec {
       // whatever a toJSON or getter threw.
       throw encodeFailed('value cannot be encoded as JSON (a BigInt, a cycle?)', error)
     }
-    if (text === undefined)
-      throw encodeFailed(`JSON cannot encode a message that is ${typeof value}`)
     if (tooLarge) throw encodedTooLarge(maxBytes)
     if (problem) throw encodeFailed(`value ${describe(problem)}`)
+    return text
+  }
+
+  const encode = (value: unknown, depth?: number, budget?: ContainerBudget): string => {
+    const text = encodeText(value, depth, budget)
+    if (text === undefined)
+      throw encodeFailed(`JSON cannot encode a message that is ${typeof value}`)
     return text
   }
 
@@ -81,7 +88,10 @@ export function json(options?: JsonCodecOptions): TextCodec {
       const result = new Prepared(value)
       // One level down, and one container fewer than a frame: the head's object holds it.
       const rest = { left: maxContainers - 1 }
-      prepared.set(result, [encode(value, maxDepth - 1, rest), rest])
+      const text = encodeText(value, maxDepth - 1, rest)
+      // A value with no text (a broadcast without data) is left out of the frame, as it is of
+      // `{ ...head, [key]: value }`: not made here, encodeWith encodes that object whole.
+      if (text !== undefined) prepared.set(result, [text, rest])
       return result
     },
 

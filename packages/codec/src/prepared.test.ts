@@ -44,6 +44,24 @@ describe.each([
     expect(codecError(() => codec.encodeWith?.({ t: 'x' }, 'd', forged))).toBe('ENCODE_FAILED')
   })
 
+  it('prepares a value the envelope leaves out (a broadcast without data) as encode does', () => {
+    const codec = make()
+    const encodeWith = codec.encodeWith as NonNullable<Codec['encodeWith']>
+    for (const value of [undefined, () => 1, Symbol('s'), { toJSON: () => undefined }]) {
+      const whole = codecError(() => codec.encode({ t: 'x', d: value }))
+      let frame: unknown
+      const spliced = codecError(
+        () => (frame = encodeWith({ t: 'x' }, 'd', codec.prepare?.(value) as Prepared)),
+      )
+      expect(spliced).toBe(whole)
+      if (whole === undefined) {
+        expect(codec.decode(frame as string)).toEqual(
+          codec.decode(codec.encode({ t: 'x', d: value })),
+        )
+      }
+    }
+  })
+
   it('checks the value as it would be checked inside the envelope: one level down', () => {
     const codec = make({ maxDepth: 3 })
     // d at level 1: [[x]] reaches level 3; [[[x]]] level 4.

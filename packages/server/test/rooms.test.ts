@@ -48,6 +48,22 @@ describe('rooms', () => {
     expect(server.to('nobody').send('news', 'void')).toBe(0)
   })
 
+  it('sends a message without data to a room and to everyone, as a peer.send does', async () => {
+    const { server, peers } = await roomServer()
+    const { client } = await member(urlOf(server), 'red')
+    await waitFor(() => peers[0]?.rooms.length === 1, { message: 'the peer in its room' })
+    expect(server.to('red').send('refresh')).toBe(1)
+    expect(server.broadcast('refresh')).toBe(1)
+    peers[0]?.send('refresh')
+    // No d, as the peer's own send writes it.
+    const frames = await client.waitForMessages(3)
+    expect(frames.map((frame) => [frame.t, frame.s, 'd' in frame])).toEqual([
+      ['refresh', 1, false],
+      ['refresh', 2, false],
+      ['refresh', 3, false],
+    ])
+  })
+
   it('leaves a room, and skips the peer given as except', async () => {
     const { server, peers } = await roomServer()
     const a = await member(urlOf(server), 'red')
