@@ -241,6 +241,28 @@ describe('json() encode', () => {
     expectLifelineError(() => codec.encode({ prototype: 1 }), 'ENCODE_FAILED')
   })
 
+  it("checks what a BigInt's or a function's toJSON writes, as the peer would", () => {
+    const codec = json({ maxDepth: 2, maxContainers: 3 })
+    const deep = Object.assign(() => 1, { toJSON: () => ({ b: { c: [1] } }) })
+    expectLifelineError(() => codec.encode(deep), 'ENCODE_FAILED')
+    expectLifelineError(() => codec.encode({ a: deep }), 'ENCODE_FAILED')
+    // How MDN sends BigInts as JSON: each one an object, a level deeper.
+    Object.defineProperty(BigInt.prototype, 'toJSON', {
+      configurable: true,
+      writable: true,
+      value(this: bigint) {
+        return { $bigint: this.toString() }
+      },
+    })
+    try {
+      expect(codec.decode(codec.encode({ a: 1n }))).toEqual({ a: { $bigint: '1' } })
+      expectLifelineError(() => codec.encode({ a: { b: 1n } }), 'ENCODE_FAILED')
+      expectLifelineError(() => codec.encode([1n, 2n, 3n]), 'ENCODE_FAILED')
+    } finally {
+      Reflect.deleteProperty(BigInt.prototype, 'toJSON')
+    }
+  })
+
   it('refuses more containers than maxContainers, as the peer counts them', () => {
     const value = [{ a: [] }, [{}], { b: 1 }]
     expect(json({ maxContainers: 6 }).encode(value)).toBe(JSON.stringify(value))

@@ -272,6 +272,8 @@ describe('findJsonProblem of a value to stringify', () => {
     expect(walkValue({ a: { toJSON: () => 1 } }, 64, false)).toBe('text')
     expect(walkValue([Object(1)], 64, false)).toBe('text')
     expect(walkValue({ constructor: 1 }, 64, false)).toBe('text')
+    expect(walkValue({ a: Object.assign(() => 1, { toJSON: () => [] }) }, 64, false)).toBe('text')
+    expect(walkValue({ a: () => 1 }, 64, false)).toBeUndefined()
     const boxed = [[Object('s')]]
     expect(
       findJsonProblem(boxed, JSON.stringify(boxed), 2, false, { left: Infinity }),

@@ -48,7 +48,9 @@ export function findJsonProblem(
   const verdict =
     typeof value === 'object' && value !== null
       ? walkValue(value, maxDepth, parsed, budget)
-      : undefined
+      : !parsed && writtenByToJSON(value)
+        ? 'text'
+        : undefined
   if (verdict !== 'text') return verdict
   budget.left = room
   return findJsonProblem(JSON.parse(text), text, maxDepth, true, budget)
@@ -58,8 +60,9 @@ export function findJsonProblem(
  * Walks a value for nesting deeper than `room` levels, for more arrays and objects than `budget`
  * has left, and for forbidden keys. A `parsed` value is plain data and always decided. Of a value
  * to stringify, it leaves to the text (`'text'`) what `JSON.stringify` reshapes: a custom
- * `toJSON`, a boxed primitive, and a forbidden key (which vanishes when its value has no JSON
- * form). Stops descending when `room` runs out, so its recursion is bounded whatever the value.
+ * `toJSON` (a BigInt's or a function's too), a boxed primitive, and a forbidden key (which
+ * vanishes when its value has no JSON form). Stops descending when `room` runs out, so its
+ * recursion is bounded whatever the value.
  */
 export function walkValue(
   value: object,
@@ -95,7 +98,7 @@ export function walkValue(
     for (const child of value as unknown[]) {
       if (typeof child === 'object' && child !== null) {
         verdict = walkValue(child, room - 1, parsed, budget)
-      }
+      } else if (!parsed && writtenByToJSON(child)) return 'text'
       if (verdict) return verdict
     }
   } else {
@@ -108,11 +111,23 @@ export function walkValue(
       const child: unknown = (value as Record<string, unknown>)[key]
       if (typeof child === 'object' && child !== null) {
         verdict = walkValue(child, room - 1, parsed, budget)
-      }
+      } else if (!parsed && writtenByToJSON(child)) return 'text'
       if (verdict) return verdict
     }
   }
   return undefined
+}
+
+/**
+ * True for a BigInt or a function that `JSON.stringify` writes as what its `toJSON` returns,
+ * which may be any value: a `BigInt.prototype.toJSON` (MDN's `{ $bigint: '…' }` is an object a
+ * level deeper), or a function's own. Without one a BigInt throws and a function is left out.
+ */
+function writtenByToJSON(value: unknown): boolean {
+  return (
+    (typeof value === 'bigint' || typeof value === 'function') &&
+    typeof (value as { toJSON?: unknown }).toJSON === 'function'
+  )
 }
 
 /**
