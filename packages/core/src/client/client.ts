@@ -779,7 +779,14 @@ export class Client<S extends Schema = AnySchema> {
       // keeps what it holds for us unacknowledged far under it, without waiting for a timer.
       stream.ackBytes = w === undefined ? Infinity : Math.floor((w as number) / 4)
       stream.resume(a)
-      this.#setState({ status: 'open', attempt: this.#attempt(), sessionId: sid, resumed })
+      // Resumed only if it is the session asked for: a `resumed: true` of another (or when none
+      // was asked) is a new one, told by a `reset` when one was asked, not a resumption.
+      this.#setState({
+        status: 'open',
+        attempt: this.#attempt(),
+        sessionId: sid,
+        resumed: sameSession,
+      })
     }
     for (const error of unanswered) this.events.emit('error', error)
     refused.forEach(({ t, d }, i) => {

@@ -199,6 +199,35 @@ describe('a server whose new session acknowledges more than the client kept', ()
   })
 })
 
+describe('a server that says resumed: true of a session the client did not ask to resume', () => {
+  it('is taken as a new session: the state says resumed: false, and a reset is told', async () => {
+    const server = fx.add(
+      await startScriptedServer((link) => {
+        // The first link asked for no session; the second asked for S1 and is given S2.
+        const sid = link.index === 0 ? 'S1' : 'S2'
+        link.send({ t: '$welcome', d: { sid, resumed: true, a: 0 } })
+      }),
+    )
+    const { client, errors } = connect(server.url('/'))
+    const opened: unknown[] = []
+    client.events.on('statechange', (state) => {
+      if (state.status === 'open') opened.push([state.sessionId, state.resumed])
+    })
+    const resets: string[] = []
+    client.events.on('reset', (event) => resets.push(event.previousSessionId))
+    await waitFor(() => opened.length === 1, { message: 'the first link' })
+    client.socket.reconnect()
+    await waitFor(() => opened.length === 2, { message: 'the second link' })
+    // Before, both said resumed: true, the second beside its reset.
+    expect(opened).toEqual([
+      ['S1', false],
+      ['S2', false],
+    ])
+    expect(resets).toEqual(['S1'])
+    expect(errors).toEqual([])
+  })
+})
+
 describe('a server that numbers a control frame other than $req and $res, or not those', () => {
   it('is refused (4002) rather than letting a $pong take the number of the message behind it', async () => {
     for (const bad of [
