@@ -258,3 +258,62 @@ describe('a client written from PROTOCOL.md alone', () => {
     expect((await client.waitClose()).code).toBe(1002)
   })
 })
+
+describe('values PROTOCOL.md refuses that a careless implementer would send', () => {
+  it.each([
+    ['an empty t', { t: '', s: 1 }],
+    ['an s of 0', { t: 'say', s: 0 }],
+    ['an s of null', { t: 'say', s: null }],
+    ['an a of null', { t: 'say', a: null }],
+    ['an r of null', { t: 'say', r: null }],
+  ])('closes with 1002 an envelope with %s (section 2)', async (_, envelope) => {
+    const { server } = await echoServer()
+    const { client } = await hello(urlOf(server))
+    client.send(envelope as unknown as Envelope)
+    expect((await client.waitClose()).code).toBe(1002)
+  })
+
+  it.each(['sid', 'a', 'sa', 'max', 'r', 'rs'])(
+    'closes with 1002 a $hello whose %s is null: null is not absence (section 2)',
+    async (field) => {
+      const { server } = await echoServer()
+      const client = await SpecClient.open(urlOf(server))
+      client.send({ t: '$hello', d: { v: 1, [field]: null } })
+      expect((await client.waitClose()).code).toBe(1002)
+      expect(client.got).toEqual([
+        { t: '$error', d: { code: 'PROTOCOL_ERROR', message: expect.any(String) as unknown } },
+      ])
+    },
+  )
+
+  it.each([
+    ['a client that did not say r', {}],
+    ['a server without a shared store, to a client that said r', { r: 1 }],
+  ])('closes with 1002 room cursors, an empty list too, sent to %s (5.1)', async (_, d) => {
+    const { server } = await echoServer()
+    const { client } = await hello(urlOf(server), d)
+    client.send({ t: '$ack', d: { r: [] } })
+    expect((await client.waitClose()).code).toBe(1002)
+  })
+
+  it('calls a $req without d with undefined; takes a $res with e as a failure, its d aside (8)', async () => {
+    const { server, peers } = await echoServer()
+    const calls: unknown[] = []
+    server.handle('none', (data) => {
+      calls.push(data)
+      return 'done'
+    })
+    const { client } = await hello(urlOf(server))
+    client.send({ t: '$req', d: { id: 1, m: 'none' }, s: 1 })
+    expect((await client.next('$res')).d).toEqual({ id: 1, d: 'done' })
+    expect(calls).toEqual([undefined])
+    const asked = peers[0]?.request('sum', [1, 2])
+    const request = await client.next('$req')
+    const { id } = request.d as { id: number }
+    // A field of `e` besides code and message is ignored, and so is a d beside e.
+    const e = { code: 'NOPE', message: 'no', extra: 1 }
+    client.send({ t: '$res', d: { id, d: 3, e }, s: 2, a: client.last })
+    await expect(asked).rejects.toMatchObject({ code: 'REMOTE_ERROR', remoteCode: 'NOPE' })
+    expect(client.closed).toBeUndefined()
+  })
+})

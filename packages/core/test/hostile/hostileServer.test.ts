@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { json } from '@lifeline/codec'
 import { WebSocket } from 'ws'
 import { expectNoEvent, startScriptedServer, useFixtures, waitFor } from '@lifeline/test-utils'
+import type { ScriptedEnvelope } from '@lifeline/test-utils'
 import { createClient } from '../../src/index.js'
 import type { ClientOptions } from '../../src/index.js'
 import { quickRetry } from '../helpers.js'
@@ -225,6 +226,40 @@ describe('a server that says resumed: true of a session the client did not ask t
     ])
     expect(resets).toEqual(['S1'])
     expect(errors).toEqual([])
+  })
+})
+
+describe('a server that sends before its $welcome what PROTOCOL.md does not allow there', () => {
+  it('is refused (4002) for a $ping or a message first, or a second $welcome; not for an $error', async () => {
+    const cases: Array<[ScriptedEnvelope[], ScriptedEnvelope[]]> = [
+      [[{ t: '$ping', d: { ts: 1 } }], []],
+      [[{ t: 'news', d: 1 }], []],
+      [[], [welcome]],
+      [[], [{ t: '$hello', d: { v: 1 } }]],
+    ]
+    for (const [before, after] of cases) {
+      const server = fx.add(
+        await startScriptedServer((link) => {
+          for (const envelope of [...before, welcome, ...after]) link.send(envelope)
+        }),
+      )
+      const { client, errors } = connect(server.url('/'), {
+        socket: { WebSocket, ...quickRetry, maxViolations: 1 },
+      })
+      await waitFor(() => client.state.status === 'closed', { message: 'the violation' })
+      expect(client.state).toMatchObject({ closeCode: 4002, lastError: { code: 'PROTOCOL_ERROR' } })
+      expect(errors[0]).toBe('PROTOCOL_ERROR')
+    }
+    // An `$error` before the `$welcome` only informs.
+    const server = fx.add(
+      await startScriptedServer((link) => {
+        link.send({ t: '$error', d: { code: 'SOON', message: 'a note' } })
+        link.send(welcome)
+      }),
+    )
+    const { client, errors } = connect(server.url('/'))
+    await waitFor(() => client.state.status === 'open', { message: 'the link' })
+    expect(errors).toEqual(['REMOTE_ERROR'])
   })
 })
 
