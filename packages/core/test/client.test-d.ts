@@ -195,6 +195,30 @@ listener.send('tick', 1)
 // @ts-expect-error no server methods in this schema
 listener.request('tick', 1)
 
+// A schema whose parts are optional, as `Schema` declares them, still types its messages: they
+// were read as no part at all, so no message type could be sent, listened to or called.
+interface OptionalParts {
+  client?: { say: { text: string } }
+  server?: { said: string }
+  rpc?: { add: RpcMethod<{ a: number; b: number }, number> }
+  clientRpc?: { confirm: RpcMethod<string, boolean> }
+}
+declare const optional: Client<OptionalParts>
+optional.send('say', { text: 'hi' })
+optional.on('said', (d) => expectTypeOf(d).toEqualTypeOf<string>())
+expectTypeOf(optional.request('add', { a: 1, b: 2 })).toEqualTypeOf<Promise<number>>()
+optional.handle('confirm', (q) => {
+  expectTypeOf(q).toEqualTypeOf<string>()
+  return q === 'yes'
+})
+expectTypeOf<ClientMessages<OptionalParts>>().toEqualTypeOf<{ say: { text: string } }>()
+// @ts-expect-error the payload's field has the wrong type
+optional.send('say', { text: 1 })
+// @ts-expect-error no such message type
+optional.on('shout', () => {})
+// @ts-expect-error the response must be a boolean
+optional.handle('confirm', () => 'yes')
+
 // The state narrows on `status`.
 const state = client.state
 expectTypeOf(state).toEqualTypeOf<ClientState>()

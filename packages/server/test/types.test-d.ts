@@ -186,3 +186,26 @@ createServer<Chat, User>({
   // @ts-expect-error: an owner is a string
   sessionOwner: () => 1,
 })
+
+// A schema whose parts are optional, as `Schema` declares them, types its messages on this side
+// too: they were read as no part at all.
+interface OptionalParts {
+  client?: { say: { text: string } }
+  server?: { said: string }
+  rpc?: { add: RpcMethod<{ a: number; b: number }, number> }
+  clientRpc?: { confirm: RpcMethod<string, boolean> }
+}
+const optional = createServer<OptionalParts>({ port: 0 })
+optional.on('connection', (peer) => {
+  peer.on('say', (data) => expectTypeOf(data).toEqualTypeOf<{ text: string }>())
+  peer.send('said', 'hi')
+  expectTypeOf(peer.request('confirm', 'sure?')).toEqualTypeOf<Promise<boolean>>()
+  // @ts-expect-error: wrong payload type
+  peer.send('said', 1)
+})
+optional.handle('add', ({ a, b }) => a + b)
+optional.to('lobby').send('said', 'hi')
+// @ts-expect-error: wrong response type
+optional.handle('add', () => 'three')
+// @ts-expect-error: not a server message type
+optional.to('lobby').send('say', { text: 'hi' })

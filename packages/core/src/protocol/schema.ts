@@ -34,8 +34,11 @@ export interface AnySchema {
   clientRpc: Record<string, RpcMethod>
 }
 
-type Part<S, K extends keyof Schema> = S extends { [P in K]: infer M extends object }
-  ? M
+// Optional parts (`client?:`, as `Schema` declares them) count: their `undefined` is dropped.
+type Part<S, K extends keyof Schema> = S extends { [P in K]?: infer M }
+  ? M & {} extends infer N extends object
+    ? N
+    : Record<never, never>
   : Record<never, never>
 
 /** Messages the client sends to the server. */
