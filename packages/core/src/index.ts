@@ -50,6 +50,7 @@ export type {
   Schema,
   ServerMessages,
   ServerMethods,
+  UserKeys,
 } from './protocol/schema.js'
 export { redactUrl } from './url.js'
 export type { ProtocolsProvider, Provider, UrlProvider } from './url.js'

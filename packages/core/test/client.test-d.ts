@@ -219,6 +219,45 @@ optional.on('shout', () => {})
 // @ts-expect-error the response must be a boolean
 optional.handle('confirm', () => 'yes')
 
+// A function generic over any schema that has some messages and methods names them: they are
+// read from the constraint, where the names resolved to no name at all and nothing compiled.
+interface HasChat {
+  client: { say: { text: string } }
+  server: { said: { text: string; from: string } }
+  rpc: { add: RpcMethod<{ a: number; b: number }, number> }
+  clientRpc: { confirm: RpcMethod<string, boolean> }
+}
+export function chatOver<T extends HasChat>(
+  chat: Client<T>,
+  say: { text: string },
+  sum: { a: number; b: number },
+): Promise<number> {
+  chat.on('said', (d) => expectTypeOf(d.from).toEqualTypeOf<string>())
+  chat.once('said', (d) => expectTypeOf(d.text).toEqualTypeOf<string>())
+  chat.handle('confirm', (q) => q.length > 0)
+  chat.send('say', say)
+  chat.send('say', say, { reliable: false })
+  // @ts-expect-error no such message type
+  chat.send('shout', say)
+  // @ts-expect-error a method of the client is not one of the server
+  void chat.request('confirm', 'sure?')
+  // @ts-expect-error the response must be a boolean
+  chat.handle('confirm', () => 'yes')
+  // @ts-expect-error the handler's parameter must accept the payload
+  chat.on('said', (d: { text: number }) => d)
+  // @ts-expect-error the payload's field has the wrong type
+  chat.send('say', { text: 1 } as { text: number })
+  return chat.request('add', sum, { timeoutMs: 100 }).then((n) => n + 1)
+}
+// The helper is used with its schema, and with a larger one.
+interface LargerChat extends HasChat {
+  client: { say: { text: string }; typing: void }
+}
+declare const exact: Client<HasChat>
+declare const larger: Client<LargerChat>
+expectTypeOf(chatOver(exact, { text: 'hi' }, { a: 1, b: 2 })).toEqualTypeOf<Promise<number>>()
+void chatOver(larger, { text: 'hi' }, { a: 1, b: 2 })
+
 // The state narrows on `status`.
 const state = client.state
 expectTypeOf(state).toEqualTypeOf<ClientState>()

@@ -1,7 +1,7 @@
 import type {
   AnySchema,
   Client,
-  MessageType,
+  UserKeys,
   PayloadArgs,
   RequestOf,
   ResponseOf,
@@ -17,19 +17,24 @@ import type { RequestResult, UseRequestOptions } from './request.js'
 import { useSend } from './send.js'
 import type { SendFunction } from './send.js'
 
-type Types<S extends Schema> = MessageType<ServerMessages<S>>
-type Methods<S extends Schema> = MessageType<ServerMethods<S>>
-
 /** The hooks, typed with one schema; see `createLifelineHooks`. */
 export interface LifelineHooks<S extends Schema> {
   useClient: () => Client<S>
   useConnectionState: typeof useConnectionState
-  useMessage: <K extends Types<S>>(type: K, handler: (data: ServerMessages<S>[K]) => void) => void
+  useMessage: <K extends keyof UserKeys<ServerMessages<S>> & keyof ServerMessages<S> & string>(
+    type: K,
+    handler: (data: ServerMessages<S>[K]) => void,
+  ) => void
   useLatest: {
-    <K extends Types<S>>(type: K): ServerMessages<S>[K] | undefined
-    <K extends Types<S>, T>(type: K, selector: (data: ServerMessages<S>[K]) => T): T | undefined
+    <K extends keyof UserKeys<ServerMessages<S>> & keyof ServerMessages<S> & string>(
+      type: K,
+    ): ServerMessages<S>[K] | undefined
+    <K extends keyof UserKeys<ServerMessages<S>> & keyof ServerMessages<S> & string, T>(
+      type: K,
+      selector: (data: ServerMessages<S>[K]) => T,
+    ): T | undefined
   }
-  useRequest: <K extends Methods<S>>(
+  useRequest: <K extends keyof UserKeys<ServerMethods<S>> & keyof ServerMethods<S> & string>(
     method: K,
     ...args: PayloadArgs<RequestOf<ServerMethods<S>, K>, [options?: UseRequestOptions | undefined]>
   ) => RequestResult<ResponseOf<ServerMethods<S>, K>>

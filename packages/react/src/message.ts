@@ -7,10 +7,8 @@ import {
   useSyncExternalStore,
 } from 'react'
 import { LifelineError } from '@lifeline/core'
-import type { AnySchema, MessageType, Schema, ServerMessages } from '@lifeline/core'
+import type { AnySchema, Schema, ServerMessages, UserKeys } from '@lifeline/core'
 import { useClient } from './context.js'
-
-type Types<S extends Schema> = MessageType<ServerMessages<S>>
 
 /** What `useLatest` keeps: the last payload (boxed: a payload may be `undefined`) and its selection. */
 interface Latest<D, T> {
@@ -29,10 +27,14 @@ interface Latest<D, T> {
  * again, and the latest one is called. Never re-renders the component by itself. Throws
  * `INVALID_ARGUMENT` for a handler that is no function.
  */
-export function useMessage<S extends Schema = AnySchema, K extends Types<S> = Types<S>>(
-  type: K,
-  handler: (data: ServerMessages<S>[K]) => void,
-): void {
+export function useMessage<
+  S extends Schema = AnySchema,
+  K extends keyof UserKeys<ServerMessages<S>> & keyof ServerMessages<S> & string = keyof UserKeys<
+    ServerMessages<S>
+  > &
+    keyof ServerMessages<S> &
+    string,
+>(type: K, handler: (data: ServerMessages<S>[K]) => void): void {
   const client = useClient<S>()
   // Refused as `client.on` refuses it, which never sees it (it is given a function of this hook's
   // own): a handler that is no function would fail at every message of its type, each one lost.
@@ -82,17 +84,28 @@ export function useMessage<S extends Schema = AnySchema, K extends Types<S> = Ty
  * `selector` picks of it; `undefined` until the first. Re-renders only when that value changes
  * (compared with `Object.is`): a selector that picks one field re-renders on that field only.
  */
-export function useLatest<S extends Schema = AnySchema, K extends Types<S> = Types<S>>(
-  type: K,
-): ServerMessages<S>[K] | undefined
-export function useLatest<S extends Schema = AnySchema, K extends Types<S> = Types<S>, T = unknown>(
-  type: K,
-  selector: (data: ServerMessages<S>[K]) => T,
-): T | undefined
-export function useLatest<S extends Schema, K extends Types<S>, T>(
-  type: K,
-  selector?: (data: ServerMessages<S>[K]) => T,
-): T | undefined {
+export function useLatest<
+  S extends Schema = AnySchema,
+  K extends keyof UserKeys<ServerMessages<S>> & keyof ServerMessages<S> & string = keyof UserKeys<
+    ServerMessages<S>
+  > &
+    keyof ServerMessages<S> &
+    string,
+>(type: K): ServerMessages<S>[K] | undefined
+export function useLatest<
+  S extends Schema = AnySchema,
+  K extends keyof UserKeys<ServerMessages<S>> & keyof ServerMessages<S> & string = keyof UserKeys<
+    ServerMessages<S>
+  > &
+    keyof ServerMessages<S> &
+    string,
+  T = unknown,
+>(type: K, selector: (data: ServerMessages<S>[K]) => T): T | undefined
+export function useLatest<
+  S extends Schema,
+  K extends keyof UserKeys<ServerMessages<S>> & keyof ServerMessages<S> & string,
+  T,
+>(type: K, selector?: (data: ServerMessages<S>[K]) => T): T | undefined {
   const client = useClient<S>()
   const store = useRef<Latest<ServerMessages<S>[K], T>>({})
   // React's subscriber, told of a new payload once the passive effects subscribed it; a payload

@@ -2,7 +2,7 @@ import { useCallback, useEffect, useInsertionEffect, useRef, useState } from 're
 import type {
   AnySchema,
   LifelineError,
-  MessageType,
+  UserKeys,
   PayloadArgs,
   RequestOf,
   ResponseOf,
@@ -10,8 +10,6 @@ import type {
   ServerMethods,
 } from '@lifeline/core'
 import { useClient } from './context.js'
-
-type Methods<S extends Schema> = MessageType<ServerMethods<S>>
 
 export interface UseRequestOptions {
   /**
@@ -54,7 +52,14 @@ interface State<R> {
  * the effect's turn, so StrictMode's mount–unmount–mount sends it once. On a server, and during
  * hydration, the status is `'loading'` (`'idle'` when not enabled) and nothing is sent.
  */
-export function useRequest<S extends Schema = AnySchema, K extends Methods<S> = Methods<S>>(
+export function useRequest<
+  S extends Schema = AnySchema,
+  K extends keyof UserKeys<ServerMethods<S>> & keyof ServerMethods<S> & string = keyof UserKeys<
+    ServerMethods<S>
+  > &
+    keyof ServerMethods<S> &
+    string,
+>(
   method: K,
   ...args: PayloadArgs<RequestOf<ServerMethods<S>, K>, [options?: UseRequestOptions | undefined]>
 ): RequestResult<ResponseOf<ServerMethods<S>, K>>

@@ -2,7 +2,7 @@ import { useCallback } from 'react'
 import type {
   AnySchema,
   ClientMessages,
-  MessageType,
+  UserKeys,
   PayloadArgs,
   Schema,
   SendOptions,
@@ -10,7 +10,9 @@ import type {
 import { useClient } from './context.js'
 
 /** `client.send`, typed and stable: `(type, data, options?) => receipt`. */
-export type SendFunction<S extends Schema = AnySchema> = <K extends MessageType<ClientMessages<S>>>(
+export type SendFunction<S extends Schema = AnySchema> = <
+  K extends keyof UserKeys<ClientMessages<S>> & keyof ClientMessages<S> & string,
+>(
   type: K,
   ...args: PayloadArgs<ClientMessages<S>[K], [options?: SendOptions | undefined]>
 ) => number

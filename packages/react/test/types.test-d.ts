@@ -47,3 +47,26 @@ signals.useRequest('ping', undefined, { deps: [1] })
 expectTypeOf(useRequest<Signals, 'ping'>('ping').data).toEqualTypeOf<number | undefined>()
 // @ts-expect-error a request that may not be undefined is required
 signals.useRequest('add')
+
+// A component generic over any schema that has some messages and methods names them: they are
+// read from the constraint, where they resolved to no name at all.
+interface HasSaid {
+  client: { say: { text: string } }
+  server: { said: { text: string; room: string; n: number } }
+  rpc: { add: RpcMethod<{ a: number; b: number }, number> }
+}
+export function useChatOver<T extends HasSaid>(
+  said: { text: string },
+  sum: { a: number; b: number },
+): number | undefined {
+  const typed = createLifelineHooks<T>()
+  typed.useMessage('said', (data) => expectTypeOf(data.n).toEqualTypeOf<number>())
+  const latest: number | undefined = typed.useLatest('said', (data) => data.n)
+  const say = typed.useSend()
+  say('say', said)
+  // @ts-expect-error no such message type
+  typed.useMessage('shout', () => undefined)
+  const total: number | undefined = typed.useRequest('add', sum).data
+  return latest ?? total
+}
+useChatOver<Chat>({ text: 'hi' }, { a: 1, b: 2 })

@@ -1,10 +1,10 @@
 import { LifelineError, type Codec, type OutboundFrame } from '@lifeline/codec'
 import type {
   AnySchema,
-  MessageType,
   PayloadArgs,
   Schema,
   ServerMessages,
+  UserKeys,
 } from '@lifeline/core/protocol'
 import type { Peer, SendOptions } from './peer.js'
 import { preparedFor } from './frames.js'
@@ -29,7 +29,7 @@ export interface BroadcastOptions<
 /** Sends to every session in a room. */
 export interface RoomTarget<S extends Schema = AnySchema, User = unknown> {
   /** Sends to every member (see `peer.send`); returns how many it was sent or queued to. */
-  send<K extends MessageType<ServerMessages<S>>>(
+  send<K extends keyof UserKeys<ServerMessages<S>> & keyof ServerMessages<S> & string>(
     type: K,
     ...args: PayloadArgs<ServerMessages<S>[K], [options?: BroadcastOptions<S, User> | undefined]>
   ): number

@@ -2,16 +2,19 @@ import type {
   AnySchema,
   ClientMessages,
   ClientMethods,
-  MessageType,
   PayloadArgs,
   RequestOf,
   ResponseOf,
   Schema,
   ServerMessages,
+  UserKeys,
 } from '@lifeline/core/protocol'
 
-/** The method names of a method map. */
-export type MethodName<M> = Extract<keyof M, string>
+/**
+ * The method names of a method map: `keyof M & string`, which holds a method a schema parameter's
+ * constraint names (see core's `MessageType`). The methods spell it out, as core's do.
+ */
+export type MethodName<M> = keyof M & string
 
 export interface SendOptions {
   /**
@@ -83,7 +86,7 @@ export interface Peer<S extends Schema = AnySchema, User = unknown> {
    * Throws `ENCODE_FAILED` or `MESSAGE_TOO_LARGE` for data the codec refuses (nothing is sent),
    * `INVALID_ARGUMENT` for a `$` type, `CLOSED` after the session ended or the server closed.
    */
-  send<K extends MessageType<ServerMessages<S>>>(
+  send<K extends keyof UserKeys<ServerMessages<S>> & keyof ServerMessages<S> & string>(
     type: K,
     ...args: PayloadArgs<ServerMessages<S>[K], [options?: SendOptions | undefined]>
   ): boolean
@@ -92,7 +95,7 @@ export interface Peer<S extends Schema = AnySchema, User = unknown> {
    * are de-duplicated). Returns a function that removes the handler. A handler that throws or
    * rejects is reported (`'error'` event) and does not disturb the connection.
    */
-  on<K extends MessageType<ClientMessages<S>>>(
+  on<K extends keyof UserKeys<ClientMessages<S>> & keyof ClientMessages<S> & string>(
     type: K,
     handler: MessageHandler<S, User, ClientMessages<S>[K]>,
   ): () => void
@@ -102,7 +105,7 @@ export interface Peer<S extends Schema = AnySchema, User = unknown> {
    * session ends or the server closes first (at once when it did already). The request survives
    * reconnects of the session.
    */
-  request<K extends MethodName<ClientMethods<S>>>(
+  request<K extends keyof ClientMethods<S> & string>(
     method: K,
     ...args: PayloadArgs<RequestOf<ClientMethods<S>, K>, [options?: RequestOptions | undefined]>
   ): Promise<ResponseOf<ClientMethods<S>, K>>

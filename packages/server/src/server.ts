@@ -11,13 +11,13 @@ import type { Duplex } from 'node:stream'
 import { LifelineError, selectCodec, type Codec } from '@lifeline/codec'
 import type {
   AnySchema,
-  MessageType,
   PayloadArgs,
   RequestOf,
   ResponseOf,
   Schema,
   ServerMessages,
   ServerMethods,
+  UserKeys,
 } from '@lifeline/core/protocol'
 import { controlTypes } from '@lifeline/core/protocol'
 import { EventEmitter } from 'eventemitter3'
@@ -28,7 +28,7 @@ import type { ServerEvents } from './events.js'
 import { AddressLimits, tryAgainLater } from './limits.js'
 import { withoutCommand, type LogDetails } from './logger.js'
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js'
-import type { MethodName, Peer } from './peer.js'
+import type { Peer } from './peer.js'
 import {
   checkEncodable,
   checkSendId,
@@ -61,7 +61,7 @@ import { within } from './within.js'
 export const upgradeWorkBytes = 32 * 1024
 
 /** Implements one RPC method: returns the response or a promise of it; a throw fails the call. */
-export type MethodHandler<S extends Schema, User, K extends MethodName<ServerMethods<S>>> = (
+export type MethodHandler<S extends Schema, User, K extends keyof ServerMethods<S> & string> = (
   data: RequestOf<ServerMethods<S>, K>,
   peer: Peer<S, User>,
 ) => ResponseOf<ServerMethods<S>, K> | Promise<ResponseOf<ServerMethods<S>, K>>
@@ -279,7 +279,7 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
    * `INTERNAL` with a fixed message (and is reported here as an `'error'` event). Returns a
    * function that removes the method. Throws `INVALID_ARGUMENT` if the method has a handler.
    */
-  handle<K extends MethodName<ServerMethods<S>>>(
+  handle<K extends keyof ServerMethods<S> & string>(
     method: K,
     handler: MethodHandler<S, User, K>,
   ): () => void {
@@ -325,7 +325,7 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
    * the number of sessions on this process it reaches); returns how many it was sent or queued
    * to.
    */
-  broadcast<K extends MessageType<ServerMessages<S>>>(
+  broadcast<K extends keyof UserKeys<ServerMessages<S>> & keyof ServerMessages<S> & string>(
     type: K,
     ...args: PayloadArgs<ServerMessages<S>[K], [options?: BroadcastOptions<S, User> | undefined]>
   ): number

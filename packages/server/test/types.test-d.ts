@@ -209,3 +209,33 @@ optional.to('lobby').send('said', 'hi')
 optional.handle('add', () => 'three')
 // @ts-expect-error: not a server message type
 optional.to('lobby').send('say', { text: 'hi' })
+
+// A function generic over any schema that has some messages and methods names them on this side
+// too (read from the constraint; they resolved to no name at all).
+interface HasChat {
+  client: { say: { room: string; text: string } }
+  server: { said: { room: string; text: string; from: string } }
+  rpc: { history: RpcMethod<{ room: string }, string[]> }
+  clientRpc: { confirm: RpcMethod<{ question: string }, boolean> }
+}
+export function chatOver<T extends HasChat, U>(
+  host: LifelineServer<T, U>,
+  said: { room: string; text: string; from: string },
+  question: { question: string },
+): void {
+  host.handle('history', ({ room }) => [room])
+  host.to('lobby').send('said', said)
+  host.broadcast('said', said, { reliable: false })
+  host.on('connection', (peer) => {
+    peer.on('say', (data) => expectTypeOf(data.text).toEqualTypeOf<string>())
+    peer.send('said', said)
+    void peer.request('confirm', question).then((yes): boolean => yes)
+    // @ts-expect-error: not a server message type
+    peer.send('say', said)
+  })
+  // @ts-expect-error: wrong response type
+  host.handle('history', () => 42)
+  // @ts-expect-error: not a server method
+  host.handle('confirm', () => true)
+}
+chatOver(server, { room: 'a', text: 'b', from: 'c' }, { question: 'sure?' })

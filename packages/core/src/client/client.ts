@@ -23,13 +23,13 @@ import type {
   AnySchema,
   ClientMessages,
   ClientMethods,
-  MessageType,
   PayloadArgs,
   RequestOf,
   ResponseOf,
   Schema,
   ServerMessages,
   ServerMethods,
+  UserKeys,
 } from '../protocol/schema.js'
 import { ReconnectingWebSocket, frameSink } from '../reconnectingWebSocket.js'
 import { validateCloseArguments } from '../closeCodes.js'
@@ -298,7 +298,7 @@ export class Client<S extends Schema = AnySchema> {
    * message the server does not acknowledge (raw mode, `reliable: false`). A plain number, so a
    * caller who never asks for delivery pays nothing for it.
    */
-  send<K extends MessageType<ClientMessages<S>>>(
+  send<K extends keyof UserKeys<ClientMessages<S>> & keyof ClientMessages<S> & string>(
     type: K,
     ...args: PayloadArgs<ClientMessages<S>[K], [options?: SendOptions | undefined]>
   ): number
@@ -351,7 +351,7 @@ export class Client<S extends Schema = AnySchema> {
    * Calls `handler` for every message of `type`. Returns a function that unsubscribes. Throws
    * `INVALID_ARGUMENT` for a `$` type or a handler that is no function.
    */
-  on<K extends MessageType<ServerMessages<S>>>(
+  on<K extends keyof UserKeys<ServerMessages<S>> & keyof ServerMessages<S> & string>(
     type: K,
     handler: (data: ServerMessages<S>[K]) => void,
   ): () => void {
@@ -359,7 +359,7 @@ export class Client<S extends Schema = AnySchema> {
   }
 
   /** Like `on`, for the next message of `type` only. */
-  once<K extends MessageType<ServerMessages<S>>>(
+  once<K extends keyof UserKeys<ServerMessages<S>> & keyof ServerMessages<S> & string>(
     type: K,
     handler: (data: ServerMessages<S>[K]) => void,
   ): () => void {
@@ -378,7 +378,7 @@ export class Client<S extends Schema = AnySchema> {
    * Not an `async` function: its extra promise and the adoption of the returned one cost every
    * round trip three more microtask turns.
    */
-  request<K extends MessageType<ServerMethods<S>>>(
+  request<K extends keyof UserKeys<ServerMethods<S>> & keyof ServerMethods<S> & string>(
     method: K,
     ...args: PayloadArgs<RequestOf<ServerMethods<S>, K>, [options?: RequestOptions | undefined]>
   ): Promise<ResponseOf<ServerMethods<S>, K>>
@@ -411,7 +411,7 @@ export class Client<S extends Schema = AnySchema> {
    * method that has a handler: as the server's `handle`, a second one does not silently take the
    * place of the first (whose remover would then do nothing); remove the first to replace it.
    */
-  handle<K extends MessageType<ClientMethods<S>>>(
+  handle<K extends keyof UserKeys<ClientMethods<S>> & keyof ClientMethods<S> & string>(
     method: K,
     fn: (
       data: RequestOf<ClientMethods<S>, K>,

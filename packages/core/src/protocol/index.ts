@@ -37,6 +37,7 @@ export type {
   Schema,
   ServerMessages,
   ServerMethods,
+  UserKeys,
 } from './schema.js'
 // Not wire protocol, but shared with `@lifeline/server` and `@lifeline/node` like the rest of
 // this entry point.

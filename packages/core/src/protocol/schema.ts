@@ -50,8 +50,19 @@ export type ServerMethods<S extends Schema> = Part<S, 'rpc'>
 /** Methods the client implements. */
 export type ClientMethods<S extends Schema> = Part<S, 'clientRpc'>
 
-/** The user message types of a message map (control types starting with `$` excluded). */
-export type MessageType<M> = Exclude<Extract<keyof M, string>, `$${string}`>
+/**
+ * The user message types of a message map (control types starting with `$` excluded).
+ *
+ * The keys of a mapped type and `keyof M & string`, not `Exclude<Extract<keyof M, string>, …>`:
+ * in a function generic over a schema that names a part (`<S extends { client: { say: … } }>`)
+ * these hold `'say'` by the constraint, where the conditional types of `Exclude` and `Extract`
+ * stay unresolved and take no name. The methods spell it out rather than name this alias, which
+ * an error message would show in place of the names it allows.
+ */
+export type MessageType<M> = keyof UserKeys<M> & keyof M & string
+
+/** The keys of `M` that are not control types (see `MessageType`). */
+export type UserKeys<M> = { [P in keyof M as P extends `$${string}` ? never : P]: 0 }
 
 /**
  * A payload argument and the arguments after it (`Rest`, optional ones): the payload itself is
@@ -62,5 +73,8 @@ export type PayloadArgs<T, Rest extends unknown[] = []> = undefined extends T
   ? [data?: T, ...rest: Rest]
   : [data: T, ...rest: Rest]
 
-export type RequestOf<M, K extends keyof M> = M[K] extends { request: infer R } ? R : never
-export type ResponseOf<M, K extends keyof M> = M[K] extends { response: infer R } ? R : never
+// Indexed, not inferred (`M[K] extends { request: infer R } ? R : never`): an `infer` stays
+// unresolved for a schema that is a type parameter, so a function generic over a schema that
+// names a method could neither pass its request nor read its response.
+export type RequestOf<M, K extends keyof M> = (M[K] & { request: unknown })['request']
+export type ResponseOf<M, K extends keyof M> = (M[K] & { response: unknown })['response']
