@@ -9,8 +9,8 @@ import { startNode, type Chat } from './harness.js'
 
 const fx = useFixtures(afterEach)
 
-/** A process whose Redis is behind a proxy that refuses it from the start: it never connected. */
-async function startUnconnected(redis: RedisServerFixture, options: Partial<ServerOptions> = {}) {
+/** A cluster whose Redis is behind a proxy that refuses it from the start: it never connected. */
+async function unconnectedCluster(redis: RedisServerFixture) {
   const proxy = fx.add(await createFaultProxy({ targetPort: redis.port }))
   proxy.refuse(true)
   const client = new Redis(proxy.port, '127.0.0.1', { retryStrategy: () => 50 })
@@ -18,6 +18,12 @@ async function startUnconnected(redis: RedisServerFixture, options: Partial<Serv
   fx.add(() => client.disconnect())
   const cluster = createRedisCluster({ redis: client })
   cluster.on('error', () => undefined)
+  return { proxy, client, cluster }
+}
+
+/** A process on such a cluster. */
+async function startUnconnected(redis: RedisServerFixture, options: Partial<ServerOptions> = {}) {
+  const { proxy, client, cluster } = await unconnectedCluster(redis)
   const server = createServer<Chat>({ port: 0, cluster, ...options })
   server.on('error', () => undefined)
   fx.add(() => server.close())
@@ -92,12 +98,7 @@ it('serves without Redis once the start wait is over (2 s, or half of helloTimeo
 it('hears its own channel once it reaches Redis after its first subscription was given up', async () => {
   const redis = fx.add(await startRedisServer())
   const errors: unknown[] = []
-  const proxy = fx.add(await createFaultProxy({ targetPort: redis.port }))
-  proxy.refuse(true)
-  const client = new Redis(proxy.port, '127.0.0.1', { retryStrategy: () => 50 })
-  client.on('error', () => undefined)
-  fx.add(() => client.disconnect())
-  const cluster = createRedisCluster({ redis: client })
+  const { proxy, client, cluster } = await unconnectedCluster(redis)
   cluster.on('error', (error) => errors.push(error))
   fx.add(() => cluster.close())
   await waitFor(() => errors.some((error) => String(error).includes('max retries')), {
