@@ -34,6 +34,14 @@ it.each(['SIGTERM', 'SIGKILL'])(
     })
     expect(result.out).toContain(`(${signal})`)
     expect(result.out).toMatch(/: resumed session/)
+    // As the README says, each attempt of a client goes to the other process than its last: none
+    // is sent back to the process that has just closed it (or been killed under it).
+    for (const name of ['alice', 'bob']) {
+      const attempts = [...result.out.matchAll(new RegExp(`^${name}: connecting to (\\w)$`, 'gm'))]
+      const to = attempts.map((match) => match[1])
+      expect(to.length).toBeGreaterThanOrEqual(2)
+      expect(to.filter((server, i) => i > 0 && server === to[i - 1])).toEqual([])
+    }
     expect(result.code).toBe(0)
   },
   120_000,

@@ -103,18 +103,24 @@ function startServer(name: string, redisUrl: string) {
 const redis = await startRedis()
 const servers = [await startServer('A', redis.url), await startServer('B', redis.url)]
 
-// Each attempt goes to the next process: a client is never sent back to where it was.
-let turn = 0
-const nextUrl = () => {
-  const server = servers[turn++ % servers.length]!
-  return `ws://127.0.0.1:${server.port}/`
+// Each attempt of a client goes to the process after the one of its last attempt: a client is
+// never sent back to where it was. The turn is the client's own: one shared by the clients sent
+// a client's every other attempt back to the process that had just closed it.
+const nextUrl = (name: string, turn: number) => {
+  const index = turn % servers.length
+  console.log(`${name}: connecting to ${index === 0 ? 'A' : 'B'}`)
+  return `ws://127.0.0.1:${servers[index]!.port}/`
 }
 
 /** What each client got, by sender: the `n`s in the order they came. */
 const got = new Map<string, Map<string, number[]>>()
 const clients = new Map<string, Client<Chat>>()
-for (const name of names) {
-  const client = createClient<Chat>({ url: nextUrl, socket: { maxDelayMs: 500 } })
+for (const [first, name] of names.entries()) {
+  let turn = first
+  const client = createClient<Chat>({
+    url: () => nextUrl(name, turn++),
+    socket: { maxDelayMs: 500 },
+  })
   const bySender = new Map<string, number[]>(names.map((sender) => [sender, []]))
   got.set(name, bySender)
   client.on('said', ({ from, n }) => bySender.get(from)?.push(n))
