@@ -29,6 +29,9 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.exit(1)
   })
 }
+// And when this process ends on an error (a process that does not start, Redis that cannot be
+// reached): the processes started before it would go on listening as orphans.
+process.on('exit', stopAll)
 
 function run(command: string, args: string[], onLine: (line: string) => void): ChildProcess {
   const child = spawn(command, args, {
