@@ -86,8 +86,9 @@ export async function startChatServer(
         if (room.length > historyLimits.nameLength || id.length > historyLimits.nameLength) return
         const from = /^(.*)-[^-]*-[^-]*$/.exec(id)?.[1] ?? ''
         const said: Said = { room, id, text: text.slice(0, historyLimits.textLength), from }
-        const messages = history.get(room) ?? []
-        messages.push(said)
+        // A new array, never the one kept: `history` returns that one, and an answer is kept for
+        // replay as the value returned, so a page that resumed got the messages said after it.
+        const messages = [...(history.get(room) ?? []), said]
         // Moved to the end: the room said in least recently is the first one dropped.
         history.delete(room)
         history.set(room, messages.slice(-historyLimits.messagesPerRoom))
