@@ -59,7 +59,9 @@ server.on('connection', (peer, { restored }) => {
   })
 })
 server.handle('balance', ({ account }) => balances.get(account) ?? 0)
-server.handle('audit', () => ({ ids: state.ids, restarts: state.restarts }))
+// A copy: an answer is kept for replay as the value returned, and the ledger goes on adding to
+// `state.ids` (see @lifeline/server's README).
+server.handle('audit', () => ({ ids: [...state.ids], restarts: state.restarts }))
 
 // On SIGTERM, and on Ctrl-C (SIGINT) as well: stopped by either without this, the process would
 // end with what it booked and receipted unsaved. Clients are told 1012 and come back to the next
