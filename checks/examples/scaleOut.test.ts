@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer as createNetServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { runScript, startRedisServer, useFixtures, waitFor } from '@lifeline/test-utils'
@@ -93,3 +95,26 @@ it('stops the processes it started when it fails', async () => {
     rmSync(tmp, { recursive: true, force: true })
   }
 })
+
+// A REDIS_URL with no Redis behind it: the servers would serve without it, as during an outage,
+// and the clients could not move between them. The example says so at once, and names the host
+// only, since such a URL may carry a password.
+it('stops at once when REDIS_URL has no Redis, naming its host but not its password', async () => {
+  const probe = createNetServer().listen(0, '127.0.0.1')
+  await once(probe, 'listening')
+  const { port } = probe.address() as AddressInfo
+  await new Promise((resolve) => probe.close(resolve))
+  const main = spawn(process.execPath, ['--import', 'tsx', 'main.ts'], {
+    cwd: join(root, 'examples', 'scale-out'),
+    env: { ...process.env, REDIS_URL: `redis://:secret-pass@127.0.0.1:${port}` },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  fx.add(() => main.kill('SIGKILL'))
+  let err = ''
+  main.stderr.on('data', (chunk: Buffer) => (err += String(chunk)))
+  main.stdout.resume()
+  const [code] = (await once(main, 'exit')) as [number | null]
+  expect(code).not.toBe(0)
+  expect(err).toContain(`no Redis at 127.0.0.1:${port}`)
+  expect(err).not.toContain('secret-pass')
+}, 60_000)

@@ -10,6 +10,7 @@ import { once } from 'node:events'
 import { createServer as createNetServer, type AddressInfo } from 'node:net'
 import { createInterface } from 'node:readline'
 import { createClient, type Client } from '@lifeline/node'
+import { Redis } from 'ioredis'
 import type { Chat } from './schema.js'
 
 const messages = Number(process.env.MESSAGES ?? 300)
@@ -61,7 +62,25 @@ async function freePort(): Promise<number> {
 
 /** The Redis to use: REDIS_URL, or a `redis-server` started here without persistence. */
 async function startRedis(): Promise<{ url: string; child?: ChildProcess }> {
-  if (process.env.REDIS_URL) return { url: process.env.REDIS_URL }
+  const given = process.env.REDIS_URL
+  if (given) {
+    // Asked once, at once: the servers would serve without it (as during an outage) and the
+    // clients could not move between them, which is the point of the example.
+    const probe = new Redis(given, { lazyConnect: true, retryStrategy: () => null })
+    let cause: unknown
+    probe.on('error', (error) => (cause = error))
+    try {
+      await probe.connect()
+      await probe.ping()
+    } catch (error) {
+      // The host only: the URL may carry a password.
+      const host = URL.canParse(given) ? new URL(given).host : 'REDIS_URL'
+      throw new Error(`no Redis at ${host}: ${String(cause ?? error)}`)
+    } finally {
+      probe.disconnect()
+    }
+    return { url: given }
+  }
   const port = await freePort()
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']
   return new Promise((resolve, reject) => {
