@@ -1,35 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react'
 import { ConnectionBadge } from './ConnectionBadge.js'
 import { useClient, useConnectionState, useMessage, useRequest, useSend } from './hooks.js'
-import type { Said } from './schema.js'
-
-interface Line extends Said {
-  /** Sent by this page and not yet acknowledged by the server. */
-  pending: boolean
-}
-
-/** Adds `said` unless a line with its id is there already (a message is shown once). */
-function merge(lines: Line[], said: Said, pending = false): Line[] {
-  return lines.some((line) => line.id === said.id) ? lines : [...lines, { ...said, pending }]
-}
-
-/**
- * The room's history, in the server's order, then what is not in it yet (ours still pending,
- * or newer): each message once, in order, however it arrived.
- */
-function withHistory(lines: Line[], history: Said[]): Line[] {
-  const shown = new Map(lines.map((line) => [line.id, line]))
-  const known = new Set(history.map((said) => said.id))
-  return [
-    ...history.map((said) => shown.get(said.id) ?? { ...said, pending: false }),
-    ...lines.filter((line) => !known.has(line.id)),
-  ]
-}
-
-/** The server acknowledged our message `id`: no longer pending. */
-function confirm(lines: Line[], id: string): Line[] {
-  return lines.map((line) => (line.id === id ? { ...line, pending: false } : line))
-}
+import { confirm, merge, withHistory, type Line } from './lines.js'
 
 export function App({ name, initialRoom }: { name: string; initialRoom: string }) {
   const client = useClient()
