@@ -8,6 +8,7 @@ import { runScript, useFixtures, waitFor } from '@lifeline/test-utils'
 import { afterEach, expect, it } from 'vitest'
 import { token, type Ledger } from '../../examples/node-service/schema.js'
 import { root } from '../readme/compile.js'
+import { groupAlive, startExample } from './processGroup.js'
 
 const fx = useFixtures(afterEach)
 
@@ -34,42 +35,28 @@ it('runs examples/node-service: a service restarted mid-stream, nothing lost or 
   expect(result.code).toBe(0)
 })
 
-/** Whether any process of the group `pgid` is left. */
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
-
 // `kill <pid>`, `timeout` or a process manager that signals the process it started, not its
 // group: the example stops its two services with it. Without that, the ledger went on listening
 // as an orphan, ingest died of EPIPE on its closed stdout, and the state directory stayed.
 it('stops both services when main alone is sent SIGTERM', async () => {
   // Its own temporary directory, where main makes the ledger's state directory.
   const tmp = mkdtempSync(join(tmpdir(), 'lifeline-node-service-'))
-  const main = spawn(process.execPath, ['--import', 'tsx', 'main.ts'], {
-    cwd: join(root, 'examples', 'node-service'),
-    env: { ...process.env, ENTRIES: '1000000', TMPDIR: tmp },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
+  const { main, pgid, exited, out } = startExample('node-service', {
+    ENTRIES: '1000000',
+    TMPDIR: tmp,
   })
-  const pgid = main.pid!
-  const exited = new Promise<number | null>((resolve) => main.once('exit', resolve))
-  let out = ''
-  main.stdout.on('data', (chunk: Buffer) => (out += String(chunk)))
-  main.stderr.resume()
   try {
-    await waitFor(() => out.includes('ingest: open'), { message: 'ingest open', timeoutMs: 30_000 })
+    await waitFor(() => out().includes('ingest: open'), {
+      message: 'ingest open',
+      timeoutMs: 30_000,
+    })
     main.kill('SIGTERM')
     await exited
     await waitFor(() => !groupAlive(pgid), {
       message: 'the ledger and ingest to have exited with main',
       timeoutMs: 15_000,
     })
-    expect(out).toContain('main: stopped by SIGTERM')
+    expect(out()).toContain('main: stopped by SIGTERM')
     // The state directory goes with the run (tsx may keep its cache there).
     expect(readdirSync(tmp).filter((name) => name.startsWith('lifeline-ledger-'))).toEqual([])
   } finally {

@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { runScript, startRedisServer, useFixtures, waitFor } from '@lifeline/test-utils'
 import { afterEach, expect, it, vi } from 'vitest'
 import { root } from '../readme/compile.js'
+import { groupAlive, startExample } from './processGroup.js'
 
 const fx = useFixtures(afterEach)
 afterEach(() => {
@@ -52,16 +53,6 @@ it.each(['SIGTERM', 'SIGKILL'])(
   120_000,
 )
 
-/** Whether any process of the group `pgid` is left. */
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
-
 // A run that fails on the way (here the second process cannot start) ends with what it started:
 // the first process went on listening as an orphan, and so did the redis-server main starts.
 it('stops the processes it started when it fails', async () => {
@@ -72,20 +63,13 @@ it('stops the processes it started when it fails', async () => {
     failB,
     "if (process.argv.at(-2) === 'B') { console.error('B: cannot start'); process.exit(3) }\n",
   )
-  const main = spawn(process.execPath, ['--import', 'tsx', 'main.ts'], {
-    cwd: join(root, 'examples', 'scale-out'),
-    env: { ...process.env, REDIS_URL: redis.url, NODE_OPTIONS: `--require ${failB}` },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
+  const { pgid, exited, out } = startExample('scale-out', {
+    REDIS_URL: redis.url,
+    NODE_OPTIONS: `--require ${failB}`,
   })
-  const pgid = main.pid!
-  const exited = new Promise<number | null>((resolve) => main.once('exit', resolve))
-  let out = ''
-  main.stdout.on('data', (chunk: Buffer) => (out += String(chunk)))
-  main.stderr.resume()
   try {
     expect(await exited).not.toBe(0)
-    expect(out).toContain('A: listening on')
+    expect(out()).toContain('A: listening on')
     await waitFor(() => !groupAlive(pgid), {
       message: 'process A to have exited with main',
       timeoutMs: 15_000,

@@ -6,7 +6,7 @@ import type {
   UrlProvider,
   WebSocketConstructor,
 } from '@lifeline/core'
-import { parseWebSocketUrl } from '@lifeline/core/protocol'
+import { isPromise, parseWebSocketUrl } from '@lifeline/core/protocol'
 import type { PerMessageDeflateOptions, WebSocket } from 'ws'
 import { nodeClock } from './clock.js'
 import { BatchingWebSocket } from './batchingWebSocket.js'
@@ -131,9 +131,6 @@ function identityCheck(
 
 const invalid = (message: string) => new LifelineError('INVALID_ARGUMENT', message)
 
-const isThenable = <T>(value: T | PromiseLike<T>): value is PromiseLike<T> =>
-  typeof (value as { then?: unknown } | null)?.then === 'function'
-
 /**
  * What a socket is made with on `ws`: core's options (the `ws` sockets, `nodeClock` unless a
  * clock is given, the ping heartbeat when on) and the URL provider, which evaluates `headers`
@@ -182,13 +179,13 @@ export function createNodeLink(
     } catch (error) {
       // The attempt fails with the URL provider's error: a rejection of the headers' promise
       // would have no handler, and end the process.
-      if (isThenable(value)) Promise.resolve(value).catch(() => undefined)
+      if (isPromise(value)) Promise.resolve(value).catch(() => undefined)
       throw error
     }
     // Any thenable, as core takes a provider's: a promise of another realm (a `vm` context, a
     // test runner's) or of a promise library is no `instanceof Promise`, and was handed to `ws`
     // as the headers themselves, so the attempt went without them.
-    if (!isThenable(value) && !isThenable(next)) return ((attemptHeaders = value), next)
+    if (!isPromise(value) && !isPromise(next)) return ((attemptHeaders = value), next)
     return Promise.all([value, next]).then(([resolved, nextUrl]) => {
       if (attempt === latest) attemptHeaders = resolved
       return nextUrl

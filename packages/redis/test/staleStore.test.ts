@@ -1,5 +1,6 @@
 import type { Peer } from '@lifeline/server'
 import { startRedisServer, useFixtures, waitFor } from '@lifeline/test-utils'
+import type { RedisServerFixture } from '@lifeline/test-utils'
 import { afterEach, expect, it } from 'vitest'
 import {
   RawClient,
@@ -17,13 +18,21 @@ function echo(peer: Peer<Chat>): void {
   peer.on('up', ({ n }) => peer.send('down', { n }))
 }
 
-it('resets, rather than refuses as a violation, a client that got more than the store knows from a process that lost Redis', async () => {
-  const redis = fx.add(await startRedisServer())
-  // `a` reaches Redis through a proxy: it loses Redis alone, Redis and `b` stay up.
+/**
+ * Two processes that echo `up` as `down`: `a` reaches Redis through a proxy, so that it loses
+ * Redis alone, while Redis and `b` stay up.
+ */
+async function echoingPair(redis: RedisServerFixture) {
   const { server: a, redis: aRedis, proxy } = await startProxiedNode(fx, redis)
   a.on('connection', echo)
   const b = await startNode(fx, redis)
   b.server.on('connection', echo)
+  return { a, aRedis, proxy, b }
+}
+
+it('resets, rather than refuses as a violation, a client that got more than the store knows from a process that lost Redis', async () => {
+  const redis = fx.add(await startRedisServer())
+  const { a, aRedis, proxy, b } = await echoingPair(redis)
   const target = { port: a.port }
   const client = movingClient(fx, target)
   const down: number[] = []
@@ -165,12 +174,9 @@ it('does not store again, with its stale state, a session another process took f
 
 it('resumes on another process a session held live while Redis restarted empty, before its holder stored it again', async () => {
   const redis = fx.add(await startRedisServer())
-  // `a` reaches Redis through a proxy: it stays away from Redis after the restart until the
-  // test lets it back, so `b` is asked for the session before `a` stored it again.
-  const { server: a, redis: aRedis, proxy } = await startProxiedNode(fx, redis)
-  a.on('connection', echo)
-  const b = await startNode(fx, redis)
-  b.server.on('connection', echo)
+  // `a` stays away from Redis after the restart until the test lets it back, so `b` is asked
+  // for the session before `a` stored it again.
+  const { a, aRedis, proxy, b } = await echoingPair(redis)
   const inspect = redisClient(fx, redis)
   const { client, welcome } = await RawClient.connect(fx, a.port)
   const key = `lifeline:s:{${welcome.sid}}`

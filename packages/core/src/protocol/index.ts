@@ -43,5 +43,5 @@ export type {
 // this entry point.
 export { HeartbeatMonitor } from '../heartbeat.js'
 export { maxTimerMs } from '../clock.js'
-export { parseWebSocketUrl } from '../url.js'
+export { isPromise, parseWebSocketUrl } from '../url.js'
 export type { HeartbeatHooks } from '../heartbeat.js'
