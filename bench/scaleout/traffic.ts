@@ -9,6 +9,7 @@
 // round. Latency is the receiver's wall clock minus the timestamp the sender put in the message;
 // the Redis commands the servers ran meanwhile are counted with `INFO commandstats`.
 import { wallClockMs } from '../lib/serverProcess.js'
+import { Arrivals } from './arrivals.js'
 import { openChatClient } from './clients.js'
 import type { ChatClient } from './clients.js'
 import type { Say, ServerKind } from './schema.js'
@@ -30,7 +31,10 @@ export interface TrafficResult {
   /** Deliveries that arrived (duplicates excluded). */
   delivered: number
   duplicates: number
-  /** Messages that overtook an earlier one of the same sender at a receiver. */
+  /**
+   * Deliveries that came after a later message of the same sender (a message lost shows in
+   * `delivered`, not here).
+   */
   outOfOrder: number
   /** From the first send to the last delivery. */
   ms: number
@@ -60,18 +64,18 @@ export interface TrafficResult {
 
 /** What a receiver checks: each sender's messages once, in order, counted in the round's tally. */
 class Receiver {
-  private readonly last = new Map<number, number>()
+  private readonly arrivals = new Arrivals()
   constructor(private readonly round: { tally: Tally }) {}
 
   receive(body: Say): void {
     const tally = this.round.tally
-    const previous = this.last.get(body.from) ?? -1
-    if (body.n <= previous) {
+    const arrival = this.arrivals.arrive(body.from, body.n)
+    if (arrival === 'duplicate') {
       tally.duplicates += 1
       return
     }
-    if (body.n !== previous + 1) tally.outOfOrder += 1
-    this.last.set(body.from, body.n)
+    // A late message is still a delivery: counted as one, and as out of order.
+    if (arrival === 'late') tally.outOfOrder += 1
     tally.latencies[tally.delivered++] = wallClockMs() - body.at
     tally.lastAt = wallClockMs()
     tally.onDelivery(body)
