@@ -26,6 +26,7 @@ import { startServer } from '../lib/serverProcess.js'
 import type { ServerProcess } from '../lib/serverProcess.js'
 import { lifelineRedisAvailable } from './lifelineRedis.js'
 import type { ResumeResult } from './resume.js'
+import { medianRound, perRound } from './rounds.js'
 import { scenarioSizes, serverKinds, serverLabels } from './schema.js'
 import type { ServerKind, ServerReport } from './schema.js'
 import type { SessionsResult } from './sessions.js'
@@ -139,21 +140,6 @@ const outcome = <T>(scenario: Scenario, kind: ServerKind) =>
   outcomes.get(`${scenario} ${kind}`) as Outcome<T> | undefined
 const roundsFor = (scenario: 'fanout' | 'chat', kind: ServerKind) =>
   trafficRounds.get(`${scenario} ${kind}`) ?? []
-/** Of each round, `pick` of `kind`'s result (NaN for a round that failed). */
-const perRound = (
-  scenario: 'fanout' | 'chat',
-  kind: ServerKind,
-  pick: (result: TrafficResult) => number,
-) => roundsFor(scenario, kind).map((found) => (found === undefined ? NaN : pick(found.result)))
-/**
- * The round the table shows: of median deliveries per second (of an even count, the lower of
- * the two middle ones).
- */
-function medianRound(scenario: 'fanout' | 'chat', kind: ServerKind) {
-  const done = roundsFor(scenario, kind).filter((found) => found !== undefined)
-  done.sort((a, b) => a.result.deliveriesPerSecond - b.result.deliveriesPerSecond)
-  return done[Math.floor((done.length - 1) / 2)]
-}
 /** Each round's pair: `pick` of `kind` over `pick` of `base`, as `median× (min–max)`. */
 const roundRatio = (
   scenario: 'fanout' | 'chat',
@@ -161,7 +147,10 @@ const roundRatio = (
   base: ServerKind,
   pick: (result: TrafficResult) => number,
 ) => {
-  const ratio = ratioSpread(perRound(scenario, kind, pick), perRound(scenario, base, pick))
+  const ratio = ratioSpread(
+    perRound(roundsFor(scenario, kind), pick),
+    perRound(roundsFor(scenario, base), pick),
+  )
   return ratio === 'n/a' ? '—' : ratio
 }
 /** What every round of `kind` saw amiss, the median round's own figures aside. */
@@ -175,7 +164,7 @@ function amiss(scenario: 'fanout' | 'chat', kind: ServerKind): string {
     return warmUp.timedOut || warmUp.duplicates > 0 || warmUp.outOfOrder > 0
   }).length
   return [
-    `${done.length}/${all.length} rounds completed`,
+    `${done.length - timedOut}/${all.length} rounds completed`,
     `in all of them ${sum((result) => result.duplicates)} dup., ${sum((result) => result.outOfOrder)} out of order`,
     ...(timedOut > 0 ? [`${timedOut} timed out`] : []),
     ...(warmUpAmiss > 0
@@ -189,7 +178,7 @@ const cpuSplit = ({ servers, load, redis }: CpuSnapshot) =>
 
 function trafficTable(scenario: 'fanout' | 'chat'): string {
   const rows = kinds.map((kind) => {
-    const found = medianRound(scenario, kind)
+    const found = medianRound(roundsFor(scenario, kind))
     if (found === undefined) return [serverLabels[kind], 'failed in every round']
     const { result, serverCpuUs } = found
     const complete = `${result.delivered}/${result.expected}${result.timedOut ? ' (timed out)' : ''}`
