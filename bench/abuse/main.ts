@@ -10,6 +10,7 @@ import { writeFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
+import { percentile } from '../lib/measure.js'
 import { markdownTable, progress, roundsFrom, section, spread } from '../lib/samples.js'
 import { startServer, wallClockMs, type ServerProcess } from '../lib/serverProcess.js'
 
@@ -48,12 +49,6 @@ interface GoodReport {
 interface AbusersReport {
   written: number
   cores: number
-}
-
-function percentile(values: readonly number[], q: number): number {
-  if (values.length === 0) return NaN
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN
 }
 
 async function lastLine<T>(process: ServerProcess<{ port: number }>): Promise<T> {

@@ -81,6 +81,17 @@ export function median(values: readonly number[]): number {
     : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2
 }
 
+/**
+ * The `q`-quantile (0–1) of `values` by nearest rank: the smallest value that at least `q` of
+ * them are at or under (of 100 values, the p99 is the 99th, not the largest); NaN for none.
+ */
+export function percentile(values: ArrayLike<number>, q: number): number {
+  if (values.length === 0) return NaN
+  const sorted = Float64Array.from(values).sort()
+  const rank = Math.ceil(q * sorted.length)
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))] ?? NaN
+}
+
 export function measure(variants: readonly Variant[], options: MeasureOptions = {}): Measurement[] {
   const { rounds, warmupMs, sampleMs, maxIterations } = { ...measureDefaults, ...options }
   const iterations = variants.map((variant) => {

@@ -5,7 +5,7 @@
 // protocol-mode client's `request('echo', …)`. Prints one JSON line: connect times in ms,
 // round-trip p50/p99 in µs and client CPU µs per round trip.
 import { openClient, serverKindOf, type BenchClient, type ClientVariant } from '../lib/clients.js'
-import { median } from '../lib/measure.js'
+import { median, percentile } from '../lib/measure.js'
 import { benchText, type BenchMessage } from '../lib/schema.js'
 import { spawnBenchServer } from '../lib/serverProcess.js'
 
@@ -58,8 +58,6 @@ for (let n = 0; n < count; n++) {
   times[n] = performance.now() - started
 }
 const cpu = process.cpuUsage(cpuBefore)
-times.sort()
-const percentile = (p: number) => (times[Math.min(count - 1, Math.floor(count * p))] ?? NaN) * 1000
 clearTimeout(timer)
 client.close()
 await server.stop()
@@ -69,8 +67,8 @@ console.log(
     count,
     firstConnectMs: first.ms,
     connectMs: median(laterConnects),
-    p50Us: percentile(0.5),
-    p99Us: percentile(0.99),
+    p50Us: percentile(times, 0.5) * 1000,
+    p99Us: percentile(times, 0.99) * 1000,
     cpuUsPerRoundTrip: (cpu.user + cpu.system) / count,
   }),
 )

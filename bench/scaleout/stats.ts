@@ -1,15 +1,7 @@
-// Small measuring pieces of the scale-out benchmark: latency percentiles, Redis INFO sections,
+// Small measuring pieces of the scale-out benchmark: Redis INFO sections,
 // opening many clients a few at a time, and bounded waits.
 import { readFileSync } from 'node:fs'
 import { sendRedisCommand } from '@lifeline/test-utils'
-
-/** The `p`-th percentile (0–100) of `values`, nearest rank; NaN for none. */
-export function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return NaN
-  const sorted = Float64Array.from(values).sort()
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
-  return sorted[rank] ?? NaN
-}
 
 /** One `INFO <section>` of the Redis on `port`, as `field → value`. */
 export async function redisInfo(port: number, section: string): Promise<Map<string, string>> {

@@ -8,21 +8,14 @@
 // (`SCALEOUT_WARMUP`), from other senders, so the servers' code is compiled, then the measured
 // round. Latency is the receiver's wall clock minus the timestamp the sender put in the message;
 // the Redis commands the servers ran meanwhile are counted with `INFO commandstats`.
+import { percentile } from '../lib/measure.js'
 import { wallClockMs } from '../lib/serverProcess.js'
 import { Arrivals } from './arrivals.js'
 import { openChatClient } from './clients.js'
 import type { ChatClient } from './clients.js'
 import type { Say, ServerKind } from './schema.js'
 import { pad, scenarioSizes } from './schema.js'
-import {
-  callsBetween,
-  commandCalls,
-  cpuSnapshot,
-  openMany,
-  percentile,
-  scriptCalls,
-  until,
-} from './stats.js'
+import { callsBetween, commandCalls, cpuSnapshot, openMany, scriptCalls, until } from './stats.js'
 import type { CpuSnapshot } from './stats.js'
 
 export interface TrafficResult {
@@ -104,7 +97,6 @@ class Tally {
   ): TrafficResult {
     const ms = this.lastAt - startedAt
     const perDelivery = (us: number) => us / this.delivered
-    const latencies = Array.from(this.latencies.subarray(0, this.delivered))
     return {
       expected: this.expected,
       delivered: this.delivered,
@@ -112,8 +104,8 @@ class Tally {
       outOfOrder: this.outOfOrder,
       ms,
       deliveriesPerSecond: (this.delivered / ms) * 1000,
-      p50Ms: percentile(latencies, 50),
-      p99Ms: percentile(latencies, 99),
+      p50Ms: percentile(this.latencies.subarray(0, this.delivered), 0.5),
+      p99Ms: percentile(this.latencies.subarray(0, this.delivered), 0.99),
       timedOut,
       cpuUsPerDelivery: {
         servers: perDelivery(cpu.servers),
