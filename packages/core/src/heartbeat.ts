@@ -205,10 +205,13 @@ export class HeartbeatMonitor<Owner = unknown> {
       this.#options
     // Quiet for at least an interval, as `pingNow` counts it, a frame since the last tick
     // dropped too (it may have come before the sleep): pinged now, dead with nothing heard
-    // within `timeoutMs` (without a ping, nothing heard within `timeoutMs` from now).
+    // within `timeoutMs` (without a ping, nothing heard within `timeoutMs` from now). A ping
+    // still out from before the sleep counts for nothing: its pong may be the frame just
+    // dropped, and with it counted as sent, none went out and a live link was found dead.
     if (woke) {
       this.seen = false
       this.#lastSeenAt = Math.min(this.#lastSeenAt, now - intervalMs)
+      this.#lastPingAt = -Infinity
     }
     // Checks come every tenth of the shorter period; a gap of more than two steps means the
     // timer ran late: the page was frozen or throttled, or the machine slept.

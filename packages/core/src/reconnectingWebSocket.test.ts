@@ -1508,6 +1508,30 @@ describe('heartbeat', () => {
     socket.close()
   })
 
+  it('pings afresh on waking when the sleep came with a ping out, and a live link stays up', async () => {
+    let sleptMs = 0
+    Object.assign(clock, { wallNow: () => clock.now() + sleptMs })
+    const socket = create({ heartbeat })
+    const fake = FakeWebSocket.last
+    answerPings(fake)
+    fake.accept()
+    clock.advance(1000)
+    expect(fake.sent).toEqual(['ping'])
+    // The pong arrives, but the machine sleeps before the heartbeat reads it: waking, the
+    // heartbeat drops it (it may have come before the sleep), so it must ask again.
+    await flushMicrotasks()
+    sleptMs += 600_000
+    clock.advance(50)
+    expect(fake.sent).toEqual(['ping', 'ping'])
+    await flushMicrotasks()
+    for (let i = 0; i < 10; i++) {
+      clock.advance(100)
+      await flushMicrotasks()
+    }
+    expect(socket.readyState).toBe(socket.OPEN)
+    socket.close()
+  })
+
   it('takes no sleep for a wall clock set back, and a live link stays up after waking', async () => {
     let wallOffsetMs = 0
     Object.assign(clock, { wallNow: () => clock.now() + wallOffsetMs })
