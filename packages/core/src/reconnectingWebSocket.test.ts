@@ -803,6 +803,31 @@ describe('reconnecting', () => {
     socket.close()
   })
 
+  it('opens an attempt whose answer came in time but waited out a stall with its timeout', () => {
+    const socket = create({ connectionTimeoutMs: 2000 })
+    const log = record(socket)
+    // The event loop stalls past the deadline; the timer, overdue, runs before the answer.
+    clock.jump(5000)
+    clock.advance(0)
+    expect(log).toEqual([])
+    FakeWebSocket.last.accept()
+    clock.advance(1)
+    expect(log).toEqual(['open'])
+    // With no answer, the timeout holds, a turn later; throttled as in a hidden page, once.
+    socket.reconnect()
+    clock.jump(5000)
+    clock.advance(0)
+    clock.jump(1000)
+    clock.advance(0)
+    expect(log.slice(2)).toEqual([
+      'connecting:1',
+      'error:CONNECT_TIMEOUT',
+      'close:1006',
+      'reconnecting:2:250',
+    ])
+    socket.close()
+  })
+
   it('ends an attempt at an error before open, as a 1006 close, and ignores a late close', () => {
     const socket = create()
     const log = record(socket)

@@ -2,7 +2,7 @@ import { LifelineError } from '@lifeline/codec'
 import WebSocketDefault from 'isomorphic-ws'
 import { backoffDefaults, computeBackoffDelay } from './backoff.js'
 import type { Clock, TimerHandle } from './clock.js'
-import { maxTimerMs, systemClock } from './clock.js'
+import { maxTimerMs, ranLate, systemClock } from './clock.js'
 import { abandonSocket, bindSockets, detachSocket } from './connection.js'
 import { reportListenerError } from './events.js'
 import { SocketEventTarget } from './socketEventTarget.js'
@@ -411,7 +411,9 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
     if (this.#state.status !== 'connecting' || this.#attemptId !== before) return
     const id = ++this.#attemptId
     const timeoutMs = this.#connectionTimeoutMs()
-    this.#timer = this.#clock().setTimeout(() => {
+    const clock = this.#clock()
+    const dueAt = clock.now() + timeoutMs
+    const expire = (): void => {
       const error = new LifelineError(
         'CONNECT_TIMEOUT',
         `no connection to ${redactUrl(this.#url)} within ${timeoutMs} ms`,
@@ -420,6 +422,11 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
       const socket = this.#socket
       if (socket) this.#abandon(socket, 1000, '')
       this.#failed(error, { code: 1006, reason: '', wasClean: false, error }, !!socket)
+    }
+    // Late, the handshake's answer may be waiting unread: it opens the link before the check.
+    this.#timer = clock.setTimeout(() => {
+      if (ranLate(clock, dueAt)) this.#timer = clock.setTimeout(expire, 1)
+      else expire()
     }, timeoutMs)
     let url: string | URL | Promise<string | URL>
     let protocols:

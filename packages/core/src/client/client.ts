@@ -1,6 +1,6 @@
 import type { Codec, InboundFrame, OutboundFrame } from '@lifeline/codec'
 import { LifelineError, isLifelineError, json, selectCodec } from '@lifeline/codec'
-import { systemClock } from '../clock.js'
+import { ranLate, systemClock } from '../clock.js'
 import type { Clock, TimerHandle } from '../clock.js'
 import { reportListenerError } from '../events.js'
 import { describeError } from '../failures.js'
@@ -526,21 +526,25 @@ export class Client<S extends Schema = AnySchema> {
     const timeoutMs =
       this.#options.socket?.connectionTimeoutMs ?? reconnectingWebSocketDefaults.connectionTimeoutMs
     const clock = this.#clock
-    this.#welcomeTimer = clock.setTimeout(
-      () => {
-        this.#welcomeTimer = undefined
-        this.#linkDown()
-        this.socket.failLink(
-          new LifelineError('CONNECT_TIMEOUT', `no '$welcome' within ${timeoutMs} ms`, {
-            closeCode: handshakeTimeoutCode,
-          }),
-          handshakeTimeoutCode,
-          'no $welcome in time',
-          'retry',
-        )
-      },
-      Math.max(0, this.#attemptStartedAt + timeoutMs - clock.now()),
-    )
+    const dueAt = Math.max(this.#attemptStartedAt + timeoutMs, clock.now())
+    const expire = (): void => {
+      this.#welcomeTimer = undefined
+      this.#linkDown()
+      this.socket.failLink(
+        new LifelineError('CONNECT_TIMEOUT', `no '$welcome' within ${timeoutMs} ms`, {
+          closeCode: handshakeTimeoutCode,
+        }),
+        handshakeTimeoutCode,
+        'no $welcome in time',
+        'retry',
+      )
+    }
+    // Late, the `$welcome` may be waiting unread: it is read, and clears this, before the check.
+    this.#welcomeTimer = clock.setTimeout(() => {
+      if (ranLate(clock, dueAt)) {
+        this.#welcomeTimer = clock.setTimeout(expire, 1)
+      } else expire()
+    }, dueAt - clock.now())
   }
 
   #onFrame(frame: InboundFrame): void {

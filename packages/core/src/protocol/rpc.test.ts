@@ -45,6 +45,24 @@ describe('PendingRequests', () => {
     expect(clock.pending).toBe(0)
   })
 
+  it('reads a response that waited out a stall with its timer before the verdict, once', async () => {
+    const { clock, requests, log, add } = setup()
+    void add(1, 1000)
+    void add(2, 1000)
+    // The event loop stalls past the deadline; the timer, overdue, runs before the responses.
+    clock.jump(5000)
+    clock.advance(0)
+    requests.respond({ id: 1, d: 'one' })
+    await settle()
+    expect(log).toEqual(['1:one'])
+    // Throttled as in a hidden page, the confirming timer runs late too: it still decides.
+    clock.jump(1000)
+    clock.advance(0)
+    await settle()
+    expect(log).toEqual(['1:one', '2:REQUEST_TIMEOUT'])
+    expect(clock.pending).toBe(0)
+  })
+
   it('leaves the timer to a response, and stops it once it finds nothing waiting', async () => {
     const { clock, requests, log, add } = setup()
     void add(1, 1000)

@@ -1,5 +1,5 @@
 import { LifelineError } from '@lifeline/codec'
-import { maxTimerMs } from '../clock.js'
+import { maxTimerMs, ranLate } from '../clock.js'
 import type { Clock, TimerHandle } from '../clock.js'
 import { protocolError } from './envelope.js'
 
@@ -154,6 +154,8 @@ export class PendingRequests {
   #timer: TimerHandle | undefined
   /** The deadline the timer is armed for; Infinity when it is not. */
   #timerAt = Infinity
+  /** The timer ran late, and runs again to confirm what it found due (see `ranLate`). */
+  #confirming = false
 
   constructor(clock: Clock) {
     this.#clock = clock
@@ -250,12 +252,21 @@ export class PendingRequests {
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer)
     this.#timer = undefined
     this.#timerAt = Infinity
+    this.#confirming = false
   }
 
   /** Fails every request that is due, then waits for the earliest deadline left. */
   readonly #onTimer = (): void => {
+    // Late, the responses that came in time may be waiting unread: they settle their requests
+    // before the check, a turn later.
+    if (!this.#confirming && ranLate(this.#clock, this.#timerAt)) {
+      this.#arm(this.#clock.now() + 1)
+      this.#confirming = true
+      return
+    }
     this.#timer = undefined
     this.#timerAt = Infinity
+    this.#confirming = false
     const now = this.#clock.now()
     let next = Infinity
     for (const [id, { method, timeoutMs, deadline }] of this.#pending) {
