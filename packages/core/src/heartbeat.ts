@@ -46,9 +46,10 @@ interface Ticker {
    */
   left?: boolean
   /**
-   * How far the wall clock was ahead of the monotonic one at the last tick (`NaN` before the
-   * first). The monotonic clock stops while the machine sleeps, the wall clock does not: grown by
-   * over a second, the machine slept (or its clock was set forward).
+   * How far the wall clock was ahead of the monotonic one at the last tick, or when the ticker
+   * was made (a sleep before its first tick, as a link opens, is found too). The monotonic clock
+   * stops while the machine sleeps, the wall clock does not: grown by over a second, the machine
+   * slept (or its clock was set forward).
    */
   skew: number
 }
@@ -141,12 +142,12 @@ export class HeartbeatMonitor<Owner = unknown> {
     const stepMs = (this.#stepMs = Math.max(1, Math.min(intervalMs, timeoutMs) / 10))
     this.#running = true
     this.seen = false
-    this.#lastSeenAt = this.#lastCheckAt = clock.now()
+    const now = (this.#lastSeenAt = this.#lastCheckAt = clock.now())
     this.#lastPingAt = -Infinity
     this.#suspect = false
     let ticker = tickers.get(clock)
     if (ticker === undefined)
-      tickers.set(clock, (ticker = { monitors: new Set(), stepMs, skew: NaN }))
+      tickers.set(clock, (ticker = { monitors: new Set(), stepMs, skew: wallNow(clock) - now }))
     ticker.monitors.add(this)
     // A deadline falls between ticks: the frame is folded, the ping sent and the verdict given
     // each up to a tick late. At the monitor's own step its shorter period is a whole number of

@@ -1557,6 +1557,21 @@ describe('heartbeat', () => {
     socket.close()
   })
 
+  it('checks the link at once when the machine sleeps before the first tick after opening', () => {
+    let sleptMs = 0
+    Object.assign(clock, { wallNow: () => clock.now() + sleptMs })
+    const socket = create({ heartbeat })
+    const fake = FakeWebSocket.last
+    fake.accept()
+    // Asleep before the heartbeat's first tick; the link died meanwhile.
+    sleptMs += 600_000
+    clock.advance(50)
+    expect(fake.sent).toEqual(['ping'])
+    clock.advance(550)
+    expect(fake.closedWith).toEqual({ code: 4000, reason: 'heartbeat timeout' })
+    socket.close()
+  })
+
   it('takes no sleep for a wall clock set back, and a live link stays up after waking', async () => {
     let wallOffsetMs = 0
     Object.assign(clock, { wallNow: () => clock.now() + wallOffsetMs })
