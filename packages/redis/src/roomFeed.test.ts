@@ -166,4 +166,53 @@ describe('RoomFeed', () => {
     expect(b.got).toEqual(['m2', 'm3', 'm4', 'm5'])
     feed.close()
   })
+
+  it('catches a member that is behind up as far as its output takes, the rest once it drains, in order', async () => {
+    const history = Array.from({ length: 6 }, (_, i) => entry(i + 1))
+    const reads: string[] = []
+    const slow = member('slow', '0-0')
+    const fast = member('fast', '0-0')
+    // Room for two messages at a time; a drain is the test's to give.
+    let room = 2
+    let drained: (() => void) | undefined
+    const paced: ClusterMember = {
+      ...slow.self,
+      deliver: (...args) => {
+        room--
+        slow.self.deliver(...args)
+      },
+      hasRoom: () => room > 0,
+      whenRoom: (callback) => (drained = callback),
+    }
+    const feed = new RoomFeed('r', {
+      members: () => [paced, fast.self],
+      history: (after) => {
+        reads.push(after)
+        const from = Number(after.split('-')[0])
+        return Promise.resolve(history.filter((_, i) => i + 1 > from))
+      },
+      lastId: () => Promise.resolve('6-0'),
+      decode: asMessage,
+      failure: fail,
+    })
+    await feed.resync()
+    expect(slow.got).toEqual(['m1', 'm2'])
+    expect(fast.got).toEqual(['m1', 'm2', 'm3', 'm4', 'm5', 'm6'])
+    // Waiting for its drain, it is not read for again, nor given what is published meanwhile.
+    feed.publication({ id: '7-0', prev: '6-0', payload: Buffer.from('m7') })
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(reads).toEqual(['0-0'])
+    expect(slow.got).toEqual(['m1', 'm2'])
+    history.push({ id: '7-0', prev: '6-0', payload: Buffer.from('m7') })
+    room = 2
+    drained?.()
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(slow.got).toEqual(['m1', 'm2', 'm3', 'm4'])
+    room = 10
+    drained?.()
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(slow.got).toEqual(['m1', 'm2', 'm3', 'm4', 'm5', 'm6', 'm7'])
+    expect(fast.got).toEqual(['m1', 'm2', 'm3', 'm4', 'm5', 'm6', 'm7'])
+    feed.close()
+  })
 })

@@ -63,6 +63,13 @@ export class RoomFeed {
   /** A catch-up was asked for while one ran: it runs again, for members that came meanwhile. */
   private again = false
   private readonly queue: RoomEntry[] = []
+  /**
+   * Members caught up as far as their output takes (`ClusterMember.hasRoom`): the rest waits
+   * for it to drain. Written at once, a resume far behind its room (more than
+   * `maxOutboundBytes` in the history since its cursor, as after a slow consumer's close) was
+   * closed as a slow consumer again, however fast its client read, and again on every resume.
+   */
+  private readonly waiting = new Set<ClusterMember>()
   private retry: ReturnType<typeof setTimeout> | undefined
   private closed = false
 
@@ -161,7 +168,12 @@ export class RoomFeed {
         if (target === undefined) break
         const behind = [...this.host.members()].filter((member) => {
           const cursor = member.cursor(room)
-          return cursor !== undefined && !member.closed && compareIds(cursor, target) < 0
+          return (
+            cursor !== undefined &&
+            !member.closed &&
+            !this.waiting.has(member) &&
+            compareIds(cursor, target) < 0
+          )
         })
         if (behind.length === 0) break
         let from = behind[0]?.cursor(room) as string
@@ -197,6 +209,10 @@ export class RoomFeed {
             member.reset(room, origin)
           }
           for (let i = at; i < entries.length; i++) {
+            if (member.whenRoom !== undefined && member.hasRoom?.() === false) {
+              this.wait(member, member.whenRoom.bind(member))
+              break
+            }
             const entry = entries[i] as RoomEntry
             let message = decoded.get(entry)
             if (message === undefined) decoded.set(entry, (message = this.decode(entry)))
@@ -220,6 +236,14 @@ export class RoomFeed {
       }
     }
     if (this.again && !this.busy) void this.catchUp()
+  }
+
+  /** The member's output is over its mark: its catch-up goes on once it drains. */
+  private wait(member: ClusterMember, whenRoom: (callback: () => void) => void): void {
+    this.waiting.add(member)
+    whenRoom(() => {
+      if (this.waiting.delete(member)) void this.catchUp()
+    })
   }
 
   /**

@@ -157,6 +157,17 @@ export interface ClusterMember {
   sendUnreliable(type: string, data: unknown): void
   /** The room's history no longer reaches back to this member's cursor: skip to `id`. */
   reset(room: string, id: string): void
+  /**
+   * False while the member's client is behind (its unsent output over the high-water mark): a
+   * catch-up from the room's history gives it more only once `whenRoom` calls back. Absent: it
+   * always has room.
+   */
+  hasRoom?(): boolean
+  /**
+   * Calls `callback` once the member's output has drained, or its link changed or went away
+   * (the catch-up then goes on as for a member away).
+   */
+  whenRoom?(callback: () => void): void
 }
 
 /** What a server offers the cluster it runs in. */

@@ -214,6 +214,8 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
   private preEncoded: WrittenFrame | undefined
   /** While `deliver` sends a room message: its room and id, for the journal. */
   private delivering: readonly [room: string, id: string] | undefined
+  /** Catch-ups from rooms' histories waiting for this link's output to drain (`whenRoom`). */
+  private roomWaiters: (() => void)[] = []
   /**
    * The client's requests whose handlers still run, each with the promise of its answer and
    * what it counts in `runningBytes`.
@@ -446,6 +448,32 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     } catch (error) {
       this.context.failure('a message was not sent to a client', error, this)
     }
+  }
+
+  hasRoom(): boolean {
+    const link = this.link
+    return link === undefined || !link.writable || link.hasRoom()
+  }
+
+  whenRoom(callback: () => void): void {
+    const link = this.link
+    if (link === undefined) {
+      callback()
+      return
+    }
+    // One drain listener for every room that waits; a link that goes meanwhile calls them all.
+    if (this.roomWaiters.push(callback) > 1) return
+    link.whenDrained(() => {
+      if (this.link === link) this.wakeRoomWaiters()
+    })
+  }
+
+  /** The catch-ups that waited for the output to drain go on (`whenRoom`). */
+  private wakeRoomWaiters(): void {
+    const waiters = this.roomWaiters
+    if (waiters.length === 0) return
+    this.roomWaiters = []
+    for (const waiter of waiters) waiter()
   }
 
   reset(room: string, id: string): void {
@@ -696,6 +724,7 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     this.stream.linkDown()
     this.stopAckTimer()
     this.requests.stopIfIdle()
+    this.wakeRoomWaiters()
     return true
   }
 
@@ -709,6 +738,7 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     this.stopAckTimer()
     this.journal?.stop()
     this.requests.rejectAll(closedMessage)
+    this.wakeRoomWaiters()
     const cluster = this.context.cluster
     const moved = reason === 'moved'
     const rooms = this.context.rooms.roomsOf(this)
