@@ -293,4 +293,20 @@ describe('handshake', () => {
     await waitFor(() => seen.length === 1, { message: 'the early message' })
     expect(seen).toEqual(['early'])
   })
+
+  it('takes a $hello that came in time though the event loop stalled past helloTimeoutMs', async () => {
+    // Stalled (a long synchronous job, a collection), Node runs the timers that fell due before
+    // it reads the network: the hello timer, run late, closed a client whose `$hello` came in
+    // time and waited unread.
+    const server = await startServer(fx, { helloTimeoutMs: 100 })
+    const client = await ProtocolClient.open(fx, urlOf(server))
+    client.send({ t: '$hello', d: { v: 1 } })
+    const stalledUntil = performance.now() + 300
+    while (performance.now() < stalledUntil) {
+      // The stall: the `$hello` is in the server's socket, unread.
+    }
+    await client.next('$welcome')
+    expect(client.closed).toBeUndefined()
+    expect(server.stats.helloTimeouts).toBe(0)
+  })
 })
