@@ -142,7 +142,11 @@ export class RoomFeed {
     let behind = false
     for (const member of this.host.members()) {
       const cursor = member.cursor(room)
-      if (cursor === undefined || cursor === entry.prev) {
+      // A member that waits for its output to drain is caught up from the history, though the
+      // message follows its cursor: Redis' publications of what a catch-up reads come late
+      // under load, and given live they went out together, past the output's bound.
+      if (this.waiting.has(member)) behind = true
+      else if (cursor === undefined || cursor === entry.prev) {
         // Joined before this message, placed at the one before: what a resume goes on from.
         if (cursor === undefined) member.setCursor(room, entry.prev)
         message ??= this.decode(entry)
