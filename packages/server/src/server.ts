@@ -84,10 +84,33 @@ const mountedListeners = new WeakMap<object, MountedServer>()
 
 /** What a Lifeline server mounted beside another needs to know of it. */
 interface MountedServer {
+  /** Its `path` (undefined: every path). */
+  readonly path: string | undefined
+  /** Whether its close has begun. */
+  isClosing(): boolean
   /** Whether an upgrade request is on its path. */
   serves(request: IncomingMessage): boolean
   /** Its `upgrade` listener that answers. */
   readonly onUpgrade: (...args: never[]) => void
+}
+
+/**
+ * Refuses a second server on the `path` a Lifeline server on the same application's server
+ * serves and is not closing: the first hears every upgrade there before it and answers it, so the
+ * second's handlers would never run. One whose close has begun is being replaced.
+ */
+function checkPathFree(server: NodeEventEmitter, path: string | undefined): void {
+  for (const listener of server.listeners('upgrade')) {
+    const sibling = mountedListeners.get(listener)
+    if (sibling !== undefined && !sibling.isClosing() && sibling.path === path) {
+      throw new LifelineError(
+        'INVALID_ARGUMENT',
+        path === undefined
+          ? 'another Lifeline server on this server already serves every path'
+          : `another Lifeline server on this server already serves ${path}`,
+      )
+    }
+  }
 }
 
 /** Resolves after two check phases, which straddle a close phase: closed handles are released. */
@@ -153,6 +176,8 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
   constructor(options: ServerOptions<User>) {
     super()
     this.options = resolveOptions(options)
+    // Before anything is attached (a cluster, listeners): the mistake leaves nothing behind.
+    if (this.options.server !== undefined) checkPathFree(this.options.server, this.options.path)
     const { connectionLimits, clientAddress } = this.options
     this.limits =
       connectionLimits === undefined
@@ -222,6 +247,8 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
       this.httpServer.prependListener('upgrade', this.noteUpgrade)
       this.httpServer.on('upgrade', this.onUpgrade)
       const mounted: MountedServer = {
+        path: this.options.path,
+        isClosing: () => this.closing !== undefined,
         serves: (request) => this.serves(request),
         onUpgrade: this.onUpgrade,
       }

@@ -148,6 +148,35 @@ describe('beside other upgrade listeners', () => {
   })
 })
 
+describe('a second server on a path another one serves', () => {
+  it('is refused with INVALID_ARGUMENT: the first answers every upgrade there', async () => {
+    const http = createHttpServer()
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
+    fx.add(() => new Promise<void>((resolve) => http.close(() => resolve())))
+    const first = createServer({ server: http, path: '/ws' })
+    fx.add(() => first.close())
+    await first.ready
+    const listeners = http.listenerCount('upgrade')
+    // Mounted again by mistake (a setup run twice, a reload that did not close the first): the
+    // second's handlers never ran, its clients were the first's.
+    const invalid = expect.objectContaining({ code: 'INVALID_ARGUMENT' }) as unknown
+    expect(() => {
+      const second = createServer({ server: http, path: '/ws' })
+      fx.add(() => second.close())
+    }).toThrow(invalid)
+    expect(http.listenerCount('upgrade')).toBe(listeners)
+    // Another path, or once the first is closing, is free.
+    const other = createServer({ server: http, path: '/other' })
+    fx.add(() => other.close())
+    const closing = first.close()
+    const next = createServer({ server: http, path: '/ws' })
+    fx.add(() => next.close())
+    await closing
+    const { welcome } = await ProtocolClient.connect(fx, urlOf(next, '/ws'))
+    expect(welcome.resumed).toBe(false)
+  })
+})
+
 describe('ready, mounted', () => {
   it('rejects when the application server cannot listen, and reports it', async () => {
     const taken = createHttpServer()
