@@ -558,6 +558,18 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
       refuseUpgrade(socket, 400)
       return
     }
+    // Without a path, every WebSocket on the application's server is this one's, not every
+    // request: one that asks for another protocol (`curl --http2` on a route) is the
+    // application's, as on a path none serves, unless a listener of its own may take it.
+    if (
+      !this.ownsServer &&
+      this.options.path === undefined &&
+      isPlainRequest(request) &&
+      this.otherUpgradeListeners().every((listener) => mountedListeners.has(listener))
+    ) {
+      serveAsRequest(this.httpServer, request, socket)
+      return
+    }
     if (this.closing !== undefined) {
       refuseUpgrade(socket, 503)
       return

@@ -423,6 +423,25 @@ describe('a request that asks for another protocol than WebSocket', () => {
     expect(welcome.resumed).toBe(false)
   })
 
+  it("is the application's request beside a server without a path, which takes WebSockets only", async () => {
+    // Every WebSocket is Lifeline's, not every request: `curl --http2` on a route got a 400.
+    const http = createHttpServer((request, response) => response.end(`app ${request.url}`))
+    fx.add(() => new Promise<void>((resolve) => http.close(() => resolve())))
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
+    // Without a path.
+    const server = createServer({ server: http })
+    fx.add(() => server.close())
+    await server.ready
+    const raw = await rawConnection(server.port)
+    raw.socket.write(h2cRequest('/health'))
+    await waitFor(() => raw.answer().endsWith('app /health'), {
+      message: "the application's answer",
+    })
+    expect(raw.answer()).toMatch(/^HTTP\/1\.1 200 OK\r\n/)
+    const { welcome } = await ProtocolClient.connect(fx, urlOf(server, '/anywhere'))
+    expect(welcome.resumed).toBe(false)
+  })
+
   it("is the application's request beside another Lifeline server on its own path", async () => {
     // Two services of one application, each on its path: neither is an upgrade listener the
     // other must leave an ordinary request to. Each left it to the other: a 400, and only once
