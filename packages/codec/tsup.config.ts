@@ -1,25 +1,5 @@
 import { defineConfig } from 'tsup'
-import type { Options } from 'tsup'
-
-type Plugin = NonNullable<Options['plugins']>[number]
-
-/**
- * msgpackr's Node entry points load its native addon (msgpackr-extract) when it is installed;
- * the codec is tested and shipped on msgpackr's pure-JS code only (README, "msgpackr's native
- * addon"). The source imports `msgpackr/pack`, which is pure JS for `import` and in browsers,
- * but its `require` target is the build that loads the addon: the CommonJS output requires
- * `msgpackr/index-no-eval` instead, the same pure-JS code (without the `new Function` fast path
- * for msgpackr records, which this codec turns off and refuses anyway).
- */
-const pureMsgpackrForRequire: Plugin = {
-  name: 'pure-msgpackr-for-require',
-  renderChunk(code) {
-    if (this.format !== 'cjs') return
-    // The import as esbuild leaves it: tsup turns split ESM chunks into CommonJS afterwards.
-    const pure = code.replace(/(['"])msgpackr\/pack\1/g, '$1msgpackr/index-no-eval$1')
-    return pure === code ? undefined : { code: pure }
-  },
-}
+import { pureMsgpackrForRequire } from './pureMsgpackrForRequire.js'
 
 export default defineConfig({
   // msgpack is its own entry so that a bundle importing only `json` never contains msgpackr.

@@ -1,4 +1,5 @@
 import { defineConfig } from 'tsup'
+import { pureMsgpackrForRequire } from '../codec/pureMsgpackrForRequire.js'
 
 export default defineConfig({
   entry: { index: 'src/index.ts' },
@@ -7,4 +8,6 @@ export default defineConfig({
   clean: true,
   sourcemap: true,
   target: 'es2022',
+  // Sessions and room messages are packed with msgpackr: its pure-JS code under `require` too.
+  plugins: [pureMsgpackrForRequire],
 })
