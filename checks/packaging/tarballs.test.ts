@@ -11,7 +11,7 @@ import {
 } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { dirname, isAbsolute, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -142,6 +142,27 @@ describe.each(published)('the tarball of @lifeline/%s', (name) => {
       if (!typed && !peer && !(types in declared)) missing.push(types)
     }
     expect(missing).toEqual([])
+  })
+
+  // A map's sources are read from the map itself (`sourcesContent`) or from beside it: the
+  // TypeScript sources are not in the tarball, so their text must be in the map, or a debugger,
+  // `--enable-source-maps` or a bundler's source-map loader finds nothing. A path of the machine
+  // that built it is looked for on the user's disk, where it is not.
+  it('has source maps whose every source is in the map or in the tarball', () => {
+    const { dir, files } = tarball()
+    const lacking: string[] = []
+    for (const file of files.filter((path) => path.endsWith('.map'))) {
+      const map = JSON.parse(readFileSync(join(dir, file), 'utf8')) as {
+        sources: string[]
+        sourcesContent?: (string | null)[]
+      }
+      map.sources.forEach((source, i) => {
+        const shipped = !isAbsolute(source) && files.includes(join(dirname(file), source))
+        if (typeof map.sourcesContent?.[i] !== 'string' && !shipped)
+          lacking.push(`${file}: ${source}`)
+      })
+    }
+    expect(lacking).toEqual([])
   })
 
   it('has a README whose links work on the registry page (no relative links)', () => {
