@@ -82,7 +82,7 @@ export function encodeEnvelope(codec: Codec, envelope: Envelope): OutboundFrame 
     if (d.codec === codec) return d.bytes
     return codec.encode({ ...envelope, d: d.payload() })
   }
-  if (!(d instanceof Prepared)) return codec.encode(envelope)
+  if (!isPrepared(d)) return codec.encode(envelope)
   const head: Envelope = { ...envelope }
   delete head.d
   return codec.encodeWith === undefined
@@ -96,7 +96,7 @@ export function encodeEnvelope(codec: Codec, envelope: Envelope): OutboundFrame 
  */
 export function plainPayload(d: unknown): unknown {
   if (d instanceof SentFrame) return d.payload()
-  return d instanceof Prepared ? d.value : d
+  return isPrepared(d) ? d.value : d
 }
 
 /**
@@ -143,6 +143,16 @@ export function preparedFor(codec: Codec, data: unknown, cache: Map<Codec, unkno
  * both are encoded again, whole, as `Codec.encodeWith` says.
  */
 const preparedBy = new WeakMap<Prepared, Codec>()
+
+/**
+ * A payload `preparedFor` made, or a `Prepared` of the server's own copy of the codec. Not by
+ * `instanceof` alone: the codec an application gives may come from another copy of
+ * `@lifeline/codec` (the CommonJS build beside the ESM one, or another version installed apart),
+ * whose `prepare` makes that copy's `Prepared`, which was then sent as it was, `{ value }`.
+ */
+export function isPrepared(d: unknown): d is Prepared {
+  return d instanceof Prepared || preparedBy.has(d as Prepared)
+}
 
 /**
  * A room message numbered by its room, encoded once for every member on a codec: its frame
@@ -298,7 +308,7 @@ const dataKeyStart = '{"d":'
 export function splicedFrame(codec: Codec, envelope: Envelope): SplicedFrame | undefined {
   const { d } = envelope
   if (
-    !(d instanceof Prepared) ||
+    !isPrepared(d) ||
     preparedBy.get(d) !== codec ||
     codec.binary ||
     codec.name !== codecNames.json ||

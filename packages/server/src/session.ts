@@ -1,10 +1,4 @@
-import {
-  isLifelineError,
-  LifelineError,
-  Prepared,
-  type Codec,
-  type OutboundFrame,
-} from '@lifeline/codec'
+import { isLifelineError, LifelineError, type Codec, type OutboundFrame } from '@lifeline/codec'
 import type { TimerHandle } from '@lifeline/core'
 import {
   checkRequest,
@@ -30,6 +24,7 @@ import type { SessionRecord } from './sessionStore.js'
 import {
   encodeEnvelope,
   frameBytes,
+  isPrepared,
   keptBefore,
   keptBytes,
   plainPayload,
@@ -839,7 +834,7 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     // were sent the same payload in this turn (which they share too).
     let kept = data
     const bytes =
-      this.journal === undefined && !(data instanceof Prepared) && !(frame instanceof SplicedFrame)
+      this.journal === undefined && !isPrepared(data) && !(frame instanceof SplicedFrame)
         ? keptBytes(frame)
         : undefined
     if (bytes !== undefined && !keptBefore(data)) {

@@ -1,8 +1,9 @@
 import { msgpack } from '@lifeline/codec/msgpack'
 import { createClient, type RpcMethod } from '@lifeline/core'
 import { useFixtures, waitFor } from '@lifeline/test-utils'
+import { createRequire } from 'node:module'
 import { afterEach, describe, expect, it } from 'vitest'
-import { json } from '@lifeline/codec'
+import { json, type Codec } from '@lifeline/codec'
 import { createMemorySessionStore, createServer, type Peer } from '../src/index.js'
 import { ProtocolClient, startServer, urlOf } from './helpers.js'
 
@@ -42,6 +43,27 @@ describe('codec negotiation', () => {
     client.socket.send('{"t":"m"}')
     expect((await client.waitClose()).code).toBe(1003)
     expect(server.stats.decodeErrors).toBe(1)
+  })
+})
+
+// An application may hold another copy of the codec than the server's: the CommonJS one beside
+// the ESM one (a module that `require`s it), or another version npm installed apart. Its
+// `prepare` makes that copy's `Prepared`, which the server's `instanceof` does not know.
+describe('codecs of another copy of @lifeline/codec', () => {
+  const cjs = createRequire(import.meta.url)
+  const copies: [string, () => Codec][] = [
+    ['json', () => (cjs('@lifeline/codec') as { json: typeof json }).json()],
+    ['msgpack', () => (cjs('@lifeline/codec/msgpack') as { msgpack: typeof msgpack }).msgpack()],
+  ]
+
+  it.each(copies)('broadcasts the data itself on %s', async (_, make) => {
+    const codec = make()
+    const server = await startServer(fx, { codecs: [codec] })
+    const { client } = await ProtocolClient.connect(fx, urlOf(server), {}, { codec })
+    expect(server.broadcast('news', { text: 'hi' })).toBe(1)
+    server.broadcast('news', { text: 'again' }, { reliable: false })
+    const [reliable, unreliable] = await client.waitForMessages(2)
+    expect([reliable?.d, unreliable?.d]).toEqual([{ text: 'hi' }, { text: 'again' }])
   })
 })
 
