@@ -111,6 +111,8 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
    */
   private generation = ''
   private generationChecked = false
+  /** Whether Redis was asked, since the last `'ready'`, if it is a node of a Redis Cluster. */
+  private modeChecked = false
   /**
    * Presence changes made while Redis was not ready, by room, then member id, for `onReady`: a
    * leave to write (`left`, or `moved` to another process), or `joined`, a join made meanwhile
@@ -665,6 +667,7 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
     // Redis may have lost its data (restarted empty): checked first, ahead of any claim of this
     // process on this connection, and of this process's sessions stored again.
     this.generationChecked = false
+    this.modeChecked = false
     this.beat()
     if (this.syncFailed.size > 0) this.syncPresence([...this.syncFailed])
     // Leaves and joins made while Redis was not ready (a process that starts serving before its
@@ -862,6 +865,7 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
   private readonly beat = (): void => {
     if (!isReady(this.redis) || this.closed) return
     if (this.presenceRefused) this.storeRefused()
+    if (!this.modeChecked) this.checkMode()
     if (!this.generationChecked) this.checkGeneration()
     const { keys, processId } = this
     this.redis
@@ -918,6 +922,31 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
         this.generationChecked = false
         this.beatFailed('the cluster heartbeat failed', error)
       })
+  }
+
+  /**
+   * Tells a client connected to a node of a Redis Cluster, which `resolveOptions` cannot see (a
+   * plain client, maybe to a managed Redis in cluster mode). Sessions and rooms seemed to work
+   * there, on one shard, but the heartbeat (a transaction over two slots) failed with CROSSSLOT:
+   * no process was alive in Redis, so a move was never handed over (what the owner processed was
+   * processed again) and a dead process's members were never reaped. A user whose ACL refuses
+   * `INFO` is not told.
+   */
+  private checkMode(): void {
+    this.modeChecked = true
+    this.redis.info('cluster').then(
+      (info) => {
+        if (!/^cluster_enabled:1/m.test(String(info))) return
+        this.failure(
+          'Redis Cluster is not supported',
+          new LifelineError(
+            'INVALID_ARGUMENT',
+            'Redis Cluster is not supported: `redis` is connected to a node of one',
+          ),
+        )
+      },
+      () => undefined,
+    )
   }
 
   /**

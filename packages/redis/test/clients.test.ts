@@ -30,6 +30,41 @@ describe('the application’s Redis clients', () => {
     expect(() => createRedisCluster({ redis: cluster as unknown as Redis })).toThrow(invalid)
   })
 
+  it('reports a client of a node of a Redis Cluster, whose transactions fail there', async () => {
+    // A cluster of one node, all slots its own (a managed Redis in cluster mode, one shard):
+    // sessions and rooms seemed to work, but the heartbeat (a MULTI over two slots) failed
+    // with CROSSSLOT, said once, untyped: no process was ever alive in Redis, so no move was
+    // handed over (messages processed twice) and no dead process's members were reaped.
+    const redis = fx.add(
+      await startRedisServer({
+        args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf'],
+      }),
+    )
+    await redis.command('CLUSTER', 'ADDSLOTSRANGE', 0, 16383)
+    await waitFor(async () => String(await redis.command('CLUSTER', 'INFO')).includes(':ok'), {
+      message: 'the Redis Cluster is up',
+      timeoutMs: 10_000,
+    })
+    const client = new Redis(redis.url)
+    client.on('error', () => undefined)
+    fx.add(() => client.disconnect())
+    const cluster = createRedisCluster({ redis: client })
+    const errors: unknown[] = []
+    cluster.on('error', (error) => errors.push(error))
+    const server = createServer<Chat>({ port: 0, cluster })
+    fx.add(() => server.close())
+    await server.ready
+    await waitFor(() => errors.some((error) => (error as { code?: string }).code !== undefined), {
+      message: 'a typed error',
+    })
+    expect(errors).toContainEqual(
+      expect.objectContaining({
+        code: 'INVALID_ARGUMENT',
+        message: expect.stringContaining('Redis Cluster') as unknown,
+      }),
+    )
+  })
+
   it('refuses a client or subscriber already closed, which ioredis never connects again', async () => {
     const redis = fx.add(await startRedisServer())
     const quit = new Redis(redis.url)
