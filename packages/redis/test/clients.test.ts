@@ -5,7 +5,7 @@ import { Cluster, Redis } from 'ioredis'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createRedisCluster, type PresenceEvent } from '../src/index.js'
 import { createKeys } from '../src/keys.js'
-import type { Chat } from './harness.js'
+import { movingClient, type Chat } from './harness.js'
 
 const fx = useFixtures(afterEach)
 
@@ -176,4 +176,95 @@ describe('the application’s Redis clients', () => {
     expect(errors).toEqual([])
     await cluster.close()
   })
+
+  it('works as a Redis user granted only what the README lists', async () => {
+    const redis = fx.add(await startRedisServer())
+    // Redis 7 gives a new user no channel (`acl-pubsub-default resetchannels`): with its keys
+    // and every command, sessions seemed stored, but no room message went out.
+    await redis.command(
+      'ACL',
+      'SETUSER',
+      'chat',
+      'on',
+      '>secret',
+      '~lifeline:*',
+      '&lifeline:*',
+      '-@all',
+      ...aclCommands.map((command) => `+${command}`),
+    )
+    const said: string[] = []
+    const errors: unknown[] = []
+    const nodes = []
+    for (const name of ['a', 'b']) {
+      const client = new Redis(redis.url, {
+        username: 'chat',
+        password: 'secret',
+      })
+      client.on('error', () => undefined)
+      fx.add(() => client.disconnect())
+      const cluster = createRedisCluster({ redis: client })
+      cluster.on('error', (error) => errors.push(error))
+      const server = createServer<Chat>({ port: 0, cluster })
+      server.on('error', (error) => errors.push(error))
+      fx.add(() => server.close())
+      await server.ready
+      server.on('connection', (peer) => {
+        peer.join('chat')
+        peer.on('say', ({ text, room }) => server.to(room).send('said', { text, from: name }))
+      })
+      nodes.push({ server, cluster })
+    }
+    const [a, b] = nodes as [(typeof nodes)[0], (typeof nodes)[0]]
+    const target = { port: a.server.port }
+    const client = movingClient(fx, target)
+    client.on('said', ({ text, from }) => said.push(`${from}: ${text}`))
+    await waitFor(() => client.state.status === 'open', { message: 'the client connected' })
+    client.send('say', { text: 'one', room: 'chat' })
+    await waitFor(() => said.includes('a: one'), { message: 'the room message on a' })
+    // A graceful close: the session is stored, and claimed by b with the client's resume.
+    target.port = b.server.port
+    await a.server.close()
+    client.send('say', { text: 'two', room: 'chat' })
+    await waitFor(() => said.includes('b: two'), { message: 'the room message on b' })
+    expect(await b.cluster.presence('chat')).toHaveLength(1)
+    expect(said).toEqual(['a: one', 'b: two'])
+    expect(errors).toEqual([])
+  })
 })
+
+/** The commands the README lists for a Redis user of the cluster (ACL). */
+const aclCommands = [
+  'eval',
+  'evalsha',
+  'multi',
+  'exec',
+  'ping',
+  'subscribe',
+  'unsubscribe',
+  'publish',
+  'time',
+  'exists',
+  'get',
+  'set',
+  'del',
+  'pexpire',
+  'pttl',
+  'hget',
+  'hmget',
+  'hset',
+  'hdel',
+  'hkeys',
+  'sadd',
+  'srem',
+  'smembers',
+  'sismember',
+  'zadd',
+  'zrem',
+  'zrangebyscore',
+  'xadd',
+  'xrange',
+  'xrevrange',
+  'hello',
+  'select',
+  'info',
+]
