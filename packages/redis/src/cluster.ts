@@ -111,6 +111,8 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
    */
   private generation = ''
   private generationChecked = false
+  /** A heartbeat Redis has not answered yet. */
+  private beating = false
   /** Whether Redis was asked, since the last `'ready'`, if it is a node of a Redis Cluster. */
   private modeChecked = false
   /**
@@ -867,6 +869,10 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
     if (this.presenceRefused) this.storeRefused()
     if (!this.modeChecked) this.checkMode()
     if (!this.generationChecked) this.checkGeneration()
+    // One at a time: while Redis hangs (its connections up), each beat was queued in the client
+    // behind the last, an hour's stall some 14,000 commands, all run at once when it answered.
+    if (this.beating) return
+    this.beating = true
     const { keys, processId } = this
     this.redis
       .multi()
@@ -892,6 +898,9 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
         // A MULTI refused says EXECABORT; why (OOM, READONLY) is in the error of its command.
         const cause = (error as { previousErrors?: unknown[] } | undefined)?.previousErrors?.[0]
         this.beatFailed('the cluster heartbeat failed', cause ?? error)
+      })
+      .finally(() => {
+        this.beating = false
       })
   }
 

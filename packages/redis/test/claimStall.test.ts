@@ -1,5 +1,6 @@
 import type { Client } from '@lifeline/core'
 import type { Peer } from '@lifeline/server'
+import { setTimeout as delay } from 'node:timers/promises'
 import { startRedisServer, useFixtures, waitFor } from '@lifeline/test-utils'
 import type { FaultProxy, RedisServerFixture } from '@lifeline/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -390,5 +391,27 @@ describe('a resume while Redis does not answer, behind a write of the session', 
     // session in flight, not left to the hello timeout (10 s).
     expect(again.closeCode).toBe(1013)
     expect(Date.now() - resumedAt).toBeLessThan(8_000)
+  })
+})
+
+describe('the heartbeat while Redis does not answer', () => {
+  it('waits for its last beat: no heartbeat piles up in the client, nor runs in a burst after', async () => {
+    const redis = fx.add(await startRedisServer())
+    await startNode(fx, redis, { heartbeatMs: 20 })
+    const beats = async (): Promise<number> => {
+      const stats = String(await redis.command('INFO', 'commandstats'))
+      return Number(/^cmdstat_multi:calls=(\d+)/m.exec(stats)?.[1] ?? 0)
+    }
+    const before = await beats()
+    const resume = stop(redis)
+    // Fifty heartbeats' time: each was a transaction (4 commands) and a script more in the
+    // client's queue, for as long as Redis hung, all run at once when it answered.
+    await delay(1_000)
+    resume()
+    await waitFor(async () => (await beats()) > before, {
+      message: 'a heartbeat once Redis answers',
+    })
+    // The one that waited, and maybe one begun before Redis stopped or since it answered.
+    expect((await beats()) - before).toBeLessThanOrEqual(3)
   })
 })
