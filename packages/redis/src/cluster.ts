@@ -111,8 +111,13 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
    */
   private generation = ''
   private generationChecked = false
-  /** A heartbeat Redis has not answered yet. */
-  private beating = false
+  /**
+   * The heartbeat Redis has not answered yet, on this connection. A new connection forgets it:
+   * what was in flight when the last closed is sent again, refused, or (ioredis before 6.1,
+   * with `autoResendUnfulfilledCommands: false`) dropped without ever settling, and waited for,
+   * it stopped the heartbeat for good: the live process was reaped by the others.
+   */
+  private beating: Promise<void> | undefined
   /** Whether Redis was asked, since the last `'ready'`, if it is a node of a Redis Cluster. */
   private modeChecked = false
   /**
@@ -670,6 +675,7 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
     // process on this connection, and of this process's sessions stored again.
     this.generationChecked = false
     this.modeChecked = false
+    this.beating = undefined
     this.beat()
     if (this.syncFailed.size > 0) this.syncPresence([...this.syncFailed])
     // Leaves and joins made while Redis was not ready (a process that starts serving before its
@@ -871,10 +877,9 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
     if (!this.generationChecked) this.checkGeneration()
     // One at a time: while Redis hangs (its connections up), each beat was queued in the client
     // behind the last, an hour's stall some 14,000 commands, all run at once when it answered.
-    if (this.beating) return
-    this.beating = true
+    if (this.beating !== undefined) return
     const { keys, processId } = this
-    this.redis
+    const beat: Promise<void> = (this.beating = this.redis
       .multi()
       .set(keys.process(processId), '1', 'PX', this.options.processTtlMs)
       .sadd(keys.processes(), processId)
@@ -900,8 +905,8 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
         this.beatFailed('the cluster heartbeat failed', cause ?? error)
       })
       .finally(() => {
-        this.beating = false
-      })
+        if (this.beating === beat) this.beating = undefined
+      }))
   }
 
   /**

@@ -415,3 +415,43 @@ describe('the heartbeat while Redis does not answer', () => {
     expect((await beats()) - before).toBeLessThanOrEqual(3)
   })
 })
+
+describe('the heartbeat after a reconnection', () => {
+  it('beats again when the beat it waited for was lost with the connection, never answered', async () => {
+    // ioredis before 6.1, with `autoResendUnfulfilledCommands: false`, drops what was in flight
+    // when its connection closed without settling it: the heartbeat waited for that beat for
+    // good, and the live process was reaped by the others, its members' presence removed.
+    const redis = fx.add(await startRedisServer())
+    const node = await startNode(fx, redis, { heartbeatMs: 20 })
+    const client = node.redis
+    const beats = async (): Promise<number> => {
+      const stats = String(await redis.command('INFO', 'commandstats'))
+      return Number(/^cmdstat_multi:calls=(\d+)/m.exec(stats)?.[1] ?? 0)
+    }
+    const multi = client.multi.bind(client) as () => ReturnType<typeof client.multi>
+    let lost = false
+    Object.assign(client, {
+      multi: () => {
+        const transaction = multi()
+        if (!lost) {
+          lost = true
+          const exec = transaction.exec.bind(transaction)
+          Object.assign(transaction, {
+            exec: () => {
+              exec().catch(() => undefined)
+              return new Promise(() => undefined)
+            },
+          })
+        }
+        return transaction
+      },
+    })
+    await waitFor(() => lost, { message: 'a beat whose reply is lost' })
+    client.disconnect(true)
+    await connected(client, node.cluster)
+    const before = await beats()
+    await waitFor(async () => (await beats()) > before + 2, {
+      message: 'heartbeats after the reconnection',
+    })
+  })
+})
