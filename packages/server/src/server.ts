@@ -97,17 +97,24 @@ interface MountedServer {
 /**
  * Refuses a second server on the `path` a Lifeline server on the same application's server
  * serves and is not closing: the first hears every upgrade there before it and answers it, so the
- * second's handlers would never run. One whose close has begun is being replaced.
+ * second's handlers would never run. One without a path serves them all, so no server may come
+ * after it (before it, one on a path is heard first, and keeps its path). One whose close has
+ * begun is being replaced.
  */
 function checkPathFree(server: NodeEventEmitter, path: string | undefined): void {
   for (const listener of server.listeners('upgrade')) {
     const sibling = mountedListeners.get(listener)
-    if (sibling !== undefined && !sibling.isClosing() && sibling.path === path) {
+    if (sibling === undefined || sibling.isClosing()) continue
+    if (sibling.path === undefined) {
       throw new LifelineError(
         'INVALID_ARGUMENT',
-        path === undefined
-          ? 'another Lifeline server on this server already serves every path'
-          : `another Lifeline server on this server already serves ${path}`,
+        'another Lifeline server on this server already serves every path',
+      )
+    }
+    if (sibling.path === path) {
+      throw new LifelineError(
+        'INVALID_ARGUMENT',
+        `another Lifeline server on this server already serves ${path}`,
       )
     }
   }

@@ -175,6 +175,21 @@ describe('a second server on a path another one serves', () => {
     const { welcome } = await ProtocolClient.connect(fx, urlOf(next, '/ws'))
     expect(welcome.resumed).toBe(false)
   })
+
+  it('is refused on a path under one that serves every path and hears its upgrades first', async () => {
+    const http = createHttpServer()
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
+    fx.add(() => new Promise<void>((resolve) => http.close(() => resolve())))
+    const every = createServer({ server: http })
+    fx.add(() => every.close())
+    await every.ready
+    // The one without a path took every upgrade, on '/ws' too: the second never had a client.
+    const invalid = expect.objectContaining({ code: 'INVALID_ARGUMENT' }) as unknown
+    expect(() => {
+      const second = createServer({ server: http, path: '/ws' })
+      fx.add(() => second.close())
+    }).toThrow(invalid)
+  })
 })
 
 describe('ready, mounted', () => {
