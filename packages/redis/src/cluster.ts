@@ -346,7 +346,8 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
 
   /**
    * Writes one member's presence; while Redis is not ready, `onReady` writes it later (`again`),
-   * leaving an entry another process holds (it took the session meanwhile) to that process.
+   * leaving an entry another process holds (it took the session meanwhile) to that process. So
+   * does any join once the session is held by another process (see `joinScript`).
    */
   private storePresence(member: ClusterMember, room: string, again = false): void {
     if (!isReady(this.redis)) return
@@ -362,7 +363,9 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
         this.keys.channel(room),
         room,
         this.options.processTtlMs,
-        again ? this.keys.processMembers('') : '',
+        this.keys.processMembers(''),
+        this.keys.session(member.sessionId),
+        again ? '1' : '',
       )
       .catch((error: unknown) => {
         if (this.isMember(member.id, room)) this.refused(room, member.id, 'joined')

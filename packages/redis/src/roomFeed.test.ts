@@ -14,6 +14,7 @@ function member(id: string, cursor: string, refused?: string) {
   let at: string | undefined = cursor
   const self: ClusterMember = {
     id,
+    sessionId: id,
     closed: false,
     cursor: () => at,
     setCursor: (_room, next) => (at = next),

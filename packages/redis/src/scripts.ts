@@ -317,24 +317,26 @@ return 1`
 
 /**
  * KEYS: the room's presence hash, the process's presence set, the set of processes, the
- * process's heartbeat. ARGV: peer, process, channel, room, process ttl, and '' or, for a join
- * written again once Redis is back, how the names of the processes' presence sets begin.
- * Publishes a join when the peer was not present (a session moving between processes stays
- * present). The process is registered (and its heartbeat set) here too: one that dies before its
- * first heartbeat is cleaned up all the same. A join written again keeps an entry that another
- * process lists as its own: that process joined the member since this one's join was stored,
- * which it does once it claimed the session, so the session held here is stale (its leave, once
- * this process learns it, must not remove the member). An entry a move left, or a dead
- * process's, is taken over.
+ * process's heartbeat. ARGV: peer, process, channel, room, process ttl, how the names of the
+ * processes' presence sets begin, the member's session (its hash), and '1' for a join written
+ * again once Redis is back (else ''). Publishes a join when the peer was not present (a session
+ * moving between processes stays present). The process is registered (and its heartbeat set)
+ * here too: one that dies before its first heartbeat is cleaned up all the same.
+ * An entry that another process lists as its own is kept when the session is held by another
+ * process now, or for a join written again: that process claimed the session since (this one
+ * could not be asked) and joined the member, so the session held here is stale, and its leave,
+ * once this process learns it, must not remove the member. A join made before the claim whose
+ * reply was lost with the connection is such a join: ioredis sends it again once back, after
+ * the other process's. An entry a move left, or a dead process's, is taken over; so is one
+ * taken from a process that held the session before this one claimed it.
  */
 export const joinScript = `redis.call('SADD', KEYS[3], ARGV[2])
 redis.call('SET', KEYS[4], '1', 'PX', ARGV[5])
-if ARGV[6] ~= '' then
-  local present = redis.call('HGET', KEYS[1], ARGV[1])
-  if present and present ~= ARGV[2]
-    and redis.call('SISMEMBER', ARGV[6] .. present, ARGV[1] .. ' ' .. ARGV[4]) == 1 then
-    return 0
-  end
+local present = redis.call('HGET', KEYS[1], ARGV[1])
+if present and present ~= ARGV[2]
+  and redis.call('SISMEMBER', ARGV[6] .. present, ARGV[1] .. ' ' .. ARGV[4]) == 1 then
+  local holder = redis.call('HGET', ARGV[7], 'o')
+  if ARGV[8] == '1' or (holder and holder ~= ARGV[2]) then return 0 end
 end
 local added = redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[1] .. ' ' .. ARGV[4])

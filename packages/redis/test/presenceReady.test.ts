@@ -133,35 +133,50 @@ it('forgets a leave made while its Redis client was not ready when the member jo
   expect(await a.cluster.presence('x')).toEqual([peer.id])
 })
 
-it('keeps a member present on the process its session moved to while the process it left had lost Redis', async () => {
+/**
+ * A member of `r` on `a`, which loses Redis alone (it reaches it through a proxy; Redis and `b`
+ * stay up): its client goes to `b`, which takes the session (`a` cannot be asked). Then `a` gets
+ * Redis back, and lets the session go. `inFlight`: `a` joins the member to `r` as it loses Redis,
+ * the join run by Redis and its reply lost. Checks that the member stays present, on `b`.
+ */
+async function movedWhileAway(inFlight: boolean) {
   const redis = fx.add(await startRedisServer())
-  // `a` reaches Redis through a proxy: it loses Redis alone, Redis and `b` stay up.
   const {
     server: a,
     redis: aRedis,
     proxy,
   } = await startProxiedNode(fx, redis, { sessionTtlMs: 3_000 })
   const b = await startNode(fx, redis)
-  const peers: string[] = []
+  const peers: Peer<Chat>[] = []
   for (const server of [a, b.server]) {
     server.on('connection', (peer) => {
-      peer.join('r')
-      peers.push(peer.id)
+      if (!inFlight) peer.join('r')
+      peers.push(peer)
     })
   }
   const target = { port: a.port }
   const client = movingClient(fx, target)
-  await waitFor(async () => peers.length === 1 && (await b.cluster.presence('r')).length === 1, {
+  await waitFor(() => peers.length === 1, { message: 'a session on a', timeoutMs: 10_000 })
+  const peer = peers[0] as Peer<Chat>
+  if (inFlight) {
+    // Stored before it moves: else `b` finds no session to take.
+    const session = createKeys('lifeline:').session(peer.sessionId)
+    await waitFor(async () => (await b.redis.exists(session)) === 1, { message: 'stored' })
+    // Redis runs the join; its reply, and every other, is lost on the way to `a`.
+    proxy.blackhole(true, 'toClient')
+    peer.join('r')
+  }
+  await waitFor(async () => (await b.cluster.presence('r')).length === 1, {
     message: 'present through a',
     timeoutMs: 10_000,
   })
-  const peerId = peers[0] as string
 
   const events: PresenceEvent[] = []
   b.cluster.on('presence', (event) => events.push(event))
   // `a` loses Redis; its client goes to `b`, which takes the session (`a` cannot be asked).
   proxy.refuse(true)
   proxy.cut()
+  proxy.blackhole(false, 'toClient')
   await waitFor(() => aRedis.status !== 'ready', { message: 'a away from Redis' })
   client.close()
   await waitFor(() => client.state.status === 'closed', { message: 'closed' })
@@ -171,7 +186,8 @@ it('keeps a member present on the process its session moved to while the process
     message: 'resumed on b',
     timeoutMs: 10_000,
   })
-  // `a` gets Redis back, then forgets the session it still had (its time to live is over).
+  // `a` gets Redis back, then forgets the session it still had (its time to live is over, or
+  // it finds the session taken).
   proxy.refuse(false)
   await waitFor(() => aRedis.status === 'ready', { message: 'a back', timeoutMs: 10_000 })
   await waitFor(() => a.stats.sessions === 0, {
@@ -180,10 +196,22 @@ it('keeps a member present on the process its session moved to while the process
   })
   // What `a` wrote of it is through once a command after it is answered.
   await aRedis.ping()
-  // The member is in `r` on `b`: it stays present.
-  expect(await b.cluster.presence('r')).toEqual([peerId])
+  // The member is in `r` on `b`: it stays present, and its entry names `b` (one naming `a`
+  // would be removed once `a`'s leave lapses).
+  expect(await b.cluster.presence('r')).toEqual([peer.id])
+  expect(await b.redis.hget('lifeline:p:r', peer.id)).toBe(b.cluster.processId)
   expect(events).toEqual([])
   expect(await b.redis.zcard('lifeline:moves')).toBe(0)
+}
+
+it('keeps a member present on the process its session moved to while the process it left had lost Redis', async () => {
+  await movedWhileAway(false)
+})
+
+// ioredis sends a command again, once back, when its reply was lost with the connection: that
+// join came after the one of the process the session moved to.
+it('keeps a member present on the process its session moved to when the process it left lost Redis with its join in flight', async () => {
+  await movedWhileAway(true)
 })
 
 it('writes its members present again once its heartbeat lapsed and another process reaped it', async () => {
@@ -322,6 +350,7 @@ it('checks the presence it is listed for against its members in one pass per roo
   fx.add(() => cluster.close())
   const member = (id: string): ClusterMember => ({
     id,
+    sessionId: id,
     closed: false,
     cursor: () => undefined,
     setCursor: () => undefined,

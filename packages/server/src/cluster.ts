@@ -146,6 +146,11 @@ export interface SharedSessionStore extends SessionStore {
 export interface ClusterMember {
   /** `peer.id`. */
   readonly id: string
+  /**
+   * `peer.sessionId`: the member's session in the cluster's store, whose holder (the process
+   * that created or last claimed it) is the one process where the member is present.
+   */
+  readonly sessionId: string
   readonly closed: boolean
   /** The id of the last room message this member got in `room`, if any yet. */
   cursor(room: string): string | undefined
