@@ -32,6 +32,24 @@ function member(id: string, cursor: string, refused?: string) {
   return { self, got, resets, rewind: (to: string) => (at = to) }
 }
 
+/**
+ * `base` with an output that takes `room` messages until the test drains it (`pace.room` set
+ * anew, then `pace.drained?.()`), as `Session.hasRoom` and `whenRoom` pace a catch-up.
+ */
+function paced(base: ReturnType<typeof member>, room: number) {
+  const pace = { room, drained: undefined as (() => void) | undefined }
+  const self: ClusterMember = {
+    ...base.self,
+    deliver: (...args) => {
+      pace.room--
+      base.self.deliver(...args)
+    },
+    hasRoom: () => pace.room > 0,
+    whenRoom: (callback) => (pace.drained = callback),
+  }
+  return { self, pace }
+}
+
 const entry = (n: number): RoomEntry => ({
   id: `${n}-0`,
   prev: n === 1 ? '0-0' : `${n - 1}-0`,
@@ -174,19 +192,9 @@ describe('RoomFeed', () => {
     const slow = member('slow', '0-0')
     const fast = member('fast', '0-0')
     // Room for two messages at a time; a drain is the test's to give.
-    let room = 2
-    let drained: (() => void) | undefined
-    const paced: ClusterMember = {
-      ...slow.self,
-      deliver: (...args) => {
-        room--
-        slow.self.deliver(...args)
-      },
-      hasRoom: () => room > 0,
-      whenRoom: (callback) => (drained = callback),
-    }
+    const { self: pacedSlow, pace } = paced(slow, 2)
     const feed = new RoomFeed('r', {
-      members: () => [paced, fast.self],
+      members: () => [pacedSlow, fast.self],
       history: (after) => {
         reads.push(after)
         const from = Number(after.split('-')[0])
@@ -205,12 +213,12 @@ describe('RoomFeed', () => {
     expect(reads).toEqual(['0-0'])
     expect(slow.got).toEqual(['m1', 'm2'])
     history.push({ id: '7-0', prev: '6-0', payload: Buffer.from('m7') })
-    room = 2
-    drained?.()
+    pace.room = 2
+    pace.drained?.()
     await new Promise((resolve) => setImmediate(resolve))
     expect(slow.got).toEqual(['m1', 'm2', 'm3', 'm4'])
-    room = 10
-    drained?.()
+    pace.room = 10
+    pace.drained?.()
     await new Promise((resolve) => setImmediate(resolve))
     expect(slow.got).toEqual(['m1', 'm2', 'm3', 'm4', 'm5', 'm6', 'm7'])
     expect(fast.got).toEqual(['m1', 'm2', 'm3', 'm4', 'm5', 'm6', 'm7'])
@@ -222,19 +230,9 @@ describe('RoomFeed', () => {
     // waiting member's cursor was given at once, then the next, past the output's bound.
     const history = Array.from({ length: 4 }, (_, i) => entry(i + 1))
     const slow = member('slow', '0-0')
-    let room = 2
-    let drained: (() => void) | undefined
-    const paced: ClusterMember = {
-      ...slow.self,
-      deliver: (...args) => {
-        room--
-        slow.self.deliver(...args)
-      },
-      hasRoom: () => room > 0,
-      whenRoom: (callback) => (drained = callback),
-    }
+    const { self: pacedSlow, pace } = paced(slow, 2)
     const feed = new RoomFeed('r', {
-      members: () => [paced],
+      members: () => [pacedSlow],
       history: (after) => {
         const from = Number(after.split('-')[0])
         return Promise.resolve(history.filter((_, i) => i + 1 > from))
@@ -248,8 +246,8 @@ describe('RoomFeed', () => {
     feed.publication(entry(3))
     feed.publication(entry(4))
     expect(slow.got).toEqual(['m1', 'm2'])
-    room = 10
-    drained?.()
+    pace.room = 10
+    pace.drained?.()
     await new Promise((resolve) => setImmediate(resolve))
     expect(slow.got).toEqual(['m1', 'm2', 'm3', 'm4'])
     feed.close()
