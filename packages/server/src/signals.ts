@@ -15,7 +15,12 @@ let exitCode = 0
 
 function exitOnceAllClosed(close: object, error?: unknown): void {
   exiting.delete(close)
-  if (error !== undefined) exitCode = 1
+  if (error !== undefined) {
+    exitCode = 1
+    // Said on stderr, or the process ends with 1 and not a word of why (its message only: the
+    // close's error may carry more than belongs in a log).
+    console.error(`closeOnSignals: ${error instanceof Error ? error.message : String(error)}`)
+  }
   if (exiting.size === 0) process.exit(exitCode)
 }
 
@@ -31,7 +36,7 @@ export interface Closable {
  * exits with code 0). A signal that comes again within `repeatGraceMs` of the first is ignored:
  * Ctrl-C in a terminal reaches both `npm start` and the node process it started, and npm
  * forwards it. One that comes later ends the wait: `onClosed` runs at once with an error (by
- * default the process exits with code 1), for a close that does not finish (a `Closable` that
+ * default the process says why on stderr and exits with code 1), for a close that does not finish (a `Closable` that
  * also closes an application's server, which keep-alive connections hold open). With the
  * default, several servers of one process each given to `closeOnSignals` all close, and the
  * process exits once the last is done. Returns a function that removes the signal handlers.

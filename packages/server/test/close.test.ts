@@ -221,9 +221,9 @@ describe('graceful close', () => {
     expect({ code, out }).toEqual({ code: 0, out: 'quick closed\nslow closed\n' })
   }, 12_000)
 
-  it('closeOnSignals: one of two closes failing still waits for the other, then exits with 1', async () => {
+  it('closeOnSignals: one of two closes failing still waits for the other, then exits with 1, saying why', async () => {
     const { code, out } = await runScript(twoServersFail, [], 8_000)
-    expect({ code, out }).toEqual({ code: 1, out: 'slow closed\n' })
+    expect({ code, out }).toEqual({ code: 1, out: 'closeOnSignals: quick failed\nslow closed\n' })
   }, 12_000)
 })
 
