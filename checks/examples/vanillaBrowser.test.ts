@@ -84,6 +84,17 @@ it('refuses a restart and a WebSocket from another origin', async () => {
   expect((await restart(new URL(example.url).origin)).status).toBe(202)
 })
 
+it('refuses a restart asked once it is closing, and lets one under way end without a server', async () => {
+  const example = await startExample({ port: 0, downMs: 50 })
+  const restarting = example.restart()
+  const closing = example.close()
+  // Asked once the close has begun (a click on a connection the HTTP server keeps): refused,
+  // where it started a Lifeline server on the closed HTTP server that nothing closed.
+  await expect(example.restart()).rejects.toThrow('closing')
+  await restarting
+  await closing
+})
+
 // A page of another site whose name its DNS points at 127.0.0.1 once loaded (DNS rebinding) is
 // same-origin with itself: its requests carry its own name in both Host and Origin. The page's
 // origin is the address the example listens on, never what a request says its host is.

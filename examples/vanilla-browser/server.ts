@@ -22,7 +22,7 @@ export interface ExampleOptions {
 
 export interface Example {
   readonly url: string
-  /** Resolves when the Lifeline server is back. */
+  /** Resolves when the Lifeline server is back; rejects once `close()` has begun. */
   restart(): Promise<void>
   close(): Promise<void>
 }
@@ -46,6 +46,9 @@ export async function startExample({ port = 8080, downMs = 2_000 }: ExampleOptio
   const store = createMemorySessionStore()
   let lifeline: LifelineServer<EchoSchema> | undefined
   let restarting: Promise<void> | undefined
+  // Once `close()` has begun, no restart: one asked meanwhile (a click on a keep-alive
+  // connection) started a Lifeline server on the closed HTTP server, which nothing closed.
+  let closing = false
 
   // The page's own origins, as its browser sends them: another site's page open in the same
   // browser may neither restart the server (a cross-site POST is sent, only its answer is hidden)
@@ -58,6 +61,10 @@ export async function startExample({ port = 8080, downMs = 2_000 }: ExampleOptio
     if (request.method === 'POST' && request.url === '/restart') {
       if (!fromPage(request.headers.origin)) {
         response.writeHead(403).end()
+        return
+      }
+      if (closing) {
+        response.writeHead(503).end()
         return
       }
       void restart()
@@ -86,12 +93,14 @@ export async function startExample({ port = 8080, downMs = 2_000 }: ExampleOptio
   }
 
   const restart = () =>
-    (restarting ??= (async () => {
-      await lifeline?.close()
-      lifeline = undefined
-      await new Promise((resolve) => setTimeout(resolve, downMs))
-      await start()
-    })().finally(() => (restarting = undefined)))
+    closing
+      ? Promise.reject(new Error('the example is closing'))
+      : (restarting ??= (async () => {
+          await lifeline?.close()
+          lifeline = undefined
+          await new Promise((resolve) => setTimeout(resolve, downMs))
+          if (!closing) await start()
+        })().finally(() => (restarting = undefined)))
 
   // A port in use rejects (EADDRINUSE) rather than throwing from the server's 'error' event.
   await new Promise<void>((resolve, reject) => {
@@ -108,6 +117,7 @@ export async function startExample({ port = 8080, downMs = 2_000 }: ExampleOptio
     url: `http://127.0.0.1:${listening}/`,
     restart,
     async close() {
+      closing = true
       await restarting
       await lifeline?.close()
       await new Promise<void>((resolve) => http.close(() => resolve()))
