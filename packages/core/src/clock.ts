@@ -18,6 +18,24 @@ export function ranLate(clock: Clock, dueAt: number): boolean {
   return clock.now() - dueAt > lateTimerMs
 }
 
+/**
+ * A deadline's timer: `expire` runs in `ms`, or a turn later when the timer ran late
+ * (`ranLate`), so what came in time is read first. The timer of that turn goes to `rearmed`,
+ * which keeps it where the first was kept, to be cleared.
+ */
+export function setDeadline(
+  clock: Clock,
+  ms: number,
+  expire: () => void,
+  rearmed: (timer: TimerHandle) => void,
+): TimerHandle {
+  const dueAt = clock.now() + ms
+  return clock.setTimeout(() => {
+    if (ranLate(clock, dueAt)) rearmed(clock.setTimeout(expire, 1))
+    else expire()
+  }, ms)
+}
+
 /** An opaque timer handle: whatever the clock's `setTimeout` returns. */
 export type TimerHandle = unknown
 

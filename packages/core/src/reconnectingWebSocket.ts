@@ -2,7 +2,7 @@ import { LifelineError } from '@lifeline/codec'
 import WebSocketDefault from 'isomorphic-ws'
 import { backoffDefaults, computeBackoffDelay } from './backoff.js'
 import type { Clock, TimerHandle } from './clock.js'
-import { maxTimerMs, ranLate, systemClock } from './clock.js'
+import { maxTimerMs, setDeadline, systemClock } from './clock.js'
 import { abandonSocket, bindSockets, detachSocket } from './connection.js'
 import { reportListenerError } from './events.js'
 import { SocketEventTarget } from './socketEventTarget.js'
@@ -412,7 +412,6 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
     const id = ++this.#attemptId
     const timeoutMs = this.#connectionTimeoutMs()
     const clock = this.#clock()
-    const dueAt = clock.now() + timeoutMs
     const expire = (): void => {
       const error = new LifelineError(
         'CONNECT_TIMEOUT',
@@ -424,10 +423,7 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
       this.#failed(error, { code: 1006, reason: '', wasClean: false, error }, !!socket)
     }
     // Late, the handshake's answer may be waiting unread: it opens the link before the check.
-    this.#timer = clock.setTimeout(() => {
-      if (ranLate(clock, dueAt)) this.#timer = clock.setTimeout(expire, 1)
-      else expire()
-    }, timeoutMs)
+    this.#timer = setDeadline(clock, timeoutMs, expire, (timer) => (this.#timer = timer))
     let url: string | URL | Promise<string | URL>
     let protocols:
       string | string[] | null | undefined | Promise<string | string[] | null | undefined>

@@ -12,7 +12,7 @@ import {
   parseEnvelope,
   protocolCloseCodes,
   protocolError,
-  ranLate,
+  setDeadline,
   type Schema,
 } from '@lifeline/core/protocol'
 import { holdWrites } from '@lifeline/node'
@@ -203,8 +203,6 @@ export class Connection<S extends Schema, User> implements Link {
   /** The client said `rs` in its `$hello`: it resends what was discarded on `$resend`. */
   private resends = false
   private helloTimer: TimerHandle | undefined
-  /** When the hello timer falls due; Infinity once it was confirmed after running late. */
-  private helloDueAt = Infinity
   /** Pings after `intervalMs` of quiet; finds the link dead after `intervalMs + timeoutMs`. */
   private readonly heartbeat: HeartbeatMonitor<Pingable> | undefined
   private readonly output: OutputBound
@@ -265,8 +263,14 @@ export class Connection<S extends Schema, User> implements Link {
     socket.on('error', this.onError)
     socket.on('pong', this.onPong)
     socket.on('ping', this.onPing)
-    this.helloDueAt = options.clock.now() + options.helloTimeoutMs
-    this.helloTimer = options.clock.setTimeout(this.onHelloTimeout, options.helloTimeoutMs)
+    // Run late (the event loop stalled), the `$hello` may have come in time and wait unread:
+    // Node runs the timers that fell due before it reads the network (`setDeadline`).
+    this.helloTimer = setDeadline(
+      options.clock,
+      options.helloTimeoutMs,
+      this.onHelloTimeout,
+      (timer) => (this.helloTimer = timer),
+    )
     if (options.heartbeat !== undefined) {
       this.heartbeat = new HeartbeatMonitor(
         { ...options.heartbeat, ping: protocolPing },
@@ -698,15 +702,6 @@ export class Connection<S extends Schema, User> implements Link {
   private readonly onHelloTimeout = (): void => {
     this.helloTimer = undefined
     if (this.state === 'closed' || this.session !== undefined) return
-    // Run late (the event loop stalled), the `$hello` may have come in time and wait unread:
-    // Node runs the timers that fell due before it reads the network. Confirmed a turn later,
-    // once (`ranLate`).
-    const clock = this.context.options.clock
-    if (ranLate(clock, this.helloDueAt)) {
-      this.helloDueAt = Infinity
-      this.helloTimer = clock.setTimeout(this.onHelloTimeout, 1)
-      return
-    }
     this.context.counters.helloTimeouts++
     this.warn('no $hello in time', 'HELLO_TIMEOUT', protocolCloseCodes.helloTimeout)
     this.close(protocolCloseCodes.helloTimeout, 'no $hello in time', 'HELLO_TIMEOUT')

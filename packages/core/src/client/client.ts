@@ -1,6 +1,6 @@
 import type { Codec, InboundFrame, OutboundFrame } from '@lifeline/codec'
 import { LifelineError, isLifelineError, json, selectCodec } from '@lifeline/codec'
-import { ranLate, systemClock } from '../clock.js'
+import { setDeadline, systemClock } from '../clock.js'
 import type { Clock, TimerHandle } from '../clock.js'
 import { reportListenerError } from '../events.js'
 import { describeError } from '../failures.js'
@@ -526,7 +526,6 @@ export class Client<S extends Schema = AnySchema> {
     const timeoutMs =
       this.#options.socket?.connectionTimeoutMs ?? reconnectingWebSocketDefaults.connectionTimeoutMs
     const clock = this.#clock
-    const dueAt = Math.max(this.#attemptStartedAt + timeoutMs, clock.now())
     const expire = (): void => {
       this.#welcomeTimer = undefined
       this.#linkDown()
@@ -540,11 +539,12 @@ export class Client<S extends Schema = AnySchema> {
       )
     }
     // Late, the `$welcome` may be waiting unread: it is read, and clears this, before the check.
-    this.#welcomeTimer = clock.setTimeout(() => {
-      if (ranLate(clock, dueAt)) {
-        this.#welcomeTimer = clock.setTimeout(expire, 1)
-      } else expire()
-    }, dueAt - clock.now())
+    this.#welcomeTimer = setDeadline(
+      clock,
+      Math.max(0, this.#attemptStartedAt + timeoutMs - clock.now()),
+      expire,
+      (timer) => (this.#welcomeTimer = timer),
+    )
   }
 
   #onFrame(frame: InboundFrame): void {

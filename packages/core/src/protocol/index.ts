@@ -42,6 +42,6 @@ export type {
 // Not wire protocol, but shared with `@lifeline/server` and `@lifeline/node` like the rest of
 // this entry point.
 export { HeartbeatMonitor } from '../heartbeat.js'
-export { maxTimerMs, ranLate } from '../clock.js'
+export { maxTimerMs, setDeadline } from '../clock.js'
 export { isPromise, parseWebSocketUrl } from '../url.js'
 export type { HeartbeatHooks } from '../heartbeat.js'
