@@ -15,7 +15,7 @@ import { resolveOptions, type RedisClusterOptions, type ResolvedOptions } from '
 import { batchWrites, isReady, readyOf, withScripts, type ScriptCommands } from './redisClient.js'
 import { maxSendsPerWrite, RedisWriter, type RoomSend } from './writer.js'
 import { RoomFeed, type RoomEntry } from './roomFeed.js'
-import { decodeRoomMessage, entryOf, packr, portable, unpack } from './packing.js'
+import { decodeRoomMessage, entryOf, packPortable, unpack } from './packing.js'
 import { RedisSessionStore } from './store.js'
 
 /** A join or a leave of a room, on any process of the cluster. */
@@ -257,14 +257,13 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
   ): boolean {
     // Numbered with an id too: past `dedupeTtlMs` the id no longer tells a write sent again
     // after its reply was lost from a new send with that id; the number does.
-    data = portable(data)
     const seq = ++this.uid
     const uid = options.id === undefined ? `${this.processId}.${seq}` : `=${options.id}`
     const send: RoomSend = {
       room: room ?? broadcastRoom,
       payload: options.reliable
-        ? packr.pack([uid, type, data, options.except ?? null])
-        : packr.pack([type, data, options.except ?? null]),
+        ? packPortable([uid, type, data, options.except ?? null], 2)
+        : packPortable([type, data, options.except ?? null], 1),
       reliable: options.reliable,
       id: options.id,
       origin: options.reliable ? { process: this.processId, seq } : undefined,
