@@ -195,12 +195,13 @@ export function roomFrame(
   let cached = roomFrames.get(codec)
   if (cached === undefined) {
     const encoded = codec.encode({ t: type, d: data, r: [room, id] })
-    // As bytes: a string would be converted to UTF-8 again for every socket.
-    const frame =
-      typeof encoded === 'string'
-        ? Buffer.from(encoded)
-        : Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength)
-    cached = { frame, framed: webSocketMessage(frame, codec.binary) }
+    // As bytes: a string would be converted to UTF-8 again for every socket. A text goes
+    // straight into the message, behind its header: not into a buffer of its own first.
+    if (typeof encoded === 'string') cached = framedText(encoded, codec.binary)
+    else {
+      const frame = Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength)
+      cached = { frame, framed: webSocketMessage(frame, codec.binary) }
+    }
     roomFrames.set(codec, cached)
   }
   return cached
@@ -212,6 +213,19 @@ export function roomFrame(
  */
 export function webSocketMessage(payload: Buffer, binary: boolean): Buffer {
   return framedWith(payload.byteLength, binary, payload, payload.byteLength)
+}
+
+/**
+ * `text` as one WebSocket message (as `webSocketMessage`), converted to UTF-8 in place, and
+ * that payload: the frame's bytes need no buffer of their own.
+ */
+function framedText(text: string, binary: boolean): RoomFrame {
+  const length = Buffer.byteLength(text)
+  const head = headLength(length)
+  const framed = Buffer.allocUnsafe(head + length)
+  writeHead(framed, length, binary)
+  framed.write(text, head)
+  return { frame: framed.subarray(head), framed }
 }
 
 /**
@@ -237,11 +251,23 @@ export function smallMessage(frame: OutboundFrame, binary: boolean): Buffer {
  * bytes (RFC 6455, section 5.2), followed by the first `copied` bytes of it, from `start`.
  */
 function framedWith(length: number, binary: boolean, start: Buffer, copied: number): Buffer {
-  const head = length < 126 ? 2 : length < 65_536 ? 4 : 10
+  const head = headLength(length)
   const framed = Buffer.allocUnsafe(head + copied)
+  writeHead(framed, length, binary)
+  start.copy(framed, head, 0, copied)
+  return framed
+}
+
+/** The bytes of the header of a message of `length` bytes. */
+function headLength(length: number): number {
+  return length < 126 ? 2 : length < 65_536 ? 4 : 10
+}
+
+/** Writes the header of a final, unmasked message of `length` bytes at the start of `framed`. */
+function writeHead(framed: Buffer, length: number, binary: boolean): void {
   framed[0] = 0x80 | (binary ? 0x2 : 0x1)
-  if (head === 2) framed[1] = length
-  else if (head === 4) {
+  if (length < 126) framed[1] = length
+  else if (length < 65_536) {
     framed[1] = 126
     framed.writeUInt16BE(length, 2)
   } else {
@@ -249,8 +275,6 @@ function framedWith(length: number, binary: boolean, start: Buffer, copied: numb
     framed.writeUInt32BE(Math.floor(length / 2 ** 32), 2)
     framed.writeUInt32BE(length >>> 0, 6)
   }
-  start.copy(framed, head, 0, copied)
-  return framed
 }
 
 /**
