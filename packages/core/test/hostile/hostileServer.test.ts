@@ -315,5 +315,5 @@ describe('a server that floods $ping and reads nothing', () => {
     expect(client.socket.bufferedAmount).toBeLessThan(65_536)
     expect(client.state.status).toBe('open')
     expect(errors).toEqual([])
-  })
+  }, 70_000)
 })
