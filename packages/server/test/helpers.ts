@@ -130,10 +130,14 @@ export class ProtocolClient {
     return this.received.filter((frame) => !frame.t.startsWith('$'))
   }
 
-  /** Waits until `n` user messages have arrived and returns them. */
-  async waitForMessages(n: number): Promise<Frame[]> {
+  /**
+   * Waits until `n` user messages have arrived and returns them. `timeoutMs` for tens of
+   * thousands: their reading is work that a loaded machine does in more than the default bound.
+   */
+  async waitForMessages(n: number, timeoutMs = waitDefaults.timeoutMs): Promise<Frame[]> {
     await waitFor(() => this.messages().length >= n, {
       message: () => `${n} messages (have ${this.messages().length})`,
+      timeoutMs,
     })
     return this.messages()
   }
