@@ -12,6 +12,7 @@ import { Redis } from 'ioredis'
 import { afterEach, expect, it } from 'vitest'
 import { createRedisCluster, type PresenceEvent, type PresenceSyncEvent } from '../src/index.js'
 import { createKeys } from '../src/keys.js'
+import { unpackRooms } from '../src/packing.js'
 import {
   connected,
   movingClient,
@@ -158,10 +159,14 @@ async function movedWhileAway(inFlight: boolean) {
   const client = movingClient(fx, target)
   await waitFor(() => peers.length === 1, { message: 'a session on a', timeoutMs: 10_000 })
   const peer = peers[0] as Peer<Chat>
+  const session = createKeys('lifeline:').session(peer.sessionId)
   if (inFlight) {
     // Stored before it moves: else `b` finds no session to take.
-    const session = createKeys('lifeline:').session(peer.sessionId)
     await waitFor(async () => (await b.redis.exists(session)) === 1, { message: 'stored' })
+    // And every write `a` sent so far answered: some of its writes wait for the one before (a
+    // session's commits, a write with room sends), so one whose reply is lost below would hold
+    // back the write of the join's room.
+    await aRedis.ping()
     // Redis runs the join; its reply, and every other, is lost on the way to `a`.
     proxy.blackhole(true, 'toClient')
     peer.join('r')
@@ -170,6 +175,15 @@ async function movedWhileAway(inFlight: boolean) {
     message: 'present through a',
     timeoutMs: 10_000,
   })
+  if (inFlight) {
+    // The session's room written too (its reply lost as well): Redis ran the whole join. On a
+    // loaded machine that write could still wait in `a` when Redis went away, and `b` took a
+    // session without the room, a join lost with the move (its entry lapses once `a` leaves).
+    await waitFor(async () => 'r' in unpackRooms(await b.redis.hgetBuffer(session, 'r')), {
+      message: "the room in the session's record",
+      timeoutMs: 10_000,
+    })
+  }
 
   const events: PresenceEvent[] = []
   b.cluster.on('presence', (event) => events.push(event))
