@@ -7,7 +7,7 @@ import { afterEach, expect, it } from 'vitest'
 import { commands } from 'vitest/browser'
 import type { LabControl } from './control.js'
 import { awayUrl, labUrl, lifelineUrl, newRun, openControl } from './control.js'
-import { until } from './waits.js'
+import { pageWaitMs, until } from './waits.js'
 
 const cleanups: (() => unknown)[] = []
 afterEach(async () => {
@@ -34,7 +34,7 @@ async function openLab(options: Record<string, unknown> = {}, hideable = false):
 
 const lab = <T>(expression: string) => commands.labEval(expression) as Promise<T>
 
-async function labUntil(expression: string, what: string, timeoutMs = 5_000): Promise<void> {
+async function labUntil(expression: string, what: string, timeoutMs = pageWaitMs): Promise<void> {
   await until(async () => (await lab<boolean>(expression)) === true, what, timeoutMs)
 }
 

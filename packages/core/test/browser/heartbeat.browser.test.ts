@@ -79,7 +79,7 @@ it('detects a black-holed link within the heartbeat window and reconnects', asyn
   console.info(`half-open link detected in ${detectionMs.toFixed(0)} ms (window ${windowMs} ms)`)
 
   await link.request({ op: 'blackhole', on: false })
-  await nextEvent(socket, 'open', 5_000)
+  await nextEvent(socket, 'open')
   const { accepted } = await counters()
   expect(accepted).toBeGreaterThanOrEqual(acceptedBefore + 2)
   const echoedAgain = nextEvent(socket, 'message')

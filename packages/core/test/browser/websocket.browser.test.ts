@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { LifelineError, ReconnectingWebSocket } from '../../src/index.js'
 import type { ReconnectingWebSocketOptions } from '../../src/index.js'
 import { servers, wsUrl } from './control.js'
-import { nextEvent, quickRetry, until } from './waits.js'
+import { nextEvent, pageWaitMs, quickRetry, until } from './waits.js'
 
 const echoUrl = wsUrl(servers.echoPort)
 const opened: ReconnectingWebSocket[] = []
@@ -116,7 +116,7 @@ describe('ReconnectingWebSocket in Chromium against a real ws server', () => {
       new Promise<Outcome>((resolve, reject) => {
         const messages: unknown[] = []
         let opened = false
-        const timer = setTimeout(() => reject(new Error('example did not finish')), 5_000)
+        const timer = setTimeout(() => reject(new Error('example did not finish')), pageWaitMs)
         const ws = new Impl(url)
         ws.onopen = () => {
           opened = true
@@ -199,7 +199,7 @@ describe('ReconnectingWebSocket in Chromium against a real ws server', () => {
     const example = (Impl: PlainWebSocket, url: string) =>
       new Promise<Outcome>((resolve, reject) => {
         const dispatched: unknown[] = []
-        const timer = setTimeout(() => reject(new Error('example did not finish')), 5_000)
+        const timer = setTimeout(() => reject(new Error('example did not finish')), pageWaitMs)
         const ws = new Impl(url, ['chat'])
         ws.onmessage = function (this: unknown, event: MessageEvent) {
           dispatched.push(this === ws, event.target === (ws as unknown), event.data)

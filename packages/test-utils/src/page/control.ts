@@ -13,6 +13,16 @@ export type ControlReply<Result> =
   | { readonly id: number; readonly ok: true; readonly result: Result }
   | { readonly id: number; readonly ok: false; readonly error: string }
 
+/**
+ * How long a wait in a page gets by default, an open included: Chromium holds a page's new
+ * WebSocket back, before it even connects, while the page's process has seen many more fail
+ * than succeed (its per-process WebSocket throttle, up to a random 1-5 s; after some 90 refused
+ * attempts its opens waited 0.4-1.8 s). These pages fail links on purpose (restarts, black
+ * holes, offline), beside other tests on a loaded machine, so a wait covers the throttle's worst
+ * twice over.
+ */
+export const pageWaitMs = 10_000
+
 /** Every control request gets this long to be answered; each action is bounded well below. */
 const requestTimeoutMs = 5_000
 
@@ -31,7 +41,10 @@ export async function openControl<
 >(port: number): Promise<Control<Request, Results>> {
   const socket = new WebSocket(`ws://127.0.0.1:${port}/`)
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('control link did not open')), 5_000)
+    const timer = setTimeout(
+      () => reject(new Error(`control link did not open within ${pageWaitMs} ms`)),
+      pageWaitMs,
+    )
     socket.onopen = () => {
       clearTimeout(timer)
       resolve()
@@ -74,7 +87,7 @@ export async function openControl<
 export async function until(
   predicate: () => boolean | Promise<boolean>,
   what: string,
-  timeoutMs = 5_000,
+  timeoutMs = pageWaitMs,
 ): Promise<void> {
   const deadline = performance.now() + timeoutMs
   while (!(await predicate())) {

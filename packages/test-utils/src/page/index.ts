@@ -1,2 +1,2 @@
-export { openControl, until } from './control.js'
+export { openControl, pageWaitMs, until } from './control.js'
 export type { Control, ControlFrame, ControlReply } from './control.js'
