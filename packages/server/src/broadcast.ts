@@ -49,12 +49,20 @@ export function checkSendId(options: { id?: unknown } | undefined): void {
 }
 
 /**
+ * The longest id a room's history gives (two 20-digit integers, PROTOCOL.md, section 2). A
+ * cluster's send is checked with it: the id is known only once the history stored the message.
+ */
+const longestRoomId = '18446744073709551615-18446744073709551615'
+
+/**
  * Encodes a room send or broadcast once with each of `codecs`, for a cluster to deliver: data
  * a codec refuses throws here, to the caller (`ENCODE_FAILED`, `MESSAGE_TOO_LARGE`), as
  * `sendToAll` throws it in a single process, rather than on each process that delivers it.
- * A room's message is checked in the shape of the frame its members get (`roomFrame`), whose `r`
- * is one more array toward `maxContainers` (its id, which the cluster assigns later, is not
- * known yet): data that fits `{ t, d }` alone would be refused for every member, and lost.
+ * With `room` (a cluster's reliable send, `broadcastRoom` for a broadcast), it is checked in the
+ * shape of the frame its members get (`roomFrame`), whose `r` is one more array toward
+ * `maxContainers` and its id up to 41 bytes: checked as `{ t, d }`, or with an empty id, data
+ * whose frame went over a limit only with them passed, and was refused for every member, lost.
+ * That frame is also larger than the `{ t, d, s, a }` of a member numbered in its session.
  */
 export function checkEncodable(
   codecs: readonly Codec[],
@@ -62,7 +70,8 @@ export function checkEncodable(
   data: unknown,
   room?: string,
 ): void {
-  const envelope = room === undefined ? { t: type, d: data } : { t: type, d: data, r: [room, ''] }
+  const envelope =
+    room === undefined ? { t: type, d: data } : { t: type, d: data, r: [room, longestRoomId] }
   for (const codec of codecs) codec.encode(envelope)
 }
 

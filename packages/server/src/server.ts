@@ -38,6 +38,7 @@ import {
   type RoomTarget,
 } from './broadcast.js'
 import { Rooms } from './rooms.js'
+import { broadcastRoom } from './cluster.js'
 import { checkRoom, checkType, type Session } from './session.js'
 import { SessionRegistry } from './sessions.js'
 import { createCounters, type ServerStats } from './stats.js'
@@ -412,10 +413,12 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
     if (cluster === undefined) return undefined
     checkType(type)
     checkSendId(options)
-    // One encode per codec of the send's data, on the process that sends it.
-    checkEncodable(this.options.codecs, type, data, room)
+    // One encode per codec of the send's data, on the process that sends it, in the frame
+    // members get: a reliable one's numbered by its room, a broadcast's too.
+    const reliable = options?.reliable !== false
+    checkEncodable(this.options.codecs, type, data, reliable ? (room ?? broadcastRoom) : undefined)
     const taken = cluster.send(room, type, data, {
-      reliable: options?.reliable !== false,
+      reliable,
       except: options?.except?.id,
       id: options?.id,
     })
