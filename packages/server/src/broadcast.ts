@@ -7,7 +7,7 @@ import type {
   UserKeys,
 } from '@lifeline/core/protocol'
 import type { Peer, SendOptions } from './peer.js'
-import { preparedFor } from './frames.js'
+import { encodeEnvelope, preparedFor, splicedFrame } from './frames.js'
 import { checkType, type Session } from './session.js'
 
 export interface BroadcastOptions<
@@ -88,6 +88,9 @@ export function countReached<S extends Schema, User>(
   return count
 }
 
+/** The largest `s` and `a` a session's envelope carries. */
+const largestSeq = Number.MAX_SAFE_INTEGER
+
 /**
  * Sends one message to many sessions (a room, or all). Reliable messages go through each
  * session's stream (each has its own numbering), with the payload encoded once per codec and
@@ -148,12 +151,19 @@ export function sendToAll<S extends Schema, User>(
   const payloads = new Map<Codec, unknown>()
   const first = members[0]?.codec
   // On one codec (the common case, told without a set) the first member's encode throws before
-  // any send. On several, a codec that prepares encodes here what its members get anyway; one
-  // that does not is tried on the envelope.
+  // any send. On several, each codec's frame is made here, with the largest numbers a session
+  // gives it, around what its members get anyway: a payload that fits `maxBytes` alone and not
+  // in its frame (msgpack's doubles, 9 bytes each, where JSON's may take 4) was prepared, sent
+  // to the members on JSON before the first on msgpack, and refused to the caller.
   if (members.some((session) => session.codec !== first)) {
     for (const codec of new Set(members.map((session) => session.codec))) {
-      if (codec.prepare === undefined) codec.encode({ t: type, d: data })
-      else preparedFor(codec, data, payloads)
+      const envelope = {
+        t: type,
+        d: preparedFor(codec, data, payloads),
+        s: largestSeq,
+        a: largestSeq,
+      }
+      if (splicedFrame(codec, envelope) === undefined) encodeEnvelope(codec, envelope)
     }
   }
   let count = 0

@@ -359,6 +359,37 @@ describe('rooms', () => {
     await waitFor(() => got.every((messages) => messages.length > 0), { message: 'next' })
     expect(got).toEqual([['next'], ['next'], ['next']])
   })
+
+  it('refuses data whose frame is over maxBytes on one of its codecs before sending it to any member', async () => {
+    const maxBytes = 4096
+    const server = await startServer(fx, { codecs: [json({ maxBytes }), msgpack({ maxBytes })] })
+    const peers: Peer[] = []
+    server.on('connection', (peer) => {
+      peers.push(peer)
+      peer.join('r')
+    })
+    const got: unknown[][] = []
+    for (const codec of [json, msgpack, json]) {
+      const client = createClient({ url: urlOf(server), codecs: [codec()] })
+      fx.add(() => client.close())
+      const messages: unknown[] = []
+      got.push(messages)
+      client.on('m', (data) => messages.push(data))
+      await waitFor(() => client.state.status === 'open' && peers.length === got.length, {
+        message: 'the client to open',
+      })
+    }
+    // 454 doubles: 1,817 bytes of JSON, 4,089 of msgpack (9 bytes each), which fit maxBytes
+    // alone and not in a frame. The members on JSON before the first on msgpack got it.
+    const doubles = Array.from({ length: 454 }, () => 1.5)
+    expect(msgpack().encode(doubles).byteLength).toBeLessThanOrEqual(maxBytes)
+    const refused = expect.objectContaining({ code: 'MESSAGE_TOO_LARGE' })
+    expect(() => server.to('r').send('m', doubles)).toThrow(refused)
+    expect(() => server.broadcast('m', doubles)).toThrow(refused)
+    expect(server.to('r').send('m', 'next')).toBe(3)
+    await waitFor(() => got.every((messages) => messages.length > 0), { message: 'next' })
+    expect(got).toEqual([['next'], ['next'], ['next']])
+  })
 })
 
 describe('a send to nobody', () => {
