@@ -39,8 +39,16 @@ export function App({ name, initialRoom }: { name: string; initialRoom: string }
   // The history again on every (re)connection: a room's message sent while this page's session
   // was away from the server (rooms live in the server's process) is caught up from it.
   const history = useRequest('history', { room }, { enabled: online, deps: [room, online] })
+  // The lines shown as it is asked for (it is sent after this commit): those the history no
+  // longer holds came before it, and a line that came live since, after it.
+  const shownWhenAsked = useRef<ReadonlySet<string>>(new Set())
   useEffect(() => {
-    if (history.data) setLines((current) => withHistory(current, history.data ?? []))
+    shownWhenAsked.current = new Set(lines.map((line) => line.id))
+  }, [room, online])
+  useEffect(() => {
+    if (history.data) {
+      setLines((current) => withHistory(current, history.data ?? [], shownWhenAsked.current))
+    }
   }, [history.data])
   useMessage('said', (said) => {
     if (said.room === room) setLines((current) => merge(current, said))

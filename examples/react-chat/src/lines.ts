@@ -25,15 +25,25 @@ export function merge(lines: Line[], said: Said, pending = false): Line[] {
 }
 
 /**
- * The room's history, in the server's order, then what is not in it yet (ours still pending,
- * or newer): each message once, in order, however it arrived.
+ * The room's history, in the server's order, with what it does not hold where it belongs: the
+ * lines `shownWhenAsked` (the page's as it asked for the history) that the server had and the
+ * history no longer holds (it keeps the last 100 of a room, a page shows up to 200) came before
+ * it; ours still pending, and what came live since it was asked, after it. Each message once,
+ * in order, however it arrived.
  */
-export function withHistory(lines: Line[], history: Said[]): Line[] {
+export function withHistory(
+  lines: Line[],
+  history: Said[],
+  shownWhenAsked: ReadonlySet<string>,
+): Line[] {
   const shown = new Map(lines.map((line) => [line.id, line]))
   const known = new Set(history.map((said) => said.id))
+  const missing = lines.filter((line) => !known.has(line.id))
+  const older = missing.filter((line) => shownWhenAsked.has(line.id) && !line.pending)
   return bounded([
+    ...older,
     ...history.map((said) => shown.get(said.id) ?? { ...said, pending: false }),
-    ...lines.filter((line) => !known.has(line.id)),
+    ...missing.filter((line) => !older.includes(line)),
   ])
 }
 
