@@ -19,7 +19,8 @@ export interface UseRequestOptions {
   enabled?: boolean
   /**
    * The request is made again when one of these changes (compared as `useEffect` does), as it
-   * is when the method or `enabled` changes. `data` is not compared: name here what it depends on.
+   * is when the method or `enabled` changes, or their number. `data` is not compared: name here
+   * what it depends on.
    * @default []
    */
   deps?: readonly unknown[]
@@ -86,7 +87,9 @@ export function useRequest(
   // it shows the request the effect is about to make: that render is committed, and may be
   // painted, before the effect runs, and would label the last response the success of the new
   // `deps`. Derived, not set in render: a dependency that is new on every render would loop.
-  const key = [client, method, enabled, run, ...deps]
+  // Their number too: React compares only as many as both lists have, so a longer or shorter
+  // `deps` made no request while this render read it as new, and showed `loading` for good.
+  const key = [client, method, enabled, run, deps.length, ...deps]
   const started = useRef<unknown[]>(undefined)
   const ran = started.current
   const stale =

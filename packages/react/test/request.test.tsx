@@ -1,6 +1,6 @@
 import { act, cleanup, render } from '@testing-library/react'
 import { useLayoutEffect, useState } from 'react'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { Client } from '@lifeline/core'
 import { createLifelineHooks, LifelineProvider } from '../src/index.js'
 import type { RequestResult } from '../src/index.js'
@@ -142,6 +142,43 @@ describe('useRequest', () => {
     // The sum of 1 + 2 is kept while loading, never labelled the success of 2 + 2.
     expect(seen).not.toContain('2+2: success 3')
     expect(seen.at(-1)).toBe('2+2: loading 3')
+  })
+
+  it('asks again when deps grow or shrink, rather than stay loading with nothing asked', async () => {
+    let setIds: (ids: number[]) => void = () => undefined
+    function Total() {
+      const [ids, set] = useState([1])
+      setIds = set
+      // A list as deps: React warns in development that their size changed.
+      result = useRequest('add', { a: ids.length, b: 0 }, { deps: ids })
+      return null
+    }
+    const error = vi.spyOn(console, 'error').mockImplementation(() => undefined)
+    render(
+      <LifelineProvider client={client}>
+        <Total />
+      </LifelineProvider>,
+    )
+    act(() => welcome())
+    await settle()
+    await respond(1, { d: 1 }, 1)
+    await settle()
+    act(() => setIds([1, 2]))
+    await settle()
+    expect(requests().map((request) => request.d)).toEqual([
+      { a: 1, b: 0 },
+      { a: 2, b: 0 },
+    ])
+    await respond(2, { d: 2 }, 2)
+    await settle()
+    expect(result).toMatchObject({ status: 'success', data: 2 })
+    act(() => setIds([3]))
+    await settle()
+    expect(requests()).toHaveLength(3)
+    await respond(3, { d: 1 }, 3)
+    await settle()
+    expect(result).toMatchObject({ status: 'success', data: 1 })
+    error.mockRestore()
   })
 
   it("sends nothing while not enabled, and is 'idle'", async () => {
