@@ -60,6 +60,29 @@ it('runs examples/vanilla-browser in Chromium: echoes, and rides out a server re
   await page.screenshot({ path: join(artifacts, 'vanilla-browser.png') })
 })
 
+it('says offline while the network is down, not a countdown that never ends, and connected once back', async () => {
+  assertChromium()
+  const example = await startExample({ port: 0, downMs: 50 })
+  cleanups.push(() => example.close())
+  const browser = await chromium.launch({
+    executablePath: chromiumPath(),
+    args: ['--headless', '--no-sandbox', '--disable-gpu'],
+  })
+  cleanups.push(() => browser.close())
+  const page = await browser.newPage()
+  await page.goto(example.url)
+  await page.waitForSelector('#state[data-status="open"]')
+  // The network goes (the emulation leaves the open socket up), then the link with it: the
+  // preset makes no attempt until the browser is back online, whatever its backoff said.
+  await page.context().setOffline(true)
+  await example.restart()
+  await page.waitForSelector('#state:not([data-status="open"])')
+  await expect.poll(() => page.locator('#state').textContent()).toBe('offline: waiting')
+  await page.context().setOffline(false)
+  await page.waitForSelector('#state[data-status="open"]', { timeout: 10_000 })
+  expect(await page.locator('#state').textContent()).toBe('connected (session resumed)')
+})
+
 // Another site's page in the same browser: its POST reaches the server (only the answer is
 // hidden from it) and its WebSocket carries its own Origin. Neither may act as the example's page.
 /** The HTTP status a WebSocket upgrade of the example's `/ws` with `headers` gets (101: open). */

@@ -18,13 +18,17 @@ const client = createClient<EchoSchema>({
 })
 
 function describe(current: ClientState): string {
+  // The preset makes no attempt while the browser is offline: a link lost then waits for the
+  // network, not for the delay its state still names.
+  const waiting = current.status === 'reconnecting' || current.status === 'connecting'
+  if (waiting && !navigator.onLine) return 'offline: waiting'
   switch (current.status) {
     case 'open':
       return current.resumed ? 'connected (session resumed)' : 'connected'
     case 'reconnecting':
       return `reconnecting in ${Math.round(current.delayMs)} ms (closed with ${current.closeCode})`
     case 'connecting':
-      return navigator.onLine ? `connecting (attempt ${current.attempt})` : 'offline: waiting'
+      return `connecting (attempt ${current.attempt})`
     default:
       return current.status
   }
