@@ -3,9 +3,11 @@ import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright'
 import type { Browser, Page } from 'playwright'
 import { afterAll, beforeAll, expect, it } from 'vitest'
+import { createClient } from '@lifeline/core'
 import { chromiumPath } from '../../../packages/test-utils/src/chromium/chromium.js'
 import { startChatServer } from '../server.js'
 import type { ChatServer } from '../server.js'
+import type { ChatSchema } from '../src/schema.js'
 
 // Two pages in Debian's Chromium chat in one room while the chat server restarts; each page's
 // screenshot is saved in `artifacts/`.
@@ -117,6 +119,29 @@ it('a page whose session the server lost still gets the messages of its room', a
     await bob.close()
   } finally {
     await forgetful.close()
+  }
+}, 90_000)
+
+it('a page that showed more than the history holds keeps every line in order across a restart', async () => {
+  const chat = await startChatServer(0, false)
+  const bob = createClient<ChatSchema>({ url: `${chat.url.replace(/^http/, 'ws')}chat` })
+  try {
+    const ann = await open('ann', chat.url)
+    bob.send('join', { room: 'lobby' })
+    // More than the 100 a room's history keeps: the page shows them all as they come.
+    const said = Array.from({ length: 120 }, (_, n) => `line ${n + 1}`)
+    said.forEach((text, n) => bob.send('say', { room: 'lobby', id: `bob-a-${n}`, text }))
+    await expect.poll(() => texts(ann), { timeout: 10_000 }).toEqual(said)
+    // Back from a restart, the page asks for the history (the last 100) again.
+    await chat.stopChat()
+    chat.startChat()
+    await expect.poll(() => connection(ann).textContent(), { timeout: 15_000 }).toBe('connected')
+    bob.send('say', { room: 'lobby', id: 'bob-b-0', text: 'after the restart' })
+    await expect.poll(() => texts(ann), { timeout: 10_000 }).toEqual([...said, 'after the restart'])
+    await ann.close()
+  } finally {
+    bob.close()
+    await chat.close()
   }
 }, 90_000)
 
