@@ -163,10 +163,15 @@ async function movedWhileAway(inFlight: boolean) {
   if (inFlight) {
     // Stored before it moves: else `b` finds no session to take.
     await waitFor(async () => (await b.redis.exists(session)) === 1, { message: 'stored' })
-    // And every write `a` sent so far answered: some of its writes wait for the one before (a
-    // session's commits, a write with room sends), so one whose reply is lost below would hold
-    // back the write of the join's room.
-    await aRedis.ping()
+    // And every write `a` sent so far answered, none sent since: some of its writes wait for the
+    // one before (a session's commits, a write with room sends), so one whose reply is lost below
+    // would hold back the write of the join's room. A ping answers only what went before it: on
+    // a loaded machine `a` committed the session again while the ping was on its way, and the
+    // join's room waited for that commit's lost reply.
+    await waitFor(
+      async () => (await aRedis.ping()) === 'PONG' && aRedis.commandQueue.length === 0,
+      { message: "every write of a's answered" },
+    )
     // Redis runs the join; its reply, and every other, is lost on the way to `a`.
     proxy.blackhole(true, 'toClient')
     peer.join('r')
