@@ -180,15 +180,15 @@ async function movedWhileAway(inFlight: boolean) {
     message: 'present through a',
     timeoutMs: 10_000,
   })
-  if (inFlight) {
-    // The session's room written too (its reply lost as well): Redis ran the whole join. On a
-    // loaded machine that write could still wait in `a` when Redis went away, and `b` took a
-    // session without the room, a join lost with the move (its entry lapses once `a` leaves).
-    await waitFor(async () => 'r' in unpackRooms(await b.redis.hgetBuffer(session, 'r')), {
-      message: "the room in the session's record",
-      timeoutMs: 10_000,
-    })
-  }
+  // The session's room written too (in flight, its reply lost as well): Redis ran the whole
+  // join. On a loaded machine that write could still wait in `a` when Redis went away, and `b`
+  // took a session without the room, a join lost with the move (its entry lapses once `a`
+  // leaves). Without the join in flight as well: the room goes in a commit once the session's
+  // creation is answered, after the presence `b` reads above.
+  await waitFor(async () => 'r' in unpackRooms(await b.redis.hgetBuffer(session, 'r')), {
+    message: "the room in the session's record",
+    timeoutMs: 10_000,
+  })
 
   const events: PresenceEvent[] = []
   b.cluster.on('presence', (event) => events.push(event))
