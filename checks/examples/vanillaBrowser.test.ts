@@ -17,9 +17,10 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
 })
 
-it('runs examples/vanilla-browser in Chromium: echoes, and rides out a server restart', async () => {
+/** The example on port 0, its server down `downMs` on a restart, open in a page of Chromium. */
+async function openExample(downMs: number) {
   assertChromium()
-  const example = await startExample({ port: 0, downMs: 500 })
+  const example = await startExample({ port: 0, downMs })
   cleanups.push(() => example.close())
   const browser = await chromium.launch({
     executablePath: chromiumPath(),
@@ -28,6 +29,11 @@ it('runs examples/vanilla-browser in Chromium: echoes, and rides out a server re
   cleanups.push(() => browser.close())
   const page = await browser.newPage()
   await page.goto(example.url)
+  return { example, page }
+}
+
+it('runs examples/vanilla-browser in Chromium: echoes, and rides out a server restart', async () => {
+  const { page } = await openExample(500)
   const state = page.locator('#state')
   const say = async (text: string) => {
     await page.fill('#text', text)
@@ -67,23 +73,16 @@ it('runs examples/vanilla-browser in Chromium: echoes, and rides out a server re
 })
 
 it('says offline while the network is down, not a countdown that never ends, and connected once back', async () => {
-  assertChromium()
-  const example = await startExample({ port: 0, downMs: 50 })
-  cleanups.push(() => example.close())
-  const browser = await chromium.launch({
-    executablePath: chromiumPath(),
-    args: ['--headless', '--no-sandbox', '--disable-gpu'],
-  })
-  cleanups.push(() => browser.close())
-  const page = await browser.newPage()
-  await page.goto(example.url)
+  const { example, page } = await openExample(50)
   await page.waitForSelector('#state[data-status="open"]')
   // The network goes (the emulation leaves the open socket up), then the link with it: the
   // preset makes no attempt until the browser is back online, whatever its backoff said.
   await page.context().setOffline(true)
   await example.restart()
   await page.waitForSelector('#state:not([data-status="open"])')
-  await expect.poll(() => page.locator('#state').textContent()).toBe('offline: waiting')
+  await expect
+    .poll(() => page.locator('#state').textContent(), { timeout: 10_000 })
+    .toBe('offline: waiting')
   await page.context().setOffline(false)
   await page.waitForSelector('#state[data-status="open"]', { timeout: 10_000 })
   expect(await page.locator('#state').textContent()).toBe('connected (session resumed)')

@@ -329,11 +329,12 @@ describe('rooms', () => {
     await waitFor(() => got.length > 0, { message: 'the message' })
     expect(got).toEqual(['yes'])
   })
-  it('refuses data one of its codecs cannot encode before sending it to any member, as a cluster does', async () => {
-    // JSON takes a Map (as {}), msgpack refuses it: the members on JSON before the first on
-    // msgpack got it, numbered and kept, those after it did not, and the caller was told it
-    // failed.
-    const server = await startServer(fx, { codecs: [json(), msgpack()] })
+  /**
+   * A server on `codecs` and three members of room `r`, on JSON, msgpack and JSON in that order
+   * (a send visits them so), each recording the data of its `m` messages in `got`.
+   */
+  async function mixedCodecRoom(codecs: Codec[]) {
+    const server = await startServer(fx, { codecs })
     const peers: Peer[] = []
     server.on('connection', (peer) => {
       peers.push(peer)
@@ -350,6 +351,14 @@ describe('rooms', () => {
         message: 'the client to open',
       })
     }
+    return { server, got }
+  }
+
+  it('refuses data one of its codecs cannot encode before sending it to any member, as a cluster does', async () => {
+    // JSON takes a Map (as {}), msgpack refuses it: the members on JSON before the first on
+    // msgpack got it, numbered and kept, those after it did not, and the caller was told it
+    // failed.
+    const { server, got } = await mixedCodecRoom([json(), msgpack()])
     const refused = expect.objectContaining({ code: 'ENCODE_FAILED' })
     expect(() => server.to('r').send('m', { at: new Map() })).toThrow(refused)
     expect(() => server.broadcast('m', { at: new Map() })).toThrow(refused)
@@ -362,23 +371,7 @@ describe('rooms', () => {
 
   it('refuses data whose frame is over maxBytes on one of its codecs before sending it to any member', async () => {
     const maxBytes = 4096
-    const server = await startServer(fx, { codecs: [json({ maxBytes }), msgpack({ maxBytes })] })
-    const peers: Peer[] = []
-    server.on('connection', (peer) => {
-      peers.push(peer)
-      peer.join('r')
-    })
-    const got: unknown[][] = []
-    for (const codec of [json, msgpack, json]) {
-      const client = createClient({ url: urlOf(server), codecs: [codec()] })
-      fx.add(() => client.close())
-      const messages: unknown[] = []
-      got.push(messages)
-      client.on('m', (data) => messages.push(data))
-      await waitFor(() => client.state.status === 'open' && peers.length === got.length, {
-        message: 'the client to open',
-      })
-    }
+    const { server, got } = await mixedCodecRoom([json({ maxBytes }), msgpack({ maxBytes })])
     // 454 doubles: 1,817 bytes of JSON, 4,089 of msgpack (9 bytes each), which fit maxBytes
     // alone and not in a frame. The members on JSON before the first on msgpack got it.
     const doubles = Array.from({ length: 454 }, () => 1.5)
