@@ -154,7 +154,10 @@ export function sendToAll<S extends Schema, User>(
   // any send. On several, each codec's frame is made here, with the largest numbers a session
   // gives it, around what its members get anyway: a payload that fits `maxBytes` alone and not
   // in its frame (msgpack's doubles, 9 bytes each, where JSON's may take 4) was prepared, sent
-  // to the members on JSON before the first on msgpack, and refused to the caller.
+  // to the members on JSON before the first on msgpack, and refused to the caller. A member
+  // whose frame is still over `maxBytes`, by its numbers only (larger than the first's on one
+  // codec), is skipped and reported once another has the message, as one over its client's
+  // limit is: it threw to the caller, whose retry sent it again to those before it.
   if (members.some((session) => session.codec !== first)) {
     for (const codec of new Set(members.map((session) => session.codec))) {
       const envelope = {
@@ -168,7 +171,7 @@ export function sendToAll<S extends Schema, User>(
   }
   let count = 0
   for (const session of members) {
-    if (session.offer(type, preparedFor(session.codec, data, payloads))) count++
+    if (session.offer(type, preparedFor(session.codec, data, payloads), count > 0)) count++
   }
   return count
 }

@@ -299,10 +299,19 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
 
   /**
    * `send` for a room or a broadcast: a message over this client's limit skips this client and
-   * is reported (`'error'` event), so the other members still get it. Returns whether it went.
+   * is reported (`'error'` event), so the other members still get it. With `sentToOthers`, so
+   * is one the codec refuses: another member has it, and the caller, told the send failed,
+   * would send it to that member again. Returns whether it went.
    */
-  offer(type: string, data: unknown): boolean {
-    return this.reachable && this.sendReliable(type, data, true)
+  offer(type: string, data: unknown, sentToOthers = false): boolean {
+    if (!this.reachable) return false
+    if (!sentToOthers) return this.sendReliable(type, data, true)
+    try {
+      return this.sendReliable(type, data, true)
+    } catch (error) {
+      this.context.failure('a message was not sent to a client', error, this)
+      return false
+    }
   }
 
   /** Throws `CLOSED` once the session ended, or the server closed. */

@@ -383,6 +383,43 @@ describe('rooms', () => {
     await waitFor(() => got.every((messages) => messages.length > 0), { message: 'next' })
     expect(got).toEqual([['next'], ['next'], ['next']])
   })
+
+  it('skips and reports a member whose frame is over maxBytes only by its numbers once another has the message', async () => {
+    const maxBytes = 4096
+    const server = await startServer(fx, { codecs: [json({ maxBytes })] })
+    const peers: Peer[] = []
+    server.on('connection', (peer) => {
+      peers.push(peer)
+      peer.join('r')
+    })
+    const errors: unknown[] = []
+    server.on('error', (error) => errors.push(error))
+    const got: unknown[][] = []
+    for (let n = 0; n < 2; n++) {
+      const client = createClient({ url: urlOf(server) })
+      fx.add(() => client.close())
+      const messages: unknown[] = []
+      got.push(messages)
+      client.on('m', (data) => messages.push(data))
+      await waitFor(() => client.state.status === 'open' && peers.length === got.length, {
+        message: 'the client to open',
+      })
+    }
+    // The second member's next message is its 100th: its frame has two digits more than the
+    // first's, whose frame is the codec's limit exactly. The send threw after the first had it,
+    // and the caller's retry sent it to the first again.
+    for (let n = 0; n < 99; n++) peers[1]?.send('m', n)
+    await waitFor(() => got[1]?.length === 99, { message: 'the direct messages' })
+    got[1]?.splice(0)
+    const frame = (text: string) => json().encode({ t: 'm', d: text, s: 1, a: 0 }).length
+    const text = 'x'.repeat(maxBytes - frame(''))
+    expect(frame(text)).toBe(maxBytes)
+    expect(server.to('r').send('m', text)).toBe(1)
+    expect(errors).toEqual([expect.objectContaining({ code: 'MESSAGE_TOO_LARGE' })])
+    expect(server.to('r').send('m', 'next')).toBe(2)
+    await waitFor(() => got.every((messages) => messages.at(-1) === 'next'), { message: 'next' })
+    expect(got).toEqual([[text, 'next'], ['next']])
+  })
 })
 
 describe('a send to nobody', () => {
