@@ -19,7 +19,8 @@ export interface UseRequestOptions {
   enabled?: boolean
   /**
    * The request is made again when one of these changes (compared as `useEffect` does), as it
-   * is when the method or `enabled` changes, or their number. `data` is not compared: name here
+   * is when the method or `enabled` changes, or their number, which React warns of in
+   * development (give a list as one value: `ids.join()`). `data` is not compared: name here
    * what it depends on.
    * @default []
    */
