@@ -330,10 +330,11 @@ describe('rooms', () => {
     expect(got).toEqual(['yes'])
   })
   /**
-   * A server on `codecs` and three members of room `r`, on JSON, msgpack and JSON in that order
-   * (a send visits them so), each recording the data of its `m` messages in `got`.
+   * A server on `codecs` and members of room `r` on `clientCodecs` (JSON, msgpack and JSON by
+   * default), in that order (a send visits them so), each recording the data of its `m`
+   * messages in `got`.
    */
-  async function mixedCodecRoom(codecs: Codec[]) {
+  async function roomMembers(codecs: Codec[], clientCodecs = [json, msgpack, json]) {
     const server = await startServer(fx, { codecs })
     const peers: Peer[] = []
     server.on('connection', (peer) => {
@@ -341,7 +342,7 @@ describe('rooms', () => {
       peer.join('r')
     })
     const got: unknown[][] = []
-    for (const codec of [json, msgpack, json]) {
+    for (const codec of clientCodecs) {
       const client = createClient({ url: urlOf(server), codecs: [codec()] })
       fx.add(() => client.close())
       const messages: unknown[] = []
@@ -351,14 +352,14 @@ describe('rooms', () => {
         message: 'the client to open',
       })
     }
-    return { server, got }
+    return { server, peers, got }
   }
 
   it('refuses data one of its codecs cannot encode before sending it to any member, as a cluster does', async () => {
     // JSON takes a Map (as {}), msgpack refuses it: the members on JSON before the first on
     // msgpack got it, numbered and kept, those after it did not, and the caller was told it
     // failed.
-    const { server, got } = await mixedCodecRoom([json(), msgpack()])
+    const { server, got } = await roomMembers([json(), msgpack()])
     const refused = expect.objectContaining({ code: 'ENCODE_FAILED' })
     expect(() => server.to('r').send('m', { at: new Map() })).toThrow(refused)
     expect(() => server.broadcast('m', { at: new Map() })).toThrow(refused)
@@ -371,7 +372,7 @@ describe('rooms', () => {
 
   it('refuses data whose frame is over maxBytes on one of its codecs before sending it to any member', async () => {
     const maxBytes = 4096
-    const { server, got } = await mixedCodecRoom([json({ maxBytes }), msgpack({ maxBytes })])
+    const { server, got } = await roomMembers([json({ maxBytes }), msgpack({ maxBytes })])
     // 454 doubles: 1,817 bytes of JSON, 4,089 of msgpack (9 bytes each), which fit maxBytes
     // alone and not in a frame. The members on JSON before the first on msgpack got it.
     const doubles = Array.from({ length: 454 }, () => 1.5)
@@ -386,25 +387,9 @@ describe('rooms', () => {
 
   it('skips and reports a member whose frame is over maxBytes only by its numbers once another has the message', async () => {
     const maxBytes = 4096
-    const server = await startServer(fx, { codecs: [json({ maxBytes })] })
-    const peers: Peer[] = []
-    server.on('connection', (peer) => {
-      peers.push(peer)
-      peer.join('r')
-    })
+    const { server, peers, got } = await roomMembers([json({ maxBytes })], [json, json])
     const errors: unknown[] = []
     server.on('error', (error) => errors.push(error))
-    const got: unknown[][] = []
-    for (let n = 0; n < 2; n++) {
-      const client = createClient({ url: urlOf(server) })
-      fx.add(() => client.close())
-      const messages: unknown[] = []
-      got.push(messages)
-      client.on('m', (data) => messages.push(data))
-      await waitFor(() => client.state.status === 'open' && peers.length === got.length, {
-        message: 'the client to open',
-      })
-    }
     // The second member's next message is its 100th: its frame has two digits more than the
     // first's, whose frame is the codec's limit exactly. The send threw after the first had it,
     // and the caller's retry sent it to the first again.
