@@ -216,34 +216,33 @@ export function webSocketMessage(payload: Buffer, binary: boolean): Buffer {
 }
 
 /**
- * `text` as one WebSocket message (as `webSocketMessage`), converted to UTF-8 in place, and
- * that payload: the frame's bytes need no buffer of their own.
+ * `text` as one WebSocket message (as `webSocketMessage`), and that payload: the frame's bytes
+ * need no buffer of their own.
  */
 function framedText(text: string, binary: boolean): RoomFrame {
   const length = Buffer.byteLength(text)
-  const head = headLength(length)
-  const framed = Buffer.allocUnsafe(head + length)
+  const framed = textMessage(text, length, binary)
+  return { frame: framed.subarray(framed.byteLength - length), framed }
+}
+
+/** `text`, of `length` UTF-8 bytes, as one WebSocket message, converted to UTF-8 in place. */
+function textMessage(text: string, length: number, binary: boolean): Buffer {
+  const framed = Buffer.allocUnsafe(headLength(length) + length)
   writeHead(framed, length, binary)
-  framed.write(text, head)
-  return { frame: framed.subarray(head), framed }
+  framed.write(text, framed.byteLength - length)
+  return framed
 }
 
 /**
  * A frame the server makes for one session (a `$ack`) as one WebSocket message in one buffer:
  * what `ws` writes as a header and the text apart, through its sender's checks. A text frame
- * under 126 bytes is written into it directly.
+ * is converted to UTF-8 straight into it.
  */
 export function smallMessage(frame: OutboundFrame, binary: boolean): Buffer {
   if (typeof frame !== 'string') {
     return webSocketMessage(Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength), binary)
   }
-  const length = Buffer.byteLength(frame)
-  if (length >= 126) return webSocketMessage(Buffer.from(frame), binary)
-  const framed = Buffer.allocUnsafe(2 + length)
-  framed[0] = 0x80 | (binary ? 0x2 : 0x1)
-  framed[1] = length
-  framed.write(frame, 2)
-  return framed
+  return textMessage(frame, Buffer.byteLength(frame), binary)
 }
 
 /**
