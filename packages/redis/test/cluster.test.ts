@@ -1117,6 +1117,10 @@ describe('writes to Redis', () => {
       message: 'joined',
     })
     await waitFor(() => client.received.some((frame) => frame.t === '$ack'), { message: 'ack 1' })
+    // And every write of the node's answered: the commit of the room's cursor, which follows the
+    // first message's, may still wait for its reply, which the pause below would hold; the next
+    // message's commit would wait behind it, and its `$ack` go after the room message.
+    await waitFor(() => node.redis.commandQueue.length === 0, { message: 'every write answered' })
 
     // The write that stores the next message and publishes it: its reply and the publication
     // come on two connections. Both are held until both arrived, then read in one turn, the
