@@ -9,10 +9,11 @@ interface CommonProps {
   /**
    * How long the connection stays open after the last provider holding its client unmounted;
    * a provider that mounts meanwhile keeps it. StrictMode and hot reload remount within the same
-   * commit, well inside it.
+   * commit, well inside it. `undefined` is "not given", for a component that passes its own
+   * optional prop on.
    * @default 1000
    */
-  closeDelayMs?: number
+  closeDelayMs?: number | undefined
   children?: ReactNode
 }
 

@@ -11,12 +11,14 @@ import type {
 } from '@lifeline/core'
 import { useClient } from './context.js'
 
+// Each option takes `undefined` as "not given", as `client.request`'s do: a component passes on
+// what its own props left out, also under `exactOptionalPropertyTypes`.
 export interface UseRequestOptions {
   /**
    * `false` makes no request (status `'idle'`) until it turns `true`.
    * @default true
    */
-  enabled?: boolean
+  enabled?: boolean | undefined
   /**
    * The request is made again when one of these changes (compared as `useEffect` does), as it
    * is when the method or `enabled` changes, or their number, which React warns of in
@@ -24,9 +26,9 @@ export interface UseRequestOptions {
    * what it depends on.
    * @default []
    */
-  deps?: readonly unknown[]
+  deps?: readonly unknown[] | undefined
   /** Milliseconds before `REQUEST_TIMEOUT`. @default the client's `requestTimeoutMs` (30000) */
-  timeoutMs?: number
+  timeoutMs?: number | undefined
 }
 
 export type RequestStatus = 'idle' | 'loading' | 'success' | 'error'

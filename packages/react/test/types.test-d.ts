@@ -1,6 +1,12 @@
 import { expectTypeOf } from 'vitest'
 import type { Client, ClientState, LifelineError, RpcMethod } from '@lifeline/core'
-import { createLifelineHooks, useClient, useConnectionState, useRequest } from '../src/index.js'
+import {
+  createLifelineHooks,
+  useClient,
+  useConnectionState,
+  useRequest,
+  type LifelineProviderProps,
+} from '../src/index.js'
 import type { Chat } from './fake.js'
 
 const hooks = createLifelineHooks<Chat>()
@@ -25,6 +31,24 @@ expectTypeOf(sum.error).toEqualTypeOf<LifelineError | undefined>()
 expectTypeOf(sum.status).toEqualTypeOf<'idle' | 'loading' | 'success' | 'error'>()
 // @ts-expect-error the request's payload has the wrong type
 hooks.useRequest('add', { a: '1', b: 2 })
+// Options and props a component passes on as it got them, under exactOptionalPropertyTypes:
+// undefined is "not given", as for `client.request`.
+declare const maybe: {
+  enabled?: boolean
+  deps?: readonly unknown[]
+  timeoutMs?: number
+  closeDelayMs?: number
+}
+hooks.useRequest(
+  'add',
+  { a: 1, b: 2 },
+  { enabled: maybe.enabled, deps: maybe.deps, timeoutMs: maybe.timeoutMs },
+)
+declare const chatClient: Client<Chat>
+export const provided: LifelineProviderProps<Chat> = {
+  client: chatClient,
+  closeDelayMs: maybe.closeDelayMs,
+}
 
 const send = hooks.useSend()
 expectTypeOf(send('say', { text: 'hi' })).toEqualTypeOf<number>()
