@@ -1245,6 +1245,28 @@ describe('send queue', () => {
     socket.close()
   })
 
+  // What a project without `exactOptionalPropertyTypes` passes on from its own optional
+  // settings; the constructor's checks already took `undefined` as "not given".
+  it('takes an undefined queue bound or policy as not given: its default applies', () => {
+    const loose = { maxMessages: undefined, maxBytes: undefined } as unknown
+    const socket = create({ queue: loose as ReconnectingWebSocketOptions['queue'] })
+    socket.send('1')
+    socket.send('2')
+    expect(socket.queuedMessages).toBe(2)
+    FakeWebSocket.last.accept()
+    expect(FakeWebSocket.last.sent).toEqual(['1', '2'])
+    socket.close()
+
+    const policy = { maxMessages: 2, overflow: undefined } as unknown
+    const bounded = create({ queue: policy as ReconnectingWebSocketOptions['queue'] })
+    bounded.send('1')
+    bounded.send('2')
+    // The default policy, 'error': nothing already queued is dropped to make room.
+    expect(() => bounded.send('3')).toThrow(expect.objectContaining({ code: 'QUEUE_FULL' }))
+    expect(bounded.queuedMessages).toBe(2)
+    bounded.close()
+  })
+
   it('bounds the queue by bytes too', () => {
     const socket = create({ queue: { maxBytes: 10 } })
     socket.send('12345')

@@ -13,7 +13,7 @@ import { checkOptions, reconnectingWebSocketDefaults as defaults } from './optio
 import { describeError, failure, providerFailure } from './failures.js'
 import { defaultShouldReconnect, fatalCloseError, validateCloseArguments } from './closeCodes.js'
 import { flushQueue } from './queueFlusher.js'
-import { SendQueue, sendQueueDefaults } from './sendQueue.js'
+import { SendQueue } from './sendQueue.js'
 import type { ReconnectingWebSocketEventMap } from './socketEvents.js'
 import type { ConnectionAction, ConnectionState, DisconnectCause } from './state.js'
 import { readyStateOf, transition } from './state.js'
@@ -268,7 +268,7 @@ export class ReconnectingWebSocket extends SocketEventTarget<EventMap> {
       throw new LifelineError('CLOSED', 'send() after close(): call reconnect() to send again')
     }
     const size = byteSizeOf(data)
-    this.#queue ??= new SendQueue({ ...sendQueueDefaults, ...this.#options.queue })
+    this.#queue ??= new SendQueue(this.#options.queue)
     for (const dropped of this.#queue.push(snapshotOf(data), size)) {
       this.listeners.dispatch('drop', {
         type: 'drop',

@@ -43,9 +43,10 @@ export class SendQueue<T> {
   #head = 0
   #bytes = 0
 
-  readonly #options: SendQueueOptions
+  readonly #options: Partial<SendQueueOptions>
 
-  constructor(options: SendQueueOptions) {
+  /** `options` as given: one that is missing or `undefined` takes its default. */
+  constructor(options: Partial<SendQueueOptions> = {}) {
     this.#options = options
   }
 
@@ -63,7 +64,13 @@ export class SendQueue<T> {
    * keep the bounds (the item itself under `'drop-newest'`). Throws `QUEUE_FULL` under `'error'`.
    */
   push(item: T, size: number): readonly T[] {
-    const { maxMessages, maxBytes, overflow } = this.#options
+    // Defaults filled in here, not spread under the options: a spread put an `undefined` the
+    // caller passed over its default, and a bound of `undefined` fits nothing.
+    const {
+      maxMessages = sendQueueDefaults.maxMessages,
+      maxBytes = sendQueueDefaults.maxBytes,
+      overflow = sendQueueDefaults.overflow,
+    } = this.#options
     const fits = () => this.length < maxMessages && this.#bytes + size <= maxBytes
     let dropped: T[] | undefined
     if (!fits()) {
