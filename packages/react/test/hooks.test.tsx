@@ -264,6 +264,40 @@ describe('useMessage', () => {
     act(() => send('tick', 2))
     expect(calls).toEqual([1])
   })
+  it('leaves nothing in the client for the types it listened to, mounted and unmounted by the thousand', () => {
+    // The client's tables, seen through a Map that lists its instances: a component per room,
+    // of a name of its own, mounted and unmounted in StrictMode (its effects twice).
+    const tables: Map<unknown, unknown>[] = []
+    vi.stubGlobal(
+      'Map',
+      class extends Map<unknown, unknown> {
+        constructor() {
+          super()
+          tables.push(this)
+        }
+      },
+    )
+    client.close()
+    client = createFakeClient(clock)
+    vi.unstubAllGlobals()
+    function Room({ name }: { name: string }) {
+      useMessage(name as 'tick', () => {})
+      hooks.useLatest(name as 'tick')
+      return null
+    }
+    const view = mount(null)
+    for (let i = 0; i < 1_000; i++) {
+      const rooms = strict(
+        <LifelineProvider client={client}>
+          <Room name={`room:${i}`} />
+        </LifelineProvider>,
+      )
+      view.rerender(rooms)
+      view.rerender(strict(<LifelineProvider client={client}>{null}</LifelineProvider>))
+    }
+    const keys = tables.flatMap((table) => [...table.keys()])
+    expect(keys.filter((key) => String(key).startsWith('room:'))).toEqual([])
+  })
 })
 
 describe('useLatest', () => {

@@ -94,4 +94,31 @@ describe('Emitter', () => {
     emitter.emit('ping', 3)
     expect(seen).toEqual(['a1', 'b2'])
   })
+
+  it('keeps nothing for a type whose last listener is gone: removed, once and fired, or never there', () => {
+    // The emitter's table, seen through a Map that lists its instances: a client that listens to
+    // types of its own making (one per room, per request) and lets go of each kept one entry per
+    // type for good.
+    const tables: Map<unknown, unknown>[] = []
+    vi.stubGlobal(
+      'Map',
+      class extends Map<unknown, unknown> {
+        constructor() {
+          super()
+          tables.push(this)
+        }
+      },
+    )
+    const emitter = new Emitter<Record<string, [n: number]>>()
+    vi.unstubAllGlobals()
+    const kept = () => emitter.on('kept', () => {})
+    kept()
+    for (let i = 0; i < 1_000; i++) {
+      const listener = () => {}
+      emitter.on(`room:${i}`, listener).off(`room:${i}`, listener)
+      emitter.once(`reply:${i}`, () => {}).emit(`reply:${i}`, i)
+      emitter.off(`never:${i}`, listener)
+    }
+    expect(tables.map((table) => [...table.keys()])).toEqual([['kept']])
+  })
 })

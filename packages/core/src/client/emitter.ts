@@ -63,8 +63,14 @@ export class Emitter<Events extends EventMap<Events>> {
     return this
   }
 
-  /** Keeps the listeners of `event` that pass `keep`, in a new list. */
+  /**
+   * Keeps the listeners of `event` that pass `keep`, in a new list; none, no entry: a client
+   * that listens to types of its own making (a room's, a request's) and lets them go would
+   * otherwise keep one per type for good.
+   */
   #set(event: keyof Events, keep: (entry: Entry) => boolean): void {
-    this.#listeners.set(event, this.#of(event).filter(keep))
+    const kept = this.#of(event).filter(keep)
+    if (kept[0]) this.#listeners.set(event, kept)
+    else this.#listeners.delete(event)
   }
 }
