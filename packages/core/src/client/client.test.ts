@@ -400,6 +400,40 @@ describe('RPC', () => {
     client.close()
   })
 
+  it('takes back a request its caller gave up on before any link carried it', async () => {
+    const client = create({ maxUnacked: 10 })
+    welcome()
+    const kept = client
+      .request('add', { a: 0, b: 0 }, { timeoutMs: 50 })
+      .catch((error: LifelineError) => error.code)
+    FakeWebSocket.last.serverClose(1006, '', false)
+    // Offline for a while, a request now and then, each given up (aborted, or timed out): none
+    // fills the outbox.
+    for (let n = 1; n <= 20; n++) {
+      const controller = new AbortController()
+      const { signal } = controller
+      const given = client.request('add', { a: n, b: n }, { timeoutMs: 100, signal })
+      if (n % 2) controller.abort()
+      clock.advance(100)
+      await expect(given).rejects.toMatchObject({ code: n % 2 ? 'ABORTED' : 'REQUEST_TIMEOUT' })
+    }
+    expect(await kept).toBe('REQUEST_TIMEOUT')
+    const sent = client.send('say', { text: 'after' })
+    const wanted = client.request('add', { a: 2, b: 3 })
+    // The one written on the last link stays: the server may have taken it.
+    expect(client.unacked).toBe(3)
+    welcome('S1', true, 0)
+    expect(received().slice(1)).toEqual([
+      { t: '$req', d: { id: 1, m: 'add', d: { a: 0, b: 0 } }, s: 1, a: 0 },
+      { t: 'say', d: { text: 'after' }, s: 2, a: 0 },
+      { t: '$req', d: { id: 22, m: 'add', d: { a: 2, b: 3 } }, s: 3, a: 0 },
+    ])
+    deliver({ t: '$res', d: { id: 22, d: 5 }, s: 1, a: 3 })
+    await expect(wanted).resolves.toBe(5)
+    await expect(client.delivered(sent)).resolves.toBeUndefined()
+    client.close()
+  })
+
   it('rejects a timeout that is not a positive number, and sends nothing for it', async () => {
     const client = create()
     welcome()

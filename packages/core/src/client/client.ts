@@ -176,7 +176,15 @@ export class Client<S extends Schema = AnySchema> {
     this.#codecs = codecs
     this.#codec = codecs[0]
     this.#clock = clock
-    this.#requests = new PendingRequests(clock)
+    // A request whose caller gave up before any link carried it is not sent at all: made while
+    // offline, each would wait in the outbox (filling it, in time) and run on the server once
+    // the link is back, its answer ignored.
+    this.#requests = new PendingRequests(clock, (id) => {
+      if (this.#stream.withdraw(({ t, d }) => t === '$req' && (d as { id: number }).id === id)) {
+        // Frames encoded with the numbers that moved are encoded again when they go.
+        this.#heldFrames.clear()
+      }
+    })
     // Named one by one: the stream has options (`overflow`) that would change the protocol's
     // guarantees, and none of them is the client's to pass on.
     this.#stream = new ReliableStream({
@@ -372,8 +380,10 @@ export class Client<S extends Schema = AnySchema> {
    * lost the session after it took the request, unanswered) or, when the client ends on its
    * own, the error that ended it (e.g. `UNAUTHENTICATED`, `RETRIES_EXHAUSTED`; at once, sent
    * nowhere, for a request made while it is so ended, until `connect()`). The request is a
-   * reliable message: it reaches the server once even across reconnects. Every failure is a
-   * rejection, never a synchronous throw.
+   * reliable message: it reaches the server once even across reconnects; one whose caller gave
+   * up (its timeout, its signal) before any link carried it (made while offline, or held by the
+   * send window) is taken back, never sent. Every failure is a rejection, never a synchronous
+   * throw.
    *
    * Not an `async` function: its extra promise and the adoption of the returned one cost every
    * round trip three more microtask turns.

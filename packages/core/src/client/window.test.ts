@@ -144,6 +144,25 @@ describe('the send window', () => {
     client.close()
   })
 
+  it('takes back a request the window held when its caller gives up, and numbers what follows it without a gap', async () => {
+    const client = openClient()
+    for (let n = 1; n <= 6; n++) client.send('m', pad)
+    const controller = new AbortController()
+    const given = client.request('add', pad, { signal: controller.signal })
+    for (let n = 1; n <= 3; n++) client.send('m', pad)
+    expect(seqs(reliable())).toEqual(upTo(5))
+    controller.abort()
+    await expect(given).rejects.toMatchObject({ code: 'ABORTED' })
+    expect(client.unacked).toBe(9)
+    deliver({ t: '$ack', a: 5 })
+    deliver({ t: '$ack', a: 9 })
+    expect(seqs(reliable())).toEqual(upTo(9))
+    expect(reliable().some((e) => e.t === '$req')).toBe(false)
+    expect(client.unacked).toBe(0)
+    expect(FakeWebSocket.instances).toHaveLength(1)
+    client.close()
+  })
+
   it('writes one frame larger than the window when nothing is in flight', () => {
     const client = openClient()
     const big = 'b'.repeat(3 * window)

@@ -494,6 +494,37 @@ describe('ReliableStream, resending and discarding', () => {
     expect(stream.unackedBytes).toBe(0)
   })
 
+  it('withdraw takes back one no link wrote, numbers those after it down one, and leaves what was written', () => {
+    const { link, sent, stream } = streamWith({
+      check: (envelope) => (envelope.d as string).length,
+    })
+    stream.send('say', 'a')
+    stream.send('say', 'bb')
+    link.up = false
+    stream.linkDown()
+    for (const d of ['ccc', 'dddd', 'eeeee']) stream.send('say', d)
+    const is = (d: string) => (envelope: Envelope) => envelope.d === d
+    // Written on the last link: the peer may have it.
+    expect(stream.withdraw(is('bb'))).toBe(false)
+    expect(stream.withdraw(is('zz'))).toBe(false)
+    expect(stream.withdraw(is('dddd'))).toBe(true)
+    expect([stream.lastSent, stream.lastId, stream.unackedCount, stream.unackedBytes]).toEqual([
+      4, 5, 4, 11,
+    ])
+    link.up = true
+    stream.resume(1)
+    expect(sent.map(({ d, s }) => [d, s])).toEqual([
+      ['a', 1],
+      ['bb', 2],
+      ['bb', 2],
+      ['ccc', 3],
+      ['eeeee', 4],
+    ])
+    expect(stream.send('say', 'f')).toMatchObject({ s: 5 })
+    stream.acknowledge(4)
+    expect(stream.firstUnackedId).toBe(6)
+  })
+
   it('gives every envelope an id in sending order that restart and discard do not renumber', () => {
     const { stream } = streamWith()
     expect([stream.lastId, stream.firstUnackedId]).toEqual([0, 1])

@@ -458,6 +458,28 @@ export class ReliableStream {
   }
 
   /**
+   * Takes back the kept envelope `match` finds among those no link has written (numbered after
+   * `writtenThrough`, the last ones kept): the peer never heard of it, and those numbered after
+   * it move down one, as `discard` numbers them. Returns whether one was found.
+   */
+  withdraw(match: (envelope: Envelope) => boolean): boolean {
+    const kept = this.#kept
+    for (let at = kept.length - 1; at >= this.#head; at--) {
+      let s = kept[at]?.s as number
+      if (s <= this.writtenThrough) break
+      if (match(kept[at] as Envelope)) {
+        kept.splice(at, 1)
+        this.#bytes -= this.#sizes.splice(at, 1)[0] as number
+        this.#ids.splice(at, 1)
+        while (at < kept.length) (kept[at++] as Envelope).s = s++
+        this.#nextSeq--
+        return true
+      }
+    }
+    return false
+  }
+
+  /**
    * The session is new (the old one is gone): what was unacknowledged is numbered again from 1,
    * to be sent as new, and inbound counting starts again.
    */

@@ -151,14 +151,20 @@ interface Waiting {
 export class PendingRequests {
   readonly #pending = new Map<number, Waiting>()
   readonly #clock: Clock
+  readonly #gaveUp: ((id: number) => void) | undefined
   #timer: TimerHandle | undefined
   /** The deadline the timer is armed for; Infinity when it is not. */
   #timerAt = Infinity
   /** The timer ran late, and runs again to confirm what it found due (see `ranLate`). */
   #confirming = false
 
-  constructor(clock: Clock) {
+  /**
+   * @param gaveUp Told of a request whose caller gave up on it (its timeout, its signal): the
+   *   client takes back one that no link has carried yet.
+   */
+  constructor(clock: Clock, gaveUp?: (id: number) => void) {
     this.#clock = clock
+    this.#gaveUp = gaveUp
   }
 
   get size(): number {
@@ -174,7 +180,7 @@ export class PendingRequests {
   ): Promise<unknown> {
     return new Promise((resolve, reject) => {
       const deadline = this.#clock.now() + timeoutMs
-      const onAbort = signal && (() => this.#end(id, abortedError(method, signal)))
+      const onAbort = signal && (() => this.#giveUp(id, abortedError(method, signal)))
       if (onAbort) signal?.addEventListener('abort', onAbort, { once: true })
       this.#pending.set(id, { resolve, reject, method, timeoutMs, deadline, signal, onAbort })
       if (deadline < this.#timerAt) this.#arm(deadline)
@@ -239,6 +245,12 @@ export class PendingRequests {
     else waiting.reject(error)
   }
 
+  /** Its caller stops waiting (timeout or signal): rejects it and says so. */
+  #giveUp(id: number, error: LifelineError): void {
+    this.#end(id, error)
+    this.#gaveUp?.(id)
+  }
+
   #arm(deadline: number): void {
     this.#disarm()
     this.#timerAt = deadline
@@ -271,7 +283,7 @@ export class PendingRequests {
     let next = Infinity
     for (const [id, { method, timeoutMs, deadline }] of this.#pending) {
       if (deadline <= now) {
-        this.#end(
+        this.#giveUp(
           id,
           new LifelineError(
             'REQUEST_TIMEOUT',
