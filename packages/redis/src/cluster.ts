@@ -179,6 +179,12 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
    * channels it had, so these are asked for again by `onSubscriberReady`.
    */
   private readonly unheard = new Set<string>()
+  /**
+   * Channels of rooms left whose unsubscription failed the same way: ioredis subscribes again,
+   * once back, to every channel it had, so these are left again by `onSubscriberReady`. Else
+   * each room left during an outage stayed heard for as long as the process lived.
+   */
+  private readonly unwanted = new Set<string>()
   /** Resolves `ready`'s wait for this process's own channel. */
   private heardOwn: () => void = () => undefined
   /** `detach` ran: no room message is delivered here any more; handoffs still are. */
@@ -577,12 +583,21 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
     for (const member of this.host?.members(room) ?? []) if (!member.closed) return
     feed.close()
     this.feeds.delete(room)
-    this.channels.delete(this.keys.channel(room))
-    this.subscriber.unsubscribe(this.keys.channel(room)).catch(() => undefined)
+    const channel = this.keys.channel(room)
+    this.channels.delete(channel)
+    this.unsubscribe(channel)
+  }
+
+  private unsubscribe(channel: string): void {
+    this.subscriber.unsubscribe(channel).catch(() => {
+      // Left again once the subscriber is back (`onSubscriberReady`), unless joined since.
+      if (!this.closed && !this.channels.has(channel)) this.unwanted.add(channel)
+    })
   }
 
   private async subscribe(channel: string): Promise<boolean> {
     this.channels.add(channel)
+    this.unwanted.delete(channel)
     try {
       await this.subscriber.subscribe(channel)
       if (channel === this.revokeChannel) this.heardOwn()
@@ -750,6 +765,12 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
       if (!this.closed && this.channels.has(channel)) void this.subscribe(channel)
     }
     setImmediate(() => {
+      // Now, after ioredis subscribed again to what it had (left, these were among them).
+      const unwanted = [...this.unwanted]
+      this.unwanted.clear()
+      for (const channel of unwanted) {
+        if (!this.closed && !this.channels.has(channel)) this.unsubscribe(channel)
+      }
       this.subscriber
         .ping()
         .then(() => {

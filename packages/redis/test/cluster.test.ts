@@ -1,6 +1,7 @@
 import { json } from '@lifeline/codec'
 import { createClient, type Client } from '@lifeline/core'
 import {
+  createFaultProxy,
   expectNoEvent,
   startBalancer,
   startRedisServer,
@@ -9,8 +10,9 @@ import {
 } from '@lifeline/test-utils'
 import type { Balancer, RedisServerFixture } from '@lifeline/test-utils'
 import type { LogDetails, Peer, ServerOptions } from '@lifeline/server'
+import { Redis } from 'ioredis'
 import { EventEmitter } from 'node:events'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { PresenceEvent, RedisClusterOptions } from '../src/index.js'
 import { createKeys } from '../src/keys.js'
 import {
@@ -718,6 +720,44 @@ describe('a session moving between live processes', () => {
     expect(await listeners(keys.revokeChannel(a.cluster.processId))).toBe(0)
     expect(await listeners(keys.channel('r'))).toBe(0)
     expect(await listeners('the-application')).toBe(1)
+  })
+
+  // ioredis gives up a command queued while it cannot connect after `maxRetriesPerRequest` tries,
+  // and once back subscribes again to every channel it had: a room left meanwhile was heard for
+  // as long as the process lived, each such room a subscription more.
+  it('leaves the channel of a room left while its subscriber was away, once it is back', async () => {
+    const redis = fx.add(await startRedisServer())
+    const proxy = fx.add(await createFaultProxy({ targetPort: redis.port }))
+    const subscriber = new Redis(proxy.port, '127.0.0.1', {
+      retryStrategy: () => 50,
+      maxRetriesPerRequest: 2,
+    })
+    subscriber.on('error', () => undefined)
+    fx.add(() => subscriber.disconnect())
+    const node = await startNode(fx, redis, { subscriber })
+    const peers: Peer<Chat>[] = []
+    node.server.on('connection', (peer) => {
+      peer.join('gone')
+      peers.push(peer)
+    })
+    await RawClient.connect(fx, node.server.port)
+    const listeners = async (channel: string) =>
+      Number(((await node.redis.pubsub('NUMSUB', channel)) as [string, number])[1])
+    const room = keys.channel('gone')
+    await waitFor(async () => (await listeners(room)) === 1, { message: 'the room heard' })
+    const unsubscribe = vi.spyOn(subscriber, 'unsubscribe')
+    proxy.refuse(true)
+    proxy.cut()
+    await waitFor(async () => (await listeners(room)) === 0, { message: 'the subscriber away' })
+    peers[0]?.leave('gone')
+    await waitFor(
+      () => unsubscribe.mock.settledResults.some((result) => result.type === 'rejected'),
+      { message: 'the unsubscription given up', timeoutMs: 10_000 },
+    )
+    proxy.refuse(false)
+    // Its own channel heard again: ioredis has subscribed again to what it had.
+    await connected(node.redis, node.cluster)
+    await waitFor(async () => (await listeners(room)) === 0, { message: 'the room left' })
   })
 })
 
