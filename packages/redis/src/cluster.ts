@@ -583,6 +583,10 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
     for (const member of this.host?.members(room) ?? []) if (!member.closed) return
     feed.close()
     this.feeds.delete(room)
+    // Nothing is owed of a room no longer heard: kept, each room left after a failed read of it
+    // stayed for as long as the process lived, and every reconnection went over them all.
+    this.syncFailed.delete(room)
+    this.syncAgain.delete(room)
     const channel = this.keys.channel(room)
     this.channels.delete(channel)
     this.unsubscribe(channel)
@@ -813,8 +817,8 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
         (error: unknown) => {
           this.syncing.delete(room)
           this.syncAgain.delete(room)
-          // Owed still: read again once Redis is ready again (`onReady`).
-          if (!this.closed) this.syncFailed.add(room)
+          // Owed still: read again once Redis is ready again (`onReady`), if still heard here.
+          if (!this.closed && this.feeds.has(room)) this.syncFailed.add(room)
           this.failure('presence could not be read', error)
         },
       )

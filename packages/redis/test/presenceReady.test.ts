@@ -4,6 +4,7 @@ import type { ClusterMember, Peer } from '@lifeline/server'
 import {
   createFaultProxy,
   expectNoEvent,
+  once,
   startRedisServer,
   useFixtures,
   waitFor,
@@ -562,4 +563,29 @@ it('reads a room again once its Redis client is ready again when its read after 
   bRedis.disconnect(true)
   await waitFor(() => syncs.length > 0, { message: 'the members told', timeoutMs: 10_000 })
   expect(syncs).toEqual([{ room: 'r', peerIds: [peers[0]?.id] }])
+})
+
+it('forgets a room whose read after an outage failed once it no longer hears it', async () => {
+  const { b, bRedis, proxy } = await watchingPair()
+  proxy.refuse(true)
+  proxy.cut()
+  await waitFor(() => bRedis.status !== 'ready', { message: 'b away from Redis' })
+  const client = bRedis as unknown as { hkeys: (key: string) => Promise<string[]> }
+  const hkeys = client.hkeys.bind(client)
+  let failed = false
+  client.hkeys = () => {
+    client.hkeys = hkeys
+    failed = true
+    return Promise.reject(new Error('the read failed'))
+  }
+  proxy.refuse(false)
+  await waitFor(() => failed, { message: 'the read failed', timeoutMs: 10_000 })
+  // Watched no longer: nothing is owed of it. Kept, every room so left after a failed read
+  // stayed for as long as the process lived, and each reconnection went over them all.
+  b.unwatch('r')
+  const back = once(bRedis, 'ready')
+  bRedis.disconnect(true)
+  await back
+  const { syncFailed } = b as unknown as { syncFailed: Set<string> }
+  expect(syncFailed.size).toBe(0)
 })
