@@ -1249,7 +1249,7 @@ describe('send queue', () => {
   // settings; the constructor's checks already took `undefined` as "not given".
   it('takes an undefined queue bound or policy as not given: its default applies', () => {
     const loose = { maxMessages: undefined, maxBytes: undefined } as unknown
-    const socket = create({ queue: loose as ReconnectingWebSocketOptions['queue'] })
+    const socket = create({ queue: loose as NonNullable<ReconnectingWebSocketOptions['queue']> })
     socket.send('1')
     socket.send('2')
     expect(socket.queuedMessages).toBe(2)
@@ -1258,7 +1258,7 @@ describe('send queue', () => {
     socket.close()
 
     const policy = { maxMessages: 2, overflow: undefined } as unknown
-    const bounded = create({ queue: policy as ReconnectingWebSocketOptions['queue'] })
+    const bounded = create({ queue: policy as NonNullable<ReconnectingWebSocketOptions['queue']> })
     bounded.send('1')
     bounded.send('2')
     // The default policy, 'error': nothing already queued is dropped to make room.
