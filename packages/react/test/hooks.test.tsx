@@ -2,6 +2,7 @@ import { act, cleanup, render } from '@testing-library/react'
 import { Suspense, useLayoutEffect, useState } from 'react'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { isLifelineError } from '@lifeline/core'
+import { madeMaps } from '@lifeline/test-utils'
 import type { Client, ClientState } from '@lifeline/core'
 import {
   createLifelineHooks,
@@ -265,21 +266,11 @@ describe('useMessage', () => {
     expect(calls).toEqual([1])
   })
   it('leaves nothing in the client for the types it listened to, mounted and unmounted by the thousand', () => {
-    // The client's tables, seen through a Map that lists its instances: a component per room,
-    // of a name of its own, mounted and unmounted in StrictMode (its effects twice).
-    const tables: Map<unknown, unknown>[] = []
-    vi.stubGlobal(
-      'Map',
-      class extends Map<unknown, unknown> {
-        constructor() {
-          super()
-          tables.push(this)
-        }
-      },
-    )
+    // The client's tables (the Maps it made): a component per room, of a name of its own,
+    // mounted and unmounted in StrictMode (its effects twice).
     client.close()
-    client = createFakeClient(clock)
-    vi.unstubAllGlobals()
+    const { made, maps } = madeMaps(() => createFakeClient(clock))
+    client = made
     function Room({ name }: { name: string }) {
       useMessage(name as 'tick', () => {})
       hooks.useLatest(name as 'tick')
@@ -295,7 +286,7 @@ describe('useMessage', () => {
       view.rerender(rooms)
       view.rerender(strict(<LifelineProvider client={client}>{null}</LifelineProvider>))
     }
-    const keys = tables.flatMap((table) => [...table.keys()])
+    const keys = maps.flatMap((table) => [...table.keys()])
     expect(keys.filter((key) => String(key).startsWith('room:'))).toEqual([])
   })
 })

@@ -549,16 +549,9 @@ it('reads a room again once its Redis client is ready again when its read after 
   movingClient(fx, { port: a.server.port })
   await waitFor(async () => (await a.cluster.presence('r')).length === 1, { message: 'present' })
   // The first read of the room, once `b` is back, fails.
-  const client = bRedis as unknown as { hkeys: (key: string) => Promise<string[]> }
-  const hkeys = client.hkeys.bind(client)
-  let failed = false
-  client.hkeys = () => {
-    client.hkeys = hkeys
-    failed = true
-    return Promise.reject(new Error('the read failed'))
-  }
+  const failed = failNextRead(bRedis)
   proxy.refuse(false)
-  await waitFor(() => failed, { message: 'the read failed', timeoutMs: 10_000 })
+  await waitFor(failed, { message: 'the read failed', timeoutMs: 10_000 })
   // Its client ready again (a reconnection): the room is read again, and its members told.
   bRedis.disconnect(true)
   await waitFor(() => syncs.length > 0, { message: 'the members told', timeoutMs: 10_000 })
@@ -570,16 +563,9 @@ it('forgets a room whose read after an outage failed once it no longer hears it'
   proxy.refuse(true)
   proxy.cut()
   await waitFor(() => bRedis.status !== 'ready', { message: 'b away from Redis' })
-  const client = bRedis as unknown as { hkeys: (key: string) => Promise<string[]> }
-  const hkeys = client.hkeys.bind(client)
-  let failed = false
-  client.hkeys = () => {
-    client.hkeys = hkeys
-    failed = true
-    return Promise.reject(new Error('the read failed'))
-  }
+  const failed = failNextRead(bRedis)
   proxy.refuse(false)
-  await waitFor(() => failed, { message: 'the read failed', timeoutMs: 10_000 })
+  await waitFor(failed, { message: 'the read failed', timeoutMs: 10_000 })
   // Watched no longer: nothing is owed of it. Kept, every room so left after a failed read
   // stayed for as long as the process lived, and each reconnection went over them all.
   b.unwatch('r')
@@ -589,3 +575,16 @@ it('forgets a room whose read after an outage failed once it no longer hears it'
   const { syncFailed } = b as unknown as { syncFailed: Set<string> }
   expect(syncFailed.size).toBe(0)
 })
+
+/** Has the next read of a room's presence on `redis` fail; tells whether it did. */
+function failNextRead(redis: Redis): () => boolean {
+  const client = redis as unknown as { hkeys: (key: string) => Promise<string[]> }
+  const hkeys = client.hkeys.bind(client)
+  let failed = false
+  client.hkeys = () => {
+    client.hkeys = hkeys
+    failed = true
+    return Promise.reject(new Error('the read failed'))
+  }
+  return () => failed
+}

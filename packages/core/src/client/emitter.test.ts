@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { madeMaps } from '@lifeline/test-utils'
 import { Emitter } from './emitter.js'
 
 interface Events {
@@ -96,21 +97,9 @@ describe('Emitter', () => {
   })
 
   it('keeps nothing for a type whose last listener is gone: removed, once and fired, or never there', () => {
-    // The emitter's table, seen through a Map that lists its instances: a client that listens to
-    // types of its own making (one per room, per request) and lets go of each kept one entry per
-    // type for good.
-    const tables: Map<unknown, unknown>[] = []
-    vi.stubGlobal(
-      'Map',
-      class extends Map<unknown, unknown> {
-        constructor() {
-          super()
-          tables.push(this)
-        }
-      },
-    )
-    const emitter = new Emitter<Record<string, [n: number]>>()
-    vi.unstubAllGlobals()
+    // The emitter's table: a client that listens to types of its own making (one per room, per
+    // request) and lets go of each kept one entry per type for good.
+    const { made: emitter, maps } = madeMaps(() => new Emitter<Record<string, [n: number]>>())
     const kept = () => emitter.on('kept', () => {})
     kept()
     for (let i = 0; i < 1_000; i++) {
@@ -119,6 +108,6 @@ describe('Emitter', () => {
       emitter.once(`reply:${i}`, () => {}).emit(`reply:${i}`, i)
       emitter.off(`never:${i}`, listener)
     }
-    expect(tables.map((table) => [...table.keys()])).toEqual([['kept']])
+    expect(maps.map((table) => [...table.keys()])).toEqual([['kept']])
   })
 })
