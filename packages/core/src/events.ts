@@ -2,8 +2,8 @@
 export type Listener<E> = ((event: E) => void) | { handleEvent(event: E): void }
 
 export interface ListenerOptions {
-  once?: boolean
-  signal?: AbortSignal
+  once?: boolean | undefined
+  signal?: AbortSignal | undefined
 }
 
 /** What a dispatch reads of an event: its target is `this` of the listener functions. */

@@ -8,22 +8,22 @@ export interface HeartbeatOptions {
    * Quiet time after which a ping is sent (when `ping` is set).
    * @default 25000
    */
-  intervalMs?: number
+  intervalMs?: number | undefined
   /**
    * Time the pong (or any frame) gets to arrive. A link with no inbound frame for
    * `intervalMs + timeoutMs` is half-open: it is closed with 4000 "heartbeat timeout" and
    * reconnected.
    * @default 10000
    */
-  timeoutMs?: number
+  timeoutMs?: number | undefined
   /**
    * What to send as a ping, or a function that makes it, or that sends a ping of its own and
    * returns nothing (a WebSocket ping frame, where the WebSocket has them). Without it no ping is
    * sent and any inbound frame counts as a sign of life (for servers that send their own heartbeat).
    */
-  ping?: WebSocketData | (() => WebSocketData | undefined)
+  ping?: WebSocketData | (() => WebSocketData | undefined) | undefined
   /** Recognises the server's pong; matched frames are consumed, not dispatched as messages. */
-  isPong?: (data: unknown) => boolean
+  isPong?: ((data: unknown) => boolean) | undefined
 }
 
 export const heartbeatDefaults = {

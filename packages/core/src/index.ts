@@ -25,7 +25,7 @@ export { ReconnectingWebSocket } from './reconnectingWebSocket.js'
 export type { LinkFailure } from './reconnectingWebSocket.js'
 export { defaultShouldReconnect, fatalCloseCodes } from './closeCodes.js'
 export { sendQueueDefaults } from './sendQueue.js'
-export type { OverflowPolicy, SendQueueOptions } from './sendQueue.js'
+export type { OverflowPolicy, SendQueueOptions, SendQueueSettings } from './sendQueue.js'
 export type {
   ConnectingEvent,
   DropEvent,

@@ -3,7 +3,7 @@ import { backoffDefaults } from './backoff.js'
 import { maxTimerMs } from './clock.js'
 import type { Clock } from './clock.js'
 import type { HeartbeatOptions } from './heartbeat.js'
-import type { SendQueueOptions } from './sendQueue.js'
+import type { SendQueueSettings } from './sendQueue.js'
 import type { CloseEventLike, WebSocketConstructor } from './webSocketLike.js'
 
 /** A debug sink: gets one line per state change or cause, with URLs already redacted. */
@@ -26,35 +26,35 @@ export interface ReconnectingWebSocketOptions {
    * The WebSocket implementation: the browser's, `ws`, Node 22+'s global, Bun's, a fake.
    * @default the `isomorphic-ws` export (`ws` in Node, the global `WebSocket` in browsers)
    */
-  WebSocket?: WebSocketConstructor
+  WebSocket?: WebSocketConstructor | undefined
   /**
    * Upper bound of the first retry's delay; see `computeBackoffDelay`.
    * @default 500
    */
-  initialDelayMs?: number
+  initialDelayMs?: number | undefined
   /**
    * Growth of the delay bound per failed attempt; at least 1, so that no retry comes sooner than
    * the one before.
    * @default 2
    */
-  factor?: number
+  factor?: number | undefined
   /**
    * Cap of the delay bound.
    * @default 30000
    */
-  maxDelayMs?: number
+  maxDelayMs?: number | undefined
   /** Replaces the backoff formula: the delay before the next attempt, in ms. */
-  delayMs?: (context: RetryContext) => number
+  delayMs?: ((context: RetryContext) => number) | undefined
   /**
    * A link that stayed open this long counts as stable: the retry counter starts again.
    * @default 5000
    */
-  minUptimeMs?: number
+  minUptimeMs?: number | undefined
   /**
    * Failed attempts in a row before giving up (state `closed`, error `RETRIES_EXHAUSTED`).
    * @default Infinity
    */
-  maxRetries?: number
+  maxRetries?: number | undefined
   /**
    * Links dropped in a row by `failLink(…, 'violation')` (the peer broke the protocol) before
    * giving up for good: state `closed`, error `PROTOCOL_ERROR` with the link's close code. A
@@ -63,29 +63,29 @@ export interface ReconnectingWebSocketOptions {
    * violation ends the socket. `Infinity`: never give up (the backoff still spaces attempts).
    * @default 5
    */
-  maxViolations?: number
+  maxViolations?: number | undefined
   /**
    * An attempt that has not opened in this time is abandoned and retried. Also bounds the
    * closing handshake of `close()`. A `createClient` in protocol mode also gives each attempt
    * this long, from its start, to complete the handshake (`$welcome`).
    * @default 10000
    */
-  connectionTimeoutMs?: number
+  connectionTimeoutMs?: number | undefined
   /**
    * Decides after each close whether to reconnect.
    * @default retry unless the code is in `fatalCloseCodes` (1002, 1003, 1007–1010, 4401, 4403)
    */
-  shouldReconnect?: (event: CloseEventLike) => boolean
+  shouldReconnect?: ((event: CloseEventLike) => boolean) | undefined
   /** Bounds and overflow policy of the send queue. */
-  queue?: Partial<SendQueueOptions>
+  queue?: SendQueueSettings | undefined
   /**
    * Flushing the queue pauses while the socket's `bufferedAmount` is above this, so a large
    * flush does not copy the whole queue into the socket's buffer at once.
    * @default 1048576 (1 MiB)
    */
-  highWaterMarkBytes?: number
+  highWaterMarkBytes?: number | undefined
   /** Dead-link detection. Off by default, since a ping means nothing to an unknown server. */
-  heartbeat?: HeartbeatOptions | false
+  heartbeat?: HeartbeatOptions | false | undefined
   /**
    * Asked before each attempt. While it returns `false` no attempt is made and none is counted:
    * the socket waits, `connecting` or `reconnecting`, with no timer, until `reconnect()` is
@@ -93,22 +93,22 @@ export interface ReconnectingWebSocketOptions {
    * whoever passes it calls `reconnect()` when the network is back.
    * @default always true
    */
-  canConnect?: () => boolean
+  canConnect?: (() => boolean) | undefined
   /**
    * Create the socket closed; call `reconnect()` to connect.
    * @default false
    */
-  startClosed?: boolean
+  startClosed?: boolean | undefined
   /** @default systemClock */
-  clock?: Clock
+  clock?: Clock | undefined
   /** Uniform random number in [0, 1), for jitter. @default Math.random */
-  random?: () => number
+  random?: (() => number) | undefined
   /**
    * `true` logs state changes and causes with `console.debug`; a function receives them.
    * Query values in URLs are redacted.
    * @default false
    */
-  debug?: boolean | DebugLogger
+  debug?: boolean | DebugLogger | undefined
 }
 
 export const reconnectingWebSocketDefaults = {

@@ -23,6 +23,11 @@ export interface SendQueueOptions {
   overflow: OverflowPolicy
 }
 
+/** `SendQueueOptions` as given: a setting missing or `undefined` takes its default. */
+export type SendQueueSettings = {
+  [K in keyof SendQueueOptions]?: SendQueueOptions[K] | undefined
+}
+
 export const sendQueueDefaults: SendQueueOptions = {
   maxMessages: 1000,
   maxBytes: 1024 * 1024,
@@ -43,10 +48,10 @@ export class SendQueue<T> {
   #head = 0
   #bytes = 0
 
-  readonly #options: Partial<SendQueueOptions>
+  readonly #options: SendQueueSettings
 
   /** `options` as given: one that is missing or `undefined` takes its default. */
-  constructor(options: Partial<SendQueueOptions> = {}) {
+  constructor(options: SendQueueSettings = {}) {
     this.#options = options
   }
 

@@ -1,6 +1,8 @@
 import { expectTypeOf } from 'vitest'
+import type { Unset } from '@lifeline/test-utils'
 import type {
   AnySchema,
+  ClientOptions,
   ClientMessages,
   ClientState,
   LifelineError,
@@ -308,3 +310,10 @@ client.events.on('nope', () => {})
 client.events.on('said', () => {})
 // @ts-expect-error the reset event is not a LifelineError
 client.events.on('reset', (e: LifelineError) => e)
+
+// The client's options, as a wrapper passes on those it got, under exactOptionalPropertyTypes:
+// each optional one, the heartbeat's too, takes `undefined` as "not given".
+expectTypeOf<Unset<ClientOptions> & Pick<ClientOptions, 'url'>>().toExtend<ClientOptions>()
+expectTypeOf<Unset<Exclude<ClientOptions['heartbeat'], false | undefined>>>().toExtend<
+  NonNullable<ClientOptions['heartbeat']>
+>()

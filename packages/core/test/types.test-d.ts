@@ -1,10 +1,14 @@
 import { expectTypeOf } from 'vitest'
 import WebSocket from 'ws'
+import type { Unset } from '@lifeline/test-utils'
 import type {
   ConnectionState,
   DisconnectCause,
+  HeartbeatOptions,
   LifelineError,
+  ListenerOptions,
   ReconnectingWebSocketOptions,
+  SendQueueSettings,
 } from '../src/index.js'
 import { ReconnectingWebSocket } from '../src/index.js'
 import { FakeWebSocket } from '../src/testing/index.js'
@@ -121,3 +125,12 @@ if (state.status === 'reconnecting') {
   expectTypeOf(state.status).toEqualTypeOf<'connecting' | 'open'>()
   expectTypeOf(state.attempt).toEqualTypeOf<number>()
 }
+
+// Options a wrapper passes on as it got them, under exactOptionalPropertyTypes: each optional
+// one, nested ones too, takes `undefined` as "not given".
+expectTypeOf<Unset<ReconnectingWebSocketOptions>>().toExtend<ReconnectingWebSocketOptions>()
+expectTypeOf<Unset<HeartbeatOptions>>().toExtend<HeartbeatOptions>()
+expectTypeOf<Unset<SendQueueSettings>>().toExtend<
+  NonNullable<ReconnectingWebSocketOptions['queue']>
+>()
+expectTypeOf<Unset<ListenerOptions>>().toExtend<ListenerOptions>()

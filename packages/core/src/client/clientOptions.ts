@@ -20,53 +20,54 @@ export interface ClientOptions {
    * `@lifeline/server`. `'raw'`: plain frames over any server, with the socket's own queue.
    * @default 'protocol'
    */
-  mode?: 'protocol' | 'raw'
+  mode?: 'protocol' | 'raw' | undefined
   /**
    * Codecs in order of preference. Protocol mode offers their names as subprotocols and uses
    * the one the server picks; raw mode uses the first.
    * @default [json()]
    */
-  codecs?: readonly Codec[]
+  codecs?: readonly Codec[] | undefined
   /** Raw mode only: subprotocols to ask for (protocol mode asks for the codecs' names). */
-  protocols?: ProtocolsProvider
+  protocols?: ProtocolsProvider | undefined
   /** Raw mode only: the frame shape. @default `{ t: type, d: data }` */
-  framing?: RawFraming
+  framing?: RawFraming | undefined
   /**
    * Socket options: WebSocket implementation, backoff, timeouts, `clock`, `random`, `debug`.
    * Raw mode also takes the socket's `queue` and `heartbeat`.
    */
-  socket?: Omit<ReconnectingWebSocketOptions, 'startClosed'>
+  socket?: Omit<ReconnectingWebSocketOptions, 'startClosed'> | undefined
   /**
    * Protocol mode heartbeat: `$ping` after `intervalMs` of quiet; no frame for
    * `intervalMs + timeoutMs` means the link is half-open and is replaced.
    * @default { intervalMs: 25000, timeoutMs: 10000 }
    */
-  heartbeat?: { intervalMs?: number; timeoutMs?: number } | false
+  heartbeat?:
+    { intervalMs?: number | undefined; timeoutMs?: number | undefined } | false | undefined
   /**
    * Protocol mode: most reliable messages kept until the server acknowledges them; `send`
    * throws `QUEUE_FULL` beyond.
    * @default 10000
    */
-  maxUnacked?: number
+  maxUnacked?: number | undefined
   /**
    * Protocol mode: most bytes (encoded) of reliable messages kept until the server acknowledges
    * them; `send` and `request` throw `QUEUE_FULL` beyond, so an outbox that cannot drain (the
    * server unreachable for long) holds a bounded amount of memory.
    * @default 8388608 (8 MiB)
    */
-  maxUnackedBytes?: number
+  maxUnackedBytes?: number | undefined
   /**
    * Protocol mode: acknowledge after this many messages (and, whatever this and `ackDelayMs`
    * say, once the server's frames since the last acknowledgement reach a quarter of its send
    * window `w`). @default 64
    */
-  ackEvery?: number
+  ackEvery?: number | undefined
   /** Protocol mode: or at most this long after the first unacknowledged one. @default 20 */
-  ackDelayMs?: number
+  ackDelayMs?: number | undefined
   /** Default timeout of `request()`. @default 30000 */
-  requestTimeoutMs?: number
+  requestTimeoutMs?: number | undefined
   /** Create closed; `client.connect()` connects. @default false */
-  startClosed?: boolean
+  startClosed?: boolean | undefined
 }
 
 // A top-level constant rather than a property of `clientDefaults`: a bundle that only uses it
