@@ -28,3 +28,9 @@ expectTypeOf(selectCodec('x', [json()])).toEqualTypeOf<TextCodec | undefined>()
 json({ maxBytes: '1MB' })
 // @ts-expect-error no such option
 msgpack({ useRecords: true })
+
+// Limits a wrapper passes on as it got them, under exactOptionalPropertyTypes: `undefined` is
+// "not given".
+declare const maybe: { maxBytes?: number; maxDepth?: number; maxContainers?: number }
+json({ maxBytes: maybe.maxBytes, maxDepth: maybe.maxDepth, maxContainers: maybe.maxContainers })
+msgpack({ maxBytes: maybe.maxBytes, maxDepth: maybe.maxDepth, maxContainers: maybe.maxContainers })

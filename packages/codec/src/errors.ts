@@ -62,9 +62,9 @@ export interface LifelineErrorOptions {
   /** The underlying error, if any. */
   cause?: unknown
   /** The WebSocket close code that goes with this error, if any. */
-  closeCode?: number
+  closeCode?: number | undefined
   /** For `REMOTE_ERROR`: the code the remote side gave. */
-  remoteCode?: string
+  remoteCode?: string | undefined
 }
 
 /**

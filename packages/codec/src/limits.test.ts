@@ -13,6 +13,13 @@ describe('resolveLimits', () => {
     expect(resolveLimits({})).toEqual(codecLimitsDefaults)
   })
 
+  // As a project without `exactOptionalPropertyTypes` passes its own unset settings on.
+  it('takes a limit given as undefined as not given', () => {
+    for (const key of Object.keys(codecLimitsDefaults)) {
+      expect([key, resolveLimits({ [key]: undefined })]).toEqual([key, codecLimitsDefaults])
+    }
+  })
+
   it('accepts Infinity as "no size limit" and "no container limit"', () => {
     expect(resolveLimits({ maxBytes: Infinity }).maxBytes).toBe(Infinity)
     expect(resolveLimits({ maxContainers: Infinity }).maxContainers).toBe(Infinity)

@@ -11,14 +11,14 @@ export interface CodecLimits {
    * `Infinity` disables the check.
    * @default 1_048_576 (1 MiB)
    */
-  maxBytes?: number
+  maxBytes?: number | undefined
   /**
    * Deepest nesting of arrays and objects. A scalar is depth 0, `[]` and `{}` are depth 1,
    * `{"a":[1]}` is depth 2. Checked before the value is built, so a depth bomb never reaches the
    * parser's recursion.
    * @default 64
    */
-  maxDepth?: number
+  maxDepth?: number | undefined
   /**
    * Most arrays and objects (msgpack maps) in one frame, at every depth, empty ones included;
    * msgpack counts binaries (`Uint8Array`) and timestamps (`Date`) too, objects once decoded.
@@ -28,7 +28,7 @@ export interface CodecLimits {
    * anyway). `Infinity` disables the check.
    * @default 262_144
    */
-  maxContainers?: number
+  maxContainers?: number | undefined
 }
 
 // Top-level constants rather than properties of `codecLimitsDefaults`: a bundle that only uses
