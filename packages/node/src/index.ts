@@ -10,7 +10,7 @@ import type { NodeReconnectingWebSocketOptions } from './link.js'
 /** Core's client options, with Node's in `socket`. */
 export interface NodeClientOptions extends Omit<ClientOptions, 'socket'> {
   /** Socket options: core's (backoff, timeouts, `clock`, `debug`, …) and Node's. */
-  socket?: Omit<NodeReconnectingWebSocketOptions, 'startClosed'>
+  socket?: Omit<NodeReconnectingWebSocketOptions, 'startClosed'> | undefined
 }
 
 /**

@@ -17,14 +17,14 @@ export type HandshakeHeaders = Record<string, string>
 /** TLS options of `wss:` links, passed to `ws` (and on to `tls.connect`) as they are. */
 export interface TlsOptions extends SecureContextOptions {
   /** Refuse a server whose certificate does not verify. @default true */
-  rejectUnauthorized?: boolean
+  rejectUnauthorized?: boolean | undefined
   /**
    * Replaces Node's check of the certificate against the host name (`tls.checkServerIdentity`):
    * returns an `Error` to refuse the server, `undefined` to accept it. (`false` refuses too.)
    */
-  checkServerIdentity?: ConnectionOptions['checkServerIdentity']
+  checkServerIdentity?: ConnectionOptions['checkServerIdentity'] | undefined
   /** The name sent in SNI and checked against the certificate. @default the URL's host name */
-  servername?: string
+  servername?: string | undefined
 }
 
 /** What `@lifeline/node` adds to the options of a socket. */
@@ -35,25 +35,25 @@ export interface NodeSocketOptions {
    * Never logged nor put in an error.
    * @default none but `ws`'s own
    */
-  headers?: HandshakeHeaders | (() => HandshakeHeaders | Promise<HandshakeHeaders>)
+  headers?: (HandshakeHeaders | (() => HandshakeHeaders | Promise<HandshakeHeaders>)) | undefined
   /**
    * The `http.Agent` or `https.Agent` of the handshake request (a proxy, a pool).
    * @default Node's global agent
    */
-  agent?: Agent
+  agent?: Agent | undefined
   /**
    * `ca`, `cert`, `key`, `rejectUnauthorized`, … for `wss:` URLs.
    * @default Node's: the system's certificate authorities, certificates verified
    */
-  tls?: TlsOptions
+  tls?: TlsOptions | undefined
   /**
    * Largest inbound message in bytes. A larger one closes the link with 1009 and ends the
    * socket with `MESSAGE_TOO_LARGE`: the server would send it again after a reconnect.
    * @default 1048576 (1 MiB, the codecs' default `maxBytes`; a client takes its codecs' largest)
    */
-  maxPayload?: number
+  maxPayload?: number | undefined
   /** Compression per message: off, see the README's FAQ. @default false */
-  perMessageDeflate?: boolean | PerMessageDeflateOptions
+  perMessageDeflate?: boolean | PerMessageDeflateOptions | undefined
   /**
    * Protocol-level heartbeat: a WebSocket ping after `intervalMs` of quiet, which every server
    * answers; no frame nor pong for `intervalMs + timeoutMs` closes the link with 4000 and
@@ -61,7 +61,8 @@ export interface NodeSocketOptions {
    * @default { intervalMs: 25000, timeoutMs: 10000 }; a protocol-mode client's `$ping` does
    *   this job, so there it is not used (as core's socket heartbeat is not)
    */
-  heartbeat?: { intervalMs?: number; timeoutMs?: number } | false
+  heartbeat?:
+    { intervalMs?: number | undefined; timeoutMs?: number | undefined } | false | undefined
 }
 
 /** Core's socket options (but the `WebSocket`, which is `ws`, and the heartbeat) and Node's. */

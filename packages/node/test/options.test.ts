@@ -14,6 +14,7 @@ import {
   waitFor,
 } from '@lifeline/test-utils'
 import { ReconnectingWebSocket, createClient } from '../src/index.js'
+import type { NodeReconnectingWebSocketOptions } from '../src/index.js'
 import { nextEvent, quickRetry } from './helpers.js'
 
 const fx = useFixtures(afterEach)
@@ -273,6 +274,40 @@ describe('what is passed to ws', () => {
     await nextEvent(socket, 'open')
     socket.send('hello')
     expect((await server.waitForMessages(1))[0]?.text).toBe('hello')
+  })
+
+  // As a project without `exactOptionalPropertyTypes` passes its own unset settings on.
+  it('takes an option given as undefined as not given: no deflate, 1 MiB maxPayload', async () => {
+    const server = fx.add(
+      await startWsServer({
+        perMessageDeflate: true,
+        onConnection: ({ socket }) => socket.send('x'.repeat(1024 * 1024 + 1)),
+      }),
+    )
+    const loose = {
+      headers: undefined,
+      agent: undefined,
+      tls: undefined,
+      maxPayload: undefined,
+      perMessageDeflate: undefined,
+      heartbeat: undefined,
+      clock: undefined,
+    }
+    const options: NodeReconnectingWebSocketOptions = { ...quickRetry, ...loose }
+    const socket = fx.add(new ReconnectingWebSocket(server.url('/'), null, options))
+    const closed = nextEvent(socket, 'close')
+    await nextEvent(socket, 'open')
+    expect(socket.extensions).toBe('')
+    expect((await closed).code).toBe(1009)
+    const client = createClient({
+      url: server.url('/'),
+      mode: 'raw',
+      codecs: undefined,
+      socket: options,
+    })
+    fx.add(() => client.close())
+    await waitFor(() => client.state.status === 'closed', { message: 'the client to end' })
+    expect(client.state).toMatchObject({ closeCode: 1009 })
   })
 
   it('refuses bad options with INVALID_ARGUMENT or INVALID_URL, at the call', () => {

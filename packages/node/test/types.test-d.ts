@@ -1,6 +1,13 @@
 import { expectTypeOf } from 'vitest'
 import { WebSocket } from 'ws'
-import type { Client, RpcMethod } from '../src/index.js'
+import type { Unset } from '@lifeline/test-utils'
+import type {
+  Client,
+  NodeClientOptions,
+  NodeReconnectingWebSocketOptions,
+  RpcMethod,
+  TlsOptions,
+} from '../src/index.js'
 import { ReconnectingWebSocket, createClient } from '../src/index.js'
 
 interface Ingest {
@@ -28,3 +35,17 @@ export function misuses(): void {
   // @ts-expect-error a client is made closed with `startClosed` of its own, not its socket's
   void createClient({ url: 'ws://x', socket: { startClosed: true } })
 }
+
+// Options a wrapper passes on as it got them, under exactOptionalPropertyTypes: each optional
+// one takes `undefined` as "not given". (TLS's own keys; those of Node's `SecureContextOptions`
+// are typed by Node.)
+expectTypeOf<Unset<NodeReconnectingWebSocketOptions>>().toExtend<NodeReconnectingWebSocketOptions>()
+expectTypeOf<
+  Unset<NodeClientOptions> & Pick<NodeClientOptions, 'url'>
+>().toExtend<NodeClientOptions>()
+expectTypeOf<
+  Unset<Exclude<NodeReconnectingWebSocketOptions['heartbeat'], false | undefined>>
+>().toExtend<NonNullable<NodeReconnectingWebSocketOptions['heartbeat']>>()
+expectTypeOf<
+  Unset<Pick<TlsOptions, 'rejectUnauthorized' | 'checkServerIdentity' | 'servername'>>
+>().toExtend<TlsOptions>()
