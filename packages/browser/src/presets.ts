@@ -21,7 +21,7 @@ export interface BrowserOptions {
    * attempt while offline, one at once on `online`).
    * @default true
    */
-  followPage?: boolean
+  followPage?: boolean | undefined
 }
 
 export type BrowserSocketOptions = ReconnectingWebSocketOptions & BrowserOptions
