@@ -7,13 +7,13 @@ export interface MemorySessionStoreOptions {
    * Source of time for expiry. Pass the server's clock (a `ManualClock` in tests).
    * @default systemClock
    */
-  clock?: Clock
+  clock?: Clock | undefined
   /**
    * How often expired records are removed. Expiry is also checked on every `get`, so this only
    * bounds the memory that records of clients that never came back hold.
    * @default 60000
    */
-  sweepIntervalMs?: number
+  sweepIntervalMs?: number | undefined
 }
 
 export const memorySessionStoreDefaults = {

@@ -19,13 +19,13 @@ export interface ServerHeartbeatOptions {
    * A connection from which nothing (no frame, no pong) arrived for this long is pinged.
    * @default 25000
    */
-  intervalMs?: number
+  intervalMs?: number | undefined
   /**
    * A connection from which nothing arrived for `intervalMs + timeoutMs` is dead (half-open):
    * it is terminated, and its session waits for a resume. Found at most 10 % later.
    * @default 10000
    */
-  timeoutMs?: number
+  timeoutMs?: number | undefined
 }
 
 /**
@@ -41,32 +41,32 @@ export interface ConnectionLimitOptions {
    * Resumes count too (each is a new connection).
    * @default 50
    */
-  connectionsPerSecond?: number
+  connectionsPerSecond?: number | undefined
   /**
    * New connections one address may open at once before the rate applies, e.g. an office's
    * clients coming back together after a server restart.
    * @default 500
    */
-  connectionBurst?: number
+  connectionBurst?: number | undefined
   /**
    * Live sessions (attached, or waiting for a resume) created from one address. A session counts
    * against the address that created it until it ends.
    * @default 5000
    */
-  sessionsPerAddress?: number
+  sessionsPerAddress?: number | undefined
   /**
    * Live sessions in all. A session costs about 2 KB with nothing queued, for up to
    * `sessionTtlMs` after its client left.
    * @default 100000
    */
-  maxSessions?: number
+  maxSessions?: number | undefined
   /**
    * Addresses whose connection rate is remembered at once (about 150 bytes each). Past it the
    * least recently seen one is forgotten (a fresh burst for it), so a flood of distinct addresses
    * cannot grow the limiter. A bucket that has refilled is dropped anyway.
    * @default 10000
    */
-  maxTrackedAddresses?: number
+  maxTrackedAddresses?: number | undefined
 }
 
 /**
@@ -92,20 +92,20 @@ export interface ServerOptions<User = unknown> {
    * Port to listen on; `0` picks a free one (read it from `server.port` after `ready`).
    * Exactly one of `port` and `server` is required.
    */
-  port?: number
+  port?: number | undefined
   /**
    * An HTTP(S) server of the application to attach to, instead of `port`. Lifeline handles its
    * `upgrade` requests (those on `path`) and never closes it. Beside other `upgrade` listeners,
    * give a `path`: without one, every upgrade is Lifeline's but those another listener answered
    * before it.
    */
-  server?: HttpServer | HttpsServer
+  server?: HttpServer | HttpsServer | undefined
   /**
    * Interface to listen on with `port`. The default listens on loopback only; pass `'0.0.0.0'`
    * or `'::'` to accept connections from other machines.
    * @default '127.0.0.1'
    */
-  host?: string
+  host?: string | undefined
   /**
    * Only upgrade requests for this path are accepted (others get HTTP 400, or are left to the
    * server's other `upgrade` listeners when `server` has some: HTTP 400 if none of them answers
@@ -113,19 +113,19 @@ export interface ServerOptions<User = unknown> {
    * with no dot segments.
    * @default undefined (every path)
    */
-  path?: string
+  path?: string | undefined
   /**
    * Codecs, in order of preference: the first one the client also offers (by subprotocol,
    * `lifeline.v1.json` / `lifeline.v1.msgpack`) is used on the connection.
    * @default [json({ maxBytes: maxMessageSize })]
    */
-  codecs?: readonly Codec[]
+  codecs?: readonly Codec[] | undefined
   /**
    * Runs for every connection after the upgrade and before the handshake. Its result is
    * `peer.user`. Tokens and its error messages are never logged.
    * @default undefined (everyone is let in; `peer.user` is `undefined`)
    */
-  authenticate?: Authenticate<User>
+  authenticate?: Authenticate<User> | undefined
   /**
    * Binds each session to its owner: the string this returns for `peer.user` (a user id). A
    * client that presents a session id while authenticated as another owner does not resume it:
@@ -136,35 +136,35 @@ export interface ServerOptions<User = unknown> {
    * `authenticate` (without it every user is `undefined`).
    * @default undefined (a session id alone resumes its session)
    */
-  sessionOwner?: (user: User) => string
+  sessionOwner?: ((user: User) => string) | undefined
   /**
    * Browser origins allowed to connect: exact `Origin` values (`'https://app.example.com'`) or
    * a predicate. A disallowed origin is refused at the upgrade with HTTP 403.
    * @default undefined (every origin)
    */
-  allowedOrigins?: readonly string[] | OriginPredicate
+  allowedOrigins?: readonly string[] | OriginPredicate | undefined
   /**
    * Refuse (HTTP 403) upgrade requests without an `Origin` header. Browsers always send one;
    * other clients (services, CLIs) usually do not.
    * @default false
    */
-  requireOrigin?: boolean
+  requireOrigin?: boolean | undefined
   /**
    * Largest inbound frame in bytes (`ws`'s `maxPayload`). A larger one closes the connection
    * with 1009.
    * @default 1048576 (1 MiB)
    */
-  maxMessageSize?: number
+  maxMessageSize?: number | undefined
   /**
    * Protocol-level heartbeat; `false` turns it off.
    * @default { intervalMs: 25000, timeoutMs: 10000 }
    */
-  heartbeat?: ServerHeartbeatOptions | false
+  heartbeat?: ServerHeartbeatOptions | false | undefined
   /**
    * Connection rate and session caps per client address, and in all; `false` turns them off.
    * @default { connectionsPerSecond: 50, connectionBurst: 500, sessionsPerAddress: 5000, maxSessions: 100000, maxTrackedAddresses: 10000 }
    */
-  connectionLimits?: ConnectionLimitOptions | false
+  connectionLimits?: ConnectionLimitOptions | false | undefined
   /**
    * The client's address for `connectionLimits` (and nothing else), when the server is behind a
    * proxy: e.g. the last entry of `X-Forwarded-For` as set by your own proxy. Only trust a header
@@ -173,7 +173,7 @@ export interface ServerOptions<User = unknown> {
    * back to the socket's address. IPv6 addresses are limited by their /64.
    * @default undefined (`request.socket.remoteAddress`)
    */
-  clientAddress?: ClientAddress
+  clientAddress?: ClientAddress | undefined
   /**
    * Time a client gets, from its TCP connect, to send a complete HTTP upgrade request; past it
    * the socket is dropped (HTTP 408). Applied to the HTTP server Lifeline creates for `port`
@@ -182,25 +182,25 @@ export interface ServerOptions<User = unknown> {
    * an answer from the server's other `upgrade` listeners.
    * @default 10000
    */
-  upgradeTimeoutMs?: number
+  upgradeTimeoutMs?: number | undefined
   /**
    * Time from the upgrade until the client's `$hello` has been answered (authentication
    * included). Past it the connection is closed with 4408.
    * @default 10000
    */
-  helloTimeoutMs?: number
+  helloTimeoutMs?: number | undefined
   /**
    * How long a session waits for its client to come back after its last connection closed.
    * @default 120000
    */
-  sessionTtlMs?: number
+  sessionTtlMs?: number | undefined
   /**
    * Most server-to-client envelopes a session keeps until the client acknowledges them. When
    * more are waiting, the oldest is dropped and the session cannot be resumed exactly any more:
    * the client's next `$hello` gets `resumed: false`.
    * @default 10000
    */
-  replayLimit?: number
+  replayLimit?: number | undefined
   /**
    * Most bytes (encoded) of server-to-client envelopes a session keeps until the client
    * acknowledges them; past it, as past `replayLimit`, the oldest are dropped and the next
@@ -208,7 +208,7 @@ export interface ServerOptions<User = unknown> {
    * consumer still has everything it missed here, and resumes exactly.
    * @default 8388608 (8 MiB)
    */
-  replayLimitBytes?: number
+  replayLimitBytes?: number | undefined
   /**
    * Unsent output of a connection (bytes the socket has not written yet) above which the server
    * stops reading that connection's frames, until its output drains: a client that sends
@@ -225,7 +225,7 @@ export interface ServerOptions<User = unknown> {
    * without acknowledging is closed as a slow consumer (4429).
    * @default 1048576 (1 MiB)
    */
-  outboundHighWaterBytes?: number
+  outboundHighWaterBytes?: number | undefined
   /**
    * Output of a connection, unsent or not yet acknowledged by the client, past which it is
    * closed as a slow consumer (close code 4429, `$error` `SLOW_CONSUMER`; the client reconnects
@@ -238,7 +238,7 @@ export interface ServerOptions<User = unknown> {
    * never acknowledges) closes it the same way.
    * @default 4194304 (4 MiB)
    */
-  maxOutboundBytes?: number
+  maxOutboundBytes?: number | undefined
   /**
    * Most rooms a session is in at once: `peer.join` past it throws `TOO_MANY_ROOMS`. Rooms are
    * the application's to choose, but often after the client's word (`join` messages): the bound
@@ -246,12 +246,12 @@ export interface ServerOptions<User = unknown> {
    * cursor, without end. A client keeps cursors for 10,000 rooms at most. `Infinity` lifts it.
    * @default 1000
    */
-  maxRoomsPerSession?: number
+  maxRoomsPerSession?: number | undefined
   /**
    * Default timeout of `peer.request()`.
    * @default 10000
    */
-  requestTimeoutMs?: number
+  requestTimeoutMs?: number | undefined
   /**
    * How long a client gets to answer the server's close frame before its socket is terminated:
    * on `close()` (where running RPC handlers get as long again to finish), and whenever the
@@ -260,24 +260,24 @@ export interface ServerOptions<User = unknown> {
    * session meanwhile.
    * @default 1000
    */
-  closeTimeoutMs?: number
+  closeTimeoutMs?: number | undefined
   /**
    * Acknowledge at once after this many inbound reliable envelopes with nothing sent back (and,
    * whatever this and `ackDelayMs` say, once their frames since the last acknowledgement reach
    * a quarter of the client's send window, half of `outboundHighWaterBytes` and at least 1 KiB).
    * @default 64
    */
-  ackEvery?: number
+  ackEvery?: number | undefined
   /**
    * Otherwise acknowledge this long after the first unacknowledged one.
    * @default 20
    */
-  ackDelayMs?: number
+  ackDelayMs?: number | undefined
   /**
    * Where sessions live while their client is away, and across a restart of the listener.
    * @default createMemorySessionStore({ clock })
    */
-  store?: SessionStore
+  store?: SessionStore | undefined
   /**
    * The cluster of server processes this one runs in (e.g. `createRedisCluster` of
    * `@lifeline/redis`): its shared store holds the sessions (then `store` must be left out), so a
@@ -285,18 +285,18 @@ export interface ServerOptions<User = unknown> {
    * every process.
    * @default undefined (one process)
    */
-  cluster?: Cluster
+  cluster?: Cluster | undefined
   /**
    * Source of time for every timer and expiry of the server.
    * @default systemClock
    */
-  clock?: Clock
+  clock?: Clock | undefined
   /**
    * Receives one line per refused connection or frame (`warn`) and per failure on the server's
    * side that no `'error'` listener took (`error`).
    * @default warnings dropped, errors to console.error
    */
-  logger?: Logger
+  logger?: Logger | undefined
 }
 
 export const serverDefaults = {
@@ -337,7 +337,7 @@ export interface ResolvedOptions<User> {
   readonly allowedOrigins: readonly string[] | OriginPredicate | undefined
   readonly requireOrigin: boolean
   readonly maxMessageSize: number
-  readonly heartbeat: Required<ServerHeartbeatOptions> | undefined
+  readonly heartbeat: { readonly intervalMs: number; readonly timeoutMs: number } | undefined
   readonly helloTimeoutMs: number
   readonly connectionLimits: ResolvedConnectionLimits | undefined
   readonly clientAddress: ClientAddress | undefined

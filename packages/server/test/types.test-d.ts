@@ -2,12 +2,16 @@
 // error, and each `expectTypeOf` must hold.
 import { expectTypeOf } from 'vitest'
 import type { MessageType, Schema, ServerMessages } from '@lifeline/core/protocol'
+import type { Unset } from '@lifeline/test-utils'
 import {
   createServer,
   type LifelineServer,
+  type MemorySessionStoreOptions,
   type Peer,
   type RpcMethod,
   type SendOptions,
+  type ServerHeartbeatOptions,
+  type ServerOptions,
   type ServerStats,
 } from '../src/index.js'
 
@@ -239,3 +243,11 @@ export function chatOver<T extends HasChat, U>(
   host.handle('confirm', () => true)
 }
 chatOver(server, { room: 'a', text: 'b', from: 'c' }, { question: 'sure?' })
+
+// The server's options, as a wrapper passes on those it got, under exactOptionalPropertyTypes:
+// each optional one, nested ones too, takes `undefined` as "not given".
+expectTypeOf<Unset<ServerOptions>>().toExtend<ServerOptions>()
+expectTypeOf<Unset<ServerHeartbeatOptions>>().toExtend<ServerHeartbeatOptions>()
+type ConnectionLimitOptions = Exclude<ServerOptions['connectionLimits'], false | undefined>
+expectTypeOf<Unset<ConnectionLimitOptions>>().toExtend<ConnectionLimitOptions>()
+expectTypeOf<Unset<MemorySessionStoreOptions>>().toExtend<MemorySessionStoreOptions>()
