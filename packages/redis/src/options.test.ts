@@ -23,3 +23,35 @@ describe('resolveOptions', () => {
     expect(resolveOptions({ redis, handoffTimeoutMs: longest }).handoffTimeoutMs).toBe(longest)
   })
 })
+
+// A project without `exactOptionalPropertyTypes` (TypeScript's default) passes its own optional
+// settings on as they are, `{ prefix: config.prefix }`: an option given as `undefined` must be
+// one not given, its default applying, never a refusal or another behaviour.
+describe('options given as undefined', () => {
+  it('resolve as if not given: every default applies', () => {
+    const optional = [
+      'subscriber',
+      'prefix',
+      'historyLength',
+      'historyTtlMs',
+      'dedupeTtlMs',
+      'heartbeatMs',
+      'processTtlMs',
+      'maxPendingBytes',
+      'handoffTimeoutMs',
+    ] as const satisfies readonly (keyof RedisClusterOptions)[]
+    // Every option is in the list: one added to `RedisClusterOptions` and not here fails to
+    // compile.
+    const listsEvery: Exclude<
+      keyof RedisClusterOptions,
+      'redis' | (typeof optional)[number]
+    > extends never
+      ? true
+      : false = true
+    expect(listsEvery).toBe(true)
+    const base = resolveOptions({ redis })
+    for (const key of optional) {
+      expect([key, resolveOptions({ redis, [key]: undefined })]).toEqual([key, base])
+    }
+  })
+})

@@ -13,24 +13,24 @@ export interface RedisClusterOptions {
    * cluster only when it made it.
    * @default redis.duplicate()
    */
-  subscriber?: Redis
+  subscriber?: Redis | undefined
   /**
    * Prefix of every key and channel: several clusters may share one Redis (or use a database
    * each: the channels' names carry a database other than 0).
    * @default 'lifeline:'
    */
-  prefix?: string
+  prefix?: string | undefined
   /**
    * Room messages kept per room (and for the broadcast) for members that were away: `XADD
    * MAXLEN ~`, so a little more may be kept. A member further behind gets a `'room:reset'`.
    * @default 1000
    */
-  historyLength?: number
+  historyLength?: number | undefined
   /**
    * A room's history is dropped when no message was sent to it for this long.
    * @default 86400000 (a day)
    */
-  historyTtlMs?: number
+  historyTtlMs?: number | undefined
   /**
    * How long the id of a room send (`{ id }`, e.g. the `info.id` of the client message that
    * caused it) is remembered to drop a second send with the same id. (A write sent again after
@@ -38,17 +38,17 @@ export interface RedisClusterOptions {
    * room for `historyTtlMs`, or this if longer, from that send.)
    * @default 600000 (10 minutes)
    */
-  dedupeTtlMs?: number
+  dedupeTtlMs?: number | undefined
   /**
    * How often this process tells Redis it is alive, and cleans up after dead processes.
    * @default 1000
    */
-  heartbeatMs?: number
+  heartbeatMs?: number | undefined
   /**
    * A process silent for this long is dead: its members leave their rooms (presence).
    * @default 5000
    */
-  processTtlMs?: number
+  processTtlMs?: number | undefined
   /**
    * Bytes of room messages kept while Redis is away (sent when it is back), or gathered while
    * a write with room sends waits for its reply; past it a room send or broadcast throws
@@ -56,7 +56,7 @@ export interface RedisClusterOptions {
    * (`reliable: false`) are not kept: dropped while Redis is away.
    * @default 1048576 (1 MiB)
    */
-  maxPendingBytes?: number
+  maxPendingBytes?: number | undefined
   /**
    * How long a resume waits for the process that holds the session, while that process is
    * alive, to store what it processed and let go (a handoff). A process that is dead (not
@@ -70,7 +70,7 @@ export interface RedisClusterOptions {
    * its data, for the process that holds it to store it again, before it counts as none.
    * @default 5000
    */
-  handoffTimeoutMs?: number
+  handoffTimeoutMs?: number | undefined
 }
 
 export const redisClusterDefaults = {
