@@ -2,7 +2,7 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import type { ClusterMember } from '@lifeline/server'
 import { describe, expect, it } from 'vitest'
-import { RoomFeed, type RoomEntry, type RoomMessage } from './roomFeed.js'
+import { maxQueuedBytes, RoomFeed, type RoomEntry, type RoomMessage } from './roomFeed.js'
 
 /**
  * A member that records what it got, with a cursor the test may move back (a resume); its
@@ -122,6 +122,84 @@ describe('RoomFeed', () => {
     await new Promise((resolve) => setImmediate(resolve))
     gc()
     expect(decoded?.deref()).toBeUndefined()
+    feed.close()
+  })
+
+  it('lets go of the publications that wait for a stalled history read past a bound, and catches up from the history', async () => {
+    // The read is on the main connection, the publications on the subscriber's: a stall of
+    // the first alone had every publication kept meanwhile, for as long as it lasted.
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    const sized = (n: number): RoomEntry => ({
+      ...entry(n),
+      payload: Buffer.from(`m${n}`.padEnd(1024, '.')),
+    })
+    const count = Math.ceil((2 * maxQueuedBytes) / 1024)
+    const a = member('a', '0-0')
+    // Joined while the history is read, not placed yet: it gets what comes, all of it.
+    const b = member('b', '0-0')
+    b.rewind(undefined as unknown as string)
+    const reads: string[] = []
+    let stalled: ((entries: RoomEntry[]) => void) | undefined
+    const feed = new RoomFeed('r', {
+      members: () => [a.self, b.self],
+      history: (after) => {
+        reads.push(after)
+        const from = Number(after.split('-')[0])
+        if (from === 0) return new Promise<RoomEntry[]>((resolve) => (stalled = resolve))
+        return Promise.resolve(Array.from({ length: count - from }, (_, i) => sized(from + i + 1)))
+      },
+      lastId: () => Promise.resolve('1-0'),
+      decode: (payload) => asMessage(payload.subarray(0, payload.indexOf('.'))),
+      failure: fail,
+    })
+    const resynced = feed.resync()
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(reads).toEqual(['0-0'])
+    let first: WeakRef<RoomEntry> | undefined
+    for (let n = 2; n <= count; n++) {
+      const published = sized(n)
+      first ??= new WeakRef(published)
+      feed.publication(published)
+    }
+    await new Promise((resolve) => setImmediate(resolve))
+    gc()
+    expect(first?.deref()).toBeUndefined()
+    stalled?.([sized(1)])
+    await resynced
+    expect(reads).toEqual(['0-0', '1-0'])
+    expect(a.got).toEqual(Array.from({ length: count }, (_, i) => `m${i + 1}`))
+    expect(b.got).toEqual(a.got.slice(1))
+    expect([...a.resets, ...b.resets]).toEqual([])
+    feed.close()
+  })
+
+  it('reads on to the newest publication let go, though the stalled read brings fewer', async () => {
+    // Each over the bound on its own: let go at once, none left to follow the catch-up.
+    const large = (n: number): RoomEntry => ({
+      ...entry(n),
+      payload: Buffer.from(`m${n}`.padEnd(maxQueuedBytes, '.')),
+    })
+    const a = member('a', '0-0')
+    let stalled: ((entries: RoomEntry[]) => void) | undefined
+    const feed = new RoomFeed('r', {
+      members: () => [a.self],
+      history: (after) => {
+        const from = Number(after.split('-')[0])
+        if (from === 0) return new Promise<RoomEntry[]>((resolve) => (stalled = resolve))
+        return Promise.resolve([3, 4].filter((n) => n > from).map(large))
+      },
+      lastId: () => Promise.resolve('1-0'),
+      decode: (payload) => asMessage(payload.subarray(0, payload.indexOf('.'))),
+      failure: fail,
+    })
+    const resynced = feed.resync()
+    await new Promise((resolve) => setImmediate(resolve))
+    for (const n of [2, 3, 4]) feed.publication(large(n))
+    // Read by Redis once the second was written, before the others were.
+    stalled?.([large(1), large(2)])
+    await resynced
+    expect(a.got).toEqual(['m1', 'm2', 'm3', 'm4'])
     feed.close()
   })
 

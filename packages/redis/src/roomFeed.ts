@@ -46,6 +46,14 @@ export function compareIds(a: string, b: string): number {
 const origin = '0-0'
 /** History read per round trip while catching up. */
 const batch = 1_000
+/**
+ * Bytes of live publications that wait for a catch-up, each counted with `queuedOverheadBytes`
+ * for what it holds beside its payload. The catch-up reads on the main connection and they come
+ * on the subscriber's: a stall of the first alone would have them kept for as long as it lasts.
+ * Past it they are let go: the history has them, and the catch-up reads on to the newest.
+ */
+export const maxQueuedBytes = 1_048_576
+const queuedOverheadBytes = 256
 const retryMs = 500
 
 /**
@@ -54,7 +62,8 @@ const retryMs = 500
  * that follows a member's cursor (`prev`) is delivered at once; a member behind (it was away,
  * its session came from another process, a publication was missed while Redis was away) is
  * caught up from the room's history first, from its own cursor, and gets an explicit reset when
- * the history no longer reaches back. Live publications wait meanwhile, so order holds.
+ * the history no longer reaches back. Live publications wait meanwhile, so order holds, up to
+ * `maxQueuedBytes`: past it they are read from the history too.
  */
 export class RoomFeed {
   /** The newest id this process knows of. */
@@ -62,7 +71,9 @@ export class RoomFeed {
   private busy = false
   /** A catch-up was asked for while one ran: it runs again, for members that came meanwhile. */
   private again = false
-  private readonly queue: RoomEntry[] = []
+  private queue: RoomEntry[] = []
+  /** What `queue` counts toward `maxQueuedBytes`. */
+  private queuedBytes = 0
   /**
    * Members caught up as far as their output takes (`ClusterMember.hasRoom`): the rest waits
    * for it to drain. Written at once, a resume far behind its room (more than
@@ -80,8 +91,31 @@ export class RoomFeed {
 
   /** A live publication. */
   publication(entry: RoomEntry): void {
-    if (this.busy) this.queue.push(entry)
-    else this.live(entry)
+    if (!this.busy) {
+      this.live(entry)
+      return
+    }
+    this.queue.push(entry)
+    this.queuedBytes += entry.payload.length + queuedOverheadBytes
+    if (this.queuedBytes > maxQueuedBytes) this.letQueueGo()
+  }
+
+  /**
+   * Lets go of the publications that wait for the catch-up running: it reads them from the
+   * history instead (or resets a member, explicitly, if the history no longer has them).
+   */
+  private letQueueGo(): void {
+    const queue = this.queue
+    const first = queue[0] as RoomEntry
+    const newest = queue[queue.length - 1] as RoomEntry
+    this.queue = []
+    this.queuedBytes = 0
+    // A member without a cursor was to get every one that waited (`live`): from the first on.
+    for (const member of this.host.members()) {
+      if (member.cursor(this.room) === undefined) member.setCursor(this.room, first.prev)
+    }
+    // The catch-up's next round reads up to it.
+    if (this.last === undefined || compareIds(newest.id, this.last) > 0) this.last = newest.id
   }
 
   /** A local member joined (or was restored into) the room. */
@@ -188,7 +222,10 @@ export class RoomFeed {
         const entries = await this.host.history(from, batch)
         if (this.closed) return
         const newest = entries[entries.length - 1]
-        if (newest !== undefined && compareIds(newest.id, target) > 0) this.last = newest.id
+        // Past `last` only: it may have moved on during the read (publications let go).
+        if (newest !== undefined && compareIds(newest.id, this.last as string) > 0) {
+          this.last = newest.id
+        }
         const decoded = new Map<RoomEntry, RoomMessage>()
         for (const member of behind) {
           if (member.closed) continue
@@ -231,7 +268,9 @@ export class RoomFeed {
     }
     // After the catch-up, so outside its catch: what throws here is reported, never rejects
     // (the callers do not wait for a catch-up), and the publications after it still go.
-    const waiting = this.queue.splice(0)
+    const waiting = this.queue
+    this.queue = []
+    this.queuedBytes = 0
     for (const entry of waiting) {
       try {
         this.publication(entry)
