@@ -171,8 +171,14 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
   private readonly notedLate = new WeakSet<Duplex>()
   /** Raw sockets of the HTTP server this server owns, to destroy what never upgraded. */
   private readonly rawSockets = new Set<Socket>()
-  /** Running RPC handlers, which `close()` lets finish (within `closeTimeoutMs`). */
-  private readonly work = new Set<Promise<unknown>>()
+  /**
+   * RPC handlers running, which `close()` lets finish (within `closeTimeoutMs`): a count, not
+   * their promises, since a handler that never settles (an await with no timeout) would be held
+   * here for good, long after its session ended.
+   */
+  private handlersRunning = 0
+  /** The wait of `close()` for `handlersRunning` to come to none. */
+  private handlersDone: (() => void) | undefined
   private closing: Promise<void> | undefined
   /**
    * Stops waiting for the application's `server` to listen (`listening`): a server closed before
@@ -209,9 +215,11 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
       failure: (message, error, peer) => this.report(message, error, peer),
       warn: (message, details) => this.warn(message, details),
       track: (work) => {
-        this.work.add(work)
+        this.handlersRunning++
         // Settled either way, never left rejected: a failure is reported where it happened.
-        const done = (): void => void this.work.delete(work)
+        const done = (): void => {
+          if (--this.handlersRunning === 0) this.handlersDone?.()
+        }
         work.then(done, done)
       },
       sessionEnded: (session, reason, rooms) => this.registry.ended(session, reason, rooms),
@@ -459,7 +467,9 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
     for (const connection of this.connections) connection.terminate()
     for (const socket of this.refused) socket.terminate()
     await Promise.all(sockets)
-    await within(Promise.allSettled(this.work), closeTimeoutMs)
+    if (this.handlersRunning > 0) {
+      await within(new Promise<void>((resolve) => (this.handlersDone = resolve)), closeTimeoutMs)
+    }
     // No more room messages come in: what the sessions did not get yet, their next process
     // catches up from the rooms' history.
     // A store or cluster whose service never answers (a command that hangs) must not hold the

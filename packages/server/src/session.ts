@@ -742,6 +742,10 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     this.stopAckTimer()
     this.journal?.stop()
     this.requests.rejectAll(closedMessage)
+    // Their answers have nobody to go to: forgotten, or a handler that never settles (an await
+    // with no timeout) was held here for as long as the application holds the peer.
+    this.running.clear()
+    this.runningBytes = 0
     this.wakeRoomWaiters()
     const cluster = this.context.cluster
     const moved = reason === 'moved'

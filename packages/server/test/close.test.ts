@@ -1,4 +1,6 @@
 import { fileURLToPath } from 'node:url'
+import { queryObjects, setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { createFaultProxy, once, runScript, useFixtures, waitFor } from '@lifeline/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
@@ -132,6 +134,44 @@ describe('graceful close', () => {
       id: 1,
       e: { code: 'CLOSED', message: 'the server closed before the handler finished' },
     })
+  })
+
+  it('keeps nothing per call of a handler that never settles once its session ended, and gives such handlers closeTimeoutMs', async () => {
+    // A handler awaiting a call with no timeout (a database that stopped answering).
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    const promises = (): number => {
+      gc()
+      return queryObjects(Promise, { format: 'count' })
+    }
+    const server = await startServer(fx, { closeTimeoutMs: 200, sessionTtlMs: 50 })
+    let started = 0
+    server.handle('hang', () => {
+      started++
+      return new Promise(() => undefined)
+    })
+    const ended: string[] = []
+    server.on('session:end', (_peer, { reason }) => ended.push(reason))
+    const closedByServer = await ProtocolClient.connect(fx, urlOf(server))
+    const expiring = await ProtocolClient.connect(fx, urlOf(server))
+    const [peer] = [...server.peers.values()]
+    const calls = 300
+    const before = promises()
+    for (let s = 1; s <= calls; s++) {
+      for (const { client } of [closedByServer, expiring]) {
+        client.send({ t: '$req', d: { id: s, m: 'hang' }, s })
+      }
+    }
+    await waitFor(() => started === 2 * calls, { message: 'every handler to start' })
+    peer?.close()
+    await expiring.client.drop()
+    await waitFor(() => ended.length === 2, { message: 'both sessions to end' })
+    expect(ended.sort()).toEqual(['closed', 'expired'])
+    expect(promises() - before).toBeLessThan(calls)
+    // Still running, for all the server knows: the close waits for them, as long as it may.
+    const closing = performance.now()
+    await server.close()
+    expect(performance.now() - closing).toBeGreaterThanOrEqual(190)
   })
 
   it('refuses what its peers send, ask or join once closed: the store has them as they were', async () => {
