@@ -149,9 +149,10 @@ export class Client<S extends Schema = AnySchema> {
   #encodedBytes = -1
   /**
    * The frames `check` encoded for the envelopes the send window holds, with the `a` they carry
-   * (bounded as the outbox is, by `maxUnackedBytes`); let go when the link goes down.
+   * (bounded as the outbox is, by `maxUnackedBytes`), the frame let go when a withdrawn request
+   * renumbers them; let go when the link goes down.
    */
-  readonly #heldFrames = new Map<Envelope, [frame: OutboundFrame, a: number]>()
+  readonly #heldFrames = new Map<Envelope, [frame: OutboundFrame | undefined, a: number]>()
 
   constructor(options: ClientOptions) {
     checkClientOptions(options)
@@ -179,10 +180,12 @@ export class Client<S extends Schema = AnySchema> {
     // A request whose caller gave up before any link carried it is not sent at all: made while
     // offline, each would wait in the outbox (filling it, in time) and run on the server once
     // the link is back, its answer ignored.
-    this.#requests = new PendingRequests(clock, (id) => {
-      if (this.#stream.withdraw(({ t, d }) => t === '$req' && (d as { id: number }).id === id)) {
-        // Frames encoded with the numbers that moved are encoded again when they go.
-        this.#heldFrames.clear()
+    this.#requests = new PendingRequests(clock, (ids) => {
+      if (this.#stream.withdraw(({ t, d }) => t === '$req' && ids.has((d as { id: number }).id))) {
+        // Frames encoded with the numbers that moved are encoded again when they go, with the
+        // `a` they were encoded with: a later one could take a frame at the server's `max` past
+        // it (see `#transmit`), where a lower number makes no frame larger.
+        this.#heldFrames.forEach((held) => (held[0] = undefined))
       }
     })
     // Named one by one: the stream has options (`overflow`) that would change the protocol's
@@ -979,9 +982,10 @@ export class Client<S extends Schema = AnySchema> {
       this.#heldFrames.delete(envelope)
       // Written as it was encoded even if its `a` is older now: a lower `a` acknowledges nothing
       // new and is no violation (PROTOCOL.md, 5), while encoding it again could take a frame at
-      // the limit past it, after the envelope that moved `a` was counted as processed. The
-      // newer acknowledgement is still owed.
-      this.socket.send(held[0])
+      // the limit past it, after the envelope that moved `a` was counted as processed (one
+      // renumbered by a withdrawn request is encoded again with the same `a`). The newer
+      // acknowledgement is still owed.
+      this.socket.send(held[0] ?? this.#encode({ ...envelope, a: held[1] }))
       if (held[1] !== envelope.a) this.#stream.oweAck()
       return
     }

@@ -108,6 +108,30 @@ describe('the send window', () => {
     client.close()
   })
 
+  it('writes a held frame that a request taken back renumbered with the a it was encoded with: a frame at the server’s max stays within it', async () => {
+    const client = openClient({ w: window, max: 1_024 })
+    const errors: string[] = []
+    client.events.on('error', (error) => errors.push(error.code))
+    for (let s = 1; s <= 9; s++) deliver({ t: 'm', d: s, s })
+    for (let n = 1; n <= 5; n++) client.send('m', pad)
+    const controller = new AbortController()
+    const given = client.request('add', 1, { signal: controller.signal })
+    // Exactly the server's max with `"a":9`, numbered 7 or 6; one byte more with `"a":10`.
+    const big = 'b'.repeat(1_024 - '{"t":"m","d":"","s":7,"a":9}'.length)
+    const receipt = client.send('m', big)
+    controller.abort()
+    await expect(given).rejects.toMatchObject({ code: 'ABORTED' })
+    // The answer that moves `a` to 10 lets the held frame go, numbered 6 now.
+    deliver({ t: 'm', d: 10, s: 10, a: 5 })
+    expect(errors).toEqual([])
+    expect(FakeWebSocket.last.readyState).toBe(FakeWebSocket.OPEN)
+    expect(seqs(reliable())).toEqual(upTo(6))
+    expect(reliable().at(-1)).toMatchObject({ s: 6, a: 9, d: big })
+    deliver({ t: '$ack', a: 6 })
+    await expect(client.delivered(receipt)).resolves.toBeUndefined()
+    client.close()
+  })
+
   it('refuses an a above what was sent before counting the s it came with', () => {
     const client = openClient()
     const seen: unknown[] = []

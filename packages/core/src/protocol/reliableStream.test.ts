@@ -505,9 +505,9 @@ describe('ReliableStream, resending and discarding', () => {
     for (const d of ['ccc', 'dddd', 'eeeee']) stream.send('say', d)
     const is = (d: string) => (envelope: Envelope) => envelope.d === d
     // Written on the last link: the peer may have it.
-    expect(stream.withdraw(is('bb'))).toBe(false)
-    expect(stream.withdraw(is('zz'))).toBe(false)
-    expect(stream.withdraw(is('dddd'))).toBe(true)
+    expect(stream.withdraw(is('bb'))).toBe(0)
+    expect(stream.withdraw(is('zz'))).toBe(0)
+    expect(stream.withdraw(is('dddd'))).toBe(1)
     expect([stream.lastSent, stream.lastId, stream.unackedCount, stream.unackedBytes]).toEqual([
       4, 5, 4, 11,
     ])
@@ -523,6 +523,37 @@ describe('ReliableStream, resending and discarding', () => {
     expect(stream.send('say', 'f')).toMatchObject({ s: 5 })
     stream.acknowledge(4)
     expect(stream.firstUnackedId).toBe(6)
+  })
+
+  it('withdraw takes back every one it finds in one pass, each asked once, and numbers the rest without a gap', () => {
+    const { link, sent, stream } = streamWith({
+      check: (envelope) => (envelope.d as string).length,
+    })
+    stream.send('say', 'a')
+    link.up = false
+    stream.linkDown()
+    for (const d of ['b', 'cc', 'd', 'ee', 'f', 'gg']) stream.send('say', d)
+    const asked: unknown[] = []
+    const taken = stream.withdraw((envelope) => {
+      asked.push(envelope.d)
+      return (envelope.d as string).length === 2
+    })
+    expect(taken).toBe(3)
+    expect(asked).toEqual(['b', 'cc', 'd', 'ee', 'f', 'gg'])
+    expect([stream.lastSent, stream.lastId, stream.unackedCount, stream.unackedBytes]).toEqual([
+      4, 7, 4, 4,
+    ])
+    link.up = true
+    stream.resume(0)
+    expect(sent.map(({ d, s }) => [d, s])).toEqual([
+      ['a', 1],
+      ['a', 1],
+      ['b', 2],
+      ['d', 3],
+      ['f', 4],
+    ])
+    stream.acknowledge(4)
+    expect([stream.unackedCount, stream.unackedBytes, stream.firstUnackedId]).toEqual([0, 0, 8])
   })
 
   it('gives every envelope an id in sending order that restart and discard do not renumber', () => {

@@ -421,8 +421,9 @@ export class ReliableStream {
    * Removes the kept envelopes `refuse` returns true for (it may also rewrite one in place) and
    * numbers the rest again without a gap, from the number the first had. Only right after a
    * handshake and before `resume` resends: the peer has processed none of what is kept then, so
-   * new numbers are as good as the old. `refuse` is given each envelope's id too. Returns the
-   * removed envelopes, oldest first.
+   * new numbers are as good as the old (or through `withdraw`, which removes only what no link
+   * wrote). `refuse` is given each envelope's id too. Returns the removed envelopes, oldest
+   * first.
    */
   discard(refuse: (envelope: Envelope, id: number) => boolean): Envelope[] {
     const kept = this.#kept.slice(this.#head)
@@ -458,25 +459,16 @@ export class ReliableStream {
   }
 
   /**
-   * Takes back the kept envelope `match` finds among those no link has written (numbered after
-   * `writtenThrough`, the last ones kept): the peer never heard of it, and those numbered after
-   * it move down one, as `discard` numbers them. Returns whether one was found.
+   * Takes back the kept envelopes `match` finds among those no link has written (numbered after
+   * `writtenThrough`): the peer never heard of them, and those numbered after them move down,
+   * as `discard` numbers them, in the one pass it makes. Returns how many it took.
    */
-  withdraw(match: (envelope: Envelope) => boolean): boolean {
-    const kept = this.#kept
-    for (let at = kept.length - 1; at >= this.#head; at--) {
-      let s = kept[at]?.s as number
-      if (s <= this.writtenThrough) break
-      if (match(kept[at] as Envelope)) {
-        kept.splice(at, 1)
-        this.#bytes -= this.#sizes.splice(at, 1)[0] as number
-        this.#ids.splice(at, 1)
-        while (at < kept.length) (kept[at++] as Envelope).s = s++
-        this.#nextSeq--
-        return true
-      }
-    }
-    return false
+  withdraw(match: (envelope: Envelope) => boolean): number {
+    const written = this.writtenThrough
+    const taken = this.discard((envelope) => (envelope.s as number) > written && match(envelope))
+    // What was written keeps its number: none before it was taken.
+    this.writtenThrough = written
+    return taken.length
   }
 
   /**

@@ -5,14 +5,16 @@ import { PendingRequests, checkRequest } from './rpc.js'
 /** Pending requests on a manual clock, with a log of how each settles: 'id:value' or 'id:CODE'. */
 function setup() {
   const clock = new ManualClock()
-  const requests = new PendingRequests(clock)
+  /** What each call of `gaveUp` was told. */
+  const gaveUp: number[][] = []
+  const requests = new PendingRequests(clock, (ids) => void gaveUp.push([...ids]))
   const log: string[] = []
   const add = (id: number, timeoutMs: number, signal?: AbortSignal) =>
     requests.add(id, `m${id}`, timeoutMs, signal).then(
       (value) => void log.push(`${id}:${String(value)}`),
       (error: { code: string }) => void log.push(`${id}:${error.code}`),
     )
-  return { clock, requests, log, add }
+  return { clock, requests, log, add, gaveUp }
 }
 
 const settle = () => new Promise<void>((resolve) => setTimeout(resolve, 0))
@@ -134,6 +136,36 @@ describe('PendingRequests', () => {
     await settle()
     expect(log).toEqual(['1:ABORTED', '2:CLOSED'])
     expect(requests.size).toBe(0)
+  })
+
+  it('tells of the requests given up in one turn together, a microtask later, and of none it ended otherwise', async () => {
+    const { clock, requests, log, add, gaveUp } = setup()
+    const shared = new AbortController()
+    for (let id = 1; id <= 4; id++) void add(id, 1000)
+    for (let id = 5; id <= 7; id++) void add(id, 2000, shared.signal)
+    void add(8, 2000)
+    void add(9, 3000)
+    requests.respond({ id: 2, d: 'answered' })
+    clock.advance(1000)
+    shared.abort()
+    expect(gaveUp).toEqual([])
+    await Promise.resolve()
+    expect(gaveUp).toEqual([[1, 3, 4, 5, 6, 7]])
+    requests.rejectAll('closed', (id) => id === 9)
+    clock.advance(2000)
+    await settle()
+    expect(gaveUp).toEqual([[1, 3, 4, 5, 6, 7], [9]])
+    expect(log.sort()).toEqual([
+      '1:REQUEST_TIMEOUT',
+      '2:answered',
+      '3:REQUEST_TIMEOUT',
+      '4:REQUEST_TIMEOUT',
+      '5:ABORTED',
+      '6:ABORTED',
+      '7:ABORTED',
+      '8:CLOSED',
+      '9:REQUEST_TIMEOUT',
+    ])
   })
 })
 

@@ -151,7 +151,9 @@ interface Waiting {
 export class PendingRequests {
   readonly #pending = new Map<number, Waiting>()
   readonly #clock: Clock
-  readonly #gaveUp: ((id: number) => void) | undefined
+  readonly #gaveUp: ((ids: ReadonlySet<number>) => void) | undefined
+  /** Requests given up and not yet told to `gaveUp` (see `#giveUp`). */
+  readonly #given = new Set<number>()
   #timer: TimerHandle | undefined
   /** The deadline the timer is armed for; Infinity when it is not. */
   #timerAt = Infinity
@@ -159,10 +161,10 @@ export class PendingRequests {
   #confirming = false
 
   /**
-   * @param gaveUp Told of a request whose caller gave up on it (its timeout, its signal): the
-   *   client takes back one that no link has carried yet.
+   * @param gaveUp Told of the requests whose callers gave up on them (their timeout, their
+   *   signal): the client takes back those no link has carried yet.
    */
-  constructor(clock: Clock, gaveUp?: (id: number) => void) {
+  constructor(clock: Clock, gaveUp?: (ids: ReadonlySet<number>) => void) {
     this.#clock = clock
     this.#gaveUp = gaveUp
   }
@@ -245,10 +247,21 @@ export class PendingRequests {
     else waiting.reject(error)
   }
 
-  /** Its caller stops waiting (timeout or signal): rejects it and says so. */
+  /**
+   * Its caller stops waiting (timeout or signal): rejects it and says so a microtask later,
+   * with every other one given up meanwhile. A signal shared by many requests, or a burst made
+   * offline that times out at once, is so taken back in one pass over the outbox: one at a time,
+   * each renumbering what followed it, cost time in the square of their number.
+   */
   #giveUp(id: number, error: LifelineError): void {
     this.#end(id, error)
-    this.#gaveUp?.(id)
+    const given = this.#given
+    if (this.#gaveUp && given.add(id).size === 1) {
+      queueMicrotask(() => {
+        this.#gaveUp?.(given)
+        given.clear()
+      })
+    }
   }
 
   #arm(deadline: number): void {
