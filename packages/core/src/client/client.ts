@@ -149,8 +149,8 @@ export class Client<S extends Schema = AnySchema> {
   #encodedBytes = -1
   /**
    * The frames `check` encoded for the envelopes the send window holds, with the `a` they carry
-   * (bounded as the outbox is, by `maxUnackedBytes`), the frame let go when a withdrawn request
-   * renumbers them; let go when the link goes down.
+   * (bounded as the outbox is, by `maxUnackedBytes`): a withdrawn request's entry goes with it,
+   * and the others' frames are let go as it renumbers them; all let go when the link goes down.
    */
   readonly #heldFrames = new Map<Envelope, [frame: OutboundFrame | undefined, a: number]>()
 
@@ -181,11 +181,17 @@ export class Client<S extends Schema = AnySchema> {
     // offline, each would wait in the outbox (filling it, in time) and run on the server once
     // the link is back, its answer ignored.
     this.#requests = new PendingRequests(clock, (ids) => {
-      if (this.#stream.withdraw(({ t, d }) => t === '$req' && ids.has((d as { id: number }).id))) {
-        // Frames encoded with the numbers that moved are encoded again when they go, with the
-        // `a` they were encoded with: a later one could take a frame at the server's `max` past
-        // it (see `#transmit`), where a lower number makes no frame larger.
-        this.#heldFrames.forEach((held) => (held[0] = undefined))
+      const given = ({ t, d }: Envelope) => t === '$req' && ids.has((d as { id: number }).id)
+      if (this.#stream.withdraw(given)) {
+        this.#heldFrames.forEach((held, envelope) => {
+          // Frames encoded with the numbers that moved are encoded again when they go, with the
+          // `a` they were encoded with: a later one could take a frame at the server's `max`
+          // past it (see `#transmit`), where a lower number makes no frame larger.
+          held[0] = undefined
+          // Held, it was never written, so it was taken back: kept here, each request given up
+          // while the window held it kept its data for as long as the link lived.
+          if (given(envelope)) this.#heldFrames.delete(envelope)
+        })
       }
     })
     // Named one by one: the stream has options (`overflow`) that would change the protocol's

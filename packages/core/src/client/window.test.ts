@@ -1,3 +1,5 @@
+import { queryObjects, setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { FakeWebSocket } from '../testing/fakeWebSocket.js'
 import { ManualClock } from '../testing/manualClock.js'
@@ -184,6 +186,27 @@ describe('the send window', () => {
     expect(reliable().some((e) => e.t === '$req')).toBe(false)
     expect(client.unacked).toBe(0)
     expect(FakeWebSocket.instances).toHaveLength(1)
+    client.close()
+  })
+
+  it('keeps nothing of the requests the window held once taken back, while the link stays up', async () => {
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    /** What each request carries: counted on the heap. */
+    class Payload {
+      readonly text = pad
+    }
+    const client = openClient()
+    for (let n = 1; n <= 6; n++) client.send('m', pad)
+    const controller = new AbortController()
+    const given = Array.from({ length: 10 }, () =>
+      client.request('add', new Payload(), { signal: controller.signal }).catch(() => undefined),
+    )
+    controller.abort()
+    await Promise.all(given)
+    expect(client.unacked).toBe(6)
+    gc()
+    expect(queryObjects(Payload, { format: 'count' })).toBe(0)
     client.close()
   })
 
