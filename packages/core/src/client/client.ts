@@ -838,7 +838,9 @@ export class Client<S extends Schema = AnySchema> {
    * server's `max`, or its value one the codec refuses), or undefined. A `$res` is rewritten to
    * answer with that error instead, so the server's request does not wait for nothing. The
    * frame of one that can be sent is kept to be written as it is (with `a`, the acknowledgement
-   * it goes with) if `keep`.
+   * it goes with) if `keep`; else (an envelope before it was refused, and it is numbered down)
+   * only `a`, which it is encoded with again when it goes: checked with it, and a lower number
+   * makes no frame larger, where a later `a` could take a frame at the server's `max` past it.
    */
   #refusal(envelope: Envelope, a: number, keep: boolean): LifelineError | undefined {
     let frame
@@ -854,7 +856,7 @@ export class Client<S extends Schema = AnySchema> {
       }
       return error
     }
-    if (keep) this.#heldFrames.set(envelope, [frame, a])
+    this.#heldFrames.set(envelope, [keep ? frame : undefined, a])
     return undefined
   }
 

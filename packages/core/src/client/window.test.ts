@@ -134,6 +134,31 @@ describe('the send window', () => {
     client.close()
   })
 
+  it('writes a held frame that a refusal at $welcome renumbered with the a it was checked with: a frame at the server’s max stays within it', () => {
+    const client = openClient({ w: window, max: 4_096 })
+    for (let s = 1; s <= 9; s++) deliver({ t: 'm', d: s, s })
+    FakeWebSocket.last.fail()
+    const errors: string[] = []
+    client.events.on('error', (error) => errors.push(error.code))
+    // Offline: one the next server refuses, then what goes in its place.
+    client.send('m', 'x'.repeat(2_000))
+    for (let n = 1; n <= 5; n++) client.send('m', pad)
+    // Exactly the next server's max with `"a":9`, numbered 7 or 6; one byte more with `"a":10`.
+    const big = 'b'.repeat(1_024 - '{"t":"m","d":"","s":7,"a":9}'.length)
+    const receipt = client.send('m', big)
+    clock.advance(250)
+    welcome({ w: window, max: 1_024 }, true)
+    expect(errors).toEqual(['MESSAGE_TOO_LARGE'])
+    expect(seqs(reliable())).toEqual(upTo(5))
+    // The answer that moves `a` to 10 lets the held frame go, numbered 6 now.
+    deliver({ t: 'm', d: 10, s: 10, a: 5 })
+    expect(errors).toEqual(['MESSAGE_TOO_LARGE'])
+    expect(FakeWebSocket.last.readyState).toBe(FakeWebSocket.OPEN)
+    expect(reliable().at(-1)).toMatchObject({ s: 6, a: 9, d: big })
+    deliver({ t: '$ack', a: 6 })
+    return expect(client.delivered(receipt)).resolves.toBeUndefined()
+  })
+
   it('refuses an a above what was sent before counting the s it came with', () => {
     const client = openClient()
     const seen: unknown[] = []
