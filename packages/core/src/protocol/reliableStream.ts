@@ -465,6 +465,9 @@ export class ReliableStream {
    */
   withdraw(match: (envelope: Envelope) => boolean): number {
     const written = this.writtenThrough
+    // Every one written (a request that timed out on a live link, the usual case): no pass,
+    // which copies the whole outbox, for each timeout of a server slow to answer.
+    if (this.lastSent <= written) return 0
     const taken = this.discard((envelope) => (envelope.s as number) > written && match(envelope))
     // What was written keeps its number: none before it was taken.
     this.writtenThrough = written
