@@ -784,6 +784,9 @@ export class Client<S extends Schema = AnySchema> {
       refusals.push(refusal)
       return true
     })
+    // The server processed none of what is kept, and gets it on this link, numbered anew: what
+    // an earlier link wrote of it counts no more (a request given up now is taken back).
+    stream.writtenThrough = stream.acknowledged
     if (reset) {
       this.events.emit('reset', {
         previousSessionId: previous,

@@ -422,8 +422,9 @@ export class ReliableStream {
    * numbers the rest again without a gap, from the number the first had. Only right after a
    * handshake and before `resume` resends: the peer has processed none of what is kept then, so
    * new numbers are as good as the old (or through `withdraw`, which removes only what no link
-   * wrote). `refuse` is given each envelope's id too. Returns the removed envelopes, oldest
-   * first.
+   * wrote). `writtenThrough` stays: after a handshake, its caller says that what an earlier link
+   * wrote counts no more. `refuse` is given each envelope's id too. Returns the removed
+   * envelopes, oldest first.
    */
   discard(refuse: (envelope: Envelope, id: number) => boolean): Envelope[] {
     const kept = this.#kept.slice(this.#head)
@@ -452,9 +453,6 @@ export class ReliableStream {
       }
     })
     this.#nextSeq = seq
-    // The peer processed none of what was kept (see above), and gets it on this link, numbered
-    // anew: what an earlier link wrote of it counts no more.
-    this.writtenThrough = (first.s as number) - 1
     return removed
   }
 
@@ -468,10 +466,8 @@ export class ReliableStream {
     // Every one written (a request that timed out on a live link, the usual case): no pass,
     // which copies the whole outbox, for each timeout of a server slow to answer.
     if (this.lastSent <= written) return 0
-    const taken = this.discard((envelope) => (envelope.s as number) > written && match(envelope))
-    // What was written keeps its number: none before it was taken.
-    this.writtenThrough = written
-    return taken.length
+    // What was written keeps its number: none before it is taken.
+    return this.discard((envelope) => (envelope.s as number) > written && match(envelope)).length
   }
 
   /**
