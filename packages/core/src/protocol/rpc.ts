@@ -256,7 +256,7 @@ export class PendingRequests {
   #giveUp(id: number, error: LifelineError): void {
     this.#end(id, error)
     const given = this.#given
-    if (this.#gaveUp && given.add(id).size === 1) {
+    if (given.add(id).size === 1) {
       queueMicrotask(() => {
         this.#gaveUp?.(given)
         given.clear()
