@@ -1,3 +1,4 @@
+import type { ListsEvery } from '@lifeline/test-utils'
 import { describe, expect, it } from 'vitest'
 import { resolveOptions, type RedisClusterOptions } from './options.js'
 
@@ -42,12 +43,7 @@ describe('options given as undefined', () => {
     ] as const satisfies readonly (keyof RedisClusterOptions)[]
     // Every option is in the list: one added to `RedisClusterOptions` and not here fails to
     // compile.
-    const listsEvery: Exclude<
-      keyof RedisClusterOptions,
-      'redis' | (typeof optional)[number]
-    > extends never
-      ? true
-      : false = true
+    const listsEvery: ListsEvery<RedisClusterOptions, (typeof optional)[number], 'redis'> = true
     expect(listsEvery).toBe(true)
     const base = resolveOptions({ redis })
     for (const key of optional) {

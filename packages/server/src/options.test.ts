@@ -1,4 +1,5 @@
 import { createServer as createHttpServer } from 'node:http'
+import type { ListsEvery } from '@lifeline/test-utils'
 import { describe, expect, it } from 'vitest'
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js'
 
@@ -37,12 +38,7 @@ const optional = [
 ] as const satisfies readonly (keyof ServerOptions)[]
 
 // Every option is in the list: one added to `ServerOptions` and not here fails to compile.
-const listsEvery: Exclude<
-  keyof ServerOptions,
-  'port' | 'server' | (typeof optional)[number]
-> extends never
-  ? true
-  : false = true
+const listsEvery: ListsEvery<ServerOptions, (typeof optional)[number], 'port' | 'server'> = true
 
 /** What resolving gave, with the objects made afresh each time (codecs, store) described. */
 const described = (resolved: ResolvedOptions<unknown>) => ({
