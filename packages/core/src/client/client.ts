@@ -785,7 +785,8 @@ export class Client<S extends Schema = AnySchema> {
       return true
     })
     // The server processed none of what is kept, and gets it on this link, numbered anew: what
-    // an earlier link wrote of it counts no more (a request given up now is taken back).
+    // an earlier link wrote of it counts no more here (a process that crashed may have handled
+    // it all the same, which is why a request given up now is not taken back: `withdraw`).
     stream.writtenThrough = stream.acknowledged
     if (reset) {
       this.events.emit('reset', {

@@ -525,6 +525,23 @@ describe('ReliableStream, resending and discarding', () => {
     expect(stream.firstUnackedId).toBe(6)
   })
 
+  it('withdraw leaves what an earlier link wrote, whatever a handshake since says the peer processed', () => {
+    // A process that crashed may have handled them without storing it: the next one asks for
+    // them again, and a handler knows each by its id (PROTOCOL.md, 11). Numbered down, the one
+    // after a request taken back would come with the id of one the handler saw.
+    const { link, stream } = streamWith()
+    for (const d of ['a', 'b', 'c']) stream.send('say', d)
+    link.up = false
+    stream.linkDown()
+    // The next process's `$welcome` says it has processed none of them.
+    stream.writtenThrough = 0
+    expect(stream.withdraw((envelope) => envelope.d === 'b')).toBe(0)
+    expect(stream.unackedCount).toBe(3)
+    // One never written is taken back as before.
+    stream.send('say', 'd')
+    expect(stream.withdraw((envelope) => envelope.d === 'd')).toBe(1)
+  })
+
   it('withdraw takes back every one it finds in one pass, each asked once, and numbers the rest without a gap', () => {
     const { link, sent, stream } = streamWith({
       check: (envelope) => (envelope.d as string).length,

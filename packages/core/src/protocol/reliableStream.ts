@@ -102,6 +102,13 @@ export class ReliableStream {
    */
   writtenThrough = 0
   /**
+   * The `s` of the last envelope any link wrote since `restart`, whatever a handshake said since:
+   * a peer that crashed may have handled up to it without storing it, and handles it again by
+   * its id (PROTOCOL.md, section 11). `withdraw` takes back only what is numbered past it, lest
+   * an envelope numbered down take the id of one a handler saw.
+   */
+  #everWritten = 0
+  /**
    * The send window: the most bytes (as `check` measures them) of envelopes written on this
    * link and not yet acknowledged. Past it, new envelopes stay kept, unwritten, and go out in
    * order as acknowledgements come in; one envelope goes out whatever its size when none is in
@@ -314,7 +321,7 @@ export class ReliableStream {
     this.lastProcessed = state.lastProcessed
     this.#nextSeq = state.lastSent + 1
     // What was written is not saved: any of what was numbered may have been.
-    this.writtenThrough = state.lastSent
+    this.writtenThrough = this.#everWritten = state.lastSent
     this.lossy = state.lossy
   }
 
@@ -458,11 +465,12 @@ export class ReliableStream {
 
   /**
    * Takes back the kept envelopes `match` finds among those no link has written (numbered after
-   * `writtenThrough`): the peer never heard of them, and those numbered after them move down,
-   * as `discard` numbers them, in the one pass it makes. Returns how many it took.
+   * the last any link of this session wrote): the peer never heard of them, and those numbered
+   * after them move down, as `discard` numbers them, in the one pass it makes. Returns how many
+   * it took.
    */
   withdraw(match: (envelope: Envelope) => boolean): number {
-    const written = this.writtenThrough
+    const written = this.#everWritten
     // Every one written (a request that timed out on a live link, the usual case): no pass,
     // which copies the whole outbox, for each timeout of a server slow to answer.
     if (this.lastSent <= written) return 0
@@ -481,7 +489,7 @@ export class ReliableStream {
     this.#head = 0
     this.#nextSeq = 1
     for (const envelope of this.#kept) envelope.s = this.#nextSeq++
-    this.writtenThrough = 0
+    this.writtenThrough = this.#everWritten = 0
     this.lastProcessed = 0
     this.lossy = false
     this.linkDown()
@@ -547,6 +555,7 @@ export class ReliableStream {
     this.#acksOwed = this.#bytesOwed = 0
     this.#options.transmit(envelope)
     this.writtenThrough = Math.max(this.writtenThrough, envelope.s as number)
+    this.#everWritten = Math.max(this.#everWritten, this.writtenThrough)
   }
 }
 
