@@ -1,6 +1,7 @@
 import { msgpack } from '@lifeline/codec/msgpack'
 import { createClient, type RpcMethod } from '@lifeline/core'
-import { useFixtures, waitFor } from '@lifeline/test-utils'
+import { once, startWsServer, useFixtures, waitFor } from '@lifeline/test-utils'
+import WebSocket from 'ws'
 import { createRequire } from 'node:module'
 import { afterEach, describe, expect, it } from 'vitest'
 import { json, type Codec } from '@lifeline/codec'
@@ -43,6 +44,30 @@ describe('codec negotiation', () => {
     client.socket.send('{"t":"m"}')
     expect((await client.waitClose()).code).toBe(1003)
     expect(server.stats.decodeErrors).toBe(1)
+  })
+})
+
+describe('permessage-deflate', () => {
+  // `ws` as a client offers it unless told not to, and every browser offers it.
+  it('is declined when a client offers it, and messages flow uncompressed', async () => {
+    const offer = (url: string) =>
+      fx.add(new WebSocket(url, ['lifeline.v1.json'], { perMessageDeflate: true }))
+    // The same offer, to a server that takes it: it is made.
+    const deflating = fx.add(await startWsServer({ perMessageDeflate: true }))
+    const accepted = offer(deflating.url('/'))
+    await once(accepted, 'open')
+    expect(accepted.extensions).toContain('permessage-deflate')
+
+    const server = await startServer(fx)
+    server.on('connection', (peer) => peer.on('say', (data) => peer.send('said', data)))
+    const socket = offer(urlOf(server))
+    await once(socket, 'open')
+    expect(socket.extensions).toBe('')
+    const client = new ProtocolClient(socket, json())
+    client.send({ t: '$hello', d: { v: 1 } })
+    await client.next('$welcome')
+    client.send({ t: 'say', d: { text: 'x'.repeat(1000) }, s: 1 })
+    expect((await client.next('said')).d).toEqual({ text: 'x'.repeat(1000) })
   })
 })
 
