@@ -123,6 +123,14 @@ export class RedisSessionStore implements SharedSessionStore {
    * for it to be stored again, which waits for that claim. Replaced at each keep-alive.
    */
   private refilled = new Set<string>()
+  /**
+   * The keep-alive Redis has not answered yet, on this connection: one at a time. While Redis
+   * hangs (its connections up), each was queued in the client behind the last, a PEXPIRE per
+   * session held every `sessionTtlMs / 4`, for as long as it lasted: with the defaults, an hour's
+   * stall 120 per session, all held in memory and run at once when it answered. A new connection
+   * forgets it (`back`): what was in flight when the last closed may never settle.
+   */
+  private keeping: Promise<unknown> | undefined
 
   constructor(
     redis: Redis,
@@ -462,10 +470,19 @@ export class RedisSessionStore implements SharedSessionStore {
   /** Resolves with the sessions Redis no longer has (it restarted empty, or failed over). */
   async keepAlive(ids: readonly string[], ttlMs: number): Promise<string[]> {
     this.ttlMs = ttlMs
+    // The one in flight tells what Redis lost, once it is answered.
+    if (this.keeping !== undefined) return []
     const ttl = Math.ceil(ttlMs)
     const pipeline = this.redis.pipeline()
     for (const id of ids) pipeline.pexpire(this.keys.session(id), ttl)
-    const results = (await pipeline.exec()) ?? []
+    const keeping = (this.keeping = pipeline.exec())
+    let results: Awaited<typeof keeping>
+    try {
+      results = await keeping
+    } finally {
+      if (this.keeping === keeping) this.keeping = undefined
+    }
+    results ??= []
     const lost: string[] = []
     results.forEach(([error, kept], index) => {
       if (error === null && kept === 0) lost.push(ids[index] as string)
@@ -484,6 +501,7 @@ export class RedisSessionStore implements SharedSessionStore {
   }
 
   private readonly back = (): void => {
+    this.keeping = undefined
     for (const listener of [...this.backs]) listener()
   }
 

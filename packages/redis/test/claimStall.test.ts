@@ -455,3 +455,29 @@ describe('the heartbeat after a reconnection', () => {
     })
   })
 })
+
+describe('the keep-alive of sessions while Redis does not answer', () => {
+  it('waits for its last one: no keep-alive piles up in the client, nor runs in a burst after', async () => {
+    const redis = fx.add(await startRedisServer())
+    // A keep-alive every 50 ms (a quarter of the sessions' time to live).
+    const node = await startNode(fx, redis, {}, { sessionTtlMs: 200 })
+    serve(node, [])
+    await clientOf(node)
+    const keepAlives = async (): Promise<number> => {
+      const stats = String(await redis.command('INFO', 'commandstats'))
+      return Number(/^cmdstat_pexpire:calls=(\d+)/m.exec(stats)?.[1] ?? 0)
+    }
+    await waitFor(async () => (await keepAlives()) > 0, { message: 'a keep-alive' })
+    const before = await keepAlives()
+    const resume = stop(redis)
+    // Twenty keep-alives' time: each was a PEXPIRE per session held in the client's queue, for
+    // as long as Redis hung (an hour of it, with the defaults: 120 per session), all run at once.
+    await delay(1_000)
+    resume()
+    await waitFor(async () => (await keepAlives()) > before, {
+      message: 'a keep-alive once Redis answers',
+    })
+    // The one that waited, and maybe one begun before Redis stopped or since it answered.
+    expect((await keepAlives()) - before).toBeLessThanOrEqual(3)
+  })
+})
