@@ -46,6 +46,9 @@ const maxCommitsPerWrite = 256
  */
 export const lazyCommitMs = 1_000
 
+/** What a server asks of a shared store, each kind's failures reported once per outage. */
+type StoreOperation = 'commit' | 'create' | 'claim'
+
 /**
  * The journals of one server: every session that changed in an event-loop turn is committed in
  * one store write (per `maxCommitsPerWrite`), not one write per session, so a room message to a
@@ -56,12 +59,12 @@ export class JournalBatch {
   private readonly waiting = new Set<SessionJournal>()
   private scheduled = false
   /**
-   * Writes (commits) and creations that failed with none of their kind succeeding since: each
-   * kind's failure is reported once per outage. Kept apart: creations that succeed while
-   * commits fail (or the reverse) must neither re-report the other kind at every new session
-   * nor hide it.
+   * Writes (commits), creations and claims that failed with none of their kind succeeding
+   * since: each kind's failure is reported once per outage. Kept apart: creations that succeed
+   * while commits fail (or the reverse) must neither re-report the other kind at every new
+   * session nor hide it.
    */
-  private readonly failing = { commit: false, create: false }
+  private readonly failing = { commit: false, create: false, claim: false }
   /** Journals whose room cursors changed, stored within `lazyCommitMs` if nothing does sooner. */
   private readonly lazy = new Set<SessionJournal>()
   private lazyTimer: ReturnType<typeof setTimeout> | undefined
@@ -114,14 +117,14 @@ export class JournalBatch {
    * one to report. A store that is down fails every session's writes, each retried: one report,
    * not one per attempt of each session.
    */
-  outage(kind: 'commit' | 'create'): boolean {
+  outage(kind: StoreOperation): boolean {
     const first = !this.failing[kind]
     this.failing[kind] = true
     return first
   }
 
   /** A write or a creation succeeded: the next failure of its kind is a new outage. */
-  recovered(kind: 'commit' | 'create'): void {
+  recovered(kind: StoreOperation): void {
     this.failing[kind] = false
   }
 

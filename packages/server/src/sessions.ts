@@ -446,11 +446,7 @@ export class SessionRegistry<S extends Schema, User> {
     try {
       answer = await claim.answer
     } catch (error) {
-      this.context.failure(
-        'the shared session store failed to claim a session',
-        withoutCommand(error),
-        live,
-      )
+      this.claimFailed('the shared session store failed to claim a session', error, live)
       if (!connection.alive) return
       // Ended meanwhile (the application closed it): a new session, as after a claim that
       // succeeded; the resume must be answered, not left to its hello timeout.
@@ -537,7 +533,29 @@ export class SessionRegistry<S extends Schema, User> {
       if (this.claims.get(id) === claim) this.claims.delete(id)
     }
     claimed.then(answered, answered)
+    claimed.then(() => this.batch(shared).recovered('claim'), noop)
     return claim
+  }
+
+  /**
+   * A claim failed (the store away, or refusing it): reported once per outage, as its writes
+   * and creations are. Each resume refused was reported, and every client that came here while
+   * the store was away retries its resume through its backoff: a report each, every few
+   * seconds, for as long as the outage lasted.
+   */
+  private claimFailed(
+    message: string,
+    error: unknown,
+    session: Session<S, User> | undefined,
+  ): void {
+    if (this.batch(this.shared as SharedSessionStore).outage('claim')) {
+      this.context.failure(message, withoutCommand(error), session)
+    }
+  }
+
+  /** The journals' batch, which also counts the store's outages (`JournalBatch.outage`). */
+  private batch(shared: SharedSessionStore): JournalBatch {
+    return (this.journals ??= new JournalBatch(shared))
   }
 
   /**
@@ -644,11 +662,15 @@ export class SessionRegistry<S extends Schema, User> {
         record = claimed?.record
       }
     } catch (error) {
-      this.context.failure(
-        'the session store failed to read a session',
-        withoutCommand(error),
-        undefined,
-      )
+      if (this.shared !== undefined) {
+        this.claimFailed('the session store failed to read a session', error, undefined)
+      } else {
+        this.context.failure(
+          'the session store failed to read a session',
+          withoutCommand(error),
+          undefined,
+        )
+      }
       // A shared store away: the session may well be alive (on another process, or in the store
       // when it is back). Try again later (1013) rather than lose it to a reset.
       if (this.shared !== undefined) {
@@ -759,7 +781,7 @@ export class SessionRegistry<S extends Schema, User> {
     const context = this.context
     session.journal = new SessionJournal(
       shared,
-      (this.journals ??= new JournalBatch(shared)),
+      this.batch(shared),
       {
         sessionId: session.sessionId,
         lastProcessed: () => session.stream.lastProcessed,

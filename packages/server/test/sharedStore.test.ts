@@ -673,6 +673,31 @@ describe('a server on a shared store', () => {
     ])
   })
 
+  it("reports a store's failure to claim sessions once per outage, however many resumes it refuses", async () => {
+    const fake = fakeSharedStore()
+    const claim = fake.store.claim.bind(fake.store)
+    let refusing = true
+    fake.store.claim = (...args) =>
+      refusing ? Promise.reject(new Error('OOM command not allowed')) : claim(...args)
+    const server = await startServer(fx, { store: fake.store })
+    const failures: unknown[] = []
+    server.on('error', (error) => failures.push(error))
+    // Clients moved here from another process, each retrying its resume through its backoff.
+    const resumeRefused = async (sid: string): Promise<void> => {
+      const client = await ProtocolClient.open(fx, urlOf(server))
+      client.send({ t: '$hello', d: { v: 1, sid, a: 0 } })
+      expect(await client.waitClose()).toMatchObject({ code: 1013 })
+    }
+    for (let i = 0; i < 4; i++) await resumeRefused(`held-elsewhere-${i % 2}`)
+    expect(failures).toHaveLength(1)
+    // A claim answered: the next failure is a new outage.
+    refusing = false
+    await ProtocolClient.connect(fx, urlOf(server), { sid: 'gone' })
+    refusing = true
+    await resumeRefused('held-elsewhere-0')
+    expect(failures).toHaveLength(2)
+  })
+
   it('releases a session the application closed while its creation was in flight, once the creation lands', async () => {
     const fake = fakeSharedStore()
     let land: () => void = () => undefined
