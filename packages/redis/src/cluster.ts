@@ -137,6 +137,8 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
   private presenceRefused = false
   /** A heartbeat or presence failure was reported: the next after a heartbeat went through. */
   private beatFailing = false
+  /** A read of a room's history failed and was reported: the next after one succeeded. */
+  private historyFailing = false
   /** The subscriber's connection failed and was said to; cleared once it is ready again. */
   private subscriberFailing = false
   /** The subscriber was ready before: when it is ready again, it missed what was published. */
@@ -561,14 +563,17 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
           'COUNT',
           count,
         )) as unknown as [Buffer, Buffer[]][]
+        this.historyFailing = false
         return reply.map(([id, fields]) => entryOf(String(id), fields))
       },
       lastId: async () => {
         const reply = await this.redis.xrevrange(key, '+', '-', 'COUNT', 1)
+        this.historyFailing = false
         return reply[0]?.[0] ?? '0-0'
       },
       decode: decodeRoomMessage,
       failure: (message, error) => this.failure(message, error),
+      unreadable: (error) => this.historyFailed(error),
     })
     this.feeds.set(room, feed)
     const subscribed = this.subscribe(this.keys.channel(room))
@@ -819,7 +824,8 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
           this.syncAgain.delete(room)
           // Owed still: read again once Redis is ready again (`onReady`), if still heard here.
           if (!this.closed && this.feeds.has(room)) this.syncFailed.add(room)
-          this.failure('presence could not be read', error)
+          // Once, as a presence write's failure: not once for each room heard here.
+          this.beatFailed('presence could not be read', error)
         },
       )
     }
@@ -999,6 +1005,18 @@ export class RedisCluster extends EventEmitter<RedisClusterEvents> implements Cl
     if (this.beatFailing) return
     this.beatFailing = true
     this.failure(message, error)
+  }
+
+  /**
+   * A room's history could not be read (a catch-up, a new member's place): reported once, then
+   * again only after a read succeeded. Each room's feed tries its read again every 500 ms: with
+   * the command connection away and the subscriber back, that was two reports a second for
+   * every room heard here.
+   */
+  private historyFailed(error: unknown): void {
+    if (this.historyFailing) return
+    this.historyFailing = true
+    this.failure('the room history cannot be read', error)
   }
 
   private failure(message: string, error: unknown): void {

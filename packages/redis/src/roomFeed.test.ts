@@ -67,6 +67,7 @@ const asMessage = (payload: Buffer): RoomMessage => ({
 const fail = (message: string, error: unknown): never => {
   throw new Error(`${message}: ${String(error)}`)
 }
+const unreadable = (error: unknown): never => fail('the room history cannot be read', error)
 
 describe('RoomFeed', () => {
   it('catches up a member rewound while a catch-up reads the history, without a reset', async () => {
@@ -84,6 +85,7 @@ describe('RoomFeed', () => {
       lastId: () => Promise.resolve('10-0'),
       decode: asMessage,
       failure: fail,
+      unreadable,
     })
     const resynced = feed.resync()
     await new Promise((resolve) => setImmediate(resolve))
@@ -116,6 +118,7 @@ describe('RoomFeed', () => {
         return message
       },
       failure: fail,
+      unreadable,
     })
     feed.publication(entry(1))
     expect(a.got).toEqual(['m1'])
@@ -152,6 +155,7 @@ describe('RoomFeed', () => {
       lastId: () => Promise.resolve('1-0'),
       decode: (payload) => asMessage(payload.subarray(0, payload.indexOf('.'))),
       failure: fail,
+      unreadable,
     })
     const resynced = feed.resync()
     await new Promise((resolve) => setImmediate(resolve))
@@ -192,6 +196,7 @@ describe('RoomFeed', () => {
       lastId: () => Promise.resolve('1-0'),
       decode: (payload) => asMessage(payload.subarray(0, payload.indexOf('.'))),
       failure: fail,
+      unreadable,
     })
     const resynced = feed.resync()
     await new Promise((resolve) => setImmediate(resolve))
@@ -214,6 +219,7 @@ describe('RoomFeed', () => {
       lastId: () => Promise.resolve('4-0'),
       decode: asMessage,
       failure: (message) => failures.push(message),
+      unreadable,
     })
     feed.publication(entry(1))
     expect(a.got).toEqual([])
@@ -247,6 +253,7 @@ describe('RoomFeed', () => {
       lastId: () => Promise.resolve('3-0'),
       decode: asMessage,
       failure: (message) => failures.push(message),
+      unreadable,
     })
     const resynced = feed.resync()
     await new Promise((resolve) => setImmediate(resolve))
@@ -281,6 +288,7 @@ describe('RoomFeed', () => {
       lastId: () => Promise.resolve('6-0'),
       decode: asMessage,
       failure: fail,
+      unreadable,
     })
     await feed.resync()
     expect(slow.got).toEqual(['m1', 'm2'])
@@ -318,6 +326,7 @@ describe('RoomFeed', () => {
       lastId: () => Promise.resolve('4-0'),
       decode: asMessage,
       failure: fail,
+      unreadable,
     })
     await feed.resync()
     expect(slow.got).toEqual(['m1', 'm2'])

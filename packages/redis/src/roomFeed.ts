@@ -29,6 +29,8 @@ export interface RoomFeedHost {
   lastId(): Promise<string>
   decode(payload: Buffer): RoomMessage
   failure(message: string, error: unknown): void
+  /** A read of the history failed (Redis away, say): the feed tries again shortly. */
+  unreadable(error: unknown): void
 }
 
 /** Compares two stream ids (`"<ms>-<seq>"`) by their order. */
@@ -140,7 +142,7 @@ export class RoomFeed {
     try {
       last = await this.host.lastId()
     } catch (error) {
-      this.host.failure('the room history cannot be read', error)
+      this.host.unreadable(error)
       return
     }
     if (this.closed || member.closed || member.cursor(this.room) !== undefined) return
@@ -157,7 +159,7 @@ export class RoomFeed {
     try {
       last = await this.host.lastId()
     } catch (error) {
-      this.failed('the room history cannot be read', error)
+      this.failed(error)
       return
     }
     if (this.closed) return
@@ -262,7 +264,7 @@ export class RoomFeed {
         }
       }
     } catch (error) {
-      this.failed('the room history cannot be read', error)
+      this.failed(error)
     } finally {
       this.busy = false
     }
@@ -313,9 +315,9 @@ export class RoomFeed {
     return this.host.decode(entry.payload)
   }
 
-  /** Redis is away or failed: report, and try again shortly. */
-  private failed(message: string, error: unknown): void {
-    this.host.failure(message, error)
+  /** The history could not be read (Redis is away or failed): told, and tried again shortly. */
+  private failed(error: unknown): void {
+    this.host.unreadable(error)
     if (this.retry !== undefined || this.closed) return
     this.retry = setTimeout(() => {
       this.retry = undefined

@@ -1029,6 +1029,50 @@ describe('a cluster whose Redis goes away', () => {
   })
 })
 
+describe('a cluster whose command connection alone is away', () => {
+  it('reports the room histories and presence it cannot read once, not at each retry of each room', async () => {
+    const redis = fx.add(await startRedisServer())
+    // The commands go through a proxy that then refuses them; the subscriber reaches Redis.
+    const proxy = fx.add(await createFaultProxy({ targetPort: redis.port }))
+    const client = new Redis(proxy.port, '127.0.0.1', {
+      retryStrategy: () => 50,
+      maxRetriesPerRequest: 2,
+    })
+    client.on('error', () => undefined)
+    fx.add(() => client.disconnect())
+    const subscriber = redisClient(fx, redis)
+    const node = await startNode(fx, redis, {
+      redis: client,
+      subscriber,
+      heartbeatMs: 60_000,
+      processTtlMs: 120_000,
+    })
+    serve(node, [])
+    const member = createClient<Chat>({ url: `ws://127.0.0.1:${node.server.port}/` })
+    fx.add(() => member.close())
+    const said: string[] = []
+    member.on('said', ({ text }) => said.push(text))
+    const rooms = Array.from({ length: 20 }, (_, i) => `room-${i}`)
+    for (const room of rooms) member.send('say', { room, text: room })
+    await waitFor(() => rooms.every((room) => said.includes(room)), { message: 'in every room' })
+    const errors: unknown[] = []
+    node.cluster.on('error', (error) => errors.push(error))
+    proxy.refuse(true)
+    proxy.cut()
+    await waitFor(() => client.status !== 'ready', { message: 'the command connection lost' })
+    // The subscriber is back: each room's history and presence are read again, and fail.
+    await redis.command('CLIENT', 'KILL', 'TYPE', 'pubsub')
+    // Some forty failed reconnections: each room's read is tried again every 500 ms, failed by
+    // ioredis at every second of them (maxRetriesPerRequest).
+    await waitFor(() => proxy.counters.refused >= 40, {
+      message: 'failed reconnections',
+      timeoutMs: 10_000,
+    })
+    // One for the histories, one for presence: not two a second for each room.
+    expect(errors).toHaveLength(2)
+  })
+})
+
 describe('a cluster whose heartbeat Redis refuses while it stays ready', () => {
   it('reports it once per outage, not at every heartbeat', async () => {
     const redis = fx.add(await startRedisServer())
