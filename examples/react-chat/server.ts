@@ -4,14 +4,15 @@ import { fileURLToPath } from 'node:url'
 import { createMemorySessionStore, createServer } from '@lifeline/server'
 import type { LifelineServer, ServerStats } from '@lifeline/server'
 import { createServer as createViteServer } from 'vite'
+import { chatLimits, cut } from './src/limits.js'
 import type { ChatSchema, Said } from './src/schema.js'
 
 /**
  * Bounds of the history, which lives in this process's memory: any client names the rooms and
  * the ids it says things with, so the number of rooms kept and the length of a name are bounded
- * as well as the messages of a room.
+ * as well as the messages of a room (those two, the page's too, in `src/limits.ts`).
  */
-const historyLimits = { messagesPerRoom: 100, rooms: 1_000, nameLength: 100, textLength: 500 }
+const historyLimits = { messagesPerRoom: 100, rooms: 1_000, ...chatLimits }
 /** Rooms a page may be in at once: it joins them on its own word. */
 const roomsPerSession = 20
 
@@ -85,7 +86,7 @@ export async function startChatServer(
         if (typeof room !== 'string' || typeof id !== 'string' || typeof text !== 'string') return
         if (room.length > historyLimits.nameLength || id.length > historyLimits.nameLength) return
         const from = /^(.*)-[^-]*-[^-]*$/.exec(id)?.[1] ?? ''
-        const said: Said = { room, id, text: text.slice(0, historyLimits.textLength), from }
+        const said: Said = { room, id, text: cut(text, historyLimits.textLength), from }
         // A new array, never the one kept: `history` returns that one, and an answer is kept for
         // replay as the value returned, so a page that resumed got the messages said after it.
         const messages = [...(history.get(room) ?? []), said]

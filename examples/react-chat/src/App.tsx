@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react'
 import { ConnectionBadge } from './ConnectionBadge.js'
 import { useClient, useConnectionState, useMessage, useRequest, useSend } from './hooks.js'
+import { chatLimits, cut } from './limits.js'
 import { confirm, merge, withHistory, type Line } from './lines.js'
 
 export function App({ name, initialRoom }: { name: string; initialRoom: string }) {
@@ -13,7 +14,7 @@ export function App({ name, initialRoom }: { name: string; initialRoom: string }
   // box), not on every keystroke, which would join a room per prefix typed.
   const [roomDraft, setRoomDraft] = useState(initialRoom)
   const enterRoom = () => {
-    const next = roomDraft.trim() || 'lobby'
+    const next = cut(roomDraft.trim(), chatLimits.nameLength) || 'lobby'
     setRoomDraft(next)
     if (next === room) return
     setLines([])
@@ -84,6 +85,7 @@ export function App({ name, initialRoom }: { name: string; initialRoom: string }
           room{' '}
           <input
             value={roomDraft}
+            maxLength={chatLimits.nameLength}
             onChange={(event) => setRoomDraft(event.target.value)}
             onBlur={enterRoom}
           />
@@ -100,13 +102,16 @@ export function App({ name, initialRoom }: { name: string; initialRoom: string }
       <form
         onSubmit={(event) => {
           event.preventDefault()
-          if (draft.trim()) say(draft.trim())
+          // As the server keeps it: the page shows its own line as the others get it.
+          const text = cut(draft.trim(), chatLimits.textLength)
+          if (text) say(text)
           setDraft('')
         }}
       >
         <input
           aria-label="message"
           value={draft}
+          maxLength={chatLimits.textLength}
           onChange={(event) => setDraft(event.target.value)}
         />
         <button type="submit">send</button>

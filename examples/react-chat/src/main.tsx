@@ -3,6 +3,7 @@ import { createRoot } from 'react-dom/client'
 import { createClient } from '@lifeline/browser'
 import { LifelineProvider } from '@lifeline/react'
 import { App } from './App.js'
+import { chatLimits, cut, senderNameLength } from './limits.js'
 import type { ChatSchema } from './schema.js'
 
 // The browser preset: the page's own WebSocket, no attempts while offline, a link checked at once
@@ -14,10 +15,13 @@ const client = createClient<ChatSchema>({
 })
 
 const params = new URLSearchParams(location.search)
+// Within what the chat keeps: past it, the server drops the page's messages (`limits.ts`).
+const name = cut(params.get('name') ?? 'guest', senderNameLength)
+const room = cut(params.get('room') ?? 'lobby', chatLimits.nameLength)
 createRoot(document.getElementById('root') as HTMLElement).render(
   <StrictMode>
     <LifelineProvider client={client}>
-      <App name={params.get('name') ?? 'guest'} initialRoom={params.get('room') ?? 'lobby'} />
+      <App name={name} initialRoom={room} />
     </LifelineProvider>
   </StrictMode>,
 )

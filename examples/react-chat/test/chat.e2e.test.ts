@@ -32,9 +32,9 @@ afterAll(async () => {
 const texts = (page: Page) => page.getByTestId('text').allTextContents()
 const connection = (page: Page) => page.getByTestId('connection')
 
-async function open(name: string, url = server.url): Promise<Page> {
+async function open(name: string, url = server.url, room = 'lobby'): Promise<Page> {
   const page = await browser.newPage()
-  await page.goto(`${url}?name=${name}&room=lobby`)
+  await page.goto(`${url}?name=${name}&room=${room}`)
   await expect.poll(() => connection(page).textContent(), { timeout: 20_000 }).toBe('connected')
   return page
 }
@@ -181,6 +181,31 @@ it('a page whose network is down says offline, not a countdown, and connected on
     await ann.context().setOffline(false)
     await expect.poll(() => connection(ann).textContent(), { timeout: 15_000 }).toBe('connected')
     await ann.close()
+  } finally {
+    await chat.close()
+  }
+}, 90_000)
+
+// The chat drops a room or an id over its bound, and keeps the first 500 characters of a text
+// (`server.ts`): what the page sends stays within them, so its user is heard as the page shows
+// it, where a long name had every message shown confirmed and reach no one.
+it('a page whose name, room and message are longer than the chat keeps is heard as it shows', async () => {
+  const chat = await startChatServer(0, false)
+  try {
+    const room = 'r'.repeat(150)
+    const ann = await open('a'.repeat(150), chat.url, room)
+    const bob = await open('bob', chat.url, room)
+    await say(ann, 'x'.repeat(600))
+    await bothShow([ann, bob], ['x'.repeat(500)])
+    await expect.poll(() => ann.locator('li.confirmed').count()).toBe(1)
+    await ann.getByLabel('room').fill('s'.repeat(150))
+    await ann.getByLabel('room').press('Enter')
+    await bob.getByLabel('room').fill('s'.repeat(150))
+    await bob.getByLabel('room').press('Enter')
+    await say(bob, 'in the other room')
+    await bothShow([ann, bob], ['in the other room'])
+    await ann.close()
+    await bob.close()
   } finally {
     await chat.close()
   }
