@@ -153,3 +153,23 @@ it('rejects with EADDRINUSE when its port is taken, rather than crashing', async
   const { port } = taken.address() as AddressInfo
   await expect(startExample({ port })).rejects.toMatchObject({ code: 'EADDRINUSE' })
 })
+
+// A text the server would refuse (over the `max` of its `$welcome`) is refused by `send` at the
+// call, and nothing is kept: the page says so and leaves the text in the box, where the throw went
+// uncaught out of the form's listener and the page said nothing.
+it('says why a message too large to send was not sent, and keeps it in the box', async () => {
+  const { page } = await openExample(500)
+  const errors: Error[] = []
+  page.on('pageerror', (error) => errors.push(error))
+  await page.waitForSelector('#state[data-status="open"]')
+  const tooLarge = 'x'.repeat(1_100_000)
+  await page.fill('#text', tooLarge)
+  await page.press('#text', 'Enter')
+  await expect.poll(() => page.locator('#problem').textContent()).toMatch(/^not sent: /)
+  expect(await page.inputValue('#text')).toHaveLength(tooLarge.length)
+  expect(errors).toEqual([])
+  await page.fill('#text', 'small')
+  await page.press('#text', 'Enter')
+  await page.waitForSelector('#messages li:has-text("small")')
+  expect(await page.locator('#problem').textContent()).toBe('')
+})

@@ -12,6 +12,7 @@ const input = element<HTMLInputElement>('text')
 const messages = element<HTMLOListElement>('messages')
 const state = element<HTMLSpanElement>('state')
 const restart = element<HTMLButtonElement>('restart')
+const problem = element<HTMLParagraphElement>('problem')
 
 const client = createClient<EchoSchema>({
   url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`,
@@ -52,8 +53,16 @@ client.on('echo', ({ text, at }) => {
 form.addEventListener('submit', (event) => {
   event.preventDefault()
   if (input.value === '') return
-  // Sent now, or kept and sent on the next connection: the server sees each message once.
-  client.send('say', { text: input.value })
+  try {
+    // Sent now, or kept and sent on the next connection: the server sees each message once.
+    client.send('say', { text: input.value })
+  } catch (error) {
+    // Refused at the call and not kept: larger than the server takes (MESSAGE_TOO_LARGE), or
+    // the outbox full while the server is away (QUEUE_FULL). Said, with the text left to edit.
+    problem.textContent = `not sent: ${error instanceof Error ? error.message : String(error)}`
+    return
+  }
+  problem.textContent = ''
   input.value = ''
 })
 
