@@ -13,6 +13,27 @@ import type { ChatSchema, Said } from './src/schema.js'
  * as well as the messages of a room (those two, the page's too, in `src/limits.ts`).
  */
 const historyLimits = { messagesPerRoom: 100, rooms: 1_000, ...chatLimits }
+/**
+ * A field of what a client sent. The data is the client's, whatever the schema says: any client
+ * may send none at all (`null`), which a destructuring handler threw on, reported once a message.
+ */
+function fieldOf(data: unknown, key: string): unknown {
+  return typeof data === 'object' && data !== null
+    ? (data as Record<string, unknown>)[key]
+    : undefined
+}
+
+/**
+ * A room or a message id as the chat keeps it: a string within `nameLength`, and not the one
+ * name the server refuses as a room ('\u0000', which `join` and `to` throw on).
+ */
+function nameIn(data: unknown, key: string): string | undefined {
+  const name = fieldOf(data, key)
+  return typeof name === 'string' && name.length <= historyLimits.nameLength && name !== '\u0000'
+    ? name
+    : undefined
+}
+
 /** Rooms a page may be in at once: it joins them on its own word. */
 const roomsPerSession = 20
 
@@ -71,20 +92,24 @@ export async function startChatServer(
       ...(sessionTtlMs === undefined ? {} : { sessionTtlMs }),
     })
     server.on('connection', (peer) => {
-      // A client's word: a name over the bound, or a room past the page's share, is ignored
-      // (`join` would throw, and each throw be reported).
-      peer.on('join', ({ room }) => {
-        if (typeof room !== 'string' || room.length > historyLimits.nameLength) return
-        if (peer.rooms.length < roomsPerSession) peer.join(room)
+      // A client's word: a name the chat does not keep, or a room past the page's share, is
+      // ignored (`join` would throw, and each throw be reported).
+      peer.on('join', (data) => {
+        const room = nameIn(data, 'room')
+        if (room !== undefined && peer.rooms.length < roomsPerSession) peer.join(room)
       })
-      peer.on('leave', ({ room }) => peer.leave(room))
+      peer.on('leave', (data) => {
+        const room = nameIn(data, 'room')
+        if (room !== undefined) peer.leave(room)
+      })
       // The sender's name is its ids' prefix, all before their time and count (`ann-lz3k9a-1`,
       // `jean-luc-lz3k9a-2`): an example without accounts. An application takes it from the
       // user its `authenticate` returns (`peer.user`), never from the client's data.
-      peer.on('say', ({ room, id, text }) => {
-        // The payload is what a client sent, whatever the schema says: checked before it is kept.
-        if (typeof room !== 'string' || typeof id !== 'string' || typeof text !== 'string') return
-        if (room.length > historyLimits.nameLength || id.length > historyLimits.nameLength) return
+      peer.on('say', (data) => {
+        const room = nameIn(data, 'room')
+        const id = nameIn(data, 'id')
+        const text = fieldOf(data, 'text')
+        if (room === undefined || id === undefined || typeof text !== 'string') return
         const from = /^(.*)-[^-]*-[^-]*$/.exec(id)?.[1] ?? ''
         const said: Said = { room, id, text: cut(text, historyLimits.textLength), from }
         // A new array, never the one kept: `history` returns that one, and an answer is kept for
@@ -97,7 +122,10 @@ export async function startChatServer(
         server.to(room).send('said', said)
       })
     })
-    server.handle('history', ({ room }) => history.get(room) ?? [])
+    server.handle('history', (data) => {
+      const room = nameIn(data, 'room')
+      return (room === undefined ? undefined : history.get(room)) ?? []
+    })
     chat = server
   }
   startChat()

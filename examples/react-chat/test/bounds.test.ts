@@ -62,3 +62,23 @@ it('keeps a page in 20 rooms at most, however many it asks to join', async () =>
     client.close()
   }
 })
+
+// Any client may send a message with no data at all (`null`, or none), or name a room the server
+// refuses ('\u0000'): ignored as quietly as a room of the wrong type, never a handler's throw
+// reported (and logged) once per message.
+it('ignores a message with no data or a room the server refuses, as any other it cannot use', async () => {
+  const client = createClient<ChatSchema>({ url: `${server.url.replace(/^http/, 'ws')}chat` })
+  try {
+    for (const type of ['join', 'leave', 'say'] as const) {
+      client.send(type, null as never)
+      client.send(type, undefined as never)
+    }
+    client.send('join', { room: '\u0000' })
+    client.send('say', { room: '\u0000', id: 'ann-a-1', text: 'hi' })
+    await expect(client.request('history', null as never)).resolves.toEqual([])
+    await vi.waitFor(() => expect(client.unacked).toBe(0), { timeout: 10_000 })
+    expect(server.stats()?.handlerErrors).toBe(0)
+  } finally {
+    client.close()
+  }
+})
