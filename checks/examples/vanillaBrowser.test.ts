@@ -4,8 +4,10 @@ import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { chromium } from 'playwright'
 import WebSocket from 'ws'
+import { createClient } from '@lifeline/node'
 import { assertChromium, chromiumPath } from '@lifeline/test-utils/chromium'
-import { afterEach, expect, it } from 'vitest'
+import { afterEach, expect, it, vi } from 'vitest'
+import type { EchoSchema } from '../../examples/vanilla-browser/schema.js'
 import { startExample } from '../../examples/vanilla-browser/server.js'
 import { root } from '../readme/compile.js'
 
@@ -172,4 +174,25 @@ it('says why a message too large to send was not sent, and keeps it in the box',
   await page.press('#text', 'Enter')
   await page.waitForSelector('#messages li:has-text("small")')
   expect(await page.locator('#problem').textContent()).toBe('')
+})
+
+// What a client sends is its own, whatever the schema says: a `say` with no data (or no text) is
+// ignored, where the echo's handler threw on it and the server logged the throw, once a message.
+it('ignores a message with no text, and logs nothing for it', async () => {
+  const example = await startExample({ port: 0, downMs: 500 })
+  cleanups.push(() => example.close())
+  const logged = vi.spyOn(console, 'error').mockImplementation(() => undefined)
+  cleanups.push(async () => logged.mockRestore())
+  const client = createClient<EchoSchema>({
+    url: new URL('/ws', example.url).href.replace(/^http/, 'ws'),
+    socket: { headers: { Origin: new URL(example.url).origin } },
+  })
+  cleanups.push(async () => client.close())
+  const echoes: string[] = []
+  client.on('echo', ({ text }) => echoes.push(text))
+  client.send('say', null as never)
+  client.send('say', { text: 42 } as never)
+  client.send('say', { text: 'after them' })
+  await expect.poll(() => echoes).toEqual(['after them'])
+  expect(logged).not.toHaveBeenCalled()
 })

@@ -84,7 +84,11 @@ export async function startExample({ port = 8080, downMs = 2_000 }: ExampleOptio
       allowedOrigins: fromPage,
     })
     server.on('connection', (peer) => {
-      peer.on('say', ({ text }) => {
+      peer.on('say', (data: unknown) => {
+        // What a client sent, whatever the schema says: one with no data or no text (any client
+        // can send it) is ignored, where taking it apart threw, logged once a message.
+        const text = typeof data === 'object' && data !== null && 'text' in data ? data.text : null
+        if (typeof text !== 'string') return
         peer.send('echo', { text, at: new Date().toISOString().slice(11, 19) })
       })
     })
