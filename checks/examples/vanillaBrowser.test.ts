@@ -196,3 +196,16 @@ it('ignores a message with no text, and logs nothing for it', async () => {
   await expect.poll(() => echoes).toEqual(['after them'])
   expect(logged).not.toHaveBeenCalled()
 })
+
+// The restart button's request fails when the example's server is gone (stopped, or the machine's
+// network down): the page says so, where the rejection went unhandled and the click did nothing.
+it('says why a restart could not be asked', async () => {
+  const { example, page } = await openExample(500)
+  const errors: Error[] = []
+  page.on('pageerror', (error) => errors.push(error))
+  await page.waitForSelector('#state[data-status="open"]')
+  await example.close()
+  await page.click('#restart')
+  await expect.poll(() => page.locator('#problem').textContent()).toMatch(/^restart not asked: /)
+  expect(errors).toEqual([])
+})

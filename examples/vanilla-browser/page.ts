@@ -66,4 +66,15 @@ form.addEventListener('submit', (event) => {
   input.value = ''
 })
 
-restart.addEventListener('click', () => void fetch('/restart', { method: 'POST' }))
+restart.addEventListener('click', () => {
+  // The server may be gone (stopped, or the network down) or refuse (503 while it closes): said,
+  // never a rejection left unhandled.
+  const notAsked = (why: string) => (problem.textContent = `restart not asked: ${why}`)
+  fetch('/restart', { method: 'POST' }).then(
+    (response) => {
+      if (response.ok) problem.textContent = ''
+      else notAsked(`HTTP ${response.status}`)
+    },
+    (error: unknown) => notAsked(error instanceof Error ? error.message : String(error)),
+  )
+})
