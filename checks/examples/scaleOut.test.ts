@@ -4,8 +4,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer as createNetServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { createClient } from '@lifeline/node'
 import { runScript, startRedisServer, useFixtures, waitFor } from '@lifeline/test-utils'
 import { afterEach, expect, it, vi } from 'vitest'
+import type { Chat } from '../../examples/scale-out/schema.js'
 import { root } from '../readme/compile.js'
 import { groupAlive, startExample } from './processGroup.js'
 
@@ -101,4 +104,32 @@ it('stops at once when REDIS_URL has no Redis, naming its host but not its passw
   expect(code).not.toBe(0)
   expect(err).toContain(`no Redis at 127.0.0.1:${port}`)
   expect(err).not.toContain('secret-pass')
+}, 60_000)
+
+// What a client sends is its own, whatever the schema says: a `say` with no data is ignored, as
+// one the process cannot relay, where taking it apart threw in the handler, logged once a message.
+it('ignores a say with no data, and logs nothing for it', async () => {
+  const redis = fx.add(await startRedisServer())
+  const server = spawn(process.execPath, ['--import', 'tsx', 'server.ts', 'A', redis.url], {
+    cwd: join(root, 'examples', 'scale-out'),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  fx.add(() => server.kill('SIGKILL'))
+  let err = ''
+  server.stderr.on('data', (chunk: Buffer) => (err += String(chunk)))
+  const port = await new Promise<number>((resolve) =>
+    createInterface({ input: server.stdout }).on('line', (line) => {
+      const listening = /listening on (\d+)/.exec(line)?.[1]
+      if (listening) resolve(Number(listening))
+    }),
+  )
+  const client = fx.add(createClient<Chat>({ url: `ws://127.0.0.1:${port}/` }))
+  const said: unknown[] = []
+  client.on('said', (data) => said.push(data))
+  client.send('say', null as never)
+  client.send('say', { n: 1 } as never)
+  client.send('say', { from: 'alice', n: 2 })
+  await waitFor(() => said.length > 0, { message: 'the relay of the whole say' })
+  expect(said).toEqual([{ from: 'alice', n: 2 }])
+  expect(err).toBe('')
 }, 60_000)

@@ -21,7 +21,12 @@ server.on('connection', (peer, { restored }) => {
   console.log(`${name}: ${restored ? 'resumed' : 'new'} session ${peer.id}`)
   // A session taken over from the other process keeps its rooms: only a new one joins.
   if (!restored) peer.join(room)
-  peer.on('say', ({ from, n }, _peer, info) => {
+  peer.on('say', (data: unknown, _peer, info) => {
+    // What a client sent, whatever the schema says: one with no data or not both fields (any
+    // client can send it) is not relayed, where taking it apart threw, logged once a message.
+    if (typeof data !== 'object' || data === null) return
+    const { from, n } = data as Record<string, unknown>
+    if (typeof from !== 'string' || typeof n !== 'number') return
     // `id`: the relay is made once, even if the message comes again after a process died
     // between relaying it and storing that it had.
     server.to(room).send('said', { from, n }, { id: info.id as string })
