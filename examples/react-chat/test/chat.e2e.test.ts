@@ -1,4 +1,6 @@
+import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
+import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright'
 import type { Browser, Page } from 'playwright'
@@ -208,5 +210,45 @@ it('a page whose name, room and message are longer than the chat keeps is heard 
     await bob.close()
   } finally {
     await chat.close()
+  }
+}, 90_000)
+
+/** `pnpm start` (`main.ts`) on `port` (0: a free one); resolves with its page's URL once it listens. */
+function startMain(port: number): Promise<{ main: ChildProcess; url: string }> {
+  const main = spawn(process.execPath, ['--import', 'tsx', 'main.ts'], {
+    cwd: fileURLToPath(new URL('..', import.meta.url)),
+    env: { ...process.env, PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  return new Promise((resolve, reject) => {
+    createInterface({ input: main.stdout! }).on('line', (line) => {
+      const url = / on (http\S+)/.exec(line)?.[1]
+      if (url) resolve({ main, url })
+    })
+    main.once('exit', (code) => reject(new Error(`main.ts exited (${code}) before it listened`)))
+  })
+}
+
+// The chat as `pnpm start` runs it, its process stopped (SIGTERM) and started again: the page
+// keeps what was sent meanwhile and sends it to the new process. Vite's hot reload reloaded
+// every page once its server came back, and a message pending in a page went with it.
+it('a page keeps a message sent while `pnpm start` restarts, and sends it to the new process', async () => {
+  let { main, url } = await startMain(0)
+  try {
+    const ann = await open('ann', url)
+    const exited = new Promise((resolve) => main.once('exit', resolve))
+    main.kill('SIGTERM')
+    await exited
+    await expect.poll(() => connection(ann).getAttribute('data-status')).not.toBe('open')
+    await say(ann, 'sent while the process was down')
+    ;({ main, url } = await startMain(Number(new URL(url).port)))
+    const line = ann.locator('li', { hasText: 'sent while the process was down' })
+    await expect.poll(() => line.getAttribute('class'), { timeout: 15_000 }).toBe('confirmed')
+    const bob = await open('bob', url)
+    await bothShow([ann, bob], ['sent while the process was down'])
+    await ann.close()
+    await bob.close()
+  } finally {
+    main.kill('SIGTERM')
   }
 }, 90_000)
