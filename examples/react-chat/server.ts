@@ -128,9 +128,10 @@ export async function startChatServer(
     })
     chat = server
   }
-  startChat()
-  // A port in use rejects (EADDRINUSE), with the chat and Vite closed, rather than throwing from
-  // the HTTP server's 'error' event and leaving this promise pending.
+  // A port in use rejects (EADDRINUSE), with Vite closed, rather than throwing from the HTTP
+  // server's 'error' event and leaving this promise pending. The chat starts once the port is
+  // held: started before, its server reported the failed listen too, stack and all, above the
+  // caller's word for it.
   try {
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject)
@@ -140,10 +141,10 @@ export async function startChatServer(
       })
     })
   } catch (error) {
-    await chat?.close()
     await vite.close()
     throw error
   }
+  startChat()
   const listening = (http.address() as AddressInfo).port
   ownOrigins.add(`http://127.0.0.1:${listening}`).add(`http://localhost:${listening}`)
   return {
