@@ -68,7 +68,9 @@ export async function startChatServer(
     configFile: false,
     logLevel: 'warn',
     appType: 'spa',
-    server: { middlewareMode: true, hmr: hotReload ? { server: http } : false },
+    // Off, no WebSocket server at all: with `hmr: false` alone Vite still opened its own, on its
+    // fixed port (24678), which a second chat (or anything else there) had it log as in use.
+    server: { middlewareMode: true, ...(hotReload ? { hmr: { server: http } } : { ws: false }) },
   })
   http.on('request', vite.middlewares)
   const store = createMemorySessionStore()
