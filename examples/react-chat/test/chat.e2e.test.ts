@@ -249,6 +249,11 @@ it('a page keeps a message sent while `pnpm start` restarts, and sends it to the
     await ann.close()
     await bob.close()
   } finally {
-    main.kill('SIGTERM')
+    // Gone before the next test: a chat still closing would hold its port and its pages' links.
+    if (main.exitCode === null && main.signalCode === null) {
+      const exited = new Promise((resolve) => main.once('exit', resolve))
+      main.kill('SIGTERM')
+      await exited
+    }
   }
 }, 90_000)
