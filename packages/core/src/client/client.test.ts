@@ -1,3 +1,4 @@
+import { format, inspect } from 'node:util'
 import { beforeEach, describe, expect, it, vi } from 'vitest'
 import { json } from '@lifeline/codec'
 import type { LifelineError } from '@lifeline/codec'
@@ -656,6 +657,49 @@ describe('answering server requests it cannot answer as asked', () => {
     await flushMicrotasks()
     expect(answers()).toEqual([{ id: 7, e: { code: 'INTERNAL', message: 'internal error' } }])
     client.close()
+  })
+
+  it('answers INTERNAL for a throw that cannot be printed', async () => {
+    // Node's console prints an error by its `stack` and an object by its custom inspect, each
+    // of which may throw: reporting the throw first took the answer with it, and the server's
+    // request waited out its timeout.
+    const printed: string[] = []
+    const reported = vi
+      .spyOn(console, 'error')
+      .mockImplementation((...args: unknown[]) => void printed.push(format(...args)))
+    try {
+      const client = create()
+      const stackless = new Error('no stack')
+      Object.defineProperty(stackless, 'stack', {
+        get: () => {
+          throw new Error('a stack getter that throws')
+        },
+      })
+      const unprintable = {
+        [inspect.custom](): never {
+          throw new Error('an inspect that throws')
+        },
+      }
+      client.handle('confirm', (question) => {
+        throw question === 'stack' ? stackless : unprintable
+      })
+      welcome()
+      deliver({ t: '$req', d: { id: 7, m: 'confirm', d: 'stack' }, s: 1 })
+      deliver({ t: '$req', d: { id: 8, m: 'confirm', d: 'inspect' }, s: 2 })
+      await flushMicrotasks()
+      expect(answers()).toEqual([
+        { id: 7, e: { code: 'INTERNAL', message: 'internal error' } },
+        { id: 8, e: { code: 'INTERNAL', message: 'internal error' } },
+      ])
+      // What the report threw is reported in its place.
+      expect(printed).toEqual([
+        expect.stringContaining('a stack getter that throws'),
+        expect.stringContaining('an inspect that throws'),
+      ])
+      client.close()
+    } finally {
+      reported.mockRestore()
+    }
   })
 
   it('answers MESSAGE_TOO_LARGE for a result over maxBytes', async () => {

@@ -880,10 +880,12 @@ export class Client<S extends Schema = AnySchema> {
           if (resets === this.#resets) this.#answer(id, method, { d: result })
         },
         (error: unknown) => {
-          // A deliberate error (with a code) goes to the server; anything else stays here.
+          // A deliberate error (with a code) goes to the server; anything else stays here,
+          // reported once the server has its answer: a value Node's console cannot print (its
+          // `stack` getter or custom inspect throws) throws from the report.
           const { payload: failure, deliberate } = errorPayload(error)
-          if (!deliberate) reportListenerError(error)
           if (resets === this.#resets) this.#answer(id, method, { e: failure })
+          if (!deliberate) reportListenerError(error)
         },
       )
       // Whatever a hostile error object throws while it is read: reported, never unhandled.
