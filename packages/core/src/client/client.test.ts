@@ -435,6 +435,37 @@ describe('RPC', () => {
     client.close()
   })
 
+  it('takes back a request that close() or its own end rejected before any link carried it', async () => {
+    // Its caller was told it failed: sent after connect(), it ran on the server all the same,
+    // its answer ignored, and a caller that tried again had it run twice.
+    const client = create()
+    const closed = client.request('add', { a: 1, b: 1 })
+    client.close()
+    await expect(closed).rejects.toMatchObject({ code: 'CLOSED' })
+    client.connect()
+    welcome('S1')
+    const carried = client.request('add', { a: 2, b: 2 })
+    expect(received().slice(1)).toEqual([
+      { t: '$req', d: { id: 2, m: 'add', d: { a: 2, b: 2 } }, s: 1, a: 0 },
+    ])
+    FakeWebSocket.last.fail()
+    const ended = client.request('add', { a: 3, b: 3 })
+    await flushMicrotasks()
+    clock.advance(250)
+    FakeWebSocket.last.accept('lifeline.v1.json')
+    FakeWebSocket.last.serverClose(4401, 'unauthenticated')
+    await expect(carried).rejects.toMatchObject({ code: 'UNAUTHENTICATED' })
+    await expect(ended).rejects.toMatchObject({ code: 'UNAUTHENTICATED' })
+    client.connect()
+    welcome('S1', true, 0)
+    // The one a link carried stays: the server may have it.
+    expect(received().slice(1)).toEqual([
+      { t: '$req', d: { id: 2, m: 'add', d: { a: 2, b: 2 } }, s: 1, a: 0 },
+    ])
+    expect(client.unacked).toBe(1)
+    client.close()
+  })
+
   it('rejects a timeout that is not a positive number, and sends nothing for it', async () => {
     const client = create()
     welcome()

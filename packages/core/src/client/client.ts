@@ -390,9 +390,9 @@ export class Client<S extends Schema = AnySchema> {
    * own, the error that ended it (e.g. `UNAUTHENTICATED`, `RETRIES_EXHAUSTED`; at once, sent
    * nowhere, for a request made while it is so ended, until `connect()`). The request is a
    * reliable message: it reaches the server once even across reconnects; one whose caller gave
-   * up (its timeout, its signal) before any link carried it (made while offline, or held by the
-   * send window) is taken back, never sent. Every failure is a rejection, never a synchronous
-   * throw.
+   * up (its timeout, its signal), or that `close()` or the client's own end rejected, before
+   * any link carried it (made while offline, or held by the send window) is taken back, never
+   * sent. Every failure is a rejection, never a synchronous throw.
    *
    * Not an `async` function: its extra promise and the adoption of the returned one cost every
    * round trip three more microtask turns.
@@ -1053,7 +1053,8 @@ export class Client<S extends Schema = AnySchema> {
     if (sameState(previous, next)) return
     this.#state = next
     // Ended on its own: what the server has not acknowledged will not be, unless `connect()`,
-    // and what it has not answered will not be either (a request kept is still sent then).
+    // and what it has not answered will not be either (a request a link carried is still sent
+    // then; one none did is taken back, as a request given up is).
     const ended = !this.#closedByUser && this.#ended()
     if (ended) {
       this.#receipts?.rejectAll(ended)

@@ -138,7 +138,7 @@ describe('PendingRequests', () => {
     expect(requests.size).toBe(0)
   })
 
-  it('tells of the requests given up in one turn together, a microtask later, and of none it ended otherwise', async () => {
+  it('tells of the requests given up in one turn together, a microtask later, those rejectAll ended included, and of none answered', async () => {
     const { clock, requests, log, add, gaveUp } = setup()
     const shared = new AbortController()
     for (let id = 1; id <= 4; id++) void add(id, 1000)
@@ -151,10 +151,13 @@ describe('PendingRequests', () => {
     expect(gaveUp).toEqual([])
     await Promise.resolve()
     expect(gaveUp).toEqual([[1, 3, 4, 5, 6, 7]])
+    // Their callers were told they failed: the client takes back those no link carried.
     requests.rejectAll('closed', (id) => id === 9)
+    await Promise.resolve()
+    expect(gaveUp).toEqual([[1, 3, 4, 5, 6, 7], [8]])
     clock.advance(2000)
     await settle()
-    expect(gaveUp).toEqual([[1, 3, 4, 5, 6, 7], [9]])
+    expect(gaveUp).toEqual([[1, 3, 4, 5, 6, 7], [8], [9]])
     expect(log.sort()).toEqual([
       '1:REQUEST_TIMEOUT',
       '2:answered',

@@ -162,7 +162,7 @@ export class PendingRequests {
 
   /**
    * @param gaveUp Told of the requests whose callers gave up on them (their timeout, their
-   *   signal): the client takes back those no link has carried yet.
+   *   signal) or that `rejectAll` failed: the client takes back those no link has carried yet.
    */
   constructor(clock: Clock, gaveUp?: (ids: ReadonlySet<number>) => void) {
     this.#clock = clock
@@ -221,10 +221,12 @@ export class PendingRequests {
    */
   rejectAll(reason: string | LifelineError, keep?: (id: number) => boolean): void {
     if (!keep) this.#disarm()
-    // Each one deletes itself, which a Map's iteration allows.
+    // Each one deletes itself, which a Map's iteration allows. Given up as a timeout is: its
+    // caller was told it failed, and one no link carried would otherwise run on the server
+    // after `connect()`, its answer ignored (a caller that tried again had it run twice).
     for (const id of this.#pending.keys()) {
       if (!keep?.(id)) {
-        this.#end(id, typeof reason === 'string' ? new LifelineError('CLOSED', reason) : reason)
+        this.#giveUp(id, typeof reason === 'string' ? new LifelineError('CLOSED', reason) : reason)
       }
     }
   }
@@ -248,8 +250,8 @@ export class PendingRequests {
   }
 
   /**
-   * Its caller stops waiting (timeout or signal): rejects it and says so a microtask later,
-   * with every other one given up meanwhile. A signal shared by many requests, or a burst made
+   * Its caller stops waiting (timeout, signal, or `rejectAll`): rejects it and says so a
+   * microtask later, with every other one given up meanwhile. A signal shared by many requests, or a burst made
    * offline that times out at once, is so taken back in one pass over the outbox: one at a time,
    * each renumbering what followed it, cost time in the square of their number.
    */
