@@ -5,7 +5,7 @@ import type { AckSchedule } from './ackSchedule.js'
 import type { AddressLimits } from './limits.js'
 import type { LogDetails } from './logger.js'
 import type { ResolvedOptions } from './options.js'
-import type { Peer } from './peer.js'
+import type { Peer, RequestInfo } from './peer.js'
 import type { Rooms } from './rooms.js'
 import type { Session } from './session.js'
 import type { StatsCounter } from './stats.js'
@@ -15,6 +15,7 @@ import type { Turns } from './turns.js'
 export type MethodImplementation<S extends Schema, User> = (
   data: never,
   peer: Peer<S, User>,
+  info: RequestInfo,
 ) => unknown
 
 /** What the parts of a server share: options, counters, rooms, methods, and ways to report. */

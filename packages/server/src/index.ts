@@ -11,6 +11,7 @@ export type {
 export type {
   MessageHandler,
   MessageInfo,
+  RequestInfo,
   MethodName,
   Peer,
   RequestOptions,

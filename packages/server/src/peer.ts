@@ -48,6 +48,16 @@ export interface MessageInfo {
 }
 
 /**
+ * Which request a method handler got (`server.handle`): a request is always reliable, so both
+ * are set. A request that a process killed before its store write ran reaches the next process
+ * with the same id, as a message does: an idempotent method keys its effects by it.
+ */
+export interface RequestInfo extends MessageInfo {
+  seq: number
+  id: string
+}
+
+/**
  * Handles one client message type: the payload, the session it came from, and which message it
  * is. What it returns is ignored, except that a rejected promise is reported like a throw.
  */

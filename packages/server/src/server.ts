@@ -28,7 +28,7 @@ import type { ServerEvents } from './events.js'
 import { AddressLimits, tryAgainLater } from './limits.js'
 import { withoutCommand, type LogDetails } from './logger.js'
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js'
-import type { Peer } from './peer.js'
+import type { Peer, RequestInfo } from './peer.js'
 import {
   checkEncodable,
   checkSendId,
@@ -61,10 +61,14 @@ import { within } from './within.js'
  */
 export const upgradeWorkBytes = 32 * 1024
 
-/** Implements one RPC method: returns the response or a promise of it; a throw fails the call. */
+/**
+ * Implements one RPC method: returns the response or a promise of it; a throw fails the call.
+ * `info` says which request it is, as a message handler's does.
+ */
 export type MethodHandler<S extends Schema, User, K extends keyof ServerMethods<S> & string> = (
   data: RequestOf<ServerMethods<S>, K>,
   peer: Peer<S, User>,
+  info: RequestInfo,
 ) => ResponseOf<ServerMethods<S>, K> | Promise<ResponseOf<ServerMethods<S>, K>>
 
 const noop = (): void => undefined

@@ -19,7 +19,14 @@ import { broadcastRoom, type ClusterMember, type JournaledEnvelope } from './clu
 import type { MethodImplementation, ServerContext } from './context.js'
 import type { SessionEndReason } from './events.js'
 import type { SessionJournal } from './journal.js'
-import type { MessageHandler, MessageInfo, Peer, RequestOptions, SendOptions } from './peer.js'
+import type {
+  MessageHandler,
+  MessageInfo,
+  Peer,
+  RequestInfo,
+  RequestOptions,
+  SendOptions,
+} from './peer.js'
 import type { SessionRecord } from './sessionStore.js'
 import {
   encodeEnvelope,
@@ -1022,7 +1029,7 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
         if (s === undefined) throw protocolError('$req must be reliable (carry s)')
         if (this.receiveSeq(s, bytes) === 'duplicate') return
         this.journal?.touch()
-        this.runMethod(parseRequest(envelope.d), bytes)
+        this.runMethod(parseRequest(envelope.d), s, bytes)
         return
       }
       case controlTypes.response: {
@@ -1069,7 +1076,7 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     }
   }
 
-  private runMethod(request: InboundRequest, bytes: number): void {
+  private runMethod(request: InboundRequest, seq: number, bytes: number): void {
     const method = this.context.methods.get(request.method) as
       MethodImplementation<S, User> | undefined
     if (method === undefined) {
@@ -1082,7 +1089,13 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
     let result: unknown
     let thenable: boolean
     try {
-      result = (method as (data: unknown, peer: Peer<S, User>) => unknown)(request.data, this)
+      // Its `info` as a message's: what an idempotent method keys its effects by, since a
+      // request a killed process ran reaches the next with the same one (PROTOCOL.md, 11).
+      result = (method as (data: unknown, peer: Peer<S, User>, info: RequestInfo) => unknown)(
+        request.data,
+        this,
+        { seq, id: `${this.id}:${seq}` },
+      )
       // Reading `then` runs a getter of the result's: one that throws fails the handler, which
       // is answered; thrown from here, the request was processed and never answered.
       thenable = isThenable(result)

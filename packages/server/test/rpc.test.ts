@@ -161,6 +161,28 @@ describe('RPC: client calls server', () => {
     expect(second.client.received.filter((frame) => frame.t === '$res')).toHaveLength(1)
   })
 
+  it("tells a method handler which request it runs, by the id a message's handler gets", async () => {
+    // A request that a process killed before its store write ran reaches the next process with
+    // the same s (PROTOCOL.md, 11): its id is all an idempotent method can key its effects by.
+    const server = await startServer(fx)
+    const seen: unknown[] = []
+    server.on('connection', (peer) => peer.on('up', (_data, _peer, info) => seen.push(info)))
+    server.handle('charge', (_data, _peer, info) => {
+      seen.push(info)
+      return 'charged'
+    })
+    const { client } = await ProtocolClient.connect(fx, urlOf(server))
+    client.send({ t: 'up', s: 1 })
+    client.send({ t: '$req', d: { id: 'c1', m: 'charge' }, s: 2 })
+    client.send({ t: '$req', d: { id: 'c1', m: 'charge' }, s: 2 })
+    expect((await client.next('$res')).d).toEqual({ id: 'c1', d: 'charged' })
+    const peerId = [...server.peers.keys()][0] as string
+    expect(seen).toEqual([
+      { seq: 1, id: `${peerId}:1` },
+      { seq: 2, id: `${peerId}:2` },
+    ])
+  })
+
   it('closes with 1002 on a $req without s or without a method', async () => {
     const server = await startServer(fx)
     const a = await ProtocolClient.connect(fx, urlOf(server))

@@ -8,6 +8,7 @@ import {
   type LifelineServer,
   type MemorySessionStoreOptions,
   type Peer,
+  type RequestInfo,
   type RpcMethod,
   type SendOptions,
   type ServerHeartbeatOptions,
@@ -83,6 +84,13 @@ server.handle('history', (data, peer) => {
   return [data.room]
 })
 server.handle('history', async ({ room }) => [room])
+// Which request it runs: always reliable, so its seq and id are set.
+server.handle('history', (data, _peer, info) => {
+  expectTypeOf(info).toEqualTypeOf<RequestInfo>()
+  expectTypeOf(info.id).toEqualTypeOf<string>()
+  expectTypeOf(info.seq).toEqualTypeOf<number>()
+  return [data.room, info.id]
+})
 // @ts-expect-error: wrong response type
 server.handle('history', () => 42)
 // @ts-expect-error: wrong async response type
