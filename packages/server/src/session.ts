@@ -1154,7 +1154,10 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
       )
     } catch (encodeError) {
       this.context.failure('an RPC response cannot be encoded', encodeError, this)
-      // Too large for this client is a limit the caller can act on: it gets that code.
+      // The caller is told why, as a client that cannot send its answer tells it (PROTOCOL.md,
+      // 8): too large for this client is a limit it can act on, and a value the codec refuses
+      // is `ENCODE_FAILED`, not a failure of the handler. The messages are fixed: the codec's
+      // may quote the value.
       const tooLarge = isLifelineError(encodeError, 'MESSAGE_TOO_LARGE')
       try {
         this.sendReliable(
@@ -1163,7 +1166,7 @@ export class Session<S extends Schema, User> implements Peer<S, User>, ClusterMe
             id,
             e: tooLarge
               ? { code: 'MESSAGE_TOO_LARGE', message: 'the response is too large for this client' }
-              : { code: 'INTERNAL', message: 'the response could not be encoded' },
+              : { code: 'ENCODE_FAILED', message: 'the response could not be encoded' },
           },
           false,
         )

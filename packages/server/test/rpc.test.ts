@@ -130,6 +130,21 @@ describe('RPC: client calls server', () => {
     expect(errors).toEqual([hostile, hostile])
   })
 
+  it('answers ENCODE_FAILED for a result the codec refuses, and reports it', async () => {
+    // As a client that cannot send its answer does (PROTOCOL.md, 8): the handler did not fail.
+    const server = await startServer(fx)
+    const errors: unknown[] = []
+    server.on('error', (error) => errors.push(error))
+    server.handle('big', () => 10n)
+    const { client } = await ProtocolClient.connect(fx, urlOf(server))
+    client.send({ t: '$req', d: { id: 1, m: 'big' }, s: 1 })
+    expect((await client.next('$res')).d).toEqual({
+      id: 1,
+      e: { code: 'ENCODE_FAILED', message: 'the response could not be encoded' },
+    })
+    expect(errors).toEqual([expect.objectContaining({ code: 'ENCODE_FAILED' })])
+  })
+
   it('answers NOT_FOUND for an unknown method', async () => {
     const server = await startServer(fx)
     const { client } = await ProtocolClient.connect(fx, urlOf(server))
