@@ -1,3 +1,4 @@
+import { format, inspect } from 'node:util'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { Listeners, reportListenerError } from './events.js'
 
@@ -536,6 +537,40 @@ describe('Listeners and a listener that throws', () => {
       new Error('handleEvent failed'),
       new Error('handler failed'),
     ])
+  })
+
+  // Node's console prints an error by its `stack` and an object by its custom inspect: a value
+  // whose inspect throws itself threw out of the report, into the socket's code (a `statechange`
+  // listener's broke the handshake), or went unhandled and ended the process.
+  it("reports a value that cannot be printed as a listener's throw, and throws nothing", () => {
+    vi.stubGlobal('reportError', undefined)
+    const printed: string[] = []
+    vi.spyOn(console, 'error').mockImplementation((...args: unknown[]) => {
+      printed.push(format(...args))
+    })
+    const unprintable: object = {
+      [inspect.custom]() {
+        throw unprintable
+      },
+    }
+    const stackless = new Error('stackless')
+    Object.defineProperty(stackless, 'stack', {
+      get() {
+        throw stackless
+      },
+    })
+    const listeners = new Listeners<TestEvents>()
+    const after = vi.fn()
+    listeners.add('ping', () => {
+      throw unprintable
+    })
+    listeners.add('ping', () => {
+      throw stackless
+    })
+    listeners.add('ping', after)
+    expect(() => listeners.dispatch('ping', ping)).not.toThrow()
+    expect(after).toHaveBeenCalledOnce()
+    expect(printed).toEqual(['lifeline: listener threw', 'lifeline: listener threw'])
   })
 
   it('reports a handleEvent object without handleEvent as a TypeError', () => {

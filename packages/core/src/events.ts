@@ -32,14 +32,20 @@ export interface ListenerEntry<E> {
  * too, but there an error no global `error` listener handles ends the process, as an uncaught
  * exception would, and one faulty listener would take every socket of the process with it.
  * Never rethrown into the socket's own code, so a faulty listener cannot break reconnecting, and
- * never swallowed.
+ * never swallowed (a value that cannot be printed is said to be so).
  */
 export function reportListenerError(error: unknown): void {
   const report = (globalThis as { reportError?: (error: unknown) => void }).reportError
   if (typeof report === 'function' && !('Deno' in globalThis || 'Bun' in globalThis)) {
     report(error)
   } else {
-    console.error('lifeline: listener threw', error)
+    try {
+      console.error('lifeline: listener threw', error)
+    } catch {
+      // Node prints an error by its `stack` and an object by its custom inspect, either of which
+      // may throw (itself, again and again): said without it, never thrown into the socket.
+      console.error('lifeline: listener threw')
+    }
   }
 }
 
