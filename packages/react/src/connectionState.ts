@@ -1,4 +1,4 @@
-import { useCallback, useRef, useSyncExternalStore } from 'react'
+import { useRef, useSyncExternalStore } from 'react'
 import type { ClientState } from '@lifeline/core'
 import { useClient } from './context.js'
 import { isHeld } from './share.js'
@@ -25,7 +25,6 @@ export function useConnectionState<T>(selector: (state: ClientState) => T): T
 export function useConnectionState<T>(selector?: (state: ClientState) => T): T {
   const client = useClient()
   const select = (selector ?? identity) as (state: ClientState) => T
-  const subscribe = useCallback((onChange: () => void) => client.subscribe(onChange), [client])
   // One selection per state and selector: React asks for the snapshot several times a render.
   const last = useRef<{ state: ClientState; select: typeof select; value: T }>(undefined)
   const snapshotOf = (state: ClientState): T => {
@@ -35,8 +34,9 @@ export function useConnectionState<T>(selector?: (state: ClientState) => T): T {
     last.current = { state, select, value }
     return value
   }
+  // `client.subscribe` is bound to its client, and the same function for its life.
   return useSyncExternalStore(
-    subscribe,
+    client.subscribe,
     () => {
       // Rendered before its provider's effect connects it (the first render in a browser): the
       // client is about to connect, and reads as it will, not as `closed` for a frame.

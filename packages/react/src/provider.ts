@@ -118,11 +118,12 @@ export function LifelineProvider<S extends Schema = AnySchema>(
       ...(options as ClientOptions),
       startClosed: true,
     }))) as Client<never>
+  const held = { client, closeDelayMs }
   return createElement(
     ClientContext.Provider,
     { value: client },
-    createElement(Hold, { client, closeDelayMs }),
-    createElement(HoldWhileSuspended, { client, closeDelayMs }),
+    createElement(Hold, held),
+    createElement(HoldWhileSuspended, held),
     children,
   )
 }

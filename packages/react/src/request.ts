@@ -74,10 +74,12 @@ export function useRequest(
 ): RequestResult<unknown> {
   const { enabled = true, deps = [], timeoutMs } = options
   const client = useClient()
+  // The status of the request this render asks for (or does not), until it is answered.
+  const status = enabled ? 'loading' : 'idle'
   const [state, setState] = useState<State<unknown>>(() => ({
     data: undefined,
     error: undefined,
-    status: enabled ? 'loading' : 'idle',
+    status,
   }))
   // The latest arguments, read when a request starts rather than when it was scheduled.
   const args = useRef({ data, timeoutMs })
@@ -101,27 +103,26 @@ export function useRequest(
 
   useEffect(() => {
     started.current = key
-    if (!enabled) return setState((s) => (s.status === 'idle' ? s : { ...s, status: 'idle' }))
+    setState((s) => (s.status === status ? s : { ...s, status }))
+    if (!enabled) return
     const controller = new AbortController()
     const { signal } = controller
-    setState((s) => (s.status === 'loading' ? s : { ...s, status: 'loading' }))
     queueMicrotask(() => {
       if (signal.aborted) return
       const { data: payload, timeoutMs: ms } = args.current
-      client
-        .request(method, payload, ms === undefined ? { signal } : { signal, timeoutMs: ms })
-        .then(
-          (response) => {
-            if (!signal.aborted) setState({ data: response, error: undefined, status: 'success' })
-          },
-          (error: LifelineError) => {
-            if (!signal.aborted) setState((s) => ({ data: s.data, error, status: 'error' }))
-          },
-        )
+      // `undefined` is the client's own timeout, as `client.request` takes it.
+      client.request(method, payload, { signal, timeoutMs: ms }).then(
+        (response) => {
+          if (!signal.aborted) setState({ data: response, error: undefined, status: 'success' })
+        },
+        (error: LifelineError) => {
+          if (!signal.aborted) setState((s) => ({ data: s.data, error, status: 'error' }))
+        },
+      )
     })
     return () => controller.abort()
     // `deps` stand for `data`, as documented.
   }, key)
 
-  return stale ? { ...state, status: enabled ? 'loading' : 'idle', refetch } : { ...state, refetch }
+  return { ...state, ...(stale && { status }), refetch }
 }

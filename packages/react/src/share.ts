@@ -28,13 +28,12 @@ export function isHeld(client: Client<never>): boolean {
  * again within one commit, so they keep the one socket instead of closing it and opening another.
  */
 export function hold(client: Client<never>): (closeDelayMs: number) => void {
-  let holding = holders.get(client)
-  if (!holding) holders.set(client, (holding = { count: 0, closing: undefined }))
-  clearTimeout(holding.closing)
-  holding.closing = undefined
+  const held = holders.get(client) ?? { count: 0, closing: undefined }
+  holders.set(client, held)
+  clearTimeout(held.closing)
+  held.closing = undefined
   const { status } = client.state
-  if (holding.count++ === 0 && (status === 'closed' || status === 'closing')) client.connect()
-  const held = holding
+  if (held.count++ === 0 && (status === 'closed' || status === 'closing')) client.connect()
   let released = false
   return (closeDelayMs) => {
     if (released) return
