@@ -7,7 +7,7 @@ import {
   useSyncExternalStore,
 } from 'react'
 import { LifelineError } from '@lifeline/core'
-import type { AnySchema, Schema, ServerMessages, UserKeys } from '@lifeline/core'
+import type { AnySchema, Client, Schema, ServerMessages, UserKeys } from '@lifeline/core'
 import { useClient } from './context.js'
 
 /** What `useLatest` keeps: the last payload (boxed: a payload may be `undefined`) and its selection. */
@@ -19,6 +19,35 @@ interface Latest<D, T> {
   from?: unknown
   latest?: { data: D }
   cache?: { from: { data: D }; select: unknown; value: T }
+}
+
+/**
+ * Calls `listener` with the messages of `type` from the commit that gives the component its
+ * client and type, not from the passive effects, which React runs in a later task for an update
+ * that is not discrete: a message that came meanwhile was lost. The passive effects stop it and
+ * start it again too: React 18 runs no insertion effect's cleanup in a tree it deletes while a
+ * Suspense fallback hides it, and the listener stayed in the client for good. Their cleanup and
+ * setup run in one turn (StrictMode's, a new type's), so none is lost between them; a hidden
+ * `<Activity>` stops it until it is shown, and `stopped` is called once a turn ends stopped.
+ */
+function useListener(
+  client: Client,
+  type: string,
+  listener: (data: unknown) => void,
+  stopped?: () => void,
+): void {
+  const off = useRef<() => void>(undefined)
+  const listen = () => {
+    off.current ??= client.on(type, listener)
+    return () => {
+      off.current?.()
+      off.current = undefined
+      // Not started again in this turn: hidden, or unmounted.
+      queueMicrotask(() => off.current || stopped?.())
+    }
+  }
+  useInsertionEffect(listen, [client, type])
+  useEffect(listen, [client, type])
 }
 
 /**
@@ -66,21 +95,17 @@ export function useMessage<
   useInsertionEffect(() => {
     latest.current = handler
   })
-  // Subscribed with the commit of a new type or client, as its handler is swapped, rather than in
-  // the passive effects: a message of the new type that came meanwhile was lost, and one of the
-  // old type was the old subscription's, with the new handler.
-  useInsertionEffect(
-    () =>
-      client.on(type, (data) => {
-        if (laidOut.current || live.current) latest.current(data)
-      }),
-    [client, type],
-  )
+  // Subscribed with the commit of a new type or client, as its handler is swapped: one of the old
+  // type that came before the passive effects was the old subscription's, with the new handler.
+  useListener(client, type, (data) => {
+    if (laidOut.current || live.current) latest.current(data as never)
+  })
 }
 
 /**
  * The last payload of server messages of `type` received since the component mounted (or since
- * `type` or the client last changed: what came before was not listened to since), or what
+ * `type` or the client last changed, or a hidden `<Activity>` was shown again: what came before
+ * was not listened to since), or what
  * `selector` picks of it; `undefined` until the first. Re-renders only when that value changes
  * (compared with `Object.is`): a selector that picks one field re-renders on that field only.
  */
@@ -122,16 +147,15 @@ export function useLatest<
     // latest of the new one.
     [client, type],
   )
-  // The messages are listened to from the commit that mounts the component or changes its type
-  // or client, not from the passive effects, where React subscribes: React runs those in a later
-  // task for an update that is not discrete, and a message that came meanwhile was lost.
-  useInsertionEffect(
-    () =>
-      client.on(type, (data) => {
-        store.current = { from: subscribe, latest: { data } }
-        changed.current?.()
-      }),
-    [client, type, subscribe],
+  useListener(
+    client,
+    type,
+    (data) => {
+      store.current = { from: subscribe, latest: { data: data as never } }
+      changed.current?.()
+    },
+    // What came before a hidden `<Activity>` stopped it is not the latest once it is shown.
+    () => (store.current = {}),
   )
   const snapshot = (): T | undefined => {
     const { from, latest, cache } = store.current

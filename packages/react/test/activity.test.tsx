@@ -1,7 +1,7 @@
 import { act, render } from '@testing-library/react'
 import { Activity } from 'react'
 import { describe, expect, it } from 'vitest'
-import { LifelineProvider, useConnectionState, useMessage } from '../src/index.js'
+import { LifelineProvider, useConnectionState, useLatest, useMessage } from '../src/index.js'
 import {
   afterCloseDelay,
   createFakeClient,
@@ -70,6 +70,36 @@ describe('LifelineProvider in an Activity', () => {
     view.rerender(tree('visible'))
     act(() => send('tick', 4))
     expect(calls).toEqual([2, 4])
+    view.unmount()
+    client.close()
+  })
+
+  it('shows no payload from before its Activity was hidden as the latest once it is shown again', async () => {
+    const client = createFakeClient(fakes.clock)
+    const send = serverSender()
+    function Latest() {
+      return <i>{String(useLatest('tick') ?? 'none')}</i>
+    }
+    const tree = (mode: 'hidden' | 'visible') => (
+      <LifelineProvider client={client} closeDelayMs={20}>
+        <Activity mode={mode}>
+          <Latest />
+        </Activity>
+      </LifelineProvider>
+    )
+    const view = render(tree('visible'))
+    act(() => welcome())
+    act(() => send('tick', 1))
+    expect(view.container.textContent).toBe('1')
+    // Hidden is unmounted for its effects: shown again, it has heard nothing since.
+    view.rerender(tree('hidden'))
+    // The turn ends: stopped, and not started again in it.
+    await act(() => Promise.resolve())
+    act(() => send('tick', 2))
+    view.rerender(tree('visible'))
+    expect(view.container.textContent).toBe('none')
+    act(() => send('tick', 3))
+    expect(view.container.textContent).toBe('3')
     view.unmount()
     client.close()
   })

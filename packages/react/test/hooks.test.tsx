@@ -231,6 +231,42 @@ describe('useMessage', () => {
     expect(calls).toEqual([1, 2])
   })
 
+  it('leaves nothing in the client when it unmounts while a Suspense fallback hides it', () => {
+    // React 18 runs no insertion effect's cleanup in a tree deleted while a fallback hides it:
+    // a listener left there stayed in the client for good, one for every such unmount.
+    client.close()
+    const { made, maps } = madeMaps(() => createFakeClient(clock))
+    client = made
+    const loading = new Promise<void>(() => undefined)
+    function Panel({ open }: { open: boolean }) {
+      if (open) throw loading
+      return null
+    }
+    function Room() {
+      useMessage('room:a' as 'tick', () => {})
+      hooks.useLatest('room:b' as 'tick')
+      return null
+    }
+    const tree = (shown: 'room' | 'fallback' | 'none') =>
+      strict(
+        <LifelineProvider client={client}>
+          {shown !== 'none' && (
+            <Suspense fallback={<p>wait</p>}>
+              <Room />
+              <Panel open={shown === 'fallback'} />
+            </Suspense>
+          )}
+        </LifelineProvider>,
+      )
+    const view = render(tree('room'))
+    act(() => welcome())
+    view.rerender(tree('fallback'))
+    expect(view.container.textContent).toBe('wait')
+    view.rerender(tree('none'))
+    const keys = maps.flatMap((table) => [...table.keys()])
+    expect(keys.filter((key) => String(key).startsWith('room:'))).toEqual([])
+  })
+
   it('refuses a handler that is no function with INVALID_ARGUMENT, as client.on does', () => {
     const { Boundary, seen } = catching()
     // A handler left out by a condition (`enabled ? handler : undefined`), in plain JavaScript.
