@@ -29,7 +29,15 @@ export interface Logger {
  */
 export const defaultLogger: Logger = {
   warn: () => undefined,
-  error: (message, details) => console.error(`[lifeline] ${message}`, details),
+  error: (message, details) => {
+    try {
+      console.error(`[lifeline] ${message}`, details)
+    } catch {
+      // Node prints an error by its `stack` and an object by its custom inspect, either of which
+      // may throw: the line went with it, and the failure was said nowhere. Said without them.
+      console.error(`[lifeline] ${message}`)
+    }
+  },
 }
 
 /**

@@ -1,8 +1,9 @@
+import { format } from 'node:util'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { json, type Codec } from '@lifeline/codec'
 import { useFixtures, waitFor } from '@lifeline/test-utils'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { Peer } from '../src/index.js'
 import { ProtocolClient, startServer, urlOf } from './helpers.js'
 
@@ -172,6 +173,33 @@ describe('handlers that fail', () => {
     client.send({ t: '$ping', d: { ts: 1 } })
     await client.next('$pong')
     expect(client.closed).toBeUndefined()
+  })
+
+  it("says a handler threw, without the value, when Node's console cannot print it", async () => {
+    // The default logger prints the error beside its message, by its `stack`: a getter that
+    // throws took the line with it, and the failure went unsaid.
+    const printed: string[] = []
+    const consoleError = vi.spyOn(console, 'error').mockImplementation((...args: unknown[]) => {
+      printed.push(format(...args))
+    })
+    fx.add(() => consoleError.mockRestore())
+    const stackless = new Error('stackless')
+    Object.defineProperty(stackless, 'stack', {
+      get() {
+        throw stackless
+      },
+    })
+    const { server, processed } = await recordingServer()
+    server.on('connection', (peer) => {
+      peer.on('m', () => {
+        throw stackless
+      })
+    })
+    const { client } = await ProtocolClient.connect(fx, urlOf(server))
+    client.send({ t: 'm', d: 1, s: 1 })
+    await waitFor(() => processed.length === 1, { message: 'the message processed' })
+    expect(server.stats.handlerErrors).toBe(1)
+    expect(printed).toEqual(['[lifeline] a listener or handler threw'])
   })
 
   it('stops calling a handler after its unsubscribe', async () => {
