@@ -34,7 +34,7 @@ export interface UseRequestOptions {
 export type RequestStatus = 'idle' | 'loading' | 'success' | 'error'
 
 export interface RequestResult<R> {
-  /** The last response, kept while a new request is loading. */
+  /** The last response, kept while a new request is loading and after it fails. */
   data: R | undefined
   /** The last request's `LifelineError` (`REQUEST_TIMEOUT`, `REMOTE_ERROR`, `CLOSED`, …). */
   error: LifelineError | undefined
