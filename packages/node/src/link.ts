@@ -133,6 +133,18 @@ function identityCheck(
 const invalid = (message: string) => new LifelineError('INVALID_ARGUMENT', message)
 
 /**
+ * `ws` spreads the headers into the request's: a string went as one header per character, and a
+ * `Headers`, a `Map` or an array, whose entries are no properties of theirs, as no header or
+ * headers named 0, 1, …; the link opened without them. Only an object that is none of these (of
+ * any realm, as a headers function's promise may be) or none at all is headers.
+ */
+const isHeaders = (value: unknown): boolean =>
+  value === undefined ||
+  (typeof value === 'object' && Object.prototype.toString.call(value) === '[object Object]')
+
+const notHeaders = 'headers must be a plain object of header names and values'
+
+/**
  * What a socket is made with on `ws`: core's options (the `ws` sockets, `nodeClock` unless a
  * clock is given, the ping heartbeat when on) and the URL provider, which evaluates `headers`
  * with the URL when they are a function. Throws `INVALID_ARGUMENT` or `INVALID_URL` for bad
@@ -155,8 +167,8 @@ export function createNodeLink(
   // ping and its pong are this package's own, so no other key has a meaning.
   const unknown = Object.keys(others)[0]
   if (unknown !== undefined) throw invalid(`unknown option 'heartbeat.${unknown}'`)
-  if (headers === null || !/^(undefined|object|function)$/.test(typeof headers))
-    throw invalid('headers must be an object or a function')
+  if (typeof headers !== 'function' && !isHeaders(headers))
+    throw invalid('headers must be a plain object or a function')
   for (const [name, value] of Object.entries({ maxPayload, ...heartbeat }))
     // 0 would mean constant pings, or no message at all: never what was meant.
     if (!(typeof value === 'number' && value > 0)) throw invalid(`${name} must be a number > 0`)
@@ -194,6 +206,8 @@ export function createNodeLink(
   }
   /** Called with `new` by core: the object it returns is what `new` gives. */
   function NodeWebSocket(address: string, protocols?: string | string[]): WebSocket {
+    // What a headers function gave: the attempt fails, as when the request refuses a value.
+    if (!isHeaders(attemptHeaders)) throw new TypeError(notHeaders)
     const wsOptions = {
       ...tlsOptions,
       headers: attemptHeaders,

@@ -122,6 +122,22 @@ describe('headers', () => {
     expect(errors.slice(0, 2)).toEqual(['CONNECTION_ERROR', 'CONNECTION_ERROR'])
     expect(unhandled).toEqual([])
   })
+
+  it('fails an attempt whose headers function gives no plain object, which ws would mangle or drop', async () => {
+    const server = fx.add(await startWsServer())
+    // A string would go as one header per character; a `Headers` or a `Map` as no header at all.
+    for (const given of ['Bearer x', new Headers({ Authorization: 'Bearer x' })]) {
+      const headers = (() => given) as unknown as () => Record<string, string>
+      const socket = fx.add(new ReconnectingWebSocket(server.url('/'), null, { headers }))
+      const { error } = await nextEvent(socket, 'error')
+      expect(error).toMatchObject({
+        code: 'CONNECTION_ERROR',
+        message: expect.stringContaining('headers must be a plain object'),
+      })
+      socket.close()
+    }
+    expect(server.connections).toHaveLength(0)
+  })
 })
 
 describe('maxPayload', () => {
@@ -316,6 +332,9 @@ describe('what is passed to ws', () => {
       () =>
         new ReconnectingWebSocket(url, null, { startClosed: true, ...options })
     expect(thrownBy(make({ headers: 'Bearer x' }))).toMatchObject({ code: 'INVALID_ARGUMENT' })
+    expect(thrownBy(make({ headers: new Headers({ Authorization: 'Bearer x' }) }))).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    })
     expect(thrownBy(make({ maxPayload: -1 }))).toMatchObject({ code: 'INVALID_ARGUMENT' })
     expect(thrownBy(make({ maxPayload: 0 }))).toMatchObject({ code: 'INVALID_ARGUMENT' })
     expect(thrownBy(make({ heartbeat: { intervalMs: 0 } }))).toMatchObject({
