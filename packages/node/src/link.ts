@@ -207,7 +207,8 @@ export function createNodeLink(
   /** Called with `new` by core: the object it returns is what `new` gives. */
   function NodeWebSocket(address: string, protocols?: string | string[]): WebSocket {
     // What a headers function gave: the attempt fails, as when the request refuses a value.
-    if (!isHeaders(attemptHeaders)) throw new TypeError(notHeaders)
+    // `null` is none, as it always was (`() => token ? { authorization } : null`).
+    if (attemptHeaders !== null && !isHeaders(attemptHeaders)) throw new TypeError(notHeaders)
     const wsOptions = {
       ...tlsOptions,
       headers: attemptHeaders,

@@ -137,6 +137,10 @@ describe('headers', () => {
       socket.close()
     }
     expect(server.connections).toHaveLength(0)
+    // Nothing is none, as it always was.
+    const none = (() => null) as unknown as () => Record<string, string>
+    const socket = fx.add(new ReconnectingWebSocket(server.url('/'), null, { headers: none }))
+    await nextEvent(socket, 'open')
   })
 })
 
