@@ -406,6 +406,22 @@ function serializedOrigin(origin: string): string {
   }
 }
 
+/**
+ * Whether a browser may send `origin` as its `Origin`: `null`, a scheme and a host (of any
+ * scheme: an extension's `chrome-extension://…` too), or `file://` (what Electron's pages send).
+ * Not a pattern: `*` is in no host a browser reaches.
+ */
+function isSentOrigin(origin: string): boolean {
+  if (origin === 'null') return true
+  if (origin.includes('*')) return false
+  try {
+    const url = new URL(origin)
+    return url.host !== '' || url.protocol === 'file:'
+  } catch {
+    return false
+  }
+}
+
 /** An HTTP(S) server, as `node:http` and `node:https` make it (a `net.Server`). */
 function isServer(server: unknown): boolean {
   const candidate = server as Partial<Record<'address' | 'listen' | 'prependListener', unknown>>
@@ -497,6 +513,16 @@ export function resolveOptions<User>(options: ServerOptions<User>): ResolvedOpti
     !(Array.isArray(allowedOrigins) && allowedOrigins.every((origin) => typeof origin === 'string'))
   ) {
     throw invalid('allowedOrigins must be an array of origins or a function (origin, request)')
+  }
+  // An entry no browser sends matches nobody: every browser is refused (403), and with warnings
+  // dropped by default nothing says why. A pattern is a predicate's job.
+  const notSent = Array.isArray(allowedOrigins)
+    ? (allowedOrigins as string[]).find((origin) => !isSentOrigin(origin))
+    : undefined
+  if (notSent !== undefined) {
+    throw invalid(
+      `allowedOrigins: ${JSON.stringify(notSent)} is no origin a browser sends (a scheme and a host, or 'null'); match patterns with a function`,
+    )
   }
   if (options.sessionOwner !== undefined && typeof options.sessionOwner !== 'function') {
     throw invalid('sessionOwner must be a function of peer.user')

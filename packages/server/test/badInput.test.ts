@@ -620,6 +620,24 @@ describe('bad input never crashes the server', () => {
     }
   })
 
+  it('refuses at creation an allowedOrigins entry that no browser sends as its Origin', () => {
+    // A pattern, a host without its scheme, a port without a host: each matched nobody, so
+    // every browser got 403, and with warnings dropped by default not a word said why.
+    for (const entry of ['https://*.example.com', '*', 'app.example.com', 'localhost:3000']) {
+      expect(() => {
+        const server = createServer({ port: 0, allowedOrigins: ['https://app.example', entry] })
+        fx.add(() => server.close())
+      }).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }))
+    }
+    // What browsers do send: an origin of any scheme with a host, `file://` (Electron's pages)
+    // and `null` (a sandboxed frame).
+    const server = createServer({
+      port: 0,
+      allowedOrigins: ['http://localhost:3000', 'chrome-extension://abcdef', 'file://', 'null'],
+    })
+    fx.add(() => server.close())
+  })
+
   it('refuses every Origin when the predicate answers with a promise (it is no answer)', async () => {
     // An async predicate (JavaScript, or a cast) returns a promise, pending and truthy.
     const predicate = async (origin: string): Promise<boolean> => origin === 'https://app.example'
