@@ -595,6 +595,9 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
       return
     }
     if (this.closing !== undefined) {
+      // A successor mounted on this path since the close began (a reload) takes it: refused
+      // here, the clients just closed with 1012 would back off for as long as this close runs.
+      if (!this.ownsServer && this.successorServes(request)) return
       refuseUpgrade(socket, 503)
       return
     }
@@ -667,6 +670,14 @@ export class LifelineServer<S extends Schema = AnySchema, User = unknown> extend
     // Read as Chromium sends it, as the path is written: clients on Node's URL parser (`ws`) send
     // `|` and `^` as they are, and are on it too.
     return chromiumPath(pathOf(request)) === path
+  }
+
+  /** Whether another Lifeline server on the application's server, not closing, serves `request`. */
+  private successorServes(request: IncomingMessage): boolean {
+    return this.otherUpgradeListeners().some((listener) => {
+      const sibling = mountedListeners.get(listener)
+      return sibling !== undefined && !sibling.isClosing() && sibling.serves(request)
+    })
   }
 
   /** Whether `sibling`, on the same application's server, hears its upgrades before this one. */

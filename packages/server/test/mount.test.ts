@@ -258,6 +258,35 @@ describe('closing, mounted', () => {
   })
 })
 
+describe('closing, mounted, with a successor on its path', () => {
+  it('leaves the upgrades on its path to the successor: they are not refused with 503', async () => {
+    const http = expressApp()
+    const first = createServer({ server: http, path: '/ws', closeTimeoutMs: 5_000 })
+    fx.add(() => first.close())
+    await first.ready
+    // A running handler holds the close (it may take closeTimeoutMs to finish).
+    let finish: (() => void) | undefined
+    first.handle('slow', () => new Promise<void>((resolve) => (finish = resolve)))
+    const { client } = await ProtocolClient.connect(fx, urlOf(first, '/ws'))
+    client.send({ t: '$req', d: { id: 1, m: 'slow' }, s: 1 })
+    await waitFor(() => finish !== undefined, { message: 'the handler to run' })
+    const closed = first.close()
+    // A reload that mounts the service anew as soon as the old one's close begins.
+    const next = createServer({ server: http, path: '/ws' })
+    fx.add(() => next.close())
+    try {
+      // The first heard it before its successor and refused it: the clients it had just closed
+      // with 1012 came back to a 503, and backed off, for as long as its close ran.
+      const { welcome } = await ProtocolClient.connect(fx, urlOf(next, '/ws'))
+      expect(welcome.resumed).toBe(false)
+      expect(next.stats.sessions).toBe(1)
+    } finally {
+      finish?.()
+      await closed
+    }
+  })
+})
+
 describe('beside another upgrade listener', () => {
   it('leaves an upgrade that listener answered first to it, without a path of its own', async () => {
     const http = createHttpServer()
