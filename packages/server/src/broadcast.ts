@@ -130,7 +130,11 @@ export function sendToAll<S extends Schema, User>(
       if (frame === undefined) frames.set(codec, (frame = codec.encode(envelope)))
       return frame
     }
-    for (const session of members) if (session.link?.writable) frameFor(session.link.codec)
+    // Encoded for every member's codec, those away included, before any is written: data a
+    // codec refuses throws as a reliable send throws it, and a cluster; encoded for connected
+    // members only, a room whose members were all away returned 0 for data no member could get,
+    // and one with a member on the codec that refuses it sent it to the others.
+    for (const session of members) frameFor(session.codec)
     let count = 0
     for (const session of members) {
       const link = session.link

@@ -370,6 +370,26 @@ describe('rooms', () => {
     expect(got).toEqual([['next'], ['next'], ['next']])
   })
 
+  it('refuses unreliable data the codec of a member away cannot encode before sending it to the others', async () => {
+    // The connected member on JSON got the Map (as {}) and the send counted it; the member on
+    // msgpack, away, was not looked at, where a reliable send to the same room threw.
+    const server = await startServer(fx, { codecs: [json(), msgpack()] })
+    const peers: Peer[] = []
+    server.on('connection', (peer) => {
+      peers.push(peer)
+      peer.join('r')
+    })
+    const onJson = await ProtocolClient.connect(fx, urlOf(server), {}, { codec: json() })
+    const onMsgpack = await ProtocolClient.connect(fx, urlOf(server), {}, { codec: msgpack() })
+    await waitFor(() => peers.length === 2, { message: 'two members' })
+    await onMsgpack.client.drop()
+    await waitFor(() => peers[1]?.connected === false, { message: 'the drop' })
+    const refused = expect.objectContaining({ code: 'ENCODE_FAILED' })
+    expect(() => server.to('r').send('m', { at: new Map() }, { reliable: false })).toThrow(refused)
+    expect(server.to('r').send('m', 'next', { reliable: false })).toBe(1)
+    expect(await onJson.client.waitForMessages(1)).toEqual([{ t: 'm', d: 'next' }])
+  })
+
   it('refuses data whose frame is over maxBytes on one of its codecs before sending it to any member', async () => {
     const maxBytes = 4096
     const { server, got } = await roomMembers([json({ maxBytes }), msgpack({ maxBytes })])
@@ -431,6 +451,21 @@ describe('a send to nobody', () => {
     expect(() => server.to('r').send('m', 10n, { except: alone })).toThrow(refused)
     expect(() => server.broadcast('m', 10n, { except: alone, reliable: false })).toThrow(refused)
     expect(server.to('r').send('m', 'fine', { except: alone })).toBe(0)
+  })
+
+  it('refuses an unreliable send to a room whose members are away too, as a reliable one', async () => {
+    // Encoded for the connected members only: a room whose members were all away returned 0
+    // for data no member could ever get, where a reliable send, and a cluster, threw.
+    const { server, peers } = await roomServer()
+    const { client } = await member(urlOf(server), 'r')
+    await waitFor(() => peers[0]?.rooms.length === 1, { message: 'the member' })
+    await client.drop()
+    await waitFor(() => peers[0]?.connected === false, { message: 'the drop' })
+    const refused = expect.objectContaining({ code: 'ENCODE_FAILED' })
+    expect(() => server.to('r').send('m', 10n)).toThrow(refused)
+    expect(() => server.to('r').send('m', 10n, { reliable: false })).toThrow(refused)
+    expect(() => server.broadcast('m', 10n, { reliable: false })).toThrow(refused)
+    expect(server.to('r').send('m', 'fine', { reliable: false })).toBe(0)
   })
 })
 
