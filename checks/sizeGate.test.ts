@@ -16,3 +16,14 @@ it('measures bundle sizes with an exactly pinned esbuild', () => {
   const gate = readFileSync(join(root, 'bench', 'size', 'main.ts'), 'utf8')
   expect(gate).toContain('esbuildVersion !== pinnedEsbuild')
 })
+
+// The core README cites the references of the socket's and the client's ceilings: they moved
+// with the gate while the README kept the sizes of months before.
+it('cites the size references of the gate in the core README', () => {
+  const gate = readFileSync(join(root, 'bench', 'size', 'main.ts'), 'utf8')
+  const [socket, client] = [...gate.matchAll(/reference: ([\d_]+)/g)].map((match) =>
+    (Number(match[1]!.replace(/_/g, '')) / 1000).toFixed(2),
+  )
+  const readme = readFileSync(join(root, 'packages', 'core', 'README.md'), 'utf8')
+  expect(readme.replace(/\s+/g, ' ')).toContain(`reference sizes, ${socket} and ${client} kB`)
+})
