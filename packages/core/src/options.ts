@@ -67,7 +67,7 @@ export interface ReconnectingWebSocketOptions {
   /**
    * An attempt that has not opened in this time is abandoned and retried. Also bounds the
    * closing handshake of `close()`. A `createClient` in protocol mode also gives each attempt
-   * this long, from its start, to complete the handshake (`$welcome`).
+   * this long, from its start, to complete the handshake (`$welcome`). At least 1 ms.
    * @default 10000
    */
   connectionTimeoutMs?: number | undefined
@@ -178,7 +178,9 @@ export function checkOptions(options: ReconnectingWebSocketOptions, prefix = '')
   check('minUptimeMs', options.minUptimeMs)
   check('maxRetries', options.maxRetries)
   check('maxViolations', options.maxViolations)
-  check('connectionTimeoutMs', options.connectionTimeoutMs, maxTimerMs)
+  // At least a millisecond: 0 abandoned every attempt before its handshake could answer, and a
+  // socket given it (as "no timeout", the convention elsewhere) retried for ever, never open.
+  check('connectionTimeoutMs', options.connectionTimeoutMs, maxTimerMs, 1)
   check('highWaterMarkBytes', options.highWaterMarkBytes)
   check('queue.maxMessages', queue.maxMessages)
   check('queue.maxBytes', queue.maxBytes)

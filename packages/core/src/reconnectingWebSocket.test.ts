@@ -101,6 +101,8 @@ describe('connecting', () => {
     ['a factor of 0', { factor: 0 }],
     ['a timer delay over 2^31 - 1 ms', { connectionTimeoutMs: 2 ** 31 }],
     ['a negative retry count', { maxRetries: -1 }],
+    // Every attempt abandoned before its handshake could answer: a socket that never connects.
+    ['a connection timeout of 0', { connectionTimeoutMs: 0 }],
     ['a negative queue bound', { queue: { maxBytes: -5 } }],
     ['an unknown overflow policy', { queue: { overflow: 'wait' as 'error' } }],
     ['a heartbeat period over 2^31 - 1 ms', { heartbeat: { intervalMs: Infinity } }],
