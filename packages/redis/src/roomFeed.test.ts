@@ -69,6 +69,33 @@ const fail = (message: string, error: unknown): never => {
 }
 const unreadable = (error: unknown): never => fail('the room history cannot be read', error)
 
+/**
+ * A feed of `members` whose first history read (after `0-0`) waits for `release`, and whose
+ * later reads give `later(from)`; each read's `after` goes to `reads`. Payloads are padded with
+ * dots past their `m<n>`, which `decode` drops.
+ */
+function stallingFeed(
+  members: readonly { self: ClusterMember }[],
+  later: (from: number) => RoomEntry[],
+  reads: string[] = [],
+): { feed: RoomFeed; release: (entries: RoomEntry[]) => void } {
+  let stalled: ((entries: RoomEntry[]) => void) | undefined
+  const feed = new RoomFeed('r', {
+    members: () => members.map((member) => member.self),
+    history: (after) => {
+      reads.push(after)
+      const from = Number(after.split('-')[0])
+      if (from === 0) return new Promise<RoomEntry[]>((resolve) => (stalled = resolve))
+      return Promise.resolve(later(from))
+    },
+    lastId: () => Promise.resolve('1-0'),
+    decode: (payload) => asMessage(payload.subarray(0, payload.indexOf('.'))),
+    failure: fail,
+    unreadable,
+  })
+  return { feed, release: (entries) => stalled?.(entries) }
+}
+
 describe('RoomFeed', () => {
   it('catches up a member rewound while a catch-up reads the history, without a reset', async () => {
     const history = Array.from({ length: 10 }, (_, i) => entry(i + 1))
@@ -143,20 +170,11 @@ describe('RoomFeed', () => {
     const b = member('b', '0-0')
     b.rewind(undefined as unknown as string)
     const reads: string[] = []
-    let stalled: ((entries: RoomEntry[]) => void) | undefined
-    const feed = new RoomFeed('r', {
-      members: () => [a.self, b.self],
-      history: (after) => {
-        reads.push(after)
-        const from = Number(after.split('-')[0])
-        if (from === 0) return new Promise<RoomEntry[]>((resolve) => (stalled = resolve))
-        return Promise.resolve(Array.from({ length: count - from }, (_, i) => sized(from + i + 1)))
-      },
-      lastId: () => Promise.resolve('1-0'),
-      decode: (payload) => asMessage(payload.subarray(0, payload.indexOf('.'))),
-      failure: fail,
-      unreadable,
-    })
+    const { feed, release } = stallingFeed(
+      [a, b],
+      (from) => Array.from({ length: count - from }, (_, i) => sized(from + i + 1)),
+      reads,
+    )
     const resynced = feed.resync()
     await new Promise((resolve) => setImmediate(resolve))
     expect(reads).toEqual(['0-0'])
@@ -169,7 +187,7 @@ describe('RoomFeed', () => {
     await new Promise((resolve) => setImmediate(resolve))
     gc()
     expect(first?.deref()).toBeUndefined()
-    stalled?.([sized(1)])
+    release([sized(1)])
     await resynced
     expect(reads).toEqual(['0-0', '1-0'])
     expect(a.got).toEqual(Array.from({ length: count }, (_, i) => `m${i + 1}`))
@@ -185,24 +203,12 @@ describe('RoomFeed', () => {
       payload: Buffer.from(`m${n}`.padEnd(maxQueuedBytes, '.')),
     })
     const a = member('a', '0-0')
-    let stalled: ((entries: RoomEntry[]) => void) | undefined
-    const feed = new RoomFeed('r', {
-      members: () => [a.self],
-      history: (after) => {
-        const from = Number(after.split('-')[0])
-        if (from === 0) return new Promise<RoomEntry[]>((resolve) => (stalled = resolve))
-        return Promise.resolve([3, 4].filter((n) => n > from).map(large))
-      },
-      lastId: () => Promise.resolve('1-0'),
-      decode: (payload) => asMessage(payload.subarray(0, payload.indexOf('.'))),
-      failure: fail,
-      unreadable,
-    })
+    const { feed, release } = stallingFeed([a], (from) => [3, 4].filter((n) => n > from).map(large))
     const resynced = feed.resync()
     await new Promise((resolve) => setImmediate(resolve))
     for (const n of [2, 3, 4]) feed.publication(large(n))
     // Read by Redis once the second was written, before the others were.
-    stalled?.([large(1), large(2)])
+    release([large(1), large(2)])
     await resynced
     expect(a.got).toEqual(['m1', 'm2', 'm3', 'm4'])
     feed.close()

@@ -881,8 +881,7 @@ export class Client<S extends Schema = AnySchema> {
         },
         (error: unknown) => {
           // A deliberate error (with a code) goes to the server; anything else stays here,
-          // reported once the server has its answer: a value Node's console cannot print (its
-          // `stack` getter or custom inspect throws) throws from the report.
+          // reported once the server has its answer, which nothing the report does can hold up.
           const { payload: failure, deliberate } = errorPayload(error)
           if (resets === this.#resets) this.#answer(id, method, { e: failure })
           if (!deliberate) reportListenerError(error)
